@@ -1,0 +1,61 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Every target sets up what is
+# missing first and is safe to re-run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
+	vsmartcard-vpcd chromium
+export KIVY_NO_ARGS := 1
+export KIVY_NO_CONSOLELOG := 1
+export KIVY_NO_FILELOG := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup apt venv demo test lint contracts pytest bench doctor clean
+
+setup: apt venv
+
+# Debian packages, installed only when running as root and only those missing.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "apt: all system packages present"; \
+	elif [ "$$(id -u)" = "0" ]; then echo "apt: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "apt: missing $$missing (run 'make setup' as root to install them)"; fi
+
+venv: $(STAMP)
+
+$(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements/lock.txt
+	$(PIP) install -q --no-deps -r requirements/nodeps.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+doctor: setup
+	$(VENV)/bin/smartborder doctor
+
+demo: setup
+	$(VENV)/bin/smartborder demo
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+contracts: venv
+	$(VENV)/bin/lint-imports
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: setup lint contracts pytest
+
+bench: setup
+	@mkdir -p var/bench
+	@for b in bench/[a-z]*.py; do name=$$(basename $$b .py); echo ">> $$name" >&2; \
+		$(PY) -m bench.$$name | tee var/bench/$$name.json || exit 1; done
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache

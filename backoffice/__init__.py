@@ -1,0 +1,1 @@
+"""The back-office FastAPI service (entry point)."""

@@ -1,0 +1,1 @@
+"""Biometric engines: face/ and finger/."""

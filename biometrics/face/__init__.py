@@ -1,0 +1,1 @@
+"""Face detection, quality, liveness and 1:1 verification."""

@@ -1,0 +1,1 @@
+"""Fingerprint quality, minutiae, ISO templates and matching."""

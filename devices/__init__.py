@@ -1,0 +1,1 @@
+"""Ports and adapters for cameras, chip readers, fingerprint scanners and doors."""

@@ -1,0 +1,1 @@
+"""The enrolment workflow behind the kiosk (independent of Kivy)."""

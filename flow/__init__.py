@@ -1,0 +1,1 @@
+"""Discrete-event simulation of the Bac Luan I passenger hall."""

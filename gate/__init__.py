@@ -1,0 +1,1 @@
+"""The e-gate controller workflow."""

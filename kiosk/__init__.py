@@ -1,0 +1,1 @@
+"""The enrolment kiosk: a trilingual Kivy touch app (entry point)."""

@@ -1,0 +1,1 @@
+"""Encrypted vault, retention and the audit ledger."""

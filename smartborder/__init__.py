@@ -1,0 +1,1 @@
+"""The smartborder CLI and application wiring (entry point)."""

@@ -1,0 +1,173 @@
+"""Offline self-check of a machine: Python stack, model files, fonts, smart-card stack.
+
+Each check returns a :class:`Check` (name, status ok/warn/fail, detail). ``fail`` means a part of
+the system cannot run here; ``warn`` means an optional part is missing (e.g. a browser only the
+back-office UI tests use). Nothing here reaches the network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import models
+
+# import name -> distribution name (for the version column)
+DEPENDENCIES: dict[str, str] = {
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "skimage": "scikit-image",
+    "cv2": "opencv-python-headless",
+    "PIL": "pillow",
+    "dlib": "dlib-bin",
+    "face_recognition": "face-recognition",
+    "mediapipe": "mediapipe",
+    "onnxruntime": "onnxruntime",
+    "matplotlib": "matplotlib",
+    "cryptography": "cryptography",
+    "asn1crypto": "asn1crypto",
+    "sqlite_utils": "sqlite-utils",
+    "fastapi": "fastapi",
+    "uvicorn": "uvicorn",
+    "jinja2": "jinja2",
+    "argon2": "argon2-cffi",
+    "httpx": "httpx",
+    "simpy": "simpy",
+    "kivy": "kivy",
+    "smartcard": "pyscard",
+    "click": "click",
+    "tqdm": "tqdm",
+}
+
+CJK_FONT_CANDIDATES = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"),
+)
+VPCD_DRIVER_CANDIDATES = (
+    Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so"),
+    Path("/usr/lib/x86_64-linux-gnu/pcsc/drivers/serial/libifdvpcd.so"),
+)
+VPCD_PORT = 35963
+
+
+@dataclass(frozen=True)
+class Check:
+    group: str
+    name: str
+    status: str  # "ok" | "warn" | "fail"
+    detail: str
+    sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["sha256"] is None:
+            del d["sha256"]
+        return d
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "?"
+
+
+def check_dependencies() -> list[Check]:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    out = []
+    for module, dist in DEPENDENCIES.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # face_recognition_models warns about pkg_resources
+                importlib.import_module(module)
+        except Exception as e:  # noqa: BLE001 - any import failure is the finding
+            out.append(Check("dependency", module, "fail", f"import failed: {type(e).__name__}: {e}"))
+            continue
+        out.append(Check("dependency", module, "ok", f"{dist} {_version(dist)}"))
+    numpy_version = _version("numpy")
+    if not numpy_version.startswith("1."):
+        out.append(Check("dependency", "numpy<2", "fail", f"numpy {numpy_version}: the stack needs numpy<2"))
+    out.append(Check("dependency", "python", "ok", sys.version.split()[0]))
+    return out
+
+
+def check_models() -> list[Check]:
+    out = []
+    for name, spec in models.manifest().items():
+        try:
+            path = models.model_path(name)
+        except models.ModelError as e:
+            out.append(Check("model", name, "fail", str(e)))
+            continue
+        out.append(Check("model", name, "ok", f"{spec.package} {spec.version}: {path.name} sha256 verified",
+                         sha256=spec.sha256))
+    return out
+
+
+def _find_cjk_font() -> Path | None:
+    for path in CJK_FONT_CANDIDATES:
+        if path.is_file():
+            return path
+    if shutil.which("fc-match"):
+        try:
+            res = subprocess.run(["fc-match", "-f", "%{file}", "Noto Sans CJK SC"], capture_output=True,
+                                 text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if "CJK" in res.stdout and Path(res.stdout).is_file():
+            return Path(res.stdout)
+    return None
+
+
+def check_platform() -> list[Check]:
+    out = []
+    font = _find_cjk_font()
+    out.append(Check("platform", "cjk_font", "ok" if font else "fail",
+                     str(font) if font else "no CJK font (install fonts-noto-cjk): Chinese text would be tofu"))
+    pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
+    out.append(Check("platform", "pcscd", "ok" if pcscd else "fail",
+                     pcscd or "pcscd not installed (Debian package pcscd)"))
+    driver = next((p for p in VPCD_DRIVER_CANDIDATES if p.is_file()), None)
+    out.append(Check("platform", "vpcd_driver", "ok" if driver else "fail",
+                     str(driver) if driver else "vsmartcard virtual reader driver missing (vsmartcard-vpcd)"))
+    out.append(_check_vpcd_listening())
+    xvfb = shutil.which("Xvfb")
+    out.append(Check("platform", "xvfb", "ok" if xvfb else "fail",
+                     xvfb or "Xvfb missing (package xvfb): the kiosk cannot be tested headless"))
+    chromium = shutil.which("chromium")
+    out.append(Check("platform", "chromium", "ok" if chromium else "warn",
+                     chromium or "chromium missing: back-office browser tests will skip"))
+    return out
+
+
+def _check_vpcd_listening() -> Check:
+    """The virtual reader exists once pcscd has loaded vpcd, which then listens for a card."""
+    try:
+        with socket.create_connection(("127.0.0.1", VPCD_PORT), timeout=0.5):
+            return Check("platform", "virtual_reader", "ok", f"vpcd listening on 127.0.0.1:{VPCD_PORT}")
+    except OSError:
+        return Check("platform", "virtual_reader", "warn",
+                     f"pcscd is not running with vpcd (nothing on 127.0.0.1:{VPCD_PORT}); "
+                     "tests start it when they need it")
+
+
+def run_checks(*, skip_models: bool = False) -> list[Check]:
+    checks = check_dependencies()
+    if not skip_models:
+        checks += check_models()
+    checks += check_platform()
+    return checks
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.status == "fail"]

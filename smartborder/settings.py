@@ -1,0 +1,131 @@
+"""The one configuration object of the application: environment variables over a TOML file.
+
+Precedence (highest first): ``SMARTBORDER_*`` environment variables, the TOML file named by
+``SMARTBORDER_CONFIG`` (or passed explicitly), the defaults below. Entry points (the CLI, the
+back office, the kiosk) build a :class:`Settings` and hand plain values to the workflows; domain
+packages never read configuration themselves.
+
+Secrets (``secret_key``, ``kek``, ``device_token``) are refused when empty or a known placeholder
+unless ``env = "dev"``; in dev a missing secret is replaced by a per-process random value, so a
+developer can run everything with no configuration and nothing weak reaches production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError", "load_settings", "PLACEHOLDER_SECRETS"]
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "password", "placeholder", "xxx", "todo",
+     "insecure", "dev", "test", "example", "default"}
+)
+_SECRET_FIELDS = ("secret_key", "kek", "device_token")
+_ENVIRONMENTS = ("dev", "test", "prod")
+
+
+class SettingsError(ValueError):
+    """Configuration is missing, malformed, or uses a placeholder secret outside dev."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "dev"
+    data_dir: Path = Path("var")
+    # back office
+    backoffice_url: str = "http://127.0.0.1:8080"
+    backoffice_host: str = "127.0.0.1"
+    backoffice_port: int = 8080
+    backoffice_db: Path | None = None
+    secret_key: str = field(default="", repr=False)
+    # privacy: key-encryption key (base64 or hex, 32 bytes) or a key file
+    kek: str = field(default="", repr=False)
+    kek_file: Path | None = None
+    # devices (gates and kiosks)
+    device_id: str = "gate-dev-01"
+    device_token: str = field(default="", repr=False)
+    language: str = "vi"
+    watchlist_max_staleness_s: int = 6 * 3600
+    # hardware
+    reader: str = "virtual"
+    camera: str = "sim"
+
+    def __post_init__(self) -> None:
+        if self.env not in _ENVIRONMENTS:
+            raise SettingsError(f"env must be one of {', '.join(_ENVIRONMENTS)}, not {self.env!r}")
+        if self.language not in ("vi", "zh", "en"):
+            raise SettingsError(f"language must be vi, zh or en, not {self.language!r}")
+        for name in _SECRET_FIELDS:
+            value = getattr(self, name)
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                if self.env == "dev":
+                    object.__setattr__(self, name, secrets.token_urlsafe(32))
+                elif not (name == "kek" and self.kek_file):
+                    raise SettingsError(
+                        f"{name} is empty, too short or a placeholder; set SMARTBORDER_{name.upper()} "
+                        f"(refused outside env=dev, here env={self.env})"
+                    )
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    def path(self, name: str) -> Path:
+        """A file under ``data_dir`` (created on demand by whoever writes it)."""
+        return self.data_dir / name
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if raw is None:
+        return None
+    if "int" in str(kind):
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as e:
+            raise SettingsError(f"{name} must be an integer, not {raw!r}") from e
+    if "Path" in str(kind):
+        return Path(raw)
+    return str(raw)
+
+
+def load_settings(config: str | Path | None = None, environ: dict[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Build Settings from a TOML file, then the environment, then explicit overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+    config = config or environ.get("SMARTBORDER_CONFIG")
+    if config:
+        path = Path(config)
+        try:
+            with path.open("rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError as e:
+            raise SettingsError(f"config file {path} not found") from e
+        except tomllib.TOMLDecodeError as e:
+            raise SettingsError(f"config file {path} is not valid TOML: {e}") from e
+        flat = {**{k: v for k, v in raw.items() if not isinstance(v, dict)}}
+        for section, table in raw.items():
+            if isinstance(table, dict):
+                flat.update({f"{section}_{k}": v for k, v in table.items()})
+        unknown = sorted(set(flat) - known)
+        if unknown:
+            raise SettingsError(f"unknown settings in {path}: {', '.join(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in flat.items()})
+    for name in known:
+        key = f"SMARTBORDER_{name.upper()}"
+        if key in environ:
+            values[name] = _coerce(name, environ[key])
+    values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """A copy with some fields changed (validation runs again)."""
+    return replace(settings, **changes)

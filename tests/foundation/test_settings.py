@@ -1,0 +1,46 @@
+import pytest
+
+from smartborder.settings import Settings, SettingsError, load_settings
+
+STRONG = "k" * 40
+
+
+def test_dev_replaces_placeholder_secrets_with_random_ones():
+    a, b = Settings(env="dev", secret_key="changeme"), Settings(env="dev")
+    assert a.secret_key not in ("changeme", "") and len(a.secret_key) >= 32
+    assert a.secret_key != b.secret_key
+
+
+@pytest.mark.parametrize("env", ["prod", "test"])
+@pytest.mark.parametrize("secret", ["", "changeme", "secret", "short"])
+def test_placeholder_secrets_refused_outside_dev(env, secret):
+    with pytest.raises(SettingsError, match="secret_key"):
+        Settings(env=env, secret_key=secret, kek=STRONG, device_token=STRONG)
+
+
+def test_toml_then_environment_then_overrides(tmp_path):
+    cfg = tmp_path / "sb.toml"
+    cfg.write_text(f'env = "prod"\nsecret_key = "{STRONG}"\nkek = "{STRONG}"\ndevice_token = "{STRONG}"\n'
+                   '[backoffice]\nport = 9000\nhost = "127.0.0.2"\n', encoding="utf-8")
+    s = load_settings(cfg, environ={"SMARTBORDER_BACKOFFICE_PORT": "9100"})
+    assert (s.env, s.backoffice_host, s.backoffice_port) == ("prod", "127.0.0.2", 9100)
+    s = load_settings(cfg, environ={}, backoffice_port=9200)
+    assert s.backoffice_port == 9200
+    assert STRONG not in repr(s)
+
+
+def test_bad_config_is_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("env = ", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(bad, environ={})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('colour = "red"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown settings"):
+        load_settings(unknown, environ={})
+    with pytest.raises(SettingsError, match="integer"):
+        load_settings(environ={"SMARTBORDER_BACKOFFICE_PORT": "eighty"})
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    with pytest.raises(SettingsError, match="env must be"):
+        Settings(env="staging")

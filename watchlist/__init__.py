@@ -1,0 +1,1 @@
+"""Watchlist matching (document numbers, fuzzy person names)."""
