@@ -1,1 +1,63 @@
-"""The e-gate controller workflow."""
+"""The e-gate controller: a workflow over emrtd, biometrics and the watchlist, behind device ports.
+
+Public API:
+- :func:`decide`, :class:`Evidence`, :class:`PolicyConfig`, :class:`Decision`, :class:`ReasonCode`,
+  :data:`RULES`: the decision policy (named, configurable rules with reason codes).
+- :class:`GateWorkflow`, :class:`GateSteps`, :class:`StepTimeouts` and the step outcome types: one
+  transaction as a state machine with a time-out per state.
+- :class:`GateStore`: the local SQLite database (watchlist copy, transactions, outbox).
+"""
+
+from gate._policy import (
+    RULES,
+    Decision,
+    Evidence,
+    Finding,
+    Outcome,
+    PolicyConfig,
+    ReasonCode,
+    Rule,
+    decide,
+)
+from gate._store import GateStore, OutboxItem, PlainSealer, Sealer, StoreError
+from gate._workflow import (
+    ChipOutcome,
+    Door,
+    FaceOutcome,
+    FingerOutcome,
+    GateState,
+    GateSteps,
+    GateWorkflow,
+    Presentation,
+    StepError,
+    StepTimeouts,
+    TransactionResult,
+)
+
+__all__ = [
+    "RULES",
+    "ChipOutcome",
+    "Decision",
+    "Door",
+    "Evidence",
+    "FaceOutcome",
+    "Finding",
+    "FingerOutcome",
+    "GateState",
+    "GateSteps",
+    "GateStore",
+    "GateWorkflow",
+    "Outcome",
+    "OutboxItem",
+    "PlainSealer",
+    "PolicyConfig",
+    "Presentation",
+    "ReasonCode",
+    "Rule",
+    "Sealer",
+    "StepError",
+    "StepTimeouts",
+    "StoreError",
+    "TransactionResult",
+    "decide",
+]

@@ -32,10 +32,15 @@ class Migration:
 
 def open_database(path: str | Path | None = None, *, memory: bool = False, wal: bool = True,
                   busy_timeout_ms: int = 5000) -> sqlite_utils.Database:
-    """Open (creating if needed) a database. ``memory=True`` or ``path=None`` gives an in-memory one."""
+    """Open (creating if needed) a database. ``memory=True`` or ``path=None`` gives an in-memory one.
+
+    The connection is in autocommit mode (``isolation_level=None``): each statement commits on its
+    own unless the caller opens a transaction with ``BEGIN`` (as :func:`migrate` does).
+    """
     try:
         if memory or path is None:
-            db = sqlite_utils.Database(memory=True)
+            # autocommit mode like file databases, so callers can use explicit BEGIN/COMMIT
+            db = sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None))
         else:
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)

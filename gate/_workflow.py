@@ -1,0 +1,275 @@
+"""The e-gate transaction as an explicit state machine with a time-out at each state.
+
+    DOCUMENT -> CHIP -> FACE -> FINGER -> WATCHLIST -> DECIDE -> (OPEN | REFER) -> DONE
+
+Each state runs one *step*: a callable handed in by the entry point (the real ones wrap emrtd,
+biometrics and the watchlist matcher over the device ports; tests hand in fakes). A step that
+raises or passes its time-out ends the evidence gathering; the decision policy then refers the
+traveller with the reason (``timeout``, ``chip_read_failed``, ...). The workflow never constructs a
+device and never imports a UI or web framework.
+
+Privacy: live images exist only in memory during the transaction. They are put into the exception
+record (sealed in the outbox) only when the traveller is referred; otherwise they are dropped when
+the transaction ends. Logs carry the transaction id, state names, outcome and reason codes only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from gate._policy import Decision, Evidence, Outcome, PolicyConfig, decide
+from gate._store import GateStore
+
+__all__ = [
+    "GateState",
+    "StepTimeouts",
+    "Presentation",
+    "ChipOutcome",
+    "FaceOutcome",
+    "FingerOutcome",
+    "GateSteps",
+    "Door",
+    "TransactionResult",
+    "GateWorkflow",
+    "StepError",
+]
+
+log = logging.getLogger("smartborder.gate")
+
+
+class GateState(StrEnum):
+    DOCUMENT = "document"
+    CHIP = "chip"
+    FACE = "face"
+    FINGER = "finger"
+    WATCHLIST = "watchlist"
+    DECIDE = "decide"
+    OPEN = "open"
+    REFER = "refer"
+    DONE = "done"
+
+
+class StepError(RuntimeError):
+    """A step failed in a way the traveller cannot fix at the gate (named reason in the message)."""
+
+
+@dataclass(frozen=True)
+class StepTimeouts:
+    """Seconds allowed per state (deployed gates take 8-12 s per traveller in all)."""
+
+    document: float = 20.0
+    chip: float = 8.0
+    face: float = 10.0
+    finger: float = 10.0
+    watchlist: float = 1.0
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """What the document step found: the access key and document data from the MRZ (or QR)."""
+
+    document_type: str
+    issuing_state: str
+    document_number: str
+    date_of_birth: dt.date
+    date_of_expiry: dt.date
+    nationality: str = ""
+    names: str = ""  # kept in memory only, for the watchlist check
+    access_key: Any = None  # what the chip step needs (MRZ key or CAN)
+    source: str = "mrz"  # "mrz" | "ocr" | "qr"
+
+
+@dataclass(frozen=True)
+class ChipOutcome:
+    read: bool
+    error: str | None = None
+    pa_passed: bool | None = None
+    pa_failures: tuple[str, ...] = ()
+    aa_passed: bool | None = None
+    ca_passed: bool | None = None
+    mrz_matches_dg1: bool | None = None
+    dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
+    protocol: str | None = None  # "PACE" | "BAC"
+
+
+@dataclass(frozen=True)
+class FaceOutcome:
+    acquired: bool
+    liveness_passed: bool | None = None
+    score: float | None = None
+    threshold: float | None = None
+    live_image: bytes | None = None  # best live frame (JPEG), memory only
+    guidance: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FingerOutcome:
+    enrolled: bool
+    score: float | None = None
+    threshold: float | None = None
+
+
+class Door(Protocol):
+    def open(self) -> None: ...
+
+
+@dataclass
+class GateSteps:
+    """The step callables the entry point wires from real or simulated devices."""
+
+    document: Callable[[], Presentation]
+    chip: Callable[[Presentation], ChipOutcome]
+    face: Callable[[ChipOutcome], FaceOutcome]
+    finger: Callable[[Presentation], FingerOutcome]
+    watchlist: Callable[[Presentation], tuple[str, ...]]
+    persons_in_lane: Callable[[], int] = field(default=lambda: 1)
+
+
+@dataclass(frozen=True)
+class TransactionResult:
+    transaction_id: str
+    decision: Decision
+    states: tuple[str, ...]
+    timings_ms: dict[str, float]
+    outbox_ids: tuple[str, ...]
+
+    @property
+    def opened(self) -> bool:
+        return self.decision.outcome is Outcome.OPEN
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class GateWorkflow:
+    def __init__(self, steps: GateSteps, door: Door, store: GateStore, *, gate_id: str,
+                 policy: PolicyConfig | None = None, timeouts: StepTimeouts | None = None,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.steps = steps
+        self.door = door
+        self.store = store
+        self.gate_id = gate_id
+        self.policy = policy or PolicyConfig()
+        self.timeouts = timeouts or StepTimeouts()
+        self.clock = clock
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-step")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
+        """Run one step under its time-out. Returns the value or raises TimeoutError/StepError."""
+        limit = getattr(self.timeouts, state.value)
+        t0 = time.perf_counter()
+        future = self._pool.submit(fn)
+        try:
+            return future.result(timeout=limit)
+        except cf.TimeoutError as e:
+            future.cancel()
+            # the stuck step keeps its worker; start a fresh one so the next traveller is served
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-step")
+            raise TimeoutError(state.value) from e
+        finally:
+            timings[state.value] = round((time.perf_counter() - t0) * 1000, 2)
+
+    def process(self) -> TransactionResult:
+        """Serve one traveller from document presentation to door or referral."""
+        tx = str(uuid.uuid4())
+        started = self.clock()
+        timings: dict[str, float] = {}
+        states: list[str] = []
+        ev = Evidence(today=started.astimezone().date())  # the gate's local calendar day
+        presentation: Presentation | None = None
+        chip: ChipOutcome | None = None
+        face: FaceOutcome | None = None
+        try:
+            states.append(GateState.DOCUMENT)
+            presentation = self._run(GateState.DOCUMENT, self.steps.document, timings)
+            ev = replace(ev, document_type=presentation.document_type, issuing_state=presentation.issuing_state,
+                         date_of_birth=presentation.date_of_birth, date_of_expiry=presentation.date_of_expiry)
+
+            states.append(GateState.CHIP)
+            chip = self._run(GateState.CHIP, lambda: self.steps.chip(presentation), timings)
+            ev = replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
+                         pa_failures=chip.pa_failures, aa_passed=chip.aa_passed, ca_passed=chip.ca_passed,
+                         mrz_matches_dg1=chip.mrz_matches_dg1)
+            if chip.read and chip.dg2_image is not None:
+                states.append(GateState.FACE)
+                face = self._run(GateState.FACE, lambda: self.steps.face(chip), timings)
+                ev = replace(ev, face_acquired=face.acquired, liveness_passed=face.liveness_passed,
+                             face_score=face.score, face_threshold=face.threshold)
+
+                states.append(GateState.FINGER)
+                finger = self._run(GateState.FINGER, lambda: self.steps.finger(presentation), timings)
+                ev = replace(ev, finger_enrolled=finger.enrolled, finger_score=finger.score,
+                             finger_threshold=finger.threshold)
+
+            states.append(GateState.WATCHLIST)
+            hits = self._run(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings)
+            ev = replace(ev, watchlist_hits=tuple(hits))
+        except TimeoutError as e:
+            ev = replace(ev, timed_out_step=str(e))
+        except StepError as e:
+            if presentation is None:
+                ev = replace(ev, document_type=None)
+            else:
+                ev = replace(ev, chip_read=False, chip_error=str(e))
+        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=self.steps.persons_in_lane())
+
+        states.append(GateState.DECIDE)
+        t0 = time.perf_counter()
+        decision = decide(ev, self.policy)
+        timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
+        outbox = [("event", self._event(tx, started, decision, presentation, chip))]
+        if decision.outcome is Outcome.REFER:
+            outbox.append(("exception", self._exception(tx, decision, presentation, chip, face)))
+        # one atomic write: transaction + outbox items (nothing partial survives a crash before it)
+        ids = self.store.record_transaction(tx, started_at=started, outcome=str(decision.outcome),
+                                            decision=decision.to_dict(), timings=timings, outbox=outbox)
+        if decision.outcome is Outcome.OPEN:
+            states.append(GateState.OPEN)
+            self.door.open()
+        else:
+            states.append(GateState.REFER)
+        states.append(GateState.DONE)
+        log.info("transaction %s %s %s", tx, decision.outcome, ",".join(decision.reasons) or "-")
+        return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids))
+
+    def _event(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
+               chip: ChipOutcome | None) -> dict[str, Any]:
+        """The gate transaction event: no biometric data, no names."""
+        return {
+            "transaction_id": tx, "gate_id": self.gate_id, "occurred_at": started.isoformat(),
+            "outcome": str(decision.outcome), "reasons": [str(r) for r in decision.reasons],
+            "document_type": p.document_type if p else None, "issuing_state": p.issuing_state if p else None,
+            "chip_protocol": chip.protocol if chip else None,
+        }
+
+    def _exception(self, tx: str, decision: Decision, p: Presentation | None, chip: ChipOutcome | None,
+                   face: FaceOutcome | None) -> dict[str, Any]:
+        """The exception record for an officer: reasons, scores, and the images that justify them."""
+        import base64
+
+        def b64(data: bytes | None) -> str | None:
+            return base64.b64encode(data).decode("ascii") if data else None
+
+        return {
+            "transaction_id": tx, "gate_id": self.gate_id, "reasons": [str(r) for r in decision.reasons],
+            "explanation": decision.explain(), "findings": decision.to_dict()["findings"],
+            "document_number": p.document_number if p else None,
+            "document_type": p.document_type if p else None,
+            "issuing_state": p.issuing_state if p else None,
+            "scores": {"face": face.score if face else None, "face_threshold": face.threshold if face else None},
+            "live_image_b64": b64(face.live_image if face else None),
+            "chip_image_b64": b64(chip.dg2_image if chip else None),
+        }
