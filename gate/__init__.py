@@ -61,3 +61,21 @@ __all__ = [
     "TransactionResult",
     "decide",
 ]
+
+from gate._sync import (  # noqa: E402
+    BackofficeClient,
+    BackofficeUnavailable,
+    RejectedByBackoffice,
+    SyncReport,
+    WatchlistDelta,
+    sync_once,
+)
+
+__all__ += [
+    "BackofficeClient",
+    "BackofficeUnavailable",
+    "RejectedByBackoffice",
+    "SyncReport",
+    "WatchlistDelta",
+    "sync_once",
+]

@@ -61,7 +61,7 @@ MIGRATIONS = [
         CREATE TABLE gate_outbox (
             id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, kind TEXT NOT NULL,
             transaction_id TEXT, payload BLOB NOT NULL, created_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at TEXT);
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at TEXT, parked_at TEXT);
         CREATE INDEX gate_outbox_pending ON gate_outbox(delivered_at, seq);
         """,
     )
@@ -193,11 +193,22 @@ class GateStore:
     def pending(self, limit: int = 100) -> list[OutboxItem]:
         rows = self.db.execute(
             "SELECT id, kind, transaction_id, payload, attempts FROM gate_outbox "
-            "WHERE delivered_at IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            "WHERE delivered_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [OutboxItem(r[0], r[1], r[2], json.loads(self.sealer.open(r[0], r[3])), r[4]) for r in rows]
 
     def pending_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM gate_outbox WHERE delivered_at IS NULL").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM gate_outbox WHERE delivered_at IS NULL "
+                               "AND parked_at IS NULL").fetchone()[0]
+
+    def parked(self) -> list[dict[str, Any]]:
+        """Items the back office refused for good: kept (sealed) for an operator, never retried."""
+        rows = self.db.execute("SELECT id, kind, last_error FROM gate_outbox WHERE parked_at IS NOT NULL "
+                               "ORDER BY seq").fetchall()
+        return [{"id": r[0], "kind": r[1], "error": r[2]} for r in rows]
+
+    def park(self, item_id: str, error: str) -> None:
+        self.db.conn.execute("UPDATE gate_outbox SET parked_at = ?, last_error = ?, attempts = attempts + 1 "
+                             "WHERE id = ?", (self.clock().isoformat(), error[:200], item_id))
 
     def mark_delivered(self, item_id: str) -> None:
         """Delivered items lose their payload at once: nothing personal stays on the gate."""
