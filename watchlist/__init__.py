@@ -1,1 +1,48 @@
-"""Watchlist matching (document numbers, fuzzy person names)."""
+"""Watchlist matching: exact document numbers (lost/stolen, like Interpol SLTD) and fuzzy persons.
+
+Pure: imports no other project package, so the back office (server side) and the gate (on its
+offline local copy) run the very same code. Names are compared after folding Vietnamese
+diacritics (``đ`` -> ``d``), Chinese names by Hanzi (exact) or pinyin (tones and spaces removed),
+token order ignored, dates of birth within a window. Every :class:`Match` has a score in [0, 1]
+and the reasons behind it.
+"""
+
+from watchlist._index import WatchlistIndex
+from watchlist._match import (
+    DEFAULT_DOB_WINDOW_DAYS,
+    DEFAULT_THRESHOLD,
+    DocumentEntry,
+    Match,
+    PersonEntry,
+    PersonQuery,
+    WatchlistError,
+    match_person,
+    name_similarity,
+    parse_partial_date,
+)
+from watchlist._normalize import (
+    fold_latin,
+    normalize_document_number,
+    normalize_hanzi,
+    normalize_pinyin,
+    tokens,
+)
+
+__all__ = [
+    "DEFAULT_DOB_WINDOW_DAYS",
+    "DEFAULT_THRESHOLD",
+    "DocumentEntry",
+    "Match",
+    "PersonEntry",
+    "PersonQuery",
+    "WatchlistError",
+    "WatchlistIndex",
+    "fold_latin",
+    "match_person",
+    "name_similarity",
+    "normalize_document_number",
+    "normalize_hanzi",
+    "normalize_pinyin",
+    "parse_partial_date",
+    "tokens",
+]

@@ -1,0 +1,182 @@
+"""The application factory: wiring, error handlers (RFC 9457), size limit, metrics, access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backoffice._auth import Auth
+from backoffice._config import BackofficeConfig
+from backoffice._context import Context
+from backoffice._errors import BackofficeError, problem
+from backoffice._observability import Metrics, access_log, new_request_id
+from backoffice._openapi import install_openapi
+from backoffice._store import Store
+from backoffice._watchlist import WatchlistService
+from backoffice.deps import UiLoginRequired
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("backoffice")
+HERE = Path(__file__).resolve().parent
+PROBLEM_JSON = "application/problem+json"
+
+DESCRIPTION = """The Bắc Luân I back office: watchlists and their change feed for the gates, exception
+records and their review, kiosk enrolments with a duplicate check, and the privacy officer's tools.
+
+* Staff: `POST /api/v1/auth/token` then `Authorization: Bearer sbs_...`.
+* Devices (gates, kiosks): `Authorization: Bearer sbd_...` issued by an admin.
+* Ingestion (`POST /api/v1/exceptions`, `/events`, `/enrolments`) needs an `Idempotency-Key` header;
+  a retry with the same key and body returns the first response (`Idempotent-Replayed: true`).
+* Every 4xx is `application/problem+json` (RFC 9457).
+"""
+
+
+def _problem_response(request: Request, status: int, title: str, detail: str, slug: str | None = None,
+                      headers: dict | None = None, **extra: object) -> JSONResponse:
+    body = problem(status, title, detail, slug=slug, instance=request.url.path, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse bodies over ``limit`` bytes with 413 before reading them."""
+
+    def __init__(self, app, limit: int, overrides: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = limit
+        self.overrides = overrides or {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            limit = self.overrides.get(scope.get("path", ""), self.default)
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            too_big = False
+            if length is not None:
+                try:
+                    too_big = int(length) > limit
+                except ValueError:
+                    too_big = True
+            if too_big:
+                request = Request(scope)
+                response = _problem_response(request, 413, "Request body too large",
+                                             f"the limit is {limit} bytes", slug="payload-too-large")
+                await response(scope, receive, send)
+                return
+            received = 0
+
+            async def limited_receive():
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        return {"type": "http.disconnect"}
+                return message
+
+            await self.app(scope, limited_receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=None) -> FastAPI:
+    """Build the back-office app. ``store`` lets a test share one database between apps;
+    ``privacy`` replaces the privacy gateway (an object with the methods of
+    :class:`backoffice._privacy.PrivacyGateway`)."""
+    from backoffice import routers
+
+    store = store or Store(config.db_path)
+    metrics = Metrics()
+    auth = Auth(store, config.secret_key, max_failures=config.login_max_failures, window_s=config.login_window_s,
+                session_ttl_s=config.session_ttl_s, token_ttl_s=config.token_ttl_s,
+                time_cost=config.argon2_time_cost, memory_kib=config.argon2_memory_kib)
+    watchlist = WatchlistService(store, threshold=config.watchlist_threshold,
+                                 dob_window_days=config.watchlist_dob_window_days, page_limit=config.changes_page_limit)
+    ctx = Context(config=config, store=store, auth=auth, watchlist=watchlist, metrics=metrics)
+    from backoffice._records import Records
+
+    if privacy is None:
+        from backoffice._privacy import PrivacyGateway
+
+        privacy = PrivacyGateway.from_config(config, store)
+    ctx.privacy = privacy
+    ctx.records = Records(ctx)
+
+    app = FastAPI(title="Smart border back office", version="1.0.0", description=DESCRIPTION,
+                  docs_url="/docs" if config.dev else None, redoc_url=None,
+                  openapi_tags=[{"name": n} for n in ("auth", "admin", "watchlist", "devices", "exceptions",
+                                                      "enrolments", "privacy", "ops")])
+    app.state.ctx = ctx
+    install_openapi(app)
+    _install_handlers(app)
+    _install_observability(app, metrics)
+    for r in routers.ALL:
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    big = {"/api/v1/watchlist/import": config.max_import_bytes, "/ui/watchlist/import": config.max_import_bytes}
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, overrides=big)
+    return app
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BackofficeError)
+    async def backoffice_error(request: Request, exc: BackofficeError):
+        if request.url.path.startswith("/ui/") and "/images/" not in request.url.path:
+            from backoffice.routers.web import render
+
+            user = getattr(request.state, "principal", None)
+            return render(request, request.app.state.ctx, "error.html", user, exc.status, status=exc.status,
+                          message=exc.detail)
+        return _problem_response(request, exc.status, exc.title, exc.detail, slug=exc.slug,
+                                 headers=exc.headers or None, **exc.extra)
+
+    @app.exception_handler(UiLoginRequired)
+    async def ui_login(request: Request, exc: UiLoginRequired):
+        return RedirectResponse("/ui/login", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        title = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}.get(exc.status_code, "HTTP error")
+        return _problem_response(request, exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()[:50]]  # the offending input is not echoed: it may be personal data
+        return _problem_response(request, 422, "Invalid request", "the request does not match the schema",
+                                 slug="validation", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # the last line of defence: log, no details out
+        log.error("unhandled error", extra={"event": "unhandled", "error": type(exc).__name__})
+        return _problem_response(request, 500, "Internal error", "the error was logged", slug="internal")
+
+
+def _install_observability(app: FastAPI, metrics: Metrics) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        t0 = time.perf_counter()
+        request_id = new_request_id()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-Id"] = request_id
+            return response
+        finally:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - t0
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            principal = getattr(request.state, "principal", None)
+            access_log.info("request", extra={
+                "event": "request", "method": request.method, "route": route, "status": status,
+                "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
+                "principal": principal.kind if principal else "anonymous",
+                "role": principal.role if principal else None})

@@ -1,0 +1,233 @@
+"""Staff users (argon2id passwords, roles), sessions and API tokens, login throttling, devices.
+
+Tokens are 256-bit random strings; only their SHA-256 is stored, so a database leak gives no
+usable credential (a slow hash is not needed for full-entropy secrets, OWASP ASVS V3.5).
+Staff tokens start ``sbs_``, device tokens ``sbd_``. CSRF tokens for the web forms are an HMAC
+of the session token (OWASP "signed double submit"), so they need no storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from backoffice._errors import BadCredentials, Conflict, Invalid, LoginThrottled, NotFound
+from backoffice._store import Store, now_iso
+
+__all__ = ["DEVICE_KINDS", "ROLES", "Auth", "Principal"]
+
+ROLES = ("border_guard", "supervisor", "privacy_officer", "admin")
+DEVICE_KINDS = ("gate", "kiosk")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff user (with a role) or a device (kind gate/kiosk)."""
+
+    kind: str  # "user" or "device"
+    id: str  # username or device id
+    role: str  # a staff role, or "device:gate" / "device:kiosk"
+    session_hash: str | None = None
+    display_name: str = ""
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Auth:
+    """Users, sessions, throttling and device credentials over the :class:`Store`."""
+
+    def __init__(self, store: Store, secret_key: str, *, max_failures: int, window_s: int,
+                 session_ttl_s: int, token_ttl_s: int, time_cost: int = 2, memory_kib: int = 19456) -> None:
+        self.store = store
+        self._secret = secret_key.encode()
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.session_ttl_s = session_ttl_s
+        self.token_ttl_s = token_ttl_s
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    # -- users ------------------------------------------------------------------------------
+    def create_user(self, username: str, password: str, role: str, display_name: str = "") -> dict:
+        username = username.strip().lower()
+        if not _USERNAME.match(username):
+            raise Invalid("username: 2-64 characters a-z 0-9 . _ -")
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 10:
+            raise Invalid("password must have at least 10 characters")
+        with self.store.tx() as db:
+            if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+                raise Conflict(f"user {username!r} exists")
+            db.execute("INSERT INTO users (username, password_hash, role, display_name, created_at) "
+                       "VALUES (?, ?, ?, ?, ?)", [username, self.hasher.hash(password), role, display_name, now_iso()])
+        return self.get_user(username)
+
+    def get_user(self, username: str) -> dict:
+        row = self.store.one("SELECT id, username, role, display_name, active, created_at FROM users "
+                             "WHERE username = ?", (username,))
+        if row is None:
+            raise NotFound(f"no user {username!r}")
+        row["active"] = bool(row["active"])
+        return row
+
+    def list_users(self) -> list[dict]:
+        rows = self.store.query("SELECT id, username, role, display_name, active, created_at FROM users ORDER BY id")
+        for r in rows:
+            r["active"] = bool(r["active"])
+        return rows
+
+    def update_user(self, username: str, *, role: str | None = None, active: bool | None = None,
+                    password: str | None = None, display_name: str | None = None) -> dict:
+        user = self.get_user(username)
+        if role is not None and role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        if password is not None and len(password) < 10:
+            raise Invalid("password must have at least 10 characters")
+        with self.store.tx() as db:
+            if role is not None:
+                db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
+            if display_name is not None:
+                db.execute("UPDATE users SET display_name = ? WHERE id = ?", [display_name, user["id"]])
+            if password is not None:
+                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [self.hasher.hash(password), user["id"]])
+            if active is not None:
+                db.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user["id"]])
+            if active is False or password is not None or role is not None:
+                db.execute("UPDATE sessions SET revoked = 1 WHERE user_id = ?", [user["id"]])
+        return self.get_user(username)
+
+    # -- login ------------------------------------------------------------------------------
+    def _throttle_check(self, username: str, client: str) -> None:
+        since = time.time() - self.window_s
+        rows = self.store.query(
+            "SELECT at FROM login_failures WHERE (username = ? OR client = ?) AND at > ? ORDER BY at",
+            (username, client, since))
+        if len(rows) >= self.max_failures:
+            oldest = rows[-self.max_failures]["at"]
+            raise LoginThrottled(max(1, int(oldest + self.window_s - time.time()) + 1))
+
+    def login(self, username: str, password: str, client: str, kind: str = "api") -> tuple[str, Principal]:
+        """Check the password (throttled per user and per client); return a new token and the principal."""
+        username = (username or "").strip().lower()
+        self._throttle_check(username, client)
+        row = self.store.one("SELECT id, username, password_hash, role, display_name, active FROM users "
+                             "WHERE username = ?", (username,))
+        ok = False
+        try:
+            ok = self.hasher.verify(row["password_hash"] if row else self._dummy_hash, password or "")
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        if not ok or row is None or not row["active"]:
+            with self.store.tx() as db:
+                db.execute("INSERT INTO login_failures (username, client, at) VALUES (?, ?, ?)",
+                           [username, client, time.time()])
+            raise BadCredentials("wrong username or password")
+        token = ("sbs_" if kind == "api" else "sbw_") + secrets.token_urlsafe(32)
+        ttl = self.token_ttl_s if kind == "api" else self.session_ttl_s
+        with self.store.tx() as db:
+            if self.hasher.check_needs_rehash(row["password_hash"]):
+                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [self.hasher.hash(password), row["id"]])
+            db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", [_iso_in(0)])
+            db.execute("INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                       [token_hash(token), row["id"], kind, now_iso(), _iso_in(ttl)])
+        return token, Principal("user", row["username"], row["role"], token_hash(token), row["display_name"])
+
+    def logout(self, principal: Principal) -> None:
+        if principal.session_hash:
+            with self.store.tx() as db:
+                db.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", [principal.session_hash])
+
+    def resolve_staff(self, token: str, kind: str) -> Principal | None:
+        h = token_hash(token)
+        row = self.store.one(
+            "SELECT u.username, u.role, u.display_name FROM sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.token_hash = ? AND s.kind = ? AND s.revoked = 0 AND s.expires_at > ? AND u.active = 1",
+            (h, kind, _iso_in(0)))
+        if row is None:
+            return None
+        return Principal("user", row["username"], row["role"], h, row["display_name"])
+
+    def csrf_token(self, principal: Principal) -> str:
+        return hmac.new(self._secret, f"csrf:{principal.session_hash}".encode(), hashlib.sha256).hexdigest()
+
+    def check_csrf(self, principal: Principal, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf_token(principal), token)
+
+    # -- devices ----------------------------------------------------------------------------
+    def issue_device(self, device_id: str, kind: str, name: str = "", location: str = "") -> tuple[dict, str]:
+        device_id = device_id.strip().lower()
+        if not _DEVICE_ID.match(device_id):
+            raise Invalid("device id: 2-64 characters a-z 0-9 . _ -")
+        if kind not in DEVICE_KINDS:
+            raise Invalid(f"device kind must be one of {', '.join(DEVICE_KINDS)}")
+        token = "sbd_" + secrets.token_urlsafe(32)
+        with self.store.tx() as db:
+            if db.execute("SELECT 1 FROM devices WHERE id = ?", [device_id]).fetchone():
+                raise Conflict(f"device {device_id!r} exists (rotate its credential instead)")
+            db.execute("INSERT INTO devices (id, kind, name, location, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [device_id, kind, name, location, token_hash(token), now_iso()])
+        return self.get_device(device_id), token
+
+    def rotate_device(self, device_id: str) -> tuple[dict, str]:
+        self.get_device(device_id)
+        token = "sbd_" + secrets.token_urlsafe(32)
+        with self.store.tx() as db:
+            db.execute("UPDATE devices SET token_hash = ?, rotated_at = ?, revoked_at = NULL WHERE id = ?",
+                       [token_hash(token), now_iso(), device_id])
+        return self.get_device(device_id), token
+
+    def revoke_device(self, device_id: str) -> dict:
+        self.get_device(device_id)
+        with self.store.tx() as db:
+            db.execute("UPDATE devices SET token_hash = NULL, revoked_at = ? WHERE id = ?", [now_iso(), device_id])
+        return self.get_device(device_id)
+
+    def get_device(self, device_id: str) -> dict:
+        row = self.store.one("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, last_seen_at "
+                             "FROM devices WHERE id = ?", (device_id,))
+        if row is None:
+            raise NotFound(f"no device {device_id!r}")
+        row["active"] = row["revoked_at"] is None
+        return row
+
+    def list_devices(self) -> list[dict]:
+        rows = self.store.query("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, last_seen_at "
+                                "FROM devices ORDER BY id")
+        for r in rows:
+            r["active"] = r["revoked_at"] is None
+        return rows
+
+    def resolve_device(self, token: str) -> Principal | None:
+        row = self.store.one("SELECT id, kind, last_seen_at FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
+                             (token_hash(token),))
+        if row is None:
+            return None
+        now = now_iso()
+        if row["last_seen_at"] != now:
+            with self.store.tx() as db:
+                db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, row["id"]])
+        return Principal("device", row["id"], f"device:{row['kind']}")
+
+
+def _iso_in(seconds: int) -> str:
+    import datetime as dt
+
+    t = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return t.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,67 @@
+"""The back office's own configuration: a plain dataclass the entry point fills in.
+
+The CLI (``smartborder backoffice serve``) builds it from :class:`smartborder.settings.Settings`;
+tests build it directly. The back office never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BackofficeConfig", "ConfigError", "FingerprintMatcher"]
+
+#: ``matcher(probe_template: bytes, candidate_template: bytes) -> similarity score`` (higher = more alike)
+FingerprintMatcher = Callable[[bytes, bytes], float]
+
+
+class ConfigError(ValueError):
+    """The back-office configuration is unusable (short secret, bad limit)."""
+
+
+@dataclass(frozen=True)
+class BackofficeConfig:
+    """Everything :func:`backoffice.create_app` needs.
+
+    ``db_path=None`` gives an in-memory database (tests). ``kek`` is the privacy vault's
+    key-encryption key (32 bytes, or base64/hex text); ``kek_file`` a file holding it.
+    ``fingerprint_matcher`` is optional: without it the enrolment duplicate check is face-only
+    and every enrolment response says so (``checks`` lists what ran).
+    """
+
+    secret_key: str
+    db_path: Path | None = None
+    kek: bytes | str | None = None
+    kek_file: Path | None = None
+    dev: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_image_bytes: int = 2 * 1024 * 1024
+    max_import_bytes: int = 256 * 1024 * 1024  # watchlist CSV imports (a million rows is ~60 MB)
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    session_ttl_s: int = 8 * 3600
+    token_ttl_s: int = 12 * 3600
+    secure_cookies: bool = False
+    default_language: str = "vi"
+    face_metric: str = "euclidean"  # or "cosine"
+    face_duplicate_threshold: float = 0.6  # euclidean distance <= t (dlib); cosine: similarity >= t
+    fingerprint_matcher: FingerprintMatcher | None = None
+    fingerprint_duplicate_threshold: float = 40.0
+    watchlist_threshold: float = 0.85
+    watchlist_dob_window_days: int = 365
+    changes_page_limit: int = 5000
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+
+    def __post_init__(self) -> None:
+        if not self.secret_key or len(self.secret_key) < 16:
+            raise ConfigError("secret_key must be at least 16 characters")
+        if self.face_metric not in ("euclidean", "cosine"):
+            raise ConfigError(f"face_metric must be euclidean or cosine, not {self.face_metric!r}")
+        if self.default_language not in ("vi", "en"):
+            raise ConfigError("default_language must be vi or en")
+        for name in ("max_body_bytes", "max_image_bytes", "max_import_bytes", "login_max_failures", "login_window_s",
+                     "session_ttl_s", "token_ttl_s", "changes_page_limit"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")

@@ -1,0 +1,57 @@
+"""Idempotent ingestion (draft-ietf-httpapi-idempotency-key-header).
+
+Each device request carries an ``Idempotency-Key``. The first request with a key runs and its
+response is stored with a hash of the request body, inside the same transaction as the record
+it created; a retry with the same key and body gets the stored response back (and the header
+``Idempotent-Replayed: true``), a retry with the same key and another body gets 422. So an
+outbox may resend forever without creating duplicates, even across a server crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from backoffice._errors import IdempotencyKeyMissing, IdempotencyKeyReused
+from backoffice._store import Store, now_iso
+
+__all__ = ["IdempotentResult", "run_idempotent", "check_key"]
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise IdempotencyKeyMissing("send an Idempotency-Key header (1-200 visible ASCII characters)")
+    key = key.strip().strip('"')
+    if not _KEY.match(key):
+        raise IdempotencyKeyMissing("Idempotency-Key must be 1-200 visible ASCII characters")
+    return key
+
+
+class IdempotentResult:
+    def __init__(self, status_code: int, body: dict, replayed: bool) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.replayed = replayed
+
+
+def run_idempotent(store: Store, principal: str, key: str | None, request_fingerprint: Any,
+                   create: Callable[[Any], tuple[int, dict]]) -> IdempotentResult:
+    """Run ``create(db)`` once per (principal, key); replay its stored response afterwards."""
+    key = check_key(key)
+    digest = hashlib.sha256(json.dumps(request_fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    with store.tx() as db:
+        row = db.execute("SELECT request_hash, status_code, response FROM idempotency WHERE principal = ? AND key = ?",
+                         [principal, key]).fetchone()
+        if row is not None:
+            if row[0] != digest:
+                raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
+            return IdempotentResult(row[1], json.loads(row[2]), True)
+        status_code, body = create(db)
+        db.execute("INSERT INTO idempotency (principal, key, request_hash, status_code, response, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", [principal, key, digest, status_code, json.dumps(body), now_iso()])
+        return IdempotentResult(status_code, body, False)

@@ -1,0 +1,219 @@
+"""Exceptions, events and enrolments: idempotent ingestion, the review queue, decisions.
+
+Personal data (document data, images, templates) goes to the privacy vault, encrypted per data
+subject; the tables keep only references, reason codes, scores and workflow state. A data
+subject is identified by a keyed hash of (issuing state, document number), so exceptions and
+enrolments of one passport share a subject without the number being stored in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from backoffice._errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
+from backoffice._idempotency import IdempotentResult, run_idempotent
+from backoffice._store import dumps, new_id, now_iso
+from backoffice.schemas import DocumentData, EventCreate, ExceptionCreate
+from watchlist import normalize_document_number
+
+if TYPE_CHECKING:
+    from backoffice._auth import Principal
+    from backoffice._context import Context
+
+__all__ = ["Records", "image_media_type"]
+
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+          (b"\x00\x00\x00\x0cjP  ", "image/jp2"), (b"\xffO\xffQ", "image/jp2"))
+
+
+def image_media_type(data: bytes) -> str | None:
+    for magic, media in _MAGIC:
+        if data.startswith(magic):
+            return media
+    return None
+
+
+class Records:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.privacy = ctx.privacy
+        self._secret = ctx.config.secret_key.encode()
+        from backoffice._enrolments import Enrolments
+
+        self.enrolments = Enrolments(ctx, self)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def subject_id(self, issuing_state: str, document_number: str) -> str:
+        key = f"{issuing_state.strip().upper()}:{normalize_document_number(document_number)}"
+        return "subj_" + hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _image(self, b64: str | None, what: str) -> bytes | None:
+        if not b64:
+            return None
+        try:
+            data = base64.b64decode("".join(b64.split()), validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise Invalid(f"{what} is not valid base64") from e
+        if len(data) > self.ctx.config.max_image_bytes:
+            raise PayloadTooLarge(f"{what} is larger than {self.ctx.config.max_image_bytes} bytes")
+        if image_media_type(data) is None:
+            raise Invalid(f"{what} is not a JPEG, PNG or JPEG 2000 image")
+        return data
+
+    # -- exceptions -------------------------------------------------------------------------
+    def create_exception(self, device: Principal, body: ExceptionCreate, key: str | None) -> IdempotentResult:
+        live = self._image(body.live_image, "live_image")
+        chip = self._image(body.chip_image, "chip_image")
+
+        def create(db) -> tuple[int, dict]:
+            exc_id = new_id("exc")
+            if body.document is not None:
+                subject = self.subject_id(body.document.issuing_state, body.document.document_number)
+            else:
+                subject = "subj_anon_" + exc_id
+            personal = {"document": body.document.model_dump(mode="json") if body.document else None,
+                        "watchlist_matches": [m.model_dump() for m in body.watchlist_matches],
+                        "message": body.message, "transaction_id": body.transaction_id}
+            purpose = "border_exception_review"
+            refs = {
+                "personal_ref": self.privacy.seal(subject, "exception_record", json.dumps(personal).encode(),
+                                                  actor=device.actor, role=device.role, purpose=purpose, record=exc_id),
+                "live_image_ref": self.privacy.seal(subject, "live_image", live, actor=device.actor, role=device.role,
+                                                    purpose=purpose, record=exc_id) if live else None,
+                "chip_image_ref": self.privacy.seal(subject, "chip_image", chip, actor=device.actor, role=device.role,
+                                                    purpose=purpose, record=exc_id) if chip else None,
+            }
+            row = {"id": exc_id, "device_id": device.id,
+                   "occurred_at": body.occurred_at.isoformat(), "received_at": now_iso(),
+                   "direction": body.direction, "reason_codes": dumps([r.value for r in body.reason_codes]),
+                   "scores": dumps(body.scores), "subject_id": subject, **refs, "status": "open"}
+            db.table("exceptions").insert(row)
+            self.ctx.metrics.ingested.labels("exception").inc()
+            return 201, _exception_public(row)
+
+        fingerprint = body.model_dump(mode="json")
+        result = run_idempotent(self.store, device.actor, key, ["exception", fingerprint], create)
+        if result.replayed:
+            self.ctx.metrics.replayed.labels("exception").inc()
+        return result
+
+    def count_open(self) -> int:
+        return self.store.one("SELECT COUNT(*) AS n FROM exceptions WHERE status = 'open'")["n"]
+
+    def list_exceptions(self, statuses: list[str], offset: int, limit: int) -> tuple[list[dict], int]:
+        marks = ",".join("?" * len(statuses))
+        total = self.store.one(f"SELECT COUNT(*) AS n FROM exceptions WHERE status IN ({marks})", tuple(statuses))["n"]  # noqa: S608
+        rows = self.store.query(f"SELECT * FROM exceptions WHERE status IN ({marks}) "  # noqa: S608
+                                "ORDER BY received_at, id LIMIT ? OFFSET ?", (*statuses, limit, offset))
+        return [_exception_public(r) for r in rows], total
+
+    def _exception_row(self, exc_id: str) -> dict:
+        row = self.store.one("SELECT * FROM exceptions WHERE id = ?", (exc_id,))
+        if row is None:
+            raise NotFound(f"no exception {exc_id!r}")
+        return row
+
+    def exception_detail(self, exc_id: str, user: Principal, purpose: str = "border_exception_review") -> dict:
+        row = self._exception_row(exc_id)
+        personal: dict[str, Any] = {"document": None, "watchlist_matches": [], "message": ""}
+        if row["personal_ref"]:
+            raw = self.privacy.open(row["personal_ref"], actor=user.actor, role=user.role, purpose=purpose,
+                                    record=exc_id)
+            if raw is not None:
+                personal = json.loads(raw)
+        else:
+            self.privacy.access(actor=user.actor, role=user.role, action="read", record=exc_id, purpose=purpose,
+                                subject_id=row["subject_id"])
+        return {**_exception_public(row), "document": personal.get("document"),
+                "watchlist_matches": personal.get("watchlist_matches") or [],
+                "message": personal.get("message") or "", "notes": row["notes"]}
+
+    def exception_image(self, exc_id: str, which: str, user: Principal,
+                        purpose: str = "border_exception_review") -> tuple[bytes, str]:
+        row = self._exception_row(exc_id)
+        ref = row.get(f"{which}_image_ref")
+        if not ref:
+            raise NotFound(f"exception {exc_id} has no {which} image")
+        data = self.privacy.open(ref, actor=user.actor, role=user.role, purpose=purpose, record=exc_id)
+        if data is None:
+            raise NotFound(f"the {which} image of {exc_id} was purged")
+        return data, image_media_type(data) or "application/octet-stream"
+
+    def decide(self, exc_id: str, user: Principal, decision: str, notes: str) -> dict:
+        with self.store.tx() as db:
+            row = db.execute("SELECT status, subject_id FROM exceptions WHERE id = ?", [exc_id]).fetchone()
+            if row is None:
+                raise NotFound(f"no exception {exc_id!r}")
+            status = row[0]
+            if status == "resolved":
+                raise Conflict(f"exception {exc_id} is already resolved")
+            if status == "referred" and user.role != "supervisor":
+                raise Forbidden("a referred exception is decided by a supervisor")
+            new_status = "referred" if decision == "refer" else "resolved"
+            if decision == "refer" and status == "referred":
+                raise Conflict(f"exception {exc_id} is already referred")
+            db.execute("UPDATE exceptions SET status = ?, decision = ?, notes = ?, decided_by = ?, decided_at = ? "
+                       "WHERE id = ?", [new_status, decision, notes, user.id, now_iso(), exc_id])
+        self.privacy.access(actor=user.actor, role=user.role, action=f"decide:{decision}", record=exc_id,
+                            purpose="border_exception_review", subject_id=row[1])
+        if new_status == "resolved":
+            self.privacy.resolved(row[1], exc_id)
+        return _exception_public(self._exception_row(exc_id))
+
+    # -- events -----------------------------------------------------------------------------
+    def create_event(self, device: Principal, body: EventCreate, key: str | None) -> IdempotentResult:
+        def create(db) -> tuple[int, dict]:
+            row = {"id": new_id("evt"), "device_id": device.id, "occurred_at": body.occurred_at.isoformat(),
+                   "received_at": now_iso(), "kind": body.kind, "outcome": body.outcome,
+                   "reason_codes": dumps([r.value for r in body.reason_codes]), "duration_ms": body.duration_ms}
+            db.table("events").insert(row)
+            self.ctx.metrics.ingested.labels("event").inc()
+            return 201, {**row, "reason_codes": json.loads(row["reason_codes"])}
+
+        result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json")], create)
+        if result.replayed:
+            self.ctx.metrics.replayed.labels("event").inc()
+        return result
+
+    def list_events(self, device_id: str | None, offset: int, limit: int) -> list[dict]:
+        where, params = ("WHERE device_id = ?", (device_id,)) if device_id else ("", ())
+        rows = self.store.query(f"SELECT * FROM events {where} ORDER BY received_at DESC, id LIMIT ? OFFSET ?",  # noqa: S608
+                                (*params, limit, offset))
+        for r in rows:
+            r["reason_codes"] = json.loads(r["reason_codes"])
+        return rows
+
+    # -- subjects (privacy officer) -----------------------------------------------------------
+    def subject_of(self, doc: DocumentData | Any) -> str:
+        return self.subject_id(doc.issuing_state, doc.document_number)
+
+    def subject_records(self, subject: str) -> dict:
+        exc = [r["id"] for r in self.store.query("SELECT id FROM exceptions WHERE subject_id = ?", (subject,))]
+        enr = [r["id"] for r in self.store.query("SELECT id FROM enrolments WHERE subject_id = ?", (subject,))]
+        return {"exceptions": exc, "enrolments": enr}
+
+    def forget_subject(self, subject: str) -> dict:
+        """After the vault erased a subject: drop our references to its (now unreadable) data."""
+        with self.store.tx() as db:
+            n_exc = db.execute("UPDATE exceptions SET personal_ref = NULL, live_image_ref = NULL, chip_image_ref = NULL, "
+                               "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
+            n_enr = db.execute("UPDATE enrolments SET personal_ref = NULL, face_ref = NULL, finger_ref = NULL, "
+                               "status = CASE WHEN status = 'accepted' THEN 'rejected' ELSE status END, "
+                               "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
+        self.enrolments.invalidate()
+        return {"exceptions": n_exc, "enrolments": n_enr}
+
+
+def _exception_public(row: dict) -> dict:
+    return {"id": row["id"], "device_id": row["device_id"], "occurred_at": row["occurred_at"],
+            "received_at": row["received_at"], "direction": row["direction"],
+            "reason_codes": json.loads(row["reason_codes"]), "scores": json.loads(row["scores"]),
+            "status": row.get("status") or "open", "decision": row.get("decision"),
+            "decided_by": row.get("decided_by"), "decided_at": row.get("decided_at"),
+            "has_live_image": bool(row.get("live_image_ref")), "has_chip_image": bool(row.get("chip_image_ref"))}

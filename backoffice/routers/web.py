@@ -1,0 +1,279 @@
+"""The server-rendered web UI (Jinja2, no JavaScript): login, guard queue and review, watchlist,
+privacy officer pages, administration. Session cookie (HttpOnly, SameSite=Strict) plus a CSRF
+token in every form. Not part of the OpenAPI document (it is HTML, not the API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from backoffice._auth import ROLES, Principal
+from backoffice._errors import BackofficeError, Forbidden, Invalid, LoginThrottled
+from backoffice._i18n import LANGUAGES, translate
+from backoffice.deps import SESSION_COOKIE, Ctx, UiLoginRequired, ui_require
+from watchlist import PersonQuery, WatchlistError
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+LANG_COOKIE = "sb_lang"
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+                    "X-Content-Type-Options": "nosniff",
+                    "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
+                                               "script-src 'none'; frame-ancestors 'none'; form-action 'self'"}
+
+UiGuard = Annotated[Principal, Depends(ui_require("border_guard", "supervisor"))]
+UiSupervisor = Annotated[Principal, Depends(ui_require("supervisor"))]
+UiPrivacy = Annotated[Principal, Depends(ui_require("privacy_officer"))]
+UiAdmin = Annotated[Principal, Depends(ui_require("admin"))]
+
+
+def _lang(request: Request, ctx) -> str:
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in LANGUAGES else ctx.config.default_language
+
+
+def render(request: Request, ctx, name: str, user: Principal | None, status_code: int = 200, **values) -> HTMLResponse:
+    lang = _lang(request, ctx)
+    values.setdefault("flash", request.query_params.get("flash_key") and translate(lang, request.query_params["flash_key"]))
+    return templates.TemplateResponse(request, name, {
+        "lang": lang, "t": lambda key: translate(lang, key), "user": user,
+        "csrf": ctx.auth.csrf_token(user) if user else "", **values}, status_code=status_code,
+        headers=SECURITY_HEADERS)
+
+
+def _csrf(ctx, user: Principal, token: str) -> None:
+    if not ctx.auth.check_csrf(user, token):
+        raise Forbidden("CSRF token missing or wrong; reload the page")
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# -- login / language --------------------------------------------------------------------------
+@router.get("/login")
+def login_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    return render(request, ctx, "login.html", None)
+
+
+@router.post("/login")
+def login(request: Request, ctx: Ctx, username: Annotated[str, Form(max_length=64)] = "",
+          password: Annotated[str, Form(max_length=256)] = "") -> Response:
+    lang = _lang(request, ctx)
+    client = request.client.host if request.client else "unknown"
+    try:
+        token, principal = ctx.auth.login(username, password, client, kind="web")
+    except LoginThrottled:
+        ctx.metrics.logins.labels("throttled").inc()
+        return render(request, ctx, "login.html", None, 429, error=translate(lang, "throttled"))
+    except BackofficeError:
+        ctx.metrics.logins.labels("failed").inc()
+        return render(request, ctx, "login.html", None, 401, error=translate(lang, "bad_login"))
+    ctx.metrics.logins.labels("ok").inc()
+    response = _redirect("/ui/")
+    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.session_ttl_s, httponly=True, samesite="strict",
+                        secure=ctx.config.secure_cookies, path="/ui")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(ui_require(*ROLES))],
+           csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    _csrf(ctx, user, csrf_token)
+    ctx.auth.logout(user)
+    response = _redirect("/ui/login")
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response
+
+
+@router.get("/lang/{code}")
+def set_language(code: str, request: Request) -> Response:
+    back = request.headers.get("referer", "/ui/")
+    response = _redirect(back if back.startswith(str(request.base_url)) or back.startswith("/") else "/ui/")
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/ui")
+    return response
+
+
+@router.get("/")
+def home(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(ui_require(*ROLES))]) -> Response:
+    target = {"border_guard": "/ui/queue", "supervisor": "/ui/queue", "privacy_officer": "/ui/privacy",
+              "admin": "/ui/admin"}[user.role]
+    return _redirect(target)
+
+
+# -- guard: queue and review -------------------------------------------------------------------
+@router.get("/queue")
+def queue(request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
+    statuses = ["open", "referred"] if user.role == "supervisor" else ["open"]
+    items, total = ctx.records.list_exceptions(statuses, 0, 200)
+    return render(request, ctx, "queue.html", user, items=items, total=total)
+
+
+@router.get("/exceptions/{exception_id}")
+def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
+    e = ctx.records.exception_detail(exception_id, user)
+    can_decide = e["status"] == "open" or (e["status"] == "referred" and user.role == "supervisor")
+    return render(request, ctx, "review.html", user, e=e, can_decide=can_decide)
+
+
+@router.get("/exceptions/{exception_id}/images/{which}")
+def review_image(exception_id: str, which: str, ctx: Ctx, user: UiGuard) -> Response:
+    if which not in ("live", "chip"):
+        raise Invalid("image must be live or chip")
+    data, media = ctx.records.exception_image(exception_id, which, user)
+    return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/exceptions/{exception_id}/decision")
+def decide(exception_id: str, ctx: Ctx, user: UiGuard, decision: Annotated[str, Form(max_length=10)] = "",
+           notes: Annotated[str, Form(max_length=2000)] = "",
+           csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    _csrf(ctx, user, csrf_token)
+    if decision not in ("admit", "refuse", "refer"):
+        raise Invalid("decision must be admit, refuse or refer")
+    ctx.records.decide(exception_id, user, decision, notes)
+    return _redirect("/ui/queue?flash_key=decided")
+
+
+# -- watchlist ---------------------------------------------------------------------------------
+@router.get("/watchlist")
+def watchlist_page(request: Request, ctx: Ctx, user: UiGuard, name: str = "", dob: str = "",
+                   document_number: str = "") -> HTMLResponse:
+    matches = None
+    if name.strip() or document_number.strip():
+        try:
+            query = PersonQuery(name, dob.strip() or None) if name.strip() else None
+            found, _ = ctx.watchlist.check(query, document_number.strip() or None, None)
+            matches = [m.to_dict() for m in found]
+        except WatchlistError as e:
+            raise Invalid(str(e)) from e
+    items, total = ctx.watchlist.list(None, 0, 100)
+    return render(request, ctx, "watchlist.html", user, items=items, total=total, version=ctx.watchlist.version(),
+                  matches=matches, q_name=name, q_dob=dob, q_doc=document_number, report=None)
+
+
+@router.post("/watchlist/import")
+async def watchlist_import(request: Request, ctx: Ctx, user: UiSupervisor, file: UploadFile,
+                           kind: Annotated[str, Form(max_length=10)] = "person",
+                           dry_run: Annotated[str, Form(max_length=5)] = "",
+                           csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    try:
+        text = (await file.read()).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Invalid("the CSV must be UTF-8") from e
+    report = await run_in_threadpool(ctx.watchlist.import_csv, kind, text, user.actor, dry_run=bool(dry_run))
+    items, total = ctx.watchlist.list(None, 0, 100)
+    return render(request, ctx, "watchlist.html", user, items=items, total=total, version=ctx.watchlist.version(),
+                  matches=None, q_name="", q_dob="", q_doc="", report=report)
+
+
+# -- supervisor: enrolments held as suspected duplicates ---------------------------------------
+@router.get("/enrolments")
+def enrolments_page(request: Request, ctx: Ctx, user: UiSupervisor) -> HTMLResponse:
+    items = ctx.records.enrolments.list("duplicate_suspected", 0, 200)
+    return render(request, ctx, "enrolments.html", user, items=items)
+
+
+@router.post("/enrolments/{enrolment_id}/decision")
+def enrolment_decision(enrolment_id: str, ctx: Ctx, user: UiSupervisor,
+                       decision: Annotated[str, Form(max_length=10)] = "",
+                       csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    _csrf(ctx, user, csrf_token)
+    if decision not in ("accept", "reject"):
+        raise Invalid("decision must be accept or reject")
+    ctx.records.enrolments.decide(enrolment_id, user, decision, "")
+    return _redirect("/ui/enrolments?flash_key=decided")
+
+
+# -- privacy officer ---------------------------------------------------------------------------
+def _privacy_page(request: Request, ctx, user: Principal, **extra) -> HTMLResponse:
+    p = ctx.privacy
+    return render(request, ctx, "privacy.html", user, ledger=p.verify_ledger(), ledger_tail=p.ledger_tail(25),
+                  retention=p.retention_report(), purges=p.purge_history(), purposes=p.purposes(), **extra)
+
+
+@router.get("/privacy")
+def privacy_page(request: Request, ctx: Ctx, user: UiPrivacy) -> HTMLResponse:
+    return _privacy_page(request, ctx, user)
+
+
+@router.post("/privacy/purge")
+def privacy_purge(request: Request, ctx: Ctx, user: UiPrivacy, dry_run: Annotated[str, Form(max_length=5)] = "",
+                  csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    result = ctx.privacy.purge(dry_run=bool(dry_run), actor=user.actor, role=user.role)
+    if not dry_run:
+        ctx.records.enrolments.invalidate()
+    return _privacy_page(request, ctx, user, purge_result=json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@router.post("/privacy/subject")
+def privacy_subject(request: Request, ctx: Ctx, user: UiPrivacy,
+                    document_number: Annotated[str, Form(min_length=1, max_length=40)],
+                    issuing_state: Annotated[str, Form(min_length=1, max_length=3)],
+                    purpose: Annotated[str, Form(min_length=3, max_length=200)] = "subject_access_request",
+                    action: Annotated[str, Form(max_length=10)] = "export",
+                    csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    subject = ctx.records.subject_id(issuing_state, document_number)
+    if action == "erase":
+        result = ctx.privacy.erase_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
+        result["records"] = ctx.records.forget_subject(subject)
+    else:
+        result = ctx.privacy.export_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
+        result["records"] = ctx.records.subject_records(subject)
+    return _privacy_page(request, ctx, user,
+                         subject_result=json.dumps(result, indent=2, ensure_ascii=False, default=str))
+
+
+# -- admin -------------------------------------------------------------------------------------
+def _admin_page(request: Request, ctx, user: Principal, **extra) -> HTMLResponse:
+    return render(request, ctx, "admin.html", user, users=ctx.auth.list_users(), devices=ctx.auth.list_devices(),
+                  roles=ROLES, **extra)
+
+
+@router.get("/admin")
+def admin_page(request: Request, ctx: Ctx, user: UiAdmin) -> HTMLResponse:
+    return _admin_page(request, ctx, user)
+
+
+@router.post("/admin/users")
+def admin_create_user(request: Request, ctx: Ctx, user: UiAdmin, username: Annotated[str, Form(max_length=64)],
+                      password: Annotated[str, Form(max_length=256)], role: Annotated[str, Form(max_length=20)],
+                      csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    ctx.auth.create_user(username, password, role)
+    return _admin_page(request, ctx, user)
+
+
+@router.post("/admin/devices")
+def admin_issue_device(request: Request, ctx: Ctx, user: UiAdmin, device_id: Annotated[str, Form(max_length=64)],
+                       kind: Annotated[str, Form(max_length=10)], location: Annotated[str, Form(max_length=200)] = "",
+                       csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    _, token = ctx.auth.issue_device(device_id, kind, location=location)
+    return _admin_page(request, ctx, user, new_token=token)
+
+
+@router.post("/admin/devices/{device_id}/{action}")
+def admin_device_action(device_id: str, action: str, request: Request, ctx: Ctx, user: UiAdmin,
+                        csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    _csrf(ctx, user, csrf_token)
+    if action == "rotate":
+        _, token = ctx.auth.rotate_device(device_id)
+        return _admin_page(request, ctx, user, new_token=token)
+    if action == "revoke":
+        ctx.auth.revoke_device(device_id)
+        return _admin_page(request, ctx, user)
+    raise Invalid("action must be rotate or revoke")
+
+
+__all__ = ["router", "UiLoginRequired"]

@@ -1,0 +1,459 @@
+"""Request (``XCreate``) and response (``XPublic``) schemas of the HTTP API.
+
+Rule: biometric data (face images, templates, fingerprints) never appears in a ``*Public``
+schema. Face images are served only as image bytes by the review endpoints (each access
+ledgered); templates are never served at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Code3 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{1,3}$")]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+ScoreKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+Base64 = Annotated[str, StringConstraints(max_length=4 * 1024 * 1024, pattern=r"^[A-Za-z0-9+/=\s]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonCode(StrEnum):
+    """Why a device raised an exception (shared with the gate's decision policy)."""
+
+    face_mismatch = "face_mismatch"
+    fingerprint_mismatch = "fingerprint_mismatch"
+    liveness_failed = "liveness_failed"
+    failure_to_acquire = "failure_to_acquire"
+    chip_read_failed = "chip_read_failed"
+    chip_pa_failed = "chip_pa_failed"
+    chip_aa_failed = "chip_aa_failed"
+    chip_ca_failed = "chip_ca_failed"
+    chip_cloned = "chip_cloned"
+    mrz_mismatch = "mrz_mismatch"
+    document_unreadable = "document_unreadable"
+    document_expired = "document_expired"
+    not_eligible = "not_eligible"
+    watchlist_hit = "watchlist_hit"
+    watchlist_stale = "watchlist_stale"
+    tailgating = "tailgating"
+    minor = "minor"
+    timeout = "timeout"
+    duplicate_enrolment = "duplicate_enrolment"
+    hardware_fault = "hardware_fault"
+    other = "other"
+
+
+class Role(StrEnum):
+    border_guard = "border_guard"
+    supervisor = "supervisor"
+    privacy_officer = "privacy_officer"
+    admin = "admin"
+
+
+# -- auth, users, devices -------------------------------------------------------------------
+class TokenCreate(Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2 token type, not a secret)
+    expires_in: int
+    role: Role
+
+
+class UserCreate(Strict):
+    username: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=256)]
+    role: Role
+    display_name: ShortText = ""
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    active: bool | None = None
+    password: Annotated[str, StringConstraints(min_length=10, max_length=256)] | None = None
+    display_name: ShortText | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    role: Role
+    display_name: str
+    active: bool
+    created_at: str
+
+
+class MePublic(BaseModel):
+    kind: Literal["user", "device"]
+    id: str
+    role: str
+
+
+class DeviceCreate(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+    kind: Literal["gate", "kiosk"]
+    name: ShortText = ""
+    location: ShortText = ""
+
+
+class DevicePublic(BaseModel):
+    id: str
+    kind: Literal["gate", "kiosk"]
+    name: str
+    location: str
+    created_at: str
+    rotated_at: str | None
+    revoked_at: str | None
+    last_seen_at: str | None
+    active: bool
+
+
+class DeviceCredentialPublic(BaseModel):
+    device: DevicePublic
+    token: str = Field(description="Shown once; only its SHA-256 is stored.")
+
+
+# -- watchlist ------------------------------------------------------------------------------
+class PersonCreate(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")] | None = None
+    name: ShortText = ""
+    aliases: list[ShortText] = Field(default_factory=list, max_length=20)
+    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    name_pinyin: ShortText | None = None
+    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
+    nationality: Code3 | None = None
+    reason: ShortText = ""
+
+
+class DocumentCreate(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")] | None = None
+    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    issuing_state: Code3 | None = None
+    document_type: Annotated[str, StringConstraints(max_length=2)] | None = None
+    reason: Literal["lost", "stolen", "revoked", "invalidated", "blank_stolen"] = "stolen"
+
+
+class WatchlistEntryPublic(BaseModel):
+    id: str
+    kind: Literal["person", "document"]
+    version: int
+    created_at: str
+    updated_at: str
+    name: str | None = None
+    aliases: list[str] | None = None
+    name_hanzi: str | None = None
+    name_pinyin: str | None = None
+    date_of_birth: str | None = None
+    nationality: str | None = None
+    document_number: str | None = None
+    issuing_state: str | None = None
+    document_type: str | None = None
+    reason: str | None = None
+
+
+class WatchlistPagePublic(BaseModel):
+    total: int
+    offset: int
+    items: list[WatchlistEntryPublic]
+
+
+class WatchlistChangePublic(BaseModel):
+    version: int
+    id: str = Field(description="The watchlist entry's id")
+    kind: Literal["person", "document"]
+    op: Literal["upsert", "delete"]
+    at: str
+    data: dict[str, str | list[str]] | None
+
+
+class WatchlistChangesPublic(BaseModel):
+    since: int
+    version: int = Field(description="Apply the changes, then ask again with since=version.")
+    latest: int
+    more: bool
+    reset: bool = Field(description="True when `since` is ahead of the server: drop the local copy, restart at 0.")
+    changes: list[WatchlistChangePublic]
+
+
+class ImportRowPublic(BaseModel):
+    row: int
+    status: Literal["accepted", "rejected"]
+    entry_id: str | None = None
+    errors: list[str]
+
+
+class ImportReportPublic(BaseModel):
+    id: str
+    kind: Literal["person", "document"]
+    dry_run: bool
+    rows: int
+    accepted: int
+    rejected: int
+    accepted_rows_listed: bool = Field(description="Accepted rows are listed only for files of up to 1000 rows")
+    version: int
+    report: list[ImportRowPublic]
+
+
+class WatchlistCheckCreate(Strict):
+    name: ShortText | None = None
+    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
+    nationality: Code3 | None = None
+    document_number: Annotated[str, StringConstraints(max_length=40)] | None = None
+    issuing_state: Code3 | None = None
+
+
+class MatchPublic(BaseModel):
+    entry_id: str
+    kind: Literal["person", "document"]
+    score: float
+    reasons: list[str]
+    hit: bool
+
+
+class WatchlistCheckPublic(BaseModel):
+    hit: bool
+    version: int
+    matches: list[MatchPublic]
+
+
+# -- exceptions, events ---------------------------------------------------------------------
+class DocumentData(Strict):
+    """Data read from the document (MRZ / DG1): personal data, stored encrypted."""
+
+    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    issuing_state: Code3
+    document_type: Annotated[str, StringConstraints(max_length=2)] = "P"
+    surname: ShortText = ""
+    given_names: ShortText = ""
+    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    nationality: Code3 | None = None
+    date_of_birth: dt.date | None = None
+    date_of_expiry: dt.date | None = None
+    sex: Literal["F", "M", "X", "<"] | None = None
+
+
+class ExceptionCreate(Strict):
+    occurred_at: dt.datetime
+    direction: Literal["entry", "exit"] = "entry"
+    reason_codes: list[ReasonCode] = Field(min_length=1, max_length=20)
+    scores: dict[ScoreKey, float] = Field(default_factory=dict, max_length=20)
+    transaction_id: Annotated[str, StringConstraints(max_length=80)] | None = None
+    document: DocumentData | None = None
+    watchlist_matches: list[MatchPublic] = Field(default_factory=list, max_length=20)
+    live_image: Base64 | None = Field(default=None, description="JPEG or PNG, base64")
+    chip_image: Base64 | None = Field(default=None, description="DG2 image (JPEG or JPEG 2000), base64")
+    message: ShortText = ""
+
+
+class ExceptionPublic(BaseModel):
+    """An exception as listed in the queue: no personal data, no images."""
+
+    id: str
+    device_id: str
+    occurred_at: str
+    received_at: str
+    direction: str
+    reason_codes: list[str]
+    scores: dict[str, float]
+    status: Literal["open", "referred", "resolved"]
+    decision: Literal["admit", "refuse", "refer"] | None
+    decided_by: str | None
+    decided_at: str | None
+    has_live_image: bool
+    has_chip_image: bool
+
+
+class ExceptionDetailPublic(ExceptionPublic):
+    """The review view: adds the document data and notes (access is ledgered); images are separate."""
+
+    document: DocumentData | None
+    watchlist_matches: list[MatchPublic]
+    message: str
+    notes: str | None
+
+
+class DecisionCreate(Strict):
+    decision: Literal["admit", "refuse", "refer"]
+    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class ExceptionPagePublic(BaseModel):
+    total: int
+    items: list[ExceptionPublic]
+
+
+class EventCreate(Strict):
+    """A gate transaction or device event: no personal data."""
+
+    occurred_at: dt.datetime
+    kind: Literal["transaction", "door", "heartbeat", "tamper", "error"] = "transaction"
+    outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
+    reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
+    duration_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+
+
+class EventPublic(BaseModel):
+    id: str
+    device_id: str
+    occurred_at: str
+    received_at: str
+    kind: str
+    outcome: str
+    reason_codes: list[str]
+    duration_ms: float | None
+
+
+# -- enrolments -----------------------------------------------------------------------------
+class FingerTemplate(Strict):
+    position: int = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
+    format: Annotated[str, StringConstraints(max_length=40)] = "iso19794_2"
+    data: Base64
+
+
+class Consent(Strict):
+    given: bool
+    purposes: list[Annotated[str, StringConstraints(max_length=80)]] = Field(min_length=1, max_length=10)
+    text_version: Annotated[str, StringConstraints(max_length=40)]
+    language: Literal["vi", "zh", "en"] = "vi"
+    at: dt.datetime
+
+
+class EnrolmentCreate(Strict):
+    captured_at: dt.datetime
+    document: DocumentData
+    face_template: list[float] = Field(min_length=64, max_length=2048,
+                                       description="Opaque float vector from the face engine")
+    finger_templates: list[FingerTemplate] = Field(default_factory=list, max_length=10)
+    consent: Consent
+
+
+class DuplicateCandidate(BaseModel):
+    enrolment_id: str
+    modality: Literal["face", "fingerprint"]
+    score: float
+
+
+class EnrolmentPublic(BaseModel):
+    id: str
+    device_id: str
+    received_at: str
+    status: Literal["accepted", "duplicate_suspected", "rejected"]
+    checks: list[Literal["face", "fingerprint"]]
+    fingerprint_check: Literal["done", "not_configured", "no_templates"]
+    duplicates: list[DuplicateCandidate]
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+
+class EnrolmentDecisionCreate(Strict):
+    decision: Literal["accept", "reject"]
+    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+# -- privacy --------------------------------------------------------------------------------
+class SubjectLookup(Strict):
+    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    issuing_state: Code3
+    purpose: Annotated[str, StringConstraints(min_length=3, max_length=200)] = "subject_access_request"
+
+
+class ProblemPublic(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class RetentionRowPublic(BaseModel):
+    category: str
+    records: int
+    due: int = Field(description="Items past their retention period (purged by the next run)")
+    oldest: str | None
+    policy: str
+
+
+class PurgeResultPublic(BaseModel):
+    dry_run: bool
+    at: str
+    purged: int
+    by_category: dict[str, int]
+    ids_sha256: str = Field(description="SHA-256 over the purged item references, for the auditor")
+
+
+class PurgeRunPublic(BaseModel):
+    at: str
+    actor: str
+    dry_run: bool
+    purged: int
+    by_category: dict[str, int]
+    summary: str
+
+
+class LedgerVerifyPublic(BaseModel):
+    ok: bool
+    entries: int
+    first_bad: int | None
+    detail: str
+
+
+class LedgerEntryPublic(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    record: str
+    purpose: str
+
+
+class PurposePublic(BaseModel):
+    name: str
+    legal_basis: str
+    categories: str
+    retention: str
+
+
+class SubjectItem(BaseModel):
+    """One item held about the subject, decrypted for the subject access request. Deliberately not
+    a ``*Public`` schema: it is the one response that carries biometric data (images, templates),
+    because the data subject has the right to a copy; only a privacy officer gets it, ledgered."""
+
+    ref: str
+    category: str
+    record: str
+    created_at: str
+    expires_at: str | None
+    data: dict | None = None
+    data_base64: str | None = None
+
+
+class SubjectRecordsPublic(BaseModel):
+    exceptions: list[str]
+    enrolments: list[str]
+
+
+class SubjectAccessExport(BaseModel):
+    subject_id: str
+    exported_at: str
+    items: list[SubjectItem]
+    records: SubjectRecordsPublic
+
+
+class SubjectErasurePublic(BaseModel):
+    subject_id: str
+    key_shredded: bool
+    items_removed: int
+    records: dict[str, int]

@@ -1,0 +1,201 @@
+"""``smartborder backoffice``: run the back-office service and administer it offline.
+
+    smartborder backoffice serve [--host 127.0.0.1] [--port 8080] [--db PATH]
+    smartborder backoffice create-user NAME --role border_guard [--password-stdin]
+    smartborder backoffice issue-device gate-01 --kind gate [--json]
+    smartborder backoffice rotate-device gate-01 | revoke-device gate-01
+    smartborder backoffice import-watchlist FILE.csv --kind person [--dry-run]
+    smartborder backoffice openapi [--output FILE]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+
+def _settings():
+    from smartborder.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _dev_secrets(settings) -> dict:
+    """In env=dev with no configured secrets, keep generated ones in data_dir so data stays readable
+    across restarts (the vault key and the subject-id key must not change)."""
+    path = settings.path("backoffice.dev-secrets.json")
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"secret_key": secrets.token_urlsafe(32), "kek": secrets.token_hex(32)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def build_config(db: str | None = None, **overrides):
+    """A :class:`backoffice.BackofficeConfig` from the project :class:`Settings`."""
+    from backoffice import BackofficeConfig, ConfigError
+
+    settings = _settings()
+    secret_key, kek, kek_file = settings.secret_key, settings.kek, settings.kek_file
+    if settings.is_dev and "SMARTBORDER_SECRET_KEY" not in os.environ and "SMARTBORDER_CONFIG" not in os.environ:
+        dev = _dev_secrets(settings)
+        secret_key = dev["secret_key"]
+        if "SMARTBORDER_KEK" not in os.environ and not kek_file:
+            kek = dev["kek"]
+    db_path = Path(db) if db else (settings.backoffice_db or settings.path("backoffice.db"))
+    try:
+        return BackofficeConfig(secret_key=secret_key, db_path=db_path, kek=None if kek_file else kek,
+                                kek_file=kek_file, dev=settings.is_dev, secure_cookies=not settings.is_dev,
+                                default_language="en" if settings.language == "en" else "vi", **overrides)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _auth(db: str | None):
+    from backoffice import Auth, Store
+
+    config = build_config(db)
+    store = Store(config.db_path)
+    return Auth(store, config.secret_key, max_failures=config.login_max_failures, window_s=config.login_window_s,
+                session_ttl_s=config.session_ttl_s, token_ttl_s=config.token_ttl_s)
+
+
+def _run(fn, *args, **kwargs):
+    from backoffice import BackofficeError
+
+    try:
+        return fn(*args, **kwargs)
+    except BackofficeError as e:
+        raise click.ClickException(e.detail) from e
+
+
+db_option = click.option("--db", type=click.Path(dir_okay=False), default=None,
+                         help="SQLite database (default: settings backoffice_db or DATA_DIR/backoffice.db).")
+
+
+@click.group()
+def backoffice() -> None:
+    """Run the back-office service (watchlists, exception review, enrolments, privacy audit)."""
+
+
+@backoffice.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@db_option
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str, port: int, db: str | None, log_level: str) -> None:
+    """Start the service with uvicorn (structured JSON logs on stderr)."""
+    import logging
+
+    import uvicorn
+
+    from backoffice import configure_json_logging, create_app
+
+    config = build_config(db)
+    configure_json_logging(getattr(logging, log_level.upper()))
+    app = create_app(config)
+    app.state.ctx.watchlist.warm()  # build the matcher in the background
+    click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": str(config.db_path)}), err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None)
+
+
+@backoffice.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["border_guard", "supervisor", "privacy_officer", "admin"]))
+@click.option("--display-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
+@db_option
+def create_user(username: str, role: str, display_name: str, password_stdin: bool, db: str | None) -> None:
+    """Create a staff user (argon2id password hash)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _run(_auth(db).create_user, username, password, role, display_name)
+    click.echo(json.dumps(user))
+
+
+@backoffice.command("issue-device")
+@click.argument("device_id")
+@click.option("--kind", required=True, type=click.Choice(["gate", "kiosk"]))
+@click.option("--name", default="")
+@click.option("--location", default="")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def issue_device(device_id: str, kind: str, name: str, location: str, as_json: bool, db: str | None) -> None:
+    """Register a gate or kiosk and print its bearer token (shown once)."""
+    device, token = _run(_auth(db).issue_device, device_id, kind, name, location)
+    click.echo(json.dumps({"device": device, "token": token}) if as_json else token)
+
+
+@backoffice.command("rotate-device")
+@click.argument("device_id")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def rotate_device(device_id: str, as_json: bool, db: str | None) -> None:
+    """Issue a new token for a device; the old one stops working."""
+    device, token = _run(_auth(db).rotate_device, device_id)
+    click.echo(json.dumps({"device": device, "token": token}) if as_json else token)
+
+
+@backoffice.command("revoke-device")
+@click.argument("device_id")
+@db_option
+def revoke_device(device_id: str, db: str | None) -> None:
+    """Revoke a device's credential."""
+    click.echo(json.dumps(_run(_auth(db).revoke_device, device_id)))
+
+
+@backoffice.command("import-watchlist")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--kind", required=True, type=click.Choice(["person", "document"]))
+@click.option("--dry-run", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the full row-by-row report.")
+@db_option
+def import_watchlist(csv_file, kind: str, dry_run: bool, as_json: bool, db: str | None) -> None:
+    """Import a watchlist CSV; exits 1 when any row was rejected."""
+    from backoffice import Store
+    from backoffice._watchlist import WatchlistService
+
+    config = build_config(db)
+    service = WatchlistService(Store(config.db_path), threshold=config.watchlist_threshold,
+                               dob_window_days=config.watchlist_dob_window_days, page_limit=config.changes_page_limit)
+    report = _run(service.import_csv, kind, csv_file.read(), "cli:import-watchlist", dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{report['accepted']} accepted, {report['rejected']} rejected, version {report['version']}")
+        for row in report["report"]:
+            if row["status"] == "rejected":
+                click.echo(f"  row {row['row']}: {'; '.join(row['errors'])}")
+    if report["rejected"]:
+        raise SystemExit(1)
+
+
+@backoffice.command()
+@click.option("--output", type=click.Path(dir_okay=False), default=None)
+def openapi(output: str | None) -> None:
+    """Print (or write) the OpenAPI document."""
+    import tempfile
+
+    from backoffice import BackofficeConfig, create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = BackofficeConfig(secret_key=secrets.token_urlsafe(32), kek=secrets.token_bytes(32),
+                                  db_path=Path(tmp) / "openapi.db", dev=True)
+        text = json.dumps(create_app(config).openapi(), indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n")
+    else:
+        click.echo(text)

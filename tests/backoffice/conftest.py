@@ -1,0 +1,89 @@
+"""Fixtures: an app on a private database, a user per role, a gate and a kiosk credential."""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from dataclasses import dataclass
+
+import pytest
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from backoffice import BackofficeConfig, create_app  # noqa: E402
+
+PASSWORD = "correct horse battery"
+ROLES = ("border_guard", "supervisor", "privacy_officer", "admin")
+
+
+def make_config(**overrides) -> BackofficeConfig:
+    values = dict(secret_key="test-secret-key-0123456789abcdef", kek=bytes(range(32)), dev=True,
+                  argon2_time_cost=1, argon2_memory_kib=1024)
+    values.update(overrides)
+    return BackofficeConfig(**values)
+
+
+def privacy_kwargs(tmp_path) -> dict:
+    """Extra create_app arguments: none, the app builds its real privacy gateway."""
+    return {}
+
+
+@dataclass
+class World:
+    app: object
+    client: TestClient
+    tokens: dict  # role or "gate"/"kiosk" -> bearer token
+
+    def h(self, who: str, **extra) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[who]}", **extra}
+
+    @property
+    def ctx(self):
+        return self.app.state.ctx
+
+
+def build_world(config: BackofficeConfig, **app_kwargs) -> World:
+    if "privacy" not in app_kwargs and config.db_path is not None:
+        app_kwargs.update(privacy_kwargs(config.db_path.parent))
+    app = create_app(config, **app_kwargs)
+    client = TestClient(app, raise_server_exceptions=False)
+    auth = app.state.ctx.auth
+    tokens = {}
+    for role in ROLES:
+        auth.create_user(role.replace("_", "-"), PASSWORD, role, display_name=role)
+        r = client.post("/api/v1/auth/token", json={"username": role.replace("_", "-"), "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        tokens[role] = r.json()["access_token"]
+    _, tokens["gate"] = auth.issue_device("gate-01", "gate", "Gate 1", "Bắc Luân I entry")
+    _, tokens["kiosk"] = auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
+    return World(app, client, tokens)
+
+
+@pytest.fixture()
+def world(tmp_path) -> World:
+    w = build_world(make_config(db_path=tmp_path / "bo.db"), **privacy_kwargs(tmp_path))
+    yield w
+    w.client.close()
+
+
+def jpeg_b64(color=(200, 120, 80), size=(64, 80)) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="JPEG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def exception_body(**overrides) -> dict:
+    body = {
+        "occurred_at": "2026-11-22T08:00:00+07:00", "direction": "entry",
+        "reason_codes": ["face_mismatch"], "scores": {"face_similarity": 0.41, "liveness": 0.97},
+        "document": {"document_number": "C1234567", "issuing_state": "VNM", "surname": "NGUYỄN",
+                     "given_names": "VĂN ĐỨC", "nationality": "VNM", "date_of_birth": "1980-05-17",
+                     "date_of_expiry": "2030-01-01", "sex": "M"},
+        "live_image": jpeg_b64((200, 120, 80)), "chip_image": jpeg_b64((90, 90, 200)),
+    }
+    body.update(overrides)
+    return body
