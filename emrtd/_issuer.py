@@ -1,0 +1,453 @@
+"""Personalising virtual travel documents: TD3 passports and TD1 ID cards with a chip (test issuer).
+
+:func:`issue_document` turns MRZ data and a face photo into the LDS (Doc 9303 Part 10): EF.COM, DG1,
+DG2 (a JPEG 2000 face at ICAO geometry, 3:4, at most 480x600, under ~20 KB, Part 10 §4.7.2),
+DG14/DG15 for Chip and Active Authentication (Part 11 §6), EF.CardAccess for PACE (Part 11 §9.2), and
+an EF.SOD signed by a test Document Signer under a test CSCA (Part 10 §4.6.2, Part 12).
+
+Deliberately faulty documents (``faults``), each caught by :func:`emrtd.read_document`:
+
+================  ===================================================  ==============================
+fault             what is wrong                                        failed check
+================  ===================================================  ==============================
+tampered_dg       DG2 altered after the SOD was signed                 passive_authentication (hash)
+bad_sod_signature the SOD signature value is corrupted                 passive_authentication (sig.)
+expired_dsc       the DSC had expired when the SOD was signed          passive_authentication (DSC)
+revoked_dsc       the DSC is on the CSCA's CRL                         passive_authentication (CRL)
+unknown_csca      the DSC chains to a CSCA outside the trust store     passive_authentication (chain)
+clone_aa          the chip lacks the DG15 private key                  active_authentication
+clone_ca          the chip lacks the DG14 private key                  chip_authentication
+mrz_mismatch      DG1 holds a different MRZ than the printed one       mrz_consistency
+================  ===================================================  ==============================
+
+LDS building blocks and the test PKI come from the document-data half of ``emrtd`` (``_lds*``,
+``_sod``, ``_pki``) when present; small private fallbacks keep the issuer usable on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from emrtd._bac import BacKey
+from emrtd._chip import VirtualChip
+from emrtd._reader import _dg1_fields, file_name_on_disk
+from emrtd._secinfo import (
+    ECDSA_PLAIN,
+    ActiveAuthenticationInfo,
+    ChipAuthenticationInfo,
+    ChipAuthenticationPublicKeyInfo,
+    PaceInfo,
+    SecurityInfos,
+    ca_oid,
+    encode_dg15,
+    pace_oid,
+)
+from emrtd._tlv import encode_tlv
+
+__all__ = ["FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2"]
+
+FAULTS = (
+    "tampered_dg", "bad_sod_signature", "expired_dsc", "revoked_dsc",
+    "unknown_csca", "clone_aa", "clone_ca", "mrz_mismatch",
+)  # fmt: skip
+_FORMAT = "smartborder-virtual-emrtd/1"
+
+
+class IssuerError(ValueError):
+    """Bad issuing request (MRZ, photo, option or fault) or an unreadable document directory."""
+
+
+def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = (480, 600)) -> tuple[bytes, int, int]:
+    """Crop the photo to 3:4 around its centre, scale to at most ``size`` and encode JPEG 2000 under
+    ``max_bytes`` (Part 10 §4.7.2 / ISO/IEC 19794-5 token-like frontal geometry). Returns (jp2, w, h)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if isinstance(photo, Image.Image):
+            im = photo
+        elif isinstance(photo, bytes | bytearray):
+            im = Image.open(io.BytesIO(photo))
+        else:
+            im = Image.open(Path(photo))
+        im = im.convert("RGB")
+    except (OSError, UnidentifiedImageError) as e:
+        raise IssuerError(f"cannot read the face photo: {e}") from e
+    w, h = im.size
+    if w * 4 > h * 3:  # too wide: crop width
+        cw, ch = h * 3 // 4, h
+    else:
+        cw, ch = w, w * 4 // 3
+    left, top = (w - cw) // 2, (h - ch) // 2
+    im = im.crop((left, top, left + cw, top + ch))
+    if cw > size[0]:
+        im = im.resize(size, Image.LANCZOS)
+    w, h = im.size
+    ratio = max(10.0, w * h * 3 / (max_bytes * 0.95))
+    for _ in range(8):
+        buf = io.BytesIO()
+        im.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[ratio], irreversible=True, no_jp2=False)
+        data = buf.getvalue()
+        if len(data) <= max_bytes:
+            return data, w, h
+        ratio *= len(data) / max_bytes * 1.05
+    raise IssuerError(f"cannot encode the face under {max_bytes} bytes")
+
+
+def _fallback_dg2(jp2: bytes, width: int, height: int) -> bytes:
+    """DG2 with one ISO/IEC 19794-5:2005 facial record in the CBEFF template (Part 10 §4.7.2.1)."""
+    facial_info = (
+        (20 + 12 + len(jp2)).to_bytes(4, "big") + b"\x00\x00"  # block length, no feature points
+        + b"\x00\x00\x00" + b"\x00\x00\x00"  # gender, eye, hair, property mask
+        + b"\x00\x00" + b"\x00\x00\x00" + b"\x00\x00\x00"  # expression, pose angles, uncertainties
+    )  # fmt: skip
+    image_info = (
+        b"\x01\x01" + width.to_bytes(2, "big") + height.to_bytes(2, "big")  # full frontal, JPEG 2000
+        + b"\x01\x02" + b"\x00\x00" + b"\x00\x00"  # sRGB, digital still camera, device, quality
+    )  # fmt: skip
+    body = facial_info + image_info + jp2
+    record = b"FAC\x00010\x00" + (14 + len(body)).to_bytes(4, "big") + b"\x00\x01" + body
+    header = encode_tlv(0xA1, encode_tlv(0x80, b"\x01\x01") + encode_tlv(0x81, b"\x02")
+                        + encode_tlv(0x87, b"\x01\x01") + encode_tlv(0x88, b"\x00\x08"))
+    bit = encode_tlv(0x7F60, header + encode_tlv(0x5F2E, record))
+    return encode_tlv(0x75, encode_tlv(0x7F61, encode_tlv(0x02, b"\x01") + bit))
+
+
+def sample_dg2() -> bytes:
+    """An ~18 KB DG2 made from a synthetic face-like picture (for benchmarks and tests)."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (480, 600), (200, 200, 205))
+    d = ImageDraw.Draw(im)
+    d.ellipse((130, 120, 350, 420), fill=(224, 180, 150))
+    d.ellipse((185, 230, 215, 250), fill=(60, 40, 30))
+    d.ellipse((265, 230, 295, 250), fill=(60, 40, 30))
+    d.arc((200, 300, 280, 350), 20, 160, fill=(150, 60, 60), width=5)
+    noise = Image.effect_noise((480, 600), 40).convert("RGB")
+    im = Image.blend(im, noise, 0.25)
+    jp2, w, h = encode_face_jp2(im, max_bytes=19_000)
+    return _fallback_dg2(jp2, w, h)
+
+
+def _public_der(key) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _pem(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _mrz_text(mrz: str) -> str:
+    text = "".join(mrz.split()).upper()
+    if len(text) not in (88, 90):
+        raise IssuerError(f"MRZ of {len(text)} characters: TD3 needs 2x44, TD1 3x30")
+    if _dg1_fields(encode_tlv(0x61, encode_tlv(0x5F1F, text.encode()))) is None:
+        raise IssuerError("MRZ not understood")
+    return text
+
+
+def _dg1(mrz: str) -> bytes:
+    return encode_tlv(0x61, encode_tlv(0x5F1F, mrz.encode("ascii")))
+
+
+def _com(tags: list[int]) -> bytes:
+    return encode_tlv(0x60, encode_tlv(0x5F01, b"0107") + encode_tlv(0x5F36, b"040000") + encode_tlv(0x5C, bytes(tags)))
+
+
+@dataclass
+class IssuedDocument:
+    """A personalised document: its LDS files, the chip's secrets, and the issuing PKI's public side."""
+
+    files: dict[str, bytes]
+    mrz: str
+    can: str | None = None
+    bac: bool = True
+    chip_aa_key: object | None = None  # what the chip holds (differs from DG15 when cloned)
+    aa_signature_algorithm: str | None = None
+    chip_ca_key: ec.EllipticCurvePrivateKey | None = None
+    faults: tuple[str, ...] = ()
+    csca_certificate: bytes = b""  # DER, the trust anchor a verifier should use
+    crl: bytes = b""  # DER CRL of that CSCA (lists the DSC for ``revoked_dsc``)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def document_type(self) -> str:
+        return "TD3" if len(self.mrz) == 88 else "TD1"
+
+    @property
+    def access_key(self) -> BacKey:
+        """The key a terminal derives from the printed MRZ."""
+        doc, dob, doe = _dg1_fields(_dg1(self.mrz))
+        return BacKey(doc, dob, doe)
+
+    def chip(self, **kw) -> VirtualChip:
+        return VirtualChip(
+            dict(self.files), bac_key=self.access_key, can=self.can, bac_enabled=self.bac,
+            aa_key=self.chip_aa_key, aa_signature_algorithm=self.aa_signature_algorithm,
+            ca_key=self.chip_ca_key, **kw,
+        )  # fmt: skip
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``EF_COM.bin``, ``DG1.bin``, ..., ``chip.json``, chip keys and ``trust/csca.pem``."""
+        out = Path(directory)
+        (out / "trust").mkdir(parents=True, exist_ok=True)
+        for name, content in self.files.items():
+            (out / file_name_on_disk(name)).write_bytes(content)
+        meta = {"format": _FORMAT, "mrz": self.mrz, "can": self.can, "bac": self.bac,
+                "aa_signature_algorithm": self.aa_signature_algorithm, "faults": list(self.faults),
+                "files": sorted(self.files), **self.extra}
+        if self.chip_aa_key is not None:
+            (out / "chip_aa_key.pem").write_bytes(_pem(self.chip_aa_key))
+            meta["aa_key"] = "chip_aa_key.pem"
+        if self.chip_ca_key is not None:
+            (out / "chip_ca_key.pem").write_bytes(_pem(self.chip_ca_key))
+            meta["ca_key"] = "chip_ca_key.pem"
+        if self.csca_certificate:
+            (out / "trust" / "csca.der").write_bytes(self.csca_certificate)
+            from cryptography import x509
+
+            pem = x509.load_der_x509_certificate(self.csca_certificate).public_bytes(serialization.Encoding.PEM)
+            (out / "trust" / "csca.pem").write_bytes(pem)
+        if self.crl:
+            (out / "trust" / "csca.crl").write_bytes(self.crl)
+        (out / "chip.json").write_text(json.dumps(meta, indent=2))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> IssuedDocument:
+        src = Path(directory)
+        try:
+            meta = json.loads((src / "chip.json").read_text())
+            if meta.get("format") != _FORMAT:
+                raise IssuerError(f"{src}: not a virtual document directory ({meta.get('format')!r})")
+            files = {name: (src / file_name_on_disk(name)).read_bytes() for name in meta["files"]}
+
+            def key(name):
+                if not meta.get(name):
+                    return None
+                return serialization.load_pem_private_key((src / meta[name]).read_bytes(), password=None)
+
+            trust = src / "trust"
+            return cls(
+                files, meta["mrz"], meta.get("can"), meta.get("bac", True), key("aa_key"),
+                meta.get("aa_signature_algorithm"), key("ca_key"), tuple(meta.get("faults", ())),
+                (trust / "csca.der").read_bytes() if (trust / "csca.der").exists() else b"",
+                (trust / "csca.crl").read_bytes() if (trust / "csca.crl").exists() else b"",
+            )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            if isinstance(e, IssuerError):
+                raise
+            raise IssuerError(f"cannot load the virtual document in {src}: {e}") from e
+
+
+def issue_document(
+    mrz: str,
+    photo,
+    *,
+    can: str | None = None,
+    bac: bool = True,
+    pace: bool = True,
+    pace_parameter_id: int = 13,
+    pace_cipher: tuple[str, int] = ("AES", 128),
+    aa: str | None = "rsa",
+    ca: bool = True,
+    faults: tuple[str, ...] | list[str] = (),
+    pki=None,
+    signing_time: dt.datetime | None = None,
+) -> IssuedDocument:
+    """Personalise a document; see the module docstring for ``faults``.
+
+    ``aa`` is ``"rsa"`` (ISO/IEC 9796-2, 1024-bit... 2048-bit key), ``"ec"`` (ECDSA P-256) or None;
+    ``ca`` adds a brainpoolP256r1 Chip Authentication key with AES-128 in DG14.
+    ``pki`` is a :class:`IssuerPki` (made when None; reuse one to share a CSCA across documents).
+    """
+    faults = tuple(faults)
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise IssuerError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+    if "clone_aa" in faults and not aa:
+        raise IssuerError("clone_aa needs an AA key (aa='rsa' or 'ec')")
+    if "clone_ca" in faults and not ca:
+        raise IssuerError("clone_ca needs a Chip Authentication key (ca=True)")
+    if not (bac or pace):
+        raise IssuerError("a chip needs BAC or PACE")
+    if can is not None and (not can.isdigit() or not 1 <= len(can) <= 10):
+        raise IssuerError(f"CAN must be 1..10 digits, got {can!r}")
+    mrz = _mrz_text(mrz)
+    signing_time = signing_time or dt.datetime.now(dt.UTC)
+
+    files: dict[str, bytes] = {}
+    printed = mrz
+    if "mrz_mismatch" in faults:  # DG1 says one thing, the printed MRZ another
+        i = 44 if len(mrz) == 88 else 5
+        swapped = "X" if mrz[i] != "X" else "Y"
+        mrz = mrz[:i] + swapped + mrz[i + 1 :]
+    files["DG1"] = _dg1(mrz)
+    jp2, w, h = encode_face_jp2(photo)
+    files["DG2"] = _fallback_dg2(jp2, w, h)
+    tags = [0x61, 0x75]
+
+    infos = []
+    chip_aa_key = chip_ca_key = None
+    aa_alg = None
+    if ca:
+        ca_key = ec.generate_private_key(ec.BrainpoolP256R1())
+        infos += [ChipAuthenticationPublicKeyInfo("0.4.0.127.0.7.2.2.1.2", _public_der(ca_key)),
+                  ChipAuthenticationInfo(ca_oid("ECDH", "AES", 128), 1)]
+        chip_ca_key = ec.generate_private_key(ec.BrainpoolP256R1()) if "clone_ca" in faults else ca_key
+    if aa:
+        if aa == "rsa":
+            aa_key = rsa.generate_private_key(65537, 2048)
+            chip_aa_key = rsa.generate_private_key(65537, 2048) if "clone_aa" in faults else aa_key
+        elif aa == "ec":
+            aa_key = ec.generate_private_key(ec.SECP256R1())
+            aa_alg = ECDSA_PLAIN + ".3"
+            infos.append(ActiveAuthenticationInfo(aa_alg))
+            chip_aa_key = ec.generate_private_key(ec.SECP256R1()) if "clone_aa" in faults else aa_key
+        else:
+            raise IssuerError(f"aa must be 'rsa', 'ec' or None, got {aa!r}")
+        files["DG15"] = encode_dg15(_public_der(aa_key))
+    if infos:
+        files["DG14"] = SecurityInfos(infos).encode_dg14()
+    tags += [t for t, n in ((0x6E, "DG14"), (0x6F, "DG15")) if n in files]
+    files["EF.COM"] = _com(tags)
+    if pace:
+        cipher, bits = pace_cipher
+        files["EF.CardAccess"] = SecurityInfos([PaceInfo(pace_oid("ECDH", "GM", cipher, bits), 2, pace_parameter_id)]).encode()
+
+    pki = pki or IssuerPki.make()
+    signed = {n: c for n, c in files.items() if n.startswith("DG")}
+    sod, csca_der, crl = _sign_document(pki, signed, signing_time, faults)
+    files["EF.SOD"] = sod
+    if "tampered_dg" in faults:
+        dg2 = bytearray(files["DG2"])
+        dg2[-10] ^= 0xFF  # inside the image data: the SOD hash no longer matches
+        files["DG2"] = bytes(dg2)
+    return IssuedDocument(
+        files, printed, can, bac, chip_aa_key, aa_alg, chip_ca_key, faults, csca_der, crl,
+        extra={"issued": signing_time.isoformat(timespec="seconds")},
+    )  # fmt: skip
+
+
+# --- test PKI and EF.SOD (Doc 9303 Part 12 certificate profiles, Part 10 §4.6.2 SOD) -----------------------
+
+
+@dataclass
+class IssuerPki:
+    """A test CSCA (self-signed, ECDSA P-256) that issues Document Signer certificates and CRLs."""
+
+    csca_key: ec.EllipticCurvePrivateKey
+    csca_cert: object  # cryptography x509.Certificate
+
+    @classmethod
+    def make(cls, country: str = "UT", now: dt.datetime | None = None) -> IssuerPki:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+
+        now = now or dt.datetime.now(dt.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Smartborder test issuer"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"CSCA test {country}")])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=3650)).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        return cls(key, cert)
+
+    def issue_dsc(self, not_before: dt.datetime, not_after: dt.datetime):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        country = self.csca_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+                          x509.NameAttribute(NameOID.COMMON_NAME, "Document Signer test")])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(self.csca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.csca_key.public_key()), critical=False)
+            .sign(self.csca_key, hashes.SHA256())
+        )  # fmt: skip
+        return key, cert
+
+    def crl(self, revoked_serials: list[int], now: dt.datetime) -> bytes:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.csca_cert.subject)
+                   .last_update(now - dt.timedelta(days=1)).next_update(now + dt.timedelta(days=30)))
+        for serial in revoked_serials:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - dt.timedelta(days=1)).build()
+            )
+        return builder.sign(self.csca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _lds_security_object(dgs: dict[str, bytes]) -> bytes:
+    """LDSSecurityObject v0 with SHA-256 data group hashes (Part 10 §4.6.2.2)."""
+    sha256 = encode_tlv(0x30, encode_tlv(0x06, bytes.fromhex("608648016503040201")))
+    hashes_ = b"".join(
+        encode_tlv(0x30, encode_tlv(0x02, bytes([int(n[2:])])) + encode_tlv(0x04, hashlib.sha256(c).digest()))
+        for n, c in sorted(dgs.items(), key=lambda kv: int(kv[0][2:]))
+    )
+    return encode_tlv(0x30, encode_tlv(0x02, b"\x00") + sha256 + encode_tlv(0x30, hashes_))
+
+
+def _sign_document(pki: IssuerPki, dgs: dict[str, bytes], signing_time: dt.datetime, faults) -> tuple[bytes, bytes, bytes]:
+    """EF.SOD signed by a fresh DSC, the trusted CSCA certificate and its CRL, with faults applied."""
+    from asn1crypto import cms
+    from asn1crypto import x509 as ax509
+    from cryptography.hazmat.primitives import hashes
+
+    issuer = IssuerPki.make(now=signing_time) if "unknown_csca" in faults else pki
+    if "expired_dsc" in faults:
+        nb, na = signing_time - dt.timedelta(days=400), signing_time - dt.timedelta(days=30)
+    else:
+        nb, na = signing_time - dt.timedelta(days=1), signing_time + dt.timedelta(days=90)
+    dsc_key, dsc_cert = issuer.issue_dsc(nb, na)
+    crl = pki.crl([dsc_cert.serial_number] if "revoked_dsc" in faults else [], signing_time)
+    lds = _lds_security_object(dgs)
+    attrs = cms.CMSAttributes([
+        cms.CMSAttribute({"type": "content_type", "values": ["2.23.136.1.1.1"]}),
+        cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(lds).digest()]}),
+    ])
+    signature = dsc_key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
+    if "bad_sod_signature" in faults:
+        signature = signature[:-6] + bytes(b ^ 0x5A for b in signature[-6:-4]) + signature[-4:]
+    cert = ax509.Certificate.load(dsc_cert.public_bytes(serialization.Encoding.DER))
+    signer = cms.SignerInfo({
+        "version": "v1",
+        "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number})}),
+        "digest_algorithm": {"algorithm": "sha256"},
+        "signed_attrs": attrs,
+        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+        "signature": signature,
+    })  # fmt: skip
+    signed_data = cms.SignedData({
+        "version": "v3",
+        "digest_algorithms": [{"algorithm": "sha256"}],
+        "encap_content_info": {"content_type": "2.23.136.1.1.1", "content": lds},
+        "certificates": [cert],
+        "signer_infos": [signer],
+    })  # fmt: skip
+    sod = encode_tlv(0x77, cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    return sod, pki.csca_cert.public_bytes(serialization.Encoding.DER), crl

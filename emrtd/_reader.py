@@ -1,0 +1,397 @@
+"""Reading an eMRTD: access control, files, chip and passive authentication (ICAO Doc 9303 Part 10/11).
+
+:func:`read_document` follows the inspection order of Part 11 §4.2 / §5:
+
+1. read EF.CardAccess (Part 10 §3.11.2); when it offers a PACE suite we support, run PACE (§4.4),
+   otherwise (or if PACE fails and an MRZ key is available) select the LDS1 application and run BAC (§4.3);
+2. read EF.COM and the data groups it lists (Part 10 §4.6), each by SELECT + READ BINARY under secure
+   messaging: the first 4 bytes give the TLV length, the rest is read in chunks (odd-INS ``B1`` beyond
+   offset 32767);
+3. Chip Authentication with the DG14 key (Part 11 §6.2), before the remaining data groups are read;
+4. Active Authentication with the DG15 key (Part 11 §6.1);
+5. Passive Authentication (Part 11 §5.1) through the document-data half of the package when available.
+
+Every check ends in the result with its outcome and reason; only failed access control raises.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emrtd._aa import AaResult, perform_active_authentication
+from emrtd._apdu import ApduError, CommandApdu, ResponseApdu, StatusWordError, WrongLength
+from emrtd._bac import BacError, BacKey, BacResult, perform_bac
+from emrtd._ca import CaResult, perform_chip_authentication
+from emrtd._chip import FILE_IDS, LDS_AID
+from emrtd._pace import CanKey, PaceError, PaceResult, choose_pace_info, perform_pace
+from emrtd._secinfo import SecurityInfoError, SecurityInfos
+from emrtd._sm import SecureMessagingError
+from emrtd._tlv import TlvError, iter_tlv, read_length, read_tag, read_tlv
+
+__all__ = [
+    "ReadError",
+    "AccessControlError",
+    "FileReadError",
+    "Check",
+    "ReadResult",
+    "read_document",
+    "DG_TAGS",
+    "file_name_on_disk",
+]
+
+DG_TAGS = {
+    0x61: "DG1", 0x75: "DG2", 0x63: "DG3", 0x76: "DG4", 0x65: "DG5", 0x66: "DG6", 0x67: "DG7",
+    0x68: "DG8", 0x69: "DG9", 0x6A: "DG10", 0x6B: "DG11", 0x6C: "DG12", 0x6D: "DG13", 0x6E: "DG14",
+    0x6F: "DG15", 0x70: "DG16",
+}  # fmt: skip
+SHORT_MAX_READ = 0xDF  # largest chunk whose protected response fits a short APDU (223 bytes)
+EXTENDED_MAX_READ = 0xFF00
+
+
+class ReadError(Exception):
+    """Reading the document failed; ``reason`` names the step."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class AccessControlError(ReadError):
+    """Neither PACE nor BAC succeeded with the given access key."""
+
+
+class FileReadError(ReadError):
+    """A file could not be read (refused, absent, or malformed TLV)."""
+
+
+def file_name_on_disk(name: str) -> str:
+    """``EF.COM`` -> ``EF_COM.bin``, ``DG1`` -> ``DG1.bin`` (the dump layout of ``chip verify``)."""
+    return name.replace(".", "_") + ".bin"
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool | None  # None = not performed
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+
+
+@dataclass
+class ReadResult:
+    """Everything a read produced. ``valid`` is True when no performed check failed."""
+
+    access: BacResult | PaceResult
+    files: dict[str, bytes] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    chip_authentication: CaResult | None = None
+    active_authentication: AaResult | None = None
+    passive_authentication: object | None = None
+    pace_fallback_reason: str = ""
+    apdu_count: int = 0
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def access_protocol(self) -> str:
+        return self.access.protocol
+
+    @property
+    def valid(self) -> bool:
+        return all(c.passed is not False for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.passed is False]
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_dict(self) -> dict:
+        pa = self.passive_authentication
+        return {
+            "valid": self.valid,
+            "access": self.access.to_dict(),
+            "pace_fallback_reason": self.pace_fallback_reason,
+            "files": {k: len(v) for k, v in self.files.items()},
+            "unreadable": dict(self.unreadable),
+            "chip_authentication": self.chip_authentication.to_dict() if self.chip_authentication else None,
+            "active_authentication": self.active_authentication.to_dict() if self.active_authentication else None,
+            "passive_authentication": pa.to_dict() if hasattr(pa, "to_dict") else None,
+            "checks": [c.to_dict() for c in self.checks],
+            "failures": [c.to_dict() for c in self.failures],
+            "apdu_count": self.apdu_count,
+        }
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write every file read as ``EF_COM.bin``, ``DG1.bin``, ... (the input of ``chip verify``)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, content in self.files.items():
+            path = out / file_name_on_disk(name)
+            path.write_bytes(content)
+            written.append(path)
+        return written
+
+
+class _Channel:
+    """Sends plain commands, protected when a secure-messaging session is up."""
+
+    def __init__(self, transport, max_read: int) -> None:
+        self.transport = transport
+        self.sm = None
+        self.max_read = max_read
+        self.count = 0
+
+    def transmit(self, apdu: bytes) -> bytes:  # used by BAC/PACE, which speak plain APDUs
+        self.count += 1
+        return self.transport.transmit(apdu)
+
+    def send(self, cmd: CommandApdu) -> ResponseApdu:
+        self.count += 1
+        if self.sm is None:
+            try:
+                return ResponseApdu.parse(self.transport.transmit(cmd.encode()))
+            except ApduError as e:
+                raise ReadError("transport", f"malformed response: {e}") from e
+        return self.sm.unprotect(self.transport.transmit(self.sm.protect(cmd)))
+
+    def select_file(self, fid: int) -> None:
+        self.send(CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big"))).check()
+
+    def read_binary(self, offset: int, length: int) -> bytes:
+        if offset <= 0x7FFF:
+            resp = self.send(CommandApdu(0x00, 0xB0, offset >> 8, offset & 0xFF, ne=length))
+            if resp.sw != 0x6282:
+                resp.check()
+            return resp.data
+        # odd INS (ISO/IEC 7816-4 §11.2.3): offset in DO'54', data in DO'53'
+        off = offset.to_bytes(2 if offset <= 0xFFFF else 3, "big")
+        resp = self.send(CommandApdu(0x00, 0xB1, 0x00, 0x00, b"\x54" + bytes([len(off)]) + off, ne=length))
+        if resp.sw != 0x6282:
+            resp.check()
+        try:
+            tag, value, _ = read_tlv(resp.data, 0)
+        except TlvError as e:
+            raise FileReadError("malformed", f"odd-INS READ BINARY answer is not a DO'53': {e}") from e
+        if tag != 0x53:
+            raise FileReadError("malformed", f"odd-INS READ BINARY answer has tag {tag:X}, 53 expected")
+        return value
+
+    def read_file(self, fid: int) -> bytes:
+        """SELECT + READ BINARY of a whole TLV-structured EF (Part 10 §3.6)."""
+        self.select_file(fid)
+        head = self.read_binary(0, 4)
+        try:
+            _, off = read_tag(head, 0)
+            if off < len(head) and head[off] > 0x82:  # long length forms need more header bytes
+                head += self.read_binary(len(head), 2)
+            length, off = read_length(head, off)
+        except TlvError as e:
+            raise FileReadError("malformed", f"file {fid:04X} does not start with a TLV header: {e}") from e
+        total = off + length
+        data = bytearray(head[:total])
+        while len(data) < total:
+            try:
+                chunk = self.read_binary(len(data), min(self.max_read, total - len(data)))
+            except WrongLength:
+                if self.max_read <= SHORT_MAX_READ:
+                    raise
+                self.max_read = SHORT_MAX_READ  # the chip has no extended length: fall back to short APDUs
+                continue
+            if not chunk:
+                raise FileReadError("truncated", f"file {fid:04X} ended at {len(data)} of {total} bytes")
+            data += chunk
+        return bytes(data[:total])
+
+
+def _read_card_access(ch: _Channel) -> SecurityInfos | None:
+    try:
+        return SecurityInfos.parse(ch.read_file(FILE_IDS["EF.CardAccess"][0]))
+    except (StatusWordError, ReadError, SecurityInfoError, TlvError):
+        return None
+
+
+def _establish(ch: _Channel, key, rng, card_access: SecurityInfos | None, prefer_pace: bool):
+    """PACE when offered, else BAC (Part 11 §4.2); returns ``(access result, pace fallback reason)``."""
+    fallback = ""
+    if prefer_pace and card_access is not None and choose_pace_info(card_access) is not None:
+        try:
+            result = perform_pace(ch, key, card_access, rng=rng)
+            ch.sm = result.sm
+            ch.send(CommandApdu(0x00, 0xA4, 0x04, 0x0C, LDS_AID)).check()
+            return result, ""
+        except (PaceError, StatusWordError, SecureMessagingError) as e:
+            if not isinstance(key, BacKey):
+                raise AccessControlError("pace", f"PACE failed: {e}") from e
+            fallback = f"PACE failed ({e}); fell back to BAC"
+            ch.sm = None
+    elif card_access is not None:
+        fallback = "EF.CardAccess offers no supported PACE suite"
+    if not isinstance(key, BacKey):
+        raise AccessControlError("bac", "the chip offers no PACE and BAC needs the MRZ, not a CAN")
+    try:
+        ch.send(CommandApdu(0x00, 0xA4, 0x04, 0x0C, LDS_AID)).check()
+        result = perform_bac(ch, key, rng=rng)
+    except (BacError, StatusWordError) as e:
+        before = f" (after: {fallback})" if fallback else ""
+        raise AccessControlError("bac", f"BAC failed: {e}{before}") from e
+    ch.sm = result.sm
+    return result, fallback
+
+
+def _read_named(ch: _Channel, name: str, res: ReadResult) -> bytes | None:
+    try:
+        res.files[name] = ch.read_file(FILE_IDS[name][0])
+        return res.files[name]
+    except StatusWordError as e:
+        res.unreadable[name] = str(e)
+    except FileReadError as e:
+        res.unreadable[name] = str(e)
+    return None
+
+
+def _dg1_fields(dg1: bytes) -> tuple[str, str, str] | None:
+    """(document number, date of birth, date of expiry) from DG1's MRZ (Part 10 §4.7.1, Part 4-6 layouts)."""
+    try:
+        _, value, _ = read_tlv(dg1, 0)
+        mrz = dict(iter_tlv(value))[0x5F1F].decode("ascii")
+    except (TlvError, KeyError, UnicodeDecodeError):
+        return None
+    if len(mrz) == 88:  # TD3
+        doc, dob, doe = mrz[44:53], mrz[57:63], mrz[65:71]
+        if mrz[53] == "<":
+            doc += mrz[72:86].split("<")[0][:-1]
+    elif len(mrz) == 90:  # TD1
+        doc, dob, doe = mrz[5:14], mrz[30:36], mrz[38:44]
+        if mrz[14] == "<":  # long document number continues in the optional data
+            doc += mrz[15:30].split("<")[0][:-1]
+    elif len(mrz) == 72:  # TD2
+        doc, dob, doe = mrz[36:45], mrz[49:55], mrz[57:63]
+    else:
+        return None
+    return doc.rstrip("<"), dob, doe
+
+
+def _mrz_check(key, dg1: bytes | None) -> Check:
+    if not isinstance(key, BacKey):
+        return Check("mrz_consistency", None, "access with CAN: no MRZ to compare")
+    if dg1 is None:
+        return Check("mrz_consistency", None, "DG1 not read")
+    fields = _dg1_fields(dg1)
+    if fields is None:
+        return Check("mrz_consistency", False, "DG1 does not hold a TD1/TD2/TD3 MRZ")
+    expected = (key.document_number.rstrip("<"), key.date_of_birth, key.date_of_expiry)
+    names = ("document_number", "date_of_birth", "date_of_expiry")
+    bad = [n for n, a, b in zip(names, fields, expected, strict=True) if a != b]
+    if bad:
+        return Check("mrz_consistency", False, "DG1 MRZ differs from the MRZ used for access: " + ", ".join(bad))
+    return Check("mrz_consistency", True)
+
+
+def _passive_authentication(files: dict[str, bytes], trust):
+    """Passive Authentication from the document-data half of emrtd (Part 11 §5.1), if present."""
+    try:
+        from emrtd import _pa  # noqa: PLC0415 - optional, provided by the PA work
+    except ImportError:
+        return None, Check("passive_authentication", None, "passive authentication module not available")
+    fn = getattr(_pa, "passive_authentication", None)
+    if fn is None:
+        return None, Check("passive_authentication", None, "passive authentication module not available")
+    result = fn({file_name_on_disk(k)[:-4]: v for k, v in files.items()}, trust=trust)
+    failed = [c for c in getattr(result, "checks", []) if getattr(c, "passed", True) is False]
+    reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+    passed = bool(getattr(result, "valid", not failed))
+    return result, Check("passive_authentication", passed, reason)
+
+
+def read_document(
+    transport,
+    access_key: BacKey | CanKey,
+    *,
+    trust=None,
+    rng=None,
+    files: list[str] | tuple[str, ...] | None = None,
+    extended_length: bool = False,
+    max_read: int | None = None,
+    prefer_pace: bool = True,
+    chip_authentication: bool = True,
+    active_authentication: bool = True,
+    passive_authentication: bool = True,
+) -> ReadResult:
+    """Read a document over ``transport`` (``transmit(bytes) -> bytes``), see the module docstring.
+
+    ``files`` limits the EFs read (names such as ``"EF.COM"``, ``"DG1"``); None reads EF.COM, every
+    data group it lists and EF.SOD. ``rng(n)`` supplies every terminal random (nonces, ephemeral keys),
+    so ICAO worked examples can be replayed. Raises :class:`AccessControlError` when PACE and BAC fail.
+    """
+    rng = rng or os.urandom
+    ch = _Channel(transport, max_read or (EXTENDED_MAX_READ if extended_length else SHORT_MAX_READ))
+    card_access = _read_card_access(ch)
+    access, fallback = _establish(ch, access_key, rng, card_access, prefer_pace)
+    res = ReadResult(access, pace_fallback_reason=fallback)
+    if card_access is not None:
+        res.files["EF.CardAccess"] = card_access.encode()
+    res.checks.append(Check("access_control", True, fallback))
+    wanted = list(files) if files is not None else None
+    try:
+        if wanted is None or "EF.COM" in wanted:
+            com = _read_named(ch, "EF.COM", res)
+            if wanted is None:
+                wanted = ["EF.COM"]
+                if com is not None:
+                    try:
+                        tags = dict(iter_tlv(read_tlv(com, 0)[1])).get(0x5C, b"")
+                    except TlvError:
+                        tags = b""
+                    wanted += [DG_TAGS[t] for t in tags if t in DG_TAGS]
+                wanted.append("EF.SOD")
+        order = [n for n in wanted if n != "EF.COM" and n in FILE_IDS]
+        # Chip Authentication first (Part 11 §6.2), so the rest travels under the CA session keys.
+        if "DG14" in order:
+            dg14 = _read_named(ch, "DG14", res)
+            if dg14 is not None and chip_authentication:
+                _chip_authentication(ch, res, dg14, access_key, rng, card_access, prefer_pace)
+            order.remove("DG14")
+        for name in order:
+            _read_named(ch, name, res)
+        if active_authentication and "DG15" in res.files:
+            sig_alg = None
+            if "DG14" in res.files:
+                try:
+                    aai = SecurityInfos.parse_dg14(res.files["DG14"]).active_authentication_info
+                    sig_alg = aai.signature_algorithm if aai else None
+                except SecurityInfoError:
+                    pass
+            res.active_authentication = perform_active_authentication(ch, res.files["DG15"], signature_algorithm=sig_alg, rng=rng)
+            aa = res.active_authentication
+            res.checks.append(Check("active_authentication", aa.succeeded, aa.reason))
+    except SecureMessagingError as e:
+        raise ReadError("secure_messaging", f"secure messaging failed while reading: {e}") from e
+    res.checks.append(_mrz_check(access_key, res.files.get("DG1")))
+    if passive_authentication and "EF.SOD" in res.files:
+        res.passive_authentication, check = _passive_authentication(res.files, trust)
+        res.checks.append(check)
+    res.apdu_count = ch.count
+    return res
+
+
+def _chip_authentication(ch, res, dg14, key, rng, card_access, prefer_pace) -> None:
+    try:
+        infos = SecurityInfos.parse_dg14(dg14)
+    except SecurityInfoError as e:
+        res.chip_authentication = CaResult(False, reason=f"DG14 unusable: {e}")
+    else:
+        if not infos.chip_authentication_public_keys:
+            return
+        res.chip_authentication = perform_chip_authentication(ch, infos, rng=rng)
+    ca = res.chip_authentication
+    res.checks.append(Check("chip_authentication", ca.succeeded, ca.reason))
+    if not ca.succeeded:
+        # The session is gone (the chip dropped its keys): authenticate again to keep reading.
+        ch.sm = None
+        res.access, _ = _establish(ch, key, rng, card_access, prefer_pace)

@@ -1,0 +1,122 @@
+"""Transports: the narrow ``transmit(apdu: bytes) -> bytes`` port the protocols use.
+
+- :class:`InProcessTransport` talks to an object with ``transmit`` (the virtual chip) and keeps counts
+  and an optional log of the exchanged APDUs (for benchmarks and tests).
+- :class:`PcscTransport` talks to a PC/SC reader through pyscard (imported lazily), e.g. a real
+  ISO/IEC 14443 reader or vsmartcard's "Virtual PCD" fed by :mod:`emrtd._vpcd`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TransportError", "InProcessTransport", "PcscTransport", "list_pcsc_readers"]
+
+
+class TransportError(Exception):
+    """The transport could not carry an APDU (no reader, no card, connection lost)."""
+
+
+@dataclass
+class InProcessTransport:
+    """Direct calls into an in-process chip (anything with ``transmit(bytes) -> bytes``)."""
+
+    chip: object
+    keep_log: bool = False
+    apdu_count: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    log: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        resp = self.chip.transmit(bytes(apdu))
+        self.apdu_count += 1
+        self.bytes_sent += len(apdu)
+        self.bytes_received += len(resp)
+        if self.keep_log:
+            self.log.append((bytes(apdu), bytes(resp)))
+        return resp
+
+
+def list_pcsc_readers() -> list[str]:
+    """Names of the PC/SC readers pcscd knows (empty when pcscd is not running)."""
+    try:
+        from smartcard.Exceptions import SmartcardException
+        from smartcard.System import readers
+    except ImportError as e:  # pragma: no cover - pyscard is in the stack
+        raise TransportError("pyscard is not installed") from e
+    try:
+        return [str(r) for r in readers()]
+    except SmartcardException as e:
+        raise TransportError(f"PC/SC unavailable: {e}") from e
+
+
+class PcscTransport:
+    """A card in a PC/SC reader via pyscard. ``reader_name`` may be a prefix; None takes the first reader.
+
+    Use as a context manager or call :meth:`connect` / :meth:`close`.
+    """
+
+    def __init__(self, reader_name: str | None = None) -> None:
+        self.reader_name = reader_name
+        self._conn = None
+        self.apdu_count = 0
+
+    def connect(self) -> PcscTransport:
+        from smartcard.Exceptions import SmartcardException
+        from smartcard.System import readers
+
+        try:
+            available = readers()
+        except SmartcardException as e:
+            raise TransportError(f"PC/SC unavailable: {e}") from e
+        chosen = [r for r in available if self.reader_name is None or str(r).startswith(self.reader_name)]
+        if not chosen:
+            names = ", ".join(str(r) for r in available) or "none"
+            raise TransportError(f"no PC/SC reader matching {self.reader_name!r} (readers: {names})")
+        conn = chosen[0].createConnection()
+        try:
+            conn.connect()
+        except SmartcardException as e:
+            raise TransportError(f"cannot connect to the card in {chosen[0]}: {e}") from e
+        self._conn = conn
+        self.reader_name = str(chosen[0])
+        return self
+
+    @property
+    def atr(self) -> bytes:
+        if self._conn is None:
+            raise TransportError("not connected")
+        return bytes(self._conn.getATR())
+
+    def transmit(self, apdu: bytes) -> bytes:
+        from smartcard.Exceptions import SmartcardException
+
+        if self._conn is None:
+            self.connect()
+        apdu = bytes(apdu)
+        try:
+            data, sw1, sw2 = self._conn.transmit(list(apdu))
+            if sw1 == 0x6C and len(apdu) >= 5:  # wrong Le: repeat with the exact length (ISO/IEC 7816-3 T=0)
+                data, sw1, sw2 = self._conn.transmit(list(apdu[:-1] + bytes([sw2])))
+            out = bytearray(data)
+            while sw1 == 0x61:  # more data available: GET RESPONSE (ISO/IEC 7816-4 §7.6.1)
+                data, sw1, sw2 = self._conn.transmit([0x00, 0xC0, 0x00, 0x00, sw2])
+                out += bytes(data)
+        except SmartcardException as e:
+            raise TransportError(f"PC/SC transmit failed: {e}") from e
+        self.apdu_count += 1
+        return bytes(out) + bytes([sw1, sw2])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.disconnect()
+            finally:
+                self._conn = None
+
+    def __enter__(self) -> PcscTransport:
+        return self.connect()
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,142 @@
+"""``smartborder chip``: issue virtual eMRTDs and read chips (ICAO Doc 9303), real or virtual."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import click
+
+
+def _mrz_text(lines: tuple[str, ...]) -> str:
+    return "".join("".join(line.split()) for line in lines).upper()
+
+
+@click.group()
+def chip() -> None:
+    """Issue, read and verify eMRTD chips."""
+
+
+@chip.command()
+@click.option("--mrz", "mrz", multiple=True, required=True, help="MRZ line (repeat per line, or one quoted string).")
+@click.option("--photo", type=click.Path(exists=True, dir_okay=False), required=True, help="Face photo (JPEG/PNG).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Directory for the issued document.")
+@click.option("--can", default=None, help="Card Access Number for PACE (digits).")
+@click.option("--bac/--no-bac", default=True, show_default=True, help="Offer Basic Access Control.")
+@click.option("--pace/--no-pace", default=True, show_default=True, help="Offer PACE (EF.CardAccess).")
+@click.option("--aa", type=click.Choice(["rsa", "ec", "none"]), default="rsa", show_default=True,
+              help="Active Authentication key in DG15.")
+@click.option("--ca/--no-ca", default=True, show_default=True, help="Chip Authentication key in DG14.")
+@click.option("--faults", default="", help="Comma-separated faults: tampered_dg, bad_sod_signature, expired_dsc, "
+              "revoked_dsc, unknown_csca, clone_aa, clone_ca, mrz_mismatch.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, as_json) -> None:
+    """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""
+    from emrtd._issuer import IssuerError, issue_document
+
+    fault_list = [f.strip() for f in faults.split(",") if f.strip()]
+    try:
+        doc = issue_document(_mrz_text(mrz), photo, can=can, bac=bac, pace=pace, aa=None if aa == "none" else aa,
+                             ca=ca, faults=fault_list)
+        path = doc.save(out)
+    except IssuerError as e:
+        raise click.ClickException(str(e)) from e
+    summary = {"out": str(path), "document_type": doc.document_type, "files": {k: len(v) for k, v in doc.files.items()},
+               "faults": list(doc.faults), "can": doc.can, "bac": doc.bac, "pace": "EF.CardAccess" in doc.files,
+               "trust_anchor": str(path / "trust" / "csca.pem")}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"issued {doc.document_type} into {path} ({len(doc.files)} files"
+                   + (f", faults: {', '.join(doc.faults)}" if doc.faults else "") + ")")
+
+
+def _access_key(mrz, can, document_number, date_of_birth, date_of_expiry):
+    from emrtd import AccessKeyError, BacKey, CanKey
+    from emrtd._reader import _dg1_fields
+    from emrtd._tlv import encode_tlv
+
+    try:
+        if can:
+            return CanKey(can)
+        if mrz:
+            fields = _dg1_fields(encode_tlv(0x61, encode_tlv(0x5F1F, _mrz_text(mrz).encode("ascii", "replace"))))
+            if fields is None:
+                raise click.BadParameter("MRZ must be 2x44 (TD3), 2x36 (TD2) or 3x30 (TD1) characters", param_hint="--mrz")
+            return BacKey(*fields)
+        if document_number and date_of_birth and date_of_expiry:
+            return BacKey(document_number, date_of_birth, date_of_expiry)
+    except AccessKeyError as e:
+        raise click.BadParameter(str(e)) from e
+    raise click.UsageError("give --mrz, --can, or --document-number with --date-of-birth and --date-of-expiry")
+
+
+def _load_trust(path: str | None):
+    """A trust store from the document-data half of emrtd (CSCA certificate or Master List), if present."""
+    if path is None:
+        return None
+    import emrtd
+
+    for name in ("load_trust_store", "TrustStore"):
+        loader = getattr(emrtd, name, None)
+        if loader is not None:
+            return loader(path) if name == "load_trust_store" else loader.from_path(path)
+    raise click.ClickException("--trust needs the passive-authentication part of emrtd, which is not installed")
+
+
+@chip.command()
+@click.option("--reader", "reader", required=True, help="pcsc[:NAME] for a PC/SC reader, virtual:DIR for an issued document.")
+@click.option("--mrz", "mrz", multiple=True, help="MRZ line(s) of the document (access key for BAC/PACE).")
+@click.option("--can", default=None, help="Card Access Number (PACE).")
+@click.option("--document-number", default=None)
+@click.option("--date-of-birth", default=None, help="YYMMDD")
+@click.option("--date-of-expiry", default=None, help="YYMMDD")
+@click.option("--trust", type=click.Path(exists=True), default=None, help="CSCA certificate or Master List for PA.")
+@click.option("--extended/--short", default=False, show_default=True, help="Use extended-length APDUs.")
+@click.option("--save", "save_dir", type=click.Path(file_okay=False), default=None, help="Dump the files read here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, as_json) -> None:
+    """Read a chip: PACE or BAC, data groups, CA, AA and PA. Exits 1 when a check fails."""
+    from emrtd import ReadError, read_document
+    from emrtd._transport import InProcessTransport, PcscTransport, TransportError
+
+    key = _access_key(mrz, can, document_number, date_of_birth, date_of_expiry)
+    trust_store = _load_trust(trust)
+    closer = None
+    if reader.startswith("virtual:"):
+        from emrtd._issuer import IssuedDocument, IssuerError
+
+        try:
+            transport = InProcessTransport(IssuedDocument.load(reader[len("virtual:"):]).chip())
+        except IssuerError as e:
+            raise click.ClickException(str(e)) from e
+    elif reader == "pcsc" or reader.startswith("pcsc:"):
+        transport = closer = PcscTransport(reader[5:] or None)
+    else:
+        raise click.BadParameter("use pcsc[:NAME] or virtual:DIR", param_hint="--reader")
+    try:
+        result = read_document(transport, key, trust=trust_store, extended_length=extended)
+    except (ReadError, TransportError) as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        if closer is not None:
+            closer.close()
+    if save_dir:
+        result.save(save_dir)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"{result.access_protocol}: read {', '.join(result.files)} in {result.apdu_count} APDUs")
+        for c in result.checks:
+            mark = {True: "ok  ", False: "FAIL", None: "--  "}[c.passed]
+            click.echo(f"  {mark} {c.name}" + (f": {c.reason}" if c.reason else ""))
+    if not result.valid:
+        sys.exit(1)
+
+
+if importlib.util.find_spec("smartborder.commands._chip_pa") is not None:
+    from smartborder.commands._chip_pa import photo, verify
+
+    chip.add_command(verify)
+    chip.add_command(photo)

@@ -1,0 +1,161 @@
+"""ICAO Doc 9303 Part 11 worked examples beyond the shared JSON, transcribed from the specification:
+Appendix G.2 (PACE GM with DH, RFC 5114 1024-bit group) and Appendix H (PACE Integrated Mapping,
+H.1 ECDH brainpoolP256r1 and H.2 DH), all with AES-128."""
+
+from __future__ import annotations
+
+import pytest
+
+from emrtd import BacKey
+from emrtd._crypto import curve_by_parameter_id, kdf
+from emrtd._pace import (
+    DH_GROUPS,
+    authentication_token,
+    decrypt_nonce,
+    gm_map,
+    im_map,
+    im_pseudo_random,
+    perform_pace,
+)
+from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid
+from tests.emrtd.test_worked_examples import ScriptedChip, _rng
+
+
+def H(s: str) -> bytes:
+    return bytes.fromhex("".join(s.split()))
+
+
+G2_MAP_IFD = H("""23FB3749 EA030D2A 25B278D2 A562047A DE3F01B7 4F17A154 02CB7352 CA7D2B3E B71C343D B13D1DEB CE9A3666
+DBCFC920 B49174A6 02CB4796 5CAA73DC 702489A4 4D41DB91 4DE9613D C5E98C94 160551C0 DF86274B 9359BC04 90D01B03
+AD54022D CB4F57FA D6322497 D7A1E28D 46710F46 1AFE710F BBBC5F8B A166F431 1975EC6C""")
+G2_MAP_IC = H("""78879F57 225AA808 0D52ED0F C890A4B2 5336F699 AA89A2D3 A189654A F70729E6 23EA5738 B26381E4 DA19E004
+706FACE7 B235C2DB F2F38748 312F3C98 C2DD4882 A41947B3 24AA1259 AC22579D B93F7085 655AF308 89DBB845 D9E6783F
+E42C9F24 49400306 254C8AE8 EE9DD812 A804C0B6 6E8CAFC1 4F84D825 8950A91B 44126EE6""")
+G2_MAPPED_G = H("""7C9CBFE9 8F9FBDDA 8D143506 FA7D9306 F4CB17E3 C71707AF F5E1C1A1 23702496 84D64EE3 7AF44B8D BD9D45BF
+6023919C BAA027AB 97ACC771 666C8E98 FF483301 BFA4872D EDE9034E DFACB708 14166B7F 36067682 9B826BEA 57291B5A
+D69FBC84 EF1E7790 32A30580 3F743417 93E86974 2D401325 B37EE856 5FFCDEE6 18342DC5""")
+G2_EPH_IFD = H("""907D89 E2D425A1 78AA81AF 4A7774EC 8E388C11 5CAE6703 1E85EECE 520BD911 551B9AE4 D04369F2 9A02626C
+86FBC674 7CC7BC35 2645B616 1A2A42D4 4EDA80A0 8FA8D61B 76D3A154 AD8A5A51 786B0BC0 71470578 71A92221 2C5F67F4
+31731722 36B7747D 1671E6D6 92A3C7D4 0A0C3C5C E397545D 015C175E B5130551 EDBC2EE5 D4""")
+G2_EPH_IC = H("""075693D9 AE941877 573E634B 6E644F8E 60AF17A0 076B8B12 3D920107 4D36152B D8B3A213 F53820C4 2ADC79AB
+5D0AEEC3 AEFB9139 4DA476BD 97B9B14D 0A65C1FC 71A0E019 CB08AF55 E1F72900 5FBA7E3F A5DC4189 9238A250 767A6D46
+DB974064 386CD456 743585F8 E5D90CC8 B4004B1F 6D866C79 CE0584E4 9687FF61 BC29AEA1""")
+
+
+def test_appendix_g2_pace_gm_dh_replays_byte_for_byte():
+    card_access = SecurityInfos.parse(H("3114 3012060A 04007F00 07020204 01020201 02020100"))
+    assert card_access.pace_infos[0] == PaceInfo(pace_oid("DH", "GM", "AES", 128), 2, 0)
+    script = [
+        ("0022C1A40F800A04007F00070202040102830101", "9000"),
+        ("10860000027C0000", "7C128010854D8DF5827FA6852D1A4FA701CDDDCA9000"),
+        ("10860000867C8183818180" + G2_MAP_IFD.hex() + "00", "7C8183828180" + G2_MAP_IC.hex() + "9000"),
+        ("10860000867C8183838180" + G2_EPH_IFD.hex() + "00", "7C8183848180" + G2_EPH_IC.hex() + "9000"),
+        ("008600000C7C0A8508B46DD9BD4D98381F00",
+         "7C1B8608917F37B5C0E6D8D1870F444554455354435643413030303033" + "9000"),  # + CAR 'DETESTCVCA00003'
+    ]
+    chip = ScriptedChip(script)
+    rng = _rng(H("5265030F 751F4AD1 8B08AC56 5FC7AC95 2E41618D"), H("89CCD99B 0E8D3B1F 11E1296D CA68EC53 411CF2CA"))
+    res = perform_pace(chip, BacKey("T22000129", "640812", "101031"), card_access, rng=rng, send_parameter_id=False)
+    assert chip.done
+    assert res.ks_enc == H("2F7F46AD CC9E7E52 1B45D192 FAFA9126")
+    assert res.ks_mac == H("805A1D27 D45A5116 F73C5446 9462B7D8")
+
+
+def test_appendix_g2_mapping_step():
+    group = DH_GROUPS[0]
+    h = group.mul(int.from_bytes(H("5265030F 751F4AD1 8B08AC56 5FC7AC95 2E41618D"), "big"), group.decode_point(G2_MAP_IC))
+    mapped = gm_map(group, H("FA5B7E3E 49753A0D B9178B7B 9BD898C8"), h)
+    assert group.encode_point(mapped.g) == G2_MAPPED_G
+
+
+H1_K_PI = H("591468CD A83D6521 9CCCB856 0233600F")
+H1_INFO = PaceInfo(pace_oid("ECDH", "IM", "AES", 128), 2, 13)
+H1_PK_IFD = H("""04 89CBA23F FE96AA18 D824627C 3E934E54 A9FD0B87 A95D1471 DC1C0ABF DCD640D4
+6755DE9B 7B778280 B6BEBD57 439ADFEB 0E21FD4E D6DF4257 8C13418A 59B34C37""")
+H1_PK_IC = H("""04 67F78E5F 7F768608 2B293E8D 087E0569 16D0F74B C01A5F89 57D0DE45 691E51E8
+932B69A9 62B52A09 85AD2C0A 271EE6A1 3A8ADDDC D1A3A994 B9DED257 F4D22753""")
+H1_SK_IFD = H("A73FB703 AC1436A1 8E0CFA5A BB3F7BEC 7A070E7A 6788486B EE230C4A 22762595")
+H1_S = H("2923BE84 E16CD6AE 529049F1 F1BBE9EB")
+H1_T = H("5DD4CBFC 96F5453B 130D890A 1CDBAE32")
+
+
+def test_appendix_h1_integrated_mapping_ecdh_vectors():
+    curve = curve_by_parameter_id(13)
+    assert decrypt_nonce(H1_K_PI, H("143DC40C 08C8E891 FBED7DED B92B64AD"), H1_INFO) == H1_S
+    assert im_pseudo_random(H1_S, H1_T, H1_INFO, curve.p) == int.from_bytes(
+        H("A2F8FF2D F50E52C6 599F386A DCB595D2 29F6A167 ADE2BE5F 2C3296AD D5B7430E"), "big")
+    mapped = im_map(curve, H1_S, H1_T, H1_INFO)
+    assert mapped.g == (int.from_bytes(H("8E82D315 59ED0FDE 92A4D049 8ADD3C23 BABA94FB 77691E31 E90AEA77 FB17D427"), "big"),
+                        int.from_bytes(H("4C1AE14B D0C3DBAC 0C871B7F 36081693 64437CA3 0AC243A0 89D3F266 C1E60FAD"), "big"))
+    assert mapped.encode_point(mapped.mul(int.from_bytes(H1_SK_IFD, "big"), mapped.g)) == H1_PK_IFD
+    sk_ic = int.from_bytes(H("107CF586 96EF6155 053340FD 633392BA 81909DF7 B9706F22 6F32086C 7AFF974A"), "big")
+    assert mapped.encode_point(mapped.mul(sk_ic, mapped.g)) == H1_PK_IC
+    k = mapped.x_bytes(mapped.mul(sk_ic, mapped.decode_point(H1_PK_IFD)))
+    assert k == H("4F150FDE 1D4F0E38 E95017B8 91BAE171 33A0DF45 B0D3E18B 60BA7BEA FDC2C713")
+    ks_mac = kdf(k, 2, "AES", 128)
+    assert kdf(k, 1, "AES", 128) == H("0D3FEB33 251A6370 893D62AE 8DAAF51B")
+    assert ks_mac == H("B01E89E3 D9E8719E 586B50B4 A7506E0B")
+    assert authentication_token(ks_mac, H1_INFO, H1_PK_IFD) == H("75D4D96E 8D5B0308")  # T_IC
+    assert authentication_token(ks_mac, H1_INFO, H1_PK_IC) == H("450F02B8 6F6A0909")  # T_IFD
+
+
+def test_appendix_h1_terminal_apdus(monkeypatch):
+    """The reader's Integrated Mapping APDUs built from the Appendix H.1 values (same K_pi injected)."""
+    import emrtd._pace as pace
+
+    monkeypatch.setattr(pace, "pace_key_pi", lambda password, info: H1_K_PI)
+    script = [
+        ("0022C1A412800A04007F00070202040402830101" + "84010D", "9000"),
+        ("10860000027C0000", "7C128010143DC40C08C8E891FBED7DEDB92B64AD9000"),
+        ("10860000147C128110" + H1_T.hex() + "00", "7C0282009000"),
+        ("10860000457C438341" + H1_PK_IFD.hex() + "00", "7C438441" + H1_PK_IC.hex() + "9000"),
+        ("008600000C7C0A8508450F02B86F6A090900", "7C0A860875D4D96E8D5B03089000"),
+    ]
+    chip = ScriptedChip(script)
+    res = perform_pace(chip, BacKey("X", "000101", "000101"), H1_INFO, rng=_rng(H1_T, H1_SK_IFD))
+    assert chip.done and res.mapping == "IM"
+    assert res.ks_enc == H("0D3FEB33 251A6370 893D62AE 8DAAF51B")
+
+
+def test_appendix_h2_integrated_mapping_dh_vectors():
+    group = DH_GROUPS[0]
+    info = PaceInfo(pace_oid("DH", "IM", "AES", 128), 2, 0)
+    s, t = H("FA5B7E3E 49753A0D B9178B7B 9BD898C8"), H("B3A6DB3C 870C3E99 245E0D1C 06B747DE")
+    assert decrypt_nonce(H1_K_PI, H("9ABB8864 CA0FF155 1E620D1E F4E13510"), info) == s
+    r = im_pseudo_random(s, t, info, group.p)
+    assert r == int.from_bytes(H("""A0C7C50C 002061A5 1CC87D25 4EF38068 607417B6 EE1B3647 3CFB800D 2D2E5FA2
+        B6980F01 105D24FA B22ACD1B FA5C8A4C 093ECDFA FE6D7125 D42A843E 33860383 5CF19AFA FF75EFE2 1DC5F6AA 1F9AE46C
+        25087E73 68166FB0 8C1E4627 AFED7D93 570417B7 90FF7F74 7E57F432 B04E1236 819E0DFE F5B6E77C A4999925 328182D2"""), "big")
+    mapped = im_map(group, s, t, info)
+    assert group.encode_point(mapped.g) == H("""1D7D767F 11E333BC D6DBAEF4 0E799E7A 926B9697 3550656F F3C83072 6D118D61
+        C276CDCC 61D475CF 03A98E0C 0E79CAEB A5BE2557 8BD4551D 0B109032 36F0B0F9 76852FA7 8EEA14EA 0ACA87D1 E91F688F
+        E0DFF897 BBE35A47 2621D343 564B262F 34223AE8 FC59B664 BFEDFA2B FE7516CA 5510A6BB B633D517 EC25D4E0 BBAA16C2""")
+    sk_ifd = int.from_bytes(H("""4BD0E547 40F9A028 E6A515BF DAF96784 8C4F5F5F FF65AA09 15947FFD 1A0DF2FA
+        6981271B C905F355 1457B7E0 3AC3B806 6DE4AA40 6C1171FB 43DD939C 4BA16175 103BA3DE E16419AA 248118F9 0CC36A3D
+        6F4C3736 52E0C3CC E7F0F1D0 C5425B36 00F0F0D6 A67F004C 8BBA33F2 B4733C72 52445C1D FC4F1107 203F71D2 EFB28161"""), "big")
+    pk_ifd = H("""0F0CC629 45A80292 51FB7EF3 C094E12E C68E4EF0 7F27CB9D 9CD04C5C 4250FAE0 E4F8A951 557E929A EB48E5C6
+        DD47F2F5 CD7C351A 9BD2CD72 2C07EDE1 66770F08 FFCB3702 62CF308D D7B07F2E 0DA9CAAA 1492344C 85290691 9538C98A
+        4BA4187E 76CE9D87 832386D3 19CE2E04 3C3343AE AE6EDBA1 A9894DC5 094D22F7 FE1351D5""")
+    pk_ic = H("""928D9A0F 9DBA450F 13FC859C 6F290D1D 36E42431 138A4378 500BEB4E 0401854C FF111F71 CB6DC1D0 335807A1
+        1388CC8E AA87B079 07AAD9FB A6B169AF 6D8C26AF 8DDDC39A DC3AD2E3 FF882B84 D23E9768 E95A80E4 746FB07A 9767679F
+        E92133B4 D379935C 771BD7FB ED6C7BB4 B1708B27 5EA75679 524CDC9C 6A91370C C662A2F3""")
+    assert mapped.encode_point(mapped.mul(sk_ifd, mapped.g)) == pk_ifd
+    k = mapped.x_bytes(mapped.mul(sk_ifd, mapped.decode_point(pk_ic)))
+    assert k[:8] == H("419410D6 C0A17A4C") and k[-8:] == H("E63E7FFA B3134EA7")
+    ks_mac = kdf(k, 2, "AES", 128)
+    assert kdf(k, 1, "AES", 128) == H("01AFC10C F87BE36D 8179E873 70171F07")
+    assert ks_mac == H("23F0FBD0 5FD6C7B8 B88F4C83 09669061")
+    assert authentication_token(ks_mac, info, pk_ifd) == H("C2F04230 187E1525")  # T_IC
+    assert authentication_token(ks_mac, info, pk_ic) == H("55D61977 CBF5307E")  # T_IFD
+
+
+@pytest.mark.parametrize(("ka", "cipher", "bits", "param"),
+                         [("ECDH", "AES", 128, 13), ("ECDH", "AES", 256, 12), ("ECDH", "AES", 192, 16),
+                          ("ECDH", "3DES", 112, 17), ("DH", "AES", 128, 2)])
+def test_integrated_mapping_against_the_virtual_chip(ka, cipher, bits, param):
+    from emrtd import InProcessTransport, read_document
+    from tests.emrtd.test_chip import KEY, make_chip
+
+    chip = make_chip(pace=(pace_oid(ka, "IM", cipher, bits), param))
+    res = read_document(InProcessTransport(chip), KEY)
+    assert res.access.mapping == "IM" and res.valid and res.files["DG1"] == chip.files["DG1"]
