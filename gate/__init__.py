@@ -79,3 +79,8 @@ __all__ += [
     "WatchlistDelta",
     "sync_once",
 ]
+
+from gate._client import HttpBackofficeClient  # noqa: E402
+from gate._watch import LocalWatchlist, entry_from_change  # noqa: E402
+
+__all__ += ["HttpBackofficeClient", "LocalWatchlist", "entry_from_change"]

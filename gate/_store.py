@@ -138,6 +138,31 @@ class GateStore:
             raise
         return applied
 
+    def reset_watchlist(self) -> None:
+        """Drop the local copy (the back office said ``reset``: we are ahead of it, e.g. after a
+        restore); the next sync starts again from version 0. Until then the copy counts as stale."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM gate_watchlist")
+            conn.execute("DELETE FROM gate_meta WHERE key IN ('watchlist_version', 'watchlist_synced_at', "
+                         "'watchlist_etag')")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def watchlist_etag(self) -> str | None:
+        row = self.db.execute("SELECT value FROM gate_meta WHERE key='watchlist_etag'").fetchone()
+        return row[0] if row else None
+
+    def set_watchlist_etag(self, etag: str | None) -> None:
+        conn = self.db.conn
+        if etag is None:
+            conn.execute("DELETE FROM gate_meta WHERE key='watchlist_etag'")
+        else:
+            self._set_meta(conn, "watchlist_etag", etag)
+
     def mark_watchlist_fresh(self) -> None:
         """The back office confirmed the copy is current (e.g. 304 Not Modified)."""
         conn = self.db.conn

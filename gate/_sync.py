@@ -32,6 +32,9 @@ class WatchlistDelta:
     version: int
     etag: str | None = None
     not_modified: bool = False
+    #: the back office's history is behind our version (e.g. restored from a backup): drop the
+    #: local copy and start again from version 0
+    reset: bool = False
 
 
 class BackofficeClient(Protocol):
@@ -52,8 +55,7 @@ class SyncReport:
     reachable: bool
 
 
-def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100,
-              etag: str | None = None) -> SyncReport:
+def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100) -> SyncReport:
     delivered = rejected = changes = 0
     reachable = True
     try:
@@ -73,11 +75,15 @@ def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100,
                     raise
                 store.mark_delivered(item.id)
                 delivered += 1
-        delta = client.watchlist_changes(store.watchlist_version(), etag)
+        delta = client.watchlist_changes(store.watchlist_version(), store.watchlist_etag())
+        if delta.reset:
+            store.reset_watchlist()
+            delta = client.watchlist_changes(0, None)
         if delta.not_modified:
             store.mark_watchlist_fresh()
         else:
             changes = store.apply_watchlist_changes(delta.changes, delta.version)
+            store.set_watchlist_etag(delta.etag)
     except BackofficeUnavailable:
         reachable = False
     return SyncReport(delivered, rejected, store.pending_count(), store.watchlist_version(), changes, reachable)

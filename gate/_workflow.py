@@ -83,6 +83,9 @@ class Presentation:
     date_of_expiry: dt.date
     nationality: str = ""
     names: str = ""  # kept in memory only, for the watchlist check
+    surname: str = ""
+    given_names: str = ""
+    sex: str = ""
     access_key: Any = None  # what the chip step needs (MRZ key or CAN)
     source: str = "mrz"  # "mrz" | "ocr" | "qr"
 
@@ -129,7 +132,8 @@ class GateSteps:
     chip: Callable[[Presentation], ChipOutcome]
     face: Callable[[ChipOutcome], FaceOutcome]
     finger: Callable[[Presentation], FingerOutcome]
-    watchlist: Callable[[Presentation], tuple[str, ...]]
+    #: hits as watchlist.Match objects (``entry_id``, ``hit``, ``to_dict()``) or bare entry ids
+    watchlist: Callable[[Presentation], tuple[Any, ...]]
     persons_in_lane: Callable[[], int] = field(default=lambda: 1)
 
 
@@ -153,7 +157,10 @@ def _utcnow() -> dt.datetime:
 class GateWorkflow:
     def __init__(self, steps: GateSteps, door: Door, store: GateStore, *, gate_id: str,
                  policy: PolicyConfig | None = None, timeouts: StepTimeouts | None = None,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow, direction: str = "entry") -> None:
+        if direction not in ("entry", "exit"):
+            raise ValueError(f"direction must be 'entry' or 'exit', not {direction!r}")
+        self.direction = direction
         self.steps = steps
         self.door = door
         self.store = store
@@ -192,6 +199,8 @@ class GateWorkflow:
         presentation: Presentation | None = None
         chip: ChipOutcome | None = None
         face: FaceOutcome | None = None
+        finger: FingerOutcome | None = None
+        matches: tuple[Any, ...] = ()
         try:
             states.append(GateState.DOCUMENT)
             presentation = self._run(GateState.DOCUMENT, self.steps.document, timings)
@@ -215,8 +224,9 @@ class GateWorkflow:
                              finger_threshold=finger.threshold)
 
             states.append(GateState.WATCHLIST)
-            hits = self._run(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings)
-            ev = replace(ev, watchlist_hits=tuple(hits))
+            matches = tuple(self._run(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings))
+            ev = replace(ev, watchlist_hits=tuple(m if isinstance(m, str) else m.entry_id for m in matches
+                                                  if isinstance(m, str) or getattr(m, "hit", True)))
         except TimeoutError as e:
             ev = replace(ev, timed_out_step=str(e))
         except StepError as e:
@@ -230,9 +240,11 @@ class GateWorkflow:
         t0 = time.perf_counter()
         decision = decide(ev, self.policy)
         timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
-        outbox = [("event", self._event(tx, started, decision, presentation, chip))]
+        duration_ms = (self.clock() - started).total_seconds() * 1000
+        outbox = [("event", self._event(tx, started, decision, presentation, chip, duration_ms))]
         if decision.outcome is Outcome.REFER:
-            outbox.append(("exception", self._exception(tx, decision, presentation, chip, face)))
+            outbox.append(("exception", self._exception(tx, started, decision, presentation, chip, face, finger,
+                                                        matches)))
         # one atomic write: transaction + outbox items (nothing partial survives a crash before it)
         ids = self.store.record_transaction(tx, started_at=started, outcome=str(decision.outcome),
                                             decision=decision.to_dict(), timings=timings, outbox=outbox)
@@ -246,30 +258,48 @@ class GateWorkflow:
         return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids))
 
     def _event(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
-               chip: ChipOutcome | None) -> dict[str, Any]:
-        """The gate transaction event: no biometric data, no names."""
+               chip: ChipOutcome | None, duration_ms: float) -> dict[str, Any]:
+        """The transaction event (back-office ``POST /api/v1/events``): no personal data at all."""
         return {
-            "transaction_id": tx, "gate_id": self.gate_id, "occurred_at": started.isoformat(),
-            "outcome": str(decision.outcome), "reasons": [str(r) for r in decision.reasons],
-            "document_type": p.document_type if p else None, "issuing_state": p.issuing_state if p else None,
-            "chip_protocol": chip.protocol if chip else None,
+            "occurred_at": started.isoformat(), "kind": "transaction",
+            "outcome": "admitted" if decision.outcome is Outcome.OPEN else "referred",
+            "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
         }
 
-    def _exception(self, tx: str, decision: Decision, p: Presentation | None, chip: ChipOutcome | None,
-                   face: FaceOutcome | None) -> dict[str, Any]:
-        """The exception record for an officer: reasons, scores, and the images that justify them."""
+    def _exception(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
+                   chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
+                   matches: tuple[Any, ...]) -> dict[str, Any]:
+        """The exception record for an officer (``POST /api/v1/exceptions``): reasons, scores, the
+        explanation and the images that justify them. Sealed at rest in the outbox."""
         import base64
 
         def b64(data: bytes | None) -> str | None:
             return base64.b64encode(data).decode("ascii") if data else None
 
-        return {
-            "transaction_id": tx, "gate_id": self.gate_id, "reasons": [str(r) for r in decision.reasons],
-            "explanation": decision.explain(), "findings": decision.to_dict()["findings"],
-            "document_number": p.document_number if p else None,
-            "document_type": p.document_type if p else None,
-            "issuing_state": p.issuing_state if p else None,
-            "scores": {"face": face.score if face else None, "face_threshold": face.threshold if face else None},
-            "live_image_b64": b64(face.live_image if face else None),
-            "chip_image_b64": b64(chip.dg2_image if chip else None),
+        scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
+                  "finger": finger.score if finger else None,
+                  "finger_threshold": finger.threshold if finger else None}
+        document = None
+        if p is not None:
+            document = {k: v for k, v in {
+                "document_number": p.document_number, "issuing_state": p.issuing_state,
+                "document_type": p.document_type, "surname": p.surname or None,
+                "given_names": p.given_names or None, "nationality": p.nationality or None,
+                "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+                "date_of_expiry": p.date_of_expiry.isoformat() if p.date_of_expiry else None,
+                "sex": p.sex or None}.items() if v is not None}
+        body: dict[str, Any] = {
+            "occurred_at": started.isoformat(), "direction": self.direction, "transaction_id": tx,
+            "reason_codes": [str(r) for r in decision.reasons],
+            "scores": {k: float(v) for k, v in scores.items() if v is not None},
+            "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
+                                  if not isinstance(m, str)],
+            "message": decision.explain()[:2000],
         }
+        if document:
+            body["document"] = document
+        if face is not None and face.live_image:
+            body["live_image"] = b64(face.live_image)
+        if chip is not None and chip.dg2_image:
+            body["chip_image"] = b64(chip.dg2_image)
+        return body

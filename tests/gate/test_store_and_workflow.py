@@ -82,8 +82,8 @@ def test_impostor_is_referred_with_images_in_the_exception():
     assert not r.opened and door.opened == 0
     assert r.decision.reasons == (ReasonCode.FACE_MISMATCH,)
     exc = [i for i in store.pending() if i.kind == "exception"][0]
-    assert exc.payload["reasons"] == ["face_mismatch"]
-    assert exc.payload["live_image_b64"] and exc.payload["chip_image_b64"]
+    assert exc.payload["reason_codes"] == ["face_mismatch"]
+    assert exc.payload["live_image"] and exc.payload["chip_image"]
 
 
 def test_step_timeout_refers_with_timeout():

@@ -1,0 +1,70 @@
+"""The gate's offline watchlist check: a :class:`watchlist.WatchlistIndex` over the local copy.
+
+The copy lives in the gate's database (filled by the back office's change feed, see ``_sync``);
+the index is rebuilt in memory only when the copy's version changes, so a check costs a lookup.
+The back office matches with the very same code, so a gate and the server agree on every hit.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from gate._store import GateStore
+from gate._workflow import Presentation
+from watchlist import DocumentEntry, Match, PersonEntry, PersonQuery, WatchlistError, WatchlistIndex
+
+__all__ = ["LocalWatchlist", "entry_from_change"]
+
+
+def entry_from_change(entry_id: str, kind: str, data: dict[str, Any]) -> DocumentEntry | PersonEntry:
+    """A feed record (backoffice/API.md, ``data`` of a person or a document) as a watchlist entry."""
+    if kind == "document":
+        return DocumentEntry(entry_id, data["document_number"], data.get("issuing_state"),
+                             data.get("document_type"), data.get("reason") or "stolen")
+    if kind == "person":
+        names = tuple(n for n in [data.get("name"), *(data.get("aliases") or [])] if n)
+        return PersonEntry(entry_id, names, data.get("name_hanzi"), data.get("name_pinyin"),
+                           data.get("date_of_birth"), data.get("nationality"), data.get("reason") or "")
+    raise WatchlistError(f"unknown watchlist entry kind {kind!r}")
+
+
+class LocalWatchlist:
+    """``LocalWatchlist(store)(presentation) -> tuple[Match, ...]`` (hits and near misses)."""
+
+    def __init__(self, store: GateStore, *, threshold: float | None = None) -> None:
+        self.store = store
+        self.threshold = threshold
+        self._index: WatchlistIndex | None = None
+        self._version = -1
+        self._lock = threading.Lock()
+        self.skipped: list[str] = []  # feed entries that could not be indexed (ids only)
+
+    def index(self) -> WatchlistIndex:
+        version = self.store.watchlist_version()
+        with self._lock:
+            if self._index is None or version != self._version:
+                ix = WatchlistIndex() if self.threshold is None else WatchlistIndex(threshold=self.threshold)
+                skipped = []
+                for row in self.store.watchlist_entries():
+                    data = {k: v for k, v in row.items() if k not in ("id", "kind")}
+                    try:
+                        ix.upsert(entry_from_change(row["id"], row["kind"], data))
+                    except (WatchlistError, KeyError) as e:
+                        skipped.append(f"{row['id']}: {e}")
+                self._index, self._version, self.skipped = ix, version, skipped
+            return self._index
+
+    def __call__(self, p: Presentation) -> tuple[Match, ...]:
+        ix = self.index()
+        matches = list(ix.check_document(p.document_number, p.issuing_state or None))
+        name = p.names or f"{p.surname}<<{p.given_names}"
+        try:
+            query = PersonQuery(name, p.date_of_birth, p.nationality or None,
+                                document_number=p.document_number, issuing_state=p.issuing_state or None)
+        except WatchlistError:
+            query = None  # no usable name (e.g. a QR fallback without names): document check only
+        if query is not None:
+            seen = {m.entry_id for m in matches}
+            matches += [m for m in ix.check_person(query) if m.entry_id not in seen]
+        return tuple(matches)

@@ -1,0 +1,152 @@
+"""The gate against the real back office (in process): outbox delivery over HTTP exactly once,
+the watchlist feed into the local copy, and the status codes mapped onto retry / park."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from gate import (  # noqa: E402
+    BackofficeUnavailable,
+    ChipOutcome,
+    FaceOutcome,
+    FingerOutcome,
+    GateSteps,
+    GateStore,
+    GateWorkflow,
+    HttpBackofficeClient,
+    LocalWatchlist,
+    Presentation,
+    RejectedByBackoffice,
+    sync_once,
+)
+from tests.backoffice.conftest import build_world, make_config  # noqa: E402
+
+P = Presentation("P", "VNM", "C1234567", dt.date(1990, 1, 1), dt.date(2030, 1, 1), "VNM", "NGUYEN<<VAN A",
+                 surname="NGUYEN", given_names="VAN A", sex="M")
+
+
+def _jpeg(color):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (48, 60), color).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+CHIP_JPEG, LIVE_JPEG = _jpeg((180, 140, 120)), _jpeg((170, 130, 110))
+
+
+class Door:
+    def open(self):
+        pass
+
+
+@pytest.fixture()
+def world(tmp_path):
+    w = build_world(make_config(db_path=tmp_path / "bo.db"))
+    yield w
+    w.client.close()
+
+
+def gate_client(world, token=None):
+    return HttpBackofficeClient("http://testserver", token or world.tokens["gate"], client=world.client)
+
+
+def run_gate(store, face_score, watchlist=lambda p: ()):
+    steps = GateSteps(
+        document=lambda: P,
+        chip=lambda p: ChipOutcome(read=True, pa_passed=True, aa_passed=True, mrz_matches_dg1=True,
+                                   dg2_image=CHIP_JPEG, protocol="PACE"),
+        face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=face_score, threshold=0.6,
+                                   live_image=LIVE_JPEG),
+        finger=lambda p: FingerOutcome(enrolled=False),
+        watchlist=watchlist)
+    wf = GateWorkflow(steps, Door(), store, gate_id="gate-01")
+    try:
+        return wf.process()
+    finally:
+        wf.close()
+
+
+def test_outbox_reaches_the_back_office_once_even_when_redelivered(world):
+    store = GateStore()
+    store.apply_watchlist_changes([], 1)
+    assert run_gate(store, 0.9).opened
+    assert not run_gate(store, 0.1).opened  # impostor: event + exception with both images
+    items = store.pending()
+    client = gate_client(world)
+    for it in items:  # a lost acknowledgement: the gate sends everything twice
+        client.deliver(it.kind, it.payload, it.id)
+    report = sync_once(store, client)
+    assert report.delivered == 3 and report.pending == 0 and report.reachable
+    n_ex = world.ctx.store.one("SELECT COUNT(*) AS n FROM exceptions")["n"]
+    n_ev = world.ctx.store.one("SELECT COUNT(*) AS n FROM events")["n"]
+    assert (n_ex, n_ev) == (1, 2)
+    queue = world.client.get("/api/v1/exceptions", headers=world.h("border_guard")).json()
+    assert queue["total"] == 1
+    detail = world.client.get(f"/api/v1/exceptions/{queue['items'][0]['id']}", headers=world.h("border_guard")).json()
+    assert "face_mismatch" in str(detail)
+
+
+def test_back_office_down_then_back(world):
+    store = GateStore()
+    store.apply_watchlist_changes([], 1)
+    run_gate(store, 0.1)
+    import httpx
+
+    dead = HttpBackofficeClient("http://127.0.0.1:9", "sbd_x", timeout_s=0.2,
+                                client=httpx.Client(base_url="http://127.0.0.1:9", timeout=0.2))
+    report = sync_once(store, dead)
+    assert not report.reachable and report.pending == 2
+    assert sync_once(store, gate_client(world)).pending == 0
+
+
+def test_revoked_credential_waits_and_bad_payload_is_parked(world):
+    store = GateStore()
+    store.apply_watchlist_changes([], 1)
+    run_gate(store, 0.1)
+    with pytest.raises(BackofficeUnavailable):
+        gate_client(world, token="sbd_not-a-token").deliver("event", store.pending()[0].payload, "k1")
+    with pytest.raises(RejectedByBackoffice):
+        gate_client(world).deliver("event", {"kind": "transaction"}, "k2")
+    with pytest.raises(RejectedByBackoffice):
+        gate_client(world).deliver("selfie", {}, "k3")
+
+
+def test_watchlist_feed_fills_the_local_copy_and_reset_restarts(world):
+    c, sup = world.client, world.h("supervisor")
+    assert c.post("/api/v1/watchlist/documents", json={"document_number": "C1234567", "issuing_state": "VNM"},
+                  headers=sup).status_code == 201
+    assert c.post("/api/v1/watchlist/persons", json={"name": "Trần Thị Bích", "date_of_birth": "1985-03-02"},
+                  headers=sup).status_code == 201
+    store = GateStore()
+    client = gate_client(world)
+    client.page_limit = 1  # forces paging
+    r = sync_once(store, client)
+    assert r.watchlist_changes == 2 and store.watchlist_version() == 2
+    assert store.watchlist_etag() is None
+    sync_once(store, client)  # nothing new: keeps the ETag for a 304 next time
+    etag = store.watchlist_etag()
+    assert etag
+    synced = store.watchlist_synced_at()
+    assert sync_once(store, client).watchlist_changes == 0 and store.watchlist_synced_at() >= synced
+
+    local = LocalWatchlist(store)
+    hits = [m for m in local(P) if m.hit]
+    assert [m.kind for m in hits] == ["document"]
+    assert not run_gate(store, 0.9, watchlist=local).opened
+    bich = Presentation("P", "VNM", "B7654321", dt.date(1985, 3, 2), dt.date(2030, 1, 1), "VNM", "TRAN<<THI BICH")
+    assert any(m.hit and m.kind == "person" for m in local(bich))
+
+    # the gate is ahead of the server (e.g. the server was restored): drop the copy, start again
+    store.apply_watchlist_changes([{"version": 7, "op": "upsert", "id": "x", "kind": "document",
+                                    "data": {"document_number": "Z1"}}], 7)
+    r = sync_once(store, gate_client(world))
+    assert store.watchlist_version() == 2 and {e["id"] for e in store.watchlist_entries()} != {"x"}
+    assert "x" not in {e["id"] for e in store.watchlist_entries()}
