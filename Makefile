@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
-	vsmartcard-vpcd chromium
+	vsmartcard-vpcd chromium fonts-ocr-b
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1

@@ -66,3 +66,19 @@ __all__ += [
     "FAULTS", "IssuedDocument", "IssuerError", "IssuerPki", "issue_document",
     "VpcdCard", "VpcdError",
 ]  # fmt: skip
+
+# --- document capture: MRZ OCR and the Vietnamese ID card QR (owner: lead) ---
+from emrtd._mrz_ocr import MrzNotFoundError, MrzOcrError, OcrResult, read_mrz_image, render_mrz_image  # noqa: E402
+from emrtd._vn_qr import (  # noqa: E402
+    VnIdQr,
+    VnQrError,
+    encode_vn_id_qr,
+    parse_vn_id_qr,
+    read_vn_id_qr_image,
+    vn_id_expiry,
+)
+
+__all__ += [
+    "MrzNotFoundError", "MrzOcrError", "OcrResult", "read_mrz_image", "render_mrz_image",
+    "VnIdQr", "VnQrError", "encode_vn_id_qr", "parse_vn_id_qr", "read_vn_id_qr_image", "vn_id_expiry",
+]  # fmt: skip
