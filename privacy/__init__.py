@@ -1,1 +1,73 @@
-"""Encrypted vault, retention and the audit ledger."""
+"""Privacy: an encrypted vault with crypto-shredding, enforced retention, a tamper-evident ledger,
+and data-subject requests — the library the gate, kiosk and back office all use.
+
+- :class:`Vault`: AES-256-GCM envelopes under one data key per subject, wrapped by a KEK
+  (:class:`FileKek`, :class:`EnvKek`, or any :class:`KeyEncryptionKeyProvider`, e.g. PKCS#11);
+  :meth:`Vault.shred` crypto-shreds a subject, :meth:`Vault.rotate_kek` rewraps keys only.
+- :class:`RetentionStore` with :data:`DEFAULT_POLICIES` (EES Art. 34/46 modelled): register held
+  items, :meth:`RetentionStore.purge` (batched, idempotent, resumable, ledgered),
+  :meth:`RetentionStore.retention_report`.
+- :class:`Ledger`: hash-chained audit log with Ed25519-signed checkpoints; :meth:`Ledger.verify`,
+  :meth:`Ledger.export` and the standalone :func:`verify_export`.
+- :class:`DataSubjectRequests`: export and erasure of everything held about a document number,
+  consent records. :func:`open_privacy` wires the four together.
+
+Depends only on ``storage`` (SQLite helpers) and ``cryptography``.
+"""
+
+from privacy._errors import (
+    IntegrityError,
+    KekError,
+    KeyNotFoundError,
+    LedgerError,
+    PrivacyError,
+    PrivacySchemaError,
+    RetentionError,
+    SubjectShreddedError,
+    UnknownCategoryError,
+)
+from privacy._kek import EnvKek, FileKek, KeyEncryptionKeyProvider, RawKek
+from privacy._ledger import Checkpoint, Ledger, LedgerEntry
+from privacy._policy import ANCHORS, DEFAULT_POLICIES, Period, RetentionPolicy
+from privacy._retention import CategoryReport, Item, PurgedItem, PurgeReport, RetentionStore
+from privacy._schema import MIGRATIONS
+from privacy._service import Privacy, open_privacy
+from privacy._subjects import DataSubjectRequests
+from privacy._vault import Vault, envelope_key_id
+from privacy._verify_export import LedgerVerification, verify_export
+
+__all__ = [
+    "ANCHORS",
+    "DEFAULT_POLICIES",
+    "MIGRATIONS",
+    "CategoryReport",
+    "Checkpoint",
+    "DataSubjectRequests",
+    "EnvKek",
+    "FileKek",
+    "IntegrityError",
+    "Item",
+    "KekError",
+    "KeyEncryptionKeyProvider",
+    "KeyNotFoundError",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerVerification",
+    "Period",
+    "Privacy",
+    "PrivacyError",
+    "PrivacySchemaError",
+    "PurgeReport",
+    "PurgedItem",
+    "RawKek",
+    "RetentionError",
+    "RetentionPolicy",
+    "RetentionStore",
+    "SubjectShreddedError",
+    "UnknownCategoryError",
+    "Vault",
+    "envelope_key_id",
+    "open_privacy",
+    "verify_export",
+]

@@ -1,0 +1,360 @@
+"""The retention registry and the purge job.
+
+Callers register every item of personal data they hold (category, record, subject, anchor times,
+optionally the sealed envelope itself as ``payload``). Each item's due time is computed from its
+category's :class:`RetentionPolicy` and indexed, so the purge is a range scan.
+
+The purge is batched, idempotent and resumable: a run records its cutoff; each batch deletes its
+items and notes their ids in the same transaction, so a crash loses nothing and counts nothing
+twice; the next :meth:`RetentionStore.purge` finishes an interrupted run with its original cutoff.
+At the end the run's counts per category and a SHA-256 over the purged references (in item
+order, the same digest a dry run gives) go into the run table and the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from privacy._errors import RetentionError, UnknownCategoryError
+from privacy._ledger import Ledger
+from privacy._policy import ANCHORS, DEFAULT_POLICIES, RetentionPolicy
+from privacy._schema import connect
+from privacy._util import Clock, iso, system_clock, transaction, utc
+
+__all__ = ["CategoryReport", "Item", "PurgeReport", "PurgedItem", "RetentionStore"]
+
+_ITEM_COLS = ("id, ref, category, record_id, subject_id, created_at, ended_at, resolved_at, last_exit_at, "
+              "period_end_at, held_by, due_at")
+LEGAL_BASIS = "storage limitation: GDPR Art. 5(1)(e); Decree 13/2023 Art. 16"
+
+
+def _ts(t: dt.datetime | None) -> float | None:
+    return None if t is None else utc(t).timestamp()
+
+
+def _dt(x: float | None) -> dt.datetime | None:
+    return None if x is None else dt.datetime.fromtimestamp(x, dt.UTC)
+
+
+@dataclass(frozen=True)
+class Item:
+    ref: str
+    category: str
+    record_id: str
+    subject_id: str | None
+    created: dt.datetime
+    ended: dt.datetime | None
+    resolved: dt.datetime | None
+    last_exit: dt.datetime | None
+    period_end: dt.datetime | None
+    held_by: str | None
+    due: dt.datetime | None
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PurgedItem:
+    ref: str
+    category: str
+    record_id: str
+    subject_id: str | None
+
+
+@dataclass
+class PurgeReport:
+    run_id: str
+    dry_run: bool
+    cutoff: str
+    purged: int
+    by_category: dict[str, int]
+    ids_sha256: str
+    batches: int = 0
+    resumed: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CategoryReport:
+    category: str
+    count: int
+    oldest: str | None
+    oldest_age_days: float | None
+    overdue: int
+    next_due: str | None
+    policy: str = field(default="")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RetentionStore:
+    """Registry of held items and their retention. ``ledger`` (optional) records each purge."""
+
+    def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection, *,
+                 policies: Mapping[str, RetentionPolicy] | None = None, ledger: Ledger | None = None,
+                 clock: Clock | None = None, lock: threading.RLock | None = None) -> None:
+        self.db = connect(db)
+        self.policies = dict(DEFAULT_POLICIES if policies is None else policies)
+        self.ledger = ledger
+        self.clock = clock or system_clock
+        self.lock = lock or threading.RLock()
+        self._after_batch: Callable[[int], None] | None = None  # fault injection for crash tests
+
+    def policy(self, category: str) -> RetentionPolicy:
+        try:
+            return self.policies[category]
+        except KeyError as e:
+            raise UnknownCategoryError(f"no retention policy for category {category!r}") from e
+
+    def _due(self, category: str, anchors: Mapping[str, float | None], held_by: str | None) -> float | None:
+        due = self.policy(category).due_at({a: _dt(anchors.get(a)) for a in ANCHORS}, held=held_by is not None)
+        return _ts(due)
+
+    # -- registration --------------------------------------------------------------------------
+    def register(self, category: str, record_id: str, subject_id: str | None = None, *, ref: str | None = None,
+                 created: dt.datetime | None = None, ended: dt.datetime | None = None,
+                 resolved: dt.datetime | None = None, last_exit: dt.datetime | None = None,
+                 period_end: dt.datetime | None = None, held_by: str | None = None,
+                 payload: bytes | None = None) -> str:
+        """Register one held item; returns its reference (``ref``, generated if not given)."""
+        return self.register_many([dict(category=category, record_id=record_id, subject_id=subject_id, ref=ref,
+                                        created=created, ended=ended, resolved=resolved, last_exit=last_exit,
+                                        period_end=period_end, held_by=held_by, payload=payload)])[0]
+
+    def register_many(self, items: Iterable[Mapping]) -> list[str]:
+        now = self.clock()
+        rows, refs = [], []
+        for it in items:
+            category, record_id = it["category"], it["record_id"]
+            if not isinstance(record_id, str) or not record_id:
+                raise RetentionError("an item needs a record_id")
+            ref = it.get("ref") or "itm_" + uuid.uuid4().hex[:24]
+            anchors = {a: _ts(it.get(a)) for a in ANCHORS}
+            if anchors["created"] is None:
+                anchors["created"] = _ts(now)
+            held_by = it.get("held_by")
+            rows.append((ref, category, record_id, it.get("subject_id"), anchors["created"], anchors["ended"],
+                         anchors["resolved"], anchors["last_exit"], anchors["period_end"], held_by,
+                         self._due(category, anchors, held_by), it.get("payload")))
+            refs.append(ref)
+        try:
+            with transaction(self.db, self.lock) as db:
+                db.conn.executemany(
+                    "INSERT INTO retention_items (ref, category, record_id, subject_id, created_at, ended_at, "
+                    "resolved_at, last_exit_at, period_end_at, held_by, due_at, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.IntegrityError as e:
+            raise RetentionError(f"an item reference is already registered: {e}") from e
+        return refs
+
+    def _item(self, row: tuple, payload: bytes | None = None) -> Item:
+        (_, ref, category, record_id, subject_id, created, ended, resolved, last_exit, period_end, held_by,
+         due) = row
+        return Item(ref, category, record_id, subject_id, _dt(created), _dt(ended), _dt(resolved), _dt(last_exit),
+                    _dt(period_end), held_by, _dt(due), payload)
+
+    def get(self, ref: str) -> Item | None:
+        with self.lock:
+            row = self.db.execute(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE ref = ?",  # noqa: S608
+                                  [ref]).fetchone()
+        return None if row is None else self._item(row[:-1], None if row[-1] is None else bytes(row[-1]))
+
+    def items_of_subject(self, subject_id: str) -> list[Item]:
+        with self.lock:
+            rows = self.db.execute(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE subject_id = ? "  # noqa: S608
+                                   "ORDER BY id", [subject_id]).fetchall()
+        return [self._item(r[:-1], None if r[-1] is None else bytes(r[-1])) for r in rows]
+
+    def items_of_record(self, record_id: str) -> list[Item]:
+        with self.lock:
+            rows = self.db.execute(f"SELECT {_ITEM_COLS} FROM retention_items WHERE record_id = ? ORDER BY id",  # noqa: S608
+                                   [record_id]).fetchall()
+        return [self._item(r) for r in rows]
+
+    # -- anchor events -------------------------------------------------------------------------
+    def _update(self, where: str, params: list, column: str | None, when: dt.datetime | None,
+                held: str | None = "keep") -> int:
+        """Set an anchor (and/or the hold) on matching items and recompute their due times."""
+        with transaction(self.db, self.lock) as db:
+            rows = db.execute(f"SELECT {_ITEM_COLS} FROM retention_items WHERE {where}", params).fetchall()  # noqa: S608
+            updates = []
+            for r in rows:
+                item = list(r)
+                anchors = dict(zip(ANCHORS, item[5:10], strict=True))
+                if column is not None:
+                    anchors[column] = _ts(when or self.clock())
+                held_by = item[10] if held == "keep" else held
+                updates.append((*anchors.values(), held_by, self._due(item[2], anchors, held_by), item[0]))
+            db.conn.executemany("UPDATE retention_items SET created_at = ?, ended_at = ?, resolved_at = ?, "
+                                "last_exit_at = ?, period_end_at = ?, held_by = ?, due_at = ? WHERE id = ?", updates)
+        return len(updates)
+
+    def end(self, record_id: str, when: dt.datetime | None = None) -> int:
+        """The transaction ``record_id`` ended (live captures not held by an exception fall due)."""
+        return self._update("record_id = ?", [record_id], "ended", when)
+
+    def resolve(self, record_id: str, when: dt.datetime | None = None) -> int:
+        """The exception/hit ``record_id`` was resolved: its items and the items it holds start
+        their post-resolution period."""
+        return self._update("record_id = ? OR held_by = ?", [record_id, record_id], "resolved", when)
+
+    def record_exit(self, subject_id: str, when: dt.datetime | None = None) -> int:
+        """The subject exited: restarts the 3-year clock of its enrolment data."""
+        return self._update("subject_id = ?", [subject_id], "last_exit", when)
+
+    def hold(self, ref: str, by_record: str) -> int:
+        """An exception holds this item until it is resolved."""
+        return self._update("ref = ?", [ref], None, None, held=by_record)
+
+    def release(self, ref: str) -> int:
+        return self._update("ref = ?", [ref], None, None, held=None)
+
+    def recompute(self) -> int:
+        """Recompute every due time (after a policy change)."""
+        return self._update("1 = 1", [], None, None)
+
+    def remove(self, refs: Iterable[str]) -> int:
+        with transaction(self.db, self.lock) as db:
+            return sum(db.execute("DELETE FROM retention_items WHERE ref = ?", [r]).rowcount for r in refs)
+
+    def remove_subject(self, subject_id: str) -> int:
+        """Erasure: delete every item of the subject (payloads included)."""
+        with transaction(self.db, self.lock) as db:
+            return db.execute("DELETE FROM retention_items WHERE subject_id = ?", [subject_id]).rowcount
+
+    # -- purge ---------------------------------------------------------------------------------
+    def purge(self, now: dt.datetime | None = None, *, dry_run: bool = False, batch: int = 500,
+              actor: str = "system:retention", role: str = "system",
+              on_purge: Callable[[list[PurgedItem]], None] | None = None) -> PurgeReport:
+        """Delete every item due at ``now`` (default: the clock), ``batch`` per transaction.
+
+        If an earlier run was interrupted, this call finishes *that* run (with its own cutoff) and
+        returns its report (``resumed=True``); call again for a new run. ``on_purge`` is called inside
+        each batch's transaction with the items going, so callers drop their references atomically.
+        """
+        if batch < 1:
+            raise RetentionError("batch must be at least 1")
+        if dry_run:
+            return self._dry_run(utc(now or self.clock()), actor, role)
+        with transaction(self.db, self.lock) as db:
+            row = db.execute("SELECT run_id, cutoff FROM retention_runs WHERE status = 'running' AND dry_run = 0 "
+                             "ORDER BY started_at LIMIT 1").fetchone()
+            if row is not None:
+                run_id, cutoff, resumed = row[0], row[1], True
+            else:
+                run_id, cutoff, resumed = "purge_" + uuid.uuid4().hex[:20], _ts(now or self.clock()), False
+                db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status) "
+                           "VALUES (?, ?, ?, 0, ?, ?, 'running')", [run_id, iso(self.clock()), cutoff, actor, role])
+        while self._purge_batch(run_id, cutoff, batch, on_purge):
+            pass
+        return self._finish(run_id, resumed)
+
+    def _purge_batch(self, run_id: str, cutoff: float, batch: int,
+                     on_purge: Callable[[list[PurgedItem]], None] | None) -> bool:
+        with transaction(self.db, self.lock) as db:
+            rows = db.execute("SELECT id, ref, category, record_id, subject_id FROM retention_items "
+                              "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+                              [cutoff, batch]).fetchall()
+            if not rows:
+                return False
+            if on_purge is not None:
+                on_purge([PurgedItem(r[1], r[2], r[3], r[4]) for r in rows])
+            db.conn.executemany("INSERT INTO retention_run_items (run_id, item_id, category, ref) VALUES (?, ?, ?, ?)",
+                                [(run_id, r[0], r[2], r[1]) for r in rows])
+            db.conn.executemany("DELETE FROM retention_items WHERE id = ?", [(r[0],) for r in rows])
+            db.execute("UPDATE retention_runs SET batches = batches + 1 WHERE run_id = ?", [run_id])
+            if self._after_batch is not None:
+                self._after_batch(len(rows))
+        return len(rows) == batch
+
+    @staticmethod
+    def _digest(rows: Iterable[tuple[str, str]]) -> tuple[dict[str, int], str]:
+        counts: dict[str, int] = {}
+        h = hashlib.sha256()
+        for category, ref in rows:
+            counts[category] = counts.get(category, 0) + 1
+            h.update(f"{category}\t{ref}\n".encode())
+        return dict(sorted(counts.items())), h.hexdigest()
+
+    def _finish(self, run_id: str, resumed: bool) -> PurgeReport:
+        with transaction(self.db, self.lock) as db:
+            cutoff, batches, actor, role = db.execute(
+                "SELECT cutoff, batches, actor, role FROM retention_runs WHERE run_id = ?", [run_id]).fetchone()
+            counts, digest = self._digest(db.execute("SELECT category, ref FROM retention_run_items WHERE run_id = ? "
+                                                     "ORDER BY item_id", [run_id]))
+            report = PurgeReport(run_id, False, iso(_dt(cutoff)), sum(counts.values()), counts, digest, batches,
+                                 resumed)
+            self._log(report, actor, role)
+            db.execute("UPDATE retention_runs SET status = 'done', purged = ?, by_category = ?, ids_sha256 = ?, "
+                       "finished_at = ? WHERE run_id = ?",
+                       [report.purged, json.dumps(counts), digest, iso(self.clock()), run_id])
+            db.execute("DELETE FROM retention_run_items WHERE run_id = ?", [run_id])
+        return report
+
+    def _dry_run(self, cutoff: dt.datetime, actor: str, role: str) -> PurgeReport:
+        with self.lock:
+            rows = self.db.execute("SELECT category, ref FROM retention_items WHERE due_at IS NOT NULL AND "
+                                   "due_at <= ? ORDER BY id", [_ts(cutoff)]).fetchall()
+        counts, digest = self._digest(rows)
+        report = PurgeReport("dry_" + uuid.uuid4().hex[:20], True, iso(cutoff), len(rows), counts, digest)
+        with transaction(self.db, self.lock) as db:
+            db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, purged, "
+                       "by_category, ids_sha256, finished_at) VALUES (?, ?, ?, 1, ?, ?, 'done', ?, ?, ?, ?)",
+                       [report.run_id, iso(self.clock()), _ts(cutoff), actor, role, report.purged, json.dumps(counts),
+                        digest, iso(self.clock())])
+            self._log(report, actor, role)
+        return report
+
+    def _log(self, report: PurgeReport, actor: str, role: str) -> None:
+        if self.ledger is None:
+            return
+        action = "retention_purge_dry_run" if report.dry_run else "retention_purge"
+        if self.ledger.find(action, report.run_id) is not None:  # a resumed run already logged
+            return
+        self.ledger.append(actor, role, action, report.run_id, "retention", LEGAL_BASIS,
+                           details={"cutoff": report.cutoff, "purged": report.purged,
+                                    "by_category": report.by_category, "ids_sha256": report.ids_sha256})
+
+    def runs(self, limit: int = 100) -> list[dict]:
+        """The latest purge runs, newest first."""
+        with self.lock:
+            rows = self.db.execute("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "
+                                   "by_category, ids_sha256, finished_at FROM retention_runs "
+                                   "ORDER BY started_at DESC, rowid DESC LIMIT ?", [limit]).fetchall()
+        return [{"run_id": r[0], "started_at": r[1], "cutoff": iso(_dt(r[2])), "dry_run": bool(r[3]), "actor": r[4],
+                 "role": r[5], "status": r[6], "batches": r[7], "purged": r[8],
+                 "by_category": json.loads(r[9]) if r[9] else {}, "ids_sha256": r[10], "finished_at": r[11]}
+                for r in rows]
+
+    # -- report --------------------------------------------------------------------------------
+    def retention_report(self, now: dt.datetime | None = None) -> list[CategoryReport]:
+        """Per category: items held, the oldest (and its age), how many are overdue, the next due."""
+        now = utc(now or self.clock())
+        t = now.timestamp()
+        with self.lock:
+            rows = self.db.execute("SELECT category, COUNT(*), MIN(created_at), "
+                                   "SUM(CASE WHEN due_at IS NOT NULL AND due_at <= ? THEN 1 ELSE 0 END), "
+                                   "MIN(CASE WHEN due_at > ? THEN due_at END) FROM retention_items GROUP BY category",
+                                   [t, t]).fetchall()
+        by = {r[0]: r for r in rows}
+        out = []
+        for category in [*self.policies, *sorted(set(by) - set(self.policies))]:
+            _, count, oldest, overdue, next_due = by.get(category, (category, 0, None, 0, None))
+            policy = self.policies.get(category)
+            out.append(CategoryReport(category, count, iso(_dt(oldest)) if oldest is not None else None,
+                                      round((t - oldest) / 86400, 3) if oldest is not None else None,
+                                      overdue or 0, iso(_dt(next_due)) if next_due is not None else None,
+                                      policy.describe() if policy else "no policy"))
+        return out

@@ -1,0 +1,268 @@
+"""Envelope encryption with one data key per data subject, and crypto-shredding.
+
+Each subject gets a random AES-256 data key (DEK), stored only wrapped by the key-encryption key
+(KEK, see :mod:`privacy._kek`). :meth:`Vault.seal` encrypts with AES-256-GCM (NIST SP 800-38D)
+under the subject's DEK and returns a self-describing envelope::
+
+    b"SBV" | version (1) | algorithm (1) | len(key_id) (1) | key_id (ASCII) | nonce (12) | ciphertext+tag
+
+The associated data is the envelope header plus (subject, category, record), length-prefixed, so
+an envelope moved to another record, category or subject fails authentication
+(:class:`IntegrityError`). Envelopes hold no identifier of the subject.
+
+Crypto-shredding (:meth:`Vault.shred`) deletes the DEK (with ``secure_delete`` so the page is
+overwritten) and leaves a tombstone: every copy of every envelope of that subject, in any database
+or backup, becomes undecryptable. This holds for backups as long as the *key store* (the database
+given to the vault) is not inside the data backups — keep it separate from the data it protects,
+as a KMS/HSM would be. KEK rotation (:meth:`Vault.rotate_kek`) rewraps the DEKs only: envelopes
+are untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sqlite3
+import threading
+import unicodedata
+from collections import OrderedDict
+from pathlib import Path
+
+import sqlite_utils
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from privacy._errors import IntegrityError, KekError, KeyNotFoundError, SubjectShreddedError
+from privacy._kek import KeyEncryptionKeyProvider
+from privacy._schema import connect
+from privacy._util import Clock, iso, system_clock, transaction
+
+__all__ = ["ENVELOPE_MAGIC", "Vault", "envelope_key_id"]
+
+ENVELOPE_MAGIC = b"SBV"
+_VERSION = 1
+_ALG_AES256GCM = 1
+_NONCE = 12
+
+
+def _lp(*parts: str) -> bytes:
+    out = bytearray()
+    for p in parts:
+        b = p.encode("utf-8")
+        out += len(b).to_bytes(4, "big") + b
+    return bytes(out)
+
+
+def _parse(envelope: bytes) -> tuple[bytes, str, bytes, bytes]:
+    """(header, key_id, nonce, ciphertext) of an envelope, or IntegrityError."""
+    if not isinstance(envelope, bytes | bytearray | memoryview):
+        raise IntegrityError("an envelope is bytes")
+    env = bytes(envelope)
+    if len(env) < 6 or env[:3] != ENVELOPE_MAGIC:
+        raise IntegrityError("not a vault envelope")
+    if env[3] != _VERSION or env[4] != _ALG_AES256GCM:
+        raise IntegrityError(f"unsupported envelope version {env[3]} / algorithm {env[4]}")
+    n = env[5]
+    end = 6 + n + _NONCE
+    if len(env) < end + 16:
+        raise IntegrityError("envelope truncated")
+    try:
+        key_id = env[6:6 + n].decode("ascii")
+    except UnicodeDecodeError as e:
+        raise IntegrityError("envelope key id is not ASCII") from e
+    return env[:end], key_id, env[6 + n:end], env[end:]
+
+
+def envelope_key_id(envelope: bytes) -> str:
+    """The id of the data key that sealed ``envelope`` (no decryption)."""
+    return _parse(envelope)[1]
+
+
+def _digest(subject_id: str) -> str:
+    return hashlib.sha256(b"smartborder-subject\x00" + subject_id.encode()).hexdigest()
+
+
+class Vault:
+    """Per-subject data keys wrapped by a KEK; seal/open envelopes; shred; rotate the KEK.
+
+    ``db`` is the key store: a path (its own SQLite file, recommended: keep it out of the data
+    backups) or an open database/connection. ``lock`` serialises use of a shared connection.
+    """
+
+    def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection,
+                 kek: KeyEncryptionKeyProvider, *, clock: Clock | None = None,
+                 lock: threading.RLock | None = None, cache_size: int = 4096) -> None:
+        if not isinstance(kek, KeyEncryptionKeyProvider):
+            raise KekError("kek must provide key_id, wrap() and unwrap()")
+        self.db = connect(db)
+        self.kek = kek
+        self.clock = clock or system_clock
+        self.lock = lock or threading.RLock()
+        self._cache: OrderedDict[str, tuple[str, AESGCM]] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- data keys ----------------------------------------------------------------------------
+    def _dek_aad(self, key_id: str, subject_id: str) -> bytes:
+        return b"smartborder-dek\x00" + _lp(key_id, subject_id)
+
+    def _key_for_subject(self, subject_id: str, *, create: bool) -> tuple[str, AESGCM] | None:
+        with transaction(self.db, self.lock) as db:
+            row = db.execute("SELECT key_id, kek_id, wrapped FROM vault_keys WHERE subject_id = ?",
+                             [subject_id]).fetchone()
+            if row is not None:
+                return row[0], self._unwrap_row(row[0], subject_id, row[1], row[2])
+            if not create:
+                return None
+            key_id = "dek_" + os.urandom(12).hex()
+            dek = AESGCM.generate_key(256)
+            wrapped = self.kek.wrap(dek, self._dek_aad(key_id, subject_id))
+            db.execute("INSERT INTO vault_keys (key_id, subject_id, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [key_id, subject_id, self.kek.key_id, wrapped, iso(self.clock())])
+            aead = AESGCM(dek)
+            self._remember(key_id, subject_id, aead)
+            return key_id, aead
+
+    def _unwrap_row(self, key_id: str, subject_id: str, kek_id: str, wrapped: bytes) -> AESGCM:
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[0] == subject_id:
+            self._cache.move_to_end(key_id)
+            return cached[1]
+        if kek_id != self.kek.key_id:
+            raise KekError(f"data key {key_id} is wrapped by KEK {kek_id}, not the configured {self.kek.key_id}")
+        aead = AESGCM(self.kek.unwrap(bytes(wrapped), self._dek_aad(key_id, subject_id)))
+        self._remember(key_id, subject_id, aead)
+        return aead
+
+    def _remember(self, key_id: str, subject_id: str, aead: AESGCM) -> None:
+        self._cache[key_id] = (subject_id, aead)
+        self._cache.move_to_end(key_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # -- envelopes ----------------------------------------------------------------------------
+    @staticmethod
+    def _aad(header: bytes, subject_id: str, category: str, record_id: str) -> bytes:
+        return header + _lp(subject_id, category, record_id)
+
+    def seal(self, subject_id: str, category: str, record_id: str, data: bytes) -> bytes:
+        """Encrypt ``data`` for (subject, category, record) under the subject's data key."""
+        key_id, aead = self._key_for_subject(subject_id, create=True)
+        kid = key_id.encode("ascii")
+        nonce = os.urandom(_NONCE)
+        header = ENVELOPE_MAGIC + bytes([_VERSION, _ALG_AES256GCM, len(kid)]) + kid + nonce
+        return header + aead.encrypt(nonce, bytes(data), self._aad(header, subject_id, category, record_id))
+
+    def open(self, subject_id: str, category: str, record_id: str, envelope: bytes) -> bytes:
+        """Decrypt an envelope sealed for exactly (subject, category, record)."""
+        header, key_id, nonce, ct = _parse(envelope)
+        with self.lock:
+            row = self.db.execute("SELECT subject_id, kek_id, wrapped FROM vault_keys WHERE key_id = ?",
+                                  [key_id]).fetchone()
+            if row is None:
+                if self.is_shredded(subject_id) or self._tombstoned("key:" + key_id):
+                    raise SubjectShreddedError("the data subject's key was destroyed (erased or purged)")
+                raise KeyNotFoundError(f"no data key {key_id} in this vault")
+            if row[0] != subject_id:
+                raise IntegrityError("envelope belongs to another data subject")
+            aead = self._unwrap_row(key_id, subject_id, row[1], row[2])
+        try:
+            return aead.decrypt(nonce, ct, self._aad(header, subject_id, category, record_id))
+        except InvalidTag as e:
+            raise IntegrityError("envelope failed authentication (tampered, or not this record's)") from e
+
+    # -- shredding ----------------------------------------------------------------------------
+    def shred(self, subject_id: str) -> bool:
+        """Destroy the subject's data key; True if there was one. Idempotent."""
+        with transaction(self.db, self.lock) as db:
+            keys = [r[0] for r in db.execute("SELECT key_id FROM vault_keys WHERE subject_id = ?", [subject_id])]
+            n = db.execute("DELETE FROM vault_keys WHERE subject_id = ?", [subject_id]).rowcount
+            for digest in [_digest(subject_id), *(_digest("key:" + k) for k in keys)]:
+                db.execute("INSERT OR IGNORE INTO vault_tombstones (subject_digest, shredded_at) VALUES (?, ?)",
+                           [digest, iso(self.clock())])
+            for kid in [k for k, (s, _) in self._cache.items() if s == subject_id]:
+                del self._cache[kid]
+        self._flush()
+        return n > 0
+
+    def is_shredded(self, subject_id: str) -> bool:
+        """True if a data key of this subject was ever shredded."""
+        return self._tombstoned(subject_id)
+
+    def _tombstoned(self, name: str) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM vault_tombstones WHERE subject_digest = ?",
+                                   [_digest(name)]).fetchone() is not None
+
+    def has_key(self, subject_id: str) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM vault_keys WHERE subject_id = ?", [subject_id]).fetchone() is not None
+
+    def _flush(self) -> None:
+        """Move the overwritten pages from the WAL into the file so no old key survives in either."""
+        with self.lock:
+            if not self.db.conn.in_transaction:
+                try:
+                    self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # not WAL, or busy readers: the next checkpoint does it
+                    pass
+
+    # -- KEK rotation -------------------------------------------------------------------------
+    def rotate_kek(self, new_kek: KeyEncryptionKeyProvider) -> int:
+        """Rewrap every data key and secret under ``new_kek`` (one transaction); returns the count.
+        Envelopes are not touched: they stay byte for byte the same and keep opening."""
+        if not isinstance(new_kek, KeyEncryptionKeyProvider):
+            raise KekError("new_kek must provide key_id, wrap() and unwrap()")
+        old = self.kek
+        n = 0
+        with transaction(self.db, self.lock) as db:
+            for key_id, subject_id, kek_id, wrapped in db.execute(
+                    "SELECT key_id, subject_id, kek_id, wrapped FROM vault_keys").fetchall():
+                aad = self._dek_aad(key_id, subject_id)
+                dek = self._unwrap_with(old, kek_id, bytes(wrapped), aad, key_id)
+                db.execute("UPDATE vault_keys SET kek_id = ?, wrapped = ? WHERE key_id = ?",
+                           [new_kek.key_id, new_kek.wrap(dek, aad), key_id])
+                n += 1
+            for name, kek_id, wrapped in db.execute("SELECT name, kek_id, wrapped FROM vault_secrets").fetchall():
+                aad = self._secret_aad(name)
+                secret = self._unwrap_with(old, kek_id, bytes(wrapped), aad, name)
+                db.execute("UPDATE vault_secrets SET kek_id = ?, wrapped = ? WHERE name = ?",
+                           [new_kek.key_id, new_kek.wrap(secret, aad), name])
+                n += 1
+            self.kek = new_kek
+        self._flush()
+        return n
+
+    @staticmethod
+    def _unwrap_with(kek: KeyEncryptionKeyProvider, kek_id: str, wrapped: bytes, aad: bytes, what: str) -> bytes:
+        if kek_id == kek.key_id:
+            return kek.unwrap(wrapped, aad)
+        raise KekError(f"{what} is wrapped by KEK {kek_id}, not the current {kek.key_id}")
+
+    # -- long-lived secrets (pseudonymisation key, ledger signing key) --------------------------
+    @staticmethod
+    def _secret_aad(name: str) -> bytes:
+        return b"smartborder-secret\x00" + _lp(name)
+
+    def secret(self, name: str, size: int = 32) -> bytes:
+        """A named random secret, created on first use and stored wrapped by the KEK."""
+        with transaction(self.db, self.lock) as db:
+            row = db.execute("SELECT kek_id, wrapped FROM vault_secrets WHERE name = ?", [name]).fetchone()
+            if row is not None:
+                return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
+            value = os.urandom(size)
+            db.execute("INSERT INTO vault_secrets (name, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?)",
+                       [name, self.kek.key_id, self.kek.wrap(value, self._secret_aad(name)), iso(self.clock())])
+            return value
+
+    def signing_key(self, name: str = "ledger") -> Ed25519PrivateKey:
+        """An Ed25519 key for the ledger's checkpoints, kept wrapped in the vault."""
+        return Ed25519PrivateKey.from_private_bytes(self.secret(f"ed25519:{name}"))
+
+    def pseudonym(self, document_number: str, issuing_state: str = "") -> str:
+        """A stable subject id for a document: HMAC-SHA256 under the vault's pseudonymisation key,
+        so no document number is stored in clear."""
+        doc = unicodedata.normalize("NFKC", document_number).upper().replace(" ", "").replace("<", "")
+        msg = f"{issuing_state.strip().upper()}:{doc}".encode()
+        return "subj_" + hmac.new(self.secret("pseudonym"), msg, hashlib.sha256).hexdigest()[:32]
