@@ -20,14 +20,14 @@ clone_ca          the chip lacks the DG14 private key                  chip_auth
 mrz_mismatch      DG1 holds a different MRZ than the printed one       mrz_consistency
 ================  ===================================================  ==============================
 
-LDS building blocks and the test PKI come from the document-data half of ``emrtd`` (``_lds*``,
-``_sod``, ``_pki``) when present; small private fallbacks keep the issuer usable on its own.
+The LDS files are made by the same encoders the reader parses with: DG1 from the parsed MRZ
+(:mod:`emrtd._mrz`, :mod:`emrtd._lds`), DG2 as an ISO/IEC 19794-5 (or 39794-5) record around the JPEG 2000
+portrait (:mod:`emrtd._dg2`), EF.SOD by :func:`emrtd._sod.build_sod`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -38,7 +38,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from emrtd._bac import BacKey
 from emrtd._chip import VirtualChip
-from emrtd._reader import _dg1_fields, file_name_on_disk
+from emrtd._dg2 import BiometricGroup, FaceImage
+from emrtd._lds import Dg1, EfCom
+from emrtd._mrz import Mrz, check_mrz, parse_mrz
+from emrtd._reader import file_name_on_disk
 from emrtd._secinfo import (
     ECDSA_PLAIN,
     ActiveAuthenticationInfo,
@@ -50,24 +53,30 @@ from emrtd._secinfo import (
     encode_dg15,
     pace_oid,
 )
-from emrtd._tlv import encode_tlv
+from emrtd._sod import build_sod
 
-__all__ = ["FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2"]
+__all__ = [
+    "FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2",
+    "PORTRAIT_SIZE",
+]  # fmt: skip
 
 FAULTS = (
     "tampered_dg", "bad_sod_signature", "expired_dsc", "revoked_dsc",
     "unknown_csca", "clone_aa", "clone_ca", "mrz_mismatch",
 )  # fmt: skip
 _FORMAT = "smartborder-virtual-emrtd/1"
+# Portrait geometry (Doc 9303 Part 10 §4.7.2 / ISO/IEC 39794-5 ICAO profile: width:height 74-80 %, >= 420 px
+# wide for 90 px between the eyes). 3:4 = 75 %; 480x600 (80 %) is the other common choice.
+PORTRAIT_SIZE = (450, 600)
 
 
 class IssuerError(ValueError):
     """Bad issuing request (MRZ, photo, option or fault) or an unreadable document directory."""
 
 
-def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = (480, 600)) -> tuple[bytes, int, int]:
-    """Crop the photo to 3:4 around its centre, scale to at most ``size`` and encode JPEG 2000 under
-    ``max_bytes`` (Part 10 §4.7.2 / ISO/IEC 19794-5 token-like frontal geometry). Returns (jp2, w, h)."""
+def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = PORTRAIT_SIZE) -> tuple[bytes, int, int]:
+    """Crop the photo to the aspect of ``size`` around its centre, scale it to ``size`` and encode JPEG 2000
+    under ``max_bytes`` (Part 10 §4.7.2, ICAO portrait profile). Returns (jp2, w, h)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -81,14 +90,13 @@ def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = (
     except (OSError, UnidentifiedImageError) as e:
         raise IssuerError(f"cannot read the face photo: {e}") from e
     w, h = im.size
-    if w * 4 > h * 3:  # too wide: crop width
-        cw, ch = h * 3 // 4, h
+    sw, sh = size
+    if w * sh > h * sw:  # too wide: crop width
+        cw, ch = h * sw // sh, h
     else:
-        cw, ch = w, w * 4 // 3
+        cw, ch = w, w * sh // sw
     left, top = (w - cw) // 2, (h - ch) // 2
-    im = im.crop((left, top, left + cw, top + ch))
-    if cw > size[0]:
-        im = im.resize(size, Image.LANCZOS)
+    im = im.crop((left, top, left + cw, top + ch)).resize(size, Image.LANCZOS)
     w, h = im.size
     ratio = max(10.0, w * h * 3 / (max_bytes * 0.95))
     for _ in range(8):
@@ -101,23 +109,9 @@ def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = (
     raise IssuerError(f"cannot encode the face under {max_bytes} bytes")
 
 
-def _fallback_dg2(jp2: bytes, width: int, height: int) -> bytes:
-    """DG2 with one ISO/IEC 19794-5:2005 facial record in the CBEFF template (Part 10 §4.7.2.1)."""
-    facial_info = (
-        (20 + 12 + len(jp2)).to_bytes(4, "big") + b"\x00\x00"  # block length, no feature points
-        + b"\x00\x00\x00" + b"\x00\x00\x00"  # gender, eye, hair, property mask
-        + b"\x00\x00" + b"\x00\x00\x00" + b"\x00\x00\x00"  # expression, pose angles, uncertainties
-    )  # fmt: skip
-    image_info = (
-        b"\x01\x01" + width.to_bytes(2, "big") + height.to_bytes(2, "big")  # full frontal, JPEG 2000
-        + b"\x01\x02" + b"\x00\x00" + b"\x00\x00"  # sRGB, digital still camera, device, quality
-    )  # fmt: skip
-    body = facial_info + image_info + jp2
-    record = b"FAC\x00010\x00" + (14 + len(body)).to_bytes(4, "big") + b"\x00\x01" + body
-    header = encode_tlv(0xA1, encode_tlv(0x80, b"\x01\x01") + encode_tlv(0x81, b"\x02")
-                        + encode_tlv(0x87, b"\x01\x01") + encode_tlv(0x88, b"\x00\x08"))
-    bit = encode_tlv(0x7F60, header + encode_tlv(0x5F2E, record))
-    return encode_tlv(0x75, encode_tlv(0x7F61, encode_tlv(0x02, b"\x01") + bit))
+def _dg2(jp2: bytes, width: int, height: int, encoding: str = "ISO19794") -> bytes:
+    """DG2 with one full-frontal face in the CBEFF template (Part 10 §4.7.2): ISO/IEC 19794-5 or 39794-5."""
+    return BiometricGroup.dg2([FaceImage(jp2, width, height, encoding)], encoding=encoding).encode()
 
 
 def sample_dg2() -> bytes:
@@ -132,8 +126,8 @@ def sample_dg2() -> bytes:
     d.arc((200, 300, 280, 350), 20, 160, fill=(150, 60, 60), width=5)
     noise = Image.effect_noise((480, 600), 40).convert("RGB")
     im = Image.blend(im, noise, 0.25)
-    jp2, w, h = encode_face_jp2(im, max_bytes=19_000)
-    return _fallback_dg2(jp2, w, h)
+    jp2, w, h = encode_face_jp2(im, max_bytes=19_000, size=(480, 600))
+    return _dg2(jp2, w, h)
 
 
 def _public_der(key) -> bytes:
@@ -144,21 +138,15 @@ def _pem(key) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-def _mrz_text(mrz: str) -> str:
-    text = "".join(mrz.split()).upper()
-    if len(text) not in (88, 90):
-        raise IssuerError(f"MRZ of {len(text)} characters: TD3 needs 2x44, TD1 3x30")
-    if _dg1_fields(encode_tlv(0x61, encode_tlv(0x5F1F, text.encode()))) is None:
-        raise IssuerError("MRZ not understood")
-    return text
-
-
-def _dg1(mrz: str) -> bytes:
-    return encode_tlv(0x61, encode_tlv(0x5F1F, mrz.encode("ascii")))
-
-
-def _com(tags: list[int]) -> bytes:
-    return encode_tlv(0x60, encode_tlv(0x5F01, b"0107") + encode_tlv(0x5F36, b"040000") + encode_tlv(0x5C, bytes(tags)))
+def _parse_mrz(mrz: str | Mrz) -> Mrz:
+    if isinstance(mrz, Mrz):
+        return mrz
+    parsed, errors = check_mrz("".join(mrz.split()).upper())
+    if errors:
+        raise IssuerError(f"MRZ not usable: {'; '.join(f'{e.field}: {e}' for e in errors)}") from errors[0]
+    if parsed.is_visa:
+        raise IssuerError("a visa MRZ (MRV-A/B) has no chip to personalise")
+    return parsed
 
 
 @dataclass
@@ -179,13 +167,12 @@ class IssuedDocument:
 
     @property
     def document_type(self) -> str:
-        return "TD3" if len(self.mrz) == 88 else "TD1"
+        return parse_mrz(self.mrz).format
 
     @property
     def access_key(self) -> BacKey:
         """The key a terminal derives from the printed MRZ."""
-        doc, dob, doe = _dg1_fields(_dg1(self.mrz))
-        return BacKey(doc, dob, doe)
+        return parse_mrz(self.mrz).access_key()
 
     def chip(self, **kw) -> VirtualChip:
         return VirtualChip(
@@ -248,7 +235,7 @@ class IssuedDocument:
 
 
 def issue_document(
-    mrz: str,
+    mrz: str | Mrz,
     photo,
     *,
     can: str | None = None,
@@ -261,12 +248,16 @@ def issue_document(
     faults: tuple[str, ...] | list[str] = (),
     pki=None,
     signing_time: dt.datetime | None = None,
+    dg2_encoding: str = "ISO19794",
+    sod_version: int = 0,
 ) -> IssuedDocument:
     """Personalise a document; see the module docstring for ``faults``.
 
     ``aa`` is ``"rsa"`` (ISO/IEC 9796-2, 1024-bit... 2048-bit key), ``"ec"`` (ECDSA P-256) or None;
     ``ca`` adds a brainpoolP256r1 Chip Authentication key with AES-128 in DG14.
     ``pki`` is a :class:`IssuerPki` (made when None; reuse one to share a CSCA across documents).
+    ``dg2_encoding`` is ``"ISO19794"`` (19794-5 in DO'5F2E') or ``"ISO39794"`` (39794-5 in DO'7F2E');
+    ``sod_version`` 1 adds the LDS version info to the LDSSecurityObject.
     """
     faults = tuple(faults)
     unknown = [f for f in faults if f not in FAULTS]
@@ -280,19 +271,18 @@ def issue_document(
         raise IssuerError("a chip needs BAC or PACE")
     if can is not None and (not can.isdigit() or not 1 <= len(can) <= 10):
         raise IssuerError(f"CAN must be 1..10 digits, got {can!r}")
-    mrz = _mrz_text(mrz)
+    parsed = _parse_mrz(mrz)
     signing_time = signing_time or dt.datetime.now(dt.UTC)
 
     files: dict[str, bytes] = {}
-    printed = mrz
-    if "mrz_mismatch" in faults:  # DG1 says one thing, the printed MRZ another
-        i = 44 if len(mrz) == 88 else 5
-        swapped = "X" if mrz[i] != "X" else "Y"
-        mrz = mrz[:i] + swapped + mrz[i + 1 :]
-    files["DG1"] = _dg1(mrz)
+    printed = parsed.encode()
+    chip_mrz = parsed
+    if "mrz_mismatch" in faults:  # DG1 says one thing (valid check digits), the printed MRZ another
+        number = parsed.document_number
+        chip_mrz = parsed.with_changes(document_number=("X" if number[0] != "X" else "Y") + number[1:])
+    files["DG1"] = Dg1.from_mrz(chip_mrz).encode()
     jp2, w, h = encode_face_jp2(photo)
-    files["DG2"] = _fallback_dg2(jp2, w, h)
-    tags = [0x61, 0x75]
+    files["DG2"] = _dg2(jp2, w, h, dg2_encoding)
 
     infos = []
     chip_aa_key = chip_ca_key = None
@@ -316,15 +306,14 @@ def issue_document(
         files["DG15"] = encode_dg15(_public_der(aa_key))
     if infos:
         files["DG14"] = SecurityInfos(infos).encode_dg14()
-    tags += [t for t, n in ((0x6E, "DG14"), (0x6F, "DG15")) if n in files]
-    files["EF.COM"] = _com(tags)
+    files["EF.COM"] = EfCom.for_files(sorted((n for n in files if n.startswith("DG")), key=lambda n: int(n[2:]))).encode()
     if pace:
         cipher, bits = pace_cipher
         files["EF.CardAccess"] = SecurityInfos([PaceInfo(pace_oid("ECDH", "GM", cipher, bits), 2, pace_parameter_id)]).encode()
 
     pki = pki or IssuerPki.make()
     signed = {n: c for n, c in files.items() if n.startswith("DG")}
-    sod, csca_der, crl = _sign_document(pki, signed, signing_time, faults)
+    sod, csca_der, crl = _sign_document(pki, signed, signing_time, faults, sod_version)
     files["EF.SOD"] = sod
     if "tampered_dg" in faults:
         dg2 = bytearray(files["DG2"])
@@ -387,6 +376,36 @@ class IssuerPki:
         )  # fmt: skip
         return key, cert
 
+    def issue_master_list_signer(self, now: dt.datetime | None = None):
+        """A Master List Signer certificate (Part 12 §9: extKeyUsage id-icao-cscaMasterListSigningKey)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+        now = now or dt.datetime.now(dt.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        country = self.csca_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+                          x509.NameAttribute(NameOID.COMMON_NAME, "Master List Signer test")])
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(self.csca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ObjectIdentifier("2.23.136.1.1.3")]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.csca_key.public_key()), critical=False)
+            .sign(self.csca_key, hashes.SHA256())
+        )  # fmt: skip
+        return key, cert
+
+    def master_list(self, extra_cscas=(), *, signing_time: dt.datetime | None = None) -> bytes:
+        """A CSCA Master List (Part 12 §9) with this CSCA and ``extra_cscas``, signed by a fresh signer."""
+        from emrtd._trust import build_master_list
+
+        signing_time = signing_time or dt.datetime.now(dt.UTC)
+        key, cert = self.issue_master_list_signer(signing_time)
+        return build_master_list([self.csca_cert, *extra_cscas], key, cert, signing_time=signing_time)
+
     def crl(self, revoked_serials: list[int], now: dt.datetime) -> bytes:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
@@ -400,22 +419,9 @@ class IssuerPki:
         return builder.sign(self.csca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
-def _lds_security_object(dgs: dict[str, bytes]) -> bytes:
-    """LDSSecurityObject v0 with SHA-256 data group hashes (Part 10 §4.6.2.2)."""
-    sha256 = encode_tlv(0x30, encode_tlv(0x06, bytes.fromhex("608648016503040201")))
-    hashes_ = b"".join(
-        encode_tlv(0x30, encode_tlv(0x02, bytes([int(n[2:])])) + encode_tlv(0x04, hashlib.sha256(c).digest()))
-        for n, c in sorted(dgs.items(), key=lambda kv: int(kv[0][2:]))
-    )
-    return encode_tlv(0x30, encode_tlv(0x02, b"\x00") + sha256 + encode_tlv(0x30, hashes_))
-
-
-def _sign_document(pki: IssuerPki, dgs: dict[str, bytes], signing_time: dt.datetime, faults) -> tuple[bytes, bytes, bytes]:
+def _sign_document(pki: IssuerPki, dgs: dict[str, bytes], signing_time: dt.datetime, faults,
+                   version: int = 0) -> tuple[bytes, bytes, bytes]:
     """EF.SOD signed by a fresh DSC, the trusted CSCA certificate and its CRL, with faults applied."""
-    from asn1crypto import cms
-    from asn1crypto import x509 as ax509
-    from cryptography.hazmat.primitives import hashes
-
     issuer = IssuerPki.make(now=signing_time) if "unknown_csca" in faults else pki
     if "expired_dsc" in faults:
         nb, na = signing_time - dt.timedelta(days=400), signing_time - dt.timedelta(days=30)
@@ -423,31 +429,6 @@ def _sign_document(pki: IssuerPki, dgs: dict[str, bytes], signing_time: dt.datet
         nb, na = signing_time - dt.timedelta(days=1), signing_time + dt.timedelta(days=90)
     dsc_key, dsc_cert = issuer.issue_dsc(nb, na)
     crl = pki.crl([dsc_cert.serial_number] if "revoked_dsc" in faults else [], signing_time)
-    lds = _lds_security_object(dgs)
-    attrs = cms.CMSAttributes([
-        cms.CMSAttribute({"type": "content_type", "values": ["2.23.136.1.1.1"]}),
-        cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(lds).digest()]}),
-    ])
-    signature = dsc_key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
-    if "bad_sod_signature" in faults:
-        signature = signature[:-6] + bytes(b ^ 0x5A for b in signature[-6:-4]) + signature[-4:]
-    cert = ax509.Certificate.load(dsc_cert.public_bytes(serialization.Encoding.DER))
-    signer = cms.SignerInfo({
-        "version": "v1",
-        "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
-            {"issuer": cert.issuer, "serial_number": cert.serial_number})}),
-        "digest_algorithm": {"algorithm": "sha256"},
-        "signed_attrs": attrs,
-        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
-        "signature": signature,
-    })  # fmt: skip
-    signed_data = cms.SignedData({
-        "version": "v3",
-        "digest_algorithms": [{"algorithm": "sha256"}],
-        "encap_content_info": {"content_type": "2.23.136.1.1.1", "content": lds},
-        "certificates": [cert],
-        "signer_infos": [signer],
-    })  # fmt: skip
-    sod = encode_tlv(0x77, cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    sod = build_sod(dgs, dsc_key, dsc_cert, signing_time=signing_time, version=version,
+                    corrupt_signature="bad_sod_signature" in faults)
     return sod, pki.csca_cert.public_bytes(serialization.Encoding.DER), crl

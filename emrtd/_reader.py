@@ -9,7 +9,10 @@
    offset 32767);
 3. Chip Authentication with the DG14 key (Part 11 §6.2), before the remaining data groups are read;
 4. Active Authentication with the DG15 key (Part 11 §6.1);
-5. Passive Authentication (Part 11 §5.1) through the document-data half of the package when available.
+5. Passive Authentication (Part 11 §5.1, :mod:`emrtd._pa`) against ``trust``: SOD signature, every DG hash,
+   DSC validity at signing time, DSC -> CSCA chain and CRL. Without a trust store the check is reported as
+   not performed (a forged chip can carry its own DSC), with any failure PA found in its reason;
+6. the data groups read are parsed (:mod:`emrtd._lds`, :mod:`emrtd._dg2`): ``mrz``, ``face_image``.
 
 Every check ends in the result with its outcome and reason; only failed access control raises.
 """
@@ -25,6 +28,8 @@ from emrtd._apdu import ApduError, CommandApdu, ResponseApdu, StatusWordError, W
 from emrtd._bac import BacError, BacKey, BacResult, perform_bac
 from emrtd._ca import CaResult, perform_chip_authentication
 from emrtd._chip import FILE_IDS, LDS_AID
+from emrtd._lds import Dg1, LdsError, parse_lds_file
+from emrtd._mrz import Mrz
 from emrtd._pace import CanKey, PaceError, PaceResult, choose_pace_info, perform_pace
 from emrtd._secinfo import SecurityInfoError, SecurityInfos
 from emrtd._sm import SecureMessagingError
@@ -94,6 +99,23 @@ class ReadResult:
     pace_fallback_reason: str = ""
     apdu_count: int = 0
     checks: list[Check] = field(default_factory=list)
+    data_groups: dict[str, object] = field(default_factory=dict)  # parsed files (EfCom, Dg1, BiometricGroup, ...)
+    parse_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mrz(self) -> Mrz | None:
+        """The MRZ held in DG1 (parsed), or None."""
+        dg1 = self.data_groups.get("DG1")
+        return dg1.mrz if isinstance(dg1, Dg1) else None
+
+    @property
+    def face_image(self) -> bytes | None:
+        """The first DG2 face image (JPEG or JPEG 2000 bytes), or None."""
+        dg2 = self.data_groups.get("DG2")
+        try:
+            return dg2.face_image if dg2 is not None else None
+        except LdsError:
+            return None
 
     @property
     def access_protocol(self) -> str:
@@ -121,6 +143,9 @@ class ReadResult:
             "chip_authentication": self.chip_authentication.to_dict() if self.chip_authentication else None,
             "active_authentication": self.active_authentication.to_dict() if self.active_authentication else None,
             "passive_authentication": pa.to_dict() if hasattr(pa, "to_dict") else None,
+            "mrz": self.mrz.to_dict() if self.mrz else None,
+            "face_image": _image_summary(self.face_image),
+            "parse_errors": dict(self.parse_errors),
             "checks": [c.to_dict() for c in self.checks],
             "failures": [c.to_dict() for c in self.failures],
             "apdu_count": self.apdu_count,
@@ -136,6 +161,14 @@ class ReadResult:
             path.write_bytes(content)
             written.append(path)
         return written
+
+
+def _image_summary(image: bytes | None) -> dict | None:
+    if image is None:
+        return None
+    from emrtd._dg2 import image_format
+
+    return {"format": image_format(image), "bytes": len(image)}
 
 
 class _Channel:
@@ -277,12 +310,15 @@ def _dg1_fields(dg1: bytes) -> tuple[str, str, str] | None:
     return doc.rstrip("<"), dob, doe
 
 
-def _mrz_check(key, dg1: bytes | None) -> Check:
+def _mrz_check(key, dg1: bytes | None, parsed: Mrz | None = None) -> Check:
     if not isinstance(key, BacKey):
         return Check("mrz_consistency", None, "access with CAN: no MRZ to compare")
     if dg1 is None:
         return Check("mrz_consistency", None, "DG1 not read")
-    fields = _dg1_fields(dg1)
+    if parsed is not None:
+        fields = (parsed.document_number, parsed.date_of_birth_mrz, parsed.date_of_expiry_mrz)
+    else:
+        fields = _dg1_fields(dg1)
     if fields is None:
         return Check("mrz_consistency", False, "DG1 does not hold a TD1/TD2/TD3 MRZ")
     expected = (key.document_number.rstrip("<"), key.date_of_birth, key.date_of_expiry)
@@ -294,19 +330,28 @@ def _mrz_check(key, dg1: bytes | None) -> Check:
 
 
 def _passive_authentication(files: dict[str, bytes], trust):
-    """Passive Authentication from the document-data half of emrtd (Part 11 §5.1), if present."""
-    try:
-        from emrtd import _pa  # noqa: PLC0415 - optional, provided by the PA work
-    except ImportError:
-        return None, Check("passive_authentication", None, "passive authentication module not available")
-    fn = getattr(_pa, "passive_authentication", None)
-    if fn is None:
-        return None, Check("passive_authentication", None, "passive authentication module not available")
-    result = fn({file_name_on_disk(k)[:-4]: v for k, v in files.items()}, trust=trust)
-    failed = [c for c in getattr(result, "checks", []) if getattr(c, "passed", True) is False]
-    reason = "; ".join(f"{c.name}: {c.reason}" for c in failed)
-    passed = bool(getattr(result, "valid", not failed))
-    return result, Check("passive_authentication", passed, reason)
+    """Passive Authentication (Part 11 §5.1) of the files read; see :func:`emrtd._pa.passive_authentication`."""
+    from emrtd._pa import passive_authentication
+    from emrtd._trust import TrustStore
+
+    if isinstance(trust, list | tuple):
+        trust = TrustStore(trust)
+    result = passive_authentication(files, trust=trust)
+    reason = result.reason
+    if trust is None:
+        found = f"; found: {reason}" if reason else "; SOD signature and data group hashes verify"
+        return result, Check("passive_authentication", None, "no trust store: DSC -> CSCA chain not verified" + found)
+    return result, Check("passive_authentication", result.valid, reason)
+
+
+def _parse_files(res: ReadResult) -> None:
+    for name, data in res.files.items():
+        if name in ("EF.CardAccess", "EF.SOD"):
+            continue
+        try:
+            res.data_groups[name] = parse_lds_file(name, data)
+        except (LdsError, ValueError) as e:
+            res.parse_errors[name] = str(e)
 
 
 def read_document(
@@ -372,7 +417,8 @@ def read_document(
             res.checks.append(Check("active_authentication", aa.succeeded, aa.reason))
     except SecureMessagingError as e:
         raise ReadError("secure_messaging", f"secure messaging failed while reading: {e}") from e
-    res.checks.append(_mrz_check(access_key, res.files.get("DG1")))
+    _parse_files(res)
+    res.checks.append(_mrz_check(access_key, res.files.get("DG1"), res.mrz))
     if passive_authentication and "EF.SOD" in res.files:
         res.passive_authentication, check = _passive_authentication(res.files, trust)
         res.checks.append(check)

@@ -1,0 +1,381 @@
+"""DG2 (face) and DG3 (fingers): biometric templates, ICAO Doc 9303 Part 10 §4.7.2-4.7.3.
+
+A DG holds a Biometric Information Group Template ``7F61`` with the number of instances (``02``) and
+one Biometric Information Template ``7F60`` per instance: a Biometric Header Template ``A1`` (CBEFF,
+ISO/IEC 7816-11: ``80`` ICAO header version, ``81`` type, ``82`` subtype, ``83`` creation date,
+``85`` validity, ``86`` creator, ``87`` format owner, ``88`` format type) and the Biometric Data Block:
+``5F2E`` with an ISO/IEC 19794-5:2005 face record (or 19794-4 finger record), or ``7F2E`` with an
+ISO/IEC 39794-5 face image data block (tagged binary, ``[APPLICATION 5]`` = ``65``).
+
+The images are JPEG or JPEG 2000 (checked by their magic bytes). Encoders are byte-exact with their
+parsers for every field modelled here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from emrtd._lds import LdsError, unwrap
+from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
+
+__all__ = [
+    "BiometricHeader",
+    "BiometricTemplate",
+    "BiometricGroup",
+    "FaceImage",
+    "FingerImage",
+    "image_format",
+    "FORMAT_ISO19794_5",
+    "FORMAT_ISO39794_5",
+]
+
+FORMAT_OWNER_SC37 = 0x0101
+FORMAT_ISO19794_5 = 0x0008  # CBEFF format type, ISO/IEC 19794-5 face (Part 10 §4.7.2)
+FORMAT_ISO39794_5 = 0x0040  # ISO/IEC 39794-5 face, tagged binary (assumed registry value)
+_JP2 = bytes.fromhex("0000000C6A5020200D0A870A")
+_J2K = bytes.fromhex("FF4FFF51")
+
+
+def image_format(data: bytes) -> str | None:
+    """``"jpeg"``, ``"jpeg2000"`` or ``"wsq"`` from the magic bytes, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data.startswith(_JP2) or data.startswith(_J2K):
+        return "jpeg2000"
+    if data[:2] == b"\xff\xa0":
+        return "wsq"
+    return None
+
+
+@dataclass(frozen=True)
+class BiometricHeader:
+    """The BHT ``A1`` items in their order, as (tag, value) pairs."""
+
+    items: tuple[tuple[int, bytes], ...]
+
+    @classmethod
+    def face(cls, format_type: int = FORMAT_ISO19794_5, created: dt.datetime | None = None) -> BiometricHeader:
+        items = [(0x80, b"\x01\x01"), (0x81, b"\x02")]
+        if created is not None:  # creation date: 7 bytes BCD-like YYYYMMDDhhmmss (CBEFF)
+            items.append((0x83, bytes.fromhex(created.strftime("%Y%m%d%H%M%S"))))
+        items += [(0x87, FORMAT_OWNER_SC37.to_bytes(2, "big")), (0x88, format_type.to_bytes(2, "big"))]
+        return cls(tuple(items))
+
+    def get(self, tag: int) -> bytes | None:
+        return next((v for t, v in self.items if t == tag), None)
+
+    @property
+    def format_owner(self) -> int | None:
+        v = self.get(0x87)
+        return int.from_bytes(v, "big") if v else None
+
+    @property
+    def format_type(self) -> int | None:
+        v = self.get(0x88)
+        return int.from_bytes(v, "big") if v else None
+
+    def encode(self) -> bytes:
+        return encode_tlv(0xA1, b"".join(encode_tlv(t, v) for t, v in self.items))
+
+
+@dataclass(frozen=True)
+class FaceImage:
+    """One face: the image and the ISO/IEC 19794-5 (``encoding="ISO19794"``) or 39794-5
+    (``"ISO39794"``) attributes we model."""
+
+    image: bytes
+    width: int
+    height: int
+    encoding: str = "ISO19794"
+    face_image_type: int = 1  # 19794-5: 0 basic, 1 full frontal, 2 token frontal
+    image_data_type: int | None = None  # 19794-5: 0 JPEG, 1 JPEG 2000; 39794-5: 2 JPEG, 3 JP2 lossy, 4 lossless
+    gender: int = 0
+    eye_colour: int = 0
+    hair_colour: int = 0
+    property_mask: int = 0
+    expression: int = 0
+    pose_angle: tuple[int, int, int] = (0, 0, 0)
+    pose_angle_uncertainty: tuple[int, int, int] = (0, 0, 0)
+    feature_points: tuple[bytes, ...] = ()  # raw 8-byte feature points
+    colour_space: int = 1  # sRGB
+    source_type: int = 2  # digital still camera
+    device_type: int = 0
+    quality: int = 0
+    version: tuple[int, int] = (3, 2019)  # 39794-5 version block: generation, year
+
+    def __post_init__(self) -> None:
+        if self.image_data_type is None:
+            fmt = image_format(self.image)
+            if self.encoding == "ISO39794":
+                code = {"jpeg": 2, "jpeg2000": 3}.get(fmt or "")
+            else:
+                code = {"jpeg": 0, "jpeg2000": 1}.get(fmt or "")
+            if code is None:
+                raise LdsError("DG2", "the face image is neither JPEG nor JPEG 2000")
+            object.__setattr__(self, "image_data_type", code)
+
+    @property
+    def format(self) -> str | None:
+        return image_format(self.image)
+
+    # --- ISO/IEC 19794-5:2005 facial record data block (§5.5-5.7) ---
+    def encode_19794_block(self) -> bytes:
+        info = (
+            (20 + 8 * len(self.feature_points) + 12 + len(self.image)).to_bytes(4, "big")
+            + len(self.feature_points).to_bytes(2, "big")
+            + bytes([self.gender, self.eye_colour, self.hair_colour]) + self.property_mask.to_bytes(3, "big")
+            + self.expression.to_bytes(2, "big") + bytes(self.pose_angle) + bytes(self.pose_angle_uncertainty)
+        )  # fmt: skip
+        image_info = (
+            bytes([self.face_image_type, self.image_data_type]) + self.width.to_bytes(2, "big")
+            + self.height.to_bytes(2, "big") + bytes([self.colour_space, self.source_type])
+            + self.device_type.to_bytes(2, "big") + self.quality.to_bytes(2, "big")
+        )  # fmt: skip
+        return info + b"".join(self.feature_points) + image_info + self.image
+
+    # --- ISO/IEC 39794-5 face image data block (tagged binary, IMPLICIT tags) ---
+    def encode_39794(self) -> bytes:
+        gen, year = self.version
+        version = encode_tlv(0xA0, encode_tlv(0x80, _int(gen)) + encode_tlv(0x81, _int(year)))
+        info2d = (
+            encode_tlv(0xA0, encode_tlv(0x80, _int(self.image_data_type)))  # imageDataFormat: code
+            + encode_tlv(0xA1, encode_tlv(0xA1, encode_tlv(0x80, b"\x00")))  # faceImageKind2D: mrtd
+            + encode_tlv(0xA7, encode_tlv(0x80, _int(self.width)) + encode_tlv(0x81, _int(self.height)))
+        )  # fmt: skip
+        rep2d = encode_tlv(0x80, self.image) + encode_tlv(0xA1, info2d)
+        image_rep = encode_tlv(0xA1, encode_tlv(0xA0, encode_tlv(0xA0, rep2d)))
+        block = encode_tlv(0x30, encode_tlv(0x80, b"\x00") + image_rep)
+        return encode_tlv(0x65, version + encode_tlv(0xA1, block))
+
+
+def _int(v: int) -> bytes:
+    """DER INTEGER content (two's complement, minimal)."""
+    return v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True)
+
+
+def _uint(b: bytes) -> int:
+    return int.from_bytes(b, "big", signed=True)
+
+
+def _check_image(image: bytes, file: str) -> None:
+    if image_format(image) not in ("jpeg", "jpeg2000"):
+        raise LdsError(file, f"the image is neither JPEG nor JPEG 2000 (starts {image[:4].hex()})")
+
+
+def parse_19794_5(data: bytes, file: str = "DG2") -> list[FaceImage]:
+    """An ISO/IEC 19794-5:2005 face record: header ``FAC\\0`` ``010\\0`` + record length + count."""
+    if len(data) < 14 or data[:4] != b"FAC\x00":
+        raise LdsError(file, "face record does not start with 'FAC\\0'")
+    if data[4:8] != b"010\x00":
+        raise LdsError(file, f"face record version {data[4:8]!r} is not 010")
+    length, count = int.from_bytes(data[8:12], "big"), int.from_bytes(data[12:14], "big")
+    if length != len(data):
+        raise LdsError(file, f"face record length {length} differs from its {len(data)} bytes")
+    faces, off = [], 14
+    for i in range(count):
+        if off + 20 > len(data):
+            raise LdsError(file, f"face {i + 1}: truncated facial information")
+        block_len, n_points = int.from_bytes(data[off : off + 4], "big"), int.from_bytes(data[off + 4 : off + 6], "big")
+        end = off + block_len
+        fp_end = off + 20 + 8 * n_points
+        if block_len < 32 + 8 * n_points or end > len(data):
+            raise LdsError(file, f"face {i + 1}: block length {block_len} does not fit the record")
+        b = data[off:end]
+        ii = data[fp_end : fp_end + 12]
+        image = data[fp_end + 12 : end]
+        _check_image(image, file)
+        faces.append(FaceImage(
+            image, int.from_bytes(ii[2:4], "big"), int.from_bytes(ii[4:6], "big"), "ISO19794", ii[0], ii[1],
+            b[6], b[7], b[8], int.from_bytes(b[9:12], "big"), int.from_bytes(b[12:14], "big"), tuple(b[14:17]),
+            tuple(b[17:20]), tuple(data[off + 20 + 8 * k : off + 28 + 8 * k] for k in range(n_points)),
+            ii[6], ii[7], int.from_bytes(ii[8:10], "big"), int.from_bytes(ii[10:12], "big"),
+        ))  # fmt: skip
+        off = end
+    if off != len(data):
+        raise LdsError(file, f"{len(data) - off} bytes after the last face")
+    return faces
+
+
+def encode_19794_5(faces: list[FaceImage]) -> bytes:
+    body = b"".join(f.encode_19794_block() for f in faces)
+    return b"FAC\x00010\x00" + (14 + len(body)).to_bytes(4, "big") + len(faces).to_bytes(2, "big") + body
+
+
+def _children(value: bytes, file: str) -> dict[int, bytes]:
+    try:
+        return dict(iter_tlv(value))
+    except TlvError as e:
+        raise LdsError(file, f"malformed ISO/IEC 39794-5 block: {e}") from e
+
+
+def parse_39794_5(data: bytes, file: str = "DG2") -> list[FaceImage]:
+    """The ISO/IEC 39794-5 FaceImageDataBlock (``65``) inside DO'7F2E'."""
+    try:
+        tag, value, end = read_tlv(data, 0)
+    except TlvError as e:
+        raise LdsError(file, f"ISO/IEC 39794-5 block: {e}") from e
+    if tag != 0x65:
+        raise LdsError(file, f"ISO/IEC 39794-5 block has tag {tag:X}, 65 (FaceImageDataBlock) expected")
+    top = _children(value, file)
+    if 0xA0 not in top or 0xA1 not in top:
+        raise LdsError(file, "FaceImageDataBlock lacks its version or representation blocks")
+    ver = _children(top[0xA0], file)
+    version = (_uint(ver.get(0x80, b"\x00")), _uint(ver.get(0x81, b"\x00")))
+    faces = []
+    try:
+        reps = list(iter_tlv(top[0xA1]))
+    except TlvError as e:
+        raise LdsError(file, f"representation blocks: {e}") from e
+    for _, rep in reps:
+        r = _children(rep, file)
+        try:
+            base = _children(_children(r[0xA1], file)[0xA0], file)[0xA0]
+            rep2d = _children(base, file)
+            image, info = rep2d[0x80], _children(rep2d[0xA1], file)
+            fmt = _uint(_children(info[0xA0], file)[0x80])
+        except KeyError as e:
+            raise LdsError(file, "representation block lacks its 2D image or image information") from e
+        size = _children(info[0xA7], file) if 0xA7 in info else {}
+        _check_image(image, file)
+        faces.append(FaceImage(image, _uint(size.get(0x80, b"\x00")), _uint(size.get(0x81, b"\x00")), "ISO39794",
+                               0, fmt, version=version))
+    if not faces:
+        raise LdsError(file, "no representation block")
+    return faces
+
+
+@dataclass(frozen=True)
+class FingerImage:
+    """One finger view of an ISO/IEC 19794-4:2005 record (DG3; parse only)."""
+
+    position: int
+    view_number: int
+    quality: int
+    impression_type: int
+    width: int
+    height: int
+    compression: int  # 0 uncompressed ... 2 WSQ, 4 JPEG, 5 JPEG 2000, 6 PNG
+    image: bytes
+
+
+def parse_19794_4(data: bytes, file: str = "DG3") -> list[FingerImage]:
+    if len(data) < 32 or data[:4] != b"FIR\x00":
+        raise LdsError(file, "finger record does not start with 'FIR\\0'")
+    count, compression = data[18], data[29]
+    off, out = 32, []
+    for i in range(count):
+        if off + 14 > len(data):
+            raise LdsError(file, f"finger {i + 1}: truncated view header")
+        n = int.from_bytes(data[off : off + 4], "big")
+        if n < 14 or off + n > len(data):
+            raise LdsError(file, f"finger {i + 1}: length {n} does not fit the record")
+        h = data[off : off + 14]
+        out.append(FingerImage(h[4], h[6], h[7], h[8], int.from_bytes(h[9:11], "big"), int.from_bytes(h[11:13], "big"),
+                               compression, data[off + 14 : off + n]))
+        off += n
+    return out
+
+
+@dataclass(frozen=True)
+class BiometricTemplate:
+    """One ``7F60``: header and biometric data block (``5F2E`` primitive or ``7F2E`` constructed)."""
+
+    header: BiometricHeader
+    data: bytes
+    constructed: bool = False
+
+    def encode(self) -> bytes:
+        return encode_tlv(0x7F60, self.header.encode() + encode_tlv(0x7F2E if self.constructed else 0x5F2E, self.data))
+
+
+@dataclass(frozen=True)
+class BiometricGroup:
+    """DG2 / DG3: the biometric information group template of a data group."""
+
+    name: str
+    templates: tuple[BiometricTemplate, ...]
+    _faces: tuple = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def dg2(cls, faces: list[FaceImage], *, encoding: str = "ISO19794", created: dt.datetime | None = None) -> BiometricGroup:
+        """A DG2 with one template per face, ISO/IEC 19794-5 (``5F2E``) or 39794-5 (``7F2E``)."""
+        if encoding == "ISO19794":
+            tmpl = [BiometricTemplate(BiometricHeader.face(FORMAT_ISO19794_5, created), encode_19794_5([f])) for f in faces]
+        elif encoding == "ISO39794":
+            tmpl = [BiometricTemplate(BiometricHeader.face(FORMAT_ISO39794_5, created), f.encode_39794(), True) for f in faces]
+        else:
+            raise LdsError("DG2", f"unknown encoding {encoding!r}; ISO19794 or ISO39794")
+        return cls("DG2", tuple(tmpl))
+
+    def encode(self) -> bytes:
+        tag = 0x75 if self.name == "DG2" else 0x63
+        body = encode_tlv(0x02, bytes([len(self.templates)])) + b"".join(t.encode() for t in self.templates)
+        return encode_tlv(tag, encode_tlv(0x7F61, body))
+
+    @classmethod
+    def parse_dg2(cls, data: bytes) -> BiometricGroup:
+        return cls._parse(data, "DG2")
+
+    @classmethod
+    def parse_dg3(cls, data: bytes) -> BiometricGroup:
+        return cls._parse(data, "DG3")
+
+    @classmethod
+    def _parse(cls, data: bytes, name: str) -> BiometricGroup:
+        value = unwrap(data, name)
+        try:
+            tag, group, end = read_tlv(value, 0)
+            if tag != 0x7F61 or end != len(value):
+                raise LdsError(name, f"one biometric information group template 7F61 expected, found {tag:X}")
+            items = list(iter_tlv(group))
+        except TlvError as e:
+            raise LdsError(name, f"malformed biometric group: {e}") from e
+        if not items or items[0][0] != 0x02 or len(items[0][1]) != 1:
+            raise LdsError(name, "the number of instances (DO'02') must come first")
+        bits = [v for t, v in items[1:] if t == 0x7F60]
+        if len(bits) != items[0][1][0] or len(bits) != len(items) - 1:
+            raise LdsError(name, f"{items[0][1][0]} instances announced, {len(bits)} templates 7F60 found")
+        templates = []
+        for i, bit in enumerate(bits, 1):
+            try:
+                parts = list(iter_tlv(bit))
+                if len(parts) != 2 or parts[0][0] != 0xA1 or parts[1][0] not in (0x5F2E, 0x7F2E):
+                    raise LdsError(name, f"template {i}: header A1 and data block 5F2E/7F2E expected")
+                header = BiometricHeader(tuple(iter_tlv(parts[0][1])))
+            except TlvError as e:
+                raise LdsError(name, f"template {i}: {e}") from e
+            templates.append(BiometricTemplate(header, parts[1][1], parts[1][0] == 0x7F2E))
+        out = cls(name, tuple(templates))
+        if out.encode() != bytes(data):
+            raise LdsError(name, "not in the canonical template layout (padding or long lengths)")
+        if name == "DG2":
+            object.__setattr__(out, "_faces", tuple(out._decode_faces()))
+        return out
+
+    def _decode_faces(self) -> list[FaceImage]:
+        faces = []
+        for t in self.templates:
+            faces += parse_39794_5(t.data) if t.constructed else parse_19794_5(t.data)
+        return faces
+
+    @property
+    def faces(self) -> list[FaceImage]:
+        """The faces of a DG2 (decoded from every template)."""
+        return list(self._faces) if self._faces else self._decode_faces()
+
+    @property
+    def fingers(self) -> list[FingerImage]:
+        """The finger views of a DG3 (ISO/IEC 19794-4)."""
+        out = []
+        for t in self.templates:
+            out += parse_19794_4(t.data, self.name)
+        return out
+
+    @property
+    def face_image(self) -> bytes:
+        """The first face's image bytes (JPEG or JPEG 2000)."""
+        faces = self.faces
+        if not faces:
+            raise LdsError(self.name, "no face")
+        return faces[0].image

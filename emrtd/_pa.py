@@ -1,0 +1,194 @@
+"""Passive Authentication, ICAO Doc 9303 Part 11 §5.1 (with the PKI of Part 12).
+
+:func:`passive_authentication` checks, and lists in a :class:`PassiveAuthResult`, each step with its
+outcome (True, False, or None when it could not be performed) and the reason:
+
+1. ``sod``            EF.SOD decodes as CMS SignedData with an LDSSecurityObject (Part 10 §4.6.2);
+2. ``sod_signature``  the signer info verifies with the Document Signer certificate (Part 11 §5.1.1 step 2);
+3. ``dg_hash:DGn``    every data group read hashes to the value in the SOD (step 3); a DG read but not in
+                      the SOD fails; one in the SOD but not read is not checked;
+4. ``dsc_validity``   the DSC was valid when the SOD was signed (signing-time attribute; a document stays
+                      valid after its DSC expires, Part 12 §7.1.1);
+5. ``dsc_chain``      the DSC is signed by a trusted CSCA that was itself valid then (step 1, Part 12 §5);
+6. ``dsc_revocation`` the DSC is not on that CSCA's CRL (Part 12 §7.1.3).
+
+Without a trust store the chain and revocation checks are reported as not performed and the rest is
+still verified. ``valid`` is True when no check failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from emrtd._sod import Sod, SodError, SodSignatureError
+from emrtd._trust import CertificateLoadError, TrustStore, verify_issued_by
+
+__all__ = ["PaCheck", "PassiveAuthResult", "passive_authentication", "trust_for_issued_document"]
+
+
+@dataclass
+class PaCheck:
+    """One Passive Authentication step: ``passed`` is True, False, or None (not performed)."""
+
+    name: str
+    passed: bool | None
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+
+
+@dataclass
+class PassiveAuthResult:
+    checks: list[PaCheck] = field(default_factory=list)
+    sod: Sod | None = None
+    dsc: x509.Certificate | None = None
+    csca: x509.Certificate | None = None
+    signing_time: dt.datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return all(c.passed is not False for c in self.checks) and any(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[PaCheck]:
+        return [c for c in self.checks if c.passed is False]
+
+    @property
+    def chain_verified(self) -> bool:
+        c = self.check("dsc_chain")
+        return bool(c and c.passed)
+
+    def check(self, name: str) -> PaCheck | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{c.name}: {c.reason}" for c in self.failures)
+
+    def to_dict(self) -> dict:
+        return {
+            "valid": self.valid,
+            "chain_verified": self.chain_verified,
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "dsc": self.dsc.subject.rfc4514_string() if self.dsc else None,
+            "csca": self.csca.subject.rfc4514_string() if self.csca else None,
+            "checks": [c.to_dict() for c in self.checks],
+            "failures": [c.to_dict() for c in self.failures],
+        }
+
+
+def _dg_number(name: str) -> int | None:
+    name = name.replace("EF_", "").replace("EF.", "")
+    if name.upper().startswith("DG") and name[2:].isdigit():
+        return int(name[2:])
+    return None
+
+
+def passive_authentication(
+    files: dict[str, bytes],
+    *,
+    trust: TrustStore | None = None,
+    dsc: x509.Certificate | None = None,
+    at: dt.datetime | None = None,
+) -> PassiveAuthResult:
+    """Passive Authentication of the files read (``{"EF.SOD": ..., "DG1": ..., ...}``; dump names such as
+    ``EF_SOD`` are accepted too). ``dsc`` replaces the DSC embedded in the SOD; ``at`` is the time at
+    which certificates must be valid when the SOD carries no signing time (default: now)."""
+    res = PassiveAuthResult()
+    sod_raw = files.get("EF.SOD", files.get("EF_SOD"))
+    if sod_raw is None:
+        res.checks.append(PaCheck("sod", False, "EF.SOD was not read"))
+        return res
+    try:
+        sod = Sod.parse(sod_raw)
+    except SodError as e:
+        res.checks.append(PaCheck("sod", False, f"EF.SOD is malformed: {e}"))
+        return res
+    res.sod = sod
+    res.checks.append(PaCheck("sod", True, f"LDSSecurityObject v{sod.lds.version}, {sod.lds.hash_algorithm}, "
+                                           f"DGs {', '.join(str(n) for n in sod.lds.dg_hashes)}"))
+    # 2. signature with the DSC
+    cert = dsc or sod.dsc
+    res.dsc = cert
+    if cert is None:
+        res.checks.append(PaCheck("sod_signature", False, "no Document Signer certificate in the SOD and none given"))
+    else:
+        try:
+            sod.verify_signature(cert)
+            res.checks.append(PaCheck("sod_signature", True, f"{sod.signature_algorithm} by {cert.subject.rfc4514_string()}"))
+        except (SodSignatureError, CertificateLoadError) as e:
+            res.checks.append(PaCheck("sod_signature", False, f"SOD signature invalid: {e}"))
+    # 3. data group hashes
+    read = {n: data for name, data in files.items() if (n := _dg_number(name)) is not None}
+    for n in sorted(set(read) | set(sod.lds.dg_hashes)):
+        name = f"dg_hash:DG{n}"
+        if n not in read:
+            res.checks.append(PaCheck(name, None, f"DG{n} is in the SOD but was not read"))
+        elif n not in sod.lds.dg_hashes:
+            res.checks.append(PaCheck(name, False, f"DG{n} was read but the SOD has no hash for it"))
+        elif sod.lds.digest(read[n]) != sod.lds.dg_hashes[n]:
+            res.checks.append(PaCheck(name, False, f"DG{n} hash mismatch: the data group differs from the signed one"))
+        else:
+            res.checks.append(PaCheck(name, True, f"{sod.lds.hash_algorithm} matches"))
+    if cert is None:
+        return res
+    # 4. DSC validity at signing time
+    signing_time = sod.signing_time
+    res.signing_time = signing_time
+    when = signing_time or at
+    if when is None:
+        res.checks.append(PaCheck("dsc_validity", None, "the SOD has no signing time; DSC validity not checked"))
+        when = dt.datetime.now(dt.UTC)
+    elif not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
+        res.checks.append(PaCheck("dsc_validity", False, f"the DSC was not valid at {when:%Y-%m-%d %H:%M} "
+                                  f"(valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}): expired or not yet valid"))  # fmt: skip
+    else:
+        res.checks.append(PaCheck("dsc_validity", True, f"valid at {when:%Y-%m-%d %H:%M}"))
+    # 5-6. chain and revocation
+    if trust is None:
+        res.checks.append(PaCheck("dsc_chain", None, "no trust store given: DSC -> CSCA chain not checked"))
+        res.checks.append(PaCheck("dsc_revocation", None, "no trust store given: revocation not checked"))
+        return res
+    candidates = trust.issuer_candidates(cert)
+    csca, why = None, f"no trusted CSCA for issuer {cert.issuer.rfc4514_string()} (unknown CSCA)"
+    for cand in candidates:
+        try:
+            verify_issued_by(cert, cand)
+        except (InvalidSignature, CertificateLoadError, ValueError, TypeError):
+            why = f"the DSC signature does not verify with the trusted CSCA {cand.subject.rfc4514_string()} (unknown CSCA)"
+            continue
+        if not cand.not_valid_before_utc <= when <= cand.not_valid_after_utc:
+            why = f"the CSCA {cand.subject.rfc4514_string()} was not valid at {when:%Y-%m-%d}"
+            continue
+        csca = cand
+        break
+    if csca is None:
+        res.checks.append(PaCheck("dsc_chain", False, why))
+        res.checks.append(PaCheck("dsc_revocation", None, "no trusted issuer: revocation not checked"))
+        return res
+    res.csca = csca
+    res.checks.append(PaCheck("dsc_chain", True, f"issued by the trusted CSCA {csca.subject.rfc4514_string()}"))
+    crl = trust.crl_for(csca)
+    if crl is None:
+        res.checks.append(PaCheck("dsc_revocation", None, "no CRL for this CSCA in the trust store"))
+    else:
+        revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if revoked is not None:
+            res.checks.append(PaCheck("dsc_revocation", False,
+                                      f"the DSC (serial {cert.serial_number:X}) was revoked on {revoked.revocation_date_utc:%Y-%m-%d}"))
+        else:
+            res.checks.append(PaCheck("dsc_revocation", True, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}"))
+    return res
+
+
+def trust_for_issued_document(doc) -> TrustStore:
+    """The trust store a verifier of an :class:`emrtd.IssuedDocument` uses: its issuer's CSCA and CRL."""
+    store = TrustStore([doc.csca_certificate])
+    if doc.crl:
+        store.add_crl(doc.crl)
+    return store
