@@ -84,3 +84,16 @@ from gate._client import HttpBackofficeClient  # noqa: E402
 from gate._watch import LocalWatchlist, entry_from_change  # noqa: E402
 
 __all__ += ["HttpBackofficeClient", "LocalWatchlist", "entry_from_change"]
+
+from gate._steps import (  # noqa: E402
+    ChipStep,
+    DocumentStep,
+    FaceEngine,
+    FaceStep,
+    FingerEngine,
+    FingerStep,
+    presentation_from_mrz,
+)
+
+__all__ += ["ChipStep", "DocumentStep", "FaceEngine", "FaceStep", "FingerEngine", "FingerStep",
+            "presentation_from_mrz"]

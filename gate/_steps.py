@@ -1,0 +1,252 @@
+"""The real gate steps: emrtd over the chip reader, the face engine over the camera, the
+fingerprint engine over the scanner, the local watchlist. The entry point builds the devices and
+hands them in; nothing here constructs one.
+
+Ports (structural; ``devices`` provides real adapters and simulators):
+- MRZ source: ``read_mrz() -> str`` (the reader's OCR line); page camera: ``capture_page() -> RGB``
+  (OCR'd here); QR source: ``read_qr() -> str`` (the Vietnamese chip ID card's QR, the fallback key);
+- chip reader: ``wait_for_card(timeout)``, ``transmit(apdu) -> bytes``;
+- camera: ``frames()`` yielding RGB frames;
+- fingerprint scanner: ``capture() -> FingerCapture(image, dpi)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import emrtd
+from gate._workflow import ChipOutcome, FaceOutcome, FingerOutcome, Presentation, StepError
+
+__all__ = ["DocumentStep", "ChipStep", "FaceEngine", "FaceStep", "FingerEngine", "FingerStep", "presentation_from_mrz"]
+
+log = logging.getLogger("smartborder.gate")
+
+
+def presentation_from_mrz(text: str, source: str = "mrz") -> Presentation:
+    """Parse an MRZ (check digits verified) into what the gate needs, with the BAC/PACE key."""
+    try:
+        mrz = emrtd.parse_mrz(text)
+    except emrtd.MrzError as e:
+        raise StepError(f"document_unreadable: {e}") from e
+    if mrz.date_of_birth is None or mrz.date_of_expiry is None:
+        raise StepError("document_unreadable: the MRZ has no complete date of birth or expiry")
+    key = emrtd.BacKey(mrz.document_number, mrz.date_of_birth_mrz, mrz.date_of_expiry_mrz)
+    return Presentation(
+        document_type=mrz.document_code[:1], issuing_state=mrz.issuing_state, document_number=mrz.document_number,
+        date_of_birth=mrz.date_of_birth, date_of_expiry=mrz.date_of_expiry, nationality=mrz.nationality,
+        names=f"{mrz.primary_identifier}<<{mrz.secondary_identifier}", access_key=key, source=source,
+        surname=mrz.primary_identifier, given_names=mrz.secondary_identifier, sex=mrz.sex)
+
+
+@dataclass
+class DocumentStep:
+    """The document on the page reader: its MRZ line, else OCR of the page image, else the QR code
+    of a Vietnamese chip ID card (key derived from the QR; expiry by law)."""
+
+    mrz_source: Any = None
+    page_camera: Any = None
+    qr_source: Any = None
+
+    def __call__(self) -> Presentation:
+        errors = []
+        if self.mrz_source is not None:
+            try:
+                return presentation_from_mrz(self.mrz_source.read_mrz(), "mrz")
+            except Exception as e:  # noqa: BLE001 - a device or parse failure: try the next source
+                errors.append(f"mrz: {e}")
+        if self.page_camera is not None:
+            try:
+                ocr = emrtd.read_mrz_image(self.page_camera.capture_page())
+                return presentation_from_mrz("".join(ocr.lines), "ocr")
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"ocr: {e}")
+        if self.qr_source is not None:
+            try:
+                card = emrtd.parse_vn_id_qr(self.qr_source.read_qr())
+                return self._from_qr(card)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"qr: {e}")
+        raise StepError("document_unreadable: " + ("; ".join(errors) or "no document source"))
+
+    @staticmethod
+    def _from_qr(card) -> Presentation:
+        expiry = card.date_of_expiry or dt.date(9999, 12, 31)
+        key = emrtd.BacKey(card.document_number, card.date_of_birth.strftime("%y%m%d"),
+                           (card.date_of_expiry or dt.date(1999, 12, 31)).strftime("%y%m%d"))
+        return Presentation("I", "VNM", card.document_number, card.date_of_birth, expiry, "VNM",
+                            card.full_name, access_key=key, source="qr")
+
+
+@dataclass
+class ChipStep:
+    """Read the chip with emrtd: PACE (else BAC), Passive Authentication against ``trust``,
+    Chip/Active Authentication against cloning, and the DG1 MRZ against the printed one."""
+
+    reader: Any
+    trust: Any = None
+    card_wait_s: float = 5.0
+
+    def __call__(self, p: Presentation) -> ChipOutcome:
+        try:
+            if hasattr(self.reader, "wait_for_card"):
+                self.reader.wait_for_card(self.card_wait_s)
+            res = emrtd.read_document(self.reader, p.access_key, trust=self.trust)
+        except Exception as e:  # noqa: BLE001 - every failure to read is a referral reason, not a crash
+            return ChipOutcome(read=False, error=f"{type(e).__name__}: {e}"[:300])
+        pa = res.passive_authentication
+        pa_check = res.check("passive_authentication")
+        pa_failures = tuple(c.name for c in pa.failures) if pa is not None and hasattr(pa, "failures") else ()
+        dg2 = None
+        if "DG2" in res.files:
+            try:
+                group = emrtd.parse_lds_file("DG2", res.files["DG2"])
+                faces = group.faces() if callable(getattr(group, "faces", None)) else getattr(group, "faces", ())
+                dg2 = faces[0].image if faces else None
+            except Exception as e:  # noqa: BLE001 - an unreadable photo is referred (no face to compare)
+                log.info("DG2 unreadable: %s", type(e).__name__)
+        aa, ca, mrz = res.check("active_authentication"), res.check("chip_authentication"), res.check("mrz_consistency")
+        return ChipOutcome(
+            read=True, pa_passed=pa_check.passed if pa_check else None, pa_failures=pa_failures,
+            aa_passed=aa.passed if aa else None, ca_passed=ca.passed if ca else None,
+            mrz_matches_dg1=mrz.passed if mrz else None, dg2_image=dg2, protocol=res.access_protocol)
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """JPEG / JPEG 2000 / PNG bytes -> RGB array."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@dataclass
+class FaceEngine:
+    """The face functions the gate needs; :meth:`default` takes them from ``biometrics.face``.
+
+    ``quality(frame) -> report`` with ``.passed``, ``.score`` and ``.guidance``;
+    ``verify(reference_rgb, frames) -> result`` with ``.score``, ``.threshold``, ``.matched``;
+    ``liveness(frames, timestamps) -> result`` with ``.passed`` and ``.reason`` (None: not checked).
+    """
+
+    quality: Callable[[np.ndarray], Any]
+    verify: Callable[[np.ndarray, Sequence[np.ndarray]], Any]
+    liveness: Callable[[Sequence[np.ndarray], Sequence[float]], Any] | None = None
+
+    @classmethod
+    def default(cls, *, threshold: str = "fmr_5e-4", challenges: tuple[str, ...] = ()) -> FaceEngine:
+        from biometrics import face
+
+        def quality(frame):
+            return face.assess_quality(frame, purpose="verification")
+
+        def verify(reference, frames):
+            return face.verify(reference, list(frames), threshold=threshold)
+
+        def liveness(frames, timestamps):
+            return face.check_liveness(list(frames), list(timestamps), challenges)
+
+        return cls(quality, verify, liveness if hasattr(face, "check_liveness") else None)
+
+
+@dataclass
+class FaceStep:
+    """Capture up to ``max_frames`` frames, keep those of verification quality, check liveness on
+    the sequence, match the best frames against the chip photo (multi-frame fusion in the engine).
+    The best live frame goes into the outcome (memory only; kept only if the traveller is referred)."""
+
+    camera: Any
+    engine: FaceEngine
+    max_frames: int = 12
+    min_good_frames: int = 2
+
+    def __call__(self, chip: ChipOutcome) -> FaceOutcome:
+        frames, stamps = [], []
+        t0 = time.monotonic()
+        for frame in itertools.islice(self.camera.frames(), self.max_frames):
+            frames.append(frame)
+            stamps.append(time.monotonic() - t0)
+        good, guidance, scores = [], [], []
+        for f in frames:
+            q = self.engine.quality(f)
+            if q.passed:
+                good.append(f)
+                scores.append(float(getattr(q, "score", 0.0)))
+            else:
+                guidance.extend(g for g in (getattr(q, "guidance", None) or []) if g not in guidance)
+        if len(good) < self.min_good_frames:
+            return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]),
+                               live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
+        live = None
+        if self.engine.liveness is not None:
+            live = self.engine.liveness(frames, stamps)
+        best = good[int(np.argmax(scores))]
+        try:
+            reference = decode_image(chip.dg2_image or b"")
+        except (OSError, ValueError) as e:
+            raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
+        result = self.engine.verify(reference, good)
+        return FaceOutcome(acquired=True, liveness_passed=None if live is None else bool(live.passed),
+                           score=float(result.score), threshold=float(result.threshold),
+                           live_image=encode_jpeg(best))
+
+
+@dataclass
+class FingerEngine:
+    """``template(image, dpi) -> bytes``; ``match(probe_bytes, enrolled_bytes) -> score``;
+    ``fuse(scores) -> score``; ``threshold``. :meth:`default` uses ``biometrics.finger``."""
+
+    template: Callable[[np.ndarray, int], Any]
+    match: Callable[[Any, bytes], float]
+    fuse: Callable[[Sequence[float]], float]
+    threshold: float
+
+    @classmethod
+    def default(cls, *, threshold: str = "fmr_5e-4") -> FingerEngine:
+        from biometrics import finger
+
+        def template(image, dpi):
+            return finger.FingerprintTemplate(image, dpi=dpi)
+
+        def match(probe, enrolled: bytes) -> float:
+            return finger.FingerprintMatcher(probe).match(finger.FingerprintTemplate.from_bytes(enrolled))
+
+        return cls(template, match, finger.fuse_scores, float(finger.THRESHOLDS[threshold]))
+
+
+@dataclass
+class FingerStep:
+    """1:1 against the traveller's enrolment, where there is one: ``lookup(document_number)`` gives
+    the enrolled templates (ISO 19794-2 bytes) or None; each capture is matched against all of them."""
+
+    scanner: Any
+    engine: FingerEngine
+    lookup: Callable[[str], Sequence[bytes] | None]
+    captures: int = 1
+
+    def __call__(self, p: Presentation) -> FingerOutcome:
+        enrolled = self.lookup(p.document_number)
+        if not enrolled:
+            return FingerOutcome(enrolled=False)
+        scores = []
+        for _ in range(self.captures):
+            cap = self.scanner.capture()
+            probe = self.engine.template(cap.image, getattr(cap, "dpi", 500))
+            scores.append(max(self.engine.match(probe, t) for t in enrolled))
+        return FingerOutcome(enrolled=True, score=float(self.engine.fuse(scores)), threshold=self.engine.threshold)

@@ -1,0 +1,171 @@
+"""Wiring of an e-gate: devices (real or simulated) -> gate steps -> workflow -> sync loop.
+
+A simulation directory (``smartborder gate run --sim DIR``) holds:
+
+- ``travellers.json``: ``[{"id", "document": "docs/<id>", "frames": [image paths], "fingers":
+  [image paths], "expect": "open" | "refer:<reason>"}]`` (paths relative to DIR);
+- ``docs/<id>/``: virtual documents as written by ``smartborder chip issue`` (emrtd.IssuedDocument);
+- ``trust/``: the CSCA certificates, CRLs or Master Lists the gate trusts (emrtd.TrustStore).
+
+Each traveller's document is placed on the simulated reader and its MRZ on the page reader,
+the camera plays their frames, and the gate decides through the very same code as with real devices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SimError", "SimTraveller", "GateRig", "load_sim", "build_rig", "run_sim"]
+
+
+class SimError(ValueError):
+    """The simulation directory is incomplete or malformed (the file and field are named)."""
+
+
+@dataclass(frozen=True)
+class SimTraveller:
+    id: str
+    document: Path
+    frames: tuple[Path, ...]
+    fingers: tuple[Path, ...] = ()
+    expect: str = ""
+
+
+def load_sim(directory: str | Path) -> list[SimTraveller]:
+    root = Path(directory)
+    try:
+        items = json.loads((root / "travellers.json").read_text())
+    except (OSError, ValueError) as e:
+        raise SimError(f"{root / 'travellers.json'}: {e}") from e
+    out = []
+    for i, t in enumerate(items):
+        try:
+            out.append(SimTraveller(str(t["id"]), root / t["document"], tuple(root / f for f in t["frames"]),
+                                    tuple(root / f for f in t.get("fingers", ())), str(t.get("expect", ""))))
+        except (KeyError, TypeError) as e:
+            raise SimError(f"travellers.json entry {i}: missing or bad field {e}") from e
+    return out
+
+
+class _SwitchableCamera:
+    """The simulated camera in front of the gate: plays the current traveller's frames."""
+
+    def __init__(self) -> None:
+        self.frames_of: Any = None
+
+    def frames(self) -> Iterator:
+        if self.frames_of is None:
+            return iter(())
+        return self.frames_of.frames()
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class GateRig:
+    """Everything a running gate holds; ``present(traveller)`` stages the simulated devices."""
+
+    workflow: Any
+    store: Any
+    reader: Any
+    mrz: Any
+    camera: Any
+    door: Any
+    scanner: Any = None
+    enrolments: dict[str, list[bytes]] = field(default_factory=dict)
+    client: Any = None
+
+    def present(self, t: SimTraveller) -> None:
+        import emrtd
+        from devices import ImageSequenceCamera
+
+        doc = emrtd.IssuedDocument.load(t.document)
+        self.reader.present(doc)
+        self.mrz.place(doc.mrz)
+        self.camera.frames_of = ImageSequenceCamera(list(t.frames), fps=0, loop=True) if t.frames else None
+        if self.scanner is not None and t.fingers:
+            from devices import ImageFingerprintScanner
+
+            self.scanner.inner = ImageFingerprintScanner(list(t.fingers))
+
+    def sync(self):
+        from gate import sync_once
+
+        return sync_once(self.store, self.client) if self.client is not None else None
+
+
+class _ScannerSlot:
+    def __init__(self) -> None:
+        self.inner: Any = None
+
+    def capture(self):
+        if self.inner is None:
+            from devices import FingerprintScannerError
+
+            raise FingerprintScannerError("no finger on the scanner")
+        return self.inner.capture()
+
+
+def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "gate-01",
+              backoffice_url: str | None = None, token: str | None = None, face_engine: Any = None,
+              finger_engine: Any = None, sealer: Any = None, policy: Any = None,
+              clock: Callable[[], dt.datetime] | None = None, direction: str = "entry") -> GateRig:
+    """A gate on simulated devices (reader, page reader, camera, scanner, door)."""
+    from devices import FixedMrzSource, LoggingDoor, SimulatedReader
+    from gate import (
+        ChipStep,
+        DocumentStep,
+        FaceEngine,
+        FaceStep,
+        FingerOutcome,
+        FingerStep,
+        GateSteps,
+        GateStore,
+        GateWorkflow,
+        HttpBackofficeClient,
+        LocalWatchlist,
+    )
+
+    kw = {"clock": clock} if clock else {}
+    store = GateStore(db_path, sealer=sealer, **kw)
+    reader, mrz, camera, door, scanner = SimulatedReader(), FixedMrzSource(), _SwitchableCamera(), LoggingDoor(), _ScannerSlot()
+    enrolments: dict[str, list[bytes]] = {}
+    if finger_engine is not None:
+        finger = FingerStep(scanner, finger_engine, lambda number: enrolments.get(number))
+    else:
+        def finger(p):
+            return FingerOutcome(enrolled=False)
+    steps = GateSteps(document=DocumentStep(mrz_source=mrz), chip=ChipStep(reader, trust, card_wait_s=1.0),
+                      face=FaceStep(camera, face_engine or FaceEngine.default()), finger=finger,
+                      watchlist=LocalWatchlist(store))
+    wf = GateWorkflow(steps, door, store, gate_id=gate_id, policy=policy, direction=direction, **kw)
+    client = HttpBackofficeClient(backoffice_url, token) if backoffice_url and token else None
+    return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client)
+
+
+def run_sim(rig: GateRig, travellers: list[SimTraveller], *, sync_every: int = 1,
+            on_result: Callable[[SimTraveller, Any], None] | None = None) -> list[dict[str, Any]]:
+    """Serve every traveller; sync with the back office after every ``sync_every`` of them."""
+    results = []
+    lock = threading.Lock()
+    for n, t in enumerate(travellers, 1):
+        with lock:
+            rig.present(t)
+            r = rig.workflow.process()
+        row = {"id": t.id, "outcome": str(r.decision.outcome), "reasons": [str(x) for x in r.decision.reasons],
+               "expect": t.expect, "timings_ms": r.timings, "transaction_id": r.transaction_id}
+        row["as_expected"] = (not t.expect) or t.expect == row["outcome"] or (
+            t.expect.startswith("refer:") and row["outcome"] == "refer" and t.expect[6:] in row["reasons"])
+        results.append(row)
+        if on_result:
+            on_result(t, r)
+        if rig.client is not None and n % sync_every == 0:
+            rig.sync()
+    return results

@@ -1,0 +1,179 @@
+"""Every referral path and the happy path through the real reader code: virtual documents issued by
+the project's test PKI, read by emrtd over the simulated reader, decided by the gate's policy.
+The face engine here is a stand-in with fixed scores (the real one is tested in tests/biometrics
+and end to end in the demo); everything on the document side is real."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import emrtd
+from devices import FixedMrzSource, LoggingDoor, SimulatedReader
+from gate import (
+    ChipStep,
+    DocumentStep,
+    FaceEngine,
+    FaceStep,
+    FingerOutcome,
+    GateSteps,
+    GateStore,
+    GateWorkflow,
+    LocalWatchlist,
+    PolicyConfig,
+    StepTimeouts,
+)
+
+TODAY = dt.date.today()
+
+
+def cd(s: str) -> str:
+    w, t = (7, 3, 1), 0
+    for i, ch in enumerate(s):
+        t += (int(ch) if ch.isdigit() else ord(ch) - 55 if ch.isalpha() else 0) * w[i % 3]
+    return str(t % 10)
+
+
+def td3(number: str, dob: str, expiry: str, surname="NGUYEN", given="VAN AN", state="VNM") -> str:
+    name = (surname + "<<" + given.replace(" ", "<")).ljust(39, "<")
+    l1 = f"P<{state}{name}"
+    num = number.ljust(9, "<")
+    opt = "<" * 14
+    l2 = num + cd(num) + state + dob + cd(dob) + "M" + expiry + cd(expiry) + opt + cd(opt)
+    comp = l2[0:10] + l2[13:20] + l2[21:43]
+    return l1 + l2 + cd(comp)
+
+
+def photo_png() -> bytes:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    img = (rng.random((300, 240, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return emrtd.IssuerPki.make("VN")
+
+
+@dataclass
+class Q:
+    passed: bool = True
+    score: float = 80.0
+    guidance: tuple = ()
+
+
+@dataclass
+class V:
+    score: float
+    threshold: float = 0.5
+
+
+class Cam:
+    def __init__(self, bright: bool) -> None:
+        self.value = 200 if bright else 20
+
+    def frames(self):
+        while True:
+            yield np.full((120, 100, 3), self.value, np.uint8)
+
+
+ENGINE = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9 if frames[0].mean() > 100 else 0.1))
+EXPIRY = (TODAY + dt.timedelta(days=900)).strftime("%y%m%d")
+
+
+def make_gate(store=None, *, live_matches=True, policy=None):
+    store = store or GateStore()
+    if store.watchlist_version() == 0:
+        store.apply_watchlist_changes([], 1)
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    steps = GateSteps(document=DocumentStep(mrz_source=mrz), chip=None, face=FaceStep(Cam(live_matches), ENGINE),
+                      finger=lambda p: FingerOutcome(enrolled=False), watchlist=LocalWatchlist(store))
+    return store, reader, mrz, steps
+
+
+def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True, store=None, policy=None,
+          present_card=True, **issue_kw):
+    mrz_text = td3(number, "900315", expiry)
+    doc = emrtd.issue_document(mrz_text, photo_png(), faults=faults, pki=pki, **issue_kw)
+    trust = emrtd.TrustStore([doc.csca_certificate])
+    store, reader, mrz, steps = make_gate(store, live_matches=live_matches)
+    steps.chip = ChipStep(reader, trust, card_wait_s=0.2)
+    if present_card:
+        reader.present(doc)
+    mrz.place(doc.mrz)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", policy=policy,
+                      timeouts=StepTimeouts(chip=20, face=20))
+    try:
+        return wf.process(), store
+    finally:
+        wf.close()
+
+
+def test_genuine_traveller_passes_through_the_real_reader(pki):
+    r, store = serve(pki)
+    assert r.opened, r.decision.explain()
+    assert r.states[:6] == ("document", "chip", "face", "finger", "watchlist", "decide")
+
+
+@pytest.mark.parametrize(("faults", "reason"), [
+    (("tampered_dg",), "chip_pa_failed"),
+    (("bad_sod_signature",), "chip_pa_failed"),
+    (("expired_dsc",), "chip_pa_failed"),
+    (("unknown_csca",), "chip_pa_failed"),
+    (("clone_aa",), "chip_cloned"),
+    (("clone_ca",), "chip_cloned"),
+    (("mrz_mismatch",), "mrz_mismatch"),
+])
+def test_forged_and_cloned_chips_are_referred(pki, faults, reason):
+    r, store = serve(pki, faults=faults)
+    assert not r.opened and reason in r.decision.reasons, r.decision.explain()
+    exc = [i for i in store.pending() if i.kind == "exception"][0].payload
+    assert reason in exc["reason_codes"]
+
+
+def test_impostor_is_referred_with_both_images(pki):
+    r, store = serve(pki, live_matches=False)
+    assert r.decision.reasons == ("face_mismatch",) or list(r.decision.reasons) == ["face_mismatch"]
+    exc = [i for i in store.pending() if i.kind == "exception"][0].payload
+    assert exc["live_image"] and exc["chip_image"] and exc["scores"]["face"] == pytest.approx(0.1)
+
+
+def test_expired_document(pki):
+    r, _ = serve(pki, expiry=(TODAY - dt.timedelta(days=2)).strftime("%y%m%d"))
+    assert "document_expired" in r.decision.reasons
+
+
+def test_watchlisted_document(pki):
+    store = GateStore()
+    store.apply_watchlist_changes([{"version": 1, "op": "upsert", "id": "d-1", "kind": "document",
+                                    "data": {"document_number": "C7654321", "issuing_state": "VNM"}}], 1)
+    r, _ = serve(pki, number="C7654321", store=store)
+    assert r.decision.reasons == ("watchlist_hit",) or list(r.decision.reasons) == ["watchlist_hit"]
+
+
+def test_no_chip_answers(pki):
+    r, _ = serve(pki, present_card=False)
+    assert "chip_read_failed" in r.decision.reasons
+
+
+def test_stale_watchlist_refers_everyone(pki):
+    r, _ = serve(pki, policy=PolicyConfig(max_watchlist_age_s=0.0))
+    assert "watchlist_stale" in r.decision.reasons
+
+
+def test_unreadable_mrz_is_referred_not_crashed(pki):
+    store, reader, mrz, steps = make_gate()
+    mrz.place("P<VNMNGUYEN<<VAN<AN" + "<" * 25 + "C1234567<9VNM9003150M2901010<<<<<<<<<<<<<<00")
+    steps.chip = ChipStep(reader, None, card_wait_s=0.1)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
+    r = wf.process()
+    wf.close()
+    assert not r.opened and "document_unreadable" in r.decision.reasons
