@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+import privacy
 from storage import Migration, migrate, open_database
 
 __all__ = ["MIGRATIONS", "Store", "new_id", "now_iso"]
@@ -71,6 +72,9 @@ MIGRATIONS = [
             decided_by TEXT, decided_at TEXT, notes TEXT);
         CREATE INDEX enrolments_subject ON enrolments(subject_id);
     """),
+    # the privacy package's tables (retention registry with the sealed items, ledger, consents);
+    # append new back-office migrations after these
+    *privacy.MIGRATIONS,
 ]
 
 

@@ -112,14 +112,15 @@ class Ledger:
         return base64.b64encode(_raw_public(self._key.public_key())).decode()
 
     def _public_keys(self) -> dict[str, Ed25519PublicKey]:
-        """With a signing key in hand only it (and ``trusted_keys``) is trusted: a key someone added to
-        the table proves nothing. Without one, the recorded keys are used (``key_pinned=False``)."""
+        """Trusted: the signing key in hand and ``trusted_keys``; a key someone added to the table proves
+        nothing. With neither, the recorded keys are used (the result says ``key_pinned=False``)."""
         keys = {key_id_of(_raw_public(k)): k for k in self._trusted}
         if self._key is not None:
             keys[self.key_id] = self._key.public_key()
+        if keys:
             return keys
         for kid, b64 in self.db.execute("SELECT key_id, public_key FROM ledger_keys"):
-            keys.setdefault(kid, Ed25519PublicKey.from_public_bytes(base64.b64decode(b64)))
+            keys[kid] = Ed25519PublicKey.from_public_bytes(base64.b64decode(b64))
         return keys
 
     # -- writing ---------------------------------------------------------------------------------

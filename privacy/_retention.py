@@ -332,7 +332,7 @@ class RetentionStore:
         with self.lock:
             rows = self.db.execute("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "
                                    "by_category, ids_sha256, finished_at FROM retention_runs "
-                                   "ORDER BY started_at DESC, rowid DESC LIMIT ?", [limit]).fetchall()
+                                   "ORDER BY rowid DESC LIMIT ?", [limit]).fetchall()
         return [{"run_id": r[0], "started_at": r[1], "cutoff": iso(_dt(r[2])), "dry_run": bool(r[3]), "actor": r[4],
                  "role": r[5], "status": r[6], "batches": r[7], "purged": r[8],
                  "by_category": json.loads(r[9]) if r[9] else {}, "ids_sha256": r[10], "finished_at": r[11]}

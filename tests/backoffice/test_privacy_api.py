@@ -50,12 +50,12 @@ def test_ledger_verification_detects_tampering(world):
     ok = world.client.get("/api/v1/privacy/ledger/verify", headers=po).json()
     assert ok["ok"] and ok["entries"] >= 3
     db = world.ctx.store.db
-    db.execute("UPDATE privacy_ledger SET actor = 'user:nobody' WHERE seq = 2")
+    db.execute("UPDATE ledger_entries SET actor = 'user:nobody' WHERE seq = 2")
     bad = world.client.get("/api/v1/privacy/ledger/verify", headers=po).json()
     assert bad["ok"] is False and bad["first_bad"] == 2
-    db.execute("UPDATE privacy_ledger SET actor = 'device:gate-01' WHERE seq = 2")
+    db.execute("UPDATE ledger_entries SET actor = 'device:gate-01' WHERE seq = 2")
     assert world.client.get("/api/v1/privacy/ledger/verify", headers=po).json()["ok"]
-    db.execute("DELETE FROM privacy_ledger WHERE seq = 2")
+    db.execute("DELETE FROM ledger_entries WHERE seq = 2")
     bad = world.client.get("/api/v1/privacy/ledger/verify", headers=po).json()
     assert bad["ok"] is False and bad["first_bad"] == 3
 
@@ -89,3 +89,31 @@ def test_purposes_register(world):
     names = {p["name"] for p in purposes}
     assert {"border_exception_review", "enrolment", "subject_access_request"} <= names
     assert all(p["legal_basis"] and p["retention"] for p in purposes)
+
+
+def test_erasure_reaches_backup_copies(world, tmp_path):
+    """The vault's key store is a separate file (bo-keys.db): shredding a subject's key leaves the
+    envelopes in an earlier copy of bo.db undecryptable."""
+    import shutil
+    import sqlite3
+
+    import pytest
+
+    import privacy
+
+    _post_exception(world)
+    world.ctx.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(tmp_path / "bo.db", tmp_path / "backup.db")
+    assert (tmp_path / "bo-keys.db").exists()
+    subject = {"document_number": "C1234567", "issuing_state": "VNM", "purpose": "erasure request 2026-119"}
+    r = world.client.post("/api/v1/privacy/subjects/erase", json=subject, headers=world.h("privacy_officer"))
+    assert r.json()["key_shredded"] and r.json()["items_removed"] == 3
+    conn = sqlite3.connect(tmp_path / "backup.db")
+    rows = conn.execute("SELECT subject_id, category, record_id, payload FROM retention_items").fetchall()
+    conn.close()
+    assert len(rows) == 3
+    vault = world.ctx.privacy.vault
+    for subject_id, category, record_id, payload in rows:
+        with pytest.raises(privacy.SubjectShreddedError):
+            vault.open(subject_id, category, record_id, payload)
+    assert world.client.get("/api/v1/privacy/ledger/verify", headers=world.h("privacy_officer")).json()["ok"]
