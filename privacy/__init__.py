@@ -32,7 +32,7 @@ from privacy._policy import ANCHORS, DEFAULT_POLICIES, Period, RetentionPolicy
 from privacy._retention import CategoryReport, Item, PurgedItem, PurgeReport, RetentionStore
 from privacy._schema import MIGRATIONS
 from privacy._service import Privacy, open_privacy
-from privacy._subjects import DataSubjectRequests
+from privacy._subjects import DataSubjectRequests, media_type
 from privacy._vault import Vault, envelope_key_id
 from privacy._verify_export import LedgerVerification, verify_export
 
@@ -68,6 +68,7 @@ __all__ = [
     "UnknownCategoryError",
     "Vault",
     "envelope_key_id",
+    "media_type",
     "open_privacy",
     "verify_export",
 ]

@@ -1,0 +1,238 @@
+"""``smartborder privacy``: the privacy officer's offline tools on the back-office database.
+
+    smartborder privacy report [--json]                 per category: held, oldest, overdue, policy
+    smartborder privacy purge [--dry-run] [--json]      retention purge (resumes an interrupted run)
+    smartborder privacy verify-ledger [--json]          hash chain + signed checkpoints
+    smartborder privacy export DOCUMENT_NUMBER [--issuing-state VNM] [--out DIR] [--json]
+    smartborder privacy erase DOCUMENT_NUMBER --issuing-state VNM --purpose TEXT --yes
+    smartborder privacy export-ledger FILE | verify-export FILE [--public-key B64] | public-key
+    smartborder privacy rotate-kek --new-kek-file FILE
+
+The database, KEK and subject-id key come from the settings exactly as ``smartborder backoffice
+serve`` uses them (``--db`` overrides the database; the vault's key store is beside it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import types
+from pathlib import Path
+
+import click
+
+
+def _parse_now(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise click.BadParameter("use an ISO 8601 time, e.g. 2027-01-31T00:00:00Z", param_hint="--now") from e
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+class _Officer:
+    """The back office's privacy gateway and subject-id scheme for one command."""
+
+    def __init__(self, db: str | None, now: dt.datetime | None = None) -> None:
+        import privacy
+        from backoffice import ConfigError, Store
+        from backoffice._privacy import PrivacyGateway
+        from smartborder.commands.backoffice import build_config
+
+        self.config = build_config(db)
+        if not Path(self.config.db_path).exists():
+            raise click.ClickException(f"no back-office database at {self.config.db_path}")
+        try:
+            self.gateway = PrivacyGateway.from_config(self.config, Store(self.config.db_path))
+        except (ConfigError, privacy.PrivacyError) as e:
+            raise click.ClickException(f"cannot open the privacy store: {e}") from e
+        if now is not None:
+            self.gateway.clock = lambda: now
+        self.actor = f"cli:{getpass.getuser()}"
+
+    def subject_id(self, issuing_state: str, document_number: str) -> str:
+        from backoffice._records import Records
+
+        holder = types.SimpleNamespace(_secret=self.config.secret_key.encode())
+        return Records.subject_id(holder, issuing_state, document_number)
+
+
+def _emit(data, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str) if as_json else text)
+
+
+db_option = click.option("--db", type=click.Path(dir_okay=False), default=None,
+                         help="Back-office database (default: settings backoffice_db or DATA_DIR/backoffice.db).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+now_option = click.option("--now", default=None, help="Evaluate at this time (ISO 8601) instead of the clock.")
+
+
+@click.group()
+def privacy() -> None:
+    """Retention report and purge, ledger verification and export, subject access and erasure."""
+
+
+@privacy.command()
+@db_option
+@json_option
+@now_option
+def report(db: str | None, as_json: bool, now: str | None) -> None:
+    """Per data category: items held, the oldest, how many are overdue, the policy."""
+    rows = [r.to_dict() for r in _Officer(db).gateway.retention.retention_report(_parse_now(now))]
+    lines = [f"{r['category']:<18} {r['count']:>8} held  {r['overdue']:>8} overdue  oldest "
+             f"{r['oldest_age_days'] if r['oldest_age_days'] is not None else '-'} d  ({r['policy']})" for r in rows]
+    _emit(rows, as_json, "\n".join(lines))
+
+
+@privacy.command()
+@db_option
+@click.option("--dry-run", is_flag=True, help="Report what would be purged; delete nothing.")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@json_option
+@now_option
+def purge(db: str | None, dry_run: bool, batch: int, as_json: bool, now: str | None) -> None:
+    """Delete every item past its retention period (ledgered; resumes an interrupted run)."""
+    officer = _Officer(db)
+    r = officer.gateway.retention.purge(_parse_now(now), dry_run=dry_run, batch=batch, actor=officer.actor,
+                                        role="privacy_officer")
+    verb = "would purge" if dry_run else "purged"
+    _emit(r.to_dict(), as_json, f"{verb} {r.purged} item(s) {json.dumps(r.by_category)} up to {r.cutoff}"
+          f"{' (resumed an interrupted run)' if r.resumed else ''}; ids sha256 {r.ids_sha256}")
+
+
+@privacy.command("verify-ledger")
+@db_option
+@json_option
+def verify_ledger(db: str | None, as_json: bool) -> None:
+    """Check the audit ledger; exit 1 and name the first bad entry if it was tampered with."""
+    v = _Officer(db).gateway.ledger.verify()
+    _emit(v.to_dict(), as_json, f"ledger ok: {v.entries} entries, {v.checkpoints} signed checkpoint(s)" if v.ok
+          else f"LEDGER BROKEN at entry {v.first_bad_index}: {v.reason}")
+    if not v.ok:
+        raise SystemExit(1)
+
+
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/jp2": "jp2"}
+
+
+def _export(db, document_number, issuing_state, out, as_json, purpose):
+    officer = _Officer(db)
+    subject = officer.subject_id(issuing_state, document_number)
+    data = officer.gateway.export_subject(subject, actor=officer.actor, role="privacy_officer", purpose=purpose)
+    if out:
+        import base64
+
+        from privacy import media_type
+
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in data["items"]:
+            if "data_base64" in item:
+                raw = base64.b64decode(item.pop("data_base64"))
+                item["file"] = f"{item['ref']}.{_EXT.get(media_type(raw), 'bin')}"
+                (folder / item["file"]).write_bytes(raw)
+        (folder / "subject.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    _emit(data, as_json, f"{len(data['items'])} item(s) held about {issuing_state} {document_number}"
+          + (f", written to {out}" if out else ""))
+
+
+_export_options = [
+    click.argument("document_number"),
+    click.option("--issuing-state", default="VNM", show_default=True, help="ICAO code of the issuing state."),
+    click.option("--out", type=click.Path(file_okay=False), default=None,
+                 help="Write subject.json and the images into this directory."),
+    click.option("--purpose", default="subject_access_request", show_default=True),
+    db_option, json_option,
+]
+
+
+def _with(options):
+    def wrap(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return wrap
+
+
+@privacy.command("export")
+@_with(_export_options)
+def export(document_number, issuing_state, out, purpose, db, as_json) -> None:
+    """Subject access request: everything held about a document's holder, decrypted (ledgered)."""
+    _export(db, document_number, issuing_state, out, as_json, purpose)
+
+
+@privacy.command("export-subject", hidden=True)
+@_with(_export_options)
+def export_subject(document_number, issuing_state, out, purpose, db, as_json) -> None:
+    """Same as ``export``."""
+    _export(db, document_number, issuing_state, out, as_json, purpose)
+
+
+@privacy.command()
+@click.argument("document_number")
+@click.option("--issuing-state", required=True, help="ICAO code of the issuing state.")
+@click.option("--purpose", required=True, help="The lawful request, e.g. 'erasure request 2026-118'.")
+@click.option("--yes", is_flag=True, help="Do it (erasure cannot be undone).")
+@db_option
+@json_option
+def erase(document_number, issuing_state, purpose, yes, db, as_json) -> None:
+    """Erase a subject: crypto-shred the data key, drop the items (ledgered). Irreversible."""
+    if not yes:
+        raise click.UsageError("erasure cannot be undone: add --yes")
+    officer = _Officer(db)
+    subject = officer.subject_id(issuing_state, document_number)
+    r = officer.gateway.erase_subject(subject, actor=officer.actor, role="privacy_officer", purpose=purpose)
+    _emit(r, as_json, f"erased: key shredded={r['key_shredded']}, {r['items_removed']} item(s) removed")
+
+
+@privacy.command("export-ledger")
+@click.argument("path", type=click.Path(dir_okay=False))
+@db_option
+def export_ledger(path, db) -> None:
+    """Write the ledger for an auditor (JSON lines, checkpoints, public key)."""
+    officer = _Officer(db)
+    out = officer.gateway.ledger.export(path)
+    click.echo(f"ledger exported to {out}; public key {officer.gateway.ledger.public_key_b64}")
+
+
+@privacy.command("verify-export")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", default=None, help="The ledger's Ed25519 public key (base64), pinned.")
+@json_option
+def verify_export_cmd(path, public_key, as_json) -> None:
+    """Verify a ledger export on its own (no database needed)."""
+    from privacy import verify_export
+
+    v = verify_export(path, public_key)
+    _emit(v.to_dict(), as_json, f"export ok: {v.entries} entries" + ("" if v.key_pinned else " (key not pinned)")
+          if v.ok else f"EXPORT BROKEN at entry {v.first_bad_index}: {v.reason}")
+    if not v.ok:
+        raise SystemExit(1)
+
+
+@privacy.command("public-key")
+@db_option
+def public_key(db) -> None:
+    """Print the ledger's Ed25519 public key (base64) for auditors to pin."""
+    click.echo(_Officer(db).gateway.ledger.public_key_b64)
+
+
+@privacy.command("rotate-kek")
+@click.option("--new-kek-file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="File with the new 32-byte KEK; point the settings at it afterwards.")
+@db_option
+def rotate_kek(new_kek_file, db) -> None:
+    """Rewrap every data key under a new KEK (envelopes are not touched)."""
+    import privacy as privacy_pkg
+
+    officer = _Officer(db)
+    try:
+        n = officer.gateway.vault.rotate_kek(privacy_pkg.FileKek(new_kek_file))
+    except privacy_pkg.KekError as e:
+        raise click.ClickException(str(e)) from e
+    officer.gateway.access(actor=officer.actor, role="admin", action="rotate_kek", record=officer.gateway.vault.kek.key_id,
+                           purpose="audit")
+    click.echo(f"rewrapped {n} key(s) under {officer.gateway.vault.kek.key_id}; set kek_file to {new_kek_file}")

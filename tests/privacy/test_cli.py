@@ -1,0 +1,105 @@
+"""``smartborder privacy ...`` on a back-office database filled through the HTTP API."""
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from smartborder.cli import main
+
+
+@pytest.fixture()
+def filled(tmp_path, monkeypatch):
+    pytest.importorskip("fastapi")
+    from smartborder.commands.backoffice import build_config
+    from tests.backoffice.conftest import build_world, exception_body
+
+    for var in ("SMARTBORDER_CONFIG", "SMARTBORDER_KEK", "SMARTBORDER_SECRET_KEY", "SMARTBORDER_KEK_FILE",
+                "SMARTBORDER_BACKOFFICE_DB"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SMARTBORDER_ENV", "dev")
+    monkeypatch.setenv("SMARTBORDER_DATA_DIR", str(tmp_path))
+    db = tmp_path / "bo.db"
+    world = build_world(build_config(str(db), argon2_time_cost=1, argon2_memory_kib=1024))
+    body = exception_body()
+    r = world.client.post("/api/v1/exceptions", json=body, headers=world.h("gate", **{"Idempotency-Key": "k1"}))
+    assert r.status_code == 201, r.text
+    exc_id = r.json()["id"]
+    world.client.post(f"/api/v1/exceptions/{exc_id}/decision", json={"decision": "admit"},
+                      headers=world.h("border_guard"))
+    world.client.close()
+    world.ctx.store.close()
+    return db, body
+
+
+def run(*args):
+    r = CliRunner().invoke(main, ["privacy", *args])
+    return r
+
+
+def test_report_purge_verify_export(filled, tmp_path):
+    db, body = filled
+    r = run("report", "--db", str(db), "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["category"]: row for row in json.loads(r.output)}
+    assert rows["live_image"]["count"] == 1 and rows["live_image"]["overdue"] == 0
+
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=31)).isoformat()
+    r = run("purge", "--dry-run", "--json", "--db", str(db), "--now", later)
+    dry = json.loads(r.output)
+    assert dry["purged"] == 3 and dry["dry_run"]
+
+    r = run("export", "C1234567", "--issuing-state", "VNM", "--db", str(db), "--out", str(tmp_path / "sar"), "--json")
+    assert r.exit_code == 0, r.output
+    export = json.loads(r.output)
+    record = next(i for i in export["items"] if i["category"] == "exception_record")
+    assert record["data"]["document"]["surname"] == "NGUYỄN"
+    live = next(i for i in export["items"] if i["category"] == "live_image")
+    assert (tmp_path / "sar" / live["file"]).read_bytes() == base64.b64decode(body["live_image"])
+    assert (tmp_path / "sar" / "subject.json").exists()
+
+    r = run("purge", "--json", "--db", str(db), "--now", later)
+    done = json.loads(r.output)
+    assert done["purged"] == 3 and done["ids_sha256"] == dry["ids_sha256"]
+    assert json.loads(run("purge", "--json", "--db", str(db), "--now", later).output)["purged"] == 0
+
+    r = run("verify-ledger", "--json", "--db", str(db))
+    assert r.exit_code == 0 and json.loads(r.output)["ok"]
+    key = run("public-key", "--db", str(db)).output.strip()
+    out = tmp_path / "ledger.jsonl"
+    assert run("export-ledger", str(out), "--db", str(db)).exit_code == 0
+    r = run("verify-export", str(out), "--public-key", key, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["key_pinned"]
+
+
+def test_tampering_is_reported_with_exit_status(filled):
+    import sqlite3
+
+    db, _ = filled
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE ledger_entries SET purpose = 'forged' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    r = run("verify-ledger", "--db", str(db))
+    assert r.exit_code == 1 and "entry 2" in r.output
+
+
+def test_erase_needs_yes_then_shreds(filled):
+    db, _ = filled
+    r = run("erase", "C1234567", "--issuing-state", "VNM", "--purpose", "erasure request 7", "--db", str(db))
+    assert r.exit_code == 2 and "--yes" in r.output
+    r = run("erase", "C1234567", "--issuing-state", "VNM", "--purpose", "erasure request 7", "--yes", "--json",
+            "--db", str(db))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["key_shredded"] is True and json.loads(r.output)["items_removed"] == 3
+    r = run("export", "C1234567", "--issuing-state", "VNM", "--db", str(db), "--json")
+    assert json.loads(r.output)["items"] == []
+
+
+def test_missing_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMARTBORDER_ENV", "dev")
+    monkeypatch.setenv("SMARTBORDER_DATA_DIR", str(tmp_path))
+    r = run("report", "--db", str(tmp_path / "none.db"))
+    assert r.exit_code == 1 and "no back-office database" in r.output
