@@ -5,15 +5,55 @@ and return result objects.
 """
 
 # --- document data, passive authentication, PKI (owner: data/PA work) ---
+from emrtd._dg2 import (
+    BiometricGroup,
+    BiometricHeader,
+    BiometricTemplate,
+    FaceImage,
+    FingerImage,
+    image_format,
+)
+from emrtd._lds import Dg1, Dg7, Dg11, Dg12, EfCom, LdsError, parse_lds_file
+from emrtd._mrz import (
+    Mrz,
+    MrzCharacterError,
+    MrzCheckDigitError,
+    MrzError,
+    MrzFieldError,
+    MrzFormatError,
+    bac_key_seed,
+    check_digit,
+    check_mrz,
+    mrz_information,
+    parse_mrz,
+    transliterate,
+)
+from emrtd._pa import PaCheck, PassiveAuthResult, passive_authentication, trust_for_issued_document
+from emrtd._sod import LdsSecurityObject, Sod, SodError, SodSignatureError, build_sod
 from emrtd._tlv import Tlv, TlvError, encode_tlv, iter_tlv, parse_tlv
+from emrtd._trust import (
+    CertificateLoadError,
+    MasterList,
+    MasterListError,
+    MasterListSignatureError,
+    TrustError,
+    TrustStore,
+    build_master_list,
+    load_trust_store,
+    parse_master_list,
+)
 
 __all__ = [
-    "Tlv",
-    "TlvError",
-    "encode_tlv",
-    "iter_tlv",
-    "parse_tlv",
-]
+    "Tlv", "TlvError", "encode_tlv", "iter_tlv", "parse_tlv",
+    "Mrz", "MrzError", "MrzFormatError", "MrzCharacterError", "MrzCheckDigitError", "MrzFieldError",
+    "parse_mrz", "check_mrz", "check_digit", "mrz_information", "bac_key_seed", "transliterate",
+    "LdsError", "EfCom", "Dg1", "Dg7", "Dg11", "Dg12", "parse_lds_file",
+    "BiometricGroup", "BiometricHeader", "BiometricTemplate", "FaceImage", "FingerImage", "image_format",
+    "Sod", "SodError", "SodSignatureError", "LdsSecurityObject", "build_sod",
+    "PaCheck", "PassiveAuthResult", "passive_authentication", "trust_for_issued_document",
+    "TrustStore", "TrustError", "CertificateLoadError", "MasterList", "MasterListError", "MasterListSignatureError",
+    "parse_master_list", "build_master_list", "load_trust_store",
+]  # fmt: skip
 
 # --- chip protocols, virtual chip, reader, issuer (owner: protocol work) ---
 from emrtd._aa import AaResult, ActiveAuthError, perform_active_authentication, verify_aa_signature  # noqa: E402

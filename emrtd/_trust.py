@@ -39,6 +39,7 @@ __all__ = [
     "OID_CSCA_MASTER_LIST",
     "build_master_list",
     "load_certificates",
+    "load_trust_store",
     "parse_master_list",
     "public_key_of",
     "verify_issued_by",
@@ -349,3 +350,8 @@ class TrustStore:
         if not store.cscas:
             raise TrustError(f"no CSCA certificate or Master List found in {path}")
         return store
+
+
+def load_trust_store(path, *, signer_roots=None) -> TrustStore:
+    """:meth:`TrustStore.from_path`: CSCA certificates (PEM/DER), CRLs and Master Lists from a file or directory."""
+    return TrustStore.from_path(path, signer_roots=signer_roots)

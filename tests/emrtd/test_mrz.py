@@ -200,3 +200,35 @@ def test_encode_parse_round_trip(fmt, number, dob, doe, sex):
     back = parse_mrz(m.encode(), today=TODAY)
     assert back.encode() == m.encode()
     assert (back.document_number, back.date_of_birth, back.date_of_expiry) == (number, dob, doe)
+
+
+def test_cli_parse_json_and_exit_codes():
+    import json
+
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    r = CliRunner().invoke(main, ["mrz", "parse", *TD3, "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["valid"] is True and d["document_number"] == "L898902C3" and d["date_of_birth"] == "1974-08-12"
+    bad = TD3[1][:27] + "0" + TD3[1][28:]
+    r = CliRunner().invoke(main, ["mrz", "parse", TD3[0], bad, "--json"])
+    assert r.exit_code == 1
+    d = json.loads(r.output)
+    assert d["valid"] is False and [e["field"] for e in d["errors"]] == ["date_of_expiry", "composite"]
+    assert d["errors"][0]["expected"] == "9" and d["errors"][0]["found"] == "0"
+
+
+def test_cli_check_names_failing_fields():
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    r = CliRunner().invoke(main, ["mrz", "check", *TD1])
+    assert r.exit_code == 0 and "valid TD1" in r.output and "D23145890" in r.output
+    r = CliRunner().invoke(main, ["mrz", "check"], input="\n".join((TD1[0][:14] + "1" + TD1[0][15:], TD1[1], TD1[2])))
+    assert r.exit_code == 1 and "document_number" in r.output and "composite" not in r.output.split("document_number")[0]
+    r = CliRunner().invoke(main, ["mrz", "check", "P<UTO"])
+    assert r.exit_code == 1 and "mrz:" in r.output

@@ -1,0 +1,93 @@
+"""``smartborder chip verify`` (Passive Authentication of dumped files) and ``chip photo`` (DG2 -> image)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _load_dump(directory: Path) -> dict[str, bytes]:
+    """``EF_COM.bin``, ``EF_SOD.bin``, ``DG1.bin``, ... -> {"EF.COM": ..., "EF.SOD": ..., "DG1": ...}."""
+    files = {}
+    for f in sorted(directory.glob("*.bin")):
+        stem = f.stem
+        name = "EF." + stem[3:] if stem.startswith("EF_") else stem
+        files[name] = f.read_bytes()
+    return files
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--trust", type=click.Path(exists=True), default=None,
+              help="CSCA certificate (PEM/DER), CRL, Master List (.ml), or a directory of them.")
+@click.option("--signer-root", "signer_roots", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Root certificate that must have issued a Master List's signer (default: the list's own CSCA).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(directory, trust, signer_roots, as_json) -> None:
+    """Passive Authentication of dumped files (EF_SOD.bin, DG1.bin, ...). Without --trust the DSC -> CSCA
+    chain is reported as not checked and everything else is verified. Exits 1 when a check fails."""
+    from emrtd import LdsError, TrustError, load_trust_store, parse_lds_file, passive_authentication
+    from emrtd._trust import load_certificates
+
+    files = _load_dump(Path(directory))
+    if "EF.SOD" not in files:
+        raise click.ClickException(f"{directory} has no EF_SOD.bin")
+    store = None
+    if trust:
+        try:
+            roots = [c for r in signer_roots for c in load_certificates(Path(r).read_bytes())] or None
+            store = load_trust_store(trust, signer_roots=roots)
+        except TrustError as e:
+            raise click.ClickException(f"--trust {trust}: {e}") from e
+    result = passive_authentication(files, trust=store)
+    parsed, parse_errors = {}, {}
+    for name, data in files.items():
+        if name in ("EF.SOD", "EF.CardAccess"):
+            continue
+        try:
+            parsed[name] = parse_lds_file(name, data)
+        except (LdsError, ValueError) as e:
+            parse_errors[name] = str(e)
+    dg1 = parsed.get("DG1")
+    mrz = getattr(dg1, "mrz", None)
+    valid = result.valid and not parse_errors
+    out = {"valid": valid, "files": sorted(files), "mrz": mrz.to_dict() if mrz else None,
+           "passive_authentication": result.to_dict(), "parse_errors": parse_errors}
+    if as_json:
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"Passive Authentication of {directory}: {'valid' if valid else 'INVALID'}")
+        for c in result.checks:
+            mark = {True: "ok  ", False: "FAIL", None: "--  "}[c.passed]
+            click.echo(f"  {mark} {c.name}: {c.reason}")
+        for name, err in parse_errors.items():
+            click.echo(f"  FAIL parse {name}: {err}")
+    if not valid:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("dg2", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Output image; the suffix picks the format (.png, .jpg, .jp2).")
+def photo(dg2, out) -> None:
+    """Extract the face image of a DG2 file (ISO/IEC 19794-5 or 39794-5; JPEG or JPEG 2000)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from emrtd import BiometricGroup, LdsError
+
+    try:
+        image = BiometricGroup.parse_dg2(Path(dg2).read_bytes()).face_image
+    except LdsError as e:
+        raise click.ClickException(str(e)) from e
+    target = Path(out)
+    try:
+        Image.open(io.BytesIO(image)).save(target)
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise click.ClickException(f"cannot convert the face image: {e}") from e
+    click.echo(f"wrote {target} from a {len(image)}-byte face image")
