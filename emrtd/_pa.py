@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from emrtd._sod import Sod, SodError, SodSignatureError
 from emrtd._trust import CertificateLoadError, TrustStore, verify_issued_by
@@ -159,7 +159,7 @@ def passive_authentication(
     for cand in candidates:
         try:
             verify_issued_by(cert, cand)
-        except (InvalidSignature, CertificateLoadError, ValueError, TypeError):
+        except (InvalidSignature, UnsupportedAlgorithm, CertificateLoadError, ValueError, TypeError):
             why = f"the DSC signature does not verify with the trusted CSCA {cand.subject.rfc4514_string()} (unknown CSCA)"
             continue
         if not cand.not_valid_before_utc <= when <= cand.not_valid_after_utc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as ax509
@@ -183,6 +183,7 @@ class Sod:
     signed_data: cms.SignedData
     lds: LdsSecurityObject
     content: bytes  # DER of the LDSSecurityObject as signed
+    embedded: list[x509.Certificate] = field(default_factory=list)
 
     @classmethod
     def parse(cls, data: bytes) -> Sod:
@@ -203,11 +204,15 @@ class Sod:
             if eci["content"].contents is None:
                 raise SodError("EF.SOD has no encapsulated content")
             content = bytes(eci["content"].contents)
+            # asn1crypto parses lazily: decode the certificates and signer info now, so errors surface here
+            sd["certificates"].native  # noqa: B018
+            sd["signer_infos"].native  # noqa: B018
+            certs = [_to_crypto(c.chosen) for c in sd["certificates"] if c.name == "certificate"] if sd["certificates"].native else []
         except (ValueError, TypeError, KeyError) as e:
             if isinstance(e, SodError):
                 raise
             raise SodError(f"EF.SOD is not a well-formed CMS SignedData: {e}") from e
-        return cls(bytes(data), sd, LdsSecurityObject.parse(content), content)
+        return cls(bytes(data), sd, LdsSecurityObject.parse(content), content, certs)
 
     @property
     def content_type(self) -> str:
@@ -219,8 +224,7 @@ class Sod:
 
     @property
     def certificates(self) -> list[x509.Certificate]:
-        certs = self.signed_data["certificates"]
-        return [_to_crypto(c.chosen) for c in certs if c.name == "certificate"] if certs.native else []
+        return list(self.embedded)
 
     @property
     def dsc(self) -> x509.Certificate | None:

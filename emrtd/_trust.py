@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,31 +174,38 @@ def parse_master_list(data: bytes, *, signer_roots: list[x509.Certificate] | Non
         if isinstance(e, MasterListError):
             raise
         raise MasterListError(f"not a well-formed CSCA Master List: {e}") from e
-    certs, skipped = [], 0
-    for entry in entries:
-        try:
-            certs.append(x509.load_der_x509_certificate(entry.dump()))
-        except ValueError:
-            skipped += 1
-    signer_infos = sd["signer_infos"]
-    if len(signer_infos) != 1:
-        raise MasterListError(f"{len(signer_infos)} signer infos, exactly one expected")
-    si = signer_infos[0]
-    embedded = [x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"]] if sd["certificates"].native else []
-    sid = si["sid"]
-    signer = None
-    for c, raw in zip(embedded, sd["certificates"] if embedded else [], strict=False):
-        rc = raw.chosen
-        if sid.name == "issuer_and_serial_number":
-            if rc.issuer == sid.chosen["issuer"] and rc.serial_number == sid.chosen["serial_number"].native:
+    try:
+        certs, skipped = [], 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # some real CSCA certificates have non-positive serial numbers
+            for entry in entries:
+                try:
+                    certs.append(x509.load_der_x509_certificate(entry.dump()))
+                except ValueError:
+                    skipped += 1
+        signer_infos = sd["signer_infos"]
+        if len(signer_infos) != 1:
+            raise MasterListError(f"{len(signer_infos)} signer infos, exactly one expected")
+        si = signer_infos[0]
+        embedded = [x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"]] if sd["certificates"].native else []
+        sid = si["sid"]
+        signer = None
+        for c, raw in zip(embedded, sd["certificates"] if embedded else [], strict=False):
+            rc = raw.chosen
+            if sid.name == "issuer_and_serial_number":
+                if rc.issuer == sid.chosen["issuer"] and rc.serial_number == sid.chosen["serial_number"].native:
+                    signer = c
+            elif rc.key_identifier == sid.chosen.native:
                 signer = c
-        elif rc.key_identifier == sid.chosen.native:
-            signer = c
-    signing_time = None
-    if si["signed_attrs"].native is not None:
-        for a in si["signed_attrs"]:
-            if a["type"].native == "signing_time":
-                signing_time = a["values"][0].native
+        signing_time = None
+        if si["signed_attrs"].native is not None:
+            for a in si["signed_attrs"]:
+                if a["type"].native == "signing_time":
+                    signing_time = a["values"][0].native
+    except (ValueError, TypeError, KeyError) as e:
+        if isinstance(e, MasterListError):
+            raise
+        raise MasterListError(f"malformed Master List signer information: {e}") from e
     out = MasterList(certs, signer, signing_time, version, skipped, None, sd)
     if not verify:
         return out
@@ -218,7 +226,7 @@ def parse_master_list(data: bytes, *, signer_roots: list[x509.Certificate] | Non
             continue
         try:
             verify_issued_by(signer, root)
-        except (InvalidSignature, CertificateLoadError, ValueError, TypeError):
+        except (InvalidSignature, UnsupportedAlgorithm, CertificateLoadError, ValueError, TypeError):
             continue
         out.signer_issuer = root
         return out

@@ -131,3 +131,35 @@ def test_truncated_files_raise(data, cut):
     raw = Dg11(full_name=data.hex()).encode()
     with pytest.raises(LdsError):
         Dg11.parse(raw[: max(0, len(raw) - cut)])
+
+
+# Doc 9303 Part 10 Appendix A.2.1 (TD1 DG1), as reproduced byte for byte by pymrtd and dmrtd. The printed
+# example carries composite check digit '4'; dmrtd notes that it must be '8', which the parser finds too.
+PART10_A21 = ("615D5F1F5A493C4E4C44584938353933354638363939393939393939303C3C3C3C3C3C3732303831343846313130383236384E"
+              "4C443C3C3C3C3C3C3C3C3C3C3C3456414E3C4445523C535445454E3C3C4D415249414E4E453C4C4F55495345")
+# A.2.2 (TD2 DG1 with a 12-character document number), with the errata pymrtd applied (fillers, check digits).
+PART10_A22 = ("614B5F1F48493C415441534D4954483C3C4A4F484E3C543C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3132333435363738393C"
+              "484D44373430363232314D31303132333132303132323C3C3C30")
+
+
+def test_part10_appendix_a21_td1_dg1():
+    raw = bytes.fromhex(PART10_A21)
+    dg1 = Dg1.parse(raw)
+    assert dg1.encode() == raw
+    m = dg1.mrz
+    assert (m.document_number, m.primary_identifier, m.secondary_identifier) == ("XI85935F8", "VAN DER STEEN", "MARIANNE LOUISE")
+    assert (m.date_of_birth.isoformat(), m.date_of_expiry.isoformat(), m.optional_data.rstrip("<")) == (
+        "1972-08-14", "2011-08-26", "999999990")
+    assert [(e.field, e.expected, e.found) for e in dg1.errors] == [("composite", "8", "4")]
+    fixed = raw[:64] + b"8" + raw[65:]
+    assert not Dg1.parse(fixed).errors and Dg1.parse(fixed).mrz.encode() == fixed[5:].decode()
+
+
+def test_part10_appendix_a22_td2_dg1_long_document_number():
+    raw = bytes.fromhex(PART10_A22)
+    dg1 = Dg1.parse(raw)
+    assert not dg1.errors and dg1.encode() == raw
+    m = dg1.mrz
+    assert (m.format, m.document_number, m.issuing_state, m.nationality) == ("TD2", "123456789012", "ATA", "HMD")
+    assert (m.primary_identifier, m.secondary_identifier, m.sex) == ("SMITH", "JOHN T", "M")
+    assert m.encode() == dg1.mrz_text  # the long number is re-encoded into the optional data byte for byte

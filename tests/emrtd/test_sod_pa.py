@@ -201,3 +201,14 @@ def test_cli_chip_verify(tmp_path):
     assert [f["name"] for f in json.loads(r.output)["passive_authentication"]["failures"]] == ["dg_hash:DG2"]
     r = CliRunner().invoke(main, ["chip", "verify", str(tmp_path)])
     assert r.exit_code != 0 and "EF_SOD.bin" in r.output
+
+
+def test_truncated_or_flipped_sods_raise_named_errors():
+    raw = _bsi("EF_SOD.bin")
+    for cut in range(0, len(raw), 37):
+        with pytest.raises(SodError):
+            Sod.parse(raw[:cut])
+    for i in range(4, len(raw), 53):  # a flipped bit is a malformed SOD, a failed check, or harmless: never a crash
+        flipped = raw[:i] + bytes([raw[i] ^ 0x40]) + raw[i + 1 :]
+        res = passive_authentication({"EF.SOD": flipped, "DG1": _bsi("EF_DG1.bin")})
+        assert all(c.reason for c in res.failures)

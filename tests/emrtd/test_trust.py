@@ -144,3 +144,10 @@ def test_trust_store_from_files_and_directories(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TrustError, match="no CSCA"):
         TrustStore.from_path(tmp_path / "empty")
+
+
+def test_truncated_master_lists_raise_named_errors():
+    data = IssuerPki.make(country="VN").master_list()
+    for cut in range(0, len(data), 41):
+        with pytest.raises(MasterListError):
+            parse_master_list(data[:cut])
