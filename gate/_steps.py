@@ -173,8 +173,9 @@ class FaceStep:
 
     camera: Any
     engine: FaceEngine
-    max_frames: int = 12
+    max_frames: int = 8
     min_good_frames: int = 2
+    match_frames: int = 3  # the best frames by quality go to the matcher (fusion); the rest are skipped
 
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
         frames, stamps = [], []
@@ -196,12 +197,13 @@ class FaceStep:
         live = None
         if self.engine.liveness is not None:
             live = self.engine.liveness(frames, stamps)
-        best = good[int(np.argmax(scores))]
+        order = np.argsort(scores)[::-1][: self.match_frames]
+        best = good[int(order[0])]
         try:
             reference = decode_image(chip.dg2_image or b"")
         except (OSError, ValueError) as e:
             raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
-        result = self.engine.verify(reference, good)
+        result = self.engine.verify(reference, [good[int(i)] for i in order])
         return FaceOutcome(acquired=True, liveness_passed=None if live is None else bool(live.passed),
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))

@@ -1,28 +1,405 @@
-"""The end-to-end demonstration. Stage 1 (this foundation): the machine check.
+"""The end-to-end demonstration (``smartborder demo``, what ``make demo`` runs).
 
-Later stages (virtual passports, kiosk enrolment, gate decisions, back office review, purge,
-ledger verification) are added as their packages land; see docs/ARCHITECTURE.md.
+1. machine check (``smartborder doctor``);
+2. the back office on loopback (uvicorn, a fresh SQLite database under ``var/demo``), its users and
+   device credentials, a stolen document on the watchlist;
+3. virtual passports and a Vietnamese chip ID card issued by the project's test PKI for travellers
+   whose photos come from ../shared/data/faces/lfw-dev (or, without it, the two portraits bundled
+   with scikit-image), plus a forged chip, a cloned chip, an expired and a watchlisted document;
+4. enrolment of some travellers through the back office's enrolment API (face template, consent);
+5. the day's sample through a gate (real emrtd reader code over the simulated reader, the real face
+   engine, the local watchlist copy), the outbox synced to the back office;
+6. a border guard resolves every exception through the API; the retention purge runs; the ledger
+   verifies; a summary table and ``var/demo/report.html`` (chip photo beside live capture).
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import html
+import io
 import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import click
 
 from smartborder._doctor import failed, run_checks
 
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FACES = REPO.parent / "shared" / "data" / "faces" / "lfw-dev"
 
-def run_demo(*, as_json: bool = False) -> int:
-    checks = run_checks()
+
+@dataclass
+class Case:
+    id: str
+    kind: str  # genuine | impostor | forged_chip | cloned_chip | expired | watchlisted | id_card
+    expect: str  # "open" or "refer:<reason>"
+    chip_photo: Path | bytes
+    live: list[Any]  # image paths or arrays
+    number: str
+    surname: str
+    given: str
+    td1: bool = False
+    faults: tuple[str, ...] = ()
+    expiry: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _cd(s: str) -> str:
+    w, t = (7, 3, 1), 0
+    for i, ch in enumerate(s):
+        t += (int(ch) if ch.isdigit() else ord(ch) - 55 if ch.isalpha() else 0) * w[i % 3]
+    return str(t % 10)
+
+
+def _mrz(c: Case, state: str, dob: str, expiry: str) -> str:
+    if c.td1:
+        num = c.number.ljust(9, "<")
+        l1 = ("I<" + state + num + _cd(num)).ljust(30, "<")
+        l2 = dob + _cd(dob) + "F" + expiry + _cd(expiry) + state
+        l2 = l2.ljust(29, "<")
+        l2 += _cd(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29])
+        l3 = (c.surname + "<<" + c.given.replace(" ", "<")).ljust(30, "<")[:30]
+        return l1 + l2 + l3
+    name = (c.surname + "<<" + c.given.replace(" ", "<")).ljust(39, "<")[:39]
+    num, opt = c.number.ljust(9, "<"), "<" * 14
+    l2 = num + _cd(num) + state + dob + _cd(dob) + "M" + expiry + _cd(expiry) + opt + _cd(opt)
+    return f"P<{state}{name}" + l2 + _cd(l2[0:10] + l2[13:20] + l2[21:43])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """The back office under uvicorn in a thread, on loopback."""
+
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    access_log=False))
+        self.thread = threading.Thread(target=self.server.run, name="backoffice", daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the back office did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def _cases(echo) -> list[Case]:
+    """Travellers with photos from the development faces, else the portraits bundled with scikit-image."""
+    people = []
+    if SHARED_FACES.is_dir():
+        for d in sorted(p for p in SHARED_FACES.iterdir() if p.is_dir()):
+            imgs = sorted(d.glob("*.jpg"))
+            if len(imgs) >= 4:
+                people.append((d.name, imgs))
+            if len(people) >= 8:
+                break
+    if len(people) < 3:
+        echo("  ../shared/data/faces/lfw-dev is not available: a smaller demo on the two portraits bundled "
+             "with scikit-image (astronaut, cameraman); no LFW travellers.")
+        from skimage import data
+
+        astro, cam = data.astronaut(), data.camera()
+        cam3 = __import__("numpy").stack([cam] * 3, axis=-1)
+        buf = io.BytesIO()
+        from PIL import Image
+
+        Image.fromarray(astro).save(buf, format="PNG")
+        photo = buf.getvalue()
+        return [
+            Case("T01", "genuine", "open", photo, [astro] * 3, "C0000001", "COLLINS", "EILEEN"),
+            Case("T02", "impostor", "refer:face_mismatch", photo, [cam3] * 3, "C0000002", "COLLINS", "EILEEN"),
+            Case("T03", "forged_chip", "refer:chip_pa_failed", photo, [astro] * 3, "C0000003", "COLLINS", "EILEEN",
+                 faults=("bad_sod_signature",)),
+            Case("T04", "cloned_chip", "refer:chip_cloned", photo, [astro] * 3, "C0000004", "COLLINS", "EILEEN",
+                 faults=("clone_aa",)),
+            Case("T05", "expired", "refer:document_expired", photo, [astro] * 3, "C0000005", "COLLINS", "EILEEN",
+                 expiry="200101"),
+            Case("T06", "watchlisted", "refer:watchlist_hit", photo, [astro] * 3, "C0000006", "COLLINS", "EILEEN"),
+        ]
+    vn = [("NGUYEN", "VAN AN"), ("TRAN", "THI BICH"), ("LE", "MINH DUC"), ("PHAM", "THU HA"), ("HOANG", "VAN NAM"),
+          ("WANG", "FANG"), ("LI", "WEI"), ("ZHANG", "MIN")]
+    cases = []
+    for i, (_name, imgs) in enumerate(people):
+        sur, giv = vn[i % len(vn)]
+        cases.append(Case(f"T{i + 1:02d}", "genuine", "open", imgs[0], imgs[1:4], f"C{1000001 + i}", sur, giv,
+                          td1=(i == 1)))
+    cases[1].kind = "id_card"
+    a, b = people[0], people[2]
+    n = len(cases)
+    cases += [
+        Case(f"T{n + 1:02d}", "impostor", "refer:face_mismatch", a[1][0], b[1][1:4], "C2000001", *vn[0]),
+        Case(f"T{n + 2:02d}", "forged_chip", "refer:chip_pa_failed", a[1][0], a[1][1:4], "C2000002", *vn[0],
+             faults=("bad_sod_signature",)),
+        Case(f"T{n + 3:02d}", "cloned_chip", "refer:chip_cloned", b[1][0], b[1][1:4], "C2000003", *vn[2],
+             faults=("clone_aa",)),
+        Case(f"T{n + 4:02d}", "expired", "refer:document_expired", b[1][0], b[1][1:4], "C2000004", *vn[2],
+             expiry="240101"),
+        Case(f"T{n + 5:02d}", "watchlisted", "refer:watchlist_hit", a[1][0], a[1][1:4], "C2000005", *vn[0]),
+    ]
+    return cases
+
+
+def _load_rgb(x):
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(x, (str, Path)):
+        with Image.open(x) as im:
+            return np.asarray(im.convert("RGB"))
+    return x
+
+
+def _png_b64(data: bytes | None) -> str:
+    if not data:
+        return ""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        buf = io.BytesIO()
+        im.convert("RGB").save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _face_duplicate_config() -> dict[str, Any]:
+    """The enrolment duplicate check with the face engine's own metric and calibrated threshold."""
+    try:
+        from biometrics.face import THRESHOLDS
+    except ImportError:
+        return {}
+    return {"face_metric": "cosine", "face_duplicate_threshold": float(THRESHOLDS["fmr_5e-4"])}
+
+
+def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
+    echo = (lambda *a, **k: None) if as_json else click.echo
+    t_start = time.perf_counter()
+    summary: dict[str, Any] = {"stages": {}}
+
+    # 1. machine check -------------------------------------------------------------------------
+    checks = run_checks(skip_models=False)
     bad = failed(checks)
+    echo(f"[1/6] machine check: {len(checks) - len(bad)}/{len(checks)} ok")
+    for c in bad:
+        echo(f"      FAIL {c.group}/{c.name}: {c.detail}")
+    summary["stages"]["doctor"] = {"ok": not bad, "failed": [c.name for c in bad]}
+    hard = [c for c in bad if c.group in ("python", "model")]
+    if hard:
+        echo("      the demo needs the Python stack and the models: run `make setup`")
+        return 1
+
+    # 2. back office ---------------------------------------------------------------------------
+    import httpx
+
+    from backoffice import BackofficeConfig, create_app
+
+    work = Path(workdir)
+    if work.exists():
+        import shutil
+
+        shutil.rmtree(work)
+    (work / "sim").mkdir(parents=True)
+    config = BackofficeConfig(secret_key="demo-" + base64.b16encode(__import__("os").urandom(16)).decode(),
+                              db_path=work / "backoffice.db", kek=__import__("os").urandom(32), dev=True,
+                              argon2_time_cost=1, argon2_memory_kib=8192, **_face_duplicate_config())
+    app = create_app(config)
+    auth = app.state.ctx.auth
+    pw = "demo-password-" + base64.b16encode(__import__("os").urandom(6)).decode()
+    for user, role in (("guard", "border_guard"), ("supervisor", "supervisor"), ("privacy", "privacy_officer"),
+                       ("admin", "admin")):
+        auth.create_user(user, pw, role, display_name=user)
+    _, gate_token = auth.issue_device("gate-01", "gate", "Gate 1", "Bắc Luân I entry")
+    _, kiosk_token = auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Bắc Luân I hall")
+    server = _Server(app, _free_port())
+    server.start()
+    http = httpx.Client(base_url=server.url, timeout=30)
+
+    def token(user: str) -> dict[str, str]:
+        r = http.post("/api/v1/auth/token", json={"username": user, "password": pw})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    sup, guard, priv = token("supervisor"), token("guard"), token("privacy")
+    echo(f"[2/6] back office on {server.url} (database {config.db_path})")
+    try:
+        return _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start)
+    finally:
+        http.close()
+        server.stop()
+
+
+def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start) -> int:
+    import emrtd
+    from smartborder._gate_sim import SimTraveller, build_rig, run_sim
+
+    # 3. documents -----------------------------------------------------------------------------
+    cases = _cases(echo)
+    pki = emrtd.IssuerPki.make("VN")
+    today = dt.date.today()
+    valid_to = (today + dt.timedelta(days=5 * 365)).strftime("%y%m%d")
+    travellers = []
+    for c in cases:
+        mrz = _mrz(c, "VNM", "900315", c.expiry or valid_to)
+        photo = c.chip_photo
+        doc = emrtd.issue_document(mrz, photo, faults=c.faults, pki=pki)
+        doc_dir = doc.save(work / "sim" / "docs" / c.id)
+        frames = []
+        for k, img in enumerate(c.live):
+            p = work / "sim" / "frames" / c.id / f"{k}.png"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            from PIL import Image
+
+            Image.fromarray(_load_rgb(img)).save(p)
+            frames.append(p)
+        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), (), c.expect))
+    (work / "sim" / "trust").mkdir(exist_ok=True)
+    (work / "sim" / "trust" / "csca.der").write_bytes(doc.csca_certificate)
+    (work / "sim" / "travellers.json").write_text(json.dumps([
+        {"id": t.id, "document": str(t.document.relative_to(work / "sim")),
+         "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect} for t in travellers],
+        indent=1))
+    watch = next(c for c in cases if c.kind == "watchlisted")
+    r = http.post("/api/v1/watchlist/documents", headers=sup,
+                  json={"document_number": watch.number, "issuing_state": "VNM", "reason": "stolen"})
+    r.raise_for_status()
+    feed = http.get("/api/v1/watchlist/changes", params={"since": 0},
+                    headers={"Authorization": f"Bearer {gate_token}"}).json()
+    # the same feed, for `smartborder gate run --sim var/demo/sim` without a back office
+    (work / "sim" / "watchlist.json").write_text(json.dumps({"version": feed["version"], "changes": feed["changes"]}))
+    echo(f"[3/6] issued {len(cases)} virtual documents ({sum(c.td1 for c in cases)} chip ID card) with the test "
+         f"PKI; 1 document on the watchlist")
+
+    # 4. enrolment -----------------------------------------------------------------------------
+    enrolled = _enrol(echo, http, kiosk_token, [c for c in cases if c.kind in ("genuine", "id_card")][:3])
+    summary["stages"]["enrolment"] = enrolled
+
+    # 5. the gate ------------------------------------------------------------------------------
+    trust = emrtd.TrustStore([doc.csca_certificate])
+    rig = build_rig(trust=trust, db_path=work / "gate.db", backoffice_url=server.url, token=gate_token)
+    first = rig.sync()
+    echo(f"[4/6] gate-01: watchlist copy version {first.watchlist_version}; serving {len(travellers)} travellers")
+    t0 = time.perf_counter()
+    results = run_sim(rig, travellers, sync_every=len(travellers) + 1)
+    gate_s = time.perf_counter() - t0
+    report = rig.sync()
+    for c, row in zip(cases, results, strict=True):
+        c.result = row
+    rows_ok = sum(r["as_expected"] for r in results)
+    echo(f"      {'traveller':<10} {'case':<12} {'decision':<8} {'reasons':<28} as expected")
+    for c in cases:
+        echo(f"      {c.id:<10} {c.kind:<12} {c.result['outcome']:<8} "
+             f"{', '.join(c.result['reasons']) or '-':<28} {'yes' if c.result['as_expected'] else 'NO'}")
+    echo(f"      {rows_ok}/{len(results)} as expected; outbox delivered {report.delivered}, pending {report.pending}")
+    summary["stages"]["gate"] = {"travellers": len(results), "as_expected": rows_ok, "seconds": round(gate_s, 2),
+                                 "outbox_pending": report.pending, "results": results}
+
+    # 6. guard review, purge, ledger -----------------------------------------------------------
+    queue = http.get("/api/v1/exceptions", headers=guard, params={"limit": 100}).json()
+    decided, shots = 0, []
+    for item in queue.get("items", []):
+        detail = http.get(f"/api/v1/exceptions/{item['id']}", headers=guard).json()
+        reasons = detail.get("reason_codes", [])
+        decision = "refuse"  # every referral in this sample is a real problem; "admit"/"refer" also exist
+        live = http.get(f"/api/v1/exceptions/{item['id']}/images/live", headers=guard)
+        chip = http.get(f"/api/v1/exceptions/{item['id']}/images/chip", headers=guard)
+        shots.append({"id": item["id"], "reasons": reasons,
+                      "live": live.content if live.status_code == 200 else None,
+                      "chip": chip.content if chip.status_code == 200 else None,
+                      "transaction_id": detail.get("transaction_id")})
+        r = http.post(f"/api/v1/exceptions/{item['id']}/decision", headers=guard,
+                      json={"decision": decision, "notes": "demo review"})
+        decided += r.status_code == 200
+    purge = http.post("/api/v1/privacy/purge", headers=priv, params={"dry_run": "false"})
+    ledger = http.get("/api/v1/privacy/ledger/verify", headers=priv)
+    ledger_ok = ledger.status_code == 200 and bool(ledger.json().get("ok", ledger.json().get("valid")))
+    echo(f"[5/6] guard resolved {decided}/{len(queue.get('items', []))} exceptions; purge HTTP {purge.status_code}; "
+         f"ledger verifies: {ledger_ok}")
+    summary["stages"]["review"] = {"exceptions": len(queue.get("items", [])), "resolved": decided,
+                                   "purge": purge.json() if purge.status_code == 200 else purge.status_code,
+                                   "ledger_ok": ledger_ok}
+
+    out = work / "report.html"
+    _write_report(out, cases, shots, summary)
+    total_s = time.perf_counter() - t_start
+    summary["seconds"] = round(total_s, 1)
+    summary["report"] = str(out)
+    ok = rows_ok == len(results) and report.pending == 0 and ledger_ok and decided == len(queue.get("items", []))
+    summary["ok"] = ok
+    echo(f"[6/6] report: {out}  ({total_s:.0f} s in all) -> {'OK' if ok else 'SOME CHECKS FAILED'}")
     if as_json:
-        click.echo(json.dumps({"stage": "doctor", "ok": not bad, "checks": [c.to_dict() for c in checks]},
-                              indent=2))
-    else:
-        click.echo("Smart border demo — stage 1: machine check")
-        for c in checks:
-            if c.status != "ok" or c.group == "model":
-                click.echo(f"  {c.status:<4}  {c.group:<10} {c.name:<32} {c.detail}")
-        click.echo(f"{len(checks) - len(bad)}/{len(checks)} checks passed")
-    return 1 if bad else 0
+        click.echo(json.dumps(summary, indent=2, default=str))
+    return 0 if ok else 1
+
+
+def _enrol(echo, http, kiosk_token, cases) -> dict[str, Any]:
+    """Enrol travellers through the back office's enrolment API (the kiosk's last step)."""
+    try:
+        from biometrics import face
+    except ImportError as e:  # pragma: no cover - the face engine is part of the stack
+        echo(f"      enrolment skipped: {e}")
+        return {"enrolled": 0}
+    done, statuses = 0, []
+    for c in cases:
+        img = _load_rgb(c.chip_photo if not isinstance(c.chip_photo, bytes) else io.BytesIO(c.chip_photo))
+        try:
+            tmpl = face.extract_template(img)
+        except Exception as e:  # noqa: BLE001 - a photo without a usable face is reported, not fatal
+            statuses.append(f"{c.id}: {type(e).__name__}")
+            continue
+        vec = [float(x) for x in getattr(tmpl, "vector", getattr(tmpl, "embedding", []))]
+        body = {"captured_at": dt.datetime.now(dt.UTC).isoformat(),
+                "document": {"document_number": c.number, "issuing_state": "VNM",
+                             "document_type": "I" if c.td1 else "P", "surname": c.surname, "given_names": c.given},
+                "face_template": vec, "finger_templates": [],
+                "consent": {"given": True, "purposes": ["enrolment"], "text_version": "1", "language": "vi",
+                            "at": dt.datetime.now(dt.UTC).isoformat()}}
+        r = http.post("/api/v1/enrolments", json=body,
+                      headers={"Authorization": f"Bearer {kiosk_token}", "Idempotency-Key": f"demo-enrol-{c.id}"})
+        statuses.append(f"{c.id}: {r.json().get('status', r.status_code) if r.status_code < 500 else r.status_code}")
+        done += r.status_code in (200, 201)
+    echo(f"      enrolled {done}/{len(cases)} travellers through the enrolment API ({'; '.join(statuses)})")
+    return {"enrolled": done, "statuses": statuses}
+
+
+def _write_report(path: Path, cases, shots, summary) -> None:
+    by_tx = {s["transaction_id"]: s for s in shots}
+    rows = []
+    for c in cases:
+        shot = by_tx.get(c.result.get("transaction_id"))
+        imgs = ""
+        if shot:
+            imgs = "".join(f'<figure><img src="data:image/png;base64,{_png_b64(shot[k])}" height="160">'
+                           f"<figcaption>{label}</figcaption></figure>"
+                           for k, label in (("chip", "chip photo (DG2)"), ("live", "live capture")) if shot[k])
+        rows.append(f"<tr><td>{html.escape(c.id)}</td><td>{html.escape(c.kind)}</td>"
+                    f"<td class='{c.result.get('outcome')}'>{html.escape(str(c.result.get('outcome')))}</td>"
+                    f"<td>{html.escape(', '.join(c.result.get('reasons', [])) or '-')}</td>"
+                    f"<td>{'yes' if c.result.get('as_expected') else 'NO'}</td>"
+                    f"<td>{html.escape(json.dumps(c.result.get('timings_ms', {})))}</td><td>{imgs}</td></tr>")
+    stages = html.escape(json.dumps({k: v for k, v in summary["stages"].items() if k != "gate"}, indent=1,
+                                    default=str))
+    path.write_text(f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>Smart border demo</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #999;padding:4px;vertical-align:top}}
+table{{border-collapse:collapse}}.open{{color:#060}}.refer{{color:#a00}}figure{{display:inline-block;margin:4px}}</style>
+<h1>Bắc Luân I e-gate demonstration</h1><p>{html.escape(dt.datetime.now().isoformat(timespec='seconds'))}</p>
+<table><tr><th>traveller</th><th>case</th><th>decision</th><th>reasons</th><th>as expected</th>
+<th>timings (ms)</th><th>referral evidence</th></tr>{''.join(rows)}</table>
+<h2>Stages</h2><pre>{stages}</pre></html>""", encoding="utf-8")

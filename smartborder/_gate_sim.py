@@ -5,7 +5,9 @@ A simulation directory (``smartborder gate run --sim DIR``) holds:
 - ``travellers.json``: ``[{"id", "document": "docs/<id>", "frames": [image paths], "fingers":
   [image paths], "expect": "open" | "refer:<reason>"}]`` (paths relative to DIR);
 - ``docs/<id>/``: virtual documents as written by ``smartborder chip issue`` (emrtd.IssuedDocument);
-- ``trust/``: the CSCA certificates, CRLs or Master Lists the gate trusts (emrtd.TrustStore).
+- ``trust/``: the CSCA certificates, CRLs or Master Lists the gate trusts (emrtd.TrustStore);
+- ``watchlist.json`` (optional): a change feed (``{"version", "changes": [...]}``, backoffice/API.md)
+  that seeds the gate's copy when it runs without a back office.
 
 Each traveller's document is placed on the simulated reader and its MRZ on the page reader,
 the camera plays their frames, and the gate decides through the very same code as with real devices.
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SimError", "SimTraveller", "GateRig", "load_sim", "build_rig", "run_sim"]
+__all__ = ["SimError", "SimTraveller", "GateRig", "load_sim", "build_rig", "run_sim", "seed_watchlist"]
 
 
 class SimError(ValueError):
@@ -150,6 +152,18 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
     return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client)
 
 
+def seed_watchlist(rig: GateRig, directory: str | Path) -> int:
+    """Load ``watchlist.json`` from the simulation directory into the gate's copy (offline runs)."""
+    path = Path(directory) / "watchlist.json"
+    if not path.is_file():
+        return 0
+    try:
+        feed = json.loads(path.read_text())
+        return rig.store.apply_watchlist_changes(feed["changes"], int(feed["version"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SimError(f"{path}: {e}") from e
+
+
 def run_sim(rig: GateRig, travellers: list[SimTraveller], *, sync_every: int = 1,
             on_result: Callable[[SimTraveller, Any], None] | None = None) -> list[dict[str, Any]]:
     """Serve every traveller; sync with the back office after every ``sync_every`` of them."""
@@ -160,7 +174,7 @@ def run_sim(rig: GateRig, travellers: list[SimTraveller], *, sync_every: int = 1
             rig.present(t)
             r = rig.workflow.process()
         row = {"id": t.id, "outcome": str(r.decision.outcome), "reasons": [str(x) for x in r.decision.reasons],
-               "expect": t.expect, "timings_ms": r.timings, "transaction_id": r.transaction_id}
+               "expect": t.expect, "timings_ms": r.timings_ms, "transaction_id": r.transaction_id}
         row["as_expected"] = (not t.expect) or t.expect == row["outcome"] or (
             t.expect.startswith("refer:") and row["outcome"] == "refer" and t.expect[6:] in row["reasons"])
         results.append(row)

@@ -29,7 +29,7 @@ def gate() -> None:
 def run(sim_dir, trust_path, db_path, backoffice_url, token, gate_id, direction, camera_index, as_json) -> None:
     """Serve travellers: document -> chip -> face -> fingerprints -> watchlist -> door or referral."""
     import emrtd
-    from smartborder._gate_sim import SimError, build_rig, load_sim, run_sim
+    from smartborder._gate_sim import SimError, build_rig, load_sim, run_sim, seed_watchlist
 
     if sim_dir is None:
         from smartborder._gate_real import run_real_gate
@@ -44,11 +44,20 @@ def run(sim_dir, trust_path, db_path, backoffice_url, token, gate_id, direction,
         raise click.ClickException(str(e)) from e
     rig = build_rig(trust=trust, db_path=db_path, gate_id=gate_id, backoffice_url=backoffice_url, token=token,
                     direction=direction)
+    if rig.client is None:
+        try:
+            seeded = seed_watchlist(rig, sim_dir)
+        except SimError as e:
+            raise click.ClickException(str(e)) from e
+        click.echo(f"no back office: watchlist copy seeded from {sim_dir}/watchlist.json ({seeded} entries)"
+                   if seeded else "no back office and no watchlist.json: the copy is empty and stale", err=True)
+    else:
+        rig.sync()
 
     def show(t, r):
         if as_json:
             click.echo(json.dumps({"id": t.id, "outcome": str(r.decision.outcome),
-                                   "reasons": [str(x) for x in r.decision.reasons], "timings_ms": r.timings}))
+                                   "reasons": [str(x) for x in r.decision.reasons], "timings_ms": r.timings_ms}))
         else:
             click.echo(f"{t.id:<12} {str(r.decision.outcome):<6} {', '.join(map(str, r.decision.reasons)) or '-'}")
 

@@ -150,3 +150,28 @@ def test_watchlist_feed_fills_the_local_copy_and_reset_restarts(world):
     r = sync_once(store, gate_client(world))
     assert store.watchlist_version() == 2 and {e["id"] for e in store.watchlist_entries()} != {"x"}
     assert "x" not in {e["id"] for e in store.watchlist_entries()}
+
+
+def test_back_office_down_for_the_whole_run_then_exactly_once(world):
+    """Twenty travellers decided with the back office unreachable; when it returns, every event and
+    exception arrives exactly once, even though the first delivery attempts were repeated."""
+    import httpx
+
+    store = GateStore()
+    store.apply_watchlist_changes([], 1)
+    dead = HttpBackofficeClient("http://127.0.0.1:9", "sbd_x",
+                                client=httpx.Client(base_url="http://127.0.0.1:9", timeout=0.2))
+    outcomes = []
+    for i in range(20):
+        outcomes.append(run_gate(store, 0.9 if i % 4 else 0.1).opened)
+        report = sync_once(store, dead)
+        assert not report.reachable
+    assert outcomes.count(False) == 5 and store.pending_count() == 25
+    live = gate_client(world)
+    for it in store.pending()[:7]:  # a partial round whose acknowledgements were lost
+        live.deliver(it.kind, it.payload, it.id)
+    assert sync_once(store, live).pending == 0
+    assert sync_once(store, live).delivered == 0
+    n_ex = world.ctx.store.one("SELECT COUNT(*) AS n FROM exceptions")["n"]
+    n_ev = world.ctx.store.one("SELECT COUNT(*) AS n FROM events")["n"]
+    assert (n_ev, n_ex) == (20, 5)

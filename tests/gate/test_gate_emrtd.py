@@ -177,3 +177,39 @@ def test_unreadable_mrz_is_referred_not_crashed(pki):
     r = wf.process()
     wf.close()
     assert not r.opened and "document_unreadable" in r.decision.reasons
+
+
+def test_real_face_engine_genuine_and_impostor_through_the_gate(pki):
+    """The real face engine (biometrics.face) on development faces: the holder passes, another
+    person presenting the same passport is referred for face mismatch."""
+    from tests.conftest import shared_path
+
+    root = shared_path("faces", "lfw-dev")
+    people = [sorted(d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir()]
+    people = [p for p in people if len(p) >= 3][:2]
+    from PIL import Image
+
+    def frames_of(paths):
+        imgs = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+
+        class Camera:
+            def frames(self):
+                while True:
+                    yield from imgs
+
+        return Camera()
+
+    holder, other = people
+    outcomes = {}
+    for label, live in (("genuine", holder[1:3]), ("impostor", other[0:2])):
+        doc = emrtd.issue_document(td3("C5550001", "900315", EXPIRY), holder[0].read_bytes(), pki=pki)
+        store, reader, mrz, steps = make_gate()
+        steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+        steps.face = FaceStep(frames_of(live), FaceEngine.default())
+        reader.present(doc)
+        mrz.place(doc.mrz)
+        wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", timeouts=StepTimeouts(chip=30, face=60))
+        outcomes[label] = wf.process()
+        wf.close()
+    assert outcomes["genuine"].opened, outcomes["genuine"].decision.explain()
+    assert list(outcomes["impostor"].decision.reasons) == ["face_mismatch"]
