@@ -1,0 +1,156 @@
+"""``smartborder flow``: simulate the Bắc Luân I passenger hall and size its resources.
+
+    smartborder flow simulate SCENARIO.toml [--seed N] [--json] [--plot out.png] [--report out.md]
+                                            [--egates N] [--booths N] [--kiosks N] [--officers N]
+    smartborder flow size SCENARIO.toml --target-p95-wait 300 [--seed N] [--replications R] [--json]
+    smartborder flow scenarios
+
+SCENARIO is a TOML path or the name of a bundled scenario (``bac_luan_typical``, ``bac_luan_tet_peak``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+GATE_BENCH = "var/bench/gate_throughput.json"
+
+
+def _load(scenario: str, gate_bench: str | None):
+    import flow as flowlib
+
+    path = Path(scenario)
+    if not path.exists() and (flowlib.SCENARIO_DIR / f"{scenario}.toml").exists():
+        path = flowlib.SCENARIO_DIR / f"{scenario}.toml"
+    if not path.exists():
+        raise click.ClickException(f"no scenario file {scenario!r} (bundled: {', '.join(_bundled())})")
+    try:
+        return flowlib.load_scenario(path, gate_benchmark=gate_bench or None)
+    except flowlib.ScenarioError as e:
+        raise click.ClickException(f"invalid scenario {path}: {e}") from e
+
+
+def _bundled() -> list[str]:
+    import flow as flowlib
+
+    return sorted(p.stem for p in flowlib.SCENARIO_DIR.glob("*.toml"))
+
+
+@click.group()
+def flow() -> None:
+    """Simulate and size the passenger hall (SimPy discrete-event model)."""
+
+
+@flow.command()
+@click.argument("scenario")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a PNG with four panels.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a Markdown report.")
+@click.option("--egates", type=click.IntRange(min=0), default=None, help="Override e-gates per hall.")
+@click.option("--booths", type=click.IntRange(min=0), default=None, help="Override manual booths per hall.")
+@click.option("--kiosks", type=click.IntRange(min=0), default=None, help="Override enrolment kiosks per hall.")
+@click.option("--officers", type=click.IntRange(min=0), default=None, help="Override supervising officers per hall.")
+@click.option("--target-p95-wait", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Service target (s) reported as met / not met.")
+@click.option("--gate-bench", default=GATE_BENCH, show_default=True,
+              help="Gate benchmark JSON whose component times replace the defaults when the file exists.")
+def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, officers, target_p95_wait,
+             gate_bench) -> None:
+    """Simulate one day of SCENARIO and report waits, throughput, utilisation and referrals."""
+    import flow as flowlib
+
+    sc = _load(scenario, gate_bench)
+    overrides = {k: v for k, v in {"egates": egates, "booths": booths, "kiosks": kiosks, "officers": officers}.items()
+                 if v is not None}
+    if overrides:
+        sc = sc.with_resources(**overrides)
+    try:
+        result = flowlib.simulate(sc, seed, target_p95_wait_s=target_p95_wait)
+    except flowlib.ScenarioError as e:
+        raise click.ClickException(str(e)) from e
+    if plot:
+        flowlib.plot_result(result, plot)
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(flowlib.render_report(result), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
+        return
+    s = result.summary
+    o = s["wait_s"]["overall"]
+    r = s["resources_per_hall"]
+    click.echo(f"{s['scenario']} (seed {seed}): {s['travellers']} travellers, per hall {r['egates']} e-gates, "
+               f"{r['booths']} booths, {r['kiosks']} kiosks, {r['officers']} officers")
+    click.echo(f"wait p50 {o['p50']:.0f} s  p95 {o['p95']:.0f} s  max {o['max']:.0f} s  "
+               f"(target p95 <= {target_p95_wait:g} s: {'met' if s['target']['met'] else 'NOT met'})")
+    for name, st in s["wait_s"]["by_category"].items():
+        if st["n"]:
+            click.echo(f"  {name:<14} n={st['n']:<6} p50 {st['p50']:>7.0f} s  p95 {st['p95']:>7.0f} s")
+    util = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["utilisation"].items() if v is not None)
+    click.echo(f"utilisation: {util}; referrals {s['referrals']['count']}; kiosk enrolments "
+               f"{s['kiosk_enrolments']}; last traveller out {s['last_departure']}")
+    for path in (plot, report):
+        if path:
+            click.echo(f"wrote {path}")
+
+
+@flow.command()
+@click.argument("scenario")
+@click.option("--target-p95-wait", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Service target: p95 of the total queueing time per traveller (s).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--replications", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Days simulated per candidate (seeds seed..seed+R-1, waits pooled).")
+@click.option("--max-egates", default=40, show_default=True, type=click.IntRange(min=0))
+@click.option("--max-booths", default=40, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-kiosks", default=12, show_default=True, type=click.IntRange(min=0))
+@click.option("--cost-egate", default=1.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--cost-booth", default=3.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--cost-kiosk", default=0.5, show_default=True, type=click.FloatRange(min=0))
+@click.option("--cost-officer", default=3.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--json", "as_json", is_flag=True, help="Print the sizing result as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the chosen mix's day.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a Markdown report.")
+@click.option("--gate-bench", default=GATE_BENCH, show_default=True)
+def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, max_kiosks, cost_egate, cost_booth,
+         cost_kiosk, cost_officer, as_json, plot, report, gate_bench) -> None:
+    """Find the cheapest e-gate/booth/kiosk mix per hall meeting the p95 wait target."""
+    import flow as flowlib
+
+    sc = _load(scenario, gate_bench)
+    weights = flowlib.CostWeights(cost_egate, cost_booth, cost_kiosk, cost_officer)
+    try:
+        result = flowlib.size(sc, target_p95_wait, seed=seed, replications=replications, max_egates=max_egates,
+                              max_booths=max_booths, max_kiosks=max_kiosks, weights=weights)
+    except flowlib.ScenarioError as e:
+        raise click.ClickException(str(e)) from e
+    if plot:
+        flowlib.plot_result(result.results[0], plot, target_p95_wait_s=target_p95_wait)
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(flowlib.render_sizing_report(result) + "\n"
+                                + flowlib.render_report(result.results[0]), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    d = result.to_dict()
+    m = d["mix_per_hall"]
+    click.echo(f"{d['scenario']}: per hall {m['egates']} e-gates, {m['booths']} booths, {m['kiosks']} kiosks, "
+               f"{m['officers']} supervising officers -> p95 wait {d['p95_wait_s']:.0f} s "
+               f"(target {target_p95_wait:g} s), cost {d['cost']:g}")
+    for k, e in d["one_fewer"].items():
+        click.echo(f"  one fewer {k[:-1]}: p95 {e['p95_wait_s']:.0f} s ({'meets' if e['met'] else 'misses'} the target)")
+    click.echo(f"{len(d['evaluations'])} mixes simulated")
+
+
+@flow.command()
+def scenarios() -> None:
+    """List the bundled scenarios."""
+    import flow as flowlib
+
+    for name in _bundled():
+        sc = flowlib.load_scenario(flowlib.SCENARIO_DIR / f"{name}.toml")
+        click.echo(f"{name:<22} {sc.name} ({sc.travellers_per_day:,.0f} travellers/day)")

@@ -1,0 +1,72 @@
+"""``smartborder flow simulate|size|scenarios`` through click."""
+
+from __future__ import annotations
+
+import json
+
+import tomli_w
+from click.testing import CliRunner
+
+from smartborder.cli import main
+
+from ._scenarios import small_dict
+
+
+def _scenario_file(tmp_path, data=None):
+    p = tmp_path / "hall.toml"
+    p.write_text(tomli_w.dumps(data or small_dict()), encoding="utf-8")
+    return p
+
+
+def test_simulate_json_is_reproducible_and_writes_plot_and_report(tmp_path):
+    sc = _scenario_file(tmp_path)
+    runner = CliRunner()
+    args = ["flow", "simulate", str(sc), "--seed", "5", "--json", "--gate-bench", str(tmp_path / "none.json")]
+    a = runner.invoke(main, [*args, "--plot", str(tmp_path / "out.png"), "--report", str(tmp_path / "out.md")])
+    assert a.exit_code == 0, a.output
+    b = runner.invoke(main, args)
+    assert a.output == b.output
+    data = json.loads(a.output)
+    assert data["seed"] == 5 and data["travellers"] > 0
+    assert {"p50", "p95", "max"} <= set(data["wait_s"]["overall"])
+    assert {"by_category", "by_direction", "by_route", "by_resource"} <= set(data["wait_s"])
+    assert data["throughput_per_hour"][0]["hour"] == "07:00"
+    assert set(data["utilisation"]) == {"egate", "booth", "kiosk", "officer"}
+    assert "count" in data["referrals"] and data["target"]["p95_wait_s"] == 300
+    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out.md").read_text(encoding="utf-8").startswith("# small hall")
+    c = runner.invoke(main, [*args[:3], "--seed", "6", "--json"])
+    assert c.exit_code == 0 and c.output != a.output
+
+
+def test_simulate_text_with_overrides(tmp_path):
+    r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path)), "--egates", "4", "--booths", "6"])
+    assert r.exit_code == 0, r.output
+    assert "4 e-gates, 6 booths" in r.output and "p95" in r.output
+
+
+def test_size_json(tmp_path):
+    r = CliRunner().invoke(main, ["flow", "size", str(_scenario_file(tmp_path)), "--target-p95-wait", "60",
+                                  "--seed", "3", "--max-egates", "8", "--max-booths", "10", "--max-kiosks", "3",
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["met"] and d["p95_wait_s"] <= 60 and d["target_p95_wait_s"] == 60
+    assert d["one_fewer"]["egates"]["met"] is False
+    assert set(d["mix_per_hall"]) == {"egates", "booths", "kiosks", "officers"}
+
+
+def test_malformed_scenario_is_a_clean_error(tmp_path):
+    bad = small_dict()
+    bad["mix"]["border_pass"] = 0.5
+    r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path, bad))])
+    assert r.exit_code == 1
+    assert "mix: shares must sum to 1" in r.output
+    r = CliRunner().invoke(main, ["flow", "simulate", "no_such_scenario"])
+    assert r.exit_code == 1 and "bac_luan_typical" in r.output
+
+
+def test_scenarios_lists_the_bundled_files():
+    r = CliRunner().invoke(main, ["flow", "scenarios"])
+    assert r.exit_code == 0
+    assert "bac_luan_typical" in r.output and "bac_luan_tet_peak" in r.output
