@@ -172,7 +172,7 @@ class IssuedDocument:
     @property
     def access_key(self) -> BacKey:
         """The key a terminal derives from the printed MRZ."""
-        return parse_mrz(self.mrz).access_key()
+        return parse_mrz(self.mrz).access_key
 
     def chip(self, **kw) -> VirtualChip:
         return VirtualChip(

@@ -217,6 +217,7 @@ class Mrz:
     def bac_key_seed(self) -> bytes:
         return bac_key_seed(self.document_number, self.date_of_birth_mrz, self.date_of_expiry_mrz)
 
+    @property
     def access_key(self):
         """The BAC / PACE-MRZ access key (:class:`emrtd.BacKey`) a terminal derives from this MRZ."""
         from emrtd._bac import BacKey

@@ -88,7 +88,7 @@ def test_bac_key_seed_is_appendix_d():
     assert m.mrz_information() == "L898902C<369080619406236"
     assert m.bac_key_seed().hex().upper() == "239AB9CB282DAF66231DC5A4DF6BFBAE"
     assert bac_key_seed("L898902C", "690806", "940623") == m.bac_key_seed()
-    assert m.access_key().k_seed == m.bac_key_seed()
+    assert m.access_key.k_seed == m.bac_key_seed()
 
 
 @pytest.mark.parametrize(
