@@ -42,6 +42,8 @@ CATEGORIES: dict[str, privacy.RetentionPolicy] = {
     "enrolment_record": _D["enrolment_record"],
     "face_template": _D["template"].renamed("face_template"),
     "finger_template": _D["template"].renamed("finger_template"),
+    # the access ledger's own entries: pruned as a prefix of the chain by the purge
+    "audit_entry": _D["audit_entry"],
 }
 #: categories that arrive with an exception and are held by it until it is resolved
 _HELD_BY_RECORD = ("live_image", "chip_image")
@@ -185,9 +187,16 @@ class PrivacyGateway:
         return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed}
 
     def retention_report(self) -> list[dict]:
-        return [{"category": r.category, "records": r.count, "due": r.overdue,
+        now = self.clock()
+        rows = [{"category": r.category, "records": r.count, "due": r.overdue,
                  "oldest": r.oldest[:19] + "Z" if r.oldest else None, "policy": r.policy}
-                for r in self.retention.retention_report(self.clock())]
+                for r in self.retention.retention_report(now)]
+        for row in rows:
+            if row["category"] == "audit_entry":  # the ledger entries themselves
+                first = self.ledger.entries(limit=1)
+                row.update(records=len(self.ledger), oldest=first[0].at[:19] + "Z" if first else None,
+                           due=self.ledger.prunable(CATEGORIES["audit_entry"].fallback_keep.before(now)))
+        return rows
 
     def purge(self, *, dry_run: bool, actor: str, role: str, batch: int = 1000) -> dict:
         r = self.retention.purge(self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role)

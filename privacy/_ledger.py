@@ -29,10 +29,12 @@ from privacy._util import Clock, iso, system_clock, transaction
 from privacy._verify_export import (
     EXPORT_FORMAT,
     GENESIS,
+    PRUNE_ACTION,
     LedgerVerification,
     checkpoint_message,
     entry_hash,
     key_id_of,
+    prune_anchor,
     verify_chain,
 )
 
@@ -223,7 +225,48 @@ class Ledger:
         with self.lock:
             keys = self._public_keys()
             cps = [c.to_dict() for c in self.checkpoints()]
-        return verify_chain(self._iter_dicts(), cps, keys, key_pinned=self._key is not None or bool(self._trusted))
+            prunes = self._prunes()
+        return verify_chain(self._iter_dicts(), cps, keys, key_pinned=self._key is not None or bool(self._trusted),
+                            prunes=prunes)
+
+    def _prunes(self) -> list[tuple[int, str]]:
+        rows = self.db.execute("SELECT action, details FROM ledger_entries WHERE action = ?", [PRUNE_ACTION])
+        return [a for a in (prune_anchor({"action": r[0], "details": r[1]}) for r in rows) if a is not None]
+
+    # -- retention of the ledger itself ------------------------------------------------------------
+    def prunable(self, before: dt.datetime) -> int:
+        """How many entries written before ``before`` :meth:`prune` would remove."""
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM ledger_entries WHERE at < ? AND seq < "
+                                   "(SELECT MAX(seq) FROM ledger_entries)", [iso(before)]).fetchone()[0]
+
+    def prune(self, before: dt.datetime, *, actor: str = "system:retention", role: str = "system",
+              legal_basis: str = "storage limitation of logs: Reg. (EU) 2017/2226 Art. 46(2)",
+              batch: int = 10_000) -> int:
+        """Remove the oldest entries written before ``before`` (a prefix of the chain), keeping the
+        chain verifiable: a ``ledger_prune`` entry records the last removed entry's seq and hash and
+        a checkpoint signs it. Batched and resumable (a crash leaves a shorter prefix, still valid);
+        returns the number of entries removed."""
+        with transaction(self.db, self.lock) as db:
+            row = db.execute("SELECT MAX(seq) FROM ledger_entries WHERE at < ? AND seq < "
+                             "(SELECT MAX(seq) FROM ledger_entries)", [iso(before)]).fetchone()
+            through = row[0]
+            done = max((a[0] for a in self._prunes()), default=0)
+            if through is not None and through > done:
+                h = db.execute("SELECT entry_hash FROM ledger_entries WHERE seq = ?", [through]).fetchone()[0]
+                self.append(actor, role, PRUNE_ACTION, f"1..{through}", "retention", legal_basis,
+                            details={"through_seq": through, "through_hash": h})
+                self.checkpoint()
+            target = max(done, through or 0)
+        removed = 0
+        while True:
+            with transaction(self.db, self.lock) as db:
+                n = db.execute("DELETE FROM ledger_entries WHERE seq IN (SELECT seq FROM ledger_entries WHERE seq <= ? "
+                               "ORDER BY seq LIMIT ?)", [target, batch]).rowcount
+                db.execute("DELETE FROM ledger_checkpoints WHERE seq <= ?", [target])
+            removed += n
+            if n < batch:
+                return removed
 
     def export(self, path: str | Path) -> Path:
         """Write the ledger for an auditor: JSON lines (header with the public keys, entries,

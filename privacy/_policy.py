@@ -43,6 +43,16 @@ class Period:
                 t = t.replace(year=t.year + self.years, day=28)
         return t + dt.timedelta(days=self.days, hours=self.hours)
 
+    def before(self, t: dt.datetime) -> dt.datetime:
+        """The latest anchor time whose period has run out at ``t`` (the inverse of :meth:`after`)."""
+        t = t - dt.timedelta(days=self.days, hours=self.hours)
+        if self.years:
+            try:
+                t = t.replace(year=t.year - self.years)
+            except ValueError:
+                t = t.replace(year=t.year - self.years, day=28)
+        return t
+
     def __str__(self) -> str:
         parts = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in
                  ((self.years, "year"), (self.days, "day"), (self.hours, "hour")) if n]

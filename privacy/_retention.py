@@ -80,6 +80,7 @@ class PurgeReport:
     ids_sha256: str
     batches: int = 0
     resumed: bool = False
+    ledger_pruned: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -259,7 +260,19 @@ class RetentionStore:
                            "VALUES (?, ?, ?, 0, ?, ?, 'running')", [run_id, iso(self.clock()), cutoff, actor, role])
         while self._purge_batch(run_id, cutoff, batch, on_purge):
             pass
-        return self._finish(run_id, resumed)
+        report = self._finish(run_id, resumed)
+        before = self._ledger_cutoff(_dt(cutoff))
+        if before is not None:
+            report.ledger_pruned = self.ledger.prune(before, actor=actor, role=role)
+        return report
+
+    def _ledger_cutoff(self, cutoff: dt.datetime) -> dt.datetime | None:
+        """Ledger entries are ``audit_entry`` items whose record period is not tracked per entry: they
+        follow the policy's fallback (created + 6 years by default), pruned as a prefix of the chain."""
+        policy = self.policies.get("audit_entry")
+        if self.ledger is None or policy is None or policy.fallback_keep is None:
+            return None
+        return policy.fallback_keep.before(cutoff)
 
     def _purge_batch(self, run_id: str, cutoff: float, batch: int,
                      on_purge: Callable[[list[PurgedItem]], None] | None) -> bool:
@@ -309,6 +322,9 @@ class RetentionStore:
                                    "due_at <= ? ORDER BY id", [_ts(cutoff)]).fetchall()
         counts, digest = self._digest(rows)
         report = PurgeReport("dry_" + uuid.uuid4().hex[:20], True, iso(cutoff), len(rows), counts, digest)
+        before = self._ledger_cutoff(cutoff)
+        if before is not None:
+            report.ledger_pruned = self.ledger.prunable(before)
         with transaction(self.db, self.lock) as db:
             db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, purged, "
                        "by_category, ids_sha256, finished_at) VALUES (?, ?, ?, 1, ?, ?, 'done', ?, ?, ?, ?)",

@@ -163,3 +163,57 @@ def test_export_verifies_standalone(ledger, tmp_path):
     # the wrong pinned key rejects even an intact export
     other = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw()).decode()
     assert not verify_export(path, other).ok
+
+
+def test_prune_keeps_the_chain_verifiable(ledger, clock, tmp_path):
+    # entries 1..10 were written at T0+1..10 min
+    before = ledger.entries()[6].at  # entry 7's time: entries 1..6 go
+    import datetime as dt
+
+    cut = dt.datetime.fromisoformat(before.replace("Z", "+00:00"))
+    assert ledger.prunable(cut) == 6
+    assert ledger.prune(cut) == 6
+    seqs = [e.seq for e in ledger.entries()]
+    assert seqs[0] == 7 and ledger.tail(1)[0].action == "ledger_prune"
+    v = ledger.verify()
+    assert v.ok, v.reason
+    assert ledger.prune(cut) == 0  # idempotent
+    path = ledger.export(tmp_path / "pruned.jsonl")
+    assert verify_export(path, ledger.public_key_b64).ok
+    # deleting the oldest remaining entry is not a prune: caught
+    _sql(ledger, "DELETE FROM ledger_entries WHERE seq = 7")
+    v = ledger.verify()
+    assert not v.ok and v.first_bad_index == 8
+
+
+def test_prune_interrupted_and_resumed(ledger):
+    import datetime as dt
+    import sqlite3 as sq
+
+    cut = dt.datetime.fromisoformat(ledger.entries()[8].at.replace("Z", "+00:00"))  # entries 1..8 go
+    _sql(ledger, "CREATE TRIGGER crash BEFORE DELETE ON ledger_entries WHEN OLD.seq > 3 "
+                 "BEGIN SELECT RAISE(ABORT, 'power cut'); END")
+    with pytest.raises(sq.IntegrityError):
+        ledger.prune(cut, batch=3)
+    assert [e.seq for e in ledger.entries()][0] == 4  # the first batch went
+    assert ledger.verify().ok  # a shorter prefix is still covered by the prune record
+    _sql(ledger, "UPDATE ledger_entries SET record = 'edited' WHERE seq = 5")
+    assert ledger.verify().first_bad_index == 5
+    _sql(ledger, "UPDATE ledger_entries SET record = 'exc-5' WHERE seq = 5")
+    _sql(ledger, "DROP TRIGGER crash")
+    assert ledger.prune(cut, batch=3) == 5
+    assert [e.seq for e in ledger.entries()][0] == 9 and ledger.verify().ok
+    assert sum(e.action == "ledger_prune" for e in ledger.entries()) == 1
+
+
+def test_retention_purge_prunes_the_ledger_after_six_years(stack):
+    p, clock = stack.p, stack.clock
+    for i in range(5):
+        p.ledger.append("user:a", "border_guard", "read", f"exc-{i}", "border_exception_review", "law")
+    clock.travel(days=6 * 365 + 2, seconds=1)  # 2192 days = 6 calendar years here
+    p.ledger.append("user:a", "border_guard", "read", "exc-new", "border_exception_review", "law")
+    dry = p.retention.purge(dry_run=True)
+    assert dry.ledger_pruned == 5
+    report = p.retention.purge()
+    assert report.ledger_pruned == 5
+    assert p.ledger.entries()[0].record == "exc-new" and p.ledger.verify().ok
