@@ -400,10 +400,27 @@ _BENCH_ALIASES = {
 }
 
 
+def _from_gate_throughput(data: dict) -> dict[str, float]:
+    """The output of ``bench.gate_throughput``: walk in = placing the document, walk out = door and
+    walking, capture = camera frames / fps + the face step's median compute, chip read = the rest of
+    the modelled transaction's p50 (chip wire time, chip and other software steps)."""
+    model = data["model"]
+    phys = model["physical_s"]
+    walk_in = float(phys["place_document"])
+    walk_out = float(phys["door_and_walk"])
+    face_ms = float(data.get("steps_ms", {}).get("face", {}).get("median_ms", 0.0))
+    capture = float(model["frames"]) / float(model["camera_fps"]) + face_ms / 1000.0
+    total = float(data["modelled_transaction_s"]["p50"])
+    chip = max(0.0, total - walk_in - walk_out - capture)
+    return {"walk_in_s": walk_in, "walk_out_s": walk_out, "capture_s": round(capture, 3),
+            "chip_read_passport_s": round(chip, 3), "chip_read_id_card_s": round(chip, 3)}
+
+
 def read_gate_benchmark(path: str | Path) -> dict[str, float]:
     """Component means (seconds) from the gate benchmark JSON (``var/bench/gate_throughput.json``).
 
-    Any nesting is searched for keys named like the components (``walk_in``, ``chip_read``,
+    The output of ``bench.gate_throughput`` is recognised (see :func:`_from_gate_throughput`).
+    Otherwise any nesting is searched for keys named like the components (``walk_in``, ``chip_read``,
     ``chip_read_passport``, ``chip_read_id_card``, ``capture``/``face_capture``, ``walk_out``, or
     ``walking`` split evenly between in and out) with a ``_s`` or ``_ms`` suffix, or without suffix
     holding ``{"mean"|"p50"|"median": ...}``; values in milliseconds are converted."""
@@ -411,6 +428,11 @@ def read_gate_benchmark(path: str | Path) -> dict[str, float]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise GateBenchmarkError("gate_benchmark", f"cannot read {path}: {e}") from e
+    if isinstance(data, dict) and data.get("benchmark") == "gate_throughput" and "modelled_transaction_s" in data:
+        try:
+            return _from_gate_throughput(data)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            raise GateBenchmarkError("gate_benchmark", f"{path}: unexpected bench.gate_throughput output: {e}") from e
     found: dict[str, float] = {}
 
     def value_of(v: Any) -> float | None:

@@ -145,3 +145,18 @@ def test_gate_benchmark_components_replace_the_defaults(tmp_path):
     bench.write_text("{not json")
     with pytest.raises(flow.GateBenchmarkError):
         flow.load_scenario(_write(tmp_path, GOOD), gate_benchmark=bench)
+
+
+def test_reads_the_gate_throughput_benchmark_output(tmp_path):
+    bench = tmp_path / "gate_throughput.json"
+    bench.write_text(json.dumps({
+        "benchmark": "gate_throughput", "travellers": 12,
+        "steps_ms": {"chip": {"median_ms": 900.0}, "face": {"median_ms": 400.0}},
+        "model": {"physical_s": {"place_document": 2.0, "door_and_walk": 3.5}, "camera_fps": 15.0, "frames": 15},
+        "modelled_transaction_s": {"p50": 9.1, "p95": 9.8}}))
+    comps = flow.read_gate_benchmark(bench)
+    assert comps["walk_in_s"] == 2.0 and comps["walk_out_s"] == 3.5
+    assert comps["capture_s"] == pytest.approx(1.4)
+    assert sum(comps[k] for k in ("walk_in_s", "chip_read_passport_s", "capture_s", "walk_out_s")) == pytest.approx(9.1)
+    sc = flow.load_scenario(_write(tmp_path, GOOD), gate_benchmark=bench)
+    assert sc.egate.mean_time("passport") == pytest.approx(9.1)
