@@ -19,7 +19,7 @@ from gate._policy import (
     Rule,
     decide,
 )
-from gate._store import GateStore, OutboxItem, PlainSealer, Sealer, StoreError
+from gate._store import GateStore, OutboxItem, PlainSealer, Sealer, StoreError, VaultSealer
 from gate._workflow import (
     ChipOutcome,
     Door,
@@ -59,6 +59,7 @@ __all__ = [
     "StepTimeouts",
     "StoreError",
     "TransactionResult",
+    "VaultSealer",
     "decide",
 ]
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from storage import Migration, migrate, open_database
 
-__all__ = ["GateStore", "OutboxItem", "Sealer", "PlainSealer", "StoreError"]
+__all__ = ["GateStore", "OutboxItem", "Sealer", "PlainSealer", "VaultSealer", "StoreError"]
 
 
 class StoreError(RuntimeError):
@@ -36,6 +36,26 @@ class Sealer(Protocol):
     def seal(self, record_id: str, plaintext: bytes) -> bytes: ...
 
     def open(self, record_id: str, sealed: bytes) -> bytes: ...
+
+
+class VaultSealer:
+    """Outbox payloads sealed by the privacy vault (AES-256-GCM under a data key of their own,
+    wrapped by the gate's KEK). Each item is its own data subject, so :meth:`forget` after delivery
+    crypto-shreds it: no copy of the payload, backups included, can be read again."""
+
+    CATEGORY = "exception"
+
+    def __init__(self, vault) -> None:
+        self.vault = vault
+
+    def seal(self, record_id: str, plaintext: bytes) -> bytes:
+        return self.vault.seal(f"outbox:{record_id}", self.CATEGORY, record_id, plaintext)
+
+    def open(self, record_id: str, sealed: bytes) -> bytes:
+        return self.vault.open(f"outbox:{record_id}", self.CATEGORY, record_id, sealed)
+
+    def forget(self, record_id: str) -> None:
+        self.vault.shred(f"outbox:{record_id}")
 
 
 class PlainSealer:
@@ -239,6 +259,9 @@ class GateStore:
         """Delivered items lose their payload at once: nothing personal stays on the gate."""
         self.db.conn.execute("UPDATE gate_outbox SET delivered_at = ?, payload = X'' WHERE id = ?",
                              (self.clock().isoformat(), item_id))
+        forget = getattr(self.sealer, "forget", None)
+        if forget is not None:
+            forget(item_id)
 
     def mark_failed(self, item_id: str, error: str) -> None:
         self.db.conn.execute("UPDATE gate_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",

@@ -46,7 +46,9 @@ def run_real_gate(*, trust_path, db_path, backoffice_url, token, gate_id, direct
     if trust_path is None:
         raise SystemExit("a real gate needs --trust (CSCA certificates or a Master List)")
     trust = emrtd.TrustStore.from_path(trust_path)
-    store = GateStore(db_path)
+    from smartborder._gate_sim import gate_sealer
+
+    store = GateStore(db_path, sealer=gate_sealer(db_path))
     reader = PcscReader()
     camera = OpenCvCamera(camera_index)
     page = _PageCamera(OpenCvCamera(page_camera_index)) if page_camera_index is not None else None

@@ -115,6 +115,28 @@ class _ScannerSlot:
         return self.inner.capture()
 
 
+def gate_sealer(db_path: str | Path | None, kek_path: str | Path | None = None):
+    """The privacy vault that seals the gate's outbox: beside the database, under a KEK from
+    ``SMARTBORDER_GATE_KEK`` or a key file (created 0600 on first use); in memory for in-memory gates."""
+    import os
+
+    from gate import VaultSealer
+    from privacy import EnvKek, FileKek, RawKek, Vault
+
+    if os.environ.get("SMARTBORDER_GATE_KEK"):
+        kek = EnvKek("SMARTBORDER_GATE_KEK")
+    elif db_path is None:
+        kek = RawKek(os.urandom(32), label="ephemeral")
+    else:
+        path = Path(kek_path or f"{db_path}.kek")
+        kek = FileKek(path) if path.exists() else FileKek.generate(path)
+    if db_path is None:
+        import sqlite3
+
+        return VaultSealer(Vault(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None), kek))
+    return VaultSealer(Vault(f"{db_path}.vault", kek))
+
+
 def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "gate-01",
               backoffice_url: str | None = None, token: str | None = None, face_engine: Any = None,
               finger_engine: Any = None, sealer: Any = None, policy: Any = None,
@@ -136,7 +158,7 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
     )
 
     kw = {"clock": clock} if clock else {}
-    store = GateStore(db_path, sealer=sealer, **kw)
+    store = GateStore(db_path, sealer=sealer or gate_sealer(db_path), **kw)
     reader, mrz, camera, door, scanner = SimulatedReader(), FixedMrzSource(), _SwitchableCamera(), LoggingDoor(), _ScannerSlot()
     enrolments: dict[str, list[bytes]] = {}
     if finger_engine is not None:

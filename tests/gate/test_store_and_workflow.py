@@ -171,3 +171,27 @@ def test_killed_mid_transaction_leaves_nothing_partial(tmp_path):
     reopened = GateStore(path)
     assert reopened.pending_count() == before == 1
     assert len(reopened.transactions()) == 1
+
+
+def test_outbox_is_sealed_by_the_vault_and_shredded_after_delivery(tmp_path):
+    import sqlite3
+
+    from gate import VaultSealer
+    from privacy import RawKek, SubjectShreddedError, Vault
+
+    vault = Vault(tmp_path / "vault.db", RawKek(bytes(range(32))))
+    store = GateStore(tmp_path / "gate.db", sealer=VaultSealer(vault), clock=Clock())
+    store.apply_watchlist_changes([], 1)
+    wf = GateWorkflow(steps(face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.1,
+                                                       threshold=0.6, live_image=b"LIVE-JPEG-BYTES")),
+                      LoggingDoor(), store, gate_id="g1", clock=Clock())
+    wf.process()
+    wf.close()
+    raw = sqlite3.connect(tmp_path / "gate.db").execute("SELECT id, payload FROM gate_outbox").fetchall()
+    assert raw and all(b"LIVE" not in bytes(p) and b"C1234567" not in bytes(p) for _, p in raw)
+    backup = {i: bytes(p) for i, p in raw}  # a copy of the database taken before delivery
+    exc = [i for i in store.pending() if i.kind == "exception"][0]
+    assert exc.payload["reason_codes"] == ["face_mismatch"]
+    store.mark_delivered(exc.id)
+    with pytest.raises(SubjectShreddedError):
+        VaultSealer(vault).open(exc.id, backup[exc.id])
