@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, parser
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -122,6 +122,19 @@ class LdsSecurityObject:
         return hashlib.new(self.hash_algorithm, data).digest()
 
 
+def _econtent(octets) -> bytes:
+    """The octets of an ``eContent`` OCTET STRING, also when BER-encoded as constructed chunks."""
+    data = bytes(octets.contents)
+    if octets.method == 0:
+        return data
+    out, off = b"", 0
+    while off < len(data):  # each chunk is itself an OCTET STRING (RFC 5652 §5.2, X.690 §8.7.3)
+        n = parser.peek(data[off:])
+        out += core.OctetString.load(data[off : off + n]).native
+        off += n
+    return out
+
+
 def _to_crypto(cert: ax509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(cert.dump())
 
@@ -203,7 +216,7 @@ class Sod:
                 raise SodError(f"{len(sd['signer_infos'])} signer infos, exactly one expected")
             if eci["content"].contents is None:
                 raise SodError("EF.SOD has no encapsulated content")
-            content = bytes(eci["content"].contents)
+            content = _econtent(eci["content"])
             # asn1crypto parses lazily: decode the certificates and signer info now, so errors surface here
             sd["certificates"].native  # noqa: B018
             sd["signer_infos"].native  # noqa: B018

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from emrtd._crypto import EcError, match_curve
-from emrtd._sod import SodSignatureError, verify_signer_info
+from emrtd._sod import SodSignatureError, _econtent, verify_signer_info
 
 __all__ = [
     "TrustError",
@@ -166,7 +166,7 @@ def parse_master_list(data: bytes, *, signer_roots: list[x509.Certificate] | Non
         eci = sd["encap_content_info"]
         if eci["content_type"].dotted != OID_CSCA_MASTER_LIST:
             raise MasterListError(f"content type {eci['content_type'].dotted} is not id-icao-cscaMasterList")
-        content = bytes(eci["content"].contents)
+        content = _econtent(eci["content"])
         ml = _CscaMasterList.load(content, strict=True)
         version = ml["version"].native
         entries = list(ml["cert_list"])

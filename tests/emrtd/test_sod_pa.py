@@ -212,3 +212,25 @@ def test_truncated_or_flipped_sods_raise_named_errors():
         flipped = raw[:i] + bytes([raw[i] ^ 0x40]) + raw[i + 1 :]
         res = passive_authentication({"EF.SOD": flipped, "DG1": _bsi("EF_DG1.bin")})
         assert all(c.reason for c in res.failures)
+
+
+def test_sod_with_ber_indefinite_lengths_and_chunked_content():
+    """Some chips store the SOD in BER: indefinite lengths, eContent as a constructed OCTET STRING."""
+    from asn1crypto import cms, core
+
+    from emrtd._tlv import encode_tlv, read_tlv
+
+    doc = _doc()
+    _, der, _ = read_tlv(doc.files["EF.SOD"], 0)
+    sd = cms.ContentInfo.load(der)["content"]
+    content = bytes(sd["encap_content_info"]["content"].contents)
+    half = len(content) // 2
+    eci = (b"\x30\x80" + core.ObjectIdentifier("2.23.136.1.1.1").dump() + b"\xa0\x80\x24\x80"
+           + encode_tlv(0x04, content[:half]) + encode_tlv(0x04, content[half:]) + b"\x00" * 6)  # fmt: skip
+    body = (b"\x30\x80" + sd["version"].dump() + sd["digest_algorithms"].dump() + eci + sd["certificates"].dump()
+            + sd["signer_infos"].dump() + b"\x00\x00")  # fmt: skip
+    ber = encode_tlv(0x77, b"\x30\x80" + core.ObjectIdentifier("1.2.840.113549.1.7.2").dump() + b"\xa0\x80" + body + b"\x00" * 4)
+    sod = Sod.parse(ber)
+    assert sod.content == content
+    res = passive_authentication(doc.files | {"EF.SOD": ber}, trust=trust_for_issued_document(doc))
+    assert res.valid and res.chain_verified, res.reason
