@@ -323,7 +323,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
         shots.append({"id": item["id"], "reasons": reasons,
                       "live": live.content if live.status_code == 200 else None,
                       "chip": chip.content if chip.status_code == 200 else None,
-                      "transaction_id": detail.get("transaction_id")})
+                      "document_number": (detail.get("document") or {}).get("document_number")})
         r = http.post(f"/api/v1/exceptions/{item['id']}/decision", headers=guard,
                       json={"decision": decision, "notes": "demo review"})
         decided += r.status_code == 200
@@ -380,10 +380,10 @@ def _enrol(echo, http, kiosk_token, cases) -> dict[str, Any]:
 
 
 def _write_report(path: Path, cases, shots, summary) -> None:
-    by_tx = {s["transaction_id"]: s for s in shots}
+    by_doc = {s["document_number"]: s for s in shots}
     rows = []
     for c in cases:
-        shot = by_tx.get(c.result.get("transaction_id"))
+        shot = by_doc.get(c.number) if c.result.get("outcome") == "refer" else None
         imgs = ""
         if shot:
             imgs = "".join(f'<figure><img src="data:image/png;base64,{_png_b64(shot[k])}" height="160">'
@@ -393,12 +393,12 @@ def _write_report(path: Path, cases, shots, summary) -> None:
                     f"<td class='{c.result.get('outcome')}'>{html.escape(str(c.result.get('outcome')))}</td>"
                     f"<td>{html.escape(', '.join(c.result.get('reasons', [])) or '-')}</td>"
                     f"<td>{'yes' if c.result.get('as_expected') else 'NO'}</td>"
-                    f"<td>{html.escape(json.dumps(c.result.get('timings_ms', {})))}</td><td>{imgs}</td></tr>")
+                    f"<td>{html.escape(json.dumps(c.result.get('timings_ms', {})))}</td><td class='ev'>{imgs}</td></tr>")
     stages = html.escape(json.dumps({k: v for k, v in summary["stages"].items() if k != "gate"}, indent=1,
                                     default=str))
     path.write_text(f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>Smart border demo</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #999;padding:4px;vertical-align:top}}
-table{{border-collapse:collapse}}.open{{color:#060}}.refer{{color:#a00}}figure{{display:inline-block;margin:4px}}</style>
+table{{border-collapse:collapse}}.open{{color:#060}}.refer{{color:#a00}}figure{{display:inline-block;margin:4px}}td.ev{{white-space:nowrap}}</style>
 <h1>Bắc Luân I e-gate demonstration</h1><p>{html.escape(dt.datetime.now().isoformat(timespec='seconds'))}</p>
 <table><tr><th>traveller</th><th>case</th><th>decision</th><th>reasons</th><th>as expected</th>
 <th>timings (ms)</th><th>referral evidence</th></tr>{''.join(rows)}</table>
