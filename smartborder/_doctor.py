@@ -135,6 +135,10 @@ def check_platform() -> list[Check]:
     out.append(Check("platform", "cjk_font", "ok" if font else "fail",
                      str(font) if font else "no CJK font (install fonts-noto-cjk): Chinese text would be tofu"))
     pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
+    ocrb = next((p for p in (Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"),
+                             Path("/usr/share/fonts/truetype/ocr-b/OCRB.ttf")) if p.is_file()), None)
+    out.append(Check("platform", "ocrb_font", "ok" if ocrb else "fail",
+                     str(ocrb) if ocrb else "no OCR-B font (install fonts-ocr-b): MRZ OCR cannot run"))
     out.append(Check("platform", "pcscd", "ok" if pcscd else "fail",
                      pcscd or "pcscd not installed (Debian package pcscd)"))
     driver = next((p for p in VPCD_DRIVER_CANDIDATES if p.is_file()), None)
