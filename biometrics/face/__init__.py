@@ -1,1 +1,41 @@
-"""Face detection, quality, liveness and 1:1 verification."""
+"""Face detection, quality, liveness and 1:1 verification.
+
+This file has two sections, each owned by one part of the engine; edit only your own.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
+
+# ===== section: detection, templates and matching =====
+# Nothing heavy here: every model loads on first use (models.model_path checks its sha256).
+from ._align import face_chip, icao_crop  # noqa: E402
+from ._detect import (  # noqa: E402
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    MIN_INTER_EYE_DISTANCE,
+    FaceDetection,
+    FaceError,
+    FaceTooSmallError,
+    ImageDecodeError,
+    MultipleFacesError,
+    NoFaceError,
+    detect_faces,
+    detect_single_face,
+    load_image,
+)
+from ._dg2 import DG2_HEIGHT, DG2_MAX_BYTES, DG2_WIDTH, decode_reference_dg2_image, encode_reference_dg2_image  # noqa: E402
+from ._match import THRESHOLDS, FaceVerification, compare, reference_template, verify  # noqa: E402
+from ._template import FaceTemplate, TemplateFormatError, extract_template  # noqa: E402
+
+__all__ += [
+    "DEFAULT_DETECTOR", "DETECTORS", "MIN_INTER_EYE_DISTANCE", "FaceDetection", "FaceError", "NoFaceError",
+    "MultipleFacesError", "FaceTooSmallError", "ImageDecodeError", "detect_faces", "detect_single_face",
+    "load_image", "face_chip", "icao_crop", "FaceTemplate", "TemplateFormatError", "extract_template",
+    "compare", "THRESHOLDS", "verify", "FaceVerification", "reference_template",
+    "DG2_WIDTH", "DG2_HEIGHT", "DG2_MAX_BYTES", "encode_reference_dg2_image", "decode_reference_dg2_image",
+]
+# ===== end of section: detection, templates and matching =====
+
+# ===== section: quality and liveness =====
+# ===== end of section: quality and liveness =====

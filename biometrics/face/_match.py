@@ -1,0 +1,118 @@
+"""1:1 comparison and the verification decision, with named thresholds and multi-frame fusion.
+
+``compare`` is the cosine similarity of two unit-norm templates (higher = same person; 1.0 for
+identical templates). The decision compares a score with a named threshold from
+:data:`THRESHOLDS`, each calibrated on lfw-dev for a target false-match rate (FMR, ISO/IEC
+19795-1): ``"fmr_1e-2"`` (1 %), ``"fmr_1e-3"`` (0.1 %), ``"fmr_5e-4"`` (0.05 %, the EU EES target
+for automated border control). ``python -m biometrics.face._calibration --lfw DIR`` recalibrates.
+
+A live capture gives several frames. :func:`verify` templates every frame that holds exactly one
+usable face and fuses by the mean of the best ``k`` frame scores (k = 3): one blinked or blurred
+frame does not sink a genuine traveller, and averaging several frames, instead of taking the single
+maximum, keeps the impostor score distribution close to the single-comparison one that the
+thresholds were calibrated on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._calibration import THRESHOLDS
+from ._detect import FaceError, MultipleFacesError, NoFaceError, as_rgb, detect_single_face
+from ._template import FaceTemplate, extract_template
+
+__all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
+           "threshold_value", "reference_template"]
+
+DEFAULT_THRESHOLD = "fmr_5e-4"
+FUSION_TOP_K = 3
+
+
+@dataclass(frozen=True)
+class FaceVerification:
+    """The outcome of a 1:1 verification: fused ``score`` vs the named ``threshold``.
+
+    ``per_frame_scores`` has one entry per live frame: its score, or ``None`` when the frame was not
+    usable (its reason is in ``frame_errors`` under the frame's index).
+    """
+
+    score: float
+    threshold_name: str
+    threshold: float
+    matched: bool
+    frames_used: int
+    per_frame_scores: tuple[float | None, ...]
+    frame_errors: dict[int, str] = field(default_factory=dict)
+
+
+def compare(a: FaceTemplate, b: FaceTemplate) -> float:
+    """Similarity of two templates in [-1, 1] (cosine of the unit-norm embeddings); higher = same."""
+    if not isinstance(a, FaceTemplate) or not isinstance(b, FaceTemplate):
+        raise TypeError("compare() takes two FaceTemplate objects")
+    return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+
+
+def threshold_value(threshold: str | float) -> tuple[str, float]:
+    """(name, value) of a named threshold; a float is accepted as a custom threshold named ``"custom"``."""
+    if isinstance(threshold, str):
+        if threshold not in THRESHOLDS:
+            raise KeyError(f"unknown threshold {threshold!r}; known: {', '.join(THRESHOLDS)}")
+        return threshold, float(THRESHOLDS[threshold])
+    return "custom", float(threshold)
+
+
+def reference_template(reference: FaceTemplate | np.ndarray | bytes) -> FaceTemplate:
+    """The template of a reference: a template, its bytes, an RGB image, or image bytes (e.g. DG2 JPEG 2000)."""
+    if isinstance(reference, FaceTemplate):
+        return reference
+    if isinstance(reference, bytes | bytearray | memoryview):
+        data = bytes(reference)
+        if data[:4] == b"SBFT":
+            return FaceTemplate.from_bytes(data)
+        from ._detect import load_image
+
+        return extract_template(load_image(data))
+    return extract_template(as_rgb(reference))
+
+
+def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[np.ndarray], *,
+           threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K) -> FaceVerification:
+    """Is the person in ``live_frames`` the one of ``reference``? Multi-frame fusion, named threshold.
+
+    Frames without exactly one usable face are skipped (their reason is recorded). When no frame is
+    usable the error is raised: :class:`~biometrics.face.MultipleFacesError` if any frame showed
+    several people (a tailgating cue the gate must see), otherwise that of the last frame.
+    """
+    name, value = threshold_value(threshold)
+    ref = reference_template(reference)
+    if isinstance(live_frames, np.ndarray) and live_frames.ndim == 3:
+        live_frames = [live_frames]
+    scores: list[float | None] = []
+    errors: dict[int, str] = {}
+    last_error: FaceError | None = None
+    multiple: MultipleFacesError | None = None
+    for i, frame in enumerate(live_frames):
+        try:
+            rgb = as_rgb(frame)
+            det = detect_single_face(rgb)
+            scores.append(compare(ref, extract_template(rgb, det)))
+        except FaceError as e:
+            scores.append(None)
+            errors[i] = f"{type(e).__name__}: {e}"
+            last_error = e
+            if isinstance(e, MultipleFacesError):
+                multiple = e
+    usable = sorted((s for s in scores if s is not None), reverse=True)
+    if not usable:
+        if multiple is not None:
+            raise multiple
+        if last_error is not None:
+            raise last_error
+        raise NoFaceError("no live frame given")
+    best = usable[:max(1, top_k)]
+    fused = float(np.mean(best))
+    return FaceVerification(score=fused, threshold_name=name, threshold=value, matched=fused >= value,
+                            frames_used=len(usable), per_frame_scores=tuple(scores), frame_errors=errors)
