@@ -24,8 +24,9 @@ from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from emrtd._certs import CertificateLoadError, public_key_of
 from emrtd._tlv import TlvError, encode_tlv, read_tlv
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+ECDSA_PLAIN = "0.4.0.127.0.7.1.1.4.1."  # BSI TR-03111 ecdsa-plain-SHA*: r || s, hash by the last arc
+_PLAIN_HASHES = {"1": "sha1", "2": "sha224", "3": "sha256", "4": "sha384", "5": "sha512"}
 _HASHES = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
            "sha512": hashes.SHA512}  # fmt: skip
 
@@ -155,7 +158,13 @@ def verify_signer_info(signer: cms.SignerInfo, content: bytes, content_type: str
     hash_name = digest_alg
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            if "ecdsa" in name:
+            oid = sig_alg["algorithm"].dotted
+            if oid.startswith(ECDSA_PLAIN):  # plain r || s (BSI TR-03111 §5.2.1) -> DER for cryptography
+                hash_name = _PLAIN_HASHES[oid[len(ECDSA_PLAIN) :]]
+                half = len(signature) // 2
+                signature = utils.encode_dss_signature(int.from_bytes(signature[:half], "big"),
+                                                       int.from_bytes(signature[half:], "big"))
+            elif "ecdsa" in name:
                 hash_name = sig_alg.hash_algo
             public_key.verify(signature, signed, ec.ECDSA(_HASHES[hash_name]()))
         elif isinstance(public_key, rsa.RSAPublicKey):
@@ -271,7 +280,11 @@ class Sod:
         cert = dsc or self.dsc
         if cert is None:
             raise SodSignatureError("no Document Signer certificate: none embedded in the SOD and none given")
-        verify_signer_info(self.signer_info, self.content, OID_LDS_SECURITY_OBJECT, cert.public_key())
+        try:
+            key = public_key_of(cert)
+        except CertificateLoadError as e:
+            raise SodSignatureError(f"the Document Signer key cannot be used: {e}") from e
+        verify_signer_info(self.signer_info, self.content, OID_LDS_SECURITY_OBJECT, key)
         if self.content_type != OID_LDS_SECURITY_OBJECT:
             raise SodSignatureError(f"the signed content is declared as {self.content_type}, not ldsSecurityObject")
         return cert

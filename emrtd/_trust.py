@@ -20,14 +20,14 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asn1crypto import cms, core, keys
+from asn1crypto import cms, core
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from emrtd._crypto import EcError, match_curve
+from emrtd._certs import CertificateLoadError, TrustError, load_certificates, public_key_of, verify_issued_by
 from emrtd._sod import SodSignatureError, _econtent, verify_signer_info
 
 __all__ = [
@@ -49,14 +49,6 @@ __all__ = [
 OID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 
 
-class TrustError(ValueError):
-    """A trust anchor, CRL or trust file that cannot be used."""
-
-
-class CertificateLoadError(TrustError):
-    """A certificate or CRL that does not decode, or whose key cannot be used."""
-
-
 class MasterListError(TrustError):
     """A CSCA Master List that is malformed."""
 
@@ -67,51 +59,6 @@ class MasterListSignatureError(MasterListError):
 
 class _CscaMasterList(core.Sequence):
     _fields = [("version", core.Integer), ("cert_list", core.SetOf, {"spec": ax509.Certificate})]
-
-
-def public_key_of(cert: x509.Certificate):
-    """The certificate's public key; EC keys with explicit parameters of a known curve are mapped to it."""
-    try:
-        return cert.public_key()
-    except (UnsupportedAlgorithm, ValueError) as e:
-        spki = keys.PublicKeyInfo.load(_spki_der(cert))
-        if spki["algorithm"]["algorithm"].native != "ec":
-            raise CertificateLoadError(f"unsupported public key in {cert.subject.rfc4514_string()}: {e}") from e
-        params = spki["algorithm"]["parameters"]
-        if params.name != "specified":
-            raise CertificateLoadError(f"unsupported EC parameters in {cert.subject.rfc4514_string()}: {e}") from e
-        sp = params.chosen
-        base = sp["base"].native
-        half = (len(base) - 1) // 2
-        try:
-            curve = match_curve(
-                sp["field_id"]["parameters"].native, int.from_bytes(sp["curve"]["a"].native, "big"),
-                int.from_bytes(sp["curve"]["b"].native, "big"), int.from_bytes(base[1 : 1 + half], "big"),
-                int.from_bytes(base[1 + half :], "big"), sp["order"].native,
-            )  # fmt: skip
-        except EcError as ee:
-            raise CertificateLoadError(f"EC parameters of {cert.subject.rfc4514_string()}: {ee}") from ee
-        if curve.cryptography_name is None:
-            raise CertificateLoadError(f"{cert.subject.rfc4514_string()}: explicit EC parameters of no named curve") from e
-        named = getattr(ec, curve.cryptography_name)()
-        return ec.EllipticCurvePublicKey.from_encoded_point(named, spki["public_key"].native)
-
-
-def _spki_der(cert: x509.Certificate) -> bytes:
-    return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"].dump()
-
-
-def verify_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
-    """Raise ``InvalidSignature`` unless ``issuer``'s key signed ``cert`` (ECDSA, RSA PKCS#1 v1.5 or PSS)."""
-    key = public_key_of(issuer)
-    params = cert.signature_algorithm_parameters
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
-    elif isinstance(key, rsa.RSAPublicKey):
-        pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
-        key.verify(cert.signature, cert.tbs_certificate_bytes, pad, cert.signature_hash_algorithm)
-    else:
-        raise InvalidSignature(f"unsupported issuer key {type(key).__name__}")
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
@@ -126,16 +73,6 @@ def _aki(cert: x509.Certificate) -> bytes | None:
         return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     except (x509.ExtensionNotFound, ValueError):
         return None
-
-
-def load_certificates(data: bytes) -> list[x509.Certificate]:
-    """DER or PEM (one or several) certificates."""
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
-        raise CertificateLoadError(f"not an X.509 certificate: {e}") from e
 
 
 @dataclass

@@ -234,3 +234,24 @@ def test_sod_with_ber_indefinite_lengths_and_chunked_content():
     assert sod.content == content
     res = passive_authentication(doc.files | {"EF.SOD": ber}, trust=trust_for_issued_document(doc))
     assert res.valid and res.chain_verified, res.reason
+
+
+def test_plain_ecdsa_signature_bsi_tr03111():
+    """ecdsa-plain-SHA256 (0.4.0.127.0.7.1.1.4.1.3): r || s instead of a DER signature."""
+    from asn1crypto import cms
+    from cryptography.hazmat.primitives.asymmetric import utils
+
+    from emrtd._tlv import encode_tlv, read_tlv
+
+    doc = _doc()
+    ci = cms.ContentInfo.load(read_tlv(doc.files["EF.SOD"], 0)[1])
+    si = ci["content"]["signer_infos"][0]
+    r, s = utils.decode_dss_signature(si["signature"].native)
+    si["signature_algorithm"] = {"algorithm": "0.4.0.127.0.7.1.1.4.1.3"}
+    si["signature"] = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    plain = encode_tlv(0x77, ci.dump(force=True))
+    res = passive_authentication(doc.files | {"EF.SOD": plain}, trust=trust_for_issued_document(doc))
+    assert res.valid and res.check("sod_signature").reason.startswith("0.4.0.127.0.7.1.1.4.1.3")
+    si["signature"] = (r + 1).to_bytes(32, "big") + s.to_bytes(32, "big")
+    res = passive_authentication(doc.files | {"EF.SOD": encode_tlv(0x77, ci.dump(force=True))})
+    assert [c.name for c in res.failures] == ["sod_signature"]

@@ -151,3 +151,23 @@ def test_truncated_master_lists_raise_named_errors():
     for cut in range(0, len(data), 41):
         with pytest.raises(MasterListError):
             parse_master_list(data[:cut])
+
+
+def test_self_signed_cscas_with_explicit_parameters_verify():
+    """Real CSCAs whose keys carry explicit brainpool/NIST parameters: every self-signature verifies. (Self-issued
+    link certificates, whose authority key identifier names the previous key, are signed by that key instead.)"""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from emrtd._trust import _aki, _ski, verify_issued_by
+
+    data, roots = _ml("DE")
+    explicit = []
+    for c in parse_master_list(data, signer_roots=roots).certificates:
+        try:
+            c.public_key()
+        except (UnsupportedAlgorithm, ValueError):
+            if c.subject == c.issuer and _aki(c) in (None, _ski(c)):
+                explicit.append(c)
+    assert len(explicit) > 50
+    for c in explicit:
+        verify_issued_by(c, c)
