@@ -1,0 +1,121 @@
+"""FingerprintTemplate: minutiae extracted from an image or decoded from an ISO/ANSI record."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _iso
+from ._errors import FingerImageError, TemplateFormatError
+from ._minutiae import Minutia, extract
+
+MIN_MINUTIAE = 4
+
+
+class FingerprintTemplate:
+    """Minutiae of one finger.
+
+    ``FingerprintTemplate(image, dpi=500)`` extracts them from an 8-bit greyscale image (raises
+    :class:`FingerImageError` with a ``reason`` on blank, saturated, tiny, non-fingerprint or
+    out-of-range-dpi input); :meth:`from_bytes` decodes an ISO/IEC 19794-2:2005 or ANSI INCITS
+    378-2004 record; :meth:`to_bytes` encodes ISO/IEC 19794-2:2005. Coordinates are pixels of the
+    source image (origin top left), directions radians counter-clockwise from the x axis.
+    """
+
+    __slots__ = ("minutiae", "width", "height", "dpi", "quality", "_record", "_cyl")
+
+    def __init__(self, image: np.ndarray, *, dpi: int = 500, position: int = 0) -> None:
+        from ._image import process
+
+        p = process(image, dpi)
+        found = extract(p)
+        if len(found) < MIN_MINUTIAE:
+            raise FingerImageError(f"only {len(found)} minutiae found: not a usable fingerprint", "too_few_minutiae")
+        s = p.scale
+        h, w = image.shape[:2]
+        self.minutiae = [
+            Minutia(
+                int(min(w - 1, max(0, round(x / s)))),
+                int(min(h - 1, max(0, round(y / s)))),
+                a % (2 * math.pi),
+                t,
+                int(round(q * 100)),
+            )
+            for x, y, a, t, q in found
+        ]
+        self.width, self.height, self.dpi = int(w), int(h), int(dpi)
+        fg = p.mask
+        self.quality = int(round(100 * float(np.clip(np.mean(p.coherence[fg]) * 1.25, 0, 1))))
+        self._record = _iso.Record(w, h, _res(dpi), _res(dpi), position=position, quality=self.quality)
+        self._cyl = None
+
+    @classmethod
+    def from_minutiae(
+        cls, minutiae: list[Minutia], *, width: int, height: int, dpi: int = 500, quality: int = 0, position: int = 0
+    ) -> FingerprintTemplate:
+        """A template from known minutiae (e.g. another extractor's output)."""
+        t = cls.__new__(cls)
+        t.minutiae = list(minutiae)
+        t.width, t.height, t.dpi, t.quality = int(width), int(height), int(dpi), int(quality)
+        t._record = _iso.Record(int(width), int(height), _res(dpi), _res(dpi), position=position, quality=int(quality))
+        t._cyl = None
+        return t
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FingerprintTemplate:
+        """Decode an ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 record (TemplateFormatError if invalid)."""
+        rec = _iso.decode(data)
+        t = cls.__new__(cls)
+        t.minutiae = [Minutia(m.x, m.y, m.angle, m.type, m.quality) for m in rec.minutiae]
+        t.width, t.height = rec.width, rec.height
+        t.dpi = int(round(rec.res_x * 2.54))
+        t.quality = rec.quality
+        t._record = rec
+        t._cyl = None
+        if not 50 <= t.dpi <= 5000:
+            raise TemplateFormatError(f"implausible resolution {rec.res_x} pixels/cm")
+        return t
+
+    def to_bytes(self) -> bytes:
+        """ISO/IEC 19794-2:2005 finger minutiae record (single finger view)."""
+        rec = self._record
+        rec.minutiae = [
+            _iso.RawMinutia(int(m.x), int(m.y), float(m.direction), m.type, int(m.quality)) for m in self.minutiae
+        ]
+        return _iso.encode_iso(rec)
+
+    def to_ansi_bytes(self) -> bytes:
+        """ANSI INCITS 378-2004 record (single finger view; angles rounded to 2 degrees)."""
+        rec = self._record
+        rec.minutiae = [
+            _iso.RawMinutia(int(m.x), int(m.y), float(m.direction), m.type, int(m.quality)) for m in self.minutiae
+        ]
+        return _iso.encode_ansi(rec)
+
+    @property
+    def position(self) -> int:
+        """ISO finger position code (0 unknown, 1 right thumb ... 10 left little)."""
+        return self._record.position
+
+    def xyt(self) -> np.ndarray:
+        """(n, 3) array: x, y in pixels at 500 dpi, direction in radians."""
+        s = 500.0 / self.dpi
+        return np.array([[m.x * s, m.y * s, m.direction] for m in self.minutiae], np.float64).reshape(-1, 3)
+
+    def cylinders(self):
+        if self._cyl is None:
+            from ._mcc import build
+
+            self._cyl = build(self.xyt())
+        return self._cyl
+
+    def __len__(self) -> int:
+        return len(self.minutiae)
+
+    def __repr__(self) -> str:
+        return f"FingerprintTemplate({len(self.minutiae)} minutiae, {self.width}x{self.height} @ {self.dpi} dpi)"
+
+
+def _res(dpi: int) -> int:
+    return int(round(dpi / 2.54))

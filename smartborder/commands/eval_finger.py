@@ -1,0 +1,90 @@
+"""``smartborder eval finger``: FVC verification protocol on one set or every set below a root."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+KEYS = ("eer", "fmr100", "fmr1000", "zero_fmr", "genuine", "impostor", "ms_extract", "ms_match")
+
+
+def _plot(curves: list[tuple[str, object, object]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, fmr, fnmr in curves:
+        ax.plot(fmr, fnmr, drawstyle="steps-post", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1e-3, 1)
+    ax.set_ylim(1e-3, 1)
+    ax.set_xlabel("FMR")
+    ax.set_ylabel("FNMR")
+    ax.set_title("DET (FVC protocol)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@click.command()
+@click.option("--fvc", "fvc_dir", type=click.Path(exists=True, file_okay=False), help="FVC set (NNN_M.tif files).")
+@click.option("--all", "root", type=click.Path(exists=True, file_okay=False), help="Run every FVC set below ROOT.")
+@click.option("--dpi", default=500, show_default=True, type=int, help="Scanner resolution of the images.")
+@click.option("--limit", default=None, type=int, help="Use only the first N fingers of each set.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Write a DET plot (PNG).")
+def finger(fvc_dir, root, dpi, limit, as_json, plot) -> None:
+    """Fingerprint verification on FVC sets: EER, FMR100, FMR1000, ZeroFMR, timings, DET plot."""
+    from biometrics.finger._evaluate import FvcDatasetError, det_curve, evaluate_fvc, find_fvc_sets
+
+    if bool(fvc_dir) == bool(root):
+        raise click.UsageError("give exactly one of --fvc DIR or --all ROOT")
+    try:
+        sets = [Path(fvc_dir)] if fvc_dir else find_fvc_sets(Path(root))
+    except FvcDatasetError as e:
+        raise click.ClickException(str(e)) from e
+    results, curves = [], []
+    for d in sets:
+        with click.progressbar(length=1, label=f"{d.name}", file=sys.stderr) as bar:
+
+            def progress(it, bar=bar):
+                items = list(it)
+                bar.length = len(items)
+                for x in items:
+                    yield x
+                    bar.update(1)
+
+            try:
+                r = evaluate_fvc(d, dpi=dpi, limit=limit, progress=progress)
+            except FvcDatasetError as e:
+                raise click.ClickException(str(e)) from e
+        curves.append((r["dataset"], *det_curve(r.pop("_genuine_scores"), r.pop("_impostor_scores"))))
+        results.append(r)
+    out: dict = results[0] if len(results) == 1 else {"sets": results}
+    if len(results) > 1:
+        out["macro"] = {k: round(sum(r[k] for r in results) / len(results), 5) for k in ("eer", "fmr100", "fmr1000", "zero_fmr")}
+        out["macro"]["sets"] = len(results)
+        for k in KEYS:
+            if k not in out["macro"]:
+                vals = [r[k] for r in results if r[k] is not None]
+                out["macro"][k] = round(sum(vals) / len(vals), 3) if vals else None
+    if plot:
+        _plot(curves, plot)
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    rows = results + ([{"dataset": "macro", **out["macro"]}] if len(results) > 1 else [])
+    click.echo(f"{'set':<14}{'EER':>8}{'FMR100':>9}{'FMR1000':>9}{'ZeroFMR':>9}{'gen':>6}{'imp':>6}{'ms ext':>8}{'ms m':>7}")
+    for r in rows:
+        click.echo(
+            f"{r['dataset']:<14}{100 * r['eer']:>7.2f}%{100 * r['fmr100']:>8.2f}%{100 * r['fmr1000']:>8.2f}%"
+            f"{100 * r['zero_fmr']:>8.2f}%{r['genuine']:>6}{r['impostor']:>6}{r['ms_extract'] or 0:>8.1f}{r['ms_match'] or 0:>7.2f}"
+        )
