@@ -76,7 +76,8 @@ def render_sizing_report(sizing: SizingResult) -> str:
     d = sizing.to_dict()
     m = d["mix_per_hall"]
     lines = [f"# Sizing: {d['scenario']}", "",
-             f"Target: p95 wait ≤ {d['target_p95_wait_s']:g} s over seeds {d['seeds']}.", "",
+             f"Target: p95 wait ≤ {d['target_p95_wait_s']:g} s ({d['criterion'].replace('_', ' ')}) "
+             f"over seeds {d['seeds']}.", "",
              f"**Per hall: {m['egates']} e-gates, {m['booths']} booths, {m['kiosks']} kiosks, "
              f"{m['officers']} supervising officers** (p95 {d['p95_wait_s']:.1f} s, cost {d['cost']:g}).", "",
              "One fewer of each resource:", "", "| resource removed | p95 s | meets target |", "|---|---:|---|"]

@@ -3,6 +3,7 @@
     smartborder flow simulate SCENARIO.toml [--seed N] [--json] [--plot out.png] [--report out.md]
                                             [--egates N] [--booths N] [--kiosks N] [--officers N]
     smartborder flow size SCENARIO.toml --target-p95-wait 300 [--seed N] [--replications R] [--json]
+                                        [--criterion overall|every_route|every_category]
     smartborder flow scenarios
 
 SCENARIO is a TOML path or the name of a bundled scenario (``bac_luan_typical``, ``bac_luan_tet_peak``).
@@ -111,12 +112,15 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
 @click.option("--cost-booth", default=3.0, show_default=True, type=click.FloatRange(min=0))
 @click.option("--cost-kiosk", default=0.5, show_default=True, type=click.FloatRange(min=0))
 @click.option("--cost-officer", default=3.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--criterion", type=click.Choice(["overall", "every_route", "every_category"]), default="overall",
+              show_default=True, help="Whose p95 must meet the target: all travellers together, or each route "
+              "(e-gate, kiosk, booth) / each traveller category separately.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sizing result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the chosen mix's day.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a Markdown report.")
 @click.option("--gate-bench", default=GATE_BENCH, show_default=True)
 def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, max_kiosks, cost_egate, cost_booth,
-         cost_kiosk, cost_officer, as_json, plot, report, gate_bench) -> None:
+         cost_kiosk, cost_officer, criterion, as_json, plot, report, gate_bench) -> None:
     """Find the cheapest e-gate/booth/kiosk mix per hall meeting the p95 wait target."""
     import flow as flowlib
 
@@ -124,7 +128,7 @@ def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, 
     weights = flowlib.CostWeights(cost_egate, cost_booth, cost_kiosk, cost_officer)
     try:
         result = flowlib.size(sc, target_p95_wait, seed=seed, replications=replications, max_egates=max_egates,
-                              max_booths=max_booths, max_kiosks=max_kiosks, weights=weights)
+                              max_booths=max_booths, max_kiosks=max_kiosks, weights=weights, criterion=criterion)
     except flowlib.ScenarioError as e:
         raise click.ClickException(str(e)) from e
     if plot:

@@ -52,6 +52,19 @@ def test_cost_weights_steer_the_kiosk_booth_trade_off():
         assert res.best.met and not any(e.met for e in res.neighbours.values())
 
 
+def test_every_route_criterion_holds_each_route_to_the_target():
+    sc = small()
+    kw = {"seed": 3, "max_egates": 8, "max_booths": 10, "max_kiosks": 3}
+    overall = flow.size(sc, 60, **kw)
+    strict = flow.size(sc, 60, criterion="every_route", **kw)
+    assert strict.to_dict()["criterion"] == "every_route"
+    routes = strict.results[0].summary["wait_s"]["by_route"]
+    assert all(st["p95"] is None or st["p95"] <= 60 for st in routes.values())
+    assert strict.best.cost >= overall.best.cost
+    with pytest.raises(flow.InvalidValueError):
+        flow.size(sc, 60, criterion="median")
+
+
 def test_unreachable_target_is_a_named_error():
     with pytest.raises(flow.SizingInfeasibleError) as exc:
         flow.size(small(), 1.0, max_egates=1, max_booths=1, max_kiosks=0)
