@@ -181,6 +181,9 @@ def passive_authentication(
         if revoked is not None:
             res.checks.append(PaCheck("dsc_revocation", False,
                                       f"the DSC (serial {cert.serial_number:X}) was revoked on {revoked.revocation_date_utc:%Y-%m-%d}"))
+        elif crl.next_update_utc is not None and crl.next_update_utc < (at or dt.datetime.now(dt.UTC)):
+            res.checks.append(PaCheck("dsc_revocation", None, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}, but that "
+                                      f"CRL is out of date (next update was due {crl.next_update_utc:%Y-%m-%d})"))
         else:
             res.checks.append(PaCheck("dsc_revocation", True, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}"))
     return res

@@ -171,3 +171,13 @@ def test_self_signed_cscas_with_explicit_parameters_verify():
     assert len(explicit) > 50
     for c in explicit:
         verify_issued_by(c, c)
+
+
+def test_out_of_date_crl_leaves_revocation_unknown():
+    pki = _pki()
+    photo = next(iter(sorted(shared_path("faces", "lfw-dev").rglob("*.jpg"))))
+    doc = issue_document(TD3, photo, aa=None, ca=False, pki=pki)
+    store = TrustStore([pki.csca_cert], [pki.crl([], dt.datetime.now(dt.UTC) - dt.timedelta(days=60))])
+    res = passive_authentication(doc.files, trust=store)
+    check = res.check("dsc_revocation")
+    assert res.valid and check.passed is None and "out of date" in check.reason
