@@ -32,7 +32,7 @@ __all__ = [
 
 FORMAT_OWNER_SC37 = 0x0101
 FORMAT_ISO19794_5 = 0x0008  # CBEFF format type, ISO/IEC 19794-5 face (Part 10 §4.7.2)
-FORMAT_ISO39794_5 = 0x0040  # ISO/IEC 39794-5 face, tagged binary (assumed registry value)
+FORMAT_ISO39794_5 = 0x002A  # ISO/IEC 39794-5 face, tagged binary ("g3-binary-face-image", IBIA CBEFF registry)
 _JP2 = bytes.fromhex("0000000C6A5020200D0A870A")
 _J2K = bytes.fromhex("FF4FFF51")
 
