@@ -372,7 +372,10 @@ def read_document(
 
     ``files`` limits the EFs read (names such as ``"EF.COM"``, ``"DG1"``); None reads EF.COM, every
     data group it lists and EF.SOD. ``rng(n)`` supplies every terminal random (nonces, ephemeral keys),
-    so ICAO worked examples can be replayed. Raises :class:`AccessControlError` when PACE and BAC fail.
+    so ICAO worked examples can be replayed. ``trust`` is a :class:`emrtd.TrustStore` (or a list of CSCA
+    certificates) for Passive Authentication; without it PA is reported as not performed. The result
+    carries the parsed files (``data_groups``, ``mrz``, ``face_image``). Raises :class:`AccessControlError`
+    when PACE and BAC fail.
     """
     rng = rng or os.urandom
     ch = _Channel(transport, max_read or (EXTENDED_MAX_READ if extended_length else SHORT_MAX_READ))
