@@ -232,3 +232,14 @@ def test_cli_check_names_failing_fields():
     assert r.exit_code == 1 and "document_number" in r.output and "composite" not in r.output.split("document_number")[0]
     r = CliRunner().invoke(main, ["mrz", "check", "P<UTO"])
     assert r.exit_code == 1 and "mrz:" in r.output
+
+
+@pytest.mark.parametrize("digit", ["<", "0"])
+def test_unused_personal_number_check_digit_filler_or_zero(digit):
+    """Part 4: with an unused personal number the check digit may be '<' or '0'; both round-trip."""
+    m = Mrz("TD3", "P", "UTO", "ERIKSSON", "ANNA", "L898902C3", "UTO", dt.date(1974, 8, 12), "F", dt.date(2030, 4, 15))
+    text = m.encode()
+    assert text[86] == "<"
+    text = text[:86] + digit + text[87:]
+    back = parse_mrz(text, today=TODAY)
+    assert back.personal_number == "" and back.encode() == text

@@ -255,3 +255,10 @@ def test_plain_ecdsa_signature_bsi_tr03111():
     si["signature"] = (r + 1).to_bytes(32, "big") + s.to_bytes(32, "big")
     res = passive_authentication(doc.files | {"EF.SOD": encode_tlv(0x77, ci.dump(force=True))})
     assert [c.name for c in res.failures] == ["sod_signature"]
+
+
+def test_reader_accepts_a_list_of_csca_certificates_as_trust():
+    doc = _doc()
+    res = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=[_pki().csca_cert])
+    assert res.check("passive_authentication").passed and res.passive_authentication.chain_verified
+    assert res.passive_authentication.check("dsc_revocation").passed is None  # no CRL given
