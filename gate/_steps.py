@@ -162,7 +162,9 @@ class FaceEngine:
         def liveness(frames, timestamps):
             return face.check_liveness(list(frames), list(timestamps), challenges)
 
-        return cls(quality, verify, liveness if hasattr(face, "check_liveness") else None)
+        # an active challenge needs a lane display and a live camera; without one configured the
+        # gate records liveness as "not checked" (never as passed)
+        return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None)
 
 
 @dataclass
@@ -203,7 +205,18 @@ class FaceStep:
             reference = decode_image(chip.dg2_image or b"")
         except (OSError, ValueError) as e:
             raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
-        result = self.engine.verify(reference, [good[int(i)] for i in order])
+        try:
+            result = self.engine.verify(reference, [good[int(i)] for i in order])
+        except Exception as e:  # noqa: BLE001 - the engine's named errors become outcomes
+            count = getattr(e, "count", None)
+            if count is not None and count > 1:  # several people in front of the camera
+                return FaceOutcome(acquired=False, faces_seen=int(count), live_image=encode_jpeg(best))
+            name = type(e).__name__
+            if name in ("NoFaceError", "FaceTooSmallError", "FaceError"):
+                return FaceOutcome(acquired=False, guidance=(name,), live_image=encode_jpeg(best))
+            if name in ("NoFaceInReferenceError", "ReferenceError"):
+                raise StepError(f"chip photo unusable: {name}") from e
+            raise
         return FaceOutcome(acquired=True, liveness_passed=None if live is None else bool(live.passed),
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))

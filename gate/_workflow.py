@@ -111,6 +111,7 @@ class FaceOutcome:
     threshold: float | None = None
     live_image: bytes | None = None  # best live frame (JPEG), memory only
     guidance: tuple[str, ...] = ()
+    faces_seen: int = 1  # more than one: someone else is in the lane (a tailgating cue)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,8 @@ class GateWorkflow:
                 ev = replace(ev, document_type=None)
             else:
                 ev = replace(ev, chip_read=False, chip_error=str(e))
-        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=self.steps.persons_in_lane())
+        persons = max(self.steps.persons_in_lane(), face.faces_seen if face is not None else 1)
+        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=persons)
 
         states.append(GateState.DECIDE)
         t0 = time.perf_counter()

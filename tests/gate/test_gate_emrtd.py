@@ -213,3 +213,23 @@ def test_real_face_engine_genuine_and_impostor_through_the_gate(pki):
         wf.close()
     assert outcomes["genuine"].opened, outcomes["genuine"].decision.explain()
     assert list(outcomes["impostor"].decision.reasons) == ["face_mismatch"]
+
+
+def test_two_people_in_front_of_the_camera_is_tailgating(pki):
+    class Multiple(Exception):
+        count = 2
+
+    def verify(ref, frames):
+        raise Multiple("two faces")
+
+    engine = FaceEngine(quality=lambda f: Q(), verify=verify)
+    doc = emrtd.issue_document(td3("C5550002", "900315", EXPIRY), photo_png(), pki=pki)
+    store, reader, mrz, steps = make_gate()
+    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+    steps.face = FaceStep(Cam(True), engine)
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
+    r = wf.process()
+    wf.close()
+    assert not r.opened and "tailgating" in r.decision.reasons
