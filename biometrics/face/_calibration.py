@@ -25,16 +25,19 @@ __all__ = ["THRESHOLDS", "CALIBRATION", "calibrate", "write_thresholds", "main"]
 _MODULE = Path(__file__).with_name("_thresholds.py")
 
 
-def calibrate(lfw: Path, *, baseline: bool = False, progress: bool = True) -> dict:
+def calibrate(lfw: Path, *, baseline: bool = False, progress: bool = True, plot_prefix: Path | None = None) -> dict:
     """Evaluate both protocols on an LFW-style folder (labels.csv, optional pairs.txt) and derive thresholds."""
-    from ._eval import FMR_TARGETS, evaluate
+    from ._eval import FMR_TARGETS, Workspace, evaluate, plot_det
 
     lfw = Path(lfw)
     pairs = lfw / "pairs.txt" if (lfw / "pairs.txt").exists() else None
     reports = {}
+    work = Workspace()
     for protocol in ("plain", "chip"):
-        reports[protocol], _ = evaluate(lfw / "labels.csv", lfw, pairs=pairs, protocol=protocol, baseline=baseline,
-                                        progress=progress)
+        reports[protocol], systems = evaluate(lfw / "labels.csv", lfw, pairs=pairs, protocol=protocol,
+                                              baseline=baseline, progress=progress, work=work)
+        if plot_prefix is not None:
+            plot_det(systems, Path(f"{plot_prefix}_{protocol}.png"), title=f"DET, {lfw.name}, protocol {protocol}")
     thresholds = {name: max(reports[p]["thresholds"][name] for p in reports) for name, _ in FMR_TARGETS.values()}
     return {"thresholds": thresholds, "reports": reports, "data": lfw.name, "pairs": reports["plain"]["pairs"]}
 
@@ -64,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lfw", type=Path, required=True, help="folder with labels.csv (and pairs.txt)")
     parser.add_argument("--out", type=Path, default=_MODULE, help="thresholds module to write")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
+    parser.add_argument("--baseline", action="store_true", help="also measure the face_recognition baseline")
+    parser.add_argument("--plot", type=Path, default=None, help="DET plots to PREFIX_plain.png, PREFIX_chip.png")
     args = parser.parse_args(argv)
-    result = calibrate(args.lfw)
+    result = calibrate(args.lfw, baseline=args.baseline, plot_prefix=args.plot)
     json.dump({"thresholds": result["thresholds"], "reports": result["reports"]}, sys.stdout, indent=2)
     sys.stdout.write("\n")
     if not args.dry_run:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FMR_TARGETS", "Dataset", "PairSet", "SystemScores", "read_dataset", "read_lfw_pairs",
+__all__ = ["FMR_TARGETS", "Dataset", "PairSet", "SystemScores", "Workspace", "read_dataset", "read_lfw_pairs",
            "read_pairs_csv", "all_pairs", "det_figures", "evaluate", "plot_det", "threshold_at_fmr"]
 
 #: Target FMRs as in the JSON keys, and the names of the thresholds calibrated for them.
@@ -203,26 +203,13 @@ def _progress(items: Iterable, total: int, desc: str, enabled: bool):
     return tqdm(items, total=total, desc=desc, file=sys.stderr, unit="img", leave=False)
 
 
-def _templates(data: Dataset, needed: np.ndarray, fn: Callable[[np.ndarray], np.ndarray | None], dims: int,
-               desc: str, progress: bool) -> tuple[np.ndarray, float, int]:
-    """Template matrix (NaN rows for failures), mean ms per template, failure count."""
-    from ._detect import FaceError, load_image
+@dataclass
+class Workspace:
+    """Memo for one run: templates per (system, role, file) and DG2 references per file, so that
+    both protocols and the baseline share their work (the DG2 reference is made once, our way)."""
 
-    out = np.full((len(data.files), dims), np.nan, dtype=np.float32)
-    failures, elapsed = 0, 0.0
-    for k in _progress(needed, len(needed), desc, progress):
-        try:
-            image = load_image(data.root / data.files[k])
-            t0 = time.perf_counter()
-            vec = fn(image)
-            elapsed += time.perf_counter() - t0
-        except FaceError:
-            vec = None
-        if vec is None:
-            failures += 1
-        else:
-            out[k] = vec
-    return out, 1000 * elapsed / max(1, len(needed)), failures
+    templates: dict = field(default_factory=dict)  # (system, role, file) -> (vector | None, ms)
+    dg2: dict = field(default_factory=dict)  # file -> JPEG 2000 bytes | None
 
 
 def _central(faces, shape):
@@ -230,46 +217,76 @@ def _central(faces, shape):
     return min(faces, key=lambda d: np.hypot(d.center[0] - w / 2, d.center[1] - h / 2)) if faces else None
 
 
-def _ours(protocol_role: str) -> Callable[[np.ndarray], np.ndarray | None]:
+def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray | None:
     from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
     from ._dg2 import decode_reference_dg2_image, encode_reference_dg2_image
+
+    if file not in work.dg2:
+        face = _central(detect_faces(image), image.shape)
+        ok = face is not None and face.inter_eye_distance >= MIN_INTER_EYE_DISTANCE
+        work.dg2[file] = encode_reference_dg2_image(image, face) if ok else None
+    data = work.dg2[file]
+    return None if data is None else decode_reference_dg2_image(data)
+
+
+def _ours(image: np.ndarray) -> np.ndarray | None:
+    from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
     from ._template import extract_template
 
-    def template(image: np.ndarray) -> np.ndarray | None:
-        face = _central(detect_faces(image), image.shape)
-        if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
-            return None
-        if protocol_role == "chip":
-            image = decode_reference_dg2_image(encode_reference_dg2_image(image, face))
-            face = _central(detect_faces(image), image.shape)
-            if face is None:
-                return None
-        return extract_template(image, face).vector
-
-    return template
+    face = _central(detect_faces(image), image.shape)
+    if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
+        return None
+    return extract_template(image, face).vector
 
 
-def _baseline(protocol_role: str) -> Callable[[np.ndarray], np.ndarray | None]:
+def _baseline(image: np.ndarray) -> np.ndarray | None:
     """The plain face_recognition pipeline: HOG (upsample 1), 5-point chip, 128-D, no flip."""
     import face_recognition
 
-    from ._detect import detect_faces
-    from ._dg2 import decode_reference_dg2_image, encode_reference_dg2_image
+    locs = face_recognition.face_locations(image, number_of_times_to_upsample=1, model="hog")
+    if not locs:
+        return None
+    h, w = image.shape[:2]
+    loc = min(locs, key=lambda b: np.hypot((b[1] + b[3]) / 2 - w / 2, (b[0] + b[2]) / 2 - h / 2))
+    return np.asarray(face_recognition.face_encodings(image, [loc], num_jitters=1, model="small")[0])
 
-    def template(image: np.ndarray) -> np.ndarray | None:
-        if protocol_role == "chip":  # the same stored reference as our system's: made once, the same way
-            face = _central(detect_faces(image), image.shape)
-            if face is None:
-                return None
-            image = decode_reference_dg2_image(encode_reference_dg2_image(image, face))
-        locs = face_recognition.face_locations(image, number_of_times_to_upsample=1, model="hog")
-        if not locs:
-            return None
-        h, w = image.shape[:2]
-        loc = min(locs, key=lambda b: np.hypot((b[1] + b[3]) / 2 - w / 2, (b[0] + b[2]) / 2 - h / 2))
-        return np.asarray(face_recognition.face_encodings(image, [loc], num_jitters=1, model="small")[0])
 
-    return template
+_SYSTEMS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"smartborder": _ours,
+                                                                  "face_recognition": _baseline}
+
+
+def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: Workspace,
+               progress: bool) -> tuple[np.ndarray, list[float], int]:
+    """Template matrix (NaN rows for failures), template times in ms, failure count."""
+    from ._detect import FaceError, load_image
+
+    fn = _SYSTEMS[system]
+    out = np.full((len(data.files), 128), np.nan, dtype=np.float32)
+    failures, times = 0, []
+    for k in _progress(needed, len(needed), f"{system} {role}", progress):
+        file = data.files[k]
+        key = (system, role, file)
+        if key not in work.templates:
+            vec, ms = None, None
+            try:
+                image = load_image(data.root / file)
+                if role == "chip":
+                    image = _dg2_portrait(work, file, image)
+                if image is not None:
+                    t0 = time.perf_counter()
+                    vec = fn(image)
+                    ms = 1000 * (time.perf_counter() - t0)
+            except FaceError:
+                vec = None
+            work.templates[key] = (vec, ms)
+        vec, ms = work.templates[key]
+        if ms is not None:
+            times.append(ms)
+        if vec is None:
+            failures += 1
+        else:
+            out[k] = vec
+    return out, times, failures
 
 
 def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -> np.ndarray:
@@ -283,29 +300,32 @@ def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -
     return np.where(np.isnan(s), -np.inf, s)
 
 
-def _run_system(name: str, make: Callable[[str], Callable], dims: int, metric: str, data: Dataset,
-                pairs: PairSet, protocol: str, progress: bool) -> SystemScores:
+def _run_system(system: str, metric: str, data: Dataset, pairs: PairSet, protocol: str, work: Workspace,
+                progress: bool) -> SystemScores:
     refs_needed = np.unique(np.concatenate([pairs.genuine[:, 0], pairs.impostor[:, 0]]))
     probes_needed = np.unique(np.concatenate([pairs.genuine[:, 1], pairs.impostor[:, 1]]))
     if protocol == "chip":
-        ref, ms_ref, fail_ref = _templates(data, refs_needed, make("chip"), dims, f"{name} chip refs", progress)
-        probe, ms_probe, fail_probe = _templates(data, probes_needed, make("plain"), dims, f"{name} probes", progress)
-        ms = (ms_ref * len(refs_needed) + ms_probe * len(probes_needed)) / (len(refs_needed) + len(probes_needed))
-        attempts, failures = len(refs_needed) + len(probes_needed), fail_ref + fail_probe
+        ref, t_ref, fail_ref = _templates(data, refs_needed, system, "chip", work, progress)
+        probe, t_probe, fail_probe = _templates(data, probes_needed, system, "plain", work, progress)
+        times, failures = t_ref + t_probe, fail_ref + fail_probe
+        attempts = len(refs_needed) + len(probes_needed)
     else:
         needed = np.union1d(refs_needed, probes_needed)
-        ref, ms, failures = _templates(data, needed, make("plain"), dims, f"{name} templates", progress)
+        ref, times, failures = _templates(data, needed, system, "plain", work, progress)
         probe, attempts = ref, len(needed)
-    extra = {}
-    return SystemScores(name=name, genuine=_score(ref, probe, pairs.genuine, metric),
+    return SystemScores(name=system, genuine=_score(ref, probe, pairs.genuine, metric),
                         impostor=_score(ref, probe, pairs.impostor, metric), fta=failures / max(1, attempts),
-                        ms_per_template=ms, extra=extra)
+                        ms_per_template=float(np.mean(times)) if times else 0.0)
 
 
 def evaluate(labels: Path, root: Path | None = None, *, pairs: Path | None = None, pairs_csv: Path | None = None,
              protocol: str = "plain", baseline: bool = False, progress: bool = False,
-             min_impostors: int = MIN_IMPOSTORS) -> tuple[dict, list[SystemScores]]:
-    """Run the evaluation; returns (JSON-able report, per-system scores for plotting)."""
+             min_impostors: int = MIN_IMPOSTORS, work: Workspace | None = None) -> tuple[dict, list[SystemScores]]:
+    """Run the evaluation; returns (JSON-able report, per-system scores for plotting).
+
+    Pass the same ``work`` to several calls (e.g. both protocols) to compute each template once.
+    """
+    work = work if work is not None else Workspace()
     if protocol not in ("plain", "chip"):
         raise EvaluationError(f"unknown protocol {protocol!r} (plain or chip)")
     data = read_dataset(labels, root)
@@ -315,9 +335,9 @@ def evaluate(labels: Path, root: Path | None = None, *, pairs: Path | None = Non
         pair_set = read_lfw_pairs(pairs, data)
     else:
         pair_set = all_pairs(data, min_impostors=min_impostors)
-    systems = [_run_system("smartborder", _ours, 128, "cosine", data, pair_set, protocol, progress)]
+    systems = [_run_system("smartborder", "cosine", data, pair_set, protocol, work, progress)]
     if baseline:
-        base = _run_system("face_recognition", _baseline, 128, "distance", data, pair_set, protocol, progress)
+        base = _run_system("face_recognition", "distance", data, pair_set, protocol, work, progress)
         tol = -0.6  # face_recognition's default tolerance, as a score threshold
         base.extra["at_tolerance_0.6"] = {"fmr": float(np.mean(base.impostor >= tol)),
                                           "fnmr": float(np.mean(base.genuine < tol))}
