@@ -226,8 +226,8 @@ def _service(value: Any, where: str) -> Service:
     return Service(_number(t["mean"], _join(where, "mean")), _number(t.get("cv", 0.0), _join(where, "cv"), hi=10.0))
 
 
-def _shares(value: Any, where: str, known: set[str] | None = None) -> dict[str, float]:
-    t = _table(value, where, known if known is not None else set(value) if isinstance(value, dict) else set())
+def _shares(value: Any, where: str, known: set[str]) -> dict[str, float]:
+    t = _table(value, where, known)
     out = {k: _share(v, _join(where, k)) for k, v in t.items()}
     total = sum(out.values())
     if not out or abs(total - 1.0) > 1e-6:

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 from simpy.core import EmptySchedule
 
-from ._scenario import Scenario
+from ._scenario import InvalidValueError, Scenario
 from ._travellers import Travellers
 
 ROUTE_EGATE, ROUTE_KIOSK, ROUTE_BOOTH = 0, 1, 2
@@ -65,7 +65,6 @@ def run(scenario: Scenario, travellers: Travellers) -> RawRun:
                 "officer": res.officers_for(gpo)}
     route = routes_for(travellers, scenario)
     if res.booths < 1 and (np.any(route == ROUTE_BOOTH) or (scenario.egate.referral_rate > 0 and len(route))):
-        from ._scenario import InvalidValueError
         raise InvalidValueError("resources.booths", "at least one booth is needed (some travellers cannot use gates)")
 
     env = simpy.Environment(initial_time=scenario.open_s)
