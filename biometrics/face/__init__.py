@@ -38,4 +38,24 @@ __all__ += [
 # ===== end of section: detection, templates and matching =====
 
 # ===== section: quality and liveness =====
+from ._liveness import (  # noqa: E402
+    CHALLENGE_KINDS,
+    INSTRUCTIONS,
+    ActiveChallenge,
+    ChallengeOutcome,
+    LivenessError,
+    LivenessResult,
+    LivenessSession,
+    LivenessState,
+    check_liveness,
+)
+from ._mesh import FaceMesher, FaceMeshResult, FaceMeshUnavailableError, FrameError, HeadPose  # noqa: E402
+from ._quality import GUIDANCE, PURPOSES, QualityMeasure, QualityReport, UnknownPurposeError, assess_quality  # noqa: E402
+
+__all__ += [
+    "FaceMesher", "FaceMeshResult", "FaceMeshUnavailableError", "FrameError", "HeadPose",
+    "GUIDANCE", "PURPOSES", "QualityMeasure", "QualityReport", "UnknownPurposeError", "assess_quality",
+    "CHALLENGE_KINDS", "INSTRUCTIONS", "ActiveChallenge", "ChallengeOutcome", "LivenessError", "LivenessResult",
+    "LivenessSession", "LivenessState", "check_liveness",
+]
 # ===== end of section: quality and liveness =====
