@@ -8,6 +8,8 @@ from functools import cache
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emrtd import (
     CertificateLoadError,
@@ -181,3 +183,27 @@ def test_out_of_date_crl_leaves_revocation_unknown():
     res = passive_authentication(doc.files, trust=store)
     check = res.check("dsc_revocation")
     assert res.valid and check.passed is None and "out of date" in check.reason
+
+
+@given(st.binary(max_size=400))
+def test_random_bytes_are_not_master_lists(data):
+    with pytest.raises(MasterListError):
+        parse_master_list(data)
+
+
+def test_cli_chip_verify_with_a_master_list(tmp_path):
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    pki = _pki()
+    photo = next(iter(sorted(shared_path("faces", "lfw-dev").rglob("*.jpg"))))
+    out = issue_document(TD3, photo, aa=None, ca=False, pki=pki).save(tmp_path / "doc")
+    (tmp_path / "list.ml").write_bytes(pki.master_list([IssuerPki.make(country="VN").csca_cert]))
+    root = str(out / "trust" / "csca.pem")
+    r = CliRunner().invoke(main, ["chip", "verify", str(out), "--trust", str(tmp_path / "list.ml"), "--signer-root", root])
+    assert r.exit_code == 0 and "ok   dsc_chain" in r.output, r.output
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(IssuerPki.make(country="XX").csca_cert.public_bytes(serialization.Encoding.PEM))
+    r = CliRunner().invoke(main, ["chip", "verify", str(out), "--trust", str(tmp_path / "list.ml"), "--signer-root", str(stranger)])
+    assert r.exit_code != 0 and "Master List Signer" in r.output
