@@ -253,6 +253,8 @@ class Sod:
         """The Document Signer certificate named by the signer identifier, when embedded."""
         sid = self.signer_info["sid"]
         for c in self.signed_data["certificates"] if self.signed_data["certificates"].native else []:
+            if c.name != "certificate":  # attribute or other certificate formats
+                continue
             cert = c.chosen
             if sid.name == "issuer_and_serial_number":
                 if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
