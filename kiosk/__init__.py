@@ -1,1 +1,50 @@
-"""The enrolment kiosk: a trilingual Kivy touch app (entry point)."""
+"""The enrolment kiosk: a trilingual (Tiếng Việt / 中文 / English) Kivy touch app (entry point).
+
+Nothing here imports Kivy until :func:`create_app` / :func:`run_kiosk` is called, so the CLI and
+the tests can configure Kivy (window size, headless) first.
+"""
+
+from kiosk._engines import build_engines
+from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
+from kiosk._sim import SimDataMissing, SimWorld, build_sim, shared_data_dir, td3_mrz
+
+__all__ = [
+    "CJK_FONT",
+    "LANGUAGES",
+    "LATIN_FONT",
+    "Catalogues",
+    "SimDataMissing",
+    "SimWorld",
+    "build_engines",
+    "build_sim",
+    "catalogues",
+    "configure_kivy",
+    "create_app",
+    "font_for",
+    "shared_data_dir",
+    "td3_mrz",
+]
+
+
+def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = False) -> None:
+    """Set Kivy's window before anything imports ``kivy.core.window``."""
+    import os
+
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "resizable", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("kivy", "exit_on_escape", "0")
+
+
+def create_app(workflow, *, camera, scanner, sim=None, default_lang: str = "vi", **kw):
+    """The :class:`kiosk._app.KioskApp` over ``workflow`` (imports Kivy)."""
+    from kiosk._app import KioskApp
+
+    return KioskApp(workflow, camera=camera, scanner=scanner, sim=sim, default_lang=default_lang, **kw)

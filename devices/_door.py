@@ -1,0 +1,153 @@
+"""Doors: the ``Door`` port (``open()``, ``close()``, ``state``).
+
+- :class:`SerialDoor`: a door controller on a serial line (pyserial, imported lazily; a one-line
+  ASCII command and an optional acknowledgement).
+- :class:`GpioDoor`: a relay on a GPIO line through the Linux sysfs interface
+  (``/sys/class/gpio/gpioN/value``); ``root`` can point at a test directory.
+- :class:`LoggingDoor`: the simulator; it records each command with its time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from devices._errors import DoorError
+
+__all__ = ["Door", "SerialDoor", "GpioDoor", "LoggingDoor", "OPEN", "CLOSED"]
+
+OPEN, CLOSED = "open", "closed"
+log = logging.getLogger("devices.door")
+
+
+@runtime_checkable
+class Door(Protocol):
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+class LoggingDoor:
+    """A simulated door: ``events`` holds (monotonic time, "open"/"close")."""
+
+    def __init__(self, name: str = "door") -> None:
+        self.name = name
+        self._state = CLOSED
+        self.events: list[tuple[float, str]] = []
+
+    def open(self) -> None:
+        self._state = OPEN
+        self.events.append((time.monotonic(), "open"))
+        log.info("door %s opened", self.name)
+
+    def close(self) -> None:
+        self._state = CLOSED
+        self.events.append((time.monotonic(), "close"))
+        log.info("door %s closed", self.name)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+
+class SerialDoor:
+    """Sends ``open_cmd`` / ``close_cmd`` on ``port``; when ``ack`` is set, the controller must answer it."""
+
+    def __init__(self, port: str, baudrate: int = 9600, *, open_cmd: bytes = b"OPEN\n", close_cmd: bytes = b"CLOSE\n",
+                 ack: bytes | None = b"OK", timeout: float = 1.0) -> None:
+        self.port, self.baudrate, self.timeout = port, baudrate, timeout
+        self.open_cmd, self.close_cmd, self.ack = open_cmd, close_cmd, ack
+        self._serial = None
+        self._state = CLOSED
+
+    def _line(self):
+        if self._serial is None:
+            try:
+                import serial  # pyserial
+            except ImportError as e:
+                raise DoorError("SerialDoor needs pyserial (not installed); use GpioDoor or LoggingDoor") from e
+            try:
+                self._serial = serial.Serial(self.port, self.baudrate, timeout=self.timeout)
+            except (OSError, ValueError) as e:
+                raise DoorError(f"cannot open serial port {self.port}: {e}") from e
+        return self._serial
+
+    def _send(self, cmd: bytes) -> None:
+        line = self._line()
+        try:
+            line.write(cmd)
+            line.flush()
+            if self.ack is not None:
+                answer = line.readline().strip()
+                if answer != self.ack:
+                    raise DoorError(f"door controller answered {answer!r}, expected {self.ack!r}")
+        except OSError as e:
+            raise DoorError(f"serial door failure: {e}") from e
+
+    def open(self) -> None:
+        self._send(self.open_cmd)
+        self._state = OPEN
+
+    def close(self) -> None:
+        self._send(self.close_cmd)
+        self._state = CLOSED
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def release(self) -> None:
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+
+
+class GpioDoor:
+    """A relay on GPIO ``line`` (sysfs). ``active_high``: writing 1 opens the door."""
+
+    def __init__(self, line: int, *, root: str | Path = "/sys/class/gpio", active_high: bool = True) -> None:
+        self.line = line
+        self.root = Path(root)
+        self.active_high = active_high
+        self._ready = False
+
+    @property
+    def _dir(self) -> Path:
+        return self.root / f"gpio{self.line}"
+
+    def _setup(self) -> None:
+        if self._ready:
+            return
+        try:
+            if not self._dir.exists():
+                (self.root / "export").write_text(str(self.line))
+            (self._dir / "direction").write_text("out")
+        except OSError as e:
+            raise DoorError(f"cannot set up GPIO line {self.line}: {e}") from e
+        self._ready = True
+
+    def _write(self, level: int) -> None:
+        self._setup()
+        try:
+            (self._dir / "value").write_text(str(level))
+        except OSError as e:
+            raise DoorError(f"cannot drive GPIO line {self.line}: {e}") from e
+
+    def open(self) -> None:
+        self._write(1 if self.active_high else 0)
+
+    def close(self) -> None:
+        self._write(0 if self.active_high else 1)
+
+    @property
+    def state(self) -> str:
+        try:
+            level = int((self._dir / "value").read_text().strip() or "0")
+        except (OSError, ValueError) as e:
+            raise DoorError(f"cannot read GPIO line {self.line}: {e}") from e
+        return OPEN if (level == 1) == self.active_high else CLOSED

@@ -1,0 +1,194 @@
+"""The kiosk's outbox: enrolment records waiting for the back office, encrypted at rest.
+
+Each item is one file ``<id>.sealed``: a fresh data key (AES-256-GCM) encrypts the JSON record,
+and the device key wraps that data key (AES-256-GCM, the item id as associated data, so files
+cannot be swapped). Writes are atomic (temporary file, fsync, rename). When the back office has
+the record the file is overwritten and deleted: the data key goes with it (crypto-shredding).
+A record the back office refuses for good is moved to ``parked/`` (still encrypted) for an officer.
+The item id is the ``Idempotency-Key``, so a retry after a lost answer cannot enrol twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from enrollment._errors import (
+    BackofficeAuthError,
+    BackofficeUnavailable,
+    OutboxCorrupted,
+    OutboxError,
+    RecordRejected,
+)
+
+__all__ = ["EnrolmentAnswer", "EnrolmentSubmitter", "Outbox", "DeliveryReport", "MAGIC"]
+
+MAGIC = b"SBOX1"
+_AAD = b"smartborder/enrolment-outbox/1|"
+_SUFFIX = ".sealed"
+
+
+@dataclass(frozen=True)
+class EnrolmentAnswer:
+    """The back office's answer: ``status`` accepted / duplicate_suspected (/ rejected)."""
+
+    enrolment_id: str
+    status: str
+    duplicates: tuple[dict, ...] = ()
+    checks: tuple[str, ...] = ()
+    replayed: bool = False
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == "duplicate_suspected"
+
+
+class EnrolmentSubmitter(Protocol):
+    def submit_enrolment(self, payload: dict[str, Any], idempotency_key: str) -> EnrolmentAnswer: ...
+
+
+@dataclass
+class DeliveryReport:
+    delivered: dict[str, EnrolmentAnswer] = field(default_factory=dict)
+    parked: dict[str, str] = field(default_factory=dict)
+    pending: int = 0
+    reachable: bool = True
+    error: str = ""
+
+
+class Outbox:
+    """``Outbox(directory, device_key)``; ``device_key`` is 32 bytes (or a callable returning them,
+    e.g. from a TPM or a privacy vault)."""
+
+    def __init__(self, directory: str | Path, device_key: bytes | Callable[[], bytes]) -> None:
+        self.dir = Path(directory)
+        self.parked_dir = self.dir / "parked"
+        self.parked_dir.mkdir(parents=True, exist_ok=True)
+        key = device_key() if callable(device_key) else device_key
+        if not isinstance(key, bytes | bytearray) or len(key) != 32:
+            raise OutboxError("the outbox device key must be 32 bytes")
+        self._kek = AESGCM(bytes(key))
+
+    # -- sealing ---------------------------------------------------------------------------------
+    def _seal(self, item_id: str, data: bytes) -> bytes:
+        dek = AESGCM.generate_key(256)
+        aad = _AAD + item_id.encode()
+        n1, n2 = os.urandom(12), os.urandom(12)
+        wrapped = self._kek.encrypt(n1, dek, aad)
+        return MAGIC + n1 + wrapped + n2 + AESGCM(dek).encrypt(n2, data, aad)
+
+    def _open(self, item_id: str, blob: bytes) -> bytes:
+        if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 12 + 48 + 12 + 16:
+            raise OutboxCorrupted(f"outbox item {item_id} is not a sealed record")
+        aad = _AAD + item_id.encode()
+        p = len(MAGIC)
+        n1, wrapped, n2, ct = blob[p:p + 12], blob[p + 12:p + 60], blob[p + 60:p + 72], blob[p + 72:]
+        try:
+            dek = self._kek.decrypt(n1, wrapped, aad)
+            return AESGCM(dek).decrypt(n2, ct, aad)
+        except InvalidTag as e:
+            raise OutboxCorrupted(f"outbox item {item_id} failed authentication (wrong key or tampered)") from e
+
+    # -- items -----------------------------------------------------------------------------------
+    @staticmethod
+    def new_id() -> str:
+        return f"enr-{time.time_ns():x}-{secrets.token_hex(6)}"
+
+    def _path(self, item_id: str, parked: bool = False) -> Path:
+        if not item_id or "/" in item_id or item_id.startswith("."):
+            raise OutboxError(f"bad outbox item id {item_id!r}")
+        return (self.parked_dir if parked else self.dir) / f"{item_id}{_SUFFIX}"
+
+    def put(self, record: dict[str, Any], item_id: str | None = None) -> str:
+        item_id = item_id or self.new_id()
+        data = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+        path = self._path(item_id)
+        tmp = path.with_suffix(".tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(self._seal(item_id, data))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            dfd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as e:
+            raise OutboxError(f"cannot store outbox item: {e}") from e
+        return item_id
+
+    def pending(self) -> list[str]:
+        return sorted(p.name[: -len(_SUFFIX)] for p in self.dir.glob(f"*{_SUFFIX}"))
+
+    def parked(self) -> list[str]:
+        return sorted(p.name[: -len(_SUFFIX)] for p in self.parked_dir.glob(f"*{_SUFFIX}"))
+
+    def load(self, item_id: str, *, parked: bool = False) -> dict[str, Any]:
+        path = self._path(item_id, parked)
+        try:
+            blob = path.read_bytes()
+        except OSError as e:
+            raise OutboxError(f"no outbox item {item_id}") from e
+        return json.loads(self._open(item_id, blob))
+
+    @staticmethod
+    def _shred(path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            with open(path, "r+b") as f:
+                f.write(b"\x00" * size)
+                f.flush()
+                os.fsync(f.fileno())
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def remove(self, item_id: str, *, parked: bool = False) -> None:
+        self._shred(self._path(item_id, parked))
+
+    def park(self, item_id: str) -> None:
+        os.replace(self._path(item_id), self._path(item_id, parked=True))
+
+    def __len__(self) -> int:
+        return len(self.pending())
+
+    # -- delivery --------------------------------------------------------------------------------
+    def deliver(self, client: EnrolmentSubmitter, *, only: str | None = None) -> DeliveryReport:
+        """Send pending items in order. Delivered -> shredded; refused for good -> parked;
+        back office unreachable or credential refused -> stop, everything else waits."""
+        report = DeliveryReport()
+        ids = [only] if only is not None else self.pending()
+        for item_id in ids:
+            try:
+                record = self.load(item_id)
+            except OutboxCorrupted as e:
+                self.park(item_id)
+                report.parked[item_id] = str(e)
+                continue
+            try:
+                answer = client.submit_enrolment(record, idempotency_key=item_id)
+            except (BackofficeUnavailable, BackofficeAuthError) as e:
+                report.reachable = isinstance(e, BackofficeAuthError)
+                report.error = type(e).__name__
+                break
+            except RecordRejected as e:
+                self.park(item_id)
+                report.parked[item_id] = str(e)
+                continue
+            finally:
+                record = None  # noqa: F841 - drop the decrypted record at once
+            self.remove(item_id)
+            report.delivered[item_id] = answer
+        report.pending = len(self.pending())
+        return report

@@ -1,0 +1,449 @@
+"""The enrolment workflow: a state machine over the document, consent, face, fingerprint, review and
+submit steps, independent of any user interface.
+
+The entry point hands in the engines (quality gates, templates, liveness), the chip reader and MRZ
+source (ports), the outbox and the back-office client. Every public method is thread-safe: the
+kiosk runs blocking steps (chip read, submission) on a worker thread and feeds preview frames from
+another. ``on_change(step)`` is called after every transition (from the calling thread).
+
+Transitions::
+
+    IDLE -start-> DOCUMENT -read_document-> CONSENT -consent(True)-> FACE -frames-> FINGERPRINTS
+         -captures-> REVIEW -confirm-> SUBMITTING -> DONE (accepted | duplicate_suspected | queued | parked)
+    any active step -abandon / consent(False) / idle time-out-> ABANDONED (session wiped)
+    too many failed attempts, a refused document -> REFERRED (reason_code; session wiped)
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from devices import DeviceError, MrzSourceError
+from enrollment._document import DocumentRead, read_document
+from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
+from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
+from enrollment._outbox import EnrolmentSubmitter, Outbox
+from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
+
+__all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback"]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class DocumentFeedback:
+    ok: bool
+    message: str  # message key: document.read_ok, document.no_card, document.card_removed, ...
+    attempts_left: int
+    document: DocumentRead | None = None
+
+
+@dataclass(frozen=True)
+class FaceFeedback:
+    phase: str  # "quality" | "liveness" | "hold_still" | "captured" | "retry" | "referred"
+    messages: tuple[str, ...]  # message keys, most important first
+    check: FaceCheck | None
+    attempts_left: int
+    challenge: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "captured"
+
+
+@dataclass(frozen=True)
+class FingerFeedback:
+    task: FingerTask
+    scores: dict[int, float]  # position -> quality score of this capture
+    passed: dict[int, bool]
+    messages: tuple[str, ...]
+    attempts_left: int
+    task_done: bool
+    all_done: bool
+
+
+class EnrolmentWorkflow:
+    def __init__(self, engines: Engines, outbox: Outbox, submitter: EnrolmentSubmitter | None = None, *,
+                 reader=None, mrz_source=None, trust=None, policy: Policy | None = None,
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], dt.datetime] = _utcnow,
+                 on_change: Callable[[Step], None] | None = None) -> None:
+        self.engines = engines
+        self.outbox = outbox
+        self.submitter = submitter
+        self.reader = reader
+        self.mrz_source = mrz_source
+        self.trust = trust
+        self.policy = policy or Policy()
+        self.clock = clock
+        self.now = now
+        self.on_change = on_change
+        self._lock = threading.RLock()
+        self.step = Step.IDLE
+        self.session: Session | None = None
+        self.outcome: Outcome | None = None
+        self.reason_code: str | None = None
+        self.answer = None  # EnrolmentAnswer of the last submission
+        self.outbox_id: str | None = None
+        self._last_touch = clock()
+        self._step_started = clock()
+        self._stable = 0
+        self._best: tuple[float, np.ndarray] | None = None
+        self._liveness: Liveness | None = None
+        self._task = 0
+        self._best_fingers: dict[int, tuple[float, np.ndarray, int]] = {}
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _go(self, step: Step) -> None:
+        self.step = step
+        self._step_started = self.clock()
+        if self.on_change is not None:
+            self.on_change(step)
+
+    def _require(self, *steps: Step) -> Session:
+        if self.step not in steps or self.session is None:
+            raise InvalidTransition(f"not allowed in step {self.step}")
+        return self.session
+
+    def touch(self) -> None:
+        """The traveller did something (a tap, a face in front of the camera)."""
+        self._last_touch = self.clock()
+
+    def _attempts_left(self, kind: str, limit: int) -> int:
+        return max(0, limit - (self.session.attempts[kind] if self.session else 0))
+
+    def _clear_capture(self) -> None:
+        if self._best is not None:
+            self._best[1].fill(0)
+        self._best, self._stable, self._liveness = None, 0, None
+        for _, img, _ in self._best_fingers.values():
+            img.fill(0)
+        self._best_fingers.clear()
+
+    def _end(self, step: Step, outcome: Outcome, reason: str | None = None) -> None:
+        self._clear_capture()
+        if self.session is not None:
+            self.session.wipe()
+        self.session = None
+        self.outcome, self.reason_code = outcome, reason
+        self._go(step)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, language: str) -> Session:
+        with self._lock:
+            if self.step in ACTIVE:
+                raise InvalidTransition(f"an enrolment is in progress ({self.step})")
+            if language not in ("vi", "zh", "en"):
+                raise ValueError(f"language must be vi, zh or en, not {language!r}")
+            self.session = Session(language=language, started_at=self.now())
+            self.outcome = self.reason_code = self.answer = self.outbox_id = None
+            self.touch()
+            self._go(Step.DOCUMENT)
+            return self.session
+
+    def set_language(self, language: str) -> None:
+        with self._lock:
+            if self.session is not None and language in ("vi", "zh", "en"):
+                self.session.language = language
+
+    def abandon(self, outcome: Outcome = Outcome.ABANDONED) -> None:
+        with self._lock:
+            if self.step in ACTIVE:
+                self._end(Step.ABANDONED, outcome)
+
+    def reset(self) -> None:
+        """Back to IDLE after the final screen (wipes anything left)."""
+        with self._lock:
+            if self.step in ACTIVE:
+                self._end(Step.ABANDONED, Outcome.ABANDONED)
+            self._go(Step.IDLE)
+
+    def call_officer(self) -> None:
+        with self._lock:
+            self.touch()
+            if self.session is not None:
+                self.session.officer_calls += 1
+
+    def tick(self) -> Outcome | None:
+        """Check the idle and per-step time-outs; returns the outcome when the session ended."""
+        with self._lock:
+            if self.step not in ACTIVE or self.step is Step.SUBMITTING:
+                return None
+            now = self.clock()
+            if now - self._last_touch > self.policy.idle_timeout_s:
+                self._end(Step.ABANDONED, Outcome.TIMED_OUT, "timeout")
+                return Outcome.TIMED_OUT
+            limit = self.policy.step_timeout_s.get(self.step.value)
+            if limit is not None and now - self._step_started > limit:
+                if self.step is Step.FACE:
+                    self._face_attempt_failed()
+                    return self.outcome if self.step is Step.REFERRED else None
+                self._end(Step.ABANDONED, Outcome.TIMED_OUT, "timeout")
+                return Outcome.TIMED_OUT
+            return None
+
+    # -- document --------------------------------------------------------------------------------
+    def read_document(self, mrz_text: str | None = None) -> DocumentFeedback:
+        """Blocking: MRZ (given, or from the MRZ source), wait for the card, read and verify the chip."""
+        with self._lock:
+            session = self._require(Step.DOCUMENT)
+            self.touch()
+        limit = self.policy.max_document_attempts
+        try:
+            text = mrz_text if mrz_text is not None else self.mrz_source.read_mrz
+            doc = read_document(self.reader, text, trust=self.trust, card_timeout_s=self.policy.card_timeout_s,
+                                today=self.now().date())
+        except DocumentRejected as e:
+            with self._lock:
+                if self.session is session:
+                    self._end(Step.REFERRED, Outcome.REFERRED, e.reason_code)
+            return DocumentFeedback(False, f"document.{e.reason_code}", 0)
+        except (DocumentError, MrzError, DeviceError) as e:
+            if isinstance(e, DocumentError):
+                key = f"document.{e.reason}"
+            elif isinstance(e, MrzSourceError | MrzError):
+                key = "document.mrz_unreadable"
+            else:
+                key = "document.reader_fault"
+            with self._lock:
+                if self.session is not session:
+                    return DocumentFeedback(False, key, 0)
+                session.attempts["document"] += 1
+                self.touch()
+                left = self._attempts_left("document", limit)
+                if left == 0:
+                    reason = "hardware_fault" if key == "document.reader_fault" else (
+                        "document_unreadable" if key == "document.mrz_unreadable" else "chip_read_failed")
+                    self._end(Step.REFERRED, Outcome.REFERRED, reason)
+                return DocumentFeedback(False, key, left)
+        with self._lock:
+            if self.session is not session:  # abandoned or timed out while reading
+                doc.wipe()
+                return DocumentFeedback(False, "document.cancelled", 0)
+            session.document = doc
+            self.touch()
+            self._go(Step.CONSENT)
+            return DocumentFeedback(True, "document.read_ok", self._attempts_left("document", limit), doc)
+
+    # -- consent ---------------------------------------------------------------------------------
+    def consent(self, given: bool) -> None:
+        with self._lock:
+            session = self._require(Step.CONSENT)
+            self.touch()
+            if not given:
+                self._end(Step.ABANDONED, Outcome.ABANDONED, "consent_refused")
+                return
+            session.consent_at = self.now()
+            self._clear_capture()
+            self._go(Step.FACE)
+
+    # -- face ------------------------------------------------------------------------------------
+    def _face_attempt_failed(self) -> FaceFeedback:
+        session = self.session
+        session.attempts["face"] += 1
+        self._clear_capture()
+        left = self._attempts_left("face", self.policy.max_face_attempts)
+        if left == 0:
+            self._end(Step.REFERRED, Outcome.REFERRED, "failure_to_acquire")
+            return FaceFeedback("referred", ("face.referred",), None, 0)
+        self._step_started = self.clock()
+        return FaceFeedback("retry", ("face.retry",), None, left)
+
+    def process_frame(self, frame: np.ndarray) -> FaceFeedback:
+        """Quality-check one preview frame; feed liveness; capture when stable and live."""
+        with self._lock:
+            self._require(Step.FACE)
+            left = self._attempts_left("face", self.policy.max_face_attempts)
+            check = self.engines.face_quality(frame)
+            if check.face_found:
+                self.touch()
+            challenge = None
+            if self.engines.liveness is not None and not self.session.liveness_passed and check.face_found:
+                if self._liveness is None:
+                    self._liveness = self.engines.liveness()
+                verdict = self._liveness.observe(frame)
+                challenge = self._liveness.challenge
+                if verdict is False:
+                    fb = self._face_attempt_failed()
+                    return FaceFeedback(fb.phase, ("face.liveness_failed", *fb.messages), check, fb.attempts_left)
+                if verdict is True:
+                    self.session.liveness_passed = True
+                    challenge = None
+            if not check.passed:
+                self._stable = 0
+                return FaceFeedback("quality", check.guidance or ("face.adjust",), check, left, challenge)
+            self._stable += 1
+            score = float(check.measures.get("score", check.measures.get("quality", 0.0)))
+            if self._best is None or score >= self._best[0]:
+                if self._best is not None:
+                    self._best[1].fill(0)
+                self._best = (score, np.array(frame, copy=True))
+            if self.engines.liveness is not None and not self.session.liveness_passed:
+                return FaceFeedback("liveness", (challenge or "face.follow_prompt",), check, left, challenge)
+            if self._stable < self.policy.face_stable_frames:
+                return FaceFeedback("hold_still", ("face.hold_still",), check, left)
+            best = self._best[1]
+            try:
+                template = [float(x) for x in self.engines.face_template(best)]
+            except Exception:  # noqa: BLE001 - any engine failure is a failed attempt (no face, no template)
+                return self._face_attempt_failed()
+            self.session.face_image = best
+            self.session.face_template = template
+            self._best = None
+            self._stable = 0
+            self._liveness = None
+            self._task = 0
+            self._go(Step.FINGERPRINTS)
+            return FaceFeedback("captured", ("face.captured",), check, left)
+
+    # -- fingerprints ----------------------------------------------------------------------------
+    @property
+    def finger_task(self) -> FingerTask | None:
+        plan = self.policy.finger_plan
+        return plan[self._task] if self.step is Step.FINGERPRINTS and self._task < len(plan) else None
+
+    def _finish_task(self) -> bool:
+        """Template the best impression of each finger of the task; True when the plan is done."""
+        session = self.session
+        task = self.policy.finger_plan[self._task]
+        for pos in task.positions:
+            if pos in self._best_fingers:
+                score, img, dpi = self._best_fingers.pop(pos)
+                try:
+                    fmt, data = self.engines.finger_template(img, dpi, pos)
+                    session.fingers[pos] = CapturedFinger(pos, score, fmt, bytes(data))
+                except Exception:  # noqa: BLE001 - an unusable impression counts as missing
+                    session.missing_fingers.append(pos)
+                finally:
+                    img.fill(0)
+            else:
+                session.missing_fingers.append(pos)
+        session.attempts["fingerprints"] = 0
+        self._task += 1
+        return self._task >= len(self.policy.finger_plan)
+
+    def capture_fingers(self, capture) -> FingerFeedback:
+        """Process one scanner capture (``image``, ``dpi``, ``kind``) for the current task."""
+        with self._lock:
+            session = self._require(Step.FINGERPRINTS)
+            self.touch()
+            task = self.policy.finger_plan[self._task]
+            image, dpi = np.asarray(capture.image), int(capture.dpi)
+            if task.kind == "slap":
+                if self.engines.segment_slap is None:
+                    raise InvalidTransition("slap capture needs a slap segmenter")
+                try:
+                    hand = "right" if task.positions[0] <= 5 else "left"
+                    parts = list(self.engines.segment_slap(image, dpi, hand))
+                except Exception:  # noqa: BLE001 - segmentation failure: ask again
+                    parts = []
+            else:
+                parts = [image]
+            scores: dict[int, float] = {}
+            passed: dict[int, bool] = {}
+            messages: list[str] = []
+            if len(parts) != len(task.positions):
+                messages.append("finger.place_all_fingers" if task.kind == "slap" else "finger.place_finger")
+            else:
+                for pos, part in zip(task.positions, parts, strict=True):
+                    q: FingerCheck = self.engines.finger_quality(part, dpi)
+                    scores[pos], passed[pos] = q.score, q.passed
+                    messages.extend(r for r in q.reasons if r not in messages)
+                    best = self._best_fingers.get(pos)
+                    if q.passed and (best is None or q.score > best[0]):
+                        if best is not None:
+                            best[1].fill(0)
+                        self._best_fingers[pos] = (q.score, np.array(part, copy=True), dpi)
+            task_ok = all(p in self._best_fingers for p in task.positions)
+            if not task_ok:
+                session.attempts["fingerprints"] += 1
+            left = self._attempts_left("fingerprints", self.policy.max_finger_attempts)
+            if task_ok or left == 0:
+                all_done = self._finish_task()
+                if all_done:
+                    if len(session.fingers) < self.policy.min_fingers:
+                        self._end(Step.REFERRED, Outcome.REFERRED, "failure_to_acquire")
+                        return FingerFeedback(task, scores, passed, ("finger.referred",), 0, True, True)
+                    self._go(Step.REVIEW)
+                msg = ("finger.ok",) if task_ok else ("finger.skipped", *messages)
+                return FingerFeedback(task, scores, passed, msg, left, True, all_done)
+            return FingerFeedback(task, scores, passed, tuple(messages) or ("finger.retry",), left, False, False)
+
+    # -- review and submission -------------------------------------------------------------------
+    def retake(self, step: Step) -> None:
+        """From the review: capture the face or the fingerprints again."""
+        with self._lock:
+            session = self._require(Step.REVIEW)
+            self.touch()
+            if step is Step.FACE:
+                if session.face_image is not None:
+                    session.face_image.fill(0)
+                session.face_image, session.face_template = None, None
+                session.liveness_passed = False
+                session.attempts["face"] = 0
+                self._clear_capture()
+                self._go(Step.FACE)
+            elif step is Step.FINGERPRINTS:
+                session.fingers.clear()
+                session.missing_fingers.clear()
+                session.attempts["fingerprints"] = 0
+                self._task = 0
+                self._go(Step.FINGERPRINTS)
+            else:
+                raise InvalidTransition(f"cannot retake {step}")
+
+    def record(self) -> dict:
+        """The enrolment record in the back office's schema (``POST /api/v1/enrolments``)."""
+        with self._lock:
+            s = self._require(Step.REVIEW, Step.SUBMITTING)
+            return {
+                "captured_at": s.started_at.isoformat(),
+                "document": s.document.mrz.to_record(),
+                "face_template": list(s.face_template),
+                "finger_templates": [{"position": f.position, "format": f.format,
+                                      "data": base64.b64encode(f.template).decode()}
+                                     for f in sorted(s.fingers.values(), key=lambda f: f.position)],
+                "consent": {"given": True, "purposes": list(self.policy.consent_purposes),
+                            "text_version": self.policy.consent_text_version, "language": s.language,
+                            "at": s.consent_at.isoformat()},
+            }
+
+    def confirm(self) -> Outcome:
+        """Seal the record into the outbox, wipe the session, try to deliver it now (blocking)."""
+        with self._lock:
+            session = self._require(Step.REVIEW)
+            record = self.record()
+            self._go(Step.SUBMITTING)
+            item_id = self.outbox.put(record)
+            record = None
+            session.wipe()
+            self.session = None
+            self.outbox_id = item_id
+        outcome, answer = Outcome.QUEUED, None
+        if self.submitter is not None:
+            report = self.outbox.deliver(self.submitter, only=item_id)
+            if item_id in report.delivered:
+                answer = report.delivered[item_id]
+                outcome = Outcome.DUPLICATE_SUSPECTED if answer.duplicate else Outcome.ACCEPTED
+            elif item_id in report.parked:
+                outcome = Outcome.PARKED
+        with self._lock:
+            self.answer = answer
+            self.outcome = outcome
+            self.reason_code = "duplicate_enrolment" if outcome is Outcome.DUPLICATE_SUSPECTED else None
+            self._go(Step.DONE)
+            return outcome
+
+    def flush(self):
+        """Deliver every waiting record (call periodically); returns the outbox's DeliveryReport."""
+        if self.submitter is None:
+            return None
+        return self.outbox.deliver(self.submitter)

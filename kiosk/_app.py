@@ -1,0 +1,257 @@
+"""The Kivy application: screens, the bridge to the enrolment workflow, idle time-out, officer calls.
+
+Python holds the state as Kivy properties (``lang``, ``font``, ``busy``); the layout is in one .kv
+file per screen under ``kiosk/screens/``. Blocking work (chip read, fingerprint capture, submission)
+runs on one worker thread; preview frames on another. Workflow transitions arrive through
+``on_change`` and are marshalled onto the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import FadeTransition, ScreenManager
+
+from enrollment import EnrolmentWorkflow, Outcome, Step
+from kiosk._i18n import CJK_FONT, LATIN_FONT, Catalogues, catalogues, font_for
+from kiosk._screens import (
+    ConsentScreen,
+    DocumentScreen,
+    DoneScreen,
+    FaceScreen,
+    FingerprintScreen,
+    LanguageScreen,
+    ReviewScreen,
+)
+
+__all__ = ["KioskApp", "SCREENS", "STEP_SCREENS"]
+
+log = logging.getLogger("kiosk")
+KV_DIR = Path(__file__).resolve().parent / "screens"
+SCREENS = (("language", LanguageScreen), ("document", DocumentScreen), ("consent", ConsentScreen),
+           ("face", FaceScreen), ("fingerprints", FingerprintScreen), ("review", ReviewScreen), ("done", DoneScreen))
+STEP_SCREENS = {Step.IDLE: "language", Step.DOCUMENT: "document", Step.CONSENT: "consent", Step.FACE: "face",
+                Step.FINGERPRINTS: "fingerprints", Step.REVIEW: "review", Step.SUBMITTING: "review",
+                Step.DONE: "done", Step.ABANDONED: "done", Step.REFERRED: "done"}
+_kv_loaded = False
+
+
+def _load_kv() -> None:
+    global _kv_loaded
+    if not _kv_loaded:
+        Builder.load_file(str(KV_DIR / "common.kv"))
+        for name, _ in SCREENS:
+            Builder.load_file(str(KV_DIR / f"{name}.kv"))
+        _kv_loaded = True
+
+
+class KioskApp(App):
+    lang = StringProperty("vi")
+    font = StringProperty(LATIN_FONT)
+    latin_font = StringProperty(LATIN_FONT)
+    cjk_font = StringProperty(CJK_FONT)
+    busy = BooleanProperty(False)
+    officer_called = BooleanProperty(False)
+    current_screen = StringProperty("language")
+
+    def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
+                 default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5, **kw) -> None:
+        super().__init__(**kw)
+        self.title = "Smart border enrolment"
+        self.workflow = workflow
+        self.camera = camera
+        self.scanner = scanner
+        self.sim = sim
+        self.texts = texts or catalogues()
+        self.default_lang = default_lang
+        self.done_return_s = done_return_s
+        self.tick_s = tick_s
+        self.lang = default_lang
+        self.font = font_for(default_lang)
+        self.frame_ms: deque[float] = deque(maxlen=2000)
+        self.transitions: list[tuple[str, float]] = []  # (screen, perf_counter when shown)
+        self.device_errors: list[str] = []
+        self._officer_view: ModalView | None = None
+        self._return_ev = None
+        workflow.on_change = self._on_step
+
+    # -- texts -----------------------------------------------------------------------------------
+    def t(self, key: str, lang: str | None = None, **values) -> str:
+        return self.texts.t(key, lang or self.lang, **values)
+
+    def on_lang(self, _instance, lang: str) -> None:
+        self.font = font_for(lang)
+
+    # -- building --------------------------------------------------------------------------------
+    def build(self):
+        _load_kv()
+        Window.clearcolor = (0.04, 0.05, 0.08, 1)
+        sm = ScreenManager(transition=FadeTransition(duration=0.12))
+        for name, cls in SCREENS:
+            sm.add_widget(cls(name=name))
+        sm.bind(current=self._screen_changed)
+        Window.bind(on_touch_down=self._on_touch)
+        Clock.schedule_interval(self._tick, self.tick_s)
+        self.sm = sm
+        return sm
+
+    def _screen_changed(self, _sm, name: str) -> None:
+        self.current_screen = name
+        self.transitions.append((name, time.perf_counter()))
+
+    def _on_touch(self, *_args) -> bool:
+        self.workflow.touch()
+        return False
+
+    def _tick(self, _dt) -> None:
+        self.workflow.tick()
+
+    def on_stop(self) -> None:
+        self.screen("face").stop()
+        self.workflow.reset()  # wipe whatever is left
+        if self.sim is not None:
+            self.sim.close()
+
+    def screen(self, name: str):
+        return self.sm.get_screen(name)
+
+    # -- workflow bridge -------------------------------------------------------------------------
+    def _on_step(self, step: Step) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._show(step)
+        else:
+            Clock.schedule_once(lambda _dt: self._show(step), 0)
+
+    def _show(self, step: Step) -> None:
+        wf = self.workflow
+        step = wf.step  # the latest, in case several transitions queued up
+        name = STEP_SCREENS[step]
+        if self._return_ev is not None:
+            self._return_ev.cancel()
+            self._return_ev = None
+        if name == "done":
+            done = self.screen("done")
+            done.outcome = (wf.outcome or Outcome.ABANDONED).value
+            done.reason = wf.reason_code if wf.outcome is Outcome.REFERRED else ""
+            self._return_ev = Clock.schedule_once(lambda _dt: self.finish(), self.done_return_s)
+        if name == "language":
+            self.lang = self.default_lang
+        if self.sm.current != name:
+            self.sm.current = name
+
+    def _background(self, fn, *args) -> None:
+        if self.busy:
+            return
+        self.busy = True
+
+        def run():
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 - shown on screen; the workflow keeps its state
+                log.warning("kiosk step failed: %s", type(e).__name__)
+                self.device_failed("step", e)
+            finally:
+                Clock.schedule_once(lambda _dt: setattr(self, "busy", False), 0)
+
+        threading.Thread(target=run, daemon=True, name="kiosk-worker").start()
+
+    def device_failed(self, what: str, exc: BaseException) -> None:
+        self.device_errors.append(f"{what}:{type(exc).__name__}")
+        Clock.schedule_once(lambda _dt: self.call_officer(), 0)
+
+    # -- actions (bound in the .kv files) --------------------------------------------------------
+    def choose_language(self, lang: str) -> None:
+        self.lang = lang
+        wf = self.workflow
+        if wf.step in (Step.IDLE, Step.DONE, Step.ABANDONED, Step.REFERRED):
+            wf.start(lang)
+        else:
+            wf.set_language(lang)
+
+    def start_document_read(self) -> None:
+        screen = self.screen("document")
+        screen.can_retry = False
+        screen.message = self.t("document.reading")
+        if self.sim is not None and not self.sim.reader.card_present:
+            Clock.schedule_once(lambda _dt: self.sim.present_document(), 0.2)  # the traveller places it
+
+        def read():
+            fb = self.workflow.read_document()
+
+            def show(_dt):
+                screen.message = self.t(fb.message)
+                screen.attempts_left = fb.attempts_left
+                screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is Step.DOCUMENT
+            Clock.schedule_once(show, 0)
+
+        self._background(read)
+
+    def give_consent(self, given: bool) -> None:
+        self.workflow.consent(given)
+
+    def scan_fingers(self) -> None:
+        screen = self.screen("fingerprints")
+
+        def scan():
+            capture = self.scanner.capture()
+            preview = capture.image
+            fb = self.workflow.capture_fingers(capture)
+            screen.show_capture(preview, fb)
+
+        self._background(scan)
+
+    def retake(self, what: str) -> None:
+        self.workflow.retake(Step(what))
+
+    def confirm(self) -> None:
+        self.screen("review").submitting = True
+        self._background(self.workflow.confirm)
+
+    def abandon(self) -> None:
+        self.workflow.abandon()
+
+    def finish(self) -> None:
+        self.workflow.reset()
+        if self.sim is not None:
+            self.sim.reader.remove()
+
+    def call_officer(self) -> None:
+        """Every screen's red button: tell the officer desk, show that help is coming."""
+        self.workflow.call_officer()
+        self.officer_called = True
+        log.info("officer called at screen %s", self.sm.current if hasattr(self, "sm") else "?")
+        if self._officer_view is not None:
+            return
+        view = ModalView(size_hint=(0.7, 0.45), auto_dismiss=False, background_color=(0, 0, 0, 0.8))
+        box = BoxLayout(orientation="vertical", padding=30, spacing=24)
+        label = Label(text=self.t("app.officer_coming"), font_name=self.font, font_size="30sp", halign="center",
+                      valign="middle")
+        label.bind(size=lambda w, s: setattr(w, "text_size", s))
+        ok = Button(text=self.t("app.ok"), font_name=self.font, font_size="30sp", size_hint_y=None, height=100,
+                    background_normal="", background_color=(1, 0.84, 0, 1), color=(0, 0, 0, 1))
+        ok.bind(on_release=lambda *_: self.dismiss_officer())
+        box.add_widget(label)
+        box.add_widget(ok)
+        view.add_widget(box)
+        view.ok_button = ok
+        self._officer_view = view
+        view.open()
+
+    def dismiss_officer(self) -> None:
+        if self._officer_view is not None:
+            self._officer_view.dismiss()
+            self._officer_view = None
+        self.officer_called = False

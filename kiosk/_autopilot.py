@@ -1,0 +1,264 @@
+"""A scripted traveller: taps through the kiosk (real touch events through the window, so hit
+testing and button states count), saves a screenshot of every screen, and measures each transition.
+
+Used by the headless tests, the benchmark and ``smartborder kiosk run --sim --autopilot``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
+from kivy.uix.modalview import ModalView
+
+from kiosk._screens import OfficerButton
+
+__all__ = ["Autopilot", "tap"]
+
+
+class _Touch(MotionEvent):
+    """A single-finger touch at window coordinates (as kivy.tests.common.UnitTestTouch, without pytest)."""
+
+    def __init__(self, x: float, y: float) -> None:
+        super().__init__("autopilot", 99, {"x": x / (Window.width - 1.0), "y": y / (Window.height - 1.0)},
+                         is_touch=True, type_id="touch")
+        self.profile = ["pos"]
+
+    def depack(self, args) -> None:
+        self.sx, self.sy = args["x"], args["y"]
+        super().depack(args)
+
+
+def tap(widget) -> None:
+    """Touch down and up at the centre of ``widget``, through the event loop (hit testing included)."""
+    from kivy.base import EventLoop
+
+    x, y = widget.to_window(*widget.center)
+    touch = _Touch(x, y)
+    EventLoop.post_dispatch_input("begin", touch)
+    EventLoop.post_dispatch_input("end", touch)
+
+
+class Autopilot:
+    """``scenarios``: languages to enrol in ("vi", "zh", "en"), "timeout" (walk away on the consent
+    screen), "abandon" (cancel on the face screen). Screenshots go to ``shots_dir/<scenario>/``."""
+
+    def __init__(self, app, scenarios: str | list[str] = "vi", shots_dir: str | Path | None = None, *,
+                 step_timeout_s: float = 40.0, officer: bool = True, result_path: str | Path | None = None,
+                 stop_app: bool = True) -> None:
+        self.app = app
+        self.scenarios = [scenarios] if isinstance(scenarios, str) else list(scenarios)
+        self.lang = self.scenarios[0]
+        self.root_dir = Path(shots_dir) if shots_dir else None
+        self.shots_dir = self.root_dir
+        self.step_timeout_s = step_timeout_s
+        self.officer = officer
+        self.result_path = Path(result_path) if result_path else None
+        self.stop_app = stop_app
+        self.result: dict = {"ok": False, "runs": {}, "error": ""}
+        self.run: dict = {}
+        self._gen: Iterator | None = None
+        self._wait: Callable[[], bool] | None = None
+        self._deadline = 0.0
+        self._ev = None
+
+    # -- running ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._gen = self.all_flows()
+        self._ev = Clock.schedule_interval(self._step, 0)
+
+    def _step(self, _dt) -> None:
+        try:
+            if self._wait is not None:
+                if not self._wait():
+                    if time.monotonic() > self._deadline:
+                        raise TimeoutError(f"timed out on screen {self.app.current_screen}: {self._what}")
+                    return
+            cond = next(self._gen)
+            if isinstance(cond, int | float):
+                until = time.monotonic() + cond
+                self._wait, self._what = (lambda: time.monotonic() >= until), f"sleep {cond}"
+            else:
+                self._wait, self._what = cond, getattr(cond, "__name__", "condition")
+            self._deadline = time.monotonic() + self.step_timeout_s
+        except StopIteration:
+            self.result["ok"] = not self.result["error"]
+            self._finish()
+        except Exception as e:  # noqa: BLE001 - reported in the result
+            import traceback
+
+            self.result["error"] = f"{type(e).__name__}: {e}"
+            self.result["traceback"] = traceback.format_exc(limit=6)
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._ev is not None:
+            self._ev.cancel()
+        app = self.app
+        self.result["screens"] = [name for name, _ in app.transitions]
+        fm = sorted(app.frame_ms)
+        self.result["frame_ms_median"] = round(fm[len(fm) // 2], 2) if fm else None
+        self.result["device_errors"] = list(app.device_errors)
+        self.result["engines"] = dict(app.workflow.engines.sources)
+        if self.result_path is not None:
+            self.result_path.parent.mkdir(parents=True, exist_ok=True)
+            self.result_path.write_text(json.dumps(self.result, indent=2, ensure_ascii=False))
+        if self.stop_app:
+            app.stop()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def screen_is(self, name: str) -> Callable[[], bool]:
+        def on_screen() -> bool:
+            return self.app.current_screen == name and self.app.sm.transition.is_active is False
+        on_screen.__name__ = f"screen {name}"
+        return on_screen
+
+    def shot(self, name: str) -> None:
+        if self.shots_dir is None:
+            return
+        self.shots_dir.mkdir(parents=True, exist_ok=True)
+        made = Window.screenshot(name=str(self.shots_dir / f"{name}.png"))
+        target = self.shots_dir / f"{name}.png"
+        if made and os.path.exists(made):
+            os.replace(made, target)
+            self.run.setdefault("shots", []).append(str(target))
+
+    def press(self, widget, label: str) -> None:
+        self.run.setdefault("taps", []).append({"what": label, "screen": self.app.current_screen,
+                                                "t": time.perf_counter()})
+        tap(widget)
+
+    def ids(self, screen: str):
+        return self.app.screen(screen).ids
+
+    def officer_button(self, screen: str):
+        return next(w for w in self.app.screen(screen).walk() if isinstance(w, OfficerButton))
+
+    def latency(self, label: str, target: str) -> None:
+        """Record the time from the last tap to ``target`` becoming the current screen."""
+        t_tap = self.run["taps"][-1]["t"]
+        shown = [t for name, t in self.app.transitions if name == target and t >= t_tap]
+        if shown:
+            self.run.setdefault("transition_ms", {})[label] = round((shown[0] - t_tap) * 1000, 2)
+
+    # -- the traveller ---------------------------------------------------------------------------
+    def all_flows(self) -> Iterator:
+        for scenario in self.scenarios:
+            self.run = self.result["runs"][scenario] = {"started": time.perf_counter()}
+            self.shots_dir = self.root_dir / scenario if self.root_dir else None
+            if scenario == "timeout":
+                yield from self.timeout_flow()
+            elif scenario == "abandon":
+                yield from self.abandon_flow()
+            else:
+                self.lang = scenario
+                yield from self.flow()
+            self.run["seconds"] = round(time.perf_counter() - self.run.pop("started"), 2)
+
+    def timeout_flow(self) -> Iterator:
+        """Choose a language, read the passport, then walk away: the session must be wiped."""
+        import dataclasses
+
+        app = self.app
+        wf = app.workflow
+        saved = wf.policy
+        wf.policy = dataclasses.replace(saved, idle_timeout_s=1.0)
+        yield self.screen_is("language")
+        self.press(self.ids("language")["en"], "language:en")
+        yield self.screen_is("consent")
+        had_session = wf.session is not None
+        yield self.screen_is("done")
+        self.run.update(outcome=app.screen("done").outcome, had_session=had_session,
+                        session_left=wf.session is not None)
+        yield 0.3
+        self.shot("timed-out")
+        wf.policy = saved
+        self.press(self.ids("done").finish, "done:finish")
+        yield self.screen_is("language")
+
+    def abandon_flow(self) -> Iterator:
+        app = self.app
+        yield self.screen_is("language")
+        self.press(self.ids("language")["vi"], "language:vi")
+        yield self.screen_is("consent")
+        self.press(self.ids("consent").agree, "consent:agree")
+        yield self.screen_is("face")
+        yield lambda: app.screen("face").frames_shown >= 1
+        self.press(self.ids("face").cancel, "face:cancel")
+        yield self.screen_is("done")
+        self.run.update(outcome=app.screen("done").outcome, session_left=app.workflow.session is not None)
+        yield 0.3
+        self.shot("abandoned")
+        self.press(self.ids("done").finish, "done:finish")
+        yield self.screen_is("language")
+
+    def flow(self) -> Iterator:
+        app = self.app
+        settle = 0.2
+        yield self.screen_is("language")
+        yield settle
+        self.shot("01-language")
+        self.press(self.ids("language")[self.lang], f"language:{self.lang}")
+        yield self.screen_is("document")
+        self.latency("language->document", "document")
+        yield settle
+        self.shot("02-document")
+        yield self.screen_is("consent")
+        yield settle
+        self.shot("03-consent")
+        self.press(self.ids("consent").agree, "consent:agree")
+        yield self.screen_is("face")
+        self.latency("consent->face", "face")
+        face = app.screen("face")
+        yield lambda: face.frames_shown >= 3 or app.current_screen != "face"
+        if app.current_screen == "face":
+            self.shot("04-face")
+        yield lambda: app.current_screen != "face"
+        yield settle
+        self.run["face_frames_shown"] = face.frames_shown
+        if app.current_screen == "fingerprints":
+            self.shot("05-fingerprints")
+            first = True
+            while app.current_screen == "fingerprints" and app.workflow.step.value == "fingerprints":
+                yield lambda: not app.busy
+                if app.workflow.step.value != "fingerprints":
+                    break
+                self.press(self.ids("fingerprints").scan, "fingers:scan")
+                yield lambda: not app.busy
+                yield 0.15
+                if first:
+                    self.shot("06-fingerprint-feedback")
+                    first = False
+            yield lambda: app.current_screen != "fingerprints"
+            yield settle
+        if app.current_screen == "review":
+            self.shot("07-review")
+            if self.officer:
+                self.press(self.officer_button("review"), "officer")
+                yield lambda: app._officer_view is not None
+                yield settle
+                self.shot("08-officer")
+                self.press(app._officer_view.ok_button, "officer:ok")
+                yield lambda: app._officer_view is None and not any(
+                    isinstance(w, ModalView) for w in Window.children)  # gone, not only fading out
+                yield 0.1
+            self.press(self.ids("review").confirm, "review:confirm")
+            yield self.screen_is("done")
+            self.latency("review->done (submit)", "done")
+        yield self.screen_is("done")
+        yield settle
+        self.shot("09-done")
+        answer = app.workflow.answer
+        self.run.update(outcome=app.screen("done").outcome, reason=app.screen("done").reason,
+                        outbox_id=app.workflow.outbox_id, backoffice_status=answer.status if answer else None,
+                        session_left=app.workflow.session is not None)
+        self.press(self.ids("done").finish, "done:finish")
+        yield self.screen_is("language")
+        self.latency("done->language", "language")
+        yield 0.1

@@ -1,0 +1,212 @@
+"""The kiosk's screens: thin Kivy views over the workflow (layout in ``screens/<name>.kv``)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+from kivy.app import App
+from kivy.clock import Clock, mainthread
+from kivy.graphics.texture import Texture
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.button import Button
+from kivy.uix.screenmanager import Screen
+
+__all__ = ["KioskScreen", "LanguageScreen", "DocumentScreen", "ConsentScreen", "FaceScreen", "FingerprintScreen",
+           "ReviewScreen", "DoneScreen", "OfficerButton", "texture_from_rgb"]
+
+
+def texture_from_rgb(frame: np.ndarray, texture: Texture | None = None) -> Texture:
+    frame = np.ascontiguousarray(frame[::-1])  # Kivy textures start at the bottom row
+    h, w = frame.shape[:2]
+    fmt = "rgb" if frame.ndim == 3 else "luminance"
+    if texture is None or tuple(texture.size) != (w, h) or texture.colorfmt != fmt:
+        texture = Texture.create(size=(w, h), colorfmt=fmt)
+    texture.blit_buffer(frame.tobytes(), colorfmt=fmt, bufferfmt="ubyte")
+    return texture
+
+
+class OfficerButton(Button):
+    """The "call an officer" button every screen carries."""
+
+
+class KioskScreen(Screen):
+    message = StringProperty("")
+
+    @property
+    def app(self):
+        return App.get_running_app()
+
+
+class LanguageScreen(KioskScreen):
+    pass
+
+
+class DocumentScreen(KioskScreen):
+    can_retry = BooleanProperty(False)
+    attempts_left = NumericProperty(0)
+
+    def on_enter(self, *args) -> None:
+        self.app.start_document_read()
+
+
+class ConsentScreen(KioskScreen):
+    pass
+
+
+class FaceScreen(KioskScreen):
+    """Live preview with quality guidance; a worker thread reads the camera and checks each frame."""
+
+    guidance = StringProperty("")
+    challenge = StringProperty("")
+    attempts_left = NumericProperty(0)
+    preview = ObjectProperty(None, allownone=True)
+    fps = NumericProperty(0.0)
+    frames_shown = NumericProperty(0)
+    passed = BooleanProperty(False)
+
+    def on_enter(self, *args) -> None:
+        self._stop = threading.Event()
+        self._latest = None
+        self._shown_times: list[float] = []
+        self.frames_shown = 0
+        self.guidance, self.challenge = "", ""
+        self._thread = threading.Thread(target=self._run, name="face-preview", daemon=True)
+        self._thread.start()
+        self._ev = Clock.schedule_interval(self._refresh, 1 / 30)
+
+    def on_leave(self, *args) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if getattr(self, "_stop", None) is not None:
+            self._stop.set()
+        if getattr(self, "_ev", None) is not None:
+            self._ev.cancel()
+            self._ev = None
+        self.preview = None
+
+    def _run(self) -> None:
+        app = self.app
+        wf = app.workflow
+        try:
+            for frame in app.camera.frames():
+                if self._stop.is_set():
+                    break
+                t0 = time.perf_counter()
+                try:
+                    fb = wf.process_frame(frame)
+                except Exception:  # noqa: BLE001 - the step ended (captured, abandoned, timed out)
+                    break
+                app.frame_ms.append((time.perf_counter() - t0) * 1000)
+                self._latest = (frame, fb)
+                if fb.done or fb.phase == "referred":
+                    break
+        except Exception as e:  # noqa: BLE001 - a camera failure is shown and the officer called
+            app.device_failed("camera", e)
+
+    def _refresh(self, _dt) -> None:
+        latest, self._latest = self._latest, None
+        if latest is None:
+            return
+        frame, fb = latest
+        self.preview = texture_from_rgb(frame, self.preview)
+        self.ids.preview.texture = self.preview
+        self.ids.preview.canvas.ask_update()
+        now = time.perf_counter()
+        self._shown_times = [t for t in self._shown_times if now - t < 1.0] + [now]
+        self.fps = len(self._shown_times)
+        self.frames_shown += 1
+        self.attempts_left = fb.attempts_left
+        self.passed = bool(fb.check and fb.check.passed)
+        lang = self.app.lang
+        self.challenge = self.app.t(fb.challenge, lang) if fb.challenge else ""
+        texts = []
+        for m in fb.messages:
+            text = self.app.t(m, lang)
+            if text not in texts and text != self.challenge:
+                texts.append(text)
+        self.guidance = "  ".join(texts[:2])
+
+
+class FingerprintScreen(KioskScreen):
+    instruction = StringProperty("")
+    feedback = StringProperty("")
+    scores = ListProperty([])
+    attempts_left = NumericProperty(0)
+    thumbnail = ObjectProperty(None, allownone=True)
+
+    def on_pre_enter(self, *args) -> None:
+        self.feedback, self.scores, self.thumbnail = "", [], None
+        self.ids.platen.texture = None
+        self.update_instruction()
+
+    def update_instruction(self) -> None:
+        app = self.app
+        task = app.workflow.finger_task
+        if task is None:
+            return
+        if task.kind == "slap":
+            key = "finger.slap_right" if task.positions[0] <= 5 else "finger.slap_left"
+            self.instruction = app.t(key, app.lang)
+        else:
+            name = app.t(f"finger.name.{task.positions[0]}", app.lang)
+            self.instruction = app.t("finger.flat", app.lang, finger=name)
+
+    @mainthread
+    def show_capture(self, image: np.ndarray | None, fb) -> None:
+        app = self.app
+        if image is not None:
+            self.thumbnail = texture_from_rgb(image)
+            self.ids.platen.texture = self.thumbnail
+        self.feedback = "  ".join(app.t(m, app.lang) for m in fb.messages[:2])
+        self.scores = [app.t("finger.quality", app.lang, score=f"{s:.0f}") for s in fb.scores.values()]
+        self.attempts_left = fb.attempts_left
+        self.update_instruction()
+
+
+class ReviewScreen(KioskScreen):
+    name_text = StringProperty("")
+    number_text = StringProperty("")
+    nationality_text = StringProperty("")
+    dob_text = StringProperty("")
+    expiry_text = StringProperty("")
+    fingers_count = NumericProperty(0)
+    submitting = BooleanProperty(False)
+
+    def on_pre_enter(self, *args) -> None:
+        s = self.app.workflow.session
+        self.submitting = False
+        if s is None or s.document is None:
+            return
+        m = s.document.mrz
+        self.name_text = f"{m.surname}, {m.given_names}"
+        self.number_text, self.nationality_text = m.document_number, m.nationality
+        self.dob_text, self.expiry_text = m.date_of_birth.isoformat(), m.date_of_expiry.isoformat()
+        self.fingers_count = len(s.fingers)
+        if s.face_image is not None:
+            self.ids.live_photo.texture = texture_from_rgb(s.face_image)
+        self.ids.chip_photo.texture = _chip_texture(s.document.chip_face)
+
+    def on_leave(self, *args) -> None:
+        self.ids.live_photo.texture = None  # nothing biometric left on screen
+        self.ids.chip_photo.texture = None
+
+
+def _chip_texture(data: bytes | None) -> Texture | None:
+    if not data:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return texture_from_rgb(np.asarray(im.convert("RGB")))
+    except (OSError, UnidentifiedImageError):
+        return None
+
+
+class DoneScreen(KioskScreen):
+    outcome = StringProperty("")
+    reason = StringProperty("")

@@ -1,0 +1,178 @@
+"""Fixtures: scripted engines (no biometric models), a virtual passport, the real back office in-process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import emrtd
+from devices import FixedMrzSource, SimulatedReader
+from enrollment import (
+    SLAP_PLAN,
+    BackofficeHttpClient,
+    Engines,
+    EnrolmentWorkflow,
+    FaceCheck,
+    FingerCheck,
+    Outbox,
+    Policy,
+)
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+
+def td3(number="C1234567", expiry=None, surname="NGUYEN", given="VAN DUC") -> str:
+    from kiosk import td3_mrz
+
+    expiry = expiry or dt.date.today().replace(year=dt.date.today().year + 5)
+    return td3_mrz(surname, given, number, "VNM", dt.date(1985, 3, 14), "M", expiry)
+
+
+def face_photo() -> Image.Image:
+    im = Image.new("RGB", (360, 480), (205, 205, 210))
+    d = ImageDraw.Draw(im)
+    d.ellipse((90, 100, 270, 360), fill=(222, 180, 150))
+    d.ellipse((135, 190, 165, 210), fill=(50, 40, 30))
+    d.ellipse((195, 190, 225, 210), fill=(50, 40, 30))
+    return im
+
+
+@dataclass
+class Script:
+    """Scripted engine answers: each list is consumed in order, the last value repeats."""
+
+    face: list[bool] = field(default_factory=lambda: [True])
+    liveness: list[bool | None] | None = None
+    finger: list[bool] = field(default_factory=lambda: [True])
+    template: list[float] = field(default_factory=lambda: list(np.random.default_rng(1).normal(size=128)))
+    calls: dict = field(default_factory=lambda: {"face": 0, "finger": 0, "template": 0})
+
+    @staticmethod
+    def _next(seq):
+        return seq.pop(0) if len(seq) > 1 else seq[0]
+
+    def engines(self) -> Engines:
+        script = self
+
+        class _Live:
+            challenge = "liveness.turn_head"
+
+            def observe(self, frame):
+                return Script._next(script.liveness)
+
+        def face_quality(img):
+            script.calls["face"] += 1
+            ok = Script._next(script.face)
+            return FaceCheck(ok, () if ok else ("face.move_closer",), {"score": 80.0 if ok else 20.0})
+
+        def face_template(img):
+            script.calls["template"] += 1
+            return list(script.template)
+
+        def finger_quality(img, dpi):
+            script.calls["finger"] += 1
+            ok = Script._next(script.finger)
+            return FingerCheck(ok, 60.0 if ok else 10.0, () if ok else ("finger.low_contrast",))
+
+        def finger_template(img, dpi, position):
+            return "iso19794_2", b"FMR\x00" + bytes([position]) * 16
+
+        def segment_slap(img, dpi, hand):
+            return list(np.array_split(img, 4, axis=1))
+
+        return Engines(face_quality, face_template, finger_quality, finger_template, segment_slap,
+                       (lambda: _Live()) if self.liveness is not None else None, name="scripted")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Capture:
+    image: np.ndarray
+    dpi: int = 500
+    kind: str = "slap"
+
+
+FRAME = np.full((120, 120, 3), 128, np.uint8)
+
+
+def slap() -> Capture:
+    return Capture(np.full((200, 400), 200, np.uint8))
+
+
+@pytest.fixture()
+def backoffice():
+    """The real back-office app in-process; yields (TestClient, kiosk token, app)."""
+    from fastapi.testclient import TestClient
+
+    from backoffice import BackofficeConfig, create_app
+
+    app = create_app(BackofficeConfig(secret_key="enrolment-test-secret-0123456789", kek=bytes(range(32)), dev=True,
+                                      argon2_time_cost=1, argon2_memory_kib=1024))
+    _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
+    client = TestClient(app, raise_server_exceptions=False)
+    yield client, token, app
+    client.close()
+
+
+@dataclass
+class Rig:
+    workflow: EnrolmentWorkflow
+    reader: SimulatedReader
+    mrz: FixedMrzSource
+    outbox: Outbox
+    script: Script
+    clock: Clock
+    document: emrtd.IssuedDocument
+    key: bytes
+
+
+_DOCS: dict[tuple, emrtd.IssuedDocument] = {}
+
+
+def issued(mrz: str, faults: Iterable[str] = ()) -> emrtd.IssuedDocument:
+    key = (mrz, tuple(faults))
+    if key not in _DOCS:  # issuing generates keys: reuse within the session
+        _DOCS[key] = emrtd.issue_document(mrz, face_photo(), aa="ec", faults=tuple(faults))
+    return _DOCS[key]
+
+
+def trust_for(doc):
+    try:
+        from emrtd._pa import trust_for_issued_document
+    except ImportError:
+        return None
+    return trust_for_issued_document(doc)
+
+
+def make_rig(tmp_path, submitter=None, *, script=None, policy=None, mrz=None, faults=(), present=True) -> Rig:
+    mrz = mrz or td3()
+    doc = issued(mrz, faults)
+    reader, source = SimulatedReader(), FixedMrzSource(mrz)
+    if present:
+        reader.present(doc)
+    script = script or Script()
+    clock = Clock()
+    key = secrets.token_bytes(32)
+    outbox = Outbox(tmp_path / "outbox", key)
+    wf = EnrolmentWorkflow(script.engines(), outbox, submitter, reader=reader, mrz_source=source, trust=trust_for(doc),
+                           policy=policy or Policy(card_timeout_s=0.05, finger_plan=SLAP_PLAN), clock=clock)
+    return Rig(wf, reader, source, outbox, script, clock, doc, key)
+
+
+def client_for(backoffice) -> BackofficeHttpClient:
+    client, token, _ = backoffice
+    return BackofficeHttpClient(token=token, http=client)

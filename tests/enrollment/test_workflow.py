@@ -1,0 +1,215 @@
+"""The enrolment state machine: happy path, abandonment, time-outs, quality retries, reader errors."""
+
+import pytest
+
+from enrollment import FLAT_PLAN, SLAP_PLAN, InvalidTransition, Outcome, Policy, Step
+from tests.enrollment.conftest import FRAME, Capture, Script, client_for, make_rig, slap
+
+
+def _to_face(rig, lang="vi"):
+    wf = rig.workflow
+    wf.start(lang)
+    fb = wf.read_document()
+    assert fb.ok, fb
+    wf.consent(True)
+    assert wf.step is Step.FACE
+
+
+def _capture_face(rig, frames=10):
+    wf = rig.workflow
+    for _ in range(frames):
+        fb = wf.process_frame(FRAME)
+        if fb.done or wf.step is not Step.FACE:
+            return fb
+    return fb
+
+
+def _to_review(rig):
+    _to_face(rig)
+    assert _capture_face(rig).done
+    wf = rig.workflow
+    while wf.step is Step.FINGERPRINTS:
+        wf.capture_fingers(slap())
+    assert wf.step is Step.REVIEW
+
+
+def test_happy_path_enrols_and_leaves_nothing_biometric(tmp_path, backoffice):
+    steps = []
+    rig = make_rig(tmp_path, client_for(backoffice))
+    rig.workflow.on_change = steps.append
+    _to_review(rig)
+    record = rig.workflow.record()
+    assert record["document"]["document_number"] == "C1234567" and len(record["face_template"]) == 128
+    assert [f["position"] for f in record["finger_templates"]] == [2, 3, 4, 5, 7, 8, 9, 10]
+    assert record["consent"]["given"] and record["consent"]["language"] == "vi"
+    session = rig.workflow.session
+    assert rig.workflow.confirm() is Outcome.ACCEPTED
+    assert rig.workflow.answer.status == "accepted" and rig.workflow.step is Step.DONE
+    assert steps == [Step.DOCUMENT, Step.CONSENT, Step.FACE, Step.FINGERPRINTS, Step.REVIEW, Step.SUBMITTING, Step.DONE]
+    # nothing biometric stays: no session, wiped arrays, empty outbox (the delivered item is shredded)
+    assert rig.workflow.session is None and not session.has_biometrics
+    assert rig.outbox.pending() == [] and list((tmp_path / "outbox").glob("*.sealed")) == []
+    rows = backoffice[2].state.ctx.store.query("SELECT status FROM enrolments")
+    assert [r["status"] for r in rows] == ["accepted"]
+
+
+def test_abandonment_and_refused_consent_wipe_the_session(tmp_path):
+    rig = make_rig(tmp_path)
+    _to_face(rig)
+    rig.workflow.process_frame(FRAME)
+    session = rig.workflow.session
+    rig.workflow.abandon()
+    assert rig.workflow.step is Step.ABANDONED and rig.workflow.outcome is Outcome.ABANDONED
+    assert rig.workflow.session is None and session.document is None and not session.has_biometrics
+    with pytest.raises(InvalidTransition):
+        rig.workflow.process_frame(FRAME)
+    rig.reader.present(rig.document)
+    rig.workflow.start("zh")
+    rig.workflow.read_document()
+    rig.workflow.consent(False)
+    assert rig.workflow.outcome is Outcome.ABANDONED and rig.workflow.reason_code == "consent_refused"
+    assert rig.outbox.pending() == []
+
+
+def test_idle_timeout_wipes_the_session(tmp_path):
+    rig = make_rig(tmp_path, policy=Policy(idle_timeout_s=30, card_timeout_s=0.05))
+    _to_face(rig)
+    rig.script.face = [False]  # nobody in front of a camera that sees no face either
+    rig.clock.t += 20
+    assert rig.workflow.tick() is None
+    rig.workflow.touch()
+    rig.clock.t += 25
+    assert rig.workflow.tick() is None  # the touch reset the idle timer
+    rig.clock.t += 31
+    assert rig.workflow.tick() is Outcome.TIMED_OUT
+    assert rig.workflow.step is Step.ABANDONED and rig.workflow.session is None
+
+
+def test_face_step_timeouts_count_as_attempts_then_refer(tmp_path):
+    rig = make_rig(tmp_path, script=Script(face=[False]),
+                   policy=Policy(idle_timeout_s=1000, card_timeout_s=0.05, max_face_attempts=2,
+                                 step_timeout_s={"face": 10.0}))
+    _to_face(rig)
+    for _ in range(2):
+        fb = rig.workflow.process_frame(FRAME)
+        assert fb.phase == "quality" and fb.messages == ("face.move_closer",)
+        rig.clock.t += 11
+        rig.workflow.tick()
+    assert rig.workflow.step is Step.REFERRED and rig.workflow.reason_code == "failure_to_acquire"
+
+
+def test_face_quality_retries_and_liveness(tmp_path):
+    script = Script(face=[False, False, True, True, True, True], liveness=[None, None, False, None, True])
+    rig = make_rig(tmp_path, script=script)
+    _to_face(rig)
+    phases = []
+    while rig.workflow.step is Step.FACE and len(phases) < 12:
+        phases.append(rig.workflow.process_frame(FRAME))
+    names = [p.phase for p in phases]
+    assert names[:2] == ["quality", "quality"]
+    assert "retry" in names and phases[names.index("retry")].messages[0] == "face.liveness_failed"
+    assert "liveness" in names and names[-1] == "captured" and rig.workflow.step is Step.FINGERPRINTS
+    assert rig.workflow.session.attempts["face"] == 1 and rig.workflow.session.liveness_passed
+    assert len(rig.workflow.session.face_template) == 128
+
+
+def test_face_template_failure_is_a_failed_attempt(tmp_path):
+    rig = make_rig(tmp_path, policy=Policy(card_timeout_s=0.05, max_face_attempts=1))
+
+    def broken(_img):
+        raise ValueError("no face")
+
+    rig.workflow.engines.face_template = broken
+    _to_face(rig)
+    fb = _capture_face(rig)
+    assert fb.phase == "referred" and rig.workflow.reason_code == "failure_to_acquire"
+
+
+def test_finger_retries_keep_the_best_and_skip_unreadable(tmp_path):
+    # first slap: all four fail; then pass; left slap fails three times -> skipped
+    script = Script(finger=[False] * 4 + [True] * 4 + [False])
+    rig = make_rig(tmp_path, script=script, policy=Policy(card_timeout_s=0.05, max_finger_attempts=3, min_fingers=2))
+    _to_face(rig)
+    _capture_face(rig)
+    fb = rig.workflow.capture_fingers(slap())
+    assert not fb.task_done and fb.messages == ("finger.low_contrast",) and fb.attempts_left == 2
+    fb = rig.workflow.capture_fingers(slap())
+    assert fb.task_done and not fb.all_done and fb.messages == ("finger.ok",)
+    for _ in range(3):
+        fb = rig.workflow.capture_fingers(slap())
+    assert fb.all_done and fb.messages[0] == "finger.skipped"
+    s = rig.workflow.session
+    assert sorted(s.fingers) == [2, 3, 4, 5] and s.missing_fingers == [7, 8, 9, 10]
+    assert rig.workflow.step is Step.REVIEW
+
+
+def test_too_few_fingers_refers(tmp_path):
+    rig = make_rig(tmp_path, script=Script(finger=[False]),
+                   policy=Policy(card_timeout_s=0.05, finger_plan=FLAT_PLAN[:2], max_finger_attempts=1, min_fingers=1))
+    _to_face(rig)
+    _capture_face(rig)
+    rig.workflow.capture_fingers(Capture(FRAME[..., 0], kind="flat"))
+    fb = rig.workflow.capture_fingers(Capture(FRAME[..., 0], kind="flat"))
+    assert fb.messages == ("finger.referred",) and rig.workflow.reason_code == "failure_to_acquire"
+
+
+def test_slap_segmentation_failure_asks_again(tmp_path):
+    rig = make_rig(tmp_path, policy=Policy(card_timeout_s=0.05, finger_plan=SLAP_PLAN[:1]))
+    rig.workflow.engines.segment_slap = lambda img, dpi, hand: []
+    _to_face(rig)
+    _capture_face(rig)
+    fb = rig.workflow.capture_fingers(slap())
+    assert fb.messages == ("finger.place_all_fingers",) and fb.attempts_left == 2
+
+
+def test_reader_errors_are_retried_then_referred(tmp_path):
+    rig = make_rig(tmp_path, present=False, policy=Policy(card_timeout_s=0.05, max_document_attempts=3))
+    wf = rig.workflow
+    wf.start("en")
+    fb = wf.read_document()
+    assert not fb.ok and fb.message == "document.no_card" and fb.attempts_left == 2
+    rig.reader.present(rig.document)
+    rig.reader.remove_after(4)
+    fb = wf.read_document()
+    assert fb.message == "document.card_removed" and fb.attempts_left == 1
+    rig.reader.present(rig.document)
+    rig.reader.fail_after(0)
+    fb = wf.read_document()
+    assert fb.message == "document.reader_fault" and fb.attempts_left == 0
+    assert wf.step is Step.REFERRED and wf.reason_code == "hardware_fault" and wf.session is None
+
+
+def test_unreadable_mrz_and_recovery(tmp_path):
+    rig = make_rig(tmp_path)
+    rig.mrz.place(None)
+    rig.workflow.start("vi")
+    fb = rig.workflow.read_document()
+    assert fb.message == "document.mrz_unreadable" and fb.attempts_left == 2
+    rig.mrz.place(rig.document.mrz)
+    assert rig.workflow.read_document().ok and rig.workflow.step is Step.CONSENT
+
+
+def test_expired_document_is_referred(tmp_path):
+    import datetime as dt
+
+    from tests.enrollment.conftest import td3
+
+    rig = make_rig(tmp_path, mrz=td3(number="C5555555", expiry=dt.date.today() - dt.timedelta(days=3)))
+    rig.workflow.start("vi")
+    fb = rig.workflow.read_document()
+    assert fb.message == "document.document_expired"
+    assert rig.workflow.step is Step.REFERRED and rig.workflow.reason_code == "document_expired"
+
+
+def test_retake_from_review(tmp_path):
+    rig = make_rig(tmp_path)
+    _to_review(rig)
+    rig.workflow.retake(Step.FINGERPRINTS)
+    assert rig.workflow.step is Step.FINGERPRINTS and rig.workflow.session.fingers == {}
+    while rig.workflow.step is Step.FINGERPRINTS:
+        rig.workflow.capture_fingers(slap())
+    rig.workflow.retake(Step.FACE)
+    assert rig.workflow.session.face_template is None
+    assert _capture_face(rig).done
+    with pytest.raises(InvalidTransition):
+        rig.workflow.retake(Step.CONSENT)

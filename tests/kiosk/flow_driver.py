@@ -1,0 +1,71 @@
+"""Run the kiosk app once with simulated devices and an autopilot traveller (a subprocess of the tests:
+Kivy runs one app per process). Writes the autopilot's JSON result.
+
+    python -m tests.kiosk.flow_driver --scenarios vi,zh,en,timeout --shots DIR --result FILE [--backoffice inproc|down]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+import warnings
+
+from kiosk import build_engines, build_sim, configure_kivy
+
+
+def _submitter(mode: str):
+    from enrollment import BackofficeHttpClient
+
+    if mode == "down":
+        return BackofficeHttpClient("http://127.0.0.1:9", "sbd_none", timeout=0.5)
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+    from backoffice import BackofficeConfig, create_app
+
+    app = create_app(BackofficeConfig(secret_key="kiosk-test-secret-0123456789", kek=bytes(range(32)), dev=True,
+                                      argon2_time_cost=1, argon2_memory_kib=1024))
+    _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
+    return BackofficeHttpClient(token=token, http=TestClient(app))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--scenarios", default="vi,zh,en,timeout,abandon")
+    p.add_argument("--shots", default=None)
+    p.add_argument("--result", required=True)
+    p.add_argument("--backoffice", default="inproc", choices=["inproc", "down"])
+    p.add_argument("--no-officer", action="store_true")
+    args = p.parse_args(argv)
+    configure_kivy(width=1280, height=800)
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy
+    from kiosk import create_app
+    from kiosk._autopilot import Autopilot
+
+    sim = build_sim(place_document=False)
+    outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")
+    workflow = EnrolmentWorkflow(build_engines(liveness="fallback"), Outbox(outbox_dir, secrets.token_bytes(32)),
+                                 _submitter(args.backoffice), reader=sim.reader, mrz_source=sim.mrz_source,
+                                 trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=SLAP_PLAN[:1]))
+    app = create_app(workflow, camera=sim.camera, scanner=sim.scanner, sim=sim, default_lang="vi")
+    pilot = Autopilot(app, args.scenarios.split(","), args.shots, result_path=args.result,
+                      officer=not args.no_officer)
+    from kivy.clock import Clock
+
+    Clock.schedule_once(lambda _dt: pilot.start(), 0.5)
+    app.run()
+    pending = os.listdir(outbox_dir)
+    import json
+
+    result = json.loads(open(args.result).read())
+    result["outbox_files"] = sorted(pending)
+    result["session_left"] = workflow.session is not None
+    open(args.result, "w").write(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
