@@ -81,7 +81,13 @@ def privacy() -> None:
 @now_option
 def report(db: str | None, as_json: bool, now: str | None) -> None:
     """Per data category: items held, the oldest, how many are overdue, the policy."""
-    rows = [r.to_dict() for r in _Officer(db).gateway.retention.retention_report(_parse_now(now))]
+    gateway = _Officer(db).gateway
+    when = _parse_now(now) or gateway.clock()
+    rows = [r.to_dict() for r in gateway.retention.retention_report(when)]
+    for r in rows:
+        if r["category"] == "audit_entry":  # the ledger's own entries, pruned as a prefix of the chain
+            policy = gateway.retention.policies["audit_entry"]
+            r.update(count=len(gateway.ledger), overdue=gateway.ledger.prunable(policy.fallback_keep.before(when)))
     lines = [f"{r['category']:<18} {r['count']:>8} held  {r['overdue']:>8} overdue  oldest "
              f"{r['oldest_age_days'] if r['oldest_age_days'] is not None else '-'} d  ({r['policy']})" for r in rows]
     _emit(rows, as_json, "\n".join(lines))

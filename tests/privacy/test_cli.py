@@ -45,6 +45,7 @@ def test_report_purge_verify_export(filled, tmp_path):
     assert r.exit_code == 0, r.output
     rows = {row["category"]: row for row in json.loads(r.output)}
     assert rows["live_image"]["count"] == 1 and rows["live_image"]["overdue"] == 0
+    assert rows["audit_entry"]["count"] >= 3 and rows["audit_entry"]["overdue"] == 0  # the ledger entries
 
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=31)).isoformat()
     r = run("purge", "--dry-run", "--json", "--db", str(db), "--now", later)
