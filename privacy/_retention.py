@@ -303,8 +303,12 @@ class RetentionStore:
 
     def _finish(self, run_id: str, resumed: bool) -> PurgeReport:
         with transaction(self.db, self.lock) as db:
-            cutoff, batches, actor, role = db.execute(
-                "SELECT cutoff, batches, actor, role FROM retention_runs WHERE run_id = ?", [run_id]).fetchone()
+            cutoff, batches, actor, role, status, purged, by_category, ids = db.execute(
+                "SELECT cutoff, batches, actor, role, status, purged, by_category, ids_sha256 FROM retention_runs "
+                "WHERE run_id = ?", [run_id]).fetchone()
+            if status == "done":  # another process finished this run first
+                return PurgeReport(run_id, False, iso(_dt(cutoff)), purged, json.loads(by_category), ids, batches,
+                                   resumed)
             counts, digest = self._digest(db.execute("SELECT category, ref FROM retention_run_items WHERE run_id = ? "
                                                      "ORDER BY item_id", [run_id]))
             report = PurgeReport(run_id, False, iso(_dt(cutoff)), sum(counts.values()), counts, digest, batches,

@@ -207,3 +207,29 @@ def test_custom_policies(tmp_path, clock, kek):
     r = RetentionStore(tmp_path / "d.db", policies=policies, clock=clock)
     ref = r.register("exception_record", "exc-1", created=T0, resolved=T0)
     assert r.get(ref).due == T0 + 30 * D
+
+
+def test_two_purgers_at_once_count_each_item_once(tmp_path, kek):
+    import threading
+
+    paths = (tmp_path / "data.db", tmp_path / "keys.db")
+    a = open_privacy(*paths, kek, clock=lambda: T0)
+    a.retention.register_many([{"category": "live_image", "record_id": f"tx-{i}", "created": T0, "ended": T0}
+                               for i in range(3000)])
+    b = open_privacy(*paths, kek, clock=lambda: T0)
+    reports = []
+
+    def go(p):
+        reports.append(p.retention.purge(batch=50))
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = {}
+    for r in reports:
+        assert runs.setdefault(r.run_id, (r.purged, r.ids_sha256)) == (r.purged, r.ids_sha256)
+    assert sum(purged for purged, _ in runs.values()) == 3000
+    logged = [e for e in a.ledger.entries() if e.action == "retention_purge"]
+    assert sorted(e.record for e in logged) == sorted(runs) and a.ledger.verify().ok
