@@ -1,7 +1,7 @@
 """The kiosk's outbox: enrolment records waiting for the back office, encrypted at rest.
 
-Each item is one file ``<id>.sealed``: a fresh data key (AES-256-GCM) encrypts the JSON record,
-and the device key wraps that data key (AES-256-GCM, the item id as associated data, so files
+Each item is one file ``<id>.sealed``. With a device key: a fresh data key (AES-256-GCM) encrypts
+the JSON record, and the device key wraps that data key (AES-256-GCM, the item id as associated data, so files
 cannot be swapped). Writes are atomic (temporary file, fsync, rename). When the back office has
 the record the file is overwritten and deleted: the data key goes with it (crypto-shredding).
 A record the back office refuses for good is moved to ``parked/`` (still encrypted) for an officer.
@@ -30,9 +30,11 @@ from enrollment._errors import (
     RecordRejected,
 )
 
-__all__ = ["EnrolmentAnswer", "EnrolmentSubmitter", "Outbox", "DeliveryReport", "MAGIC"]
+__all__ = ["EnrolmentAnswer", "EnrolmentSubmitter", "Outbox", "DeliveryReport", "MAGIC", "MAGIC_VAULT"]
 
 MAGIC = b"SBOX1"
+MAGIC_VAULT = b"SBOXV"
+VAULT_CATEGORY = "enrolment_outbox"
 _AAD = b"smartborder/enrolment-outbox/1|"
 _SUFFIX = ".sealed"
 
@@ -66,20 +68,30 @@ class DeliveryReport:
 
 
 class Outbox:
-    """``Outbox(directory, device_key)``; ``device_key`` is 32 bytes (or a callable returning them,
-    e.g. from a TPM or a privacy vault)."""
+    """``Outbox(directory, device_key)`` with a 32-byte device key (or a callable returning it, e.g.
+    from a TPM), or ``Outbox(directory, vault=privacy.Vault(...))``: then each item is sealed under its
+    own data key in the vault's key store (kept apart from the outbox files) and delivery shreds that
+    key with :meth:`privacy.Vault.shred`, so the record is unrecoverable even if the flash keeps old
+    blocks of the file."""
 
-    def __init__(self, directory: str | Path, device_key: bytes | Callable[[], bytes]) -> None:
+    def __init__(self, directory: str | Path, device_key: bytes | Callable[[], bytes] | None = None, *,
+                 vault=None) -> None:
         self.dir = Path(directory)
         self.parked_dir = self.dir / "parked"
         self.parked_dir.mkdir(parents=True, exist_ok=True)
-        key = device_key() if callable(device_key) else device_key
-        if not isinstance(key, bytes | bytearray) or len(key) != 32:
-            raise OutboxError("the outbox device key must be 32 bytes")
-        self._kek = AESGCM(bytes(key))
+        self.vault = vault
+        if (vault is None) == (device_key is None):
+            raise OutboxError("give the outbox either a device key or a vault")
+        if vault is None:
+            key = device_key() if callable(device_key) else device_key
+            if not isinstance(key, bytes | bytearray) or len(key) != 32:
+                raise OutboxError("the outbox device key must be 32 bytes")
+            self._kek = AESGCM(bytes(key))
 
     # -- sealing ---------------------------------------------------------------------------------
     def _seal(self, item_id: str, data: bytes) -> bytes:
+        if self.vault is not None:
+            return MAGIC_VAULT + self.vault.seal(item_id, VAULT_CATEGORY, item_id, data)
         dek = AESGCM.generate_key(256)
         aad = _AAD + item_id.encode()
         n1, n2 = os.urandom(12), os.urandom(12)
@@ -87,6 +99,13 @@ class Outbox:
         return MAGIC + n1 + wrapped + n2 + AESGCM(dek).encrypt(n2, data, aad)
 
     def _open(self, item_id: str, blob: bytes) -> bytes:
+        if self.vault is not None:
+            if not blob.startswith(MAGIC_VAULT):
+                raise OutboxCorrupted(f"outbox item {item_id} is not a vault-sealed record")
+            try:
+                return self.vault.open(item_id, VAULT_CATEGORY, item_id, blob[len(MAGIC_VAULT):])
+            except Exception as e:  # privacy's IntegrityError / KeyNotFoundError / SubjectShreddedError
+                raise OutboxCorrupted(f"outbox item {item_id} cannot be opened: {type(e).__name__}") from e
         if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 12 + 48 + 12 + 16:
             raise OutboxCorrupted(f"outbox item {item_id} is not a sealed record")
         aad = _AAD + item_id.encode()
@@ -114,7 +133,8 @@ class Outbox:
         path = self._path(item_id)
         tmp = path.with_suffix(".tmp")
         try:
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(self._seal(item_id, data))
                 f.flush()
                 os.fsync(f.fileno())
@@ -156,6 +176,8 @@ class Outbox:
 
     def remove(self, item_id: str, *, parked: bool = False) -> None:
         self._shred(self._path(item_id, parked))
+        if self.vault is not None:
+            self.vault.shred(item_id)  # crypto-shredding: the item's data key is destroyed
 
     def park(self, item_id: str) -> None:
         os.replace(self._path(item_id), self._path(item_id, parked=True))

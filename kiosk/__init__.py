@@ -20,6 +20,7 @@ __all__ = [
     "catalogues",
     "configure_kivy",
     "create_app",
+    "run_autopilot",
     "font_for",
     "shared_data_dir",
     "td3_mrz",
@@ -48,3 +49,15 @@ def create_app(workflow, *, camera, scanner, sim=None, default_lang: str = "vi",
     from kiosk._app import KioskApp
 
     return KioskApp(workflow, camera=camera, scanner=scanner, sim=sim, default_lang=default_lang, **kw)
+
+
+def run_autopilot(app, scenarios, shots_dir=None, **kw) -> dict:
+    """Run ``app`` driven by :class:`kiosk._autopilot.Autopilot` through ``scenarios``; return its result."""
+    from kivy.clock import Clock
+
+    from kiosk._autopilot import Autopilot
+
+    pilot = Autopilot(app, scenarios, shots_dir, **kw)
+    Clock.schedule_once(lambda _dt: pilot.start(), 0.5)
+    app.run()
+    return pilot.result

@@ -68,7 +68,8 @@ class KioskApp(App):
     current_screen = StringProperty("language")
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
-                 default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5, **kw) -> None:
+                 default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5,
+                 flush_every_s: float = 60.0, **kw) -> None:
         super().__init__(**kw)
         self.title = "Smart border enrolment"
         self.workflow = workflow
@@ -79,6 +80,8 @@ class KioskApp(App):
         self.default_lang = default_lang
         self.done_return_s = done_return_s
         self.tick_s = tick_s
+        self.flush_every_s = flush_every_s
+        self._flushing = threading.Lock()
         self.lang = default_lang
         self.font = font_for(default_lang)
         self.frame_ms: deque[float] = deque(maxlen=2000)
@@ -105,6 +108,8 @@ class KioskApp(App):
         sm.bind(current=self._screen_changed)
         Window.bind(on_touch_down=self._on_touch)
         Clock.schedule_interval(self._tick, self.tick_s)
+        if self.flush_every_s:
+            Clock.schedule_interval(self._flush, self.flush_every_s)
         self.sm = sm
         return sm
 
@@ -118,6 +123,24 @@ class KioskApp(App):
 
     def _tick(self, _dt) -> None:
         self.workflow.tick()
+
+    def _flush(self, _dt) -> None:
+        """Deliver records that waited in the outbox (back office was down), off the UI thread."""
+        if not self._flushing.acquire(blocking=False):
+            return
+
+        def run():
+            try:
+                report = self.workflow.flush()
+                if report is not None and (report.delivered or report.parked):
+                    log.info("outbox: %d delivered, %d parked, %d waiting", len(report.delivered),
+                             len(report.parked), report.pending)
+            except Exception as e:  # noqa: BLE001 - retried at the next interval
+                log.warning("outbox flush failed: %s", type(e).__name__)
+            finally:
+                self._flushing.release()
+
+        threading.Thread(target=run, daemon=True, name="outbox-flush").start()
 
     def on_stop(self) -> None:
         self.screen("face").stop()

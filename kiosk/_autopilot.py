@@ -156,6 +156,8 @@ class Autopilot:
                 yield from self.timeout_flow()
             elif scenario == "abandon":
                 yield from self.abandon_flow()
+            elif scenario.startswith("preview"):
+                yield from self.preview_flow(float(scenario.partition(":")[2] or 5))
             else:
                 self.lang = scenario
                 yield from self.flow()
@@ -178,6 +180,51 @@ class Autopilot:
                         session_left=wf.session is not None)
         yield 0.3
         self.shot("timed-out")
+        wf.policy = saved
+        self.press(self.ids("done").finish, "done:finish")
+        yield self.screen_is("language")
+
+    def preview_flow(self, seconds: float) -> Iterator:
+        """Stay on the face screen for ``seconds`` (capture held off) and measure the preview rate."""
+        import dataclasses
+
+        app = self.app
+        wf = app.workflow
+        saved = wf.policy
+        wf.policy = dataclasses.replace(saved, face_stable_frames=10**9, idle_timeout_s=3600,
+                                        step_timeout_s={**saved.step_timeout_s, "face": 3600})
+        yield self.screen_is("language")
+        self.press(self.ids("language")["en"], "language:en")
+        yield self.screen_is("consent")
+        self.press(self.ids("consent").agree, "consent:agree")
+        yield self.screen_is("face")
+        face = app.screen("face")
+        yield lambda: face.frames_shown >= 3
+        flips: list[float] = []
+        real_flip = Window.flip
+
+        def timed_flip(*a, **kw):  # the buffer swap: on Xvfb + llvmpipe the dominant cost of a UI frame
+            t = time.perf_counter()
+            try:
+                return real_flip(*a, **kw)
+            finally:
+                flips.append((time.perf_counter() - t) * 1000)
+
+        Window.flip = timed_flip
+        n0, t0, processed0 = face.frames_shown, time.perf_counter(), len(app.frame_ms)
+        yield seconds
+        elapsed = time.perf_counter() - t0
+        Window.flip = real_flip
+        flips.sort()
+        self.run["flip_ms_median"] = round(flips[len(flips) // 2], 2) if flips else None
+        from kivy.clock import Clock as _Clock
+
+        self.run.update(preview_fps=round((face.frames_shown - n0) / elapsed, 2), ui_loop_fps=round(_Clock.get_fps(), 1),
+                        processed_fps=round((len(app.frame_ms) - processed0) / elapsed, 2),
+                        frame_ms=sorted(list(app.frame_ms)[processed0:]))
+        self.shot("preview")
+        self.press(self.ids("face").cancel, "face:cancel")
+        yield self.screen_is("done")
         wf.policy = saved
         self.press(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")

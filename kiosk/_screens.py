@@ -69,12 +69,18 @@ class FaceScreen(KioskScreen):
 
     def on_enter(self, *args) -> None:
         self._stop = threading.Event()
-        self._latest = None
+        self._frame = None  # latest camera frame (preview)
+        self._frame_seq = 0
+        self._shown_seq = 0
+        self._feedback = None  # latest quality feedback
+        self._new_frame = threading.Condition()
         self._shown_times: list[float] = []
         self.frames_shown = 0
         self.guidance, self.challenge = "", ""
-        self._thread = threading.Thread(target=self._run, name="face-preview", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._read_camera, name="face-camera", daemon=True),
+                         threading.Thread(target=self._process, name="face-quality", daemon=True)]
+        for t in self._threads:
+            t.start()
         self._ev = Clock.schedule_interval(self._refresh, 1 / 30)
 
     def on_leave(self, *args) -> None:
@@ -83,42 +89,65 @@ class FaceScreen(KioskScreen):
     def stop(self) -> None:
         if getattr(self, "_stop", None) is not None:
             self._stop.set()
+            with self._new_frame:
+                self._new_frame.notify_all()
         if getattr(self, "_ev", None) is not None:
             self._ev.cancel()
             self._ev = None
         self.preview = None
+        self._frame = None
 
-    def _run(self) -> None:
+    def _read_camera(self) -> None:
+        """The preview runs at the camera's rate, whatever the quality check costs."""
         app = self.app
-        wf = app.workflow
         try:
             for frame in app.camera.frames():
                 if self._stop.is_set():
                     break
-                t0 = time.perf_counter()
-                try:
-                    fb = wf.process_frame(frame)
-                except Exception:  # noqa: BLE001 - the step ended (captured, abandoned, timed out)
-                    break
-                app.frame_ms.append((time.perf_counter() - t0) * 1000)
-                self._latest = (frame, fb)
-                if fb.done or fb.phase == "referred":
-                    break
+                with self._new_frame:
+                    self._frame = frame
+                    self._frame_seq += 1
+                    self._new_frame.notify_all()
         except Exception as e:  # noqa: BLE001 - a camera failure is shown and the officer called
-            app.device_failed("camera", e)
+            if not self._stop.is_set():
+                app.device_failed("camera", e)
+
+    def _process(self) -> None:
+        """Quality feedback (and capture) on the newest frame each time the check is free."""
+        app = self.app
+        wf = app.workflow
+        done_seq = 0
+        while not self._stop.is_set():
+            with self._new_frame:
+                self._new_frame.wait_for(lambda seen=done_seq: self._frame_seq != seen or self._stop.is_set(),
+                                         timeout=1.0)
+                frame, done_seq = self._frame, self._frame_seq
+            if frame is None or self._stop.is_set():
+                continue
+            t0 = time.perf_counter()
+            try:
+                fb = wf.process_frame(frame)
+            except Exception:  # noqa: BLE001 - the step ended (captured, abandoned, timed out)
+                break
+            app.frame_ms.append((time.perf_counter() - t0) * 1000)
+            self._feedback = fb
+            if fb.done or fb.phase == "referred":
+                break
 
     def _refresh(self, _dt) -> None:
-        latest, self._latest = self._latest, None
-        if latest is None:
+        frame, seq = self._frame, self._frame_seq
+        if frame is not None and seq != self._shown_seq:
+            self._shown_seq = seq
+            self.preview = texture_from_rgb(frame, self.preview)
+            self.ids.preview.texture = self.preview
+            self.ids.preview.canvas.ask_update()
+            now = time.perf_counter()
+            self._shown_times = [t for t in self._shown_times if now - t < 1.0] + [now]
+            self.fps = len(self._shown_times)
+            self.frames_shown += 1
+        fb, self._feedback = self._feedback, None
+        if fb is None:
             return
-        frame, fb = latest
-        self.preview = texture_from_rgb(frame, self.preview)
-        self.ids.preview.texture = self.preview
-        self.ids.preview.canvas.ask_update()
-        now = time.perf_counter()
-        self._shown_times = [t for t in self._shown_times if now - t < 1.0] + [now]
-        self.fps = len(self._shown_times)
-        self.frames_shown += 1
         self.attempts_left = fb.attempts_left
         self.passed = bool(fb.check and fb.check.passed)
         lang = self.app.lang

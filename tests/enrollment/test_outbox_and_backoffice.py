@@ -123,3 +123,23 @@ def test_outbox_rejects_bad_keys_and_ids(tmp_path):
     path.write_bytes(bytes(blob))
     with pytest.raises(OutboxCorrupted):
         box.load(item)
+
+
+def test_outbox_on_the_privacy_vault_crypto_shreds_delivered_items(tmp_path, backoffice):
+    privacy = pytest.importorskip("privacy")
+    import os
+
+    vault = privacy.Vault(tmp_path / "keys.db", privacy.RawKek(os.urandom(32)))
+    box = Outbox(tmp_path / "outbox", vault=vault)
+    rig = make_rig(tmp_path / "rig")
+    _to_review(rig)
+    item = box.put(rig.workflow.record())
+    blob = (tmp_path / "outbox" / f"{item}.sealed").read_bytes()
+    assert blob.startswith(b"SBOXV") and b"C1234567" not in blob
+    assert box.load(item)["document"]["document_number"] == "C1234567"
+    report = box.deliver(client_for(backoffice))
+    assert list(report.delivered) == [item]
+    with pytest.raises(privacy.SubjectShreddedError):  # even a copy of the file is now unreadable
+        vault.open(item, "enrolment_outbox", item, blob[5:])
+    with pytest.raises(OutboxError):
+        Outbox(tmp_path / "x")  # neither a key nor a vault

@@ -39,13 +39,14 @@ def main(argv=None) -> int:
     p.add_argument("--result", required=True)
     p.add_argument("--backoffice", default="inproc", choices=["inproc", "down"])
     p.add_argument("--no-officer", action="store_true")
+    p.add_argument("--camera-fps", type=float, default=15.0)
     args = p.parse_args(argv)
     configure_kivy(width=1280, height=800)
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy
     from kiosk import create_app
     from kiosk._autopilot import Autopilot
 
-    sim = build_sim(place_document=False)
+    sim = build_sim(place_document=False, fps=args.camera_fps)
     outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")
     workflow = EnrolmentWorkflow(build_engines(liveness="fallback"), Outbox(outbox_dir, secrets.token_bytes(32)),
                                  _submitter(args.backoffice), reader=sim.reader, mrz_source=sim.mrz_source,

@@ -133,3 +133,12 @@ def test_screens_have_large_targets_and_high_contrast(flow):
 
     ratio = (luminance((255, 214, 0)) + 0.05) / (luminance((0, 0, 0)) + 0.05)
     assert ratio >= 7
+
+
+def test_cli_kiosk_run_is_wired():
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    r = CliRunner().invoke(main, ["kiosk", "run", "--help"])
+    assert r.exit_code == 0 and "--sim" in r.output and "--lang" in r.output and "--fullscreen" in r.output

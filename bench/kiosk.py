@@ -1,0 +1,153 @@
+"""Benchmark: the enrolment kiosk - frame processing with quality feedback, the preview rate, screen
+transitions, and the enrolment steps, with the simulated devices and the real engines.
+
+Parts:
+- ``frame_processing``: per preview frame, the face quality check (and the liveness observation)
+  through the workflow, on 640x480-class simulated frames; ``max_fps`` = 1000 / median ms.
+- ``ui`` (headless Kivy under Xvfb, in a child process): the preview rate shown on the face screen
+  with quality feedback while the camera delivers 30 frames/s (target >= 15 frames/s), and the
+  tap-to-screen latency of each transition of a whole enrolment (with the back office in-process).
+- ``steps``: chip read, face capture to template, one slap (segmentation, quality, templates).
+Every part reports its peak RSS.
+
+Run: ``.venv/bin/python -m bench.kiosk [--frames 60] [--preview-s 6]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._util import emit, peak_rss_mb, summary  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def frame_processing(frames: int) -> dict:
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
+    from kiosk import build_engines, build_sim
+
+    out = {}
+    for name, liveness in (("quality_only", "off"), ("quality_and_liveness", "auto")):
+        sim = build_sim(fps=0, frame_size=(640, 480))
+        engines = build_engines(liveness=liveness)
+        wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
+                               mrz_source=sim.mrz_source, trust=sim.trust,
+                               policy=Policy(face_stable_frames=10**9, finger_plan=SLAP_PLAN[:1]))
+        wf.start("en")
+        wf.read_document()
+        wf.consent(True)
+        it = sim.camera.frames()
+        wf.process_frame(next(it))  # warm-up: models load on first use
+        samples = []
+        for _, frame in zip(range(frames), it, strict=False):
+            if wf.step is not Step.FACE:  # a failed liveness session can end the step: start again
+                wf.reset()
+                sim.present_document()
+                wf.start("en")
+                wf.read_document()
+                wf.consent(True)
+            t0 = time.perf_counter()
+            wf.process_frame(frame)
+            samples.append((time.perf_counter() - t0) * 1000)
+        s = summary(samples)
+        out[name] = {**s, "max_fps": round(1000 / s["median_ms"], 1), "engines": dict(engines.sources)}
+        sim.close()
+    return out
+
+
+def steps() -> dict:
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
+    from kiosk import build_engines, build_sim
+
+    sim = build_sim(fps=0)
+    engines = build_engines(liveness="fallback")
+    wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
+                           mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN[:1]))
+    wf.start("en")
+    t0 = time.perf_counter()
+    wf.read_document()
+    chip_ms = (time.perf_counter() - t0) * 1000
+    wf.consent(True)
+    t0 = time.perf_counter()
+    n = 0
+    for frame in sim.camera.frames():
+        n += 1
+        if wf.process_frame(frame).done or wf.step is not Step.FACE:
+            break
+    face_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    fb = wf.capture_fingers(sim.scanner.capture())
+    slap_ms = (time.perf_counter() - t0) * 1000
+    sim.close()
+    return {"chip_read_ms": round(chip_ms, 1), "face_capture_ms": round(face_ms, 1), "face_frames": n,
+            "slap_ms": round(slap_ms, 1), "slap_done": fb.task_done, "engines": dict(engines.sources)}
+
+
+def ui_child(out: Path, preview_s: float) -> None:
+    """Inside Xvfb: the kiosk app with the autopilot (preview hold, then a whole enrolment)."""
+    sys.path.insert(0, str(REPO))
+    from tests.kiosk import flow_driver
+
+    flow_driver.main(["--scenarios", f"preview:{preview_s},en", "--result", str(out), "--no-officer",
+                      "--camera-fps", "30"])
+    data = json.loads(out.read_text())
+    data["peak_rss_mb"] = peak_rss_mb()
+    out.write_text(json.dumps(data))
+
+
+def ui(preview_s: float) -> dict:
+    out = Path(tempfile.mkdtemp()) / "ui.json"
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1"}
+    cmd = [sys.executable, "-m", "bench.kiosk", "--ui-child", str(out), "--preview-s", str(preview_s)]
+    if not os.environ.get("DISPLAY"):
+        if shutil.which("xvfb-run") is None:
+            return {"skipped": "no display and no xvfb-run"}
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
+    subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=300)
+    if not out.exists():
+        return {"error": "the UI child produced no result"}
+    data = json.loads(out.read_text())
+    preview = data["runs"].get(f"preview:{preview_s}", {})
+    frame_ms = preview.get("frame_ms") or []
+    enrol = data["runs"].get("en", {})
+    return {
+        "ok": data.get("ok"), "error": data.get("error") or None,
+        "camera_fps": 30, "preview_fps": preview.get("preview_fps"), "processed_fps": preview.get("processed_fps"),
+        "ui_loop_fps": preview.get("ui_loop_fps"), "window_flip_ms_median": preview.get("flip_ms_median"),
+        "preview_target_fps": 15, "preview_meets_target": (preview.get("preview_fps") or 0) >= 15,
+        "frame_processing_in_app": summary(frame_ms) if frame_ms else None,
+        "transition_ms": enrol.get("transition_ms"), "enrolment_s": enrol.get("seconds"),
+        "outcome": enrol.get("outcome"), "engines": data.get("engines"), "peak_rss_mb": data.get("peak_rss_mb"),
+    }
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--preview-s", type=float, default=6.0)
+    p.add_argument("--ui-child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.ui_child:
+        ui_child(Path(args.ui_child), args.preview_s)
+        return
+    result = {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    result["frame_processing"] = frame_processing(args.frames)
+    result["steps"] = steps()
+    result["ui"] = ui(args.preview_s)
+    emit("kiosk", result)
+
+
+if __name__ == "__main__":
+    main()
