@@ -321,11 +321,11 @@ class RetentionStore:
         return report
 
     def _dry_run(self, cutoff: dt.datetime, actor: str, role: str) -> PurgeReport:
-        with self.lock:
-            rows = self.db.execute("SELECT category, ref FROM retention_items WHERE due_at IS NOT NULL AND "
-                                   "due_at <= ? ORDER BY id", [_ts(cutoff)]).fetchall()
-        counts, digest = self._digest(rows)
-        report = PurgeReport("dry_" + uuid.uuid4().hex[:20], True, iso(cutoff), len(rows), counts, digest)
+        with self.lock:  # streamed: a million due items need no million-row list
+            counts, digest = self._digest(self.db.execute(
+                "SELECT category, ref FROM retention_items WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY id",
+                [_ts(cutoff)]))
+        report = PurgeReport("dry_" + uuid.uuid4().hex[:20], True, iso(cutoff), sum(counts.values()), counts, digest)
         before = self._ledger_cutoff(cutoff)
         if before is not None:
             report.ledger_pruned = self.ledger.prunable(before)
