@@ -117,7 +117,10 @@ class PrivacyGateway:
     def from_config(config: BackofficeConfig, store: Store) -> PrivacyGateway:
         kek = load_kek(config)
         keys = open_database(memory=True) if config.db_path is None else keys_path(Path(config.db_path))
-        return PrivacyGateway(store, kek, keys)
+        try:
+            return PrivacyGateway(store, kek, keys)
+        except privacy.KekError as e:
+            raise ConfigError(f"the configured KEK does not open the vault's key store {keys}: {e}") from e
 
     # -- the port ---------------------------------------------------------------------------
     def seal(self, subject_id: str, category: str, data: bytes, *, actor: str, role: str, purpose: str,

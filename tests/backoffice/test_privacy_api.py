@@ -117,3 +117,16 @@ def test_erasure_reaches_backup_copies(world, tmp_path):
         with pytest.raises(privacy.SubjectShreddedError):
             vault.open(subject_id, category, record_id, payload)
     assert world.client.get("/api/v1/privacy/ledger/verify", headers=world.h("privacy_officer")).json()["ok"]
+
+
+def test_wrong_kek_is_a_clear_configuration_error(tmp_path):
+    import pytest
+
+    from backoffice import ConfigError, Store
+    from backoffice._privacy import PrivacyGateway
+    from tests.backoffice.conftest import make_config
+
+    config = make_config(db_path=tmp_path / "bo.db")
+    PrivacyGateway.from_config(config, Store(config.db_path))
+    with pytest.raises(ConfigError, match="KEK does not open"):
+        PrivacyGateway.from_config(make_config(db_path=tmp_path / "bo.db", kek=bytes(32)), Store(config.db_path))
