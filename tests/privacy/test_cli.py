@@ -104,3 +104,21 @@ def test_missing_database(tmp_path, monkeypatch):
     monkeypatch.setenv("SMARTBORDER_DATA_DIR", str(tmp_path))
     r = run("report", "--db", str(tmp_path / "none.db"))
     assert r.exit_code == 1 and "no back-office database" in r.output
+
+
+def test_rotate_kek(filled, tmp_path, monkeypatch):
+    from privacy import FileKek
+
+    db, _ = filled
+    before = json.loads(run("export", "C1234567", "--issuing-state", "VNM", "--db", str(db), "--json").output)
+    new = tmp_path / "new.kek"
+    FileKek.generate(new)
+    r = run("rotate-kek", "--new-kek-file", str(new), "--db", str(db))
+    assert r.exit_code == 0 and "rewrapped" in r.output, r.output
+    r = run("report", "--db", str(db))  # the settings still name the old KEK
+    assert r.exit_code == 1 and "KEK does not open" in r.output
+    monkeypatch.setenv("SMARTBORDER_KEK_FILE", str(new))
+    after = json.loads(run("export", "C1234567", "--issuing-state", "VNM", "--db", str(db), "--json").output)
+    assert [i.get("data") or i.get("data_base64") for i in after["items"]] == \
+           [i.get("data") or i.get("data_base64") for i in before["items"]]
+    assert run("verify-ledger", "--db", str(db)).exit_code == 0
