@@ -14,9 +14,13 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
+# the targets are per core: keep BLAS single-threaded (set before numpy loads)
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
 
-from bench._util import emit, summary
+import numpy as np  # noqa: E402
+
+from bench._util import emit, summary  # noqa: E402
 
 DATA = Path(os.environ.get("SMARTBORDER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FP = DATA / "fingerprints"

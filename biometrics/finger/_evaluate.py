@@ -49,9 +49,16 @@ def error_rates(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, float]:
     thr = np.unique(np.concatenate([g, i, [np.inf]]))
     fnmr = np.searchsorted(g, thr, side="left") / max(len(g), 1)  # genuine < t rejected
     fmr = 1.0 - np.searchsorted(i, thr, side="left") / max(len(i), 1)  # impostor >= t accepted
-    # EER: where the two curves cross (FVC takes the midpoint of the crossing interval)
-    k = int(np.argmin(np.abs(fnmr - fmr)))
-    eer = float((fnmr[k] + fmr[k]) / 2)
+    # EER as defined by FVC (Maio et al. 2002): t1 = highest threshold with FNMR <= FMR,
+    # t2 = lowest with FNMR >= FMR; the EER interval is taken at whichever of the two has the
+    # smaller FNMR + FMR, and the EER is its midpoint
+    i1 = int(np.nonzero(fnmr <= fmr)[0].max()) if (fnmr <= fmr).any() else 0
+    i2 = int(np.nonzero(fnmr >= fmr)[0].min()) if (fnmr >= fmr).any() else len(thr) - 1
+    if fnmr[i1] + fmr[i1] <= fnmr[i2] + fmr[i2]:
+        lo, hi = fnmr[i1], fmr[i1]
+    else:
+        lo, hi = fmr[i2], fnmr[i2]
+    eer = float((lo + hi) / 2)
 
     def at(target: float) -> float:
         ok = fmr <= target + 1e-12

@@ -39,7 +39,7 @@ class FingerprintMatcher:
 
 
 # ----------------------------------------------------------------------------------------- 1:N
-_POOL = 2  # spatial pooling of cylinders for the search index (16x16x6 -> 8x8x6)
+_POOL = 4  # spatial pooling of cylinders for the search index (16x16x6 -> 4x4x6 = 96 values)
 
 
 def _pooled(c: _mcc.Cylinders) -> np.ndarray:
@@ -54,13 +54,19 @@ def _pooled(c: _mcc.Cylinders) -> np.ndarray:
 
 
 class FingerprintIndex:
-    """Pre-computed gallery for 1:N search: pooled MCC cylinders of every template stacked in one
-    matrix, so a query is one matrix product, a per-template max, and an exact LSA-R re-ranking
-    of the best candidates."""
+    """Pre-computed gallery for 1:N search: pooled MCC cylinders (96 values each) of every
+    template stacked in one matrix, so a query is one matrix product, a per-template max, and an
+    exact LSA-R re-ranking of the best candidates. Full cylinders are not kept for the gallery
+    (about 250 kB per template): the few re-ranked candidates rebuild theirs."""
 
     def __init__(self, templates: Sequence[FingerprintTemplate]) -> None:
         self.templates = list(templates)
-        blocks = [_pooled(t.cylinders()) for t in self.templates]
+        blocks = []
+        for t in self.templates:
+            cached = t._cyl is not None
+            blocks.append(_pooled(t.cylinders()))
+            if not cached:
+                t._cyl = None
         counts = np.array([len(b) for b in blocks], int)
         self._owner = np.repeat(np.arange(len(blocks)), counts)
         self._matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float32)
@@ -90,7 +96,7 @@ def search(
     gallery: FingerprintIndex | Sequence[FingerprintTemplate],
     *,
     top: int = 10,
-    rerank: int = 60,
+    rerank: int = 25,
 ) -> list[tuple[int, float]]:
     """1:N search: the ``top`` (gallery index, score) pairs, best first. Pass a FingerprintIndex
     built once for repeated searches (building one indexes every template's cylinders)."""
@@ -102,7 +108,13 @@ def search(
     k = min(n, max(top, rerank))
     cand = np.argpartition(-coarse, k - 1)[:k] if k < n else np.arange(n)
     m = FingerprintMatcher(probe)
-    scored = [(int(i), m.match(index.templates[int(i)])) for i in cand]
+    scored = []
+    for i in cand:
+        t = index.templates[int(i)]
+        cached = t._cyl is not None
+        scored.append((int(i), m.match(t)))
+        if not cached:
+            t._cyl = None
     scored.sort(key=lambda t: -t[1])
     return scored[:top]
 

@@ -148,7 +148,7 @@ def local_similarity(a: Cylinders, b: Cylinders) -> np.ndarray:
 
 
 def _z(v: np.ndarray, mu: float, tau: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-tau * (v - mu)))
+    return 1.0 / (1.0 + np.exp(np.clip(-tau * (v - mu), -60.0, 60.0)))
 
 
 def n_pairs(na: int, nb: int) -> int:
