@@ -72,7 +72,7 @@ def steps() -> dict:
     from kiosk import build_engines, build_sim
 
     sim = build_sim(fps=0)
-    engines = build_engines(liveness="fallback")
+    engines = build_engines(liveness="auto" if sim.follows_instructions else "fallback")
     wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
                            mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN[:1]))
     wf.start("en")
@@ -101,7 +101,7 @@ def ui_child(out: Path, preview_s: float) -> None:
     from tests.kiosk import flow_driver
 
     flow_driver.main(["--scenarios", f"preview:{preview_s},en", "--result", str(out), "--no-officer",
-                      "--camera-fps", "30"])
+                      "--camera-fps", "30", "--camera", "auto"])
     data = json.loads(out.read_text())
     data["peak_rss_mb"] = peak_rss_mb()
     out.write_text(json.dumps(data))

@@ -152,6 +152,9 @@ class FaceScreen(KioskScreen):
         self.passed = bool(fb.check and fb.check.passed)
         lang = self.app.lang
         self.challenge = self.app.t(fb.challenge, lang) if fb.challenge else ""
+        follow = getattr(self.app.camera, "follow", None)
+        if follow is not None:  # the simulated traveller reads the screen too
+            follow(fb.challenge)
         texts = []
         for m in fb.messages:
             text = self.app.t(m, lang)

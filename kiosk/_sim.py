@@ -45,6 +45,90 @@ def td3_mrz(surname: str, given: str, number: str, nationality: str, dob: dt.dat
     return l1 + l2
 
 
+def _ramp(n: int, a: float, b: float) -> list[float]:
+    return [a + (b - a) * (i + 1) / n for i in range(n)]
+
+
+class TravellerCamera:
+    """A simulated traveller in front of the camera who follows the kiosk's liveness instructions.
+
+    One real photo is re-rendered under head rotation and eyelid closure by the face-mesh warp of
+    ``biometrics.face`` (its bona fide simulation, the same the PAD evaluation uses), with small sway
+    and camera noise. ``follow("liveness.turn_left")`` makes the traveller react after ~0.4 s: a
+    ~36 degree turn and back, or a blink. Implements the ``Camera`` port.
+    """
+
+    def __init__(self, photos: list[Path], fps: float = 15.0, *, crop: float = 0.7, seed: int = 0) -> None:
+        import numpy as np
+
+        from biometrics.face import FaceMesher, assess_quality
+        from biometrics.face._pad_sim import FaceRenderer, camera_noise, prepare_still  # no public API yet
+        from devices import CameraError, load_rgb
+
+        mesher = FaceMesher(static=True)
+        chosen = None
+        for p in photos:
+            img = load_rgb(p)
+            h, w = img.shape[:2]
+            img = img[int(h * (1 - crop) / 2):int(h * (1 + crop) / 2), int(w * (1 - crop) / 2):int(w * (1 + crop) / 2)]
+            still = prepare_still(img)
+            faces = mesher.process(still)
+            if faces and (chosen is None or assess_quality(still, purpose="enrolment").passed):
+                chosen = (still, faces[0])
+                if assess_quality(still, purpose="enrolment").passed:
+                    break
+        if chosen is None:
+            raise CameraError("no usable face among the simulator's photos")
+        self._renderer = FaceRenderer(*chosen)
+        self._noise = camera_noise
+        self._rng = np.random.default_rng(seed)
+        self.fps = fps
+        self.instruction: str | None = None
+        self._performed: str | None = None
+        self._queue: list[tuple[float, float]] = []
+        self._closed = False
+        self.frame_count = 0
+
+    def follow(self, instruction: str | None) -> None:
+        key = (instruction or "").removeprefix("liveness.")
+        if key in ("blink", "turn_left", "turn_right") and key != self._performed:
+            self._performed = key
+            rate = self.fps if self.fps > 0 else 15.0  # motion is scripted in frames at the nominal rate
+            idle = [(0.0, 0.0)] * int(0.4 * rate)
+            if key == "blink":
+                motion = [(0.0, c) for c in _ramp(2, 0.3, 1.0) + [1.0] * 4 + _ramp(2, 0.7, 0.0)]
+            else:
+                a = 36.0 if key == "turn_left" else -36.0
+                n = int(0.5 * rate)
+                motion = [(y, 0.0) for y in _ramp(n, 0.0, a) + [a] * int(0.3 * rate) + _ramp(n, a, 0.0)]
+            self._queue = idle + motion
+        elif not key:
+            self._performed = None
+
+    def frames(self):
+        import math
+        import time
+
+        period = 1.0 / self.fps if self.fps > 0 else 0.0
+        next_t = time.monotonic()
+        while not self._closed:
+            i = self.frame_count
+            self.frame_count += 1
+            yaw, closure = self._queue.pop(0) if self._queue else (0.0, 0.0)
+            sway = 1.5 * math.sin(0.9 * i / 15 * 2 * math.pi)
+            frame = self._renderer.render(yaw + sway, 0.0, closure, shift=(2 * math.sin(i / 7), 1.5 * math.cos(i / 9)))
+            frame = self._noise(frame, self._rng)
+            if period:
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_t = max(next_t + period, time.monotonic() - period)
+            yield frame
+
+    def close(self) -> None:
+        self._closed = True
+
+
 @dataclass
 class SimWorld:
     reader: SimulatedReader
@@ -54,6 +138,11 @@ class SimWorld:
     document: emrtd.IssuedDocument
     trust: object
     identity: str
+
+    @property
+    def follows_instructions(self) -> bool:
+        """True when the simulated traveller can perform the real liveness challenges."""
+        return isinstance(self.camera, TravellerCamera)
 
     def present_document(self) -> None:
         self.mrz_source.place(self.document.mrz)
@@ -94,7 +183,10 @@ def _identity(faces: Path, name: str | None) -> tuple[str, list[Path]]:
 def build_sim(data_dir: str | Path | None = None, *, identity: str | None = None, fps: float = 15.0,
               expired: bool = False, faults: tuple[str, ...] = (), finger_db: str = "fvc2000_DB2",
               slap: bool = True, frame_size: tuple[int, int] | None = (480, 480), number: str = "C1234567",
-              place_document: bool = True, sway: float = 0.05, crop: float = 0.7, hold: int = 8) -> SimWorld:
+              place_document: bool = True, sway: float = 0.05, crop: float = 0.7, hold: int = 8,
+              camera: str = "auto") -> SimWorld:
+    """``camera``: "traveller" (a rendered traveller following the liveness instructions, needs
+    ``biometrics.face``), "sequence" (the photos played in turn), or "auto" (traveller when possible)."""
     data = Path(data_dir) if data_dir else shared_data_dir()
     faces, fingers = data / "faces", data / "fingerprints" / finger_db
     if not faces.is_dir() or not fingers.is_dir():
@@ -107,7 +199,16 @@ def build_sim(data_dir: str | Path | None = None, *, identity: str | None = None
     doc = emrtd.issue_document(mrz, photos[0], faults=faults)
     reader = SimulatedReader()
     mrz_source = FixedMrzSource()
-    world = SimWorld(reader, mrz_source, ImageSequenceCamera(photos[1:], fps=fps, size=frame_size, sway=sway, crop=crop, hold=hold),
+    cam = None
+    if camera in ("auto", "traveller"):
+        try:
+            cam = TravellerCamera(photos[1:], fps=fps, crop=crop)
+        except ImportError:
+            if camera == "traveller":
+                raise
+    if cam is None:
+        cam = ImageSequenceCamera(photos[1:], fps=fps, size=frame_size, sway=sway, crop=crop, hold=hold)
+    world = SimWorld(reader, mrz_source, cam,
                      ImageFingerprintScanner(sorted(fingers.glob("*.tif")), dpi=500, slap=slap),
                      doc, _trust(doc), name)
     if place_document:

@@ -104,8 +104,9 @@ def run(sim, sim_data, fullscreen, lang, finger_dir, autopilot, screenshots) -> 
     submitter = BackofficeHttpClient(settings.backoffice_url, token) if token else None
     if submitter is None:
         click.echo("kiosk: no SMARTBORDER_DEVICE_TOKEN; enrolments wait in the encrypted outbox", err=True)
-    # a simulated camera plays still photographs, which cannot perform the real liveness challenges
-    engines = build_engines(liveness="fallback" if sim else "auto")
+    # the simulated traveller performs the real liveness challenges; a camera playing still photographs
+    # cannot, and then gets the head-movement fallback
+    engines = build_engines(liveness="fallback" if sim and not sim_world.follows_instructions else "auto")
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=reader, mrz_source=mrz_source, trust=trust,
                                  policy=Policy())
     configure_kivy(fullscreen=fullscreen)

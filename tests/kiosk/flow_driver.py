@@ -40,15 +40,17 @@ def main(argv=None) -> int:
     p.add_argument("--backoffice", default="inproc", choices=["inproc", "down"])
     p.add_argument("--no-officer", action="store_true")
     p.add_argument("--camera-fps", type=float, default=15.0)
+    p.add_argument("--camera", default="sequence", choices=["sequence", "traveller", "auto"])
     args = p.parse_args(argv)
     configure_kivy(width=1280, height=800)
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy
     from kiosk import create_app
     from kiosk._autopilot import Autopilot
 
-    sim = build_sim(place_document=False, fps=args.camera_fps)
+    sim = build_sim(place_document=False, fps=args.camera_fps, camera=args.camera)
     outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")
-    workflow = EnrolmentWorkflow(build_engines(liveness="fallback"), Outbox(outbox_dir, secrets.token_bytes(32)),
+    engines = build_engines(liveness="auto" if sim.follows_instructions else "fallback")
+    workflow = EnrolmentWorkflow(engines, Outbox(outbox_dir, secrets.token_bytes(32)),
                                  _submitter(args.backoffice), reader=sim.reader, mrz_source=sim.mrz_source,
                                  trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=SLAP_PLAN[:1]))
     app = create_app(workflow, camera=sim.camera, scanner=sim.scanner, sim=sim, default_lang="vi")

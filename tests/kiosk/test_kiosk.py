@@ -142,3 +142,36 @@ def test_cli_kiosk_run_is_wired():
 
     r = CliRunner().invoke(main, ["kiosk", "run", "--help"])
     assert r.exit_code == 0 and "--sim" in r.output and "--lang" in r.output and "--fullscreen" in r.output
+
+
+def test_simulated_traveller_passes_the_real_liveness_check(tmp_path):
+    """The rendered traveller follows each instruction (blink, turn) and passes biometrics' liveness."""
+    face = pytest.importorskip("biometrics.face")
+    if not hasattr(face, "LivenessSession"):
+        pytest.skip("biometrics.face has no LivenessSession")
+    shared_path("faces", "lfw-dev")
+    import secrets
+
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
+    from kiosk import build_engines, build_sim
+
+    sim = build_sim(fps=15, camera="traveller")
+    engines = build_engines(liveness="auto")
+    assert engines.sources["liveness"] == "biometrics"
+    wf = EnrolmentWorkflow(engines, Outbox(tmp_path, secrets.token_bytes(32)), reader=sim.reader,
+                           mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN[:1]))
+    wf.start("en")
+    assert wf.read_document().ok
+    wf.consent(True)
+    challenges = []
+    for _, frame in zip(range(200), sim.camera.frames(), strict=False):
+        fb = wf.process_frame(frame)
+        if fb.challenge:
+            challenges.append(fb.challenge)
+        sim.camera.follow(fb.challenge)
+        if wf.step is not Step.FACE:
+            break
+    assert wf.step is Step.FINGERPRINTS, fb
+    assert wf.session.liveness_passed and len(wf.session.face_template) == 128
+    assert {"liveness.blink"} <= set(challenges) and set(challenges) & {"liveness.turn_left", "liveness.turn_right"}
+    sim.close()
