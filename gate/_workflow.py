@@ -145,6 +145,7 @@ class TransactionResult:
     states: tuple[str, ...]
     timings_ms: dict[str, float]
     outbox_ids: tuple[str, ...]
+    document_source: str | None = None  # "mrz" | "ocr" | "qr": how the document was read
 
     @property
     def opened(self) -> bool:
@@ -257,7 +258,8 @@ class GateWorkflow:
             states.append(GateState.REFER)
         states.append(GateState.DONE)
         log.info("transaction %s %s %s", tx, decision.outcome, ",".join(decision.reasons) or "-")
-        return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids))
+        return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids),
+                                 presentation.source if presentation else None)
 
     def _event(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
                chip: ChipOutcome | None, duration_ms: float) -> dict[str, Any]:

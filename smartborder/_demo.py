@@ -143,7 +143,10 @@ def _cases(echo) -> list[Case]:
         sur, giv = vn[i % len(vn)]
         cases.append(Case(f"T{i + 1:02d}", "genuine", "open", imgs[0], imgs[1:4], f"C{1000001 + i}", sur, giv,
                           td1=(i == 1)))
-    cases[1].kind = "id_card"
+    # T01 shows only its data page (the gate OCRs the MRZ); T02 is a Vietnamese chip ID card read
+    # through its QR code (number = last 9 digits of the ID number, expiry by law)
+    cases[0].kind = "genuine_ocr"
+    cases[1].kind, cases[1].number, cases[1].expiry = "id_card_qr", "090012345", "300315"
     a, b = people[0], people[2]
     n = len(cases)
     cases += [
@@ -256,6 +259,8 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     today = dt.date.today()
     valid_to = (today + dt.timedelta(days=5 * 365)).strftime("%y%m%d")
     travellers = []
+    from emrtd import VnIdQr, encode_vn_id_qr, render_mrz_image
+
     for c in cases:
         mrz = _mrz(c, "VNM", "900315", c.expiry or valid_to)
         photo = c.chip_photo
@@ -269,12 +274,26 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
 
             Image.fromarray(_load_rgb(img)).save(p)
             frames.append(p)
-        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), (), c.expect))
+        page = qr = None
+        if c.kind == "genuine_ocr":
+            from PIL import Image
+
+            page = work / "sim" / "pages" / f"{c.id}.png"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(c.chip_photo if not isinstance(c.chip_photo, bytes) else io.BytesIO(c.chip_photo)) as ph:
+                render_mrz_image(emrtd.parse_mrz(mrz).lines(), photo=ph,
+                                 header=("SOCIALIST REPUBLIC OF VIET NAM", "PASSPORT", f"{c.surname} {c.given}")).save(page)
+        elif c.kind == "id_card_qr":
+            qr = encode_vn_id_qr(VnIdQr("001" + c.number, "", f"{c.surname} {c.given}", dt.date(1990, 3, 15), "Nữ",
+                                        "Móng Cái, Quảng Ninh", dt.date(2021, 4, 20)))
+        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), (), c.expect, page, qr))
     (work / "sim" / "trust").mkdir(exist_ok=True)
     (work / "sim" / "trust" / "csca.der").write_bytes(doc.csca_certificate)
     (work / "sim" / "travellers.json").write_text(json.dumps([
         {"id": t.id, "document": str(t.document.relative_to(work / "sim")),
-         "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect} for t in travellers],
+         "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect,
+         **({"page": str(t.page.relative_to(work / "sim"))} if t.page else {}), **({"qr": t.qr} if t.qr else {})}
+        for t in travellers],
         indent=1))
     watch = next(c for c in cases if c.kind == "watchlisted")
     r = http.post("/api/v1/watchlist/documents", headers=sup,
@@ -288,7 +307,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
          f"PKI; 1 document on the watchlist")
 
     # 4. enrolment -----------------------------------------------------------------------------
-    enrolled = _enrol(echo, http, kiosk_token, [c for c in cases if c.kind in ("genuine", "id_card")][:3])
+    enrolled = _enrol(echo, http, kiosk_token, [c for c in cases if c.kind.startswith(("genuine", "id_card"))][:3])
     summary["stages"]["enrolment"] = enrolled
 
     # 5. the gate ------------------------------------------------------------------------------
@@ -303,9 +322,9 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     for c, row in zip(cases, results, strict=True):
         c.result = row
     rows_ok = sum(r["as_expected"] for r in results)
-    echo(f"      {'traveller':<10} {'case':<12} {'decision':<8} {'reasons':<28} as expected")
+    echo(f"      {'traveller':<10} {'case':<12} {'read':<5} {'decision':<8} {'reasons':<28} as expected")
     for c in cases:
-        echo(f"      {c.id:<10} {c.kind:<12} {c.result['outcome']:<8} "
+        echo(f"      {c.id:<10} {c.kind:<12} {c.result.get('document_source') or '-':<5} {c.result['outcome']:<8} "
              f"{', '.join(c.result['reasons']) or '-':<28} {'yes' if c.result['as_expected'] else 'NO'}")
     echo(f"      {rows_ok}/{len(results)} as expected; outbox delivered {report.delivered}, pending {report.pending}")
     summary["stages"]["gate"] = {"travellers": len(results), "as_expected": rows_ok, "seconds": round(gate_s, 2),

@@ -3,7 +3,10 @@
 A simulation directory (``smartborder gate run --sim DIR``) holds:
 
 - ``travellers.json``: ``[{"id", "document": "docs/<id>", "frames": [image paths], "fingers":
-  [image paths], "expect": "open" | "refer:<reason>"}]`` (paths relative to DIR);
+  [image paths], "expect": "open" | "refer:<reason>", "page": data-page image, "qr": QR text}]``
+  (paths relative to DIR). With ``page`` the page reader gives no MRZ line and the gate OCRs the
+  image; with ``qr`` (a Vietnamese chip ID card) neither is there and the gate derives the key from
+  the QR code;
 - ``docs/<id>/``: virtual documents as written by ``smartborder chip issue`` (emrtd.IssuedDocument);
 - ``trust/``: the CSCA certificates, CRLs or Master Lists the gate trusts (emrtd.TrustStore);
 - ``watchlist.json`` (optional): a change feed (``{"version", "changes": [...]}``, backoffice/API.md)
@@ -37,6 +40,8 @@ class SimTraveller:
     frames: tuple[Path, ...]
     fingers: tuple[Path, ...] = ()
     expect: str = ""
+    page: Path | None = None
+    qr: str | None = None
 
 
 def load_sim(directory: str | Path) -> list[SimTraveller]:
@@ -49,10 +54,33 @@ def load_sim(directory: str | Path) -> list[SimTraveller]:
     for i, t in enumerate(items):
         try:
             out.append(SimTraveller(str(t["id"]), root / t["document"], tuple(root / f for f in t["frames"]),
-                                    tuple(root / f for f in t.get("fingers", ())), str(t.get("expect", ""))))
+                                    tuple(root / f for f in t.get("fingers", ())), str(t.get("expect", "")),
+                                    root / t["page"] if t.get("page") else None, t.get("qr")))
         except (KeyError, TypeError) as e:
             raise SimError(f"travellers.json entry {i}: missing or bad field {e}") from e
     return out
+
+
+class _PageSlot:
+    """The page reader's camera (OCR source) and QR reader: what the current traveller shows."""
+
+    def __init__(self) -> None:
+        self.page: Path | None = None
+        self.qr: str | None = None
+
+    def capture_page(self):
+        from devices import MrzSourceError, load_rgb
+
+        if self.page is None:
+            raise MrzSourceError("no data page on the reader's glass")
+        return load_rgb(self.page)
+
+    def read_qr(self) -> str:
+        from devices import MrzSourceError
+
+        if not self.qr:
+            raise MrzSourceError("no QR code presented")
+        return self.qr
 
 
 class _SwitchableCamera:
@@ -83,6 +111,7 @@ class GateRig:
     scanner: Any = None
     enrolments: dict[str, list[bytes]] = field(default_factory=dict)
     client: Any = None
+    page: Any = None
 
     def present(self, t: SimTraveller) -> None:
         import emrtd
@@ -90,7 +119,9 @@ class GateRig:
 
         doc = emrtd.IssuedDocument.load(t.document)
         self.reader.present(doc)
-        self.mrz.place(doc.mrz)
+        self.mrz.place(None if (t.page or t.qr) else doc.mrz)
+        if self.page is not None:
+            self.page.page, self.page.qr = t.page, (None if t.page else t.qr)
         self.camera.frames_of = ImageSequenceCamera(list(t.frames), fps=0, loop=True) if t.frames else None
         if self.scanner is not None and t.fingers:
             from devices import ImageFingerprintScanner
@@ -160,18 +191,19 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
     kw = {"clock": clock} if clock else {}
     store = GateStore(db_path, sealer=sealer or gate_sealer(db_path), **kw)
     reader, mrz, camera, door, scanner = SimulatedReader(), FixedMrzSource(), _SwitchableCamera(), LoggingDoor(), _ScannerSlot()
+    page = _PageSlot()
     enrolments: dict[str, list[bytes]] = {}
     if finger_engine is not None:
         finger = FingerStep(scanner, finger_engine, lambda number: enrolments.get(number))
     else:
         def finger(p):
             return FingerOutcome(enrolled=False)
-    steps = GateSteps(document=DocumentStep(mrz_source=mrz), chip=ChipStep(reader, trust, card_wait_s=1.0),
+    steps = GateSteps(document=DocumentStep(mrz_source=mrz, page_camera=page, qr_source=page), chip=ChipStep(reader, trust, card_wait_s=1.0),
                       face=FaceStep(camera, face_engine or FaceEngine.default()), finger=finger,
                       watchlist=LocalWatchlist(store))
     wf = GateWorkflow(steps, door, store, gate_id=gate_id, policy=policy, direction=direction, **kw)
     client = HttpBackofficeClient(backoffice_url, token) if backoffice_url and token else None
-    return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client)
+    return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client, page)
 
 
 def seed_watchlist(rig: GateRig, directory: str | Path) -> int:
@@ -196,7 +228,8 @@ def run_sim(rig: GateRig, travellers: list[SimTraveller], *, sync_every: int = 1
             rig.present(t)
             r = rig.workflow.process()
         row = {"id": t.id, "outcome": str(r.decision.outcome), "reasons": [str(x) for x in r.decision.reasons],
-               "expect": t.expect, "timings_ms": r.timings_ms, "transaction_id": r.transaction_id}
+               "expect": t.expect, "timings_ms": r.timings_ms, "transaction_id": r.transaction_id,
+               "document_source": r.document_source}
         row["as_expected"] = (not t.expect) or t.expect == row["outcome"] or (
             t.expect.startswith("refer:") and row["outcome"] == "refer" and t.expect[6:] in row["reasons"])
         results.append(row)
