@@ -233,3 +233,34 @@ def test_two_people_in_front_of_the_camera_is_tailgating(pki):
     r = wf.process()
     wf.close()
     assert not r.opened and "tailgating" in r.decision.reasons
+
+
+def test_document_step_falls_back_to_ocr_then_qr():
+    from emrtd import VnIdQr, encode_vn_id_qr, render_mrz_image
+
+    text = td3("C1234567", "900315", EXPIRY)
+
+    class Page:
+        def __init__(self, image=None, qr=None):
+            self.image, self.qr = image, qr
+
+        def capture_page(self):
+            if self.image is None:
+                raise OSError("no page")
+            return np.asarray(self.image)
+
+        def read_qr(self):
+            if self.qr is None:
+                raise OSError("no qr")
+            return self.qr
+
+    empty = FixedMrzSource(None)
+    ocr = DocumentStep(mrz_source=empty, page_camera=Page(render_mrz_image([text[:44], text[44:]])))()
+    assert ocr.source == "ocr" and ocr.document_number == "C1234567" and ocr.access_key.date_of_birth == "900315"
+    card = VnIdQr("001090012345", "", "Trần Thị Bích", dt.date(1990, 3, 15), "Nữ", "Móng Cái", dt.date(2021, 4, 20))
+    qr = DocumentStep(mrz_source=empty, page_camera=Page(), qr_source=Page(qr=encode_vn_id_qr(card)))()
+    assert (qr.source, qr.document_number, qr.access_key.date_of_expiry) == ("qr", "090012345", "300315")
+    from gate import StepError
+
+    with pytest.raises(StepError, match="document_unreadable"):
+        DocumentStep(mrz_source=empty, page_camera=Page(), qr_source=Page(qr="not|a|card"))()
