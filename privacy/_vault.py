@@ -20,6 +20,7 @@ are untouched.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -194,6 +195,13 @@ class Vault:
         with self.lock:
             return self.db.execute("SELECT 1 FROM vault_tombstones WHERE subject_digest = ?",
                                    [_digest(name)]).fetchone() is not None
+
+    def prune_tombstones(self, before: dt.datetime) -> int:
+        """Forget shred records older than ``before`` (their envelopes then fail with
+        :class:`KeyNotFoundError` instead of :class:`SubjectShreddedError`: still unreadable). For
+        stores that shred a key per item (outboxes), where tombstones would otherwise pile up."""
+        with transaction(self.db, self.lock) as db:
+            return db.execute("DELETE FROM vault_tombstones WHERE shredded_at < ?", [iso(before)]).rowcount
 
     def has_key(self, subject_id: str) -> bool:
         with self.lock:

@@ -162,3 +162,15 @@ def test_pseudonyms(vault):
     vault.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"C1234567" not in (vault.db.conn.execute("PRAGMA database_list").fetchone() and
                                open(vault.db.conn.execute("PRAGMA database_list").fetchone()[2], "rb").read())
+
+
+def test_prune_tombstones(vault, clock):
+    import datetime as dt
+
+    env = vault.seal("outbox:1", "outbox", "1", b"payload")
+    vault.shred("outbox:1")
+    clock.travel(days=40)
+    assert vault.prune_tombstones(clock() - dt.timedelta(days=30)) == 2  # subject + key records
+    assert not vault.is_shredded("outbox:1")
+    with pytest.raises(KeyNotFoundError):
+        vault.open("outbox:1", "outbox", "1", env)
