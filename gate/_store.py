@@ -44,9 +44,11 @@ class VaultSealer:
     crypto-shreds it: no copy of the payload, backups included, can be read again."""
 
     CATEGORY = "exception"
+    TOMBSTONE_DAYS = 7  # a shredded item's record is kept this long, then pruned (every 500 shreds)
 
     def __init__(self, vault) -> None:
         self.vault = vault
+        self._forgotten = 0
 
     def seal(self, record_id: str, plaintext: bytes) -> bytes:
         return self.vault.seal(f"outbox:{record_id}", self.CATEGORY, record_id, plaintext)
@@ -56,6 +58,9 @@ class VaultSealer:
 
     def forget(self, record_id: str) -> None:
         self.vault.shred(f"outbox:{record_id}")
+        self._forgotten += 1
+        if self._forgotten % 500 == 0:
+            self.vault.prune_tombstones(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.TOMBSTONE_DAYS))
 
 
 class PlainSealer:
