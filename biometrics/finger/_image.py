@@ -24,6 +24,9 @@ MAX_SIDE_PX = 4000
 _WIN = 32  # STFT window (pixels)
 _STEP = 12  # STFT hop
 SEG_SCORE = 0.28  # foreground: relative contrast x coherence weight
+ORI_SMOOTH = 5.0  # second smoothing of the doubled-angle field (pixels)
+ANG_BW = np.pi / 7  # angular half-band of the STFT filter where orientation is certain (doubles at zero coherence)
+RAD_BW = 0.35  # radial Gaussian sigma of the STFT filter, as a fraction of the ridge frequency
 
 
 @dataclass
@@ -98,8 +101,8 @@ def orientation_field(img: np.ndarray, sigma_grad: float = 1.0, sigma_block: flo
     energy = gxx + gyy + 1e-6
     coherence = np.sqrt(c2 * c2 + s2 * s2) / energy
     # smooth the doubled-angle vector field a second time (weighted by its strength)
-    c2s = _blur(c2, 5.0)
-    s2s = _blur(s2, 5.0)
+    c2s = _blur(c2, ORI_SMOOTH)
+    s2s = _blur(s2, ORI_SMOOTH)
     grad_dir = 0.5 * np.arctan2(s2s, c2s)  # gradient direction (across the ridges)
     theta = np.mod(grad_dir + np.pi / 2, np.pi).astype(np.float32)
     return theta, np.clip(coherence, 0, 1).astype(np.float32)
@@ -189,9 +192,9 @@ def enhance(norm: np.ndarray, theta: np.ndarray, coherence: np.ndarray, mask: np
     grid = cv2.GaussianBlur(cv2.medianBlur(grid, 3), (3, 3), 0)
     freq = np.clip(grid[sel], med * 0.7, med * 1.4)[:, None, None]
     period = 1.0 / med
-    sig_r = np.maximum(freq * 0.35, 0.012)
+    sig_r = np.maximum(freq * RAD_BW, 0.012)
     radial = np.exp(-((_FR[None] - freq) ** 2) / (2 * sig_r**2))
-    ang_bw = (np.pi / 4 + (1 - coh) * np.pi / 4).astype(np.float32)[:, None, None]
+    ang_bw = (ANG_BW + (1 - coh) * ANG_BW).astype(np.float32)[:, None, None]
     angular = np.where(dang < ang_bw, np.cos(np.pi * dang / (2 * ang_bw)) ** 2, 0.0)
     out = sfft.irfft2(spec * (radial * angular), s=(_WIN, _WIN), workers=1).astype(np.float32) * _W2D
     acc = np.zeros_like(padded)

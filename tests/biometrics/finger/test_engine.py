@@ -101,6 +101,11 @@ def test_bad_images_are_named_errors_and_quality_failures(image, reason):
     assert not q.passed and q.score == 0 and q.reasons == [reason]
 
 
+def test_wrong_dpi_is_a_quality_failure_with_its_reason():
+    q = assess_quality(_img("fvc2002_DB1", 101, 1), dpi=1000)  # a 500 dpi image declared as 1000 dpi
+    assert not q.passed and "ridge_period_out_of_range" in q.reasons
+
+
 def test_out_of_range_dpi_is_refused():
     with pytest.raises(FingerImageError) as e:
         FingerprintTemplate(_img("fvc2002_DB1", 101, 1), dpi=100)
