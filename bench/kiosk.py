@@ -68,31 +68,22 @@ def frame_processing(frames: int) -> dict:
 
 
 def steps() -> dict:
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
+    """One headless enrolment (the simulated traveller follows the liveness instructions): time per step."""
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, enrol_headless
     from kiosk import build_engines, build_sim
 
-    sim = build_sim(fps=0)
+    sim = build_sim(fps=15)
     engines = build_engines(liveness="auto" if sim.follows_instructions else "fallback")
     wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
-                           mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN[:1]))
-    wf.start("en")
-    t0 = time.perf_counter()
-    wf.read_document()
-    chip_ms = (time.perf_counter() - t0) * 1000
-    wf.consent(True)
-    t0 = time.perf_counter()
-    n = 0
-    for frame in sim.camera.frames():
-        n += 1
-        if wf.process_frame(frame).done or wf.step is not Step.FACE:
-            break
-    face_ms = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter()
-    fb = wf.capture_fingers(sim.scanner.capture())
-    slap_ms = (time.perf_counter() - t0) * 1000
+                           mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN))
+    marks = [("start", time.perf_counter())]
+    wf.on_change = lambda step: marks.append((step.value, time.perf_counter()))
+    result = enrol_headless(wf, sim.camera, sim.scanner, language="en")
     sim.close()
-    return {"chip_read_ms": round(chip_ms, 1), "face_capture_ms": round(face_ms, 1), "face_frames": n,
-            "slap_ms": round(slap_ms, 1), "slap_done": fb.task_done, "engines": dict(engines.sources)}
+    durations = {f"{a}_ms": round((t2 - t1) * 1000, 1) for (a, t1), (_, t2) in zip(marks, marks[1:], strict=False)}
+    return {"outcome": result.outcome.value, "face_frames": result.frames, "slap_captures": result.captures,
+            "per_step": durations, "total_s": round(marks[-1][1] - marks[0][1], 2),
+            "camera": "traveller" if sim.follows_instructions else "sequence", "engines": dict(engines.sources)}
 
 
 def ui_child(out: Path, preview_s: float) -> None:

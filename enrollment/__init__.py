@@ -28,6 +28,7 @@ from enrollment._errors import (
     OutboxError,
     RecordRejected,
 )
+from enrollment._headless import HeadlessResult, enrol_headless
 from enrollment._outbox import DeliveryReport, EnrolmentAnswer, EnrolmentSubmitter, Outbox
 from enrollment._session import (
     FLAT_PLAN,
@@ -63,6 +64,7 @@ __all__ = [
     "FingerCheck",
     "FingerFeedback",
     "FingerTask",
+    "HeadlessResult",
     "InvalidTransition",
     "Liveness",
     "MrzData",
@@ -77,6 +79,7 @@ __all__ = [
     "Step",
     "check_digit",
     "chip_face_image",
+    "enrol_headless",
     "face_check_from_report",
     "finger_check_from_report",
     "parse_mrz",

@@ -93,6 +93,7 @@ class EnrolmentWorkflow:
         self.reason_code: str | None = None
         self.answer = None  # EnrolmentAnswer of the last submission
         self.outbox_id: str | None = None
+        self.last_failure: str | None = None  # why the last attempt failed (for the officer; no personal data)
         self._last_touch = clock()
         self._step_started = clock()
         self._stable = 0
@@ -183,6 +184,7 @@ class EnrolmentWorkflow:
                 return Outcome.TIMED_OUT
             limit = self.policy.step_timeout_s.get(self.step.value)
             if limit is not None and now - self._step_started > limit:
+                self.last_failure = f"timeout:{self.step.value}"
                 if self.step is Step.FACE:
                     self._face_attempt_failed()
                     return self.outcome if self.step is Step.REFERRED else None
@@ -272,6 +274,7 @@ class EnrolmentWorkflow:
                 verdict = self._liveness.observe(frame)
                 challenge = self._liveness.challenge
                 if verdict is False:
+                    self.last_failure = "liveness:" + str(getattr(self._liveness, "reason", "") or "failed")
                     fb = self._face_attempt_failed()
                     return FaceFeedback(fb.phase, ("face.liveness_failed", *fb.messages), check, fb.attempts_left)
                 if verdict is True:
@@ -293,7 +296,8 @@ class EnrolmentWorkflow:
             best = self._best[1]
             try:
                 template = [float(x) for x in self.engines.face_template(best)]
-            except Exception:  # noqa: BLE001 - any engine failure is a failed attempt (no face, no template)
+            except Exception as e:  # noqa: BLE001 - any engine failure is a failed attempt (no face, no template)
+                self.last_failure = f"face_template:{type(e).__name__}"
                 return self._face_attempt_failed()
             self.session.face_image = best
             self.session.face_template = template

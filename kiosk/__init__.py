@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = False) -> None:
+def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = False, maxfps: int = 20) -> None:
     """Set Kivy's window before anything imports ``kivy.core.window``."""
     import os
 
@@ -40,6 +40,8 @@ def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = F
     Config.set("graphics", "height", str(height))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "resizable", "0")
+    # the preview needs no more: every buffer swap holds the interpreter lock while it copies the frame
+    Config.set("graphics", "maxfps", str(maxfps))
     Config.set("input", "mouse", "mouse,disable_multitouch")
     Config.set("kivy", "exit_on_escape", "0")
 

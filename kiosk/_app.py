@@ -69,7 +69,7 @@ class KioskApp(App):
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
                  default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5,
-                 flush_every_s: float = 60.0, **kw) -> None:
+                 flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, **kw) -> None:
         super().__init__(**kw)
         self.title = "Smart border enrolment"
         self.workflow = workflow
@@ -81,6 +81,7 @@ class KioskApp(App):
         self.done_return_s = done_return_s
         self.tick_s = tick_s
         self.flush_every_s = flush_every_s
+        self.feedback_hold_s = feedback_hold_s
         self._flushing = threading.Lock()
         self.lang = default_lang
         self.font = font_for(default_lang)
@@ -88,7 +89,7 @@ class KioskApp(App):
         self.transitions: list[tuple[str, float]] = []  # (screen, perf_counter when shown)
         self.device_errors: list[str] = []
         self._officer_view: ModalView | None = None
-        self._return_ev = None
+        self._return_ev = self._pending_ev = None
         workflow.on_change = self._on_step
 
     # -- texts -----------------------------------------------------------------------------------
@@ -162,9 +163,10 @@ class KioskApp(App):
         wf = self.workflow
         step = wf.step  # the latest, in case several transitions queued up
         name = STEP_SCREENS[step]
-        if self._return_ev is not None:
-            self._return_ev.cancel()
-            self._return_ev = None
+        for ev in (self._return_ev, self._pending_ev):
+            if ev is not None:
+                ev.cancel()
+        self._return_ev = self._pending_ev = None
         if name == "done":
             done = self.screen("done")
             done.outcome = (wf.outcome or Outcome.ABANDONED).value
@@ -172,6 +174,13 @@ class KioskApp(App):
             self._return_ev = Clock.schedule_once(lambda _dt: self.finish(), self.done_return_s)
         if name == "language":
             self.lang = self.default_lang
+        if name == "review" and self.sm.current == "fingerprints":
+            # let the traveller read the last fingerprint feedback before the review appears
+            self._pending_ev = Clock.schedule_once(lambda _dt: self._switch("review"), self.feedback_hold_s)
+            return
+        self._switch(name)
+
+    def _switch(self, name: str) -> None:
         if self.sm.current != name:
             self.sm.current = name
 
@@ -258,7 +267,8 @@ class KioskApp(App):
         log.info("officer called at screen %s", self.sm.current if hasattr(self, "sm") else "?")
         if self._officer_view is not None:
             return
-        view = ModalView(size_hint=(0.7, 0.45), auto_dismiss=False, background_color=(0, 0, 0, 0.8))
+        view = ModalView(size_hint=(0.7, 0.45), auto_dismiss=False, background="",
+                         background_color=(0.12, 0.13, 0.18, 1), overlay_color=(0, 0, 0, 0.75))
         box = BoxLayout(orientation="vertical", padding=30, spacing=24)
         label = Label(text=self.t("app.officer_coming"), font_name=self.font, font_size="30sp", halign="center",
                       valign="middle")

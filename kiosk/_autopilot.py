@@ -134,6 +134,16 @@ class Autopilot:
                                                 "t": time.perf_counter()})
         tap(widget)
 
+    def tap_ready(self, widget, label: str) -> Iterator:
+        """Wait until the screen is still (no transition) and the widget enabled, then tap it."""
+        app = self.app
+
+        def ready() -> bool:
+            return not app.sm.transition.is_active and not getattr(widget, "disabled", False)
+        ready.__name__ = f"ready to tap {label}"
+        yield ready
+        self.press(widget, label)
+
     def ids(self, screen: str):
         return self.app.screen(screen).ids
 
@@ -172,7 +182,7 @@ class Autopilot:
         saved = wf.policy
         wf.policy = dataclasses.replace(saved, idle_timeout_s=1.0)
         yield self.screen_is("language")
-        self.press(self.ids("language")["en"], "language:en")
+        yield from self.tap_ready(self.ids("language")["en"], "language:en")
         yield self.screen_is("consent")
         had_session = wf.session is not None
         yield self.screen_is("done")
@@ -181,7 +191,7 @@ class Autopilot:
         yield 0.3
         self.shot("timed-out")
         wf.policy = saved
-        self.press(self.ids("done").finish, "done:finish")
+        yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
 
     def preview_flow(self, seconds: float) -> Iterator:
@@ -194,9 +204,9 @@ class Autopilot:
         wf.policy = dataclasses.replace(saved, face_stable_frames=10**9, idle_timeout_s=3600,
                                         step_timeout_s={**saved.step_timeout_s, "face": 3600})
         yield self.screen_is("language")
-        self.press(self.ids("language")["en"], "language:en")
+        yield from self.tap_ready(self.ids("language")["en"], "language:en")
         yield self.screen_is("consent")
-        self.press(self.ids("consent").agree, "consent:agree")
+        yield from self.tap_ready(self.ids("consent").agree, "consent:agree")
         yield self.screen_is("face")
         face = app.screen("face")
         yield lambda: face.frames_shown >= 3
@@ -223,26 +233,26 @@ class Autopilot:
                         processed_fps=round((len(app.frame_ms) - processed0) / elapsed, 2),
                         frame_ms=sorted(list(app.frame_ms)[processed0:]))
         self.shot("preview")
-        self.press(self.ids("face").cancel, "face:cancel")
+        yield from self.tap_ready(self.ids("face").cancel, "face:cancel")
         yield self.screen_is("done")
         wf.policy = saved
-        self.press(self.ids("done").finish, "done:finish")
+        yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
 
     def abandon_flow(self) -> Iterator:
         app = self.app
         yield self.screen_is("language")
-        self.press(self.ids("language")["vi"], "language:vi")
+        yield from self.tap_ready(self.ids("language")["vi"], "language:vi")
         yield self.screen_is("consent")
-        self.press(self.ids("consent").agree, "consent:agree")
+        yield from self.tap_ready(self.ids("consent").agree, "consent:agree")
         yield self.screen_is("face")
         yield lambda: app.screen("face").frames_shown >= 1
-        self.press(self.ids("face").cancel, "face:cancel")
+        yield from self.tap_ready(self.ids("face").cancel, "face:cancel")
         yield self.screen_is("done")
         self.run.update(outcome=app.screen("done").outcome, session_left=app.workflow.session is not None)
         yield 0.3
         self.shot("abandoned")
-        self.press(self.ids("done").finish, "done:finish")
+        yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
 
     def flow(self) -> Iterator:
@@ -251,7 +261,7 @@ class Autopilot:
         yield self.screen_is("language")
         yield settle
         self.shot("01-language")
-        self.press(self.ids("language")[self.lang], f"language:{self.lang}")
+        yield from self.tap_ready(self.ids("language")[self.lang], f"language:{self.lang}")
         yield self.screen_is("document")
         self.latency("language->document", "document")
         yield settle
@@ -259,7 +269,7 @@ class Autopilot:
         yield self.screen_is("consent")
         yield settle
         self.shot("03-consent")
-        self.press(self.ids("consent").agree, "consent:agree")
+        yield from self.tap_ready(self.ids("consent").agree, "consent:agree")
         yield self.screen_is("face")
         self.latency("consent->face", "face")
         face = app.screen("face")
@@ -267,6 +277,7 @@ class Autopilot:
         if app.current_screen == "face":
             self.shot("04-face")
         yield lambda: app.current_screen != "face"
+        yield lambda: not app.sm.transition.is_active
         yield settle
         self.run["face_frames_shown"] = face.frames_shown
         if app.current_screen == "fingerprints":
@@ -276,26 +287,27 @@ class Autopilot:
                 yield lambda: not app.busy
                 if app.workflow.step.value != "fingerprints":
                     break
-                self.press(self.ids("fingerprints").scan, "fingers:scan")
+                yield from self.tap_ready(self.ids("fingerprints").scan, "fingers:scan")
                 yield lambda: not app.busy
                 yield 0.15
-                if first:
+                if first and app.current_screen == "fingerprints" and not app.sm.transition.is_active:
                     self.shot("06-fingerprint-feedback")
                     first = False
             yield lambda: app.current_screen != "fingerprints"
+            yield lambda: not app.sm.transition.is_active
             yield settle
         if app.current_screen == "review":
             self.shot("07-review")
             if self.officer:
-                self.press(self.officer_button("review"), "officer")
+                yield from self.tap_ready(self.officer_button("review"), "officer")
                 yield lambda: app._officer_view is not None
                 yield settle
                 self.shot("08-officer")
-                self.press(app._officer_view.ok_button, "officer:ok")
+                yield from self.tap_ready(app._officer_view.ok_button, "officer:ok")
                 yield lambda: app._officer_view is None and not any(
                     isinstance(w, ModalView) for w in Window.children)  # gone, not only fading out
                 yield 0.1
-            self.press(self.ids("review").confirm, "review:confirm")
+            yield from self.tap_ready(self.ids("review").confirm, "review:confirm")
             yield self.screen_is("done")
             self.latency("review->done (submit)", "done")
         yield self.screen_is("done")
@@ -303,9 +315,10 @@ class Autopilot:
         self.shot("09-done")
         answer = app.workflow.answer
         self.run.update(outcome=app.screen("done").outcome, reason=app.screen("done").reason,
+                        last_failure=app.workflow.last_failure,
                         outbox_id=app.workflow.outbox_id, backoffice_status=answer.status if answer else None,
                         session_left=app.workflow.session is not None)
-        self.press(self.ids("done").finish, "done:finish")
+        yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
         self.latency("done->language", "language")
         yield 0.1

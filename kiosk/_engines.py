@@ -49,6 +49,7 @@ class _RealLiveness:
         self.session = session
         self._clock = time.monotonic
         self.challenge = "liveness.look_at_camera"
+        self.reason: str | None = None
 
     def observe(self, frame: np.ndarray) -> bool | None:
         state = self.session.feed(frame, self._clock())
@@ -56,6 +57,7 @@ class _RealLiveness:
             self.challenge = f"liveness.{state.instruction_key}"
         if not state.done:
             return None
+        self.reason = state.reason
         return bool(state.passed)
 
 

@@ -213,3 +213,24 @@ def test_retake_from_review(tmp_path):
     assert _capture_face(rig).done
     with pytest.raises(InvalidTransition):
         rig.workflow.retake(Step.CONSENT)
+
+
+def test_headless_enrolment_runs_to_the_end(tmp_path, backoffice):
+    from enrollment import enrol_headless
+
+    class Cam:
+        def frames(self):
+            while True:
+                yield FRAME
+
+    class Scanner:
+        def capture(self):
+            return slap()
+
+    rig = make_rig(tmp_path, client_for(backoffice))
+    result = enrol_headless(rig.workflow, Cam(), Scanner(), language="en")
+    assert result.outcome is Outcome.ACCEPTED and result.backoffice_status == "accepted"
+    assert result.steps[-1] == "done" and result.captures == 2 and rig.outbox.pending() == []
+    rig.reader.remove()
+    result = enrol_headless(rig.workflow, Cam(), Scanner())  # no passport on the reader
+    assert result.outcome is Outcome.REFERRED and result.reason_code == "chip_read_failed"
