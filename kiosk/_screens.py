@@ -96,6 +96,8 @@ class FaceScreen(KioskScreen):
             self._ev = None
         self.preview = None
         self._frame = None
+        if "preview" in self.ids:
+            self.ids.preview.texture = None  # no face left on screen
 
     def _read_camera(self) -> None:
         """The preview runs at the camera's rate, whatever the quality check costs."""
@@ -186,6 +188,10 @@ class FingerprintScreen(KioskScreen):
         else:
             name = app.t(f"finger.name.{task.positions[0]}", app.lang)
             self.instruction = app.t("finger.flat", app.lang, finger=name)
+
+    def on_leave(self, *args) -> None:
+        self.thumbnail = None
+        self.ids.platen.texture = None  # no fingerprint left on screen
 
     @mainthread
     def show_capture(self, image: np.ndarray | None, fb) -> None:
