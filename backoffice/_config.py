@@ -48,6 +48,7 @@ class BackofficeConfig:
     face_duplicate_threshold: float = 0.6  # euclidean distance <= t (dlib); cosine: similarity >= t
     fingerprint_matcher: FingerprintMatcher | None = None
     fingerprint_duplicate_threshold: float = 40.0
+    fingerprint_verify_threshold: float = 40.0  # gate 1:1 (score >= threshold: same finger)
     watchlist_threshold: float = 0.85
     watchlist_dob_window_days: int = 365
     changes_page_limit: int = 5000

@@ -112,6 +112,52 @@ class Enrolments:
                 out.append({"enrolment_id": enr_id, "modality": "fingerprint", "score": round(best, 4)})
         return out
 
+    def verify_fingers(self, gate: Principal, number: str, state: str, probes: list) -> dict:
+        """1:1 for a gate: the probes against the enrolled templates of that document's subject
+        (same finger position; best score per probe, mean over probes). Templates stay here."""
+        subject = self.records.subject_id(state, number)
+        rows = self.store.query("SELECT id, finger_ref FROM enrolments WHERE subject_id = ? AND status = 'accepted' "
+                                "ORDER BY received_at DESC", [subject])
+        if not rows:
+            return {"enrolled": False, "fingerprint_check": "not_enrolled"}
+        matcher = self.ctx.config.fingerprint_matcher
+        threshold = float(self.ctx.config.fingerprint_verify_threshold)
+        enrolled = []
+        for r in rows:
+            if r["finger_ref"]:
+                raw = self.privacy.open(r["finger_ref"], actor=gate.actor, role=gate.role,
+                                        purpose="gate_fingerprint_verification", record=r["id"])
+                if raw is not None:
+                    enrolled += json.loads(raw)
+        if not enrolled:
+            return {"enrolled": True, "fingerprint_check": "no_templates"}
+        if matcher is None:
+            return {"enrolled": True, "fingerprint_check": "not_configured"}
+        if not probes:
+            return {"enrolled": True, "fingerprint_check": "no_probe", "threshold": threshold}
+        per_probe = []
+        for p in probes:
+            try:
+                data = base64.b64decode("".join(p.data.split()), validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise Invalid(f"finger template {p.position} is not valid base64") from e
+            candidates = [c for c in enrolled if c["format"] == p.format and (p.position == 0 or c["position"] in
+                                                                               (p.position, 0))]
+            scores = []
+            for c in candidates:
+                try:
+                    scores.append(float(matcher(data, base64.b64decode(c["data"]))))
+                except Exception as e:  # noqa: BLE001 - a bad probe scores nothing; it is not a server error
+                    log.warning("fingerprint matcher failed", extra={"event": "matcher_error", "error": type(e).__name__})
+            if scores:
+                per_probe.append(max(scores))
+        if not per_probe:
+            return {"enrolled": True, "fingerprint_check": "done", "score": 0.0, "threshold": threshold,
+                    "matched": False}
+        score = float(np.mean(per_probe))
+        return {"enrolled": True, "fingerprint_check": "done", "score": round(score, 4), "threshold": threshold,
+                "matched": score >= threshold}
+
     def create(self, kiosk: Principal, body: EnrolmentCreate, key: str | None) -> IdempotentResult:
         if not body.consent.given:
             raise Invalid("consent was not given: an enrolment cannot be stored without it")

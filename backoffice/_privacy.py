@@ -58,6 +58,9 @@ PURPOSES = [
      "retention": "3 years after the last exit, 5 years without an exit record"},
     {"name": "enrolment_duplicate_check", "legal_basis": "consent (fraud prevention at enrolment)",
      "categories": "face and fingerprint templates", "retention": "as enrolment"},
+    {"name": "gate_fingerprint_verification", "legal_basis": "consent given at enrolment (Decree 13/2023 art. 11); "
+     "border control law", "categories": "fingerprint templates (compared in the back office, never sent to the gate)",
+     "retention": "as enrolment; the gate's probe is not stored"},
     {"name": "watchlist_screening", "legal_basis": "border control law; Interpol SLTD",
      "categories": "names, date of birth, nationality, document numbers", "retention": "while listed"},
     {"name": "subject_access_request", "legal_basis": "Decree 13/2023 art. 9 (rights of the data subject)",

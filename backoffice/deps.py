@@ -89,6 +89,7 @@ PrivacyOfficer = Annotated[Principal, Depends(require("privacy_officer"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Device = Annotated[Principal, Depends(require("device:gate", "device:kiosk"))]
 Kiosk = Annotated[Principal, Depends(require("device:kiosk"))]
+Gate = Annotated[Principal, Depends(require("device:gate"))]
 ExceptionReporter = Device
 EnrolmentReader = Annotated[Principal, Depends(require("supervisor"))]
 WatchlistReader = Annotated[Principal, Depends(require("border_guard", "supervisor"))]

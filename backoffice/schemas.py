@@ -337,6 +337,25 @@ class EnrolmentCreate(Strict):
     consent: Consent
 
 
+class FingerVerifyCreate(Strict):
+    """A gate's 1:1 fingerprint check: the probe templates captured at the gate for one document."""
+
+    document_number: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    issuing_state: Annotated[str, StringConstraints(min_length=1, max_length=3)]
+    finger_templates: list[FingerTemplate] = Field(default_factory=list, max_length=10,
+                                                   description="empty: only ask whether fingerprints are enrolled")
+
+
+class FingerVerifyPublic(BaseModel):
+    """The answer: no template leaves the back office, only whether and how well they matched."""
+
+    enrolled: bool
+    fingerprint_check: Literal["done", "not_enrolled", "no_templates", "not_configured", "no_probe"]
+    score: float | None = None
+    threshold: float | None = None
+    matched: bool | None = None
+
+
 class DuplicateCandidate(BaseModel):
     enrolment_id: str
     modality: Literal["face", "fingerprint"]

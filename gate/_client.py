@@ -87,6 +87,21 @@ class HttpBackofficeClient:
             version, headers = new_version, {}
 
 
+    def verify_fingers(self, document_number: str, issuing_state: str,
+                       probes: list[tuple[int, bytes]]) -> dict[str, Any]:
+        """1:1 against the traveller's enrolment in the back office (``POST /api/v1/enrolments/verify``);
+        with no probes, only whether fingerprints are enrolled. Raises BackofficeUnavailable."""
+        import base64
+
+        body = {"document_number": document_number, "issuing_state": issuing_state,
+                "finger_templates": [{"position": pos, "format": "iso19794_2",
+                                      "data": base64.b64encode(data).decode("ascii")} for pos, data in probes]}
+        r = self._request("POST", "/api/v1/enrolments/verify", json=body)
+        if r.status_code != 200:
+            raise BackofficeUnavailable(f"fingerprint verification: HTTP {r.status_code}: {_problem(r)}")
+        return r.json()
+
+
 def _problem(r: httpx.Response) -> str:
     try:
         body = r.json()

@@ -45,6 +45,7 @@ class ReasonCode(StrEnum):
     TAILGATING = "tailgating"
     NOT_ELIGIBLE = "not_eligible"
     TIMEOUT = "timeout"
+    HARDWARE_FAULT = "hardware_fault"
 
 
 class Outcome(StrEnum):
@@ -86,6 +87,7 @@ class Evidence:
     watchlist_age_s: float | None = None
     persons_in_lane: int = 1
     timed_out_step: str | None = None
+    faulted_step: str | None = None  # a device or engine failed unexpectedly in that step
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,13 @@ def _timeout(e: Evidence, c: PolicyConfig) -> str | None:
     return f"step {e.timed_out_step} timed out" if e.timed_out_step else None
 
 
+def _fault(e: Evidence, c: PolicyConfig) -> str | None:
+    return f"step {e.faulted_step} failed (device or engine fault)" if e.faulted_step else None
+
+
 def _unreadable(e: Evidence, c: PolicyConfig) -> str | None:
-    return "no MRZ or document data" if e.document_type is None and not e.timed_out_step else None
+    return ("no MRZ or document data" if e.document_type is None and not e.timed_out_step and not e.faulted_step
+            else None)
 
 
 def _eligible(e: Evidence, c: PolicyConfig) -> str | None:
@@ -209,6 +216,7 @@ def _tailgating(e: Evidence, c: PolicyConfig) -> str | None:
 
 RULES: tuple[Rule, ...] = (
     Rule("timeout", ReasonCode.TIMEOUT, _timeout, "A step exceeded its time-out."),
+    Rule("hardware_fault", ReasonCode.HARDWARE_FAULT, _fault, "Every device and engine must work."),
     Rule("document_unreadable", ReasonCode.DOCUMENT_UNREADABLE, _unreadable, "No document data obtained."),
     Rule("eligible_document", ReasonCode.NOT_ELIGIBLE, _eligible, "Only accepted document types use the gate."),
     Rule("document_expired", ReasonCode.DOCUMENT_EXPIRED, _expired, "Document past its expiry date."),

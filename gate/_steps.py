@@ -247,21 +247,52 @@ class FingerEngine:
 
 @dataclass
 class FingerStep:
-    """1:1 against the traveller's enrolment, where there is one: ``lookup(document_number)`` gives
-    the enrolled templates (ISO 19794-2 bytes) or None; each capture is matched against all of them."""
+    """1:1 against the traveller's enrolment, where there is one. Either ``lookup(document_number)``
+    gives enrolled templates held locally (ISO 19794-2 bytes, matched here), or ``remote`` (e.g.
+    :meth:`HttpBackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
+    never reach the gate. The scanner is used only when the traveller has fingerprints enrolled.
+    Back office unreachable: the fingerprint check is skipped (chip and face still decide) and logged."""
 
     scanner: Any
     engine: FingerEngine
-    lookup: Callable[[str], Sequence[bytes] | None]
+    lookup: Callable[[str], Sequence[bytes] | None] | None = None
+    remote: Callable[[str, str, list[tuple[int, bytes]]], dict] | None = None
     captures: int = 1
+    position: int = 2  # right index finger (ISO/IEC 19794-2 finger position code)
 
-    def __call__(self, p: Presentation) -> FingerOutcome:
-        enrolled = self.lookup(p.document_number)
-        if not enrolled:
-            return FingerOutcome(enrolled=False)
-        scores = []
+    def _probes(self) -> list[tuple[Any, bytes]]:
+        out = []
         for _ in range(self.captures):
             cap = self.scanner.capture()
-            probe = self.engine.template(cap.image, getattr(cap, "dpi", 500))
-            scores.append(max(self.engine.match(probe, t) for t in enrolled))
+            tmpl = self.engine.template(cap.image, getattr(cap, "dpi", 500))
+            out.append((tmpl, tmpl.to_bytes() if hasattr(tmpl, "to_bytes") else bytes(tmpl)))
+        return out
+
+    def __call__(self, p: Presentation) -> FingerOutcome:
+        if self.remote is not None:
+            from gate._sync import BackofficeUnavailable
+
+            try:
+                first = self.remote(p.document_number, p.issuing_state, [])
+                if first.get("fingerprint_check") != "no_probe":
+                    return FingerOutcome(enrolled=False)
+                answer = self.remote(p.document_number, p.issuing_state,
+                                     [(self.position, raw) for _, raw in self._probes()])
+            except BackofficeUnavailable as e:
+                log.info("fingerprint check skipped: back office unreachable (%s)", type(e).__name__)
+                return FingerOutcome(enrolled=False)
+            except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
+                log.info("fingerprint capture failed: %s", type(e).__name__)
+                return FingerOutcome(enrolled=True)  # enrolled but not verified: the policy refers
+            if answer.get("fingerprint_check") != "done":
+                return FingerOutcome(enrolled=False)
+            return FingerOutcome(enrolled=True, score=answer.get("score"), threshold=answer.get("threshold"))
+        enrolled = self.lookup(p.document_number) if self.lookup is not None else None
+        if not enrolled:
+            return FingerOutcome(enrolled=False)
+        try:
+            scores = [max(self.engine.match(probe, t) for t in enrolled) for probe, _ in self._probes()]
+        except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
+            log.info("fingerprint capture failed: %s", type(e).__name__)
+            return FingerOutcome(enrolled=True)
         return FingerOutcome(enrolled=True, score=float(self.engine.fuse(scores)), threshold=self.engine.threshold)

@@ -57,6 +57,12 @@ class GateState(StrEnum):
     DONE = "done"
 
 
+class _Fault(Exception):
+    def __init__(self, state: str, kind: str) -> None:
+        super().__init__(f"{state}: {kind}")
+        self.state, self.kind = state, kind
+
+
 class StepError(RuntimeError):
     """A step failed in a way the traveller cannot fix at the gate (named reason in the message)."""
 
@@ -182,12 +188,16 @@ class GateWorkflow:
         future = self._pool.submit(fn)
         try:
             return future.result(timeout=limit)
+        except StepError:
+            raise
         except cf.TimeoutError as e:
             future.cancel()
             # the stuck step keeps its worker; start a fresh one so the next traveller is served
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-step")
             raise TimeoutError(state.value) from e
+        except Exception as e:  # noqa: BLE001 - a device or engine fault refers the traveller, never crashes the gate
+            raise _Fault(state.value, type(e).__name__) from e
         finally:
             timings[state.value] = round((time.perf_counter() - t0) * 1000, 2)
 
@@ -231,6 +241,9 @@ class GateWorkflow:
                                                   if isinstance(m, str) or getattr(m, "hit", True)))
         except TimeoutError as e:
             ev = replace(ev, timed_out_step=str(e))
+        except _Fault as e:
+            ev = replace(ev, faulted_step=e.state)
+            log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
         except StepError as e:
             if presentation is None:
                 ev = replace(ev, document_type=None)

@@ -33,6 +33,7 @@ from smartborder._doctor import failed, run_checks
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces" / "lfw-dev"
+SHARED_FINGERS = REPO.parent / "shared" / "data" / "fingerprints" / "fvc2002_DB1"
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Case:
     td1: bool = False
     faults: tuple[str, ...] = ()
     expiry: str | None = None
+    enrol_finger: Path | None = None  # right index finger given at the kiosk
+    gate_finger: Path | None = None  # the finger put on the gate's scanner
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,6 +151,12 @@ def _cases(echo) -> list[Case]:
     cases[0].kind = "genuine_ocr"
     cases[1].kind, cases[1].number, cases[1].expiry = "id_card_qr", "090012345", "300315"
     a, b = people[0], people[2]
+    # T03 and T04 enrolled their right index finger at the kiosk; at the gate T03 puts the same finger
+    # on the scanner, T04 another one
+    if SHARED_FINGERS.is_dir():
+        cases[2].enrol_finger, cases[2].gate_finger = SHARED_FINGERS / "101_1.tif", SHARED_FINGERS / "101_2.tif"
+        cases[3].enrol_finger, cases[3].gate_finger = SHARED_FINGERS / "102_1.tif", SHARED_FINGERS / "105_2.tif"
+        cases[2].kind, cases[3].kind, cases[3].expect = "genuine_finger", "finger_mismatch", "refer:fingerprint_mismatch"
     n = len(cases)
     cases += [
         Case(f"T{n + 1:02d}", "impostor", "refer:face_mismatch", a[1][0], b[1][1:4], "C2000001", *vn[0]),
@@ -184,12 +193,26 @@ def _png_b64(data: bytes | None) -> str:
 
 
 def _face_duplicate_config() -> dict[str, Any]:
-    """The enrolment duplicate check with the face engine's own metric and calibrated threshold."""
+    """The enrolment duplicate check and the gates' fingerprint 1:1 with the engines' own metrics and
+    calibrated thresholds (FMR 0.05 %)."""
+    out: dict[str, Any] = {}
     try:
         from biometrics.face import THRESHOLDS
     except ImportError:
-        return {}
-    return {"face_metric": "cosine", "face_duplicate_threshold": float(THRESHOLDS["fmr_5e-4"])}
+        return out
+    out.update(face_metric="cosine", face_duplicate_threshold=float(THRESHOLDS["fmr_5e-4"]))
+    try:
+        from biometrics import finger
+    except ImportError:
+        return out
+
+    def matcher(probe: bytes, enrolled: bytes) -> float:
+        return finger.FingerprintMatcher(finger.FingerprintTemplate.from_bytes(probe)).match(
+            finger.FingerprintTemplate.from_bytes(enrolled))
+
+    t = float(finger.THRESHOLDS["fmr_5e-4"])
+    out.update(fingerprint_matcher=matcher, fingerprint_duplicate_threshold=t, fingerprint_verify_threshold=t)
+    return out
 
 
 def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
@@ -286,12 +309,14 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
         elif c.kind == "id_card_qr":
             qr = encode_vn_id_qr(VnIdQr("001" + c.number, "", f"{c.surname} {c.given}", dt.date(1990, 3, 15), "Nữ",
                                         "Móng Cái, Quảng Ninh", dt.date(2021, 4, 20)))
-        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), (), c.expect, page, qr))
+        fingers = (c.gate_finger,) if c.gate_finger else ()
+        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), fingers, c.expect, page, qr))
     (work / "sim" / "trust").mkdir(exist_ok=True)
     (work / "sim" / "trust" / "csca.der").write_bytes(doc.csca_certificate)
     (work / "sim" / "travellers.json").write_text(json.dumps([
         {"id": t.id, "document": str(t.document.relative_to(work / "sim")),
          "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect,
+         **({"fingers": [str(f) for f in t.fingers]} if t.fingers else {}),
          **({"page": str(t.page.relative_to(work / "sim"))} if t.page else {}), **({"qr": t.qr} if t.qr else {})}
         for t in travellers],
         indent=1))
@@ -307,7 +332,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
          f"PKI; 1 document on the watchlist")
 
     # 4. enrolment -----------------------------------------------------------------------------
-    enrolled = _enrol(echo, http, kiosk_token, [c for c in cases if c.kind.startswith(("genuine", "id_card"))][:3])
+    enrolled = _enrol(echo, http, kiosk_token, [c for c in cases if c.kind.startswith(("genuine", "id_card")) or c.enrol_finger][:4])
     summary["stages"]["enrolment"] = enrolled
 
     # 5. the gate ------------------------------------------------------------------------------
@@ -322,9 +347,9 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     for c, row in zip(cases, results, strict=True):
         c.result = row
     rows_ok = sum(r["as_expected"] for r in results)
-    echo(f"      {'traveller':<10} {'case':<12} {'read':<5} {'decision':<8} {'reasons':<28} as expected")
+    echo(f"      {'traveller':<10} {'case':<16} {'read':<5} {'decision':<8} {'reasons':<28} as expected")
     for c in cases:
-        echo(f"      {c.id:<10} {c.kind:<12} {c.result.get('document_source') or '-':<5} {c.result['outcome']:<8} "
+        echo(f"      {c.id:<10} {c.kind:<16} {c.result.get('document_source') or '-':<5} {c.result['outcome']:<8} "
              f"{', '.join(c.result['reasons']) or '-':<28} {'yes' if c.result['as_expected'] else 'NO'}")
     echo(f"      {rows_ok}/{len(results)} as expected; outbox delivered {report.delivered}, pending {report.pending}")
     summary["stages"]["gate"] = {"travellers": len(results), "as_expected": rows_ok, "seconds": round(gate_s, 2),
@@ -387,7 +412,7 @@ def _enrol(echo, http, kiosk_token, cases) -> dict[str, Any]:
         body = {"captured_at": dt.datetime.now(dt.UTC).isoformat(),
                 "document": {"document_number": c.number, "issuing_state": "VNM",
                              "document_type": "I" if c.td1 else "P", "surname": c.surname, "given_names": c.given},
-                "face_template": vec, "finger_templates": [],
+                "face_template": vec, "finger_templates": _finger_templates(c),
                 "consent": {"given": True, "purposes": ["enrolment"], "text_version": "1", "language": "vi",
                             "at": dt.datetime.now(dt.UTC).isoformat()}}
         r = http.post("/api/v1/enrolments", json=body,
@@ -396,6 +421,17 @@ def _enrol(echo, http, kiosk_token, cases) -> dict[str, Any]:
         done += r.status_code in (200, 201)
     echo(f"      enrolled {done}/{len(cases)} travellers through the enrolment API ({'; '.join(statuses)})")
     return {"enrolled": done, "statuses": statuses}
+
+
+def _finger_templates(c: Case) -> list[dict[str, Any]]:
+    """The kiosk's fingerprint capture: an ISO/IEC 19794-2 record of the right index finger."""
+    if c.enrol_finger is None:
+        return []
+    from biometrics.finger import FingerprintTemplate
+    from devices import load_gray
+
+    data = FingerprintTemplate(load_gray(c.enrol_finger), dpi=500).to_bytes()
+    return [{"position": 2, "format": "iso19794_2", "data": base64.b64encode(data).decode()}]
 
 
 def _write_report(path: Path, cases, shots, summary) -> None:

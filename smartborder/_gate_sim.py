@@ -123,10 +123,10 @@ class GateRig:
         if self.page is not None:
             self.page.page, self.page.qr = t.page, (None if t.page else t.qr)
         self.camera.frames_of = ImageSequenceCamera(list(t.frames), fps=0, loop=True) if t.frames else None
-        if self.scanner is not None and t.fingers:
+        if self.scanner is not None:
             from devices import ImageFingerprintScanner
 
-            self.scanner.inner = ImageFingerprintScanner(list(t.fingers))
+            self.scanner.inner = ImageFingerprintScanner(list(t.fingers)) if t.fingers else None
 
     def sync(self):
         from gate import sync_once
@@ -179,6 +179,7 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
         DocumentStep,
         FaceEngine,
         FaceStep,
+        FingerEngine,
         FingerOutcome,
         FingerStep,
         GateSteps,
@@ -193,16 +194,24 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
     reader, mrz, camera, door, scanner = SimulatedReader(), FixedMrzSource(), _SwitchableCamera(), LoggingDoor(), _ScannerSlot()
     page = _PageSlot()
     enrolments: dict[str, list[bytes]] = {}
+    client = HttpBackofficeClient(backoffice_url, token) if backoffice_url and token else None
+    if finger_engine is None:
+        try:
+            finger_engine = FingerEngine.default()
+        except ImportError:
+            finger_engine = None
     if finger_engine is not None:
-        finger = FingerStep(scanner, finger_engine, lambda number: enrolments.get(number))
+        # online: 1:1 in the back office (enrolled templates never reach the gate); else a local table
+        finger = FingerStep(scanner, finger_engine, lookup=lambda number: enrolments.get(number),
+                            remote=client.verify_fingers if client is not None else None)
     else:
         def finger(p):
             return FingerOutcome(enrolled=False)
+
     steps = GateSteps(document=DocumentStep(mrz_source=mrz, page_camera=page, qr_source=page), chip=ChipStep(reader, trust, card_wait_s=1.0),
                       face=FaceStep(camera, face_engine or FaceEngine.default()), finger=finger,
                       watchlist=LocalWatchlist(store))
     wf = GateWorkflow(steps, door, store, gate_id=gate_id, policy=policy, direction=direction, **kw)
-    client = HttpBackofficeClient(backoffice_url, token) if backoffice_url and token else None
     return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client, page)
 
 

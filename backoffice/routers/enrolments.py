@@ -6,9 +6,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from backoffice.deps import Ctx, IdempotencyKey, Kiosk, Supervisor
+from backoffice.deps import Ctx, Gate, IdempotencyKey, Kiosk, Supervisor
 from backoffice.routers.exceptions import _REPLAY, _idempotent_response
-from backoffice.schemas import EnrolmentCreate, EnrolmentDecisionCreate, EnrolmentPublic, ProblemPublic
+from backoffice.schemas import (
+    EnrolmentCreate,
+    EnrolmentDecisionCreate,
+    EnrolmentPublic,
+    FingerVerifyCreate,
+    FingerVerifyPublic,
+    ProblemPublic,
+)
 
 router = APIRouter(prefix="/api/v1/enrolments", tags=["enrolments"])
 _P = {r: {"model": ProblemPublic} for r in (400, 401, 403, 404, 409, 413, 422)}
@@ -20,6 +27,15 @@ def post_enrolment(body: EnrolmentCreate, kiosk: Kiosk, ctx: Ctx, idempotency_ke
     consent). Checked 1:N against other subjects first: ``accepted`` or ``duplicate_suspected``
     (held for a supervisor). ``checks`` says which modalities were compared."""
     return _idempotent_response(ctx.records.enrolments.create(kiosk, body, idempotency_key), EnrolmentPublic)
+
+
+@router.post("/verify", responses=_P)
+def verify_fingerprints(body: FingerVerifyCreate, gate: Gate, ctx: Ctx) -> FingerVerifyPublic:
+    """A gate's 1:1 fingerprint check against the traveller's enrolment. The enrolled templates never
+    leave the back office; the access is ledgered (purpose ``gate_fingerprint_verification``) and the
+    probe is not stored."""
+    return FingerVerifyPublic(**ctx.records.enrolments.verify_fingers(gate, body.document_number, body.issuing_state,
+                                                                        body.finger_templates))
 
 
 @router.get("", responses=_P)

@@ -105,3 +105,39 @@ def test_cosine_metric(tmp_path):
 def test_only_kiosks_enrol(world):
     r = world.client.post("/api/v1/enrolments", json=enrolment(), headers=world.h("gate", **{"Idempotency-Key": "g"}))
     assert r.status_code == 403
+
+
+def test_gate_fingerprint_verification_keeps_templates_in_the_back_office(tmp_path):
+    import base64 as b64
+
+    from tests.backoffice.conftest import build_world, make_config
+
+    def matcher(probe: bytes, enrolled: bytes) -> float:
+        return 90.0 if probe == enrolled else 4.0
+
+    w = build_world(make_config(db_path=tmp_path / "bo.db", fingerprint_matcher=matcher))
+    finger = b64.b64encode(b"ISO-TEMPLATE-RIGHT-INDEX").decode()
+    body = {"captured_at": "2026-11-22T08:00:00+00:00",
+            "document": {"document_number": "C7770001", "issuing_state": "VNM", "document_type": "P",
+                         "surname": "TRAN", "given_names": "THI BICH"},
+            "face_template": [0.1] * 128, "finger_templates": [{"position": 2, "format": "iso19794_2", "data": finger}],
+            "consent": {"given": True, "purposes": ["enrolment"], "text_version": "1", "language": "vi",
+                        "at": "2026-11-22T08:00:00+00:00"}}
+    r = w.client.post("/api/v1/enrolments", json=body, headers=w.h("kiosk", **{"Idempotency-Key": "e1"}))
+    assert r.status_code == 201, r.text
+
+    def ask(number, templates, who="gate"):
+        return w.client.post("/api/v1/enrolments/verify", headers=w.h(who),
+                             json={"document_number": number, "issuing_state": "VNM", "finger_templates": templates})
+
+    assert ask("C7770001", []).json() == {"enrolled": True, "fingerprint_check": "no_probe", "score": None,
+                                          "threshold": 40.0, "matched": None}
+    same = ask("C7770001", [{"position": 2, "format": "iso19794_2", "data": finger}]).json()
+    assert same["matched"] is True and same["score"] == 90.0 and "data" not in str(same)
+    other = ask("C7770001", [{"position": 2, "format": "iso19794_2", "data": b64.b64encode(b"x").decode()}]).json()
+    assert other["matched"] is False
+    assert ask("C0000000", []).json()["fingerprint_check"] == "not_enrolled"
+    assert ask("C7770001", [], who="kiosk").status_code == 403
+    ledger = w.client.get("/api/v1/privacy/ledger", headers=w.h("privacy_officer")).json()
+    assert any(e.get("purpose") == "gate_fingerprint_verification" for e in ledger)
+    w.client.close()

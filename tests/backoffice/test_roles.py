@@ -41,6 +41,7 @@ EXPECTED = {
     ("POST", "/api/v1/events"): {GATE, KIOSK},
     ("GET", "/api/v1/events"): {S},
     ("POST", "/api/v1/enrolments"): {KIOSK},
+    ("POST", "/api/v1/enrolments/verify"): {GATE},
     ("GET", "/api/v1/enrolments"): {S},
     ("GET", "/api/v1/enrolments/{enrolment_id}"): {S},
     ("POST", "/api/v1/enrolments/{enrolment_id}/decision"): {S},

@@ -195,3 +195,17 @@ def test_outbox_is_sealed_by_the_vault_and_shredded_after_delivery(tmp_path):
     store.mark_delivered(exc.id)
     with pytest.raises(SubjectShreddedError):
         VaultSealer(vault).open(exc.id, backup[exc.id])
+
+
+def test_a_device_fault_refers_the_traveller_and_the_gate_keeps_serving():
+    store, door = fresh_store(), LoggingDoor()
+
+    def broken_camera(chip):
+        raise OSError("camera unplugged")
+
+    wf = GateWorkflow(steps(face=broken_camera), door, store, gate_id="g1", clock=Clock())
+    r = wf.process()
+    assert not r.opened and list(r.decision.reasons) == ["hardware_fault"]
+    wf.steps.face = lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6)
+    assert wf.process().opened
+    wf.close()
