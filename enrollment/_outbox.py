@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class Outbox:
         self.parked_dir = self.dir / "parked"
         self.parked_dir.mkdir(parents=True, exist_ok=True)
         self.vault = vault
+        self._delivering = threading.Lock()  # one delivery round at a time (the UI's and the periodic one)
         if (vault is None) == (device_key is None):
             raise OutboxError("give the outbox either a device key or a vault")
         if vault is None:
@@ -189,9 +191,15 @@ class Outbox:
     def deliver(self, client: EnrolmentSubmitter, *, only: str | None = None) -> DeliveryReport:
         """Send pending items in order. Delivered -> shredded; refused for good -> parked;
         back office unreachable or credential refused -> stop, everything else waits."""
+        with self._delivering:
+            return self._deliver(client, only)
+
+    def _deliver(self, client: EnrolmentSubmitter, only: str | None) -> DeliveryReport:
         report = DeliveryReport()
         ids = [only] if only is not None else self.pending()
         for item_id in ids:
+            if not self._path(item_id).exists():
+                continue  # delivered meanwhile by another round
             try:
                 record = self.load(item_id)
             except OutboxCorrupted as e:

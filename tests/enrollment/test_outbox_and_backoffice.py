@@ -143,3 +143,22 @@ def test_outbox_on_the_privacy_vault_crypto_shreds_delivered_items(tmp_path, bac
         vault.open(item, "enrolment_outbox", item, blob[5:])
     with pytest.raises(OutboxError):
         Outbox(tmp_path / "x")  # neither a key nor a vault
+
+
+def test_concurrent_delivery_rounds_deliver_each_record_once(tmp_path, backoffice):
+    import threading
+
+    rig = make_rig(tmp_path)
+    _to_review(rig)
+    record = rig.workflow.record()
+    ids = [rig.outbox.put({**record, "captured_at": f"2026-11-2{i}T09:00:00+07:00"}) for i in range(3)]
+    client = client_for(backoffice)
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(rig.outbox.deliver(client))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    delivered = [i for r in reports for i in r.delivered]
+    assert sorted(delivered) == sorted(ids) and rig.outbox.pending() == []
+    assert backoffice[2].state.ctx.store.query("SELECT count(*) AS n FROM enrolments")[0]["n"] == 3
