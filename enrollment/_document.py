@@ -17,36 +17,12 @@ from enrollment._errors import DocumentError, DocumentRejected, MrzError
 
 __all__ = ["MrzData", "DocumentRead", "parse_mrz", "check_digit", "read_document", "chip_face_image"]
 
-_WEIGHTS = (7, 3, 1)
-
-
 def check_digit(data: str) -> str:
-    """Doc 9303 Part 3 §4.9: weights 7-3-1, digits as is, A-Z = 10-35, '<' = 0."""
-    total = 0
-    for i, ch in enumerate(data):
-        if ch.isdigit():
-            v = int(ch)
-        elif "A" <= ch <= "Z":
-            v = ord(ch) - 55
-        elif ch == "<":
-            v = 0
-        else:
-            raise MrzError(f"character {ch!r} is not allowed in an MRZ")
-        total += v * _WEIGHTS[i % 3]
-    return str(total % 10)
-
-
-def _date(yymmdd: str, *, future: bool) -> dt.date:
+    """Doc 9303 Part 3 §4.9 check digit (weights 7-3-1), from :mod:`emrtd`."""
     try:
-        yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6])
-        this = dt.date.today().year % 100
-        if future:  # expiry: within the next ~50 years
-            century = 2000 if yy < this + 50 else 1900
-        else:  # birth: not in the future
-            century = 1900 if yy > this else 2000
-        return dt.date(century + yy, mm, dd)
-    except ValueError as e:
-        raise MrzError(f"bad MRZ date {yymmdd!r}") from e
+        return emrtd.check_digit(data)
+    except emrtd.MrzError as e:
+        raise MrzError(str(e)) from e
 
 
 @dataclass(frozen=True)
@@ -58,76 +34,40 @@ class MrzData:
     given_names: str
     document_number: str
     nationality: str
-    date_of_birth: dt.date
+    date_of_birth: dt.date | None
     sex: str
-    date_of_expiry: dt.date
+    date_of_expiry: dt.date | None
+
+    date_of_birth_mrz: str = ""
+    date_of_expiry_mrz: str = ""
 
     @property
     def access_key(self) -> emrtd.BacKey:
-        dob = self.mrz[57:63] if len(self.mrz) == 88 else self.mrz[30:36]
-        doe = self.mrz[65:71] if len(self.mrz) == 88 else self.mrz[38:44]
-        return emrtd.BacKey(self.document_number, dob, doe)
+        return emrtd.BacKey(self.document_number, self.date_of_birth_mrz, self.date_of_expiry_mrz)
 
     def to_record(self) -> dict:
         """The ``document`` object of the back office's API (API.md)."""
         return {
             "document_number": self.document_number, "issuing_state": self.issuing_state,
             "document_type": self.document_type, "surname": self.surname, "given_names": self.given_names,
-            "nationality": self.nationality, "date_of_birth": self.date_of_birth.isoformat(),
-            "date_of_expiry": self.date_of_expiry.isoformat(), "sex": self.sex if self.sex in "FMX" else "<",
+            "nationality": self.nationality,
+            "date_of_birth": self.date_of_birth.isoformat() if self.date_of_birth else None,
+            "date_of_expiry": self.date_of_expiry.isoformat() if self.date_of_expiry else None,
+            "sex": self.sex if self.sex in ("F", "M", "X") else "<",
         }  # fmt: skip
 
 
-def _names(field_: str) -> tuple[str, str]:
-    surname, _, given = field_.partition("<<")
-    return surname.replace("<", " ").strip(), given.replace("<", " ").strip()
-
-
-def _verify(value: str, digit: str, what: str) -> None:
-    if digit != "<" and check_digit(value) != digit:
-        raise MrzError(f"check digit of the {what} is wrong")
-    if digit == "<" and value.strip("<"):
-        raise MrzError(f"the {what} has no check digit")
-
-
-def parse_mrz(text: str) -> MrzData:
-    """Parse a TD3 (2x44) or TD1 (3x30) MRZ, verifying every check digit. Raises :class:`MrzError`."""
+def parse_mrz(text: str, *, today: dt.date | None = None) -> MrzData:
+    """Parse a TD3 (2x44) or TD1 (3x30) MRZ with :func:`emrtd.parse_mrz`, every check digit verified.
+    Raises :class:`MrzError`."""
     mrz = "".join(text.split()).upper()
-    bad = sorted({c for c in mrz if not ("A" <= c <= "Z" or "0" <= c <= "9" or c == "<")})
-    if bad:
-        raise MrzError(f"characters not allowed in an MRZ: {''.join(bad)!r}")
-    if len(mrz) == 88:
-        l1, l2 = mrz[:44], mrz[44:]
-        doc_type, state = l1[0:2].rstrip("<"), l1[2:5].rstrip("<")
-        surname, given = _names(l1[5:44])
-        number, nat, dob, sex, doe = l2[0:9], l2[10:13], l2[13:19], l2[20], l2[21:27]
-        _verify(l2[0:9], l2[9], "document number")
-        _verify(dob, l2[19], "date of birth")
-        _verify(doe, l2[27], "date of expiry")
-        _verify(l2[28:42], l2[42], "optional data")
-        if check_digit(l2[0:10] + l2[13:20] + l2[21:43]) != l2[43]:
-            raise MrzError("composite check digit is wrong")
-    elif len(mrz) == 90:
-        l1, l2, l3 = mrz[:30], mrz[30:60], mrz[60:]
-        doc_type, state = l1[0:2].rstrip("<"), l1[2:5].rstrip("<")
-        number = l1[5:14]
-        if l1[14] == "<" and l1[15:30].strip("<"):  # long document number (Part 5 §4.2.4)
-            ext = l1[15:30].split("<")[0]
-            number, digit = number + ext[:-1], ext[-1]
-            if check_digit(number) != digit:
-                raise MrzError("check digit of the document number is wrong")
-        else:
-            _verify(number, l1[14], "document number")
-        dob, sex, doe, nat = l2[0:6], l2[7], l2[8:14], l2[15:18]
-        _verify(dob, l2[6], "date of birth")
-        _verify(doe, l2[14], "date of expiry")
-        if check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]) != l2[29]:
-            raise MrzError("composite check digit is wrong")
-        surname, given = _names(l3)
-    else:
-        raise MrzError(f"an MRZ has 88 (TD3) or 90 (TD1) characters, not {len(mrz)}")
-    return MrzData(mrz, doc_type, state, surname, given, number.rstrip("<"), nat.rstrip("<"),
-                   _date(dob, future=False), sex, _date(doe, future=True))
+    try:
+        m = emrtd.parse_mrz(mrz, today=today)
+    except emrtd.MrzError as e:
+        raise MrzError(f"MRZ not accepted: {e}") from e
+    return MrzData(mrz, m.document_code.rstrip("<"), m.issuing_state, m.primary_identifier, m.secondary_identifier,
+                   m.document_number, m.nationality, m.date_of_birth, m.sex, m.date_of_expiry,
+                   m.date_of_birth_mrz, m.date_of_expiry_mrz)
 
 
 def chip_face_image(dg2: bytes | None) -> bytes | None:
@@ -176,9 +116,9 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
         raise DocumentError("no_card", "no document was placed on the reader") from e
     except DeviceError as e:
         raise DocumentError("reader_fault", f"reader fault: {e}") from e
-    mrz = parse_mrz(mrz_text() if callable(mrz_text) else mrz_text)
     today = today or dt.date.today()
-    if mrz.date_of_expiry < today:
+    mrz = parse_mrz(mrz_text() if callable(mrz_text) else mrz_text, today=today)
+    if mrz.date_of_expiry is None or mrz.date_of_expiry < today:
         raise DocumentRejected("document_expired", "the document has expired")
     try:
         # without a trust store (CSCA list) Passive Authentication cannot run: the entry point must wire one
