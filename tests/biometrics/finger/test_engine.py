@@ -7,6 +7,8 @@ import math
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biometrics.finger import (
     THRESHOLDS,
@@ -186,3 +188,29 @@ def test_fusion_sum_rule():
     assert fuse_scores([0.3, 0.1, None, 0.2]) == pytest.approx(0.2)
     assert fuse_scores([]) == 0.0 and fuse_scores([None]) == 0.0
     assert fuse_scores([0.5]) == 0.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(40, 420),
+    st.integers(40, 420),
+    st.floats(3.0, 30.0),
+    st.floats(0.0, 3.2),
+    st.floats(0.0, 120.0),
+    st.sampled_from([200, 250, 500, 1000, 1600]),
+    st.integers(0, 2**16),
+)
+def test_arbitrary_images_never_crash(h, w, period, angle, noise, dpi, seed):
+    """Gratings of any period/orientation, noise, sizes and resolutions: a template, or a named
+    error with its reason; quality always answers."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    wave = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
+    img = np.clip(128 + 90 * wave + rng.normal(0, noise, (h, w)), 0, 255).astype(np.uint8)
+    try:
+        t = FingerprintTemplate(img, dpi=dpi)
+        assert FingerprintTemplate.from_bytes(t.to_bytes()).to_bytes() == t.to_bytes()
+    except FingerImageError as e:
+        assert e.reason
+    q = assess_quality(img, dpi=dpi)
+    assert 0 <= q.score <= 100 and (q.passed or q.reasons)
