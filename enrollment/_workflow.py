@@ -173,6 +173,13 @@ class EnrolmentWorkflow:
             if self.session is not None:
                 self.session.officer_calls += 1
 
+    def idle_left(self) -> float | None:
+        """Seconds before the idle time-out wipes the session (None when no session is active)."""
+        with self._lock:
+            if self.step not in ACTIVE or self.step is Step.SUBMITTING:
+                return None
+            return max(0.0, self.policy.idle_timeout_s - (self.clock() - self._last_touch))
+
     def tick(self) -> Outcome | None:
         """Check the idle and per-step time-outs; returns the outcome when the session ended."""
         with self._lock:

@@ -66,10 +66,12 @@ class KioskApp(App):
     busy = BooleanProperty(False)
     officer_called = BooleanProperty(False)
     current_screen = StringProperty("language")
+    idle_warning = BooleanProperty(False)  # shown in the top bar shortly before the idle time-out
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
                  default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5,
-                 flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, **kw) -> None:
+                 flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
+                 **kw) -> None:
         super().__init__(**kw)
         self.title = "Smart border enrolment"
         self.workflow = workflow
@@ -82,6 +84,7 @@ class KioskApp(App):
         self.tick_s = tick_s
         self.flush_every_s = flush_every_s
         self.feedback_hold_s = feedback_hold_s
+        self.idle_warning_s = idle_warning_s
         self._flushing = threading.Lock()
         self.lang = default_lang
         self.font = font_for(default_lang)
@@ -124,6 +127,8 @@ class KioskApp(App):
 
     def _tick(self, _dt) -> None:
         self.workflow.tick()
+        left = self.workflow.idle_left()
+        self.idle_warning = left is not None and left <= self.idle_warning_s
 
     def _flush(self, _dt) -> None:
         """Deliver records that waited in the outbox (back office was down), off the UI thread."""

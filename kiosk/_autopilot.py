@@ -185,6 +185,8 @@ class Autopilot:
         yield from self.tap_ready(self.ids("language")["en"], "language:en")
         yield self.screen_is("consent")
         had_session = wf.session is not None
+        yield lambda: app.idle_warning or app.current_screen == "done"
+        self.run["warned"] = app.idle_warning
         yield self.screen_is("done")
         self.run.update(outcome=app.screen("done").outcome, had_session=had_session,
                         session_left=wf.session is not None)

@@ -76,7 +76,7 @@ def test_idle_timeout_wipes_the_session(tmp_path):
     _to_face(rig)
     rig.script.face = [False]  # nobody in front of a camera that sees no face either
     rig.clock.t += 20
-    assert rig.workflow.tick() is None
+    assert rig.workflow.tick() is None and rig.workflow.idle_left() == 10
     rig.workflow.touch()
     rig.clock.t += 25
     assert rig.workflow.tick() is None  # the touch reset the idle timer

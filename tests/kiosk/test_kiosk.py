@@ -113,6 +113,7 @@ def test_whole_flow_by_taps_in_each_language(flow, lang):
 def test_flow_leaves_nothing_behind_and_times_out(flow):
     assert flow["outbox_files"] == ["parked"]  # every record delivered and shredded; nothing parked
     assert flow["runs"]["timeout"]["had_session"] and flow["runs"]["timeout"]["outcome"] == "timed_out"
+    assert flow["runs"]["timeout"]["warned"]  # "are you still there?" before the wipe
     assert not flow["runs"]["timeout"]["session_left"]
     assert flow["runs"]["abandon"]["outcome"] == "abandoned" and not flow["runs"]["abandon"]["session_left"]
     assert not flow["session_left"] and flow["device_errors"] == []
