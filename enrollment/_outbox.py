@@ -38,6 +38,7 @@ MAGIC_VAULT = b"SBOXV"
 VAULT_CATEGORY = "enrolment_outbox"
 _AAD = b"smartborder/enrolment-outbox/1|"
 _SUFFIX = ".sealed"
+_PREFIX = {"enrolment": "enr", "event": "evt"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class EnrolmentSubmitter(Protocol):
 class DeliveryReport:
     delivered: dict[str, EnrolmentAnswer] = field(default_factory=dict)
     parked: dict[str, str] = field(default_factory=dict)
+    events: int = 0  # device events delivered
     pending: int = 0
     reachable: bool = True
     error: str = ""
@@ -121,16 +123,20 @@ class Outbox:
 
     # -- items -----------------------------------------------------------------------------------
     @staticmethod
-    def new_id() -> str:
-        return f"enr-{time.time_ns():x}-{secrets.token_hex(6)}"
+    def new_id(kind: str = "enrolment") -> str:
+        """Sortable by time; the prefix names the kind (``enr-`` enrolment, ``evt-`` event)."""
+        return f"{_PREFIX[kind]}-{time.time_ns():x}-{secrets.token_hex(6)}"
 
     def _path(self, item_id: str, parked: bool = False) -> Path:
         if not item_id or "/" in item_id or item_id.startswith("."):
             raise OutboxError(f"bad outbox item id {item_id!r}")
         return (self.parked_dir if parked else self.dir) / f"{item_id}{_SUFFIX}"
 
-    def put(self, record: dict[str, Any], item_id: str | None = None) -> str:
-        item_id = item_id or self.new_id()
+    def put(self, record: dict[str, Any], item_id: str | None = None, *, kind: str = "enrolment") -> str:
+        """Store an enrolment record, or an ``event`` (``POST /api/v1/events`` body: no personal data)."""
+        if kind not in _PREFIX:
+            raise OutboxError(f"unknown outbox item kind {kind!r}")
+        item_id = item_id or self.new_id(kind)
         data = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
         path = self._path(item_id)
         tmp = path.with_suffix(".tmp")
@@ -150,8 +156,10 @@ class Outbox:
             raise OutboxError(f"cannot store outbox item: {e}") from e
         return item_id
 
-    def pending(self) -> list[str]:
-        return sorted(p.name[: -len(_SUFFIX)] for p in self.dir.glob(f"*{_SUFFIX}"))
+    def pending(self, kind: str | None = None) -> list[str]:
+        """Waiting item ids in order; ``kind`` "enrolment" or "event" filters."""
+        pattern = f"{_PREFIX[kind]}-*{_SUFFIX}" if kind else f"*{_SUFFIX}"
+        return sorted(p.name[: -len(_SUFFIX)] for p in self.dir.glob(pattern))
 
     def parked(self) -> list[str]:
         return sorted(p.name[: -len(_SUFFIX)] for p in self.parked_dir.glob(f"*{_SUFFIX}"))
@@ -206,8 +214,15 @@ class Outbox:
                 self.park(item_id)
                 report.parked[item_id] = str(e)
                 continue
+            is_event = item_id.startswith(_PREFIX["event"] + "-")
             try:
-                answer = client.submit_enrolment(record, idempotency_key=item_id)
+                if is_event:
+                    if not hasattr(client, "post_event"):
+                        continue
+                    client.post_event(record, idempotency_key=item_id)
+                    answer = None
+                else:
+                    answer = client.submit_enrolment(record, idempotency_key=item_id)
             except (BackofficeUnavailable, BackofficeAuthError) as e:
                 report.reachable = isinstance(e, BackofficeAuthError)
                 report.error = type(e).__name__
@@ -219,6 +234,9 @@ class Outbox:
             finally:
                 record = None  # noqa: F841 - drop the decrypted record at once
             self.remove(item_id)
-            report.delivered[item_id] = answer
+            if is_event:
+                report.events += 1
+            else:
+                report.delivered[item_id] = answer
         report.pending = len(self.pending())
         return report

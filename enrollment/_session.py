@@ -79,6 +79,7 @@ class Policy:
     card_timeout_s: float = 30.0
     consent_purposes: tuple[str, ...] = ("enrolment", "enrolment_duplicate_check")
     consent_text_version: str = "2026-11"
+    report_events: bool = True  # queue a no-personal-data event per session for the back office
 
 
 def _new_id() -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,17 @@ from enrollment._errors import DocumentError, DocumentRejected, InvalidTransitio
 from enrollment._outbox import EnrolmentSubmitter, Outbox
 from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
 
-__all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback"]
+__all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback", "EVENT_REASON_CODES"]
+
+#: reason codes of the back office's ReasonCode enum the kiosk reports with an event
+EVENT_REASON_CODES = frozenset({
+    "failure_to_acquire", "liveness_failed", "chip_read_failed", "chip_pa_failed", "chip_aa_failed", "chip_ca_failed",
+    "chip_cloned", "mrz_mismatch", "document_unreadable", "document_expired", "timeout", "duplicate_enrolment",
+    "hardware_fault",
+})
+
+
+log = logging.getLogger("enrollment")
 
 
 def _utcnow() -> dt.datetime:
@@ -129,10 +140,28 @@ class EnrolmentWorkflow:
             img.fill(0)
         self._best_fingers.clear()
 
+    def _event(self, outcome: Outcome, reason: str | None, started_at: dt.datetime | None) -> None:
+        """Queue the session's outcome for the back office's statistics: no personal data."""
+        if not self.policy.report_events:
+            return
+        now = self.now()
+        mapped = {Outcome.ACCEPTED: "ok", Outcome.DUPLICATE_SUSPECTED: "referred", Outcome.QUEUED: "ok",
+                  Outcome.PARKED: "fault", Outcome.ABANDONED: "aborted", Outcome.TIMED_OUT: "aborted",
+                  Outcome.REFERRED: "referred"}[outcome]
+        codes = [reason] if reason in EVENT_REASON_CODES else []
+        event = {"occurred_at": now.isoformat(), "kind": "transaction", "outcome": mapped, "reason_codes": codes,
+                 "duration_ms": round((now - started_at).total_seconds() * 1000, 1) if started_at else None}
+        try:
+            self.outbox.put(event, kind="event")
+        except Exception as e:  # noqa: BLE001 - statistics never stop the kiosk
+            log.warning("session event not queued: %s", type(e).__name__)
+
     def _end(self, step: Step, outcome: Outcome, reason: str | None = None) -> None:
         self._clear_capture()
+        started = self.session.started_at if self.session is not None else None
         if self.session is not None:
             self.session.wipe()
+            self._event(outcome, reason, started)
         self.session = None
         self.outcome, self.reason_code = outcome, reason
         self._go(step)
@@ -432,6 +461,7 @@ class EnrolmentWorkflow:
         with self._lock:
             session = self._require(Step.REVIEW)
             record = self.record()
+            started = session.started_at
             self._go(Step.SUBMITTING)
             item_id = self.outbox.put(record)
             record = None
@@ -450,6 +480,7 @@ class EnrolmentWorkflow:
             self.answer = answer
             self.outcome = outcome
             self.reason_code = "duplicate_enrolment" if outcome is Outcome.DUPLICATE_SUSPECTED else None
+            self._event(outcome, self.reason_code, started)
             self._go(Step.DONE)
             return outcome
 

@@ -26,7 +26,7 @@ def test_backoffice_down_the_record_waits_encrypted_then_delivers_once(tmp_path,
     template = rig.workflow.record()["face_template"]
     assert rig.workflow.confirm() is Outcome.QUEUED
     assert rig.workflow.session is None  # nothing in memory
-    [item] = rig.outbox.pending()
+    [item] = rig.outbox.pending("enrolment")
     blob = (tmp_path / "outbox" / f"{item}.sealed").read_bytes()
     for secret in (b"C1234567", b"NGUYEN", json.dumps(template[0]).encode()[:8], b"iso19794_2"):
         assert secret not in blob  # encrypted at rest
@@ -37,9 +37,10 @@ def test_backoffice_down_the_record_waits_encrypted_then_delivers_once(tmp_path,
     client = client_for(backoffice)
     report = rig.outbox.deliver(client)
     assert list(report.delivered) == [item] and report.pending == 0 and report.delivered[item].status == "accepted"
+    assert report.events == 1  # the session's outcome, queued beside the record
     assert rig.outbox.deliver(client).delivered == {}
     assert backoffice[2].state.ctx.store.query("SELECT count(*) AS n FROM enrolments")[0]["n"] == 1
-    assert list((tmp_path / "outbox").glob("*.sealed")) == []
+    assert list((tmp_path / "outbox").glob("enr-*.sealed")) == []
 
 
 def test_lost_answer_is_replayed_not_duplicated(tmp_path, backoffice):
@@ -67,7 +68,7 @@ def test_duplicate_enrolment_is_flagged(tmp_path, backoffice):
     assert second.workflow.confirm() is Outcome.DUPLICATE_SUSPECTED
     assert second.workflow.reason_code == "duplicate_enrolment"
     assert second.workflow.answer.duplicates[0]["modality"] == "face"
-    assert second.outbox.pending() == []
+    assert second.outbox.pending("enrolment") == []
 
 
 def test_refused_record_is_parked_and_bad_credentials_wait(tmp_path, backoffice):
@@ -75,7 +76,7 @@ def test_refused_record_is_parked_and_bad_credentials_wait(tmp_path, backoffice)
     rig = make_rig(tmp_path)
     item = rig.outbox.put({"captured_at": "not a date"})
     report = rig.outbox.deliver(client_for(backoffice))
-    assert report.parked and rig.outbox.parked() == [item] and rig.outbox.pending() == []
+    assert report.parked and rig.outbox.parked() == [item] and rig.outbox.pending("enrolment") == []
     assert "captured_at" in rig.outbox.load(item, parked=True)
     rig.outbox.put({"x": 1})
     report = rig.outbox.deliver(BackofficeHttpClient(token="sbd_wrong", http=client))
@@ -160,5 +161,5 @@ def test_concurrent_delivery_rounds_deliver_each_record_once(tmp_path, backoffic
     for t in threads:
         t.join()
     delivered = [i for r in reports for i in r.delivered]
-    assert sorted(delivered) == sorted(ids) and rig.outbox.pending() == []
+    assert sorted(delivered) == sorted(ids) and rig.outbox.pending("enrolment") == []
     assert backoffice[2].state.ctx.store.query("SELECT count(*) AS n FROM enrolments")[0]["n"] == 3
