@@ -61,10 +61,12 @@ def test_catalogues_are_complete_and_consistent():
 def test_biometric_guidance_keys_are_translated():
     face = pytest.importorskip("biometrics.face")
     cats = Catalogues()
-    keys = getattr(face, "GUIDANCE", {})
+    keys = [f"face.{k}" for k in getattr(face, "GUIDANCE", {})]
+    keys += [f"liveness.{k}" for k in getattr(face, "INSTRUCTIONS", {})]
+    assert keys
     for key in keys:
         for lang in LANGUAGES:
-            assert f"face.{key}" in cats.texts[lang], (lang, key)
+            assert key in cats.texts[lang], (lang, key)
 
 
 def test_chinese_and_vietnamese_render_real_glyphs():
