@@ -19,6 +19,7 @@ from skimage.morphology import skeletonize
 from ._image import Processed
 
 ENDING, BIFURCATION, OTHER = "ending", "bifurcation", "other"
+BORDER = 1.2  # minutiae closer than this many ridge periods to the foreground edge are dropped
 
 # 8-neighbourhood in clockwise order (dy, dx)
 _NB = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
@@ -95,7 +96,7 @@ def extract(p: Processed, max_minutiae: int = 120) -> list[tuple[float, float, f
     cn, _count = _crossing(skel)
     dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
     period = p.period
-    border = max(8.0, 1.2 * period)
+    border = max(8.0, BORDER * period)
     ends = np.argwhere((cn == 1) & (dist > border))
     bifs = np.argwhere((cn == 3) & (dist > border))
     special = np.zeros_like(skel)
