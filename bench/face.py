@@ -121,6 +121,18 @@ def main() -> None:
     t_compare = time_ms(lambda: compare(a, b), 2000)
     reference = extract_template(dg2[0]) if dg2 else a
     t_verify = time_ms(lambda: verify(reference, [frame]), 15)
+    t_verify5 = time_ms(lambda: verify(reference, [frame] * 5), 5)
+
+    import face_recognition  # the baseline pipeline on the same frame: HOG (upsample 1), 128-D, distance
+
+    ref_encoding = face_recognition.face_encodings(dg2[0] if dg2 else plain[0])[0]
+
+    def baseline_verify():
+        locs = face_recognition.face_locations(frame, number_of_times_to_upsample=1)
+        enc = face_recognition.face_encodings(frame, locs[:1])
+        return face_recognition.face_distance([ref_encoding], enc[0])[0] <= 0.6
+
+    t_baseline = time_ms(baseline_verify, 15)
 
     emit("face", {
         "detectors": detectors,
@@ -133,6 +145,8 @@ def main() -> None:
             "extract_template_given_detection": summary(t_extract),
             "compare": summary(t_compare),
             "verify_one_frame_vs_cached_template": summary(t_verify),
+            "verify_five_frames_vs_cached_template": summary(t_verify5),
+            "baseline_face_recognition_verify_one_frame": summary(t_baseline),
         },
         "thresholds": THRESHOLDS,
         "calibration": CALIBRATION,

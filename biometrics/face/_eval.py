@@ -164,13 +164,17 @@ def det_figures(genuine: np.ndarray, impostor: np.ndarray) -> dict:
     return out
 
 
-def det_curve(genuine: np.ndarray, impostor: np.ndarray, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+def det_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FMR, FNMR) at every genuine score and at log-spaced impostor quantiles (dense at low FMR)."""
     g = np.sort(np.asarray(genuine, dtype=np.float64))
     i = np.sort(np.asarray(impostor, dtype=np.float64))
-    finite = np.concatenate([g[np.isfinite(g)], i[np.isfinite(i)]])
-    grid = np.quantile(finite, np.linspace(0, 1, points))
-    fmr = 1 - np.searchsorted(i, grid, side="left") / len(i)
-    fnmr = np.searchsorted(g, grid, side="left") / len(g)
+    fi = i[np.isfinite(i)]
+    grid = g[np.isfinite(g)]
+    if fi.size:
+        grid = np.concatenate([grid, np.quantile(fi, 1 - np.logspace(-7, 0, 300))])
+    grid = np.unique(grid)
+    fmr = 1 - np.searchsorted(i, grid, side="left") / max(1, len(i))
+    fnmr = np.searchsorted(g, grid, side="left") / max(1, len(g))
     return fmr, fnmr
 
 
