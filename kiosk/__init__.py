@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = False, maxfps: int = 20) -> None:
+def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = False, maxfps: int = 30) -> None:
     """Set Kivy's window before anything imports ``kivy.core.window``."""
     import os
 
