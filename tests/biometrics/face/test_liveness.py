@@ -59,7 +59,8 @@ def test_replay_in_the_asked_order_is_caught_by_moire(bona):
     seq = replay_sequence(bona, room_background(rng), rng, same_order=True)
     res = check_liveness(seq.frames, seq.timestamps, seq.challenges)
     assert not res.passed
-    assert res.reason.startswith("passive") and "moire" in res.reason
+    assert res.reason.startswith("passive"), res.cues
+    assert "moire" in res.reason, res.cues
     assert all(c.passed for c in res.per_challenge)  # the clip itself does the right actions
     assert res.cues["moire"] > 6
 
@@ -114,3 +115,16 @@ def test_bad_input():
             session.feed(np.zeros((480, 640, 3), np.uint8), 0.5)
     finally:
         session.close()
+
+
+def test_pad_summary_uses_iso_30107_3_rates():
+    from biometrics.face._pad_eval import clopper_pearson, summarise
+
+    rows = [{"kind": "bona_fide", "accepted": ok, "active_ok": ok, "reason": None if ok else "timeout:blink"}
+            for ok in (True, True, True, False)]
+    rows += [{"kind": "print_rigid", "accepted": ok, "active_ok": ok, "reason": None if ok else "incomplete"}
+             for ok in (False, False, True, False)]
+    s = summarise(rows)
+    assert s["bpcer"] == 0.25 and s["bpcer_reasons"] == {"timeout": 1}
+    assert s["apcer"] == {"print_rigid": 0.25} and s["n_attacks"] == {"print_rigid": 4}
+    assert clopper_pearson(0, 20) == [0.0, 0.1684]  # the exact 95 % upper bound for 0/20
