@@ -13,7 +13,13 @@ similarity warp putting the iris centres 48 px apart at fixed positions of a 192
 thresholds were set on 200 random LFW images (250x250 JPEG press photos; IED median 41 px, most
 near-frontal) and the 34 photos of ``faces/misc`` so that ordinary photos pass verification, and
 checked to flag blurred (Gaussian sigma >= 3 at 250 px), darkened (x0.2), over-exposed (x2.5),
-rotated (30 degrees), cropped, eye-edited and heavily compressed (JPEG q <= 10) versions of them.
+rotated (30 degrees), cropped, eye-edited and heavily compressed (JPEG q <= 10) versions of them,
+and (enrolment) a face lit from one side (brightness ramp 0.3 -> 1 across the face).
+
+Limits: no occlusion measure (sunglasses, masks, hair over the eyes) and no expression measure
+beyond the open mouth; pose uses a generic head model, so |pitch| has a few degrees of bias on
+photos taken from an unusual distance; the sharpness and exposure scales are for 8-bit sRGB
+camera images, not infrared.
 """
 
 from __future__ import annotations

@@ -140,3 +140,21 @@ def test_bad_input(bad):
 def test_unknown_purpose(good):
     with pytest.raises(UnknownPurposeError):
         assess_quality(good, purpose="border")
+
+
+def test_side_light_fails_enrolment(good):
+    from biometrics.face import FaceMesher
+
+    with FaceMesher() as m:
+        x0, _, x1, _ = m.process(good)[0].box
+    ramp = np.clip(0.3 + 0.7 * (np.arange(good.shape[1]) - x0) / (x1 - x0), 0.3, 1.0)
+    lit = np.clip(good * ramp[None, :, None], 0, 255).astype(np.uint8)
+    r = assess_quality(lit, purpose="enrolment")
+    assert r.guidance_keys == ["face_the_light"]
+    assert r.measure("illumination_uniformity").value < 0.45
+
+
+def test_open_mouth_fails_enrolment():
+    img = _rgb("lfw-dev", "Clare_Short", "Clare_Short_0001.jpg")
+    r = assess_quality(img, purpose="enrolment")
+    assert "close_mouth" in r.guidance_keys and r.measure("mouth_closed").value > 0.3
