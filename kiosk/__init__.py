@@ -6,9 +6,10 @@ the tests can configure Kivy (window size, headless) first.
 
 from kiosk._engines import build_engines
 from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
-from kiosk._sim import SimDataMissing, SimWorld, build_sim, shared_data_dir, td3_mrz
+from kiosk._sim import SimDataMissing, SimWorld, TravellerCamera, build_sim, shared_data_dir, td3_mrz
 
 __all__ = [
+    "TravellerCamera",
     "CJK_FONT",
     "LANGUAGES",
     "LATIN_FONT",
