@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench._util import emit, summary, time_ms  # noqa: E402
+from bench._util import emit, peak_rss_mb, summary, time_ms  # noqa: E402
 from biometrics.face import LivenessSession, assess_quality  # noqa: E402
 from biometrics.face._liveness import random_challenges  # noqa: E402
 from biometrics.face._mesh import FaceMesher  # noqa: E402
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         "liveness_fps": round(1000.0 / live["median_ms"], 1),
         "meets_15_fps": live["median_ms"] <= 1000.0 / 15,
     }
-    if args.pad_n > 0:
+    result["peak_rss_mb_before_pad"] = peak_rss_mb()  # quality + one liveness session
+    if args.pad_n > 0:  # the evaluation keeps whole sequences in memory: it dominates the final peak
         result["pad"] = evaluate(root, n=args.pad_n, seed=1)
     emit("face_quality", result)
     return 0

@@ -203,6 +203,17 @@ def default_root() -> Path:
     return base / "faces" / "lfw-dev"
 
 
+def _count_faces(frame: np.ndarray) -> int:
+    """Most faces either BlazeFace model (short and full range) sees at a low confidence (0.3)."""
+    import mediapipe as mp
+
+    counts = []
+    for model in (0, 1):
+        with mp.solutions.face_detection.FaceDetection(model_selection=model, min_detection_confidence=0.3) as det:
+            counts.append(len(det.process(frame).detections or ()))
+    return max(counts)
+
+
 def pick_stills(root: Path, n: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Up to ``n`` (name, frame, background) with one near-frontal, eyes-open face (first image per identity)."""
     people = sorted(p for p in root.iterdir() if p.is_dir())
@@ -225,6 +236,8 @@ def pick_stills(root: Path, n: int, rng: np.random.Generator) -> list[tuple[str,
                 continue
             f = faces[0]
             if abs(f.pose.yaw) > 12 or abs(f.pose.pitch) > 15 or f.eye_aspect_ratio < 0.2:
+                continue
+            if _count_faces(frame) != 1:  # bona fide = one traveller: no bystanders in the still
                 continue
             bg = room_background(rng)
             out.append((people[k].name, frame, bg))
