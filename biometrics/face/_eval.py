@@ -217,8 +217,14 @@ class Workspace:
 
 
 def _central(faces, shape):
+    """The labelled subject of a data-set photo: among the faces at least half the size of the largest,
+    the one nearest the image centre (LFW centres its subject; other photos frame it large)."""
+    if not faces:
+        return None
+    largest = max(f.inter_eye_distance for f in faces)
+    big = [f for f in faces if f.inter_eye_distance >= 0.5 * largest]
     h, w = shape[:2]
-    return min(faces, key=lambda d: np.hypot(d.center[0] - w / 2, d.center[1] - h / 2)) if faces else None
+    return min(big, key=lambda d: np.hypot(d.center[0] - w / 2, d.center[1] - h / 2))
 
 
 def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray | None:
