@@ -144,10 +144,15 @@ def _cases(echo) -> list[Case]:
     if len(people) < 3:
         echo("  ../shared/data/faces/lfw-dev is not available: a smaller demo on the two portraits bundled "
              "with scikit-image (astronaut, cameraman); no LFW travellers.")
+        import numpy as np
         from skimage import data
 
         astro, cam = data.astronaut(), data.camera()
-        cam3 = __import__("numpy").stack([cam] * 3, axis=-1)
+        from PIL import Image as _Image
+
+        # the cameraman's head, framed like a gate camera would (crop, 2x)
+        head = np.stack([cam[40:200, 160:320]] * 3, axis=-1)
+        cam3 = np.asarray(_Image.fromarray(head).resize((320, 320), _Image.BICUBIC))
         buf = io.BytesIO()
         from PIL import Image
 
@@ -155,7 +160,8 @@ def _cases(echo) -> list[Case]:
         photo = buf.getvalue()
         return [
             Case("T01", "genuine", "open", photo, [astro] * 3, "C0000001", "COLLINS", "EILEEN"),
-            Case("T02", "impostor", "refer:face_mismatch", photo, [cam3] * 3, "C0000002", "COLLINS", "EILEEN"),
+            # another person (the cameraman) who also looks away: referred, by quality before matching
+            Case("T02", "impostor", "refer", photo, [cam3] * 3, "C0000002", "COLLINS", "EILEEN"),
             Case("T03", "forged_chip", "refer:chip_pa_failed", photo, [astro] * 3, "C0000003", "COLLINS", "EILEEN",
                  faults=("bad_sod_signature",)),
             Case("T04", "cloned_chip", "refer:chip_cloned", photo, [astro] * 3, "C0000004", "COLLINS", "EILEEN",
