@@ -142,29 +142,39 @@ class FaceEngine:
 
     ``quality(frame) -> report`` with ``.passed``, ``.score`` and ``.guidance``;
     ``verify(reference_rgb, frames) -> result`` with ``.score``, ``.threshold``, ``.matched``;
-    ``liveness(frames, timestamps) -> result`` with ``.passed`` and ``.reason`` (None: not checked).
+    ``liveness(frames, timestamps) -> result`` with ``.passed`` and ``.reason`` (None: not checked);
+    ``session()`` -> an active liveness session fed frame by frame (``feed(frame, t)`` -> state with
+    ``instruction_key``, ``done``, ``passed``, ``reason``): the lane display shows each instruction.
     """
 
     quality: Callable[[np.ndarray], Any]
     verify: Callable[[np.ndarray, Sequence[np.ndarray]], Any]
     liveness: Callable[[Sequence[np.ndarray], Sequence[float]], Any] | None = None
+    session: Callable[[], Any] | None = None
 
     @classmethod
-    def default(cls, *, threshold: str = "fmr_5e-4", challenges: tuple[str, ...] = ()) -> FaceEngine:
+    def default(cls, *, threshold: str = "fmr_5e-4", challenges: tuple[str, ...] = (),
+                active_liveness: bool = False) -> FaceEngine:
         from biometrics import face
 
         def quality(frame):
             return face.assess_quality(frame, purpose="verification")
 
         def verify(reference, frames):
-            return face.verify(reference, list(frames), threshold=threshold)
+            # the chip photo first, on its own: a problem there is the document's, never "tailgating"
+            try:
+                ref = face.reference_template(reference)
+            except face.FaceError as e:
+                raise StepError(f"chip photo unusable for matching: {type(e).__name__}") from e
+            return face.verify(ref, list(frames), threshold=threshold)
 
         def liveness(frames, timestamps):
             return face.check_liveness(list(frames), list(timestamps), challenges)
 
         # an active challenge needs a lane display and a live camera; without one configured the
         # gate records liveness as "not checked" (never as passed)
-        return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None)
+        session = face.LivenessSession if active_liveness else None  # random blink + turn, secure RNG
+        return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None, session)
 
 
 @dataclass
@@ -178,13 +188,43 @@ class FaceStep:
     max_frames: int = 8
     min_good_frames: int = 2
     match_frames: int = 3  # the best frames by quality go to the matcher (fusion); the rest are skipped
+    display: Callable[[str | None], None] | None = None  # the lane screen (instruction keys)
+    max_liveness_frames: int = 240  # 16 s at 15 fps: the session's own challenge time-outs end it sooner
+
+    def _active_liveness(self) -> tuple[bool, list[np.ndarray]]:
+        """Run the challenge: each instruction goes to the lane display (and to a simulated traveller's
+        camera); frames that show no movement asked for are kept for quality and matching."""
+        session = self.engine.session()
+        follow = getattr(self.camera, "follow", None)
+        fps = float(getattr(self.camera, "fps", 0.0) or 0.0)
+        t0, kept, state = time.monotonic(), [], None
+        for i, frame in enumerate(self.camera.frames()):
+            t = time.monotonic() - t0 if fps > 0 else i / 15.0  # a replayed sequence runs on its own clock
+            state = session.feed(frame, t)
+            key = state.instruction_key
+            if self.display is not None:
+                self.display(key)
+            if follow is not None:
+                follow(key)
+            if key is None or i < 3:
+                kept.append(frame)
+            if state.done or i + 1 >= self.max_liveness_frames:
+                break
+        if hasattr(session, "close"):
+            session.close()
+        passed = bool(state is not None and state.done and state.passed)
+        return passed, kept[-self.max_frames:] if kept else []
 
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
         frames, stamps = [], []
-        t0 = time.monotonic()
-        for frame in itertools.islice(self.camera.frames(), self.max_frames):
-            frames.append(frame)
-            stamps.append(time.monotonic() - t0)
+        active: bool | None = None
+        if self.engine.session is not None:
+            active, frames = self._active_liveness()
+        if len(frames) < self.max_frames:
+            t0 = time.monotonic()
+            for frame in itertools.islice(self.camera.frames(), self.max_frames - len(frames)):
+                frames.append(frame)
+                stamps.append(time.monotonic() - t0)
         good, guidance, scores = [], [], []
         for f in frames:
             q = self.engine.quality(f)
@@ -194,11 +234,11 @@ class FaceStep:
             else:
                 guidance.extend(g for g in (getattr(q, "guidance", None) or []) if g not in guidance)
         if len(good) < self.min_good_frames:
-            return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]),
+            return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]), liveness_passed=active,
                                live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
-        live = None
-        if self.engine.liveness is not None:
-            live = self.engine.liveness(frames, stamps)
+        live_passed = active
+        if self.engine.liveness is not None and active is None:
+            live_passed = bool(self.engine.liveness(frames, stamps).passed)
         order = np.argsort(scores)[::-1][: self.match_frames]
         best = good[int(order[0])]
         try:
@@ -217,7 +257,7 @@ class FaceStep:
             if name in ("NoFaceInReferenceError", "ReferenceError"):
                 raise StepError(f"chip photo unusable: {name}") from e
             raise
-        return FaceOutcome(acquired=True, liveness_passed=None if live is None else bool(live.passed),
+        return FaceOutcome(acquired=True, liveness_passed=live_passed,
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))
 

@@ -126,21 +126,17 @@ def _enrolable(photos: list[Path]) -> bool:
 
 def _cases(echo) -> list[Case]:
     """Travellers with photos from the development faces, else the portraits bundled with scikit-image."""
-    people, kiosk_ready, others = [], [], []
+    people = []
     if SHARED_FACES.is_dir():
-        # two travellers enrol at the kiosk, whose quality gates want an ICAO-like photo: pick people
-        # with one among their first photos (many LFW shots are open-mouthed or turned away)
+        # every traveller here meets the kiosk's and the gate's cameras, whose quality gates want an
+        # ICAO-like face: pick people whose rendered frames pass them (many LFW shots are open-mouthed
+        # or turned away)
         for d in sorted(p for p in SHARED_FACES.iterdir() if p.is_dir()):
             imgs = sorted(d.glob("*.jpg"))
-            if len(imgs) < 4:
-                continue
-            if len(kiosk_ready) < 2 and _enrolable(imgs[:4]):
-                kiosk_ready.append((d.name, imgs))
-            elif len(others) < 6:
-                others.append((d.name, imgs))
-            if len(kiosk_ready) >= 2 and len(others) >= 6:
+            if len(imgs) >= 4 and _enrolable(imgs[:4]):
+                people.append((d.name, imgs))
+            if len(people) >= 8:
                 break
-        people = others[:2] + kiosk_ready + others[2:]
     if len(people) < 3:
         echo("  ../shared/data/faces/lfw-dev is not available: a smaller demo on the two portraits bundled "
              "with scikit-image (astronaut, cameraman); no LFW travellers.")
@@ -210,6 +206,16 @@ def _load_rgb(x):
         with Image.open(x) as im:
             return np.asarray(im.convert("RGB"))
     return x
+
+
+def _gate_framing(img):
+    """The gate camera frames one person at arm's length: the centre of a development photo (news
+    photos often show other people at the edges, which the gate rightly treats as tailgating)."""
+    h, w = img.shape[:2]
+    if h < 400 and w < 400:  # LFW-sized photos: keep the central 70 %
+        c = 0.7
+        img = img[int(h * (1 - c) / 2):int(h * (1 + c) / 2), int(w * (1 - c) / 2):int(w * (1 + c) / 2)]
+    return img
 
 
 def _png_b64(data: bytes | None) -> str:
@@ -318,6 +324,12 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     for c in cases:
         mrz = _mrz(c, "VNM", "900315", c.expiry or valid_to)
         photo = c.chip_photo
+        if isinstance(photo, Path):  # the passport photo shows the holder alone (ICAO portrait)
+            buf = io.BytesIO()
+            from PIL import Image
+
+            Image.fromarray(_gate_framing(_load_rgb(photo))).save(buf, format="PNG")
+            photo = buf.getvalue()
         doc = emrtd.issue_document(mrz, photo, faults=c.faults, pki=pki)
         docs[c.id] = doc
         doc_dir = doc.save(work / "sim" / "docs" / c.id)
@@ -327,7 +339,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
             p.parent.mkdir(parents=True, exist_ok=True)
             from PIL import Image
 
-            Image.fromarray(_load_rgb(img)).save(p)
+            Image.fromarray(_gate_framing(_load_rgb(img))).save(p)
             frames.append(p)
         page = qr = None
         if c.kind == "genuine_ocr":
@@ -349,7 +361,8 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
         {"id": t.id, "document": str(t.document.relative_to(work / "sim")),
          "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect,
          **({"fingers": [str(f) for f in t.fingers]} if t.fingers else {}),
-         **({"page": str(t.page.relative_to(work / "sim"))} if t.page else {}), **({"qr": t.qr} if t.qr else {})}
+         **({"page": str(t.page.relative_to(work / "sim"))} if t.page else {}), **({"qr": t.qr} if t.qr else {}),
+         "camera": t.camera}
         for t in travellers],
         indent=1))
     watch = next(c for c in cases if c.kind == "watchlisted")

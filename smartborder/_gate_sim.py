@@ -42,6 +42,7 @@ class SimTraveller:
     expect: str = ""
     page: Path | None = None
     qr: str | None = None
+    camera: str = "sequence"  # "sequence": frames as given; "traveller": a rendered person following the lane display
 
 
 def load_sim(directory: str | Path) -> list[SimTraveller]:
@@ -55,7 +56,8 @@ def load_sim(directory: str | Path) -> list[SimTraveller]:
         try:
             out.append(SimTraveller(str(t["id"]), root / t["document"], tuple(root / f for f in t["frames"]),
                                     tuple(root / f for f in t.get("fingers", ())), str(t.get("expect", "")),
-                                    root / t["page"] if t.get("page") else None, t.get("qr")))
+                                    root / t["page"] if t.get("page") else None, t.get("qr"),
+                                    str(t.get("camera", "sequence"))))
         except (KeyError, TypeError) as e:
             raise SimError(f"travellers.json entry {i}: missing or bad field {e}") from e
     return out
@@ -86,6 +88,8 @@ class _PageSlot:
 class _SwitchableCamera:
     """The simulated camera in front of the gate: plays the current traveller's frames."""
 
+    fps = 0.0  # frames come as fast as they are asked for; the liveness clock counts frames
+
     def __init__(self) -> None:
         self.frames_of: Any = None
 
@@ -93,6 +97,11 @@ class _SwitchableCamera:
         if self.frames_of is None:
             return iter(())
         return self.frames_of.frames()
+
+    def follow(self, instruction: str | None) -> None:
+        follow = getattr(self.frames_of, "follow", None)
+        if follow is not None:
+            follow(instruction)
 
     def close(self) -> None:
         pass
@@ -122,7 +131,16 @@ class GateRig:
         self.mrz.place(None if (t.page or t.qr) else doc.mrz)
         if self.page is not None:
             self.page.page, self.page.qr = t.page, (None if t.page else t.qr)
-        self.camera.frames_of = ImageSequenceCamera(list(t.frames), fps=0, loop=True) if t.frames else None
+        self.camera.frames_of = None
+        if t.frames and t.camera == "traveller":
+            try:  # the simulated traveller re-rendered from their photos, following the lane display
+                from kiosk import TravellerCamera
+
+                self.camera.frames_of = TravellerCamera(list(t.frames), fps=0, crop=0.7)
+            except Exception:  # noqa: BLE001 - no face engine or no usable face: play the frames as they are
+                self.camera.frames_of = None
+        if t.frames and self.camera.frames_of is None:
+            self.camera.frames_of = ImageSequenceCamera(list(t.frames), fps=0, loop=True)
         if self.scanner is not None:
             from devices import ImageFingerprintScanner
 
@@ -171,7 +189,8 @@ def gate_sealer(db_path: str | Path | None, kek_path: str | Path | None = None):
 def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "gate-01",
               backoffice_url: str | None = None, token: str | None = None, face_engine: Any = None,
               finger_engine: Any = None, sealer: Any = None, policy: Any = None,
-              clock: Callable[[], dt.datetime] | None = None, direction: str = "entry") -> GateRig:
+              clock: Callable[[], dt.datetime] | None = None, direction: str = "entry",
+              active_liveness: bool = False) -> GateRig:
     """A gate on simulated devices (reader, page reader, camera, scanner, door)."""
     from devices import FixedMrzSource, LoggingDoor, SimulatedReader
     from gate import (
@@ -209,7 +228,7 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
             return FingerOutcome(enrolled=False)
 
     steps = GateSteps(document=DocumentStep(mrz_source=mrz, page_camera=page, qr_source=page), chip=ChipStep(reader, trust, card_wait_s=1.0),
-                      face=FaceStep(camera, face_engine or FaceEngine.default()), finger=finger,
+                      face=FaceStep(camera, face_engine or FaceEngine.default(active_liveness=active_liveness)), finger=finger,
                       watchlist=LocalWatchlist(store))
     wf = GateWorkflow(steps, door, store, gate_id=gate_id, policy=policy, direction=direction, **kw)
     return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client, page)

@@ -264,3 +264,36 @@ def test_document_step_falls_back_to_ocr_then_qr():
 
     with pytest.raises(StepError, match="document_unreadable"):
         DocumentStep(mrz_source=empty, page_camera=Page(), qr_source=Page(qr="not|a|card"))()
+
+
+class _Session:
+    """An active challenge that needs the traveller to react to the instruction it shows."""
+
+    def __init__(self):
+        self.shown = []
+        self.n = 0
+
+    def feed(self, frame, t):
+        self.n += 1
+        reacted = frame.mean() > 100  # the live traveller's frames: bright; a held-up photo: dark
+        done = self.n >= 5
+        from types import SimpleNamespace
+
+        return SimpleNamespace(instruction_key=None if done else "liveness.blink", done=done,
+                               passed=done and reacted, reason=None if reacted else "no blink")
+
+
+@pytest.mark.parametrize(("live", "expected"), [(True, []), (False, ["liveness_failed"])])
+def test_active_liveness_instructions_reach_the_lane_display(pki, live, expected):
+    shown = []
+    engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9), session=_Session)
+    doc = emrtd.issue_document(td3("C5550003", "900315", EXPIRY), photo_png(), pki=pki)
+    store, reader, mrz, steps = make_gate()
+    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+    steps.face = FaceStep(Cam(live), engine, display=shown.append)
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
+    r = wf.process()
+    wf.close()
+    assert list(r.decision.reasons) == expected and "liveness.blink" in shown
