@@ -24,7 +24,9 @@ SHOTS = REPO / "var" / "screenshots"
 
 
 def _run_headless(module: str, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    env = {**os.environ, **KIVY_ENV, "KIVY_HOME": str(REPO / "var" / "kivy")}
+    kivy_home = REPO / "var" / "kivy"
+    kivy_home.mkdir(parents=True, exist_ok=True)  # Kivy creates only the last level, and exits silently
+    env = {**os.environ, **KIVY_ENV, "KIVY_HOME": str(kivy_home)}
     cmd = [sys.executable, "-m", module, *args]
     if not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
