@@ -304,6 +304,11 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
     echo(f"[2/6] back office on {server.url} (database {config.db_path})")
     try:
         return _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start)
+    except Exception:  # noqa: BLE001 - the demo reports what broke instead of dying silently
+        import traceback
+
+        click.echo("demo failed:\n" + traceback.format_exc(), err=True)
+        return 1
     finally:
         http.close()
         server.stop()
@@ -457,8 +462,13 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
     outbox = Outbox(work / "kiosk-outbox", vault=vault)
     client = BackofficeHttpClient(url, kiosk_token)
     done, statuses = 0, []
+    if not SHARED_FINGERS.is_dir():
+        echo("      kiosk enrolment skipped: no fingerprint images (../shared/data/fingerprints) for the scanner")
+        return {"enrolled": 0, "statuses": ["skipped: no fingerprint images"]}
     for c in cases:
         photos = [p for p in [c.chip_photo, *c.live] if isinstance(p, Path)]
+        if not photos:  # the smaller demo: the frames written for the gate
+            photos = sorted((work / "sim" / "frames" / c.id).glob("*.png"))
         try:
             from kiosk import TravellerCamera  # the simulated traveller (renders + follows instructions)
 
