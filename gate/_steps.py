@@ -215,7 +215,19 @@ class FaceStep:
         passed = bool(state is not None and state.done and state.passed)
         return passed, kept[-self.max_frames:] if kept else []
 
+    attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
+
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
+        outcome = self._attempt(chip)
+        for _ in range(self.attempts - 1):
+            if outcome.acquired and outcome.liveness_passed is not False or outcome.faces_seen > 1:
+                break
+            if self.display is not None:
+                self.display("retry")
+            outcome = self._attempt(chip)
+        return outcome
+
+    def _attempt(self, chip: ChipOutcome) -> FaceOutcome:
         frames, stamps = [], []
         active: bool | None = None
         if self.engine.session is not None:

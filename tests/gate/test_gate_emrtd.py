@@ -297,3 +297,30 @@ def test_active_liveness_instructions_reach_the_lane_display(pki, live, expected
     r = wf.process()
     wf.close()
     assert list(r.decision.reasons) == expected and "liveness.blink" in shown
+
+
+def test_a_missed_challenge_gets_one_more_try(pki):
+    attempts = []
+
+    class Flaky(_Session):
+        def __init__(self):
+            super().__init__()
+            attempts.append(self)
+
+        def feed(self, frame, t):
+            state = super().feed(frame, t)
+            if len(attempts) == 1 and state.done:  # the traveller missed the first challenge
+                state.passed = False
+            return state
+
+    engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9), session=Flaky)
+    doc = emrtd.issue_document(td3("C5550004", "900315", EXPIRY), photo_png(), pki=pki)
+    store, reader, mrz, steps = make_gate()
+    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+    steps.face = FaceStep(Cam(True), engine)
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
+    r = wf.process()
+    wf.close()
+    assert r.opened and len(attempts) == 2
