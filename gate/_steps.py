@@ -190,6 +190,7 @@ class FaceStep:
     match_frames: int = 3  # the best frames by quality go to the matcher (fusion); the rest are skipped
     display: Callable[[str | None], None] | None = None  # the lane screen (instruction keys)
     max_liveness_frames: int = 240  # 16 s at 15 fps: the session's own challenge time-outs end it sooner
+    settle_frames: int = 12  # frames read after the last challenge, while the traveller faces the camera again
 
     def _active_liveness(self) -> tuple[bool, list[np.ndarray]]:
         """Run the challenge: each instruction goes to the lane display (and to a simulated traveller's
@@ -198,7 +199,8 @@ class FaceStep:
         follow = getattr(self.camera, "follow", None)
         fps = float(getattr(self.camera, "fps", 0.0) or 0.0)
         t0, kept, state = time.monotonic(), [], None
-        for i, frame in enumerate(self.camera.frames()):
+        frames_iter = iter(self.camera.frames())
+        for i, frame in enumerate(frames_iter):
             t = time.monotonic() - t0 if fps > 0 else i / 15.0  # a replayed sequence runs on its own clock
             state = session.feed(frame, t)
             key = state.instruction_key
@@ -210,6 +212,10 @@ class FaceStep:
                 kept.append(frame)
             if state.done or i + 1 >= self.max_liveness_frames:
                 break
+        # the traveller comes back to face the camera after the last movement: those frames are the
+        # ones to match (the camera keeps running; a frame mid-turn fails the pose measures)
+        if state is not None and state.done:
+            kept += list(itertools.islice(frames_iter, self.settle_frames))
         if hasattr(session, "close"):
             session.close()
         passed = bool(state is not None and state.done and state.passed)

@@ -33,6 +33,7 @@ from smartborder._doctor import failed, run_checks
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces" / "lfw-dev"
+LIVENESS_SEED = 1  # the demo's gate challenges are a seeded sequence so that runs reproduce
 KIOSK_CROP = 0.85  # the simulated kiosk camera's framing of a development photo
 SHARED_FINGERS = REPO.parent / "shared" / "data" / "fingerprints" / "fvc2002_DB1"
 
@@ -133,7 +134,7 @@ def _cases(echo) -> list[Case]:
         # or turned away)
         for d in sorted(p for p in SHARED_FACES.iterdir() if p.is_dir()):
             imgs = sorted(d.glob("*.jpg"))
-            if len(imgs) >= 4 and _enrolable(imgs[:4]):
+            if len(imgs) >= 4 and _enrolable(imgs[1:4]):
                 people.append((d.name, imgs))
             if len(people) >= 8:
                 break
@@ -194,6 +195,8 @@ def _cases(echo) -> list[Case]:
         Case(f"T{n + 4:02d}", "expired", "refer:document_expired", b[1][0], b[1][1:4], "C2000004", *vn[2],
              expiry="240101"),
         Case(f"T{n + 5:02d}", "watchlisted", "refer:watchlist_hit", a[1][0], a[1][1:4], "C2000005", *vn[0]),
+        # someone holds the holder's printed photo up to the camera: it cannot blink or turn on request
+        Case(f"T{n + 6:02d}", "photo_attack", "refer:liveness_failed", b[1][0], [b[1][1]], "C2000006", *vn[2]),
     ]
     return cases
 
@@ -359,7 +362,9 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
             qr = encode_vn_id_qr(VnIdQr("001" + c.number, "", f"{c.surname} {c.given}", dt.date(1990, 3, 15), "Nữ",
                                         "Móng Cái, Quảng Ninh", dt.date(2021, 4, 20)))
         fingers = (c.gate_finger,) if c.gate_finger else ()
-        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), fingers, c.expect, page, qr))
+        travellers.append(SimTraveller(c.id, doc_dir, tuple(frames), fingers, c.expect, page, qr,
+                                       "sequence" if c.kind == "photo_attack" or not SHARED_FACES.is_dir()
+                                       else "traveller"))
     (work / "sim" / "trust").mkdir(exist_ok=True)
     (work / "sim" / "trust" / "csca.der").write_bytes(doc.csca_certificate)
     (work / "sim" / "travellers.json").write_text(json.dumps([
@@ -388,7 +393,8 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     summary["stages"]["enrolment"] = enrolled
 
     # 5. the gate ------------------------------------------------------------------------------
-    rig = build_rig(trust=trust, db_path=work / "gate.db", backoffice_url=server.url, token=gate_token)
+    rig = build_rig(trust=trust, db_path=work / "gate.db", backoffice_url=server.url, token=gate_token,
+                    active_liveness=SHARED_FACES.is_dir(), liveness_seed=LIVENESS_SEED)
     first = rig.sync()
     echo(f"[4/6] gate-01: watchlist copy version {first.watchlist_version}; serving {len(travellers)} travellers")
     t0 = time.perf_counter()

@@ -136,7 +136,7 @@ class GateRig:
             try:  # the simulated traveller re-rendered from their photos, following the lane display
                 from kiosk import TravellerCamera
 
-                self.camera.frames_of = TravellerCamera(list(t.frames), fps=0, crop=0.7)
+                self.camera.frames_of = TravellerCamera(list(t.frames), fps=0, crop=1.0)
             except Exception:  # noqa: BLE001 - no face engine or no usable face: play the frames as they are
                 self.camera.frames_of = None
         if t.frames and self.camera.frames_of is None:
@@ -186,17 +186,32 @@ def gate_sealer(db_path: str | Path | None, kek_path: str | Path | None = None):
     return VaultSealer(Vault(f"{db_path}.vault", kek))
 
 
+def _face_engine(active_liveness: bool, seed: int | None):
+    """The real face engine; in a reproducible simulation the challenges come from a seeded sequence
+    (a real gate draws them from the system's secure random source)."""
+    from gate import FaceEngine
+
+    engine = FaceEngine.default(active_liveness=active_liveness)
+    if active_liveness and seed is not None:
+        import itertools
+
+        from biometrics.face import LivenessSession
+
+        counter = itertools.count(seed)
+        engine.session = lambda: LivenessSession(rng=next(counter))
+    return engine
+
+
 def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "gate-01",
               backoffice_url: str | None = None, token: str | None = None, face_engine: Any = None,
               finger_engine: Any = None, sealer: Any = None, policy: Any = None,
               clock: Callable[[], dt.datetime] | None = None, direction: str = "entry",
-              active_liveness: bool = False) -> GateRig:
+              active_liveness: bool = False, liveness_seed: int | None = None) -> GateRig:
     """A gate on simulated devices (reader, page reader, camera, scanner, door)."""
     from devices import FixedMrzSource, LoggingDoor, SimulatedReader
     from gate import (
         ChipStep,
         DocumentStep,
-        FaceEngine,
         FaceStep,
         FingerEngine,
         FingerOutcome,
@@ -228,7 +243,7 @@ def build_rig(*, trust: Any, db_path: str | Path | None = None, gate_id: str = "
             return FingerOutcome(enrolled=False)
 
     steps = GateSteps(document=DocumentStep(mrz_source=mrz, page_camera=page, qr_source=page), chip=ChipStep(reader, trust, card_wait_s=1.0),
-                      face=FaceStep(camera, face_engine or FaceEngine.default(active_liveness=active_liveness)), finger=finger,
+                      face=FaceStep(camera, face_engine or _face_engine(active_liveness, liveness_seed)), finger=finger,
                       watchlist=LocalWatchlist(store))
     wf = GateWorkflow(steps, door, store, gate_id=gate_id, policy=policy, direction=direction, **kw)
     return GateRig(wf, store, reader, mrz, camera, door, scanner, enrolments, client, page)

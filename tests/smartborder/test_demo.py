@@ -26,7 +26,8 @@ def test_demo_end_to_end_on_the_development_faces(tmp_path, capsys):
     results = {r["id"]: r for r in s["stages"]["gate"]["results"]}
     assert all(r["as_expected"] for r in results.values())
     reasons = {tuple(r["reasons"]) for r in results.values() if r["outcome"] == "refer"}
-    for reason in ("face_mismatch", "chip_pa_failed", "chip_cloned", "document_expired", "watchlist_hit"):
+    for reason in ("face_mismatch", "chip_pa_failed", "chip_cloned", "document_expired", "watchlist_hit",
+                   "liveness_failed", "fingerprint_mismatch"):
         assert (reason,) in reasons
     assert {r["document_source"] for r in results.values()} >= {"mrz", "ocr", "qr"}
     assert s["stages"]["gate"]["outbox_pending"] == 0 and s["stages"]["review"]["ledger_ok"]
