@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emrtd._mrz import check_digit
+
 __all__ = ["MrzOcrError", "MrzNotFoundError", "OcrResult", "read_mrz_image", "render_mrz_image", "OCRB_FONT_PATHS"]
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
@@ -283,15 +285,6 @@ def _classify(cells: list[np.ndarray], numeric: set[int], line_height: int,
     return out
 
 
-def _check_digit(data: str) -> str:
-    weights = (7, 3, 1)
-    total = 0
-    for i, ch in enumerate(data):
-        v = int(ch) if ch.isdigit() else (ord(ch) - 55 if ch.isalpha() else 0)
-        total += v * weights[i % 3]
-    return str(total % 10)
-
-
 def _check_fields(lines: list[str]) -> list[tuple[int, int, int, int, int]]:
     """(line, start, end, check_line, check_pos) of each check-digit-protected field (Doc 9303 Parts 4-6)."""
     length = len(lines[0])
@@ -313,7 +306,7 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
     numeric = _numeric_positions(len(lines[0]), len(lines))
     for li, start, end, cli, cpos in _check_fields(["".join(s) for s in lines]):
         field = "".join(lines[li][start:end])
-        if _check_digit(field) == lines[cli][cpos]:
+        if check_digit(field) == lines[cli][cpos]:
             continue
         positions = list(range(start, end)) + [cpos]
         fixed = False
@@ -323,7 +316,7 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
                     continue
                 trial = [row[:] for row in lines]
                 trial[li][p] = alt
-                if _check_digit("".join(trial[li][start:end])) == trial[cli][cpos]:
+                if check_digit("".join(trial[li][start:end])) == trial[cli][cpos]:
                     lines, changed, fixed = trial, changed + 1, True
                     break
             if fixed:
@@ -338,7 +331,7 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
             trial = [row[:] for row in lines]
             for p, c in zip(margin, combo, strict=True):
                 trial[li][p] = c
-            if _check_digit("".join(trial[li][start:end])) == trial[cli][cpos]:
+            if check_digit("".join(trial[li][start:end])) == trial[cli][cpos]:
                 cost = sum(ranked[li][p][0][0] - dict((c2, s2) for s2, c2 in ranked[li][p]).get(c, 0.0)
                            for p, c in zip(margin, combo, strict=True))
                 if best is None or cost < best[0]:

@@ -90,11 +90,12 @@ from gate._steps import (  # noqa: E402
     ChipStep,
     DocumentStep,
     FaceEngine,
+    FaceNotAcquired,
     FaceStep,
     FingerEngine,
     FingerStep,
     presentation_from_mrz,
 )
 
-__all__ += ["ChipStep", "DocumentStep", "FaceEngine", "FaceStep", "FingerEngine", "FingerStep",
+__all__ += ["ChipStep", "DocumentStep", "FaceEngine", "FaceNotAcquired", "FaceStep", "FingerEngine", "FingerStep",
             "presentation_from_mrz"]

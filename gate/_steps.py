@@ -26,7 +26,7 @@ import numpy as np
 import emrtd
 from gate._workflow import ChipOutcome, FaceOutcome, FingerOutcome, Presentation, StepError
 
-__all__ = ["DocumentStep", "ChipStep", "FaceEngine", "FaceStep", "FingerEngine", "FingerStep", "presentation_from_mrz"]
+__all__ = ["DocumentStep", "ChipStep", "FaceEngine", "FaceNotAcquired", "FaceStep", "FingerEngine", "FingerStep", "presentation_from_mrz"]
 
 log = logging.getLogger("smartborder.gate")
 
@@ -136,12 +136,22 @@ def encode_jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+class FaceNotAcquired(Exception):
+    """The engine found no usable face in the live frames; ``faces`` > 1 when several people were in
+    front of the camera (a tailgating cue)."""
+
+    def __init__(self, message: str, faces: int = 0) -> None:
+        super().__init__(message)
+        self.faces = faces
+
+
 @dataclass
 class FaceEngine:
     """The face functions the gate needs; :meth:`default` takes them from ``biometrics.face``.
 
     ``quality(frame) -> report`` with ``.passed``, ``.score`` and ``.guidance``;
-    ``verify(reference_rgb, frames) -> result`` with ``.score``, ``.threshold``, ``.matched``;
+    ``verify(reference_rgb, frames) -> result`` with ``.score``, ``.threshold``, ``.matched``, raising
+    :class:`FaceNotAcquired` when no live frame has exactly one usable face;
     ``liveness(frames, timestamps) -> result`` with ``.passed`` and ``.reason`` (None: not checked);
     ``session()`` -> an active liveness session fed frame by frame (``feed(frame, t)`` -> state with
     ``instruction_key``, ``done``, ``passed``, ``reason``): the lane display shows each instruction.
@@ -166,7 +176,12 @@ class FaceEngine:
                 ref = face.reference_template(reference)
             except face.FaceError as e:
                 raise StepError(f"chip photo unusable for matching: {type(e).__name__}") from e
-            return face.verify(ref, list(frames), threshold=threshold)
+            try:
+                return face.verify(ref, list(frames), threshold=threshold)
+            except face.MultipleFacesError as e:
+                raise FaceNotAcquired(str(e), faces=e.count) from e
+            except face.FaceError as e:
+                raise FaceNotAcquired(type(e).__name__) from e
 
         def liveness(frames, timestamps):
             return face.check_liveness(list(frames), list(timestamps), challenges)
@@ -265,16 +280,10 @@ class FaceStep:
             raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
         try:
             result = self.engine.verify(reference, [good[int(i)] for i in order])
-        except Exception as e:  # noqa: BLE001 - the engine's named errors become outcomes
-            count = getattr(e, "count", None)
-            if count is not None and count > 1:  # several people in front of the camera
-                return FaceOutcome(acquired=False, faces_seen=int(count), live_image=encode_jpeg(best))
-            name = type(e).__name__
-            if name in ("NoFaceError", "FaceTooSmallError", "FaceError"):
-                return FaceOutcome(acquired=False, guidance=(name,), live_image=encode_jpeg(best))
-            if name in ("NoFaceInReferenceError", "ReferenceError"):
-                raise StepError(f"chip photo unusable: {name}") from e
-            raise
+        except FaceNotAcquired as e:
+            if e.faces > 1:  # several people in front of the camera
+                return FaceOutcome(acquired=False, faces_seen=e.faces, live_image=encode_jpeg(best))
+            return FaceOutcome(acquired=False, guidance=(str(e),), live_image=encode_jpeg(best))
         return FaceOutcome(acquired=True, liveness_passed=live_passed,
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))

@@ -257,7 +257,7 @@ class GateWorkflow:
         decision = decide(ev, self.policy)
         timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
         duration_ms = (self.clock() - started).total_seconds() * 1000
-        outbox = [("event", self._event(tx, started, decision, presentation, chip, duration_ms))]
+        outbox = [("event", self._event(started, decision, duration_ms))]
         if decision.outcome is Outcome.REFER:
             outbox.append(("exception", self._exception(tx, started, decision, presentation, chip, face, finger,
                                                         matches)))
@@ -274,8 +274,7 @@ class GateWorkflow:
         return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids),
                                  presentation.source if presentation else None)
 
-    def _event(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
-               chip: ChipOutcome | None, duration_ms: float) -> dict[str, Any]:
+    def _event(self, started: dt.datetime, decision: Decision, duration_ms: float) -> dict[str, Any]:
         """The transaction event (back-office ``POST /api/v1/events``): no personal data at all."""
         return {
             "occurred_at": started.isoformat(), "kind": "transaction",

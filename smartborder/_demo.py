@@ -20,6 +20,7 @@ import datetime as dt
 import html
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -57,10 +58,9 @@ class Case:
 
 
 def _cd(s: str) -> str:
-    w, t = (7, 3, 1), 0
-    for i, ch in enumerate(s):
-        t += (int(ch) if ch.isdigit() else ord(ch) - 55 if ch.isalpha() else 0) * w[i % 3]
-    return str(t % 10)
+    from emrtd import check_digit
+
+    return check_digit(s)
 
 
 def _mrz(c: Case, state: str, dob: str, expiry: str) -> str:
@@ -283,12 +283,12 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
 
         shutil.rmtree(work)
     (work / "sim").mkdir(parents=True)
-    config = BackofficeConfig(secret_key="demo-" + base64.b16encode(__import__("os").urandom(16)).decode(),
-                              db_path=work / "backoffice.db", kek=__import__("os").urandom(32), dev=True,
+    config = BackofficeConfig(secret_key="demo-" + base64.b16encode(os.urandom(16)).decode(),
+                              db_path=work / "backoffice.db", kek=os.urandom(32), dev=True,
                               argon2_time_cost=1, argon2_memory_kib=8192, **_face_duplicate_config())
     app = create_app(config)
     auth = app.state.ctx.auth
-    pw = "demo-password-" + base64.b16encode(__import__("os").urandom(6)).decode()
+    pw = "demo-password-" + base64.b16encode(os.urandom(6)).decode()
     for user, role in (("guard", "border_guard"), ("supervisor", "supervisor"), ("privacy", "privacy_officer"),
                        ("admin", "admin")):
         auth.create_user(user, pw, role, display_name=user)

@@ -31,11 +31,7 @@ from gate import (
 TODAY = dt.date.today()
 
 
-def cd(s: str) -> str:
-    w, t = (7, 3, 1), 0
-    for i, ch in enumerate(s):
-        t += (int(ch) if ch.isdigit() else ord(ch) - 55 if ch.isalpha() else 0) * w[i % 3]
-    return str(t % 10)
+cd = emrtd.check_digit
 
 
 def td3(number: str, dob: str, expiry: str, surname="NGUYEN", given="VAN AN", state="VNM") -> str:
@@ -113,6 +109,21 @@ def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True
                       timeouts=StepTimeouts(chip=20, face=20))
     try:
         return wf.process(), store
+    finally:
+        wf.close()
+
+
+def serve_with_face(pki, number, face_step, *, photo=None, timeouts=None):
+    """One traveller through the real reader code with the given face step."""
+    doc = emrtd.issue_document(td3(number, "900315", EXPIRY), photo or photo_png(), pki=pki)
+    store, reader, mrz, steps = make_gate()
+    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+    steps.face = face_step
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", timeouts=timeouts)
+    try:
+        return wf.process()
     finally:
         wf.close()
 
@@ -202,36 +213,20 @@ def test_real_face_engine_genuine_and_impostor_through_the_gate(pki):
     holder, other = people
     outcomes = {}
     for label, live in (("genuine", holder[1:3]), ("impostor", other[0:2])):
-        doc = emrtd.issue_document(td3("C5550001", "900315", EXPIRY), holder[0].read_bytes(), pki=pki)
-        store, reader, mrz, steps = make_gate()
-        steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
-        steps.face = FaceStep(frames_of(live), FaceEngine.default())
-        reader.present(doc)
-        mrz.place(doc.mrz)
-        wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", timeouts=StepTimeouts(chip=30, face=60))
-        outcomes[label] = wf.process()
-        wf.close()
+        outcomes[label] = serve_with_face(pki, "C5550001", FaceStep(frames_of(live), FaceEngine.default()),
+                                          photo=holder[0].read_bytes(), timeouts=StepTimeouts(chip=30, face=60))
     assert outcomes["genuine"].opened, outcomes["genuine"].decision.explain()
     assert list(outcomes["impostor"].decision.reasons) == ["face_mismatch"]
 
 
 def test_two_people_in_front_of_the_camera_is_tailgating(pki):
-    class Multiple(Exception):
-        count = 2
+    from gate import FaceNotAcquired
 
     def verify(ref, frames):
-        raise Multiple("two faces")
+        raise FaceNotAcquired("two faces", faces=2)
 
     engine = FaceEngine(quality=lambda f: Q(), verify=verify)
-    doc = emrtd.issue_document(td3("C5550002", "900315", EXPIRY), photo_png(), pki=pki)
-    store, reader, mrz, steps = make_gate()
-    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
-    steps.face = FaceStep(Cam(True), engine)
-    reader.present(doc)
-    mrz.place(doc.mrz)
-    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
-    r = wf.process()
-    wf.close()
+    r = serve_with_face(pki, "C5550002", FaceStep(Cam(True), engine))
     assert not r.opened and "tailgating" in r.decision.reasons
 
 
@@ -287,15 +282,7 @@ class _Session:
 def test_active_liveness_instructions_reach_the_lane_display(pki, live, expected):
     shown = []
     engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9), session=_Session)
-    doc = emrtd.issue_document(td3("C5550003", "900315", EXPIRY), photo_png(), pki=pki)
-    store, reader, mrz, steps = make_gate()
-    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
-    steps.face = FaceStep(Cam(live), engine, display=shown.append)
-    reader.present(doc)
-    mrz.place(doc.mrz)
-    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
-    r = wf.process()
-    wf.close()
+    r = serve_with_face(pki, "C5550003", FaceStep(Cam(live), engine, display=shown.append))
     assert list(r.decision.reasons) == expected and "liveness.blink" in shown
 
 
@@ -314,13 +301,5 @@ def test_a_missed_challenge_gets_one_more_try(pki):
             return state
 
     engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9), session=Flaky)
-    doc = emrtd.issue_document(td3("C5550004", "900315", EXPIRY), photo_png(), pki=pki)
-    store, reader, mrz, steps = make_gate()
-    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
-    steps.face = FaceStep(Cam(True), engine)
-    reader.present(doc)
-    mrz.place(doc.mrz)
-    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1")
-    r = wf.process()
-    wf.close()
+    r = serve_with_face(pki, "C5550004", FaceStep(Cam(True), engine))
     assert r.opened and len(attempts) == 2
