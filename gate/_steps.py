@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +149,9 @@ class FaceEngine:
     """The face functions the gate needs; :meth:`default` takes them from ``biometrics.face``.
 
     ``quality(frame) -> report`` with ``.passed``, ``.score`` and ``.guidance``;
-    ``verify(reference_rgb, frames) -> result`` with ``.score``, ``.threshold``, ``.matched``, raising
-    :class:`FaceNotAcquired` when no live frame has exactly one usable face;
+    ``verify(reference_rgb, frames[, detections=...]) -> result`` with ``.score``, ``.threshold``,
+    ``.matched``, raising :class:`FaceNotAcquired` when no live frame has exactly one usable face
+    (``detections`` are passed when the quality reports carry the face they found, ``.face``);
     ``liveness(frames, timestamps) -> result`` with ``.passed`` and ``.reason`` (None: not checked);
     ``session()`` -> an active liveness session fed frame by frame (``feed(frame, t)`` -> state with
     ``instruction_key``, ``done``, ``passed``, ``reason``): the lane display shows each instruction.
@@ -170,14 +170,14 @@ class FaceEngine:
         def quality(frame):
             return face.assess_quality(frame, purpose="verification")
 
-        def verify(reference, frames):
+        def verify(reference, frames, detections=None):
             # the chip photo first, on its own: a problem there is the document's, never "tailgating"
             try:
                 ref = face.reference_template(reference)
             except face.FaceError as e:
                 raise StepError(f"chip photo unusable for matching: {type(e).__name__}") from e
             try:
-                return face.verify(ref, list(frames), threshold=threshold)
+                return face.verify(ref, list(frames), threshold=threshold, detections=detections)
             except face.MultipleFacesError as e:
                 raise FaceNotAcquired(str(e), faces=e.count) from e
             except face.FaceError as e:
@@ -194,8 +194,9 @@ class FaceEngine:
 
 @dataclass
 class FaceStep:
-    """Capture up to ``max_frames`` frames, keep those of verification quality, check liveness on
-    the sequence, match the best frames against the chip photo (multi-frame fusion in the engine).
+    """Capture frames until ``match_frames`` are of verification quality (at most ``max_frames``),
+    check liveness, match the best frames against the chip photo (multi-frame fusion in the engine)
+    on the face the quality check found in each.
     The best live frame goes into the outcome (memory only; kept only if the traveller is referred)."""
 
     camera: Any
@@ -205,15 +206,16 @@ class FaceStep:
     match_frames: int = 3  # the best frames by quality go to the matcher (fusion); the rest are skipped
     display: Callable[[str | None], None] | None = None  # the lane screen (instruction keys)
     max_liveness_frames: int = 240  # 16 s at 15 fps: the session's own challenge time-outs end it sooner
-    settle_frames: int = 12  # frames read after the last challenge, while the traveller faces the camera again
+    settle_frames: int = 12  # extra frames allowed after a challenge while the traveller faces the camera again
 
-    def _active_liveness(self) -> tuple[bool, list[np.ndarray]]:
+    def _active_liveness(self) -> tuple[bool, Iterator[np.ndarray]]:
         """Run the challenge: each instruction goes to the lane display (and to a simulated traveller's
-        camera); frames that show no movement asked for are kept for quality and matching."""
+        camera). Returns the outcome and the camera's frame stream, positioned after the challenge:
+        the frames matched are those that follow it, in the same stream."""
         session = self.engine.session()
         follow = getattr(self.camera, "follow", None)
         fps = float(getattr(self.camera, "fps", 0.0) or 0.0)
-        t0, kept, state = time.monotonic(), [], None
+        t0, state = time.monotonic(), None
         frames_iter = iter(self.camera.frames())
         for i, frame in enumerate(frames_iter):
             t = time.monotonic() - t0 if fps > 0 else i / 15.0  # a replayed sequence runs on its own clock
@@ -223,18 +225,12 @@ class FaceStep:
                 self.display(key)
             if follow is not None:
                 follow(key)
-            if key is None or i < 3:
-                kept.append(frame)
             if state.done or i + 1 >= self.max_liveness_frames:
                 break
-        # the traveller comes back to face the camera after the last movement: those frames are the
-        # ones to match (the camera keeps running; a frame mid-turn fails the pose measures)
-        if state is not None and state.done:
-            kept += list(itertools.islice(frames_iter, self.settle_frames))
         if hasattr(session, "close"):
             session.close()
         passed = bool(state is not None and state.done and state.passed)
-        return passed, kept[-self.max_frames:] if kept else []
+        return passed, frames_iter
 
     attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
 
@@ -249,37 +245,52 @@ class FaceStep:
         return outcome
 
     def _attempt(self, chip: ChipOutcome) -> FaceOutcome:
-        frames, stamps = [], []
         active: bool | None = None
+        stream, limit = None, self.max_frames
         if self.engine.session is not None:
-            active, frames = self._active_liveness()
-        if len(frames) < self.max_frames:
-            t0 = time.monotonic()
-            for frame in itertools.islice(self.camera.frames(), self.max_frames - len(frames)):
-                frames.append(frame)
-                stamps.append(time.monotonic() - t0)
-        good, guidance, scores = [], [], []
-        for f in frames:
-            q = self.engine.quality(f)
+            # after the last movement the traveller turns back to the camera: frames mid-turn fail
+            # the pose measures, so capture goes on until enough are good (or the limit)
+            active, stream = self._active_liveness()
+            limit = self.max_frames + self.settle_frames
+        # frames are assessed as they arrive; capture stops once ``match_frames`` are good (a passive
+        # liveness check, which needs the whole sequence, reads all ``max_frames``)
+        enough = self.max_frames if self.engine.liveness is not None and active is None else self.match_frames
+        frames, stamps, good, scores, faces, guidance = [], [], [], [], [], []
+        seen = 0
+        t0 = time.monotonic()
+        for frame in stream if stream is not None else self.camera.frames():
+            frames.append(frame)
+            stamps.append(time.monotonic() - t0)
+            q = self.engine.quality(frame)
+            seen = max(seen, int(getattr(q, "faces", 1) or 1))
             if q.passed:
-                good.append(f)
+                good.append(frame)
                 scores.append(float(getattr(q, "score", 0.0)))
+                faces.append(getattr(q, "face", None))
             else:
                 guidance.extend(g for g in (getattr(q, "guidance", None) or []) if g not in guidance)
+            if len(frames) >= limit or len(good) >= enough:
+                break
         if len(good) < self.min_good_frames:
+            if seen > 1:  # several people in front of the camera kept the traveller from being captured
+                return FaceOutcome(acquired=False, faces_seen=seen, liveness_passed=active,
+                                   live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
             return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]), liveness_passed=active,
                                live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
         live_passed = active
         if self.engine.liveness is not None and active is None:
             live_passed = bool(self.engine.liveness(frames, stamps).passed)
-        order = np.argsort(scores)[::-1][: self.match_frames]
-        best = good[int(order[0])]
+        order = [int(i) for i in np.argsort(scores)[::-1][: self.match_frames]]
+        best = good[order[0]]
         try:
             reference = decode_image(chip.dg2_image or b"")
         except (OSError, ValueError) as e:
             raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
+        # the quality check already found the face in each frame: the matcher aligns on it
+        detections = [faces[i] for i in order]
+        extra = {"detections": detections} if all(d is not None for d in detections) else {}
         try:
-            result = self.engine.verify(reference, [good[int(i)] for i in order])
+            result = self.engine.verify(reference, [good[i] for i in order], **extra)
         except FaceNotAcquired as e:
             if e.faces > 1:  # several people in front of the camera
                 return FaceOutcome(acquired=False, faces_seen=e.faces, live_image=encode_jpeg(best))

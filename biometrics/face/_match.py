@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._align import face_chip
 from ._calibration import THRESHOLDS
-from ._detect import FaceError, MultipleFacesError, NoFaceError, as_rgb, detect_single_face
-from ._template import FaceTemplate, extract_template
+from ._detect import FaceDetection, FaceError, MultipleFacesError, NoFaceError, as_rgb, detect_single_face
+from ._template import FaceTemplate, extract_template, templates_from_chips
 
 __all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
            "threshold_value", "reference_template"]
 
 DEFAULT_THRESHOLD = "fmr_5e-4"
 FUSION_TOP_K = 3
+PROBE_FLIP = True
 
 
 @dataclass(frozen=True)
@@ -79,32 +81,45 @@ def reference_template(reference: FaceTemplate | np.ndarray | bytes) -> FaceTemp
 
 
 def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[np.ndarray], *,
-           threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K) -> FaceVerification:
+           threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K,
+           detections: Sequence[FaceDetection | None] | None = None,
+           probe_flip: bool = PROBE_FLIP) -> FaceVerification:
     """Is the person in ``live_frames`` the one of ``reference``? Multi-frame fusion, named threshold.
 
     Frames without exactly one usable face are skipped (their reason is recorded). When no frame is
     usable the error is raised: :class:`~biometrics.face.MultipleFacesError` if any frame showed
     several people (a tailgating cue the gate must see), otherwise that of the last frame.
+
+    ``detections`` (one per frame, e.g. ``QualityReport.face`` from the quality check that already
+    found the face) skips the detector for those frames; ``None`` entries are detected here.
+    ``probe_flip`` averages each live template with its mirror's, as references are (twice the
+    network time per frame; the thresholds are calibrated for the default).
     """
     name, value = threshold_value(threshold)
     ref = reference_template(reference)
     if isinstance(live_frames, np.ndarray) and live_frames.ndim == 3:
         live_frames = [live_frames]
-    scores: list[float | None] = []
+    frames = list(live_frames)
+    given = list(detections) if detections is not None else [None] * len(frames)
+    if len(given) != len(frames):
+        raise ValueError(f"{len(given)} detections for {len(frames)} frames")
     errors: dict[int, str] = {}
     last_error: FaceError | None = None
     multiple: MultipleFacesError | None = None
-    for i, frame in enumerate(live_frames):
+    chips: dict[int, np.ndarray] = {}
+    for i, frame in enumerate(frames):
         try:
             rgb = as_rgb(frame)
-            det = detect_single_face(rgb)
-            scores.append(compare(ref, extract_template(rgb, det)))
+            det = given[i] if given[i] is not None else detect_single_face(rgb)
+            chips[i] = face_chip(rgb, det)
         except FaceError as e:
-            scores.append(None)
             errors[i] = f"{type(e).__name__}: {e}"
             last_error = e
             if isinstance(e, MultipleFacesError):
                 multiple = e
+    # one network batch for every usable frame
+    templates = dict(zip(chips, templates_from_chips(list(chips.values()), flip=probe_flip), strict=True))
+    scores: list[float | None] = [compare(ref, templates[i]) if i in templates else None for i in range(len(frames))]
     usable = sorted((s for s in scores if s is not None), reverse=True)
     if not usable:
         if multiple is not None:

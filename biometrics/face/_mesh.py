@@ -154,6 +154,13 @@ class FaceMeshResult:
         return float(np.linalg.norm(p[MOUTH_UPPER] - p[MOUTH_LOWER])) / width if width > 0 else 0.0
 
     @cached_property
+    def five_points(self) -> tuple[tuple[float, float], ...]:
+        """The 5 landmarks the matcher aligns on, in the detectors' order: eye centres (image-left
+        first), nose tip, mouth corners (image-left first); pixels."""
+        p = self.landmarks[:, :2]
+        return tuple((float(p[i, 0]), float(p[i, 1])) for i in (IRIS_L, IRIS_R, NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT))
+
+    @cached_property
     def box(self) -> tuple[float, float, float, float]:
         """Landmark bounding box ``(x0, y0, x1, y1)`` in pixels (may extend outside the image)."""
         p = self.landmarks[:468, :2]

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from biometrics.face._detect import FaceDetection
 from biometrics.face._mesh import FaceMeshResult, as_rgb, shared_mesher
 
 __all__ = ["GUIDANCE", "PURPOSES", "QualityMeasure", "QualityReport", "UnknownPurposeError", "assess_quality"]
@@ -88,6 +89,11 @@ class QualityReport:
     passed: bool
     score: int
     measures: list[QualityMeasure] = field(default_factory=list)
+    #: the assessed face as a detection (mesh box, 5 landmarks) for the matcher to align on, so a
+    #: verification does not detect the face a second time; never serialised
+    face: FaceDetection | None = field(default=None, repr=False, compare=False)
+    #: faces of comparable size in the image (several = someone next to or behind the traveller)
+    faces: int = 0
 
     @property
     def failed(self) -> list[QualityMeasure]:
@@ -353,4 +359,5 @@ def assess_quality(image: np.ndarray, *, purpose: str = "verification") -> Quali
         measures.append(_measure(name, value, purpose, score))
     required = [m for m in measures if m.required]
     passed = all(m.passed for m in required)
-    return QualityReport(purpose, passed, min(m.score for m in required), measures)
+    detection = FaceDetection(box=face.box, score=1.0, landmarks=face.five_points, detector="mesh")
+    return QualityReport(purpose, passed, min(m.score for m in required), measures, face=detection, faces=n)

@@ -303,3 +303,40 @@ def test_a_missed_challenge_gets_one_more_try(pki):
     engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9), session=Flaky)
     r = serve_with_face(pki, "C5550004", FaceStep(Cam(True), engine))
     assert r.opened and len(attempts) == 2
+
+
+def test_capture_stops_once_enough_frames_are_good_and_the_matcher_reuses_their_faces(pki):
+    seen: dict = {"frames": 0, "detections": None}
+
+    class Counting(Cam):
+        def frames(self):
+            for f in super().frames():
+                seen["frames"] += 1
+                yield f
+
+    @dataclass
+    class QF(Q):
+        face: object = "face-of-this-frame"
+        faces: int = 1
+
+    def verify(ref, frames, detections=None):
+        seen["detections"] = detections
+        return V(0.9)
+
+    engine = FaceEngine(quality=lambda f: QF(), verify=verify)
+    r = serve_with_face(pki, "C5550003", FaceStep(Counting(True), engine, max_frames=8, match_frames=3))
+    assert r.opened, r.decision.explain()
+    assert seen["frames"] == 3  # not the 8 allowed: three good frames are enough
+    assert seen["detections"] == ["face-of-this-frame"] * 3
+
+
+def test_several_people_keeping_the_traveller_from_being_captured_is_tailgating(pki):
+    @dataclass
+    class Crowd(Q):
+        passed: bool = False
+        faces: int = 2
+        guidance: tuple = ("only one person in front of the camera",)
+
+    engine = FaceEngine(quality=lambda f: Crowd(), verify=lambda ref, frames: V(0.9))
+    r = serve_with_face(pki, "C5550004", FaceStep(Cam(True), engine))
+    assert not r.opened and "tailgating" in r.decision.reasons

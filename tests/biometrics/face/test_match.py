@@ -105,3 +105,25 @@ def test_blur_lowers_the_genuine_score(images, templates):
     sharp = compare(templates["Hugo_Chavez_1"], templates["Hugo_Chavez_2"])
     blurred = extract_template(cv2.GaussianBlur(images["Hugo_Chavez_2"], (0, 0), 4))
     assert compare(templates["Hugo_Chavez_1"], blurred) < sharp
+
+
+def test_verify_aligns_on_the_face_the_quality_check_found(images, templates):
+    from biometrics.face import FaceDetection, assess_quality
+
+    q = assess_quality(images["Hugo_Chavez_2"], purpose="verification")
+    assert isinstance(q.face, FaceDetection) and q.face.detector == "mesh" and q.faces == 1
+    assert len(q.face.landmarks) == 5 and q.face.inter_eye_distance > 24
+    assert "face" not in q.to_dict()  # the landmarks are for the matcher, never serialised
+    given = verify(templates["Hugo_Chavez_1"], [images["Hugo_Chavez_2"]], detections=[q.face])
+    detected = verify(templates["Hugo_Chavez_1"], [images["Hugo_Chavez_2"]])
+    assert given.matched and given.score == pytest.approx(detected.score, abs=0.01)
+    qi = assess_quality(images["Jacques_Chirac_1"], purpose="verification")
+    assert not verify(templates["Hugo_Chavez_1"], [images["Jacques_Chirac_1"]], detections=[qi.face]).matched
+    # None entries are detected here; a count that does not fit the frames is a caller's error
+    mixed = verify(templates["Hugo_Chavez_1"], [images["Hugo_Chavez_2"], images["Hugo_Chavez_3"]],
+                   detections=[q.face, None], top_k=1)
+    assert mixed.frames_used == 2
+    with pytest.raises(ValueError, match="detections"):
+        verify(templates["Hugo_Chavez_1"], [images["Hugo_Chavez_2"]], detections=[q.face, q.face])
+    two = np.hstack([images["Hugo_Chavez_2"], images["Jacques_Chirac_1"]])
+    assert assess_quality(two, purpose="verification").faces == 2
