@@ -28,6 +28,7 @@ class ReasonCode(StrEnum):
 
     face_mismatch = "face_mismatch"
     fingerprint_mismatch = "fingerprint_mismatch"
+    fingerprint_unavailable = "fingerprint_unavailable"
     liveness_failed = "liveness_failed"
     failure_to_acquire = "failure_to_acquire"
     chip_read_failed = "chip_read_failed"

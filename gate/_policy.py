@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     LIVENESS_FAILED = "liveness_failed"
     FACE_MISMATCH = "face_mismatch"
     FINGERPRINT_MISMATCH = "fingerprint_mismatch"
+    FINGERPRINT_UNAVAILABLE = "fingerprint_unavailable"
     WATCHLIST_HIT = "watchlist_hit"
     WATCHLIST_STALE = "watchlist_stale"
     MINOR = "minor"
@@ -83,6 +84,7 @@ class Evidence:
     finger_enrolled: bool = False
     finger_score: float | None = None
     finger_threshold: float | None = None
+    finger_unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
     watchlist_hits: tuple[str, ...] = ()  # reasons from the watchlist matcher, no personal data
     watchlist_age_s: float | None = None
     persons_in_lane: int = 1
@@ -96,6 +98,10 @@ class PolicyConfig:
     max_watchlist_age_s: float = 6 * 3600
     require_chip_authenticity: bool = True  # AA or CA must pass when the chip offers them
     require_fingerprint_when_enrolled: bool = True
+    #: offline first: with the back office unreachable the gate cannot know whether a traveller has
+    #: enrolled fingerprints, and chip + face decide (the event records the skipped check). True refers
+    #: every traveller whose fingerprint check could not be made (lanes that must not open without it).
+    refer_when_fingerprint_unavailable: bool = False
     eligible_document_types: tuple[str, ...] = ("P", "I")
     disabled_rules: frozenset[str] = field(default_factory=frozenset)
 
@@ -198,6 +204,12 @@ def _finger(e: Evidence, c: PolicyConfig) -> str | None:
     return None
 
 
+def _finger_unavailable(e: Evidence, c: PolicyConfig) -> str | None:
+    if e.finger_unavailable and c.refer_when_fingerprint_unavailable:
+        return "the fingerprint check could not be made (back office unreachable)"
+    return None
+
+
 def _watchlist(e: Evidence, c: PolicyConfig) -> str | None:
     return "; ".join(e.watchlist_hits) if e.watchlist_hits else None
 
@@ -229,6 +241,8 @@ RULES: tuple[Rule, ...] = (
     Rule("liveness", ReasonCode.LIVENESS_FAILED, _liveness, "The live capture must pass presentation attack detection."),
     Rule("face_match", ReasonCode.FACE_MISMATCH, _face, "Live face must match DG2 at the calibrated threshold."),
     Rule("fingerprint_match", ReasonCode.FINGERPRINT_MISMATCH, _finger, "Enrolled travellers' fingerprints must match."),
+    Rule("fingerprint_available", ReasonCode.FINGERPRINT_UNAVAILABLE, _finger_unavailable,
+         "Where configured, the fingerprint check must be possible (offline lanes)."),
     Rule("watchlist", ReasonCode.WATCHLIST_HIT, _watchlist, "No hit on the local watchlist copy."),
     Rule("watchlist_fresh", ReasonCode.WATCHLIST_STALE, _stale, "The local watchlist copy must be fresh."),
     Rule("single_person", ReasonCode.TAILGATING, _tailgating, "One person in the lane."),

@@ -329,7 +329,8 @@ class FingerStep:
     gives enrolled templates held locally (ISO 19794-2 bytes, matched here), or ``remote`` (e.g.
     :meth:`HttpBackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
     never reach the gate. The scanner is used only when the traveller has fingerprints enrolled.
-    Back office unreachable: the fingerprint check is skipped (chip and face still decide) and logged."""
+    Back office unreachable: the outcome says so (``unavailable``); the policy decides
+    (``PolicyConfig.refer_when_fingerprint_unavailable``; by default chip and face decide)."""
 
     scanner: Any
     engine: FingerEngine
@@ -358,7 +359,7 @@ class FingerStep:
                                      [(self.position, raw) for _, raw in self._probes()])
             except BackofficeUnavailable as e:
                 log.info("fingerprint check skipped: back office unreachable (%s)", type(e).__name__)
-                return FingerOutcome(enrolled=False)
+                return FingerOutcome(enrolled=False, unavailable=True)
             except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
                 log.info("fingerprint capture failed: %s", type(e).__name__)
                 return FingerOutcome(enrolled=True)  # enrolled but not verified: the policy refers

@@ -125,6 +125,7 @@ class FingerOutcome:
     enrolled: bool
     score: float | None = None
     threshold: float | None = None
+    unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
 
 
 class Door(Protocol):
@@ -233,7 +234,7 @@ class GateWorkflow:
                 states.append(GateState.FINGER)
                 finger = self._run(GateState.FINGER, lambda: self.steps.finger(presentation), timings)
                 ev = replace(ev, finger_enrolled=finger.enrolled, finger_score=finger.score,
-                             finger_threshold=finger.threshold)
+                             finger_threshold=finger.threshold, finger_unavailable=finger.unavailable)
 
             states.append(GateState.WATCHLIST)
             matches = tuple(self._run(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings))

@@ -340,3 +340,15 @@ def test_several_people_keeping_the_traveller_from_being_captured_is_tailgating(
     engine = FaceEngine(quality=lambda f: Crowd(), verify=lambda ref, frames: V(0.9))
     r = serve_with_face(pki, "C5550004", FaceStep(Cam(True), engine))
     assert not r.opened and "tailgating" in r.decision.reasons
+
+
+def test_finger_step_says_when_the_back_office_cannot_be_asked():
+    from gate import BackofficeUnavailable, FingerEngine, FingerStep, Presentation
+
+    def remote(number, state, probes):
+        raise BackofficeUnavailable("connection refused")
+
+    step = FingerStep(scanner=None, engine=FingerEngine(None, None, max, 0.0), remote=remote)
+    out = step(Presentation(document_type="P", issuing_state="VNM", document_number="C1234567",
+                            date_of_birth=dt.date(1990, 3, 15), date_of_expiry=dt.date(2031, 1, 1)))
+    assert out.unavailable and not out.enrolled

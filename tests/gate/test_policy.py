@@ -68,3 +68,18 @@ def test_several_reasons_all_listed():
     d = decide(good(date_of_expiry=dt.date(2020, 1, 1), face_score=0.1, persons_in_lane=3))
     assert set(d.reasons) == {ReasonCode.DOCUMENT_EXPIRED, ReasonCode.FACE_MISMATCH, ReasonCode.TAILGATING}
     assert d.to_dict()["outcome"] == "refer"
+
+
+def test_fingerprint_check_unavailable_offline_is_a_configured_choice():
+    offline = good(finger_unavailable=True)
+    assert decide(offline).outcome is Outcome.OPEN  # offline first: chip and face decide
+    strict = PolicyConfig(refer_when_fingerprint_unavailable=True)
+    d = decide(offline, strict)
+    assert d.reasons == (ReasonCode.FINGERPRINT_UNAVAILABLE,) and "unreachable" in d.explain()
+    assert decide(good(), strict).outcome is Outcome.OPEN
+
+
+def test_every_gate_reason_code_is_accepted_by_the_back_office():
+    from backoffice.schemas import ReasonCode as BackofficeReason
+
+    assert {str(r) for r in ReasonCode} <= {str(r) for r in BackofficeReason}
