@@ -138,36 +138,24 @@ def _tensor(b) -> np.ndarray:
     return arr.reshape(shape)
 
 
+_SCALAR_ATTRS = {2: lambda v: bytes(v).decode(), 3: _signed, 6: _signed, 4: lambda v: struct.unpack("<f", v)[0],
+                 5: bool, 7: _shape, 8: _tensor}
+
+
 def _attr(b):
+    """AttrValue: list / s / i / f / b / type / shape / tensor."""
     for num, _, v in _fields(b):
-        if num == 1:  # list
-            out: list = []
-            for n, w, u in _fields(v):
-                if n == 2:
-                    out.append(bytes(u).decode())
-                elif n in (3, 6):
-                    out += [_signed(x) for x in _packed(u, w, "varint")]
-                elif n == 4:
-                    out += _packed(u, w, "f")
-                elif n == 5:
-                    out += [bool(x) for x in _packed(u, w, "varint")]
-                elif n == 7:
-                    out.append(_shape(u))
-                elif n == 8:
-                    out.append(_tensor(u))
-            return out
-        if num == 2:
-            return bytes(v).decode()
-        if num in (3, 6):
-            return _signed(v)
-        if num == 4:
-            return struct.unpack("<f", v)[0]
-        if num == 5:
-            return bool(v)
-        if num == 7:
-            return _shape(v)
-        if num == 8:
-            return _tensor(v)
+        if num != 1:
+            return _SCALAR_ATTRS[num](v) if num in _SCALAR_ATTRS else None
+        out: list = []
+        for n, w, u in _fields(v):
+            if n in (3, 5, 6):
+                out += [_signed(x) if n != 5 else bool(x) for x in _packed(u, w, "varint")]
+            elif n == 4:
+                out += _packed(u, w, "f")
+            elif n in (2, 7, 8):
+                out.append(_SCALAR_ATTRS[n](u))
+        return out
     return None
 
 
@@ -262,30 +250,28 @@ def _pool(x, n, reduce):
     return tot / cnt  # TF averages over the valid (unpadded) cells only
 
 
+_SIMPLE = {
+    "Identity": lambda a: a[0], "BiasAdd": lambda a: a[0] + a[1], "Add": lambda a: a[0] + a[1],
+    "AddV2": lambda a: a[0] + a[1], "Mul": lambda a: a[0] * a[1], "Relu": lambda a: np.maximum(a[0], 0),
+    "Square": lambda a: a[0] * a[0], "Maximum": lambda a: np.maximum(a[0], a[1]),
+    "Rsqrt": lambda a: 1.0 / np.sqrt(a[0]), "ConcatV2": lambda a: np.concatenate(a[:-1], axis=int(a[-1])),
+    "Reshape": lambda a: a[0].reshape([int(d) for d in np.ravel(a[1])]),
+}
+
+
 def _eval(n: TFNode, a: list):
+    """One TF op in numpy, with TensorFlow's semantics (NHWC, SAME padding split low/high)."""
     op = n.op
+    if op in _SIMPLE:
+        return _SIMPLE[op](a)
     if op == "Const":
         return n.attr["value"]
-    if op == "Identity":
-        return a[0]
     if op == "Conv2D":
         if n.attr.get("data_format", "NHWC") != "NHWC" or any(d != 1 for d in n.attr.get("dilations", [1])):
             raise GraphDefError(f"{n.name}: only NHWC, undilated Conv2D is supported")
         return _conv(a[0], a[1], n.attr["strides"], n.attr["padding"])
-    if op in ("BiasAdd", "Add", "AddV2"):
-        return a[0] + a[1]
-    if op == "Mul":
-        return a[0] * a[1]
-    if op == "Relu":
-        return np.maximum(a[0], 0)
-    if op == "MaxPool":
-        return _pool(a[0], n, "max")
-    if op == "AvgPool":
-        return _pool(a[0], n, "avg")
-    if op == "ConcatV2":
-        return np.concatenate(a[:-1], axis=int(a[-1]))
-    if op == "Reshape":
-        return a[0].reshape([int(d) for d in np.ravel(a[1])])
+    if op in ("MaxPool", "AvgPool"):
+        return _pool(a[0], n, op[:3].lower())
     if op == "MatMul":
         x, w = (a[0].T if n.attr.get("transpose_a") else a[0]), (a[1].T if n.attr.get("transpose_b") else a[1])
         return x @ w.astype(x.dtype)
@@ -294,14 +280,8 @@ def _eval(n: TFNode, a: list):
             raise GraphDefError(f"{n.name}: only inference-mode NHWC FusedBatchNorm is supported")
         scale = a[1] / np.sqrt(a[4] + n.attr.get("epsilon", 1e-3))
         return a[0] * scale + (a[2] - a[3] * scale)
-    if op == "Square":
-        return a[0] * a[0]
     if op == "Sum":
         return np.sum(a[0], axis=tuple(int(i) for i in np.ravel(a[1])), keepdims=bool(n.attr.get("keep_dims")))
-    if op == "Maximum":
-        return np.maximum(a[0], a[1])
-    if op == "Rsqrt":
-        return 1.0 / np.sqrt(a[0])
     raise GraphDefError(f"unsupported op {op} ({n.name})")
 
 
@@ -333,11 +313,10 @@ def build_onnx(nodes: list[TFNode], output: str = "embeddings"):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    by_name = {n.name: n for n in nodes}
-    consumers: dict[str, int] = {}
+    by_name, readers = {n.name: n for n in nodes}, {}
     for n in nodes:
         for i in n.inputs:
-            consumers[i] = consumers.get(i, 0) + 1
+            readers.setdefault(i, []).append(n)
     onodes, inits, const, nchw, emitted = [], [], {}, set(), set()
 
     def init(name, arr):
@@ -368,13 +347,11 @@ def build_onnx(nodes: list[TFNode], output: str = "embeddings"):
             onodes.append(helper.make_node("Transpose", [name + "_nhwc"], [name], perm=_TO_NCHW))
             nchw.add(name)
         elif n.op == "Conv2D":
-            if a[1] not in const or n.attr.get("data_format", "NHWC") != "NHWC":
-                raise GraphDefError(f"{name}: only NHWC Conv2D with constant weights is supported")
+            if a[1] not in const or a[0] not in nchw or n.attr.get("data_format", "NHWC") != "NHWC":
+                raise GraphDefError(f"{name}: only NHWC Conv2D of an activation by constant weights is supported")
             w, (_, sh, sw, _) = const[a[1]], n.attr["strides"]
-            ins = [a[0] if a[0] in nchw else _err(name, "input is not a 4-D activation"),
-                   init(name + "/W", w.transpose(3, 2, 0, 1))]
-            users = [m for m in nodes if name in m.inputs]
-            if len(users) == 1 and users[0].op == "BiasAdd":
+            ins, users = [a[0], init(name + "/W", w.transpose(3, 2, 0, 1))], readers.get(name, [])
+            if len(users) == 1 and users[0].op == "BiasAdd":  # fold the bias into the Conv
                 visit(users[0].inputs[1])
             fuse = len(users) == 1 and users[0].op == "BiasAdd" and users[0].inputs[1] in const
             out = users[0].name if fuse else name
@@ -386,10 +363,10 @@ def build_onnx(nodes: list[TFNode], output: str = "embeddings"):
             nchw.add(out)
         elif n.op in ("MaxPool", "AvgPool"):
             (_, kh, kw, _), (_, sh, sw, _) = n.attr["ksize"], n.attr["strides"]
-            kw_ = {"count_include_pad": 0} if n.op == "AvgPool" else {}
-            onodes.append(helper.make_node("MaxPool" if n.op == "MaxPool" else "AveragePool", [a[0]], [name], name=name, kernel_shape=[kh, kw],
-                                           strides=[sh, sw], **kw_,
-                                           auto_pad="SAME_UPPER" if n.attr["padding"] == "SAME" else "VALID"))
+            extra = {"count_include_pad": 0} if n.op == "AvgPool" else {}  # TF averages valid cells only
+            onodes.append(helper.make_node(
+                "MaxPool" if n.op == "MaxPool" else "AveragePool", [a[0]], [name], name=name, kernel_shape=[kh, kw],
+                strides=[sh, sw], auto_pad="SAME_UPPER" if n.attr["padding"] == "SAME" else "VALID", **extra))
             nchw.add(name)
         elif n.op == "Relu" or n.op == "Identity":
             onodes.append(helper.make_node(n.op, [a[0]], [name], name=name))
@@ -469,10 +446,6 @@ def _channels_first(c: np.ndarray) -> np.ndarray:
     return c.astype(np.float32).reshape(-1, 1, 1) if c.ndim == 1 else c.astype(np.float32)
 
 
-def _err(name, why):
-    raise GraphDefError(f"{name}: {why}")
-
-
 def _check(model_bytes: bytes, nodes: list[TFNode], seed: int = 0) -> float:
     """Max |ONNX - numpy reference| on one random prewhitened-like input."""
     import onnxruntime as ort
@@ -502,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_bytes(data)
     tmp.replace(args.out)
     ops = sorted({n.op for n in nodes})
-    print(f"{args.out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+    digest = hashlib.sha256(data).hexdigest()
+    print(f"{args.out}: {len(data)} bytes, sha256 {digest}"
+          + ("" if digest == EXPECTED_SHA256 else f" (NOT the expected {EXPECTED_SHA256}: onnx/numpy version?)"))
     print(f"TF ops ({len(nodes)} nodes): {', '.join(ops)}")
     if args.check:
         print(f"max |onnx - numpy reference| = {_check(data, nodes):.3g}")
