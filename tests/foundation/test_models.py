@@ -53,3 +53,14 @@ def test_import_loads_nothing():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_built_models_are_recorded_like_the_others(monkeypatch, tmp_path: Path):
+    from models.build_dlib_resnet_onnx import DEFAULT_OUT, EXPECTED_SHA256
+
+    spec = models.manifest()["dlib_resnet_onnx"]
+    assert spec.build == "models.build_dlib_resnet_onnx" and spec.source in models.manifest()
+    assert spec.sha256 == EXPECTED_SHA256 and models.BUILT_DIR / spec.file == DEFAULT_OUT
+    monkeypatch.setattr(models, "BUILT_DIR", tmp_path)  # not built yet: a named error saying how
+    with pytest.raises(models.ModelNotFoundError, match="make setup"):
+        models.locate("dlib_resnet_onnx")

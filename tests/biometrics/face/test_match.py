@@ -127,3 +127,17 @@ def test_verify_aligns_on_the_face_the_quality_check_found(images, templates):
         verify(templates["Hugo_Chavez_1"], [images["Hugo_Chavez_2"]], detections=[q.face, q.face])
     two = np.hstack([images["Hugo_Chavez_2"], images["Jacques_Chirac_1"]])
     assert assess_quality(two, purpose="verification").faces == 2
+
+
+def test_a_reference_portrait_with_someone_small_behind_uses_the_dominant_face(images, templates):
+    import cv2
+
+    from biometrics.face import reference_template
+
+    holder = cv2.resize(images["Hugo_Chavez_1"], (500, 500))
+    behind = cv2.resize(images["Jacques_Chirac_1"], (250, 250))
+    canvas = np.hstack([holder, np.vstack([behind, np.full((250, 250, 3), 120, np.uint8)])])
+    ref = reference_template(canvas)
+    assert compare(ref, templates["Hugo_Chavez_1"]) > THRESHOLDS["fmr_5e-4"]
+    with pytest.raises(MultipleFacesError):  # two people of the same size: which is the holder?
+        reference_template(np.hstack([images["Hugo_Chavez_2"], images["Jacques_Chirac_1"]]))
