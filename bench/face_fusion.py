@@ -119,6 +119,12 @@ def _fnmr(g: np.ndarray, i: np.ndarray) -> dict:
     return {"eer": round(f["eer"], 5), **{f"fnmr@{k}": round(f["fnmr_at_fmr"][k], 5) for k in TARGETS}}
 
 
+def _thresholds(g: np.ndarray, i: np.ndarray) -> dict:
+    from biometrics.face._eval import det_figures
+
+    return {k: round(v, 4) for k, v in det_figures(g, i)["thresholds"].items()}
+
+
 def _fuse(a: tuple, b: tuple, w: float, norm: tuple) -> tuple:
     """z-normalised weighted sum (1 - w) z_a + w z_b; -inf (failure) stays -inf."""
     (ma, sa), (mb, sb) = norm
@@ -212,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         fusion[f"{a_name}+{b_name}"] = {
             "cross_validated": cv,
             "equal_weight_z_sum": _fnmr(*_fuse(a, b, 0.5, norm)),
-            "tuned_on_all_data": {"w": w_all, **_fnmr(*_fuse(a, b, w_all, norm))},
+            "tuned_on_all_data": {"w": w_all, **_fnmr(*_fuse(a, b, w_all, norm)),
+                                  "thresholds": _thresholds(*_fuse(a, b, w_all, norm))},
         }
     fta = {r: float(np.mean([d is None for d in cache[r]["dets"]])) for r in ("plain", "chip")}
     # sanity check of the conversion: LFW accuracy (best threshold) on pairs.txt's own pairs, plain photos

@@ -112,3 +112,13 @@ def test_genuine_pair_scores_above_impostors():
     assert max(impostors) < 0.35, impostors
     one = facenet_embedding(*faces[0], flip=True)
     assert float(one @ e[0]) > 0.9  # the mirror-averaged embedding stays close to the plain one
+
+
+def test_fused_score_orders_like_its_parts():
+    from biometrics.face._facenet import FUSED_THRESHOLDS, fused_score
+
+    assert list(FUSED_THRESHOLDS.values()) == sorted(FUSED_THRESHOLDS.values())
+    typical_impostor = fused_score(0.84, 0.04)
+    assert abs(typical_impostor) < 0.1  # z-normalised: impostors centre on 0
+    assert fused_score(0.95, 0.6) > FUSED_THRESHOLDS["fmr_5e-4"] > fused_score(0.90, 0.1)
+    assert fused_score(0.93, 0.5) > fused_score(0.93, 0.2)
