@@ -27,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from models import BUILT_DIR
+
 __all__ = ["GraphDefError", "TFNode", "DEFAULT_OUT", "EXPECTED_SHA256", "SOURCE_MODEL", "parse_graphdef", "read_graph",
            "reference_forward", "build_onnx", "main"]
 
 SOURCE_MODEL = "facenet_20180408"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "var" / "models" / "facenet_20180408.onnx"
+DEFAULT_OUT = BUILT_DIR / "facenet_20180408.onnx"
 OPSET = 17
 #: sha256 of the ONNX this converter writes (onnx 1.17.0, numpy 1.26); biometrics.face checks it on load.
 EXPECTED_SHA256 = "60beff038e3a184119bb3f85b744c936a7e0bb15796f2a7ac3fd3231091d0efa"

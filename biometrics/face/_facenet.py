@@ -59,19 +59,19 @@ def facenet_model_path() -> Path:
     return DEFAULT_OUT
 
 
-_session = None
+_sessions: dict[Path, object] = {}
 _lock = threading.Lock()
+_HINT = "build it with `python -m models.build_facenet_onnx`"
 
 
 def _load(path: Path | None):
-    global _session
+    """The onnxruntime session (one per file and process), after checking the file's sha256."""
+    target = Path(path) if path is not None else facenet_model_path()
     with _lock:
-        if _session is not None and path is None:
-            return _session
-        target = Path(path) if path is not None else facenet_model_path()
+        if target in _sessions:
+            return _sessions[target]
         if not target.is_file():
-            raise FaceNetUnavailableError(
-                f"FaceNet model {target} is missing: build it with `python -m models.build_facenet_onnx`")
+            raise FaceNetUnavailableError(f"FaceNet model {target} is missing: {_HINT}")
         from models.build_facenet_onnx import EXPECTED_SHA256
 
         h = hashlib.sha256()
@@ -80,19 +80,18 @@ def _load(path: Path | None):
                 h.update(block)
         if h.hexdigest() != EXPECTED_SHA256:
             raise FaceNetUnavailableError(
-                f"FaceNet model {target}: sha256 {h.hexdigest()}, expected {EXPECTED_SHA256}; rebuild it with "
-                "`python -m models.build_facenet_onnx`")
+                f"FaceNet model {target}: sha256 {h.hexdigest()}, expected {EXPECTED_SHA256}; re{_HINT}")
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
             session = ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own untyped errors on a bad file
             raise FaceNetUnavailableError(f"FaceNet model {target} does not load: {e}") from e
-        if path is None:
-            _session = session
+        _sessions[target] = session
         return session
 
 
