@@ -65,18 +65,21 @@ class TravellerCamera:
         from biometrics.face._pad_sim import FaceRenderer, camera_noise, prepare_still  # no public API yet
         from devices import CameraError, load_rgb
 
-        mesher = FaceMesher(static=True)
-        chosen = None
-        for p in photos:
-            img = load_rgb(p)
-            h, w = img.shape[:2]
-            img = img[int(h * (1 - crop) / 2):int(h * (1 + crop) / 2), int(w * (1 - crop) / 2):int(w * (1 + crop) / 2)]
-            still = prepare_still(img)
-            faces = mesher.process(still)
-            if faces and (chosen is None or assess_quality(still, purpose="enrolment").passed):
-                chosen = (still, faces[0])
-                if assess_quality(still, purpose="enrolment").passed:
-                    break
+        mesher = FaceMesher(static=True)  # closed here: a mediapipe graph holds ~30 MB until closed
+        try:
+            chosen = None
+            for p in photos:
+                img = load_rgb(p)
+                h, w = img.shape[:2]
+                img = img[int(h * (1 - crop) / 2):int(h * (1 + crop) / 2), int(w * (1 - crop) / 2):int(w * (1 + crop) / 2)]
+                still = prepare_still(img)
+                faces = mesher.process(still)
+                if faces and (chosen is None or assess_quality(still, purpose="enrolment").passed):
+                    chosen = (still, faces[0])
+                    if assess_quality(still, purpose="enrolment").passed:
+                        break
+        finally:
+            mesher.close()
         if chosen is None:
             raise CameraError("no usable face among the simulator's photos")
         self._renderer = FaceRenderer(*chosen)
