@@ -40,12 +40,12 @@ def _build_cache(root: Path) -> dict:
     from biometrics.face._align import face_chip
     from biometrics.face._detect import MIN_INTER_EYE_DISTANCE, FaceError, detect_faces, load_image
     from biometrics.face._eval import Workspace, _central, _dg2_portrait, read_dataset, read_lfw_pairs
-    from biometrics.face._template import _resnet
+    from biometrics.face._template import _descriptors
 
     data = read_dataset(root / "labels.csv", root)
     pairs = read_lfw_pairs(root / "pairs.txt", data)
     used = sorted({int(i) for i in np.unique(np.concatenate([pairs.genuine.ravel(), pairs.impostor.ravel()]))})
-    work, net = Workspace(), _resnet()
+    work = Workspace()
     out = {"files": [data.files[k] for k in used], "ids": [data.identities[k] for k in used], "index": used,
            "genuine": pairs.genuine, "impostor": pairs.impostor, "nfiles": len(data.files)}
     for role in ("plain", "chip"):
@@ -58,8 +58,7 @@ def _build_cache(root: Path) -> dict:
                 face = None if img is None else _central(detect_faces(img), img.shape)
                 if face is not None and face.inter_eye_distance >= MIN_INTER_EYE_DISTANCE:
                     det, c = face, face_chip(img, face)
-                    v = np.asarray([np.asarray(x) for x in net.compute_face_descriptor(
-                        [np.ascontiguousarray(c), np.ascontiguousarray(c[:, ::-1])])], np.float32)
+                    v = _descriptors([np.ascontiguousarray(c), np.ascontiguousarray(c[:, ::-1])])
             except FaceError:
                 det = None
             dets.append(det)
