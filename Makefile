@@ -36,10 +36,13 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 	@touch $(STAMP)
 
 # Models converted by our own scripts from files in the pinned packages (see models/manifest.toml).
-models: var/models/dlib_resnet_v1.onnx
+models: var/models/dlib_resnet_v1.onnx var/models/facenet_20180408.onnx
 
 var/models/dlib_resnet_v1.onnx: $(STAMP) models/build_dlib_resnet_onnx.py
 	$(PY) -m models.build_dlib_resnet_onnx
+
+var/models/facenet_20180408.onnx: $(STAMP) models/build_facenet_onnx.py
+	$(PY) -m models.build_facenet_onnx
 
 doctor: setup
 	$(VENV)/bin/smartborder doctor

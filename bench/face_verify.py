@@ -4,7 +4,8 @@
 
 The path timed is the gate's: the quality check on the frame (mediapipe's detector and face mesh,
 the ISO/IEC 29794-5-style measures), the template of the face the quality check found (aligned by
-dlib's 5-point model, ResNet), and the comparison with the traveller's reference template, made
+dlib's 5-point model; dlib's ResNet on onnxruntime with mirror averaging, and FaceNet when built:
+``models``), and the fused comparison with the traveller's reference template, made
 beforehand from the chip photo (DG2-like: ICAO crop 480x600, JPEG 2000 <= 20 KB). Frames are lfw-dev
 photos of ``--people`` people scaled into a 640x480 frame (inter-eye distance ~80 px, as at a gate
 camera ~50 cm away); each person's reference is another photo of them. The process is pinned to one
@@ -166,6 +167,10 @@ def main(argv: list[str] | None = None) -> dict:
                 scores["smartborder_mtcnn"].append(None if vm is None else (round(vm.score, 4), vm.matched))
                 scores["baseline_face_recognition"].append(None if d is None else (round(d, 4), d <= 0.6))
 
+    from biometrics.face._template import FACENET_DIMENSIONS
+
+    models = "dlib+facenet" if cases[0][0].facenet is not None else "dlib"
+
     def decisions(rows):
         ok = [r for r in rows if r is not None]
         return {"frames": len(rows), "acquired": len(ok), "matched": sum(1 for r in ok if r[1]),
@@ -176,6 +181,8 @@ def main(argv: list[str] | None = None) -> dict:
         "people": len(cases),
         "frame": f"{FRAME_W}x{FRAME_H}",
         "pinned_to_one_core": pinned,
+        "models": models,
+        "facenet_dimensions": FACENET_DIMENSIONS if models != "dlib" else None,
         "ms": {k: summary(v) for k, v in times.items()},
         "speedup_vs_baseline": round(med["baseline_face_recognition"] / med["smartborder"], 2),
         "genuine_decisions": {k: decisions(v) for k, v in scores.items()},

@@ -175,8 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     retries: list[str] = []  # why a first capture was not enough (the step then tries again)
     attempt = face_step._attempt
 
-    def recorded_attempt(chip):
-        out = attempt(chip)
+    def recorded_attempt(chip, pending=None):
+        out = attempt(chip, pending)
         if not (out.acquired and out.liveness_passed is not False):
             retries.append(str(out.liveness_reason or "; ".join(out.guidance) or "not acquired"))
         return out

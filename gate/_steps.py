@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -161,6 +163,9 @@ class FaceEngine:
     verify: Callable[[np.ndarray, Sequence[np.ndarray]], Any]
     liveness: Callable[[Sequence[np.ndarray], Sequence[float]], Any] | None = None
     session: Callable[[], Any] | None = None
+    #: the chip photo's template, made on a worker thread while the camera captures and passed to
+    #: ``verify`` in place of the photo (raises StepError when the photo is unusable)
+    reference: Callable[[np.ndarray], Any] | None = None
 
     @classmethod
     def default(cls, *, threshold: str = "fmr_5e-4", challenges: tuple[str, ...] = (),
@@ -170,12 +175,15 @@ class FaceEngine:
         def quality(frame):
             return face.assess_quality(frame, purpose="verification")
 
-        def verify(reference, frames, detections=None):
-            # the chip photo first, on its own: a problem there is the document's, never "tailgating"
+        def reference(image):
+            # the chip photo on its own: a problem there is the document's, never "tailgating"
             try:
-                ref = face.reference_template(reference)
+                return face.reference_template(image)
             except face.FaceError as e:
                 raise StepError(f"chip photo unusable for matching: {type(e).__name__}") from e
+
+        def verify(ref, frames, detections=None):
+            ref = reference(ref)  # a template passes through
             try:
                 return face.verify(ref, list(frames), threshold=threshold, detections=detections)
             except face.MultipleFacesError as e:
@@ -189,7 +197,20 @@ class FaceEngine:
         # an active challenge needs a lane display and a live camera; without one configured the
         # gate records liveness as "not checked" (never as passed)
         session = face.LivenessSession if active_liveness else None  # random blink + turn, secure RNG
-        return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None, session)
+        return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None, session,
+                   reference)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gate-face")
+        return _pool
 
 
 @dataclass
@@ -236,16 +257,33 @@ class FaceStep:
     attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
 
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
-        outcome = self._attempt(chip)
-        for attempt in range(2, self.attempts + 1):
-            if outcome.acquired and outcome.liveness_passed is not False or outcome.faces_seen > 1:
-                break
-            if self.display is not None:
-                self.display("retry")
-            outcome = replace(self._attempt(chip), attempts=attempt)
-        return outcome
+        # the chip photo's template is made on a worker thread while the camera captures (the
+        # networks release the GIL); its errors surface when the matcher needs it
+        pending = _workers().submit(self._reference, chip) if self.engine.reference is not None else None
+        try:
+            outcome = self._attempt(chip, pending)
+            for attempt in range(2, self.attempts + 1):
+                if outcome.acquired and outcome.liveness_passed is not False or outcome.faces_seen > 1:
+                    break
+                if self.display is not None:
+                    self.display("retry")
+                outcome = replace(self._attempt(chip, pending), attempts=attempt)
+            return outcome
+        finally:
+            if pending is not None:
+                pending.cancel()
 
-    def _attempt(self, chip: ChipOutcome) -> FaceOutcome:
+    def _reference(self, chip: ChipOutcome) -> Any:
+        return self.engine.reference(self._chip_photo(chip))
+
+    @staticmethod
+    def _chip_photo(chip: ChipOutcome) -> np.ndarray:
+        try:
+            return decode_image(chip.dg2_image or b"")
+        except (OSError, ValueError) as e:
+            raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
+
+    def _attempt(self, chip: ChipOutcome, pending: Future | None = None) -> FaceOutcome:
         active: bool | None = None
         why: str | None = None
         stream, limit = None, self.max_frames
@@ -284,10 +322,7 @@ class FaceStep:
             live_passed = bool(self.engine.liveness(frames, stamps).passed)
         order = [int(i) for i in np.argsort(scores)[::-1][: self.match_frames]]
         best = good[order[0]]
-        try:
-            reference = decode_image(chip.dg2_image or b"")
-        except (OSError, ValueError) as e:
-            raise StepError(f"chip photo cannot be decoded: {type(e).__name__}") from e
+        reference = pending.result() if pending is not None else self._chip_photo(chip)
         # the quality check already found the face in each frame: the matcher aligns on it
         detections = [faces[i] for i in order]
         extra = {"detections": detections} if all(d is not None for d in detections) else {}

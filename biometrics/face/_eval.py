@@ -240,13 +240,16 @@ def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray |
 
 
 def _ours(image: np.ndarray) -> np.ndarray | None:
+    """dlib's 128-D vector followed by FaceNet's 512-D one (NaN when FaceNet is not built)."""
     from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
     from ._template import extract_template
 
     face = _central(detect_faces(image), image.shape)
     if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
         return None
-    return extract_template(image, face).vector
+    t = extract_template(image, face)
+    second = t.facenet if t.facenet is not None else np.full(512, np.nan, dtype=np.float32)
+    return np.concatenate([t.vector, second])
 
 
 def _baseline(image: np.ndarray) -> np.ndarray | None:
@@ -263,6 +266,7 @@ def _baseline(image: np.ndarray) -> np.ndarray | None:
 
 _SYSTEMS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"smartborder": _ours,
                                                                   "face_recognition": _baseline}
+_DIMS = {"smartborder": 640, "face_recognition": 128}
 
 
 def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: Workspace,
@@ -271,7 +275,7 @@ def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: 
     from ._detect import FaceError, load_image
 
     fn = _SYSTEMS[system]
-    out = np.full((len(data.files), 128), np.nan, dtype=np.float32)
+    out = np.full((len(data.files), _DIMS[system]), np.nan, dtype=np.float32)
     failures, times = 0, []
     for k in _progress(needed, len(needed), f"{system} {role}", progress):
         file = data.files[k]
@@ -303,8 +307,15 @@ def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -
     if len(pairs) == 0:
         return np.zeros(0)
     a, b = ref[pairs[:, 0]].astype(np.float64), probe[pairs[:, 1]].astype(np.float64)
-    if metric == "cosine":
-        s = np.einsum("ij,ij->i", a, b)
+    if metric == "fused":  # dlib + FaceNet parts (compare()'s fusion); dlib alone where FaceNet is missing
+        from ._match import fuse
+
+        d = np.einsum("ij,ij->i", a[:, :128], b[:, :128])
+        f = np.einsum("ij,ij->i", a[:, 128:], b[:, 128:])
+        s = np.where(np.isnan(f), d, fuse(d, f))
+        s = np.where(np.isnan(d), np.nan, s)
+    elif metric == "cosine":
+        s = np.einsum("ij,ij->i", a[:, :128], b[:, :128])
     else:  # face_recognition: distance, so score = -distance
         s = -np.linalg.norm(a - b, axis=1)
     return np.where(np.isnan(s), -np.inf, s)
@@ -345,22 +356,32 @@ def evaluate(labels: Path, root: Path | None = None, *, pairs: Path | None = Non
         pair_set = read_lfw_pairs(pairs, data)
     else:
         pair_set = all_pairs(data, min_impostors=min_impostors)
-    systems = [_run_system("smartborder", "cosine", data, pair_set, protocol, work, progress)]
+    systems = [_run_system("smartborder", "fused", data, pair_set, protocol, work, progress),
+               _run_system("smartborder", "cosine", data, pair_set, protocol, work, progress)]
+    systems[1].name = "smartborder (dlib only)"
     if baseline:
         base = _run_system("face_recognition", "distance", data, pair_set, protocol, work, progress)
         tol = -0.6  # face_recognition's default tolerance, as a score threshold
         base.extra["at_tolerance_0.6"] = {"fmr": float(np.mean(base.impostor >= tol)),
                                           "fnmr": float(np.mean(base.genuine < tol))}
         systems.append(base)
-    report = {"protocol": protocol, "pairs": pair_set.source, "images": len(data.files), **systems[0].figures()}
+    report = {"protocol": protocol, "pairs": pair_set.source, "images": len(data.files), **systems[0].figures(),
+              "dlib_only": systems[1].figures()}
+    report["models"] = "dlib+facenet" if _fused_any(systems[0], systems[1]) else "dlib"
     if baseline:
-        report["baseline"] = systems[1].figures()
+        report["baseline"] = systems[2].figures()
         ratios = {}
         for key in FMR_TARGETS:
             ours, theirs = report["fnmr_at_fmr"][key], report["baseline"]["fnmr_at_fmr"][key]
             ratios[key] = round(theirs / ours, 3) if ours > 0 else None
         report["baseline_fnmr_ratio"] = ratios
     return report, systems
+
+
+def _fused_any(fused: SystemScores, dlib: SystemScores) -> bool:
+    """Whether any score differs between the fused and the dlib-only runs (FaceNet was present)."""
+    g = np.isfinite(fused.genuine) & np.isfinite(dlib.genuine)
+    return bool(np.any(np.abs(fused.genuine[g] - dlib.genuine[g]) > 1e-9))
 
 
 def plot_det(systems: list[SystemScores], path: Path, title: str = "DET") -> None:

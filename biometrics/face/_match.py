@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._align import face_chip
-from ._calibration import THRESHOLDS
+from ._calibration import THRESHOLDS, THRESHOLDS_DLIB
 from ._detect import (
     MIN_INTER_EYE_DISTANCE,
     FaceDetection,
@@ -32,7 +32,7 @@ from ._detect import (
     detect_faces,
     detect_single_face,
 )
-from ._template import FaceTemplate, extract_template, templates_from_chips
+from ._template import FaceTemplate, extract_template, templates_from_chips, templates_of
 
 __all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
            "threshold_value", "reference_template"]
@@ -57,21 +57,48 @@ class FaceVerification:
     frames_used: int
     per_frame_scores: tuple[float | None, ...]
     frame_errors: dict[int, str] = field(default_factory=dict)
+    models: str = "dlib"  # "dlib+facenet" when the scores are fused
 
 
 def compare(a: FaceTemplate, b: FaceTemplate) -> float:
-    """Similarity of two templates in [-1, 1] (cosine of the unit-norm embeddings); higher = same."""
+    """Similarity of two templates; higher = same person.
+
+    dlib-only templates (or one of them): the cosine of the 128-D embeddings, in [-1, 1]. Both with a
+    FaceNet part: score fusion on the same scale, ``m + s * ((1 - w) z_dlib + w z_facenet)``, each
+    cosine z-normalised by its impostor mean and deviation on lfw-dev and ``(m, s)`` dlib's, so a
+    fused score reads like a dlib cosine (w = 0.25; see ``_facenet``). Use :func:`is_fused` to pick
+    the thresholds (:func:`threshold_value`)."""
     if not isinstance(a, FaceTemplate) or not isinstance(b, FaceTemplate):
         raise TypeError("compare() takes two FaceTemplate objects")
-    return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+    cos_dlib = float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+    if not is_fused(a, b):
+        return cos_dlib
+    cos_facenet = float(np.clip(np.dot(a.facenet, b.facenet), -1.0, 1.0))
+    return fuse(cos_dlib, cos_facenet)
 
 
-def threshold_value(threshold: str | float) -> tuple[str, float]:
-    """(name, value) of a named threshold; a float is accepted as a custom threshold named ``"custom"``."""
+def is_fused(a: FaceTemplate, b: FaceTemplate) -> bool:
+    """Whether :func:`compare` fuses the two templates' scores (both carry FaceNet embeddings)."""
+    return a.facenet is not None and b.facenet is not None
+
+
+def fuse(cos_dlib, cos_facenet):  # noqa: ANN001, ANN201 - floats or arrays alike
+    """The fused score of dlib and FaceNet cosines, on dlib's cosine scale (see :func:`compare`)."""
+    from ._facenet import FUSION_IMPOSTOR_STATS, FUSION_WEIGHT
+
+    (md, sd), (mf, sf) = FUSION_IMPOSTOR_STATS["dlib"], FUSION_IMPOSTOR_STATS["facenet"]
+    z = (1 - FUSION_WEIGHT) * (cos_dlib - md) / sd + FUSION_WEIGHT * (cos_facenet - mf) / sf
+    return md + sd * z
+
+
+def threshold_value(threshold: str | float, *, fused: bool = True) -> tuple[str, float]:
+    """(name, value) of a named threshold for fused (default) or dlib-only scores; a float is
+    accepted as a custom threshold named ``"custom"``."""
     if isinstance(threshold, str):
-        if threshold not in THRESHOLDS:
-            raise KeyError(f"unknown threshold {threshold!r}; known: {', '.join(THRESHOLDS)}")
-        return threshold, float(THRESHOLDS[threshold])
+        table = THRESHOLDS if fused else THRESHOLDS_DLIB
+        if threshold not in table:
+            raise KeyError(f"unknown threshold {threshold!r}; known: {', '.join(table)}")
+        return threshold, float(table[threshold])
     return "custom", float(threshold)
 
 
@@ -120,7 +147,6 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
     ``probe_flip`` averages each live template with its mirror's, as references are (twice the
     network time per frame; the thresholds are calibrated for the default).
     """
-    name, value = threshold_value(threshold)
     ref = reference_template(reference)
     if isinstance(live_frames, np.ndarray) and live_frames.ndim == 3:
         live_frames = [live_frames]
@@ -131,19 +157,24 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
     errors: dict[int, str] = {}
     last_error: FaceError | None = None
     multiple: MultipleFacesError | None = None
-    chips: dict[int, np.ndarray] = {}
+    faces: dict[int, tuple[np.ndarray, FaceDetection]] = {}
     for i, frame in enumerate(frames):
         try:
             rgb = as_rgb(frame)
             det = given[i] if given[i] is not None else detect_single_face(rgb)
-            chips[i] = face_chip(rgb, det)
+            face_chip(rgb, det)  # a face the aligner cannot use is this frame's error, found here
+            faces[i] = (rgb, det)
         except FaceError as e:
             errors[i] = f"{type(e).__name__}: {e}"
             last_error = e
             if isinstance(e, MultipleFacesError):
                 multiple = e
-    # one network batch for every usable frame
-    templates = dict(zip(chips, templates_from_chips(list(chips.values()), flip=probe_flip), strict=True))
+    # one network batch for every usable frame (the FaceNet part only when the reference has one)
+    if ref.facenet is not None:
+        made = templates_of(list(faces.values()), flip=probe_flip)
+    else:
+        made = templates_from_chips([face_chip(rgb, det) for rgb, det in faces.values()], flip=probe_flip)
+    templates = dict(zip(faces, made, strict=True))
     scores: list[float | None] = [compare(ref, templates[i]) if i in templates else None for i in range(len(frames))]
     usable = sorted((s for s in scores if s is not None), reverse=True)
     if not usable:
@@ -153,6 +184,9 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
             raise last_error
         raise NoFaceError("no live frame given")
     best = usable[:max(1, top_k)]
-    fused = float(np.mean(best))
-    return FaceVerification(score=fused, threshold_name=name, threshold=value, matched=fused >= value,
-                            frames_used=len(usable), per_frame_scores=tuple(scores), frame_errors=errors)
+    score = float(np.mean(best))
+    fused = all(is_fused(ref, t) for t in templates.values())
+    name, value = threshold_value(threshold, fused=fused)
+    return FaceVerification(score=score, threshold_name=name, threshold=value, matched=score >= value,
+                            frames_used=len(usable), per_frame_scores=tuple(scores), frame_errors=errors,
+                            models="dlib+facenet" if fused else "dlib")

@@ -7,13 +7,20 @@ through dlib itself (same templates, ~12x slower).
 A template is the L2-normalised mean of the embeddings of the aligned chip and of its mirror image
 (flip test-time augmentation: measured on lfw-dev it lowers FNMR at low FMR, see ``bench/face.py``).
 
-Byte format (little endian), version 1::
+A template may also carry a second embedding, FaceNet's (512-D, ``_facenet``): two templates that
+both have one are compared by score fusion (``_match.compare``). It is made whenever the FaceNet
+model is built (``make setup``); without it templates are dlib-only and compared by cosine.
+
+Byte format (little endian), version 1 (dlib only) and version 2 (dlib + FaceNet)::
 
     magic  b"SBFT"            4 bytes   smartborder face template
-    version                   1 byte    = 1
+    version                   1 byte    = 1 | 2
     algorithm                 1 byte    = 1 (dlib ResNet v1, 5-point chip 150 px, flip-averaged)
+                                        | 2 (the same + FaceNet 20180408, landmark box, fixed standardisation)
     dimensions                2 bytes   = 128
+    [dimensions2              2 bytes   = 512]           version 2 only
     vector                    4*dims    float32, unit norm
+    [vector2                  4*dims2   float32, unit norm]  version 2 only
     crc32                     4 bytes   of everything before it
 """
 
@@ -32,15 +39,19 @@ from models import model_path
 from ._align import face_chip
 from ._detect import FaceDetection, FaceError, as_rgb, detect_single_face
 
-__all__ = ["FaceTemplate", "TemplateFormatError", "extract_template", "templates_from_chips",
-           "TEMPLATE_VERSION", "ALGORITHM_DLIB_RESNET_FLIP"]
+__all__ = ["FaceTemplate", "TemplateFormatError", "extract_template", "templates_from_chips", "templates_of",
+           "facenet_parts", "TEMPLATE_VERSION", "TEMPLATE_VERSION_FUSED", "ALGORITHM_DLIB_RESNET_FLIP",
+           "ALGORITHM_DLIB_FACENET"]
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"SBFT"
 TEMPLATE_VERSION = 1
+TEMPLATE_VERSION_FUSED = 2
 ALGORITHM_DLIB_RESNET_FLIP = 1
+ALGORITHM_DLIB_FACENET = 2
 DIMENSIONS = 128
+FACENET_DIMENSIONS = 512
 _HEADER = struct.Struct("<4sBBH")
 
 
@@ -50,24 +61,31 @@ class TemplateFormatError(FaceError):
 
 @dataclass(frozen=True, eq=False)
 class FaceTemplate:
-    """A 128-D unit-norm face embedding. Compare two with :func:`biometrics.face.compare`."""
+    """A 128-D unit-norm face embedding (dlib), with an optional 512-D FaceNet one (``facenet``).
+    Compare two with :func:`biometrics.face.compare`."""
 
     vector: np.ndarray
     algorithm: int = ALGORITHM_DLIB_RESNET_FLIP
+    facenet: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        v = np.asarray(self.vector, dtype=np.float32).reshape(-1)
-        if v.shape != (DIMENSIONS,) or not np.isfinite(v).all():
-            raise TemplateFormatError(f"a face template is {DIMENSIONS} finite floats, got shape {v.shape}")
-        n = float(np.linalg.norm(v))
-        if n < 1e-6:
-            raise TemplateFormatError("a face template cannot be the zero vector")
-        v = v / n
-        v.setflags(write=False)
-        object.__setattr__(self, "vector", v)
+        object.__setattr__(self, "vector", _unit(self.vector, DIMENSIONS))
+        if self.facenet is not None:
+            object.__setattr__(self, "facenet", _unit(self.facenet, FACENET_DIMENSIONS))
+        object.__setattr__(self, "algorithm",
+                           ALGORITHM_DLIB_FACENET if self.facenet is not None else ALGORITHM_DLIB_RESNET_FLIP)
+
+    def dlib_only(self) -> FaceTemplate:
+        """The same template without its FaceNet part (what a v1 reader or the 1:N index uses)."""
+        return FaceTemplate(vector=self.vector)
 
     def to_bytes(self) -> bytes:
-        body = _HEADER.pack(MAGIC, TEMPLATE_VERSION, self.algorithm, DIMENSIONS) + self.vector.astype("<f4").tobytes()
+        if self.facenet is None:
+            body = _HEADER.pack(MAGIC, TEMPLATE_VERSION, self.algorithm, DIMENSIONS) + self.vector.astype("<f4").tobytes()
+        else:
+            body = (_HEADER.pack(MAGIC, TEMPLATE_VERSION_FUSED, self.algorithm, DIMENSIONS)
+                    + struct.pack("<H", FACENET_DIMENSIONS) + self.vector.astype("<f4").tobytes()
+                    + self.facenet.astype("<f4").tobytes())
         return body + struct.pack("<I", zlib.crc32(body))
 
     @classmethod
@@ -78,27 +96,54 @@ class FaceTemplate:
         magic, version, algorithm, dims = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise TemplateFormatError("not a face template (bad magic)")
-        if version != TEMPLATE_VERSION:
-            raise TemplateFormatError(f"face template version {version} is not supported (expected {TEMPLATE_VERSION})")
-        if algorithm != ALGORITHM_DLIB_RESNET_FLIP:
-            raise TemplateFormatError(f"face template algorithm {algorithm} is not supported")
-        if dims != DIMENSIONS or len(data) != _HEADER.size + 4 * dims + 4:
-            raise TemplateFormatError(f"face template length {len(data)} does not match {dims} dimensions")
+        if version not in (TEMPLATE_VERSION, TEMPLATE_VERSION_FUSED):
+            raise TemplateFormatError(f"face template version {version} is not supported (expected 1 or 2)")
+        expected_algorithm = ALGORITHM_DLIB_RESNET_FLIP if version == TEMPLATE_VERSION else ALGORITHM_DLIB_FACENET
+        if algorithm != expected_algorithm:
+            raise TemplateFormatError(f"face template algorithm {algorithm} is not supported in version {version}")
+        offset, dims2 = _HEADER.size, 0
+        if version == TEMPLATE_VERSION_FUSED:
+            if len(data) < offset + 2 + 4:
+                raise TemplateFormatError(f"face template too short ({len(data)} bytes)")
+            (dims2,) = struct.unpack_from("<H", data, offset)
+            offset += 2
+            if dims2 != FACENET_DIMENSIONS:
+                raise TemplateFormatError(f"face template second part has {dims2} dimensions, not {FACENET_DIMENSIONS}")
+        if dims != DIMENSIONS or len(data) != offset + 4 * (dims + dims2) + 4:
+            raise TemplateFormatError(f"face template length {len(data)} does not match {dims}+{dims2} dimensions")
         (crc,) = struct.unpack_from("<I", data, len(data) - 4)
         if zlib.crc32(data[:-4]) != crc:
             raise TemplateFormatError("face template checksum mismatch (corrupt bytes)")
-        vector = np.frombuffer(data, dtype="<f4", count=dims, offset=_HEADER.size).astype(np.float32)
-        return cls(vector=vector, algorithm=algorithm)
+        vector = np.frombuffer(data, dtype="<f4", count=dims, offset=offset).astype(np.float32)
+        second = None
+        if dims2:
+            second = np.frombuffer(data, dtype="<f4", count=dims2, offset=offset + 4 * dims).astype(np.float32)
+        return cls(vector=vector, facenet=second)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FaceTemplate) and self.algorithm == other.algorithm and \
-            bool(np.array_equal(self.vector, other.vector))
+        if not isinstance(other, FaceTemplate) or self.algorithm != other.algorithm:
+            return False
+        same_facenet = self.facenet is None or bool(np.array_equal(self.facenet, other.facenet))
+        return bool(np.array_equal(self.vector, other.vector)) and same_facenet
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
 
     def __repr__(self) -> str:  # never print biometric data
-        return f"FaceTemplate(algorithm={self.algorithm}, dimensions={DIMENSIONS})"
+        dims = DIMENSIONS if self.facenet is None else f"{DIMENSIONS}+{FACENET_DIMENSIONS}"
+        return f"FaceTemplate(algorithm={self.algorithm}, dimensions={dims})"
+
+
+def _unit(values, dims: int) -> np.ndarray:  # noqa: ANN001 - array-like
+    v = np.asarray(values, dtype=np.float32).reshape(-1)
+    if v.shape != (dims,) or not np.isfinite(v).all():
+        raise TemplateFormatError(f"a face template part is {dims} finite floats, got shape {v.shape}")
+    n = float(np.linalg.norm(v))
+    if n < 1e-6:
+        raise TemplateFormatError("a face template cannot be the zero vector")
+    v = v / n
+    v.setflags(write=False)
+    return v
 
 
 _lock = threading.Lock()
@@ -151,6 +196,36 @@ def templates_from_chips(chips: list[np.ndarray], *, flip: bool = True) -> list[
     return [FaceTemplate(vector=v) for v in vecs]
 
 
+def facenet_parts(faces: list[tuple[np.ndarray, FaceDetection]]) -> list[np.ndarray | None]:
+    """FaceNet embeddings of (RGB image, detection) pairs on the landmark box, or Nones when the
+    FaceNet model is not built (templates are then dlib-only; logged once)."""
+    global _facenet_missing
+    if not faces or _facenet_missing:
+        return [None] * len(faces)
+    from ._facenet import FaceNetUnavailableError, facenet_embeddings, landmark_box
+
+    boxed = []
+    for rgb, det in faces:
+        has_points = len(det.landmarks) == 5 and not np.isnan(np.asarray(det.landmarks, dtype=float)).any()
+        boxed.append((rgb, FaceDetection(box=landmark_box(det.landmarks), score=det.score, landmarks=det.landmarks,
+                                         detector=det.detector) if has_points else det))
+    try:
+        return list(facenet_embeddings(boxed))
+    except FaceNetUnavailableError as e:
+        _facenet_missing = True
+        log.warning("face templates without FaceNet (dlib only, no score fusion): %s", e)
+        return [None] * len(faces)
+
+
+_facenet_missing = False
+
+
+def templates_of(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[FaceTemplate]:
+    """Full templates (dlib, and FaceNet when built) of the given faces: (RGB image, detection) pairs."""
+    dlib_parts = templates_from_chips([face_chip(rgb, det) for rgb, det in faces], flip=flip)
+    return [FaceTemplate(vector=t.vector, facenet=f) for t, f in zip(dlib_parts, facenet_parts(faces), strict=True)]
+
+
 def extract_template(image: np.ndarray, detection: FaceDetection | None = None, *,
                      flip: bool = True) -> FaceTemplate:
     """The template of the one face in an RGB image (or of ``detection`` in it).
@@ -162,4 +237,4 @@ def extract_template(image: np.ndarray, detection: FaceDetection | None = None, 
     rgb = as_rgb(image)
     if detection is None:
         detection = detect_single_face(rgb)
-    return templates_from_chips([face_chip(rgb, detection)], flip=flip)[0]
+    return templates_of([(rgb, detection)], flip=flip)[0]

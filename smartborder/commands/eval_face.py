@@ -48,7 +48,11 @@ def face(lfw, labels, root, pairs, pairs_csv, protocol, baseline, as_json, plot,
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"protocol {protocol}; {report['pairs']}")
-    rows = [("smartborder", report)] + ([("face_recognition", report["baseline"])] if baseline else [])
+    rows = [(f"smartborder ({report.get('models', 'dlib')})", report)]
+    if report.get("models") == "dlib+facenet":
+        rows.append(("smartborder (dlib only)", {**report["dlib_only"], **{k: report[k] for k in
+                                                 ("fta", "genuine", "impostor", "ms_per_template")}}))
+    rows += [("face_recognition", report["baseline"])] if baseline else []
     for name, r in rows:
         fnmr = ", ".join(f"FMR {k}: {100 * v:.2f} %" for k, v in r["fnmr_at_fmr"].items())
         click.echo(f"{name}: FTA {100 * r['fta']:.2f} %, EER {100 * r['eer']:.2f} %, FNMR at {fnmr}; "

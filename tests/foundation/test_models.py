@@ -61,6 +61,11 @@ def test_built_models_are_recorded_like_the_others(monkeypatch, tmp_path: Path):
     spec = models.manifest()["dlib_resnet_onnx"]
     assert spec.build == "models.build_dlib_resnet_onnx" and spec.source in models.manifest()
     assert spec.sha256 == EXPECTED_SHA256 and models.BUILT_DIR / spec.file == DEFAULT_OUT
+    from models import build_facenet_onnx
+
+    facenet = models.manifest()["facenet_onnx"]
+    assert facenet.sha256 == build_facenet_onnx.EXPECTED_SHA256 and facenet.source in models.manifest()
+    assert models.BUILT_DIR / facenet.file == build_facenet_onnx.DEFAULT_OUT
     monkeypatch.setattr(models, "BUILT_DIR", tmp_path)  # not built yet: a named error saying how
     with pytest.raises(models.ModelNotFoundError, match="make setup"):
         models.locate("dlib_resnet_onnx")

@@ -352,3 +352,27 @@ def test_finger_step_says_when_the_back_office_cannot_be_asked():
     out = step(Presentation(document_type="P", issuing_state="VNM", document_number="C1234567",
                             date_of_birth=dt.date(1990, 3, 15), date_of_expiry=dt.date(2031, 1, 1)))
     assert out.unavailable and not out.enrolled
+
+
+def test_a_chip_photo_without_a_usable_face_is_a_document_problem(pki):
+    """The chip photo's template is made on a worker thread during capture; its failure surfaces as
+    the document's (chip_read_failed), never as the traveller's failure to acquire."""
+    from PIL import Image
+
+    from tests.conftest import shared_path
+
+    root = shared_path("faces", "lfw-dev")
+    person = next(sorted(d.glob("*.jpg")) for d in sorted(root.iterdir()) if d.is_dir() and len(list(d.glob("*.jpg"))) >= 3)
+    live = [np.asarray(Image.open(p).convert("RGB")) for p in person[1:3]]
+
+    class Camera:
+        def frames(self):
+            while True:
+                yield from live
+
+    blank = io.BytesIO()
+    Image.fromarray(np.full((600, 480, 3), 200, np.uint8)).save(blank, format="PNG")
+    r = serve_with_face(pki, "C5550005", FaceStep(Camera(), FaceEngine.default()), photo=blank.getvalue(),
+                        timeouts=StepTimeouts(chip=30, face=60))
+    assert not r.opened
+    assert "chip_read_failed" in r.decision.reasons and "unusable for matching" in r.decision.explain()

@@ -52,7 +52,15 @@ def test_score_bands_on_real_images(templates):
     for a, b in impostor:
         score = compare(templates[a], templates[b])
         assert score < THRESHOLDS["fmr_1e-2"] - 0.03, (a, b, score)
-    assert compare(templates["Hugo_Chavez_1"], templates["Hugo_Chavez_1"]) == pytest.approx(1.0, abs=1e-6)
+    same = templates["Hugo_Chavez_1"]
+    assert same.facenet is not None  # make setup builds FaceNet: scores are fused
+    from biometrics.face._match import fuse
+
+    assert compare(same, same) == pytest.approx(fuse(1.0, 1.0), abs=1e-6)  # the fused scale's maximum
+    dlib_only = same.dlib_only()
+    assert compare(dlib_only, dlib_only) == pytest.approx(1.0, abs=1e-6)
+    assert compare(dlib_only, templates["Hugo_Chavez_2"]) == pytest.approx(
+        float(np.dot(dlib_only.vector, templates["Hugo_Chavez_2"].vector)), abs=1e-6)  # one part: cosine
 
 
 def test_verify_fuses_frames_and_skips_unusable_ones(images, templates):

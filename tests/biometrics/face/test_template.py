@@ -35,6 +35,24 @@ def test_round_trip_is_exact_and_versioned():
     assert compare(t, back) == pytest.approx(1.0, abs=1e-6)
 
 
+def test_fused_template_round_trip_is_version_2_and_v1_stays_readable():
+    rng = np.random.default_rng(7)
+    t = FaceTemplate(vector=rng.normal(size=128), facenet=rng.normal(size=512))
+    data = t.to_bytes()
+    assert data[4] == 2 and data[5] == 2 and struct.unpack_from("<HH", data, 6) == (128, 512)
+    assert len(data) == 10 + (128 + 512) * 4 + 4
+    back = FaceTemplate.from_bytes(data)
+    assert back == t and back.to_bytes() == data and back.facenet is not None
+    assert "512" in repr(back) and "0." not in repr(back)
+    v1 = t.dlib_only()
+    assert v1.facenet is None and FaceTemplate.from_bytes(v1.to_bytes()) == v1
+    assert compare(v1, t) == pytest.approx(1.0, abs=1e-6)  # one side dlib-only: cosine of the dlib parts
+    with pytest.raises(TemplateFormatError, match="512"):
+        FaceTemplate(vector=rng.normal(size=128), facenet=rng.normal(size=128))
+    with pytest.raises(TemplateFormatError, match="length"):
+        FaceTemplate.from_bytes(_with_crc(data[:-8]))
+
+
 def test_vector_is_unit_norm_and_read_only():
     t = FaceTemplate(vector=np.arange(1, 129, dtype=np.float64))
     assert float(np.linalg.norm(t.vector)) == pytest.approx(1.0, abs=1e-5)
@@ -52,7 +70,8 @@ def _with_crc(body: bytes) -> bytes:
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: b"XXXX" + d[4:], "magic"),
-    (lambda d: _with_crc(d[:4] + b"\x02" + d[5:-4]), "version"),
+    (lambda d: _with_crc(d[:4] + b"\x03" + d[5:-4]), "version"),
+    (lambda d: _with_crc(d[:4] + b"\x02" + d[5:-4]), "algorithm 1 is not supported in version 2"),
     (lambda d: _with_crc(d[:5] + b"\x09" + d[6:-4]), "algorithm"),
     (lambda d: d[:100], "length"),
     (lambda d: d[:10] + bytes([d[10] ^ 0x01]) + d[11:], "checksum"),
