@@ -166,6 +166,10 @@ class FaceEngine:
     #: the chip photo's template, made on a worker thread while the camera captures and passed to
     #: ``verify`` in place of the photo (raises StepError when the photo is unusable)
     reference: Callable[[np.ndarray], Any] | None = None
+    #: with ``match``: ``probe(frame, face) -> template`` per good frame, made on a worker thread as
+    #: frames arrive, and ``match(reference_template, templates) -> result`` (like ``verify``'s)
+    probe: Callable[[np.ndarray, Any], Any] | None = None
+    match: Callable[[Any, Sequence[Any]], Any] | None = None
 
     @classmethod
     def default(cls, *, threshold: str = "fmr_5e-4", challenges: tuple[str, ...] = (),
@@ -191,6 +195,17 @@ class FaceEngine:
             except face.FaceError as e:
                 raise FaceNotAcquired(type(e).__name__) from e
 
+        def probe(frame, detection):
+            try:
+                return face.probe_template(frame, detection)
+            except face.MultipleFacesError as e:
+                raise FaceNotAcquired(str(e), faces=e.count) from e
+            except face.FaceError as e:
+                raise FaceNotAcquired(type(e).__name__) from e
+
+        def match(ref, templates):
+            return face.verify_templates(ref, templates, threshold=threshold)
+
         def liveness(frames, timestamps):
             return face.check_liveness(list(frames), list(timestamps), challenges)
 
@@ -198,7 +213,7 @@ class FaceEngine:
         # gate records liveness as "not checked" (never as passed)
         session = face.LivenessSession if active_liveness else None  # random blink + turn, secure RNG
         return cls(quality, verify, liveness if challenges and hasattr(face, "check_liveness") else None, session,
-                   reference)
+                   reference, probe, match)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -273,6 +288,26 @@ class FaceStep:
             if pending is not None:
                 pending.cancel()
 
+    def _match_templates(self, chip: ChipOutcome, pending: Future | None, probes: list[Future],
+                         frames: list[np.ndarray], scores: list[float], live_passed: bool | None,
+                         why: str | None) -> FaceOutcome:
+        best = frames[int(np.argmax(scores))]
+        reference = pending.result() if pending is not None else self._reference(chip)
+        templates, faces_seen, error = [], 1, None
+        for f in probes:
+            try:
+                templates.append(f.result())
+            except FaceNotAcquired as e:
+                faces_seen, error = max(faces_seen, e.faces), e
+        if not templates:
+            if faces_seen > 1:  # several people in front of the camera
+                return FaceOutcome(acquired=False, faces_seen=faces_seen, live_image=encode_jpeg(best))
+            return FaceOutcome(acquired=False, guidance=(str(error),), live_image=encode_jpeg(best))
+        result = self.engine.match(reference, templates)
+        return FaceOutcome(acquired=True, liveness_passed=live_passed, liveness_reason=why,
+                           score=float(result.score), threshold=float(result.threshold),
+                           live_image=encode_jpeg(best))
+
     def _reference(self, chip: ChipOutcome) -> Any:
         return self.engine.reference(self._chip_photo(chip))
 
@@ -296,6 +331,9 @@ class FaceStep:
         # liveness check, which needs the whole sequence, reads all ``max_frames``)
         enough = self.max_frames if self.engine.liveness is not None and active is None else self.match_frames
         frames, stamps, good, scores, faces, guidance = [], [], [], [], [], []
+        # each good frame's template is made on a worker thread while the next frame is assessed
+        pipeline = self.engine.probe is not None and self.engine.match is not None
+        probes: list[Future] = []
         seen = 0
         t0 = time.monotonic()
         for frame in stream if stream is not None else self.camera.frames():
@@ -307,6 +345,8 @@ class FaceStep:
                 good.append(frame)
                 scores.append(float(getattr(q, "score", 0.0)))
                 faces.append(getattr(q, "face", None))
+                if pipeline and len(probes) < self.match_frames:
+                    probes.append(_workers().submit(self.engine.probe, frame, faces[-1]))
             else:
                 guidance.extend(g for g in (getattr(q, "guidance", None) or []) if g not in guidance)
             if len(frames) >= limit or len(good) >= enough:
@@ -320,6 +360,9 @@ class FaceStep:
         live_passed = active
         if self.engine.liveness is not None and active is None:
             live_passed = bool(self.engine.liveness(frames, stamps).passed)
+        if pipeline:  # the templates made during capture: the first good frames
+            return self._match_templates(chip, pending, probes, good[:len(probes)], scores[:len(probes)],
+                                         live_passed, why)
         order = [int(i) for i in np.argsort(scores)[::-1][: self.match_frames]]
         best = good[order[0]]
         reference = pending.result() if pending is not None else self._chip_photo(chip)

@@ -16,7 +16,7 @@ thresholds were calibrated on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from ._detect import (
 from ._template import FaceTemplate, extract_template, templates_from_chips, templates_of
 
 __all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
-           "threshold_value", "reference_template"]
+           "threshold_value", "reference_template", "probe_template", "verify_templates"]
 
 DEFAULT_THRESHOLD = "fmr_5e-4"
 FUSION_TOP_K = 3
@@ -175,18 +175,37 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
     else:
         made = templates_from_chips([face_chip(rgb, det) for rgb, det in faces.values()], flip=probe_flip)
     templates = dict(zip(faces, made, strict=True))
-    scores: list[float | None] = [compare(ref, templates[i]) if i in templates else None for i in range(len(frames))]
-    usable = sorted((s for s in scores if s is not None), reverse=True)
-    if not usable:
+    if not templates:
         if multiple is not None:
             raise multiple
         if last_error is not None:
             raise last_error
         raise NoFaceError("no live frame given")
-    best = usable[:max(1, top_k)]
-    score = float(np.mean(best))
-    fused = all(is_fused(ref, t) for t in templates.values())
+    result = verify_templates(ref, [templates.get(i) for i in range(len(frames))], threshold=threshold, top_k=top_k)
+    return replace(result, frame_errors=errors)
+
+
+def probe_template(frame: np.ndarray, detection: FaceDetection | None = None, *,
+                   probe_flip: bool = PROBE_FLIP) -> FaceTemplate:
+    """The template of one live frame's face (``detection``, e.g. ``QualityReport.face``, or the one
+    face found here), as :func:`verify` makes it: for pipelines that template each frame as it
+    arrives and decide with :func:`verify_templates`."""
+    rgb = as_rgb(frame)
+    det = detection if detection is not None else detect_single_face(rgb)
+    return templates_of([(rgb, det)], flip=probe_flip)[0]
+
+
+def verify_templates(reference: FaceTemplate | np.ndarray | bytes, probes: Sequence[FaceTemplate | None], *,
+                     threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K) -> FaceVerification:
+    """The decision of :func:`verify` from live templates already made (``None`` = an unusable frame)."""
+    ref = reference_template(reference)
+    scores: list[float | None] = [compare(ref, t) if t is not None else None for t in probes]
+    usable = sorted((s for s in scores if s is not None), reverse=True)
+    if not usable:
+        raise NoFaceError("no usable live template")
+    score = float(np.mean(usable[:max(1, top_k)]))
+    fused = all(is_fused(ref, t) for t in probes if t is not None)
     name, value = threshold_value(threshold, fused=fused)
     return FaceVerification(score=score, threshold_name=name, threshold=value, matched=score >= value,
-                            frames_used=len(usable), per_frame_scores=tuple(scores), frame_errors=errors,
+                            frames_used=len(usable), per_frame_scores=tuple(scores),
                             models="dlib+facenet" if fused else "dlib")
