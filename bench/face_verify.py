@@ -5,7 +5,9 @@
 The path timed is the gate's: the quality check on the frame (mediapipe's detector and face mesh,
 the ISO/IEC 29794-5-style measures), the template of the face the quality check found (aligned by
 dlib's 5-point model; dlib's ResNet on onnxruntime with mirror averaging, and FaceNet when built:
-``models``), and the fused comparison with the traveller's reference template, made
+``models``), the search for a second person in the frame (MTCNN: a tailgating cue; LFW photos
+often show other people at their edges, which count once scaled up, so a few frames are refused as
+several faces), and the fused comparison with the traveller's reference template, made
 beforehand from the chip photo (DG2-like: ICAO crop 480x600, JPEG 2000 <= 20 KB). Frames are lfw-dev
 photos of ``--people`` people scaled into a 640x480 frame (inter-eye distance ~80 px, as at a gate
 camera ~50 cm away); each person's reference is another photo of them. The process is pinned to one

@@ -409,7 +409,9 @@ def _from_gate_throughput(data: dict) -> dict[str, float]:
     walk_in = float(phys["place_document"])
     walk_out = float(phys["door_and_walk"])
     face_ms = float(data.get("steps_ms", {}).get("face", {}).get("median_ms", 0.0))
-    capture = float(model["frames"]) / float(model["camera_fps"]) + face_ms / 1000.0
+    # frames the gate looked at: ``frames_per_traveller.median`` (older outputs: ``model.frames``)
+    frames = data["frames_per_traveller"]["median"] if "frames_per_traveller" in data else model["frames"]
+    capture = float(frames) / float(model["camera_fps"]) + face_ms / 1000.0
     total = float(data["modelled_transaction_s"]["p50"])
     chip = max(0.0, total - walk_in - walk_out - capture)
     return {"walk_in_s": walk_in, "walk_out_s": walk_out, "capture_s": round(capture, 3),

@@ -166,8 +166,9 @@ class FaceEngine:
     #: the chip photo's template, made on a worker thread while the camera captures and passed to
     #: ``verify`` in place of the photo (raises StepError when the photo is unusable)
     reference: Callable[[np.ndarray], Any] | None = None
-    #: with ``match``: ``probe(frame, face) -> template`` per good frame, made on a worker thread as
-    #: frames arrive, and ``match(reference_template, templates) -> result`` (like ``verify``'s)
+    #: with ``match``: ``probe(frame, face, check_others) -> template`` per good frame, made on a
+    #: worker thread as frames arrive (the first also searched for a second person: FaceNotAcquired
+    #: with ``faces`` > 1), and ``match(reference_template, templates) -> result`` (like ``verify``'s)
     probe: Callable[[np.ndarray, Any], Any] | None = None
     match: Callable[[Any, Sequence[Any]], Any] | None = None
 
@@ -195,9 +196,9 @@ class FaceEngine:
             except face.FaceError as e:
                 raise FaceNotAcquired(type(e).__name__) from e
 
-        def probe(frame, detection):
+        def probe(frame, detection, check_others=True):
             try:
-                return face.probe_template(frame, detection)
+                return face.probe_template(frame, detection, check_others=check_others)
             except face.MultipleFacesError as e:
                 raise FaceNotAcquired(str(e), faces=e.count) from e
             except face.FaceError as e:
@@ -294,11 +295,15 @@ class FaceStep:
         best = frames[int(np.argmax(scores))]
         reference = pending.result() if pending is not None else self._reference(chip)
         templates, faces_seen, error = [], 1, None
-        for f in probes:
+        for i, f in enumerate(probes):
             try:
                 templates.append(f.result())
             except FaceNotAcquired as e:
                 faces_seen, error = max(faces_seen, e.faces), e
+                if i == 0 and e.faces > 1:  # someone beside the traveller when the capture began
+                    for rest in probes[1:]:
+                        rest.cancel()
+                    return FaceOutcome(acquired=False, faces_seen=e.faces, live_image=encode_jpeg(best))
         if not templates:
             if faces_seen > 1:  # several people in front of the camera
                 return FaceOutcome(acquired=False, faces_seen=faces_seen, live_image=encode_jpeg(best))
@@ -346,12 +351,15 @@ class FaceStep:
                 scores.append(float(getattr(q, "score", 0.0)))
                 faces.append(getattr(q, "face", None))
                 if pipeline and len(probes) < self.match_frames:
-                    probes.append(_workers().submit(self.engine.probe, frame, faces[-1]))
+                    # the first good frame is also searched for a second person (a tailgating cue)
+                    probes.append(_workers().submit(self.engine.probe, frame, faces[-1], not probes))
             else:
                 guidance.extend(g for g in (getattr(q, "guidance", None) or []) if g not in guidance)
             if len(frames) >= limit or len(good) >= enough:
                 break
         if len(good) < self.min_good_frames:
+            for f in probes:  # work queued for this attempt's frames is not needed any more
+                f.cancel()
             if seen > 1:  # several people in front of the camera kept the traveller from being captured
                 return FaceOutcome(acquired=False, faces_seen=seen, liveness_passed=active, liveness_reason=why,
                                    live_image=encode_jpeg(frames[len(frames) // 2]) if frames else None)

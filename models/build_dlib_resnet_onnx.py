@@ -38,11 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from models import BUILT_DIR
+
 __all__ = ["DlibModelFormatError", "Layer", "DlibNet", "DEFAULT_OUT", "EXPECTED_SHA256", "SOURCE_MODEL",
            "architecture", "parse_dat", "read_dat", "build_onnx", "main"]
 
 SOURCE_MODEL = "dlib_face_recognition_resnet"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "var" / "models" / "dlib_resnet_v1.onnx"
+DEFAULT_OUT = BUILT_DIR / "dlib_resnet_v1.onnx"
 OPSET = 17
 #: sha256 of the ONNX this converter writes (onnx 1.17.0, numpy 1.26); biometrics.face checks it on load.
 EXPECTED_SHA256 = "0bb315808c5712dc7d680b831cbd01552ba17e98ac0438276a6f2c204e6729a5"

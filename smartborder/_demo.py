@@ -237,10 +237,11 @@ def _face_duplicate_config() -> dict[str, Any]:
     calibrated thresholds (FMR 0.05 %)."""
     out: dict[str, Any] = {}
     try:
-        from biometrics.face import THRESHOLDS
+        from biometrics.face import THRESHOLDS_DLIB
     except ImportError:
         return out
-    out.update(face_metric="cosine", face_duplicate_threshold=float(THRESHOLDS["fmr_5e-4"]))
+    # the kiosk sends the dlib part of the face template; the back office compares it by cosine
+    out.update(face_metric="cosine", face_duplicate_threshold=float(THRESHOLDS_DLIB["fmr_5e-4"]))
     try:
         from biometrics import finger
     except ImportError:

@@ -27,6 +27,7 @@ from ._detect import (  # noqa: E402
 from ._dg2 import DG2_HEIGHT, DG2_MAX_BYTES, DG2_WIDTH, decode_reference_dg2_image, encode_reference_dg2_image  # noqa: E402
 from ._match import (  # noqa: E402
     THRESHOLDS,
+    THRESHOLDS_DLIB,
     FaceVerification,
     compare,
     probe_template,
@@ -40,7 +41,7 @@ __all__ += [
     "DEFAULT_DETECTOR", "DETECTORS", "MIN_INTER_EYE_DISTANCE", "FaceDetection", "FaceError", "NoFaceError",
     "MultipleFacesError", "FaceTooSmallError", "ImageDecodeError", "detect_faces", "detect_single_face",
     "load_image", "face_chip", "icao_crop", "FaceTemplate", "TemplateFormatError", "extract_template",
-    "compare", "THRESHOLDS", "verify", "FaceVerification", "reference_template", "probe_template",
+    "compare", "THRESHOLDS", "THRESHOLDS_DLIB", "verify", "FaceVerification", "reference_template", "probe_template",
     "verify_templates",
     "DG2_WIDTH", "DG2_HEIGHT", "DG2_MAX_BYTES", "encode_reference_dg2_image", "decode_reference_dg2_image",
 ]

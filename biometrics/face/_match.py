@@ -32,9 +32,9 @@ from ._detect import (
     detect_faces,
     detect_single_face,
 )
-from ._template import FaceTemplate, extract_template, templates_from_chips, templates_of
+from ._template import FaceTemplate, extract_template, facenet_crop_check, templates_from_chips, templates_of
 
-__all__ = ["THRESHOLDS", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
+__all__ = ["THRESHOLDS", "THRESHOLDS_DLIB", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
            "threshold_value", "reference_template", "probe_template", "verify_templates"]
 
 DEFAULT_THRESHOLD = "fmr_5e-4"
@@ -161,8 +161,14 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
     for i, frame in enumerate(frames):
         try:
             rgb = as_rgb(frame)
-            det = given[i] if given[i] is not None else detect_single_face(rgb)
-            face_chip(rgb, det)  # a face the aligner cannot use is this frame's error, found here
+            if given[i] is not None:
+                det = given[i]
+                _alone(rgb)
+            else:
+                det = detect_single_face(rgb)
+            face_chip(rgb, det)  # a face the aligner or FaceNet cannot use is this frame's error, found here
+            if ref.facenet is not None:
+                facenet_crop_check(rgb, det)
             faces[i] = (rgb, det)
         except FaceError as e:
             errors[i] = f"{type(e).__name__}: {e}"
@@ -186,13 +192,37 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
 
 
 def probe_template(frame: np.ndarray, detection: FaceDetection | None = None, *,
-                   probe_flip: bool = PROBE_FLIP) -> FaceTemplate:
+                   probe_flip: bool = PROBE_FLIP, check_others: bool = True) -> FaceTemplate:
     """The template of one live frame's face (``detection``, e.g. ``QualityReport.face``, or the one
     face found here), as :func:`verify` makes it: for pipelines that template each frame as it
-    arrives and decide with :func:`verify_templates`."""
+    arrives and decide with :func:`verify_templates`. With a given detection the frame is still
+    searched for a second person (MTCNN; :class:`MultipleFacesError`) unless ``check_others`` is
+    False (a caller that checks one frame per capture)."""
     rgb = as_rgb(frame)
-    det = detection if detection is not None else detect_single_face(rgb)
+    if detection is not None:
+        if check_others:
+            _alone(rgb)
+        det = detection
+    else:
+        det = detect_single_face(rgb)
+    facenet_crop_check(rgb, det)
     return templates_of([(rgb, det)], flip=probe_flip)[0]
+
+
+#: faces at least this large (box side, pixels) are searched for beside the traveller's: a face with
+#: the matcher's minimum inter-eye distance (24 px) has a box of about 55 px
+_OTHERS_MIN_FACE = 40
+
+
+def _alone(rgb: np.ndarray) -> None:
+    """Raise :class:`MultipleFacesError` when the frame shows more than one usable face (the MTCNN
+    detector, as :func:`detect_single_face` counts them): a face found by another detector (the
+    quality check's face mesh) does not prove there is no second person at the lane."""
+    usable = [f for f in detect_faces(rgb, min_face=_OTHERS_MIN_FACE)
+              if f.inter_eye_distance >= MIN_INTER_EYE_DISTANCE]
+    if len(usable) > 1:
+        raise MultipleFacesError(f"{len(usable)} faces found; exactly one person must face the camera",
+                                 count=len(usable))
 
 
 def verify_templates(reference: FaceTemplate | np.ndarray | bytes, probes: Sequence[FaceTemplate | None], *,

@@ -135,13 +135,14 @@ class FaceTemplate:
 
 
 def _unit(values, dims: int) -> np.ndarray:  # noqa: ANN001 - array-like
-    v = np.asarray(values, dtype=np.float32).reshape(-1)
+    v = np.array(values, dtype=np.float32).reshape(-1)  # a copy: the caller's array stays writable
     if v.shape != (dims,) or not np.isfinite(v).all():
         raise TemplateFormatError(f"a face template part is {dims} finite floats, got shape {v.shape}")
     n = float(np.linalg.norm(v))
     if n < 1e-6:
         raise TemplateFormatError("a face template cannot be the zero vector")
-    v = v / n
+    if abs(n - 1.0) > 1e-5:  # a unit vector is kept bit for bit, so bytes round-trip exactly
+        v = v / n
     v.setflags(write=False)
     return v
 
@@ -202,13 +203,9 @@ def facenet_parts(faces: list[tuple[np.ndarray, FaceDetection]]) -> list[np.ndar
     global _facenet_missing
     if not faces or _facenet_missing:
         return [None] * len(faces)
-    from ._facenet import FaceNetUnavailableError, facenet_embeddings, landmark_box
+    from ._facenet import FaceNetUnavailableError, facenet_embeddings
 
-    boxed = []
-    for rgb, det in faces:
-        has_points = len(det.landmarks) == 5 and not np.isnan(np.asarray(det.landmarks, dtype=float)).any()
-        boxed.append((rgb, FaceDetection(box=landmark_box(det.landmarks), score=det.score, landmarks=det.landmarks,
-                                         detector=det.detector) if has_points else det))
+    boxed = [(rgb, _facenet_box(det)) for rgb, det in faces]
     try:
         return list(facenet_embeddings(boxed))
     except FaceNetUnavailableError as e:
@@ -218,6 +215,23 @@ def facenet_parts(faces: list[tuple[np.ndarray, FaceDetection]]) -> list[np.ndar
 
 
 _facenet_missing = False
+
+
+def _facenet_box(det: FaceDetection) -> FaceDetection:
+    from ._facenet import landmark_box
+
+    has_points = len(det.landmarks) == 5 and not np.isnan(np.asarray(det.landmarks, dtype=float)).any()
+    if not has_points:
+        return det
+    return FaceDetection(box=landmark_box(det.landmarks), score=det.score, landmarks=det.landmarks,
+                         detector=det.detector)
+
+
+def facenet_crop_check(rgb: np.ndarray, det: FaceDetection) -> None:
+    """Raise :class:`FaceError` when FaceNet's crop of this face cannot be cut (a face at the edge)."""
+    from ._facenet import facenet_input
+
+    facenet_input(rgb, _facenet_box(det))
 
 
 def templates_of(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[FaceTemplate]:

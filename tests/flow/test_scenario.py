@@ -160,3 +160,17 @@ def test_reads_the_gate_throughput_benchmark_output(tmp_path):
     assert sum(comps[k] for k in ("walk_in_s", "chip_read_passport_s", "capture_s", "walk_out_s")) == pytest.approx(9.1)
     sc = flow.load_scenario(_write(tmp_path, GOOD), gate_benchmark=bench)
     assert sc.egate.mean_time("passport") == pytest.approx(9.1)
+
+
+def test_reads_the_current_gate_throughput_output_shape(tmp_path):
+    """bench.gate_throughput reports the frames used per traveller (``frames_per_traveller``)."""
+    bench = tmp_path / "gate_throughput.json"
+    bench.write_text(json.dumps({
+        "benchmark": "gate_throughput", "travellers": 12,
+        "steps_ms": {"chip": {"median_ms": 60.0}, "face": {"median_ms": 200.0}},
+        "frames_per_traveller": {"median": 4.0, "max": 8},
+        "model": {"physical_s": {"place_document": 2.0, "door_and_walk": 3.5}, "camera_fps": 15.0},
+        "modelled_transaction_s": {"p50": 7.0, "p95": 7.3}}))
+    comps = flow.read_gate_benchmark(bench)
+    assert comps["capture_s"] == pytest.approx(4 / 15 + 0.2, abs=1e-3)
+    assert sum(comps[k] for k in ("walk_in_s", "chip_read_passport_s", "capture_s", "walk_out_s")) == pytest.approx(7.0)

@@ -376,3 +376,28 @@ def test_a_chip_photo_without_a_usable_face_is_a_document_problem(pki):
                         timeouts=StepTimeouts(chip=30, face=60))
     assert not r.opened
     assert "chip_read_failed" in r.decision.reasons and "unusable for matching" in r.decision.explain()
+
+
+def test_someone_beside_the_traveller_is_tailgating_with_the_real_engine(pki):
+    """The matcher reuses the quality check's face, and still looks for a second person (MTCNN)."""
+    import cv2
+    from PIL import Image
+
+    from tests.conftest import shared_path
+
+    def photo(name, n):
+        return np.asarray(Image.open(shared_path("faces", "lfw-dev", name, f"{name}_{n:04d}.jpg")).convert("RGB"))
+
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    frame[40:440, 120:520] = cv2.resize(photo("Hugo_Chavez", 2), (400, 400))
+    frame[300:470, 460:630] = cv2.resize(photo("Jacques_Chirac", 1), (170, 170))
+
+    class Camera:
+        def frames(self):
+            while True:
+                yield frame
+
+    chip = shared_path("faces", "lfw-dev", "Hugo_Chavez", "Hugo_Chavez_0001.jpg").read_bytes()
+    r = serve_with_face(pki, "C5550006", FaceStep(Camera(), FaceEngine.default()), photo=chip,
+                        timeouts=StepTimeouts(chip=30, face=60))
+    assert not r.opened and "tailgating" in r.decision.reasons, r.decision.explain()

@@ -149,3 +149,30 @@ def test_a_reference_portrait_with_someone_small_behind_uses_the_dominant_face(i
     assert compare(ref, templates["Hugo_Chavez_1"]) > THRESHOLDS["fmr_5e-4"]
     with pytest.raises(MultipleFacesError):  # two people of the same size: which is the holder?
         reference_template(np.hstack([images["Hugo_Chavez_2"], images["Jacques_Chirac_1"]]))
+
+
+def _with_someone_behind(images) -> np.ndarray:
+    """A traveller (inter-eye distance ~70 px) and a smaller second person (~30 px) at the side."""
+    import cv2
+
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    frame[40:440, 120:520] = cv2.resize(images["Hugo_Chavez_2"], (400, 400))
+    frame[300:470, 460:630] = cv2.resize(images["Jacques_Chirac_1"], (170, 170))
+    return frame
+
+
+def test_a_second_person_is_seen_even_when_the_quality_check_counts_one(images, templates):
+    from biometrics.face import assess_quality, probe_template
+
+    frame = _with_someone_behind(images)
+    q = assess_quality(frame, purpose="verification")
+    assert q.face is not None
+    with pytest.raises(MultipleFacesError):
+        probe_template(frame, q.face)
+    with pytest.raises(MultipleFacesError):
+        verify(templates["Hugo_Chavez_1"], [frame], detections=[q.face])
+    alone = np.full((480, 640, 3), 120, np.uint8)
+    alone[40:440, 120:520] = _with_someone_behind(images)[40:440, 120:520]
+    alone[300:440, 460:520] = 120
+    qa = assess_quality(alone, purpose="verification")
+    assert compare(templates["Hugo_Chavez_1"], probe_template(alone, qa.face)) >= THRESHOLDS["fmr_5e-4"]

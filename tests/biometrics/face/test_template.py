@@ -100,3 +100,15 @@ def test_extraction_is_deterministic_on_a_real_image():
     assert FaceTemplate.from_bytes(a.to_bytes()) == a
     # the flip-averaged template stays close to the plain one (same face, mirrored)
     assert compare(a, extract_template(image, flip=False)) > 0.97
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bytes_round_trip_exactly_for_any_vector(seed):
+    rng = np.random.default_rng(seed)
+    for t in (FaceTemplate(vector=rng.normal(size=128)),
+              FaceTemplate(vector=rng.normal(size=128), facenet=rng.normal(size=512))):
+        back = FaceTemplate.from_bytes(t.to_bytes())
+        assert back == t and back.to_bytes() == t.to_bytes() and hash(back) == hash(t)
+    mine = rng.normal(size=128).astype(np.float32)
+    FaceTemplate(vector=mine)
+    mine[0] = 1.0  # the caller's array is not frozen by the template
