@@ -88,20 +88,21 @@ class TravellerCamera:
         self.fps = fps
         self.instruction: str | None = None
         self._performed: str | None = None
-        self._performed_at = 0.0
+        self._performed_at = 0  # frame count when the last instruction was acted on
         self._queue: list[tuple[float, float]] = []
         self._closed = False
         self.frame_count = 0
 
     def follow(self, instruction: str | None) -> None:
-        import time
 
         key = (instruction or "").removeprefix("liveness.")
-        again = key == self._performed and not self._queue and time.monotonic() - self._performed_at > 2.0
+        rate = self.fps if self.fps > 0 else 15.0  # motion is scripted in frames at the nominal rate
+        # "again" on the camera's clock (frames at the nominal rate), so a replay faster than real
+        # time behaves like one in real time
+        again = key == self._performed and not self._queue and self.frame_count - self._performed_at > 2.0 * rate
         if key in ("blink", "turn_left", "turn_right") and (key != self._performed or again):
             # a traveller does what the screen says, and does it again when the screen still says so
-            self._performed, self._performed_at = key, time.monotonic()
-            rate = self.fps if self.fps > 0 else 15.0  # motion is scripted in frames at the nominal rate
+            self._performed, self._performed_at = key, self.frame_count
             idle = [(0.0, 0.0)] * int(0.4 * rate)
             if key == "blink":
                 motion = [(0.0, c) for c in _ramp(2, 0.3, 1.0) + [1.0] * int(0.4 * rate) + _ramp(2, 0.7, 0.0)]
