@@ -14,8 +14,6 @@ value is in score fusion with it (about 4 %).
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,40 +57,15 @@ def facenet_model_path() -> Path:
     return DEFAULT_OUT
 
 
-_sessions: dict[Path, object] = {}
-_lock = threading.Lock()
-_HINT = "build it with `python -m models.build_facenet_onnx`"
-
-
 def _load(path: Path | None):
     """The onnxruntime session (one per file and process), after checking the file's sha256."""
+    from models.build_facenet_onnx import EXPECTED_SHA256
+
+    from ._onnx import onnx_session
+
     target = Path(path) if path is not None else facenet_model_path()
-    with _lock:
-        if target in _sessions:
-            return _sessions[target]
-        if not target.is_file():
-            raise FaceNetUnavailableError(f"FaceNet model {target} is missing: {_HINT}")
-        from models.build_facenet_onnx import EXPECTED_SHA256
-
-        h = hashlib.sha256()
-        with target.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        if h.hexdigest() != EXPECTED_SHA256:
-            raise FaceNetUnavailableError(
-                f"FaceNet model {target}: sha256 {h.hexdigest()}, expected {EXPECTED_SHA256}; re{_HINT}")
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            session = ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped errors on a bad file
-            raise FaceNetUnavailableError(f"FaceNet model {target} does not load: {e}") from e
-        _sessions[target] = session
-        return session
+    return onnx_session(target, sha256=EXPECTED_SHA256, error=FaceNetUnavailableError, what="FaceNet model",
+                        builder="models.build_facenet_onnx")
 
 
 #: The MTCNN box the model was trained on, rebuilt from 5 landmarks (fitted on the MTCNN detections of

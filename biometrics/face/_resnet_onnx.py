@@ -9,8 +9,6 @@ or float 0..255), exactly as for ``dlib.face_recognition_model_v1.compute_face_d
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,39 +33,15 @@ def resnet_onnx_model_path() -> Path:
     return DEFAULT_OUT
 
 
-_sessions: dict[Path, object] = {}
-_lock = threading.Lock()
-_HINT = "build it with `python -m models.build_dlib_resnet_onnx`"  # "re" + _HINT = rebuild ...
-
-
 def _session(path: Path | None):
+    """The onnxruntime session (one per file and process), after checking the file's sha256."""
+    from models.build_dlib_resnet_onnx import EXPECTED_SHA256
+
+    from ._onnx import onnx_session
+
     target = Path(path) if path is not None else resnet_onnx_model_path()
-    with _lock:
-        if target in _sessions:
-            return _sessions[target]
-        if not target.is_file():
-            raise ResNetOnnxUnavailableError(f"dlib ResNet ONNX model {target} is missing: {_HINT}")
-        from models.build_dlib_resnet_onnx import EXPECTED_SHA256
-
-        h = hashlib.sha256()
-        with target.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        if h.hexdigest() != EXPECTED_SHA256:
-            raise ResNetOnnxUnavailableError(
-                f"dlib ResNet ONNX model {target}: sha256 {h.hexdigest()}, expected {EXPECTED_SHA256}; re{_HINT}")
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            session = ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped errors on a bad file
-            raise ResNetOnnxUnavailableError(f"dlib ResNet ONNX model {target} does not load: {e}") from e
-        _sessions[target] = session
-        return session
+    return onnx_session(target, sha256=EXPECTED_SHA256, error=ResNetOnnxUnavailableError, what="dlib ResNet ONNX model",
+                        builder="models.build_dlib_resnet_onnx")
 
 
 def descriptors(chips: Sequence[np.ndarray], *, model: Path | None = None, batch: int = 8) -> np.ndarray:

@@ -1,0 +1,45 @@
+"""One onnxruntime session per converted model file and process, after checking the file's sha256.
+
+The converted models (``models/build_*_onnx.py``, written to ``var/models``) are loaded here: one
+intra-op thread, sequential (a gate runs on few cores; the pipeline's threads give the parallelism).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from models import sha256_file
+
+from ._detect import FaceError
+
+__all__ = ["onnx_session"]
+
+_sessions: dict[Path, object] = {}
+_lock = threading.Lock()
+
+
+def onnx_session(target: Path, *, sha256: str, error: type[FaceError], what: str, builder: str):
+    """The session for ``target``; ``error`` (a :class:`FaceError`) names a missing, altered or
+    unloadable file and says to rebuild it with ``python -m {builder}``."""
+    hint = f"build it with `python -m {builder}`"
+    with _lock:
+        if target in _sessions:
+            return _sessions[target]
+        if not target.is_file():
+            raise error(f"{what} {target} is missing: {hint}")
+        actual = sha256_file(target)
+        if actual != sha256:
+            raise error(f"{what} {target}: sha256 {actual}, expected {sha256}; re{hint}")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            session = ort.InferenceSession(str(target), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped errors on a bad file
+            raise error(f"{what} {target} does not load: {e}") from e
+        _sessions[target] = session
+        return session
