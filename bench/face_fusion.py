@@ -10,6 +10,9 @@ non-match (score -inf). FaceNet uses the same MTCNN detections as dlib. Fusion w
 stated as such, on all data. The cache (built by the lead's face-cache script: detections, dlib
 descriptors and DG2 bytes per image and role) is used when present; otherwise it is rebuilt from --data
 (the same steps; ~20 min on one core). FaceNet's ONNX must be built first (python -m models.build_facenet_onnx).
+It also measures cohort score normalisation (adaptive S-norm of FaceNet's score against a cohort of other
+identities' templates, then fused with dlib), cross-validated the same way: research only, since a cohort
+of real people's templates cannot ship with the project.
 """
 
 from __future__ import annotations
@@ -151,6 +154,52 @@ def _tune(sys_a: tuple, sys_b: tuple, g_mask, i_mask) -> float:
     return best[1]
 
 
+def _cohort_stats(x: np.ndarray, cohort: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: mean and std of its k highest cosine scores against the cohort (NaN rows stay NaN)."""
+    s = x @ cohort.T
+    top = -np.sort(-s, axis=1)[:, :k]
+    return top.mean(axis=1), top.std(axis=1)
+
+
+def _snorm(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, cohort: np.ndarray, k: int) -> np.ndarray:
+    """Adaptive symmetric score normalisation (S-norm over the top-k cohort scores of each side)."""
+    mr, sr = _cohort_stats(ref, cohort, k)
+    mp, sp = _cohort_stats(probe, cohort, k)
+    s = _scores(ref, probe, pairs)
+    a, b = pairs[:, 0], pairs[:, 1]
+    with np.errstate(invalid="ignore"):
+        out = 0.5 * ((s - mr[a]) / sr[a] + (s - mp[b]) / sp[b])
+    return np.where(np.isfinite(s) & np.isfinite(out), out, -np.inf)
+
+
+def _cohort_experiment(dlib: tuple, fn: dict, gen, imp, folds, in_a, k: int = 200) -> list:
+    """dlib's raw cosine fused with FaceNet's S-normalised score, 2-fold over identities: the cohort is the
+    FaceNet chip-role embeddings of the *other* half's images (unlabelled), the weight is tuned on the
+    training half (with the test half as its cohort) and applied to the test half."""
+    out = []
+    halves = (in_a, ~in_a)
+    for n, ((g_tr, i_tr), (g_te, i_te)) in enumerate((folds, folds[::-1])):
+        test_cohort, train_cohort = halves[1 - n], halves[n]
+
+        def cohort(mask):
+            c = fn["chip"]["noflip"][mask]
+            return c[np.isfinite(c[:, 0])]
+
+        def normed(gm, im, mask):
+            c = cohort(mask)
+            return (_snorm(fn["chip"]["noflip"], fn["plain"]["noflip"], gen[gm], c, k),
+                    _snorm(fn["chip"]["noflip"], fn["plain"]["noflip"], imp[im], c, k))
+
+        tr, te = normed(g_tr, i_tr, test_cohort), normed(g_te, i_te, train_cohort)
+        a_tr, a_te = (dlib[0][g_tr], dlib[1][i_tr]), (dlib[0][g_te], dlib[1][i_te])
+        ones_g, ones_i = np.ones(len(tr[0]), bool), np.ones(len(tr[1]), bool)
+        w = _tune(a_tr, tr, ones_g, ones_i)
+        norm = (_znorm(a_tr[1]), _znorm(tr[1]))
+        out.append({"w": w, "cohort_images": int(len(cohort(train_cohort))), "top_k": k,
+                    "facenet_snorm": _fnmr(*te), "fused": _fnmr(*_fuse(a_te, te, w, norm))})
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cache", type=Path, default=Path("/tmp/facecache/cache.pkl"))
@@ -220,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             "tuned_on_all_data": {"w": w_all, **_fnmr(*_fuse(a, b, w_all, norm)),
                                   "thresholds": _thresholds(*_fuse(a, b, w_all, norm))},
         }
+    cohort = _cohort_experiment(systems["dlib_flip"], fn, gen, imp, folds, in_a)
     fta = {r: float(np.mean([d is None for d in cache[r]["dets"]])) for r in ("plain", "chip")}
     # sanity check of the conversion: LFW accuracy (best threshold) on pairs.txt's own pairs, plain photos
     listed = imp[: len(gen)]  # LFW pairs files list as many different pairs as same pairs, first
@@ -235,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
         "pairs": {"genuine": len(gen), "impostor": len(imp)}, "fta": fta,
         "facenet_crop": crop or "module defaults", "lfw_pairs_accuracy_plain": accuracy,
         "impostor_mean_std": znorm, "systems": results, "fusion": fusion,
+        "cohort_snorm": {"cross_validated": cohort, "note": "research only, not shipped: a cohort is a set of "
+                         "face templates of real people, and none may be published with the project"},
         "facenet_timing": timing, "fusion_weight": "w = FaceNet's share of (1 - w) z_dlib + w z_facenet, "
         "z = (score - impostor mean) / impostor std", "peak_rss_before_emit_mb": peak_rss_mb(),
     })
