@@ -4,7 +4,7 @@
 
 The path timed is the gate's: the quality check on the frame (mediapipe's detector and face mesh,
 the ISO/IEC 29794-5-style measures), the template of the face the quality check found (aligned by
-dlib's 5-point model; dlib's ResNet on onnxruntime with mirror averaging, and FaceNet when built:
+dlib's 5-point model; dlib's ResNet on onnxruntime with mirror averaging, and SFace when installed:
 ``models``), the search for a second person in the frame (MTCNN: a tailgating cue; LFW photos
 often show other people at their edges, which count once scaled up, so a few frames are refused as
 several faces), and the fused comparison with the traveller's reference template, made
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> dict:
                 scores["smartborder_mtcnn"].append(None if vm is None else (round(vm.score, 4), vm.matched))
                 scores["baseline_face_recognition"].append(None if d is None else (round(d, 4), d <= 0.6))
 
-    from biometrics.face._template import FACENET_DIMENSIONS
+    from biometrics.face._template import SFACE_DIMENSIONS
 
-    models = "dlib+facenet" if cases[0][0].facenet is not None else "dlib"
+    models = "dlib+sface" if cases[0][0].sface is not None else "dlib"
 
     def decisions(rows):
         ok = [r for r in rows if r is not None]
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         "frame": f"{FRAME_W}x{FRAME_H}",
         "pinned_to_one_core": pinned,
         "models": models,
-        "facenet_dimensions": FACENET_DIMENSIONS if models != "dlib" else None,
+        "sface_dimensions": SFACE_DIMENSIONS if models != "dlib" else None,
         "ms": {k: summary(v) for k, v in times.items()},
         "speedup_vs_baseline": round(med["baseline_face_recognition"] / med["smartborder"], 2),
         "genuine_decisions": {k: decisions(v) for k, v in scores.items()},

@@ -240,7 +240,7 @@ def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray |
 
 
 def _ours(image: np.ndarray) -> np.ndarray | None:
-    """dlib's 128-D vector followed by FaceNet's 512-D one (NaN when FaceNet is not built)."""
+    """dlib's 128-D vector followed by SFace's 128-D one (NaN when SFace is not installed)."""
     from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
     from ._template import extract_template
 
@@ -248,7 +248,7 @@ def _ours(image: np.ndarray) -> np.ndarray | None:
     if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
         return None
     t = extract_template(image, face)
-    second = t.facenet if t.facenet is not None else np.full(512, np.nan, dtype=np.float32)
+    second = t.sface if t.sface is not None else np.full(128, np.nan, dtype=np.float32)
     return np.concatenate([t.vector, second])
 
 
@@ -266,7 +266,7 @@ def _baseline(image: np.ndarray) -> np.ndarray | None:
 
 _SYSTEMS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"smartborder": _ours,
                                                                   "face_recognition": _baseline}
-_DIMS = {"smartborder": 640, "face_recognition": 128}
+_DIMS = {"smartborder": 256, "face_recognition": 128}
 
 
 def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: Workspace,
@@ -307,7 +307,7 @@ def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -
     if len(pairs) == 0:
         return np.zeros(0)
     a, b = ref[pairs[:, 0]].astype(np.float64), probe[pairs[:, 1]].astype(np.float64)
-    if metric == "fused":  # dlib + FaceNet parts (compare()'s fusion); dlib alone where FaceNet is missing
+    if metric == "fused":  # dlib + SFace parts (compare()'s fusion); dlib alone where SFace is missing
         from ._match import fuse
 
         d = np.einsum("ij,ij->i", a[:, :128], b[:, :128])
@@ -367,7 +367,7 @@ def evaluate(labels: Path, root: Path | None = None, *, pairs: Path | None = Non
         systems.append(base)
     report = {"protocol": protocol, "pairs": pair_set.source, "images": len(data.files), **systems[0].figures(),
               "dlib_only": systems[1].figures()}
-    report["models"] = "dlib+facenet" if _fused_any(systems[0], systems[1]) else "dlib"
+    report["models"] = "dlib+sface" if _fused_any(systems[0], systems[1]) else "dlib"
     if baseline:
         report["baseline"] = systems[2].figures()
         ratios = {}
@@ -379,7 +379,7 @@ def evaluate(labels: Path, root: Path | None = None, *, pairs: Path | None = Non
 
 
 def _fused_any(fused: SystemScores, dlib: SystemScores) -> bool:
-    """Whether any score differs between the fused and the dlib-only runs (FaceNet was present)."""
+    """Whether any score differs between the fused and the dlib-only runs (SFace was present)."""
     g = np.isfinite(fused.genuine) & np.isfinite(dlib.genuine)
     return bool(np.any(np.abs(fused.genuine[g] - dlib.genuine[g]) > 1e-9))
 

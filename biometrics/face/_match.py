@@ -32,7 +32,7 @@ from ._detect import (
     detect_faces,
     detect_single_face,
 )
-from ._template import FaceTemplate, extract_template, facenet_crop_check, templates_from_chips, templates_of
+from ._template import FaceTemplate, extract_template, second_part_check, templates_from_chips, templates_of
 
 __all__ = ["THRESHOLDS", "THRESHOLDS_DLIB", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
            "threshold_value", "reference_template", "probe_template", "verify_templates"]
@@ -57,37 +57,38 @@ class FaceVerification:
     frames_used: int
     per_frame_scores: tuple[float | None, ...]
     frame_errors: dict[int, str] = field(default_factory=dict)
-    models: str = "dlib"  # "dlib+facenet" when the scores are fused
+    models: str = "dlib"  # "dlib+sface" when the scores are fused
 
 
 def compare(a: FaceTemplate, b: FaceTemplate) -> float:
     """Similarity of two templates; higher = same person.
 
-    dlib-only templates (or one of them): the cosine of the 128-D embeddings, in [-1, 1]. Both with a
-    FaceNet part: score fusion on the same scale, ``m + s * ((1 - w) z_dlib + w z_facenet)``, each
-    cosine z-normalised by its impostor mean and deviation on lfw-dev and ``(m, s)`` dlib's, so a
-    fused score reads like a dlib cosine (w = 0.25; see ``_facenet``). Use :func:`is_fused` to pick
-    the thresholds (:func:`threshold_value`)."""
+    dlib-only templates (or one of them): the cosine of the 128-D embeddings, in [-1, 1]. Both with an
+    SFace part: score fusion on the same scale, ``m + s * ((1 - w) z_dlib + w z_sface)``, each cosine
+    z-normalised by its impostor mean and deviation on lfw-dev and ``(m, s)`` dlib's, so a fused score
+    reads like a dlib cosine (w = 0.6; see ``_sface``). A version 2 template's FaceNet part is not
+    scored: such pairs compare by the dlib cosine. Use :func:`is_fused` to pick the thresholds
+    (:func:`threshold_value`)."""
     if not isinstance(a, FaceTemplate) or not isinstance(b, FaceTemplate):
         raise TypeError("compare() takes two FaceTemplate objects")
     cos_dlib = float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
     if not is_fused(a, b):
         return cos_dlib
-    cos_facenet = float(np.clip(np.dot(a.facenet, b.facenet), -1.0, 1.0))
-    return fuse(cos_dlib, cos_facenet)
+    cos_sface = float(np.clip(np.dot(a.sface, b.sface), -1.0, 1.0))
+    return fuse(cos_dlib, cos_sface)
 
 
 def is_fused(a: FaceTemplate, b: FaceTemplate) -> bool:
-    """Whether :func:`compare` fuses the two templates' scores (both carry FaceNet embeddings)."""
-    return a.facenet is not None and b.facenet is not None
+    """Whether :func:`compare` fuses the two templates' scores (both carry SFace embeddings)."""
+    return a.sface is not None and b.sface is not None
 
 
-def fuse(cos_dlib, cos_facenet):  # noqa: ANN001, ANN201 - floats or arrays alike
-    """The fused score of dlib and FaceNet cosines, on dlib's cosine scale (see :func:`compare`)."""
-    from ._facenet import FUSION_IMPOSTOR_STATS, FUSION_WEIGHT
+def fuse(cos_dlib, cos_sface):  # noqa: ANN001, ANN201 - floats or arrays alike
+    """The fused score of dlib and SFace cosines, on dlib's cosine scale (see :func:`compare`)."""
+    from ._sface import FUSION_IMPOSTOR_STATS, FUSION_WEIGHT
 
-    (md, sd), (mf, sf) = FUSION_IMPOSTOR_STATS["dlib"], FUSION_IMPOSTOR_STATS["facenet"]
-    z = (1 - FUSION_WEIGHT) * (cos_dlib - md) / sd + FUSION_WEIGHT * (cos_facenet - mf) / sf
+    (md, sd), (ms, ss) = FUSION_IMPOSTOR_STATS["dlib"], FUSION_IMPOSTOR_STATS["sface"]
+    z = (1 - FUSION_WEIGHT) * (cos_dlib - md) / sd + FUSION_WEIGHT * (cos_sface - ms) / ss
     return md + sd * z
 
 
@@ -167,16 +168,16 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
             else:
                 det = detect_single_face(rgb)
             face_chip(rgb, det)  # a face the aligner or FaceNet cannot use is this frame's error, found here
-            if ref.facenet is not None:
-                facenet_crop_check(rgb, det)
+            if ref.sface is not None:
+                second_part_check(rgb, det)
             faces[i] = (rgb, det)
         except FaceError as e:
             errors[i] = f"{type(e).__name__}: {e}"
             last_error = e
             if isinstance(e, MultipleFacesError):
                 multiple = e
-    # one network batch for every usable frame (the FaceNet part only when the reference has one)
-    if ref.facenet is not None:
+    # one network batch for every usable frame (the SFace part only when the reference has one)
+    if ref.sface is not None:
         made = templates_of(list(faces.values()), flip=probe_flip)
     else:
         made = templates_from_chips([face_chip(rgb, det) for rgb, det in faces.values()], flip=probe_flip)
@@ -205,7 +206,7 @@ def probe_template(frame: np.ndarray, detection: FaceDetection | None = None, *,
         det = detection
     else:
         det = detect_single_face(rgb)
-    facenet_crop_check(rgb, det)
+    second_part_check(rgb, det)
     return templates_of([(rgb, det)], flip=probe_flip)[0]
 
 
@@ -238,4 +239,4 @@ def verify_templates(reference: FaceTemplate | np.ndarray | bytes, probes: Seque
     name, value = threshold_value(threshold, fused=fused)
     return FaceVerification(score=score, threshold_name=name, threshold=value, matched=score >= value,
                             frames_used=len(usable), per_frame_scores=tuple(scores),
-                            models="dlib+facenet" if fused else "dlib")
+                            models="dlib+sface" if fused else "dlib")

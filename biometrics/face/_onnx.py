@@ -19,10 +19,11 @@ _sessions: dict[Path, object] = {}
 _lock = threading.Lock()
 
 
-def onnx_session(target: Path, *, sha256: str, error: type[FaceError], what: str, builder: str):
+def onnx_session(target: Path, *, sha256: str, error: type[FaceError], what: str, builder: str | None = None,
+                 hint: str | None = None):
     """The session for ``target``; ``error`` (a :class:`FaceError`) names a missing, altered or
-    unloadable file and says to rebuild it with ``python -m {builder}``."""
-    hint = f"build it with `python -m {builder}`"
+    unloadable file and says to rebuild it with ``python -m {builder}`` (or gives ``hint``)."""
+    hint = hint or f"build it with `python -m {builder}`"
     with _lock:
         if target in _sessions:
             return _sessions[target]
@@ -30,11 +31,12 @@ def onnx_session(target: Path, *, sha256: str, error: type[FaceError], what: str
             raise error(f"{what} {target} is missing: {hint}")
         actual = sha256_file(target)
         if actual != sha256:
-            raise error(f"{what} {target}: sha256 {actual}, expected {sha256}; re{hint}")
+            raise error(f"{what} {target}: sha256 {actual}, expected {sha256}; {hint}")
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3  # errors only (SFace's graph lists its weights as inputs: a warning each)
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:

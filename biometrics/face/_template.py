@@ -1,26 +1,29 @@
-"""Face templates: dlib's ResNet-29 metric network (face-recognition-models), 128-D, versioned bytes.
+"""Face templates: dlib's ResNet-29 metric network (face-recognition-models), 128-D, plus SFace, versioned bytes.
 
-The network runs on onnxruntime from ``var/models/dlib_resnet_v1.onnx``, which ``make setup`` converts
-from the .dat (``models/build_dlib_resnet_onnx.py``; outputs equal dlib's within 4e-7); without it,
-through dlib itself (same templates, ~12x slower).
+The dlib network runs on onnxruntime from ``var/models/dlib_resnet_v1.onnx``, which ``make setup``
+converts from the .dat (``models/build_dlib_resnet_onnx.py``; outputs equal dlib's within 4e-7);
+without it, through dlib itself (same templates, ~12x slower).
 
 A template is the L2-normalised mean of the embeddings of the aligned chip and of its mirror image
 (flip test-time augmentation: measured on lfw-dev it lowers FNMR at low FMR, see ``bench/face.py``).
 
-A template may also carry a second embedding, FaceNet's (512-D, ``_facenet``): two templates that
-both have one are compared by score fusion (``_match.compare``). It is made whenever the FaceNet
-model is built (``make setup``); without it templates are dlib-only and compared by cosine.
+A template also carries a second embedding, SFace's (128-D, ``_sface``, the same flip averaging): two
+templates that both have one are compared by score fusion (``_match.compare``). It is made whenever
+the SFace model is installed (``make setup``); without it templates are dlib-only and compared by
+cosine. Version 2 templates (dlib + FaceNet, made before SFace replaced FaceNet) are still read; their
+FaceNet part is kept in the bytes but not scored (no version 3 template has one to compare with).
 
-Byte format (little endian), version 1 (dlib only) and version 2 (dlib + FaceNet)::
+Byte format (little endian), version 1 (dlib only), 2 (dlib + FaceNet) and 3 (dlib + SFace)::
 
     magic  b"SBFT"            4 bytes   smartborder face template
-    version                   1 byte    = 1 | 2
+    version                   1 byte    = 1 | 2 | 3
     algorithm                 1 byte    = 1 (dlib ResNet v1, 5-point chip 150 px, flip-averaged)
                                         | 2 (the same + FaceNet 20180408, landmark box, fixed standardisation)
+                                        | 3 (the same dlib part + SFace 2021dec, ArcFace 112 px alignment, flip-averaged)
     dimensions                2 bytes   = 128
-    [dimensions2              2 bytes   = 512]           version 2 only
+    [dimensions2              2 bytes   = 512 | 128]     versions 2 and 3
     vector                    4*dims    float32, unit norm
-    [vector2                  4*dims2   float32, unit norm]  version 2 only
+    [vector2                  4*dims2   float32, unit norm]  versions 2 and 3
     crc32                     4 bytes   of everything before it
 """
 
@@ -40,18 +43,25 @@ from ._align import face_chip
 from ._detect import FaceDetection, FaceError, as_rgb, detect_single_face
 
 __all__ = ["FaceTemplate", "TemplateFormatError", "extract_template", "templates_from_chips", "templates_of",
-           "facenet_parts", "TEMPLATE_VERSION", "TEMPLATE_VERSION_FUSED", "ALGORITHM_DLIB_RESNET_FLIP",
-           "ALGORITHM_DLIB_FACENET"]
+           "facenet_parts", "sface_parts", "second_part_check", "TEMPLATE_VERSION", "TEMPLATE_VERSION_FUSED",
+           "TEMPLATE_VERSION_SFACE", "ALGORITHM_DLIB_RESNET_FLIP", "ALGORITHM_DLIB_FACENET", "ALGORITHM_DLIB_SFACE"]
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"SBFT"
 TEMPLATE_VERSION = 1
 TEMPLATE_VERSION_FUSED = 2
+TEMPLATE_VERSION_SFACE = 3
 ALGORITHM_DLIB_RESNET_FLIP = 1
 ALGORITHM_DLIB_FACENET = 2
+ALGORITHM_DLIB_SFACE = 3
 DIMENSIONS = 128
 FACENET_DIMENSIONS = 512
+SFACE_DIMENSIONS = 128
+#: version -> (algorithm, dimensions of the second part or 0)
+_LAYOUT = {TEMPLATE_VERSION: (ALGORITHM_DLIB_RESNET_FLIP, 0),
+           TEMPLATE_VERSION_FUSED: (ALGORITHM_DLIB_FACENET, FACENET_DIMENSIONS),
+           TEMPLATE_VERSION_SFACE: (ALGORITHM_DLIB_SFACE, SFACE_DIMENSIONS)}
 _HEADER = struct.Struct("<4sBBH")
 
 
@@ -61,31 +71,48 @@ class TemplateFormatError(FaceError):
 
 @dataclass(frozen=True, eq=False)
 class FaceTemplate:
-    """A 128-D unit-norm face embedding (dlib), with an optional 512-D FaceNet one (``facenet``).
+    """A 128-D unit-norm face embedding (dlib), with an optional second one: SFace's 128-D (``sface``,
+    what templates are made with) or, read from version 2 bytes, FaceNet's 512-D (``facenet``).
     Compare two with :func:`biometrics.face.compare`."""
 
     vector: np.ndarray
     algorithm: int = ALGORITHM_DLIB_RESNET_FLIP
     facenet: np.ndarray | None = None
+    sface: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.facenet is not None and self.sface is not None:
+            raise TemplateFormatError("a face template has one second embedding: FaceNet or SFace, not both")
         object.__setattr__(self, "vector", _unit(self.vector, DIMENSIONS))
+        algorithm = ALGORITHM_DLIB_RESNET_FLIP
         if self.facenet is not None:
             object.__setattr__(self, "facenet", _unit(self.facenet, FACENET_DIMENSIONS))
-        object.__setattr__(self, "algorithm",
-                           ALGORITHM_DLIB_FACENET if self.facenet is not None else ALGORITHM_DLIB_RESNET_FLIP)
+            algorithm = ALGORITHM_DLIB_FACENET
+        if self.sface is not None:
+            object.__setattr__(self, "sface", _unit(self.sface, SFACE_DIMENSIONS))
+            algorithm = ALGORITHM_DLIB_SFACE
+        object.__setattr__(self, "algorithm", algorithm)
+
+    @property
+    def version(self) -> int:
+        return {v: k for k, (v, _) in _LAYOUT.items()}[self.algorithm]
+
+    @property
+    def second(self) -> np.ndarray | None:
+        return self.sface if self.sface is not None else self.facenet
 
     def dlib_only(self) -> FaceTemplate:
-        """The same template without its FaceNet part (what a v1 reader or the 1:N index uses)."""
+        """The same template without its second part (what a v1 reader or the 1:N index uses)."""
         return FaceTemplate(vector=self.vector)
 
     def to_bytes(self) -> bytes:
-        if self.facenet is None:
-            body = _HEADER.pack(MAGIC, TEMPLATE_VERSION, self.algorithm, DIMENSIONS) + self.vector.astype("<f4").tobytes()
-        else:
-            body = (_HEADER.pack(MAGIC, TEMPLATE_VERSION_FUSED, self.algorithm, DIMENSIONS)
-                    + struct.pack("<H", FACENET_DIMENSIONS) + self.vector.astype("<f4").tobytes()
-                    + self.facenet.astype("<f4").tobytes())
+        second = self.second
+        body = _HEADER.pack(MAGIC, self.version, self.algorithm, DIMENSIONS)
+        if second is not None:
+            body += struct.pack("<H", len(second))
+        body += self.vector.astype("<f4").tobytes()
+        if second is not None:
+            body += second.astype("<f4").tobytes()
         return body + struct.pack("<I", zlib.crc32(body))
 
     @classmethod
@@ -96,19 +123,19 @@ class FaceTemplate:
         magic, version, algorithm, dims = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise TemplateFormatError("not a face template (bad magic)")
-        if version not in (TEMPLATE_VERSION, TEMPLATE_VERSION_FUSED):
-            raise TemplateFormatError(f"face template version {version} is not supported (expected 1 or 2)")
-        expected_algorithm = ALGORITHM_DLIB_RESNET_FLIP if version == TEMPLATE_VERSION else ALGORITHM_DLIB_FACENET
+        if version not in _LAYOUT:
+            raise TemplateFormatError(f"face template version {version} is not supported (expected 1, 2 or 3)")
+        expected_algorithm, expected_dims2 = _LAYOUT[version]
         if algorithm != expected_algorithm:
             raise TemplateFormatError(f"face template algorithm {algorithm} is not supported in version {version}")
         offset, dims2 = _HEADER.size, 0
-        if version == TEMPLATE_VERSION_FUSED:
+        if expected_dims2:
             if len(data) < offset + 2 + 4:
                 raise TemplateFormatError(f"face template too short ({len(data)} bytes)")
             (dims2,) = struct.unpack_from("<H", data, offset)
             offset += 2
-            if dims2 != FACENET_DIMENSIONS:
-                raise TemplateFormatError(f"face template second part has {dims2} dimensions, not {FACENET_DIMENSIONS}")
+            if dims2 != expected_dims2:
+                raise TemplateFormatError(f"face template second part has {dims2} dimensions, not {expected_dims2}")
         if dims != DIMENSIONS or len(data) != offset + 4 * (dims + dims2) + 4:
             raise TemplateFormatError(f"face template length {len(data)} does not match {dims}+{dims2} dimensions")
         (crc,) = struct.unpack_from("<I", data, len(data) - 4)
@@ -118,19 +145,22 @@ class FaceTemplate:
         second = None
         if dims2:
             second = np.frombuffer(data, dtype="<f4", count=dims2, offset=offset + 4 * dims).astype(np.float32)
+        if version == TEMPLATE_VERSION_SFACE:
+            return cls(vector=vector, sface=second)
         return cls(vector=vector, facenet=second)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FaceTemplate) or self.algorithm != other.algorithm:
             return False
-        same_facenet = self.facenet is None or bool(np.array_equal(self.facenet, other.facenet))
-        return bool(np.array_equal(self.vector, other.vector)) and same_facenet
+        same_second = self.second is None or bool(np.array_equal(self.second, other.second))
+        return bool(np.array_equal(self.vector, other.vector)) and same_second
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
 
     def __repr__(self) -> str:  # never print biometric data
-        dims = DIMENSIONS if self.facenet is None else f"{DIMENSIONS}+{FACENET_DIMENSIONS}"
+        second = self.second
+        dims = DIMENSIONS if second is None else f"{DIMENSIONS}+{len(second)}"
         return f"FaceTemplate(algorithm={self.algorithm}, dimensions={dims})"
 
 
@@ -234,10 +264,36 @@ def facenet_crop_check(rgb: np.ndarray, det: FaceDetection) -> None:
     facenet_input(rgb, _facenet_box(det))
 
 
+def sface_parts(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[np.ndarray | None]:
+    """SFace embeddings of (RGB image, detection) pairs, or Nones when the SFace model is not installed
+    (templates are then dlib-only; logged once)."""
+    global _sface_missing
+    if not faces or _sface_missing:
+        return [None] * len(faces)
+    from ._sface import SFaceUnavailableError, sface_embeddings
+
+    try:
+        return list(sface_embeddings(faces, flip=flip))
+    except SFaceUnavailableError as e:
+        _sface_missing = True
+        log.warning("face templates without SFace (dlib only, no score fusion): %s", e)
+        return [None] * len(faces)
+
+
+_sface_missing = False
+
+
+def second_part_check(rgb: np.ndarray, det: FaceDetection) -> None:
+    """Raise :class:`FaceError` when the second model cannot take this face (SFace needs its 5 landmarks)."""
+    from ._sface import sface_input
+
+    sface_input(rgb, det)
+
+
 def templates_of(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[FaceTemplate]:
-    """Full templates (dlib, and FaceNet when built) of the given faces: (RGB image, detection) pairs."""
+    """Full templates (dlib, and SFace when installed) of the given faces: (RGB image, detection) pairs."""
     dlib_parts = templates_from_chips([face_chip(rgb, det) for rgb, det in faces], flip=flip)
-    return [FaceTemplate(vector=t.vector, facenet=f) for t, f in zip(dlib_parts, facenet_parts(faces), strict=True)]
+    return [FaceTemplate(vector=t.vector, sface=f) for t, f in zip(dlib_parts, sface_parts(faces, flip=flip), strict=True)]
 
 
 def extract_template(image: np.ndarray, detection: FaceDetection | None = None, *,

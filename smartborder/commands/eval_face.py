@@ -49,7 +49,7 @@ def face(lfw, labels, root, pairs, pairs_csv, protocol, baseline, as_json, plot,
         return
     click.echo(f"protocol {protocol}; {report['pairs']}")
     rows = [(f"smartborder ({report.get('models', 'dlib')})", report)]
-    if report.get("models") == "dlib+facenet":
+    if report.get("models") == "dlib+sface":
         rows.append(("smartborder (dlib only)", {**report["dlib_only"], **{k: report[k] for k in
                                                  ("fta", "genuine", "impostor", "ms_per_template")}}))
     rows += [("face_recognition", report["baseline"])] if baseline else []

@@ -53,7 +53,7 @@ def test_score_bands_on_real_images(templates):
         score = compare(templates[a], templates[b])
         assert score < THRESHOLDS["fmr_1e-2"] - 0.03, (a, b, score)
     same = templates["Hugo_Chavez_1"]
-    assert same.facenet is not None  # make setup builds FaceNet: scores are fused
+    assert same.sface is not None  # make setup installs SFace: scores are fused
     from biometrics.face._match import fuse
 
     assert compare(same, same) == pytest.approx(fuse(1.0, 1.0), abs=1e-6)  # the fused scale's maximum

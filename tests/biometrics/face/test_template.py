@@ -53,6 +53,32 @@ def test_fused_template_round_trip_is_version_2_and_v1_stays_readable():
         FaceTemplate.from_bytes(_with_crc(data[:-8]))
 
 
+def test_sface_template_round_trip_is_version_3_and_v2_stays_readable():
+    rng = np.random.default_rng(11)
+    t = FaceTemplate(vector=rng.normal(size=128), sface=rng.normal(size=128))
+    data = t.to_bytes()
+    assert data[4] == 3 and data[5] == 3 and struct.unpack_from("<HH", data, 6) == (128, 128)
+    assert len(data) == 10 + (128 + 128) * 4 + 4
+    back = FaceTemplate.from_bytes(data)
+    assert back == t and back.to_bytes() == data and back.sface is not None and back.facenet is None
+    v2 = FaceTemplate(vector=t.vector, facenet=rng.normal(size=512))
+    assert FaceTemplate.from_bytes(v2.to_bytes()) == v2 and v2 != t
+    # a version 2 template's FaceNet part is not scored against an SFace one: the dlib cosine
+    assert compare(v2, t) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(TemplateFormatError, match="not both"):
+        FaceTemplate(vector=t.vector, facenet=rng.normal(size=512), sface=rng.normal(size=128))
+    with pytest.raises(TemplateFormatError, match="128"):
+        FaceTemplate(vector=t.vector, sface=rng.normal(size=512))
+    forged = bytearray(data)
+    forged[5] = 2  # version 3 with the FaceNet algorithm number
+    with pytest.raises(TemplateFormatError, match="algorithm"):
+        FaceTemplate.from_bytes(_with_crc(bytes(forged[:-4])))
+    wrong_dims = bytearray(data)
+    wrong_dims[8:10] = struct.pack("<H", 512)
+    with pytest.raises(TemplateFormatError, match="dimensions"):
+        FaceTemplate.from_bytes(_with_crc(bytes(wrong_dims[:-4])))
+
+
 def test_vector_is_unit_norm_and_read_only():
     t = FaceTemplate(vector=np.arange(1, 129, dtype=np.float64))
     assert float(np.linalg.norm(t.vector)) == pytest.approx(1.0, abs=1e-5)
@@ -106,7 +132,8 @@ def test_extraction_is_deterministic_on_a_real_image():
 def test_bytes_round_trip_exactly_for_any_vector(seed):
     rng = np.random.default_rng(seed)
     for t in (FaceTemplate(vector=rng.normal(size=128)),
-              FaceTemplate(vector=rng.normal(size=128), facenet=rng.normal(size=512))):
+              FaceTemplate(vector=rng.normal(size=128), facenet=rng.normal(size=512)),
+              FaceTemplate(vector=rng.normal(size=128), sface=rng.normal(size=128))):
         back = FaceTemplate.from_bytes(t.to_bytes())
         assert back == t and back.to_bytes() == t.to_bytes() and hash(back) == hash(t)
     mine = rng.normal(size=128).astype(np.float32)
