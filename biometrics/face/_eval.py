@@ -240,16 +240,24 @@ def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray |
 
 
 def _ours(image: np.ndarray) -> np.ndarray | None:
-    """dlib's 128-D vector followed by SFace's 128-D one (NaN when SFace is not installed)."""
+    """dlib's 128-D vector, then SFace's 128-D one as a reference makes it (mirror-averaged), then as a
+    live probe makes it (``PROBE_SFACE_FLIP``); NaN when SFace is not installed."""
+    from ._align import face_chip
     from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
-    from ._template import extract_template
+    from ._match import PROBE_SFACE_FLIP
+    from ._sface import SFaceUnavailableError, sface_embedding_sets
+    from ._template import templates_from_chips
 
     face = _central(detect_faces(image), image.shape)
     if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
         return None
-    t = extract_template(image, face)
-    second = t.sface if t.sface is not None else np.full(128, np.nan, dtype=np.float32)
-    return np.concatenate([t.vector, second])
+    dlib = templates_from_chips([face_chip(image, face)])[0].vector
+    try:
+        plain, both = sface_embedding_sets([(image, face)])
+        second = np.concatenate([both[0], both[0] if PROBE_SFACE_FLIP else plain[0]])
+    except SFaceUnavailableError:
+        second = np.full(256, np.nan, dtype=np.float32)
+    return np.concatenate([dlib, second])
 
 
 def _baseline(image: np.ndarray) -> np.ndarray | None:
@@ -266,7 +274,7 @@ def _baseline(image: np.ndarray) -> np.ndarray | None:
 
 _SYSTEMS: dict[str, Callable[[np.ndarray], np.ndarray | None]] = {"smartborder": _ours,
                                                                   "face_recognition": _baseline}
-_DIMS = {"smartborder": 256, "face_recognition": 128}
+_DIMS = {"smartborder": 384, "face_recognition": 128}
 
 
 def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: Workspace,
@@ -311,7 +319,7 @@ def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -
         from ._match import fuse
 
         d = np.einsum("ij,ij->i", a[:, :128], b[:, :128])
-        f = np.einsum("ij,ij->i", a[:, 128:], b[:, 128:])
+        f = np.einsum("ij,ij->i", a[:, 128:256], b[:, 256:384])  # the reference's SFace part, the probe's
         s = np.where(np.isnan(f), d, fuse(d, f))
         s = np.where(np.isnan(d), np.nan, s)
     elif metric == "cosine":

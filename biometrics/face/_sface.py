@@ -10,7 +10,8 @@ onto the 112x112 ArcFace template, RGB, raw 0-255 values, NCHW. This is what Ope
 
 Measured on lfw-dev, chip protocol (``bench/face_fusion.py`` style, 600 genuine pairs, 1,250,180
 impostor pairs): FNMR at FMR 5e-4 1.33 % alone (1.17 % flip-averaged), dlib 7.17 %, FaceNet 11.8 %;
-fused with dlib 1.00 %. 31 ms per embedding on one core.
+fused with dlib 1.00 %. 31 ms per embedding on one core. References are mirror-averaged, live frames
+are not (``_match.PROBE_SFACE_FLIP``: the same FNMR, one network pass less per frame).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from ._detect import FaceDetection, FaceError, as_rgb
 
 __all__ = ["SFACE_DIM", "SFACE_SIZE", "ARCFACE_POINTS", "SFaceUnavailableError", "sface_input", "sface_embeddings",
+           "sface_embedding_sets",
            "FUSION_WEIGHT", "FUSION_IMPOSTOR_STATS"]
 
 SFACE_DIM = 128
@@ -93,19 +95,28 @@ def sface_embeddings(faces: Sequence[tuple[np.ndarray, FaceDetection]], *, flip:
                      batch: int = 8) -> np.ndarray:
     """(n, 128) unit-norm embeddings of (RGB image, detection with 5 landmarks) pairs; ``flip`` sums the
     unit embeddings of the crop and of its mirror image before normalising (as dlib templates are made)."""
+    return sface_embedding_sets(faces, mirror=flip, batch=batch)[1 if flip else 0]
+
+
+def sface_embedding_sets(faces: Sequence[tuple[np.ndarray, FaceDetection]], *, mirror: bool = True,
+                         batch: int = 8) -> tuple[np.ndarray, np.ndarray | None]:
+    """(plain, flip-averaged) (n, 128) unit-norm embeddings of the faces, from one pass of the network
+    over each crop and (when ``mirror``) its mirror image; flip-averaged is None without ``mirror``."""
     session = _load()
     name = session.get_inputs()[0].name
-    out = np.zeros((len(faces), SFACE_DIM), dtype=np.float32)
+    plain = np.zeros((len(faces), SFACE_DIM), dtype=np.float32)
+    both = np.zeros((len(faces), SFACE_DIM), dtype=np.float32) if mirror else None
     for start in range(0, len(faces), batch):
         chunk = faces[start:start + batch]
-        x = np.stack([sface_input(img, det) for img, det in chunk])
+        x = np.stack([sface_input(img, det) for img, det in chunk])  # the model is frozen at batch 1
         emb = _units(np.concatenate([session.run(None, {name: x[k:k + 1]})[0] for k in range(len(x))]))
-        if flip:
+        plain[start:start + len(chunk)] = emb
+        if both is not None:
             mirrored = np.ascontiguousarray(x[:, :, :, ::-1])
             emb = emb + _units(np.concatenate([session.run(None, {name: mirrored[k:k + 1]})[0]
                                                for k in range(len(x))]))
-        out[start:start + len(chunk)] = _units(emb)
-    return out
+            both[start:start + len(chunk)] = _units(emb)
+    return plain, both
 
 
 def _units(v: np.ndarray) -> np.ndarray:

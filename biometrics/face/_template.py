@@ -290,10 +290,13 @@ def second_part_check(rgb: np.ndarray, det: FaceDetection) -> None:
     sface_input(rgb, det)
 
 
-def templates_of(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[FaceTemplate]:
-    """Full templates (dlib, and SFace when installed) of the given faces: (RGB image, detection) pairs."""
+def templates_of(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True,
+                 sface_flip: bool | None = None) -> list[FaceTemplate]:
+    """Full templates (dlib, and SFace when installed) of the given faces: (RGB image, detection) pairs.
+    ``flip`` mirror-averages the dlib part, ``sface_flip`` (default: ``flip``) the SFace part."""
     dlib_parts = templates_from_chips([face_chip(rgb, det) for rgb, det in faces], flip=flip)
-    return [FaceTemplate(vector=t.vector, sface=f) for t, f in zip(dlib_parts, sface_parts(faces, flip=flip), strict=True)]
+    second = sface_parts(faces, flip=flip if sface_flip is None else sface_flip)
+    return [FaceTemplate(vector=t.vector, sface=f) for t, f in zip(dlib_parts, second, strict=True)]
 
 
 def extract_template(image: np.ndarray, detection: FaceDetection | None = None, *,

@@ -111,3 +111,16 @@ def test_fused_compare_orders_like_its_parts():
     b = FaceTemplate(vector=d, sface=-s)  # same dlib part, opposite SFace part
     assert compare(a, a) > compare(a, b)
     assert compare(a.dlib_only(), b) == pytest.approx(1.0, abs=1e-6)  # one side dlib-only: dlib cosine
+
+
+def test_references_mirror_average_the_sface_part_and_live_probes_do_not(sface_file):
+    from biometrics.face import probe_template
+    from biometrics.face._template import templates_of
+
+    img, det = _central_face("Hugo_Chavez", 1)
+    plain, both = (sface_embeddings([(img, det)], flip=f)[0] for f in (False, True))
+    reference = templates_of([(img, det)])[0]
+    probe = probe_template(img, det, check_others=False)
+    assert np.allclose(reference.sface, both, atol=1e-6) and np.allclose(probe.sface, plain, atol=1e-6)
+    assert np.array_equal(reference.vector, probe.vector)  # the dlib part is mirror-averaged on both sides
+    assert compare(reference, probe) > 1.0  # the same face: far above any threshold (~0.93)
