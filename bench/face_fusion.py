@@ -76,10 +76,23 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+def _detected(cache: dict, root: Path, role: str):
+    """(row, RGB image, detection) of each cached image of ``role`` with a detection: the decoded DG2 for
+    "chip", the photo for "plain"."""
+    from biometrics.face import decode_reference_dg2_image, load_image
+
+    for row, det in enumerate(cache[role]["dets"]):
+        if det is None:
+            continue
+        file = cache["files"][row]
+        img = (decode_reference_dg2_image(cache["dg2"][file]) if role == "chip"
+               else load_image(root / "faces" / "lfw-dev" / file))
+        yield row, img, det
+
+
 def _facenet(cache: dict, root: Path, **crop) -> tuple[dict, dict]:
     """FaceNet embeddings per role: 'noflip' and 'flip' (mirror-averaged), NaN rows where detection failed.
     Timed per embedding on one core: crop + standardisation + one inference (batch 1)."""
-    from biometrics.face import decode_reference_dg2_image, load_image
     from biometrics.face._facenet import _load, facenet_input
 
     rss0, t0 = _rss_mb(), time.perf_counter()
@@ -90,12 +103,7 @@ def _facenet(cache: dict, root: Path, **crop) -> tuple[dict, dict]:
     for role in ("plain", "chip"):
         n = len(cache["index"])
         emb = {k: np.full((n, 512), np.nan, np.float32) for k in ("noflip", "flip")}
-        for row, det in enumerate(cache[role]["dets"]):
-            if det is None:
-                continue
-            file = cache["files"][row]
-            img = (decode_reference_dg2_image(cache["dg2"][file]) if role == "chip"
-                   else load_image(root / "faces" / "lfw-dev" / file))
+        for row, img, det in _detected(cache, root, role):
             t = time.perf_counter()
             x = facenet_input(img, det, **crop)[None]
             e0 = session.run(None, {name: x})[0][0]
@@ -111,18 +119,12 @@ def _facenet(cache: dict, root: Path, **crop) -> tuple[dict, dict]:
 def _sface(cache: dict, root: Path) -> tuple[dict, dict]:
     """SFace embeddings per role, flip-averaged as templates make them (``_sface``), on the cached
     detections; NaN rows where detection failed. Timed per embedding (both mirror images)."""
-    from biometrics.face import decode_reference_dg2_image, load_image
     from biometrics.face._sface import sface_embeddings
 
     out, times = {}, []
     for role in ("plain", "chip"):
         emb = np.full((len(cache["index"]), 128), np.nan, np.float32)
-        for row, det in enumerate(cache[role]["dets"]):
-            if det is None:
-                continue
-            file = cache["files"][row]
-            img = (decode_reference_dg2_image(cache["dg2"][file]) if role == "chip"
-                   else load_image(root / "faces" / "lfw-dev" / file))
+        for row, img, det in _detected(cache, root, role):
             t = time.perf_counter()
             emb[row] = sface_embeddings([(img, det)])[0]
             times.append(1000 * (time.perf_counter() - t))

@@ -43,7 +43,7 @@ from ._align import face_chip
 from ._detect import FaceDetection, FaceError, as_rgb, detect_single_face
 
 __all__ = ["FaceTemplate", "TemplateFormatError", "extract_template", "templates_from_chips", "templates_of",
-           "facenet_parts", "sface_parts", "second_part_check", "TEMPLATE_VERSION", "TEMPLATE_VERSION_FUSED",
+           "sface_parts", "second_part_check", "TEMPLATE_VERSION", "TEMPLATE_VERSION_FUSED",
            "TEMPLATE_VERSION_SFACE", "ALGORITHM_DLIB_RESNET_FLIP", "ALGORITHM_DLIB_FACENET", "ALGORITHM_DLIB_SFACE"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ SFACE_DIMENSIONS = 128
 _LAYOUT = {TEMPLATE_VERSION: (ALGORITHM_DLIB_RESNET_FLIP, 0),
            TEMPLATE_VERSION_FUSED: (ALGORITHM_DLIB_FACENET, FACENET_DIMENSIONS),
            TEMPLATE_VERSION_SFACE: (ALGORITHM_DLIB_SFACE, SFACE_DIMENSIONS)}
+_VERSION_OF = {algorithm: version for version, (algorithm, _) in _LAYOUT.items()}
 _HEADER = struct.Struct("<4sBBH")
 
 
@@ -95,7 +96,7 @@ class FaceTemplate:
 
     @property
     def version(self) -> int:
-        return {v: k for k, (v, _) in _LAYOUT.items()}[self.algorithm]
+        return _VERSION_OF[self.algorithm]
 
     @property
     def second(self) -> np.ndarray | None:
@@ -225,43 +226,6 @@ def templates_from_chips(chips: list[np.ndarray], *, flip: bool = True) -> list[
         b = vecs[n:] / np.linalg.norm(vecs[n:], axis=1, keepdims=True)
         vecs = a + b
     return [FaceTemplate(vector=v) for v in vecs]
-
-
-def facenet_parts(faces: list[tuple[np.ndarray, FaceDetection]]) -> list[np.ndarray | None]:
-    """FaceNet embeddings of (RGB image, detection) pairs on the landmark box, or Nones when the
-    FaceNet model is not built (templates are then dlib-only; logged once)."""
-    global _facenet_missing
-    if not faces or _facenet_missing:
-        return [None] * len(faces)
-    from ._facenet import FaceNetUnavailableError, facenet_embeddings
-
-    boxed = [(rgb, _facenet_box(det)) for rgb, det in faces]
-    try:
-        return list(facenet_embeddings(boxed))
-    except FaceNetUnavailableError as e:
-        _facenet_missing = True
-        log.warning("face templates without FaceNet (dlib only, no score fusion): %s", e)
-        return [None] * len(faces)
-
-
-_facenet_missing = False
-
-
-def _facenet_box(det: FaceDetection) -> FaceDetection:
-    from ._facenet import landmark_box
-
-    has_points = len(det.landmarks) == 5 and not np.isnan(np.asarray(det.landmarks, dtype=float)).any()
-    if not has_points:
-        return det
-    return FaceDetection(box=landmark_box(det.landmarks), score=det.score, landmarks=det.landmarks,
-                         detector=det.detector)
-
-
-def facenet_crop_check(rgb: np.ndarray, det: FaceDetection) -> None:
-    """Raise :class:`FaceError` when FaceNet's crop of this face cannot be cut (a face at the edge)."""
-    from ._facenet import facenet_input
-
-    facenet_input(rgb, _facenet_box(det))
 
 
 def sface_parts(faces: list[tuple[np.ndarray, FaceDetection]], *, flip: bool = True) -> list[np.ndarray | None]:
