@@ -11,6 +11,9 @@ and data-subject requests — the library the gate, kiosk and back office all us
   :meth:`Ledger.export` and the standalone :func:`verify_export`.
 - :class:`DataSubjectRequests`: export and erasure of everything held about a document number,
   consent records. :func:`open_privacy` wires the four together.
+- Key files: :func:`check_key_file` (a regular file, not a symlink, owned by the effective user,
+  mode 0600 or stricter), :func:`check_key_location` (never inside the data directory),
+  :func:`read_key_file`; all raise :class:`KeyFileError`. :class:`FileKek` uses them.
 
 Depends only on ``storage`` (SQLite helpers) and ``cryptography``.
 """
@@ -18,6 +21,7 @@ Depends only on ``storage`` (SQLite helpers) and ``cryptography``.
 from privacy._errors import (
     IntegrityError,
     KekError,
+    KeyFileError,
     KeyNotFoundError,
     LedgerError,
     PrivacyError,
@@ -26,7 +30,15 @@ from privacy._errors import (
     SubjectShreddedError,
     UnknownCategoryError,
 )
-from privacy._kek import EnvKek, FileKek, KeyEncryptionKeyProvider, RawKek
+from privacy._kek import (
+    EnvKek,
+    FileKek,
+    KeyEncryptionKeyProvider,
+    RawKek,
+    check_key_file,
+    check_key_location,
+    read_key_file,
+)
 from privacy._ledger import Checkpoint, Ledger, LedgerEntry
 from privacy._policy import ANCHORS, DEFAULT_POLICIES, Period, RetentionPolicy
 from privacy._retention import CategoryReport, Item, PurgedItem, PurgeReport, RetentionStore
@@ -49,6 +61,7 @@ __all__ = [
     "Item",
     "KekError",
     "KeyEncryptionKeyProvider",
+    "KeyFileError",
     "KeyNotFoundError",
     "Ledger",
     "LedgerEntry",
@@ -67,8 +80,11 @@ __all__ = [
     "SubjectShreddedError",
     "UnknownCategoryError",
     "Vault",
+    "check_key_file",
+    "check_key_location",
     "envelope_key_id",
     "media_type",
     "open_privacy",
+    "read_key_file",
     "verify_export",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "IntegrityError",
     "KekError",
+    "KeyFileError",
     "KeyNotFoundError",
     "LedgerError",
     "PrivacyError",
@@ -25,6 +26,11 @@ class PrivacySchemaError(PrivacyError):
 
 class KekError(PrivacyError):
     """The key-encryption key is missing, malformed, or cannot unwrap a stored key."""
+
+
+class KeyFileError(KekError):
+    """A key file is unsafe to use: not a regular file, a symlink, open to group or others, owned by
+    another user, or kept inside the data directory (so data backups would carry it)."""
 
 
 class IntegrityError(PrivacyError):

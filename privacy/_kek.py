@@ -5,6 +5,11 @@ backend fills the same :class:`KeyEncryptionKeyProvider` protocol (``C_WrapKey``
 with ``CKM_AES_GCM``) without the vault changing. The software providers here use AES-256-GCM
 key wrapping (NIST SP 800-38D; a random 96-bit nonce per wrap, the associated data binds the
 wrapped key to its owner).
+
+Key files (a KEK, a signing key, a device secret) are checked by :func:`check_key_file` before
+they are read, and kept out of the data directory (:func:`check_key_location`), so a key that
+other users can read, or that data backups would carry, is refused rather than used: a backup
+that holds the KEK beside the wrapped data keys defeats crypto-shredding.
 """
 
 from __future__ import annotations
@@ -13,17 +18,79 @@ import base64
 import binascii
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from privacy._errors import KekError
+from privacy._errors import KekError, KeyFileError
 
-__all__ = ["EnvKek", "FileKek", "KeyEncryptionKeyProvider", "RawKek", "parse_key"]
+__all__ = ["EnvKek", "FileKek", "KeyEncryptionKeyProvider", "RawKek", "check_key_file", "check_key_location",
+           "parse_key"]
 
 _NONCE = 12
+
+
+def _check_stat(path: Path, st: os.stat_result) -> None:
+    """Refuse ``st`` (an lstat/fstat of ``path``) unless it is a regular file private to the effective user."""
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        raise KeyFileError(f"the key file {path} is a symbolic link; point the setting at the file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileError(f"the key file {path} is not a regular file (mode {stat.filemode(st.st_mode)})")
+    euid = os.geteuid()
+    if st.st_uid != euid:
+        raise KeyFileError(f"the key file {path} is owned by uid {st.st_uid}, not by the user running this "
+                           f"process (uid {euid}); fix: chown {euid} {path} && chmod 600 {path}")
+    if mode & 0o077:
+        raise KeyFileError(f"the key file {path} has mode {mode:04o}: group or others can access it; "
+                           f"fix: chmod 600 {path}")
+
+
+def check_key_file(path: str | Path) -> None:
+    """Raise :class:`KeyFileError` unless ``path`` is a regular file (not a symlink), owned by the
+    effective user, with no permission for group or others (``mode & 0o077 == 0``, e.g. 0600 or 0400).
+
+    The message names the path, the mode found and the fix (``chmod 600 PATH``).
+    """
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        raise KeyFileError(f"cannot read the key file {path}: {e.strerror or e}") from e
+    _check_stat(path, st)
+
+
+def check_key_location(key_path: str | Path, data_dir: str | Path) -> None:
+    """Raise :class:`KeyFileError` when ``key_path`` lies inside ``data_dir`` (both resolved, so
+    symlinks and ``..`` do not hide it): the key must stay out of the data and its backups."""
+    key, data = Path(key_path).resolve(), Path(data_dir).resolve()
+    if key == data or key.is_relative_to(data):
+        raise KeyFileError(f"the key file {key_path} lies inside the data directory {data_dir}: data backups "
+                           f"would carry it (and crypto-shredding would not reach them); move it out of {data}")
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """The bytes of a key file after :func:`check_key_file`; the open descriptor is checked again
+    (``O_NOFOLLOW`` + ``fstat``) so the file cannot be swapped between the check and the read."""
+    path = Path(path)
+    check_key_file(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise KeyFileError(f"cannot read the key file {path}: {e.strerror or e}") from e
+    try:
+        _check_stat(path, os.fstat(fd))
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    except OSError as e:
+        raise KeyFileError(f"cannot read the key file {path}: {e.strerror or e}") from e
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 @runtime_checkable
@@ -94,22 +161,35 @@ class RawKek:
 
 
 class FileKek(RawKek):
-    """A KEK read from a file holding 32 raw bytes, or hex/base64 text. The file should be 0600."""
+    """A KEK read from a file holding 32 raw bytes, or hex/base64 text.
+
+    The file is checked first (:func:`check_key_file`): a symlink, a non-regular file, a file open to
+    group or others, or one owned by another user is refused with :class:`KeyFileError`.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            raw = self.path.read_bytes()
-        except OSError as e:
-            raise KekError(f"cannot read the KEK file {self.path}: {e}") from e
+        raw = read_key_file(self.path)
         super().__init__(raw if len(raw) == 32 else raw.strip(), label="file")
 
     @staticmethod
     def generate(path: str | Path) -> FileKek:
-        """Write a new random KEK (base64) to ``path`` with mode 0600 and return its provider."""
+        """Write a new random KEK (base64) to ``path`` with mode 0600 and return its provider; a
+        missing parent directory is created 0700. An existing file is never overwritten."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if not path.parent.exists():
+            try:
+                path.parent.mkdir(parents=True, mode=0o700)
+            except FileExistsError:
+                pass  # created meanwhile by someone else: keep its mode
+            except OSError as e:
+                raise KekError(f"cannot create the key directory {path.parent}: {e.strerror or e}") from e
+            else:
+                os.chmod(path.parent, 0o700)  # the umask may have removed bits only, but be explicit
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except OSError as e:
+            raise KekError(f"cannot create the KEK file {path}: {e.strerror or e}") from e
         with os.fdopen(fd, "w") as f:
             f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
         return FileKek(path)
