@@ -1,7 +1,9 @@
 """Doors: the ``Door`` port (``open()``, ``close()``, ``state``).
 
 - :class:`SerialDoor`: a door controller on a serial line (pyserial, imported lazily; a one-line
-  ASCII command and an optional acknowledgement).
+  ASCII command and an optional acknowledgement). The port is anything ``serial.serial_for_url``
+  opens: a device (``/dev/ttyUSB0``), a pseudo-terminal, ``loop://``, ``socket://host:port``,
+  ``rfc2217://host:port``.
 - :class:`GpioDoor`: a relay on a GPIO line through the Linux sysfs interface
   (``/sys/class/gpio/gpioN/value``); ``root`` can point at a test directory.
 - :class:`LoggingDoor`: the simulator; it records each command with its time.
@@ -56,7 +58,15 @@ class LoggingDoor:
 
 
 class SerialDoor:
-    """Sends ``open_cmd`` / ``close_cmd`` on ``port``; when ``ack`` is set, the controller must answer it."""
+    """Sends ``open_cmd`` / ``close_cmd`` on ``port`` (a device path or a pyserial URL).
+
+    When ``ack`` is set, the controller must answer that line (``OK\\n`` by default) within
+    ``timeout`` seconds; another answer, or none, is a :class:`DoorError` and the door's recorded
+    ``state`` does not change (fail closed: a door is only reported open once the controller said so).
+    Input waiting before a command (a late answer to an earlier one) is discarded first, so an old
+    acknowledgement is never taken for a new one. The line is opened on first use and reopened after
+    an I/O failure; :meth:`release` closes it.
+    """
 
     def __init__(self, port: str, baudrate: int = 9600, *, open_cmd: bytes = b"OPEN\n", close_cmd: bytes = b"CLOSE\n",
                  ack: bytes | None = b"OK", timeout: float = 1.0) -> None:
@@ -72,22 +82,30 @@ class SerialDoor:
             except ImportError as e:
                 raise DoorError("SerialDoor needs pyserial (not installed); use GpioDoor or LoggingDoor") from e
             try:
-                self._serial = serial.Serial(self.port, self.baudrate, timeout=self.timeout)
-            except (OSError, ValueError) as e:
+                self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=self.timeout,
+                                                     write_timeout=self.timeout)
+            except (OSError, ValueError) as e:  # serial.SerialException is an OSError
                 raise DoorError(f"cannot open serial port {self.port}: {e}") from e
         return self._serial
 
     def _send(self, cmd: bytes) -> None:
         line = self._line()
         try:
+            line.reset_input_buffer()
             line.write(cmd)
             line.flush()
-            if self.ack is not None:
-                answer = line.readline().strip()
-                if answer != self.ack:
-                    raise DoorError(f"door controller answered {answer!r}, expected {self.ack!r}")
-        except OSError as e:
-            raise DoorError(f"serial door failure: {e}") from e
+            if self.ack is None:
+                return
+            answer = line.read_until(b"\n")  # bounded by ``timeout`` in total, unlike readline()
+        except (OSError, ValueError) as e:  # SerialException / SerialTimeoutException, a closed port
+            self.release()
+            raise DoorError(f"serial door failure on {self.port}: {e}") from e
+        if not answer.endswith(b"\n") and not answer.strip():
+            raise DoorError(f"door controller on {self.port} did not answer {cmd.strip()!r} "
+                            f"within {self.timeout:g} s")
+        if answer.strip() != self.ack:
+            raise DoorError(f"door controller on {self.port} answered {answer.strip()!r} to {cmd.strip()!r}, "
+                            f"expected {self.ack!r}")
 
     def open(self) -> None:
         self._send(self.open_cmd)
@@ -102,9 +120,14 @@ class SerialDoor:
         return self._state
 
     def release(self) -> None:
+        """Close the serial line (the next command reopens it)."""
         if self._serial is not None:
-            self._serial.close()
-            self._serial = None
+            try:
+                self._serial.close()
+            except OSError:
+                pass  # already broken: nothing more to release
+            finally:
+                self._serial = None
 
 
 class GpioDoor:
