@@ -5,11 +5,12 @@ DG2 (a JPEG 2000 face at ICAO geometry, 3:4, at most 480x600, under ~20 KB, Part
 DG14/DG15 for Chip and Active Authentication (Part 11 §6), EF.CardAccess for PACE (Part 11 §9.2), and
 an EF.SOD signed by a test Document Signer under a test CSCA (Part 10 §4.6.2, Part 12).
 
-Deliberately faulty documents (``faults``), each caught by :func:`emrtd.read_document`:
+Deliberately faulty documents (``faults``), each what an attacker can make of a genuine chip (he cannot
+re-sign the SOD), and how :func:`emrtd.read_document` reports them:
 
-================  ===================================================  ==============================
-fault             what is wrong                                        failed check
-================  ===================================================  ==============================
+================  ===================================================  ====================================
+fault             what is wrong                                        what the reader reports
+================  ===================================================  ====================================
 tampered_dg       DG2 altered after the SOD was signed                 passive_authentication (hash)
 bad_sod_signature the SOD signature value is corrupted                 passive_authentication (sig.)
 expired_dsc       the DSC had expired when the SOD was signed          passive_authentication (DSC)
@@ -18,7 +19,16 @@ unknown_csca      the DSC chains to a CSCA outside the trust store     passive_a
 clone_aa          the chip lacks the DG15 private key                  active_authentication
 clone_ca          the chip lacks the DG14 private key                  chip_authentication
 mrz_mismatch      DG1 holds a different MRZ than the printed one       mrz_consistency
-================  ===================================================  ==============================
+no_sod            the chip serves no EF.SOD (6A82)                     passive_authentication (EF.SOD)
+no_dg2            the chip refuses DG2 (6A82); EF.COM and SOD list it  DG2 unreadable, not verified
+dg2_no_face       a genuinely signed DG2 whose portrait is background  DG2 verified; no face in it
+hidden_dg14_dg15  DG14/DG15 signed in the SOD, but neither served nor  chip_authentication and
+                  in EF.COM, and the chip holds no CA/AA private key   active_authentication
+================  ===================================================  ====================================
+
+The last four leave files out of :attr:`IssuedDocument.files` (what the chip serves), so they survive
+:meth:`IssuedDocument.save` / :meth:`IssuedDocument.load` and every transport serving the
+:class:`emrtd.VirtualChip` alike.
 
 The LDS files are made by the same encoders the reader parses with: DG1 from the parsed MRZ
 (:mod:`emrtd._mrz`, :mod:`emrtd._lds`), DG2 as an ISO/IEC 19794-5 (or 39794-5) record around the JPEG 2000
@@ -30,7 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -41,7 +51,7 @@ from emrtd._chip import VirtualChip
 from emrtd._dg2 import BiometricGroup, FaceImage
 from emrtd._lds import Dg1, EfCom
 from emrtd._mrz import Mrz, check_mrz, parse_mrz
-from emrtd._reader import file_name_on_disk
+from emrtd._result import file_name_on_disk
 from emrtd._secinfo import (
     ECDSA_PLAIN,
     ActiveAuthenticationInfo,
@@ -57,12 +67,13 @@ from emrtd._sod import build_sod
 
 __all__ = [
     "FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2",
-    "PORTRAIT_SIZE",
+    "PORTRAIT_SIZE", "background_photo",
 ]  # fmt: skip
 
 FAULTS = (
     "tampered_dg", "bad_sod_signature", "expired_dsc", "revoked_dsc",
     "unknown_csca", "clone_aa", "clone_ca", "mrz_mismatch",
+    "no_sod", "no_dg2", "dg2_no_face", "hidden_dg14_dg15",
 )  # fmt: skip
 _FORMAT = "smartborder-virtual-emrtd/1"
 # Portrait geometry (Doc 9303 Part 10 §4.7.2 / ISO/IEC 39794-5 ICAO profile: width:height 74-80 %, >= 420 px
@@ -128,6 +139,21 @@ def sample_dg2() -> bytes:
     im = Image.blend(im, noise, 0.25)
     jp2, w, h = encode_face_jp2(im, max_bytes=19_000, size=(480, 600))
     return _dg2(jp2, w, h)
+
+
+def background_photo(size: tuple[int, int] = PORTRAIT_SIZE):
+    """A portrait-sized picture of an empty photo backdrop (light grey, darker towards the bottom, sensor
+    noise) with no face in it: the portrait of the ``dg2_no_face`` fault."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    w, h = size
+    im = Image.new("RGB", size, (196, 198, 202))
+    d = ImageDraw.Draw(im)
+    for y in range(h):  # a studio backdrop: slightly darker towards the bottom
+        v = 204 - 16 * y // h
+        d.line((0, y, w, y), fill=(v, v + 1, v + 4))
+    noise = Image.effect_noise(size, 12).convert("RGB").filter(ImageFilter.GaussianBlur(1))
+    return Image.blend(im, noise, 0.08)
 
 
 def _public_der(key) -> bytes:
@@ -267,6 +293,8 @@ def issue_document(
         raise IssuerError("clone_aa needs an AA key (aa='rsa' or 'ec')")
     if "clone_ca" in faults and not ca:
         raise IssuerError("clone_ca needs a Chip Authentication key (ca=True)")
+    if "hidden_dg14_dg15" in faults and not (ca and aa):
+        raise IssuerError("hidden_dg14_dg15 needs DG14 and DG15 (ca=True and aa='rsa' or 'ec')")
     if not (bac or pace):
         raise IssuerError("a chip needs BAC or PACE")
     if can is not None and (not can.isdigit() or not 1 <= len(can) <= 10):
@@ -281,7 +309,7 @@ def issue_document(
         number = parsed.document_number
         chip_mrz = parsed.with_changes(document_number=("X" if number[0] != "X" else "Y") + number[1:])
     files["DG1"] = Dg1.from_mrz(chip_mrz).encode()
-    jp2, w, h = encode_face_jp2(photo)
+    jp2, w, h = encode_face_jp2(background_photo() if "dg2_no_face" in faults else photo)
     files["DG2"] = _dg2(jp2, w, h, dg2_encoding)
 
     infos = []
@@ -319,10 +347,30 @@ def issue_document(
         dg2 = bytearray(files["DG2"])
         dg2[-10] ^= 0xFF  # inside the image data: the SOD hash no longer matches
         files["DG2"] = bytes(dg2)
+    if "hidden_dg14_dg15" in faults:  # a clone without the CA/AA private keys hides what would betray it
+        chip_aa_key = chip_ca_key = None
+    files = _withhold(files, faults)
     return IssuedDocument(
         files, printed, can, bac, chip_aa_key, aa_alg, chip_ca_key, faults, csca_der, crl,
         extra={"issued": signing_time.isoformat(timespec="seconds")},
     )  # fmt: skip
+
+
+def _withhold(files: dict[str, bytes], faults) -> dict[str, bytes]:
+    """What a chip made from the genuine files serves: without EF.SOD (``no_sod``), without DG2 (``no_dg2``,
+    EF.COM unchanged), without DG14 and DG15 and with an EF.COM that no longer lists them
+    (``hidden_dg14_dg15``; EF.COM is not signed, so the clone can rewrite it)."""
+    drop = set()
+    if "no_sod" in faults:
+        drop.add("EF.SOD")
+    if "no_dg2" in faults:
+        drop.add("DG2")
+    if "hidden_dg14_dg15" in faults:
+        drop |= {"DG14", "DG15"}
+        com = EfCom.parse(files["EF.COM"])
+        hidden = EfCom.for_files(["DG14", "DG15"]).tags
+        files = {**files, "EF.COM": replace(com, tags=tuple(t for t in com.tags if t not in hidden)).encode()}
+    return {n: c for n, c in files.items() if n not in drop}
 
 
 # --- test PKI and EF.SOD (Doc 9303 Part 12 certificate profiles, Part 10 §4.6.2 SOD) -----------------------

@@ -4,14 +4,17 @@
 
 1. read EF.CardAccess (Part 10 §3.11.2); when it offers a PACE suite we support, run PACE (§4.4),
    otherwise (or if PACE fails and an MRZ key is available) select the LDS1 application and run BAC (§4.3);
-2. read EF.COM and the data groups it lists (Part 10 §4.6), each by SELECT + READ BINARY under secure
-   messaging: the first 4 bytes give the TLV length, the rest is read in chunks (odd-INS ``B1`` beyond
-   offset 32767);
+2. read EF.COM and EF.SOD (Part 10 §4.6), then every data group either lists (EF.COM is not signed: a
+   clone can drop a DG from it, the SOD still hashes it; a DG the chip refuses lands in ``unreadable``),
+   each by SELECT + READ BINARY under secure messaging: the first 4 bytes give the TLV length, the rest is
+   read in chunks (odd-INS ``B1`` beyond offset 32767);
 3. Chip Authentication with the DG14 key (Part 11 §6.2), before the remaining data groups are read;
-4. Active Authentication with the DG15 key (Part 11 §6.1);
+4. Active Authentication with the DG15 key (Part 11 §6.1). A DG14 or DG15 the SOD lists but the chip
+   refuses fails its protocol's check (a clone hides the files whose private keys it lacks);
 5. Passive Authentication (Part 11 §5.1, :mod:`emrtd._pa`) against ``trust``: SOD signature, every DG hash,
-   DSC validity at signing time, DSC -> CSCA chain and CRL. Without a trust store the check is reported as
-   not performed (a forged chip can carry its own DSC), with any failure PA found in its reason;
+   DSC validity at signing time, DSC -> CSCA chain and CRL. A chip that serves no EF.SOD fails PA, with or
+   without a trust store. Otherwise, without a trust store the check is reported as not performed (a forged
+   chip can carry its own DSC), with any failure PA found in its reason;
 6. the data groups read are parsed (:mod:`emrtd._lds`, :mod:`emrtd._dg2`): ``mrz``, ``face_image``.
 
 Every check ends in the result with its outcome and reason; only failed access control raises.
@@ -20,17 +23,16 @@ Every check ends in the result with its outcome and reason; only failed access c
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from emrtd._aa import AaResult, perform_active_authentication
+from emrtd._aa import perform_active_authentication
 from emrtd._apdu import ApduError, CommandApdu, ResponseApdu, StatusWordError, WrongLength
-from emrtd._bac import BacError, BacKey, BacResult, perform_bac
+from emrtd._bac import BacError, BacKey, perform_bac
 from emrtd._ca import CaResult, perform_chip_authentication
 from emrtd._chip import FILE_IDS, LDS_AID
-from emrtd._lds import Dg1, LdsError, parse_lds_file
+from emrtd._lds import LdsError, parse_lds_file
 from emrtd._mrz import Mrz
-from emrtd._pace import CanKey, PaceError, PaceResult, choose_pace_info, perform_pace
+from emrtd._pace import CanKey, PaceError, choose_pace_info, perform_pace
+from emrtd._result import Check, ReadResult, dg_name, file_name_on_disk, parse_sod_or_none
 from emrtd._secinfo import SecurityInfoError, SecurityInfos
 from emrtd._sm import SecureMessagingError
 from emrtd._tlv import TlvError, iter_tlv, read_length, read_tag, read_tlv
@@ -69,106 +71,6 @@ class AccessControlError(ReadError):
 
 class FileReadError(ReadError):
     """A file could not be read (refused, absent, or malformed TLV)."""
-
-
-def file_name_on_disk(name: str) -> str:
-    """``EF.COM`` -> ``EF_COM.bin``, ``DG1`` -> ``DG1.bin`` (the dump layout of ``chip verify``)."""
-    return name.replace(".", "_") + ".bin"
-
-
-@dataclass
-class Check:
-    name: str
-    passed: bool | None  # None = not performed
-    reason: str = ""
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "reason": self.reason}
-
-
-@dataclass
-class ReadResult:
-    """Everything a read produced. ``valid`` is True when no performed check failed."""
-
-    access: BacResult | PaceResult
-    files: dict[str, bytes] = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict)
-    chip_authentication: CaResult | None = None
-    active_authentication: AaResult | None = None
-    passive_authentication: object | None = None
-    pace_fallback_reason: str = ""
-    apdu_count: int = 0
-    checks: list[Check] = field(default_factory=list)
-    data_groups: dict[str, object] = field(default_factory=dict)  # parsed files (EfCom, Dg1, BiometricGroup, ...)
-    parse_errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def mrz(self) -> Mrz | None:
-        """The MRZ held in DG1 (parsed), or None."""
-        dg1 = self.data_groups.get("DG1")
-        return dg1.mrz if isinstance(dg1, Dg1) else None
-
-    @property
-    def face_image(self) -> bytes | None:
-        """The first DG2 face image (JPEG or JPEG 2000 bytes), or None."""
-        dg2 = self.data_groups.get("DG2")
-        try:
-            return dg2.face_image if dg2 is not None else None
-        except LdsError:
-            return None
-
-    @property
-    def access_protocol(self) -> str:
-        return self.access.protocol
-
-    @property
-    def valid(self) -> bool:
-        return all(c.passed is not False for c in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.passed is False]
-
-    def check(self, name: str) -> Check | None:
-        return next((c for c in self.checks if c.name == name), None)
-
-    def to_dict(self) -> dict:
-        pa = self.passive_authentication
-        return {
-            "valid": self.valid,
-            "access": self.access.to_dict(),
-            "pace_fallback_reason": self.pace_fallback_reason,
-            "files": {k: len(v) for k, v in self.files.items()},
-            "unreadable": dict(self.unreadable),
-            "chip_authentication": self.chip_authentication.to_dict() if self.chip_authentication else None,
-            "active_authentication": self.active_authentication.to_dict() if self.active_authentication else None,
-            "passive_authentication": pa.to_dict() if hasattr(pa, "to_dict") else None,
-            "mrz": self.mrz.to_dict() if self.mrz else None,
-            "face_image": _image_summary(self.face_image),
-            "parse_errors": dict(self.parse_errors),
-            "checks": [c.to_dict() for c in self.checks],
-            "failures": [c.to_dict() for c in self.failures],
-            "apdu_count": self.apdu_count,
-        }
-
-    def save(self, directory: str | Path) -> list[Path]:
-        """Write every file read as ``EF_COM.bin``, ``DG1.bin``, ... (the input of ``chip verify``)."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, content in self.files.items():
-            path = out / file_name_on_disk(name)
-            path.write_bytes(content)
-            written.append(path)
-        return written
-
-
-def _image_summary(image: bytes | None) -> dict | None:
-    if image is None:
-        return None
-    from emrtd._dg2 import image_format
-
-    return {"format": image_format(image), "bytes": len(image)}
 
 
 class _Channel:
@@ -329,19 +231,50 @@ def _mrz_check(key, dg1: bytes | None, parsed: Mrz | None = None) -> Check:
     return Check("mrz_consistency", True)
 
 
-def _passive_authentication(files: dict[str, bytes], trust):
-    """Passive Authentication (Part 11 §5.1) of the files read; see :func:`emrtd._pa.passive_authentication`."""
+def _passive_authentication(res: ReadResult, trust, sod_asked: bool):
+    """Passive Authentication (Part 11 §5.1) of the files read; see :func:`emrtd._pa.passive_authentication`.
+
+    A chip that does not serve EF.SOD fails (with or without a trust store): nothing it says can be verified.
+    Only when the caller did not ask for EF.SOD (``files``) is PA reported as not performed."""
     from emrtd._pa import passive_authentication
     from emrtd._trust import TrustStore
 
     if isinstance(trust, list | tuple):
         trust = TrustStore(trust)
-    result = passive_authentication(files, trust=trust)
+    if "EF.SOD" not in res.files and not sod_asked:
+        return None, Check("passive_authentication", None, "EF.SOD was not among the files asked for: not performed")
+    result = passive_authentication(res.files, trust=trust)
+    if "EF.SOD" not in res.files:
+        why = res.unreadable.get("EF.SOD", "not read")
+        return result, Check("passive_authentication", False,
+                             f"EF.SOD could not be read ({why}): no data group can be verified")
     reason = result.reason
     if trust is None:
         found = f"; found: {reason}" if reason else "; SOD signature and data group hashes verify"
         return result, Check("passive_authentication", None, "no trust store: DSC -> CSCA chain not verified" + found)
     return result, Check("passive_authentication", result.valid, reason)
+
+
+def _com_data_groups(com: bytes | None) -> list[str]:
+    """The data groups EF.COM lists in its tag list (Part 10 §4.6.1), in its order."""
+    if com is None:
+        return []
+    try:
+        tags = dict(iter_tlv(read_tlv(com, 0)[1])).get(0x5C, b"")
+    except TlvError:
+        tags = b""
+    return [DG_TAGS[t] for t in tags if t in DG_TAGS]
+
+
+def _hidden_protocol_checks(res: ReadResult, chip_authentication: bool, active_authentication: bool) -> None:
+    """A DG14 or DG15 the SOD lists but the chip refuses: a clone without the chip's private keys hides them,
+    so the protocol they announce fails rather than being skipped (Part 11 §5.1, §6.1, §6.2)."""
+    listed = res.sod_data_groups
+    for dg, name, wanted in (("DG14", "chip_authentication", chip_authentication),
+                             ("DG15", "active_authentication", active_authentication)):
+        if wanted and dg in listed and dg in res.unreadable and res.check(name) is None:
+            res.checks.append(Check(name, False, f"{dg} is listed in the SOD but the chip does not serve it "
+                                                 f"({res.unreadable[dg]}): {name.replace('_', ' ')} not possible"))
 
 
 def _parse_files(res: ReadResult) -> None:
@@ -370,12 +303,15 @@ def read_document(
 ) -> ReadResult:
     """Read a document over ``transport`` (``transmit(bytes) -> bytes``), see the module docstring.
 
-    ``files`` limits the EFs read (names such as ``"EF.COM"``, ``"DG1"``); None reads EF.COM, every
-    data group it lists and EF.SOD. ``rng(n)`` supplies every terminal random (nonces, ephemeral keys),
-    so ICAO worked examples can be replayed. ``trust`` is a :class:`emrtd.TrustStore` (or a list of CSCA
-    certificates) for Passive Authentication; without it PA is reported as not performed. The result
-    carries the parsed files (``data_groups``, ``mrz``, ``face_image``). Raises :class:`AccessControlError`
-    when PACE and BAC fail.
+    ``files`` limits the EFs read (names such as ``"EF.COM"``, ``"DG1"``), in that order (DG14 first);
+    None reads EF.COM, EF.SOD, then every data group either lists (DG14 first). ``rng(n)`` supplies every
+    terminal random (nonces, ephemeral keys), so ICAO worked examples can be replayed. ``trust`` is a
+    :class:`emrtd.TrustStore` (or a list of CSCA certificates) for Passive Authentication; without it PA is
+    reported as not performed, unless the chip served no EF.SOD: then PA fails (when ``files`` leaves
+    EF.SOD out, PA is not performed). The result carries the parsed files (``data_groups``, ``mrz``,
+    ``face_image``) and what the SOD lists (``sod_data_groups``, ``data_group_verified``,
+    ``chip_authentication_offered``, ``active_authentication_offered``). Raises
+    :class:`AccessControlError` when PACE and BAC fail.
     """
     rng = rng or os.urandom
     ch = _Channel(transport, max_read or (EXTENDED_MAX_READ if extended_length else SHORT_MAX_READ))
@@ -385,20 +321,18 @@ def read_document(
     if card_access is not None:
         res.files["EF.CardAccess"] = card_access.encode()
     res.checks.append(Check("access_control", True, fallback))
-    wanted = list(files) if files is not None else None
     try:
-        if wanted is None or "EF.COM" in wanted:
-            com = _read_named(ch, "EF.COM", res)
-            if wanted is None:
-                wanted = ["EF.COM"]
-                if com is not None:
-                    try:
-                        tags = dict(iter_tlv(read_tlv(com, 0)[1])).get(0x5C, b"")
-                    except TlvError:
-                        tags = b""
-                    wanted += [DG_TAGS[t] for t in tags if t in DG_TAGS]
-                wanted.append("EF.SOD")
-        order = [n for n in wanted if n != "EF.COM" and n in FILE_IDS]
+        if files is None:
+            # EF.COM is not signed: the data groups to read are those it lists and those the SOD hashes
+            # (Part 11 §5.1), so a chip hiding a DG from EF.COM is still asked for it.
+            com_dgs = _com_data_groups(_read_named(ch, "EF.COM", res))
+            sod = parse_sod_or_none(_read_named(ch, "EF.SOD", res))
+            sod_dgs = [dg_name(n) for n in sorted(sod.lds.dg_hashes)] if sod is not None else []
+            order = list(dict.fromkeys(com_dgs + sod_dgs))
+        else:
+            if "EF.COM" in files:
+                _read_named(ch, "EF.COM", res)
+            order = [n for n in files if n != "EF.COM" and n in FILE_IDS]
         # Chip Authentication first (Part 11 §6.2), so the rest travels under the CA session keys.
         if "DG14" in order:
             dg14 = _read_named(ch, "DG14", res)
@@ -420,10 +354,11 @@ def read_document(
             res.checks.append(Check("active_authentication", aa.succeeded, aa.reason))
     except SecureMessagingError as e:
         raise ReadError("secure_messaging", f"secure messaging failed while reading: {e}") from e
+    _hidden_protocol_checks(res, chip_authentication, active_authentication)
     _parse_files(res)
     res.checks.append(_mrz_check(access_key, res.files.get("DG1"), res.mrz))
-    if passive_authentication and "EF.SOD" in res.files:
-        res.passive_authentication, check = _passive_authentication(res.files, trust)
+    if passive_authentication:
+        res.passive_authentication, check = _passive_authentication(res, trust, files is None or "EF.SOD" in files)
         res.checks.append(check)
     res.apdu_count = ch.count
     return res

@@ -29,7 +29,8 @@ def chip() -> None:
               help="Active Authentication key in DG15.")
 @click.option("--ca/--no-ca", default=True, show_default=True, help="Chip Authentication key in DG14.")
 @click.option("--faults", default="", help="Comma-separated faults: tampered_dg, bad_sod_signature, expired_dsc, "
-              "revoked_dsc, unknown_csca, clone_aa, clone_ca, mrz_mismatch.")
+              "revoked_dsc, unknown_csca, clone_aa, clone_ca, mrz_mismatch, no_sod, no_dg2, dg2_no_face, "
+              "hidden_dg14_dg15.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, as_json) -> None:
     """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""

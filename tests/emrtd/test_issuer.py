@@ -6,6 +6,7 @@ import hashlib
 import io
 from functools import cache
 
+import numpy as np
 import pytest
 from asn1crypto import cms
 from cryptography import x509
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from emrtd import InProcessTransport, read_document
+from emrtd import EfCom, InProcessTransport, read_document, trust_for_issued_document
 from emrtd._issuer import FAULTS, IssuedDocument, IssuerError, IssuerPki, issue_document
 from emrtd._tlv import read_tlv
 from tests.conftest import shared_path
@@ -99,6 +100,7 @@ def test_options(photo, opts, protocol):
 NON_PA = {"clone_aa": "active_authentication", "clone_ca": "chip_authentication", "mrz_mismatch": "mrz_consistency"}
 PA = {"tampered_dg": ("hash", "DG2"), "bad_sod_signature": ("signature",), "expired_dsc": ("valid", "expir"),
       "revoked_dsc": ("revoked",), "unknown_csca": ("csca", "chain", "trust", "issuer")}
+CLONE = ("no_sod", "no_dg2", "dg2_no_face", "hidden_dg14_dg15")  # each has its own test below
 
 
 @pytest.mark.parametrize("fault", sorted(NON_PA))
@@ -152,14 +154,89 @@ def test_document_faults_are_caught_by_passive_authentication(photo, fault):
 
 
 def test_every_fault_has_a_test():
-    assert set(FAULTS) == set(NON_PA) | set(PA)
+    assert set(FAULTS) == set(NON_PA) | set(PA) | set(CLONE)
+
+
+# --- chips an attacker derives from a genuine one without re-signing the SOD ---------------------------
+
+
+def _read_loaded(doc, tmp_path):
+    """Read the document as the gate simulator does: saved, loaded from disk, served by a VirtualChip."""
+    loaded = IssuedDocument.load(doc.save(tmp_path / "doc"))
+    assert loaded.faults == doc.faults and loaded.files == doc.files
+    return read_document(InProcessTransport(loaded.chip()), loaded.access_key, trust=trust_for_issued_document(loaded))
+
+
+def test_genuine_document_verifies_every_data_group(photo, tmp_path):
+    res = _read_loaded(_issue(photo), tmp_path)
+    assert res.valid and res.unreadable == {}
+    assert res.sod_data_groups == ("DG1", "DG2", "DG14", "DG15")
+    assert all(res.data_group_verified(dg) is True for dg in res.sod_data_groups)
+    assert res.chip_authentication_offered is True and res.active_authentication_offered is True
+
+
+def test_no_sod(photo, tmp_path):
+    doc = _issue(photo, faults=["no_sod"])
+    assert "EF.SOD" not in doc.files and EfCom.parse(doc.files["EF.COM"]).data_groups == ["DG1", "DG2", "DG14", "DG15"]
+    res = _read_loaded(doc, tmp_path)
+    assert "6A82" in res.unreadable["EF.SOD"]
+    pa = res.check("passive_authentication")
+    assert pa.passed is False and "EF.SOD" in pa.reason
+    assert [c.name for c in res.failures] == ["passive_authentication"]
+    assert res.sod_data_groups == () and res.data_group_verified("DG1") is None
+
+
+def test_no_dg2(photo, tmp_path):
+    doc = _issue(photo, faults=["no_dg2"])
+    assert "DG2" not in doc.files and "DG2" in EfCom.parse(doc.files["EF.COM"]).data_groups
+    res = _read_loaded(doc, tmp_path)
+    assert "DG2" in res.sod_data_groups and "6A82" in res.unreadable["DG2"]
+    assert res.data_group_verified("DG2") is None and res.data_group_verified("DG1") is True
+    assert res.face_image is None
+    assert res.check("passive_authentication").passed is True  # the SOD is genuine: PA checks what was read
+
+
+def test_dg2_without_a_face(photo, tmp_path):
+    face = pytest.importorskip("biometrics.face")
+    res = _read_loaded(_issue(photo, faults=["dg2_no_face"]), tmp_path)
+    assert res.valid and res.data_group_verified("DG2") is True  # signed by the issuer: PA cannot tell
+    im = Image.open(io.BytesIO(res.face_image))
+    assert im.size == (450, 600) and len(res.files["DG2"]) < 20_000
+    assert face.detect_faces(np.asarray(im.convert("RGB"))) == []
+    genuine = _issue(photo, aa=None, ca=False)  # the same detector does find the face of a genuine DG2
+    assert len(face.detect_faces(np.asarray(_jp2(genuine.files["DG2"]).convert("RGB")))) == 1
+
+
+def test_hidden_dg14_dg15(photo, tmp_path):
+    doc = _issue(photo, faults=["hidden_dg14_dg15"])
+    assert EfCom.parse(doc.files["EF.COM"]).data_groups == ["DG1", "DG2"]
+    assert doc.chip_aa_key is None and doc.chip_ca_key is None
+    res = _read_loaded(doc, tmp_path)
+    assert {"DG14", "DG15"} <= set(res.sod_data_groups)
+    assert "6A82" in res.unreadable["DG14"] and "6A82" in res.unreadable["DG15"]
+    assert res.data_group_verified("DG14") is None and res.data_group_verified("DG15") is None
+    assert res.chip_authentication_offered is None and res.active_authentication_offered is None
+    assert res.chip_authentication is None and res.active_authentication is None
+    assert sorted(c.name for c in res.failures) == ["active_authentication", "chip_authentication"]
+    assert all("listed in the SOD" in c.reason for c in res.failures)
+
+
+def test_clone_faults_combine(photo, tmp_path):
+    doc = _issue(photo, faults=["no_sod", "no_dg2", "hidden_dg14_dg15"])
+    assert sorted(doc.files) == ["DG1", "EF.COM", "EF.CardAccess"]
+    res = _read_loaded(doc, tmp_path)
+    assert set(res.unreadable) == {"EF.SOD", "DG2"}  # without a SOD nothing betrays DG14/DG15
+    assert res.check("passive_authentication").passed is False
+    assert res.chip_authentication_offered is False and res.active_authentication_offered is False
 
 
 @pytest.mark.parametrize(
     ("kw", "match"),
     [({"faults": ["nope"]}, "unknown fault"), ({"faults": ["clone_aa"], "aa": None}, "clone_aa"),
      ({"faults": ["clone_ca"], "ca": False}, "clone_ca"), ({"bac": False, "pace": False}, "BAC or PACE"),
-     ({"can": "12ab"}, "CAN"), ({"mrz": "P<UTO"}, "MRZ"), ({"aa": "dsa"}, "aa must")],
+     ({"can": "12ab"}, "CAN"), ({"mrz": "P<UTO"}, "MRZ"), ({"aa": "dsa"}, "aa must"),
+     ({"faults": ["hidden_dg14_dg15"], "aa": None}, "hidden_dg14_dg15"),
+     ({"faults": ["hidden_dg14_dg15"], "ca": False}, "hidden_dg14_dg15")],
 )
 def test_bad_requests(photo, kw, match):
     with pytest.raises(IssuerError, match=match):

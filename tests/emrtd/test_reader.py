@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emrtd import AccessControlError, BacKey, CanKey, InProcessTransport, VirtualChip, read_document
+from emrtd import (
+    AccessControlError,
+    BacKey,
+    CanKey,
+    EfCom,
+    InProcessTransport,
+    IssuedDocument,
+    IssuerPki,
+    VirtualChip,
+    issue_document,
+    read_document,
+    trust_for_issued_document,
+)
+from emrtd._issuer import background_photo
 from emrtd._reader import _dg1_fields
 from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid
 from emrtd._tlv import encode_tlv
@@ -124,3 +138,153 @@ def test_extended_reader_falls_back_on_a_short_only_chip():
     res = read_document(t, KEY, extended_length=True)
     assert res.files["DG2"] == chip.files["DG2"] and res.valid
     assert any(r[-2:] == b"\x67\x00" for _, r in t.log)  # one refused extended read, then short ones
+
+
+# --- EF.SOD first, data groups the SOD lists, and what the SOD says (Doc 9303 Part 11 §5.1) ---------------
+
+
+@cache
+def _pki():
+    return IssuerPki.make()
+
+
+@cache
+def _issued(**kw) -> IssuedDocument:
+    kw.setdefault("aa", "ec")  # EC keys: fast to make
+    return issue_document(MRZ, background_photo(), can=CAN, pki=_pki(), **kw)
+
+
+def _read(doc, chip=None, **kw):
+    chip = chip or doc.chip()
+    return read_document(InProcessTransport(chip), doc.access_key, trust=trust_for_issued_document(doc), **kw)
+
+
+class _FileSpy:
+    """Records, in order, each file the chip is asked to read and the session it was read under."""
+
+    def __init__(self, chip):
+        self.chip, self.seen = chip, []
+
+    def transmit(self, apdu):
+        resp = self.chip.transmit(apdu)
+        ef = self.chip._ef
+        if ef and (not self.seen or self.seen[-1][0] != ef):
+            self.seen.append((ef, self.chip.session))
+        return resp
+
+
+def test_sod_is_read_before_chip_authentication():
+    doc = _issued()
+    spy = _FileSpy(doc.chip())
+    res = read_document(spy, doc.access_key, trust=trust_for_issued_document(doc))
+    assert res.valid
+    # (CA proves the new session keys with a SELECT of EF.COM, hence EF.COM twice)
+    assert spy.seen == [("EF.CardAccess", ""), ("EF.COM", "PACE"), ("EF.SOD", "PACE"), ("DG14", "PACE"),
+                        ("EF.COM", "PACE+CA"), ("DG1", "PACE+CA"), ("DG2", "PACE+CA"), ("DG15", "PACE+CA")]
+
+
+def test_data_groups_hidden_from_ef_com_are_still_read():
+    doc = _issued()
+    chip = doc.chip()
+    chip.files["EF.COM"] = EfCom.for_files(["DG1"]).encode()  # EF.COM is not signed: a clone may rewrite it
+    res = _read(doc, chip)
+    assert {"DG2", "DG14", "DG15"} <= set(res.files) and res.unreadable == {}
+    assert res.data_group_verified("DG2") is True and res.chip_authentication.succeeded
+    assert res.valid
+
+
+def test_files_given_explicitly_are_read_as_asked():
+    doc = _issued()
+    spy = _FileSpy(doc.chip())
+    res = read_document(spy, doc.access_key, files=["DG1", "EF.SOD", "DG14"])
+    assert [ef for ef, _ in spy.seen] == ["EF.CardAccess", "DG14", "EF.COM", "DG1", "EF.SOD"]
+    assert "DG2" not in res.files and "DG2" not in res.unreadable  # listed in the SOD, but not asked for
+
+
+@pytest.mark.parametrize("sod", [encode_tlv(0x77, b"sod"), b"\x30\x03abc", b"\x77\x82\xff\xff\x00"],
+                         ids=["not-cms", "not-77", "truncated"])
+def test_a_malformed_sod_does_not_stop_the_read(sod):
+    doc = _issued(aa=None, ca=False)
+    chip = doc.chip()
+    chip.files["EF.SOD"] = sod
+    res = _read(doc, chip)
+    assert {"DG1", "DG2"} <= set(res.files)
+    assert res.sod_data_groups == () and res.data_group_verified("DG1") is None
+    pa = res.check("passive_authentication")
+    assert pa.passed is False and "EF.SOD" in pa.reason
+
+
+def test_no_sod_fails_passive_authentication_even_without_a_trust_store():
+    doc = _issued(aa=None, ca=False, faults=("no_sod",))
+    res = read_document(InProcessTransport(doc.chip()), doc.access_key)
+    pa = res.check("passive_authentication")
+    assert pa.passed is False and "EF.SOD could not be read" in pa.reason and "6A82" in pa.reason
+    assert not res.valid
+    # asked for explicitly and refused: failed; left out of ``files``: not performed
+    asked = read_document(InProcessTransport(doc.chip()), doc.access_key, files=["DG1", "EF.SOD"])
+    assert asked.check("passive_authentication").passed is False
+    skipped = read_document(InProcessTransport(doc.chip()), doc.access_key, files=["DG1"])
+    assert skipped.check("passive_authentication").passed is None and skipped.valid
+    off = read_document(InProcessTransport(doc.chip()), doc.access_key, passive_authentication=False)
+    assert off.check("passive_authentication") is None
+
+
+def test_sod_data_groups():
+    assert _read(_issued()).sod_data_groups == ("DG1", "DG2", "DG14", "DG15")
+    assert _read(_issued(aa=None, ca=False)).sod_data_groups == ("DG1", "DG2")
+    assert _read(_issued(faults=("no_sod",))).sod_data_groups == ()
+    res = _read(_issued(faults=("hidden_dg14_dg15",)))
+    assert res.sod_data_groups == ("DG1", "DG2", "DG14", "DG15")
+    assert res.to_dict()["sod_data_groups"] == ["DG1", "DG2", "DG14", "DG15"]
+
+
+def test_data_group_verified():
+    doc = _issued(aa=None, ca=False)
+    res = _read(doc)
+    assert res.data_group_verified("DG1") is True and res.data_group_verified("DG2") is True
+    assert res.data_group_verified("DG3") is None  # not read (not on the chip)
+    assert res.data_group_verified("EF.COM") is None
+    assert _read(_issued(aa=None, ca=False, faults=("tampered_dg",))).data_group_verified("DG2") is False
+    chip = doc.chip()
+    chip.files["DG11"] = encode_tlv(0x6B, encode_tlv(0x5C, b"\x5f\x0e") + encode_tlv(0x5F0E, b"ANNA"))
+    chip.files["EF.COM"] = EfCom.for_files(["DG1", "DG2", "DG11"]).encode()
+    extra = _read(doc, chip)
+    assert "DG11" in extra.files and extra.data_group_verified("DG11") is False  # read, but the SOD has no hash
+    chip = doc.chip()
+    del chip.files["DG2"]
+    assert _read(doc, chip).data_group_verified("DG2") is None  # listed, refused
+    assert _read(_issued(aa=None, ca=False, faults=("no_sod",))).data_group_verified("DG1") is None
+
+
+def test_chip_authentication_offered():
+    assert _read(_issued()).chip_authentication_offered is True
+    assert _read(_issued(aa=None, ca=False)).chip_authentication_offered is False  # no DG14 at all
+    assert _read(_issued(ca=False)).chip_authentication_offered is False  # DG14 holds only the AA info
+    doc = _issued()
+    chip = doc.chip()
+    del chip.files["DG14"]
+    hidden = _read(doc, chip)
+    assert hidden.chip_authentication_offered is None  # the SOD lists it: unknown, and CA fails
+    assert hidden.check("chip_authentication").passed is False
+    chip = doc.chip()
+    chip.files["DG14"] = encode_tlv(0x6E, encode_tlv(0x31, b"\x02\x01\x00"))  # read, but not SecurityInfos
+    broken = _read(doc, chip)
+    assert "DG14" in broken.files and broken.chip_authentication_offered is None
+    assert broken.check("chip_authentication").passed is False
+    assert read_document(InProcessTransport(doc.chip()), doc.access_key,  # not asked for, but the SOD lists it
+                         files=["EF.SOD", "DG1"]).chip_authentication_offered is None
+
+
+def test_active_authentication_offered():
+    assert _read(_issued()).active_authentication_offered is True
+    assert _read(_issued(aa=None)).active_authentication_offered is False
+    doc = _issued()
+    chip = doc.chip()
+    del chip.files["DG15"]
+    hidden = _read(doc, chip)
+    assert hidden.active_authentication_offered is None
+    assert hidden.check("active_authentication").passed is False
+    assert "DG15 is listed in the SOD" in hidden.check("active_authentication").reason
+    no_aa = read_document(InProcessTransport(chip), doc.access_key, active_authentication=False)
+    assert no_aa.check("active_authentication") is None  # not asked for: no check, still unknown
+    assert no_aa.active_authentication_offered is None

@@ -124,6 +124,18 @@ def test_corrupt_sod_and_missing_sod():
         Sod.parse(b"\x77\x03sod")
 
 
+@pytest.mark.parametrize("with_trust", [True, False], ids=["trust", "no-trust"])
+def test_a_chip_without_ef_sod_fails_passive_authentication(with_trust):
+    """The ``no_sod`` fault: the chip answers 6A82 for EF.SOD. PA fails, it is never "not performed"."""
+    doc = _doc("no_sod")
+    res = read_document(InProcessTransport(doc.chip()), doc.access_key,
+                        trust=trust_for_issued_document(doc) if with_trust else None)
+    check = res.check("passive_authentication")
+    assert check.passed is False and "EF.SOD" in check.reason
+    assert [c.name for c in res.passive_authentication.failures] == ["sod"]
+    assert [c.name for c in res.failures] == ["passive_authentication"]
+
+
 def test_forged_sod_with_a_self_made_dsc_fails_the_chain():
     """A cloner re-signs altered DGs with their own 'Document Signer': signature and hashes verify, the chain does not."""
     doc = _doc()

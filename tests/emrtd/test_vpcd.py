@@ -12,7 +12,7 @@ import pytest
 
 from emrtd import CanKey, PcscTransport, TransportError, read_document
 from emrtd._vpcd import VpcdCard, VpcdError
-from tests.emrtd.test_chip import KEY, make_chip
+from tests.emrtd.test_chip import KEY, MRZ, make_chip
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
@@ -123,6 +123,45 @@ def test_cli_chip_read_through_pcsc(pcscd, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["access"]["protocol"] == "PACE"
     assert (tmp_path / "DG2.bin").read_bytes() == chip.files["DG2"]
+
+
+def _outcome(res) -> dict:
+    return {"files": res.files, "unreadable": sorted(res.unreadable), "checks": [(c.name, c.passed) for c in res.checks],
+            "sod_data_groups": res.sod_data_groups, "verified": {d: res.data_group_verified(d) for d in ("DG1", "DG2", "DG14", "DG15")},
+            "ca": res.chip_authentication_offered, "aa": res.active_authentication_offered}
+
+
+@pytest.mark.parametrize("faults", [("no_sod", "no_dg2"), ("hidden_dg14_dg15",)], ids=["no_sod+no_dg2", "hidden_dg14_dg15"])
+def test_clone_faults_read_the_same_through_pcscd(pcscd, tmp_path, faults):
+    """A faulty document loaded from disk answers pyscard through vpcd exactly as it answers in process."""
+    from emrtd import InProcessTransport, IssuedDocument, issue_document, trust_for_issued_document
+    from emrtd._issuer import background_photo
+
+    doc = IssuedDocument.load(issue_document(MRZ, background_photo(), can="123456", aa="ec", faults=faults)
+                              .save(tmp_path / "doc"))
+    trust = trust_for_issued_document(doc)
+    in_process = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=trust, extended_length=True)
+    chip = doc.chip()
+    try:
+        card = VpcdCard(chip).start()
+    except VpcdError as e:
+        pytest.skip(f"vpcd not reachable: {e}")
+    try:
+        transport = _connect("Virtual PCD 00 00")
+        try:
+            result = read_document(transport, doc.access_key, trust=trust, extended_length=True)
+        finally:
+            transport.close()
+    finally:
+        card.stop()
+    assert card.error is None
+    assert _outcome(result) == _outcome(in_process)
+    assert not result.valid
+    if "no_sod" in faults:
+        assert {"EF.SOD", "DG2"} <= set(result.unreadable) and result.check("passive_authentication").passed is False
+    else:
+        assert result.chip_authentication_offered is None and result.active_authentication_offered is None
+        assert {"DG14", "DG15"} <= set(result.unreadable) and {"DG14", "DG15"} <= set(result.sod_data_groups)
 
 
 def test_pcsc_transport_handles_t0_status_words():
