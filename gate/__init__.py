@@ -9,7 +9,9 @@ Public API:
 """
 
 from gate._policy import (
+    REQUIRED_DATA_GROUPS,
     RULES,
+    CheckStatus,
     Decision,
     Evidence,
     Finding,
@@ -19,7 +21,7 @@ from gate._policy import (
     Rule,
     decide,
 )
-from gate._store import GateStore, OutboxItem, PlainSealer, Sealer, StoreError, VaultSealer
+from gate._store import GateStore, OutboxItem, Sealer, StoreError, VaultSealer, ephemeral_sealer
 from gate._workflow import (
     ChipOutcome,
     Door,
@@ -35,7 +37,9 @@ from gate._workflow import (
 )
 
 __all__ = [
+    "REQUIRED_DATA_GROUPS",
     "RULES",
+    "CheckStatus",
     "ChipOutcome",
     "Decision",
     "Door",
@@ -49,7 +53,6 @@ __all__ = [
     "GateWorkflow",
     "Outcome",
     "OutboxItem",
-    "PlainSealer",
     "PolicyConfig",
     "Presentation",
     "ReasonCode",
@@ -61,6 +64,7 @@ __all__ = [
     "TransactionResult",
     "VaultSealer",
     "decide",
+    "ephemeral_sealer",
 ]
 
 from gate._sync import (  # noqa: E402

@@ -1,11 +1,22 @@
-"""The gate's decision policy: named, configurable rules, each with a reason code.
+"""The gate's decision policy: fail closed, every check named, every referral with a reason code.
 
 A transaction gathers :class:`Evidence` (document, chip, face, fingerprint, watchlist, sensors);
-:func:`decide` runs every enabled rule over it and returns a :class:`Decision` that explains itself:
-the gate opens only when no rule refers the traveller, and every rule that fired is listed with its
-reason code and a human-readable detail (no biometric data, no names).
+:func:`decide` evaluates every check of the lane over it. Each check ends in one
+:class:`CheckStatus`:
 
-Reason codes are the contract with the back office's exception queue (issue 7) and stay stable.
+- ``passed``: positive evidence that the requirement holds;
+- ``failed``: positive evidence that it does not (refers with the check's reason code);
+- ``missing``: the evidence was not obtained, is unknown or could not be parsed (refers with
+  ``evidence_missing`` and the check's name, or the check's own named reason);
+- ``not_required``: the requirement does not apply to this traveller by the evidence itself (the chip
+  offers no Active Authentication; the back office says no fingerprints are enrolled), or the lane's
+  configuration relaxes it explicitly (:attr:`PolicyConfig.disabled_rules` and the named switches).
+
+The gate opens only when every check is ``passed`` or ``not_required``: missing evidence never reads
+as passing, and no default relaxes anything. The :class:`Decision` explains itself (findings with
+reason codes and details; no biometric data, no names) and lists every check's status.
+
+Reason codes are the contract with the back office's exception queue and stay stable.
 """
 
 from __future__ import annotations
@@ -18,14 +29,19 @@ from enum import StrEnum
 __all__ = [
     "ReasonCode",
     "Outcome",
+    "CheckStatus",
     "Finding",
     "Evidence",
     "PolicyConfig",
     "Rule",
     "Decision",
     "RULES",
+    "REQUIRED_DATA_GROUPS",
     "decide",
 ]
+
+#: data groups every transaction needs read and hash-verified: the MRZ and the face (Doc 9303 Part 10 §4.7)
+REQUIRED_DATA_GROUPS = ("DG1", "DG2")
 
 
 class ReasonCode(StrEnum):
@@ -47,11 +63,19 @@ class ReasonCode(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     TIMEOUT = "timeout"
     HARDWARE_FAULT = "hardware_fault"
+    EVIDENCE_MISSING = "evidence_missing"
 
 
 class Outcome(StrEnum):
     OPEN = "open"
     REFER = "refer"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    MISSING = "missing"
+    NOT_REQUIRED = "not_required"
 
 
 @dataclass(frozen=True)
@@ -63,30 +87,46 @@ class Finding:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a transaction learnt. ``None`` means "not obtained" (e.g. the step timed out)."""
+    """What a transaction learnt. ``None`` means "not obtained or unknown", never "fine"."""
 
     today: dt.date
+    # the document (MRZ, OCR or QR)
     document_type: str | None = None  # "P" passport, "I" ID card, ...
     issuing_state: str | None = None
     date_of_birth: dt.date | None = None
     date_of_expiry: dt.date | None = None
+    # the chip
     chip_read: bool | None = None
     chip_error: str | None = None
-    pa_passed: bool | None = None
+    pa_passed: bool | None = None  # SOD signature, hashes of the files read, DSC validity (Part 11 §5.1)
     pa_failures: tuple[str, ...] = ()
-    aa_passed: bool | None = None  # None: chip has no AA
-    ca_passed: bool | None = None  # None: chip has no CA
+    csca_chain: bool | None = None  # DSC -> a CSCA of the trust store
+    dsc_revocation: bool | None = None  # None: no current CRL for the CSCA
+    #: (name, verified) of every data group the gate needs: True read and hashed as the SOD says,
+    #: False hash mismatch, None not read (the chip did not serve it) or no usable SOD
+    data_groups: tuple[tuple[str, bool | None], ...] = ()
+    aa_offered: bool | None = None  # True DG15 read; False the SOD lists no DG15; None listed but not served
+    aa_passed: bool | None = None
+    ca_offered: bool | None = None  # True DG14 has a CA key; False none; None DG14 listed but not served
+    ca_passed: bool | None = None
     mrz_matches_dg1: bool | None = None
+    # the face
     face_acquired: bool | None = None
+    face_error: str | None = None  # why the face evidence is missing (e.g. the chip photo holds no face)
     liveness_passed: bool | None = None
     face_score: float | None = None
     face_threshold: float | None = None
-    finger_enrolled: bool = False
+    # fingerprints: enrolled None = unknown
+    finger_enrolled: bool | None = None
     finger_score: float | None = None
     finger_threshold: float | None = None
     finger_unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
+    finger_error: str | None = None
+    # the watchlist
+    watchlist_checked: bool | None = None
     watchlist_hits: tuple[str, ...] = ()  # reasons from the watchlist matcher, no personal data
     watchlist_age_s: float | None = None
+    # the lane
     persons_in_lane: int = 1
     timed_out_step: str | None = None
     faulted_step: str | None = None  # a device or engine failed unexpectedly in that step
@@ -94,159 +134,260 @@ class Evidence:
 
 @dataclass(frozen=True)
 class PolicyConfig:
+    """A lane's rules. Every field that relaxes a check is off by default: a relaxation is explicit."""
+
     adult_age: int = 18
     max_watchlist_age_s: float = 6 * 3600
-    require_chip_authenticity: bool = True  # AA or CA must pass when the chip offers them
-    require_fingerprint_when_enrolled: bool = True
-    #: offline first: with the back office unreachable the gate cannot know whether a traveller has
-    #: enrolled fingerprints, and chip + face decide (the event records the skipped check). True refers
-    #: every traveller whose fingerprint check could not be made (lanes that must not open without it).
-    refer_when_fingerprint_unavailable: bool = False
     eligible_document_types: tuple[str, ...] = ("P", "I")
+    #: AA and CA must pass where the chip offers them; a chip hiding DG14/DG15 its SOD lists is a clone
+    require_chip_authenticity: bool = True
+    #: the lane's liveness check (the active challenge until passive PAD takes over) must pass
+    require_liveness: bool = True
+    #: a DSC whose revocation status is unknown (no current CRL for its CSCA) refers
+    require_revocation_status: bool = True
+    require_fingerprint_when_enrolled: bool = True
+    #: with the back office unreachable the gate cannot know whether fingerprints are enrolled: refer
+    #: (``fingerprint_unavailable``). False lets chip and face decide offline: an explicit lane choice.
+    refer_when_fingerprint_unavailable: bool = True
     disabled_rules: frozenset[str] = field(default_factory=frozenset)
 
 
-Check = Callable[[Evidence, PolicyConfig], str | None]
+Verdict = tuple[CheckStatus, str, "ReasonCode | None"]
+Check = Callable[[Evidence, PolicyConfig], Verdict]
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
-    reason: ReasonCode
-    check: Check  # returns a detail string when the rule refers the traveller
+    reason: ReasonCode  # the reason code when the check fails
+    check: Check  # -> (status, detail, reason override or None)
     description: str
+
+
+P, F, M, N = CheckStatus.PASSED, CheckStatus.FAILED, CheckStatus.MISSING, CheckStatus.NOT_REQUIRED
+
+
+def _ok(detail: str = "") -> Verdict:
+    return P, detail, None
+
+
+def _fail(detail: str, reason: ReasonCode | None = None) -> Verdict:
+    return F, detail, reason
+
+
+def _missing(detail: str, reason: ReasonCode | None = None) -> Verdict:
+    return M, detail, reason
+
+
+def _na(detail: str) -> Verdict:
+    return N, detail, None
 
 
 def _age(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _timeout(e: Evidence, c: PolicyConfig) -> str | None:
-    return f"step {e.timed_out_step} timed out" if e.timed_out_step else None
+def _timeout(e: Evidence, c: PolicyConfig) -> Verdict:
+    return _fail(f"step {e.timed_out_step} timed out") if e.timed_out_step else _ok()
 
 
-def _fault(e: Evidence, c: PolicyConfig) -> str | None:
-    return f"step {e.faulted_step} failed (device or engine fault)" if e.faulted_step else None
+def _fault(e: Evidence, c: PolicyConfig) -> Verdict:
+    return _fail(f"step {e.faulted_step} failed (device or engine fault)") if e.faulted_step else _ok()
 
 
-def _unreadable(e: Evidence, c: PolicyConfig) -> str | None:
-    return ("no MRZ or document data" if e.document_type is None and not e.timed_out_step and not e.faulted_step
-            else None)
+def _document(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.document_type is not None:
+        return _ok()
+    if e.timed_out_step or e.faulted_step:
+        return _missing("no document data")
+    return _fail("no MRZ or document data")
 
 
-def _eligible(e: Evidence, c: PolicyConfig) -> str | None:
+def _eligible(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.document_type is None:
-        return None
+        return _missing("document type unknown")
     if e.document_type[:1] not in c.eligible_document_types:
-        return f"document type {e.document_type} is not accepted at e-gates"
-    return None
+        return _fail(f"document type {e.document_type} is not accepted at e-gates")
+    return _ok()
 
 
-def _expired(e: Evidence, c: PolicyConfig) -> str | None:
-    if e.date_of_expiry is not None and e.date_of_expiry < e.today:
-        return f"expired on {e.date_of_expiry.isoformat()}"
-    return None
+def _in_date(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.date_of_expiry is None:
+        return _missing("date of expiry unknown")
+    if e.date_of_expiry < e.today:
+        return _fail(f"expired on {e.date_of_expiry.isoformat()}")
+    return _ok()
 
 
-def _minor(e: Evidence, c: PolicyConfig) -> str | None:
-    if e.date_of_birth is not None and _age(e.date_of_birth, e.today) < c.adult_age:
-        return f"under {c.adult_age}"
-    return None
+def _adult(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.date_of_birth is None:
+        return _missing("date of birth unknown")
+    if _age(e.date_of_birth, e.today) < c.adult_age:
+        return _fail(f"under {c.adult_age}")
+    return _ok()
 
 
-def _chip_read(e: Evidence, c: PolicyConfig) -> str | None:
-    if e.document_type is not None and e.chip_read is False:
-        return e.chip_error or "chip could not be read"
-    return None
+def _chip_read(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.chip_read is None:
+        return _missing("chip not read")
+    if not e.chip_read:
+        return _fail(e.chip_error or "chip could not be read")
+    return _ok()
 
 
-def _pa(e: Evidence, c: PolicyConfig) -> str | None:
-    if e.chip_read and e.pa_passed is False:
-        return "passive authentication failed: " + (", ".join(e.pa_failures) or "unspecified")
-    return None
+def _pa(e: Evidence, c: PolicyConfig) -> Verdict:
+    if not e.chip_read:
+        return _missing("chip not read: passive authentication not performed")
+    parts = (("passive authentication", e.pa_passed), ("DSC -> CSCA chain", e.csca_chain))
+    if c.require_revocation_status:
+        parts += (("DSC revocation status", e.dsc_revocation),)
+    failed = [n for n, v in parts if v is False]
+    if failed or e.dsc_revocation is False:
+        why = ", ".join(e.pa_failures) or ", ".join(failed) or "DSC revoked"
+        return _fail("passive authentication failed: " + why)
+    unknown = [n for n, v in parts if v is None]
+    if unknown:
+        return _missing(" and ".join(unknown) + " not verified")
+    return _ok()
 
 
-def _cloned(e: Evidence, c: PolicyConfig) -> str | None:
-    if not e.chip_read or not c.require_chip_authenticity:
-        return None
-    failed = [n for n, ok in (("active authentication", e.aa_passed), ("chip authentication", e.ca_passed))
-              if ok is False]
-    return " and ".join(failed) + " failed" if failed else None
+def _data_groups(e: Evidence, c: PolicyConfig) -> Verdict:
+    if not e.chip_read:
+        return _missing("chip not read")
+    status = dict(e.data_groups)
+    bad = [n for n in REQUIRED_DATA_GROUPS if status.get(n) is False]
+    if bad:
+        return _fail(f"{', '.join(bad)} differ from the signed hashes", ReasonCode.CHIP_PA_FAILED)
+    absent = [n for n in REQUIRED_DATA_GROUPS if status.get(n) is None]
+    if absent:
+        return _missing(f"{', '.join(absent)} not read and verified against the SOD")
+    return _ok()
 
 
-def _mrz_mismatch(e: Evidence, c: PolicyConfig) -> str | None:
-    return "printed MRZ differs from chip DG1" if e.mrz_matches_dg1 is False else None
+def _authenticity(e: Evidence, c: PolicyConfig) -> Verdict:
+    if not c.require_chip_authenticity:
+        return _na("chip authenticity not required on this lane")
+    if not e.chip_read:
+        return _missing("chip not read")
+    failed, hidden, unknown = [], [], []
+    for name, group, offered, passed in (("active authentication", "DG15", e.aa_offered, e.aa_passed),
+                                         ("chip authentication", "DG14", e.ca_offered, e.ca_passed)):
+        if offered is None:
+            hidden.append(group)
+        elif offered and passed is False:
+            failed.append(name)
+        elif offered and passed is None:
+            unknown.append(name)
+    if hidden:
+        return _fail(f"{' and '.join(hidden)} listed in the SOD but not served (a clone hides them)")
+    if failed:
+        return _fail(" and ".join(failed) + " failed")
+    if unknown:
+        return _missing(" and ".join(unknown) + " offered by the chip but not performed")
+    if not e.aa_offered and not e.ca_offered:
+        return _na("the chip offers neither active nor chip authentication")
+    return _ok()
 
 
-def _fta(e: Evidence, c: PolicyConfig) -> str | None:
-    return "no usable face capture" if e.chip_read and e.face_acquired is False else None
+def _mrz(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.mrz_matches_dg1 is None:
+        return _missing("printed MRZ not compared with DG1")
+    return _ok() if e.mrz_matches_dg1 else _fail("printed MRZ differs from chip DG1")
 
 
-def _liveness(e: Evidence, c: PolicyConfig) -> str | None:
-    return "presentation attack suspected" if e.liveness_passed is False else None
+def _face_missing(e: Evidence) -> str:
+    return e.face_error or ("no chip photo to compare with" if e.chip_read else "chip not read")
 
 
-def _face(e: Evidence, c: PolicyConfig) -> str | None:
+def _acquired(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.face_acquired is None:
+        return _missing(_face_missing(e))
+    return _ok() if e.face_acquired else _fail("no usable face capture")
+
+
+def _liveness(e: Evidence, c: PolicyConfig) -> Verdict:
+    if not c.require_liveness:
+        return _na("no liveness check on this lane") if e.liveness_passed is not False else \
+            _fail("presentation attack suspected")
+    if e.liveness_passed is None:
+        return _missing("liveness not checked" if e.face_acquired else _face_missing(e))
+    return _ok() if e.liveness_passed else _fail("presentation attack suspected")
+
+
+def _face(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.face_score is None or e.face_threshold is None:
-        return None
+        return _missing(_face_missing(e) if not e.face_acquired else "no face score")
     if e.face_score < e.face_threshold:
-        return f"face score {e.face_score:.3f} below threshold {e.face_threshold:.3f}"
-    return None
+        return _fail(f"face score {e.face_score:.3f} below threshold {e.face_threshold:.3f}")
+    return _ok(f"{e.face_score:.3f} >= {e.face_threshold:.3f}")
 
 
-def _finger(e: Evidence, c: PolicyConfig) -> str | None:
-    if not (e.finger_enrolled and c.require_fingerprint_when_enrolled):
-        return None
+def _finger(e: Evidence, c: PolicyConfig) -> Verdict:
+    if not c.require_fingerprint_when_enrolled:
+        return _na("fingerprints not required on this lane")
+    if e.finger_enrolled is False:
+        return _na("no fingerprints enrolled")
+    if e.finger_enrolled is None:
+        if e.finger_unavailable:
+            if not c.refer_when_fingerprint_unavailable:
+                return _na("fingerprint check skipped: back office unreachable (lane configured offline-first)")
+            return _missing("the fingerprint check could not be made (back office unreachable)",
+                            ReasonCode.FINGERPRINT_UNAVAILABLE)
+        return _missing(e.finger_error or "fingerprint enrolment status unknown")
     if e.finger_score is None or e.finger_threshold is None:
-        return "enrolled fingerprints could not be verified"
+        return _missing(e.finger_error or "enrolled fingerprints could not be verified")
     if e.finger_score < e.finger_threshold:
-        return f"fingerprint score {e.finger_score:.1f} below threshold {e.finger_threshold:.1f}"
-    return None
+        return _fail(f"fingerprint score {e.finger_score:.3f} below threshold {e.finger_threshold:.3f}")
+    return _ok()
 
 
-def _finger_unavailable(e: Evidence, c: PolicyConfig) -> str | None:
-    if e.finger_unavailable and c.refer_when_fingerprint_unavailable:
-        return "the fingerprint check could not be made (back office unreachable)"
-    return None
+def _watchlist(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.watchlist_hits:
+        return _fail("; ".join(e.watchlist_hits))
+    if not e.watchlist_checked:
+        return _missing("watchlist not checked")
+    return _ok()
 
 
-def _watchlist(e: Evidence, c: PolicyConfig) -> str | None:
-    return "; ".join(e.watchlist_hits) if e.watchlist_hits else None
-
-
-def _stale(e: Evidence, c: PolicyConfig) -> str | None:
+def _stale(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.watchlist_age_s is None:
-        return "no local watchlist copy"
+        return _fail("no local watchlist copy")
     if e.watchlist_age_s > c.max_watchlist_age_s:
-        return f"watchlist copy is {e.watchlist_age_s / 3600:.1f} h old (limit {c.max_watchlist_age_s / 3600:.1f} h)"
-    return None
+        return _fail(f"watchlist copy is {e.watchlist_age_s / 3600:.1f} h old "
+                     f"(limit {c.max_watchlist_age_s / 3600:.1f} h)")
+    return _ok()
 
 
-def _tailgating(e: Evidence, c: PolicyConfig) -> str | None:
-    return f"{e.persons_in_lane} persons in the lane" if e.persons_in_lane > 1 else None
+def _tailgating(e: Evidence, c: PolicyConfig) -> Verdict:
+    return _fail(f"{e.persons_in_lane} persons in the lane") if e.persons_in_lane > 1 else _ok()
 
 
+R = ReasonCode
 RULES: tuple[Rule, ...] = (
-    Rule("timeout", ReasonCode.TIMEOUT, _timeout, "A step exceeded its time-out."),
-    Rule("hardware_fault", ReasonCode.HARDWARE_FAULT, _fault, "Every device and engine must work."),
-    Rule("document_unreadable", ReasonCode.DOCUMENT_UNREADABLE, _unreadable, "No document data obtained."),
-    Rule("eligible_document", ReasonCode.NOT_ELIGIBLE, _eligible, "Only accepted document types use the gate."),
-    Rule("document_expired", ReasonCode.DOCUMENT_EXPIRED, _expired, "Document past its expiry date."),
-    Rule("minor", ReasonCode.MINOR, _minor, "Minors are checked by an officer."),
-    Rule("chip_read", ReasonCode.CHIP_READ_FAILED, _chip_read, "The chip must be readable."),
-    Rule("passive_authentication", ReasonCode.CHIP_PA_FAILED, _pa, "SOD signature, DG hashes and chain must verify."),
-    Rule("chip_authenticity", ReasonCode.CHIP_CLONED, _cloned, "AA/CA must pass where the chip supports them."),
-    Rule("mrz_matches_chip", ReasonCode.MRZ_MISMATCH, _mrz_mismatch, "Printed MRZ must equal DG1."),
-    Rule("face_acquired", ReasonCode.FAILURE_TO_ACQUIRE, _fta, "A usable live face must be captured."),
-    Rule("liveness", ReasonCode.LIVENESS_FAILED, _liveness, "The live capture must pass presentation attack detection."),
-    Rule("face_match", ReasonCode.FACE_MISMATCH, _face, "Live face must match DG2 at the calibrated threshold."),
-    Rule("fingerprint_match", ReasonCode.FINGERPRINT_MISMATCH, _finger, "Enrolled travellers' fingerprints must match."),
-    Rule("fingerprint_available", ReasonCode.FINGERPRINT_UNAVAILABLE, _finger_unavailable,
-         "Where configured, the fingerprint check must be possible (offline lanes)."),
-    Rule("watchlist", ReasonCode.WATCHLIST_HIT, _watchlist, "No hit on the local watchlist copy."),
-    Rule("watchlist_fresh", ReasonCode.WATCHLIST_STALE, _stale, "The local watchlist copy must be fresh."),
-    Rule("single_person", ReasonCode.TAILGATING, _tailgating, "One person in the lane."),
+    Rule("timeout", R.TIMEOUT, _timeout, "A step exceeded its time-out."),
+    Rule("hardware_fault", R.HARDWARE_FAULT, _fault, "Every device and engine must work."),
+    Rule("document_unreadable", R.DOCUMENT_UNREADABLE, _document, "Document data (MRZ, OCR or QR) obtained."),
+    Rule("eligible_document", R.NOT_ELIGIBLE, _eligible, "Only accepted document types use the gate."),
+    Rule("document_expired", R.DOCUMENT_EXPIRED, _in_date, "The document is in date."),
+    Rule("minor", R.MINOR, _adult, "Minors are checked by an officer."),
+    Rule("chip_read", R.CHIP_READ_FAILED, _chip_read, "The chip must be read."),
+    Rule("passive_authentication", R.CHIP_PA_FAILED, _pa,
+         "SOD signature, hashes, DSC validity, DSC -> trusted CSCA chain and revocation status verify."),
+    Rule("data_groups", R.CHIP_PA_FAILED, _data_groups, "DG1 and DG2 read and hashed as the SOD says."),
+    Rule("chip_authenticity", R.CHIP_CLONED, _authenticity,
+         "AA/CA pass where the chip offers them; DG14/DG15 listed in the SOD are served."),
+    Rule("mrz_matches_chip", R.MRZ_MISMATCH, _mrz, "Printed MRZ must equal DG1."),
+    Rule("face_acquired", R.FAILURE_TO_ACQUIRE, _acquired, "A usable live face must be captured."),
+    Rule("liveness", R.LIVENESS_FAILED, _liveness, "The lane's liveness check passes."),
+    Rule("face_match", R.FACE_MISMATCH, _face, "Live face must match DG2 at the calibrated threshold."),
+    Rule("fingerprint_match", R.FINGERPRINT_MISMATCH, _finger, "Enrolled travellers' fingerprints must match."),
+    Rule("watchlist", R.WATCHLIST_HIT, _watchlist, "Checked against the local watchlist copy, no hit."),
+    Rule("watchlist_fresh", R.WATCHLIST_STALE, _stale, "The local watchlist copy must be fresh."),
+    Rule("single_person", R.TAILGATING, _tailgating, "One person in the lane."),
 )
+
+
+_BLOCKING = frozenset({"timeout", "hardware_fault", "document_unreadable", "chip_read"})
 
 
 @dataclass(frozen=True)
@@ -254,14 +395,20 @@ class Decision:
     outcome: Outcome
     findings: tuple[Finding, ...]
     rules_checked: tuple[str, ...]
+    checks: tuple[tuple[str, CheckStatus], ...] = ()  # every rule's status, in rule order
 
     @property
     def reasons(self) -> tuple[ReasonCode, ...]:
-        return tuple(f.reason for f in self.findings)
+        return tuple(dict.fromkeys(f.reason for f in self.findings))
+
+    def status(self, rule: str) -> CheckStatus | None:
+        return dict(self.checks).get(rule)
 
     def explain(self) -> str:
         if self.outcome is Outcome.OPEN:
-            return f"open: all {len(self.rules_checked)} rules passed"
+            relaxed = [n for n, s in self.checks if s is CheckStatus.NOT_REQUIRED]
+            return (f"open: all {len(self.rules_checked)} required checks passed"
+                    + (f" (not required: {', '.join(relaxed)})" if relaxed else ""))
         return "refer: " + "; ".join(f"{f.reason} ({f.detail})" for f in self.findings)
 
     def to_dict(self) -> dict:
@@ -270,25 +417,41 @@ class Decision:
             "reasons": [str(r) for r in self.reasons],
             "findings": [{"rule": f.rule, "reason": str(f.reason), "detail": f.detail} for f in self.findings],
             "rules_checked": list(self.rules_checked),
+            "checks": {n: str(s) for n, s in self.checks},
         }
 
 
 def decide(evidence: Evidence, config: PolicyConfig | None = None,
            rules: tuple[Rule, ...] = RULES) -> Decision:
+    """Evaluate every rule; open only when each is passed or not required (fail closed)."""
     config = config or PolicyConfig()
     unknown = config.disabled_rules - {r.name for r in rules}
     if unknown:
         raise ValueError(f"unknown rules disabled: {', '.join(sorted(unknown))}")
-    findings, checked = [], []
+    findings, checked, statuses, missing = [], [], [], []
     for rule in rules:
-        if rule.name in config.disabled_rules:
+        if rule.name in config.disabled_rules:  # an explicit relaxation of the lane, recorded as such
+            statuses.append((rule.name, N))
             continue
         checked.append(rule.name)
-        detail = rule.check(evidence, config)
-        if detail:
-            findings.append(Finding(rule.name, rule.reason, detail))
-    outcome = Outcome.REFER if findings else Outcome.OPEN
-    return Decision(outcome, tuple(findings), tuple(checked))
+        status, detail, reason = rule.check(evidence, config)
+        status = CheckStatus(status)
+        statuses.append((rule.name, status))
+        if status is F:
+            findings.append(Finding(rule.name, reason or rule.reason, detail))
+        elif status is M:
+            if reason is not None:
+                findings.append(Finding(rule.name, reason, detail))
+            else:
+                missing.append(f"{rule.name}: {detail}")
+        elif status not in (P, N):  # pragma: no cover - a check returning something else is a bug
+            raise ValueError(f"rule {rule.name} returned {status!r}")
+    # everything not obtained, in one finding the guard reads at a glance; when a time-out, a fault or an
+    # unreadable document or chip already explains the gap, the per-check statuses record it
+    if missing and not any(f.rule in _BLOCKING for f in findings):
+        findings.append(Finding("evidence", ReasonCode.EVIDENCE_MISSING, "not obtained: " + "; ".join(missing)))
+    ok = all(s in (P, N) for _, s in statuses) and not findings
+    return Decision(Outcome.OPEN if ok else Outcome.REFER, tuple(findings), tuple(checked), tuple(statuses))
 
 
 def with_config(config: PolicyConfig, **changes) -> PolicyConfig:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 import emrtd
+from gate._policy import REQUIRED_DATA_GROUPS
 from gate._workflow import ChipOutcome, FaceOutcome, FingerOutcome, Presentation, StepError
 
 __all__ = ["DocumentStep", "ChipStep", "FaceEngine", "FaceNotAcquired", "FaceStep", "FingerEngine", "FingerStep", "presentation_from_mrz"]
@@ -89,8 +90,10 @@ class DocumentStep:
 
 @dataclass
 class ChipStep:
-    """Read the chip with emrtd: PACE (else BAC), Passive Authentication against ``trust``,
-    Chip/Active Authentication against cloning, and the DG1 MRZ against the printed one."""
+    """Read the chip with emrtd: PACE (else BAC), Passive Authentication against ``trust`` (the DSC ->
+    CSCA chain included), Chip/Active Authentication against cloning, and the DG1 MRZ against the
+    printed one. Every check's outcome goes into the :class:`ChipOutcome` as passed, failed or unknown;
+    the policy decides (a chip hiding its SOD, DG2, DG14 or DG15 never reads as passing)."""
 
     reader: Any
     trust: Any = None
@@ -105,20 +108,38 @@ class ChipStep:
             return ChipOutcome(read=False, error=f"{type(e).__name__}: {e}"[:300])
         pa = res.passive_authentication
         pa_check = res.check("passive_authentication")
-        pa_failures = tuple(c.name for c in pa.failures) if pa is not None and hasattr(pa, "failures") else ()
-        dg2 = None
-        if "DG2" in res.files:
-            try:
-                group = emrtd.parse_lds_file("DG2", res.files["DG2"])
-                faces = group.faces() if callable(getattr(group, "faces", None)) else getattr(group, "faces", ())
-                dg2 = faces[0].image if faces else None
-            except Exception as e:  # noqa: BLE001 - an unreadable photo is referred (no face to compare)
-                log.info("DG2 unreadable: %s", type(e).__name__)
+        pa_failures = tuple(c.name for c in getattr(pa, "failures", ()))
+        if pa_check is not None and pa_check.passed is False and not pa_failures:
+            pa_failures = (pa_check.reason or "passive_authentication",)
+
+        def pa_step(name: str) -> bool | None:
+            step = pa.check(name) if pa is not None and hasattr(pa, "check") else None
+            return step.passed if step is not None else None
+
+        groups = tuple((name, res.data_group_verified(name)) for name in REQUIRED_DATA_GROUPS)
+        dg2, dg2_error = self._portrait(res)
         aa, ca, mrz = res.check("active_authentication"), res.check("chip_authentication"), res.check("mrz_consistency")
         return ChipOutcome(
             read=True, pa_passed=pa_check.passed if pa_check else None, pa_failures=pa_failures,
-            aa_passed=aa.passed if aa else None, ca_passed=ca.passed if ca else None,
-            mrz_matches_dg1=mrz.passed if mrz else None, dg2_image=dg2, protocol=res.access_protocol)
+            csca_chain=pa_step("dsc_chain"), dsc_revocation=pa_step("dsc_revocation"), data_groups=groups,
+            aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
+            ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
+            mrz_matches_dg1=mrz.passed if mrz else None, dg2_image=dg2, dg2_error=dg2_error,
+            protocol=res.access_protocol)
+
+    @staticmethod
+    def _portrait(res) -> tuple[bytes | None, str | None]:
+        """The first DG2 face image, or why there is none."""
+        if "DG2" not in res.files:
+            return None, "DG2 not served by the chip" if "DG2" in res.unreadable else "DG2 not read"
+        try:
+            group = emrtd.parse_lds_file("DG2", res.files["DG2"])
+            faces = group.faces() if callable(getattr(group, "faces", None)) else getattr(group, "faces", ())
+        except Exception as e:  # noqa: BLE001 - an unreadable DG2 leaves no face to compare: the policy refers
+            return None, f"DG2 unreadable: {type(e).__name__}"
+        if not faces or not faces[0].image:
+            return None, "DG2 holds no face image"
+        return faces[0].image, None
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -255,8 +276,7 @@ class FaceStep:
         t0, state = time.monotonic(), None
         frames_iter = iter(self.camera.frames())
         for i, frame in enumerate(frames_iter):
-            t = time.monotonic() - t0 if fps > 0 else i / 15.0  # a replayed sequence runs on its own clock
-            state = session.feed(frame, t)
+            state = session.feed(frame, self._frame_time(i, t0, fps))
             key = state.instruction_key
             if self.display is not None:
                 self.display(key)
@@ -271,6 +291,15 @@ class FaceStep:
         return passed, reason, frames_iter
 
     attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
+
+    def _frame_time(self, i: int, t0: float, fps: float) -> float:
+        """The i-th frame's capture time: the camera's own clock (``frame_time``: the device's grab time,
+        a video's stream position, a sequence's i / fps) where it has one; else wall time for a live
+        camera, or i / 15 for frames served as fast as asked."""
+        t = getattr(self.camera, "frame_time", None)
+        if t is not None:
+            return float(t)
+        return time.monotonic() - t0 if fps > 0 else i / 15.0
 
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:
         # the chip photo's template is made on a worker thread while the camera captures (the
@@ -343,7 +372,7 @@ class FaceStep:
         t0 = time.monotonic()
         for frame in stream if stream is not None else self.camera.frames():
             frames.append(frame)
-            stamps.append(time.monotonic() - t0)
+            stamps.append(self._frame_time(len(frames) - 1, t0, float(getattr(self.camera, "fps", 0.0) or 0.0)))
             q = self.engine.quality(frame)
             seen = max(seen, int(getattr(q, "faces", 1) or 1))
             if q.passed:
@@ -437,29 +466,42 @@ class FingerStep:
 
     def __call__(self, p: Presentation) -> FingerOutcome:
         if self.remote is not None:
-            from gate._sync import BackofficeUnavailable
-
-            try:
-                first = self.remote(p.document_number, p.issuing_state, [])
-                if first.get("fingerprint_check") != "no_probe":
-                    return FingerOutcome(enrolled=False)
-                answer = self.remote(p.document_number, p.issuing_state,
-                                     [(self.position, raw) for _, raw in self._probes()])
-            except BackofficeUnavailable as e:
-                log.info("fingerprint check skipped: back office unreachable (%s)", type(e).__name__)
-                return FingerOutcome(enrolled=False, unavailable=True)
-            except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
-                log.info("fingerprint capture failed: %s", type(e).__name__)
-                return FingerOutcome(enrolled=True)  # enrolled but not verified: the policy refers
-            if answer.get("fingerprint_check") != "done":
-                return FingerOutcome(enrolled=False)
-            return FingerOutcome(enrolled=True, score=answer.get("score"), threshold=answer.get("threshold"))
-        enrolled = self.lookup(p.document_number) if self.lookup is not None else None
+            return self._remote(p)
+        if self.lookup is None:
+            return FingerOutcome(enrolled=None, error="no fingerprint enrolment source configured")
+        enrolled = self.lookup(p.document_number)
         if not enrolled:
             return FingerOutcome(enrolled=False)
         try:
             scores = [max(self.engine.match(probe, t) for t in enrolled) for probe, _ in self._probes()]
         except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
             log.info("fingerprint capture failed: %s", type(e).__name__)
-            return FingerOutcome(enrolled=True)
+            return FingerOutcome(enrolled=True, error=f"fingerprint capture failed: {type(e).__name__}")
         return FingerOutcome(enrolled=True, score=float(self.engine.fuse(scores)), threshold=self.engine.threshold)
+
+    def _remote(self, p: Presentation) -> FingerOutcome:
+        """Ask the back office whether fingerprints are enrolled, then send the probe for the 1:1 there.
+        Only a definite answer counts: ``not_enrolled`` / ``no_templates`` (no fingerprints enrolled),
+        ``no_probe`` then ``done`` with a score; anything else (``not_configured``, an unknown answer)
+        leaves the check unknown, and the policy refers."""
+        from gate._sync import BackofficeUnavailable
+
+        try:
+            first = self.remote(p.document_number, p.issuing_state, [])
+            answer = first.get("fingerprint_check")
+            if answer in ("not_enrolled", "no_templates"):
+                return FingerOutcome(enrolled=False)
+            if answer != "no_probe":
+                return FingerOutcome(enrolled=None, error=f"back office fingerprint check answered {answer!r}")
+            try:
+                probes = self._probes()
+            except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
+                log.info("fingerprint capture failed: %s", type(e).__name__)
+                return FingerOutcome(enrolled=True, error=f"fingerprint capture failed: {type(e).__name__}")
+            result = self.remote(p.document_number, p.issuing_state, [(self.position, raw) for _, raw in probes])
+        except BackofficeUnavailable as e:
+            log.info("fingerprint check not made: back office unreachable (%s)", type(e).__name__)
+            return FingerOutcome(enrolled=None, unavailable=True)
+        if result.get("fingerprint_check") != "done" or result.get("score") is None or result.get("threshold") is None:
+            return FingerOutcome(enrolled=True, error=f"back office gave no score ({result.get('fingerprint_check')!r})")
+        return FingerOutcome(enrolled=True, score=float(result["score"]), threshold=float(result["threshold"]))

@@ -7,8 +7,9 @@ lost response never creates a duplicate at the back office.
 
 A transaction is written once, at its end, together with its outbox items, in one SQLite
 transaction: a gate killed mid-transaction leaves no partial record and loses no queued item.
-Outbox payloads pass through a :class:`Sealer` (the privacy vault in production) so exception
-images are encrypted at rest; transaction rows hold no biometric data.
+Outbox payloads pass through a :class:`Sealer` (the privacy vault) so exception images are encrypted
+at rest; a store on disk refuses to open without one, and an in-memory store seals under an
+ephemeral key. Transaction rows hold no biometric data.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 
 from storage import Migration, migrate, open_database
 
-__all__ = ["GateStore", "OutboxItem", "Sealer", "PlainSealer", "VaultSealer", "StoreError"]
+__all__ = ["GateStore", "OutboxItem", "Sealer", "ephemeral_sealer", "VaultSealer", "StoreError"]
 
 
 class StoreError(RuntimeError):
@@ -63,14 +64,16 @@ class VaultSealer:
             self.vault.prune_tombstones(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.TOMBSTONE_DAYS))
 
 
-class PlainSealer:
-    """No encryption: only for tests and for payloads with no personal data."""
+def ephemeral_sealer() -> VaultSealer:
+    """A vault in memory under a random key that dies with the process: for an in-memory gate store
+    (tests, simulations); nothing it seals outlives the process."""
+    import os
+    import sqlite3
 
-    def seal(self, record_id: str, plaintext: bytes) -> bytes:
-        return plaintext
+    from privacy import RawKek, Vault
 
-    def open(self, record_id: str, sealed: bytes) -> bytes:
-        return sealed
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    return VaultSealer(Vault(conn, RawKek(os.urandom(32), label="ephemeral")))
 
 
 MIGRATIONS = [
@@ -109,9 +112,11 @@ def _now() -> dt.datetime:
 class GateStore:
     def __init__(self, path: str | Path | None = None, *, sealer: Sealer | None = None,
                  clock: Callable[[], dt.datetime] = _now) -> None:
+        if sealer is None and path is not None:
+            raise StoreError("a gate database on disk needs a sealer (the privacy vault) for its outbox")
         self.db = open_database(path, memory=path is None)
         migrate(self.db, MIGRATIONS)
-        self.sealer = sealer or PlainSealer()
+        self.sealer = sealer or ephemeral_sealer()
         self.clock = clock
 
     # --- watchlist copy -------------------------------------------------------------------------

@@ -98,14 +98,22 @@ class Presentation:
 
 @dataclass(frozen=True)
 class ChipOutcome:
+    """What the chip step learnt; each ``None`` is "unknown" (see :class:`gate.Evidence`)."""
+
     read: bool
     error: str | None = None
     pa_passed: bool | None = None
     pa_failures: tuple[str, ...] = ()
+    csca_chain: bool | None = None
+    dsc_revocation: bool | None = None
+    data_groups: tuple[tuple[str, bool | None], ...] = ()  # (name, hash verified) of DG1, DG2
+    aa_offered: bool | None = None
     aa_passed: bool | None = None
+    ca_offered: bool | None = None
     ca_passed: bool | None = None
     mrz_matches_dg1: bool | None = None
     dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
+    dg2_error: str | None = None  # why there is no chip photo
     protocol: str | None = None  # "PACE" | "BAC"
 
 
@@ -124,10 +132,11 @@ class FaceOutcome:
 
 @dataclass(frozen=True)
 class FingerOutcome:
-    enrolled: bool
+    enrolled: bool | None  # None: unknown (the enrolment service gave no usable answer)
     score: float | None = None
     threshold: float | None = None
     unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
+    error: str | None = None  # why an enrolled traveller's fingerprints could not be verified
 
 
 class Door(Protocol):
@@ -204,8 +213,23 @@ class GateWorkflow:
         finally:
             timings[state.value] = round((time.perf_counter() - t0) * 1000, 2)
 
+    def _gather(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float],
+                states: list[str]) -> tuple[Any, str | None]:
+        """Run one state; returns ``(value, None)`` or ``(None, why)`` for a StepError (the evidence of
+        that state is then missing, with the reason). Time-outs and faults propagate."""
+        states.append(state)
+        try:
+            return self._run(state, fn, timings), None
+        except StepError as e:
+            return None, str(e)[:300]
+
     def process(self) -> TransactionResult:
-        """Serve one traveller from document presentation to door or referral."""
+        """Serve one traveller from document presentation to door or referral.
+
+        Evidence is gathered state by state; whatever a state could not obtain stays ``None`` in the
+        :class:`Evidence` and the policy refers on it (fail closed). A time-out or a device fault ends
+        the biometric states, but a known document is still checked against the local watchlist so
+        the guard sees a hit whatever else went wrong."""
         tx = str(uuid.uuid4())
         started = self.clock()
         timings: dict[str, float] = {}
@@ -217,42 +241,46 @@ class GateWorkflow:
         finger: FingerOutcome | None = None
         matches: tuple[Any, ...] = ()
         try:
-            states.append(GateState.DOCUMENT)
-            presentation = self._run(GateState.DOCUMENT, self.steps.document, timings)
-            ev = replace(ev, document_type=presentation.document_type, issuing_state=presentation.issuing_state,
-                         date_of_birth=presentation.date_of_birth, date_of_expiry=presentation.date_of_expiry)
-
-            states.append(GateState.CHIP)
-            chip = self._run(GateState.CHIP, lambda: self.steps.chip(presentation), timings)
-            ev = replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
-                         pa_failures=chip.pa_failures, aa_passed=chip.aa_passed, ca_passed=chip.ca_passed,
-                         mrz_matches_dg1=chip.mrz_matches_dg1)
-            if chip.read and chip.dg2_image is not None:
-                states.append(GateState.FACE)
-                face = self._run(GateState.FACE, lambda: self.steps.face(chip), timings)
-                ev = replace(ev, face_acquired=face.acquired, liveness_passed=face.liveness_passed,
-                             face_score=face.score, face_threshold=face.threshold)
-
-                states.append(GateState.FINGER)
-                finger = self._run(GateState.FINGER, lambda: self.steps.finger(presentation), timings)
-                ev = replace(ev, finger_enrolled=finger.enrolled, finger_score=finger.score,
-                             finger_threshold=finger.threshold, finger_unavailable=finger.unavailable)
-
-            states.append(GateState.WATCHLIST)
-            matches = tuple(self._run(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings))
-            ev = replace(ev, watchlist_hits=tuple(m if isinstance(m, str) else m.entry_id for m in matches
-                                                  if isinstance(m, str) or getattr(m, "hit", True)))
+            presentation, why = self._gather(GateState.DOCUMENT, self.steps.document, timings, states)
+            if presentation is not None:
+                ev = replace(ev, document_type=presentation.document_type, issuing_state=presentation.issuing_state,
+                             date_of_birth=presentation.date_of_birth, date_of_expiry=presentation.date_of_expiry)
+                chip, why = self._gather(GateState.CHIP, lambda: self.steps.chip(presentation), timings, states)
+                ev = _with_chip(ev, chip, why)
+            if chip is not None and chip.read:
+                if chip.dg2_image is None:
+                    ev = replace(ev, face_error=chip.dg2_error or "no chip photo (DG2 not read)")
+                else:
+                    face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
+                    ev = _with_face(ev, face, why)
+                    finger, why = self._gather(GateState.FINGER, lambda: self.steps.finger(presentation), timings,
+                                               states)
+                    ev = _with_finger(ev, finger, why)
         except TimeoutError as e:
             ev = replace(ev, timed_out_step=str(e))
         except _Fault as e:
             ev = replace(ev, faulted_step=e.state)
             log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
-        except StepError as e:
-            if presentation is None:
-                ev = replace(ev, document_type=None)
-            else:
-                ev = replace(ev, chip_read=False, chip_error=str(e))
-        persons = max(self.steps.persons_in_lane(), face.faces_seen if face is not None else 1)
+        if presentation is not None:
+            try:
+                found, why = self._gather(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings,
+                                          states)
+                if found is not None:
+                    matches = tuple(found)
+                    ev = replace(ev, watchlist_checked=True, watchlist_hits=tuple(
+                        m if isinstance(m, str) else m.entry_id for m in matches
+                        if isinstance(m, str) or getattr(m, "hit", True)))
+            except TimeoutError as e:
+                ev = replace(ev, timed_out_step=ev.timed_out_step or str(e))
+            except _Fault as e:
+                ev = replace(ev, faulted_step=ev.faulted_step or e.state)
+                log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
+        try:
+            sensed = int(self.steps.persons_in_lane())
+        except Exception as e:  # noqa: BLE001 - a failed lane sensor is a fault, never "one person"
+            log.warning("transaction %s: lane sensor failed: %s", tx, type(e).__name__)
+            ev, sensed = replace(ev, faulted_step=ev.faulted_step or "lane_sensor"), 1
+        persons = max(sensed, face.faces_seen if face is not None else 1)
         ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=persons)
 
         states.append(GateState.DECIDE)
@@ -323,3 +351,27 @@ class GateWorkflow:
         if chip is not None and chip.dg2_image:
             body["chip_image"] = b64(chip.dg2_image)
         return body
+
+
+def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evidence:
+    if chip is None:
+        return replace(ev, chip_read=False, chip_error=why or "chip not read")
+    return replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
+                   pa_failures=chip.pa_failures, csca_chain=chip.csca_chain, dsc_revocation=chip.dsc_revocation,
+                   data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
+                   ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, mrz_matches_dg1=chip.mrz_matches_dg1)
+
+
+def _with_face(ev: Evidence, face: FaceOutcome | None, why: str | None) -> Evidence:
+    if face is None:
+        return replace(ev, face_error=why or "face step gave no outcome")
+    return replace(ev, face_acquired=face.acquired, liveness_passed=face.liveness_passed, face_score=face.score,
+                   face_threshold=face.threshold)
+
+
+def _with_finger(ev: Evidence, finger: FingerOutcome | None, why: str | None) -> Evidence:
+    if finger is None:
+        return replace(ev, finger_error=why or "fingerprint step gave no outcome")
+    return replace(ev, finger_enrolled=finger.enrolled, finger_score=finger.score,
+                   finger_threshold=finger.threshold, finger_unavailable=finger.unavailable,
+                   finger_error=finger.error)

@@ -11,7 +11,6 @@ pytest.importorskip("fastapi")
 
 from gate import (  # noqa: E402
     BackofficeUnavailable,
-    ChipOutcome,
     FaceOutcome,
     FingerOutcome,
     GateSteps,
@@ -23,6 +22,7 @@ from gate import (  # noqa: E402
     RejectedByBackoffice,
     sync_once,
 )
+from gate.testing import verified_chip
 from tests.backoffice.conftest import build_world, make_config  # noqa: E402
 
 P = Presentation("P", "VNM", "C1234567", dt.date(1990, 1, 1), dt.date(2030, 1, 1), "VNM", "NGUYEN<<VAN A",
@@ -61,8 +61,7 @@ def gate_client(world, token=None):
 def run_gate(store, face_score, watchlist=lambda p: ()):
     steps = GateSteps(
         document=lambda: P,
-        chip=lambda p: ChipOutcome(read=True, pa_passed=True, aa_passed=True, mrz_matches_dg1=True,
-                                   dg2_image=CHIP_JPEG, protocol="PACE"),
+        chip=lambda p: verified_chip(dg2_image=CHIP_JPEG),
         face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=face_score, threshold=0.6,
                                    live_image=LIVE_JPEG),
         finger=lambda p: FingerOutcome(enrolled=False),

@@ -19,6 +19,7 @@ from gate import (
     StepTimeouts,
     StoreError,
 )
+from gate.testing import verified_chip
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 
@@ -46,8 +47,7 @@ PRESENTATION = Presentation("P", "VNM", "C1234567", dt.date(1990, 1, 1), dt.date
 def steps(**over) -> GateSteps:
     base = dict(
         document=lambda: PRESENTATION,
-        chip=lambda p: ChipOutcome(read=True, pa_passed=True, aa_passed=True, mrz_matches_dg1=True,
-                                   dg2_image=b"chip-jpeg", protocol="PACE"),
+        chip=lambda p: verified_chip(dg2_image=b"chip-jpeg"),
         face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6,
                                    live_image=b"live-jpeg"),
         finger=lambda p: FingerOutcome(enrolled=False),
@@ -57,8 +57,23 @@ def steps(**over) -> GateSteps:
     return GateSteps(**base)
 
 
+TEST_KEK = bytes(range(32))
+
+
+def sealer_for(path):
+    """The vault beside a gate database on disk, under a fixed test KEK (reopened by another process)."""
+    from gate import VaultSealer
+    from privacy import RawKek, Vault
+
+    return VaultSealer(Vault(f"{path}.vault", RawKek(TEST_KEK, label="test")))
+
+
+def open_store(path, clock=None):
+    return GateStore(path, sealer=sealer_for(path) if path is not None else None, clock=clock or Clock())
+
+
 def fresh_store(path=None, clock=None):
-    store = GateStore(path, clock=clock or Clock())
+    store = open_store(path, clock)
     store.apply_watchlist_changes([], new_version=1)
     return store
 
@@ -150,7 +165,7 @@ def test_delivered_items_lose_their_payload():
 
 
 def _run_and_hang(path):
-    store = GateStore(path)
+    store = open_store(path)
     store.apply_watchlist_changes([], new_version=1)
 
     def hang(p):
@@ -168,7 +183,7 @@ def test_killed_mid_transaction_leaves_nothing_partial(tmp_path):
     proc.start()
     proc.join(60)
     assert proc.exitcode == -signal.SIGKILL
-    reopened = GateStore(path)
+    reopened = open_store(path)
     assert reopened.pending_count() == before == 1
     assert len(reopened.transactions()) == 1
 
@@ -209,3 +224,19 @@ def test_a_device_fault_refers_the_traveller_and_the_gate_keeps_serving():
     wf.steps.face = lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6)
     assert wf.process().opened
     wf.close()
+
+
+def test_a_gate_database_on_disk_refuses_to_open_without_a_sealer(tmp_path):
+    from gate import StoreError
+
+    with pytest.raises(StoreError, match="sealer"):
+        GateStore(tmp_path / "gate.db")
+
+
+def test_in_memory_store_seals_outbox_payloads_by_default():
+    store = fresh_store()
+    GateWorkflow(steps(face=lambda c: FaceOutcome(True, True, 0.2, 0.6, b"LIVE-IMAGE-BYTES")), LoggingDoor(),
+                 store, gate_id="g1", clock=Clock()).process()
+    raw = b"".join(bytes(r[0]) for r in store.db.execute("SELECT payload FROM gate_outbox"))
+    assert raw and b"face_mismatch" not in raw and b"TElWRS1JTUFHRS1CWVRFUw" not in raw
+    assert any(i.payload["reason_codes"] == ["face_mismatch"] for i in store.pending())

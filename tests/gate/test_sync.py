@@ -2,7 +2,6 @@ import datetime as dt
 
 from gate import (
     BackofficeUnavailable,
-    ChipOutcome,
     FaceOutcome,
     GateStore,
     GateWorkflow,
@@ -10,6 +9,7 @@ from gate import (
     WatchlistDelta,
     sync_once,
 )
+from gate.testing import verified_chip
 from tests.gate.test_store_and_workflow import Clock, LoggingDoor, steps
 
 
@@ -44,8 +44,7 @@ class FakeBackoffice:
 def run_travellers(store, n, clock):
     for i in range(n):
         face = FaceOutcome(True, True, 0.9 if i % 2 == 0 else 0.1, 0.6, b"live")
-        GateWorkflow(steps(face=lambda c, f=face: f, chip=lambda p: ChipOutcome(True, pa_passed=True,
-                     mrz_matches_dg1=True, dg2_image=b"chip")), LoggingDoor(), store, gate_id="g1",
+        GateWorkflow(steps(face=lambda c, f=face: f, chip=lambda p: verified_chip(dg2_image=b"chip")), LoggingDoor(), store, gate_id="g1",
                      clock=clock).process()
 
 
