@@ -72,7 +72,7 @@ def _people(n: int, frontal: bool = False):
     root = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "faces" / "lfw-dev"
     out = []
     if root.is_dir():
-        from smartborder._demo import _enrolable
+        from smartborder.sim.demo import _enrolable
 
         for d in sorted(p for p in root.iterdir() if p.is_dir()):
             imgs = sorted(d.glob("*.jpg"))
@@ -119,28 +119,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     import numpy as np
+    from cryptography.hazmat.primitives.serialization import Encoding
     from PIL import Image
 
     import emrtd
     from bench.chip_read import wire_ms
     from devices import FixedMrzSource, LoggingDoor, SimulatedReader
-    from gate import (
-        ChipStep,
-        DocumentStep,
-        FaceStep,
-        FingerOutcome,
-        GateSteps,
-        GateStore,
-        GateWorkflow,
-        LocalWatchlist,
-    )
-    from smartborder._demo import _cd
-    from smartborder._gate_sim import _face_engine
+    from smartborder.compose.gate import GateConfig, GateDevices, build_gate
+    from smartborder.sim.demo import _cd
 
     pki = emrtd.IssuerPki.make("VN")
-    store = GateStore()
-    store.apply_watchlist_changes([{"version": 1, "op": "upsert", "id": "d1", "kind": "document",
-                                    "data": {"document_number": "X0000000"}}], 1)
 
     class Cam:
         """Plays the traveller's frames; with --liveness a rendered traveller follows the challenge.
@@ -151,6 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
         used = 0
         render_ms = 0.0
         fps = 0.0
+        frame_time = None
 
         def frames(self):
             if self.traveller is not None:
@@ -160,10 +149,12 @@ def main(argv: list[str] | None = None) -> dict:
                     frame = next(it)
                     self.render_ms += (time.perf_counter() - t0) * 1000
                     self.used += 1
+                    self.frame_time = self.traveller.frame_time
                     yield frame
             while True:
                 for f in self.frames_list:
                     self.used += 1
+                    self.frame_time = self.used / FPS
                     yield f
 
         def follow(self, key):
@@ -171,7 +162,19 @@ def main(argv: list[str] | None = None) -> dict:
                 self.traveller.follow(key)
 
     reader, mrz, cam = SimulatedReader(keep_log=True), FixedMrzSource(), Cam()
-    face_step = FaceStep(cam, _face_engine(args.liveness, seed=1))  # seeded challenges, as in the demo
+    # the gate a deployment runs (smartborder.compose.gate) on simulated devices. The lane relaxes
+    # explicitly what this bench does not exercise: fingerprints (no enrolments here) and, without
+    # --liveness, the challenge; the challenges are seeded as in the demo.
+    config = GateConfig(trust_path=Path("unused: the trust store is handed in"), gate_id="bench",
+                        liveness="active" if args.liveness else "off", liveness_seed=1 if args.liveness else None,
+                        fingerprints="off")
+    first_doc = None
+    gate = build_gate(config, GateDevices(reader, cam, LoggingDoor(), mrz_source=mrz),
+                      trust=emrtd.TrustStore([pki.csca_cert.public_bytes(Encoding.DER)]))
+    store, wf = gate.store, gate.workflow
+    store.apply_watchlist_changes([{"version": 1, "op": "upsert", "id": "d1", "kind": "document",
+                                    "data": {"document_number": "X0000000"}}], 1)
+    face_step = wf.steps.face
     retries: list[str] = []  # why a first capture was not enough (the step then tries again)
     attempt = face_step._attempt
 
@@ -202,9 +205,6 @@ def main(argv: list[str] | None = None) -> dict:
 
         face_step.engine.session = TimedSession
 
-    steps = GateSteps(document=DocumentStep(mrz_source=mrz), chip=ChipStep(reader, None, card_wait_s=1.0),
-                      face=face_step, finger=lambda p: FingerOutcome(enrolled=False), watchlist=LocalWatchlist(store))
-    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="bench")
     software, decide, per_step, modelled, outcomes, frames_used, chip_card_ms = [], [], {}, [], [], [], []
     referrals: dict[str, int] = {}
     challenge_ms, after_challenge = [], []
@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> dict:
         text = "P<VNMNGUYEN<<VAN<AN".ljust(44, "<") + l2 + _cd(l2[0:10] + l2[13:20] + l2[21:43])
         photo = _passport_photo(chip_photo)
         doc = emrtd.issue_document(text, photo, pki=pki)
-        steps.chip.trust = emrtd.TrustStore([doc.csca_certificate])
+        if first_doc is None:  # the issuer's CSCA and a current CRL (no DSC revoked)
+            first_doc = doc
+            wf.steps.chip.trust = emrtd.trust_for_issued_document(doc)
         reader.present(doc)
         chip_side = _TimedChip(reader._transport.chip)
         reader._transport.chip = chip_side  # the virtual chip's own work is the card's, not the gate's
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
             referrals[str(f.reason)] = referrals.get(str(f.reason), 0) + 1
             if args.explain:
                 print(f"traveller {i}: {f.reason}: {f.detail}", file=sys.stderr)
-    wf.close()
+    gate.close()
     p50 = statistics.median(modelled)
     result = {
         "travellers": len(software),

@@ -27,6 +27,13 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 _SECRET_FIELDS = ("secret_key", "kek", "device_token")
 _ENVIRONMENTS = ("dev", "test", "prod")
+_CHOICES = {
+    "gate_direction": ("entry", "exit"),
+    "gate_liveness": ("active", "off"),
+    "gate_fingerprints": ("backoffice", "off"),
+    "gate_fingerprint_offline": ("refer", "skip"),
+    "gate_revocation": ("require", "accept_unknown"),
+}
 
 
 class SettingsError(ValueError):
@@ -54,22 +61,50 @@ class Settings:
     # hardware
     reader: str = "virtual"
     camera: str = "sim"
+    #: where key files live (KEKs, device keys): never inside data_dir, which is backed up with the data
+    key_dir: Path = Path("var-keys")
+    # the e-gate ([gate] in its TOML file); see smartborder/compose/gate.py and docs/ARCHITECTURE.md
+    gate_id: str = "gate-01"
+    gate_direction: str = "entry"
+    gate_db: Path | None = None  # default: data_dir/gate.db
+    gate_kek_file: Path | None = None  # default: key_dir/gate.kek (created 0600 in dev only)
+    gate_trust: Path | None = None  # CSCA certificates, CRLs, Master Lists (file or directory): required
+    gate_camera: str = "0"  # OpenCV device index or a video file
+    gate_page_camera: str = ""  # the page reader's camera for the MRZ (index or file); "" none
+    gate_door_port: str = ""  # the door controller's serial port (or a pyserial URL); required outside dev
+    gate_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (no driver is bundled)
+    gate_liveness: str = "active"  # "active" (blink + turn challenge) | "off" (an explicit relaxation)
+    gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
+    gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)
+    gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)
+    gate_revocation: str = "require"  # DSC revocation status unknown: "require" (refer) | "accept_unknown"
+    gate_sync_interval_s: int = 30
+    #: secrets this object generated (env = "dev" with none configured): not real credentials
+    generated_secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.env not in _ENVIRONMENTS:
             raise SettingsError(f"env must be one of {', '.join(_ENVIRONMENTS)}, not {self.env!r}")
         if self.language not in ("vi", "zh", "en"):
             raise SettingsError(f"language must be vi, zh or en, not {self.language!r}")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in _SECRET_FIELDS:
             value = getattr(self, name)
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
                 if self.env == "dev":
                     object.__setattr__(self, name, secrets.token_urlsafe(32))
+                    object.__setattr__(self, "generated_secrets", self.generated_secrets | {name})
                 elif not (name == "kek" and self.kek_file):
                     raise SettingsError(
                         f"{name} is empty, too short or a placeholder; set SMARTBORDER_{name.upper()} "
                         f"(refused outside env=dev, here env={self.env})"
                     )
+
+    def configured(self, name: str) -> str | None:
+        """A secret's value when it was configured (TOML or environment), None when generated for dev."""
+        return None if name in self.generated_secrets else getattr(self, name)
 
     @property
     def is_dev(self) -> bool:
@@ -99,7 +134,7 @@ def load_settings(config: str | Path | None = None, environ: dict[str, str] | No
     """Build Settings from a TOML file, then the environment, then explicit overrides."""
     environ = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)} - {"generated_secrets"}
     config = config or environ.get("SMARTBORDER_CONFIG")
     if config:
         path = Path(config)

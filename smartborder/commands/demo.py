@@ -9,6 +9,6 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the machine check as JSON.")
 def demo(as_json: bool) -> None:
     """Check the machine, then run the demonstration stages that exist so far."""
-    from smartborder._demo import run_demo
+    from smartborder.sim.demo import run_demo
 
     raise SystemExit(run_demo(as_json=as_json))

@@ -1,7 +1,9 @@
 """Every referral path and the happy path through the real reader code: virtual documents issued by
 the project's test PKI, read by emrtd over the simulated reader, decided by the gate's policy.
-The face engine here is a stand-in with fixed scores (the real one is tested in tests/biometrics
-and end to end in the demo); everything on the document side is real."""
+The face engine here is mostly a stand-in with fixed scores and no liveness check, so these lanes relax
+liveness explicitly (``STANDIN``); the real engine is tested below where the photos are available, in
+tests/biometrics and end to end through the composition (tests/smartborder). Everything on the document
+side is real: every adversarial chip is referred with its named reason."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 import emrtd
 from devices import FixedMrzSource, LoggingDoor, SimulatedReader
@@ -82,6 +85,7 @@ class Cam:
 
 
 ENGINE = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9 if frames[0].mean() > 100 else 0.1))
+STANDIN = PolicyConfig(require_liveness=False)  # the stand-in engine has no liveness check: an explicit relaxation
 EXPIRY = (TODAY + dt.timedelta(days=900)).strftime("%y%m%d")
 
 
@@ -95,11 +99,12 @@ def make_gate(store=None, *, live_matches=True, policy=None):
     return store, reader, mrz, steps
 
 
-def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True, store=None, policy=None,
-          present_card=True, **issue_kw):
+def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True, store=None, policy=STANDIN,
+          present_card=True, trust="issuer", photo=None, **issue_kw):
     mrz_text = td3(number, "900315", expiry)
-    doc = emrtd.issue_document(mrz_text, photo_png(), faults=faults, pki=pki, **issue_kw)
-    trust = emrtd.TrustStore([doc.csca_certificate])
+    doc = emrtd.issue_document(mrz_text, photo or photo_png(), faults=faults, pki=pki, **issue_kw)
+    if trust == "issuer":  # the issuer's CSCA and its current CRL
+        trust = emrtd.trust_for_issued_document(doc)
     store, reader, mrz, steps = make_gate(store, live_matches=live_matches)
     steps.chip = ChipStep(reader, trust, card_wait_s=0.2)
     if present_card:
@@ -113,15 +118,15 @@ def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True
         wf.close()
 
 
-def serve_with_face(pki, number, face_step, *, photo=None, timeouts=None):
+def serve_with_face(pki, number, face_step, *, photo=None, timeouts=None, policy=STANDIN, faults=()):
     """One traveller through the real reader code with the given face step."""
-    doc = emrtd.issue_document(td3(number, "900315", EXPIRY), photo or photo_png(), pki=pki)
+    doc = emrtd.issue_document(td3(number, "900315", EXPIRY), photo or photo_png(), pki=pki, faults=faults)
     store, reader, mrz, steps = make_gate()
-    steps.chip = ChipStep(reader, emrtd.TrustStore([doc.csca_certificate]), card_wait_s=0.2)
+    steps.chip = ChipStep(reader, emrtd.trust_for_issued_document(doc), card_wait_s=0.2)
     steps.face = face_step
     reader.present(doc)
     mrz.place(doc.mrz)
-    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", timeouts=timeouts)
+    wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", timeouts=timeouts, policy=policy)
     try:
         return wf.process()
     finally:
@@ -142,12 +147,54 @@ def test_genuine_traveller_passes_through_the_real_reader(pki):
     (("clone_aa",), "chip_cloned"),
     (("clone_ca",), "chip_cloned"),
     (("mrz_mismatch",), "mrz_mismatch"),
+    (("revoked_dsc",), "chip_pa_failed"),
+    # chips derived from a genuine one by deleting what the attacker cannot forge
+    (("no_sod",), "chip_pa_failed"),
+    (("no_dg2",), "evidence_missing"),
+    (("no_sod", "no_dg2"), "chip_pa_failed"),
+    (("hidden_dg14_dg15",), "chip_cloned"),
 ])
 def test_forged_and_cloned_chips_are_referred(pki, faults, reason):
-    r, store = serve(pki, faults=faults)
+    kw = {"aa": "ec", "ca": True} if "hidden_dg14_dg15" in faults else {}
+    r, store = serve(pki, faults=faults, **kw)
     assert not r.opened and reason in r.decision.reasons, r.decision.explain()
     exc = [i for i in store.pending() if i.kind == "exception"][0].payload
     assert reason in exc["reason_codes"]
+
+
+def test_a_chip_without_dg2_names_the_missing_photo_and_skips_the_biometrics(pki):
+    r, _ = serve(pki, faults=("no_dg2",))
+    assert "face" not in r.states and "finger" not in r.states and "watchlist" in r.states
+    assert r.decision.status("data_groups") == "missing" and r.decision.status("face_match") == "missing"
+    assert "DG2 not served by the chip" in r.decision.explain()
+
+
+def test_a_genuine_chip_with_its_dg14_and_dg15_opens(pki):
+    r, _ = serve(pki, aa="ec", ca=True)
+    assert r.opened, r.decision.explain()
+    assert r.decision.status("chip_authenticity") == "passed"
+
+
+@pytest.mark.parametrize(("trust", "reason", "check"), [
+    (None, "evidence_missing", "passive_authentication"),  # no trust store: the chain was never verified
+    ("csca only", "evidence_missing", "passive_authentication"),  # no CRL: revocation status unknown
+    ("other csca", "chip_pa_failed", "passive_authentication"),  # the store lacks the issuer's CSCA
+])
+def test_a_chain_that_was_not_verified_refers(pki, trust, reason, check):
+    if trust == "csca only":
+        trust = emrtd.TrustStore([pki.csca_cert.public_bytes(Encoding.DER)])
+    elif trust == "other csca":
+        trust = emrtd.TrustStore([emrtd.IssuerPki.make("CN").csca_cert.public_bytes(Encoding.DER)])
+    r, _ = serve(pki, trust=trust)
+    assert not r.opened and reason in r.decision.reasons, r.decision.explain()
+    assert r.decision.status(check) in ("missing", "failed")
+
+
+def test_revocation_status_unknown_is_accepted_only_by_explicit_lane_configuration(pki):
+    trust = emrtd.TrustStore([pki.csca_cert.public_bytes(Encoding.DER)])
+    relaxed = PolicyConfig(require_liveness=False, require_revocation_status=False)
+    r, _ = serve(pki, trust=trust, policy=relaxed)
+    assert r.opened, r.decision.explain()
 
 
 def test_impostor_is_referred_with_both_images(pki):
@@ -354,9 +401,10 @@ def test_finger_step_says_when_the_back_office_cannot_be_asked():
     assert out.unavailable and not out.enrolled
 
 
-def test_a_chip_photo_without_a_usable_face_is_a_document_problem(pki):
-    """The chip photo's template is made on a worker thread during capture; its failure surfaces as
-    the document's (chip_read_failed), never as the traveller's failure to acquire."""
+def test_a_chip_photo_without_a_face_refers_as_missing_evidence_never_as_the_travellers_failure(pki):
+    """dg2_no_face: a genuinely signed DG2 whose portrait holds no face. The chip photo's template is
+    made on a worker thread during capture; its failure leaves the face evidence missing (named), never
+    a failure to acquire the traveller nor a chip read failure."""
     from PIL import Image
 
     from tests.conftest import shared_path
@@ -370,12 +418,12 @@ def test_a_chip_photo_without_a_usable_face_is_a_document_problem(pki):
             while True:
                 yield from live
 
-    blank = io.BytesIO()
-    Image.fromarray(np.full((600, 480, 3), 200, np.uint8)).save(blank, format="PNG")
-    r = serve_with_face(pki, "C5550005", FaceStep(Camera(), FaceEngine.default()), photo=blank.getvalue(),
-                        timeouts=StepTimeouts(chip=30, face=60))
+    r = serve_with_face(pki, "C5550005", FaceStep(Camera(), FaceEngine.default()), faults=("dg2_no_face",),
+                        photo=person[0].read_bytes(), timeouts=StepTimeouts(chip=30, face=60))
     assert not r.opened
-    assert "chip_read_failed" in r.decision.reasons and "unusable for matching" in r.decision.explain()
+    assert list(r.decision.reasons) == ["evidence_missing"], r.decision.explain()
+    assert "unusable for matching" in r.decision.explain()
+    assert r.decision.status("data_groups") == "passed" and r.decision.status("face_match") == "missing"
 
 
 def test_someone_beside_the_traveller_is_tailgating_with_the_real_engine(pki):

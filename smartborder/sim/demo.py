@@ -21,8 +21,6 @@ import html
 import io
 import json
 import os
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +29,9 @@ from typing import Any
 import click
 
 from smartborder._doctor import failed, run_checks
+from smartborder.sim.backoffice import LoopbackServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED_FACES = REPO.parent / "shared" / "data" / "faces" / "lfw-dev"
 LIVENESS_SEED = 1  # the demo's gate challenges are a seeded sequence so that runs reproduce
 KIOSK_CROP = 0.85  # the simulated kiosk camera's framing of a development photo
@@ -76,36 +75,6 @@ def _mrz(c: Case, state: str, dob: str, expiry: str) -> str:
     num, opt = c.number.ljust(9, "<"), "<" * 14
     l2 = num + _cd(num) + state + dob + _cd(dob) + "M" + expiry + _cd(expiry) + opt + _cd(opt)
     return f"P<{state}{name}" + l2 + _cd(l2[0:10] + l2[13:20] + l2[21:43])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Server:
-    """The back office under uvicorn in a thread, on loopback."""
-
-    def __init__(self, app, port: int) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name="backoffice", daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the back office did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def _enrolable(photos: list[Path]) -> bool:
@@ -232,30 +201,6 @@ def _png_b64(data: bytes | None) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _face_duplicate_config() -> dict[str, Any]:
-    """The enrolment duplicate check and the gates' fingerprint 1:1 with the engines' own metrics and
-    calibrated thresholds (FMR 0.05 %)."""
-    out: dict[str, Any] = {}
-    try:
-        from biometrics.face import THRESHOLDS_DLIB
-    except ImportError:
-        return out
-    # the kiosk sends the dlib part of the face template; the back office compares it by cosine
-    out.update(face_metric="cosine", face_duplicate_threshold=float(THRESHOLDS_DLIB["fmr_5e-4"]))
-    try:
-        from biometrics import finger
-    except ImportError:
-        return out
-
-    def matcher(probe: bytes, enrolled: bytes) -> float:
-        return finger.FingerprintMatcher(finger.FingerprintTemplate.from_bytes(probe)).match(
-            finger.FingerprintTemplate.from_bytes(enrolled))
-
-    t = float(finger.THRESHOLDS["fmr_5e-4"])
-    out.update(fingerprint_matcher=matcher, fingerprint_duplicate_threshold=t, fingerprint_verify_threshold=t)
-    return out
-
-
 def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
     echo = (lambda *a, **k: None) if as_json else click.echo
     t_start = time.perf_counter()
@@ -276,7 +221,8 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
     # 2. back office ---------------------------------------------------------------------------
     import httpx
 
-    from backoffice import BackofficeConfig, create_app
+    from smartborder.compose.backoffice import build_backoffice
+    from smartborder.settings import load_settings
 
     work = Path(workdir)
     if work.exists():
@@ -284,10 +230,11 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
 
         shutil.rmtree(work)
     (work / "sim").mkdir(parents=True)
-    config = BackofficeConfig(secret_key="demo-" + base64.b16encode(os.urandom(16)).decode(),
-                              db_path=work / "backoffice.db", kek=os.urandom(32), dev=True,
-                              argon2_time_cost=1, argon2_memory_kib=8192, **_face_duplicate_config())
-    app = create_app(config)
+    # the back office a deployment runs (the same composition as `backoffice serve`), on a fresh database
+    db_path = work / "backoffice.db"
+    app = build_backoffice(load_settings(environ={}, data_dir=work), db_path=db_path,
+                           secret_key="demo-" + base64.b16encode(os.urandom(16)).decode(), kek=os.urandom(32),
+                           argon2_time_cost=1, argon2_memory_kib=8192)
     auth = app.state.ctx.auth
     pw = "demo-password-" + base64.b16encode(os.urandom(6)).decode()
     for user, role in (("guard", "border_guard"), ("supervisor", "supervisor"), ("privacy", "privacy_officer"),
@@ -295,7 +242,7 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
         auth.create_user(user, pw, role, display_name=user)
     _, gate_token = auth.issue_device("gate-01", "gate", "Gate 1", "Bắc Luân I entry")
     _, kiosk_token = auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Bắc Luân I hall")
-    server = _Server(app, _free_port())
+    server = LoopbackServer(app)
     server.start()
     http = httpx.Client(base_url=server.url, timeout=30)
 
@@ -305,7 +252,7 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     sup, guard, priv = token("supervisor"), token("guard"), token("privacy")
-    echo(f"[2/6] back office on {server.url} (database {config.db_path})")
+    echo(f"[2/6] back office on {server.url} (database {db_path})")
     try:
         return _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start)
     except Exception:  # noqa: BLE001 - the demo reports what broke instead of dying silently
@@ -320,7 +267,8 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
 
 def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start) -> int:
     import emrtd
-    from smartborder._gate_sim import SimTraveller, build_rig, run_sim
+    from smartborder.compose.gate import build_gate
+    from smartborder.sim.gate import SimStage, SimTraveller, run_sim, sim_config
 
     # 3. documents -----------------------------------------------------------------------------
     cases = _cases(echo)
@@ -368,6 +316,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
                                        else "traveller"))
     (work / "sim" / "trust").mkdir(exist_ok=True)
     (work / "sim" / "trust" / "csca.der").write_bytes(doc.csca_certificate)
+    (work / "sim" / "trust" / "csca.crl").write_bytes(doc.crl)  # no DSC revoked: its revocation status is known
     (work / "sim" / "travellers.json").write_text(json.dumps([
         {"id": t.id, "document": str(t.document.relative_to(work / "sim")),
          "frames": [str(f.relative_to(work / "sim")) for f in t.frames], "expect": t.expect,
@@ -376,6 +325,15 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
          "camera": t.camera}
         for t in travellers],
         indent=1))
+    # the lane: the active challenge where a rendered traveller can follow it (seeded so runs reproduce);
+    # without the development faces the travellers are still photographs that cannot, and the lane says so
+    active = SHARED_FACES.is_dir()
+    (work / "sim" / "gate.toml").write_text(
+        '# the demo gate\'s lane (smartborder gate run --sim reads it as a deployed gate reads its [gate])\n'
+        '[gate]\ntrust = "trust"\n'
+        + (f'liveness = "active"\nliveness_seed = {LIVENESS_SEED}\n' if active else
+           '# explicit relaxation: the smaller demo\'s travellers are photographs, no one to follow a challenge\n'
+           'liveness = "off"\n'))
     watch = next(c for c in cases if c.kind == "watchlisted")
     r = http.post("/api/v1/watchlist/documents", headers=sup,
                   json={"document_number": watch.number, "issuing_state": "VNM", "reason": "stolen"})
@@ -388,20 +346,31 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
          f"PKI; 1 document on the watchlist")
 
     # 4. enrolment -----------------------------------------------------------------------------
-    trust = emrtd.TrustStore([doc.csca_certificate])
+    trust = emrtd.TrustStore.from_path(work / "sim" / "trust")
     to_enrol = [c for c in cases if c.enrol_finger] or [c for c in cases if c.kind.startswith("genuine")][:1]
     enrolled = _enrol(echo, work, server.url, kiosk_token, to_enrol, docs, trust)
     summary["stages"]["enrolment"] = enrolled
+    # what the kiosk enrolled, for `gate run --sim` (its back office enrols the same images again)
+    (work / "sim" / "enrolments.json").write_text(json.dumps([
+        {"document": {"document_number": c.number, "issuing_state": "VNM", "document_type": "I" if c.td1 else "P",
+                      "surname": c.surname, "given_names": c.given},
+         "photo": str(c.chip_photo), "fingers": [{"position": 2, "image": str(c.enrol_finger)}]}
+        for c in to_enrol if c.enrol_finger and isinstance(c.chip_photo, Path)], indent=1))
 
     # 5. the gate ------------------------------------------------------------------------------
-    rig = build_rig(trust=trust, db_path=work / "gate.db", backoffice_url=server.url, token=gate_token,
-                    active_liveness=SHARED_FACES.is_dir(), liveness_seed=LIVENESS_SEED)
-    first = rig.sync()
-    echo(f"[4/6] gate-01: watchlist copy version {first.watchlist_version}; serving {len(travellers)} travellers")
-    t0 = time.perf_counter()
-    results = run_sim(rig, travellers, sync_every=len(travellers) + 1)
-    gate_s = time.perf_counter() - t0
-    report = rig.sync()
+    # the gate a deployment runs (smartborder.compose.gate), its lane from sim/gate.toml, on simulated devices
+    config = sim_config(work / "sim", backoffice_url=server.url, token=gate_token, db_path=work / "gate.db")
+    stage = SimStage()
+    gate = build_gate(config, stage.devices())
+    try:
+        first = gate.sync()
+        echo(f"[4/6] gate-01: watchlist copy version {first.watchlist_version}; serving {len(travellers)} travellers")
+        t0 = time.perf_counter()
+        results = run_sim(gate, stage, travellers, sync_every=len(travellers) + 1)
+        gate_s = time.perf_counter() - t0
+        report = gate.sync()
+    finally:
+        gate.close()
     for c, row in zip(cases, results, strict=True):
         c.result = row
     rows_ok = sum(r["as_expected"] for r in results)

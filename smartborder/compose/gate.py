@@ -1,0 +1,351 @@
+"""The e-gate's composition: the one place that builds a running gate from configuration.
+
+``smartborder gate run`` (real devices or ``--sim``), the demo, the benches and the end-to-end tests
+all call :func:`build_gate`; what differs between them is only the :class:`GateDevices` handed in
+(real adapters from :func:`real_devices`, or simulators, which plug in at the device ports) and the
+back-office client (HTTP, or the simulation's own).
+
+    Settings (TOML [gate] + env) -> gate_config() -> GateConfig
+    GateConfig + GateDevices (+ client) -> build_gate() -> Gate (workflow, store, sync)
+    Gate -> serve() : wait for a document, process, wait for it to be taken, repeat
+
+Production defaults, none of which a default relaxes: the trust store is required; the gate's
+outbox is sealed by the privacy vault under a KEK that lives outside the data directory in a file
+no one else can read (or comes from ``SMARTBORDER_GATE_KEK``); the liveness challenge runs; the
+fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
+revocation status is unknown refers; the watchlist copy may be at most ``watchlist_max_staleness_s``
+old; outside ``env = "dev"`` the door must be a real controller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("smartborder.gate")
+
+__all__ = ["GateConfig", "GateConfigError", "GateDevices", "Gate", "gate_config", "real_devices", "build_gate",
+           "serve", "gate_sealer"]
+
+
+class GateConfigError(ValueError):
+    """The gate's configuration is unusable or unsafe (the setting is named)."""
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Everything :func:`build_gate` needs, validated (see :func:`gate_config`)."""
+
+    trust_path: Path
+    gate_id: str = "gate-01"
+    direction: str = "entry"
+    env: str = "dev"
+    data_dir: Path = Path("var")
+    db_path: Path | None = None  # None: in memory (simulations, benches)
+    kek_file: Path | None = None
+    backoffice_url: str | None = None
+    token: str | None = None
+    liveness: str = "active"
+    liveness_seed: int | None = None
+    fingerprints: str = "backoffice"
+    fingerprint_offline: str = "refer"
+    revocation: str = "require"
+    max_watchlist_age_s: float = 6 * 3600
+    reader: str | None = None  # PC/SC reader name prefix (None: the first reader)
+    camera: str = "0"
+    page_camera: str = ""
+    door_port: str = ""
+    finger_dir: Path | None = None
+    sync_interval_s: float = 30.0
+    face_threshold: str = "fmr_5e-4"
+
+    def policy(self):
+        """The lane's decision policy: each relaxation only where this configuration names it."""
+        from gate import PolicyConfig
+
+        return PolicyConfig(max_watchlist_age_s=float(self.max_watchlist_age_s),
+                            require_liveness=self.liveness != "off",
+                            require_revocation_status=self.revocation == "require",
+                            require_fingerprint_when_enrolled=self.fingerprints != "off",
+                            refer_when_fingerprint_unavailable=self.fingerprint_offline == "refer")
+
+    def relaxations(self) -> list[str]:
+        """What this lane relaxes, for the start-up log and the operator."""
+        out = []
+        if self.liveness == "off":
+            out.append("liveness=off")
+        if self.fingerprints == "off":
+            out.append("fingerprints=off")
+        if self.fingerprint_offline == "skip":
+            out.append("fingerprint_offline=skip")
+        if self.revocation == "accept_unknown":
+            out.append("revocation=accept_unknown")
+        return out
+
+
+def gate_config(settings, **overrides: Any) -> GateConfig:
+    """A :class:`GateConfig` from :class:`smartborder.settings.Settings` (TOML ``[gate]`` + env), with
+    command-line ``overrides`` (None values ignored). Refuses unsafe production settings."""
+    values: dict[str, Any] = dict(
+        trust_path=settings.gate_trust, gate_id=settings.gate_id, direction=settings.gate_direction,
+        env=settings.env, data_dir=settings.data_dir,
+        db_path=settings.gate_db or settings.path("gate.db"),
+        kek_file=settings.gate_kek_file or (settings.key_dir / "gate.kek"),
+        backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
+        liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
+        fingerprints=settings.gate_fingerprints, fingerprint_offline=settings.gate_fingerprint_offline,
+        revocation=settings.gate_revocation, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
+        reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
+        camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
+        finger_dir=settings.gate_finger_dir, sync_interval_s=float(settings.gate_sync_interval_s))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("trust_path") is None:
+        raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
+                              "Master Lists) or pass --trust")
+    values["trust_path"] = Path(values["trust_path"])
+    if not values.get("token"):
+        values["backoffice_url"] = None  # no credential: the gate runs offline (fingerprint checks refer)
+    config = GateConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: GateConfig) -> None:
+    if config.direction not in ("entry", "exit"):
+        raise GateConfigError(f"direction must be entry or exit, not {config.direction!r}")
+    if config.liveness_seed is not None and config.env != "dev":
+        raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
+    if config.env != "dev" and not config.door_port:
+        raise GateConfigError("a gate outside env = \"dev\" needs its door controller: set [gate] door_port "
+                              "or pass --door-port")
+    if config.liveness not in ("active", "off"):
+        raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
+
+
+def gate_sealer(config: GateConfig):
+    """The privacy vault that seals the outbox: in memory under an ephemeral key for an in-memory gate;
+    otherwise beside the database under the gate's KEK (``SMARTBORDER_GATE_KEK``, else the key file,
+    which must lie outside the data directory and be readable by the gate's user only; in dev it is
+    created 0600 on first use)."""
+    from gate import VaultSealer, ephemeral_sealer
+    from privacy import EnvKek, FileKek, KekError, Vault, check_key_location
+
+    if config.db_path is None:
+        return ephemeral_sealer()
+    try:
+        if os.environ.get("SMARTBORDER_GATE_KEK"):
+            kek = EnvKek("SMARTBORDER_GATE_KEK")
+        else:
+            path = config.kek_file or Path("var-keys/gate.kek")
+            check_key_location(path, config.data_dir)
+            if not path.exists():
+                if config.env != "dev":
+                    raise GateConfigError(f"the gate's KEK file {path} does not exist (set [gate] kek_file or "
+                                          "SMARTBORDER_GATE_KEK)")
+                FileKek.generate(path)
+            kek = FileKek(path)
+    except KekError as e:
+        raise GateConfigError(str(e)) from e
+    Path(config.db_path).parent.mkdir(parents=True, exist_ok=True)
+    return VaultSealer(Vault(f"{config.db_path}.vault", kek))
+
+
+@dataclass
+class GateDevices:
+    """The device ports a gate uses; real adapters or simulators."""
+
+    reader: Any  # wait_for_card(timeout), transmit(apdu); wait_for_removal(timeout) where it can
+    camera: Any  # frames(); frame_time; follow(key) for a simulated traveller
+    door: Any  # open()
+    mrz_source: Any = None  # read_mrz()
+    page_camera: Any = None  # capture_page()
+    qr_source: Any = None  # read_qr()
+    scanner: Any = None  # capture() -> FingerCapture
+    display: Callable[[str | None], None] | None = None  # the lane display (instruction keys)
+    persons_in_lane: Callable[[], int] | None = None  # a lane sensor, where fitted
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class _PageCamera:
+    """``capture_page()`` from a camera looking at the page reader's glass."""
+
+    def __init__(self, camera) -> None:
+        self.camera = camera
+
+    def capture_page(self):
+        return next(iter(self.camera.frames()))
+
+
+def _camera_source(value: str) -> int | str:
+    return int(value) if value.strip().lstrip("-").isdigit() else value
+
+
+def real_devices(config: GateConfig) -> GateDevices:
+    """The real adapters: a PC/SC reader, OpenCV cameras (face; the page reader's glass), a serial door
+    controller, a fingerprint scanner stand-in reading images (no scanner driver is bundled)."""
+    from devices import ImageFingerprintScanner, LoggingDoor, OpenCvCamera, PcscReader, SerialDoor
+
+    camera = OpenCvCamera(_camera_source(config.camera))
+    page = _PageCamera(OpenCvCamera(_camera_source(config.page_camera))) if config.page_camera else None
+    if config.door_port:
+        door = SerialDoor(config.door_port)
+    else:  # only reachable in env = "dev" (validate refuses it elsewhere), and said loudly
+        log.warning("gate %s: no door controller configured: a logging door stands in (env = dev)", config.gate_id)
+        door = LoggingDoor(config.gate_id)
+    scanner = ImageFingerprintScanner(config.finger_dir) if config.finger_dir else None
+
+    def display(key: str | None) -> None:
+        if key:
+            log.info("lane display: %s", key)
+
+    closers = [c for c in (getattr(camera, "close", None), getattr(getattr(page, "camera", None), "close", None),
+                           getattr(door, "release", None)) if c is not None]
+    return GateDevices(PcscReader(config.reader), camera, door, page_camera=page, scanner=scanner,
+                       display=display, closers=closers)
+
+
+@dataclass
+class Gate:
+    """A gate built by :func:`build_gate`."""
+
+    config: GateConfig
+    workflow: Any
+    store: Any
+    devices: GateDevices
+    client: Any = None
+
+    def sync(self):
+        from gate import sync_once
+
+        return sync_once(self.store, self.client) if self.client is not None else None
+
+    def close(self) -> None:
+        self.workflow.close()
+        for close in self.devices.closers:
+            try:
+                close()
+            except Exception as e:  # noqa: BLE001 - closing a device must not hide the gate's own exit
+                log.warning("closing a device failed: %s", type(e).__name__)
+
+
+def _face_engine(config: GateConfig):
+    from gate import FaceEngine
+
+    engine = FaceEngine.default(threshold=config.face_threshold, active_liveness=config.liveness == "active")
+    if engine.session is not None and config.liveness_seed is not None:
+        from biometrics.face import LivenessSession
+
+        counter = itertools.count(config.liveness_seed)
+        engine.session = lambda: LivenessSession(rng=next(counter))
+    return engine
+
+
+def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, clock=None,
+               face_engine: Any = None, finger_engine: Any = None, trust: Any = None) -> Gate:
+    """The gate's object graph: trust store, sealed store, steps over the devices, policy, workflow.
+    ``client`` replaces the HTTP back-office client (a simulation's own); ``face_engine`` /
+    ``finger_engine`` / ``trust`` replace what the configuration names (benches that time an engine)."""
+    import emrtd
+    from gate import (
+        ChipStep,
+        DocumentStep,
+        FaceStep,
+        FingerEngine,
+        FingerStep,
+        GateSteps,
+        GateStore,
+        GateWorkflow,
+        HttpBackofficeClient,
+        LocalWatchlist,
+    )
+
+    validate(config)
+    if trust is None:
+        try:
+            trust = emrtd.TrustStore.from_path(config.trust_path)
+        except (emrtd.TrustError, OSError) as e:
+            raise GateConfigError(f"trust store {config.trust_path}: {e}") from e
+    if client is None and config.backoffice_url and config.token:
+        client = HttpBackofficeClient(config.backoffice_url, config.token)
+    kw = {"clock": clock} if clock else {}
+    store = GateStore(config.db_path, sealer=gate_sealer(config), **kw)
+    finger_engine = finger_engine or FingerEngine.default()
+    finger = FingerStep(devices.scanner, finger_engine,
+                        remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
+    face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display)
+    steps = GateSteps(document=DocumentStep(mrz_source=devices.mrz_source, page_camera=devices.page_camera,
+                                            qr_source=devices.qr_source),
+                      chip=ChipStep(devices.reader, trust), face=face, finger=finger,
+                      watchlist=LocalWatchlist(store))
+    if devices.persons_in_lane is not None:
+        steps.persons_in_lane = devices.persons_in_lane
+    workflow = GateWorkflow(steps, devices.door, store, gate_id=config.gate_id, policy=config.policy(),
+                            direction=config.direction, **kw)
+    relaxed = config.relaxations()
+    if relaxed:
+        log.warning("gate %s runs with explicit relaxations: %s", config.gate_id, ", ".join(relaxed))
+    return Gate(config, workflow, store, devices, client)
+
+
+def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float = 60.0,
+          removal_wait_s: float = 30.0, stop: threading.Event | None = None,
+          on_result: Callable[[Any], None] | None = None) -> int:
+    """Serve travellers one at a time until ``stop`` is set or ``max_travellers`` are served; a
+    background thread syncs with the back office every ``sync_interval_s`` and never blocks a decision.
+    After each traveller the gate waits for the document to leave the reader before the next."""
+    from devices import NoCardError
+
+    stop = stop or threading.Event()
+    reader = gate.devices.reader
+    syncer = None
+    if gate.client is not None:
+        def sync_loop() -> None:
+            while not stop.is_set():
+                try:
+                    report = gate.sync()
+                    log.info("sync reachable=%s pending=%d version=%d", report.reachable, report.pending,
+                             report.watchlist_version)
+                except Exception as e:  # noqa: BLE001 - a failed round is retried at the next interval
+                    log.warning("sync failed: %s", type(e).__name__)
+                stop.wait(gate.config.sync_interval_s)
+
+        syncer = threading.Thread(target=sync_loop, name="gate-sync", daemon=True)
+        syncer.start()
+    served = 0
+    try:
+        while not stop.is_set() and (max_travellers is None or served < max_travellers):
+            try:
+                reader.wait_for_card(card_wait_s)
+            except NoCardError:
+                continue
+            result = gate.workflow.process()
+            served += 1
+            if on_result is not None:
+                on_result(result)
+            wait = getattr(reader, "wait_for_removal", None)
+            if wait is not None and not wait(removal_wait_s):
+                log.warning("gate %s: the document was not taken within %.0f s", gate.config.gate_id,
+                            removal_wait_s)
+    finally:
+        stop.set()
+        if syncer is not None:
+            syncer.join(timeout=5)
+            try:  # a gate shutting down hands what it holds to the back office if it can
+                gate.sync()
+            except Exception as e:  # noqa: BLE001 - the outbox keeps it for the next start
+                log.warning("final sync failed: %s", type(e).__name__)
+    return served
+
+
+def with_changes(config: GateConfig, **changes: Any) -> GateConfig:
+    """A copy with some fields changed (validated again)."""
+    out = dataclasses.replace(config, **changes)
+    validate(out)
+    return out
