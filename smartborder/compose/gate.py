@@ -14,7 +14,7 @@ outbox is sealed by the privacy vault under a KEK that lives outside the data di
 no one else can read (or comes from ``SMARTBORDER_GATE_KEK``); the liveness challenge runs; the
 fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
 revocation status is unknown refers; the watchlist copy may be at most ``watchlist_max_staleness_s``
-old; outside ``env = "dev"`` the door must be a real controller.
+old; the real devices include a real door controller (no logging stand-in).
 """
 
 from __future__ import annotations
@@ -122,9 +122,6 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError(f"direction must be entry or exit, not {config.direction!r}")
     if config.liveness_seed is not None and config.env != "dev":
         raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
-    if config.env != "dev" and not config.door_port:
-        raise GateConfigError("a gate outside env = \"dev\" needs its door controller: set [gate] door_port "
-                              "or pass --door-port")
     if config.liveness not in ("active", "off"):
         raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
 
@@ -190,15 +187,14 @@ def _camera_source(value: str) -> int | str:
 def real_devices(config: GateConfig) -> GateDevices:
     """The real adapters: a PC/SC reader, OpenCV cameras (face; the page reader's glass), a serial door
     controller, a fingerprint scanner stand-in reading images (no scanner driver is bundled)."""
-    from devices import ImageFingerprintScanner, LoggingDoor, OpenCvCamera, PcscReader, SerialDoor
+    from devices import ImageFingerprintScanner, OpenCvCamera, PcscReader, SerialDoor
 
+    if not config.door_port:  # no stand-in door on the real path: simulations use --sim
+        raise GateConfigError("a gate on real devices needs its door controller: set [gate] door_port or pass "
+                              "--door-port")
     camera = OpenCvCamera(_camera_source(config.camera))
     page = _PageCamera(OpenCvCamera(_camera_source(config.page_camera))) if config.page_camera else None
-    if config.door_port:
-        door = SerialDoor(config.door_port)
-    else:  # only reachable in env = "dev" (validate refuses it elsewhere), and said loudly
-        log.warning("gate %s: no door controller configured: a logging door stands in (env = dev)", config.gate_id)
-        door = LoggingDoor(config.gate_id)
+    door = SerialDoor(config.door_port)
     scanner = ImageFingerprintScanner(config.finger_dir) if config.finger_dir else None
 
     def display(key: str | None) -> None:

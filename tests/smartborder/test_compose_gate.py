@@ -1,0 +1,143 @@
+"""The gate's composition refuses unsafe configurations and relaxes only what the configuration names."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from smartborder.compose.gate import (
+    GateConfig,
+    GateConfigError,
+    GateDevices,
+    build_gate,
+    gate_config,
+    real_devices,
+)
+from smartborder.settings import load_settings
+
+STRONG = "s" * 40
+
+
+def settings(tmp_path, **over):
+    trust = tmp_path / "trust"
+    trust.mkdir(exist_ok=True)
+    base = dict(data_dir=tmp_path / "data", key_dir=tmp_path / "keys", gate_trust=trust)
+    base.update(over)
+    return load_settings(environ={}, **base)
+
+
+def prod(tmp_path, **over):
+    return settings(tmp_path, env="prod", secret_key=STRONG, kek=STRONG, device_token=STRONG, **over)
+
+
+def test_production_defaults_relax_nothing(tmp_path):
+    config = gate_config(prod(tmp_path))
+    policy = config.policy()
+    assert config.relaxations() == []
+    assert (policy.require_liveness, policy.require_revocation_status, policy.require_fingerprint_when_enrolled,
+            policy.refer_when_fingerprint_unavailable, policy.require_chip_authenticity) == (True,) * 5
+    assert config.db_path == tmp_path / "data" / "gate.db" and config.kek_file == tmp_path / "keys" / "gate.kek"
+    assert config.backoffice_url and config.token == STRONG  # a configured credential: the gate syncs
+
+
+def test_relaxations_are_named_in_the_configuration(tmp_path):
+    config = gate_config(settings(tmp_path, gate_liveness="off", gate_fingerprint_offline="skip",
+                                  gate_revocation="accept_unknown"))
+    assert config.relaxations() == ["liveness=off", "fingerprint_offline=skip", "revocation=accept_unknown"]
+    policy = config.policy()
+    assert not policy.require_liveness and not policy.refer_when_fingerprint_unavailable
+    assert not policy.require_revocation_status and policy.require_fingerprint_when_enrolled
+
+
+def test_the_watchlist_staleness_setting_reaches_the_policy(tmp_path):
+    assert gate_config(settings(tmp_path, watchlist_max_staleness_s=600)).policy().max_watchlist_age_s == 600.0
+
+
+def test_a_gate_without_a_trust_store_is_refused(tmp_path):
+    with pytest.raises(GateConfigError, match="trust store"):
+        gate_config(load_settings(environ={}, data_dir=tmp_path))
+
+
+def test_seeded_challenges_only_in_dev(tmp_path):
+    assert gate_config(settings(tmp_path, gate_liveness_seed=3)).liveness_seed == 3
+    with pytest.raises(GateConfigError, match="liveness_seed"):
+        gate_config(prod(tmp_path, gate_liveness_seed=3))
+
+
+def test_a_generated_dev_token_is_not_a_credential(tmp_path):
+    config = gate_config(settings(tmp_path))
+    assert config.token is None and config.backoffice_url is None  # offline, never a made-up token
+
+
+def test_real_devices_need_a_door_controller(tmp_path):
+    with pytest.raises(GateConfigError, match="door"):
+        real_devices(gate_config(prod(tmp_path)))
+
+
+class _Nothing:
+    def frames(self):
+        return iter(())
+
+    def open(self):
+        pass
+
+
+def _trust_dir(tmp_path):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    import emrtd
+
+    pki = emrtd.IssuerPki.make("VN")
+    trust = tmp_path / "trust"
+    trust.mkdir(exist_ok=True)
+    (trust / "csca.der").write_bytes(pki.csca_cert.public_bytes(Encoding.DER))
+    return trust
+
+
+def _devices():
+    from devices import LoggingDoor, SimulatedReader
+
+    return GateDevices(SimulatedReader(), _Nothing(), LoggingDoor())
+
+
+def test_the_store_is_sealed_under_a_key_kept_out_of_the_data_directory(tmp_path):
+    trust = _trust_dir(tmp_path)
+    config = gate_config(settings(tmp_path, gate_trust=trust))
+    gate = build_gate(config, _devices())
+    try:
+        kek = tmp_path / "keys" / "gate.kek"
+        assert kek.is_file() and (kek.stat().st_mode & 0o777) == 0o600  # created on first use in dev
+        assert (tmp_path / "data" / "gate.db.vault").is_file()
+    finally:
+        gate.close()
+
+
+@pytest.mark.parametrize("problem", ["inside data dir", "world readable", "missing in prod"])
+def test_unsafe_key_files_refuse_to_start(tmp_path, problem):
+    trust = _trust_dir(tmp_path)
+    if problem == "inside data dir":
+        config = gate_config(settings(tmp_path, gate_trust=trust, gate_kek_file=tmp_path / "data" / "gate.kek"))
+        match = "data director"
+    elif problem == "world readable":
+        key = tmp_path / "keys" / "gate.kek"
+        key.parent.mkdir()
+        key.write_text(os.urandom(32).hex())
+        key.chmod(0o644)
+        config = gate_config(settings(tmp_path, gate_trust=trust))
+        match = "0644|chmod"
+    else:
+        config = gate_config(prod(tmp_path, gate_trust=trust))
+        match = "does not exist"
+    with pytest.raises(GateConfigError, match=match):
+        build_gate(config, _devices())
+
+
+def test_an_in_memory_gate_needs_no_key_file(tmp_path):
+    config = GateConfig(trust_path=_trust_dir(tmp_path), data_dir=tmp_path / "data")
+    gate = build_gate(config, _devices())
+    try:
+        assert not (tmp_path / "keys").exists()
+        assert gate.workflow.policy.require_liveness
+    finally:
+        gate.close()
