@@ -37,6 +37,9 @@ class FakeDoorController:
         self._thread: threading.Thread | None = None
 
     def start(self) -> FakeDoorController:
+        """Serve in a thread; idempotent, so ``with FakeDoorController().start() as ctl`` serves once."""
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(target=self._serve, name="fake-door", daemon=True)
         self._thread.start()
         return self

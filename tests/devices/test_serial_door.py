@@ -135,3 +135,15 @@ def test_socket_url():
     t.join(timeout=2)
     server.close()
     assert got == ["OPEN", "CLOSE"] and door.state == CLOSED
+
+
+def test_the_fake_controller_serves_once_when_started_twice():
+    with FakeDoorController().start() as ctl:
+        thread = ctl._thread
+        assert ctl.start() is ctl and ctl._thread is thread
+        door = SerialDoor(ctl.port, timeout=1.0)
+        for _ in range(5):
+            door.open()
+            door.close()
+        assert ctl.commands == ["OPEN", "CLOSE"] * 5
+        door.release()
