@@ -110,10 +110,16 @@ class PcscTransport:
 
     def close(self) -> None:
         if self._conn is not None:
+            conn, self._conn = self._conn, None
             try:
-                self._conn.disconnect()
+                conn.disconnect()
             finally:
-                self._conn = None
+                release = getattr(conn, "release", None)  # free the PC/SC context now, not at garbage collection
+                if release is not None:
+                    try:
+                        release()
+                    except Exception:  # noqa: BLE001, S110 - pcscd may be gone already: nothing left to free
+                        pass
 
     def __enter__(self) -> PcscTransport:
         return self.connect()
