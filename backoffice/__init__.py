@@ -7,8 +7,9 @@ a Vietnamese/English web UI, Prometheus metrics.
 
 from backoffice._app import create_app
 from backoffice._auth import DEVICE_KINDS, ROLES, Auth, Principal
-from backoffice._config import BackofficeConfig, ConfigError, FingerprintMatcher
+from backoffice._config import BackofficeConfig, ConfigError
 from backoffice._errors import BackofficeError
+from backoffice._matching import FaceMatching, FingerprintMatching, TemplateRefused
 from backoffice._observability import configure_json_logging
 from backoffice._store import Store
 
@@ -19,9 +20,11 @@ __all__ = [
     "BackofficeConfig",
     "BackofficeError",
     "ConfigError",
-    "FingerprintMatcher",
+    "FaceMatching",
+    "FingerprintMatching",
     "Principal",
     "Store",
+    "TemplateRefused",
     "configure_json_logging",
     "create_app",
 ]

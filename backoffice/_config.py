@@ -6,14 +6,12 @@ tests build it directly. The back office never reads the environment itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BackofficeConfig", "ConfigError", "FingerprintMatcher"]
+from backoffice._matching import FaceMatching, FingerprintMatching
 
-#: ``matcher(probe_template: bytes, candidate_template: bytes) -> similarity score`` (higher = more alike)
-FingerprintMatcher = Callable[[bytes, bytes], float]
+__all__ = ["BackofficeConfig", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -26,8 +24,10 @@ class BackofficeConfig:
 
     ``db_path=None`` gives an in-memory database (tests). ``kek`` is the privacy vault's
     key-encryption key (32 bytes, or base64/hex text); ``kek_file`` a file holding it.
-    ``fingerprint_matcher`` is optional: without it the enrolment duplicate check is face-only
-    and every enrolment response says so (``checks`` lists what ran).
+    ``face_matching`` / ``fingerprint_matching`` are the biometric engines with their calibrated
+    thresholds (``backoffice._matching``); the composition (``smartborder.compose.backoffice``)
+    always configures both. Without them the back office fails closed: no enrolment is accepted
+    (503 ``duplicate-check-unavailable``) and ``/enrolments/verify`` answers ``not_configured``.
     """
 
     secret_key: str
@@ -44,11 +44,8 @@ class BackofficeConfig:
     token_ttl_s: int = 12 * 3600
     secure_cookies: bool = False
     default_language: str = "vi"
-    face_metric: str = "euclidean"  # or "cosine"
-    face_duplicate_threshold: float = 0.6  # euclidean distance <= t (dlib); cosine: similarity >= t
-    fingerprint_matcher: FingerprintMatcher | None = None
-    fingerprint_duplicate_threshold: float = 40.0
-    fingerprint_verify_threshold: float = 40.0  # gate 1:1 (score >= threshold: same finger)
+    face_matching: FaceMatching | None = None
+    fingerprint_matching: FingerprintMatching | None = None
     watchlist_threshold: float = 0.85
     watchlist_dob_window_days: int = 365
     changes_page_limit: int = 5000
@@ -58,8 +55,11 @@ class BackofficeConfig:
     def __post_init__(self) -> None:
         if not self.secret_key or len(self.secret_key) < 16:
             raise ConfigError("secret_key must be at least 16 characters")
-        if self.face_metric not in ("euclidean", "cosine"):
-            raise ConfigError(f"face_metric must be euclidean or cosine, not {self.face_metric!r}")
+        if self.face_matching is not None and not isinstance(self.face_matching, FaceMatching):
+            raise ConfigError("face_matching must be a backoffice FaceMatching (FaceMatching.from_engine)")
+        if self.fingerprint_matching is not None and not isinstance(self.fingerprint_matching, FingerprintMatching):
+            raise ConfigError("fingerprint_matching must be a backoffice FingerprintMatching "
+                              "(FingerprintMatching.from_engine)")
         if self.default_language not in ("vi", "en"):
             raise ConfigError("default_language must be vi or en")
         for name in ("max_body_bytes", "max_image_bytes", "max_import_bytes", "login_max_failures", "login_window_s",

@@ -1,15 +1,17 @@
-"""Kiosk enrolments with a 1:N duplicate check before acceptance.
+"""Kiosk enrolments with a 1:N duplicate check before acceptance, and the gates' 1:1 fingerprint check.
 
-Face: the submitted template is an opaque float vector from the face engine; it is compared
-with every enrolled template of *other* data subjects by Euclidean distance (dlib convention,
-duplicate when distance <= threshold) or cosine similarity (duplicate when >= threshold).
-Fingerprint: only when the configuration supplies a matcher callable
-``matcher(probe: bytes, candidate: bytes) -> score`` (the fingerprint engine lives in
-``biometrics.finger`` and is wired by the entry point); without it the check is face-only and
-every response says ``fingerprint_check: "not_configured"``.
+Templates are a closed set (``backoffice._matching``): a face template is the face engine's template
+bytes, fingerprint templates are ISO/IEC 19794-2 records; anything else is refused (422
+``template-refused``). The duplicate check compares the full face template (both parts) and every
+fingerprint with the engines' own comparisons and calibrated thresholds
+(``BackofficeConfig.face_matching`` / ``fingerprint_matching``), against the enrolments of *other* data
+subjects, through the 1:N galleries of ``backoffice._galleries``. Without a configured matcher no
+enrolment is accepted (503): acceptance needs positive evidence that the check ran.
 
-The gallery of decrypted templates is kept in memory (loaded from the vault on first use, each
-load ledgered) and dropped when a subject is erased or data purged.
+The galleries hold decrypted templates in memory (loaded from the vault on first use, each load
+ledgered) and are dropped when a subject is erased, an enrolment rejected or data purged. One lock
+serialises duplicate check and insertion, so two enrolments cannot miss each other; it is not the
+database's lock, so the gates' 1:1 checks and the rest of the API go on during a check.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import base64
 import binascii
 import json
 import logging
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backoffice._errors import Conflict, Invalid, NotFound
-from backoffice._idempotency import IdempotentResult, run_idempotent
+from backoffice._errors import Conflict, DuplicateCheckUnavailable, Invalid, NotFound
+from backoffice._galleries import FaceGallery, FingerGallery
+from backoffice._idempotency import IdempotentResult, check_key, run_idempotent
+from backoffice._matching import FINGER_FORMAT, FaceMatching, FingerprintMatching, TemplateRefused
 from backoffice._store import dumps, new_id, now_iso
 
 if TYPE_CHECKING:
@@ -31,11 +36,30 @@ if TYPE_CHECKING:
     from backoffice._context import Context
     from backoffice.schemas import EnrolmentCreate
 
-__all__ = ["Enrolments"]
+__all__ = ["Enrolments", "GalleryError"]
 
 log = logging.getLogger("backoffice")
 PURPOSE = "enrolment"
 DEDUPE_ACTOR = "system:duplicate_check"
+_LEGACY_FACE_BYTES = 128 * 4  # records made before templates were stored whole: the dlib part's floats
+
+
+class GalleryError(RuntimeError):
+    """A stored template cannot be read back (a corrupt or unknown record in the vault)."""
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise TemplateRefused(f"{what} is not valid base64", reason="not_base64") from e
+    if not data:
+        raise TemplateRefused(f"{what} is empty", reason="empty_template")
+    return data
+
+
+def _dims(template: Any) -> int:
+    return int(len(template.vector) + (0 if template.second is None else len(template.second)))
 
 
 class Enrolments:
@@ -44,84 +68,90 @@ class Enrolments:
         self.records = records
         self.store = ctx.store
         self.privacy = ctx.privacy
-        self._faces: dict[str, tuple[str, np.ndarray]] | None = None
-        self._fingers: dict[str, tuple[str, list[dict]]] | None = None
+        self._lock = threading.RLock()
+        self._faces: FaceGallery | None = None
+        self._fingers: FingerGallery | None = None
+
+    @property
+    def face_matching(self) -> FaceMatching:
+        matching = self.ctx.config.face_matching
+        if matching is None:
+            raise DuplicateCheckUnavailable("no face matcher is configured: enrolments cannot be checked for "
+                                            "duplicates, so none is accepted")
+        return matching
+
+    @property
+    def fingerprint_matching(self) -> FingerprintMatching:
+        matching = self.ctx.config.fingerprint_matching
+        if matching is None:
+            raise DuplicateCheckUnavailable("no fingerprint matcher is configured: enrolments with fingerprints "
+                                            "cannot be checked for duplicates, so none is accepted")
+        return matching
 
     def invalidate(self) -> None:
-        self._faces = None
-        self._fingers = None
+        with self._lock:
+            self._faces = None
+            self._fingers = None
 
-    def _load(self) -> None:
+    def _load(self) -> tuple[FaceGallery, FingerGallery | None]:
         if self._faces is not None:
-            return
-        faces: dict[str, tuple[str, np.ndarray]] = {}
-        fingers: dict[str, tuple[str, list[dict]]] = {}
+            return self._faces, self._fingers
+        face_matching, finger_matching = self.face_matching, self.ctx.config.fingerprint_matching
+        faces = FaceGallery(face_matching)
+        fingers = FingerGallery(finger_matching) if finger_matching is not None else None
         rows = self.store.query("SELECT id, subject_id, face_ref, finger_ref FROM enrolments "
-                                "WHERE status IN ('accepted', 'duplicate_suspected')")
+                                "WHERE status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id")
         for r in rows:
             if r["face_ref"]:
                 raw = self.privacy.open(r["face_ref"], actor=DEDUPE_ACTOR, role="system", purpose="enrolment_duplicate_check",
                                         record=r["id"])
                 if raw is not None:
-                    faces[r["id"]] = (r["subject_id"], np.frombuffer(raw, dtype="<f4").copy())
-            if r["finger_ref"] and self.ctx.config.fingerprint_matcher is not None:
+                    faces.add(r["id"], r["subject_id"], self._stored_face(r["id"], raw))
+            if r["finger_ref"] and fingers is not None:
                 raw = self.privacy.open(r["finger_ref"], actor=DEDUPE_ACTOR, role="system",
                                         purpose="enrolment_duplicate_check", record=r["id"])
                 if raw is not None:
-                    fingers[r["id"]] = (r["subject_id"], json.loads(raw))
+                    fingers.add(r["id"], r["subject_id"], self._stored_fingers(r["id"], raw))
         self._faces, self._fingers = faces, fingers
+        return faces, fingers
 
-    def _face_duplicates(self, subject: str, probe: np.ndarray) -> list[dict]:
-        cfg = self.ctx.config
-        ids, vectors = [], []
-        for enr_id, (subj, vec) in self._faces.items():
-            if subj != subject and vec.shape == probe.shape:
-                ids.append(enr_id)
-                vectors.append(vec)
-        if not ids:
-            return []
-        gallery = np.stack(vectors)
-        if cfg.face_metric == "cosine":
-            norms = np.linalg.norm(gallery, axis=1) * (np.linalg.norm(probe) or 1.0)
-            scores = gallery @ probe / np.where(norms == 0, 1.0, norms)
-            hits = np.nonzero(scores >= cfg.face_duplicate_threshold)[0]
-        else:
-            scores = np.linalg.norm(gallery - probe, axis=1)
-            hits = np.nonzero(scores <= cfg.face_duplicate_threshold)[0]
-        return [{"enrolment_id": ids[i], "modality": "face", "score": round(float(scores[i]), 4)} for i in hits]
+    def _stored_face(self, enr_id: str, raw: bytes) -> Any:
+        if len(raw) == _LEGACY_FACE_BYTES and raw[:4] != b"SBFT":  # a dlib vector as earlier versions stored it
+            from biometrics.face import FaceTemplate
 
-    def _finger_duplicates(self, subject: str, probes: list[dict]) -> list[dict]:
-        matcher = self.ctx.config.fingerprint_matcher
+            return FaceTemplate(vector=np.frombuffer(raw, dtype="<f4"))
+        try:
+            return self.face_matching.parse(raw)
+        except TemplateRefused as e:
+            raise GalleryError(f"the stored face template of {enr_id} cannot be read: {e.detail}") from e
+
+    def _stored_fingers(self, enr_id: str, raw: bytes) -> list[tuple[int, bytes]]:
         out = []
-        for enr_id, (subj, templates) in self._fingers.items():
-            if subj == subject:
+        for f in json.loads(raw):
+            if f["format"] != FINGER_FORMAT:  # a test double's record of an earlier version: never comparable
+                log.warning("stored finger template skipped", extra={"event": "legacy_template", "record": enr_id})
                 continue
-            best = None
-            for p in probes:
-                for c in templates:
-                    if c["position"] != p["position"] or c["format"] != p["format"]:
-                        continue
-                    try:
-                        score = float(matcher(base64.b64decode(p["data"]), base64.b64decode(c["data"])))
-                    except Exception as e:  # noqa: BLE001 - a plug-in matcher must not break ingestion
-                        log.warning("fingerprint matcher failed", extra={"event": "matcher_error",
-                                                                        "error": type(e).__name__})
-                        continue
-                    best = score if best is None else max(best, score)
-            if best is not None and best >= self.ctx.config.fingerprint_duplicate_threshold:
-                out.append({"enrolment_id": enr_id, "modality": "fingerprint", "score": round(best, 4)})
+            data = base64.b64decode(f["data"])
+            try:
+                self.fingerprint_matching.parse(data, f["format"])
+            except TemplateRefused as e:
+                raise GalleryError(f"a stored finger template of {enr_id} cannot be read: {e.detail}") from e
+            out.append((int(f["position"]), data))
         return out
 
     def verify_fingers(self, gate: Principal, number: str, state: str, probes: list) -> dict:
-        """1:1 for a gate: the probes against the enrolled templates of that document's subject
-        (same finger position; best score per probe, mean over probes). Templates stay here."""
+        """1:1 for a gate: the probes against the enrolled templates of that document's subject (same
+        finger position, or an unknown one; each probe's best score, fused by the engine's rule) with
+        the engine's calibrated threshold. Templates stay here."""
         subject = self.records.subject_id(state, number)
         rows = self.store.query("SELECT id, finger_ref FROM enrolments WHERE subject_id = ? AND status = 'accepted' "
                                 "ORDER BY received_at DESC", [subject])
         if not rows:
             return {"enrolled": False, "fingerprint_check": "not_enrolled"}
-        matcher = self.ctx.config.fingerprint_matcher
-        threshold = float(self.ctx.config.fingerprint_verify_threshold)
+        matching = self.ctx.config.fingerprint_matching
+        # refuse a malformed probe before any enrolled template is opened
+        parsed = [(p.position, self._parse_finger(matching, p.data, p.format, f"finger template {p.position}"))
+                  for p in probes] if matching is not None else []
         enrolled = []
         for r in rows:
             if r["finger_ref"]:
@@ -131,93 +161,95 @@ class Enrolments:
                     enrolled += json.loads(raw)
         if not enrolled:
             return {"enrolled": True, "fingerprint_check": "no_templates"}
-        if matcher is None:
+        if matching is None:
             return {"enrolled": True, "fingerprint_check": "not_configured"}
-        if not probes:
-            return {"enrolled": True, "fingerprint_check": "no_probe", "threshold": threshold}
-        per_probe = []
-        for p in probes:
-            try:
-                data = base64.b64decode("".join(p.data.split()), validate=True)
-            except (binascii.Error, ValueError) as e:
-                raise Invalid(f"finger template {p.position} is not valid base64") from e
-            candidates = [c for c in enrolled if c["format"] == p.format and (p.position == 0 or c["position"] in
-                                                                               (p.position, 0))]
-            scores = []
-            for c in candidates:
-                try:
-                    scores.append(float(matcher(data, base64.b64decode(c["data"]))))
-                except Exception as e:  # noqa: BLE001 - a bad probe scores nothing; it is not a server error
-                    log.warning("fingerprint matcher failed", extra={"event": "matcher_error", "error": type(e).__name__})
-            if scores:
-                per_probe.append(max(scores))
-        if not per_probe:
-            return {"enrolled": True, "fingerprint_check": "done", "score": 0.0, "threshold": threshold,
-                    "matched": False}
-        score = float(np.mean(per_probe))
-        return {"enrolled": True, "fingerprint_check": "done", "score": round(score, 4), "threshold": threshold,
-                "matched": score >= threshold}
+        answer = {"enrolled": True, "threshold": matching.verify_threshold, "threshold_name": matching.threshold_name}
+        if not parsed:
+            return {**answer, "fingerprint_check": "no_probe"}
+        per_probe: list[float | None] = []
+        for position, probe in parsed:
+            matcher = matching.matcher(probe)
+            scores = [matcher.match(self._enrolled_finger(matching, c)) for c in enrolled
+                      if c["format"] == FINGER_FORMAT and (position == 0 or c["position"] in (position, 0))]
+            per_probe.append(max(scores) if scores else None)  # None: no enrolled finger to compare it with
+        score = matching.fuse(per_probe)
+        return {**answer, "fingerprint_check": "done", "score": round(score, 4),
+                "matched": score >= matching.verify_threshold}
+
+    @staticmethod
+    def _enrolled_finger(matching: FingerprintMatching, stored: dict) -> Any:
+        try:
+            return matching.parse(base64.b64decode(stored["data"]), stored["format"])
+        except TemplateRefused as e:
+            raise GalleryError(f"an enrolled finger template cannot be read: {e.detail}") from e
+
+    @staticmethod
+    def _parse_finger(matching: FingerprintMatching, text: str, fmt: str, what: str) -> Any:
+        return matching.parse(_b64(text, what), fmt, what=what)
 
     def create(self, kiosk: Principal, body: EnrolmentCreate, key: str | None) -> IdempotentResult:
         if not body.consent.given:
             raise Invalid("consent was not given: an enrolment cannot be stored without it")
-        with np.errstate(over="ignore"):
-            probe = np.asarray(body.face_template, dtype="<f4")
-        if not np.all(np.isfinite(probe)):
-            raise Invalid("face_template has non-finite values")
-        fingers = []
-        for f in body.finger_templates:
-            try:
-                data = base64.b64decode("".join(f.data.split()), validate=True)
-            except (binascii.Error, ValueError) as e:
-                raise Invalid(f"finger template {f.position} is not valid base64") from e
-            if not data:
-                raise Invalid(f"finger template {f.position} is empty")
-            fingers.append({"position": f.position, "format": f.format, "data": base64.b64encode(data).decode()})
-        matcher = self.ctx.config.fingerprint_matcher
-
-        def create(db) -> tuple[int, dict]:
-            self._load()
-            enr_id = new_id("enr")
-            subject = self.records.subject_of(body.document)
+        face_matching = self.face_matching
+        face_bytes = _b64(body.face_template, "face_template")
+        probe = face_matching.parse(face_bytes)
+        fingers, finger_probes = [], []
+        if body.finger_templates:
+            finger_matching = self.fingerprint_matching
+            for f in body.finger_templates:
+                what = f"finger template {f.position}"
+                data = _b64(f.data, what)
+                finger_probes.append((f.position, finger_matching.parse(data, f.format, what=what)))
+                fingers.append({"position": f.position, "format": f.format, "data": base64.b64encode(data).decode()})
+        subject = self.records.subject_of(body.document)
+        key = check_key(key)  # before the search: a request without a usable key costs nothing
+        with self._lock:  # the check and the insert as one step for the galleries
+            faces, finger_gallery = self._load()
+            duplicates = faces.duplicates(subject, probe)
             checks = ["face"]
-            duplicates = self._face_duplicates(subject, probe)
-            if matcher is not None and fingers:
+            if fingers:
                 checks.append("fingerprint")
-                duplicates += self._finger_duplicates(subject, fingers)
-            finger_check = "done" if "fingerprint" in checks else ("no_templates" if not fingers else "not_configured")
-            status = "duplicate_suspected" if duplicates else "accepted"
-            personal = {"document": body.document.model_dump(mode="json"), "consent": body.consent.model_dump(mode="json"),
-                        "captured_at": body.captured_at.isoformat()}
-            seal = self.privacy.seal
-            row = {
-                "id": enr_id, "device_id": kiosk.id, "received_at": now_iso(), "subject_id": subject, "status": status,
-                "checks": dumps({"checks": checks, "fingerprint_check": finger_check}),
-                "duplicates": dumps(duplicates), "consent": dumps(body.consent.model_dump(mode="json")),
-                "personal_ref": seal(subject, "enrolment_record", json.dumps(personal).encode(), actor=kiosk.actor,
-                                     role=kiosk.role, purpose=PURPOSE, record=enr_id),
-                "face_ref": seal(subject, "face_template", probe.tobytes(), actor=kiosk.actor, role=kiosk.role,
-                                 purpose=PURPOSE, record=enr_id),
-                "finger_ref": seal(subject, "finger_template", json.dumps(fingers).encode(), actor=kiosk.actor,
-                                   role=kiosk.role, purpose=PURPOSE, record=enr_id) if fingers else None,
-                "face_dim": int(probe.shape[0]),
-            }
-            db.table("enrolments").insert(row)
-            self._faces[enr_id] = (subject, probe)
-            if fingers and matcher is not None:
-                self._fingers[enr_id] = (subject, fingers)
-            self.ctx.metrics.ingested.labels("enrolment").inc()
-            return 201, _public(row)
-
-        fingerprint = body.model_dump(mode="json")
-        try:
-            result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", fingerprint], create)
-        except BaseException:
-            self.invalidate()  # the transaction rolled back: the in-memory gallery may hold a ghost
-            raise
+                duplicates += finger_gallery.duplicates(subject, finger_probes)
+            # an error here rolls the insert back, and the galleries have not changed
+            result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")],
+                                    lambda db: self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes,
+                                                            _dims(probe), fingers))
+            if not result.replayed:
+                try:
+                    faces.add(result.body["id"], subject, probe)
+                    if fingers:
+                        finger_gallery.add(result.body["id"], subject,
+                                           [(f["position"], base64.b64decode(f["data"])) for f in fingers])
+                except BaseException:
+                    self._faces = self._fingers = None  # stored but not in the galleries: reload them next time
+                    raise
         if result.replayed:
             self.ctx.metrics.replayed.labels("enrolment").inc()
         return result
+
+    def _insert(self, db, kiosk: Principal, body: EnrolmentCreate, subject: str, checks: list[str],
+                duplicates: list[dict], face_bytes: bytes, face_dims: int,
+                fingers: list[dict]) -> tuple[int, dict]:
+        enr_id = new_id("enr")
+        status = "duplicate_suspected" if duplicates else "accepted"
+        personal = {"document": body.document.model_dump(mode="json"), "consent": body.consent.model_dump(mode="json"),
+                    "captured_at": body.captured_at.isoformat()}
+        seal = self.privacy.seal
+        row = {
+            "id": enr_id, "device_id": kiosk.id, "received_at": now_iso(), "subject_id": subject, "status": status,
+            "checks": dumps({"checks": checks, "fingerprint_check": "done" if fingers else "no_templates"}),
+            "duplicates": dumps(duplicates), "consent": dumps(body.consent.model_dump(mode="json")),
+            "personal_ref": seal(subject, "enrolment_record", json.dumps(personal).encode(), actor=kiosk.actor,
+                                 role=kiosk.role, purpose=PURPOSE, record=enr_id),
+            "face_ref": seal(subject, "face_template", face_bytes, actor=kiosk.actor, role=kiosk.role,
+                             purpose=PURPOSE, record=enr_id),
+            "finger_ref": seal(subject, "finger_template", json.dumps(fingers).encode(), actor=kiosk.actor,
+                               role=kiosk.role, purpose=PURPOSE, record=enr_id) if fingers else None,
+            "face_dim": face_dims,
+        }
+        db.table("enrolments").insert(row)
+        self.ctx.metrics.ingested.labels("enrolment").inc()
+        return 201, _public(row)
 
     def list(self, status: str | None, offset: int, limit: int) -> list[dict]:
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())

@@ -11,6 +11,7 @@ __all__ = [
     "BadCredentials",
     "BadRequest",
     "Conflict",
+    "DuplicateCheckUnavailable",
     "Forbidden",
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
@@ -70,6 +71,12 @@ class PayloadTooLarge(BackofficeError):
 
 class Invalid(BackofficeError):
     status, slug, title = 422, "invalid", "Invalid value"
+
+
+class DuplicateCheckUnavailable(BackofficeError):
+    """No biometric matcher is configured: an enrolment cannot be checked, so it is not accepted."""
+
+    status, slug, title = 503, "duplicate-check-unavailable", "Enrolment duplicate check unavailable"
 
 
 class IdempotencyKeyMissing(BackofficeError):

@@ -47,6 +47,7 @@ class ReasonCode(StrEnum):
     timeout = "timeout"
     duplicate_enrolment = "duplicate_enrolment"
     hardware_fault = "hardware_fault"
+    evidence_missing = "evidence_missing"
     other = "other"
 
 
@@ -317,8 +318,9 @@ class EventPublic(BaseModel):
 # -- enrolments -----------------------------------------------------------------------------
 class FingerTemplate(Strict):
     position: int = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
-    format: Annotated[str, StringConstraints(max_length=40)] = "iso19794_2"
-    data: Base64
+    format: Annotated[str, StringConstraints(max_length=40)] = Field(
+        default="iso19794_2", description="Only `iso19794_2` is accepted (another value: 422 template-refused)")
+    data: Base64 = Field(description="An ISO/IEC 19794-2:2005 finger minutiae record, base64")
 
 
 class Consent(Strict):
@@ -332,8 +334,10 @@ class Consent(Strict):
 class EnrolmentCreate(Strict):
     captured_at: dt.datetime
     document: DocumentData
-    face_template: list[float] = Field(min_length=64, max_length=2048,
-                                       description="Opaque float vector from the face engine")
+    face_template: Annotated[str, StringConstraints(min_length=1, max_length=8192,
+                                                    pattern=r"^[A-Za-z0-9+/=\s]*$")] = Field(
+        description="The face engine's template bytes (biometrics.face FaceTemplate.to_bytes: `SBFT`, "
+                    "version 1-3; version 3 = dlib + SFace), base64")
     finger_templates: list[FingerTemplate] = Field(default_factory=list, max_length=10)
     consent: Consent
 
@@ -352,8 +356,11 @@ class FingerVerifyPublic(BaseModel):
 
     enrolled: bool
     fingerprint_check: Literal["done", "not_enrolled", "no_templates", "not_configured", "no_probe"]
-    score: float | None = None
-    threshold: float | None = None
+    score: float | None = Field(default=None, description="The fingerprint engine's score in [0, 1], fused over "
+                                                          "the probes (mean of each probe's best)")
+    threshold: float | None = Field(default=None, description="The engine's calibrated threshold: matched = "
+                                                              "score >= threshold")
+    threshold_name: str | None = Field(default=None, description="Its calibration point, e.g. fmr_5e-4")
     matched: bool | None = None
 
 
@@ -369,7 +376,8 @@ class EnrolmentPublic(BaseModel):
     received_at: str
     status: Literal["accepted", "duplicate_suspected", "rejected"]
     checks: list[Literal["face", "fingerprint"]]
-    fingerprint_check: Literal["done", "not_configured", "no_templates"]
+    fingerprint_check: Literal["done", "no_templates", "not_configured"] = Field(
+        description="`not_configured` only on records made before every back office compared fingerprints")
     duplicates: list[DuplicateCandidate]
     decided_by: str | None = None
     decided_at: str | None = None

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -28,37 +27,14 @@ def _settings():
         raise click.ClickException(str(e)) from e
 
 
-def _dev_secrets(settings) -> dict:
-    """In env=dev with no configured secrets, keep generated ones in data_dir so data stays readable
-    across restarts (the vault key and the subject-id key must not change)."""
-    path = settings.path("backoffice.dev-secrets.json")
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {"secret_key": secrets.token_urlsafe(32), "kek": secrets.token_hex(32)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(values, f)
-    return values
-
-
 def build_config(db: str | None = None, **overrides):
-    """A :class:`backoffice.BackofficeConfig` from the project :class:`Settings`."""
-    from backoffice import BackofficeConfig, ConfigError
+    """A :class:`backoffice.BackofficeConfig` from the project :class:`Settings`, through the composition
+    (:func:`smartborder.compose.backoffice.backoffice_config`)."""
+    from smartborder.compose.backoffice import CompositionError, backoffice_config
 
-    settings = _settings()
-    secret_key, kek, kek_file = settings.secret_key, settings.kek, settings.kek_file
-    if settings.is_dev and "SMARTBORDER_SECRET_KEY" not in os.environ and "SMARTBORDER_CONFIG" not in os.environ:
-        dev = _dev_secrets(settings)
-        secret_key = dev["secret_key"]
-        if "SMARTBORDER_KEK" not in os.environ and not kek_file:
-            kek = dev["kek"]
-    db_path = Path(db) if db else (settings.backoffice_db or settings.path("backoffice.db"))
     try:
-        return BackofficeConfig(secret_key=secret_key, db_path=db_path, kek=None if kek_file else kek,
-                                kek_file=kek_file, dev=settings.is_dev, secure_cookies=not settings.is_dev,
-                                default_language="en" if settings.language == "en" else "vi", **overrides)
-    except ConfigError as e:
+        return backoffice_config(_settings(), db_path=db, **overrides)
+    except CompositionError as e:
         raise click.ClickException(str(e)) from e
 
 
@@ -100,13 +76,20 @@ def serve(host: str, port: int, db: str | None, log_level: str) -> None:
 
     import uvicorn
 
-    from backoffice import configure_json_logging, create_app
+    from backoffice import configure_json_logging
+    from smartborder.compose.backoffice import CompositionError, build_backoffice
 
-    config = build_config(db)
     configure_json_logging(getattr(logging, log_level.upper()))
-    app = create_app(config)
+    try:
+        app = build_backoffice(_settings(), db_path=db)
+    except CompositionError as e:
+        raise click.ClickException(str(e)) from e
+    config = app.state.ctx.config
     app.state.ctx.watchlist.warm()  # build the matcher in the background
-    click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": str(config.db_path)}), err=True)
+    face, finger = config.face_matching, config.fingerprint_matching
+    click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": str(config.db_path),
+                           "face_threshold": [face.threshold_name, face.threshold],
+                           "fingerprint_threshold": [finger.threshold_name, finger.verify_threshold]}), err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None)
 
 

@@ -19,8 +19,11 @@ ROLES = ("border_guard", "supervisor", "privacy_officer", "admin")
 
 
 def make_config(**overrides) -> BackofficeConfig:
+    """A test configuration with the matchers the composition configures (the engines' own, calibrated)."""
+    from smartborder.compose.backoffice import matchers
+
     values = dict(secret_key="test-secret-key-0123456789abcdef", kek=bytes(range(32)), dev=True,
-                  argon2_time_cost=1, argon2_memory_kib=1024)
+                  argon2_time_cost=1, argon2_memory_kib=1024, **matchers())
     values.update(overrides)
     return BackofficeConfig(**values)
 

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from backoffice._i18n import _EN, _VI
 from tests.backoffice.conftest import PASSWORD
-from tests.backoffice.test_enrolments import _template, enrolment
+from tests.backoffice.test_enrolments import enrolment, face
 
 
 def test_both_languages_have_every_string():
@@ -34,9 +34,9 @@ def test_login_failure_shows_message_in_vietnamese(world):
 
 
 def test_supervisor_enrolment_page(world):
-    world.client.post("/api/v1/enrolments", json=enrolment("C1", face=_template(1)),
+    world.client.post("/api/v1/enrolments", json=enrolment("C1", face_bytes=face(1)),
                       headers=world.h("kiosk", **{"Idempotency-Key": "a"}))
-    dup = world.client.post("/api/v1/enrolments", json=enrolment("C2", face=_template(1)),
+    dup = world.client.post("/api/v1/enrolments", json=enrolment("C2", face_bytes=face(1)),
                             headers=world.h("kiosk", **{"Idempotency-Key": "b"})).json()
     c = _session(world, "supervisor")
     page = c.get("/ui/enrolments")

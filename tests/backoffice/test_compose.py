@@ -1,0 +1,39 @@
+"""The back office's composition: the one function `backoffice serve`, the demo and the tests build it with."""
+
+import pytest
+
+from biometrics.face import THRESHOLDS as FACE
+from biometrics.finger import THRESHOLDS as FINGER
+from smartborder.compose.backoffice import CompositionError, backoffice_config, build_backoffice
+from smartborder.settings import load_settings
+
+
+def _settings(tmp_path, **values):
+    return load_settings(environ={}, data_dir=str(tmp_path), **values)
+
+
+def test_the_matchers_are_always_the_engines_calibrated_ones(tmp_path):
+    config = backoffice_config(_settings(tmp_path), environ={})
+    assert config.face_matching.threshold_name == "fmr_5e-4"
+    assert (config.face_matching.threshold, config.face_matching.threshold_dlib) == (
+        FACE["fmr_5e-4"], pytest.approx(0.932531))
+    assert config.fingerprint_matching.verify_threshold == config.fingerprint_matching.duplicate_threshold == FINGER[
+        "fmr_5e-4"]
+    assert config.db_path == tmp_path / "backoffice.db" and config.dev
+    assert (tmp_path / "backoffice.dev-secrets.json").exists()  # dev: secrets kept across restarts
+    other = backoffice_config(_settings(tmp_path), environ={}, face_threshold="fmr_1e-2",
+                              fingerprint_threshold="fmr_1e-3", argon2_time_cost=1)
+    assert other.face_matching.threshold == FACE["fmr_1e-2"] and other.fingerprint_matching.verify_threshold == 0.029
+    assert other.secret_key == config.secret_key and other.argon2_time_cost == 1
+    with pytest.raises(CompositionError, match="unknown fingerprint threshold"):
+        backoffice_config(_settings(tmp_path), environ={}, fingerprint_threshold="fmr_1e-9")
+    with pytest.raises(CompositionError, match="max_body_bytes"):
+        backoffice_config(_settings(tmp_path), environ={}, max_body_bytes=0)
+
+
+def test_the_app_is_built_with_them_and_fails_closed_without_a_key(tmp_path):
+    app = build_backoffice(_settings(tmp_path), environ={}, db_path=tmp_path / "x.db", argon2_time_cost=1)
+    assert app.state.ctx.config.fingerprint_matching is not None and app.state.ctx.config.face_matching is not None
+    prod = _settings(tmp_path, env="prod", secret_key="s" * 32, device_token="d" * 32, kek_file=str(tmp_path / "no"))
+    with pytest.raises(CompositionError, match="no"):
+        build_backoffice(prod, environ={}, db_path=tmp_path / "p.db")
