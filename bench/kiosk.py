@@ -76,7 +76,11 @@ def steps() -> dict:
     from kiosk import build_engines, build_sim
 
     sim = build_sim(fps=15)
-    engines = build_engines(liveness="auto" if sim.follows_instructions else "fallback")
+    engines = build_engines()
+    if not sim.follows_instructions:
+        from kiosk.testing import with_head_movement_liveness
+
+        engines = with_head_movement_liveness(engines)
     wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
                            mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN))
     marks = [("start", time.perf_counter())]

@@ -1,13 +1,13 @@
 """The biometric engines the workflow needs, as small injected callables (no import of biometrics).
 
-The entry point adapts ``biometrics.face`` / ``biometrics.finger`` (or a fallback) into
-:class:`Engines`. Results are normalised into :class:`FaceCheck` / :class:`FingerCheck`, whose
+The entry point adapts ``biometrics.face`` / ``biometrics.finger`` into :class:`Engines` (tests hand
+in doubles). Results are normalised into :class:`FaceCheck` / :class:`FingerCheck`, whose
 ``guidance`` holds message keys the kiosk translates (``face.too_dark``, ``finger.press_harder``...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,12 +42,14 @@ class Liveness(Protocol):
 
 @dataclass
 class Engines:
-    """``face_quality(rgb)``, ``face_template(rgb) -> floats`` (64-2048), ``finger_quality(gray, dpi)``,
-    ``finger_template(gray, dpi, position) -> (format, bytes)``, ``segment_slap(gray, dpi, hand) -> [gray, ...]``
-    (hand "right"/"left"; index to little finger), ``liveness() -> Liveness`` (None = no liveness step)."""
+    """``face_quality(rgb)``, ``face_template(rgb) -> bytes`` (the face engine's whole template,
+    ``biometrics.face.FaceTemplate.to_bytes()``, as the back office accepts it), ``finger_quality(gray, dpi)``,
+    ``finger_template(gray, dpi, position) -> (format, bytes)`` (``"iso19794_2"``, an ISO/IEC 19794-2
+    record), ``segment_slap(gray, dpi, hand) -> [gray, ...]`` (hand "right"/"left"; index to little finger),
+    ``liveness() -> Liveness`` (None = no liveness step)."""
 
     face_quality: Callable[[np.ndarray], FaceCheck]
-    face_template: Callable[[np.ndarray], Sequence[float]]
+    face_template: Callable[[np.ndarray], bytes]
     finger_quality: Callable[[np.ndarray, int], FingerCheck]
     finger_template: Callable[[np.ndarray, int, int], tuple[str, bytes]]
     segment_slap: Callable[[np.ndarray, int, str], list[np.ndarray]] | None = None

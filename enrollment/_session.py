@@ -96,7 +96,7 @@ class Session:
     document: DocumentRead | None = None
     consent_at: dt.datetime | None = None
     face_image: np.ndarray | None = None
-    face_template: list[float] | None = None
+    face_template: bytearray | None = None  # the face engine's template bytes (FaceTemplate.to_bytes())
     liveness_passed: bool = False
     fingers: dict[int, CapturedFinger] = field(default_factory=dict)
     missing_fingers: list[int] = field(default_factory=list)
@@ -108,7 +108,7 @@ class Session:
             self.face_image.fill(0)
         self.face_image = None
         if self.face_template is not None:
-            self.face_template.clear()
+            self.face_template[:] = bytes(len(self.face_template))
         self.face_template = None
         self.fingers.clear()
         if self.document is not None:

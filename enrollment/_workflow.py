@@ -331,7 +331,7 @@ class EnrolmentWorkflow:
                 return FaceFeedback("hold_still", ("face.hold_still",), check, left)
             best = self._best[1]
             try:
-                template = [float(x) for x in self.engines.face_template(best)]
+                template = bytearray(self.engines.face_template(best))
             except Exception as e:  # noqa: BLE001 - any engine failure is a failed attempt (no face, no template)
                 self.last_failure = f"face_template:{type(e).__name__}"
                 return self._face_attempt_failed()
@@ -447,7 +447,7 @@ class EnrolmentWorkflow:
             return {
                 "captured_at": s.started_at.isoformat(),
                 "document": s.document.mrz.to_record(),
-                "face_template": list(s.face_template),
+                "face_template": base64.b64encode(s.face_template).decode(),
                 "finger_templates": [{"position": f.position, "format": f.format,
                                       "data": base64.b64encode(f.template).decode()}
                                      for f in sorted(s.fingers.values(), key=lambda f: f.position)],

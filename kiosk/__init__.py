@@ -4,7 +4,7 @@ Nothing here imports Kivy until :func:`create_app` / :func:`run_kiosk` is called
 the tests can configure Kivy (window size, headless) first.
 """
 
-from kiosk._engines import build_engines
+from kiosk._engines import EnginesUnavailable, build_engines
 from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
 from kiosk._sim import SimDataMissing, SimWorld, TravellerCamera, build_sim, shared_data_dir, td3_mrz
 
@@ -14,6 +14,7 @@ __all__ = [
     "LANGUAGES",
     "LATIN_FONT",
     "Catalogues",
+    "EnginesUnavailable",
     "SimDataMissing",
     "SimWorld",
     "build_engines",

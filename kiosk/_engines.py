@@ -1,43 +1,52 @@
-"""Wire the enrolment engines: ``biometrics`` where it provides a function, the fallback otherwise.
+"""Wire the enrolment engines from ``biometrics``, and nothing else.
 
-Looked up by name at start-up (the biometrics package is optional at import time):
-``biometrics.face.assess_quality(image, purpose="enrolment")``, ``biometrics.face.extract_template``,
-``biometrics.face.LivenessSession``, ``biometrics.finger.assess_quality(image, dpi)``,
-``biometrics.finger.segment_slap``, ``biometrics.finger.FingerprintTemplate(image, dpi=...)``.
+``biometrics.face``: ``assess_quality(image, purpose="enrolment")``, ``extract_template`` (the record
+carries the whole template, ``FaceTemplate.to_bytes()``: dlib and SFace parts, what the back office
+compares), ``LivenessSession`` (the active blink/turn challenge). ``biometrics.finger``:
+``assess_quality``, ``segment_slap``, ``FingerprintTemplate(...).to_bytes()`` (ISO/IEC 19794-2).
+
+Without them the kiosk does not start (:class:`EnginesUnavailable`): there is no fallback a
+production kiosk could silently run on. Test doubles (and the simulator's relaxed liveness for a
+camera that cannot follow instructions) live in :mod:`kiosk.testing`, which runtime code never imports.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import numpy as np
 
 from enrollment import Engines, face_check_from_report, finger_check_from_report
-from kiosk import _fallback as fb
 
-__all__ = ["build_engines", "engine_sources"]
+__all__ = ["LIVENESS_MODES", "EnginesUnavailable", "build_engines", "engine_sources"]
 
 log = logging.getLogger("kiosk")
 
+#: "auto": the active challenge of ``biometrics.face``; "off": no liveness step (explicit, logged)
+LIVENESS_MODES = ("auto", "off")
 
-def _module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+_NEEDED = {"biometrics.face": ("assess_quality", "extract_template", "LivenessSession"),
+           "biometrics.finger": ("assess_quality", "segment_slap", "FingerprintTemplate")}
 
 
-def _vector(template) -> list[float]:
-    for attr in ("vector", "embedding", "values"):
-        v = getattr(template, attr, None)
-        if v is not None:
-            return [float(x) for x in np.asarray(v, dtype=np.float64).ravel()]
-    try:
-        return [float(x) for x in np.asarray(template, dtype=np.float64).ravel()]
-    except (TypeError, ValueError):
-        raw = template.to_bytes()
-        return [float(x) for x in np.frombuffer(raw[len(raw) % 4:], dtype="<f4")]
+class EnginesUnavailable(RuntimeError):
+    """The biometric engines the kiosk needs are not installed (or lack a function it needs)."""
+
+
+def _engines():
+    import importlib
+
+    modules = []
+    for name, functions in _NEEDED.items():
+        try:
+            module = importlib.import_module(name)
+        except ImportError as e:
+            raise EnginesUnavailable(f"the kiosk needs {name} ({e}); run `make setup`") from e
+        missing = [f for f in functions if not hasattr(module, f)]
+        if missing:
+            raise EnginesUnavailable(f"{name} lacks {', '.join(missing)}: this version cannot run the kiosk")
+        modules.append(module)
+    return modules
 
 
 class _RealLiveness:
@@ -61,89 +70,53 @@ class _RealLiveness:
         return bool(state.passed)
 
 
-def build_engines(prefer: str = "auto", *, liveness: str = "auto") -> Engines:
-    """``prefer``: "auto" (biometrics where available), "fallback" (never biometrics).
-    ``liveness``: "auto", "fallback" (the head-movement check, for a simulated camera that cannot
-    perform the real challenges), or "off"."""
-    bface = _module("biometrics.face") if prefer != "fallback" else None
-    bfinger = _module("biometrics.finger") if prefer != "fallback" else None
-    det = fb.FaceDetector()
-    sources = {}
+def build_engines(*, liveness: str = "auto") -> Engines:
+    """The kiosk's engines from ``biometrics`` (:class:`EnginesUnavailable` without it).
 
-    fq = getattr(bface, "assess_quality", None)
-    if fq is not None:
-        def face_quality(img, _fq=fq):
-            return face_check_from_report(_fq(img, purpose="enrolment"))
-        sources["face_quality"] = "biometrics"
-    else:
-        face_quality = fb.HaarFaceQuality(det)
-        sources["face_quality"] = "fallback"
+    ``liveness``: "auto" (the active challenge) or "off" (no liveness step: ``sources["liveness"]``
+    says so and a warning is logged)."""
+    if liveness not in LIVENESS_MODES:
+        raise ValueError(f"liveness must be one of {', '.join(LIVENESS_MODES)}, not {liveness!r} (the simulator's "
+                         "head-movement check is kiosk.testing.with_head_movement_liveness)")
+    bface, bfinger = _engines()
 
-    ft = getattr(bface, "extract_template", None)
-    if ft is not None:
-        def face_template(img, _ft=ft):
-            return _vector(_ft(img))
-        sources["face_template"] = "biometrics"
-    else:
-        face_template = fb.DlibFaceTemplate(det)
-        sources["face_template"] = "fallback"
+    def face_quality(img):
+        return face_check_from_report(bface.assess_quality(img, purpose="enrolment"))
 
-    ls = getattr(bface, "LivenessSession", None) if liveness == "auto" else None
-    if liveness == "off":
-        liveness_factory = None
-        sources["liveness"] = "off"
-    elif ls is not None:
-        def liveness_factory(_ls=ls):
-            return _RealLiveness(_ls())
-        sources["liveness"] = "biometrics"
-    else:
-        def liveness_factory():
-            return fb.MotionLiveness(det)
-        sources["liveness"] = "fallback"
+    def face_template(img) -> bytes:
+        return bface.extract_template(img).to_bytes()
 
-    gq = getattr(bfinger, "assess_quality", None)
-    seg = getattr(bfinger, "segment_slap", None)
+    def liveness_factory():
+        return _RealLiveness(bface.LivenessSession())
+
     assessed: dict[int, object] = {}  # quality the slap segmenter already measured, by image id
 
-    if gq is not None:
-        def finger_quality(img, dpi, _gq=gq):
-            report = assessed.pop(id(img), None)
-            return finger_check_from_report(report if report is not None else _gq(img, dpi=dpi))
-        sources["finger_quality"] = "biometrics"
-    else:
-        finger_quality = fb.finger_quality
-        sources["finger_quality"] = "fallback"
+    def finger_quality(img, dpi):
+        report = assessed.pop(id(img), None)
+        return finger_check_from_report(report if report is not None else bfinger.assess_quality(img, dpi=dpi))
 
-    if seg is not None:
-        def segment_slap(img, dpi, hand, _seg=seg):
-            parts = list(_seg(img, hand=hand, dpi=dpi))
-            parts.sort(key=lambda p: getattr(p, "position", 0))  # index finger first, as the task lists them
-            assessed.clear()
-            out = []
-            for p in parts:
-                image = np.asarray(getattr(p, "image", p))
-                if getattr(p, "quality", None) is not None:
-                    assessed[id(image)] = p.quality
-                out.append(image)
-            return out
-        sources["segment_slap"] = "biometrics"
-    else:
-        segment_slap = fb.segment_slap
-        sources["segment_slap"] = "fallback"
+    def segment_slap(img, dpi, hand):
+        parts = list(bfinger.segment_slap(img, hand=hand, dpi=dpi))
+        parts.sort(key=lambda p: getattr(p, "position", 0))  # index finger first, as the task lists them
+        assessed.clear()
+        out = []
+        for p in parts:
+            image = np.asarray(getattr(p, "image", p))
+            if getattr(p, "quality", None) is not None:
+                assessed[id(image)] = p.quality
+            out.append(image)
+        return out
 
-    tmpl = getattr(bfinger, "FingerprintTemplate", None)
-    if tmpl is not None:
-        def finger_template(img, dpi, position, _t=tmpl):
-            return "iso19794_2", _t(img, dpi=dpi, position=position).to_bytes()
-        sources["finger_template"] = "biometrics"
-    else:
-        finger_template = fb.orientation_template
-        sources["finger_template"] = "fallback"
+    def finger_template(img, dpi, position):
+        return "iso19794_2", bfinger.FingerprintTemplate(img, dpi=dpi, position=position).to_bytes()
 
-    kinds = set(sources.values())
-    name = kinds.pop() if len(kinds) == 1 else "mixed"
-    engines = Engines(face_quality, face_template, finger_quality, finger_template, segment_slap, liveness_factory,
-                      name=name, sources=sources)
+    sources = dict.fromkeys(("face_quality", "face_template", "finger_quality", "segment_slap", "finger_template"),
+                            "biometrics")
+    sources["liveness"] = "biometrics" if liveness == "auto" else "off"
+    if liveness == "off":
+        log.warning("enrolment engines: liveness is OFF (no presentation-attack check at this kiosk)")
+    engines = Engines(face_quality, face_template, finger_quality, finger_template, segment_slap,
+                      liveness_factory if liveness == "auto" else None, name="biometrics", sources=sources)
     log.info("enrolment engines: %s", sources)
     return engines
 

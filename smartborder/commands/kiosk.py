@@ -85,7 +85,7 @@ def run(sim, sim_data, fullscreen, lang, finger_dir, autopilot, screenshots) -> 
     except SettingsError as e:
         raise click.ClickException(str(e)) from e
     from enrollment import BackofficeHttpClient, EnrolmentWorkflow, Outbox, Policy
-    from kiosk import SimDataMissing, build_engines, build_sim, configure_kivy, create_app
+    from kiosk import EnginesUnavailable, SimDataMissing, build_engines, build_sim, configure_kivy, create_app
 
     lang = lang or settings.language
     sim_world = None
@@ -104,9 +104,18 @@ def run(sim, sim_data, fullscreen, lang, finger_dir, autopilot, screenshots) -> 
     submitter = BackofficeHttpClient(settings.backoffice_url, token) if token else None
     if submitter is None:
         click.echo("kiosk: no SMARTBORDER_DEVICE_TOKEN; enrolments wait in the encrypted outbox", err=True)
-    # the simulated traveller performs the real liveness challenges; a camera playing still photographs
-    # cannot, and then gets the head-movement fallback
-    engines = build_engines(liveness="fallback" if sim and not sim_world.follows_instructions else "auto")
+    try:
+        engines = build_engines()
+    except EnginesUnavailable as e:
+        raise click.ClickException(str(e)) from e
+    if sim and not sim_world.follows_instructions:
+        # the simulated traveller performs the real liveness challenges; a camera playing still
+        # photographs cannot: the simulator's head-movement check instead, said out loud
+        from kiosk.testing import with_head_movement_liveness
+
+        engines = with_head_movement_liveness(engines)
+        click.echo("kiosk --sim: this camera plays still photographs; liveness is the simulator's head-movement "
+                   "check, NOT a presentation-attack check", err=True)
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=reader, mrz_source=mrz_source, trust=trust,
                                  policy=Policy())
     configure_kivy(fullscreen=fullscreen)

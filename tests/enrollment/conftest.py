@@ -44,15 +44,40 @@ def face_photo() -> Image.Image:
     return im
 
 
+def face_template(seed: int = 1) -> bytes:
+    """The face engine's template bytes (version 3: dlib + SFace parts) of random embeddings."""
+    from biometrics.face import FaceTemplate
+
+    rng = np.random.default_rng(seed)
+    return FaceTemplate(vector=rng.normal(size=128), sface=rng.normal(size=128)).to_bytes()
+
+
+def finger_record(seed: int, position: int) -> bytes:
+    """An ISO/IEC 19794-2 record of random minutiae (one finger of one scripted traveller)."""
+    from biometrics.finger import FingerprintTemplate, Minutia
+
+    rng = np.random.default_rng(1000 * seed + position)
+    minutiae = [Minutia(int(x), int(y), float(a), "ending", 70)
+                for x, y, a in zip(rng.integers(20, 380, 30), rng.integers(20, 380, 30), rng.uniform(0, 6.28, 30),
+                                   strict=True)]
+    return FingerprintTemplate.from_minutiae(minutiae, width=400, height=400, position=position).to_bytes()
+
+
 @dataclass
 class Script:
-    """Scripted engine answers: each list is consumed in order, the last value repeats."""
+    """Scripted engine answers: each list is consumed in order, the last value repeats. ``seed`` makes the
+    traveller's templates (the engines' real formats, so the back office accepts them)."""
 
     face: list[bool] = field(default_factory=lambda: [True])
     liveness: list[bool | None] | None = None
     finger: list[bool] = field(default_factory=lambda: [True])
-    template: list[float] = field(default_factory=lambda: list(np.random.default_rng(1).normal(size=128)))
+    template: bytes | None = None
+    seed: int = 1
     calls: dict = field(default_factory=lambda: {"face": 0, "finger": 0, "template": 0})
+
+    def __post_init__(self) -> None:
+        if self.template is None:
+            self.template = face_template(self.seed)
 
     @staticmethod
     def _next(seq):
@@ -74,7 +99,7 @@ class Script:
 
         def face_template(img):
             script.calls["template"] += 1
-            return list(script.template)
+            return script.template
 
         def finger_quality(img, dpi):
             script.calls["finger"] += 1
@@ -82,7 +107,7 @@ class Script:
             return FingerCheck(ok, 60.0 if ok else 10.0, () if ok else ("finger.low_contrast",))
 
         def finger_template(img, dpi, position):
-            return "iso19794_2", b"FMR\x00" + bytes([position]) * 16
+            return "iso19794_2", finger_record(script.seed, position)
 
         def segment_slap(img, dpi, hand):
             return list(np.array_split(img, 4, axis=1))
@@ -114,14 +139,17 @@ def slap() -> Capture:
 
 
 @pytest.fixture()
-def backoffice():
-    """The real back-office app in-process; yields (TestClient, kiosk token, app)."""
+def backoffice(tmp_path):
+    """The real back-office app in-process, built as ``backoffice serve`` builds it (the composition,
+    so with the engines' matchers); yields (TestClient, kiosk token, app)."""
     from fastapi.testclient import TestClient
 
-    from backoffice import BackofficeConfig, create_app
+    from smartborder.compose.backoffice import build_backoffice
+    from smartborder.settings import load_settings
 
-    app = create_app(BackofficeConfig(secret_key="enrolment-test-secret-0123456789", kek=bytes(range(32)), dev=True,
-                                      argon2_time_cost=1, argon2_memory_kib=1024))
+    data = tmp_path / "backoffice"
+    app = build_backoffice(load_settings(environ={}, data_dir=str(data)), environ={}, db_path=data / "bo.db",
+                           argon2_time_cost=1, argon2_memory_kib=1024)
     _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
     client = TestClient(app, raise_server_exceptions=False)
     yield client, token, app

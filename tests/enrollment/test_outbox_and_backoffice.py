@@ -1,6 +1,6 @@
 """The encrypted outbox and the HTTP client against the real back office (in-process)."""
 
-import json
+import base64
 
 import httpx
 import pytest
@@ -28,7 +28,8 @@ def test_backoffice_down_the_record_waits_encrypted_then_delivers_once(tmp_path,
     assert rig.workflow.session is None  # nothing in memory
     [item] = rig.outbox.pending("enrolment")
     blob = (tmp_path / "outbox" / f"{item}.sealed").read_bytes()
-    for secret in (b"C1234567", b"NGUYEN", json.dumps(template[0]).encode()[:8], b"iso19794_2"):
+    raw = base64.b64decode(template)
+    for secret in (b"C1234567", b"NGUYEN", template[:16].encode(), raw[12:28], b"iso19794_2"):
         assert secret not in blob  # encrypted at rest
     assert rig.outbox.load(item)["document"]["document_number"] == "C1234567"
     with pytest.raises(OutboxCorrupted):

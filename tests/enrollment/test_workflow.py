@@ -1,5 +1,7 @@
 """The enrolment state machine: happy path, abandonment, time-outs, quality retries, reader errors."""
 
+import base64
+
 import pytest
 
 from enrollment import FLAT_PLAN, SLAP_PLAN, InvalidTransition, Outcome, Policy, Step
@@ -39,7 +41,8 @@ def test_happy_path_enrols_and_leaves_nothing_biometric(tmp_path, backoffice):
     rig.workflow.on_change = steps.append
     _to_review(rig)
     record = rig.workflow.record()
-    assert record["document"]["document_number"] == "C1234567" and len(record["face_template"]) == 128
+    assert record["document"]["document_number"] == "C1234567"
+    assert base64.b64decode(record["face_template"]) == rig.script.template  # the engine's whole template
     assert [f["position"] for f in record["finger_templates"]] == [2, 3, 4, 5, 7, 8, 9, 10]
     assert record["consent"]["given"] and record["consent"]["language"] == "vi"
     session = rig.workflow.session
@@ -117,7 +120,7 @@ def test_face_quality_retries_and_liveness(tmp_path):
     assert "retry" in names and phases[names.index("retry")].messages[0] == "face.liveness_failed"
     assert "liveness" in names and names[-1] == "captured" and rig.workflow.step is Step.FINGERPRINTS
     assert rig.workflow.session.attempts["face"] == 1 and rig.workflow.session.liveness_passed
-    assert len(rig.workflow.session.face_template) == 128
+    assert bytes(rig.workflow.session.face_template) == rig.script.template
 
 
 def test_face_template_failure_is_a_failed_attempt(tmp_path):

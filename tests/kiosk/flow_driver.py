@@ -24,10 +24,12 @@ def _submitter(mode: str):
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-    from backoffice import BackofficeConfig, create_app
+    from smartborder.compose.backoffice import build_backoffice
+    from smartborder.settings import load_settings
 
-    app = create_app(BackofficeConfig(secret_key="kiosk-test-secret-0123456789", kek=bytes(range(32)), dev=True,
-                                      argon2_time_cost=1, argon2_memory_kib=1024))
+    data = tempfile.mkdtemp(prefix="kiosk-backoffice-")
+    app = build_backoffice(load_settings(environ={}, data_dir=data), environ={}, db_path=os.path.join(data, "bo.db"),
+                           argon2_time_cost=1, argon2_memory_kib=1024)
     _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
     return BackofficeHttpClient(token=token, http=TestClient(app))
 
@@ -49,7 +51,11 @@ def main(argv=None) -> int:
 
     sim = build_sim(place_document=False, fps=args.camera_fps, camera=args.camera)
     outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")
-    engines = build_engines(liveness="auto" if sim.follows_instructions else "fallback")
+    engines = build_engines()
+    if not sim.follows_instructions:  # photos played in turn cannot follow the liveness instructions
+        from kiosk.testing import with_head_movement_liveness
+
+        engines = with_head_movement_liveness(engines)
     workflow = EnrolmentWorkflow(engines, Outbox(outbox_dir, secrets.token_bytes(32)),
                                  _submitter(args.backoffice), reader=sim.reader, mrz_source=sim.mrz_source,
                                  trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=SLAP_PLAN[:1]))

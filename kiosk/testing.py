@@ -1,30 +1,44 @@
-"""Fallback engines for the kiosk when ``biometrics`` does not (yet) provide an engine.
+"""Test doubles of the kiosk's engines, and the simulator's explicit relaxations. Runtime code never
+imports this module (tests/kiosk checks it); only tests, benches and ``kiosk run --sim`` do.
 
-Each is a plain, documented algorithm, good enough for the simulator and the benchmarks; the
-kiosk reports which engine it runs (``Engines.name``) and prefers ``biometrics`` whenever present.
+These are plain algorithms, good enough to exercise the workflow and the screens without the
+biometric models; none of them is a biometric check a real kiosk could rely on:
 
 - Face quality: OpenCV Viola-Jones detector on a 320-px frame; size, centring, exposure and
   sharpness (variance of the Laplacian) of the face box (ISO/IEC 29794-5 style measures).
-- Face template: dlib's ResNet embedding (128 floats) through ``face_recognition``, on the detected box.
-- Liveness: a head-movement challenge; the face centre must move by >= 10 % of the face width and
-  consecutive face crops must differ (a still photograph held up gives identical frames).
+- Face template: dlib's ResNet embedding through ``face_recognition`` on the detected box, as the face
+  engine's version 1 template bytes (dlib part only).
+- Liveness: a head-movement check; the face centre must move by >= 10 % of the face width and
+  consecutive face crops must differ (a still photograph held up gives identical frames). Not a
+  presentation-attack check: a replayed video passes it.
 - Fingerprint quality: block orientation coherence of the gradient structure tensor over the
   foreground (Hong, Wan & Jain 1998), scaled 0-100, with area and contrast checks.
 - Slap segmentation: column profile of the ink, the four widest runs.
-- Fingerprint template: the smoothed orientation field on a 16 x 16 grid (format ``sb_orientation_v1``).
+- Fingerprint "template": the smoothed orientation field on a 16 x 16 grid (format ``sb_orientation_v1``),
+  which the back office refuses (only ISO/IEC 19794-2 records are accepted).
+
+:func:`with_head_movement_liveness` gives the simulator's camera that plays still photographs (and so
+cannot perform the real challenges) the head-movement check instead, visibly: the engines' name and
+``sources["liveness"]`` say ``simulated_head_movement`` and a warning is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from enrollment import FaceCheck, FingerCheck
+from enrollment import Engines, FaceCheck, FingerCheck
 
-__all__ = ["FaceDetector", "HaarFaceQuality", "DlibFaceTemplate", "MotionLiveness", "finger_quality",
-           "segment_slap", "orientation_template"]
+__all__ = ["FaceDetector", "HaarFaceQuality", "DlibFaceTemplate", "MotionLiveness",
+           "finger_quality", "segment_slap", "orientation_template", "with_head_movement_liveness",
+           "SIMULATED_LIVENESS"]
+
+log = logging.getLogger("kiosk")
+SIMULATED_LIVENESS = "simulated_head_movement"
 
 _CASCADE = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
 
@@ -110,13 +124,16 @@ class HaarFaceQuality:
 
 
 class DlibFaceTemplate:
-    """``__call__(rgb) -> 128 floats`` (face_recognition / dlib ResNet); ValueError when no face."""
+    """``__call__(rgb) -> bytes``: the face engine's version 1 template of face_recognition's dlib ResNet
+    embedding; ValueError when no face."""
 
     def __init__(self, detector: FaceDetector | None = None) -> None:
         self.detector = detector or FaceDetector()
 
-    def __call__(self, rgb: np.ndarray) -> list[float]:
+    def __call__(self, rgb: np.ndarray) -> bytes:
         import face_recognition  # dlib: heavy, imported on first use
+
+        from biometrics.face import FaceTemplate
 
         boxes, _, _ = self.detector.detect(rgb)
         if not boxes:
@@ -125,7 +142,7 @@ class DlibFaceTemplate:
         enc = face_recognition.face_encodings(np.ascontiguousarray(rgb), known_face_locations=[(y, x + w, y + h, x)])
         if not enc:
             raise ValueError("no face encoding")
-        return [float(v) for v in enc[0]]
+        return FaceTemplate(vector=enc[0]).to_bytes()
 
 
 class MotionLiveness:
@@ -243,3 +260,14 @@ def orientation_template(gray: np.ndarray, dpi: int = 500, position: int = 0) ->
     a = np.round((angle + np.pi / 2) / np.pi * 255).astype(np.uint8)
     c = np.round(np.clip(coherence, 0, 1) * 255).astype(np.uint8)
     return "sb_orientation_v1", b"SBO1" + np.stack([a, c], axis=-1).tobytes()
+
+
+def with_head_movement_liveness(engines: Engines) -> Engines:
+    """``engines`` with the head-movement check as liveness: for the simulator's camera playing still
+    photographs, which cannot follow the real challenges. Visible: name, sources and a warning."""
+    detector = FaceDetector()
+    log.warning("enrolment engines: liveness is the SIMULATOR's head-movement check, not a presentation-attack "
+                "check (the simulated camera cannot follow the liveness instructions)")
+    return replace(engines, liveness=lambda: MotionLiveness(detector), name=f"{engines.name}+{SIMULATED_LIVENESS}",
+                   sources={**engines.sources, "liveness": SIMULATED_LIVENESS})
+
