@@ -27,9 +27,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._util import emit  # noqa: E402
-from emrtd import BacKey, InProcessTransport, VirtualChip, read_document  # noqa: E402
+from emrtd import BacKey, read_document  # noqa: E402
 from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid  # noqa: E402
 from emrtd._tlv import encode_tlv  # noqa: E402
+from emrtd.sim import InProcessTransport, VirtualChip
 
 BIT_RATE = 424_000
 FSC = 256
@@ -64,7 +65,7 @@ class _TimedChip:
 
 def _files(dg2_size: int) -> dict[str, bytes]:
     try:  # a real face image when the issuer is available
-        from emrtd._issuer import sample_dg2
+        from emrtd.sim import sample_dg2
 
         dg2 = sample_dg2()
     except (ImportError, AttributeError):

@@ -92,8 +92,8 @@ def main() -> None:
         verify,
     )
     from biometrics.face._align import face_chip
-    from biometrics.face._calibration import CALIBRATION
     from biometrics.face._template import templates_from_chips
+    from biometrics.face.evaluation._calibration import CALIBRATION
 
     lfw = args.data / "faces" / "lfw-dev"
     images = _images(lfw, args.n)

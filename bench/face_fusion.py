@@ -42,8 +42,14 @@ def _build_cache(root: Path) -> dict:
     """Detections, dlib descriptors (plain and mirrored chip) and DG2 bytes, as the lead's cache holds them."""
     from biometrics.face._align import face_chip
     from biometrics.face._detect import MIN_INTER_EYE_DISTANCE, FaceError, detect_faces, load_image
-    from biometrics.face._eval import Workspace, _central, _dg2_portrait, read_dataset, read_lfw_pairs
     from biometrics.face._template import _descriptors
+    from biometrics.face.evaluation._eval import (
+        Workspace,
+        _central,
+        _dg2_portrait,
+        read_dataset,
+        read_lfw_pairs,
+    )
 
     data = read_dataset(root / "labels.csv", root)
     pairs = read_lfw_pairs(root / "pairs.txt", data)
@@ -139,14 +145,14 @@ def _scores(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray) -> np.ndarray
 
 
 def _fnmr(g: np.ndarray, i: np.ndarray) -> dict:
-    from biometrics.face._eval import det_figures
+    from biometrics.face.evaluation._eval import det_figures
 
     f = det_figures(g, i)
     return {"eer": round(f["eer"], 5), **{f"fnmr@{k}": round(f["fnmr_at_fmr"][k], 5) for k in TARGETS}}
 
 
 def _thresholds(g: np.ndarray, i: np.ndarray) -> dict:
-    from biometrics.face._eval import det_figures
+    from biometrics.face.evaluation._eval import det_figures
 
     return {k: round(v, 4) for k, v in det_figures(g, i)["thresholds"].items()}
 
@@ -166,7 +172,7 @@ def _znorm(imp: np.ndarray) -> tuple[float, float]:
 
 def _tune(sys_a: tuple, sys_b: tuple, g_mask, i_mask) -> float:
     """Weight w in [0, 1] minimising FNMR at FMR 5e-4 (then 1e-3, 1e-2) on the masked pairs."""
-    from biometrics.face._eval import threshold_at_fmr
+    from biometrics.face.evaluation._eval import threshold_at_fmr
 
     norm = (_znorm(sys_a[1][i_mask]), _znorm(sys_b[1][i_mask]))
     best = None

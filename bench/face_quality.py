@@ -5,7 +5,7 @@
 * ``liveness_frame_ms``: one ``LivenessSession.feed`` on 640x480 frames of a simulated bona fide
   sequence (face mesh in tracking mode + challenge logic + passive cues). The kiosk preview needs
   >= 15 frames/s, i.e. <= 66.7 ms per frame: ``liveness_fps`` and ``meets_15_fps``.
-* ``pad``: BPCER / APCER per attack type from ``biometrics.face._pad_eval`` on ``--pad-n``
+* ``pad``: BPCER / APCER per attack type from ``biometrics.face.evaluation._pad_eval`` on ``--pad-n``
   identities of lfw-dev - all sequences are *simulated* (see that module's docstring).
 
 Run: ``.venv/bin/python -m bench.face_quality [--repeat 30] [--pad-n 6]`` (``--pad-n 0`` skips PAD).
@@ -27,8 +27,8 @@ from bench._util import emit, peak_rss_mb, summary, time_ms  # noqa: E402
 from biometrics.face import LivenessSession, assess_quality  # noqa: E402
 from biometrics.face._liveness import random_challenges  # noqa: E402
 from biometrics.face._mesh import FaceMesher  # noqa: E402
-from biometrics.face._pad_eval import bona_fide_sequence, default_root, evaluate  # noqa: E402
-from biometrics.face._pad_sim import FaceRenderer, prepare_still  # noqa: E402
+from biometrics.face.evaluation._pad_eval import bona_fide_sequence, default_root, evaluate  # noqa: E402
+from biometrics.face.sim import FaceRenderer, prepare_still  # noqa: E402
 
 
 def _still(root: Path) -> np.ndarray:

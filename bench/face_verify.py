@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         reference_template,
         verify,
     )
-    from biometrics.face._eval import _central
+    from biometrics.face.evaluation._eval import _central
 
     cases = []  # (reference template, baseline reference encoding, frame)
     for chip_photo, live_photo in _people(args.data, args.people):

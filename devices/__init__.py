@@ -1,24 +1,34 @@
-"""Ports and adapters for cameras, chip readers, fingerprint scanners and doors; real and simulated.
+"""Ports and adapters for cameras, chip readers, fingerprint scanners and doors.
 
-The workflows (``enrollment``, ``gate``) only see the ports (``Camera``, ``ChipReader``,
-``FingerprintScanner``, ``Door``, ``MrzSource``); entry points construct the adapters.
+The workflows (``enrollment``, ``gate``) only see the ports (:mod:`devices.ports`: ``Camera``,
+``ChipReader``, ``FingerprintScanner``, ``Door``, ``MrzSource`` and the device errors); entry points
+construct the adapters exported here. The simulators are in :mod:`devices.sim`, which this package
+never imports.
 """
 
-from devices._camera import IMAGE_SUFFIXES, Camera, ImageSequenceCamera, OpenCvCamera, load_rgb
-from devices._door import CLOSED, OPEN, Door, GpioDoor, LoggingDoor, SerialDoor
-from devices._errors import (
+from devices._camera import IMAGE_SUFFIXES, OpenCvCamera, load_rgb
+from devices._door import GpioDoor, SerialDoor
+from devices._finger import ImageFingerprintScanner, load_gray
+from devices._mrz import CallableMrzSource
+from devices._reader import PcscReader
+from devices.ports import (
+    CLOSED,
+    OPEN,
+    Camera,
     CameraError,
     CardRemovedError,
+    ChipReader,
     DeviceError,
+    Door,
     DoorError,
+    FingerCapture,
+    FingerprintScanner,
     FingerprintScannerError,
+    MrzSource,
     MrzSourceError,
     NoCardError,
     ReaderError,
 )
-from devices._finger import FingerCapture, FingerprintScanner, ImageFingerprintScanner, load_gray
-from devices._mrz import CallableMrzSource, FixedMrzSource, MrzSource
-from devices._reader import ChipReader, PcscReader, SimulatedReader
 
 __all__ = [
     "CLOSED",
@@ -35,11 +45,8 @@ __all__ = [
     "FingerCapture",
     "FingerprintScanner",
     "FingerprintScannerError",
-    "FixedMrzSource",
     "GpioDoor",
     "ImageFingerprintScanner",
-    "ImageSequenceCamera",
-    "LoggingDoor",
     "MrzSource",
     "MrzSourceError",
     "NoCardError",
@@ -47,7 +54,6 @@ __all__ = [
     "PcscReader",
     "ReaderError",
     "SerialDoor",
-    "SimulatedReader",
     "load_gray",
     "load_rgb",
 ]

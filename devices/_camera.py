@@ -1,9 +1,9 @@
-"""Cameras: the ``Camera`` port (``frames()`` yields RGB ``uint8`` arrays, ``close()``).
+"""Cameras: adapters of the ``Camera`` port (:mod:`devices.ports`: ``frames()`` yields RGB ``uint8``
+arrays, ``close()``).
 
 - :class:`OpenCvCamera`: a real camera through OpenCV's ``VideoCapture`` (V4L2 on the kiosk PC), or
   a video file played as a camera (tests, replays).
-- :class:`ImageSequenceCamera`: a simulator playing still images (files or a directory) at a fixed
-  frame rate, looping; a face that "arrives" is modelled by listing images in order.
+- The simulator playing still images, ``ImageSequenceCamera``, is in :mod:`devices.sim`.
 
 The frame clock: every adapter here has ``frame_time`` (float seconds, None before the first frame),
 the capture time of the frame ``frames()`` yielded last. Only differences between two values of
@@ -16,29 +16,19 @@ use these instead of the wall clock, so a replay faster or slower than real time
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from devices._errors import CameraError
+from devices.ports import CameraError
 
-__all__ = ["Camera", "OpenCvCamera", "ImageSequenceCamera", "IMAGE_SUFFIXES", "load_rgb"]
+__all__ = ["OpenCvCamera", "IMAGE_SUFFIXES", "NOMINAL_FPS", "load_rgb"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
-
-
-@runtime_checkable
-class Camera(Protocol):
-    """The camera port. The adapters in this package also expose ``frame_time`` (see the module
-    docstring); it is not part of the protocol, so other cameras need not have it: read it with
-    ``getattr(camera, "frame_time", None)`` and fall back to the wall clock when it is None."""
-
-    def frames(self) -> Iterator[np.ndarray]:
-        """Yield RGB frames (H x W x 3, uint8) until closed."""
-
-    def close(self) -> None: ...
+# the frame rate a frame clock assumes when the source has none (an image sequence played as fast as
+# asked, a video file without timestamps or frame rate)
+NOMINAL_FPS = 15.0
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
@@ -50,113 +40,6 @@ def load_rgb(path: str | Path) -> np.ndarray:
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except (OSError, UnidentifiedImageError) as e:
         raise CameraError(f"cannot read image {path}: {e}") from e
-
-
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        p = Path(paths)
-        if p.is_dir():
-            out = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-            if not out:
-                raise CameraError(f"no images in {p}")
-            return out
-        paths = [p]
-    out = [Path(p) for p in paths]
-    if not out:
-        raise CameraError("an image sequence needs at least one image")
-    missing = [str(p) for p in out if not p.is_file()]
-    if missing:
-        raise CameraError(f"missing image(s): {', '.join(missing[:3])}")
-    return out
-
-
-class ImageSequenceCamera:
-    """Plays images as camera frames at ``fps`` (0 = as fast as asked), looping when ``loop``.
-
-    Images are decoded once and kept (a preview loop must not hit the disk). ``size`` (w, h)
-    resizes every frame, like a camera's fixed resolution. ``sway`` (a fraction of the width)
-    pans the picture sideways and back over ``sway_period`` frames: a traveller turning the head
-    for a liveness challenge. ``crop`` keeps the centre fraction of each image (a camera framed
-    closer); ``hold`` repeats each image for that many frames (a traveller standing still).
-
-    ``frame_time`` is ``i / fps`` for the i-th frame yielded (counted from 0 over the camera's life,
-    across loops and calls to ``frames()``), and ``i / 15.0`` when ``fps`` is 0 (frames as fast as
-    asked are taken to stand for a nominal 15 fps camera), so the clock is the same however fast
-    the frames are consumed.
-    """
-
-    NOMINAL_FPS = 15.0
-
-    def __init__(self, paths: str | Path | Iterable[str | Path], fps: float = 15.0, *, loop: bool = True,
-                 size: tuple[int, int] | None = None, sway: float = 0.0, sway_period: int = 24,
-                 crop: float = 1.0, hold: int = 1) -> None:
-        if not 0.1 <= crop <= 1.0:
-            raise CameraError("crop must be between 0.1 and 1")
-        self.paths = _expand(paths)
-        self.fps = float(fps)
-        self.loop = loop
-        self.size = size
-        self.sway, self.sway_period = sway, max(2, sway_period)
-        self.crop, self.hold = crop, max(1, int(hold))
-        self.frame_count = 0
-        self.frame_time: float | None = None
-        self._cache: list[np.ndarray] | None = None
-        self._closed = False
-
-    def _images(self) -> list[np.ndarray]:
-        if self._cache is None:
-            imgs = [load_rgb(p) for p in self.paths]
-            if self.crop < 1.0:
-                imgs = [self._centre(i) for i in imgs]
-            if self.size is not None:
-                from PIL import Image
-
-                imgs = [np.asarray(Image.fromarray(i).resize(self.size)) for i in imgs]
-            self._cache = imgs
-        return self._cache
-
-    def frames(self) -> Iterator[np.ndarray]:
-        if self._closed:
-            raise CameraError("camera is closed")
-        images = self._images()
-        period = 1.0 / self.fps if self.fps > 0 else 0.0
-        next_t = time.monotonic()
-        while not self._closed:
-            for img in (i for i in images for _ in range(self.hold)):
-                if self._closed:
-                    return
-                if period:
-                    delay = next_t - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    next_t = max(next_t + period, time.monotonic() - period)
-                yield self._shifted(img)
-            if not self.loop:
-                return
-
-    def _centre(self, img: np.ndarray) -> np.ndarray:
-        h, w = img.shape[:2]
-        ch, cw = max(1, int(h * self.crop)), max(1, int(w * self.crop))
-        y, x = (h - ch) // 2, (w - cw) // 2
-        return np.ascontiguousarray(img[y:y + ch, x:x + cw])
-
-    def _shifted(self, img: np.ndarray) -> np.ndarray:
-        k = self.frame_count
-        self.frame_count += 1
-        self.frame_time = k / (self.fps if self.fps > 0 else self.NOMINAL_FPS)
-        dx = int(round(self.sway * img.shape[1] * np.sin(2 * np.pi * k / self.sway_period))) if self.sway else 0
-        if dx == 0:
-            return img.copy()
-        out = np.roll(img, dx, axis=1)
-        if dx > 0:
-            out[:, :dx] = img[:, :1]
-        else:
-            out[:, dx:] = img[:, -1:]
-        return out
-
-    def close(self) -> None:
-        self._closed = True
-        self._cache = None
 
 
 class OpenCvCamera:
@@ -218,7 +101,7 @@ class OpenCvCamera:
         if msec and np.isfinite(msec) and msec > 0:
             return msec / 1000.0
         index = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1  # a backend without timestamps: frame index / fps
-        return max(0.0, index) / self.fps if self.fps else max(0.0, index) / ImageSequenceCamera.NOMINAL_FPS
+        return max(0.0, index) / self.fps if self.fps else max(0.0, index) / NOMINAL_FPS
 
     def frames(self) -> Iterator[np.ndarray]:
         import cv2

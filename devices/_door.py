@@ -1,4 +1,4 @@
-"""Doors: the ``Door`` port (``open()``, ``close()``, ``state``).
+"""Doors: adapters of the ``Door`` port (:mod:`devices.ports`: ``open()``, ``close()``, ``state``).
 
 - :class:`SerialDoor`: a door controller on a serial line (pyserial, imported lazily; a one-line
   ASCII command and an optional acknowledgement). The port is anything ``serial.serial_for_url``
@@ -6,55 +6,17 @@
   ``rfc2217://host:port``.
 - :class:`GpioDoor`: a relay on a GPIO line through the Linux sysfs interface
   (``/sys/class/gpio/gpioN/value``); ``root`` can point at a test directory.
-- :class:`LoggingDoor`: the simulator; it records each command with its time.
+- The simulator that records each command with its time, ``LoggingDoor``, is in :mod:`devices.sim`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from devices._errors import DoorError
+from devices.ports import CLOSED, OPEN, DoorError
 
-__all__ = ["Door", "SerialDoor", "GpioDoor", "LoggingDoor", "OPEN", "CLOSED"]
+__all__ = ["SerialDoor", "GpioDoor"]
 
-OPEN, CLOSED = "open", "closed"
-log = logging.getLogger("devices.door")
-
-
-@runtime_checkable
-class Door(Protocol):
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def state(self) -> str: ...
-
-
-class LoggingDoor:
-    """A simulated door: ``events`` holds (monotonic time, "open"/"close")."""
-
-    def __init__(self, name: str = "door") -> None:
-        self.name = name
-        self._state = CLOSED
-        self.events: list[tuple[float, str]] = []
-
-    def open(self) -> None:
-        self._state = OPEN
-        self.events.append((time.monotonic(), "open"))
-        log.info("door %s opened", self.name)
-
-    def close(self) -> None:
-        self._state = CLOSED
-        self.events.append((time.monotonic(), "close"))
-        log.info("door %s closed", self.name)
-
-    @property
-    def state(self) -> str:
-        return self._state
 
 
 class SerialDoor:

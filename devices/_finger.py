@@ -1,45 +1,26 @@
-"""Fingerprint scanners: the ``FingerprintScanner`` port (``capture() -> FingerCapture``).
+"""Fingerprint scanners: adapters of the ``FingerprintScanner`` port (:mod:`devices.ports`:
+``capture() -> FingerCapture``).
 
-:class:`ImageFingerprintScanner` is the simulator: it returns images from files in turn. With
-``slap=True`` each capture places four consecutive finger images side by side on one platen image,
-like a four-finger slap scanner (ISO/IEC 19794-4 "left/right four fingers" impressions).
+:class:`ImageFingerprintScanner` returns images from files in turn. With ``slap=True`` each capture
+places four consecutive finger images side by side on one platen image, like a four-finger slap
+scanner (ISO/IEC 19794-4 "left/right four fingers" impressions).
+
+It stays in the runtime API, not in :mod:`devices.sim`: no scanner driver is bundled yet, so the real
+gate and kiosk use it as an explicitly named stand-in for the scanner (issue #21 replaces it with a
+driver); tests and simulations use it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from devices._camera import IMAGE_SUFFIXES
-from devices._errors import FingerprintScannerError
+from devices.ports import FingerCapture, FingerprintScannerError
 
-__all__ = ["FingerCapture", "FingerprintScanner", "ImageFingerprintScanner", "load_gray"]
-
-
-@dataclass(frozen=True)
-class FingerCapture:
-    """One scanner image: grayscale uint8 (ridges dark), its resolution, and what it holds.
-
-    ``kind`` is ``"flat"`` (one finger) or ``"slap"`` (four fingers); ``position`` is the ISO/IEC
-    19794-2 finger position of a flat capture when the scanner knows it (0 = unknown).
-    """
-
-    image: np.ndarray
-    dpi: int
-    kind: str = "flat"
-    position: int = 0
-
-    def __repr__(self) -> str:  # never print the image
-        return f"FingerCapture(kind={self.kind!r}, dpi={self.dpi}, shape={self.image.shape}, position={self.position})"
-
-
-@runtime_checkable
-class FingerprintScanner(Protocol):
-    def capture(self) -> FingerCapture: ...
+__all__ = ["ImageFingerprintScanner", "load_gray"]
 
 
 def load_gray(path: str | Path) -> np.ndarray:
@@ -53,7 +34,10 @@ def load_gray(path: str | Path) -> np.ndarray:
 
 
 class ImageFingerprintScanner:
-    """Serves fingerprint images in order (looping). ``paths``: files or one directory."""
+    """Serves fingerprint images in order (looping). ``paths``: files or one directory.
+
+    A stand-in, not a scanner driver: the real gate and kiosk use it, named as such, until a driver
+    is bundled (issue #21)."""
 
     def __init__(self, paths: str | Path | Iterable[str | Path], dpi: int = 500, *, slap: bool = False,
                  gap_px: int = 48) -> None:

@@ -1,36 +1,17 @@
-"""MRZ sources: the printed machine-readable zone gives the chip's BAC/PACE access key.
+"""MRZ sources (the ``MrzSource`` port, :mod:`devices.ports`): the printed machine-readable zone gives the
+chip's BAC/PACE access key.
 
-:class:`FixedMrzSource` is the simulator (the MRZ of the document placed on the page scanner);
-:class:`CallableMrzSource` wraps any function, e.g. OCR of a data-page camera frame.
+:class:`CallableMrzSource` wraps any function, e.g. OCR of a data-page camera frame. The simulator (the
+MRZ of the document placed on the page scanner), ``FixedMrzSource``, is in :mod:`devices.sim`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
-from devices._errors import MrzSourceError
+from devices.ports import MrzSourceError
 
-__all__ = ["MrzSource", "FixedMrzSource", "CallableMrzSource"]
-
-
-@runtime_checkable
-class MrzSource(Protocol):
-    def read_mrz(self) -> str:
-        """The MRZ text (TD3 2x44 or TD1 3x30 characters, lines concatenated)."""
-
-
-class FixedMrzSource:
-    def __init__(self, mrz: str | None = None) -> None:
-        self.mrz = mrz
-
-    def place(self, mrz: str | None) -> None:
-        self.mrz = mrz
-
-    def read_mrz(self) -> str:
-        if not self.mrz:
-            raise MrzSourceError("no document on the page scanner")
-        return "".join(self.mrz.split()).upper()
+__all__ = ["CallableMrzSource"]
 
 
 class CallableMrzSource:

@@ -1,10 +1,10 @@
-"""Chip readers: the ``ChipReader`` port (``wait_for_card()``, ``transmit(apdu) -> bytes``,
-``wait_for_removal()``, ``close()``); both adapters also have a ``card_present`` property.
+"""Chip readers: the ``ChipReader`` port (:mod:`devices.ports`: ``wait_for_card()``,
+``transmit(apdu) -> bytes``, ``wait_for_removal()``, ``close()``); both readers also have a
+``card_present`` property.
 
 - :class:`PcscReader`: a PC/SC reader via pyscard (through :class:`emrtd.PcscTransport`), e.g. a
-  real ISO/IEC 14443 reader, or vsmartcard's virtual reader fed by ``emrtd.VpcdCard``.
-- :class:`SimulatedReader`: an in-process reader; a virtual chip (``emrtd.VirtualChip`` or an
-  ``emrtd.IssuedDocument``) is placed on it and removed, optionally in the middle of a read.
+  real ISO/IEC 14443 reader, or vsmartcard's virtual reader fed by ``emrtd.sim.VpcdCard``.
+- The in-process reader a virtual chip is placed on, ``SimulatedReader``, is in :mod:`devices.sim`.
 
 Card presence on a PC/SC reader is asked from the resource manager (``SCardGetStatusChange``:
 ``SCARD_STATE_PRESENT`` in the reader's event state, PC/SC part 5 / pcsc-lite), never by sending an
@@ -19,32 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
 
 import emrtd
-from devices._errors import CardRemovedError, NoCardError, ReaderError
+from devices.ports import CardRemovedError, NoCardError, ReaderError
 
-__all__ = ["ChipReader", "PcscReader", "SimulatedReader"]
-
-
-@runtime_checkable
-class ChipReader(Protocol):
-    def wait_for_card(self, timeout: float = 30.0) -> None:
-        """Block until a card is in the field; NoCardError after ``timeout`` seconds."""
-
-    def transmit(self, apdu: bytes) -> bytes:
-        """Send a command APDU, return the response APDU (data + SW1 SW2)."""
-
-    def wait_for_removal(self, timeout: float) -> bool:
-        """True once no card is in the field (at once if none is), False after ``timeout`` seconds."""
-
-    def close(self) -> None: ...
-
-    # Both adapters also have ``card_present`` (a property: True while a card is in the field). It
-    # is not a protocol member: Python 3.11's isinstance() would evaluate it, asking the reader.
+__all__ = ["PcscReader"]
 
 
 def _removed(exc: BaseException) -> bool:
@@ -212,77 +193,3 @@ class PcscReader:
 
     def close(self) -> None:
         self._drop_transport()
-
-
-class SimulatedReader:
-    """An in-process reader. ``present(card)`` places a chip (VirtualChip, IssuedDocument or any
-    object with ``transmit``); ``remove()`` takes it away; ``remove_after(n)`` makes the card leave
-    after ``n`` more APDUs (a traveller pulling the passport too early); ``fail_after(n)`` makes the
-    reader itself fail (a hardware fault)."""
-
-    def __init__(self, card=None, *, keep_log: bool = False) -> None:
-        self.keep_log = keep_log
-        self._cond = threading.Condition()
-        self._transport: emrtd.InProcessTransport | None = None
-        self._remove_after: int | None = None
-        self._fail_after: int | None = None
-        self.presentations = 0
-        if card is not None:
-            self.present(card)
-
-    def present(self, card) -> None:
-        chip = card.chip() if isinstance(card, emrtd.IssuedDocument) else card
-        if hasattr(chip, "reset"):
-            chip.reset()
-        with self._cond:
-            self._transport = emrtd.InProcessTransport(chip, keep_log=self.keep_log)
-            self.presentations += 1
-            self._cond.notify_all()
-
-    def remove(self) -> None:
-        with self._cond:
-            self._transport = None
-            self._remove_after = None
-            self._cond.notify_all()
-
-    def remove_after(self, apdus: int) -> None:
-        self._remove_after = apdus
-
-    def fail_after(self, apdus: int) -> None:
-        self._fail_after = apdus
-
-    @property
-    def card_present(self) -> bool:
-        return self._transport is not None
-
-    @property
-    def apdu_count(self) -> int:
-        return self._transport.apdu_count if self._transport else 0
-
-    def wait_for_card(self, timeout: float = 30.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._transport is not None, timeout=timeout):
-                raise NoCardError(f"no card presented within {timeout:.1f} s")
-
-    def wait_for_removal(self, timeout: float) -> bool:
-        """True once no card is in the field (at once when none is), False after ``timeout`` seconds."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._transport is None, timeout=max(0.0, timeout))
-
-    def transmit(self, apdu: bytes) -> bytes:
-        if self._fail_after is not None:
-            if self._fail_after <= 0:
-                raise ReaderError("simulated reader fault")
-            self._fail_after -= 1
-        if self._remove_after is not None:
-            if self._remove_after <= 0:
-                self.remove()
-                raise CardRemovedError("the card was removed during the read")
-            self._remove_after -= 1
-        transport = self._transport
-        if transport is None:
-            raise CardRemovedError("no card in the field")
-        return transport.transmit(apdu)
-
-    def close(self) -> None:
-        self.remove()

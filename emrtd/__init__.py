@@ -2,6 +2,9 @@
 
 No screen, no network, no hardware: protocols take a narrow transport (``transmit(apdu) -> bytes``)
 and return result objects.
+
+Simulation lives apart in :mod:`emrtd.sim` (the test issuer and its faults, the virtual chip, vpcd's
+card side); this package never imports it.
 """
 
 # --- document data, passive authentication, PKI (owner: data/PA work) ---
@@ -28,7 +31,7 @@ from emrtd._mrz import (
     parse_mrz,
     transliterate,
 )
-from emrtd._pa import PaCheck, PassiveAuthResult, passive_authentication, trust_for_issued_document
+from emrtd._pa import PaCheck, PassiveAuthResult, passive_authentication
 from emrtd._sod import LdsSecurityObject, Sod, SodError, SodSignatureError, build_sod
 from emrtd._tlv import Tlv, TlvError, encode_tlv, iter_tlv, parse_tlv
 from emrtd._trust import (
@@ -50,12 +53,12 @@ __all__ = [
     "LdsError", "EfCom", "Dg1", "Dg7", "Dg11", "Dg12", "parse_lds_file",
     "BiometricGroup", "BiometricHeader", "BiometricTemplate", "FaceImage", "FingerImage", "image_format",
     "Sod", "SodError", "SodSignatureError", "LdsSecurityObject", "build_sod",
-    "PaCheck", "PassiveAuthResult", "passive_authentication", "trust_for_issued_document",
+    "PaCheck", "PassiveAuthResult", "passive_authentication",
     "TrustStore", "TrustError", "CertificateLoadError", "MasterList", "MasterListError", "MasterListSignatureError",
     "parse_master_list", "build_master_list", "load_trust_store",
 ]  # fmt: skip
 
-# --- chip protocols, virtual chip, reader, issuer (owner: protocol work) ---
+# --- chip protocols, reader, transports (owner: protocol work) ---
 from emrtd._aa import AaResult, ActiveAuthError, perform_active_authentication, verify_aa_signature  # noqa: E402
 from emrtd._apdu import (  # noqa: E402
     ApduError,
@@ -69,9 +72,7 @@ from emrtd._apdu import (  # noqa: E402
 )
 from emrtd._bac import AccessKeyError, BacError, BacKey, BacResult, derive_bac_keys, perform_bac  # noqa: E402
 from emrtd._ca import CaResult, ChipAuthError, perform_chip_authentication  # noqa: E402
-from emrtd._chip import VirtualChip  # noqa: E402
 from emrtd._crypto import CryptoError, EcError, PaddingError, SmCipher, kdf  # noqa: E402
-from emrtd._issuer import FAULTS, IssuedDocument, IssuerError, IssuerPki, issue_document  # noqa: E402
 from emrtd._pace import CanKey, PaceError, PaceResult, perform_pace  # noqa: E402
 from emrtd._reader import AccessControlError, Check, ReadError, ReadResult, read_document  # noqa: E402
 from emrtd._secinfo import (  # noqa: E402
@@ -86,8 +87,7 @@ from emrtd._secinfo import (  # noqa: E402
     parse_dg15,
 )
 from emrtd._sm import SecureMessaging, SecureMessagingError, SmFormatError, SmMacError, SmSessionAborted  # noqa: E402
-from emrtd._transport import InProcessTransport, PcscTransport, TransportError  # noqa: E402
-from emrtd._vpcd import VpcdCard, VpcdError  # noqa: E402
+from emrtd._transport import PcscTransport, TransportError  # noqa: E402
 
 __all__ += [
     "AaResult", "ActiveAuthError", "perform_active_authentication", "verify_aa_signature",
@@ -95,16 +95,13 @@ __all__ += [
     "SmDataObjectsIncorrect", "StatusWordError", "status_error",
     "AccessKeyError", "BacError", "BacKey", "BacResult", "derive_bac_keys", "perform_bac",
     "CaResult", "ChipAuthError", "perform_chip_authentication",
-    "VirtualChip",
     "CryptoError", "EcError", "PaddingError", "SmCipher", "kdf",
     "CanKey", "PaceError", "PaceResult", "perform_pace",
     "AccessControlError", "Check", "ReadError", "ReadResult", "read_document",
     "ActiveAuthenticationInfo", "ChipAuthenticationInfo", "ChipAuthenticationPublicKeyInfo",
     "PaceDomainParameterInfo", "PaceInfo", "SecurityInfoError", "SecurityInfos", "encode_dg15", "parse_dg15",
     "SecureMessaging", "SecureMessagingError", "SmFormatError", "SmMacError", "SmSessionAborted",
-    "InProcessTransport", "PcscTransport", "TransportError",
-    "FAULTS", "IssuedDocument", "IssuerError", "IssuerPki", "issue_document",
-    "VpcdCard", "VpcdError",
+    "PcscTransport", "TransportError",
 ]  # fmt: skip
 
 # --- document capture: MRZ OCR and the Vietnamese ID card QR (owner: lead) ---

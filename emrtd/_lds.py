@@ -17,6 +17,8 @@ __all__ = [
     "LdsError",
     "DG_TAGS",
     "DG_NAMES",
+    "FILE_IDS",
+    "LDS_AID",
     "EfCom",
     "Dg1",
     "Dg7",
@@ -33,6 +35,16 @@ DG_TAGS = {
     "DG15": 0x6F, "DG16": 0x70, "EF.SOD": 0x77,
 }  # fmt: skip
 DG_NAMES = {tag: name for name, tag in DG_TAGS.items()}
+
+# Doc 9303 Part 10 §3.6: the LDS application's AID (selected before BAC/PACE), and each file's
+# identifier and short EF identifier: name -> (FID, SFI)
+LDS_AID = bytes.fromhex("A0000002471001")
+FILE_IDS: dict[str, tuple[int, int]] = {
+    "EF.CardAccess": (0x011C, 0x1C),
+    "EF.COM": (0x011E, 0x1E),
+    "EF.SOD": (0x011D, 0x1D),
+    **{f"DG{n}": (0x0100 + n, n) for n in range(1, 17)},
+}
 
 
 class LdsError(ValueError):

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from emrtd._sod import Sod, SodError, SodSignatureError
 from emrtd._trust import CertificateLoadError, TrustStore, verify_issued_by
 
-__all__ = ["PaCheck", "PassiveAuthResult", "passive_authentication", "trust_for_issued_document"]
+__all__ = ["PaCheck", "PassiveAuthResult", "passive_authentication"]
 
 
 @dataclass
@@ -187,11 +187,3 @@ def passive_authentication(
         else:
             res.checks.append(PaCheck("dsc_revocation", True, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}"))
     return res
-
-
-def trust_for_issued_document(doc) -> TrustStore:
-    """The trust store a verifier of an :class:`emrtd.IssuedDocument` uses: its issuer's CSCA and CRL."""
-    store = TrustStore([doc.csca_certificate])
-    if doc.crl:
-        store.add_crl(doc.crl)
-    return store

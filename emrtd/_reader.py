@@ -28,8 +28,7 @@ from emrtd._aa import perform_active_authentication
 from emrtd._apdu import ApduError, CommandApdu, ResponseApdu, StatusWordError, WrongLength
 from emrtd._bac import BacError, BacKey, perform_bac
 from emrtd._ca import CaResult, perform_chip_authentication
-from emrtd._chip import FILE_IDS, LDS_AID
-from emrtd._lds import LdsError, parse_lds_file
+from emrtd._lds import FILE_IDS, LDS_AID, LdsError, parse_lds_file
 from emrtd._mrz import Mrz
 from emrtd._pace import CanKey, PaceError, choose_pace_info, perform_pace
 from emrtd._result import Check, ReadResult, dg_name, file_name_on_disk, parse_sod_or_none

@@ -1,41 +1,17 @@
 """Transports: the narrow ``transmit(apdu: bytes) -> bytes`` port the protocols use.
 
-- :class:`InProcessTransport` talks to an object with ``transmit`` (the virtual chip) and keeps counts
-  and an optional log of the exchanged APDUs (for benchmarks and tests).
-- :class:`PcscTransport` talks to a PC/SC reader through pyscard (imported lazily), e.g. a real
-  ISO/IEC 14443 reader or vsmartcard's "Virtual PCD" fed by :mod:`emrtd._vpcd`.
+:class:`PcscTransport` talks to a PC/SC reader through pyscard (imported lazily), e.g. a real
+ISO/IEC 14443 reader or vsmartcard's "Virtual PCD" fed by :mod:`emrtd.sim` (``VpcdCard``). The
+in-process transport to a virtual chip (``InProcessTransport``) is simulation: :mod:`emrtd.sim`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-__all__ = ["TransportError", "InProcessTransport", "PcscTransport", "list_pcsc_readers"]
+__all__ = ["TransportError", "PcscTransport", "list_pcsc_readers"]
 
 
 class TransportError(Exception):
     """The transport could not carry an APDU (no reader, no card, connection lost)."""
-
-
-@dataclass
-class InProcessTransport:
-    """Direct calls into an in-process chip (anything with ``transmit(bytes) -> bytes``)."""
-
-    chip: object
-    keep_log: bool = False
-    apdu_count: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    log: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    def transmit(self, apdu: bytes) -> bytes:
-        resp = self.chip.transmit(bytes(apdu))
-        self.apdu_count += 1
-        self.bytes_sent += len(apdu)
-        self.bytes_received += len(resp)
-        if self.keep_log:
-            self.log.append((bytes(apdu), bytes(resp)))
-        return resp
 
 
 def list_pcsc_readers() -> list[str]:

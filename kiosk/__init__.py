@@ -1,31 +1,24 @@
 """The enrolment kiosk: a trilingual (Tiếng Việt / 中文 / English) Kivy touch app (entry point).
 
 Nothing here imports Kivy until :func:`create_app` / :func:`run_kiosk` is called, so the CLI and
-the tests can configure Kivy (window size, headless) first.
+the tests can configure Kivy (window size, headless) first. The simulator and the autopilot are in
+:mod:`kiosk.sim`, the engines' test doubles in :mod:`kiosk.testing`; this package never imports them.
 """
 
 from kiosk._engines import EnginesUnavailable, build_engines
 from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
-from kiosk._sim import SimDataMissing, SimWorld, TravellerCamera, build_sim, shared_data_dir, td3_mrz
 
 __all__ = [
-    "TravellerCamera",
     "CJK_FONT",
     "LANGUAGES",
     "LATIN_FONT",
     "Catalogues",
     "EnginesUnavailable",
-    "SimDataMissing",
-    "SimWorld",
     "build_engines",
-    "build_sim",
     "catalogues",
     "configure_kivy",
     "create_app",
-    "run_autopilot",
     "font_for",
-    "shared_data_dir",
-    "td3_mrz",
 ]
 
 
@@ -53,15 +46,3 @@ def create_app(workflow, *, camera, scanner, sim=None, default_lang: str = "vi",
     from kiosk._app import KioskApp
 
     return KioskApp(workflow, camera=camera, scanner=scanner, sim=sim, default_lang=default_lang, **kw)
-
-
-def run_autopilot(app, scenarios, shots_dir=None, **kw) -> dict:
-    """Run ``app`` driven by :class:`kiosk._autopilot.Autopilot` through ``scenarios``; return its result."""
-    from kivy.clock import Clock
-
-    from kiosk._autopilot import Autopilot
-
-    pilot = Autopilot(app, scenarios, shots_dir, **kw)
-    Clock.schedule_once(lambda _dt: pilot.start(), 0.5)
-    app.run()
-    return pilot.result

@@ -36,8 +36,8 @@ Passive cues (``LivenessResult.cues``), both defensible from geometry or optics:
   (or a print) under sensor noise has a smooth spectrum: 3.0-3.3 (the largest of ~8000
   Rayleigh-like ratios); simulated screen replays gave 5-14. Pass <= 4.0.
 
-Thresholds were set on one simulated run (``_pad_eval --seed 3``); the figures reported in
-``_pad_eval`` come from other seeds (other identities and attack draws).
+Thresholds were set on one simulated run (``evaluation._pad_eval --seed 3``); the figures reported in
+``evaluation._pad_eval`` come from other seeds (other identities and attack draws).
 
 ``passive_score`` is 0-1: the *product* of the measured cues' logistic scores (each 0.5 at its
 threshold), so that several borderline cues together reject (independent evidence multiplies);

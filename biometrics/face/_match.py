@@ -4,7 +4,7 @@
 identical templates). The decision compares a score with a named threshold from
 :data:`THRESHOLDS`, each calibrated on lfw-dev for a target false-match rate (FMR, ISO/IEC
 19795-1): ``"fmr_1e-2"`` (1 %), ``"fmr_1e-3"`` (0.1 %), ``"fmr_5e-4"`` (0.05 %, the EU EES target
-for automated border control). ``python -m biometrics.face._calibration --lfw DIR`` recalibrates.
+for automated border control). ``python -m biometrics.face.evaluation._calibration --lfw DIR`` recalibrates.
 
 A live capture gives several frames. :func:`verify` templates every frame that holds exactly one
 usable face and fuses by the mean of the best ``k`` frame scores (k = 3): one blinked or blurred
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ._align import face_chip
-from ._calibration import THRESHOLDS, THRESHOLDS_DLIB
 from ._detect import (
     MIN_INTER_EYE_DISTANCE,
     FaceDetection,
@@ -33,6 +32,7 @@ from ._detect import (
     detect_single_face,
 )
 from ._template import FaceTemplate, extract_template, second_part_check, templates_from_chips, templates_of
+from ._thresholds import THRESHOLDS, THRESHOLDS_DLIB
 
 __all__ = ["THRESHOLDS", "THRESHOLDS_DLIB", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
            "threshold_value", "reference_template", "probe_template", "verify_templates"]

@@ -34,7 +34,7 @@ def chip() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, as_json) -> None:
     """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""
-    from emrtd._issuer import IssuerError, issue_document
+    from emrtd.sim import IssuerError, issue_document
 
     fault_list = [f.strip() for f in faults.split(",") if f.strip()]
     try:
@@ -99,14 +99,13 @@ def _load_trust(path: str | None):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, as_json) -> None:
     """Read a chip: PACE or BAC, data groups, CA, AA and PA. Exits 1 when a check fails."""
-    from emrtd import ReadError, read_document
-    from emrtd._transport import InProcessTransport, PcscTransport, TransportError
+    from emrtd import PcscTransport, ReadError, TransportError, read_document
 
     key = _access_key(mrz, can, document_number, date_of_birth, date_of_expiry)
     trust_store = _load_trust(trust)
     closer = None
     if reader.startswith("virtual:"):
-        from emrtd._issuer import IssuedDocument, IssuerError
+        from emrtd.sim import InProcessTransport, IssuedDocument, IssuerError
 
         try:
             transport = InProcessTransport(IssuedDocument.load(reader[len("virtual:"):]).chip())

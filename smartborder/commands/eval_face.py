@@ -27,7 +27,7 @@ import click
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def face(lfw, labels, root, pairs, pairs_csv, protocol, baseline, as_json, plot, progress) -> None:
     """FTA, EER, FNMR at FMR 1 % / 0.1 % / 0.05 %, thresholds, genuine/impostor counts, ms per template."""
-    from biometrics.face._eval import EvaluationError, evaluate, plot_det
+    from biometrics.face.evaluation import EvaluationError, evaluate, plot_det
 
     if lfw is not None:
         labels = labels or lfw / "labels.csv"

@@ -43,7 +43,7 @@ def _plot(curves: list[tuple[str, object, object]], path: str) -> None:
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Write a DET plot (PNG).")
 def finger(fvc_dir, root, dpi, limit, as_json, plot) -> None:
     """Fingerprint verification on FVC sets: EER, FMR100, FMR1000, ZeroFMR, timings, DET plot."""
-    from biometrics.finger._evaluate import FvcDatasetError, det_curve, evaluate_fvc, find_fvc_sets
+    from biometrics.finger.evaluation import FvcDatasetError, det_curve, evaluate_fvc, find_fvc_sets
 
     if bool(fvc_dir) == bool(root):
         raise click.UsageError("give exactly one of --fvc DIR or --all ROOT")

@@ -84,7 +84,7 @@ def _enrolable(photos: list[Path]) -> bool:
         import itertools
 
         from biometrics.face import assess_quality
-        from kiosk import TravellerCamera
+        from kiosk.sim import TravellerCamera
 
         camera = TravellerCamera(photos, fps=0, crop=KIOSK_CROP)
     except Exception:  # noqa: BLE001 - no usable face, or no face engine: not a kiosk candidate
@@ -267,12 +267,13 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
 
 def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_token, as_json, t_start) -> int:
     import emrtd
+    from emrtd.sim import IssuerPki, issue_document
     from smartborder.compose.gate import build_gate
     from smartborder.sim.gate import SimStage, SimTraveller, run_sim, sim_config
 
     # 3. documents -----------------------------------------------------------------------------
     cases = _cases(echo)
-    pki = emrtd.IssuerPki.make("VN")
+    pki = IssuerPki.make("VN")
     today = dt.date.today()
     valid_to = (today + dt.timedelta(days=5 * 365)).strftime("%y%m%d")
     travellers, docs = [], {}
@@ -287,7 +288,7 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
 
             Image.fromarray(_gate_framing(_load_rgb(photo))).save(buf, format="PNG")
             photo = buf.getvalue()
-        doc = emrtd.issue_document(mrz, photo, faults=c.faults, pki=pki)
+        doc = issue_document(mrz, photo, faults=c.faults, pki=pki)
         docs[c.id] = doc
         doc_dir = doc.save(work / "sim" / "docs" / c.id)
         frames = []
@@ -428,7 +429,8 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
     fingers, review, then the encrypted outbox delivers the record to the back office."""
     import os
 
-    from devices import FixedMrzSource, ImageFingerprintScanner, SimulatedReader
+    from devices import ImageFingerprintScanner
+    from devices.sim import FixedMrzSource, SimulatedReader
     from enrollment import FLAT_PLAN, BackofficeHttpClient, EnrolmentWorkflow, Outbox, Policy, enrol_headless
     from kiosk import build_engines
     from privacy import RawKek, Vault
@@ -446,7 +448,7 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
         if not photos:  # the smaller demo: the frames written for the gate
             photos = sorted((work / "sim" / "frames" / c.id).glob("*.png"))
         try:
-            from kiosk import TravellerCamera  # the simulated traveller (renders + follows instructions)
+            from kiosk.sim import TravellerCamera  # the simulated traveller (renders + follows instructions)
 
             camera = TravellerCamera(photos, fps=15.0, crop=KIOSK_CROP)
         except Exception as e:  # noqa: BLE001 - no usable face among the photos: reported, not fatal

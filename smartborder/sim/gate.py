@@ -8,7 +8,7 @@ A simulation directory (``smartborder gate run --sim DIR``) holds:
   MRZ line and the gate OCRs the image; with ``qr`` (a Vietnamese chip ID card) neither is there and
   the gate derives the key from the QR code; ``camera: traveller`` re-renders the photos as a person
   who follows the lane display's instructions (the liveness challenge);
-- ``docs/<id>/``: virtual documents as written by ``smartborder chip issue`` (emrtd.IssuedDocument);
+- ``docs/<id>/``: virtual documents as written by ``smartborder chip issue`` (emrtd.sim.IssuedDocument);
 - ``trust/``: the CSCA certificates, CRLs or Master Lists the gate trusts (emrtd.TrustStore);
 - ``gate.toml`` (optional): the lane's configuration, as a deployed gate's ``[gate]`` section
   (``liveness``, ``liveness_seed``, ``fingerprints``, ...); paths in it are relative to DIR;
@@ -156,7 +156,7 @@ class SimStage:
     """The simulated devices of one gate; :meth:`present` stages a traveller on them."""
 
     def __init__(self) -> None:
-        from devices import FixedMrzSource, LoggingDoor, SimulatedReader
+        from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
 
         self.reader, self.mrz, self.page = SimulatedReader(), FixedMrzSource(), _PageSlot()
         self.camera, self.door, self.scanner = _SwitchableCamera(), LoggingDoor(), _ScannerSlot()
@@ -173,10 +173,11 @@ class SimStage:
             self.instructions.append(key)
 
     def present(self, t: SimTraveller) -> None:
-        import emrtd
-        from devices import ImageFingerprintScanner, ImageSequenceCamera
+        from devices import ImageFingerprintScanner
+        from devices.sim import ImageSequenceCamera
+        from emrtd.sim import IssuedDocument
 
-        doc = emrtd.IssuedDocument.load(t.document)
+        doc = IssuedDocument.load(t.document)
         self.reader.present(doc)
         self.mrz.place(None if (t.page or t.qr) else doc.mrz)
         self.page.page, self.page.qr = t.page, (None if t.page else t.qr)
@@ -184,7 +185,7 @@ class SimStage:
         self.camera.frames_of = None
         if t.frames and t.camera == "traveller":
             try:  # the simulated traveller re-rendered from their photos, following the lane display
-                from kiosk import TravellerCamera
+                from kiosk.sim import TravellerCamera
 
                 self.camera.frames_of = TravellerCamera(list(t.frames), fps=0, crop=1.0)
             except Exception:  # noqa: BLE001 - no face engine or no usable face: play the frames as they are

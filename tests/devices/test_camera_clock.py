@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from devices import CameraError, ImageSequenceCamera, OpenCvCamera
+from devices import CameraError, OpenCvCamera
+from devices.sim import ImageSequenceCamera
 
 cv2 = pytest.importorskip("cv2")
 

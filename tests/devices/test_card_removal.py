@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from devices import NoCardError, PcscReader, ReaderError, SimulatedReader
-from emrtd._vpcd import VPCD_PORT, VpcdCard, VpcdError
+from devices import NoCardError, PcscReader, ReaderError
+from devices.sim import SimulatedReader
+from emrtd.sim import VPCD_PORT, VpcdCard, VpcdError
 from tests.emrtd.test_chip import make_chip
 from tests.emrtd.test_vpcd import pcscd  # noqa: F401 - the fixture: a running pcscd, or a skip with the reason
 

@@ -16,19 +16,17 @@ from devices import (
     DeviceError,
     DoorError,
     FingerCapture,
-    FixedMrzSource,
     GpioDoor,
     ImageFingerprintScanner,
-    ImageSequenceCamera,
-    LoggingDoor,
     MrzSourceError,
     NoCardError,
     OpenCvCamera,
     PcscReader,
     ReaderError,
     SerialDoor,
-    SimulatedReader,
 )
+from devices.sim import FixedMrzSource, ImageSequenceCamera, LoggingDoor, SimulatedReader
+from emrtd.sim import issue_document
 from tests.conftest import shared_path
 
 MRZ = "P<VNMNGUYEN<<VAN<DUC<<<<<<<<<<<<<<<<<<<<<<<<C1234567<0VNM8503149M3411252<<<<<<<<<<<<<<00"
@@ -78,7 +76,7 @@ def test_camera_errors(tmp_path):
 
 
 def test_simulated_reader_carries_apdus_and_reports_card_events():
-    doc = emrtd.issue_document(MRZ, Image.new("RGB", (300, 400), (180, 150, 130)), aa=None, ca=False)
+    doc = issue_document(MRZ, Image.new("RGB", (300, 400), (180, 150, 130)), aa=None, ca=False)
     reader = SimulatedReader()
     assert isinstance(reader, ChipReader)
     with pytest.raises(NoCardError):

@@ -7,9 +7,10 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from emrtd import InProcessTransport, read_document
+from emrtd import read_document
 from emrtd._aa import aa_sign, ec_public_key_from_spki, verify_aa_signature
 from emrtd._secinfo import ECDSA_PLAIN
+from emrtd.sim import InProcessTransport
 from tests.conftest import shared_path
 from tests.emrtd.test_chip import KEY, _rsa_key, make_chip, spki
 

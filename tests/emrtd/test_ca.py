@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emrtd import InProcessTransport, read_document
+from emrtd import read_document
 from emrtd._ca import perform_chip_authentication
 from emrtd._secinfo import SecurityInfos
+from emrtd.sim import InProcessTransport
 from tests.emrtd.test_chip import KEY, make_chip
 
 

@@ -9,10 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from emrtd import BacKey, CanKey, InProcessTransport, VirtualChip, read_document
+from emrtd import BacKey, CanKey, read_document
 from emrtd._apdu import CommandApdu, ResponseApdu
 from emrtd._bac import perform_bac
-from emrtd._chip import make_atr
 from emrtd._pace import perform_pace
 from emrtd._secinfo import (
     ECDSA_PLAIN,
@@ -26,6 +25,7 @@ from emrtd._secinfo import (
     pace_oid,
 )
 from emrtd._tlv import encode_tlv
+from emrtd.sim import InProcessTransport, VirtualChip, make_atr
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
 KEY = BacKey("L898902C3", "740812", "120415")

@@ -11,8 +11,8 @@ from PIL import Image
 
 from emrtd import BiometricGroup, FaceImage, LdsError, image_format
 from emrtd._dg2 import FORMAT_ISO19794_5, FORMAT_ISO39794_5, encode_19794_5, parse_19794_5, parse_39794_5
-from emrtd._issuer import PORTRAIT_SIZE, encode_face_jp2
 from emrtd._tlv import encode_tlv, read_tlv
+from emrtd.sim import PORTRAIT_SIZE, encode_face_jp2
 from tests.conftest import shared_path
 
 

@@ -15,9 +15,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from emrtd import EfCom, InProcessTransport, read_document, trust_for_issued_document
-from emrtd._issuer import FAULTS, IssuedDocument, IssuerError, IssuerPki, issue_document
+from emrtd import EfCom, read_document
 from emrtd._tlv import read_tlv
+from emrtd.sim import (
+    FAULTS,
+    InProcessTransport,
+    IssuedDocument,
+    IssuerError,
+    IssuerPki,
+    issue_document,
+    trust_for_issued_document,
+)
 from tests.conftest import shared_path
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
@@ -143,9 +151,7 @@ def test_document_faults_are_made(photo, fault):
 @pytest.mark.parametrize("fault", sorted(PA))
 def test_document_faults_are_caught_by_passive_authentication(photo, fault):
     doc = _issue(photo, faults=[fault])
-    from emrtd import _pa
-
-    trust = _pa.trust_for_issued_document(doc) if hasattr(_pa, "trust_for_issued_document") else None
+    trust = trust_for_issued_document(doc)
     res = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=trust)
     assert not res.valid
     assert [c.name for c in res.failures] == ["passive_authentication"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from emrtd import BacKey, CanKey, InProcessTransport, PaceError, VirtualChip
+from emrtd import BacKey, CanKey, PaceError
 from emrtd._apdu import CommandApdu
 from emrtd._bac import AccessKeyError
 from emrtd._pace import choose_pace_info, perform_pace, supported_pace_info
 from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid
 from emrtd._tlv import encode_tlv
+from emrtd.sim import InProcessTransport, VirtualChip
 from tests.emrtd.test_chip import CAN, KEY, make_chip
 
 SUITES = [

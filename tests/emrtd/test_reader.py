@@ -8,23 +8,19 @@ from functools import cache
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emrtd import (
-    AccessControlError,
-    BacKey,
-    CanKey,
-    EfCom,
+from emrtd import AccessControlError, BacKey, CanKey, EfCom, read_document
+from emrtd._reader import _dg1_fields
+from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid
+from emrtd._tlv import encode_tlv
+from emrtd.sim import (
     InProcessTransport,
     IssuedDocument,
     IssuerPki,
     VirtualChip,
+    background_photo,
     issue_document,
-    read_document,
     trust_for_issued_document,
 )
-from emrtd._issuer import background_photo
-from emrtd._reader import _dg1_fields
-from emrtd._secinfo import PaceInfo, SecurityInfos, pace_oid
-from emrtd._tlv import encode_tlv
 from tests.emrtd.test_chip import CAN, KEY, MRZ, _rsa_key, make_chip
 
 

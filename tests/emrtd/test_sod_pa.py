@@ -11,18 +11,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from emrtd import (
-    InProcessTransport,
-    IssuerPki,
     LdsSecurityObject,
     Sod,
     SodError,
     SodSignatureError,
     build_sod,
-    issue_document,
     passive_authentication,
     read_document,
-    trust_for_issued_document,
 )
+from emrtd.sim import InProcessTransport, IssuerPki, issue_document, trust_for_issued_document
 from tests.conftest import shared_path
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"

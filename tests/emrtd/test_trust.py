@@ -13,17 +13,16 @@ from hypothesis import strategies as st
 
 from emrtd import (
     CertificateLoadError,
-    IssuerPki,
     MasterListError,
     MasterListSignatureError,
     TrustError,
     TrustStore,
-    issue_document,
     load_trust_store,
     parse_master_list,
     passive_authentication,
 )
 from emrtd._trust import load_certificates, public_key_of
+from emrtd.sim import IssuerPki, issue_document
 from tests.conftest import shared_path
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"

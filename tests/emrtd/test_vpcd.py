@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emrtd import CanKey, PcscTransport, TransportError, read_document
-from emrtd._vpcd import VpcdCard, VpcdError
+from emrtd.sim import VpcdCard, VpcdError
 from tests.emrtd.test_chip import KEY, MRZ, make_chip
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -134,8 +134,13 @@ def _outcome(res) -> dict:
 @pytest.mark.parametrize("faults", [("no_sod", "no_dg2"), ("hidden_dg14_dg15",)], ids=["no_sod+no_dg2", "hidden_dg14_dg15"])
 def test_clone_faults_read_the_same_through_pcscd(pcscd, tmp_path, faults):
     """A faulty document loaded from disk answers pyscard through vpcd exactly as it answers in process."""
-    from emrtd import InProcessTransport, IssuedDocument, issue_document, trust_for_issued_document
-    from emrtd._issuer import background_photo
+    from emrtd.sim import (
+        InProcessTransport,
+        IssuedDocument,
+        background_photo,
+        issue_document,
+        trust_for_issued_document,
+    )
 
     doc = IssuedDocument.load(issue_document(MRZ, background_photo(), can="123456", aa="ec", faults=faults)
                               .save(tmp_path / "doc"))

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from emrtd import BacKey, InProcessTransport, VirtualChip, read_document
+from emrtd import BacKey, read_document
 from emrtd._bac import derive_bac_keys, perform_bac
 from emrtd._crypto import SmCipher
 from emrtd._pace import perform_pace
 from emrtd._secinfo import SecurityInfos
 from emrtd._sm import ChipSecureMessaging
 from emrtd._tlv import encode_tlv
+from emrtd.sim import InProcessTransport, VirtualChip
 from tests.conftest import shared_path
 
 H = bytes.fromhex

@@ -153,7 +153,8 @@ def test_appendix_h2_integrated_mapping_dh_vectors():
                          [("ECDH", "AES", 128, 13), ("ECDH", "AES", 256, 12), ("ECDH", "AES", 192, 16),
                           ("ECDH", "3DES", 112, 17), ("DH", "AES", 128, 2)])
 def test_integrated_mapping_against_the_virtual_chip(ka, cipher, bits, param):
-    from emrtd import InProcessTransport, read_document
+    from emrtd import read_document
+    from emrtd.sim import InProcessTransport
     from tests.emrtd.test_chip import KEY, make_chip
 
     chip = make_chip(pace=(pace_oid(ka, "IM", cipher, bits), param))

@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import emrtd
-from devices import FixedMrzSource, LoggingDoor, SimulatedReader
+from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
+from emrtd.sim import IssuerPki, issue_document, trust_for_issued_document
 from gate import (
     ChipStep,
     DocumentStep,
@@ -59,7 +60,7 @@ def photo_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def pki():
-    return emrtd.IssuerPki.make("VN")
+    return IssuerPki.make("VN")
 
 
 @dataclass
@@ -102,9 +103,9 @@ def make_gate(store=None, *, live_matches=True, policy=None):
 def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True, store=None, policy=STANDIN,
           present_card=True, trust="issuer", photo=None, **issue_kw):
     mrz_text = td3(number, "900315", expiry)
-    doc = emrtd.issue_document(mrz_text, photo or photo_png(), faults=faults, pki=pki, **issue_kw)
+    doc = issue_document(mrz_text, photo or photo_png(), faults=faults, pki=pki, **issue_kw)
     if trust == "issuer":  # the issuer's CSCA and its current CRL
-        trust = emrtd.trust_for_issued_document(doc)
+        trust = trust_for_issued_document(doc)
     store, reader, mrz, steps = make_gate(store, live_matches=live_matches)
     steps.chip = ChipStep(reader, trust, card_wait_s=0.2)
     if present_card:
@@ -120,9 +121,9 @@ def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True
 
 def serve_with_face(pki, number, face_step, *, photo=None, timeouts=None, policy=STANDIN, faults=()):
     """One traveller through the real reader code with the given face step."""
-    doc = emrtd.issue_document(td3(number, "900315", EXPIRY), photo or photo_png(), pki=pki, faults=faults)
+    doc = issue_document(td3(number, "900315", EXPIRY), photo or photo_png(), pki=pki, faults=faults)
     store, reader, mrz, steps = make_gate()
-    steps.chip = ChipStep(reader, emrtd.trust_for_issued_document(doc), card_wait_s=0.2)
+    steps.chip = ChipStep(reader, trust_for_issued_document(doc), card_wait_s=0.2)
     steps.face = face_step
     reader.present(doc)
     mrz.place(doc.mrz)
@@ -184,7 +185,7 @@ def test_a_chain_that_was_not_verified_refers(pki, trust, reason, check):
     if trust == "csca only":
         trust = emrtd.TrustStore([pki.csca_cert.public_bytes(Encoding.DER)])
     elif trust == "other csca":
-        trust = emrtd.TrustStore([emrtd.IssuerPki.make("CN").csca_cert.public_bytes(Encoding.DER)])
+        trust = emrtd.TrustStore([IssuerPki.make("CN").csca_cert.public_bytes(Encoding.DER)])
     r, _ = serve(pki, trust=trust)
     assert not r.opened and reason in r.decision.reasons, r.decision.explain()
     assert r.decision.status(check) in ("missing", "failed")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-import emrtd
-from devices import LoggingDoor, PcscReader
-from emrtd._vpcd import VPCD_PORT, VpcdCard, VpcdError
+from devices import PcscReader
+from devices.sim import LoggingDoor
+from emrtd.sim import VPCD_PORT, IssuerPki, VpcdCard, VpcdError, issue_document, trust_for_issued_document
 from gate import ChipStep, DocumentStep, FaceStep, GateStore, GateWorkflow, LocalWatchlist, StepTimeouts
 from tests.emrtd.test_vpcd import pcscd  # noqa: F401 - the fixture: a running pcscd, or a skip with the reason
 from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, STANDIN, Cam, photo_png, td3
@@ -18,19 +18,19 @@ VPCD_READER, PORT = "Virtual PCD 00 01", VPCD_PORT + 1  # vpcd's second slot
 
 @pytest.fixture(scope="module")
 def pki():
-    return emrtd.IssuerPki.make("VN")
+    return IssuerPki.make("VN")
 
 
 def serve_over_pcsc(pki, faults=(), **issue_kw):
-    from devices import FixedMrzSource
+    from devices.sim import FixedMrzSource
     from gate import FingerOutcome, GateSteps
 
-    doc = emrtd.issue_document(td3("C9990001", "900315", EXPIRY), photo_png(), faults=faults, pki=pki, **issue_kw)
+    doc = issue_document(td3("C9990001", "900315", EXPIRY), photo_png(), faults=faults, pki=pki, **issue_kw)
     store = GateStore()
     store.apply_watchlist_changes([], 1)
     mrz = FixedMrzSource(doc.mrz)
     steps = GateSteps(document=DocumentStep(mrz_source=mrz),
-                      chip=ChipStep(PcscReader(VPCD_READER), emrtd.trust_for_issued_document(doc), card_wait_s=10),
+                      chip=ChipStep(PcscReader(VPCD_READER), trust_for_issued_document(doc), card_wait_s=10),
                       face=FaceStep(Cam(True), ENGINE), finger=lambda p: FingerOutcome(enrolled=False),
                       watchlist=LocalWatchlist(store))
     try:

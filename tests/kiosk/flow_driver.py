@@ -13,7 +13,8 @@ import sys
 import tempfile
 import warnings
 
-from kiosk import build_engines, build_sim, configure_kivy
+from kiosk import build_engines, configure_kivy
+from kiosk.sim import build_sim
 
 
 def _submitter(mode: str):
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     configure_kivy(width=1280, height=800)
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy
     from kiosk import create_app
-    from kiosk._autopilot import Autopilot
+    from kiosk.sim._autopilot import Autopilot
 
     sim = build_sim(place_document=False, fps=args.camera_fps, camera=args.camera)
     outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")

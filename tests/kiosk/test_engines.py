@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import logging
 import subprocess
 import sys
@@ -63,29 +62,11 @@ def test_the_simulators_head_movement_check_is_visible(caplog):
     assert engines.sources["liveness"] == "biometrics"  # the original is left as it was
 
 
-def _imports_testing(path) -> bool:
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom):
-            names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        else:
-            continue
-        if any(n == "kiosk.testing" or n.startswith("kiosk.testing.") for n in names):
-            return True
-        if isinstance(node, ast.ImportFrom) and node.level and any(a.name == "testing" for a in node.names):
-            return True
-    return False
-
-
-def test_runtime_code_never_imports_the_test_doubles():
-    """Only tests, benches and the ``kiosk run --sim`` wiring may use kiosk.testing."""
-    allowed = {REPO / "kiosk" / "testing.py", REPO / "smartborder" / "commands" / "kiosk.py"}
-    packages = ("kiosk", "enrollment", "gate", "backoffice", "smartborder", "devices", "biometrics")
-    offenders = [p.relative_to(REPO) for pkg in packages for p in (REPO / pkg).rglob("*.py")
-                 if p not in allowed and _imports_testing(p)]
-    assert offenders == []
+def test_building_the_engines_loads_no_test_double_nor_the_simulator():
+    """What runtime code imports is an import-linter contract (pyproject.toml: simulators, test doubles and
+    evaluation harnesses are imported only by simulation code and the CLI's commands); this checks what
+    building the engines loads at run time, importlib included."""
     assert not (REPO / "kiosk" / "_fallback.py").exists()
-    code = "import sys, kiosk; kiosk.build_engines(); print('kiosk.testing' in sys.modules)"
+    code = "import sys, kiosk; kiosk.build_engines(); print('kiosk.testing' in sys.modules, 'kiosk.sim' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.stdout.strip() == "False False", out.stderr

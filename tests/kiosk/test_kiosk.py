@@ -160,7 +160,8 @@ def test_simulated_traveller_passes_the_real_liveness_check(tmp_path):
     import secrets
 
     from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
-    from kiosk import build_engines, build_sim
+    from kiosk import build_engines
+    from kiosk.sim import build_sim
 
     sim = build_sim(fps=15, camera="traveller")
     engines = build_engines(liveness="auto")

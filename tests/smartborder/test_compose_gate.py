@@ -86,9 +86,9 @@ class _Nothing:
 def _trust_dir(tmp_path):
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    import emrtd
+    from emrtd.sim import IssuerPki
 
-    pki = emrtd.IssuerPki.make("VN")
+    pki = IssuerPki.make("VN")
     trust = tmp_path / "trust"
     trust.mkdir(exist_ok=True)
     (trust / "csca.der").write_bytes(pki.csca_cert.public_bytes(Encoding.DER))
@@ -96,7 +96,7 @@ def _trust_dir(tmp_path):
 
 
 def _devices():
-    from devices import LoggingDoor, SimulatedReader
+    from devices.sim import LoggingDoor, SimulatedReader
 
     return GateDevices(SimulatedReader(), _Nothing(), LoggingDoor())
 

@@ -46,7 +46,7 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
 def _record_traveller(photos: list[Path], path: Path) -> int:
     """A rendered traveller following the seeded challenge, then facing the camera: written as a video."""
     from biometrics.face import LivenessSession
-    from kiosk import TravellerCamera
+    from kiosk.sim import TravellerCamera
 
     camera = TravellerCamera(photos, fps=0, crop=0.7)  # the gate camera frames one person (LFW photos show others)
     session = LivenessSession(rng=SEED)
@@ -83,7 +83,7 @@ def _td3(number: str) -> str:
 @pytest.mark.slow
 def test_gate_run_serves_one_traveller_end_to_end_on_virtual_devices(pcscd, tmp_path):  # noqa: F811
     import emrtd
-    from emrtd._vpcd import VPCD_PORT, VpcdCard, VpcdError
+    from emrtd.sim import VPCD_PORT, VpcdCard, VpcdError, issue_document
     from smartborder.sim.backoffice import SimBackoffice
     from smartborder.sim.demo import _enrolable
 
@@ -93,7 +93,7 @@ def test_gate_run_serves_one_traveller_end_to_end_on_virtual_devices(pcscd, tmp_
                   and len(imgs := sorted(d.glob("*.jpg"))) >= 4 and _enrolable(imgs[1:4]))
 
     # the traveller: passport (chip photo = first photo), face video, data page, fingers
-    doc = emrtd.issue_document(_td3("C7770001"), person[0].read_bytes(), aa="ec", ca=True)
+    doc = issue_document(_td3("C7770001"), person[0].read_bytes(), aa="ec", ca=True)
     trust = tmp_path / "trust"
     trust.mkdir()
     (trust / "csca.der").write_bytes(doc.csca_certificate)

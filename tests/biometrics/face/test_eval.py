@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from biometrics.face._eval import (
+from biometrics.face.evaluation import (
     all_pairs,
     det_figures,
     evaluate,

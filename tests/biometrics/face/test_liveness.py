@@ -15,8 +15,8 @@ from biometrics.face import (
 )
 from biometrics.face._liveness import random_challenges
 from biometrics.face._mesh import FaceMesher
-from biometrics.face._pad_eval import bona_fide_sequence, print_attack_sequence, replay_sequence
-from biometrics.face._pad_sim import FaceRenderer, prepare_still, room_background
+from biometrics.face.evaluation._pad_eval import bona_fide_sequence, print_attack_sequence, replay_sequence
+from biometrics.face.sim import FaceRenderer, prepare_still, room_background
 from tests.conftest import shared_path
 
 CHALLENGES = [ActiveChallenge("turn_left"), ActiveChallenge("blink")]
@@ -118,7 +118,7 @@ def test_bad_input():
 
 
 def test_pad_summary_uses_iso_30107_3_rates():
-    from biometrics.face._pad_eval import clopper_pearson, summarise
+    from biometrics.face.evaluation._pad_eval import clopper_pearson, summarise
 
     rows = [{"kind": "bona_fide", "accepted": ok, "active_ok": ok, "reason": None if ok else "timeout:blink"}
             for ok in (True, True, True, False)]

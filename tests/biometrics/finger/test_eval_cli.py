@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from biometrics.finger._evaluate import error_rates, fvc_pairs
+from biometrics.finger.evaluation import error_rates, fvc_pairs
 from smartborder.commands.eval_finger import finger
 from tests.conftest import shared_path
 

@@ -1,7 +1,11 @@
 """FVC verification protocol (Maio et al., FVC2000/2002): genuine = every pair of impressions of
 one finger, impostor = the first impressions of every two fingers. Error rates follow the FVC
 definitions: EER where FMR(t) and FNMR(t) cross, FMR100/FMR1000 = lowest FNMR at FMR <= 1 % /
-0.1 %, ZeroFMR = lowest FNMR at FMR = 0."""
+0.1 %, ZeroFMR = lowest FNMR at FMR = 0.
+
+An evaluation harness (``smartborder eval finger``, the benches, the calibration of ``THRESHOLDS``),
+not runtime code: nothing a deployed gate or kiosk imports may import this module (an import-linter
+contract in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
+__all__ = ["FvcDatasetError", "fvc_files", "fvc_pairs", "error_rates", "det_curve", "evaluate_fvc",
+           "find_fvc_sets"]
 
 _NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png)$", re.IGNORECASE)
 

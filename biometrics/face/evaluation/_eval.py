@@ -228,8 +228,8 @@ def _central(faces, shape):
 
 
 def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray | None:
-    from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
-    from ._dg2 import decode_reference_dg2_image, encode_reference_dg2_image
+    from .._detect import MIN_INTER_EYE_DISTANCE, detect_faces
+    from .._dg2 import decode_reference_dg2_image, encode_reference_dg2_image
 
     if file not in work.dg2:
         face = _central(detect_faces(image), image.shape)
@@ -242,11 +242,11 @@ def _dg2_portrait(work: Workspace, file: str, image: np.ndarray) -> np.ndarray |
 def _ours(image: np.ndarray) -> np.ndarray | None:
     """dlib's 128-D vector, then SFace's 128-D one as a reference makes it (mirror-averaged), then as a
     live probe makes it (``PROBE_SFACE_FLIP``); NaN when SFace is not installed."""
-    from ._align import face_chip
-    from ._detect import MIN_INTER_EYE_DISTANCE, detect_faces
-    from ._match import PROBE_SFACE_FLIP
-    from ._sface import SFaceUnavailableError, sface_embedding_sets
-    from ._template import templates_from_chips
+    from .._align import face_chip
+    from .._detect import MIN_INTER_EYE_DISTANCE, detect_faces
+    from .._match import PROBE_SFACE_FLIP
+    from .._sface import SFaceUnavailableError, sface_embedding_sets
+    from .._template import templates_from_chips
 
     face = _central(detect_faces(image), image.shape)
     if face is None or face.inter_eye_distance < MIN_INTER_EYE_DISTANCE:
@@ -280,7 +280,7 @@ _DIMS = {"smartborder": 384, "face_recognition": 128}
 def _templates(data: Dataset, needed: np.ndarray, system: str, role: str, work: Workspace,
                progress: bool) -> tuple[np.ndarray, list[float], int]:
     """Template matrix (NaN rows for failures), template times in ms, failure count."""
-    from ._detect import FaceError, load_image
+    from .._detect import FaceError, load_image
 
     fn = _SYSTEMS[system]
     out = np.full((len(data.files), _DIMS[system]), np.nan, dtype=np.float32)
@@ -316,7 +316,7 @@ def _score(ref: np.ndarray, probe: np.ndarray, pairs: np.ndarray, metric: str) -
         return np.zeros(0)
     a, b = ref[pairs[:, 0]].astype(np.float64), probe[pairs[:, 1]].astype(np.float64)
     if metric == "fused":  # dlib + SFace parts (compare()'s fusion); dlib alone where SFace is missing
-        from ._match import fuse
+        from .._match import fuse
 
         d = np.einsum("ij,ij->i", a[:, :128], b[:, :128])
         f = np.einsum("ij,ij->i", a[:, 128:256], b[:, 256:384])  # the reference's SFace part, the probe's

@@ -1,6 +1,6 @@
 """Presentation attack detection evaluated in ISO/IEC 30107-3 terms, on sequences built from stills.
 
-    python -m biometrics.face._pad_eval --json [--root DIR] [--n 20] [--seed 1]
+    python -m biometrics.face.evaluation._pad_eval --json [--root DIR] [--n 20] [--seed 1]
 
 What is measured: BPCER (bona fide presentations wrongly rejected) and, per attack type, APCER
 (attack presentations wrongly accepted) of :class:`~biometrics.face.LivenessSession` with random
@@ -8,7 +8,7 @@ challenges (a blink and a head turn), both for the whole decision and for the ac
 alone (``apcer_active_only``: what the passive cues add).
 
 What is simulated - read the figures with this in mind. There is no real video here: every sequence
-is synthesised (see ``_pad_sim``) from one real LFW still per identity:
+is synthesised (see :mod:`biometrics.face.sim`) from one real LFW still per identity:
 
 * ``bona_fide``: the still re-rendered by a face-mesh-driven 3-D warp that turns the head and
   closes the eyelids, with camera noise and sway. The warp is approximate (hair/ears not modelled,
@@ -66,7 +66,7 @@ from biometrics.face._liveness import (
     random_challenges,
 )
 from biometrics.face._mesh import FaceMesher
-from biometrics.face._pad_sim import (
+from biometrics.face.sim import (
     FaceRenderer,
     camera_noise,
     moire_pattern,
@@ -337,7 +337,7 @@ def _count(reasons) -> dict[str, int]:  # noqa: ANN001 - any iterable of str | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m biometrics.face._pad_eval", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m biometrics.face.evaluation._pad_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--root", type=Path, default=None, help="LFW-style folder of <identity>/<image>.jpg")
     ap.add_argument("--n", type=int, default=20, help="identities (one bona fide + 4 attacks each)")
     ap.add_argument("--seed", type=int, default=1)

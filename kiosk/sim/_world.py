@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import emrtd
-from devices import FixedMrzSource, ImageFingerprintScanner, ImageSequenceCamera, SimulatedReader
+from devices import ImageFingerprintScanner
+from devices.sim import FixedMrzSource, ImageSequenceCamera, SimulatedReader
+from emrtd.sim import IssuedDocument, issue_document, trust_for_issued_document
 from enrollment import check_digit
 
 __all__ = ["SimWorld", "SimDataMissing", "build_sim", "shared_data_dir", "td3_mrz"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 #: an LFW identity several of whose photos pass the enrolment quality gate once framed closer
 DEFAULT_IDENTITY = "Juan_Pablo_Montoya"
 
@@ -62,7 +63,7 @@ class TravellerCamera:
         import numpy as np
 
         from biometrics.face import FaceMesher, assess_quality
-        from biometrics.face._pad_sim import FaceRenderer, camera_noise, prepare_still  # no public API yet
+        from biometrics.face.sim import FaceRenderer, camera_noise, prepare_still
         from devices import CameraError, load_rgb
 
         mesher = FaceMesher(static=True)  # closed here: a mediapipe graph holds ~30 MB until closed
@@ -144,7 +145,7 @@ class SimWorld:
     mrz_source: FixedMrzSource
     camera: ImageSequenceCamera
     scanner: ImageFingerprintScanner
-    document: emrtd.IssuedDocument
+    document: IssuedDocument
     trust: object
     identity: str
 
@@ -162,15 +163,9 @@ class SimWorld:
         self.reader.close()
 
 
-def _trust(doc: emrtd.IssuedDocument):
-    """The verifier's trust store for the test issuer (CSCA + CRL), when emrtd provides one."""
-    fn = getattr(emrtd, "trust_for_issued_document", None)
-    if fn is None:
-        try:
-            from emrtd._pa import trust_for_issued_document as fn  # not yet re-exported by emrtd
-        except ImportError:
-            return None
-    return fn(doc)
+def _trust(doc: IssuedDocument):
+    """The verifier's trust store for the test issuer (CSCA + CRL)."""
+    return trust_for_issued_document(doc)
 
 
 def _identity(faces: Path, name: str | None) -> tuple[str, list[Path]]:
@@ -205,7 +200,7 @@ def build_sim(data_dir: str | Path | None = None, *, identity: str | None = None
     today = dt.date.today()
     expiry = today - dt.timedelta(days=30) if expired else today.replace(year=today.year + 8)
     mrz = td3_mrz(surname or name, given or "X", number, "VNM", dt.date(1985, 3, 14), "M", expiry)
-    doc = emrtd.issue_document(mrz, photos[0], faults=faults)
+    doc = issue_document(mrz, photos[0], faults=faults)
     reader = SimulatedReader()
     mrz_source = FixedMrzSource()
     cam = None

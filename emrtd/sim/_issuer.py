@@ -28,7 +28,7 @@ hidden_dg14_dg15  DG14/DG15 signed in the SOD, but neither served nor  chip_auth
 
 The last four leave files out of :attr:`IssuedDocument.files` (what the chip serves), so they survive
 :meth:`IssuedDocument.save` / :meth:`IssuedDocument.load` and every transport serving the
-:class:`emrtd.VirtualChip` alike.
+:class:`emrtd.sim.VirtualChip` alike.
 
 The LDS files are made by the same encoders the reader parses with: DG1 from the parsed MRZ
 (:mod:`emrtd._mrz`, :mod:`emrtd._lds`), DG2 as an ISO/IEC 19794-5 (or 39794-5) record around the JPEG 2000
@@ -47,7 +47,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from emrtd._bac import BacKey
-from emrtd._chip import VirtualChip
 from emrtd._dg2 import BiometricGroup, FaceImage
 from emrtd._lds import Dg1, EfCom
 from emrtd._mrz import Mrz, check_mrz, parse_mrz
@@ -64,10 +63,12 @@ from emrtd._secinfo import (
     pace_oid,
 )
 from emrtd._sod import build_sod
+from emrtd._trust import TrustStore
+from emrtd.sim._chip import VirtualChip
 
 __all__ = [
     "FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2",
-    "PORTRAIT_SIZE", "background_photo",
+    "PORTRAIT_SIZE", "background_photo", "trust_for_issued_document",
 ]  # fmt: skip
 
 FAULTS = (
@@ -371,6 +372,14 @@ def _withhold(files: dict[str, bytes], faults) -> dict[str, bytes]:
         hidden = EfCom.for_files(["DG14", "DG15"]).tags
         files = {**files, "EF.COM": replace(com, tags=tuple(t for t in com.tags if t not in hidden)).encode()}
     return {n: c for n, c in files.items() if n not in drop}
+
+
+def trust_for_issued_document(doc: IssuedDocument) -> TrustStore:
+    """The trust store a verifier of an :class:`IssuedDocument` uses: its issuer's CSCA and CRL."""
+    store = TrustStore([doc.csca_certificate])
+    if doc.crl:
+        store.add_crl(doc.crl)
+    return store
 
 
 # --- test PKI and EF.SOD (Doc 9303 Part 12 certificate profiles, Part 10 §4.6.2 SOD) -----------------------

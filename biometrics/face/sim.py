@@ -1,4 +1,9 @@
-"""Simulated capture sequences for presentation-attack evaluation (no real video exists here).
+"""Simulated capture sequences for presentation-attack evaluation (no real video exists here), and the
+renderer the simulators' travellers are made of (``kiosk.sim.TravellerCamera``).
+
+Not runtime code: nothing a deployed gate or kiosk imports may import this module (an import-linter
+contract in pyproject.toml); the PAD evaluation (:mod:`biometrics.face.evaluation`), the simulators,
+the benches and the tests do.
 
 Everything in this module is *simulated* from single real still photos:
 

@@ -33,6 +33,7 @@ from emrtd._crypto import (
     kdf,
     retail_mac,
 )
+from emrtd._lds import FILE_IDS, LDS_AID
 from emrtd._pace import (
     CanKey,
     PaceError,
@@ -49,16 +50,7 @@ from emrtd._secinfo import ChipAuthenticationInfo, PaceInfo, SecurityInfoError, 
 from emrtd._sm import ChipSecureMessaging, SecureMessagingError
 from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
 
-__all__ = ["VirtualChip", "LDS_AID", "FILE_IDS", "make_atr"]
-
-LDS_AID = bytes.fromhex("A0000002471001")
-# name -> (FID, SFI, needs access control)
-FILE_IDS: dict[str, tuple[int, int]] = {
-    "EF.CardAccess": (0x011C, 0x1C),
-    "EF.COM": (0x011E, 0x1E),
-    "EF.SOD": (0x011D, 0x1D),
-    **{f"DG{n}": (0x0100 + n, n) for n in range(1, 17)},
-}
+__all__ = ["VirtualChip", "InProcessTransport", "make_atr"]
 _EAC_PROTECTED = {"DG3", "DG4"}  # need Terminal Authentication, which this chip does not offer
 
 
@@ -433,3 +425,24 @@ class VirtualChip:
             0x9000,
             aa_sign(self.aa_key, cmd.data, signature_algorithm=self.aa_signature_algorithm, rng=self.rng),
         )
+
+
+@dataclass
+class InProcessTransport:
+    """Direct calls into an in-process chip (anything with ``transmit(bytes) -> bytes``)."""
+
+    chip: object
+    keep_log: bool = False
+    apdu_count: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    log: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        resp = self.chip.transmit(bytes(apdu))
+        self.apdu_count += 1
+        self.bytes_sent += len(apdu)
+        self.bytes_received += len(resp)
+        if self.keep_log:
+            self.log.append((bytes(apdu), bytes(resp)))
+        return resp

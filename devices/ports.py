@@ -1,0 +1,140 @@
+"""The ports the workflows see, and their errors: one class per failure, all under :class:`DeviceError`.
+
+``enrollment`` and ``gate`` import only this module of ``devices`` (an import-linter contract in
+pyproject.toml): never an adapter (``devices._*``: PC/SC reader, OpenCV camera, serial/GPIO door, ...)
+nor a simulator (:mod:`devices.sim`). The entry point builds the devices and hands them in.
+
+- ``Camera``: ``frames()`` yields RGB ``uint8`` arrays, ``close()``.
+- ``ChipReader``: ``wait_for_card()``, ``transmit(apdu) -> bytes``, ``wait_for_removal()``, ``close()``.
+- ``FingerprintScanner``: ``capture() -> FingerCapture``.
+- ``Door``: ``open()``, ``close()``, ``state`` (:data:`OPEN` / :data:`CLOSED`).
+- ``MrzSource``: ``read_mrz() -> str``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "Camera",
+    "ChipReader",
+    "FingerCapture",
+    "FingerprintScanner",
+    "Door",
+    "OPEN",
+    "CLOSED",
+    "MrzSource",
+    "DeviceError",
+    "CameraError",
+    "ReaderError",
+    "NoCardError",
+    "CardRemovedError",
+    "FingerprintScannerError",
+    "DoorError",
+    "MrzSourceError",
+]
+
+OPEN, CLOSED = "open", "closed"
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """The camera port. The adapters in this package also expose ``frame_time`` (see
+    :mod:`devices._camera`); it is not part of the protocol, so other cameras need not have it: read it
+    with ``getattr(camera, "frame_time", None)`` and fall back to the wall clock when it is None."""
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield RGB frames (H x W x 3, uint8) until closed."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChipReader(Protocol):
+    def wait_for_card(self, timeout: float = 30.0) -> None:
+        """Block until a card is in the field; NoCardError after ``timeout`` seconds."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """Send a command APDU, return the response APDU (data + SW1 SW2)."""
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        """True once no card is in the field (at once if none is), False after ``timeout`` seconds."""
+
+    def close(self) -> None: ...
+
+    # Both adapters also have ``card_present`` (a property: True while a card is in the field). It
+    # is not a protocol member: Python 3.11's isinstance() would evaluate it, asking the reader.
+
+
+@dataclass(frozen=True)
+class FingerCapture:
+    """One scanner image: grayscale uint8 (ridges dark), its resolution, and what it holds.
+
+    ``kind`` is ``"flat"`` (one finger) or ``"slap"`` (four fingers); ``position`` is the ISO/IEC
+    19794-2 finger position of a flat capture when the scanner knows it (0 = unknown).
+    """
+
+    image: np.ndarray
+    dpi: int
+    kind: str = "flat"
+    position: int = 0
+
+    def __repr__(self) -> str:  # never print the image
+        return f"FingerCapture(kind={self.kind!r}, dpi={self.dpi}, shape={self.image.shape}, position={self.position})"
+
+
+@runtime_checkable
+class FingerprintScanner(Protocol):
+    def capture(self) -> FingerCapture: ...
+
+
+@runtime_checkable
+class Door(Protocol):
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+@runtime_checkable
+class MrzSource(Protocol):
+    def read_mrz(self) -> str:
+        """The MRZ text (TD3 2x44 or TD1 3x30 characters, lines concatenated)."""
+
+
+class DeviceError(Exception):
+    """A device failed or is unavailable."""
+
+
+class CameraError(DeviceError):
+    """The camera cannot be opened or stopped delivering frames."""
+
+
+class ReaderError(DeviceError):
+    """The chip reader is unavailable or an APDU could not be carried."""
+
+
+class NoCardError(ReaderError):
+    """No card was presented before the time-out."""
+
+
+class CardRemovedError(ReaderError):
+    """The card left the reader's field during a read."""
+
+
+class FingerprintScannerError(DeviceError):
+    """The fingerprint scanner could not capture an image."""
+
+
+class DoorError(DeviceError):
+    """The door controller did not accept a command."""
+
+
+class MrzSourceError(DeviceError):
+    """No machine-readable zone could be obtained from the document page."""
