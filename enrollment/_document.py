@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import emrtd
-from devices import CardRemovedError, DeviceError, NoCardError  # the reader port's errors
+from devices.ports import CardRemovedError, DeviceError, NoCardError  # the reader port's errors
 from enrollment._errors import DocumentError, DocumentRejected, MrzError
 
 __all__ = ["MrzData", "DocumentRead", "parse_mrz", "check_digit", "read_document", "chip_face_image"]
@@ -100,8 +100,25 @@ _REFUSALS = {
 }
 
 
+def _require_verified_chip(result, trust, require_revocation_status: bool) -> None:
+    """Positive evidence only: PA passed up to a trusted CSCA, DG1/DG2 verified, revocation status known."""
+    if trust is None:
+        raise DocumentRejected("chip_pa_failed", "no trust store: passive authentication cannot be performed")
+    pa = result.passive_authentication
+    steps = {c.name: c.passed for c in getattr(pa, "checks", ())}
+    check = result.check("passive_authentication")
+    if check is None or check.passed is not True or steps.get("dsc_chain") is not True:
+        raise DocumentRejected("chip_pa_failed", "passive authentication did not verify up to a trusted CSCA")
+    if require_revocation_status and steps.get("dsc_revocation") is not True:
+        raise DocumentRejected("chip_pa_failed", "the Document Signer's revocation status is unknown (no current CRL)")
+    unverified = [dg for dg in ("DG1", "DG2") if result.data_group_verified(dg) is not True]
+    if unverified:
+        raise DocumentRejected("chip_pa_failed", f"{', '.join(unverified)} not read and verified against the SOD")
+
+
 def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card_timeout_s: float = 30.0,
-                  today: dt.date | None = None) -> DocumentRead:
+                  today: dt.date | None = None, require_passive_authentication: bool = True,
+                  require_revocation_status: bool = True) -> DocumentRead:
     """Wait for the card, take the MRZ (text, or a callable such as an MRZ source's ``read_mrz``
     called once the document is down), read and verify the chip (BAC/PACE, CA, AA, PA).
 
@@ -109,6 +126,11 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
     no_card / card_removed / reader_fault / access_denied / chip_read_failed) or
     :class:`DocumentRejected` (read, but a check failed or the document is expired: ``reason_code``
     from the back office's ReasonCode enum).
+
+    Fail closed: unless ``require_passive_authentication`` is relaxed (explicitly), a chip is accepted
+    only when Passive Authentication passed with the DSC -> CSCA chain verified against ``trust``, DG1
+    and DG2 were read and hashed as the SOD says, and (``require_revocation_status``) the DSC is known
+    not to be revoked; anything not performed or unknown is refused as ``chip_pa_failed``.
     """
     try:
         reader.wait_for_card(timeout=card_timeout_s)
@@ -121,8 +143,7 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
     if mrz.date_of_expiry is None or mrz.date_of_expiry < today:
         raise DocumentRejected("document_expired", "the document has expired")
     try:
-        # without a trust store (CSCA list) Passive Authentication cannot run: the entry point must wire one
-        result = emrtd.read_document(reader, mrz.access_key, trust=trust, passive_authentication=trust is not None)
+        result = emrtd.read_document(reader, mrz.access_key, trust=trust)
     except NoCardError as e:
         raise DocumentError("no_card", "no document was placed on the reader") from e
     except CardRemovedError as e:
@@ -143,4 +164,6 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
     aa, ca = checks.get("active_authentication"), checks.get("chip_authentication")
     if aa is False or ca is False:
         raise DocumentRejected("chip_cloned", "the chip could not prove it is genuine")
+    if require_passive_authentication:
+        _require_verified_chip(result, trust, require_revocation_status)
     return DocumentRead(mrz, checks, result.access_protocol, chip_face_image(result.files.get("DG2")))

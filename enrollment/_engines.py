@@ -37,7 +37,8 @@ class Liveness(Protocol):
 
     challenge: str
 
-    def observe(self, frame: np.ndarray) -> bool | None: ...
+    def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
+        """One frame; ``t`` its capture time on the camera's clock (seconds), None: now."""
 
 
 @dataclass

@@ -43,7 +43,7 @@ def enrol_headless(workflow: EnrolmentWorkflow, camera, scanner, *, language: st
             follow = getattr(camera, "follow", None)
             for frame in camera.frames():
                 frames += 1
-                fb = workflow.process_frame(frame)
+                fb = workflow.process_frame(frame, getattr(camera, "frame_time", None))
                 if follow is not None:
                     follow(fb.challenge)
                 if workflow.step is not Step.FACE or frames >= max_frames:

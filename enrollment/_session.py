@@ -77,6 +77,11 @@ class Policy:
     finger_plan: tuple[FingerTask, ...] = SLAP_PLAN
     min_fingers: int = 2
     card_timeout_s: float = 30.0
+    #: a record is accepted only for a chip whose SOD verified up to a trusted CSCA, with DG1 and DG2
+    #: hashed as signed, and (unless relaxed) a DSC whose revocation status is known. Relaxing either is
+    #: explicit configuration (a development kiosk without a trust store), never a default.
+    require_passive_authentication: bool = True
+    require_revocation_status: bool = True
     consent_purposes: tuple[str, ...] = ("enrolment", "enrolment_duplicate_check")
     consent_text_version: str = "2026-11"
     report_events: bool = True  # queue a no-personal-data event per session for the back office

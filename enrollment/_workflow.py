@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from devices import DeviceError, MrzSourceError
+from devices.ports import DeviceError, MrzSourceError
 from enrollment._document import DocumentRead, read_document
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
@@ -238,6 +238,8 @@ class EnrolmentWorkflow:
         try:
             text = mrz_text if mrz_text is not None else self.mrz_source.read_mrz
             doc = read_document(self.reader, text, trust=self.trust, card_timeout_s=self.policy.card_timeout_s,
+                                require_passive_authentication=self.policy.require_passive_authentication,
+                                require_revocation_status=self.policy.require_revocation_status,
                                 today=self.now().date())
         except DocumentRejected as e:
             with self._lock:
@@ -295,8 +297,9 @@ class EnrolmentWorkflow:
         self._step_started = self.clock()
         return FaceFeedback("retry", ("face.retry",), None, left)
 
-    def process_frame(self, frame: np.ndarray) -> FaceFeedback:
-        """Quality-check one preview frame; feed liveness; capture when stable and live."""
+    def process_frame(self, frame: np.ndarray, t: float | None = None) -> FaceFeedback:
+        """Quality-check one preview frame; feed liveness (``t``: the frame's capture time on the camera's
+        clock, None: now); capture when stable and live."""
         with self._lock:
             self._require(Step.FACE)
             left = self._attempts_left("face", self.policy.max_face_attempts)
@@ -307,7 +310,7 @@ class EnrolmentWorkflow:
             if self.engines.liveness is not None and not self.session.liveness_passed and check.face_found:
                 if self._liveness is None:
                     self._liveness = self.engines.liveness()
-                verdict = self._liveness.observe(frame)
+                verdict = self._liveness.observe(frame, t)
                 challenge = self._liveness.challenge
                 if verdict is False:
                     self.last_failure = "liveness:" + str(getattr(self._liveness, "reason", "") or "failed")

@@ -12,6 +12,7 @@ camera that cannot follow instructions) live in :mod:`kiosk.testing`, which runt
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -60,8 +61,9 @@ class _RealLiveness:
         self.challenge = "liveness.look_at_camera"
         self.reason: str | None = None
 
-    def observe(self, frame: np.ndarray) -> bool | None:
-        state = self.session.feed(frame, self._clock())
+    def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
+        # the camera's own clock where it has one (a dropped or late frame keeps its real time)
+        state = self.session.feed(frame, self._clock() if t is None else t)
         if state.instruction_key:
             self.challenge = f"liveness.{state.instruction_key}"
         if not state.done:
@@ -70,11 +72,12 @@ class _RealLiveness:
         return bool(state.passed)
 
 
-def build_engines(*, liveness: str = "auto") -> Engines:
+def build_engines(*, liveness: str = "auto", seed: int | None = None) -> Engines:
     """The kiosk's engines from ``biometrics`` (:class:`EnginesUnavailable` without it).
 
     ``liveness``: "auto" (the active challenge) or "off" (no liveness step: ``sources["liveness"]``
-    says so and a warning is logged)."""
+    says so and a warning is logged). ``seed``: the challenges come from a seeded sequence so a
+    recorded traveller can be replayed (simulations only; a kiosk draws them from the system's CSPRNG)."""
     if liveness not in LIVENESS_MODES:
         raise ValueError(f"liveness must be one of {', '.join(LIVENESS_MODES)}, not {liveness!r} (the simulator's "
                          "head-movement check is kiosk.testing.with_head_movement_liveness)")
@@ -86,8 +89,10 @@ def build_engines(*, liveness: str = "auto") -> Engines:
     def face_template(img) -> bytes:
         return bface.extract_template(img).to_bytes()
 
+    seeds = itertools.count(seed) if seed is not None else None
+
     def liveness_factory():
-        return _RealLiveness(bface.LivenessSession())
+        return _RealLiveness(bface.LivenessSession(rng=next(seeds) if seeds is not None else None))
 
     assessed: dict[int, object] = {}  # quality the slap segmenter already measured, by image id
 

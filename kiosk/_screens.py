@@ -70,6 +70,7 @@ class FaceScreen(KioskScreen):
     def on_enter(self, *args) -> None:
         self._stop = threading.Event()
         self._frame = None  # latest camera frame (preview)
+        self._frame_time: float | None = None  # its capture time on the camera clock
         self._frame_seq = 0
         self._shown_seq = 0
         self._feedback = None  # latest quality feedback
@@ -106,8 +107,9 @@ class FaceScreen(KioskScreen):
             for frame in app.camera.frames():
                 if self._stop.is_set():
                     break
+                stamp = getattr(app.camera, "frame_time", None)  # the camera's clock, where it has one
                 with self._new_frame:
-                    self._frame = frame
+                    self._frame, self._frame_time = frame, stamp
                     self._frame_seq += 1
                     self._new_frame.notify_all()
         except Exception as e:  # noqa: BLE001 - a camera failure is shown and the officer called
@@ -123,12 +125,12 @@ class FaceScreen(KioskScreen):
             with self._new_frame:
                 self._new_frame.wait_for(lambda seen=done_seq: self._frame_seq != seen or self._stop.is_set(),
                                          timeout=1.0)
-                frame, done_seq = self._frame, self._frame_seq
+                frame, stamp, done_seq = self._frame, self._frame_time, self._frame_seq
             if frame is None or self._stop.is_set():
                 continue
             t0 = time.perf_counter()
             try:
-                fb = wf.process_frame(frame)
+                fb = wf.process_frame(frame, stamp)
             except Exception:  # noqa: BLE001 - the step ended (captured, abandoned, timed out)
                 break
             app.frame_ms.append((time.perf_counter() - t0) * 1000)

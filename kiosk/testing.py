@@ -159,7 +159,7 @@ class MotionLiveness:
         self._moved = self._changed = False
         self.frames = 0
 
-    def observe(self, frame: np.ndarray) -> bool | None:
+    def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
         boxes, gray, _ = self.detector.detect(frame)
         if not boxes:
             return None

@@ -33,6 +33,7 @@ _CHOICES = {
     "gate_fingerprints": ("backoffice", "off"),
     "gate_fingerprint_offline": ("refer", "skip"),
     "gate_revocation": ("require", "accept_unknown"),
+    "kiosk_liveness": ("active", "off"),
 }
 
 
@@ -79,6 +80,18 @@ class Settings:
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)
     gate_revocation: str = "require"  # DSC revocation status unknown: "require" (refer) | "accept_unknown"
     gate_sync_interval_s: int = 30
+    # the enrolment kiosk ([kiosk]); see smartborder/compose/kiosk.py
+    kiosk_id: str = "kiosk-01"
+    kiosk_trust: Path | None = None  # CSCA certificates, CRLs, Master Lists: required (Passive Authentication)
+    kiosk_camera: str = "0"  # OpenCV device index or a video file
+    kiosk_page_camera: str = ""  # the document scanner's camera for the MRZ (index or file); "" the face camera
+    kiosk_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (no driver is bundled)
+    kiosk_liveness: str = "active"  # "active" | "off" (an explicit relaxation)
+    kiosk_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
+    kiosk_kek_file: Path | None = None  # the outbox vault's KEK; default key_dir/kiosk.kek
+    # the back office's matchers: names in the engines' calibrated THRESHOLDS
+    backoffice_face_threshold: str = "fmr_5e-4"
+    backoffice_fingerprint_threshold: str = "fmr_5e-4"
     #: secrets this object generated (env = "dev" with none configured): not real credentials
     generated_secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import emrtd
-from devices import FixedMrzSource, SimulatedReader
+from devices.sim import FixedMrzSource, SimulatedReader
+from emrtd.sim import IssuedDocument, issue_document, trust_for_issued_document
 from enrollment import (
     SLAP_PLAN,
     BackofficeHttpClient,
@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 
 
 def td3(number="C1234567", expiry=None, surname="NGUYEN", given="VAN DUC") -> str:
-    from kiosk import td3_mrz
+    from kiosk.sim import td3_mrz
 
     expiry = expiry or dt.date.today().replace(year=dt.date.today().year + 5)
     return td3_mrz(surname, given, number, "VNM", dt.date(1985, 3, 14), "M", expiry)
@@ -89,7 +89,7 @@ class Script:
         class _Live:
             challenge = "liveness.turn_head"
 
-            def observe(self, frame):
+            def observe(self, frame, t=None):
                 return Script._next(script.liveness)
 
         def face_quality(img):
@@ -164,25 +164,21 @@ class Rig:
     outbox: Outbox
     script: Script
     clock: Clock
-    document: emrtd.IssuedDocument
+    document: IssuedDocument
     key: bytes
 
 
-_DOCS: dict[tuple, emrtd.IssuedDocument] = {}
+_DOCS: dict[tuple, IssuedDocument] = {}
 
 
-def issued(mrz: str, faults: Iterable[str] = ()) -> emrtd.IssuedDocument:
+def issued(mrz: str, faults: Iterable[str] = ()) -> IssuedDocument:
     key = (mrz, tuple(faults))
     if key not in _DOCS:  # issuing generates keys: reuse within the session
-        _DOCS[key] = emrtd.issue_document(mrz, face_photo(), aa="ec", faults=tuple(faults))
+        _DOCS[key] = issue_document(mrz, face_photo(), aa="ec", faults=tuple(faults))
     return _DOCS[key]
 
 
 def trust_for(doc):
-    try:
-        from emrtd._pa import trust_for_issued_document
-    except ImportError:
-        return None
     return trust_for_issued_document(doc)
 
 

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from devices import SimulatedReader
+from devices.sim import SimulatedReader
+from emrtd.sim import IssuerPki
 from enrollment import (
     DocumentError,
     DocumentRejected,
@@ -99,3 +100,39 @@ def test_refused_documents():
     with pytest.raises(DocumentRejected) as e:
         read_document(SimulatedReader(doc), mrz, trust=trust_for(doc), card_timeout_s=0.05)
     assert e.value.reason_code in ("chip_aa_failed", "chip_cloned")
+
+
+@pytest.mark.parametrize(("faults", "trust", "why"), [
+    ((), "none", "no trust store"),
+    ((), "csca only", "revocation status"),
+    ((), "other csca", "trusted CSCA"),
+    (("no_sod",), "issuer", "passive_authentication"),
+    (("no_dg2",), "issuer", "DG2 not read"),
+    (("unknown_csca",), "issuer", "passive_authentication"),
+], ids=["no-trust-store", "no-crl", "foreign-csca", "no_sod", "no_dg2", "unknown_csca"])
+def test_enrolment_accepts_a_chip_only_on_positive_evidence(faults, trust, why):
+    """Fail closed: PA up to a trusted CSCA, a known revocation status and DG1/DG2 verified, or refused."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    import emrtd
+
+    mrz = td3()
+    doc = issued(mrz, faults=faults)
+    store = {"none": None, "issuer": trust_for(doc),
+             "csca only": emrtd.TrustStore([doc.csca_certificate]),
+             "other csca": emrtd.TrustStore([IssuerPki.make("CN").csca_cert.public_bytes(Encoding.DER)])}[trust]
+    with pytest.raises(DocumentRejected, match=why) as e:
+        read_document(SimulatedReader(doc), mrz, trust=store, card_timeout_s=0.05)
+    assert e.value.reason_code == "chip_pa_failed"
+
+
+def test_relaxations_of_the_enrolment_chip_check_are_explicit():
+    import emrtd
+
+    mrz = td3()
+    doc = issued(mrz)
+    csca_only = emrtd.TrustStore([doc.csca_certificate])
+    read = read_document(SimulatedReader(doc), mrz, trust=csca_only, card_timeout_s=0.05, require_revocation_status=False)
+    assert read.checks["passive_authentication"] is True
+    dev = read_document(SimulatedReader(doc), mrz, trust=None, card_timeout_s=0.05, require_passive_authentication=False)
+    assert dev.checks["passive_authentication"] is None  # recorded as not performed, never as passed

@@ -1,0 +1,189 @@
+"""The enrolment kiosk's composition: the one place that builds a kiosk from configuration.
+
+``smartborder kiosk run`` (real devices or ``--sim``) and the end-to-end tests call :func:`build_kiosk`;
+only the :class:`KioskDevices` handed in differ (real adapters from :func:`real_devices`, or the
+simulator's, which plug in at the device ports).
+
+Production defaults: a trust store is required (Passive Authentication up to a trusted CSCA, DG1 and
+DG2 verified, the DSC's revocation status known, before any record is taken); only
+``--dev-without-passive-authentication`` in ``env = "dev"`` relaxes it, and says so on every start. The
+outbox is sealed by the privacy vault under a KEK kept outside the data directory in a file only the
+kiosk's user can read (created 0600 in dev). The liveness challenge runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("smartborder.kiosk")
+
+__all__ = ["KioskConfig", "KioskConfigError", "KioskDevices", "Kiosk", "kiosk_config", "real_devices", "build_kiosk",
+           "DEV_WITHOUT_PA_BANNER"]
+
+DEV_WITHOUT_PA_BANNER = ("DEVELOPMENT KIOSK: NO TRUST STORE, PASSIVE AUTHENTICATION IS NOT PERFORMED: forged chips "
+                         "are enrolled. Never in service.")
+
+
+class KioskConfigError(ValueError):
+    """The kiosk's configuration is unusable or unsafe (the setting is named)."""
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    trust_path: Path | None
+    env: str = "dev"
+    data_dir: Path = Path("var")
+    key_dir: Path = Path("var-keys")
+    kiosk_id: str = "kiosk-01"
+    dev_without_passive_authentication: bool = False
+    backoffice_url: str | None = None
+    token: str | None = None
+    camera: str = "0"
+    page_camera: str = ""
+    reader: str | None = None
+    finger_dir: Path | None = None
+    language: str = "vi"
+    liveness: str = "active"
+    liveness_seed: int | None = None
+    kek_file: Path | None = None
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "kiosk" / "outbox"
+
+
+def kiosk_config(settings, **overrides: Any) -> KioskConfig:
+    """A :class:`KioskConfig` from :class:`smartborder.settings.Settings` (TOML ``[kiosk]`` + env) and
+    command-line ``overrides`` (None values ignored); refuses what a deployed kiosk must not run with."""
+    values: dict[str, Any] = dict(
+        trust_path=settings.kiosk_trust, env=settings.env, data_dir=settings.data_dir, key_dir=settings.key_dir,
+        kiosk_id=settings.kiosk_id, backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
+        camera=settings.kiosk_camera, page_camera=settings.kiosk_page_camera,
+        reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
+        finger_dir=settings.kiosk_finger_dir, language=settings.language, liveness=settings.kiosk_liveness,
+        liveness_seed=settings.kiosk_liveness_seed, kek_file=settings.kiosk_kek_file or settings.key_dir / "kiosk.kek")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("trust_path") is not None:
+        values["trust_path"] = Path(values["trust_path"])
+    if not values.get("token"):
+        values["backoffice_url"] = None  # no credential: enrolments wait, sealed, in the outbox
+    config = KioskConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: KioskConfig) -> None:
+    if config.dev_without_passive_authentication and config.env != "dev":
+        raise KioskConfigError("--dev-without-passive-authentication is refused outside env = \"dev\"")
+    if config.liveness_seed is not None and config.env != "dev":
+        raise KioskConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
+    if config.liveness not in ("active", "off"):
+        raise KioskConfigError(f"liveness must be active or off, not {config.liveness!r}")
+
+
+@dataclass
+class KioskDevices:
+    camera: Any  # frames(); frame_time
+    reader: Any  # wait_for_card(timeout), transmit(apdu)
+    mrz_source: Any  # read_mrz()
+    scanner: Any  # capture() -> FingerCapture (a four-finger slap)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _source(value: str) -> int | str:
+    return int(value) if value.strip().lstrip("-").isdigit() else value
+
+
+def real_devices(config: KioskConfig) -> KioskDevices:
+    """A PC/SC reader, an OpenCV camera for the face (a video file plays at its own rate), the document
+    scanner's camera read by the MRZ OCR (the face camera when none is configured), and fingerprint images
+    standing in for a slap scanner (no scanner driver is bundled: ``finger_dir`` is required)."""
+    import emrtd
+    from devices import CallableMrzSource, ImageFingerprintScanner, OpenCvCamera, PcscReader
+
+    if config.finger_dir is None:
+        raise KioskConfigError("no fingerprint scanner driver is bundled: set [kiosk] finger_dir (images standing in "
+                               "for the scanner) or pass --finger-dir, or use --sim")
+    camera = OpenCvCamera(_source(config.camera), realtime=True)
+    page = OpenCvCamera(_source(config.page_camera)) if config.page_camera else camera
+
+    def mrz_from_page() -> str:
+        return "".join(emrtd.read_mrz_image(next(iter(page.frames()))).lines)
+
+    closers = [camera.close] + ([page.close] if page is not camera else [])
+    return KioskDevices(camera, PcscReader(config.reader), CallableMrzSource(mrz_from_page),
+                        ImageFingerprintScanner(config.finger_dir, slap=True), closers)
+
+
+@dataclass
+class Kiosk:
+    config: KioskConfig
+    workflow: Any
+    devices: KioskDevices
+    outbox: Any
+    submitter: Any = None
+
+    def close(self) -> None:
+        for close in self.devices.closers:
+            try:
+                close()
+            except Exception as e:  # noqa: BLE001 - closing a device must not hide the kiosk's own exit
+                log.warning("closing a device failed: %s", type(e).__name__)
+
+
+def _outbox(config: KioskConfig):
+    """The sealed outbox: the privacy vault (a data key per record, crypto-shredded on delivery) under
+    the kiosk's KEK, which must lie outside the data directory and be readable by the kiosk's user only."""
+    from enrollment import Outbox
+    from privacy import FileKek, KekError, Vault, check_key_location
+
+    path = config.kek_file or config.key_dir / "kiosk.kek"
+    try:
+        check_key_location(path, config.data_dir)
+        if not path.exists():
+            if config.env != "dev":
+                raise KioskConfigError(f"the kiosk's KEK file {path} does not exist (set [kiosk] kek_file)")
+            FileKek.generate(path)
+        kek = FileKek(path)
+    except KekError as e:
+        raise KioskConfigError(str(e)) from e
+    config.outbox_dir.mkdir(parents=True, exist_ok=True)
+    return Outbox(config.outbox_dir, vault=Vault(config.data_dir / "kiosk" / "outbox-vault.db", kek))
+
+
+def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None, engines: Any = None,
+                outbox: Any = None) -> Kiosk:
+    """The kiosk's object graph: trust store, engines, sealed outbox, back-office client, workflow.
+    ``trust`` / ``engines`` / ``outbox`` replace what the configuration names (the simulator's own trust
+    store for its virtual documents; a photo camera's stand-in liveness, said out loud by the caller)."""
+    import emrtd
+    from enrollment import BackofficeHttpClient, EnrolmentWorkflow, Policy
+    from kiosk import EnginesUnavailable, build_engines
+
+    validate(config)
+    if trust is None and config.trust_path is not None:
+        try:
+            trust = emrtd.TrustStore.from_path(config.trust_path)
+        except (emrtd.TrustError, OSError) as e:
+            raise KioskConfigError(f"trust store {config.trust_path}: {e}") from e
+    if trust is None and not config.dev_without_passive_authentication:
+        raise KioskConfigError("the kiosk needs a trust store for Passive Authentication: set [kiosk] trust (CSCA "
+                               "certificates, CRLs or Master Lists) or pass --trust")
+    if config.dev_without_passive_authentication:
+        log.warning(DEV_WITHOUT_PA_BANNER)
+    if engines is None:
+        try:
+            engines = build_engines(liveness="auto" if config.liveness == "active" else "off",
+                                    seed=config.liveness_seed)
+        except EnginesUnavailable as e:
+            raise KioskConfigError(str(e)) from e
+    outbox = outbox if outbox is not None else _outbox(config)
+    submitter = BackofficeHttpClient(config.backoffice_url, config.token) if config.backoffice_url else None
+    policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication)
+    workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
+                                 trust=trust, policy=policy)
+    return Kiosk(config, workflow, devices, outbox, submitter)

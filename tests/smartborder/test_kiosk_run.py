@@ -1,0 +1,138 @@
+"""`smartborder kiosk run` started the way a deployment starts it: a TOML file, a separate process under
+Xvfb, real adapters on virtual devices: the passport's chip behind pcscd + vsmartcard's vpcd, the face
+camera and the document scanner's camera fed from video files through OpenCV, fingerprint images
+standing in for the slap scanner (no driver is bundled), the real back office on loopback. The
+autopilot taps through the app as a traveller would: document, consent, face with the liveness
+challenge, three slaps, review; the record reaches the back office, accepted.
+
+As at the gate (tests/smartborder/test_gate_run.py), the challenge is seeded (``liveness_seed``, dev
+only) and the recorded traveller follows the very session the kiosk will run: the recording feeds the
+session the frames the kiosk's own quality check finds a face on, with the frames' times. The video
+opens on an empty hall, so the kiosk's first frames (models loading) carry no face and start no challenge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emrtd.sim import issue_document
+from tests.conftest import REPO, shared_path
+from tests.emrtd.test_vpcd import pcscd  # noqa: F401 - the fixture: a running pcscd, or a skip with the reason
+from tests.smartborder.test_gate_run import FPS, _td3, _write_video
+
+SEED = 11
+LEAD_IN = int(4 * FPS)  # seconds of empty hall before the traveller steps up
+VPCD_READER = "Virtual PCD 00 01"
+
+
+def _record(photos: list[Path], path: Path) -> None:
+    from biometrics.face import LivenessSession
+    from kiosk import build_engines
+    from kiosk.sim import TravellerCamera
+
+    engines = build_engines(liveness="off")  # only its quality check: the one the kiosk gates liveness on
+    camera = TravellerCamera(photos, fps=0, crop=0.7)
+    first = next(iter(camera.frames()))
+    hall = np.full_like(first, 90)
+    frames = [hall] * LEAD_IN
+    session = LivenessSession(rng=SEED)
+    state = None
+    try:
+        it = camera.frames()
+        for i in range(LEAD_IN, LEAD_IN + 400):
+            frame = next(it)
+            frames.append(frame)
+            if engines.face_quality(frame).face_found:
+                state = session.feed(frame, i / FPS)
+                camera.follow(f"liveness.{state.instruction_key}" if state.instruction_key else None)
+                if state.done:
+                    break
+        assert state is not None and state.done and state.passed, f"the recorder's session: {state}"
+        for _ in range(int(8 * FPS)):  # facing the camera, still, for the capture
+            camera.follow(None)
+            frames.append(next(it))
+    finally:
+        session.close()
+        camera.close()
+    _write_video(path, frames)
+
+
+@pytest.mark.slow
+def test_kiosk_run_enrols_one_traveller_end_to_end_on_virtual_devices(pcscd, tmp_path):  # noqa: F811
+    import emrtd
+    from emrtd.sim import VPCD_PORT, VpcdCard, VpcdError
+    from smartborder.sim.backoffice import SimBackoffice
+    from smartborder.sim.demo import _enrolable
+
+    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run") is None:
+        pytest.skip("no display and no xvfb-run")
+    faces = shared_path("faces", "lfw-dev")
+    fingers = sorted(shared_path("fingerprints", "fvc2000_DB2").glob("*.tif"))[:4]
+    person = next(imgs for d in sorted(faces.iterdir()) if d.is_dir()
+                  and len(imgs := sorted(d.glob("*.jpg"))) >= 4 and _enrolable(imgs[1:4]))
+
+    doc = issue_document(_td3("C8880001"), person[0].read_bytes(), aa="ec")
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    (trust / "csca.der").write_bytes(doc.csca_certificate)
+    (trust / "csca.crl").write_bytes(doc.crl)
+    _record(person[1:4], tmp_path / "face.avi")
+    page = np.asarray(emrtd.render_mrz_image(emrtd.parse_mrz(doc.mrz).lines()).convert("RGB"))
+    _write_video(tmp_path / "page.avi", [page] * 8)
+    scanner = tmp_path / "scanner"
+    scanner.mkdir()
+    for f in fingers:
+        shutil.copy(f, scanner / f.name)
+
+    with SimBackoffice() as backoffice:
+        config = tmp_path / "kiosk.toml"
+        config.write_text(f"""
+env = "dev"
+data_dir = "{tmp_path / 'data'}"
+key_dir = "{tmp_path / 'keys'}"
+backoffice_url = "{backoffice.url}"
+device_token = "{backoffice.kiosk_token}"
+reader = "{VPCD_READER}"
+[kiosk]
+trust = "{trust}"
+camera = "{tmp_path / 'face.avi'}"
+page_camera = "{tmp_path / 'page.avi'}"
+finger_dir = "{scanner}"
+liveness_seed = {SEED}
+""")
+        try:
+            card = VpcdCard(doc.chip(), port=VPCD_PORT + 1).start()
+        except VpcdError as e:
+            pytest.skip(f"vpcd not reachable: {e}")
+        kivy_home = REPO / "var" / "kivy"
+        kivy_home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTBORDER_")}
+        env.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_HOME=str(kivy_home))
+        cmd = [sys.executable, "-m", "smartborder", "kiosk", "run", "--config", str(config), "--autopilot", "en"]
+        if not os.environ.get("DISPLAY"):
+            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
+        try:
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+        finally:
+            card.stop()
+        assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+        run = result["runs"]["en"]
+        assert result["ok"] and run["backoffice_status"] == "accepted", run
+        assert result["engines"]["liveness"] == "biometrics"  # the active challenge ran, and passed
+        assert run["face_frames_shown"] > LEAD_IN  # the face step saw the traveller, not only the empty hall
+        enrolments = backoffice.app.state.ctx.store.query("SELECT status FROM enrolments")
+        assert [r["status"] for r in enrolments] == ["accepted"]
+    # the outbox is sealed under a key kept outside the data directory, readable by the kiosk's user only
+    kek = tmp_path / "keys" / "kiosk.kek"
+    assert kek.is_file() and (kek.stat().st_mode & 0o077) == 0
+    # the enrolment record was delivered, then shredded (the session's event, no personal data, may wait)
+    assert not list((tmp_path / "data" / "kiosk" / "outbox").glob("enr-*"))
