@@ -66,11 +66,13 @@ def backoffice() -> None:
 
 
 @backoffice.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The back office's TOML file (default: SMARTBORDER_CONFIG); settings under [backoffice].")
+@click.option("--host", default=None, help="Interface to listen on (default: [backoffice] host, 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Default: [backoffice] port, 8080.")
 @db_option
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str, port: int, db: str | None, log_level: str) -> None:
+def serve(config_path: str | None, host: str | None, port: int | None, db: str | None, log_level: str) -> None:
     """Start the service with uvicorn (structured JSON logs on stderr)."""
     import logging
 
@@ -78,10 +80,16 @@ def serve(host: str, port: int, db: str | None, log_level: str) -> None:
 
     from backoffice import configure_json_logging
     from smartborder.compose.backoffice import CompositionError, build_backoffice
+    from smartborder.settings import SettingsError, load_settings
 
     configure_json_logging(getattr(logging, log_level.upper()))
     try:
-        app = build_backoffice(_settings(), db_path=db)
+        settings = load_settings(config_path)
+    except SettingsError as e:
+        raise click.ClickException(str(e)) from e
+    host, port = host or settings.backoffice_host, port or settings.backoffice_port
+    try:
+        app = build_backoffice(settings, db_path=db)
     except CompositionError as e:
         raise click.ClickException(str(e)) from e
     config = app.state.ctx.config

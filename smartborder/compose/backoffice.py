@@ -79,11 +79,12 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
     finger_threshold = (overrides.pop("fingerprint_threshold", None)
                         or getattr(settings, "backoffice_fingerprint_threshold", None) or DEFAULT_THRESHOLD)
     secret_key, kek, kek_file = settings.secret_key, settings.kek, settings.kek_file
-    configured = "SMARTBORDER_SECRET_KEY" in environ or "SMARTBORDER_CONFIG" in environ
+    # a secret the dev Settings generated is not configured: keep a stable one in data_dir instead
+    configured = settings.configured("secret_key") is not None or "SMARTBORDER_SECRET_KEY" in environ
     if settings.is_dev and not configured and "secret_key" not in overrides:
         dev = _dev_secrets(settings)
         secret_key = dev["secret_key"]
-        if "SMARTBORDER_KEK" not in environ and not kek_file:
+        if settings.configured("kek") is None and "SMARTBORDER_KEK" not in environ and not kek_file:
             kek = dev["kek"]
     values: dict[str, Any] = {
         "secret_key": secret_key, "kek": None if kek_file else kek, "kek_file": kek_file,
