@@ -65,11 +65,13 @@ def serve(port: int, db: str, secret: str, kek: str) -> None:
     """Child process: the back office on 127.0.0.1."""
     import uvicorn
 
-    from backoffice import BackofficeConfig, create_app
+    from smartborder.compose.backoffice import build_backoffice
+    from smartborder.settings import load_settings
 
-    config = BackofficeConfig(secret_key=secret, kek=kek, db_path=Path(db), dev=True)
-    uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                log_config=None)
+    # the back office a deployment runs (backoffice serve's composition), on this database
+    app = build_backoffice(load_settings(environ={}, data_dir=Path(db).parent), db_path=Path(db), secret_key=secret,
+                           kek=kek)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, log_config=None)
 
 
 def _prepare(db: Path, secret: str, devices: int) -> dict[str, str]:
