@@ -201,10 +201,11 @@ def real_devices(config: GateConfig) -> GateDevices:
         if key:
             log.info("lane display: %s", key)
 
-    closers = [c for c in (getattr(camera, "close", None), getattr(getattr(page, "camera", None), "close", None),
-                           getattr(door, "release", None)) if c is not None]
-    return GateDevices(PcscReader(config.reader), camera, door, page_camera=page, scanner=scanner,
-                       display=display, closers=closers)
+    reader = PcscReader(config.reader)
+    closers = [c for c in (reader.close, getattr(camera, "close", None),
+                           getattr(getattr(page, "camera", None), "close", None), getattr(door, "release", None))
+               if c is not None]
+    return GateDevices(reader, camera, door, page_camera=page, scanner=scanner, display=display, closers=closers)
 
 
 @dataclass
@@ -291,12 +292,12 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
 
 
 def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float = 60.0,
-          removal_wait_s: float = 30.0, stop: threading.Event | None = None,
+          removal_wait_s: float = 30.0, reader_retry_s: float = 5.0, stop: threading.Event | None = None,
           on_result: Callable[[Any], None] | None = None) -> int:
     """Serve travellers one at a time until ``stop`` is set or ``max_travellers`` are served; a
     background thread syncs with the back office every ``sync_interval_s`` and never blocks a decision.
     After each traveller the gate waits for the document to leave the reader before the next."""
-    from devices import NoCardError
+    from devices.ports import NoCardError, ReaderError
 
     stop = stop or threading.Event()
     reader = gate.devices.reader
@@ -320,6 +321,10 @@ def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float =
             try:
                 reader.wait_for_card(card_wait_s)
             except NoCardError:
+                continue
+            except ReaderError as e:  # pcscd restarting, the reader unplugged: out of service, keep trying
+                log.error("gate %s: chip reader unavailable (%s); retrying", gate.config.gate_id, e)
+                stop.wait(reader_retry_s)
                 continue
             result = gate.workflow.process()
             served += 1

@@ -141,3 +141,40 @@ def test_an_in_memory_gate_needs_no_key_file(tmp_path):
         assert gate.workflow.policy.require_liveness
     finally:
         gate.close()
+
+
+def test_serve_survives_a_reader_outage_and_waits_for_the_document_to_be_taken(tmp_path):
+    """A PC/SC outage is logged and retried, never the end of the gate; each traveller's document must
+    leave the reader before the next transaction."""
+    from devices.ports import ReaderError
+    from smartborder.compose.gate import serve
+
+    events = []
+
+    class FlakyReader:
+        calls = 0
+
+        def wait_for_card(self, timeout):
+            FlakyReader.calls += 1
+            if FlakyReader.calls == 1:
+                raise ReaderError("pcscd restarting")
+            events.append("card")
+
+        def transmit(self, apdu):
+            raise ReaderError("no chip here")
+
+        def wait_for_removal(self, timeout):
+            events.append("removed")
+            return True
+
+    from devices.sim import LoggingDoor
+
+    gate = build_gate(GateConfig(trust_path=_trust_dir(tmp_path), data_dir=tmp_path / "data"),
+                      GateDevices(FlakyReader(), _Nothing(), LoggingDoor()))
+    try:
+        results = []
+        assert serve(gate, max_travellers=2, reader_retry_s=0.01, on_result=results.append) == 2
+    finally:
+        gate.close()
+    assert events == ["card", "removed", "card", "removed"]
+    assert [r.opened for r in results] == [False, False]  # no document data, no chip: referred
