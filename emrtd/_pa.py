@@ -8,7 +8,8 @@ outcome (True, False, or None when it could not be performed) and the reason:
 3. ``dg_hash:DGn``    every data group read hashes to the value in the SOD (step 3); a DG read but not in
                       the SOD fails; one in the SOD but not read is not checked;
 4. ``dsc_validity``   the DSC was valid when the SOD was signed (signing-time attribute; a document stays
-                      valid after its DSC expires, Part 12 §7.1.1);
+                      valid after its DSC expires, Part 12 §7.1.1); without a signing time, at the time of
+                      inspection (``at``, default now); a signing time in the future fails;
 5. ``dsc_chain``      the DSC is signed by a trusted CSCA that was itself valid then (step 1, Part 12 §5);
 6. ``dsc_revocation`` the DSC is not on that CSCA's CRL (Part 12 §7.1.3).
 
@@ -140,15 +141,17 @@ def passive_authentication(
     # 4. DSC validity at signing time
     signing_time = sod.signing_time
     res.signing_time = signing_time
-    when = signing_time or at
-    if when is None:
-        res.checks.append(PaCheck("dsc_validity", None, "the SOD has no signing time; DSC validity not checked"))
-        when = dt.datetime.now(dt.UTC)
+    now = at or dt.datetime.now(dt.UTC)
+    when = signing_time or now
+    if signing_time is not None and signing_time > now + dt.timedelta(days=1):
+        res.checks.append(PaCheck("dsc_validity", False, f"the SOD claims to be signed on {signing_time:%Y-%m-%d}, "
+                                  "in the future"))
     elif not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
         res.checks.append(PaCheck("dsc_validity", False, f"the DSC was not valid at {when:%Y-%m-%d %H:%M} "
                                   f"(valid {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}): expired or not yet valid"))  # fmt: skip
     else:
-        res.checks.append(PaCheck("dsc_validity", True, f"valid at {when:%Y-%m-%d %H:%M}"))
+        res.checks.append(PaCheck("dsc_validity", True, f"valid at {when:%Y-%m-%d %H:%M}"
+                                  + ("" if signing_time else " (no signing time in the SOD: checked at inspection)")))
     # 5-6. chain and revocation
     if trust is None:
         res.checks.append(PaCheck("dsc_chain", None, "no trust store given: DSC -> CSCA chain not checked"))
@@ -181,7 +184,10 @@ def passive_authentication(
         if revoked is not None:
             res.checks.append(PaCheck("dsc_revocation", False,
                                       f"the DSC (serial {cert.serial_number:X}) was revoked on {revoked.revocation_date_utc:%Y-%m-%d}"))
-        elif crl.next_update_utc is not None and crl.next_update_utc < (at or dt.datetime.now(dt.UTC)):
+        elif crl.next_update_utc is None:
+            res.checks.append(PaCheck("dsc_revocation", None, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}, but that "
+                                      "CRL has no nextUpdate: whether it is current cannot be told"))
+        elif crl.next_update_utc < (at or dt.datetime.now(dt.UTC)):
             res.checks.append(PaCheck("dsc_revocation", None, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}, but that "
                                       f"CRL is out of date (next update was due {crl.next_update_utc:%Y-%m-%d})"))
         else:

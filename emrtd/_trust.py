@@ -268,8 +268,17 @@ class TrustStore:
         return self.issuers_of(cert.issuer, _aki(cert))
 
     def crl_for(self, csca: x509.Certificate) -> x509.CertificateRevocationList | None:
-        """The newest CRL issued by ``csca`` (by name; signatures were checked when added)."""
-        mine = [c for c in self.crls if c.issuer == csca.subject]
+        """The newest CRL signed by ``csca``'s own key. Matching by name alone is not enough: after a
+        CSCA key rollover under the same name, the new key's CRL does not speak for DSCs of the old one."""
+        mine = []
+        for crl in self.crls:
+            if crl.issuer != csca.subject:
+                continue
+            try:
+                if crl.is_signature_valid(public_key_of(csca)):
+                    mine.append(crl)
+            except (CertificateLoadError, TypeError, ValueError):
+                continue
         return max(mine, key=lambda c: c.last_update_utc) if mine else None
 
     @classmethod

@@ -24,6 +24,7 @@ from tests.conftest import shared_path
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
 BSI = "bsi_tr03105-5_"
+BSI_AT = dt.datetime(2014, 6, 1, tzinfo=dt.UTC)  # within the set's DSC validity (its SOD has no signing time)
 
 
 def _bsi(name: str, modified: bool = False) -> bytes:
@@ -61,23 +62,27 @@ def test_bsi_sod_structure_round_trips():
 
 def test_bsi_set_passes_pa_against_its_dsc():
     dsc = x509.load_der_x509_certificate(shared_path("emrtd", "bsi_tr03105_5", "dsc_de_0142fd5cf927.cer").read_bytes())
+    inspected = BSI_AT
     for given in (None, dsc):
-        res = passive_authentication(_bsi_files(), dsc=given)
+        res = passive_authentication(_bsi_files(), dsc=given, at=inspected)
         assert res.valid, res.reason
         assert res.check("sod_signature").passed and res.check("dg_hash:DG1").passed and res.check("dg_hash:DG14").passed
         assert res.check("dg_hash:DG2").passed is None  # in the SOD, not read
         assert res.check("dsc_chain").passed is None and "not checked" in res.check("dsc_chain").reason
-        assert res.check("dsc_validity").passed is None  # no signing time in this SOD
+        assert res.check("dsc_validity").passed is True  # no signing time in this SOD: checked at inspection
+    # today, long after the DSC expired, a SOD without a signing time cannot show it was signed in time
+    late = passive_authentication(_bsi_files(), dsc=dsc)
+    assert late.check("dsc_validity").passed is False and not late.valid
 
 
 def test_bsi_set_with_the_wrong_dsc_fails_the_signature():
     other = x509.load_der_x509_certificate(shared_path("emrtd", "bsi_tr03105_5", "dsc_de_0130846f2b3e.cer").read_bytes())
-    res = passive_authentication(_bsi_files(), dsc=other)
-    assert [c.name for c in res.failures] == ["sod_signature"]
+    res = passive_authentication(_bsi_files(), dsc=other, at=BSI_AT)
+    assert res.failures[0].name == "sod_signature"  # (that DSC was not valid then either: dsc_validity too)
 
 
 def test_bsi_modified_set_fails_on_the_signature():
-    res = passive_authentication(_bsi_files(modified=True))
+    res = passive_authentication(_bsi_files(modified=True), at=BSI_AT)
     assert not res.valid
     assert [c.name for c in res.failures] == ["sod_signature"] and "signature" in res.failures[0].reason
     with pytest.raises(SodSignatureError):
@@ -86,7 +91,7 @@ def test_bsi_modified_set_fails_on_the_signature():
 
 def test_dg_read_but_not_in_the_sod_fails():
     files = _bsi_files() | {"DG15": _bsi("EF_DG15.bin")}
-    res = passive_authentication(files)
+    res = passive_authentication(files, at=BSI_AT)
     assert [c.name for c in res.failures] == ["dg_hash:DG15"] and "no hash" in res.failures[0].reason
 
 
@@ -271,3 +276,48 @@ def test_reader_accepts_a_list_of_csca_certificates_as_trust():
     res = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=[_pki().csca_cert])
     assert res.check("passive_authentication").passed and res.passive_authentication.chain_verified
     assert res.passive_authentication.check("dsc_revocation").passed is None  # no CRL given
+
+
+def _signed(dsc_from_days: int, dsc_to_days: int, signing_time):
+    """Files signed by a DSC valid from/to those days around now, with the given signing time (or none)."""
+    pki = IssuerPki.make()
+    now = dt.datetime.now(dt.UTC)
+    key, cert = pki.issue_dsc(now + dt.timedelta(days=dsc_from_days), now + dt.timedelta(days=dsc_to_days))
+    files = {"DG1": b"\x61\x03\x5f\x1f\x00"}
+    return pki, {**files, "EF.SOD": build_sod(files, key, cert, signing_time=signing_time)}
+
+
+@pytest.mark.parametrize(("dsc_days", "signing_days", "passed"), [
+    ((-400, -30), None, False),  # expired DSC, no signing time: checked at inspection
+    ((10, 100), None, False),  # not yet valid, no signing time
+    ((-10, 100), None, True),
+    ((10, 100), 20, False),  # a signing time in the future
+    ((-400, -30), -100, True),  # signed while the DSC was valid: the document outlives its DSC
+])
+def test_dsc_validity_without_or_with_a_signing_time(dsc_days, signing_days, passed):
+    when = None if signing_days is None else dt.datetime.now(dt.UTC) + dt.timedelta(days=signing_days)
+    pki, files = _signed(*dsc_days, when)
+    from emrtd import TrustStore
+
+    res = passive_authentication(files, trust=TrustStore([pki.csca_cert]))
+    assert res.check("dsc_validity").passed is passed, res.check("dsc_validity").reason
+    assert res.valid is passed or (passed and res.check("dsc_revocation").passed is None)
+
+
+def test_a_crl_counts_only_for_the_csca_key_that_signed_it():
+    """Key rollover under one name: the new key's (empty) CRL says nothing about the old key's DSCs."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from emrtd import TrustStore
+
+    old = IssuerPki.make()
+    doc = issue_document(TD3, _photo(), aa=None, ca=False, faults=["revoked_dsc"], pki=old)
+    rollover = IssuerPki.make()
+    same_name = rollover.csca_cert.subject == old.csca_cert.subject
+    store = TrustStore([old.csca_cert.public_bytes(Encoding.DER), rollover.csca_cert.public_bytes(Encoding.DER)])
+    store.add_crl(doc.crl)  # the old key's CRL lists the DSC
+    newer = rollover.crl([], dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    store.add_crl(newer)
+    res = passive_authentication(doc.files, trust=store)
+    assert same_name
+    assert res.check("dsc_revocation").passed is False and not res.valid
