@@ -144,8 +144,10 @@ class Enrolments:
         finger position, or an unknown one; each probe's best score, fused by the engine's rule) with
         the engine's calibrated threshold. Templates stay here."""
         subject = self.records.subject_id(state, number)
+        # the latest accepted enrolment only: templates of several enrolments are never pooled (a re-enrolment
+        # is held for an officer, and once accepted it replaces the earlier one for the 1:1)
         rows = self.store.query("SELECT id, finger_ref FROM enrolments WHERE subject_id = ? AND status = 'accepted' "
-                                "ORDER BY received_at DESC", [subject])
+                                "ORDER BY received_at DESC, id DESC LIMIT 1", [subject])
         if not rows:
             return {"enrolled": False, "fingerprint_check": "not_enrolled"}
         matching = self.ctx.config.fingerprint_matching
@@ -157,8 +159,9 @@ class Enrolments:
             if r["finger_ref"]:
                 raw = self.privacy.open(r["finger_ref"], actor=gate.actor, role=gate.role,
                                         purpose="gate_fingerprint_verification", record=r["id"])
-                if raw is not None:
-                    enrolled += json.loads(raw)
+                if raw is None:  # tampered, its key missing or shredded: unknown, never "no fingerprints"
+                    return {"enrolled": True, "fingerprint_check": "templates_unreadable"}
+                enrolled += json.loads(raw)
         if not enrolled:
             return {"enrolled": True, "fingerprint_check": "no_templates"}
         if matching is None:
@@ -205,7 +208,11 @@ class Enrolments:
         key = check_key(key)  # before the search: a request without a usable key costs nothing
         with self._lock:  # the check and the insert as one step for the galleries
             faces, finger_gallery = self._load()
-            duplicates = faces.duplicates(subject, probe)
+            # a document already enrolled: the new record waits for an officer (never pooled with the old)
+            duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
+                "SELECT id FROM enrolments WHERE subject_id = ? AND status IN ('accepted', 'duplicate_suspected') "
+                "ORDER BY received_at, id", [subject])]
+            duplicates += faces.duplicates(subject, probe)
             checks = ["face"]
             if fingers:
                 checks.append("fingerprint")

@@ -355,7 +355,8 @@ class FingerVerifyPublic(BaseModel):
     """The answer: no template leaves the back office, only whether and how well they matched."""
 
     enrolled: bool
-    fingerprint_check: Literal["done", "not_enrolled", "no_templates", "not_configured", "no_probe"]
+    fingerprint_check: Literal["done", "not_enrolled", "no_templates", "not_configured", "no_probe",
+                               "templates_unreadable"]
     score: float | None = Field(default=None, description="The fingerprint engine's score in [0, 1], fused over "
                                                           "the probes (mean of each probe's best)")
     threshold: float | None = Field(default=None, description="The engine's calibrated threshold: matched = "
@@ -366,7 +367,8 @@ class FingerVerifyPublic(BaseModel):
 
 class DuplicateCandidate(BaseModel):
     enrolment_id: str
-    modality: Literal["face", "fingerprint"]
+    modality: Literal["face", "fingerprint", "document"] = Field(
+        description="`document`: that enrolment is of the same document (a re-enrolment waits for an officer)")
     score: float
 
 

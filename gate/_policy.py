@@ -22,6 +22,7 @@ Reason codes are the contract with the back office's exception queue and stay st
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -127,7 +128,7 @@ class Evidence:
     watchlist_hits: tuple[str, ...] = ()  # reasons from the watchlist matcher, no personal data
     watchlist_age_s: float | None = None
     # the lane
-    persons_in_lane: int = 1
+    persons_in_lane: int | None = None  # a lane sensor's count, or the faces the camera saw; None: nobody counted
     timed_out_step: str | None = None
     faulted_step: str | None = None  # a device or engine failed unexpectedly in that step
 
@@ -181,6 +182,11 @@ def _missing(detail: str, reason: ReasonCode | None = None) -> Verdict:
 
 def _na(detail: str) -> Verdict:
     return N, detail, None
+
+
+def _finite(x: float | None) -> bool:
+    """A number that can be compared: NaN and infinities (from a device or a JSON answer) are unknown."""
+    return x is not None and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _age(born: dt.date, today: dt.date) -> int:
@@ -315,7 +321,7 @@ def _liveness(e: Evidence, c: PolicyConfig) -> Verdict:
 
 
 def _face(e: Evidence, c: PolicyConfig) -> Verdict:
-    if e.face_score is None or e.face_threshold is None:
+    if not (_finite(e.face_score) and _finite(e.face_threshold)):
         return _missing(_face_missing(e) if not e.face_acquired else "no face score")
     if e.face_score < e.face_threshold:
         return _fail(f"face score {e.face_score:.3f} below threshold {e.face_threshold:.3f}")
@@ -334,7 +340,7 @@ def _finger(e: Evidence, c: PolicyConfig) -> Verdict:
             return _missing("the fingerprint check could not be made (back office unreachable)",
                             ReasonCode.FINGERPRINT_UNAVAILABLE)
         return _missing(e.finger_error or "fingerprint enrolment status unknown")
-    if e.finger_score is None or e.finger_threshold is None:
+    if not (_finite(e.finger_score) and _finite(e.finger_threshold)):
         return _missing(e.finger_error or "enrolled fingerprints could not be verified")
     if e.finger_score < e.finger_threshold:
         return _fail(f"fingerprint score {e.finger_score:.3f} below threshold {e.finger_threshold:.3f}")
@@ -352,6 +358,8 @@ def _watchlist(e: Evidence, c: PolicyConfig) -> Verdict:
 def _stale(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.watchlist_age_s is None:
         return _fail("no local watchlist copy")
+    if not _finite(e.watchlist_age_s) or e.watchlist_age_s < 0:
+        return _fail(f"watchlist copy age {e.watchlist_age_s!r} s cannot be trusted (clock stepped back?)")
     if e.watchlist_age_s > c.max_watchlist_age_s:
         return _fail(f"watchlist copy is {e.watchlist_age_s / 3600:.1f} h old "
                      f"(limit {c.max_watchlist_age_s / 3600:.1f} h)")
@@ -359,6 +367,8 @@ def _stale(e: Evidence, c: PolicyConfig) -> Verdict:
 
 
 def _tailgating(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.persons_in_lane is None or e.persons_in_lane < 1:
+        return _missing("nobody counted in the lane (no lane sensor reading, no face seen)")
     return _fail(f"{e.persons_in_lane} persons in the lane") if e.persons_in_lane > 1 else _ok()
 
 

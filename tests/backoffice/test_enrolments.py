@@ -65,14 +65,17 @@ def test_enrolment_accepted_then_duplicate_face_flagged(world):
     first = r.json()
     assert first["status"] == "accepted" and first["checks"] == ["face"]
     assert first["fingerprint_check"] == "no_templates" and first["duplicates"] == []
-    # the same passport re-enrolling is not a duplicate identity
-    assert _post(world, enrolment("C1000001", face_bytes=face(1)), "e0").json()["status"] == "accepted"
+    # the same passport enrolling again is held for an officer (never pooled with the first: a look-alike
+    # holding a stolen passport must not add his own fingers to its enrolment)
+    again = _post(world, enrolment("C1000001", face_bytes=face(1)), "e0").json()
+    assert again["status"] == "duplicate_suspected"
+    assert again["duplicates"][0] == {"enrolment_id": first["id"], "modality": "document", "score": 1.0}
     # the same face (both parts slightly noisy), another passport: a suspected duplicate identity
     r = _post(world, enrolment("B9999999", "CHN", face_bytes=face(1, noise=0.01)), "e2")
     second = r.json()
     assert second["status"] == "duplicate_suspected"
     assert first["id"] in {d["enrolment_id"] for d in second["duplicates"]}
-    assert {d["modality"] for d in second["duplicates"]} == {"face"}
+    assert {d["modality"] for d in second["duplicates"]} == {"face"}  # (the held re-enrolment too: same face)
     assert all(d["score"] >= THRESHOLDS["fmr_5e-4"] for d in second["duplicates"])
     # a different face: accepted
     assert _post(world, enrolment("C1000003", face_bytes=face(3)), "e3").json()["status"] == "accepted"
@@ -223,3 +226,37 @@ def test_gate_fingerprint_verification_keeps_templates_in_the_back_office(world)
     assert ask("C7770001", [], who="kiosk").status_code == 403
     ledger = w.client.get("/api/v1/privacy/ledger", headers=w.h("privacy_officer")).json()
     assert any(e.get("purpose") == "gate_fingerprint_verification" for e in ledger)
+
+
+def test_enrolled_templates_that_cannot_be_opened_are_never_read_as_no_fingerprints(world):
+    """A tampered sealed finger record: the gate hears `templates_unreadable` (it refers), not `no_templates`
+    (which it would read as "no fingerprints enrolled")."""
+    w = world
+    assert _post(w, enrolment("C7780001", fingers=[(2, finger(81))]), "t1").status_code == 201
+    store = w.app.state.ctx.store
+    with store.tx() as db:
+        ref, payload = db.execute("SELECT ref, payload FROM retention_items WHERE category = 'finger_template'").fetchone()
+        tampered = bytearray(payload)
+        tampered[-5] ^= 0x01
+        db.execute("UPDATE retention_items SET payload = ? WHERE ref = ?", [bytes(tampered), ref])
+    r = w.client.post("/api/v1/enrolments/verify", headers=w.h("gate"),
+                      json={"document_number": "C7780001", "issuing_state": "VNM", "finger_templates": []})
+    assert r.status_code == 200 and r.json()["fingerprint_check"] == "templates_unreadable"
+
+
+def test_a_re_enrolment_is_held_and_never_pooled_into_the_gate_check(world):
+    """A look-alike with a stolen passport enrols his own finger: held for an officer; the gate's 1:1 still
+    runs against the holder's finger only."""
+    w = world
+    holder, impostor = finger(91), finger(92)
+    assert _post(w, enrolment("C7790001", face_bytes=face(5), fingers=[(2, holder)]), "h1").json()["status"] == "accepted"
+    again = _post(w, enrolment("C7790001", face_bytes=face(5, noise=0.01), fingers=[(2, impostor)]), "h2").json()
+    assert again["status"] == "duplicate_suspected" and again["duplicates"][0]["modality"] == "document"
+
+    def ask(data):
+        return w.client.post("/api/v1/enrolments/verify", headers=w.h("gate"), json={
+            "document_number": "C7790001", "issuing_state": "VNM",
+            "finger_templates": [{"position": 2, "format": "iso19794_2", "data": base64.b64encode(data).decode()}]}).json()
+
+    assert ask(finger(92, jitter=2))["matched"] is False  # the impostor's finger is not in the holder's enrolment
+    assert ask(finger(91, jitter=2))["matched"] is True

@@ -23,7 +23,7 @@ def good(**changes) -> Evidence:
                 dsc_revocation=True, data_groups=(("DG1", True), ("DG2", True)), aa_offered=True, aa_passed=True,
                 ca_offered=False, mrz_matches_dg1=True, face_acquired=True, liveness_passed=True,
                 face_score=0.9, face_threshold=0.6, finger_enrolled=False, watchlist_checked=True,
-                watchlist_age_s=60.0)
+                watchlist_age_s=60.0, persons_in_lane=1)
     base.update(changes)
     return Evidence(**base)
 
@@ -63,6 +63,8 @@ def test_an_empty_evidence_record_refers():
     ({"watchlist_hits": ("document number on SLTD list",)}, ReasonCode.WATCHLIST_HIT),
     ({"watchlist_age_s": 7 * 3600.0}, ReasonCode.WATCHLIST_STALE),
     ({"watchlist_age_s": None}, ReasonCode.WATCHLIST_STALE),
+    ({"watchlist_age_s": float("nan")}, ReasonCode.WATCHLIST_STALE),
+    ({"watchlist_age_s": -5.0}, ReasonCode.WATCHLIST_STALE),  # the clock stepped back
     ({"persons_in_lane": 2}, ReasonCode.TAILGATING),
     ({"document_type": "AC"}, ReasonCode.NOT_ELIGIBLE),
     ({"timed_out_step": "chip"}, ReasonCode.TIMEOUT),
@@ -91,6 +93,13 @@ def test_each_rule_refers_with_its_reason(changes, reason):
     ({"watchlist_checked": None}, "watchlist"),
     ({"date_of_expiry": None}, "document_expired"),
     ({"date_of_birth": None}, "minor"),
+    ({"persons_in_lane": None}, "single_person"),  # no lane sensor and no face seen
+    ({"persons_in_lane": 0}, "single_person"),
+    ({"face_score": float("nan")}, "face_match"),  # NaN compares false with everything: unknown, not passing
+    ({"face_threshold": float("nan")}, "face_match"),
+    ({"face_score": float("inf")}, "face_match"),
+    ({"finger_enrolled": True, "finger_score": float("nan"), "finger_threshold": 0.4}, "fingerprint_match"),
+    ({"finger_enrolled": True, "finger_score": 0.9, "finger_threshold": float("nan")}, "fingerprint_match"),
 ])
 def test_missing_evidence_refers_with_evidence_missing_naming_the_check(changes, check):
     d = decide(good(**changes))
@@ -170,7 +179,8 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
     "acquired": {PASS: {"face_acquired": True}, FAIL: {"face_acquired": False}, MISSING: {"face_acquired": None}},
     "liveness": {PASS: {"liveness_passed": True}, FAIL: {"liveness_passed": False}, MISSING: {"liveness_passed": None}},
     "face": {PASS: {"face_score": 0.9, "face_threshold": 0.6}, FAIL: {"face_score": 0.2, "face_threshold": 0.6},
-             MISSING: {"face_score": None, "face_threshold": 0.6}, "no_threshold": {"face_score": 0.9, "face_threshold": None}},
+             MISSING: {"face_score": None, "face_threshold": 0.6}, "no_threshold": {"face_score": 0.9, "face_threshold": None},
+             "nan": {"face_score": float("nan"), "face_threshold": 0.6}, "at_threshold": {"face_score": 0.6, "face_threshold": 0.6}},
     "finger": {NA: {"finger_enrolled": False},
                PASS: {"finger_enrolled": True, "finger_score": 0.8, "finger_threshold": 0.4},
                FAIL: {"finger_enrolled": True, "finger_score": 0.1, "finger_threshold": 0.4},
@@ -179,12 +189,14 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
     "watchlist": {PASS: {"watchlist_checked": True}, FAIL: {"watchlist_checked": True, "watchlist_hits": ("hit",)},
                   MISSING: {"watchlist_checked": None}},
     "watchlist_age": {PASS: {"watchlist_age_s": 60.0}, FAIL: {"watchlist_age_s": 7 * 3600.0},
-                      MISSING: {"watchlist_age_s": None}},
-    "persons": {PASS: {"persons_in_lane": 1}, FAIL: {"persons_in_lane": 2}},
+                      MISSING: {"watchlist_age_s": None}, "nan": {"watchlist_age_s": float("nan")},
+                      "negative": {"watchlist_age_s": -1.0}},
+    "persons": {PASS: {"persons_in_lane": 1}, FAIL: {"persons_in_lane": 2}, MISSING: {"persons_in_lane": None},
+                "nobody": {"persons_in_lane": 0}},
     "timeout": {PASS: {"timed_out_step": None}, FAIL: {"timed_out_step": "face"}},
     "fault": {PASS: {"faulted_step": None}, FAIL: {"faulted_step": "chip"}},
 }
-OK_STATES = {PASS, NA}
+OK_STATES = {PASS, NA, "at_threshold"}  # a score equal to its threshold matches (score >= threshold)
 
 #: the lane relaxations, and which dimension's states each makes acceptable
 RELAXATIONS = {
