@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def frame_processing(frames: int) -> dict:
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, Step
+    from devicelink import Outbox
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy, Step
     from kiosk import build_engines
     from kiosk.sim import build_sim
 
@@ -46,7 +46,7 @@ def frame_processing(frames: int) -> dict:
     for name, liveness in (("quality_only", "off"), ("quality_and_liveness", "auto")):
         sim = build_sim(fps=0, frame_size=(640, 480))
         engines = build_engines(liveness=liveness)
-        wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
+        wf = EnrolmentWorkflow(engines, Outbox(), reader=sim.reader,
                                mrz_source=sim.mrz_source, trust=sim.trust,
                                policy=Policy(face_stable_frames=10**9, finger_plan=SLAP_PLAN[:1]))
         wf.start("en")
@@ -73,7 +73,8 @@ def frame_processing(frames: int) -> dict:
 
 def steps() -> dict:
     """One headless enrolment (the simulated traveller follows the liveness instructions): time per step."""
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy, enrol_headless
+    from devicelink import Outbox
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy, enrol_headless
     from kiosk import build_engines
     from kiosk.sim import build_sim
 
@@ -83,7 +84,7 @@ def steps() -> dict:
         from kiosk.testing import with_head_movement_liveness
 
         engines = with_head_movement_liveness(engines)
-    wf = EnrolmentWorkflow(engines, Outbox(tempfile.mkdtemp(), secrets.token_bytes(32)), reader=sim.reader,
+    wf = EnrolmentWorkflow(engines, Outbox(), reader=sim.reader,
                            mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN))
     marks = [("start", time.perf_counter())]
     wf.on_change = lambda step: marks.append((step.value, time.perf_counter()))

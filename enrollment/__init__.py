@@ -2,12 +2,12 @@
 
 ``EnrolmentWorkflow(engines, outbox, submitter, reader=..., mrz_source=...)`` drives one traveller
 through document -> consent -> face -> fingerprints -> review -> submit. The record goes through
-an encrypted :class:`Outbox` to the back office (:class:`BackofficeHttpClient`); nothing biometric
-stays on the kiosk once the back office has it.
+the sealed device outbox (:class:`devicelink.Outbox`) to the back office
+(:class:`devicelink.BackofficeClient`); nothing biometric stays on the kiosk once the back office has it.
+The document's MRZ is an :class:`emrtd.Mrz`.
 """
 
-from enrollment._client import BackofficeHttpClient
-from enrollment._document import DocumentRead, MrzData, check_digit, chip_face_image, parse_mrz, read_document
+from enrollment._document import DocumentRead, chip_face_image, read_document
 from enrollment._engines import (
     Engines,
     FaceCheck,
@@ -16,20 +16,8 @@ from enrollment._engines import (
     face_check_from_report,
     finger_check_from_report,
 )
-from enrollment._errors import (
-    BackofficeAuthError,
-    BackofficeUnavailable,
-    DocumentError,
-    DocumentRejected,
-    EnrolmentError,
-    InvalidTransition,
-    MrzError,
-    OutboxCorrupted,
-    OutboxError,
-    RecordRejected,
-)
+from enrollment._errors import DocumentError, DocumentRejected, EnrolmentError, InvalidTransition, MrzError
 from enrollment._headless import HeadlessResult, enrol_headless
-from enrollment._outbox import DeliveryReport, EnrolmentAnswer, EnrolmentSubmitter, Outbox
 from enrollment._session import (
     FLAT_PLAN,
     SLAP_PLAN,
@@ -45,19 +33,13 @@ from enrollment._workflow import DocumentFeedback, EnrolmentWorkflow, FaceFeedba
 __all__ = [
     "FLAT_PLAN",
     "SLAP_PLAN",
-    "BackofficeAuthError",
-    "BackofficeHttpClient",
-    "BackofficeUnavailable",
     "CapturedFinger",
-    "DeliveryReport",
     "DocumentError",
     "DocumentFeedback",
     "DocumentRead",
     "DocumentRejected",
     "Engines",
-    "EnrolmentAnswer",
     "EnrolmentError",
-    "EnrolmentSubmitter",
     "EnrolmentWorkflow",
     "FaceCheck",
     "FaceFeedback",
@@ -67,21 +49,14 @@ __all__ = [
     "HeadlessResult",
     "InvalidTransition",
     "Liveness",
-    "MrzData",
     "MrzError",
-    "Outbox",
-    "OutboxCorrupted",
-    "OutboxError",
     "Outcome",
     "Policy",
-    "RecordRejected",
     "Session",
     "Step",
-    "check_digit",
     "chip_face_image",
     "enrol_headless",
     "face_check_from_report",
     "finger_check_from_report",
-    "parse_mrz",
     "read_document",
 ]

@@ -1,8 +1,8 @@
 """The document step: MRZ -> chip access key -> chip read (emrtd) -> the document data the record needs.
 
-MRZ field layouts and check digits follow ICAO Doc 9303 Part 3 §4.9 (check digits), Part 4 §4.2.2
-(TD3) and Part 5 §4.2.2 (TD1). Names keep the MRZ transliteration ("NGUYEN<<VAN<DUC" ->
-surname "NGUYEN", given names "VAN DUC").
+The MRZ is :mod:`emrtd`'s (:func:`emrtd.parse_mrz`: every check digit of ICAO Doc 9303 Part 3 §4.9, TD3
+and TD1 layouts); names keep the MRZ transliteration ("NGUYEN<<VAN<DUC" -> primary identifier "NGUYEN",
+secondary identifier "VAN DUC"); :func:`devicelink.document_record` makes the record's ``document``.
 """
 
 from __future__ import annotations
@@ -15,59 +15,16 @@ import emrtd
 from devices.ports import CardRemovedError, DeviceError, NoCardError  # the reader port's errors
 from enrollment._errors import DocumentError, DocumentRejected, MrzError
 
-__all__ = ["MrzData", "DocumentRead", "parse_mrz", "check_digit", "read_document", "chip_face_image"]
+__all__ = ["DocumentRead", "read_document", "chip_face_image"]
 
-def check_digit(data: str) -> str:
-    """Doc 9303 Part 3 §4.9 check digit (weights 7-3-1), from :mod:`emrtd`."""
+
+def _parse_mrz(text: str, *, today: dt.date | None = None) -> emrtd.Mrz:
+    """The MRZ the document reader gave (lines or one string, any spacing), parsed by :func:`emrtd.parse_mrz`
+    with every check digit verified. Raises :class:`MrzError`."""
     try:
-        return emrtd.check_digit(data)
-    except emrtd.MrzError as e:
-        raise MrzError(str(e)) from e
-
-
-@dataclass(frozen=True)
-class MrzData:
-    mrz: str
-    document_type: str
-    issuing_state: str
-    surname: str
-    given_names: str
-    document_number: str
-    nationality: str
-    date_of_birth: dt.date | None
-    sex: str
-    date_of_expiry: dt.date | None
-
-    date_of_birth_mrz: str = ""
-    date_of_expiry_mrz: str = ""
-
-    @property
-    def access_key(self) -> emrtd.BacKey:
-        return emrtd.BacKey(self.document_number, self.date_of_birth_mrz, self.date_of_expiry_mrz)
-
-    def to_record(self) -> dict:
-        """The ``document`` object of the back office's API (API.md)."""
-        return {
-            "document_number": self.document_number, "issuing_state": self.issuing_state,
-            "document_type": self.document_type, "surname": self.surname, "given_names": self.given_names,
-            "nationality": self.nationality,
-            "date_of_birth": self.date_of_birth.isoformat() if self.date_of_birth else None,
-            "date_of_expiry": self.date_of_expiry.isoformat() if self.date_of_expiry else None,
-            "sex": self.sex if self.sex in ("F", "M", "X") else "<",
-        }  # fmt: skip
-
-
-def parse_mrz(text: str, *, today: dt.date | None = None) -> MrzData:
-    """Parse a TD3 (2x44) or TD1 (3x30) MRZ with :func:`emrtd.parse_mrz`, every check digit verified.
-    Raises :class:`MrzError`."""
-    mrz = "".join(text.split()).upper()
-    try:
-        m = emrtd.parse_mrz(mrz, today=today)
+        return emrtd.parse_mrz("".join(text.split()).upper(), today=today)
     except emrtd.MrzError as e:
         raise MrzError(f"MRZ not accepted: {e}") from e
-    return MrzData(mrz, m.document_code.rstrip("<"), m.issuing_state, m.primary_identifier, m.secondary_identifier,
-                   m.document_number, m.nationality, m.date_of_birth, m.sex, m.date_of_expiry,
-                   m.date_of_birth_mrz, m.date_of_expiry_mrz)
 
 
 def chip_face_image(dg2: bytes | None) -> bytes | None:
@@ -81,9 +38,10 @@ def chip_face_image(dg2: bytes | None) -> bytes | None:
 
 @dataclass
 class DocumentRead:
-    """What the kiosk learnt from the document. ``chip_face`` is memory only (shown on review)."""
+    """What the kiosk learnt from the document: the parsed MRZ (:class:`emrtd.Mrz`), the chip's checks.
+    ``chip_face`` is memory only (shown on review)."""
 
-    mrz: MrzData
+    mrz: emrtd.Mrz
     checks: dict[str, bool | None] = field(default_factory=dict)
     access_protocol: str = ""
     chip_face: bytes | None = field(default=None, repr=False)
@@ -139,7 +97,7 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
     except DeviceError as e:
         raise DocumentError("reader_fault", f"reader fault: {e}") from e
     today = today or dt.date.today()
-    mrz = parse_mrz(mrz_text() if callable(mrz_text) else mrz_text, today=today)
+    mrz = _parse_mrz(mrz_text() if callable(mrz_text) else mrz_text, today=today)
     if mrz.date_of_expiry is None or mrz.date_of_expiry < today:
         raise DocumentRejected("document_expired", "the document has expired")
     try:

@@ -1,4 +1,5 @@
-"""Named enrolment errors (one per failure); the kiosk turns them into screen text."""
+"""Named enrolment errors (one per failure); the kiosk turns them into screen text. The back-office link's
+errors (unavailable, credential refused, record rejected; the outbox's) are :mod:`devicelink`'s."""
 
 from __future__ import annotations
 
@@ -8,11 +9,6 @@ __all__ = [
     "MrzError",
     "DocumentError",
     "DocumentRejected",
-    "OutboxError",
-    "OutboxCorrupted",
-    "BackofficeUnavailable",
-    "BackofficeAuthError",
-    "RecordRejected",
 ]
 
 
@@ -42,28 +38,3 @@ class DocumentRejected(EnrolmentError):
     def __init__(self, reason_code: str, message: str) -> None:
         self.reason_code = reason_code
         super().__init__(message)
-
-
-class OutboxError(EnrolmentError):
-    """The outbox cannot store or open an item."""
-
-
-class OutboxCorrupted(OutboxError):
-    """An outbox item failed authentication (wrong device key or tampered file)."""
-
-
-class BackofficeUnavailable(EnrolmentError):
-    """The back office could not be reached or answered 5xx/429: the record waits."""
-
-
-class BackofficeAuthError(EnrolmentError):
-    """The back office refused the kiosk's credential (401/403): the record waits for re-provisioning."""
-
-
-class RecordRejected(EnrolmentError):
-    """The back office refused the record for good (4xx): it is parked for an officer, never retried."""
-
-    def __init__(self, status: int, problem_type: str, detail: str) -> None:
-        self.status = status
-        self.problem_type = problem_type
-        super().__init__(f"{status} {problem_type}: {detail}")

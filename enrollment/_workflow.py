@@ -2,9 +2,9 @@
 submit steps, independent of any user interface.
 
 The entry point hands in the engines (quality gates, templates, liveness), the chip reader and MRZ
-source (ports), the outbox and the back-office client. Every public method is thread-safe: the
-kiosk runs blocking steps (chip read, submission) on a worker thread and feeds preview frames from
-another. ``on_change(step)`` is called after every transition (from the calling thread).
+source (ports), the outbox and the back-office client (:mod:`devicelink`). Every public method is
+thread-safe: the kiosk runs blocking steps (chip read, submission) on a worker thread and feeds preview
+frames from another. ``on_change(step)`` is called after every transition (from the calling thread).
 
 Transitions::
 
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from devicelink import Deliverer, Outbox, document_record
 from devices.ports import DeviceError, MrzSourceError
 from enrollment._document import DocumentRead, read_document
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
-from enrollment._outbox import EnrolmentSubmitter, Outbox
 from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
 
 __all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback", "EVENT_REASON_CODES"]
@@ -83,7 +83,7 @@ class FingerFeedback:
 
 
 class EnrolmentWorkflow:
-    def __init__(self, engines: Engines, outbox: Outbox, submitter: EnrolmentSubmitter | None = None, *,
+    def __init__(self, engines: Engines, outbox: Outbox, submitter: Deliverer | None = None, *,
                  reader=None, mrz_source=None, trust=None, policy: Policy | None = None,
                  clock: Callable[[], float] = time.monotonic, now: Callable[[], dt.datetime] = _utcnow,
                  on_change: Callable[[Step], None] | None = None) -> None:
@@ -152,7 +152,7 @@ class EnrolmentWorkflow:
         event = {"occurred_at": now.isoformat(), "kind": "transaction", "outcome": mapped, "reason_codes": codes,
                  "duration_ms": round((now - started_at).total_seconds() * 1000, 1) if started_at else None}
         try:
-            self.outbox.put(event, kind="event")
+            self.outbox.put("event", event)
         except Exception as e:  # noqa: BLE001 - statistics never stop the kiosk
             log.warning("session event not queued: %s", type(e).__name__)
 
@@ -449,7 +449,7 @@ class EnrolmentWorkflow:
             s = self._require(Step.REVIEW, Step.SUBMITTING)
             return {
                 "captured_at": s.started_at.isoformat(),
-                "document": s.document.mrz.to_record(),
+                "document": document_record(s.document.mrz),
                 "face_template": base64.b64encode(s.face_template).decode(),
                 "finger_templates": [{"position": f.position, "format": f.format,
                                       "data": base64.b64encode(f.template).decode()}
@@ -466,7 +466,7 @@ class EnrolmentWorkflow:
             record = self.record()
             started = session.started_at
             self._go(Step.SUBMITTING)
-            item_id = self.outbox.put(record)
+            item_id = self.outbox.put("enrolment", record)
             record = None
             session.wipe()
             self.session = None

@@ -5,7 +5,9 @@ Public API:
   :data:`RULES`: the decision policy (named, configurable rules with reason codes).
 - :class:`GateWorkflow`, :class:`GateSteps`, :class:`StepTimeouts` and the step outcome types: one
   transaction as a state machine with a time-out per state.
-- :class:`GateStore`: the local SQLite database (watchlist copy, transactions, outbox).
+- :class:`GateStore`: the local SQLite database (watchlist copy, transactions, and the device outbox,
+  :class:`devicelink.Outbox`, on its connection); :func:`sync_once` drains the outbox and refreshes the
+  watchlist copy through a :class:`devicelink.BackofficeClient`.
 """
 
 from gate._policy import (
@@ -21,7 +23,7 @@ from gate._policy import (
     Rule,
     decide,
 )
-from gate._store import GateStore, OutboxItem, Sealer, StoreError, VaultSealer, ephemeral_sealer
+from gate._store import GateStore, StoreError
 from gate._workflow import (
     ChipOutcome,
     Door,
@@ -52,43 +54,24 @@ __all__ = [
     "GateStore",
     "GateWorkflow",
     "Outcome",
-    "OutboxItem",
     "PolicyConfig",
     "Presentation",
     "ReasonCode",
     "Rule",
-    "Sealer",
     "StepError",
     "StepTimeouts",
     "StoreError",
     "TransactionResult",
-    "VaultSealer",
     "decide",
-    "ephemeral_sealer",
 ]
 
-from gate._sync import (  # noqa: E402
-    BackofficeClient,
-    BackofficeUnavailable,
-    RejectedByBackoffice,
-    SyncReport,
-    WatchlistDelta,
-    sync_once,
-)
+from gate._sync import SyncReport, sync_once  # noqa: E402
 
-__all__ += [
-    "BackofficeClient",
-    "BackofficeUnavailable",
-    "RejectedByBackoffice",
-    "SyncReport",
-    "WatchlistDelta",
-    "sync_once",
-]
+__all__ += ["SyncReport", "sync_once"]
 
-from gate._client import HttpBackofficeClient  # noqa: E402
 from gate._watch import LocalWatchlist, entry_from_change  # noqa: E402
 
-__all__ += ["HttpBackofficeClient", "LocalWatchlist", "entry_from_change"]
+__all__ += ["LocalWatchlist", "entry_from_change"]
 
 from gate._steps import (  # noqa: E402
     ChipStep,

@@ -12,7 +12,6 @@ Ports (structural; ``devices`` provides real adapters and simulators):
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import emrtd
+from devicelink import BackofficeUnavailable
 from gate._policy import REQUIRED_DATA_GROUPS
 from gate._workflow import ChipOutcome, FaceOutcome, FingerOutcome, Presentation, StepError
 
@@ -41,12 +41,7 @@ def presentation_from_mrz(text: str, source: str = "mrz") -> Presentation:
         raise StepError(f"document_unreadable: {e}") from e
     if mrz.date_of_birth is None or mrz.date_of_expiry is None:
         raise StepError("document_unreadable: the MRZ has no complete date of birth or expiry")
-    key = emrtd.BacKey(mrz.document_number, mrz.date_of_birth_mrz, mrz.date_of_expiry_mrz)
-    return Presentation(
-        document_type=mrz.document_code[:1], issuing_state=mrz.issuing_state, document_number=mrz.document_number,
-        date_of_birth=mrz.date_of_birth, date_of_expiry=mrz.date_of_expiry, nationality=mrz.nationality,
-        names=f"{mrz.primary_identifier}<<{mrz.secondary_identifier}", access_key=key, source=source,
-        surname=mrz.primary_identifier, given_names=mrz.secondary_identifier, sex=mrz.sex)
+    return Presentation.from_mrz(mrz, source)
 
 
 @dataclass
@@ -73,19 +68,10 @@ class DocumentStep:
                 errors.append(f"ocr: {e}")
         if self.qr_source is not None:
             try:
-                card = emrtd.parse_vn_id_qr(self.qr_source.read_qr())
-                return self._from_qr(card)
+                return Presentation.from_qr(emrtd.parse_vn_id_qr(self.qr_source.read_qr()))
             except Exception as e:  # noqa: BLE001
                 errors.append(f"qr: {e}")
         raise StepError("document_unreadable: " + ("; ".join(errors) or "no document source"))
-
-    @staticmethod
-    def _from_qr(card) -> Presentation:
-        expiry = card.date_of_expiry or dt.date(9999, 12, 31)
-        key = emrtd.BacKey(card.document_number, card.date_of_birth.strftime("%y%m%d"),
-                           (card.date_of_expiry or dt.date(1999, 12, 31)).strftime("%y%m%d"))
-        return Presentation("I", "VNM", card.document_number, card.date_of_birth, expiry, "VNM",
-                            card.full_name, access_key=key, source="qr")
 
 
 @dataclass
@@ -444,7 +430,7 @@ class FingerEngine:
 class FingerStep:
     """1:1 against the traveller's enrolment, where there is one. Either ``lookup(document_number)``
     gives enrolled templates held locally (ISO 19794-2 bytes, matched here), or ``remote`` (e.g.
-    :meth:`HttpBackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
+    :meth:`devicelink.BackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
     never reach the gate. The scanner is used only when the traveller has fingerprints enrolled.
     Back office unreachable: the outcome says so (``unavailable``); the policy decides
     (``PolicyConfig.refer_when_fingerprint_unavailable``; by default chip and face decide)."""
@@ -484,8 +470,6 @@ class FingerStep:
         Only a definite answer counts: ``not_enrolled`` / ``no_templates`` (no fingerprints enrolled),
         ``no_probe`` then ``done`` with a score; anything else (``not_configured``, an unknown answer)
         leaves the check unknown, and the policy refers."""
-        from gate._sync import BackofficeUnavailable
-
         try:
             first = self.remote(p.document_number, p.issuing_state, [])
             answer = first.get("fingerprint_check")

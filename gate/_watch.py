@@ -58,9 +58,8 @@ class LocalWatchlist:
     def __call__(self, p: Presentation) -> tuple[Match, ...]:
         ix = self.index()
         matches = list(ix.check_document(p.document_number, p.issuing_state or None))
-        name = p.names or f"{p.surname}<<{p.given_names}"
         try:
-            query = PersonQuery(name, p.date_of_birth, p.nationality or None,
+            query = PersonQuery(p.names, p.date_of_birth, p.nationality or None,
                                 document_number=p.document_number, issuing_state=p.issuing_state or None)
         except WatchlistError:
             query = None  # no usable name (e.g. a QR fallback without names): document check only

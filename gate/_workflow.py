@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+import emrtd
+from devicelink import document_record
 from gate._policy import Decision, Evidence, Outcome, PolicyConfig, decide
 from gate._store import GateStore
 
@@ -80,20 +82,92 @@ class StepTimeouts:
 
 @dataclass(frozen=True)
 class Presentation:
-    """What the document step found: the access key and document data from the MRZ (or QR)."""
+    """What the document step found: the parsed document and how it was read.
 
-    document_type: str
-    issuing_state: str
-    document_number: str
-    date_of_birth: dt.date
-    date_of_expiry: dt.date
-    nationality: str = ""
-    names: str = ""  # kept in memory only, for the watchlist check
-    surname: str = ""
-    given_names: str = ""
-    sex: str = ""
-    access_key: Any = None  # what the chip step needs (MRZ key or CAN)
-    source: str = "mrz"  # "mrz" | "ocr" | "qr"
+    ``source`` "mrz" (the page reader's MRZ line) or "ocr" (the MRZ read from the page image): ``mrz`` is
+    the parsed :class:`emrtd.Mrz`, check digits verified. ``source`` "qr": a Vietnamese chip ID card read
+    by its QR code (:class:`emrtd.VnIdQr`), which has no MRZ: the chip's BAC key is derived from it by law,
+    and nothing printed in an MRZ is invented for it (no split name, no sex, a card that never expires
+    reads as 9999-12-31). The properties give the gate one view of either.
+    """
+
+    source: str  # "mrz" | "ocr" | "qr"
+    mrz: emrtd.Mrz | None = None
+    qr: emrtd.VnIdQr | None = None
+
+    def __post_init__(self) -> None:
+        if self.source in ("mrz", "ocr"):
+            if self.mrz is None or self.qr is not None:
+                raise ValueError(f"a presentation read from the {self.source} carries the parsed MRZ only")
+            if self.mrz.date_of_birth is None or self.mrz.date_of_expiry is None:
+                raise ValueError("the MRZ has no complete date of birth or expiry")
+        elif self.source == "qr":
+            if self.qr is None or self.mrz is not None:
+                raise ValueError("a presentation read from the QR code carries the parsed QR only")
+        else:
+            raise ValueError(f"source must be mrz, ocr or qr, not {self.source!r}")
+
+    @classmethod
+    def from_mrz(cls, mrz: emrtd.Mrz, source: str = "mrz") -> Presentation:
+        return cls(source, mrz=mrz)
+
+    @classmethod
+    def from_qr(cls, card: emrtd.VnIdQr) -> Presentation:
+        return cls("qr", qr=card)
+
+    @property
+    def document_type(self) -> str:
+        """The document's type letter ("P" passport, "I" ID card): what the policy's eligibility reads."""
+        return self.mrz.document_code[:1] if self.mrz is not None else "I"
+
+    @property
+    def issuing_state(self) -> str:
+        return self.mrz.issuing_state if self.mrz is not None else "VNM"
+
+    @property
+    def document_number(self) -> str:
+        return self.mrz.document_number if self.mrz is not None else self.qr.document_number
+
+    @property
+    def date_of_birth(self) -> dt.date:
+        return self.mrz.date_of_birth if self.mrz is not None else self.qr.date_of_birth
+
+    @property
+    def date_of_expiry(self) -> dt.date:
+        if self.mrz is not None:
+            return self.mrz.date_of_expiry
+        return self.qr.date_of_expiry or dt.date(9999, 12, 31)  # a card that does not expire
+
+    @property
+    def nationality(self) -> str:
+        return self.mrz.nationality if self.mrz is not None else "VNM"
+
+    @property
+    def names(self) -> str:
+        """The name for the watchlist check (memory only): ``PRIMARY<<SECONDARY`` or the QR's full name."""
+        if self.mrz is not None:
+            return f"{self.mrz.primary_identifier}<<{self.mrz.secondary_identifier}"
+        return self.qr.full_name
+
+    @property
+    def access_key(self) -> emrtd.BacKey:
+        """What the chip step needs: the MRZ's BAC/PACE key, or the one the QR's fields give by law."""
+        if self.mrz is not None:
+            return self.mrz.access_key
+        card = self.qr
+        return emrtd.BacKey(card.document_number, card.date_of_birth.strftime("%y%m%d"),
+                            (card.date_of_expiry or dt.date(1999, 12, 31)).strftime("%y%m%d"))
+
+    def document_record(self) -> dict[str, Any]:
+        """The exception record's ``document`` object (backoffice/API.md), absent fields left out."""
+        if self.mrz is not None:
+            record = document_record(self.mrz, document_type=self.document_type)
+        else:
+            record = {"document_number": self.document_number, "issuing_state": self.issuing_state,
+                      "document_type": self.document_type, "nationality": self.nationality,
+                      "date_of_birth": self.date_of_birth.isoformat(),
+                      "date_of_expiry": self.date_of_expiry.isoformat()}
+        return {k: v for k, v in record.items() if v not in (None, "")}
 
 
 @dataclass(frozen=True)
@@ -326,15 +400,7 @@ class GateWorkflow:
         scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
                   "finger": finger.score if finger else None,
                   "finger_threshold": finger.threshold if finger else None}
-        document = None
-        if p is not None:
-            document = {k: v for k, v in {
-                "document_number": p.document_number, "issuing_state": p.issuing_state,
-                "document_type": p.document_type, "surname": p.surname or None,
-                "given_names": p.given_names or None, "nationality": p.nationality or None,
-                "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
-                "date_of_expiry": p.date_of_expiry.isoformat() if p.date_of_expiry else None,
-                "sex": p.sex or None}.items() if v is not None}
+        document = p.document_record() if p is not None else None
         body: dict[str, Any] = {
             "occurred_at": started.isoformat(), "direction": self.direction, "transaction_id": tx,
             "reason_codes": [str(r) for r in decision.reasons],

@@ -221,10 +221,11 @@ class ReviewScreen(KioskScreen):
         self.submitting = False
         if s is None or s.document is None:
             return
-        m = s.document.mrz
-        self.name_text = f"{m.surname}, {m.given_names}"
+        m = s.document.mrz  # emrtd.Mrz
+        self.name_text = f"{m.primary_identifier}, {m.secondary_identifier}"
         self.number_text, self.nationality_text = m.document_number, m.nationality
-        self.dob_text, self.expiry_text = m.date_of_birth.isoformat(), m.date_of_expiry.isoformat()
+        self.dob_text = m.date_of_birth.isoformat() if m.date_of_birth else m.date_of_birth_mrz  # partly unknown
+        self.expiry_text = m.date_of_expiry.isoformat() if m.date_of_expiry else m.date_of_expiry_mrz
         self.fingers_count = len(s.fingers)
         if s.face_image is not None:
             self.ids.live_photo.texture = texture_from_rgb(s.face_image)

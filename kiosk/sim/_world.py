@@ -14,8 +14,8 @@ from pathlib import Path
 
 from devices import ImageFingerprintScanner
 from devices.sim import FixedMrzSource, ImageSequenceCamera, SimulatedReader
+from emrtd import check_digit
 from emrtd.sim import IssuedDocument, issue_document, trust_for_issued_document
-from enrollment import check_digit
 
 __all__ = ["SimWorld", "SimDataMissing", "build_sim", "shared_data_dir", "td3_mrz"]
 

@@ -131,7 +131,7 @@ def gate_sealer(config: GateConfig):
     otherwise beside the database under the gate's KEK (``SMARTBORDER_GATE_KEK``, else the key file,
     which must lie outside the data directory and be readable by the gate's user only; in dev it is
     created 0600 on first use)."""
-    from gate import VaultSealer, ephemeral_sealer
+    from devicelink import VaultSealer, ephemeral_sealer
     from privacy import EnvKek, FileKek, KekError, Vault, check_key_location
 
     if config.db_path is None:
@@ -250,6 +250,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     ``client`` replaces the HTTP back-office client (a simulation's own); ``face_engine`` /
     ``finger_engine`` / ``trust`` replace what the configuration names (benches that time an engine)."""
     import emrtd
+    from devicelink import BackofficeClient
     from gate import (
         ChipStep,
         DocumentStep,
@@ -259,7 +260,6 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
         GateSteps,
         GateStore,
         GateWorkflow,
-        HttpBackofficeClient,
         LocalWatchlist,
     )
 
@@ -270,7 +270,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
         except (emrtd.TrustError, OSError) as e:
             raise GateConfigError(f"trust store {config.trust_path}: {e}") from e
     if client is None and config.backoffice_url and config.token:
-        client = HttpBackofficeClient(config.backoffice_url, config.token)
+        client = BackofficeClient(config.backoffice_url, config.token)
     kw = {"clock": clock} if clock else {}
     store = GateStore(config.db_path, sealer=gate_sealer(config), **kw)
     finger_engine = finger_engine or FingerEngine.default()

@@ -52,8 +52,14 @@ class KioskConfig:
     kek_file: Path | None = None
 
     @property
-    def outbox_dir(self) -> Path:
-        return self.data_dir / "kiosk" / "outbox"
+    def outbox_path(self) -> Path:
+        """The outbox's SQLite database (payloads sealed by the vault beside it, :attr:`vault_path`)."""
+        return self.data_dir / "kiosk" / "outbox.db"
+
+    @property
+    def vault_path(self) -> Path:
+        """The outbox vault's key store (one data key per record, shredded on delivery)."""
+        return self.data_dir / "kiosk" / "outbox-vault.db"
 
 
 def kiosk_config(settings, **overrides: Any) -> KioskConfig:
@@ -136,9 +142,10 @@ class Kiosk:
 
 
 def _outbox(config: KioskConfig):
-    """The sealed outbox: the privacy vault (a data key per record, crypto-shredded on delivery) under
-    the kiosk's KEK, which must lie outside the data directory and be readable by the kiosk's user only."""
-    from enrollment import Outbox
+    """The sealed device outbox (SQLite, :attr:`KioskConfig.outbox_path`): payloads sealed by the privacy
+    vault (a data key per record, crypto-shredded on delivery) under the kiosk's KEK, which must lie
+    outside the data directory and be readable by the kiosk's user only."""
+    from devicelink import Outbox, VaultSealer
     from privacy import FileKek, KekError, Vault, check_key_location
 
     path = config.kek_file or config.key_dir / "kiosk.kek"
@@ -151,8 +158,8 @@ def _outbox(config: KioskConfig):
         kek = FileKek(path)
     except KekError as e:
         raise KioskConfigError(str(e)) from e
-    config.outbox_dir.mkdir(parents=True, exist_ok=True)
-    return Outbox(config.outbox_dir, vault=Vault(config.data_dir / "kiosk" / "outbox-vault.db", kek))
+    config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
+    return Outbox(config.outbox_path, sealer=VaultSealer(Vault(config.vault_path, kek)))
 
 
 def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None, engines: Any = None,
@@ -161,7 +168,8 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
     ``trust`` / ``engines`` / ``outbox`` replace what the configuration names (the simulator's own trust
     store for its virtual documents; a photo camera's stand-in liveness, said out loud by the caller)."""
     import emrtd
-    from enrollment import BackofficeHttpClient, EnrolmentWorkflow, Policy
+    from devicelink import BackofficeClient
+    from enrollment import EnrolmentWorkflow, Policy
     from kiosk import EnginesUnavailable, build_engines
 
     validate(config)
@@ -182,7 +190,7 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
         except EnginesUnavailable as e:
             raise KioskConfigError(str(e)) from e
     outbox = outbox if outbox is not None else _outbox(config)
-    submitter = BackofficeHttpClient(config.backoffice_url, config.token) if config.backoffice_url else None
+    submitter = BackofficeClient(config.backoffice_url, config.token) if config.backoffice_url else None
     policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication)
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
                                  trust=trust, policy=policy)

@@ -429,16 +429,17 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
     fingers, review, then the encrypted outbox delivers the record to the back office."""
     import os
 
+    from devicelink import BackofficeClient, Outbox, VaultSealer
     from devices import ImageFingerprintScanner
     from devices.sim import FixedMrzSource, SimulatedReader
-    from enrollment import FLAT_PLAN, BackofficeHttpClient, EnrolmentWorkflow, Outbox, Policy, enrol_headless
+    from enrollment import FLAT_PLAN, EnrolmentWorkflow, Policy, enrol_headless
     from kiosk import build_engines
     from privacy import RawKek, Vault
 
     engines = build_engines(liveness="auto")
     vault = Vault(work / "kiosk-vault.db", RawKek(os.urandom(32), label="demo-kiosk"))
-    outbox = Outbox(work / "kiosk-outbox", vault=vault)
-    client = BackofficeHttpClient(url, kiosk_token)
+    outbox = Outbox(work / "kiosk-outbox.db", sealer=VaultSealer(vault))
+    client = BackofficeClient(url, kiosk_token)
     done, statuses = 0, []
     if not SHARED_FINGERS.is_dir():
         echo("      kiosk enrolment skipped: no fingerprint images (../shared/data/fingerprints) for the scanner")

@@ -12,18 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from devicelink import BackofficeClient, Outbox, VaultSealer
 from devices.sim import FixedMrzSource, SimulatedReader
 from emrtd.sim import IssuedDocument, issue_document, trust_for_issued_document
-from enrollment import (
-    SLAP_PLAN,
-    BackofficeHttpClient,
-    Engines,
-    EnrolmentWorkflow,
-    FaceCheck,
-    FingerCheck,
-    Outbox,
-    Policy,
-)
+from enrollment import SLAP_PLAN, Engines, EnrolmentWorkflow, FaceCheck, FingerCheck, Policy
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
@@ -191,12 +183,20 @@ def make_rig(tmp_path, submitter=None, *, script=None, policy=None, mrz=None, fa
     script = script or Script()
     clock = Clock()
     key = secrets.token_bytes(32)
-    outbox = Outbox(tmp_path / "outbox", key)
+    outbox = sealed_outbox(tmp_path, key)
     wf = EnrolmentWorkflow(script.engines(), outbox, submitter, reader=reader, mrz_source=source, trust=trust_for(doc),
                            policy=policy or Policy(card_timeout_s=0.05, finger_plan=SLAP_PLAN), clock=clock)
     return Rig(wf, reader, source, outbox, script, clock, doc, key)
 
 
-def client_for(backoffice) -> BackofficeHttpClient:
+def sealed_outbox(directory, key: bytes) -> Outbox:
+    """The kiosk's outbox as the composition builds it: ``outbox.db`` beside its vault, under ``key``."""
+    from privacy import RawKek, Vault
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return Outbox(directory / "outbox.db", sealer=VaultSealer(Vault(directory / "outbox-vault.db", RawKek(key))))
+
+
+def client_for(backoffice) -> BackofficeClient:
     client, token, _ = backoffice
-    return BackofficeHttpClient(token=token, http=client)
+    return BackofficeClient(token=token, http=client)

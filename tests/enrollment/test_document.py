@@ -1,50 +1,35 @@
-"""MRZ parsing (ICAO Doc 9303 specimens) and the chip step through the reader port."""
+"""The chip step through the reader port: the MRZ (emrtd's, every check digit verified), the chip read
+and its checks."""
 
 import datetime as dt
 
 import pytest
 
+import emrtd
 from devices.sim import SimulatedReader
 from emrtd.sim import IssuerPki
-from enrollment import (
-    DocumentError,
-    DocumentRejected,
-    MrzError,
-    check_digit,
-    chip_face_image,
-    parse_mrz,
-    read_document,
-)
+from enrollment import DocumentError, DocumentRejected, MrzError, chip_face_image, read_document
 from tests.enrollment.conftest import issued, td3, trust_for
 
-# Doc 9303 Part 4 Appendix A (TD3) and Part 5 Appendix A (TD1) specimens
+# Doc 9303 Part 4 Appendix A (TD3) specimen
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
-TD1 = "I<UTOD231458907<<<<<<<<<<<<<<<7408122F1204159UTO<<<<<<<<<<<6ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
-
-
-def test_check_digits_of_the_specimens():
-    assert check_digit("L898902C3") == "6"
-    assert check_digit("740812") == "2"
-    assert check_digit("120415") == "9"
-    assert check_digit("ZE184226B<<<<<") == "1"
-
-
-def test_parse_td3_and_td1_specimens():
-    m = parse_mrz(TD3[:44] + "\n" + TD3[44:])
-    assert (m.document_type, m.issuing_state, m.surname, m.given_names) == ("P", "UTO", "ERIKSSON", "ANNA MARIA")
-    assert (m.document_number, m.nationality, m.sex) == ("L898902C3", "UTO", "F")
-    assert m.date_of_birth == dt.date(1974, 8, 12) and m.date_of_expiry == dt.date(2012, 4, 15)
-    assert m.to_record()["date_of_birth"] == "1974-08-12"
-    k = m.access_key
-    assert (k.document_number, k.date_of_birth, k.date_of_expiry) == ("L898902C3", "740812", "120415")
-    t = parse_mrz(TD1)
-    assert (t.document_type, t.document_number, t.surname, t.given_names) == ("I", "D23145890", "ERIKSSON", "ANNA MARIA")
 
 
 @pytest.mark.parametrize("bad", [TD3.replace("L898902C36", "L898902C37"), TD3[:-1] + "1", TD3[:80], TD3.replace("<UTO", "<U-O", 1)])
 def test_bad_mrz_is_refused(bad):
-    with pytest.raises(MrzError):
-        parse_mrz(bad)
+    doc = issued(td3())
+    with pytest.raises(MrzError) as e:
+        read_document(SimulatedReader(doc), bad, trust=trust_for(doc), card_timeout_s=0.05)
+    assert isinstance(e.value.__cause__, emrtd.MrzError)  # emrtd's parser, its error chained
+
+
+def test_the_document_read_carries_emrtds_mrz_spaced_as_printed():
+    mrz = td3()
+    doc = issued(mrz)
+    spaced = "  " + mrz[:44] + "\n " + mrz[44:].lower() + " "
+    read = read_document(SimulatedReader(doc), spaced, trust=trust_for(doc), card_timeout_s=0.05)
+    assert isinstance(read.mrz, emrtd.Mrz) and read.mrz == emrtd.parse_mrz(mrz)
+    assert (read.mrz.primary_identifier, read.mrz.secondary_identifier) == ("NGUYEN", "VAN DUC")
 
 
 def test_read_document_through_the_reader_port():

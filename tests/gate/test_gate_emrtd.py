@@ -159,7 +159,7 @@ def test_forged_and_cloned_chips_are_referred(pki, faults, reason):
     kw = {"aa": "ec", "ca": True} if "hidden_dg14_dg15" in faults else {}
     r, store = serve(pki, faults=faults, **kw)
     assert not r.opened and reason in r.decision.reasons, r.decision.explain()
-    exc = [i for i in store.pending() if i.kind == "exception"][0].payload
+    exc = [i for i in store.outbox.pending() if i.kind == "exception"][0].payload
     assert reason in exc["reason_codes"]
 
 
@@ -201,7 +201,7 @@ def test_revocation_status_unknown_is_accepted_only_by_explicit_lane_configurati
 def test_impostor_is_referred_with_both_images(pki):
     r, store = serve(pki, live_matches=False)
     assert r.decision.reasons == ("face_mismatch",) or list(r.decision.reasons) == ["face_mismatch"]
-    exc = [i for i in store.pending() if i.kind == "exception"][0].payload
+    exc = [i for i in store.outbox.pending() if i.kind == "exception"][0].payload
     assert exc["live_image"] and exc["chip_image"] and exc["scores"]["face"] == pytest.approx(0.1)
 
 
@@ -300,9 +300,15 @@ def test_document_step_falls_back_to_ocr_then_qr():
     empty = FixedMrzSource(None)
     ocr = DocumentStep(mrz_source=empty, page_camera=Page(render_mrz_image([text[:44], text[44:]])))()
     assert ocr.source == "ocr" and ocr.document_number == "C1234567" and ocr.access_key.date_of_birth == "900315"
+    assert ocr.mrz == emrtd.parse_mrz(text) and ocr.qr is None  # the parsed MRZ itself, nothing re-declared
     card = VnIdQr("001090012345", "", "Trần Thị Bích", dt.date(1990, 3, 15), "Nữ", "Móng Cái", dt.date(2021, 4, 20))
     qr = DocumentStep(mrz_source=empty, page_camera=Page(), qr_source=Page(qr=encode_vn_id_qr(card)))()
     assert (qr.source, qr.document_number, qr.access_key.date_of_expiry) == ("qr", "090012345", "300315")
+    assert qr.qr == card and qr.mrz is None and qr.names == "Trần Thị Bích"
+    # the exception record's document: only what the QR says (no MRZ name, no sex), the type letter "I"
+    assert qr.document_record() == {"document_number": "090012345", "issuing_state": "VNM", "document_type": "I",
+                                    "nationality": "VNM", "date_of_birth": "1990-03-15",
+                                    "date_of_expiry": "2030-03-15"}
     from gate import StepError
 
     with pytest.raises(StepError, match="document_unreadable"):
@@ -391,15 +397,17 @@ def test_several_people_keeping_the_traveller_from_being_captured_is_tailgating(
 
 
 def test_finger_step_says_when_the_back_office_cannot_be_asked():
-    from gate import BackofficeUnavailable, FingerEngine, FingerStep, Presentation
+    from devicelink import BackofficeAuthError, BackofficeUnavailable
+    from gate import FingerEngine, FingerStep
+    from gate.testing import passport
 
-    def remote(number, state, probes):
-        raise BackofficeUnavailable("connection refused")
+    for error in (BackofficeUnavailable("connection refused"), BackofficeAuthError("HTTP 401")):
+        def remote(number, state, probes, error=error):
+            raise error
 
-    step = FingerStep(scanner=None, engine=FingerEngine(None, None, max, 0.0), remote=remote)
-    out = step(Presentation(document_type="P", issuing_state="VNM", document_number="C1234567",
-                            date_of_birth=dt.date(1990, 3, 15), date_of_expiry=dt.date(2031, 1, 1)))
-    assert out.unavailable and not out.enrolled
+        step = FingerStep(scanner=None, engine=FingerEngine(None, None, max, 0.0), remote=remote)
+        out = step(passport(date_of_birth=dt.date(1990, 3, 15), date_of_expiry=dt.date(2031, 1, 1)))
+        assert out.unavailable and not out.enrolled
 
 
 def test_a_chip_photo_without_a_face_refers_as_missing_evidence_never_as_the_travellers_failure(pki):

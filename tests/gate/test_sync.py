@@ -1,14 +1,9 @@
+"""The gate's sync round over its store: the outbox (devicelink's) in order, then the watchlist feed."""
+
 import datetime as dt
 
-from gate import (
-    BackofficeUnavailable,
-    FaceOutcome,
-    GateStore,
-    GateWorkflow,
-    RejectedByBackoffice,
-    WatchlistDelta,
-    sync_once,
-)
+from devicelink import BackofficeAuthError, BackofficeUnavailable, RecordRejected, WatchlistDelta
+from gate import FaceOutcome, GateStore, GateWorkflow, sync_once
 from gate.testing import verified_chip
 from tests.gate.test_store_and_workflow import Clock, LoggingDoor, steps
 
@@ -22,6 +17,8 @@ class FakeBackoffice:
         self.down = False
         self.fail_after: int | None = None
         self.reject_kind: str | None = None
+        self.auth_refused = False
+        self.feed_calls = 0
         self.version = 2
         self.changes = [
             {"version": 2, "op": "upsert", "id": "doc-1", "kind": "document", "data": {"number": "B9999999"}},
@@ -29,13 +26,16 @@ class FakeBackoffice:
 
     def deliver(self, kind, payload, key):
         self.calls += 1
+        if self.auth_refused:
+            raise BackofficeAuthError("HTTP 401")
         if self.down or (self.fail_after is not None and self.calls > self.fail_after):
             raise BackofficeUnavailable("connection refused")
         if kind == self.reject_kind:
-            raise RejectedByBackoffice("422 schema violation")
+            raise RecordRejected(422, "about:blank", "schema violation")
         self.received.setdefault(key, (kind, payload))
 
     def watchlist_changes(self, since, etag):
+        self.feed_calls += 1
         if self.down:
             raise BackofficeUnavailable("connection refused")
         return WatchlistDelta([c for c in self.changes if c["version"] > since], self.version)
@@ -77,7 +77,8 @@ def test_rejected_items_are_parked_not_lost_and_do_not_block():
     bo.reject_kind = "exception"
     report = sync_once(store, bo)
     assert report.delivered == 2 and report.rejected == 1 and report.pending == 0
-    assert [p["kind"] for p in store.parked()] == ["exception"]
+    assert [p.kind for p in store.outbox.parked()] == ["exception"]
+    assert "schema violation" in store.outbox.parked()[0].error
 
 
 def test_sync_refreshes_the_staleness_clock():
@@ -89,3 +90,17 @@ def test_sync_refreshes_the_staleness_clock():
     bo.changes = []
     sync_once(store, bo)
     assert store.watchlist_age_s() == 0
+
+
+def test_a_refused_credential_keeps_everything_waiting_and_skips_the_feed():
+    clock = Clock()
+    store = GateStore(None, clock=clock)
+    store.apply_watchlist_changes([], new_version=1)
+    run_travellers(store, 2, clock)
+    bo = FakeBackoffice()
+    bo.auth_refused = True
+    report = sync_once(store, bo)
+    assert not report.reachable and report.pending == 3 and report.delivered == 0 and bo.feed_calls == 0
+    assert [i.attempts for i in store.outbox.pending()] == [1, 0, 0]  # the round stopped at the first
+    bo.auth_refused = False
+    assert sync_once(store, bo).pending == 0 and len(bo.received) == 3

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import warnings
@@ -18,10 +17,10 @@ from kiosk.sim import build_sim
 
 
 def _submitter(mode: str):
-    from enrollment import BackofficeHttpClient
+    from devicelink import BackofficeClient
 
     if mode == "down":
-        return BackofficeHttpClient("http://127.0.0.1:9", "sbd_none", timeout=0.5)
+        return BackofficeClient("http://127.0.0.1:9", "sbd_none", timeout_s=0.5)
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
@@ -32,7 +31,7 @@ def _submitter(mode: str):
     app = build_backoffice(load_settings(environ={}, data_dir=data), environ={}, db_path=os.path.join(data, "bo.db"),
                            argon2_time_cost=1, argon2_memory_kib=1024)
     _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
-    return BackofficeHttpClient(token=token, http=TestClient(app))
+    return BackofficeClient(token=token, http=TestClient(app))
 
 
 def main(argv=None) -> int:
@@ -46,18 +45,19 @@ def main(argv=None) -> int:
     p.add_argument("--camera", default="sequence", choices=["sequence", "traveller", "auto"])
     args = p.parse_args(argv)
     configure_kivy(width=1280, height=800)
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Outbox, Policy
+    from devicelink import Outbox
+    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy
     from kiosk import create_app
     from kiosk.sim._autopilot import Autopilot
 
     sim = build_sim(place_document=False, fps=args.camera_fps, camera=args.camera)
-    outbox_dir = tempfile.mkdtemp(prefix="kiosk-outbox-")
+    outbox = Outbox()  # in memory, sealed under an ephemeral key
     engines = build_engines()
     if not sim.follows_instructions:  # photos played in turn cannot follow the liveness instructions
         from kiosk.testing import with_head_movement_liveness
 
         engines = with_head_movement_liveness(engines)
-    workflow = EnrolmentWorkflow(engines, Outbox(outbox_dir, secrets.token_bytes(32)),
+    workflow = EnrolmentWorkflow(engines, outbox,
                                  _submitter(args.backoffice), reader=sim.reader, mrz_source=sim.mrz_source,
                                  trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=SLAP_PLAN[:1]))
     app = create_app(workflow, camera=sim.camera, scanner=sim.scanner, sim=sim, default_lang="vi")
@@ -67,11 +67,11 @@ def main(argv=None) -> int:
 
     Clock.schedule_once(lambda _dt: pilot.start(), 0.5)
     app.run()
-    pending = os.listdir(outbox_dir)
     import json
 
     result = json.loads(open(args.result).read())
-    result["outbox_files"] = sorted(pending)
+    result["outbox_pending"] = [item.kind for item in outbox.pending()]
+    result["outbox_parked"] = [item.kind for item in outbox.parked()]
     result["session_left"] = workflow.session is not None
     open(args.result, "w").write(json.dumps(result, indent=2, ensure_ascii=False))
     return 0 if result.get("ok") else 1

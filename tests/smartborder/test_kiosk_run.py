@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -134,5 +135,9 @@ liveness_seed = {SEED}
     # the outbox is sealed under a key kept outside the data directory, readable by the kiosk's user only
     kek = tmp_path / "keys" / "kiosk.kek"
     assert kek.is_file() and (kek.stat().st_mode & 0o077) == 0
-    # the enrolment record was delivered, then shredded (the session's event, no personal data, may wait)
-    assert not list((tmp_path / "data" / "kiosk" / "outbox").glob("enr-*"))
+    # the enrolment record was delivered, then blanked and its key shredded (the session's event, no personal
+    # data, may wait) in the kiosk's outbox database, next to its vault
+    outbox = tmp_path / "data" / "kiosk" / "outbox.db"
+    assert outbox.is_file() and (tmp_path / "data" / "kiosk" / "outbox-vault.db").is_file()
+    rows = sqlite3.connect(outbox).execute("SELECT kind, delivered_at, length(payload) FROM devicelink_outbox").fetchall()
+    assert [(d is not None, n) for k, d, n in rows if k == "enrolment"] == [(True, 0)]

@@ -1,0 +1,53 @@
+"""devicelink: the device side of the back office's HTTP API (backoffice/API.md), for gates and kiosks.
+
+Public API:
+- :class:`BackofficeClient`: one httpx client for every device endpoint: records (``deliver`` by kind,
+  ``post_event``, ``post_exception``, ``submit_enrolment`` -> :class:`EnrolmentAnswer`), each POST with
+  its outbox item id as ``Idempotency-Key``; the watchlist change feed (``watchlist_changes`` ->
+  :class:`WatchlistDelta`, ETag/304, ``reset``); ``verify_fingers`` (the gate's 1:1 in the back office).
+- One error vocabulary: :class:`BackofficeUnavailable` (retry later), :class:`BackofficeAuthError` (the
+  credential is refused; a BackofficeUnavailable), :class:`RecordRejected` (refused for good: parked).
+- :class:`Outbox`: records waiting for the back office in SQLite, sealed by a :class:`Sealer`
+  (:class:`VaultSealer`: the privacy vault, each item its own data subject, crypto-shredded once
+  delivered), delivered in order; usable on a connection its host owns (:data:`MIGRATIONS`).
+- :func:`document_record`: the API's ``document`` object from an :class:`emrtd.Mrz`.
+
+It imports no workflow, no entry point, no UI or web framework (an import-linter contract).
+"""
+
+from devicelink._client import ENDPOINTS, BackofficeClient, EnrolmentAnswer, WatchlistDelta
+from devicelink._errors import (
+    BackofficeAuthError,
+    BackofficeError,
+    BackofficeUnavailable,
+    OutboxCorrupted,
+    OutboxError,
+    RecordRejected,
+)
+from devicelink._outbox import KINDS, MIGRATIONS, Deliverer, DeliveryReport, Outbox, OutboxItem, ParkedItem
+from devicelink._records import document_record
+from devicelink._sealer import Sealer, VaultSealer, ephemeral_sealer
+
+__all__ = [
+    "ENDPOINTS",
+    "KINDS",
+    "MIGRATIONS",
+    "BackofficeAuthError",
+    "BackofficeClient",
+    "BackofficeError",
+    "BackofficeUnavailable",
+    "Deliverer",
+    "DeliveryReport",
+    "EnrolmentAnswer",
+    "Outbox",
+    "OutboxCorrupted",
+    "OutboxError",
+    "OutboxItem",
+    "ParkedItem",
+    "RecordRejected",
+    "Sealer",
+    "VaultSealer",
+    "WatchlistDelta",
+    "document_record",
+    "ephemeral_sealer",
+]

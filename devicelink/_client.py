@@ -1,0 +1,198 @@
+"""The device side of the back office's HTTP API (backoffice/API.md), over httpx: one client for
+gates and kiosks.
+
+``Authorization: Bearer <device token>`` on every request; every POST of a record carries the outbox
+item id as ``Idempotency-Key``, so a retry after a lost answer never stores the record twice (a
+``200`` with ``Idempotent-Replayed: true`` is the first answer again). Status codes map onto one
+vocabulary (:mod:`devicelink._errors`):
+
+- transport errors, time-outs, 5xx, 408, 429 -> :class:`BackofficeUnavailable` (retry later);
+- 401/403 -> :class:`BackofficeAuthError` (a :class:`BackofficeUnavailable`: the credential is refused);
+- other 4xx on a record (``events``, ``exceptions``, ``enrolments``) -> :class:`RecordRejected` (parked).
+
+The watchlist feed and the fingerprint verification store nothing: a refusal there means "no answer
+now", so any non-auth 4xx is :class:`BackofficeUnavailable` too (the gate's policy decides what an
+unanswered question means).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
+
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS"]
+
+#: the outbox item kinds and the endpoint each is delivered to
+ENDPOINTS = {"event": "/api/v1/events", "exception": "/api/v1/exceptions", "enrolment": "/api/v1/enrolments"}
+
+
+@dataclass(frozen=True)
+class EnrolmentAnswer:
+    """The back office's answer to an enrolment: ``status`` accepted / duplicate_suspected."""
+
+    enrolment_id: str
+    status: str
+    duplicates: tuple[dict, ...] = ()
+    checks: tuple[str, ...] = ()
+    replayed: bool = False  # the back office already had this record (a retry after a lost answer)
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == "duplicate_suspected"
+
+
+@dataclass(frozen=True)
+class WatchlistDelta:
+    """Changes of the watchlist feed after a version: apply ``changes`` in order, then store ``version``
+    (and ``etag``, sent back as ``If-None-Match`` so an unchanged feed answers 304)."""
+
+    changes: list[dict[str, Any]]
+    version: int
+    etag: str | None = None
+    not_modified: bool = False
+    #: the back office's history is behind our version (e.g. restored from a backup): drop the
+    #: local copy and start again from version 0
+    reset: bool = False
+
+
+class BackofficeClient:
+    """``BackofficeClient("http://127.0.0.1:8400", token)``, or ``BackofficeClient(token=..., http=client)``
+    with an ``httpx.Client`` that already has its base URL (Starlette's TestClient around the app in tests;
+    the client given is not closed by :meth:`close`)."""
+
+    def __init__(self, base_url: str | None = None, token: str = "", *, timeout_s: float = 5.0,
+                 page_limit: int = 1000, http: httpx.Client | None = None) -> None:
+        if not token:
+            raise ValueError("a device token is required (smartborder backoffice issue-device ...)")
+        if http is None and not base_url:
+            raise ValueError("a base_url or an http client is needed")
+        self._own = http is None
+        self.http = http or httpx.Client(base_url=base_url, timeout=timeout_s)
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self.page_limit = page_limit
+
+    def close(self) -> None:
+        if self._own:
+            self.http.close()
+
+    def __enter__(self) -> BackofficeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport ---------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, key: str | None = None, **kw: Any) -> httpx.Response:
+        """Send; transport failures, 5xx/408/429 and 401/403 raise, any other answer is returned."""
+        headers = {**self._headers, **kw.pop("headers", {})}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        try:
+            r = self.http.request(method, path, headers=headers, **kw)
+        except httpx.HTTPError as e:
+            raise BackofficeUnavailable(f"{method} {path}: back office unreachable ({type(e).__name__})") from e
+        if r.status_code >= 500 or r.status_code in (408, 429):
+            raise BackofficeUnavailable(f"{method} {path}: back office answered HTTP {r.status_code}")
+        if r.status_code in (401, 403):
+            raise BackofficeAuthError(f"{method} {path}: back office refused the device credential "
+                                      f"(HTTP {r.status_code})")
+        return r
+
+    def _post_record(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
+        if not key:
+            raise ValueError("a record needs its outbox item id as Idempotency-Key")
+        r = self._request("POST", path, json=body, key=key)
+        if r.status_code >= 400:
+            problem = _problem(r)
+            raise RecordRejected(r.status_code, str(problem.get("type", "about:blank")),
+                                 str(problem.get("detail") or problem.get("title") or r.reason_phrase)[:300])
+        return r
+
+    # -- records (idempotent) --------------------------------------------------------------------------
+    def deliver(self, kind: str, payload: dict[str, Any], idempotency_key: str) -> Any:
+        """Deliver one outbox item to the endpoint of its ``kind`` (:data:`ENDPOINTS`); returns the
+        back office's answer (:class:`EnrolmentAnswer` for an enrolment, the stored record otherwise)."""
+        if kind == "enrolment":
+            return self.submit_enrolment(payload, idempotency_key)
+        if kind not in ENDPOINTS:
+            raise RecordRejected(None, "unknown-kind", f"no endpoint for outbox item kind {kind!r}")
+        return self._post_record(ENDPOINTS[kind], payload, idempotency_key).json()
+
+    def post_event(self, event: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """``POST /api/v1/events`` (no personal data: kind, outcome, reason codes, duration)."""
+        return self._post_record(ENDPOINTS["event"], event, idempotency_key).json()
+
+    def post_exception(self, record: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """``POST /api/v1/exceptions``: a referral for an officer (document, scores, images)."""
+        return self._post_record(ENDPOINTS["exception"], record, idempotency_key).json()
+
+    def submit_enrolment(self, payload: dict[str, Any], idempotency_key: str) -> EnrolmentAnswer:
+        """``POST /api/v1/enrolments``: the back office checks duplicates before it accepts."""
+        r = self._post_record(ENDPOINTS["enrolment"], payload, idempotency_key)
+        try:
+            body = r.json()
+            return EnrolmentAnswer(str(body["id"]), str(body["status"]), tuple(body.get("duplicates", ())),
+                                   tuple(body.get("checks", ())), r.headers.get("Idempotent-Replayed") == "true")
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BackofficeUnavailable(f"enrolment: malformed answer ({type(e).__name__})") from e
+
+    # -- questions (nothing stored) ----------------------------------------------------------------
+    def watchlist_changes(self, since: int, etag: str | None) -> WatchlistDelta:
+        """All changes after ``since`` (every page), or ``not_modified`` when the ETag matched."""
+        changes: list[dict[str, Any]] = []
+        version = since
+        headers = {"If-None-Match": etag} if etag else {}
+        while True:
+            r = self._request("GET", "/api/v1/watchlist/changes",
+                              params={"since": version, "limit": self.page_limit}, headers=headers)
+            if r.status_code == 304:
+                return WatchlistDelta([], since, etag, not_modified=True)
+            if r.status_code != 200:
+                raise BackofficeUnavailable(f"watchlist changes: HTTP {r.status_code}: {_detail(r)}")
+            try:
+                body = r.json()
+                if body.get("reset"):
+                    return WatchlistDelta([], 0, None, reset=True)
+                changes.extend(body["changes"])
+                new_version, more = int(body["version"]), bool(body["more"])
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise BackofficeUnavailable(f"watchlist changes: malformed response ({e})") from e
+            if new_version == since and not changes:
+                # nothing new: keep this ETag so the next poll can be answered with 304
+                return WatchlistDelta([], version, r.headers.get("ETag"))
+            if not more or new_version <= version:
+                return WatchlistDelta(changes, new_version, None)
+            version, headers = new_version, {}
+
+    def verify_fingers(self, document_number: str, issuing_state: str,
+                       probes: list[tuple[int, bytes]]) -> dict[str, Any]:
+        """1:1 against the traveller's enrolment in the back office (``POST /api/v1/enrolments/verify``);
+        with no probes, only whether fingerprints are enrolled. Raises BackofficeUnavailable."""
+        body = {"document_number": document_number, "issuing_state": issuing_state,
+                "finger_templates": [{"position": pos, "format": "iso19794_2",
+                                      "data": base64.b64encode(data).decode("ascii")} for pos, data in probes]}
+        r = self._request("POST", "/api/v1/enrolments/verify", json=body)
+        if r.status_code != 200:
+            raise BackofficeUnavailable(f"fingerprint verification: HTTP {r.status_code}: {_detail(r)}")
+        try:
+            return r.json()
+        except ValueError as e:
+            raise BackofficeUnavailable("fingerprint verification: malformed answer") from e
+
+
+def _problem(r: httpx.Response) -> dict[str, Any]:
+    try:
+        body = r.json()
+    except ValueError:
+        return {"detail": r.text[:300]}
+    return body if isinstance(body, dict) else {"detail": str(body)[:300]}
+
+
+def _detail(r: httpx.Response) -> str:
+    problem = _problem(r)
+    return str(problem.get("detail") or problem.get("title") or problem)[:300]
