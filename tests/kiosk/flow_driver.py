@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     import json
 
     result = json.loads(open(args.result).read())
+    result["order"] = args.scenarios.split(",")
     result["outbox_pending"] = [item.kind for item in outbox.pending()]
     result["outbox_parked"] = [item.kind for item in outbox.parked()]
     result["session_left"] = workflow.session is not None
