@@ -111,6 +111,7 @@ class Evidence:
     ca_offered: bool | None = None  # True DG14 has a CA key; False none; None DG14 listed but not served
     ca_passed: bool | None = None
     mrz_matches_dg1: bool | None = None
+    mrz_differences: tuple[str, ...] = ()  # the printed fields that differ from DG1
     # the face
     face_acquired: bool | None = None
     face_error: str | None = None  # why the face evidence is missing (e.g. the chip photo holds no face)
@@ -298,7 +299,10 @@ def _authenticity(e: Evidence, c: PolicyConfig) -> Verdict:
 def _mrz(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.mrz_matches_dg1 is None:
         return _missing("printed MRZ not compared with DG1")
-    return _ok() if e.mrz_matches_dg1 else _fail("printed MRZ differs from chip DG1")
+    if e.mrz_matches_dg1:
+        return _ok()
+    return _fail("printed MRZ differs from chip DG1" + (f" in {', '.join(e.mrz_differences)}" if e.mrz_differences
+                                                          else ""))
 
 
 def _face_missing(e: Evidence) -> str:

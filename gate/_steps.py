@@ -105,13 +105,16 @@ class ChipStep:
         groups = tuple((name, res.data_group_verified(name)) for name in REQUIRED_DATA_GROUPS)
         dg2, dg2_error = self._portrait(res)
         aa, ca, mrz = res.check("active_authentication"), res.check("chip_authentication"), res.check("mrz_consistency")
+        differences = printed_vs_chip(p, res.mrz)
+        matches = None if mrz is None or mrz.passed is None or differences is None else (
+            bool(mrz.passed) and not differences)
         return ChipOutcome(
             read=True, pa_passed=pa_check.passed if pa_check else None, pa_failures=pa_failures,
             csca_chain=pa_step("dsc_chain"), dsc_revocation=pa_step("dsc_revocation"), data_groups=groups,
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
-            mrz_matches_dg1=mrz.passed if mrz else None, dg2_image=dg2, dg2_error=dg2_error,
-            protocol=res.access_protocol)
+            mrz_matches_dg1=matches, mrz_differences=differences or (), dg1_mrz=res.mrz, dg2_image=dg2,
+            dg2_error=dg2_error, protocol=res.access_protocol)
 
     @staticmethod
     def _portrait(res) -> tuple[bytes | None, str | None]:
@@ -126,6 +129,27 @@ class ChipStep:
         if not faces or not faces[0].image:
             return None, "DG2 holds no face image"
         return faces[0].image, None
+
+
+_MRZ_FIELDS = ("document_code", "issuing_state", "document_number", "optional_data", "date_of_birth_mrz", "sex",
+               "date_of_expiry_mrz", "nationality", "primary_identifier", "secondary_identifier")
+
+
+def printed_vs_chip(p: Presentation, dg1) -> tuple[str, ...] | None:
+    """The fields in which what the document shows differs from the chip's DG1 (Doc 9303 Part 11 §5.1: the
+    whole MRZ, not only the access key's fields: state, names and nationality carry no check digit and
+    decide the watchlist and enrolment lookups). None when there is no DG1 to compare with. A QR-read
+    Vietnamese ID card is compared on what its QR holds: number, date of birth and expiry."""
+    if dg1 is None:
+        return None
+    if p.mrz is not None:
+        return tuple(f for f in _MRZ_FIELDS if getattr(p.mrz, f) != getattr(dg1, f))
+    card = p.qr
+    diffs = [n for n, a, b in (("document_number", card.document_number, dg1.document_number),
+                               ("date_of_birth", card.date_of_birth, dg1.date_of_birth)) if a != b]
+    if card.date_of_expiry is not None and card.date_of_expiry != dg1.date_of_expiry:
+        diffs.append("date_of_expiry")
+    return tuple(diffs)
 
 
 def decode_image(data: bytes) -> np.ndarray:

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -185,7 +185,9 @@ class ChipOutcome:
     aa_passed: bool | None = None
     ca_offered: bool | None = None
     ca_passed: bool | None = None
-    mrz_matches_dg1: bool | None = None
+    mrz_matches_dg1: bool | None = None  # the whole printed MRZ (or the QR's data) equals DG1
+    mrz_differences: tuple[str, ...] = ()  # the fields that differ
+    dg1_mrz: Any = None  # the chip's DG1 MRZ (emrtd.Mrz); trusted only where DG1 verified against the SOD
     dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
     dg2_error: str | None = None  # why there is no chip photo
     protocol: str | None = None  # "PACE" | "BAC"
@@ -227,7 +229,7 @@ class GateSteps:
     finger: Callable[[Presentation], FingerOutcome]
     #: hits as watchlist.Match objects (``entry_id``, ``hit``, ``to_dict()``) or bare entry ids
     watchlist: Callable[[Presentation], tuple[Any, ...]]
-    persons_in_lane: Callable[[], int] = field(default=lambda: 1)
+    persons_in_lane: Callable[[], int] | None = None  # a lane sensor, where one is fitted
 
 
 @dataclass(frozen=True)
@@ -336,9 +338,12 @@ class GateWorkflow:
             ev = replace(ev, faulted_step=e.state)
             log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
         if presentation is not None:
+            # the watchlist hears what the document shows and, where the chip says otherwise, what the chip says
+            # (a printed MRZ altered in a field no check digit covers must not hide a listed document)
+            checked = [presentation] + _chip_presentation(chip)
             try:
-                found, why = self._gather(GateState.WATCHLIST, lambda: self.steps.watchlist(presentation), timings,
-                                          states)
+                found, why = self._gather(
+                    GateState.WATCHLIST, lambda: [m for p in checked for m in self.steps.watchlist(p)], timings, states)
                 if found is not None:
                     matches = tuple(found)
                     ev = replace(ev, watchlist_checked=True, watchlist_hits=tuple(
@@ -349,13 +354,17 @@ class GateWorkflow:
             except _Fault as e:
                 ev = replace(ev, faulted_step=ev.faulted_step or e.state)
                 log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
-        try:
-            sensed = int(self.steps.persons_in_lane())
-        except Exception as e:  # noqa: BLE001 - a failed lane sensor is a fault, never "one person"
-            log.warning("transaction %s: lane sensor failed: %s", tx, type(e).__name__)
-            ev, sensed = replace(ev, faulted_step=ev.faulted_step or "lane_sensor"), 1
-        persons = max(sensed, face.faces_seen if face is not None else 1)
-        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=persons)
+        sensed = None
+        if self.steps.persons_in_lane is not None:
+            try:
+                sensed = int(self.steps.persons_in_lane())
+            except Exception as e:  # noqa: BLE001 - a failed lane sensor is a fault, never "one person"
+                log.warning("transaction %s: lane sensor failed: %s", tx, type(e).__name__)
+                ev = replace(ev, faulted_step=ev.faulted_step or "lane_sensor")
+        # the faces the camera saw count people too; nobody counted is missing evidence, never "one person"
+        seen = face.faces_seen if face is not None and (face.acquired or face.faces_seen > 1) else None
+        counts = [n for n in (sensed, seen) if n is not None]
+        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=max(counts) if counts else None)
 
         states.append(GateState.DECIDE)
         t0 = time.perf_counter()
@@ -419,13 +428,24 @@ class GateWorkflow:
         return body
 
 
+def _chip_presentation(chip: ChipOutcome | None) -> list[Presentation]:
+    """The chip's own document data, where it differs from what was shown (for the watchlist)."""
+    if chip is None or chip.dg1_mrz is None or not chip.mrz_differences:
+        return []
+    try:
+        return [Presentation.from_mrz(chip.dg1_mrz, "mrz")]
+    except ValueError:  # DG1 without complete dates: nothing to look up by
+        return []
+
+
 def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evidence:
     if chip is None:
         return replace(ev, chip_read=False, chip_error=why or "chip not read")
     return replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
                    pa_failures=chip.pa_failures, csca_chain=chip.csca_chain, dsc_revocation=chip.dsc_revocation,
                    data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
-                   ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, mrz_matches_dg1=chip.mrz_matches_dg1)
+                   ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, mrz_matches_dg1=chip.mrz_matches_dg1,
+                   mrz_differences=chip.mrz_differences)
 
 
 def _with_face(ev: Evidence, face: FaceOutcome | None, why: str | None) -> Evidence:

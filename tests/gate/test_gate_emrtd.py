@@ -101,7 +101,7 @@ def make_gate(store=None, *, live_matches=True, policy=None):
 
 
 def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True, store=None, policy=STANDIN,
-          present_card=True, trust="issuer", photo=None, **issue_kw):
+          present_card=True, trust="issuer", photo=None, printed=None, **issue_kw):
     mrz_text = td3(number, "900315", expiry)
     doc = issue_document(mrz_text, photo or photo_png(), faults=faults, pki=pki, **issue_kw)
     if trust == "issuer":  # the issuer's CSCA and its current CRL
@@ -110,7 +110,7 @@ def serve(pki, *, number="C1234567", expiry=EXPIRY, faults=(), live_matches=True
     steps.chip = ChipStep(reader, trust, card_wait_s=0.2)
     if present_card:
         reader.present(doc)
-    mrz.place(doc.mrz)
+    mrz.place(printed(doc.mrz) if printed else doc.mrz)  # ``printed``: how a forger altered the data page
     wf = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", policy=policy,
                       timeouts=StepTimeouts(chip=20, face=20))
     try:
@@ -458,3 +458,23 @@ def test_someone_beside_the_traveller_is_tailgating_with_the_real_engine(pki):
     r = serve_with_face(pki, "C5550006", FaceStep(Camera(), FaceEngine.default()), photo=chip,
                         timeouts=StepTimeouts(chip=30, face=60))
     assert not r.opened and "tailgating" in r.decision.reasons, r.decision.explain()
+
+
+@pytest.mark.parametrize(("alter", "field"), [
+    (lambda m: m.replace("P<VNM", "P<THA", 1), "issuing_state"),  # line 1: no check digit covers it
+    (lambda m: m.replace("NGUYEN<<VAN<AN", "NGUYET<<VAN<AN", 1), "primary_identifier"),
+])
+def test_a_printed_mrz_altered_where_no_check_digit_covers_it_is_referred(pki, alter, field):
+    """The access key's fields are proved by BAC/PACE; the rest of the printed MRZ (state, names,
+    nationality) is compared with DG1, or a forger steers the watchlist and enrolment lookups."""
+    r, _ = serve(pki, printed=alter)
+    assert not r.opened and "mrz_mismatch" in r.decision.reasons, r.decision.explain()
+    assert field in r.decision.explain()
+
+
+def test_the_watchlist_hears_what_the_chip_says_when_the_page_says_otherwise(pki):
+    store = GateStore()
+    store.apply_watchlist_changes([{"version": 1, "op": "upsert", "id": "d-9", "kind": "document",
+                                    "data": {"document_number": "C7654399", "issuing_state": "VNM"}}], 1)
+    r, _ = serve(pki, number="C7654399", store=store, printed=lambda m: m.replace("P<VNM", "P<THA", 1))
+    assert {"watchlist_hit", "mrz_mismatch"} <= set(r.decision.reasons), r.decision.explain()
