@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     # the gate a deployment runs (smartborder.compose.gate) on simulated devices. The lane relaxes
     # explicitly what this bench does not exercise: fingerprints (no enrolments here) and, without
     # --liveness, the challenge; the challenges are seeded as in the demo.
-    config = GateConfig(trust_path=Path("unused: the trust store is handed in"), gate_id="bench",
+    config = GateConfig(trust_path=Path("unused: the trust store is handed in"), gate_id="bench", env="dev",
                         liveness="active" if args.liveness else "off", liveness_seed=1 if args.liveness else None,
                         fingerprints="off")
     first_doc = None

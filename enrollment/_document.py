@@ -58,6 +58,10 @@ _REFUSALS = {
 }
 
 
+_MRZ_FIELDS = ("document_code", "issuing_state", "document_number", "optional_data", "date_of_birth_mrz", "sex",
+               "date_of_expiry_mrz", "nationality", "primary_identifier", "secondary_identifier")
+
+
 def _require_verified_chip(result, trust, require_revocation_status: bool) -> None:
     """Positive evidence only: PA passed up to a trusted CSCA, DG1/DG2 verified, revocation status known."""
     if trust is None:
@@ -124,4 +128,11 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
         raise DocumentRejected("chip_cloned", "the chip could not prove it is genuine")
     if require_passive_authentication:
         _require_verified_chip(result, trust, require_revocation_status)
-    return DocumentRead(mrz, checks, result.access_protocol, chip_face_image(result.files.get("DG2")))
+    chip = result.mrz
+    if chip is None:
+        raise DocumentRejected("mrz_mismatch", "the chip's DG1 could not be read: nothing to compare the page with")
+    differ = [f for f in _MRZ_FIELDS if getattr(mrz, f) != getattr(chip, f)]
+    if differ:  # state, names and nationality carry no check digit: the page alone is never the record
+        raise DocumentRejected("mrz_mismatch", f"the printed MRZ differs from the chip's DG1 in {', '.join(differ)}")
+    # the record is the chip's (signed) data; the page only gave the access key
+    return DocumentRead(chip, checks, result.access_protocol, chip_face_image(result.files.get("DG2")))

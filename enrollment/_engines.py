@@ -47,7 +47,9 @@ class Engines:
     ``biometrics.face.FaceTemplate.to_bytes()``, as the back office accepts it), ``finger_quality(gray, dpi)``,
     ``finger_template(gray, dpi, position) -> (format, bytes)`` (``"iso19794_2"``, an ISO/IEC 19794-2
     record), ``segment_slap(gray, dpi, hand) -> [gray, ...]`` (hand "right"/"left"; index to little finger),
-    ``liveness() -> Liveness`` (None = no liveness step)."""
+    ``liveness() -> Liveness`` (None = no liveness step), ``face_verify(chip_image, live_template) ->
+    (score, threshold)`` (the live face 1:1 against the chip's DG2 photo, the engine's calibrated threshold;
+    None = no such check, and a kiosk whose policy requires it refers every traveller)."""
 
     face_quality: Callable[[np.ndarray], FaceCheck]
     face_template: Callable[[np.ndarray], bytes]
@@ -55,6 +57,7 @@ class Engines:
     finger_template: Callable[[np.ndarray, int, int], tuple[str, bytes]]
     segment_slap: Callable[[np.ndarray, int, str], list[np.ndarray]] | None = None
     liveness: Callable[[], Liveness] | None = None
+    face_verify: Callable[[bytes, bytes], tuple[float, float]] | None = None
     name: str = "custom"
     sources: dict[str, str] = field(default_factory=dict)  # which implementation backs each callable
 

@@ -82,6 +82,8 @@ class Policy:
     #: explicit configuration (a development kiosk without a trust store), never a default.
     require_passive_authentication: bool = True
     require_revocation_status: bool = True
+    #: the live face must match the chip's photo 1:1 (a look-alike with a stolen passport is not enrolled)
+    require_chip_face_match: bool = True
     consent_purposes: tuple[str, ...] = ("enrolment", "enrolment_duplicate_check")
     consent_text_version: str = "2026-11"
     report_events: bool = True  # queue a no-personal-data event per session for the back office

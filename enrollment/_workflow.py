@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ __all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedb
 EVENT_REASON_CODES = frozenset({
     "failure_to_acquire", "liveness_failed", "chip_read_failed", "chip_pa_failed", "chip_aa_failed", "chip_ca_failed",
     "chip_cloned", "mrz_mismatch", "document_unreadable", "document_expired", "timeout", "duplicate_enrolment",
-    "hardware_fault",
+    "hardware_fault", "face_mismatch",
 })
 
 
@@ -286,13 +287,14 @@ class EnrolmentWorkflow:
             self._go(Step.FACE)
 
     # -- face ------------------------------------------------------------------------------------
-    def _face_attempt_failed(self) -> FaceFeedback:
+    def _face_attempt_failed(self, reason: str = "failure_to_acquire") -> FaceFeedback:
         session = self.session
         session.attempts["face"] += 1
+        session.liveness_passed = False  # the next capture proves liveness again: a pass is not carried over
         self._clear_capture()
         left = self._attempts_left("face", self.policy.max_face_attempts)
         if left == 0:
-            self._end(Step.REFERRED, Outcome.REFERRED, "failure_to_acquire")
+            self._end(Step.REFERRED, Outcome.REFERRED, reason)
             return FaceFeedback("referred", ("face.referred",), None, 0)
         self._step_started = self.clock()
         return FaceFeedback("retry", ("face.retry",), None, left)
@@ -338,6 +340,11 @@ class EnrolmentWorkflow:
             except Exception as e:  # noqa: BLE001 - any engine failure is a failed attempt (no face, no template)
                 self.last_failure = f"face_template:{type(e).__name__}"
                 return self._face_attempt_failed()
+            mismatch = self._chip_face_mismatch(template)
+            if mismatch is not None:
+                template[:] = b"\0" * len(template)
+                self.last_failure = mismatch
+                return self._face_attempt_failed("face_mismatch")
             self.session.face_image = best
             self.session.face_template = template
             self._best = None
@@ -346,6 +353,24 @@ class EnrolmentWorkflow:
             self._task = 0
             self._go(Step.FINGERPRINTS)
             return FaceFeedback("captured", ("face.captured",), check, left)
+
+    def _chip_face_mismatch(self, template: bytearray) -> str | None:
+        """Why the live face does not match the chip's photo 1:1 (None: it matches, or the check is off)."""
+        if not self.policy.require_chip_face_match:
+            return None
+        document = self.session.document
+        chip = document.chip_face if document is not None else None
+        if self.engines.face_verify is None:
+            return "face_mismatch:no face matcher configured"
+        if not chip:
+            return "face_mismatch:no chip photo"
+        try:
+            score, threshold = self.engines.face_verify(chip, bytes(template))
+        except Exception as e:  # noqa: BLE001 - the photo or the template could not be compared: not a match
+            return f"face_mismatch:{type(e).__name__}"
+        if not (math.isfinite(score) and math.isfinite(threshold) and score >= threshold):
+            return f"face_mismatch:score {score:.3f} below {threshold:.3f}"
+        return None
 
     # -- fingerprints ----------------------------------------------------------------------------
     @property

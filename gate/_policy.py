@@ -126,6 +126,7 @@ class Evidence:
     finger_error: str | None = None
     # the watchlist
     watchlist_checked: bool | None = None
+    watchlist_error: str | None = None  # why the check could not be made (an incomplete copy, an unusable name)
     watchlist_hits: tuple[str, ...] = ()  # reasons from the watchlist matcher, no personal data
     watchlist_age_s: float | None = None
     # the lane
@@ -355,7 +356,7 @@ def _watchlist(e: Evidence, c: PolicyConfig) -> Verdict:
     if e.watchlist_hits:
         return _fail("; ".join(e.watchlist_hits))
     if not e.watchlist_checked:
-        return _missing("watchlist not checked")
+        return _missing(e.watchlist_error or "watchlist not checked")
     return _ok()
 
 

@@ -512,4 +512,9 @@ class FingerStep:
             return FingerOutcome(enrolled=None, unavailable=True)
         if result.get("fingerprint_check") != "done" or result.get("score") is None or result.get("threshold") is None:
             return FingerOutcome(enrolled=True, error=f"back office gave no score ({result.get('fingerprint_check')!r})")
-        return FingerOutcome(enrolled=True, score=float(result["score"]), threshold=float(result["threshold"]))
+        try:
+            score, theirs = float(result["score"]), float(result["threshold"])
+        except (TypeError, ValueError):
+            return FingerOutcome(enrolled=True, error="back office answered a score that is not a number")
+        # the lane's own calibrated threshold decides; a back office asking for more is heeded, never for less
+        return FingerOutcome(enrolled=True, score=score, threshold=max(float(self.engine.threshold), theirs))

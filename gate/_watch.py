@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from gate._store import GateStore
-from gate._workflow import Presentation
+from gate._workflow import Presentation, StepError
 from watchlist import DocumentEntry, Match, PersonEntry, PersonQuery, WatchlistError, WatchlistIndex
 
 __all__ = ["LocalWatchlist", "entry_from_change"]
@@ -56,14 +56,18 @@ class LocalWatchlist:
             return self._index
 
     def __call__(self, p: Presentation) -> tuple[Match, ...]:
+        """Hits and near misses; a check that could not cover everything raises :class:`StepError` (the
+        watchlist evidence is then missing and the traveller referred), never a silent partial check."""
         ix = self.index()
+        if self.skipped:
+            raise StepError(f"watchlist copy incomplete: {len(self.skipped)} entries could not be indexed "
+                            f"({'; '.join(self.skipped[:3])})")
         matches = list(ix.check_document(p.document_number, p.issuing_state or None))
         try:
             query = PersonQuery(p.names, p.date_of_birth, p.nationality or None,
                                 document_number=p.document_number, issuing_state=p.issuing_state or None)
-        except WatchlistError:
-            query = None  # no usable name (e.g. a QR fallback without names): document check only
-        if query is not None:
-            seen = {m.entry_id for m in matches}
-            matches += [m for m in ix.check_person(query) if m.entry_id not in seen]
+        except WatchlistError as e:
+            raise StepError(f"the person check cannot be made: {e}") from e
+        seen = {m.entry_id for m in matches}
+        matches += [m for m in ix.check_person(query) if m.entry_id not in seen]
         return tuple(matches)

@@ -344,7 +344,9 @@ class GateWorkflow:
             try:
                 found, why = self._gather(
                     GateState.WATCHLIST, lambda: [m for p in checked for m in self.steps.watchlist(p)], timings, states)
-                if found is not None:
+                if found is None:
+                    ev = replace(ev, watchlist_error=why)
+                else:
                     matches = tuple(found)
                     ev = replace(ev, watchlist_checked=True, watchlist_hits=tuple(
                         m if isinstance(m, str) else m.entry_id for m in matches

@@ -16,7 +16,7 @@ import emrtd
 from gate._policy import REQUIRED_DATA_GROUPS
 from gate._workflow import ChipOutcome, Presentation
 
-__all__ = ["PlainSealer", "passport", "verified_chip"]
+__all__ = ["passport", "verified_chip"]
 
 
 def passport(number: str = "C1234567", surname: str = "NGUYEN", given_names: str = "VAN A", *,
@@ -36,13 +36,3 @@ def verified_chip(**changes: Any) -> ChipOutcome:
                        data_groups=tuple((n, True) for n in REQUIRED_DATA_GROUPS), aa_offered=True, aa_passed=True,
                        ca_offered=False, mrz_matches_dg1=True, dg2_image=b"chip-photo", protocol="PACE")
     return replace(base, **changes)
-
-
-class PlainSealer:
-    """No encryption: a test double for tests that read outbox payloads from the raw database."""
-
-    def seal(self, record_id: str, plaintext: bytes) -> bytes:
-        return plaintext
-
-    def open(self, record_id: str, sealed: bytes) -> bytes:
-        return sealed

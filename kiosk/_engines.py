@@ -26,7 +26,8 @@ log = logging.getLogger("kiosk")
 #: "auto": the active challenge of ``biometrics.face``; "off": no liveness step (explicit, logged)
 LIVENESS_MODES = ("auto", "off")
 
-_NEEDED = {"biometrics.face": ("assess_quality", "extract_template", "LivenessSession"),
+_NEEDED = {"biometrics.face": ("assess_quality", "extract_template", "LivenessSession", "reference_template",
+                                "verify_templates", "FaceTemplate"),
            "biometrics.finger": ("assess_quality", "segment_slap", "FingerprintTemplate")}
 
 
@@ -89,6 +90,11 @@ def build_engines(*, liveness: str = "auto", seed: int | None = None) -> Engines
     def face_template(img) -> bytes:
         return bface.extract_template(img).to_bytes()
 
+    def face_verify(chip_image: bytes, template: bytes) -> tuple[float, float]:
+        # the chip's portrait (JPEG / JPEG 2000) against the live template, at the calibrated threshold
+        result = bface.verify_templates(bface.reference_template(chip_image), [bface.FaceTemplate.from_bytes(template)])
+        return float(result.score), float(result.threshold)
+
     seeds = itertools.count(seed) if seed is not None else None
 
     def liveness_factory():
@@ -115,13 +121,14 @@ def build_engines(*, liveness: str = "auto", seed: int | None = None) -> Engines
     def finger_template(img, dpi, position):
         return "iso19794_2", bfinger.FingerprintTemplate(img, dpi=dpi, position=position).to_bytes()
 
-    sources = dict.fromkeys(("face_quality", "face_template", "finger_quality", "segment_slap", "finger_template"),
-                            "biometrics")
+    sources = dict.fromkeys(("face_quality", "face_template", "face_verify", "finger_quality", "segment_slap",
+                             "finger_template"), "biometrics")
     sources["liveness"] = "biometrics" if liveness == "auto" else "off"
     if liveness == "off":
         log.warning("enrolment engines: liveness is OFF (no presentation-attack check at this kiosk)")
     engines = Engines(face_quality, face_template, finger_quality, finger_template, segment_slap,
-                      liveness_factory if liveness == "auto" else None, name="biometrics", sources=sources)
+                      liveness_factory if liveness == "auto" else None, face_verify=face_verify, name="biometrics",
+                      sources=sources)
     log.info("enrolment engines: %s", sources)
     return engines
 

@@ -50,6 +50,9 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
     try:
         settings = load_settings(config_path)
         sim_world, engines, trust = None, None, None
+        if sim and settings.env != "dev":
+            raise click.ClickException("kiosk run --sim: simulated travellers, documents and liveness are test "
+                                       "material: env = \"dev\" only")
         if sim:
             from kiosk.sim import SimDataMissing, build_sim
 

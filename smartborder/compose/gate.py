@@ -46,7 +46,7 @@ class GateConfig:
     trust_path: Path
     gate_id: str = "gate-01"
     direction: str = "entry"
-    env: str = "dev"
+    env: str = "prod"  # fail safe: a configuration built by hand is a production one unless it says otherwise
     data_dir: Path = Path("var")
     db_path: Path | None = None  # None: in memory (simulations, benches)
     kek_file: Path | None = None
@@ -118,6 +118,14 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
 
 
 def validate(config: GateConfig) -> None:
+    from smartborder.compose._checks import backoffice_problem, stand_in_problems, token_problem
+
+    problems = [p for p in (backoffice_problem(config.backoffice_url, config.env),
+                            token_problem(config.token, config.env)) if p]
+    problems += stand_in_problems(config.env, finger_dir=config.finger_dir,
+                                  cameras=(config.camera, config.page_camera))
+    if problems:
+        raise GateConfigError("; ".join(problems))
     if config.direction not in ("entry", "exit"):
         raise GateConfigError(f"direction must be entry or exit, not {config.direction!r}")
     if config.liveness_seed is not None and config.env != "dev":
@@ -142,6 +150,7 @@ def gate_sealer(config: GateConfig):
         else:
             path = config.kek_file or Path("var-keys/gate.kek")
             check_key_location(path, config.data_dir)
+            check_key_location(path, Path(config.db_path).parent)  # not beside the vault it protects either
             if not path.exists():
                 if config.env != "dev":
                     raise GateConfigError(f"the gate's KEK file {path} does not exist (set [gate] kek_file or "
@@ -331,8 +340,9 @@ def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float =
             if on_result is not None:
                 on_result(result)
             wait = getattr(reader, "wait_for_removal", None)
-            if wait is not None and not wait(removal_wait_s):
-                log.warning("gate %s: the document was not taken within %.0f s", gate.config.gate_id,
+            # the next transaction starts only once this document has left the reader (never read twice)
+            while wait is not None and not stop.is_set() and not wait(removal_wait_s):
+                log.warning("gate %s: the document has not been taken after %.0f s", gate.config.gate_id,
                             removal_wait_s)
     finally:
         stop.set()

@@ -35,7 +35,7 @@ class KioskConfigError(ValueError):
 @dataclass(frozen=True)
 class KioskConfig:
     trust_path: Path | None
-    env: str = "dev"
+    env: str = "prod"  # fail safe: a configuration built by hand is a production one unless it says otherwise
     data_dir: Path = Path("var")
     key_dir: Path = Path("var-keys")
     kiosk_id: str = "kiosk-01"
@@ -83,6 +83,14 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
 
 
 def validate(config: KioskConfig) -> None:
+    from smartborder.compose._checks import backoffice_problem, stand_in_problems, token_problem
+
+    problems = [p for p in (backoffice_problem(config.backoffice_url, config.env),
+                            token_problem(config.token, config.env)) if p]
+    problems += stand_in_problems(config.env, finger_dir=config.finger_dir,
+                                  cameras=(config.camera, config.page_camera))
+    if problems:
+        raise KioskConfigError("; ".join(problems))
     if config.dev_without_passive_authentication and config.env != "dev":
         raise KioskConfigError("--dev-without-passive-authentication is refused outside env = \"dev\"")
     if config.liveness_seed is not None and config.env != "dev":
@@ -112,8 +120,9 @@ def real_devices(config: KioskConfig) -> KioskDevices:
     from devices import CallableMrzSource, ImageFingerprintScanner, OpenCvCamera, PcscReader
 
     if config.finger_dir is None:
-        raise KioskConfigError("no fingerprint scanner driver is bundled: set [kiosk] finger_dir (images standing in "
-                               "for the scanner) or pass --finger-dir, or use --sim")
+        raise KioskConfigError("no fingerprint scanner driver is bundled (issue #21): a kiosk cannot enrol fingerprints "
+                               "yet; in env = \"dev\" set [kiosk] finger_dir (images standing in for the scanner) or "
+                               "pass --finger-dir, or use --sim")
     camera = OpenCvCamera(_source(config.camera), realtime=True)
     page = OpenCvCamera(_source(config.page_camera)) if config.page_camera else camera
 

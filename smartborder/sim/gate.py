@@ -84,6 +84,9 @@ def sim_config(directory: str | Path, environ: dict[str, str] | None = None, **o
     trust = overrides.pop("trust_path", None) or rooted(settings.gate_trust) or root / "trust"
     values: dict[str, Any] = {"trust_path": trust, "db_path": None, "kek_file": None}
     values.update(overrides)
+    if settings.env != "dev":
+        raise SimError(f"{toml}: a simulation runs in env = \"dev\" only (its documents, PKI and seeded "
+                       "challenges are test material)")
     config = gate_config(settings, **{k: v for k, v in values.items() if k not in ("db_path", "kek_file")})
     from dataclasses import replace
 

@@ -45,7 +45,7 @@ def kiosk_outbox(tmp_path) -> Outbox:
     """The kiosk's outbox as its composition builds it: its own database next to its vault."""
     from smartborder.compose.kiosk import KioskConfig, _outbox
 
-    config = KioskConfig(trust_path=None, data_dir=tmp_path / "data", key_dir=tmp_path / "keys")
+    config = KioskConfig(trust_path=None, env="dev", data_dir=tmp_path / "data", key_dir=tmp_path / "keys")
     box = _outbox(config)
     assert (tmp_path / "data" / "kiosk" / "outbox.db").is_file()
     assert (tmp_path / "data" / "kiosk" / "outbox-vault.db").is_file()

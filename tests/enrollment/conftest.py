@@ -63,6 +63,7 @@ class Script:
     face: list[bool] = field(default_factory=lambda: [True])
     liveness: list[bool | None] | None = None
     finger: list[bool] = field(default_factory=lambda: [True])
+    chip_match: list[bool] = field(default_factory=lambda: [True])  # the live face against the chip photo
     template: bytes | None = None
     seed: int = 1
     calls: dict = field(default_factory=lambda: {"face": 0, "finger": 0, "template": 0})
@@ -101,11 +102,16 @@ class Script:
         def finger_template(img, dpi, position):
             return "iso19794_2", finger_record(script.seed, position)
 
+        def face_verify(chip, template):
+            assert chip and template == script.template
+            return (0.9, 0.6) if Script._next(script.chip_match) else (0.1, 0.6)
+
         def segment_slap(img, dpi, hand):
             return list(np.array_split(img, 4, axis=1))
 
         return Engines(face_quality, face_template, finger_quality, finger_template, segment_slap,
-                       (lambda: _Live()) if self.liveness is not None else None, name="scripted")
+                       (lambda: _Live()) if self.liveness is not None else None, face_verify=face_verify,
+                       name="scripted")
 
 
 class Clock:

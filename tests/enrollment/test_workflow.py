@@ -135,6 +135,50 @@ def test_face_template_failure_is_a_failed_attempt(tmp_path):
     assert fb.phase == "referred" and rig.workflow.reason_code == "failure_to_acquire"
 
 
+def _until_outcome(rig, frames=10):
+    """Frames until the attempt ends: retry, referred or captured."""
+    for _ in range(frames):
+        fb = rig.workflow.process_frame(FRAME)
+        if fb.phase in ("retry", "referred", "captured"):
+            return fb
+    return fb
+
+
+def test_a_face_that_does_not_match_the_chip_photo_is_retried_then_referred(tmp_path):
+    """A look-alike holding another's passport: the live face is compared 1:1 with the chip's photo."""
+    rig = make_rig(tmp_path, script=Script(chip_match=[False]), policy=Policy(card_timeout_s=0.05, max_face_attempts=2))
+    _to_face(rig)
+    fb = _until_outcome(rig)
+    assert fb.phase == "retry" and rig.workflow.last_failure.startswith("face_mismatch:score 0.100")
+    fb = _until_outcome(rig)
+    assert fb.phase == "referred" and rig.workflow.reason_code == "face_mismatch"
+    assert rig.workflow.session is None or rig.workflow.session.face_template is None  # nothing kept
+
+
+def test_a_pass_of_the_liveness_challenge_is_not_carried_over_a_failed_attempt(tmp_path):
+    script = Script(liveness=[True, None, None, True], chip_match=[False, True])
+    rig = make_rig(tmp_path, script=script)
+    _to_face(rig)
+    first = _until_outcome(rig)
+    assert first.phase == "retry" and not rig.workflow.session.liveness_passed
+    phases = []
+    while rig.workflow.step is Step.FACE and len(phases) < 6:
+        phases.append(rig.workflow.process_frame(FRAME).phase)
+    assert phases[:2] == ["liveness", "liveness"] and phases[-1] == "captured"  # challenged again, then captured
+    assert rig.workflow.step is Step.FINGERPRINTS
+
+
+def test_without_a_face_matcher_the_kiosk_refers_unless_relaxed(tmp_path):
+    rig = make_rig(tmp_path, policy=Policy(card_timeout_s=0.05, max_face_attempts=1))
+    rig.workflow.engines.face_verify = None
+    _to_face(rig)
+    assert _capture_face(rig).phase == "referred" and rig.workflow.reason_code == "face_mismatch"
+    relaxed = make_rig(tmp_path / "relaxed", policy=Policy(card_timeout_s=0.05, require_chip_face_match=False))
+    relaxed.workflow.engines.face_verify = None
+    _to_face(relaxed)
+    assert _capture_face(relaxed).done
+
+
 def test_finger_retries_keep_the_best_and_skip_unreadable(tmp_path):
     # first slap: all four fail; then pass; left slap fails three times -> skipped
     script = Script(finger=[False] * 4 + [True] * 4 + [False])

@@ -478,3 +478,38 @@ def test_the_watchlist_hears_what_the_chip_says_when_the_page_says_otherwise(pki
                                     "data": {"document_number": "C7654399", "issuing_state": "VNM"}}], 1)
     r, _ = serve(pki, number="C7654399", store=store, printed=lambda m: m.replace("P<VNM", "P<THA", 1))
     assert {"watchlist_hit", "mrz_mismatch"} <= set(r.decision.reasons), r.decision.explain()
+
+
+@pytest.mark.parametrize(("answer", "enrolled", "opens"), [
+    ({"fingerprint_check": "done", "score": 0.02, "threshold": 0.001}, True, False),  # a lowered bar is not heeded
+    ({"fingerprint_check": "done", "score": 0.9, "threshold": 0.032}, True, True),
+    ({"fingerprint_check": "done", "score": "NaN", "threshold": 0.032}, True, False),
+    ({"fingerprint_check": "templates_unreadable"}, None, False),
+    ({"fingerprint_check": "not_configured"}, None, False),
+    ({"fingerprint_check": "no_templates"}, False, True),
+])
+def test_the_gate_decides_fingerprints_on_its_own_threshold_and_definite_answers(answer, enrolled, opens):
+    from gate import FingerEngine, FingerStep, Presentation, decide
+    from tests.gate.test_policy import good
+
+    class Scanner:
+        def capture(self):
+            from devices.ports import FingerCapture
+
+            return FingerCapture(np.zeros((8, 8), np.uint8), 500, "flat")
+
+    calls = []
+
+    def remote(number, state, probes):
+        calls.append(probes)
+        return {"fingerprint_check": "no_probe"} if not probes and answer["fingerprint_check"] == "done" else answer
+
+    engine = FingerEngine(lambda img, dpi: b"probe", None, max, 0.032)
+    step = FingerStep(Scanner(), engine, remote=remote)
+    out = step(Presentation.from_mrz(emrtd.parse_mrz(td3("C1234567", "900315", EXPIRY))))
+    assert out.enrolled is enrolled
+    if out.score is not None:
+        assert out.threshold >= 0.032
+    ev = good(finger_enrolled=out.enrolled, finger_score=out.score, finger_threshold=out.threshold,
+              finger_error=out.error)
+    assert (decide(ev).outcome == "open") is opens, decide(ev).explain()

@@ -165,3 +165,16 @@ def test_a_device_fault_refers_the_traveller_and_the_gate_keeps_serving():
     wf.steps.face = lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6)
     assert wf.process().opened
     wf.close()
+
+
+def test_a_watchlist_copy_with_an_entry_that_cannot_be_indexed_checks_nobody_silently():
+    from gate import LocalWatchlist
+    from gate.testing import passport
+
+    store = fresh_store()
+    store.apply_watchlist_changes([{"version": 2, "op": "upsert", "id": "bad-1", "kind": "alien", "data": {}}], 2)
+    wf = GateWorkflow(steps(watchlist=LocalWatchlist(store)), LoggingDoor(), store, gate_id="g1", clock=Clock())
+    r = wf.process()
+    assert not r.opened and r.decision.status("watchlist") == "missing"
+    assert "watchlist copy incomplete" in r.decision.explain()
+    assert LocalWatchlist(fresh_store())(passport()) == ()  # a sound, empty copy checks and finds nothing

@@ -178,3 +178,44 @@ def test_serve_survives_a_reader_outage_and_waits_for_the_document_to_be_taken(t
         gate.close()
     assert events == ["card", "removed", "card", "removed"]
     assert [r.opened for r in results] == [False, False]  # no document data, no chip: referred
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"backoffice_url": "http://10.0.0.5:8080"}, "https"),
+    ({"token": "changeme"}, "placeholder"),
+    ({"finger_dir": "scanner"}, "finger_dir"),
+    ({"camera": "recording"}, "video file"),
+], ids=["plain-http", "placeholder-token", "image-scanner", "video-camera"])
+def test_production_refuses_development_stand_ins_and_weak_links(tmp_path, override, match):
+    if override.get("camera"):
+        video = tmp_path / "recording.avi"
+        video.write_bytes(b"RIFF")
+        override = {"camera": str(video)}
+    if override.get("finger_dir"):
+        (tmp_path / "scanner").mkdir()
+        override = {"finger_dir": tmp_path / "scanner"}
+    with pytest.raises(GateConfigError, match=match):
+        gate_config(prod(tmp_path), **override)
+    gate_config(settings(tmp_path), **override)  # the same is a developer's choice in env = "dev"
+
+
+def test_loopback_http_is_fine_in_production(tmp_path):
+    assert gate_config(prod(tmp_path), backoffice_url="http://127.0.0.1:8080").backoffice_url
+
+
+def test_the_key_is_not_kept_beside_the_vault_it_protects(tmp_path):
+    trust = _trust_dir(tmp_path)
+    store = tmp_path / "store"
+    config = gate_config(settings(tmp_path, gate_trust=trust, gate_db=store / "gate.db", gate_kek_file=store / "gate.kek"))
+    with pytest.raises(GateConfigError, match="data director"):
+        build_gate(config, _devices())
+
+
+def test_a_simulation_directory_runs_in_dev_only(tmp_path):
+    from smartborder.sim.gate import SimError, sim_config
+
+    _trust_dir(tmp_path)
+    (tmp_path / "gate.toml").write_text('env = "prod"\n')
+    with pytest.raises(SimError, match="dev"):
+        sim_config(tmp_path, environ={"SMARTBORDER_SECRET_KEY": STRONG, "SMARTBORDER_KEK": STRONG,
+                                      "SMARTBORDER_DEVICE_TOKEN": STRONG})

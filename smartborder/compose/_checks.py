@@ -1,0 +1,58 @@
+"""Checks every composition makes of a production configuration (``env`` other than ``"dev"``): the
+stand-ins that let a developer run without hardware never reach a deployment, and the device talks to
+its back office over TLS with a real credential."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from smartborder.settings import PLACEHOLDER_SECRETS
+
+__all__ = ["backoffice_problem", "token_problem", "stand_in_problems", "is_video_file"]
+
+
+def backoffice_problem(url: str | None, env: str) -> str | None:
+    """Why ``url`` is no production back-office address (plain HTTP beyond this host), or None."""
+    if not url or env == "dev":
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and loopback:
+        return None
+    return (f"backoffice_url {url!r}: outside env = \"dev\" the back office is reached over https (plain http only "
+            "on this host's loopback)")
+
+
+def token_problem(token: str | None, env: str) -> str | None:
+    """Why ``token`` is no usable device credential outside dev (a placeholder, too short), or None."""
+    if token is None or env == "dev":
+        return None
+    if token.strip().lower() in PLACEHOLDER_SECRETS or len(token) < 16:
+        return "the device token is empty, too short or a placeholder (refused outside env = \"dev\")"
+    return None
+
+
+def is_video_file(source: str) -> bool:
+    return bool(source) and not source.strip().lstrip("-").isdigit() and Path(source).is_file()
+
+
+def stand_in_problems(env: str, *, finger_dir: Path | None = None, cameras: tuple[str, ...] = ()) -> list[str]:
+    """The development stand-ins configured outside dev: fingerprint images instead of a scanner, a video
+    file instead of a camera (a presentation attack by configuration)."""
+    if env == "dev":
+        return []
+    out = []
+    if finger_dir is not None:
+        out.append("finger_dir: fingerprint images stand in for a scanner only in env = \"dev\" (no scanner driver "
+                   "is bundled yet, issue #21: without one, enrolled travellers are referred)")
+    out += [f"camera {c!r} is a video file: a recording stands in for a camera only in env = \"dev\""
+            for c in cameras if is_video_file(c)]
+    return out
