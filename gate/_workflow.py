@@ -75,7 +75,7 @@ class StepTimeouts:
 
     document: float = 20.0
     chip: float = 8.0
-    face: float = 10.0
+    face: float = 45.0  # the active challenge (up to 16 s), a retry for a traveller who missed it, the capture
     finger: float = 10.0
     watchlist: float = 1.0
 

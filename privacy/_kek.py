@@ -47,6 +47,9 @@ def _check_stat(path: Path, st: os.stat_result) -> None:
     if mode & 0o077:
         raise KeyFileError(f"the key file {path} has mode {mode:04o}: group or others can access it; "
                            f"fix: chmod 600 {path}")
+    if st.st_nlink > 1:  # another name for the same key, e.g. a hard link inside the data directory
+        raise KeyFileError(f"the key file {path} has {st.st_nlink} hard links: another path (inside the data, or a "
+                           "backup) reaches the same key; keep one link")
 
 
 def check_key_file(path: str | Path) -> None:

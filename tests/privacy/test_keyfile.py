@@ -120,3 +120,15 @@ def test_key_inside_the_data_directory_is_refused(tmp_path):
         check_key_location(tmp_path / "alias" / "gate.kek", data)  # nor does a symlinked directory
     check_key_location(keys / "gate.kek", data)
     check_key_location(tmp_path / "data-keys" / "gate.kek", data)  # a sibling with a common prefix is outside
+
+
+def test_a_key_file_with_a_second_hard_link_is_refused(tmp_path):
+    key = tmp_path / "keys" / "k.kek"
+    key.parent.mkdir()
+    key.write_text("x" * 44)
+    key.chmod(0o600)
+    check_key_file(key)
+    (tmp_path / "data").mkdir()
+    os.link(key, tmp_path / "data" / "copy.kek")  # the same inode inside the data directory
+    with pytest.raises(KeyFileError, match="hard links"):
+        check_key_file(key)
