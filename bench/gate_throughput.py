@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
                     frame = next(it)
                     self.render_ms += (time.perf_counter() - t0) * 1000
                     self.used += 1
-                    self.frame_time = self.traveller.frame_time
+                    self.frame_time = getattr(self.traveller, "frame_time", None)  # (renders on the session clock)
                     yield frame
             while True:
                 for f in self.frames_list:
