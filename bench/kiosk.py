@@ -36,9 +36,25 @@ from bench._util import emit, peak_rss_mb, summary  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def frame_processing(frames: int) -> dict:
+def _kiosk(sim, engines, **policy):
+    """The kiosk a deployment builds (smartborder.compose.kiosk) on the simulator's devices; its outbox in
+    memory, its policy with the bench's changes."""
+    import dataclasses
+    import tempfile
+
     from devicelink import Outbox
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy, Step
+    from smartborder.compose.kiosk import KioskConfig, KioskDevices, build_kiosk
+
+    work = Path(tempfile.mkdtemp(prefix="bench-kiosk-"))
+    config = KioskConfig(trust_path=None, env="dev", data_dir=work / "data", key_dir=work / "keys")
+    kiosk = build_kiosk(config, KioskDevices(sim.camera, sim.reader, sim.mrz_source, sim.scanner), trust=sim.trust,
+                        engines=engines, outbox=Outbox())
+    kiosk.workflow.policy = dataclasses.replace(kiosk.workflow.policy, **policy)
+    return kiosk.workflow
+
+
+def frame_processing(frames: int) -> dict:
+    from enrollment import SLAP_PLAN, Step
     from kiosk import build_engines
     from kiosk.sim import build_sim
 
@@ -46,9 +62,7 @@ def frame_processing(frames: int) -> dict:
     for name, liveness in (("quality_only", "off"), ("quality_and_liveness", "auto")):
         sim = build_sim(fps=0, frame_size=(640, 480))
         engines = build_engines(liveness=liveness)
-        wf = EnrolmentWorkflow(engines, Outbox(), reader=sim.reader,
-                               mrz_source=sim.mrz_source, trust=sim.trust,
-                               policy=Policy(face_stable_frames=10**9, finger_plan=SLAP_PLAN[:1]))
+        wf = _kiosk(sim, engines, face_stable_frames=10**9, finger_plan=SLAP_PLAN[:1])
         wf.start("en")
         wf.read_document()
         wf.consent(True)
@@ -73,8 +87,7 @@ def frame_processing(frames: int) -> dict:
 
 def steps() -> dict:
     """One headless enrolment (the simulated traveller follows the liveness instructions): time per step."""
-    from devicelink import Outbox
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy, enrol_headless
+    from enrollment import SLAP_PLAN, enrol_headless
     from kiosk import build_engines
     from kiosk.sim import build_sim
 
@@ -84,8 +97,7 @@ def steps() -> dict:
         from kiosk.testing import with_head_movement_liveness
 
         engines = with_head_movement_liveness(engines)
-    wf = EnrolmentWorkflow(engines, Outbox(), reader=sim.reader,
-                           mrz_source=sim.mrz_source, trust=sim.trust, policy=Policy(finger_plan=SLAP_PLAN))
+    wf = _kiosk(sim, engines, finger_plan=SLAP_PLAN)
     marks = [("start", time.perf_counter())]
     wf.on_change = lambda step: marks.append((step.value, time.perf_counter()))
     result = enrol_headless(wf, sim.camera, sim.scanner, language="en")
