@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from smartborder.settings import PLACEHOLDER_SECRETS
 
-__all__ = ["backoffice_problem", "token_problem", "stand_in_problems", "is_video_file"]
+__all__ = ["backoffice_problem", "token_problem", "stand_in_problems", "is_video_file", "production_problems"]
 
 
 def backoffice_problem(url: str | None, env: str) -> str | None:
@@ -56,3 +56,12 @@ def stand_in_problems(env: str, *, finger_dir: Path | None = None, cameras: tupl
     out += [f"camera {c!r} is a video file: a recording stands in for a camera only in env = \"dev\""
             for c in cameras if is_video_file(c)]
     return out
+
+
+def production_problems(config) -> list[str]:
+    """Every problem above for a device's configuration (``env``, ``backoffice_url``, ``token``,
+    ``finger_dir``, ``camera``, ``page_camera``): empty when it may run."""
+    problems = [p for p in (backoffice_problem(config.backoffice_url, config.env),
+                            token_problem(config.token, config.env)) if p]
+    return problems + stand_in_problems(config.env, finger_dir=config.finger_dir,
+                                        cameras=(config.camera, config.page_camera))

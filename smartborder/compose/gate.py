@@ -118,12 +118,9 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
 
 
 def validate(config: GateConfig) -> None:
-    from smartborder.compose._checks import backoffice_problem, stand_in_problems, token_problem
+    from smartborder.compose._checks import production_problems
 
-    problems = [p for p in (backoffice_problem(config.backoffice_url, config.env),
-                            token_problem(config.token, config.env)) if p]
-    problems += stand_in_problems(config.env, finger_dir=config.finger_dir,
-                                  cameras=(config.camera, config.page_camera))
+    problems = production_problems(config)
     if problems:
         raise GateConfigError("; ".join(problems))
     if config.direction not in ("entry", "exit"):

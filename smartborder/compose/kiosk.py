@@ -83,12 +83,9 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
 
 
 def validate(config: KioskConfig) -> None:
-    from smartborder.compose._checks import backoffice_problem, stand_in_problems, token_problem
+    from smartborder.compose._checks import production_problems
 
-    problems = [p for p in (backoffice_problem(config.backoffice_url, config.env),
-                            token_problem(config.token, config.env)) if p]
-    problems += stand_in_problems(config.env, finger_dir=config.finger_dir,
-                                  cameras=(config.camera, config.page_camera))
+    problems = production_problems(config)
     if problems:
         raise KioskConfigError("; ".join(problems))
     if config.dev_without_passive_authentication and config.env != "dev":
