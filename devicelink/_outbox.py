@@ -27,8 +27,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,7 +44,7 @@ from devicelink._errors import (
 )
 from devicelink._sealer import Sealer, ephemeral_sealer
 from privacy import PrivacyError
-from storage import Migration, applied_migrations, migrate, open_database
+from storage import Migration, applied_migrations, migrate, open_database, transaction
 
 __all__ = ["Outbox", "OutboxItem", "ParkedItem", "DeliveryReport", "Deliverer", "MIGRATIONS", "KINDS"]
 
@@ -148,22 +147,9 @@ class Outbox:
         if self._own:
             self.db.conn.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """BEGIN IMMEDIATE ... COMMIT, or join the transaction the host holds open (the host commits)."""
-        with self.lock:
-            conn = self.db.conn
-            if conn.in_transaction:
-                yield conn
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _transaction(self):
+        """Its own transaction, or the one the host holds open (the host commits): storage.transaction."""
+        return transaction(self.db, self.lock)
 
     # -- items -------------------------------------------------------------------------------------
     @staticmethod

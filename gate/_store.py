@@ -18,13 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import devicelink
-from storage import Migration, migrate, open_database
+from storage import Migration, migrate, open_database, transaction
 
 __all__ = ["GateStore", "StoreError"]
 
@@ -83,17 +82,8 @@ class GateStore:
         self._lock = threading.RLock()  # one connection, shared by the workflow and the sync thread
         self.outbox = devicelink.Outbox(db=self.db, lock=self._lock, sealer=sealer, clock=clock)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _transaction(self):
+        return transaction(self.db, self._lock)
 
     def _one(self, sql: str, args: tuple = ()) -> Any:
         with self._lock:

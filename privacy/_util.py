@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-import sqlite_utils
+from storage import transaction  # noqa: F401 - re-exported: privacy's modules take it from here
 
 __all__ = ["Clock", "iso", "system_clock", "transaction", "utc"]
 
@@ -25,21 +23,3 @@ def utc(t: dt.datetime) -> dt.datetime:
 
 def iso(t: dt.datetime) -> str:
     return utc(t).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database, lock: threading.RLock) -> Iterator[sqlite_utils.Database]:
-    """BEGIN IMMEDIATE ... COMMIT, or join the caller's open transaction (the caller commits)."""
-    with lock:
-        conn = db.conn
-        if conn.in_transaction:
-            yield db
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")

@@ -13,6 +13,7 @@ from storage._db import (
     applied_migrations,
     migrate,
     open_database,
+    transaction,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "applied_migrations",
     "migrate",
     "open_database",
+    "transaction",
 ]

@@ -3,7 +3,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +122,22 @@ def _split_sql(script: str) -> list[str]:
     if buf.strip(" \t\r\n;"):
         raise MigrationError(f"incomplete SQL statement: {buf.strip()[:60]!r}")
     return out
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database, lock: threading.RLock) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE ... COMMIT under ``lock`` (a connection shared by threads), or join the transaction
+    the caller already holds open (the caller commits); a failure rolls back."""
+    with lock:
+        conn = db.conn
+        if conn.in_transaction:
+            yield db
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
