@@ -429,12 +429,11 @@ class FaceStep:
 
 @dataclass
 class FingerEngine:
-    """``template(image, dpi) -> bytes``; ``match(probe_bytes, enrolled_bytes) -> score``;
-    ``fuse(scores) -> score``; ``threshold``. :meth:`default` uses ``biometrics.finger``."""
+    """``template(image, dpi)`` -> a probe template (``to_bytes()``: ISO/IEC 19794-2); ``threshold``: the
+    lane's calibrated decision threshold. :meth:`default` uses ``biometrics.finger``; the 1:1 itself runs
+    in the back office, so enrolled templates never reach the gate."""
 
     template: Callable[[np.ndarray, int], Any]
-    match: Callable[[Any, bytes], float]
-    fuse: Callable[[Sequence[float]], float]
     threshold: float
 
     @classmethod
@@ -444,24 +443,19 @@ class FingerEngine:
         def template(image, dpi):
             return finger.FingerprintTemplate(image, dpi=dpi)
 
-        def match(probe, enrolled: bytes) -> float:
-            return finger.FingerprintMatcher(probe).match(finger.FingerprintTemplate.from_bytes(enrolled))
-
-        return cls(template, match, finger.fuse_scores, float(finger.THRESHOLDS[threshold]))
+        return cls(template, float(finger.THRESHOLDS[threshold]))
 
 
 @dataclass
 class FingerStep:
-    """1:1 against the traveller's enrolment, where there is one. Either ``lookup(document_number)``
-    gives enrolled templates held locally (ISO 19794-2 bytes, matched here), or ``remote`` (e.g.
+    """1:1 against the traveller's enrolment, where there is one: ``remote`` (e.g.
     :meth:`devicelink.BackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
-    never reach the gate. The scanner is used only when the traveller has fingerprints enrolled.
-    Back office unreachable: the outcome says so (``unavailable``); the policy decides
-    (``PolicyConfig.refer_when_fingerprint_unavailable``; by default chip and face decide)."""
+    never reach the gate. The scanner is used only when the traveller has fingerprints enrolled. Without
+    ``remote`` the enrolment status is unknown; with the back office unreachable the outcome says so
+    (``unavailable``): the policy refers unless the lane is configured offline-first."""
 
     scanner: Any
     engine: FingerEngine
-    lookup: Callable[[str], Sequence[bytes] | None] | None = None
     remote: Callable[[str, str, list[tuple[int, bytes]]], dict] | None = None
     captures: int = 1
     position: int = 2  # right index finger (ISO/IEC 19794-2 finger position code)
@@ -475,19 +469,9 @@ class FingerStep:
         return out
 
     def __call__(self, p: Presentation) -> FingerOutcome:
-        if self.remote is not None:
-            return self._remote(p)
-        if self.lookup is None:
-            return FingerOutcome(enrolled=None, error="no fingerprint enrolment source configured")
-        enrolled = self.lookup(p.document_number)
-        if not enrolled:
-            return FingerOutcome(enrolled=False)
-        try:
-            scores = [max(self.engine.match(probe, t) for t in enrolled) for probe, _ in self._probes()]
-        except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
-            log.info("fingerprint capture failed: %s", type(e).__name__)
-            return FingerOutcome(enrolled=True, error=f"fingerprint capture failed: {type(e).__name__}")
-        return FingerOutcome(enrolled=True, score=float(self.engine.fuse(scores)), threshold=self.engine.threshold)
+        if self.remote is None:
+            return FingerOutcome(enrolled=None, error="no fingerprint enrolment service configured")
+        return self._remote(p)
 
     def _remote(self, p: Presentation) -> FingerOutcome:
         """Ask the back office whether fingerprints are enrolled, then send the probe for the 1:1 there.

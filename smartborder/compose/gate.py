@@ -19,7 +19,6 @@ old; the real devices include a real door controller (no logging stand-in).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import os
@@ -350,10 +349,3 @@ def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float =
             except Exception as e:  # noqa: BLE001 - the outbox keeps it for the next start
                 log.warning("final sync failed: %s", type(e).__name__)
     return served
-
-
-def with_changes(config: GateConfig, **changes: Any) -> GateConfig:
-    """A copy with some fields changed (validated again)."""
-    out = dataclasses.replace(config, **changes)
-    validate(out)
-    return out

@@ -405,7 +405,7 @@ def test_finger_step_says_when_the_back_office_cannot_be_asked():
         def remote(number, state, probes, error=error):
             raise error
 
-        step = FingerStep(scanner=None, engine=FingerEngine(None, None, max, 0.0), remote=remote)
+        step = FingerStep(scanner=None, engine=FingerEngine(None, 0.0), remote=remote)
         out = step(passport(date_of_birth=dt.date(1990, 3, 15), date_of_expiry=dt.date(2031, 1, 1)))
         assert out.unavailable and not out.enrolled
 
@@ -504,7 +504,7 @@ def test_the_gate_decides_fingerprints_on_its_own_threshold_and_definite_answers
         calls.append(probes)
         return {"fingerprint_check": "no_probe"} if not probes and answer["fingerprint_check"] == "done" else answer
 
-    engine = FingerEngine(lambda img, dpi: b"probe", None, max, 0.032)
+    engine = FingerEngine(lambda img, dpi: b"probe", 0.032)
     step = FingerStep(Scanner(), engine, remote=remote)
     out = step(Presentation.from_mrz(emrtd.parse_mrz(td3("C1234567", "900315", EXPIRY))))
     assert out.enrolled is enrolled
