@@ -118,17 +118,13 @@ class ChipStep:
 
     @staticmethod
     def _portrait(res) -> tuple[bytes | None, str | None]:
-        """The first DG2 face image, or why there is none."""
+        """The first DG2 face image (the reader parsed it already), or why there is none."""
         if "DG2" not in res.files:
             return None, "DG2 not served by the chip" if "DG2" in res.unreadable else "DG2 not read"
-        try:
-            group = emrtd.parse_lds_file("DG2", res.files["DG2"])
-            faces = group.faces() if callable(getattr(group, "faces", None)) else getattr(group, "faces", ())
-        except Exception as e:  # noqa: BLE001 - an unreadable DG2 leaves no face to compare: the policy refers
-            return None, f"DG2 unreadable: {type(e).__name__}"
-        if not faces or not faces[0].image:
-            return None, "DG2 holds no face image"
-        return faces[0].image, None
+        if "DG2" in res.parse_errors:
+            return None, f"DG2 unreadable: {res.parse_errors['DG2'][:120]}"
+        image = res.face_image
+        return (image, None) if image else (None, "DG2 holds no face image")
 
 
 _MRZ_FIELDS = ("document_code", "issuing_state", "document_number", "optional_data", "date_of_birth_mrz", "sex",
