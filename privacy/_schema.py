@@ -61,6 +61,24 @@ MIGRATIONS: list[Migration] = [
             at TEXT NOT NULL, text_version TEXT NOT NULL, actor TEXT NOT NULL);
         CREATE INDEX consents_subject ON consents(subject_id);
     """),
+    # one data key per sealed item (a subject may hold many): purging an item destroys its key
+    # without touching the subject's other items; erasure still destroys every key of the subject
+    Migration("privacy_0005_vault_item_keys", """
+        CREATE TABLE vault_keys_new (
+            key_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, kek_id TEXT NOT NULL,
+            wrapped BLOB NOT NULL, created_at TEXT NOT NULL);
+        INSERT INTO vault_keys_new (key_id, subject_id, kek_id, wrapped, created_at)
+            SELECT key_id, subject_id, kek_id, wrapped, created_at FROM vault_keys;
+        DROP TABLE vault_keys;
+        ALTER TABLE vault_keys_new RENAME TO vault_keys;
+        CREATE INDEX vault_keys_subject ON vault_keys(subject_id);
+    """),
+    # the ledger's signed head: the newest entry's (seq, hash) signed after every write, one row
+    Migration("privacy_0006_ledger_head", """
+        CREATE TABLE ledger_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, entry_hash TEXT NOT NULL,
+            at TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL);
+    """),
 ]
 
 _NAMES = [m.name for m in MIGRATIONS]
