@@ -32,6 +32,9 @@ class BackofficeConfig:
 
     secret_key: str
     db_path: Path | None = None
+    #: the vault's key store (data keys, the ledger's signing key): outside the data database's directory,
+    #: default ``<data dir>-keys/<db stem>-keys.db`` (``var/backoffice.db`` -> ``var-keys/backoffice-keys.db``)
+    keys_db_path: Path | None = None
     kek: bytes | str | None = None
     kek_file: Path | None = None
     dev: bool = False

@@ -20,6 +20,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,41 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 
 def keys_path(db_path: Path) -> Path:
-    """Where the vault's key store lives for a back-office database (``bo.db`` -> ``bo-keys.db``)."""
+    """The default key store of a back-office database: ``<data dir>-keys/<stem>-keys.db``
+    (``var/backoffice.db`` -> ``var-keys/backoffice-keys.db``), outside the data directory."""
+    data_dir = db_path.resolve().parent
+    return data_dir.with_name(data_dir.name + "-keys") / f"{db_path.stem}-keys{db_path.suffix or '.db'}"
+
+
+def legacy_keys_path(db_path: Path) -> Path:
+    """Where earlier versions kept the key store: beside the database (``bo.db`` -> ``bo-keys.db``)."""
     return db_path.with_name(f"{db_path.stem}-keys{db_path.suffix or '.db'}")
+
+
+def _key_store(config: BackofficeConfig) -> Path:
+    """The key store's path, checked to lie outside the data directory. A key store left beside the
+    database by an earlier version is moved in dev and refused otherwise (a new, empty one would make
+    every sealed item unreadable and sign the ledger with a new key)."""
+    db = Path(config.db_path)
+    keys = Path(config.keys_db_path) if config.keys_db_path else keys_path(db)
+    try:
+        privacy.check_key_location(keys, db.resolve().parent)
+    except privacy.KeyFileError as e:
+        raise ConfigError(f"keys_db_path: {e}") from e
+    old = legacy_keys_path(db)
+    if old.exists() and not keys.exists():
+        if not config.dev:
+            raise ConfigError(f"the vault's key store is at {old}, inside the data directory; move it (with any "
+                              f"-wal/-shm file, service stopped) to {keys}, outside the data backups")
+        from storage import SIDE_FILES, private_dir
+
+        private_dir(keys.parent)
+        for suffix in ("", *SIDE_FILES):
+            src = old.with_name(old.name + suffix)
+            if src.exists():
+                os.replace(src, keys.with_name(keys.name + suffix))
+        log.warning("moved the vault's key store out of the data directory: %s -> %s", old, keys)
+    return keys
 
 
 class PrivacyGateway:
@@ -114,14 +148,16 @@ class PrivacyGateway:
         self.vault = privacy.Vault(keys_db, kek, clock=clock)
         self.ledger = privacy.Ledger(store.db, self.vault.signing_key(), clock=clock, lock=store.lock)
         self.retention = privacy.RetentionStore(store.db, policies=CATEGORIES, ledger=self.ledger, clock=clock,
-                                                lock=store.lock)
+                                                lock=store.lock, vault=self.vault)
 
     @staticmethod
     def from_config(config: BackofficeConfig, store: Store) -> PrivacyGateway:
         kek = load_kek(config)
-        keys = open_database(memory=True) if config.db_path is None else keys_path(Path(config.db_path))
+        keys = open_database(memory=True) if config.db_path is None else _key_store(config)
         try:
             return PrivacyGateway(store, kek, keys)
+        except privacy.KeyFileError as e:
+            raise ConfigError(f"the vault's key store {keys}: {e}") from e
         except privacy.KekError as e:
             raise ConfigError(f"the configured KEK does not open the vault's key store {keys}: {e}") from e
 
@@ -190,6 +226,7 @@ class PrivacyGateway:
             self.ledger.append(actor, role, "erase_subject", subject_id, purpose,
                                _basis(purpose, "erasure on a lawful request (Decree 13/2023 art. 9, 16)"),
                                subject_id=subject_id, details={"items": removed, "key_shredded": shredded})
+        self.retention.flush()  # no page of the erased items or keys stays in a WAL file
         return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed}
 
     def retention_report(self) -> list[dict]:

@@ -25,11 +25,13 @@ from pathlib import Path
 
 import sqlite_utils
 
-from privacy._errors import RetentionError, UnknownCategoryError
+from privacy._errors import IntegrityError, PrivacyError, RetentionError, UnknownCategoryError
 from privacy._ledger import Ledger
 from privacy._policy import ANCHORS, DEFAULT_POLICIES, RetentionPolicy
 from privacy._schema import connect
 from privacy._util import Clock, iso, system_clock, transaction, utc
+from privacy._vault import Vault, envelope_key_id
+from storage import checkpoint_truncate
 
 __all__ = ["CategoryReport", "Item", "PurgeReport", "PurgedItem", "RetentionStore"]
 
@@ -81,6 +83,12 @@ class PurgeReport:
     batches: int = 0
     resumed: bool = False
     ledger_pruned: int = 0
+    #: data keys destroyed (crypto-shredding: the purged envelopes are unreadable in every copy)
+    keys_shredded: int = 0
+    #: live items of a subject re-sealed under keys of their own because they shared a purged item's key
+    rekeyed: int = 0
+    #: the data database's and the key store's WAL files were checkpointed and truncated to zero bytes
+    wal_truncated: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,12 +109,21 @@ class CategoryReport:
 
 
 class RetentionStore:
-    """Registry of held items and their retention. ``ledger`` (optional) records each purge."""
+    """Registry of held items and their retention. ``ledger`` (optional) records each purge.
+
+    ``vault``: the vault that sealed the payloads. With it the purge is crypto-shredding: each purged
+    item's data key is destroyed in the batch that deletes the item, so a copy of the envelope in a
+    backup, an old WAL frame or a free page opens to :class:`SubjectShreddedError`. A key still shared
+    with an item that is not due (data sealed before keys were per item) is first taken off that item
+    (re-sealed under a key of its own), so purging one item never leaves it readable.
+    """
 
     def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection, *,
                  policies: Mapping[str, RetentionPolicy] | None = None, ledger: Ledger | None = None,
-                 clock: Clock | None = None, lock: threading.RLock | None = None) -> None:
+                 clock: Clock | None = None, lock: threading.RLock | None = None,
+                 vault: Vault | None = None) -> None:
         self.db = connect(db)
+        self.vault = vault
         self.policies = dict(DEFAULT_POLICIES if policies is None else policies)
         self.ledger = ledger
         self.clock = clock or system_clock
@@ -258,13 +275,28 @@ class RetentionStore:
                 run_id, cutoff, resumed = "purge_" + uuid.uuid4().hex[:20], _ts(now or self.clock()), False
                 db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status) "
                            "VALUES (?, ?, ?, 0, ?, ?, 'running')", [run_id, iso(self.clock()), cutoff, actor, role])
-        while self._purge_batch(run_id, cutoff, batch, on_purge):
-            pass
+        shredded = rekeyed = 0
+        while True:
+            more, n_keys, n_rekeyed = self._purge_batch(run_id, cutoff, batch, on_purge)
+            shredded, rekeyed = shredded + n_keys, rekeyed + n_rekeyed
+            if not more:
+                break
         report = self._finish(run_id, resumed)
+        report.keys_shredded, report.rekeyed = shredded, rekeyed
         before = self._ledger_cutoff(_dt(cutoff))
         if before is not None:
             report.ledger_pruned = self.ledger.prune(before, actor=actor, role=role)
+        report.wal_truncated = self.flush()
         return report
+
+    def flush(self) -> bool:
+        """Checkpoint and truncate the WAL of the data database and of the vault's key store, so the
+        pages a purge or an erasure overwrote (``secure_delete``) leave no older copy in a ``-wal`` file.
+        True when both WAL files are empty."""
+        ok = checkpoint_truncate(self.db, self.lock)
+        if self.vault is not None and self.vault.db is not self.db:
+            ok = self.vault.flush() and ok
+        return ok
 
     def _ledger_cutoff(self, cutoff: dt.datetime) -> dt.datetime | None:
         """Ledger entries are ``audit_entry`` items whose record period is not tracked per entry: they
@@ -274,23 +306,72 @@ class RetentionStore:
             return None
         return policy.fallback_keep.before(cutoff)
 
-    def _purge_batch(self, run_id: str, cutoff: float, batch: int,
-                     on_purge: Callable[[list[PurgedItem]], None] | None) -> bool:
+    def _due_rows(self, db: sqlite_utils.Database, cutoff: float, batch: int) -> list[tuple]:
+        return db.execute("SELECT id, ref, category, record_id, subject_id, payload FROM retention_items "
+                          "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+                          [cutoff, batch]).fetchall()
+
+    @staticmethod
+    def _key_of(payload: bytes | None) -> str | None:
+        if payload is None:
+            return None
+        try:
+            return envelope_key_id(bytes(payload))
+        except IntegrityError:  # not an envelope (held elsewhere, or damaged): nothing to shred here
+            return None
+
+    def _rekey_shared(self, cutoff: float, batch: int) -> int:
+        """Re-seal, under keys of their own, the items that are *not* due but share a data key with an
+        item of the next batch (envelopes sealed when a subject had one key). Committed before that key
+        is shredded, so a failure in between leaves the live items on their old, still existing key."""
+        if self.vault is None:
+            return 0
+        n = 0
         with transaction(self.db, self.lock) as db:
-            rows = db.execute("SELECT id, ref, category, record_id, subject_id FROM retention_items "
-                              "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-                              [cutoff, batch]).fetchall()
+            keys_by_subject: dict[str, set[str]] = {}
+            for _, _, _, _, subject, payload in self._due_rows(db, cutoff, batch):
+                kid = self._key_of(payload)
+                if subject is not None and kid is not None:
+                    keys_by_subject.setdefault(subject, set()).add(kid)
+            for subject, kids in keys_by_subject.items():
+                live = db.execute("SELECT id, category, record_id, payload FROM retention_items WHERE subject_id = ? "
+                                  "AND payload IS NOT NULL AND (due_at IS NULL OR due_at > ?)",
+                                  [subject, cutoff]).fetchall()
+                for item_id, category, record_id, payload in live:
+                    if self._key_of(payload) not in kids:
+                        continue
+                    try:
+                        plain = self.vault.open(subject, category, record_id, bytes(payload))
+                    except PrivacyError:
+                        continue  # unreadable already: nothing the shred could take away
+                    db.execute("UPDATE retention_items SET payload = ? WHERE id = ?",
+                               [self.vault.seal(subject, category, record_id, plain), item_id])
+                    n += 1
+        return n
+
+    def _purge_batch(self, run_id: str, cutoff: float, batch: int,
+                     on_purge: Callable[[list[PurgedItem]], None] | None) -> tuple[bool, int, int]:
+        """One batch: (more to do, keys shredded, items re-keyed)."""
+        rekeyed = self._rekey_shared(cutoff, batch)
+        with transaction(self.db, self.lock) as db:
+            rows = self._due_rows(db, cutoff, batch)
             if not rows:
-                return False
+                return False, 0, rekeyed
             if on_purge is not None:
                 on_purge([PurgedItem(r[1], r[2], r[3], r[4]) for r in rows])
+            shredded = 0
+            if self.vault is not None:
+                # the keys go first: should the deletion below fail, the items stay registered but
+                # unreadable, and the next purge deletes them
+                shredded = self.vault.shred_keys([k for k in map(self._key_of, (r[5] for r in rows)) if k],
+                                                 flush=False)
             db.conn.executemany("INSERT INTO retention_run_items (run_id, item_id, category, ref) VALUES (?, ?, ?, ?)",
                                 [(run_id, r[0], r[2], r[1]) for r in rows])
             db.conn.executemany("DELETE FROM retention_items WHERE id = ?", [(r[0],) for r in rows])
             db.execute("UPDATE retention_runs SET batches = batches + 1 WHERE run_id = ?", [run_id])
             if self._after_batch is not None:
                 self._after_batch(len(rows))
-        return len(rows) == batch
+        return len(rows) == batch, shredded, rekeyed
 
     @staticmethod
     def _digest(rows: Iterable[tuple[str, str]]) -> tuple[dict[str, int], str]:

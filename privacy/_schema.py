@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from privacy._errors import PrivacySchemaError
-from storage import Migration, MigrationError, applied_migrations, migrate, open_database
+from privacy._errors import KeyFileError, PrivacySchemaError
+from storage import FileModeError, Migration, MigrationError, applied_migrations, migrate, open_database
 
 __all__ = ["MIGRATIONS", "connect", "ensure_schema"]
 
@@ -84,15 +84,21 @@ MIGRATIONS: list[Migration] = [
 _NAMES = [m.name for m in MIGRATIONS]
 
 
-def connect(db: str | Path | sqlite_utils.Database | sqlite3.Connection) -> sqlite_utils.Database:
-    """A :class:`sqlite_utils.Database` for a path (opened with :func:`storage.open_database`),
-    an existing Database, or a raw connection; the privacy schema is brought up to date."""
+def connect(db: str | Path | sqlite_utils.Database | sqlite3.Connection, *,
+            key_material: bool = False) -> sqlite_utils.Database:
+    """A :class:`sqlite_utils.Database` for a path (opened with :func:`storage.open_database`: created
+    0600 in a 0700 directory; ``key_material``: a key store, refused when open to others with
+    :class:`KeyFileError`), an existing Database, or a raw connection; the privacy schema is brought
+    up to date."""
     if isinstance(db, sqlite_utils.Database):
         out = db
     elif isinstance(db, sqlite3.Connection):
         out = sqlite_utils.Database(db)
     else:
-        out = open_database(db)
+        try:
+            out = open_database(db, key_material=key_material)
+        except FileModeError as e:
+            raise KeyFileError(str(e)) from e
     # deleted rows (shredded keys, purged payloads) are overwritten, not left in free pages
     out.execute("PRAGMA secure_delete = ON")
     ensure_schema(out)

@@ -55,6 +55,6 @@ def open_privacy(data_db: Db, keys_db: Db, kek: KeyEncryptionKeyProvider, *, clo
     vault = Vault(keys_db, kek, clock=clock, lock=lock if same else None)
     key = signing_key if signing_key is not None else vault.signing_key()
     ledger = Ledger(data_db, key, clock=clock, lock=lock, checkpoint_every=checkpoint_every)
-    retention = RetentionStore(ledger.db, policies=policies, ledger=ledger, clock=clock, lock=lock)
+    retention = RetentionStore(ledger.db, policies=policies, ledger=ledger, clock=clock, lock=lock, vault=vault)
     subjects = DataSubjectRequests(vault, retention, ledger, clock=clock, lock=lock)
     return Privacy(vault, retention, ledger, subjects)

@@ -120,6 +120,7 @@ class DataSubjectRequests:
             shredded = self.vault.shred(subject)
             self.ledger.append(actor, role, "subject_erasure", subject, purpose, legal_basis, subject_id=subject,
                                details={"items": items, "key_shredded": shredded})
+        self.retention.flush()  # no page of the erased items or keys stays in a WAL file
         return {"subject_id": subject, "key_shredded": shredded, "items_removed": items, "consents_removed": consents}
 
     # -- consent -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import sqlite3
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlite_utils
@@ -39,6 +40,7 @@ from privacy._errors import IntegrityError, KekError, KeyNotFoundError, SubjectS
 from privacy._kek import KeyEncryptionKeyProvider
 from privacy._schema import connect
 from privacy._util import Clock, iso, system_clock, transaction
+from storage import checkpoint_truncate
 
 __all__ = ["ENVELOPE_MAGIC", "Vault", "envelope_key_id"]
 
@@ -97,7 +99,7 @@ class Vault:
                  lock: threading.RLock | None = None, cache_size: int = 4096) -> None:
         if not isinstance(kek, KeyEncryptionKeyProvider):
             raise KekError("kek must provide key_id, wrap() and unwrap()")
-        self.db = connect(db)
+        self.db = connect(db, key_material=True)
         self.kek = kek
         self.clock = clock or system_clock
         self.lock = lock or threading.RLock()
@@ -108,14 +110,9 @@ class Vault:
     def _dek_aad(self, key_id: str, subject_id: str) -> bytes:
         return b"smartborder-dek\x00" + _lp(key_id, subject_id)
 
-    def _key_for_subject(self, subject_id: str, *, create: bool) -> tuple[str, AESGCM] | None:
+    def _new_key(self, subject_id: str) -> tuple[str, AESGCM]:
+        """A fresh data key for one envelope of ``subject_id``, stored wrapped (committed before use)."""
         with transaction(self.db, self.lock) as db:
-            row = db.execute("SELECT key_id, kek_id, wrapped FROM vault_keys WHERE subject_id = ?",
-                             [subject_id]).fetchone()
-            if row is not None:
-                return row[0], self._unwrap_row(row[0], subject_id, row[1], row[2])
-            if not create:
-                return None
             key_id = "dek_" + os.urandom(12).hex()
             dek = AESGCM.generate_key(256)
             wrapped = self.kek.wrap(dek, self._dek_aad(key_id, subject_id))
@@ -148,8 +145,10 @@ class Vault:
         return header + _lp(subject_id, category, record_id)
 
     def seal(self, subject_id: str, category: str, record_id: str, data: bytes) -> bytes:
-        """Encrypt ``data`` for (subject, category, record) under the subject's data key."""
-        key_id, aead = self._key_for_subject(subject_id, create=True)
+        """Encrypt ``data`` for (subject, category, record) under a data key of its own (one per
+        envelope, recorded as the subject's, so :meth:`shred_keys` destroys one item and :meth:`shred`
+        all of the subject's)."""
+        key_id, aead = self._new_key(subject_id)
         kid = key_id.encode("ascii")
         nonce = os.urandom(_NONCE)
         header = ENVELOPE_MAGIC + bytes([_VERSION, _ALG_AES256GCM, len(kid)]) + kid + nonce
@@ -175,17 +174,41 @@ class Vault:
 
     # -- shredding ----------------------------------------------------------------------------
     def shred(self, subject_id: str) -> bool:
-        """Destroy the subject's data key; True if there was one. Idempotent."""
+        """Destroy every data key of the subject (erasure); True if there was one. Idempotent."""
         with transaction(self.db, self.lock) as db:
             keys = [r[0] for r in db.execute("SELECT key_id FROM vault_keys WHERE subject_id = ?", [subject_id])]
             n = db.execute("DELETE FROM vault_keys WHERE subject_id = ?", [subject_id]).rowcount
-            for digest in [_digest(subject_id), *(_digest("key:" + k) for k in keys)]:
-                db.execute("INSERT OR IGNORE INTO vault_tombstones (subject_digest, shredded_at) VALUES (?, ?)",
-                           [digest, iso(self.clock())])
+            self._tombstone(db, [_digest(subject_id), *(_digest("key:" + k) for k in keys)])
             for kid in [k for k, (s, _) in self._cache.items() if s == subject_id]:
                 del self._cache[kid]
         self._flush()
         return n > 0
+
+    def shred_keys(self, key_ids: Iterable[str], *, flush: bool = True) -> int:
+        """Destroy these data keys (one item each: the retention purge); returns how many existed.
+        Each leaves a tombstone, so an envelope of one of them, from any copy or backup of the data,
+        opens to :class:`SubjectShreddedError`. Idempotent. ``flush``: checkpoint the WAL afterwards."""
+        key_ids = list(dict.fromkeys(key_ids))
+        if not key_ids:
+            return 0
+        n = 0
+        with transaction(self.db, self.lock) as db:
+            for kid in key_ids:
+                n += db.execute("DELETE FROM vault_keys WHERE key_id = ?", [kid]).rowcount
+                self._cache.pop(kid, None)
+            self._tombstone(db, [_digest("key:" + k) for k in key_ids])
+        if flush:
+            self._flush()
+        return n
+
+    def key_exists(self, key_id: str) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM vault_keys WHERE key_id = ?", [key_id]).fetchone() is not None
+
+    def _tombstone(self, db: sqlite_utils.Database, digests: list[str]) -> None:
+        now = iso(self.clock())
+        db.conn.executemany("INSERT OR IGNORE INTO vault_tombstones (subject_digest, shredded_at) VALUES (?, ?)",
+                            [(d, now) for d in digests])
 
     def is_shredded(self, subject_id: str) -> bool:
         """True if a data key of this subject was ever shredded."""
@@ -207,14 +230,12 @@ class Vault:
         with self.lock:
             return self.db.execute("SELECT 1 FROM vault_keys WHERE subject_id = ?", [subject_id]).fetchone() is not None
 
-    def _flush(self) -> None:
-        """Move the overwritten pages from the WAL into the file so no old key survives in either."""
-        with self.lock:
-            if not self.db.conn.in_transaction:
-                try:
-                    self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.Error:  # not WAL, or busy readers: the next checkpoint does it
-                    pass
+    def flush(self) -> bool:
+        """Move the overwritten pages from the WAL into the file and truncate the WAL, so no destroyed
+        key survives in either (``secure_delete`` is on). True when the WAL is empty."""
+        return checkpoint_truncate(self.db, self.lock)
+
+    _flush = flush
 
     # -- KEK rotation -------------------------------------------------------------------------
     def rotate_kek(self, new_kek: KeyEncryptionKeyProvider) -> int:

@@ -62,8 +62,9 @@ class Settings:
     # hardware
     reader: str = "virtual"
     camera: str = "sim"
-    #: where key files live (KEKs, device keys): never inside data_dir, which is backed up with the data
-    key_dir: Path = Path("var-keys")
+    #: where key material lives (KEKs, the vaults' key stores, dev secrets): never inside data_dir, which
+    #: is backed up with the data. Default: a sibling of data_dir named "<data_dir>-keys" (var -> var-keys)
+    key_dir: Path | None = None
     # the e-gate ([gate] in its TOML file); see smartborder/compose/gate.py and docs/ARCHITECTURE.md
     gate_id: str = "gate-01"
     gate_direction: str = "entry"
@@ -96,6 +97,13 @@ class Settings:
     generated_secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.key_dir is None:
+            base = self.data_dir if self.data_dir.name else self.data_dir.resolve()
+            object.__setattr__(self, "key_dir", base.with_name(base.name + "-keys"))
+        key, data = Path(self.key_dir).resolve(), Path(self.data_dir).resolve()
+        if key == data or key.is_relative_to(data):
+            raise SettingsError(f"key_dir {self.key_dir} lies inside data_dir {self.data_dir}: data backups would "
+                                "carry the keys that make purged and erased data unreadable; move it out")
         if self.env not in _ENVIRONMENTS:
             raise SettingsError(f"env must be one of {', '.join(_ENVIRONMENTS)}, not {self.env!r}")
         if self.language not in ("vi", "zh", "en"):

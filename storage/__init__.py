@@ -7,21 +7,31 @@ inside its own transaction.
 """
 
 from storage._db import (
+    SIDE_FILES,
+    FileModeError,
     Migration,
     MigrationError,
     StorageError,
     applied_migrations,
+    check_private,
+    checkpoint_truncate,
     migrate,
     open_database,
+    private_dir,
     transaction,
 )
 
 __all__ = [
+    "SIDE_FILES",
+    "FileModeError",
     "Migration",
     "MigrationError",
     "StorageError",
     "applied_migrations",
+    "check_private",
+    "checkpoint_truncate",
     "migrate",
     "open_database",
+    "private_dir",
     "transaction",
 ]

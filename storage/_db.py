@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import logging
+import os
 import sqlite3
+import stat
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +24,80 @@ class MigrationError(StorageError):
     """A migration failed, or the recorded history does not match the code's migrations."""
 
 
+class FileModeError(StorageError):
+    """A key store (or its directory) is open to group or others, or is not the user's own."""
+
+
+log = logging.getLogger("storage")
+
+#: the files SQLite keeps beside a database in WAL mode (and in rollback mode)
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700 (the umask cannot widen it); an existing
+    directory is left as it is. Returns the path."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+    return path
+
+
+def _loose(st: os.stat_result) -> bool:
+    return bool(stat.S_IMODE(st.st_mode) & 0o077) or st.st_uid != os.geteuid()
+
+
+def check_private(path: str | Path) -> None:
+    """Raise :class:`FileModeError` unless the database ``path`` (and its WAL/SHM files, when present) is
+    owned by this user with no access for group or others, in a directory that is the same: the rule
+    for key material (a vault's key store)."""
+    path = Path(path)
+    for p in [path, *(path.with_name(path.name + s) for s in SIDE_FILES), path.parent]:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            continue
+        if _loose(st):
+            kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            want = "700" if kind == "directory" else "600"
+            raise FileModeError(f"the key store {kind} {p} has mode {stat.S_IMODE(st.st_mode):04o} (owner uid "
+                                f"{st.st_uid}): key material must be private to this user (uid {os.geteuid()}); "
+                                f"fix: chmod {want} {p}")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (its WAL and SHM files take the database's mode)."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """An existing data database open to group or others: make it (and its side files) 0600."""
+    for p in [path, *(path.with_name(path.name + s) for s in SIDE_FILES)]:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
+            os.chmod(p, 0o600)
+            log.warning("database file %s had mode %04o; now 0600", p, stat.S_IMODE(st.st_mode))
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step. ``apply`` is SQL text (may hold several statements) or a callable(db)."""
@@ -33,8 +111,12 @@ class Migration:
 
 
 def open_database(path: str | Path | None = None, *, memory: bool = False, wal: bool = True,
-                  busy_timeout_ms: int = 5000) -> sqlite_utils.Database:
+                  busy_timeout_ms: int = 5000, key_material: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) a database. ``memory=True`` or ``path=None`` gives an in-memory one.
+
+    A new database file is created 0600 (its WAL and SHM files follow its mode) and missing directories
+    0700; an existing one open to group or others is tightened to 0600. ``key_material=True`` (a vault's
+    key store) refuses such a file or directory instead (:class:`FileModeError`).
 
     The connection is in autocommit mode (``isolation_level=None``): each statement commits on its
     own unless the caller opens a transaction with ``BEGIN`` (as :func:`migrate` does).
@@ -45,7 +127,15 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
             db = sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None))
         else:
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                if key_material:
+                    check_private(path)
+                else:
+                    _tighten(path)
+            else:
+                _create_private(path)
+                if key_material:
+                    check_private(path)
             conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             if wal:
@@ -57,6 +147,36 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
     except sqlite3.Error as e:
         raise StorageError(f"cannot open database {path}: {e}") from e
     return db
+
+
+def checkpoint_truncate(db: sqlite_utils.Database, lock: threading.RLock | None = None, *,
+                        attempts: int = 20) -> bool:
+    """Copy the WAL into the database and truncate it to zero bytes (``wal_checkpoint(TRUNCATE)``), so
+    no older page version (an overwritten key, a deleted ciphertext) survives in the ``-wal`` file.
+    Retries while another connection reads; True when the WAL is empty (or the database has none)."""
+    for i in range(attempts):
+        with lock if lock is not None else _NOLOCK:
+            if db.conn.in_transaction:
+                return False
+            try:
+                row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error:
+                row = (1, -1, -1)
+        if row is None or (row[0] == 0 and row[1] in (0, -1)):
+            return True
+        time.sleep(min(0.05 * (i + 1), 0.5))
+    return False
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NOLOCK = _NoLock()
 
 
 def _ensure_table(db: sqlite_utils.Database) -> None:

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from smartborder.settings import PLACEHOLDER_SECRETS
 
-__all__ = ["backoffice_problem", "token_problem", "stand_in_problems", "is_video_file", "production_problems"]
+__all__ = ["backoffice_problem", "token_problem", "stand_in_problems", "is_video_file", "production_problems",
+           "key_store_path"]
 
 
 def backoffice_problem(url: str | None, env: str) -> str | None:
@@ -65,3 +66,27 @@ def production_problems(config) -> list[str]:
                             token_problem(config.token, config.env)) if p]
     return problems + stand_in_problems(config.env, finger_dir=config.finger_dir,
                                         cameras=(config.camera, config.page_camera))
+
+
+def key_store_path(path: Path, legacy: Path, env: str, setting: str) -> Path:
+    """``path`` (a vault's key store in the key directory), after the one an earlier version kept in the data
+    directory (``legacy``) was moved there: moved here in dev (with its -wal/-shm files); refused otherwise
+    (``ValueError`` naming ``setting``), because starting on a new, empty key store would make every item the
+    old one sealed unreadable."""
+    import logging
+    import os
+
+    from storage import SIDE_FILES, private_dir
+
+    if not legacy.exists() or path.exists():
+        return path
+    if env != "dev":
+        raise ValueError(f"{setting}: the key store is at {legacy}, inside the data directory; with the service "
+                         f"stopped move it (and any -wal/-shm file) to {path}, outside the data backups")
+    private_dir(path.parent)
+    for suffix in ("", *SIDE_FILES):
+        src = legacy.with_name(legacy.name + suffix)
+        if src.exists():
+            os.replace(src, path.with_name(path.name + suffix))
+    logging.getLogger("smartborder").warning("moved the key store %s out of the data directory to %s", legacy, path)
+    return path

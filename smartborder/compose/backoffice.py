@@ -47,13 +47,25 @@ def matchers(*, face_threshold: str = DEFAULT_THRESHOLD, fingerprint_threshold: 
 
 
 def _dev_secrets(settings: Settings) -> dict:
-    """In env=dev with no configured secrets, keep generated ones in data_dir so data stays readable
-    across restarts (the vault key and the subject-id key must not change)."""
-    path = settings.path("backoffice.dev-secrets.json")
+    """In env=dev with no configured secrets, keep generated ones in key_dir (0600, in a 0700 directory, out
+    of the data and its backups) so data stays readable across restarts (the vault key and the subject-id
+    key must not change). A file an earlier version left in data_dir is moved there."""
+    from storage import private_dir
+
+    path = Path(settings.key_dir) / "backoffice.dev-secrets.json"
+    legacy = settings.path("backoffice.dev-secrets.json")
+    if legacy.exists() and not path.exists():
+        private_dir(path.parent)
+        os.replace(legacy, path)
     if path.exists():
-        return json.loads(path.read_text())
+        from privacy import KeyFileError, read_key_file
+
+        try:
+            return json.loads(read_key_file(path))
+        except KeyFileError as e:
+            raise CompositionError(str(e)) from e
     values = {"secret_key": secrets.token_urlsafe(32), "kek": secrets.token_hex(32)}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(values, f)
@@ -86,9 +98,10 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         secret_key = dev["secret_key"]
         if settings.configured("kek") is None and "SMARTBORDER_KEK" not in environ and not kek_file:
             kek = dev["kek"]
+    db = Path(db_path) if db_path else (settings.backoffice_db or settings.path("backoffice.db"))
     values: dict[str, Any] = {
         "secret_key": secret_key, "kek": None if kek_file else kek, "kek_file": kek_file,
-        "db_path": Path(db_path) if db_path else (settings.backoffice_db or settings.path("backoffice.db")),
+        "db_path": db, "keys_db_path": Path(settings.key_dir) / f"{db.stem}-keys.db",
         "dev": settings.is_dev, "secure_cookies": not settings.is_dev,
         "default_language": "en" if settings.language == "en" else "vi",
         **matchers(face_threshold=face_threshold, fingerprint_threshold=finger_threshold),

@@ -48,6 +48,7 @@ class GateConfig:
     env: str = "prod"  # fail safe: a configuration built by hand is a production one unless it says otherwise
     data_dir: Path = Path("var")
     db_path: Path | None = None  # None: in memory (simulations, benches)
+    key_dir: Path = Path("var-keys")  # key material: the outbox vault's key store (and the KEK by default)
     kek_file: Path | None = None
     backoffice_url: str | None = None
     token: str | None = None
@@ -75,6 +76,12 @@ class GateConfig:
                             require_fingerprint_when_enrolled=self.fingerprints != "off",
                             refer_when_fingerprint_unavailable=self.fingerprint_offline == "refer")
 
+    @property
+    def vault_path(self) -> Path:
+        """The outbox vault's key store (a data key per outbox item, shredded on delivery): key material, in
+        the key directory (0700), out of the data and its backups."""
+        return self.key_dir / "gate-vault.db"
+
     def relaxations(self) -> list[str]:
         """What this lane relaxes, for the start-up log and the operator."""
         out = []
@@ -96,7 +103,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         trust_path=settings.gate_trust, gate_id=settings.gate_id, direction=settings.gate_direction,
         env=settings.env, data_dir=settings.data_dir,
         db_path=settings.gate_db or settings.path("gate.db"),
-        kek_file=settings.gate_kek_file or (settings.key_dir / "gate.kek"),
+        key_dir=settings.key_dir, kek_file=settings.gate_kek_file or (settings.key_dir / "gate.kek"),
         backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
         liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
         fingerprints=settings.gate_fingerprints, fingerprint_offline=settings.gate_fingerprint_offline,
@@ -144,7 +151,7 @@ def gate_sealer(config: GateConfig):
         if os.environ.get("SMARTBORDER_GATE_KEK"):
             kek = EnvKek("SMARTBORDER_GATE_KEK")
         else:
-            path = config.kek_file or Path("var-keys/gate.kek")
+            path = config.kek_file or config.key_dir / "gate.kek"
             check_key_location(path, config.data_dir)
             check_key_location(path, Path(config.db_path).parent)  # not beside the vault it protects either
             if not path.exists():
@@ -155,8 +162,14 @@ def gate_sealer(config: GateConfig):
             kek = FileKek(path)
     except KekError as e:
         raise GateConfigError(str(e)) from e
-    Path(config.db_path).parent.mkdir(parents=True, exist_ok=True)
-    return VaultSealer(Vault(f"{config.db_path}.vault", kek))
+    from smartborder.compose._checks import key_store_path
+
+    try:
+        check_key_location(config.vault_path, config.data_dir)
+        vault = key_store_path(config.vault_path, Path(f"{config.db_path}.vault"), config.env, "[gate] key_dir")
+        return VaultSealer(Vault(vault, kek))
+    except (ValueError, KekError) as e:
+        raise GateConfigError(str(e)) from e
 
 
 @dataclass

@@ -58,8 +58,9 @@ class KioskConfig:
 
     @property
     def vault_path(self) -> Path:
-        """The outbox vault's key store (one data key per record, shredded on delivery)."""
-        return self.data_dir / "kiosk" / "outbox-vault.db"
+        """The outbox vault's key store (one data key per record, shredded on delivery): key material, in
+        the key directory (0700), out of the data and its backups."""
+        return self.key_dir / "kiosk-outbox-vault.db"
 
 
 def kiosk_config(settings, **overrides: Any) -> KioskConfig:
@@ -164,8 +165,15 @@ def _outbox(config: KioskConfig):
         kek = FileKek(path)
     except KekError as e:
         raise KioskConfigError(str(e)) from e
-    config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
-    return Outbox(config.outbox_path, sealer=VaultSealer(Vault(config.vault_path, kek)))
+    from smartborder.compose._checks import key_store_path
+
+    try:
+        check_key_location(config.vault_path, config.data_dir)
+        vault = key_store_path(config.vault_path, config.data_dir / "kiosk" / "outbox-vault.db", config.env,
+                               "[kiosk] key_dir")
+        return Outbox(config.outbox_path, sealer=VaultSealer(Vault(vault, kek)))
+    except (ValueError, KekError) as e:
+        raise KioskConfigError(str(e)) from e
 
 
 def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None, engines: Any = None,

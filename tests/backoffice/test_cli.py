@@ -32,9 +32,13 @@ def test_create_user_issue_rotate_revoke_device(tmp_path):
     assert json.loads(r.output)["active"] is False
     r = runner.invoke(main, ["backoffice", "revoke-device", "nope", "--db", db], env=_env(tmp_path))
     assert r.exit_code == 1 and "no device" in r.output
-    # dev secrets persist across invocations so the vault key does not change between restarts
-    secrets_file = tmp_path / "backoffice.dev-secrets.json"
+    # dev secrets persist across invocations so the vault key does not change between restarts; they live
+    # in the key directory (a sibling of the data directory, 0700), never in the data and its backups
+    assert not (tmp_path / "backoffice.dev-secrets.json").exists()
+    key_dir = tmp_path.with_name(tmp_path.name + "-keys")
+    secrets_file = key_dir / "backoffice.dev-secrets.json"
     assert secrets_file.exists() and oct(secrets_file.stat().st_mode)[-3:] == "600"
+    assert oct(key_dir.stat().st_mode)[-3:] == "700"
 
 
 def test_import_watchlist(tmp_path):

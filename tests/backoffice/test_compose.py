@@ -1,5 +1,7 @@
 """The back office's composition: the one function `backoffice serve`, the demo and the tests build it with."""
 
+from pathlib import Path
+
 import pytest
 
 from biometrics.face import THRESHOLDS as FACE
@@ -20,7 +22,9 @@ def test_the_matchers_are_always_the_engines_calibrated_ones(tmp_path):
     assert config.fingerprint_matching.verify_threshold == config.fingerprint_matching.duplicate_threshold == FINGER[
         "fmr_5e-4"]
     assert config.db_path == tmp_path / "backoffice.db" and config.dev
-    assert (tmp_path / "backoffice.dev-secrets.json").exists()  # dev: secrets kept across restarts
+    # dev: secrets kept across restarts, in the key directory (never in the data directory and its backups)
+    assert (Path(_settings(tmp_path).key_dir) / "backoffice.dev-secrets.json").exists()
+    assert not (tmp_path / "backoffice.dev-secrets.json").exists()
     other = backoffice_config(_settings(tmp_path), environ={}, face_threshold="fmr_1e-2",
                               fingerprint_threshold="fmr_1e-3", argon2_time_cost=1)
     assert other.face_matching.threshold == FACE["fmr_1e-2"] and other.fingerprint_matching.verify_threshold == 0.029

@@ -92,7 +92,7 @@ def test_purposes_register(world):
 
 
 def test_erasure_reaches_backup_copies(world, tmp_path):
-    """The vault's key store is a separate file (bo-keys.db): shredding a subject's key leaves the
+    """The vault's key store is a separate file (<data dir>-keys/bo-keys.db): shredding a subject's key leaves the
     envelopes in an earlier copy of bo.db undecryptable."""
     import shutil
     import sqlite3
@@ -104,7 +104,8 @@ def test_erasure_reaches_backup_copies(world, tmp_path):
     _post_exception(world)
     world.ctx.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copyfile(tmp_path / "bo.db", tmp_path / "backup.db")
-    assert (tmp_path / "bo-keys.db").exists()
+    assert (tmp_path.with_name(tmp_path.name + "-keys") / "bo-keys.db").exists()
+    assert not (tmp_path / "bo-keys.db").exists()
     subject = {"document_number": "C1234567", "issuing_state": "VNM", "purpose": "erasure request 2026-119"}
     r = world.client.post("/api/v1/privacy/subjects/erase", json=subject, headers=world.h("privacy_officer"))
     assert r.json()["key_shredded"] and r.json()["items_removed"] == 3

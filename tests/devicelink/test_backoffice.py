@@ -42,13 +42,13 @@ def kiosk_record(tmp_path) -> dict:
 
 
 def kiosk_outbox(tmp_path) -> Outbox:
-    """The kiosk's outbox as its composition builds it: its own database next to its vault."""
+    """The kiosk's outbox as its composition builds it: its own database, its vault in the key directory."""
     from smartborder.compose.kiosk import KioskConfig, _outbox
 
     config = KioskConfig(trust_path=None, env="dev", data_dir=tmp_path / "data", key_dir=tmp_path / "keys")
     box = _outbox(config)
     assert (tmp_path / "data" / "kiosk" / "outbox.db").is_file()
-    assert (tmp_path / "data" / "kiosk" / "outbox-vault.db").is_file()
+    assert (tmp_path / "keys" / "kiosk-outbox-vault.db").is_file()
     return box
 
 

@@ -108,7 +108,8 @@ def test_the_store_is_sealed_under_a_key_kept_out_of_the_data_directory(tmp_path
     try:
         kek = tmp_path / "keys" / "gate.kek"
         assert kek.is_file() and (kek.stat().st_mode & 0o777) == 0o600  # created on first use in dev
-        assert (tmp_path / "data" / "gate.db.vault").is_file()
+        # the vault's key store is key material too: in the key directory, not beside gate.db
+        assert (tmp_path / "keys" / "gate-vault.db").is_file() and not (tmp_path / "data" / "gate.db.vault").exists()
     finally:
         gate.close()
 
