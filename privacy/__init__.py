@@ -7,8 +7,10 @@ and data-subject requests — the library the gate, kiosk and back office all us
 - :class:`RetentionStore` with :data:`DEFAULT_POLICIES` (EES Art. 34/46 modelled): register held
   items, :meth:`RetentionStore.purge` (batched, idempotent, resumable, ledgered),
   :meth:`RetentionStore.retention_report`.
-- :class:`Ledger`: hash-chained audit log with Ed25519-signed checkpoints; :meth:`Ledger.verify`,
-  :meth:`Ledger.export` and the standalone :func:`verify_export`.
+- :class:`Ledger`: hash-chained audit log with Ed25519-signed checkpoints and a signed head after every
+  write (:meth:`Ledger.head`, a :class:`Checkpoint`); :meth:`Ledger.verify` (with witness heads kept by
+  devices), :meth:`Ledger.export` and the standalone :func:`verify_export`; :func:`load_witnesses` reads
+  a witness file.
 - :class:`DataSubjectRequests`: export and erasure of everything held about a document number,
   consent records. :func:`open_privacy` wires the four together.
 - Key files: :func:`check_key_file` (a regular file, not a symlink, owned by the effective user,
@@ -46,7 +48,7 @@ from privacy._schema import MIGRATIONS
 from privacy._service import Privacy, open_privacy
 from privacy._subjects import DataSubjectRequests, media_type
 from privacy._vault import Vault, envelope_key_id
-from privacy._verify_export import LedgerVerification, verify_export
+from privacy._verify_export import LedgerVerification, WitnessFileError, load_witnesses, verify_export
 
 __all__ = [
     "ANCHORS",
@@ -80,9 +82,11 @@ __all__ = [
     "SubjectShreddedError",
     "UnknownCategoryError",
     "Vault",
+    "WitnessFileError",
     "check_key_file",
     "check_key_location",
     "envelope_key_id",
+    "load_witnesses",
     "media_type",
     "open_privacy",
     "read_key_file",

@@ -4,8 +4,13 @@ and on which legal basis, when. Hash-chained (SHA-256) with Ed25519-signed check
 Every entry's hash covers its sequence number and its predecessor's hash, so an edit, a deletion,
 an insertion or a reordering made directly in SQLite breaks the chain at a named entry; a
 rewrite of the whole chain from some point on (possible without any secret) no longer matches
-the next signed checkpoint; a truncated tail is caught by a checkpoint beyond it. The verification
-rules are in :mod:`privacy._verify_export`, which auditors run on an :meth:`Ledger.export`.
+the next signature. Every write also signs the new head (``ledger_head``, one row, same form as a
+checkpoint, in the entry's transaction), and verification requires the newest entry to be covered by
+a valid signature, so an unsigned tail (entries appended or rewritten after the head, or a deleted
+head) fails. A truncation is caught by any signature beyond the end: the stored head, a checkpoint,
+or a *witness head*, a head a gate or kiosk received from the back office (``X-Ledger-Head``) and
+keeps, which an attacker holding the database cannot reach. The verification rules are in
+:mod:`privacy._verify_export`, which auditors run on an :meth:`Ledger.export`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +38,7 @@ from privacy._verify_export import (
     PRUNE_ACTION,
     LedgerVerification,
     checkpoint_message,
+    checkpoint_problem,
     entry_hash,
     key_id_of,
     prune_anchor,
@@ -64,6 +71,9 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A signature over the ledger's state at ``seq``: a periodic checkpoint, the signed head, or a
+    witness head (the head as a gate or kiosk received it); all verify the same way."""
+
     seq: int
     entry_hash: str
     at: str
@@ -72,6 +82,35 @@ class Checkpoint:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Checkpoint:
+        """From a dict with the five fields (others are ignored); :class:`LedgerError` names what is wrong."""
+        problem = checkpoint_problem(data)
+        if problem is not None:
+            raise LedgerError(f"not a ledger checkpoint: {problem}")
+        return cls(*(data[k] for k in ("seq", "entry_hash", "at", "key_id", "signature")))  # type: ignore[index]
+
+    def to_token(self) -> str:
+        """base64url (unpadded) of the compact JSON object: the ``X-Ledger-Head`` header's value."""
+        body = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
+
+    @classmethod
+    def from_token(cls, token: str) -> Checkpoint:
+        """The inverse of :meth:`to_token` (padding optional); :class:`LedgerError` when malformed."""
+        if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN:
+            raise LedgerError("not a ledger head token: empty or too long")
+        try:
+            raw = base64.b64decode(token.strip() + "=" * (-len(token.strip()) % 4), altchars=b"-_", validate=True)
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise LedgerError(f"not a ledger head token: {type(e).__name__}") from e
+        return cls.from_dict(data)
+
+
+_MAX_TOKEN = 2048
+_HEAD_COLS = "seq, entry_hash, at, key_id, signature"
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -96,6 +135,7 @@ class Ledger:
         self.lock = lock or threading.RLock()
         self.checkpoint_every = checkpoint_every
         self._key = signing_key
+        self._batching = 0  # open batch() blocks: the head is signed once, at the end of the outermost
         if signing_key is not None:
             raw = _raw_public(signing_key.public_key())
             self.key_id = key_id_of(raw)
@@ -152,16 +192,48 @@ class Ledger:
             db.execute(f"INSERT INTO ledger_entries ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                        [*fields.values(), prev, h])
             entry = LedgerEntry(**fields, prev_hash=prev, entry_hash=h)
-            if self.checkpoint_every and self._key is not None and seq % self.checkpoint_every == 0:
+            if self.checkpoint_every and seq % self.checkpoint_every == 0:
                 self._sign(db, seq, h)
+            if not self._batching:
+                self._sign_head(db, seq, h)
         return entry
 
-    def _sign(self, db: sqlite_utils.Database, seq: int, h: str) -> Checkpoint:
+    @contextmanager
+    def batch(self) -> Iterator[Ledger]:
+        """Append many entries in one transaction, signing the head once at its end instead of after
+        every entry (bulk writes; the lock is held throughout, so no other writer sees an unsigned head)."""
+        if self._key is None:
+            raise LedgerError("this ledger was opened without a signing key (read and verify only)")
+        with transaction(self.db, self.lock) as db:
+            self._batching += 1
+            try:
+                yield self
+            finally:
+                self._batching -= 1
+            if not self._batching:
+                head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+                if head is not None:
+                    self._sign_head(db, head[0], head[1])
+
+    def _signed(self, seq: int, h: str) -> Checkpoint:
         at = iso(self.clock())
         sig = base64.b64encode(self._key.sign(checkpoint_message(seq, h, at))).decode()
-        db.execute("INSERT INTO ledger_checkpoints (seq, entry_hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)",
-                   [seq, h, at, self.key_id, sig])
         return Checkpoint(seq, h, at, self.key_id, sig)
+
+    def _sign(self, db: sqlite_utils.Database, seq: int, h: str) -> Checkpoint:
+        cp = self._signed(seq, h)
+        db.execute(f"INSERT INTO ledger_checkpoints ({_HEAD_COLS}) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+                   [cp.seq, cp.entry_hash, cp.at, cp.key_id, cp.signature])
+        return cp
+
+    def _sign_head(self, db: sqlite_utils.Database, seq: int, h: str) -> Checkpoint:
+        """Sign the newest entry and keep it as the one ``ledger_head`` row (in the caller's transaction)."""
+        cp = self._signed(seq, h)
+        db.execute(f"INSERT INTO ledger_head (id, {_HEAD_COLS}) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE "  # noqa: S608
+                   "SET seq = excluded.seq, entry_hash = excluded.entry_hash, at = excluded.at, "
+                   "key_id = excluded.key_id, signature = excluded.signature",
+                   [cp.seq, cp.entry_hash, cp.at, cp.key_id, cp.signature])
+        return cp
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current head (seq, hash) with the Ed25519 key."""
@@ -201,10 +273,17 @@ class Ledger:
             return self.db.execute("SELECT COUNT(*) FROM ledger_entries").fetchone()[0]
 
     def checkpoints(self) -> list[Checkpoint]:
+        """The periodic (and explicit) checkpoints, oldest first; the signed head is :meth:`head`."""
         with self.lock:
-            rows = self.db.execute("SELECT seq, entry_hash, at, key_id, signature FROM ledger_checkpoints "
-                                   "ORDER BY seq, id").fetchall()
+            rows = self.db.execute(f"SELECT {_HEAD_COLS} FROM ledger_checkpoints ORDER BY seq, id").fetchall()  # noqa: S608
         return [Checkpoint(*r) for r in rows]
+
+    def head(self) -> Checkpoint | None:
+        """The stored signed head (signed after every write), None before the first write under it.
+        What the back office hands to gates and kiosks (``X-Ledger-Head``) to keep as witnesses."""
+        with self.lock:
+            row = self.db.execute(f"SELECT {_HEAD_COLS} FROM ledger_head WHERE id = 1").fetchone()  # noqa: S608
+        return None if row is None else Checkpoint(*row)
 
     # -- verification and export ----------------------------------------------------------------
     def _iter_dicts(self, chunk: int = 20_000) -> Iterator[dict]:
@@ -220,14 +299,24 @@ class Ledger:
                 yield dict(zip(names, r, strict=True))
             last = rows[-1][0]
 
-    def verify(self) -> LedgerVerification:
-        """Check every link, hash and checkpoint; name the first bad entry."""
+    def verify(self, witnesses: Iterable[Checkpoint | Mapping] = ()) -> LedgerVerification:
+        """Check every link and hash, the checkpoints, the stored signed head and the ``witnesses``
+        (heads kept by gates and kiosks: one beyond the end is a truncation, one that differs from the
+        entry at its seq a rewrite); the newest entry must be covered by a valid signature (an unsigned
+        tail fails). Names the first bad entry and the reason."""
+        wit = [w.to_dict() if isinstance(w, Checkpoint) else w for w in witnesses]
         with self.lock:
             keys = self._public_keys()
-            cps = [c.to_dict() for c in self.checkpoints()]
+            cps = self._signatures()
             prunes = self._prunes()
         return verify_chain(self._iter_dicts(), cps, keys, key_pinned=self._key is not None or bool(self._trusted),
-                            prunes=prunes)
+                            prunes=prunes, witnesses=wit)
+
+    def _signatures(self) -> list[dict]:
+        """The checkpoints, then the stored head marked ``"head": true`` (as an export carries them)."""
+        cps = [c.to_dict() for c in self.checkpoints()]
+        head = self.head()
+        return cps if head is None else [*cps, {**head.to_dict(), "head": True}]
 
     def _prunes(self) -> list[tuple[int, str]]:
         rows = self.db.execute("SELECT action, details FROM ledger_entries WHERE action = ?", [PRUNE_ACTION])
@@ -269,15 +358,12 @@ class Ledger:
                 return removed
 
     def export(self, path: str | Path) -> Path:
-        """Write the ledger for an auditor: JSON lines (header with the public keys, entries,
-        checkpoints). The head is checkpointed first so the whole export is signed."""
+        """Write the ledger for an auditor: JSON lines (header with the public keys, entries, the
+        checkpoints and the stored signed head, a checkpoint line with ``"head": true``). Nothing is
+        signed for the export: a tail the head does not cover stays unsigned, and fails verification."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            cps = self.checkpoints()
-            head = self.db.execute("SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
-            if self._key is not None and (not cps or cps[-1].seq != (head[0] if head else 0)):
-                self.checkpoint()
             public = [r[0] for r in self.db.execute("SELECT public_key FROM ledger_keys ORDER BY added_at")]
             tmp = path.with_name(path.name + ".tmp")
             with tmp.open("w", encoding="utf-8") as f:
@@ -286,7 +372,7 @@ class Ledger:
                 f.write(json.dumps(header) + "\n")
                 for e in self._iter_dicts():
                     f.write(json.dumps({"type": "entry", **e}, ensure_ascii=False) + "\n")
-                for c in self.checkpoints():
-                    f.write(json.dumps({"type": "checkpoint", **c.to_dict()}) + "\n")
+                for c in self._signatures():
+                    f.write(json.dumps({"type": "checkpoint", **c}) + "\n")
             tmp.replace(path)
         return path

@@ -3,13 +3,18 @@
 This module is self-contained (Python standard library + ``cryptography``) so an auditor can copy
 this one file and check an export without the rest of the project::
 
-    python _verify_export.py ledger-export.jsonl --public-key BASE64_ED25519_PUBLIC_KEY
+    python _verify_export.py ledger-export.jsonl --public-key BASE64_ED25519_PUBLIC_KEY [--witness FILE ...]
 
 Chain: ``entry_hash = SHA-256(prev_hash_bytes || canonical_json([seq, at, actor, role, action,
 record, purpose, legal_basis, subject_id, details]))`` with ``prev_hash`` of the first entry 32 zero bytes.
 Checkpoint: Ed25519 signature over ``b"smartborder-ledger-checkpoint/1\\x00" + f"{seq}:{entry_hash}:{at}"``.
+The ledger's signed head (after every write) has the same form as a checkpoint. The newest entry must
+be covered by a valid signature (the signed head, a checkpoint or a witness head); an unsigned tail is a
+failure. A witness head is a head a gate or kiosk received from the back office (``--witness FILE``: one
+head as a JSON object, a JSON list of them, or JSON lines): one beyond the end names a truncation, one
+whose hash differs from the entry at its seq a rewrite, one inside a range retention pruned is covered.
 The public key should be pinned out of band (``--public-key``); the key inside the export only
-proves the export is self-consistent.
+proves the export is self-consistent (a witness signed by the real key still fails against another).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["EXPORT_FORMAT", "GENESIS", "PRUNE_ACTION", "LedgerVerification", "checkpoint_message", "entry_hash",
-           "key_id_of", "prune_anchor", "verify_chain", "verify_export"]
+__all__ = ["EXPORT_FORMAT", "GENESIS", "PRUNE_ACTION", "LedgerVerification", "WitnessFileError", "checkpoint_message",
+           "checkpoint_problem", "entry_hash", "key_id_of", "load_witnesses", "prune_anchor", "verify_chain",
+           "verify_export"]
 
 EXPORT_FORMAT = "smartborder-ledger/1"
 GENESIS = "0" * 64
@@ -46,6 +52,8 @@ class LedgerVerification:
     head_seq: int = 0
     head_hash: str = GENESIS
     key_pinned: bool = False
+    witnesses: int = 0
+    signed_through: int = 0  # the newest entry covered by a valid signature (0: none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +70,36 @@ def checkpoint_message(seq: int, entry_hash_hex: str, at: str) -> bytes:
 
 def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def checkpoint_problem(cp: object) -> str | None:
+    """What is wrong with the form of a checkpoint (or signed head, or witness head) dict, else None:
+    ``seq`` an integer >= 0, ``entry_hash`` 64 lowercase hex digits, ``at`` and ``key_id`` non-empty
+    strings, ``signature`` base64 of 64 bytes. Other keys are ignored."""
+    if not isinstance(cp, Mapping):
+        return "not a JSON object"
+    missing = [k for k in ("seq", "entry_hash", "at", "key_id", "signature") if k not in cp]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    seq, h, at, kid, sig = cp["seq"], cp["entry_hash"], cp["at"], cp["key_id"], cp["signature"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return "seq is not an integer >= 0"
+    if not isinstance(h, str) or len(h) != 64 or not set(h) <= _HEX:
+        return "entry_hash is not 64 lowercase hex digits"
+    if not isinstance(at, str) or not 0 < len(at) <= 64:
+        return "at is not a time"
+    if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+        return "key_id is not a key id"
+    try:
+        raw = base64.b64decode(sig, validate=True) if isinstance(sig, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 64:
+        return "signature is not base64 of an Ed25519 signature"
+    return None
 
 
 def _signature_ok(cp: Mapping, keys: Mapping[str, Ed25519PublicKey]) -> bool:
@@ -89,29 +127,65 @@ def prune_anchor(entry: Mapping) -> tuple[int, str] | None:
         return None
 
 
+def _label(cp: Mapping, default: str) -> str:
+    return "ledger head" if default == "checkpoint" and cp.get("head") is True else default
+
+
 def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
                  public_keys: Mapping[str, Ed25519PublicKey], *, key_pinned: bool = False,
-                 prunes: Iterable[tuple[int, str]] = ()) -> LedgerVerification:
-    """Walk ``entries`` (ordered by seq) and check links, hashes, sequence and signed checkpoints.
+                 prunes: Iterable[tuple[int, str]] = (), witnesses: Iterable[Mapping] = ()) -> LedgerVerification:
+    """Walk ``entries`` (ordered by seq) and check links, hashes, sequence and signatures.
+
+    ``checkpoints``: the periodic checkpoints and the signed head (marked ``"head": true``);
+    ``witnesses``: heads kept outside the ledger (by gates and kiosks), checked like checkpoints. Every
+    one must carry a valid signature of a key in ``public_keys`` and match the entry at its seq; one
+    beyond the last entry means the ledger was truncated. The last entry must itself be covered by a
+    valid signature: an unsigned tail is a failure (anyone can append or rewrite entries after the last
+    signature by recomputing hashes; no secret is needed).
 
     ``prunes``: the (through_seq, through_hash) of every ``ledger_prune`` entry. A ledger whose
     first entries were removed by retention starts after 1 only if such an entry (itself in the
     chain, so signed by the checkpoints after it) covers the gap; the remaining entries up to
-    ``through_seq`` must still chain to ``through_hash``.
+    ``through_seq`` must still chain to ``through_hash``. Signatures on pruned entries are accepted.
     """
-    cps: dict[int, list[Mapping]] = {}
-    n_cp = 0
-    for cp in checkpoints:
-        cps.setdefault(int(cp["seq"]), []).append(cp)
-        n_cp += 1
+    signed: dict[int, list[tuple[str, Mapping]]] = {}
+    n_cp = n_wit = 0
+    for default, items in (("checkpoint", checkpoints), ("witness head", witnesses)):
+        for i, cp in enumerate(items, 1):
+            problem = checkpoint_problem(cp)
+            if problem is not None:
+                return LedgerVerification(False, None, f"{default} #{i} is malformed: {problem}",
+                                          key_pinned=key_pinned)
+            signed.setdefault(cp["seq"], []).append((_label(cp, default), cp))
+            if default == "checkpoint":
+                n_cp += cp.get("head") is not True
+            else:
+                n_wit += 1
     anchors = sorted(prunes)
-    prev, expected, n, last_good_cp = GENESIS, 1, 0, 0
+    prev, expected, n, last_good_cp, first_seq = GENESIS, 1, 0, 0, 1
     pending: tuple[int, str] | None = None
     seen_prunes: set[tuple[int, str]] = set()
 
-    def bad(seq: int, reason: str) -> LedgerVerification:
-        return LedgerVerification(False, seq, reason, n, n_cp, expected - 1, prev, key_pinned)
+    def result(ok: bool, seq: int | None, reason: str) -> LedgerVerification:
+        return LedgerVerification(ok, seq, reason, n, n_cp, expected - 1, prev, key_pinned, n_wit, last_good_cp)
 
+    def bad(seq: int, reason: str) -> LedgerVerification:
+        return result(False, seq, reason)
+
+    def outside(seq: int) -> LedgerVerification | None:
+        """Check (and drop) the signatures at a ``seq`` that is not in the chain: 0 (the empty ledger) or
+        a pruned entry. They cover nothing, but a bad one is still a failure."""
+        for label, cp in signed.pop(seq, []):
+            if not _signature_ok(cp, public_keys):
+                return bad(seq, f"{label} at entry {seq} has an invalid signature or unknown key")
+            if seq == 0 and cp["entry_hash"] != GENESIS:
+                return bad(seq, f"{label} at entry 0 does not sign the empty ledger")
+            if pending is not None and seq == pending[0] and cp["entry_hash"] != pending[1]:
+                return bad(seq, f"the {label} signed at entry {seq} does not match the prune record (rewritten)")
+        return None
+
+    if (fail := outside(0)) is not None:
+        return fail
     for e in entries:
         n += 1
         seq = int(e["seq"])
@@ -119,11 +193,12 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
             cover = [a for a in anchors if a[0] >= seq - 1]
             if not cover:
                 return bad(seq, f"entries 1..{seq - 1} missing before entry {seq} (deleted, no prune record)")
-            pending, prev, expected = cover[-1], e["prev_hash"], seq
+            pending, prev, expected, first_seq = cover[-1], e["prev_hash"], seq, seq
             if seq - 1 == pending[0] and prev != pending[1]:
                 return bad(seq, f"entry {seq} does not link to the pruned entry {seq - 1}")
-            for old in [k for k in cps if k < seq]:
-                del cps[old]  # checkpoints of pruned entries
+            for old in sorted(k for k in signed if k < seq):  # signatures on pruned entries
+                if (fail := outside(old)) is not None:
+                    return fail
         if seq != expected:
             if seq > expected:
                 missing = f"entry {expected}" if seq == expected + 1 else f"entries {expected}..{seq - 1}"
@@ -139,23 +214,30 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
         anchor = prune_anchor(e)
         if anchor is not None:
             seen_prunes.add(anchor)
-        for cp in cps.pop(seq, []):
+        for label, cp in signed.pop(seq, []):
             if not _signature_ok(cp, public_keys):
-                return bad(seq, f"checkpoint at entry {seq} has an invalid signature or unknown key")
+                return bad(seq, f"{label} at entry {seq} has an invalid signature or unknown key")
             if cp["entry_hash"] != h:
-                first = last_good_cp + 1
+                first = max(last_good_cp + 1, first_seq)
                 return bad(first, f"entries {first}..{seq} were rewritten: the chain no longer matches the "
-                                  f"checkpoint signed at entry {seq}")
+                                  f"{label} signed at entry {seq}")
             last_good_cp = seq
         prev, expected = h, seq + 1
     if pending is not None and pending not in seen_prunes:
-        return LedgerVerification(False, pending[0] + 1, "the prune record that explains the missing first entries "
-                                  "is not in the chain", n, n_cp, expected - 1, prev, key_pinned)
-    if cps:
-        beyond = min(cps)
-        return LedgerVerification(False, expected, f"entries {expected}..{beyond} missing: a checkpoint was signed "
-                                  f"at entry {beyond} (truncated)", n, n_cp, expected - 1, prev, key_pinned)
-    return LedgerVerification(True, None, "", n, n_cp, expected - 1, prev, key_pinned)
+        return bad(pending[0] + 1, "the prune record that explains the missing first entries is not in the chain")
+    for beyond in sorted(signed):
+        for label, cp in signed[beyond]:
+            if not _signature_ok(cp, public_keys):
+                return bad(beyond, f"{label} at entry {beyond} has an invalid signature or unknown key")
+        label = signed[beyond][0][0]
+        return bad(expected, f"entries {expected}..{beyond} missing: a {label} was signed at entry {beyond} "
+                             "(truncated)")
+    if n and last_good_cp != expected - 1:
+        first = max(last_good_cp + 1, first_seq)
+        return bad(first, f"unsigned tail: entries {first}..{expected - 1} are not covered by a signature (no "
+                          f"ledger head, checkpoint or witness head signed at entry {expected - 1}: deleted, or "
+                          "entries added without the key)")
+    return result(True, None, "")
 
 
 def _public_key(raw: bytes | str) -> tuple[str, Ed25519PublicKey]:
@@ -167,6 +249,37 @@ class _ExportError(ValueError):
     pass
 
 
+class WitnessFileError(ValueError):
+    """A witness file that cannot be read, is not JSON, or holds no well-formed head."""
+
+
+def load_witnesses(path: str | Path) -> list[dict]:
+    """The witness heads in a file: one head as a JSON object, a JSON list of heads, or JSON lines
+    (what ``smartborder gate witness`` / ``kiosk witness`` write). Raises :class:`WitnessFileError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise WitnessFileError(f"witness file {path}: cannot be read ({type(e).__name__})") from e
+    try:
+        data = json.loads(text)
+        heads = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        heads = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    heads.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise WitnessFileError(f"witness file {path}: line {i} is not JSON") from e
+    if not heads:
+        raise WitnessFileError(f"witness file {path}: no witness head in it")
+    for i, head in enumerate(heads, 1):
+        problem = checkpoint_problem(head)
+        if problem is not None:
+            raise WitnessFileError(f"witness file {path}: head #{i} is malformed: {problem}")
+    return [dict(h) for h in heads]
+
+
 def _records(path: str | Path, kind: str):
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
@@ -176,13 +289,17 @@ def _records(path: str | Path, kind: str):
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
                 raise _ExportError(f"line {i} is not JSON") from e
+            if not isinstance(obj, dict):
+                raise _ExportError(f"line {i} is not a JSON object")
             if obj.get("type") == kind:
                 yield obj
 
 
-def verify_export(path: str | Path, public_key: bytes | str | None = None) -> LedgerVerification:
+def verify_export(path: str | Path, public_key: bytes | str | None = None,
+                  witnesses: Iterable[Mapping] = ()) -> LedgerVerification:
     """Verify an export file (JSON lines), streaming it. ``public_key`` (raw 32 bytes or base64) pins
-    the signer; without it the keys listed in the export are used (``key_pinned=False``)."""
+    the signer; without it the keys listed in the export are used (``key_pinned=False``).
+    ``witnesses``: heads kept by devices (:func:`load_witnesses`), checked like checkpoints."""
     try:
         header = next(_records(path, "header"), None)
         if header is None or header.get("format") != EXPORT_FORMAT:
@@ -190,29 +307,32 @@ def verify_export(path: str | Path, public_key: bytes | str | None = None) -> Le
         checkpoints = list(_records(path, "checkpoint"))
         prunes = [a for a in map(prune_anchor, _records(path, "entry")) if a is not None]
         if public_key is not None:
-            kid, key = _public_key(public_key)
+            try:
+                kid, key = _public_key(public_key)
+            except ValueError:
+                return LedgerVerification(False, None, "the pinned public key is not a base64 Ed25519 public key")
             keys, pinned = {kid: key}, True
         else:
             keys, pinned = dict(_public_key(k) for k in header.get("public_keys", [])), False
-        if not checkpoints:
-            return LedgerVerification(False, None, "the export has no signed checkpoint")
-        result = verify_chain(_records(path, "entry"), checkpoints, keys, key_pinned=pinned, prunes=prunes)
-    except _ExportError as e:
-        return LedgerVerification(False, None, str(e))
-    last_cp = max(int(c["seq"]) for c in checkpoints)
-    if result.ok and result.head_seq != last_cp:
-        return LedgerVerification(False, last_cp + 1, "entries after the last signed checkpoint are not covered by "
-                                  "a signature", result.entries, result.checkpoints, result.head_seq,
-                                  result.head_hash, pinned)
-    return result
+        return verify_chain(_records(path, "entry"), checkpoints, keys, key_pinned=pinned, prunes=prunes,
+                            witnesses=list(witnesses))
+    except (_ExportError, KeyError, TypeError, ValueError) as e:  # a line that is not an entry of the format
+        return LedgerVerification(False, None, f"malformed export: {e}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Verify a smartborder audit-ledger export.")
     ap.add_argument("export")
     ap.add_argument("--public-key", help="the ledger's Ed25519 public key (base64), obtained out of band")
+    ap.add_argument("--witness", action="append", default=[], metavar="FILE",
+                    help="a head kept by a gate or kiosk (JSON object, list or lines); repeatable")
     args = ap.parse_args(argv)
-    result = verify_export(args.export, args.public_key)
+    try:
+        witnesses = [w for f in args.witness for w in load_witnesses(f)]
+    except WitnessFileError as e:
+        result = LedgerVerification(False, None, str(e))
+    else:
+        result = verify_export(args.export, args.public_key, witnesses)
     print(json.dumps(result.to_dict(), indent=2))
     return 0 if result.ok else 1
 
