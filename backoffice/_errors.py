@@ -19,6 +19,7 @@ __all__ = [
     "LoginThrottled",
     "NotFound",
     "PayloadTooLarge",
+    "Shredded",
     "Unauthorized",
     "problem",
 ]
@@ -59,6 +60,13 @@ class Forbidden(BackofficeError):
 
 class NotFound(BackofficeError):
     status, slug, title = 404, "not-found", "Not found"
+
+
+class Shredded(BackofficeError):
+    """The item's data key was destroyed (retention purge or erasure): no copy of it can be read, also not
+    one restored from a backup."""
+
+    status, slug, title = 410, "shredded", "Crypto-shredded"
 
 
 class Conflict(BackofficeError):

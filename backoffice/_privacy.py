@@ -27,6 +27,7 @@ from typing import Any
 
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
+from backoffice._errors import Shredded
 from backoffice._store import Store
 from storage import open_database
 
@@ -135,7 +136,26 @@ def _key_store(config: BackofficeConfig) -> Path:
             if src.exists():
                 os.replace(src, keys.with_name(keys.name + suffix))
         log.warning("moved the vault's key store out of the data directory: %s -> %s", old, keys)
+    if not keys.exists() and _holds_sealed_data(db):
+        raise ConfigError(f"the vault's key store {keys} does not exist, but {db} holds data it sealed and a ledger "
+                          "it signed: restore the key store from its own backup or set keys_db_path to it (a new, "
+                          "empty key store would open none of it)")
     return keys
+
+
+def _holds_sealed_data(db: Path) -> bool:
+    import sqlite3
+
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT 1 FROM ledger_keys LIMIT 1").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:  # no privacy tables yet
+        return False
 
 
 class PrivacyGateway:
@@ -175,6 +195,15 @@ class PrivacyGateway:
 
     def open(self, ref: str, *, actor: str, role: str, purpose: str, record: str) -> bytes | None:
         """Decrypt one item (ledgered). None when it was purged or its subject erased."""
+        try:
+            return self.open_or_explain(ref, actor=actor, role=role, purpose=purpose, record=record)
+        except Shredded:
+            return None
+
+    def open_or_explain(self, ref: str, *, actor: str, role: str, purpose: str, record: str) -> bytes | None:
+        """Decrypt one item (ledgered). None when it is no longer registered (purged); :class:`Shredded`
+        when it is but its data key was destroyed (a database restored from a backup taken before the
+        purge or erasure: crypto-shredding reaches every copy)."""
         with self.store.tx():
             item = self.retention.get(ref)
             self.ledger.append(actor, role, f"read:{item.category}" if item else "read:missing", record, purpose,
@@ -183,7 +212,10 @@ class PrivacyGateway:
             return None
         try:
             return self.vault.open(item.subject_id, item.category, item.record_id, item.payload)
-        except (privacy.SubjectShreddedError, privacy.KeyNotFoundError):
+        except privacy.SubjectShreddedError as e:
+            raise Shredded("the item's data key was destroyed (retention purge or erasure): no copy of it can be "
+                           "read, also not one restored from a backup") from e
+        except privacy.KeyNotFoundError:
             return None
         except privacy.IntegrityError:
             log.error("sealed item failed authentication", extra={"event": "vault_tamper", "ref": ref})

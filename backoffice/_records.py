@@ -140,7 +140,7 @@ class Records:
         ref = row.get(f"{which}_image_ref")
         if not ref:
             raise NotFound(f"exception {exc_id} has no {which} image")
-        data = self.privacy.open(ref, actor=user.actor, role=user.role, purpose=purpose, record=exc_id)
+        data = self.privacy.open_or_explain(ref, actor=user.actor, role=user.role, purpose=purpose, record=exc_id)
         if data is None:
             raise NotFound(f"the {which} image of {exc_id} was purged")
         return data, image_media_type(data) or "application/octet-stream"

@@ -6,6 +6,7 @@
     smartborder backoffice rotate-device gate-01 | revoke-device gate-01
     smartborder backoffice import-watchlist FILE.csv --kind person [--dry-run]
     smartborder backoffice openapi [--output FILE]
+    smartborder backoffice backup DEST [--db PATH] [--json]
 """
 
 from __future__ import annotations
@@ -184,9 +185,57 @@ def openapi(output: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = BackofficeConfig(secret_key=secrets.token_urlsafe(32), kek=secrets.token_bytes(32),
-                                  db_path=Path(tmp) / "openapi.db", dev=True)
+                                  db_path=Path(tmp) / "data" / "openapi.db", keys_db_path=Path(tmp) / "keys" / "k.db",
+                                  dev=True)
         text = json.dumps(create_app(config).openapi(), indent=2, ensure_ascii=False)
     if output:
         Path(output).write_text(text + "\n")
     else:
         click.echo(text)
+
+
+@backoffice.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="The back-office database.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def backup(dest: str, db: str | None, as_json: bool) -> None:
+    """Copy the data database to DEST (a consistent online copy, 0600), without the key store.
+
+    The key store (the vault's data keys, the ledger's signing key) is never part of a data backup: a
+    purge or an erasure destroys keys, so a restored copy of the data cannot bring purged items back.
+    Back the key store up separately (KMS/HSM escrow), under the KEK."""
+    import hashlib
+    import os
+    import sqlite3
+
+    from storage import private_dir
+
+    config = build_config(db)
+    source, target = Path(config.db_path), Path(dest)
+    if not source.exists():
+        raise click.ClickException(f"no back-office database at {source}")
+    if target.exists():
+        raise click.ClickException(f"{target} exists; a backup never overwrites a file")
+    keys = Path(config.keys_db_path).resolve().parent if config.keys_db_path else None
+    if keys is not None and target.resolve().is_relative_to(keys):
+        raise click.ClickException(f"{target} lies in the key directory {keys}: data backups stay apart from keys")
+    private_dir(target.parent)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            dst.close()
+            src.close()
+    except sqlite3.Error as e:
+        target.unlink(missing_ok=True)
+        raise click.ClickException(f"backup failed: {e}") from e
+    data = target.read_bytes()
+    out = {"path": str(target), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+           "source": str(source), "key_store_included": False}
+    click.echo(json.dumps(out) if as_json else f"backed up {source} to {target} ({len(data)} bytes, sha256 "
+               f"{out['sha256']}); the key store is not included")
