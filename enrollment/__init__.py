@@ -1,13 +1,14 @@
 """The enrolment workflow behind the kiosk (independent of Kivy; devices are handed in).
 
 ``EnrolmentWorkflow(engines, outbox, submitter, reader=..., mrz_source=...)`` drives one traveller
-through document -> consent -> face -> fingerprints -> review -> submit. The record goes through
+through document (the printed MRZ only) -> consent -> chip -> face -> fingerprints -> review -> submit:
+nothing is read from the chip before the traveller consents. The record goes through
 the sealed device outbox (:class:`devicelink.Outbox`) to the back office
 (:class:`devicelink.BackofficeClient`); nothing biometric stays on the kiosk once the back office has it.
 The document's MRZ is an :class:`emrtd.Mrz`.
 """
 
-from enrollment._document import DocumentRead, chip_face_image, read_document
+from enrollment._document import DocumentRead, check_printed_mrz, chip_face_image, read_chip, read_document
 from enrollment._engines import (
     Engines,
     FaceCheck,
@@ -54,9 +55,11 @@ __all__ = [
     "Policy",
     "Session",
     "Step",
+    "check_printed_mrz",
     "chip_face_image",
     "enrol_headless",
     "face_check_from_report",
     "finger_check_from_report",
+    "read_chip",
     "read_document",
 ]

@@ -1,4 +1,6 @@
-"""The document step: MRZ -> chip access key -> chip read (emrtd) -> the document data the record needs.
+"""The document and chip steps: the printed MRZ (before consent: :func:`check_printed_mrz`, no chip access),
+then, once the traveller consented, the chip read with its access key (:func:`read_chip`, emrtd) -> the
+document data the record needs.
 
 The MRZ is :mod:`emrtd`'s (:func:`emrtd.parse_mrz`: every check digit of ICAO Doc 9303 Part 3 §4.9, TD3
 and TD1 layouts); names keep the MRZ transliteration ("NGUYEN<<VAN<DUC" -> primary identifier "NGUYEN",
@@ -15,7 +17,7 @@ import emrtd
 from devices.ports import CardRemovedError, DeviceError, NoCardError  # the reader port's errors
 from enrollment._errors import DocumentError, DocumentRejected, MrzError
 
-__all__ = ["DocumentRead", "read_document", "chip_face_image"]
+__all__ = ["DocumentRead", "check_printed_mrz", "read_chip", "read_document", "chip_face_image"]
 
 
 def _parse_mrz(text: str, *, today: dt.date | None = None) -> emrtd.Mrz:
@@ -78,15 +80,25 @@ def _require_verified_chip(result, trust, require_revocation_status: bool) -> No
         raise DocumentRejected("chip_pa_failed", f"{', '.join(unverified)} not read and verified against the SOD")
 
 
-def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card_timeout_s: float = 30.0,
-                  today: dt.date | None = None, require_passive_authentication: bool = True,
-                  require_revocation_status: bool = True) -> DocumentRead:
-    """Wait for the card, take the MRZ (text, or a callable such as an MRZ source's ``read_mrz``
-    called once the document is down), read and verify the chip (BAC/PACE, CA, AA, PA).
+def check_printed_mrz(text: str, *, today: dt.date | None = None) -> emrtd.Mrz:
+    """The document step, before consent: the printed MRZ (the page scanner's text, any spacing) parsed
+    with every check digit verified, and the document not expired. Touches no chip.
 
-    Raises :class:`MrzError` (unreadable MRZ), :class:`DocumentError` (chip not read: ``reason`` in
-    no_card / card_removed / reader_fault / access_denied / chip_read_failed) or
-    :class:`DocumentRejected` (read, but a check failed or the document is expired: ``reason_code``
+    Raises :class:`MrzError` (unreadable MRZ) or :class:`DocumentRejected` (``document_expired``)."""
+    today = today or dt.date.today()
+    mrz = _parse_mrz(text, today=today)
+    if mrz.date_of_expiry is None or mrz.date_of_expiry < today:
+        raise DocumentRejected("document_expired", "the document has expired")
+    return mrz
+
+
+def read_chip(reader, mrz: emrtd.Mrz, *, trust=None, card_timeout_s: float = 30.0,
+              require_passive_authentication: bool = True, require_revocation_status: bool = True) -> DocumentRead:
+    """The chip step, after consent: wait for the card, read and verify the chip (BAC/PACE with the printed
+    MRZ's key, CA, AA, PA) and compare the whole printed MRZ with DG1.
+
+    Raises :class:`DocumentError` (chip not read: ``reason`` in no_card / card_removed / reader_fault /
+    access_denied / chip_read_failed) or :class:`DocumentRejected` (read, but a check failed: ``reason_code``
     from the back office's ReasonCode enum).
 
     Fail closed: unless ``require_passive_authentication`` is relaxed (explicitly), a chip is accepted
@@ -100,10 +112,6 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
         raise DocumentError("no_card", "no document was placed on the reader") from e
     except DeviceError as e:
         raise DocumentError("reader_fault", f"reader fault: {e}") from e
-    today = today or dt.date.today()
-    mrz = _parse_mrz(mrz_text() if callable(mrz_text) else mrz_text, today=today)
-    if mrz.date_of_expiry is None or mrz.date_of_expiry < today:
-        raise DocumentRejected("document_expired", "the document has expired")
     try:
         result = emrtd.read_document(reader, mrz.access_key, trust=trust)
     except NoCardError as e:
@@ -136,3 +144,18 @@ def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card
         raise DocumentRejected("mrz_mismatch", f"the printed MRZ differs from the chip's DG1 in {', '.join(differ)}")
     # the record is the chip's (signed) data; the page only gave the access key
     return DocumentRead(chip, checks, result.access_protocol, chip_face_image(result.files.get("DG2")))
+
+
+def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card_timeout_s: float = 30.0,
+                  today: dt.date | None = None, require_passive_authentication: bool = True,
+                  require_revocation_status: bool = True) -> DocumentRead:
+    """Both steps at once, for a caller that already holds the traveller's consent: the printed MRZ
+    (text, or a callable such as an MRZ source's ``read_mrz``) by :func:`check_printed_mrz`, then the chip
+    by :func:`read_chip`. The kiosk's workflow calls the two on either side of the consent instead.
+
+    Raises :class:`MrzError`, :class:`DocumentError` or :class:`DocumentRejected` as those two do.
+    """
+    mrz = check_printed_mrz(mrz_text() if callable(mrz_text) else mrz_text, today=today)
+    return read_chip(reader, mrz, trust=trust, card_timeout_s=card_timeout_s,
+                     require_passive_authentication=require_passive_authentication,
+                     require_revocation_status=require_revocation_status)

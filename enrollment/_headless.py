@@ -39,6 +39,8 @@ def enrol_headless(workflow: EnrolmentWorkflow, camera, scanner, *, language: st
             workflow.read_document()
         if workflow.step is Step.CONSENT:
             workflow.consent(True)
+        while workflow.step is Step.CHIP:
+            workflow.read_chip()
         if workflow.step is Step.FACE:
             follow = getattr(camera, "follow", None)
             for frame in camera.frames():

@@ -1,5 +1,9 @@
-"""The enrolment workflow: a state machine over the document, consent, face, fingerprint, review and
+"""The enrolment workflow: a state machine over the document, consent, chip, face, fingerprint, review and
 submit steps, independent of any user interface.
+
+Consent first, minimal data: before the traveller consents the kiosk reads only the printed MRZ (the page
+scanner), which the document screen needs to check; the chip (DG1, the DG2 photo) is read only after
+consent. Declining, abandoning or timing out wipes the session, the MRZ included.
 
 The entry point hands in the engines (quality gates, templates, liveness), the chip reader and MRZ
 source (ports), the outbox and the back-office client (:mod:`devicelink`). Every public method is
@@ -8,8 +12,9 @@ frames from another. ``on_change(step)`` is called after every transition (from 
 
 Transitions::
 
-    IDLE -start-> DOCUMENT -read_document-> CONSENT -consent(True)-> FACE -frames-> FINGERPRINTS
-         -captures-> REVIEW -confirm-> SUBMITTING -> DONE (accepted | duplicate_suspected | queued | parked)
+    IDLE -start-> DOCUMENT -read_document (MRZ)-> CONSENT -consent(True)-> CHIP -read_chip-> FACE -frames->
+         FINGERPRINTS -captures-> REVIEW -confirm-> SUBMITTING -> DONE
+         (accepted | duplicate_suspected | queued | parked)
     any active step -abandon / consent(False) / idle time-out-> ABANDONED (session wiped)
     too many failed attempts, a refused document -> REFERRED (reason_code; session wiped)
 """
@@ -29,7 +34,7 @@ import numpy as np
 
 from devicelink import Deliverer, Outbox, document_record
 from devices.ports import DeviceError, MrzSourceError
-from enrollment._document import DocumentRead, read_document
+from enrollment._document import DocumentRead, check_printed_mrz, read_chip
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
 from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
@@ -45,6 +50,7 @@ EVENT_REASON_CODES = frozenset({
 
 
 log = logging.getLogger("enrollment")
+_MRZ_POLL_S = 0.2  # how often the document step asks the page scanner while no document lies on it
 
 
 def _utcnow() -> dt.datetime:
@@ -54,7 +60,7 @@ def _utcnow() -> dt.datetime:
 @dataclass(frozen=True)
 class DocumentFeedback:
     ok: bool
-    message: str  # message key: document.read_ok, document.no_card, document.card_removed, ...
+    message: str  # message key: document.read_ok (the MRZ), chip.read_ok, document.no_card, document.card_removed, ...
     attempts_left: int
     document: DocumentRead | None = None
 
@@ -229,53 +235,62 @@ class EnrolmentWorkflow:
                 return Outcome.TIMED_OUT
             return None
 
-    # -- document --------------------------------------------------------------------------------
+    # -- document (before consent: the printed MRZ only) --------------------------------------------
+    def _take_mrz(self, mrz_text: str | None, wait_s: float) -> str:
+        """The printed MRZ: given, or from the MRZ source, waiting up to ``wait_s`` for a document on the
+        page scanner (the source says "nothing read" until one is there). Never the chip reader."""
+        if mrz_text is not None:
+            return mrz_text
+        if self.mrz_source is None:
+            raise MrzSourceError("no MRZ source (page scanner) configured")
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            try:
+                return self.mrz_source.read_mrz()
+            except MrzSourceError:
+                if time.monotonic() >= deadline or self.session is None or self.step is not Step.DOCUMENT:
+                    raise
+            time.sleep(_MRZ_POLL_S)
+
     def read_document(self, mrz_text: str | None = None) -> DocumentFeedback:
-        """Blocking: MRZ (given, or from the MRZ source), wait for the card, read and verify the chip."""
+        """Blocking: the printed MRZ (given, or from the MRZ source), parsed, check digits verified, the
+        document not expired. The chip is not touched: it is read after consent (:meth:`read_chip`)."""
         with self._lock:
             session = self._require(Step.DOCUMENT)
             self.touch()
         limit = self.policy.max_document_attempts
         try:
-            text = mrz_text if mrz_text is not None else self.mrz_source.read_mrz
-            doc = read_document(self.reader, text, trust=self.trust, card_timeout_s=self.policy.card_timeout_s,
-                                require_passive_authentication=self.policy.require_passive_authentication,
-                                require_revocation_status=self.policy.require_revocation_status,
-                                today=self.now().date())
+            mrz = check_printed_mrz(self._take_mrz(mrz_text, self.policy.card_timeout_s), today=self.now().date())
         except DocumentRejected as e:
             with self._lock:
                 if self.session is session:
                     self._end(Step.REFERRED, Outcome.REFERRED, e.reason_code)
             return DocumentFeedback(False, f"document.{e.reason_code}", 0)
-        except (DocumentError, MrzError, DeviceError) as e:
-            if isinstance(e, DocumentError):
-                key = f"document.{e.reason}"
-            elif isinstance(e, MrzSourceError | MrzError):
-                key = "document.mrz_unreadable"
-            else:
-                key = "document.reader_fault"
+        except (MrzError, DeviceError) as e:
+            key = "document.mrz_unreadable" if isinstance(e, MrzSourceError | MrzError) else "document.reader_fault"
             with self._lock:
+                self.last_failure = f"document:{type(e).__name__}"
                 if self.session is not session:
                     return DocumentFeedback(False, key, 0)
                 session.attempts["document"] += 1
                 self.touch()
                 left = self._attempts_left("document", limit)
                 if left == 0:
-                    reason = "hardware_fault" if key == "document.reader_fault" else (
-                        "document_unreadable" if key == "document.mrz_unreadable" else "chip_read_failed")
+                    reason = "hardware_fault" if key == "document.reader_fault" else "document_unreadable"
                     self._end(Step.REFERRED, Outcome.REFERRED, reason)
                 return DocumentFeedback(False, key, left)
         with self._lock:
             if self.session is not session:  # abandoned or timed out while reading
-                doc.wipe()
                 return DocumentFeedback(False, "document.cancelled", 0)
-            session.document = doc
+            session.printed_mrz = mrz
             self.touch()
             self._go(Step.CONSENT)
-            return DocumentFeedback(True, "document.read_ok", self._attempts_left("document", limit), doc)
+            return DocumentFeedback(True, "document.read_ok", self._attempts_left("document", limit))
 
     # -- consent ---------------------------------------------------------------------------------
-    def consent(self, given: bool) -> None:
+    def consent(self, given: bool, *, text_version: str | None = None) -> None:
+        """The traveller's answer to the consent text (``text_version``: the version of the text shown; the
+        policy's when None). Declining ends the session, wiped, before anything was read from the chip."""
         with self._lock:
             session = self._require(Step.CONSENT)
             self.touch()
@@ -283,8 +298,50 @@ class EnrolmentWorkflow:
                 self._end(Step.ABANDONED, Outcome.ABANDONED, "consent_refused")
                 return
             session.consent_at = self.now()
+            session.consent_text_version = text_version or self.policy.consent_text_version
+            self._go(Step.CHIP)
+
+    # -- chip (after consent) ----------------------------------------------------------------------
+    def read_chip(self) -> DocumentFeedback:
+        """Blocking: wait for the card, read and verify the chip with the printed MRZ's key (PA up to a trusted
+        CSCA, revocation status, DG1/DG2 as signed, AA/CA, the whole printed MRZ equal to DG1)."""
+        with self._lock:
+            session = self._require(Step.CHIP)
+            self.touch()
+            mrz = session.printed_mrz
+        limit = self.policy.max_chip_attempts
+        try:
+            doc = read_chip(self.reader, mrz, trust=self.trust, card_timeout_s=self.policy.card_timeout_s,
+                            require_passive_authentication=self.policy.require_passive_authentication,
+                            require_revocation_status=self.policy.require_revocation_status)
+        except DocumentRejected as e:
+            with self._lock:
+                if self.session is session:
+                    self._end(Step.REFERRED, Outcome.REFERRED, e.reason_code)
+            return DocumentFeedback(False, f"document.{e.reason_code}", 0)
+        except (DocumentError, DeviceError) as e:
+            key = f"document.{e.reason}" if isinstance(e, DocumentError) else "document.reader_fault"
+            with self._lock:
+                self.last_failure = f"chip:{key.removeprefix('document.')}"
+                if self.session is not session:
+                    return DocumentFeedback(False, key, 0)
+                session.attempts["chip"] += 1
+                self.touch()
+                left = self._attempts_left("chip", limit)
+                if left == 0:
+                    self._end(Step.REFERRED, Outcome.REFERRED,
+                              "hardware_fault" if key == "document.reader_fault" else "chip_read_failed")
+                return DocumentFeedback(False, key, left)
+        with self._lock:
+            if self.session is not session:  # abandoned or timed out while reading
+                doc.wipe()
+                return DocumentFeedback(False, "document.cancelled", 0)
+            session.document = doc
+            session.printed_mrz = None  # the record is the chip's DG1 from now on
+            self.touch()
             self._clear_capture()
             self._go(Step.FACE)
+            return DocumentFeedback(True, "chip.read_ok", self._attempts_left("chip", limit), doc)
 
     # -- face ------------------------------------------------------------------------------------
     def _face_attempt_failed(self, reason: str = "failure_to_acquire") -> FaceFeedback:
@@ -480,7 +537,8 @@ class EnrolmentWorkflow:
                                       "data": base64.b64encode(f.template).decode()}
                                      for f in sorted(s.fingers.values(), key=lambda f: f.position)],
                 "consent": {"given": True, "purposes": list(self.policy.consent_purposes),
-                            "text_version": self.policy.consent_text_version, "language": s.language,
+                            "text_version": s.consent_text_version or self.policy.consent_text_version,
+                            "language": s.language,
                             "at": s.consent_at.isoformat()},
             }
 

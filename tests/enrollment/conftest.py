@@ -146,12 +146,37 @@ def backoffice(tmp_path):
     from smartborder.settings import load_settings
 
     data = tmp_path / "backoffice"
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the vault's key store: private to this user
     app = build_backoffice(load_settings(environ={}, data_dir=str(data)), environ={}, db_path=data / "bo.db",
                            argon2_time_cost=1, argon2_memory_kib=1024)
     _, token = app.state.ctx.auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall")
     client = TestClient(app, raise_server_exceptions=False)
     yield client, token, app
     client.close()
+
+
+class SpyReader:
+    """The reader port with a log of what was asked of it: ``calls`` holds "wait_for_card" and "transmit"
+    in order (the chip's answers are the simulated reader's)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def wait_for_card(self, timeout: float = 30.0) -> None:
+        self.calls.append("wait_for_card")
+        return self.inner.wait_for_card(timeout)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.calls.append("transmit")
+        return self.inner.transmit(apdu)
+
+    @property
+    def transmitted(self) -> int:
+        return self.calls.count("transmit")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 @dataclass
@@ -164,6 +189,7 @@ class Rig:
     clock: Clock
     document: IssuedDocument
     key: bytes
+    spy: SpyReader
 
 
 _DOCS: dict[tuple, IssuedDocument] = {}
@@ -190,16 +216,17 @@ def make_rig(tmp_path, submitter=None, *, script=None, policy=None, mrz=None, fa
     clock = Clock()
     key = secrets.token_bytes(32)
     outbox = sealed_outbox(tmp_path, key)
-    wf = EnrolmentWorkflow(script.engines(), outbox, submitter, reader=reader, mrz_source=source, trust=trust_for(doc),
+    spy = SpyReader(reader)
+    wf = EnrolmentWorkflow(script.engines(), outbox, submitter, reader=spy, mrz_source=source, trust=trust_for(doc),
                            policy=policy or Policy(card_timeout_s=0.05, finger_plan=SLAP_PLAN), clock=clock)
-    return Rig(wf, reader, source, outbox, script, clock, doc, key)
+    return Rig(wf, reader, source, outbox, script, clock, doc, key, spy)
 
 
 def sealed_outbox(directory, key: bytes) -> Outbox:
     """The kiosk's outbox as the composition builds it: ``outbox.db`` beside its vault, under ``key``."""
     from privacy import RawKek, Vault
 
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the vault's key store lies here: private
     return Outbox(directory / "outbox.db", sealer=VaultSealer(Vault(directory / "outbox-vault.db", RawKek(key))))
 
 

@@ -8,7 +8,15 @@ import pytest
 import emrtd
 from devices.sim import SimulatedReader
 from emrtd.sim import IssuerPki
-from enrollment import DocumentError, DocumentRejected, MrzError, chip_face_image, read_document
+from enrollment import (
+    DocumentError,
+    DocumentRejected,
+    MrzError,
+    check_printed_mrz,
+    chip_face_image,
+    read_chip,
+    read_document,
+)
 from tests.enrollment.conftest import issued, td3, trust_for
 
 # Doc 9303 Part 4 Appendix A (TD3) specimen
@@ -121,3 +129,17 @@ def test_relaxations_of_the_enrolment_chip_check_are_explicit():
     assert read.checks["passive_authentication"] is True
     dev = read_document(SimulatedReader(doc), mrz, trust=None, card_timeout_s=0.05, require_passive_authentication=False)
     assert dev.checks["passive_authentication"] is None  # recorded as not performed, never as passed
+
+
+def test_the_two_halves_the_kiosk_calls_on_either_side_of_consent():
+    """check_printed_mrz takes no reader at all; read_chip starts from the parsed page and ends in the record."""
+    mrz = td3()
+    printed = check_printed_mrz(mrz[:44] + "\n" + mrz[44:])
+    assert isinstance(printed, emrtd.Mrz) and printed.document_number == "C1234567"
+    expired = td3(number="C2222222", expiry=dt.date.today() - dt.timedelta(days=1))
+    with pytest.raises(DocumentRejected) as e:
+        check_printed_mrz(expired)
+    assert e.value.reason_code == "document_expired"
+    doc = issued(mrz)
+    read = read_chip(SimulatedReader(doc), printed, trust=trust_for(doc), card_timeout_s=0.05)
+    assert read.mrz == printed and read.chip_face

@@ -1,19 +1,30 @@
-"""The enrolment state machine: happy path, abandonment, time-outs, quality retries, reader errors."""
+"""The enrolment state machine: happy path, consent before the chip, abandonment, time-outs, quality retries,
+reader errors."""
 
 import base64
+import threading
 
 import pytest
 
 from enrollment import FLAT_PLAN, SLAP_PLAN, InvalidTransition, Outcome, Policy, Step
-from tests.enrollment.conftest import FRAME, Capture, Script, client_for, make_rig, slap
+from tests.enrollment.conftest import FRAME, Capture, Script, client_for, make_rig, slap, td3
 
 
-def _to_face(rig, lang="vi"):
+def _to_consent(rig, lang="vi"):
     wf = rig.workflow
     wf.start(lang)
     fb = wf.read_document()
-    assert fb.ok, fb
+    assert fb.ok and fb.message == "document.read_ok", fb
+    assert wf.step is Step.CONSENT
+
+
+def _to_face(rig, lang="vi"):
+    _to_consent(rig, lang)
+    wf = rig.workflow
     wf.consent(True)
+    assert wf.step is Step.CHIP
+    fb = wf.read_chip()
+    assert fb.ok and fb.message == "chip.read_ok", fb
     assert wf.step is Step.FACE
 
 
@@ -48,7 +59,8 @@ def test_happy_path_enrols_and_leaves_nothing_biometric(tmp_path, backoffice):
     session = rig.workflow.session
     assert rig.workflow.confirm() is Outcome.ACCEPTED
     assert rig.workflow.answer.status == "accepted" and rig.workflow.step is Step.DONE
-    assert steps == [Step.DOCUMENT, Step.CONSENT, Step.FACE, Step.FINGERPRINTS, Step.REVIEW, Step.SUBMITTING, Step.DONE]
+    assert steps == [Step.DOCUMENT, Step.CONSENT, Step.CHIP, Step.FACE, Step.FINGERPRINTS, Step.REVIEW, Step.SUBMITTING,
+                     Step.DONE]
     # nothing biometric stays: no session, wiped arrays, empty outbox (the delivered item is shredded)
     assert rig.workflow.session is None and not session.has_biometrics
     assert rig.outbox.pending_count("enrolment") == 0
@@ -74,8 +86,10 @@ def test_abandonment_and_refused_consent_wipe_the_session(tmp_path):
     rig.reader.present(rig.document)
     rig.workflow.start("zh")
     rig.workflow.read_document()
+    session = rig.workflow.session
     rig.workflow.consent(False)
     assert rig.workflow.outcome is Outcome.ABANDONED and rig.workflow.reason_code == "consent_refused"
+    assert session.printed_mrz is None and session.document is None
     assert rig.outbox.pending_count("enrolment") == 0
     events = [i.payload for i in rig.outbox.pending("event")]
     assert [(e["outcome"], e["reason_codes"]) for e in events] == [("aborted", []), ("aborted", [])]
@@ -217,18 +231,19 @@ def test_slap_segmentation_failure_asks_again(tmp_path):
 
 
 def test_reader_errors_are_retried_then_referred(tmp_path):
-    rig = make_rig(tmp_path, present=False, policy=Policy(card_timeout_s=0.05, max_document_attempts=3))
+    rig = make_rig(tmp_path, present=False, policy=Policy(card_timeout_s=0.05, max_chip_attempts=3))
     wf = rig.workflow
-    wf.start("en")
-    fb = wf.read_document()
-    assert not fb.ok and fb.message == "document.no_card" and fb.attempts_left == 2
+    _to_consent(rig, "en")  # the printed MRZ needs no card on the reader
+    wf.consent(True)
+    fb = wf.read_chip()
+    assert not fb.ok and fb.message == "document.no_card" and fb.attempts_left == 2 and wf.step is Step.CHIP
     rig.reader.present(rig.document)
     rig.reader.remove_after(4)
-    fb = wf.read_document()
+    fb = wf.read_chip()
     assert fb.message == "document.card_removed" and fb.attempts_left == 1
     rig.reader.present(rig.document)
     rig.reader.fail_after(0)
-    fb = wf.read_document()
+    fb = wf.read_chip()
     assert fb.message == "document.reader_fault" and fb.attempts_left == 0
     assert wf.step is Step.REFERRED and wf.reason_code == "hardware_fault" and wf.session is None
 
@@ -241,18 +256,42 @@ def test_unreadable_mrz_and_recovery(tmp_path):
     assert fb.message == "document.mrz_unreadable" and fb.attempts_left == 2
     rig.mrz.place(rig.document.mrz)
     assert rig.workflow.read_document().ok and rig.workflow.step is Step.CONSENT
+    assert rig.spy.calls == []  # the document step reads the page, never the chip
+
+
+def test_a_bad_mrz_is_refused_at_the_document_step_without_touching_the_chip(tmp_path):
+    rig = make_rig(tmp_path)
+    good = rig.document.mrz
+    rig.mrz.place(good[:44] + good[44:53] + str((int(good[53]) + 1) % 10) + good[54:])  # wrong check digit
+    wf = rig.workflow
+    wf.start("en")
+    for left in (2, 1, 0):
+        fb = wf.read_document()
+        assert (fb.ok, fb.message, fb.attempts_left) == (False, "document.mrz_unreadable", left)
+    assert wf.step is Step.REFERRED and wf.reason_code == "document_unreadable"
+    assert rig.spy.calls == []
+
+
+def test_the_document_step_waits_for_the_page(tmp_path):
+    """Nothing on the page scanner yet: the step waits (up to card_timeout_s) for a document, as it waited for
+    the card before; it does not spend an attempt on an empty scanner."""
+    rig = make_rig(tmp_path, policy=Policy(card_timeout_s=5.0))
+    rig.mrz.place(None)
+    threading.Timer(0.3, rig.mrz.place, [rig.document.mrz]).start()
+    rig.workflow.start("vi")
+    fb = rig.workflow.read_document()
+    assert fb.ok and rig.workflow.session.attempts["document"] == 0 and rig.spy.calls == []
 
 
 def test_expired_document_is_referred(tmp_path):
     import datetime as dt
-
-    from tests.enrollment.conftest import td3
 
     rig = make_rig(tmp_path, mrz=td3(number="C5555555", expiry=dt.date.today() - dt.timedelta(days=3)))
     rig.workflow.start("vi")
     fb = rig.workflow.read_document()
     assert fb.message == "document.document_expired"
     assert rig.workflow.step is Step.REFERRED and rig.workflow.reason_code == "document_expired"
+    assert rig.spy.calls == []  # refused on the printed page: no consent asked, no chip read
 
 
 def test_retake_from_review(tmp_path):
