@@ -5,18 +5,23 @@ the tests can configure Kivy (window size, headless) first. The simulator and th
 :mod:`kiosk.sim`, the engines' test doubles in :mod:`kiosk.testing`; this package never imports them.
 """
 
+from kiosk._consent import ENROLMENT_CATEGORIES, ConsentNotice, ConsentNoticeError, consent_notice
 from kiosk._engines import EnginesUnavailable, build_engines
 from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
 
 __all__ = [
     "CJK_FONT",
+    "ENROLMENT_CATEGORIES",
     "LANGUAGES",
     "LATIN_FONT",
     "Catalogues",
+    "ConsentNotice",
+    "ConsentNoticeError",
     "EnginesUnavailable",
     "build_engines",
     "catalogues",
     "configure_kivy",
+    "consent_notice",
     "create_app",
     "font_for",
 ]
@@ -41,8 +46,11 @@ def configure_kivy(*, width: int = 1280, height: int = 800, fullscreen: bool = F
     Config.set("kivy", "exit_on_escape", "0")
 
 
-def create_app(workflow, *, camera, scanner, sim=None, default_lang: str = "vi", **kw):
-    """The :class:`kiosk._app.KioskApp` over ``workflow`` (imports Kivy)."""
+def create_app(workflow, *, camera, scanner, sim=None, default_lang: str = "vi", consent=None, **kw):
+    """The :class:`kiosk._app.KioskApp` over ``workflow`` (imports Kivy). ``consent``: the
+    :class:`ConsentNotice` the composition built from the retention policies (default: from
+    ``privacy.DEFAULT_POLICIES``)."""
     from kiosk._app import KioskApp
 
-    return KioskApp(workflow, camera=camera, scanner=scanner, sim=sim, default_lang=default_lang, **kw)
+    return KioskApp(workflow, camera=camera, scanner=scanner, sim=sim, default_lang=default_lang, consent=consent,
+                    **kw)

@@ -1,5 +1,9 @@
 """The Kivy application: screens, the bridge to the enrolment workflow, idle time-out, officer calls.
 
+Consent first: the document screen reads the printed MRZ only; the chip is read on the chip screen, after
+the traveller agreed to the consent notice, whose retention sentence comes from the retention policies
+(:class:`kiosk._consent.ConsentNotice`, handed in by the composition) and whose version the consent records.
+
 Python holds the state as Kivy properties (``lang``, ``font``, ``busy``); the layout is in one .kv
 file per screen under ``kiosk/screens/``. Blocking work (chip read, fingerprint capture, submission)
 runs on one worker thread; preview frames on another. Workflow transitions arrive through
@@ -26,8 +30,10 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
 from enrollment import EnrolmentWorkflow, Outcome, Step
+from kiosk._consent import ConsentNotice, consent_notice
 from kiosk._i18n import CJK_FONT, LATIN_FONT, Catalogues, catalogues, font_for
 from kiosk._screens import (
+    ChipScreen,
     ConsentScreen,
     DocumentScreen,
     DoneScreen,
@@ -42,9 +48,10 @@ __all__ = ["KioskApp", "SCREENS", "STEP_SCREENS"]
 log = logging.getLogger("kiosk")
 KV_DIR = Path(__file__).resolve().parent / "screens"
 SCREENS = (("language", LanguageScreen), ("document", DocumentScreen), ("consent", ConsentScreen),
-           ("face", FaceScreen), ("fingerprints", FingerprintScreen), ("review", ReviewScreen), ("done", DoneScreen))
-STEP_SCREENS = {Step.IDLE: "language", Step.DOCUMENT: "document", Step.CONSENT: "consent", Step.FACE: "face",
-                Step.FINGERPRINTS: "fingerprints", Step.REVIEW: "review", Step.SUBMITTING: "review",
+           ("chip", ChipScreen), ("face", FaceScreen), ("fingerprints", FingerprintScreen), ("review", ReviewScreen),
+           ("done", DoneScreen))
+STEP_SCREENS = {Step.IDLE: "language", Step.DOCUMENT: "document", Step.CONSENT: "consent", Step.CHIP: "chip",
+                Step.FACE: "face", Step.FINGERPRINTS: "fingerprints", Step.REVIEW: "review", Step.SUBMITTING: "review",
                 Step.DONE: "done", Step.ABANDONED: "done", Step.REFERRED: "done"}
 _kv_loaded = False
 
@@ -69,7 +76,8 @@ class KioskApp(App):
     idle_warning = BooleanProperty(False)  # shown in the top bar shortly before the idle time-out
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
-                 default_lang: str = "vi", done_return_s: float = 10.0, tick_s: float = 0.5,
+                 consent: ConsentNotice | None = None, default_lang: str = "vi", done_return_s: float = 10.0,
+                 tick_s: float = 0.5,
                  flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
                  **kw) -> None:
         super().__init__(**kw)
@@ -79,6 +87,8 @@ class KioskApp(App):
         self.scanner = scanner
         self.sim = sim
         self.texts = texts or catalogues()
+        #: the consent notice's retention sentence and text version (default: privacy.DEFAULT_POLICIES)
+        self.consent = consent or consent_notice(texts=self.texts)
         self.default_lang = default_lang
         self.done_return_s = done_return_s
         self.tick_s = tick_s
@@ -98,6 +108,10 @@ class KioskApp(App):
     # -- texts -----------------------------------------------------------------------------------
     def t(self, key: str, lang: str | None = None, **values) -> str:
         return self.texts.t(key, lang or self.lang, **values)
+
+    def retention_text(self, lang: str) -> str:
+        """The consent notice's "how long" sentence in ``lang`` (from the retention policies)."""
+        return self.consent.retention_text(lang)
 
     def on_lang(self, _instance, lang: str) -> None:
         self.font = font_for(lang)
@@ -218,26 +232,35 @@ class KioskApp(App):
         else:
             wf.set_language(lang)
 
-    def start_document_read(self) -> None:
-        screen = self.screen("document")
+    def _read(self, name: str, read, step: Step, reading_key: str) -> None:
+        """Run one blocking read (document or chip) on the worker and show its feedback on ``name``."""
+        screen = self.screen(name)
         screen.can_retry = False
-        screen.message = self.t("document.reading")
-        if self.sim is not None and not self.sim.reader.card_present:
-            Clock.schedule_once(lambda _dt: self.sim.present_document(), 0.2)  # the traveller places it
+        screen.message = self.t(reading_key)
 
-        def read():
-            fb = self.workflow.read_document()
+        def run():
+            fb = read()
 
             def show(_dt):
                 screen.message = self.t(fb.message)
                 screen.attempts_left = fb.attempts_left
-                screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is Step.DOCUMENT
+                screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is step
             Clock.schedule_once(show, 0)
 
-        self._background(read)
+        self._background(run)
+
+    def start_document_read(self) -> None:
+        """The printed MRZ only (the page scanner); the chip is not touched before consent."""
+        if self.sim is not None and not self.sim.reader.card_present:
+            Clock.schedule_once(lambda _dt: self.sim.present_document(), 0.2)  # the traveller places it
+        self._read("document", self.workflow.read_document, Step.DOCUMENT, "document.reading")
+
+    def start_chip_read(self) -> None:
+        """After consent: read and verify the chip."""
+        self._read("chip", self.workflow.read_chip, Step.CHIP, "chip.reading")
 
     def give_consent(self, given: bool) -> None:
-        self.workflow.consent(given)
+        self.workflow.consent(given, text_version=self.consent.text_version)
 
     def scan_fingers(self) -> None:
         screen = self.screen("fingerprints")

@@ -14,8 +14,8 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Obje
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
-__all__ = ["KioskScreen", "LanguageScreen", "DocumentScreen", "ConsentScreen", "FaceScreen", "FingerprintScreen",
-           "ReviewScreen", "DoneScreen", "OfficerButton", "texture_from_rgb"]
+__all__ = ["KioskScreen", "LanguageScreen", "DocumentScreen", "ConsentScreen", "ChipScreen", "FaceScreen",
+           "FingerprintScreen", "ReviewScreen", "DoneScreen", "OfficerButton", "texture_from_rgb"]
 
 
 def texture_from_rgb(frame: np.ndarray, texture: Texture | None = None) -> Texture:
@@ -45,6 +45,8 @@ class LanguageScreen(KioskScreen):
 
 
 class DocumentScreen(KioskScreen):
+    """The printed MRZ only: nothing is read from the chip before consent."""
+
     can_retry = BooleanProperty(False)
     attempts_left = NumericProperty(0)
 
@@ -54,6 +56,16 @@ class DocumentScreen(KioskScreen):
 
 class ConsentScreen(KioskScreen):
     pass
+
+
+class ChipScreen(KioskScreen):
+    """After consent: the chip read and verified, with retries as the document screen."""
+
+    can_retry = BooleanProperty(False)
+    attempts_left = NumericProperty(0)
+
+    def on_enter(self, *args) -> None:
+        self.app.start_chip_read()
 
 
 class FaceScreen(KioskScreen):

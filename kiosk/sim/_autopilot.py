@@ -47,7 +47,9 @@ def tap(widget) -> None:
 
 class Autopilot:
     """``scenarios``: languages to enrol in ("vi", "zh", "en"), "timeout" (walk away on the consent
-    screen), "abandon" (cancel on the face screen). Screenshots go to ``shots_dir/<scenario>/``."""
+    screen), "decline" (refuse consent), "abandon" (cancel on the face screen). Screenshots go to
+    ``shots_dir/<scenario>/``. Each run records the screens it went through and, on the consent screen,
+    what the kiosk held and had asked of the chip reader (``at_consent``)."""
 
     def __init__(self, app, scenarios: str | list[str] = "vi", shots_dir: str | Path | None = None, *,
                  step_timeout_s: float = 40.0, officer: bool = True, result_path: str | Path | None = None,
@@ -158,12 +160,28 @@ class Autopilot:
             self.run.setdefault("transition_ms", {})[label] = round((shown[0] - t_tap) * 1000, 2)
 
     # -- the traveller ---------------------------------------------------------------------------
+    def at_consent(self) -> None:
+        """On the consent screen, before any answer: the retention sentence shown, what the session holds, and
+        how many APDUs reached the chip (the simulator's reader counts them; None with real devices)."""
+        app = self.app
+        session = app.workflow.session
+        reader = getattr(app.sim, "reader", None)
+        ids = self.ids("consent")
+        self.run["at_consent"] = {
+            "retention_text": ids.retention.text, "lang": app.lang, "text_version": app.consent.text_version,
+            "printed_mrz": session is not None and session.printed_mrz is not None,
+            "chip_read": session is not None and session.document is not None,
+            "apdus": getattr(reader, "apdu_count", None) if reader is not None else None}
+
     def all_flows(self) -> Iterator:
         for scenario in self.scenarios:
             self.run = self.result["runs"][scenario] = {"started": time.perf_counter()}
             self.shots_dir = self.root_dir / scenario if self.root_dir else None
+            first = len(self.app.transitions)
             if scenario == "timeout":
                 yield from self.timeout_flow()
+            elif scenario == "decline":
+                yield from self.decline_flow()
             elif scenario == "abandon":
                 yield from self.abandon_flow()
             elif scenario.startswith("preview"):
@@ -171,6 +189,7 @@ class Autopilot:
             else:
                 self.lang = scenario
                 yield from self.flow()
+            self.run["screens"] = [name for name, _ in self.app.transitions[first:]]
             self.run["seconds"] = round(time.perf_counter() - self.run.pop("started"), 2)
 
     def timeout_flow(self) -> Iterator:
@@ -184,6 +203,7 @@ class Autopilot:
         yield self.screen_is("language")
         yield from self.tap_ready(self.ids("language")["en"], "language:en")
         yield self.screen_is("consent")
+        self.at_consent()
         had_session = wf.session is not None
         yield lambda: app.idle_warning or app.current_screen == "done"
         self.run["warned"] = app.idle_warning
@@ -193,6 +213,30 @@ class Autopilot:
         yield 0.3
         self.shot("timed-out")
         wf.policy = saved
+        yield from self.tap_ready(self.ids("done").finish, "done:finish")
+        yield self.screen_is("language")
+
+    def decline_flow(self) -> Iterator:
+        """Choose a language, place the passport, read the notice, then decline: nothing may be kept, and the
+        chip must not have been read."""
+        app = self.app
+        wf = app.workflow
+        yield self.screen_is("language")
+        yield from self.tap_ready(self.ids("language")["en"], "language:en")
+        yield self.screen_is("consent")
+        yield 0.2
+        self.at_consent()
+        self.shot("consent")
+        session = wf.session
+        yield from self.tap_ready(self.ids("consent").decline, "consent:decline")
+        yield self.screen_is("done")
+        reader = getattr(app.sim, "reader", None)
+        self.run.update(outcome=app.screen("done").outcome, reason_code=wf.reason_code,
+                        session_left=wf.session is not None,
+                        mrz_left=session is not None and session.printed_mrz is not None,
+                        apdus=getattr(reader, "apdu_count", None) if reader is not None else None)
+        yield 0.3
+        self.shot("declined")
         yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
 
@@ -270,20 +314,26 @@ class Autopilot:
         self.shot("02-document")
         yield self.screen_is("consent")
         yield settle
+        self.at_consent()
         self.shot("03-consent")
         yield from self.tap_ready(self.ids("consent").agree, "consent:agree")
+        # the chip is read now, after consent (a simulated chip answers in ~50 ms: its screen may be gone
+        # before a screenshot can be taken)
+        yield lambda: app.current_screen in ("chip", "face", "done")
+        if app.current_screen == "chip" and not app.sm.transition.is_active:
+            self.shot("04-chip")
         yield self.screen_is("face")
         self.latency("consent->face", "face")
         face = app.screen("face")
         yield lambda: face.frames_shown >= 3 or app.current_screen != "face"
         if app.current_screen == "face":
-            self.shot("04-face")
+            self.shot("05-face")
         yield lambda: app.current_screen != "face"
         yield lambda: not app.sm.transition.is_active
         yield settle
         self.run["face_frames_shown"] = face.frames_shown
         if app.current_screen == "fingerprints":
-            self.shot("05-fingerprints")
+            self.shot("06-fingerprints")
             first = True
             while app.current_screen == "fingerprints" and app.workflow.step.value == "fingerprints":
                 yield lambda: not app.busy
@@ -293,18 +343,18 @@ class Autopilot:
                 yield lambda: not app.busy
                 yield 0.15
                 if first and app.current_screen == "fingerprints" and not app.sm.transition.is_active:
-                    self.shot("06-fingerprint-feedback")
+                    self.shot("07-fingerprint-feedback")
                     first = False
             yield lambda: app.current_screen != "fingerprints"
             yield lambda: not app.sm.transition.is_active
             yield settle
         if app.current_screen == "review":
-            self.shot("07-review")
+            self.shot("08-review")
             if self.officer:
                 yield from self.tap_ready(self.officer_button("review"), "officer")
                 yield lambda: app._officer_view is not None
                 yield settle
-                self.shot("08-officer")
+                self.shot("09-officer")
                 yield from self.tap_ready(app._officer_view.ok_button, "officer:ok")
                 yield lambda: app._officer_view is None and not any(
                     isinstance(w, ModalView) for w in Window.children)  # gone, not only fading out
@@ -314,7 +364,7 @@ class Autopilot:
             self.latency("review->done (submit)", "done")
         yield self.screen_is("done")
         yield settle
-        self.shot("09-done")
+        self.shot("10-done")
         answer = app.workflow.answer
         self.run.update(outcome=app.screen("done").outcome, reason=app.screen("done").reason,
                         last_failure=app.workflow.last_failure,

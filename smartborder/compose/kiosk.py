@@ -9,6 +9,12 @@ DG2 verified, the DSC's revocation status known, before any record is taken); on
 ``--dev-without-passive-authentication`` in ``env = "dev"`` relaxes it, and says so on every start. The
 outbox is sealed by the privacy vault under a KEK kept outside the data directory in a file only the
 kiosk's user can read (created 0600 in dev). The liveness challenge runs.
+
+Consent first: the workflow reads the printed MRZ before consent and the chip only after it. The consent
+notice's retention sentence comes from the retention policies the back office's purge enforces
+(``privacy.DEFAULT_POLICIES``: the enrolment record and the templates), rendered by
+``RetentionPolicy.describe(language)``; its text version, recorded with each consent, is derived from the
+text shown (:func:`kiosk.consent_notice`). :attr:`Kiosk.consent` goes to the app.
 """
 
 from __future__ import annotations
@@ -139,6 +145,8 @@ class Kiosk:
     devices: KioskDevices
     outbox: Any
     submitter: Any = None
+    #: kiosk.ConsentNotice: the retention sentence in each language and the text version consents record
+    consent: Any = None
 
     def close(self) -> None:
         for close in self.devices.closers:
@@ -177,16 +185,23 @@ def _outbox(config: KioskConfig):
 
 
 def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None, engines: Any = None,
-                outbox: Any = None) -> Kiosk:
-    """The kiosk's object graph: trust store, engines, sealed outbox, back-office client, workflow.
-    ``trust`` / ``engines`` / ``outbox`` replace what the configuration names (the simulator's own trust
-    store for its virtual documents; a photo camera's stand-in liveness, said out loud by the caller)."""
+                outbox: Any = None, retention: Any = None) -> Kiosk:
+    """The kiosk's object graph: trust store, engines, sealed outbox, back-office client, workflow, consent
+    notice. ``trust`` / ``engines`` / ``outbox`` replace what the configuration names (the simulator's own
+    trust store for its virtual documents; a photo camera's stand-in liveness, said out loud by the caller);
+    ``retention`` (category -> privacy.RetentionPolicy) the retention policies (default
+    ``privacy.DEFAULT_POLICIES``, the ones the back office's purge enforces)."""
     import emrtd
+    import privacy
     from devicelink import BackofficeClient
     from enrollment import EnrolmentWorkflow, Policy
-    from kiosk import EnginesUnavailable, build_engines
+    from kiosk import ConsentNoticeError, EnginesUnavailable, build_engines, consent_notice
 
     validate(config)
+    try:
+        consent = consent_notice(privacy.DEFAULT_POLICIES if retention is None else retention)
+    except ConsentNoticeError as e:
+        raise KioskConfigError(str(e)) from e
     if trust is None and config.trust_path is not None:
         try:
             trust = emrtd.TrustStore.from_path(config.trust_path)
@@ -205,7 +220,8 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
             raise KioskConfigError(str(e)) from e
     outbox = outbox if outbox is not None else _outbox(config)
     submitter = BackofficeClient(config.backoffice_url, config.token) if config.backoffice_url else None
-    policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication)
+    policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication,
+                    consent_text_version=consent.text_version)
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
                                  trust=trust, policy=policy)
-    return Kiosk(config, workflow, devices, outbox, submitter)
+    return Kiosk(config, workflow, devices, outbox, submitter, consent)

@@ -1,5 +1,7 @@
 """The kiosk app headless under Xvfb: the whole flow by taps in each language (screenshots in
-var/screenshots/), time-out and abandonment; real glyphs for Chinese and Vietnamese; catalogues."""
+var/screenshots/), consent before the chip (declining leaves the chip unread), time-out and abandonment;
+the consent notice's retention sentence from the retention policies; real glyphs for Chinese and
+Vietnamese; catalogues."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def flow(tmp_path_factory):
     shared_path("faces", "lfw-dev")
     shared_path("fingerprints", "fvc2000_DB2")
     result = tmp_path_factory.mktemp("kiosk") / "result.json"
-    r = _run_headless("tests.kiosk.flow_driver", "--scenarios", "vi,zh,en,timeout,abandon", "--shots", str(SHOTS),
+    r = _run_headless("tests.kiosk.flow_driver", "--scenarios", "vi,zh,en,timeout,decline,abandon", "--shots", str(SHOTS),
                       "--result", str(result), timeout=240)
     assert result.exists(), r.stderr[-3000:]
     data = json.loads(result.read_text())
@@ -104,9 +106,19 @@ def test_whole_flow_by_taps_in_each_language(flow, lang):
     expected = "accepted" if lang == flow["order"][0] else "duplicate_suspected"
     assert run["outcome"] == expected and run["backoffice_status"] == expected
     assert not run["session_left"]
-    names = [Path(p).stem for p in run["shots"]]
-    assert names == ["01-language", "02-document", "03-consent", "04-face", "05-fingerprints",
-                     "06-fingerprint-feedback", "07-review", "08-officer", "09-done"]
+    # consent first: the document screen read the printed MRZ only; the chip was read after consent
+    screens = run["screens"]
+    assert screens[:5] == ["document", "consent", "chip", "face", "fingerprints"], screens
+    at_consent = run["at_consent"]
+    assert at_consent["printed_mrz"] and not at_consent["chip_read"] and at_consent["apdus"] == 0
+    # the retention sentence shown is the retention policy's own, in the traveller's language
+    from privacy import DEFAULT_POLICIES
+
+    assert at_consent["lang"] == lang
+    assert at_consent["retention_text"] == DEFAULT_POLICIES["enrolment_record"].describe(lang)
+    names = [Path(p).stem for p in run["shots"] if Path(p).stem != "04-chip"]  # a simulated chip answers in ms
+    assert names == ["01-language", "02-document", "03-consent", "05-face", "06-fingerprints",
+                     "07-fingerprint-feedback", "08-review", "09-officer", "10-done"]
     for p in run["shots"]:
         im = np.asarray(Image.open(p).convert("RGB"))
         assert im.shape == (800, 1280, 3) and im.std() > 10  # a drawn screen, not a blank frame
@@ -119,12 +131,21 @@ def test_whole_flow_by_taps_in_each_language(flow, lang):
 
 def test_flow_leaves_nothing_behind_and_times_out(flow):
     # every record delivered (and shredded); one event per session waits for the next flush; nothing refused
-    assert flow["outbox_pending"] == ["event"] * 5 and flow["outbox_parked"] == []
+    assert flow["outbox_pending"] == ["event"] * 6 and flow["outbox_parked"] == []
     assert flow["runs"]["timeout"]["had_session"] and flow["runs"]["timeout"]["outcome"] == "timed_out"
     assert flow["runs"]["timeout"]["warned"]  # "are you still there?" before the wipe
     assert not flow["runs"]["timeout"]["session_left"]
+    assert flow["runs"]["timeout"]["at_consent"]["apdus"] == 0  # walked away before consent: chip never read
     assert flow["runs"]["abandon"]["outcome"] == "abandoned" and not flow["runs"]["abandon"]["session_left"]
     assert not flow["session_left"] and flow["device_errors"] == []
+
+
+def test_declining_consent_by_tap_reads_no_chip_and_keeps_nothing(flow):
+    run = flow["runs"]["decline"]
+    assert run["at_consent"]["printed_mrz"] and not run["at_consent"]["chip_read"]
+    assert run["outcome"] == "abandoned" and run["reason_code"] == "consent_refused"
+    assert run["apdus"] == 0 and not run["session_left"] and not run["mrz_left"]
+    assert run["screens"][:3] == ["document", "consent", "done"]
 
 
 def test_screens_have_large_targets_and_high_contrast(flow):
@@ -173,6 +194,7 @@ def test_simulated_traveller_passes_the_real_liveness_check(tmp_path):
     wf.start("en")
     assert wf.read_document().ok
     wf.consent(True)
+    assert wf.read_chip().ok
     challenges = []
     for _, frame in zip(range(200), sim.camera.frames(), strict=False):
         fb = wf.process_frame(frame)
