@@ -1,23 +1,28 @@
-"""The application factory: wiring, error handlers (RFC 9457), size limit, metrics, access log."""
+"""The application factory: wiring, error handlers (RFC 9457), size limit, metrics, access log, the
+ledger's signed head on every answer to a device."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import privacy
 from backoffice._auth import Auth
 from backoffice._config import BackofficeConfig
 from backoffice._context import Context
 from backoffice._errors import BackofficeError, problem
 from backoffice._observability import Metrics, access_log, new_request_id
-from backoffice._openapi import install_openapi
+from backoffice._openapi import LEDGER_HEAD_HEADER, install_openapi
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.deps import UiLoginRequired
@@ -36,6 +41,8 @@ records and their review, kiosk enrolments with a duplicate check, and the priva
 * Ingestion (`POST /api/v1/exceptions`, `/events`, `/enrolments`) needs an `Idempotency-Key` header;
   a retry with the same key and body returns the first response (`Idempotent-Replayed: true`).
 * Every 4xx is `application/problem+json` (RFC 9457).
+* Every response to a device carries `X-Ledger-Head`, the audit ledger's signed head; devices keep the
+  newest as a witness against truncation of the ledger.
 """
 
 
@@ -85,6 +92,52 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class LedgerHead:
+    """Pure ASGI middleware: a response to a request that authenticated as a device (``deps.get_caller``
+    set ``request.state.principal``) carries the ledger's signed head, read after the route ran (so it
+    covers what the request itself ledgered): ``X-Ledger-Head: <base64url of compact JSON {seq,
+    entry_hash, at, key_id, signature}>``. Gates and kiosks keep the newest as witnesses: whoever later
+    deletes the ledger's newest entries, and the signatures over them, cannot reach those copies."""
+
+    def __init__(self, app, head: Callable[[], privacy.Checkpoint | None]) -> None:
+        self.app = app
+        self.head = head
+
+    def _value(self) -> bytes | None:
+        try:
+            head = self.head()
+        except (sqlite3.Error, privacy.PrivacyError) as e:  # the answer goes out; the device keeps its last head
+            log.warning("ledger head not readable", extra={"event": "ledger_head_unreadable", "error": type(e).__name__})
+            return None
+        return None if head is None else head.to_token().encode("ascii")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # the dict request.state writes into, shared with the route
+
+        async def send_with_head(message):
+            if message["type"] == "http.response.start" and getattr(state.get("principal"), "kind", None) == "device":
+                value = await run_in_threadpool(self._value)
+                if value is not None:
+                    message = {**message, "headers": [*message.get("headers", ()),
+                                                      (LEDGER_HEAD_HEADER.lower().encode(), value)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_head)
+
+
+def _ledger_head(ctx: Context) -> Callable[[], privacy.Checkpoint | None]:
+    """The stored signed head of the privacy gateway's ledger (None with a gateway that has no ledger)."""
+
+    def head() -> privacy.Checkpoint | None:
+        ledger = getattr(ctx.privacy, "ledger", None)
+        return ledger.head() if ledger is not None else None
+
+    return head
+
+
 def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=None) -> FastAPI:
     """Build the back-office app. ``store`` lets a test share one database between apps;
     ``privacy`` replaces the privacy gateway (an object with the methods of
@@ -121,6 +174,7 @@ def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     big = {"/api/v1/watchlist/import": config.max_import_bytes, "/ui/watchlist/import": config.max_import_bytes}
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, overrides=big)
+    app.add_middleware(LedgerHead, head=_ledger_head(ctx))
     return app
 
 
