@@ -4,18 +4,27 @@ Public API:
 - :class:`BackofficeClient`: one httpx client for every device endpoint: records (``deliver`` by kind,
   ``post_event``, ``post_exception``, ``submit_enrolment`` -> :class:`EnrolmentAnswer`), each POST with
   its outbox item id as ``Idempotency-Key``; the watchlist change feed (``watchlist_changes`` ->
-  :class:`WatchlistDelta`, ETag/304, ``reset``); ``verify_fingers`` (the gate's 1:1 in the back office).
+  :class:`WatchlistDelta`, ETag/304, ``reset``); ``verify_fingers`` (the gate's 1:1 in the back office);
+  the back office's signed ledger head from every answer (:data:`LEDGER_HEAD_HEADER`, ``ledger_head``).
 - One error vocabulary: :class:`BackofficeUnavailable` (retry later), :class:`BackofficeAuthError` (the
   credential is refused; a BackofficeUnavailable), :class:`RecordRejected` (refused for good: parked).
 - :class:`Outbox`: records waiting for the back office in SQLite, sealed by a :class:`Sealer`
   (:class:`VaultSealer`: the privacy vault, each item its own data subject, crypto-shredded once
-  delivered), delivered in order; usable on a connection its host owns (:data:`MIGRATIONS`).
+  delivered), delivered in order; usable on a connection its host owns (:data:`MIGRATIONS`). It also
+  keeps the newest signed ledger head seen, the device's witness (``keep_ledger_head``, ``ledger_head``;
+  :func:`stored_ledger_head` reads it from a database file without a key).
 - :func:`document_record`: the API's ``document`` object from an :class:`emrtd.Mrz`.
 
 It imports no workflow, no entry point, no UI or web framework (an import-linter contract).
 """
 
-from devicelink._client import ENDPOINTS, BackofficeClient, EnrolmentAnswer, WatchlistDelta
+from devicelink._client import (
+    ENDPOINTS,
+    LEDGER_HEAD_HEADER,
+    BackofficeClient,
+    EnrolmentAnswer,
+    WatchlistDelta,
+)
 from devicelink._errors import (
     BackofficeAuthError,
     BackofficeError,
@@ -24,13 +33,23 @@ from devicelink._errors import (
     OutboxError,
     RecordRejected,
 )
-from devicelink._outbox import KINDS, MIGRATIONS, Deliverer, DeliveryReport, Outbox, OutboxItem, ParkedItem
+from devicelink._outbox import (
+    KINDS,
+    MIGRATIONS,
+    Deliverer,
+    DeliveryReport,
+    Outbox,
+    OutboxItem,
+    ParkedItem,
+    stored_ledger_head,
+)
 from devicelink._records import document_record
 from devicelink._sealer import Sealer, VaultSealer, ephemeral_sealer
 
 __all__ = [
     "ENDPOINTS",
     "KINDS",
+    "LEDGER_HEAD_HEADER",
     "MIGRATIONS",
     "BackofficeAuthError",
     "BackofficeClient",
@@ -50,4 +69,5 @@ __all__ = [
     "WatchlistDelta",
     "document_record",
     "ephemeral_sealer",
+    "stored_ledger_head",
 ]

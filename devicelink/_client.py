@@ -13,19 +13,34 @@ vocabulary (:mod:`devicelink._errors`):
 The watchlist feed and the fingerprint verification store nothing: a refusal there means "no answer
 now", so any non-auth 4xx is :class:`BackofficeUnavailable` too (the gate's policy decides what an
 unanswered question means).
+
+Every answer to a device carries the audit ledger's signed head (``X-Ledger-Head``, a
+:class:`privacy.Checkpoint` as base64url JSON). The client parses it on every response, keeps the one
+with the highest seq (:attr:`BackofficeClient.ledger_head`) and hands each newer one to
+``on_ledger_head`` (the device's outbox keeps it: :meth:`devicelink.Outbox.keep_ledger_head`). A
+malformed value is logged and ignored; it never fails the request.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
+from privacy import Checkpoint, LedgerError
 
-__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS"]
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS", "LEDGER_HEAD_HEADER"]
+
+log = logging.getLogger("devicelink")
+
+#: the back office's signed ledger head on every answer to a device (backoffice/API.md)
+LEDGER_HEAD_HEADER = "X-Ledger-Head"
 
 #: the outbox item kinds and the endpoint each is delivered to
 ENDPOINTS = {"event": "/api/v1/events", "exception": "/api/v1/exceptions", "enrolment": "/api/v1/enrolments"}
@@ -63,10 +78,12 @@ class WatchlistDelta:
 class BackofficeClient:
     """``BackofficeClient("http://127.0.0.1:8400", token)``, or ``BackofficeClient(token=..., http=client)``
     with an ``httpx.Client`` that already has its base URL (Starlette's TestClient around the app in tests;
-    the client given is not closed by :meth:`close`)."""
+    the client given is not closed by :meth:`close`). ``on_ledger_head(head)`` receives every signed
+    ledger head newer than the last one seen (e.g. ``outbox.keep_ledger_head``)."""
 
     def __init__(self, base_url: str | None = None, token: str = "", *, timeout_s: float = 5.0,
-                 page_limit: int = 1000, http: httpx.Client | None = None) -> None:
+                 page_limit: int = 1000, http: httpx.Client | None = None,
+                 on_ledger_head: Callable[[Checkpoint], Any] | None = None) -> None:
         if not token:
             raise ValueError("a device token is required (smartborder backoffice issue-device ...)")
         if http is None and not base_url:
@@ -75,6 +92,10 @@ class BackofficeClient:
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout_s)
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.page_limit = page_limit
+        self.on_ledger_head = on_ledger_head
+        #: the signed ledger head with the highest seq any answer carried (None: none yet)
+        self.ledger_head: Checkpoint | None = None
+        self._head_lock = threading.Lock()
 
     def close(self) -> None:
         if self._own:
@@ -96,12 +117,34 @@ class BackofficeClient:
             r = self.http.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as e:
             raise BackofficeUnavailable(f"{method} {path}: back office unreachable ({type(e).__name__})") from e
+        self._witness(r, f"{method} {path}")
         if r.status_code >= 500 or r.status_code in (408, 429):
             raise BackofficeUnavailable(f"{method} {path}: back office answered HTTP {r.status_code}")
         if r.status_code in (401, 403):
             raise BackofficeAuthError(f"{method} {path}: back office refused the device credential "
                                       f"(HTTP {r.status_code})")
         return r
+
+    def _witness(self, r: httpx.Response, what: str) -> None:
+        """Keep the answer's signed ledger head if it is newer; a malformed one is logged, never raised."""
+        value = r.headers.get(LEDGER_HEAD_HEADER)
+        if value is None:
+            return
+        try:
+            head = Checkpoint.from_token(value)
+        except LedgerError as e:
+            log.warning("%s: ignored a malformed %s header (%s)", what, LEDGER_HEAD_HEADER, e)
+            return
+        with self._head_lock:
+            if self.ledger_head is not None and head.seq <= self.ledger_head.seq:
+                return
+            self.ledger_head = head
+        if self.on_ledger_head is not None:
+            try:
+                self.on_ledger_head(head)
+            except Exception as e:  # noqa: BLE001 - keeping a witness must never fail the request it came with
+                log.warning("%s: the ledger head at seq %d was not kept: %s: %s", what, head.seq,
+                            type(e).__name__, e)
 
     def _post_record(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
         if not key:

@@ -13,16 +13,24 @@ device and exactly once at the back office.
 - Back office unavailable (or the credential refused): the round stops, the item and the rest wait.
 
 The outbox owns its database (``Outbox(path, sealer=...)``, in memory with ``Outbox()``), or lives on
-a connection its host owns (``Outbox(db=host_db, lock=host_lock, sealer=...)``, the host listing
-``*devicelink.MIGRATIONS`` in its own migrations). An item put while the host holds a transaction open
-on that connection joins it: the gate writes a transaction's row and its outbox items in one SQLite
-transaction, so a gate killed in between leaves nothing partial.
+a connection its host owns (``Outbox(db=host_db, lock=host_lock, sealer=...)``, the host listing every
+migration of :data:`MIGRATIONS` in its own list, by name, each after the host's migrations that were
+already recorded when it appeared: :func:`storage.migrate` requires the recorded history to be a
+prefix). An item put while the host holds a transaction open on that connection joins it: the gate
+writes a transaction's row and its outbox items in one SQLite transaction, so a gate killed in between
+leaves nothing partial.
+
+The same database keeps the device's *witness*: the back office's signed ledger head with the highest
+seq the device has seen (``devicelink_ledger_head``, one row; :meth:`Outbox.keep_ledger_head`,
+:meth:`Outbox.ledger_head`, :func:`stored_ledger_head` for a CLI reading it without a key). An auditor
+verifies the back office's ledger against it; a smaller seq never replaces a larger one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -43,10 +51,13 @@ from devicelink._errors import (
     RecordRejected,
 )
 from devicelink._sealer import Sealer, ephemeral_sealer
-from privacy import PrivacyError
+from privacy import Checkpoint, PrivacyError
 from storage import Migration, applied_migrations, migrate, open_database, transaction
 
-__all__ = ["Outbox", "OutboxItem", "ParkedItem", "DeliveryReport", "Deliverer", "MIGRATIONS", "KINDS"]
+__all__ = ["Outbox", "OutboxItem", "ParkedItem", "DeliveryReport", "Deliverer", "MIGRATIONS", "KINDS",
+           "stored_ledger_head"]
+
+log = logging.getLogger("devicelink")
 
 KINDS = tuple(ENDPOINTS)
 _PREFIX = {"event": "evt", "exception": "exc", "enrolment": "enr"}
@@ -61,12 +72,23 @@ MIGRATIONS = [
             last_error TEXT, delivered_at TEXT, parked_at TEXT);
         CREATE INDEX devicelink_outbox_waiting ON devicelink_outbox(delivered_at, parked_at, seq);
         """,
-    )
+    ),
+    # the newest signed ledger head the back office handed this device (X-Ledger-Head): a witness
+    Migration(
+        "devicelink_002_ledger_head",
+        """
+        CREATE TABLE devicelink_ledger_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, entry_hash TEXT NOT NULL,
+            at TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL, received_at TEXT NOT NULL);
+        """,
+    ),
 ]
+_HEAD_COLS = "seq, entry_hash, at, key_id, signature"
 
 
 class Deliverer(Protocol):
-    """What the outbox delivers through (:class:`devicelink.BackofficeClient`, or a test double)."""
+    """What the outbox delivers through (:class:`devicelink.BackofficeClient`, or a test double). A
+    ``ledger_head`` attribute (a :class:`privacy.Checkpoint`), when it has one, is kept as the witness."""
 
     def deliver(self, kind: str, payload: dict[str, Any], idempotency_key: str) -> Any:
         """Deliver one item; raise BackofficeUnavailable (incl. BackofficeAuthError) or RecordRejected."""
@@ -251,11 +273,52 @@ class Outbox:
             conn.execute("UPDATE devicelink_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
                          (error[:300], item_id))
 
+    # -- the witness: the newest signed ledger head seen ------------------------------------------------
+    def keep_ledger_head(self, head: Checkpoint) -> bool:
+        """Keep ``head`` if its seq is higher than the kept one's (True when kept). The device cannot
+        check the signature (the auditor does); two different heads at one seq are logged."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT seq, entry_hash FROM devicelink_ledger_head WHERE id = 1").fetchone()
+            if row is not None and head.seq <= row[0]:
+                if head.seq == row[0] and head.entry_hash != row[1]:
+                    log.error("the back office signed two different ledger heads at seq %d (kept the first): "
+                              "its ledger was rewritten", head.seq)
+                return False
+            conn.execute(f"INSERT INTO devicelink_ledger_head (id, {_HEAD_COLS}, received_at) "  # noqa: S608
+                         "VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, "
+                         "entry_hash = excluded.entry_hash, at = excluded.at, key_id = excluded.key_id, "
+                         "signature = excluded.signature, received_at = excluded.received_at",
+                         (head.seq, head.entry_hash, head.at, head.key_id, head.signature, self.clock().isoformat()))
+        return True
+
+    def ledger_head(self) -> Checkpoint | None:
+        """The newest signed ledger head kept (None: the back office has not been reached since)."""
+        with self.lock:
+            row = self.db.execute(f"SELECT {_HEAD_COLS} FROM devicelink_ledger_head WHERE id = 1").fetchone()  # noqa: S608
+        return None if row is None else Checkpoint(*row)
+
+    def _keep_client_head(self, client: Deliverer) -> None:
+        """Keep the newest head the client has seen (so a device keeps it without wiring the client's
+        ``on_ledger_head``); a failure is logged, never the end of a delivery round."""
+        head = getattr(client, "ledger_head", None)
+        if isinstance(head, Checkpoint):
+            try:
+                self.keep_ledger_head(head)
+            except sqlite3.Error as e:
+                log.warning("the ledger head at seq %d was not kept: %s", head.seq, e)
+
     # -- delivery ----------------------------------------------------------------------------------
     def deliver(self, client: Deliverer, *, only: str | None = None, batch: int = 100) -> DeliveryReport:
         """Send the waiting items in order (``only``: that one item). Delivered -> shredded; refused for
         good or unreadable -> parked; back office unavailable or credential refused -> the round stops
-        and everything else waits. The network is used without holding the connection's lock."""
+        and everything else waits. The network is used without holding the connection's lock. The
+        newest signed ledger head the client has seen (``client.ledger_head``) is kept at the end."""
+        try:
+            return self._deliver(client, only=only, batch=batch)
+        finally:
+            self._keep_client_head(client)
+
+    def _deliver(self, client: Deliverer, *, only: str | None, batch: int) -> DeliveryReport:
         with self._delivering:
             report = DeliveryReport()
             if only is not None:
@@ -294,3 +357,25 @@ class Outbox:
         self.mark_delivered(item_id)
         report.delivered[item_id], report.kinds[item_id] = answer, kind
         return True
+
+
+def stored_ledger_head(path: str | Path) -> Checkpoint | None:
+    """The witness head kept in a device's database (the gate's ``gate.db``, the kiosk's outbox), read
+    only: no key, no migration, nothing written. Raises :class:`OutboxError` when the file is missing,
+    not a database, or keeps no witness table (a database from before ``devicelink_002_ledger_head``
+    that the device has not opened since)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OutboxError(f"no device database at {path}")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise OutboxError(f"cannot open {path}: {e}") from e
+    try:
+        row = conn.execute(f"SELECT {_HEAD_COLS} FROM devicelink_ledger_head WHERE id = 1").fetchone()  # noqa: S608
+    except sqlite3.Error as e:
+        raise OutboxError(f"{path} keeps no ledger head ({e}): not a device database, or not opened by this "
+                          "version yet") from e
+    finally:
+        conn.close()
+    return None if row is None else Checkpoint(*row)

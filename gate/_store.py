@@ -42,6 +42,7 @@ def _drop_gate_outbox(db) -> None:
     db.execute("DROP TABLE gate_outbox")
 
 
+_DEVICELINK = {m.name: m for m in devicelink.MIGRATIONS}
 MIGRATIONS = [
     Migration(
         "gate_001_initial",
@@ -59,8 +60,12 @@ MIGRATIONS = [
         CREATE INDEX gate_outbox_pending ON gate_outbox(delivered_at, seq);
         """,
     ),
-    *devicelink.MIGRATIONS,
+    _DEVICELINK["devicelink_001_outbox"],
     Migration("gate_002_outbox_moved_to_devicelink", _drop_gate_outbox),
+    # devicelink's later migrations, by name, each after the gate's own that a deployed gate.db already
+    # recorded (storage.migrate wants the recorded history as a prefix); the outbox refuses to open on a
+    # database that lacks one of devicelink.MIGRATIONS
+    _DEVICELINK["devicelink_002_ledger_head"],
 ]
 
 
@@ -81,6 +86,11 @@ class GateStore:
         self.clock = clock
         self._lock = threading.RLock()  # one connection, shared by the workflow and the sync thread
         self.outbox = devicelink.Outbox(db=self.db, lock=self._lock, sealer=sealer, clock=clock)
+
+    def ledger_head(self):
+        """The gate's witness: the newest signed ledger head the back office handed it (a
+        :class:`privacy.Checkpoint`, None before the first answer), kept by its outbox."""
+        return self.outbox.ledger_head()
 
     def _transaction(self):
         return transaction(self.db, self._lock)
