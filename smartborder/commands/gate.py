@@ -1,6 +1,9 @@
-"""``smartborder gate``: run an e-gate on real devices or on a simulation directory.
+"""``smartborder gate``: run an e-gate on real devices or on a simulation directory; export its witness.
 
-Both build the gate with the one composition (:mod:`smartborder.compose.gate`) from the settings
+    smartborder gate run [--sim DIR] ...
+    smartborder gate witness [--db PATH] [--out FILE]   the newest signed ledger head it received
+
+Both runs build the gate with the one composition (:mod:`smartborder.compose.gate`) from the settings
 (``--config`` / ``SMARTBORDER_CONFIG``, section ``[gate]``); options override single settings.
 """
 
@@ -134,3 +137,44 @@ def _run_sim(sim_dir, offline, overrides, as_json) -> bool:
     if bad:
         click.echo(f"not as expected: {', '.join(bad)}", err=True)
     return not bad
+
+
+def write_witness(db_path, out, device: str) -> None:
+    """Print (or write to ``out``) the witness head a device's database keeps, as one JSON object."""
+    from pathlib import Path
+
+    from devicelink import OutboxError, stored_ledger_head
+
+    try:
+        head = stored_ledger_head(db_path)
+    except OutboxError as e:
+        raise click.ClickException(str(e)) from e
+    if head is None:
+        raise click.ClickException(f"{db_path} keeps no ledger head yet: the {device} has had no answer from the "
+                                   "back office since it keeps one")
+    text = json.dumps(head.to_dict(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    Path(out).write_text(text, encoding="utf-8")
+    click.echo(f"witness head at ledger entry {head.seq} (signed {head.at}) written to {out}", err=True)
+
+
+@gate.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The gate's TOML file (default: SMARTBORDER_CONFIG); settings under [gate].")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+              help="The gate's local database (default: [gate] db or DATA_DIR/gate.db).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the JSON here (default: print it).")
+def witness(config_path, db_path, out) -> None:
+    """The newest signed ledger head this gate received from the back office (JSON), for an auditor's
+    ``smartborder privacy verify-ledger --witness FILE``. Reads the database only; needs no key."""
+    if db_path is None:
+        from smartborder.settings import SettingsError, load_settings
+
+        try:
+            settings = load_settings(config_path)
+        except SettingsError as e:
+            raise click.ClickException(str(e)) from e
+        db_path = settings.gate_db or settings.path("gate.db")  # as smartborder.compose.gate.gate_config
+    write_witness(db_path, out, "gate")

@@ -1,6 +1,7 @@
 """``smartborder kiosk``: run the enrolment kiosk (Kivy), with real or simulated devices.
 
     smartborder kiosk run [--sim] [--fullscreen] [--lang vi|zh|en] [--autopilot vi,zh,en --screenshots DIR]
+    smartborder kiosk witness [--db PATH] [--out FILE]
 """
 
 from __future__ import annotations
@@ -102,3 +103,26 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
         app.run()
     finally:
         kiosk_.close()
+
+
+@kiosk.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The kiosk's TOML file (default: SMARTBORDER_CONFIG).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+              help="The kiosk's outbox database (default: DATA_DIR/kiosk/outbox.db).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the JSON here (default: print it).")
+def witness(config_path, db_path, out) -> None:
+    """The newest signed ledger head this kiosk received from the back office (JSON), for an auditor's
+    ``smartborder privacy verify-ledger --witness FILE``. Reads the database only; needs no key."""
+    from smartborder.commands.gate import write_witness
+
+    if db_path is None:
+        from smartborder.compose.kiosk import KioskConfig
+        from smartborder.settings import SettingsError, load_settings
+
+        try:
+            settings = load_settings(config_path)
+        except SettingsError as e:
+            raise click.ClickException(str(e)) from e
+        db_path = KioskConfig(trust_path=None, data_dir=settings.data_dir).outbox_path
+    write_witness(db_path, out, "kiosk")

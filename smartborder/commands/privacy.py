@@ -2,7 +2,7 @@
 
     smartborder privacy report [--json]                 per category: held, oldest, overdue, policy
     smartborder privacy purge [--dry-run] [--json]      retention purge (resumes an interrupted run)
-    smartborder privacy verify-ledger [--json]          hash chain + signed checkpoints
+    smartborder privacy verify-ledger [--json] [--witness FILE ...]   chain, checkpoints, signed head, witnesses
     smartborder privacy export DOCUMENT_NUMBER [--issuing-state VNM] [--out DIR] [--json]
     smartborder privacy erase DOCUMENT_NUMBER --issuing-state VNM --purpose TEXT --yes
     smartborder privacy export-ledger FILE | verify-export FILE [--public-key B64] | public-key
@@ -109,13 +109,31 @@ def purge(db: str | None, dry_run: bool, batch: int, as_json: bool, now: str | N
           f"{' (resumed an interrupted run)' if r.resumed else ''}; ids sha256 {r.ids_sha256}")
 
 
+def _witness_heads(files, as_json: bool) -> list[dict]:
+    """The witness heads of ``--witness`` files; an unreadable or malformed file ends the command (exit 1)."""
+    from privacy import WitnessFileError, load_witnesses
+
+    try:
+        return [head for f in files for head in load_witnesses(f)]
+    except WitnessFileError as e:
+        _emit({"ok": False, "first_bad_index": None, "reason": str(e)}, as_json, f"LEDGER NOT VERIFIED: {e}")
+        raise SystemExit(1) from e
+
+
 @privacy.command("verify-ledger")
 @db_option
 @json_option
-def verify_ledger(db: str | None, as_json: bool) -> None:
-    """Check the audit ledger; exit 1 and name the first bad entry if it was tampered with."""
-    v = _Officer(db).gateway.ledger.verify()
-    _emit(v.to_dict(), as_json, f"ledger ok: {v.entries} entries, {v.checkpoints} signed checkpoint(s)" if v.ok
+@click.option("--witness", "witness_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A ledger head a gate or kiosk kept (smartborder gate witness / kiosk witness): one JSON "
+                   "object, a JSON list or JSON lines. Repeatable.")
+def verify_ledger(db: str | None, as_json: bool, witness_files: tuple[str, ...]) -> None:
+    """Check the audit ledger: the hash chain, the signed checkpoints, the signed head and the witness
+    heads; the newest entry must be signed. Exit 1 naming the first bad entry and the problem
+    (edited, deleted, reordered, rewritten, truncated, unsigned tail)."""
+    witnesses = _witness_heads(witness_files, as_json)
+    v = _Officer(db).gateway.ledger.verify(witnesses)
+    _emit(v.to_dict(), as_json, f"ledger ok: {v.entries} entries signed through entry {v.signed_through}, "
+          f"{v.checkpoints} checkpoint(s), {v.witnesses} witness head(s)" if v.ok
           else f"LEDGER BROKEN at entry {v.first_bad_index}: {v.reason}")
     if not v.ok:
         raise SystemExit(1)
