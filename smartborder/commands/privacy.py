@@ -80,16 +80,23 @@ def privacy() -> None:
 @json_option
 @now_option
 def report(db: str | None, as_json: bool, now: str | None) -> None:
-    """Per data category: items held, the oldest, how many are overdue, the policy."""
+    """Per data category: items held, the oldest, how many are overdue, the rule the purge enforces and its
+    legal basis (the EU model's provision and Vietnam's Decree 13/2023/ND-CP)."""
     gateway = _Officer(db).gateway
     when = _parse_now(now) or gateway.clock()
     rows = [r.to_dict() for r in gateway.retention.retention_report(when)]
     for r in rows:
+        policy = gateway.retention.policies.get(r["category"])
+        r.update(rule=policy.rule_text("en") if policy else "no policy: kept until a policy is set",
+                 basis=list(policy.legal_bases) if policy else [])
         if r["category"] == "audit_entry":  # the ledger's own entries, pruned as a prefix of the chain
-            policy = gateway.retention.policies["audit_entry"]
             r.update(count=len(gateway.ledger), overdue=gateway.ledger.prunable(policy.fallback_keep.before(when)))
-    lines = [f"{r['category']:<18} {r['count']:>8} held  {r['overdue']:>8} overdue  oldest "
-             f"{r['oldest_age_days'] if r['oldest_age_days'] is not None else '-'} d  ({r['policy']})" for r in rows]
+    lines = []
+    for r in rows:
+        lines.append(f"{r['category']:<18} {r['count']:>8} held  {r['overdue']:>8} overdue  oldest "
+                     f"{r['oldest_age_days'] if r['oldest_age_days'] is not None else '-'} d")
+        lines.append(f"    rule:  {r['rule']}")
+        lines += [f"    basis: {b}" for b in r["basis"]] or ["    basis: NONE (no legal basis recorded)"]
     _emit(rows, as_json, "\n".join(lines))
 
 

@@ -75,6 +75,27 @@ def test_report_purge_verify_export(filled, tmp_path):
     assert r.exit_code == 0 and json.loads(r.output)["key_pinned"]
 
 
+def test_report_shows_each_categorys_rule_and_legal_basis(filled):
+    db, _ = filled
+    r = run("report", "--db", str(db), "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["category"]: row for row in json.loads(r.output)}
+    assert set(rows) >= {"live_image", "chip_image", "exception_record", "enrolment_record", "face_template",
+                         "finger_template", "audit_entry"}
+    for category, row in rows.items():
+        assert row["rule"] and row["rule"] != "no policy: kept until a policy is set", category
+        assert any("Decree 13/2023/ND-CP" in b for b in row["basis"]), category  # Vietnam's law, per category
+    # the rule is the policy's own sentence (the one the kiosk shows), not a second wording
+    from backoffice._privacy import CATEGORIES
+
+    assert rows["face_template"]["rule"] == CATEGORIES["face_template"].rule_text("en")
+    assert "3 years" in rows["face_template"]["rule"] and "5 years" in rows["face_template"]["rule"]
+    assert any("2017/2226 Art. 34" in b for b in rows["face_template"]["basis"])
+    assert any("sensitive" in b for b in rows["finger_template"]["basis"])
+    text = run("report", "--db", str(db)).output
+    assert "rule:" in text and "basis: Decree 13/2023/ND-CP" in text
+
+
 def test_tampering_is_reported_with_exit_status(filled):
     import sqlite3
 
