@@ -226,3 +226,20 @@ def test_a_gate_syncing_over_http_keeps_the_head_in_gate_db(tmp_path):
         finally:
             client.close()
     assert stored_ledger_head(tmp_path / "gate.db") == store.ledger_head()
+
+
+def test_the_kiosks_outbox_keeps_the_head_after_a_delivery_round(backoffice, tmp_path):
+    """The kiosk's outbox as its composition builds it, delivering through the one client: no callback wired,
+    the round keeps what the answers carried."""
+    from tests.backoffice.conftest import exception_body
+    from tests.devicelink.test_backoffice import kiosk_outbox
+
+    box = kiosk_outbox(tmp_path)
+    client = backoffice.client("kiosk")
+    box.put("exception", exception_body())
+    box.put("event", EVENT)
+    report = box.deliver(client)
+    assert len(report.delivered) == 2
+    ledger = backoffice.app.state.ctx.privacy.ledger
+    assert ledger.head() is not None and box.ledger_head() == ledger.head()
+    box.close()
