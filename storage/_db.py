@@ -114,7 +114,7 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
                   busy_timeout_ms: int = 5000, key_material: bool = False) -> sqlite_utils.Database:
     """Open (creating if needed) a database. ``memory=True`` or ``path=None`` gives an in-memory one.
 
-    A new database file is created 0600 (its WAL and SHM files follow its mode) and missing directories
+    ``secure_delete`` is on: deleted content is overwritten. A new database file is created 0600 (its WAL and SHM files follow its mode) and missing directories
     0700; an existing one open to group or others is tightened to 0600. ``key_material=True`` (a vault's
     key store) refuses such a file or directory instead (:class:`FileModeError`).
 
@@ -142,6 +142,8 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
                 db.enable_wal()
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         db.execute("PRAGMA foreign_keys = ON")
+        # deleted rows are overwritten with zeros, not left in free pages (a purged record, a shredded key)
+        db.execute("PRAGMA secure_delete = ON")
         if not memory and path is not None:
             db.execute("PRAGMA synchronous = NORMAL" if wal else "PRAGMA synchronous = FULL")
     except sqlite3.Error as e:

@@ -1,7 +1,8 @@
 """The end-to-end demonstration (``smartborder demo``, what ``make demo`` runs).
 
 1. machine check (``smartborder doctor``);
-2. the back office on loopback (uvicorn, a fresh SQLite database under ``var/demo``), its users and
+2. the back office on loopback (uvicorn, a fresh SQLite database in ``var/demo/data``, its key material in
+   ``var/demo/data-keys``), its users and
    device credentials, a stolen document on the watchlist;
 3. virtual passports and a Vietnamese chip ID card issued by the project's test PKI for travellers
    whose photos come from ../shared/data/faces/lfw-dev (or, without it, the two portraits bundled
@@ -10,7 +11,9 @@
 5. the day's sample through a gate (real emrtd reader code over the simulated reader, the real face
    engine, the local watchlist copy), the outbox synced to the back office;
 6. a border guard resolves every exception through the API; the retention purge runs; the ledger
-   verifies; a summary table and ``var/demo/report.html`` (chip photo beside live capture).
+   verifies; a summary table and ``var/demo/report.html`` (chip photo beside live capture; 0600, it holds face
+   images in clear). The simulator's virtual documents (``var/demo/sim``) and the report stay outside the
+   data directory.
 """
 
 from __future__ import annotations
@@ -229,12 +232,19 @@ def run_demo(*, as_json: bool = False, workdir: str | Path = "var/demo") -> int:
         import shutil
 
         shutil.rmtree(work)
-    (work / "sim").mkdir(parents=True)
+    from privacy import FileKek
+    from storage import private_dir
+
+    # as deployed: the stores in the data directory, key material (the KEK file, the vaults' key stores)
+    # in the key directory beside it, both 0700; the simulator's documents and the report outside both
+    private_dir(work)
+    (work / "sim").mkdir()
+    settings = load_settings(environ={}, data_dir=work / "data")
+    kek = FileKek.generate(Path(settings.key_dir) / "backoffice.kek")
     # the back office a deployment runs (the same composition as `backoffice serve`), on a fresh database
-    db_path = work / "backoffice.db"
-    app = build_backoffice(load_settings(environ={}, data_dir=work), db_path=db_path,
-                           secret_key="demo-" + base64.b16encode(os.urandom(16)).decode(), kek=os.urandom(32),
-                           argon2_time_cost=1, argon2_memory_kib=8192)
+    db_path = settings.path("backoffice.db")
+    app = build_backoffice(settings, db_path=db_path, secret_key="demo-" + base64.b16encode(os.urandom(16)).decode(),
+                           kek_file=kek.path, argon2_time_cost=1, argon2_memory_kib=8192)
     auth = app.state.ctx.auth
     pw = "demo-password-" + base64.b16encode(os.urandom(6)).decode()
     for user, role in (("guard", "border_guard"), ("supervisor", "supervisor"), ("privacy", "privacy_officer"),
@@ -360,7 +370,8 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
 
     # 5. the gate ------------------------------------------------------------------------------
     # the gate a deployment runs (smartborder.compose.gate), its lane from sim/gate.toml, on simulated devices
-    config = sim_config(work / "sim", backoffice_url=server.url, token=gate_token, db_path=work / "gate.db")
+    config = sim_config(work / "sim", backoffice_url=server.url, token=gate_token, db_path=work / "data" / "gate.db",
+                        data_dir=work / "data", key_dir=work / "data-keys")
     stage = SimStage()
     gate = build_gate(config, stage.devices())
     try:
@@ -427,18 +438,17 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
     the trust store), consent, face capture with quality gates and the real liveness challenges
     (a simulated traveller re-rendered from their photo follows the instructions), four flat
     fingers, review, then the encrypted outbox delivers the record to the back office."""
-    import os
-
-    from devicelink import BackofficeClient, Outbox, VaultSealer
+    from devicelink import BackofficeClient
     from devices import ImageFingerprintScanner
     from devices.sim import FixedMrzSource, SimulatedReader
     from enrollment import FLAT_PLAN, EnrolmentWorkflow, Policy, enrol_headless
     from kiosk import build_engines
-    from privacy import RawKek, Vault
+    from smartborder.compose.kiosk import KioskConfig, _outbox
 
     engines = build_engines(liveness="auto")
-    vault = Vault(work / "kiosk-vault.db", RawKek(os.urandom(32), label="demo-kiosk"))
-    outbox = Outbox(work / "kiosk-outbox.db", sealer=VaultSealer(vault))
+    # the kiosk's sealed outbox as its composition builds it (data/kiosk/outbox.db, its vault and KEK in
+    # the key directory)
+    outbox = _outbox(KioskConfig(trust_path=None, env="dev", data_dir=work / "data", key_dir=work / "data-keys"))
     client = BackofficeClient(url, kiosk_token)
     done, statuses = 0, []
     if not SHARED_FINGERS.is_dir():
@@ -487,10 +497,20 @@ def _write_report(path: Path, cases, shots, summary) -> None:
                     f"<td>{html.escape(json.dumps(c.result.get('timings_ms', {})))}</td><td class='ev'>{imgs}</td></tr>")
     stages = html.escape(json.dumps({k: v for k, v in summary["stages"].items() if k != "gate"}, indent=1,
                                     default=str))
-    path.write_text(f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>Smart border demo</title>
+    # the report shows personal images in clear: readable by its owner only (0600, in a 0700 directory)
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>Smart border demo</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #999;padding:4px;vertical-align:top}}
-table{{border-collapse:collapse}}.open{{color:#060}}.refer{{color:#a00}}figure{{display:inline-block;margin:4px}}td.ev{{white-space:nowrap}}</style>
+table{{border-collapse:collapse}}.open{{color:#060}}.refer{{color:#a00}}figure{{display:inline-block;margin:4px}}td.ev{{white-space:nowrap}}.warn{{background:#fee;border:1px solid #a00;padding:.5em}}</style>
 <h1>Bắc Luân I e-gate demonstration</h1><p>{html.escape(dt.datetime.now().isoformat(timespec='seconds'))}</p>
+<p class="warn"><strong>Personal data.</strong> This report holds face images (chip photos and live captures) in
+clear, outside the encrypted stores and their retention rules. It is written readable by its owner only (0600);
+delete it when you are done with it (<code>rm {html.escape(str(path))}</code>). The images here are development
+test material, never travellers' data.</p>
 <table><tr><th>traveller</th><th>case</th><th>decision</th><th>reasons</th><th>as expected</th>
 <th>timings (ms)</th><th>referral evidence</th></tr>{''.join(rows)}</table>
-<h2>Stages</h2><pre>{stages}</pre></html>""", encoding="utf-8")
+<h2>Stages</h2><pre>{stages}</pre></html>""")
