@@ -4,10 +4,11 @@ ledger, retention and data-subject requests.
 :class:`PrivacyGateway` is what routes and services call. ``PrivacyGateway.from_config`` adapts
 the project's :mod:`privacy` package:
 
-- the **vault** (AES-256-GCM envelopes, one data key per data subject wrapped by the KEK,
+- the **vault** (AES-256-GCM envelopes, one data key per sealed item wrapped by the KEK,
   associated data binding each envelope to subject, category and record) keeps its key store in
-  its own file beside the back-office database (``bo.db`` -> ``bo-keys.db``), so erasing a
-  subject (crypto-shredding) also leaves the copies of ``bo.db`` in backups undecryptable;
+  its own file in the key directory, outside the data directory (``var/backoffice.db`` ->
+  ``var-keys/backoffice-keys.db``; ``keys_db_path``), so a purge or an erasure (crypto-shredding)
+  also leaves the copies of the database in backups undecryptable (``410 shredded``);
 - the **retention registry** (the envelopes and their retention anchors), the **ledger**
   (hash-chained, Ed25519-signed checkpoints; the signing key is kept wrapped in the vault) and
   the consents live in the back-office database itself (``privacy.MIGRATIONS`` are part of its

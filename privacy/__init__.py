@@ -1,9 +1,10 @@
 """Privacy: an encrypted vault with crypto-shredding, enforced retention, a tamper-evident ledger,
 and data-subject requests — the library the gate, kiosk and back office all use.
 
-- :class:`Vault`: AES-256-GCM envelopes under one data key per subject, wrapped by a KEK
+- :class:`Vault`: AES-256-GCM envelopes under one data key per sealed item, wrapped by a KEK
   (:class:`FileKek`, :class:`EnvKek`, or any :class:`KeyEncryptionKeyProvider`, e.g. PKCS#11);
-  :meth:`Vault.shred` crypto-shreds a subject, :meth:`Vault.rotate_kek` rewraps keys only.
+  :meth:`Vault.shred` crypto-shreds a subject, :meth:`Vault.shred_keys` single items (the purge),
+  :meth:`Vault.rotate_kek` rewraps keys only.
 - :class:`RetentionStore` with :data:`DEFAULT_POLICIES` (EES Art. 34/46 modelled): register held
   items, :meth:`RetentionStore.purge` (batched, idempotent, resumable, ledgered),
   :meth:`RetentionStore.retention_report`.

@@ -1,7 +1,7 @@
-"""Envelope encryption with one data key per data subject, and crypto-shredding.
+"""Envelope encryption with one data key per sealed item, and crypto-shredding.
 
-Each subject gets a random AES-256 data key (DEK), stored only wrapped by the key-encryption key
-(KEK, see :mod:`privacy._kek`). :meth:`Vault.seal` encrypts with AES-256-GCM (NIST SP 800-38D)
+Each envelope gets a random AES-256 data key (DEK) of its own, recorded as its subject's and stored
+only wrapped by the key-encryption key (KEK, see :mod:`privacy._kek`). :meth:`Vault.seal` encrypts with AES-256-GCM (NIST SP 800-38D)
 under the subject's DEK and returns a self-describing envelope::
 
     b"SBV" | version (1) | algorithm (1) | len(key_id) (1) | key_id (ASCII) | nonce (12) | ciphertext+tag
@@ -10,9 +10,10 @@ The associated data is the envelope header plus (subject, category, record), len
 an envelope moved to another record, category or subject fails authentication
 (:class:`IntegrityError`). Envelopes hold no identifier of the subject.
 
-Crypto-shredding (:meth:`Vault.shred`) deletes the DEK (with ``secure_delete`` so the page is
-overwritten) and leaves a tombstone: every copy of every envelope of that subject, in any database
-or backup, becomes undecryptable. This holds for backups as long as the *key store* (the database
+Crypto-shredding deletes DEKs (with ``secure_delete`` so the page is overwritten, then a WAL
+checkpoint that truncates the ``-wal`` file) and leaves tombstones: :meth:`Vault.shred` every key of
+a subject (erasure), :meth:`Vault.shred_keys` the keys of single items (the retention purge). Every
+copy of such an envelope, in any database or backup, becomes undecryptable. This holds for backups as long as the *key store* (the database
 given to the vault) is not inside the data backups — keep it separate from the data it protects,
 as a KMS/HSM would be. KEK rotation (:meth:`Vault.rotate_kek`) rewraps the DEKs only: envelopes
 are untouched.
