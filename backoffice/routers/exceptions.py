@@ -57,9 +57,12 @@ def get_exception(exception_id: str, guard: Guard, ctx: Ctx) -> ExceptionDetailP
 @router.get("/exceptions/{exception_id}/images/{which}", response_class=Response, responses={
     **_P, 200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                             "image/png": {"schema": {"type": "string", "format": "binary"}},
-                            "image/jp2": {"schema": {"type": "string", "format": "binary"}}}}})
+                            "image/jp2": {"schema": {"type": "string", "format": "binary"}}}},
+    410: {"model": ProblemPublic, "description": "the image's data key was destroyed by the retention purge or an "
+          "erasure (`.../shredded`): no copy of it can be read, also not one restored from a backup"}})
 def get_exception_image(exception_id: str, which: Literal["live", "chip"], guard: Guard, ctx: Ctx) -> Response:
-    """The live capture or the chip (DG2) image, decrypted for review (ledgered, never cached)."""
+    """The live capture or the chip (DG2) image, decrypted for review (ledgered, never cached). 404 once it
+    was purged; 410 ``shredded`` when the database still lists it but its key is gone (a restored backup)."""
     data, media = ctx.records.exception_image(exception_id, which, guard)
     return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
 
