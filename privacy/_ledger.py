@@ -44,6 +44,7 @@ from privacy._verify_export import (
     prune_anchor,
     verify_chain,
 )
+from storage import open_private
 
 __all__ = ["Checkpoint", "Ledger", "LedgerEntry"]
 
@@ -366,7 +367,7 @@ class Ledger:
         with self.lock:
             public = [r[0] for r in self.db.execute("SELECT public_key FROM ledger_keys ORDER BY added_at")]
             tmp = path.with_name(path.name + ".tmp")
-            with tmp.open("w", encoding="utf-8") as f:
+            with open_private(tmp, encoding="utf-8") as f:
                 header = {"type": "header", "format": EXPORT_FORMAT, "hash": "SHA-256", "signature": "Ed25519",
                           "exported_at": iso(self.clock()), "public_keys": public}
                 f.write(json.dumps(header) + "\n")

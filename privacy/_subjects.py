@@ -19,6 +19,7 @@ from privacy._ledger import Ledger
 from privacy._retention import RetentionStore
 from privacy._util import Clock, iso, system_clock, transaction
 from privacy._vault import Vault
+from storage import open_private, private_dir
 
 __all__ = ["ACCESS_BASIS", "ERASURE_BASIS", "DataSubjectRequests", "media_type"]
 
@@ -99,14 +100,16 @@ class DataSubjectRequests:
         """Write the export as ``subject.json`` plus one file per image/binary item in ``out_dir``."""
         data = self.export_subject(document_number, **kwargs)
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)  # the subject's data in clear: 0700, files 0600
         for it in data["items"]:
             if "data_base64" in it:
                 name = f"{it['ref']}.{_EXT.get(it['media_type'], 'bin')}"
-                (out / name).write_bytes(base64.b64decode(it.pop("data_base64")))
+                with open_private(out / name, "wb") as f:
+                    f.write(base64.b64decode(it.pop("data_base64")))
                 it["file"] = name
         path = out / "subject.json"
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        with open_private(path, encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False))
         return path
 
     # -- erasure -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from storage._db import (
     checkpoint_truncate,
     migrate,
     open_database,
+    open_private,
     private_dir,
     transaction,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "checkpoint_truncate",
     "migrate",
     "open_database",
+    "open_private",
     "private_dir",
     "transaction",
 ]

@@ -76,6 +76,16 @@ def check_private(path: str | Path) -> None:
                                 f"fix: chmod {want} {p}")
 
 
+def open_private(path: str | Path, mode: str = "w", **kwargs):
+    """Open ``path`` for writing as a file private to this user (0600, also when it existed; missing
+    directories 0700): for exports and reports that hold personal data outside the encrypted stores."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode, **kwargs)
+
+
 def _create_private(path: Path) -> None:
     """Create the database file 0600 before SQLite does (its WAL and SHM files take the database's mode)."""
     private_dir(path.parent)

@@ -141,7 +141,6 @@ def _run_sim(sim_dir, offline, overrides, as_json) -> bool:
 
 def write_witness(db_path, out, device: str) -> None:
     """Print (or write to ``out``) the witness head a device's database keeps, as one JSON object."""
-    from pathlib import Path
 
     from devicelink import OutboxError, stored_ledger_head
 
@@ -156,7 +155,10 @@ def write_witness(db_path, out, device: str) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    Path(out).write_text(text, encoding="utf-8")
+    from storage import open_private
+
+    with open_private(out, encoding="utf-8") as f:
+        f.write(text)
     click.echo(f"witness head at ledger entry {head.seq} (signed {head.at}) written to {out}", err=True)
 
 

@@ -157,15 +157,17 @@ def _export(db, document_number, issuing_state, out, as_json, purpose):
         import base64
 
         from privacy import media_type
+        from storage import open_private, private_dir
 
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(Path(out))  # the subject's data in clear: the officer's alone (0700 / 0600)
         for item in data["items"]:
             if "data_base64" in item:
                 raw = base64.b64decode(item.pop("data_base64"))
                 item["file"] = f"{item['ref']}.{_EXT.get(media_type(raw), 'bin')}"
-                (folder / item["file"]).write_bytes(raw)
-        (folder / "subject.json").write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+                with open_private(folder / item["file"], "wb") as f:
+                    f.write(raw)
+        with open_private(folder / "subject.json", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False))
     _emit(data, as_json, f"{len(data['items'])} item(s) held about {issuing_state} {document_number}"
           + (f", written to {out}" if out else ""))
 

@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import json
+import stat
 
 import pytest
 from click.testing import CliRunner
@@ -60,6 +61,9 @@ def test_report_purge_verify_export(filled, tmp_path):
     live = next(i for i in export["items"] if i["category"] == "live_image")
     assert (tmp_path / "sar" / live["file"]).read_bytes() == base64.b64decode(body["live_image"])
     assert (tmp_path / "sar" / "subject.json").exists()
+    # the subject's data in clear: the officer's alone
+    assert stat.S_IMODE((tmp_path / "sar").stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in (tmp_path / "sar").iterdir())
 
     r = run("purge", "--json", "--db", str(db), "--now", later)
     done = json.loads(r.output)
@@ -71,6 +75,7 @@ def test_report_purge_verify_export(filled, tmp_path):
     key = run("public-key", "--db", str(db)).output.strip()
     out = tmp_path / "ledger.jsonl"
     assert run("export-ledger", str(out), "--db", str(db)).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
     r = run("verify-export", str(out), "--public-key", key, "--json")
     assert r.exit_code == 0 and json.loads(r.output)["key_pinned"]
 
