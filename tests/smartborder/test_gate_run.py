@@ -156,7 +156,9 @@ sync_interval_s = 1
             assert checks[check] == "passed", (check, checks)
         assert door.commands[:1] == ["OPEN"]
         # the outbox is sealed on disk and its event reached the back office (the last sync at exit)
-        assert (tmp_path / "data" / "gate.db").is_file() and (tmp_path / "data" / "gate.db.vault").is_file()
+        # (the vault's key store is key material: in the key directory, 0600)
+        assert (tmp_path / "data" / "gate.db").is_file() and not (tmp_path / "data" / "gate.db.vault").exists()
+        assert ((tmp_path / "keys" / "gate-vault.db").stat().st_mode & 0o777) == 0o600
         kek = tmp_path / "keys" / "gate.kek"
         assert kek.is_file() and (kek.stat().st_mode & 0o077) == 0
         events = backoffice.app.state.ctx.records.list_events("gate-sim", 0, 10)
