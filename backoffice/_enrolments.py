@@ -71,6 +71,7 @@ class Enrolments:
         self._lock = threading.RLock()
         self._faces: FaceGallery | None = None
         self._fingers: FingerGallery | None = None
+        self._data_version: int | None = None
 
     @property
     def face_matching(self) -> FaceMatching:
@@ -93,7 +94,18 @@ class Enrolments:
             self._faces = None
             self._fingers = None
 
+    def _changed_elsewhere(self) -> bool:
+        """Another process (the ``smartborder privacy`` CLI: an erasure, a purge) committed to the database
+        since the galleries were loaded (SQLite's ``data_version``; this connection's own writes do not count)."""
+        with self.store.read() as db:
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
     def _load(self) -> tuple[FaceGallery, FingerGallery | None]:
+        if self._changed_elsewhere():
+            self.invalidate()
         if self._faces is not None:
             return self._faces, self._fingers
         face_matching, finger_matching = self.face_matching, self.ctx.config.fingerprint_matching

@@ -19,6 +19,7 @@ __all__ = [
     "LoginThrottled",
     "NotFound",
     "PayloadTooLarge",
+    "SealedItemUnreadable",
     "Shredded",
     "Unauthorized",
     "problem",
@@ -67,6 +68,13 @@ class Shredded(BackofficeError):
     one restored from a backup."""
 
     status, slug, title = 410, "shredded", "Crypto-shredded"
+
+
+class SealedItemUnreadable(BackofficeError):
+    """A sealed item failed authentication (tampered, or moved from another record) or its data key is unknown
+    to this key store: never read as "purged"; logged as a tamper event."""
+
+    status, slug, title = 409, "sealed-item-unreadable", "Sealed item unreadable"
 
 
 class Conflict(BackofficeError):

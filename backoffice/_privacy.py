@@ -28,7 +28,7 @@ from typing import Any
 
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
-from backoffice._errors import Shredded
+from backoffice._errors import SealedItemUnreadable, Shredded
 from backoffice._store import Store
 from storage import open_database
 
@@ -84,6 +84,8 @@ def load_kek(config: BackofficeConfig) -> privacy.KeyEncryptionKeyProvider:
     a random one only in dev."""
     try:
         if config.kek_file is not None:
+            if config.db_path is not None:  # never in the data: a backup carrying it defeats the shredding
+                privacy.check_key_location(config.kek_file, Path(config.db_path).resolve().parent)
             return privacy.FileKek(config.kek_file)
         if config.kek is None:
             if not config.dev:
@@ -144,6 +146,18 @@ def _key_store(config: BackofficeConfig) -> Path:
     return keys
 
 
+def forget_subject(store: Store, subject: str) -> dict:
+    """After the vault erased a subject: drop the records' references to its (now unreadable) data, and take
+    its enrolments out of the duplicate check (galleries reload when another process changed the database)."""
+    with store.tx() as db:
+        n_exc = db.execute("UPDATE exceptions SET personal_ref = NULL, live_image_ref = NULL, chip_image_ref = NULL, "
+                           "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
+        n_enr = db.execute("UPDATE enrolments SET personal_ref = NULL, face_ref = NULL, finger_ref = NULL, "
+                           "status = CASE WHEN status = 'accepted' THEN 'rejected' ELSE status END, "
+                           "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
+    return {"exceptions": n_exc, "enrolments": n_enr}
+
+
 def _holds_sealed_data(db: Path) -> bool:
     import sqlite3
 
@@ -195,16 +209,18 @@ class PrivacyGateway:
         return ref
 
     def open(self, ref: str, *, actor: str, role: str, purpose: str, record: str) -> bytes | None:
-        """Decrypt one item (ledgered). None when it was purged or its subject erased."""
+        """Decrypt one item (ledgered). None when it was purged, its subject erased, or it cannot be opened
+        (the callers treat every such item as unavailable: e.g. ``templates_unreadable``)."""
         try:
             return self.open_or_explain(ref, actor=actor, role=role, purpose=purpose, record=record)
-        except Shredded:
+        except (Shredded, SealedItemUnreadable):
             return None
 
     def open_or_explain(self, ref: str, *, actor: str, role: str, purpose: str, record: str) -> bytes | None:
         """Decrypt one item (ledgered). None when it is no longer registered (purged); :class:`Shredded`
         when it is but its data key was destroyed (a database restored from a backup taken before the
-        purge or erasure: crypto-shredding reaches every copy)."""
+        purge or erasure: crypto-shredding reaches every copy); :class:`SealedItemUnreadable` when the
+        envelope fails authentication (tampered) or its key is unknown to this key store (logged)."""
         with self.store.tx():
             item = self.retention.get(ref)
             self.ledger.append(actor, role, f"read:{item.category}" if item else "read:missing", record, purpose,
@@ -216,11 +232,14 @@ class PrivacyGateway:
         except privacy.SubjectShreddedError as e:
             raise Shredded("the item's data key was destroyed (retention purge or erasure): no copy of it can be "
                            "read, also not one restored from a backup") from e
-        except privacy.KeyNotFoundError:
-            return None
-        except privacy.IntegrityError:
+        except privacy.KeyNotFoundError as e:
+            log.error("sealed item's data key is unknown to the key store", extra={"event": "vault_key_missing",
+                                                                                  "ref": ref})
+            raise SealedItemUnreadable("the item's data key is not in this key store (a database restored beside "
+                                       "another key store?)") from e
+        except privacy.IntegrityError as e:
             log.error("sealed item failed authentication", extra={"event": "vault_tamper", "ref": ref})
-            return None
+            raise SealedItemUnreadable("the sealed item failed authentication (tampered, or not this record's)") from e
 
     def access(self, *, actor: str, role: str, action: str, record: str, purpose: str,
                subject_id: str | None = None) -> None:
@@ -259,8 +278,10 @@ class PrivacyGateway:
             self.ledger.append(actor, role, "erase_subject", subject_id, purpose,
                                _basis(purpose, "erasure on a lawful request (Decree 13/2023 art. 9, 16)"),
                                subject_id=subject_id, details={"items": removed, "key_shredded": shredded})
-        self.retention.flush()  # no page of the erased items or keys stays in a WAL file
-        return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed}
+        records = forget_subject(self.store, subject_id)
+        flushed = self.retention.flush()  # no page of the erased items or keys stays in a WAL file
+        return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed, "records": records,
+                "wal_truncated": flushed}
 
     def retention_report(self) -> list[dict]:
         now = self.clock()
@@ -274,10 +295,34 @@ class PrivacyGateway:
                            due=self.ledger.prunable(CATEGORIES["audit_entry"].fallback_keep.before(now)))
         return rows
 
+    def purge_report(self, now: dt.datetime | None = None, *, dry_run: bool, actor: str, role: str,
+                     batch: int = 1000) -> privacy.PurgeReport:
+        """The retention purge (crypto-shredding each item's key), with the records that point at the purged
+        items dropped in the same batch (:meth:`drop_records`)."""
+        return self.retention.purge(now or self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role,
+                                    on_purge=self.drop_records)
+
+    def drop_records(self, items: list[privacy.PurgedItem]) -> None:
+        """Inside a purge batch: an exception or enrolment whose record item goes is deleted with it (its row
+        keeps the keyed subject id, scores and consent: "was this document here?" must not stay answerable);
+        a purged image or template leaves its reference empty."""
+        db = self.store.db
+        for it in items:
+            if it.category == "exception_record":
+                db.execute("DELETE FROM exceptions WHERE id = ?", [it.record_id])
+            elif it.category == "enrolment_record":
+                db.execute("DELETE FROM enrolments WHERE id = ?", [it.record_id])
+            elif it.category in ("live_image", "chip_image"):
+                column = "live_image_ref" if it.category == "live_image" else "chip_image_ref"
+                db.execute(f"UPDATE exceptions SET {column} = NULL WHERE {column} = ?", [it.ref])  # noqa: S608
+            elif it.category in ("face_template", "finger_template"):
+                column = "face_ref" if it.category == "face_template" else "finger_ref"
+                db.execute(f"UPDATE enrolments SET {column} = NULL WHERE {column} = ?", [it.ref])  # noqa: S608
+
     def purge(self, *, dry_run: bool, actor: str, role: str, batch: int = 1000) -> dict:
-        r = self.retention.purge(self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role)
+        r = self.purge_report(dry_run=dry_run, batch=batch, actor=actor, role=role)
         return {"dry_run": r.dry_run, "at": r.cutoff[:19] + "Z", "purged": r.purged, "by_category": r.by_category,
-                "ids_sha256": r.ids_sha256}
+                "ids_sha256": r.ids_sha256, "keys_shredded": r.keys_shredded, "wal_truncated": r.wal_truncated}
 
     def purge_history(self) -> list[dict]:
         return [{"at": r["started_at"][:19] + "Z", "actor": r["actor"], "dry_run": r["dry_run"], "purged": r["purged"],

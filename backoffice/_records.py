@@ -198,16 +198,6 @@ class Records:
         enr = [r["id"] for r in self.store.query("SELECT id FROM enrolments WHERE subject_id = ?", (subject,))]
         return {"exceptions": exc, "enrolments": enr}
 
-    def forget_subject(self, subject: str) -> dict:
-        """After the vault erased a subject: drop our references to its (now unreadable) data."""
-        with self.store.tx() as db:
-            n_exc = db.execute("UPDATE exceptions SET personal_ref = NULL, live_image_ref = NULL, chip_image_ref = NULL, "
-                               "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
-            n_enr = db.execute("UPDATE enrolments SET personal_ref = NULL, face_ref = NULL, finger_ref = NULL, "
-                               "status = CASE WHEN status = 'accepted' THEN 'rejected' ELSE status END, "
-                               "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
-        self.enrolments.invalidate()
-        return {"exceptions": n_exc, "enrolments": n_enr}
 
 
 def _exception_public(row: dict) -> dict:

@@ -421,6 +421,8 @@ class PurgeResultPublic(BaseModel):
     purged: int
     by_category: dict[str, int]
     ids_sha256: str = Field(description="SHA-256 over the purged item references, for the auditor")
+    keys_shredded: int = Field(0, description="data keys destroyed (every copy of those items is unreadable)")
+    wal_truncated: bool = Field(True, description="the WAL files were truncated (false: retry the purge later)")
 
 
 class PurgeRunPublic(BaseModel):
@@ -487,3 +489,5 @@ class SubjectErasurePublic(BaseModel):
     key_shredded: bool
     items_removed: int
     records: dict[str, int]
+    wal_truncated: bool = Field(description="the data database's and the key store's WAL files were truncated "
+                                "(false: another reader held them; old pages may remain until the next checkpoint)")

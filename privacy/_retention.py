@@ -89,9 +89,17 @@ class PurgeReport:
     rekeyed: int = 0
     #: the data database's and the key store's WAL files were checkpointed and truncated to zero bytes
     wal_truncated: bool = False
+    #: purged items whose data key could not be found (an envelope damaged before its key was recorded):
+    #: their rows are gone, but an older copy might still open; named so an operator can act
+    unshredded: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Every purged item's key destroyed and no old page left in a WAL file."""
+        return self.dry_run or (self.unshredded == 0 and self.wal_truncated)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "complete": self.complete}
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,7 @@ class RetentionStore:
                  vault: Vault | None = None) -> None:
         self.db = connect(db)
         self.vault = vault
+        self._unshredded = 0
         self.policies = dict(DEFAULT_POLICIES if policies is None else policies)
         self.ledger = ledger
         self.clock = clock or system_clock
@@ -163,16 +172,23 @@ class RetentionStore:
             if anchors["created"] is None:
                 anchors["created"] = _ts(now)
             held_by = it.get("held_by")
+            payload = it.get("payload")
+            key_id = None
+            if payload is not None:
+                try:
+                    key_id = envelope_key_id(bytes(payload))
+                except IntegrityError as e:
+                    raise RetentionError(f"the payload of {category}/{record_id} is not a vault envelope: {e}") from e
             rows.append((ref, category, record_id, it.get("subject_id"), anchors["created"], anchors["ended"],
                          anchors["resolved"], anchors["last_exit"], anchors["period_end"], held_by,
-                         self._due(category, anchors, held_by), it.get("payload")))
+                         self._due(category, anchors, held_by), payload, key_id))
             refs.append(ref)
         try:
             with transaction(self.db, self.lock) as db:
                 db.conn.executemany(
                     "INSERT INTO retention_items (ref, category, record_id, subject_id, created_at, ended_at, "
-                    "resolved_at, last_exit_at, period_end_at, held_by, due_at, payload) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    "resolved_at, last_exit_at, period_end_at, held_by, due_at, payload, key_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.IntegrityError as e:
             raise RetentionError(f"an item reference is already registered: {e}") from e
         return refs
@@ -276,13 +292,14 @@ class RetentionStore:
                 db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status) "
                            "VALUES (?, ?, ?, 0, ?, ?, 'running')", [run_id, iso(self.clock()), cutoff, actor, role])
         shredded = rekeyed = 0
+        self._unshredded = 0
         while True:
             more, n_keys, n_rekeyed = self._purge_batch(run_id, cutoff, batch, on_purge)
             shredded, rekeyed = shredded + n_keys, rekeyed + n_rekeyed
             if not more:
                 break
         report = self._finish(run_id, resumed)
-        report.keys_shredded, report.rekeyed = shredded, rekeyed
+        report.keys_shredded, report.rekeyed, report.unshredded = shredded, rekeyed, self._unshredded
         before = self._ledger_cutoff(_dt(cutoff))
         if before is not None:
             report.ledger_pruned = self.ledger.prune(before, actor=actor, role=role)
@@ -307,7 +324,7 @@ class RetentionStore:
         return policy.fallback_keep.before(cutoff)
 
     def _due_rows(self, db: sqlite_utils.Database, cutoff: float, batch: int) -> list[tuple]:
-        return db.execute("SELECT id, ref, category, record_id, subject_id, payload FROM retention_items "
+        return db.execute("SELECT id, ref, category, record_id, subject_id, payload, key_id FROM retention_items "
                           "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
                           [cutoff, batch]).fetchall()
 
@@ -329,23 +346,24 @@ class RetentionStore:
         n = 0
         with transaction(self.db, self.lock) as db:
             keys_by_subject: dict[str, set[str]] = {}
-            for _, _, _, _, subject, payload in self._due_rows(db, cutoff, batch):
-                kid = self._key_of(payload)
-                if subject is not None and kid is not None:
-                    keys_by_subject.setdefault(subject, set()).add(kid)
+            for _, _, _, _, subject, payload, recorded in self._due_rows(db, cutoff, batch):
+                for kid in {recorded, self._key_of(payload)} - {None}:
+                    if subject is not None:
+                        keys_by_subject.setdefault(subject, set()).add(kid)
             for subject, kids in keys_by_subject.items():
-                live = db.execute("SELECT id, category, record_id, payload FROM retention_items WHERE subject_id = ? "
-                                  "AND payload IS NOT NULL AND (due_at IS NULL OR due_at > ?)",
+                live = db.execute("SELECT id, category, record_id, payload, key_id FROM retention_items WHERE "
+                                  "subject_id = ? AND payload IS NOT NULL AND (due_at IS NULL OR due_at > ?)",
                                   [subject, cutoff]).fetchall()
-                for item_id, category, record_id, payload in live:
-                    if self._key_of(payload) not in kids:
+                for item_id, category, record_id, payload, recorded in live:
+                    if not ({recorded, self._key_of(payload)} & kids):
                         continue
                     try:
                         plain = self.vault.open(subject, category, record_id, bytes(payload))
                     except PrivacyError:
                         continue  # unreadable already: nothing the shred could take away
-                    db.execute("UPDATE retention_items SET payload = ? WHERE id = ?",
-                               [self.vault.seal(subject, category, record_id, plain), item_id])
+                    envelope = self.vault.seal(subject, category, record_id, plain)
+                    db.execute("UPDATE retention_items SET payload = ?, key_id = ? WHERE id = ?",
+                               [envelope, envelope_key_id(envelope), item_id])
                     n += 1
         return n
 
@@ -363,8 +381,9 @@ class RetentionStore:
             if self.vault is not None:
                 # the keys go first: should the deletion below fail, the items stay registered but
                 # unreadable, and the next purge deletes them
-                shredded = self.vault.shred_keys([k for k in map(self._key_of, (r[5] for r in rows)) if k],
-                                                 flush=False)
+                keys = [k for r in rows for k in (r[6], self._key_of(r[5])) if k]
+                self._unshredded += sum(1 for r in rows if r[5] is not None and not r[6] and not self._key_of(r[5]))
+                shredded = self.vault.shred_keys(keys, flush=False)
             db.conn.executemany("INSERT INTO retention_run_items (run_id, item_id, category, ref) VALUES (?, ?, ?, ?)",
                                 [(run_id, r[0], r[2], r[1]) for r in rows])
             db.conn.executemany("DELETE FROM retention_items WHERE id = ?", [(r[0],) for r in rows])

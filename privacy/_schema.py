@@ -79,6 +79,11 @@ MIGRATIONS: list[Migration] = [
             id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, entry_hash TEXT NOT NULL,
             at TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL);
     """),
+    # the data key of a sealed item, recorded when it is registered: the purge destroys it even when the
+    # stored envelope no longer parses (a damaged row must not keep its key alive)
+    Migration("privacy_0007_retention_key_id", """
+        ALTER TABLE retention_items ADD COLUMN key_id TEXT;
+    """),
 ]
 
 _NAMES = [m.name for m in MIGRATIONS]

@@ -162,21 +162,26 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
 
 
 def checkpoint_truncate(db: sqlite_utils.Database, lock: threading.RLock | None = None, *,
-                        attempts: int = 20) -> bool:
+                        attempts: int = 3, wait_ms: int = 1000) -> bool:
     """Copy the WAL into the database and truncate it to zero bytes (``wal_checkpoint(TRUNCATE)``), so
     no older page version (an overwritten key, a deleted ciphertext) survives in the ``-wal`` file.
-    Retries while another connection reads; True when the WAL is empty (or the database has none)."""
+    Waits up to ``wait_ms`` per attempt for other connections' readers; True when the WAL is empty (or
+    the database has none), False when a reader kept it (the caller says so: the purge is incomplete)."""
     for i in range(attempts):
         with lock if lock is not None else _NOLOCK:
             if db.conn.in_transaction:
                 return False
+            (timeout,) = db.execute("PRAGMA busy_timeout").fetchone()
             try:
+                db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
                 row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.Error:
                 row = (1, -1, -1)
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
         if row is None or (row[0] == 0 and row[1] in (0, -1)):
             return True
-        time.sleep(min(0.05 * (i + 1), 0.5))
+        time.sleep(0.05 * (i + 1))
     return False
 
 

@@ -59,7 +59,9 @@ def get_exception(exception_id: str, guard: Guard, ctx: Ctx) -> ExceptionDetailP
                             "image/png": {"schema": {"type": "string", "format": "binary"}},
                             "image/jp2": {"schema": {"type": "string", "format": "binary"}}}},
     410: {"model": ProblemPublic, "description": "the image's data key was destroyed by the retention purge or an "
-          "erasure (`.../shredded`): no copy of it can be read, also not one restored from a backup"}})
+          "erasure (`.../shredded`): no copy of it can be read, also not one restored from a backup"},
+    409: {"model": ProblemPublic, "description": "the sealed image failed authentication (tampered) or its key is "
+          "unknown to this key store (`.../sealed-item-unreadable`); logged as a tamper event"}})
 def get_exception_image(exception_id: str, which: Literal["live", "chip"], guard: Guard, ctx: Ctx) -> Response:
     """The live capture or the chip (DG2) image, decrypted for review (ledgered, never cached). 404 once it
     was purged; 410 ``shredded`` when the database still lists it but its key is gone (a restored backup)."""

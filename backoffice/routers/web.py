@@ -226,7 +226,7 @@ def privacy_subject(request: Request, ctx: Ctx, user: UiPrivacy,
     subject = ctx.records.subject_id(issuing_state, document_number)
     if action == "erase":
         result = ctx.privacy.erase_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
-        result["records"] = ctx.records.forget_subject(subject)
+        ctx.records.enrolments.invalidate()  # the records were dropped with the keys; the galleries reload
     else:
         result = ctx.privacy.export_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
         result["records"] = ctx.records.subject_records(subject)

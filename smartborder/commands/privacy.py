@@ -107,13 +107,26 @@ def report(db: str | None, as_json: bool, now: str | None) -> None:
 @json_option
 @now_option
 def purge(db: str | None, dry_run: bool, batch: int, as_json: bool, now: str | None) -> None:
-    """Delete every item past its retention period (ledgered; resumes an interrupted run)."""
+    """Delete every item past its retention period, destroying each one's data key, with the exception and
+    enrolment records that point at it (ledgered; resumes an interrupted run). Exit 1 when a purged item's
+    key could not be found or a WAL file could not be truncated (run again when the service is idle)."""
     officer = _Officer(db)
-    r = officer.gateway.retention.purge(_parse_now(now), dry_run=dry_run, batch=batch, actor=officer.actor,
-                                        role="privacy_officer")
+    r = officer.gateway.purge_report(_parse_now(now), dry_run=dry_run, batch=batch, actor=officer.actor,
+                                     role="privacy_officer")
     verb = "would purge" if dry_run else "purged"
-    _emit(r.to_dict(), as_json, f"{verb} {r.purged} item(s) {json.dumps(r.by_category)} up to {r.cutoff}"
-          f"{' (resumed an interrupted run)' if r.resumed else ''}; ids sha256 {r.ids_sha256}")
+    text = (f"{verb} {r.purged} item(s) {json.dumps(r.by_category)} up to {r.cutoff}"
+            f"{' (resumed an interrupted run)' if r.resumed else ''}; ids sha256 {r.ids_sha256}")
+    if not dry_run:
+        text += f"; {r.keys_shredded} data key(s) destroyed"
+        if r.unshredded:
+            text += (f"\nINCOMPLETE: {r.unshredded} purged item(s) had no data key on record (a damaged envelope): "
+                     "an older copy of them may still open")
+        if not r.wal_truncated:
+            text += ("\nINCOMPLETE: a WAL file could not be truncated (another process holds it open): old pages "
+                     "may remain in *-wal until the next checkpoint; run the purge again when the service is idle")
+    _emit(r.to_dict(), as_json, text)
+    if not r.complete:
+        raise SystemExit(1)
 
 
 def _witness_heads(files, as_json: bool) -> list[dict]:
@@ -218,7 +231,14 @@ def erase(document_number, issuing_state, purpose, yes, db, as_json) -> None:
     officer = _Officer(db)
     subject = officer.subject_id(issuing_state, document_number)
     r = officer.gateway.erase_subject(subject, actor=officer.actor, role="privacy_officer", purpose=purpose)
-    _emit(r, as_json, f"erased: key shredded={r['key_shredded']}, {r['items_removed']} item(s) removed")
+    text = (f"erased: key shredded={r['key_shredded']}, {r['items_removed']} item(s) removed, records "
+            f"{json.dumps(r['records'])}")
+    if not r["wal_truncated"]:
+        text += ("\nINCOMPLETE: a WAL file could not be truncated (another process holds it open): run "
+                 "`smartborder privacy purge` again when the service is idle")
+    _emit(r, as_json, text)
+    if not r["wal_truncated"]:
+        raise SystemExit(1)
 
 
 @privacy.command("export-ledger")
@@ -233,13 +253,24 @@ def export_ledger(path, db) -> None:
 
 @privacy.command("verify-export")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--public-key", default=None, help="The ledger's Ed25519 public key (base64), pinned.")
+@click.option("--public-key", default=None, help="The ledger's Ed25519 public key (base64), pinned: obtained out "
+              "of band (smartborder privacy public-key). Required unless --allow-unpinned.")
+@click.option("--allow-unpinned", is_flag=True, help="Check the export against the keys it lists itself (proves "
+              "only that it is self-consistent: anyone can sign a forged export with their own key).")
+@click.option("--witness", "witness_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A ledger head a gate or kiosk kept (smartborder gate witness / kiosk witness). Repeatable.")
 @json_option
-def verify_export_cmd(path, public_key, as_json) -> None:
-    """Verify a ledger export on its own (no database needed)."""
+def verify_export_cmd(path, public_key, allow_unpinned, witness_files, as_json) -> None:
+    """Verify a ledger export on its own (no database needed). Exit 1 on any problem, and when no key is
+    pinned (unless --allow-unpinned)."""
     from privacy import verify_export
 
-    v = verify_export(path, public_key)
+    if public_key is None and not allow_unpinned:
+        _emit({"ok": False, "first_bad_index": None, "reason": "no pinned key"}, as_json,
+              "EXPORT NOT VERIFIED: pin the ledger's public key with --public-key (smartborder privacy public-key); "
+              "the keys an export lists prove only that it is self-consistent (--allow-unpinned to check that)")
+        raise SystemExit(1)
+    v = verify_export(path, public_key, _witness_heads(witness_files, as_json))
     _emit(v.to_dict(), as_json, f"export ok: {v.entries} entries" + ("" if v.key_pinned else " (key not pinned)")
           if v.ok else f"EXPORT BROKEN at entry {v.first_bad_index}: {v.reason}")
     if not v.ok:
@@ -263,6 +294,7 @@ def rotate_kek(new_kek_file, db) -> None:
 
     officer = _Officer(db)
     try:
+        privacy_pkg.check_key_location(new_kek_file, Path(officer.config.db_path).resolve().parent)
         n = officer.gateway.vault.rotate_kek(privacy_pkg.FileKek(new_kek_file))
     except privacy_pkg.KekError as e:
         raise click.ClickException(str(e)) from e

@@ -107,6 +107,15 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         **matchers(face_threshold=face_threshold, fingerprint_threshold=finger_threshold),
     }
     values.update(overrides)
+    from privacy import KeyFileError, check_key_location
+
+    # key material stays out of the data directory (and so out of its backups)
+    for what, path in (("kek_file", values.get("kek_file")), ("the key store", values.get("keys_db_path"))):
+        try:
+            if path:
+                check_key_location(path, settings.data_dir)
+        except KeyFileError as e:
+            raise CompositionError(f"{what}: {e}") from e
     try:
         return BackofficeConfig(**values)
     except (ConfigError, TypeError) as e:

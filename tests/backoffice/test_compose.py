@@ -41,3 +41,16 @@ def test_the_app_is_built_with_them_and_fails_closed_without_a_key(tmp_path):
     prod = _settings(tmp_path, env="prod", secret_key="s" * 32, device_token="d" * 32, kek_file=str(tmp_path / "no"))
     with pytest.raises(CompositionError, match="no"):
         build_backoffice(prod, environ={}, db_path=tmp_path / "p.db")
+
+
+def test_key_material_inside_the_data_directory_is_refused(tmp_path):
+    from privacy import FileKek
+    from smartborder.compose.backoffice import CompositionError
+
+    kek = tmp_path / "backoffice.kek"
+    FileKek.generate(kek)
+    with pytest.raises(CompositionError, match="inside the data directory"):
+        backoffice_config(_settings(tmp_path, env="test", secret_key="s" * 32, device_token="d" * 32, kek_file=kek),
+                          environ={})
+    with pytest.raises(CompositionError, match="inside the data directory"):
+        backoffice_config(_settings(tmp_path), environ={}, keys_db_path=tmp_path / "k" / "keys.db")

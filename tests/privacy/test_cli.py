@@ -78,6 +78,10 @@ def test_report_purge_verify_export(filled, tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     r = run("verify-export", str(out), "--public-key", key, "--json")
     assert r.exit_code == 0 and json.loads(r.output)["key_pinned"]
+    # without a pinned key an export proves only that it is self-consistent: refused unless asked for
+    r = run("verify-export", str(out))
+    assert r.exit_code == 1 and "--public-key" in r.output
+    assert run("verify-export", str(out), "--allow-unpinned").exit_code == 0
 
 
 def test_report_shows_each_categorys_rule_and_legal_basis(filled):
@@ -137,7 +141,11 @@ def test_rotate_kek(filled, tmp_path, monkeypatch):
 
     db, _ = filled
     before = json.loads(run("export", "C1234567", "--issuing-state", "VNM", "--db", str(db), "--json").output)
-    new = tmp_path / "new.kek"
+    inside = tmp_path / "inside.kek"  # a KEK in the data directory would ride along in every data backup
+    FileKek.generate(inside)
+    r = run("rotate-kek", "--new-kek-file", str(inside), "--db", str(db))
+    assert r.exit_code == 1 and "inside the data directory" in r.output
+    new = tmp_path.with_name(tmp_path.name + "-keys") / "new.kek"
     FileKek.generate(new)
     r = run("rotate-kek", "--new-kek-file", str(new), "--db", str(db))
     assert r.exit_code == 0 and "rewrapped" in r.output, r.output

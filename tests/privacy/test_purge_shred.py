@@ -191,3 +191,42 @@ def test_the_purge_shreds_within_a_batch_and_over_many_batches(stack):
     report = stack.p.retention.purge(batch=3)
     assert report.purged == 7 and report.keys_shredded == 7
     assert not any(stack.p.vault.key_exists(k) for k in keys)
+
+
+def test_a_damaged_envelope_still_has_its_key_destroyed(stack, tmp_path):
+    """The key id is recorded when an item is registered: an envelope damaged later (a flipped magic byte)
+    does not keep its key alive past the purge."""
+    ref = _live_image(stack, "tx-1")
+    envelope = stack.p.retention.get(ref).payload
+    key_id = envelope_key_id(envelope)
+    _backup(stack.data_path, tmp_path / "backup.db")
+    with sqlite3.connect(stack.data_path) as conn:
+        conn.execute("UPDATE retention_items SET payload = ? WHERE ref = ?", [b"XBV" + envelope[3:], ref])
+    stack.clock.travel(days=2)
+    report = stack.p.retention.purge()
+    assert report.purged == 1 and report.keys_shredded == 1 and report.unshredded == 0 and report.complete
+    assert not stack.p.vault.key_exists(key_id)
+    with pytest.raises(SubjectShreddedError):
+        stack.p.vault.open("subj_a", "live_image", "tx-1", envelope)
+
+
+def test_a_payload_that_is_no_envelope_is_refused_at_registration(stack):
+    from privacy import RetentionError
+
+    with pytest.raises(RetentionError, match="not a vault envelope"):
+        stack.p.retention.register("live_image", "tx-1", "subj_a", payload=b"\xff\xd8\xff\xe0 a bare JPEG")
+
+
+def test_a_reader_holding_the_wal_makes_the_purge_say_it_is_incomplete(stack):
+    _live_image(stack, "tx-1")
+    stack.clock.travel(days=2)
+    reader = sqlite3.connect(stack.data_path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM retention_items").fetchone()  # a snapshot the checkpoint must wait for
+        report = stack.p.retention.purge()
+    finally:
+        reader.close()
+    assert report.purged == 1 and report.keys_shredded == 1
+    assert report.wal_truncated is False and report.complete is False and report.to_dict()["complete"] is False
+    assert stack.p.retention.flush()  # the reader gone, the next checkpoint empties the WAL
