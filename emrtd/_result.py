@@ -181,13 +181,21 @@ class ReadResult:
         }
 
     def save(self, directory: str | Path) -> list[Path]:
-        """Write every file read as ``EF_COM.bin``, ``DG1.bin``, ... (the input of ``chip verify``)."""
+        """Write every file read as ``EF_COM.bin``, ``DG1.bin``, ... (the input of ``chip verify``). They hold
+        the holder's data and photo in clear: the files are 0600 and a directory created here 0700."""
+        import os
+
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        if not out.exists():
+            out.mkdir(parents=True, mode=0o700)
+            os.chmod(out, 0o700)
         written = []
         for name, content in self.files.items():
             path = out / file_name_on_disk(name)
-            path.write_bytes(content)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
             written.append(path)
         return written
 

@@ -39,6 +39,9 @@ def test_issue_then_read_with_mrz_and_save(tmp_path, photo):
     assert d["chip_authentication"]["succeeded"] and d["active_authentication"]["succeeded"]
     assert (dump / "DG1.bin").read_bytes() == (out / "DG1.bin").read_bytes()
     assert (dump / "EF_SOD.bin").exists() and (dump / "EF_COM.bin").exists()
+    # the holder's data and photo in clear: the reader's alone
+    assert dump.stat().st_mode & 0o777 == 0o700
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in dump.iterdir())
 
 
 def test_read_with_can_and_extended_text_output(tmp_path, photo):
