@@ -283,11 +283,17 @@ class PrivacyGateway:
         return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed, "records": records,
                 "wal_truncated": flushed}
 
-    def retention_report(self) -> list[dict]:
+    def retention_report(self, language: str = "en") -> list[dict]:
+        """Per category: items held, due, the oldest, the rule (``policy``: compact; ``rule``: the policy's own
+        sentence in ``language``, the one the kiosk shows) and its legal basis (EU model, Decree 13/2023)."""
         now = self.clock()
-        rows = [{"category": r.category, "records": r.count, "due": r.overdue,
-                 "oldest": r.oldest[:19] + "Z" if r.oldest else None, "policy": r.policy}
-                for r in self.retention.retention_report(now)]
+        rows = []
+        for r in self.retention.retention_report(now):
+            policy = self.retention.policies.get(r.category)
+            rows.append({"category": r.category, "records": r.count, "due": r.overdue,
+                         "oldest": r.oldest[:19] + "Z" if r.oldest else None, "policy": r.policy,
+                         "rule": policy.rule_text(language) if policy else "no policy",
+                         "basis": list(policy.legal_bases) if policy else []})
         for row in rows:
             if row["category"] == "audit_entry":  # the ledger entries themselves
                 first = self.ledger.entries(limit=1)

@@ -413,6 +413,8 @@ class RetentionRowPublic(BaseModel):
     due: int = Field(description="Items past their retention period (purged by the next run)")
     oldest: str | None
     policy: str
+    rule: str = Field(description="the rule in words (the policy's own sentence, as the kiosk's consent notice)")
+    basis: list[str] = Field(description="its legal basis: the EU model's provision, Vietnam's Decree 13/2023/ND-CP")
 
 
 class PurgeResultPublic(BaseModel):

@@ -197,7 +197,8 @@ def enrolment_decision(enrolment_id: str, ctx: Ctx, user: UiSupervisor,
 def _privacy_page(request: Request, ctx, user: Principal, **extra) -> HTMLResponse:
     p = ctx.privacy
     return render(request, ctx, "privacy.html", user, ledger=p.verify_ledger(), ledger_tail=p.ledger_tail(25),
-                  retention=p.retention_report(), purges=p.purge_history(), purposes=p.purposes(), **extra)
+                  retention=p.retention_report(_lang(request, ctx)), purges=p.purge_history(), purposes=p.purposes(),
+                  **extra)
 
 
 @router.get("/privacy")

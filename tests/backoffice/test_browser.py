@@ -139,6 +139,8 @@ def test_privacy_officer_flow(live, browser):
     assert "Ledger intact" in page.inner_text("#ledger-status")
     assert "border-guard" in page.inner_text("#ledger-tail")
     assert page.locator("#retention tr").count() >= 2
+    retention = page.inner_text("#retention")
+    assert "Kept for 3 years after your last recorded exit" in retention and "Decree 13/2023/ND-CP" in retention
     assert page.locator("#purposes tr").count() >= 2
     _shot(page, "10_privacy_overview")
     page.fill("#subject-doc", "C1234567")

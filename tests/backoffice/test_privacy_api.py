@@ -65,6 +65,9 @@ def test_retention_purge_after_resolution(world):
     c, po = world.client, world.h("privacy_officer")
     report = {r["category"]: r for r in c.get("/api/v1/privacy/retention", headers=po).json()}
     assert report["live_image"]["records"] == 1 and report["live_image"]["due"] == 0
+    # each category's rule in words and its legal basis, Vietnam's included
+    assert report["face_template"]["rule"].startswith("Kept for 3 years")
+    assert all(any("Decree 13/2023/ND-CP" in b for b in r["basis"]) for r in report.values())
     # open exceptions hold their images: nothing is due even far in the future
     privacy = world.ctx.privacy
     real_clock = privacy.clock
