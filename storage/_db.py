@@ -96,6 +96,21 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+_WARNED_DIRS: set[Path] = set()
+
+
+def _warn_open_dir(directory: Path) -> None:
+    """A data directory open to group or others (made by someone else: left as it is) is named once."""
+    try:
+        mode = stat.S_IMODE(os.stat(directory).st_mode)
+    except OSError:
+        return
+    if mode & 0o077 and directory not in _WARNED_DIRS:
+        _WARNED_DIRS.add(directory)
+        log.warning("the data directory %s has mode %04o: other users can list it (the databases themselves are "
+                    "0600); consider chmod 700 %s", directory, mode, directory)
+
+
 def _tighten(path: Path) -> None:
     """An existing data database open to group or others: make it (and its side files) 0600."""
     for p in [path, *(path.with_name(path.name + s) for s in SIDE_FILES)]:
@@ -146,6 +161,8 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
                 _create_private(path)
                 if key_material:
                     check_private(path)
+            if not key_material:
+                _warn_open_dir(path.parent.resolve())
             conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             if wal:

@@ -230,3 +230,15 @@ def test_a_reader_holding_the_wal_makes_the_purge_say_it_is_incomplete(stack):
     assert report.purged == 1 and report.keys_shredded == 1
     assert report.wal_truncated is False and report.complete is False and report.to_dict()["complete"] is False
     assert stack.p.retention.flush()  # the reader gone, the next checkpoint empties the WAL
+
+
+def test_a_data_directory_open_to_others_is_named_in_the_log(tmp_path, caplog):
+    import logging
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    with caplog.at_level(logging.WARNING, logger="storage"):
+        open_database(shared / "d.db").close()
+    assert any("chmod 700" in r.getMessage() and str(shared) in r.getMessage() for r in caplog.records)
+    assert _mode(shared / "d.db") == 0o600  # the database itself is private all the same
