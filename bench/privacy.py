@@ -1,7 +1,7 @@
 """Privacy benchmark: vault seal/open, retention purge throughput, ledger append and verify.
 
-Every ledger append signs the new head (Ed25519) in its transaction; ``Ledger.batch()`` signs it once
-per batch (``append_per_s_batched_10k``).
+Every ledger append checks the stored head against the chain's end and signs the new head (Ed25519) in
+its transaction; ``Ledger.batch()`` does both once per batch (``append_per_s_batched_10k``).
 
     .venv/bin/python -m bench.privacy [--purge-items 1000000] [--ledger-entries 1000000] [--quick]
 
@@ -92,7 +92,7 @@ def bench_ledger(tmp: Path, n: int) -> dict:
     t = time.perf_counter()
     v = ledger.verify()
     verify_s = time.perf_counter() - t
-    assert v.ok and v.entries == n
+    assert v.ok and v.entries == n + 1  # the ledger's signed creation entry, then the n appended
     export = tmp / "ledger.jsonl"
     t = time.perf_counter()
     ledger.export(export)

@@ -11,6 +11,14 @@ head) fails. A truncation is caught by any signature beyond the end: the stored 
 or a *witness head*, a head a gate or kiosk received from the back office (``X-Ledger-Head``) and
 keeps, which an attacker holding the database cannot reach. The verification rules are in
 :mod:`privacy._verify_export`, which auditors run on an :meth:`Ledger.export`.
+
+A ledger opened with its signing key on an empty database starts with a signed creation entry
+(``ledger_created``, the key id in its details), so a chain with no entry at all fails verification
+(wiped). Before signing a new head, a write compares the stored head with the chain's end: a head
+ahead of the chain (truncated), at another hash (rewritten), behind it (entries added without the
+key), missing while the chain was written under signed heads (deleted) or over an emptied chain is
+never signed over silently: a ``ledger_head_mismatch`` entry recording what was found goes into the
+chain first (an error is logged, the write goes on), and verification fails while it is there.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlite_utils
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -33,20 +43,27 @@ from privacy._errors import LedgerError
 from privacy._schema import connect
 from privacy._util import Clock, iso, system_clock, transaction
 from privacy._verify_export import (
+    CREATED_ACTION,
     EXPORT_FORMAT,
     GENESIS,
+    HEAD_STARTED_ACTION,
+    MAX_SEQ,
+    MISMATCH_ACTION,
     PRUNE_ACTION,
     LedgerVerification,
     checkpoint_message,
     checkpoint_problem,
     entry_hash,
     key_id_of,
+    mismatch_reason,
     prune_anchor,
     verify_chain,
 )
 from storage import open_private
 
 __all__ = ["Checkpoint", "Ledger", "LedgerEntry"]
+
+log = logging.getLogger("privacy.ledger")
 
 _COLS = "seq, at, actor, role, action, record, purpose, legal_basis, subject_id, details, prev_hash, entry_hash"
 
@@ -99,19 +116,61 @@ class Checkpoint:
 
     @classmethod
     def from_token(cls, token: str) -> Checkpoint:
-        """The inverse of :meth:`to_token` (padding optional); :class:`LedgerError` when malformed."""
+        """The inverse of :meth:`to_token` (padding optional); :class:`LedgerError` when malformed. A
+        head is stricter than a checkpoint: ``seq`` in 1..2**62, ``at`` an ISO 8601 time, ``key_id`` 16
+        lowercase hex digits (what a device receives is never trusted to be well formed)."""
         if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN:
             raise LedgerError("not a ledger head token: empty or too long")
         try:
             raw = base64.b64decode(token.strip() + "=" * (-len(token.strip()) % 4), altchars=b"-_", validate=True)
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise LedgerError(f"not a ledger head token: {type(e).__name__}") from e
-        return cls.from_dict(data)
+        head = cls.from_dict(data)
+        problem = head.head_problem()
+        if problem is not None:
+            raise LedgerError(f"not a ledger head: {problem}")
+        return head
+
+    def head_problem(self) -> str | None:
+        """What keeps this from being a signed head a device may keep (beyond :func:`checkpoint_problem`),
+        else None: ``seq`` 1..2**62, ``at`` an ISO 8601 time, ``key_id`` 16 lowercase hex digits."""
+        problem = checkpoint_problem(self.to_dict())
+        if problem is not None:
+            return problem
+        if not 1 <= self.seq <= MAX_SEQ:
+            return f"seq is not in 1..{MAX_SEQ}"
+        try:
+            dt.datetime.fromisoformat(self.at)
+        except ValueError:
+            return "at is not an ISO 8601 time"
+        if len(self.key_id) != 16 or not set(self.key_id) <= set("0123456789abcdef"):
+            return "key_id is not 16 lowercase hex digits"
+        return None
+
+    def signed_by(self, public_key: Ed25519PublicKey | bytes | str) -> bool:
+        """Whether ``public_key`` (an Ed25519 key, its 32 raw bytes or their base64) signed this head: the
+        key id must be that key's and the signature valid. Never raises for a bad signature."""
+        try:
+            if isinstance(public_key, str):
+                public_key = base64.b64decode(public_key, validate=True)
+            if isinstance(public_key, bytes):
+                public_key = Ed25519PublicKey.from_public_bytes(public_key)
+            if key_id_of(_raw_public(public_key)) != self.key_id:
+                return False
+            public_key.verify(base64.b64decode(self.signature, validate=True),
+                              checkpoint_message(self.seq, self.entry_hash, self.at))
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
 
 
 _MAX_TOKEN = 2048
 _HEAD_COLS = "seq, entry_hash, at, key_id, signature"
+# the ledger's own entries (its creation, the start of signed heads, a mismatch it found)
+_SYSTEM_ACTOR = "system:ledger"
+_SYSTEM_PURPOSE = "audit_trail_integrity"
+_SYSTEM_BASIS = "records of processing operations: Reg. (EU) 2017/2226 Art. 46; GDPR Art. 5(2)"
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -141,10 +200,25 @@ class Ledger:
             raw = _raw_public(signing_key.public_key())
             self.key_id = key_id_of(raw)
             with transaction(self.db, self.lock) as d:
+                known = d.execute("SELECT COUNT(*) FROM ledger_keys").fetchone()[0]
                 d.execute("INSERT OR IGNORE INTO ledger_keys (key_id, public_key, added_at) VALUES (?, ?, ?)",
                           [self.key_id, base64.b64encode(raw).decode(), iso(self.clock())])
+                if not known and self._untouched(d):
+                    # a new ledger starts with its signed creation entry: a chain with no entry is a wiped one.
+                    # Not when a key was already on record (a ledger was opened here: its entries were
+                    # deleted, and the next write records that) nor when a head or checkpoint is left
+                    e = self._insert(d, _SYSTEM_ACTOR, "system", CREATED_ACTION, self.key_id, _SYSTEM_PURPOSE,
+                                     _SYSTEM_BASIS, iso(self.clock()),
+                                     details={"key_id": self.key_id, "public_key": base64.b64encode(raw).decode()})
+                    self._sign_head(d, e.seq, e.entry_hash)
         else:
             self.key_id = None
+
+    @staticmethod
+    def _untouched(db: sqlite_utils.Database) -> bool:
+        """No entry, no stored head, no checkpoint: a ledger never written."""
+        return not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608
+                       for t in ("ledger_entries", "ledger_head", "ledger_checkpoints"))
 
     # -- keys ------------------------------------------------------------------------------------
     @property
@@ -184,20 +258,80 @@ class Ledger:
             raise LedgerError("ledger entry record must be a string")
         at = iso(when or self.clock())
         with transaction(self.db, self.lock) as db:
-            head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            fields = {"seq": seq, "at": at, "actor": actor, "role": role, "action": action, "record": record,
-                      "purpose": purpose, "legal_basis": legal_basis, "subject_id": subject_id,
-                      "details": None if details is None else json.dumps(details, sort_keys=True, separators=(",", ":"))}
-            h = entry_hash(prev, fields)
-            db.execute(f"INSERT INTO ledger_entries ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                       [*fields.values(), prev, h])
-            entry = LedgerEntry(**fields, prev_hash=prev, entry_hash=h)
-            if self.checkpoint_every and seq % self.checkpoint_every == 0:
-                self._sign(db, seq, h)
             if not self._batching:
-                self._sign_head(db, seq, h)
+                self._guard(db)
+            entry = self._insert(db, actor, role, action, record, purpose, legal_basis, at, subject_id=subject_id,
+                                 details=details)
+            if not self._batching:
+                self._sign_head(db, entry.seq, entry.entry_hash)
         return entry
+
+    def _insert(self, db: sqlite_utils.Database, actor: str, role: str, action: str, record: str, purpose: str,
+                legal_basis: str, at: str, *, subject_id: str | None = None, details: dict | None = None) -> LedgerEntry:
+        """Chain one entry onto the end (and sign a periodic checkpoint when one is due); no head."""
+        head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        if seq > MAX_SEQ:
+            raise LedgerError(f"the ledger is full (seq {MAX_SEQ})")
+        fields = {"seq": seq, "at": at, "actor": actor, "role": role, "action": action, "record": record,
+                  "purpose": purpose, "legal_basis": legal_basis, "subject_id": subject_id,
+                  "details": None if details is None else json.dumps(details, sort_keys=True, separators=(",", ":"))}
+        h = entry_hash(prev, fields)
+        db.execute(f"INSERT INTO ledger_entries ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                   [*fields.values(), prev, h])
+        if self.checkpoint_every and seq % self.checkpoint_every == 0:
+            self._sign(db, seq, h)
+        return LedgerEntry(**fields, prev_hash=prev, entry_hash=h)
+
+    def _guard(self, db: sqlite_utils.Database) -> None:
+        """Before a write signs a new head: the stored head must be the chain's end. When it is not, the
+        finding goes into the chain (a ``ledger_head_mismatch`` entry, before the caller's entry, in its
+        transaction) and an error is logged; the write goes on, and verification fails on that entry. A
+        chain written before heads were signed (no head, and no entry of the signed-head era) gets a
+        ``ledger_head_started`` entry instead."""
+        end = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+        stored = db.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1").fetchone()
+        if stored is not None and end is not None and tuple(stored) == tuple(end):
+            return  # the common case: one indexed read more per write
+        at = iso(self.clock())
+        if stored is None and end is not None and not self._signed_head_era(db):
+            self._insert(db, _SYSTEM_ACTOR, "system", HEAD_STARTED_ACTION, self.key_id, _SYSTEM_PURPOSE, _SYSTEM_BASIS,
+                         at, details={"unsigned_through": end[0], "key_id": self.key_id})
+            log.warning("ledger: no signed head over entries 1..%d (written before heads were signed); signed "
+                        "heads start now", end[0])
+            return
+        if stored is None:
+            found = "missing" if end is not None else "empty"
+        elif end is None:
+            found = "empty"
+        elif stored[0] > end[0]:
+            found = "ahead"
+        elif stored[0] < end[0]:
+            found = "behind"
+        else:
+            found = "rewritten"
+        details = {"found": found, "head_seq": None if stored is None else stored[0],
+                   "head_hash": None if stored is None else stored[1],
+                   "chain_end_seq": 0 if end is None else end[0], "chain_end_hash": GENESIS if end is None else end[1]}
+        e = self._insert(db, _SYSTEM_ACTOR, "system", MISMATCH_ACTION, "ledger_head", _SYSTEM_PURPOSE, _SYSTEM_BASIS, at,
+                         details=details)
+        log.error("ledger: %s (recorded as entry %d; verification fails on it)", mismatch_reason(e.seq, details),
+                  e.seq)
+
+    @staticmethod
+    def _signed_head_era(db: sqlite_utils.Database) -> bool:
+        """Whether the chain holds an entry written under signed heads (its creation entry, the start of
+        signed heads, a mismatch record, or a prune record of this version): then a missing head was deleted."""
+        marks = (CREATED_ACTION, HEAD_STARTED_ACTION, MISMATCH_ACTION)
+        if db.execute("SELECT 1 FROM ledger_entries WHERE action IN (?, ?, ?) LIMIT 1", marks).fetchone():
+            return True
+        for (details,) in db.execute("SELECT details FROM ledger_entries WHERE action = ?", [PRUNE_ACTION]):
+            try:
+                if json.loads(details or "{}").get("signed_head") is True:
+                    return True
+            except (ValueError, AttributeError):
+                continue
+        return False
 
     @contextmanager
     def batch(self) -> Iterator[Ledger]:
@@ -206,6 +340,8 @@ class Ledger:
         if self._key is None:
             raise LedgerError("this ledger was opened without a signing key (read and verify only)")
         with transaction(self.db, self.lock) as db:
+            if not self._batching:
+                self._guard(db)
             self._batching += 1
             try:
                 yield self
@@ -345,7 +481,7 @@ class Ledger:
             if through is not None and through > done:
                 h = db.execute("SELECT entry_hash FROM ledger_entries WHERE seq = ?", [through]).fetchone()[0]
                 self.append(actor, role, PRUNE_ACTION, f"1..{through}", "retention", legal_basis,
-                            details={"through_seq": through, "through_hash": h})
+                            details={"through_seq": through, "through_hash": h, "signed_head": True})
                 self.checkpoint()
             target = max(done, through or 0)
         removed = 0

@@ -13,6 +13,10 @@ be covered by a valid signature (the signed head, a checkpoint or a witness head
 failure. A witness head is a head a gate or kiosk received from the back office (``--witness FILE``: one
 head as a JSON object, a JSON list of them, or JSON lines): one beyond the end names a truncation, one
 whose hash differs from the entry at its seq a rewrite, one inside a range retention pruned is covered.
+A ledger starts with its signed creation entry (``ledger_created``): an export or ledger with no entry
+fails (wiped). A ``ledger_head_mismatch`` entry (the ledger found, before signing a new head, that its
+stored head was ahead of its chain, at another hash, behind it, or deleted) is a failure while it is in
+the chain: the truncation or rewrite it records happened before it.
 The public key should be pinned out of band (``--public-key``); the key inside the export only
 proves the export is self-consistent (a witness signed by the real key still fails against another).
 """
@@ -31,12 +35,21 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["EXPORT_FORMAT", "GENESIS", "PRUNE_ACTION", "LedgerVerification", "WitnessFileError", "checkpoint_message",
-           "checkpoint_problem", "entry_hash", "key_id_of", "load_witnesses", "prune_anchor", "verify_chain",
+__all__ = ["CREATED_ACTION", "EXPORT_FORMAT", "GENESIS", "HEAD_STARTED_ACTION", "MAX_SEQ", "MISMATCH_ACTION",
+           "PRUNE_ACTION", "LedgerVerification", "WitnessFileError", "checkpoint_message", "checkpoint_problem",
+           "entry_hash", "key_id_of", "load_witnesses", "mismatch_reason", "prune_anchor", "verify_chain",
            "verify_export"]
 
 EXPORT_FORMAT = "smartborder-ledger/1"
 GENESIS = "0" * 64
+#: the highest sequence number a ledger, a checkpoint or a head may carry (SQLite integers are 64-bit)
+MAX_SEQ = 2**62
+#: the ledger's first entry, signed when it is created (details: the key id)
+CREATED_ACTION = "ledger_created"
+#: a chain written before heads were signed: signed heads start at this entry
+HEAD_STARTED_ACTION = "ledger_head_started"
+#: the ledger found its stored head not at its chain's end before signing a new one (a failure)
+MISMATCH_ACTION = "ledger_head_mismatch"
 _FIELDS = ("seq", "at", "actor", "role", "action", "record", "purpose", "legal_basis", "subject_id", "details")
 
 
@@ -77,7 +90,7 @@ _HEX = frozenset("0123456789abcdef")
 
 def checkpoint_problem(cp: object) -> str | None:
     """What is wrong with the form of a checkpoint (or signed head, or witness head) dict, else None:
-    ``seq`` an integer >= 0, ``entry_hash`` 64 lowercase hex digits, ``at`` and ``key_id`` non-empty
+    ``seq`` an integer in 0..2**62, ``entry_hash`` 64 lowercase hex digits, ``at`` and ``key_id`` non-empty
     strings, ``signature`` base64 of 64 bytes. Other keys are ignored."""
     if not isinstance(cp, Mapping):
         return "not a JSON object"
@@ -85,8 +98,8 @@ def checkpoint_problem(cp: object) -> str | None:
     if missing:
         return f"missing {', '.join(missing)}"
     seq, h, at, kid, sig = cp["seq"], cp["entry_hash"], cp["at"], cp["key_id"], cp["signature"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        return "seq is not an integer >= 0"
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
+        return f"seq is not an integer in 0..{MAX_SEQ}"
     if not isinstance(h, str) or len(h) != 64 or not set(h) <= _HEX:
         return "entry_hash is not 64 lowercase hex digits"
     if not isinstance(at, str) or not 0 < len(at) <= 64:
@@ -127,6 +140,28 @@ def prune_anchor(entry: Mapping) -> tuple[int, str] | None:
         return None
 
 
+def mismatch_reason(seq: int, details: Mapping | str | None) -> str:
+    """Why a ``ledger_head_mismatch`` entry at ``seq`` fails verification, from its details."""
+    try:
+        d = json.loads(details) if isinstance(details, str) else dict(details or {})
+        found, head, end = d.get("found"), d.get("head_seq"), d.get("chain_end_seq")
+    except (ValueError, TypeError):
+        found = head = end = None
+    what = {
+        "ahead": f"its signed head (entry {head}) ahead of its chain (ending at entry {end}): truncated before "
+                 f"entry {seq}",
+        "rewritten": f"its signed head at entry {head} signing another hash than the chain's entry {end}: "
+                     f"rewritten before entry {seq}",
+        "behind": f"entries {(head or 0) + 1}..{end} after its signed head (entry {head}): added without the key "
+                  f"before entry {seq}",
+        "missing": f"no signed head over its chain (ending at entry {end}): the head was deleted before entry {seq} "
+                   "(and entries after it possibly truncated)",
+        "empty": f"its chain empty (signed head: {'none' if head is None else f'entry {head}'}): wiped before "
+                 f"entry {seq}",
+    }.get(found, "its signed head not at its chain's end")
+    return f"the ledger found {what} ({MISMATCH_ACTION} at entry {seq})"
+
+
 def _label(cp: Mapping, default: str) -> str:
     return "ledger head" if default == "checkpoint" and cp.get("head") is True else default
 
@@ -141,7 +176,9 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
     one must carry a valid signature of a key in ``public_keys`` and match the entry at its seq; one
     beyond the last entry means the ledger was truncated. The last entry must itself be covered by a
     valid signature: an unsigned tail is a failure (anyone can append or rewrite entries after the last
-    signature by recomputing hashes; no secret is needed).
+    signature by recomputing hashes; no secret is needed). A chain with no entry fails (a ledger starts
+    with its signed creation entry: wiped), and so does one holding a ``ledger_head_mismatch`` entry
+    (named by :func:`mismatch_reason`), after every other check.
 
     ``prunes``: the (through_seq, through_hash) of every ``ledger_prune`` entry. A ledger whose
     first entries were removed by retention starts after 1 only if such an entry (itself in the
@@ -165,6 +202,7 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
     prev, expected, n, last_good_cp, first_seq = GENESIS, 1, 0, 0, 1
     pending: tuple[int, str] | None = None
     seen_prunes: set[tuple[int, str]] = set()
+    mismatch: tuple[int, object] | None = None  # the first ledger_head_mismatch entry
 
     def result(ok: bool, seq: int | None, reason: str) -> LedgerVerification:
         return LedgerVerification(ok, seq, reason, n, n_cp, expected - 1, prev, key_pinned, n_wit, last_good_cp)
@@ -214,6 +252,8 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
         anchor = prune_anchor(e)
         if anchor is not None:
             seen_prunes.add(anchor)
+        if mismatch is None and e.get("action") == MISMATCH_ACTION:
+            mismatch = (seq, e.get("details"))
         for label, cp in signed.pop(seq, []):
             if not _signature_ok(cp, public_keys):
                 return bad(seq, f"{label} at entry {seq} has an invalid signature or unknown key")
@@ -237,6 +277,10 @@ def verify_chain(entries: Iterable[Mapping], checkpoints: Iterable[Mapping],
         return bad(first, f"unsigned tail: entries {first}..{expected - 1} are not covered by a signature (no "
                           f"ledger head, checkpoint or witness head signed at entry {expected - 1}: deleted, or "
                           "entries added without the key)")
+    if not n:
+        return bad(1, "no entries: a ledger starts with its signed creation entry (ledger_created); wiped?")
+    if mismatch is not None:
+        return bad(mismatch[0], mismatch_reason(*mismatch))
     return result(True, None, "")
 
 

@@ -28,9 +28,10 @@ def fill(lg, clock, n, start=1):
 
 @pytest.fixture()
 def ledger(tmp_path, clock):
-    """12 entries, checkpoints signed at 5 and 10, the head at 12."""
+    """12 entries (the signed creation entry, then exc-2..exc-12 at their seq), checkpoints signed at 5 and
+    10, the head at 12."""
     lg = Ledger(tmp_path / "ledger.db", KEY, clock=clock, checkpoint_every=5)
-    fill(lg, clock, 12)
+    fill(lg, clock, 11, start=2)
     return lg
 
 
@@ -78,17 +79,44 @@ def test_batch_signs_the_head_once_at_the_end(ledger):
     assert ledger.head().seq == 15 and ledger.verify().ok
 
 
-def test_empty_ledger(tmp_path, clock):
-    lg = Ledger(tmp_path / "empty.db", KEY, clock=clock)
-    assert lg.head() is None
+def test_a_new_ledger_starts_with_its_signed_creation_entry(tmp_path, clock):
+    lg = Ledger(tmp_path / "new.db", KEY, clock=clock)
+    [created] = lg.entries()
+    assert (created.seq, created.action, created.actor, created.record) == (1, "ledger_created", "system:ledger",
+                                                                            lg.key_id)
+    assert json.loads(created.details) == {"key_id": lg.key_id, "public_key": lg.public_key_b64}
+    assert lg.head().seq == 1 and lg.head().entry_hash == created.entry_hash
     v = lg.verify()
-    assert v.ok and v.entries == 0
-    lg.checkpoint()  # a checkpoint of the empty ledger (seq 0) covers nothing and is no truncation
-    assert lg.verify().ok
-    w = Checkpoint(2, "ab" * 32, "2026-01-01T00:00:00.000000Z", lg.key_id, "")
-    w = _signed(w.seq, w.entry_hash)
+    assert v.ok and v.entries == 1 and v.signed_through == 1
+    again = Ledger(tmp_path / "new.db", KEY, clock=clock)  # opened again: no second creation entry
+    assert len(again) == 1 and again.verify().ok
+    lg.checkpoint()
+    w = _signed(2, "ab" * 32)  # a witness beyond the end is still a truncation
     v = lg.verify([w])
     assert not v.ok and "truncated" in v.reason and "witness head" in v.reason
+
+
+def test_a_wiped_ledger_fails(tmp_path, clock):
+    """Every entry, the head and the checkpoints deleted: no entry is no valid ledger, opening it again does
+    not start a new one over it, and the next write records what it found."""
+    lg = Ledger(tmp_path / "wiped.db", KEY, clock=clock, checkpoint_every=2)
+    fill(lg, clock, 4, start=2)
+    for table in ("ledger_entries", "ledger_head", "ledger_checkpoints"):
+        sql(lg, f"DELETE FROM {table}")
+    v = lg.verify()
+    assert not v.ok and v.entries == 0 and v.first_bad_index == 1
+    assert v.reason == "no entries: a ledger starts with its signed creation entry (ledger_created); wiped?"
+    path = lg.export(tmp_path / "wiped.jsonl")
+    v = verify_export(path, lg.public_key_b64)
+    assert not v.ok and "no entries" in v.reason
+    reopened = Ledger(tmp_path / "wiped.db", KEY, clock=clock)  # its key is on record: not a new ledger
+    assert len(reopened) == 0 and not reopened.verify().ok
+    e = reopened.append("user:a", "admin", "read", "x", "p", "b")
+    [found, _] = reopened.entries()
+    assert found.action == "ledger_head_mismatch" and e.seq == 2
+    assert json.loads(found.details)["found"] == "empty"
+    v = reopened.verify()
+    assert not v.ok and v.first_bad_index == 1 and "its chain empty" in v.reason and "wiped before entry 1" in v.reason
 
 
 def _signed(seq, h, at="2026-03-01T09:00:00.000000Z", key=KEY):
@@ -145,9 +173,6 @@ def test_a_deleted_head_leaves_an_unsigned_tail(ledger):
     sql(ledger, "DELETE FROM ledger_head")  # entries 11 and 12 lie beyond the last checkpoint (10)
     v = ledger.verify()
     assert not v.ok and v.first_bad_index == 11 and v.reason.startswith("unsigned tail") and "11..12" in v.reason
-    # a database upgraded from before the signed head verifies again after its next write
-    ledger.append("user:a", "admin", "read", "x", "p", "b")
-    assert ledger.verify().ok
 
 
 def test_truncation_with_every_signature_past_the_cut_deleted_needs_a_witness(ledger, clock):
@@ -239,6 +264,33 @@ def test_head_token_round_trip(ledger):
                     base64.urlsafe_b64encode(b'{"seq": 1}').decode()):
         with pytest.raises(LedgerError):
             Checkpoint.from_token(garbage)
+
+
+def test_a_head_token_is_validated_field_by_field(ledger):
+    head = ledger.head().to_dict()
+
+    def token(**changes):
+        body = json.dumps({**head, **changes}).encode()
+        return base64.urlsafe_b64encode(body).decode().rstrip("=")
+
+    assert Checkpoint.from_token(token(seq=2**62)).seq == 2**62
+    for changes, what in (({"seq": 2**63}, "seq"), ({"seq": 2**62 + 1}, "seq"), ({"seq": 0}, "seq"),
+                          ({"seq": -1}, "seq"), ({"seq": 1.5}, "seq"), ({"at": "yesterday"}, "at"),
+                          ({"key_id": "KEY"}, "key_id"), ({"key_id": "0123456789ABCDEF"}, "key_id"),
+                          ({"entry_hash": "AB" * 32}, "entry_hash"), ({"signature": "AAAA"}, "signature")):
+        with pytest.raises(LedgerError, match=what):
+            Checkpoint.from_token(token(**changes))
+    with pytest.raises(LedgerError):
+        Checkpoint.from_token(base64.urlsafe_b64encode(b"[" * 100_000).decode()[:2000])
+
+
+def test_signed_by(ledger):
+    head = ledger.head()
+    assert head.signed_by(ledger.public_key_b64) and head.signed_by(KEY.public_key())
+    other = Ed25519PrivateKey.generate().public_key()
+    assert not head.signed_by(other) and not head.signed_by("not base64!") and not head.signed_by("AAAA")
+    forged = Checkpoint(head.seq + 1, head.entry_hash, head.at, head.key_id, head.signature)
+    assert not forged.signed_by(ledger.public_key_b64)
 
 
 # -- exports and witness files ----------------------------------------------------------------------
