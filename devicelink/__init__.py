@@ -11,8 +11,10 @@ Public API:
 - :class:`Outbox`: records waiting for the back office in SQLite, sealed by a :class:`Sealer`
   (:class:`VaultSealer`: the privacy vault, each item its own data subject, crypto-shredded once
   delivered), delivered in order; usable on a connection its host owns (:data:`MIGRATIONS`). It also
-  keeps the newest signed ledger head seen, the device's witness (``keep_ledger_head``, ``ledger_head``;
-  :func:`stored_ledger_head` reads it from a database file without a key).
+  keeps the device's witnesses, a bounded history of the signed ledger heads seen (never overwritten; thinned
+  to one a minute, then an hour; every conflicting head kept: ``keep_ledger_head``, ``ledger_heads`` ->
+  :class:`KeptHead`, ``ledger_head`` the highest seq; :func:`stored_ledger_heads` reads them from a database
+  file without a key). ``BackofficeClient(ledger_public_key=...)`` drops heads the ledger's key did not sign.
 - :func:`document_record`: the API's ``document`` object from an :class:`emrtd.Mrz`.
 
 It imports no workflow, no entry point, no UI or web framework (an import-linter contract).
@@ -24,6 +26,7 @@ from devicelink._client import (
     BackofficeClient,
     EnrolmentAnswer,
     WatchlistDelta,
+    ledger_key,
 )
 from devicelink._errors import (
     BackofficeAuthError,
@@ -35,13 +38,17 @@ from devicelink._errors import (
 )
 from devicelink._outbox import (
     KINDS,
+    MAX_LEDGER_CONFLICTS,
+    MAX_LEDGER_HEADS,
     MIGRATIONS,
     Deliverer,
     DeliveryReport,
+    KeptHead,
     Outbox,
     OutboxItem,
     ParkedItem,
     stored_ledger_head,
+    stored_ledger_heads,
 )
 from devicelink._records import document_record
 from devicelink._sealer import Sealer, VaultSealer, ephemeral_sealer
@@ -50,6 +57,8 @@ __all__ = [
     "ENDPOINTS",
     "KINDS",
     "LEDGER_HEAD_HEADER",
+    "MAX_LEDGER_CONFLICTS",
+    "MAX_LEDGER_HEADS",
     "MIGRATIONS",
     "BackofficeAuthError",
     "BackofficeClient",
@@ -58,6 +67,7 @@ __all__ = [
     "Deliverer",
     "DeliveryReport",
     "EnrolmentAnswer",
+    "KeptHead",
     "Outbox",
     "OutboxCorrupted",
     "OutboxError",
@@ -69,5 +79,7 @@ __all__ = [
     "WatchlistDelta",
     "document_record",
     "ephemeral_sealer",
+    "ledger_key",
     "stored_ledger_head",
+    "stored_ledger_heads",
 ]

@@ -15,10 +15,15 @@ now", so any non-auth 4xx is :class:`BackofficeUnavailable` too (the gate's poli
 unanswered question means).
 
 Every answer to a device carries the audit ledger's signed head (``X-Ledger-Head``, a
-:class:`privacy.Checkpoint` as base64url JSON). The client parses it on every response, keeps the one
-with the highest seq (:attr:`BackofficeClient.ledger_head`) and hands each newer one to
-``on_ledger_head`` (the device's outbox keeps it: :meth:`devicelink.Outbox.keep_ledger_head`). A
-malformed value is logged and ignored; it never fails the request.
+:class:`privacy.Checkpoint` as base64url JSON). The client parses it on every response, holds the last
+one received (:attr:`BackofficeClient.ledger_head`) and hands each one that differs from the one before
+to ``on_ledger_head`` (the device's outbox adds it to its witness history:
+:meth:`devicelink.Outbox.keep_ledger_head`), a lower seq too: a head that goes back is evidence of a
+rolled-back ledger, and a forged head with a huge seq must not hide the genuine ones after it. With
+``ledger_public_key`` (the ledger's Ed25519 public key, base64) a head whose signature does not verify
+under it is dropped, logged as an error and counted (:attr:`BackofficeClient.ledger_heads_rejected`);
+without it heads are kept unverified (the auditor verifies them). A malformed value, or any failure to
+keep one, is logged; it never fails the request.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
 from privacy import Checkpoint, LedgerError
 
-__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS", "LEDGER_HEAD_HEADER"]
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS", "LEDGER_HEAD_HEADER", "ledger_key"]
 
 log = logging.getLogger("devicelink")
 
@@ -79,22 +85,27 @@ class BackofficeClient:
     """``BackofficeClient("http://127.0.0.1:8400", token)``, or ``BackofficeClient(token=..., http=client)``
     with an ``httpx.Client`` that already has its base URL (Starlette's TestClient around the app in tests;
     the client given is not closed by :meth:`close`). ``on_ledger_head(head)`` receives every signed
-    ledger head newer than the last one seen (e.g. ``outbox.keep_ledger_head``)."""
+    ledger head that differs from the one received before it (e.g. ``outbox.keep_ledger_head``);
+    ``ledger_public_key`` (base64 Ed25519, ``smartborder privacy public-key``) pins the ledger's key: a head
+    it did not sign is dropped. A key that is not base64 of 32 bytes raises ValueError."""
 
     def __init__(self, base_url: str | None = None, token: str = "", *, timeout_s: float = 5.0,
                  page_limit: int = 1000, http: httpx.Client | None = None,
-                 on_ledger_head: Callable[[Checkpoint], Any] | None = None) -> None:
+                 on_ledger_head: Callable[[Checkpoint], Any] | None = None, ledger_public_key: str = "") -> None:
         if not token:
             raise ValueError("a device token is required (smartborder backoffice issue-device ...)")
         if http is None and not base_url:
             raise ValueError("a base_url or an http client is needed")
+        self._ledger_key = ledger_key(ledger_public_key) if ledger_public_key else None
         self._own = http is None
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout_s)
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.page_limit = page_limit
         self.on_ledger_head = on_ledger_head
-        #: the signed ledger head with the highest seq any answer carried (None: none yet)
+        #: the last signed ledger head an answer carried (None: none yet)
         self.ledger_head: Checkpoint | None = None
+        #: heads dropped: their signature does not verify under ``ledger_public_key``
+        self.ledger_heads_rejected = 0
         self._head_lock = threading.Lock()
 
     def close(self) -> None:
@@ -126,25 +137,31 @@ class BackofficeClient:
         return r
 
     def _witness(self, r: httpx.Response, what: str) -> None:
-        """Keep the answer's signed ledger head if it is newer; a malformed one is logged, never raised."""
-        value = r.headers.get(LEDGER_HEAD_HEADER)
-        if value is None:
-            return
+        """Hand on the answer's signed ledger head when it differs from the last one; a malformed (or, with
+        a pinned key, unsigned) head is logged and dropped. Never raises: a witness never fails a request."""
         try:
-            head = Checkpoint.from_token(value)
-        except LedgerError as e:
-            log.warning("%s: ignored a malformed %s header (%s)", what, LEDGER_HEAD_HEADER, e)
-            return
-        with self._head_lock:
-            if self.ledger_head is not None and head.seq <= self.ledger_head.seq:
+            value = r.headers.get(LEDGER_HEAD_HEADER)
+            if value is None:
                 return
-            self.ledger_head = head
-        if self.on_ledger_head is not None:
             try:
+                head = Checkpoint.from_token(value)
+            except LedgerError as e:
+                log.warning("%s: ignored a malformed %s header (%s)", what, LEDGER_HEAD_HEADER, e)
+                return
+            if self._ledger_key is not None and not head.signed_by(self._ledger_key):
+                with self._head_lock:
+                    self.ledger_heads_rejected += 1
+                log.error("%s: dropped a ledger head at seq %d that the pinned ledger key did not sign (key id %s): "
+                          "forged, or the ledger's key changed (ledger_public_key)", what, head.seq, head.key_id)
+                return
+            with self._head_lock:
+                if head == self.ledger_head:
+                    return
+                self.ledger_head = head
+            if self.on_ledger_head is not None:
                 self.on_ledger_head(head)
-            except Exception as e:  # noqa: BLE001 - keeping a witness must never fail the request it came with
-                log.warning("%s: the ledger head at seq %d was not kept: %s: %s", what, head.seq,
-                            type(e).__name__, e)
+        except Exception as e:  # noqa: BLE001 - keeping a witness must never fail the request it came with
+            log.warning("%s: the ledger head was not kept: %s: %s", what, type(e).__name__, e)
 
     def _post_record(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
         if not key:
@@ -226,6 +243,17 @@ class BackofficeClient:
             return r.json()
         except ValueError as e:
             raise BackofficeUnavailable("fingerprint verification: malformed answer") from e
+
+
+def ledger_key(value: str) -> Ed25519PublicKey:
+    """The ledger's Ed25519 public key from its base64 (``smartborder privacy public-key``); ValueError names
+    what is wrong."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError("ledger_public_key is not base64 of an Ed25519 public key (32 bytes): see "
+                         "`smartborder privacy public-key`") from e
 
 
 def _problem(r: httpx.Response) -> dict[str, Any]:

@@ -20,10 +20,17 @@ prefix). An item put while the host holds a transaction open on that connection 
 writes a transaction's row and its outbox items in one SQLite transaction, so a gate killed in between
 leaves nothing partial.
 
-The same database keeps the device's *witness*: the back office's signed ledger head with the highest
-seq the device has seen (``devicelink_ledger_head``, one row; :meth:`Outbox.keep_ledger_head`,
-:meth:`Outbox.ledger_head`, :func:`stored_ledger_head` for a CLI reading it without a key). An auditor
-verifies the back office's ledger against it; a smaller seq never replaces a larger one.
+The same database keeps the device's *witnesses*: a bounded history of the back office's signed ledger
+heads (``devicelink_ledger_heads``; :meth:`Outbox.keep_ledger_head`, :meth:`Outbox.ledger_heads`,
+:func:`stored_ledger_heads` for a CLI reading them without a key). A head is never overwritten: the
+history keeps the newest, every head received in the last 10 minutes, one per minute for a day and one
+per hour before (thinning: the last received in each), and every head that *conflicts* with what was
+seen: one whose seq is lower than the one received before it (the ledger went back: a restored backup)
+with that one, and any at an already kept seq with another hash, both sides. Conflicts are never thinned;
+past :data:`MAX_LEDGER_HEADS` rows the oldest thinned heads go first, and past
+:data:`MAX_LEDGER_CONFLICTS` a new conflict is kept as an ordinary head (an error is logged). An auditor
+verifies the back office's ledger against all of them (``smartborder gate witness`` exports them): a
+ledger rolled back to an old copy and written past the seq a device saw fails at that seq (rewritten).
 """
 
 from __future__ import annotations
@@ -54,8 +61,8 @@ from devicelink._sealer import Sealer, ephemeral_sealer
 from privacy import Checkpoint, PrivacyError
 from storage import Migration, applied_migrations, migrate, open_database, transaction
 
-__all__ = ["Outbox", "OutboxItem", "ParkedItem", "DeliveryReport", "Deliverer", "MIGRATIONS", "KINDS",
-           "stored_ledger_head"]
+__all__ = ["Outbox", "OutboxItem", "ParkedItem", "DeliveryReport", "Deliverer", "KeptHead", "MIGRATIONS", "KINDS",
+           "MAX_LEDGER_HEADS", "MAX_LEDGER_CONFLICTS", "stored_ledger_head", "stored_ledger_heads"]
 
 log = logging.getLogger("devicelink")
 
@@ -82,13 +89,55 @@ MIGRATIONS = [
             at TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL, received_at TEXT NOT NULL);
         """,
     ),
+    # a history of heads instead of the newest one: one kept head overwritten by a later one lets a ledger
+    # rolled back to an old copy launder itself once it passes the seq the device saw. The head kept so far
+    # is carried over.
+    Migration(
+        "devicelink_003_ledger_heads",
+        """
+        CREATE TABLE devicelink_ledger_heads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, entry_hash TEXT NOT NULL,
+            at TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL, received_at TEXT NOT NULL,
+            conflict TEXT);
+        CREATE INDEX devicelink_ledger_heads_seq ON devicelink_ledger_heads(seq);
+        INSERT INTO devicelink_ledger_heads (seq, entry_hash, at, key_id, signature, received_at)
+            SELECT seq, entry_hash, at, key_id, signature, received_at FROM devicelink_ledger_head;
+        DROP TABLE devicelink_ledger_head;
+        """,
+    ),
 ]
 _HEAD_COLS = "seq, entry_hash, at, key_id, signature"
+_HEADS = "devicelink_ledger_heads"
+
+#: the most ledger heads a device keeps (the oldest thinned ones go first)
+MAX_LEDGER_HEADS = 5000
+#: the most conflicting heads kept as such; past it a new conflict is kept as an ordinary head (logged)
+MAX_LEDGER_CONFLICTS = 4000
+_KEEP_ALL = dt.timedelta(minutes=10)  # every head received this recently
+_PER_MINUTE = dt.timedelta(days=1)  # then one per minute for a day, one per hour before
+
+
+@dataclass(frozen=True)
+class KeptHead:
+    """A ledger head in a device's witness history: when the device received it, and why it is evidence
+    beyond thinning (``conflict``, None for an ordinary head)."""
+
+    head: Checkpoint
+    received_at: str
+    conflict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The head's five fields (what ``verify-ledger --witness`` reads) with ``received_at`` and, for a
+        conflict, ``conflict``."""
+        out: dict[str, Any] = {**self.head.to_dict(), "received_at": self.received_at}
+        if self.conflict:
+            out["conflict"] = self.conflict
+        return out
 
 
 class Deliverer(Protocol):
     """What the outbox delivers through (:class:`devicelink.BackofficeClient`, or a test double). A
-    ``ledger_head`` attribute (a :class:`privacy.Checkpoint`), when it has one, is kept as the witness."""
+    ``ledger_head`` attribute (a :class:`privacy.Checkpoint`), when it has one, joins the witness history."""
 
     def deliver(self, kind: str, payload: dict[str, Any], idempotency_key: str) -> Any:
         """Deliver one item; raise BackofficeUnavailable (incl. BackofficeAuthError) or RecordRejected."""
@@ -273,46 +322,97 @@ class Outbox:
             conn.execute("UPDATE devicelink_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
                          (error[:300], item_id))
 
-    # -- the witness: the newest signed ledger head seen ------------------------------------------------
+    # -- the witnesses: a history of the signed ledger heads seen -----------------------------------------
     def keep_ledger_head(self, head: Checkpoint) -> bool:
-        """Keep ``head`` if its seq is higher than the kept one's (True when kept). The device cannot
-        check the signature (the auditor does); two different heads at one seq are logged."""
+        """Add ``head`` to the witness history (True when a row was added; a head already kept is not added
+        twice). Nothing is overwritten; a head conflicting with what was seen is kept with the head it
+        conflicts with (see the module's docstring), then the history is thinned. The device does not check
+        the signature here (the client does when a key is pinned; the auditor always does). Raises
+        :class:`OutboxError` for a head that is not well formed."""
+        problem = head.head_problem() if isinstance(head, Checkpoint) else "not a privacy.Checkpoint"
+        if problem is not None:
+            raise OutboxError(f"not a ledger head: {problem}")
+        now = self.clock()
+        received = _iso(now)
+        fields = (head.seq, head.entry_hash, head.at, head.key_id, head.signature)
         with self._transaction() as conn:
-            row = conn.execute("SELECT seq, entry_hash FROM devicelink_ledger_head WHERE id = 1").fetchone()
-            if row is not None and head.seq <= row[0]:
-                if head.seq == row[0] and head.entry_hash != row[1]:
-                    log.error("the back office signed two different ledger heads at seq %d (kept the first): "
-                              "its ledger was rewritten", head.seq)
+            if conn.execute(f"SELECT 1 FROM {_HEADS} WHERE seq = ? AND entry_hash = ? AND at = ? AND key_id = ? "  # noqa: S608
+                            "AND signature = ?", fields).fetchone():
                 return False
-            conn.execute(f"INSERT INTO devicelink_ledger_head (id, {_HEAD_COLS}, received_at) "  # noqa: S608
-                         "VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, "
-                         "entry_hash = excluded.entry_hash, at = excluded.at, key_id = excluded.key_id, "
-                         "signature = excluded.signature, received_at = excluded.received_at",
-                         (head.seq, head.entry_hash, head.at, head.key_id, head.signature, self.clock().isoformat()))
+            last = conn.execute(f"SELECT id, seq, received_at FROM {_HEADS} ORDER BY id DESC LIMIT 1").fetchone()  # noqa: S608
+            forks = [r[0] for r in conn.execute(f"SELECT id FROM {_HEADS} WHERE seq = ? AND entry_hash != ?",  # noqa: S608
+                                                (head.seq, head.entry_hash))]
+            reasons, pin = [], list(forks)
+            if forks:
+                reasons.append(f"another entry hash at seq {head.seq} than a head kept before: the ledger was rewritten")
+            if last is not None and head.seq < last[1]:
+                reasons.append(f"seq {head.seq} received after seq {last[1]}: the ledger went back (restored from an "
+                               "old copy, or two answers crossed)")
+                pin.append(last[0])
+            conflict = "; ".join(reasons) or None
+            if conflict is not None:
+                held = conn.execute(f"SELECT COUNT(*) FROM {_HEADS} WHERE conflict IS NOT NULL").fetchone()[0]  # noqa: S608
+                if held + len(pin) + 1 > MAX_LEDGER_CONFLICTS:
+                    log.error("ledger head at seq %d conflicts (%s) but %d conflicting heads are kept already (the "
+                              "most): it is kept as an ordinary head, and may be thinned", head.seq, conflict, held)
+                    conflict = None
+                else:
+                    (log.error if forks else log.warning)("ledger head at seq %d kept as evidence: %s", head.seq,
+                                                          conflict)
+                    for row in pin:
+                        conn.execute(f"UPDATE {_HEADS} SET conflict = COALESCE(conflict, ?) WHERE id = ?",  # noqa: S608
+                                     (conflict, row))
+            conn.execute(f"INSERT INTO {_HEADS} ({_HEAD_COLS}, received_at, conflict) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                         (*fields, received, conflict))
+            if last is None or last[2][:16] != received[:16]:  # thinned once a minute at most
+                self._thin(conn, now)
         return True
 
-    def ledger_head(self) -> Checkpoint | None:
-        """The newest signed ledger head kept (None: the back office has not been reached since)."""
+    def _thin(self, conn: sqlite_utils.Database, now: dt.datetime) -> None:
+        """Drop ordinary heads the history no longer needs: of those received more than 10 minutes ago keep
+        the last received in each minute (the last day) or hour (before); then, past MAX_LEDGER_HEADS rows,
+        the oldest ordinary ones. Never a conflict, never the newest."""
+        recent, day = _iso(now - _KEEP_ALL), _iso(now - _PER_MINUTE)
+        newest = conn.execute(f"SELECT MAX(id) FROM {_HEADS}").fetchone()[0]  # noqa: S608
+        conn.execute(
+            f"DELETE FROM {_HEADS} WHERE conflict IS NULL AND id != ?1 AND received_at < ?2 AND id NOT IN ("  # noqa: S608
+            f"SELECT MAX(id) FROM {_HEADS} WHERE conflict IS NULL AND received_at < ?2 GROUP BY "
+            "CASE WHEN received_at >= ?3 THEN substr(received_at, 1, 16) ELSE substr(received_at, 1, 13) END)",
+            (newest, recent, day))
+        excess = conn.execute(f"SELECT COUNT(*) FROM {_HEADS}").fetchone()[0] - MAX_LEDGER_HEADS  # noqa: S608
+        if excess > 0:
+            conn.execute(f"DELETE FROM {_HEADS} WHERE id IN (SELECT id FROM {_HEADS} WHERE conflict IS NULL AND "  # noqa: S608
+                         "id != ? ORDER BY id LIMIT ?)", (newest, excess))
+
+    def ledger_heads(self) -> list[KeptHead]:
+        """Every head in the witness history, in the order received."""
         with self.lock:
-            row = self.db.execute(f"SELECT {_HEAD_COLS} FROM devicelink_ledger_head WHERE id = 1").fetchone()  # noqa: S608
+            rows = self.db.execute(f"SELECT {_HEAD_COLS}, received_at, conflict FROM {_HEADS} ORDER BY id").fetchall()  # noqa: S608
+        return [KeptHead(Checkpoint(*r[:5]), r[5], r[6]) for r in rows]
+
+    def ledger_head(self) -> Checkpoint | None:
+        """The kept head with the highest seq (None: the back office has not been reached since)."""
+        with self.lock:
+            row = self.db.execute(f"SELECT {_HEAD_COLS} FROM {_HEADS} ORDER BY seq DESC, id DESC LIMIT 1").fetchone()  # noqa: S608
         return None if row is None else Checkpoint(*row)
 
     def _keep_client_head(self, client: Deliverer) -> None:
-        """Keep the newest head the client has seen (so a device keeps it without wiring the client's
-        ``on_ledger_head``); a failure is logged, never the end of a delivery round."""
-        head = getattr(client, "ledger_head", None)
-        if isinstance(head, Checkpoint):
-            try:
+        """Keep the last head the client received (so a device keeps it without wiring the client's
+        ``on_ledger_head``); any failure is logged, never the end of a delivery round."""
+        try:
+            head = getattr(client, "ledger_head", None)
+            if isinstance(head, Checkpoint):
                 self.keep_ledger_head(head)
-            except sqlite3.Error as e:
-                log.warning("the ledger head at seq %d was not kept: %s", head.seq, e)
+        except Exception as e:  # noqa: BLE001 - a witness must never fail a delivery round (or the gate's sync)
+            log.warning("the back office's ledger head was not kept: %s: %s", type(e).__name__, e)
 
     # -- delivery ----------------------------------------------------------------------------------
     def deliver(self, client: Deliverer, *, only: str | None = None, batch: int = 100) -> DeliveryReport:
         """Send the waiting items in order (``only``: that one item). Delivered -> shredded; refused for
         good or unreadable -> parked; back office unavailable or credential refused -> the round stops
         and everything else waits. The network is used without holding the connection's lock. The
-        newest signed ledger head the client has seen (``client.ledger_head``) is kept at the end."""
+        last signed ledger head the client received (``client.ledger_head``) joins the witness history at
+        the end (a client wired with ``on_ledger_head`` has kept every one already)."""
         try:
             return self._deliver(client, only=only, batch=batch)
         finally:
@@ -359,11 +459,16 @@ class Outbox:
         return True
 
 
-def stored_ledger_head(path: str | Path) -> Checkpoint | None:
-    """The witness head kept in a device's database (the gate's ``gate.db``, the kiosk's outbox), read
-    only: no key, no migration, nothing written. Raises :class:`OutboxError` when the file is missing,
-    not a database, or keeps no witness table (a database from before ``devicelink_002_ledger_head``
-    that the device has not opened since)."""
+def _iso(t: dt.datetime) -> str:
+    """UTC, always with microseconds: the history's times sort and bucket as strings."""
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def stored_ledger_heads(path: str | Path) -> list[KeptHead]:
+    """The witness history kept in a device's database (the gate's ``gate.db``, the kiosk's outbox), in the
+    order received, read only: no key, no migration, nothing written. A database the device has not opened
+    since ``devicelink_003_ledger_heads`` gives its one kept head. Raises :class:`OutboxError` when the file
+    is missing, not a database, or keeps no witness table."""
     path = Path(path)
     if not path.is_file():
         raise OutboxError(f"no device database at {path}")
@@ -372,10 +477,20 @@ def stored_ledger_head(path: str | Path) -> Checkpoint | None:
     except sqlite3.Error as e:
         raise OutboxError(f"cannot open {path}: {e}") from e
     try:
-        row = conn.execute(f"SELECT {_HEAD_COLS} FROM devicelink_ledger_head WHERE id = 1").fetchone()  # noqa: S608
+        try:
+            rows = conn.execute(f"SELECT {_HEAD_COLS}, received_at, conflict FROM {_HEADS} ORDER BY id").fetchall()  # noqa: S608
+        except sqlite3.Error:
+            rows = [(*r, None) for r in conn.execute(f"SELECT {_HEAD_COLS}, received_at FROM devicelink_ledger_head "  # noqa: S608
+                                                     "WHERE id = 1")]
     except sqlite3.Error as e:
         raise OutboxError(f"{path} keeps no ledger head ({e}): not a device database, or not opened by this "
                           "version yet") from e
     finally:
         conn.close()
-    return None if row is None else Checkpoint(*row)
+    return [KeptHead(Checkpoint(*r[:5]), r[5], r[6]) for r in rows]
+
+
+def stored_ledger_head(path: str | Path) -> Checkpoint | None:
+    """The kept head with the highest seq in a device's database (:func:`stored_ledger_heads`)."""
+    heads = [k.head for k in stored_ledger_heads(path)]
+    return max(reversed(heads), key=lambda h: h.seq, default=None)  # the last received of the highest seq

@@ -66,6 +66,7 @@ MIGRATIONS = [
     # recorded (storage.migrate wants the recorded history as a prefix); the outbox refuses to open on a
     # database that lacks one of devicelink.MIGRATIONS
     _DEVICELINK["devicelink_002_ledger_head"],
+    _DEVICELINK["devicelink_003_ledger_heads"],
 ]
 
 
@@ -88,9 +89,13 @@ class GateStore:
         self.outbox = devicelink.Outbox(db=self.db, lock=self._lock, sealer=sealer, clock=clock)
 
     def ledger_head(self):
-        """The gate's witness: the newest signed ledger head the back office handed it (a
-        :class:`privacy.Checkpoint`, None before the first answer), kept by its outbox."""
+        """The gate's witness with the highest seq the back office handed it (a :class:`privacy.Checkpoint`,
+        None before the first answer), kept by its outbox."""
         return self.outbox.ledger_head()
+
+    def ledger_heads(self):
+        """The gate's witness history (:class:`devicelink.KeptHead`, in the order received)."""
+        return self.outbox.ledger_heads()
 
     def _transaction(self):
         return transaction(self.db, self._lock)

@@ -1,7 +1,7 @@
 """``smartborder gate``: run an e-gate on real devices or on a simulation directory; export its witness.
 
     smartborder gate run [--sim DIR] ...
-    smartborder gate witness [--db PATH] [--out FILE]   the newest signed ledger head it received
+    smartborder gate witness [--db PATH] [--out FILE]   the signed ledger heads it kept (JSON list)
 
 Both runs build the gate with the one composition (:mod:`smartborder.compose.gate`) from the settings
 (``--config`` / ``SMARTBORDER_CONFIG``, section ``[gate]``); options override single settings.
@@ -140,18 +140,19 @@ def _run_sim(sim_dir, offline, overrides, as_json) -> bool:
 
 
 def write_witness(db_path, out, device: str) -> None:
-    """Print (or write to ``out``) the witness head a device's database keeps, as one JSON object."""
+    """Print (or write to ``out``) every witness head a device's database keeps, as one JSON list (oldest
+    received first; each head's five fields, ``received_at`` and, for a conflicting one, ``conflict``)."""
 
-    from devicelink import OutboxError, stored_ledger_head
+    from devicelink import OutboxError, stored_ledger_heads
 
     try:
-        head = stored_ledger_head(db_path)
+        kept = stored_ledger_heads(db_path)
     except OutboxError as e:
         raise click.ClickException(str(e)) from e
-    if head is None:
+    if not kept:
         raise click.ClickException(f"{db_path} keeps no ledger head yet: the {device} has had no answer from the "
                                    "back office since it keeps one")
-    text = json.dumps(head.to_dict(), indent=2) + "\n"
+    text = json.dumps([k.to_dict() for k in kept], indent=2) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
@@ -159,7 +160,11 @@ def write_witness(db_path, out, device: str) -> None:
 
     with open_private(out, encoding="utf-8") as f:
         f.write(text)
-    click.echo(f"witness head at ledger entry {head.seq} (signed {head.at}) written to {out}", err=True)
+    top = max(k.head.seq for k in kept)
+    conflicts = sum(1 for k in kept if k.conflict)
+    click.echo(f"{len(kept)} witness head(s) up to ledger entry {top} written to {out}"
+               + (f"; {conflicts} conflicting (kept as evidence: the ledger went back or was rewritten)"
+                  if conflicts else ""), err=True)
 
 
 @gate.command()
@@ -169,8 +174,9 @@ def write_witness(db_path, out, device: str) -> None:
               help="The gate's local database (default: [gate] db or DATA_DIR/gate.db).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the JSON here (default: print it).")
 def witness(config_path, db_path, out) -> None:
-    """The newest signed ledger head this gate received from the back office (JSON), for an auditor's
-    ``smartborder privacy verify-ledger --witness FILE``. Reads the database only; needs no key."""
+    """Every signed ledger head this gate kept from the back office's answers (a JSON list: its witness
+    history), for an auditor's ``smartborder privacy verify-ledger --witness FILE``. Reads the database only;
+    needs no key."""
     if db_path is None:
         from smartborder.settings import SettingsError, load_settings
 

@@ -112,8 +112,9 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
               help="The kiosk's outbox database (default: DATA_DIR/kiosk/outbox.db).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the JSON here (default: print it).")
 def witness(config_path, db_path, out) -> None:
-    """The newest signed ledger head this kiosk received from the back office (JSON), for an auditor's
-    ``smartborder privacy verify-ledger --witness FILE``. Reads the database only; needs no key."""
+    """Every signed ledger head this kiosk kept from the back office's answers (a JSON list: its witness
+    history), for an auditor's ``smartborder privacy verify-ledger --witness FILE``. Reads the database only;
+    needs no key."""
     from smartborder.commands.gate import write_witness
 
     if db_path is None:

@@ -1,6 +1,6 @@
 """Devices as witnesses of the back office's ledger: the client reads ``X-Ledger-Head`` on every answer, the
-outbox's database keeps the head with the highest seq (a smaller one never replaces it), a malformed header
-never fails a request, and the gate's and the kiosk's existing databases upgrade to keep it."""
+outbox's database keeps a history of heads (never overwritten: tests/devicelink/test_witness_history.py), a
+malformed header never fails a request, and the gate's and the kiosk's existing databases upgrade to keep it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from devicelink import (
     OutboxError,
     VaultSealer,
     stored_ledger_head,
+    stored_ledger_heads,
 )
 from gate import GateStore, sync_once
 from privacy import Checkpoint, RawKek, Vault
@@ -48,13 +49,16 @@ def mock(values: list, on_head=None) -> BackofficeClient:
 
 
 # -- the client ---------------------------------------------------------------------------------------
-def test_the_client_keeps_the_highest_head_and_hands_on_each_newer_one():
+def test_the_client_hands_on_every_head_that_differs_from_the_one_before():
+    """A lower seq too (a rolled-back ledger is evidence, and a forged high seq must not hide the genuine heads
+    after it): the outbox's history decides what to keep."""
     seen = []
-    client = mock([head(5).to_token(), None, head(3).to_token(), head(9).to_token(), head(9, "cd" * 32).to_token()],
-                  on_head=seen.append)
-    for i in range(5):
+    client = mock([head(5).to_token(), None, head(5).to_token(), head(3).to_token(), head(9).to_token(),
+                   head(9, "cd" * 32).to_token()], on_head=seen.append)
+    for i in range(6):
         client.post_event(EVENT, f"k{i}")
-    assert client.ledger_head == head(9) and [h.seq for h in seen] == [5, 9]
+    assert client.ledger_head == head(9, "cd" * 32)
+    assert [(h.seq, h.entry_hash[:2]) for h in seen] == [(5, "ab"), (3, "ab"), (9, "ab"), (9, "cd")]
 
 
 @pytest.mark.parametrize("value", ["", "not-base64!", base64.urlsafe_b64encode(b"[1]").decode(),
@@ -80,20 +84,28 @@ def test_a_failing_witness_store_never_fails_the_request(caplog):
 
 
 # -- the outbox keeps it ------------------------------------------------------------------------------
-def test_the_outbox_keeps_the_highest_seq_across_restarts(tmp_path, caplog):
+def test_the_outbox_keeps_every_head_it_needs_across_restarts(tmp_path, caplog):
     path = tmp_path / "outbox.db"
     vault = Vault(tmp_path / "vault.db", RawKek(bytes(32)))
     box = Outbox(path, sealer=VaultSealer(vault))
-    assert box.ledger_head() is None
+    assert box.ledger_head() is None and box.ledger_heads() == []
     assert box.keep_ledger_head(head(7)) and box.ledger_head() == head(7)
-    assert not box.keep_ledger_head(head(6)) and box.ledger_head() == head(7)  # never replaced by a smaller seq
+    assert not box.keep_ledger_head(head(7))  # kept already
+    with caplog.at_level(logging.WARNING, logger="devicelink"):
+        assert box.keep_ledger_head(head(6))  # a lower seq: kept as evidence, with the head it came after
+    assert box.ledger_head() == head(7)  # the highest seq
+    assert "the ledger went back" in caplog.text
     with caplog.at_level(logging.ERROR, logger="devicelink"):
-        assert not box.keep_ledger_head(head(7, "cd" * 32))  # the first one stays; a fork is logged
-    assert "two different ledger heads" in caplog.text
+        assert box.keep_ledger_head(head(7, "cd" * 32))  # a fork: both kept, logged
+    assert "the ledger was rewritten" in caplog.text
     assert box.keep_ledger_head(head(8))
     box.close()
-    assert Outbox(path, sealer=VaultSealer(vault)).ledger_head() == head(8)
+    again = Outbox(path, sealer=VaultSealer(vault))
+    assert again.ledger_head() == head(8)
+    kept = [(k.head.seq, k.head.entry_hash[:2], bool(k.conflict)) for k in again.ledger_heads()]
+    assert kept == [(7, "ab", True), (6, "ab", True), (7, "cd", True), (8, "ab", False)]
     assert stored_ledger_head(path) == head(8)  # read only, without the vault
+    assert [k.head for k in stored_ledger_heads(path)] == [k.head for k in again.ledger_heads()]
 
 
 def test_a_delivery_round_keeps_the_clients_head():
@@ -103,8 +115,25 @@ def test_a_delivery_round_keeps_the_clients_head():
     box.deliver(bo)
     assert box.ledger_head() == head(12)
     bo.ledger_head, bo.down = head(3), True
-    box.deliver(bo)  # even a round the back office broke off keeps what was seen; never a smaller seq
+    box.deliver(bo)  # even a round the back office broke off keeps what was seen; a lower seq beside, as evidence
     assert box.ledger_head() == head(12)
+    assert [(k.head.seq, bool(k.conflict)) for k in box.ledger_heads()] == [(12, True), (3, True)]
+
+
+def test_a_failing_witness_never_fails_a_delivery_round(caplog):
+    box, bo = Outbox(), FakeBackoffice()
+    box.put("event", {"n": 1})
+    bo.ledger_head = Checkpoint(2**63, "ab" * 32, "2026-03-01T08:00:00Z", "0123456789abcdef",
+                                base64.b64encode(bytes(64)).decode())  # what SQLite cannot even store
+    with caplog.at_level(logging.WARNING, logger="devicelink"):
+        report = box.deliver(bo)
+    assert len(report.delivered) == 1 and box.ledger_heads() == [] and "was not kept" in caplog.text
+    bo.ledger_head = "not a head"
+    box.put("event", {"n": 2})
+    assert len(box.deliver(bo).delivered) == 1
+    with pytest.raises(OutboxError, match="seq"):  # what the outbox refuses itself
+        box.keep_ledger_head(Checkpoint(0, "ab" * 32, "2026-03-01T08:00:00Z", "0123456789abcdef",
+                                        base64.b64encode(bytes(64)).decode()))
 
 
 def test_stored_ledger_head_names_what_is_wrong(tmp_path):
@@ -128,10 +157,11 @@ def test_an_existing_gate_database_upgrades_to_keep_the_witness(tmp_path):
     db.conn.close()
     vault = Vault(tmp_path / "gate.db.vault", RawKek(os.urandom(32)))
     store = GateStore(path, sealer=VaultSealer(vault))
-    assert applied_migrations(store.db) == [m.name for m in old] + ["devicelink_002_ledger_head"]
+    assert applied_migrations(store.db) == [m.name for m in old] + ["devicelink_002_ledger_head",
+                                                                    "devicelink_003_ledger_heads"]
     assert store.ledger_head() is None
     store.outbox.keep_ledger_head(head(4))
-    assert store.ledger_head() == head(4)
+    assert store.ledger_head() == head(4) and [k.head for k in store.ledger_heads()] == [head(4)]
     # every devicelink migration is in the gate's list (the outbox refuses a host database that lacks one)
     assert {m.name for m in devicelink.MIGRATIONS} <= {m.name for m in MIGRATIONS}
 
@@ -142,14 +172,18 @@ def test_an_existing_kiosk_outbox_upgrades_to_keep_the_witness(tmp_path):
     migrate(db, devicelink.MIGRATIONS[:1])  # the kiosk's outbox as the previous version left it
     db.conn.close()
     box = Outbox(path, sealer=VaultSealer(Vault(tmp_path / "vault.db", RawKek(bytes(32)))))
-    assert applied_migrations(box.db) == ["devicelink_001_outbox", "devicelink_002_ledger_head"]
+    assert applied_migrations(box.db) == ["devicelink_001_outbox", "devicelink_002_ledger_head",
+                                          "devicelink_003_ledger_heads"]
     assert box.keep_ledger_head(head(1)) and box.ledger_head() == head(1)
 
 
 def test_a_host_database_without_the_witness_table_is_refused():
     db = open_database(memory=True)
     migrate(db, devicelink.MIGRATIONS[:1])
-    with pytest.raises(OutboxError, match="devicelink_002_ledger_head"):
+    with pytest.raises(OutboxError, match="devicelink_002_ledger_head, devicelink_003_ledger_heads"):
+        Outbox(db=db)
+    migrate(db, devicelink.MIGRATIONS[:2])
+    with pytest.raises(OutboxError, match="devicelink_003_ledger_heads"):
         Outbox(db=db)
 
 

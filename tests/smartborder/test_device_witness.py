@@ -1,5 +1,5 @@
-"""``smartborder gate witness`` / ``smartborder kiosk witness``: the newest signed ledger head a device kept,
-as the JSON file an auditor passes to ``smartborder privacy verify-ledger --witness``."""
+"""``smartborder gate witness`` / ``smartborder kiosk witness``: every signed ledger head a device kept (its
+witness history, a JSON list), the file an auditor passes to ``smartborder privacy verify-ledger --witness``."""
 
 import base64
 import json
@@ -31,8 +31,16 @@ def gate_db(path, head=HEAD):
     store = GateStore(path, sealer=VaultSealer(Vault(keys / f"{path.stem}-vault.db", RawKek(os.urandom(32)))))
     if head is not None:
         store.outbox.keep_ledger_head(head)
-        store.outbox.keep_ledger_head(Checkpoint(3, *list(head.to_dict().values())[1:]))  # older: not kept
+        store.outbox.keep_ledger_head(Checkpoint(3, *list(head.to_dict().values())[1:]))  # went back: both evidence
     store.db.conn.close()
+
+
+def heads(exported: list[dict]) -> list[dict]:
+    """The five fields of each exported head (what verification reads; received_at and conflict beside)."""
+    return [{k: h[k] for k in ("seq", "entry_hash", "at", "key_id", "signature")} for h in exported]
+
+
+OLDER = {**HEAD.to_dict(), "seq": 3}
 
 
 def test_gate_witness_to_a_file_and_to_stdout(tmp_path):
@@ -41,9 +49,12 @@ def test_gate_witness_to_a_file_and_to_stdout(tmp_path):
     out = tmp_path / "gate-01-witness.json"
     r = CliRunner().invoke(main, ["gate", "witness", "--db", str(db), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert load_witnesses(out) == [HEAD.to_dict()]  # what verify-ledger --witness reads
+    assert "2 witness head(s) up to ledger entry 41" in r.output and "2 conflicting" in r.output
+    exported = load_witnesses(out)  # what verify-ledger --witness reads
+    assert heads(exported) == [HEAD.to_dict(), OLDER]
+    assert all("went back" in h["conflict"] and h["received_at"] for h in exported)
     r = CliRunner().invoke(main, ["gate", "witness", "--db", str(db)])
-    assert r.exit_code == 0 and json.loads(r.output) == HEAD.to_dict()
+    assert r.exit_code == 0 and json.loads(r.output) == exported
 
 
 def test_gate_witness_default_database_from_the_settings(tmp_path):
@@ -51,7 +62,7 @@ def test_gate_witness_default_database_from_the_settings(tmp_path):
     gate_db(tmp_path / "data" / "gate.db")
     r = CliRunner().invoke(main, ["gate", "witness"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["seq"] == 41
+    assert [h["seq"] for h in json.loads(r.output)] == [41, 3]
 
 
 def test_kiosk_witness(tmp_path):
@@ -65,7 +76,7 @@ def test_kiosk_witness(tmp_path):
     out = tmp_path / "kiosk-01.json"
     r = CliRunner().invoke(main, ["kiosk", "witness", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text()) == HEAD.to_dict()
+    assert heads(json.loads(out.read_text())) == [HEAD.to_dict()]
 
 
 def test_no_head_or_no_database_is_an_error(tmp_path):
