@@ -12,6 +12,7 @@ developer can run everything with no configuration and nothing weak reaches prod
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import tomllib
@@ -59,6 +60,9 @@ class Settings:
     device_token: str = field(default="", repr=False)
     language: str = "vi"
     watchlist_max_staleness_s: int = 6 * 3600
+    #: the back office's ledger key (base64 Ed25519, `smartborder privacy public-key`), pinned on gates and
+    #: kiosks: a ledger head it did not sign is dropped, never kept as a witness. "" keeps heads unverified
+    ledger_public_key: str = ""
     # hardware
     reader: str = "virtual"
     camera: str = "sim"
@@ -108,6 +112,14 @@ class Settings:
             raise SettingsError(f"env must be one of {', '.join(_ENVIRONMENTS)}, not {self.env!r}")
         if self.language not in ("vi", "zh", "en"):
             raise SettingsError(f"language must be vi, zh or en, not {self.language!r}")
+        if self.ledger_public_key:
+            try:
+                raw = base64.b64decode(self.ledger_public_key.strip(), validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise SettingsError("ledger_public_key must be the ledger's Ed25519 public key in base64 (32 bytes), "
+                                    "as `smartborder privacy public-key` prints it")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")

@@ -52,6 +52,7 @@ class GateConfig:
     kek_file: Path | None = None
     backoffice_url: str | None = None
     token: str | None = None
+    ledger_public_key: str = ""  # pins the back office's ledger key: heads it did not sign are not kept
     liveness: str = "active"
     liveness_seed: int | None = None
     fingerprints: str = "backoffice"
@@ -105,7 +106,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         db_path=settings.gate_db or settings.path("gate.db"),
         key_dir=settings.key_dir, kek_file=settings.gate_kek_file or (settings.key_dir / "gate.kek"),
         backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
-        liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
+        ledger_public_key=settings.ledger_public_key, liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
         fingerprints=settings.gate_fingerprints, fingerprint_offline=settings.gate_fingerprint_offline,
         revocation=settings.gate_revocation, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
@@ -135,6 +136,13 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
     if config.liveness not in ("active", "off"):
         raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    if config.ledger_public_key:
+        from devicelink import ledger_key
+
+        try:
+            ledger_key(config.ledger_public_key)
+        except ValueError as e:
+            raise GateConfigError(str(e)) from e
 
 
 def gate_sealer(config: GateConfig):
@@ -288,9 +296,11 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
         except (emrtd.TrustError, OSError) as e:
             raise GateConfigError(f"trust store {config.trust_path}: {e}") from e
     if client is None and config.backoffice_url and config.token:
-        client = BackofficeClient(config.backoffice_url, config.token)
+        client = BackofficeClient(config.backoffice_url, config.token, ledger_public_key=config.ledger_public_key)
     kw = {"clock": clock} if clock else {}
     store = GateStore(config.db_path, sealer=gate_sealer(config), **kw)
+    if client is not None and getattr(client, "on_ledger_head", False) is None:
+        client.on_ledger_head = store.outbox.keep_ledger_head  # every head kept as it arrives (the witnesses)
     finger_engine = finger_engine or FingerEngine.default()
     finger = FingerStep(devices.scanner, finger_engine,
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)

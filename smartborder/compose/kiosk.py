@@ -48,6 +48,7 @@ class KioskConfig:
     dev_without_passive_authentication: bool = False
     backoffice_url: str | None = None
     token: str | None = None
+    ledger_public_key: str = ""  # pins the back office's ledger key: heads it did not sign are not kept
     camera: str = "0"
     page_camera: str = ""
     reader: str | None = None
@@ -75,6 +76,7 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
     values: dict[str, Any] = dict(
         trust_path=settings.kiosk_trust, env=settings.env, data_dir=settings.data_dir, key_dir=settings.key_dir,
         kiosk_id=settings.kiosk_id, backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
+        ledger_public_key=settings.ledger_public_key,
         camera=settings.kiosk_camera, page_camera=settings.kiosk_page_camera,
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         finger_dir=settings.kiosk_finger_dir, language=settings.language, liveness=settings.kiosk_liveness,
@@ -101,6 +103,13 @@ def validate(config: KioskConfig) -> None:
         raise KioskConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
     if config.liveness not in ("active", "off"):
         raise KioskConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    if config.ledger_public_key:
+        from devicelink import ledger_key
+
+        try:
+            ledger_key(config.ledger_public_key)
+        except ValueError as e:
+            raise KioskConfigError(str(e)) from e
 
 
 @dataclass
@@ -219,7 +228,9 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
         except EnginesUnavailable as e:
             raise KioskConfigError(str(e)) from e
     outbox = outbox if outbox is not None else _outbox(config)
-    submitter = BackofficeClient(config.backoffice_url, config.token) if config.backoffice_url else None
+    # every ledger head goes into the outbox's witness history as it arrives
+    submitter = BackofficeClient(config.backoffice_url, config.token, ledger_public_key=config.ledger_public_key,
+                                 on_ledger_head=getattr(outbox, "keep_ledger_head", None)) if config.backoffice_url else None
     policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication,
                     consent_text_version=consent.text_version)
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
