@@ -16,6 +16,7 @@ __all__ = [
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
     "Invalid",
+    "KeyStoreRotated",
     "LoginThrottled",
     "NotFound",
     "PayloadTooLarge",
@@ -75,6 +76,13 @@ class SealedItemUnreadable(BackofficeError):
     to this key store: never read as "purged"; logged as a tamper event."""
 
     status, slug, title = 409, "sealed-item-unreadable", "Sealed item unreadable"
+
+
+class KeyStoreRotated(BackofficeError):
+    """The vault's key store was rewrapped under another KEK by another process: nothing can be sealed or
+    opened until the service restarts with the new key file (devices retry: their records wait, sealed)."""
+
+    status, slug, title = 503, "key-store-rotated", "Key store rotated: restart with the new KEK"
 
 
 class Conflict(BackofficeError):

@@ -28,7 +28,7 @@ from typing import Any
 
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
-from backoffice._errors import SealedItemUnreadable, Shredded
+from backoffice._errors import KeyStoreRotated, SealedItemUnreadable, Shredded
 from backoffice._store import Store
 from storage import open_database
 
@@ -201,7 +201,11 @@ class PrivacyGateway:
              record: str) -> str:
         """Encrypt and register one item of personal data; returns its reference (ledgered)."""
         with self.store.tx():
-            envelope = self.vault.seal(subject_id, category, record, data)
+            try:
+                envelope = self.vault.seal(subject_id, category, record, data)
+            except privacy.KekError as e:
+                log.error("cannot seal: %s", e, extra={"event": "vault_kek_mismatch"})
+                raise KeyStoreRotated(str(e)) from e
             held = {"held_by": record} if category in _HELD_BY_RECORD else {}
             ref = self.retention.register(category, record, subject_id, payload=envelope, **held)
             self.ledger.append(actor, role, f"write:{category}", record, purpose, _basis(purpose),
@@ -213,7 +217,7 @@ class PrivacyGateway:
         (the callers treat every such item as unavailable: e.g. ``templates_unreadable``)."""
         try:
             return self.open_or_explain(ref, actor=actor, role=role, purpose=purpose, record=record)
-        except (Shredded, SealedItemUnreadable):
+        except (Shredded, SealedItemUnreadable, KeyStoreRotated):
             return None
 
     def open_or_explain(self, ref: str, *, actor: str, role: str, purpose: str, record: str) -> bytes | None:
@@ -232,6 +236,9 @@ class PrivacyGateway:
         except privacy.SubjectShreddedError as e:
             raise Shredded("the item's data key was destroyed (retention purge or erasure): no copy of it can be "
                            "read, also not one restored from a backup") from e
+        except privacy.KekError as e:
+            log.error("cannot open a sealed item: %s", e, extra={"event": "vault_kek_mismatch", "ref": ref})
+            raise KeyStoreRotated(str(e)) from e
         except privacy.KeyNotFoundError as e:
             log.error("sealed item's data key is unknown to the key store", extra={"event": "vault_key_missing",
                                                                                   "ref": ref})
@@ -311,7 +318,8 @@ class PrivacyGateway:
     def drop_records(self, items: list[privacy.PurgedItem]) -> None:
         """Inside a purge batch: an exception or enrolment whose record item goes is deleted with it (its row
         keeps the keyed subject id, scores and consent: "was this document here?" must not stay answerable);
-        a purged image or template leaves its reference empty."""
+        a purged image leaves its reference empty. A purged template keeps its (now dangling) reference: an
+        enrolment still listed reads as ``templates_unreadable`` (the gate refers), never as "no fingerprints"."""
         db = self.store.db
         for it in items:
             if it.category == "exception_record":
@@ -321,9 +329,6 @@ class PrivacyGateway:
             elif it.category in ("live_image", "chip_image"):
                 column = "live_image_ref" if it.category == "live_image" else "chip_image_ref"
                 db.execute(f"UPDATE exceptions SET {column} = NULL WHERE {column} = ?", [it.ref])  # noqa: S608
-            elif it.category in ("face_template", "finger_template"):
-                column = "face_ref" if it.category == "face_template" else "finger_ref"
-                db.execute(f"UPDATE enrolments SET {column} = NULL WHERE {column} = ?", [it.ref])  # noqa: S608
 
     def purge(self, *, dry_run: bool, actor: str, role: str, batch: int = 1000) -> dict:
         r = self.purge_report(dry_run=dry_run, batch=batch, actor=actor, role=role)

@@ -112,8 +112,11 @@ class Vault:
         return b"smartborder-dek\x00" + _lp(key_id, subject_id)
 
     def _new_key(self, subject_id: str) -> tuple[str, AESGCM]:
-        """A fresh data key for one envelope of ``subject_id``, stored wrapped (committed before use)."""
+        """A fresh data key for one envelope of ``subject_id``, stored wrapped (committed before use). Refused
+        (:class:`KekError`) when the key store's secrets are wrapped by another KEK: another process rotated
+        it, and a key wrapped by the old KEK now would be unreadable under the new one."""
         with transaction(self.db, self.lock) as db:
+            self._check_current_kek(db)
             key_id = "dek_" + os.urandom(12).hex()
             dek = AESGCM.generate_key(256)
             wrapped = self.kek.wrap(dek, self._dek_aad(key_id, subject_id))
@@ -122,6 +125,12 @@ class Vault:
             aead = AESGCM(dek)
             self._remember(key_id, subject_id, aead)
             return key_id, aead
+
+    def _check_current_kek(self, db: sqlite_utils.Database) -> None:
+        row = db.execute("SELECT kek_id FROM vault_secrets WHERE kek_id != ? LIMIT 1", [self.kek.key_id]).fetchone()
+        if row is not None:
+            raise KekError(f"the key store is wrapped by KEK {row[0]}, not this process's {self.kek.key_id}: it was "
+                           "rotated by another process (privacy rotate-kek); restart with the new kek_file")
 
     def _unwrap_row(self, key_id: str, subject_id: str, kek_id: str, wrapped: bytes) -> AESGCM:
         cached = self._cache.get(key_id)
@@ -281,6 +290,7 @@ class Vault:
             row = db.execute("SELECT kek_id, wrapped FROM vault_secrets WHERE name = ?", [name]).fetchone()
             if row is not None:
                 return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
+            self._check_current_kek(db)
             value = os.urandom(size)
             db.execute("INSERT INTO vault_secrets (name, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?)",
                        [name, self.kek.key_id, self.kek.wrap(value, self._secret_aad(name)), iso(self.clock())])

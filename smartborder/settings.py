@@ -134,6 +134,13 @@ class Settings:
                         f"{name} is empty, too short or a placeholder; set SMARTBORDER_{name.upper()} "
                         f"(refused outside env=dev, here env={self.env})"
                     )
+        if self.env != "dev":  # a relative path would follow the working directory the service was started from
+            for name in ("data_dir", "key_dir", "backoffice_db", "gate_db"):
+                value = getattr(self, name)
+                if value is not None and not Path(value).is_absolute():
+                    raise SettingsError(f"{name} {str(value)!r} is relative: outside env = \"dev\" give an absolute "
+                                        "path (a service started from another directory would otherwise open, or "
+                                        "create, another data set)")
 
     def configured(self, name: str) -> str | None:
         """A secret's value when it was configured (TOML or environment), None when generated for dev."""
@@ -192,6 +199,13 @@ def load_settings(config: str | Path | None = None, environ: dict[str, str] | No
             values[name] = _coerce(name, environ[key])
     values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+def load_paths(config: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """The configuration's paths (data_dir, key_dir, the roles' databases) for a read-only tool that needs no
+    secret (an auditor exporting a device's witness heads): the secrets are not checked, and the returned
+    object must not be used to run a service (its secrets are generated placeholders)."""
+    return load_settings(config, environ, env="dev")
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

@@ -178,10 +178,10 @@ def witness(config_path, db_path, out) -> None:
     history), for an auditor's ``smartborder privacy verify-ledger --witness FILE``. Reads the database only;
     needs no key."""
     if db_path is None:
-        from smartborder.settings import SettingsError, load_settings
+        from smartborder.settings import SettingsError, load_paths
 
         try:
-            settings = load_settings(config_path)
+            settings = load_paths(config_path)  # the paths only: an auditor needs no secret for this
         except SettingsError as e:
             raise click.ClickException(str(e)) from e
         db_path = settings.gate_db or settings.path("gate.db")  # as smartborder.compose.gate.gate_config

@@ -119,10 +119,10 @@ def witness(config_path, db_path, out) -> None:
 
     if db_path is None:
         from smartborder.compose.kiosk import KioskConfig
-        from smartborder.settings import SettingsError, load_settings
+        from smartborder.settings import SettingsError, load_paths
 
         try:
-            settings = load_settings(config_path)
+            settings = load_paths(config_path)  # the paths only: an auditor needs no secret for this
         except SettingsError as e:
             raise click.ClickException(str(e)) from e
         db_path = KioskConfig(trust_path=None, data_dir=settings.data_dir).outbox_path

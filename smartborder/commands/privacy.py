@@ -289,7 +289,9 @@ def public_key(db) -> None:
               help="File with the new 32-byte KEK; point the settings at it afterwards.")
 @db_option
 def rotate_kek(new_kek_file, db) -> None:
-    """Rewrap every data key under a new KEK (envelopes are not touched)."""
+    """Rewrap every data key under a new KEK (envelopes are not touched). Stop the back office first, then
+    start it with kek_file set to the new file: a service still running on the old KEK refuses to seal or
+    open anything (503 key-store-rotated; devices keep their records and retry) until it is restarted."""
     import privacy as privacy_pkg
 
     officer = _Officer(db)

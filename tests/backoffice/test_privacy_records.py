@@ -72,3 +72,55 @@ def test_a_tampered_image_is_named_not_read_as_purged(world):
         conn.execute("UPDATE retention_items SET payload = ? WHERE ref = ?", [flipped, ref])
     r = world.client.get(f"/api/v1/exceptions/{exc}/images/live", headers=world.h("border_guard"))
     assert r.status_code == 409 and r.json()["type"].endswith("/sealed-item-unreadable"), r.text
+
+
+def test_a_purged_finger_template_is_never_read_as_no_fingerprints(world):
+    """A template purged in an earlier batch than its enrolment record (or a run interrupted between them):
+    the gate's 1:1 answers templates_unreadable (the gate refers), not no_templates (read as not required)."""
+    import base64
+
+    import privacy
+    from tests.backoffice.test_enrolments import finger
+
+    ctx = world.app.state.ctx
+    body = enrolment("C1000001", face_bytes=face(1), fingers=[(2, finger(5))])
+    enr = _post(world, body, "e1").json()["id"]
+    ref = ctx.store.one("SELECT finger_ref FROM enrolments WHERE id = ?", (enr,))["finger_ref"]
+    item = ctx.privacy.retention.get(ref)
+    with ctx.store.tx():  # what one purge batch does to that item
+        ctx.privacy.drop_records([privacy.PurgedItem(ref, "finger_template", enr, item.subject_id)])
+        ctx.privacy.retention.remove([ref])
+    probe = {"position": 2, "format": "iso19794_2", "data": base64.b64encode(finger(5, jitter=2)).decode()}
+    r = world.client.post("/api/v1/enrolments/verify", headers=world.h("gate"),
+                          json={"document_number": "C1000001", "issuing_state": "VNM", "finger_templates": [probe]})
+    assert r.status_code == 200, r.text
+    assert r.json()["enrolled"] is True and r.json()["fingerprint_check"] == "templates_unreadable"
+
+
+def test_a_key_store_rotated_under_a_running_service_is_refused_not_corrupted(world, tmp_path):
+    """`privacy rotate-kek` run while the service runs: the service must not wrap new data keys under the old
+    KEK (they would be unreadable after the restart): it answers 503 key-store-rotated until restarted."""
+    import dataclasses
+
+    from privacy import FileKek
+
+    ctx = world.app.state.ctx
+    gate = world.h("gate", **{"Idempotency-Key": "k1"})
+    exc = world.client.post("/api/v1/exceptions", json=exception_body(), headers=gate).json()["id"]
+    new_kek = FileKek.generate(tmp_path.with_name(tmp_path.name + "-keys") / "new.kek")
+    other = PrivacyGateway.from_config(ctx.config, Store(ctx.config.db_path))  # the CLI's process
+    assert other.vault.rotate_kek(new_kek) > 0
+
+    r = world.client.post("/api/v1/exceptions", json=exception_body(), headers=world.h("gate", **{"Idempotency-Key": "k2"}))
+    assert r.status_code == 503 and r.json()["type"].endswith("/key-store-rotated"), r.text
+    url = f"/api/v1/exceptions/{exc}/images/live"
+    assert world.client.get(url, headers=world.h("border_guard")).status_code == 200  # its data key, still in memory
+    ctx.privacy.vault._cache.clear()  # an item the service has not opened since it started
+    r = world.client.get(url, headers=world.h("border_guard"))
+    assert r.status_code == 503 and r.json()["type"].endswith("/key-store-rotated"), r.text
+    # restarted on the new KEK: the earlier item opens, the refused record can be delivered again
+    restarted = PrivacyGateway.from_config(dataclasses.replace(ctx.config, kek=None, kek_file=new_kek.path),
+                                           Store(ctx.config.db_path))
+    ref = ctx.store.one("SELECT live_image_ref FROM exceptions WHERE id = ?", (exc,))["live_image_ref"]
+    assert restarted.open(ref, actor="t", role="border_guard", purpose="border_exception_review", record=exc)
+    assert restarted.vault.rotate_kek(FileKek.generate(new_kek.path.with_name("third.kek"))) > 0  # rotates again

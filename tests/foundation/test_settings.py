@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from smartborder.settings import Settings, SettingsError, load_settings
@@ -21,6 +23,7 @@ def test_placeholder_secrets_refused_outside_dev(env, secret):
 def test_toml_then_environment_then_overrides(tmp_path):
     cfg = tmp_path / "sb.toml"
     cfg.write_text(f'env = "prod"\nsecret_key = "{STRONG}"\nkek = "{STRONG}"\ndevice_token = "{STRONG}"\n'
+                   f'data_dir = "{tmp_path / "data"}"\n'
                    '[backoffice]\nport = 9000\nhost = "127.0.0.2"\n', encoding="utf-8")
     s = load_settings(cfg, environ={"SMARTBORDER_BACKOFFICE_PORT": "9100"})
     assert (s.env, s.backoffice_host, s.backoffice_port) == ("prod", "127.0.0.2", 9100)
@@ -44,3 +47,16 @@ def test_bad_config_is_named(tmp_path):
         load_settings(tmp_path / "missing.toml", environ={})
     with pytest.raises(SettingsError, match="env must be"):
         Settings(env="staging")
+
+
+def test_relative_paths_are_refused_outside_dev(tmp_path):
+    """A relative data directory follows the working directory the service was started from: started from
+    elsewhere it would open (or create) another data set with another key store."""
+    strong = dict(secret_key=STRONG, kek=STRONG, device_token=STRONG)
+    with pytest.raises(SettingsError, match="data_dir 'var' is relative"):
+        load_settings(environ={}, env="prod", **strong)
+    with pytest.raises(SettingsError, match="key_dir 'keys' is relative"):
+        load_settings(environ={}, env="test", data_dir=str(tmp_path / "data"), key_dir="keys", **strong)
+    s = load_settings(environ={}, env="prod", data_dir=str(tmp_path / "data"), **strong)
+    assert s.key_dir == tmp_path / "data-keys"
+    assert load_settings(environ={}).data_dir == Path("var")  # dev keeps the working-directory default

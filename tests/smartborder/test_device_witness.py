@@ -86,3 +86,22 @@ def test_no_head_or_no_database_is_an_error(tmp_path):
     assert r.exit_code == 1 and "keeps no ledger head yet" in r.output
     r = CliRunner().invoke(main, ["kiosk", "witness", "--db", str(tmp_path / "none.db")])
     assert r.exit_code == 1 and "no device database" in r.output
+
+
+def test_an_auditor_exports_a_production_devices_witness_without_its_secrets(tmp_path, monkeypatch):
+    """The gate's production configuration names its key file and token; exporting the witness heads reads the
+    database only, so it runs without the KEK or the secrets in the auditor's environment."""
+    data = tmp_path / "prod-data"
+    data.mkdir()
+    gate_db(data / "gate.db")
+    config = tmp_path / "gate.toml"
+    config.write_text(f'env = "prod"\ndata_dir = "{data}"\n\n[gate]\nkek_file = "{tmp_path / "keys" / "gate.kek"}"\n')
+    monkeypatch.delenv("SMARTBORDER_ENV")
+    monkeypatch.delenv("SMARTBORDER_DATA_DIR")
+    for device in ("gate", "kiosk"):
+        r = CliRunner().invoke(main, [device, "witness", "--config", str(config)])
+        if device == "gate":
+            assert r.exit_code == 0, r.output
+            assert [h["seq"] for h in json.loads(r.output)] == [41, 3]
+        else:  # no kiosk database there: the error names it, not a missing secret
+            assert r.exit_code != 0 and "SMARTBORDER_" not in r.output, r.output
