@@ -55,7 +55,8 @@ def _scan_the_stores(work: Path, report: Path) -> None:
         number = (lines[0][5:14] if width == 30 else lines[1][:9]).rstrip("<")
         if number not in listed:
             needles[f"document number {number}"] = number.encode()
-        needles[f"MRZ of {chip.parent.name}"] = lines[-1].encode()
+        for k, line in enumerate(lines):  # the names, the number, the date of birth
+            needles[f"MRZ line {k + 1} of {chip.parent.name}"] = line.encode()
     # the data keys, unwrapped with the KEK files: none may appear in clear anywhere
     keks = []
     for f in keys.glob("*.kek"):
@@ -63,11 +64,12 @@ def _scan_the_stores(work: Path, report: Path) -> None:
             keks.append(FileKek(f))
         except KekError:
             pass
-    n_keys = 0
+    n_keys = n_rows = 0
     for store in keys.glob("*.db"):
         with sqlite3.connect(store) as conn:
             rows = conn.execute("SELECT key_id, subject_id, wrapped FROM vault_keys").fetchall()
         for key_id, subject, wrapped in rows:
+            n_rows += 1
             aad = Vault._dek_aad(None, key_id, subject)
             for kek in keks:
                 try:
@@ -77,6 +79,7 @@ def _scan_the_stores(work: Path, report: Path) -> None:
                 except KekError:
                     continue
     assert n_keys > 0  # the back office's templates and records are sealed under keys that still exist
+    assert n_keys == n_rows  # every data key in every key store unwrapped, so every one is searched for
     for path in [*stores, *sorted(keys.iterdir())]:
         raw = path.read_bytes()
         for what, needle in needles.items():
