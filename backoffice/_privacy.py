@@ -21,7 +21,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -131,14 +130,9 @@ def _key_store(config: BackofficeConfig) -> Path:
         if not config.dev:
             raise ConfigError(f"the vault's key store is at {old}, inside the data directory; move it (with any "
                               f"-wal/-shm file, service stopped) to {keys}, outside the data backups")
-        from storage import SIDE_FILES, private_dir
+        from storage import move_database
 
-        private_dir(keys.parent)
-        for suffix in ("", *SIDE_FILES):
-            src = old.with_name(old.name + suffix)
-            if src.exists():
-                os.replace(src, keys.with_name(keys.name + suffix))
-        log.warning("moved the vault's key store out of the data directory: %s -> %s", old, keys)
+        move_database(old, keys)  # dev: out of the data directory
     if not keys.exists() and _holds_sealed_data(db):
         raise ConfigError(f"the vault's key store {keys} does not exist, but {db} holds data it sealed and a ledger "
                           "it signed: restore the key store from its own backup or set keys_db_path to it (a new, "

@@ -270,15 +270,8 @@ class EnrolmentWorkflow:
             key = "document.mrz_unreadable" if isinstance(e, MrzSourceError | MrzError) else "document.reader_fault"
             with self._lock:
                 self.last_failure = f"document:{type(e).__name__}"
-                if self.session is not session:
-                    return DocumentFeedback(False, key, 0)
-                session.attempts["document"] += 1
-                self.touch()
-                left = self._attempts_left("document", limit)
-                if left == 0:
-                    reason = "hardware_fault" if key == "document.reader_fault" else "document_unreadable"
-                    self._end(Step.REFERRED, Outcome.REFERRED, reason)
-                return DocumentFeedback(False, key, left)
+                return self._attempt_failed(session, "document", key, limit, "hardware_fault"
+                                            if key == "document.reader_fault" else "document_unreadable")
         with self._lock:
             if self.session is not session:  # abandoned or timed out while reading
                 return DocumentFeedback(False, "document.cancelled", 0)
@@ -286,6 +279,18 @@ class EnrolmentWorkflow:
             self.touch()
             self._go(Step.CONSENT)
             return DocumentFeedback(True, "document.read_ok", self._attempts_left("document", limit))
+
+    def _attempt_failed(self, session: Session, kind: str, key: str, limit: int, reason: str) -> DocumentFeedback:
+        """Under the lock: one failed attempt of the document or the chip step (``kind``); with none left the
+        session ends referred with ``reason``."""
+        if self.session is not session:
+            return DocumentFeedback(False, key, 0)
+        session.attempts[kind] += 1
+        self.touch()
+        left = self._attempts_left(kind, limit)
+        if left == 0:
+            self._end(Step.REFERRED, Outcome.REFERRED, reason)
+        return DocumentFeedback(False, key, left)
 
     # -- consent ---------------------------------------------------------------------------------
     def consent(self, given: bool, *, text_version: str | None = None) -> None:
@@ -323,15 +328,8 @@ class EnrolmentWorkflow:
             key = f"document.{e.reason}" if isinstance(e, DocumentError) else "document.reader_fault"
             with self._lock:
                 self.last_failure = f"chip:{key.removeprefix('document.')}"
-                if self.session is not session:
-                    return DocumentFeedback(False, key, 0)
-                session.attempts["chip"] += 1
-                self.touch()
-                left = self._attempts_left("chip", limit)
-                if left == 0:
-                    self._end(Step.REFERRED, Outcome.REFERRED,
-                              "hardware_fault" if key == "document.reader_fault" else "chip_read_failed")
-                return DocumentFeedback(False, key, left)
+                return self._attempt_failed(session, "chip", key, limit, "hardware_fault"
+                                            if key == "document.reader_fault" else "chip_read_failed")
         with self._lock:
             if self.session is not session:  # abandoned or timed out while reading
                 doc.wipe()

@@ -76,6 +76,18 @@ def check_private(path: str | Path) -> None:
                                 f"fix: chmod {want} {p}")
 
 
+def move_database(src: str | Path, dest: str | Path) -> None:
+    """Move a database and its side files (``-wal``, ``-shm``, ``-journal``) to ``dest`` (its directory created
+    0700 if missing). For a key store an earlier version kept in the data directory; the service is stopped."""
+    src, dest = Path(src), Path(dest)
+    private_dir(dest.parent)
+    for suffix in ("", *SIDE_FILES):
+        moving = src.with_name(src.name + suffix)
+        if moving.exists():
+            os.replace(moving, dest.with_name(dest.name + suffix))
+    log.warning("moved the database %s to %s", src, dest)
+
+
 def open_private(path: str | Path, mode: str = "w", **kwargs):
     """Open ``path`` for writing as a file private to this user (0600, also when it existed; missing
     directories 0700): for exports and reports that hold personal data outside the encrypted stores."""

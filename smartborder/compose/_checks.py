@@ -73,20 +73,12 @@ def key_store_path(path: Path, legacy: Path, env: str, setting: str) -> Path:
     directory (``legacy``) was moved there: moved here in dev (with its -wal/-shm files); refused otherwise
     (``ValueError`` naming ``setting``), because starting on a new, empty key store would make every item the
     old one sealed unreadable."""
-    import logging
-    import os
-
-    from storage import SIDE_FILES, private_dir
+    from storage import move_database
 
     if not legacy.exists() or path.exists():
         return path
     if env != "dev":
         raise ValueError(f"{setting}: the key store is at {legacy}, inside the data directory; with the service "
                          f"stopped move it (and any -wal/-shm file) to {path}, outside the data backups")
-    private_dir(path.parent)
-    for suffix in ("", *SIDE_FILES):
-        src = legacy.with_name(legacy.name + suffix)
-        if src.exists():
-            os.replace(src, path.with_name(path.name + suffix))
-    logging.getLogger("smartborder").warning("moved the key store %s out of the data directory to %s", legacy, path)
+    move_database(legacy, path)
     return path

@@ -54,3 +54,27 @@ def test_key_material_inside_the_data_directory_is_refused(tmp_path):
                           environ={})
     with pytest.raises(CompositionError, match="inside the data directory"):
         backoffice_config(_settings(tmp_path), environ={}, keys_db_path=tmp_path / "k" / "keys.db")
+
+
+def test_a_key_store_beside_the_database_is_moved_in_dev_and_refused_elsewhere(tmp_path):
+    """Earlier versions kept the vault's key store beside the database (bo.db -> bo-keys.db, inside the data
+    directory and its backups). Production refuses to start and names the move; dev moves it; a database
+    holding sealed data whose key store is missing is refused rather than given a new, empty one."""
+    from backoffice import ConfigError, Store
+    from backoffice._privacy import PrivacyGateway
+    from privacy import RawKek
+    from tests.backoffice.conftest import make_config
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    db, legacy = data / "bo.db", data / "bo-keys.db"
+    PrivacyGateway(Store(db), RawKek(bytes(range(32))), legacy)  # the old layout (make_config's KEK)
+    assert legacy.exists()
+    new_place = tmp_path / "data-keys" / "bo-keys.db"
+    with pytest.raises(ConfigError, match="move it"):
+        PrivacyGateway.from_config(make_config(db_path=db, dev=False), Store(db))
+    gw = PrivacyGateway.from_config(make_config(db_path=db), Store(db))  # dev: moved
+    assert not legacy.exists() and new_place.exists() and gw.verify_ledger()["ok"]
+    new_place.rename(new_place.with_name("lost.db"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        PrivacyGateway.from_config(make_config(db_path=db), Store(db))

@@ -220,3 +220,29 @@ def test_a_simulation_directory_runs_in_dev_only(tmp_path):
     with pytest.raises(SimError, match="dev"):
         sim_config(tmp_path, environ={"SMARTBORDER_SECRET_KEY": STRONG, "SMARTBORDER_KEK": STRONG,
                                       "SMARTBORDER_DEVICE_TOKEN": STRONG})
+
+
+def test_a_key_store_left_in_the_data_directory_is_moved_in_dev_and_refused_elsewhere(tmp_path):
+    """An earlier version kept the outbox vault's key store beside gate.db: a new, empty one in its place would
+    leave every undelivered item unreadable, so production refuses and names the move; dev moves it."""
+    import sqlite3
+
+    trust = _trust_dir(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    legacy = data / "gate.db.vault"
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("CREATE TABLE marker (x)")
+    os.chmod(legacy, 0o600)
+    from privacy import FileKek
+
+    FileKek.generate(tmp_path / "keys" / "gate.kek")  # production: the key file exists, made by the operator
+    with pytest.raises(GateConfigError, match="move it"):
+        build_gate(gate_config(prod(tmp_path, gate_trust=trust, gate_door_port="/dev/null")), _devices())
+    assert legacy.exists()
+    gate = build_gate(gate_config(settings(tmp_path, gate_trust=trust)), _devices())
+    gate.close()
+    moved = tmp_path / "keys" / "gate-vault.db"
+    assert not legacy.exists() and moved.is_file()
+    with sqlite3.connect(moved) as conn:  # the same store, moved, not a new one
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'marker'").fetchone()

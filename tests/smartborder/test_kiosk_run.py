@@ -152,9 +152,10 @@ liveness_seed = {SEED}
     # the enrolment record was delivered, then blanked and its key shredded (the session's event, no personal
     # data, may wait) in the kiosk's outbox database, next to its vault
     outbox = tmp_path / "data" / "kiosk" / "outbox.db"
-    # (the vault's key store: beside the outbox, or in the key directory where the composition keeps key material)
-    vaults = [tmp_path / "data" / "kiosk" / "outbox-vault.db", tmp_path / "keys" / "kiosk-outbox-vault.db"]
-    assert outbox.is_file() and any(v.is_file() for v in vaults)
+    # (the vault's key store is key material: in the key directory, 0600, never beside the outbox)
+    vault = tmp_path / "keys" / "kiosk-outbox-vault.db"
+    assert outbox.is_file() and vault.is_file() and (vault.stat().st_mode & 0o777) == 0o600
+    assert not (tmp_path / "data" / "kiosk" / "outbox-vault.db").exists()
     rows = sqlite3.connect(outbox).execute("SELECT kind, delivered_at, length(payload) FROM devicelink_outbox").fetchall()
     assert [(d is not None, n) for k, d, n in rows if k == "enrolment"] == [(True, 0)]
     # nothing the kiosk stored (its data and key directories: databases with their -wal/-shm, the KEK) holds the
