@@ -4,14 +4,41 @@ Tokens are 256-bit random strings; only their SHA-256 is stored, so a database l
 usable credential (a slow hash is not needed for full-entropy secrets, OWASP ASVS V3.5).
 Staff tokens start ``sbs_``, device tokens ``sbd_``. CSRF tokens for the web forms are an HMAC
 of the session token (OWASP "signed double submit"), so they need no storage.
+
+Login throttling (OWASP ASVS V2.2.1), its state in the database so it holds across threads and
+worker processes. Before the (slow, argon2id) password check a login *reserves* an attempt in one
+``BEGIN IMMEDIATE`` transaction: it counts the attempts in the window (``login_window_s``, 15 min;
+failures and reservations still in flight alike) and either refuses with 429 ``login-throttled``
+and ``Retry-After`` or inserts its reservation. After the check the reservation is settled: a
+failure stays counted, a success deletes that (account, client) pair's failures and remembers the
+pair as *known* for 30 days. So N concurrent requests can never run more checks than the rules
+allow. The rules (N = ``login_max_failures``, 5):
+
+* per (account, client address): N attempts in the window, then exponential back-off: the k-th
+  attempt (k >= N) waits 2^(k-N) s after the previous one, capped at the window;
+* per account, over all client addresses: from 10 x N attempts in the window on, a client that is
+  not a known pair of the account gets one check per account every ``window / (10 x N)`` s (18 s):
+  a slow-down, never a lockout, and an attacker elsewhere cannot touch the pair from which the real
+  user logged in before (known pairs are exempt from this ceiling and the next);
+* per client address, over all accounts (password spraying): from 4 x N attempts in the window on,
+  exponential back-off for that address as for a pair; other addresses are not affected.
+
+Unknown usernames are throttled and recorded exactly like real ones and still pay one argon2id
+verification (against a dummy hash), so neither the answer nor its timing tells whether an account
+exists. The client address is the socket's peer (``request.client.host``); behind a reverse proxy
+set ``[backoffice] trusted_proxies`` so uvicorn takes it from ``X-Forwarded-For`` of those proxies
+only (off by default: a spoofed header changes nothing). The attempts table holds usernames and
+addresses for one window only (pruned on every login); the known pairs for 30 days.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -51,12 +78,21 @@ def token_hash(token: str) -> str:
 class Auth:
     """Users, sessions, throttling and device credentials over the :class:`Store`."""
 
+    #: how long a successful (account, client) pair stays exempt from the account and client ceilings
+    KNOWN_PAIR_TTL_S = 30 * 24 * 3600
+
     def __init__(self, store: Store, secret_key: str, *, max_failures: int, window_s: int,
-                 session_ttl_s: int, token_ttl_s: int, time_cost: int = 2, memory_kib: int = 19456) -> None:
+                 session_ttl_s: int, token_ttl_s: int, time_cost: int = 2, memory_kib: int = 19456,
+                 account_max_failures: int | None = None, client_max_failures: int | None = None) -> None:
         self.store = store
         self._secret = secret_key.encode()
         self.max_failures = max_failures
         self.window_s = window_s
+        self.account_max_failures = account_max_failures or 10 * max_failures
+        self.client_max_failures = client_max_failures or 4 * max_failures
+        self.clock = time.time  # tests freeze it
+        self.password_checks = 0  # argon2id verifications run by login (a counter for tests and metrics)
+        self._checks_lock = threading.Lock()
         self.session_ttl_s = session_ttl_s
         self.token_ttl_s = token_ttl_s
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
@@ -113,37 +149,74 @@ class Auth:
         return self.get_user(username)
 
     # -- login ------------------------------------------------------------------------------
-    def _throttle_check(self, username: str, client: str) -> None:
-        since = time.time() - self.window_s
-        rows = self.store.query(
-            "SELECT at FROM login_failures WHERE (username = ? OR client = ?) AND at > ? ORDER BY at",
-            (username, client, since))
-        if len(rows) >= self.max_failures:
-            oldest = rows[-self.max_failures]["at"]
-            raise LoginThrottled(max(1, int(oldest + self.window_s - time.time()) + 1))
+    def _wait(self, count: int, limit: int, last: float | None, now: float) -> float:
+        """Seconds still to wait under exponential back-off: none below ``limit``, then 2^(count-limit) s
+        after the previous attempt, capped at the window."""
+        if count < limit or last is None:
+            return 0.0
+        return last + min(float(self.window_s), 2.0 ** min(count - limit, 30)) - now
+
+    def _reserve(self, account: str, client: str) -> int:
+        """Atomically check the limits and reserve one password check; :class:`LoginThrottled` when over."""
+        now = self.clock()
+        since = now - self.window_s
+        with self.store.tx() as db:
+            db.execute("DELETE FROM login_attempts WHERE at <= ?", [since])
+            known = db.execute("SELECT 1 FROM login_known WHERE account = ? AND client = ? AND last_ok > ?",
+                               [account, client, now - self.KNOWN_PAIR_TTL_S]).fetchone() is not None
+            count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE account = ? AND client = ? "
+                                     "AND at > ?", [account, client, since]).fetchone()
+            waits = [self._wait(count, self.max_failures, last, now)]
+            if not known:
+                count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE account = ? AND at > ?",
+                                         [account, since]).fetchone()
+                if count >= self.account_max_failures:  # a slow-down: one check per slot, never a lockout
+                    waits.append(last + self.window_s / self.account_max_failures - now)
+                count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE client = ? AND at > ?",
+                                         [client, since]).fetchone()
+                waits.append(self._wait(count, self.client_max_failures, last, now))
+            wait = max(waits)
+            if wait > 0:
+                raise LoginThrottled(max(1, math.ceil(wait)))
+            return db.execute("INSERT INTO login_attempts (account, client, at, state) VALUES (?, ?, ?, 'pending')",
+                              [account, client, now]).lastrowid
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        with self._checks_lock:
+            self.password_checks += 1
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     def login(self, username: str, password: str, client: str, kind: str = "api") -> tuple[str, Principal]:
-        """Check the password (throttled per user and per client); return a new token and the principal."""
+        """Check the password (throttled per account and client, per account, per client: see the module's
+        docstring); return a new token and the principal."""
         username = (username or "").strip().lower()
-        self._throttle_check(username, client)
-        row = self.store.one("SELECT id, username, password_hash, role, display_name, active FROM users "
-                             "WHERE username = ?", (username,))
+        reservation = self._reserve(username, client)
         ok = False
         try:
-            ok = self.hasher.verify(row["password_hash"] if row else self._dummy_hash, password or "")
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-        if not ok or row is None or not row["active"]:
-            with self.store.tx() as db:
-                db.execute("INSERT INTO login_failures (username, client, at) VALUES (?, ?, ?)",
-                           [username, client, time.time()])
+            row = self.store.one("SELECT id, username, password_hash, role, display_name, active FROM users "
+                                 "WHERE username = ?", (username,))
+            ok = self._verify(row["password_hash"] if row else self._dummy_hash, password or "")
+            ok = ok and row is not None and bool(row["active"])
+        finally:
+            if not ok:  # the reservation stays counted as a failure
+                with self.store.tx() as db:
+                    db.execute("UPDATE login_attempts SET state = 'failed' WHERE id = ?", [reservation])
+        if not ok:
             raise BadCredentials("wrong username or password")
         token = ("sbs_" if kind == "api" else "sbw_") + secrets.token_urlsafe(32)
         ttl = self.token_ttl_s if kind == "api" else self.session_ttl_s
+        now = self.clock()
         with self.store.tx() as db:
             if self.hasher.check_needs_rehash(row["password_hash"]):
                 db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [self.hasher.hash(password), row["id"]])
-            db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+            db.execute("DELETE FROM login_attempts WHERE account = ? AND client = ? AND (state = 'failed' OR id = ?)",
+                       [username, client, reservation])
+            db.execute("INSERT INTO login_known (account, client, last_ok) VALUES (?, ?, ?) "
+                       "ON CONFLICT (account, client) DO UPDATE SET last_ok = excluded.last_ok", [username, client, now])
+            db.execute("DELETE FROM login_known WHERE last_ok <= ?", [now - self.KNOWN_PAIR_TTL_S])
             db.execute("DELETE FROM sessions WHERE expires_at < ?", [_iso_in(0)])
             db.execute("INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                        [token_hash(token), row["id"], kind, now_iso(), _iso_in(ttl)])

@@ -75,6 +75,18 @@ MIGRATIONS = [
     # the privacy package's tables (retention registry with the sealed items, ledger, consents);
     # append new back-office migrations after these
     *privacy.MIGRATIONS,
+    # login throttling (backoffice._auth): reservations and failures per (account, client), settled
+    # atomically; the pairs that logged in recently; login_failures (unused since) is dropped
+    Migration("0004_login_attempts", """
+        CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, account TEXT NOT NULL, client TEXT NOT NULL,
+            at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'pending');
+        CREATE INDEX login_attempts_pair ON login_attempts(account, client, at);
+        CREATE INDEX login_attempts_client ON login_attempts(client, at);
+        CREATE INDEX login_attempts_at ON login_attempts(at);
+        CREATE TABLE login_known (account TEXT NOT NULL, client TEXT NOT NULL, last_ok REAL NOT NULL,
+            PRIMARY KEY (account, client));
+        DROP TABLE login_failures;
+    """),
 ]
 
 

@@ -28,6 +28,8 @@ def test_missing_or_unknown_token_is_401(world):
 
 def test_login_throttling(tmp_path):
     w = build_world(make_config(db_path=tmp_path / "t.db", login_max_failures=3, login_window_s=60))
+    now = w.app.state.ctx.auth.clock()
+    w.app.state.ctx.auth.clock = lambda: now  # the back-off's first slot (1 s) must not open mid-test
     for _ in range(3):
         assert w.client.post("/api/v1/auth/token", json={"username": "admin", "password": "x"}).status_code == 401
     r = w.client.post("/api/v1/auth/token", json={"username": "admin", "password": PASSWORD})
