@@ -13,6 +13,7 @@ developer can run everything with no configuration and nothing weak reaches prod
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -51,6 +52,10 @@ class Settings:
     backoffice_host: str = "127.0.0.1"
     backoffice_port: int = 8080
     backoffice_db: Path | None = None
+    #: reverse proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes: comma-separated IP
+    #: addresses or CIDR networks ([backoffice] trusted_proxies, a TOML list also works). "" (the default)
+    #: trusts no header: the client address is the socket's peer. "*" (trust anyone) only in env = "dev"
+    backoffice_trusted_proxies: str = ""
     secret_key: str = field(default="", repr=False)
     # privacy: key-encryption key (base64 or hex, 32 bytes) or a key file
     kek: str = field(default="", repr=False)
@@ -120,6 +125,8 @@ class Settings:
             if len(raw) != 32:
                 raise SettingsError("ledger_public_key must be the ledger's Ed25519 public key in base64 (32 bytes), "
                                     "as `smartborder privacy public-key` prints it")
+        object.__setattr__(self, "backoffice_trusted_proxies", _trusted_proxies(self.backoffice_trusted_proxies,
+                                                                                  dev=self.env == "dev"))
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -155,10 +162,29 @@ class Settings:
         return self.data_dir / name
 
 
+def _trusted_proxies(raw: str, *, dev: bool) -> str:
+    """The trusted proxies normalised (``"10.0.0.1,10.1.0.0/16"``); bad entries and "*" outside dev refused."""
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    for entry in entries:
+        if entry == "*":
+            if not dev:
+                raise SettingsError('backoffice_trusted_proxies = "*" trusts X-Forwarded-For from anyone, so any '
+                                    "client could choose its address (and dodge the login limits): refused outside "
+                                    'env = "dev"; name the proxies\' addresses')
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as e:
+            raise SettingsError(f"backoffice_trusted_proxies: {entry!r} is not an IP address or CIDR network") from e
+    return ",".join(entries)
+
+
 def _coerce(name: str, raw: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if raw is None:
         return None
+    if name == "backoffice_trusted_proxies" and isinstance(raw, list):
+        return ",".join(str(v) for v in raw)
     if "int" in str(kind):
         try:
             return int(raw)

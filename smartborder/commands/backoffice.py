@@ -57,6 +57,16 @@ def _run(fn, *args, **kwargs):
         raise click.ClickException(e.detail) from e
 
 
+def proxy_options(settings) -> dict:
+    """uvicorn's proxy-header options from the settings: off unless ``[backoffice] trusted_proxies`` names the
+    proxies (uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1, or from FORWARDED_ALLOW_IPS, and a
+    local client could choose the address the login limits see)."""
+    trusted = settings.backoffice_trusted_proxies
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": None}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 db_option = click.option("--db", type=click.Path(dir_okay=False), default=None,
                          help="SQLite database (default: settings backoffice_db or DATA_DIR/backoffice.db).")
 
@@ -96,10 +106,12 @@ def serve(config_path: str | None, host: str | None, port: int | None, db: str |
     config = app.state.ctx.config
     app.state.ctx.watchlist.warm()  # build the matcher in the background
     face, finger = config.face_matching, config.fingerprint_matching
+    proxies = proxy_options(settings)
     click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": str(config.db_path),
                            "face_threshold": [face.threshold_name, face.threshold],
-                           "fingerprint_threshold": [finger.threshold_name, finger.verify_threshold]}), err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None)
+                           "fingerprint_threshold": [finger.threshold_name, finger.verify_threshold],
+                           "trusted_proxies": proxies["forwarded_allow_ips"] or ""}), err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None, **proxies)
 
 
 @backoffice.command("create-user")

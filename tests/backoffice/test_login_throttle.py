@@ -193,3 +193,70 @@ def test_an_existing_database_upgrades(tmp_path):
     with pytest.raises(BadCredentials):
         auth.login("guard", "typo", "10.0.0.1")
     assert auth.login("guard", PASSWORD, "10.0.0.1")[1].id == "guard"
+
+
+def test_serve_trusts_proxy_headers_only_from_configured_proxies():
+    from smartborder.commands.backoffice import proxy_options
+    from smartborder.settings import Settings
+
+    assert proxy_options(Settings(env="dev")) == {"proxy_headers": False, "forwarded_allow_ips": None}
+    assert proxy_options(Settings(env="dev", backoffice_trusted_proxies="10.0.0.1, 10.2.0.0/16")) == {
+        "proxy_headers": True, "forwarded_allow_ips": "10.0.0.1,10.2.0.0/16"}
+
+
+def _serve_and_rotate_x_forwarded_for(tmp_path, extra_backoffice_toml: str = "") -> list[int]:
+    """``smartborder backoffice serve`` as deployed; N + 1 wrong logins from loopback, each with another
+    X-Forwarded-For; the status codes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.backoffice.test_serve_e2e import SMARTBORDER, _deployment, _free_port
+
+    env = _deployment(tmp_path)
+    if extra_backoffice_toml:
+        config = env["SMARTBORDER_CONFIG"]
+        with open(config, "a", encoding="utf-8") as f:
+            f.write(extra_backoffice_toml + "\n")
+    r = subprocess.run([str(SMARTBORDER), "backoffice", "create-user", "victim", "--role", "border_guard",
+                        "--password-stdin"], env=env, input=PASSWORD + "\n", capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    port = _free_port()
+    proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the back office did not start"
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=30) as http:
+            return [http.post("/api/v1/auth/token", json={"username": "victim", "password": "wrong"},
+                              headers={"X-Forwarded-For": f"10.77.0.{i}"}).status_code for i in range(N + 1)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def test_serve_ignores_a_spoofed_x_forwarded_for_by_default(tmp_path):
+    assert _serve_and_rotate_x_forwarded_for(tmp_path) == [401] * N + [429]
+
+
+def test_serve_believes_x_forwarded_for_from_a_configured_proxy(tmp_path):
+    """The same requests through a configured proxy (loopback here) are N + 1 clients, none throttled."""
+    codes = _serve_and_rotate_x_forwarded_for(tmp_path, 'trusted_proxies = "127.0.0.1"')
+    assert codes == [401] * (N + 1)

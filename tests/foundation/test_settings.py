@@ -60,3 +60,21 @@ def test_relative_paths_are_refused_outside_dev(tmp_path):
     s = load_settings(environ={}, env="prod", data_dir=str(tmp_path / "data"), **strong)
     assert s.key_dir == tmp_path / "data-keys"
     assert load_settings(environ={}).data_dir == Path("var")  # dev keeps the working-directory default
+
+
+def test_trusted_proxies_default_none_and_parsed(tmp_path):
+    assert Settings(env="dev").backoffice_trusted_proxies == ""
+    cfg = tmp_path / "sb.toml"
+    cfg.write_text('[backoffice]\ntrusted_proxies = ["10.0.0.1", " 10.1.0.0/16", "::1"]\n', encoding="utf-8")
+    assert load_settings(cfg, environ={}).backoffice_trusted_proxies == "10.0.0.1,10.1.0.0/16,::1"
+    s = load_settings(environ={"SMARTBORDER_BACKOFFICE_TRUSTED_PROXIES": "192.0.2.10, 192.0.2.11"})
+    assert s.backoffice_trusted_proxies == "192.0.2.10,192.0.2.11"
+    with pytest.raises(SettingsError, match="not an IP address"):
+        Settings(env="dev", backoffice_trusted_proxies="proxy.example")
+
+
+def test_trusting_every_proxy_is_dev_only(tmp_path):
+    assert Settings(env="dev", backoffice_trusted_proxies="*").backoffice_trusted_proxies == "*"
+    with pytest.raises(SettingsError, match='refused outside env = "dev"'):
+        Settings(env="prod", secret_key=STRONG, kek=STRONG, device_token=STRONG, data_dir=tmp_path / "d",
+                 backoffice_trusted_proxies="10.0.0.1,*")
