@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from backoffice._errors import BackofficeError
+from backoffice._errors import BackofficeError, LoginThrottled
 from backoffice.deps import Caller, Ctx
 from backoffice.schemas import MePublic, ProblemPublic, TokenCreate, TokenPublic
 
@@ -21,6 +21,9 @@ def create_token(body: TokenCreate, request: Request, ctx: Ctx) -> TokenPublic:
     """Exchange a username and password for a bearer token (failed attempts are throttled)."""
     try:
         token, principal = ctx.auth.login(body.username, body.password, client_of(request), kind="api")
+    except LoginThrottled:
+        ctx.metrics.logins.labels("throttled").inc()  # no password check ran
+        raise
     except BackofficeError:
         ctx.metrics.logins.labels("failed").inc()
         raise

@@ -260,3 +260,11 @@ def test_serve_believes_x_forwarded_for_from_a_configured_proxy(tmp_path):
     """The same requests through a configured proxy (loopback here) are N + 1 clients, none throttled."""
     codes = _serve_and_rotate_x_forwarded_for(tmp_path, 'trusted_proxies = "127.0.0.1"')
     assert codes == [401] * (N + 1)
+
+
+def test_throttled_logins_are_counted_apart_from_failed_ones(world):
+    client = _client(world, "203.0.113.51")
+    for _ in range(N + 2):
+        client.post("/api/v1/auth/token", json={"username": "admin", "password": "x"})
+    logins = world.ctx.metrics.logins
+    assert logins.labels("failed")._value.get() == N and logins.labels("throttled")._value.get() == 2
