@@ -30,6 +30,7 @@ from backoffice._galleries import FaceGallery, FingerGallery
 from backoffice._idempotency import IdempotentResult, check_key, run_idempotent
 from backoffice._matching import FINGER_FORMAT, FaceMatching, FingerprintMatching, TemplateRefused
 from backoffice._store import dumps, new_id, now_iso
+from backoffice.schemas import EnrolmentPublic
 
 if TYPE_CHECKING:
     from backoffice._auth import Principal
@@ -232,7 +233,7 @@ class Enrolments:
             # an error here rolls the insert back, and the galleries have not changed
             result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")],
                                     lambda db: self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes,
-                                                            _dims(probe), fingers))
+                                                            _dims(probe), fingers), EnrolmentPublic)
             if not result.replayed:
                 try:
                     faces.add(result.body["id"], subject, probe)

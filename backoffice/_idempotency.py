@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from backoffice._errors import IdempotencyKeyMissing, IdempotencyKeyReused
 from backoffice._store import Store, now_iso
 
@@ -40,8 +42,13 @@ class IdempotentResult:
 
 
 def run_idempotent(store: Store, principal: str, key: str | None, request_fingerprint: Any,
-                   create: Callable[[Any], tuple[int, dict]]) -> IdempotentResult:
-    """Run ``create(db)`` once per (principal, key); replay its stored response afterwards."""
+                   create: Callable[[Any], tuple[int, dict]], public: type[BaseModel] | None = None) -> IdempotentResult:
+    """Run ``create(db)`` once per (principal, key); replay its stored response afterwards.
+
+    The key is recorded with the final answer only, in the transaction of the record: the answer is
+    validated against ``public`` (the response model) and encoded as strict JSON (no NaN, no Infinity)
+    before the commit, so an answer that cannot be sent rolls the record back instead of committing it
+    and failing afterwards (which would make every retry fail too)."""
     key = check_key(key)
     digest = hashlib.sha256(json.dumps(request_fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     with store.tx() as db:
@@ -52,6 +59,9 @@ def run_idempotent(store: Store, principal: str, key: str | None, request_finger
                 raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
             return IdempotentResult(row[1], json.loads(row[2]), True)
         status_code, body = create(db)
+        if public is not None:
+            body = public.model_validate(body).model_dump(mode="json")
+        encoded = json.dumps(body, allow_nan=False)
         db.execute("INSERT INTO idempotency (principal, key, request_hash, status_code, response, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", [principal, key, digest, status_code, json.dumps(body), now_iso()])
+                   "VALUES (?, ?, ?, ?, ?, ?)", [principal, key, digest, status_code, encoded, now_iso()])
         return IdempotentResult(status_code, body, False)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
 from backoffice._idempotency import IdempotentResult, run_idempotent
 from backoffice._store import dumps, new_id, now_iso
-from backoffice.schemas import DocumentData, EventCreate, ExceptionCreate
+from backoffice.schemas import DocumentData, EventCreate, EventPublic, ExceptionCreate, ExceptionPublic
 from watchlist import normalize_document_number
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class Records:
             return 201, _exception_public(row)
 
         fingerprint = body.model_dump(mode="json")
-        result = run_idempotent(self.store, device.actor, key, ["exception", fingerprint], create)
+        result = run_idempotent(self.store, device.actor, key, ["exception", fingerprint], create, ExceptionPublic)
         if result.replayed:
             self.ctx.metrics.replayed.labels("exception").inc()
         return result
@@ -176,7 +176,8 @@ class Records:
             self.ctx.metrics.ingested.labels("event").inc()
             return 201, {**row, "reason_codes": json.loads(row["reason_codes"])}
 
-        result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json")], create)
+        result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json")], create,
+                                EventPublic)
         if result.replayed:
             self.ctx.metrics.replayed.labels("event").inc()
         return result
