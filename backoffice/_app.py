@@ -3,7 +3,9 @@ ledger's signed head on every answer to a device."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -92,6 +94,84 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class _Pairs(list):
+    """A JSON object as the parser met it: every (key, value) pair, duplicates kept."""
+
+
+def json_body_problem(raw: bytes) -> tuple[list[str], str, str] | None:
+    """The first duplicate key (at any depth) or non-finite number (``NaN``, ``Infinity``, ``-Infinity``
+    literals, or a number such as ``1e999`` that overflows to infinity) of a JSON body, as (location,
+    message, error type); None when there is none or the body is not JSON (left to the route's parser)."""
+    try:
+        value = json.loads(raw, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): the route answers that
+        return None
+    stack: list[tuple[object, list[str]]] = [(value, ["body"])]
+    while stack:
+        item, loc = stack.pop()
+        if isinstance(item, _Pairs):
+            seen: set[str] = set()
+            for key, child in item:
+                if key in seen:
+                    return [*loc, key], f"duplicate key {key!r}", "duplicate_key"
+                seen.add(key)
+                stack.append((child, [*loc, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*loc, str(i)]) for i, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            return loc, "NaN and Infinity are not numbers here (a number must be finite)", "finite_number"
+    return None
+
+
+def _is_json(scope) -> bool:
+    """FastAPI parses a body as JSON without a Content-Type too, and for any ``*/json`` or ``*/*+json``."""
+    ctype = dict(scope.get("headers") or []).get(b"content-type")
+    if ctype is None:
+        return True
+    media = ctype.split(b";", 1)[0].strip().lower()
+    return media.endswith(b"/json") or media.endswith(b"+json")
+
+
+class StrictJson:
+    """Pure ASGI middleware: a JSON request body with a duplicate key or a non-finite number is refused
+    (422, a validation problem naming the key) before any route runs; otherwise the body goes on as it came.
+    Sits inside :class:`BodyLimit`, so an oversized body is refused (413) before it is buffered."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH", "DELETE") or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        messages, chunks = [], []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # a disconnect (or BodyLimit's cut): the route sees it as before
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                body = b"".join(chunks)
+                found = json_body_problem(body) if body else None
+                if found is not None:
+                    loc, msg, kind = found
+                    response = _problem_response(Request(scope), 422, "Invalid request",
+                                                 f"{msg} at {'.'.join(loc[1:]) or 'the top level'}",
+                                                 slug="validation", errors=[{"loc": loc, "msg": msg, "type": kind}])
+                    await response(scope, receive, send)
+                    return
+                break
+        pending = list(messages)
+
+        async def replay():
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 class LedgerHead:
     """Pure ASGI middleware: a response to a request that authenticated as a device (``deps.get_caller``
     set ``request.state.principal``) carries the ledger's signed head, read after the route ran (so it
@@ -173,6 +253,7 @@ def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     big = {"/api/v1/watchlist/import": config.max_import_bytes, "/ui/watchlist/import": config.max_import_bytes}
+    app.add_middleware(StrictJson)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, overrides=big)
     app.add_middleware(LedgerHead, head=_ledger_head(ctx))
     return app

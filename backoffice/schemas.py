@@ -8,15 +8,97 @@ ledgered); templates are never served at all.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
+
+# -- strict input (backoffice/API.md, "Strict input") ----------------------------------------
+#: control characters (C0, DEL, C1), bidirectional overrides and line/paragraph separators: never in a name
+_NAME_CHARS = r"^[^\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]*$"
+#: free text (messages, notes) may also hold tab, line feed and carriage return
+_TEXT_CHARS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+
+
+def Name(max_length: int, min_length: int = 0) -> type[str]:  # noqa: N802 (a type factory)
+    """A single-line string: no control characters, no bidi overrides."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length, pattern=_NAME_CHARS)]
+
+
+def Text(max_length: int) -> type[str]:  # noqa: N802
+    """Free text: tab and line breaks allowed, other control characters not."""
+    return Annotated[str, StringConstraints(max_length=max_length, pattern=_TEXT_CHARS)]
+
+
+#: earliest timestamp a device may send; the latest is the server's clock plus ``MAX_CLOCK_AHEAD``
+EARLIEST = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+MAX_CLOCK_AHEAD = dt.timedelta(days=1)
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _timestamp_text(value: object) -> object:
+    if isinstance(value, dt.datetime):  # a model built in code
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("a timestamp is an ISO 8601 date-time string with a UTC offset, e.g. 2026-11-22T08:00:00Z")
+    return value
+
+
+def _plausible(value: dt.datetime) -> dt.datetime:
+    if value < EARLIEST:
+        raise ValueError(f"a timestamp before {EARLIEST.date().isoformat()} is not plausible")
+    if value > dt.datetime.now(dt.UTC) + MAX_CLOCK_AHEAD:
+        raise ValueError("a timestamp more than a day ahead of the server's clock is not plausible")
+    return value
+
+
+def _date_text(value: object) -> object:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("a date is an ISO 8601 string YYYY-MM-DD")
+    return value
+
+
+def _date_range(value: dt.date) -> dt.date:
+    if not 1900 <= value.year <= 2100:
+        raise ValueError("a date between 1900 and 2100")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_plausible), Field(
+    description="ISO 8601 date-time with a UTC offset (naive times and numbers are refused), from 2020-01-01 "
+                "to one day past the server's clock")]
+Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_date_range)]
+#: a device's score: finite, on the engines' scales. Fingerprint (MCC), liveness and quality scores are in
+#: [0, 1]; a face score is a cosine in [-1, 1], or the fused dlib+SFace score on the dlib cosine scale, which
+#: can reach about 1.12; so [-1, 1.5]. ``true`` is not a number.
+Score = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1.0, le=1.5)]
+UnitScore = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
 
 Code3 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{1,3}$")]
-ShortText = Annotated[str, StringConstraints(max_length=200)]
+ShortText = Name(200)
 ScoreKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
 Base64 = Annotated[str, StringConstraints(max_length=4 * 1024 * 1024, pattern=r"^[A-Za-z0-9+/=\s]*$")]
+EntryId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+Name40 = Name(40)
+Name80 = Name(80)
+DocNumber = Name(40, min_length=1)
+Notes = Text(2000)
+DocNumber20 = Name(20, min_length=1)
+PurposeText = Name(200, min_length=3)
 
 
 class Strict(BaseModel):
@@ -60,7 +142,7 @@ class Role(StrEnum):
 
 # -- auth, users, devices -------------------------------------------------------------------
 class TokenCreate(Strict):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NAME_CHARS)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -80,7 +162,7 @@ class UserCreate(Strict):
 
 class UserUpdate(Strict):
     role: Role | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     password: Annotated[str, StringConstraints(min_length=10, max_length=256)] | None = None
     display_name: ShortText | None = None
 
@@ -126,10 +208,10 @@ class DeviceCredentialPublic(BaseModel):
 
 # -- watchlist ------------------------------------------------------------------------------
 class PersonCreate(Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")] | None = None
+    id: EntryId | None = None
     name: ShortText = ""
     aliases: list[ShortText] = Field(default_factory=list, max_length=20)
-    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    name_hanzi: Name40 | None = None
     name_pinyin: ShortText | None = None
     date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
     nationality: Code3 | None = None
@@ -137,10 +219,10 @@ class PersonCreate(Strict):
 
 
 class DocumentCreate(Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")] | None = None
-    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    id: EntryId | None = None
+    document_number: DocNumber
     issuing_state: Code3 | None = None
-    document_type: Annotated[str, StringConstraints(max_length=2)] | None = None
+    document_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{0,2}$")] | None = None
     reason: Literal["lost", "stolen", "revoked", "invalidated", "blank_stolen"] = "stolen"
 
 
@@ -207,11 +289,21 @@ class ImportReportPublic(BaseModel):
 
 class WatchlistCheckCreate(Strict):
     name: ShortText | None = None
-    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    name_hanzi: Name40 | None = None
     date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
     nationality: Code3 | None = None
-    document_number: Annotated[str, StringConstraints(max_length=40)] | None = None
+    document_number: Name40 | None = None
     issuing_state: Code3 | None = None
+
+
+class MatchCreate(Strict):
+    """A watchlist match as a device reports it with an exception."""
+
+    entry_id: EntryId
+    kind: Literal["person", "document"]
+    score: UnitScore
+    reasons: list[Name40] = Field(default_factory=list, max_length=10)
+    hit: StrictBool
 
 
 class MatchPublic(BaseModel):
@@ -232,29 +324,31 @@ class WatchlistCheckPublic(BaseModel):
 class DocumentData(Strict):
     """Data read from the document (MRZ / DG1): personal data, stored encrypted."""
 
-    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    document_number: DocNumber
     issuing_state: Code3
-    document_type: Annotated[str, StringConstraints(max_length=2)] = "P"
+    document_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{0,2}$")] = "P"
     surname: ShortText = ""
     given_names: ShortText = ""
-    name_hanzi: Annotated[str, StringConstraints(max_length=40)] | None = None
+    name_hanzi: Name40 | None = None
     nationality: Code3 | None = None
-    date_of_birth: dt.date | None = None
-    date_of_expiry: dt.date | None = None
+    date_of_birth: Date | None = None
+    date_of_expiry: Date | None = None
     sex: Literal["F", "M", "X", "<"] | None = None
 
 
 class ExceptionCreate(Strict):
-    occurred_at: dt.datetime
+    occurred_at: Timestamp
     direction: Literal["entry", "exit"] = "entry"
     reason_codes: list[ReasonCode] = Field(min_length=1, max_length=20)
-    scores: dict[ScoreKey, float] = Field(default_factory=dict, max_length=20)
-    transaction_id: Annotated[str, StringConstraints(max_length=80)] | None = None
+    scores: dict[ScoreKey, Score] = Field(default_factory=dict, max_length=20, description=(
+        "finite numbers in [-1, 1.5]: fingerprint, liveness and quality scores in [0, 1], face scores on the "
+        "dlib cosine scale (a cosine in [-1, 1]; the fused score reaches about 1.12)"))
+    transaction_id: Name80 | None = None
     document: DocumentData | None = None
-    watchlist_matches: list[MatchPublic] = Field(default_factory=list, max_length=20)
+    watchlist_matches: list[MatchCreate] = Field(default_factory=list, max_length=20)
     live_image: Base64 | None = Field(default=None, description="JPEG or PNG, base64")
     chip_image: Base64 | None = Field(default=None, description="DG2 image (JPEG or JPEG 2000), base64")
-    message: ShortText = ""
+    message: Notes = ""
 
 
 class ExceptionPublic(BaseModel):
@@ -286,7 +380,7 @@ class ExceptionDetailPublic(ExceptionPublic):
 
 class DecisionCreate(Strict):
     decision: Literal["admit", "refuse", "refer"]
-    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+    notes: Notes = ""
 
 
 class ExceptionPagePublic(BaseModel):
@@ -297,11 +391,11 @@ class ExceptionPagePublic(BaseModel):
 class EventCreate(Strict):
     """A gate transaction or device event: no personal data."""
 
-    occurred_at: dt.datetime
+    occurred_at: Timestamp
     kind: Literal["transaction", "door", "heartbeat", "tamper", "error"] = "transaction"
     outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
     reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
-    duration_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    duration_ms: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=3_600_000)] | None = None
 
 
 class EventPublic(BaseModel):
@@ -317,22 +411,22 @@ class EventPublic(BaseModel):
 
 # -- enrolments -----------------------------------------------------------------------------
 class FingerTemplate(Strict):
-    position: int = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
-    format: Annotated[str, StringConstraints(max_length=40)] = Field(
+    position: StrictInt = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
+    format: Name40 = Field(
         default="iso19794_2", description="Only `iso19794_2` is accepted (another value: 422 template-refused)")
     data: Base64 = Field(description="An ISO/IEC 19794-2:2005 finger minutiae record, base64")
 
 
 class Consent(Strict):
-    given: bool
-    purposes: list[Annotated[str, StringConstraints(max_length=80)]] = Field(min_length=1, max_length=10)
-    text_version: Annotated[str, StringConstraints(max_length=40)]
+    given: StrictBool
+    purposes: list[Name80] = Field(min_length=1, max_length=10)
+    text_version: Name40
     language: Literal["vi", "zh", "en"] = "vi"
-    at: dt.datetime
+    at: Timestamp
 
 
 class EnrolmentCreate(Strict):
-    captured_at: dt.datetime
+    captured_at: Timestamp
     document: DocumentData
     face_template: Annotated[str, StringConstraints(min_length=1, max_length=8192,
                                                     pattern=r"^[A-Za-z0-9+/=\s]*$")] = Field(
@@ -345,8 +439,8 @@ class EnrolmentCreate(Strict):
 class FingerVerifyCreate(Strict):
     """A gate's 1:1 fingerprint check: the probe templates captured at the gate for one document."""
 
-    document_number: Annotated[str, StringConstraints(min_length=1, max_length=20)]
-    issuing_state: Annotated[str, StringConstraints(min_length=1, max_length=3)]
+    document_number: DocNumber20
+    issuing_state: Code3
     finger_templates: list[FingerTemplate] = Field(default_factory=list, max_length=10,
                                                    description="empty: only ask whether fingerprints are enrolled")
 
@@ -387,14 +481,14 @@ class EnrolmentPublic(BaseModel):
 
 class EnrolmentDecisionCreate(Strict):
     decision: Literal["accept", "reject"]
-    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+    notes: Notes = ""
 
 
 # -- privacy --------------------------------------------------------------------------------
 class SubjectLookup(Strict):
-    document_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    document_number: DocNumber
     issuing_state: Code3
-    purpose: Annotated[str, StringConstraints(min_length=3, max_length=200)] = "subject_access_request"
+    purpose: PurposeText = "subject_access_request"
 
 
 class ProblemPublic(BaseModel):
