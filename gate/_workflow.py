@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -415,7 +416,9 @@ class GateWorkflow:
         body: dict[str, Any] = {
             "occurred_at": started.isoformat(), "direction": self.direction, "transaction_id": tx,
             "reason_codes": [str(r) for r in decision.reasons],
-            "scores": {k: float(v) for k, v in scores.items() if v is not None},
+            # an unknown (NaN, infinite) score is left out: it decided nothing (read as missing) and the back
+            # office refuses a non-finite number, which would park the whole record
+            "scores": {k: float(v) for k, v in scores.items() if v is not None and math.isfinite(v)},
             "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
                                   if not isinstance(m, str)],
             "message": (decision.explain() + (f" [liveness: {face.liveness_reason}]"

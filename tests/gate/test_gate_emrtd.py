@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,6 +204,22 @@ def test_impostor_is_referred_with_both_images(pki):
     assert r.decision.reasons == ("face_mismatch",) or list(r.decision.reasons) == ["face_mismatch"]
     exc = [i for i in store.outbox.pending() if i.kind == "exception"][0].payload
     assert exc["live_image"] and exc["chip_image"] and exc["scores"]["face"] == pytest.approx(0.1)
+
+
+def test_an_unknown_face_score_is_left_out_of_the_exception_record(pki):
+    """A NaN score decided nothing (the gate refers, evidence missing); sending it would make the back office
+    refuse the whole record (422: scores are finite), parking the images an officer needs."""
+    nan_engine = FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(float("nan")))
+    store, reader, mrz, steps = make_gate()
+    steps.face = FaceStep(Cam(True), nan_engine)
+    doc = issue_document(td3("C1234567", "900315", EXPIRY), photo_png(), pki=pki)
+    steps.chip = ChipStep(reader, trust_for_issued_document(doc), card_wait_s=0.2)
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    r = GateWorkflow(steps, LoggingDoor(), store, gate_id="g1", policy=STANDIN).process()
+    assert not r.opened
+    exc = [i for i in store.outbox.pending() if i.kind == "exception"][0].payload
+    assert "face" not in exc["scores"] and all(math.isfinite(v) for v in exc["scores"].values())
 
 
 def test_expired_document(pki):
