@@ -172,6 +172,32 @@ class StrictJson:
         await self.app(scope, replay, send)
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class Hsts:
+    """Pure ASGI middleware, the outermost: every response (also the 413/422 of the body checks) carries
+    ``Strict-Transport-Security`` (one year, subdomains). Installed only outside dev: a dev server is plain
+    http on loopback, and a browser that is told HSTS for ``localhost`` keeps refusing http there for a year.
+    Browsers ignore the header on an http answer (RFC 6797 8.1), so it is harmless behind a TLS proxy."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"strict-transport-security"]
+                message = {**message, "headers": [*headers, (b"strict-transport-security", HSTS.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
+
+
 class LedgerHead:
     """Pure ASGI middleware: a response to a request that authenticated as a device (``deps.get_caller``
     set ``request.state.principal``) carries the ledger's signed head, read after the route ran (so it
@@ -256,6 +282,8 @@ def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=
     app.add_middleware(StrictJson)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, overrides=big)
     app.add_middleware(LedgerHead, head=_ledger_head(ctx))
+    if not config.dev:
+        app.add_middleware(Hsts)
     return app
 
 

@@ -3,7 +3,8 @@
 Tokens are 256-bit random strings; only their SHA-256 is stored, so a database leak gives no
 usable credential (a slow hash is not needed for full-entropy secrets, OWASP ASVS V3.5).
 Staff tokens start ``sbs_``, device tokens ``sbd_``. CSRF tokens for the web forms are an HMAC
-of the session token (OWASP "signed double submit"), so they need no storage.
+of the session token (OWASP "signed double submit"), so they need no storage; the login form, which has
+no session yet, gets a random cookie value (with its time of issue) and the HMAC of it in a hidden field.
 
 Login throttling (OWASP ASVS V2.2.1), its state in the database so it holds across threads and
 worker processes. Before the (slow, argon2id) password check a login *reserves* an attempt in one
@@ -241,7 +242,36 @@ class Auth:
         return hmac.new(self._secret, f"csrf:{principal.session_hash}".encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, principal: Principal, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(principal), token)
+        # bytes: compare_digest raises on a non-ASCII str
+        return bool(token) and hmac.compare_digest(self.csrf_token(principal).encode(), token.encode())
+
+    #: how long a login form's CSRF pair stays valid
+    LOGIN_CSRF_TTL_S = 3600
+
+    def login_csrf_pair(self, current: str | None = None) -> tuple[str, str]:
+        """A CSRF pair for the login form, which has no session yet (signed double submit): the cookie's value
+        ``<issued at>.<random>`` and the form field's value, an HMAC of it under the secret key. ``current``
+        (the browser's cookie) is kept while less than half its lifetime old, so two open login tabs both work."""
+        age = self._login_csrf_age(current)
+        cookie = current if age is not None and age <= self.LOGIN_CSRF_TTL_S / 2 else \
+            f"{int(self.clock())}.{secrets.token_urlsafe(24)}"
+        return cookie, self._login_csrf_mac(cookie)
+
+    def _login_csrf_age(self, cookie: str | None) -> float | None:
+        issued, _, nonce = (cookie or "").partition(".")
+        if not issued.isdigit() or len(issued) > 12 or not nonce:
+            return None
+        age = self.clock() - int(issued)
+        return age if 0 <= age <= self.LOGIN_CSRF_TTL_S else None
+
+    def _login_csrf_mac(self, cookie: str) -> str:
+        return hmac.new(self._secret, f"login-csrf:{cookie}".encode(), hashlib.sha256).hexdigest()
+
+    def check_login_csrf(self, cookie: str | None, token: str | None) -> bool:
+        """The form field is the HMAC of the cookie's value and the pair is at most ``LOGIN_CSRF_TTL_S`` old."""
+        if not token or self._login_csrf_age(cookie) is None:
+            return False
+        return hmac.compare_digest(self._login_csrf_mac(cookie).encode(), token.encode())
 
     # -- devices ----------------------------------------------------------------------------
     def issue_device(self, device_id: str, kind: str, name: str = "", location: str = "") -> tuple[dict, str]:

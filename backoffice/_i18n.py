@@ -9,6 +9,7 @@ LANGUAGES = ("vi", "en")
 _EN = {
     "app_title": "Bắc Luân I back office", "login": "Sign in", "logout": "Sign out", "username": "Username",
     "password": "Password", "bad_login": "Wrong username or password.", "throttled": "Too many failed attempts; try again later.",
+    "login_form_expired": "The sign-in form expired or did not come from this site; please sign in again.",
     "queue": "Review queue", "watchlist": "Watchlist", "privacy": "Privacy", "admin": "Administration",
     "no_exceptions": "No exceptions waiting.", "received": "Received", "device": "Device", "reasons": "Reasons",
     "scores": "Scores", "status": "Status", "review": "Review", "live_image": "Live capture", "chip_image": "Chip photo (DG2)",
@@ -38,6 +39,7 @@ _EN = {
 _VI = {
     "app_title": "Trung tâm quản lý cửa khẩu Bắc Luân I", "login": "Đăng nhập", "logout": "Đăng xuất", "username": "Tên đăng nhập",
     "password": "Mật khẩu", "bad_login": "Sai tên đăng nhập hoặc mật khẩu.", "throttled": "Quá nhiều lần thử sai; vui lòng thử lại sau.",
+    "login_form_expired": "Biểu mẫu đăng nhập đã hết hạn hoặc không đến từ trang này; vui lòng đăng nhập lại.",
     "queue": "Hàng chờ xét duyệt", "watchlist": "Danh sách theo dõi", "privacy": "Bảo vệ dữ liệu", "admin": "Quản trị",
     "no_exceptions": "Không có trường hợp nào đang chờ.", "received": "Thời điểm nhận", "device": "Thiết bị", "reasons": "Lý do",
     "scores": "Điểm số", "status": "Trạng thái", "review": "Xét duyệt", "live_image": "Ảnh chụp trực tiếp",

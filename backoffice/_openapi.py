@@ -19,7 +19,7 @@ _LEDGER_HEAD = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+={0,2}$", "maxLength": 2048},
 }
 
-PUBLIC_OPERATIONS = {("POST", "/api/v1/auth/token"), ("GET", "/healthz"), ("GET", "/metrics")}
+PUBLIC_OPERATIONS = {("POST", "/api/v1/auth/token"), ("GET", "/healthz")}
 _TITLES = {"400": "Bad request (malformed body, missing Idempotency-Key)", "401": "Not authenticated",
            "403": "Role not allowed", "404": "Not found", "409": "Conflict with the current state",
            "413": "Body or image too large", "422": "Invalid request (schema, values, idempotency key reuse)",

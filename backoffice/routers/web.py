@@ -22,6 +22,7 @@ from watchlist import PersonQuery, WatchlistError
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 LANG_COOKIE = "sb_lang"
+LOGIN_CSRF_COOKIE = "sb_login_csrf"
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                     "X-Content-Type-Options": "nosniff",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
@@ -57,28 +58,44 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 # -- login / language --------------------------------------------------------------------------
+def _login_page(request: Request, ctx, status_code: int = 200, **values) -> HTMLResponse:
+    """The login form with its CSRF pair: a random value in a SameSite=Strict cookie scoped to the form, and its
+    HMAC under the secret key in a hidden field (``Auth.login_csrf_pair``; there is no session to bind it to)."""
+    cookie, token = ctx.auth.login_csrf_pair(request.cookies.get(LOGIN_CSRF_COOKIE))
+    response = render(request, ctx, "login.html", None, status_code, login_csrf=token, **values)
+    response.set_cookie(LOGIN_CSRF_COOKIE, cookie, max_age=ctx.auth.LOGIN_CSRF_TTL_S, httponly=True,
+                        samesite="strict", secure=ctx.config.secure_cookies, path="/ui/login")
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, ctx: Ctx) -> HTMLResponse:
-    return render(request, ctx, "login.html", None)
+    return _login_page(request, ctx)
 
 
 @router.post("/login")
 def login(request: Request, ctx: Ctx, username: Annotated[str, Form(max_length=64)] = "",
-          password: Annotated[str, Form(max_length=256)] = "") -> Response:
+          password: Annotated[str, Form(max_length=256)] = "",
+          csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     lang = _lang(request, ctx)
+    if not ctx.auth.check_login_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+        # refused before the password check: not a login attempt, nothing counted against the account
+        ctx.metrics.logins.labels("csrf_refused").inc()
+        return _login_page(request, ctx, 403, error=translate(lang, "login_form_expired"))
     client = request.client.host if request.client else "unknown"
     try:
         token, principal = ctx.auth.login(username, password, client, kind="web")
     except LoginThrottled:
         ctx.metrics.logins.labels("throttled").inc()
-        return render(request, ctx, "login.html", None, 429, error=translate(lang, "throttled"))
+        return _login_page(request, ctx, 429, error=translate(lang, "throttled"))
     except BackofficeError:
         ctx.metrics.logins.labels("failed").inc()
-        return render(request, ctx, "login.html", None, 401, error=translate(lang, "bad_login"))
+        return _login_page(request, ctx, 401, error=translate(lang, "bad_login"))
     ctx.metrics.logins.labels("ok").inc()
     response = _redirect("/ui/")
     response.set_cookie(SESSION_COOKIE, token, max_age=ctx.config.session_ttl_s, httponly=True, samesite="strict",
                         secure=ctx.config.secure_cookies, path="/ui")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
     return response
 
 

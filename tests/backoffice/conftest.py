@@ -18,6 +18,21 @@ PASSWORD = "correct horse battery"
 ROLES = ("border_guard", "supervisor", "privacy_officer", "admin")
 
 
+def login_form_token(client) -> str:
+    """Open the login page as a browser does: the client keeps its CSRF cookie; the form's token is returned."""
+    import re
+
+    page = client.get("/ui/login")
+    assert page.status_code == 200, page.text
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+
+
+def ui_login(client, username: str, password: str = PASSWORD):
+    """Sign in through the login form (page first, then the POST with its CSRF token); the response."""
+    return client.post("/ui/login", data={"username": username, "password": password,
+                                          "csrf_token": login_form_token(client)})
+
+
 def make_config(**overrides) -> BackofficeConfig:
     """A test configuration with the matchers the composition configures (the engines' own, calibrated)."""
     from smartborder.compose.backoffice import matchers

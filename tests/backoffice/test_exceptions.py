@@ -104,7 +104,7 @@ def test_events_idempotent_and_listed(world):
 
 def test_metrics_and_health(world):
     _post(world, exception_body())
-    text = world.client.get("/metrics").text
+    text = world.client.get("/metrics", headers=world.h("admin")).text
     assert 'backoffice_ingested_total{kind="exception"} 1.0' in text
     assert "backoffice_open_exceptions 1.0" in text
     assert 'route="/api/v1/exceptions"' in text

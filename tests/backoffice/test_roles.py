@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.backoffice.conftest import PASSWORD, ROLES
+from tests.backoffice.conftest import ROLES, login_form_token, ui_login
 
 G, S, P, A = "border_guard", "supervisor", "privacy_officer", "admin"
 GATE, KIOSK = "gate", "kiosk"
@@ -54,7 +54,7 @@ EXPECTED = {
     ("POST", "/api/v1/privacy/subjects/erase"): {P},
     ("GET", "/api/v1/privacy/purposes"): {P},
     ("GET", "/healthz"): {PUBLIC},
-    ("GET", "/metrics"): {PUBLIC},
+    ("GET", "/metrics"): {S, A},  # or a scraper on loopback (test_security_headers)
     # web UI (session cookie)
     ("GET", "/ui/login"): {PUBLIC},
     ("POST", "/ui/login"): {PUBLIC},
@@ -106,7 +106,7 @@ def ui_sessions(world):
         from fastapi.testclient import TestClient
 
         c = TestClient(world.app, raise_server_exceptions=False, follow_redirects=False)
-        r = c.post("/ui/login", data={"username": role.replace("_", "-"), "password": PASSWORD})
+        r = ui_login(c, role.replace("_", "-"))
         assert r.status_code == 303, r.text
         csrf = world.ctx.auth.csrf_token(world.ctx.auth.resolve_staff(c.cookies.get("sb_session"), "web"))
         sessions[role] = (c, csrf)
@@ -138,6 +138,8 @@ def test_role_route_matrix(world, ui_sessions):
                 client, kwargs = anon, {}
             else:
                 client, kwargs = world.client, {"headers": world.h(who)}
+            if (method, path) == ("POST", "/ui/login"):  # its CSRF token comes with the login page, not a session
+                kwargs = {"data": {"csrf_token": login_form_token(client)}}
             r = client.request(method, url, **kwargs)
             ok = PUBLIC in allowed or who in allowed
             if ok:

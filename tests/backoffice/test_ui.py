@@ -5,7 +5,7 @@ import re
 from fastapi.testclient import TestClient
 
 from backoffice._i18n import _EN, _VI
-from tests.backoffice.conftest import PASSWORD
+from tests.backoffice.conftest import ui_login
 from tests.backoffice.test_enrolments import enrolment, face
 
 
@@ -16,7 +16,7 @@ def test_both_languages_have_every_string():
 
 def _session(world, username):
     c = TestClient(world.app, raise_server_exceptions=False, follow_redirects=False)
-    r = c.post("/ui/login", data={"username": username, "password": PASSWORD})
+    r = ui_login(c, username)
     assert r.status_code == 303
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -29,7 +29,7 @@ def _csrf(html: str) -> str:
 
 def test_login_failure_shows_message_in_vietnamese(world):
     c = TestClient(world.app)
-    r = c.post("/ui/login", data={"username": "admin", "password": "wrong"})
+    r = ui_login(c, "admin", "wrong")
     assert r.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in r.text
 
 
