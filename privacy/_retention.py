@@ -89,8 +89,9 @@ class PurgeReport:
     rekeyed: int = 0
     #: the data database's and the key store's WAL files were checkpointed and truncated to zero bytes
     wal_truncated: bool = False
-    #: purged items whose data key could not be found (an envelope damaged before its key was recorded):
-    #: their rows are gone, but an older copy might still open; named so an operator can act
+    #: purged sealed items whose data key was not destroyed (no vault given, or an envelope damaged before
+    #: its key was recorded): their rows are gone, but an older copy might still open; named so an operator
+    #: can act
     unshredded: int = 0
 
     @property
@@ -378,7 +379,9 @@ class RetentionStore:
             if on_purge is not None:
                 on_purge([PurgedItem(r[1], r[2], r[3], r[4]) for r in rows])
             shredded = 0
-            if self.vault is not None:
+            if self.vault is None:  # no key destroyed: a copy of these envelopes elsewhere still opens
+                self._unshredded += sum(1 for r in rows if r[5] is not None)
+            else:
                 # the keys go first: should the deletion below fail, the items stay registered but
                 # unreadable, and the next purge deletes them
                 keys = [k for r in rows for k in (r[6], self._key_of(r[5])) if k]

@@ -242,3 +242,14 @@ def test_a_data_directory_open_to_others_is_named_in_the_log(tmp_path, caplog):
         open_database(shared / "d.db").close()
     assert any("chmod 700" in r.getMessage() and str(shared) in r.getMessage() for r in caplog.records)
     assert _mode(shared / "d.db") == 0o600  # the database itself is private all the same
+
+
+def test_a_purge_without_the_vault_does_not_call_itself_complete(stack):
+    """Deleting the rows of sealed items without destroying their keys leaves every other copy readable:
+    the report says so rather than counting the data as deleted."""
+    _live_image(stack, "tx-1")
+    stack.clock.travel(days=2)
+    stack.p.retention.vault = None
+    report = stack.p.retention.purge()
+    assert report.purged == 1 and report.keys_shredded == 0
+    assert report.unshredded == 1 and report.complete is False

@@ -163,4 +163,11 @@ sync_interval_s = 1
         assert kek.is_file() and (kek.stat().st_mode & 0o077) == 0
         events = backoffice.app.state.ctx.records.list_events("gate-sim", 0, 10)
         assert len(events) == 1 and events[0]["outcome"] == "admitted"
+        # the gate keeps the back office's signed ledger heads as its witness (the composition's wiring)
+        from devicelink import stored_ledger_heads
+
+        heads = stored_ledger_heads(tmp_path / "data" / "gate.db")
+        ledger = backoffice.app.state.ctx.privacy.ledger
+        assert heads and max(h.head.seq for h in heads) <= ledger.head().seq
+        assert ledger.verify([h.head.to_dict() for h in heads]).ok
     assert frames > 40

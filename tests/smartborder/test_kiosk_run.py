@@ -158,6 +158,10 @@ liveness_seed = {SEED}
     assert not (tmp_path / "data" / "kiosk" / "outbox-vault.db").exists()
     rows = sqlite3.connect(outbox).execute("SELECT kind, delivered_at, length(payload) FROM devicelink_outbox").fetchall()
     assert [(d is not None, n) for k, d, n in rows if k == "enrolment"] == [(True, 0)]
+    # the kiosk keeps the back office's signed ledger heads as its witness (the composition's wiring)
+    from devicelink import stored_ledger_heads
+
+    assert stored_ledger_heads(outbox)
     # nothing the kiosk stored (its data and key directories: databases with their -wal/-shm, the KEK) holds the
     # travellers' data in the clear: not the document number, the names, the birth date, the MRZ lines, nor an
     # image (PNG, JPEG 2000; JPEG's 3-byte magic is left to the decline test, tests/kiosk/test_consent.py, as
