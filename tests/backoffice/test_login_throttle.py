@@ -207,14 +207,11 @@ def test_serve_trusts_proxy_headers_only_from_configured_proxies():
 def _serve_and_rotate_x_forwarded_for(tmp_path, extra_backoffice_toml: str = "") -> list[int]:
     """``smartborder backoffice serve`` as deployed; N + 1 wrong logins from loopback, each with another
     X-Forwarded-For; the status codes."""
-    import os
-    import signal
     import subprocess
-    import time
 
     import httpx
 
-    from tests.backoffice.test_serve_e2e import SMARTBORDER, _deployment, _free_port
+    from tests.backoffice.test_serve_e2e import SMARTBORDER, _deployment, start_serve, stop_serve
 
     env = _deployment(tmp_path)
     if extra_backoffice_toml:
@@ -225,31 +222,13 @@ def _serve_and_rotate_x_forwarded_for(tmp_path, extra_backoffice_toml: str = "")
                         "--password-stdin"], env=env, input=PASSWORD + "\n", capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
-    port = _free_port()
-    proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, base = start_serve(env)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the back office did not start"
-            time.sleep(0.3)
         with httpx.Client(base_url=base, timeout=30) as http:
             return [http.post("/api/v1/auth/token", json={"username": "victim", "password": "wrong"},
                               headers={"X-Forwarded-For": f"10.77.0.{i}"}).status_code for i in range(N + 1)]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        stop_serve(proc)
 
 
 def test_serve_ignores_a_spoofed_x_forwarded_for_by_default(tmp_path):

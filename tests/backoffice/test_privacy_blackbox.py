@@ -16,13 +16,12 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.backoffice.conftest import exception_body
-from tests.backoffice.test_serve_e2e import SMARTBORDER, _cli, _deployment, _free_port
+from tests.backoffice.test_serve_e2e import SMARTBORDER, _cli, _deployment, start_serve, stop_serve
 
 
 def _smartborder(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -30,29 +29,13 @@ def _smartborder(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 class _Server:
+    """The deployed back office for the length of a block (``start_serve`` / ``stop_serve``)."""
+
     def __init__(self, env: dict) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 90
-        while True:
-            assert self.proc.poll() is None, self.proc.stderr.read()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the back office did not start"
-            time.sleep(0.3)
+        self.proc, self.base = start_serve(env)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_serve(self.proc)
 
 
 def _guard_token(base: str) -> dict:

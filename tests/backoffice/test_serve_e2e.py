@@ -62,6 +62,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """``smartborder backoffice serve`` started as a deployment starts it; (the process, its base URL) once
+    ``/healthz`` answers. Stop it with :func:`stop_serve`."""
+    port = _free_port()
+    proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop_serve(proc)
+            pytest.fail("the back office did not start")
+        time.sleep(0.3)
+
+
+def stop_serve(proc: subprocess.Popen) -> str:
+    """SIGTERM, as a service manager stops it; its stderr (a process that does not stop fails the test)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the back office did not stop on SIGTERM")
+
+
 def _real_templates() -> tuple[bytes, dict[str, bytes]]:
     from PIL import Image
 
@@ -84,21 +116,9 @@ def test_serve_as_deployed_enrols_and_verifies_one_traveller(tmp_path):
         r = _cli(env, "issue-device", device, "--kind", kind, "--json")
         assert r.returncode == 0, r.stderr
         tokens[kind] = json.loads(r.stdout)["token"]
-    port = _free_port()
-    proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, base = start_serve(env)
+    err = ""
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the back office did not start"
-            time.sleep(0.3)
         http = httpx.Client(base_url=base, timeout=30)
         record = {
             "captured_at": "2026-11-22T09:00:00+07:00",
@@ -128,13 +148,7 @@ def test_serve_as_deployed_enrols_and_verifies_one_traveller(tmp_path):
         assert other["score"] < same["threshold"] <= same["score"] and same["threshold_name"] == "fmr_5e-4"
         http.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            pytest.fail("the back office did not stop on SIGTERM")
+        err = stop_serve(proc)
     # a clean shutdown: uvicorn finishes its lifespan, then re-raises the signal it caught (exit by SIGTERM)
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err and "Finished server process" in err, err
