@@ -158,7 +158,7 @@ def _holds_sealed_data(db: Path) -> bool:
     if not db.exists():
         return False
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)  # percent-encoded
         try:
             return conn.execute("SELECT 1 FROM ledger_keys LIMIT 1").fetchone() is not None
         finally:

@@ -235,7 +235,7 @@ def backup(dest: str, db: str | None, as_json: bool) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)  # percent-encoded
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)
