@@ -48,6 +48,23 @@ records and their review, kiosk enrolments with a duplicate check, and the priva
 """
 
 
+def allowed_methods(app, path: str) -> list[str]:
+    """Every method some route of ``app`` answers on ``path`` (RFC 9110 §15.5.6: a 405 lists them all)."""
+    from fastapi import routing
+    from starlette.routing import compile_path
+
+    # FastAPI >= 0.16x wraps included routers; iter_route_contexts yields each route with its full path
+    routes = routing.iter_route_contexts(app.routes) if hasattr(routing, "iter_route_contexts") else app.routes
+    static: set[str] = set()
+    templated: set[str] = set()
+    for route in routes:
+        path_format = getattr(route, "path_format", None)
+        if path_format and route.methods and compile_path(path_format)[0].match(path):
+            (templated if "{" in path_format else static).update(route.methods)
+    # a fixed path names its own resource (/enrolments/verify is not the enrolment "verify")
+    return sorted(static or templated)
+
+
 def _problem_response(request: Request, status: int, title: str, detail: str, slug: str | None = None,
                       headers: dict | None = None, **extra: object) -> JSONResponse:
     body = problem(status, title, detail, slug=slug, instance=request.url.path, **extra)
@@ -55,7 +72,9 @@ def _problem_response(request: Request, status: int, title: str, detail: str, sl
 
 
 class BodyLimit:
-    """Pure ASGI middleware: refuse bodies over ``limit`` bytes with 413 before reading them."""
+    """Pure ASGI middleware: refuse bodies over ``limit`` bytes with 413. A declared ``Content-Length``
+    over the limit is refused before anything is read; a body without one (chunked) is cut where it
+    passes the limit, and whatever the application then answers is replaced by the 413."""
 
     def __init__(self, app, limit: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
@@ -79,17 +98,37 @@ class BodyLimit:
                 await response(scope, receive, send)
                 return
             received = 0
+            cut = False
 
             async def limited_receive():
-                nonlocal received
+                nonlocal received, cut
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
+                        cut = True
                         return {"type": "http.disconnect"}
                 return message
 
-            await self.app(scope, limited_receive, send)
+            replaced = False
+
+            async def send_413_if_cut(message):
+                nonlocal replaced
+                if not cut:
+                    await send(message)
+                elif message["type"] == "http.response.start" and not replaced:
+                    replaced = True
+                    response = _problem_response(Request(scope), 413, "Request body too large",
+                                                 f"the limit is {limit} bytes", slug="payload-too-large")
+                    await response(scope, receive, send)
+                # the application's own answer to the cut body (a 400) is dropped
+
+            try:
+                await self.app(scope, limited_receive, send_413_if_cut)
+            except Exception:
+                if not cut or replaced:
+                    raise
+                await send_413_if_cut({"type": "http.response.start"})  # the route failed on the cut body
             return
         await self.app(scope, receive, send)
 
@@ -306,7 +345,10 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         title = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}.get(exc.status_code, "HTTP error")
-        return _problem_response(request, exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the first matching route's methods only: name them all
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.app, request.url.path))}
+        return _problem_response(request, exc.status_code, title, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

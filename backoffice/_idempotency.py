@@ -22,16 +22,20 @@ from backoffice._store import Store, now_iso
 
 __all__ = ["IdempotentResult", "run_idempotent", "check_key"]
 
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+#: 1-200 visible ASCII characters other than the double quote, bare or as a structured-field string
+#: (``"..."``, draft-ietf-httpapi-idempotency-key-header); the OpenAPI document gives the same pattern
+KEY_PATTERN = r'^(?:[\x21\x23-\x7e]{1,200}|"[\x21\x23-\x7e]{1,200}")$'
+_KEY = re.compile(KEY_PATTERN)
 
 
 def check_key(key: str | None) -> str:
     if key is None or not key.strip():
         raise IdempotencyKeyMissing("send an Idempotency-Key header (1-200 visible ASCII characters)")
-    key = key.strip().strip('"')
+    key = key.strip()  # optional whitespace around a header value is not part of it (RFC 9110 5.5)
     if not _KEY.match(key):
-        raise IdempotencyKeyMissing("Idempotency-Key must be 1-200 visible ASCII characters")
-    return key
+        raise IdempotencyKeyMissing("Idempotency-Key must be 1-200 visible ASCII characters other than '\"', "
+                                    'bare or in double quotes')
+    return key.removeprefix('"').removesuffix('"')
 
 
 class IdempotentResult:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-__all__ = ["LEDGER_HEAD_HEADER", "PUBLIC_OPERATIONS", "device_operations", "install_openapi"]
+__all__ = ["LEDGER_HEAD_HEADER", "LOOPBACK_OR_BEARER_OPERATIONS", "PUBLIC_OPERATIONS", "REQUIRED_HEADERS", "device_operations", "install_openapi"]
 
 #: on every response to a device-authenticated request (backoffice/API.md, "Ledger head")
 LEDGER_HEAD_HEADER = "X-Ledger-Head"
@@ -20,6 +20,10 @@ _LEDGER_HEAD = {
 }
 
 PUBLIC_OPERATIONS = {("POST", "/api/v1/auth/token"), ("GET", "/healthz")}
+#: anonymous for a caller on loopback without proxy headers (a local scraper), a bearer token otherwise
+LOOPBACK_OR_BEARER_OPERATIONS = {("GET", "/metrics")}
+#: headers a route reads as optional (to answer their absence with its own problem) but that are required
+REQUIRED_HEADERS = {"Idempotency-Key"}
 _TITLES = {"400": "Bad request (malformed body, missing Idempotency-Key)", "401": "Not authenticated",
            "403": "Role not allowed", "404": "Not found", "409": "Conflict with the current state",
            "413": "Body or image too large", "422": "Invalid request (schema, values, idempotency key reuse)",
@@ -88,6 +92,11 @@ def install_openapi(app: FastAPI) -> None:
                 if not public:
                     codes |= {"401", "403"}
                     op["security"] = [{"bearer": []}]
+                    if (method.upper(), path) in LOOPBACK_OR_BEARER_OPERATIONS:
+                        op["security"] = [{}, {"bearer": []}]
+                for parameter in op.get("parameters", ()):
+                    if parameter.get("in") == "header" and parameter.get("name") in REQUIRED_HEADERS:
+                        parameter["required"] = True  # its absence answers 400 (idempotency-key-missing)
                 if path == "/api/v1/auth/token":
                     codes |= {"401", "429"}
                 for code in sorted(codes):

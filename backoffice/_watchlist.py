@@ -13,7 +13,7 @@ import json
 import re
 import threading
 
-from backoffice._errors import Invalid, NotFound
+from backoffice._errors import Conflict, Invalid, NotFound
 from backoffice._store import Store, dumps, new_id, now_iso
 from watchlist import (
     DocumentEntry,
@@ -30,6 +30,8 @@ PERSON_COLUMNS = ("id", "name", "aliases", "name_hanzi", "name_pinyin", "date_of
 DOCUMENT_COLUMNS = ("id", "document_number", "issuing_state", "document_type", "reason")
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _STATE = re.compile(r"^[A-Z]{3}$|^D$")
+#: what a name never holds (the API's rule, backoffice.schemas._CONTROL): C0, DEL, C1, bidi overrides, separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 MAX_IMPORT_ROWS = 2_000_000
 IMPORT_BATCH = 2000
 LIST_ACCEPTED_UP_TO = 1000
@@ -117,7 +119,7 @@ class WatchlistService:
         now = now_iso()
         existing = db.execute("SELECT kind, created_at FROM watchlist_entries WHERE id = ?", [entry_id]).fetchone()
         if existing and existing[0] != kind:
-            raise WatchlistError(f"entry {entry_id!r} is a {existing[0]}, not a {kind}")
+            raise Conflict(f"entry {entry_id!r} is a {existing[0]}, not a {kind}")
         cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor) VALUES (?, ?, 'upsert', ?, ?, ?)",
                          [entry_id, kind, dumps(clean), now, actor])
         version = cur.lastrowid
@@ -189,7 +191,7 @@ class WatchlistService:
                                 else:
                                     entry_id = self._write(db, kind, data, data.get("id") or None, actor)["id"]
                             accepted.append({"row": n, "status": "accepted", "entry_id": entry_id, "errors": []})
-                        except WatchlistError as e:
+                        except (WatchlistError, Conflict) as e:
                             report.append({"row": n, "status": "rejected", "errors": [str(e)]})
             except BaseException:
                 self._index = None  # the batch rolled back: rebuild the matcher lazily
@@ -206,6 +208,11 @@ class WatchlistService:
                     report.append({"row": n, "status": "rejected", "errors": ["too many fields"]})
                     continue
                 data = {k: (v or "").strip() for k, v in raw.items()}
+                bad = sorted(k for k, v in data.items() if _CONTROL.search(v))
+                if bad:  # the API refuses them in a name; a file is held to the same rule, row by row
+                    report.append({"row": n, "status": "rejected",
+                                   "errors": [f"control or bidirectional characters in {', '.join(bad)}"]})
+                    continue
                 if kind == "person":
                     data["aliases"] = [a.strip() for a in data.get("aliases", "").split(";") if a.strip()]
                 batch.append((n, data))

@@ -15,6 +15,7 @@ from fastapi import Depends, Header, Request
 from backoffice._auth import Principal
 from backoffice._context import Context
 from backoffice._errors import Forbidden, Unauthorized
+from backoffice._idempotency import KEY_PATTERN
 
 __all__ = [
     "Admin",
@@ -95,8 +96,9 @@ EnrolmentReader = Annotated[Principal, Depends(require("supervisor"))]
 WatchlistReader = Annotated[Principal, Depends(require("border_guard", "supervisor"))]
 WatchlistFeedReader = Annotated[Principal, Depends(require("supervisor", "device:gate"))]
 WatchlistChecker = Annotated[Principal, Depends(require("border_guard", "supervisor", "device:gate", "device:kiosk"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="Unique per record; retries reuse it")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=KEY_PATTERN,
+    description="Unique per record; retries reuse it (a missing key answers 400 idempotency-key-missing)")]
 
 
 # -- web UI --------------------------------------------------------------------------------

@@ -20,13 +20,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
+    WithJsonSchema,
+    model_validator,
 )
+
+from watchlist import LATIN_LETTER_CLASS, WatchlistError, parse_partial_date
 
 # -- strict input (backoffice/API.md, "Strict input") ----------------------------------------
 #: control characters (C0, DEL, C1), bidirectional overrides and line/paragraph separators: never in a name
-_NAME_CHARS = r"^[^\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]*$"
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_NAME_CHARS = rf"^[^{_CONTROL}]*$"
 #: free text (messages, notes) may also hold tab, line feed and carriage return
 _TEXT_CHARS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
 
@@ -41,24 +45,28 @@ def Text(max_length: int) -> type[str]:  # noqa: N802
     return Annotated[str, StringConstraints(max_length=max_length, pattern=_TEXT_CHARS)]
 
 
-#: earliest timestamp a device may send; the latest is the server's clock plus ``MAX_CLOCK_AHEAD``
-EARLIEST = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+#: earliest year of a timestamp a device may send (in the sender's own time zone: the schema's pattern says
+#: so); the latest is the server's clock plus ``MAX_CLOCK_AHEAD``, which JSON Schema cannot express
+EARLIEST_YEAR = 2020
 MAX_CLOCK_AHEAD = dt.timedelta(days=1)
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+#: RFC 3339 date-time with an offset (the OpenAPI ``date-time`` format), nothing looser
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YEAR_2020_ON = "^(?:202[0-9]|20[3-9][0-9]|2[1-9][0-9]{2}|[3-9][0-9]{3})-"
+_YEAR_1900_2100 = "^(?:19[0-9]{2}|20[0-9]{2}|2100)-"
 
 
 def _timestamp_text(value: object) -> object:
     if isinstance(value, dt.datetime):  # a model built in code
         return value
     if not isinstance(value, str) or not _ISO_DATETIME.match(value):
-        raise ValueError("a timestamp is an ISO 8601 date-time string with a UTC offset, e.g. 2026-11-22T08:00:00Z")
+        raise ValueError("a timestamp is an RFC 3339 date-time string with a UTC offset, e.g. 2026-11-22T08:00:00Z")
     return value
 
 
 def _plausible(value: dt.datetime) -> dt.datetime:
-    if value < EARLIEST:
-        raise ValueError(f"a timestamp before {EARLIEST.date().isoformat()} is not plausible")
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"a timestamp before {EARLIEST_YEAR} is not plausible")
     if value > dt.datetime.now(dt.UTC) + MAX_CLOCK_AHEAD:
         raise ValueError("a timestamp more than a day ahead of the server's clock is not plausible")
     return value
@@ -79,9 +87,19 @@ def _date_range(value: dt.date) -> dt.date:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_plausible), Field(
-    description="ISO 8601 date-time with a UTC offset (naive times and numbers are refused), from 2020-01-01 "
-                "to one day past the server's clock")]
-Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_date_range)]
+    description=f"RFC 3339 date-time with a UTC offset (naive times and numbers are refused), from {EARLIEST_YEAR} "
+                "(the pattern) to one day past the server's clock (refused with 422: JSON Schema cannot say it)",
+    json_schema_extra={"pattern": _YEAR_2020_ON})]
+Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_date_range),
+                 Field(json_schema_extra={"pattern": _YEAR_1900_2100})]
+def _integral(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():  # JSON Schema's integer: 3.0 is 3
+        return int(value)
+    return value
+
+
+#: a JSON integer: a number without a fractional part (``3`` or ``3.0``); not ``true``, not ``"3"``
+Integer = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
 #: a device's score: finite, on the engines' scales. Fingerprint (MCC), liveness and quality scores are in
 #: [0, 1]; a face score is a cosine in [-1, 1], or the fused dlib+SFace score on the dlib cosine scale, which
 #: can reach about 1.12; so [-1, 1.5]. ``true`` is not a number.
@@ -99,6 +117,45 @@ DocNumber = Name(40, min_length=1)
 Notes = Text(2000)
 DocNumber20 = Name(20, min_length=1)
 PurposeText = Name(200, min_length=3)
+
+# -- watchlist values: the schema says all the matcher needs, so a schema-valid entry or query is never
+# refused for its content (the OpenAPI document is the contract; tests/backoffice/test_openapi_contract.py)
+#: a Latin-script name with a letter to match on (the matcher's folding keeps it as a-z)
+UsableName = Annotated[str, StringConstraints(max_length=200, pattern=rf"^[^{_CONTROL}]*[{LATIN_LETTER_CLASS}][^{_CONTROL}]*$")]
+#: a name in Hanzi: at least one CJK unified ideograph (basic block, extension A or compatibility)
+HanziName = Annotated[str, StringConstraints(
+    max_length=40, pattern=rf"^[^{_CONTROL}]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][^{_CONTROL}]*$")]
+#: 1-20 letters or digits with spaces or the MRZ filler and separators ``< . / -`` anywhere (removed)
+WatchlistDocNumber = Annotated[str, StringConstraints(max_length=40, pattern=r"^[ <./-]*(?:[A-Za-z0-9][ <./-]*){1,20}$")]
+
+
+def _icao_state(value: str) -> str:
+    return value.upper().rstrip("<")
+
+
+#: an ICAO three-letter code (any case), or Germany's ``D`` as the MRZ writes it (``D<<``)
+IcaoState = Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z]{3}|[Dd]<{0,2})$"), AfterValidator(_icao_state)]
+
+
+def _partial_date(value: str) -> str:
+    try:
+        parse_partial_date(value)
+    except WatchlistError as e:
+        raise ValueError(str(e)) from None
+    return value
+
+
+_YEAR = "(?:19|20)[0-9]{2}"
+#: a date of birth, partly unknown as an MRZ may give it: YYYY, YYYY-MM or YYYY-MM-DD, 1900-2099
+PartialDate = Annotated[str, StringConstraints(pattern=rf"^{_YEAR}(?:-(?:0[1-9]|1[0-2])(?:-[0-9]{{2}})?)?$"),
+                        AfterValidator(_partial_date), WithJsonSchema({"anyOf": [
+                            {"type": "string", "pattern": rf"^{_YEAR}(?:-(?:0[1-9]|1[0-2]))?$"},
+                            {"type": "string", "format": "date", "pattern": rf"^{_YEAR}-"}]})]
+
+
+def _one_of_present(*fields: str) -> dict:
+    """JSON Schema: at least one of ``fields`` is present as a string (not null)."""
+    return {"anyOf": [{"required": [f], "properties": {f: {"type": "string"}}} for f in fields]}
 
 
 class Strict(BaseModel):
@@ -208,20 +265,29 @@ class DeviceCredentialPublic(BaseModel):
 
 # -- watchlist ------------------------------------------------------------------------------
 class PersonCreate(Strict):
+    """A watchlisted person: a Latin-script ``name`` or a ``name_hanzi`` (or both)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of_present("name", "name_hanzi"))
     id: EntryId | None = None
-    name: ShortText = ""
+    name: UsableName | None = None
     aliases: list[ShortText] = Field(default_factory=list, max_length=20)
-    name_hanzi: Name40 | None = None
+    name_hanzi: HanziName | None = None
     name_pinyin: ShortText | None = None
-    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
-    nationality: Code3 | None = None
+    date_of_birth: PartialDate | None = None
+    nationality: IcaoState | None = None
     reason: ShortText = ""
+
+    @model_validator(mode="after")
+    def _named(self) -> PersonCreate:
+        if self.name is None and self.name_hanzi is None:
+            raise ValueError("give a name (Latin letters) or a name in Hanzi")
+        return self
 
 
 class DocumentCreate(Strict):
     id: EntryId | None = None
-    document_number: DocNumber
-    issuing_state: Code3 | None = None
+    document_number: WatchlistDocNumber
+    issuing_state: IcaoState | None = None
     document_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{0,2}$")] | None = None
     reason: Literal["lost", "stolen", "revoked", "invalidated", "blank_stolen"] = "stolen"
 
@@ -288,12 +354,21 @@ class ImportReportPublic(BaseModel):
 
 
 class WatchlistCheckCreate(Strict):
-    name: ShortText | None = None
-    name_hanzi: Name40 | None = None
-    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
-    nationality: Code3 | None = None
-    document_number: Name40 | None = None
-    issuing_state: Code3 | None = None
+    """Who to check: a Latin-script ``name``, a ``name_hanzi`` or a ``document_number`` (any of them)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of_present("name", "name_hanzi", "document_number"))
+    name: UsableName | None = None
+    name_hanzi: HanziName | None = None
+    date_of_birth: PartialDate | None = None
+    nationality: IcaoState | None = None
+    document_number: WatchlistDocNumber | None = None
+    issuing_state: IcaoState | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> WatchlistCheckCreate:
+        if self.name is None and self.name_hanzi is None and self.document_number is None:
+            raise ValueError("give a name, a name in Hanzi or a document number")
+        return self
 
 
 class MatchCreate(Strict):
@@ -340,7 +415,8 @@ class ExceptionCreate(Strict):
     occurred_at: Timestamp
     direction: Literal["entry", "exit"] = "entry"
     reason_codes: list[ReasonCode] = Field(min_length=1, max_length=20)
-    scores: dict[ScoreKey, Score] = Field(default_factory=dict, max_length=20, description=(
+    scores: dict[ScoreKey, Score] = Field(default_factory=dict, max_length=20, json_schema_extra={
+        "additionalProperties": False}, description=(
         "finite numbers in [-1, 1.5]: fingerprint, liveness and quality scores in [0, 1], face scores on the "
         "dlib cosine scale (a cosine in [-1, 1]; the fused score reaches about 1.12)"))
     transaction_id: Name80 | None = None
@@ -411,14 +487,20 @@ class EventPublic(BaseModel):
 
 # -- enrolments -----------------------------------------------------------------------------
 class FingerTemplate(Strict):
-    position: StrictInt = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
-    format: Name40 = Field(
-        default="iso19794_2", description="Only `iso19794_2` is accepted (another value: 422 template-refused)")
+    position: Integer = Field(ge=0, le=10, description="ISO/IEC 19794-2 finger position")
+    format: Literal["iso19794_2"] = Field(default="iso19794_2", description="ISO/IEC 19794-2:2005, the only format")
     data: Base64 = Field(description="An ISO/IEC 19794-2:2005 finger minutiae record, base64")
 
 
+def _consent_given(value: bool) -> bool:
+    if value is not True:
+        raise ValueError("consent was not given: an enrolment cannot be stored without it")
+    return value
+
+
 class Consent(Strict):
-    given: StrictBool
+    given: Annotated[StrictBool, AfterValidator(_consent_given), WithJsonSchema({"type": "boolean", "const": True})] = Field(
+        description="Always true: without the traveller's consent nothing is collected, let alone sent")
     purposes: list[Name80] = Field(min_length=1, max_length=10)
     text_version: Name40
     language: Literal["vi", "zh", "en"] = "vi"

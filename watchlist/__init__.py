@@ -21,6 +21,7 @@ from watchlist._match import (
     parse_partial_date,
 )
 from watchlist._normalize import (
+    LATIN_LETTER_CLASS,
     fold_latin,
     normalize_document_number,
     normalize_hanzi,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_DOB_WINDOW_DAYS",
     "DEFAULT_THRESHOLD",
     "DocumentEntry",
+    "LATIN_LETTER_CLASS",
     "Match",
     "PersonEntry",
     "PersonQuery",

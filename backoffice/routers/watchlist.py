@@ -40,16 +40,16 @@ def get_entry(entry_id: str, reader: WatchlistReader, ctx: Ctx) -> WatchlistEntr
     return WatchlistEntryPublic(**ctx.watchlist.get(entry_id))
 
 
-@router.post("/persons", status_code=201, responses=_P)
+@router.post("/persons", status_code=201, responses={**_P, 409: {"model": ProblemPublic}})
 def add_person(body: PersonCreate, supervisor: Supervisor, ctx: Ctx) -> WatchlistEntryPublic:
-    """Create (or, with an existing ``id``, replace) a watchlisted person."""
+    """Create (or, with an existing ``id``, replace) a watchlisted person; 409 when ``id`` is a document's."""
     data = body.model_dump(exclude={"id"})
     return WatchlistEntryPublic(**ctx.watchlist.upsert("person", data, supervisor.actor, body.id))
 
 
-@router.post("/documents", status_code=201, responses=_P)
+@router.post("/documents", status_code=201, responses={**_P, 409: {"model": ProblemPublic}})
 def add_document(body: DocumentCreate, supervisor: Supervisor, ctx: Ctx) -> WatchlistEntryPublic:
-    """Create (or replace) a lost/stolen/revoked document record."""
+    """Create (or replace) a lost/stolen/revoked document record; 409 when ``id`` is a person's."""
     data = body.model_dump(exclude={"id"})
     return WatchlistEntryPublic(**ctx.watchlist.upsert("document", data, supervisor.actor, body.id))
 
@@ -61,7 +61,9 @@ def delete_entry(entry_id: str, supervisor: Supervisor, ctx: Ctx) -> Response:
 
 
 @router.post("/import", responses={**_P, 413: {"model": ProblemPublic}}, openapi_extra={
-    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example": (
+        "id,name,name_hanzi,date_of_birth,nationality,reason\n"
+        "wl-0001,NGUYEN VAN AN,,1980-05-17,VNM,example entry\n")}}}})
 async def import_csv(request: Request, supervisor: Supervisor, ctx: Ctx,
                      kind: Literal["person", "document"],
                      dry_run: bool = False) -> ImportReportPublic:
@@ -102,14 +104,12 @@ def changes(reader: WatchlistFeedReader, ctx: Ctx, response: Response,
 def check(body: WatchlistCheckCreate, caller: WatchlistChecker, ctx: Ctx,
           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> WatchlistCheckPublic:
     """Match a traveller: exact document number (+ issuing state), fuzzy name with date of birth."""
-    query = None
-    if (body.name and body.name.strip()) or body.name_hanzi:
+    query = None  # the schema holds a name to match on, a Hanzi name or a document number (never none)
+    if body.name is not None or body.name_hanzi is not None:
         try:
             query = PersonQuery(body.name or "", body.date_of_birth, body.nationality, body.name_hanzi)
-        except WatchlistError as e:
+        except WatchlistError as e:  # not reached with a schema-valid body: kept as the last guard
             raise Invalid(str(e)) from e
-    if query is None and not body.document_number:
-        raise Invalid("give a name, a name in Hanzi or a document number")
     matches, version = ctx.watchlist.check(query, body.document_number, body.issuing_state, limit)
     return WatchlistCheckPublic(hit=any(m.hit for m in matches), version=version,
                                 matches=[MatchPublic(**m.to_dict()) for m in matches])

@@ -36,6 +36,20 @@ def test_csv_import_reports_row_by_row(world):
     assert sorted(e["document_number"] for e in entries["items"]) == ["C1234567", "E00000001"]
 
 
+def test_csv_rows_with_control_characters_are_rejected_like_api_names(world):
+    csv_text = ("id,name,reason\n"
+                "p-ok,NGUYEN VAN AN,ok\n"
+                "p-esc,EVIL\x1b[0m NAME,terminal escape\n"
+                "p-bidi,ABC\u202eDEF,bidi override\n")
+    rep = _import(world, "person", csv_text).json()
+    assert (rep["accepted"], rep["rejected"]) == (1, 2), rep
+    by_row = {x["row"]: x for x in rep["report"]}
+    assert by_row[3]["errors"] == ["control or bidirectional characters in name"]
+    assert by_row[4]["errors"] == ["control or bidirectional characters in name"]
+    ids = {e["id"] for e in world.client.get("/api/v1/watchlist/entries", headers=world.h("supervisor")).json()["items"]}
+    assert ids == {"p-ok"}
+
+
 def test_dry_run_changes_nothing(world):
     r = _import(world, "person", PERSONS_CSV, dry_run=True)
     assert r.json()["accepted"] == 2 and r.json()["version"] == 0
@@ -123,8 +137,19 @@ def test_person_validation(world):
     r = c.post("/api/v1/watchlist/persons", json={"id": "same", "name": "Old Name"}, headers=h)
     r = c.post("/api/v1/watchlist/persons", json={"id": "same", "name": "New Name"}, headers=h)
     assert r.status_code == 201 and r.json()["name"] == "New Name" and r.json()["version"] == 2
-    assert c.post("/api/v1/watchlist/documents", json={"id": "same", "document_number": "X9"},
-                  headers=h).status_code == 422
+    r = c.post("/api/v1/watchlist/documents", json={"id": "same", "document_number": "X9"}, headers=h)
+    assert r.status_code == 409 and "is a person" in r.json()["detail"], r.text  # the state, not the body
+    for body in ({}, {"name": "0000"}, {"name": "<<<"}, {"name_hanzi": "abc"}, {"name": "A", "nationality": "<<<"}):
+        r = c.post("/api/v1/watchlist/persons", json=body, headers=h)
+        assert r.status_code == 422 and r.json()["type"].endswith("/validation"), (body, r.text)
+    for body in ({"name": "Søren Ærø"}, {"name_hanzi": "张伟"}, {"name": "Müller", "nationality": "D<<"}):
+        r = c.post("/api/v1/watchlist/persons", json=body, headers=h)
+        assert r.status_code == 201, (body, r.text)
+    assert r.json()["nationality"] == "D"
+    r = c.post("/api/v1/watchlist/check", json={}, headers=h)
+    assert r.status_code == 422 and r.json()["type"].endswith("/validation")
+    r = c.post("/api/v1/watchlist/check", json={"name": "SOEREN AEROE"}, headers=h)
+    assert r.status_code == 200 and r.json()["hit"] is True, r.text  # Doc 9303's MRZ spelling of Søren Ærø
 
 
 def test_index_build_replays_changes_made_meanwhile(world):

@@ -135,3 +135,25 @@ def test_match_person_directly_missing_middle_name():
     e = PersonEntry("x", ("Nguyễn Văn Đức",), date_of_birth="1980-05-17")
     m = match_person(PersonQuery("NGUYEN DUC", "1980-05-17"), e)
     assert m.reasons[0] == "name_partial" and 0.75 < m.score < 1.0
+
+
+def test_letters_unicode_does_not_decompose_fold_as_doc_9303_writes_them():
+    from watchlist import fold_latin
+
+    assert fold_latin("Søren Ærø") == "soeren aeroe"  # the MRZ of a Danish passport: SOEREN<<AEROE
+    assert fold_latin("Łukasz Þórsson Ŋ") == "lukasz thorsson n"
+    assert fold_latin("Nguyễn Văn Đức") == "nguyen van duc"
+
+
+def test_the_usable_letter_class_is_exactly_what_folding_keeps():
+    """Every character of LATIN_LETTER_CLASS (the schema's rule for a usable name) gives a token, and no
+    other character of the Latin blocks does: the API's pattern and the matcher agree by construction."""
+    import re
+
+    from watchlist import LATIN_LETTER_CLASS, tokens
+
+    cls = re.compile(f"[{LATIN_LETTER_CLASS}]")
+    for cp in list(range(0x20, 0x250)) + list(range(0x1E00, 0x1F00)):
+        ch = chr(cp)
+        assert bool(cls.fullmatch(ch)) == (bool(tokens(ch)) and not ch.isdigit()), (hex(cp), ch)
+    assert not cls.search("0123 <<< - ×÷ 张伟")
