@@ -70,6 +70,22 @@ _VI = {
 _TABLES = {"en": _EN, "vi": _VI}
 
 
+def _extend() -> None:
+    """Each area of the UI keeps its strings in a module of its own (``EN`` and ``VI`` dicts): the review,
+    the watchlist, officer calls, the privacy pages. A key defined twice is an error, not an override."""
+    from backoffice import _i18n_calls, _i18n_privacy, _i18n_review, _i18n_watchlist
+
+    for module in (_i18n_review, _i18n_watchlist, _i18n_calls, _i18n_privacy):
+        for code, table in (("en", module.EN), ("vi", module.VI)):
+            clash = set(table) & set(_TABLES[code])
+            if clash:
+                raise RuntimeError(f"{module.__name__}: UI strings defined twice: {sorted(clash)}")
+            _TABLES[code].update(table)
+
+
+_extend()
+
+
 def translate(language: str, key: str) -> str:
     table = _TABLES.get(language, _VI)
     return table.get(key) or _EN.get(key) or key

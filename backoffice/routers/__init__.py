@@ -1,8 +1,19 @@
 """The HTTP routers, one module per area; ``ALL`` is what the app factory includes."""
 
-from backoffice.routers import admin, auth, enrolments, exceptions, ops, privacy, watchlist, web
+from backoffice.routers import (
+       admin,
+       auth,
+       enrolments,
+       exceptions,
+       ops,
+       privacy,
+       watchlist,
+       web,
+       web_privacy,
+       web_watchlist,
+)
 
 ALL = [auth.router, admin.router, watchlist.router, exceptions.router, enrolments.router, privacy.router,
-       ops.router, web.router]
+       ops.router, web.router, web_watchlist.router, web_privacy.router]
 
 __all__ = ["ALL"]

@@ -1,15 +1,14 @@
-"""The server-rendered web UI (Jinja2, no JavaScript): login, guard queue and review, watchlist,
-privacy officer pages, administration. Session cookie (HttpOnly, SameSite=Strict) plus a CSRF
+"""The server-rendered web UI (Jinja2; script only from /static, never inline): login, guard queue and
+review, supervisor enrolments, administration; the shared rendering (``render``, CSRF, role guards).
+The watchlist pages are in ``web_watchlist``, the privacy officer's in ``web_privacy``. Session cookie (HttpOnly, SameSite=Strict) plus a CSRF
 token in every form. Not part of the OpenAPI document (it is HTML, not the API)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -17,7 +16,6 @@ from backoffice._auth import ROLES, Principal
 from backoffice._errors import BackofficeError, Forbidden, Invalid, LoginThrottled
 from backoffice._i18n import LANGUAGES, translate
 from backoffice.deps import SESSION_COOKIE, Ctx, UiLoginRequired, ui_require
-from watchlist import PersonQuery, WatchlistError
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -26,7 +24,7 @@ LOGIN_CSRF_COOKIE = "sb_login_csrf"
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                     "X-Content-Type-Options": "nosniff",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
-                                               "script-src 'none'; frame-ancestors 'none'; form-action 'self'"}
+                                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'"}
 
 UiGuard = Annotated[Principal, Depends(ui_require("border_guard", "supervisor"))]
 UiSupervisor = Annotated[Principal, Depends(ui_require("supervisor"))]
@@ -42,6 +40,9 @@ def _lang(request: Request, ctx) -> str:
 def render(request: Request, ctx, name: str, user: Principal | None, status_code: int = 200, **values) -> HTMLResponse:
     lang = _lang(request, ctx)
     values.setdefault("flash", request.query_params.get("flash_key") and translate(lang, request.query_params["flash_key"]))
+    calls = getattr(ctx, "calls", None)  # officer calls (backoffice/_calls.py), shown to guards on every page
+    if calls is not None and user is not None and user.role in ("border_guard", "supervisor"):
+        values.setdefault("open_calls", calls.open_calls())
     return templates.TemplateResponse(request, name, {
         "lang": lang, "t": lambda key: translate(lang, key), "user": user,
         "csrf": ctx.auth.csrf_token(user) if user else "", **values}, status_code=status_code,
@@ -159,39 +160,6 @@ def decide(exception_id: str, ctx: Ctx, user: UiGuard, decision: Annotated[str, 
     return _redirect("/ui/queue?flash_key=decided")
 
 
-# -- watchlist ---------------------------------------------------------------------------------
-@router.get("/watchlist")
-def watchlist_page(request: Request, ctx: Ctx, user: UiGuard, name: str = "", dob: str = "",
-                   document_number: str = "") -> HTMLResponse:
-    matches = None
-    if name.strip() or document_number.strip():
-        try:
-            query = PersonQuery(name, dob.strip() or None) if name.strip() else None
-            found, _ = ctx.watchlist.check(query, document_number.strip() or None, None)
-            matches = [m.to_dict() for m in found]
-        except WatchlistError as e:
-            raise Invalid(str(e)) from e
-    items, total = ctx.watchlist.list(None, 0, 100)
-    return render(request, ctx, "watchlist.html", user, items=items, total=total, version=ctx.watchlist.version(),
-                  matches=matches, q_name=name, q_dob=dob, q_doc=document_number, report=None)
-
-
-@router.post("/watchlist/import")
-async def watchlist_import(request: Request, ctx: Ctx, user: UiSupervisor, file: UploadFile,
-                           kind: Annotated[str, Form(max_length=10)] = "person",
-                           dry_run: Annotated[str, Form(max_length=5)] = "",
-                           csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
-    _csrf(ctx, user, csrf_token)
-    try:
-        text = (await file.read()).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise Invalid("the CSV must be UTF-8") from e
-    report = await run_in_threadpool(ctx.watchlist.import_csv, kind, text, user.actor, dry_run=bool(dry_run))
-    items, total = ctx.watchlist.list(None, 0, 100)
-    return render(request, ctx, "watchlist.html", user, items=items, total=total, version=ctx.watchlist.version(),
-                  matches=None, q_name="", q_dob="", q_doc="", report=report)
-
-
 # -- supervisor: enrolments held as suspected duplicates ---------------------------------------
 @router.get("/enrolments")
 def enrolments_page(request: Request, ctx: Ctx, user: UiSupervisor) -> HTMLResponse:
@@ -208,48 +176,6 @@ def enrolment_decision(enrolment_id: str, ctx: Ctx, user: UiSupervisor,
         raise Invalid("decision must be accept or reject")
     ctx.records.enrolments.decide(enrolment_id, user, decision, "")
     return _redirect("/ui/enrolments?flash_key=decided")
-
-
-# -- privacy officer ---------------------------------------------------------------------------
-def _privacy_page(request: Request, ctx, user: Principal, **extra) -> HTMLResponse:
-    p = ctx.privacy
-    return render(request, ctx, "privacy.html", user, ledger=p.verify_ledger(), ledger_tail=p.ledger_tail(25),
-                  retention=p.retention_report(_lang(request, ctx)), purges=p.purge_history(), purposes=p.purposes(),
-                  **extra)
-
-
-@router.get("/privacy")
-def privacy_page(request: Request, ctx: Ctx, user: UiPrivacy) -> HTMLResponse:
-    return _privacy_page(request, ctx, user)
-
-
-@router.post("/privacy/purge")
-def privacy_purge(request: Request, ctx: Ctx, user: UiPrivacy, dry_run: Annotated[str, Form(max_length=5)] = "",
-                  csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
-    _csrf(ctx, user, csrf_token)
-    result = ctx.privacy.purge(dry_run=bool(dry_run), actor=user.actor, role=user.role)
-    if not dry_run:
-        ctx.records.enrolments.invalidate()
-    return _privacy_page(request, ctx, user, purge_result=json.dumps(result, indent=2, ensure_ascii=False))
-
-
-@router.post("/privacy/subject")
-def privacy_subject(request: Request, ctx: Ctx, user: UiPrivacy,
-                    document_number: Annotated[str, Form(min_length=1, max_length=40)],
-                    issuing_state: Annotated[str, Form(min_length=1, max_length=3)],
-                    purpose: Annotated[str, Form(min_length=3, max_length=200)] = "subject_access_request",
-                    action: Annotated[str, Form(max_length=10)] = "export",
-                    csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
-    _csrf(ctx, user, csrf_token)
-    subject = ctx.records.subject_id(issuing_state, document_number)
-    if action == "erase":
-        result = ctx.privacy.erase_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
-        ctx.records.enrolments.invalidate()  # the records were dropped with the keys; the galleries reload
-    else:
-        result = ctx.privacy.export_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
-        result["records"] = ctx.records.subject_records(subject)
-    return _privacy_page(request, ctx, user,
-                         subject_result=json.dumps(result, indent=2, ensure_ascii=False, default=str))
 
 
 # -- admin -------------------------------------------------------------------------------------
