@@ -13,7 +13,7 @@ export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup apt venv models demo test lint contracts pytest bench doctor clean
+.PHONY: setup apt venv models demo test lint contracts pytest bench fuzz doctor clean
 
 setup: apt venv models
 
@@ -65,6 +65,11 @@ bench: setup
 	@mkdir -p var/bench
 	@for b in bench/[a-z]*.py; do name=$$(basename $$b .py); echo ">> $$name" >&2; \
 		$(PY) -m bench.$$name | tee var/bench/$$name.json || exit 1; done
+
+# The OpenAPI contract at length: schemathesis, all checks and phases, every role (make test runs it bounded).
+fuzz: setup
+	@mkdir -p var/bench
+	$(PY) -m bench.api_contract --examples $${FUZZ_EXAMPLES:-200} | tee var/bench/api_contract.json
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache

@@ -62,16 +62,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
+def start_serve(env: dict, log: Path | None = None) -> tuple[subprocess.Popen, str]:
     """``smartborder backoffice serve`` started as a deployment starts it; (the process, its base URL) once
-    ``/healthz`` answers. Stop it with :func:`stop_serve`."""
+    ``/healthz`` answers. Stop it with :func:`stop_serve`. Its log (stderr) goes to a pipe, or to the file
+    ``log`` for a long run (a pipe nobody reads fills up and blocks the server)."""
     port = _free_port()
+    sink = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115 (closed by stop_serve)
     proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=sink, text=True)
+    proc.log_file = sink if log is not None else None  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
-        assert proc.poll() is None, proc.stderr.read()
+        assert proc.poll() is None, _stderr(proc)
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return proc, base
@@ -83,15 +86,28 @@ def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
 
 
+def _stderr(proc: subprocess.Popen) -> str:
+    sink = getattr(proc, "log_file", None)
+    if sink is None:
+        return proc.stderr.read()
+    sink.flush()
+    return Path(sink.name).read_text()
+
+
 def stop_serve(proc: subprocess.Popen) -> str:
     """SIGTERM, as a service manager stops it; its stderr (a process that does not stop fails the test)."""
     proc.send_signal(signal.SIGTERM)
+    sink = getattr(proc, "log_file", None)
     try:
-        return proc.communicate(timeout=30)[1]
+        err = proc.communicate(timeout=30)[1]
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
         pytest.fail("the back office did not stop on SIGTERM")
+    if sink is None:
+        return err
+    sink.close()
+    return Path(sink.name).read_text()
 
 
 def _real_templates() -> tuple[bytes, dict[str, bytes]]:
