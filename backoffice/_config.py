@@ -47,6 +47,8 @@ class BackofficeConfig:
     token_ttl_s: int = 12 * 3600
     secure_cookies: bool = False
     default_language: str = "vi"
+    #: the IANA time zone the web UI shows times in (to the minute), e.g. the border post's
+    ui_timezone: str = "Asia/Ho_Chi_Minh"
     face_matching: FaceMatching | None = None
     fingerprint_matching: FingerprintMatching | None = None
     watchlist_threshold: float = 0.85
@@ -65,6 +67,12 @@ class BackofficeConfig:
                               "(FingerprintMatching.from_engine)")
         if self.default_language not in ("vi", "en"):
             raise ConfigError("default_language must be vi or en")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.ui_timezone)
+        except (ValueError, LookupError) as e:  # ZoneInfoNotFoundError is a KeyError
+            raise ConfigError(f"ui_timezone {self.ui_timezone!r} is not a known IANA time zone") from e
         for name in ("max_body_bytes", "max_image_bytes", "max_import_bytes", "login_max_failures", "login_window_s",
                      "session_ttl_s", "token_ttl_s", "changes_page_limit"):
             if getattr(self, name) <= 0:

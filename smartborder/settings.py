@@ -56,6 +56,8 @@ class Settings:
     #: addresses or CIDR networks ([backoffice] trusted_proxies, a TOML list also works). "" (the default)
     #: trusts no header: the client address is the socket's peer. "*" (trust anyone) only in env = "dev"
     backoffice_trusted_proxies: str = ""
+    #: the time zone the back office's web UI shows times in ([backoffice] ui_timezone, an IANA name)
+    backoffice_ui_timezone: str = "Asia/Ho_Chi_Minh"
     secret_key: str = field(default="", repr=False)
     # privacy: key-encryption key (base64 or hex, 32 bytes) or a key file
     kek: str = field(default="", repr=False)

@@ -104,6 +104,7 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         "db_path": db, "keys_db_path": Path(settings.key_dir) / f"{db.stem}-keys.db",
         "dev": settings.is_dev, "secure_cookies": not settings.is_dev,
         "default_language": "en" if settings.language == "en" else "vi",
+        "ui_timezone": getattr(settings, "backoffice_ui_timezone", None) or "Asia/Ho_Chi_Minh",
         **matchers(face_threshold=face_threshold, fingerprint_threshold=finger_threshold),
     }
     values.update(overrides)
