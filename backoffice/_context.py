@@ -23,4 +23,5 @@ class Context:
     metrics: Metrics
     records: Any = None  # backoffice._records.Records (exceptions, events, enrolments)
     privacy: Any = None  # backoffice._privacy.PrivacyGateway
+    calls: Any = None  # backoffice._calls.CallService (officer calls)
     extra: dict = field(default_factory=dict)

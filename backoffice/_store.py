@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 import privacy
+from backoffice._migration_calls import MIGRATION as CALLS_MIGRATION
 from storage import Migration, migrate, open_database
 
 __all__ = ["MIGRATIONS", "Store", "new_id", "now_iso"]
@@ -87,6 +88,7 @@ MIGRATIONS = [
             PRIMARY KEY (account, client));
         DROP TABLE login_failures;
     """),
+    CALLS_MIGRATION,  # 0005_officer_calls (backoffice/_migration_calls.py)
 ]
 
 

@@ -669,3 +669,47 @@ class SubjectErasurePublic(BaseModel):
     records: dict[str, int]
     wal_truncated: bool = Field(description="the data database's and the key store's WAL files were truncated "
                                 "(false: another reader held them; old pages may remain until the next checkpoint)")
+
+
+# -- officer calls (backoffice/_calls.py) -----------------------------------------------------
+class CallReason(StrEnum):
+    """Why a device calls an officer: the traveller pressed the button, the device referred the traveller,
+    a device fault, or anything else."""
+
+    traveller_request = "traveller_request"
+    referral = "referral"
+    device_fault = "device_fault"
+    other = "other"
+
+
+#: the screen (kiosk) or transaction state (gate) a device was in: a lower-case code, never free text
+CallState = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class CallCreate(Strict):
+    """A gate or kiosk calls an officer. No personal data: the device, its kind and location come from its
+    credential and its record; the body says only where in its flow it was and why."""
+
+    state: CallState = Field(description="the screen (kiosk) or transaction state (gate) the device was in, "
+                             "a lower-case code of 1-32 characters a-z 0-9 _ (e.g. `review`, `face`)")
+    reason: CallReason = CallReason.traveller_request
+
+
+class CallPublic(BaseModel):
+    id: str
+    device_id: str
+    device_kind: Literal["gate", "kiosk"]
+    location: str
+    state: str
+    reason: str
+    status: Literal["open", "acknowledged", "closed"]
+    created_at: str
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    closed_by: str | None
+    closed_at: str | None
+
+
+class CallPagePublic(BaseModel):
+    total: int
+    items: list[CallPublic]
