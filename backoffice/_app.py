@@ -332,12 +332,8 @@ def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(BackofficeError)
     async def backoffice_error(request: Request, exc: BackofficeError):
-        if request.url.path.startswith("/ui/") and "/images/" not in request.url.path:
-            from backoffice.routers.web import render
-
-            user = getattr(request.state, "principal", None)
-            return render(request, request.app.state.ctx, "error.html", user, exc.status, status=exc.status,
-                          message=exc.detail)
+        if _ui_page(request):
+            return _ui_error(request, exc.status, *_ui_message(request, exc), headers=exc.headers or None)
         return _problem_response(request, exc.status, exc.title, exc.detail, slug=exc.slug,
                                  headers=exc.headers or None, **exc.extra)
 
@@ -351,12 +347,17 @@ def _install_handlers(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # Starlette names the first matching route's methods only: name them all
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.app, request.url.path))}
+        if _ui_page(request) and exc.status_code in (404, 405):
+            key = "pv_err_not_found" if exc.status_code == 404 else "pv_err_other"
+            return _ui_error(request, exc.status_code, _t(request, key), None, headers=headers)
         return _problem_response(request, exc.status_code, title, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()[:50]]  # the offending input is not echoed: it may be personal data
+        if _ui_page(request):  # a form of the web UI: an HTML page in the UI's language naming the field
+            return _ui_error(request, 422, _field_messages(request, exc.errors()[:5]), None)
         return _problem_response(request, 422, "Invalid request", "the request does not match the schema",
                                  slug="validation", errors=errors)
 
@@ -364,6 +365,72 @@ def _install_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception):  # the last line of defence: log, no details out
         log.error("unhandled error", extra={"event": "unhandled", "error": type(exc).__name__})
         return _problem_response(request, 500, "Internal error", "the error was logged", slug="internal")
+
+
+# -- error pages of the web UI (/ui/): error.html in the UI's language -------------------------------------
+def _ui_page(request: Request) -> bool:
+    """A page of the web UI answers errors as HTML (an image under it, fetched by an <img>, as a problem)."""
+    return request.url.path.startswith("/ui/") and "/images/" not in request.url.path
+
+
+def _t(request: Request, key: str) -> str:
+    from backoffice._i18n import translate
+    from backoffice.routers.web import _lang
+
+    return translate(_lang(request, request.app.state.ctx), key)
+
+
+def _ui_message(request: Request, exc: BackofficeError) -> tuple[str, str | None]:
+    """(message in the UI's language, the English detail or None): the known errors get a sentence of their
+    own; any other keeps its detail under a translated title."""
+    from backoffice._errors import Forbidden, NotFound
+
+    detail = exc.detail or ""
+    if isinstance(exc, Forbidden):
+        if detail.startswith("CSRF"):  # web._csrf
+            return _t(request, "pv_err_csrf"), None
+        if detail.endswith("may not open this page"):  # deps.ui_require
+            return _t(request, "pv_err_forbidden"), None
+    if isinstance(exc, NotFound):
+        return _t(request, "pv_err_not_found"), detail
+    return _t(request, "pv_err_other"), detail
+
+
+def _field_name(request: Request, field: str) -> str:
+    for key in (f"pv_field_{field}", field):
+        text = _t(request, key)
+        if text != key:
+            return text
+    return field.replace("_", " ")
+
+
+def _field_messages(request: Request, errors: list[dict]) -> str:
+    """One sentence per invalid form field ("The field “Issuing state” is too long (at most 3 characters).")."""
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header", "cookie")]
+        field = _field_name(request, loc[-1]) if loc else "?"
+        kind, limits = e.get("type", ""), e.get("ctx") or {}
+        key = {"missing": "pv_err_field_missing", "string_too_long": "pv_err_field_too_long",
+               "string_too_short": "pv_err_field_too_short"}.get(kind, "pv_err_field_invalid")
+        n = limits.get("max_length", limits.get("min_length", ""))
+        out.append(_t(request, key).format(field=field, n=n))
+    return " ".join(dict.fromkeys(out)) or _t(request, "pv_err_field_invalid").format(field="?")
+
+
+def _ui_error(request: Request, status: int, message: str, detail: str | None, headers: dict | None = None):
+    from backoffice.routers.web import render
+
+    user = getattr(request.state, "principal", None)
+    title_key = f"pv_err_title_{status}"
+    title = _t(request, title_key)
+    response = render(request, request.app.state.ctx, "error.html", user, status, status=status,
+                      title=_t(request, "pv_err_title") if title == title_key else title, message=message,
+                      detail=detail)
+    for k, v in (headers or {}).items():
+        if k.lower() not in ("www-authenticate",):
+            response.headers[k] = v
+    return response
 
 
 def _install_observability(app: FastAPI, metrics: Metrics) -> None:

@@ -1,4 +1,111 @@
-"""UI strings of the privacy officer's pages, Vietnamese and English (merged by ``backoffice._i18n``)."""
+"""UI strings of the privacy officer's pages, Vietnamese and English (merged by ``backoffice._i18n``), and of the
+web UI's error pages (``pv_err_*``, ``pv_field_*``: rendered by the app's handlers for /ui/ paths)."""
 
-EN: dict[str, str] = {}
-VI: dict[str, str] = {}
+EN: dict[str, str] = {
+    # data categories (backoffice._privacy.CATEGORIES) in words
+    "pv_cat_live_image": "Live capture (face image taken at the gate or kiosk)",
+    "pv_cat_chip_image": "Chip photo (DG2 of the passport chip)",
+    "pv_cat_exception_record": "Exception record (document data, reasons, scores)",
+    "pv_cat_enrolment_record": "Enrolment record (document data and consent)",
+    "pv_cat_face_template": "Face template (biometric)",
+    "pv_cat_finger_template": "Fingerprint template (biometric)",
+    "pv_cat_audit_entry": "Audit ledger entry",
+    # processing purposes (backoffice._privacy.PURPOSES) in words
+    "pv_purpose_border_exception_review": "Review of border exceptions",
+    "pv_purpose_enrolment": "Enrolment for automated border control",
+    "pv_purpose_enrolment_duplicate_check": "Duplicate check at enrolment",
+    "pv_purpose_gate_fingerprint_verification": "Fingerprint verification at the gate",
+    "pv_purpose_watchlist_screening": "Watchlist screening",
+    "pv_purpose_subject_access_request": "Access request of the data subject",
+    "pv_purpose_audit": "Audit",
+    # purge
+    "pv_purge_dry_title": "Dry run: nothing was deleted", "pv_purge_done_title": "Purge done",
+    "pv_cutoff": "Cut-off time", "pv_items_purged": "Items purged", "pv_items_purged_dry": "Items that would be purged",
+    "pv_keys_shredded": "Data keys destroyed", "pv_wal_truncated": "Write-ahead log truncated",
+    "pv_nothing_due": "No item is due.", "pv_yes": "yes", "pv_no": "no",
+    # subject access and erasure
+    "pv_subject_note": "The export downloads a JSON file (nothing is shown on the page); erasure asks for a "
+                       "confirmation first.",
+    "pv_export_download": "Download export (JSON)",
+    "pv_confirm_title": "Confirm erasure of a data subject",
+    "pv_confirm_warning": "Erasure destroys the subject's data keys and deletes their items: it cannot be undone, "
+                          "also not from a backup.",
+    "pv_confirm_what": "What will be erased",
+    "pv_confirm_nothing": "No sealed item of this subject is held.",
+    "pv_confirm_note": "Counted without opening any item. The confirmation is valid for 5 minutes, for this subject "
+                       "and purpose only.",
+    "pv_confirm_button": "Erase permanently", "pv_cancel": "Cancel", "pv_total": "Total",
+    "pv_exception_records": "Exception records", "pv_enrolment_records": "Enrolment records",
+    "pv_erased_title": "Subject erased", "pv_items_removed": "Items removed", "pv_key_shredded": "Subject's key destroyed",
+    # error pages of the web UI
+    "pv_err_title_400": "Bad request", "pv_err_title_401": "Sign-in required", "pv_err_title_403": "Not allowed",
+    "pv_err_title_404": "Not found", "pv_err_title_405": "Method not allowed", "pv_err_title_409": "Conflict",
+    "pv_err_title_410": "Erased", "pv_err_title_413": "Too large", "pv_err_title_422": "Invalid input",
+    "pv_err_title_429": "Too many attempts", "pv_err_title_503": "Temporarily unavailable",
+    "pv_err_title": "Error",
+    "pv_err_forbidden": "Your role may not open this page or do this action.",
+    "pv_err_csrf": "The form expired or did not come from this site. Reload the page and try again.",
+    "pv_err_not_found": "The page or record you asked for does not exist (any more).",
+    "pv_err_confirm": "The erasure confirmation is missing, expired or not for this subject and purpose: "
+                      "nothing was erased. Start again from the privacy page.",
+    "pv_err_field_missing": "The field “{field}” is required.",
+    "pv_err_field_too_long": "The field “{field}” is too long (at most {n} characters).",
+    "pv_err_field_too_short": "The field “{field}” is too short (at least {n} characters).",
+    "pv_err_field_invalid": "The field “{field}” is not valid.",
+    "pv_err_other": "The request could not be carried out.",
+    "pv_field_csrf_token": "form security token", "pv_field_confirm_token": "erasure confirmation",
+    "pv_field_dob": "Date of birth", "pv_field_file": "File", "pv_field_device_id": "Device id",
+}
+
+VI: dict[str, str] = {
+    "pv_cat_live_image": "Ảnh chụp trực tiếp (ảnh khuôn mặt chụp tại cổng hoặc ki-ốt)",
+    "pv_cat_chip_image": "Ảnh trong chip (DG2 của chip hộ chiếu)",
+    "pv_cat_exception_record": "Hồ sơ trường hợp ngoại lệ (dữ liệu giấy tờ, lý do, điểm số)",
+    "pv_cat_enrolment_record": "Hồ sơ đăng ký (dữ liệu giấy tờ và sự đồng ý)",
+    "pv_cat_face_template": "Mẫu sinh trắc học khuôn mặt",
+    "pv_cat_finger_template": "Mẫu sinh trắc học vân tay",
+    "pv_cat_audit_entry": "Mục sổ nhật ký kiểm toán",
+    "pv_purpose_border_exception_review": "Xét duyệt các trường hợp ngoại lệ tại cửa khẩu",
+    "pv_purpose_enrolment": "Đăng ký kiểm soát xuất nhập cảnh tự động",
+    "pv_purpose_enrolment_duplicate_check": "Kiểm tra trùng lặp khi đăng ký",
+    "pv_purpose_gate_fingerprint_verification": "Xác thực vân tay tại cổng",
+    "pv_purpose_watchlist_screening": "Đối chiếu danh sách theo dõi",
+    "pv_purpose_subject_access_request": "Yêu cầu truy cập dữ liệu của chủ thể",
+    "pv_purpose_audit": "Kiểm toán",
+    "pv_purge_dry_title": "Chạy thử: không có dữ liệu nào bị xoá", "pv_purge_done_title": "Đã xoá dữ liệu",
+    "pv_cutoff": "Mốc thời gian xoá", "pv_items_purged": "Số mục đã xoá", "pv_items_purged_dry": "Số mục sẽ bị xoá",
+    "pv_keys_shredded": "Số khoá dữ liệu đã huỷ", "pv_wal_truncated": "Đã cắt bỏ nhật ký ghi trước (WAL)",
+    "pv_nothing_due": "Không có mục nào đến hạn.", "pv_yes": "có", "pv_no": "không",
+    "pv_subject_note": "Chức năng xuất sẽ tải về một tệp JSON (không hiển thị trên trang); việc xoá cần xác nhận "
+                       "trước.",
+    "pv_export_download": "Tải tệp xuất dữ liệu (JSON)",
+    "pv_confirm_title": "Xác nhận xoá dữ liệu của chủ thể",
+    "pv_confirm_warning": "Việc xoá sẽ huỷ khoá dữ liệu của chủ thể và xoá các mục dữ liệu: không thể khôi phục, "
+                          "kể cả từ bản sao lưu.",
+    "pv_confirm_what": "Dữ liệu sẽ bị xoá",
+    "pv_confirm_nothing": "Không có mục dữ liệu mã hoá nào của chủ thể này.",
+    "pv_confirm_note": "Được đếm mà không mở bất kỳ mục nào. Xác nhận có hiệu lực trong 5 phút, chỉ cho chủ thể và "
+                       "mục đích này.",
+    "pv_confirm_button": "Xoá vĩnh viễn", "pv_cancel": "Huỷ", "pv_total": "Tổng cộng",
+    "pv_exception_records": "Hồ sơ trường hợp ngoại lệ", "pv_enrolment_records": "Hồ sơ đăng ký",
+    "pv_erased_title": "Đã xoá dữ liệu của chủ thể", "pv_items_removed": "Số mục đã xoá",
+    "pv_key_shredded": "Đã huỷ khoá của chủ thể",
+    "pv_err_title_400": "Yêu cầu không hợp lệ", "pv_err_title_401": "Cần đăng nhập", "pv_err_title_403": "Không được phép",
+    "pv_err_title_404": "Không tìm thấy", "pv_err_title_405": "Phương thức không được hỗ trợ",
+    "pv_err_title_409": "Xung đột", "pv_err_title_410": "Đã bị xoá", "pv_err_title_413": "Dữ liệu quá lớn",
+    "pv_err_title_422": "Dữ liệu nhập không hợp lệ", "pv_err_title_429": "Quá nhiều lần thử",
+    "pv_err_title_503": "Tạm thời không khả dụng",
+    "pv_err_title": "Lỗi",
+    "pv_err_forbidden": "Vai trò của bạn không được mở trang này hoặc thực hiện thao tác này.",
+    "pv_err_csrf": "Biểu mẫu đã hết hạn hoặc không đến từ trang này. Vui lòng tải lại trang và thử lại.",
+    "pv_err_not_found": "Trang hoặc bản ghi bạn yêu cầu không tồn tại (hoặc không còn nữa).",
+    "pv_err_confirm": "Xác nhận xoá bị thiếu, đã hết hạn hoặc không dành cho chủ thể và mục đích này: chưa có dữ "
+                      "liệu nào bị xoá. Vui lòng bắt đầu lại từ trang bảo vệ dữ liệu.",
+    "pv_err_field_missing": "Trường “{field}” là bắt buộc.",
+    "pv_err_field_too_long": "Trường “{field}” quá dài (tối đa {n} ký tự).",
+    "pv_err_field_too_short": "Trường “{field}” quá ngắn (tối thiểu {n} ký tự).",
+    "pv_err_field_invalid": "Trường “{field}” không hợp lệ.",
+    "pv_err_other": "Không thể thực hiện yêu cầu.",
+    "pv_field_csrf_token": "mã bảo mật của biểu mẫu", "pv_field_confirm_token": "xác nhận xoá",
+    "pv_field_dob": "Ngày sinh", "pv_field_file": "Tệp", "pv_field_device_id": "Mã thiết bị",
+}

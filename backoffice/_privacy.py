@@ -271,6 +271,13 @@ class PrivacyGateway:
                                details={"items": len(items)})
         return {"subject_id": subject_id, "exported_at": _iso(self.clock()), "items": items}
 
+    def erasure_preview(self, subject_id: str) -> dict[str, int]:
+        """What an erasure of the subject would remove: items held per category, counted without reading or
+        decrypting any of them (the confirmation page of the web UI)."""
+        rows = self.store.query("SELECT category, COUNT(*) AS n FROM retention_items WHERE subject_id = ? "
+                                "GROUP BY category ORDER BY category", (subject_id,))
+        return {r["category"]: r["n"] for r in rows}
+
     def erase_subject(self, subject_id: str, *, actor: str, role: str, purpose: str) -> dict:
         """Crypto-shred the subject's data key and drop its items (ledgered)."""
         with self.store.tx():
