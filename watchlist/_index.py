@@ -6,19 +6,24 @@ first three letters of each pair of its folded name tokens (order-free) and its 
 (entries without a DOB under ``None``), plus its compact spelling and its Hanzi. A query looks
 up its own keys for the years inside the DOB window. The price of blocking: a person is found
 only when at least two name tokens (or the whole compact spelling, or the Hanzi) agree on their
-first three letters — a typo in the first letters of two tokens is missed. The gate keeps its
+first three letters — a typo in the first letters of two tokens is missed. An entry's Hanzi is
+also filed under the keys of its pinyin spellings, and a query's Hanzi looked up by its pinyin, so a
+Hanzi-only entry is found by the MRZ's Latin name. Expired entries (``expires_on`` before today)
+stay in the index but are left out of every answer. The gate keeps its
 local copy in the same structure, updated with :meth:`WatchlistIndex.upsert` / ``remove`` from
 the back office's change feed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from itertools import combinations
 
 from watchlist._match import (
     DEFAULT_DOB_WINDOW_DAYS,
+    DEFAULT_NEAR_THRESHOLD,
     DEFAULT_THRESHOLD,
     DocumentEntry,
     Match,
@@ -28,6 +33,7 @@ from watchlist._match import (
     parse_partial_date,
 )
 from watchlist._normalize import compact, normalize_document_number, normalize_hanzi, tokens
+from watchlist._pinyin import hanzi_spellings
 
 __all__ = ["WatchlistIndex"]
 
@@ -42,7 +48,7 @@ def _pair_keys(toks: tuple[str, ...] | list[str]) -> set[tuple]:
 def _entry_keys(entry: PersonEntry) -> set[tuple]:
     year = entry._dob[0] if entry._dob else None
     keys: set[tuple] = set()
-    for toks in entry._tokens:
+    for toks in entry.spellings:
         keys |= {(*k, year) for k in _pair_keys(toks)}
         keys.add(("c", compact(sorted(toks))))
         keys.add(("c", compact(toks)))
@@ -55,8 +61,11 @@ class WatchlistIndex:
     """Documents and persons, searchable by :meth:`check_document`, :meth:`check_person`, :meth:`check`."""
 
     def __init__(self, *, threshold: float = DEFAULT_THRESHOLD,
-                 dob_window_days: int = DEFAULT_DOB_WINDOW_DAYS) -> None:
+                 dob_window_days: int = DEFAULT_DOB_WINDOW_DAYS, near_threshold: float | None = None) -> None:
         self.threshold = threshold
+        #: a score in [near_threshold, threshold) is a near miss (default 0.7, or 0.8 x a threshold at or below it)
+        self.near_threshold = near_threshold if near_threshold is not None else (
+            DEFAULT_NEAR_THRESHOLD if DEFAULT_NEAR_THRESHOLD < threshold else round(threshold * 0.8, 4))
         self.dob_window_days = dob_window_days
         self._documents: dict[str, list[DocumentEntry]] = {}
         self._document_by_id: dict[str, DocumentEntry] = {}
@@ -90,7 +99,8 @@ class WatchlistIndex:
             else:
                 block.append(entry.entry_id)
         self._persons[entry.entry_id] = entry
-        self._pair_count[entry.entry_id] = min(len(_pair_keys(t)) for t in entry._tokens) if entry._tokens else 0
+        spellings = entry.spellings
+        self._pair_count[entry.entry_id] = min(len(_pair_keys(t)) for t in spellings) if spellings else 0
 
     def extend(self, entries: Iterable[DocumentEntry | PersonEntry]) -> None:
         for e in entries:
@@ -117,12 +127,18 @@ class WatchlistIndex:
         return True
 
     # -- queries -----------------------------------------------------------------------------
-    def check_document(self, document_number: str, issuing_state: str | None = None) -> list[Match]:
+    def get(self, entry_id: str) -> DocumentEntry | PersonEntry | None:
+        return self._persons.get(entry_id) or self._document_by_id.get(entry_id)
+
+    def check_document(self, document_number: str, issuing_state: str | None = None, *,
+                       today: dt.date | None = None) -> list[Match]:
         """Exact match on the normalised number; the issuing state must agree when both are known."""
         number = normalize_document_number(document_number or "")
         state = (issuing_state or "").strip().upper() or None
         out = []
         for d in self._documents.get(number, []):
+            if not d.in_force(today):
+                continue
             if state and d.issuing_state and state != d.issuing_state:
                 continue
             reasons = ["document_number_exact", f"document_{d.reason}"]
@@ -139,8 +155,8 @@ class WatchlistIndex:
         if dob is not None:
             years += list(range(dob[0] - span, dob[0] + span + 1))
         found: set[str] = set()
-        if q_tokens:
-            pair_keys = _pair_keys(q_tokens)
+        for spelled in [q_tokens] * bool(q_tokens) + list(hanzi_spellings(query.name_hanzi)):
+            pair_keys = _pair_keys(spelled)
             hits: Counter[str] = Counter()
             for key in pair_keys:
                 for y in years:
@@ -150,27 +166,31 @@ class WatchlistIndex:
             for entry_id, n in hits.items():
                 if n >= min(need, self._pair_count.get(entry_id, 1)):
                     found.add(entry_id)
-            for spelling in {compact(q_tokens), compact(sorted(q_tokens))}:
+            for spelling in {compact(spelled), compact(sorted(spelled))}:
                 found.update(self._blocks.get(("c", spelling), ()))
         if query.name_hanzi:
             found.update(self._blocks.get(("h", normalize_hanzi(query.name_hanzi)), ()))
         return found
 
-    def check_person(self, query: PersonQuery, *, limit: int = 10) -> list[Match]:
-        """Scored candidates at or above half the threshold, best first (``hit`` marks the real hits)."""
+    def check_person(self, query: PersonQuery, *, limit: int = 10, today: dt.date | None = None) -> list[Match]:
+        """Scored candidates at or above half the threshold, best first (``hit`` marks the real hits,
+        ``near`` the near misses); entries expired before ``today`` (default: the local date) are left out."""
         scored = []
         for entry_id in self._candidates(query):
-            m = match_person(query, self._persons[entry_id], dob_window_days=self.dob_window_days,
-                             threshold=self.threshold)
+            entry = self._persons[entry_id]
+            if not entry.in_force(today):
+                continue
+            m = match_person(query, entry, dob_window_days=self.dob_window_days,
+                             threshold=self.threshold, near_threshold=self.near_threshold)
             if m.score >= self.threshold * 0.5:
                 scored.append(m)
         scored.sort(key=lambda m: (-m.score, m.entry_id))
         return scored[:limit]
 
-    def check(self, query: PersonQuery, *, limit: int = 10) -> list[Match]:
+    def check(self, query: PersonQuery, *, limit: int = 10, today: dt.date | None = None) -> list[Match]:
         """Document check (when the query carries a number) followed by the person check."""
         out: list[Match] = []
         if query.document_number:
-            out += self.check_document(query.document_number, query.issuing_state)
-        out += self.check_person(query, limit=limit)
+            out += self.check_document(query.document_number, query.issuing_state, today=today)
+        out += self.check_person(query, limit=limit, today=today)
         return out

@@ -3,7 +3,8 @@
 A score is in [0, 1]; every match carries the reasons that produced it, so a guard (or the gate's
 decision log) can see *why* a traveller was flagged: ``document_number_exact``,
 ``name_exact``, ``name_token_order``, ``name_spacing``, ``name_fuzzy``, ``name_partial``,
-``hanzi_exact``, ``pinyin_match``, ``dob_exact``, ``dob_within_window``, ``dob_year_match``,
+``hanzi_exact``, ``pinyin_match`` (the query's Latin name against the pinyin of the entry's Hanzi, or the
+other way round), ``pinyin_fuzzy``, ``pinyin_partial``, ``dob_exact``, ``dob_within_window``, ``dob_year_match``,
 ``dob_outside_window``, ``dob_unknown``, ``nationality_match``, ``nationality_differs``.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from rapidfuzz.distance import Levenshtein
+
 from watchlist._normalize import (
     compact,
     normalize_document_number,
@@ -19,9 +22,11 @@ from watchlist._normalize import (
     normalize_pinyin,
     tokens,
 )
+from watchlist._pinyin import hanzi_spellings
 
 __all__ = [
     "DEFAULT_DOB_WINDOW_DAYS",
+    "DEFAULT_NEAR_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "DocumentEntry",
     "Match",
@@ -34,6 +39,8 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.85
+#: a score at or above this but below the hit threshold is a near miss: shown to the guard, never a hit
+DEFAULT_NEAR_THRESHOLD = 0.7
 DEFAULT_DOB_WINDOW_DAYS = 365
 
 
@@ -68,6 +75,22 @@ def parse_partial_date(value: str | dt.date | None) -> tuple[int, int | None, in
     raise WatchlistError(f"invalid date of birth {value!r} (want YYYY, YYYY-MM or YYYY-MM-DD)")
 
 
+def parse_expiry(value: str | dt.date | None) -> dt.date | None:
+    """``"2027-12-31"`` or a date -> the last day the entry is in force; None: no expiry."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as e:
+        raise WatchlistError(f"invalid expiry date {value!r} (want YYYY-MM-DD)") from e
+
+
+def _in_force(expires: dt.date | None, today: dt.date | None) -> bool:
+    return expires is None or (today or dt.date.today()) <= expires
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentEntry:
     """A lost, stolen or revoked travel document (the shape of an Interpol SLTD record)."""
@@ -77,8 +100,11 @@ class DocumentEntry:
     issuing_state: str | None = None
     document_type: str | None = None
     reason: str = "stolen"
+    #: the last day the entry is in force (an expired entry no longer matches); None: no expiry
+    expires_on: dt.date | str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_on", parse_expiry(self.expires_on))
         number = normalize_document_number(self.document_number)
         if not number or len(number) > 20 or not number.isalnum():
             raise WatchlistError(f"invalid document number {self.document_number!r}")
@@ -86,10 +112,16 @@ class DocumentEntry:
         if self.issuing_state is not None:
             object.__setattr__(self, "issuing_state", self.issuing_state.strip().upper() or None)
 
+    def in_force(self, today: dt.date | None = None) -> bool:
+        return _in_force(self.expires_on, today)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, slots=True)
 class PersonEntry:
-    """A watchlisted person: Latin/Vietnamese names (primary and aliases), optional Hanzi + pinyin."""
+    """A watchlisted person: Latin/Vietnamese names (primary and aliases), optional Hanzi + pinyin.
+
+    An entry with Hanzi is also matched by the pinyin of its Hanzi (``watchlist._pinyin``), so a
+    person listed only as 张伟 matches the MRZ name ``ZHANG<<WEI`` of a Chinese passport."""
 
     entry_id: str
     names: tuple[str, ...]
@@ -98,8 +130,12 @@ class PersonEntry:
     date_of_birth: str | None = None
     nationality: str | None = None
     reason: str = ""
+    #: the last day the entry is in force (an expired entry no longer matches); None: no expiry
+    expires_on: dt.date | str | None = None
     _tokens: tuple[tuple[str, ...], ...] = field(default=(), repr=False, compare=False)
     _dob: tuple | None = field(default=None, repr=False, compare=False)
+    #: token lists of the pinyin of ``name_hanzi`` (surname first), most likely reading first
+    _pinyin: tuple[tuple[str, ...], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = (self.names,) if isinstance(self.names, str) else tuple(self.names)
@@ -110,9 +146,19 @@ class PersonEntry:
             raise WatchlistError(f"person entry {self.entry_id!r} has no usable name")
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "_tokens", toks)
+        object.__setattr__(self, "_pinyin", tuple(p for p in hanzi_spellings(self.name_hanzi) if p not in toks))
+        object.__setattr__(self, "expires_on", parse_expiry(self.expires_on))
         object.__setattr__(self, "_dob", parse_partial_date(self.date_of_birth))
         if self.nationality is not None:
             object.__setattr__(self, "nationality", self.nationality.strip().upper() or None)
+
+    def in_force(self, today: dt.date | None = None) -> bool:
+        return _in_force(self.expires_on, today)  # type: ignore[arg-type]
+
+    @property
+    def spellings(self) -> tuple[tuple[str, ...], ...]:
+        """Every token list the entry is searched by: its Latin names, given pinyin, pinyin of its Hanzi."""
+        return self._tokens + self._pinyin
 
 
 @dataclass(frozen=True)
@@ -134,37 +180,31 @@ class PersonQuery:
 
 @dataclass(frozen=True)
 class Match:
-    """One watchlist hit candidate: the entry, its kind, the score and the reasons."""
+    """One watchlist hit candidate: the entry, its kind, the score and the reasons.
+
+    ``hit``: the score reached the hit threshold; ``near``: it did not, but reached the lower near
+    threshold (a near miss: shown to a guard, never acted on by a gate)."""
 
     entry_id: str
     kind: str  # "person" or "document"
     score: float
     reasons: tuple[str, ...]
     hit: bool
+    near: bool = False
+
+    @property
+    def band(self) -> str:
+        return "hit" if self.hit else "near_miss" if self.near else "low"
 
     def to_dict(self) -> dict:
         return {"entry_id": self.entry_id, "kind": self.kind, "score": self.score,
-                "reasons": list(self.reasons), "hit": self.hit}
-
-
-def _levenshtein(a: str, b: str) -> int:
-    if a == b:
-        return 0
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+                "reasons": list(self.reasons), "hit": self.hit, "near_miss": self.near and not self.hit,
+                "band": self.band}
 
 
 def _ratio(a: str, b: str) -> float:
-    if not a and not b:
-        return 1.0
-    return 1.0 - _levenshtein(a, b) / max(len(a), len(b))
+    """Normalised Levenshtein similarity, ``1 - distance / max(len)`` (rapidfuzz)."""
+    return Levenshtein.normalized_similarity(a, b)
 
 
 def name_similarity(q: list[str] | tuple[str, ...], e: list[str] | tuple[str, ...]) -> tuple[float, str]:
@@ -221,9 +261,24 @@ def _dob_factor(q: tuple | None, e: tuple | None, window_days: int) -> tuple[flo
     return 0.97, "dob_year_match"
 
 
+def _pinyin_similarity(q_lists, e_lists) -> tuple[float, str]:
+    """Best :func:`name_similarity` of Latin token lists against pinyin token lists, as ``pinyin_*`` reasons."""
+    best, reason = 0.0, "name_missing"
+    for q in q_lists:
+        for e in e_lists:
+            s, r = name_similarity(q, e)
+            if s > best:
+                best, reason = s, r
+    if best >= 0.97:
+        return min(best, 0.98), "pinyin_match"
+    return best, "pinyin_" + reason.removeprefix("name_")
+
+
 def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int = DEFAULT_DOB_WINDOW_DAYS,
-                 threshold: float = DEFAULT_THRESHOLD) -> Match:
-    """Score one query against one person entry (names, Hanzi/pinyin, DOB window, nationality)."""
+                 threshold: float = DEFAULT_THRESHOLD, near_threshold: float | None = None) -> Match:
+    """Score one query against one person entry (names, Hanzi/pinyin, DOB window, nationality).
+
+    Expiry is not looked at here (the index leaves expired entries out)."""
     reasons: list[str] = []
     name_score, name_reason = 0.0, "name_missing"
     q_tokens = tokens(query.name)
@@ -238,6 +293,16 @@ def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int
             s, r = name_similarity(q_tokens, toks)
             if s > name_score:
                 name_score, name_reason = s, r
+    if name_score < 0.98:
+        # the query's Latin name against the pinyin of the entry's Hanzi, and the pinyin of the
+        # query's Hanzi (typed by a guard, or read from DG11) against the entry's Latin names
+        q_pinyin = hanzi_spellings(query.name_hanzi)
+        for q_lists, e_lists in (([q_tokens] if q_tokens else [], entry._pinyin),
+                                 (q_pinyin, entry._tokens + entry._pinyin)):
+            if q_lists and e_lists:
+                s, r = _pinyin_similarity(q_lists, e_lists)
+                if s > name_score:
+                    name_score, name_reason = s, r
     reasons.append(name_reason)
     dob_factor, dob_reason = _dob_factor(parse_partial_date(query.date_of_birth), entry._dob, dob_window_days)
     reasons.append(dob_reason)
@@ -250,4 +315,5 @@ def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int
             nat_factor = 0.9
             reasons.append("nationality_differs")
     score = round(name_score * dob_factor * nat_factor, 4)
-    return Match(entry.entry_id, "person", score, tuple(reasons), score >= threshold)
+    near = DEFAULT_NEAR_THRESHOLD if near_threshold is None else near_threshold
+    return Match(entry.entry_id, "person", score, tuple(reasons), score >= threshold, near <= score < threshold)

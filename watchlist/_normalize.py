@@ -17,6 +17,7 @@ __all__ = [
     "compact",
     "fold_latin",
     "has_hanzi",
+    "is_hanzi",
     "normalize_document_number",
     "normalize_hanzi",
     "normalize_pinyin",
@@ -27,14 +28,14 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DOC_DROP = re.compile(r"[\s<\-./]+")
 
 
-def _is_hanzi(ch: str) -> bool:
+def is_hanzi(ch: str) -> bool:
     code = ord(ch)
     return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
             or 0xF900 <= code <= 0xFAFF)
 
 
 def has_hanzi(text: str) -> bool:
-    return any(_is_hanzi(c) for c in text)
+    return any(is_hanzi(c) for c in text)
 
 
 #: Latin letters that Unicode does not decompose, as Doc 9303 Part 3 (§6, transliteration of
