@@ -5,6 +5,7 @@ Public API:
   ``post_event``, ``post_exception``, ``submit_enrolment`` -> :class:`EnrolmentAnswer`), each POST with
   its outbox item id as ``Idempotency-Key``; the watchlist change feed (``watchlist_changes`` ->
   :class:`WatchlistDelta`, ETag/304, ``reset``); ``verify_fingers`` (the gate's 1:1 in the back office);
+  ``raise_call`` (an officer call: the call id only once the back office stored it, an error otherwise);
   the back office's signed ledger head from every answer (:data:`LEDGER_HEAD_HEADER`, ``ledger_head``).
 - One error vocabulary: :class:`BackofficeUnavailable` (retry later), :class:`BackofficeAuthError` (the
   credential is refused; a BackofficeUnavailable), :class:`RecordRejected` (refused for good: parked).
@@ -21,6 +22,7 @@ It imports no workflow, no entry point, no UI or web framework (an import-linter
 """
 
 from devicelink._client import (
+    CALLS_ENDPOINT,
     ENDPOINTS,
     LEDGER_HEAD_HEADER,
     BackofficeClient,
@@ -54,6 +56,7 @@ from devicelink._records import document_record
 from devicelink._sealer import Sealer, VaultSealer, ephemeral_sealer
 
 __all__ = [
+    "CALLS_ENDPOINT",
     "ENDPOINTS",
     "KINDS",
     "LEDGER_HEAD_HEADER",

@@ -8,7 +8,8 @@ vocabulary (:mod:`devicelink._errors`):
 
 - transport errors, time-outs, 5xx, 408, 429 -> :class:`BackofficeUnavailable` (retry later);
 - 401/403 -> :class:`BackofficeAuthError` (a :class:`BackofficeUnavailable`: the credential is refused);
-- other 4xx on a record (``events``, ``exceptions``, ``enrolments``) -> :class:`RecordRejected` (parked).
+- other 4xx on a record (``events``, ``exceptions``, ``enrolments``) -> :class:`RecordRejected` (parked);
+  on an officer call (``raise_call``) -> :class:`RecordRejected` too (the call was not stored).
 
 The watchlist feed and the fingerprint verification store nothing: a refusal there means "no answer
 now", so any non-auth 4xx is :class:`BackofficeUnavailable` too (the gate's policy decides what an
@@ -31,6 +32,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +43,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
 from privacy import Checkpoint, LedgerError
 
-__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "ENDPOINTS", "LEDGER_HEAD_HEADER", "ledger_key"]
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "CALLS_ENDPOINT", "ENDPOINTS", "LEDGER_HEAD_HEADER",
+           "ledger_key"]
 
 log = logging.getLogger("devicelink")
 
@@ -50,6 +53,8 @@ LEDGER_HEAD_HEADER = "X-Ledger-Head"
 
 #: the outbox item kinds and the endpoint each is delivered to
 ENDPOINTS = {"event": "/api/v1/events", "exception": "/api/v1/exceptions", "enrolment": "/api/v1/enrolments"}
+#: officer calls (:meth:`BackofficeClient.raise_call`): sent at once, never through the outbox
+CALLS_ENDPOINT = "/api/v1/calls"
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,27 @@ class BackofficeClient:
                                    tuple(body.get("checks", ())), r.headers.get("Idempotent-Replayed") == "true")
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise BackofficeUnavailable(f"enrolment: malformed answer ({type(e).__name__})") from e
+
+    # -- officer calls (a person is needed now: never queued in the outbox) ---------------------------
+    def raise_call(self, state: str, reason: str = "traveller_request", *, idempotency_key: str | None = None) -> str:
+        """``POST /api/v1/calls``: ask for an officer at this device. ``state`` is the screen (kiosk) or
+        transaction state (gate) it is in, a lower-case code; ``reason`` one of ``traveller_request``,
+        ``referral``, ``device_fault``, ``other``. No personal data: the back office takes the device and its
+        location from the credential. Returns the call's id only when the back office stored the call (201,
+        or 200 replaying it for the same ``idempotency_key``; a fresh key per call by default).
+
+        Raises :class:`BackofficeUnavailable` (unreachable, 5xx, a malformed answer; :class:`BackofficeAuthError`
+        for a refused credential) or :class:`RecordRejected` (the back office refused the call): the caller must
+        then not say an officer is coming."""
+        key = idempotency_key or f"call-{uuid.uuid4()}"
+        r = self._post_record(CALLS_ENDPOINT, {"state": state, "reason": reason}, key)
+        try:
+            call_id = r.json()["id"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise BackofficeUnavailable(f"officer call: malformed answer ({type(e).__name__})") from e
+        if r.status_code not in (200, 201) or not isinstance(call_id, str) or not call_id:
+            raise BackofficeUnavailable(f"officer call: unexpected answer HTTP {r.status_code}")
+        return call_id
 
     # -- questions (nothing stored) ----------------------------------------------------------------
     def watchlist_changes(self, since: int, etag: str | None) -> WatchlistDelta:

@@ -29,7 +29,13 @@ from enrollment._session import (
     Session,
     Step,
 )
-from enrollment._workflow import DocumentFeedback, EnrolmentWorkflow, FaceFeedback, FingerFeedback
+from enrollment._workflow import (
+    DocumentFeedback,
+    EnrolmentWorkflow,
+    FaceFeedback,
+    FingerFeedback,
+    OfficerCall,
+)
 
 __all__ = [
     "FLAT_PLAN",
@@ -51,6 +57,7 @@ __all__ = [
     "InvalidTransition",
     "Liveness",
     "MrzError",
+    "OfficerCall",
     "Outcome",
     "Policy",
     "Session",

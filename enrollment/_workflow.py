@@ -25,6 +25,7 @@ import base64
 import datetime as dt
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,14 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from devicelink import Deliverer, Outbox, document_record
+from devicelink import BackofficeError, Deliverer, Outbox, document_record
 from devices.ports import DeviceError, MrzSourceError
 from enrollment._document import DocumentRead, check_printed_mrz, read_chip
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
 from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
 
-__all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback", "EVENT_REASON_CODES"]
+__all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback", "OfficerCall",
+           "EVENT_REASON_CODES"]
 
 #: reason codes of the back office's ReasonCode enum the kiosk reports with an event
 EVENT_REASON_CODES = frozenset({
@@ -55,6 +57,27 @@ _MRZ_POLL_S = 0.2  # how often the document step asks the page scanner while no 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+#: the screen a kiosk reports with an officer call: a lower-case code (the back office refuses anything else)
+_CALL_STATE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class OfficerCall:
+    """The answer to :meth:`EnrolmentWorkflow.call_officer`: ``call_id`` when the back office accepted the call,
+    else ``error`` (the error's name). ``message`` is the key of what the kiosk tells the traveller."""
+
+    call_id: str | None
+    error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.call_id is not None
+
+    @property
+    def message(self) -> str:
+        return "app.officer_coming" if self.accepted else "app.officer_unreachable"
 
 
 @dataclass(frozen=True)
@@ -203,11 +226,30 @@ class EnrolmentWorkflow:
                 self._end(Step.ABANDONED, Outcome.ABANDONED)
             self._go(Step.IDLE)
 
-    def call_officer(self) -> None:
+    def call_officer(self, screen: str = "unknown", reason: str = "traveller_request") -> OfficerCall:
+        """Call an officer to this kiosk through the back office (``POST /api/v1/calls``: the screen it is on and
+        a reason code, no personal data). Blocking (one HTTP request): the kiosk runs it off its UI thread.
+        The answer says what to tell the traveller: an officer is on the way only when the back office stored
+        the call; otherwise (unreachable, refused, no back office configured) go to the staffed desk."""
         with self._lock:
             self.touch()
             if self.session is not None:
                 self.session.officer_calls += 1
+        screen = screen if _CALL_STATE.match(screen or "") else "unknown"
+        raise_call = getattr(self.submitter, "raise_call", None)
+        if raise_call is None:
+            log.warning("officer call at %s not sent: no back office", screen)
+            return OfficerCall(None, "no_backoffice")
+        try:
+            call_id = raise_call(screen, reason)
+        except BackofficeError as e:
+            log.warning("officer call at %s not accepted: %s", screen, type(e).__name__)
+            return OfficerCall(None, type(e).__name__)
+        except Exception as e:  # noqa: BLE001 - whatever failed, the traveller is sent to the desk, never told "coming"
+            log.error("officer call at %s failed: %s", screen, type(e).__name__)
+            return OfficerCall(None, type(e).__name__)
+        log.info("officer call %s at %s accepted", call_id, screen)
+        return OfficerCall(str(call_id))
 
     def idle_left(self) -> float | None:
         """Seconds before the idle time-out wipes the session (None when no session is active)."""

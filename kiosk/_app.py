@@ -72,6 +72,7 @@ class KioskApp(App):
     cjk_font = StringProperty(CJK_FONT)
     busy = BooleanProperty(False)
     officer_called = BooleanProperty(False)
+    officer_call = StringProperty("")  # "" | "calling" | "accepted" | "unreachable" (the last officer call)
     current_screen = StringProperty("language")
     idle_warning = BooleanProperty(False)  # shown in the top bar shortly before the idle time-out
 
@@ -221,7 +222,7 @@ class KioskApp(App):
 
     def device_failed(self, what: str, exc: BaseException) -> None:
         self.device_errors.append(f"{what}:{type(exc).__name__}")
-        Clock.schedule_once(lambda _dt: self.call_officer(), 0)
+        Clock.schedule_once(lambda _dt: self.call_officer("device_fault"), 0)
 
     # -- actions (bound in the .kv files) --------------------------------------------------------
     def choose_language(self, lang: str) -> None:
@@ -288,17 +289,29 @@ class KioskApp(App):
         if self.sim is not None:
             self.sim.reader.remove()
 
-    def call_officer(self) -> None:
-        """Every screen's red button: tell the officer desk, show that help is coming."""
-        self.workflow.call_officer()
+    def call_officer(self, reason: str = "traveller_request") -> None:
+        """Every screen's red button (and a device fault): call an officer through the back office. The dialog
+        says "calling..." until the back office answers (on a thread, never the UI's), then "an officer is on
+        the way" only if it accepted the call, else "please go to the staffed desk" (``OfficerCall.message``)."""
+        if self._officer_view is not None and self.officer_call in ("calling", "accepted"):
+            return  # one call at a time; after a failed one the button tries again
+        screen = self.sm.current if hasattr(self, "sm") else "unknown"
         self.officer_called = True
-        log.info("officer called at screen %s", self.sm.current if hasattr(self, "sm") else "?")
+        self.officer_call = "calling"
+        log.info("officer call at screen %s", screen)
+
+        def run() -> None:
+            result = self.workflow.call_officer(screen, reason)
+            Clock.schedule_once(lambda _dt: self._officer_answer(result), 0)
+
+        threading.Thread(target=run, daemon=True, name="kiosk-officer-call").start()
         if self._officer_view is not None:
+            self._officer_view.label.text = self.t("app.officer_calling")
             return
         view = ModalView(size_hint=(0.7, 0.45), auto_dismiss=False, background="",
                          background_color=(0.12, 0.13, 0.18, 1), overlay_color=(0, 0, 0, 0.75))
         box = BoxLayout(orientation="vertical", padding=30, spacing=24)
-        label = Label(text=self.t("app.officer_coming"), font_name=self.font, font_size="30sp", halign="center",
+        label = Label(text=self.t("app.officer_calling"), font_name=self.font, font_size="30sp", halign="center",
                       valign="middle")
         label.bind(size=lambda w, s: setattr(w, "text_size", s))
         ok = Button(text=self.t("app.ok"), font_name=self.font, font_size="30sp", size_hint_y=None, height=100,
@@ -308,11 +321,20 @@ class KioskApp(App):
         box.add_widget(ok)
         view.add_widget(box)
         view.ok_button = ok
+        view.label = label
         self._officer_view = view
         view.open()
+
+    def _officer_answer(self, result) -> None:
+        """The back office's answer to an officer call (an :class:`enrollment.OfficerCall`), on the UI thread."""
+        self.officer_call = "accepted" if result.accepted else "unreachable"
+        self.officer_called = result.accepted
+        if self._officer_view is not None:
+            self._officer_view.label.text = self.t(result.message)
 
     def dismiss_officer(self) -> None:
         if self._officer_view is not None:
             self._officer_view.dismiss()
             self._officer_view = None
         self.officer_called = False
+        self.officer_call = ""

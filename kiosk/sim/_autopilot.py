@@ -353,7 +353,9 @@ class Autopilot:
             if self.officer:
                 yield from self.tap_ready(self.officer_button("review"), "officer")
                 yield lambda: app._officer_view is not None
+                yield lambda: app.officer_call in ("accepted", "unreachable")  # the back office answered
                 yield settle
+                self.run["officer_call"] = app.officer_call
                 self.shot("09-officer")
                 yield from self.tap_ready(app._officer_view.ok_button, "officer:ok")
                 yield lambda: app._officer_view is None and not any(

@@ -106,6 +106,8 @@ def test_whole_flow_by_taps_in_each_language(flow, lang):
     expected = "accepted" if lang == flow["order"][0] else "duplicate_suspected"
     assert run["outcome"] == expected and run["backoffice_status"] == expected
     assert not run["session_left"]
+    # the officer button reached the back office: the dialog said an officer is on the way only once it was accepted
+    assert run["officer_call"] == "accepted"
     # consent first: the document screen read the printed MRZ only; the chip was read after consent
     screens = run["screens"]
     assert screens[:5] == ["document", "consent", "chip", "face", "fingerprints"], screens
