@@ -15,6 +15,7 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
+import reasons
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
 from backoffice._idempotency import IdempotentResult, run_idempotent
 from backoffice._store import dumps, new_id, now_iso
@@ -113,6 +114,101 @@ class Records:
                                 "ORDER BY received_at, id LIMIT ? OFFSET ?", (*statuses, limit, offset))
         return [_exception_public(r) for r in rows], total
 
+    # -- the guards' queue: severity first, then the longest wait ------------------------------
+    def queue_order(self, statuses: list[str]) -> list[dict]:
+        """Every exception in ``statuses`` in the order a guard takes them: the severity of the worst reason
+        (``reasons.severity``: watchlist hit 0, suspected fraud 1, identity doubt 2, other 3), then the
+        longest wait (``waiting_since``: the earlier of the device's and the server's time, so a device clock
+        running ahead cannot jump the queue), then arrival. No personal data is read."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.store.query(f"SELECT * FROM exceptions WHERE status IN ({marks})", tuple(statuses))  # noqa: S608
+        out = []
+        for row in rows:
+            e = _exception_public(row)
+            e["severity"] = min((reasons.severity(code) for code in e["reason_codes"]), default=3)
+            e["waiting_since"] = _waiting_since(e["occurred_at"], e["received_at"])
+            e["subject_id"] = row["subject_id"]
+            e["_refs"] = (row["personal_ref"], row["live_image_ref"])
+            out.append(e)
+        out.sort(key=lambda e: (e["severity"], e["waiting_since"], e["received_at"], e["id"]))
+        return out
+
+    def next_in_queue(self, statuses: list[str], after: str | None = None) -> str | None:
+        """The case to open after ``after``: the one following it in queue order, else (it was the last, or
+        it left the queue: decided) the first other than it; None when no other case waits."""
+        ids = [e["id"] for e in self.queue_order(statuses)]
+        if after in ids:
+            i = ids.index(after)
+            ids = ids[i + 1:] + ids[:i]
+        return ids[0] if ids else None
+
+    def queue_version(self, statuses: list[str]) -> tuple[int, str]:
+        """How many cases wait in ``statuses`` and a short digest of which (it changes when one arrives,
+        leaves or changes status): what the queue page polls to know it must reload."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.store.query(f"SELECT id, status FROM exceptions WHERE status IN ({marks}) "  # noqa: S608
+                                "ORDER BY id", tuple(statuses))
+        h = hashlib.sha256()
+        for r in rows:
+            h.update(f"{r['id']}:{r['status']};".encode())
+        return len(rows), h.hexdigest()[:16]
+
+    def queue_view(self, user: Principal, statuses: list[str], limit: int,
+                   purpose: str = "border_exception_review") -> tuple[list[dict], int, dict[str, bytes]]:
+        """The first ``limit`` cases in queue order with the personal data a queue row shows (name, document
+        number, nationality) and the live capture (for its thumbnail): ``(rows, total, live images by id)``.
+
+        The reads go through the vault like the review's, under ONE ledger entry for the page view
+        (``read:queue``, the exceptions shown in ``details``) written before anything is decrypted, rather
+        than one per row and item: privacy officers see who looked at which cases, and a self-refreshing
+        queue does not flood the ledger. An item that cannot be opened (purged, erased) reads as absent."""
+        ordered = self.queue_order(statuses)
+        shown = ordered[:limit]
+        from backoffice._privacy import _basis
+
+        gateway = self.privacy
+        items: dict[str, tuple[Any, Any]] = {}
+        with self.store.tx():
+            gateway.ledger.append(user.actor, user.role, "read:queue", "queue", purpose, _basis(purpose),
+                                  details={"exceptions": [e["id"] for e in shown]})
+            for e in shown:
+                personal_ref, live_ref = e["_refs"]
+                items[e["id"]] = (gateway.retention.get(personal_ref) if personal_ref else None,
+                                  gateway.retention.get(live_ref) if live_ref else None)
+        lives: dict[str, bytes] = {}
+        for e in ordered:
+            e.pop("_refs", None)
+        for e in shown:
+            personal_item, live_item = items[e["id"]]
+            raw = self._open_quietly(personal_item)
+            personal = json.loads(raw) if raw else {}
+            doc = personal.get("document") or {}
+            e["document"] = {k: doc.get(k) for k in ("surname", "given_names", "name_hanzi", "document_number",
+                                                     "issuing_state", "nationality")} if doc else None
+            live = self._open_quietly(live_item)
+            if live is not None:
+                lives[e["id"]] = live
+        return shown, len(ordered), lives
+
+    def _open_quietly(self, item: Any) -> bytes | None:
+        """Decrypt one retention item for a view already ledgered as a whole (``queue_view``); None if it
+        is unavailable (purged, erased, unreadable)."""
+        if item is None or item.payload is None:
+            return None
+        import privacy
+
+        try:
+            return self.privacy.vault.open(item.subject_id, item.category, item.record_id, item.payload)
+        except privacy.PrivacyError:
+            return None
+
+    def live_image_registered(self, exc_id: str) -> bool:
+        """Whether the exception is still waiting and its live capture still held (not purged or erased):
+        a queue thumbnail made under a ledgered queue view may be served from memory only then."""
+        row = self.store.one("SELECT status, live_image_ref FROM exceptions WHERE id = ?", (exc_id,))
+        return bool(row and row["status"] in ("open", "referred") and row["live_image_ref"]
+                    and self.privacy.retention.get(row["live_image_ref"]) is not None)
+
     def _exception_row(self, exc_id: str) -> dict:
         row = self.store.one("SELECT * FROM exceptions WHERE id = ?", (exc_id,))
         if row is None:
@@ -199,6 +295,20 @@ class Records:
         enr = [r["id"] for r in self.store.query("SELECT id FROM enrolments WHERE subject_id = ?", (subject,))]
         return {"exceptions": exc, "enrolments": enr}
 
+
+
+def _waiting_since(occurred_at: str, received_at: str) -> str:
+    """The earlier of two ISO instants, as UTC ISO text (comparable as strings)."""
+    import datetime as dt
+
+    def utc(text: str) -> dt.datetime:
+        t = dt.datetime.fromisoformat(text)
+        return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+    try:
+        return min(utc(occurred_at), utc(received_at)).isoformat()
+    except ValueError:
+        return received_at
 
 
 def _exception_public(row: dict) -> dict:

@@ -5,13 +5,17 @@ token in every form. Not part of the OpenAPI document (it is HTML, not the API).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+import reasons
 from backoffice._auth import ROLES, Principal
 from backoffice._errors import BackofficeError, Forbidden, Invalid, LoginThrottled
 from backoffice._i18n import LANGUAGES, translate
@@ -126,38 +130,214 @@ def home(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(ui_requi
     return _redirect(target)
 
 
-# -- guard: queue and review -------------------------------------------------------------------
+# -- guard: queue and review (issue #19: severity order, words not codes, photos a browser shows) ---------
+QUEUE_LIMIT = 200
+
+
+def _statuses(user: Principal) -> list[str]:
+    return ["open", "referred"] if user.role == "supervisor" else ["open"]
+
+
+def _image_cache(request: Request):
+    """The app's in-memory cache of converted photos and queue thumbnails (never written to disk)."""
+    from backoffice._review_images import ImageCache
+
+    state = request.app.state
+    if getattr(state, "review_images", None) is None:
+        state.review_images = ImageCache()
+    return state.review_images
+
+
 @router.get("/queue")
 def queue(request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
-    statuses = ["open", "referred"] if user.role == "supervisor" else ["open"]
-    items, total = ctx.records.list_exceptions(statuses, 0, 200)
-    return render(request, ctx, "queue.html", user, items=items, total=total)
+    from backoffice._review_images import ImageUnreadable, digest, thumbnail
+
+    statuses = _statuses(user)
+    count, version = ctx.records.queue_version(statuses)
+    items, total, lives = ctx.records.queue_view(user, statuses, QUEUE_LIMIT)
+    cache, lang, view = _image_cache(request), _lang(request, ctx), _View(request, ctx)
+    for e in items:
+        live = lives.get(e["id"])
+        e["has_thumb"] = False
+        if live is not None:
+            source = digest(live)
+            if cache.get((e["id"], "thumb"), source) is None:
+                try:
+                    cache.put((e["id"], "thumb"), source, thumbnail(live), "image/jpeg")
+                except ImageUnreadable:
+                    continue
+            e["has_thumb"] = True
+        e["reasons_text"] = [(code, view.describe(code)) for code in e["reason_codes"]]
+        e["waiting"] = view.waited(e["waiting_since"])
+        e["since_local"] = view.local(e["waiting_since"])
+    return render(request, ctx, "queue.html", user, items=items, total=total, count=count, version=version,
+                  count_text=_count_text(lang, total), tz=ctx.config.ui_timezone)
+
+
+@router.get("/queue/count")
+def queue_count(ctx: Ctx, user: UiGuard) -> JSONResponse:
+    """How many cases wait and a version of the queue (changes when any case arrives or leaves): what
+    review.js polls to reload the queue. No personal data."""
+    count, version = ctx.records.queue_version(_statuses(user))
+    return JSONResponse({"count": count, "version": version}, headers=SECURITY_HEADERS)
 
 
 @router.get("/exceptions/{exception_id}")
 def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
     e = ctx.records.exception_detail(exception_id, user)
     can_decide = e["status"] == "open" or (e["status"] == "referred" and user.role == "supervisor")
-    return render(request, ctx, "review.html", user, e=e, can_decide=can_decide)
+    view = _View(request, ctx)
+    since = _waiting_since(e)
+    return render(request, ctx, "review.html", user, e=e, can_decide=can_decide,
+                  next_id=ctx.records.next_in_queue(_statuses(user), after=exception_id),
+                  reasons_text=[(code, view.describe(code), reasons.severity(code)) for code in e["reason_codes"]],
+                  explanation=view.explain(e["message"]) if e["message"] else "",
+                  occurred_local=view.local(e["occurred_at"]), received_local=view.local(e["received_at"]),
+                  decided_local=view.local(e["decided_at"]) if e.get("decided_at") else "",
+                  waiting=view.waited(since) if e["status"] != "resolved" else "",
+                  bars=_score_bars(e["scores"], ctx, view), tz=ctx.config.ui_timezone)
 
 
 @router.get("/exceptions/{exception_id}/images/{which}")
-def review_image(exception_id: str, which: str, ctx: Ctx, user: UiGuard) -> Response:
-    if which not in ("live", "chip"):
-        raise Invalid("image must be live or chip")
-    data, media = ctx.records.exception_image(exception_id, which, user)
-    return Response(data, media_type=media, headers={"Cache-Control": "no-store"})
+def review_image(exception_id: str, which: str, request: Request, ctx: Ctx, user: UiGuard) -> Response:
+    """A photo the browser displays: the live capture, the chip photo (JPEG 2000 converted to JPEG) or the
+    queue thumbnail of the live capture. Read through the ledgered vault path; the in-memory cache only
+    saves the conversion (a thumbnail made under a ledgered queue view is served while the case waits)."""
+    from backoffice._review_images import ImageUnreadable, digest, thumbnail, to_browser
+
+    if which not in ("live", "chip", "thumb"):
+        raise Invalid("image must be live, chip or thumb")
+    cache = _image_cache(request)
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    try:
+        if which == "thumb":
+            hit = cache.get((exception_id, "thumb"))
+            if hit is not None and ctx.records.live_image_registered(exception_id):
+                return Response(hit[0], media_type=hit[1], headers=headers)
+            data, _ = ctx.records.exception_image(exception_id, "live", user)
+            out = thumbnail(data)
+            cache.put((exception_id, "thumb"), digest(data), out, "image/jpeg")
+            return Response(out, media_type="image/jpeg", headers=headers)
+        data, media = ctx.records.exception_image(exception_id, which, user)
+        if media in ("image/jpeg", "image/png"):
+            return Response(data, media_type=media, headers=headers)
+        source = digest(data)
+        hit = cache.get((exception_id, which), source)
+        if hit is None:
+            hit = to_browser(data, media)
+            cache.put((exception_id, which), source, *hit)
+        return Response(hit[0], media_type=hit[1], headers=headers)
+    except ImageUnreadable as e:
+        raise Invalid(f"the {which} image of {exception_id} cannot be displayed: {e}") from e
 
 
 @router.post("/exceptions/{exception_id}/decision")
-def decide(exception_id: str, ctx: Ctx, user: UiGuard, decision: Annotated[str, Form(max_length=10)] = "",
+def decide(exception_id: str, request: Request, ctx: Ctx, user: UiGuard,
+           decision: Annotated[str, Form(max_length=10)] = "",
            notes: Annotated[str, Form(max_length=2000)] = "",
            csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Record the decision, then open the next case in queue order (or the queue, saying none is left)."""
     _csrf(ctx, user, csrf_token)
     if decision not in ("admit", "refuse", "refer"):
         raise Invalid("decision must be admit, refuse or refer")
     ctx.records.decide(exception_id, user, decision, notes)
-    return _redirect("/ui/queue?flash_key=decided")
+    _image_cache(request).forget(exception_id)
+    following = ctx.records.next_in_queue(_statuses(user), after=exception_id)
+    if following is None:
+        return _redirect("/ui/queue?flash_key=decided")
+    return _redirect(f"/ui/exceptions/{following}?flash_key=rv_decided_next")
+
+
+def _waiting_since(e: dict) -> str:
+    from backoffice._records import _waiting_since as since
+
+    return since(e["occurred_at"], e["received_at"])
+
+
+def _count_text(lang: str, n: int) -> str:
+    return translate(lang, "rv_count_one") if n == 1 else translate(lang, "rv_count_waiting").format(n=n)
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+class _View:
+    """Words and local times for one page: reasons in the UI's language, instants in the configured
+    time zone to the minute, waiting times in minutes, hours and days."""
+
+    def __init__(self, request: Request, ctx) -> None:
+        self.lang = _lang(request, ctx)
+        self.zone = _zone(ctx.config.ui_timezone)
+        self.now = dt.datetime.now(dt.UTC)
+
+    def describe(self, code: str) -> str:
+        return reasons.describe(code, self.lang)
+
+    def explain(self, message: str) -> str:
+        return reasons.explain(message, self.lang)
+
+    def _instant(self, text: str) -> dt.datetime | None:
+        try:
+            t = dt.datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            return None
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    def local(self, text: str | None) -> str:
+        t = self._instant(text) if text else None
+        return t.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if t else (text or "")
+
+    def waited(self, since: str) -> str:
+        t = self._instant(since)
+        if t is None:
+            return ""
+        minutes = max(0, int((self.now - t).total_seconds() // 60))
+        if minutes < 1:
+            span = translate(self.lang, "rv_under_a_minute")
+        elif minutes < 60:
+            span = translate(self.lang, "rv_minutes").format(m=minutes)
+        elif minutes < 24 * 60:
+            span = translate(self.lang, "rv_hours").format(h=minutes // 60, m=minutes % 60)
+        else:
+            span = translate(self.lang, "rv_days").format(d=minutes // 1440, h=minutes % 1440 // 60)
+        return translate(self.lang, "rv_waiting").format(n=span)
+
+
+#: (label key, score keys a device may send, its threshold key, the configured threshold's attribute)
+_BARS = (("rv_score_face", ("face", "face_similarity", "face_score"), "face_threshold",
+          ("face_matching", "threshold")),
+         ("rv_score_finger", ("finger", "fingerprint", "finger_similarity"), "finger_threshold",
+          ("fingerprint_matching", "verify_threshold")))
+
+
+def _pct(value: float, scale: float) -> float:
+    return round(min(100.0, max(0.0, value / scale * 100)), 1)
+
+
+def _score_bars(scores: dict, ctx, view: _View) -> list[dict]:
+    """The face (and fingerprint) score against its threshold, for a bar on the review page. The gate
+    sends ``face``/``face_threshold`` (``finger``/``finger_threshold``); without a threshold in the record
+    the back office's configured one is used and the page says so."""
+    bars = []
+    for label, keys, threshold_key, (matcher, attr) in _BARS:
+        key = next((k for k in keys if isinstance(scores.get(k), int | float)), None)
+        if key is None:
+            continue
+        score, threshold, source = float(scores[key]), scores.get(threshold_key), "device"
+        if not isinstance(threshold, int | float):
+            threshold = getattr(getattr(ctx.config, matcher, None), attr, None)
+            source = "config"
+        if threshold is None:
+            continue
+        threshold = float(threshold)
+        scale = max(1.0, score, threshold)
+        note = "rv_threshold" if source == "device" else "rv_threshold_from_config"
+        bars.append({"label": translate(view.lang, label), "key": key, "score": score, "threshold": threshold,
+                     "score_pct": _pct(score, scale), "threshold_pct": _pct(threshold, scale), "passed": score >= threshold,
+                     "source": source, "threshold_text": translate(view.lang, note).format(t=f"{threshold:.3f}")})
+    return bars
 
 
 # -- supervisor: enrolments held as suspected duplicates ---------------------------------------

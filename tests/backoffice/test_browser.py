@@ -103,13 +103,15 @@ def test_guard_review_flow(live, browser):
     # images side by side, decrypted for review
     for img in ("#live-image", "#chip-image"):
         assert page.eval_on_selector(img, "e => e.complete && e.naturalWidth > 0")
-    assert "face_mismatch" in page.inner_text("#reasons") and "liveness_failed" in page.inner_text("#reasons")
+    # reasons in words (the shared catalogue, here in English), the raw codes as data
+    codes = page.eval_on_selector_all("#reasons .reason", "els => els.map(e => e.dataset.code)")
+    assert codes == ["face_mismatch", "liveness_failed"]
+    assert "Face does not match the chip photo" in page.inner_text("#reasons")
     assert "face_similarity" in page.inner_text("#scores")
     assert "C1234567" in page.inner_text("#document") and "NGUYỄN" in page.inner_text("#document")
     _shot(page, "02_guard_review_en")
-    page.check("#decision-refuse")
     page.fill("#notes", "Live face does not match the chip photo; second officer agrees.")
-    page.click("#decide")
+    page.click("#rv-refuse")  # one submit button per decision; notes optional
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("/ui/queue?flash_key=decided")
     assert page.inner_text("#flash") == "Decision recorded."

@@ -66,6 +66,7 @@ EXPECTED = {
     ("POST", "/ui/logout"): STAFF,
     ("GET", "/ui/"): STAFF,
     ("GET", "/ui/queue"): {G, S},
+    ("GET", "/ui/queue/count"): {G, S},
     ("GET", "/ui/exceptions/{exception_id}"): {G, S},
     ("GET", "/ui/exceptions/{exception_id}/images/{which}"): {G, S},
     ("POST", "/ui/exceptions/{exception_id}/decision"): {G, S},
