@@ -53,6 +53,8 @@ class BackofficeConfig:
     fingerprint_matching: FingerprintMatching | None = None
     watchlist_threshold: float = 0.85
     watchlist_dob_window_days: int = 365
+    #: four-eyes: a supervisor's single-entry watchlist change waits until a second supervisor approves it
+    watchlist_four_eyes: bool = False
     changes_page_limit: int = 5000
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024

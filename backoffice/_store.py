@@ -20,6 +20,7 @@ import sqlite_utils
 
 import privacy
 from backoffice._migration_calls import MIGRATION as CALLS_MIGRATION
+from backoffice._migration_watchlist import MIGRATION as WATCHLIST_MIGRATION
 from storage import Migration, migrate, open_database
 
 __all__ = ["MIGRATIONS", "Store", "new_id", "now_iso"]
@@ -89,6 +90,7 @@ MIGRATIONS = [
         DROP TABLE login_failures;
     """),
     CALLS_MIGRATION,  # 0005_officer_calls (backoffice/_migration_calls.py)
+    WATCHLIST_MIGRATION,  # 0006_watchlist_manage (backoffice/_migration_watchlist.py)
 ]
 
 
