@@ -11,6 +11,10 @@ device and never imports a UI or web framework.
 Privacy: live images exist only in memory during the transaction. They are put into the exception
 record (sealed in the outbox) only when the traveller is referred; otherwise they are dropped when
 the transaction ends. Logs carry the transaction id, state names, outcome and reason codes only.
+
+A referral also calls an officer to the gate when the entry point hands in ``call_officer`` (the back
+office's ``POST /api/v1/calls``: the state the evidence stopped at and a reason code, no personal data): on a
+thread of its own, after the decision was taken and recorded, so a failed or slow call never changes it.
 """
 
 from __future__ import annotations
@@ -254,7 +258,8 @@ def _utcnow() -> dt.datetime:
 class GateWorkflow:
     def __init__(self, steps: GateSteps, door: Door, store: GateStore, *, gate_id: str,
                  policy: PolicyConfig | None = None, timeouts: StepTimeouts | None = None,
-                 clock: Callable[[], dt.datetime] = _utcnow, direction: str = "entry") -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow, direction: str = "entry",
+                 call_officer: Callable[[str, str], Any] | None = None) -> None:
         if direction not in ("entry", "exit"):
             raise ValueError(f"direction must be 'entry' or 'exit', not {direction!r}")
         self.direction = direction
@@ -266,9 +271,37 @@ class GateWorkflow:
         self.timeouts = timeouts or StepTimeouts()
         self.clock = clock
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-step")
+        #: ``call_officer(state, reason)`` (``BackofficeClient.raise_call``): a referral calls an officer to the
+        #: gate, on a thread of its own after the decision was recorded; its failure changes nothing
+        self.call_officer = call_officer
+        self.last_call: cf.Future | None = None  # the last referral's officer call (its result: the call id or None)
+        self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call") if call_officer else None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._calls is not None:
+            self._calls.shutdown(wait=False, cancel_futures=True)
+
+    def _raise_call(self, tx: str, state: str, reason: str) -> Any:
+        """Ask for an officer (off the decision's path: run on ``_calls``); never raises, returns the call id or None."""
+        try:
+            call_id = self.call_officer(state, reason)
+            log.info("transaction %s: officer call %s", tx, call_id)
+            return call_id
+        except Exception as e:  # noqa: BLE001 - the referral stands whether or not the call went through
+            log.warning("transaction %s: officer call not accepted: %s", tx, type(e).__name__)
+            return None
+
+    def _call_for(self, tx: str, ev: Evidence) -> cf.Future | None:
+        if self._calls is None:
+            return None
+        # where it stopped: the step that failed or timed out, else the referral itself
+        state = ev.faulted_step or ev.timed_out_step or str(GateState.REFER)
+        state = state if state.replace("_", "").isalnum() and state.islower() else "refer"
+        try:
+            return self._calls.submit(self._raise_call, tx, state[:32], "device_fault" if ev.faulted_step else "referral")
+        except RuntimeError:  # the workflow is closing
+            return None
 
     def _run(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
         """Run one step under its time-out. Returns the value or raises TimeoutError/StepError."""
@@ -385,6 +418,7 @@ class GateWorkflow:
             states.append(GateState.OPEN)
             self.door.open()
         else:
+            self.last_call = self._call_for(tx, ev)  # after the door's decision and the atomic record
             states.append(GateState.REFER)
         states.append(GateState.DONE)
         log.info("transaction %s %s %s", tx, decision.outcome, ",".join(decision.reasons) or "-")

@@ -312,7 +312,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     if devices.persons_in_lane is not None:
         steps.persons_in_lane = devices.persons_in_lane
     workflow = GateWorkflow(steps, devices.door, store, gate_id=config.gate_id, policy=config.policy(),
-                            direction=config.direction, **kw)
+                            direction=config.direction, call_officer=getattr(client, "raise_call", None), **kw)
     relaxed = config.relaxations()
     if relaxed:
         log.warning("gate %s runs with explicit relaxations: %s", config.gate_id, ", ".join(relaxed))
