@@ -71,7 +71,7 @@ class CallService:
         """Calls in ``statuses``, oldest first (the one waiting longest on top), and how many there are."""
         marks = ", ".join("?" * len(statuses))
         rows = self.store.query(f"SELECT {_COLUMNS} FROM officer_calls WHERE status IN ({marks}) "  # noqa: S608
-                                "ORDER BY created_at, id LIMIT ? OFFSET ?", (*statuses, limit, offset))
+                                "ORDER BY created_at, rowid LIMIT ? OFFSET ?", (*statuses, limit, offset))
         total = self.store.one(f"SELECT COUNT(*) AS n FROM officer_calls WHERE status IN ({marks})",  # noqa: S608
                                tuple(statuses))["n"]
         return rows, total

@@ -71,7 +71,9 @@
       li.appendChild(document.createTextNode(" "));
       li.appendChild(el("strong", "call-location", call.location));
       li.appendChild(document.createTextNode(" "));
-      li.appendChild(el("span", "call-screen", call.screen));
+      var screen = el("span", "call-screen", call.screen);
+      screen.title = banner.dataset.labelScreen || "";
+      li.appendChild(screen);
       li.appendChild(document.createTextNode(" "));
       li.appendChild(el("span", "call-reason", call.reason));
       li.appendChild(document.createTextNode(" "));
