@@ -167,7 +167,7 @@ def queue(request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
                 except ImageUnreadable:
                     continue
             e["has_thumb"] = True
-        e["reasons_text"] = [(code, view.describe(code)) for code in e["reason_codes"]]
+        e["reasons_text"] = [(code, view.describe(code), reasons.severity(code)) for code in e["reason_codes"]]
         e["waiting"] = view.waited(e["waiting_since"])
         e["since_local"] = view.local(e["waiting_since"])
     return render(request, ctx, "queue.html", user, items=items, total=total, count=count, version=version,
