@@ -1,19 +1,30 @@
 """Watchlist storage: versioned entries, the change feed, CSV import, server-side matching.
 
-Every create, update and delete appends one row to ``watchlist_changes``; its autoincrement
-``version`` is the watchlist version. A gate asks for ``changes?since=N`` and applies the
-deltas to its local :class:`watchlist.WatchlistIndex`, so it keeps matching while offline.
+Every create, update, deactivation and delete appends one row to ``watchlist_changes`` (with the
+actor and the reason); its autoincrement ``version`` is the watchlist version. A gate asks for
+``changes?since=N`` and applies the deltas to its local :class:`watchlist.WatchlistIndex`, so it
+keeps matching while offline. A deactivated entry is a ``delete`` in the feed (gates drop it) but
+stays readable here with its ``{at, by, reason}``; editing it makes it active again.
+
+Single-entry changes (:meth:`WatchlistService.change`) are ledgered (who, which entry, why) and, with
+four-eyes configured, wait in ``watchlist_pending`` until a second supervisor approves them.
+
+The server's matcher follows the database whoever writes it (another process: ``backoffice
+import-watchlist`` while the server runs): before a match, ``PRAGMA data_version`` (one cheap call)
+says whether another connection committed; if so, the changes after the index's version are replayed.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
 import threading
+from typing import Any
 
-from backoffice._errors import Conflict, Invalid, NotFound
+from backoffice._errors import Conflict, Forbidden, Invalid, NotFound
 from backoffice._store import Store, dumps, new_id, now_iso
 from watchlist import (
     DocumentEntry,
@@ -24,14 +35,19 @@ from watchlist import (
     WatchlistIndex,
 )
 
-__all__ = ["PERSON_COLUMNS", "DOCUMENT_COLUMNS", "WatchlistService", "entry_from_data"]
+__all__ = ["PERSON_COLUMNS", "DOCUMENT_COLUMNS", "PURPOSE", "WatchlistService", "entry_from_data"]
 
-PERSON_COLUMNS = ("id", "name", "aliases", "name_hanzi", "name_pinyin", "date_of_birth", "nationality", "reason")
-DOCUMENT_COLUMNS = ("id", "document_number", "issuing_state", "document_type", "reason")
+PERSON_COLUMNS = ("id", "name", "aliases", "name_hanzi", "name_pinyin", "date_of_birth", "nationality", "reason",
+                  "source", "expires_on")
+DOCUMENT_COLUMNS = ("id", "document_number", "issuing_state", "document_type", "reason", "source", "expires_on")
+#: the purpose every watchlist change is ledgered under (backoffice._privacy.PURPOSES)
+PURPOSE = "watchlist_screening"
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _STATE = re.compile(r"^[A-Z]{3}$|^D$")
 #: what a name never holds (the API's rule, backoffice.schemas._CONTROL): C0, DEL, C1, bidi overrides, separators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+#: single-entry changes (:meth:`WatchlistService.change`)
+CHANGE_OPS = ("upsert", "edit", "deactivate", "delete")
 MAX_IMPORT_ROWS = 2_000_000
 IMPORT_BATCH = 2000
 LIST_ACCEPTED_UP_TO = 1000
@@ -44,14 +60,16 @@ def entry_from_data(entry_id: str, kind: str, data: dict) -> PersonEntry | Docum
         if state and not _STATE.match(state):
             raise WatchlistError(f"issuing_state must be an ICAO 3-letter code, not {state!r}")
         return DocumentEntry(entry_id, data.get("document_number") or "", state,
-                             data.get("document_type") or None, data.get("reason") or "stolen")
+                             data.get("document_type") or None, data.get("reason") or "stolen",
+                             expires_on=data.get("expires_on") or None)
     if kind == "person":
         nat = (data.get("nationality") or "").strip().upper() or None
         if nat and not _STATE.match(nat):
             raise WatchlistError(f"nationality must be an ICAO 3-letter code, not {nat!r}")
         names = tuple(n for n in [data.get("name") or "", *(data.get("aliases") or [])] if n.strip())
         return PersonEntry(entry_id, names, data.get("name_hanzi") or None, data.get("name_pinyin") or None,
-                           data.get("date_of_birth") or None, nat, data.get("reason") or "")
+                           data.get("date_of_birth") or None, nat, data.get("reason") or "",
+                           expires_on=data.get("expires_on") or None)
     raise WatchlistError(f"unknown watchlist kind {kind!r}")
 
 
@@ -63,7 +81,25 @@ def _clean(kind: str, data: dict) -> dict:
     for k in ("issuing_state", "nationality"):
         if k in out:
             out[k] = out[k].strip().upper()
+    if "expires_on" in out:
+        out["expires_on"] = str(out["expires_on"])
     return out
+
+
+def _ledger(privacy: Any, user: Any, action: str, record: str, details: dict) -> None:
+    """One ledger entry (who: the user; what: ``record``, the entry or pending change; why: ``details``,
+    the reason and source, never personal data), in the caller's transaction when one is open."""
+    if privacy is None:
+        return
+    ledger = getattr(privacy, "ledger", None)
+    if ledger is not None and hasattr(ledger, "append"):
+        from backoffice._privacy import PURPOSES
+
+        basis = next(p["legal_basis"] for p in PURPOSES if p["name"] == PURPOSE)
+        ledger.append(user.actor, user.role, action, record, PURPOSE, basis,
+                      details={k: v for k, v in details.items() if v not in (None, "")})
+    else:  # a stand-in gateway (tests): its access() at least
+        privacy.access(actor=user.actor, role=user.role, action=action, record=record, purpose=PURPOSE)
 
 
 class WatchlistService:
@@ -73,6 +109,8 @@ class WatchlistService:
         self.dob_window_days = dob_window_days
         self.page_limit = page_limit
         self._index: WatchlistIndex | None = None
+        self._index_version = 0  # the last change version the index holds
+        self._data_version: int | None = None  # PRAGMA data_version when the index was last brought up to date
         self._build_lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------------------------
@@ -80,14 +118,17 @@ class WatchlistService:
         row = self.store.one("SELECT MAX(version) AS v FROM watchlist_changes")
         return int(row["v"] or 0)
 
-    def get(self, entry_id: str) -> dict:
-        row = self.store.one("SELECT * FROM watchlist_entries WHERE id = ? AND deleted = 0", (entry_id,))
+    def get(self, entry_id: str, *, inactive: bool = True) -> dict:
+        """An entry, active or (``inactive``) deactivated; a deleted one is not found."""
+        live = "(deleted = 0 OR deactivated IS NOT NULL)" if inactive else "deleted = 0"
+        row = self.store.one(f"SELECT * FROM watchlist_entries WHERE id = ? AND {live}", (entry_id,))  # noqa: S608
         if row is None:
             raise NotFound(f"no watchlist entry {entry_id!r}")
         return _public(row)
 
-    def list(self, kind: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
-        where, params = "deleted = 0", []
+    def list(self, kind: str | None = None, offset: int = 0, limit: int = 100, *,
+             inactive: bool = False) -> tuple[list[dict], int]:
+        where, params = ("(deleted = 0 OR deactivated IS NOT NULL)" if inactive else "deleted = 0"), []
         if kind:
             where += " AND kind = ?"
             params.append(kind)
@@ -110,7 +151,7 @@ class WatchlistService:
                 "changes": changes}
 
     # -- writes -----------------------------------------------------------------------------
-    def _write(self, db, kind: str, data: dict, entry_id: str | None, actor: str) -> dict:
+    def _write(self, db, kind: str, data: dict, entry_id: str | None, actor: str, reason: str | None = None) -> dict:
         entry_id = entry_id or new_id("wl")
         if not _ENTRY_ID.match(entry_id):
             raise WatchlistError(f"invalid entry id {entry_id!r}")
@@ -120,16 +161,24 @@ class WatchlistService:
         existing = db.execute("SELECT kind, created_at FROM watchlist_entries WHERE id = ?", [entry_id]).fetchone()
         if existing and existing[0] != kind:
             raise Conflict(f"entry {entry_id!r} is a {existing[0]}, not a {kind}")
-        cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor) VALUES (?, ?, 'upsert', ?, ?, ?)",
-                         [entry_id, kind, dumps(clean), now, actor])
+        cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
+                         "VALUES (?, ?, 'upsert', ?, ?, ?, ?)", [entry_id, kind, dumps(clean), now, actor, reason])
         version = cur.lastrowid
         db.execute("INSERT INTO watchlist_entries (id, kind, data, version, created_at, updated_at, deleted) "
                    "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET data = excluded.data, "
-                   "version = excluded.version, updated_at = excluded.updated_at, deleted = 0",
+                   "version = excluded.version, updated_at = excluded.updated_at, deleted = 0, deactivated = NULL",
                    [entry_id, kind, dumps(clean), version, now, now])
-        if self._index is not None:
-            self._index.upsert(entry)
+        self._indexed(version, lambda ix: ix.upsert(entry))
         return {"id": entry_id, "kind": kind, "version": version}
+
+    def _indexed(self, version: int, apply) -> None:
+        """Apply this process's own write to the built index; the index's version moves on only when no
+        other writer's change is missing in between (else the next refresh replays them)."""
+        ix = self._index
+        if ix is not None:
+            apply(ix)
+            if version == self._index_version + 1:
+                self._index_version = version
 
     def upsert(self, kind: str, data: dict, actor: str, entry_id: str | None = None) -> dict:
         try:
@@ -139,17 +188,20 @@ class WatchlistService:
             raise Invalid(str(e)) from e
         return self.get(written["id"])
 
-    def delete(self, entry_id: str, actor: str) -> int:
+    def delete(self, entry_id: str, actor: str, *, reason: str | None = None,
+               deactivate: dict | None = None) -> int:
+        """Delete an entry (active or deactivated); with ``deactivate`` (``{at, by, reason}``) deactivate an
+        active one instead: both are a ``delete`` in the feed."""
         with self.store.tx() as db:
-            row = db.execute("SELECT kind FROM watchlist_entries WHERE id = ? AND deleted = 0", [entry_id]).fetchone()
+            live = "deleted = 0" if deactivate else "(deleted = 0 OR deactivated IS NOT NULL)"
+            row = db.execute(f"SELECT kind FROM watchlist_entries WHERE id = ? AND {live}", [entry_id]).fetchone()  # noqa: S608
             if row is None:
-                raise NotFound(f"no watchlist entry {entry_id!r}")
-            cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor) VALUES (?, ?, 'delete', NULL, ?, ?)",
-                             [entry_id, row[0], now_iso(), actor])
-            db.execute("UPDATE watchlist_entries SET deleted = 1, version = ?, updated_at = ? WHERE id = ?",
-                       [cur.lastrowid, now_iso(), entry_id])
-            if self._index is not None:
-                self._index.remove(entry_id)
+                raise NotFound(f"no {'active ' if deactivate else ''}watchlist entry {entry_id!r}")
+            cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
+                             "VALUES (?, ?, 'delete', NULL, ?, ?, ?)", [entry_id, row[0], now_iso(), actor, reason])
+            db.execute("UPDATE watchlist_entries SET deleted = 1, version = ?, updated_at = ?, deactivated = ? "
+                       "WHERE id = ?", [cur.lastrowid, now_iso(), dumps(deactivate) if deactivate else None, entry_id])
+            self._indexed(cur.lastrowid, lambda ix: ix.remove(entry_id))
             return cur.lastrowid
 
     def import_csv(self, kind: str, text: str, actor: str, *, dry_run: bool = False) -> dict:
@@ -236,6 +288,118 @@ class WatchlistService:
         result["version"] = self.version()
         return result
 
+    # -- single-entry management (ledgered; four-eyes when configured) -----------------------
+    def change(self, op: str, user: Any, privacy: Any, *, kind: str | None = None, entry_id: str | None = None,
+               data: dict | None = None, reason: str = "", four_eyes: bool = False) -> dict:
+        """``op``: ``upsert`` (create, or replace an entry of the same kind), ``edit`` (replace an existing
+        entry, which makes a deactivated one active again), ``deactivate`` (with a reason) or ``delete``.
+
+        Checked now (404, 409, 422), then applied and ledgered, or with ``four_eyes`` stored as a pending
+        change for a second supervisor: ``{"status": "applied", "entry": ...}`` or
+        ``{"status": "pending", "pending": ...}``."""
+        if op not in CHANGE_OPS:
+            raise Invalid(f"unknown watchlist change {op!r}")
+        if op in ("upsert", "edit"):
+            entry_id = entry_id or new_id("wl")
+        kind = self._check_change(op, kind, entry_id, data)
+        details = {"op": op, "kind": kind, "reason": reason or (data or {}).get("reason"),
+                   "source": (data or {}).get("source")}
+        if four_eyes:
+            pid = new_id("wlp")
+            with self.store.tx() as db:
+                db.execute("INSERT INTO watchlist_pending (id, op, entry_id, kind, data, reason, requested_by, "
+                           "requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [pid, op, entry_id, kind, dumps(_clean(kind, data)) if data is not None else None,
+                            reason, user.actor, now_iso()])
+                _ledger(privacy, user, f"watchlist_request:{op}", entry_id, {**details, "pending": pid})
+            return {"status": "pending", "pending": self.pending_get(pid)}
+        with self.store.tx() as db:
+            version = self._do(db, op, kind, entry_id, data, reason, user.actor)
+            _ledger(privacy, user, f"watchlist_{op}", entry_id, {**details, "version": version})
+        return {"status": "applied", "entry": self.get(entry_id) if op != "delete" else None}
+
+    def _check_change(self, op: str, kind: str | None, entry_id: str | None, data: dict | None) -> str:
+        row = self.store.one("SELECT kind, deleted, deactivated FROM watchlist_entries WHERE id = ?", (entry_id,))
+        exists = row is not None and (row["deleted"] == 0 or (row["deactivated"] is not None and op != "deactivate"))
+        if op != "upsert" and not exists:
+            raise NotFound(f"no {'active ' if op == 'deactivate' else ''}watchlist entry {entry_id!r}")
+        if row is not None and kind is not None and row["kind"] != kind and (exists or op == "upsert"):
+            raise Conflict(f"entry {entry_id!r} is a {row['kind']}, not a {kind}")
+        kind = kind or row["kind"]
+        if data is not None:
+            if not _ENTRY_ID.match(entry_id or ""):
+                raise Invalid(f"invalid entry id {entry_id!r}")
+            try:
+                entry_from_data(entry_id, kind, _clean(kind, data))
+            except WatchlistError as e:
+                raise Invalid(str(e)) from e
+        return kind
+
+    def _do(self, db, op: str, kind: str, entry_id: str, data: dict | None, reason: str, actor: str) -> int:
+        if op in ("upsert", "edit"):
+            try:
+                return self._write(db, kind, data or {}, entry_id, actor, reason or (data or {}).get("reason"))["version"]
+            except WatchlistError as e:
+                raise Invalid(str(e)) from e
+        deactivate = {"at": now_iso(), "by": actor, "reason": reason} if op == "deactivate" else None
+        return self.delete(entry_id, actor, reason=reason, deactivate=deactivate)
+
+    def pending(self, status: str = "pending", limit: int = 100) -> list[dict]:
+        rows = self.store.query("SELECT * FROM watchlist_pending WHERE status = ? ORDER BY requested_at, id LIMIT ?",
+                                (status, limit))
+        return [_pending_public(r) for r in rows]
+
+    def pending_get(self, pending_id: str) -> dict:
+        row = self.store.one("SELECT * FROM watchlist_pending WHERE id = ?", (pending_id,))
+        if row is None:
+            raise NotFound(f"no pending watchlist change {pending_id!r}")
+        return _pending_public(row)
+
+    def decide(self, pending_id: str, approve: bool, user: Any, privacy: Any, reason: str = "") -> dict:
+        """Approve (a second supervisor, never the one who asked) or reject (anyone may, the asker too:
+        a withdrawal) a pending change; an approved change is applied as :meth:`change` would."""
+        with self.store.tx() as db:
+            row = db.execute("SELECT op, entry_id, kind, data, reason, requested_by, status FROM watchlist_pending "
+                             "WHERE id = ?", [pending_id]).fetchone()
+            if row is None:
+                raise NotFound(f"no pending watchlist change {pending_id!r}")
+            op, entry_id, kind, data, asked_reason, requested_by, status = row
+            if status != "pending":
+                raise Conflict(f"pending change {pending_id!r} is already {status}")
+            if approve and requested_by == user.actor:
+                raise Forbidden("four-eyes: a second supervisor must approve this change")
+            details = {"op": op, "kind": kind, "reason": reason or asked_reason, "pending": pending_id,
+                       "requested_by": requested_by}
+            if approve:
+                data_dict = json.loads(data) if data else None
+                self._check_change(op, kind, entry_id, data_dict)
+                details["version"] = self._do(db, op, kind, entry_id, data_dict, asked_reason, requested_by)
+            db.execute("UPDATE watchlist_pending SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                       ["approved" if approve else "rejected", user.actor, now_iso(), pending_id])
+            _ledger(privacy, user, f"watchlist_{'approve' if approve else 'reject'}:{op}", entry_id, details)
+        return self.pending_get(pending_id)
+
+    def ledger_import(self, report: dict, user: Any, privacy: Any) -> None:
+        """One ledger entry for a CSV import (the import's id; counts, no names)."""
+        with self.store.tx():
+            _ledger(privacy, user, "watchlist_import", report["id"], {
+                "kind": report["kind"], "rows": str(report["rows"]), "accepted": str(report["accepted"]),
+                "rejected": str(report["rejected"]), "version": str(report.get("version", ""))})
+
+    def describe(self, matches: list[Match]) -> list[dict]:
+        """Matches with what a guard needs beside the score: the listed name (Latin and Hanzi) or document
+        number, why the entry is listed, its source; ``band`` is hit / near_miss / low."""
+        ids = list({m.entry_id for m in matches})
+        rows = {r["id"]: json.loads(r["data"]) for r in self.store.query(
+            f"SELECT id, data FROM watchlist_entries WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids))} if ids else {}  # noqa: S608
+        out = []
+        for m in matches:
+            data = rows.get(m.entry_id, {})
+            out.append({**m.to_dict(), "name": data.get("name") or data.get("document_number"),
+                        "name_hanzi": data.get("name_hanzi"), "listed_reason": data.get("reason"),
+                        "source": data.get("source"), "expires_on": data.get("expires_on")})
+        return out
+
     # -- matching ---------------------------------------------------------------------------
     def index(self) -> WatchlistIndex:
         """The in-memory matcher, built on first use without holding the database lock for the
@@ -254,11 +418,41 @@ class WatchlistService:
                 self._apply(ix, row["id"], row["kind"], "upsert", row["data"])
             del rows
             with self.store.read() as db:
-                for ch in db.query("SELECT entry_id, kind, op, data FROM watchlist_changes WHERE version > ? "
-                                   "ORDER BY version", [v0]):
-                    self._apply(ix, ch["entry_id"], ch["kind"], ch["op"], ch["data"])
+                self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
+                self._index_version = self._replay(ix, db, v0)
                 self._index = ix
             return ix
+
+    def _replay(self, ix: WatchlistIndex, db, since: int) -> int:
+        last = since
+        for ch in db.query("SELECT version, entry_id, kind, op, data FROM watchlist_changes WHERE version > ? "
+                           "ORDER BY version", [since]):
+            self._apply(ix, ch["entry_id"], ch["kind"], ch["op"], ch["data"])
+            last = ch["version"]
+        return last
+
+    def refresh(self) -> bool:
+        """Bring the built index up to date with changes committed by another connection (another
+        process, another app on the same file); one ``PRAGMA data_version`` when nothing changed.
+        True when changes were replayed (or the index dropped for a rebuild: the database went back)."""
+        if self._index is None:
+            return False
+        with self._build_lock, self.store.read() as db:
+            ix = self._index
+            if ix is None:
+                return False
+            data_version = db.execute("PRAGMA data_version").fetchone()[0]
+            if data_version == self._data_version:
+                return False
+            self._data_version = data_version
+            latest = self.version()
+            if latest == self._index_version:
+                return False
+            if latest < self._index_version:  # restored from a backup: build again
+                self._index = None
+                return True
+            self._index_version = self._replay(ix, db, self._index_version)
+            return True
 
     @staticmethod
     def _apply(ix: WatchlistIndex, entry_id: str, kind: str, op: str, data: str | None) -> None:
@@ -278,6 +472,7 @@ class WatchlistService:
 
     def check(self, query: PersonQuery | None, document_number: str | None, issuing_state: str | None,
               limit: int = 10) -> tuple[list[Match], int]:
+        self.refresh()
         ix = self.index()
         with self.store.read():
             out: list[Match] = []
@@ -290,5 +485,12 @@ class WatchlistService:
 
 def _public(row: dict) -> dict:
     data = json.loads(row["data"])
+    expires = data.get("expires_on")
     return {"id": row["id"], "kind": row["kind"], "version": row["version"], "created_at": row["created_at"],
-            "updated_at": row["updated_at"], **data}
+            "updated_at": row["updated_at"], **data, "active": not row["deleted"],
+            "expired": bool(expires) and expires < dt.date.today().isoformat(),
+            "deactivated": json.loads(row["deactivated"]) if row.get("deactivated") else None}
+
+
+def _pending_public(row: dict) -> dict:
+    return {**row, "data": json.loads(row["data"]) if row["data"] else None}

@@ -264,32 +264,75 @@ class DeviceCredentialPublic(BaseModel):
 
 
 # -- watchlist ------------------------------------------------------------------------------
-class PersonCreate(Strict):
-    """A watchlisted person: a Latin-script ``name`` or a ``name_hanzi`` (or both)."""
+#: the agency that asked for the listing (Interpol, a ministry, a court...)
+SourceAgency = Name(100)
+#: the last day an entry is in force (it no longer matches from the next day on); a past date is accepted
+ExpiryDate = Annotated[Date, Field(description="The last day the entry is in force (YYYY-MM-DD); "
+                                               "from the next day on it no longer matches")]
+
+
+class PersonUpdate(Strict):
+    """A watchlisted person: a Latin-script ``name`` or a ``name_hanzi`` (or both). A Hanzi name also
+    matches by its pinyin (the MRZ's spelling), so a Hanzi-only entry matches ``ZHANG<<WEI``."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of_present("name", "name_hanzi"))
-    id: EntryId | None = None
     name: UsableName | None = None
     aliases: list[ShortText] = Field(default_factory=list, max_length=20)
     name_hanzi: HanziName | None = None
     name_pinyin: ShortText | None = None
     date_of_birth: PartialDate | None = None
     nationality: IcaoState | None = None
-    reason: ShortText = ""
+    reason: ShortText = Field("", description="Why the person is listed (also the ledgered reason of the change)")
+    source: SourceAgency | None = None
+    expires_on: ExpiryDate | None = None
 
     @model_validator(mode="after")
-    def _named(self) -> PersonCreate:
+    def _named(self) -> PersonUpdate:
         if self.name is None and self.name_hanzi is None:
             raise ValueError("give a name (Latin letters) or a name in Hanzi")
         return self
 
 
-class DocumentCreate(Strict):
+class PersonCreate(PersonUpdate):
     id: EntryId | None = None
+
+
+class DocumentUpdate(Strict):
     document_number: WatchlistDocNumber
     issuing_state: IcaoState | None = None
     document_type: Annotated[str, StringConstraints(pattern=r"^[A-Za-z<]{0,2}$")] | None = None
     reason: Literal["lost", "stolen", "revoked", "invalidated", "blank_stolen"] = "stolen"
+    source: SourceAgency | None = None
+    expires_on: ExpiryDate | None = None
+
+
+class DocumentCreate(DocumentUpdate):
+    id: EntryId | None = None
+
+
+class DeactivateCreate(Strict):
+    reason: Annotated[str, StringConstraints(max_length=200, pattern=rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$")] = \
+        Field(description="Why the entry is deactivated (ledgered)")
+
+
+class PendingDecisionCreate(Strict):
+    reason: ShortText = ""
+
+
+class WatchlistPendingPublic(BaseModel):
+    """A change waiting for a second supervisor (four-eyes), or one decided."""
+
+    id: str
+    op: Literal["upsert", "edit", "deactivate", "delete"]
+    entry_id: str | None
+    kind: Literal["person", "document"]
+    data: dict[str, str | list[str]] | None
+    reason: str
+    requested_by: str
+    requested_at: str
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: str | None = None
+    decided_at: str | None = None
 
 
 class WatchlistEntryPublic(BaseModel):
@@ -308,6 +351,11 @@ class WatchlistEntryPublic(BaseModel):
     issuing_state: str | None = None
     document_type: str | None = None
     reason: str | None = None
+    source: str | None = None
+    expires_on: str | None = None
+    active: bool = True
+    expired: bool = False
+    deactivated: dict[str, str] | None = Field(None, description="{at, by, reason} of a deactivated entry")
 
 
 class WatchlistPagePublic(BaseModel):
@@ -387,6 +435,13 @@ class MatchPublic(BaseModel):
     score: float
     reasons: list[str]
     hit: bool
+    near_miss: bool = Field(False, description="Below the hit threshold but at or above the near-miss threshold")
+    band: Literal["hit", "near_miss", "low"] = "low"
+    name: str | None = Field(None, description="The listed name (a document: its number)")
+    name_hanzi: str | None = None
+    listed_reason: str | None = Field(None, description="Why the entry is listed")
+    source: str | None = None
+    expires_on: str | None = None
 
 
 class WatchlistCheckPublic(BaseModel):

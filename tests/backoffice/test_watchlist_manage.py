@@ -1,0 +1,164 @@
+"""Single-entry watchlist management (issue #19 item 4): add, edit, deactivate with reason, source and expiry;
+ledgered; four-eyes; Hanzi -> pinyin matching in the back office; the index follows other writers; the check
+result names the listed person and tells a hit from a near miss."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backoffice._watchlist import WatchlistService
+from tests.backoffice.conftest import PASSWORD, build_world, make_config
+
+API = "/api/v1/watchlist"
+
+
+def _check(world, who="border_guard", **body):
+    r = world.client.post(f"{API}/check", json=body, headers=world.h(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _ledger(world, record):
+    return [e for e in world.ctx.privacy.ledger.entries(limit=10_000) if e.record == record]
+
+
+def test_hanzi_only_entry_matches_the_mrz_pinyin_name(world):
+    r = world.client.post(f"{API}/persons", json={"id": "cn-zw", "name_hanzi": "张伟", "reason": "court order",
+                                                  "source": "Bộ Công an", "expires_on": "2099-12-31"},
+                          headers=world.h("supervisor"))
+    assert r.status_code == 201, r.text
+    assert r.json()["source"] == "Bộ Công an" and r.json()["expires_on"] == "2099-12-31" and r.json()["active"]
+    for name in ("ZHANG<<WEI", "ZHANG WEI", "WEI ZHANG"):
+        out = _check(world, name=name, nationality="CHN")
+        m = out["matches"][0]
+        assert out["hit"] and m["entry_id"] == "cn-zw" and m["hit"] and m["band"] == "hit", name
+        assert m["name_hanzi"] == "张伟" and m["listed_reason"] == "court order" and m["source"] == "Bộ Công an"
+        assert "pinyin_match" in m["reasons"] and m["near_miss"] is False
+    # a guard typing the Hanzi finds it too
+    assert _check(world, name_hanzi="张伟")["matches"][0]["entry_id"] == "cn-zw"
+
+
+def test_near_miss_is_told_apart_from_a_hit(world):
+    world.client.post(f"{API}/persons", json={"id": "p1", "name": "NGUYEN VAN DUC", "date_of_birth": "1980-05-17",
+                                              "nationality": "VNM", "reason": "red notice"},
+                      headers=world.h("supervisor"))
+    out = _check(world, name="NGUYEN VAN DUC", nationality="USA")
+    m = out["matches"][0]
+    assert not out["hit"] and m["band"] == "near_miss" and m["near_miss"] and not m["hit"]
+    assert m["name"] == "NGUYEN VAN DUC" and m["listed_reason"] == "red notice"
+    assert set(m) >= {"entry_id", "kind", "score", "reasons", "hit"}  # the keys clients already read
+
+
+def test_edit_deactivate_and_reactivate_are_ledgered(world):
+    sup = world.h("supervisor")
+    world.client.post(f"{API}/persons", json={"id": "p1", "name": "TRAN VAN AN", "reason": "listed"}, headers=sup)
+    r = world.client.put(f"{API}/persons/p1", json={"name": "TRAN VAN AN", "name_hanzi": "陈文安",
+                                                    "reason": "alias added", "source": "Interpol"}, headers=sup)
+    assert r.status_code == 200, r.text
+    assert r.json()["name_hanzi"] == "陈文安" and r.json()["source"] == "Interpol"
+    assert world.client.put(f"{API}/documents/p1", json={"document_number": "C1"}, headers=sup).status_code == 409
+    assert world.client.put(f"{API}/persons/nope", json={"name": "A B"}, headers=sup).status_code == 404
+    r = world.client.post(f"{API}/entries/p1/deactivate", json={"reason": "notice withdrawn"}, headers=sup)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["active"] is False and body["deactivated"]["reason"] == "notice withdrawn"
+    assert body["deactivated"]["by"] == "user:supervisor"
+    assert not _check(world, name="TRAN VAN AN")["matches"]
+    assert world.client.get(f"{API}/entries/p1", headers=world.h("border_guard")).json()["active"] is False
+    feed = world.client.get(f"{API}/changes?since=0", headers=sup).json()["changes"]
+    assert [c["op"] for c in feed] == ["upsert", "upsert", "delete"]  # gates drop a deactivated entry
+    assert world.client.post(f"{API}/entries/p1/deactivate", json={"reason": "again"}, headers=sup).status_code == 404
+    assert world.client.post(f"{API}/entries/p1/deactivate", json={"reason": "  "}, headers=sup).status_code == 422
+    r = world.client.put(f"{API}/persons/p1", json={"name": "TRAN VAN AN", "reason": "relisted"}, headers=sup)
+    assert r.json()["active"] is True and _check(world, name="TRAN VAN AN")["hit"]
+    actions = [(e.action, e.actor, json.loads(e.details or "{}").get("reason")) for e in _ledger(world, "p1")]
+    assert actions == [("watchlist_upsert", "user:supervisor", "listed"),
+                       ("watchlist_edit", "user:supervisor", "alias added"),
+                       ("watchlist_deactivate", "user:supervisor", "notice withdrawn"),
+                       ("watchlist_edit", "user:supervisor", "relisted")]
+
+
+def test_guards_read_only(world):
+    g = world.h("border_guard")
+    assert world.client.post(f"{API}/persons", json={"name": "A B"}, headers=g).status_code == 403
+    assert world.client.put(f"{API}/persons/x", json={"name": "A B"}, headers=g).status_code == 403
+    assert world.client.post(f"{API}/entries/x/deactivate", json={"reason": "r"}, headers=g).status_code == 403
+    assert world.client.post(f"{API}/pending/x/approve", headers=g).status_code == 403
+    assert world.client.get(f"{API}/pending", headers=g).status_code == 200
+
+
+def test_an_expired_entry_no_longer_matches(world):
+    sup = world.h("supervisor")
+    world.client.post(f"{API}/persons", json={"id": "old", "name": "LE VAN TAM", "expires_on": "2020-01-31"}, headers=sup)
+    world.client.post(f"{API}/documents", json={"id": "d1", "document_number": "C7654321", "issuing_state": "VNM",
+                                                "expires_on": "2020-01-31"}, headers=sup)
+    assert world.client.get(f"{API}/entries/old", headers=sup).json()["expired"] is True
+    assert _check(world, name="LE VAN TAM", document_number="C7654321", issuing_state="VNM")["matches"] == []
+
+
+@pytest.fixture()
+def four_eyes(tmp_path):
+    w = build_world(make_config(db_path=tmp_path / "bo.db", watchlist_four_eyes=True))
+    w.ctx.auth.create_user("supervisor-2", PASSWORD, "supervisor", display_name="second")
+    r = w.client.post("/api/v1/auth/token", json={"username": "supervisor-2", "password": PASSWORD})
+    w.tokens["supervisor2"] = r.json()["access_token"]
+    yield w
+    w.client.close()
+
+
+def test_four_eyes_a_change_waits_for_a_second_supervisor(four_eyes):
+    w = four_eyes
+    r = w.client.post(f"{API}/persons", json={"id": "cn1", "name_hanzi": "张伟", "reason": "court order"},
+                      headers=w.h("supervisor"))
+    assert r.status_code == 202, r.text
+    pending = r.json()
+    assert pending["status"] == "pending" and pending["entry_id"] == "cn1" and pending["requested_by"] == "user:supervisor"
+    assert not _check(w, name="ZHANG WEI")["matches"]  # not applied yet
+    assert [p["id"] for p in w.client.get(f"{API}/pending", headers=w.h("border_guard")).json()] == [pending["id"]]
+    assert w.client.post(f"{API}/pending/{pending['id']}/approve", headers=w.h("supervisor")).status_code == 403
+    r = w.client.post(f"{API}/pending/{pending['id']}/approve", json={"reason": "checked"}, headers=w.h("supervisor2"))
+    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["decided_by"] == "user:supervisor-2"
+    assert _check(w, name="ZHANG WEI")["hit"]
+    assert w.client.post(f"{API}/pending/{pending['id']}/reject", headers=w.h("supervisor2")).status_code == 409
+    # a deactivation waits too; the asker may withdraw it
+    r = w.client.post(f"{API}/entries/cn1/deactivate", json={"reason": "lifted"}, headers=w.h("supervisor2"))
+    assert r.status_code == 202
+    assert w.client.post(f"{API}/pending/{r.json()['id']}/reject", headers=w.h("supervisor2")).json()["status"] == "rejected"
+    assert _check(w, name="ZHANG WEI")["hit"]
+    actions = [(e.action, e.actor) for e in _ledger(w, "cn1")]
+    assert actions == [("watchlist_request:upsert", "user:supervisor"), ("watchlist_approve:upsert", "user:supervisor-2"),
+                       ("watchlist_request:deactivate", "user:supervisor-2"),
+                       ("watchlist_reject:deactivate", "user:supervisor-2")]
+
+
+def test_the_server_index_follows_another_writer_on_the_same_file(tmp_path):
+    """The CLI (``backoffice import-watchlist``) or a second app writes the database while the server runs."""
+    a = build_world(make_config(db_path=tmp_path / "bo.db"))
+    try:
+        sup = a.h("supervisor")
+        a.client.post(f"{API}/persons", json={"id": "p0", "name": "PHAM VAN BA"}, headers=sup)
+        assert _check(a, name="PHAM VAN BA")["hit"]  # the index is built now
+        from backoffice._store import Store
+
+        other = Store(tmp_path / "bo.db")  # another connection, as another process has
+        cli = WatchlistService(other, threshold=0.85, dob_window_days=365, page_limit=100)
+        rep = cli.import_csv("person", "id,name_hanzi,reason\ncn9,张伟,imported\n", "cli:import")
+        assert rep["accepted"] == 1
+        cli.delete("p0", "cli:import")
+        out = _check(a, name="ZHANG<<WEI")
+        assert out["hit"] and out["matches"][0]["entry_id"] == "cn9" and out["version"] == rep["version"] + 1
+        assert not _check(a, name="PHAM VAN BA")["matches"]
+        assert a.ctx.watchlist.refresh() is False  # nothing new: one PRAGMA, no replay
+        other.close()
+    finally:
+        a.client.close()
+
+
+def test_imports_are_ledgered(world):
+    r = world.client.post(f"{API}/import?kind=person", content=b"id,name\np1,A B C\n",
+                          headers=world.h("supervisor", **{"Content-Type": "text/csv"}))
+    entries = _ledger(world, r.json()["id"])
+    assert [e.action for e in entries] == ["watchlist_import"]
+    assert json.loads(entries[0].details)["accepted"] == "1"
