@@ -13,7 +13,7 @@ export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup apt venv models demo test lint contracts pytest bench fuzz doctor clean
+.PHONY: setup apt venv models demo test lint contracts pytest bench fuzz screenshots doctor clean
 
 setup: apt venv models
 
@@ -70,6 +70,12 @@ bench: setup
 fuzz: setup
 	@mkdir -p var/bench
 	$(PY) -m bench.api_contract --examples $${FUZZ_EXAMPLES:-200} | tee var/bench/api_contract.json
+
+# The back office's guard pages as PNGs for a reviewer (queue, review in vi and en, watchlist), made in
+# headless chromium (apt) by the venv's Playwright: var/screenshots/backoffice/ (one folder per area).
+screenshots: setup
+	@mkdir -p var/screenshots/backoffice
+	$(PY) -m tests.backoffice.screenshots --out var/screenshots/backoffice
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache
