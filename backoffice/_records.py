@@ -169,8 +169,9 @@ class Records:
         gateway = self.privacy
         items: dict[str, tuple[Any, Any]] = {}
         with self.store.tx():
-            gateway.ledger.append(user.actor, user.role, "read:queue", "queue", purpose, _basis(purpose),
-                                  details={"exceptions": [e["id"] for e in shown]})
+            if shown:  # an empty queue shows no personal data: nothing to ledger
+                gateway.ledger.append(user.actor, user.role, "read:queue", "queue", purpose, _basis(purpose),
+                                      details={"exceptions": [e["id"] for e in shown]})
             for e in shown:
                 personal_ref, live_ref = e["_refs"]
                 items[e["id"]] = (gateway.retention.get(personal_ref) if personal_ref else None,
