@@ -194,7 +194,7 @@ def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTML
                   explanation=view.explain(e["message"]) if e["message"] else "",
                   occurred_local=view.local(e["occurred_at"]), received_local=view.local(e["received_at"]),
                   decided_local=view.local(e["decided_at"]) if e.get("decided_at") else "",
-                  waiting=view.waited(since) if e["status"] != "resolved" else "",
+                  waiting=view.waited(since) if e["status"] != "resolved" else "", waiting_since=since,
                   bars=_score_bars(e["scores"], ctx, view), tz=ctx.config.ui_timezone)
 
 

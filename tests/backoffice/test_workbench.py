@@ -176,7 +176,7 @@ def test_review_shows_local_time_waiting_time_and_the_face_bar(world):
     c.get("/ui/lang/en", headers={"referer": "/ui/queue"})
     page = c.get(f"/ui/exceptions/{gate}").text
     assert "2026-11-22 08:00" in page  # Asia/Ho_Chi_Minh, to the minute
-    assert re.search(r'id="rv-waiting">waiting \d+ d \d+ h<', page)
+    assert re.search(r'id="rv-waiting" data-since="[^"]+">waiting \d+ d \d+ h<', page)
     bar = re.search(r'class="rv-bar rv-fail" data-key="face" data-score="0.788" data-threshold="0.933" '
                     r'data-source="device"', page)
     assert bar, page

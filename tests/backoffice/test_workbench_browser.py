@@ -136,3 +136,15 @@ def test_the_queue_reloads_itself_when_a_case_arrives(live, browser):
     assert page.inner_text("#queue-count") == "4 waiting"
     assert _queue_ids(page)[1] == new  # suspected fraud: right after the watchlist hit
     page.close()
+
+
+def test_waiting_times_stay_current_without_a_reload(live, browser):
+    page = _guard_page(browser, live)
+    page.clock.install()
+    page.goto(f"{live.base}/ui/exceptions/{live.ids['mismatch']}")
+    before = page.inner_text("#rv-waiting")
+    assert before in ("waiting 12 min", "waiting 13 min")
+    page.clock.run_for(60 * 60_000)  # an hour later, same page (no navigation on a review page)
+    minutes = int(before.split()[1]) + 60
+    assert page.inner_text("#rv-waiting") == f"waiting 1 h {minutes - 60:02d} min"
+    page.close()
