@@ -26,6 +26,8 @@ from watchlist._match import (
 from watchlist._normalize import (
     LATIN_LETTER_CLASS,
     fold_latin,
+    has_hanzi,
+    is_hanzi,
     normalize_document_number,
     normalize_hanzi,
     normalize_pinyin,
@@ -45,6 +47,8 @@ __all__ = [
     "WatchlistError",
     "WatchlistIndex",
     "fold_latin",
+    "has_hanzi",
+    "is_hanzi",
     "match_person",
     "name_similarity",
     "normalize_document_number",

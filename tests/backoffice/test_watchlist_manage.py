@@ -162,3 +162,89 @@ def test_imports_are_ledgered(world):
     entries = _ledger(world, r.json()["id"])
     assert [e.action for e in entries] == ["watchlist_import"]
     assert json.loads(entries[0].details)["accepted"] == "1"
+
+
+# -- the web UI ---------------------------------------------------------------------------------
+def _ui(world, username):
+    from fastapi.testclient import TestClient
+
+    from tests.backoffice.conftest import ui_login
+
+    c = TestClient(world.app, raise_server_exceptions=False, follow_redirects=False)
+    assert ui_login(c, username).status_code == 303
+    return c
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_ui_supervisor_adds_a_hanzi_only_entry_and_a_check_shows_the_hit(world):
+    c = _ui(world, "supervisor")
+    page = c.get("/ui/watchlist")
+    assert 'id="person-form"' in page.text and 'id="p-name_hanzi"' in page.text
+    r = c.post("/ui/watchlist/entries", data={"csrf_token": _csrf(page.text), "kind": "person", "name_hanzi": "张伟",
+                                              "reason": "lệnh của toà án", "source": "Bộ Công an",
+                                              "expires_on": "2099-12-31"})
+    assert r.status_code == 303 and "flash_key=wl_saved" in r.headers["location"]
+    r = c.get("/ui/watchlist", params={"name": "ZHANG WEI"})
+    assert 'data-band="hit"' in r.text and "张伟" in r.text and "lệnh của toà án" in r.text and "TRÙNG KHỚP" in r.text
+    r = c.get("/ui/watchlist", params={"name": "张伟"})  # typed in Hanzi: checked as name_hanzi, no bare 422
+    assert r.status_code == 200 and 'data-band="hit"' in r.text and "hanzi_exact" in r.text
+    entry_id = world.client.get(f"{API}/entries", headers=world.h("supervisor")).json()["items"][0]["id"]
+    assert [e.action for e in _ledger(world, entry_id)] == ["watchlist_upsert"]
+    # edit, then deactivate with a reason
+    page = c.get(f"/ui/watchlist/entries/{entry_id}")
+    assert 'value="张伟"' in page.text and 'value="Bộ Công an"' in page.text
+    r = c.post(f"/ui/watchlist/entries/{entry_id}", data={"csrf_token": _csrf(page.text), "kind": "person",
+                                                          "name_hanzi": "张伟", "name": "ZHANG WEI", "reason": "x"})
+    assert r.status_code == 303
+    r = c.post(f"/ui/watchlist/entries/{entry_id}/deactivate", data={"csrf_token": _csrf(page.text), "reason": "hết hạn"})
+    assert r.status_code == 303
+    assert "no-matches" in c.get("/ui/watchlist", params={"name": "ZHANG WEI"}).text
+    assert world.client.get(f"{API}/entries/{entry_id}", headers=world.h("supervisor")).json()["deactivated"]["reason"] == "hết hạn"
+
+
+def test_ui_errors_are_in_the_ui_language(world):
+    c = _ui(world, "supervisor")
+    r = c.get("/ui/watchlist", params={"name": "123"})
+    assert r.status_code == 422 and "Họ tên không có chữ cái nào" in r.text and "422" not in r.text.split("<main>")[1][:200]
+    r = c.get("/ui/watchlist", params={"name": "ZHANG WEI", "dob": "1980-13"})
+    assert r.status_code == 422 and "Ngày sinh phải có dạng" in r.text and 'value="ZHANG WEI"' in r.text
+    page = c.get("/ui/watchlist")
+    r = c.post("/ui/watchlist/entries", data={"csrf_token": _csrf(page.text), "kind": "person", "name": "A B",
+                                              "nationality": "VIETNAM", "reason": "r"})
+    assert r.status_code == 422 and "Vui lòng sửa: Quốc tịch (3 chữ cái)" in r.text and 'value="VIETNAM"' in r.text
+    c.get("/ui/lang/en")
+    r = c.get("/ui/watchlist", params={"name": "123"})
+    assert "The name has no letter to match on" in r.text
+
+
+def test_ui_guards_read_only(world):
+    c = _ui(world, "border-guard")
+    page = c.get("/ui/watchlist")
+    assert page.status_code == 200 and 'id="person-form"' not in page.text and "wl-deactivate" not in page.text
+    r = c.post("/ui/watchlist/entries", data={"csrf_token": _csrf(page.text), "kind": "person", "name": "A B"})
+    assert r.status_code == 403
+
+
+def test_ui_four_eyes_pending_list_and_approval(four_eyes):
+    w = four_eyes
+    c1 = _ui(w, "supervisor")
+    page = c1.get("/ui/watchlist")
+    r = c1.post("/ui/watchlist/entries", data={"csrf_token": _csrf(page.text), "kind": "person", "name_hanzi": "张伟",
+                                               "reason": "court order"})
+    assert "flash_key=wl_pending_saved" in r.headers["location"]
+    page = c1.get("/ui/watchlist")
+    assert 'id="pending"' in page.text and "wl-approve" not in page.text  # not for the asker
+    pid = w.ctx.watchlist.pending()[0]["id"]
+    c2 = _ui(w, "supervisor-2")
+    page2 = c2.get("/ui/watchlist")
+    assert "wl-approve" in page2.text and "张伟" in page2.text
+    r = c1.post(f"/ui/watchlist/pending/{pid}/approve", data={"csrf_token": _csrf(page.text)})
+    assert r.status_code == 403 and "Nguyên tắc hai người" in r.text
+    r = c2.post(f"/ui/watchlist/pending/{pid}/approve", data={"csrf_token": _csrf(page2.text)})
+    assert r.status_code == 303
+    assert 'data-band="hit"' in c2.get("/ui/watchlist", params={"name": "ZHANG<<WEI"}).text
