@@ -55,6 +55,17 @@ _RULES = {
     "single_person": {"en": "one person in the lane", "vi": "một người trong làn"},
 }
 
+# the gate's steps (gate._workflow.GateState, and the lane sensor) as "step X timed out / failed" name them
+_STEPS_VI = {
+    "document": "giấy tờ", "chip": "chip", "face": "khuôn mặt", "finger": "vân tay", "watchlist": "danh sách theo dõi",
+    "decide": "quyết định", "lane_sensor": "cảm biến làn",
+}
+
+
+def _step_vi(step: str) -> str:
+    return _STEPS_VI.get(step, step)
+
+
 # the parts the passive-authentication and chip-authenticity details are made of
 _PARTS_VI = {
     "passive authentication": "xác thực thụ động",
@@ -100,8 +111,9 @@ _DETAILS_VI: tuple[tuple[re.Pattern, _Render], ...] = tuple((re.compile(p), r) f
     (rf"face score {_NUM} below threshold {_NUM}", "điểm khuôn mặt {1} dưới ngưỡng {2}"),
     (rf"fingerprint score {_NUM} below threshold {_NUM}", "điểm vân tay {1} dưới ngưỡng {2}"),
     (rf"{_NUM} >= {_NUM}", "{1} >= {2}"),
-    (r"step (\S+) timed out", "bước {1} quá thời gian"),
-    (r"step (\S+) failed \(device or engine fault\)", "bước {1} thất bại (lỗi thiết bị hoặc phần mềm xử lý)"),
+    (r"step (\S+) timed out", lambda m: f"bước {_step_vi(m[1])} quá thời gian"),
+    (r"step (\S+) failed \(device or engine fault\)",
+     lambda m: f"bước {_step_vi(m[1])} thất bại (lỗi thiết bị hoặc phần mềm xử lý)"),
     (r"no document data", "không có dữ liệu giấy tờ"),
     (r"no MRZ or document data", "không có MRZ hay dữ liệu giấy tờ"),
     (r"document type unknown", "không rõ loại giấy tờ"),

@@ -115,6 +115,9 @@ def test_explain_a_detail():
     assert explain("fingerprint score 0.100 below threshold 0.400", "vi") == "điểm vân tay 0,100 dưới ngưỡng 0,400"
     assert explain("expired on 2024-03-01", "vi") == "hết hạn ngày 01/03/2024"
     assert explain("2 persons in the lane", "vi") == "2 người trong làn"
+    assert explain("step face timed out", "vi") == "bước khuôn mặt quá thời gian"
+    assert explain("step lane_sensor failed (device or engine fault)", "vi") == \
+        "bước cảm biến làn thất bại (lỗi thiết bị hoặc phần mềm xử lý)"
     assert explain("watchlist copy is 30.5 h old (limit 24.0 h)", "vi") == \
         "bản sao danh sách theo dõi đã cũ 30,5 giờ (giới hạn 24,0 giờ)"
 
