@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -28,14 +29,20 @@ class ImageUnreadable(ValueError):
 
 
 def _open(data: bytes):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    # a malformed file makes Pillow's decoders raise almost anything (OSError, ValueError, SyntaxError,
+    # EOFError, struct.error, IndexError): every one means "cannot display this image"
+    broken = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
     try:
         img = Image.open(io.BytesIO(data))
-        if img.width * img.height > MAX_PIXELS:
-            raise ImageUnreadable(f"image of {img.width}x{img.height} pixels is too large to display")
+    except broken as e:
+        raise ImageUnreadable(f"cannot decode the image: {e}") from e
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageUnreadable(f"image of {img.width}x{img.height} pixels is too large to display")
+    try:
         img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
+    except broken as e:
         raise ImageUnreadable(f"cannot decode the image: {e}") from e
     return img.convert("RGB") if img.mode not in ("RGB", "L") else img
 

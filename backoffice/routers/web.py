@@ -158,15 +158,12 @@ def queue(request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
     cache, lang, view = _image_cache(request), _lang(request, ctx), _View(request, ctx)
     for e in items:
         live = lives.get(e["id"])
-        e["has_thumb"] = False
-        if live is not None:
-            source = digest(live)
-            if cache.get((e["id"], "thumb"), source) is None:
-                try:
-                    cache.put((e["id"], "thumb"), source, thumbnail(live), "image/jpeg")
-                except ImageUnreadable:
-                    continue
-            e["has_thumb"] = True
+        e["has_thumb"] = live is not None
+        if live is not None and cache.get((e["id"], "thumb"), source := digest(live)) is None:
+            try:
+                cache.put((e["id"], "thumb"), source, thumbnail(live), "image/jpeg")
+            except ImageUnreadable:
+                e["has_thumb"] = False  # the row still shows; the review says what is wrong with the image
         e["reasons_text"] = [(code, view.describe(code), reasons.severity(code)) for code in e["reason_codes"]]
         e["waiting"] = view.waited(e["waiting_since"])
         e["since_local"] = view.local(e["waiting_since"])

@@ -202,3 +202,17 @@ def test_ui_timezone_is_configurable(tmp_path):
     c = _session(w)
     assert "2026-11-22 02:00" in c.get(f"/ui/exceptions/{exc}").text
     w.client.close()
+
+
+def test_an_undecodable_live_image_leaves_the_row_without_a_thumbnail(world):
+    # magic bytes of a JPEG 2000 codestream, but no image behind them
+    broken = base64.b64encode(b"\xffO\xffQ" + b"\x00" * 64).decode()
+    exc = _post(world, "broken", live_image=broken, chip_image=broken)
+    c = _session(world)
+    page = c.get("/ui/queue")
+    assert page.status_code == 200 and exc in _queue_ids(page.text)
+    row = page.text[page.text.index(f'data-id="{exc}"'):]
+    row = row[:row.index("</tr>")]
+    assert "images/thumb" not in row and "Khuôn mặt không khớp" in row
+    assert c.get(f"/ui/exceptions/{exc}/images/chip").status_code == 422
+    assert c.get(f"/ui/exceptions/{exc}").status_code == 200
