@@ -395,7 +395,8 @@ class WatchlistService:
         out = []
         for m in matches:
             data = rows.get(m.entry_id, {})
-            out.append({**m.to_dict(), "name": data.get("name") or data.get("document_number"),
+            out.append({**m.to_dict(), "near_miss": m.band == "near_miss", "band": m.band,
+                        "name": data.get("name") or data.get("document_number"),
                         "name_hanzi": data.get("name_hanzi"), "listed_reason": data.get("reason"),
                         "source": data.get("source"), "expires_on": data.get("expires_on")})
         return out

@@ -197,9 +197,10 @@ class Match:
         return "hit" if self.hit else "near_miss" if self.near else "low"
 
     def to_dict(self) -> dict:
+        """The five keys a device reports with an exception (``MatchCreate`` in the back office's API);
+        ``near`` / :attr:`band` are read from the object."""
         return {"entry_id": self.entry_id, "kind": self.kind, "score": self.score,
-                "reasons": list(self.reasons), "hit": self.hit, "near_miss": self.near and not self.hit,
-                "band": self.band}
+                "reasons": list(self.reasons), "hit": self.hit}
 
 
 def _ratio(a: str, b: str) -> float:

@@ -248,3 +248,12 @@ def test_ui_four_eyes_pending_list_and_approval(four_eyes):
     r = c2.post(f"/ui/watchlist/pending/{pid}/approve", data={"csrf_token": _csrf(page2.text)})
     assert r.status_code == 303
     assert 'data-band="hit"' in c2.get("/ui/watchlist", params={"name": "ZHANG<<WEI"}).text
+
+
+def test_a_gate_reports_its_matches_in_the_strict_schema():
+    """The gate sends ``Match.to_dict()`` with an exception; the new near-miss band does not leak into it."""
+    from backoffice.schemas import MatchCreate
+    from watchlist import PersonEntry, PersonQuery, match_person
+
+    m = match_person(PersonQuery("ZHANG WEI"), PersonEntry("cn1", (), name_hanzi="张伟"))
+    assert m.hit and MatchCreate(**m.to_dict()).entry_id == "cn1"
