@@ -20,8 +20,6 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 
-from pypinyin import Style, lazy_pinyin, pinyin
-
 from watchlist._normalize import has_hanzi, is_hanzi, normalize_hanzi
 
 __all__ = ["MAX_SPELLINGS", "hanzi_spellings", "pinyin_spellings"]
@@ -60,9 +58,19 @@ def _umlaut_variants(toks: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(t.replace("v", u) for t in toks) for u in _U_UMLAUT]
 
 
+def _lazy(chars: str) -> list[str]:
+    """pypinyin's reading of ``chars`` in context (tone-less). pypinyin loads its dictionaries (~0.6 s) on
+    first use, not when ``watchlist`` is imported."""
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(chars, style=Style.NORMAL, errors="ignore")
+
+
 def _readings(chars: str) -> list[str]:
     """pypinyin's readings of one character (all of them: ``heteronym=True``), its usual one first."""
-    usual = lazy_pinyin(chars, style=Style.NORMAL, errors="ignore")
+    from pypinyin import Style, pinyin
+
+    usual = _lazy(chars)
     out = ["".join(_clean(s) for s in usual)] if usual else []
     if len(chars) == 1:
         for s in pinyin(chars, style=Style.NORMAL, heteronym=True, errors="ignore")[0] if out else []:
@@ -73,7 +81,8 @@ def _readings(chars: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def pinyin_spellings(hanzi: str) -> tuple[tuple[str, ...], ...]:
-    """``"张伟"`` -> ``(("zhang", "wei"),)``; ``"单伟"`` -> ``(("shan", "wei"), ("dan", "wei"), ...)``.
+    """``"张伟"`` -> ``(("zhang", "wei"),)``; ``"单伟"`` -> ``(("shan", "wei"),)`` (单 as a surname);
+    ``"曾乐"`` -> ``(("zeng", "le"), ("zeng", "yue"))`` (a one-character given name keeps its readings).
 
     Token lists (family name first, then the given name as one token, as the MRZ spells it:
     ``WANG<<XIAOMING``), at most :data:`MAX_SPELLINGS`, the most likely first. Characters that are
@@ -86,7 +95,7 @@ def pinyin_spellings(hanzi: str) -> tuple[tuple[str, ...], ...]:
     cut = 2 if text[:2] in _COMPOUND_SURNAMES and len(text) > 2 else 1
     surname, given = text[:cut], text[cut:]
     surnames = list(_SURNAME_READINGS.get(surname) or _readings(surname))
-    givens = ["".join(_clean(s) for s in lazy_pinyin(given, style=Style.NORMAL, errors="ignore"))]
+    givens = ["".join(_clean(s) for s in _lazy(given))]
     if len(given) == 1:
         givens = _readings(given) or givens
     out: list[tuple[str, ...]] = []
