@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
+from backoffice._errors import Conflict, NotFound
 from backoffice._i18n import translate
 from backoffice.deps import Ctx
 from backoffice.routers.web import SECURITY_HEADERS, UiGuard, _csrf, _lang, _redirect
@@ -60,14 +61,14 @@ def call_action(call_id: str, action: str, ctx: Ctx, user: UiGuard,
                 csrf_token: Annotated[str, Form(max_length=200)] = "",
                 back: Annotated[str, Form(max_length=300)] = "") -> Response:
     _csrf(ctx, user, csrf_token)
-    if action == "acknowledge":
-        ctx.calls.acknowledge(call_id, user)
-    elif action == "close":
-        ctx.calls.close(call_id, user)
-    else:
-        from backoffice._errors import NotFound
-
+    if action not in ("acknowledge", "close"):
         raise NotFound("action must be acknowledge or close")
-    target = _back(back.split("?", 1)[0])
-    sep = "&" if "?" in target else "?"
-    return _redirect(f"{target}{sep}flash_key=call_{'acknowledged' if action == 'acknowledge' else 'closed'}")
+    flash = "call_acknowledged" if action == "acknowledge" else "call_closed"
+    try:
+        if action == "acknowledge":
+            ctx.calls.acknowledge(call_id, user)
+        else:
+            ctx.calls.close(call_id, user)
+    except Conflict:  # another officer was quicker: say so on the page instead of an error page
+        flash = "call_already_handled"
+    return _redirect(f"{_back(back.split('?', 1)[0])}?flash_key={flash}")

@@ -165,6 +165,9 @@ def test_acknowledge_and_close_from_the_banner(world):
     assert r.status_code == 303 and r.headers["location"] == "/ui/queue?flash_key=call_closed"
     assert world.ctx.calls.get(call_id)["status"] == "closed"
     assert "Call closed." in c.get(r.headers["location"]).text
-    assert c.post(f"/ui/calls/{call_id}/close", data={"csrf_token": csrf}).status_code == 409
+    # another officer was quicker: the page says so (no error page)
+    late = c.post(f"/ui/calls/{call_id}/close", data={"csrf_token": csrf})
+    assert late.status_code == 303 and late.headers["location"] == "/ui/queue?flash_key=call_already_handled"
+    assert "Another officer has already handled this call." in c.get(late.headers["location"]).text
     assert c.post("/ui/calls/call_nope/close", data={"csrf_token": csrf}).status_code == 404
     assert c.post(f"/ui/calls/{call_id}/explode", data={"csrf_token": csrf}).status_code == 404
