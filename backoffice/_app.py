@@ -40,7 +40,8 @@ records and their review, kiosk enrolments with a duplicate check, and the priva
 
 * Staff: `POST /api/v1/auth/token` then `Authorization: Bearer sbs_...`.
 * Devices (gates, kiosks): `Authorization: Bearer sbd_...` issued by an admin.
-* Ingestion (`POST /api/v1/exceptions`, `/events`, `/enrolments`) needs an `Idempotency-Key` header;
+* Ingestion (`POST /api/v1/exceptions`, `/events`, `/enrolments`) and officer calls (`POST /api/v1/calls`)
+  need an `Idempotency-Key` header;
   a retry with the same key and body returns the first response (`Idempotent-Replayed: true`).
 * Every 4xx is `application/problem+json` (RFC 9457).
 * Every response to a device carries `X-Ledger-Head`, the audit ledger's signed head; devices keep the
