@@ -21,11 +21,13 @@ def entry_from_change(entry_id: str, kind: str, data: dict[str, Any]) -> Documen
     """A feed record (backoffice/API.md, ``data`` of a person or a document) as a watchlist entry."""
     if kind == "document":
         return DocumentEntry(entry_id, data["document_number"], data.get("issuing_state"),
-                             data.get("document_type"), data.get("reason") or "stolen")
+                             data.get("document_type"), data.get("reason") or "stolen",
+                             expires_on=data.get("expires_on") or None)
     if kind == "person":
         names = tuple(n for n in [data.get("name"), *(data.get("aliases") or [])] if n)
         return PersonEntry(entry_id, names, data.get("name_hanzi"), data.get("name_pinyin"),
-                           data.get("date_of_birth"), data.get("nationality"), data.get("reason") or "")
+                           data.get("date_of_birth"), data.get("nationality"), data.get("reason") or "",
+                           expires_on=data.get("expires_on") or None)  # an expired entry no longer matches
     raise WatchlistError(f"unknown watchlist entry kind {kind!r}")
 
 

@@ -104,3 +104,15 @@ def test_a_refused_credential_keeps_everything_waiting_and_skips_the_feed():
     assert [i.attempts for i in store.outbox.pending()] == [1, 0, 0]  # the round stopped at the first
     bo.auth_refused = False
     assert sync_once(store, bo).pending == 0 and len(bo.received) == 3
+
+
+def test_the_gate_keeps_the_expiry_of_a_feed_entry():
+    """An entry the back office gave an expiry (``expires_on``) stops matching at the gate after that day, as
+    on the server: the gate's copy is built from the change feed's data."""
+    from gate._watch import entry_from_change
+
+    today = dt.date(2026, 12, 6)
+    person = entry_from_change("p1", "person", {"name": "NGUYEN VAN AN", "expires_on": "2026-12-05"})
+    document = entry_from_change("d1", "document", {"document_number": "C1234567", "expires_on": "2026-12-06"})
+    assert person.in_force(today) is False and document.in_force(today) is True
+    assert entry_from_change("p2", "person", {"name": "NGUYEN VAN AN"}).in_force(today) is True
