@@ -384,14 +384,13 @@ def _t(request: Request, key: str) -> str:
 def _ui_message(request: Request, exc: BackofficeError) -> tuple[str, str | None]:
     """(message in the UI's language, the English detail or None): the known errors get a sentence of their
     own; any other keeps its detail under a translated title."""
-    from backoffice._errors import Forbidden, NotFound
+    from backoffice._errors import CsrfRefused, NotFound, PageForbidden
 
     detail = exc.detail or ""
-    if isinstance(exc, Forbidden):
-        if detail.startswith("CSRF"):  # web._csrf
-            return _t(request, "pv_err_csrf"), None
-        if detail.endswith("may not open this page"):  # deps.ui_require
-            return _t(request, "pv_err_forbidden"), None
+    if isinstance(exc, CsrfRefused):  # web._csrf
+        return _t(request, "pv_err_csrf"), None
+    if isinstance(exc, PageForbidden):  # deps.ui_require
+        return _t(request, "pv_err_forbidden"), None
     if isinstance(exc, NotFound):
         return _t(request, "pv_err_not_found"), detail
     return _t(request, "pv_err_other"), detail

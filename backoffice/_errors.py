@@ -60,6 +60,18 @@ class Forbidden(BackofficeError):
     status, slug, title = 403, "forbidden", "Not allowed for this role"
 
 
+class CsrfRefused(Forbidden):
+    """A web UI form without its CSRF token (or with a wrong one)."""
+
+    slug = "csrf-refused"
+
+
+class PageForbidden(Forbidden):
+    """A web UI page the user's role may not open."""
+
+    slug = "page-forbidden"
+
+
 class NotFound(BackofficeError):
     status, slug, title = 404, "not-found", "Not found"
 

@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 
 from backoffice._auth import Principal
 from backoffice._context import Context
-from backoffice._errors import Forbidden, Unauthorized
+from backoffice._errors import Forbidden, PageForbidden, Unauthorized
 from backoffice._idempotency import KEY_PATTERN
 
 __all__ = [
@@ -121,7 +121,7 @@ UiUser = Annotated[Principal, Depends(get_ui_user)]
 def ui_require(*allowed: str) -> Callable[..., Principal]:
     def dependency(user: UiUser) -> Principal:
         if user.role not in allowed:
-            raise Forbidden(f"role {user.role} may not open this page")
+            raise PageForbidden(f"role {user.role} may not open this page")
         return user
 
     dependency.allowed = frozenset(allowed)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 import reasons
 from backoffice._auth import ROLES, Principal
-from backoffice._errors import BackofficeError, Forbidden, Invalid, LoginThrottled
+from backoffice._errors import BackofficeError, CsrfRefused, Invalid, LoginThrottled
 from backoffice._i18n import LANGUAGES, translate
 from backoffice.deps import SESSION_COOKIE, Ctx, UiLoginRequired, ui_require
 
@@ -55,7 +55,7 @@ def render(request: Request, ctx, name: str, user: Principal | None, status_code
 
 def _csrf(ctx, user: Principal, token: str) -> None:
     if not ctx.auth.check_csrf(user, token):
-        raise Forbidden("CSRF token missing or wrong; reload the page")
+        raise CsrfRefused("CSRF token missing or wrong; reload the page")
 
 
 def _redirect(url: str) -> RedirectResponse:
