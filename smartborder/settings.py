@@ -58,6 +58,9 @@ class Settings:
     backoffice_trusted_proxies: str = ""
     #: the time zone the back office's web UI shows times in ([backoffice] ui_timezone, an IANA name)
     backoffice_ui_timezone: str = "Asia/Ho_Chi_Minh"
+    #: four-eyes on the watchlist ([backoffice] watchlist_four_eyes): a supervisor's change waits for a second
+    #: supervisor's approval (backoffice/API.md, "Watchlist")
+    backoffice_watchlist_four_eyes: bool = False
     secret_key: str = field(default="", repr=False)
     # privacy: key-encryption key (base64 or hex, 32 bytes) or a key file
     kek: str = field(default="", repr=False)
@@ -187,6 +190,15 @@ def _coerce(name: str, raw: Any) -> Any:
         return None
     if name == "backoffice_trusted_proxies" and isinstance(raw, list):
         return ",".join(str(v) for v in raw)
+    if "bool" in str(kind):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
     if "int" in str(kind):
         try:
             return int(raw)

@@ -105,6 +105,7 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         "dev": settings.is_dev, "secure_cookies": not settings.is_dev,
         "default_language": "en" if settings.language == "en" else "vi",
         "ui_timezone": getattr(settings, "backoffice_ui_timezone", None) or "Asia/Ho_Chi_Minh",
+        "watchlist_four_eyes": bool(getattr(settings, "backoffice_watchlist_four_eyes", False)),
         **matchers(face_threshold=face_threshold, fingerprint_threshold=finger_threshold),
     }
     values.update(overrides)

@@ -78,3 +78,19 @@ def test_a_key_store_beside_the_database_is_moved_in_dev_and_refused_elsewhere(t
     new_place.rename(new_place.with_name("lost.db"))
     with pytest.raises(ConfigError, match="does not exist"):
         PrivacyGateway.from_config(make_config(db_path=db), Store(db))
+
+
+def test_watchlist_four_eyes_is_configured_from_the_settings(tmp_path):
+    """Off by default; a config file ([backoffice] watchlist_four_eyes = true) or the environment turns it on;
+    a value that is not a boolean is refused, not read as off."""
+    from smartborder.settings import SettingsError
+
+    assert backoffice_config(_settings(tmp_path), environ={}).watchlist_four_eyes is False
+    config = tmp_path / "bo.toml"
+    config.write_text("[backoffice]\nwatchlist_four_eyes = true\n")
+    settings = load_settings(config, environ={}, data_dir=str(tmp_path))
+    assert backoffice_config(settings, environ={}).watchlist_four_eyes is True
+    settings = load_settings(environ={"SMARTBORDER_BACKOFFICE_WATCHLIST_FOUR_EYES": "true"}, data_dir=str(tmp_path))
+    assert settings.backoffice_watchlist_four_eyes is True
+    with pytest.raises(SettingsError, match="true or false"):
+        load_settings(environ={"SMARTBORDER_BACKOFFICE_WATCHLIST_FOUR_EYES": "sometimes"}, data_dir=str(tmp_path))
