@@ -20,6 +20,8 @@ EN: dict[str, str] = {
     "rv_device_says": "The device's explanation", "rv_no_name": "(no document read)",
     "rv_refreshes": "This list refreshes itself.", "rv_time_zone": "Times in {tz}.",
     "rv_decided_by": "by", "rv_listed_entry": "Listed entry",
+    "rv_match_hit": "HIT", "rv_match_near": "Near miss", "rv_listed_reason": "Listed for",
+    "rv_listed_source": "Source",
     "rv_decision_admit": "admitted", "rv_decision_refuse": "refused", "rv_decision_refer": "referred to a supervisor",
 }
 
@@ -42,5 +44,7 @@ VI: dict[str, str] = {
     "rv_device_says": "Giải thích của thiết bị", "rv_no_name": "(chưa đọc được giấy tờ)",
     "rv_refreshes": "Danh sách tự cập nhật.", "rv_time_zone": "Giờ theo múi {tz}.",
     "rv_decided_by": "bởi", "rv_listed_entry": "Mục trong danh sách",
+    "rv_match_hit": "TRÙNG KHỚP", "rv_match_near": "Gần khớp", "rv_listed_reason": "Lý do đưa vào danh sách",
+    "rv_listed_source": "Nguồn",
     "rv_decision_admit": "cho qua", "rv_decision_refuse": "từ chối", "rv_decision_refer": "đã chuyển cấp trên",
 }

@@ -192,7 +192,22 @@ def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTML
                   occurred_local=view.local(e["occurred_at"]), received_local=view.local(e["received_at"]),
                   decided_local=view.local(e["decided_at"]) if e.get("decided_at") else "",
                   waiting=view.waited(since) if e["status"] != "resolved" else "", waiting_since=since,
-                  bars=_score_bars(e["scores"], ctx, view), tz=ctx.config.ui_timezone)
+                  bars=_score_bars(e["scores"], ctx, view), tz=ctx.config.ui_timezone,
+                  listed=_listed_entries(ctx, e.get("watchlist_matches") or []))
+
+
+def _listed_entries(ctx, matches: list[dict]) -> dict[str, dict]:
+    """The watchlist entries behind an exception's matches, as listed now (name, Hanzi, document, why, by whom);
+    an entry deleted or deactivated since is left out (the page then shows its id)."""
+    from backoffice._errors import NotFound
+
+    out = {}
+    for m in matches:
+        try:
+            out[m["entry_id"]] = ctx.watchlist.get(m["entry_id"])
+        except NotFound:
+            continue
+    return out
 
 
 @router.get("/exceptions/{exception_id}/images/{which}")

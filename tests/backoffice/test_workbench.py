@@ -216,3 +216,20 @@ def test_an_undecodable_live_image_leaves_the_row_without_a_thumbnail(world):
     assert "images/thumb" not in row and "Khuôn mặt không khớp" in row
     assert c.get(f"/ui/exceptions/{exc}/images/chip").status_code == 422
     assert c.get(f"/ui/exceptions/{exc}").status_code == 200
+
+
+def test_review_names_the_listed_person_and_tells_a_hit_from_a_near_miss(world):
+    r = world.client.post("/api/v1/watchlist/persons", json={"id": "wl-zw", "name_hanzi": "张伟", "name": "ZHANG WEI",
+                                                              "reason": "Interpol red notice", "source": "A02"},
+                          headers=world.h("supervisor"))
+    assert r.status_code == 201, r.text
+    matches = [{"entry_id": "wl-zw", "kind": "person", "score": 0.97, "reasons": ["name"], "hit": True},
+               {"entry_id": "wl-gone", "kind": "person", "score": 0.74, "reasons": ["name"], "hit": False}]
+    eid = _post(world, "lm1", reason_codes=["watchlist_hit"], watchlist_matches=matches)
+    html = _session(world).get(f"/ui/exceptions/{eid}").text
+    table = html[html.index('id="rv-matches"'):]
+    table = table[:table.index("</table>")]
+    hit_row, near_row = table.split('<tr class="rv-')[1:3]
+    assert hit_row.startswith('hit"') and "ZHANG WEI" in hit_row and "张伟" in hit_row
+    assert "Interpol red notice" in hit_row and "A02" in hit_row
+    assert near_row.startswith('near"') and "wl-gone" in near_row  # no longer listed: its id only
