@@ -79,7 +79,7 @@ class ImageCache:
     def __init__(self, max_entries: int = 256, max_bytes: int = 32 * 1024 * 1024, ttl_s: float = 900.0,
                  clock=time.monotonic) -> None:
         self.max_entries, self.max_bytes, self.ttl_s, self.clock = max_entries, max_bytes, ttl_s, clock
-        self._items: OrderedDict[tuple[str, str], tuple[str, bytes, str, float]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, ...], tuple[str, bytes, str, float]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -90,7 +90,7 @@ class ImageCache:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def get(self, key: tuple[str, str], source_digest: str | None = None) -> tuple[bytes, str] | None:
+    def get(self, key: tuple[str, ...], source_digest: str | None = None) -> tuple[bytes, str] | None:
         """The cached image for ``key``; with ``source_digest`` only if it was made from that source."""
         with self._lock:
             hit = self._items.get(key)
@@ -103,8 +103,11 @@ class ImageCache:
             self._items.move_to_end(key)
             return data, media
 
-    def put(self, key: tuple[str, str], source_digest: str, data: bytes, media: str) -> None:
+    def put(self, key: tuple[str, ...], source_digest: str, data: bytes, media: str) -> None:
         with self._lock:
+            now = self.clock()  # expired photos leave memory on every write, not only when read again
+            for old in [k for k, v in self._items.items() if now - v[3] > self.ttl_s]:
+                self._drop(old)
             if key in self._items:
                 self._drop(key)
             if len(data) > self.max_bytes:
@@ -120,6 +123,27 @@ class ImageCache:
             for key in [k for k in self._items if k[0] == exc_id]:
                 self._drop(key)
 
-    def _drop(self, key: tuple[str, str]) -> None:
+    def clear(self) -> None:
+        """Drop everything (after an erasure or a purge: nothing decrypted before it stays in memory)."""
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def _drop(self, key: tuple[str, ...]) -> None:
         _, data, _, _ = self._items.pop(key)
         self._bytes -= len(data)
+
+
+def app_cache(app) -> ImageCache:
+    """The app's in-memory cache of converted photos and queue thumbnails (never written to disk)."""
+    state = app.state
+    if getattr(state, "review_images", None) is None:
+        state.review_images = ImageCache()
+    return state.review_images
+
+
+def forget_all(app) -> None:
+    """After an erasure or a purge: no photo decrypted before it stays in the app's memory."""
+    cache = getattr(app.state, "review_images", None)
+    if cache is not None:
+        cache.clear()

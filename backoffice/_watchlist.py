@@ -22,6 +22,7 @@ import io
 import json
 import re
 import threading
+from contextlib import contextmanager
 from typing import Any
 
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound
@@ -86,9 +87,21 @@ def _clean(kind: str, data: dict) -> dict:
     return out
 
 
+def refuse_import_under_four_eyes(four_eyes: bool, dry_run: bool) -> None:
+    """A CSV import writes many entries at once (and replaces those whose ``id`` it names): under four-eyes it
+    would pass the second supervisor by. It is refused (403); a dry run, which changes nothing, is allowed.
+    An operator imports on the host (``smartborder backoffice import-watchlist``) or turns four-eyes off."""
+    if four_eyes and not dry_run:
+        raise Forbidden("four-eyes is on: a CSV import would change the watchlist without a second supervisor; "
+                        "run a dry run here, then import on the host (smartborder backoffice import-watchlist)")
+
+
 def _ledger(privacy: Any, user: Any, action: str, record: str, details: dict) -> None:
-    """One ledger entry (who: the user; what: ``record``, the entry or pending change; why: ``details``,
-    the reason and source, never personal data), in the caller's transaction when one is open."""
+    """One ledger entry (who: the user; what: ``record``, the entry or pending change; ``details``: the
+    operation, kind, versions and ids), in the caller's transaction when one is open. The reason and the
+    source are free text about a listed person: they stay in ``watchlist_changes`` (which an erasure can
+    reach), never in the hash-chained ledger, which nothing may erase."""
+    details = {k: v for k, v in details.items() if k not in ("reason", "source")}
     if privacy is None:
         return
     ledger = getattr(privacy, "ledger", None)
@@ -171,6 +184,18 @@ class WatchlistService:
         self._indexed(version, lambda ix: ix.upsert(entry))
         return {"id": entry_id, "kind": kind, "version": version}
 
+    @contextmanager
+    def _writing(self):
+        """A write transaction; if it fails, the index (to which this process applies its writes as it makes
+        them, inside the transaction) is dropped and rebuilt from the database on the next match, so a
+        rolled-back change never stays in force in memory."""
+        try:
+            with self.store.tx() as db:
+                yield db
+        except BaseException:
+            self._index = None
+            raise
+
     def _indexed(self, version: int, apply) -> None:
         """Apply this process's own write to the built index; the index's version moves on only when no
         other writer's change is missing in between (else the next refresh replays them)."""
@@ -182,7 +207,7 @@ class WatchlistService:
 
     def upsert(self, kind: str, data: dict, actor: str, entry_id: str | None = None) -> dict:
         try:
-            with self.store.tx() as db:
+            with self._writing() as db:
                 written = self._write(db, kind, data, entry_id, actor)
         except WatchlistError as e:
             raise Invalid(str(e)) from e
@@ -192,7 +217,7 @@ class WatchlistService:
                deactivate: dict | None = None) -> int:
         """Delete an entry (active or deactivated); with ``deactivate`` (``{at, by, reason}``) deactivate an
         active one instead: both are a ``delete`` in the feed."""
-        with self.store.tx() as db:
+        with self._writing() as db:
             live = "deleted = 0" if deactivate else "(deleted = 0 OR deactivated IS NOT NULL)"
             row = db.execute(f"SELECT kind FROM watchlist_entries WHERE id = ? AND {live}", [entry_id]).fetchone()  # noqa: S608
             if row is None:
@@ -313,7 +338,7 @@ class WatchlistService:
                             reason, user.actor, now_iso()])
                 _ledger(privacy, user, f"watchlist_request:{op}", entry_id, {**details, "pending": pid})
             return {"status": "pending", "pending": self.pending_get(pid)}
-        with self.store.tx() as db:
+        with self._writing() as db:
             version = self._do(db, op, kind, entry_id, data, reason, user.actor)
             _ledger(privacy, user, f"watchlist_{op}", entry_id, {**details, "version": version})
         return {"status": "applied", "entry": self.get(entry_id) if op != "delete" else None}
@@ -358,7 +383,7 @@ class WatchlistService:
     def decide(self, pending_id: str, approve: bool, user: Any, privacy: Any, reason: str = "") -> dict:
         """Approve (a second supervisor, never the one who asked) or reject (anyone may, the asker too:
         a withdrawal) a pending change; an approved change is applied as :meth:`change` would."""
-        with self.store.tx() as db:
+        with self._writing() as db:
             row = db.execute("SELECT op, entry_id, kind, data, reason, requested_by, status FROM watchlist_pending "
                              "WHERE id = ?", [pending_id]).fetchone()
             if row is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from backoffice._review_images import forget_all
 from backoffice.deps import Ctx, PrivacyOfficer
 from backoffice.schemas import (
     LedgerEntryPublic,
@@ -32,11 +33,12 @@ def retention_report(officer: PrivacyOfficer, ctx: Ctx) -> list[RetentionRowPubl
 
 
 @router.post("/purge", responses=_P)
-def purge(officer: PrivacyOfficer, ctx: Ctx, dry_run: bool = True) -> PurgeResultPublic:
+def purge(request: Request, officer: PrivacyOfficer, ctx: Ctx, dry_run: bool = True) -> PurgeResultPublic:
     """Run the retention purge (``dry_run=true`` by default: report what would go)."""
     result = ctx.privacy.purge(dry_run=dry_run, actor=officer.actor, role=officer.role)
     if not dry_run:
         ctx.records.enrolments.invalidate()
+        forget_all(request.app)  # no photo decrypted before the purge stays in memory
     return result
 
 
@@ -67,11 +69,12 @@ def export_subject(body: SubjectLookup, officer: PrivacyOfficer, ctx: Ctx) -> Su
 
 
 @router.post("/subjects/erase", responses=_P)
-def erase_subject(body: SubjectLookup, officer: PrivacyOfficer, ctx: Ctx) -> SubjectErasurePublic:
+def erase_subject(request: Request, body: SubjectLookup, officer: PrivacyOfficer, ctx: Ctx) -> SubjectErasurePublic:
     """Erase (crypto-shred) every record of the holder of a document."""
     subject = ctx.records.subject_id(body.issuing_state, body.document_number)
     result = ctx.privacy.erase_subject(subject, actor=officer.actor, role=officer.role, purpose=body.purpose)
     ctx.records.enrolments.invalidate()  # the records were dropped with the keys; the galleries reload
+    forget_all(request.app)
     return result
 
 

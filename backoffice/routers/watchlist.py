@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from backoffice._errors import Invalid
+from backoffice._watchlist import refuse_import_under_four_eyes
 from backoffice.deps import Ctx, Supervisor, WatchlistChecker, WatchlistFeedReader, WatchlistReader
 from backoffice.schemas import (
     DeactivateCreate,
@@ -134,6 +135,7 @@ async def import_csv(request: Request, supervisor: Supervisor, ctx: Ctx,
     """Import a CSV with a header row. Persons: id, name, aliases (``;``-separated), name_hanzi,
     name_pinyin, date_of_birth, nationality, reason. Documents: id, document_number,
     issuing_state, document_type, reason. The report gives each row's status and errors."""
+    refuse_import_under_four_eyes(ctx.config.watchlist_four_eyes, dry_run)
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

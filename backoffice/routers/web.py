@@ -138,14 +138,11 @@ def _statuses(user: Principal) -> list[str]:
     return ["open", "referred"] if user.role == "supervisor" else ["open"]
 
 
-def _image_cache(request: Request):
+def image_cache(request: Request):
     """The app's in-memory cache of converted photos and queue thumbnails (never written to disk)."""
-    from backoffice._review_images import ImageCache
+    from backoffice._review_images import app_cache
 
-    state = request.app.state
-    if getattr(state, "review_images", None) is None:
-        state.review_images = ImageCache()
-    return state.review_images
+    return app_cache(request.app)
 
 
 @router.get("/queue")
@@ -155,7 +152,7 @@ def queue(request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
     statuses = _statuses(user)
     count, version = ctx.records.queue_version(statuses)
     items, total, lives = ctx.records.queue_view(user, statuses, QUEUE_LIMIT)
-    cache, lang, view = _image_cache(request), _lang(request, ctx), _View(request, ctx)
+    cache, lang, view = image_cache(request), _lang(request, ctx), _View(request, ctx)
     for e in items:
         live = lives.get(e["id"])
         e["has_thumb"] = live is not None
@@ -219,16 +216,16 @@ def review_image(exception_id: str, which: str, request: Request, ctx: Ctx, user
 
     if which not in ("live", "chip", "thumb"):
         raise Invalid("image must be live, chip or thumb")
-    cache = _image_cache(request)
+    cache = image_cache(request)
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     try:
-        if which == "thumb":
-            hit = cache.get((exception_id, "thumb"))
+        if which == "thumb":  # cached per officer: only one whose own queue view was ledgered gets it from memory
+            hit = cache.get((exception_id, "thumb", user.actor))
             if hit is not None and ctx.records.live_image_registered(exception_id):
                 return Response(hit[0], media_type=hit[1], headers=headers)
             data, _ = ctx.records.exception_image(exception_id, "live", user)
             out = thumbnail(data)
-            cache.put((exception_id, "thumb"), digest(data), out, "image/jpeg")
+            cache.put((exception_id, "thumb", user.actor), digest(data), out, "image/jpeg")
             return Response(out, media_type="image/jpeg", headers=headers)
         data, media = ctx.records.exception_image(exception_id, which, user)
         if media in ("image/jpeg", "image/png"):
@@ -253,7 +250,7 @@ def decide(exception_id: str, request: Request, ctx: Ctx, user: UiGuard,
     if decision not in ("admit", "refuse", "refer"):
         raise Invalid("decision must be admit, refuse or refer")
     ctx.records.decide(exception_id, user, decision, notes)
-    _image_cache(request).forget(exception_id)
+    image_cache(request).forget(exception_id)
     following = ctx.records.next_in_queue(_statuses(user), after=exception_id)
     if following is None:
         return _redirect("/ui/queue?flash_key=decided")

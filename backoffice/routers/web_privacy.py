@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from backoffice._auth import Principal
 from backoffice._errors import Invalid
 from backoffice._i18n import translate
+from backoffice._review_images import forget_all
 from backoffice.deps import Ctx
 from backoffice.routers.web import SECURITY_HEADERS, UiPrivacy, _csrf, _lang, render
 
@@ -77,6 +78,8 @@ def privacy_purge(request: Request, ctx: Ctx, user: UiPrivacy, dry_run: Annotate
                   csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
     _csrf(ctx, user, csrf_token)
     result = ctx.privacy.purge(dry_run=bool(dry_run), actor=user.actor, role=user.role)
+    if not dry_run:
+        forget_all(request.app)
     if not dry_run:
         ctx.records.enrolments.invalidate()
     result["categories"] = _by_category(_lang(request, ctx), result.get("by_category") or {})
@@ -143,6 +146,7 @@ def privacy_subject(request: Request, ctx: Ctx, user: UiPrivacy,
             return render(request, ctx, "error.html", user, 403, status=403, title=translate(lang, "pv_err_title_403"),
                           message=translate(lang, "pv_err_confirm"))
         result = ctx.privacy.erase_subject(subject, actor=user.actor, role=user.role, purpose=purpose)
+        forget_all(request.app)
         ctx.records.enrolments.invalidate()  # the records were dropped with the keys; the galleries reload
         return _privacy_page(request, ctx, user, erase_result=result, erased_document=document_number,
                              erased_state=issuing_state)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from backoffice._errors import BackofficeError, Conflict, Forbidden, Invalid, NotFound
 from backoffice._i18n import translate
+from backoffice._watchlist import refuse_import_under_four_eyes
 from backoffice.deps import Ctx
 from backoffice.routers.web import UiGuard, UiSupervisor, _csrf, _lang, render
 from backoffice.schemas import DeactivateCreate, DocumentUpdate, PendingDecisionCreate, PersonUpdate
@@ -198,6 +199,7 @@ async def watchlist_import(request: Request, ctx: Ctx, user: UiSupervisor, file:
                            dry_run: Annotated[str, Form(max_length=5)] = "",
                            csrf_token: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
     _csrf(ctx, user, csrf_token)
+    refuse_import_under_four_eyes(ctx.config.watchlist_four_eyes, bool(dry_run))
     try:
         text = (await file.read()).decode("utf-8")
     except UnicodeDecodeError:

@@ -233,3 +233,39 @@ def test_review_names_the_listed_person_and_tells_a_hit_from_a_near_miss(world):
     assert hit_row.startswith('hit"') and "ZHANG WEI" in hit_row and "张伟" in hit_row
     assert "Interpol red notice" in hit_row and "A02" in hit_row
     assert near_row.startswith('near"') and "wl-gone" in near_row  # no longer listed: its id only
+
+
+def test_a_cached_thumbnail_is_served_only_to_the_officer_whose_read_was_ledgered(world):
+    eid = _post(world, "th1", reason_codes=["face_mismatch"])
+    world.ctx.auth.create_user("guard-b", "correct horse battery", "border_guard", display_name="B")
+    a, b = _session(world), _session(world, "guard-b")
+    assert a.get("/ui/queue").status_code == 200
+    assert a.get(f"/ui/exceptions/{eid}/images/thumb").status_code == 200
+
+    def reads(actor):
+        return [e for e in world.ctx.privacy.ledger.entries(limit=10_000)
+                if e.actor == actor and e.action.startswith("read:") and e.action != "read:queue"]
+
+    before = len(reads("user:guard-b"))
+    assert b.get(f"/ui/exceptions/{eid}/images/thumb").status_code == 200  # not from A's cached copy
+    assert len(reads("user:guard-b")) == before + 1
+
+
+def test_erasure_and_purge_leave_no_photo_in_memory(world):
+    from backoffice._review_images import app_cache
+
+    eid = _post(world, "er1", reason_codes=["face_mismatch"], chip_image=jp2_b64())
+    c = _session(world)
+    assert c.get(f"/ui/exceptions/{eid}/images/chip").status_code == 200
+    assert c.get(f"/ui/exceptions/{eid}/images/thumb").status_code == 200
+    assert len(app_cache(world.app)) == 2
+    r = world.client.post("/api/v1/privacy/subjects/erase", json={
+        "document_number": "C1234567", "issuing_state": "VNM", "purpose": "erasure request"},
+        headers=world.h("privacy_officer"))
+    assert r.status_code == 200, r.text
+    assert len(app_cache(world.app)) == 0
+    _post(world, "er2", reason_codes=["face_mismatch"], chip_image=jp2_b64())
+    eid2 = _queue_ids(c.get("/ui/queue").text)[0]
+    assert c.get(f"/ui/exceptions/{eid2}/images/chip").status_code == 200 and len(app_cache(world.app)) >= 1
+    r = world.client.post("/api/v1/privacy/purge?dry_run=false", headers=world.h("privacy_officer"))
+    assert r.status_code == 200 and len(app_cache(world.app)) == 0
