@@ -133,6 +133,13 @@ class Records:
         out.sort(key=lambda e: (e["severity"], e["waiting_since"], e["received_at"], e["id"]))
         return out
 
+    def severity(self, exc_id: str) -> int:
+        """The severity of an exception's worst reason (``reasons.severity``; no personal data read)."""
+        row = self.store.one("SELECT reason_codes FROM exceptions WHERE id = ?", (exc_id,))
+        if row is None:
+            raise NotFound(f"no exception {exc_id!r}")
+        return min((reasons.severity(code) for code in json.loads(row["reason_codes"])), default=3)
+
     def next_in_queue(self, statuses: list[str], after: str | None = None) -> str | None:
         """The case to open after ``after``: the one following it in queue order, else (it was the last, or
         it left the queue: decided) the first other than it; None when no other case waits."""
@@ -158,10 +165,12 @@ class Records:
         """The first ``limit`` cases in queue order with the personal data a queue row shows (name, document
         number, nationality) and the live capture (for its thumbnail): ``(rows, total, live images by id)``.
 
-        The reads go through the vault like the review's, under ONE ledger entry for the page view
-        (``read:queue``, the exceptions shown in ``details``) written before anything is decrypted, rather
-        than one per row and item: privacy officers see who looked at which cases, and a self-refreshing
-        queue does not flood the ledger. An item that cannot be opened (purged, erased) reads as absent."""
+        The reads go through the vault like the review's, under one ledger entry per traveller shown
+        (``read:queue``, with the subject id, so a subject access request lists queue views too, and in
+        ``details`` the page view's id and the exception), written before anything is decrypted, rather than
+        one per item read: privacy officers see who looked at which cases, and a self-refreshing queue (it
+        reloads only when the waiting set changes) does not flood the ledger. An item that cannot be opened
+        (purged, erased) reads as absent."""
         ordered = self.queue_order(statuses)
         shown = ordered[:limit]
         from backoffice._privacy import _basis
@@ -169,9 +178,10 @@ class Records:
         gateway = self.privacy
         items: dict[str, tuple[Any, Any]] = {}
         with self.store.tx():
-            if shown:  # an empty queue shows no personal data: nothing to ledger
-                gateway.ledger.append(user.actor, user.role, "read:queue", "queue", purpose, _basis(purpose),
-                                      details={"exceptions": [e["id"] for e in shown]})
+            view = new_id("qv")  # an empty queue shows no personal data: nothing to ledger
+            for e in shown:
+                gateway.ledger.append(user.actor, user.role, "read:queue", e["id"], purpose, _basis(purpose),
+                                      subject_id=e["subject_id"], details={"view": view})
             for e in shown:
                 personal_ref, live_ref = e["_refs"]
                 items[e["id"]] = (gateway.retention.get(personal_ref) if personal_ref else None,

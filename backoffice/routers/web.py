@@ -177,7 +177,7 @@ def queue_count(ctx: Ctx, user: UiGuard) -> JSONResponse:
 
 
 @router.get("/exceptions/{exception_id}")
-def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTMLResponse:
+def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard, confirm_admit: str = "") -> HTMLResponse:
     e = ctx.records.exception_detail(exception_id, user)
     can_decide = e["status"] == "open" or (e["status"] == "referred" and user.role == "supervisor")
     view = _View(request, ctx)
@@ -190,7 +190,8 @@ def review(exception_id: str, request: Request, ctx: Ctx, user: UiGuard) -> HTML
                   decided_local=view.local(e["decided_at"]) if e.get("decided_at") else "",
                   waiting=view.waited(since) if e["status"] != "resolved" else "", waiting_since=since,
                   bars=_score_bars(e["scores"], ctx, view), tz=ctx.config.ui_timezone,
-                  listed=_listed_entries(ctx, e.get("watchlist_matches") or []))
+                  listed=_listed_entries(ctx, e.get("watchlist_matches") or []),
+                  confirm_admit=confirm_admit == "1" and e["status"] != "resolved")
 
 
 def _listed_entries(ctx, matches: list[dict]) -> dict[str, dict]:
@@ -244,11 +245,16 @@ def review_image(exception_id: str, which: str, request: Request, ctx: Ctx, user
 def decide(exception_id: str, request: Request, ctx: Ctx, user: UiGuard,
            decision: Annotated[str, Form(max_length=10)] = "",
            notes: Annotated[str, Form(max_length=2000)] = "",
+           confirm_admit: Annotated[str, Form(max_length=3)] = "",
            csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """Record the decision, then open the next case in queue order (or the queue, saying none is left)."""
+    """Record the decision, then open the next case in queue order (or the queue, saying none is left).
+    Admitting a watchlist hit or a suspected fraud (severity 0 or 1) takes a second, confirming press: the
+    first one opens the case again asking for it (two presses in all, the issue's limit)."""
     _csrf(ctx, user, csrf_token)
     if decision not in ("admit", "refuse", "refer"):
         raise Invalid("decision must be admit, refuse or refer")
+    if decision == "admit" and confirm_admit != "yes" and ctx.records.severity(exception_id) <= 1:
+        return _redirect(f"/ui/exceptions/{exception_id}?confirm_admit=1")
     ctx.records.decide(exception_id, user, decision, notes)
     image_cache(request).forget(exception_id)
     following = ctx.records.next_in_queue(_statuses(user), after=exception_id)

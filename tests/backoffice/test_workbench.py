@@ -77,16 +77,21 @@ def test_queue_orders_by_severity_then_waiting_time(world):
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 120
 
 
-def test_queue_view_is_one_ledger_entry_naming_the_cases(world):
-    ids = [_post(world, f"l{i}", reason_codes=["face_mismatch"]) for i in range(3)]
+def test_queue_view_is_ledgered_per_traveller_shown(world):
+    ids = [_post(world, f"l{i}", reason_codes=["face_mismatch"], document=_doc(f"Q000000{i}", f"ROW{i}"))
+           for i in range(3)]
     rows_before = world.ctx.store.one("SELECT COUNT(*) AS n FROM ledger_entries")["n"]
     c = _session(world)
     assert c.get("/ui/queue").status_code == 200
     new = world.ctx.store.query("SELECT * FROM ledger_entries ORDER BY seq")[rows_before:]
     views = [r for r in new if r["action"] == "read:queue"]
-    assert len(views) == 1, [r["action"] for r in new]
-    assert views[0]["actor"].endswith("border-guard") and views[0]["purpose"] == "border_exception_review"
-    assert sorted(json.loads(views[0]["details"])["exceptions"]) == sorted(ids)
+    assert len(views) == 3, [r["action"] for r in new]
+    assert all(v["actor"].endswith("border-guard") and v["purpose"] == "border_exception_review" for v in views)
+    assert sorted(v["record"] for v in views) == sorted(ids)
+    assert len({json.loads(v["details"])["view"] for v in views}) == 1  # one page view
+    # a subject access request lists the queue view of that traveller
+    subject = world.ctx.records.subject_id("VNM", "Q0000001")
+    assert [v["record"] for v in views if v["subject_id"] == subject] == [ids[1]]
     # the personal data was not read item by item for the view
     assert not [r for r in new if r["action"].startswith("read:") and r["action"] != "read:queue"]
 
@@ -264,8 +269,26 @@ def test_erasure_and_purge_leave_no_photo_in_memory(world):
         headers=world.h("privacy_officer"))
     assert r.status_code == 200, r.text
     assert len(app_cache(world.app)) == 0
-    _post(world, "er2", reason_codes=["face_mismatch"], chip_image=jp2_b64())
-    eid2 = _queue_ids(c.get("/ui/queue").text)[0]
+    eid2 = _post(world, "er2", reason_codes=["face_mismatch"], chip_image=jp2_b64())
     assert c.get(f"/ui/exceptions/{eid2}/images/chip").status_code == 200 and len(app_cache(world.app)) >= 1
     r = world.client.post("/api/v1/privacy/purge?dry_run=false", headers=world.h("privacy_officer"))
     assert r.status_code == 200 and len(app_cache(world.app)) == 0
+
+
+def test_admitting_a_watchlist_hit_takes_a_confirming_second_press(world):
+    hit = _post(world, "cf1", reason_codes=["watchlist_hit"])
+    face = _post(world, "cf2", reason_codes=["face_mismatch"])
+    c = _session(world)
+    page = c.get(f"/ui/exceptions/{hit}").text
+    r = c.post(f"/ui/exceptions/{hit}/decision", data={"decision": "admit", "csrf_token": _csrf(page)})
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/exceptions/{hit}?confirm_admit=1"
+    assert world.ctx.store.one("SELECT status FROM exceptions WHERE id = ?", (hit,))["status"] == "open"  # not yet
+    page = c.get(r.headers["location"]).text
+    assert 'id="rv-confirm-admit"' in page and 'name="confirm_admit" value="yes"' in page
+    r = c.post(f"/ui/exceptions/{hit}/decision", data={"decision": "admit", "confirm_admit": "yes",
+                                                       "csrf_token": _csrf(page)})
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/ui/exceptions/{face}")
+    # a face mismatch (identity doubt, not fraud) is admitted with one press
+    page = c.get(f"/ui/exceptions/{face}").text
+    r = c.post(f"/ui/exceptions/{face}/decision", data={"decision": "admit", "csrf_token": _csrf(page)})
+    assert r.status_code == 303 and "confirm_admit" not in r.headers["location"]
