@@ -153,7 +153,7 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "The fingerprint check is not available at the moment.",
         "zh": "指纹核验暂时无法使用。",
     }),
-    "watchlist_stale": (_OTHER, {
+    "watchlist_stale": (_DOUBT, {  # not checked against a current watchlist: could be a hit
         "vi": "Bản sao danh sách theo dõi tại cổng đã cũ",
         "en": "Local watchlist copy out of date",
         "zh": "本地监控名单副本已过期",
@@ -198,7 +198,7 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "A device is not working right now. We apologise for the inconvenience.",
         "zh": "设备暂时出现故障，给您带来不便，敬请谅解。",
     }),
-    "evidence_missing": (_OTHER, {
+    "evidence_missing": (_DOUBT, {  # a check that could not be made is a doubt, not routine
         "vi": "Chưa thực hiện đủ các bước kiểm tra bắt buộc",
         "en": "Required checks not completed",
         "zh": "必需的检查未完成",

@@ -97,10 +97,12 @@ def test_severity():
     assert severity("watchlist_hit") == 0
     for code in FRAUD:
         assert severity(code) == 1, code
-    for code in ("face_mismatch", "fingerprint_mismatch", "duplicate_enrolment", "tailgating"):
+    # identity doubt, and the checks that could not be made (a stale watchlist copy could hide a hit)
+    doubt = ("face_mismatch", "fingerprint_mismatch", "duplicate_enrolment", "tailgating", "watchlist_stale",
+             "evidence_missing")
+    for code in doubt:
         assert severity(code) == 2, code
-    for code in set(CODES) - {"watchlist_hit", *FRAUD, "face_mismatch", "fingerprint_mismatch",
-                              "duplicate_enrolment", "tailgating"}:
+    for code in set(CODES) - {"watchlist_hit", *FRAUD, *doubt}:
         assert severity(code) == 3, code
     assert severity("never_heard_of") == 3
     assert sorted(["timeout", "face_mismatch", "watchlist_hit", "chip_cloned"], key=severity) == [
