@@ -153,6 +153,19 @@ def serve(app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def chromium(*extra_args: str) -> Iterator:
+    """Debian's chromium driven by Playwright (headless), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args], headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def login(page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/ui/login")
     page.fill("#username", username)

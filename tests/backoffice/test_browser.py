@@ -5,19 +5,14 @@ tmp/artefacts/backoffice/."""
 from __future__ import annotations
 
 import json
-import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.backoffice.conftest import PASSWORD, build_world, exception_body, make_config
+from tests.backoffice.screenshots import CHROMIUM, chromium, serve
 
-CHROMIUM = os.environ.get("SMARTBORDER_CHROMIUM", "/usr/bin/chromium")
 ARTEFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artefacts" / "backoffice"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"chromium not found at {CHROMIUM} (apt-get install chromium)")
@@ -26,32 +21,17 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    import uvicorn
-
     world = build_world(make_config(db_path=tmp_path_factory.mktemp("browser") / "bo.db"))
-    config = uvicorn.Config(world.app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                            log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    world.base = f"http://127.0.0.1:{port}"
-    yield world
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(world.app) as base:
+        world.base = base
+        yield world
 
 
 @pytest.fixture(scope="module")
 def browser():
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _login(page, base: str, username: str) -> None:

@@ -5,45 +5,28 @@ Screenshots go to tmp/artefacts/backoffice/."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from tests.backoffice.conftest import build_world, make_config
-from tests.backoffice.test_browser import ARGS, ARTEFACTS, CHROMIUM, _login, _shot, sync_api
+from tests.backoffice.screenshots import chromium, serve
+from tests.backoffice.test_browser import ARTEFACTS, CHROMIUM, _login, _shot
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM}")
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    import uvicorn
-
     world = build_world(make_config(db_path=tmp_path_factory.mktemp("calls-browser") / "bo.db"))
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=0, log_level="warning",
-                                           access_log=False, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    world.base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield world
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(world.app) as base:
+        world.base = base
+        yield world
 
 
 @pytest.fixture(scope="module")
 def browser():
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        # a guard's workstation lets the page sound without a click first
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, "--autoplay-policy=no-user-gesture-required"],
-                              headless=True)
+    with chromium("--autoplay-policy=no-user-gesture-required") as b:  # a guard's workstation lets the page sound
         yield b
-        b.close()
 
 
 def test_a_kiosk_call_appears_on_the_guard_page_and_is_acknowledged_by_a_click(live, browser):

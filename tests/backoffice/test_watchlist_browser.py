@@ -4,14 +4,13 @@ Screenshots go to tmp/artefacts/backoffice/."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.backoffice.conftest import build_world, make_config
-from tests.backoffice.test_browser import ARGS, ARTEFACTS, CHROMIUM, _login, _shot
+from tests.backoffice.screenshots import chromium, serve
+from tests.backoffice.test_browser import ARTEFACTS, CHROMIUM, _login, _shot
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"chromium not found at {CHROMIUM} (apt-get install chromium)")
@@ -20,30 +19,17 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    import uvicorn
-
     world = build_world(make_config(db_path=tmp_path_factory.mktemp("wl-browser") / "bo.db"))
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=0, log_level="warning",
-                                           access_log=False, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    world.base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield world
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(world.app) as base:
+        world.base = base
+        yield world
 
 
 @pytest.fixture(scope="module")
 def browser():
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_supervisor_adds_a_hanzi_only_entry_and_the_mrz_pinyin_name_is_a_hit(live, browser):

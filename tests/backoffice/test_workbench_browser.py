@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.backoffice.conftest import PASSWORD, build_world, exception_body, make_config
-from tests.backoffice.screenshots import ARGS, login, seed, serve
+from tests.backoffice.screenshots import chromium, login, seed, serve
 
 CHROMIUM = os.environ.get("SMARTBORDER_CHROMIUM", "/usr/bin/chromium")
 ARTEFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artefacts" / "backoffice"
@@ -35,10 +35,8 @@ def live(tmp_path):
 @pytest.fixture(scope="module")
 def browser():
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _guard_page(browser, live, lang: str = "en"):
