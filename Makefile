@@ -7,15 +7,15 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
-	vsmartcard-vpcd chromium fonts-ocr-b
+	vsmartcard-vpcd chromium fonts-ocr-b espeak-ng
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup apt venv models demo test lint contracts pytest bench fuzz screenshots doctor clean
+.PHONY: setup apt venv models voice demo test lint contracts pytest bench fuzz screenshots doctor clean
 
-setup: apt venv models
+setup: apt venv models voice
 
 # Debian packages, installed only when running as root and only those missing.
 apt:
@@ -43,6 +43,11 @@ var/models/dlib_resnet_v1.onnx: $(STAMP) models/build_dlib_resnet_onnx.py
 
 var/models/facenet_20180408.onnx: $(STAMP) models/build_facenet_onnx.py
 	$(PY) -m models.build_facenet_onnx
+
+# The kiosk's spoken instructions (kiosk/voice.py): var/voice/<lang>/<key>.wav by espeak-ng (apt) and a beep;
+# only texts that changed are spoken again. Without espeak-ng it says so and the kiosk stays silent.
+voice: $(STAMP)
+	$(PY) -m kiosk.voice build
 
 doctor: setup
 	$(VENV)/bin/smartborder doctor

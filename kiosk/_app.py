@@ -31,7 +31,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
 from enrollment import EnrolmentWorkflow, Outcome, Step
 from kiosk._consent import ConsentNotice, consent_notice
-from kiosk._i18n import CJK_FONT, LATIN_FONT, Catalogues, catalogues, font_for
+from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
 from kiosk._screens import (
     ChipScreen,
     ConsentScreen,
@@ -42,6 +42,7 @@ from kiosk._screens import (
     LanguageScreen,
     ReviewScreen,
 )
+from kiosk.voice import SCREEN_PROMPTS, VOICE_DIR, Voice, finger_instruction
 
 __all__ = ["KioskApp", "SCREENS", "STEP_SCREENS"]
 
@@ -78,7 +79,7 @@ class KioskApp(App):
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
                  consent: ConsentNotice | None = None, default_lang: str = "vi", done_return_s: float = 10.0,
-                 tick_s: float = 0.5,
+                 tick_s: float = 0.5, voice: Voice | bool = True,
                  flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
                  **kw) -> None:
         super().__init__(**kw)
@@ -105,6 +106,15 @@ class KioskApp(App):
         self._officer_view: ModalView | None = None
         self._return_ev = self._pending_ev = None
         workflow.on_change = self._on_step
+        #: spoken instructions and the capture beep (kiosk/voice.py); voice=False ([kiosk] voice = false) mutes
+        if not isinstance(voice, Voice):
+            voice = Voice(VOICE_DIR, default_lang, muted=not voice, texts=self.texts)
+        self.voice = voice
+        self.voice.lang = default_lang
+        self.spoken: list[str] = []  # "lang/id" of everything said, "beep" per beep (tests, autopilot)
+        self._shown_step: Step | None = None
+        self._face_spoken: tuple[str, float] = ("", 0.0)
+        self._prompt_ev = None
 
     # -- texts -----------------------------------------------------------------------------------
     def t(self, key: str, lang: str | None = None, **values) -> str:
@@ -116,6 +126,55 @@ class KioskApp(App):
 
     def on_lang(self, _instance, lang: str) -> None:
         self.font = font_for(lang)
+        if hasattr(self, "voice"):  # a language change says the screen's instruction again
+            self.voice.lang = lang
+            self._prompt_soon()
+
+    # -- voice -----------------------------------------------------------------------------------
+    def speak(self, *uids) -> None:
+        """Say these utterances (catalogue keys, or ``(key, lang)``) in turn, cutting what was being said."""
+        queued = self.voice.say(*(u for u in uids if u))
+        self.spoken.extend(f"{p.parent.name}/{p.stem}" for p in queued)
+
+    def capture_beep(self) -> None:
+        if self.voice.beep():
+            self.spoken.append("beep")
+
+    def _prompt_soon(self) -> None:
+        """One prompt for a screen change and a language change in the same moment, after the fade."""
+        if self._prompt_ev is not None:
+            self._prompt_ev.cancel()
+        self._prompt_ev = Clock.schedule_once(self._speak_screen, 0.3)
+
+    def _speak_screen(self, _dt=None) -> None:
+        """The current screen's instruction in the session's language (the language screen's in all three)."""
+        self._prompt_ev = None
+        name = self.sm.current if hasattr(self, "sm") else ""
+        if name == "language":
+            order = (self.lang, *(lang for lang in LANGUAGES if lang != self.lang))
+            self.speak(*((key, lang) for lang in order for key in SCREEN_PROMPTS[name]))
+        elif name == "fingerprints":
+            self.speak(*SCREEN_PROMPTS[name], finger_instruction(self.workflow.finger_task))
+        elif name == "done":
+            done = self.screen("done")
+            self.speak(f"done.{done.outcome}" if done.outcome else "", f"reason.{done.reason}" if done.reason else "")
+        else:
+            self.speak(*SCREEN_PROMPTS.get(name, ()))
+
+    def speak_face(self, fb) -> None:
+        """The face screen's feedback: a new liveness challenge at once, else a new guidance message at most
+        every 4 s (the preview refreshes 30 times a second)."""
+        last, when = self._face_spoken
+        now = time.monotonic()
+        if fb.challenge:
+            key = fb.challenge
+        elif fb.messages and now - when >= 4.0:
+            key = fb.messages[0]
+        else:
+            return
+        if key != last:
+            self._face_spoken = (key, now)
+            self.speak(key)
 
     # -- building --------------------------------------------------------------------------------
     def build(self):
@@ -130,11 +189,13 @@ class KioskApp(App):
         if self.flush_every_s:
             Clock.schedule_interval(self._flush, self.flush_every_s)
         self.sm = sm
+        self._prompt_soon()  # the first screen's prompt
         return sm
 
     def _screen_changed(self, _sm, name: str) -> None:
         self.current_screen = name
         self.transitions.append((name, time.perf_counter()))
+        self._prompt_soon()
 
     def _on_touch(self, *_args) -> bool:
         self.workflow.touch()
@@ -182,6 +243,9 @@ class KioskApp(App):
     def _show(self, step: Step) -> None:
         wf = self.workflow
         step = wf.step  # the latest, in case several transitions queued up
+        if self._shown_step is Step.FACE and step in (Step.FINGERPRINTS, Step.REVIEW):
+            self.capture_beep()  # the photo was taken
+        self._shown_step = step
         name = STEP_SCREENS[step]
         for ev in (self._return_ev, self._pending_ev):
             if ev is not None:
@@ -246,6 +310,8 @@ class KioskApp(App):
                 screen.message = self.t(fb.message)
                 screen.attempts_left = fb.attempts_left
                 screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is step
+                if not fb.ok:
+                    self.speak(fb.message)
             Clock.schedule_once(show, 0)
 
         self._background(run)
@@ -268,11 +334,18 @@ class KioskApp(App):
 
         def scan():
             capture = self.scanner.capture()
+            Clock.schedule_once(lambda _dt: self.capture_beep(), 0)
             preview = capture.image
             fb = self.workflow.capture_fingers(capture)
             screen.show_capture(preview, fb)
+            Clock.schedule_once(lambda _dt: self._speak_fingers(fb), 0)
 
         self._background(scan)
+
+    def _speak_fingers(self, fb) -> None:
+        """After a capture: its first feedback message, then the next task while fingers are still wanted."""
+        task = self.workflow.finger_task if self.workflow.step is Step.FINGERPRINTS else None
+        self.speak(*fb.messages[:1], finger_instruction(task))
 
     def retake(self, what: str) -> None:
         self.workflow.retake(Step(what))

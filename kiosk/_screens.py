@@ -177,6 +177,7 @@ class FaceScreen(KioskScreen):
             if text not in texts and text != self.challenge:
                 texts.append(text)
         self.guidance = "  ".join(texts[:2])
+        self.app.speak_face(fb)  # the challenge and the guidance, spoken
 
 
 class FingerprintScreen(KioskScreen):

@@ -104,6 +104,7 @@ class Settings:
     kiosk_liveness: str = "active"  # "active" | "off" (an explicit relaxation)
     kiosk_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     kiosk_kek_file: Path | None = None  # the outbox vault's KEK; default key_dir/kiosk.kek
+    kiosk_voice: bool = True  # spoken instructions and capture beeps (kiosk/voice.py); false: the staff's mute
     # the back office's matchers: names in the engines' calibrated THRESHOLDS
     backoffice_face_threshold: str = "fmr_5e-4"
     backoffice_fingerprint_threshold: str = "fmr_5e-4"

@@ -90,7 +90,7 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
 
     configure_kivy(fullscreen=fullscreen)
     app = create_app(kiosk_.workflow, camera=devices.camera, scanner=devices.scanner, sim=sim_world,
-                     default_lang=config.language, consent=kiosk_.consent)
+                     default_lang=config.language, consent=kiosk_.consent, voice=settings.kiosk_voice)
     try:
         if autopilot:
             from kiosk.sim import run_autopilot

@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     result["outbox_pending"] = [item.kind for item in outbox.pending()]
     result["outbox_parked"] = [item.kind for item in outbox.parked()]
     result["session_left"] = workflow.session is not None
+    result["spoken"] = app.spoken  # kiosk/voice.py: what the app said ("lang/key") and its beeps
     open(args.result, "w").write(json.dumps(result, indent=2, ensure_ascii=False))
     return 0 if result.get("ok") else 1
 
