@@ -11,6 +11,7 @@ mouth corner on the image left, mouth corner on the image right (``NaN`` where a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biometrics._native_log import native_quiet
 from models import model_path
 
 __all__ = [
@@ -213,10 +215,12 @@ def _detect_mediapipe(rgb: np.ndarray, min_face: int) -> list[FaceDetection]:
 
         return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
-    det = _get("mediapipe", factory)
+    starting = "mediapipe" not in _cache  # the graph logs to stderr as it starts (biometrics._native_log)
+    with native_quiet() if starting else contextlib.nullcontext():
+        det = _get("mediapipe", factory)
+        with _lock:  # a mediapipe graph is not re-entrant
+            result = det.process(rgb)
     h, w = rgb.shape[:2]
-    with _lock:  # a mediapipe graph is not re-entrant
-        result = det.process(rgb)
     out = []
     for d in result.detections or []:
         bb = d.location_data.relative_bounding_box

@@ -21,12 +21,15 @@ at (+-0.5, 0, 0), unit = inter-eye distance, roll removed, then made left/right 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from functools import cached_property
 
 import cv2
 import numpy as np
+
+from biometrics._native_log import native_quiet
 
 __all__ = [
     "FaceMeshResult",
@@ -58,6 +61,9 @@ _POSE_IDX = np.array(list(_CANON), dtype=np.int64)
 _POSE_MODEL = np.array(list(_CANON.values()), dtype=np.float64) * 63.0  # in mm (adult IED ~63 mm)
 
 MAX_SIDE = 1280  # larger images are downscaled for the mesh; landmarks are mapped back
+
+# mediapipe warns once per process, on the first face it meshes: stderr stays quiet until then
+_first_face = threading.Event()
 
 
 class FrameError(ValueError):
@@ -237,12 +243,17 @@ class FaceMesher:
         rgb = as_rgb(image)
         h, w = rgb.shape[:2]
         with self._lock:
-            if self._graph is None:
-                self._graph = self._load()
-            found = self._mesh_on(rgb, (0, 0, w, h))
-            if not found and self._static:
-                for box in self._detect(rgb):
-                    found += self._mesh_on(rgb, box)
+            # a graph logs as it starts (on its first frame) and at the first face: see biometrics._native_log
+            starting = self._graph is None or not _first_face.is_set()
+            with native_quiet() if starting else contextlib.nullcontext():
+                if self._graph is None:
+                    self._graph = self._load()
+                found = self._mesh_on(rgb, (0, 0, w, h))
+                if not found and self._static:
+                    for box in self._detect(rgb):
+                        found += self._mesh_on(rgb, box)
+            if found:
+                _first_face.set()
         faces = [FaceMeshResult(landmarks=arr, image_size=(w, h)) for arr in found]
         faces.sort(key=lambda f: -f.inter_eye_distance)
         return faces[: self._max_faces]
@@ -268,17 +279,20 @@ class FaceMesher:
 
     def _detect(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Square crops (twice the face box) around the full-range detector's faces."""
-        if self._detector is None:
-            import mediapipe as mp
-
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self._min_confidence)
         h, w = rgb.shape[:2]
         scale = min(1.0, MAX_SIDE / max(h, w))
         small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
             if scale < 1.0 else rgb
+        starting = self._detector is None
+        with native_quiet() if starting else contextlib.nullcontext():  # its start logs to stderr
+            if starting:
+                import mediapipe as mp
+
+                self._detector = mp.solutions.face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=self._min_confidence)
+            detections = self._detector.process(small).detections or ()
         boxes = []
-        for det in (self._detector.process(small).detections or ())[: self._max_faces]:
+        for det in detections[: self._max_faces]:
             bb = det.location_data.relative_bounding_box
             cx, cy = (bb.xmin + bb.width / 2) * w, (bb.ymin + bb.height / 2) * h
             half = max(bb.width * w, bb.height * h)

@@ -207,9 +207,12 @@ def _count_faces(frame: np.ndarray) -> int:
     """Most faces either BlazeFace model (short and full range) sees at a low confidence (0.3)."""
     import mediapipe as mp
 
+    from biometrics._native_log import native_quiet
+
     counts = []
     for model in (0, 1):
-        with mp.solutions.face_detection.FaceDetection(model_selection=model, min_detection_confidence=0.3) as det:
+        with native_quiet(), mp.solutions.face_detection.FaceDetection(  # a graph that starts logs to stderr
+                model_selection=model, min_detection_confidence=0.3) as det:
             counts.append(len(det.process(frame).detections or ()))
     return max(counts)
 
