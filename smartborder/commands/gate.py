@@ -78,9 +78,10 @@ def run(config_path, sim_dir, offline, trust_path, db_path, backoffice_url, toke
 
 
 def _run_real(settings, overrides, max_travellers, as_json) -> None:
+    from smartborder._logging import configure_logging
     from smartborder.compose.gate import build_gate, gate_config, real_devices, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(logging.INFO)  # the one logging configuration (smartborder._logging)
     config = gate_config(settings, **overrides)
     gate = build_gate(config, real_devices(config))
     show = _show(as_json)
