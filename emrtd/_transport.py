@@ -14,17 +14,47 @@ class TransportError(Exception):
     """The transport could not carry an APDU (no reader, no card, connection lost)."""
 
 
+_NO_SERVICE = (0x8010001D, 0x8010001E)  # SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED
+_NO_READERS = 0x8010002E  # SCARD_E_NO_READERS_AVAILABLE
+NO_READER = "no PC/SC reader connected: plug the reader in (`pcsc_scan` lists the readers pcscd sees)"
+
+
+def _pcsc_errors() -> tuple[type[Exception], ...]:
+    """pyscard's exceptions: its own, and the PC/SC layer's (``EstablishContextException`` when no pcscd)."""
+    from smartcard.Exceptions import SmartcardException
+
+    try:
+        from smartcard.pcsc.PCSCExceptions import BaseSCardException
+    except ImportError:  # pragma: no cover - every pyscard with a pcsc backend has it
+        return (SmartcardException,)
+    return (SmartcardException, BaseSCardException)
+
+
+def _pcsc_error(e: Exception) -> TransportError:
+    code = getattr(e, "hresult", None)
+    code = code & 0xFFFFFFFF if isinstance(code, int) else None
+    if code in _NO_SERVICE:
+        return TransportError("PC/SC unavailable: no PC/SC service (pcscd is not running): "
+                              "start it with `sudo systemctl start pcscd`")
+    if code == _NO_READERS:
+        return TransportError(NO_READER)
+    return TransportError(f"PC/SC unavailable: {e}")
+
+
 def list_pcsc_readers() -> list[str]:
     """Names of the PC/SC readers pcscd knows (empty when pcscd is not running)."""
     try:
-        from smartcard.Exceptions import SmartcardException
         from smartcard.System import readers
+
+        errors = _pcsc_errors()
     except ImportError as e:  # pragma: no cover - pyscard is in the stack
         raise TransportError("pyscard is not installed") from e
     try:
         return [str(r) for r in readers()]
-    except SmartcardException as e:
-        raise TransportError(f"PC/SC unavailable: {e}") from e
+    except errors as e:
+        if (getattr(e, "hresult", 0) or 0) & 0xFFFFFFFF == _NO_READERS:
+            return []
+        raise _pcsc_error(e) from e
 
 
 class PcscTransport:
@@ -44,12 +74,15 @@ class PcscTransport:
 
         try:
             available = readers()
-        except SmartcardException as e:
-            raise TransportError(f"PC/SC unavailable: {e}") from e
+        except _pcsc_errors() as e:
+            raise _pcsc_error(e) from e
+        if not available:
+            raise TransportError(NO_READER)
         chosen = [r for r in available if self.reader_name is None or str(r).startswith(self.reader_name)]
         if not chosen:
-            names = ", ".join(str(r) for r in available) or "none"
-            raise TransportError(f"no PC/SC reader matching {self.reader_name!r} (readers: {names})")
+            names = ", ".join(str(r) for r in available)
+            raise TransportError(f"no PC/SC reader matching {self.reader_name!r} (readers: {names}): "
+                                 "give one of these names, or none for the first")
         conn = chosen[0].createConnection()
         try:
             conn.connect()

@@ -53,23 +53,57 @@ def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, as_json) -> None:
                    + (f", faults: {', '.join(doc.faults)}" if doc.faults else "") + ")")
 
 
-def _access_key(mrz, can, document_number, date_of_birth, date_of_expiry):
-    from emrtd import AccessKeyError, BacKey, CanKey
+def _wrong_mrz(problem: str) -> click.ClickException:
+    return click.ClickException(f"wrong MRZ: {problem}")
+
+
+def _bac_fields(text: str) -> tuple[str, str, str]:
+    """(document number, date of birth, date of expiry) from a whole MRZ, or from the second line alone of
+    a passport (TD3) or TD2 document (it holds all three), each field's check digit checked: a typo
+    would otherwise show only as a failed BAC/PACE at the chip."""
+    from emrtd import MrzError, check_digit
     from emrtd._reader import _dg1_fields
     from emrtd._tlv import encode_tlv
+
+    single = len(text) in (44, 36)
+    if single:  # the second line alone: a filler first line makes it a whole TD3/TD2 MRZ
+        text = "<" * len(text) + text
+    fields = _dg1_fields(encode_tlv(0x61, encode_tlv(0x5F1F, text.encode("ascii", "replace"))))
+    if fields is None:
+        raise _wrong_mrz(f"{len(text)} characters; the MRZ must be 2x44 (passport), 3x30 (ID card) or 2x36 (TD2), "
+                         "each line after --mrz, or a passport's second line alone")
+    if len(text) == 90:  # TD1: number on line 1, dates on line 2
+        spans = (("document number", 5, 14), ("date of birth", 30, 36), ("date of expiry", 38, 44))
+    else:
+        w = len(text) // 2
+        spans = (("document number", w, w + 9), ("date of birth", w + 13, w + 19), ("date of expiry", w + 21, w + 27))
+    for name, a, b in spans:
+        found = text[b]
+        if name == "document number" and found == "<":  # a long number: its check digit is in the optional data
+            continue
+        try:
+            expected = check_digit(text[a:b])
+        except MrzError as e:
+            raise _wrong_mrz(f"{name} {text[a:b]!r}: {e}") from e
+        if found != expected:
+            raise _wrong_mrz(f"the {name} {text[a:b]!r} has check digit {found!r}, {expected!r} expected: "
+                             + ("give the second line (it starts with the document number)" if single
+                                else "compare it with the document"))
+    return fields
+
+
+def _access_key(mrz, can, document_number, date_of_birth, date_of_expiry):
+    from emrtd import AccessKeyError, BacKey, CanKey
 
     try:
         if can:
             return CanKey(can)
         if mrz:
-            fields = _dg1_fields(encode_tlv(0x61, encode_tlv(0x5F1F, _mrz_text(mrz).encode("ascii", "replace"))))
-            if fields is None:
-                raise click.BadParameter("MRZ must be 2x44 (TD3), 2x36 (TD2) or 3x30 (TD1) characters", param_hint="--mrz")
-            return BacKey(*fields)
+            return BacKey(*_bac_fields(_mrz_text(mrz)))
         if document_number and date_of_birth and date_of_expiry:
             return BacKey(document_number, date_of_birth, date_of_expiry)
     except AccessKeyError as e:
-        raise click.BadParameter(str(e)) from e
+        raise (_wrong_mrz(str(e)) if mrz else click.BadParameter(str(e))) from e
     raise click.UsageError("give --mrz, --can, or --document-number with --date-of-birth and --date-of-expiry")
 
 
@@ -88,7 +122,8 @@ def _load_trust(path: str | None):
 
 @chip.command()
 @click.option("--reader", "reader", required=True, help="pcsc[:NAME] for a PC/SC reader, virtual:DIR for an issued document.")
-@click.option("--mrz", "mrz", multiple=True, help="MRZ line(s) of the document (access key for BAC/PACE).")
+@click.option("--mrz", "mrz", multiple=True, help="MRZ line(s) of the document (access key for BAC/PACE); "
+              "further lines may follow as arguments, as with `mrz parse`. A passport's second line is enough.")
 @click.option("--can", default=None, help="Card Access Number (PACE).")
 @click.option("--document-number", default=None)
 @click.option("--date-of-birth", default=None, help="YYMMDD")
@@ -97,11 +132,13 @@ def _load_trust(path: str | None):
 @click.option("--extended/--short", default=False, show_default=True, help="Use extended-length APDUs.")
 @click.option("--save", "save_dir", type=click.Path(file_okay=False), default=None, help="Dump the files read here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, as_json) -> None:
+@click.argument("mrz_lines", nargs=-1, metavar="[MRZ_LINE]...")
+def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, as_json,
+         mrz_lines) -> None:
     """Read a chip: PACE or BAC, data groups, CA, AA and PA. Exits 1 when a check fails."""
     from emrtd import PcscTransport, ReadError, TransportError, read_document
 
-    key = _access_key(mrz, can, document_number, date_of_birth, date_of_expiry)
+    key = _access_key((*mrz, *mrz_lines), can, document_number, date_of_birth, date_of_expiry)
     trust_store = _load_trust(trust)
     closer = None
     if reader.startswith("virtual:"):
