@@ -13,9 +13,9 @@ export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup apt venv models voice demo test lint contracts pytest bench fuzz screenshots doctor clean
+.PHONY: setup apt venv models voice fonts demo test lint contracts pytest bench fuzz screenshots doctor clean
 
-setup: apt venv models voice
+setup: apt venv models voice fonts
 
 # Debian packages, installed only when running as root and only those missing.
 apt:
@@ -48,6 +48,11 @@ var/models/facenet_20180408.onnx: $(STAMP) models/build_facenet_onnx.py
 # only texts that changed are spoken again. Without espeak-ng it says so and the kiosk stays silent.
 voice: $(STAMP)
 	$(PY) -m kiosk.voice build
+
+# The Simplified Chinese faces of fonts-noto-cjk in files of their own (Kivy opens only face 0 of a .ttc,
+# the Japanese one), chosen by family name: var/fonts/NotoSansSC-{Regular,Bold}.otf; skipped when up to date.
+fonts: $(STAMP)
+	$(PY) -m kiosk.fonts
 
 doctor: setup
 	$(VENV)/bin/smartborder doctor

@@ -31,7 +31,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
 from enrollment import EnrolmentWorkflow, Outcome, Step
 from kiosk._consent import ConsentNotice, consent_notice
-from kiosk._i18n import CJK_FONT, LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
+from kiosk._i18n import LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
 from kiosk._screens import (
     ChipScreen,
     ConsentScreen,
@@ -42,6 +42,7 @@ from kiosk._screens import (
     LanguageScreen,
     ReviewScreen,
 )
+from kiosk.fonts import SC_FONT, register_sc_fonts
 from kiosk.voice import SCREEN_PROMPTS, VOICE_DIR, Voice, finger_instruction
 
 __all__ = ["KioskApp", "SCREENS", "STEP_SCREENS"]
@@ -70,7 +71,7 @@ class KioskApp(App):
     lang = StringProperty("vi")
     font = StringProperty(LATIN_FONT)
     latin_font = StringProperty(LATIN_FONT)
-    cjk_font = StringProperty(CJK_FONT)
+    cjk_font = StringProperty(SC_FONT)  # the SC faces, regular and bold (kiosk.fonts)
     busy = BooleanProperty(False)
     officer_called = BooleanProperty(False)
     officer_call = StringProperty("")  # "" | "calling" | "accepted" | "unreachable" (the last officer call)
@@ -83,6 +84,8 @@ class KioskApp(App):
                  flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
                  **kw) -> None:
         super().__init__(**kw)
+        # Chinese in its Simplified forms or not at all: ChineseFontMissing without the extracted faces
+        self.cjk_font = register_sc_fonts()
         self.title = "Smart border enrolment"
         self.workflow = workflow
         self.camera = camera

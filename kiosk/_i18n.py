@@ -1,8 +1,10 @@
 """Translation catalogues (``kiosk/locale/{vi,zh,en}.json``) and the font for each language.
 
 Kivy has no font fallback: a label in the default font (Roboto) draws boxes ("tofu") for Chinese,
-so every text in Chinese is drawn with Noto Sans CJK, set explicitly. Vietnamese renders with
-Roboto (Latin Extended Additional covers its stacked diacritics).
+so every text in Chinese is drawn with Noto Sans CJK's Simplified Chinese faces, set explicitly:
+:data:`SC_FONT`, the regular and bold SC faces ``make setup`` extracts from the collection and
+:mod:`kiosk.fonts` registers with Kivy (Kivy would open the collection's face 0, the Japanese one).
+Vietnamese renders with Roboto (Latin Extended Additional covers its stacked diacritics).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["LANGUAGES", "CJK_FONT", "LATIN_FONT", "Catalogues", "font_for", "catalogues"]
+__all__ = ["LANGUAGES", "CJK_FONT", "LATIN_FONT", "SC_FONT", "Catalogues", "font_for", "catalogues"]
 
 LANGUAGES = ("vi", "zh", "en")
+#: the collection the SC faces come from (face 0 is Japanese: the kiosk draws Chinese with SC_FONT)
 CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 LATIN_FONT = "Roboto"  # Kivy's bundled font
+SC_FONT = "NotoSansSC"  # the name kiosk.fonts registers the extracted SC faces under with Kivy
 _DIR = Path(__file__).resolve().parent / "locale"
 
 
@@ -25,10 +29,10 @@ class CatalogueError(KeyError):
 
 
 def font_for(lang: str) -> str:
+    """The font name for ``lang``'s texts; Chinese: the SC faces registered by
+    :func:`kiosk.fonts.register_sc_fonts` at the kiosk's start (which fails without them)."""
     if lang == "zh":
-        if not Path(CJK_FONT).exists():
-            raise CatalogueError(f"the CJK font {CJK_FONT} is missing (Debian package fonts-noto-cjk)")
-        return CJK_FONT
+        return SC_FONT
     return LATIN_FONT
 
 
