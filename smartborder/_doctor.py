@@ -134,6 +134,8 @@ def check_platform() -> list[Check]:
     font = _find_cjk_font()
     out.append(Check("platform", "cjk_font", "ok" if font else "fail",
                      str(font) if font else "no CJK font (install fonts-noto-cjk): Chinese text would be tofu"))
+    out.append(_check_sc_fonts())
+    out.append(_check_voice())
     pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
     ocrb = next((p for p in (Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"),
                              Path("/usr/share/fonts/truetype/ocr-b/OCRB.ttf")) if p.is_file()), None)
@@ -152,6 +154,28 @@ def check_platform() -> list[Check]:
     out.append(Check("platform", "chromium", "ok" if chromium else "warn",
                      chromium or "chromium missing: back-office browser tests will skip"))
     return out
+
+
+def _check_sc_fonts() -> Check:
+    """The kiosk's Simplified Chinese faces, extracted at make setup (the kiosk does not start without them)."""
+    from kiosk.fonts import ChineseFontMissing, sc_font_files
+
+    try:
+        files = sc_font_files()
+    except ChineseFontMissing as e:
+        return Check("platform", "sc_fonts", "fail", str(e))
+    return Check("platform", "sc_fonts", "ok", ", ".join(str(p) for p in files.values()))
+
+
+def _check_voice() -> Check:
+    """The kiosk's spoken instructions, made at make setup with espeak-ng (without them the kiosk is silent)."""
+    from kiosk.voice import VOICE_DIR
+
+    langs = [lang for lang in ("vi", "zh", "en") if any((VOICE_DIR / lang).glob("*.wav"))]
+    if (VOICE_DIR / "beep.wav").is_file() and len(langs) == 3:
+        return Check("platform", "voice", "ok", f"{VOICE_DIR}: vi, zh, en and the beep")
+    return Check("platform", "voice", "warn", f"no spoken instructions in {VOICE_DIR} (have: {', '.join(langs) or 'none'}): "
+                 "run 'make setup' (espeak-ng); the kiosk runs silent without them")
 
 
 def _check_vpcd_listening() -> Check:

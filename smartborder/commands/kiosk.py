@@ -87,10 +87,14 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
     if kiosk_.submitter is None:
         click.echo("kiosk: no device token configured; enrolments wait in the encrypted outbox", err=True)
     from kiosk import configure_kivy, create_app
+    from kiosk.fonts import ChineseFontMissing
 
     configure_kivy(fullscreen=fullscreen)
-    app = create_app(kiosk_.workflow, camera=devices.camera, scanner=devices.scanner, sim=sim_world,
-                     default_lang=config.language, consent=kiosk_.consent, voice=settings.kiosk_voice)
+    try:
+        app = create_app(kiosk_.workflow, camera=devices.camera, scanner=devices.scanner, sim=sim_world,
+                         default_lang=config.language, consent=kiosk_.consent, voice=settings.kiosk_voice)
+    except ChineseFontMissing as e:  # one line that says what to do, not a traceback
+        raise click.ClickException(str(e)) from e
     try:
         if autopilot:
             from kiosk.sim import run_autopilot

@@ -40,3 +40,21 @@ def test_doctor_fails_on_a_broken_model(monkeypatch):
     report = json.loads(res.output)
     assert not report["ok"]
     assert [c["status"] for c in report["checks"] if c["name"] == "tampered"] == ["fail"]
+
+
+def test_doctor_checks_the_kiosks_chinese_faces_and_voice(monkeypatch, tmp_path):
+    """make setup extracts the SC faces and speaks the instructions; doctor says whether they are there and, when
+    not, what to run (a missing face fails: the kiosk does not start without it; missing voice warns)."""
+    from smartborder import _doctor
+
+    checks = {c.name: c for c in _doctor.check_platform()}
+    assert checks["sc_fonts"].status in ("ok", "fail") and checks["voice"].status in ("ok", "warn")
+    import kiosk.fonts
+    import kiosk.voice
+
+    monkeypatch.setattr(kiosk.fonts, "outputs", lambda fonts_dir=None: {
+        "Regular": tmp_path / "NotoSansSC-Regular.otf", "Bold": tmp_path / "NotoSansSC-Bold.otf"})
+    monkeypatch.setattr(kiosk.voice, "VOICE_DIR", tmp_path / "voice")
+    checks = {c.name: c for c in _doctor.check_platform()}
+    assert checks["sc_fonts"].status == "fail" and "NotoSansSC-Regular.otf" in checks["sc_fonts"].detail
+    assert checks["voice"].status == "warn" and "make setup" in checks["voice"].detail
