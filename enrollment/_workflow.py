@@ -16,6 +16,7 @@ Transitions::
          FINGERPRINTS -captures-> REVIEW -confirm-> SUBMITTING -> DONE
          (accepted | duplicate_suspected | queued | parked)
     any active step -abandon / consent(False) / idle time-out-> ABANDONED (session wiped)
+        (the idle time-out is paused while the consent text is open: the consent step's own time-out bounds it)
     too many failed attempts, a refused document -> REFERRED (reason_code; session wiped)
 """
 
@@ -145,6 +146,8 @@ class EnrolmentWorkflow:
 
     # -- plumbing --------------------------------------------------------------------------------
     def _go(self, step: Step) -> None:
+        if self.step is Step.CONSENT and step is not Step.CONSENT:
+            self._last_touch = self.clock()  # the idle clock, paused while the consent text was open, restarts
         self.step = step
         self._step_started = self.clock()
         if self.on_change is not None:
@@ -251,10 +254,17 @@ class EnrolmentWorkflow:
         log.info("officer call %s at %s accepted", call_id, screen)
         return OfficerCall(str(call_id))
 
+    def _idle_paused(self) -> bool:
+        """No idle time-out: no session, the submission running, or the consent text open (a traveller reads a
+        long text without touching anything; the consent step's own time-out, ``step_timeout_s["consent"]``,
+        bounds it, and leaving the step restarts the idle clock)."""
+        return self.step not in ACTIVE or self.step in (Step.SUBMITTING, Step.CONSENT)
+
     def idle_left(self) -> float | None:
-        """Seconds before the idle time-out wipes the session (None when no session is active)."""
+        """Seconds before the idle time-out wipes the session (None when no session is active, and while the idle
+        time-out is paused: during the submission and while the consent text is open)."""
         with self._lock:
-            if self.step not in ACTIVE or self.step is Step.SUBMITTING:
+            if self._idle_paused():
                 return None
             return max(0.0, self.policy.idle_timeout_s - (self.clock() - self._last_touch))
 
@@ -264,7 +274,7 @@ class EnrolmentWorkflow:
             if self.step not in ACTIVE or self.step is Step.SUBMITTING:
                 return None
             now = self.clock()
-            if now - self._last_touch > self.policy.idle_timeout_s:
+            if not self._idle_paused() and now - self._last_touch > self.policy.idle_timeout_s:
                 self._end(Step.ABANDONED, Outcome.TIMED_OUT, "timeout")
                 return Outcome.TIMED_OUT
             limit = self.policy.step_timeout_s.get(self.step.value)
