@@ -178,6 +178,26 @@ def _check_voice() -> Check:
                  "run 'make setup' (espeak-ng); the kiosk runs silent without them")
 
 
+def check_kiosk_directions(config: str | Path | None = None, environ: dict[str, str] | None = None) -> Check:
+    """Where the kiosk's referral screen sends a traveller ([kiosk] officer_directions): without it the screen
+    says the generic "go to the staffed desk with the officer sign", which a traveller can act on but which
+    names no counter."""
+    from smartborder.settings import SettingsError, load_paths
+
+    try:
+        settings = load_paths(config, environ)  # the settings as the kiosk reads them; no secret needed here
+    except SettingsError as e:
+        status = "fail" if "officer_directions" in str(e) else "warn"
+        return Check("kiosk", "officer_directions", status, str(e))
+    directions = settings.kiosk_officer_directions
+    if not directions:
+        return Check("kiosk", "officer_directions", "warn",
+                     "no [kiosk] officer_directions: referred travellers are sent to \"the staffed desk with the "
+                     "officer sign\"; set e.g. officer_directions = { vi = \"Quầy số 3, bên trái bạn\", zh = "
+                     "\"请到左手边3号柜台\", en = \"Counter 3, on your left\" }")
+    return Check("kiosk", "officer_directions", "ok", f"en: {directions['en']!r} (and vi, zh)")
+
+
 def _check_vpcd_listening() -> Check:
     """The virtual reader exists once pcscd has loaded vpcd, which then listens for a card."""
     try:
@@ -194,6 +214,7 @@ def run_checks(*, skip_models: bool = False) -> list[Check]:
     if not skip_models:
         checks += check_models()
     checks += check_platform()
+    checks.append(check_kiosk_directions())
     return checks
 
 

@@ -105,6 +105,10 @@ class Settings:
     kiosk_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     kiosk_kek_file: Path | None = None  # the outbox vault's KEK; default key_dir/kiosk.kek
     kiosk_voice: bool = True  # spoken instructions and capture beeps (kiosk/voice.py); false: the staff's mute
+    #: where a referred traveller goes, in the three languages ([kiosk] officer_directions = { vi = "Quầy số 3, bên
+    #: trái bạn", zh = "请到左手边3号柜台", en = "Counter 3, on your left" }; SMARTBORDER_KIOSK_OFFICER_DIRECTIONS as a
+    #: JSON object); all three or none. None: the referral screen's generic direction (doctor warns)
+    kiosk_officer_directions: dict[str, str] | None = field(default=None, hash=False)
     # the back office's matchers: names in the engines' calibrated THRESHOLDS
     backoffice_face_threshold: str = "fmr_5e-4"
     backoffice_fingerprint_threshold: str = "fmr_5e-4"
@@ -133,6 +137,7 @@ class Settings:
                                     "as `smartborder privacy public-key` prints it")
         object.__setattr__(self, "backoffice_trusted_proxies", _trusted_proxies(self.backoffice_trusted_proxies,
                                                                                   dev=self.env == "dev"))
+        object.__setattr__(self, "kiosk_officer_directions", _officer_directions(self.kiosk_officer_directions))
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -185,12 +190,46 @@ def _trusted_proxies(raw: str, *, dev: bool) -> str:
     return ",".join(entries)
 
 
+_DIRECTION_LANGUAGES = ("vi", "zh", "en")
+
+
+def _officer_directions(raw: Any) -> dict[str, str] | None:
+    """``[kiosk] officer_directions`` checked: a table with a non-empty text for each of vi, zh and en (a
+    traveller must never be sent somewhere in another language only), or nothing (None)."""
+    if raw is None or raw == {}:
+        return None
+    where = "[kiosk] officer_directions (SMARTBORDER_KIOSK_OFFICER_DIRECTIONS)"
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where} must be a table of vi, zh and en texts (in the environment a JSON object), "
+                            f"e.g. {{ vi = \"Quầy số 3, bên trái bạn\", zh = \"请到左手边3号柜台\", en = \"Counter 3, on "
+                            f"your left\" }}, not {raw!r}")
+    unknown = sorted(str(k) for k in raw if k not in _DIRECTION_LANGUAGES)
+    if unknown:
+        raise SettingsError(f"{where}: unknown language(s) {', '.join(unknown)}; give vi, zh and en")
+    texts = {lang: raw.get(lang) for lang in _DIRECTION_LANGUAGES}
+    bad = [lang for lang, text in texts.items() if not isinstance(text, str) or not text.strip()]
+    if bad:
+        raise SettingsError(f"{where}: missing or empty for {', '.join(bad)}; a referred traveller reads them in "
+                            "their own language: give all three (vi, zh, en) or none")
+    return {lang: " ".join(text.split()) for lang, text in texts.items()}
+
+
 def _coerce(name: str, raw: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if raw is None:
         return None
     if name == "backoffice_trusted_proxies" and isinstance(raw, list):
         return ",".join(str(v) for v in raw)
+    if name == "kiosk_officer_directions":  # a TOML table, or a JSON object in the environment
+        if isinstance(raw, str) and raw.strip().startswith("{"):
+            import json
+
+            try:
+                raw = json.loads(raw)
+            except ValueError as e:
+                raise SettingsError("[kiosk] officer_directions: SMARTBORDER_KIOSK_OFFICER_DIRECTIONS must be a JSON "
+                                    f"object of vi, zh and en texts: {e}") from e
+        return None if isinstance(raw, str) and not raw.strip() else raw
     if "bool" in str(kind):
         if isinstance(raw, bool):
             return raw

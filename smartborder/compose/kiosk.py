@@ -28,7 +28,7 @@ from typing import Any
 log = logging.getLogger("smartborder.kiosk")
 
 __all__ = ["KioskConfig", "KioskConfigError", "KioskDevices", "Kiosk", "kiosk_config", "real_devices", "build_kiosk",
-           "DEV_WITHOUT_PA_BANNER"]
+           "kiosk_app", "DEV_WITHOUT_PA_BANNER"]
 
 DEV_WITHOUT_PA_BANNER = ("DEVELOPMENT KIOSK: NO TRUST STORE, PASSIVE AUTHENTICATION IS NOT PERFORMED: forged chips "
                          "are enrolled. Never in service.")
@@ -57,6 +57,9 @@ class KioskConfig:
     liveness: str = "active"
     liveness_seed: int | None = None
     kek_file: Path | None = None
+    #: where a referred traveller goes, {"vi": ..., "zh": ..., "en": ...} ([kiosk] officer_directions, checked by
+    #: the settings); None: the referral screen's generic direction from the kiosk's catalogues
+    officer_directions: dict[str, str] | None = field(default=None, hash=False)
 
     @property
     def outbox_path(self) -> Path:
@@ -80,7 +83,8 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
         camera=settings.kiosk_camera, page_camera=settings.kiosk_page_camera,
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         finger_dir=settings.kiosk_finger_dir, language=settings.language, liveness=settings.kiosk_liveness,
-        liveness_seed=settings.kiosk_liveness_seed, kek_file=settings.kiosk_kek_file or settings.key_dir / "kiosk.kek")
+        liveness_seed=settings.kiosk_liveness_seed, kek_file=settings.kiosk_kek_file or settings.key_dir / "kiosk.kek",
+        officer_directions=settings.kiosk_officer_directions)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is not None:
         values["trust_path"] = Path(values["trust_path"])
@@ -236,3 +240,15 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
                                  trust=trust, policy=policy)
     return Kiosk(config, workflow, devices, outbox, submitter, consent)
+
+
+def kiosk_app(kiosk: Kiosk, *, sim: Any = None, **kw: Any):
+    """The Kivy app over a built :class:`Kiosk` (imports Kivy: configure it first, :func:`kiosk.configure_kivy`):
+    its workflow and devices, the consent notice, the default language and where a referred traveller goes
+    (:attr:`KioskConfig.officer_directions`). ``kw``: the app's other options (``voice``, ``done_return_s``, ...).
+    ``kiosk run`` (real devices or ``--sim``) and the headless tests build the app here."""
+    from kiosk import create_app
+
+    kw.setdefault("default_lang", kiosk.config.language)
+    return create_app(kiosk.workflow, camera=kiosk.devices.camera, scanner=kiosk.devices.scanner, sim=sim,
+                      consent=kiosk.consent, directions=kiosk.config.officer_directions, **kw)
