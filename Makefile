@@ -6,8 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# libfprint-2-2 + gir1.2-fprint-2.0: the fingerprint scanner's library and its typelib (devices/_libfprint.py);
+# libgirepository1.0-dev, libcairo2-dev, pkg-config: PyGObject and pycairo (requirements/lock.txt) build against them.
 APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
-	vsmartcard-vpcd chromium fonts-ocr-b espeak-ng
+	vsmartcard-vpcd chromium fonts-ocr-b espeak-ng \
+	libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1
@@ -27,7 +30,8 @@ apt:
 
 venv: $(STAMP)
 
-$(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
+# after apt: PyGObject and pycairo in the lock build against Debian's -dev packages
+$(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml | apt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements/lock.txt

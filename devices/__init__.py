@@ -1,4 +1,4 @@
-"""Ports and adapters for cameras, chip readers, fingerprint scanners and doors.
+"""Ports and adapters for cameras, chip readers, fingerprint scanners (image files; libfprint) and doors.
 
 The workflows (``enrollment``, ``gate``) only see the ports (:mod:`devices.ports`: ``Camera``,
 ``ChipReader``, ``FingerprintScanner``, ``Door``, ``MrzSource`` and the device errors); entry points
@@ -9,6 +9,12 @@ never imports.
 from devices._camera import IMAGE_SUFFIXES, OpenCvCamera, load_rgb
 from devices._door import GpioDoor, SerialDoor
 from devices._finger import ImageFingerprintScanner, load_gray
+from devices._libfprint import (
+    FingerprintScannerInfo,
+    LibfprintScanner,
+    libfprint_version,
+    list_fingerprint_scanners,
+)
 from devices._mrz import CallableMrzSource
 from devices._reader import PcscReader
 from devices.ports import (
@@ -22,11 +28,18 @@ from devices.ports import (
     Door,
     DoorError,
     FingerCapture,
+    FingerprintCaptureCancelled,
+    FingerprintCaptureRetry,
+    FingerprintCaptureTimeout,
+    FingerprintLibraryMissing,
     FingerprintScanner,
+    FingerprintScannerCannotCapture,
     FingerprintScannerError,
+    FingerprintScannerOpenError,
     MrzSource,
     MrzSourceError,
     NoCardError,
+    NoFingerprintScanner,
     ReaderError,
 )
 
@@ -43,17 +56,28 @@ __all__ = [
     "Door",
     "DoorError",
     "FingerCapture",
+    "FingerprintCaptureCancelled",
+    "FingerprintCaptureRetry",
+    "FingerprintCaptureTimeout",
+    "FingerprintLibraryMissing",
     "FingerprintScanner",
+    "FingerprintScannerCannotCapture",
     "FingerprintScannerError",
+    "FingerprintScannerInfo",
+    "FingerprintScannerOpenError",
     "GpioDoor",
     "ImageFingerprintScanner",
+    "LibfprintScanner",
     "MrzSource",
     "MrzSourceError",
     "NoCardError",
+    "NoFingerprintScanner",
     "OpenCvCamera",
     "PcscReader",
     "ReaderError",
     "SerialDoor",
+    "libfprint_version",
+    "list_fingerprint_scanners",
     "load_gray",
     "load_rgb",
 ]

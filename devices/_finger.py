@@ -5,9 +5,9 @@
 places four consecutive finger images side by side on one platen image, like a four-finger slap
 scanner (ISO/IEC 19794-4 "left/right four fingers" impressions).
 
-It stays in the runtime API, not in :mod:`devices.sim`: no scanner driver is bundled yet, so the real
-gate and kiosk use it as an explicitly named stand-in for the scanner (issue #21 replaces it with a
-driver); tests and simulations use it too.
+It stays in the runtime API, not in :mod:`devices.sim`: the gate has no scanner driver yet and uses it as
+an explicitly named stand-in for the scanner (issue #21), as does a development kiosk (``[kiosk] scanner =
+"images"``; a deployed kiosk uses :class:`devices.LibfprintScanner`); tests and simulations use it too.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def load_gray(path: str | Path) -> np.ndarray:
 class ImageFingerprintScanner:
     """Serves fingerprint images in order (looping). ``paths``: files or one directory.
 
-    A stand-in, not a scanner driver: the real gate and kiosk use it, named as such, until a driver
-    is bundled (issue #21)."""
+    A stand-in, not a scanner driver: the real gate uses it, named as such, until it has a driver (issue
+    #21); the kiosk has one (:class:`devices.LibfprintScanner`)."""
 
     def __init__(self, paths: str | Path | Iterable[str | Path], dpi: int = 500, *, slap: bool = False,
                  gap_px: int = 48) -> None:

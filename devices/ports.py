@@ -34,6 +34,13 @@ __all__ = [
     "NoCardError",
     "CardRemovedError",
     "FingerprintScannerError",
+    "FingerprintLibraryMissing",
+    "NoFingerprintScanner",
+    "FingerprintScannerOpenError",
+    "FingerprintScannerCannotCapture",
+    "FingerprintCaptureTimeout",
+    "FingerprintCaptureCancelled",
+    "FingerprintCaptureRetry",
     "DoorError",
     "MrzSourceError",
 ]
@@ -130,6 +137,42 @@ class CardRemovedError(ReaderError):
 
 class FingerprintScannerError(DeviceError):
     """The fingerprint scanner could not capture an image."""
+
+
+class FingerprintLibraryMissing(FingerprintScannerError):
+    """The scanner's driver library cannot be loaded here (libfprint's binding: PyGObject, or the FPrint
+    typelib); the message names the package and ``make setup``."""
+
+
+class NoFingerprintScanner(FingerprintScannerError):
+    """No fingerprint scanner is connected (or none by the configured name)."""
+
+
+class FingerprintScannerOpenError(FingerprintScannerError):
+    """The scanner is there but could not be opened: in use by another process (fprintd), no permission on
+    its USB device, or a device fault."""
+
+
+class FingerprintScannerCannotCapture(FingerprintScannerError):
+    """The scanner never gives an image: a match-on-chip sensor that keeps and matches prints itself."""
+
+
+class FingerprintCaptureTimeout(FingerprintScannerError):
+    """No finger was placed on the scanner before the time-out."""
+
+
+class FingerprintCaptureCancelled(FingerprintScannerError):
+    """The capture was cancelled (``cancel()``) before a finger was placed."""
+
+
+class FingerprintCaptureRetry(FingerprintScannerError):
+    """The sensor saw a finger but not a usable impression; placing it again may work. ``reason``: "retry",
+    "too_short" (a swipe too short or too fast), "center_finger" or "remove_finger" (libfprint's
+    ``FpDeviceRetry``)."""
+
+    def __init__(self, message: str, reason: str = "retry") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DoorError(DeviceError):

@@ -1,4 +1,4 @@
-"""Offline self-check of a machine: Python stack, model files, fonts, smart-card stack.
+"""Offline self-check of a machine: Python stack, model files, fonts, smart-card stack, fingerprint scanners.
 
 Each check returns a :class:`Check` (name, status ok/warn/fail, detail). ``fail`` means a part of
 the system cannot run here; ``warn`` means an optional part is missing (e.g. a browser only the
@@ -198,6 +198,31 @@ def check_kiosk_directions(config: str | Path | None = None, environ: dict[str, 
     return Check("kiosk", "officer_directions", "ok", f"en: {directions['en']!r} (and vi, zh)")
 
 
+def check_fingerprint_scanners() -> list[Check]:
+    """The fingerprint scanners libfprint finds (``[kiosk] scanner = "libfprint"``): the library and its binding
+    (fail without them: the kiosk's real scanner path cannot run), then each sensor with its driver and whether it
+    gives images (a match-on-chip sensor cannot enrol), or a warning when none is plugged in. libfprint's own
+    test device appears when ``FP_VIRTUAL_IMAGE`` names its socket."""
+    from devices import FingerprintLibraryMissing, libfprint_version, list_fingerprint_scanners
+
+    try:
+        version = libfprint_version()
+        found = list_fingerprint_scanners()
+    except FingerprintLibraryMissing as e:
+        return [Check("scanner", "libfprint", "fail", str(e))]
+    except Exception as e:  # noqa: BLE001 - a library that fails to enumerate is the finding
+        return [Check("scanner", "libfprint", "fail", f"libfprint failed to list scanners: {type(e).__name__}: {e}")]
+    out = [Check("scanner", "libfprint", "ok", version)]
+    if not found:
+        out.append(Check("scanner", "fingerprint_scanner", "warn",
+                         "no fingerprint scanner found by libfprint: a kiosk with [kiosk] scanner = \"libfprint\" "
+                         "will not start (plug in a sensor libfprint supports)"))
+    for info in found:
+        out.append(Check("scanner", f"fingerprint_scanner:{info.driver}", "ok" if info.can_capture else "warn",
+                         info.describe()))
+    return out
+
+
 def _check_vpcd_listening() -> Check:
     """The virtual reader exists once pcscd has loaded vpcd, which then listens for a card."""
     try:
@@ -214,6 +239,7 @@ def run_checks(*, skip_models: bool = False) -> list[Check]:
     if not skip_models:
         checks += check_models()
     checks += check_platform()
+    checks += check_fingerprint_scanners()
     checks.append(check_kiosk_directions())
     return checks
 

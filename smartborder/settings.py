@@ -36,6 +36,7 @@ _CHOICES = {
     "gate_fingerprint_offline": ("refer", "skip"),
     "gate_revocation": ("require", "accept_unknown"),
     "kiosk_liveness": ("active", "off"),
+    "kiosk_scanner": ("auto", "libfprint", "images"),
 }
 
 
@@ -100,7 +101,11 @@ class Settings:
     kiosk_trust: Path | None = None  # CSCA certificates, CRLs, Master Lists: required (Passive Authentication)
     kiosk_camera: str = "0"  # OpenCV device index or a video file
     kiosk_page_camera: str = ""  # the document scanner's camera for the MRZ (index or file); "" the face camera
-    kiosk_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (no driver is bundled)
+    kiosk_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (env = "dev" only)
+    #: the fingerprint scanner: "libfprint" (a USB sensor through libfprint: single flat fingers), "images"
+    #: (finger_dir's images, dev only), "auto" (images when finger_dir is set, else libfprint)
+    kiosk_scanner: str = "auto"
+    kiosk_scanner_device: str = ""  # libfprint: a driver id ("elan", ...) or device id; "" the first imaging sensor
     kiosk_liveness: str = "active"  # "active" | "off" (an explicit relaxation)
     kiosk_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     kiosk_kek_file: Path | None = None  # the outbox vault's KEK; default key_dir/kiosk.kek

@@ -53,6 +53,10 @@ class KioskConfig:
     page_camera: str = ""
     reader: str | None = None
     finger_dir: Path | None = None
+    #: "libfprint" (a USB sensor: single flat fingers), "images" (finger_dir's images, dev only) or "auto" (images
+    #: when finger_dir is set, else libfprint); ``scanner_device`` names a libfprint driver or device ("" the first)
+    scanner: str = "auto"
+    scanner_device: str = ""
     language: str = "vi"
     liveness: str = "active"
     liveness_seed: int | None = None
@@ -82,7 +86,8 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
         ledger_public_key=settings.ledger_public_key,
         camera=settings.kiosk_camera, page_camera=settings.kiosk_page_camera,
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
-        finger_dir=settings.kiosk_finger_dir, language=settings.language, liveness=settings.kiosk_liveness,
+        finger_dir=settings.kiosk_finger_dir, scanner=settings.kiosk_scanner,
+        scanner_device=settings.kiosk_scanner_device, language=settings.language, liveness=settings.kiosk_liveness,
         liveness_seed=settings.kiosk_liveness_seed, kek_file=settings.kiosk_kek_file or settings.key_dir / "kiosk.kek",
         officer_directions=settings.kiosk_officer_directions)
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -107,6 +112,8 @@ def validate(config: KioskConfig) -> None:
         raise KioskConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
     if config.liveness not in ("active", "off"):
         raise KioskConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    if config.scanner not in ("auto", "libfprint", "images"):
+        raise KioskConfigError(f"[kiosk] scanner must be libfprint, images or auto, not {config.scanner!r}")
     if config.ledger_public_key:
         from devicelink import ledger_key
 
@@ -121,7 +128,7 @@ class KioskDevices:
     camera: Any  # frames(); frame_time
     reader: Any  # wait_for_card(timeout), transmit(apdu)
     mrz_source: Any  # read_mrz()
-    scanner: Any  # capture() -> FingerCapture (a four-finger slap)
+    scanner: Any  # capture() -> FingerCapture; ``slap`` False: single flat fingers (the finger plan follows it)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -129,17 +136,51 @@ def _source(value: str) -> int | str:
     return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
+def scanner_kind(config: KioskConfig) -> str:
+    """Which fingerprint scanner the configuration asks for: "images" or "libfprint" ("auto": images when
+    ``finger_dir`` is set, else libfprint)."""
+    if config.scanner == "auto":
+        return "images" if config.finger_dir is not None else "libfprint"
+    return config.scanner
+
+
+def real_scanner(config: KioskConfig):
+    """The fingerprint scanner of ``[kiosk] scanner``: a libfprint sensor (flat fingers, opened here; a missing
+    library or sensor is a :class:`KioskConfigError` naming it), or ``finger_dir``'s images standing in for a
+    four-finger slap scanner (env = "dev" only, refused elsewhere by :func:`validate`)."""
+    from devices import FingerprintScannerError, ImageFingerprintScanner, LibfprintScanner
+
+    if scanner_kind(config) == "images":
+        if config.finger_dir is None:
+            raise KioskConfigError("[kiosk] scanner = \"images\" needs finger_dir (fingerprint images standing in for "
+                                   "a scanner, env = \"dev\" only) or --finger-dir; a real kiosk uses scanner = "
+                                   "\"libfprint\"")
+        return ImageFingerprintScanner(config.finger_dir, slap=True)
+    try:
+        # a sensor's retry-able impression (too short, off centre) is taken again within the capture's time-out
+        return LibfprintScanner(config.scanner_device or None, retries=2)
+    except FingerprintScannerError as e:
+        raise KioskConfigError(f"[kiosk] scanner = \"libfprint\": {e}") from e
+
+
+def finger_plan(scanner):
+    """The enrolment's captures for this scanner: two four-finger slaps (``enrollment.SLAP_PLAN``) from a slap
+    scanner, four flat fingers (``enrollment.FLAT_PLAN``: right index and middle, left index and middle) from a
+    single-finger one (``scanner.slap`` False: libfprint sensors). A scanner that does not say is a slap
+    scanner, as the kiosk always assumed."""
+    from enrollment import FLAT_PLAN, SLAP_PLAN
+
+    return FLAT_PLAN if getattr(scanner, "slap", True) is False else SLAP_PLAN
+
+
 def real_devices(config: KioskConfig) -> KioskDevices:
     """A PC/SC reader, an OpenCV camera for the face (a video file plays at its own rate), the document
-    scanner's camera read by the MRZ OCR (the face camera when none is configured), and fingerprint images
-    standing in for a slap scanner (no scanner driver is bundled: ``finger_dir`` is required)."""
+    scanner's camera read by the MRZ OCR (the face camera when none is configured), and the fingerprint scanner
+    of ``[kiosk] scanner`` (:func:`real_scanner`: libfprint, or images standing in for one in dev)."""
     import emrtd
-    from devices import CallableMrzSource, ImageFingerprintScanner, OpenCvCamera, PcscReader
+    from devices import CallableMrzSource, OpenCvCamera, PcscReader
 
-    if config.finger_dir is None:
-        raise KioskConfigError("no fingerprint scanner driver is bundled (issue #21): a kiosk cannot enrol fingerprints "
-                               "yet; in env = \"dev\" set [kiosk] finger_dir (images standing in for the scanner) or "
-                               "pass --finger-dir, or use --sim")
+    scanner = real_scanner(config)  # first: a kiosk without its scanner stops before opening the cameras
     camera = OpenCvCamera(_source(config.camera), realtime=True)
     page = OpenCvCamera(_source(config.page_camera)) if config.page_camera else camera
 
@@ -147,8 +188,8 @@ def real_devices(config: KioskConfig) -> KioskDevices:
         return "".join(emrtd.read_mrz_image(next(iter(page.frames()))).lines)
 
     closers = [camera.close] + ([page.close] if page is not camera else [])
-    return KioskDevices(camera, PcscReader(config.reader), CallableMrzSource(mrz_from_page),
-                        ImageFingerprintScanner(config.finger_dir, slap=True), closers)
+    closers += [scanner.close] if hasattr(scanner, "close") else []
+    return KioskDevices(camera, PcscReader(config.reader), CallableMrzSource(mrz_from_page), scanner, closers)
 
 
 @dataclass
@@ -236,7 +277,7 @@ def build_kiosk(config: KioskConfig, devices: KioskDevices, *, trust: Any = None
     submitter = BackofficeClient(config.backoffice_url, config.token, ledger_public_key=config.ledger_public_key,
                                  on_ledger_head=getattr(outbox, "keep_ledger_head", None)) if config.backoffice_url else None
     policy = Policy(require_passive_authentication=not config.dev_without_passive_authentication,
-                    consent_text_version=consent.text_version)
+                    consent_text_version=consent.text_version, finger_plan=finger_plan(devices.scanner))
     workflow = EnrolmentWorkflow(engines, outbox, submitter, reader=devices.reader, mrz_source=devices.mrz_source,
                                  trust=trust, policy=policy)
     return Kiosk(config, workflow, devices, outbox, submitter, consent)
