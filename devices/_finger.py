@@ -5,9 +5,9 @@
 places four consecutive finger images side by side on one platen image, like a four-finger slap
 scanner (ISO/IEC 19794-4 "left/right four fingers" impressions).
 
-It stays in the runtime API, not in :mod:`devices.sim`: the gate has no scanner driver yet and uses it as
-an explicitly named stand-in for the scanner (issue #21), as does a development kiosk (``[kiosk] scanner =
-"images"``; a deployed kiosk uses :class:`devices.LibfprintScanner`); tests and simulations use it too.
+It stays in the runtime API, not in :mod:`devices.sim`: a development kiosk or gate uses it as an explicitly
+named stand-in for the scanner (``scanner = "images"``, ``finger_dir``; refused outside env = "dev"; a deployed
+one uses :class:`devices.LibfprintScanner`); tests and simulations use it too.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def load_gray(path: str | Path) -> np.ndarray:
 class ImageFingerprintScanner:
     """Serves fingerprint images in order (looping). ``paths``: files or one directory.
 
-    A stand-in, not a scanner driver: the real gate uses it, named as such, until it has a driver (issue
-    #21); the kiosk has one (:class:`devices.LibfprintScanner`)."""
+    A stand-in, not a scanner driver (that is :class:`devices.LibfprintScanner`): development kiosks and
+    gates use it, named as such."""
 
     def __init__(self, paths: str | Path | Iterable[str | Path], dpi: int = 500, *, slap: bool = False,
                  gap_px: int = 48) -> None:

@@ -11,7 +11,8 @@ contract in pyproject.toml).
 - :class:`LoggingDoor`: records each command with its time.
 
 The fingerprint scanner that serves image files, :class:`devices.ImageFingerprintScanner`, is not
-here: no scanner driver is bundled, so real gates and kiosks use it too, as a named stand-in.
+here: development kiosks and gates use it too, as a named stand-in (``scanner = "images"``); the real
+scanner is :class:`devices.LibfprintScanner`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ _CHOICES = {
     "gate_fingerprint_offline": ("refer", "skip"),
     "gate_revocation": ("require", "accept_unknown"),
     "kiosk_liveness": ("active", "off"),
+    "gate_scanner": ("auto", "libfprint", "images"),
     "kiosk_scanner": ("auto", "libfprint", "images"),
 }
 
@@ -89,7 +90,11 @@ class Settings:
     gate_camera: str = "0"  # OpenCV device index or a video file
     gate_page_camera: str = ""  # the page reader's camera for the MRZ (index or file); "" none
     gate_door_port: str = ""  # the door controller's serial port (or a pyserial URL); required outside dev
-    gate_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (no driver is bundled)
+    gate_finger_dir: Path | None = None  # fingerprint images standing in for a scanner (env = "dev" only)
+    #: the fingerprint scanner: "libfprint" (a USB sensor through libfprint), "images" (finger_dir's, dev only),
+    #: "auto" (images when finger_dir is set; none with fingerprints = "off"; else libfprint)
+    gate_scanner: str = "auto"
+    gate_scanner_device: str = ""  # libfprint: a driver id ("elan", ...) or device id; "" the first imaging sensor
     gate_liveness: str = "active"  # "active" (blink + turn challenge) | "off" (an explicit relaxation)
     gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)

@@ -53,7 +53,8 @@ def gate() -> None:
 @click.option("--door-port", default=None, help="The door controller's serial port or pyserial URL ([gate] door_port).")
 @click.option("--reader", "reader_name", default=None, help="PC/SC reader name prefix (default: the first reader).")
 @click.option("--finger-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Fingerprint images standing in for a scanner ([gate] finger_dir; no scanner driver is bundled).")
+              help="Fingerprint images standing in for a scanner ([gate] finger_dir, env = dev; a real lane uses "
+              "[gate] scanner = libfprint).")
 @click.option("--max-travellers", type=int, default=None, help="Stop after this many travellers (real devices).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per traveller.")
 def run(config_path, sim_dir, offline, trust_path, db_path, backoffice_url, token, gate_id, direction, camera,

@@ -52,9 +52,8 @@ def stand_in_problems(env: str, *, finger_dir: Path | None = None, cameras: tupl
         return []
     out = []
     if finger_dir is not None:
-        out.append("finger_dir: fingerprint images stand in for a scanner only in env = \"dev\" (a kiosk uses its "
-                   "libfprint sensor, [kiosk] scanner = \"libfprint\"; the gate has no scanner driver yet, issue #21: "
-                   "without one, enrolled travellers are referred)")
+        out.append("finger_dir: fingerprint images stand in for a scanner only in env = \"dev\" (a deployed kiosk "
+                   "or gate uses its libfprint sensor: scanner = \"libfprint\")")
     out += [f"camera {c!r} is a video file: a recording stands in for a camera only in env = \"dev\""
             for c in cameras if is_video_file(c)]
     return out

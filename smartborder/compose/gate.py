@@ -64,6 +64,10 @@ class GateConfig:
     page_camera: str = ""
     door_port: str = ""
     finger_dir: Path | None = None
+    #: "libfprint" (a USB sensor), "images" (finger_dir's images, dev only) or "auto" (images when finger_dir is
+    #: set; no scanner with fingerprints = "off"; else libfprint); ``scanner_device`` names a libfprint driver
+    scanner: str = "auto"
+    scanner_device: str = ""
     sync_interval_s: float = 30.0
     face_threshold: str = "fmr_5e-4"
 
@@ -111,7 +115,8 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         revocation=settings.gate_revocation, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
-        finger_dir=settings.gate_finger_dir, sync_interval_s=float(settings.gate_sync_interval_s))
+        finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
+        sync_interval_s=float(settings.gate_sync_interval_s))
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is None:
         raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
@@ -136,6 +141,8 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
     if config.liveness not in ("active", "off"):
         raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    if config.scanner not in ("auto", "libfprint", "images"):
+        raise GateConfigError(f"[gate] scanner must be libfprint, images or auto, not {config.scanner!r}")
     if config.ledger_public_key:
         from devicelink import ledger_key
 
@@ -210,18 +217,43 @@ def _camera_source(value: str) -> int | str:
     return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
+def real_scanner(config: GateConfig):
+    """The lane's fingerprint scanner (``[gate] scanner``): a libfprint sensor (one flat finger per capture,
+    opened here; a missing library or sensor is a :class:`GateConfigError` naming it), ``finger_dir``'s images
+    standing in for one (env = "dev" only), or none when the lane checks no fingerprints (``fingerprints =
+    "off"``, scanner "auto")."""
+    from devices import FingerprintScannerError, ImageFingerprintScanner, LibfprintScanner
+
+    kind = config.scanner
+    if kind == "auto":
+        kind = "images" if config.finger_dir is not None else ("none" if config.fingerprints == "off" else "libfprint")
+    if kind == "none":
+        return None
+    if kind == "images":
+        if config.finger_dir is None:
+            raise GateConfigError("[gate] scanner = \"images\" needs finger_dir (fingerprint images standing in for a "
+                                  "scanner, env = \"dev\" only) or --finger-dir; a real gate uses scanner = "
+                                  "\"libfprint\"")
+        return ImageFingerprintScanner(config.finger_dir)
+    try:
+        return LibfprintScanner(config.scanner_device or None, retries=2)
+    except FingerprintScannerError as e:
+        raise GateConfigError(f"[gate] scanner = \"libfprint\": {e} (a lane that checks no fingerprints sets "
+                              "fingerprints = \"off\")") from e
+
+
 def real_devices(config: GateConfig) -> GateDevices:
     """The real adapters: a PC/SC reader, OpenCV cameras (face; the page reader's glass), a serial door
-    controller, a fingerprint scanner stand-in reading images (no scanner driver is bundled)."""
-    from devices import ImageFingerprintScanner, OpenCvCamera, PcscReader, SerialDoor
+    controller, the fingerprint scanner of ``[gate] scanner`` (:func:`real_scanner`)."""
+    from devices import OpenCvCamera, PcscReader, SerialDoor
 
     if not config.door_port:  # no stand-in door on the real path: simulations use --sim
         raise GateConfigError("a gate on real devices needs its door controller: set [gate] door_port or pass "
                               "--door-port")
+    scanner = real_scanner(config)  # first: a lane without its scanner stops before opening the door and cameras
     camera = OpenCvCamera(_camera_source(config.camera))
     page = _PageCamera(OpenCvCamera(_camera_source(config.page_camera))) if config.page_camera else None
     door = SerialDoor(config.door_port)
-    scanner = ImageFingerprintScanner(config.finger_dir) if config.finger_dir else None
 
     def display(key: str | None) -> None:
         if key:
@@ -231,6 +263,7 @@ def real_devices(config: GateConfig) -> GateDevices:
     closers = [c for c in (reader.close, getattr(camera, "close", None),
                            getattr(getattr(page, "camera", None), "close", None), getattr(door, "release", None))
                if c is not None]
+    closers += [scanner.close] if hasattr(scanner, "close") else []
     return GateDevices(reader, camera, door, page_camera=page, scanner=scanner, display=display, closers=closers)
 
 
