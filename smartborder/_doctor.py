@@ -43,6 +43,7 @@ DEPENDENCIES: dict[str, str] = {
     "simpy": "simpy",
     "kivy": "kivy",
     "smartcard": "pyscard",
+    "_wsq": "wsq",  # the WSQ codec (NBIS), without its Pillow plug-in
     "click": "click",
     "tqdm": "tqdm",
 }

@@ -6,10 +6,24 @@
 Pipeline: segmentation, gradient orientation field, STFT contextual enhancement (ridge
 frequency from the local spectrum), thinning, crossing-number minutiae with type, direction and
 quality; Minutia Cylinder-Code matching with LSA-R relaxation; ISO/IEC 19794-2:2005 records
-(ANSI INCITS 378-2004 import); NFIQ 2-style quality; four-finger slap segmentation.
+(ANSI INCITS 378-2004 import); NFIQ 2-style quality; four-finger slap segmentation; finger images as
+WSQ and ISO/IEC 19794-4:2005 records (decode and write).
 """
 
-from ._errors import FingerImageError, FingerprintError, SlapSegmentationError, TemplateFormatError
+from ._errors import (
+    FingerImageError,
+    FingerImageFormatError,
+    FingerprintError,
+    SlapSegmentationError,
+    TemplateFormatError,
+)
+from ._image_record import (
+    FingerImageData,
+    decode_wsq,
+    encode_wsq,
+    finger_image_record,
+    read_finger_image_record,
+)
 from ._matcher import THRESHOLDS, FingerprintIndex, FingerprintMatcher, fuse_scores, search
 from ._minutiae import Minutia
 from ._quality import FingerQuality, nfiq2_forest_score
@@ -34,4 +48,10 @@ __all__ = [
     "FingerImageError",
     "TemplateFormatError",
     "SlapSegmentationError",
+    "FingerImageFormatError",
+    "FingerImageData",
+    "decode_wsq",
+    "encode_wsq",
+    "read_finger_image_record",
+    "finger_image_record",
 ]

@@ -22,3 +22,8 @@ class TemplateFormatError(FingerprintError):
 
 class SlapSegmentationError(FingerprintError):
     """A slap image does not contain the expected number of fingers."""
+
+
+class FingerImageFormatError(FingerprintError):
+    """Finger image bytes are not a valid WSQ image or ISO/IEC 19794-4:2005 finger image record (or use a
+    compression this engine does not decode)."""
