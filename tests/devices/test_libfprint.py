@@ -104,13 +104,18 @@ def test_no_finger_is_a_capture_timeout_and_the_scanner_still_works_after(sensor
 
 
 def test_a_capture_is_cancelled_from_another_thread(sensor, scanner):
-    timer = threading.Timer(0.3, scanner.cancel)
-    timer.start()
+    threads: list[threading.Thread] = []
+
+    def cancel_while_waiting() -> None:  # the sensor waits for a finger: another thread (the UI) gives up
+        threads.append(threading.Thread(target=scanner.cancel))
+        threads[-1].start()
+
+    scanner.on_finger_needed = cancel_while_waiting
     t = time.monotonic()
     with pytest.raises(FingerprintCaptureCancelled):
         scanner.capture()
-    assert time.monotonic() - t < 10
-    timer.join()
+    assert time.monotonic() - t < 10 and len(threads) == 1
+    threads[0].join()
 
 
 def test_no_scanner_and_an_unknown_name_are_named(sensor):
@@ -162,3 +167,16 @@ def test_a_missing_binding_names_the_packages_and_make_setup(monkeypatch):
     monkeypatch.setattr(gi, "require_version", no_typelib)  # the typelib (gir1.2-fprint-2.0) not installed
     with pytest.raises(FingerprintLibraryMissing, match="gir1.2-fprint-2.0.*make setup"):
         _libfprint._library()
+
+
+def test_captures_from_a_new_worker_thread_each_time_as_the_kiosk_makes_them(sensor, scanner):
+    """The kiosk captures on a fresh worker thread per tap: libfprint runs on GLib's default context, which
+    each capturing thread iterates in turn."""
+    images = [fvc("101_1.tif"), fvc("102_1.tif"), fvc("103_1.tif")]
+    results: list = []
+    for image in images:
+        sensor.queue_image(image)
+        worker = threading.Thread(target=lambda: results.append(scanner.capture()), name="kiosk-worker")
+        worker.start()
+        worker.join(timeout=30)
+    assert [np.array_equal(c.image, i) for c, i in zip(results, images, strict=True)] == [True, True, True]
