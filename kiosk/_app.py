@@ -32,6 +32,8 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 from enrollment import EnrolmentWorkflow, Outcome, Step
 from kiosk._consent import ConsentNotice, consent_notice
 from kiosk._i18n import LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
+from kiosk._idle import IdleOverlay
+from kiosk._referral import REFERRAL_OUTCOMES, PresenceWatch, document_present, done_kind
 from kiosk._screens import (
     ChipScreen,
     ConsentScreen,
@@ -76,13 +78,13 @@ class KioskApp(App):
     officer_called = BooleanProperty(False)
     officer_call = StringProperty("")  # "" | "calling" | "accepted" | "unreachable" (the last officer call)
     current_screen = StringProperty("language")
-    idle_warning = BooleanProperty(False)  # shown in the top bar shortly before the idle time-out
+    idle_warning = BooleanProperty(False)  # shortly before the idle time-out: the countdown overlay is open
 
     def __init__(self, workflow: EnrolmentWorkflow, *, camera, scanner, sim=None, texts: Catalogues | None = None,
                  consent: ConsentNotice | None = None, default_lang: str = "vi", done_return_s: float = 10.0,
                  tick_s: float = 0.5, voice: Voice | bool = True,
                  flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
-                 **kw) -> None:
+                 directions: dict[str, str] | None = None, done_tap_guard_s: float = 0.8, **kw) -> None:
         super().__init__(**kw)
         # Chinese in its Simplified forms or not at all: ChineseFontMissing without the extracted faces
         self.cjk_font = register_sc_fonts()
@@ -100,6 +102,18 @@ class KioskApp(App):
         self.flush_every_s = flush_every_s
         self.feedback_hold_s = feedback_hold_s
         self.idle_warning_s = idle_warning_s
+        #: where a referred traveller goes ([kiosk] officer_directions: {"vi", "zh", "en"}); None: the generic
+        #: direction of the catalogues (done.where_generic)
+        self.directions = dict(directions) if directions else None
+        self.done_tap_guard_s = done_tap_guard_s  # a tap this soon after the final screen appeared is not "read"
+        self._idle_view: IdleOverlay | None = None
+        #: each time the countdown overlay opened, the seconds it showed, in turn (the autopilot, the tests)
+        self.idle_shown: list[list[int]] = []
+        self._document_read = False  # a document was read (or tried) in this session: remind to take it back
+        self._presence: bool | None = None  # the reader's last answer on the final screen
+        self._presence_watch: PresenceWatch | None = None
+        self._done_absent = False  # the document was seen taken on this final screen
+        self._done_time_up = False
         self._flushing = threading.Lock()
         self.lang = default_lang
         self.font = font_for(default_lang)
@@ -159,8 +173,7 @@ class KioskApp(App):
         elif name == "fingerprints":
             self.speak(*SCREEN_PROMPTS[name], finger_instruction(self.workflow.finger_task))
         elif name == "done":
-            done = self.screen("done")
-            self.speak(f"done.{done.outcome}" if done.outcome else "", f"reason.{done.reason}" if done.reason else "")
+            self.speak(*self._done_utterances())
         else:
             self.speak(*SCREEN_PROMPTS.get(name, ()))
 
@@ -205,9 +218,37 @@ class KioskApp(App):
         return False
 
     def _tick(self, _dt) -> None:
+        """The workflow's time-outs; the idle countdown overlay while the idle time-out approaches (the
+        workflow says how long is left, and nothing while it is paused: no session, the consent text open)."""
         self.workflow.tick()
         left = self.workflow.idle_left()
         self.idle_warning = left is not None and left <= self.idle_warning_s
+        if self.idle_warning:
+            self._show_idle(left)
+        else:
+            self._close_idle()
+
+    def _show_idle(self, left: float) -> None:
+        view = self._idle_view
+        if view is None:
+            view = self._idle_view = IdleOverlay(self.t, self.font, self.idle_warning_s, self.still_here)
+            view.open()
+            self.idle_shown.append([])
+            self.speak("app.idle_warning", "app.idle_explain")  # once, when it appears
+        view.show(left)
+        if not self.idle_shown[-1] or self.idle_shown[-1][-1] != view.seconds:
+            self.idle_shown[-1].append(view.seconds)
+
+    def _close_idle(self) -> None:
+        if self._idle_view is not None:
+            self._idle_view.dismiss(animation=False)  # gone at once: the traveller's next tap reaches the screen
+            self._idle_view = None
+
+    def still_here(self) -> None:
+        """The overlay's "I'm still here": the session goes on, a full idle period ahead."""
+        self.workflow.touch()
+        self.idle_warning = False
+        self._close_idle()
 
     def _flush(self, _dt) -> None:
         """Deliver records that waited in the outbox (back office was down), off the UI thread."""
@@ -228,6 +269,7 @@ class KioskApp(App):
         threading.Thread(target=run, daemon=True, name="outbox-flush").start()
 
     def on_stop(self) -> None:
+        self._stop_presence()
         self.screen("face").stop()
         self.workflow.reset()  # wipe whatever is left
         if self.sim is not None:
@@ -248,17 +290,21 @@ class KioskApp(App):
         step = wf.step  # the latest, in case several transitions queued up
         if self._shown_step is Step.FACE and step in (Step.FINGERPRINTS, Step.REVIEW):
             self.capture_beep()  # the photo was taken
-        self._shown_step = step
+        prev, self._shown_step = self._shown_step, step
         name = STEP_SCREENS[step]
         for ev in (self._return_ev, self._pending_ev):
             if ev is not None:
                 ev.cancel()
         self._return_ev = self._pending_ev = None
-        if name == "done":
-            done = self.screen("done")
-            done.outcome = (wf.outcome or Outcome.ABANDONED).value
-            done.reason = wf.reason_code if wf.outcome is Outcome.REFERRED else ""
-            self._return_ev = Clock.schedule_once(lambda _dt: self.finish(), self.done_return_s)
+        if step in (Step.IDLE, Step.DOCUMENT):
+            self._document_read = False  # a new traveller
+        elif step not in (Step.DONE, Step.ABANDONED, Step.REFERRED) or prev in (Step.DOCUMENT, Step.CHIP):
+            self._document_read = True  # past the document step (the MRZ was read), or referred on a read
+        if name != "done":
+            self._stop_presence()
+        else:
+            self._close_idle()
+            self._enter_done()
         if name == "language":
             self.lang = self.default_lang
         if name == "review" and self.sm.current == "fingerprints":
@@ -310,6 +356,8 @@ class KioskApp(App):
             fb = read()
 
             def show(_dt):
+                if fb.message != "document.cancelled":
+                    self._document_read = True  # a document was on the reader (read, or tried)
                 screen.message = self.t(fb.message)
                 screen.attempts_left = fb.attempts_left
                 screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is step
@@ -360,7 +408,96 @@ class KioskApp(App):
     def abandon(self) -> None:
         self.workflow.abandon()
 
+    # -- the final screen ---------------------------------------------------------------------------
+    def directions_text(self, lang: str) -> str:
+        """Where a referred traveller goes, in ``lang``: the kiosk's configured directions, else the catalogue's
+        generic (and actionable) one."""
+        if self.directions:
+            return self.directions.get(lang) or self.directions["en"]
+        return self.t("done.where_generic", lang)
+
+    def _done_utterances(self) -> list[str]:
+        """What the final screen says: the outcome, the reason (the catalogue's words, where it has them), where to
+        go on a referral (the generic direction; configured free-text directions are shown, not spoken: the
+        voice then asks to follow the directions on the screen) and the reminder to take the document."""
+        done = self.screen("done")
+        out = [f"done.{done.outcome}"] if done.outcome else []
+        if done.reason and f"reason.{done.reason}" in self.texts.texts.get("en", {}):
+            out.append(f"reason.{done.reason}")
+        if done.referral:
+            out.append("done.where_follow" if self.directions else "done.where_generic")
+        if done.take_document:
+            out.append("done.take_document")
+        return out
+
+    def _enter_done(self) -> None:
+        """The final screen: a referral (see an officer) stays until touched or the next traveller places a
+        document; other outcomes return to the start after ``done_return_s``, but not while the reader says the
+        traveller's document still lies on it. The reminder to take the document shows while it may be there."""
+        wf = self.workflow
+        done = self.screen("done")
+        outcome = (wf.outcome or Outcome.ABANDONED).value
+        done.outcome = outcome
+        done.reason = wf.reason_code if wf.outcome is Outcome.REFERRED else ""
+        done.referral = outcome in REFERRAL_OUTCOMES
+        done.kind = done_kind(outcome)
+        done.take_document = self._document_read
+        done.shown_at = time.monotonic()
+        self._done_absent = self._done_time_up = False
+        self._stop_presence()
+        self._presence = None
+        reader, pages = wf.reader, wf.mrz_source
+        watch = PresenceWatch(lambda: document_present(reader, pages),
+                              lambda present: Clock.schedule_once(lambda _dt: self._on_presence(watch, present), 0))
+        self._presence_watch = watch.start()
+        if not done.referral:
+            self._return_ev = Clock.schedule_once(self._done_timer, self.done_return_s)
+
+    def _stop_presence(self) -> None:
+        if self._presence_watch is not None:
+            self._presence_watch.stop()
+            self._presence_watch = None
+
+    def _on_presence(self, watch: PresenceWatch, present: bool | None) -> None:
+        """The reader's answer on the final screen (UI thread): taken -> no reminder; placed again after it was
+        taken -> the next traveller: back to the start."""
+        if watch is not self._presence_watch or self.workflow.step not in (Step.DONE, Step.ABANDONED, Step.REFERRED):
+            return
+        done = self.screen("done")
+        self._presence = present
+        if present is False:
+            done.take_document = False
+            self._done_absent = True
+            if self._done_time_up:
+                self._leave_done()
+        elif present is True:
+            if self._done_absent:
+                log.info("final screen left: a document was placed (the next traveller)")
+                self._leave_done()
+                return
+            done.take_document = True
+
+    def _done_timer(self, _dt) -> None:
+        self._return_ev = None
+        self._done_time_up = True
+        if self._presence is not True:  # the reader does not say the document is still there
+            self._leave_done()
+
+    def _leave_done(self) -> None:
+        """Back to the start without touching the reader (a document on it is the next traveller's)."""
+        self._stop_presence()
+        self.workflow.reset()
+
+    def done_touched(self) -> bool:
+        """A tap anywhere on the final screen (not on a button): leave it, unless the screen appeared only a
+        moment ago (the tap that ended the session, or a double tap). True when it left."""
+        if time.monotonic() - self.screen("done").shown_at < self.done_tap_guard_s:
+            return False
+        self.finish()
+        return True
+
     def finish(self) -> None:
+        self._stop_presence()
         self.workflow.reset()
         if self.sim is not None:
             self.sim.reader.remove()

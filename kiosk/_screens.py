@@ -262,5 +262,20 @@ def _chip_texture(data: bytes | None) -> Texture | None:
 
 
 class DoneScreen(KioskScreen):
+    """The final screen. A referral (``referral``: see an officer) says why, where to go and to take the document
+    back, and stays until touched or the next traveller places a document (kiosk._app: ``_enter_done``)."""
+
     outcome = StringProperty("")
     reason = StringProperty("")
+    referral = BooleanProperty(False)
+    kind = StringProperty("warning")  # the status kind: "success" | "warning" | "failure"
+    take_document = BooleanProperty(False)  # the reminder (with its pictogram) is shown
+    shown_at = NumericProperty(0.0)  # time.monotonic() when it appeared
+
+    def on_touch_down(self, touch) -> bool:
+        """A button (Finish, call an officer, a language) handles its own tap; a tap anywhere else leaves."""
+        if super().on_touch_down(touch):
+            return True
+        if self.collide_point(*touch.pos) and self.app.workflow.step.value in ("done", "abandoned", "referred"):
+            return self.app.done_touched()
+        return False

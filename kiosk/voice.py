@@ -82,6 +82,9 @@ NOT_SPOKEN: dict[str, str] = {
     "review.retake_face": "button label",
     "review.retake_fingers": "button label",
     "done.finish": "button label",
+    "done.where_title": "heading above the directions (the directions themselves are spoken)",
+    "app.still_here": "button label (the idle warning above it is spoken: app.idle_warning, app.idle_explain)",
+    "app.seconds_left": "label under the idle countdown's number (the warning is spoken when it appears)",
 }
 #: whole families that are not spoken, and why
 NOT_SPOKEN_PREFIXES: dict[str, str] = {

@@ -18,7 +18,13 @@ _DESK = {
     "en": "Please go to the staffed desk beside the gates.",
     "zh": "请前往自助通道旁的人工柜台。",
 }
-# the one sentence for anything a traveller must not be told the reason of
+# the one sentence for anything a traveller must not be told the reason of, without where to go (``where``)
+_NEUTRAL_REASON = {
+    "vi": "Vui lòng gặp cán bộ để được kiểm tra thủ công.",
+    "en": "Please see an officer for a manual check.",
+    "zh": "请由工作人员为您人工核验。",
+}
+# the same with where to go
 _NEUTRAL = {
     "vi": "Vui lòng gặp cán bộ để được kiểm tra thủ công tại quầy có cán bộ trực bên cạnh các cổng tự động.",
     "en": "Please see an officer for a manual check at the staffed desk beside the gates.",
@@ -243,14 +249,20 @@ def describe(code: str, lang: str) -> str:
     return row[1][_lang(lang)]
 
 
-def traveller_text(code: str, lang: str) -> str:
+def traveller_text(code: str, lang: str, *, where: str | None = None) -> str:
     """What a referred traveller is told: polite, never accusatory, and where to go. Suspected fraud, a
-    watchlist hit and an unknown code all get one neutral request for a manual check."""
+    watchlist hit and an unknown code all get one neutral request for a manual check. ``where`` replaces
+    the generic "staffed desk beside the gates" (a site's own directions, e.g. a kiosk's "Counter 3, on
+    your left"); ``where=""``: the sentence alone, for a screen that shows where to go on its own."""
     lang = _lang(lang)
     row = _TABLE.get(code)
-    if row is None or row[2] is None:
-        return _NEUTRAL[lang]
-    return row[2][lang] + ("" if lang == "zh" else " ") + _DESK[lang]
+    if where is None:
+        if row is None or row[2] is None:
+            return _NEUTRAL[lang]
+        sentence, where = row[2][lang], _DESK[lang]
+    else:
+        sentence = _NEUTRAL_REASON[lang] if row is None or row[2] is None else row[2][lang]
+    return sentence + ("" if lang == "zh" or not where else " ") + where
 
 
 def severity(code: str) -> int:

@@ -46,9 +46,11 @@ def tap(widget) -> None:
 
 
 class Autopilot:
-    """``scenarios``: languages to enrol in ("vi", "zh", "en"), "timeout" (walk away on the consent
-    screen), "decline" (refuse consent), "abandon" (cancel on the face screen). Screenshots go to
-    ``shots_dir/<scenario>/``. Each run records the screens it went through and, on the consent screen,
+    """``scenarios``: languages to enrol in ("vi", "zh", "en"), "timeout" (walk away: no countdown on the consent
+    text, the countdown on the fingerprint screen, "I'm still here", then walk away for good), "decline" (refuse
+    consent), "abandon" (cancel on the face screen), "referral:<lang>[:next|tap|finish]" (an expired passport:
+    the referral screen, ``shots_dir/<lang>/referral.png``, left by the next traveller's document, a tap or
+    Finish). Screenshots go to ``shots_dir/<scenario>/``. Each run records the screens it went through and, on the consent screen,
     what the kiosk held and had asked of the chip reader (``at_consent``)."""
 
     def __init__(self, app, scenarios: str | list[str] = "vi", shots_dir: str | Path | None = None, *,
@@ -186,35 +188,123 @@ class Autopilot:
                 yield from self.abandon_flow()
             elif scenario.startswith("preview"):
                 yield from self.preview_flow(float(scenario.partition(":")[2] or 5))
+            elif scenario.startswith("referral"):
+                parts = scenario.split(":")
+                lang = parts[1] if len(parts) > 1 else "en"
+                leave = parts[2] if len(parts) > 2 else ""
+                self.shots_dir = self.root_dir / lang if self.root_dir else None
+                yield from self.referral_flow(lang, leave or {"vi": "next", "zh": "tap"}.get(lang, "finish"))
             else:
                 self.lang = scenario
                 yield from self.flow()
             self.run["screens"] = [name for name, _ in self.app.transitions[first:]]
             self.run["seconds"] = round(time.perf_counter() - self.run.pop("started"), 2)
 
+    def _countdown(self, since: int) -> list[list[int]]:
+        """The countdowns shown since ``since`` (one list of seconds per opening of the overlay)."""
+        return [list(c) for c in self.app.idle_shown[since:]]
+
     def timeout_flow(self) -> Iterator:
-        """Choose a language, read the passport, then walk away: the session must be wiped."""
+        """Read the consent text for longer than the idle time-out (no countdown: it is paused there), agree, and
+        on the fingerprint screen wait: the countdown overlay appears and counts down; "I'm still here" keeps the
+        session; walking away for good wipes it at zero."""
         import dataclasses
 
         app = self.app
         wf = app.workflow
-        saved = wf.policy
-        wf.policy = dataclasses.replace(saved, idle_timeout_s=1.0)
+        saved, saved_warning = wf.policy, app.idle_warning_s
+        wf.policy = dataclasses.replace(saved, idle_timeout_s=6.0)
+        app.idle_warning_s = 4.0
         yield self.screen_is("language")
         yield from self.tap_ready(self.ids("language")["en"], "language:en")
         yield self.screen_is("consent")
         self.at_consent()
+        yield wf.policy.idle_timeout_s + 1.0  # reading, touching nothing
+        self.run["consent_paused"] = {"screen": app.current_screen, "overlay": app._idle_view is not None,
+                                      "idle_left": wf.idle_left(), "session": wf.session is not None}
+        yield from self.tap_ready(self.ids("consent").agree, "consent:agree")
+        yield lambda: app.current_screen in ("fingerprints", "done") and not app.sm.transition.is_active
+        # on the fingerprint screen, the traveller stops: the countdown (perhaps open already: the time-out counts
+        # from the last touch, which may have been on the face screen)
+        since = len(app.idle_shown) - (1 if app._idle_view is not None else 0)
+        yield lambda: app._idle_view is not None or app.current_screen == "done"
+        self.run["warned"] = app._idle_view is not None
+        view = app._idle_view
+        first = view.seconds if view is not None else 0
+        yield lambda: app._idle_view is None or app._idle_view.seconds < first
+        yield 0.1
+        self.shot("idle-countdown")
+        if app._idle_view is not None:
+            yield from self.tap_ready(app._idle_view.button, "idle:still_here")
+            yield lambda: app._idle_view is None
+            yield 0.3
+        self.run["still_here"] = {"countdown": self._countdown(since), "screen": app.current_screen,
+                                  "step": wf.step.value, "session": wf.session is not None,
+                                  "overlay": app._idle_view is not None}
+        # then walks away for good
+        since = len(app.idle_shown)
         had_session = wf.session is not None
-        yield lambda: app.idle_warning or app.current_screen == "done"
-        self.run["warned"] = app.idle_warning
+        yield lambda: app._idle_view is not None or app.current_screen == "done"
         yield self.screen_is("done")
-        self.run.update(outcome=app.screen("done").outcome, had_session=had_session,
-                        session_left=wf.session is not None)
-        yield 0.3
+        yield 0.2
+        self.run.update(outcome=app.screen("done").outcome, had_session=had_session, countdown=self._countdown(since),
+                        session_left=wf.session is not None, overlay_left=app._idle_view is not None)
         self.shot("timed-out")
-        wf.policy = saved
+        wf.policy, app.idle_warning_s = saved, saved_warning
         yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
+
+    def referral_flow(self, lang: str, leave: str) -> Iterator:
+        """A traveller whose passport expired: the printed MRZ says so, the kiosk refers (the chip is never read).
+        The referral screen must stay beyond ``done_return_s`` with where to go and the reminder to take the
+        passport; taking it removes the reminder, the screen still stays; then it is left by ``leave``: "next"
+        (the next traveller places a document), "tap" (a tap on the text) or "finish" (the button)."""
+        import datetime as dt
+
+        from kiosk.sim._world import td3_mrz
+
+        app = self.app
+        wf = app.workflow
+        sim = app.sim
+        spoken = len(app.spoken)
+        today = dt.date.today()
+        expired = td3_mrz("TRAN", "THI MAI", "E7654321", "VNM", dt.date(1990, 6, 1), "F",
+                          today - dt.timedelta(days=40))
+        yield self.screen_is("language")
+        sim.reader.present(sim.document)  # the passport on the reader, its printed page expired
+        sim.mrz_source.place(expired)
+        yield from self.tap_ready(self.ids("language")[lang], f"language:{lang}")
+        yield self.screen_is("done")
+        done = app.screen("done")
+        yield lambda: done.take_document  # the reader says the passport still lies there
+        yield 0.4
+        self.shot("referral")
+        shown = time.monotonic()
+        yield app.done_return_s + 1.0  # longer than an accepted screen stays
+        ids = self.ids("done")
+        self.run.update(outcome=done.outcome, reason=done.reason, referral=done.referral, kind=done.kind,
+                        lang=app.lang, stayed=app.current_screen == "done",
+                        waited_s=round(time.monotonic() - shown, 2), done_return_s=app.done_return_s,
+                        message=ids.status.text, reason_text=ids.reason.text, directions=ids.where.text,
+                        where_shown=ids.where_box.opacity == 1 and ids.where_box.height > 0,
+                        take_document=done.take_document, reminder_text=ids.take_document.text,
+                        session_left=wf.session is not None, apdus=getattr(sim.reader, "apdu_count", None))
+        sim.reader.remove()  # the traveller takes the passport
+        yield lambda: not done.take_document
+        yield 0.5
+        self.run["after_taken"] = {"screen": app.current_screen, "take_document": done.take_document}
+        self.shot("referral-taken")
+        sim.mrz_source.place(sim.document.mrz)  # the next traveller's passport is a valid one
+        if leave == "next":
+            sim.reader.present(sim.document)
+        elif leave == "tap":
+            self.press(ids.reason, "done:tap")
+        else:
+            yield from self.tap_ready(ids.finish, "done:finish")
+        yield self.screen_is("language")
+        self.run.update(left_by=leave, spoken=list(app.spoken[spoken:]))
+        if leave == "next":
+            sim.reader.remove()  # the simulated next traveller steps back: the next scenario places it again
 
     def decline_flow(self) -> Iterator:
         """Choose a language, place the passport, read the notice, then decline: nothing may be kept, and the

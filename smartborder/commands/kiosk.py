@@ -86,13 +86,13 @@ def run(config_path, sim, sim_data, fullscreen, lang, trust_path, camera, page_c
         click.echo(DEV_WITHOUT_PA_BANNER, err=True)
     if kiosk_.submitter is None:
         click.echo("kiosk: no device token configured; enrolments wait in the encrypted outbox", err=True)
-    from kiosk import configure_kivy, create_app
+    from kiosk import configure_kivy
     from kiosk.fonts import ChineseFontMissing
+    from smartborder.compose.kiosk import kiosk_app
 
     configure_kivy(fullscreen=fullscreen)
     try:
-        app = create_app(kiosk_.workflow, camera=devices.camera, scanner=devices.scanner, sim=sim_world,
-                         default_lang=config.language, consent=kiosk_.consent, voice=settings.kiosk_voice)
+        app = kiosk_app(kiosk_, sim=sim_world, voice=settings.kiosk_voice)
     except ChineseFontMissing as e:  # one line that says what to do, not a traceback
         raise click.ClickException(str(e)) from e
     try:

@@ -135,9 +135,22 @@ def test_flow_leaves_nothing_behind_and_times_out(flow):
     # every record delivered (and shredded); one event per session waits for the next flush; nothing refused
     assert flow["outbox_pending"] == ["event"] * 6 and flow["outbox_parked"] == []
     assert flow["runs"]["timeout"]["had_session"] and flow["runs"]["timeout"]["outcome"] == "timed_out"
-    assert flow["runs"]["timeout"]["warned"]  # "are you still there?" before the wipe
-    assert not flow["runs"]["timeout"]["session_left"]
-    assert flow["runs"]["timeout"]["at_consent"]["apdus"] == 0  # walked away before consent: chip never read
+    timeout = flow["runs"]["timeout"]
+    # issue #20 item 6: no idle time-out while the consent text is open (the traveller reads), however long
+    assert timeout["consent_paused"] == {"screen": "consent", "overlay": False, "idle_left": None, "session": True}
+    assert timeout["at_consent"]["apdus"] == 0  # the chip is read only after the traveller agreed
+    # the countdown overlay ("are you still there?") appeared and counted down; "I'm still here" kept the session
+    assert timeout["warned"]
+    still = timeout["still_here"]
+    assert still["session"] and still["step"] == "fingerprints" and not still["overlay"]
+
+    def counts_down(seconds):
+        return len(seconds) >= 2 and all(a > b for a, b in zip(seconds, seconds[1:], strict=False))
+
+    assert still["countdown"] and counts_down(still["countdown"][-1])
+    # walking away for good: the countdown again, down to the wipe, and the overlay gone with the session
+    assert timeout["countdown"] and counts_down(timeout["countdown"][-1]) and timeout["countdown"][-1][-1] <= 2
+    assert not timeout["session_left"] and not timeout["overlay_left"]
     assert flow["runs"]["abandon"]["outcome"] == "abandoned" and not flow["runs"]["abandon"]["session_left"]
     assert not flow["session_left"] and flow["device_errors"] == []
 

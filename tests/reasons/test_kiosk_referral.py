@@ -28,7 +28,20 @@ def test_the_referral_screen_shows_the_catalogues_traveller_text(lang):
     for code in reasons.CODES:
         root, app = SimpleNamespace(reason=code), SimpleNamespace(lang=lang)
         shown = eval(expr, {"traveller_text": reasons.traveller_text, "root": root, "app": app})  # noqa: S307
-        assert shown == reasons.traveller_text(code, lang) and shown
+        # the sentence alone: the screen shows where to go beside it (the kiosk's configured directions)
+        assert shown == reasons.traveller_text(code, lang, where="") and shown
     # not referred: nothing under the title
     assert eval(expr, {"traveller_text": reasons.traveller_text, "root": SimpleNamespace(reason=""),  # noqa: S307
                        "app": SimpleNamespace(lang=lang)}) == ""
+
+
+@pytest.mark.parametrize("lang", reasons.LANGUAGES)
+def test_where_replaces_the_generic_desk(lang):
+    """A site's own directions replace "the staffed desk beside the gates"; "" leaves the sentence alone."""
+    for code in reasons.CODES:
+        generic, alone = reasons.traveller_text(code, lang), reasons.traveller_text(code, lang, where="")
+        assert alone and len(alone) < len(generic)
+        assert reasons.traveller_text(code, lang, where="Counter 3, on your left.").endswith("Counter 3, on your left.")
+        assert reasons.traveller_text(code, lang, where="Counter 3.").startswith(alone)
+    # the reason a traveller must not be told stays neutral without the desk too
+    assert reasons.traveller_text("watchlist_hit", lang, where="") == reasons.traveller_text("chip_cloned", lang, where="")
