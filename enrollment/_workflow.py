@@ -29,7 +29,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +96,10 @@ class FaceFeedback:
     check: FaceCheck | None
     attempts_left: int
     challenge: str | None = None
+    #: the liveness challenge's countdown (seconds left, and its whole time), from the liveness engine's own
+    #: deadline when it has one (``Liveness.time_left_s`` / ``timeout_s``); None otherwise
+    time_left_s: float | None = None
+    timeout_s: float | None = None
 
     @property
     def done(self) -> bool:
@@ -406,9 +410,12 @@ class EnrolmentWorkflow:
         self._step_started = self.clock()
         return FaceFeedback("retry", ("face.retry",), None, left)
 
-    def process_frame(self, frame: np.ndarray, t: float | None = None) -> FaceFeedback:
+    def process_frame(self, frame: np.ndarray, t: float | None = None, *,
+                      skipped: Sequence[tuple[np.ndarray, float | None]] = ()) -> FaceFeedback:
         """Quality-check one preview frame; feed liveness (``t``: the frame's capture time on the camera's
-        clock, None: now); capture when stable and live."""
+        clock, None: now); capture when stable and live. ``skipped``: the camera's frames since the previous call
+        that the caller did not quality-check (``(frame, t)``, oldest first): liveness sees them too, before
+        ``frame``, so a blink between two checked frames is not lost (a human's lasts 100-400 ms)."""
         with self._lock:
             self._require(Step.FACE)
             left = self._attempts_left("face", self.policy.max_face_attempts)
@@ -416,21 +423,29 @@ class EnrolmentWorkflow:
             if check.face_found:
                 self.touch()
             challenge = None
+            countdown: tuple[float | None, float | None] = (None, None)
             if self.engines.liveness is not None and not self.session.liveness_passed and check.face_found:
                 if self._liveness is None:
                     self._liveness = self.engines.liveness()
-                verdict = self._liveness.observe(frame, t)
+                verdict = None
+                for earlier, t_earlier in skipped:
+                    verdict = self._liveness.observe(earlier, t_earlier)
+                    if verdict is not None:
+                        break
+                if verdict is None:
+                    verdict = self._liveness.observe(frame, t)
                 challenge = self._liveness.challenge
+                countdown = (getattr(self._liveness, "time_left_s", None), getattr(self._liveness, "timeout_s", None))
                 if verdict is False:
                     self.last_failure = "liveness:" + str(getattr(self._liveness, "reason", "") or "failed")
                     fb = self._face_attempt_failed()
                     return FaceFeedback(fb.phase, ("face.liveness_failed", *fb.messages), check, fb.attempts_left)
                 if verdict is True:
                     self.session.liveness_passed = True
-                    challenge = None
+                    challenge, countdown = None, (None, None)
             if not check.passed:
                 self._stable = 0
-                return FaceFeedback("quality", check.guidance or ("face.adjust",), check, left, challenge)
+                return FaceFeedback("quality", check.guidance or ("face.adjust",), check, left, challenge, *countdown)
             self._stable += 1
             score = float(check.measures.get("score", check.measures.get("quality", 0.0)))
             if self._best is None or score >= self._best[0]:
@@ -438,7 +453,7 @@ class EnrolmentWorkflow:
                     self._best[1].fill(0)
                 self._best = (score, np.array(frame, copy=True))
             if self.engines.liveness is not None and not self.session.liveness_passed:
-                return FaceFeedback("liveness", (challenge or "face.follow_prompt",), check, left, challenge)
+                return FaceFeedback("liveness", (challenge or "face.follow_prompt",), check, left, challenge, *countdown)
             if self._stable < self.policy.face_stable_frames:
                 return FaceFeedback("hold_still", ("face.hold_still",), check, left)
             best = self._best[1]

@@ -52,7 +52,11 @@ def _engines():
 
 
 class _RealLiveness:
-    """Adapts ``biometrics.face.LivenessSession`` (``feed(frame, t) -> LivenessState``) to enrollment.Liveness."""
+    """Adapts ``biometrics.face.LivenessSession`` (``feed(frame, t) -> LivenessState``) to enrollment.Liveness.
+
+    Besides ``challenge`` and ``reason``: ``time_left_s`` (the current challenge's countdown, from the session's
+    own deadline on the frames' clock, as of the last frame) and ``timeout_s`` (that challenge's whole time), both
+    None before the first frame and once decided."""
 
     def __init__(self, session) -> None:
         import time
@@ -61,15 +65,22 @@ class _RealLiveness:
         self._clock = time.monotonic
         self.challenge = "liveness.look_at_camera"
         self.reason: str | None = None
+        self.time_left_s: float | None = None
+        self.timeout_s: float | None = None
 
     def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
         # the camera's own clock where it has one (a dropped or late frame keeps its real time)
         state = self.session.feed(frame, self._clock() if t is None else t)
         if state.instruction_key:
             self.challenge = f"liveness.{state.instruction_key}"
+        self.time_left_s = getattr(state, "time_left_s", None)
+        self.timeout_s = getattr(state, "timeout_s", None)
         if not state.done:
             return None
         self.reason = state.reason
+        close = getattr(self.session, "close", None)
+        if close is not None:  # decided: its face-mesh graph (~30 MB) is not needed any more
+            close()
         return bool(state.passed)
 
 

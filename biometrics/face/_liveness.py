@@ -116,7 +116,9 @@ class ChallengeOutcome:
 
 @dataclass(frozen=True)
 class LivenessState:
-    """What to show after a frame: ``instruction_key`` (None once done), progress 0-1, the verdict."""
+    """What to show after a frame: ``instruction_key`` (None once done), progress 0-1, the verdict, and the
+    current challenge's countdown: ``time_left_s`` until its deadline (its start plus its ``timeout_s``, on the
+    frames' clock, at the last frame fed; None once done)."""
 
     instruction_key: str | None
     progress: float
@@ -124,6 +126,8 @@ class LivenessState:
     passed: bool | None
     reason: str | None
     face_found: bool
+    time_left_s: float | None = None
+    timeout_s: float | None = None
 
     @property
     def instruction(self) -> str | None:
@@ -278,7 +282,12 @@ class LivenessSession:
         else:
             key = self.challenges[self._i].kind
         progress = sum(o.passed for o in self.outcomes) / len(self.outcomes)
-        return LivenessState(key, progress, self._done, self._passed, self._reason, self._face)
+        left = timeout = None
+        if not self._done:
+            timeout = self.challenges[self._i].timeout_s
+            started = self.outcomes[self._i].started_t
+            left = timeout if started is None or self._t_last is None else min(timeout, max(0.0, started + timeout - self._t_last))
+        return LivenessState(key, progress, self._done, self._passed, self._reason, self._face, left, timeout)
 
     def result(self) -> LivenessResult:
         """The verdict so far (a session that did not finish fails with reason "incomplete")."""

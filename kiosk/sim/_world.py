@@ -8,7 +8,9 @@ copied into the repository.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +48,25 @@ def td3_mrz(surname: str, given: str, number: str, nationality: str, dob: dt.dat
     return l1 + l2
 
 
-def _ramp(n: int, a: float, b: float) -> list[float]:
-    return [a + (b - a) * (i + 1) / n for i in range(n)]
+#: what a first-time traveller takes to read an instruction and start acting on it (s), drawn per action
+REACTION_S = (0.8, 1.5)
+#: a blink on request: eyelids closing, shut, opening (s); a whole human blink lasts 100-400 ms
+BLINK_S = ((0.04, 0.08), (0.03, 0.12), (0.08, 0.16))
+#: a head turn: out, held, back (s), and how far (degrees) people turn when asked, 30-40, rendered 1.2x: the face
+#: mesh reads the renderer's warp of a still as ~0.7x its angle (a 36-degree render measures ~26 degrees)
+TURN_S = ((0.5, 1.0), (0.2, 0.5), (0.5, 1.0))
+TURN_DEG = (36.0, 48.0)
+#: how long a traveller waits after acting before doing it again while the screen still asks (s)
+PATIENCE_S = (1.0, 1.8)
+ACTIONS = ("blink", "turn_left", "turn_right")
+
+
+def _ease(x: float) -> float:
+    """0 -> 1 along a smooth (cosine) profile: a limb starts and stops slowly."""
+    import math
+
+    x = min(1.0, max(0.0, x))
+    return 0.5 - 0.5 * math.cos(math.pi * x)
 
 
 class TravellerCamera:
@@ -55,13 +74,20 @@ class TravellerCamera:
 
     One real photo is re-rendered under head rotation and eyelid closure by the face-mesh warp of
     ``biometrics.face`` (its bona fide simulation, the same the PAD evaluation uses), with small sway
-    and camera noise. ``follow("liveness.turn_left")`` makes the traveller react after ~0.4 s: a
-    ~36 degree turn and back, or a blink. Implements the ``Camera`` port.
+    and camera noise. The traveller acts in real time, on the camera's clock (``frame_time``), like a person:
+    ``follow(key)`` (what the screen shows) makes them read it and start after a reaction time
+    (:data:`REACTION_S`), finishing what they were doing first; a blink lasts 150-360 ms (:data:`BLINK_S`), a
+    head turn of 30-40 degrees out and back in 1.2-2.5 s (:data:`TURN_S`, :data:`TURN_DEG`); while the screen still asks for the same
+    thing after they acted, they wait (:data:`PATIENCE_S`) and do it again. ``reseed(seed)``: another traveller's
+    timings, sway and sensor noise. ``responsive = False``: a face that does nothing asked of it (fail-closed
+    tests). Implements the ``Camera`` port; ``frame_time`` is ``time.monotonic()`` at capture, or ``i / 15`` for
+    the i-th frame when ``fps`` is 0 (frames as fast as asked: a replay faster than real time behaves alike).
     """
 
-    def __init__(self, photos: list[Path], fps: float = 15.0, *, crop: float = 0.7, seed: int = 0) -> None:
-        import numpy as np
+    NOMINAL_FPS = 15.0
 
+    def __init__(self, photos: list[Path], fps: float = 15.0, *, crop: float = 0.7, seed: int = 0,
+                 render_in_process: bool = True) -> None:
         from biometrics.face import FaceMesher, assess_quality
         from biometrics.face.sim import FaceRenderer, camera_noise, prepare_still
         from devices import CameraError, load_rgb
@@ -84,36 +110,89 @@ class TravellerCamera:
         if chosen is None:
             raise CameraError("no usable face among the simulator's photos")
         self._renderer = FaceRenderer(*chosen)
+        self._chosen = chosen
         self._noise = camera_noise
-        self._rng = np.random.default_rng(seed)
+        self._proc = None  # the renderer's own process (kiosk.sim._render_proc), started with frames()
+        self.render_in_process = render_in_process
         self.fps = fps
-        self.instruction: str | None = None
-        self._performed: str | None = None
-        self._performed_at = 0  # frame count when the last instruction was acted on
-        self._queue: list[tuple[float, float]] = []
+        self.responsive = True
+        self._lock = threading.Lock()
         self._closed = False
         self.frame_count = 0
+        self.frame_time: float | None = None
+        self.pose: tuple[float, float] = (0.0, 0.0)  # (yaw, closure) of the last frame, without the sway
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Another traveller: their timings, sway and sensor noise from ``seed``; nothing under way."""
+        import numpy as np
+
+        self.seed = seed
+        self._rng = np.random.default_rng([seed, 0])  # sensor noise
+        if getattr(self, "_proc", None) is not None:
+            self._proc.reseed(seed)
+        self._acts = np.random.default_rng([seed, 1])  # how this traveller moves
+        self._sway_phase = float(self._acts.uniform(0, 2 * np.pi))
+        self._actions: list[tuple[float, float, str, tuple[float, ...]]] = []  # (start, end, kind, timings)
+        self._busy_until = -math.inf  # when the last action scheduled ends
+        self.instruction: str | None = None
+        self.performed: list[tuple[float, str]] = []  # (start, kind) of every action (tests, bench)
+
+    def _u(self, lo_hi: tuple[float, float]) -> float:
+        return float(self._acts.uniform(*lo_hi))
+
+    def _now(self) -> float:
+        import time
+
+        return time.monotonic() if self.fps > 0 else self.frame_count / self.NOMINAL_FPS
+
+    def _schedule(self, kind: str, start: float) -> None:
+        if kind == "blink":
+            timings: tuple[float, ...] = tuple(self._u(r) for r in BLINK_S)
+        else:
+            timings = (*(self._u(r) for r in TURN_S), self._u(TURN_DEG) * (1.0 if kind == "turn_left" else -1.0))
+        end = start + sum(timings[:3])
+        with self._lock:
+            self._actions.append((start, end, kind, timings))
+            self._busy_until = max(self._busy_until, end)
+        self.performed.append((start, kind))
 
     def follow(self, instruction: str | None) -> None:
-
+        """What the screen shows now (a catalogue key, ``liveness.blink``...; None or "" when nothing is asked)."""
         key = (instruction or "").removeprefix("liveness.")
-        rate = self.fps if self.fps > 0 else 15.0  # motion is scripted in frames at the nominal rate
-        # "again" on the camera's clock (frames at the nominal rate), so a replay faster than real
-        # time behaves like one in real time
-        again = key == self._performed and not self._queue and self.frame_count - self._performed_at > 2.0 * rate
-        if key in ("blink", "turn_left", "turn_right") and (key != self._performed or again):
-            # a traveller does what the screen says, and does it again when the screen still says so
-            self._performed, self._performed_at = key, self.frame_count
-            idle = [(0.0, 0.0)] * int(0.4 * rate)
-            if key == "blink":
-                motion = [(0.0, c) for c in _ramp(2, 0.3, 1.0) + [1.0] * int(0.4 * rate) + _ramp(2, 0.7, 0.0)]
+        now = self._now()
+        if key == "look_at_camera":
+            return  # looking already; what was asked before still stands
+        if key not in ACTIONS or not self.responsive:
+            self.instruction = None
+            return
+        if key != self.instruction:
+            # a new instruction: read it, then do it (after finishing what they were doing)
+            self.instruction = key
+            self._patience = self._u(PATIENCE_S)
+            self._schedule(key, max(now + self._u(REACTION_S), self._busy_until))
+        elif not self._actions and now > self._busy_until + self._patience:
+            # done, and the screen still asks the same: do it again, a little more deliberately
+            self._patience = self._u(PATIENCE_S)
+            self._schedule(key, now + 0.5 * self._u(REACTION_S))
+
+    def _pose(self, t: float) -> tuple[float, float]:
+        yaw = closure = 0.0
+        for start, end, kind, timings in list(self._actions):
+            if not start <= t <= end:
+                continue
+            x = t - start
+            if kind == "blink":
+                close, shut, opening = timings
+                closure = max(closure, _ease(x / close) if x < close else 1.0 if x < close + shut
+                              else 1.0 - _ease((x - close - shut) / opening))
             else:
-                a = 36.0 if key == "turn_left" else -36.0
-                n = int(0.5 * rate)
-                motion = [(y, 0.0) for y in _ramp(n, 0.0, a) + [a] * int(0.3 * rate) + _ramp(n, a, 0.0)]
-            self._queue = idle + motion
-        elif not key:
-            self._performed = None
+                out, hold, back, amplitude = timings
+                yaw += amplitude * (_ease(x / out) if x < out else 1.0 if x < out + hold
+                                    else 1.0 - _ease((x - out - hold) / back))
+        with self._lock:  # follow() runs on the UI thread, frames() on the camera's
+            self._actions = [a for a in self._actions if a[1] >= t]
+        return yaw, closure
 
     def frames(self):
         import math
@@ -122,21 +201,47 @@ class TravellerCamera:
         period = 1.0 / self.fps if self.fps > 0 else 0.0
         next_t = time.monotonic()
         while not self._closed:
-            i = self.frame_count
-            self.frame_count += 1
-            yaw, closure = self._queue.pop(0) if self._queue else (0.0, 0.0)
-            sway = 1.5 * math.sin(0.9 * i / 15 * 2 * math.pi)
-            frame = self._renderer.render(yaw + sway, 0.0, closure, shift=(2 * math.sin(i / 7), 1.5 * math.cos(i / 9)))
-            frame = self._noise(frame, self._rng)
             if period:
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 next_t = max(next_t + period, time.monotonic() - period)
+            t = self._now()
+            i = self.frame_count
+            self.frame_count += 1
+            yaw, closure = self._pose(t)
+            self.pose = (yaw, closure)
+            sway = 1.5 * math.sin(0.9 * 2 * math.pi * t + self._sway_phase)
+            shift = (2 * math.sin(i / 7), 1.5 * math.cos(i / 9))
+            if self._proc is None and self.render_in_process:
+                self._start_renderer()
+            proc = self._proc
+            if proc is not None:
+                try:
+                    frame = proc.render(yaw + sway, closure, shift)
+                except (EOFError, OSError, ValueError):
+                    if self._closed:
+                        return
+                    raise
+            else:
+                frame = self._noise(self._renderer.render(yaw + sway, 0.0, closure, shift=shift), self._rng)
+            self.frame_time = t  # the capture time: the scene as it was at ``t``
             yield frame
+
+    def _start_renderer(self) -> None:
+        from kiosk.sim._render_proc import RenderProcess
+
+        still, face = self._chosen
+        try:
+            self._proc = RenderProcess(still, face.landmarks, face.inter_eye_distance, face.box, self.seed)
+        except OSError:
+            self.render_in_process = False  # render here instead
 
     def close(self) -> None:
         self._closed = True
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
 
 
 @dataclass
