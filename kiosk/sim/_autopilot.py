@@ -50,7 +50,7 @@ class Autopilot:
     text, the countdown on the fingerprint screen, "I'm still here", then walk away for good), "decline" (refuse
     consent), "abandon" (cancel on the face screen), "referral:<lang>[:next|tap|finish]" (an expired passport:
     the referral screen, ``shots_dir/<lang>/referral.png``, left by the next traveller's document, a tap or
-    Finish). Screenshots go to ``shots_dir/<scenario>/``. Each run records the screens it went through and, on the consent screen,
+    Finish), "return" (a declined consent's screen waits for the document to be taken, then returns by itself). Screenshots go to ``shots_dir/<scenario>/``. Each run records the screens it went through and, on the consent screen,
     what the kiosk held and had asked of the chip reader (``at_consent``)."""
 
     def __init__(self, app, scenarios: str | list[str] = "vi", shots_dir: str | Path | None = None, *,
@@ -188,6 +188,8 @@ class Autopilot:
                 yield from self.abandon_flow()
             elif scenario.startswith("preview"):
                 yield from self.preview_flow(float(scenario.partition(":")[2] or 5))
+            elif scenario == "return":
+                yield from self.return_flow()
             elif scenario.startswith("referral"):
                 parts = scenario.split(":")
                 lang = parts[1] if len(parts) > 1 else "en"
@@ -253,6 +255,26 @@ class Autopilot:
         wf.policy, app.idle_warning_s = saved, saved_warning
         yield from self.tap_ready(self.ids("done").finish, "done:finish")
         yield self.screen_is("language")
+
+    def return_flow(self) -> Iterator:
+        """A final screen that is no referral (consent declined) returns to the start after ``done_return_s``, but
+        not while the reader says the traveller's document still lies there: once it is taken, it goes by itself."""
+        app = self.app
+        done = app.screen("done")
+        yield self.screen_is("language")
+        yield from self.tap_ready(self.ids("language")["en"], "language:en")
+        yield self.screen_is("consent")
+        yield from self.tap_ready(self.ids("consent").decline, "consent:decline")
+        yield self.screen_is("done")
+        yield lambda: done.take_document
+        yield app.done_return_s + 1.0
+        taps = len(self.run.get("taps", []))
+        self.run.update(outcome=done.outcome, referral=done.referral, kind=done.kind,
+                        stayed_with_document=app.current_screen == "done" and done.take_document)
+        self.shot("return-waiting")
+        app.sim.reader.remove()  # the traveller takes the document
+        yield self.screen_is("language")
+        self.run.update(returned_by_itself=len(self.run.get("taps", [])) == taps)
 
     def referral_flow(self, lang: str, leave: str) -> Iterator:
         """A traveller whose passport expired: the printed MRZ says so, the kiosk refers (the chip is never read).

@@ -19,7 +19,7 @@ DIRECTIONS = {"vi": "Quầy số 3, bên trái bạn", "zh": "请到左手边3�
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--scenarios", default="referral:vi,referral:zh,referral:en")
+    p.add_argument("--scenarios", default="referral:vi,referral:zh,referral:en,return")
     p.add_argument("--shots", default=None)
     p.add_argument("--result", required=True)
     p.add_argument("--directions", default=json.dumps(DIRECTIONS, ensure_ascii=False))

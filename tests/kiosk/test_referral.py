@@ -79,6 +79,15 @@ def test_referral_screenshots_show_the_reminder_until_the_document_is_taken(conf
     assert not (((b[..., 0] > 130) & (b[..., 1] < 50) & (b[..., 2] < 70))[:, :320].sum() > 100)
 
 
+def test_other_final_screens_return_by_themselves_once_the_document_is_taken(configured):
+    """Consent declined (abandoned, no referral): after done_return_s the screen still waits while the reader says
+    the passport lies there (the reminder up), then returns to the start by itself once it is taken (no tap)."""
+    run = configured["runs"]["return"]
+    assert run["outcome"] == "abandoned" and not run["referral"] and run["kind"] == "warning"
+    assert run["stayed_with_document"] and run["returned_by_itself"]
+    assert run["screens"] == ["document", "consent", "done", "language"]
+
+
 def test_without_directions_the_screen_gives_the_generic_one(tmp_path):
     data = _drive(tmp_path, "--no-directions", "--scenarios", "referral:vi:finish,referral:en:next")
     cats = Catalogues()
