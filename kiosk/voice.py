@@ -92,6 +92,13 @@ NOT_SPOKEN_PREFIXES: dict[str, str] = {
     "consent.category.": "labels of the consent notice's list",
     "finger.name.": "spoken inside finger.flat (VARIANTS)",
 }
+#: texts a kiosk's settings give (not catalogue keys), and why they are not spoken
+NOT_SPOKEN_SETTINGS: dict[str, str] = {
+    "[kiosk] officer_directions": "free text per kiosk, not in the catalogues the audio is made from at setup: "
+                                  "shown on the referral screen; the voice says done.where_follow (\"follow the "
+                                  "directions on the screen\") instead; without it done.where_generic is shown "
+                                  "and spoken",
+}
 #: templated keys spoken once per value: key -> (placeholder, prefix of the keys whose texts fill it)
 VARIANTS: dict[str, tuple[str, str]] = {"finger.flat": ("finger", "finger.name.")}
 #: what each screen says when it opens (or when the language changes on it); "language" speaks its
