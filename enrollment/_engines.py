@@ -60,6 +60,9 @@ class Engines:
     face_verify: Callable[[bytes, bytes], tuple[float, float]] | None = None
     name: str = "custom"
     sources: dict[str, str] = field(default_factory=dict)  # which implementation backs each callable
+    #: the score from which ``finger_quality`` accepts an impression (the engine's own threshold; None: not
+    #: known). The kiosk grades quality against it in words (poor / acceptable / good), never as a number.
+    finger_threshold: float | None = None
 
 
 def _key(item: Any, prefix: str) -> str:

@@ -346,11 +346,21 @@ class KioskApp(App):
         else:
             wf.set_language(lang)
 
+    def switch_language(self, lang: str) -> None:
+        """The top bar's language buttons, on every screen after the first: the session goes on in ``lang`` (same
+        session, same step, nothing read or captured is lost; every text and the voice change); never starts a
+        session (on the final screen only the texts change)."""
+        if lang == self.lang:
+            return
+        self.lang = lang
+        self.workflow.set_language(lang)  # a no-op without a session
+
     def _read(self, name: str, read, step: Step, reading_key: str) -> None:
         """Run one blocking read (document or chip) on the worker and show its feedback on ``name``."""
         screen = self.screen(name)
         screen.can_retry = False
         screen.message = self.t(reading_key)
+        screen.message_key = reading_key  # the text follows a language change (the StatusLine translates it)
 
         def run():
             fb = read()
@@ -359,6 +369,7 @@ class KioskApp(App):
                 if fb.message != "document.cancelled":
                     self._document_read = True  # a document was on the reader (read, or tried)
                 screen.message = self.t(fb.message)
+                screen.message_key = fb.message
                 screen.attempts_left = fb.attempts_left
                 screen.can_retry = not fb.ok and fb.attempts_left > 0 and self.workflow.step is step
                 if not fb.ok:

@@ -28,7 +28,7 @@ LIVENESS_MODES = ("auto", "off")
 
 _NEEDED = {"biometrics.face": ("assess_quality", "extract_template", "LivenessSession", "reference_template",
                                 "verify_templates", "FaceTemplate"),
-           "biometrics.finger": ("assess_quality", "segment_slap", "FingerprintTemplate")}
+           "biometrics.finger": ("assess_quality", "segment_slap", "FingerprintTemplate", "PASS_SCORE")}
 
 
 class EnginesUnavailable(RuntimeError):
@@ -139,7 +139,7 @@ def build_engines(*, liveness: str = "auto", seed: int | None = None) -> Engines
         log.warning("enrolment engines: liveness is OFF (no presentation-attack check at this kiosk)")
     engines = Engines(face_quality, face_template, finger_quality, finger_template, segment_slap,
                       liveness_factory if liveness == "auto" else None, face_verify=face_verify, name="biometrics",
-                      sources=sources)
+                      sources=sources, finger_threshold=float(bfinger.PASS_SCORE))
     log.info("enrolment engines: %s", sources)
     return engines
 

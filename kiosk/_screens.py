@@ -9,10 +9,14 @@ import time
 import numpy as np
 from kivy.app import App
 from kivy.clock import Clock, mainthread
+from kivy.factory import Factory
 from kivy.graphics.texture import Texture
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
+
+from kiosk._pictograms import document_kind, hand_of, quality_level
+from kiosk._widgets import message_kind
 
 __all__ = ["KioskScreen", "LanguageScreen", "DocumentScreen", "ConsentScreen", "ChipScreen", "FaceScreen",
            "FingerprintScreen", "ReviewScreen", "DoneScreen", "OfficerButton", "texture_from_rgb"]
@@ -44,11 +48,37 @@ class LanguageScreen(KioskScreen):
     pass
 
 
-class DocumentScreen(KioskScreen):
-    """The printed MRZ only: nothing is read from the chip before consent."""
+class ReadScreen(KioskScreen):
+    """The document and chip screens: one blocking read with retries (``KioskApp._read``). Its status is the
+    message key (translated in the .kv, so a language change re-translates it) in a StatusLine of the key's
+    kind; a retryable problem with no retry left is a failure. ``document_kind``: "passport" | "id_card" |
+    "border_pass" once the printed MRZ told it, else "" (the screen speaks of all three)."""
 
     can_retry = BooleanProperty(False)
     attempts_left = NumericProperty(0)
+    message_key = StringProperty("")
+    status_kind = StringProperty("progress")
+    document_kind = StringProperty("")
+
+    def on_message_key(self, *_args) -> None:
+        self._update_kind()
+
+    def on_can_retry(self, *_args) -> None:
+        self._update_kind()
+
+    def _update_kind(self) -> None:
+        key = self.message_key
+        self.status_kind = message_kind(key, final=not self.can_retry) if key else "progress"
+
+    def on_pre_enter(self, *args) -> None:
+        self.message_key = ""  # nothing left from the last traveller while the screen fades in
+        s = self.app.workflow.session
+        mrz = None if s is None else (s.document.mrz if s.document is not None else s.printed_mrz)
+        self.document_kind = document_kind(mrz) if mrz is not None else ""
+
+
+class DocumentScreen(ReadScreen):
+    """The printed MRZ only: nothing is read from the chip before consent."""
 
     def on_enter(self, *args) -> None:
         self.app.start_document_read()
@@ -58,11 +88,9 @@ class ConsentScreen(KioskScreen):
     pass
 
 
-class ChipScreen(KioskScreen):
-    """After consent: the chip read and verified, with retries as the document screen."""
-
-    can_retry = BooleanProperty(False)
-    attempts_left = NumericProperty(0)
+class ChipScreen(ReadScreen):
+    """After consent: the chip read and verified, with retries as the document screen; the document's kind
+    (from the printed MRZ read before consent) is named and pictured."""
 
     def on_enter(self, *args) -> None:
         self.app.start_chip_read()
@@ -181,28 +209,61 @@ class FaceScreen(KioskScreen):
 
 
 class FingerprintScreen(KioskScreen):
-    instruction = StringProperty("")
-    feedback = StringProperty("")
-    scores = ListProperty([])
+    """The current task's instruction and a hand pictogram that shows it (the hand, the fingers to place),
+    changed together in one step on the UI thread; after a capture, its feedback in a StatusLine and each
+    finger's quality as a word and three bars (never a number), beside the capture, small and labelled as the
+    last scan. The texts are catalogue keys translated in the .kv (a language change re-translates them)."""
+
+    instruction = StringProperty("")  # the instruction in the session's language (also for tests and tools)
+    instruction_key = StringProperty("")  # finger.slap_right | finger.slap_left | finger.flat
+    finger_key = StringProperty("")  # finger.name.<position> for a single finger
+    hand = StringProperty("right")
+    task_positions = ListProperty([])  # the ISO positions to place now (highlighted on the pictogram)
+    feedback_keys = ListProperty([])
+    feedback_kind = StringProperty("progress")
+    qualities = ListProperty([])  # [(position, "good" | "acceptable" | "poor")] of the last scan
+    last_hand = StringProperty("")  # the hand of the last scan
     attempts_left = NumericProperty(0)
     thumbnail = ObjectProperty(None, allownone=True)
 
     def on_pre_enter(self, *args) -> None:
-        self.feedback, self.scores, self.thumbnail = "", [], None
+        self.feedback_keys, self.qualities, self.thumbnail, self.last_hand = [], [], None, ""
         self.ids.platen.texture = None
         self.update_instruction()
 
     def update_instruction(self) -> None:
+        """The instruction and the pictogram for the workflow's current task, set together."""
         app = self.app
         task = app.workflow.finger_task
         if task is None:
             return
         if task.kind == "slap":
-            key = "finger.slap_right" if task.positions[0] <= 5 else "finger.slap_left"
-            self.instruction = app.t(key, app.lang)
+            key, finger = ("finger.slap_right" if hand_of(task.positions) == "right" else "finger.slap_left"), ""
         else:
-            name = app.t(f"finger.name.{task.positions[0]}", app.lang)
-            self.instruction = app.t("finger.flat", app.lang, finger=name)
+            key, finger = "finger.flat", f"finger.name.{task.positions[0]}"
+        self.hand, self.task_positions = hand_of(task.positions), list(task.positions)
+        self.instruction_key, self.finger_key = key, finger
+        self.instruction = self.instruction_text(app.lang)
+
+    def instruction_text(self, lang: str, *_deps) -> str:
+        if not self.instruction_key:
+            return ""
+        app = self.app
+        finger = app.t(self.finger_key, lang) if self.finger_key else ""
+        return app.t(self.instruction_key, lang, finger=finger) if finger else app.t(self.instruction_key, lang)
+
+    def feedback_text(self, lang: str, *_deps) -> str:
+        return "  ".join(self.app.t(k, lang) for k in self.feedback_keys)
+
+    def on_qualities(self, _instance, qualities) -> None:
+        box = self.ids.get("qualities")
+        if box is None:
+            return
+        box.clear_widgets()
+        for position, level in qualities:  # fingerprints.kv's FingerQuality: name, three bars, a word
+            item = Factory.FingerQuality()
+            item.position, item.level = position, level
+            box.add_widget(item)
 
     def on_leave(self, *args) -> None:
         self.thumbnail = None
@@ -210,15 +271,20 @@ class FingerprintScreen(KioskScreen):
 
     @mainthread
     def show_capture(self, image: np.ndarray | None, fb) -> None:
+        """One capture's result; then the next task (if the capture finished this one) in the same frame."""
         app = self.app
         if image is not None:
             self.thumbnail = texture_from_rgb(image)
             self.ids.platen.texture = self.thumbnail
-        self.feedback = "  ".join(app.t(m, app.lang) for m in fb.messages[:2])
-        self.scores = [app.t("finger.quality", app.lang, score=f"{s:.0f}") for s in fb.scores.values()]
+        self.last_hand = hand_of(fb.task.positions)
+        keys = list(fb.messages[:2])
+        self.feedback_keys = keys
+        self.feedback_kind = message_kind(keys[0]) if keys else "progress"
+        threshold = getattr(app.workflow.engines, "finger_threshold", None)
+        self.qualities = [(pos, quality_level(score, fb.passed.get(pos, False), threshold))
+                          for pos, score in sorted(fb.scores.items())]
         self.attempts_left = fb.attempts_left
         self.update_instruction()
-
 
 class ReviewScreen(KioskScreen):
     name_text = StringProperty("")
@@ -228,6 +294,7 @@ class ReviewScreen(KioskScreen):
     expiry_text = StringProperty("")
     fingers_count = NumericProperty(0)
     submitting = BooleanProperty(False)
+    document_kind = StringProperty("")  # passport | id_card | border_pass (from the MRZ's document code) | ""
 
     def on_pre_enter(self, *args) -> None:
         s = self.app.workflow.session
@@ -235,6 +302,7 @@ class ReviewScreen(KioskScreen):
         if s is None or s.document is None:
             return
         m = s.document.mrz  # emrtd.Mrz
+        self.document_kind = document_kind(m)
         self.name_text = f"{m.primary_identifier}, {m.secondary_identifier}"
         self.number_text, self.nationality_text = m.document_number, m.nationality
         self.dob_text = m.date_of_birth.isoformat() if m.date_of_birth else m.date_of_birth_mrz  # partly unknown

@@ -1,4 +1,4 @@
-"""Reusable kiosk widgets: the status line (progress, success, warning, failure).
+"""Reusable kiosk widgets: the status line (progress, success, warning, failure) and the step indicator.
 
 :class:`StatusLine` shows one message with a colour *and* a shape drawn on the canvas for its kind, so a
 traveller who does not read the language, or does not tell red from green, still sees whether the kiosk
@@ -26,7 +26,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-__all__ = ["KINDS", "KIND_COLORS", "StatusIcon", "StatusLine", "message_kind"]
+__all__ = ["KINDS", "KIND_COLORS", "STEPS", "StatusIcon", "StatusLine", "StepBadge", "StepIndicator", "message_kind",
+           "step_states"]
 
 KINDS = ("progress", "success", "warning", "failure")
 #: each kind's colour on the kiosk's near-black background (contrast >= 7:1 for text)
@@ -176,3 +177,117 @@ class StatusLine(BoxLayout):
             self.height = max(self.icon_size + dp(8), self.label.texture_size[1] + dp(8))
         else:
             self.height = self.icon_size + dp(8) if self.reserve else 0
+
+
+#: the traveller's steps, in order: (screen name, catalogue key of the step's name); the language screen is
+#: step zero (no indicator), the done screen shows how far the session went
+STEPS: tuple[tuple[str, str], ...] = (("document", "step.document"), ("consent", "step.consent"), ("chip", "step.chip"),
+                                      ("face", "step.face"), ("fingerprints", "step.fingerprints"),
+                                      ("review", "step.review"))
+_STEP_NAMES = tuple(name for name, _ in STEPS)
+#: outcomes that completed every step (the done screen ticks them all)
+COMPLETED = ("accepted", "duplicate_suspected", "queued")
+_DONE_GREEN = KIND_COLORS["success"]
+_ACCENT = KIND_COLORS["warning"]
+_DIM = (0.55, 0.58, 0.66, 1)
+
+
+def step_states(screen: str, last_step: str = "", outcome: str = "") -> list[str]:
+    """Each step's state for the screen shown: "done" (ticked), "current" (highlighted) or "todo". On the done
+    screen: the steps before the last one reached are done, all of them when the enrolment completed."""
+    if screen in _STEP_NAMES:
+        i = _STEP_NAMES.index(screen)
+        return ["done" if k < i else "current" if k == i else "todo" for k in range(len(STEPS))]
+    if screen == "done":
+        reached = _STEP_NAMES.index(last_step) if last_step in _STEP_NAMES else -1
+        if outcome in COMPLETED:
+            reached = len(STEPS)
+        return ["done" if k < reached else "todo" for k in range(len(STEPS))]
+    return ["todo"] * len(STEPS)
+
+
+class StepBadge(Label):
+    """A step's number in a circle: filled accent when current, a green disc with a tick drawn when done, an
+    outline when to do."""
+
+    state = OptionProperty("todo", options=("todo", "current", "done"))
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.bind(pos=self._draw, size=self._draw, state=self._draw)
+        self._draw()
+
+    def _draw(self, *_args) -> None:
+        self.canvas.before.clear()
+        self.canvas.after.clear()
+        r = min(self.width, self.height) / 2 - dp(1)
+        if r <= 0:
+            return
+        cx, cy = self.center
+        self.color = (0, 0, 0, 1) if self.state == "current" else (0, 0, 0, 0) if self.state == "done" else _DIM
+        with self.canvas.before:
+            if self.state == "todo":
+                Color(*_DIM)
+                Line(circle=(cx, cy, r), width=dp(1.5))
+            else:
+                Color(*(_ACCENT if self.state == "current" else _DONE_GREEN))
+                Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
+        if self.state == "done":
+            with self.canvas.after:
+                Color(*_BG)
+                Line(points=[cx - r * 0.5, cy, cx - r * 0.12, cy - r * 0.4, cx + r * 0.52, cy + r * 0.4],
+                     width=max(dp(2), r * 0.16), cap="round", joint="round")
+
+
+class StepIndicator(BoxLayout):
+    """The six steps (document, consent, chip, photo, fingerprints, check), numbered, in the session's language:
+    the current one highlighted, the finished ones ticked. Follows ``app.current_screen`` (and the done screen's
+    outcome); hidden on the language screen (step zero). ``states``/``current`` for tests."""
+
+    states = ListProperty(["todo"] * len(STEPS))
+    current = StringProperty("")
+
+    def __init__(self, **kw) -> None:
+        kw.setdefault("orientation", "horizontal")
+        kw.setdefault("spacing", dp(6))
+        kw.setdefault("padding", (dp(12), dp(6)))
+        super().__init__(**kw)
+        self._last_step = ""
+        self.badges: list[StepBadge] = []
+        self.names: list[Label] = []
+        for i, _ in enumerate(STEPS):
+            item = BoxLayout(orientation="horizontal", spacing=dp(8))
+            badge = StepBadge(text=str(i + 1), bold=True, font_size=sp(20), size_hint=(None, None),
+                              size=(dp(38), dp(38)), pos_hint={"center_y": 0.5})
+            name = Label(halign="left", valign="middle", font_size=sp(20), shorten=True, shorten_from="right")
+            name.bind(size=lambda w, s: setattr(w, "text_size", s))
+            item.add_widget(badge)
+            item.add_widget(name)
+            self.badges.append(badge)
+            self.names.append(name)
+            self.add_widget(item)
+        app = App.get_running_app()
+        if app is not None and hasattr(app, "current_screen"):
+            app.bind(current_screen=self._update, lang=self._update, font=self._update)
+        self._update()
+
+    def _update(self, *_args) -> None:
+        app = App.get_running_app()
+        if app is None or not hasattr(app, "current_screen"):
+            return
+        screen = app.current_screen
+        outcome = ""
+        if screen in _STEP_NAMES:
+            self._last_step = screen
+        elif screen == "language":
+            self._last_step = ""
+        elif screen == "done" and hasattr(app, "sm"):
+            outcome = getattr(app.screen("done"), "outcome", "")
+        self.current = screen if screen in _STEP_NAMES else ""
+        self.states = step_states(screen, self._last_step, outcome)
+        for (_, key), badge, name, state in zip(STEPS, self.badges, self.names, self.states, strict=True):
+            badge.state = state
+            name.text = app.t(key)
+            name.font_name = app.font
+            name.bold = state == "current"
+            name.color = _ACCENT if state == "current" else (1, 1, 1, 1) if state == "done" else _DIM

@@ -71,7 +71,8 @@ NOT_SPOKEN: dict[str, str] = {
     "consent.rights_title": "heading of the consent text (read on screen)",
     "consent.rights": "consent text, read on screen",
     "finger.scan": "button label",
-    "finger.quality": "a raw score ({score}), not spoken",
+    "finger.last_scan_right": "heading of the last scan's picture and quality words (read on screen)",
+    "finger.last_scan_left": "heading of the last scan's picture and quality words (read on screen)",
     "review.name": "label beside personal data (never spoken aloud in a public hall)",
     "review.document_number": "label beside personal data (never spoken aloud in a public hall)",
     "review.nationality": "label beside personal data (never spoken aloud in a public hall)",
@@ -91,6 +92,9 @@ NOT_SPOKEN_PREFIXES: dict[str, str] = {
     "_": "catalogue metadata (language name, text version)",
     "consent.category.": "labels of the consent notice's list",
     "finger.name.": "spoken inside finger.flat (VARIANTS)",
+    "step.": "the step indicator's names (each screen's own prompt is spoken when it opens)",
+    "document.kind.": "labels under the document pictures (the spoken instructions name the three kinds)",
+    "finger.quality.": "quality words beside each finger's bars (the capture's feedback message is spoken)",
 }
 #: texts a kiosk's settings give (not catalogue keys), and why they are not spoken
 NOT_SPOKEN_SETTINGS: dict[str, str] = {

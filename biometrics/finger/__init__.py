@@ -26,7 +26,7 @@ from ._image_record import (
 )
 from ._matcher import THRESHOLDS, FingerprintIndex, FingerprintMatcher, fuse_scores, search
 from ._minutiae import Minutia
-from ._quality import FingerQuality, nfiq2_forest_score
+from ._quality import PASS_SCORE, FingerQuality, nfiq2_forest_score
 from ._quality import assess as assess_quality
 from ._slap import FingerImage, segment_slap
 from ._template import FingerprintTemplate
@@ -41,6 +41,7 @@ __all__ = [
     "fuse_scores",
     "assess_quality",
     "FingerQuality",
+    "PASS_SCORE",
     "nfiq2_forest_score",
     "segment_slap",
     "FingerImage",

@@ -59,3 +59,201 @@ def test_status_line_draws_a_distinct_icon_and_colour_per_kind():
     long = out["long"]
     assert long["label_width"] < long["width"] and long["texture_height"] > 2 * long["one_line_height"]
     assert long["height"] >= long["texture_height"]
+
+
+# -- pure parts --------------------------------------------------------------------------------------------------
+def test_quality_level_uses_the_engines_own_threshold():
+    from kiosk._pictograms import quality_level
+
+    # refused by the engine: poor, whatever the number
+    assert quality_level(90, False, 25) == "poor"
+    assert quality_level(30, True, 25) == "acceptable" and quality_level(49.9, True, 25) == "acceptable"
+    assert quality_level(50, True, 25) == "good"
+    # a high threshold: "good" from halfway to the scale's top
+    assert quality_level(79, True, 60) == "acceptable" and quality_level(80, True, 60) == "good"
+    assert quality_level(10, True, None) == "good"  # no threshold known: accepted is all we can say
+    # the kiosk's engines carry biometrics' own acceptance threshold, not a number of the kiosk's
+    pytest.importorskip("biometrics.finger")
+    from biometrics.finger import PASS_SCORE
+    from kiosk import build_engines
+
+    assert build_engines(liveness="off").finger_threshold == PASS_SCORE
+
+
+def test_document_kind_from_the_mrz_document_code():
+    from emrtd import Mrz
+    from kiosk._pictograms import document_kind
+
+    def mrz(fmt, code):
+        import datetime as dt
+
+        return Mrz(fmt, code, "VNM", "NGUYEN", "VAN A", "C1234567", "VNM", dt.date(1990, 1, 1), "M",
+                   dt.date(2035, 1, 1))
+
+    assert document_kind(mrz("TD3", "P")) == "passport"
+    assert document_kind(mrz("TD1", "ID")) == "id_card" and document_kind(mrz("TD1", "I")) == "id_card"
+    assert document_kind(mrz("TD2", "AC")) == "border_pass" and document_kind(mrz("TD1", "C")) == "border_pass"
+    assert document_kind(mrz("MRVA", "V")) == ""
+
+
+def test_step_states():
+    from kiosk._widgets import STEPS, step_states
+
+    assert [name for name, _ in STEPS] == ["document", "consent", "chip", "face", "fingerprints", "review"]
+    assert step_states("chip") == ["done", "done", "current", "todo", "todo", "todo"]
+    assert step_states("language") == ["todo"] * 6
+    assert step_states("done", "face", "abandoned") == ["done", "done", "done", "todo", "todo", "todo"]
+    assert step_states("done", "review", "accepted") == ["done"] * 6
+
+
+def test_catalogues_name_the_three_documents_and_show_no_raw_quality():
+    from kiosk import Catalogues
+    from kiosk.voice import NOT_SPOKEN
+
+    cats = Catalogues()
+    passport = {"en": "passport", "vi": "hộ chiếu", "zh": "护照"}
+    others = {"en": ("ID card", "border pass"), "vi": ("thẻ căn cước", "giấy thông hành"), "zh": ("身份证", "边境通行证")}
+    for lang, table in cats.texts.items():
+        assert "finger.quality" not in table and not any("{score}" in v for v in table.values())
+        for key, text in table.items():
+            if key.split(".")[0] in ("document", "chip") and not key.startswith("document.kind."):
+                # a document or chip text that names a passport names the two other documents too
+                if passport[lang] in text.lower():
+                    assert all(o.lower() in text.lower() for o in others[lang]), (lang, key, text)
+        assert table["document.kind.passport"] and table["document.kind.id_card"] and table["document.kind.border_pass"]
+        assert {table[f"finger.quality.{q}"] for q in ("good", "acceptable", "poor")}.__len__() == 3
+    assert cats.texts["en"]["review.document_number"] == "Document number"
+    assert "passport" in cats.texts["en"]["document.instructions"].lower()  # all three named where it matters
+    assert "finger.quality" not in NOT_SPOKEN
+
+
+# -- the kiosk walked by taps ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    from tests.conftest import shared_path
+
+    shared_path("faces", "lfw-dev")
+    shared_path("fingerprints", "fvc2000_DB2")
+    result = tmp_path_factory.mktemp("steps") / "result.json"
+    r = _run_headless("tests.kiosk.screens_driver", "--result", str(result), "--shots", str(SHOTS / "steps"),
+                      timeout=300)
+    assert result.exists(), r.stderr[-3000:]
+    data = json.loads(result.read_text())
+    assert data["ok"], (data.get("error"), data.get("traceback"), r.stderr[-2000:])
+    return data
+
+
+def test_every_screen_but_the_language_screen_shows_the_steps(walk):
+    from kiosk import Catalogues
+    from kiosk._widgets import STEPS, step_states
+
+    cats = Catalogues()
+    screens = walk["screens"]
+    assert not screens["language"]["indicator_shown"] and not screens["language"]["switch_shown"]
+    for name in ("document", "consent", "fingerprints", "review"):
+        seen = screens[name]
+        assert seen["indicator_shown"] and seen["current"] == name, (name, seen)
+        assert seen["states"] == step_states(name)
+        assert seen["badge_numbers"] == ["1", "2", "3", "4", "5", "6"]
+        assert seen["names"] == [cats.t(key, seen["lang"]) for _, key in STEPS]  # in the session's language
+        assert seen["switch_shown"]
+    # the outcome screen: the enrolment was kept (queued: no back office here), every step ticked
+    assert screens["done"]["indicator_shown"] and screens["done"]["states"] == ["done"] * 6
+    assert screens["done"]["current"] == ""
+
+
+def test_language_switch_mid_session_keeps_the_session(walk):
+    from kiosk import Catalogues
+    from privacy import DEFAULT_POLICIES
+
+    cats = Catalogues()
+    sw = walk["switch_consent"]
+    before = sw["before"]
+    assert before["agree"] == cats.t("consent.agree", "zh")
+    # same session, same step, the printed MRZ read before kept; the session, the texts and the voice in English
+    assert sw["session"] == before["session"] and sw["step"] == before["step"] == "consent"
+    assert sw["mrz"] == before["mrz"]
+    assert sw["session_language"] == sw["app_lang"] == sw["voice_lang"] == "en"
+    assert sw["consent_agree"] == cats.t("consent.agree", "en")
+    assert sw["consent_retention"] == DEFAULT_POLICIES["enrolment_record"].describe("en")
+    assert sw["spoken_after"][:2] == ["en/consent.title", "en/consent.chip_not_read"]
+    # on the fingerprint screen too: same session and task, the instruction re-said in Vietnamese
+    fp = walk["switch_fingerprints"]
+    assert fp["session_same"] and fp["task_same"] and fp["step"] == "fingerprints"
+    assert fp["instruction"] == cats.t("finger.slap_right", "vi")
+    # the final screen's buttons change the language without starting a session
+    assert walk["switch_done"] == {"step": "done", "session": False, "lang": "zh"}
+    # large targets, each language's name in its own script's font
+    assert walk["lang_button_height_dp"] >= 88
+    assert all(h >= 88 for h in walk["screens"]["consent"]["switch_heights_dp"])
+    fonts = walk["screens"]["consent"]["switch_fonts"]
+    assert fonts["zh"] != fonts["vi"] and fonts["vi"] == fonts["en"]
+
+
+def test_hand_pictogram_follows_the_instruction_on_every_frame(walk):
+    from kiosk import Catalogues
+
+    cats = Catalogues()
+    first = walk["first_fingerprints"]
+    # the first screen: the pictogram (right hand, four fingers), no empty box and no earlier print
+    assert first["instruction_key"] == "finger.slap_right" and first["pictogram_hand"] == "right"
+    assert first["pictogram_fingers"] == [2, 3, 4, 5] and first["hand_height"] > 100
+    assert not first["last_scan_shown"]
+    frames = walk["frames"]
+    wanted = {"finger.slap_right": ("right", [2, 3, 4, 5]), "finger.slap_left": ("left", [7, 8, 9, 10])}
+    for f in frames:
+        hand, fingers = wanted[f["instruction_key"]]
+        assert (f["pictogram_hand"], f["pictogram_fingers"]) == (hand, fingers), f
+        assert f["instruction"] == cats.t(f["instruction_key"], f["lang"]), f
+        if f["task"] is not None and not f["busy"]:
+            # once a capture's result is shown: the workflow's current task, never the last one (while a capture
+            # is being processed the screen still shows the task being captured)
+            assert f["pictogram_fingers"] == f["task"], f
+        if f["last_scan_shown"]:  # the previous capture is labelled as such, with its own hand
+            assert f["last_scan_title"] in (cats.t("finger.last_scan_right", f["lang"]),
+                                            cats.t("finger.last_scan_left", f["lang"]))
+    assert {f["instruction_key"] for f in frames} == set(wanted)  # both hands were asked for
+    # after the right hand's capture: the left hand's instruction and pictogram at once, the print labelled
+    right = next(c for c in walk["captures"] if c["task"] == [2, 3, 4, 5] and c["next_task"] == [7, 8, 9, 10])
+    assert right["instruction_key"] == "finger.slap_left" and right["hand"] == "left"
+    assert right["fingers"] == [7, 8, 9, 10]
+    assert right["last_scan_title"] == cats.t("finger.last_scan_right", right["lang"])
+
+
+def test_fingerprint_quality_in_words_and_bars_never_numbers(walk):
+    from kiosk import Catalogues
+    from kiosk._pictograms import QUALITY_LEVELS
+
+    cats = Catalogues()
+    assert walk["captures"]
+    for c in walk["captures"]:
+        # no label on the fingerprint screen shows a number (the step numbers aside)
+        assert not [t for t in c["labels"] if any(ch.isdigit() for ch in t)], c["labels"]
+        if c["qualities"]:
+            assert [pos for pos, _ in c["qualities"]] == c["task"]
+            assert all(level in QUALITY_LEVELS for _, level in c["qualities"])
+            assert c["quality_words"] == [cats.t(f"finger.quality.{level}", c["lang"]) for _, level in c["qualities"]]
+
+
+def test_status_line_kind_matches_the_message(walk):
+    seen = walk["status"]
+    assert seen
+    for s in seen:
+        assert s["kind"] == s["expected"], s
+    kinds = {(s["key"], s["kind"]) for s in seen}
+    assert ("document.reading", "progress") in kinds and ("document.read_ok", "success") in kinds
+    assert ("finger.ok", "success") in kinds
+
+
+def test_documents_pictured_and_named(walk):
+    from kiosk import Catalogues
+
+    cats = Catalogues()
+    assert walk["document_pictures"] == [{"kind": k, "label": cats.t(f"document.kind.{k}", "zh")}
+                                         for k in ("passport", "id_card", "border_pass")]
+    # the simulated traveller has a passport (TD3, code P): the chip and review screens name it
+    assert walk["chip_document_kind"] == "passport"
+    review = walk["review"]
+    assert review["document_kind"] == "passport"
+    assert cats.t("review.document_number", review["lang"]) in review["number_text"]
+    assert cats.t("document.kind.passport", review["lang"]) in review["number_text"]
