@@ -33,7 +33,7 @@ def test_message_kinds(key, kind):
     assert message_kind(key, final=True) == ("failure" if kind == "warning" else kind)
 
 
-def test_status_line_draws_a_distinct_icon_and_colour_per_kind():
+def test_status_line_and_hand_pictogram_as_drawn():
     r = _run_headless("tests.kiosk.widgets_driver", str(SHOTS / "widgets" / "statusline.png"), timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -59,6 +59,16 @@ def test_status_line_draws_a_distinct_icon_and_colour_per_kind():
     long = out["long"]
     assert long["label_width"] < long["width"] and long["texture_height"] > 2 * long["one_line_height"]
     assert long["height"] >= long["texture_height"]
+    # the hand pictogram, as drawn (x in the drawing's units from its centre): a right hand lies palm down with its
+    # thumb on the left, the left hand is its mirror image; a slap lights four fingers, a flat capture one
+    right, left = out["right_slap"], out["left_slap"]
+    assert right["white_left"] > 50 and right["white_right"] == 0
+    assert left["white_right"] > 50 and left["white_left"] == 0
+    assert right["accent_span"][0] < -40 and right["accent_span"][1] > 40  # index to little finger
+    lo, hi = out["left_middle"]["accent_span"]
+    assert hi - lo < 30 and lo > -5  # the left middle finger alone, right of centre (mirrored)
+    lo, hi = out["right_index"]["accent_span"]
+    assert hi - lo < 30 and hi < -20  # the right index finger alone, next to the thumb
 
 
 # -- pure parts --------------------------------------------------------------------------------------------------
