@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--result", required=True)
     p.add_argument("--shots", default=None)
+    p.add_argument("--plan", default="slap", choices=["slap", "flat"])
     args = p.parse_args(argv)
     from kiosk import build_engines, configure_kivy
     from kiosk.sim import build_sim
@@ -40,17 +41,18 @@ def main(argv=None) -> int:
     from kivy.metrics import dp
 
     from devicelink import Outbox
-    from enrollment import SLAP_PLAN, EnrolmentWorkflow, Policy, Step
+    from enrollment import FLAT_PLAN, SLAP_PLAN, EnrolmentWorkflow, Policy, Step
     from kiosk import create_app
     from kiosk._pictograms import HandPictogram
     from kiosk._widgets import StepBadge, StepIndicator, message_kind
     from kiosk.sim._autopilot import tap
     from kiosk.testing import with_head_movement_liveness
 
-    sim = build_sim(place_document=False, fps=15.0, camera="sequence")
+    flat = args.plan == "flat"  # a flat single-finger scanner, as the libfprint kiosks have
+    sim = build_sim(place_document=False, fps=15.0, camera="sequence", slap=not flat)
     engines = with_head_movement_liveness(build_engines())
     workflow = EnrolmentWorkflow(engines, Outbox(), None, reader=sim.reader, mrz_source=sim.mrz_source,
-                                 trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=SLAP_PLAN))
+                                 trust=sim.trust, policy=Policy(card_timeout_s=5, finger_plan=FLAT_PLAN if flat else SLAP_PLAN))
     app = create_app(workflow, camera=sim.camera, scanner=sim.scanner, sim=sim, default_lang="vi")
     out: dict = {"ok": False, "screens": {}, "frames": [], "status": [], "error": ""}
     shots = Path(args.shots) if args.shots else None
@@ -171,7 +173,7 @@ def main(argv=None) -> int:
         sid, task = workflow.session.id, list(workflow.finger_task.positions)
         tap(lang_button("fingerprints", "vi"))
         yield lambda: app.lang == "vi"
-        yield lambda: fp.ids.instruction.text == app.t("finger.slap_right", "vi")
+        yield lambda: fp.ids.instruction.text == fp.instruction_text("vi")
         out["switch_fingerprints"] = {"session_same": workflow.session.id == sid, "step": workflow.step.value,
                                       "task_same": list(workflow.finger_task.positions) == task,
                                       "instruction": fp.ids.instruction.text}

@@ -138,19 +138,56 @@ def test_catalogues_name_the_three_documents_and_show_no_raw_quality():
 
 
 # -- the kiosk walked by taps ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
+def _walk(tmp_path_factory, plan: str) -> dict:
     from tests.conftest import shared_path
 
     shared_path("faces", "lfw-dev")
     shared_path("fingerprints", "fvc2000_DB2")
-    result = tmp_path_factory.mktemp("steps") / "result.json"
-    r = _run_headless("tests.kiosk.screens_driver", "--result", str(result), "--shots", str(SHOTS / "steps"),
-                      timeout=300)
+    result = tmp_path_factory.mktemp(f"steps-{plan}") / "result.json"
+    r = _run_headless("tests.kiosk.screens_driver", "--plan", plan, "--result", str(result),
+                      "--shots", str(SHOTS / f"steps-{plan}"), timeout=300)
     assert result.exists(), r.stderr[-3000:]
     data = json.loads(result.read_text())
     assert data["ok"], (data.get("error"), data.get("traceback"), r.stderr[-2000:])
     return data
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    """Both hands' four-finger slaps (enrollment.SLAP_PLAN)."""
+    return _walk(tmp_path_factory, "slap")
+
+
+@pytest.fixture(scope="module")
+def walk_flat(tmp_path_factory):
+    """Four flat single fingers (enrollment.FLAT_PLAN: a flat scanner, as the libfprint kiosks have)."""
+    return _walk(tmp_path_factory, "flat")
+
+
+def _frames_follow_the_instruction(frames) -> None:
+    """On every drawn frame the pictogram shows what the instruction says, in the frame's language, and, once
+    a capture's result is shown, the workflow's current task (while a capture is being processed the screen
+    still shows the task being captured)."""
+    from kiosk import Catalogues
+    from kiosk._pictograms import hand_of
+
+    cats = Catalogues()
+    assert frames
+    for f in frames:
+        key = f["instruction_key"]
+        if key == "finger.flat":
+            fingers = [int(f["finger_key"].rsplit(".", 1)[1])]
+            text = cats.t(key, f["lang"], finger=cats.t(f["finger_key"], f["lang"]))
+        else:
+            fingers = [2, 3, 4, 5] if key == "finger.slap_right" else [7, 8, 9, 10]
+            text = cats.t(key, f["lang"])
+        assert (f["pictogram_hand"], f["pictogram_fingers"]) == (hand_of(fingers), fingers), f
+        assert f["instruction"] == text, f
+        if f["task"] is not None and not f["busy"]:
+            assert f["pictogram_fingers"] == f["task"], f
+        if f["last_scan_shown"]:  # the previous capture is labelled as such, with its own hand
+            assert f["last_scan_title"] in (cats.t("finger.last_scan_right", f["lang"]),
+                                            cats.t("finger.last_scan_left", f["lang"]))
 
 
 def test_every_screen_but_the_language_screen_shows_the_steps(walk):
@@ -209,20 +246,8 @@ def test_hand_pictogram_follows_the_instruction_on_every_frame(walk):
     assert first["instruction_key"] == "finger.slap_right" and first["pictogram_hand"] == "right"
     assert first["pictogram_fingers"] == [2, 3, 4, 5] and first["hand_height"] > 100
     assert not first["last_scan_shown"]
-    frames = walk["frames"]
-    wanted = {"finger.slap_right": ("right", [2, 3, 4, 5]), "finger.slap_left": ("left", [7, 8, 9, 10])}
-    for f in frames:
-        hand, fingers = wanted[f["instruction_key"]]
-        assert (f["pictogram_hand"], f["pictogram_fingers"]) == (hand, fingers), f
-        assert f["instruction"] == cats.t(f["instruction_key"], f["lang"]), f
-        if f["task"] is not None and not f["busy"]:
-            # once a capture's result is shown: the workflow's current task, never the last one (while a capture
-            # is being processed the screen still shows the task being captured)
-            assert f["pictogram_fingers"] == f["task"], f
-        if f["last_scan_shown"]:  # the previous capture is labelled as such, with its own hand
-            assert f["last_scan_title"] in (cats.t("finger.last_scan_right", f["lang"]),
-                                            cats.t("finger.last_scan_left", f["lang"]))
-    assert {f["instruction_key"] for f in frames} == set(wanted)  # both hands were asked for
+    _frames_follow_the_instruction(walk["frames"])
+    assert {f["instruction_key"] for f in walk["frames"]} == {"finger.slap_right", "finger.slap_left"}
     # after the right hand's capture: the left hand's instruction and pictogram at once, the print labelled
     right = next(c for c in walk["captures"] if c["task"] == [2, 3, 4, 5] and c["next_task"] == [7, 8, 9, 10])
     assert right["instruction_key"] == "finger.slap_left" and right["hand"] == "left"
@@ -267,3 +292,20 @@ def test_documents_pictured_and_named(walk):
     assert review["document_kind"] == "passport"
     assert cats.t("review.document_number", review["lang"]) in review["number_text"]
     assert cats.t("document.kind.passport", review["lang"]) in review["number_text"]
+
+
+def test_flat_fingers_one_at_a_time_with_the_finger_pictured(walk_flat):
+    from kiosk import Catalogues
+
+    cats = Catalogues()
+    first = walk_flat["first_fingerprints"]
+    assert first["instruction_key"] == "finger.flat" and first["pictogram_fingers"] == [2]
+    assert first["pictogram_hand"] == "right" and not first["last_scan_shown"]
+    _frames_follow_the_instruction(walk_flat["frames"])
+    assert {tuple(f["pictogram_fingers"]) for f in walk_flat["frames"]} == {(2,), (3,), (7,), (8,)}
+    # from the right middle finger to the left index finger: the left hand at once, the print labelled right
+    turn = next(c for c in walk_flat["captures"] if c["task"] == [3] and c["next_task"] == [7])
+    assert (turn["hand"], turn["fingers"]) == ("left", [7])
+    assert turn["last_scan_title"] == cats.t("finger.last_scan_right", turn["lang"])
+    for c in walk_flat["captures"]:
+        assert not [t for t in c["labels"] if any(ch.isdigit() for ch in t)], c["labels"]
