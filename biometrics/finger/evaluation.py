@@ -12,13 +12,19 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 __all__ = ["FvcDatasetError", "fvc_files", "fvc_pairs", "error_rates", "det_curve", "evaluate_fvc",
-           "find_fvc_sets"]
+           "find_fvc_sets", "load_image", "clopper_pearson", "Scorer", "Candidate", "FvcScores", "engine_scorer", "default_candidates",
+           "leave_one_out", "lodo_fvc"]
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 _NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png)$", re.IGNORECASE)
 
@@ -74,6 +80,19 @@ def error_rates(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, float]:
     return {"eer": eer, "fmr100": at(0.01), "fmr1000": at(0.001), "zero_fmr": at(0.0)}
 
 
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided confidence interval of a rate observed as ``k`` events in
+    ``n`` independent trials: beta quantiles, so it never undercovers (at the price of width)."""
+    from scipy.stats import beta
+
+    if not 0 <= k <= n or n <= 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    a = (1 - confidence) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
 def det_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g = np.sort(np.asarray(genuine, float))
     i = np.sort(np.asarray(impostor, float))
@@ -81,6 +100,13 @@ def det_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np
     fnmr = np.searchsorted(g, thr, side="left") / len(g)
     fmr = 1.0 - np.searchsorted(i, thr, side="left") / len(i)
     return fmr, fnmr
+
+
+def load_image(path: Path) -> np.ndarray:
+    """An image file as an 8-bit greyscale array."""
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("L"))
 
 
 def evaluate_fvc(
@@ -91,11 +117,11 @@ def evaluate_fvc(
     progress: Callable[[Iterable], Iterable] | None = None,
     extract: Callable | None = None,
     match: Callable | None = None,
+    load: Callable[[Path], np.ndarray] = load_image,
 ) -> dict:
     """Run the FVC protocol on one directory. ``extract(image, dpi)`` and ``match(a, b)`` default
-    to this engine; images that fail extraction count as failures to enrol (score 0)."""
-    from PIL import Image
-
+    to this engine; images that fail extraction count as failures to enrol (score 0). Every image
+    is read through ``load(path)``."""
     from ._matcher import FingerprintMatcher
     from ._template import FingerprintTemplate
 
@@ -109,7 +135,7 @@ def evaluate_fvc(
     t_ext: list[float] = []
     fte = 0
     for key in wrap(keys):
-        img = np.asarray(Image.open(fingers[key[0]][key[1]]).convert("L"))
+        img = load(fingers[key[0]][key[1]])
         t0 = time.perf_counter()
         try:
             templates[key] = extract(img, dpi)
@@ -158,3 +184,140 @@ def find_fvc_sets(root: Path) -> list[Path]:
     if not found:
         raise FvcDatasetError(f"no FVC set (NNN_M.tif files) below {root}")
     return found
+
+
+# ----------------------------------------------------------------------- leave one database out
+# Generalisation as the method (issue #21): whatever is tunable (the method itself among candidates,
+# fusion weights, normalisation) is chosen on four sets and reported on the fifth, for each fifth.
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One way to score the FVC pairs of a set: ``extract(image, dpi)`` and ``match(a, b)``."""
+
+    name: str
+    extract: Callable[[np.ndarray, int], object]
+    match: Callable[[object, object], float]
+
+
+def _first_column(train: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda m: m[:, 0]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A method the tuning may choose: the scorers it reads and how their scores become one.
+    ``fit(train)`` gets, per training set, the (genuine, impostor) score matrices (one column per
+    scorer, in ``scorers`` order) and returns ``combine(matrix) -> scores``; it sees nothing else."""
+
+    name: str
+    scorers: tuple[str, ...]
+    fit: Callable[[list[tuple[np.ndarray, np.ndarray]]], Callable[[np.ndarray], np.ndarray]] = _first_column
+
+
+def engine_scorer() -> Scorer:
+    """This engine: FingerprintTemplate + FingerprintMatcher (MCC, LSA-R)."""
+    from ._matcher import FingerprintMatcher
+    from ._template import FingerprintTemplate
+
+    return Scorer("mcc", lambda img, d: FingerprintTemplate(img, dpi=d), lambda a, b: FingerprintMatcher(a).match(b))
+
+
+def default_candidates() -> tuple[dict[str, Scorer], list[Candidate]]:
+    """The scorers and candidate methods ``smartborder eval finger --lodo`` chooses among."""
+    s = engine_scorer()
+    return {s.name: s}, [Candidate("mcc", (s.name,))]
+
+
+class FvcScores:
+    """Scores of every (set, scorer), computed on first use through ``load`` and kept."""
+
+    def __init__(
+        self,
+        scorers: dict[str, Scorer],
+        *,
+        dpi: int = 500,
+        limit: int | None = None,
+        load: Callable[[Path], np.ndarray] = load_image,
+        progress: Callable[[str, str], Callable[[Iterable], Iterable] | None] | None = None,
+    ) -> None:
+        self.scorers, self.dpi, self.limit, self.load, self.progress = scorers, dpi, limit, load, progress
+        self._cache: dict[tuple[str, str], dict] = {}
+
+    def get(self, directory: Path, scorer: str) -> dict:
+        key = (str(directory), scorer)
+        if key not in self._cache:
+            sc = self.scorers[scorer]
+            wrap = self.progress(Path(directory).name, scorer) if self.progress else None
+            self._cache[key] = evaluate_fvc(Path(directory), dpi=self.dpi, limit=self.limit, progress=wrap,
+                                            extract=sc.extract, match=sc.match, load=self.load)
+        return self._cache[key]
+
+    def matrices(self, directory: Path, scorers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        rs = [self.get(directory, s) for s in scorers]
+        return (np.stack([r["_genuine_scores"] for r in rs], 1), np.stack([r["_impostor_scores"] for r in rs], 1))
+
+
+def leave_one_out(
+    sets: Sequence[T],
+    tune: Callable[[list[T]], P],
+    report: Callable[[T, P], dict],
+    *,
+    log: Callable[[str, T], None] | None = None,
+) -> list[dict]:
+    """For each set: ``tune`` on all the others, then ``report`` on it with what was tuned.
+    ``log(phase, held_out)`` is told when each phase ("tune", "report") of a fold starts."""
+    rows = []
+    for held in sets:
+        train = [s for s in sets if s != held]
+        if log:
+            log("tune", held)
+        params = tune(train)
+        if log:
+            log("report", held)
+        rows.append(report(held, params))
+    return rows
+
+
+def lodo_fvc(
+    directories: Sequence[Path],
+    scores: FvcScores,
+    candidates: Sequence[Candidate],
+    *,
+    log: Callable[[str, Path], None] | None = None,
+) -> dict:
+    """Leave-one-database-out on FVC sets: per held-out set, each candidate is fitted on the other
+    sets and the one with the lowest mean EER over them (then the lowest worst EER) is reported on
+    the held-out set. Returns per-set rows, the macro average and the worst set."""
+    if len(directories) < 2:
+        raise FvcDatasetError("leave-one-database-out needs at least two FVC sets")
+
+    def tune(train: list[Path]):
+        best = None
+        for c in candidates:
+            data = [scores.matrices(d, c.scorers) for d in train]
+            combine = c.fit(data)
+            eers = [error_rates(combine(g), combine(i))["eer"] for g, i in data]
+            key = (float(np.mean(eers)), max(eers))
+            if best is None or key < best[0]:
+                best = (key, c, combine)
+        return best
+
+    def report(held: Path, tuned) -> dict:
+        (train_mean, train_worst), c, combine = tuned
+        g, i = scores.matrices(held, c.scorers)
+        rates = error_rates(combine(g), combine(i))
+        parts = [scores.get(held, s) for s in c.scorers]
+        ms_ext = [p["ms_extract"] for p in parts if p["ms_extract"] is not None]
+        ms_m = [p["ms_match"] for p in parts if p["ms_match"] is not None]
+        return {"dataset": Path(held).name, "method": c.name, **{k: round(v, 5) for k, v in rates.items()},
+                "train_eer_mean": round(train_mean, 5), "train_eer_worst": round(train_worst, 5),
+                "genuine": len(g), "impostor": len(i), "fte": max(p["fte"] for p in parts),
+                "ms_extract": round(sum(ms_ext), 2) if ms_ext else None, "ms_match": round(sum(ms_m), 3) if ms_m else None}
+
+    rows = leave_one_out(list(directories), tune, report, log=log)
+    macro = {k: round(float(np.mean([r[k] for r in rows])), 5) for k in ("eer", "fmr100", "fmr1000", "zero_fmr")}
+    worst = max(rows, key=lambda r: r["eer"])
+    return {"protocol": "leave-one-database-out (tuned on the other sets, reported on the held-out one)",
+            "candidates": [c.name for c in candidates], "sets": rows, "macro": {**macro, "sets": len(rows)},
+            "worst": {"dataset": worst["dataset"], "eer": worst["eer"]}}

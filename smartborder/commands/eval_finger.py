@@ -41,16 +41,23 @@ def _plot(curves: list[tuple[str, object, object]], path: str) -> None:
 @click.option("--limit", default=None, type=int, help="Use only the first N fingers of each set.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="Write a DET plot (PNG).")
-def finger(fvc_dir, root, dpi, limit, as_json, plot) -> None:
-    """Fingerprint verification on FVC sets: EER, FMR100, FMR1000, ZeroFMR, timings, DET plot."""
+@click.option("--lodo", is_flag=True, help="Leave one database out (with --all): tune on the other sets, report on each.")
+def finger(fvc_dir, root, dpi, limit, as_json, plot, lodo) -> None:
+    """Fingerprint verification on FVC sets: EER, FMR100, FMR1000, ZeroFMR, timings, DET plot;
+    with --lodo, the leave-one-database-out figures (per held-out set, macro and worst)."""
     from biometrics.finger.evaluation import FvcDatasetError, det_curve, evaluate_fvc, find_fvc_sets
 
     if bool(fvc_dir) == bool(root):
         raise click.UsageError("give exactly one of --fvc DIR or --all ROOT")
+    if lodo and not root:
+        raise click.UsageError("--lodo needs --all ROOT (several FVC sets)")
     try:
         sets = [Path(fvc_dir)] if fvc_dir else find_fvc_sets(Path(root))
     except FvcDatasetError as e:
         raise click.ClickException(str(e)) from e
+    if lodo:
+        _lodo(sets, dpi, limit, as_json)
+        return
     results, curves = [], []
     for d in sets:
         with click.progressbar(length=1, label=f"{d.name}", file=sys.stderr) as bar:
@@ -88,3 +95,36 @@ def finger(fvc_dir, root, dpi, limit, as_json, plot) -> None:
             f"{r['dataset']:<14}{100 * r['eer']:>7.2f}%{100 * r['fmr100']:>8.2f}%{100 * r['fmr1000']:>8.2f}%"
             f"{100 * r['zero_fmr']:>8.2f}%{r['genuine']:>6}{r['impostor']:>6}{r['ms_extract'] or 0:>8.1f}{r['ms_match'] or 0:>7.2f}"
         )
+
+
+def _lodo(sets: list[Path], dpi: int, limit: int | None, as_json: bool) -> None:
+    from biometrics.finger.evaluation import FvcDatasetError, FvcScores, default_candidates, lodo_fvc
+
+    scorers, candidates = default_candidates()
+
+    def progress(dataset: str, scorer: str):
+        def wrap(it):
+            items = list(it)
+            with click.progressbar(items, label=f"{dataset} {scorer}", file=sys.stderr) as bar:
+                yield from bar
+
+        return wrap
+
+    try:
+        out = lodo_fvc(sets, FvcScores(scorers, dpi=dpi, limit=limit, progress=progress), candidates)
+    except FvcDatasetError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo("leave one database out: each set's figures come from a method tuned on the other sets")
+    click.echo(f"{'held-out set':<14}{'method':<16}{'EER':>8}{'FMR100':>9}{'FMR1000':>9}{'ZeroFMR':>9}{'train EER':>11}"
+               f"{'ms ext':>8}{'ms m':>7}")
+    for r in out["sets"]:
+        click.echo(
+            f"{r['dataset']:<14}{r['method']:<16}{100 * r['eer']:>7.2f}%{100 * r['fmr100']:>8.2f}%{100 * r['fmr1000']:>8.2f}%"
+            f"{100 * r['zero_fmr']:>8.2f}%{100 * r['train_eer_mean']:>10.2f}%{r['ms_extract'] or 0:>8.1f}{r['ms_match'] or 0:>7.2f}"
+        )
+    m = out["macro"]
+    click.echo(f"{'macro':<14}{'':<16}{100 * m['eer']:>7.2f}%{100 * m['fmr100']:>8.2f}%{100 * m['fmr1000']:>8.2f}%{100 * m['zero_fmr']:>8.2f}%")
+    click.echo(f"{'worst':<14}{out['worst']['dataset']:<16}{100 * out['worst']['eer']:>7.2f}%")
