@@ -162,7 +162,11 @@ def main(argv=None) -> int:
         record_screen()
         tap(app.screen("consent").ids.agree)
         yield lambda: app.current_screen in ("fingerprints", "review", "done") and still()
-        out["chip_document_kind"] = app.screen("chip").document_kind
+        chip = app.screen("chip")
+        out["chip_document_kind"] = chip.document_kind
+        out["chip_pictured"] = {"kind": chip.ids.known.kind, "shown": chip.ids.known.opacity == 1,
+                                "width": chip.ids.known.width, "label": labels_of(chip.ids.known)[0].text,
+                                "all_three_shown": chip.ids.all_kinds.opacity == 1, "lang": app.lang}
         # fingerprints: the right hand first, then the left
         yield on("fingerprints")
         record_screen()

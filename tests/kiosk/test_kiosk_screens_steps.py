@@ -288,6 +288,9 @@ def test_documents_pictured_and_named(walk):
                                          for k in ("passport", "id_card", "border_pass")]
     # the simulated traveller has a passport (TD3, code P): the chip and review screens name it
     assert walk["chip_document_kind"] == "passport"
+    pictured = walk["chip_pictured"]  # the chip screen shows that one, named, not the three
+    assert pictured["shown"] and not pictured["all_three_shown"] and pictured["width"] > 200
+    assert pictured["kind"] == "passport" and pictured["label"] == cats.t("document.kind.passport", pictured["lang"])
     review = walk["review"]
     assert review["document_kind"] == "passport"
     assert cats.t("review.document_number", review["lang"]) in review["number_text"]
