@@ -102,6 +102,8 @@ def main(argv=None) -> int:
         """On every frame: the fingerprint screen's instruction beside its pictogram, the document screen's
         status line beside its message."""
         name = app.current_screen
+        if name not in out["screens"] and still() and name in ("chip", "face"):
+            record_screen()  # the screens the walk does not stop on
         if name == "fingerprints":
             fp = app.screen("fingerprints")
             pic = fp.ids.hand
