@@ -82,9 +82,9 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "Face does not match the chip photo",
         "zh": "人脸与芯片照片不匹配",
     }, {
-        "vi": "Chúng tôi chưa đối chiếu được khuôn mặt của bạn với ảnh trong hộ chiếu.",
-        "en": "We could not match your face with the photo in your passport.",
-        "zh": "我们未能将您的面部与护照照片进行匹配。",
+        "vi": "Chúng tôi chưa đối chiếu được khuôn mặt của bạn với ảnh trong chip của giấy tờ.",
+        "en": "We could not match your face with the photo on your document's chip.",
+        "zh": "我们未能将您的面部与证件芯片中的照片进行匹配。",
     }),
     "fingerprint_mismatch": (_DOUBT, {
         "vi": "Vân tay không khớp vân tay đã đăng ký",
@@ -119,27 +119,27 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "Document data could not be read",
         "zh": "无法读取证件数据",
     }, {
-        "vi": "Chúng tôi không đọc được hộ chiếu của bạn.",
-        "en": "We could not read your passport.",
-        "zh": "我们无法读取您的护照。",
+        "vi": "Chúng tôi không đọc được giấy tờ của bạn.",
+        "en": "We could not read your document.",
+        "zh": "我们无法读取您的证件。",
     }),
     "document_expired": (_OTHER, {
         "vi": "Giấy tờ đã hết hạn",
         "en": "Document expired",
         "zh": "证件已过期",
     }, {
-        "vi": "Hộ chiếu của bạn có vẻ đã hết hạn.",
-        "en": "Your passport appears to have expired.",
-        "zh": "您的护照似乎已过期。",
+        "vi": "Giấy tờ của bạn có vẻ đã hết hạn.",
+        "en": "Your document appears to have expired.",
+        "zh": "您的证件似乎已过期。",
     }),
     "chip_read_failed": (_OTHER, {
         "vi": "Không đọc được chip",
         "en": "Chip could not be read",
         "zh": "无法读取芯片",
     }, {
-        "vi": "Chúng tôi không đọc được chip trong hộ chiếu của bạn.",
-        "en": "We could not read the chip in your passport.",
-        "zh": "我们无法读取您护照中的芯片。",
+        "vi": "Chúng tôi không đọc được chip trong giấy tờ của bạn.",
+        "en": "We could not read the chip in your document.",
+        "zh": "我们无法读取您证件中的芯片。",
     }),
     "failure_to_acquire": (_OTHER, {
         "vi": "Không chụp được ảnh khuôn mặt dùng được",

@@ -126,8 +126,8 @@ def test_catalogues_name_the_three_documents_and_show_no_raw_quality():
     for lang, table in cats.texts.items():
         assert "finger.quality" not in table and not any("{score}" in v for v in table.values())
         for key, text in table.items():
-            if key.split(".")[0] in ("document", "chip") and not key.startswith("document.kind."):
-                # a document or chip text that names a passport names the two other documents too
+            if key.split(".")[0] in ("document", "chip", "consent", "reason") and not key.startswith("document.kind."):
+                # a document, chip, consent or reason text that names a passport names the two other documents too
                 if passport[lang] in text.lower():
                     assert all(o.lower() in text.lower() for o in others[lang]), (lang, key, text)
         assert table["document.kind.passport"] and table["document.kind.id_card"] and table["document.kind.border_pass"]
