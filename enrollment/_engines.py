@@ -38,7 +38,11 @@ class Liveness(Protocol):
     challenge: str
 
     def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
-        """One frame; ``t`` its capture time on the camera's clock (seconds), None: now."""
+        """One frame; ``t`` its capture time on the camera's clock (seconds), None: now.
+
+        Optional, where an engine has them: ``time_left_s`` / ``timeout_s`` (the current challenge's countdown,
+        read after ``observe``) and ``shown(challenge, t)`` (the screen showed it at ``t``: its time runs from
+        then); the workflow works without them."""
 
 
 @dataclass

@@ -410,6 +410,15 @@ class EnrolmentWorkflow:
         self._step_started = self.clock()
         return FaceFeedback("retry", ("face.retry",), None, left)
 
+    def challenge_shown(self, challenge: str, t: float | None = None) -> None:
+        """The screen showed the liveness ``challenge`` (its message key) at ``t`` on the camera's clock (None:
+        now): a liveness engine that can (``Liveness.shown``) runs the challenge's time from then, not from the
+        frame it was decided on, so a screen lagging the camera does not eat the traveller's time."""
+        with self._lock:
+            shown = getattr(self._liveness, "shown", None) if self.step is Step.FACE else None
+            if shown is not None:
+                shown(challenge, t)
+
     def process_frame(self, frame: np.ndarray, t: float | None = None, *,
                       skipped: Sequence[tuple[np.ndarray, float | None]] = ()) -> FaceFeedback:
         """Quality-check one preview frame; feed liveness (``t``: the frame's capture time on the camera's

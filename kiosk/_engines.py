@@ -68,6 +68,12 @@ class _RealLiveness:
         self.time_left_s: float | None = None
         self.timeout_s: float | None = None
 
+    def shown(self, challenge: str, t: float | None = None) -> None:
+        """The screen showed ``challenge`` (a message key) at ``t`` on the frames' clock (None: now)."""
+        shown = getattr(self.session, "shown", None)
+        if shown is not None:
+            shown(challenge.removeprefix("liveness."), self._clock() if t is None else t)
+
     def observe(self, frame: np.ndarray, t: float | None = None) -> bool | None:
         # the camera's own clock where it has one (a dropped or late frame keeps its real time)
         state = self.session.feed(frame, self._clock() if t is None else t)

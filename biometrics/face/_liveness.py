@@ -10,7 +10,9 @@ the head left or right. Each frame goes through the mediapipe face mesh in track
 * **turn_left / turn_right**: the yaw (person's convention, see ``_mesh``) moves at least 20 degrees
   from the baseline in the asked direction and comes back within 10 degrees. Turning the wrong way
   (> 20 degrees) while a turn or a blink is asked fails the session (a replayed clip does the
-  actions in its own order). Each challenge has a time-out (default 6 s) from when it is shown.
+  actions in its own order). Each challenge has a time-out (default 6 s) from its first frame, or from when
+  the kiosk showed its instruction if that was later (``shown(kind, t)``: a screen lagging the camera does
+  not shorten the traveller's time; at most one time-out later).
 
 Passive cues (``LivenessResult.cues``), both defensible from geometry or optics:
 
@@ -112,6 +114,16 @@ class ChallengeOutcome:
     reason: str | None = None
     started_t: float | None = None
     done_t: float | None = None
+    shown_t: float | None = None  # when the kiosk displayed the instruction (``LivenessSession.shown``)
+
+    def clock_start(self, timeout_s: float) -> float | None:
+        """Where the challenge's time-out runs from: its first frame, or the moment its instruction was shown
+        when that was later (at most one time-out later: a screen that never shows it does not hold it open)."""
+        if self.started_t is None:
+            return None
+        if self.shown_t is None:
+            return self.started_t
+        return min(max(self.started_t, self.shown_t), self.started_t + timeout_s)
 
 
 @dataclass(frozen=True)
@@ -268,9 +280,11 @@ class LivenessSession:
             return self._finish(False, "multiple_faces")
         if faces:
             self._observe(rgb, faces[0], t)
-        if not self._done and t - cur.started_t > self.challenges[self._i].timeout_s:
-            cur.reason = "timeout"
-            return self._finish(False, f"timeout:{cur.kind}")
+        if not self._done:
+            timeout = self.challenges[self._i].timeout_s
+            if t - cur.clock_start(timeout) > timeout:
+                cur.reason = "timeout"
+                return self._finish(False, f"timeout:{cur.kind}")
         return self.state
 
     @property
@@ -285,9 +299,20 @@ class LivenessSession:
         left = timeout = None
         if not self._done:
             timeout = self.challenges[self._i].timeout_s
-            started = self.outcomes[self._i].started_t
+            started = self.outcomes[self._i].clock_start(timeout)
             left = timeout if started is None or self._t_last is None else min(timeout, max(0.0, started + timeout - self._t_last))
         return LivenessState(key, progress, self._done, self._passed, self._reason, self._face, left, timeout)
+
+    def shown(self, kind: str, t: float) -> None:
+        """The kiosk displayed the instruction for ``kind`` at ``t`` (the frames' clock). When that is later than
+        the challenge's first frame (the screen lags the camera by the time a frame takes to check), its time-out
+        runs from then, so the traveller has the whole time to act on what they saw (see
+        :meth:`ChallengeOutcome.clock_start`). Only the current challenge's first showing counts."""
+        if self._done or self.challenges[self._i].kind != kind or not math.isfinite(float(t)):
+            return
+        out = self.outcomes[self._i]
+        if out.shown_t is None:
+            out.shown_t = float(t)
 
     def result(self) -> LivenessResult:
         """The verdict so far (a session that did not finish fails with reason "incomplete")."""

@@ -67,3 +67,16 @@ def test_an_engine_without_a_countdown_still_works(tmp_path):
     fb = rig.workflow.process_frame(_frame(1), None)
     assert made[0].seen == [(1, None)]
     assert fb.challenge == "liveness.blink" and fb.time_left_s is None and fb.timeout_s is None
+
+
+def test_the_screen_reports_when_it_showed_a_challenge(tmp_path):
+    rig, made = _rig(tmp_path)
+    rig.workflow.challenge_shown("liveness.blink", 1.0)  # no liveness session yet: nothing to tell
+    rig.workflow.process_frame(_frame(1), 0.1)
+    made[0].shown_calls = []
+    made[0].shown = lambda key, t: made[0].shown_calls.append((key, t))
+    rig.workflow.challenge_shown("liveness.blink", 0.4)
+    assert made[0].shown_calls == [("liveness.blink", 0.4)]
+    # an engine that cannot take it (kiosk.testing's doubles) is left alone
+    del made[0].shown
+    rig.workflow.challenge_shown("liveness.blink", 0.5)
