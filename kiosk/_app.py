@@ -178,10 +178,15 @@ class KioskApp(App):
             self.speak(*SCREEN_PROMPTS.get(name, ()))
 
     def speak_face(self, fb) -> None:
-        """The face screen's feedback: a new liveness challenge at once, else a new guidance message at most
-        every 4 s (the preview refreshes 30 times a second)."""
+        """The face screen's feedback: a failed attempt's retry message at once, a new liveness challenge at once
+        (after the retry message, not cutting it), else a new guidance message at most every 4 s (the preview
+        refreshes 30 times a second)."""
         last, when = self._face_spoken
         now = time.monotonic()
+        if fb.phase == "retry":
+            self._face_spoken = ("face.retry", now)
+            self.speak(*fb.messages[:2])  # why (face.liveness_failed) and "let's try again" (face.retry)
+            return
         if fb.challenge:
             key = fb.challenge
         elif fb.messages and now - when >= 4.0:
@@ -190,7 +195,10 @@ class KioskApp(App):
             return
         if key != last:
             self._face_spoken = (key, now)
-            self.speak(key)
+            if last == "face.retry" and fb.challenge:
+                self.spoken.extend(f"{p.parent.name}/{p.stem}" for p in self.voice.then(key))
+            else:
+                self.speak(key)
 
     # -- building --------------------------------------------------------------------------------
     def build(self):

@@ -15,6 +15,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Obje
 from kivy.uix.button import Button
 from kivy.uix.screenmanager import Screen
 
+from kiosk._liveness_guide import Countdown, LivenessPictogram, pictogram_for  # noqa: F401 - face.kv's widgets
 from kiosk._pictograms import document_kind, hand_of, quality_level
 from kiosk._widgets import message_kind
 
@@ -97,27 +98,57 @@ class ChipScreen(ReadScreen):
 
 
 class FaceScreen(KioskScreen):
-    """Live preview with quality guidance; a worker thread reads the camera and checks each frame."""
+    """Live preview (mirrored, as the traveller sees themselves) with quality guidance and the liveness guidance:
+    the challenge in words, its animated pictogram (``pictogram``), the seconds left (``countdown``, from the
+    liveness engine's own deadline; -1: none) and, after a failed attempt, the retry message (``retry_text``).
+
+    One thread reads the camera (the preview runs at the camera's rate); another checks quality on the newest
+    frame and hands liveness every frame since the previous check, each with its capture time on the camera's
+    clock (the arrival time when the camera has no clock), so a blink between two checks is not lost."""
 
     guidance = StringProperty("")
     challenge = StringProperty("")
+    pictogram = StringProperty("")  # "" | "blink" | "turn_left" | "turn_right" | "look_at_camera"
+    countdown = NumericProperty(-1.0)  # seconds left for the current challenge; -1: no challenge
+    countdown_total = NumericProperty(6.0)
+    retry_text = StringProperty("")
     attempts_left = NumericProperty(0)
     preview = ObjectProperty(None, allownone=True)
     fps = NumericProperty(0.0)
     frames_shown = NumericProperty(0)
     passed = BooleanProperty(False)
+    #: how long the retry message stays after a failed attempt (s)
+    RETRY_SHOWN_S = 6.0
+    #: after a failed attempt, the next starts this much later (s): the traveller reads (hears) the retry message
+    #: and comes back to the front; a new attempt's first frames are its reference pose, so one taken while the head
+    #: was still turning made the next turn look like the wrong way ("wrong_action")
+    RETRY_PAUSE_S = 2.0
+    #: the most frames kept for liveness between two checks (~1 s at 15 frames/s), and the most it is handed at
+    #: once: when the check falls behind, evenly spaced ones (a slow machine degrades, it does not fall further
+    #: behind)
+    PENDING_FRAMES = 16
+    LIVENESS_BATCH = 4
 
     def on_enter(self, *args) -> None:
+        from collections import deque
+
         self._stop = threading.Event()
         self._frame = None  # latest camera frame (preview)
         self._frame_time: float | None = None  # its capture time on the camera clock
         self._frame_seq = 0
         self._shown_seq = 0
+        self._pending: deque = deque(maxlen=self.PENDING_FRAMES)  # (frame, time) not yet checked, oldest first
+        self._clock_map: tuple[float, float] | None = None  # (the newest frame's time, time.monotonic() it came)
+        self._shown: tuple[str, float] | None = None  # a challenge the screen showed, for the worker to report
         self._feedback = None  # latest quality feedback
         self._new_frame = threading.Condition()
         self._shown_times: list[float] = []
         self.frames_shown = 0
         self.guidance, self.challenge = "", ""
+        self._challenge_key: str | None = None
+        self._countdown_at: tuple[float, float] | None = None  # (seconds left, time.monotonic() when told)
+        self._retry_until = 0.0
+        self.pictogram, self.countdown, self.retry_text = "", -1.0, ""
         self._threads = [threading.Thread(target=self._read_camera, name="face-camera", daemon=True),
                          threading.Thread(target=self._process, name="face-quality", daemon=True)]
         for t in self._threads:
@@ -132,11 +163,13 @@ class FaceScreen(KioskScreen):
             self._stop.set()
             with self._new_frame:
                 self._new_frame.notify_all()
+                self._pending.clear()
         if getattr(self, "_ev", None) is not None:
             self._ev.cancel()
             self._ev = None
         self.preview = None
         self._frame = None
+        self.pictogram, self.countdown, self.retry_text = "", -1.0, ""
         if "preview" in self.ids:
             self.ids.preview.texture = None  # no face left on screen
 
@@ -148,8 +181,12 @@ class FaceScreen(KioskScreen):
                 if self._stop.is_set():
                     break
                 stamp = getattr(app.camera, "frame_time", None)  # the camera's clock, where it has one
+                if stamp is None:
+                    stamp = time.monotonic()  # else when it arrived: never when it happens to be checked
                 with self._new_frame:
                     self._frame, self._frame_time = frame, stamp
+                    self._clock_map = (stamp, time.monotonic())
+                    self._pending.append((frame, stamp))
                     self._frame_seq += 1
                     self._new_frame.notify_all()
         except Exception as e:  # noqa: BLE001 - a camera failure is shown and the officer called
@@ -157,55 +194,114 @@ class FaceScreen(KioskScreen):
                 app.device_failed("camera", e)
 
     def _process(self) -> None:
-        """Quality feedback (and capture) on the newest frame each time the check is free."""
+        """Quality feedback (and capture) on the newest frame each time the check is free; liveness on every frame."""
         app = self.app
         wf = app.workflow
         done_seq = 0
+        pause_until = 0.0
         while not self._stop.is_set():
             with self._new_frame:
                 self._new_frame.wait_for(lambda seen=done_seq: self._frame_seq != seen or self._stop.is_set(),
                                          timeout=1.0)
-                frame, stamp, done_seq = self._frame, self._frame_time, self._frame_seq
-            if frame is None or self._stop.is_set():
+                pending, done_seq = list(self._pending), self._frame_seq
+                self._pending.clear()
+            if not pending or self._stop.is_set() or time.monotonic() < pause_until:
                 continue
+            frame, stamp = pending[-1]
+            skipped = pending[:-1]
+            if len(skipped) > self.LIVENESS_BATCH:
+                step = len(skipped) / self.LIVENESS_BATCH
+                skipped = [skipped[int(i * step)] for i in range(self.LIVENESS_BATCH)]
+            shown, self._shown = self._shown, None
             t0 = time.perf_counter()
             try:
-                fb = wf.process_frame(frame, stamp)
+                if shown is not None:
+                    wf.challenge_shown(*shown)
+                fb = wf.process_frame(frame, stamp, skipped=skipped)
             except Exception:  # noqa: BLE001 - the step ended (captured, abandoned, timed out)
                 break
             app.frame_ms.append((time.perf_counter() - t0) * 1000)
             self._feedback = fb
             if fb.done or fb.phase == "referred":
                 break
+            if fb.phase == "retry":
+                pause_until = time.monotonic() + self.RETRY_PAUSE_S
 
     def _refresh(self, _dt) -> None:
         frame, seq = self._frame, self._frame_seq
+        now = time.monotonic()
         if frame is not None and seq != self._shown_seq:
             self._shown_seq = seq
-            self.preview = texture_from_rgb(frame, self.preview)
+            self.preview = texture_from_rgb(frame[:, ::-1], self.preview)  # mirrored: the traveller's left on the left
             self.ids.preview.texture = self.preview
             self.ids.preview.canvas.ask_update()
-            now = time.perf_counter()
-            self._shown_times = [t for t in self._shown_times if now - t < 1.0] + [now]
+            perf = time.perf_counter()
+            self._shown_times = [t for t in self._shown_times if perf - t < 1.0] + [perf]
             self.fps = len(self._shown_times)
             self.frames_shown += 1
+            # the guidance moves with the preview: no redraw of its own (each one costs the whole window)
+            if self._countdown_at is not None:  # the countdown runs between two checks too
+                left, told = self._countdown_at
+                self.countdown = max(0.0, left - (now - told))
+            if self.pictogram:
+                self.ids.pictogram.advance()
+        if self.retry_text and now > self._retry_until:
+            self.retry_text = ""
         fb, self._feedback = self._feedback, None
         if fb is None:
             return
         self.attempts_left = fb.attempts_left
         self.passed = bool(fb.check and fb.check.passed)
         lang = self.app.lang
-        self.challenge = self.app.t(fb.challenge, lang) if fb.challenge else ""
+        self._show_challenge(fb, now)
         follow = getattr(self.app.camera, "follow", None)
         if follow is not None:  # the simulated traveller reads the screen too
-            follow(fb.challenge)
+            follow(self._challenge_key)
         texts = []
         for m in fb.messages:
             text = self.app.t(m, lang)
-            if text not in texts and text != self.challenge:
+            if text not in texts and text != self.challenge and m not in ("face.retry", "face.liveness_failed"):
                 texts.append(text)
         self.guidance = "  ".join(texts[:2])
         self.app.speak_face(fb)  # the challenge and the guidance, spoken
+
+    def _show_challenge(self, fb, now: float) -> None:
+        """The challenge in words, its pictogram and countdown; the retry message after a failed attempt. A frame
+        in which the quality check found no face keeps the challenge shown (it still runs)."""
+        app, lang = self.app, self.app.lang
+        if fb.phase in ("retry", "referred", "captured", "hold_still") or (
+                fb.challenge is None and (fb.check is None or fb.check.face_found)):
+            self._challenge_key, self._countdown_at = None, None
+            self.challenge, self.pictogram, self.countdown = "", "", -1.0
+        if fb.phase == "retry":
+            total = app.workflow.policy.max_face_attempts
+            attempt = total - fb.attempts_left + 1
+            self.retry_text = "  ".join((app.t("face.retry", lang),
+                                         app.t("face.attempt", lang, n=attempt, total=total)))
+            self._retry_until = now + self.RETRY_SHOWN_S
+        elif fb.phase in ("referred", "captured", "hold_still"):
+            self.retry_text = ""
+        if fb.challenge:
+            # the countdown follows the engine's deadline (frames' clock) and only goes down within a challenge
+            # ("look at the camera" while the face is lost does not stop the challenge's clock)
+            action = self._challenge_key if fb.challenge == "liveness.look_at_camera" else fb.challenge
+            same = action is not None and action == self._challenge_key and self._countdown_at is not None
+            self._challenge_key = action or fb.challenge
+            if not same and action is not None and self._clock_map is not None:
+                # shown now: on the frames' clock, the newest frame's time plus what has passed since it came
+                frame_t, came = self._clock_map
+                self._shown = (action, frame_t + (now - came))
+            self.challenge = app.t(fb.challenge, lang)
+            self.pictogram = pictogram_for(fb.challenge)
+            if fb.time_left_s is not None:
+                left = float(fb.time_left_s)
+                if same:
+                    was, told = self._countdown_at
+                    left = min(left, max(0.0, was - (now - told)))
+                self._countdown_at = (left, now)
+                self.countdown = left
+                if fb.timeout_s:
+                    self.countdown_total = float(fb.timeout_s)
 
 
 class FingerprintScreen(KioskScreen):

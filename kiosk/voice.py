@@ -60,6 +60,7 @@ NOT_SPOKEN: dict[str, str] = {
     "app.cancel": "button label",
     "app.try_again": "button label",
     "app.attempts_left": "a number shown beside the buttons ({n})",
+    "face.attempt": "the attempt's number ({n} of {total}) beside the retry message, which is spoken (face.retry)",
     "consent.agree": "button label",
     "consent.decline": "button label",
     "consent.what_title": "heading of the consent text (read on screen)",
@@ -353,6 +354,15 @@ class Voice:
         queued = list(self._queue)
         self._next()
         return queued
+
+    def then(self, *uids: str | tuple[str, str], lang: str | None = None) -> list[Path]:
+        """Say ``uids`` after what is being said, without cutting it (at once when silent)."""
+        if self.muted or not self.speaking:
+            return self.say(*uids, lang=lang)
+        paths = [self.path(u, lang) if isinstance(u, str) else self.path(*u) for u in uids if u]
+        added = [p for p in paths if self._load(p) is not None]
+        self._queue.extend(added)
+        return added
 
     @property
     def speaking(self) -> bool:
