@@ -29,11 +29,13 @@ from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
+from devices.ports import FingerprintScannerError
 from enrollment import EnrolmentWorkflow, Outcome, Step
 from kiosk._consent import ConsentNotice, consent_notice
 from kiosk._i18n import LANGUAGES, LATIN_FONT, Catalogues, catalogues, font_for
 from kiosk._idle import IdleOverlay
 from kiosk._referral import REFERRAL_OUTCOMES, PresenceWatch, document_present, done_kind
+from kiosk._scanner import scanner_message
 from kiosk._screens import (
     ChipScreen,
     ConsentScreen,
@@ -130,6 +132,7 @@ class KioskApp(App):
         self.voice.lang = default_lang
         self.spoken: list[str] = []  # "lang/id" of everything said, "beep" per beep (tests, autopilot)
         self._shown_step: Step | None = None
+        self._scanning = False  # a fingerprint capture waits for a finger (cancelled when the session ends)
         self._face_spoken: tuple[str, float] = ("", 0.0)
         self._prompt_ev = None
 
@@ -308,6 +311,8 @@ class KioskApp(App):
             self._document_read = False  # a new traveller
         elif step not in (Step.DONE, Step.ABANDONED, Step.REFERRED) or prev in (Step.DOCUMENT, Step.CHIP):
             self._document_read = True  # past the document step (the MRZ was read), or referred on a read
+        if step is not Step.FINGERPRINTS:
+            self._cancel_scan()  # a capture still waiting for a finger (time-out, abandon) ends now
         if name != "done":
             self._stop_presence()
         else:
@@ -403,7 +408,18 @@ class KioskApp(App):
         screen = self.screen("fingerprints")
 
         def scan():
-            capture = self.scanner.capture()
+            self._scanning = True
+            try:
+                capture = self.scanner.capture()
+            except FingerprintScannerError as e:
+                key = scanner_message(e)
+                if key is None:
+                    raise  # a device fault: the officer is called
+                if key:  # the traveller's to fix (place the finger again): no attempt is counted
+                    Clock.schedule_once(lambda _dt: self._scanner_said(key), 0)
+                return
+            finally:
+                self._scanning = False
             Clock.schedule_once(lambda _dt: self.capture_beep(), 0)
             preview = capture.image
             fb = self.workflow.capture_fingers(capture)
@@ -411,6 +427,23 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: self._speak_fingers(fb), 0)
 
         self._background(scan)
+
+    def _scanner_said(self, key: str) -> None:
+        """The scanner gave no image (a finger off centre, none placed in time): say what to do, as a warning."""
+        if self.workflow.step is not Step.FINGERPRINTS:
+            return
+        screen = self.screen("fingerprints")
+        screen.feedback_keys, screen.feedback_kind = [key], "warning"
+        self.speak(key)
+
+    def _cancel_scan(self) -> None:
+        """Stop a capture that waits for a finger (the traveller left, the session ended), where the scanner can."""
+        cancel = getattr(self.scanner, "cancel", None)
+        if self._scanning and cancel is not None:
+            try:
+                cancel()
+            except Exception as e:  # noqa: BLE001 - the capture then ends at the scanner's own time-out
+                log.warning("fingerprint capture not cancelled: %s", type(e).__name__)
 
     def _speak_fingers(self, fb) -> None:
         """After a capture: its first feedback message, then the next task while fingers are still wanted."""
@@ -425,6 +458,7 @@ class KioskApp(App):
         self._background(self.workflow.confirm)
 
     def abandon(self) -> None:
+        self._cancel_scan()
         self.workflow.abandon()
 
     # -- the final screen ---------------------------------------------------------------------------
