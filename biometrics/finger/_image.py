@@ -9,7 +9,7 @@ coherence; Chikkerur, Cartwright & Govindaraju (2007) for STFT enhancement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -35,12 +35,12 @@ class Processed:
 
     scale: float  # 500 / dpi: multiply original coordinates by this to reach 500 dpi
     gray: np.ndarray  # float32, resampled original
-    norm: np.ndarray  # float32, locally normalised (zero mean, unit variance)
+    norm: np.ndarray | None  # float32, locally normalised (zero mean, unit variance); None before enhancement
     mask: np.ndarray  # bool foreground
     orientation: np.ndarray  # float32 ridge orientation in [0, pi), radians, image coordinates (y down)
     coherence: np.ndarray  # float32 in [0, 1]
-    period: float  # median ridge period in pixels
-    enhanced: np.ndarray  # float32 enhanced image (ridges positive)
+    period: float  # median ridge period in pixels (0 before enhancement)
+    enhanced: np.ndarray | None  # float32 enhanced image (ridges positive); None before enhancement
     local_std: np.ndarray  # float32 local standard deviation of the grey levels
 
 
@@ -209,8 +209,9 @@ def enhance(norm: np.ndarray, theta: np.ndarray, coherence: np.ndarray, mask: np
     return (enh / s).astype(np.float32), period
 
 
-def process(image: np.ndarray, dpi: int) -> Processed:
-    """Run every image stage on a validated image."""
+def prepare(image: np.ndarray, dpi: int) -> Processed:
+    """Validation, resampling, orientation field and segmentation (no enhancement: ``norm``,
+    ``enhanced`` are None and ``period`` 0); raises FingerImageError as :func:`process` does."""
     image = check_image(image, dpi)
     if float(image.std()) < 2.0:
         raise FingerImageError("image is blank (uniform grey level)", "blank")
@@ -224,8 +225,13 @@ def process(image: np.ndarray, dpi: int) -> Processed:
     flow = float(coherence[mask].mean())
     if flow < 0.25:
         raise FingerImageError(f"no ridge flow (mean orientation coherence {flow:.2f}): not a fingerprint", "no_ridge_flow")
-    mean = _blur(gray, 8.0)
-    norm = (gray - mean) / (local_std + 4.0)
-    norm = norm.astype(np.float32)
-    enhanced, period = enhance(norm, theta, coherence, mask)
-    return Processed(scale, gray, norm, mask, theta, coherence, period, enhanced, local_std)
+    return Processed(scale, gray, None, mask, theta, coherence, 0.0, None, local_std)
+
+
+def process(image: np.ndarray, dpi: int) -> Processed:
+    """Run every image stage on a validated image."""
+    p = prepare(image, dpi)
+    mean = _blur(p.gray, 8.0)
+    norm = ((p.gray - mean) / (p.local_std + 4.0)).astype(np.float32)
+    enhanced, period = enhance(norm, p.orientation, p.coherence, p.mask)
+    return replace(p, norm=norm, enhanced=enhanced, period=period)

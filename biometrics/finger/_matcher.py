@@ -4,8 +4,10 @@ Scores are MCC LSA-R global scores in [0, 1]. THRESHOLDS gives, for each target 
 rate, the score at or above which two templates are declared the same finger. Calibration
 (``bench/finger.py --calibrate``): every cross-finger pair of all impressions in the five FVC
 development sets (fvc2000 DB1-DB3, fvc2002 DB1-DB2: 5 x 2,880 impostor comparisons), threshold =
-the (1 - FMR) quantile of the impostor scores, rounded up. With 14,400 impostor scores the
-1e-3 and 5e-4 points rest on 14 and 7 false matches: treat them as estimates.
+the (1 - FMR) quantile of the impostor scores, rounded up, with LEADER minutiae (the default
+extractor since issue #21; the STFT extractor's quantiles were 0.0219, 0.0285, 0.0314). The exact
+(Clopper-Pearson) 95 % intervals of each threshold's FMR are in biometrics/finger/README.md; the
+impostor pairs share impressions, so the true uncertainty is wider still.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from . import _mcc
 from ._template import FingerprintTemplate
 
 THRESHOLDS: dict[str, float] = {
-    "fmr_1e-2": 0.022,  # impostor quantile 0.0219
-    "fmr_1e-3": 0.029,  # 0.0285
-    "fmr_5e-4": 0.032,  # 0.0314 (highest of the 14,400 impostor scores: 0.0437)
+    "fmr_1e-2": 0.022,  # impostor quantile 0.0216; 124 of 14,400 at or above: FMR 0.86 % (95 % CI 0.72-1.03 %)
+    "fmr_1e-3": 0.030,  # 0.0295
+    "fmr_5e-4": 0.032,  # 0.0315; 5 of 14,400: FMR 3.5e-4 (95 % CI 1.1e-4 - 8.1e-4); highest impostor 0.0457
 }
 
 

@@ -11,6 +11,26 @@ from ._errors import FingerImageError, TemplateFormatError
 from ._minutiae import Minutia, extract
 
 MIN_MINUTIAE = 4
+EXTRACTORS = ("leader", "stft")
+#: LEADER minutiae (``_leader``), chosen by leave-one-database-out (issue #21); "stft" is the
+#: package's own enhancement + skeleton extractor (``_minutiae``)
+DEFAULT_EXTRACTOR = "leader"
+
+
+def _extract(image: np.ndarray, dpi: int, extractor: str, **options):
+    """(minutiae at 500 dpi, Processed) from an image with the named extractor."""
+    if extractor == "leader":
+        from . import _leader
+        from ._image import prepare
+
+        p = prepare(image, dpi)
+        return _leader.detect(p.gray, p.mask, **options), p
+    if extractor == "stft":
+        from ._image import process
+
+        p = process(image, dpi)
+        return extract(p, **options), p
+    raise ValueError(f"unknown minutiae extractor {extractor!r}; known: {', '.join(EXTRACTORS)}")
 
 
 class FingerprintTemplate:
@@ -18,18 +38,26 @@ class FingerprintTemplate:
 
     ``FingerprintTemplate(image, dpi=500)`` extracts them from an 8-bit greyscale image (raises
     :class:`FingerImageError` with a ``reason`` on blank, saturated, tiny, non-fingerprint or
-    out-of-range-dpi input); :meth:`from_bytes` decodes an ISO/IEC 19794-2:2005 or ANSI INCITS
+    out-of-range-dpi input) with the LEADER detector (``extractor="stft"``: the package's own
+    enhancement + skeleton extractor); :meth:`from_bytes` decodes an ISO/IEC 19794-2:2005 or ANSI INCITS
     378-2004 record; :meth:`to_bytes` encodes ISO/IEC 19794-2:2005. Coordinates are pixels of the
     source image (origin top left), directions radians counter-clockwise from the x axis.
     """
 
     __slots__ = ("minutiae", "width", "height", "dpi", "quality", "_record", "_cyl")
 
-    def __init__(self, image: np.ndarray, *, dpi: int = 500, position: int = 0) -> None:
-        from ._image import process
+    def __init__(self, image: np.ndarray, *, dpi: int = 500, position: int = 0, extractor: str = DEFAULT_EXTRACTOR) -> None:
+        self._fill(image, dpi, position, extractor, {})
 
-        p = process(image, dpi)
-        found = extract(p)
+    @classmethod
+    def _tuned(cls, image: np.ndarray, *, dpi: int, extractor: str, **options) -> FingerprintTemplate:
+        """A template with extractor options other than the defaults (evaluation of candidates)."""
+        t = cls.__new__(cls)
+        t._fill(image, dpi, 0, extractor, options)
+        return t
+
+    def _fill(self, image: np.ndarray, dpi: int, position: int, extractor: str, options: dict) -> None:
+        found, p = _extract(image, dpi, extractor, **options)
         if len(found) < MIN_MINUTIAE:
             raise FingerImageError(f"only {len(found)} minutiae found: not a usable fingerprint", "too_few_minutiae")
         s = p.scale

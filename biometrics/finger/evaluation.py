@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 
 __all__ = ["FvcDatasetError", "fvc_files", "fvc_pairs", "error_rates", "det_curve", "evaluate_fvc",
-           "find_fvc_sets", "load_image", "clopper_pearson", "Scorer", "Candidate", "FvcScores", "engine_scorer", "default_candidates",
+           "find_fvc_sets", "load_image", "clopper_pearson", "Scorer", "Candidate", "FvcScores", "engine_scorer", "default_candidates", "znorm_sum",
            "leave_one_out", "lodo_fvc"]
 
 T = TypeVar("T")
@@ -215,18 +215,56 @@ class Candidate:
     fit: Callable[[list[tuple[np.ndarray, np.ndarray]]], Callable[[np.ndarray], np.ndarray]] = _first_column
 
 
-def engine_scorer() -> Scorer:
-    """This engine: FingerprintTemplate + FingerprintMatcher (MCC, LSA-R)."""
+def engine_scorer(extractor: str | None = None, **options) -> Scorer:
+    """This engine: FingerprintTemplate (the default extractor, or the one named, with ``options``)
+    + FingerprintMatcher (MCC, LSA-R)."""
     from ._matcher import FingerprintMatcher
-    from ._template import FingerprintTemplate
+    from ._template import DEFAULT_EXTRACTOR, FingerprintTemplate
 
-    return Scorer("mcc", lambda img, d: FingerprintTemplate(img, dpi=d), lambda a, b: FingerprintMatcher(a).match(b))
+    ext = extractor or DEFAULT_EXTRACTOR
+    name = ext + "".join(f"@{k}={v}" for k, v in sorted(options.items()))
+
+    def make(img: np.ndarray, d: int):
+        if not options:
+            return FingerprintTemplate(img, dpi=d, extractor=ext)
+        return FingerprintTemplate._tuned(img, dpi=d, extractor=ext, **options)
+
+    return Scorer(name, make, lambda a, b: FingerprintMatcher(a).match(b))
+
+
+def znorm_sum(weights: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11))):
+    """Score-level fusion of two scorers: each z-normalised by the impostor scores of the training
+    sets, summed with the weight (of the first) that gives the lowest mean EER on the training sets."""
+
+    def fit(train: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
+        imp = np.concatenate([i for _, i in train])
+        mu, sd = imp.mean(0), imp.std(0) + 1e-9
+        best = None
+        for w in weights:
+            ww = np.array([w, 1.0 - w])
+
+            def combine(m: np.ndarray, ww: np.ndarray = ww) -> np.ndarray:
+                return ((m - mu) / sd) @ ww
+
+            eers = [error_rates(combine(g), combine(i))["eer"] for g, i in train]
+            key = (float(np.mean(eers)), max(eers))
+            if best is None or key < best[0]:
+                best = (key, combine)
+        return best[1]
+
+    return fit
 
 
 def default_candidates() -> tuple[dict[str, Scorer], list[Candidate]]:
-    """The scorers and candidate methods ``smartborder eval finger --lodo`` chooses among."""
-    s = engine_scorer()
-    return {s.name: s}, [Candidate("mcc", (s.name,))]
+    """The scorers and candidate methods ``smartborder eval finger --lodo`` chooses among: the
+    engine's STFT extractor, LEADER at the two input scales that keep extraction near 200 ms, and
+    the z-normalised score fusion of STFT and LEADER (its weight fitted on the training sets)."""
+    stft = engine_scorer("stft")
+    l6 = engine_scorer("leader", scale=0.6)
+    l7 = engine_scorer("leader", scale=0.7)
+    scorers = {s.name: s for s in (stft, l6, l7)}
+    return scorers, [Candidate(stft.name, (stft.name,)), Candidate(l6.name, (l6.name,)), Candidate(l7.name, (l7.name,)),
+                     Candidate(f"{stft.name}+{l7.name}", (stft.name, l7.name), znorm_sum())]
 
 
 class FvcScores:

@@ -118,13 +118,13 @@ def _lodo(sets: list[Path], dpi: int, limit: int | None, as_json: bool) -> None:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo("leave one database out: each set's figures come from a method tuned on the other sets")
-    click.echo(f"{'held-out set':<14}{'method':<16}{'EER':>8}{'FMR100':>9}{'FMR1000':>9}{'ZeroFMR':>9}{'train EER':>11}"
+    click.echo(f"{'held-out set':<14}{'method':<24}{'EER':>8}{'FMR100':>9}{'FMR1000':>9}{'ZeroFMR':>9}{'train EER':>11}"
                f"{'ms ext':>8}{'ms m':>7}")
     for r in out["sets"]:
         click.echo(
-            f"{r['dataset']:<14}{r['method']:<16}{100 * r['eer']:>7.2f}%{100 * r['fmr100']:>8.2f}%{100 * r['fmr1000']:>8.2f}%"
+            f"{r['dataset']:<14}{r['method']:<24}{100 * r['eer']:>7.2f}%{100 * r['fmr100']:>8.2f}%{100 * r['fmr1000']:>8.2f}%"
             f"{100 * r['zero_fmr']:>8.2f}%{100 * r['train_eer_mean']:>10.2f}%{r['ms_extract'] or 0:>8.1f}{r['ms_match'] or 0:>7.2f}"
         )
     m = out["macro"]
-    click.echo(f"{'macro':<14}{'':<16}{100 * m['eer']:>7.2f}%{100 * m['fmr100']:>8.2f}%{100 * m['fmr1000']:>8.2f}%{100 * m['zero_fmr']:>8.2f}%")
-    click.echo(f"{'worst':<14}{out['worst']['dataset']:<16}{100 * out['worst']['eer']:>7.2f}%")
+    click.echo(f"{'macro':<14}{'':<24}{100 * m['eer']:>7.2f}%{100 * m['fmr100']:>8.2f}%{100 * m['fmr1000']:>8.2f}%{100 * m['zero_fmr']:>8.2f}%")
+    click.echo(f"{'worst':<14}{out['worst']['dataset']:<24}{100 * out['worst']['eer']:>7.2f}%")

@@ -27,7 +27,7 @@ def test_the_matchers_are_always_the_engines_calibrated_ones(tmp_path):
     assert not (tmp_path / "backoffice.dev-secrets.json").exists()
     other = backoffice_config(_settings(tmp_path), environ={}, face_threshold="fmr_1e-2",
                               fingerprint_threshold="fmr_1e-3", argon2_time_cost=1)
-    assert other.face_matching.threshold == FACE["fmr_1e-2"] and other.fingerprint_matching.verify_threshold == 0.029
+    assert other.face_matching.threshold == FACE["fmr_1e-2"] and other.fingerprint_matching.verify_threshold == FINGER["fmr_1e-3"]
     assert other.secret_key == config.secret_key and other.argon2_time_cost == 1
     with pytest.raises(CompositionError, match="unknown fingerprint threshold"):
         backoffice_config(_settings(tmp_path), environ={}, fingerprint_threshold="fmr_1e-9")

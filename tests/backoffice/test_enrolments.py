@@ -184,7 +184,9 @@ def test_matchers_carry_their_thresholds_on_the_engines_scale():
     from backoffice import BackofficeConfig, ConfigError, FaceMatching, FingerprintMatching
 
     m = FingerprintMatching.from_engine("fmr_1e-3")
-    assert (m.threshold_name, m.verify_threshold, m.duplicate_threshold) == ("fmr_1e-3", 0.029, 0.029)
+    t = FINGER_THRESHOLDS["fmr_1e-3"]
+    assert (m.threshold_name, m.verify_threshold, m.duplicate_threshold) == ("fmr_1e-3", t, t)
+    assert 0.0 < t < 0.1  # on the MCC 0-1 scale (recalibrated with the extractor, issue #21)
     with pytest.raises(ValueError, match="0-1 scale"):
         FingerprintMatching("custom", 40.0, 40.0)  # the old hand-set number on a foreign scale
     with pytest.raises(ValueError, match="cosine scale"):

@@ -154,3 +154,21 @@ def test_clopper_pearson_matches_the_exact_interval():
     assert clopper_pearson(5, 5)[1] == 1.0
     with pytest.raises(ValueError):
         clopper_pearson(3, 2)
+
+
+def test_score_fusion_weight_is_fitted_on_the_training_sets(root):
+    from biometrics.finger.evaluation import znorm_sum
+
+    fused = Candidate("fused", ("robust", "fragile"), znorm_sum())
+    out = lodo_fvc([root / s for s in SETS], FvcScores(_scorers()), [fused])
+    rows = {r["dataset"]: r for r in out["sets"]}
+    # trained on a-d the fragile scorer is perfect, so the fusion leans on it and fails on e
+    assert rows["e"]["train_eer_mean"] == 0.0 and rows["e"]["eer"] > 0.2
+    # with e among the training sets the fit keeps enough of the robust scorer
+    assert all(rows[s]["eer"] < 0.2 for s in "abcd")
+
+
+def test_default_candidates_name_the_engine_extractors():
+    scorers, candidates = evaluation.default_candidates()
+    assert {"stft", "leader@scale=0.6", "leader@scale=0.7"} <= set(scorers)
+    assert all(set(c.scorers) <= set(scorers) for c in candidates)
