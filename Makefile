@@ -86,10 +86,16 @@ fuzz: setup
 	$(PY) -m bench.api_contract --examples $${FUZZ_EXAMPLES:-200} | tee var/bench/api_contract.json
 
 # The back office's guard pages as PNGs for a reviewer (queue, review in vi and en, watchlist), made in
-# headless chromium (apt) by the venv's Playwright: var/screenshots/backoffice/ (one folder per area).
+# headless chromium (apt) by the venv's Playwright: var/screenshots/backoffice/ (one folder per area);
+# every kiosk screen in every language (simulated devices, headless Kivy under Xvfb when there is no
+# display): var/screenshots/kiosk/<lang>/, with result.json listing each screen's texts and fonts.
+GALLERY = $(PY) -m tests.kiosk.gallery_driver --out var/screenshots/kiosk --result var/screenshots/kiosk/result.json
+KIVY_HEADLESS = KIVY_NO_ARGS=1 KIVY_NO_CONSOLELOG=1 KIVY_NO_FILELOG=1 KIVY_HOME=$(CURDIR)/var/kivy
 screenshots: setup
-	@mkdir -p var/screenshots/backoffice
+	@mkdir -p var/screenshots/backoffice var/screenshots/kiosk var/kivy
 	$(PY) -m tests.backoffice.screenshots --out var/screenshots/backoffice
+	@if [ -n "$$DISPLAY" ]; then $(KIVY_HEADLESS) $(GALLERY); \
+	else $(KIVY_HEADLESS) xvfb-run -a -s "-screen 0 1280x800x24" $(GALLERY); fi
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache
