@@ -147,9 +147,13 @@ class EnrolmentWorkflow:
         self._liveness: Liveness | None = None
         self._task = 0
         self._best_fingers: dict[int, tuple[float, np.ndarray, int]] = {}
+        #: a face attempt that failed between two frames (the step's time-out in tick()): the next frame's answer
+        self._face_retry: FaceFeedback | None = None
 
     # -- plumbing --------------------------------------------------------------------------------
     def _go(self, step: Step) -> None:
+        if step is not Step.FACE:
+            self._face_retry = None
         if self.step is Step.CONSENT and step is not Step.CONSENT:
             self._last_touch = self.clock()  # the idle clock, paused while the consent text was open, restarts
         self.step = step
@@ -285,7 +289,9 @@ class EnrolmentWorkflow:
             if limit is not None and now - self._step_started > limit:
                 self.last_failure = f"timeout:{self.step.value}"
                 if self.step is Step.FACE:
-                    self._face_attempt_failed()
+                    fb = self._face_attempt_failed()
+                    # the face screen hears of it with the next frame: "that did not work, let's try again"
+                    self._face_retry = fb if fb.phase == "retry" else None
                     return self.outcome if self.step is Step.REFERRED else None
                 self._end(Step.ABANDONED, Outcome.TIMED_OUT, "timeout")
                 return Outcome.TIMED_OUT
@@ -427,6 +433,9 @@ class EnrolmentWorkflow:
         ``frame``, so a blink between two checked frames is not lost (a human's lasts 100-400 ms)."""
         with self._lock:
             self._require(Step.FACE)
+            if self._face_retry is not None:  # an attempt timed out since the last frame: say so first
+                fb, self._face_retry = self._face_retry, None
+                return fb
             left = self._attempts_left("face", self.policy.max_face_attempts)
             check = self.engines.face_quality(frame)
             if check.face_found:

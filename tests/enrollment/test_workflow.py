@@ -114,12 +114,18 @@ def test_face_step_timeouts_count_as_attempts_then_refer(tmp_path):
                    policy=Policy(idle_timeout_s=1000, card_timeout_s=0.05, max_face_attempts=2,
                                  step_timeout_s={"face": 10.0}))
     _to_face(rig)
-    for _ in range(2):
+    for attempt in range(2):
+        if attempt:
+            # the attempt that timed out between two frames is told with the next frame, once
+            fb = rig.workflow.process_frame(FRAME)
+            assert fb.phase == "retry" and fb.messages == ("face.retry",) and fb.attempts_left == 1
         fb = rig.workflow.process_frame(FRAME)
         assert fb.phase == "quality" and fb.messages == ("face.move_closer",)
         rig.clock.t += 11
         rig.workflow.tick()
     assert rig.workflow.step is Step.REFERRED and rig.workflow.reason_code == "failure_to_acquire"
+    with pytest.raises(InvalidTransition):  # no retry left over for a step that has ended
+        rig.workflow.process_frame(FRAME)
 
 
 def test_face_quality_retries_and_liveness(tmp_path):

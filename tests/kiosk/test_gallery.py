@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk import LANGUAGES
+from kiosk import LANGUAGES, Catalogues
 from tests.conftest import REPO, shared_path
 from tests.kiosk.test_kiosk import _run_headless
 
@@ -64,6 +64,9 @@ def test_every_screen_in_every_language(gallery):
 
         assert any(DIRECTIONS[lang] in lb["text"] for lb in shots["12-referral"]["labels"]), lang
         assert shots["09-idle"]["modal"]
+        # a face attempt that ran out of time says so, in the traveller's language, before the next one starts
+        retry = Catalogues().t("face.retry", lang)
+        assert any(retry in lb["text"] for lb in shots["11-face-retry"]["labels"]), lang
     assert not gallery["session_left"]
 
 
