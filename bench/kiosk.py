@@ -11,9 +11,16 @@ Parts:
   costs ~30 ms of CPU per frame and is used in ``steps`` only. ``window_flip_ms_median`` is the
   buffer swap, which under Xvfb + llvmpipe bounds the UI frame rate on this machine.
 - ``steps``: chip read, face capture to template, one slap (segmentation, quality, templates).
+- ``liveness_first_try`` (headless Kivy under Xvfb, one child process per language, one after the other): genuine
+  simulated travellers (``kiosk.sim.TravellerCamera``: a reaction time, a 150-360 ms blink, a head turn and back,
+  per seed) through the real app and the real ``LivenessSession``, following what the face screen shows in that
+  language; seeds 0..N-1 (the challenge sequence ``build_engines(seed=s)`` and the traveller's timings, sway and
+  noise) x vi/zh/en. Reports the first-try pass rate (overall and per language, with n), the attempts, the time
+  to pass (face screen shown -> liveness passed), the failure reasons, the preview rate during the challenge and
+  the children's peak RSS. See ``tests/kiosk/liveness_driver.py``.
 Every part reports its peak RSS.
 
-Run: ``.venv/bin/python -m bench.kiosk [--frames 60] [--preview-s 6]``
+Run: ``.venv/bin/python -m bench.kiosk [--frames 60] [--preview-s 6] [--parts ...] [--seeds 20] [--langs vi,zh,en]``
 """
 
 from __future__ import annotations
@@ -148,19 +155,96 @@ def ui(preview_s: float) -> dict:
     }
 
 
+def _percentile(values: list[float], q: float) -> float | None:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(q * len(s)))], 2) if s else None
+
+
+def liveness_first_try(seeds: int, langs: list[str]) -> dict:
+    """Genuine simulated travellers through the app in each language (a child process each, in turn)."""
+    from collections import Counter
+
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1"}
+    work = Path(tempfile.mkdtemp(prefix="bench-liveness-"))
+    sessions: list[dict] = []
+    children: dict[str, dict] = {}
+    for lang in langs:
+        out = work / f"{lang}.json"
+        cmd = [sys.executable, "-m", "tests.kiosk.liveness_driver", "--lang", lang, "--seeds", f"0-{seeds - 1}",
+               "--result", str(out)]
+        if not os.environ.get("DISPLAY"):
+            if shutil.which("xvfb-run") is None:
+                return {"skipped": "no display and no xvfb-run"}
+            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=60 + 45 * seeds)
+        if not out.exists():
+            children[lang] = {"error": "the child produced no result"}
+            continue
+        data = json.loads(out.read_text())
+        sessions += data.get("sessions", [])
+        children[lang] = {"ok": data.get("ok"), "error": data.get("error") or None, "seconds": round(time.perf_counter() - t0, 1),
+                          "peak_rss_mb": data.get("peak_rss_mb"), "frame_ms_median": data.get("frame_ms_median")}
+
+    def rate(group: list[dict]) -> dict:
+        first = sum(s["first_try"] for s in group)
+        return {"first_try": first, "n": len(group), "rate": round(first / len(group), 3) if group else None}
+
+    passed = [s for s in sessions if s["passed"]]
+    first_times = [s["time_to_pass_s"] for s in sessions if s["first_try"]]
+    all_times = [s["time_to_pass_s"] for s in passed]
+    reasons = Counter(r for s in sessions for r in s["failure_reasons"])
+    attempts = Counter(str(s["attempts"]) if s["passed"] else "not_passed" for s in sessions)
+    fps = [s["preview_fps"] for s in sessions if s.get("preview_fps")]
+    return {
+        "seeds": seeds, "languages": langs, "first_try_rate": rate(sessions),
+        "per_language": {lang: rate([s for s in sessions if s["lang"] == lang]) for lang in langs},
+        "target_rate": 0.95, "meets_target": bool(sessions) and rate(sessions)["rate"] >= 0.95,
+        "passed_within_attempts": {"passed": len(passed), "n": len(sessions)},
+        "attempts": dict(sorted(attempts.items())),
+        "time_to_pass_s": {"first_try_median": _percentile(first_times, 0.5), "first_try_p95": _percentile(first_times, 0.95),
+                           "all_median": _percentile(all_times, 0.5), "all_p95": _percentile(all_times, 0.95)},
+        "failure_reasons": dict(reasons.most_common()),
+        "failed_first_tries": [{"lang": s["lang"], "seed": s["seed"], "reasons": s["failure_reasons"],
+                                "challenges": [a["challenges"] for a in s["per_attempt"]]}
+                               for s in sessions if not s["first_try"]],
+        "preview_fps_during_challenge": {"median": _percentile(fps, 0.5), "min": min(fps) if fps else None},
+        "analysed_fps_median": _percentile([a["analysed_fps"] for s in sessions for a in s["per_attempt"]
+                                            if a.get("analysed_fps")], 0.5),
+        "children": children,
+        "peak_rss_mb": max((c.get("peak_rss_mb") or 0 for c in children.values()), default=None),
+    }
+
+
+PARTS = ("frame_processing", "steps", "ui", "liveness_first_try")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--preview-s", type=float, default=6.0)
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    p.add_argument("--seeds", type=int, default=20, help="liveness_first_try: seeds 0..N-1 per language")
+    p.add_argument("--langs", default="vi,zh,en", help="liveness_first_try: languages")
     p.add_argument("--ui-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.ui_child:
         ui_child(Path(args.ui_child), args.preview_s)
         return
+    parts = [x for x in args.parts.split(",") if x]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        p.error(f"unknown parts: {', '.join(sorted(unknown))}")
     result = {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
-    result["frame_processing"] = frame_processing(args.frames)
-    result["steps"] = steps()
-    result["ui"] = ui(args.preview_s)
+    if "frame_processing" in parts:
+        result["frame_processing"] = frame_processing(args.frames)
+    if "steps" in parts:
+        result["steps"] = steps()
+    if "ui" in parts:
+        result["ui"] = ui(args.preview_s)
+    if "liveness_first_try" in parts:
+        result["liveness_first_try"] = liveness_first_try(args.seeds, args.langs.split(","))
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     emit("kiosk", result)
 
 
