@@ -17,7 +17,14 @@ from enrollment._engines import (
     face_check_from_report,
     finger_check_from_report,
 )
-from enrollment._errors import DocumentError, DocumentRejected, EnrolmentError, InvalidTransition, MrzError
+from enrollment._errors import (
+    CaptureKindMismatch,
+    DocumentError,
+    DocumentRejected,
+    EnrolmentError,
+    InvalidTransition,
+    MrzError,
+)
 from enrollment._headless import HeadlessResult, enrol_headless
 from enrollment._session import (
     FLAT_PLAN,
@@ -38,6 +45,7 @@ from enrollment._workflow import (
 )
 
 __all__ = [
+    "CaptureKindMismatch",
     "FLAT_PLAN",
     "SLAP_PLAN",
     "CapturedFinger",

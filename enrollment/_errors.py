@@ -9,6 +9,7 @@ __all__ = [
     "MrzError",
     "DocumentError",
     "DocumentRejected",
+    "CaptureKindMismatch",
 ]
 
 
@@ -38,3 +39,8 @@ class DocumentRejected(EnrolmentError):
     def __init__(self, reason_code: str, message: str) -> None:
         self.reason_code = reason_code
         super().__init__(message)
+
+
+class CaptureKindMismatch(EnrolmentError):
+    """The scanner's capture is not of the current finger task's kind (a slap for a flat task, or the reverse):
+    the kiosk's finger plan does not fit its scanner. A device fault: nothing from the capture is kept."""

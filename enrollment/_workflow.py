@@ -38,7 +38,13 @@ from devicelink import BackofficeError, Deliverer, Outbox, document_record
 from devices.ports import DeviceError, MrzSourceError
 from enrollment._document import DocumentRead, check_printed_mrz, read_chip
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
-from enrollment._errors import DocumentError, DocumentRejected, InvalidTransition, MrzError
+from enrollment._errors import (
+    CaptureKindMismatch,
+    DocumentError,
+    DocumentRejected,
+    InvalidTransition,
+    MrzError,
+)
 from enrollment._session import ACTIVE, CapturedFinger, FingerTask, Outcome, Policy, Session, Step
 
 __all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedback", "OfficerCall",
@@ -266,7 +272,9 @@ class EnrolmentWorkflow:
         """No idle time-out: no session, the submission running, or the consent text open (a traveller reads a
         long text without touching anything; the consent step's own time-out, ``step_timeout_s["consent"]``,
         bounds it, and leaving the step restarts the idle clock)."""
-        return self.step not in ACTIVE or self.step in (Step.SUBMITTING, Step.CONSENT)
+        if self.step is Step.CONSENT:  # paused only where the consent step has a time-out of its own
+            return self.policy.step_timeout_s.get("consent") is not None
+        return self.step not in ACTIVE or self.step is Step.SUBMITTING
 
     def idle_left(self) -> float | None:
         """Seconds before the idle time-out wipes the session (None when no session is active, and while the idle
@@ -464,14 +472,20 @@ class EnrolmentWorkflow:
             if not check.passed:
                 self._stable = 0
                 return FaceFeedback("quality", check.guidance or ("face.adjust",), check, left, challenge, *countdown)
+            if self.engines.liveness is not None and not self.session.liveness_passed:
+                # the photo is taken only from frames after the challenges were passed: a frame from before them
+                # (a printed photo of the document's holder, then a live face for the challenges) never is
+                self._stable = 0
+                if self._best is not None:
+                    self._best[1].fill(0)
+                    self._best = None
+                return FaceFeedback("liveness", (challenge or "face.follow_prompt",), check, left, challenge, *countdown)
             self._stable += 1
             score = float(check.measures.get("score", check.measures.get("quality", 0.0)))
             if self._best is None or score >= self._best[0]:
                 if self._best is not None:
                     self._best[1].fill(0)
                 self._best = (score, np.array(frame, copy=True))
-            if self.engines.liveness is not None and not self.session.liveness_passed:
-                return FaceFeedback("liveness", (challenge or "face.follow_prompt",), check, left, challenge, *countdown)
             if self._stable < self.policy.face_stable_frames:
                 return FaceFeedback("hold_still", ("face.hold_still",), check, left)
             best = self._best[1]
@@ -536,6 +550,8 @@ class EnrolmentWorkflow:
                 session.missing_fingers.append(pos)
         session.attempts["fingerprints"] = 0
         self._task += 1
+        # each finger task gets the step's whole time (a single-finger scanner's plan has four tasks)
+        self._step_started = self.clock()
         return self._task >= len(self.policy.finger_plan)
 
     def capture_fingers(self, capture) -> FingerFeedback:
@@ -544,6 +560,10 @@ class EnrolmentWorkflow:
             session = self._require(Step.FINGERPRINTS)
             self.touch()
             task = self.policy.finger_plan[self._task]
+            kind = getattr(capture, "kind", None)
+            if kind != task.kind:  # a four-finger slap is never enrolled as one finger, nor the reverse
+                raise CaptureKindMismatch(f"the scanner gave a {kind!r} capture for a {task.kind!r} task: the "
+                                          "kiosk's finger plan does not fit its scanner")
             image, dpi = np.asarray(capture.image), int(capture.dpi)
             if task.kind == "slap":
                 if self.engines.segment_slap is None:
