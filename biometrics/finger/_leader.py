@@ -8,7 +8,7 @@ minutiae matched by this package's MCC give a macro EER of 0.29 % (worst set 0.8
 z-normalised score sum with the weight tuned on the training sets) adds nothing. The input scale
 trades time for accuracy: the network costs ~4 us of CPU per input pixel, so the full 500 dpi image
 takes 0.4-0.9 s; cropping to the foreground and scaling to 0.7 keeps it to 0.18-0.40 s with a better
-macro EER, while 0.6 (0.12-0.28 s) gives 1.45 % and 0.5 breaks the detector (macro 19 %).
+macro EER, while 0.6 (0.12-0.28 s) gives 1.49 % and 0.5 breaks the detector (macro 19 %).
 
 Outputs of the network per pixel: minutia heat (0-1), direction (radians), type (>= 0.5 ending)
 and the non-maximum-suppressed quality whose threshold selects the minutiae. LEADER's direction
