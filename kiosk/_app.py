@@ -86,7 +86,8 @@ class KioskApp(App):
                  consent: ConsentNotice | None = None, default_lang: str = "vi", done_return_s: float = 10.0,
                  tick_s: float = 0.5, voice: Voice | bool = True,
                  flush_every_s: float = 60.0, feedback_hold_s: float = 1.2, idle_warning_s: float = 15.0,
-                 directions: dict[str, str] | None = None, done_tap_guard_s: float = 0.8, **kw) -> None:
+                 directions: dict[str, str] | None = None, done_tap_guard_s: float = 0.8,
+                 officer_wait_s: float = 600.0, **kw) -> None:
         super().__init__(**kw)
         # Chinese in its Simplified forms or not at all: ChineseFontMissing without the extracted faces
         self.cjk_font = register_sc_fonts()
@@ -100,6 +101,8 @@ class KioskApp(App):
         self.consent = consent or consent_notice(texts=self.texts)
         self.default_lang = default_lang
         self.done_return_s = done_return_s
+        #: how long a traveller told "an officer is on the way, wait here" is not timed out as idle
+        self.officer_wait_s = officer_wait_s
         self.tick_s = tick_s
         self.flush_every_s = flush_every_s
         self.feedback_hold_s = feedback_hold_s
@@ -115,6 +118,9 @@ class KioskApp(App):
         self._presence: bool | None = None  # the reader's last answer on the final screen
         self._presence_watch: PresenceWatch | None = None
         self._done_absent = False  # the document was seen taken on this final screen
+        self._chip_read = False  # the chip was read in this session (the reader then saw the document)
+        self._seen_present = False  # the reader said a document lies on it, on this final screen
+        self._officer_since: float | None = None  # when the back office accepted the open officer call
         self._done_time_up = False
         self._flushing = threading.Lock()
         self.lang = default_lang
@@ -231,6 +237,9 @@ class KioskApp(App):
     def _tick(self, _dt) -> None:
         """The workflow's time-outs; the idle countdown overlay while the idle time-out approaches (the
         workflow says how long is left, and nothing while it is paused: no session, the consent text open)."""
+        if self._officer_since is not None and self._officer_view is not None and (
+                time.monotonic() - self._officer_since < self.officer_wait_s):
+            self.workflow.touch()  # told to wait here for the officer: waiting is not walking away (bounded)
         self.workflow.tick()
         left = self.workflow.idle_left()
         self.idle_warning = left is not None and left <= self.idle_warning_s
@@ -308,7 +317,9 @@ class KioskApp(App):
                 ev.cancel()
         self._return_ev = self._pending_ev = None
         if step in (Step.IDLE, Step.DOCUMENT):
-            self._document_read = False  # a new traveller
+            self._document_read = self._chip_read = False  # a new traveller
+        elif step in (Step.FACE, Step.FINGERPRINTS, Step.REVIEW, Step.SUBMITTING):
+            self._chip_read = True  # the chip was read: the document lay in the reader's field
         elif step not in (Step.DONE, Step.ABANDONED, Step.REFERRED) or prev in (Step.DOCUMENT, Step.CHIP):
             self._document_read = True  # past the document step (the MRZ was read), or referred on a read
         if step is not Step.FINGERPRINTS:
@@ -420,6 +431,8 @@ class KioskApp(App):
                 return
             finally:
                 self._scanning = False
+            if self.workflow.step is not Step.FINGERPRINTS:
+                return  # a capture that finished after the session ended (cancelled too late): dropped
             Clock.schedule_once(lambda _dt: self.capture_beep(), 0)
             preview = capture.image
             fb = self.workflow.capture_fingers(capture)
@@ -496,7 +509,7 @@ class KioskApp(App):
         done.kind = done_kind(outcome)
         done.take_document = self._document_read
         done.shown_at = time.monotonic()
-        self._done_absent = self._done_time_up = False
+        self._done_absent = self._done_time_up = self._seen_present = False
         self._stop_presence()
         self._presence = None
         reader, pages = wf.reader, wf.mrz_source
@@ -519,21 +532,26 @@ class KioskApp(App):
         done = self.screen("done")
         self._presence = present
         if present is False:
-            done.take_document = False
-            self._done_absent = True
-            if self._done_time_up:
-                self._leave_done()
+            # taken only on evidence: the reader saw it on this screen, or read its chip in this session (a
+            # chip-less document, or one whose chip was never found, is "absent" to the reader while it lies there)
+            if self._seen_present or self._chip_read:
+                done.take_document = False
+                self._done_absent = True
+                if self._done_time_up:
+                    self._leave_done()
         elif present is True:
             if self._done_absent:
                 log.info("final screen left: a document was placed (the next traveller)")
                 self._leave_done()
                 return
+            self._seen_present = True
             done.take_document = True
 
     def _done_timer(self, _dt) -> None:
         self._return_ev = None
         self._done_time_up = True
-        if self._presence is not True:  # the reader does not say the document is still there
+        # back to the start only when no document may be left behind: none was read, or it was seen taken
+        if self._presence is not True and not self.screen("done").take_document:
             self._leave_done()
 
     def _leave_done(self) -> None:
@@ -595,10 +613,12 @@ class KioskApp(App):
         """The back office's answer to an officer call (an :class:`enrollment.OfficerCall`), on the UI thread."""
         self.officer_call = "accepted" if result.accepted else "unreachable"
         self.officer_called = result.accepted
+        self._officer_since = time.monotonic() if result.accepted else None
         if self._officer_view is not None:
             self._officer_view.label.text = self.t(result.message)
 
     def dismiss_officer(self) -> None:
+        self._officer_since = None
         if self._officer_view is not None:
             self._officer_view.dismiss()
             self._officer_view = None

@@ -3,10 +3,10 @@
 
 A referral screen stays until the traveller touches it or the next traveller places a document; it never
 vanishes on a timer. The reminder to take the document back is shown while a document read in this session
-may still lie on the reader, and goes once the reader says it was taken. What the devices can tell: a chip
-reader's ``card_present`` (PC/SC: ``SCARD_STATE_PRESENT``; the simulator's reader), else the page scanner
-(``read_mrz`` answers, or says nothing is there; the text read is dropped at once); a device that can tell
-neither is "unknown" (None), and the screen then stays until touched.
+may still lie on the reader, and goes only on evidence that it was taken: the chip reader's ``card_present``
+(PC/SC: ``SCARD_STATE_PRESENT``; the simulator's reader) going from present to absent on this screen, or absent
+after the chip was read in this session. The page scanner is never asked (it could only tell by reading the
+traveller's data again); a reader that cannot tell is "unknown" (None), and the screen then stays until touched.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from kivy.graphics import (
 from kivy.metrics import dp
 from kivy.uix.widget import Widget
 
-from devices.ports import MrzSourceError
 from kiosk._widgets import message_kind
 
 __all__ = ["REFERRAL_OUTCOMES", "done_kind", "document_present", "PresenceWatch", "TakeDocumentPictogram"]
@@ -48,27 +47,20 @@ def done_kind(outcome: str) -> str:
 
 
 def document_present(reader, mrz_source=None) -> bool | None:
-    """True when a document lies on the reader, False when the device says none does, None when it cannot
-    tell. Blocking (a PC/SC status query, or the page scanner's read): call it off the UI thread."""
-    if reader is not None:
-        try:
-            present = getattr(reader, "card_present", None)
-        except Exception as e:  # noqa: BLE001 - a reader that cannot answer cannot tell
-            log.debug("card presence unknown: %s", type(e).__name__)
-            present = None
-        if isinstance(present, bool):
-            return present
-    if mrz_source is None:
+    """True when the chip reader says a document lies in its field, False when it says none does, None when it
+    cannot tell (no reader, no ``card_present``, an error). Blocking (a PC/SC status query): call it off the UI
+    thread. ``mrz_source`` is not asked: its only way to tell is to read the traveller's printed data again, which
+    after a refused consent or a finished session must not happen; a kiosk whose reader cannot tell keeps the
+    reminder and the screen until touched."""
+    del mrz_source
+    if reader is None:
         return None
     try:
-        text = mrz_source.read_mrz()
-    except MrzSourceError:
-        return False
-    except Exception as e:  # noqa: BLE001
-        log.debug("page scanner presence unknown: %s", type(e).__name__)
+        present = getattr(reader, "card_present", None)
+    except Exception as e:  # noqa: BLE001 - a reader that cannot answer cannot tell
+        log.debug("card presence unknown: %s", type(e).__name__)
         return None
-    del text  # only whether a page is there: nothing read is kept
-    return True
+    return present if isinstance(present, bool) else None
 
 
 class PresenceWatch:
@@ -88,7 +80,11 @@ class PresenceWatch:
         return self
 
     def stop(self) -> None:
+        """Stop asking; waits (briefly) for a probe in progress, so no query of this screen overlaps the next
+        traveller's use of the reader."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
 
     def _run(self) -> None:
         last: object = object()

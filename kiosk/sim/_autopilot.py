@@ -190,6 +190,8 @@ class Autopilot:
                 yield from self.preview_flow(float(scenario.partition(":")[2] or 5))
             elif scenario == "return":
                 yield from self.return_flow()
+            elif scenario == "unseen":
+                yield from self.unseen_flow()
             elif scenario.startswith("referral"):
                 parts = scenario.split(":")
                 lang = parts[1] if len(parts) > 1 else "en"
@@ -275,6 +277,30 @@ class Autopilot:
         app.sim.reader.remove()  # the traveller takes the document
         yield self.screen_is("language")
         self.run.update(returned_by_itself=len(self.run.get("taps", [])) == taps)
+
+    def unseen_flow(self) -> Iterator:
+        """A document the chip reader never sees (chip-less, or its chip not found: only its printed page was read)
+        and consent declined: the reader's "absent" is no evidence that it was taken, so the reminder and the
+        screen stay past ``done_return_s`` until touched."""
+        app = self.app
+        sim = app.sim
+        done = app.screen("done")
+        place = sim.present_document
+        sim.present_document = lambda: sim.mrz_source.place(sim.document.mrz)  # the page only, never the chip
+        try:
+            yield self.screen_is("language")
+            yield from self.tap_ready(self.ids("language")["en"], "language:en")
+            yield self.screen_is("consent")
+            yield from self.tap_ready(self.ids("consent").decline, "consent:decline")
+            yield self.screen_is("done")
+            yield app.done_return_s + 1.0
+            self.run.update(outcome=done.outcome, reader_present=sim.reader.card_present,
+                            stayed=app.current_screen == "done", reminder=done.take_document)
+            yield from self.tap_ready(self.ids("done").finish, "done:finish")
+            yield self.screen_is("language")
+        finally:
+            sim.present_document = place
+            sim.mrz_source.place(None)
 
     def referral_flow(self, lang: str, leave: str) -> Iterator:
         """A traveller whose passport expired: the printed MRZ says so, the kiosk refers (the chip is never read).

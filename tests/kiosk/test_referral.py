@@ -88,6 +88,15 @@ def test_other_final_screens_return_by_themselves_once_the_document_is_taken(con
     assert run["screens"] == ["document", "consent", "done", "language"]
 
 
+def test_a_document_the_reader_never_saw_is_not_taken_for_gone(tmp_path):
+    """Only its printed page was read (chip-less, or its chip never found): the reader's "absent" is no evidence that
+    the traveller took it, so the reminder and the final screen stay until touched."""
+    run = _drive(tmp_path, "--scenarios", "unseen")["runs"]["unseen"]
+    assert run["outcome"] == "abandoned" and run["reader_present"] is False
+    assert run["stayed"] and run["reminder"]
+    assert run["screens"] == ["document", "consent", "done", "language"]
+
+
 def test_without_directions_the_screen_gives_the_generic_one(tmp_path):
     data = _drive(tmp_path, "--no-directions", "--scenarios", "referral:vi:finish,referral:en:next")
     cats = Catalogues()
@@ -115,13 +124,20 @@ def test_document_presence_from_what_the_devices_can_tell():
         def card_present(self):
             raise ReaderError("gone")
 
-    # a reader that cannot answer asks the page scanner; with neither, nobody can tell
-    pages = FixedMrzSource()
-    assert document_present(Broken(), pages) is False
+    # a reader that cannot answer cannot tell; the page scanner is never asked (it would read the traveller's
+    # printed data again, after a refused consent too)
+    class Pages(FixedMrzSource):
+        reads = 0
+
+        def read_mrz(self):
+            Pages.reads += 1
+            return super().read_mrz()
+
+    pages = Pages()
     pages.place("P<VNM" + "<" * 39 + "C1234567<0VNM8503148M3412315<<<<<<<<<<<<<<06")
-    assert document_present(Broken(), pages) is True
+    assert document_present(Broken(), pages) is None and Pages.reads == 0
     assert document_present(Broken()) is None and document_present(None) is None
-    assert document_present(reader, pages) is False  # the chip reader answers first
+    assert document_present(reader, pages) is False and Pages.reads == 0
     # the outcomes that send a traveller to an officer, and how each final screen is styled
     assert REFERRAL_OUTCOMES == {"referred", "duplicate_suspected", "parked"}
     assert {o: done_kind(o) for o in ("accepted", "queued", "referred", "parked", "duplicate_suspected",
