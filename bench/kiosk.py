@@ -202,6 +202,9 @@ def liveness_first_try(seeds: int, langs: list[str]) -> dict:
     fps = [s["preview_fps"] for s in sessions if s.get("preview_fps")]
     return {
         "seeds": seeds, "languages": langs, "first_try_rate": rate(sessions),
+        # what the simulated traveller follows: the challenge the face screen shows (its key, in the session's
+        # language on screen); the rate measures timing through the real app, not reading comprehension
+        "traveller_follows": "the challenge shown on the face screen (its catalogue key)",
         "per_language": {lang: rate([s for s in sessions if s["lang"] == lang]) for lang in langs},
         # the target is met only over every language asked for: a child that failed counts against it
         "target_rate": 0.95, "complete": all(children.get(lang, {}).get("ok") for lang in langs)

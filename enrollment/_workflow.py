@@ -182,6 +182,12 @@ class EnrolmentWorkflow:
     def _clear_capture(self) -> None:
         if self._best is not None:
             self._best[1].fill(0)
+        close = getattr(self._liveness, "close", None)
+        if close is not None:  # an undecided challenge (time-out, abandon): its resources go now, not at GC
+            try:
+                close()
+            except Exception as e:  # noqa: BLE001 - a liveness engine's cleanup never stops the session's end
+                log.warning("liveness session not closed: %s", type(e).__name__)
         self._best, self._stable, self._liveness = None, 0, None
         for _, img, _ in self._best_fingers.values():
             img.fill(0)

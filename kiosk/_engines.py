@@ -84,10 +84,14 @@ class _RealLiveness:
         if not state.done:
             return None
         self.reason = state.reason
-        close = getattr(self.session, "close", None)
-        if close is not None:  # decided: its face-mesh graph (~30 MB) is not needed any more
-            close()
+        self.close()  # decided: its face-mesh graph (~30 MB) is not needed any more
         return bool(state.passed)
+
+    def close(self) -> None:
+        """Release the session's face-mesh graph (once; also for a session dropped before it decided)."""
+        close, self._close = getattr(self, "_close", getattr(self.session, "close", None)), None
+        if close is not None:
+            close()
 
 
 def build_engines(*, liveness: str = "auto", seed: int | None = None) -> Engines:
