@@ -23,3 +23,18 @@ def shared_path(*parts: str) -> Path:
 def shared_data() -> Path:
     """Root of ../shared/data; skips when it is absent."""
     return shared_path()
+
+
+@pytest.fixture()
+def sensor(tmp_path, monkeypatch):
+    """libfprint's virtual_image device on a socket in tmp_path (tests/devices/virtual_sensor.py; the variable is
+    read when a libfprint context enumerates): the devices, kiosk and gate scanner tests feed it images."""
+    from tests.devices.virtual_sensor import VirtualImageSensor, libfprint_or_skip
+
+    libfprint_or_skip()
+    monkeypatch.delenv("FP_VIRTUAL_DEVICE", raising=False)
+    path = tmp_path / "virtual-image.sock"
+    monkeypatch.setenv("FP_VIRTUAL_IMAGE", str(path))
+    feeder = VirtualImageSensor(path)
+    yield feeder
+    feeder.close()

@@ -29,7 +29,6 @@ from tests.conftest import shared_path
 from tests.devices.virtual_sensor import (
     RETRY_CENTER_FINGER,
     RETRY_TOO_SHORT,
-    VirtualImageSensor,
     libfprint_or_skip,
 )
 
@@ -38,16 +37,6 @@ def fvc(name: str) -> np.ndarray:
     return load_gray(shared_path("fingerprints", "fvc2002_DB1", name))
 
 
-@pytest.fixture()
-def sensor(tmp_path, monkeypatch):
-    """libfprint's virtual_image device on a socket in tmp_path (the variable is read when a context enumerates)."""
-    libfprint_or_skip()
-    monkeypatch.delenv("FP_VIRTUAL_DEVICE", raising=False)
-    path = tmp_path / "virtual-image.sock"
-    monkeypatch.setenv("FP_VIRTUAL_IMAGE", str(path))
-    feeder = VirtualImageSensor(path)
-    yield feeder
-    feeder.close()
 
 
 @pytest.fixture()

@@ -34,6 +34,7 @@ def libfprint_or_skip() -> None:
         pytest.skip(f"libfprint is not available: {e}")
 
 
+
 class VirtualImageSensor:
     """The finger side of libfprint's ``virtual_image`` device at ``path`` (see the module's docstring)."""
 

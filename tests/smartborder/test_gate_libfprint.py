@@ -13,7 +13,7 @@ from gate import FingerEngine, FingerStep
 from smartborder.compose.gate import GateConfigError, gate_config, real_devices
 from smartborder.settings import load_settings
 from tests.conftest import shared_path
-from tests.devices.virtual_sensor import VirtualImageSensor, libfprint_or_skip
+from tests.devices.virtual_sensor import libfprint_or_skip
 
 
 def settings(tmp_path, **over):
@@ -23,15 +23,6 @@ def settings(tmp_path, **over):
                          gate_door_port="loop://", **over)
 
 
-@pytest.fixture()
-def sensor(tmp_path, monkeypatch):
-    libfprint_or_skip()
-    monkeypatch.delenv("FP_VIRTUAL_DEVICE", raising=False)
-    path = tmp_path / "virtual-image.sock"
-    monkeypatch.setenv("FP_VIRTUAL_IMAGE", str(path))
-    feeder = VirtualImageSensor(path)
-    yield feeder
-    feeder.close()
 
 
 def test_the_lane_captures_its_probe_through_libfprint(tmp_path, sensor):

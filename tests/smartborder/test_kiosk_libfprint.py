@@ -23,7 +23,7 @@ from smartborder.compose.kiosk import (
 )
 from smartborder.settings import SettingsError, load_settings
 from tests.conftest import shared_path
-from tests.devices.virtual_sensor import VirtualImageSensor, libfprint_or_skip
+from tests.devices.virtual_sensor import libfprint_or_skip
 from tests.enrollment.conftest import FRAME, Script, backoffice, client_for, issued, td3, trust_for  # noqa: F401
 
 FVC = ("101_1.tif", "102_1.tif", "103_1.tif", "104_1.tif")
@@ -34,15 +34,6 @@ def settings(tmp_path, **over):
     return load_settings(environ={}, data_dir=tmp_path / "data", key_dir=tmp_path / "keys", **over)
 
 
-@pytest.fixture()
-def sensor(tmp_path, monkeypatch):
-    libfprint_or_skip()
-    monkeypatch.delenv("FP_VIRTUAL_DEVICE", raising=False)
-    path = tmp_path / "virtual-image.sock"
-    monkeypatch.setenv("FP_VIRTUAL_IMAGE", str(path))
-    feeder = VirtualImageSensor(path)
-    yield feeder
-    feeder.close()
 
 
 def test_the_setting_selects_the_scanner_and_the_plan_follows_it(tmp_path, sensor):
