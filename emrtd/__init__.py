@@ -16,6 +16,7 @@ from emrtd._dg2 import (
     FingerImage,
     image_format,
 )
+from emrtd._ldif import LdifEntry, LdifError, LdifSyntaxError, LdifUnsupported, dump_ldif, parse_ldif
 from emrtd._lds import Dg1, Dg7, Dg11, Dg12, EfCom, LdsError, parse_lds_file
 from emrtd._mrz import (
     Mrz,
@@ -45,6 +46,14 @@ from emrtd._trust import (
     load_trust_store,
     parse_master_list,
 )
+from emrtd._trust_store import (
+    ImportReport,
+    TrustObject,
+    TrustStoreCorrupt,
+    VersionedTrustStore,
+    objects_from_file,
+    objects_from_ldif,
+)
 
 __all__ = [
     "Tlv", "TlvError", "encode_tlv", "iter_tlv", "parse_tlv",
@@ -56,6 +65,8 @@ __all__ = [
     "PaCheck", "PassiveAuthResult", "passive_authentication",
     "TrustStore", "TrustError", "CertificateLoadError", "MasterList", "MasterListError", "MasterListSignatureError",
     "parse_master_list", "build_master_list", "load_trust_store",
+    "VersionedTrustStore", "TrustObject", "ImportReport", "TrustStoreCorrupt", "objects_from_file", "objects_from_ldif",
+    "LdifEntry", "LdifError", "LdifSyntaxError", "LdifUnsupported", "parse_ldif", "dump_ldif",
 ]  # fmt: skip
 
 # --- chip protocols, reader, transports (owner: protocol work) ---

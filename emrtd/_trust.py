@@ -210,6 +210,12 @@ class TrustStore:
         self.cscas: list[x509.Certificate] = []
         self.crls: list[x509.CertificateRevocationList] = []
         self.master_lists: list[MasterList] = []
+        #: Document Signer certificates (e.g. from the PKD) for SODs that do not carry theirs; never trusted by
+        #: being here: Passive Authentication verifies each one's chain to a CSCA
+        self.dscs: list[x509.Certificate] = []
+        #: the store's version and content digest when it came from a versioned store (emrtd._trust_store)
+        self.version: int | None = None
+        self.digest: str | None = None
         for c in cscas:
             self.add_csca(c)
         for crl in crls:
@@ -243,6 +249,33 @@ class TrustStore:
             except (CertificateLoadError, TypeError, ValueError):
                 continue
         raise TrustError(f"the CRL of {crl.issuer.rfc4514_string()} is not signed by a trusted CSCA")
+
+    def signed_crl(self, csca: x509.Certificate, crl: x509.CertificateRevocationList) -> bool:
+        """Whether ``csca``'s key signed ``crl``."""
+        try:
+            return crl.issuer == csca.subject and crl.is_signature_valid(public_key_of(csca))
+        except (CertificateLoadError, TypeError, ValueError):
+            return False
+
+    def add_dsc(self, cert) -> x509.Certificate:
+        """Keep a Document Signer certificate (DER/PEM or object) for :meth:`dsc_for_signer`."""
+        if isinstance(cert, bytes | bytearray):
+            cert = load_certificates(bytes(cert))[0]
+        if cert not in self.dscs:
+            self.dscs.append(cert)
+        return cert
+
+    def dsc_for_signer(self, sid) -> x509.Certificate | None:
+        """The held DSC a CMS ``SignerIdentifier`` (asn1crypto) names: issuer and serial number, or subject
+        key identifier."""
+        for cert in self.dscs:
+            ac = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+            if sid.name == "issuer_and_serial_number":
+                if ac.issuer == sid.chosen["issuer"] and ac.serial_number == sid.chosen["serial_number"].native:
+                    return cert
+            elif ac.key_identifier is not None and ac.key_identifier == sid.chosen.native:
+                return cert
+        return None
 
     def add_master_list(self, data: bytes, *, signer_roots=None) -> MasterList:
         """Verify a CSCA Master List (see :func:`parse_master_list`) and trust its certificates."""
@@ -284,8 +317,18 @@ class TrustStore:
     @classmethod
     def from_path(cls, path, *, signer_roots=None) -> TrustStore:
         """A store from a file or directory: ``*.pem|*.cer|*.crt|*.der`` certificates, ``*.crl`` CRLs,
-        ``*.ml`` Master Lists (verified; ``signer_roots`` or self-contained)."""
+        ``*.ml`` Master Lists (verified; ``signer_roots`` or self-contained). A directory holding a versioned
+        store's ``manifest.json`` (:class:`emrtd.VersionedTrustStore`) is loaded as that store, its
+        version and digest checked."""
         p = Path(path)
+        if p.is_dir() and (p / "manifest.json").exists():
+            from emrtd._trust_store import VersionedTrustStore
+
+            vstore = VersionedTrustStore.load(p)
+            store = vstore.trust_store(signer_roots=signer_roots)
+            if not store.cscas:
+                raise TrustError(f"no CSCA certificate or Master List in the trust store {path}")
+            return store
         files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
         store, crls = cls(), []
         try:
