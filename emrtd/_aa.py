@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from emrtd._apdu import CommandApdu, StatusWordError
-from emrtd._crypto import CryptoError, EcCurve, curve_by_name, match_curve
+from emrtd._crypto import EcCurve
+from emrtd._ecparams import EcParametersError, curve_and_point_from_spki
 from emrtd._secinfo import ECDSA_PLAIN, SecurityInfoError, parse_dg15
 
 __all__ = [
@@ -72,40 +73,12 @@ class AaResult:
 
 
 def ec_public_key_from_spki(spki: bytes) -> tuple[EcCurve, tuple[int, int]]:
-    """Curve and point of an EC SubjectPublicKeyInfo, named or explicit parameters (TR-03111 §5.1.1)."""
+    """Curve and point of an EC SubjectPublicKeyInfo, named or explicit parameters (TR-03111 §5.1.1); explicit
+    parameters must equal a named curve (:mod:`emrtd._ecparams`), else the reason carries the error's code."""
     try:
-        info = asn1_keys.PublicKeyInfo.load(bytes(spki), strict=True)
-        if info.algorithm != "ec":
-            raise ActiveAuthError(f"not an EC key: {info.algorithm}")
-        choice = info["algorithm"]["parameters"]
-        kind, params = choice.name, choice.chosen
-        if kind == "named":
-            curve = curve_by_name(params.native)
-        elif kind == "specified":
-            fid = params["field_id"]
-            if fid["field_type"].native != "prime_field":
-                raise ActiveAuthError("only prime-field curves are supported")
-            g = params["base"].native
-            flen = (fid["parameters"].native.bit_length() + 7) // 8
-            if len(g) != 1 + 2 * flen or g[0] != 4:
-                raise ActiveAuthError("explicit EC parameters: base point not uncompressed")
-            curve = match_curve(
-                fid["parameters"].native,
-                int.from_bytes(params["curve"]["a"].native, "big"),
-                int.from_bytes(params["curve"]["b"].native, "big"),
-                int.from_bytes(g[1 : 1 + flen], "big"),
-                int.from_bytes(g[1 + flen :], "big"),
-                params["order"].native,
-                params["cofactor"].native or 1,
-            )
-        else:
-            raise ActiveAuthError("implicitly-CA EC parameters are not supported")
-        point = curve.decode_point(info["public_key"].native)
-    except ActiveAuthError:
-        raise
-    except (ValueError, TypeError, KeyError, CryptoError) as e:
-        raise ActiveAuthError(f"cannot read the EC public key: {e}") from e
-    return curve, point
+        return curve_and_point_from_spki(spki)
+    except EcParametersError as e:
+        raise ActiveAuthError(f"cannot use the EC public key: {e} ({e.code})") from e
 
 
 def _rsa_numbers(spki: bytes) -> tuple[int, int]:

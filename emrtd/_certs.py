@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from emrtd._crypto import EcError, match_curve
+from emrtd._ecparams import EcParametersError, public_key_from_spki
 
 __all__ = ["TrustError", "CertificateLoadError", "load_certificates", "public_key_of", "verify_issued_by"]
 
@@ -24,31 +24,19 @@ class CertificateLoadError(TrustError):
 
 
 def public_key_of(cert: x509.Certificate):
-    """The certificate's public key; EC keys with explicit parameters of a known curve are mapped to it."""
+    """The certificate's public key; an EC key with explicit domain parameters is mapped to the named curve they
+    equal (:mod:`emrtd._ecparams`). Raises :class:`CertificateLoadError` chained from the
+    :class:`emrtd._ecparams.EcParametersError` (whose ``code`` names why) when they equal none."""
     try:
         return cert.public_key()
     except (UnsupportedAlgorithm, ValueError) as e:
-        spki = keys.PublicKeyInfo.load(_spki_der(cert))
-        if spki["algorithm"]["algorithm"].native != "ec":
+        spki = _spki_der(cert)
+        if keys.PublicKeyInfo.load(spki)["algorithm"]["algorithm"].native != "ec":
             raise CertificateLoadError(f"unsupported public key in {cert.subject.rfc4514_string()}: {e}") from e
-        params = spki["algorithm"]["parameters"]
-        if params.name != "specified":
-            raise CertificateLoadError(f"unsupported EC parameters in {cert.subject.rfc4514_string()}: {e}") from e
-        sp = params.chosen
-        base = sp["base"].native
-        half = (len(base) - 1) // 2
         try:
-            curve = match_curve(
-                sp["field_id"]["parameters"].native, int.from_bytes(sp["curve"]["a"].native, "big"),
-                int.from_bytes(sp["curve"]["b"].native, "big"), int.from_bytes(base[1 : 1 + half], "big"),
-                int.from_bytes(base[1 + half :], "big"), sp["order"].native,
-            )  # fmt: skip
-        except EcError as ee:
-            raise CertificateLoadError(f"EC parameters of {cert.subject.rfc4514_string()}: {ee}") from ee
-        if curve.cryptography_name is None:
-            raise CertificateLoadError(f"{cert.subject.rfc4514_string()}: explicit EC parameters of no named curve") from e
-        named = getattr(ec, curve.cryptography_name)()
-        return ec.EllipticCurvePublicKey.from_encoded_point(named, spki["public_key"].native)
+            return public_key_from_spki(spki)
+        except EcParametersError as ee:
+            raise CertificateLoadError(f"the EC key of {cert.subject.rfc4514_string()}: {ee} ({ee.code})") from ee
 
 
 def _spki_der(cert: x509.Certificate) -> bytes:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
+from emrtd._ecparams import EcParametersError
 from emrtd._sod import Sod, SodError, SodSignatureError
 from emrtd._trust import CertificateLoadError, TrustStore, verify_issued_by
 
@@ -38,9 +39,10 @@ class PaCheck:
     name: str
     passed: bool | None
     reason: str = ""
+    code: str = ""  # a named cause where one applies, e.g. ``ec_parameters_unknown_curve`` (see _key_problem)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+        return {"name": self.name, "passed": self.passed, "reason": self.reason, "code": self.code}
 
 
 @dataclass
@@ -83,6 +85,18 @@ class PassiveAuthResult:
         }
 
 
+def _key_problem(e: BaseException) -> str:
+    """The ``code`` of an unusable signer key's cause (:mod:`emrtd._ecparams`: explicit EC parameters of no named
+    curve, malformed, or a curve ``cryptography`` lacks), or "" when the failure was not the key's."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, EcParametersError):
+            return e.code
+        e = e.__cause__
+    return ""
+
+
 def _dg_number(name: str) -> int | None:
     name = name.replace("EF_", "").replace("EF.", "")
     if name.upper().startswith("DG") and name[2:].isdigit():
@@ -123,7 +137,7 @@ def passive_authentication(
             sod.verify_signature(cert)
             res.checks.append(PaCheck("sod_signature", True, f"{sod.signature_algorithm} by {cert.subject.rfc4514_string()}"))
         except (SodSignatureError, CertificateLoadError) as e:
-            res.checks.append(PaCheck("sod_signature", False, f"SOD signature invalid: {e}"))
+            res.checks.append(PaCheck("sod_signature", False, f"SOD signature invalid: {e}", _key_problem(e)))
     # 3. data group hashes
     read = {n: data for name, data in files.items() if (n := _dg_number(name)) is not None}
     for n in sorted(set(read) | set(sod.lds.dg_hashes)):
@@ -158,11 +172,14 @@ def passive_authentication(
         res.checks.append(PaCheck("dsc_revocation", None, "no trust store given: revocation not checked"))
         return res
     candidates = trust.issuer_candidates(cert)
-    csca, why = None, f"no trusted CSCA for issuer {cert.issuer.rfc4514_string()} (unknown CSCA)"
+    csca, why, code = None, f"no trusted CSCA for issuer {cert.issuer.rfc4514_string()} (unknown CSCA)", ""
     for cand in candidates:
         try:
             verify_issued_by(cert, cand)
-        except (InvalidSignature, UnsupportedAlgorithm, CertificateLoadError, ValueError, TypeError):
+        except CertificateLoadError as e:  # the CSCA's own key cannot be used (explicit EC parameters of no curve...)
+            why, code = f"the key of the trusted CSCA {cand.subject.rfc4514_string()} cannot be used: {e}", _key_problem(e)
+            continue
+        except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
             why = f"the DSC signature does not verify with the trusted CSCA {cand.subject.rfc4514_string()} (unknown CSCA)"
             continue
         if not cand.not_valid_before_utc <= when <= cand.not_valid_after_utc:
@@ -171,7 +188,7 @@ def passive_authentication(
         csca = cand
         break
     if csca is None:
-        res.checks.append(PaCheck("dsc_chain", False, why))
+        res.checks.append(PaCheck("dsc_chain", False, why, code))
         res.checks.append(PaCheck("dsc_revocation", None, "no trusted issuer: revocation not checked"))
         return res
     res.csca = csca

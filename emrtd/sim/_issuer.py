@@ -65,6 +65,7 @@ from emrtd._secinfo import (
 from emrtd._sod import build_sod
 from emrtd._trust import TrustStore
 from emrtd.sim._chip import VirtualChip
+from emrtd.sim._explicit import EC_PARAMETER_FORMS, generate_ec_key, with_ec_parameters
 
 __all__ = [
     "FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2",
@@ -387,19 +388,26 @@ def trust_for_issued_document(doc: IssuedDocument) -> TrustStore:
 
 @dataclass
 class IssuerPki:
-    """A test CSCA (self-signed, ECDSA P-256) that issues Document Signer certificates and CRLs."""
+    """A test CSCA (self-signed, ECDSA on ``curve``, P-256 by default) that issues Document Signer certificates
+    and CRLs. ``csca_parameters`` / ``dsc_parameters`` write the CSCA's / the DSCs' (and Master List Signers')
+    keys with named or explicit EC domain parameters (:data:`emrtd.sim._explicit.EC_PARAMETER_FORMS`)."""
 
     csca_key: ec.EllipticCurvePrivateKey
     csca_cert: object  # cryptography x509.Certificate
+    curve: str = "secp256r1"
+    dsc_parameters: str = "named"
 
     @classmethod
-    def make(cls, country: str = "UT", now: dt.datetime | None = None) -> IssuerPki:
+    def make(cls, country: str = "UT", now: dt.datetime | None = None, *, curve: str = "secp256r1",
+             csca_parameters: str = "named", dsc_parameters: str = "named") -> IssuerPki:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.x509.oid import NameOID
 
+        if {csca_parameters, dsc_parameters} - set(EC_PARAMETER_FORMS):
+            raise IssuerError(f"EC parameter forms are {', '.join(EC_PARAMETER_FORMS)}")
         now = now or dt.datetime.now(dt.UTC)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = generate_ec_key(curve)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Smartborder test issuer"),
                           x509.NameAttribute(NameOID.COMMON_NAME, f"CSCA test {country}")])
@@ -412,14 +420,14 @@ class IssuerPki:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )  # fmt: skip
-        return cls(key, cert)
+        return cls(key, with_ec_parameters(cert, key, csca_parameters), curve, dsc_parameters)
 
     def issue_dsc(self, not_before: dt.datetime, not_after: dt.datetime):
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.x509.oid import NameOID
 
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = generate_ec_key(self.curve)
         country = self.csca_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
                           x509.NameAttribute(NameOID.COMMON_NAME, "Document Signer test")])
@@ -431,7 +439,7 @@ class IssuerPki:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.csca_key.public_key()), critical=False)
             .sign(self.csca_key, hashes.SHA256())
         )  # fmt: skip
-        return key, cert
+        return key, with_ec_parameters(cert, self.csca_key, self.dsc_parameters)
 
     def issue_master_list_signer(self, now: dt.datetime | None = None):
         """A Master List Signer certificate (Part 12 §9: extKeyUsage id-icao-cscaMasterListSigningKey)."""
@@ -440,7 +448,7 @@ class IssuerPki:
         from cryptography.x509.oid import NameOID, ObjectIdentifier
 
         now = now or dt.datetime.now(dt.UTC)
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = generate_ec_key(self.curve)
         country = self.csca_cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
                           x509.NameAttribute(NameOID.COMMON_NAME, "Master List Signer test")])
@@ -453,7 +461,7 @@ class IssuerPki:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.csca_key.public_key()), critical=False)
             .sign(self.csca_key, hashes.SHA256())
         )  # fmt: skip
-        return key, cert
+        return key, with_ec_parameters(cert, self.csca_key, self.dsc_parameters)
 
     def master_list(self, extra_cscas=(), *, signing_time: dt.datetime | None = None) -> bytes:
         """A CSCA Master List (Part 12 §9) with this CSCA and ``extra_cscas``, signed by a fresh signer."""
