@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("smartborder.commands.doctor:doctor", "Check dependencies, models, fonts and readers offline."),
     "mrz": ("smartborder.commands.mrz:mrz", "Parse and check machine readable zones."),
     "chip": ("smartborder.commands.chip:chip", "Issue, read and verify eMRTD chips."),
+    "trust": ("smartborder.commands.trust:trust", "Import, list and check the versioned trust store (PKD LDIF)."),
     "eval": ("smartborder.commands.evaluate:evaluate", "Biometric evaluation harnesses (face, finger)."),
     "privacy": ("smartborder.commands.privacy:privacy", "Retention report, purge, ledger, subject export."),
     "backoffice": ("smartborder.commands.backoffice:backoffice", "Run the back-office service."),

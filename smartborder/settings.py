@@ -82,6 +82,9 @@ class Settings:
     #: is backed up with the data. Default: a sibling of data_dir named "<data_dir>-keys" (var -> var-keys)
     key_dir: Path | None = None
     # the e-gate ([gate] in its TOML file); see smartborder/compose/gate.py and docs/ARCHITECTURE.md
+    #: the trust store the back office distributes to gates (a versioned store, `smartborder trust import`);
+    #: default data_dir/trust-store
+    backoffice_trust_store: Path | None = None
     gate_id: str = "gate-01"
     gate_direction: str = "entry"
     gate_db: Path | None = None  # default: data_dir/gate.db
@@ -100,6 +103,10 @@ class Settings:
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)
     gate_revocation: str = "require"  # DSC revocation status unknown: "require" (refer) | "accept_unknown"
+    gate_stale_crl: str = "refer"  # the CSCA's CRL is past its next update: "refer" (crl_stale) | "accept"
+    #: the back office's signed-list public key (base64 Ed25519, `smartborder backoffice signing-key`): pinned,
+    #: the gate installs a trust store from the back office only when this key signed it; "" none is installed
+    gate_trust_list_key: str = ""
     gate_sync_interval_s: int = 30
     # the enrolment kiosk ([kiosk]); see smartborder/compose/kiosk.py
     kiosk_id: str = "kiosk-01"

@@ -1,0 +1,65 @@
+"""``smartborder trust import|list|status|export`` with --json: LDIF, Master Lists, PEM and CRL files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+
+from emrtd.sim import IssuerPki
+from smartborder.cli import main
+from tests.emrtd.test_trust_store import pkd_ldif
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _run(*args):
+    r = CliRunner().invoke(main, ["trust", *args])
+    return r
+
+
+def test_import_status_list_export_round_trip(tmp_path):
+    store = tmp_path / "ts"
+    (tmp_path / "pkd.ldif").write_bytes(pkd_ldif(crl_now=NOW - dt.timedelta(days=60)))
+    r = _run("import", str(tmp_path / "pkd.ldif"), "--store", str(store), "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["version"] == 1 and report["changed"] and report["added"] == {"csca": 0, "ml": 1, "dsc": 1, "crl": 1}
+    again = json.loads(_run("import", str(tmp_path / "pkd.ldif"), "--store", str(store), "--json").output)
+    assert again["version"] == 1 and not again["changed"]
+
+    other = IssuerPki.make("XX")
+    (tmp_path / "xx.pem").write_bytes(other.csca_cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "xx.crl").write_bytes(other.crl([], NOW))
+    r = _run("import", str(tmp_path / "xx.pem"), str(tmp_path / "xx.crl"), "--store", str(store), "--json")
+    assert json.loads(r.output)["version"] == 2
+
+    status = json.loads(_run("status", "--store", str(store), "--json").output)
+    assert status["version"] == 2 and status["digest"].startswith("sha256:")
+    assert {c["country"] for c in status["cscas"]} == {"UT", "VN", "XX"}
+    assert all({"subject", "country", "serial", "not_before", "not_after", "fingerprint_sha256"} <= set(c)
+               for c in status["cscas"])
+    crls = {c["country"]: c for c in status["crls"]}
+    assert crls["UT"]["status"] == "stale" and not crls["UT"]["fresh"] and crls["XX"]["status"] == "fresh"
+    assert all({"issuer", "this_update", "next_update", "fresh"} <= set(c) for c in status["crls"])
+
+    listing = json.loads(_run("list", "--store", str(store), "--json").output)
+    assert sorted(o["kind"] for o in listing["objects"]) == ["crl", "crl", "csca", "dsc", "ml"]
+    assert _run("list", "--store", str(store)).exit_code == 0 and _run("status", "--store", str(store)).exit_code == 0
+
+    assert _run("export", str(tmp_path / "out.ldif"), "--store", str(store)).exit_code == 0
+    r = _run("import", str(tmp_path / "out.ldif"), "--store", str(tmp_path / "copy"), "--json")
+    assert json.loads(r.output)["digest"] == status["digest"]
+
+
+def test_a_file_that_cannot_be_read_changes_nothing(tmp_path):
+    store = tmp_path / "ts"
+    (tmp_path / "pkd.ldif").write_bytes(pkd_ldif())
+    (tmp_path / "bad.ldif").write_bytes(b"dn: cn=x\nuserCertificate;binary:: ???\n")
+    r = _run("import", str(tmp_path / "pkd.ldif"), str(tmp_path / "bad.ldif"), "--store", str(store))
+    assert r.exit_code == 1 and "nothing imported" in r.output and "base64" in r.output
+    assert not (store / "manifest.json").exists()
+    r = _run("status", "--store", str(store))
+    assert r.exit_code == 1 and "not a versioned trust store" in r.output
