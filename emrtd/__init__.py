@@ -84,6 +84,7 @@ from emrtd._apdu import (  # noqa: E402
 from emrtd._bac import AccessKeyError, BacError, BacKey, BacResult, derive_bac_keys, perform_bac  # noqa: E402
 from emrtd._ca import CaResult, ChipAuthError, perform_chip_authentication  # noqa: E402
 from emrtd._crypto import CryptoError, EcError, PaddingError, SmCipher, kdf  # noqa: E402
+from emrtd._cvc import CvcError, CvCertificate, CvcFormatError, split_certificates, validate_chain  # noqa: E402
 from emrtd._pace import CanKey, PaceError, PaceResult, perform_pace  # noqa: E402
 from emrtd._reader import AccessControlError, Check, ReadError, ReadResult, read_document  # noqa: E402
 from emrtd._secinfo import (  # noqa: E402
@@ -98,6 +99,7 @@ from emrtd._secinfo import (  # noqa: E402
     parse_dg15,
 )
 from emrtd._sm import SecureMessaging, SecureMessagingError, SmFormatError, SmMacError, SmSessionAborted  # noqa: E402
+from emrtd._ta import TaResult, TerminalCredentials, TerminalCredentialsError  # noqa: E402
 from emrtd._transport import PcscTransport, TransportError  # noqa: E402
 
 __all__ += [
@@ -113,6 +115,8 @@ __all__ += [
     "PaceDomainParameterInfo", "PaceInfo", "SecurityInfoError", "SecurityInfos", "encode_dg15", "parse_dg15",
     "SecureMessaging", "SecureMessagingError", "SmFormatError", "SmMacError", "SmSessionAborted",
     "PcscTransport", "TransportError",
+    "TaResult", "TerminalCredentials", "TerminalCredentialsError",
+    "CvCertificate", "CvcError", "CvcFormatError", "split_certificates", "validate_chain",
 ]  # fmt: skip
 
 # --- document capture: MRZ OCR and the Vietnamese ID card QR (owner: lead) ---

@@ -15,7 +15,7 @@ can produce a valid MAC on the next response, which this module checks with a SE
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emrtd._aa import ActiveAuthError, ec_public_key_from_spki
 from emrtd._apdu import CommandApdu, StatusWordError
@@ -46,6 +46,8 @@ class CaResult:
     cipher: str = ""
     key_id: int | None = None
     reason: str = ""
+    #: the terminal's ephemeral public key (Terminal Authentication v1 signs its x-coordinate)
+    ephemeral_public_key: bytes = field(default=b"", repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +100,7 @@ def perform_chip_authentication(channel, dg14: SecurityInfos, *, rng=None) -> Ca
     result = CaResult(False, ca_info.protocol, cipher, key_id)
     sk = curve.random_scalar(rng)
     eph = curve.encode_point(curve.mul(sk, curve.g))
+    result.ephemeral_public_key = eph
     kid = (
         encode_tlv(0x84, key_id.to_bytes(max(1, (key_id.bit_length() + 7) // 8), "big"))
         if key_id is not None

@@ -309,7 +309,7 @@ class BiometricGroup:
         return cls("DG2", tuple(tmpl))
 
     def encode(self) -> bytes:
-        tag = 0x75 if self.name == "DG2" else 0x63
+        tag = {"DG2": 0x75, "DG3": 0x63, "DG4": 0x76}[self.name]
         body = encode_tlv(0x02, bytes([len(self.templates)])) + b"".join(t.encode() for t in self.templates)
         return encode_tlv(tag, encode_tlv(0x7F61, body))
 

@@ -287,7 +287,7 @@ def parse_lds_file(name: str, data: bytes):
 
     parsers = {
         "EF.COM": EfCom.parse, "DG1": Dg1.parse, "DG2": _dg2.BiometricGroup.parse_dg2,
-        "DG3": _dg2.BiometricGroup.parse_dg3, "DG7": Dg7.parse, "DG11": Dg11.parse, "DG12": Dg12.parse,
+        "DG3": _dg2.BiometricGroup.parse_dg3, "DG4": lambda d: _dg2.BiometricGroup._parse(d, "DG4"), "DG7": Dg7.parse, "DG11": Dg11.parse, "DG12": Dg12.parse,
         "DG14": _secinfo.SecurityInfos.parse_dg14, "DG15": _secinfo.parse_dg15, "EF.SOD": _sod.Sod.parse,
         "EF.CardAccess": _secinfo.SecurityInfos.parse,
     }  # fmt: skip

@@ -341,6 +341,8 @@ class PaceResult:
     sm: SecureMessaging = field(repr=False)
     protocol: str = "PACE"
     steps: list[str] = field(default_factory=list)
+    #: the chip's ephemeral public key of the key agreement (ID_PICC of Terminal Authentication v1)
+    chip_public_key: bytes = field(default=b"", repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -471,4 +473,5 @@ def perform_pace(
         ks_mac,
         sm,
         steps=steps,
+        chip_public_key=chip_eph,
     )

@@ -9,6 +9,11 @@
    each by SELECT + READ BINARY under secure messaging: the first 4 bytes give the TLV length, the rest is
    read in chunks (odd-INS ``B1`` beyond offset 32767);
 3. Chip Authentication with the DG14 key (Part 11 §6.2), before the remaining data groups are read;
+3b. Terminal Authentication v1 (BSI TR-03110, :mod:`emrtd._ta`) right after a successful CA when the caller
+   hands in ``terminal`` credentials (IS key and CV certificate chain): the chip then serves DG3 (fingerprints)
+   and DG4 (iris) as far as the chain's CHATs grant them. Reported as ``terminal_authentication``: passed,
+   failed (the chip refused a certificate or the signature, named) or not performed (no credentials, no
+   DG3/DG4 on the chip, CA not successful); a refused DG3/DG4 lands in ``unreadable`` with the reason;
 4. Active Authentication with the DG15 key (Part 11 §6.1). A DG14 or DG15 the SOD lists but the chip
    refuses fails its protocol's check (a clone hides the files whose private keys it lacks);
 5. Passive Authentication (Part 11 §5.1, :mod:`emrtd._pa`) against ``trust``: SOD signature, every DG hash,
@@ -34,6 +39,7 @@ from emrtd._pace import CanKey, PaceError, choose_pace_info, perform_pace
 from emrtd._result import Check, ReadResult, dg_name, file_name_on_disk, parse_sod_or_none
 from emrtd._secinfo import SecurityInfoError, SecurityInfos
 from emrtd._sm import SecureMessagingError
+from emrtd._ta import TaResult, id_picc_bac, id_picc_pace, perform_terminal_authentication
 from emrtd._tlv import TlvError, iter_tlv, read_length, read_tag, read_tlv
 
 __all__ = [
@@ -299,6 +305,7 @@ def read_document(
     chip_authentication: bool = True,
     active_authentication: bool = True,
     passive_authentication: bool = True,
+    terminal=None,
 ) -> ReadResult:
     """Read a document over ``transport`` (``transmit(bytes) -> bytes``), see the module docstring.
 
@@ -309,7 +316,8 @@ def read_document(
     reported as not performed, unless the chip served no EF.SOD: then PA fails (when ``files`` leaves
     EF.SOD out, PA is not performed). The result carries the parsed files (``data_groups``, ``mrz``,
     ``face_image``) and what the SOD lists (``sod_data_groups``, ``data_group_verified``,
-    ``chip_authentication_offered``, ``active_authentication_offered``). Raises
+    ``chip_authentication_offered``, ``active_authentication_offered``). ``terminal`` is a
+    :class:`emrtd.TerminalCredentials` for Terminal Authentication (EAC: DG3, DG4). Raises
     :class:`AccessControlError` when PACE and BAC fail.
     """
     rng = rng or os.urandom
@@ -338,8 +346,10 @@ def read_document(
             if dg14 is not None and chip_authentication:
                 _chip_authentication(ch, res, dg14, access_key, rng, card_access, prefer_pace)
             order.remove("DG14")
+        _terminal_authentication(ch, res, access_key, order, terminal)
         for name in order:
             _read_named(ch, name, res)
+        _explain_eac_refusals(res)
         if active_authentication and "DG15" in res.files:
             sig_alg = None
             if "DG14" in res.files:
@@ -378,3 +388,47 @@ def _chip_authentication(ch, res, dg14, key, rng, card_access, prefer_pace) -> N
         # The session is gone (the chip dropped its keys): authenticate again to keep reading.
         ch.sm = None
         res.access, _ = _establish(ch, key, rng, card_access, prefer_pace)
+
+
+def _terminal_authentication(ch, res, key, order, terminal) -> None:
+    """TA v1 after CA (TR-03110), when the chip holds DG3/DG4 or the caller brought credentials."""
+    eac_files = [n for n in ("DG3", "DG4") if n in order]
+    if not eac_files and terminal is None:
+        return
+    ca = res.chip_authentication
+    if terminal is None:
+        ta = TaResult(False, reason="no terminal credentials (IS key and CV certificate chain): "
+                                    f"{' and '.join(eac_files)} stay closed")
+    elif not eac_files:
+        ta = TaResult(False, reason="the chip lists neither DG3 nor DG4: nothing behind Extended Access Control")
+    elif ca is None or not ca.succeeded:
+        ta = TaResult(False, reason="Chip Authentication did not succeed: Terminal Authentication v1 needs its session")
+    else:
+        try:
+            id_picc = (id_picc_pace(res.access.chip_public_key) if res.access.protocol == "PACE"
+                       else id_picc_bac(key.document_number))
+        except (ValueError, AttributeError) as e:
+            ta = TaResult(False, reason=f"no chip identifier for Terminal Authentication: {e}")
+        else:
+            ta = perform_terminal_authentication(ch, terminal, id_picc=id_picc,
+                                                 ca_ephemeral_public_key=ca.ephemeral_public_key)
+    res.terminal_authentication = ta
+    res.checks.append(Check("terminal_authentication", ta.succeeded if ta.performed else None, ta.reason))
+
+
+def _explain_eac_refusals(res) -> None:
+    """A DG3/DG4 the chip refused: say whether Terminal Authentication was missing or did not grant it."""
+    ta = res.terminal_authentication
+    for name in ("DG3", "DG4"):
+        if name not in res.unreadable or ta is None:
+            continue
+        if ta.succeeded and name not in ta.data_groups:
+            why = f"the terminal's certificate chain does not grant {name} (its CHATs grant: " \
+                  f"{', '.join(ta.data_groups) or 'nothing'})"
+        elif ta.performed and not ta.succeeded:
+            why = f"Terminal Authentication failed: {ta.reason}"
+        elif not ta.performed:
+            why = f"Terminal Authentication not performed: {ta.reason}"
+        else:
+            continue
+        res.unreadable[name] = f"{res.unreadable[name]}; {why}"

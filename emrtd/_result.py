@@ -69,6 +69,7 @@ class ReadResult:
     unreadable: dict[str, str] = field(default_factory=dict)
     chip_authentication: CaResult | None = None
     active_authentication: AaResult | None = None
+    terminal_authentication: object | None = None  # emrtd.TaResult (EAC)
     passive_authentication: object | None = None
     pace_fallback_reason: str = ""
     apdu_count: int = 0
@@ -90,6 +91,12 @@ class ReadResult:
             return dg2.face_image if dg2 is not None else None
         except LdsError:
             return None
+
+    @property
+    def finger_records(self) -> tuple[bytes, ...]:
+        """The biometric data blocks of DG3 (ISO/IEC 19794-4 finger image records, opaque here), or ()."""
+        dg3 = self.data_groups.get("DG3")
+        return tuple(t.data for t in getattr(dg3, "templates", ()))
 
     @property
     def access_protocol(self) -> str:
@@ -171,6 +178,8 @@ class ReadResult:
             "sod_data_groups": list(self.sod_data_groups),
             "chip_authentication": self.chip_authentication.to_dict() if self.chip_authentication else None,
             "active_authentication": self.active_authentication.to_dict() if self.active_authentication else None,
+            "terminal_authentication": (self.terminal_authentication.to_dict()
+                                        if self.terminal_authentication is not None else None),
             "passive_authentication": pa.to_dict() if hasattr(pa, "to_dict") else None,
             "mrz": self.mrz.to_dict() if self.mrz else None,
             "face_image": _image_summary(self.face_image),

@@ -12,6 +12,7 @@ contract in pyproject.toml); everything here builds on the runtime library, neve
 """
 
 from emrtd.sim._chip import InProcessTransport, VirtualChip, make_atr
+from emrtd.sim._eac import EacPki, issue_cv_certificate, minimal_iris_record
 from emrtd.sim._issuer import (
     FAULTS,
     PORTRAIT_SIZE,
@@ -31,4 +32,5 @@ __all__ = [
     "FAULTS", "PORTRAIT_SIZE", "IssuedDocument", "IssuerError", "IssuerPki", "issue_document",
     "trust_for_issued_document", "encode_face_jp2", "sample_dg2", "background_photo",
     "VPCD_PORT", "VpcdCard", "VpcdError",
+    "EacPki", "issue_cv_certificate", "minimal_iris_record",
 ]  # fmt: skip

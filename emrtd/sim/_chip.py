@@ -3,14 +3,18 @@
 It answers SELECT (by FID and by AID, Part 10 §3.6), READ BINARY (``B0`` with offsets up to 32767 or
 an SFI, and odd ``B1`` with an offset data object, Part 10 §3.6.3), GET CHALLENGE + EXTERNAL
 AUTHENTICATE (BAC, Part 11 §4.3), MSE:Set AT + GENERAL AUTHENTICATE (PACE GM/IM, ECDH/DH, Part 11 §4.4),
-INTERNAL AUTHENTICATE (AA, §6.1) and MSE:Set KAT / Set AT + GENERAL AUTHENTICATE (CA, §6.2), with
-secure messaging (§9.8), and refuses what a real chip refuses: an unauthenticated read of a protected
-file (6982), a wrong MAC or an out-of-step SSC (6988, and the session keys are dropped), a plain command
+INTERNAL AUTHENTICATE (AA, §6.1), MSE:Set KAT / Set AT + GENERAL AUTHENTICATE (CA, §6.2) and Terminal
+Authentication v1 (BSI TR-03110: MSE:Set DST + PSO:Verify Certificate per CV certificate, MSE:Set AT, GET
+CHALLENGE, EXTERNAL AUTHENTICATE over ``ID_PICC || r_PICC || Comp(CA ephemeral key)``), with secure messaging
+(§9.8), and refuses what a real chip refuses: an unauthenticated read of a protected
+file (6982; DG3 and DG4 only after Terminal Authentication with a chain whose CHATs grant them, checked
+against the chip's CVCA trust point and its current date), a wrong MAC or an out-of-step SSC (6988, and the session keys are dropped), a plain command
 during secure messaging (the session is closed), unknown instructions (6D00).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import os
 from dataclasses import dataclass, field
@@ -48,10 +52,11 @@ from emrtd._pace import (
 )
 from emrtd._secinfo import ChipAuthenticationInfo, PaceInfo, SecurityInfoError, SecurityInfos, oid_from_bytes
 from emrtd._sm import ChipSecureMessaging, SecureMessagingError
+from emrtd._ta import id_picc_bac
 from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
+from emrtd.sim._chip_ta import EAC_PROTECTED, TerminalAuthenticationChip
 
 __all__ = ["VirtualChip", "InProcessTransport", "make_atr"]
-_EAC_PROTECTED = {"DG3", "DG4"}  # need Terminal Authentication, which this chip does not offer
 
 
 def make_atr(historical: bytes = b"eMRTD-VIRT") -> bytes:
@@ -83,7 +88,7 @@ class _PaceState:
 
 
 @dataclass
-class VirtualChip:
+class VirtualChip(TerminalAuthenticationChip):
     """In-memory chip. ``files`` maps names of :data:`FILE_IDS` to their content.
 
     ``bac_key`` enables BAC (and the PACE MRZ password); ``can`` the PACE CAN password; PACE is offered
@@ -99,6 +104,10 @@ class VirtualChip:
     aa_signature_algorithm: str | None = None
     ca_key: ec.EllipticCurvePrivateKey | None = None
     ca_key_id: int | None = None
+    #: EAC: the CVCA certificate the chip trusts (its trust point) and the chip's current date, which verified
+    #: CVCA and domestic DV certificates move forward (TR-03110 Part 3 §A.3); without them DG3/DG4 stay closed
+    cvca: bytes | None = None
+    current_date: dt.date | None = None
     rng: object = None
     extended_length: bool = True
     atr: bytes = field(default_factory=make_atr)
@@ -119,6 +128,8 @@ class VirtualChip:
         self._pace: _PaceState | None = None
         self._ca_pending: tuple | None = None
         self._ca_oid: str | None = None
+        self._id_picc = b""
+        self._reset_ta()
         return self.atr
 
     @property
@@ -130,6 +141,7 @@ class VirtualChip:
         self._sm = None
         self._access = ""
         self._pace = None
+        self._reset_ta()
 
     # --- APDU entry point -------------------------------------------------------------------------
     def transmit(self, apdu: bytes) -> bytes:
@@ -174,6 +186,7 @@ class VirtualChip:
             0x22: self._mse,
             0x86: self._general_authenticate,
             0x88: self._internal_authenticate,
+            0x2A: self._pso_verify_certificate,
         }.get(cmd.ins)
         if handler is None:
             return _sw(0x6D00)
@@ -218,7 +231,9 @@ class VirtualChip:
     def _readable(self, name: str) -> bool:
         if name == "EF.CardAccess":
             return True
-        return bool(self._access) and self._sm is not None and name not in _EAC_PROTECTED
+        if name in EAC_PROTECTED and not self._ta_rights & EAC_PROTECTED[name]:
+            return False
+        return bool(self._access) and self._sm is not None
 
     def _read_binary(self, cmd: CommandApdu) -> ResponseApdu:
         if cmd.ins == 0xB0:
@@ -263,6 +278,8 @@ class VirtualChip:
         return _sw(0x9000, self._rnd_icc)
 
     def _external_authenticate(self, cmd: CommandApdu) -> ResponseApdu:
+        if self._ta_at is not None and self._sm is not None:
+            return self._ta_external_authenticate(cmd)
         if self.bac_key is None or not self.bac_enabled:
             return _sw(0x6985)
         if len(self._rnd_icc) != 8 or len(cmd.data) != 40:
@@ -283,6 +300,7 @@ class VirtualChip:
             SmCipher("3DES", kdf(seed, KDF_ENC), kdf(seed, KDF_MAC)), rnd_icc[4:] + rnd_ifd[4:]
         )
         self._access = "BAC"
+        self._id_picc = id_picc_bac(self.bac_key.document_number)
         return _sw(0x9000, e_icc + retail_mac(k_mac, e_icc))
 
     # --- MSE ------------------------------------------------------------------------------------------
@@ -324,6 +342,8 @@ class VirtualChip:
             if 0x91 not in objs:
                 return _sw(0x6A80)
             return self._ca_agree(objs[0x91], "3DES", 128)
+        if p1p2 in (0x81B6, 0x81A4):  # Terminal Authentication: MSE:Set DST / Set AT
+            return self._ta_mse(p1p2, objs)
         return _sw(0x6A81)
 
     # --- GENERAL AUTHENTICATE: PACE steps, or CA with AES ----------------------------------------------
@@ -394,6 +414,7 @@ class VirtualChip:
             token = authentication_token(st.ks_mac, info, st.pk_ifd)
             self._sm = ChipSecureMessaging(SmCipher(info.cipher, st.ks_enc, st.ks_mac), 0)
             self._access = "PACE"
+            self._id_picc = st.pk_icc[1 : 1 + (len(st.pk_icc) - 1) // 2]  # Comp(chip's ephemeral PACE key)
             return _sw(0x9000, encode_tlv(0x7C, encode_tlv(0x86, token)))
         self._pace = None
         return _sw(0x6985)
@@ -404,14 +425,16 @@ class VirtualChip:
         curve = curve_by_name(key.curve.name)
         pk = curve.decode_point(terminal_point)
         shared = curve.x_bytes(curve.mul(key.private_numbers().private_value, pk))
-        self._ca_pending = (cipher, key_bits, shared)
+        self._ca_pending = (cipher, key_bits, shared, bytes(terminal_point))
         return _sw(0x9000)
 
     def _switch_to_ca(self) -> None:
-        cipher, key_bits, shared = self._ca_pending
+        cipher, key_bits, shared, terminal_point = self._ca_pending
         self._ca_pending = None
         self._sm = ChipSecureMessaging(ca_session_keys(shared, cipher, key_bits), 0)
         self._access += "+CA"
+        self._reset_ta()
+        self._ca_terminal = terminal_point
 
     # --- Active Authentication (Part 11 §6.1) -------------------------------------------------------
     def _internal_authenticate(self, cmd: CommandApdu) -> ResponseApdu:

@@ -192,6 +192,8 @@ class IssuedDocument:
     csca_certificate: bytes = b""  # DER, the trust anchor a verifier should use
     crl: bytes = b""  # DER CRL of that CSCA (lists the DSC for ``revoked_dsc``)
     extra: dict = field(default_factory=dict)
+    cvca: bytes = b""  # EAC: the CVCA certificate the chip trusts (DG3/DG4 behind Terminal Authentication)
+    chip_date: str = ""  # EAC: the chip's current date (ISO): the day it was personalised
 
     @property
     def document_type(self) -> str:
@@ -206,7 +208,8 @@ class IssuedDocument:
         return VirtualChip(
             dict(self.files), bac_key=self.access_key, can=self.can, bac_enabled=self.bac,
             aa_key=self.chip_aa_key, aa_signature_algorithm=self.aa_signature_algorithm,
-            ca_key=self.chip_ca_key, **kw,
+            ca_key=self.chip_ca_key, cvca=self.cvca or None,
+            current_date=dt.date.fromisoformat(self.chip_date) if self.chip_date else None, **kw,
         )  # fmt: skip
 
     def save(self, directory: str | Path) -> Path:
@@ -232,6 +235,9 @@ class IssuedDocument:
             (out / "trust" / "csca.pem").write_bytes(pem)
         if self.crl:
             (out / "trust" / "csca.crl").write_bytes(self.crl)
+        if self.cvca:
+            (out / "chip_cvca.cvcert").write_bytes(self.cvca)
+            meta["cvca"], meta["chip_date"] = "chip_cvca.cvcert", self.chip_date
         (out / "chip.json").write_text(json.dumps(meta, indent=2))
         return out
 
@@ -255,6 +261,7 @@ class IssuedDocument:
                 meta.get("aa_signature_algorithm"), key("ca_key"), tuple(meta.get("faults", ())),
                 (trust / "csca.der").read_bytes() if (trust / "csca.der").exists() else b"",
                 (trust / "csca.crl").read_bytes() if (trust / "csca.crl").exists() else b"",
+                cvca=(src / meta["cvca"]).read_bytes() if meta.get("cvca") else b"", chip_date=meta.get("chip_date", ""),
             )  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError) as e:
             if isinstance(e, IssuerError):
@@ -278,6 +285,8 @@ def issue_document(
     signing_time: dt.datetime | None = None,
     dg2_encoding: str = "ISO19794",
     sod_version: int = 0,
+    eac=None,
+    dg3: list[bytes] | tuple[bytes, ...] = (),
 ) -> IssuedDocument:
     """Personalise a document; see the module docstring for ``faults``.
 
@@ -286,6 +295,9 @@ def issue_document(
     ``pki`` is a :class:`IssuerPki` (made when None; reuse one to share a CSCA across documents).
     ``dg2_encoding`` is ``"ISO19794"`` (19794-5 in DO'5F2E') or ``"ISO39794"`` (39794-5 in DO'7F2E');
     ``sod_version`` 1 adds the LDS version info to the LDSSecurityObject.
+    ``eac`` (an :class:`emrtd.sim.EacPki`) makes a chip that trusts its CVCA and serves DG3 (the ISO/IEC
+    19794-4 finger image records ``dg3``, opaque here) and DG4 (a minimal iris record) only after Terminal
+    Authentication granting them (needs ``ca``).
     """
     faults = tuple(faults)
     unknown = [f for f in faults if f not in FAULTS]
@@ -313,6 +325,16 @@ def issue_document(
     files["DG1"] = Dg1.from_mrz(chip_mrz).encode()
     jp2, w, h = encode_face_jp2(background_photo() if "dg2_no_face" in faults else photo)
     files["DG2"] = _dg2(jp2, w, h, dg2_encoding)
+    if eac is not None:
+        from emrtd.sim._eac import FORMAT_ISO19794_4, FORMAT_ISO19794_6, biometric_group, minimal_iris_record
+
+        if not ca:
+            raise IssuerError("EAC needs Chip Authentication (ca=True): Terminal Authentication v1 follows it")
+        if dg3:
+            files["DG3"] = biometric_group("DG3", list(dg3), FORMAT_ISO19794_4)
+        files["DG4"] = biometric_group("DG4", [minimal_iris_record()], FORMAT_ISO19794_6)
+    elif dg3:
+        raise IssuerError("DG3 needs EAC (eac=EacPki): fingerprints are never served without Terminal Authentication")
 
     infos = []
     chip_aa_key = chip_ca_key = None
@@ -355,6 +377,7 @@ def issue_document(
     return IssuedDocument(
         files, printed, can, bac, chip_aa_key, aa_alg, chip_ca_key, faults, csca_der, crl,
         extra={"issued": signing_time.isoformat(timespec="seconds")},
+        cvca=eac.cvca.encode() if eac is not None else b"", chip_date=eac.chip_date.isoformat() if eac is not None else "",
     )  # fmt: skip
 
 

@@ -1,0 +1,192 @@
+"""Terminal Authentication version 1 (EAC1), BSI TR-03110 Part 1 (TA v1) and Part 3 Appendix B (its APDUs),
+after Chip Authentication.
+
+The terminal proves to the chip that it holds an inspection system's key certified under the chip's CVCA:
+
+1. for each certificate of its chain (link CVCA certificates, DV, IS): MSE:Set DST ``00 22 81 B6`` with
+   ``83`` = the certificate's CAR (the key to verify it with), then PSO:Verify Certificate ``00 2A 00 BE``
+   with the certificate's body and signature (Part 3 Appendix B); the chip imports each public key;
+2. MSE:Set AT ``00 22 81 A4`` with ``83`` = the CHR of the IS certificate ;
+3. GET CHALLENGE ``00 84 00 00 08``: the chip's nonce ``r_PICC``;
+4. EXTERNAL AUTHENTICATE ``00 82 00 00`` with the signature over ``ID_PICC || r_PICC || Comp(PK_PCD)``, where
+   ``PK_PCD`` is the terminal's ephemeral Chip Authentication key (so TA is bound to the CA session) and
+   ``Comp`` its x-coordinate (Part 3 §A.2.2.3); ``ID_PICC`` is the document number with its check digit from
+   the MRZ after BAC, or ``Comp`` of the chip's ephemeral PACE key after PACE (TR-03110 Part 1).
+
+The effective rights are the intersection of the CHATs along the chain (Part 3 §C.4): the chip then serves
+DG3 (fingerprints) and DG4 (iris) only as far as they grant. :class:`TaResult` says whether TA was performed,
+whether it passed, and why not, with each refusal named by the step and certificate the chip refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from emrtd._apdu import CommandApdu, StatusWordError
+from emrtd._cvc import CvcError, CvCertificate, split_certificates
+from emrtd._mrz import check_digit
+from emrtd._sm import SecureMessagingError
+from emrtd._tlv import encode_tlv
+
+__all__ = ["TaResult", "TerminalCredentials", "TerminalCredentialsError", "perform_terminal_authentication",
+           "id_picc_bac", "id_picc_pace", "ta_signed_data"]
+
+
+class TerminalCredentialsError(ValueError):
+    """The terminal's IS key or certificate chain cannot be loaded or does not fit together."""
+
+
+@dataclass(frozen=True)
+class TerminalCredentials:
+    """An inspection system's private key and its CV certificate chain (DV, then IS; link CVCA certificates
+    first where the terminal holds them), as issued under a state's CVCA."""
+
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    chain: tuple[CvCertificate, ...]
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            raise TerminalCredentialsError("the terminal has no certificate chain")
+        if not isinstance(self.private_key, ec.EllipticCurvePrivateKey):
+            raise TerminalCredentialsError("the IS key is not an EC private key (ECDSA TA only)")
+        own = self.private_key.public_key().public_bytes(serialization.Encoding.X962,
+                                                         serialization.PublicFormat.UncompressedPoint)
+        if own != self.terminal.public_key.point:
+            raise TerminalCredentialsError(f"the IS key does not belong to the IS certificate {self.terminal.chr}")
+
+    @property
+    def terminal(self) -> CvCertificate:
+        return self.chain[-1]
+
+    @property
+    def issuing_state(self) -> str:
+        """The country code of the CVCA the chain starts from (the first certificate's CAR)."""
+        return self.chain[0].car[:2]
+
+    @classmethod
+    def load(cls, key_path: str | Path, chain_path: str | Path) -> TerminalCredentials:
+        """A PEM/DER (PKCS#8) private key file and a file of concatenated CV certificates (DV, IS)."""
+        try:
+            raw = Path(key_path).read_bytes()
+            chain = split_certificates(Path(chain_path).read_bytes())
+        except OSError as e:
+            raise TerminalCredentialsError(f"cannot read the terminal credentials: {e}") from e
+        except CvcError as e:
+            raise TerminalCredentialsError(f"terminal certificate chain {chain_path}: {e}") from e
+        try:
+            key = (serialization.load_pem_private_key(raw, None) if raw.lstrip().startswith(b"-----")
+                   else serialization.load_der_private_key(raw, None))
+        except (ValueError, TypeError) as e:
+            raise TerminalCredentialsError(f"terminal key {key_path}: {e}") from e
+        return cls(key, tuple(chain))
+
+    def save(self, key_path: str | Path, chain_path: str | Path) -> None:
+        Path(key_path).write_bytes(self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        Path(key_path).chmod(0o600)
+        Path(chain_path).write_bytes(b"".join(c.encode() for c in self.chain))
+
+    def expired(self, today: dt.date) -> list[str]:
+        """The certificates of the chain no longer (or not yet) in force on ``today``: a gate warns at start."""
+        return [f"{c.chr} ({c.role_name}) valid {c.effective} - {c.expiration}" for c in self.chain
+                if not c.in_force(today)]
+
+
+@dataclass
+class TaResult:
+    """Outcome of Terminal Authentication. ``performed`` False: not attempted (``reason`` says why);
+    ``succeeded`` True: the chip accepted the chain and the signature; ``data_groups`` the rights the chain
+    grants (DG3, DG4), which the chip applies."""
+
+    performed: bool
+    succeeded: bool = False
+    reason: str = ""
+    terminal: str = ""  # the IS certificate's CHR
+    data_groups: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"performed": self.performed, "succeeded": self.succeeded, "reason": self.reason,
+                "terminal": self.terminal, "data_groups": list(self.data_groups)}
+
+
+def id_picc_bac(document_number: str) -> bytes:
+    """ID_PICC after BAC: the MRZ's document number (9 characters, ``<``-filled) and its check digit."""
+    doc = document_number.ljust(9, "<")
+    return (doc + check_digit(doc)).encode("ascii")
+
+
+def id_picc_pace(chip_ephemeral_public_key: bytes) -> bytes:
+    """ID_PICC after PACE: Comp of the chip's ephemeral PACE public key (its x-coordinate)."""
+    point = bytes(chip_ephemeral_public_key)
+    if len(point) < 3 or point[0] != 0x04 or len(point) % 2 != 1:
+        raise ValueError("the chip's ephemeral PACE key is not an uncompressed EC point")
+    return point[1:1 + (len(point) - 1) // 2]
+
+
+def ta_signed_data(id_picc: bytes, r_picc: bytes, ca_ephemeral_public_key: bytes) -> bytes:
+    """``ID_PICC || r_PICC || Comp(PK_PCD)``: what the terminal signs (TR-03110 Part 1, TA v1)."""
+    return bytes(id_picc) + bytes(r_picc) + id_picc_pace(ca_ephemeral_public_key)
+
+
+def _refused(step: str, e: Exception) -> str:
+    return f"chip refused {step}: {e}"
+
+
+def perform_terminal_authentication(channel, credentials: TerminalCredentials, *, id_picc: bytes,
+                                    ca_ephemeral_public_key: bytes) -> TaResult:
+    """Run TA over ``channel`` (``send(CommandApdu)``, secure messaging up after CA); see the module docstring."""
+    from emrtd._cvc import sign_plain
+
+    result = TaResult(True, terminal=credentials.terminal.chr)
+    rights = None
+    for cert in credentials.chain:
+        what = f"the {cert.role_name} certificate {cert.chr}"
+        try:
+            channel.send(CommandApdu(0x00, 0x22, 0x81, 0xB6, encode_tlv(0x83, cert.car.encode("ascii")))).check()
+        except (StatusWordError, SecureMessagingError) as e:
+            result.reason = _refused(f"MSE:Set DST for {what} (does it trust {cert.car}?)", e)
+            return result
+        try:
+            channel.send(CommandApdu(0x00, 0x2A, 0x00, 0xBE, cert.verify_content())).check()
+        except (StatusWordError, SecureMessagingError) as e:
+            result.reason = _refused(what, e) + _diagnose(cert)
+            return result
+        rights = cert.chat.rights if rights is None else rights & cert.chat.rights
+    is_cert = credentials.terminal
+    try:
+        channel.send(CommandApdu(0x00, 0x22, 0x81, 0xA4, encode_tlv(0x83, is_cert.chr.encode("ascii")))).check()
+        r_picc = channel.send(CommandApdu(0x00, 0x84, 0x00, 0x00, ne=8)).check().data
+    except (StatusWordError, SecureMessagingError) as e:
+        result.reason = _refused("MSE:Set AT / GET CHALLENGE for Terminal Authentication", e)
+        return result
+    if len(r_picc) != 8:
+        result.reason = f"chip's TA challenge has {len(r_picc)} bytes, 8 expected"
+        return result
+    try:
+        signature = sign_plain(credentials.private_key, ta_signed_data(id_picc, r_picc, ca_ephemeral_public_key),
+                               is_cert.public_key.hash)
+        channel.send(CommandApdu(0x00, 0x82, 0x00, 0x00, signature)).check()
+    except (StatusWordError, SecureMessagingError) as e:
+        result.reason = _refused("the terminal's signature (EXTERNAL AUTHENTICATE)", e)
+        return result
+    except ValueError as e:
+        result.reason = f"cannot make the TA signature: {e}"
+        return result
+    result.succeeded = True
+    result.data_groups = tuple(n for bit, n in ((1, "DG3"), (2, "DG4")) if (rights or 0) & bit)
+    return result
+
+
+def _diagnose(cert: CvCertificate) -> str:
+    """What the terminal can tell about a certificate the chip refused (the chip answers only a status word)."""
+    today = dt.date.today()
+    if today > cert.expiration:
+        return f" (the certificate expired on {cert.expiration.isoformat()})"
+    if today < cert.effective:
+        return f" (the certificate is effective only from {cert.effective.isoformat()})"
+    return ""

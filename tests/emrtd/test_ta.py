@@ -1,0 +1,162 @@
+"""Terminal Authentication v1 (BSI TR-03110) after Chip Authentication, against the in-process virtual chip:
+DG3/DG4 open only to a terminal whose chain (CVCA -> DV -> IS) the chip verifies and whose CHATs grant them;
+every refusal is named (a forged certificate, an expired one, a CHAT without DG3, a forged TA signature, no
+credentials, no Chip Authentication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from emrtd import read_document
+from emrtd._apdu import CommandApdu, ResponseApdu
+from emrtd._cvc import READ_DG3, READ_DG4
+from emrtd._ta import TerminalCredentials, TerminalCredentialsError
+from emrtd.sim import (
+    EacPki,
+    InProcessTransport,
+    IssuedDocument,
+    IssuerPki,
+    issue_document,
+    trust_for_issued_document,
+)
+from tests.gate.test_gate_emrtd import EXPIRY, photo_png, td3
+
+
+def finger_record(seed: int = 3) -> bytes:
+    from biometrics.finger import finger_image_record
+
+    rng = np.random.default_rng(seed)
+    return finger_image_record([(2, (rng.random((64, 64)) * 255).astype(np.uint8))], compression="raw")
+
+
+@pytest.fixture(scope="module")
+def eac():
+    return EacPki.make("UT")
+
+
+@pytest.fixture(scope="module")
+def doc(eac):
+    return issue_document(td3("C1234567", "900315", EXPIRY), photo_png(), eac=eac, dg3=[finger_record()], aa=None,
+                          pki=IssuerPki.make("UT"))
+
+
+def read(doc, terminal, **kw):
+    return read_document(InProcessTransport(doc.chip()), doc.access_key, trust=trust_for_issued_document(doc),
+                         terminal=terminal, **kw)
+
+
+@pytest.mark.parametrize("pace", [True, False], ids=["PACE", "BAC"])
+def test_a_terminal_of_the_chips_cvca_reads_dg3_and_dg4(doc, eac, pace):
+    res = read(doc, eac.terminal(), prefer_pace=pace)
+    assert res.access_protocol == ("PACE" if pace else "BAC")
+    ta = res.check("terminal_authentication")
+    assert ta.passed is True, ta.reason
+    assert res.terminal_authentication.data_groups == ("DG3", "DG4")
+    assert res.finger_records == (finger_record(),)  # the 19794-4 record, opaque to emrtd
+    assert res.data_group_verified("DG3") is True and res.data_group_verified("DG4") is True
+    assert res.valid and "DG3" in res.sod_data_groups
+    assert res.to_dict()["terminal_authentication"]["succeeded"] is True
+
+
+def test_without_credentials_dg3_stays_closed_and_ta_is_not_performed(doc):
+    res = read(doc, None)
+    ta = res.check("terminal_authentication")
+    assert ta.passed is None and "no terminal credentials" in ta.reason
+    assert "DG3" not in res.files and "6982" in res.unreadable["DG3"] and "not performed" in res.unreadable["DG3"]
+    assert res.finger_records == ()
+
+
+def test_a_chain_whose_chat_does_not_grant_dg3_reads_dg4_only(doc, eac):
+    res = read(doc, eac.terminal(rights=READ_DG4))
+    assert res.check("terminal_authentication").passed is True
+    assert "DG4" in res.files and "DG3" not in res.files
+    assert "does not grant DG3" in res.unreadable["DG3"]
+    # the IS certificate asks for both, its DV grants DG4 only: the intersection decides
+    res = read(doc, eac.terminal(rights=READ_DG3 | READ_DG4, dv_rights=READ_DG4))
+    assert "DG3" not in res.files and "does not grant DG3" in res.unreadable["DG3"]
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("forged", "chip refused the IS certificate UTISGATE00001: status word 6300"),
+    ("expired", "expired on"),
+    ("signature", "terminal's signature (EXTERNAL AUTHENTICATE)"),
+    ("other_cvca", "MSE:Set DST"),
+])
+def test_a_refused_terminal_fails_ta_with_its_reason_and_dg3_stays_closed(doc, eac, kind, reason):
+    if kind == "forged":
+        terminal = eac.terminal(forged=True)
+    elif kind == "expired":
+        terminal = eac.terminal(expired=True)
+    elif kind == "other_cvca":
+        terminal = EacPki.make("XX").terminal()
+    else:  # the right chain, but the signature made with another key
+        terminal = eac.terminal()
+        object.__setattr__(terminal, "private_key", ec.generate_private_key(ec.BrainpoolP256R1()))
+    res = read(doc, terminal)
+    ta = res.check("terminal_authentication")
+    assert ta.passed is False and reason in ta.reason, ta.reason
+    assert not res.valid
+    assert "DG3" not in res.files and "DG4" not in res.files
+    assert "Terminal Authentication failed" in res.unreadable["DG3"]
+
+
+def test_ta_needs_chip_authentication_first(eac):
+    doc = issue_document(td3("C1234567", "900315", EXPIRY), photo_png(), eac=eac, dg3=[finger_record()], aa=None,
+                         faults=["clone_ca"])
+    res = read(doc, eac.terminal())
+    assert res.check("chip_authentication").passed is False
+    ta = res.check("terminal_authentication")
+    assert ta.passed is None and "Chip Authentication did not succeed" in ta.reason
+    assert "DG3" not in res.files
+
+
+def test_the_chip_refuses_dg3_and_ta_commands_outside_their_order(doc):
+    from emrtd._bac import perform_bac
+    from emrtd._lds import LDS_AID
+
+    chip = doc.chip()
+    chip.transmit(CommandApdu(0x00, 0xA4, 0x04, 0x0C, LDS_AID).encode())
+
+    class Ch:
+        def transmit(self, apdu):
+            return chip.transmit(apdu)
+
+    sm = perform_bac(Ch(), doc.access_key).sm
+
+    def send(cmd):
+        return sm.unprotect(chip.transmit(sm.protect(cmd)))
+
+    assert send(CommandApdu(0x00, 0xA4, 0x02, 0x0C, b"\x01\x03")).sw == 0x9000  # SELECT DG3 under BAC alone,
+    assert send(CommandApdu(0x00, 0xB0, 0x00, 0x00, ne=4)).sw == 0x6982  # but not READ BINARY
+    assert send(CommandApdu(0x00, 0xB0, 0x83, 0x00, ne=4)).sw == 0x6982  # nor by its short EF identifier
+    assert send(CommandApdu(0x00, 0xA4, 0x02, 0x0C, b"\x01\x01")).sw == 0x9000  # DG1 is fine
+    # MSE:Set DST before Chip Authentication: TA v1 binds to the CA session
+    assert send(CommandApdu(0x00, 0x22, 0x81, 0xB6, bytes.fromhex("830B") + b"UTCVCA00001")).sw == 0x6985
+    assert isinstance(send(CommandApdu(0x00, 0x2A, 0x00, 0xBE, b"\x7f\x4e\x00")), ResponseApdu)
+
+
+def test_credentials_load_save_and_refuse_a_key_of_another_certificate(tmp_path, eac):
+    terminal = eac.terminal()
+    terminal.save(tmp_path / "is.pem", tmp_path / "chain.cvcert")
+    loaded = TerminalCredentials.load(tmp_path / "is.pem", tmp_path / "chain.cvcert")
+    assert loaded.chain == terminal.chain and loaded.issuing_state == "UT"
+    assert (tmp_path / "is.pem").stat().st_mode & 0o077 == 0
+    with pytest.raises(TerminalCredentialsError, match="does not belong"):
+        TerminalCredentials(ec.generate_private_key(ec.BrainpoolP256R1()), terminal.chain)
+    (tmp_path / "cut.cvcert").write_bytes((tmp_path / "chain.cvcert").read_bytes()[:-5])
+    with pytest.raises(TerminalCredentialsError, match="truncated"):
+        TerminalCredentials.load(tmp_path / "is.pem", tmp_path / "cut.cvcert")
+    assert terminal.expired(dt.date.today()) == []
+    assert eac.terminal(expired=True).expired(dt.date.today())
+
+
+def test_a_saved_document_keeps_its_trust_point_and_date(tmp_path, doc, eac):
+    doc.save(tmp_path / "doc")
+    again = IssuedDocument.load(tmp_path / "doc")
+    assert again.cvca == doc.cvca and again.chip_date == doc.chip_date
+    res = read(again, eac.terminal())
+    assert res.finger_records == (finger_record(),)
