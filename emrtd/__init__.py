@@ -134,3 +134,19 @@ __all__ += [
     "MrzNotFoundError", "MrzOcrError", "OcrResult", "read_mrz_image", "render_mrz_image",
     "VnIdQr", "VnQrError", "encode_vn_id_qr", "parse_vn_id_qr", "read_vn_id_qr_image", "vn_id_expiry",
 ]  # fmt: skip
+
+# --- MRZ state codes (Doc 9303 Part 3 §5) and explicit EC domain parameters (issue #22 items 4-5) ---
+from emrtd._ecparams import EcParametersError, UnknownCurveError, UnsupportedCurveError  # noqa: E402
+from emrtd._mrz import MrzWarning, mrz_warnings  # noqa: E402
+from emrtd._states import (  # noqa: E402
+    ISSUER_CODES,
+    STATE_CODES,
+    is_known_issuer_code,
+    is_known_state_code,
+    state_name,
+)
+
+__all__ += [
+    "EcParametersError", "UnknownCurveError", "UnsupportedCurveError", "MrzWarning", "mrz_warnings",
+    "STATE_CODES", "ISSUER_CODES", "is_known_state_code", "is_known_issuer_code", "state_name",
+]  # fmt: skip

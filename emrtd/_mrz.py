@@ -34,6 +34,8 @@ __all__ = [
     "MrzCharacterError",
     "MrzCheckDigitError",
     "MrzFieldError",
+    "MrzWarning",
+    "mrz_warnings",
     "Mrz",
     "FORMATS",
     "check_digit",
@@ -77,6 +79,36 @@ class MrzCheckDigitError(MrzError):
 
 class MrzFieldError(MrzError):
     """A field whose value is not allowed (a date that does not exist, a name that does not fit...)."""
+
+
+@dataclass(frozen=True)
+class MrzWarning:
+    """Something an MRZ holds that its check digits cannot catch and that does not make it unreadable, e.g. an
+    issuing State or nationality code outside ICAO Doc 9303 Part 3's list (``code`` ``unknown_state_code``: "BOS"
+    read where "BIH" was printed). A warning keeps ``valid`` (check digits, layout) but is always reported."""
+
+    field: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "warning": self.code, "message": self.message}
+
+
+def mrz_warnings(mrz: Mrz) -> tuple[MrzWarning, ...]:
+    """The warnings of a parsed MRZ: issuing State (State or organisation codes) and nationality (those and
+    XXA/XXB/XXC/XXX) checked against Doc 9303 Part 3 §5 (:mod:`emrtd._states`)."""
+    from emrtd._states import is_known_issuer_code, is_known_state_code
+
+    out = []
+    if not is_known_issuer_code(mrz.issuing_state):
+        why = ("a nationality status, not an issuer" if is_known_state_code(mrz.issuing_state)
+               else "not a State or organisation code of ICAO Doc 9303 Part 3")  # fmt: skip
+        out.append(MrzWarning("issuing_state", "unknown_state_code", f"issuing state {mrz.issuing_state!r}: {why}"))
+    if not is_known_state_code(mrz.nationality):
+        out.append(MrzWarning("nationality", "unknown_state_code",
+                              f"nationality {mrz.nationality!r}: not a code of ICAO Doc 9303 Part 3"))
+    return tuple(out)
 
 
 def _value(ch: str) -> int:
@@ -198,6 +230,11 @@ class Mrz:
     def lines(self) -> list[str]:
         return split_mrz(self.encode(), self.format)
 
+    @property
+    def warnings(self) -> tuple[MrzWarning, ...]:
+        """Named warnings (:func:`mrz_warnings`): an unknown issuing State or nationality code."""
+        return mrz_warnings(self)
+
     def to_dict(self) -> dict:
         return {
             "format": self.format, "document_code": self.document_code, "issuing_state": self.issuing_state,
@@ -208,6 +245,7 @@ class Mrz:
             "date_of_expiry": self.date_of_expiry.isoformat() if self.date_of_expiry else None,
             "date_of_expiry_mrz": self.date_of_expiry_mrz,
             "optional_data": self.optional_data.rstrip("<"), "optional_data_2": self.optional_data_2.rstrip("<"),
+            "warnings": [w.to_dict() for w in self.warnings],
         }  # fmt: skip
 
     def mrz_information(self) -> str:

@@ -17,7 +17,7 @@ from emrtd._aa import AaResult
 from emrtd._bac import BacResult
 from emrtd._ca import CaResult
 from emrtd._lds import Dg1, LdsError
-from emrtd._mrz import Mrz
+from emrtd._mrz import Mrz, MrzWarning
 from emrtd._pace import PaceResult
 from emrtd._secinfo import SecurityInfoError, SecurityInfos
 from emrtd._sod import Sod, SodError
@@ -82,6 +82,12 @@ class ReadResult:
         """The MRZ held in DG1 (parsed), or None."""
         dg1 = self.data_groups.get("DG1")
         return dg1.mrz if isinstance(dg1, Dg1) else None
+
+    @property
+    def warnings(self) -> tuple[MrzWarning, ...]:
+        """Named warnings about what was read that no check fails on: DG1's issuing State or nationality code
+        outside ICAO Doc 9303 Part 3's list (``unknown_state_code``). They never make ``valid`` False."""
+        return self.mrz.warnings if self.mrz is not None else ()
 
     @property
     def face_image(self) -> bytes | None:
@@ -182,6 +188,7 @@ class ReadResult:
                                         if self.terminal_authentication is not None else None),
             "passive_authentication": pa.to_dict() if hasattr(pa, "to_dict") else None,
             "mrz": self.mrz.to_dict() if self.mrz else None,
+            "warnings": [w.to_dict() for w in self.warnings],
             "face_image": _image_summary(self.face_image),
             "parse_errors": dict(self.parse_errors),
             "checks": [c.to_dict() for c in self.checks],

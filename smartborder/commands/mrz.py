@@ -20,7 +20,8 @@ def _report(lines: tuple[str, ...]) -> tuple[dict, list]:
     mrz, errors = check_mrz(_text(lines))
     out: dict = {"valid": not errors}
     if mrz is not None:
-        out.update(mrz.to_dict())
+        out.update(mrz.to_dict())  # with "warnings": an issuing State or nationality code Doc 9303 does not list
+    out.setdefault("warnings", [])
     out["errors"] = []
     for e in errors:
         item = {"field": e.field, "error": type(e).__name__, "message": str(e)}
@@ -39,14 +40,19 @@ def mrz() -> None:
 @click.argument("lines", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with `valid` and every field.")
 def parse(lines: tuple[str, ...], as_json: bool) -> None:
-    """Parse an MRZ given as its lines (or one string; '-' or nothing reads stdin). Exits 1 when invalid."""
+    """Parse an MRZ given as its lines (or one string; '-' or nothing reads stdin). Exits 1 when invalid; an
+    unknown State or nationality code (ICAO Doc 9303 Part 3) is a warning, shown, with exit 0."""
     out, errors = _report(lines)
     if as_json:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         for key, value in out.items():
-            if key != "errors":
+            if key == "valid" and value and out["warnings"]:
+                value = f"{value} (with {len(out['warnings'])} warning(s))"
+            if key not in ("errors", "warnings"):
                 click.echo(f"{key:>22}: {value}")
+        for w in out["warnings"]:
+            click.echo(f"{'warning':>22}: {w['field']}: {w['message']} ({w['warning']})")
         for e in out["errors"]:
             click.echo(f"{'error':>22}: {e['field']}: {e['message']}")
     if errors:
@@ -61,6 +67,8 @@ def check(lines: tuple[str, ...]) -> None:
     if not errors:
         click.echo(f"valid {out['format']}: {out['document_number']} {out['primary_identifier']}, "
                    f"{out['secondary_identifier']} (born {out['date_of_birth']}, expires {out['date_of_expiry']})")
+        for w in out["warnings"]:
+            click.echo(f"  warning: {w['field']}: {w['message']} ({w['warning']})")
         return
     click.echo(f"invalid MRZ: {len(errors)} problem(s)")
     for e in out["errors"]:
