@@ -181,6 +181,7 @@ class ReasonCode(StrEnum):
     not_eligible = "not_eligible"
     watchlist_hit = "watchlist_hit"
     watchlist_stale = "watchlist_stale"
+    crl_stale = "crl_stale"
     tailgating = "tailgating"
     minor = "minor"
     timeout = "timeout"

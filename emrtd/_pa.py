@@ -11,7 +11,10 @@ outcome (True, False, or None when it could not be performed) and the reason:
                       valid after its DSC expires, Part 12 §7.1.1); without a signing time, at the time of
                       inspection (``at``, default now); a signing time in the future fails;
 5. ``dsc_chain``      the DSC is signed by a trusted CSCA that was itself valid then (step 1, Part 12 §5);
-6. ``dsc_revocation`` the DSC is not on that CSCA's CRL (Part 12 §7.1.3).
+6. ``dsc_revocation`` the DSC is not on that CSCA's CRL (Part 12 §7.1.3); its ``code`` names the outcome:
+                      ``not_revoked``, ``revoked``, ``no_crl``, ``no_next_update``, or ``stale_crl`` (not on the
+                      CRL held, but that CRL is past its next update: not performed, a policy decides);
+                      a DSC the SOD does not carry is taken from the trust store (PKD DSCs) when it holds it.
 
 Without a trust store the chain and revocation checks are reported as not performed and the rest is
 still verified. ``valid`` is True when no check failed.
@@ -129,6 +132,8 @@ def passive_authentication(
                                            f"DGs {', '.join(str(n) for n in sod.lds.dg_hashes)}"))
     # 2. signature with the DSC
     cert = dsc or sod.dsc
+    if cert is None and trust is not None and hasattr(trust, "dsc_for_signer"):  # a PKD DSC the SOD does not carry
+        cert = trust.dsc_for_signer(sod.signer_info["sid"])
     res.dsc = cert
     if cert is None:
         res.checks.append(PaCheck("sod_signature", False, "no Document Signer certificate in the SOD and none given"))
@@ -195,18 +200,22 @@ def passive_authentication(
     res.checks.append(PaCheck("dsc_chain", True, f"issued by the trusted CSCA {csca.subject.rfc4514_string()}"))
     crl = trust.crl_for(csca)
     if crl is None:
-        res.checks.append(PaCheck("dsc_revocation", None, "no CRL for this CSCA in the trust store"))
+        res.checks.append(PaCheck("dsc_revocation", None, "no CRL for this CSCA in the trust store", code="no_crl"))
     else:
         revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if revoked is not None:
-            res.checks.append(PaCheck("dsc_revocation", False,
-                                      f"the DSC (serial {cert.serial_number:X}) was revoked on {revoked.revocation_date_utc:%Y-%m-%d}"))
+            res.checks.append(PaCheck("dsc_revocation", False, f"the DSC (serial {cert.serial_number:X}) was revoked "
+                                      f"on {revoked.revocation_date_utc:%Y-%m-%d}", code="revoked"))
         elif crl.next_update_utc is None:
             res.checks.append(PaCheck("dsc_revocation", None, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}, but that "
-                                      "CRL has no nextUpdate: whether it is current cannot be told"))
+                                      "CRL has no nextUpdate: whether it is current cannot be told", code="no_next_update"))
         elif crl.next_update_utc < (at or dt.datetime.now(dt.UTC)):
+            # not a failure of the document: the verifier's CRL is out of date (Part 12 §7.1.3); a named outcome
+            # the lane policy handles on its own ("crl_stale"), never a pass
             res.checks.append(PaCheck("dsc_revocation", None, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}, but that "
-                                      f"CRL is out of date (next update was due {crl.next_update_utc:%Y-%m-%d})"))
+                                      f"CRL is out of date (next update was due {crl.next_update_utc:%Y-%m-%d})",
+                                      code="stale_crl"))
         else:
-            res.checks.append(PaCheck("dsc_revocation", True, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}"))
+            res.checks.append(PaCheck("dsc_revocation", True, f"not on the CRL of {crl.last_update_utc:%Y-%m-%d}",
+                                      code="not_revoked"))
     return res

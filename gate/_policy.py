@@ -59,6 +59,7 @@ class ReasonCode(StrEnum):
     FINGERPRINT_UNAVAILABLE = "fingerprint_unavailable"
     WATCHLIST_HIT = "watchlist_hit"
     WATCHLIST_STALE = "watchlist_stale"
+    CRL_STALE = "crl_stale"
     MINOR = "minor"
     TAILGATING = "tailgating"
     NOT_ELIGIBLE = "not_eligible"
@@ -103,6 +104,9 @@ class Evidence:
     pa_failures: tuple[str, ...] = ()
     csca_chain: bool | None = None  # DSC -> a CSCA of the trust store
     dsc_revocation: bool | None = None  # None: no current CRL for the CSCA
+    #: Passive Authentication's named outcome "stale_crl": the CSCA's CRL held is past its next update (the DSC
+    #: is not on it, but the list is out of date); referred as ``crl_stale`` unless the lane accepts it
+    crl_stale: bool = False
     #: (name, verified) of every data group the gate needs: True read and hashed as the SOD says,
     #: False hash mismatch, None not read (the chip did not serve it) or no usable SOD
     data_groups: tuple[tuple[str, bool | None], ...] = ()
@@ -148,6 +152,9 @@ class PolicyConfig:
     require_liveness: bool = True
     #: a DSC whose revocation status is unknown (no current CRL for its CSCA) refers
     require_revocation_status: bool = True
+    #: a DSC checked only against a CRL past its next update refers (``crl_stale``), whatever
+    #: ``require_revocation_status`` says; True accepts such a CRL's answer (an explicit lane choice)
+    accept_stale_crl: bool = False
     require_fingerprint_when_enrolled: bool = True
     #: with the back office unreachable the gate cannot know whether fingerprints are enrolled: refer
     #: (``fingerprint_unavailable``). False lets chip and face decide offline: an explicit lane choice.
@@ -246,14 +253,19 @@ def _chip_read(e: Evidence, c: PolicyConfig) -> Verdict:
 def _pa(e: Evidence, c: PolicyConfig) -> Verdict:
     if not e.chip_read:
         return _missing("chip not read: passive authentication not performed")
+    stale = e.crl_stale and e.dsc_revocation is None
     parts = (("passive authentication", e.pa_passed), ("DSC -> CSCA chain", e.csca_chain))
-    if c.require_revocation_status:
+    if stale:  # handled on its own: refers with its own reason unless the lane accepts a stale CRL's answer
+        parts += (("DSC revocation status", True if c.accept_stale_crl else None),)
+    elif c.require_revocation_status:
         parts += (("DSC revocation status", e.dsc_revocation),)
     failed = [n for n, v in parts if v is False]
     if failed or e.dsc_revocation is False:
         why = ", ".join(e.pa_failures) or ", ".join(failed) or "DSC revoked"
         return _fail("passive authentication failed: " + why)
     unknown = [n for n, v in parts if v is None]
+    if unknown == ["DSC revocation status"] and stale:
+        return _missing("the CSCA's CRL is out of date: DSC revocation status not current", ReasonCode.CRL_STALE)
     if unknown:
         return _missing(" and ".join(unknown) + " not verified")
     return _ok()

@@ -102,6 +102,8 @@ class ChipStep:
             step = pa.check(name) if pa is not None and hasattr(pa, "check") else None
             return step.passed if step is not None else None
 
+        revocation = pa.check("dsc_revocation") if pa is not None and hasattr(pa, "check") else None
+        crl_stale = getattr(revocation, "code", "") == "stale_crl"
         groups = tuple((name, res.data_group_verified(name)) for name in REQUIRED_DATA_GROUPS)
         dg2, dg2_error = self._portrait(res)
         aa, ca, mrz = res.check("active_authentication"), res.check("chip_authentication"), res.check("mrz_consistency")
@@ -110,7 +112,8 @@ class ChipStep:
             bool(mrz.passed) and not differences)
         return ChipOutcome(
             read=True, pa_passed=pa_check.passed if pa_check else None, pa_failures=pa_failures,
-            csca_chain=pa_step("dsc_chain"), dsc_revocation=pa_step("dsc_revocation"), data_groups=groups,
+            csca_chain=pa_step("dsc_chain"), dsc_revocation=pa_step("dsc_revocation"), crl_stale=crl_stale,
+            data_groups=groups,
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
             mrz_matches_dg1=matches, mrz_differences=differences or (), dg1_mrz=res.mrz, dg2_image=dg2,

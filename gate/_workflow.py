@@ -185,6 +185,7 @@ class ChipOutcome:
     pa_failures: tuple[str, ...] = ()
     csca_chain: bool | None = None
     dsc_revocation: bool | None = None
+    crl_stale: bool = False  # PA's "stale_crl": the only CRL of the CSCA is past its next update
     data_groups: tuple[tuple[str, bool | None], ...] = ()  # (name, hash verified) of DG1, DG2
     aa_offered: bool | None = None
     aa_passed: bool | None = None
@@ -482,7 +483,7 @@ def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evide
         return replace(ev, chip_read=False, chip_error=why or "chip not read")
     return replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
                    pa_failures=chip.pa_failures, csca_chain=chip.csca_chain, dsc_revocation=chip.dsc_revocation,
-                   data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
+                   crl_stale=chip.crl_stale, data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
                    ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, mrz_matches_dg1=chip.mrz_matches_dg1,
                    mrz_differences=chip.mrz_differences)
 

@@ -168,6 +168,15 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "The automated check is not available at the moment.",
         "zh": "自动核验暂时无法使用。",
     }),
+    "crl_stale": (_OTHER, {  # the verifier's CRL is out of date: a gap of the system, not a doubt about the document
+        "vi": "Danh sách thu hồi chứng thư (CRL) của quốc gia cấp đã quá hạn cập nhật",
+        "en": "The issuing state's certificate revocation list (CRL) is out of date",
+        "zh": "签发国的证书吊销列表（CRL）已过期",
+    }, {
+        "vi": "Hiện chưa thể kiểm tra tự động giấy tờ của bạn.",
+        "en": "Your document cannot be checked automatically at the moment.",
+        "zh": "暂时无法自动核验您的证件。",
+    }),
     "minor": (_OTHER, {
         "vi": "Hành khách chưa thành niên",
         "en": "Traveller is a minor",

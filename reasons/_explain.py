@@ -126,6 +126,8 @@ _DETAILS_VI: tuple[tuple[re.Pattern, _Render], ...] = tuple((re.compile(p), r) f
     (r"chip could not be read", "không đọc được chip"),
     (r"chip not read: passive authentication not performed", "chưa đọc được chip: chưa thực hiện xác thực thụ động"),
     (r"passive authentication failed: (.+)", lambda m: f"xác thực thụ động thất bại: {_parts_vi(m[1])}"),
+    (r"the CSCA's CRL is out of date: DSC revocation status not current",
+     "CRL của CSCA đã quá hạn: chưa có tình trạng thu hồi DSC hiện hành"),
     (r"(.+) not verified", lambda m: f"chưa xác minh {_parts_vi(m[1])}"),
     (r"(.+) differ from the signed hashes", "{1} khác giá trị băm đã ký"),
     (r"(.+) not read and verified against the SOD", "chưa đọc và đối chiếu {1} với SOD"),

@@ -58,6 +58,7 @@ class GateConfig:
     fingerprints: str = "backoffice"
     fingerprint_offline: str = "refer"
     revocation: str = "require"
+    stale_crl: str = "refer"  # "refer" (crl_stale) | "accept" (an explicit relaxation)
     max_watchlist_age_s: float = 6 * 3600
     reader: str | None = None  # PC/SC reader name prefix (None: the first reader)
     camera: str = "0"
@@ -78,6 +79,7 @@ class GateConfig:
         return PolicyConfig(max_watchlist_age_s=float(self.max_watchlist_age_s),
                             require_liveness=self.liveness != "off",
                             require_revocation_status=self.revocation == "require",
+                            accept_stale_crl=self.stale_crl == "accept",
                             require_fingerprint_when_enrolled=self.fingerprints != "off",
                             refer_when_fingerprint_unavailable=self.fingerprint_offline == "refer")
 
@@ -98,6 +100,8 @@ class GateConfig:
             out.append("fingerprint_offline=skip")
         if self.revocation == "accept_unknown":
             out.append("revocation=accept_unknown")
+        if self.stale_crl == "accept":
+            out.append("stale_crl=accept")
         return out
 
 
@@ -112,7 +116,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
         ledger_public_key=settings.ledger_public_key, liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
         fingerprints=settings.gate_fingerprints, fingerprint_offline=settings.gate_fingerprint_offline,
-        revocation=settings.gate_revocation, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
+        revocation=settings.gate_revocation, stale_crl=settings.gate_stale_crl, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
         finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
@@ -139,6 +143,8 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError(f"direction must be entry or exit, not {config.direction!r}")
     if config.liveness_seed is not None and config.env != "dev":
         raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
+    if config.stale_crl not in ("refer", "accept"):
+        raise GateConfigError(f"[gate] stale_crl must be refer or accept, not {config.stale_crl!r}")
     if config.liveness not in ("active", "off"):
         raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
     if config.scanner not in ("auto", "libfprint", "images"):

@@ -10,6 +10,7 @@ import warnings
 from functools import cache
 
 import pytest
+from asn1crypto import cms
 from cryptography.hazmat.primitives import serialization
 
 from emrtd import (
@@ -17,9 +18,12 @@ from emrtd import (
     TrustStore,
     TrustStoreCorrupt,
     VersionedTrustStore,
+    build_sod,
     objects_from_file,
     objects_from_ldif,
+    passive_authentication,
 )
+from emrtd._tlv import encode_tlv, parse_tlv
 from emrtd.sim import IssuerPki
 from tests.conftest import shared_path
 
@@ -208,6 +212,34 @@ def test_status_reports_cscas_crl_freshness_and_the_version():
     [crl] = status["crls"]
     assert crl["status"] == "stale" and crl["fresh"] is False and status["stale_crls"] == 1
     assert store.status(NOW - dt.timedelta(days=45))["crls"][0]["status"] == "fresh"
+
+
+def _sod_without_certificate(pki, dgs):
+    key, cert = _dsc()
+    sod = build_sod(dgs, key, cert, signing_time=NOW - dt.timedelta(days=1))
+    ci = cms.ContentInfo.load(parse_tlv(sod).value)
+    ci["content"]["certificates"] = None
+    return encode_tlv(0x77, ci.dump(force=True)), cert
+
+
+def test_stale_crl_is_a_named_outcome_and_a_pkd_dsc_verifies_a_sod_without_one():
+    ut, _ = _pkis()
+    dgs = {"DG1": b"\x61\x03\x5f\x1f\x00"}
+    sod, cert = _sod_without_certificate(ut, dgs)
+    files = {"EF.SOD": sod, **dgs}
+    stale = VersionedTrustStore()
+    stale.import_objects(objects_from_ldif(pkd_ldif(crl_now=NOW - dt.timedelta(days=60)))[0])
+    res = passive_authentication(files, trust=stale.trust_store())
+    assert res.dsc == cert and res.check("sod_signature").passed and res.chain_verified
+    rev = res.check("dsc_revocation")
+    assert rev.passed is None and rev.code == "stale_crl" and "out of date" in rev.reason
+    fresh = VersionedTrustStore()
+    fresh.import_objects(objects_from_ldif(pkd_ldif())[0])
+    rev = passive_authentication(files, trust=fresh.trust_store()).check("dsc_revocation")
+    assert rev.passed is True and rev.code == "not_revoked"
+    no_dsc = passive_authentication(files, trust=TrustStore([ut.csca_cert]))
+    assert no_dsc.check("sod_signature").passed is False  # the store holds no DSC: nothing to verify with
+    assert passive_authentication(files, trust=TrustStore([ut.csca_cert])).check("dsc_revocation") is None
 
 
 def test_real_master_lists_import_and_round_trip(tmp_path):

@@ -166,7 +166,8 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
     "chip_read": {PASS: {"chip_read": True}, FAIL: {"chip_read": False}, MISSING: {"chip_read": None}},
     "pa": {PASS: {"pa_passed": True}, FAIL: {"pa_passed": False}, MISSING: {"pa_passed": None}},
     "chain": {PASS: {"csca_chain": True}, FAIL: {"csca_chain": False}, MISSING: {"csca_chain": None}},
-    "revocation": {PASS: {"dsc_revocation": True}, FAIL: {"dsc_revocation": False}, MISSING: {"dsc_revocation": None}},
+    "revocation": {PASS: {"dsc_revocation": True}, FAIL: {"dsc_revocation": False}, MISSING: {"dsc_revocation": None},
+                   "stale_crl": {"dsc_revocation": None, "crl_stale": True}},
     "dg1": {PASS: {"dg1": True}, FAIL: {"dg1": False}, MISSING: {"dg1": None}},
     "dg2": {PASS: {"dg2": True}, FAIL: {"dg2": False}, MISSING: {"dg2": None}},
     "aa": {PASS: {"aa_offered": True, "aa_passed": True}, FAIL: {"aa_offered": True, "aa_passed": False},
@@ -203,7 +204,10 @@ RELAXATIONS = {
     "require_liveness": ("liveness", {MISSING}),
     "require_revocation_status": ("revocation", {MISSING}),
     "refer_when_fingerprint_unavailable": ("finger", {"unavailable"}),
+    "accept_stale_crl": ("revocation", {"stale_crl"}),
 }
+#: the value that relaxes (the others relax when False)
+RELAXED_VALUE = {"accept_stale_crl": True}
 
 
 def build(states: dict[str, str]) -> Evidence:
@@ -242,9 +246,11 @@ def test_property_opens_only_when_every_required_check_passed(states):
 @settings(max_examples=1500, deadline=None)
 @given(states=evidence_states, relaxed=st.sets(st.sampled_from(sorted(RELAXATIONS))))
 def test_property_relaxations_accept_only_what_they_name(states, relaxed):
-    cfg = PolicyConfig(**{name: False for name in relaxed})
+    cfg = PolicyConfig(**{name: RELAXED_VALUE.get(name, False) for name in relaxed})
     d = decide(build(states), cfg)
-    accepted = {dim: OK_STATES | (extra if name in relaxed else set()) for name, (dim, extra) in RELAXATIONS.items()}
+    accepted: dict[str, set] = {}
+    for name, (dim, extra) in RELAXATIONS.items():
+        accepted[dim] = accepted.get(dim, set(OK_STATES)) | (extra if name in relaxed else set())
     expected_open = all(s in accepted.get(dim, OK_STATES) for dim, s in states.items())
     assert (d.outcome is Outcome.OPEN) is expected_open, (states, relaxed, d.explain())
 
@@ -257,3 +263,20 @@ def test_each_dimension_alone_decides(dim):
     for state in DIMENSIONS[dim]:
         d = decide(build({**base, dim: state}))
         assert (d.outcome is Outcome.OPEN) is (state in OK_STATES), (dim, state, d.explain())
+
+
+def test_a_stale_crl_refers_with_its_own_reason_unless_the_lane_accepts_it():
+    stale = good(dsc_revocation=None, crl_stale=True)
+    d = decide(stale)
+    assert d.outcome is Outcome.REFER and d.reasons == (ReasonCode.CRL_STALE,)
+    assert d.status("passive_authentication") is CheckStatus.MISSING
+    assert "CRL is out of date" in d.explain()
+    # handled on its own: accepting an unknown revocation status does not accept a stale CRL
+    assert decide(stale, PolicyConfig(require_revocation_status=False)).reasons == (ReasonCode.CRL_STALE,)
+    assert decide(stale, PolicyConfig(accept_stale_crl=True)).outcome is Outcome.OPEN
+    # a DSC on the (stale) CRL is revoked all the same; a stale flag without a missing status changes nothing
+    assert decide(good(dsc_revocation=False, crl_stale=True), PolicyConfig(accept_stale_crl=True)).reasons == (
+        ReasonCode.CHIP_PA_FAILED,)
+    assert decide(good(crl_stale=True)).outcome is Outcome.OPEN
+    # with another PA part unknown as well, the gap is the general one
+    assert ReasonCode.EVIDENCE_MISSING in decide(good(dsc_revocation=None, crl_stale=True, csca_chain=None)).reasons

@@ -163,6 +163,7 @@ def _gate_lines():
              watchlist_age_s=200_000.0),
         dict(document_type=None),
         dict(timed_out_step="face"),
+        dict(chip_read=True, pa_passed=True, csca_chain=True, dsc_revocation=None, crl_stale=True),
     ]
     lines = []
     for v in variants:
