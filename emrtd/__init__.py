@@ -9,12 +9,18 @@ card side); this package never imports it.
 
 # --- document data, passive authentication, PKI (owner: data/PA work) ---
 from emrtd._dg2 import (
+    BiometricDataError,
     BiometricGroup,
     BiometricHeader,
     BiometricTemplate,
     FaceImage,
+    FaceImageDataBlock,
     FingerImage,
+    InvalidImageError,
+    encode_19794_5,
     image_format,
+    parse_19794_5,
+    parse_39794_5,
 )
 from emrtd._ldif import LdifEntry, LdifError, LdifSyntaxError, LdifUnsupported, dump_ldif, parse_ldif
 from emrtd._lds import Dg1, Dg7, Dg11, Dg12, EfCom, LdsError, parse_lds_file
@@ -61,6 +67,8 @@ __all__ = [
     "parse_mrz", "check_mrz", "check_digit", "mrz_information", "bac_key_seed", "transliterate",
     "LdsError", "EfCom", "Dg1", "Dg7", "Dg11", "Dg12", "parse_lds_file",
     "BiometricGroup", "BiometricHeader", "BiometricTemplate", "FaceImage", "FingerImage", "image_format",
+    "FaceImageDataBlock", "BiometricDataError", "InvalidImageError", "parse_19794_5", "encode_19794_5",
+    "parse_39794_5",
     "Sod", "SodError", "SodSignatureError", "LdsSecurityObject", "build_sod",
     "PaCheck", "PassiveAuthResult", "passive_authentication",
     "TrustStore", "TrustError", "CertificateLoadError", "MasterList", "MasterListError", "MasterListSignatureError",

@@ -5,10 +5,12 @@ one Biometric Information Template ``7F60`` per instance: a Biometric Header Tem
 ISO/IEC 7816-11: ``80`` ICAO header version, ``81`` type, ``82`` subtype, ``83`` creation date,
 ``85`` validity, ``86`` creator, ``87`` format owner, ``88`` format type) and the Biometric Data Block:
 ``5F2E`` with an ISO/IEC 19794-5:2005 face record (or 19794-4 finger record), or ``7F2E`` with an
-ISO/IEC 39794-5 face image data block (tagged binary, ``[APPLICATION 5]`` = ``65``).
+ISO/IEC 39794-5 face image data block as the ICAO eMRTD Application Profile encodes it: ``[1]`` around the
+FaceImageDataBlock ``[APPLICATION 5]`` = ``65`` (:mod:`emrtd._dg2_39794`, every field typed).
 
-The images are JPEG or JPEG 2000 (checked by their magic bytes). Encoders are byte-exact with their
-parsers for every field modelled here.
+The images are JPEG or JPEG 2000 (checked by their magic bytes; anything else is an
+:class:`InvalidImageError`). Encoders are byte-exact with their parsers for every field modelled here;
+malformed records raise :class:`BiometricDataError` with a ``reason``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from emrtd._dg2_39794 import (
+    FaceImageDataBlock,
+    ImageDataFormat,
+    ImageInformation2DBlock,
+    ImageRepresentation,
+    ImageRepresentation2DBlock,
+    ImageRepresentationBase,
+    ImageSizeBlock,
+    RepresentationBlock,
+    VersionBlock,
+    decode_bdb,
+    encode_bdb,
+)
 from emrtd._lds import LdsError, unwrap
+from emrtd._tagged import BiometricDataError, InvalidImageError
 from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
 
 __all__ = [
@@ -24,7 +40,13 @@ __all__ = [
     "BiometricTemplate",
     "BiometricGroup",
     "FaceImage",
+    "FaceImageDataBlock",
     "FingerImage",
+    "BiometricDataError",
+    "InvalidImageError",
+    "parse_19794_5",
+    "encode_19794_5",
+    "parse_39794_5",
     "image_format",
     "FORMAT_ISO19794_5",
     "FORMAT_ISO39794_5",
@@ -103,6 +125,9 @@ class FaceImage:
     device_type: int = 0
     quality: int = 0
     version: tuple[int, int] = (3, 2019)  # 39794-5 version block: generation, year
+    #: 39794-5 only: the whole typed FaceImageDataBlock. When set it is what ``encode_39794`` writes
+    #: (every optional field, unknown extensions kept); when None a minimal profile block is built.
+    data_block: FaceImageDataBlock | None = None
 
     def __post_init__(self) -> None:
         if self.image_data_type is None:
@@ -112,7 +137,7 @@ class FaceImage:
             else:
                 code = {"jpeg": 0, "jpeg2000": 1}.get(fmt or "")
             if code is None:
-                raise LdsError("DG2", "the face image is neither JPEG nor JPEG 2000")
+                raise InvalidImageError("DG2", "the face image is neither JPEG nor JPEG 2000")
             object.__setattr__(self, "image_data_type", code)
 
     @property
@@ -134,53 +159,69 @@ class FaceImage:
         )  # fmt: skip
         return info + b"".join(self.feature_points) + image_info + self.image
 
-    # --- ISO/IEC 39794-5 face image data block (tagged binary, IMPLICIT tags) ---
-    def encode_39794(self) -> bytes:
+    # --- ISO/IEC 39794-5 per the ICAO Application Profile ---
+    def to_39794_block(self) -> FaceImageDataBlock:
+        """``data_block``, or the minimal profile block: version, the 2D image, its data format, the
+        face image kind (mrtd) and the image size."""
+        if self.data_block is not None:
+            return self.data_block
+        info = ImageInformation2DBlock(image_data_format=ImageDataFormat(code=self.image_data_type),
+                                       face_image_kind_2d=0, image_size_block=ImageSizeBlock(width=self.width,
+                                                                                             height=self.height))
+        rep2d = ImageRepresentation2DBlock(representation_data_2d=self.image, image_information_2d_block=info)
+        rep = RepresentationBlock(representation_id=0, image_representation=ImageRepresentation(
+            base=ImageRepresentationBase(image_representation_2d_block=rep2d)))
         gen, year = self.version
-        version = encode_tlv(0xA0, encode_tlv(0x80, _int(gen)) + encode_tlv(0x81, _int(year)))
-        info2d = (
-            encode_tlv(0xA0, encode_tlv(0x80, _int(self.image_data_type)))  # imageDataFormat: code
-            + encode_tlv(0xA1, encode_tlv(0xA1, encode_tlv(0x80, b"\x00")))  # faceImageKind2D: mrtd
-            + encode_tlv(0xA7, encode_tlv(0x80, _int(self.width)) + encode_tlv(0x81, _int(self.height)))
-        )  # fmt: skip
-        rep2d = encode_tlv(0x80, self.image) + encode_tlv(0xA1, info2d)
-        image_rep = encode_tlv(0xA1, encode_tlv(0xA0, encode_tlv(0xA0, rep2d)))
-        block = encode_tlv(0x30, encode_tlv(0x80, b"\x00") + image_rep)
-        return encode_tlv(0x65, version + encode_tlv(0xA1, block))
+        return FaceImageDataBlock(version_block=VersionBlock(generation=gen, year=year), representation_blocks=(rep,))
 
+    def encode_39794(self) -> bytes:
+        """The value of DO'7F2E': ``A1 { 65 FaceImageDataBlock }`` (ICAO Application Profile)."""
+        return encode_bdb(self.to_39794_block())
 
-def _int(v: int) -> bytes:
-    """DER INTEGER content (two's complement, minimal)."""
-    return v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True)
-
-
-def _uint(b: bytes) -> int:
-    return int.from_bytes(b, "big", signed=True)
+    @classmethod
+    def from_39794_block(cls, block: FaceImageDataBlock, file: str = "DG2") -> FaceImage:
+        """The face of a decoded block (its 2D image must be JPEG or JPEG 2000)."""
+        rep2d = block.representation.image_2d
+        if rep2d is None:
+            raise BiometricDataError(file, "unsupported", "the ISO/IEC 39794-5 representation is not a 2D image "
+                                                          "(an extension alternative)")
+        _check_image(rep2d.representation_data_2d, file)
+        info = rep2d.image_information_2d_block
+        size = info.image_size_block
+        fmt = info.image_data_format.code
+        if fmt is None:
+            fmt = {"jpeg": 2, "jpeg2000": 3}[image_format(rep2d.representation_data_2d)]
+        v = block.version_block
+        return cls(rep2d.representation_data_2d, size.width if size else 0, size.height if size else 0, "ISO39794",
+                   0, fmt, version=(v.generation, v.year), data_block=block)
 
 
 def _check_image(image: bytes, file: str) -> None:
     if image_format(image) not in ("jpeg", "jpeg2000"):
-        raise LdsError(file, f"the image is neither JPEG nor JPEG 2000 (starts {image[:4].hex()})")
+        raise InvalidImageError(file, f"the image is neither JPEG nor JPEG 2000 (starts {image[:4].hex()})")
 
 
 def parse_19794_5(data: bytes, file: str = "DG2") -> list[FaceImage]:
-    """An ISO/IEC 19794-5:2005 face record: header ``FAC\\0`` ``010\\0`` + record length + count."""
+    """An ISO/IEC 19794-5:2005 Facial Record Data record (a bare record, or the value of DO'5F2E'):
+    header ``FAC\\0`` ``010\\0`` + record length + count, then each face. Malformed records raise
+    :class:`BiometricDataError`; an image that is not JPEG or JPEG 2000 raises :class:`InvalidImageError`."""
     if len(data) < 14 or data[:4] != b"FAC\x00":
-        raise LdsError(file, "face record does not start with 'FAC\\0'")
+        raise BiometricDataError(file, "malformed", "face record does not start with 'FAC\\0'")
     if data[4:8] != b"010\x00":
-        raise LdsError(file, f"face record version {data[4:8]!r} is not 010")
+        raise BiometricDataError(file, "unsupported", f"face record version {data[4:8]!r} is not 010")
     length, count = int.from_bytes(data[8:12], "big"), int.from_bytes(data[12:14], "big")
     if length != len(data):
-        raise LdsError(file, f"face record length {length} differs from its {len(data)} bytes")
+        raise BiometricDataError(file, "truncated" if length > len(data) else "malformed",
+                                 f"face record length {length} differs from its {len(data)} bytes")
     faces, off = [], 14
     for i in range(count):
         if off + 20 > len(data):
-            raise LdsError(file, f"face {i + 1}: truncated facial information")
+            raise BiometricDataError(file, "truncated", f"face {i + 1}: truncated facial information")
         block_len, n_points = int.from_bytes(data[off : off + 4], "big"), int.from_bytes(data[off + 4 : off + 6], "big")
         end = off + block_len
         fp_end = off + 20 + 8 * n_points
         if block_len < 32 + 8 * n_points or end > len(data):
-            raise LdsError(file, f"face {i + 1}: block length {block_len} does not fit the record")
+            raise BiometricDataError(file, "malformed", f"face {i + 1}: block length {block_len} does not fit the record")
         b = data[off:end]
         ii = data[fp_end : fp_end + 12]
         image = data[fp_end + 12 : end]
@@ -193,7 +234,7 @@ def parse_19794_5(data: bytes, file: str = "DG2") -> list[FaceImage]:
         ))  # fmt: skip
         off = end
     if off != len(data):
-        raise LdsError(file, f"{len(data) - off} bytes after the last face")
+        raise BiometricDataError(file, "malformed", f"{len(data) - off} bytes after the last face")
     return faces
 
 
@@ -202,47 +243,9 @@ def encode_19794_5(faces: list[FaceImage]) -> bytes:
     return b"FAC\x00010\x00" + (14 + len(body)).to_bytes(4, "big") + len(faces).to_bytes(2, "big") + body
 
 
-def _children(value: bytes, file: str) -> dict[int, bytes]:
-    try:
-        return dict(iter_tlv(value))
-    except TlvError as e:
-        raise LdsError(file, f"malformed ISO/IEC 39794-5 block: {e}") from e
-
-
 def parse_39794_5(data: bytes, file: str = "DG2") -> list[FaceImage]:
-    """The ISO/IEC 39794-5 FaceImageDataBlock (``65``) inside DO'7F2E'."""
-    try:
-        tag, value, end = read_tlv(data, 0)
-    except TlvError as e:
-        raise LdsError(file, f"ISO/IEC 39794-5 block: {e}") from e
-    if tag != 0x65:
-        raise LdsError(file, f"ISO/IEC 39794-5 block has tag {tag:X}, 65 (FaceImageDataBlock) expected")
-    top = _children(value, file)
-    if 0xA0 not in top or 0xA1 not in top:
-        raise LdsError(file, "FaceImageDataBlock lacks its version or representation blocks")
-    ver = _children(top[0xA0], file)
-    version = (_uint(ver.get(0x80, b"\x00")), _uint(ver.get(0x81, b"\x00")))
-    faces = []
-    try:
-        reps = list(iter_tlv(top[0xA1]))
-    except TlvError as e:
-        raise LdsError(file, f"representation blocks: {e}") from e
-    for _, rep in reps:
-        r = _children(rep, file)
-        try:
-            base = _children(_children(r[0xA1], file)[0xA0], file)[0xA0]
-            rep2d = _children(base, file)
-            image, info = rep2d[0x80], _children(rep2d[0xA1], file)
-            fmt = _uint(_children(info[0xA0], file)[0x80])
-        except KeyError as e:
-            raise LdsError(file, "representation block lacks its 2D image or image information") from e
-        size = _children(info[0xA7], file) if 0xA7 in info else {}
-        _check_image(image, file)
-        faces.append(FaceImage(image, _uint(size.get(0x80, b"\x00")), _uint(size.get(0x81, b"\x00")), "ISO39794",
-                               0, fmt, version=version))
-    if not faces:
-        raise LdsError(file, "no representation block")
-    return faces
+    """The face in the value of DO'7F2E': ``A1 { 65 FaceImageDataBlock }`` (ICAO Application Profile)."""
+    return [FaceImage.from_39794_block(decode_bdb(data), file)]
 
 
 @dataclass(frozen=True)

@@ -73,22 +73,27 @@ def test_dg2_jpeg2000_round_trip(jp2, encoding):
     assert (face.width, face.height, face.encoding) == (w, h, encoding)
     if encoding == "ISO39794":
         assert back.templates[0].constructed and back.templates[0].header.format_type == FORMAT_ISO39794_5
-        assert back.templates[0].data[:1] == b"\x65" and face.image_data_type == 3  # jpeg2000Lossy
+        data7f2e = back.templates[0].data  # ICAO profile: A1 { 65 FaceImageDataBlock }
+        assert data7f2e[:1] == b"\xa1" and read_tlv(data7f2e, 0)[1][:1] == b"\x65" and face.image_data_type == 3
         assert b"\x7f\x2e" in raw
     else:
         assert face.image_data_type == 1 and b"\x5f\x2e" in raw
 
 
 def test_39794_block_layout(sample):
-    """FaceImageDataBlock ::= [APPLICATION 5] { versionBlock [0], representationBlocks [1] { { id [0],
-    imageRepresentation [1] { base [0] { 2D [0] { data [0], imageInformation2DBlock [1] ... }}}}}}."""
+    """DO'7F2E' = [1] { FaceImageDataBlock ::= [APPLICATION 5] { versionBlock [0], representationBlocks [1]
+    { { id [0], imageRepresentation [1] { base [0] { 2D [0] { data [0], imageInformation2DBlock [1] ... }}}}}}}."""
     _, jpeg = sample
-    block = FaceImage(jpeg, 148, 70, "ISO39794").encode_39794()
-    tag, value, _ = read_tlv(block, 0)
+    bdb = FaceImage(jpeg, 148, 70, "ISO39794").encode_39794()
+    tag, inner, _ = read_tlv(bdb, 0)
+    assert tag == 0xA1
+    tag, value, _ = read_tlv(inner, 0)
     assert tag == 0x65 and value[:9] == bytes.fromhex("A007800103810207E3")  # version: generation 3, year 2019
-    face = parse_39794_5(block)[0]
+    face = parse_39794_5(bdb)[0]
     assert face.image == jpeg and face.image_data_type == 2 and face.version == (3, 2019)
-    assert face.encode_39794() == block
+    assert face.encode_39794() == bdb
+    with pytest.raises(LdsError, match="wraps it in"):  # the unwrapped layout this project wrote before
+        parse_39794_5(inner)
 
 
 def test_two_faces_and_header_options(sample):
