@@ -55,7 +55,8 @@ def verify(directory, trust, signer_roots, as_json) -> None:
     mrz = getattr(dg1, "mrz", None)
     valid = result.valid and not parse_errors
     out = {"valid": valid, "files": sorted(files), "mrz": mrz.to_dict() if mrz else None,
-           "passive_authentication": result.to_dict(), "parse_errors": parse_errors}
+           "passive_authentication": result.to_dict(), "parse_errors": parse_errors,
+           "warnings": [w.to_dict() for w in mrz.warnings] if mrz else []}
     if as_json:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
     else:
@@ -65,6 +66,8 @@ def verify(directory, trust, signer_roots, as_json) -> None:
             click.echo(f"  {mark} {c.name}: {c.reason}")
         for name, err in parse_errors.items():
             click.echo(f"  FAIL parse {name}: {err}")
+        for w in out["warnings"]:
+            click.echo(f"  WARN {w['field']}: {w['message']} ({w['warning']})")
     if not valid:
         sys.exit(1)
 

@@ -168,6 +168,8 @@ def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust
         for c in result.checks:
             mark = {True: "ok  ", False: "FAIL", None: "--  "}[c.passed]
             click.echo(f"  {mark} {c.name}" + (f": {c.reason}" if c.reason else ""))
+        for w in result.warnings:  # e.g. DG1's issuing State not a Doc 9303 code: reported, not a failed check
+            click.echo(f"  WARN {w.field}: {w.message} ({w.code})")
     if not result.valid:
         sys.exit(1)
 

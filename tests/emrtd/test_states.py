@@ -112,3 +112,19 @@ def test_the_chip_readers_result_carries_the_warning():
     assert [(w.field, w.code) for w in res.warnings] == [("issuing_state", "unknown_state_code")]
     d = res.to_dict()  # ...but it is reported
     assert d["warnings"] == d["mrz"]["warnings"] and d["warnings"][0]["warning"] == "unknown_state_code"
+
+
+def test_chip_read_and_chip_verify_show_the_warning(tmp_path):
+    from emrtd.sim import issue_document
+    from tests.conftest import shared_path
+
+    photo = next(iter(sorted(shared_path("faces", "lfw-dev").rglob("*.jpg"))))
+    out = issue_document("".join(_mrz(TD3, "UTO", "BOS").split()), photo, aa=None, ca=False).save(tmp_path / "doc")
+    r = CliRunner().invoke(main, ["chip", "verify", str(out), "--trust", str(out / "trust"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert [(w["field"], w["warning"]) for w in json.loads(r.output)["warnings"]] == [("nationality", "unknown_state_code")]
+    r = CliRunner().invoke(main, ["chip", "verify", str(out)])
+    assert r.exit_code == 0 and "WARN nationality: nationality 'BOS'" in r.output
+    lines = _mrz(TD3, "UTO", "BOS").splitlines()
+    r = CliRunner().invoke(main, ["chip", "read", "--reader", f"virtual:{out}", "--mrz", lines[0], "--mrz", lines[1]])
+    assert r.exit_code == 0 and "WARN nationality" in r.output and "unknown_state_code" in r.output, r.output
