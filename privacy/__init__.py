@@ -47,11 +47,30 @@ from privacy._policy import ANCHORS, DEFAULT_POLICIES, Period, RetentionPolicy
 from privacy._retention import CategoryReport, Item, PurgedItem, PurgeReport, RetentionStore
 from privacy._schema import MIGRATIONS
 from privacy._service import Privacy, open_privacy
+from privacy._signed_list import (
+    SIGNED_LIST_FORMAT,
+    SignedList,
+    SignedListBadSignature,
+    SignedListError,
+    SignedListMalformed,
+    SignedListRollback,
+    SignedListUnknownKey,
+    SignedListWrongList,
+    list_key_id,
+    load_public_key,
+    public_key_b64,
+    sign_list,
+    verify_list,
+)
 from privacy._subjects import DataSubjectRequests, media_type
 from privacy._vault import Vault, envelope_key_id
 from privacy._verify_export import LedgerVerification, WitnessFileError, load_witnesses, verify_export
 
 __all__ = [
+    # signed lists (the back office's lists for devices: trust store, ...): privacy/_signed_list.py
+    "SIGNED_LIST_FORMAT", "SignedList", "SignedListError", "SignedListMalformed", "SignedListWrongList",
+    "SignedListUnknownKey", "SignedListBadSignature", "SignedListRollback", "sign_list", "verify_list",
+    "list_key_id", "load_public_key", "public_key_b64",
     "ANCHORS",
     "DEFAULT_POLICIES",
     "MIGRATIONS",
