@@ -255,3 +255,34 @@ def test_chip_authentication_refuses_a_dg14_key_of_no_named_curve():
                           ChipAuthenticationInfo(ca_oid("ECDH", "AES", 128), 1)])  # fmt: skip
     res = perform_chip_authentication(_NoChannel(), dg14)
     assert not res.succeeded and "DG14 unusable" in res.reason and "ec_parameters_unknown_curve" in res.reason
+
+
+def test_real_csca_certificates_with_explicit_parameters_all_map_to_a_named_curve():
+    """The German and Dutch Master Lists: every CSCA key written with explicit parameters equals one of the six
+    curves (all of which occur), so public_key_of loads each with its named curve."""
+    import warnings
+
+    from asn1crypto import cms
+    from cryptography import x509
+
+    from emrtd._sod import _econtent
+    from emrtd._trust import _CscaMasterList
+
+    seen: dict[str, int] = {}
+    for name in ("DE_ML_2026-05-28-08-28-45.ml", "NL_ML_2026-07-22.ml"):
+        ci = cms.ContentInfo.load(shared_path("emrtd", "masterlists", name).read_bytes())
+        for cert in _CscaMasterList.load(_econtent(ci["content"]["encap_content_info"]["content"]))["cert_list"]:
+            params = cert["tbs_certificate"]["subject_public_key_info"]["algorithm"]["parameters"]
+            if getattr(params, "name", None) != "specified":
+                continue
+            curve = named_curve_of(params.chosen)
+            seen[curve.name] = seen.get(curve.name, 0) + 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a few real CSCAs have non-positive serial numbers
+                try:
+                    loaded = x509.load_der_x509_certificate(cert.dump())
+                except ValueError:
+                    continue  # malformed elsewhere (parse_master_list skips these too)
+            assert public_key_of(loaded).curve.name.lower() == curve.name
+    assert set(seen) == set(SIX) and sum(seen.values()) > 250
+
