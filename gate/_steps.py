@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 import emrtd
-from devicelink import BackofficeUnavailable
+from gate._finger import FingerEngine, FingerStep
 from gate._policy import REQUIRED_DATA_GROUPS
-from gate._workflow import ChipOutcome, FaceOutcome, FingerOutcome, Presentation, StepError
+from gate._workflow import ChipOutcome, FaceOutcome, Presentation, StepError
 
 __all__ = ["DocumentStep", "ChipStep", "FaceEngine", "FaceNotAcquired", "FaceStep", "FingerEngine", "FingerStep", "presentation_from_mrz"]
 
@@ -79,17 +79,21 @@ class ChipStep:
     """Read the chip with emrtd: PACE (else BAC), Passive Authentication against ``trust`` (the DSC ->
     CSCA chain included), Chip/Active Authentication against cloning, and the DG1 MRZ against the
     printed one. Every check's outcome goes into the :class:`ChipOutcome` as passed, failed or unknown;
-    the policy decides (a chip hiding its SOD, DG2, DG14 or DG15 never reads as passing)."""
+    the policy decides (a chip hiding its SOD, DG2, DG14 or DG15 never reads as passing).
+    With ``terminal`` (:class:`emrtd.TerminalCredentials`, an inspection system's key and CV certificate chain)
+    Terminal Authentication follows Chip Authentication and DG3's finger images, where the chip grants them and
+    the SOD hashes them, go to the fingerprint step (matched on the device)."""
 
     reader: Any
     trust: Any = None
     card_wait_s: float = 5.0
+    terminal: Any = None
 
     def __call__(self, p: Presentation) -> ChipOutcome:
         try:
             if hasattr(self.reader, "wait_for_card"):
                 self.reader.wait_for_card(self.card_wait_s)
-            res = emrtd.read_document(self.reader, p.access_key, trust=self.trust)
+            res = emrtd.read_document(self.reader, p.access_key, trust=self.trust, terminal=self.terminal)
         except Exception as e:  # noqa: BLE001 - every failure to read is a referral reason, not a crash
             return ChipOutcome(read=False, error=f"{type(e).__name__}: {e}"[:300])
         pa = res.passive_authentication
@@ -117,7 +121,23 @@ class ChipStep:
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
             mrz_matches_dg1=matches, mrz_differences=differences or (), dg1_mrz=res.mrz, dg2_image=dg2,
-            dg2_error=dg2_error, protocol=res.access_protocol)
+            dg2_error=dg2_error, protocol=res.access_protocol, **self._fingers(res))
+
+    @staticmethod
+    def _fingers(res) -> dict[str, Any]:
+        """DG3's finger records where Terminal Authentication opened DG3 and the SOD hashes it, or why not."""
+        ta = res.check("terminal_authentication")
+        out: dict[str, Any] = {"ta_passed": ta.passed if ta is not None else None}
+        if "DG3" in res.files:
+            if res.data_group_verified("DG3") is not True:
+                out["dg3_error"] = "DG3 read but not verified against the SOD"
+            elif "DG3" in res.parse_errors or not res.finger_records:
+                out["dg3_error"] = f"DG3 unreadable: {res.parse_errors.get('DG3', 'no finger record')[:120]}"
+            else:
+                out["dg3_records"] = res.finger_records
+        elif "DG3" in res.unreadable:
+            out["dg3_error"] = f"DG3 not served: {res.unreadable['DG3'][:200]}"
+        return out
 
     @staticmethod
     def _portrait(res) -> tuple[bytes | None, str | None]:
@@ -424,80 +444,3 @@ class FaceStep:
         return FaceOutcome(acquired=True, liveness_passed=live_passed, liveness_reason=why,
                            score=float(result.score), threshold=float(result.threshold),
                            live_image=encode_jpeg(best))
-
-
-@dataclass
-class FingerEngine:
-    """``template(image, dpi)`` -> a probe template (``to_bytes()``: ISO/IEC 19794-2); ``threshold``: the
-    lane's calibrated decision threshold. :meth:`default` uses ``biometrics.finger``; the 1:1 itself runs
-    in the back office, so enrolled templates never reach the gate."""
-
-    template: Callable[[np.ndarray, int], Any]
-    threshold: float
-
-    @classmethod
-    def default(cls, *, threshold: str = "fmr_5e-4") -> FingerEngine:
-        from biometrics import finger
-
-        def template(image, dpi):
-            return finger.FingerprintTemplate(image, dpi=dpi)
-
-        return cls(template, float(finger.THRESHOLDS[threshold]))
-
-
-@dataclass
-class FingerStep:
-    """1:1 against the traveller's enrolment, where there is one: ``remote`` (e.g.
-    :meth:`devicelink.BackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
-    never reach the gate. The scanner is used only when the traveller has fingerprints enrolled. Without
-    ``remote`` the enrolment status is unknown; with the back office unreachable the outcome says so
-    (``unavailable``): the policy refers unless the lane is configured offline-first."""
-
-    scanner: Any
-    engine: FingerEngine
-    remote: Callable[[str, str, list[tuple[int, bytes]]], dict] | None = None
-    captures: int = 1
-    position: int = 2  # right index finger (ISO/IEC 19794-2 finger position code)
-
-    def _probes(self) -> list[tuple[Any, bytes]]:
-        out = []
-        for _ in range(self.captures):
-            cap = self.scanner.capture()
-            tmpl = self.engine.template(cap.image, getattr(cap, "dpi", 500))
-            out.append((tmpl, tmpl.to_bytes() if hasattr(tmpl, "to_bytes") else bytes(tmpl)))
-        return out
-
-    def __call__(self, p: Presentation) -> FingerOutcome:
-        if self.remote is None:
-            return FingerOutcome(enrolled=None, error="no fingerprint enrolment service configured")
-        return self._remote(p)
-
-    def _remote(self, p: Presentation) -> FingerOutcome:
-        """Ask the back office whether fingerprints are enrolled, then send the probe for the 1:1 there.
-        Only a definite answer counts: ``not_enrolled`` / ``no_templates`` (no fingerprints enrolled),
-        ``no_probe`` then ``done`` with a score; anything else (``not_configured``, an unknown answer)
-        leaves the check unknown, and the policy refers."""
-        try:
-            first = self.remote(p.document_number, p.issuing_state, [])
-            answer = first.get("fingerprint_check")
-            if answer in ("not_enrolled", "no_templates"):
-                return FingerOutcome(enrolled=False)
-            if answer != "no_probe":
-                return FingerOutcome(enrolled=None, error=f"back office fingerprint check answered {answer!r}")
-            try:
-                probes = self._probes()
-            except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
-                log.info("fingerprint capture failed: %s", type(e).__name__)
-                return FingerOutcome(enrolled=True, error=f"fingerprint capture failed: {type(e).__name__}")
-            result = self.remote(p.document_number, p.issuing_state, [(self.position, raw) for _, raw in probes])
-        except BackofficeUnavailable as e:
-            log.info("fingerprint check not made: back office unreachable (%s)", type(e).__name__)
-            return FingerOutcome(enrolled=None, unavailable=True)
-        if result.get("fingerprint_check") != "done" or result.get("score") is None or result.get("threshold") is None:
-            return FingerOutcome(enrolled=True, error=f"back office gave no score ({result.get('fingerprint_check')!r})")
-        try:
-            score, theirs = float(result["score"]), float(result["threshold"])
-        except (TypeError, ValueError):
-            return FingerOutcome(enrolled=True, error="back office answered a score that is not a number")
-        # the lane's own calibrated threshold decides; a back office asking for more is heeded, never for less
-        return FingerOutcome(enrolled=True, score=score, threshold=max(float(self.engine.threshold), theirs))

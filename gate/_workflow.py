@@ -196,6 +196,11 @@ class ChipOutcome:
     dg1_mrz: Any = None  # the chip's DG1 MRZ (emrtd.Mrz); trusted only where DG1 verified against the SOD
     dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
     dg2_error: str | None = None  # why there is no chip photo
+    #: EAC: DG3's ISO/IEC 19794-4 finger image records (memory only), read after Terminal Authentication and
+    #: hash-verified against the SOD; ``dg3_error`` says why there are none (no TA, not granted, not verified)
+    dg3_records: tuple[bytes, ...] = ()
+    dg3_error: str | None = None
+    ta_passed: bool | None = None  # Terminal Authentication: None not performed
     protocol: str | None = None  # "PACE" | "BAC"
 
 
@@ -219,6 +224,7 @@ class FingerOutcome:
     threshold: float | None = None
     unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
     error: str | None = None  # why an enrolled traveller's fingerprints could not be verified
+    source: str | None = None  # "chip": matched on the device against DG3 (EAC); "backoffice": 1:1 there
 
 
 class Door(Protocol):
@@ -364,8 +370,8 @@ class GateWorkflow:
                 else:
                     face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
                     ev = _with_face(ev, face, why)
-                    finger, why = self._gather(GateState.FINGER, lambda: self.steps.finger(presentation), timings,
-                                               states)
+                    finger, why = self._gather(GateState.FINGER, lambda: _finger(self.steps.finger, presentation, chip),
+                                               timings, states)
                     ev = _with_finger(ev, finger, why)
         except TimeoutError as e:
             ev = replace(ev, timed_out_step=str(e))
@@ -466,6 +472,11 @@ class GateWorkflow:
         if chip is not None and chip.dg2_image:
             body["chip_image"] = b64(chip.dg2_image)
         return body
+
+
+def _finger(step: Callable[..., FingerOutcome], p: Presentation, chip: ChipOutcome) -> FingerOutcome:
+    """The fingerprint step, handed the chip's outcome where it uses it (DG3 matched on the device)."""
+    return step(p, chip) if getattr(step, "uses_chip", False) else step(p)
 
 
 def _chip_presentation(chip: ChipOutcome | None) -> list[Presentation]:

@@ -98,6 +98,10 @@ class Settings:
     #: "auto" (images when finger_dir is set; none with fingerprints = "off"; else libfprint)
     gate_scanner: str = "auto"
     gate_scanner_device: str = ""  # libfprint: a driver id ("elan", ...) or device id; "" the first imaging sensor
+    #: Extended Access Control: the inspection system's private key (PEM) and its CV certificate chain (DV then IS,
+    #: concatenated), issued under the CVCAs of the states whose DG3 fingerprints the gate matches on the device
+    gate_eac_key: Path | None = None
+    gate_eac_chain: Path | None = None
     gate_liveness: str = "active"  # "active" (blink + turn challenge) | "off" (an explicit relaxation)
     gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)

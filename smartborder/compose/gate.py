@@ -69,6 +69,10 @@ class GateConfig:
     #: set; no scanner with fingerprints = "off"; else libfprint); ``scanner_device`` names a libfprint driver
     scanner: str = "auto"
     scanner_device: str = ""
+    #: EAC: the inspection system's key and CV certificate chain (DV, IS); with both, Terminal Authentication
+    #: follows Chip Authentication and a chip's DG3 fingers are matched on the device (offline)
+    eac_key: Path | None = None
+    eac_chain: Path | None = None
     sync_interval_s: float = 30.0
     face_threshold: str = "fmr_5e-4"
 
@@ -121,6 +125,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
         finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
         sync_interval_s=float(settings.gate_sync_interval_s))
+    values.update(eac_key=settings.gate_eac_key, eac_chain=settings.gate_eac_chain)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is None:
         raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
@@ -147,6 +152,9 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError(f"[gate] stale_crl must be refer or accept, not {config.stale_crl!r}")
     if config.liveness not in ("active", "off"):
         raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    if (config.eac_key is None) != (config.eac_chain is None):
+        raise GateConfigError("[gate] eac_key and eac_chain go together: the inspection system's key and its CV "
+                              "certificate chain (or neither: no Extended Access Control, DG3 is not read)")
     if config.scanner not in ("auto", "libfprint", "images"):
         raise GateConfigError(f"[gate] scanner must be libfprint, images or auto, not {config.scanner!r}")
     if config.ledger_public_key:
@@ -309,6 +317,26 @@ def _face_engine(config: GateConfig):
     return engine
 
 
+def terminal_credentials(config: GateConfig):
+    """The inspection system's EAC credentials of ``[gate] eac_key`` / ``eac_chain`` (None when not configured);
+    an unreadable or mismatched pair is a :class:`GateConfigError`, certificates out of force a warning (the chips
+    refuse them: DG3 is not read and enrolled travellers go to the back office path)."""
+    import datetime as dt
+
+    import emrtd
+
+    if config.eac_key is None or config.eac_chain is None:
+        return None
+    try:
+        terminal = emrtd.TerminalCredentials.load(config.eac_key, config.eac_chain)
+    except emrtd.TerminalCredentialsError as e:
+        raise GateConfigError(f"[gate] eac_key / eac_chain: {e}") from e
+    stale = terminal.expired(dt.date.today())
+    if stale:
+        log.warning("gate %s: EAC certificates not in force: %s", config.gate_id, "; ".join(stale))
+    return terminal
+
+
 def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, clock=None,
                face_engine: Any = None, finger_engine: Any = None, trust: Any = None) -> Gate:
     """The gate's object graph: trust store, sealed store, steps over the devices, policy, workflow.
@@ -340,13 +368,14 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     store = GateStore(config.db_path, sealer=gate_sealer(config), **kw)
     if client is not None and getattr(client, "on_ledger_head", False) is None:
         client.on_ledger_head = store.outbox.keep_ledger_head  # every head kept as it arrives (the witnesses)
+    terminal = terminal_credentials(config)
     finger_engine = finger_engine or FingerEngine.default()
     finger = FingerStep(devices.scanner, finger_engine,
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
     face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display)
     steps = GateSteps(document=DocumentStep(mrz_source=devices.mrz_source, page_camera=devices.page_camera,
                                             qr_source=devices.qr_source),
-                      chip=ChipStep(devices.reader, trust), face=face, finger=finger,
+                      chip=ChipStep(devices.reader, trust, terminal=terminal), face=face, finger=finger,
                       watchlist=LocalWatchlist(store))
     if devices.persons_in_lane is not None:
         steps.persons_in_lane = devices.persons_in_lane

@@ -1,0 +1,135 @@
+"""The gate's fingerprint step: 1:1 against the traveller's enrolment in the back office, or, where the chip
+opened DG3 to the gate's Terminal Authentication (EAC), against the chip's own finger images on the device.
+
+Port: fingerprint scanner ``capture() -> FingerCapture(image, dpi)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from devicelink import BackofficeUnavailable
+from gate._workflow import ChipOutcome, FingerOutcome, Presentation
+
+__all__ = ["FingerEngine", "FingerStep"]
+
+log = logging.getLogger("smartborder.gate")
+
+
+@dataclass
+class FingerEngine:
+    """``template(image, dpi)`` -> a probe template (``to_bytes()``: ISO/IEC 19794-2); ``threshold``: the
+    lane's calibrated decision threshold. :meth:`default` uses ``biometrics.finger``; for enrolled travellers
+    the 1:1 runs in the back office, so enrolled templates never reach the gate. For a chip's DG3 (EAC) it runs
+    here: ``references(record)`` -> [(finger position, template)] of an ISO/IEC 19794-4 record (WSQ included)
+    and ``compare(probe, reference)`` -> score, at the same ``threshold``."""
+
+    template: Callable[[np.ndarray, int], Any]
+    threshold: float
+    references: Callable[[bytes], list[tuple[int, Any]]] | None = None
+    compare: Callable[[Any, Any], float] | None = None
+
+    @classmethod
+    def default(cls, *, threshold: str = "fmr_5e-4") -> FingerEngine:
+        from biometrics import finger
+
+        def template(image, dpi):
+            return finger.FingerprintTemplate(image, dpi=dpi)
+
+        def references(record):
+            return [(view.position, finger.FingerprintTemplate(view.image, dpi=view.ppi))
+                    for view in finger.read_finger_image_record(record)]
+
+        def compare(probe, reference):
+            return float(finger.FingerprintMatcher(probe).match(reference))
+
+        return cls(template, float(finger.THRESHOLDS[threshold]), references, compare)
+
+
+@dataclass
+class FingerStep:
+    """1:1 against the traveller's enrolment, where there is one: ``remote`` (e.g.
+    :meth:`devicelink.BackofficeClient.verify_fingers`) compares in the back office, so enrolled templates
+    never reach the gate. The scanner is used only when the traveller has fingerprints enrolled. Without
+    ``remote`` the enrolment status is unknown; with the back office unreachable the outcome says so
+    (``unavailable``): the policy refers unless the lane is configured offline-first.
+
+    A chip that opened DG3 to the gate's Terminal Authentication (:attr:`ChipOutcome.dg3_records`, hash-verified)
+    holds the traveller's fingers: the live finger is compared with them here, on the device, with no back office
+    (the DG3 view of the same finger position, else every view); the lane's threshold decides."""
+
+    uses_chip: ClassVar[bool] = True  # the workflow hands in the chip's outcome
+    scanner: Any
+    engine: FingerEngine
+    remote: Callable[[str, str, list[tuple[int, bytes]]], dict] | None = None
+    captures: int = 1
+    position: int = 2  # right index finger (ISO/IEC 19794-2 finger position code)
+
+    def _probes(self) -> list[tuple[Any, bytes]]:
+        out = []
+        for _ in range(self.captures):
+            cap = self.scanner.capture()
+            tmpl = self.engine.template(cap.image, getattr(cap, "dpi", 500))
+            out.append((tmpl, tmpl.to_bytes() if hasattr(tmpl, "to_bytes") else bytes(tmpl)))
+        return out
+
+    def __call__(self, p: Presentation, chip: ChipOutcome | None = None) -> FingerOutcome:
+        if (chip is not None and chip.dg3_records and self.scanner is not None
+                and self.engine.references is not None and self.engine.compare is not None):
+            return self._on_device(chip)
+        if self.remote is None:
+            return FingerOutcome(enrolled=None, error="no fingerprint enrolment service configured")
+        return self._remote(p)
+
+    def _on_device(self, chip: ChipOutcome) -> FingerOutcome:
+        """1:1 of the live finger against DG3 (EAC), on the device: fail closed on an unusable DG3 or capture."""
+        try:
+            refs = [ref for record in chip.dg3_records for ref in self.engine.references(record)]
+        except Exception as e:  # noqa: BLE001 - a DG3 the chip signed but nobody can decode: referred, named
+            return FingerOutcome(enrolled=True, source="chip", error=f"DG3 finger images unusable: {type(e).__name__}")
+        if not refs:
+            return FingerOutcome(enrolled=True, source="chip", error="DG3 holds no finger image")
+        same = [t for position, t in refs if position == self.position] or [t for _, t in refs]
+        try:
+            probes = self._probes()
+        except Exception as e:  # noqa: BLE001 - the scanner or extractor failed
+            log.info("fingerprint capture failed: %s", type(e).__name__)
+            return FingerOutcome(enrolled=True, source="chip", error=f"fingerprint capture failed: {type(e).__name__}")
+        score = max(self.engine.compare(probe, ref) for probe, _ in probes for ref in same)
+        return FingerOutcome(enrolled=True, score=float(score), threshold=float(self.engine.threshold), source="chip")
+
+    def _remote(self, p: Presentation) -> FingerOutcome:
+        """Ask the back office whether fingerprints are enrolled, then send the probe for the 1:1 there.
+        Only a definite answer counts: ``not_enrolled`` / ``no_templates`` (no fingerprints enrolled),
+        ``no_probe`` then ``done`` with a score; anything else (``not_configured``, an unknown answer)
+        leaves the check unknown, and the policy refers."""
+        try:
+            first = self.remote(p.document_number, p.issuing_state, [])
+            answer = first.get("fingerprint_check")
+            if answer in ("not_enrolled", "no_templates"):
+                return FingerOutcome(enrolled=False)
+            if answer != "no_probe":
+                return FingerOutcome(enrolled=None, error=f"back office fingerprint check answered {answer!r}")
+            try:
+                probes = self._probes()
+            except Exception as e:  # noqa: BLE001 - the scanner or extractor failed for an enrolled traveller
+                log.info("fingerprint capture failed: %s", type(e).__name__)
+                return FingerOutcome(enrolled=True, error=f"fingerprint capture failed: {type(e).__name__}")
+            result = self.remote(p.document_number, p.issuing_state, [(self.position, raw) for _, raw in probes])
+        except BackofficeUnavailable as e:
+            log.info("fingerprint check not made: back office unreachable (%s)", type(e).__name__)
+            return FingerOutcome(enrolled=None, unavailable=True)
+        if result.get("fingerprint_check") != "done" or result.get("score") is None or result.get("threshold") is None:
+            return FingerOutcome(enrolled=True, error=f"back office gave no score ({result.get('fingerprint_check')!r})")
+        try:
+            score, theirs = float(result["score"]), float(result["threshold"])
+        except (TypeError, ValueError):
+            return FingerOutcome(enrolled=True, error="back office answered a score that is not a number")
+        # the lane's own calibrated threshold decides; a back office asking for more is heeded, never for less
+        return FingerOutcome(enrolled=True, score=score, threshold=max(float(self.engine.threshold), theirs),
+                             source="backoffice")

@@ -1,0 +1,133 @@
+"""A gate with Extended Access Control matches a live finger against the chip's DG3 on the device, offline.
+
+Built through the deployment's composition (``gate_config`` from settings naming the inspection system's key
+and CV certificate chain, ``build_gate``); the chip is a virtual passport issued with a test CVCA/DV/IS
+hierarchy and two FVC fingers in DG3 (impression 1 of fingers 101 and 102, WSQ in ISO/IEC 19794-4); the live
+finger comes from the scanner port (images, or libfprint's virtual sensor). Impression 2 of the same finger
+opens; another finger refers with ``fingerprint_mismatch``. Without EAC, or with a terminal the chip refuses,
+DG3 stays closed and the offline gate refers as before (the back-office path kept for enrolled travellers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices import ImageFingerprintScanner, load_gray
+from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
+from emrtd.sim import EacPki, IssuerPki, issue_document
+from gate import StepTimeouts
+from smartborder.compose.gate import GateConfigError, GateDevices, build_gate, gate_config
+from smartborder.settings import load_settings
+from tests.conftest import shared_path
+from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, Cam, photo_png, td3
+
+
+@pytest.fixture(scope="module")
+def fvc():
+    return shared_path("fingerprints", "fvc2002_DB1")
+
+
+@pytest.fixture(scope="module")
+def eac():
+    return EacPki.make("VN")
+
+
+@pytest.fixture(scope="module")
+def passport(fvc, eac):
+    from biometrics.finger import finger_image_record
+
+    dg3 = finger_image_record([(2, load_gray(fvc / "101_1.tif")), (7, load_gray(fvc / "102_1.tif"))],
+                              compression="wsq")
+    return issue_document(td3("C7654321", "900315", EXPIRY), photo_png(), eac=eac, dg3=[dg3], pki=IssuerPki.make("VN"))
+
+
+def lane(tmp_path, doc, scanner, terminal=None, **settings_over):
+    """A gate from settings (offline: no back-office credential) on simulated reader, camera and door."""
+    doc.save(tmp_path / "doc")  # its trust/ holds the issuer's CSCA and CRL, as a gate's trust store would
+    if terminal is not None:
+        terminal.save(tmp_path / "is.pem", tmp_path / "chain.cvcert")
+        settings_over.update(gate_eac_key=tmp_path / "is.pem", gate_eac_chain=tmp_path / "chain.cvcert")
+    settings = load_settings(environ={}, data_dir=tmp_path / "data", key_dir=tmp_path / "keys",
+                             gate_trust=tmp_path / "doc" / "trust", gate_liveness="off", **settings_over)
+    config = gate_config(settings, db_path=None)
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    devices = GateDevices(reader=reader, camera=Cam(True), door=LoggingDoor(), mrz_source=mrz, scanner=scanner)
+    gate = build_gate(config, devices, face_engine=ENGINE)  # the face engine is the stand-in; fingers are real
+    gate.workflow.timeouts = StepTimeouts(chip=30, face=20, finger=60)
+    gate.store.apply_watchlist_changes([], 1)
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    return gate
+
+
+def serve(tmp_path, doc, scanner, terminal=None, **kw):
+    gate = lane(tmp_path, doc, scanner, terminal, **kw)
+    try:
+        return gate.workflow.process()
+    finally:
+        gate.close()
+
+
+def test_a_matching_live_finger_opens_offline(tmp_path, fvc, eac, passport):
+    scanner = ImageFingerprintScanner(fvc / "101_2.tif")
+    r = serve(tmp_path, passport, scanner, eac.terminal())
+    assert r.opened, r.decision.explain()
+    assert r.decision.status("fingerprint_match") == "passed" and scanner.captures == 1
+
+
+def test_another_finger_refers_with_fingerprint_mismatch(tmp_path, fvc, eac, passport):
+    r = serve(tmp_path, passport, ImageFingerprintScanner(fvc / "103_2.tif"), eac.terminal())
+    assert not r.opened and r.decision.reasons == ("fingerprint_mismatch",), r.decision.explain()
+    assert "below threshold" in r.decision.explain()
+
+
+@pytest.mark.parametrize("kind", ["no_eac", "forged", "expired", "no_dg3_right"])
+def test_without_dg3_the_offline_gate_refers_as_before(tmp_path, fvc, eac, passport, kind):
+    scanner = ImageFingerprintScanner(fvc / "101_2.tif")
+    terminal = {"no_eac": None, "forged": eac.terminal(forged=True), "expired": eac.terminal(expired=True),
+                "no_dg3_right": eac.terminal(rights=0x02)}[kind]
+    r = serve(tmp_path, passport, scanner, terminal)
+    assert not r.opened and scanner.captures == 0  # no DG3: nothing to match on the device
+    assert r.decision.status("fingerprint_match") == "missing", r.decision.explain()
+    assert "no fingerprint enrolment service configured" in r.decision.explain()
+
+
+def test_the_chip_step_names_why_dg3_is_closed(tmp_path, fvc, eac, passport):
+    gate = lane(tmp_path, passport, ImageFingerprintScanner(fvc / "101_2.tif"), eac.terminal(forged=True))
+    try:
+        p = gate.workflow.steps.document()
+        chip = gate.workflow.steps.chip(p)
+    finally:
+        gate.close()
+    assert chip.ta_passed is False and chip.dg3_records == ()
+    assert "Terminal Authentication failed" in chip.dg3_error and "UTISGATE" not in chip.dg3_error
+    assert "VNISGATE00001" in chip.dg3_error
+
+
+def test_eac_settings_go_together_and_a_bad_chain_is_named(tmp_path, eac, passport):
+    passport.save(tmp_path / "doc")
+    base = dict(environ={}, data_dir=tmp_path / "data", key_dir=tmp_path / "keys", gate_trust=tmp_path / "doc" / "trust")
+    eac.terminal().save(tmp_path / "is.pem", tmp_path / "chain.cvcert")
+    with pytest.raises(GateConfigError, match="eac_key and eac_chain go together"):
+        gate_config(load_settings(gate_eac_key=tmp_path / "is.pem", **base))
+    (tmp_path / "cut.cvcert").write_bytes((tmp_path / "chain.cvcert").read_bytes()[:50])
+    config = gate_config(load_settings(gate_eac_key=tmp_path / "is.pem", gate_eac_chain=tmp_path / "cut.cvcert",
+                                       **base), db_path=None)
+    devices = GateDevices(reader=SimulatedReader(), camera=Cam(True), door=LoggingDoor())
+    with pytest.raises(GateConfigError, match="eac_chain.*truncated"):
+        build_gate(config, devices, face_engine=ENGINE)
+
+
+def test_the_live_finger_through_libfprint(tmp_path, fvc, eac, passport, sensor):
+    from devices import LibfprintScanner
+
+    scanner = LibfprintScanner(None, retries=2, on_finger_needed=sensor.finger_needed)
+    sensor.queue_image(load_gray(fvc / "101_2.tif"))
+    sensor.queue_image(load_gray(fvc / "103_2.tif"))
+    try:
+        opened = serve(tmp_path / "a", passport, scanner, eac.terminal())
+        refused = serve(tmp_path / "b", passport, scanner, eac.terminal())
+    finally:
+        scanner.close()
+    assert opened.opened, opened.decision.explain()
+    assert refused.decision.reasons == ("fingerprint_mismatch",), refused.decision.explain()
+    assert sensor.sent == ["image 388x374", "image 388x374"]
