@@ -144,6 +144,23 @@ class FaceImage:
     def format(self) -> str | None:
         return image_format(self.image)
 
+    def to_dict(self) -> dict:
+        """A JSON-friendly view: the image (format, bytes) and the record's fields; a 39794-5 face gives
+        its whole FaceImageDataBlock under the ASN.1 component names."""
+        out = {"encoding": self.encoding, "image_format": self.format, "image_bytes": len(self.image),
+               "width": self.width or None, "height": self.height or None,  # None: not recorded
+               "image_data_type": self.image_data_type}
+        if self.encoding == "ISO39794":
+            out["face_image_data_block"] = self.to_39794_block().to_dict()
+            return out
+        return out | {
+            "face_image_type": self.face_image_type, "gender": self.gender, "eye_colour": self.eye_colour,
+            "hair_colour": self.hair_colour, "property_mask": self.property_mask, "expression": self.expression,
+            "pose_angle": list(self.pose_angle), "pose_angle_uncertainty": list(self.pose_angle_uncertainty),
+            "feature_points": [p.hex() for p in self.feature_points], "colour_space": self.colour_space,
+            "source_type": self.source_type, "device_type": self.device_type, "quality": self.quality,
+        }  # fmt: skip
+
     # --- ISO/IEC 19794-5:2005 facial record data block (§5.5-5.7) ---
     def encode_19794_block(self) -> bytes:
         info = (

@@ -123,11 +123,15 @@ def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = P
 
 
 def _dg2(jp2: bytes, width: int, height: int, encoding: str = "ISO19794") -> bytes:
-    """DG2 with one full-frontal face in the CBEFF template (Part 10 §4.7.2): ISO/IEC 19794-5 or 39794-5."""
+    """DG2 with one full-frontal face in the CBEFF template (Part 10 §4.7.2): ISO/IEC 19794-5 in DO'5F2E', or
+    39794-5 as the ICAO eMRTD Application Profile encodes it, DO'7F2E' = [1] { FaceImageDataBlock } with the
+    version, the 2D image, its data format, the face image kind (mrtd) and the image size."""
+    if encoding not in ("ISO19794", "ISO39794"):
+        raise IssuerError(f"unknown DG2 encoding {encoding!r}; ISO19794 or ISO39794")
     return BiometricGroup.dg2([FaceImage(jp2, width, height, encoding)], encoding=encoding).encode()
 
 
-def sample_dg2() -> bytes:
+def sample_dg2(encoding: str = "ISO19794") -> bytes:
     """An ~18 KB DG2 made from a synthetic face-like picture (for benchmarks and tests)."""
     from PIL import Image, ImageDraw
 
@@ -140,7 +144,7 @@ def sample_dg2() -> bytes:
     noise = Image.effect_noise((480, 600), 40).convert("RGB")
     im = Image.blend(im, noise, 0.25)
     jp2, w, h = encode_face_jp2(im, max_bytes=19_000, size=(480, 600))
-    return _dg2(jp2, w, h)
+    return _dg2(jp2, w, h, encoding)
 
 
 def background_photo(size: tuple[int, int] = PORTRAIT_SIZE):
@@ -293,7 +297,8 @@ def issue_document(
     ``aa`` is ``"rsa"`` (ISO/IEC 9796-2, 1024-bit... 2048-bit key), ``"ec"`` (ECDSA P-256) or None;
     ``ca`` adds a brainpoolP256r1 Chip Authentication key with AES-128 in DG14.
     ``pki`` is a :class:`IssuerPki` (made when None; reuse one to share a CSCA across documents).
-    ``dg2_encoding`` is ``"ISO19794"`` (19794-5 in DO'5F2E') or ``"ISO39794"`` (39794-5 in DO'7F2E');
+    ``dg2_encoding`` is ``"ISO19794"`` (19794-5 in DO'5F2E', the default: what passports in circulation
+    carry) or ``"ISO39794"`` (39794-5 per the ICAO eMRTD Application Profile in DO'7F2E');
     ``sod_version`` 1 adds the LDS version info to the LDSSecurityObject.
     ``eac`` (an :class:`emrtd.sim.EacPki`) makes a chip that trusts its CVCA and serves DG3 (the ISO/IEC
     19794-4 finger image records ``dg3``, opaque here) and DG4 (a minimal iris record) only after Terminal

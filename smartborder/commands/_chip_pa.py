@@ -74,23 +74,68 @@ def verify(directory, trust, signer_roots, as_json) -> None:
 
 @click.command()
 @click.argument("dg2", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="Output image; the suffix picks the format (.png, .jpg, .jp2).")
-def photo(dg2, out) -> None:
-    """Extract the face image of a DG2 file (ISO/IEC 19794-5 or 39794-5; JPEG or JPEG 2000)."""
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the (first) face image here; the suffix picks the format (.png, .jpg, .jp2).")
+@click.option("--json", "as_json", is_flag=True, help="Print the decoded DG2 as JSON.")
+def photo(dg2, out, as_json) -> None:
+    """Decode and show a DG2 file (ISO/IEC 19794-5, or 39794-5 per the ICAO eMRTD Application Profile, every
+    field) or a bare ISO/IEC 19794-5 face record; --out extracts the face image (JPEG or JPEG 2000)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
-    from emrtd import BiometricGroup, LdsError
+    from emrtd import BiometricGroup, LdsError, parse_19794_5
 
+    data = Path(dg2).read_bytes()
     try:
-        image = BiometricGroup.parse_dg2(Path(dg2).read_bytes()).face_image
+        if data[:4] == b"FAC\x00":  # a bare Facial Record Data record, not a DG2 file
+            container, formats, faces = "ISO/IEC 19794-5 record", [None], parse_19794_5(data, "face record")
+        else:
+            group = BiometricGroup.parse_dg2(data)
+            container, faces = "DG2", group.faces
+            formats = [t.header.format_type for t in group.templates]
     except LdsError as e:
-        raise click.ClickException(str(e)) from e
-    target = Path(out)
-    try:
-        Image.open(io.BytesIO(image)).save(target)
-    except (OSError, UnidentifiedImageError, ValueError) as e:
-        raise click.ClickException(f"cannot convert the face image: {e}") from e
-    click.echo(f"wrote {target} from a {len(image)}-byte face image")
+        reason = getattr(e, "reason", None)
+        raise click.ClickException(f"{e}" + (f" [{reason}]" if reason else "")) from e
+    shown = []
+    for face, fmt in zip(faces, formats, strict=True):
+        d = face.to_dict()
+        d["cbeff_format_type"] = None if fmt is None else f"{fmt:04X}"
+        try:
+            d["decoded_size"] = list(Image.open(io.BytesIO(face.image)).size)
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            d["decoded_size"], d["decode_error"] = None, str(e)
+        shown.append(d)
+    if out:
+        target = Path(out)
+        try:
+            Image.open(io.BytesIO(faces[0].image)).save(target)
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise click.ClickException(f"cannot convert the face image: {e}") from e
+    if as_json:
+        click.echo(json.dumps({"file": str(dg2), "container": container, "faces": shown, "out": out}, indent=2))
+        return
+    click.echo(f"{dg2}: {container}, {len(faces)} face(s)")
+    for n, d in enumerate(shown, 1):
+        size = "x".join(map(str, d["decoded_size"])) if d["decoded_size"] else "undecodable"
+        enc = {"ISO19794": "ISO/IEC 19794-5", "ISO39794": "ISO/IEC 39794-5 (ICAO profile)"}[d["encoding"]]
+        click.echo(f"face {n}: {enc}, {d['image_format']}, {d['image_bytes']} bytes, {size}")
+        fields = {k: v for k, v in d.items() if k not in ("encoding", "image_format", "image_bytes", "decoded_size")}
+        _show(fields, 1)
+    if out:
+        click.echo(f"wrote {out} from a {len(faces[0].image)}-byte face image")
+
+
+def _show(value, depth: int) -> None:
+    """Nested dicts and lists as indented ``key: value`` lines."""
+    pad = "  " * depth
+    items = value.items() if isinstance(value, dict) else ((f"[{i}]", v) for i, v in enumerate(value))
+    for k, v in items:
+        if isinstance(v, dict | list) and v and any(isinstance(x, dict | list) for x in
+                                                      (v.values() if isinstance(v, dict) else v)):
+            click.echo(f"{pad}{k}:")
+            _show(v, depth + 1)
+        elif isinstance(v, dict):
+            click.echo(f"{pad}{k}: " + ", ".join(f"{a}={b}" for a, b in v.items()))
+        else:
+            click.echo(f"{pad}{k}: {v}")

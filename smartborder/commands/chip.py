@@ -31,20 +31,23 @@ def chip() -> None:
 @click.option("--faults", default="", help="Comma-separated faults: tampered_dg, bad_sod_signature, expired_dsc, "
               "revoked_dsc, unknown_csca, clone_aa, clone_ca, mrz_mismatch, no_sod, no_dg2, dg2_no_face, "
               "hidden_dg14_dg15.")
+@click.option("--dg2-encoding", type=click.Choice(["ISO19794", "ISO39794"]), default="ISO19794", show_default=True,
+              help="DG2 face record: ISO/IEC 19794-5 (DO'5F2E') or 39794-5 per the ICAO profile (DO'7F2E').")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, as_json) -> None:
+def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, dg2_encoding, as_json) -> None:
     """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""
     from emrtd.sim import IssuerError, issue_document
 
     fault_list = [f.strip() for f in faults.split(",") if f.strip()]
     try:
         doc = issue_document(_mrz_text(mrz), photo, can=can, bac=bac, pace=pace, aa=None if aa == "none" else aa,
-                             ca=ca, faults=fault_list)
+                             ca=ca, faults=fault_list, dg2_encoding=dg2_encoding)
         path = doc.save(out)
     except IssuerError as e:
         raise click.ClickException(str(e)) from e
     summary = {"out": str(path), "document_type": doc.document_type, "files": {k: len(v) for k, v in doc.files.items()},
                "faults": list(doc.faults), "can": doc.can, "bac": doc.bac, "pace": "EF.CardAccess" in doc.files,
+               "dg2_encoding": dg2_encoding,
                "trust_anchor": str(path / "trust" / "csca.pem")}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
