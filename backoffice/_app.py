@@ -309,11 +309,17 @@ def create_app(config: BackofficeConfig, *, store: Store | None = None, privacy=
     from backoffice._calls import CallService
 
     ctx.calls = CallService(store, metrics)  # officer calls from gates and kiosks
+    from backoffice._trust_feed import SIGNING_KEY_NAME, TrustFeed
+
+    def signed_list_key():  # the vault's Ed25519 signed-list key (created on first use, kept wrapped)
+        return ctx.privacy.vault.signing_key(SIGNING_KEY_NAME)
+
+    ctx.trust = TrustFeed(config.trust_store_dir, store, signed_list_key)  # the signed trust store for gates
 
     app = FastAPI(title="Smart border back office", version="1.0.0", description=DESCRIPTION,
                   docs_url="/docs" if config.dev else None, redoc_url=None,
                   openapi_tags=[{"name": n} for n in ("auth", "admin", "watchlist", "devices", "exceptions",
-                                                      "enrolments", "calls", "privacy", "ops")])
+                                                      "enrolments", "calls", "privacy", "trust", "ops")])
     app.state.ctx = ctx
     install_openapi(app)
     _install_handlers(app)

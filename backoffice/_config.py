@@ -56,6 +56,9 @@ class BackofficeConfig:
     #: four-eyes: a supervisor's single-entry watchlist change waits until a second supervisor approves it
     watchlist_four_eyes: bool = False
     changes_page_limit: int = 5000
+    #: the versioned trust store (``smartborder trust import``) served, signed, to gates at
+    #: ``GET /api/v1/trust-store``; None: no trust store is distributed (404)
+    trust_store_dir: Path | None = None
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
 

@@ -24,4 +24,5 @@ class Context:
     records: Any = None  # backoffice._records.Records (exceptions, events, enrolments)
     privacy: Any = None  # backoffice._privacy.PrivacyGateway
     calls: Any = None  # backoffice._calls.CallService (officer calls)
+    trust: Any = None  # backoffice._trust_feed.TrustFeed (the signed trust store for gates)
     extra: dict = field(default_factory=dict)

@@ -8,6 +8,7 @@ from backoffice.routers import (
        exceptions,
        ops,
        privacy,
+       trust,
        watchlist,
        web,
        web_calls,
@@ -16,6 +17,6 @@ from backoffice.routers import (
 )
 
 ALL = [auth.router, admin.router, watchlist.router, exceptions.router, enrolments.router, privacy.router,
-       ops.router, web.router, web_watchlist.router, web_privacy.router, calls.router, web_calls.router]
+       trust.router, ops.router, web.router, web_watchlist.router, web_privacy.router, calls.router, web_calls.router]
 
 __all__ = ["ALL"]

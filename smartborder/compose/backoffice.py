@@ -106,6 +106,8 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         "default_language": "en" if settings.language == "en" else "vi",
         "ui_timezone": getattr(settings, "backoffice_ui_timezone", None) or "Asia/Ho_Chi_Minh",
         "watchlist_four_eyes": bool(getattr(settings, "backoffice_watchlist_four_eyes", False)),
+        # the versioned trust store it signs and serves to gates (`smartborder trust import --store` writes it)
+        "trust_store_dir": Path(settings.backoffice_trust_store or settings.path("trust-store")),
         **matchers(face_threshold=face_threshold, fingerprint_threshold=finger_threshold),
     }
     values.update(overrides)

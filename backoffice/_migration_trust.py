@@ -1,0 +1,15 @@
+"""Migration 0007_device_trust_store: the trust store version each gate or kiosk last reported using
+(backoffice._trust_feed). Registered in ``backoffice._store.MIGRATIONS`` after 0006_watchlist_manage. No
+personal data: a device id, a version, a content digest, when."""
+
+from __future__ import annotations
+
+from storage import Migration
+
+__all__ = ["MIGRATION"]
+
+MIGRATION = Migration("0007_device_trust_store", """
+    CREATE TABLE device_trust_store (
+        device_id TEXT PRIMARY KEY, version INTEGER NOT NULL, digest TEXT NOT NULL DEFAULT '',
+        reported_at TEXT NOT NULL);
+""")
