@@ -30,12 +30,14 @@ def _parse_mrz(text: str, *, today: dt.date | None = None) -> emrtd.Mrz:
 
 
 def chip_face_image(dg2: bytes | None) -> bytes | None:
-    """The JPEG or JPEG 2000 face image inside DG2 (ISO/IEC 19794-5 record), or None."""
+    """The JPEG or JPEG 2000 face image of DG2 (ISO/IEC 19794-5, or 39794-5 per the ICAO profile, where
+    more data blocks follow the image), or None when there is no DG2 or it does not parse."""
     if not dg2:
         return None
-    starts = [i for i in (dg2.find(b"\x00\x00\x00\x0cjP  \r\n\x87\n"), dg2.find(b"\xff\x4f\xff\x51"),
-                          dg2.find(b"\xff\xd8\xff")) if i >= 0]
-    return dg2[min(starts):] if starts else None
+    try:
+        return emrtd.BiometricGroup.parse_dg2(dg2).face_image
+    except emrtd.LdsError:
+        return None
 
 
 @dataclass

@@ -147,6 +147,10 @@ def test_virtual_39794_passport_round_trips_through_the_reader(photo, tmp_path):
     assert Image.open(io.BytesIO(res.face_image)).size == (face.width, face.height)
     info = face.data_block.representation.image_2d.image_information_2d_block
     assert info.face_image_kind_2d.fallback == 0 and info.image_data_format.code == 3  # mrtd, jpeg2000Lossy
+    # the kiosk's enrolment takes the same image (39794-5: more data blocks follow the image in DG2)
+    from enrollment import chip_face_image
+
+    assert chip_face_image(doc.files["DG2"]) == face.image and not doc.files["DG2"].endswith(face.image)
 
 
 def test_issuer_cli_offers_both_encodings(photo, tmp_path):
