@@ -18,6 +18,7 @@ from gate import StepTimeouts
 from smartborder.compose.gate import GateConfigError, GateDevices, build_gate, gate_config
 from smartborder.settings import load_settings
 from tests.conftest import shared_path
+from tests.emrtd.test_vpcd import pcscd  # noqa: F401 - the fixture: a running pcscd, or a skip with the reason
 from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, Cam, photo_png, td3
 
 
@@ -131,3 +132,37 @@ def test_the_live_finger_through_libfprint(tmp_path, fvc, eac, passport, sensor)
     assert opened.opened, opened.decision.explain()
     assert refused.decision.reasons == ("fingerprint_mismatch",), refused.decision.explain()
     assert sensor.sent == ["image 388x374", "image 388x374"]
+
+
+@pytest.mark.parametrize(("live", "opens"), [("101_2.tif", True), ("103_2.tif", False)], ids=["same_finger", "other"])
+def test_through_pcscd_and_vpcd(pcscd, tmp_path, fvc, eac, passport, live, opens):  # noqa: F811
+    """The same lane with the chip behind pcscd (vsmartcard's vpcd, pyscard): TA, DG3 read over PC/SC, the
+    live finger matched on the device."""
+    from devices import PcscReader
+    from emrtd.sim import VPCD_PORT, VpcdCard, VpcdError
+
+    reader_name, port = "Virtual PCD 00 01", VPCD_PORT + 1  # vpcd's second slot, as tests/gate/test_gate_pcsc.py
+    try:
+        card = VpcdCard(passport.chip(), port=port).start()
+    except VpcdError as e:
+        pytest.skip(f"vpcd not reachable: {e}")
+    reader = PcscReader(reader_name)
+    try:
+        gate = lane(tmp_path, passport, ImageFingerprintScanner(fvc / live), eac.terminal())
+        gate.workflow.steps.chip.reader = reader
+        gate.workflow.steps.chip.card_wait_s = 10
+        seen, step = [], gate.workflow.steps.chip
+        gate.workflow.steps.chip = lambda p: seen.append(step(p)) or seen[-1]  # keep the chip's outcome
+        try:
+            result = gate.workflow.process()
+        finally:
+            gate.close()
+    finally:
+        reader.close()
+        card.stop()
+    assert card.error is None
+    (chip,) = seen
+    assert chip.read and chip.ta_passed is True and chip.dg3_error is None and len(chip.dg3_records) == 1
+    assert result.opened is opens, result.decision.explain()
+    if not opens:
+        assert result.decision.reasons == ("fingerprint_mismatch",)
