@@ -122,7 +122,8 @@ def _tlvs(data: bytes, where: str) -> list[tuple[int, bytes]]:
 
 
 def _der_int(v: int) -> bytes:
-    return v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True)
+    """Two's complement in the fewest bytes (-128 is ``80``, not ``FF80``)."""
+    return v.to_bytes(max(1, ((v if v >= 0 else ~v).bit_length() + 8) // 8), "big", signed=True)
 
 
 def _dec_int(v: bytes, where: str) -> int:

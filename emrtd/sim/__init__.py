@@ -12,6 +12,7 @@ contract in pyproject.toml); everything here builds on the runtime library, neve
 """
 
 from emrtd.sim._chip import InProcessTransport, VirtualChip, make_atr
+from emrtd.sim._dg2_full import full_face_block, full_profile_dg2
 from emrtd.sim._eac import EacPki, issue_cv_certificate, minimal_iris_record
 from emrtd.sim._issuer import (
     FAULTS,
@@ -31,6 +32,6 @@ __all__ = [
     "VirtualChip", "InProcessTransport", "make_atr",
     "FAULTS", "PORTRAIT_SIZE", "IssuedDocument", "IssuerError", "IssuerPki", "issue_document",
     "trust_for_issued_document", "encode_face_jp2", "sample_dg2", "background_photo",
-    "VPCD_PORT", "VpcdCard", "VpcdError",
+    "VPCD_PORT", "VpcdCard", "VpcdError", "full_face_block", "full_profile_dg2",
     "EacPki", "issue_cv_certificate", "minimal_iris_record",
 ]  # fmt: skip

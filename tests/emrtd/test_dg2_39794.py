@@ -19,7 +19,7 @@ from emrtd._dg2 import FORMAT_ISO39794_5, BiometricHeader, BiometricTemplate
 from emrtd._dg2_39794 import decode_bdb, encode_bdb
 from emrtd._tagged import CODE_NAMES, Code, ExtensionBlock, _Choice, _specs
 from emrtd._tlv import encode_tlv, iter_tlv, read_tlv
-from emrtd.sim._dg2_full import full_face_block, full_profile_dg2
+from emrtd.sim import full_face_block, full_profile_dg2
 from tests.conftest import shared_path
 
 AP = ("emrtd", "icao_39794_5_ap")
@@ -404,6 +404,18 @@ def test_property_corrupted_bytes_raise_named_errors(full, data):
     except BiometricDataError:
         return
     assert encode_bdb(block) == mutated  # whatever decodes is DER and re-encodes to the same bytes
+
+
+@pytest.mark.parametrize("v", [0, 1, 127, 128, 255, 256, -1, -127, -128, -129, -180, 180, 65535, -(2**40)])
+def test_integers_are_minimal_twos_complement(v):
+    from emrtd._tagged import _dec_int, _der_int
+
+    value = _der_int(v)
+    assert int.from_bytes(value, "big", signed=True) == v and _dec_int(value, "x") == v
+    assert len(value) == 1 or (value[0], value[1] >> 7) not in ((0, 0), (0xFF, 1))  # X.690 §8.3.2: minimal
+    if -180 <= v <= 180:  # an angle of -128 was once written FF80, which the decoder (rightly) refused
+        raw = m.AngleDataBlock(angle_value=v).encode_content()
+        assert m.AngleDataBlock.decode_content(raw, "x").encode_content() == raw
 
 
 def test_bdb_error_is_an_lds_error(silver):

@@ -25,10 +25,10 @@ from emrtd.sim import (
     IssuedDocument,
     IssuerError,
     IssuerPki,
+    full_profile_dg2,
     issue_document,
     trust_for_issued_document,
 )
-from emrtd.sim._dg2_full import full_profile_dg2
 from smartborder.cli import main
 from tests.conftest import shared_path
 
