@@ -144,6 +144,14 @@ class FaceImage:
     def format(self) -> str | None:
         return image_format(self.image)
 
+    def _data_type(self, encoding: str) -> int:
+        """The image data type code in ``encoding``: the face's own when it came in that encoding (kept as
+        recorded), else the code of the image's actual format (a face moved from 19794-5 to 39794-5)."""
+        if encoding == self.encoding:
+            return self.image_data_type
+        codes = {"jpeg": 2, "jpeg2000": 3} if encoding == "ISO39794" else {"jpeg": 0, "jpeg2000": 1}
+        return codes[self.format]
+
     def to_dict(self) -> dict:
         """A JSON-friendly view: the image (format, bytes) and the record's fields; a 39794-5 face gives
         its whole FaceImageDataBlock under the ASN.1 component names."""
@@ -170,7 +178,7 @@ class FaceImage:
             + self.expression.to_bytes(2, "big") + bytes(self.pose_angle) + bytes(self.pose_angle_uncertainty)
         )  # fmt: skip
         image_info = (
-            bytes([self.face_image_type, self.image_data_type]) + self.width.to_bytes(2, "big")
+            bytes([self.face_image_type, self._data_type("ISO19794")]) + self.width.to_bytes(2, "big")
             + self.height.to_bytes(2, "big") + bytes([self.colour_space, self.source_type])
             + self.device_type.to_bytes(2, "big") + self.quality.to_bytes(2, "big")
         )  # fmt: skip
@@ -182,7 +190,7 @@ class FaceImage:
         face image kind (mrtd) and the image size."""
         if self.data_block is not None:
             return self.data_block
-        info = ImageInformation2DBlock(image_data_format=ImageDataFormat(code=self.image_data_type),
+        info = ImageInformation2DBlock(image_data_format=ImageDataFormat(code=self._data_type("ISO39794")),
                                        face_image_kind_2d=0, image_size_block=ImageSizeBlock(width=self.width,
                                                                                              height=self.height))
         rep2d = ImageRepresentation2DBlock(representation_data_2d=self.image, image_information_2d_block=info)

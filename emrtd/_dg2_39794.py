@@ -60,9 +60,24 @@ CODE_NAMES.update({
     "HairColourCode": _names("unknown", "other", "bald", "black", "blonde", "brown", "grey", "white", "red",
                              "knownColoured"),
     "MPEG4FeaturePointCode": _names(*(f"mpeg4PointCode-{g:02d}-{i:02d}" for g, n in _MPEG4 for i in range(1, n + 1))),
-    "AnthropometricLandmarkNameCode": {i: f"name-{i}" for i in range(61)},  # vertex (0) .. tragion (60)
-    "AnthropometricLandmarkPointNameCode": {i: f"pointName-{i}" for i in range(37)},
-    "AnthropometricLandmarkPointIdCode": {i: f"pointId-{i}" for i in range(63)},
+    "AnthropometricLandmarkNameCode": _names(*"""vertex glabella opisthocranion eurionLeft eurionRight
+        frontotemporaleLeft frontotemporaleRight trichion zygionLeft zygionRight gonionLeft gonionRight sublabiale
+        pogonion menton condylionLateraleLeft condylionLateraleRight endocanthionLeft endocanthionRight
+        exocanthionLeft exocanthionRight centerPointOfPupilLeft centerPointOfPupilRight orbitaleLeft orbitaleRight
+        palpebraleSuperiusLeft palpebraleSuperiusRight palpebraleInferiusLeft palpebraleInferiusRight
+        orbitaleSuperiusLeft orbitaleSuperiusRight superciliareLeft superciliareRight nasion sellion alareLeft
+        alareRight pronasale subnasale subalare alarCurvatureLeft alarCurvatureRight maxillofrontale
+        christaPhiltraLandmarkLeft christaPhiltraLandmarkRight labialeSuperius labialeInferius cheilionLeft
+        cheilionRight stomion superauraleLeft superauraleRight subauraleLeft subauraleRight preaurale postaurale
+        otobasionSuperiusLeft otobasionSuperiusRight otobasionInferius porion tragion""".split()),
+    "AnthropometricLandmarkPointNameCode": _names(*(f"pointCode-{p}" for p in """01-01 01-02 01-05 01-06 01-07
+        01-08 01-09 02-01 02-02 02-03 02-04 02-05 02-06 02-07 02-09 02-10 03-01 03-02 03-03 03-04 03-05 03-06 03-07
+        03-08 03-09 03-10 03-11 03-12 04-01 04-02 04-03 04-04 05-01 05-02 05-03 05-04 05-06""".split())),
+    "AnthropometricLandmarkPointIdCode": _names(*"""v g op eu-left eu-right ft-left ft-right tr zy-left zy-right
+        go-left go-right sl pg gn cdl-left cdl-right en-left en-right ex-left ex-right p-left p-right or-left
+        or-right ps-left ps-right pi-left pi-right os-left os-right sci-left sci-right n se al-left al-right prn sn
+        sbal ac-left ac-right mf-left mf-right cph-left cph-right ls li ch-left ch-right sto sa-left sa-right
+        sba-left sba-right pra-left pra-right pa obs-left obs-right obi po t""".split()),
     "CaptureDeviceTechnologyId2DCode": _names(
         "unknown", "staticPhotographFromUnknownSource", "staticPhotographFromDigitalStillImageCamera",
         "staticPhotographFromScanner", "videoFrameFromUnknownSource", "videoFrameFromAnalogueVideoCamera",

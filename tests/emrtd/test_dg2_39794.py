@@ -163,7 +163,7 @@ class _Walker:
             self.reached.add(d["components"][0][2])
             assert isinstance(v, Code), f"{path}: Code expected"
             enum = inner["components"][0][2]
-            assert set(CODE_NAMES[enum]) == set(self.types[enum]["values"].values()), enum
+            assert CODE_NAMES[enum] == {v: k for k, v in self.types[enum]["values"].items()}, enum
             return self.walk(enum, v.fallback, f"{path}.fallback")
         expected = "ExtensionBlock" if d["kind"] == "sequence" and not d["components"] else t
         assert type(v).__name__ == expected, f"{path}: {type(v).__name__}, ASN.1 type {t}"
@@ -193,6 +193,11 @@ def test_full_dg2_has_every_field_of_the_asn1(full):
     defined_5 = set(re.findall(r"^\s*([A-Za-z][\w-]*)\s*::=", shared_path(*AP, "ID-ICAO-ISO-IEC-39794-5-ed-1-v1.asn")
                                .read_text(), re.M))
     assert defined_5 - w.reached == {"ImageRepresentationExtensionBlock", "ImageDataFormatExtensionBlock"}
+
+
+def test_every_enumeration_matches_the_asn1():
+    enums = {t: {v: k for k, v in d["values"].items()} for t, d in _asn1_types().items() if d["kind"] == "enum"}
+    assert CODE_NAMES == enums
 
 
 def test_full_dg2_round_trips_and_decodes_to_what_was_built(full, jpeg):

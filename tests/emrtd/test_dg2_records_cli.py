@@ -68,6 +68,17 @@ def test_record_with_an_invalid_image_is_refused_by_name(records):
         BiometricGroup.parse_dg2(dg2)
 
 
+def test_faces_move_between_the_encodings(records, silver):
+    record, jpeg, _ = records
+    (face,) = parse_19794_5(record)  # JPEG, though its record says image data type 1 (JPEG 2000)
+    assert face.image_data_type == 1 and face.format == "jpeg"
+    (as39,) = BiometricGroup.parse_dg2(BiometricGroup.dg2([face], encoding="ISO39794").encode()).faces
+    assert as39.image == jpeg and as39.image_data_type == 2 and (as39.width, as39.height) == (148, 70)
+    (jp2,) = BiometricGroup.parse_dg2(silver).faces
+    (as19,) = BiometricGroup.parse_dg2(BiometricGroup.dg2([jp2]).encode()).faces
+    assert as19.encoding == "ISO19794" and as19.image == jp2.image and as19.image_data_type == 1
+
+
 # --- chip photo ---
 def _photo(*args):
     return CliRunner().invoke(main, ["chip", "photo", *map(str, args)])
