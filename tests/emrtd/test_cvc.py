@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emrtd._cvc import (
     READ_DG3,
@@ -115,3 +117,35 @@ def test_forged_expired_and_misordered_chains_are_refused_by_name(eac):
         validate_chain(eac.cvca, [*terminal.chain, rogue], TODAY)
     with pytest.raises(CvcChainError, match="not a CVCA"):
         validate_chain(eac.dv, list(terminal.chain), TODAY)
+
+
+def test_a_cvca_link_certificate_carries_the_chain_to_a_new_cvca_key(eac):
+    new_key = ec.generate_private_key(ec.BrainpoolP256R1())
+    far = TODAY + dt.timedelta(days=300)
+    link = issue_cv_certificate(eac.cvca_key, eac.cvca.chr, new_key, "UTCVCA00002", ROLE_CVCA, READ_DG3 | READ_DG4,
+                                TODAY, far, domain_parameters=True)
+    dv_key, is_key = ec.generate_private_key(ec.BrainpoolP256R1()), ec.generate_private_key(ec.BrainpoolP256R1())
+    dv = issue_cv_certificate(new_key, link.chr, dv_key, "UTDVTEST00002", ROLE_DV_DOMESTIC, READ_DG3, TODAY, far)
+    is_ = issue_cv_certificate(dv_key, dv.chr, is_key, "UTISGATE00009", ROLE_IS, READ_DG3 | READ_DG4, TODAY, far)
+    result = validate_chain(eac.cvca, [link, dv, is_], TODAY)
+    assert result.terminal == is_ and result.data_groups == ("DG3",)
+    # a DV signed by the new key but naming the old CVCA as its issuer: the old key does not verify it
+    forged_dv = issue_cv_certificate(new_key, eac.cvca.chr, dv_key, "UTDVTEST00002", ROLE_DV_DOMESTIC, READ_DG3,
+                                     TODAY, far)
+    with pytest.raises(CvcSignatureError):
+        validate_chain(eac.cvca, [forged_dv, is_], TODAY)
+
+
+@settings(max_examples=40, deadline=None)
+@given(role=st.integers(0, 3), rights=st.integers(0, 3), start=st.dates(dt.date(2000, 1, 1), dt.date(2098, 1, 1)),
+       days=st.integers(0, 3000), seq=st.integers(0, 99999), params=st.booleans())
+def test_any_certificate_round_trips(role, rights, start, days, seq, params):
+    end = min(start + dt.timedelta(days=days), dt.date(2099, 12, 31))
+    cert = issue_cv_certificate(_KEY, "ZZCVCA00001", _KEY, f"ZZHOLDER{seq:05d}", role, rights, start, end,
+                                domain_parameters=params)
+    raw = cert.encode()
+    assert CvCertificate.parse(raw) == cert and CvCertificate.parse(raw).encode() == raw
+    assert (cert.chat.role, cert.chat.rights, cert.effective, cert.expiration) == (role, rights, start, end)
+
+
+_KEY = ec.generate_private_key(ec.BrainpoolP256R1())

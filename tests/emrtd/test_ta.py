@@ -160,3 +160,21 @@ def test_a_saved_document_keeps_its_trust_point_and_date(tmp_path, doc, eac):
     assert again.cvca == doc.cvca and again.chip_date == doc.chip_date
     res = read(again, eac.terminal())
     assert res.finger_records == (finger_record(),)
+
+
+def test_the_chip_follows_a_cvca_link_certificate(doc, eac):
+    from emrtd._cvc import ROLE_CVCA, ROLE_DV_DOMESTIC, ROLE_IS
+    from emrtd.sim import issue_cv_certificate
+
+    today, far = dt.date.today(), dt.date.today() + dt.timedelta(days=200)
+    new_cvca, dv_key, is_key = (ec.generate_private_key(ec.BrainpoolP256R1()) for _ in range(3))
+    link = issue_cv_certificate(eac.cvca_key, eac.cvca.chr, new_cvca, "UTCVCA00002", ROLE_CVCA, READ_DG3 | READ_DG4,
+                                today, far, domain_parameters=True)
+    dv = issue_cv_certificate(new_cvca, link.chr, dv_key, "UTDVTEST00002", ROLE_DV_DOMESTIC, READ_DG3, today, far)
+    is_ = issue_cv_certificate(dv_key, dv.chr, is_key, "UTISGATE00002", ROLE_IS, READ_DG3 | READ_DG4, today, far)
+    res = read(doc, TerminalCredentials(is_key, (link, dv, is_)))
+    assert res.check("terminal_authentication").passed is True
+    assert res.terminal_authentication.data_groups == ("DG3",) and "DG3" in res.files and "DG4" not in res.files
+    # without the link certificate the chip does not know the new CVCA's key
+    res = read(doc, TerminalCredentials(is_key, (dv, is_)))
+    assert res.check("terminal_authentication").passed is False and "MSE:Set DST" in res.check("terminal_authentication").reason
