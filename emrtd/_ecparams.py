@@ -54,6 +54,10 @@ class UnsupportedCurveError(EcParametersError):
     code = "ec_curve_unsupported"
 
 
+# what asn1crypto raises on malformed input (it parses lazily, so also on field access)
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
 def _sqrt_mod(a: int, p: int) -> int | None:
     """A square root of ``a`` modulo the odd prime ``p`` (Tonelli-Shanks), or None when there is none."""
     a %= p
@@ -107,7 +111,7 @@ def _load_params(params) -> keys.SpecifiedECDomain:
     if isinstance(params, bytes | bytearray):
         try:
             params = keys.SpecifiedECDomain.load(bytes(params), strict=True)
-        except (ValueError, TypeError) as e:
+        except _DECODE_ERRORS as e:
             raise EcParametersError(f"explicit EC parameters do not decode: {e}") from e
     return params
 
@@ -131,7 +135,7 @@ def named_curve_of(params) -> EcCurve:
         h = sp["cofactor"].native
     except EcParametersError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
+    except _DECODE_ERRORS as e:
         raise EcParametersError(f"explicit EC parameters are malformed: {e}") from e
     if not isinstance(p, int) or p < 3 or p % 2 == 0 or not isinstance(n, int) or n < 2 or not isinstance(base, bytes):
         raise EcParametersError("explicit EC parameters: the prime, order or base point is missing or invalid")
@@ -162,27 +166,34 @@ def _spki(spki: bytes) -> keys.PublicKeyInfo:
     try:
         info = keys.PublicKeyInfo.load(bytes(spki), strict=True)
         info.native  # noqa: B018 - asn1crypto parses lazily: surface a truncated key here
-    except (ValueError, TypeError, KeyError) as e:
+        algorithm = info["algorithm"]["algorithm"].native
+    except _DECODE_ERRORS as e:
         raise EcParametersError(f"not a SubjectPublicKeyInfo: {e}") from e
-    if info["algorithm"]["algorithm"].native != "ec":
-        raise EcParametersError(f"not an EC key: {info['algorithm']['algorithm'].native}")
+    if algorithm != "ec":
+        raise EcParametersError(f"not an EC key: {algorithm}")
     return info
 
 
 def curve_and_point_from_spki(spki: bytes) -> tuple[EcCurve, tuple[int, int]]:
     """Curve and point of an EC SubjectPublicKeyInfo with named or explicit parameters (TR-03111 §5.1.1)."""
     info = _spki(spki)
-    choice = info["algorithm"]["parameters"]
-    if choice.name == "named":
+    try:
+        choice = info["algorithm"]["parameters"]
+        kind, public = choice.name, info["public_key"].native
+    except _DECODE_ERRORS as e:
+        raise EcParametersError(f"EC SubjectPublicKeyInfo is malformed: {e}") from e
+    if kind == "named":
         try:
             curve = curve_by_name(choice.chosen.native)
         except EcError as e:
             raise UnknownCurveError(f"named curve {choice.chosen.native} is not one we support") from e
-    elif choice.name == "specified":
+    elif kind == "specified":
         curve = named_curve_of(choice.chosen)
     else:
         raise EcParametersError("implicitlyCA EC parameters: the key names no curve")
-    return curve, decode_ec_point(info["public_key"].native, curve.p, curve.a, curve.b)
+    if not isinstance(public, bytes):
+        raise EcParametersError("EC SubjectPublicKeyInfo without a public point")
+    return curve, decode_ec_point(public, curve.p, curve.a, curve.b)
 
 
 def public_key_from_spki(spki: bytes) -> ec.EllipticCurvePublicKey:

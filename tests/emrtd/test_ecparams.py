@@ -117,6 +117,36 @@ def test_random_bytes_raise_only_the_named_error(data):
         curve_and_point_from_spki(data)
 
 
+def test_mutated_keys_decode_or_raise_only_the_named_error():
+    """Bytes changed, dropped or inserted anywhere in explicit-parameter keys (each encoding) and their parameters:
+    either a key on a named curve or :class:`EcParametersError`, never another exception."""
+    import random
+
+    c = curve_by_name("brainpoolp256r1")
+    keys_ = [encode_explicit_spki(c, c.mul(5, c.g), compressed_generator=z) for z in (False, True)]
+    sources = keys_ + [_params(k).dump() for k in keys_]
+    i = keys_[0].rindex(b"\x02\x01\x01\x03\x42")  # the cofactor INTEGER 1, then the key's BIT STRING
+    for parse in (curve_and_point_from_spki, public_key_from_spki):  # cofactor tagged [8] (asn1crypto: InstanceOf)
+        with pytest.raises(EcParametersError):
+            parse(keys_[0][:i] + b"\x28" + keys_[0][i + 1 :])
+    rnd = random.Random(22)
+    for _ in range(3000):
+        data = bytearray(rnd.choice(sources))
+        for _ in range(rnd.randint(1, 3)):
+            i, op = rnd.randrange(len(data)), rnd.random()
+            if op < 0.5:
+                data[i] = rnd.randrange(256)
+            elif op < 0.75:
+                del data[i]
+            else:
+                data.insert(i, rnd.randrange(256))
+        for parse in (named_curve_of, curve_and_point_from_spki, public_key_from_spki):
+            try:
+                parse(bytes(data))
+            except EcParametersError:
+                pass
+
+
 def test_points_decode_in_both_encodings_also_where_p_is_1_mod_4():
     for name in ("secp224r1", "brainpoolp256r1", "secp521r1"):  # P-224: p = 1 mod 4, the Tonelli-Shanks path
         c = curve_by_name(name)
