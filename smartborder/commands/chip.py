@@ -33,15 +33,24 @@ def chip() -> None:
               "hidden_dg14_dg15.")
 @click.option("--dg2-encoding", type=click.Choice(["ISO19794", "ISO39794"]), default="ISO19794", show_default=True,
               help="DG2 face record: ISO/IEC 19794-5 (DO'5F2E') or 39794-5 per the ICAO profile (DO'7F2E').")
+@click.option("--signer-curve", default="secp256r1", show_default=True,
+              type=click.Choice(["secp256r1", "secp384r1", "secp521r1", "brainpoolp256r1", "brainpoolp384r1",
+                                 "brainpoolp512r1"]), help="Curve of the test CSCA and Document Signer keys.")
+@click.option("--ec-parameters", default="named", show_default=True,
+              type=click.Choice(["named", "explicit", "explicit_compressed", "explicit_unnamed"]),
+              help="How the CSCA and DSC certificates write their keys' EC domain parameters: explicit as German "
+              "documents do; explicit_unnamed gives the DSC parameters of no named curve (PA refuses it).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, dg2_encoding, as_json) -> None:
+def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, dg2_encoding, signer_curve, ec_parameters, as_json) -> None:
     """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""
-    from emrtd.sim import IssuerError, issue_document
+    from emrtd.sim import IssuerError, IssuerPki, issue_document
 
     fault_list = [f.strip() for f in faults.split(",") if f.strip()]
     try:
+        pki = IssuerPki.make(curve=signer_curve, dsc_parameters=ec_parameters,
+                             csca_parameters="explicit" if ec_parameters == "explicit_unnamed" else ec_parameters)
         doc = issue_document(_mrz_text(mrz), photo, can=can, bac=bac, pace=pace, aa=None if aa == "none" else aa,
-                             ca=ca, faults=fault_list, dg2_encoding=dg2_encoding)
+                             ca=ca, faults=fault_list, dg2_encoding=dg2_encoding, pki=pki)
         path = doc.save(out)
     except IssuerError as e:
         raise click.ClickException(str(e)) from e

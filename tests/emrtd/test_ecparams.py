@@ -316,3 +316,21 @@ def test_real_csca_certificates_with_explicit_parameters_all_map_to_a_named_curv
             assert public_key_of(loaded).curve.name.lower() == curve.name
     assert set(seen) == set(SIX) and sum(seen.values()) > 250
 
+
+
+@pytest.mark.parametrize("form, valid", [("explicit", True), ("explicit_compressed", True), ("explicit_unnamed", False)])
+def test_chip_issue_cli_writes_explicit_parameter_certificates(tmp_path, form, valid):
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    out = tmp_path / "doc"
+    r = CliRunner().invoke(main, ["chip", "issue", "--mrz", TD3[:44], "--mrz", TD3[44:], "--photo", str(_photo()),
+                                  "--out", str(out), "--aa", "none", "--no-ca", "--signer-curve", "brainpoolp256r1",
+                                  "--ec-parameters", form])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["chip", "verify", str(out), "--trust", str(out / "trust"), "--json"])
+    d = json.loads(r.output)
+    assert (r.exit_code == 0) is valid and d["valid"] is valid and d["passive_authentication"]["chain_verified"]
+    codes = [f["code"] for f in d["passive_authentication"]["failures"]]
+    assert codes == ([] if valid else ["ec_parameters_unknown_curve"])
