@@ -27,6 +27,7 @@ from devicelink._client import (
     LEDGER_HEAD_HEADER,
     BackofficeClient,
     EnrolmentAnswer,
+    TrustStoreAnswer,
     WatchlistDelta,
     ledger_key,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "RecordRejected",
     "Sealer",
     "VaultSealer",
+    "TrustStoreAnswer",
     "WatchlistDelta",
     "document_record",
     "ephemeral_sealer",

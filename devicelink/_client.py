@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
 from privacy import Checkpoint, LedgerError
 
-__all__ = ["BackofficeClient", "EnrolmentAnswer", "WatchlistDelta", "CALLS_ENDPOINT", "ENDPOINTS", "LEDGER_HEAD_HEADER",
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "TrustStoreAnswer", "WatchlistDelta", "CALLS_ENDPOINT", "ENDPOINTS", "LEDGER_HEAD_HEADER",
            "ledger_key"]
 
 log = logging.getLogger("devicelink")
@@ -84,6 +84,18 @@ class WatchlistDelta:
     #: the back office's history is behind our version (e.g. restored from a backup): drop the
     #: local copy and start again from version 0
     reset: bool = False
+
+
+@dataclass(frozen=True)
+class TrustStoreAnswer:
+    """The back office's trust store feed: ``blob`` the signed list as received (verify it before use:
+    ``privacy.verify_list``), ``not_modified`` (304: the ETag matched), ``not_configured`` (404: the back office
+    distributes none)."""
+
+    blob: bytes | None
+    etag: str | None = None
+    not_modified: bool = False
+    not_configured: bool = False
 
 
 class BackofficeClient:
@@ -254,6 +266,24 @@ class BackofficeClient:
             if not more or new_version <= version:
                 return WatchlistDelta(changes, new_version, None)
             version, headers = new_version, {}
+
+    def trust_store(self, etag: str | None = None, *, version: int | None = None,
+                    digest: str | None = None) -> TrustStoreAnswer:
+        """``GET /api/v1/trust-store``, saying which version (and digest) this device uses; ``etag`` as
+        If-None-Match. The body is returned as received: it is verified by the caller, never here."""
+        headers = {"If-None-Match": etag} if etag else {}
+        if version is not None:
+            headers["X-Trust-Store-Version"] = str(int(version))
+            if digest:
+                headers["X-Trust-Store-Digest"] = digest
+        r = self._request("GET", "/api/v1/trust-store", headers=headers)
+        if r.status_code == 304:
+            return TrustStoreAnswer(None, r.headers.get("ETag") or etag, not_modified=True)
+        if r.status_code == 404 and str(_problem(r).get("type", "")).endswith("trust-store-not-configured"):
+            return TrustStoreAnswer(None, None, not_configured=True)
+        if r.status_code != 200:
+            raise BackofficeUnavailable(f"trust store: HTTP {r.status_code}: {_detail(r)}")
+        return TrustStoreAnswer(r.content, r.headers.get("ETag"))
 
     def verify_fingers(self, document_number: str, issuing_state: str,
                        probes: list[tuple[int, bytes]]) -> dict[str, Any]:

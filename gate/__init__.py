@@ -65,9 +65,9 @@ __all__ = [
     "decide",
 ]
 
-from gate._sync import SyncReport, sync_once  # noqa: E402
+from gate._sync import TRUST_REFUSALS, SyncReport, TrustSync, TrustSyncResult, sync_once  # noqa: E402
 
-__all__ += ["SyncReport", "sync_once"]
+__all__ += ["SyncReport", "sync_once", "TrustSync", "TrustSyncResult", "TRUST_REFUSALS"]
 
 from gate._watch import LocalWatchlist, entry_from_change  # noqa: E402
 

@@ -6,16 +6,28 @@ exactly once at the back office, because every item carries its outbox id as the
 an item is marked delivered only after the back office acknowledged it, a refused one is parked, and
 an unreachable back office (or a refused credential) stops the round, leaving the rest for the next
 one, in order. The watchlist feed is fetched only when the outbox round completed.
+
+The trust store (:class:`TrustSync`) comes the same way, as a signed list the gate verifies before it uses
+it: the back office's pinned signed-list key, the list's name, a version not below the one installed, the
+payload's digest, and every Master List and CRL of it. A refused store leaves the installed one in use and
+names why (:attr:`TrustSyncResult.reason`). Every poll tells the back office the version in use.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from devicelink import BackofficeClient, BackofficeUnavailable
 from gate._store import GateStore
 
-__all__ = ["SyncReport", "sync_once"]
+__all__ = ["SyncReport", "sync_once", "TrustSync", "TrustSyncResult", "TRUST_REFUSALS"]
+
+log = logging.getLogger("gate.sync")
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,16 @@ class SyncReport:
     watchlist_version: int
     watchlist_changes: int
     reachable: bool
+    trust_version: int | None = None  # the trust store version in use after the round (None: no TrustSync)
+    trust_status: str | None = None  # TrustSyncResult.status of the round
 
 
-def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100) -> SyncReport:
+def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100,
+              trust: TrustSync | None = None) -> SyncReport:
     """One round: the outbox in order, then the watchlist change feed (``reset`` drops the copy and
-    starts again from 0; ``304`` keeps it fresh). ``client`` is a :class:`devicelink.BackofficeClient` or
-    anything with its ``deliver`` and ``watchlist_changes``."""
+    starts again from 0; ``304`` keeps it fresh), then the trust store when ``trust`` is given. ``client`` is
+    a :class:`devicelink.BackofficeClient` or anything with its ``deliver`` and ``watchlist_changes`` (and
+    ``trust_store``)."""
     report = store.outbox.deliver(client, batch=batch)
     changes = 0
     reachable = not report.error
@@ -48,5 +64,112 @@ def sync_once(store: GateStore, client: BackofficeClient, *, batch: int = 100) -
                 store.set_watchlist_etag(delta.etag)
         except BackofficeUnavailable:
             reachable = False
+    trust_result = trust.sync(client) if trust is not None and reachable else None
     return SyncReport(len(report.delivered), len(report.parked), report.pending, store.watchlist_version(),
-                      changes, reachable)
+                      changes, reachable, trust.version if trust is not None else None,
+                      trust_result.status if trust_result is not None else None)
+
+
+#: why a received trust store was refused (the installed one stays in use)
+TRUST_REFUSALS = ("trust_malformed", "trust_wrong_list", "trust_unknown_key", "trust_bad_signature", "trust_rollback",
+                  "trust_equivocation", "trust_corrupt", "trust_unverifiable", "trust_write_failed")
+
+
+@dataclass(frozen=True)
+class TrustSyncResult:
+    """``status``: installed, unchanged (same version and digest), not_modified (304), refused (``reason`` one
+    of :data:`TRUST_REFUSALS`, ``detail`` the error), not_configured (the back office distributes none),
+    no_key (no signed-list key pinned: nothing is fetched), unavailable."""
+
+    status: str
+    version: int
+    reason: str | None = None
+    detail: str = ""
+
+
+class TrustSync:
+    """The gate's copy of the back office's trust store: verified, then saved in ``directory`` (the versioned
+    layout, :meth:`emrtd.VersionedTrustStore.save`) and handed to ``on_install`` (the chip step's trust store).
+    ``trusted_keys``: the pinned signed-list public keys (``[gate] trust_list_key``); none, nothing is fetched.
+    ``version`` / ``digest``: what is in use now (the store the gate started with)."""
+
+    def __init__(self, directory: Path | str, trusted_keys=(), *, on_install: Callable[[Any], None] | None = None,
+                 version: int = 0, digest: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.trusted_keys = list(trusted_keys)
+        self.on_install = on_install
+        self.version = int(version or 0)
+        self.digest = digest
+        self.etag: str | None = None
+        self.last: TrustSyncResult | None = None
+        self._lock = threading.Lock()
+
+    def installed(self):
+        """The store saved in ``directory`` by an earlier install (an emrtd.TrustStore with its version and
+        digest), or None when there is none or it does not verify (logged: the configured store is used)."""
+        from emrtd import TrustError, VersionedTrustStore
+
+        if not (self.directory / "manifest.json").exists():
+            return None
+        try:
+            return VersionedTrustStore.load(self.directory).trust_store()
+        except (TrustError, ValueError) as e:
+            log.error("the installed trust store in %s does not verify (%s); using the configured one", self.directory, e)
+            return None
+
+    def _refuse(self, reason: str, detail: str) -> TrustSyncResult:
+        log.error("trust store refused (%s): %s; version %d stays in use", reason, detail, self.version)
+        return TrustSyncResult("refused", self.version, reason, detail[:300])
+
+    def sync(self, client) -> TrustSyncResult:
+        with self._lock:
+            self.last = self._sync(client)
+            return self.last
+
+    def _sync(self, client) -> TrustSyncResult:
+        import privacy
+        from emrtd import TrustError, VersionedTrustStore
+
+        if not self.trusted_keys:
+            return TrustSyncResult("no_key", self.version)
+        try:
+            answer = client.trust_store(self.etag, version=self.version, digest=self.digest)
+        except BackofficeUnavailable as e:
+            return TrustSyncResult("unavailable", self.version, detail=str(e)[:300])
+        if answer.not_configured:
+            return TrustSyncResult("not_configured", self.version)
+        if answer.not_modified:
+            return TrustSyncResult("not_modified", self.version)
+        try:
+            signed = privacy.verify_list(answer.blob or b"", self.trusted_keys, list_name="trust-store",
+                                         min_version=self.version)
+        except privacy.SignedListError as e:
+            return self._refuse(f"trust_{e.reason}", str(e))
+        try:
+            received = VersionedTrustStore.from_payload(signed.payload)
+        except TrustError as e:
+            return self._refuse("trust_corrupt", str(e))
+        if received.version != signed.version:
+            return self._refuse("trust_corrupt", f"signed as version {signed.version}, the content says "
+                                f"{received.version}")
+        if received.version == self.version:
+            if received.digest != self.digest:
+                return self._refuse("trust_equivocation", f"version {received.version} with another content "
+                                    f"({received.digest}, {self.digest} held)")
+            self.etag = answer.etag
+            return TrustSyncResult("unchanged", self.version)
+        try:
+            trust = received.trust_store()
+            if not trust.cscas:
+                raise TrustError("no CSCA")
+        except (TrustError, ValueError) as e:
+            return self._refuse("trust_unverifiable", f"version {received.version}: {e}")
+        try:
+            received.save(self.directory)
+        except OSError as e:
+            return self._refuse("trust_write_failed", f"{self.directory}: {e}")
+        if self.on_install is not None:
+            self.on_install(trust)
+        log.info("trust store version %d installed (%s), was %d", received.version, received.digest, self.version)
+        self.version, self.digest, self.etag = received.version, received.digest, answer.etag
+        return TrustSyncResult("installed", self.version)

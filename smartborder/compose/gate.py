@@ -59,6 +59,10 @@ class GateConfig:
     fingerprint_offline: str = "refer"
     revocation: str = "require"
     stale_crl: str = "refer"  # "refer" (crl_stale) | "accept" (an explicit relaxation)
+    #: the back office's signed-list public key (base64), pinned: trust stores it signed are installed from the
+    #: back office into ``trust_store_dir``; "" none is fetched (the configured ``trust_path`` stays in use)
+    trust_list_key: str = ""
+    trust_store_dir: Path | None = None  # where an installed trust store is kept (default DATA_DIR/gate-trust-store)
     max_watchlist_age_s: float = 6 * 3600
     reader: str | None = None  # PC/SC reader name prefix (None: the first reader)
     camera: str = "0"
@@ -120,7 +124,9 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         backoffice_url=settings.backoffice_url, token=settings.configured("device_token"),
         ledger_public_key=settings.ledger_public_key, liveness=settings.gate_liveness, liveness_seed=settings.gate_liveness_seed,
         fingerprints=settings.gate_fingerprints, fingerprint_offline=settings.gate_fingerprint_offline,
-        revocation=settings.gate_revocation, stale_crl=settings.gate_stale_crl, max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
+        revocation=settings.gate_revocation, stale_crl=settings.gate_stale_crl,
+        trust_list_key=settings.gate_trust_list_key, trust_store_dir=settings.path("gate-trust-store"),
+        max_watchlist_age_s=float(settings.watchlist_max_staleness_s),
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
         finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
@@ -148,6 +154,13 @@ def validate(config: GateConfig) -> None:
         raise GateConfigError(f"direction must be entry or exit, not {config.direction!r}")
     if config.liveness_seed is not None and config.env != "dev":
         raise GateConfigError("liveness_seed makes the challenges predictable: simulations only (env = \"dev\")")
+    if config.trust_list_key:
+        from privacy import load_public_key
+
+        try:
+            load_public_key(config.trust_list_key)
+        except ValueError as e:
+            raise GateConfigError(f"[gate] trust_list_key: {e}") from e
     if config.stale_crl not in ("refer", "accept"):
         raise GateConfigError(f"[gate] stale_crl must be refer or accept, not {config.stale_crl!r}")
     if config.liveness not in ("active", "off"):
@@ -290,11 +303,12 @@ class Gate:
     store: Any
     devices: GateDevices
     client: Any = None
+    trust_sync: Any = None  # gate.TrustSync: the back office's signed trust store, installed when it verifies
 
     def sync(self):
         from gate import sync_once
 
-        return sync_once(self.store, self.client) if self.client is not None else None
+        return sync_once(self.store, self.client, trust=self.trust_sync) if self.client is not None else None
 
     def close(self) -> None:
         self.workflow.close()
@@ -362,6 +376,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
             trust = emrtd.TrustStore.from_path(config.trust_path)
         except (emrtd.TrustError, OSError) as e:
             raise GateConfigError(f"trust store {config.trust_path}: {e}") from e
+    trust, trust_sync = _trust_sync(config, trust)
     if client is None and config.backoffice_url and config.token:
         client = BackofficeClient(config.backoffice_url, config.token, ledger_public_key=config.ledger_public_key)
     kw = {"clock": clock} if clock else {}
@@ -373,9 +388,12 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     finger = FingerStep(devices.scanner, finger_engine,
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
     face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display)
+    chip = ChipStep(devices.reader, trust, terminal=terminal)
+    if trust_sync is not None:  # a verified new store replaces the one the chip step uses, between travellers
+        trust_sync.on_install = lambda new: setattr(chip, "trust", new)
     steps = GateSteps(document=DocumentStep(mrz_source=devices.mrz_source, page_camera=devices.page_camera,
                                             qr_source=devices.qr_source),
-                      chip=ChipStep(devices.reader, trust, terminal=terminal), face=face, finger=finger,
+                      chip=chip, face=face, finger=finger,
                       watchlist=LocalWatchlist(store))
     if devices.persons_in_lane is not None:
         steps.persons_in_lane = devices.persons_in_lane
@@ -384,7 +402,28 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     relaxed = config.relaxations()
     if relaxed:
         log.warning("gate %s runs with explicit relaxations: %s", config.gate_id, ", ".join(relaxed))
-    return Gate(config, workflow, store, devices, client)
+    if client is not None and trust_sync is None:
+        log.warning("gate %s: no [gate] trust_list_key pinned: the trust store is not updated from the back office",
+                    config.gate_id)
+    log.info("gate %s: trust store version %s (%s)", config.gate_id, getattr(trust, "version", None),
+             getattr(trust, "digest", None) or "files")
+    return Gate(config, workflow, store, devices, client, trust_sync)
+
+
+def _trust_sync(config: GateConfig, trust):
+    """The trust store to start with and its :class:`gate.TrustSync`: with a pinned ``trust_list_key``, the store
+    installed from the back office earlier is used when it is newer than the configured one (and verifies)."""
+    if not config.trust_list_key or config.trust_store_dir is None:
+        return trust, None
+    from gate import TrustSync
+    from privacy import load_public_key
+
+    sync = TrustSync(config.trust_store_dir, [load_public_key(config.trust_list_key)],
+                     version=getattr(trust, "version", None) or 0, digest=getattr(trust, "digest", None))
+    installed = sync.installed()
+    if installed is not None and (installed.version or 0) > sync.version:
+        trust, sync.version, sync.digest = installed, installed.version, installed.digest
+    return trust, sync
 
 
 def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float = 60.0,
@@ -403,8 +442,8 @@ def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float =
             while not stop.is_set():
                 try:
                     report = gate.sync()
-                    log.info("sync reachable=%s pending=%d version=%d", report.reachable, report.pending,
-                             report.watchlist_version)
+                    log.info("sync reachable=%s pending=%d version=%d trust_store=%s (%s)", report.reachable,
+                             report.pending, report.watchlist_version, report.trust_version, report.trust_status)
                 except Exception as e:  # noqa: BLE001 - a failed round is retried at the next interval
                     log.warning("sync failed: %s", type(e).__name__)
                 stop.wait(gate.config.sync_interval_s)
