@@ -45,11 +45,14 @@ _SIGNED_LIST = {
     200: {"description": "The trust store as a signed list (privacy.sign_list), ETag naming version and digest",
           "content": {"application/json": {"schema": _SIGNED_LIST}}},
     304: {"description": "Not modified (If-None-Match matched)"},
-    **{s: {"model": ProblemPublic} for s in (401, 403, 404, 503)}})
+    **{s: {"model": ProblemPublic} for s in (401, 403, 404)},
+    503: {"description": "The trust store on disk does not verify: nothing is served",
+          "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
 def trust_store(ctx: Ctx, caller: TrustReader,
                 if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=500)] = None,
-                x_trust_store_version: Annotated[int | None, Header(alias="X-Trust-Store-Version", ge=0,
-                                                                   le=2**62)] = None,
+                # int, not int | None: an absent header is None, and the document says "integer" (no "null")
+                x_trust_store_version: Annotated[int, Header(alias="X-Trust-Store-Version", ge=0,
+                                                             le=2**62)] = None,
                 x_trust_store_digest: Annotated[str | None, Header(alias="X-Trust-Store-Digest",
                                                                   max_length=71)] = None) -> Response:
     """The versioned trust store (CSCAs, Master Lists, DSCs, CRLs) signed by the back office's signed-list key:
