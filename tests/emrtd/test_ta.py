@@ -178,3 +178,17 @@ def test_the_chip_follows_a_cvca_link_certificate(doc, eac):
     # without the link certificate the chip does not know the new CVCA's key
     res = read(doc, TerminalCredentials(is_key, (dv, is_)))
     assert res.check("terminal_authentication").passed is False and "MSE:Set DST" in res.check("terminal_authentication").reason
+
+
+def test_dg3_and_dg4_parse_as_cbeff_groups_and_a_truncated_dg3_is_named(doc):
+    from emrtd import LdsError, parse_lds_file
+
+    dg3 = parse_lds_file("DG3", doc.files["DG3"])
+    assert dg3.encode() == doc.files["DG3"] and dg3.templates[0].header.format_type == 0x0007
+    (view,) = dg3.fingers  # emrtd's own view of the 19794-4 header: the finger position, size, compression
+    assert (view.position, view.width, view.height, view.compression) == (2, 64, 64, 0)
+    dg4 = parse_lds_file("DG4", doc.files["DG4"])
+    assert doc.files["DG4"][0] == 0x76 and dg4.encode() == doc.files["DG4"]
+    assert dg4.templates[0].header.format_type == 0x0009 and dg4.templates[0].data[:4] == b"IIR\x00"
+    with pytest.raises(LdsError, match="DG3"):
+        parse_lds_file("DG3", doc.files["DG3"][:-7])
