@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -40,18 +41,29 @@ def chip() -> None:
               type=click.Choice(["named", "explicit", "explicit_compressed", "explicit_unnamed"]),
               help="How the CSCA and DSC certificates write their keys' EC domain parameters: explicit as German "
               "documents do; explicit_unnamed gives the DSC parameters of no named curve (PA refuses it).")
+@click.option("--eac", is_flag=True, help="Extended Access Control: a test CVCA/DV/IS hierarchy for the issuing "
+              "state; DG3/DG4 behind Terminal Authentication; the IS key and chain go to OUT/eac/.")
+@click.option("--dg3", "dg3", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="An ISO/IEC 19794-4 finger image record for DG3 (repeat per record; needs --eac).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, dg2_encoding, signer_curve, ec_parameters, as_json) -> None:
+def issue(mrz, photo, out, can, bac, pace, aa, ca, faults, dg2_encoding, signer_curve, ec_parameters, eac, dg3,
+          as_json) -> None:
     """Personalise a virtual passport (TD3) or ID card (TD1) into DIR."""
-    from emrtd.sim import IssuerError, IssuerPki, issue_document
+    from emrtd.sim import EacPki, IssuerError, IssuerPki, issue_document
 
     fault_list = [f.strip() for f in faults.split(",") if f.strip()]
     try:
         pki = IssuerPki.make(curve=signer_curve, dsc_parameters=ec_parameters,
                              csca_parameters="explicit" if ec_parameters == "explicit_unnamed" else ec_parameters)
+        state = _mrz_text(mrz)[2:4]  # the CV certificates' country code (two letters; "D<" -> "DE")
+        eac_pki = EacPki.make({"D<": "DE"}.get(state, state if state.isalpha() else "XX")) if eac else None
         doc = issue_document(_mrz_text(mrz), photo, can=can, bac=bac, pace=pace, aa=None if aa == "none" else aa,
-                             ca=ca, faults=fault_list, dg2_encoding=dg2_encoding, pki=pki)
+                             ca=ca, faults=fault_list, dg2_encoding=dg2_encoding, pki=pki, eac=eac_pki,
+                             dg3=[Path(p).read_bytes() for p in dg3])
         path = doc.save(out)
+        if eac_pki is not None:  # a terminal of this state: `chip read --eac-key OUT/eac/is.pem --eac-chain ...`
+            (path / "eac").mkdir(exist_ok=True)
+            eac_pki.terminal().save(path / "eac" / "is.pem", path / "eac" / "chain.cvcert")
     except IssuerError as e:
         raise click.ClickException(str(e)) from e
     summary = {"out": str(path), "document_type": doc.document_type, "files": {k: len(v) for k, v in doc.files.items()},
@@ -143,15 +155,35 @@ def _load_trust(path: str | None):
 @click.option("--trust", type=click.Path(exists=True), default=None, help="CSCA certificate or Master List for PA.")
 @click.option("--extended/--short", default=False, show_default=True, help="Use extended-length APDUs.")
 @click.option("--save", "save_dir", type=click.Path(file_okay=False), default=None, help="Dump the files read here.")
+@click.option("--eac-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Extended Access Control: the inspection system's private key (PEM), with --eac-chain.")
+@click.option("--eac-chain", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The inspection system's CV certificates (DV then IS, concatenated), with --eac-key.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.argument("mrz_lines", nargs=-1, metavar="[MRZ_LINE]...")
-def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, as_json,
-         mrz_lines) -> None:
-    """Read a chip: PACE or BAC, data groups, CA, AA and PA. Exits 1 when a check fails."""
-    from emrtd import PcscTransport, ReadError, TransportError, read_document
+def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust, extended, save_dir, eac_key,
+         eac_chain, as_json, mrz_lines) -> None:
+    """Read a chip: PACE or BAC, data groups, CA, TA (with --eac-key/--eac-chain), AA and PA. Exits 1 when a
+    check fails."""
+    from emrtd import (
+        PcscTransport,
+        ReadError,
+        TerminalCredentials,
+        TerminalCredentialsError,
+        TransportError,
+        read_document,
+    )
 
     key = _access_key((*mrz, *mrz_lines), can, document_number, date_of_birth, date_of_expiry)
     trust_store = _load_trust(trust)
+    terminal = None
+    if (eac_key is None) != (eac_chain is None):
+        raise click.UsageError("--eac-key and --eac-chain go together")
+    if eac_key is not None:
+        try:
+            terminal = TerminalCredentials.load(eac_key, eac_chain)
+        except TerminalCredentialsError as e:
+            raise click.ClickException(str(e)) from e
     closer = None
     if reader.startswith("virtual:"):
         from emrtd.sim import InProcessTransport, IssuedDocument, IssuerError
@@ -165,7 +197,7 @@ def read(reader, mrz, can, document_number, date_of_birth, date_of_expiry, trust
     else:
         raise click.BadParameter("use pcsc[:NAME] or virtual:DIR", param_hint="--reader")
     try:
-        result = read_document(transport, key, trust=trust_store, extended_length=extended)
+        result = read_document(transport, key, trust=trust_store, extended_length=extended, terminal=terminal)
     except (ReadError, TransportError) as e:
         raise click.ClickException(str(e)) from e
     finally:

@@ -192,3 +192,30 @@ def test_dg3_and_dg4_parse_as_cbeff_groups_and_a_truncated_dg3_is_named(doc):
     assert dg4.templates[0].header.format_type == 0x0009 and dg4.templates[0].data[:4] == b"IIR\x00"
     with pytest.raises(LdsError, match="DG3"):
         parse_lds_file("DG3", doc.files["DG3"][:-7])
+
+
+def test_cli_issues_an_eac_passport_and_reads_dg3_with_the_terminal(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    (tmp_path / "photo.png").write_bytes(photo_png())
+    (tmp_path / "finger.fir").write_bytes(finger_record())
+    mrz = td3("C1234567", "900315", EXPIRY)
+    out = tmp_path / "doc"
+    r = CliRunner().invoke(main, ["chip", "issue", "--mrz", mrz, "--photo", str(tmp_path / "photo.png"), "--out",
+                                  str(out), "--eac", "--dg3", str(tmp_path / "finger.fir"), "--aa", "none"])
+    assert r.exit_code == 0, r.output
+    base = ["chip", "read", "--reader", f"virtual:{out}", "--mrz", mrz, "--trust", str(out / "trust" / "csca.pem"),
+            "--json"]
+    with_eac = CliRunner().invoke(main, [*base, "--eac-key", str(out / "eac" / "is.pem"), "--eac-chain",
+                                         str(out / "eac" / "chain.cvcert")])
+    assert with_eac.exit_code == 0, with_eac.output
+    got = json.loads(with_eac.output)
+    assert got["terminal_authentication"]["succeeded"] is True and "DG3" in got["files"]
+    without = json.loads(CliRunner().invoke(main, base).output)
+    assert "DG3" not in without["files"] and "not performed" in without["unreadable"]["DG3"]
+    r = CliRunner().invoke(main, [*base, "--eac-key", str(out / "eac" / "is.pem")])
+    assert r.exit_code != 0 and "go together" in r.output
