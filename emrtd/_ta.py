@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emrtd._apdu import CommandApdu, StatusWordError
-from emrtd._cvc import CvcError, CvCertificate, split_certificates
+from emrtd._cvc import READ_DG3, READ_DG4, CvcError, CvCertificate, sign_plain, split_certificates
 from emrtd._mrz import check_digit
 from emrtd._sm import SecureMessagingError
 from emrtd._tlv import encode_tlv
@@ -140,8 +140,6 @@ def _refused(step: str, e: Exception) -> str:
 def perform_terminal_authentication(channel, credentials: TerminalCredentials, *, id_picc: bytes,
                                     ca_ephemeral_public_key: bytes) -> TaResult:
     """Run TA over ``channel`` (``send(CommandApdu)``, secure messaging up after CA); see the module docstring."""
-    from emrtd._cvc import sign_plain
-
     result = TaResult(True, terminal=credentials.terminal.chr)
     rights = None
     for cert in credentials.chain:
@@ -178,7 +176,7 @@ def perform_terminal_authentication(channel, credentials: TerminalCredentials, *
         result.reason = f"cannot make the TA signature: {e}"
         return result
     result.succeeded = True
-    result.data_groups = tuple(n for bit, n in ((1, "DG3"), (2, "DG4")) if (rights or 0) & bit)
+    result.data_groups = tuple(n for bit, n in ((READ_DG3, "DG3"), (READ_DG4, "DG4")) if (rights or 0) & bit)
     return result
 
 
