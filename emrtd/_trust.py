@@ -213,6 +213,8 @@ class TrustStore:
         #: Document Signer certificates (e.g. from the PKD) for SODs that do not carry theirs; never trusted by
         #: being here: Passive Authentication verifies each one's chain to a CSCA
         self.dscs: list[x509.Certificate] = []
+        self._dsc_index: dict | None = None  # (issuer DER, serial) and key identifier -> DSC, built on first use
+        self._dsc_seen: set[bytes] = set()
         #: the store's version and content digest when it came from a versioned store (emrtd._trust_store)
         self.version: int | None = None
         self.digest: str | None = None
@@ -261,21 +263,29 @@ class TrustStore:
         """Keep a Document Signer certificate (DER/PEM or object) for :meth:`dsc_for_signer`."""
         if isinstance(cert, bytes | bytearray):
             cert = load_certificates(bytes(cert))[0]
-        if cert not in self.dscs:
+        fp = cert.fingerprint(hashes.SHA256())
+        if fp not in self._dsc_seen:  # the PKD holds tens of thousands: no linear search
+            self._dsc_seen.add(fp)
             self.dscs.append(cert)
+            self._dsc_index = None
         return cert
 
     def dsc_for_signer(self, sid) -> x509.Certificate | None:
         """The held DSC a CMS ``SignerIdentifier`` (asn1crypto) names: issuer and serial number, or subject
         key identifier."""
-        for cert in self.dscs:
-            ac = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-            if sid.name == "issuer_and_serial_number":
-                if ac.issuer == sid.chosen["issuer"] and ac.serial_number == sid.chosen["serial_number"].native:
-                    return cert
-            elif ac.key_identifier is not None and ac.key_identifier == sid.chosen.native:
-                return cert
-        return None
+        if self._dsc_index is None:
+            index: dict = {}
+            for cert in self.dscs:
+                ac = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+                index.setdefault(("ias", ac.issuer.dump(), ac.serial_number), cert)
+                if ac.key_identifier is not None:
+                    index.setdefault(("ski", ac.key_identifier), cert)
+            self._dsc_index = index
+        if sid.name == "issuer_and_serial_number":
+            key = ("ias", sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native)
+        else:
+            key = ("ski", sid.chosen.native)
+        return self._dsc_index.get(key)
 
     def add_master_list(self, data: bytes, *, signer_roots=None) -> MasterList:
         """Verify a CSCA Master List (see :func:`parse_master_list`) and trust its certificates."""
@@ -287,8 +297,14 @@ class TrustStore:
 
     def issuers_of(self, issuer_name: x509.Name, key_id: bytes | None) -> list[x509.Certificate]:
         """CSCAs whose subject is ``issuer_name`` (and whose key identifier matches when both are known)."""
+        index = getattr(self, "_by_subject", None)
+        if index is None or index[0] != len(self.cscas):  # rebuilt when CSCAs were added: one dict look-up per DSC
+            by_name: dict[bytes, list] = {}
+            for c in self.cscas:
+                by_name.setdefault(c.subject.public_bytes(), []).append(c)
+            index = self._by_subject = (len(self.cscas), by_name)
         out = []
-        for c in self.cscas:
+        for c in index[1].get(issuer_name.public_bytes(), ()):
             if c.subject != issuer_name:
                 continue
             ski = _ski(c)
