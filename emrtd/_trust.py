@@ -281,11 +281,14 @@ class TrustStore:
                 if ac.key_identifier is not None:
                     index.setdefault(("ski", ac.key_identifier), cert)
             self._dsc_index = index
-        if sid.name == "issuer_and_serial_number":
-            key = ("ias", sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native)
-        else:
-            key = ("ski", sid.chosen.native)
-        return self._dsc_index.get(key)
+        if sid.name != "issuer_and_serial_number":
+            return self._dsc_index.get(("ski", sid.chosen.native))
+        issuer, serial = sid.chosen["issuer"], sid.chosen["serial_number"].native
+        found = self._dsc_index.get(("ias", issuer.dump(), serial))
+        if found is None:  # the same name encoded otherwise (string types): compared as X.520 names
+            found = next((c for c in self.dscs if c.serial_number == serial and ax509.Certificate.load(
+                c.public_bytes(serialization.Encoding.DER)).issuer == issuer), None)
+        return found
 
     def add_master_list(self, data: bytes, *, signer_roots=None) -> MasterList:
         """Verify a CSCA Master List (see :func:`parse_master_list`) and trust its certificates."""
