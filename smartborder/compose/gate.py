@@ -403,8 +403,8 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     if relaxed:
         log.warning("gate %s runs with explicit relaxations: %s", config.gate_id, ", ".join(relaxed))
     if client is not None and trust_sync is None:
-        log.warning("gate %s: no [gate] trust_list_key pinned: the trust store is not updated from the back office",
-                    config.gate_id)
+        log.info("gate %s: no [gate] trust_list_key pinned: the trust store is not updated from the back office",
+                 config.gate_id)
     log.info("gate %s: trust store version %s (%s)", config.gate_id, getattr(trust, "version", None),
              getattr(trust, "digest", None) or "files")
     return Gate(config, workflow, store, devices, client, trust_sync)
