@@ -26,12 +26,13 @@ class FingerEngine:
     """``template(image, dpi)`` -> a probe template (``to_bytes()``: ISO/IEC 19794-2); ``threshold``: the
     lane's calibrated decision threshold. :meth:`default` uses ``biometrics.finger``; for enrolled travellers
     the 1:1 runs in the back office, so enrolled templates never reach the gate. For a chip's DG3 (EAC) it runs
-    here: ``references(record)`` -> [(finger position, template)] of an ISO/IEC 19794-4 record (WSQ included)
-    and ``compare(probe, reference)`` -> score, at the same ``threshold``."""
+    here: ``views(record)`` -> [(finger position, grey image, ppi)] of an ISO/IEC 19794-4 record (WSQ included),
+    each view used made a template by ``template``, and ``compare(probe, reference)`` -> score, at the same
+    ``threshold``."""
 
     template: Callable[[np.ndarray, int], Any]
     threshold: float
-    references: Callable[[bytes], list[tuple[int, Any]]] | None = None
+    views: Callable[[bytes], list[tuple[int, np.ndarray, int]]] | None = None
     compare: Callable[[Any, Any], float] | None = None
 
     @classmethod
@@ -41,14 +42,13 @@ class FingerEngine:
         def template(image, dpi):
             return finger.FingerprintTemplate(image, dpi=dpi)
 
-        def references(record):
-            return [(view.position, finger.FingerprintTemplate(view.image, dpi=view.ppi))
-                    for view in finger.read_finger_image_record(record)]
+        def views(record):
+            return [(view.position, view.image, view.ppi) for view in finger.read_finger_image_record(record)]
 
         def compare(probe, reference):
             return float(finger.FingerprintMatcher(probe).match(reference))
 
-        return cls(template, float(finger.THRESHOLDS[threshold]), references, compare)
+        return cls(template, float(finger.THRESHOLDS[threshold]), views, compare)
 
 
 @dataclass
@@ -80,7 +80,7 @@ class FingerStep:
 
     def __call__(self, p: Presentation, chip: ChipOutcome | None = None) -> FingerOutcome:
         if (chip is not None and chip.dg3_records and self.scanner is not None
-                and self.engine.references is not None and self.engine.compare is not None):
+                and self.engine.views is not None and self.engine.compare is not None):
             return self._on_device(chip)
         if self.remote is None:
             return FingerOutcome(enrolled=None, error="no fingerprint enrolment service configured")
@@ -89,18 +89,20 @@ class FingerStep:
     def _on_device(self, chip: ChipOutcome) -> FingerOutcome:
         """1:1 of the live finger against DG3 (EAC), on the device: fail closed on an unusable DG3 or capture."""
         try:
-            refs = [ref for record in chip.dg3_records for ref in self.engine.references(record)]
+            views = [view for record in chip.dg3_records for view in self.engine.views(record)]
+            if not views:
+                return FingerOutcome(enrolled=True, source="chip", error="DG3 holds no finger image")
+            # the view of the finger the scanner asks for (else every view): templates only of those
+            chosen = [v for v in views if v[0] == self.position] or views
+            refs = [self.engine.template(image, ppi) for _, image, ppi in chosen]
         except Exception as e:  # noqa: BLE001 - a DG3 the chip signed but nobody can decode: referred, named
             return FingerOutcome(enrolled=True, source="chip", error=f"DG3 finger images unusable: {type(e).__name__}")
-        if not refs:
-            return FingerOutcome(enrolled=True, source="chip", error="DG3 holds no finger image")
-        same = [t for position, t in refs if position == self.position] or [t for _, t in refs]
         try:
             probes = self._probes()
         except Exception as e:  # noqa: BLE001 - the scanner or extractor failed
             log.info("fingerprint capture failed: %s", type(e).__name__)
             return FingerOutcome(enrolled=True, source="chip", error=f"fingerprint capture failed: {type(e).__name__}")
-        score = max(self.engine.compare(probe, ref) for probe, _ in probes for ref in same)
+        score = max(self.engine.compare(probe, ref) for probe, _ in probes for ref in refs)
         return FingerOutcome(enrolled=True, score=float(score), threshold=float(self.engine.threshold), source="chip")
 
     def _remote(self, p: Presentation) -> FingerOutcome:

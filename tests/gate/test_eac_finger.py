@@ -166,3 +166,26 @@ def test_through_pcscd_and_vpcd(pcscd, tmp_path, fvc, eac, passport, live, opens
     assert result.opened is opens, result.decision.explain()
     if not opens:
         assert result.decision.reasons == ("fingerprint_mismatch",)
+
+
+def test_an_unusable_dg3_or_capture_leaves_the_fingerprint_missing_by_name():
+    from gate import RULES, ChipOutcome, Evidence, FingerEngine, FingerStep, PolicyConfig, decide
+    from gate._workflow import _with_finger
+
+    class Broken:
+        def capture(self):
+            raise OSError("sensor unplugged")
+
+    import datetime as dt
+
+    step = FingerStep(ImageFingerprintScanner(__file__), FingerEngine.default())  # never captured: DG3 is refused
+    out = step(None, ChipOutcome(read=True, dg3_records=(b"FIR\x00010\x00" + bytes(30),)))
+    assert out.source == "chip" and out.score is None and "DG3 finger images unusable" in out.error
+    ev = _with_finger(Evidence(today=dt.date.today()), out, None)
+    assert decide(ev).status("fingerprint_match") == "missing"
+    rule = next(r for r in RULES if r.name == "fingerprint_match")
+    status, detail, _ = rule.check(ev, PolicyConfig())
+    assert status == "missing" and "DG3 finger images unusable" in detail
+    engine = FingerEngine(lambda image, dpi: "template", 0.032, lambda record: [(2, None, 500)], lambda a, b: 1.0)
+    out = FingerStep(Broken(), engine)(None, ChipOutcome(read=True, dg3_records=(b"any",)))
+    assert out.score is None and out.error == "fingerprint capture failed: OSError"
