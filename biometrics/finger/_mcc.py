@@ -185,11 +185,15 @@ def _assign(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(ia, int), np.array(ib, int)
 
 
-def score(a: Cylinders, b: Cylinders) -> float:
-    """LSA-R global score in [0, 1]."""
+def score(a: Cylinders, b: Cylinders, wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> float:
+    """LSA-R global score in [0, 1]. ``wa``, ``wb``: optional per-minutia reliability weights; the
+    local similarity of a pair is scaled by the geometric mean of its two weights before the
+    assignment and the relaxation, so a pair of unreliable minutiae counts less."""
     sim = local_similarity(a, b)
     if sim.size == 0:
         return 0.0
+    if wa is not None and wb is not None:
+        sim = sim * np.sqrt(np.outer(np.asarray(wa, np.float32), np.asarray(wb, np.float32)))
     npairs = n_pairs(a.n, b.n)
     ia, ib = _assign(sim, min(a.n, b.n))
     nr = len(ia)

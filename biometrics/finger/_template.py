@@ -60,6 +60,8 @@ class FingerprintTemplate:
         found, p = _extract(image, dpi, extractor, **options)
         if len(found) < MIN_MINUTIAE:
             raise FingerImageError(f"only {len(found)} minutiae found: not a usable fingerprint", "too_few_minutiae")
+        if extractor == "leader":
+            found = _with_block_reliability(found, p)
         s = p.scale
         h, w = image.shape[:2]
         self.minutiae = [
@@ -68,7 +70,7 @@ class FingerprintTemplate:
                 int(min(h - 1, max(0, round(y / s)))),
                 a % (2 * math.pi),
                 t,
-                int(round(q * 100)),
+                max(1, min(100, int(round(q * 100)))),  # ISO 19794-2: 0 would mean "not reported"
             )
             for x, y, a, t, q in found
         ]
@@ -131,6 +133,12 @@ class FingerprintTemplate:
         s = 500.0 / self.dpi
         return np.array([[m.x * s, m.y * s, m.direction] for m in self.minutiae], np.float64).reshape(-1, 3)
 
+    def reliability(self) -> np.ndarray:
+        """Per-minutia reliability in [0.01, 1] from the minutia quality (ISO/IEC 19794-2: 0 means
+        not reported, read as fully reliable so that a record without qualities is matched as before)."""
+        q = np.array([m.quality for m in self.minutiae], np.float64)
+        return np.clip(np.where(q <= 0, 100.0, q) / 100.0, 0.01, 1.0)
+
     def cylinders(self):
         if self._cyl is None:
             from ._mcc import build
@@ -143,6 +151,25 @@ class FingerprintTemplate:
 
     def __repr__(self) -> str:
         return f"FingerprintTemplate({len(self.minutiae)} minutiae, {self.width}x{self.height} @ {self.dpi} dpi)"
+
+
+def _with_block_reliability(found: list, p) -> list:
+    """LEADER's confidence of each minutia times the reliability of the block it lies in: the ridge
+    flow's orientation coherence (17 x 17 px mean, full weight from 0.8) and the local contrast
+    relative to the finger's median (full weight from the median). A minutia in a smudged, dry or
+    wet block keeps less of its quality (issue #21 item 2); ``FingerprintMatcher(reliability=...)``
+    weights the match by it."""
+    import cv2
+
+    h, w = p.gray.shape
+    coherence = cv2.blur(p.coherence, (17, 17))
+    median = max(float(np.median(p.local_std[p.mask])), 1e-6)
+    out = []
+    for x, y, a, t, q in found:
+        xi, yi = int(min(w - 1, max(0, round(x)))), int(min(h - 1, max(0, round(y))))
+        block = min(1.0, max(0.05, float(coherence[yi, xi]) / 0.8)) * min(1.0, max(0.05, float(p.local_std[yi, xi]) / median))
+        out.append((x, y, a, t, q * block))
+    return out
 
 
 def _res(dpi: int) -> int:

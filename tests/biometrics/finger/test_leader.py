@@ -40,7 +40,9 @@ def test_leader_minutiae_sit_where_the_stft_extractor_finds_them_pointing_the_sa
 def test_leader_minutiae_are_typed_and_rated(pair):
     leader, _ = pair
     assert {m.type for m in leader.minutiae} == {"ending", "bifurcation"}
-    assert all(55 <= m.quality <= 100 for m in leader.minutiae)  # LEADER's detection threshold 0.55
+    # LEADER's confidence (detection threshold 0.55) times its block's reliability (issue #21 item 2)
+    assert all(1 <= m.quality <= 100 for m in leader.minutiae)
+    assert np.median([m.quality for m in leader.minutiae]) >= 45  # a good impression: most blocks fully reliable
     assert len(leader.minutiae) <= 150
 
 

@@ -172,3 +172,29 @@ def test_default_candidates_name_the_engine_extractors():
     scorers, candidates = evaluation.default_candidates()
     assert {"stft", "leader@scale=0.6", "leader@scale=0.7"} <= set(scorers)
     assert all(set(c.scorers) <= set(scorers) for c in candidates)
+
+
+def test_scorers_that_share_an_extraction_read_each_image_once(root):
+    calls: list[int] = []
+
+    def extract(img, d):
+        calls.append(int(img[0, 0]))
+        return img[0, 0]
+
+    def match(a, b):
+        return 1.0 - abs(float(a) - float(b)) / 255.0
+
+    scorers = {"x": Scorer("x", extract, match, shares="same"), "y": Scorer("y", extract, lambda a, b: match(a, b) ** 2, shares="same")}
+    scores = FvcScores(scorers)
+    gx, _ = scores.matrices(root / "a", ["x"])
+    gy, _ = scores.matrices(root / "a", ["y"])
+    assert len(calls) == len(FINGERS) * len(IMPRESSIONS)  # the second scorer reused the templates
+    assert np.allclose(gy[:, 0], gx[:, 0] ** 2)
+    assert scores.get(root / "a", "y")["ms_extract"] is not None
+
+
+def test_weighted_candidates_are_offered_to_the_leave_one_out():
+    scorers, candidates = evaluation.default_candidates()
+    weighted = [n for n in scorers if "~r" in n]
+    assert weighted and all(scorers[n].shares == "leader@scale=0.7" for n in weighted)
+    assert {c.name for c in candidates} >= set(weighted)
