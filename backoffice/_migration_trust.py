@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from storage import Migration
 
-__all__ = ["MIGRATION"]
+__all__ = ["MIGRATION", "EVENTS_MIGRATION"]
 
 MIGRATION = Migration("0007_device_trust_store", """
     CREATE TABLE device_trust_store (
         device_id TEXT PRIMARY KEY, version INTEGER NOT NULL, digest TEXT NOT NULL DEFAULT '',
         reported_at TEXT NOT NULL);
+""")
+
+#: 0008: a gate's transaction event names the trust store version that decided it (null: not said)
+EVENTS_MIGRATION = Migration("0008_event_trust_store_version", """
+    ALTER TABLE events ADD COLUMN trust_store_version INTEGER;
 """)

@@ -278,13 +278,17 @@ class Records:
         def create(db) -> tuple[int, dict]:
             row = {"id": new_id("evt"), "device_id": device.id, "occurred_at": body.occurred_at.isoformat(),
                    "received_at": now_iso(), "kind": body.kind, "outcome": body.outcome,
-                   "reason_codes": dumps([r.value for r in body.reason_codes]), "duration_ms": body.duration_ms}
+                   "reason_codes": dumps([r.value for r in body.reason_codes]), "duration_ms": body.duration_ms,
+                   "trust_store_version": body.trust_store_version}
             db.table("events").insert(row)
             self.ctx.metrics.ingested.labels("event").inc()
             return 201, {**row, "reason_codes": json.loads(row["reason_codes"])}
 
-        result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json")], create,
-                                EventPublic)
+        # a body without trust_store_version fingerprints as it did before the field existed (retries across
+        # an upgrade replay, never "key reused")
+        unset = {"trust_store_version"} if body.trust_store_version is None else None
+        result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json", exclude=unset)],
+                                create, EventPublic)
         if result.replayed:
             self.ctx.metrics.replayed.labels("event").inc()
         return result

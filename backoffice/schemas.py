@@ -528,6 +528,8 @@ class EventCreate(Strict):
     outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
     reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
     duration_ms: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=3_600_000)] | None = None
+    trust_store_version: Integer | None = Field(default=None, ge=0, le=2**62, description=(
+        "The version of the back office's trust store that decided the transaction (gates)"))
 
 
 class EventPublic(BaseModel):
@@ -539,6 +541,7 @@ class EventPublic(BaseModel):
     outcome: str
     reason_codes: list[str]
     duration_ms: float | None
+    trust_store_version: int | None = None
 
 
 # -- enrolments -----------------------------------------------------------------------------

@@ -438,7 +438,7 @@ class GateWorkflow:
             "occurred_at": started.isoformat(), "kind": "transaction",
             "outcome": "admitted" if decision.outcome is Outcome.OPEN else "referred",
             "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
-        }
+        } | _trust_version(self.steps.chip)
 
     def _exception(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
                    chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
@@ -477,6 +477,12 @@ class GateWorkflow:
 def _finger(step: Callable[..., FingerOutcome], p: Presentation, chip: ChipOutcome) -> FingerOutcome:
     """The fingerprint step, handed the chip's outcome where it uses it (DG3 matched on the device)."""
     return step(p, chip) if getattr(step, "uses_chip", False) else step(p)
+
+
+def _trust_version(chip_step: Any) -> dict[str, int]:
+    """The version of the trust store the chip step decided with, when it came from a versioned store."""
+    version = getattr(getattr(chip_step, "trust", None), "version", None)
+    return {"trust_store_version": version} if isinstance(version, int) and not isinstance(version, bool) else {}
 
 
 def _chip_presentation(chip: ChipOutcome | None) -> list[Presentation]:

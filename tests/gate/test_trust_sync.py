@@ -91,11 +91,15 @@ def test_a_new_version_is_installed_and_decides_the_next_traveller(world, tmp_pa
     assert gate.sync().trust_status == "installed" and gate.trust_sync.version == 2
     ok = traveller(gate, pki)
     assert ok.opened, ok.decision.explain()
+    events = [i.payload for i in gate.store.outbox.pending() if i.kind == "event"]
+    assert [e.get("trust_store_version") for e in events] == [2]  # the store that decided it (the rest delivered)
     [row] = world.client.get("/api/v1/trust-store/devices", headers=world.h("supervisor")).json()
     assert (row["device_id"], row["version"], row["current"]) == ("gate-01", 1, False)  # said at that poll
     assert gate.sync().trust_status == "not_modified"  # the next poll says what is in use now
     [row] = world.client.get("/api/v1/trust-store/devices", headers=world.h("supervisor")).json()
     assert row["version"] == 2 and row["digest"] == gate.trust_sync.digest and row["current"]
+    stored = world.ctx.store.query("SELECT trust_store_version FROM events ORDER BY occurred_at")
+    assert [r["trust_store_version"] for r in stored] == [None, 1, 2]  # delivered with the decisions
 
     # a gate restarted with the same data directory starts with the store it installed
     again = make_gate(world, tmp_path, pki)
