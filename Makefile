@@ -71,7 +71,7 @@ contracts: venv
 	$(VENV)/bin/lint-imports
 
 pytest: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=25
 
 test: setup lint contracts pytest
 
