@@ -4,6 +4,7 @@
     smartborder trust list [--store DIR] [--kind csca|ml|dsc|crl] [--json]
     smartborder trust status [--store DIR] [--json]     # each CSCA, each CRL's freshness, the version
     smartborder trust export OUT.ldif [--store DIR]     # ICAO PKD LDIF; importing it gives the same digest
+    smartborder trust signing-key [--json]             # the back office's signed-list key, for [gate] trust_list_key
 
 ``--store`` defaults to ``[backoffice] trust_store`` (``DATA_DIR/trust-store``).
 """
@@ -195,3 +196,23 @@ def export_cmd(out, store, config) -> None:
     else:
         Path(out).write_bytes(data)
         click.echo(f"version {vstore.version} ({vstore.digest}) written to {out}")
+
+
+@trust.command("signing-key")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="Back-office database (default: settings backoffice_db or DATA_DIR/backoffice.db).")
+@_JSON
+def signing_key_cmd(db, as_json) -> None:
+    """The back office's signed-list public key (base64) and its id, for a gate's ``[gate] trust_list_key``.
+    Read from the back office's vault on this host (created on first use): the value to carry to the gates out
+    of band."""
+    from backoffice._trust_feed import SIGNING_KEY_NAME
+    from privacy import list_key_id, public_key_b64
+    from smartborder.commands.privacy import _Officer
+
+    key = _Officer(db).gateway.vault.signing_key(SIGNING_KEY_NAME).public_key()
+    out = {"key_id": list_key_id(key), "public_key": public_key_b64(key), "alg": "Ed25519"}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(f"{out['public_key']}  (key id {out['key_id']})")

@@ -63,3 +63,31 @@ def test_a_file_that_cannot_be_read_changes_nothing(tmp_path):
     assert not (store / "manifest.json").exists()
     r = _run("status", "--store", str(store))
     assert r.exit_code == 1 and "not a versioned trust store" in r.output
+
+
+def test_signing_key_is_the_key_the_back_office_signs_with(tmp_path):
+    """`trust signing-key` reads the back office's vault: the key a gate pins verifies what the server serves."""
+    import subprocess
+
+    from privacy import load_public_key, verify_list
+    from smartborder.compose.backoffice import build_backoffice
+    from smartborder.settings import load_settings
+    from tests.backoffice.test_serve_e2e import SMARTBORDER, _cli, _deployment
+
+    env = _deployment(tmp_path)
+    assert _cli(env, "issue-device", "gate-01", "--kind", "gate", "--json").returncode == 0  # creates the database
+    runs = [subprocess.run([str(SMARTBORDER), "trust", "signing-key", "--json"], env=env, capture_output=True,
+                           text=True, timeout=120) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first == second and len(first["key_id"]) == 16  # created once, kept in the vault
+    settings = load_settings(env["SMARTBORDER_CONFIG"], environ=env)
+    app = build_backoffice(settings)
+    (settings.data_dir / "trust-store").mkdir()
+    from emrtd import VersionedTrustStore, objects_from_ldif
+
+    store = VersionedTrustStore()
+    store.import_objects(objects_from_ldif(pkd_ldif())[0])
+    store.save(settings.data_dir / "trust-store")  # the composition's default: DATA_DIR/trust-store
+    served = app.state.ctx.trust.current()
+    assert verify_list(served.blob, [load_public_key(first["public_key"])], list_name="trust-store").version == 1
