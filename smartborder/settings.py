@@ -108,7 +108,7 @@ class Settings:
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)
     gate_revocation: str = "require"  # DSC revocation status unknown: "require" (refer) | "accept_unknown"
     gate_stale_crl: str = "refer"  # the CSCA's CRL is past its next update: "refer" (crl_stale) | "accept"
-    #: the back office's signed-list public key (base64 Ed25519, `smartborder backoffice signing-key`): pinned,
+    #: the back office's signed-list public key (base64 Ed25519, `smartborder trust signing-key`): pinned,
     #: the gate installs a trust store from the back office only when this key signed it; "" none is installed
     gate_trust_list_key: str = ""
     gate_sync_interval_s: int = 30
