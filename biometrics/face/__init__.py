@@ -60,6 +60,14 @@ from ._liveness import (  # noqa: E402
     check_liveness,
 )
 from ._mesh import FaceMesher, FaceMeshResult, FaceMeshUnavailableError, FrameError, HeadPose  # noqa: E402
+from ._passive import (  # noqa: E402
+    MIN_FACE_FRAMES,
+    PASSIVE_THRESHOLDS,
+    PassiveLiveness,
+    PassiveLivenessError,
+    PassiveLivenessSession,
+    assess_passive_liveness,
+)
 from ._quality import GUIDANCE, PURPOSES, QualityMeasure, QualityReport, UnknownPurposeError, assess_quality  # noqa: E402
 
 __all__ += [
@@ -67,5 +75,7 @@ __all__ += [
     "GUIDANCE", "PURPOSES", "QualityMeasure", "QualityReport", "UnknownPurposeError", "assess_quality",
     "CHALLENGE_KINDS", "INSTRUCTIONS", "ActiveChallenge", "ChallengeOutcome", "LivenessError", "LivenessResult",
     "LivenessSession", "LivenessState", "check_liveness",
+    "MIN_FACE_FRAMES", "PASSIVE_THRESHOLDS", "PassiveLiveness", "PassiveLivenessError", "PassiveLivenessSession",
+    "assess_passive_liveness",
 ]
 # ===== end of section: quality and liveness =====
