@@ -188,10 +188,15 @@ class VersionedTrustStore:
         store = TrustStore()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for o in self.of_kind("csca"):
-                store.add_csca(_cert(o.der))
+            own = [store.add_csca(_cert(o.der)) for o in self.of_kind("csca")]
             for o in self.of_kind("ml"):
-                store.add_master_list(o.der, signer_roots=signer_roots)
+                try:
+                    store.add_master_list(o.der, signer_roots=signer_roots)
+                except MasterListError:
+                    if signer_roots is not None or not own:
+                        raise
+                    # imported with --signer-root: that root was kept as a CSCA of the store (import_objects)
+                    store.add_master_list(o.der, signer_roots=own)
             for o in self.of_kind("dsc"):
                 store.add_dsc(_cert(o.der))
             for o in self.of_kind("crl"):
@@ -221,7 +226,15 @@ class VersionedTrustStore:
                     if o.kind == "csca":
                         anchors.add_csca(_cert(o.der))
                     elif o.kind == "ml":
-                        anchors.add_master_list(o.der, signer_roots=signer_roots)
+                        ml = anchors.add_master_list(o.der, signer_roots=signer_roots)
+                        root = ml.signer_issuer
+                        if signer_roots is not None and root is not None:  # kept, so the list verifies on load
+                            der = root.public_bytes(serialization.Encoding.DER)
+                            kept = TrustObject("csca", der)
+                            if kept.sha256 not in objects:
+                                anchors.add_csca(root)
+                                objects[kept.sha256] = kept
+                                report.added["csca"] += 1
                     elif o.kind == "dsc":
                         cert = _cert(o.der)
                         anchors.add_dsc(cert)

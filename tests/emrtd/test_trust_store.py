@@ -255,3 +255,19 @@ def test_real_master_lists_import_and_round_trip(tmp_path):
     root = objects_from_file(d / "DE_ROOT_CA_CSCA07.cer")
     assert [o.kind for _, o in root] == ["csca"]
     assert store.import_objects(root).added["csca"] == 1 and store.version == 3  # a new object, though already trusted
+
+
+def test_a_master_list_verified_against_a_given_root_keeps_that_root_so_the_store_loads(tmp_path):
+    from emrtd import build_master_list
+
+    ut, vn = _pkis()
+    key, signer = ut.issue_master_list_signer(NOW)
+    ml = TrustObject("ml", build_master_list([vn.csca_cert], key, signer, signing_time=NOW))  # UT's CSCA not listed
+    store = VersionedTrustStore()
+    report = store.import_objects([("ml", ml)])
+    assert not report.changed and "not issued by a CSCA of the list" in report.skipped[0][1]
+    report = store.import_objects([("ml", ml)], signer_roots=[ut.csca_cert])
+    assert report.added == {"csca": 1, "ml": 1, "dsc": 0, "crl": 0} and report.version == 1
+    store.save(tmp_path / "ts")
+    loaded = VersionedTrustStore.load(tmp_path / "ts").trust_store()
+    assert set(loaded.cscas) == {ut.csca_cert, vn.csca_cert}
