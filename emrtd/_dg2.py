@@ -382,10 +382,13 @@ class BiometricGroup:
         return out
 
     def _decode_faces(self) -> list[FaceImage]:
-        faces = []
-        for t in self.templates:
-            faces += parse_39794_5(t.data) if t.constructed else parse_19794_5(t.data)
-        return faces
+        return [face for _, face in self.template_faces()]
+
+    def template_faces(self) -> list[tuple[BiometricTemplate, FaceImage]]:
+        """Each face of a DG2 with the template ``7F60`` it came from: a 19794-5 record may hold several
+        faces, or none, so templates and faces need not be one to one."""
+        return [(t, face) for t in self.templates
+                for face in (parse_39794_5(t.data) if t.constructed else parse_19794_5(t.data))]
 
     @property
     def faces(self) -> list[FaceImage]:

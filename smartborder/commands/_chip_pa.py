@@ -89,16 +89,19 @@ def photo(dg2, out, as_json) -> None:
     data = Path(dg2).read_bytes()
     try:
         if data[:4] == b"FAC\x00":  # a bare Facial Record Data record, not a DG2 file
-            container, formats, faces = "ISO/IEC 19794-5 record", [None], parse_19794_5(data, "face record")
-        else:
-            group = BiometricGroup.parse_dg2(data)
-            container, faces = "DG2", group.faces
-            formats = [t.header.format_type for t in group.templates]
+            container = "ISO/IEC 19794-5 record"
+            pairs = [(None, face) for face in parse_19794_5(data, "face record")]
+        else:  # one format type per template, each template holding any number of faces
+            container = "DG2"
+            pairs = [(t.header.format_type, face) for t, face in BiometricGroup.parse_dg2(data).template_faces()]
     except LdsError as e:
         reason = getattr(e, "reason", None)
         raise click.ClickException(f"{e}" + (f" [{reason}]" if reason else "")) from e
+    if not pairs:
+        raise click.ClickException(f"{dg2}: the {container} holds no face [no_face]")
+    faces = [face for _, face in pairs]
     shown = []
-    for face, fmt in zip(faces, formats, strict=True):
+    for fmt, face in pairs:
         d = face.to_dict()
         d["cbeff_format_type"] = None if fmt is None else f"{fmt:04X}"
         try:

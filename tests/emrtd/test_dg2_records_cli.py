@@ -174,3 +174,35 @@ def test_issuer_cli_offers_both_encodings(photo, tmp_path):
         assert tag in dg2 and BiometricGroup.parse_dg2(dg2).faces[0].encoding == enc
     with pytest.raises(IssuerError, match="DG2 encoding"):
         issue_document(TD3, photo, pki=IssuerPki.make(), dg2_encoding="ISO39794-5")
+
+
+# --- chip photo: faces and templates need not be one to one ---
+def _record_dg2(record: bytes) -> bytes:
+    return BiometricGroup("DG2", (BiometricTemplate(BiometricHeader.face(FORMAT_ISO19794_5), record),)).encode()
+
+
+def test_chip_photo_shows_every_face_of_a_two_face_record(records, tmp_path):
+    record, _, _ = records
+    (face,) = parse_19794_5(record)
+    two = encode_19794_5([face, face])
+    (tmp_path / "rec2.bin").write_bytes(two)
+    (tmp_path / "dg2.bin").write_bytes(_record_dg2(two))
+    for name, fmt in (("rec2.bin", None), ("dg2.bin", "0008")):
+        r = _photo(tmp_path / name, "--json", "--out", tmp_path / "face.png")
+        assert r.exit_code == 0, r.output
+        faces = json.loads(r.output)["faces"]
+        assert len(faces) == 2 and [f["cbeff_format_type"] for f in faces] == [fmt, fmt]
+        assert [f["decoded_size"] for f in faces] == [[148, 70], [148, 70]]
+        text = _photo(tmp_path / name)
+        assert text.exit_code == 0 and "2 face(s)" in text.output and "face 2: ISO/IEC 19794-5" in text.output
+
+
+def test_chip_photo_refuses_a_record_without_a_face(tmp_path):
+    empty = encode_19794_5([])
+    (tmp_path / "rec0.bin").write_bytes(empty)
+    (tmp_path / "dg2.bin").write_bytes(_record_dg2(empty))
+    for name in ("rec0.bin", "dg2.bin"):
+        for extra in ((), ("--out", tmp_path / "face.png"), ("--json",)):
+            r = _photo(tmp_path / name, *extra)
+            assert r.exit_code == 1 and "no face" in r.output, r.output
+            assert r.exception is None or isinstance(r.exception, SystemExit)
