@@ -86,3 +86,7 @@ from gate._steps import (  # noqa: E402
 
 __all__ += ["ChipStep", "DocumentStep", "FaceEngine", "FaceNotAcquired", "FaceStep", "FingerEngine", "FingerStep",
             "presentation_from_mrz"]
+
+from gate._face import LIVENESS_PATHS, LIVENESS_POLICIES, MATCH_DOUBT_MARGIN, FaceCapture  # noqa: E402
+
+__all__ += ["FaceCapture", "LIVENESS_PATHS", "LIVENESS_POLICIES", "MATCH_DOUBT_MARGIN"]

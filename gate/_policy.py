@@ -120,6 +120,10 @@ class Evidence:
     face_acquired: bool | None = None
     face_error: str | None = None  # why the face evidence is missing (e.g. the chip photo holds no face)
     liveness_passed: bool | None = None
+    #: the liveness path run (gate._face): "passive", "passive+challenge", "challenge", "off"; None not said
+    liveness_path: str | None = None
+    passive_decision: str | None = None  # passive PAD's verdict: live | doubt | attack | unknown
+    passive_score: float | None = None
     face_score: float | None = None
     face_threshold: float | None = None
     # fingerprints: enrolled None = unknown
@@ -148,8 +152,11 @@ class PolicyConfig:
     eligible_document_types: tuple[str, ...] = ("P", "I")
     #: AA and CA must pass where the chip offers them; a chip hiding DG14/DG15 its SOD lists is a clone
     require_chip_authenticity: bool = True
-    #: the lane's liveness check (the active challenge until passive PAD takes over) must pass
+    #: the lane's liveness check must pass
     require_liveness: bool = True
+    #: the lane's liveness policy (``[gate] liveness``): "passive+challenge-on-doubt" opens on a passive "live"
+    #: without the challenge; "challenge-all" and "active" need a passed challenge from everyone
+    liveness_policy: str = "passive+challenge-on-doubt"
     #: a DSC whose revocation status is unknown (no current CRL for its CSCA) refers
     require_revocation_status: bool = True
     #: a DSC checked only against a CRL past its next update refers (``crl_stale``), whatever
@@ -329,12 +336,24 @@ def _acquired(e: Evidence, c: PolicyConfig) -> Verdict:
 
 
 def _liveness(e: Evidence, c: PolicyConfig) -> Verdict:
+    if e.passive_decision == "attack":  # positive evidence of an attack: refers on every lane, whatever else passed
+        score = f" (score {e.passive_score:.2f})" if _finite(e.passive_score) else ""
+        return _fail(f"passive presentation attack detection: attack{score}")
     if not c.require_liveness:
         return _na("no liveness check on this lane") if e.liveness_passed is not False else \
             _fail("presentation attack suspected")
     if e.liveness_passed is None:
         return _missing("liveness not checked" if e.face_acquired else _face_missing(e))
-    return _ok() if e.liveness_passed else _fail("presentation attack suspected")
+    if not e.liveness_passed:
+        return _fail("presentation attack suspected" + (f" ({e.liveness_path})" if e.liveness_path else ""))
+    if e.liveness_path in ("passive", "off"):  # no challenge ran: only a passive "live" on a lane that allows it
+        if e.passive_decision != "live" or e.liveness_path == "off":
+            return _missing(f"passive liveness {e.passive_decision or 'not assessed'}: the challenge did not run")
+        if c.liveness_policy != "passive+challenge-on-doubt":
+            return _missing("this lane challenges every traveller: the challenge did not run")
+    elif e.liveness_path is None and c.liveness_policy != "passive+challenge-on-doubt":
+        return _missing("the liveness path was not recorded on a lane that challenges every traveller")
+    return _ok(e.liveness_path or "")
 
 
 def _face(e: Evidence, c: PolicyConfig) -> Verdict:
@@ -423,6 +442,8 @@ class Decision:
     findings: tuple[Finding, ...]
     rules_checked: tuple[str, ...]
     checks: tuple[tuple[str, CheckStatus], ...] = ()  # every rule's status, in rule order
+    #: the liveness path taken and the passive verdict (transaction record): path, passive decision and score
+    liveness: tuple[tuple[str, object], ...] = ()
 
     @property
     def reasons(self) -> tuple[ReasonCode, ...]:
@@ -445,7 +466,7 @@ class Decision:
             "findings": [{"rule": f.rule, "reason": str(f.reason), "detail": f.detail} for f in self.findings],
             "rules_checked": list(self.rules_checked),
             "checks": {n: str(s) for n, s in self.checks},
-        }
+        } | ({"liveness": dict(self.liveness)} if self.liveness else {})
 
 
 def decide(evidence: Evidence, config: PolicyConfig | None = None,
@@ -478,7 +499,10 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
     if missing and not any(f.rule in _BLOCKING for f in findings):
         findings.append(Finding("evidence", ReasonCode.EVIDENCE_MISSING, "not obtained: " + "; ".join(missing)))
     ok = all(s in (P, N) for _, s in statuses) and not findings
-    return Decision(Outcome.OPEN if ok else Outcome.REFER, tuple(findings), tuple(checked), tuple(statuses))
+    liveness = () if evidence.liveness_path is None else (
+        ("liveness_path", evidence.liveness_path), ("passive_decision", evidence.passive_decision),
+        ("passive_score", evidence.passive_score if _finite(evidence.passive_score) else None))
+    return Decision(Outcome.OPEN if ok else Outcome.REFER, tuple(findings), tuple(checked), tuple(statuses), liveness)
 
 
 def with_config(config: PolicyConfig, **changes) -> PolicyConfig:

@@ -23,6 +23,7 @@ import concurrent.futures as cf
 import datetime as dt
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -213,8 +214,14 @@ class FaceOutcome:
     live_image: bytes | None = None  # best live frame (JPEG), memory only
     guidance: tuple[str, ...] = ()
     faces_seen: int = 1  # more than one: someone else is in the lane (a tailgating cue)
-    liveness_reason: str | None = None  # why the active challenge failed (e.g. "timeout: blink")
+    liveness_reason: str | None = None  # why liveness failed (e.g. "timeout: blink", "passive_attack: moire")
     attempts: int = 1  # captures made (a traveller who missed a challenge gets another)
+    #: the lane's liveness policy as run: "passive", "passive+challenge", "challenge" or "off" (gate._face)
+    liveness_path: str | None = None
+    passive_decision: str | None = None  # passive PAD's verdict: live | doubt | attack | unknown
+    passive_score: float | None = None  # its score (0-1, higher = live), a PAD score: no biometric data
+    frames_captured: int = 0  # frames taken from the camera before the chip photo was known
+    extra_frames: int = 0  # frames taken after it (a score near the threshold)
 
 
 @dataclass(frozen=True)
@@ -283,9 +290,13 @@ class GateWorkflow:
         self.call_officer = call_officer
         self.last_call: cf.Future | None = None  # the last referral's officer call (its result: the call id or None)
         self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call") if call_officer else None
+        #: the face captured while the chip is read (a face step with ``capture``/``finish``: gate.FaceStep)
+        self._capture = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-capture")
+        self.capture_stop_grace_s = 2.0  # a capture told to stop (the chip failed) ends at its next frame
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._capture.shutdown(wait=False, cancel_futures=True)
         if self._calls is not None:
             self._calls.shutdown(wait=False, cancel_futures=True)
 
@@ -340,6 +351,60 @@ class GateWorkflow:
         except StepError as e:
             return None, str(e)[:300]
 
+    def _start_capture(self, timings: dict[str, float]) -> _Capture | None:
+        """Start the face capture on its own thread, to run while the chip is read (the traveller stands at the
+        reader facing the camera). None for a face step that only runs after the chip."""
+        face = self.steps.face
+        if not (callable(getattr(face, "capture", None)) and callable(getattr(face, "finish", None))):
+            return None
+        stop = threading.Event()
+
+        def run() -> Any:
+            t0 = time.perf_counter()
+            try:
+                return face.capture(stop)
+            finally:
+                timings["face_capture"] = round((time.perf_counter() - t0) * 1000, 2)
+
+        return _Capture(self._capture.submit(run), stop, time.perf_counter())
+
+    def _stop_capture(self, capture: _Capture) -> None:
+        """Tell the capture to stop (the chip failed, or the transaction ends) and wait for it; one that does
+        not stop (a camera blocked in a read) keeps its thread, and the next traveller gets a fresh one."""
+        capture.stop.set()
+        try:
+            captured = capture.future.result(timeout=self.capture_stop_grace_s)
+        except cf.TimeoutError:
+            capture.future.cancel()
+            self._capture.shutdown(wait=False, cancel_futures=True)
+            self._capture = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-capture")
+            return
+        except Exception:  # noqa: BLE001 - its failure decides nothing now: the evidence is already missing
+            return
+        if hasattr(captured, "cancel"):
+            captured.cancel()  # the templates queued for its frames are not needed
+
+    def _join_face(self, capture: _Capture, chip: ChipOutcome, timings: dict[str, float],
+                   states: list[str]) -> tuple[FaceOutcome | None, str | None]:
+        """The capture made while the chip was read, matched against the chip photo (both must be present)."""
+        remaining = max(0.0, self.timeouts.face - (time.perf_counter() - capture.started))
+        t0 = time.perf_counter()
+        try:
+            captured = capture.future.result(timeout=remaining)
+        except cf.TimeoutError as e:
+            states.append(GateState.FACE)
+            self._stop_capture(capture)
+            raise TimeoutError(GateState.FACE.value) from e
+        except StepError as e:
+            states.append(GateState.FACE)
+            return None, str(e)[:300]
+        except Exception as e:  # noqa: BLE001 - a camera or engine fault refers the traveller
+            states.append(GateState.FACE)
+            raise _Fault(GateState.FACE.value, type(e).__name__) from e
+        finally:
+            timings["face_wait"] = round((time.perf_counter() - t0) * 1000, 2)  # after the chip was read
+        return self._gather(GateState.FACE, lambda: self.steps.face.finish(chip, captured), timings, states)
+
     def process(self) -> TransactionResult:
         """Serve one traveller from document presentation to door or referral.
 
@@ -357,18 +422,24 @@ class GateWorkflow:
         face: FaceOutcome | None = None
         finger: FingerOutcome | None = None
         matches: tuple[Any, ...] = ()
+        capture: _Capture | None = None
         try:
             presentation, why = self._gather(GateState.DOCUMENT, self.steps.document, timings, states)
             if presentation is not None:
                 ev = replace(ev, document_type=presentation.document_type, issuing_state=presentation.issuing_state,
                              date_of_birth=presentation.date_of_birth, date_of_expiry=presentation.date_of_expiry)
+                capture = self._start_capture(timings)  # the face, while the chip is read
                 chip, why = self._gather(GateState.CHIP, lambda: self.steps.chip(presentation), timings, states)
                 ev = _with_chip(ev, chip, why)
             if chip is not None and chip.read:
                 if chip.dg2_image is None:
                     ev = replace(ev, face_error=chip.dg2_error or "no chip photo (DG2 not read)")
                 else:
-                    face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
+                    if capture is not None:
+                        capture, joined = None, capture
+                        face, why = self._join_face(joined, chip, timings, states)
+                    else:
+                        face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
                     ev = _with_face(ev, face, why)
                     finger, why = self._gather(GateState.FINGER, lambda: _finger(self.steps.finger, presentation, chip),
                                                timings, states)
@@ -378,6 +449,9 @@ class GateWorkflow:
         except _Fault as e:
             ev = replace(ev, faulted_step=e.state)
             log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
+        finally:
+            if capture is not None:  # the chip failed (or gave no photo): the capture is stopped, never left running
+                self._stop_capture(capture)
         if presentation is not None:
             # the watchlist hears what the document shows and, where the chip says otherwise, what the chip says
             # (a printed MRZ altered in a field no check digit covers must not hide a listed document)
@@ -451,6 +525,7 @@ class GateWorkflow:
             return base64.b64encode(data).decode("ascii") if data else None
 
         scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
+                  "liveness_passive": face.passive_score if face else None,
                   "finger": finger.score if finger else None,
                   "finger_threshold": finger.threshold if finger else None}
         document = p.document_record() if p is not None else None
@@ -462,8 +537,7 @@ class GateWorkflow:
             "scores": {k: float(v) for k, v in scores.items() if v is not None and math.isfinite(v)},
             "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
                                   if not isinstance(m, str)],
-            "message": (decision.explain() + (f" [liveness: {face.liveness_reason}]"
-                                              if face is not None and face.liveness_reason else ""))[:2000],
+            "message": (decision.explain() + _liveness_note(face))[:2000],
         }
         if document:
             body["document"] = document
@@ -472,6 +546,25 @@ class GateWorkflow:
         if chip is not None and chip.dg2_image:
             body["chip_image"] = b64(chip.dg2_image)
         return body
+
+
+@dataclass
+class _Capture:
+    future: cf.Future
+    stop: threading.Event
+    started: float
+
+
+def _liveness_note(face: FaceOutcome | None) -> str:
+    """The liveness path taken and why it failed, for the officer (no biometric data)."""
+    if face is None or (face.liveness_path is None and not face.liveness_reason):
+        return ""
+    parts = [f"path {face.liveness_path}"] if face.liveness_path else []
+    if face.passive_decision:
+        parts.append(f"passive {face.passive_decision}")
+    if face.liveness_reason:
+        parts.append(face.liveness_reason)
+    return f" [liveness: {'; '.join(parts)}]"
 
 
 def _finger(step: Callable[..., FingerOutcome], p: Presentation, chip: ChipOutcome) -> FingerOutcome:
@@ -509,7 +602,8 @@ def _with_face(ev: Evidence, face: FaceOutcome | None, why: str | None) -> Evide
     if face is None:
         return replace(ev, face_error=why or "face step gave no outcome")
     return replace(ev, face_acquired=face.acquired, liveness_passed=face.liveness_passed, face_score=face.score,
-                   face_threshold=face.threshold)
+                   face_threshold=face.threshold, liveness_path=face.liveness_path,
+                   passive_decision=face.passive_decision, passive_score=face.passive_score)
 
 
 def _with_finger(ev: Evidence, finger: FingerOutcome | None, why: str | None) -> Evidence:

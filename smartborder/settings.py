@@ -31,7 +31,7 @@ _SECRET_FIELDS = ("secret_key", "kek", "device_token")
 _ENVIRONMENTS = ("dev", "test", "prod")
 _CHOICES = {
     "gate_direction": ("entry", "exit"),
-    "gate_liveness": ("active", "off"),
+    "gate_liveness": ("passive+challenge-on-doubt", "challenge-all", "active", "off"),
     "gate_fingerprints": ("backoffice", "off"),
     "gate_fingerprint_offline": ("refer", "skip"),
     "gate_revocation": ("require", "accept_unknown"),
@@ -102,7 +102,10 @@ class Settings:
     #: concatenated), issued under the CVCAs of the states whose DG3 fingerprints the gate matches on the device
     gate_eac_key: Path | None = None
     gate_eac_chain: Path | None = None
-    gate_liveness: str = "active"  # "active" (blink + turn challenge) | "off" (an explicit relaxation)
+    #: "passive+challenge-on-doubt" (passive PAD on everyone, the blink + turn challenge when it doubts) |
+    #: "challenge-all" (passive PAD and the challenge for everyone) | "active" (the challenge alone, the earlier
+    #: default) | "off" (an explicit relaxation)
+    gate_liveness: str = "passive+challenge-on-doubt"
     gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)

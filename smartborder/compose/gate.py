@@ -11,8 +11,8 @@ back-office client (HTTP, or the simulation's own).
 
 Production defaults, none of which a default relaxes: the trust store is required; the gate's
 outbox is sealed by the privacy vault under a KEK that lives outside the data directory in a file
-no one else can read (or comes from ``SMARTBORDER_GATE_KEK``); the liveness challenge runs; the
-fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
+no one else can read (or comes from ``SMARTBORDER_GATE_KEK``); passive PAD runs on every traveller
+and the liveness challenge on doubt; the fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
 revocation status is unknown refers; the watchlist copy may be at most ``watchlist_max_staleness_s``
 old; the real devices include a real door controller (no logging stand-in).
 """
@@ -53,7 +53,8 @@ class GateConfig:
     backoffice_url: str | None = None
     token: str | None = None
     ledger_public_key: str = ""  # pins the back office's ledger key: heads it did not sign are not kept
-    liveness: str = "active"
+    #: gate._face.LIVENESS_POLICIES: "passive+challenge-on-doubt" | "challenge-all" | "active" (challenge only) | "off"
+    liveness: str = "passive+challenge-on-doubt"
     liveness_seed: int | None = None
     fingerprints: str = "backoffice"
     fingerprint_offline: str = "refer"
@@ -86,6 +87,7 @@ class GateConfig:
 
         return PolicyConfig(max_watchlist_age_s=float(self.max_watchlist_age_s),
                             require_liveness=self.liveness != "off",
+                            liveness_policy=self.liveness if self.liveness != "off" else "passive+challenge-on-doubt",
                             require_revocation_status=self.revocation == "require",
                             accept_stale_crl=self.stale_crl == "accept",
                             require_fingerprint_when_enrolled=self.fingerprints != "off",
@@ -163,8 +165,10 @@ def validate(config: GateConfig) -> None:
             raise GateConfigError(f"[gate] trust_list_key: {e}") from e
     if config.stale_crl not in ("refer", "accept"):
         raise GateConfigError(f"[gate] stale_crl must be refer or accept, not {config.stale_crl!r}")
-    if config.liveness not in ("active", "off"):
-        raise GateConfigError(f"liveness must be active or off, not {config.liveness!r}")
+    from gate import LIVENESS_POLICIES
+
+    if config.liveness not in LIVENESS_POLICIES:
+        raise GateConfigError(f"[gate] liveness must be one of {', '.join(LIVENESS_POLICIES)}, not {config.liveness!r}")
     if (config.eac_key is None) != (config.eac_chain is None):
         raise GateConfigError("[gate] eac_key and eac_chain go together: the inspection system's key and its CV "
                               "certificate chain (or neither: no Extended Access Control, DG3 is not read)")
@@ -322,7 +326,12 @@ class Gate:
 def _face_engine(config: GateConfig):
     from gate import FaceEngine
 
-    engine = FaceEngine.default(threshold=config.face_threshold, active_liveness=config.liveness == "active")
+    # passive PAD on every traveller (but on an "active" or "off" lane); the challenge where the policy may run it
+    engine = FaceEngine.default(threshold=config.face_threshold, active_liveness=config.liveness != "off",
+                                passive_liveness=config.liveness in ("passive+challenge-on-doubt", "challenge-all"))
+    if engine.passive is not None:
+        log.info("gate %s: liveness %s, passive PAD bands %s", config.gate_id, config.liveness,
+                 engine.passive_thresholds)
     if engine.session is not None and config.liveness_seed is not None:
         from biometrics.face import LivenessSession
 
@@ -387,7 +396,8 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     finger_engine = finger_engine or FingerEngine.default()
     finger = FingerStep(devices.scanner, finger_engine,
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
-    face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display)
+    face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display,
+                    liveness=config.liveness)
     chip = ChipStep(devices.reader, trust, terminal=terminal)
     if trust_sync is not None:  # a verified new store replaces the one the chip step uses, between travellers
         trust_sync.on_install = lambda new: setattr(chip, "trust", new)
