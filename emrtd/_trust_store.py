@@ -160,7 +160,15 @@ def objects_from_file(path: Path) -> list[tuple[str, TrustObject]]:
         return [(name, TrustObject("crl", crl.public_bytes(serialization.Encoding.DER)))]
     if suffix in (".p7b", ".p7c", ".cms") or data[:1] == b"\x30" and b"\x06\x06\x67\x81\x08\x01\x01\x02" in data[:64]:
         return [(name, TrustObject("ml", data))]  # CMS with id-icao-cscaMasterList near its start
-    return [(name, TrustObject("csca", c.public_bytes(serialization.Encoding.DER))) for c in load_certificates(data)]
+    try:
+        certs = load_certificates(data)
+    except CertificateLoadError:
+        try:  # a DER CRL under another suffix (.der, .bin)
+            return [(name, TrustObject("crl", x509.load_der_x509_crl(data).public_bytes(serialization.Encoding.DER)))]
+        except ValueError:
+            pass
+        raise
+    return [(name, TrustObject("csca", c.public_bytes(serialization.Encoding.DER))) for c in certs]
 
 
 class VersionedTrustStore:

@@ -271,3 +271,19 @@ def test_a_master_list_verified_against_a_given_root_keeps_that_root_so_the_stor
     store.save(tmp_path / "ts")
     loaded = VersionedTrustStore.load(tmp_path / "ts").trust_store()
     assert set(loaded.cscas) == {ut.csca_cert, vn.csca_cert}
+
+
+def test_files_are_told_apart_by_content(tmp_path):
+    ut, vn = _pkis()
+    (tmp_path / "crl.der").write_bytes(ut.crl([], NOW))
+    (tmp_path / "csca.bin").write_bytes(ut.csca_cert.public_bytes(DER))
+    (tmp_path / "list.cms").write_bytes(ut.master_list([vn.csca_cert]))
+    (tmp_path / "pkd.txt").write_bytes(pkd_ldif())
+    (tmp_path / "junk.der").write_bytes(b"\x30\x03\x02\x01\x00")
+    kinds = {f: [o.kind for _, o in objects_from_file(tmp_path / f)] for f in ("crl.der", "csca.bin", "list.cms",
+                                                                               "pkd.txt")}
+    assert kinds == {"crl.der": ["crl"], "csca.bin": ["csca"], "list.cms": ["ml"], "pkd.txt": ["dsc", "crl", "ml"]}
+    from emrtd import CertificateLoadError
+
+    with pytest.raises(CertificateLoadError):
+        objects_from_file(tmp_path / "junk.der")
