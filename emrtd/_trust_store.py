@@ -251,7 +251,7 @@ class VersionedTrustStore:
                     else:
                         crl = _crl(o.der)
                         anchors.add_crl(crl)
-                        if not self._keep_newest_crl(objects, anchors, o, crl, report):
+                        if not self._keep_newest_crl(objects, anchors, source, crl, report):
                             continue
                 except (TrustError, MasterListError, ValueError) as e:
                     report.skipped.append((source, f"{type(e).__name__}: {e}"))
@@ -267,7 +267,7 @@ class VersionedTrustStore:
         return report
 
     @staticmethod
-    def _keep_newest_crl(objects: dict, anchors: TrustStore, new: TrustObject, crl, report: ImportReport) -> bool:
+    def _keep_newest_crl(objects: dict, anchors: TrustStore, source: str, crl, report: ImportReport) -> bool:
         """Of the CRLs signed by the CSCA that signed ``crl``, keep the newest: drop older held ones; False when
         a held one is at least as new."""
         signer = next(c for c in anchors.issuers_of(crl.issuer, None) if anchors.signed_crl(c, crl))
@@ -278,7 +278,7 @@ class VersionedTrustStore:
             if old.issuer != crl.issuer or not anchors.signed_crl(signer, old):
                 continue
             if old.last_update_utc >= crl.last_update_utc:
-                report.skipped.append((new.sha256[:16], f"a CRL of {crl.issuer.rfc4514_string()} as new or newer "
+                report.skipped.append((source, f"a CRL of {crl.issuer.rfc4514_string()} as new or newer "
                                        "is held"))
                 return False
             del objects[sha]
