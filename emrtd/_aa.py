@@ -38,7 +38,12 @@ __all__ = [
 
 
 class ActiveAuthError(Exception):
-    """A DG15 key or AA signature that cannot be processed."""
+    """A DG15 key or AA signature that cannot be processed; ``code`` names a key that cannot be used (the
+    :mod:`emrtd._ecparams` codes: ``ec_parameters_unknown_curve``, ``ec_parameters_malformed``...), else ""."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # ecdsa-plain-* OIDs (TR-03111 §5.2.1) -> hash name
@@ -56,12 +61,14 @@ _HASH_ID_OF = {v: k for k, v in _HASH_IDS.items()}
 
 @dataclass
 class AaResult:
-    """Outcome of Active Authentication; ``reason`` explains a failure."""
+    """Outcome of Active Authentication: ``succeeded`` True, False (the chip's answer does not verify: a clone?)
+    or None (could not be verified: the DG15 key cannot be used, ``code`` names why); ``reason`` explains."""
 
-    succeeded: bool
+    succeeded: bool | None
     algorithm: str
     reason: str = ""
     challenge: bytes = b""
+    code: str = ""  # a named cause where one applies, e.g. ``ec_parameters_unknown_curve``, ``aa_key_unsupported``
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +76,7 @@ class AaResult:
             "algorithm": self.algorithm,
             "reason": self.reason,
             "challenge": self.challenge.hex().upper(),
+            "code": self.code,
         }
 
 
@@ -78,7 +86,7 @@ def ec_public_key_from_spki(spki: bytes) -> tuple[EcCurve, tuple[int, int]]:
     try:
         return curve_and_point_from_spki(spki)
     except EcParametersError as e:
-        raise ActiveAuthError(f"cannot use the EC public key: {e} ({e.code})") from e
+        raise ActiveAuthError(f"cannot use the EC public key: {e} ({e.code})", e.code) from e
 
 
 def _rsa_numbers(spki: bytes) -> tuple[int, int]:
@@ -180,6 +188,17 @@ def perform_active_authentication(
     except (SecurityInfoError, ActiveAuthError) as e:
         return AaResult(False, "unknown", f"DG15 unusable: {e}")
     name = "RSA-ISO9796-2" if alg == "rsa" else "ECDSA" if alg == "ec" else alg
+    # the key is checked before the chip is asked: a key we cannot use says nothing about the chip (None, named)
+    try:
+        if alg == "ec":
+            ec_public_key_from_spki(spki)
+            if not AA_HASHES.get(signature_algorithm or "", "sha256" if signature_algorithm is None else ""):
+                raise ActiveAuthError(f"unsupported AA signature algorithm {signature_algorithm}",
+                                      "aa_algorithm_unsupported")
+        elif alg != "rsa":
+            raise ActiveAuthError(f"unsupported AA key algorithm {alg}", "aa_key_unsupported")
+    except ActiveAuthError as e:
+        return AaResult(None, name, f"the DG15 public key cannot be used, AA not verified: {e}", code=e.code)
     challenge = rng(8)
     try:
         resp = channel.send(CommandApdu(0x00, 0x88, 0x00, 0x00, challenge, ne=256)).check()

@@ -39,15 +39,17 @@ class ChipAuthError(Exception):
 
 @dataclass
 class CaResult:
-    """Outcome of Chip Authentication; ``reason`` explains a failure."""
+    """Outcome of Chip Authentication: ``succeeded`` True, False (the chip failed it: a clone?) or None (could not
+    be attempted: the DG14 key cannot be used, ``code`` names why); ``reason`` explains."""
 
-    succeeded: bool
+    succeeded: bool | None
     protocol_oid: str = ""
     cipher: str = ""
     key_id: int | None = None
     reason: str = ""
     #: the terminal's ephemeral public key (Terminal Authentication v1 signs its x-coordinate)
     ephemeral_public_key: bytes = field(default=b"", repr=False)
+    code: str = ""  # a named cause where one applies, e.g. ``ec_parameters_unknown_curve``
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +58,7 @@ class CaResult:
             "cipher": self.cipher,
             "key_id": self.key_id,
             "reason": self.reason,
+            "code": self.code,
         }
 
 
@@ -94,7 +97,9 @@ def perform_chip_authentication(channel, dg14: SecurityInfos, *, rng=None) -> Ca
         pk_info, ca_info = choose_ca_key(dg14)
         curve, chip_pub = ec_public_key_from_spki(pk_info.public_key)
         cipher, key_bits = ca_info.cipher, ca_info.key_bits
-    except (ChipAuthError, ActiveAuthError, SecurityInfoError, CryptoError) as e:
+    except ActiveAuthError as e:  # the key's EC parameters: nothing was sent, nothing is known of the chip
+        return CaResult(None, reason=f"the DG14 public key cannot be used, CA not attempted: {e}", code=e.code)
+    except (ChipAuthError, SecurityInfoError, CryptoError) as e:
         return CaResult(False, reason=f"DG14 unusable: {e}")
     key_id = pk_info.key_id
     result = CaResult(False, ca_info.protocol, cipher, key_id)

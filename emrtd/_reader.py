@@ -360,7 +360,7 @@ def read_document(
                     pass
             res.active_authentication = perform_active_authentication(ch, res.files["DG15"], signature_algorithm=sig_alg, rng=rng)
             aa = res.active_authentication
-            res.checks.append(Check("active_authentication", aa.succeeded, aa.reason))
+            res.checks.append(Check("active_authentication", aa.succeeded, aa.reason, aa.code))
     except SecureMessagingError as e:
         raise ReadError("secure_messaging", f"secure messaging failed while reading: {e}") from e
     _hidden_protocol_checks(res, chip_authentication, active_authentication)
@@ -383,8 +383,8 @@ def _chip_authentication(ch, res, dg14, key, rng, card_access, prefer_pace) -> N
             return
         res.chip_authentication = perform_chip_authentication(ch, infos, rng=rng)
     ca = res.chip_authentication
-    res.checks.append(Check("chip_authentication", ca.succeeded, ca.reason))
-    if not ca.succeeded:
+    res.checks.append(Check("chip_authentication", ca.succeeded, ca.reason, ca.code))
+    if ca.succeeded is False:
         # The session is gone (the chip dropped its keys): authenticate again to keep reading.
         ch.sm = None
         res.access, _ = _establish(ch, key, rng, card_access, prefer_pace)

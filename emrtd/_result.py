@@ -48,11 +48,13 @@ def parse_sod_or_none(raw: bytes | None) -> Sod | None:
 @dataclass
 class Check:
     name: str
-    passed: bool | None  # None = not performed
+    passed: bool | None  # None = not performed (or could not be verified: ``code`` says why)
     reason: str = ""
+    code: str = ""  # a named cause where one applies, e.g. AA/CA ``ec_parameters_unknown_curve``
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "reason": self.reason}
+        return {"name": self.name, "passed": self.passed, "reason": self.reason} | ({"code": self.code} if self.code
+                                                                                  else {})
 
 
 @dataclass

@@ -284,7 +284,32 @@ def test_chip_authentication_refuses_a_dg14_key_of_no_named_curve():
                                                           explicit_spki_of(key.public_key(), "explicit_unnamed")),
                           ChipAuthenticationInfo(ca_oid("ECDH", "AES", 128), 1)])  # fmt: skip
     res = perform_chip_authentication(_NoChannel(), dg14)
-    assert not res.succeeded and "DG14 unusable" in res.reason and "ec_parameters_unknown_curve" in res.reason
+    # not verified (None), not failed: a key we cannot use says nothing about the chip (no "cloned chip?")
+    assert res.succeeded is None and res.code == "ec_parameters_unknown_curve" and "cloned" not in res.reason
+    assert "cannot be used" in res.reason and res.to_dict()["code"] == "ec_parameters_unknown_curve"
+
+
+@pytest.mark.parametrize("form, code", [("explicit_unnamed", "ec_parameters_unknown_curve"),
+                                        ("malformed", "ec_parameters_malformed")])
+def test_active_authentication_with_an_unusable_dg15_key_is_not_verified_and_sends_nothing(form, code):
+    from emrtd._aa import perform_active_authentication
+    from emrtd._secinfo import encode_dg15
+
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    spki = explicit_spki_of(key.public_key(), "explicit_unnamed" if form != "malformed" else "explicit")
+    if form == "malformed":  # the prime replaced by an even number: parameters that cannot describe a curve
+        info = keys.PublicKeyInfo.load(spki)
+        params = info["algorithm"]["parameters"].chosen
+        params["field_id"]["parameters"] = core.Integer(4)
+        spki = keys.PublicKeyInfo({"algorithm": {"algorithm": "ec", "parameters": keys.ECDomainParameters(
+            name="specified", value=params)}, "public_key": info["public_key"].native}).dump()
+    res = perform_active_authentication(_NoChannel(), encode_dg15(spki), signature_algorithm=ECDSA_PLAIN + ".3")
+    assert res.succeeded is None and res.code == code and res.algorithm == "ECDSA" and res.challenge == b""
+    assert "cloned" not in res.reason and "cannot be used" in res.reason
+    # an ECDSA key with an AA signature algorithm we do not know: not verified either, by name
+    named = explicit_spki_of(key.public_key(), "explicit")
+    res = perform_active_authentication(_NoChannel(), encode_dg15(named), signature_algorithm="1.2.3.4")
+    assert res.succeeded is None and res.code == "aa_algorithm_unsupported"
 
 
 def test_real_csca_certificates_with_explicit_parameters_all_map_to_a_named_curve():
