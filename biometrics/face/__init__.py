@@ -25,6 +25,7 @@ from ._detect import (  # noqa: E402
     load_image,
 )
 from ._dg2 import DG2_HEIGHT, DG2_MAX_BYTES, DG2_WIDTH, decode_reference_dg2_image, encode_reference_dg2_image  # noqa: E402
+from ._fusion import FrameDecision, FrameFusion, near_threshold  # noqa: E402
 from ._match import (  # noqa: E402
     THRESHOLDS,
     THRESHOLDS_DLIB,
@@ -42,7 +43,7 @@ __all__ += [
     "MultipleFacesError", "FaceTooSmallError", "ImageDecodeError", "detect_faces", "detect_single_face",
     "load_image", "face_chip", "icao_crop", "FaceTemplate", "TemplateFormatError", "extract_template",
     "compare", "THRESHOLDS", "THRESHOLDS_DLIB", "verify", "FaceVerification", "reference_template", "probe_template",
-    "verify_templates",
+    "verify_templates", "FrameFusion", "FrameDecision", "near_threshold",
     "DG2_WIDTH", "DG2_HEIGHT", "DG2_MAX_BYTES", "encode_reference_dg2_image", "decode_reference_dg2_image",
 ]
 # ===== end of section: detection, templates and matching =====

@@ -7,10 +7,12 @@ identical templates). The decision compares a score with a named threshold from
 for automated border control). ``python -m biometrics.face.evaluation._calibration --lfw DIR`` recalibrates.
 
 A live capture gives several frames. :func:`verify` templates every frame that holds exactly one
-usable face and fuses by the mean of the best ``k`` frame scores (k = 3): one blinked or blurred
-frame does not sink a genuine traveller, and averaging several frames, instead of taking the single
-maximum, keeps the impostor score distribution close to the single-comparison one that the
-thresholds were calibrated on.
+usable face and fuses the frame scores by the calibrated frame rule (``_fusion.FRAME_RULE``, e.g. the
+mean of the best ``k`` frame scores, k = 3: one blinked or blurred frame does not sink a genuine
+traveller, and averaging several frames, instead of taking the single maximum, keeps the impostor
+score distribution close to the single-comparison one that the thresholds were calibrated on).
+:class:`~biometrics.face.FrameFusion` decides frame by frame and asks for more good frames while the
+fused score is near the threshold.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ._template import FaceTemplate, extract_template, second_part_check, templa
 from ._thresholds import THRESHOLDS, THRESHOLDS_DLIB
 
 __all__ = ["THRESHOLDS", "THRESHOLDS_DLIB", "DEFAULT_THRESHOLD", "FUSION_TOP_K", "FaceVerification", "compare", "verify",
-           "threshold_value", "reference_template", "probe_template", "verify_templates"]
+           "threshold_value", "reference_template", "probe_template", "verify_templates", "fuse", "fuse_with"]
 
 DEFAULT_THRESHOLD = "fmr_5e-4"
 FUSION_TOP_K = 3
@@ -88,10 +90,16 @@ def is_fused(a: FaceTemplate, b: FaceTemplate) -> bool:
 
 def fuse(cos_dlib, cos_sface):  # noqa: ANN001, ANN201 - floats or arrays alike
     """The fused score of dlib and SFace cosines, on dlib's cosine scale (see :func:`compare`)."""
-    from ._sface import FUSION_IMPOSTOR_STATS, FUSION_WEIGHT
+    from ._thresholds import FUSION
 
-    (md, sd), (ms, ss) = FUSION_IMPOSTOR_STATS["dlib"], FUSION_IMPOSTOR_STATS["sface"]
-    z = (1 - FUSION_WEIGHT) * (cos_dlib - md) / sd + FUSION_WEIGHT * (cos_sface - ms) / ss
+    return fuse_with(cos_dlib, cos_sface, FUSION["weight"], FUSION["impostor_stats"])
+
+
+def fuse_with(cos_dlib, cos_sface, weight: float, stats: dict):  # noqa: ANN001, ANN201
+    """:func:`fuse` with given parameters (the calibration fits them): ``stats`` maps "dlib" and "sface"
+    to their impostor (mean, deviation)."""
+    (md, sd), (ms, ss) = stats["dlib"], stats["sface"]
+    z = (1 - weight) * (cos_dlib - md) / sd + weight * (cos_sface - ms) / ss
     return md + sd * z
 
 
@@ -139,7 +147,7 @@ def _portrait_template(rgb: np.ndarray) -> FaceTemplate:
 def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[np.ndarray], *,
            threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K,
            detections: Sequence[FaceDetection | None] | None = None,
-           probe_flip: bool = PROBE_FLIP) -> FaceVerification:
+           probe_flip: bool = PROBE_FLIP, rule: str | None = None) -> FaceVerification:
     """Is the person in ``live_frames`` the one of ``reference``? Multi-frame fusion, named threshold.
 
     Frames without exactly one usable face are skipped (their reason is recorded). When no frame is
@@ -151,6 +159,7 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
     ``probe_flip`` averages each live template's dlib part with its mirror's, as references are (twice
     the network time per frame; the thresholds are calibrated for the default); the SFace part of a
     live template is never mirror-averaged (``PROBE_SFACE_FLIP``).
+    ``rule`` is the frame rule (default the calibrated ``_fusion.FRAME_RULE``; see :func:`verify_templates`).
     """
     ref = reference_template(reference)
     if isinstance(live_frames, np.ndarray) and live_frames.ndim == 3:
@@ -192,7 +201,8 @@ def verify(reference: FaceTemplate | np.ndarray | bytes, live_frames: Sequence[n
         if last_error is not None:
             raise last_error
         raise NoFaceError("no live frame given")
-    result = verify_templates(ref, [templates.get(i) for i in range(len(frames))], threshold=threshold, top_k=top_k)
+    result = verify_templates(ref, [templates.get(i) for i in range(len(frames))], threshold=threshold, top_k=top_k,
+                              rule=rule)
     return replace(result, frame_errors=errors)
 
 
@@ -231,14 +241,25 @@ def _alone(rgb: np.ndarray) -> None:
 
 
 def verify_templates(reference: FaceTemplate | np.ndarray | bytes, probes: Sequence[FaceTemplate | None], *,
-                     threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K) -> FaceVerification:
-    """The decision of :func:`verify` from live templates already made (``None`` = an unusable frame)."""
+                     threshold: str | float = DEFAULT_THRESHOLD, top_k: int = FUSION_TOP_K,
+                     rule: str | None = None, qualities: Sequence[float | None] | None = None) -> FaceVerification:
+    """The decision of :func:`verify` from live templates already made (``None`` = an unusable frame).
+
+    ``rule`` is the frame rule (``_fusion.FRAME_RULES``; default the calibrated ``FRAME_RULE``; ``top_k``
+    is the k of ``"best_k_mean"``), ``qualities`` one quality per probe for ``"quality_mean"``."""
+    from ._fusion import FRAME_RULE, fuse_frame_scores, mean_template
+
+    rule = FRAME_RULE if rule is None else rule
     ref = reference_template(reference)
+    probes = list(probes)
     scores: list[float | None] = [compare(ref, t) if t is not None else None for t in probes]
-    usable = sorted((s for s in scores if s is not None), reverse=True)
-    if not usable:
+    if not any(s is not None for s in scores):
         raise NoFaceError("no usable live template")
-    score = float(np.mean(usable[:max(1, top_k)]))
+    if rule == "template_mean":
+        score = compare(ref, mean_template(probes))
+    else:
+        score = fuse_frame_scores(scores, qualities, rule=rule, k=top_k)
+    usable = [s for s in scores if s is not None]
     fused = all(is_fused(ref, t) for t in probes if t is not None)
     name, value = threshold_value(threshold, fused=fused)
     return FaceVerification(score=score, threshold_name=name, threshold=value, matched=score >= value,

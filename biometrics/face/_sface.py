@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._detect import FaceDetection, FaceError, as_rgb
+from ._thresholds import FUSION
 
 __all__ = ["SFACE_DIM", "SFACE_SIZE", "ARCFACE_POINTS", "SFaceUnavailableError", "sface_input", "sface_embeddings",
            "sface_embedding_sets",
@@ -38,8 +39,10 @@ ARCFACE_POINTS = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.
 #: z-normalised by its impostor mean and std, then ``(1 - w) z_dlib + w z_sface``. w = 0.6: a 2-fold
 #: cross-validation over identities gave FNMR at FMR 5e-4 of 0.97 % and 1.03 % on the held-out halves
 #: for w in 0.6-0.7 (1.29 % / 1.03 % at 0.5); the statistics are those of all lfw-dev impostors.
-FUSION_WEIGHT = 0.6
-FUSION_IMPOSTOR_STATS = {"dlib": (0.83754, 0.03502), "sface": (0.10821, 0.08768)}
+#: Since issue #23 both are fitted by the calibration (``_thresholds.FUSION``, cross-validated over
+#: identity-disjoint halves of lfw-dev) and read from there.
+FUSION_WEIGHT: float = float(FUSION["weight"])
+FUSION_IMPOSTOR_STATS = {k: tuple(v) for k, v in FUSION["impostor_stats"].items()}
 
 
 class SFaceUnavailableError(FaceError):

@@ -14,6 +14,13 @@ THRESHOLDS_DLIB: dict[str, float] = {
     "fmr_5e-4": 0.932531
 }
 
+# score fusion of dlib and SFace (``_match.fuse``) and the fusion of live frames (``_fusion``)
+FUSION: dict = {
+    "weight": 0.6,
+    "impostor_stats": {"dlib": [0.83754, 0.03502], "sface": [0.10821, 0.08768]},
+    "frames": {"rule": "best_k_mean", "band": 0.0, "max_frames": 3}
+}
+
 CALIBRATION: dict = {
     "data": "lfw-dev",
     "models": "dlib+sface",

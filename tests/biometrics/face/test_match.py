@@ -66,7 +66,7 @@ def test_score_bands_on_real_images(templates):
 def test_verify_fuses_frames_and_skips_unusable_ones(images, templates):
     blank = np.full((250, 250, 3), 90, dtype=np.uint8)
     frames = [blank, images["Hugo_Chavez_2"], images["Jacques_Chirac_1"], images["Hugo_Chavez_3"]]
-    result = verify(templates["Hugo_Chavez_1"], frames, top_k=2)
+    result = verify(templates["Hugo_Chavez_1"], frames, top_k=2, rule="best_k_mean")
     assert isinstance(result, FaceVerification)
     assert result.frames_used == 3
     assert result.per_frame_scores[0] is None and "NoFaceError" in result.frame_errors[0]
