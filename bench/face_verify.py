@@ -22,6 +22,13 @@ Reported in the same run, on the same frames and references:
   upsampling, 128-D encoding, distance <= 0.6), with its reference encoding made from the same DG2;
 - the genuine scores and decisions of each (a sanity check, not an accuracy figure: that is
   ``smartborder eval face``), and peak RSS.
+
+``--frame-fusion`` times instead what the gate does with several frames (issue #23): each person's
+live frame and 3 simulated next frames (``biometrics.face.evaluation._frames.simulated_frames``:
+small shifts, exposure, noise, blur, JPEG; not new poses) fed one by one to
+:class:`biometrics.face.FrameFusion` with the calibrated frame rule and near-threshold band, for the
+genuine reference and for the next person's (an impostor); it reports the time to a decision, the
+frames taken and the decisions.
 """
 
 from __future__ import annotations
@@ -87,7 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--people", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per frame")
+    ap.add_argument("--frame-fusion", action="store_true", help="time FrameFusion over simulated frames instead")
     args = ap.parse_args(argv)
+    if args.frame_fusion:
+        return frame_fusion(args)
     try:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         pinned = True
@@ -192,6 +202,61 @@ def main(argv: list[str] | None = None) -> dict:
         "targets": {"verify_one_frame_median_ms": 150, "faster_than_baseline": True},
     }
     emit("face_verify", result)
+    return result
+
+
+def frame_fusion(args: argparse.Namespace) -> dict:
+    """Time to a FrameFusion decision per traveller, genuine and impostor (see the module text)."""
+    from biometrics.face import (
+        FaceError,
+        FrameFusion,
+        decode_reference_dg2_image,
+        detect_faces,
+        encode_reference_dg2_image,
+        probe_template,
+        reference_template,
+    )
+    from biometrics.face._fusion import FRAME_RULE, MAX_FRAMES, NEAR_THRESHOLD_BAND
+    from biometrics.face.evaluation._eval import _central
+    from biometrics.face.evaluation._frames import simulated_frames
+
+    cases = []
+    for k, (chip_photo, live_photo) in enumerate(_people(args.data, args.people)):
+        face = _central(detect_faces(chip_photo), chip_photo.shape)
+        if face is None:
+            continue
+        try:
+            ref = reference_template(decode_reference_dg2_image(encode_reference_dg2_image(chip_photo, face)))
+        except FaceError:
+            continue
+        frame = _frame(live_photo)
+        cases.append((ref, [frame, *simulated_frames(frame, MAX_FRAMES, seed=k)]))
+    out = {kind: {"ms_to_decision": [], "frames_taken": [], "decisions": {}} for kind in ("genuine", "impostor")}
+    probe_template(cases[0][1][0])  # models load outside the timing
+    for i, (ref, _) in enumerate(cases):
+        for kind, frames in (("genuine", cases[i][1]), ("impostor", cases[(i + 1) % len(cases)][1])):
+            t0 = time.perf_counter()
+            fusion = FrameFusion(ref, threshold="fmr_5e-4")
+            d = None
+            for frame in frames:
+                try:
+                    d = fusion.add(probe_template(frame, check_others=False))
+                except FaceError:
+                    d = fusion.add(None)
+                if d.decided:
+                    break
+            ms = (time.perf_counter() - t0) * 1000
+            state = d.state if d is not None else "undecided"
+            out[kind]["ms_to_decision"].append(ms)
+            out[kind]["frames_taken"].append(d.frames_seen if d is not None else 0)
+            out[kind]["decisions"][state] = out[kind]["decisions"].get(state, 0) + 1
+    result = {"people": len(cases), "frame": f"{FRAME_W}x{FRAME_H}", "rule": FRAME_RULE,
+              "band": NEAR_THRESHOLD_BAND, "max_frames": MAX_FRAMES, "threshold": "fmr_5e-4"}
+    for kind, r in out.items():
+        result[kind] = {"ms_to_decision": summary(r["ms_to_decision"]), "decisions": r["decisions"],
+                        "mean_frames_taken": round(float(np.mean(r["frames_taken"])), 3),
+                        "more_than_one_frame": int(np.sum(np.asarray(r["frames_taken"]) > 1))}
+    emit("face_frame_fusion", result)
     return result
 
 

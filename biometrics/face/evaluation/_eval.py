@@ -156,8 +156,9 @@ def det_figures(genuine: np.ndarray, impostor: np.ndarray) -> dict:
         out["fmr_achieved"][key] = float(np.mean(i >= t)) if len(i) else float("nan")
     finite = np.concatenate([g[np.isfinite(g)], i[np.isfinite(i)]])
     grid = np.unique(np.quantile(finite, np.linspace(0, 1, 4001))) if finite.size else np.zeros(1)
-    fmr = np.array([np.mean(i >= t) for t in grid])
-    fnmr = np.array([np.mean(g < t) for t in grid])
+    si, sg = np.sort(i), np.sort(g)  # share(i >= t) and share(g < t) by binary search: the same figures
+    fmr = (len(si) - np.searchsorted(si, grid, side="left")) / len(si) if len(si) else np.full(len(grid), np.nan)
+    fnmr = np.searchsorted(sg, grid, side="left") / len(sg) if len(sg) else np.full(len(grid), np.nan)
     k = int(np.argmin(np.abs(fmr - fnmr)))
     out["eer"] = float((fmr[k] + fnmr[k]) / 2)
     out["eer_threshold"] = float(grid[k])
