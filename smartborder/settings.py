@@ -106,6 +106,9 @@ class Settings:
     #: "challenge-all" (passive PAD and the challenge for everyone) | "active" (the challenge alone, the earlier
     #: default) | "off" (an explicit relaxation)
     gate_liveness: str = "passive+challenge-on-doubt"
+    #: extended-length APDUs to the chip (DG2 in a few reads; a chip without them is read with short ones);
+    #: false for a reader that cannot send them
+    gate_extended_length: bool = True
     gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)

@@ -56,6 +56,7 @@ class GateConfig:
     #: gate._face.LIVENESS_POLICIES: "passive+challenge-on-doubt" | "challenge-all" | "active" (challenge only) | "off"
     liveness: str = "passive+challenge-on-doubt"
     liveness_seed: int | None = None
+    extended_length: bool = True  # extended-length APDUs to the chip (emrtd falls back to short ones on 6700)
     fingerprints: str = "backoffice"
     fingerprint_offline: str = "refer"
     revocation: str = "require"
@@ -134,6 +135,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
         sync_interval_s=float(settings.gate_sync_interval_s))
     values.update(eac_key=settings.gate_eac_key, eac_chain=settings.gate_eac_chain)
+    values.update(extended_length=bool(settings.gate_extended_length))
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is None:
         raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
@@ -398,7 +400,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
     face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display,
                     liveness=config.liveness)
-    chip = ChipStep(devices.reader, trust, terminal=terminal)
+    chip = ChipStep(devices.reader, trust, terminal=terminal, extended_length=config.extended_length)
     if trust_sync is not None:  # a verified new store replaces the one the chip step uses, between travellers
         trust_sync.on_install = lambda new: setattr(chip, "trust", new)
     steps = GateSteps(document=DocumentStep(mrz_source=devices.mrz_source, page_camera=devices.page_camera,
