@@ -68,6 +68,20 @@ def _ski(cert: x509.Certificate) -> bytes | None:
         return None
 
 
+def name_key(name: x509.Name) -> tuple:
+    """A name as RFC 5280 §7.1 compares names: per RDN, each attribute's OID and its value casefolded with
+    whitespace collapsed, whatever string type encodes it (PrintableString, UTF8String, ...). A DSC or CRL
+    whose issuer is UTF8String while the CSCA's subject is PrintableString names the same CSCA."""
+    out = []
+    for rdn in name.rdns:
+        attrs = []
+        for a in rdn:
+            v = a.value
+            attrs.append((a.oid.dotted_string, " ".join(v.split()).casefold() if isinstance(v, str) else bytes(v)))
+        out.append(tuple(sorted(attrs)))
+    return tuple(out)
+
+
 def _aki(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
@@ -255,7 +269,7 @@ class TrustStore:
     def signed_crl(self, csca: x509.Certificate, crl: x509.CertificateRevocationList) -> bool:
         """Whether ``csca``'s key signed ``crl``."""
         try:
-            return crl.issuer == csca.subject and crl.is_signature_valid(public_key_of(csca))
+            return name_key(crl.issuer) == name_key(csca.subject) and crl.is_signature_valid(public_key_of(csca))
         except (CertificateLoadError, TypeError, ValueError):
             return False
 
@@ -302,14 +316,12 @@ class TrustStore:
         """CSCAs whose subject is ``issuer_name`` (and whose key identifier matches when both are known)."""
         index = getattr(self, "_by_subject", None)
         if index is None or index[0] != len(self.cscas):  # rebuilt when CSCAs were added: one dict look-up per DSC
-            by_name: dict[bytes, list] = {}
+            by_name: dict[tuple, list] = {}
             for c in self.cscas:
-                by_name.setdefault(c.subject.public_bytes(), []).append(c)
+                by_name.setdefault(name_key(c.subject), []).append(c)
             index = self._by_subject = (len(self.cscas), by_name)
         out = []
-        for c in index[1].get(issuer_name.public_bytes(), ()):
-            if c.subject != issuer_name:
-                continue
+        for c in index[1].get(name_key(issuer_name), ()):  # names compared as RFC 5280 §7.1, not by encoding
             ski = _ski(c)
             if key_id is not None and ski is not None and ski != key_id:
                 continue
@@ -324,7 +336,7 @@ class TrustStore:
         CSCA key rollover under the same name, the new key's CRL does not speak for DSCs of the old one."""
         mine = []
         for crl in self.crls:
-            if crl.issuer != csca.subject:
+            if name_key(crl.issuer) != name_key(csca.subject):
                 continue
             try:
                 if crl.is_signature_valid(public_key_of(csca)):

@@ -206,3 +206,39 @@ def test_cli_chip_verify_with_a_master_list(tmp_path):
     stranger.write_bytes(IssuerPki.make(country="XX").csca_cert.public_bytes(serialization.Encoding.PEM))
     r = CliRunner().invoke(main, ["chip", "verify", str(out), "--trust", str(tmp_path / "list.ml"), "--signer-root", str(stranger)])
     assert r.exit_code != 0 and "Master List Signer" in r.output
+
+
+def _name(cn: str, kind):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "UT"), x509.NameAttribute(NameOID.COMMON_NAME, cn, kind)])
+
+
+def test_issuer_names_match_whatever_string_type_encodes_them():
+    """RFC 5280 §7.1: a DSC and a CRL whose issuer is UTF8String name the CSCA whose subject is PrintableString
+    (and case or inner whitespace does not make another name); the index on DER bytes missed them."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.name import _ASN1Type
+
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csca_name = _name("CSCA  Utopia", _ASN1Type.PrintableString)
+    csca = (x509.CertificateBuilder().subject_name(csca_name).issuer_name(csca_name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=9))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(key, hashes.SHA256()))
+    utf8 = _name("csca utopia", _ASN1Type.UTF8String)
+    dkey = ec.generate_private_key(ec.SECP256R1())
+    dsc = (x509.CertificateBuilder().subject_name(_name("DS", _ASN1Type.UTF8String)).issuer_name(utf8)
+           .public_key(dkey.public_key()).serial_number(2).not_valid_before(now - dt.timedelta(days=1))
+           .not_valid_after(now + dt.timedelta(days=9)).sign(key, hashes.SHA256()))
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(utf8).last_update(now)
+           .next_update(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    assert dsc.issuer.public_bytes() != csca.subject.public_bytes()
+    store = TrustStore([csca])
+    assert store.issuer_candidates(dsc) == [csca]
+    assert store.add_crl(crl) is crl and store.crl_for(csca) is crl and store.signed_crl(csca, crl)
+    other = _name("CSCA Dystopia", _ASN1Type.UTF8String)
+    assert store.issuers_of(other, None) == []
