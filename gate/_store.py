@@ -171,6 +171,23 @@ class GateStore:
         with self._transaction() as conn:
             self._set_meta(conn, "watchlist_synced_at", self.clock().isoformat())
 
+    # --- the trust store's rollback floor ------------------------------------------------------------
+    def trust_floor(self) -> tuple[int, str | None]:
+        """The highest trust store version this gate ever accepted and its digest ((0, None): none). Kept here,
+        not in the trust store's directory: a damaged or deleted installed store must not lower it."""
+        row = self._one("SELECT value FROM gate_meta WHERE key='trust_floor'")
+        if not row:
+            return 0, None
+        v = json.loads(row[0])
+        return int(v["version"]), v.get("digest")
+
+    def raise_trust_floor(self, version: int, digest: str | None) -> None:
+        """Keep ``version`` (and its digest) as the floor when it is above the one held; never lowers it."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM gate_meta WHERE key='trust_floor'").fetchone()
+            if row is None or int(json.loads(row[0])["version"]) < int(version):
+                self._set_meta(conn, "trust_floor", json.dumps({"version": int(version), "digest": digest}))
+
     def watchlist_entries(self, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT entry_id, kind, data FROM gate_watchlist"
         with self._lock:

@@ -10,7 +10,8 @@ one, in order. The watchlist feed is fetched only when the outbox round complete
 The trust store (:class:`TrustSync`) comes the same way, as a signed list the gate verifies before it uses
 it: the back office's pinned signed-list key, the list's name, a version not below the one installed, the
 payload's digest, and every Master List and CRL of it. A refused store leaves the installed one in use and
-names why (:attr:`TrustSyncResult.reason`). Every poll tells the back office the version in use.
+names why (:attr:`TrustSyncResult.reason`). The rollback floor (the highest version accepted, and its digest) is
+kept in the gate's database (:meth:`GateStore.trust_floor`), so a damaged installed store does not lower it. Every poll tells the back office the version in use.
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ class TrustSync:
         self.etag: str | None = None
         self.last: TrustSyncResult | None = None
         self._lock = threading.Lock()
+        self.floor: GateStore | None = None  # where the rollback floor is kept (keep_floor)
+
+    def keep_floor(self, store: GateStore) -> None:
+        """Keep the highest accepted version and digest in the gate's database (:meth:`GateStore.trust_floor`)
+        and refuse anything below it: after a restart with a damaged or deleted installed store the gate falls
+        back to its configured store, but an older signed list (a replay) stays refused."""
+        self.floor = store
+        if self.version:
+            store.raise_trust_floor(self.version, self.digest)
+
+    def _floor(self) -> tuple[int, str | None]:
+        held = self.floor.trust_floor() if self.floor is not None else (0, None)
+        return max(held, (self.version, self.digest), key=lambda f: f[0])
 
     def installed(self):
         """The store saved in ``directory`` by an earlier install (an emrtd.TrustStore with its version and
@@ -140,9 +154,10 @@ class TrustSync:
             return TrustSyncResult("not_configured", self.version)
         if answer.not_modified:
             return TrustSyncResult("not_modified", self.version)
+        floor, floor_digest = self._floor()
         try:
             signed = privacy.verify_list(answer.blob or b"", self.trusted_keys, list_name="trust-store",
-                                         min_version=self.version)
+                                         min_version=floor)
         except privacy.SignedListError as e:
             return self._refuse(f"trust_{e.reason}", str(e))
         try:
@@ -152,6 +167,9 @@ class TrustSync:
         if received.version != signed.version:
             return self._refuse("trust_corrupt", f"signed as version {signed.version}, the content says "
                                 f"{received.version}")
+        if received.version == floor and floor_digest is not None and received.digest != floor_digest:
+            return self._refuse("trust_equivocation", f"version {floor} with another content ({received.digest}, "
+                                f"{floor_digest} accepted before)")
         if received.version == self.version:
             if received.digest != self.digest:
                 return self._refuse("trust_equivocation", f"version {received.version} with another content "
@@ -168,6 +186,8 @@ class TrustSync:
             received.save(self.directory)
         except OSError as e:
             return self._refuse("trust_write_failed", f"{self.directory}: {e}")
+        if self.floor is not None:
+            self.floor.raise_trust_floor(received.version, received.digest)
         if self.on_install is not None:
             self.on_install(trust)
         log.info("trust store version %d installed (%s), was %d", received.version, received.digest, self.version)

@@ -403,6 +403,7 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     chip = ChipStep(devices.reader, trust, terminal=terminal, extended_length=config.extended_length)
     if trust_sync is not None:  # a verified new store replaces the one the chip step uses, between travellers
         trust_sync.on_install = lambda new: setattr(chip, "trust", new)
+        trust_sync.keep_floor(store)  # the rollback floor survives a damaged installed store
     steps = GateSteps(document=DocumentStep(mrz_source=devices.mrz_source, page_camera=devices.page_camera,
                                             qr_source=devices.qr_source),
                       chip=chip, face=face, finger=finger,

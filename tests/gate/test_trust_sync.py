@@ -49,13 +49,14 @@ def publish(world, tmp_path, items) -> VersionedTrustStore:
     return store
 
 
-def make_gate(world, tmp_path, pki, *, key=None):
+def make_gate(world, tmp_path, pki, *, key=None, db=False):
     boot = tmp_path / "boot"  # the configured store: the CSCA only, as copied by hand (no CRL: refers)
     boot.mkdir(exist_ok=True)
     (boot / "csca.der").write_bytes(pki.csca_cert.public_bytes(DER))
     key = key or world.client.get("/api/v1/trust-store/signing-key", headers=world.h("admin")).json()["public_key"]
     config = GateConfig(trust_path=boot, gate_id="gate-01", env="dev", data_dir=tmp_path / "data", liveness="off",
-                        fingerprints="off", trust_list_key=key, trust_store_dir=tmp_path / "data" / "gate-trust-store")
+                        fingerprints="off", trust_list_key=key, trust_store_dir=tmp_path / "data" / "gate-trust-store",
+                        db_path=tmp_path / "data" / "gate.db" if db else None)
     reader, mrz = SimulatedReader(), FixedMrzSource()
     devices = GateDevices(reader=reader, camera=Cam(True), door=LoggingDoor(), mrz_source=mrz)
     gate = build_gate(config, devices, client=BackofficeClient(token=world.tokens["gate"], http=world.client),
@@ -159,6 +160,36 @@ def test_forged_altered_rolled_back_and_corrupt_stores_are_refused(world, tmp_pa
     VersionedTrustStore(good.objects.values(), version=1).save(tmp_path / "bo-ts")
     assert gate.sync().trust_status == "refused" and gate.trust_sync.last.reason == "trust_rollback"
     assert gate.trust_sync.version == 2 and gate.workflow.steps.chip.trust is held
+
+
+@pytest.mark.parametrize("damage", ["object", "manifest"])
+def test_the_rollback_floor_survives_a_damaged_installed_store(world, tmp_path, pki, damage):
+    """The highest accepted version lives in the gate's database, not only in the directory it protects: a
+    gate restarted with a damaged (or deleted) installed store uses its configured one but still refuses an
+    older validly signed list (a replay), and takes the same version again from the back office."""
+    gate = make_gate(world, tmp_path, pki, db=True)
+    good = publish(world, tmp_path, [("csca", TrustObject("csca", pki.csca_cert.public_bytes(DER))),
+                                     ("crl", TrustObject("crl", pki.crl([], NOW)))])
+    older = sign_list(good.to_payload(), world.ctx.trust._signing_key(), list_name="trust-store", version=1)
+    v2 = publish(world, tmp_path, [("crl", TrustObject("crl", pki.crl([1], NOW + dt.timedelta(seconds=5))))])
+    assert gate.sync().trust_status == "installed" and gate.trust_sync.version == 2
+    assert gate.trust_sync.sync(Feed(older)).reason == "trust_rollback"
+    gate.store.db.close()
+    installed = tmp_path / "data" / "gate-trust-store"
+    if damage == "object":
+        victim = next((installed / "objects").rglob("*.der"))
+        victim.write_bytes(victim.read_bytes()[:10])
+    else:
+        (installed / "manifest.json").unlink()
+    again = make_gate(world, tmp_path, pki, db=True)
+    assert again.trust_sync.version == 0  # the installed store does not load: the configured one is used
+    result = again.trust_sync.sync(Feed(older))
+    assert (result.status, result.reason) == ("refused", "trust_rollback"), result
+    other = sign_list(VersionedTrustStore([TrustObject("csca", pki.csca_cert.public_bytes(DER))],
+                                          version=2).to_payload(), world.ctx.trust._signing_key(),
+                      list_name="trust-store", version=2)
+    assert again.trust_sync.sync(Feed(other)).reason == "trust_equivocation"  # not the version 2 accepted
+    assert again.sync().trust_status == "installed" and again.trust_sync.digest == v2.digest
 
 
 def test_an_unpinned_gate_fetches_nothing_and_a_wrong_key_is_refused(world, tmp_path, pki):
