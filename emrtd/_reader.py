@@ -39,7 +39,16 @@ from emrtd._pace import CanKey, PaceError, choose_pace_info, perform_pace
 from emrtd._result import Check, ReadResult, dg_name, file_name_on_disk, parse_sod_or_none
 from emrtd._secinfo import SecurityInfoError, SecurityInfos
 from emrtd._sm import SecureMessagingError
-from emrtd._ta import TaResult, id_picc_bac, id_picc_pace, perform_terminal_authentication
+from emrtd._ta import (
+    EF_CVCA_FID,
+    TaResult,
+    TerminalCredentials,
+    choose_credentials,
+    id_picc_bac,
+    id_picc_pace,
+    parse_ef_cvca,
+    perform_terminal_authentication,
+)
 from emrtd._tlv import TlvError, iter_tlv, read_length, read_tag, read_tlv
 
 __all__ = [
@@ -317,7 +326,8 @@ def read_document(
     EF.SOD out, PA is not performed). The result carries the parsed files (``data_groups``, ``mrz``,
     ``face_image``) and what the SOD lists (``sod_data_groups``, ``data_group_verified``,
     ``chip_authentication_offered``, ``active_authentication_offered``). ``terminal`` is a
-    :class:`emrtd.TerminalCredentials` for Terminal Authentication (EAC: DG3, DG4). Raises
+    :class:`emrtd.TerminalCredentials` (or a sequence of them: chains under several states' CVCAs, EF.CVCA picks
+    one) for Terminal Authentication (EAC: DG3, DG4). Raises
     :class:`AccessControlError` when PACE and BAC fail.
     """
     rng = rng or os.urandom
@@ -391,29 +401,48 @@ def _chip_authentication(ch, res, dg14, key, rng, card_access, prefer_pace) -> N
 
 
 def _terminal_authentication(ch, res, key, order, terminal) -> None:
-    """TA v1 after CA (TR-03110), when the chip holds DG3/DG4 or the caller brought credentials."""
+    """TA v1 after CA (TR-03110), when the chip holds DG3/DG4 or the caller brought credentials. ``terminal``: one
+    :class:`TerminalCredentials` or several (chains under several states' CVCAs): EF.CVCA names the CVCAs the chip
+    trusts and picks the chain; none for them is TA *not performed* (``no_terminal_chain_for_cvca``), not failed."""
     eac_files = [n for n in ("DG3", "DG4") if n in order]
     if not eac_files and terminal is None:
         return
-    ca = res.chip_authentication
-    if terminal is None:
+    ca, chains = res.chip_authentication, [terminal] if isinstance(terminal, TerminalCredentials) else terminal
+    if not chains:
         ta = TaResult(False, reason="no terminal credentials (IS key and CV certificate chain): "
-                                    f"{' and '.join(eac_files)} stay closed")
+                                    f"{' and '.join(eac_files)} stay closed", code="no_terminal_credentials")
     elif not eac_files:
-        ta = TaResult(False, reason="the chip lists neither DG3 nor DG4: nothing behind Extended Access Control")
-    elif ca is None or not ca.succeeded:
-        ta = TaResult(False, reason="Chip Authentication did not succeed: Terminal Authentication v1 needs its session")
+        ta = TaResult(False, reason="the chip lists neither DG3 nor DG4: nothing behind Extended Access Control",
+                      code="no_eac_data_groups")
     else:
-        try:
-            id_picc = (id_picc_pace(res.access.chip_public_key) if res.access.protocol == "PACE"
-                       else id_picc_bac(key.document_number))
-        except (ValueError, AttributeError) as e:
-            ta = TaResult(False, reason=f"no chip identifier for Terminal Authentication: {e}")
-        else:
-            ta = perform_terminal_authentication(ch, terminal, id_picc=id_picc,
-                                                 ca_ephemeral_public_key=ca.ephemeral_public_key)
+        ta = _ta_with_chain(ch, res, key, list(chains), ca)
     res.terminal_authentication = ta
-    res.checks.append(Check("terminal_authentication", ta.succeeded if ta.performed else None, ta.reason))
+    res.checks.append(Check("terminal_authentication", ta.succeeded if ta.performed else None, ta.reason, ta.code))
+
+
+def _ta_with_chain(ch, res, key, chains, ca) -> TaResult:
+    try:
+        ch.select_file(EF_CVCA_FID)
+        points = parse_ef_cvca(ch.read_binary(0, 36))
+    except (StatusWordError, FileReadError, ValueError) as e:  # no usable EF.CVCA: the first chain, the chip decides
+        points, chosen, note = (), chains[0], f" (EF.CVCA unusable: {e})"
+    else:
+        chosen, note = choose_credentials(chains, points), ""
+    if chosen is None:
+        return TaResult(False, reason=f"no terminal certificate chain for the chip's CVCA {' / '.join(points)}",
+                        code="no_terminal_chain_for_cvca", trust_points=points)
+    if ca is None or not ca.succeeded:
+        return TaResult(False, reason="Chip Authentication did not succeed: Terminal Authentication v1 needs its "
+                                      "session", code="chip_authentication_not_succeeded", trust_points=points)
+    try:
+        id_picc = (id_picc_pace(res.access.chip_public_key) if res.access.protocol == "PACE"
+                   else id_picc_bac(key.document_number))
+    except (ValueError, AttributeError) as e:
+        return TaResult(False, reason=f"no chip identifier for Terminal Authentication: {e}",
+                        code="no_chip_identifier", trust_points=points)
+    ta = perform_terminal_authentication(ch, chosen, id_picc=id_picc, ca_ephemeral_public_key=ca.ephemeral_public_key)
+    ta.trust_points, ta.reason = points, ta.reason + note
+    return ta
 
 
 def _explain_eac_refusals(res) -> None:

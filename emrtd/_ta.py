@@ -21,6 +21,8 @@ whether it passed, and why not, with each refusal named by the step and certific
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +35,14 @@ from emrtd._mrz import check_digit
 from emrtd._sm import SecureMessagingError
 from emrtd._tlv import encode_tlv
 
-__all__ = ["TaResult", "TerminalCredentials", "TerminalCredentialsError", "perform_terminal_authentication",
-           "id_picc_bac", "id_picc_pace", "ta_signed_data"]
+__all__ = ["EF_CVCA_FID", "TaResult", "TerminalCredentials", "TerminalCredentialsError", "choose_credentials",
+           "encode_ef_cvca", "parse_ef_cvca", "perform_terminal_authentication", "id_picc_bac", "id_picc_pace",
+           "ta_signed_data"]
+
+#: EF.CVCA in the eMRTD application (TR-03110 Part 3 §A.6.2.1, Doc 9303 Part 10 §3.6): the CARs of the CVCA
+#: public keys the chip trusts (up to two, each a DO'42'), padded with 00 to 36 bytes; SFI 1C
+EF_CVCA_FID = 0x011C
+EF_CVCA_SIZE = 36
 
 
 class TerminalCredentialsError(ValueError):
@@ -108,10 +116,50 @@ class TaResult:
     reason: str = ""
     terminal: str = ""  # the IS certificate's CHR
     data_groups: tuple[str, ...] = ()
+    #: why not performed, named: ``no_terminal_credentials``, ``no_eac_data_groups``,
+    #: ``no_terminal_chain_for_cvca`` (the gate holds no chain for the chip's CVCA: a foreign document),
+    #: ``chip_authentication_not_succeeded``, ``no_chip_identifier``; ``chip_refused`` when performed and failed
+    code: str = ""
+    trust_points: tuple[str, ...] = ()  # EF.CVCA's CARs, where it was read
 
     def to_dict(self) -> dict:
         return {"performed": self.performed, "succeeded": self.succeeded, "reason": self.reason,
-                "terminal": self.terminal, "data_groups": list(self.data_groups)}
+                "terminal": self.terminal, "data_groups": list(self.data_groups), "code": self.code,
+                "trust_points": list(self.trust_points)}
+
+
+def encode_ef_cvca(cars: Sequence[str]) -> bytes:
+    """EF.CVCA's content: one or two CARs as DO'42', padded with 00 to 36 bytes."""
+    if not 1 <= len(cars) <= 2:
+        raise ValueError(f"EF.CVCA holds one or two CARs, not {len(cars)}")
+    body = b"".join(encode_tlv(0x42, car.encode("ascii")) for car in cars)
+    return body.ljust(EF_CVCA_SIZE, b"\x00")
+
+
+def parse_ef_cvca(data: bytes) -> tuple[str, ...]:
+    """The CARs EF.CVCA lists (TR-03110 Part 3 §A.6.2.1); :class:`ValueError` names a malformed file."""
+    data, cars, pos = bytes(data), [], 0
+    while pos < len(data) and data[pos] != 0x00:
+        if data[pos] != 0x42 or pos + 2 > len(data) or not 8 <= data[pos + 1] <= 16:
+            raise ValueError(f"EF.CVCA: no CAR (DO'42', 8-16 bytes) at offset {pos}")
+        end = pos + 2 + data[pos + 1]
+        if end > len(data):
+            raise ValueError("EF.CVCA: truncated CAR")
+        try:
+            cars.append(data[pos + 2:end].decode("ascii"))
+        except UnicodeDecodeError as e:
+            raise ValueError("EF.CVCA: a CAR that is not ASCII") from e
+        pos = end
+    if any(data[pos:]) or not 1 <= len(cars) <= 2:
+        raise ValueError(f"EF.CVCA: {len(cars)} CARs (one or two expected) or data after the padding")
+    return tuple(cars)
+
+
+def choose_credentials(credentials: Sequence[TerminalCredentials],
+                       trust_points: Sequence[str]) -> TerminalCredentials | None:
+    """The credentials whose chain starts from a CVCA the chip trusts (its first certificate's CAR is in
+    EF.CVCA), else None: the terminal holds no chain for this chip."""
+    return next((c for c in credentials if c.chain[0].car in trust_points), None)
 
 
 def id_picc_bac(document_number: str) -> bytes:
@@ -140,7 +188,7 @@ def _refused(step: str, e: Exception) -> str:
 def perform_terminal_authentication(channel, credentials: TerminalCredentials, *, id_picc: bytes,
                                     ca_ephemeral_public_key: bytes) -> TaResult:
     """Run TA over ``channel`` (``send(CommandApdu)``, secure messaging up after CA); see the module docstring."""
-    result = TaResult(True, terminal=credentials.terminal.chr)
+    result = TaResult(True, terminal=credentials.terminal.chr, code="chip_refused")
     rights = None
     for cert in credentials.chain:
         what = f"the {cert.role_name} certificate {cert.chr}"
@@ -175,7 +223,7 @@ def perform_terminal_authentication(channel, credentials: TerminalCredentials, *
     except ValueError as e:
         result.reason = f"cannot make the TA signature: {e}"
         return result
-    result.succeeded = True
+    result.succeeded, result.code = True, ""
     result.data_groups = tuple(n for bit, n in ((READ_DG3, "DG3"), (READ_DG4, "DG4")) if (rights or 0) & bit)
     return result
 

@@ -37,6 +37,7 @@ from emrtd._crypto import (
     kdf,
     retail_mac,
 )
+from emrtd._cvc import CvCertificate
 from emrtd._lds import FILE_IDS, LDS_AID
 from emrtd._pace import (
     CanKey,
@@ -52,7 +53,7 @@ from emrtd._pace import (
 )
 from emrtd._secinfo import ChipAuthenticationInfo, PaceInfo, SecurityInfoError, SecurityInfos, oid_from_bytes
 from emrtd._sm import ChipSecureMessaging, SecureMessagingError
-from emrtd._ta import id_picc_bac
+from emrtd._ta import EF_CVCA_FID, encode_ef_cvca, id_picc_bac
 from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
 from emrtd.sim._chip_ta import EAC_PROTECTED, TerminalAuthenticationChip
 
@@ -114,6 +115,8 @@ class VirtualChip(TerminalAuthenticationChip):
 
     def __post_init__(self) -> None:
         self.rng = self.rng or os.urandom
+        if self.cvca and "EF.CVCA" not in self.files:  # the CVCA's CAR the chip trusts (TR-03110 Part 3 §A.6.2.1)
+            self.files = {**self.files, "EF.CVCA": encode_ef_cvca([CvCertificate.parse(self.cvca).chr])}
         self.apdu_count = 0
         self.reset()
 
@@ -197,6 +200,8 @@ class VirtualChip(TerminalAuthenticationChip):
 
     # --- files --------------------------------------------------------------------------------------
     def _by_fid(self, fid: int) -> str | None:
+        if fid == EF_CVCA_FID and self._app and "EF.CVCA" in self.files:  # in the application 011C is EF.CVCA
+            return "EF.CVCA"
         for name, (f, _) in FILE_IDS.items():
             if f == fid and name in self.files:
                 if name == "EF.CardAccess" or self._app:
@@ -204,6 +209,8 @@ class VirtualChip(TerminalAuthenticationChip):
         return None
 
     def _by_sfi(self, sfi: int) -> str | None:
+        if sfi == 0x1C and self._app and "EF.CVCA" in self.files:
+            return "EF.CVCA"
         for name, (_, s) in FILE_IDS.items():
             if s == sfi and name in self.files and (name == "EF.CardAccess" or self._app):
                 return name

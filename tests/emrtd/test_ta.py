@@ -84,24 +84,58 @@ def test_a_chain_whose_chat_does_not_grant_dg3_reads_dg4_only(doc, eac):
     ("forged", "chip refused the IS certificate UTISGATE00001: status word 6300"),
     ("expired", "expired on"),
     ("signature", "terminal's signature (EXTERNAL AUTHENTICATE)"),
-    ("other_cvca", "MSE:Set DST"),
 ])
 def test_a_refused_terminal_fails_ta_with_its_reason_and_dg3_stays_closed(doc, eac, kind, reason):
     if kind == "forged":
         terminal = eac.terminal(forged=True)
     elif kind == "expired":
         terminal = eac.terminal(expired=True)
-    elif kind == "other_cvca":
-        terminal = EacPki.make("XX").terminal()
     else:  # the right chain, but the signature made with another key
         terminal = eac.terminal()
         object.__setattr__(terminal, "private_key", ec.generate_private_key(ec.BrainpoolP256R1()))
     res = read(doc, terminal)
     ta = res.check("terminal_authentication")
     assert ta.passed is False and reason in ta.reason, ta.reason
+    assert ta.code == "chip_refused" and res.terminal_authentication.trust_points == ("UTCVCA00001",)
     assert not res.valid
     assert "DG3" not in res.files and "DG4" not in res.files
     assert "Terminal Authentication failed" in res.unreadable["DG3"]
+
+
+def test_a_foreign_cvca_is_ta_not_performed_and_the_passport_stays_valid(doc, eac):
+    """EF.CVCA names the CVCA the chip trusts: a gate holding chains of other states only does not try them (the
+    chip would answer 6A88 at MSE:Set DST): TA not performed, named, and PA/CA decide ``valid``."""
+    res = read(doc, [EacPki.make("XX").terminal(), EacPki.make("YY").terminal()])
+    ta = res.check("terminal_authentication")
+    assert ta.passed is None and ta.code == "no_terminal_chain_for_cvca" and "UTCVCA00001" in ta.reason
+    assert res.valid and res.check("passive_authentication").passed is True
+    assert "DG3" not in res.files and "Terminal Authentication not performed" in res.unreadable["DG3"]
+
+
+def test_ef_cvca_picks_the_chain_of_the_chips_cvca_among_several(doc, eac):
+    res = read(doc, [EacPki.make("XX").terminal(), eac.terminal()])
+    assert res.check("terminal_authentication").passed is True and res.finger_records == (finger_record(),)
+
+
+def test_ef_cvca_round_trips_and_a_malformed_one_is_refused_by_name():
+    from emrtd._ta import encode_ef_cvca, parse_ef_cvca
+
+    raw = encode_ef_cvca(["UTCVCA00001", "UTCVCA00002"])
+    assert len(raw) == 36 and parse_ef_cvca(raw) == ("UTCVCA00001", "UTCVCA00002")
+    for bad in (b"", bytes(36), b"\x41\x0bUTCVCA00001".ljust(36, b"\x00"), b"\x42\x0bUTCVCA",
+                encode_ef_cvca(["UTCVCA00001"])[:-1] + b"\x01"):
+        with pytest.raises(ValueError, match="EF.CVCA"):
+            parse_ef_cvca(bad)
+
+
+def test_a_chip_without_ef_cvca_is_tried_with_the_first_chain_and_a_refusal_fails(doc, eac):
+    chip = doc.chip()
+    del chip.files["EF.CVCA"]
+    res = read_document(InProcessTransport(chip), doc.access_key, trust=trust_for_issued_document(doc),
+                        terminal=EacPki.make("XX").terminal())
+    ta = res.check("terminal_authentication")
+    assert ta.passed is False and "MSE:Set DST" in ta.reason and "EF.CVCA unusable" in ta.reason
+    assert not res.valid and "DG3" not in res.files
 
 
 def test_ta_needs_chip_authentication_first(eac):
@@ -111,6 +145,7 @@ def test_ta_needs_chip_authentication_first(eac):
     assert res.check("chip_authentication").passed is False
     ta = res.check("terminal_authentication")
     assert ta.passed is None and "Chip Authentication did not succeed" in ta.reason
+    assert ta.code == "chip_authentication_not_succeeded"
     assert "DG3" not in res.files
 
 
@@ -175,9 +210,9 @@ def test_the_chip_follows_a_cvca_link_certificate(doc, eac):
     res = read(doc, TerminalCredentials(is_key, (link, dv, is_)))
     assert res.check("terminal_authentication").passed is True
     assert res.terminal_authentication.data_groups == ("DG3",) and "DG3" in res.files and "DG4" not in res.files
-    # without the link certificate the chip does not know the new CVCA's key
+    # without the link certificate the chip does not know the new CVCA's key: no chain for the CVCA it trusts
     res = read(doc, TerminalCredentials(is_key, (dv, is_)))
-    assert res.check("terminal_authentication").passed is False and "MSE:Set DST" in res.check("terminal_authentication").reason
+    assert res.check("terminal_authentication").code == "no_terminal_chain_for_cvca"
 
 
 def test_dg3_and_dg4_parse_as_cbeff_groups_and_a_truncated_dg3_is_named(doc):
