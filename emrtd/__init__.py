@@ -54,6 +54,7 @@ from emrtd._trust import (
 )
 from emrtd._trust_store import (
     ImportReport,
+    NoTrustObjects,
     TrustObject,
     TrustStoreCorrupt,
     VersionedTrustStore,
@@ -73,7 +74,7 @@ __all__ = [
     "PaCheck", "PassiveAuthResult", "passive_authentication",
     "TrustStore", "TrustError", "CertificateLoadError", "MasterList", "MasterListError", "MasterListSignatureError",
     "parse_master_list", "build_master_list", "load_trust_store",
-    "VersionedTrustStore", "TrustObject", "ImportReport", "TrustStoreCorrupt", "objects_from_file", "objects_from_ldif",
+    "VersionedTrustStore", "TrustObject", "ImportReport", "TrustStoreCorrupt", "NoTrustObjects", "objects_from_file", "objects_from_ldif",
     "LdifEntry", "LdifError", "LdifSyntaxError", "LdifUnsupported", "parse_ldif", "dump_ldif",
 ]  # fmt: skip
 

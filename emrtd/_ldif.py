@@ -11,7 +11,8 @@ The PKD publishes its collections as LDIF content records (ICAO PKD download ser
 
 Read: ``version: 1``, comments (``#``, also folded), folded lines, ``attr: SAFE-STRING``, ``attr:: BASE64``,
 ``dn::``, attribute options (``;binary``), CRLF or LF line ends, records separated by blank lines, and
-``changetype: add`` (a content record). Refused with a named error: ``attr:< URL`` (no file or network is
+``changetype: add`` (a content record). Refused with a named error: a second ``dn:`` in a record, a
+value that is not a SAFE-STRING (NUL, CR, an initial ``:`` or ``<``), ``attr:< URL`` (no file or network is
 read at import) and ``changetype`` delete / modify / modrdn (a trust store does not apply deltas that
 remove objects: import the complete collection). Written: ``version: 1``, values that are not a safe
 string in base64, lines folded at 76 characters; :func:`dump_ldif` of :func:`parse_ldif` gives the same
@@ -96,6 +97,10 @@ def _value(n: int, line: str) -> tuple[str, bytes, bool]:
     if rest.startswith("<"):
         raise LdifUnsupported(f"LDIF line {n}: {name}:< takes its value from a URL; values must be in the file")
     value = rest.lstrip(" ")
+    bad = next((c for c in value if c in "\0\r"), None)
+    if bad is not None or value[:1] in (":", "<"):
+        what = f"{bad!r} (NUL and CR are not SAFE-CHARs)" if bad is not None else f"an initial {value[0]!r}"
+        raise LdifSyntaxError(n, f"{name}: not an RFC 2849 SAFE-STRING: {what}; such a value must be base64 ('::')")
     try:
         return name, value.encode("ascii"), False
     except UnicodeEncodeError as e:  # a SAFE-STRING is ASCII; UTF-8 text must be base64 (RFC 2849 note 4)
@@ -147,6 +152,8 @@ def _record(rec: list[tuple[int, str]]) -> LdifEntry:
         name, value, _ = _value(n, line)
         if not _ATTR.match(name):
             raise LdifSyntaxError(n, f"{name!r} is not an attribute description")
+        if name.lower() == "dn":
+            raise LdifSyntaxError(n, "a second 'dn:' in one record (records are separated by a blank line)")
         if name.lower() == "changetype":
             kind = value.decode("ascii", "replace").strip().lower()
             if k != 0:

@@ -42,7 +42,7 @@ from emrtd._ldif import LdifEntry, dn_components, dump_ldif, escape_dn_value, pa
 from emrtd._trust import MasterListError, TrustStore, parse_master_list
 
 __all__ = ["KINDS", "FORMAT", "TrustObject", "ImportReport", "VersionedTrustStore", "TrustStoreCorrupt",
-           "objects_from_ldif", "objects_from_file"]
+           "NoTrustObjects", "objects_from_ldif", "objects_from_file"]
 
 FORMAT = "smartborder-trust-store/1"
 KINDS = ("csca", "ml", "dsc", "crl")  # the order an import applies them in: anchors first, CRLs last
@@ -57,6 +57,10 @@ _OBJECT_CLASSES = {"dsc": ("top", "person", "organizationalPerson", "inetOrgPers
                    "csca": ("top", "person", "organizationalPerson", "inetOrgPerson", "pkdDownload"),
                    "crl": ("top", "cRLDistributionPoint", "pkdDownload"),
                    "ml": ("top", "person", "pkdMasterList", "pkdDownload")}
+
+
+class NoTrustObjects(TrustError):
+    """A file to import that holds no trust object (an empty LDIF, comments only, misspelled attributes)."""
 
 
 class TrustStoreCorrupt(TrustError):
@@ -141,14 +145,22 @@ def objects_from_ldif(data: bytes) -> tuple[list[tuple[str, TrustObject]], list[
     return found, ignored
 
 
-def objects_from_file(path: Path) -> list[tuple[str, TrustObject]]:
+def objects_from_file(path: Path, *, skipped: list | None = None) -> list[tuple[str, TrustObject]]:
     """Objects of one file by its content: LDIF (``.ldif``), a Master List (``.ml``, CMS), a CRL (``.crl``,
-    PEM or DER) or certificates (PEM or DER: trust anchors, CSCAs). Raises TrustError / LdifError."""
+    PEM or DER) or certificates (PEM or DER: trust anchors, CSCAs). LDIF entries that hold no trust object are
+    appended to ``skipped`` [(source, why)]; a file that yields no object at all raises :class:`NoTrustObjects`.
+    Raises TrustError / LdifError."""
     data = Path(path).read_bytes()
     name = str(path)
     suffix = Path(path).suffix.lower()
     if suffix == ".ldif" or data.lstrip().startswith((b"version:", b"dn:", b"dn::", b"#")):
-        found, _ = objects_from_ldif(data)
+        found, ignored = objects_from_ldif(data)
+        if not found:
+            raise NoTrustObjects(f"{name}: no certificate, CRL or Master List in {len(ignored)} LDIF entr"
+                                 f"{'y' if len(ignored) == 1 else 'ies'}"
+                                 + (f" (first: {ignored[0][0]})" if ignored else ""))
+        if skipped is not None:
+            skipped += [(f"{name}: {dn}", why) for dn, why in ignored]
         return [(f"{name}: {dn}", o) for dn, o in found]
     if suffix == ".ml":
         return [(name, TrustObject("ml", data))]

@@ -71,10 +71,10 @@ def import_cmd(files, store, config, signer_roots, as_json) -> None:
     from emrtd import LdifError, TrustError, objects_from_file
 
     directory = _store_dir(store, config)
-    items = []
+    items, ignored = [], []
     for f in files:
         try:
-            items += objects_from_file(Path(f))
+            items += objects_from_file(Path(f), skipped=ignored)
         except (LdifError, TrustError, OSError) as e:
             raise click.ClickException(f"{f}: {type(e).__name__}: {e} (nothing imported)") from e
     roots = None
@@ -85,6 +85,7 @@ def import_cmd(files, store, config, signer_roots, as_json) -> None:
             raise click.ClickException(f"--signer-root: {e}") from e
     vstore = _open(directory, create=True)
     report = vstore.import_objects(items, signer_roots=roots)
+    report.skipped[:0] = ignored  # LDIF entries with no trust object (a misspelled attribute...), by DN
     if report.changed:
         vstore.save(directory)
     out = {"store": str(directory), **report.to_dict()}

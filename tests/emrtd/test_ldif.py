@@ -83,6 +83,11 @@ def test_values_that_are_not_safe_strings_are_written_in_base64():
     ("dn: cn=a\nbad attr!: x\n", LdifSyntaxError, "not an attribute description"),
     ("dn: cn=a\ncn: Nguyễn\n", LdifSyntaxError, "must be base64"),
     ("version: 2\n\ndn: cn=a\ncn: a\n", LdifUnsupported, "version"),
+    ("dn: cn=a\ncn: a\ndn: cn=b\ncn: b\n", LdifSyntaxError, "second 'dn:'"),
+    ("dn: cn=a\ncn: a\x00b\n", LdifSyntaxError, "SAFE-STRING.*NUL"),
+    ("dn: cn=a\ncn: a\rb\n", LdifSyntaxError, "SAFE-STRING"),
+    ("dn: cn=a\ncn: :a\n", LdifSyntaxError, "SAFE-STRING: an initial ':'"),
+    ("dn: cn=a\x00\ncn: a\n", LdifSyntaxError, "SAFE-STRING"),
 ])
 def test_bad_ldif_is_refused_with_a_named_error(text, error, match):
     with pytest.raises(error, match=match) as e:

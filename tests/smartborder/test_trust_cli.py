@@ -91,3 +91,21 @@ def test_signing_key_is_the_key_the_back_office_signs_with(tmp_path):
     store.save(settings.data_dir / "trust-store")  # the composition's default: DATA_DIR/trust-store
     served = app.state.ctx.trust.current()
     assert verify_list(served.blob, [load_public_key(first["public_key"])], list_name="trust-store").version == 1
+
+
+def test_ldif_entries_without_a_trust_object_are_reported_and_an_empty_file_is_refused(tmp_path):
+    """A misspelled attribute is skipped by its DN, not dropped silently; a file with no trust object at all
+    (empty, comments only, every attribute misspelled) changes nothing, exit 1, named."""
+    store = tmp_path / "ts"
+    typo = b"dn: cn=typo,o=dsc,c=UT,dc=data\nobjectClass: pkdDownload\nuserCertifcate;binary:: AAEC\n\n"
+    (tmp_path / "pkd.ldif").write_bytes(pkd_ldif() + b"\n" + typo)
+    r = _run("import", str(tmp_path / "pkd.ldif"), "--store", str(store), "--json")
+    assert r.exit_code == 0, r.output
+    skipped = json.loads(r.output)["skipped"]
+    assert [s["source"] for s in skipped] == [f"{tmp_path / 'pkd.ldif'}: cn=typo,o=dsc,c=UT,dc=data"], skipped
+    assert "no certificate, CRL or Master List" in skipped[0]["reason"]
+    for name, body in {"empty.ldif": b"", "comments.ldif": b"version: 1\n# nothing here\n", "typo.ldif": typo}.items():
+        (tmp_path / name).write_bytes(body)
+        r = _run("import", str(tmp_path / name), "--store", str(tmp_path / "other"))
+        assert r.exit_code == 1 and "NoTrustObjects" in r.output and "nothing imported" in r.output, r.output
+        assert not (tmp_path / "other" / "manifest.json").exists()
