@@ -94,9 +94,20 @@ class TerminalCredentials:
         return cls(key, tuple(chain))
 
     def save(self, key_path: str | Path, chain_path: str | Path) -> None:
-        Path(key_path).write_bytes(self.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        Path(key_path).chmod(0o600)
+        """Write the key (PEM PKCS#8) to a file created 0600 (never readable by others, not even for a moment:
+        a temporary file made with that mode, then renamed) and the chain beside it."""
+        key_path = Path(key_path)
+        pem = self.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption())
+        tmp = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            os.replace(tmp, key_path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         Path(chain_path).write_bytes(b"".join(c.encode() for c in self.chain))
 
     def expired(self, today: dt.date) -> list[str]:

@@ -349,12 +349,14 @@ def terminal_credentials(config: GateConfig):
     import datetime as dt
 
     import emrtd
+    from privacy import KeyFileError, check_key_file
 
     if config.eac_key is None or config.eac_chain is None:
         return None
     try:
+        check_key_file(config.eac_key)  # the IS private key: the owner's alone, as every key file of the gate
         terminal = emrtd.TerminalCredentials.load(config.eac_key, config.eac_chain)
-    except emrtd.TerminalCredentialsError as e:
+    except (emrtd.TerminalCredentialsError, KeyFileError) as e:
         raise GateConfigError(f"[gate] eac_key / eac_chain: {e}") from e
     stale = terminal.expired(dt.date.today())
     if stale:

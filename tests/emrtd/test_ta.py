@@ -189,6 +189,29 @@ def test_credentials_load_save_and_refuse_a_key_of_another_certificate(tmp_path,
     assert eac.terminal(expired=True).expired(dt.date.today())
 
 
+def test_the_saved_is_key_is_never_readable_by_others(tmp_path, eac, monkeypatch):
+    """The key file is created 0600 (not written under the umask, then chmodded): at no write is a file holding
+    the private key readable by group or others."""
+    import os
+    import pathlib
+
+    seen, write = [], pathlib.Path.write_bytes
+
+    def spy(self, data):
+        n = write(self, data)
+        seen.extend(os.stat(f).st_mode & 0o077 for f in tmp_path.iterdir() if b"PRIVATE KEY" in f.read_bytes())
+        return n
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", spy)
+    old = os.umask(0o022)
+    try:
+        eac.terminal().save(tmp_path / "is.pem", tmp_path / "chain.cvcert")
+    finally:
+        os.umask(old)
+    assert seen and not any(seen) and os.stat(tmp_path / "is.pem").st_mode & 0o777 == 0o600
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["chain.cvcert", "is.pem"]  # no temporary file left
+
+
 def test_a_saved_document_keeps_its_trust_point_and_date(tmp_path, doc, eac):
     doc.save(tmp_path / "doc")
     again = IssuedDocument.load(tmp_path / "doc")

@@ -116,6 +116,11 @@ def test_eac_settings_go_together_and_a_bad_chain_is_named(tmp_path, eac, passpo
     devices = GateDevices(reader=SimulatedReader(), camera=Cam(True), door=LoggingDoor())
     with pytest.raises(GateConfigError, match="eac_chain.*truncated"):
         build_gate(config, devices, face_engine=ENGINE)
+    (tmp_path / "is.pem").chmod(0o640)  # the IS private key readable by the group: refused, named, with the fix
+    config = gate_config(load_settings(gate_eac_key=tmp_path / "is.pem", gate_eac_chain=tmp_path / "chain.cvcert",
+                                       **base), db_path=None)
+    with pytest.raises(GateConfigError, match=r"eac_key.*mode 0640: group or others.*chmod 600"):
+        build_gate(config, devices, face_engine=ENGINE)
 
 
 def test_the_live_finger_through_libfprint(tmp_path, fvc, eac, passport, sensor):
