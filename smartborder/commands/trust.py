@@ -1,6 +1,6 @@
 """``smartborder trust``: the versioned trust store the back office distributes to gates.
 
-    smartborder trust import FILE... [--store DIR] [--signer-root CERT] [--json]   # LDIF, .ml, PEM/DER, CRL
+    smartborder trust import FILE... [--store DIR] [--signer-root CERT] [--min-version N] [--json]   # LDIF, .ml, PEM/DER, CRL
     smartborder trust list [--store DIR] [--kind csca|ml|dsc|crl] [--json]
     smartborder trust status [--store DIR] [--json]     # each CSCA, each CRL's freshness, the version
     smartborder trust export OUT.ldif [--store DIR]     # ICAO PKD LDIF; importing it gives the same digest
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,18 @@ def _store_dir(store: str | None, config: str | None) -> Path:
     except SettingsError as e:
         raise click.ClickException(str(e)) from e
     return Path(settings.backoffice_trust_store or settings.path("trust-store"))
+
+
+@contextlib.contextmanager
+def _exclusive(directory: Path):
+    """An exclusive lock on ``DIR/.lock`` (``fcntl.flock``) for load -> import -> save: two imports from
+    version N would otherwise both save N+1 with different content (equivocation, refused by every gate)."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file closes (also if the process dies)
+        yield
 
 
 def _open(directory: Path, *, create: bool = False):
@@ -61,11 +74,15 @@ def trust() -> None:
 @click.option("--signer-root", "signer_roots", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Verify Master Lists against these CSCA certificates only (default: each list's own CSCA of "
                    "the signer's country).")
+@click.option("--min-version", "min_version", type=click.IntRange(min=1), default=None,
+              help="A new store starts at this version (at least): re-creating a lost store at version 1 would be "
+                   "refused by every gate that holds a higher one (trust_rollback).")
 @_JSON
-def import_cmd(files, store, config, signer_roots, as_json) -> None:
+def import_cmd(files, store, config, signer_roots, min_version, as_json) -> None:
     """Import ICAO PKD LDIF files, Master Lists (.ml, CMS), PEM/DER CSCA certificates and CRLs. Every file is read
     before anything changes (a file that cannot be read changes nothing, exit 1); objects that do not verify
-    are skipped and listed. The version rises only when the content changed."""
+    are skipped and listed. The version rises only when the content changed. Imports into one store are
+    serialised (an exclusive lock on DIR/.lock). A new store starts at version 1, or at ``--min-version``."""
     from cryptography import x509
 
     from emrtd import LdifError, TrustError, objects_from_file
@@ -83,11 +100,23 @@ def import_cmd(files, store, config, signer_roots, as_json) -> None:
             roots = [x509.load_der_x509_certificate(o.der) for r in signer_roots for _, o in objects_from_file(Path(r))]
         except (LdifError, TrustError, ValueError) as e:
             raise click.ClickException(f"--signer-root: {e}") from e
-    vstore = _open(directory, create=True)
-    report = vstore.import_objects(items, signer_roots=roots)
-    report.skipped[:0] = ignored  # LDIF entries with no trust object (a misspelled attribute...), by DN
-    if report.changed:
-        vstore.save(directory)
+    with _exclusive(directory):
+        fresh = not (directory / "manifest.json").exists()
+        vstore = _open(directory, create=True)
+        if min_version is not None and not fresh and vstore.version < min_version:
+            raise click.ClickException(f"--min-version {min_version}: {directory} already holds version "
+                                       f"{vstore.version}; the option starts a new store only")
+        if fresh and min_version is not None:
+            vstore.version = min_version - 1  # the import makes it min_version
+        elif fresh and store is None:  # the back office's own store (the configured one) is being re-created
+            click.echo(f"WARNING: {directory} holds no trust store: a new one starts at version 1, which every gate "
+                       "that installed a higher version refuses (trust_rollback). If this replaces a lost store, "
+                       "re-import with --min-version above the highest version the gates report "
+                       "(GET /api/v1/trust-store/devices).", err=True)
+        report = vstore.import_objects(items, signer_roots=roots)
+        report.skipped[:0] = ignored  # LDIF entries with no trust object (a misspelled attribute...), by DN
+        if report.changed:
+            vstore.save(directory)
     out = {"store": str(directory), **report.to_dict()}
     if as_json:
         click.echo(json.dumps(out, indent=2))

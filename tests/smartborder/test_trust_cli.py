@@ -109,3 +109,52 @@ def test_ldif_entries_without_a_trust_object_are_reported_and_an_empty_file_is_r
         r = _run("import", str(tmp_path / name), "--store", str(tmp_path / "other"))
         assert r.exit_code == 1 and "NoTrustObjects" in r.output and "nothing imported" in r.output, r.output
         assert not (tmp_path / "other" / "manifest.json").exists()
+
+
+def _pem(tmp_path, country: str):
+    path = tmp_path / f"{country}.pem"
+    path.write_bytes(IssuerPki.make(country).csca_cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_concurrent_imports_are_serialised_by_the_store_lock(tmp_path, monkeypatch):
+    """Two imports from version 1 (threads: flock locks are per open file, so they exclude each other as two
+    processes do): without the lock both saved version 2 with different content (equivocation)."""
+    import threading
+    import time
+
+    from emrtd import VersionedTrustStore
+    from smartborder.commands.trust import import_cmd
+
+    store = tmp_path / "ts"
+    assert _run("import", _pem(tmp_path, "AA"), "--store", str(store)).exit_code == 0
+    slow = VersionedTrustStore.import_objects
+
+    def import_slowly(self, *a, **kw):  # widen the load -> save window
+        report = slow(self, *a, **kw)
+        time.sleep(0.4)
+        return report
+
+    monkeypatch.setattr(VersionedTrustStore, "import_objects", import_slowly)
+    files = [_pem(tmp_path, "BB"), _pem(tmp_path, "CC")]
+    threads = [threading.Thread(target=import_cmd.callback, args=((f,), str(store), None, (), None, True))
+               for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    final = VersionedTrustStore.load(store)
+    assert final.version == 3 and len(final.of_kind("csca")) == 3
+
+
+def test_a_new_store_starts_at_min_version_and_re_creating_the_configured_store_warns(tmp_path):
+    r = _run("import", _pem(tmp_path, "AA"), "--store", str(tmp_path / "ts"), "--min-version", "7", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["version"] == 7, r.output
+    r = _run("import", _pem(tmp_path, "BB"), "--store", str(tmp_path / "ts"), "--min-version", "9")
+    assert r.exit_code == 1 and "already holds version 7" in r.output
+    config = tmp_path / "smartborder.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    r = CliRunner().invoke(main, ["trust", "import", _pem(tmp_path, "CC"), "--config", str(config)])
+    assert r.exit_code == 0 and "WARNING" in r.stderr and "--min-version" in r.stderr, r.output
+    r = CliRunner().invoke(main, ["trust", "import", _pem(tmp_path, "DD"), "--config", str(config)])
+    assert r.exit_code == 0 and "WARNING" not in r.stderr and "version 1 -> 2" in r.stdout
