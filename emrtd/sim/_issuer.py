@@ -38,7 +38,6 @@ portrait (:mod:`emrtd._dg2`), EF.SOD by :func:`emrtd._sod.build_sod`.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,7 +46,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from emrtd._bac import BacKey
-from emrtd._dg2 import BiometricGroup, FaceImage
 from emrtd._lds import Dg1, EfCom
 from emrtd._mrz import Mrz, check_mrz, parse_mrz
 from emrtd._result import file_name_on_disk
@@ -65,7 +63,15 @@ from emrtd._secinfo import (
 from emrtd._sod import build_sod
 from emrtd._trust import TrustStore
 from emrtd.sim._chip import VirtualChip
-from emrtd.sim._explicit import EC_PARAMETER_FORMS, generate_ec_key, with_ec_parameters
+from emrtd.sim._explicit import EC_PARAMETER_FORMS, explicit_spki_of, generate_ec_key, with_ec_parameters
+from emrtd.sim._portrait import (
+    PORTRAIT_SIZE,
+    IssuerError,
+    background_photo,
+    dg2_file,
+    encode_face_jp2,
+    sample_dg2,
+)
 
 __all__ = [
     "FAULTS", "IssuerError", "IssuedDocument", "IssuerPki", "issue_document", "encode_face_jp2", "sample_dg2",
@@ -78,90 +84,6 @@ FAULTS = (
     "no_sod", "no_dg2", "dg2_no_face", "hidden_dg14_dg15",
 )  # fmt: skip
 _FORMAT = "smartborder-virtual-emrtd/1"
-# Portrait geometry (Doc 9303 Part 10 §4.7.2 / ISO/IEC 39794-5 ICAO profile: width:height 74-80 %, >= 420 px
-# wide for 90 px between the eyes). 3:4 = 75 %; 480x600 (80 %) is the other common choice.
-PORTRAIT_SIZE = (450, 600)
-
-
-class IssuerError(ValueError):
-    """Bad issuing request (MRZ, photo, option or fault) or an unreadable document directory."""
-
-
-def encode_face_jp2(photo, *, max_bytes: int = 19_000, size: tuple[int, int] = PORTRAIT_SIZE) -> tuple[bytes, int, int]:
-    """Crop the photo to the aspect of ``size`` around its centre, scale it to ``size`` and encode JPEG 2000
-    under ``max_bytes`` (Part 10 §4.7.2, ICAO portrait profile). Returns (jp2, w, h)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        if isinstance(photo, Image.Image):
-            im = photo
-        elif isinstance(photo, bytes | bytearray):
-            im = Image.open(io.BytesIO(photo))
-        else:
-            im = Image.open(Path(photo))
-        im = im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as e:
-        raise IssuerError(f"cannot read the face photo: {e}") from e
-    w, h = im.size
-    sw, sh = size
-    if w * sh > h * sw:  # too wide: crop width
-        cw, ch = h * sw // sh, h
-    else:
-        cw, ch = w, w * sh // sw
-    left, top = (w - cw) // 2, (h - ch) // 2
-    im = im.crop((left, top, left + cw, top + ch)).resize(size, Image.LANCZOS)
-    w, h = im.size
-    ratio = max(10.0, w * h * 3 / (max_bytes * 0.95))
-    for _ in range(8):
-        buf = io.BytesIO()
-        im.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[ratio], irreversible=True, no_jp2=False)
-        data = buf.getvalue()
-        if len(data) <= max_bytes:
-            return data, w, h
-        ratio *= len(data) / max_bytes * 1.05
-    raise IssuerError(f"cannot encode the face under {max_bytes} bytes")
-
-
-def _dg2(jp2: bytes, width: int, height: int, encoding: str = "ISO19794") -> bytes:
-    """DG2 with one full-frontal face in the CBEFF template (Part 10 §4.7.2): ISO/IEC 19794-5 in DO'5F2E', or
-    39794-5 as the ICAO eMRTD Application Profile encodes it, DO'7F2E' = [1] { FaceImageDataBlock } with the
-    version, the 2D image, its data format, the face image kind (mrtd) and the image size."""
-    if encoding not in ("ISO19794", "ISO39794"):
-        raise IssuerError(f"unknown DG2 encoding {encoding!r}; ISO19794 or ISO39794")
-    return BiometricGroup.dg2([FaceImage(jp2, width, height, encoding)], encoding=encoding).encode()
-
-
-def sample_dg2(encoding: str = "ISO19794") -> bytes:
-    """An ~18 KB DG2 made from a synthetic face-like picture (for benchmarks and tests)."""
-    from PIL import Image, ImageDraw
-
-    im = Image.new("RGB", (480, 600), (200, 200, 205))
-    d = ImageDraw.Draw(im)
-    d.ellipse((130, 120, 350, 420), fill=(224, 180, 150))
-    d.ellipse((185, 230, 215, 250), fill=(60, 40, 30))
-    d.ellipse((265, 230, 295, 250), fill=(60, 40, 30))
-    d.arc((200, 300, 280, 350), 20, 160, fill=(150, 60, 60), width=5)
-    noise = Image.effect_noise((480, 600), 40).convert("RGB")
-    im = Image.blend(im, noise, 0.25)
-    jp2, w, h = encode_face_jp2(im, max_bytes=19_000, size=(480, 600))
-    return _dg2(jp2, w, h, encoding)
-
-
-def background_photo(size: tuple[int, int] = PORTRAIT_SIZE):
-    """A portrait-sized picture of an empty photo backdrop (light grey, darker towards the bottom, sensor
-    noise) with no face in it: the portrait of the ``dg2_no_face`` fault."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    w, h = size
-    im = Image.new("RGB", size, (196, 198, 202))
-    d = ImageDraw.Draw(im)
-    for y in range(h):  # a studio backdrop: slightly darker towards the bottom
-        v = 204 - 16 * y // h
-        d.line((0, y, w, y), fill=(v, v + 1, v + 4))
-    noise = Image.effect_noise(size, 12).convert("RGB").filter(ImageFilter.GaussianBlur(1))
-    return Image.blend(im, noise, 0.08)
-
-
 def _public_der(key) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -291,6 +213,7 @@ def issue_document(
     sod_version: int = 0,
     eac=None,
     dg3: list[bytes] | tuple[bytes, ...] = (),
+    chip_key_parameters: str = "named",
 ) -> IssuedDocument:
     """Personalise a document; see the module docstring for ``faults``.
 
@@ -303,6 +226,8 @@ def issue_document(
     ``eac`` (an :class:`emrtd.sim.EacPki`) makes a chip that trusts its CVCA and serves DG3 (the ISO/IEC
     19794-4 finger image records ``dg3``, opaque here) and DG4 (a minimal iris record) only after Terminal
     Authentication granting them (needs ``ca``).
+    ``chip_key_parameters`` writes the EC chip keys of DG14 (CA) and DG15 (``aa="ec"``) with named or explicit
+    domain parameters (:data:`emrtd.sim._explicit.EC_PARAMETER_FORMS`; ``explicit_unnamed``: of no named curve).
     """
     faults = tuple(faults)
     unknown = [f for f in faults if f not in FAULTS]
@@ -316,6 +241,9 @@ def issue_document(
         raise IssuerError("hidden_dg14_dg15 needs DG14 and DG15 (ca=True and aa='rsa' or 'ec')")
     if not (bac or pace):
         raise IssuerError("a chip needs BAC or PACE")
+    if chip_key_parameters not in EC_PARAMETER_FORMS:
+        raise IssuerError(f"chip_key_parameters must be one of {', '.join(EC_PARAMETER_FORMS)}, "
+                          f"got {chip_key_parameters!r}")
     if can is not None and (not can.isdigit() or not 1 <= len(can) <= 10):
         raise IssuerError(f"CAN must be 1..10 digits, got {can!r}")
     parsed = _parse_mrz(mrz)
@@ -329,7 +257,7 @@ def issue_document(
         chip_mrz = parsed.with_changes(document_number=("X" if number[0] != "X" else "Y") + number[1:])
     files["DG1"] = Dg1.from_mrz(chip_mrz).encode()
     jp2, w, h = encode_face_jp2(background_photo() if "dg2_no_face" in faults else photo)
-    files["DG2"] = _dg2(jp2, w, h, dg2_encoding)
+    files["DG2"] = dg2_file(jp2, w, h, dg2_encoding)
     if eac is not None:
         from emrtd.sim._eac import FORMAT_ISO19794_4, FORMAT_ISO19794_6, biometric_group, minimal_iris_record
 
@@ -346,7 +274,8 @@ def issue_document(
     aa_alg = None
     if ca:
         ca_key = ec.generate_private_key(ec.BrainpoolP256R1())
-        infos += [ChipAuthenticationPublicKeyInfo("0.4.0.127.0.7.2.2.1.2", _public_der(ca_key)),
+        infos += [ChipAuthenticationPublicKeyInfo("0.4.0.127.0.7.2.2.1.2",
+                                                  explicit_spki_of(ca_key.public_key(), chip_key_parameters)),
                   ChipAuthenticationInfo(ca_oid("ECDH", "AES", 128), 1)]
         chip_ca_key = ec.generate_private_key(ec.BrainpoolP256R1()) if "clone_ca" in faults else ca_key
     if aa:
@@ -360,7 +289,8 @@ def issue_document(
             chip_aa_key = ec.generate_private_key(ec.SECP256R1()) if "clone_aa" in faults else aa_key
         else:
             raise IssuerError(f"aa must be 'rsa', 'ec' or None, got {aa!r}")
-        files["DG15"] = encode_dg15(_public_der(aa_key))
+        files["DG15"] = encode_dg15(explicit_spki_of(aa_key.public_key(), chip_key_parameters) if aa == "ec"
+                                    else _public_der(aa_key))
     if infos:
         files["DG14"] = SecurityInfos(infos).encode_dg14()
     files["EF.COM"] = EfCom.for_files(sorted((n for n in files if n.startswith("DG")), key=lambda n: int(n[2:]))).encode()

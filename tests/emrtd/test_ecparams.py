@@ -359,3 +359,26 @@ def test_chip_issue_cli_writes_explicit_parameter_certificates(tmp_path, form, v
     assert (r.exit_code == 0) is valid and d["valid"] is valid and d["passive_authentication"]["chain_verified"]
     codes = [f["code"] for f in d["passive_authentication"]["failures"]]
     assert codes == ([] if valid else ["ec_parameters_unknown_curve"])
+
+
+@pytest.mark.parametrize("form", ["explicit", "explicit_compressed"])
+def test_chip_and_active_authentication_succeed_through_a_chip_whose_keys_have_explicit_parameters(form):
+    doc = issue_document(TD3, _photo(), pki=IssuerPki.make(), aa="ec", ca=True, chip_key_parameters=form)
+    (pk,) = SecurityInfos.parse_dg14(doc.files["DG14"]).chip_authentication_public_keys
+    assert keys.PublicKeyInfo.load(pk.public_key)["algorithm"]["parameters"].name == "specified"
+    res = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=trust_for_issued_document(doc))
+    ca, aa = res.check("chip_authentication"), res.check("active_authentication")
+    assert ca.passed is True and res.chip_authentication.succeeded is True, ca.reason
+    assert aa.passed is True, aa.reason
+    # the rest of the chip was read under the CA session keys, and verifies
+    assert res.valid and res.data_group_verified("DG2") is True and res.data_group_verified("DG15") is True
+
+
+def test_a_chip_whose_keys_are_of_no_named_curve_reads_with_aa_and_ca_not_verified():
+    doc = issue_document(TD3, _photo(), pki=IssuerPki.make(), aa="ec", ca=True, chip_key_parameters="explicit_unnamed")
+    res = read_document(InProcessTransport(doc.chip()), doc.access_key, trust=trust_for_issued_document(doc))
+    for name in ("chip_authentication", "active_authentication"):
+        check = res.check(name)
+        assert check.passed is None and check.code == "ec_parameters_unknown_curve", check
+        assert check.to_dict()["code"] == "ec_parameters_unknown_curve"
+    assert res.passive_authentication.valid and res.data_group_verified("DG2") is True
