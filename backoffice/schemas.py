@@ -175,6 +175,7 @@ class ReasonCode(StrEnum):
     chip_aa_failed = "chip_aa_failed"
     chip_ca_failed = "chip_ca_failed"
     chip_cloned = "chip_cloned"
+    chip_key_unusable = "chip_key_unusable"
     mrz_mismatch = "mrz_mismatch"
     document_unreadable = "document_unreadable"
     document_expired = "document_expired"

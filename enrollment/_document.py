@@ -136,6 +136,10 @@ def read_chip(reader, mrz: emrtd.Mrz, *, trust=None, card_timeout_s: float = 30.
     aa, ca = checks.get("active_authentication"), checks.get("chip_authentication")
     if aa is False or ca is False:
         raise DocumentRejected("chip_cloned", "the chip could not prove it is genuine")
+    unusable = [f"{c.name} ({c.code})" for c in result.checks
+                if c.name in ("active_authentication", "chip_authentication") and c.passed is None and c.code]
+    if unusable:  # not verified, never accepted unverified; but no sign of a clone either
+        raise DocumentRejected("chip_key_unusable", f"the chip's key cannot be used: {', '.join(unusable)} not verified")
     if require_passive_authentication:
         _require_verified_chip(result, trust, require_revocation_status)
     chip = result.mrz

@@ -53,8 +53,8 @@ __all__ = ["EnrolmentWorkflow", "FaceFeedback", "FingerFeedback", "DocumentFeedb
 #: reason codes of the back office's ReasonCode enum the kiosk reports with an event
 EVENT_REASON_CODES = frozenset({
     "failure_to_acquire", "liveness_failed", "chip_read_failed", "chip_pa_failed", "chip_aa_failed", "chip_ca_failed",
-    "chip_cloned", "mrz_mismatch", "document_unreadable", "document_expired", "timeout", "duplicate_enrolment",
-    "hardware_fault", "face_mismatch",
+    "chip_cloned", "chip_key_unusable", "mrz_mismatch", "document_unreadable", "document_expired", "timeout",
+    "duplicate_enrolment", "hardware_fault", "face_mismatch",
 })
 
 

@@ -51,6 +51,7 @@ class ReasonCode(StrEnum):
     CHIP_READ_FAILED = "chip_read_failed"
     CHIP_PA_FAILED = "chip_pa_failed"
     CHIP_CLONED = "chip_cloned"
+    CHIP_KEY_UNUSABLE = "chip_key_unusable"  # AA/CA could not be verified: the chip's DG14/DG15 key cannot be used
     MRZ_MISMATCH = "mrz_mismatch"
     FAILURE_TO_ACQUIRE = "failure_to_acquire"
     LIVENESS_FAILED = "liveness_failed"
@@ -114,6 +115,9 @@ class Evidence:
     aa_passed: bool | None = None
     ca_offered: bool | None = None  # True DG14 has a CA key; False none; None DG14 listed but not served
     ca_passed: bool | None = None
+    #: why AA / CA could not be verified (passed None): the key's named problem, e.g. ``ec_parameters_unknown_curve``
+    aa_code: str = ""
+    ca_code: str = ""
     mrz_matches_dg1: bool | None = None
     mrz_differences: tuple[str, ...] = ()  # the printed fields that differ from DG1
     # the face
@@ -296,19 +300,25 @@ def _authenticity(e: Evidence, c: PolicyConfig) -> Verdict:
         return _na("chip authenticity not required on this lane")
     if not e.chip_read:
         return _missing("chip not read")
-    failed, hidden, unknown = [], [], []
-    for name, group, offered, passed in (("active authentication", "DG15", e.aa_offered, e.aa_passed),
-                                         ("chip authentication", "DG14", e.ca_offered, e.ca_passed)):
+    failed, hidden, unknown, unusable = [], [], [], {}
+    for name, group, offered, passed, code in (
+            ("active authentication", "DG15", e.aa_offered, e.aa_passed, e.aa_code),
+            ("chip authentication", "DG14", e.ca_offered, e.ca_passed, e.ca_code)):
         if offered is None:
             hidden.append(group)
         elif offered and passed is False:
             failed.append(name)
+        elif offered and passed is None and code:  # the key is unusable: not verified, and no sign of a clone
+            unusable[name] = code
         elif offered and passed is None:
             unknown.append(name)
     if hidden:
         return _fail(f"{' and '.join(hidden)} listed in the SOD but not served (a clone hides them)")
     if failed:
         return _fail(" and ".join(failed) + " failed")
+    if unusable:
+        return _missing(f"{' and '.join(unusable)} not verified: the chip's key cannot be used "
+                        f"({', '.join(dict.fromkeys(unusable.values()))})", ReasonCode.CHIP_KEY_UNUSABLE)
     if unknown:
         return _missing(" and ".join(unknown) + " offered by the chip but not performed")
     if not e.aa_offered and not e.ca_offered:

@@ -119,6 +119,7 @@ class ChipStep:
             data_groups=groups,
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
+            aa_code=aa.code if aa else "", ca_code=ca.code if ca else "",
             mrz_matches_dg1=matches, mrz_differences=differences or (), dg1_mrz=res.mrz, dg2_image=dg2,
             dg2_error=dg2_error, protocol=res.access_protocol, **self._fingers(res))
 

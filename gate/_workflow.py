@@ -192,6 +192,8 @@ class ChipOutcome:
     aa_passed: bool | None = None
     ca_offered: bool | None = None
     ca_passed: bool | None = None
+    aa_code: str = ""  # why AA / CA could not be verified (their key's named problem)
+    ca_code: str = ""
     mrz_matches_dg1: bool | None = None  # the whole printed MRZ (or the QR's data) equals DG1
     mrz_differences: tuple[str, ...] = ()  # the fields that differ
     dg1_mrz: Any = None  # the chip's DG1 MRZ (emrtd.Mrz); trusted only where DG1 verified against the SOD
@@ -594,7 +596,8 @@ def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evide
     return replace(ev, chip_read=chip.read, chip_error=chip.error, pa_passed=chip.pa_passed,
                    pa_failures=chip.pa_failures, csca_chain=chip.csca_chain, dsc_revocation=chip.dsc_revocation,
                    crl_stale=chip.crl_stale, data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
-                   ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, mrz_matches_dg1=chip.mrz_matches_dg1,
+                   ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, aa_code=chip.aa_code, ca_code=chip.ca_code,
+                   mrz_matches_dg1=chip.mrz_matches_dg1,
                    mrz_differences=chip.mrz_differences)
 
 

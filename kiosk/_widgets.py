@@ -44,7 +44,8 @@ _PROGRESS = ("document.reading", "chip.reading", "review.submitting", "face.hold
 _SUCCESS = ("document.read_ok", "chip.read_ok", "finger.ok", "face.captured", "app.officer_coming",
             "done.accepted", "done.queued")
 _FAILURE = ("document.reader_fault", "document.document_expired", "document.chip_pa_failed",
-            "document.chip_aa_failed", "document.chip_ca_failed", "document.chip_cloned", "document.mrz_mismatch",
+            "document.chip_aa_failed", "document.chip_ca_failed", "document.chip_cloned", "document.chip_key_unusable",
+            "document.mrz_mismatch",
             "face.referred", "finger.referred", "face.liveness_failed", "app.officer_unreachable", "done.referred",
             "done.parked", "done.duplicate_suspected")
 

@@ -149,9 +149,14 @@ def _no_constant(name: str):
     raise SignedListMalformed(f"{name} is not a JSON number")
 
 
-def verify_list(blob: bytes, trusted_keys, *, list_name: str | None = None, min_version: int | None = None) -> SignedList:
+def verify_list(blob: bytes, trusted_keys, *, list_name: str, min_version: int) -> SignedList:
     """Verify a signed list against ``trusted_keys`` (public keys, or {key_id: public key}); see the module
-    for the checks and their named errors."""
+    for the checks and their named errors. ``list_name`` (the list expected) and ``min_version`` (the version
+    held, 0 when none) are mandatory: a caller cannot forget them and accept any list at any version."""
+    if not isinstance(list_name, str) or not list_name:
+        raise TypeError("verify_list: list_name names the list expected")
+    if not isinstance(min_version, int) or isinstance(min_version, bool) or min_version < 0:
+        raise TypeError("verify_list: min_version is the version held (a non-negative integer; 0 when none)")
     if not isinstance(blob, bytes | bytearray) or len(blob) > _MAX_BYTES:
         raise SignedListMalformed("a signed list is bytes of at most 256 MiB")
     try:
@@ -176,7 +181,7 @@ def verify_list(blob: bytes, trusted_keys, *, list_name: str | None = None, min_
         signature = base64.b64decode(obj["signature"], validate=True)
     except (ValueError, binascii.Error) as e:
         raise SignedListMalformed("the signature is not base64") from e
-    if list_name is not None and obj["list"] != list_name:
+    if obj["list"] != list_name:
         raise SignedListWrongList(f"a {obj['list']!r} list where {list_name!r} was expected")
     keys = trusted_keys if isinstance(trusted_keys, dict) else {list_key_id(k): k for k in trusted_keys}
     key = keys.get(obj["key_id"])
@@ -194,7 +199,7 @@ def verify_list(blob: bytes, trusted_keys, *, list_name: str | None = None, min_
     except InvalidSignature as e:
         raise SignedListBadSignature(f"the signature of the {obj['list']!r} list version {version} does not verify "
                                      f"with key {obj['key_id']}: forged or altered") from e
-    if min_version is not None and version < min_version:
+    if version < min_version:
         raise SignedListRollback(f"version {version} of the {obj['list']!r} list is older than the {min_version} "
                                  "held: a rollback is refused")
     return SignedList(obj["list"], version, obj["issued_at"], obj["key_id"], obj["payload"])

@@ -177,6 +177,15 @@ _TABLE: dict[str, tuple[int, dict[str, str], dict[str, str] | None]] = {
         "en": "Your document cannot be checked automatically at the moment.",
         "zh": "暂时无法自动核验您的证件。",
     }),
+    "chip_key_unusable": (_OTHER, {  # AA/CA not verifiable (e.g. EC parameters of no named curve): no sign of a clone
+        "vi": "Không dùng được khóa xác thực của chip (không kiểm tra được xác thực chủ động/xác thực chip)",
+        "en": "The chip's authentication key cannot be used (active/chip authentication not verified)",
+        "zh": "芯片认证密钥无法使用（无法核验主动认证/芯片认证）",
+    }, {
+        "vi": "Giấy tờ của bạn không thể kiểm tra tự động tại đây.",
+        "en": "Your document cannot be checked automatically here.",
+        "zh": "您的证件无法在此自动核验。",
+    }),
     "minor": (_OTHER, {
         "vi": "Hành khách chưa thành niên",
         "en": "Traveller is a minor",

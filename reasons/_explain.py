@@ -77,6 +77,16 @@ _PARTS_VI = {
 }
 
 
+# why a chip's AA/CA key cannot be used (emrtd's codes)
+_KEY_CODES_VI = {
+    "ec_parameters_unknown_curve": "tham số EC tường minh không trùng đường cong chuẩn nào",
+    "ec_parameters_malformed": "tham số EC sai cấu trúc",
+    "ec_curve_unsupported": "đường cong EC không được hỗ trợ",
+    "aa_algorithm_unsupported": "thuật toán chữ ký AA không được hỗ trợ",
+    "aa_key_unsupported": "loại khóa AA không được hỗ trợ",
+}
+
+
 def _parts_vi(text: str) -> str:
     """``a and b`` / ``a, b`` of known parts, in Vietnamese; unknown parts stay as they are."""
     out = []
@@ -128,6 +138,9 @@ _DETAILS_VI: tuple[tuple[re.Pattern, _Render], ...] = tuple((re.compile(p), r) f
     (r"passive authentication failed: (.+)", lambda m: f"xác thực thụ động thất bại: {_parts_vi(m[1])}"),
     (r"the CSCA's CRL is out of date: DSC revocation status not current",
      "CRL của CSCA đã quá hạn: chưa có tình trạng thu hồi DSC hiện hành"),
+    (r"(.+) not verified: the chip's key cannot be used \((.+)\)",
+     lambda m: f"chưa xác minh được {_parts_vi(m[1])}: không dùng được khóa của chip "
+               f"({', '.join(_KEY_CODES_VI.get(c, c) for c in m[2].split(', '))})"),
     (r"(.+) not verified", lambda m: f"chưa xác minh {_parts_vi(m[1])}"),
     (r"(.+) differ from the signed hashes", "{1} khác giá trị băm đã ký"),
     (r"(.+) not read and verified against the SOD", "chưa đọc và đối chiếu {1} với SOD"),

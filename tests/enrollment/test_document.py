@@ -95,6 +95,17 @@ def test_refused_documents():
     assert e.value.reason_code in ("chip_aa_failed", "chip_cloned")
 
 
+def test_a_chip_key_of_no_named_curve_is_refused_by_name_not_as_a_clone():
+    from emrtd.sim import issue_document, trust_for_issued_document
+    from tests.enrollment.conftest import face_photo
+
+    mrz = td3(number="C6666666")
+    doc = issue_document(mrz, face_photo(), aa="ec", ca=True, chip_key_parameters="explicit_unnamed")
+    with pytest.raises(DocumentRejected) as e:
+        read_document(SimulatedReader(doc), mrz, trust=trust_for_issued_document(doc), card_timeout_s=0.05)
+    assert e.value.reason_code == "chip_key_unusable" and "ec_parameters_unknown_curve" in str(e.value)
+
+
 @pytest.mark.parametrize(("faults", "trust", "why"), [
     ((), "none", "no trust store"),
     ((), "csca only", "revocation status"),

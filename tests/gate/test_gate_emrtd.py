@@ -177,6 +177,22 @@ def test_a_genuine_chip_with_its_dg14_and_dg15_opens(pki):
     assert r.decision.status("chip_authenticity") == "passed"
 
 
+@pytest.mark.parametrize("form", ["explicit", "explicit_compressed"])
+def test_chip_keys_with_explicit_named_curve_parameters_open(pki, form):
+    r, _ = serve(pki, aa="ec", ca=True, chip_key_parameters=form)
+    assert r.opened, r.decision.explain()
+    assert r.decision.status("chip_authenticity") == "passed"
+
+
+def test_chip_keys_of_no_named_curve_refer_by_name_not_as_a_clone(pki):
+    r, store = serve(pki, aa="ec", ca=True, chip_key_parameters="explicit_unnamed")
+    assert not r.opened and r.decision.reasons == ("chip_key_unusable",), r.decision.explain()
+    assert "chip_cloned" not in r.decision.reasons and "ec_parameters_unknown_curve" in r.decision.explain()
+    assert r.decision.status("passive_authentication") == "passed"  # a genuine document: PA verifies
+    exc = [i for i in store.outbox.pending() if i.kind == "exception"][0].payload
+    assert exc["reason_codes"] == ["chip_key_unusable"]
+
+
 @pytest.mark.parametrize(("trust", "reason", "check"), [
     (None, "evidence_missing", "passive_authentication"),  # no trust store: the chain was never verified
     ("csca only", "evidence_missing", "passive_authentication"),  # no CRL: revocation status unknown

@@ -280,3 +280,20 @@ def test_a_stale_crl_refers_with_its_own_reason_unless_the_lane_accepts_it():
     assert decide(good(crl_stale=True)).outcome is Outcome.OPEN
     # with another PA part unknown as well, the gap is the general one
     assert ReasonCode.EVIDENCE_MISSING in decide(good(dsc_revocation=None, crl_stale=True, csca_chain=None)).reasons
+
+
+@pytest.mark.parametrize("changes", [
+    {"aa_passed": None, "aa_code": "ec_parameters_unknown_curve"},
+    {"ca_offered": True, "ca_passed": None, "ca_code": "ec_parameters_malformed"},
+    {"aa_passed": None, "aa_code": "aa_algorithm_unsupported", "ca_offered": True, "ca_passed": True},
+])
+def test_an_unusable_chip_key_refers_by_name_never_as_a_clone_and_never_opens(changes):
+    d = decide(good(**changes))
+    assert d.outcome is Outcome.REFER and d.reasons == (ReasonCode.CHIP_KEY_UNUSABLE,), d.explain()
+    assert d.status("chip_authenticity") is CheckStatus.MISSING
+    code = changes.get("aa_code") or changes["ca_code"]
+    assert f"the chip's key cannot be used ({code})" in d.explain()
+    # a positive failure of the other protocol is still a clone; a lane relaxing authenticity explicitly opens
+    other = {"ca_offered": True, "ca_passed": False} if "aa_code" in changes else {"aa_passed": False}
+    assert ReasonCode.CHIP_CLONED in decide(good(**{**changes, **other})).reasons
+    assert decide(good(**changes), PolicyConfig(require_chip_authenticity=False)).outcome is Outcome.OPEN

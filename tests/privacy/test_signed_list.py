@@ -37,7 +37,7 @@ def test_round_trip(key):
     assert (got.list, got.version, got.issued_at, got.payload) == ("trust-store", 7, "2026-12-07T03:00:00Z", PAYLOAD)
     assert got.key_id == list_key_id(key.public_key()) and len(got.key_id) == 16
     pinned = load_public_key(public_key_b64(key.public_key()))
-    assert verify_list(blob, {got.key_id: pinned}).version == 7
+    assert verify_list(blob, {got.key_id: pinned}, list_name="trust-store", min_version=0).version == 7
     if key is KEY:  # Ed25519 is deterministic: the same list signs to the same bytes
         assert sign_list(PAYLOAD, key, list_name="trust-store", version=7, issued_at=AT) == blob
 
@@ -45,7 +45,8 @@ def test_round_trip(key):
 def test_ed25519_raw_key_pins_too():
     raw = KEY.public_key().public_bytes_raw()
     blob = sign_list(PAYLOAD, KEY, list_name="x", version=1)
-    assert verify_list(blob, [load_public_key(base64.b64encode(raw).decode())]).version == 1
+    assert verify_list(blob, [load_public_key(base64.b64encode(raw).decode())], list_name="x",
+                       min_version=1).version == 1
     for bad in ("", "!!", base64.b64encode(b"short").decode()):
         with pytest.raises(ValueError):
             load_public_key(bad)
@@ -86,11 +87,24 @@ def test_every_bad_blob_has_its_named_error():
     ]
     for bad, error in cases:
         with pytest.raises(error) as e:
-            verify_list(bad, [KEY.public_key()], list_name="trust-store")
+            verify_list(bad, [KEY.public_key()], list_name="trust-store", min_version=0)
         assert isinstance(e.value, SignedListError) and e.value.reason == error.reason
     with pytest.raises(SignedListRollback, match="rollback"):
         verify_list(blob, [KEY.public_key()], list_name="trust-store", min_version=6)
     with pytest.raises(SignedListUnknownKey, match="none pinned"):
-        verify_list(blob, [])
+        verify_list(blob, [], list_name="trust-store", min_version=0)
     with pytest.raises(ValueError):
         sign_list(PAYLOAD, KEY, list_name="x", version=-1)
+
+
+def test_list_name_and_min_version_are_mandatory():
+    """Defaults that accepted any list at any version are gone: a caller must say which list and which version
+    it holds."""
+    blob = sign_list(PAYLOAD, KEY, list_name="trust-store", version=3, issued_at=AT)
+    keys = [KEY.public_key()]
+    for kwargs in ({}, {"list_name": "trust-store"}, {"min_version": 0}, {"list_name": None, "min_version": 0},
+                   {"list_name": "trust-store", "min_version": None}, {"list_name": "", "min_version": 0}):
+        with pytest.raises(TypeError):
+            verify_list(blob, keys, **kwargs)
+    with pytest.raises(SignedListWrongList):
+        verify_list(blob, keys, list_name="watchlist", min_version=0)

@@ -164,6 +164,8 @@ def _gate_lines():
         dict(document_type=None),
         dict(timed_out_step="face"),
         dict(chip_read=True, pa_passed=True, csca_chain=True, dsc_revocation=None, crl_stale=True),
+        dict(chip_read=True, aa_offered=True, aa_passed=None, aa_code="ec_parameters_unknown_curve", ca_offered=True,
+             ca_passed=None, ca_code="ec_parameters_unknown_curve"),
     ]
     lines = []
     for v in variants:
