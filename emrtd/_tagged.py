@@ -96,16 +96,25 @@ def _specs(cls) -> list:
     return [f for f in fields(cls) if f.metadata]
 
 
-def _ctx(tag: int) -> int | None:
-    """The number of a context-specific tag, or None."""
+def _ctx(tag: int, where: str = "") -> int | None:
+    """The number of a context-specific tag, or None (another class). The identifier must be the DER encoding of
+    its number (X.690 §8.1.2): the low form up to 30, else ``1F`` then base-128 digits without a leading ``80`` and
+    only the last without bit 8; anything else (``9F05`` for [5], a padded ``9F8005``, an unterminated ``BF``)
+    raises ``not_der``, so what the encoder accepts is what the decoder reads."""
     b = encode_tag(tag)
     if b[0] & 0xC0 != 0x80:
         return None
     if b[0] & 0x1F != 0x1F:
+        if len(b) != 1:
+            raise _err("not_der", f"{where or 'extension'}: identifier {b.hex().upper()} is not one tag")
         return b[0] & 0x1F
+    body = b[1:]
     n = 0
-    for x in b[1:]:
+    for x in body:
         n = (n << 7) | (x & 0x7F)
+    if not body or body[0] == 0x80 or body[-1] & 0x80 or any(not x & 0x80 for x in body[:-1]) or n <= 30:
+        raise _err("not_der", f"{where or 'extension'}: identifier {b.hex().upper()} is not the DER encoding of "
+                              "a context-specific tag")
     return n
 
 
@@ -293,7 +302,7 @@ class _Seq(_Node):
         specs = {f.metadata["n"]: f for f in _specs(cls)}
         kw, ext, last = {}, [], -1
         for tag, v in _tlvs(value, where):
-            n = _ctx(tag)
+            n = _ctx(tag, where)
             if n is None:
                 raise _err("malformed", f"{where}: tag {tag:X} is not context-specific")
             if n <= last:
@@ -345,7 +354,7 @@ class _Choice(_Node):
         if len(items) != 1:
             raise _err("malformed", f"{where}: one {cls.__name__} alternative expected, {len(items)} found")
         tag, v = items[0]
-        f = next((f for f in _specs(cls) if f.metadata["n"] == _ctx(tag)), None)
+        f = next((f for f in _specs(cls) if f.metadata["n"] == _ctx(tag, where)), None)
         if f is None:
             raise _err("malformed", f"{where}: unknown {cls.__name__} alternative, tag {tag:X}")
         return cls(**{f.name: _dec(f, tag, v, f"{where}.{camel(f.name)}")})

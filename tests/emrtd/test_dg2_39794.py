@@ -426,3 +426,26 @@ def test_integers_are_minimal_twos_complement(v):
 def test_bdb_error_is_an_lds_error(silver):
     with pytest.raises(LdsError):
         decode_bdb(b"\xa1\x05\x65\x03\xa0\x01")
+
+
+# --- extension tags: DER identifiers only ---
+@pytest.mark.parametrize("raw", ["9F050100", "9F80050100", "9F80800100"])
+def test_a_non_der_identifier_in_an_extension_is_refused(raw):
+    """High-tag form for a number <= 30 (9F05 for [5]) or with padding (9F8005): valid BER, not DER."""
+    with pytest.raises(BiometricDataError) as e:
+        ExtensionBlock.decode_content(bytes.fromhex(raw), "x")
+    assert e.value.reason == "not_der"
+
+
+@pytest.mark.parametrize("tag", [0x9F05, 0x9F8005, 0xBF, 0x9F, 0x8001, 0x9F8F])
+def test_the_constructor_refuses_extension_tags_the_decoder_would_refuse(tag):
+    with pytest.raises(BiometricDataError) as e:
+        ExtensionBlock(extensions=((tag, b""),))
+    assert e.value.reason in ("not_der", "malformed")
+
+
+def test_der_high_tag_extensions_still_round_trip():
+    for tag in (0x9F1F, 0xBF1F, 0x9F8100):  # [31], [31] constructed, [128]
+        value = encode_tlv(0x80, b"x") if tag & 0x20 else b"\x01"
+        ext = ExtensionBlock(extensions=((tag, value),))
+        assert ExtensionBlock.decode_content(ext.encode_content(), "x") == ext
