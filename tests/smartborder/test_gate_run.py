@@ -7,8 +7,9 @@ traveller's enrolment. One traveller goes through end to end, liveness challenge
 included, and the door opens.
 
 The challenge is seeded (``liveness_seed``, refused outside env = "dev"), so a traveller recorded
-following that challenge can be played back from a file: the recording runs the same session on the
-same frames, losslessly encoded, so the gate sees exactly what the recorder saw.
+following that challenge can be played back from a file (the lane challenges from the first frame,
+``liveness = "active"``, as the recording does; passive PAD first would shift it): the recording runs
+the same session on the same frames, losslessly encoded, so the gate sees exactly what the recorder saw.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ camera = "{tmp_path / 'face.avi'}"
 page_camera = "{tmp_path / 'page.avi'}"
 door_port = "{door.port}"
 finger_dir = "{tmp_path / 'scanner'}"
+liveness = "active"
 liveness_seed = {SEED}
 sync_interval_s = 1
 """)
