@@ -16,9 +16,33 @@ import numpy as np
 from devicelink import BackofficeUnavailable
 from gate._workflow import ChipOutcome, FingerOutcome, Presentation
 
-__all__ = ["FingerEngine", "FingerStep"]
+__all__ = ["FingerEngine", "FingerStep", "NO_TERMINAL_CHAIN", "chip_fingers"]
 
 log = logging.getLogger("smartborder.gate")
+
+#: Terminal Authentication codes (emrtd.TaResult.code) for a document whose CVCA the gate holds no chain for: the
+#: gate cannot read its DG3, and only then is the back-office path (enrolled travellers) used for its fingers
+NO_TERMINAL_CHAIN = frozenset({"no_terminal_credentials", "no_terminal_chain_for_cvca"})
+
+
+def chip_fingers(res) -> dict[str, Any]:
+    """The :class:`ChipOutcome` fields of an :class:`emrtd.ReadResult`'s EAC: DG3's finger records where Terminal
+    Authentication opened DG3 and the SOD hashes it; else, where the SOD lists DG3 (the holder's fingers are in the
+    document) or the chip served it, ``dg3_error`` naming why they were not obtained; and TA's outcome and code."""
+    ta = res.check("terminal_authentication")
+    out: dict[str, Any] = {"ta_passed": ta.passed if ta is not None else None, "ta_code": ta.code if ta else ""}
+    if "DG3" in res.files:
+        if res.data_group_verified("DG3") is not True:
+            out["dg3_error"] = "DG3 read but not verified against the SOD"
+        elif "DG3" in res.parse_errors or not res.finger_records:
+            out["dg3_error"] = f"DG3 unreadable: {res.parse_errors.get('DG3', 'no finger record')[:120]}"
+        else:
+            out["dg3_records"] = res.finger_records
+    elif "DG3" in res.unreadable:
+        out["dg3_error"] = f"DG3 not served: {res.unreadable['DG3'][:200]}"
+    elif "DG3" in res.sod_data_groups:
+        out["dg3_error"] = "DG3 listed in the SOD but not read"
+    return out
 
 
 @dataclass
@@ -61,7 +85,12 @@ class FingerStep:
 
     A chip that opened DG3 to the gate's Terminal Authentication (:attr:`ChipOutcome.dg3_records`, hash-verified)
     holds the traveller's fingers: the live finger is compared with them here, on the device, with no back office
-    (the DG3 view of the same finger position, else every view); the lane's threshold decides."""
+    (the DG3 view of the same finger position, else every view); the lane's threshold decides.
+
+    Fail closed: a chip whose DG3 (listed in its SOD) was not obtained though the gate holds a chain for its CVCA (TA
+    refused, DG3 not granted, not served, not verified) leaves the fingerprint check missing with that reason; it
+    is never sent to the back office, whose ``not_enrolled`` would waive it. Only a document whose CVCA the gate
+    holds no chain for (:data:`NO_TERMINAL_CHAIN`) goes the back-office way, its ``dg3_error`` recorded."""
 
     uses_chip: ClassVar[bool] = True  # the workflow hands in the chip's outcome
     scanner: Any
@@ -79,8 +108,13 @@ class FingerStep:
         return out
 
     def __call__(self, p: Presentation, chip: ChipOutcome | None = None) -> FingerOutcome:
-        if (chip is not None and chip.dg3_records and self.scanner is not None
-                and self.engine.views is not None and self.engine.compare is not None):
+        if chip is not None and (chip.dg3_records or chip.dg3_error) and chip.ta_code not in NO_TERMINAL_CHAIN:
+            if not chip.dg3_records:  # the holder's fingers are in the chip and the gate could have read them
+                return FingerOutcome(enrolled=True, source="chip", error=f"the chip's fingerprints (DG3, EAC) were "
+                                                                           f"not obtained: {chip.dg3_error}")
+            if self.scanner is None or self.engine.views is None or self.engine.compare is None:
+                return FingerOutcome(enrolled=True, source="chip",
+                                     error="the chip's DG3 was read but the lane has no scanner or on-device matcher")
             return self._on_device(chip)
         if self.remote is None:
             return FingerOutcome(enrolled=None, error="no fingerprint enrolment service configured")
@@ -114,7 +148,7 @@ class FingerStep:
             first = self.remote(p.document_number, p.issuing_state, [])
             answer = first.get("fingerprint_check")
             if answer in ("not_enrolled", "no_templates"):
-                return FingerOutcome(enrolled=False)
+                return FingerOutcome(enrolled=False, source="backoffice")
             if answer != "no_probe":
                 return FingerOutcome(enrolled=None, error=f"back office fingerprint check answered {answer!r}")
             try:

@@ -136,6 +136,9 @@ class Evidence:
     finger_threshold: float | None = None
     finger_unavailable: bool = False  # the enrolment service could not be asked (back office unreachable)
     finger_error: str | None = None
+    finger_source: str | None = None  # "chip": DG3 (EAC) on the device; "backoffice": the 1:1 there
+    dg3_error: str | None = None  # why the chip's fingers (DG3, EAC) were not obtained: TA, access, SOD hash
+    ta_passed: bool | None = None  # Terminal Authentication: None not performed
     # the watchlist
     watchlist_checked: bool | None = None
     watchlist_error: str | None = None  # why the check could not be made (an incomplete copy, an unusable name)

@@ -18,7 +18,7 @@ from typing import Any
 
 import emrtd
 from gate._face import FaceEngine, FaceNotAcquired, FaceStep, decode_image, encode_jpeg
-from gate._finger import FingerEngine, FingerStep
+from gate._finger import FingerEngine, FingerStep, chip_fingers
 from gate._policy import REQUIRED_DATA_GROUPS
 from gate._workflow import ChipOutcome, Presentation, StepError
 
@@ -121,23 +121,7 @@ class ChipStep:
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
             aa_code=aa.code if aa else "", ca_code=ca.code if ca else "",
             mrz_matches_dg1=matches, mrz_differences=differences or (), dg1_mrz=res.mrz, dg2_image=dg2,
-            dg2_error=dg2_error, protocol=res.access_protocol, **self._fingers(res))
-
-    @staticmethod
-    def _fingers(res) -> dict[str, Any]:
-        """DG3's finger records where Terminal Authentication opened DG3 and the SOD hashes it, or why not."""
-        ta = res.check("terminal_authentication")
-        out: dict[str, Any] = {"ta_passed": ta.passed if ta is not None else None}
-        if "DG3" in res.files:
-            if res.data_group_verified("DG3") is not True:
-                out["dg3_error"] = "DG3 read but not verified against the SOD"
-            elif "DG3" in res.parse_errors or not res.finger_records:
-                out["dg3_error"] = f"DG3 unreadable: {res.parse_errors.get('DG3', 'no finger record')[:120]}"
-            else:
-                out["dg3_records"] = res.finger_records
-        elif "DG3" in res.unreadable:
-            out["dg3_error"] = f"DG3 not served: {res.unreadable['DG3'][:200]}"
-        return out
+            dg2_error=dg2_error, protocol=res.access_protocol, **chip_fingers(res))
 
     @staticmethod
     def _portrait(res) -> tuple[bytes | None, str | None]:

@@ -199,11 +199,11 @@ class ChipOutcome:
     dg1_mrz: Any = None  # the chip's DG1 MRZ (emrtd.Mrz); trusted only where DG1 verified against the SOD
     dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
     dg2_error: str | None = None  # why there is no chip photo
-    #: EAC: DG3's ISO/IEC 19794-4 finger image records (memory only), read after Terminal Authentication and
-    #: hash-verified against the SOD; ``dg3_error`` says why there are none (no TA, not granted, not verified)
+    #: EAC (gate._finger.chip_fingers): DG3's 19794-4 records, SOD-verified (memory only), else why not (dg3_error)
     dg3_records: tuple[bytes, ...] = ()
     dg3_error: str | None = None
-    ta_passed: bool | None = None  # Terminal Authentication: None not performed
+    ta_passed: bool | None = None  # Terminal Authentication: None not performed, ``ta_code`` names why
+    ta_code: str = ""
     protocol: str | None = None  # "PACE" | "BAC"
 
 
@@ -598,7 +598,7 @@ def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evide
                    crl_stale=chip.crl_stale, data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
                    ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, aa_code=chip.aa_code, ca_code=chip.ca_code,
                    mrz_matches_dg1=chip.mrz_matches_dg1,
-                   mrz_differences=chip.mrz_differences)
+                   mrz_differences=chip.mrz_differences, dg3_error=chip.dg3_error, ta_passed=chip.ta_passed)
 
 
 def _with_face(ev: Evidence, face: FaceOutcome | None, why: str | None) -> Evidence:
@@ -614,4 +614,4 @@ def _with_finger(ev: Evidence, finger: FingerOutcome | None, why: str | None) ->
         return replace(ev, finger_error=why or "fingerprint step gave no outcome")
     return replace(ev, finger_enrolled=finger.enrolled, finger_score=finger.score,
                    finger_threshold=finger.threshold, finger_unavailable=finger.unavailable,
-                   finger_error=finger.error)
+                   finger_error=finger.error, finger_source=finger.source)

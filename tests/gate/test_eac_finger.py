@@ -41,7 +41,7 @@ def passport(fvc, eac):
     return issue_document(td3("C7654321", "900315", EXPIRY), photo_png(), eac=eac, dg3=[dg3], pki=IssuerPki.make("VN"))
 
 
-def lane(tmp_path, doc, scanner, terminal=None, **settings_over):
+def lane(tmp_path, doc, scanner, terminal=None, client=None, **settings_over):
     """A gate from settings (offline: no back-office credential) on simulated reader, camera and door."""
     doc.save(tmp_path / "doc")  # its trust/ holds the issuer's CSCA and CRL, as a gate's trust store would
     if terminal is not None:
@@ -52,7 +52,7 @@ def lane(tmp_path, doc, scanner, terminal=None, **settings_over):
     config = gate_config(settings, db_path=None)
     reader, mrz = SimulatedReader(), FixedMrzSource()
     devices = GateDevices(reader=reader, camera=Cam(True), door=LoggingDoor(), mrz_source=mrz, scanner=scanner)
-    gate = build_gate(config, devices, face_engine=ENGINE)  # the face engine is the stand-in; fingers are real
+    gate = build_gate(config, devices, face_engine=ENGINE, client=client)  # the face engine is the stand-in
     gate.workflow.timeouts = StepTimeouts(chip=30, face=20, finger=60)
     gate.store.apply_watchlist_changes([], 1)
     reader.present(doc)
@@ -89,7 +89,48 @@ def test_without_dg3_the_offline_gate_refers_as_before(tmp_path, fvc, eac, passp
     r = serve(tmp_path, passport, scanner, terminal)
     assert not r.opened and scanner.captures == 0  # no DG3: nothing to match on the device
     assert r.decision.status("fingerprint_match") == "missing", r.decision.explain()
-    assert "no fingerprint enrolment service configured" in r.decision.explain()
+    if kind == "no_eac":  # the gate holds no chain at all: the back-office path (none configured here)
+        assert "no fingerprint enrolment service configured" in r.decision.explain()
+    else:  # a chain for the chip's CVCA: the fingers in the chip were not obtained, named
+        assert "the chip's fingerprints (DG3, EAC) were not obtained" in r.decision.explain()
+
+
+class NotEnrolled:
+    """A back office that knows no fingerprint enrolment for anyone (its answer would waive the check)."""
+
+    def __init__(self):
+        self.asked = []
+
+    def verify_fingers(self, document_number, issuing_state, probes):
+        self.asked.append(document_number)
+        return {"fingerprint_check": "not_enrolled"}
+
+
+def test_a_chip_refusing_ta_refers_even_when_the_back_office_knows_no_enrolment(tmp_path, fvc, eac, passport):
+    """The SOD lists DG3 (the holder's fingers are in the document) and the gate holds a chain for the chip's CVCA:
+    TA refused is the fingerprint check MISSING with its reason, never the back office's not_enrolled."""
+    back_office, scanner = NotEnrolled(), ImageFingerprintScanner(fvc / "101_2.tif")
+    r = serve(tmp_path, passport, scanner, eac.terminal(forged=True), client=back_office)
+    assert not r.opened and r.decision.status("fingerprint_match") == "missing", r.decision.explain()
+    assert "Terminal Authentication failed" in r.decision.explain() and "VNISGATE00001" in r.decision.explain()
+    assert back_office.asked == [] and scanner.captures == 0
+
+
+def test_a_foreign_document_goes_to_the_back_office_with_the_reason_recorded(tmp_path, fvc, passport):
+    """No chain for the chip's CVCA (EF.CVCA names VN's, the gate holds XX's): TA not performed, the back-office
+    path decides (not enrolled: not required), and why DG3 was not read stays in the decision."""
+    back_office = NotEnrolled()
+    gate = lane(tmp_path, passport, ImageFingerprintScanner(fvc / "101_2.tif"), EacPki.make("XX").terminal(),
+                client=back_office)
+    try:
+        chip = gate.workflow.steps.chip(gate.workflow.steps.document())
+        r = gate.workflow.process()
+    finally:
+        gate.close()
+    assert chip.ta_passed is None and chip.ta_code == "no_terminal_chain_for_cvca" and chip.pa_passed is True
+    assert back_office.asked == ["C7654321"]
+    assert r.decision.status("fingerprint_match") == "not_required", r.decision.explain()
+    assert "no terminal certificate chain for the chip's CVCA VNCVCA00001" in chip.dg3_error
 
 
 def test_the_chip_step_names_why_dg3_is_closed(tmp_path, fvc, eac, passport):
@@ -171,6 +212,34 @@ def test_through_pcscd_and_vpcd(pcscd, tmp_path, fvc, eac, passport, live, opens
     assert result.opened is opens, result.decision.explain()
     if not opens:
         assert result.decision.reasons == ("fingerprint_mismatch",)
+
+
+def test_ta_refused_with_a_back_office_answering_not_enrolled_is_missing_by_name():
+    """The review's reproduction: ChipOutcome(ta_passed=False, dg3_error=...) with the back office answering
+    not_enrolled gave (not_required, 'no fingerprints enrolled'); now missing, with the reason."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gate import RULES, ChipOutcome, Evidence, FingerEngine, FingerStep, PolicyConfig
+    from gate._workflow import _with_chip, _with_finger
+
+    step = FingerStep(None, FingerEngine.default(), remote=lambda *a: {"fingerprint_check": "not_enrolled"})
+    chip = ChipOutcome(read=True, ta_passed=False, ta_code="chip_refused",
+                       dg3_error="DG3 not served: 6982; Terminal Authentication failed: chip refused ...")
+    out = step(None, chip)
+    assert out.enrolled is True and out.source == "chip" and "Terminal Authentication failed" in out.error
+    ev = _with_finger(_with_chip(Evidence(today=dt.date.today()), chip, None), out, None)
+    assert ev.ta_passed is False and ev.finger_source == "chip" and ev.dg3_error == chip.dg3_error
+    rule = next(r for r in RULES if r.name == "fingerprint_match")
+    status, detail, _ = rule.check(ev, PolicyConfig())
+    assert status == "missing" and "Terminal Authentication failed" in detail
+    # a document whose CVCA the gate holds no chain for: the back office decides, the reason kept
+    foreign = ChipOutcome(read=True, ta_code="no_terminal_chain_for_cvca", dg3_error="DG3 not served: no chain")
+    out = step(SimpleNamespace(document_number="C7654321", issuing_state="XXA"), foreign)
+    assert out.enrolled is False and out.source == "backoffice"
+    ev = _with_finger(_with_chip(Evidence(today=dt.date.today()), foreign, None), out, None)
+    assert rule.check(ev, PolicyConfig())[0] == "not_required"
+    assert ev.dg3_error == "DG3 not served: no chain" and ev.finger_source == "backoffice"
 
 
 def test_an_unusable_dg3_or_capture_leaves_the_fingerprint_missing_by_name():
