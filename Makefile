@@ -8,9 +8,10 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 # libfprint-2-2 + gir1.2-fprint-2.0: the fingerprint scanner's library and its typelib (devices/_libfprint.py);
 # libgirepository1.0-dev, libcairo2-dev, pkg-config: PyGObject and pycairo (requirements/lock.txt) build against them.
+# iso-codes: tests/emrtd/test_states.py cross-checks the ISO 3166-1 table of emrtd/_states.py against it.
 APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
 	vsmartcard-vpcd chromium fonts-ocr-b espeak-ng \
-	libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config
+	libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config iso-codes
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1

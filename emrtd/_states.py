@@ -2,7 +2,8 @@
 Part 3 §5 (8th edition, 2021), for the MRZ's issuing State or organisation and nationality fields.
 
 - :data:`ISO_3166_CODES`: the ISO 3166-1 alpha-3 codes of all States and entities (Part 3 §5.1), which
-  Doc 9303 adopts; Germany writes ``D`` (Part 3 §5.1 note), not ``DEU`` (both are accepted);
+  Doc 9303 adopts with one exception: Germany's code is ``D``. ``DEU`` never appears on German documents, so it
+  is not in :data:`STATE_CODES` or :data:`ISSUER_CODES`: an MRZ holding it is the anomaly the warning is for;
 - :data:`UK_CODES`: the United Kingdom's codes for British nationals other than citizens (GBD, GBN, GBO, GBP,
   GBS), which Doc 9303 lists with GBR;
 - :data:`ORGANISATION_CODES`: organisations that issue travel documents (EUE, UNO, UNA, UNK, XBA, XIM, XCC, XCE,
@@ -124,11 +125,15 @@ UK_CODES: frozenset[str] = frozenset(c for c in _OTHER if c.startswith("GB"))
 ORGANISATION_CODES: frozenset[str] = frozenset(_ORGANISATIONS)
 NATIONALITY_ONLY_CODES: frozenset[str] = frozenset(_NATIONALITY_ONLY)
 SPECIMEN_CODES: frozenset[str] = frozenset(_SPECIMEN)
+#: ISO 3166-1 codes Doc 9303 replaces: Germany is ``D`` (Part 3 §5)
+_REPLACED = frozenset({"DEU"})
 #: every code the nationality field may hold
-STATE_CODES: frozenset[str] = frozenset(_ISO_3166) | frozenset(_OTHER) | ORGANISATION_CODES | NATIONALITY_ONLY_CODES | SPECIMEN_CODES
+STATE_CODES: frozenset[str] = ((frozenset(_ISO_3166) - _REPLACED) | frozenset(_OTHER) | ORGANISATION_CODES
+                               | NATIONALITY_ONLY_CODES | SPECIMEN_CODES)
 #: every code the issuing State or organisation field may hold (a status such as XXA issues nothing)
 ISSUER_CODES: frozenset[str] = STATE_CODES - NATIONALITY_ONLY_CODES
-_NAMES = {**_ISO_3166, **_OTHER, **_ORGANISATIONS, **_NATIONALITY_ONLY, **_SPECIMEN}
+_NAMES = {c: n for c, n in {**_ISO_3166, **_OTHER, **_ORGANISATIONS, **_NATIONALITY_ONLY, **_SPECIMEN}.items()
+          if c not in _REPLACED}
 
 
 def _normal(code: str) -> str:
@@ -136,7 +141,8 @@ def _normal(code: str) -> str:
 
 
 def state_name(code: str) -> str | None:
-    """The English name of a Doc 9303 code (``"VNM"`` -> ``"Viet Nam"``, ``"D<<"`` -> ``"Germany"``), or None."""
+    """The English name of a Doc 9303 code (``"VNM"`` -> ``"Vietnam"``, ``"D<<"`` -> ``"Germany"``), or None
+    (``"DEU"`` too: not a Doc 9303 code)."""
     return _NAMES.get(_normal(code))
 
 
