@@ -5,7 +5,10 @@ The store is the directory ``smartborder trust import`` writes (:class:`emrtd.Ve
 without a restart. What is served is a signed list (:func:`privacy.sign_list`, list ``trust-store``, the store's
 version) whose payload is the store's content (:meth:`emrtd.VersionedTrustStore.to_payload`), signed with the
 back office's signed-list key: an Ed25519 key kept wrapped in the privacy vault (``ed25519:signed-list``),
-whose public key devices pin (``smartborder trust signing-key``). The ETag names the version and digest.
+whose public key devices pin (``smartborder trust signing-key``). The ETag names the version and digest. The
+list is signed again (a new ``issued_at``) when the one served is an hour old, even if the store did not change:
+a gate bounds the age of the signed list confirming its store (``[gate] trust_list_max_age_h``), so an unchanged
+store stays fresh; the ETag stays the same (gates that need the fresh signature ask without one).
 
 Each device's poll says which version it uses (``X-Trust-Store-Version`` / ``X-Trust-Store-Digest``); the
 last one is kept per device (``device_trust_store``) and listed for supervisors.
@@ -13,7 +16,9 @@ last one is kept per device (``device_trust_store``) and listed for supervisors.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,12 +46,18 @@ class ServedTrustStore:
     digest: str
     etag: str
     blob: bytes  # the signed list, as sent
+    signed_at: dt.datetime | None = None
 
 
 class TrustFeed:
     """``TrustFeed(store_dir, store, signing_key=callable)``; ``signing_key()`` gives the Ed25519 private key."""
 
-    def __init__(self, store_dir: Path | None, store: Store, signing_key) -> None:
+    #: how long a signed list is served before it is signed again (a fresh ``issued_at``)
+    RESIGN_AFTER = dt.timedelta(hours=1)
+
+    def __init__(self, store_dir: Path | None, store: Store, signing_key,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.clock = clock
         self.store_dir = Path(store_dir) if store_dir else None
         self.store = store
         self._signing_key = signing_key
@@ -57,7 +68,8 @@ class TrustFeed:
         return self._signing_key().public_key()
 
     def current(self) -> ServedTrustStore:
-        """The signed store (re-signed only when the store on disk changed). Raises TrustFeedUnavailable."""
+        """The signed store (signed again when the store on disk changed or the one served is
+        :attr:`RESIGN_AFTER` old). Raises TrustFeedUnavailable."""
         from emrtd import TrustError, VersionedTrustStore
         from emrtd._trust_store import read_manifest
 
@@ -70,7 +82,9 @@ class TrustFeed:
             raise TrustFeedUnavailable(f"trust store {self.store_dir}: {e}", missing=missing) from e
         with self._lock:
             served = self._served
-            if served is not None and (served.version, served.digest) == (manifest.get("version"), manifest.get("digest")):
+            now = self.clock()
+            if (served is not None and (served.version, served.digest) == (manifest.get("version"), manifest.get("digest"))
+                    and served.signed_at is not None and now - served.signed_at < self.RESIGN_AFTER):
                 return served
             try:
                 vstore = VersionedTrustStore.load(self.store_dir)
@@ -78,9 +92,9 @@ class TrustFeed:
             except (TrustError, ValueError) as e:
                 raise TrustFeedUnavailable(f"the trust store {self.store_dir} does not verify: {e}") from e
             blob = privacy.sign_list(vstore.to_payload(), self._signing_key(), list_name=TRUST_LIST,
-                                     version=vstore.version)
+                                     version=vstore.version, issued_at=now)
             etag = f'"ts-{vstore.version}-{vstore.digest.removeprefix("sha256:")[:16]}"'
-            self._served = ServedTrustStore(vstore.version, vstore.digest, etag, blob)
+            self._served = ServedTrustStore(vstore.version, vstore.digest, etag, blob, now)
             return self._served
 
     # -- what devices use --------------------------------------------------------------------------------

@@ -65,9 +65,16 @@ __all__ = [
     "decide",
 ]
 
-from gate._sync import TRUST_REFUSALS, SyncReport, TrustSync, TrustSyncResult, sync_once  # noqa: E402
+from gate._sync import (  # noqa: E402
+    TRUST_LIST_STALE,
+    TRUST_REFUSALS,
+    SyncReport,
+    TrustSync,
+    TrustSyncResult,
+    sync_once,
+)
 
-__all__ += ["SyncReport", "sync_once", "TrustSync", "TrustSyncResult", "TRUST_REFUSALS"]
+__all__ += ["SyncReport", "sync_once", "TrustSync", "TrustSyncResult", "TRUST_REFUSALS", "TRUST_LIST_STALE"]
 
 from gate._watch import LocalWatchlist, entry_from_change  # noqa: E402
 

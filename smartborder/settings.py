@@ -117,6 +117,8 @@ class Settings:
     #: the back office's signed-list public key (base64 Ed25519, `smartborder trust signing-key`): pinned,
     #: the gate installs a trust store from the back office only when this key signed it; "" none is installed
     gate_trust_list_key: str = ""
+    #: hours the newest signed trust list confirming the gate's store may age before it reports trust_list_stale
+    gate_trust_list_max_age_h: float = 72.0
     gate_sync_interval_s: int = 30
     # the enrolment kiosk ([kiosk]); see smartborder/compose/kiosk.py
     kiosk_id: str = "kiosk-01"

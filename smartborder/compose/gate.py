@@ -19,6 +19,7 @@ old; the real devices include a real door controller (no logging stand-in).
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import os
@@ -65,6 +66,7 @@ class GateConfig:
     #: back office into ``trust_store_dir``; "" none is fetched (the configured ``trust_path`` stays in use)
     trust_list_key: str = ""
     trust_store_dir: Path | None = None  # where an installed trust store is kept (default DATA_DIR/gate-trust-store)
+    trust_list_max_age_h: float = 72.0  # older signed confirmation of the store in use: trust_list_stale (reported)
     max_watchlist_age_s: float = 6 * 3600
     reader: str | None = None  # PC/SC reader name prefix (None: the first reader)
     camera: str = "0"
@@ -136,6 +138,7 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         sync_interval_s=float(settings.gate_sync_interval_s))
     values.update(eac_key=settings.gate_eac_key, eac_chain=settings.gate_eac_chain)
     values.update(extended_length=bool(settings.gate_extended_length))
+    values.update(trust_list_max_age_h=float(settings.gate_trust_list_max_age_h))
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is None:
         raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
@@ -165,6 +168,8 @@ def validate(config: GateConfig) -> None:
             load_public_key(config.trust_list_key)
         except ValueError as e:
             raise GateConfigError(f"[gate] trust_list_key: {e}") from e
+    if not config.trust_list_max_age_h > 0:
+        raise GateConfigError(f"[gate] trust_list_max_age_h must be positive, not {config.trust_list_max_age_h!r}")
     if config.stale_crl not in ("refer", "accept"):
         raise GateConfigError(f"[gate] stale_crl must be refer or accept, not {config.stale_crl!r}")
     from gate import LIVENESS_POLICIES
@@ -434,7 +439,8 @@ def _trust_sync(config: GateConfig, trust):
     from privacy import load_public_key
 
     sync = TrustSync(config.trust_store_dir, [load_public_key(config.trust_list_key)],
-                     version=getattr(trust, "version", None) or 0, digest=getattr(trust, "digest", None))
+                     version=getattr(trust, "version", None) or 0, digest=getattr(trust, "digest", None),
+                     max_age=dt.timedelta(hours=config.trust_list_max_age_h))
     installed = sync.installed()
     if installed is not None and (installed.version or 0) > sync.version:
         trust, sync.version, sync.digest = installed, installed.version, installed.digest
@@ -457,8 +463,9 @@ def serve(gate: Gate, *, max_travellers: int | None = None, card_wait_s: float =
             while not stop.is_set():
                 try:
                     report = gate.sync()
-                    log.info("sync reachable=%s pending=%d version=%d trust_store=%s (%s)", report.reachable,
-                             report.pending, report.watchlist_version, report.trust_version, report.trust_status)
+                    log.info("sync reachable=%s pending=%d version=%d trust_store=%s (%s%s)", report.reachable,
+                             report.pending, report.watchlist_version, report.trust_version, report.trust_status,
+                             f", {report.trust_warning}" if report.trust_warning else "")
                 except Exception as e:  # noqa: BLE001 - a failed round is retried at the next interval
                     log.warning("sync failed: %s", type(e).__name__)
                 stop.wait(gate.config.sync_interval_s)

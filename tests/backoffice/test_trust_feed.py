@@ -91,3 +91,20 @@ def test_roles_and_a_store_that_does_not_verify(feed):
     r = w.client.get(URL, headers=w.h("gate"))
     assert r.status_code == 503 and r.json()["type"].endswith("trust-store-unavailable")
     assert "does not hash" in r.json()["detail"]
+
+
+def test_an_unchanged_store_is_signed_again_hourly_under_the_same_etag(feed):
+    """Gates bound the age of the signed list confirming their store: the back office signs an unchanged store
+    again once the one served is an hour old (a later issued_at), keeping the ETag (version and digest)."""
+    w, ts = feed
+    _import(ts, objects_from_ldif(pkd_ldif())[0])
+    pinned = load_public_key(w.client.get(f"{URL}/signing-key", headers=w.h("admin")).json()["public_key"])
+    first = w.client.get(URL, headers=w.h("gate"))
+    assert w.client.get(URL, headers=w.h("gate")).content == first.content  # within the hour: the same list
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1, minutes=1)
+    w.ctx.trust.clock = lambda: later
+    again = w.client.get(URL, headers=w.h("gate"))
+    assert again.headers["ETag"] == first.headers["ETag"] and again.content != first.content
+    a, b = (verify_list(r.content, [pinned], list_name="trust-store", min_version=1) for r in (first, again))
+    assert (a.version, a.payload) == (b.version, b.payload)
+    assert dt.datetime.fromisoformat(b.issued_at) - dt.datetime.fromisoformat(a.issued_at) >= dt.timedelta(hours=1)

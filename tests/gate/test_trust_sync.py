@@ -5,6 +5,7 @@ installed; the back office knows which version the gate uses."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -208,3 +209,70 @@ def test_an_unpinned_gate_fetches_nothing_and_a_wrong_key_is_refused(world, tmp_
 
     with pytest.raises(GateConfigError, match="trust_list_key"):
         validate(GateConfig(trust_path=tmp_path / "boot", env="dev", trust_list_key="not a key"))
+
+
+class Recorder:
+    """The back office client as the gate uses it, recording what each trust store poll sent and received."""
+
+    def __init__(self, client) -> None:
+        self.client, self.calls = client, []
+
+    def trust_store(self, etag=None, *, version=None, digest=None):
+        answer = self.client.trust_store(etag, version=version, digest=digest)
+        self.calls.append((etag, answer.blob is not None))
+        return answer
+
+
+class Replay:
+    """A man in the middle answering 304 to every poll (the gate's store frozen)."""
+
+    def __init__(self) -> None:
+        self.etags = []
+
+    def trust_store(self, etag=None, *, version=None, digest=None):
+        self.etags.append(etag)
+        return TrustStoreAnswer(None, etag, not_modified=True)
+
+
+def test_a_list_not_confirmed_within_its_max_age_is_reported_stale(world, tmp_path, pki):
+    """Freshness: the signed list's issued_at bounds how long a store counts as confirmed ([gate]
+    trust_list_max_age_h); past half of it the gate asks without ETag, so a replayed 304 cannot keep it fresh, and
+    past all of it the gate reports trust_list_stale (and keeps deciding with its store)."""
+    gate = make_gate(world, tmp_path, pki)
+    assert gate.trust_sync.max_age == dt.timedelta(hours=72)
+    publish(world, tmp_path, [("csca", TrustObject("csca", pki.csca_cert.public_bytes(DER))),
+                              ("crl", TrustObject("crl", pki.crl([], NOW)))])
+    report = gate.sync()
+    assert report.trust_status == "installed" and report.trust_warning is None
+    mitm = Replay()
+    assert gate.trust_sync.sync(mitm).warning is None and mitm.etags[-1]  # fresh: the ETag is sent
+    gate.trust_sync.issued_at -= dt.timedelta(hours=40)  # 40 h later
+    result = gate.trust_sync.sync(mitm)
+    assert mitm.etags[-1] is None and result.status == "not_modified" and result.warning is None  # asked anew
+    gate.trust_sync.issued_at -= dt.timedelta(hours=33)  # 73 h: the man in the middle kept answering 304
+    result = gate.trust_sync.sync(mitm)
+    assert result.warning == "trust_list_stale" == gate.trust_sync.last.warning
+    assert traveller(gate, pki).opened  # reported, not a refusal: the store in use still decides
+    # the back office re-signs the unchanged store hourly: a genuine answer makes it fresh again
+    world.ctx.trust._served = dataclasses.replace(world.ctx.trust._served,
+                                                  signed_at=NOW - dt.timedelta(hours=2))
+    report = gate.sync()
+    assert (report.trust_status, report.trust_warning) == ("unchanged", None)
+    assert gate.trust_sync.age() < dt.timedelta(minutes=5)
+    # a freshly started gate has no confirmation yet: stale until its first verified answer
+    assert make_gate(world, tmp_path, pki).trust_sync.warning() == "trust_list_stale"
+
+
+def test_a_refused_store_is_not_downloaded_at_every_poll(world, tmp_path, pki):
+    gate = make_gate(world, tmp_path, pki)
+    good = publish(world, tmp_path, [("csca", TrustObject("csca", pki.csca_cert.public_bytes(DER))),
+                                     ("crl", TrustObject("crl", pki.crl([], NOW)))])
+    publish(world, tmp_path, [("crl", TrustObject("crl", pki.crl([1], NOW + dt.timedelta(seconds=5))))])
+    assert gate.sync().trust_status == "installed" and gate.trust_sync.version == 2
+    VersionedTrustStore(good.objects.values(), version=1).save(tmp_path / "bo-ts")  # a restored backup
+    client = Recorder(gate.client)
+    for _ in range(3):
+        result = gate.trust_sync.sync(client)
+        assert (result.status, result.reason) == ("refused", "trust_rollback")
+    assert [downloaded for _, downloaded in client.calls] == [True, False, False], client.calls
+    assert gate.trust_sync.version == 2
