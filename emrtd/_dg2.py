@@ -139,6 +139,24 @@ class FaceImage:
             if code is None:
                 raise InvalidImageError("DG2", "the face image is neither JPEG nor JPEG 2000")
             object.__setattr__(self, "image_data_type", code)
+        if self.data_block is not None:
+            self._check_data_block()
+
+    def _check_data_block(self) -> None:
+        """``data_block`` is what :meth:`encode_39794` writes, so it must hold this face's image, size and image
+        data format: a face changed with ``dataclasses.replace(face, image=...)`` would otherwise re-encode the old
+        image. Raises :class:`BiometricDataError` (``data_block_mismatch``)."""
+        rep2d = self.data_block.representation.image_2d
+        info = rep2d.image_information_2d_block if rep2d is not None else None
+        size = info.image_size_block if info is not None else None
+        declared = info.image_data_format.code if info is not None and info.image_data_format is not None else None
+        differ = [what for what, same in (
+            ("image", rep2d is not None and rep2d.representation_data_2d == self.image),
+            ("width/height", ((size.width, size.height) if size else (0, 0)) == (self.width, self.height)),
+            ("image data type", declared is None or declared == self.image_data_type)) if not same]  # fmt: skip
+        if differ:
+            raise BiometricDataError("DG2", "data_block_mismatch", f"the face's {', '.join(differ)} differ from its "
+                                     "39794-5 data_block: replace data_block too, or set it to None to build a new one")
 
     @property
     def format(self) -> str | None:

@@ -16,7 +16,8 @@ Constructors validate, so an object that exists encodes to valid DER; decoders r
 
 Every malformed input raises :class:`BiometricDataError` with a ``reason``: ``truncated``,
 ``malformed`` (structure, tags, component order), ``missing_field``, ``out_of_range``, ``not_der`` (valid BER whose DER
-differs), ``profile`` (not what the ICAO profile allows), ``invalid_image``, ``unsupported``.
+differs), ``profile`` (not what the ICAO profile allows), ``invalid_image``, ``unsupported``; a face whose
+image disagrees with the data block it carries, ``data_block_mismatch`` (:class:`emrtd._dg2.FaceImage`).
 """
 
 from __future__ import annotations

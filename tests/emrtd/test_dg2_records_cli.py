@@ -206,3 +206,23 @@ def test_chip_photo_refuses_a_record_without_a_face(tmp_path):
             r = _photo(tmp_path / name, *extra)
             assert r.exit_code == 1 and "no face" in r.output, r.output
             assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+# --- a 39794-5 face and the data block it carries ---
+def test_a_39794_face_changed_without_its_data_block_is_refused(records, silver):
+    import dataclasses
+
+    from emrtd import BiometricDataError
+
+    _, jpeg, _ = records
+    (face,) = BiometricGroup.parse_dg2(silver).faces
+    assert face.data_block is not None
+    for change in ({"image": jpeg, "width": 148, "height": 70, "image_data_type": 2}, {"width": 100},
+                   {"image_data_type": 4}):
+        with pytest.raises(BiometricDataError) as e:  # it would re-encode the old image
+            dataclasses.replace(face, **change)
+        assert e.value.reason == "data_block_mismatch"
+    # without the stored block the face builds a new one around its new image
+    new = dataclasses.replace(face, image=jpeg, width=148, height=70, image_data_type=None, data_block=None)
+    (back,) = BiometricGroup.parse_dg2(BiometricGroup.dg2([new], encoding="ISO39794").encode()).faces
+    assert back.image == jpeg and (back.width, back.height) == (148, 70) and back.image_data_type == 2
