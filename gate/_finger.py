@@ -60,8 +60,17 @@ class FingerEngine:
     compare: Callable[[Any, Any], float] | None = None
 
     @classmethod
-    def default(cls, *, threshold: str = "fmr_5e-4") -> FingerEngine:
+    def default(cls, *, threshold: str = "fmr_5e-4", at_least: str | None = None) -> FingerEngine:
+        """``threshold``: the lane's calibrated operating point; ``at_least``: the back office's (``[backoffice]
+        fingerprint_threshold``): the stricter of the two decides, the rule of the back-office path. An unknown
+        name is a :class:`ValueError` naming the calibrated ones."""
         from biometrics import finger
+
+        names = [threshold] + ([at_least] if at_least else [])
+        unknown = [n for n in names if n not in finger.THRESHOLDS]
+        if unknown:
+            raise ValueError(f"unknown fingerprint threshold {unknown[0]!r} (calibrated: "
+                             f"{', '.join(sorted(finger.THRESHOLDS))})")
 
         def template(image, dpi):
             return finger.FingerprintTemplate(image, dpi=dpi)
@@ -72,7 +81,7 @@ class FingerEngine:
         def compare(probe, reference):
             return float(finger.FingerprintMatcher(probe).match(reference))
 
-        return cls(template, float(finger.THRESHOLDS[threshold]), views, compare)
+        return cls(template, max(float(finger.THRESHOLDS[n]) for n in names), views, compare)
 
 
 @dataclass
@@ -85,7 +94,8 @@ class FingerStep:
 
     A chip that opened DG3 to the gate's Terminal Authentication (:attr:`ChipOutcome.dg3_records`, hash-verified)
     holds the traveller's fingers: the live finger is compared with them here, on the device, with no back office
-    (the DG3 view of the same finger position, else every view); the lane's threshold decides.
+    (only the DG3 view of the same finger position: none is missing, named); the stricter of the lane's and the
+    back office's thresholds decides, as on the back-office path.
 
     Fail closed: a chip whose DG3 (listed in its SOD) was not obtained though the gate holds a chain for its CVCA (TA
     refused, DG3 not granted, not served, not verified) leaves the fingerprint check missing with that reason; it
@@ -126,9 +136,14 @@ class FingerStep:
             views = [view for record in chip.dg3_records for view in self.engine.views(record)]
             if not views:
                 return FingerOutcome(enrolled=True, source="chip", error="DG3 holds no finger image")
-            # the view of the finger the scanner asks for (else every view): templates only of those
-            chosen = [v for v in views if v[0] == self.position] or views
-            refs = [self.engine.template(image, ppi) for _, image, ppi in chosen]
+            # only the DG3 view of the finger the scanner asks for: comparing with every view and taking the best
+            # score would raise the false match rate by their number; a DG3 without that finger is missing, named
+            same = [v for v in views if v[0] == self.position]
+            if not same:
+                held = ", ".join(str(v[0]) for v in views)
+                return FingerOutcome(enrolled=True, source="chip", error=f"DG3 holds no view of finger position "
+                                     f"{self.position} (the one the scanner asks for); its positions: {held}")
+            refs = [self.engine.template(same[0][1], same[0][2])]
         except Exception as e:  # noqa: BLE001 - a DG3 the chip signed but nobody can decode: referred, named
             return FingerOutcome(enrolled=True, source="chip", error=f"DG3 finger images unusable: {type(e).__name__}")
         try:

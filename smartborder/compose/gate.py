@@ -83,6 +83,9 @@ class GateConfig:
     eac_chain: Path | None = None
     sync_interval_s: float = 30.0
     face_threshold: str = "fmr_5e-4"
+    #: the back office's ([backoffice] fingerprint_threshold): the on-device DG3 1:1 applies the stricter of it and
+    #: the lane's own, as the back-office path does with the threshold the back office answers
+    fingerprint_threshold: str = "fmr_5e-4"
 
     def policy(self):
         """The lane's decision policy: each relaxation only where this configuration names it."""
@@ -136,7 +139,8 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
         camera=settings.gate_camera, page_camera=settings.gate_page_camera, door_port=settings.gate_door_port,
         finger_dir=settings.gate_finger_dir, scanner=settings.gate_scanner, scanner_device=settings.gate_scanner_device,
         sync_interval_s=float(settings.gate_sync_interval_s))
-    values.update(eac_key=settings.gate_eac_key, eac_chain=settings.gate_eac_chain)
+    values.update(eac_key=settings.gate_eac_key, eac_chain=settings.gate_eac_chain,
+                  fingerprint_threshold=settings.backoffice_fingerprint_threshold)
     values.update(extended_length=bool(settings.gate_extended_length))
     values.update(trust_list_max_age_h=float(settings.gate_trust_list_max_age_h))
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -402,7 +406,10 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     if client is not None and getattr(client, "on_ledger_head", False) is None:
         client.on_ledger_head = store.outbox.keep_ledger_head  # every head kept as it arrives (the witnesses)
     terminal = terminal_credentials(config)
-    finger_engine = finger_engine or FingerEngine.default()
+    try:
+        finger_engine = finger_engine or FingerEngine.default(at_least=config.fingerprint_threshold)
+    except ValueError as e:
+        raise GateConfigError(f"[backoffice] fingerprint_threshold: {e}") from e
     finger = FingerStep(devices.scanner, finger_engine,
                         remote=getattr(client, "verify_fingers", None) if config.fingerprints != "off" else None)
     face = FaceStep(devices.camera, face_engine or _face_engine(config), display=devices.display,

@@ -263,3 +263,45 @@ def test_an_unusable_dg3_or_capture_leaves_the_fingerprint_missing_by_name():
     engine = FingerEngine(lambda image, dpi: "template", 0.032, lambda record: [(2, None, 500)], lambda a, b: 1.0)
     out = FingerStep(Broken(), engine)(None, ChipOutcome(read=True, dg3_records=(b"any",)))
     assert out.score is None and out.error == "fingerprint capture failed: OSError"
+
+
+def test_only_the_dg3_view_of_the_scanned_finger_is_compared():
+    """The best score over several DG3 views raises the false match rate by their number: the live finger is
+    compared with the view of its own position only; a DG3 without it leaves the check missing, named."""
+    from gate import ChipOutcome, FingerEngine, FingerStep
+
+    class Scanner:
+        def capture(self):
+            return type("Cap", (), {"image": "live", "dpi": 500})()
+
+    class Tmpl(str):
+        def to_bytes(self):
+            return self.encode()
+
+    compared = []
+    views = {b"2+7": [(7, "left index", 500), (2, "right index", 500)], b"7+8": [(7, "a", 500), (8, "b", 500)]}
+    engine = FingerEngine(lambda image, dpi: Tmpl(image), 0.03, lambda record: views[record],
+                          lambda probe, ref: compared.append(ref) or (0.9 if ref == "left index" else 0.01))
+    out = FingerStep(Scanner(), engine)(None, ChipOutcome(read=True, dg3_records=(b"2+7",)))
+    assert compared == ["right index"] and out.score == 0.01 and out.source == "chip"  # never the best of both
+    compared.clear()
+    out = FingerStep(Scanner(), engine)(None, ChipOutcome(read=True, dg3_records=(b"7+8",)))
+    assert compared == [] and out.score is None and out.enrolled is True
+    assert out.error == "DG3 holds no view of finger position 2 (the one the scanner asks for); its positions: 7, 8"
+
+
+def test_the_on_device_threshold_is_the_stricter_of_the_lanes_and_the_back_offices(tmp_path, eac, passport,
+                                                                                     monkeypatch):
+    from biometrics import finger
+    from gate import FingerEngine
+
+    assert FingerEngine.default(threshold="fmr_1e-2", at_least="fmr_5e-4").threshold == finger.THRESHOLDS["fmr_5e-4"]
+    assert FingerEngine.default(at_least="fmr_1e-2").threshold == finger.THRESHOLDS["fmr_5e-4"]  # never laxer
+    monkeypatch.setitem(finger.THRESHOLDS, "fmr_1e-5", 0.05)  # a stricter operating point, calibrated one day
+    gate = lane(tmp_path / "a", passport, None, eac.terminal(), backoffice_fingerprint_threshold="fmr_1e-5")
+    try:
+        assert gate.workflow.steps.finger.engine.threshold == 0.05
+    finally:
+        gate.close()
+    with pytest.raises(GateConfigError, match=r"fingerprint_threshold: unknown fingerprint threshold 'fmr_7'"):
+        lane(tmp_path / "b", passport, None, eac.terminal(), backoffice_fingerprint_threshold="fmr_7")
