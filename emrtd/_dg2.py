@@ -162,6 +162,24 @@ class FaceImage:
     def format(self) -> str | None:
         return image_format(self.image)
 
+    @property
+    def declared_format(self) -> str | None:
+        """The image format the record's image data type code declares (19794-5: 0 JPEG, 1 JPEG 2000; 39794-5:
+        2 JPEG, 3/4 JPEG 2000 lossy/lossless), or None for a code that names neither."""
+        codes = {2: "jpeg", 3: "jpeg2000", 4: "jpeg2000"} if self.encoding == "ISO39794" else {0: "jpeg", 1: "jpeg2000"}
+        return codes.get(self.image_data_type)
+
+    @property
+    def warnings(self) -> tuple[dict, ...]:
+        """Named warnings (``field``, ``warning``, ``message``): ``image_format_mismatch`` when the declared image
+        data type is not the image's actual format. Not refused: readers go by the image's magic bytes, and ICAO's
+        own ISO/IEC 19794-5 Test1 record declares JPEG 2000 around a JPEG."""
+        if self.declared_format == self.format:
+            return ()
+        declared = self.declared_format or "neither JPEG nor JPEG 2000"
+        return ({"field": "image_data_type", "warning": "image_format_mismatch",
+                 "message": f"image data type {self.image_data_type} declares {declared}, but the image is {self.format}"},)
+
     def _data_type(self, encoding: str) -> int:
         """The image data type code in ``encoding``: the face's own when it came in that encoding (kept as
         recorded), else the code of the image's actual format (a face moved from 19794-5 to 39794-5)."""
@@ -175,7 +193,7 @@ class FaceImage:
         its whole FaceImageDataBlock under the ASN.1 component names."""
         out = {"encoding": self.encoding, "image_format": self.format, "image_bytes": len(self.image),
                "width": self.width or None, "height": self.height or None,  # None: not recorded
-               "image_data_type": self.image_data_type}
+               "image_data_type": self.image_data_type, "warnings": list(self.warnings)}
         if self.encoding == "ISO39794":
             out["face_image_data_block"] = self.to_39794_block().to_dict()
             return out

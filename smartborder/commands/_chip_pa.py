@@ -123,8 +123,11 @@ def photo(dg2, out, as_json) -> None:
         size = "x".join(map(str, d["decoded_size"])) if d["decoded_size"] else "undecodable"
         enc = {"ISO19794": "ISO/IEC 19794-5", "ISO39794": "ISO/IEC 39794-5 (ICAO profile)"}[d["encoding"]]
         click.echo(f"face {n}: {enc}, {d['image_format']}, {d['image_bytes']} bytes, {size}")
-        fields = {k: v for k, v in d.items() if k not in ("encoding", "image_format", "image_bytes", "decoded_size")}
+        fields = {k: v for k, v in d.items()
+                  if k not in ("encoding", "image_format", "image_bytes", "decoded_size", "warnings")}
         _show(fields, 1)
+        for w in d["warnings"]:
+            click.echo(f"  WARN {w['field']}: {w['message']} ({w['warning']})")
     if out:
         click.echo(f"wrote {out} from a {len(faces[0].image)}-byte face image")
 

@@ -91,6 +91,7 @@ def test_chip_photo_shows_the_silver_dg2(silver, tmp_path):
     out = json.loads(r.output)
     (face,) = out["faces"]
     assert out["container"] == "DG2" and face["encoding"] == "ISO39794" and face["cbeff_format_type"] == "002A"
+    assert face["warnings"] == []  # jpeg2000Lossy around a JPEG 2000
     assert face["image_format"] == "jpeg2000" and face["decoded_size"] == [413, 531]
     block = face["face_image_data_block"]
     assert block["versionBlock"] == {"generation": 3, "year": 2019}
@@ -126,9 +127,14 @@ def test_chip_photo_on_19794_records_and_bad_input(records, tmp_path):
     assert r.exit_code == 0, r.output
     face = json.loads(r.output)["faces"][0]
     assert json.loads(r.output)["container"] == "ISO/IEC 19794-5 record" and face["decoded_size"] == [148, 70]
+    # ICAO's Test1 record declares JPEG 2000 (image data type 1) around a JPEG: shown with a named warning
+    assert face["warnings"] == [{"field": "image_data_type", "warning": "image_format_mismatch",
+                                 "message": "image data type 1 declares jpeg2000, but the image is jpeg"}]
     (tmp_path / "dg2.bin").write_bytes(BiometricGroup.dg2(parse_19794_5(record)).encode())
     r = _photo(tmp_path / "dg2.bin")
     assert r.exit_code == 0 and "face 1: ISO/IEC 19794-5, jpeg, 5099 bytes, 148x70" in r.output
+    assert "WARN image_data_type: image data type 1 declares jpeg2000, but the image is jpeg" in r.output
+    assert "image_format_mismatch" in r.output
     (tmp_path / "bad.bin").write_bytes(invalid)
     r = _photo(tmp_path / "bad.bin")
     assert r.exit_code == 1 and "[invalid_image]" in r.output
