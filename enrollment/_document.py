@@ -31,13 +31,20 @@ def _parse_mrz(text: str, *, today: dt.date | None = None) -> emrtd.Mrz:
 
 def chip_face_image(dg2: bytes | None) -> bytes | None:
     """The JPEG or JPEG 2000 face image of DG2 (ISO/IEC 19794-5, or 39794-5 per the ICAO profile, where
-    more data blocks follow the image), or None when there is no DG2 or it does not parse."""
+    more data blocks follow the image), or None when there is no DG2 or it does not parse (:func:`chip_face`
+    says why)."""
+    return chip_face(dg2)[0]
+
+
+def chip_face(dg2: bytes | None) -> tuple[bytes | None, str | None]:
+    """(the face image of DG2, None), or (None, why there is none: no DG2, or the parser's error and reason)."""
     if not dg2:
-        return None
+        return None, "DG2 not read"
     try:
-        return emrtd.BiometricGroup.parse_dg2(dg2).face_image
-    except emrtd.LdsError:
-        return None
+        return emrtd.BiometricGroup.parse_dg2(dg2).face_image, None
+    except emrtd.LdsError as e:
+        reason = getattr(e, "reason", None)
+        return None, (f"{e}" + (f" [{reason}]" if reason else ""))[:200]
 
 
 @dataclass
@@ -49,6 +56,7 @@ class DocumentRead:
     checks: dict[str, bool | None] = field(default_factory=dict)
     access_protocol: str = ""
     chip_face: bytes | None = field(default=None, repr=False)
+    chip_face_error: str | None = None  # why there is no chip_face (no DG2, DG2 unparsable, no face in it)
 
     def wipe(self) -> None:
         self.chip_face = None
@@ -149,7 +157,8 @@ def read_chip(reader, mrz: emrtd.Mrz, *, trust=None, card_timeout_s: float = 30.
     if differ:  # state, names and nationality carry no check digit: the page alone is never the record
         raise DocumentRejected("mrz_mismatch", f"the printed MRZ differs from the chip's DG1 in {', '.join(differ)}")
     # the record is the chip's (signed) data; the page only gave the access key
-    return DocumentRead(chip, checks, result.access_protocol, chip_face_image(result.files.get("DG2")))
+    face, why = chip_face(result.files.get("DG2"))
+    return DocumentRead(chip, checks, result.access_protocol, face, why)
 
 
 def read_document(reader, mrz_text: str | Callable[[], str], *, trust=None, card_timeout_s: float = 30.0,

@@ -523,7 +523,8 @@ class EnrolmentWorkflow:
         if self.engines.face_verify is None:
             return "face_mismatch:no face matcher configured"
         if not chip:
-            return "face_mismatch:no chip photo"
+            why = document.chip_face_error if document is not None else None
+            return "face_mismatch:no chip photo" + (f" ({why})" if why else "")
         try:
             score, threshold = self.engines.face_verify(chip, bytes(template))
         except Exception as e:  # noqa: BLE001 - the photo or the template could not be compared: not a match

@@ -154,3 +154,14 @@ def test_the_two_halves_the_kiosk_calls_on_either_side_of_consent():
     doc = issued(mrz)
     read = read_chip(SimulatedReader(doc), printed, trust=trust_for(doc), card_timeout_s=0.05)
     assert read.mrz == printed and read.chip_face
+
+
+def test_the_reason_there_is_no_chip_photo_is_kept():
+    from enrollment._document import chip_face
+
+    assert chip_face(None) == (None, "DG2 not read")
+    empty = emrtd.BiometricGroup("DG2", ()).encode()
+    image, why = chip_face(empty)
+    assert image is None and "no face" in why
+    image, why = chip_face(b"\x75\x03\x7f\x61\x00")  # a DG2 that does not parse
+    assert image is None and why.startswith("DG2")

@@ -175,6 +175,15 @@ def test_a_face_that_does_not_match_the_chip_photo_is_retried_then_referred(tmp_
     assert rig.workflow.session is None or rig.workflow.session.face_template is None  # nothing kept
 
 
+def test_a_missing_chip_photo_is_referred_with_its_reason(tmp_path):
+    rig = make_rig(tmp_path, policy=Policy(card_timeout_s=0.05, max_face_attempts=2))
+    _to_face(rig)
+    document = rig.workflow.session.document
+    document.chip_face, document.chip_face_error = None, "DG2: no face"
+    fb = _until_outcome(rig)
+    assert fb.phase == "retry" and rig.workflow.last_failure == "face_mismatch:no chip photo (DG2: no face)"
+
+
 def test_a_pass_of_the_liveness_challenge_is_not_carried_over_a_failed_attempt(tmp_path):
     script = Script(liveness=[True, None, None, True], chip_match=[False, True])
     rig = make_rig(tmp_path, script=script)
