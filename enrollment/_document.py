@@ -56,7 +56,7 @@ class DocumentRead:
     checks: dict[str, bool | None] = field(default_factory=dict)
     access_protocol: str = ""
     chip_face: bytes | None = field(default=None, repr=False)
-    chip_face_error: str | None = None  # why there is no chip_face (no DG2, DG2 unparsable, no face in it)
+    chip_photo_error: str | None = None  # why there is no chip_face (no DG2, DG2 unparsable, no face in it)
 
     def wipe(self) -> None:
         self.chip_face = None

@@ -523,7 +523,7 @@ class EnrolmentWorkflow:
         if self.engines.face_verify is None:
             return "face_mismatch:no face matcher configured"
         if not chip:
-            why = document.chip_face_error if document is not None else None
+            why = document.chip_photo_error if document is not None else None
             return "face_mismatch:no chip photo" + (f" ({why})" if why else "")
         try:
             score, threshold = self.engines.face_verify(chip, bytes(template))

@@ -179,7 +179,7 @@ def test_a_missing_chip_photo_is_referred_with_its_reason(tmp_path):
     rig = make_rig(tmp_path, policy=Policy(card_timeout_s=0.05, max_face_attempts=2))
     _to_face(rig)
     document = rig.workflow.session.document
-    document.chip_face, document.chip_face_error = None, "DG2: no face"
+    document.chip_face, document.chip_photo_error = None, "DG2: no face"
     fb = _until_outcome(rig)
     assert fb.phase == "retry" and rig.workflow.last_failure == "face_mismatch:no chip photo (DG2: no face)"
 
