@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from emrtd._crypto import CryptoError, EcCurve, match_curve
+from emrtd._crypto import CryptoError, EcCurve
+from emrtd._ecparams import EcParametersError, named_curve_for
 from emrtd._secinfo import SecurityInfoError, oid_from_bytes, oid_to_bytes
 from emrtd._tlv import TlvError, encode_tlv, iter_tlv, read_tlv
 
@@ -145,9 +146,11 @@ class CvPublicKey:
         size = (p.bit_length() + 7) // 8
         if len(g) != 1 + 2 * size or g[0] != 4:
             raise CvcFormatError("public key 7F49: base point 84 is not an uncompressed point")
-        try:
-            curve = match_curve(p, a, b, int.from_bytes(g[1:1 + size], "big"), int.from_bytes(g[1 + size:], "big"), n, h)
+        try:  # explicit parameters must be those of a named curve, the cofactor included (emrtd._ecparams)
+            curve = named_curve_for(p, a, b, g, n, h)
             curve.decode_point(fields[0x86])
+        except EcParametersError as e:
+            raise CvcFormatError(f"public key 7F49: {e} ({e.code})") from e
         except CryptoError as e:
             raise CvcFormatError(f"public key 7F49: {e}") from e
         return cls(oid, fields[0x86], curve)

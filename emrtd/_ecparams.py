@@ -28,6 +28,7 @@ __all__ = [
     "UnknownCurveError",
     "UnsupportedCurveError",
     "named_curve_of",
+    "named_curve_for",
     "decode_ec_point",
     "public_key_from_spki",
     "curve_and_point_from_spki",
@@ -48,8 +49,9 @@ class UnknownCurveError(EcParametersError):
 
 
 class UnsupportedCurveError(EcParametersError):
-    """A named curve ``cryptography`` cannot verify with (brainpoolP192r1/P224r1/P320r1, P-192, P-224 are fine
-    for Active/Chip Authentication, computed here, but not for X.509/CMS signatures)."""
+    """A named curve of :data:`emrtd._crypto.CURVES` that ``cryptography`` cannot verify X.509/CMS signatures with
+    (brainpoolP192r1/P224r1/P320r1, P-192, P-224): such keys are refused for a CSCA, DSC or Master List Signer, but
+    work for Active and Chip Authentication, which compute on :class:`emrtd._crypto.EcCurve` here."""
 
     code = "ec_curve_unsupported"
 
@@ -137,6 +139,14 @@ def named_curve_of(params) -> EcCurve:
         raise
     except _DECODE_ERRORS as e:
         raise EcParametersError(f"explicit EC parameters are malformed: {e}") from e
+    return named_curve_for(p, a, b, base, n, h)
+
+
+def named_curve_for(p: int, a: int, b: int, base: bytes, n: int, h: int | None) -> EcCurve:
+    """The named curve of :data:`emrtd._crypto.CURVES` with these explicit parameters (the generator ``base`` as an
+    encoded point, compressed or not; the cofactor ``h`` None when absent), as :func:`named_curve_of` for
+    parameters that do not come as a SpecifiedECDomain (e.g. a CV certificate's public key, BSI TR-03110 D.3).
+    Raises :class:`UnknownCurveError` or :class:`EcParametersError`."""
     if not isinstance(p, int) or p < 3 or p % 2 == 0 or not isinstance(n, int) or n < 2 or not isinstance(base, bytes):
         raise EcParametersError("explicit EC parameters: the prime, order or base point is missing or invalid")
     flen = (p.bit_length() + 7) // 8

@@ -149,3 +149,25 @@ def test_any_certificate_round_trips(role, rights, start, days, seq, params):
 
 
 _KEY = ec.generate_private_key(ec.BrainpoolP256R1())
+
+
+def test_explicit_domain_parameters_of_no_named_curve_are_refused_by_name(eac):
+    """A CVCA key's domain parameters (7F49 81..87) must be a named curve's, the cofactor included: an anonymous
+    curve (another generator) or a named curve with another cofactor is refused with the parameters' code."""
+    from dataclasses import replace
+
+    from emrtd._cvc import CvPublicKey
+
+    key = eac.cvca.public_key
+    assert key.curve is not None and CvPublicKey.parse(read_value(key.encode())).curve is key.curve
+    c = key.curve
+    for curve, code in ((replace(c, gx=c.mul(2, c.g)[0], gy=c.mul(2, c.g)[1]), "ec_parameters_unknown_curve"),
+                        (replace(c, h=2), "ec_parameters_unknown_curve")):
+        with pytest.raises(CvcFormatError, match=code):
+            CvPublicKey.parse(read_value(replace(key, curve=curve).encode()))
+
+
+def read_value(tlv: bytes) -> bytes:
+    from emrtd._tlv import read_tlv
+
+    return read_tlv(tlv, 0)[1]
