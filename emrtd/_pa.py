@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from emrtd._ecparams import EcParametersError
 from emrtd._sod import Sod, SodError, SodSignatureError
-from emrtd._trust import CertificateLoadError, TrustStore, verify_issued_by
+from emrtd._trust import CertificateLoadError, TrustStore, signed_by, verify_issued_by
 
 __all__ = ["PaCheck", "PassiveAuthResult", "passive_authentication"]
 
@@ -107,6 +107,22 @@ def _dg_number(name: str) -> int | None:
     return None
 
 
+def _pick_dsc(sod: Sod, trust: TrustStore, candidates: list[x509.Certificate]) -> x509.Certificate | None:
+    """Of the held DSCs the SOD's signer identifier names, one that verifies the SOD's signature and is issued
+    by a trusted CSCA; else one that verifies the signature; else the first (its failure is reported)."""
+    signs = []
+    for c in candidates:
+        try:
+            sod.verify_signature(c)
+        except (SodSignatureError, CertificateLoadError):
+            continue
+        signs.append(c)
+    for c in signs:
+        if any(signed_by(c, csca) for csca in trust.issuer_candidates(c)):
+            return c
+    return (signs or candidates or [None])[0]
+
+
 def passive_authentication(
     files: dict[str, bytes],
     *,
@@ -132,8 +148,8 @@ def passive_authentication(
                                            f"DGs {', '.join(str(n) for n in sod.lds.dg_hashes)}"))
     # 2. signature with the DSC
     cert = dsc or sod.dsc
-    if cert is None and trust is not None and hasattr(trust, "dsc_for_signer"):  # a PKD DSC the SOD does not carry
-        cert = trust.dsc_for_signer(sod.signer_info["sid"])
+    if cert is None and trust is not None and hasattr(trust, "dscs_for_signer"):  # a PKD DSC the SOD does not carry
+        cert = _pick_dsc(sod, trust, trust.dscs_for_signer(sod.signer_info["sid"]))
     res.dsc = cert
     if cert is None:
         res.checks.append(PaCheck("sod_signature", False, "no Document Signer certificate in the SOD and none given"))

@@ -89,6 +89,39 @@ def _aki(cert: x509.Certificate) -> bytes | None:
         return None
 
 
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (False when it cannot be checked)."""
+    try:
+        verify_issued_by(cert, issuer)
+        return True
+    except (CertificateLoadError, InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+
+
+def csca_problem(cert: x509.Certificate, anchors: TrustStore) -> str | None:
+    """Why ``cert`` may not become a trust anchor (None: it may): a CSCA is a CA certificate (basicConstraints
+    cA TRUE, keyUsage keyCertSign) that is self-signed, or a link certificate a CSCA of ``anchors`` signed
+    (Doc 9303 Part 12 §5, §7.1.1)."""
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if not bc.ca:
+            return "not a CA certificate (basicConstraints cA is FALSE)"
+    except x509.ExtensionNotFound:
+        return "not a CA certificate (no basicConstraints)"
+    except ValueError as e:
+        return f"its extensions do not decode ({e})"
+    try:
+        if not cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+            return "its keyUsage lacks keyCertSign"
+    except x509.ExtensionNotFound:
+        return "it has no keyUsage (keyCertSign required)"
+    if name_key(cert.subject) == name_key(cert.issuer) and signed_by(cert, cert):
+        return None
+    if any(signed_by(cert, c) for c in anchors.issuer_candidates(cert)):
+        return None  # a link certificate
+    return "neither self-signed nor a link certificate signed by a CSCA of the store"
+
+
 @dataclass
 class MasterList:
     """A parsed CSCA Master List: its certificates and (once verified) the signer and its issuer."""
@@ -284,25 +317,32 @@ class TrustStore:
             self._dsc_index = None
         return cert
 
-    def dsc_for_signer(self, sid) -> x509.Certificate | None:
-        """The held DSC a CMS ``SignerIdentifier`` (asn1crypto) names: issuer and serial number, or subject
-        key identifier."""
+    def dscs_for_signer(self, sid) -> list[x509.Certificate]:
+        """Every held DSC a CMS ``SignerIdentifier`` (asn1crypto) names: issuer and serial number, or subject key
+        identifier. All of them: a planted certificate with the same issuer and serial (or key identifier) must
+        not shadow the genuine one; the SOD's signature and the chain pick the right one (Passive
+        Authentication)."""
         if self._dsc_index is None:
             index: dict = {}
             for cert in self.dscs:
                 ac = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-                index.setdefault(("ias", ac.issuer.dump(), ac.serial_number), cert)
+                index.setdefault(("ias", ac.issuer.dump(), ac.serial_number), []).append(cert)
                 if ac.key_identifier is not None:
-                    index.setdefault(("ski", ac.key_identifier), cert)
+                    index.setdefault(("ski", ac.key_identifier), []).append(cert)
             self._dsc_index = index
         if sid.name != "issuer_and_serial_number":
-            return self._dsc_index.get(("ski", sid.chosen.native))
+            return list(self._dsc_index.get(("ski", sid.chosen.native), ()))
         issuer, serial = sid.chosen["issuer"], sid.chosen["serial_number"].native
-        found = self._dsc_index.get(("ias", issuer.dump(), serial))
-        if found is None:  # the same name encoded otherwise (string types): compared as X.520 names
-            found = next((c for c in self.dscs if c.serial_number == serial and ax509.Certificate.load(
-                c.public_bytes(serialization.Encoding.DER)).issuer == issuer), None)
+        found = list(self._dsc_index.get(("ias", issuer.dump(), serial), ()))
+        # the same name encoded otherwise (string types): compared as X.520 names
+        found += [c for c in self.dscs if c not in found and c.serial_number == serial and ax509.Certificate.load(
+            c.public_bytes(serialization.Encoding.DER)).issuer == issuer]
         return found
+
+    def dsc_for_signer(self, sid) -> x509.Certificate | None:
+        """The first of :meth:`dscs_for_signer` (None: none)."""
+        found = self.dscs_for_signer(sid)
+        return found[0] if found else None
 
     def add_master_list(self, data: bytes, *, signer_roots=None) -> MasterList:
         """Verify a CSCA Master List (see :func:`parse_master_list`) and trust its certificates."""

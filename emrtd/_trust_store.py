@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 
 from emrtd._certs import CertificateLoadError, TrustError, load_certificates
 from emrtd._ldif import LdifEntry, dn_components, dump_ldif, escape_dn_value, parse_ldif
-from emrtd._trust import MasterListError, TrustStore, parse_master_list
+from emrtd._trust import MasterListError, TrustStore, csca_problem, parse_master_list, signed_by
 
 __all__ = ["KINDS", "FORMAT", "TrustObject", "ImportReport", "VersionedTrustStore", "TrustStoreCorrupt",
            "NoTrustObjects", "objects_from_ldif", "objects_from_file"]
@@ -238,6 +238,7 @@ class VersionedTrustStore:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             anchors = VersionedTrustStore(objects.values()).trust_store()
+            items = self._vet_cscas(items, objects, anchors, report)
             for source, o in items:
                 if o.sha256 in objects:
                     report.unchanged += 1
@@ -277,6 +278,38 @@ class VersionedTrustStore:
             self._built = None
         report.version, report.digest = self.version, self.digest
         return report
+
+    @staticmethod
+    def _vet_cscas(items, objects: dict, anchors: TrustStore, report: ImportReport) -> list:
+        """Certificates offered as CSCAs (``cACertificate``, PEM/DER files) become trust anchors only when
+        :func:`emrtd._trust.csca_problem` finds none (self-signed ones, then link certificates until no more join);
+        another is kept as a DSC when a CSCA of the store signed it, else skipped with its reason."""
+        vetted, pending, why = [], [it for it in items if it[1].kind == "csca"], {}
+        while True:
+            left = []
+            for source, o in pending:
+                try:
+                    cert = None if o.sha256 in objects else _cert(o.der)
+                except ValueError:  # not a certificate: the import skips it with its reason
+                    cert = None
+                problem = None if cert is None else csca_problem(cert, anchors)
+                if problem is None:
+                    vetted.append((source, o))
+                    if cert is not None:
+                        anchors.add_csca(cert)
+                else:
+                    why[o.sha256] = problem
+                    left.append((source, o))
+            if len(left) == len(pending):
+                break
+            pending = left
+        for source, o in pending:
+            if any(signed_by(_cert(o.der), c) for c in anchors.issuer_candidates(_cert(o.der))):
+                vetted.append((f"{source} (not a CSCA: {why[o.sha256]}; kept as a DSC)", TrustObject("dsc", o.der)))
+            else:
+                report.skipped.append((source, f"not a trust anchor: {why[o.sha256]}, and no CSCA of the store signed it"))
+        rest = [it for it in items if it[1].kind != "csca"]
+        return sorted(vetted + rest, key=lambda it: KINDS.index(it[1].kind))
 
     @staticmethod
     def _keep_newest_crl(objects: dict, anchors: TrustStore, source: str, crl, report: ImportReport) -> bool:

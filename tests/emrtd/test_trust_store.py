@@ -287,3 +287,62 @@ def test_files_are_told_apart_by_content(tmp_path):
 
     with pytest.raises(CertificateLoadError):
         objects_from_file(tmp_path / "junk.der")
+
+
+def _cert_of(subject, issuer, key, signer, *, ca=True, cert_sign=True, serial=None):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+         .serial_number(serial or x509.random_serial_number()).not_valid_before(NOW - dt.timedelta(days=1))
+         .not_valid_after(NOW + dt.timedelta(days=300)))
+    if ca is not None:
+        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    b = b.add_extension(x509.KeyUsage(not cert_sign, False, False, False, False, cert_sign, cert_sign, False, False),
+                        critical=True)
+    return b.sign(signer, hashes.SHA256())
+
+
+def test_only_ca_certificates_become_trust_anchors():
+    """cACertificate entries and PEM/DER files are CSCAs only when they are CA certificates (cA TRUE, keyCertSign)
+    that are self-signed or a link certificate from a CSCA of the store; another certificate is a DSC when a CSCA
+    of the store signed it, else skipped with its reason."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ut, _ = _pkis()
+    der = serialization.Encoding.DER
+    name = ut.csca_cert.subject
+    new_key, rogue, other = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    link = _cert_of(name, name, new_key, ut.csca_key)  # the new CSCA key, vouched for by the old one
+    no_cert_sign = _cert_of(name, name, rogue, rogue, cert_sign=False)
+    not_ca = _cert_of(name, name, rogue, rogue, ca=False)
+    no_bc = _cert_of(name, name, rogue, rogue, ca=None)
+    foreign = _cert_of(name, name, rogue, other)  # claims the CSCA's name, signed by a key no CSCA holds
+    store = VersionedTrustStore()
+    report = store.import_objects([(n, TrustObject("csca", c.public_bytes(der))) for n, c in [
+        ("link", link), ("no-cert-sign", no_cert_sign), ("not-ca", not_ca), ("no-bc", no_bc), ("foreign", foreign),
+        ("csca", ut.csca_cert), ("dsc-as-csca", _dsc()[1])]])
+    ts = store.trust_store()
+    assert set(ts.cscas) == {ut.csca_cert, link} and ts.dscs == [_dsc()[1]]
+    assert report.added == {"csca": 2, "ml": 0, "dsc": 1, "crl": 0}
+    why = dict(report.skipped)
+    assert set(why) == {"no-cert-sign", "not-ca", "no-bc", "foreign"}, why
+    assert "keyCertSign" in why["no-cert-sign"] and "cA is FALSE" in why["not-ca"]
+    assert "no basicConstraints" in why["no-bc"] and "neither self-signed nor a link" in why["foreign"]
+    alone = VersionedTrustStore().import_objects([("dsc-as-csca", TrustObject("csca", _dsc()[1].public_bytes(der)))])
+    assert not alone.changed and "no CSCA of the store signed it" in alone.skipped[0][1]
+
+
+def test_a_planted_dsc_with_the_same_issuer_and_serial_does_not_shadow_the_genuine_one():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ut, _ = _pkis()
+    dgs = {"DG1": b"\x61\x03\x5f\x1f\x00"}
+    sod, genuine = _sod_without_certificate(ut, dgs)
+    rogue = ec.generate_private_key(ec.SECP256R1())
+    planted = _cert_of(genuine.subject, genuine.issuer, rogue, rogue, ca=False, serial=genuine.serial_number)
+    store = TrustStore([ut.csca_cert])
+    store.add_dsc(planted)
+    store.add_dsc(genuine)
+    res = passive_authentication({"EF.SOD": sod, **dgs}, trust=store)
+    assert res.dsc == genuine and res.check("sod_signature").passed and res.chain_verified
