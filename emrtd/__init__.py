@@ -104,6 +104,7 @@ from emrtd._secinfo import (  # noqa: E402
     PaceInfo,
     SecurityInfoError,
     SecurityInfos,
+    TerminalAuthenticationInfo,
     encode_dg15,
     parse_dg15,
 )
@@ -121,7 +122,8 @@ __all__ += [
     "CanKey", "PaceError", "PaceResult", "perform_pace",
     "AccessControlError", "Check", "ReadError", "ReadResult", "read_document",
     "ActiveAuthenticationInfo", "ChipAuthenticationInfo", "ChipAuthenticationPublicKeyInfo",
-    "PaceDomainParameterInfo", "PaceInfo", "SecurityInfoError", "SecurityInfos", "encode_dg15", "parse_dg15",
+    "PaceDomainParameterInfo", "PaceInfo", "SecurityInfoError", "SecurityInfos", "TerminalAuthenticationInfo",
+    "encode_dg15", "parse_dg15",
     "SecureMessaging", "SecureMessagingError", "SmFormatError", "SmMacError", "SmSessionAborted",
     "PcscTransport", "TransportError",
     "TaResult", "TerminalCredentials", "TerminalCredentialsError",

@@ -421,8 +421,16 @@ def _terminal_authentication(ch, res, key, order, terminal) -> None:
 
 
 def _ta_with_chain(ch, res, key, chains, ca) -> TaResult:
+    try:  # DG14 says whether the chip supports TA (TerminalAuthenticationInfo) and where EF.CVCA is
+        tai = SecurityInfos.parse_dg14(res.files.get("DG14", b"")).terminal_authentication_info
+        fid = (tai.ef_cvca_fid if tai is not None else None) or EF_CVCA_FID
+    except SecurityInfoError as e:
+        return TaResult(False, reason=f"DG14 unusable for Terminal Authentication: {e}", code="ta_not_offered")
+    if tai is None or tai.version != 1:
+        return TaResult(False, reason="DG14 offers no Terminal Authentication version 1 (TerminalAuthenticationInfo)"
+                        + (f": version {tai.version}" if tai is not None else ""), code="ta_not_offered")
     try:
-        ch.select_file(EF_CVCA_FID)
+        ch.select_file(fid)
         points = parse_ef_cvca(ch.read_binary(0, 36))
     except (StatusWordError, FileReadError, ValueError) as e:  # no usable EF.CVCA: the first chain, the chip decides
         points, chosen, note = (), chains[0], f" (EF.CVCA unusable: {e})"

@@ -8,8 +8,9 @@ optionalData ANY OPTIONAL }``. Known kinds become dataclasses:
 - :class:`ActiveAuthenticationInfo` (§9.2.4): id-AA, version, signatureAlgorithm.
 - :class:`ChipAuthenticationInfo` (§9.2.5): protocol, version, keyId.
 - :class:`ChipAuthenticationPublicKeyInfo` (§9.2.6): id-PK-*, SubjectPublicKeyInfo, keyId.
+- :class:`TerminalAuthenticationInfo` (§9.2.7, TR-03110): id-TA, version (1: EAC1), efCVCA FileID (optional).
 
-Anything else (Terminal Authentication, EF.DIR info, ...) is kept as :class:`UnknownSecurityInfo` with its
+Anything else (EF.DIR info, ...) is kept as :class:`UnknownSecurityInfo` with its
 raw bytes. Parsing then encoding gives the input back byte for byte when the input is DER (order kept).
 DG14 is ``6E`` around SecurityInfos, DG15 is ``6F`` around a SubjectPublicKeyInfo (Part 10 §4.7.14/15).
 """
@@ -27,6 +28,7 @@ __all__ = [
     "ChipAuthenticationInfo",
     "ChipAuthenticationPublicKeyInfo",
     "ActiveAuthenticationInfo",
+    "TerminalAuthenticationInfo",
     "UnknownSecurityInfo",
     "SecurityInfos",
     "parse_dg15",
@@ -37,6 +39,7 @@ __all__ = [
     "ID_CA",
     "ID_PK",
     "ID_AA",
+    "ID_TA",
     "pace_oid",
     "ca_oid",
     "ECDSA_PLAIN",
@@ -45,6 +48,7 @@ __all__ = [
 BSI_DE = "0.4.0.127.0.7"
 ID_PK = BSI_DE + ".2.2.1"  # .1 DH, .2 ECDH
 ID_CA = BSI_DE + ".2.2.3"  # .1 DH, .2 ECDH; then .1 3DES, .2 AES-128, .3 AES-192, .4 AES-256
+ID_TA = BSI_DE + ".2.2.2"  # Terminal Authentication (TR-03110)
 ID_PACE = BSI_DE + ".2.2.4"  # .1 DH-GM, .2 ECDH-GM, .3 DH-IM, .4 ECDH-IM, .6 ECDH-CAM
 ID_AA = "2.23.136.1.1.5"
 ECDSA_PLAIN = BSI_DE + ".1.1.4.1"  # .1 SHA-1, .2 SHA-224, .3 SHA-256, .4 SHA-384, .5 SHA-512
@@ -242,6 +246,33 @@ class ActiveAuthenticationInfo:
 
 
 @dataclass
+class TerminalAuthenticationInfo:
+    """The chip supports Terminal Authentication (version 1 = EAC1, TR-03110); ``ef_cvca`` the optional FileID
+    of EF.CVCA, kept as its DER SEQUENCE (``fid`` OCTET STRING (2), ``sfid`` OCTET STRING (1) OPTIONAL)."""
+
+    version: int = 1
+    ef_cvca: bytes | None = None
+    protocol: str = ID_TA
+
+    def encode(self) -> bytes:
+        return encode_tlv(0x30, _der_oid(self.protocol) + _der_int(self.version) + (self.ef_cvca or b""))
+
+    @property
+    def ef_cvca_fid(self) -> int | None:
+        """EF.CVCA's file identifier where the FileID names one, else None (the default, 011C)."""
+        if self.ef_cvca is None:
+            return None
+        try:
+            _, value, _ = read_tlv(self.ef_cvca, 0)
+            tag, fid, _ = read_tlv(value, 0)
+        except TlvError as e:
+            raise SecurityInfoError(f"TerminalAuthenticationInfo: malformed efCVCA FileID: {e}") from e
+        if tag != 0x04 or len(fid) != 2:
+            raise SecurityInfoError("TerminalAuthenticationInfo: efCVCA FileID has no 2-byte fid")
+        return int.from_bytes(fid, "big")
+
+
+@dataclass
 class UnknownSecurityInfo:
     protocol: str
     raw: bytes
@@ -256,6 +287,7 @@ SecurityInfo = (
     | ChipAuthenticationInfo
     | ChipAuthenticationPublicKeyInfo
     | ActiveAuthenticationInfo
+    | TerminalAuthenticationInfo
     | UnknownSecurityInfo
 )
 
@@ -302,6 +334,10 @@ def _parse_info(raw: bytes, value: bytes) -> SecurityInfo:
         if len(rest) != 1 or rest[0][0] != 0x06:
             raise SecurityInfoError("ActiveAuthenticationInfo without signatureAlgorithm OID")
         return ActiveAuthenticationInfo(oid_from_bytes(rest[0][1]), _int_from(req_value), oid)
+    elif oid == ID_TA and req_tag == 0x02:
+        if len(rest) > 1 or (rest and rest[0][0] != 0x30):
+            raise SecurityInfoError("TerminalAuthenticationInfo: efCVCA must be one FileID SEQUENCE")
+        return TerminalAuthenticationInfo(_int_from(req_value), rest[0][2] if rest else None, oid)
     return UnknownSecurityInfo(oid, raw)
 
 
@@ -360,6 +396,11 @@ class SecurityInfos:
     @property
     def chip_authentication_public_keys(self) -> list[ChipAuthenticationPublicKeyInfo]:
         return self.of_type(ChipAuthenticationPublicKeyInfo)
+
+    @property
+    def terminal_authentication_info(self) -> TerminalAuthenticationInfo | None:
+        found = self.of_type(TerminalAuthenticationInfo)
+        return found[0] if found else None
 
     @property
     def active_authentication_info(self) -> ActiveAuthenticationInfo | None:

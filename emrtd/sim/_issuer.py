@@ -56,6 +56,7 @@ from emrtd._secinfo import (
     ChipAuthenticationPublicKeyInfo,
     PaceInfo,
     SecurityInfos,
+    TerminalAuthenticationInfo,
     ca_oid,
     encode_dg15,
     pace_oid,
@@ -277,6 +278,8 @@ def issue_document(
         infos += [ChipAuthenticationPublicKeyInfo("0.4.0.127.0.7.2.2.1.2",
                                                   explicit_spki_of(ca_key.public_key(), chip_key_parameters)),
                   ChipAuthenticationInfo(ca_oid("ECDH", "AES", 128), 1)]
+        if eac is not None:  # Doc 9303 Part 11 §9.2.7: the chip supports TA (EAC1), its EF.CVCA at the default FID
+            infos.append(TerminalAuthenticationInfo(1))
         chip_ca_key = ec.generate_private_key(ec.BrainpoolP256R1()) if "clone_ca" in faults else ca_key
     if aa:
         if aa == "rsa":

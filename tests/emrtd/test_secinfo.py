@@ -15,7 +15,7 @@ from emrtd._secinfo import (
     PaceInfo,
     SecurityInfoError,
     SecurityInfos,
-    UnknownSecurityInfo,
+    TerminalAuthenticationInfo,
     ca_oid,
     encode_dg15,
     oid_from_bytes,
@@ -46,7 +46,7 @@ def test_bsi_dg14_round_trips(name):
     assert pk.protocol == "0.4.0.127.0.7.2.2.1.2"
     (ca,) = infos.chip_authentication_infos
     assert (ca.key_agreement, ca.cipher) == ("ECDH", "3DES")
-    assert any(isinstance(i, UnknownSecurityInfo) for i in infos.infos)  # Terminal Authentication info kept
+    assert infos.terminal_authentication_info == TerminalAuthenticationInfo(1)  # BSI's EAC1 chip: id-TA, version 1
 
 
 def test_bsi_dg15_round_trips():

@@ -15,6 +15,7 @@ from emrtd import read_document
 from emrtd._apdu import CommandApdu, ResponseApdu
 from emrtd._cvc import READ_DG3, READ_DG4
 from emrtd._ta import TerminalCredentials, TerminalCredentialsError
+from emrtd._tlv import encode_tlv
 from emrtd.sim import (
     EacPki,
     InProcessTransport,
@@ -277,3 +278,33 @@ def test_cli_issues_an_eac_passport_and_reads_dg3_with_the_terminal(tmp_path):
     assert "DG3" not in without["files"] and "not performed" in without["unreadable"]["DG3"]
     r = CliRunner().invoke(main, [*base, "--eac-key", str(out / "eac" / "is.pem")])
     assert r.exit_code != 0 and "go together" in r.output
+
+
+def test_dg14_carries_terminal_authentication_info_and_round_trips(doc):
+    from emrtd._secinfo import ID_TA, SecurityInfoError, SecurityInfos, TerminalAuthenticationInfo
+
+    tai = SecurityInfos.parse_dg14(doc.files["DG14"]).terminal_authentication_info
+    assert tai == TerminalAuthenticationInfo(1) and tai.protocol == ID_TA == "0.4.0.127.0.7.2.2.2"
+    with_fid = TerminalAuthenticationInfo(1, bytes.fromhex("30040402011C"))  # efCVCA FileID: fid 011C
+    raw = SecurityInfos([with_fid]).encode()
+    assert raw == bytes.fromhex("3115" "3013" "060804007F0007020202" "020101" "30040402011C")
+    again = SecurityInfos.parse(raw)
+    assert again.encode() == raw and again.terminal_authentication_info.ef_cvca_fid == 0x011C
+    head = bytes.fromhex("060804007F0007020202" "020101")
+    for optional in (bytes.fromhex("0500"), bytes.fromhex("3003040101"), bytes.fromhex("3000") * 2):
+        bad = encode_tlv(0x31, encode_tlv(0x30, head + optional))  # not a FileID / a 1-byte fid / two of them
+        with pytest.raises(SecurityInfoError, match="TerminalAuthenticationInfo"):
+            SecurityInfos.parse(bad).terminal_authentication_info.ef_cvca_fid  # noqa: B018
+
+
+def test_a_chip_whose_dg14_offers_no_ta_is_not_asked_and_dg3_stays_closed(doc, eac):
+    from emrtd._secinfo import SecurityInfos, TerminalAuthenticationInfo
+
+    chip = doc.chip()
+    infos = SecurityInfos.parse_dg14(chip.files["DG14"])
+    infos.infos = [i for i in infos.infos if not isinstance(i, TerminalAuthenticationInfo)]
+    chip.files["DG14"] = infos.encode_dg14()
+    res = read_document(InProcessTransport(chip), doc.access_key, terminal=eac.terminal())
+    ta = res.check("terminal_authentication")
+    assert ta.passed is None and ta.code == "ta_not_offered" and "TerminalAuthenticationInfo" in ta.reason
+    assert "DG3" not in res.files
