@@ -195,7 +195,12 @@ def perform_active_authentication(
             if not AA_HASHES.get(signature_algorithm or "", "sha256" if signature_algorithm is None else ""):
                 raise ActiveAuthError(f"unsupported AA signature algorithm {signature_algorithm}",
                                       "aa_algorithm_unsupported")
-        elif alg != "rsa":
+        elif alg == "rsa":
+            try:
+                _rsa_numbers(spki)
+            except ActiveAuthError as e:
+                raise ActiveAuthError(str(e), "aa_key_malformed") from e
+        else:
             raise ActiveAuthError(f"unsupported AA key algorithm {alg}", "aa_key_unsupported")
     except ActiveAuthError as e:
         return AaResult(None, name, f"the DG15 public key cannot be used, AA not verified: {e}", code=e.code)

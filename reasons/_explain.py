@@ -84,6 +84,7 @@ _KEY_CODES_VI = {
     "ec_curve_unsupported": "đường cong EC không được hỗ trợ",
     "aa_algorithm_unsupported": "thuật toán chữ ký AA không được hỗ trợ",
     "aa_key_unsupported": "loại khóa AA không được hỗ trợ",
+    "aa_key_malformed": "khóa AA sai cấu trúc",
 }
 
 

@@ -310,6 +310,10 @@ def test_active_authentication_with_an_unusable_dg15_key_is_not_verified_and_sen
     named = explicit_spki_of(key.public_key(), "explicit")
     res = perform_active_authentication(_NoChannel(), encode_dg15(named), signature_algorithm="1.2.3.4")
     assert res.succeeded is None and res.code == "aa_algorithm_unsupported"
+    # an RSA key whose modulus does not decode: not verified either, and nothing sent
+    junk = bytes.fromhex("3014" "300D06092A864886F70D0101010500" "0303000102")  # rsaEncryption, BIT STRING 0102
+    res = perform_active_authentication(_NoChannel(), encode_dg15(junk))
+    assert res.succeeded is None and res.code == "aa_key_malformed" and res.algorithm == "RSA-ISO9796-2"
 
 
 def test_real_csca_certificates_with_explicit_parameters_all_map_to_a_named_curve():
