@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Records", "image_media_type"]
 
+#: event fields added after the first release (nullable columns; a body without them fingerprints as before)
+_LATER_EVENT_FIELDS = ("trust_store_version", "terminal_authentication", "eac_code", "dg3_error", "fingerprint_source")
+
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
           (b"\x00\x00\x00\x0cjP  ", "image/jp2"), (b"\xffO\xffQ", "image/jp2"))
 
@@ -279,14 +282,14 @@ class Records:
             row = {"id": new_id("evt"), "device_id": device.id, "occurred_at": body.occurred_at.isoformat(),
                    "received_at": now_iso(), "kind": body.kind, "outcome": body.outcome,
                    "reason_codes": dumps([r.value for r in body.reason_codes]), "duration_ms": body.duration_ms,
-                   "trust_store_version": body.trust_store_version}
+                   **{k: getattr(body, k) for k in _LATER_EVENT_FIELDS}}
             db.table("events").insert(row)
             self.ctx.metrics.ingested.labels("event").inc()
             return 201, {**row, "reason_codes": json.loads(row["reason_codes"])}
 
-        # a body without trust_store_version fingerprints as it did before the field existed (retries across
-        # an upgrade replay, never "key reused")
-        unset = {"trust_store_version"} if body.trust_store_version is None else None
+        # a body without the later fields fingerprints as it did before they existed (retries across an upgrade
+        # replay, never "key reused")
+        unset = {k for k in _LATER_EVENT_FIELDS if getattr(body, k) is None} or None
         result = run_idempotent(self.store, device.actor, key, ["event", body.model_dump(mode="json", exclude=unset)],
                                 create, EventPublic)
         if result.replayed:

@@ -529,8 +529,15 @@ class EventCreate(Strict):
     outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
     reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
     duration_ms: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=3_600_000)] | None = None
-    trust_store_version: Integer | None = Field(default=None, ge=0, le=2**62, description=(
+    trust_store_version: Annotated[int, Field(strict=True, ge=0, le=2**62), BeforeValidator(_integral)] | None = Field(
+        default=None, description=(
         "The version of the back office's trust store that decided the transaction (gates)"))
+    # EAC (gates): Terminal Authentication, why the chip's fingers (DG3) were not obtained, the fingerprint path
+    terminal_authentication: Literal["passed", "failed", "not_performed"] | None = None
+    eac_code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = Field(
+        default=None, description="Terminal Authentication's named cause, e.g. no_terminal_chain_for_cvca")
+    dg3_error: Text(300) | None = None
+    fingerprint_source: Literal["chip", "backoffice"] | None = None
 
 
 class EventPublic(BaseModel):
@@ -543,6 +550,10 @@ class EventPublic(BaseModel):
     reason_codes: list[str]
     duration_ms: float | None
     trust_store_version: int | None = None
+    terminal_authentication: str | None = None
+    eac_code: str | None = None
+    dg3_error: str | None = None
+    fingerprint_source: str | None = None
 
 
 # -- enrolments -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 from devicelink import BackofficeUnavailable
 from gate._workflow import ChipOutcome, FingerOutcome, Presentation
 
-__all__ = ["FingerEngine", "FingerStep", "NO_TERMINAL_CHAIN", "chip_fingers"]
+__all__ = ["FingerEngine", "FingerStep", "NO_TERMINAL_CHAIN", "chip_fingers", "eac_event"]
 
 log = logging.getLogger("smartborder.gate")
 
@@ -42,6 +42,19 @@ def chip_fingers(res) -> dict[str, Any]:
         out["dg3_error"] = f"DG3 not served: {res.unreadable['DG3'][:200]}"
     elif "DG3" in res.sod_data_groups:
         out["dg3_error"] = "DG3 listed in the SOD but not read"
+    return out
+
+
+def eac_event(ev) -> dict[str, Any]:
+    """The transaction event's EAC fields (no personal data): ``terminal_authentication`` (passed, failed,
+    not_performed) with ``eac_code`` (emrtd.TaResult.code, e.g. ``no_terminal_chain_for_cvca``), ``dg3_error``
+    (why the chip's fingers were not obtained) and ``fingerprint_source`` (chip, backoffice); absent where none
+    applies (a document without EAC on a gate without credentials)."""
+    out: dict[str, Any] = {}
+    if ev.ta_code or ev.ta_passed is not None:
+        out["terminal_authentication"] = {True: "passed", False: "failed"}.get(ev.ta_passed, "not_performed")
+    out |= {k: v for k, v in (("eac_code", ev.ta_code), ("dg3_error", (ev.dg3_error or "")[:300]),
+                              ("fingerprint_source", ev.finger_source)) if v}
     return out
 
 

@@ -139,6 +139,7 @@ class Evidence:
     finger_source: str | None = None  # "chip": DG3 (EAC) on the device; "backoffice": the 1:1 there
     dg3_error: str | None = None  # why the chip's fingers (DG3, EAC) were not obtained: TA, access, SOD hash
     ta_passed: bool | None = None  # Terminal Authentication: None not performed
+    ta_code: str = ""  # emrtd.TaResult.code: why not performed (no_terminal_chain_for_cvca...) or chip_refused
     # the watchlist
     watchlist_checked: bool | None = None
     watchlist_error: str | None = None  # why the check could not be made (an incomplete copy, an unusable name)

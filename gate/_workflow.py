@@ -199,8 +199,7 @@ class ChipOutcome:
     dg1_mrz: Any = None  # the chip's DG1 MRZ (emrtd.Mrz); trusted only where DG1 verified against the SOD
     dg2_image: bytes | None = None  # chip photo (JPEG / JPEG 2000), memory only
     dg2_error: str | None = None  # why there is no chip photo
-    #: EAC (gate._finger.chip_fingers): DG3's 19794-4 records, SOD-verified (memory only), else why not (dg3_error)
-    dg3_records: tuple[bytes, ...] = ()
+    dg3_records: tuple[bytes, ...] = ()  # EAC (gate._finger): DG3's SOD-verified records, memory only
     dg3_error: str | None = None
     ta_passed: bool | None = None  # Terminal Authentication: None not performed, ``ta_code`` names why
     ta_code: str = ""
@@ -490,7 +489,7 @@ class GateWorkflow:
         decision = decide(ev, self.policy)
         timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
         duration_ms = (self.clock() - started).total_seconds() * 1000
-        outbox = [("event", self._event(started, decision, duration_ms))]
+        outbox = [("event", self._event(started, decision, duration_ms, ev))]
         if decision.outcome is Outcome.REFER:
             outbox.append(("exception", self._exception(tx, started, decision, presentation, chip, face, finger,
                                                         matches)))
@@ -508,13 +507,14 @@ class GateWorkflow:
         return TransactionResult(tx, decision, tuple(str(s) for s in states), timings, tuple(ids),
                                  presentation.source if presentation else None)
 
-    def _event(self, started: dt.datetime, decision: Decision, duration_ms: float) -> dict[str, Any]:
+    def _event(self, started: dt.datetime, decision: Decision, duration_ms: float, ev) -> dict[str, Any]:
         """The transaction event (back-office ``POST /api/v1/events``): no personal data at all."""
+        from gate._finger import eac_event  # TA, DG3, the fingerprint path (gate._finger imports this module)
         return {
             "occurred_at": started.isoformat(), "kind": "transaction",
             "outcome": "admitted" if decision.outcome is Outcome.OPEN else "referred",
             "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
-        } | _trust_version(self.steps.chip)
+        } | _trust_version(self.steps.chip) | eac_event(ev)
 
     def _exception(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
                    chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
@@ -597,8 +597,8 @@ def _with_chip(ev: Evidence, chip: ChipOutcome | None, why: str | None) -> Evide
                    pa_failures=chip.pa_failures, csca_chain=chip.csca_chain, dsc_revocation=chip.dsc_revocation,
                    crl_stale=chip.crl_stale, data_groups=chip.data_groups, aa_offered=chip.aa_offered, aa_passed=chip.aa_passed,
                    ca_offered=chip.ca_offered, ca_passed=chip.ca_passed, aa_code=chip.aa_code, ca_code=chip.ca_code,
-                   mrz_matches_dg1=chip.mrz_matches_dg1,
-                   mrz_differences=chip.mrz_differences, dg3_error=chip.dg3_error, ta_passed=chip.ta_passed)
+                   mrz_matches_dg1=chip.mrz_matches_dg1, mrz_differences=chip.mrz_differences,
+                   dg3_error=chip.dg3_error, ta_passed=chip.ta_passed, ta_code=chip.ta_code)
 
 
 def _with_face(ev: Evidence, face: FaceOutcome | None, why: str | None) -> Evidence:

@@ -102,6 +102,23 @@ def test_events_idempotent_and_listed(world):
     assert len(events) == 1 and events[0]["device_id"] == "gate-01"
 
 
+def test_an_event_keeps_how_eac_went(world):
+    """A gate's transaction event names Terminal Authentication, its cause, why DG3 was not obtained and where the
+    fingerprint was matched (issue #22); a cause that is not a code, or an unknown source, is refused."""
+    body = {"occurred_at": "2026-11-22T08:00:00Z", "outcome": "referred", "reason_codes": ["evidence_missing"],
+            "terminal_authentication": "failed", "eac_code": "chip_refused", "fingerprint_source": "chip",
+            "dg3_error": "DG3 not served: 6982; Terminal Authentication failed: chip refused VNISGATE00001"}
+    h = world.h("gate", **{"Idempotency-Key": "evt-eac"})
+    assert world.client.post("/api/v1/events", json=body, headers=h).status_code == 201
+    [event] = world.client.get("/api/v1/events", headers=world.h("supervisor")).json()
+    assert {k: event[k] for k in body if k not in ("occurred_at", "reason_codes")} == {
+        k: v for k, v in body.items() if k not in ("occurred_at", "reason_codes")}
+    for bad in ({"eac_code": "Chip Refused"}, {"fingerprint_source": "phone"}, {"terminal_authentication": "maybe"},
+                {"dg3_error": "x" * 301}):
+        r = world.client.post("/api/v1/events", json=body | bad, headers=world.h("gate"))
+        assert r.status_code == 422, bad
+
+
 def test_metrics_and_health(world):
     _post(world, exception_body())
     text = world.client.get("/metrics", headers=world.h("admin")).text

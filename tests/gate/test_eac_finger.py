@@ -110,10 +110,21 @@ def test_a_chip_refusing_ta_refers_even_when_the_back_office_knows_no_enrolment(
     """The SOD lists DG3 (the holder's fingers are in the document) and the gate holds a chain for the chip's CVCA:
     TA refused is the fingerprint check MISSING with its reason, never the back office's not_enrolled."""
     back_office, scanner = NotEnrolled(), ImageFingerprintScanner(fvc / "101_2.tif")
-    r = serve(tmp_path, passport, scanner, eac.terminal(forged=True), client=back_office)
+    gate = lane(tmp_path, passport, scanner, eac.terminal(forged=True), client=back_office)
+    try:
+        r = gate.workflow.process()
+        [event] = [i.payload for i in gate.store.outbox.pending() if i.kind == "event"]
+    finally:
+        gate.close()
     assert not r.opened and r.decision.status("fingerprint_match") == "missing", r.decision.explain()
     assert "Terminal Authentication failed" in r.decision.explain() and "VNISGATE00001" in r.decision.explain()
     assert back_office.asked == [] and scanner.captures == 0
+    # the transaction event says how EAC went (no personal data), in the back office's schema
+    from backoffice.schemas import EventCreate
+
+    assert (event["terminal_authentication"], event["eac_code"], event["fingerprint_source"]) == (
+        "failed", "chip_refused", "chip")
+    assert "Terminal Authentication failed" in event["dg3_error"] and EventCreate.model_validate(event)
 
 
 def test_a_foreign_document_goes_to_the_back_office_with_the_reason_recorded(tmp_path, fvc, passport):
@@ -125,10 +136,14 @@ def test_a_foreign_document_goes_to_the_back_office_with_the_reason_recorded(tmp
     try:
         chip = gate.workflow.steps.chip(gate.workflow.steps.document())
         r = gate.workflow.process()
+        [event] = [i.payload for i in gate.store.outbox.pending() if i.kind == "event"]
     finally:
         gate.close()
     assert chip.ta_passed is None and chip.ta_code == "no_terminal_chain_for_cvca" and chip.pa_passed is True
     assert back_office.asked == ["C7654321"]
+    assert (event["terminal_authentication"], event["eac_code"], event["fingerprint_source"]) == (
+        "not_performed", "no_terminal_chain_for_cvca", "backoffice")
+    assert "no terminal certificate chain for the chip's CVCA VNCVCA00001" in event["dg3_error"]
     assert r.decision.status("fingerprint_match") == "not_required", r.decision.explain()
     assert "no terminal certificate chain for the chip's CVCA VNCVCA00001" in chip.dg3_error
 
