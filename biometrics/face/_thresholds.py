@@ -2,30 +2,45 @@
 
 # scores of templates with SFace parts (fused, the default engine)
 THRESHOLDS: dict[str, float] = {
-    "fmr_1e-2": 0.904871,
-    "fmr_1e-3": 0.927563,
-    "fmr_5e-4": 0.933413
+    "fmr_1e-2": 0.905495,
+    "fmr_1e-3": 0.927779,
+    "fmr_5e-4": 0.93403
 }
 
 # cosine of dlib-only templates (SFace not installed, or a version 1 or 2 template)
 THRESHOLDS_DLIB: dict[str, float] = {
-    "fmr_1e-2": 0.909937,
-    "fmr_1e-3": 0.928094,
-    "fmr_5e-4": 0.932531
+    "fmr_1e-2": 0.910228,
+    "fmr_1e-3": 0.929549,
+    "fmr_5e-4": 0.934227
 }
 
 # score fusion of dlib and SFace (``_match.fuse``) and the fusion of live frames (``_fusion``)
 FUSION: dict = {
     "weight": 0.6,
-    "impostor_stats": {"dlib": [0.83754, 0.03502], "sface": [0.10821, 0.08768]},
-    "frames": {"rule": "best_k_mean", "band": 0.0, "max_frames": 3}
+    "impostor_stats": {
+        "dlib": [
+            0.837537,
+            0.035023
+        ],
+        "sface": [
+            0.107606,
+            0.087665
+        ]
+    },
+    "frames": {
+        "rule": "mean",
+        "band": 0.0,
+        "max_frames": 4
+    }
 }
 
 CALIBRATION: dict = {
     "data": "lfw-dev",
     "models": "dlib+sface",
     "pairs": "pairs.txt: 600 genuine, 600 impostor + 1249580 cross-identity impostor pairs among its 1583 images",
-    "rule": "smallest score with FMR <= target on lfw-dev impostors; max of plain and chip protocols",
+    "rule": "fusion statistics, weight, frame rule and band fitted on all of lfw-dev; each threshold the largest of the smallest scores with FMR <= target among the impostor comparisons of all lfw-dev, of half A and of half B (under those parameters), the larger of the plain and chip protocols' (single comparisons)",
+    "simulated_frames": "4 frames a traveller: the photo and 3 perturbed copies (biometrics/face/evaluation/_frames.py): not new poses, an upper bound on what video frames add",
+    "protocols_note": "in-sample: the shipped parameters on all of lfw-dev, the data they were fitted on; quote cross_validation",
     "protocols": {
         "plain": {
             "fta": 0.001263,
@@ -36,43 +51,35 @@ CALIBRATION: dict = {
                 "0.0005": 0.01
             },
             "fmr_achieved": {
-                "0.01": 0.00999936009214673,
-                "0.001": 0.0009998560207330144,
-                "0.0005": 0.0004999280103665072
+                "0.01": 0.0095538242493081,
+                "0.001": 0.000995056711833496,
+                "0.0005": 0.00047033227215281
             },
             "genuine": 600,
             "impostor": 1250180,
-            "ms_per_template": 103.93,
-            "baseline_fnmr_ratio": {
-                "0.01": 3.0,
-                "0.001": 8.833,
-                "0.0005": 13.0
-            },
             "dlib_only": {
                 "eer": 0.010002079700523124,
                 "fnmr_at_fmr": {
                     "0.01": 0.01,
-                    "0.001": 0.045,
-                    "0.0005": 0.08333333333333333
+                    "0.001": 0.06,
+                    "0.0005": 0.088333
                 }
             },
-            "baseline_face_recognition": {
-                "fta": 0.003159,
-                "eer": 0.013389298607667164,
-                "fnmr_at_fmr": {
-                    "0.01": 0.015,
-                    "0.001": 0.08833333333333333,
-                    "0.0005": 0.13
-                },
-                "ms_per_template": 101.77,
-                "at_tolerance_0.6": {
-                    "fmr": 0.005003279527748004,
-                    "fnmr": 0.02666666666666667
-                }
+            "frame_fusion_at_fmr_5e-4": {
+                "fnmr": 0.01,
+                "fnmr_ci95": [0.00367842, 0.021638],
+                "non_matches": 6,
+                "fmr": 0.00047033227215281,
+                "fmr_ci95": [0.000433088, 0.000509922],
+                "false_matches": 588,
+                "rule": "mean",
+                "band": 0.0,
+                "mean_frames_genuine": 1.0,
+                "mean_frames_impostor": 1.0
             }
         },
         "chip": {
-            "fta": 0.001264,
+            "fta": 0.001263,
             "eer": 0.005005639187956934,
             "fnmr_at_fmr": {
                 "0.01": 0.005,
@@ -80,38 +87,402 @@ CALIBRATION: dict = {
                 "0.0005": 0.01
             },
             "fmr_achieved": {
-                "0.01": 0.00999936009214673,
-                "0.001": 0.0009998560207330144,
-                "0.0005": 0.0004999280103665072
+                "0.01": 0.009433841526820138,
+                "0.001": 0.0009782591306851814,
+                "0.0005": 0.0004583339999040138
             },
             "genuine": 600,
             "impostor": 1250180,
-            "ms_per_template": 118.67,
-            "baseline_fnmr_ratio": {
-                "0.01": 4.333,
-                "0.001": 9.5,
-                "0.0005": 13.667
-            },
             "dlib_only": {
                 "eer": 0.010002079700523124,
                 "fnmr_at_fmr": {
                     "0.01": 0.01,
-                    "0.001": 0.05,
-                    "0.0005": 0.07166666666666667
+                    "0.001": 0.056667,
+                    "0.0005": 0.09
                 }
             },
-            "baseline_face_recognition": {
-                "fta": 0.004741,
-                "eer": 0.016656134849914947,
-                "fnmr_at_fmr": {
-                    "0.01": 0.021666666666666667,
-                    "0.001": 0.095,
-                    "0.0005": 0.13666666666666666
+            "frame_fusion_at_fmr_5e-4": {
+                "fnmr": 0.01,
+                "fnmr_ci95": [0.00367842, 0.021638],
+                "non_matches": 6,
+                "fmr": 0.0004583339999040138,
+                "fmr_ci95": [0.000421577, 0.000497436],
+                "false_matches": 573,
+                "rule": "mean",
+                "band": 0.0,
+                "mean_frames_genuine": 1.0,
+                "mean_frames_impostor": 1.0
+            }
+        }
+    },
+    "cross_validation": {
+        "protocol": "identity-disjoint halves of the pairs.txt identities (seeded, balanced by genuine pairs); impostor pairs across halves unused; fit on one half, report on the other",
+        "seed": 2301,
+        "halves": {
+            "A": {
+                "fitted_on": "half A",
+                "reported_on": "half B",
+                "fitted": {
+                    "weight": 0.6,
+                    "impostor_stats": {
+                        "dlib": [0.835774757264522, 0.03591991809146879],
+                        "sface": [0.10717656932084944, 0.08763256658341854]
+                    },
+                    "thresholds": {
+                        "fmr_1e-2": 0.905006,
+                        "fmr_1e-3": 0.928387,
+                        "fmr_5e-4": 0.934723
+                    },
+                    "frames": {
+                        "rule": "quality_mean",
+                        "band": 0.0,
+                        "max_frames": 4
+                    },
+                    "genuine": 300,
+                    "impostor": 306018,
+                    "identities": 422
                 },
-                "ms_per_template": 141.02,
-                "at_tolerance_0.6": {
-                    "fmr": 0.005008078836647523,
-                    "fnmr": 0.035
+                "report": {
+                    "genuine": 300,
+                    "impostor": 317746,
+                    "identities": 422,
+                    "plain": {
+                        "fta": 0.0,
+                        "eer": 0.003323650546872869,
+                        "at_fitted_threshold": {
+                            "0.01": {
+                                "fnmr": 0.0,
+                                "fnmr_ci95": [0.0, 0.012221],
+                                "non_matches": 0,
+                                "fmr": 0.010672046225601582,
+                                "fmr_ci95": [0.0103177, 0.0110354],
+                                "false_matches": 3391
+                            },
+                            "0.001": {
+                                "fnmr": 0.006666666666666667,
+                                "fnmr_ci95": [0.000808386, 0.0238735],
+                                "non_matches": 2,
+                                "fmr": 0.0009472975269554927,
+                                "fmr_ci95": [0.000843335, 0.00106053],
+                                "false_matches": 301
+                            },
+                            "0.0005": {
+                                "fnmr": 0.006666666666666667,
+                                "fnmr_ci95": [0.000808386, 0.0238735],
+                                "non_matches": 2,
+                                "fmr": 0.00040913182227313643,
+                                "fmr_ci95": [0.00034184, 0.000485792],
+                                "false_matches": 130
+                            }
+                        },
+                        "own_det_fnmr_at_fmr": {
+                            "0.01": 0.0,
+                            "0.001": 0.006666666666666667,
+                            "0.0005": 0.006666666666666667
+                        },
+                        "dlib_only": {
+                            "eer": 0.010038615749686857,
+                            "fnmr_at_fitted_threshold": {
+                                "0.01": 0.01,
+                                "0.001": 0.073333,
+                                "0.0005": 0.1
+                            }
+                        },
+                        "frame_fusion_at_fmr_5e-4": {
+                            "fnmr": 0.006666666666666667,
+                            "fnmr_ci95": [0.000808386, 0.0238735],
+                            "non_matches": 2,
+                            "fmr": 0.00040913182227313643,
+                            "fmr_ci95": [0.00034184, 0.000485792],
+                            "false_matches": 130,
+                            "rule": "quality_mean",
+                            "band": 0.0,
+                            "mean_frames_genuine": 1.0,
+                            "mean_frames_impostor": 1.0
+                        },
+                        "frame_rules_at_fmr_5e-4": {
+                            "best_k_mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000431162
+                            },
+                            "mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000352483
+                            },
+                            "quality_mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000352483
+                            },
+                            "template_mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000434309
+                            },
+                            "max": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000645169
+                            }
+                        }
+                    },
+                    "chip": {
+                        "fta": 0.0,
+                        "eer": 0.003323650546872869,
+                        "at_fitted_threshold": {
+                            "0.01": {
+                                "fnmr": 0.0,
+                                "fnmr_ci95": [0.0, 0.012221],
+                                "non_matches": 0,
+                                "fmr": 0.010373065278555828,
+                                "fmr_ci95": [0.0100237, 0.0107314],
+                                "false_matches": 3296
+                            },
+                            "0.001": {
+                                "fnmr": 0.006666666666666667,
+                                "fnmr_ci95": [0.000808386, 0.0238735],
+                                "non_matches": 2,
+                                "fmr": 0.0009221201840463767,
+                                "fmr_ci95": [0.000819588, 0.00103392],
+                                "false_matches": 293
+                            },
+                            "0.0005": {
+                                "fnmr": 0.006666666666666667,
+                                "fnmr_ci95": [0.000808386, 0.0238735],
+                                "non_matches": 2,
+                                "fmr": 0.0004154261580004154,
+                                "fmr_ci95": [0.000347595, 0.000492623],
+                                "false_matches": 132
+                            }
+                        },
+                        "own_det_fnmr_at_fmr": {
+                            "0.01": 0.0,
+                            "0.001": 0.006666666666666667,
+                            "0.0005": 0.006666666666666667
+                        },
+                        "dlib_only": {
+                            "eer": 0.010038615749686857,
+                            "fnmr_at_fitted_threshold": {
+                                "0.01": 0.01,
+                                "0.001": 0.063333,
+                                "0.0005": 0.103333
+                            }
+                        },
+                        "frame_fusion_at_fmr_5e-4": {
+                            "fnmr": 0.006666666666666667,
+                            "fnmr_ci95": [0.000808386, 0.0238735],
+                            "non_matches": 2,
+                            "fmr": 0.0004154261580004154,
+                            "fmr_ci95": [0.000347595, 0.000492623],
+                            "false_matches": 132,
+                            "rule": "quality_mean",
+                            "band": 0.0,
+                            "mean_frames_genuine": 1.0,
+                            "mean_frames_impostor": 1.0
+                        },
+                        "frame_rules_at_fmr_5e-4": {
+                            "best_k_mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000424868
+                            },
+                            "mean": {
+                                "fnmr": 0.01,
+                                "fmr": 0.000361924
+                            },
+                            "quality_mean": {
+                                "fnmr": 0.01,
+                                "fmr": 0.000365071
+                            },
+                            "template_mean": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000437456
+                            },
+                            "max": {
+                                "fnmr": 0.006667,
+                                "fmr": 0.000638875
+                            }
+                        }
+                    }
+                }
+            },
+            "B": {
+                "fitted_on": "half B",
+                "reported_on": "half A",
+                "fitted": {
+                    "weight": 0.6,
+                    "impostor_stats": {
+                        "dlib": [0.8391923920740707, 0.03420245015159676],
+                        "sface": [0.10750727148434616, 0.08745337614339557]
+                    },
+                    "thresholds": {
+                        "fmr_1e-2": 0.905539,
+                        "fmr_1e-3": 0.926906,
+                        "fmr_5e-4": 0.932378
+                    },
+                    "frames": {
+                        "rule": "mean",
+                        "band": 0.0,
+                        "max_frames": 4
+                    },
+                    "genuine": 300,
+                    "impostor": 317746,
+                    "identities": 422
+                },
+                "report": {
+                    "genuine": 300,
+                    "impostor": 306018,
+                    "identities": 422,
+                    "plain": {
+                        "fta": 0.002551,
+                        "eer": 0.009993170336385441,
+                        "at_fitted_threshold": {
+                            "0.01": {
+                                "fnmr": 0.01,
+                                "fnmr_ci95": [0.00206701, 0.0289445],
+                                "non_matches": 3,
+                                "fmr": 0.009385068852159024,
+                                "fmr_ci95": [0.00904647, 0.00973301],
+                                "false_matches": 2872
+                            },
+                            "0.001": {
+                                "fnmr": 0.013333333333333334,
+                                "fnmr_ci95": [0.00364451, 0.0337849],
+                                "non_matches": 4,
+                                "fmr": 0.0010914390656758754,
+                                "fmr_ci95": [0.000977568, 0.00121492],
+                                "false_matches": 334
+                            },
+                            "0.0005": {
+                                "fnmr": 0.013333333333333334,
+                                "fnmr_ci95": [0.00364451, 0.0337849],
+                                "non_matches": 4,
+                                "fmr": 0.0005914684757105792,
+                                "fmr_ci95": [0.000508457, 0.000684161],
+                                "false_matches": 181
+                            }
+                        },
+                        "own_det_fnmr_at_fmr": {
+                            "0.01": 0.01,
+                            "0.001": 0.013333333333333334,
+                            "0.0005": 0.013333333333333334
+                        },
+                        "dlib_only": {
+                            "eer": 0.009993170336385441,
+                            "fnmr_at_fitted_threshold": {
+                                "0.01": 0.01,
+                                "0.001": 0.026667,
+                                "0.0005": 0.06
+                            }
+                        },
+                        "frame_fusion_at_fmr_5e-4": {
+                            "fnmr": 0.013333333333333334,
+                            "fnmr_ci95": [0.00364451, 0.0337849],
+                            "non_matches": 4,
+                            "fmr": 0.0005914684757105792,
+                            "fmr_ci95": [0.000508457, 0.000684161],
+                            "false_matches": 181,
+                            "rule": "mean",
+                            "band": 0.0,
+                            "mean_frames_genuine": 1.0,
+                            "mean_frames_impostor": 1.0
+                        },
+                        "frame_rules_at_fmr_5e-4": {
+                            "best_k_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000689502
+                            },
+                            "mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000591468
+                            },
+                            "quality_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000584933
+                            },
+                            "template_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000682966
+                            },
+                            "max": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000859427
+                            }
+                        }
+                    },
+                    "chip": {
+                        "fta": 0.002551,
+                        "eer": 0.009993170336385441,
+                        "at_fitted_threshold": {
+                            "0.01": {
+                                "fnmr": 0.01,
+                                "fnmr_ci95": [0.00206701, 0.0289445],
+                                "non_matches": 3,
+                                "fmr": 0.00928703540314622,
+                                "fmr_ci95": [0.0089502, 0.00963321],
+                                "false_matches": 2842
+                            },
+                            "0.001": {
+                                "fnmr": 0.013333333333333334,
+                                "fnmr_ci95": [0.00364451, 0.0337849],
+                                "non_matches": 4,
+                                "fmr": 0.0010947068473096354,
+                                "fmr_ci95": [0.00098066, 0.00121836],
+                                "false_matches": 335
+                            },
+                            "0.0005": {
+                                "fnmr": 0.013333333333333334,
+                                "fnmr_ci95": [0.00364451, 0.0337849],
+                                "non_matches": 4,
+                                "fmr": 0.0005685940042742584,
+                                "fmr_ci95": [0.000487265, 0.00065961],
+                                "false_matches": 174
+                            }
+                        },
+                        "own_det_fnmr_at_fmr": {
+                            "0.01": 0.01,
+                            "0.001": 0.013333333333333334,
+                            "0.0005": 0.013333333333333334
+                        },
+                        "dlib_only": {
+                            "eer": 0.009993170336385441,
+                            "fnmr_at_fitted_threshold": {
+                                "0.01": 0.01,
+                                "0.001": 0.03,
+                                "0.0005": 0.056667
+                            }
+                        },
+                        "frame_fusion_at_fmr_5e-4": {
+                            "fnmr": 0.013333333333333334,
+                            "fnmr_ci95": [0.00364451, 0.0337849],
+                            "non_matches": 4,
+                            "fmr": 0.0005685940042742584,
+                            "fmr_ci95": [0.000487265, 0.00065961],
+                            "false_matches": 174,
+                            "rule": "mean",
+                            "band": 0.0,
+                            "mean_frames_genuine": 1.0,
+                            "mean_frames_impostor": 1.0
+                        },
+                        "frame_rules_at_fmr_5e-4": {
+                            "best_k_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000673163
+                            },
+                            "mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000542452
+                            },
+                            "quality_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.00054572
+                            },
+                            "template_mean": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000666627
+                            },
+                            "max": {
+                                "fnmr": 0.013333,
+                                "fmr": 0.000843088
+                            }
+                        }
+                    }
                 }
             }
         }
