@@ -28,7 +28,10 @@ live frame and 3 simulated next frames (``biometrics.face.evaluation._frames.sim
 small shifts, exposure, noise, blur, JPEG; not new poses) fed one by one to
 :class:`biometrics.face.FrameFusion` with the calibrated frame rule and near-threshold band, for the
 genuine reference and for the next person's (an impostor); it reports the time to a decision, the
-frames taken and the decisions.
+frames taken and the decisions ("undecided": no usable frame among them, e.g. an LFW photo refused as
+several faces: the accumulator fails closed). Measured 2026-12-07 (20 people, calibrated rule "mean",
+band 0, on a loaded 2-core machine): median 100 ms to a decision, 17/20 matched, 17/20 impostors
+refused, 3 + 3 undecided, peak RSS 537 MB.
 """
 
 from __future__ import annotations
