@@ -30,8 +30,8 @@ are those that follow it in the same stream (the face matched is the face that d
 The passive thresholds are the PAD module's (:data:`biometrics.face.PASSIVE_THRESHOLDS`); the gate uses
 its decision bands, never its own. Capture stops as soon as the decision is certain: ``match_frames``
 good frames and a passive verdict (``live`` / ``attack`` after ``passive_frames``, else at
-``passive_max_frames``). A fused score within :data:`MATCH_DOUBT_MARGIN` of the threshold asks for up to
-``extra_frames`` more good frames, fused with the first.
+``passive_max_frames``). A fused score the engine calls near its threshold (``biometrics.face.near_threshold``,
+its band calibrated by cross-validation) asks for ``extra_frames`` more good frames, fused with the first.
 """
 
 from __future__ import annotations
@@ -60,9 +60,10 @@ LIVENESS_POLICIES = ("passive+challenge-on-doubt", "challenge-all", "active", "o
 #: what the transaction record says was run
 LIVENESS_PATHS = ("passive", "passive+challenge", "challenge", "off")
 PASSIVE_DECISIONS = ("live", "doubt", "attack", "unknown")
-#: a fused face score this close to its threshold is not certain: more good frames are captured and fused.
-#: 0.03 is the distance between the fmr_1e-2 and fmr_5e-4 thresholds of ``biometrics.face.THRESHOLDS``
-#: (0.905 / 0.933 on the fused scale): a score inside it is one another frame can move across the threshold.
+#: for an engine without its own calibrated near-threshold rule (``FaceEngine.near``; the default engine has
+#: ``biometrics.face.near_threshold``, whose band is calibrated by cross-validation): a fused face score this
+#: close to its threshold is not certain and more good frames are captured and fused. 0.03 is the distance
+#: between the fmr_1e-2 and fmr_5e-4 thresholds (0.905 / 0.933 on the fused scale).
 MATCH_DOUBT_MARGIN = 0.03
 
 
@@ -116,6 +117,9 @@ class FaceEngine:
     match: Callable[[Any, Sequence[Any]], Any] | None = None
     passive: Callable[[], Any] | None = None
     passive_thresholds: dict[str, float] = field(default_factory=dict)  # the PAD module's bands (for the record)
+    #: ``near(score, threshold)``: the fused score is too close to decide on (the face module's calibrated band,
+    #: ``biometrics.face.near_threshold``); None: within :data:`MATCH_DOUBT_MARGIN`
+    near: Callable[[float, float], bool] | None = None
 
     @classmethod
     def default(cls, *, threshold: str = "fmr_5e-4", active_liveness: bool = False,
@@ -157,7 +161,8 @@ class FaceEngine:
         session = face.LivenessSession if active_liveness else None  # random blink + turn, secure RNG
         passive = face.PassiveLivenessSession if passive_liveness else None
         return cls(quality, verify, session=session, reference=reference, probe=probe, match=match,
-                   passive=passive, passive_thresholds=dict(face.PASSIVE_THRESHOLDS) if passive else {})
+                   passive=passive, passive_thresholds=dict(face.PASSIVE_THRESHOLDS) if passive else {},
+                   near=getattr(face, "near_threshold", None))
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -219,7 +224,9 @@ class FaceStep:
     liveness: str | None = None
     passive_frames: int = 6  # frames fed to passive PAD before its verdict is taken (live / attack)
     passive_max_frames: int = 12  # a verdict still "unknown" is taken here (then: the challenge)
-    extra_frames: int = 3  # more good frames when the fused score is within ``certain_margin`` of its threshold
+    #: more good frames when the fused score is near its threshold: 3 + 1 = the 4 frames the face module's frame
+    #: fusion is calibrated for (``FUSION["frames"]["max_frames"]``)
+    extra_frames: int = 1
     certain_margin: float = MATCH_DOUBT_MARGIN
 
     def __post_init__(self) -> None:
@@ -448,7 +455,11 @@ class FaceStep:
             score, threshold = float(result.score), float(result.threshold)
         except (TypeError, ValueError, AttributeError):
             return False
-        return self.extra_frames > 0 and math.isfinite(score) and abs(score - threshold) < self.certain_margin
+        if self.extra_frames <= 0 or not (math.isfinite(score) and math.isfinite(threshold)):
+            return False
+        if self.engine.near is not None:
+            return bool(self.engine.near(score, threshold))
+        return abs(score - threshold) < self.certain_margin
 
     def _more(self, cap: FaceCapture) -> tuple[list[Any], int]:
         """Up to ``extra_frames`` more good frames from the same stream, their templates (a frame whose

@@ -191,10 +191,31 @@ def chip_photo() -> ChipOutcome:
 def test_capture_stops_when_certain_and_takes_more_frames_near_the_threshold(scores, fused, frames):
     t = Templates(scores)
     cam = Cam()
-    step = FaceStep(cam, t.engine(), liveness="off")
+    step = FaceStep(cam, t.engine(), liveness="off", extra_frames=3)
     cap = step.capture(threading.Event())
     assert isinstance(cap, FaceCapture) and cam.served == 3
     out = step.finish(chip_photo(), cap)
     assert t.fused == fused and cam.served == frames
     assert out.acquired and out.score == scores[max(fused)] and out.extra_frames == frames - 3
     assert out.frames_captured == 3 and out.liveness_path == "off"
+
+
+@pytest.mark.parametrize(("band", "fused"), [(0.0, [3]), (0.05, [3, 4])])
+def test_the_engine_s_calibrated_band_decides_what_is_near(band, fused):
+    """The default engine's rule is biometrics.face.near_threshold (band calibrated by cross-validation; 0 today:
+    more frames changed no genuine decision); the step's own margin applies only to an engine without one."""
+    t = Templates({3: 0.91, 4: 0.95})
+    engine = t.engine()
+    engine.near = lambda score, threshold: abs(score - threshold) < band
+    step = FaceStep(Cam(), engine, liveness="off")
+    out = step.finish(chip_photo(), step.capture(threading.Event()))
+    assert t.fused == fused and out.extra_frames == len(fused) - 1
+
+
+def test_the_default_engine_takes_the_face_module_s_rules():
+    from biometrics import face
+    from gate import FaceEngine
+
+    engine = FaceEngine.default(passive_liveness=True, active_liveness=True)
+    assert engine.near is face.near_threshold and engine.passive is face.PassiveLivenessSession
+    assert engine.passive_thresholds == face.PASSIVE_THRESHOLDS and engine.session is face.LivenessSession
