@@ -529,7 +529,7 @@ class EventCreate(Strict):
     outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
     reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
     duration_ms: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=3_600_000)] | None = None
-    trust_store_version: Annotated[int, Field(strict=True, ge=0, le=2**62), BeforeValidator(_integral)] | None = Field(
+    trust_store_version: Annotated[int, Field(strict=True, ge=0, le=2**53 - 1), BeforeValidator(_integral)] | None = Field(
         default=None, description=(
         "The version of the back office's trust store that decided the transaction (gates)"))
     # EAC (gates): Terminal Authentication, why the chip's fingers (DG3) were not obtained, the fingerprint path
