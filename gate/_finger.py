@@ -32,7 +32,9 @@ def chip_fingers(res) -> dict[str, Any]:
     ta = res.check("terminal_authentication")
     out: dict[str, Any] = {"ta_passed": ta.passed if ta is not None else None, "ta_code": ta.code if ta else ""}
     if "DG3" in res.files:
-        if res.data_group_verified("DG3") is not True:
+        if ta is None or ta.passed is not True:  # a chip serving DG3 without TA: never used
+            out["dg3_error"] = "DG3 served without a successful Terminal Authentication: not used"
+        elif res.data_group_verified("DG3") is not True:
             out["dg3_error"] = "DG3 read but not verified against the SOD"
         elif "DG3" in res.parse_errors or not res.finger_records:
             out["dg3_error"] = f"DG3 unreadable: {res.parse_errors.get('DG3', 'no finger record')[:120]}"

@@ -280,6 +280,24 @@ def test_an_unusable_dg3_or_capture_leaves_the_fingerprint_missing_by_name():
     assert out.score is None and out.error == "fingerprint capture failed: OSError"
 
 
+@pytest.mark.parametrize("kind", ["forged", "none"])
+def test_dg3_served_without_a_successful_ta_is_never_used(eac, passport, kind):
+    """A chip that serves DG3 though TA failed (or was not performed): the records are not matched against."""
+    from emrtd import read_document
+    from emrtd.sim import InProcessTransport, trust_for_issued_document
+    from gate._finger import chip_fingers
+
+    chip = passport.chip()
+    chip._readable = lambda name: True  # a chip that does not enforce EAC
+    terminal = eac.terminal(forged=True) if kind == "forged" else None
+    res = read_document(InProcessTransport(chip), passport.access_key, trust=trust_for_issued_document(passport),
+                        terminal=terminal)
+    assert "DG3" in res.files and res.data_group_verified("DG3") is True
+    out = chip_fingers(res)
+    assert "dg3_records" not in out and out["dg3_error"].startswith("DG3 served without a successful Terminal")
+    assert out["ta_code"] == ("chip_refused" if kind == "forged" else "no_terminal_credentials")
+
+
 def test_only_the_dg3_view_of_the_scanned_finger_is_compared():
     """The best score over several DG3 views raises the false match rate by their number: the live finger is
     compared with the view of its own position only; a DG3 without it leaves the check missing, named."""
