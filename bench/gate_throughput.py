@@ -262,7 +262,12 @@ def main(argv: list[str] | None = None) -> dict:
     pki = IssuerPki.make("VN")
     travellers = _people(args.travellers, frontal=True)
     lanes = {mode: _lane(mode, pki, travellers, args) for mode in (args.mode or MODES)}
+    first = next(iter(lanes))
     result = {
+        # the first lane's figures at the top level too, in the shape flow's scenario reads (var/bench/...json)
+        "lane": first, **{k: lanes[first][k] for k in ("travellers", "opened", "modelled_transaction_s",
+                                                       "travellers_per_minute", "frames_per_traveller",
+                                                       "software_ms", "steps_ms", "challenged_share")},
         "lanes": lanes,
         "model": {"physical_s": PHYSICAL_S, "camera_fps": FPS, "apdu_latency_ms": LATENCY_MS, "bit_rate": 424_000,
                   "overlap": "max(chip compute + wire, capture compute + frames / fps) + after the join"},
