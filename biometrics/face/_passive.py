@@ -16,9 +16,11 @@ while the chip is read. Each frame goes through the face mesh (tracking mode); t
   traveller standing at the reader rarely does: they are usually unmeasured (None) here and then do
   not count.
 
-``score`` is the product of the measured cues' scores (each 0-1, 0.5 at its own threshold, as in
-``LivenessSession.passive_score``): independent evidence multiplies, so several borderline cues
-together reject. The decision bands are :data:`PASSIVE_THRESHOLDS`:
+``score`` is the texture model's probability times the scores of the measured geometric cues (each 0-1,
+0.5 at its own threshold, as in ``LivenessSession.passive_score``): independent evidence multiplies, so
+several borderline cues together reject. The moire peak is one of the texture model's features; on its
+own it counts only when the model is absent, and a failing moire cue (peak > 4) keeps the verdict from
+"live" (reason ``moire``). The decision bands are :data:`PASSIVE_THRESHOLDS`:
 
 * ``attack``: score < ``attack_below``; ``live``: score >= ``live_at_or_above``; ``doubt`` between them
   (the gate's policy then runs the active challenge);
@@ -54,15 +56,17 @@ __all__ = [
     "PassiveLivenessError",
     "PassiveLivenessSession",
     "assess_passive_liveness",
+    "verdict",
 ]
 
 DECISIONS = ("live", "doubt", "attack", "unknown")
 #: frames with a face needed before any decision other than "unknown" (0.33 s at 15 fps)
 MIN_FACE_FRAMES = 5
-#: decision bands on ``score`` (see the module doc). Provisional: the existing cues only (moire, and
-#: parallax/foreshortening when the head moves); replaced by the values the PAD evaluation calibrates
-#: on identity-disjoint halves (``biometrics.face.evaluation._pad_eval --calibrate``).
-PASSIVE_THRESHOLDS = {"attack_below": 0.2, "live_at_or_above": 0.5}
+#: decision bands on ``score`` (see the module doc), calibrated with the shipped texture model on identity
+#: half A of lfw-dev (out-of-fold scores; ``python -m biometrics.face.evaluation._pad_passive train --half A``):
+#: ``live_at_or_above`` one logit above the highest simulated attack's score, ``attack_below`` the 1st
+#: percentile of bona fide scores. The figures they give are reported on half B (docs/ARCHITECTURE.md).
+PASSIVE_THRESHOLDS = {"attack_below": 0.074361, "live_at_or_above": 0.991559}
 #: cues that can tell a print from a face; a "live" decision needs at least one of them measured
 LIVE_EVIDENCE = ("texture", "parallax", "foreshortening")
 CUE_EVERY = 3  # moire (and texture) on every third frame with a face: ~1/3 of their cost, 5 samples a second
@@ -116,6 +120,36 @@ def decide(score: float | None, thresholds: dict[str, float] | None = None) -> s
     return "live" if score >= th["live_at_or_above"] else "doubt"
 
 
+def verdict(cues: dict[str, float | None], n_frames: int, n_face_frames: int, *, multiple_faces: bool = False,
+            thresholds: dict[str, float] | None = None, min_face_frames: int = MIN_FACE_FRAMES) -> PassiveLiveness:
+    """The verdict from the cue values (the one rule the session and the evaluation both use)."""
+    scores = cue_scores(cues)
+    # the texture model already has the moire peak among its features: moire counts on its own only
+    # without the model, and otherwise as a veto (a failing moire cue keeps the verdict from "live")
+    fused = [v for k, v in scores.items() if k != "moire" or "texture" not in scores]
+    score = round(float(np.prod(fused)), 6) if fused else None
+    n, nf = n_frames, n_face_frames
+    if multiple_faces:
+        return PassiveLiveness(score, "unknown", ("multiple_faces",), cues, n, nf)
+    if nf == 0:
+        return PassiveLiveness(None, "unknown", ("no_face",), cues, n, nf)
+    if nf < min_face_frames:
+        return PassiveLiveness(score, "unknown", ("too_few_frames",), cues, n, nf)
+    if score is None:
+        return PassiveLiveness(None, "unknown", ("no_cue_measured",), cues, n, nf)
+    decision = decide(score, thresholds)
+    reasons: tuple[str, ...] = ()
+    if decision != "live":
+        failing = tuple(k for k, v in scores.items() if v < 0.5)
+        reasons = failing or ("combined",)
+    elif not any(k in scores for k in LIVE_EVIDENCE):
+        # moire alone sees screens, not prints: without a cue that sees prints, never "live"
+        decision, reasons = "doubt", ("print_cue_unmeasured",)
+    elif scores.get("moire", 1.0) < 0.5:
+        decision, reasons = "doubt", ("moire",)
+    return PassiveLiveness(score, decision, reasons, cues, n, nf)
+
+
 class PassiveLivenessSession:
     """Feed frames as they arrive (``feed(frame, t)`` returns the verdict so far); ``result()`` at the end.
 
@@ -167,34 +201,15 @@ class PassiveLivenessSession:
     def cues(self) -> dict[str, float | None]:
         fs = float(np.median(self._foreshortening)) if len(self._foreshortening) >= 2 else None
         return {
-            "texture": round(float(np.median(self._texture_scores)), 4) if self._texture_scores else None,
+            "texture": round(float(np.median(self._texture_scores)), 6) if self._texture_scores else None,
             "moire": round(float(np.median(self._moire)), 4) if self._moire else None,
             "parallax": None if self._parallax is None else round(self._parallax, 4),
             "foreshortening": None if fs is None else round(fs, 4),
         }
 
     def result(self) -> PassiveLiveness:
-        cues = self.cues()
-        scores = cue_scores(cues)
-        score = round(float(np.prod(list(scores.values()))), 4) if scores else None
-        n, nf = self.n_frames, self.n_face_frames
-        if self._multiple:
-            return PassiveLiveness(score, "unknown", ("multiple_faces",), cues, n, nf)
-        if nf == 0:
-            return PassiveLiveness(None, "unknown", ("no_face",), cues, n, nf)
-        if nf < self.min_face_frames:
-            return PassiveLiveness(score, "unknown", ("too_few_frames",), cues, n, nf)
-        if score is None:
-            return PassiveLiveness(None, "unknown", ("no_cue_measured",), cues, n, nf)
-        decision = decide(score, self.thresholds)
-        reasons: tuple[str, ...] = ()
-        if decision != "live":
-            failing = tuple(k for k, v in scores.items() if v < 0.5)
-            reasons = failing or ("combined",)
-        elif not any(k in scores for k in LIVE_EVIDENCE):
-            # moire alone sees screens, not prints: without a cue that sees prints, never "live"
-            decision, reasons = "doubt", ("print_cue_unmeasured",)
-        return PassiveLiveness(score, decision, reasons, cues, n, nf)
+        return verdict(self.cues(), self.n_frames, self.n_face_frames, multiple_faces=self._multiple,
+                       thresholds=self.thresholds, min_face_frames=self.min_face_frames)
 
     def close(self) -> None:
         if self._own_mesher:
@@ -210,9 +225,10 @@ class PassiveLivenessSession:
     def _observe(self, rgb: np.ndarray, face: FaceMeshResult) -> None:
         self.n_face_frames += 1
         if self.n_face_frames % CUE_EVERY == 1:
-            self._moire.append(moire_peak(rgb, face))
+            moire = moire_peak(rgb, face)
+            self._moire.append(moire)
             if self._texture is not None:
-                self._texture_scores.append(float(self._texture.score(rgb, face)))
+                self._texture_scores.append(float(self._texture.score(rgb, face, moire)))
         yaw, ied = face.pose.yaw, face.inter_eye_distance
         pts = face.landmarks[PARALLAX_POINTS, :2]
         eyes = (face.landmarks[468, :2] + face.landmarks[473, :2]) / 2
@@ -234,9 +250,12 @@ class PassiveLivenessSession:
             self._foreshortening.append(aspect / float(np.median(self._aspect0)) / expected)
 
 
-def _default_texture() -> object | None:
-    """The shipped texture model, or None while it is not part of the system."""
-    return None
+def _default_texture() -> object:
+    """The shipped texture model (raises :class:`~biometrics.face._pad_texture.TextureModelError` when its
+    file is missing or altered: no silent fallback)."""
+    from biometrics.face._pad_texture import load_texture_model
+
+    return load_texture_model()
 
 
 def assess_passive_liveness(frames: Sequence[np.ndarray], *, t: Sequence[float] | None = None,

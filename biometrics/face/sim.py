@@ -19,6 +19,14 @@ Everything in this module is *simulated* from single real still photos:
   rotation: every frame is a homography of the print), or bent around a vertical cylinder.
 * **replay attack**: a bona fide sequence re-displayed on a screen and re-captured: display gamma
   and colour-gamut compression, a sub-pixel grid moire, black bezel, hand-held screen pose.
+
+For the passive PAD (``biometrics.face._passive``) the materials are drawn from wider ranges so that a
+texture model cannot learn one fixed rendering: :func:`print_photo` (contrast, black level, paper tint,
+blur, grain, an optional halftone screen and a glossy highlight), :func:`screen_profile` /
+:func:`screen_frame` (display gamma, gamut, white point, backlight, moire depth/period/angle, RGB
+sub-pixel stripes, a reflection), and :func:`camera_profile`: the *same* camera model (white balance,
+exposure, gamma, blur, noise, JPEG) applied to bona fide and attack frames alike. None of it is a
+measured printer, screen or camera: these are plausible effects, not real presentation attack instruments.
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ from scipy.spatial import Delaunay
 
 from biometrics.face._mesh import FaceMeshResult
 
-__all__ = ["FRAME_SIZE", "FaceRenderer", "camera_noise", "moire_pattern", "prepare_still", "print_attack_frame", "printed", "room_background", "replay_frame", "warp_points"]
+__all__ = ["FRAME_SIZE", "CameraProfile", "FaceRenderer", "camera_noise", "camera_profile", "moire_pattern",
+           "prepare_still", "print_attack_frame", "print_photo", "printed", "room_background", "replay_frame",
+           "screen_frame", "screen_profile", "warp_points"]
 
 FRAME_SIZE = (640, 480)  # (width, height), the kiosk preview
 
@@ -251,6 +261,113 @@ def replay_frame(frame: np.ndarray, background: np.ndarray, *, moire_period: flo
     screen = cv2.copyMakeBorder(screen, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(12, 12, 14))
     sh, sw = screen.shape[:2]
     hmat = _plane_homography(FRAME_SIZE, (sw, sh), jitter[0], jitter[1], jitter[2], 1.0, (0.0, 0.0))
+    mask = cv2.warpPerspective(np.full((sh, sw), 255, np.uint8), hmat, FRAME_SIZE)
+    out = cv2.warpPerspective(screen, hmat, FRAME_SIZE, flags=cv2.INTER_LINEAR)
+    return np.where(mask[..., None] > 127, out, background)
+
+
+class CameraProfile:
+    """One capture chain: white balance, exposure, gamma, optical blur, sensor noise, JPEG quality (or none)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.wb = rng.uniform(0.92, 1.08, size=3).astype(np.float32)
+        self.gain = float(rng.uniform(0.85, 1.15))
+        self.gamma = float(rng.uniform(0.9, 1.1))
+        self.blur = float(rng.uniform(0.0, 0.9))
+        self.sigma = float(rng.uniform(1.0, 3.5))
+        self.jpeg = int(rng.integers(70, 96)) if rng.random() < 0.5 else 0
+
+    def __call__(self, frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        levels = np.arange(256, dtype=np.float32)[:, None] / 255.0
+        lut = np.clip(levels ** self.gamma * self.wb * self.gain * 255.0, 0, 255).astype(np.uint8)  # (256, 3)
+        out = cv2.merge([cv2.LUT(np.ascontiguousarray(frame[..., c]), lut[:, c]) for c in range(3)])
+        if self.blur > 0.3:
+            out = cv2.GaussianBlur(out, (0, 0), self.blur)
+        noise = np.empty(out.shape, np.float32)
+        cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
+        cv2.randn(noise, 0.0, self.sigma)
+        out = cv2.add(out.astype(np.float32), noise)
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        if self.jpeg:
+            ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])
+            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else out
+        return out
+
+
+def camera_profile(rng: np.random.Generator) -> CameraProfile:
+    return CameraProfile(rng)
+
+
+def _glare(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A soft elliptical highlight (a lamp's reflection on gloss paper or glass), additive, 0-1 scale."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
+    sx, sy = rng.uniform(0.08, 0.3) * w, rng.uniform(0.05, 0.25) * h
+    return (strength * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2)))[..., None]
+
+
+def print_photo(still: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The still as a print, drawn from wide ranges: contrast, black level, paper tint, blur, grain, an
+    optional halftone screen (laser/inkjet) and glossy highlight, and a white margin."""
+    x = still.astype(np.float32) / 255.0
+    contrast, black = rng.uniform(0.65, 0.92), rng.uniform(0.03, 0.14)
+    x = black + contrast * x
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + rng.uniform(0.75, 1.0) * (x - grey)  # ink gamut
+    x *= np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.86, 0.97)], np.float32)  # paper tint
+    if rng.random() < 0.5:  # halftone screen: a fine dot grid at a screen angle
+        h, w = x.shape[:2]
+        period, a = rng.uniform(2.0, 4.0), math.radians(rng.uniform(15, 75))
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        u, v = xx * math.cos(a) + yy * math.sin(a), -xx * math.sin(a) + yy * math.cos(a)
+        dots = np.cos(2 * math.pi * u / period) * np.cos(2 * math.pi * v / period)
+        x *= (1.0 + rng.uniform(0.03, 0.1) * dots)[..., None]
+    x += rng.normal(0, rng.uniform(0.005, 0.02), x.shape[:2]).astype(np.float32)[..., None]  # paper grain
+    if rng.random() < 0.4:
+        x += _glare(x.shape[:2], rng, rng.uniform(0.15, 0.45))
+    p = np.clip(x * 255.0, 0, 255).astype(np.uint8)
+    p = cv2.GaussianBlur(p, (0, 0), rng.uniform(0.5, 1.4))
+    m = max(4, still.shape[0] // 25)
+    paper = tuple(int(v) for v in rng.uniform(225, 250, size=3))
+    return cv2.copyMakeBorder(p, m, m, m, m, cv2.BORDER_CONSTANT, value=paper)
+
+
+def screen_profile(rng: np.random.Generator, shape: tuple[int, int]) -> dict:
+    """One display held to the camera: gamma, gamut, white point, backlight, moire, sub-pixel stripes, glare."""
+    period, angle = rng.uniform(2.2, 6.0), rng.uniform(0, 45)
+    return {
+        "gamma": rng.uniform(1.05, 1.5), "gamut": rng.uniform(0.7, 0.92),
+        "white": np.array([rng.uniform(0.9, 1.0), rng.uniform(0.95, 1.0), rng.uniform(1.0, 1.1)], np.float32),
+        "level": rng.uniform(0.8, 1.0), "black": rng.uniform(0.01, 0.06),
+        "pattern": moire_pattern(shape, period, angle, depth=rng.uniform(0.03, 0.12)),
+        "stripes": rng.uniform(0.0, 0.08), "pitch": int(rng.integers(3, 6)),
+        "glare": _glare(shape, rng, rng.uniform(0.1, 0.35)) if rng.random() < 0.5 else None,
+        "pose": rng.uniform(-6, 6, size=3),
+    }
+
+
+def screen_frame(image: np.ndarray, background: np.ndarray, profile: dict, i: int = 0) -> np.ndarray:
+    """``image`` (a still or a bona fide frame) shown on the display of ``profile`` and held in front of
+    ``background`` (hand-held: a small pose wobble with frame index ``i``)."""
+    x = image.astype(np.float32) / 255.0
+    x = x ** profile["gamma"]
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + profile["gamut"] * (x - grey)
+    x = x * profile["white"] * profile["level"] * profile["pattern"] + profile["black"]
+    if profile["stripes"] > 0:  # R, G, B sub-pixel columns of the panel, seen just above the sensor's pitch
+        col = np.arange(x.shape[1]) % profile["pitch"]
+        x = x * (1.0 - profile["stripes"] * (col[None, :, None] != np.arange(3)[None, None, :] % profile["pitch"]))
+    if profile["glare"] is not None:
+        x = x + profile["glare"]
+    screen = np.clip(x * 255.0, 0, 255).astype(np.uint8)
+    h = screen.shape[0]
+    bezel = max(6, h // 30)
+    screen = cv2.copyMakeBorder(screen, bezel, bezel, bezel, bezel, cv2.BORDER_CONSTANT, value=(12, 12, 14))
+    sh, sw = screen.shape[:2]
+    pose = profile["pose"]
+    hmat = _plane_homography(FRAME_SIZE, (sw, sh), pose[0] + math.sin(i / 11), pose[1] + math.cos(i / 13), pose[2],
+                             1.0, (0.0, 0.0))
     mask = cv2.warpPerspective(np.full((sh, sw), 255, np.uint8), hmat, FRAME_SIZE)
     out = cv2.warpPerspective(screen, hmat, FRAME_SIZE, flags=cv2.INTER_LINEAR)
     return np.where(mask[..., None] > 127, out, background)

@@ -7,7 +7,8 @@ may import this package (an import-linter contract in pyproject.toml).
   biometrics.face.evaluation._calibration --lfw DIR`` rewrites ``biometrics/face/_thresholds.py``,
   the module the runtime reads.
 - Presentation attack detection in ISO/IEC 30107-3 terms (``_pad_eval``), on sequences simulated
-  from stills by :mod:`biometrics.face.sim`: ``python -m biometrics.face.evaluation._pad_eval``.
+  from stills by :mod:`biometrics.face.sim`: ``python -m biometrics.face.evaluation._pad_eval``; the passive
+  verdict's texture model, thresholds and figures: ``python -m biometrics.face.evaluation._pad_passive``.
 """
 
 from ._calibration import calibrate, write_thresholds

@@ -37,6 +37,11 @@ enough to fake a head turn narrows the face: the foreshortening cue); a *bent* p
 surface and is the weakest point; a replayed clip of the right actions is stopped only by the
 moire cue, whose strength on real screens and cameras is unmeasured here.
 
+The *passive* verdict the gate uses before (or instead of) the challenge - texture model, moire and
+the geometric cues, without instructions - is trained, calibrated and evaluated by
+:mod:`biometrics.face.evaluation._pad_passive` (print, screen and replay presentations of a traveller
+standing at the reader, identity-disjoint halves).
+
 Not covered at all: masks, real screens and printers, deep-fake or puppet (animated) attacks,
 real-time injection of a rendered face - an attacker able to render *this* simulation's bona fide
 video on demand defeats the active part by construction. Passive cues were tuned on these

@@ -86,3 +86,91 @@ def test_bad_timestamps_are_a_named_error(standing):
         assess_passive_liveness(standing[:2], t=[0.0, float("nan")])
     with pytest.raises(PassiveLivenessError, match="not a number"):
         assess_passive_liveness(standing[:1], t=["soon"])
+
+
+# ---------------------------------------------------------------- the shipped texture model and the bands
+@pytest.fixture(scope="module")
+def renderer(still):
+    with FaceMesher() as m:
+        return FaceRenderer(still, m.process(still)[0])
+
+
+@pytest.mark.parametrize("kind", ["print", "screen", "replay"])
+def test_simulated_attacks_are_not_live(still, renderer, kind):
+    from biometrics.face.evaluation._pad_passive import presentation_frames
+
+    for seed in (11, 12):
+        frames = presentation_frames(kind, still, renderer, np.random.default_rng(seed))
+        res = assess_passive_liveness(frames, t=[i / 15 for i in range(len(frames))])
+        assert res.decision != "live", (kind, seed, res)
+        assert res.reasons, res
+        if res.decision == "attack":
+            assert res.score < PASSIVE_THRESHOLDS["attack_below"]
+
+
+def test_simulated_bona_fide_scores_far_above_attacks_and_is_never_an_attack(still, renderer):
+    """This still is not from lfw-dev (the model's training faces): its renders score 0.5-0.98, in the live
+    band or the doubt band (the challenge then decides), never as an attack, and far above its attack renders."""
+    from biometrics.face.evaluation._pad_passive import presentation_frames
+
+    bona, attacks = [], []
+    for seed in (11, 12, 13):
+        for kind in ("bona_fide", "print", "replay"):
+            res = assess_passive_liveness(presentation_frames(kind, still, renderer, np.random.default_rng(seed)))
+            (bona if kind == "bona_fide" else attacks).append(res)
+    assert all(r.decision in ("live", "doubt") and r.cues["texture"] is not None for r in bona), bona
+    assert min(r.score for r in bona) > 100 * max(r.score for r in attacks)
+
+
+def test_scores_in_the_live_band_are_live_and_below_it_doubt_or_attack():
+    from biometrics.face._passive import verdict
+
+    live = PASSIVE_THRESHOLDS["live_at_or_above"]
+    cues = {"texture": live, "moire": 3.1, "parallax": None, "foreshortening": None}
+    assert verdict(cues, 15, 15).decision == "live"
+    assert verdict({**cues, "texture": live * 0.99}, 15, 15).decision == "doubt"
+    assert verdict({**cues, "texture": PASSIVE_THRESHOLDS["attack_below"] / 2}, 15, 15).decision == "attack"
+    # a screen's moire keeps a live-looking texture out of the live band; a flat print's geometry too
+    assert verdict({**cues, "moire": 9.0}, 15, 15).reasons == ("moire",)
+    assert verdict({**cues, "parallax": 0.02}, 15, 15).decision != "live"
+    # no texture: moire alone never says live
+    assert verdict({**cues, "texture": None, "moire": 2.0}, 15, 15).decision == "doubt"
+
+
+def test_feed_decides_only_after_enough_face_frames(standing):
+    from biometrics.face import MIN_FACE_FRAMES
+
+    with PassiveLivenessSession() as s:
+        decisions = [s.feed(f, i / 15).decision for i, f in enumerate(standing)]
+    assert set(decisions[:MIN_FACE_FRAMES - 1]) == {"unknown"}
+    assert decisions[-1] != "unknown"
+
+
+def test_texture_model_file_is_in_the_manifest_and_its_sha256_checked(monkeypatch):
+    import models
+    from biometrics.face import _pad_texture
+
+    spec = models.manifest()[_pad_texture.MODEL_NAME]
+    path = models.model_path(_pad_texture.MODEL_NAME)
+    assert models.sha256_file(path) == spec.sha256 and spec.licence and spec.module == "models"
+    # an altered file is refused by name, not used
+    monkeypatch.setattr(models, "_verified", {})
+    monkeypatch.setattr(models, "sha256_file", lambda p: "0" * 64)
+    monkeypatch.setattr(_pad_texture, "_model", None)
+    with pytest.raises(_pad_texture.TextureModelError, match="sha256"):
+        _pad_texture.load_texture_model()
+    with pytest.raises(_pad_texture.TextureModelError):
+        PassiveLivenessSession()
+
+
+def test_a_corrupt_or_foreign_model_file_is_a_named_error(tmp_path):
+    from biometrics.face._pad_texture import N_FEATURES, TextureModel, TextureModelError
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(TextureModelError):
+        TextureModel.load(bad)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, mean=np.zeros(3), scale=np.ones(3), weights=np.zeros(3), bias=np.zeros(1))
+    with pytest.raises(TextureModelError, match=str(N_FEATURES)):
+        TextureModel.load(wrong)
