@@ -239,7 +239,10 @@ def _oof_scores(data: dict, half: str, folds: int = 4) -> list[tuple[str, float]
     fold = {r["identity"]: int(hashlib.sha256(r["identity"].encode()).digest()[1]) % folds for r in rows}
     out = []
     for k in range(folds):
-        model = fit_logistic(*_xy(data, [r for r in rows if fold[r["identity"]] != k]))
+        fit_rows = [r for r in rows if fold[r["identity"]] != k and r["count"]]
+        if not fit_rows or not any(fold[r["identity"]] == k for r in rows):
+            continue  # too few identities for this fold
+        model = fit_logistic(*_xy(data, fit_rows))
         for r in rows:
             if fold[r["identity"]] == k:
                 # bands at 0: every decidable presentation is "live" unless a veto (moire) keeps it out
@@ -254,6 +257,9 @@ def calibrate(data: dict, half: str) -> dict[str, float]:
     scores = _oof_scores(data, half)
     attack = [s for k, s in scores if k != "bona_fide"]
     bona = [s for k, s in scores if k == "bona_fide"]
+    if not attack or not bona:
+        raise ValueError(f"half {half}: too few decided presentations to calibrate ({len(bona)} bona fide, "
+                         f"{len(attack)} attacks); render more identities")
     logit = lambda p: math.log(max(p, 1e-9) / max(1 - p, 1e-9))  # noqa: E731
     live = 1 / (1 + math.exp(-(logit(max(attack)) + LOGIT_MARGIN)))
     attack_below = min(float(np.percentile(bona, 1)), live)
