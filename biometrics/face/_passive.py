@@ -9,8 +9,9 @@ No instruction is shown and nothing is asked of the traveller: the frames are th
 while the chip is read. Each frame goes through the face mesh (tracking mode); the cues are
 
 * ``texture``: the probability-like output (higher = live) of the texture/frequency model
-  (:mod:`biometrics.face._pad_texture`; absent until its model file is built), median over the frames
-  it ran on (every third frame with a face);
+  (:mod:`biometrics.face._pad_texture`, model ``face_pad_texture``: a missing or altered file raises
+  ``TextureModelError`` when the session starts), median over the frames it ran on (every third frame
+  with a face, so a first decision after 7 face frames, ~0.5 s at 15 fps);
 * ``moire``, ``parallax``, ``foreshortening``: the cues of :mod:`biometrics.face._liveness`, measured the
   same way. ``parallax`` and ``foreshortening`` need the head to move by >= 8 degrees of yaw, which a
   traveller standing at the reader rarely does: they are usually unmeasured (None) here and then do
@@ -26,6 +27,9 @@ own it counts only when the model is absent, and a failing moire cue (peak > 4) 
   (the gate's policy then runs the active challenge);
 * ``unknown``: not enough evidence - fewer than :data:`MIN_FACE_FRAMES` frames with one face, no
   measured cue, or a second person in view. Fail closed: the policy treats it as doubt at best.
+
+Cost (``bench/pad.py``, one core): ``feed`` 7-9 ms median, 13-16 ms p95 on the frames that run the model.
+Evaluated in ISO/IEC 30107-3 terms on simulated attacks only: ``biometrics.face.evaluation._pad_passive``.
 
 Bad input (not an RGB/grey uint8 image, timestamps not finite or going back, a timestamp count not
 matching the frames) raises :class:`PassiveLivenessError`, never a verdict.
