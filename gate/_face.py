@@ -162,13 +162,16 @@ class FaceStep:
             if (stop.is_set() or cap.seen > 1 or _decision(cap.passive) == "attack"
                     or (len(cap.frames) >= self.min_good_frames and cap.liveness_passed is not False)):
                 break
+            # the worst verdict carries over (fail closed): after a doubt / unknown passive verdict or a
+            # failed challenge, a later passive "live" never suffices again in this transaction
+            must_challenge = _decision(cap.passive) in ("doubt", "unknown", "error") or cap.liveness_passed is False
             cap.cancel()
             if self.display is not None:
                 self.display("retry")
-            cap = replace(self._capture_once(stop), attempts=attempt)
+            cap = replace(self._capture_once(stop, must_challenge=must_challenge), attempts=attempt)
         return cap
 
-    def _capture_once(self, stop: threading.Event) -> FaceCapture:
+    def _capture_once(self, stop: threading.Event, must_challenge: bool = False) -> FaceCapture:
         policy = self.policy
         stream = iter(self.camera.frames())
         cap = FaceCapture(stream=stream)
@@ -208,7 +211,7 @@ class FaceStep:
         elif decision == "attack":  # positive evidence of an attack: referred at once, no challenge (module doc)
             cap.liveness_path, cap.liveness_passed = "passive", False
             cap.liveness_reason = "passive_attack: " + (",".join(getattr(verdict, "reasons", ()) or ()) or "score")
-        elif decision == "live" and policy == "passive+challenge-on-doubt":
+        elif decision == "live" and policy == "passive+challenge-on-doubt" and not must_challenge:
             cap.liveness_path, cap.liveness_passed = "passive", True
         else:  # doubt, unknown, no passive verdict, or a lane that challenges everyone
             cap.liveness_path = "passive+challenge" if verdict is not None else "challenge"

@@ -54,18 +54,28 @@ class Script:
     score: float = 0.9
     sessions: list = field(default_factory=list)
     passive_frames: int = 0
+    #: per attempt (PAD session / challenge session), the last one repeated; None: ``passive`` /
+    #: ``challenge_passes`` on every attempt
+    passive_sequence: list | None = None
+    challenge_sequence: list | None = None
+    pad_sessions: int = 0
 
     def engine(self) -> FaceEngine:
         script = self
 
         class Passive:
+            def __init__(self):
+                seq = script.passive_sequence
+                self.verdict = script.passive if seq is None else seq[min(script.pad_sessions, len(seq) - 1)]
+                script.pad_sessions += 1
+
             def feed(self, frame, t):
                 script.passive_frames += 1
-                if script.passive == "raise":
+                if self.verdict == "raise":
                     raise RuntimeError("PAD model failed")
-                score = {"live": 0.93, "doubt": 0.35, "attack": 0.05, "unknown": None}[script.passive]
-                return SimpleNamespace(score=score, decision=script.passive,
-                                       reasons=() if script.passive == "live" else ("moire",))
+                score = {"live": 0.93, "doubt": 0.35, "attack": 0.05, "unknown": None}[self.verdict]
+                return SimpleNamespace(score=score, decision=self.verdict,
+                                       reasons=() if self.verdict == "live" else ("moire",))
 
             def close(self):
                 pass
@@ -73,14 +83,17 @@ class Script:
         class Challenge:
             def __init__(self):
                 self.n = 0
+                seq = script.challenge_sequence
+                self.passes = (script.challenge_passes if seq is None
+                               else seq[min(len(script.sessions), len(seq) - 1)])
                 script.sessions.append(self)
 
             def feed(self, frame, t):
                 self.n += 1
                 done = self.n >= 4
                 return SimpleNamespace(instruction_key=None if done else "blink", done=done,
-                                       passed=done and script.challenge_passes,
-                                       reason=None if script.challenge_passes else "timeout: blink")
+                                       passed=done and self.passes,
+                                       reason=None if self.passes else "timeout: blink")
 
         return FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(self.score), session=Challenge,
                           passive=Passive if self.passive is not None else None,
@@ -244,3 +257,26 @@ def test_settings_keep_the_earlier_values_and_refuse_unknown_ones(tmp_path):
         config(gate_liveness="passive-only")
     with pytest.raises(GateConfigError, match="liveness must be one of"):
         build_gate(GateConfig(trust_path=tmp_path, env="dev", liveness="sometimes"), None)
+
+
+@pytest.mark.parametrize("first", ["doubt", "unknown"])
+@pytest.mark.parametrize("second_challenge", [False, True])
+def test_after_a_doubt_and_a_failed_challenge_a_passive_live_retry_still_needs_the_challenge(
+        pki, first, second_challenge):
+    """Review of #23: the worst verdict carries across attempts. Attempt 1: doubt, the challenge fails;
+    attempt 2: the PAD says live -> the challenge is still required (never a passive-only open)."""
+    script = Script(passive_sequence=[first, "live"], challenge_sequence=[False, second_challenge])
+    r, gate = serve(pki, script, "passive+challenge-on-doubt")
+    assert script.pad_sessions == 2  # there was a second attempt, and its PAD said live
+    assert len(script.sessions) == 2  # ... and it was challenged all the same
+    assert r.opened is second_challenge, r.decision.explain()
+    if not second_challenge:
+        assert [str(x) for x in r.decision.reasons] == ["liveness_failed"]
+    assert liveness_record(r)["liveness_path"] == "passive+challenge"
+
+
+def test_an_attack_on_the_retry_refers_even_after_a_passed_challenge_elsewhere(pki):
+    script = Script(passive_sequence=["doubt", "attack"], challenge_sequence=[False, True])
+    r, _ = serve(pki, script, "passive+challenge-on-doubt")
+    assert not r.opened and [str(x) for x in r.decision.reasons] == ["liveness_failed"]
+    assert len(script.sessions) == 1  # the attack on attempt 2 is not challenged
