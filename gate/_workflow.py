@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -359,19 +359,23 @@ class GateWorkflow:
         if not (callable(getattr(face, "capture", None)) and callable(getattr(face, "finish", None))):
             return None
         stop = threading.Event()
+        # the capture's own timings, merged into the transaction's only after a join (a capture that outlives
+        # its stop grace must never write into the dict the record is being serialised from)
+        own: dict[str, float] = {}
 
         def run() -> Any:
             t0 = time.perf_counter()
             try:
                 return face.capture(stop)
             finally:
-                timings["face_capture"] = round((time.perf_counter() - t0) * 1000, 2)
+                own["face_capture"] = round((time.perf_counter() - t0) * 1000, 2)
 
-        return _Capture(self._capture.submit(run), stop, time.perf_counter())
+        return _Capture(self._capture.submit(run), stop, time.perf_counter(), own)
 
-    def _stop_capture(self, capture: _Capture) -> None:
+    def _stop_capture(self, capture: _Capture, timings: dict[str, float] | None = None) -> None:
         """Tell the capture to stop (the chip failed, or the transaction ends) and wait for it; one that does
-        not stop (a camera blocked in a read) keeps its thread, and the next traveller gets a fresh one."""
+        not stop (a camera blocked in a read) keeps its thread, and the next traveller gets a fresh one (its
+        timings are then not merged: that thread may still be running)."""
         capture.stop.set()
         try:
             captured = capture.future.result(timeout=self.capture_stop_grace_s)
@@ -381,7 +385,9 @@ class GateWorkflow:
             self._capture = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-capture")
             return
         except Exception:  # noqa: BLE001 - its failure decides nothing now: the evidence is already missing
+            capture.merge_into(timings)
             return
+        capture.merge_into(timings)
         if hasattr(captured, "cancel"):
             captured.cancel()  # the templates queued for its frames are not needed
 
@@ -394,16 +400,19 @@ class GateWorkflow:
             captured = capture.future.result(timeout=remaining)
         except cf.TimeoutError as e:
             states.append(GateState.FACE)
-            self._stop_capture(capture)
+            self._stop_capture(capture, timings)
             raise TimeoutError(GateState.FACE.value) from e
         except StepError as e:
             states.append(GateState.FACE)
+            capture.merge_into(timings)
             return None, str(e)[:300]
         except Exception as e:  # noqa: BLE001 - a camera or engine fault refers the traveller
             states.append(GateState.FACE)
+            capture.merge_into(timings)
             raise _Fault(GateState.FACE.value, type(e).__name__) from e
         finally:
             timings["face_wait"] = round((time.perf_counter() - t0) * 1000, 2)  # after the chip was read
+        capture.merge_into(timings)
         return self._gather(GateState.FACE, lambda: self.steps.face.finish(chip, captured), timings, states)
 
     def process(self) -> TransactionResult:
@@ -452,7 +461,7 @@ class GateWorkflow:
             log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
         finally:
             if capture is not None:  # the chip failed (or gave no photo): the capture is stopped, never left running
-                self._stop_capture(capture)
+                self._stop_capture(capture, timings)
         if presentation is not None:
             # the watchlist hears what the document shows and, where the chip says otherwise, what the chip says
             # (a printed MRZ altered in a field no check digit covers must not hide a listed document)
@@ -555,6 +564,12 @@ class _Capture:
     future: cf.Future
     stop: threading.Event
     started: float
+    timings: dict[str, float] = field(default_factory=dict)  # written by the capture thread only
+
+    def merge_into(self, timings: dict[str, float] | None) -> None:
+        """Call only once the future is done (joined): the capture thread has then stopped writing."""
+        if timings is not None and self.future.done():
+            timings.update(self.timings)
 
 
 def _liveness_note(face: FaceOutcome | None) -> str:

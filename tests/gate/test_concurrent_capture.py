@@ -5,6 +5,7 @@ the capture, a camera failure refers with its reason, and nothing leaks threads.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -219,3 +220,31 @@ def test_the_default_engine_takes_the_face_module_s_rules():
     engine = FaceEngine.default(passive_liveness=True, active_liveness=True)
     assert engine.near is face.near_threshold and engine.passive is face.PassiveLivenessSession
     assert engine.passive_thresholds == face.PASSIVE_THRESHOLDS and engine.session is face.LivenessSession
+
+
+def test_a_capture_that_outlives_its_stop_grace_never_writes_into_the_transaction_s_timings(pki):
+    """Review of #23: a capture thread still running after its stop grace wrote ``face_capture`` into the
+    transaction's timings while the record was serialised ("dictionary changed size during iteration").
+    Its timings are merged only after a join: the late thread leaves the transaction's dict alone."""
+
+    class Stuck(Cam):
+        def frames(self):
+            yield np.full((120, 100, 3), 200, np.uint8)
+            time.sleep(1.0)  # the camera hangs past the face time-out and the stop grace
+            while True:
+                yield np.full((120, 100, 3), 200, np.uint8)
+
+    gate, _ = lane(pki, Script(passive="live"), camera=Stuck())
+    gate.workflow.timeouts = StepTimeouts(chip=20, face=0.3)
+    gate.workflow.capture_stop_grace_s = 0.05
+    try:
+        r = gate.workflow.process()
+        before = dict(r.timings_ms)
+        assert gone(capture_threads, within=3.0)  # the late capture thread has now finished
+        (stored,) = gate.store.db.execute("SELECT timings FROM gate_transactions").fetchall()
+    finally:
+        gate.close()
+    assert [str(x) for x in r.decision.reasons] == ["timeout"]
+    assert "face_capture" not in r.timings_ms  # never joined: its timing is not the transaction's
+    assert r.timings_ms == before
+    assert json.loads(stored[0]) == before  # the record was written whole
