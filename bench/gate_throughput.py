@@ -7,8 +7,9 @@ PA, AA, CA), a rendered traveller in front of the camera who follows the lane di
 (``kiosk.sim.TravellerCamera``), the face engine, passive PAD and the challenge as the lane's
 ``[gate] liveness`` says, the local watchlist, the decision and the atomic write of the record.
 
-Three lanes, the same travellers: ``passive+challenge-on-doubt`` (the default: passive PAD on everyone,
-the blink + turn challenge on doubt), ``challenge-all`` (passive PAD and the challenge for everyone) and
+Three lanes, the same travellers: ``passive+challenge-on-doubt`` (an explicit lane choice: passive PAD on
+everyone, the blink + turn challenge on doubt), ``challenge-all`` (the default: passive PAD and the challenge for
+everyone) and
 ``off`` (no liveness). For each:
 
 - ``challenged_share``: travellers who had to do the challenge; ``passive_decisions``;

@@ -13,8 +13,9 @@ The liveness policy (``FaceStep.liveness``, the lane's ``[gate] liveness``):
                                 ``doubt`` / ``unknown`` (or no passive engine) -> the active challenge (blink +
                                 turn) must pass (path ``passive+challenge``, or ``challenge``); ``attack`` ->
                                 refer at once, no challenge (path ``passive``).
-``challenge-all``               passive PAD on every traveller, and the challenge for everyone (an ``attack``
-                                still refers at once).
+``challenge-all``               (the default) passive PAD on every traveller, and the challenge for everyone
+                                (an ``attack`` still refers at once). ``passive+challenge-on-doubt`` is an
+                                explicit lane choice (the PAD model is evaluated on simulated attacks only).
 ``active``                      the earlier setting: the challenge for everyone, no passive PAD (path
                                 ``challenge``).
 ``off``                         neither (an explicit relaxation; path ``off``).
@@ -122,7 +123,7 @@ class FaceStep:
     settle_frames: int = 12  # extra frames allowed after a challenge while the traveller faces the camera again
     attempts: int = 2  # a traveller who misses a challenge or is not captured well gets one more try
     #: the lane's liveness policy (:data:`LIVENESS_POLICIES`); None: what the engine offers (its challenge
-    #: session: "active"; else its passive PAD: "passive+challenge-on-doubt"; else "off")
+    #: session: "active"; else its passive PAD: "challenge-all" (fail closed: no challenge to run refers); else "off")
     liveness: str | None = None
     passive_frames: int = 6  # frames fed to passive PAD before its verdict is taken (live / attack)
     passive_max_frames: int = 12  # a verdict still "unknown" is taken here (then: the challenge)
@@ -141,7 +142,7 @@ class FaceStep:
             return self.liveness
         if self.engine.session is not None:
             return "active"
-        return "passive+challenge-on-doubt" if self.engine.passive is not None else "off"
+        return "challenge-all" if self.engine.passive is not None else "off"
 
     # -- the sequential form (a step called with the chip's outcome) ---------------------------------------
     def __call__(self, chip: ChipOutcome) -> FaceOutcome:

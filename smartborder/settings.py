@@ -102,10 +102,11 @@ class Settings:
     #: concatenated), issued under the CVCAs of the states whose DG3 fingerprints the gate matches on the device
     gate_eac_key: Path | None = None
     gate_eac_chain: Path | None = None
-    #: "passive+challenge-on-doubt" (passive PAD on everyone, the blink + turn challenge when it doubts) |
-    #: "challenge-all" (passive PAD and the challenge for everyone) | "active" (the challenge alone, the earlier
-    #: default) | "off" (an explicit relaxation)
-    gate_liveness: str = "passive+challenge-on-doubt"
+    #: "challenge-all" (the default: passive PAD and the challenge for everyone; an attack refers at once) |
+    #: "passive+challenge-on-doubt" (passive PAD on everyone, the blink + turn challenge only when it doubts: an
+    #: explicit lane choice, once an ISO 30107-3 evaluation on real attack material supports it) | "active" (the
+    #: challenge alone) | "off" (an explicit relaxation)
+    gate_liveness: str = "challenge-all"
     #: extended-length APDUs to the chip (DG2 in a few reads; a chip without them is read with short ones);
     #: false for a reader that cannot send them
     gate_extended_length: bool = True

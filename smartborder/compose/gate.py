@@ -12,7 +12,8 @@ back-office client (HTTP, or the simulation's own).
 Production defaults, none of which a default relaxes: the trust store is required; the gate's
 outbox is sealed by the privacy vault under a KEK that lives outside the data directory in a file
 no one else can read (or comes from ``SMARTBORDER_GATE_KEK``); passive PAD runs on every traveller
-and the liveness challenge on doubt; the fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
+and the liveness challenge for everyone (``challenge-all``; opening on a passive "live" alone is an explicit lane
+choice, logged as a warning at start-up); the fingerprint check goes to the back office and refers when it cannot be made; a DSC whose
 revocation status is unknown refers; the watchlist copy may be at most ``watchlist_max_staleness_s``
 old; the real devices include a real door controller (no logging stand-in).
 """
@@ -55,7 +56,9 @@ class GateConfig:
     token: str | None = None
     ledger_public_key: str = ""  # pins the back office's ledger key: heads it did not sign are not kept
     #: gate._face.LIVENESS_POLICIES: "passive+challenge-on-doubt" | "challenge-all" | "active" (challenge only) | "off"
-    liveness: str = "passive+challenge-on-doubt"
+    #: default "challenge-all" (fail closed): the passive PAD is evaluated only on simulated attacks, so a lane opens on
+    #: a passive "live" alone only where it says so, once an ISO 30107-3 evaluation on real attack material supports it
+    liveness: str = "challenge-all"
     liveness_seed: int | None = None
     extended_length: bool = True  # extended-length APDUs to the chip (emrtd falls back to short ones on 6700)
     fingerprints: str = "backoffice"
@@ -93,7 +96,7 @@ class GateConfig:
 
         return PolicyConfig(max_watchlist_age_s=float(self.max_watchlist_age_s),
                             require_liveness=self.liveness != "off",
-                            liveness_policy=self.liveness if self.liveness != "off" else "passive+challenge-on-doubt",
+                            liveness_policy=self.liveness if self.liveness != "off" else "challenge-all",
                             require_revocation_status=self.revocation == "require",
                             accept_stale_crl=self.stale_crl == "accept",
                             require_fingerprint_when_enrolled=self.fingerprints != "off",
@@ -429,6 +432,10 @@ def build_gate(config: GateConfig, devices: GateDevices, *, client: Any = None, 
     relaxed = config.relaxations()
     if relaxed:
         log.warning("gate %s runs with explicit relaxations: %s", config.gate_id, ", ".join(relaxed))
+    if config.liveness == "passive+challenge-on-doubt":
+        log.warning("gate %s opens on passive liveness evidence alone (liveness = passive+challenge-on-doubt): the "
+                    "passive PAD must be supported by an ISO 30107-3 evaluation on real attack material",
+                    config.gate_id)
     if client is not None and trust_sync is None:
         log.info("gate %s: no [gate] trust_list_key pinned: the trust store is not updated from the back office",
                  config.gate_id)

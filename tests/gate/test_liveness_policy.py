@@ -248,8 +248,9 @@ def test_settings_keep_the_earlier_values_and_refuse_unknown_ones(tmp_path):
                                  **kw)
         return gate_config(settings, db_path=None)
 
-    assert config().liveness == "passive+challenge-on-doubt"
-    for value in ("challenge-all", "active", "off"):
+    assert config().liveness == "challenge-all"  # fail closed: opening on passive PAD alone is an explicit choice
+    assert GateConfig(trust_path=tmp_path).liveness == "challenge-all"
+    for value in ("passive+challenge-on-doubt", "active", "off"):
         c = config(gate_liveness=value)
         assert c.liveness == value and c.policy().require_liveness is (value != "off")
     assert config(gate_liveness="off").relaxations()[0] == "liveness=off"
@@ -280,3 +281,27 @@ def test_an_attack_on_the_retry_refers_even_after_a_passed_challenge_elsewhere(p
     r, _ = serve(pki, script, "passive+challenge-on-doubt")
     assert not r.opened and [str(x) for x in r.decision.reasons] == ["liveness_failed"]
     assert len(script.sessions) == 1  # the attack on attempt 2 is not challenged
+
+
+def test_the_default_lane_challenges_a_passive_live_traveller(pki, caplog):
+    """Review of #23: the default ``[gate] liveness`` is "challenge-all" (the PAD model is evaluated on simulated
+    attacks only): a passive "live" alone never opens it; the passive-only lane is explicit and warned of."""
+    doc = issue_document(td3("C7000009", "900315", EXPIRY), photo_png(), pki=pki)
+    script = Script(passive="live")
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    config = GateConfig(trust_path=Path("unused"), gate_id="g-default", env="dev", fingerprints="off")
+    gate = build_gate(config, GateDevices(reader, Cam(), LoggingDoor(), mrz_source=mrz),
+                      face_engine=script.engine(), trust=trust_for_issued_document(doc))
+    try:
+        gate.store.apply_watchlist_changes([], 1)
+        reader.present(doc)
+        mrz.place(doc.mrz)
+        r = gate.workflow.process()
+    finally:
+        gate.close()
+    assert r.opened and len(script.sessions) == 1  # challenged although the PAD said live
+    assert liveness_record(r)["liveness_path"] == "passive+challenge"
+    assert "opens on passive liveness evidence alone" not in caplog.text
+    caplog.clear()
+    lane(pki, Script(), "passive+challenge-on-doubt")[0].close()
+    assert "opens on passive liveness evidence alone" in caplog.text
