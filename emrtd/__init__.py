@@ -110,7 +110,7 @@ from emrtd._secinfo import (  # noqa: E402
 )
 from emrtd._sm import SecureMessaging, SecureMessagingError, SmFormatError, SmMacError, SmSessionAborted  # noqa: E402
 from emrtd._ta import TaResult, TerminalCredentials, TerminalCredentialsError  # noqa: E402
-from emrtd._transport import PcscTransport, TransportError  # noqa: E402
+from emrtd._transport import ExtendedLengthRetryError, PcscTransport, TransportError  # noqa: E402
 
 __all__ += [
     "AaResult", "ActiveAuthError", "perform_active_authentication", "verify_aa_signature",
@@ -125,7 +125,7 @@ __all__ += [
     "PaceDomainParameterInfo", "PaceInfo", "SecurityInfoError", "SecurityInfos", "TerminalAuthenticationInfo",
     "encode_dg15", "parse_dg15",
     "SecureMessaging", "SecureMessagingError", "SmFormatError", "SmMacError", "SmSessionAborted",
-    "PcscTransport", "TransportError",
+    "PcscTransport", "TransportError", "ExtendedLengthRetryError",
     "TaResult", "TerminalCredentials", "TerminalCredentialsError",
     "CvCertificate", "CvcError", "CvcFormatError", "split_certificates", "validate_chain",
 ]  # fmt: skip

@@ -7,11 +7,32 @@ in-process transport to a virtual chip (``InProcessTransport``) is simulation: :
 
 from __future__ import annotations
 
-__all__ = ["TransportError", "PcscTransport", "list_pcsc_readers"]
+__all__ = ["ExtendedLengthRetryError", "TransportError", "PcscTransport", "list_pcsc_readers"]
 
 
 class TransportError(Exception):
     """The transport could not carry an APDU (no reader, no card, connection lost)."""
+
+
+class ExtendedLengthRetryError(TransportError):
+    """A 6Cxx (wrong Le, a T=0 answer) to an extended-length APDU: its 2-byte Le cannot be repaired from one
+    byte of SW2, so the APDU is refused rather than resent malformed (read the chip with short APDUs)."""
+
+
+def _short_le_index(apdu: bytes) -> int | None:
+    """Where a short APDU's Le byte is (ISO/IEC 7816-4 §5.1); None when it has none. Raises
+    :class:`ExtendedLengthRetryError` for an extended-length APDU."""
+    if len(apdu) < 5:
+        return None  # case 1: no Le
+    if len(apdu) == 5:
+        return 4  # case 2S
+    if apdu[4] == 0x00:
+        raise ExtendedLengthRetryError(
+            f"6Cxx answered to an extended-length APDU ({apdu[:4].hex().upper()}): not retried")
+    lc = apdu[4]
+    if len(apdu) == 6 + lc:
+        return len(apdu) - 1  # case 4S
+    return None  # case 3S (no Le), or a malformed APDU: nothing to repair
 
 
 _NO_SERVICE = (0x8010001D, 0x8010001E)  # SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED
@@ -106,8 +127,9 @@ class PcscTransport:
         apdu = bytes(apdu)
         try:
             data, sw1, sw2 = self._conn.transmit(list(apdu))
-            if sw1 == 0x6C and len(apdu) >= 5:  # wrong Le: repeat with the exact length (ISO/IEC 7816-3 T=0)
-                data, sw1, sw2 = self._conn.transmit(list(apdu[:-1] + bytes([sw2])))
+            le_at = _short_le_index(apdu) if sw1 == 0x6C else None
+            if le_at is not None:  # wrong Le: repeat with the exact length (ISO/IEC 7816-3 T=0), short APDUs only
+                data, sw1, sw2 = self._conn.transmit(list(apdu[:le_at] + bytes([sw2]) + apdu[le_at + 1:]))
             out = bytearray(data)
             while sw1 == 0x61:  # more data available: GET RESPONSE (ISO/IEC 7816-4 §7.6.1)
                 data, sw1, sw2 = self._conn.transmit([0x00, 0xC0, 0x00, 0x00, sw2])

@@ -188,3 +188,29 @@ def test_pcsc_transport_handles_t0_status_words():
     t._conn = FakeConnection()
     assert t.transmit(bytes.fromhex("00B0000000")) == bytes([1, 2, 3, 4, 0x90, 0x00])
     assert t._conn.sent == [bytes.fromhex("00B0000000"), bytes.fromhex("00B0000004"), bytes.fromhex("00C0000002")]
+
+
+def test_pcsc_transport_refuses_a_6cxx_retry_of_an_extended_apdu():
+    """Review of #23: the 6Cxx retry rewrote the last byte only, which for an extended APDU (2-byte Le) sent a
+    malformed APDU. Extended: a named refusal, nothing resent; short case 4: the Le byte (the last) is repaired."""
+    from emrtd import ExtendedLengthRetryError
+
+    class FakeConnection:
+        def __init__(self):
+            self.sent = []
+
+        def transmit(self, apdu):
+            self.sent.append(bytes(apdu))
+            return ([], 0x6C, 0x04) if len(self.sent) == 1 else ([1, 2, 3, 4], 0x90, 0x00)
+
+    t = PcscTransport("fake")
+    t._conn = FakeConnection()
+    with pytest.raises(ExtendedLengthRetryError, match="extended-length"):
+        t.transmit(bytes.fromhex("00B00000000100"))  # case 2E, Le = 0x0100
+    assert t._conn.sent == [bytes.fromhex("00B00000000100")]
+    t._conn = FakeConnection()
+    assert t.transmit(bytes.fromhex("00B1000003540100" + "00")) == bytes([1, 2, 3, 4, 0x90, 0x00])  # case 4S
+    assert t._conn.sent[1] == bytes.fromhex("00B1000003540100" + "04")
+    t._conn = FakeConnection()  # case 3S: no Le to repair, the status is the caller's
+    assert t.transmit(bytes.fromhex("00D600000201 02".replace(" ", ""))) == bytes([0x6C, 0x04])
+    assert len(t._conn.sent) == 1
