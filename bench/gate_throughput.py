@@ -155,7 +155,8 @@ def _lane(mode: str, pki, travellers, args) -> dict:
     reader, mrz, cam = SimulatedReader(keep_log=True), FixedMrzSource(), Cam()
     # the lane relaxes explicitly what this bench does not exercise: fingerprints (no enrolments here)
     config = GateConfig(trust_path=Path("unused: the trust store is handed in"), gate_id="bench", env="dev",
-                        liveness=mode, liveness_seed=1 if mode != "off" else None, fingerprints="off")
+                        liveness=mode, liveness_seed=1 if mode != "off" else None, fingerprints="off",
+                        extended_length=args.extended_length)
     gate = build_gate(config, GateDevices(reader, cam, LoggingDoor(), mrz_source=mrz),
                       trust=emrtd.TrustStore([pki.csca_cert.public_bytes(Encoding.DER)]))
     wf = gate.workflow
@@ -256,6 +257,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--mode", action="append", choices=MODES,
                     help="a lane's [gate] liveness (repeatable; default: all three)")
     ap.add_argument("--explain", action="store_true", help="print each referral's reason on stderr")
+    ap.add_argument("--extended-length", action="store_true",
+                    help="extended-length APDUs (a lane's explicit [gate] extended_length = true; default: the "
+                         "production default, short APDUs)")
     args = ap.parse_args(argv)
 
     from emrtd.sim import IssuerPki
@@ -270,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                        "travellers_per_minute", "frames_per_traveller",
                                                        "software_ms", "steps_ms", "challenged_share")},
         "lanes": lanes,
+        "extended_length": bool(args.extended_length),  # which APDUs the chip was read with (default: short)
         "model": {"physical_s": PHYSICAL_S, "camera_fps": FPS, "apdu_latency_ms": LATENCY_MS, "bit_rate": 424_000,
                   "overlap": "max(chip compute + wire, capture compute + frames / fps) + after the join"},
         "targets": {"modelled_transaction_p95_s": 7.0, "travellers_per_minute": 8.0, "software_p95_ms": 300},

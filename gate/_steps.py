@@ -83,9 +83,10 @@ class ChipStep:
     trust: Any = None
     card_wait_s: float = 5.0
     terminal: Any = None
-    #: extended-length READ BINARY (up to 65280 bytes an APDU: DG2 in a few APDUs instead of ~80 at 4 ms each);
-    #: a chip answering 6700 is read with short APDUs (emrtd falls back); False for a reader that cannot send them
-    extended_length: bool = True
+    #: extended-length READ BINARY (up to 65280 bytes an APDU: DG2 in a few APDUs instead of ~80 at 4 ms each): an
+    #: explicit opt-in (``[gate] extended_length``) where the reader AND the chip support it; emrtd falls back to
+    #: short APDUs only on a protected 6700, while real chips may answer 6700/6987/6988 and drop the SM session
+    extended_length: bool = False
 
     def __call__(self, p: Presentation) -> ChipOutcome:
         try:

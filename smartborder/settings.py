@@ -107,9 +107,9 @@ class Settings:
     #: explicit lane choice, once an ISO 30107-3 evaluation on real attack material supports it) | "active" (the
     #: challenge alone) | "off" (an explicit relaxation)
     gate_liveness: str = "challenge-all"
-    #: extended-length APDUs to the chip (DG2 in a few reads; a chip without them is read with short ones);
-    #: false for a reader that cannot send them
-    gate_extended_length: bool = True
+    #: extended-length APDUs to the chip (DG2 in a few reads): an explicit opt-in per reader, only where the reader
+    #: AND the chips it reads support them (else every traveller is referred); default false (short APDUs)
+    gate_extended_length: bool = False
     gate_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     gate_fingerprints: str = "backoffice"  # "backoffice" (1:1 there) | "off" (an explicit relaxation)
     gate_fingerprint_offline: str = "refer"  # back office unreachable: "refer" | "skip" (offline-first lane)

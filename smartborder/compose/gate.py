@@ -60,7 +60,10 @@ class GateConfig:
     #: a passive "live" alone only where it says so, once an ISO 30107-3 evaluation on real attack material supports it
     liveness: str = "challenge-all"
     liveness_seed: int | None = None
-    extended_length: bool = True  # extended-length APDUs to the chip (emrtd falls back to short ones on 6700)
+    #: extended-length APDUs to the chip: an explicit opt-in per reader (default False). The reader AND the chip must
+    #: both support them: real chips answer a plain 6700/6987/6988 and drop the SM session, and readers without
+    #: extended support fail in SCardTransmit, either of which refers every traveller
+    extended_length: bool = False
     fingerprints: str = "backoffice"
     fingerprint_offline: str = "refer"
     revocation: str = "require"

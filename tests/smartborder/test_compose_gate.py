@@ -246,3 +246,15 @@ def test_a_key_store_left_in_the_data_directory_is_moved_in_dev_and_refused_else
     assert not legacy.exists() and moved.is_file()
     with sqlite3.connect(moved) as conn:  # the same store, moved, not a new one
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'marker'").fetchone()
+
+
+def test_extended_length_apdus_are_an_explicit_opt_in_per_reader(tmp_path):
+    """Review of #23: real chips answer a plain 6700/6987/6988 to an extended APDU and drop the SM session, and
+    readers without extended support fail the transmit: extended length is off unless the lane turns it on,
+    and the chip step the composition builds reads with short APDUs by default."""
+    from gate import ChipStep
+
+    assert gate_config(prod(tmp_path)).extended_length is False
+    assert GateConfig(trust_path=tmp_path).extended_length is False
+    assert ChipStep(reader=None).extended_length is False
+    assert gate_config(settings(tmp_path, gate_extended_length=True)).extended_length is True
