@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from biometrics.face import THRESHOLDS as FACE
+from biometrics.face._thresholds import THRESHOLDS_DLIB as FACE_DLIB
 from biometrics.finger import THRESHOLDS as FINGER
 from smartborder.compose.backoffice import CompositionError, backoffice_config, build_backoffice
 from smartborder.settings import load_settings
@@ -18,7 +19,8 @@ def test_the_matchers_are_always_the_engines_calibrated_ones(tmp_path):
     config = backoffice_config(_settings(tmp_path), environ={})
     assert config.face_matching.threshold_name == "fmr_5e-4"
     assert (config.face_matching.threshold, config.face_matching.threshold_dlib) == (
-        FACE["fmr_5e-4"], pytest.approx(0.932531))
+        FACE["fmr_5e-4"], FACE_DLIB["fmr_5e-4"])
+    assert 0.9 < config.face_matching.threshold_dlib < 0.97  # a calibrated cosine, not a default
     assert config.fingerprint_matching.verify_threshold == config.fingerprint_matching.duplicate_threshold == FINGER[
         "fmr_5e-4"]
     assert config.db_path == tmp_path / "backoffice.db" and config.dev
