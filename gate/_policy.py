@@ -164,7 +164,7 @@ class PolicyConfig:
     require_liveness: bool = True
     #: the lane's liveness policy (``[gate] liveness``): "passive+challenge-on-doubt" opens on a passive "live"
     #: without the challenge; "challenge-all" and "active" need a passed challenge from everyone
-    liveness_policy: str = "passive+challenge-on-doubt"
+    liveness_policy: str = "challenge-all"  # the composition sets the lane's; the strict one by default
     #: a DSC whose revocation status is unknown (no current CRL for its CSCA) refers
     require_revocation_status: bool = True
     #: a DSC checked only against a CRL past its next update refers (``crl_stale``), whatever

@@ -22,7 +22,7 @@ from tests.gate.test_store_and_workflow import Clock, LoggingDoor, fresh_store, 
 
 def refer(store, live=b"LIVE-JPEG-BYTES", chip=b"chip-jpeg"):
     """One impostor through the gate: an event and an exception record with the images."""
-    wf = GateWorkflow(steps(face=lambda c: FaceOutcome(True, True, 0.1, 0.6, live),
+    wf = GateWorkflow(steps(face=lambda c: FaceOutcome(True, True, 0.1, 0.6, live, liveness_path="passive+challenge"),
                             chip=lambda p: verified_chip(dg2_image=chip)), LoggingDoor(), store,
                       gate_id="g1", clock=Clock())
     try:

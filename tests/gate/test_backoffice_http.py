@@ -50,7 +50,7 @@ def run_gate(store, face_score, watchlist=lambda p: ()):
     steps = GateSteps(
         document=lambda: P,
         chip=lambda p: verified_chip(dg2_image=CHIP_JPEG),
-        face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=face_score, threshold=0.6,
+        face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, liveness_path="passive+challenge", score=face_score, threshold=0.6,
                                    live_image=LIVE_JPEG),
         finger=lambda p: FingerOutcome(enrolled=False),
         watchlist=watchlist)

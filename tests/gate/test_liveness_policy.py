@@ -221,7 +221,10 @@ GOOD = dict(today=dt.date(2026, 1, 1), document_type="P", issuing_state="VNM", d
 
 
 @pytest.mark.parametrize(("evidence", "policy", "status"), [
-    ({"liveness_path": "passive", "passive_decision": "live"}, {}, CheckStatus.PASSED),
+    ({"liveness_path": "passive", "passive_decision": "live"}, {"liveness_policy": "passive+challenge-on-doubt"},
+     CheckStatus.PASSED),
+    # the rule's own default is the strict lane: a passive "live" alone opens only where the lane says so
+    ({"liveness_path": "passive", "passive_decision": "live"}, {}, CheckStatus.MISSING),
     ({"liveness_path": "passive+challenge", "passive_decision": "doubt"}, {}, CheckStatus.PASSED),
     # a step claiming a pass on a doubtful passive verdict with no challenge is not believed
     ({"liveness_path": "passive", "passive_decision": "doubt"}, {}, CheckStatus.MISSING),

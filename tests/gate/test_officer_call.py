@@ -9,7 +9,7 @@ import time
 from gate import FaceOutcome, GateWorkflow, ReasonCode, StepError
 from tests.gate.test_store_and_workflow import Clock, LoggingDoor, fresh_store, steps
 
-IMPOSTOR = {"face": lambda c: FaceOutcome(True, True, 0.2, 0.6, b"live-jpeg")}
+IMPOSTOR = {"face": lambda c: FaceOutcome(True, True, 0.2, 0.6, b"live-jpeg", liveness_path="passive+challenge")}
 
 
 class Calls:

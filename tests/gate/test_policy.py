@@ -21,7 +21,7 @@ def good(**changes) -> Evidence:
     base = dict(today=TODAY, document_type="P", issuing_state="VNM", date_of_birth=dt.date(1990, 1, 1),
                 date_of_expiry=dt.date(2030, 1, 1), chip_read=True, pa_passed=True, csca_chain=True,
                 dsc_revocation=True, data_groups=(("DG1", True), ("DG2", True)), aa_offered=True, aa_passed=True,
-                ca_offered=False, mrz_matches_dg1=True, face_acquired=True, liveness_passed=True,
+                ca_offered=False, mrz_matches_dg1=True, face_acquired=True, liveness_passed=True, liveness_path="passive+challenge",
                 face_score=0.9, face_threshold=0.6, finger_enrolled=False, watchlist_checked=True,
                 watchlist_age_s=60.0, persons_in_lane=1)
     base.update(changes)
@@ -178,7 +178,7 @@ DIMENSIONS: dict[str, dict[str, dict]] = {
            NA: {"ca_offered": False, "ca_passed": None}},
     "mrz": {PASS: {"mrz_matches_dg1": True}, FAIL: {"mrz_matches_dg1": False}, MISSING: {"mrz_matches_dg1": None}},
     "acquired": {PASS: {"face_acquired": True}, FAIL: {"face_acquired": False}, MISSING: {"face_acquired": None}},
-    "liveness": {PASS: {"liveness_passed": True}, FAIL: {"liveness_passed": False}, MISSING: {"liveness_passed": None}},
+    "liveness": {PASS: {"liveness_passed": True, "liveness_path": "passive+challenge"}, FAIL: {"liveness_passed": False}, MISSING: {"liveness_passed": None}},
     "face": {PASS: {"face_score": 0.9, "face_threshold": 0.6}, FAIL: {"face_score": 0.2, "face_threshold": 0.6},
              MISSING: {"face_score": None, "face_threshold": 0.6}, "no_threshold": {"face_score": 0.9, "face_threshold": None},
              "nan": {"face_score": float("nan"), "face_threshold": 0.6}, "at_threshold": {"face_score": 0.6, "face_threshold": 0.6}},

@@ -43,7 +43,7 @@ def steps(**over) -> GateSteps:
     base = dict(
         document=lambda: PRESENTATION,
         chip=lambda p: verified_chip(dg2_image=b"chip-jpeg"),
-        face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6,
+        face=lambda c: FaceOutcome(acquired=True, liveness_passed=True, liveness_path="passive+challenge", score=0.9, threshold=0.6,
                                    live_image=b"live-jpeg"),
         finger=lambda p: FingerOutcome(enrolled=False),
         watchlist=lambda p: (),
@@ -86,7 +86,7 @@ def test_genuine_traveller_opens_the_door_and_keeps_no_images():
 
 def test_impostor_is_referred_with_images_in_the_exception():
     store, door = fresh_store(), LoggingDoor()
-    wf = GateWorkflow(steps(face=lambda c: FaceOutcome(True, True, 0.2, 0.6, b"live-jpeg")), door, store,
+    wf = GateWorkflow(steps(face=lambda c: FaceOutcome(True, True, 0.2, 0.6, b"live-jpeg", liveness_path="passive+challenge")), door, store,
                       gate_id="g1", clock=Clock())
     r = wf.process()
     assert not r.opened and door.opened == 0
@@ -162,7 +162,7 @@ def test_a_device_fault_refers_the_traveller_and_the_gate_keeps_serving():
     wf = GateWorkflow(steps(face=broken_camera), door, store, gate_id="g1", clock=Clock())
     r = wf.process()
     assert not r.opened and list(r.decision.reasons) == ["hardware_fault"]
-    wf.steps.face = lambda c: FaceOutcome(acquired=True, liveness_passed=True, score=0.9, threshold=0.6)
+    wf.steps.face = lambda c: FaceOutcome(acquired=True, liveness_passed=True, liveness_path="passive+challenge", score=0.9, threshold=0.6)
     assert wf.process().opened
     wf.close()
 

@@ -43,7 +43,7 @@ class FakeBackoffice:
 
 def run_travellers(store, n, clock):
     for i in range(n):
-        face = FaceOutcome(True, True, 0.9 if i % 2 == 0 else 0.1, 0.6, b"live")
+        face = FaceOutcome(True, True, 0.9 if i % 2 == 0 else 0.1, 0.6, b"live", liveness_path="passive+challenge")
         GateWorkflow(steps(face=lambda c, f=face: f, chip=lambda p: verified_chip(dg2_image=b"chip")), LoggingDoor(), store, gate_id="g1",
                      clock=clock).process()
 
