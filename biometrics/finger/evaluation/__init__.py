@@ -118,10 +118,12 @@ def evaluate_fvc(
     extract: Callable | None = None,
     match: Callable | None = None,
     load: Callable[[Path], np.ndarray] = load_image,
+    templates: dict | None = None,
 ) -> dict:
     """Run the FVC protocol on one directory. ``extract(image, dpi)`` and ``match(a, b)`` default
     to this engine; images that fail extraction count as failures to enrol (score 0). Every image
-    is read through ``load(path)``."""
+    is read through ``load(path)``. ``templates``, when given, receives every extracted template by
+    (finger, impression) (None where extraction failed), for callers that score other pairs."""
     from .._matcher import FingerprintMatcher
     from .._template import FingerprintTemplate
 
@@ -131,7 +133,7 @@ def evaluate_fvc(
     genuine_pairs, impostor_pairs = fvc_pairs(fingers)
     keys = [(f, m) for f, imps in fingers.items() for m in sorted(imps)]
     wrap = progress or (lambda it: it)
-    templates: dict = {}
+    templates = {} if templates is None else templates
     t_ext: list[float] = []
     fte = 0
     for key in wrap(keys):

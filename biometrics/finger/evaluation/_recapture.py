@@ -61,7 +61,16 @@ def evaluate_fvc_recapture(
     from .._quality import assess as assess_quality
 
     threshold = PASS_SCORE if pass_score is None else float(pass_score)
-    r = evaluate_fvc(directory, dpi=dpi, limit=limit, progress=progress, extract=extract, match=match, load=load)
+    images: dict[Path, np.ndarray] = {}  # each image read once, for the templates and the quality check
+
+    def read(path: Path) -> np.ndarray:
+        if path not in images:
+            images[path] = load(path)
+        return images[path]
+
+    templates: dict = {}
+    r = evaluate_fvc(directory, dpi=dpi, limit=limit, progress=progress, extract=extract, match=match, load=read,
+                     templates=templates)
     fingers = fvc_files(Path(directory), limit)
     genuine_all, impostor_all = fvc_pairs(fingers)
     score_of = {pair: s for pair, s in zip(genuine_all + impostor_all,
@@ -75,7 +84,7 @@ def evaluate_fvc_recapture(
         ok = []
         for m in order:
             try:
-                q = assess_quality(load(imps[m]), dpi=dpi)
+                q = assess_quality(read(imps[m]), dpi=dpi)
                 good = q.score >= threshold and not q.reasons
                 for reason in q.reasons:
                     reasons[reason] = reasons.get(reason, 0) + 1
@@ -90,26 +99,16 @@ def evaluate_fvc_recapture(
         if acquired:
             kept[f] = {order[k]: imps[order[k]] for k in acquired}
     genuine, impostor = fvc_pairs(kept) if kept else ([], [])
-    missing = [p for p in impostor if p not in score_of]
-    if missing:  # first acquired impressions that are not the set's first impressions: score them too
+    # first acquired impressions that are not the set's first impressions: their impostor pairs, from
+    # the templates already extracted
+    if any(p not in score_of for p in impostor):
         from .._matcher import FingerprintMatcher
-        from .._template import FingerprintTemplate
 
-        ext = extract or (lambda img, d: FingerprintTemplate(img, dpi=d))
         mt = match or (lambda a, b: FingerprintMatcher(a).match(b))
-        cache: dict = {}
-
-        def tpl(key):
-            if key not in cache:
-                try:
-                    cache[key] = ext(load(fingers[key[0]][key[1]]), dpi)
-                except ValueError:
-                    cache[key] = None
-            return cache[key]
-
-        for a, b in missing:
-            ta, tb = tpl(a), tpl(b)
-            extra[(a, b)] = 0.0 if ta is None or tb is None else float(mt(ta, tb))
+        for a, b in impostor:
+            if (a, b) not in score_of:
+                ta, tb = templates[a], templates[b]
+                extra[(a, b)] = 0.0 if ta is None or tb is None else float(mt(ta, tb))
     gen = np.array([score_of[p] for p in genuine], float)
     imp = np.array([score_of.get(p, extra.get(p, 0.0)) for p in impostor], float)
     acquired_rates = error_rates(gen, imp) if len(gen) and len(imp) else None
