@@ -24,6 +24,11 @@ EN: dict[str, str] = {
     "rv_match_hit": "HIT", "rv_match_near": "Near miss", "rv_listed_reason": "Listed for",
     "rv_listed_source": "Source",
     "rv_decision_admit": "admitted", "rv_decision_refuse": "refused", "rv_decision_refer": "referred to a supervisor",
+    "rv_liveness": "Liveness check", "rv_liveness_off": "not run on this lane",
+    "rv_liveness_passive": "passive only (no challenge)", "rv_liveness_challenge": "active challenge (blink, turn)",
+    "rv_liveness_passive+challenge": "passive, then the active challenge", "rv_passive": "passive verdict",
+    "rv_passive_live": "live", "rv_passive_doubt": "in doubt", "rv_passive_attack": "presentation attack",
+    "rv_passive_unknown": "undecided", "rv_passive_error": "analysis failed", "rv_liveness_reason": "why",
 }
 
 VI: dict[str, str] = {
@@ -49,4 +54,10 @@ VI: dict[str, str] = {
     "rv_match_hit": "TRÙNG KHỚP", "rv_match_near": "Gần khớp", "rv_listed_reason": "Lý do đưa vào danh sách",
     "rv_listed_source": "Nguồn",
     "rv_decision_admit": "cho qua", "rv_decision_refuse": "từ chối", "rv_decision_refer": "đã chuyển cấp trên",
+    "rv_liveness": "Kiểm tra người thật", "rv_liveness_off": "làn này không kiểm tra",
+    "rv_liveness_passive": "chỉ kiểm tra thụ động (không thử thách)",
+    "rv_liveness_challenge": "thử thách chủ động (chớp mắt, quay đầu)",
+    "rv_liveness_passive+challenge": "kiểm tra thụ động, sau đó thử thách chủ động", "rv_passive": "kết quả thụ động",
+    "rv_passive_live": "người thật", "rv_passive_doubt": "nghi ngờ", "rv_passive_attack": "giả mạo khuôn mặt",
+    "rv_passive_unknown": "chưa xác định", "rv_passive_error": "phân tích lỗi", "rv_liveness_reason": "lý do",
 }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import reasons
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
 from backoffice._idempotency import IdempotentResult, run_idempotent
+from backoffice._migration_liveness import EXCEPTION_LIVENESS_FIELDS
 from backoffice._store import dumps, new_id, now_iso
 from backoffice.schemas import DocumentData, EventCreate, EventPublic, ExceptionCreate, ExceptionPublic
 from watchlist import normalize_document_number
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["Records", "image_media_type"]
 
 #: event fields added after the first release (nullable columns; a body without them fingerprints as before)
-_LATER_EVENT_FIELDS = ("trust_store_version", "terminal_authentication", "eac_code", "dg3_error", "fingerprint_source")
+_LATER_EVENT_FIELDS = ("trust_store_version", "terminal_authentication", "eac_code", "dg3_error", "fingerprint_source",
+                       "liveness_path")
 
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
           (b"\x00\x00\x00\x0cjP  ", "image/jp2"), (b"\xffO\xffQ", "image/jp2"))
@@ -96,12 +98,16 @@ class Records:
             row = {"id": exc_id, "device_id": device.id,
                    "occurred_at": body.occurred_at.isoformat(), "received_at": now_iso(),
                    "direction": body.direction, "reason_codes": dumps([r.value for r in body.reason_codes]),
-                   "scores": dumps(body.scores), "subject_id": subject, **refs, "status": "open"}
+                   "scores": dumps(body.scores), "subject_id": subject, **refs, "status": "open",
+                   **{k: getattr(body, k) for k in EXCEPTION_LIVENESS_FIELDS}}
             db.table("exceptions").insert(row)
             self.ctx.metrics.ingested.labels("exception").inc()
             return 201, _exception_public(row)
 
-        fingerprint = body.model_dump(mode="json")
+        # a body without the later (liveness) fields fingerprints as it did before they existed: a retry across an
+        # upgrade replays, never "key reused"
+        unset = {k for k in EXCEPTION_LIVENESS_FIELDS if getattr(body, k) is None} or None
+        fingerprint = body.model_dump(mode="json", exclude=unset)
         result = run_idempotent(self.store, device.actor, key, ["exception", fingerprint], create, ExceptionPublic)
         if result.replayed:
             self.ctx.metrics.replayed.labels("exception").inc()
@@ -335,4 +341,5 @@ def _exception_public(row: dict) -> dict:
             "reason_codes": json.loads(row["reason_codes"]), "scores": json.loads(row["scores"]),
             "status": row.get("status") or "open", "decision": row.get("decision"),
             "decided_by": row.get("decided_by"), "decided_at": row.get("decided_at"),
-            "has_live_image": bool(row.get("live_image_ref")), "has_chip_image": bool(row.get("chip_image_ref"))}
+            "has_live_image": bool(row.get("live_image_ref")), "has_chip_image": bool(row.get("chip_image_ref")),
+            **{k: row.get(k) for k in EXCEPTION_LIVENESS_FIELDS}}

@@ -20,6 +20,7 @@ import sqlite_utils
 
 import privacy
 from backoffice._migration_calls import MIGRATION as CALLS_MIGRATION
+from backoffice._migration_liveness import MIGRATION as LIVENESS_MIGRATION
 from backoffice._migration_trust import EVENTS_EAC_MIGRATION as EVENT_EAC_MIGRATION
 from backoffice._migration_trust import EVENTS_MIGRATION as EVENT_TRUST_MIGRATION
 from backoffice._migration_trust import MIGRATION as TRUST_MIGRATION
@@ -97,6 +98,7 @@ MIGRATIONS = [
     TRUST_MIGRATION,  # 0007_device_trust_store (backoffice/_migration_trust.py)
     EVENT_TRUST_MIGRATION,  # 0008_event_trust_store_version (backoffice/_migration_trust.py)
     EVENT_EAC_MIGRATION,  # 0009_event_eac (backoffice/_migration_trust.py)
+    LIVENESS_MIGRATION,  # 0010_liveness (backoffice/_migration_liveness.py)
 ]
 
 

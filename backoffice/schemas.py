@@ -468,6 +468,12 @@ class DocumentData(Strict):
     sex: Literal["F", "M", "X", "<"] | None = None
 
 
+#: the liveness path a gate ran (gate._face ``LIVENESS_PATHS``) and its passive PAD's verdict (``error``: the PAD
+#: engine failed; a gate reports that as ``unknown``, the value stays accepted); no biometric data
+LivenessPath = Literal["off", "passive", "challenge", "passive+challenge"]
+PassiveDecision = Literal["live", "doubt", "attack", "unknown", "error"]
+
+
 class ExceptionCreate(Strict):
     occurred_at: Timestamp
     direction: Literal["entry", "exit"] = "entry"
@@ -482,6 +488,14 @@ class ExceptionCreate(Strict):
     live_image: Base64 | None = Field(default=None, description="JPEG or PNG, base64")
     chip_image: Base64 | None = Field(default=None, description="DG2 image (JPEG or JPEG 2000), base64")
     message: Notes = ""
+    # the gate's liveness check as data (issue #23): which path ran, the passive verdict and score, why it failed
+    liveness_path: LivenessPath | None = Field(default=None, description=(
+        "The liveness path the gate ran: `passive` (passive PAD alone), `passive+challenge` (the active challenge "
+        "after a passive doubt, or on a challenge-all lane), `challenge` (the challenge alone), `off`"))
+    passive_decision: PassiveDecision | None = Field(default=None, description="The passive PAD's verdict")
+    passive_score: UnitScore | None = Field(default=None, description="The passive PAD's score in [0, 1], higher = live")
+    liveness_reason: Name(200) | None = Field(default=None, description=(
+        "Why liveness failed, e.g. `timeout: blink`, `passive_attack: moire` (no biometric data)"))
 
 
 class ExceptionPublic(BaseModel):
@@ -500,6 +514,10 @@ class ExceptionPublic(BaseModel):
     decided_at: str | None
     has_live_image: bool
     has_chip_image: bool
+    liveness_path: LivenessPath | None = None
+    passive_decision: PassiveDecision | None = None
+    passive_score: float | None = None
+    liveness_reason: str | None = None
 
 
 class ExceptionDetailPublic(ExceptionPublic):
@@ -538,6 +556,8 @@ class EventCreate(Strict):
         default=None, description="Terminal Authentication's named cause, e.g. no_terminal_chain_for_cvca")
     dg3_error: Text(300) | None = None
     fingerprint_source: Literal["chip", "backoffice"] | None = None
+    liveness_path: LivenessPath | None = Field(default=None, description=(
+        "The liveness path the gate ran (as in an exception): the share of travellers challenged per gate"))
 
 
 class EventPublic(BaseModel):
@@ -554,6 +574,7 @@ class EventPublic(BaseModel):
     eac_code: str | None = None
     dg3_error: str | None = None
     fingerprint_source: str | None = None
+    liveness_path: str | None = None
 
 
 # -- enrolments -----------------------------------------------------------------------------

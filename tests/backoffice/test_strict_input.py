@@ -91,6 +91,12 @@ EXCEPTION_CASES = {
     "bell_in_message": (lambda: _body_text(message="ring\u0007"), ["body", "message"]),
     "date_of_birth_number": (lambda: _body_text(document={**exception_body()["document"], "date_of_birth": 0}),
                              ["body", "document", "date_of_birth"]),
+    # the gate's liveness fields (issue #23; tests/backoffice/test_exception_liveness.py has the rest)
+    "unknown_liveness_path": (lambda: _body_text(liveness_path="mask"), ["body", "liveness_path"]),
+    "passive_score_infinity": (lambda: _body_text(passive_score="@@").replace('"@@"', "Infinity"),
+                               ["body", "passive_score"]),
+    "passive_score_above_one": (lambda: _body_text(passive_score=1.5), ["body", "passive_score"]),
+    "liveness_as_an_object": (lambda: _body_text(liveness={"path": "passive"}), ["body", "liveness"]),
 }
 
 
