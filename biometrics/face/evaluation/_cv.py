@@ -21,7 +21,10 @@ used only when both identities are in the same half (pairs across halves are use
 :func:`report` scores the other half with those parameters: FNMR and FMR *at the fitted threshold*
 (the cross-validated figures, with Clopper-Pearson 95 % intervals) and, for comparison with single-set
 figures, the half's own DET figures (FNMR at FMR with thresholds taken on that half: those use the
-fitted fusion but not the fitted thresholds).
+fitted fusion but not the fitted thresholds). ``at_fitted_threshold`` counts a pair whose reference or
+probe yields no template as a non-match (a rejection, as the gate refers it); ``acquired`` splits it as
+ISO/IEC 19795-1 does: the failures to acquire (``fta_genuine_pairs``), FNMR over the comparisons of
+acquired samples, and the FRR with the failures counted in (equal to ``at_fitted_threshold``'s FNMR).
 """
 
 from __future__ import annotations
@@ -287,6 +290,15 @@ def report(view: HalfView, params: dict, *, frames: int | None = None) -> dict:
         entry = {"fta": round(sc.fta, 6), "eer": own["eer"],
                  "at_fitted_threshold": {key: _fnmr_fmr(g1, i1, th[name]) for key, (name, _) in FMR_TARGETS.items()},
                  "own_det_fnmr_at_fmr": own["fnmr_at_fmr"]}
+        # ISO/IEC 19795-1 counts a comparison whose reference or probe could not be acquired as a failure to
+        # acquire, not as a non-match: FNMR over the acquired comparisons, FRR with the failures counted in
+        ga, ia = np.isfinite(g1), np.isfinite(i1)
+        entry["acquired"] = {
+            "fta_genuine_pairs": int((~ga).sum()), "fta_impostor_pairs": int((~ia).sum()),
+            "fnmr_at_fitted_threshold": {key: _fnmr_fmr(g1[ga], i1[ia], th[name])
+                                         for key, (name, _) in FMR_TARGETS.items()},
+            "frr_at_fitted_threshold": {key: round(float(np.mean(g1 < th[name])), 6) if len(g1) else float("nan")
+                                        for key, (name, _) in FMR_TARGETS.items()}}
         gd, idl = (_nan_inf(sc.dlib[k][0]) for k in ("genuine", "impostor"))
         entry["dlib_only"] = {"eer": det_figures(gd, idl)["eer"], "at_fitted_threshold": {
             key: _short(_fnmr_fmr(gd, idl, params["thresholds_dlib"][name])) for key, (name, _) in FMR_TARGETS.items()}}

@@ -115,6 +115,25 @@ def test_fitting_reads_only_its_own_half_and_reports_on_the_other(sets):
     assert max(h["report"]["chip"]["fta"] for h in cv["halves"].values()) > 0  # the synthetic failure counts
 
 
+def test_the_report_splits_failures_to_acquire_from_non_matches_as_iso_19795_1_does(sets):
+    """A pair without a template is a rejection in ``at_fitted_threshold`` (the FRR) and a failure to acquire,
+    not a non-match, in ``acquired`` (the FNMR over comparisons of acquired samples)."""
+    cv = cross_validate(sets)
+    failures = 0
+    for half in cv["halves"].values():
+        r = half["report"]
+        for protocol in ("plain", "chip"):
+            acq, at = r[protocol]["acquired"], r[protocol]["at_fitted_threshold"]
+            failures += acq["fta_genuine_pairs"]
+            for key in ("0.01", "0.001", "0.0005"):
+                fnmr = acq["fnmr_at_fitted_threshold"][key]
+                assert fnmr["non_matches"] == at[key]["non_matches"] - acq["fta_genuine_pairs"]
+                assert fnmr["fnmr"] == pytest.approx(fnmr["non_matches"] / (r["genuine"] - acq["fta_genuine_pairs"]))
+                assert acq["frr_at_fitted_threshold"][key] == pytest.approx(at[key]["fnmr"], abs=1e-6)
+                assert fnmr["false_matches"] == at[key]["false_matches"]  # a failed template never matches
+    assert failures > 0  # the synthetic failure is among the genuine pairs of some half
+
+
 @pytest.mark.parametrize("rule", ["best_k_mean", "max", "mean", "quality_mean"])
 def test_vectorised_frame_rules_equal_the_runtime_rule(sets, rule):
     a, _ = split_identities(np.asarray(sets["identities"]), [])
