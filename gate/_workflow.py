@@ -523,7 +523,8 @@ class GateWorkflow:
             "occurred_at": started.isoformat(), "kind": "transaction",
             "outcome": "admitted" if decision.outcome is Outcome.OPEN else "referred",
             "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
-        } | _trust_version(self.steps.chip) | eac_event(ev)
+        } | _trust_version(self.steps.chip) | eac_event(ev) | {  # the path alone: the share challenged per gate
+            k: v for k, v in _liveness_fields(ev).items() if k == "liveness_path"}
 
     def _exception(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
                    chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
@@ -550,6 +551,7 @@ class GateWorkflow:
                                   if not isinstance(m, str)],
             "message": (decision.explain() + _liveness_note(face))[:2000],
         }
+        body |= _liveness_fields(face)  # as data; the message keeps its note for back offices of before
         if document:
             body["document"] = document
         if face is not None and face.live_image:
@@ -582,6 +584,30 @@ def _liveness_note(face: FaceOutcome | None) -> str:
     if face.liveness_reason:
         parts.append(face.liveness_reason)
     return f" [liveness: {'; '.join(parts)}]"
+
+
+def _liveness_fields(face: Any) -> dict[str, Any]:
+    """The liveness check as the back office's exception takes it (``liveness_path``, ``passive_decision``,
+    ``passive_score``, ``liveness_reason``; no biometric data) from a FaceOutcome or the Evidence: only values its
+    schema accepts (a path it does not know, a score that is not in [0, 1], is left out rather than have the whole
+    record refused and parked); absent where the gate has none."""
+    from gate._face import LIVENESS_PATHS, PASSIVE_DECISIONS  # gate._face imports this module
+
+    path = getattr(face, "liveness_path", None)
+    if path not in LIVENESS_PATHS:
+        return {}
+    out: dict[str, Any] = {"liveness_path": path}
+    decision = getattr(face, "passive_decision", None)
+    if decision is not None:
+        out["passive_decision"] = decision if decision in PASSIVE_DECISIONS else "unknown"
+    score = getattr(face, "passive_score", None)
+    if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score) and 0 <= score <= 1:
+        out["passive_score"] = float(score)
+    reason = "".join(c for c in " ".join(str(getattr(face, "liveness_reason", None) or "").split())
+                     if c.isprintable())[:200]  # one line, no control or bidi characters: the schema's
+    if reason:
+        out["liveness_reason"] = reason
+    return out
 
 
 def _finger(step: Callable[..., FingerOutcome], p: Presentation, chip: ChipOutcome) -> FingerOutcome:
