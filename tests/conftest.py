@@ -38,3 +38,45 @@ def sensor(tmp_path, monkeypatch):
     feeder = VirtualImageSensor(path)
     yield feeder
     feeder.close()
+
+
+#: set (to anything but "" or "0") where a missing PostgreSQL server must fail the tests that need one, not
+#: skip them: `make test` sets it, so CI cannot go green without having run them.
+REQUIRE_POSTGRES = "SMARTBORDER_REQUIRE_POSTGRES"
+
+
+def postgres_bin_or_skip():
+    """The PostgreSQL server binaries' directory; skips the test when there are none, fails it instead when
+    SMARTBORDER_REQUIRE_POSTGRES is set."""
+    from storage.testing import find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        reason = ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found under /usr/lib/postgresql/*/bin "
+                  "or on PATH; install the Debian package 'postgresql' (make setup as root)")
+        if os.environ.get(REQUIRE_POSTGRES, "") not in ("", "0"):
+            pytest.fail(f"{reason}; {REQUIRE_POSTGRES} is set, so this fails instead of skipping")
+        pytest.skip(reason)
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the session (storage.testing.postgres_cluster: initdb in a temporary
+    directory, a free port of 127.0.0.1, fsync off, run as the `postgres` user under root), stopped and removed
+    at the end. ``postgres.url`` is its application database; tests that write use ``postgres_db``."""
+    from storage.testing import postgres_cluster
+
+    with postgres_cluster(bin_dir=postgres_bin_or_skip()) as cluster:
+        yield cluster
+
+
+@pytest.fixture()
+def postgres_db(postgres):
+    """A fresh database and role of their own on the session's cluster (dropped after the test): its URL."""
+    import secrets
+
+    name = f"t_{secrets.token_hex(6)}"
+    url = postgres.create_database(name)
+    yield url
+    postgres.drop_database(name, name)

@@ -1,0 +1,25 @@
+"""Test support for storage (tests and benches only; no runtime module imports this: an import-linter
+contract forbids it): :func:`postgres_cluster` starts a throwaway PostgreSQL server in a temporary
+directory on a free port of 127.0.0.1 and removes it at the end."""
+
+from storage.testing._pg import (
+    PostgresCluster,
+    PostgresError,
+    PostgresNotInstalled,
+    PostgresStartError,
+    find_bin_dir,
+    free_port,
+    port_is_free,
+    postgres_cluster,
+)
+
+__all__ = [
+    "PostgresCluster",
+    "PostgresError",
+    "PostgresNotInstalled",
+    "PostgresStartError",
+    "find_bin_dir",
+    "free_port",
+    "port_is_free",
+    "postgres_cluster",
+]

@@ -1,0 +1,380 @@
+"""A throwaway PostgreSQL server: ``initdb`` in a temporary directory, ``pg_ctl start`` on a free port of
+127.0.0.1, a database and a role with a password, and everything stopped and removed at the end.
+
+Run as root, the server runs as the ``postgres`` system user (``initdb`` refuses root): the temporary
+directory is handed to that user and every server binary runs under ``runuser -u postgres --``.
+Otherwise it runs as the current user.
+
+The cluster is NOT durable by default: ``fsync``, ``synchronous_commit`` and ``full_page_writes`` are off
+and ``initdb --no-sync`` skips flushing the new cluster. A crash of the host may lose or corrupt it,
+which is the right trade for a cluster that lives as long as a test session. ``durable=True`` keeps
+PostgreSQL's defaults (the failover test needs them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from storage._db import StorageError
+
+#: where Debian and Ubuntu put each major version's server binaries
+DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+#: the binaries a cluster needs
+REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
+#: the system user the server runs as when this process is root
+SYSTEM_USER = "postgres"
+#: the cluster's superuser (password authentication only, like every other role)
+SUPERUSER = "postgres"
+
+_LOG_TAIL_LINES = 25
+_BIND_FAILURE = re.compile(r"could not bind|could not create any TCP/IP sockets|address already in use", re.I)
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresError(StorageError):
+    """The throwaway PostgreSQL server could not be found, started, used or stopped."""
+
+
+class PostgresNotInstalled(PostgresError):
+    """No PostgreSQL server binaries (``initdb``, ``pg_ctl``, ``postgres``) were found."""
+
+
+class PostgresStartError(PostgresError):
+    """``initdb`` or ``pg_ctl start`` failed; the message ends with the tail of the server's log."""
+
+
+def find_bin_dir(candidates: Sequence[str | Path] | None = None) -> Path | None:
+    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres``: the newest major version under
+    ``/usr/lib/postgresql/*/bin``, else the directory of an ``initdb`` on ``PATH``; None when there is none.
+    ``candidates`` (directories) replaces that search."""
+    if candidates is None:
+        import glob
+
+        found = sorted(glob.glob(DEBIAN_BIN_GLOB), key=_version_key, reverse=True)
+        on_path = shutil.which("initdb")
+        candidates = [*found, *([str(Path(on_path).parent)] if on_path else [])]
+    for d in candidates:
+        d = Path(d)
+        if all(os.access(d / b, os.X_OK) for b in REQUIRED_BINARIES):
+            return d
+    return None
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    major = Path(path).parent.name
+    return tuple(int(p) for p in major.split(".") if p.isdigit()) or (-1,)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on (or holds) ``host:port``: a bind without SO_REUSEADDR succeeds."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel just handed out as free on ``host`` (another process may still take it first:
+    :func:`postgres_cluster` retries on a bind failure)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        return f"(no log: {e.strerror})"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def _url(user: str, password: str, host: str, port: int, database: str) -> str:
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(database, safe='')}"
+
+
+def _check_identifier(kind: str, name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise PostgresError(f"{kind} name {name!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, "
+                            f"at most 63 characters)")
+    return name
+
+
+@dataclass
+class PostgresCluster:
+    """A running throwaway cluster (made by :func:`postgres_cluster`). ``url`` is the application's
+    database (owned by its role, reached with a password over TCP on 127.0.0.1)."""
+
+    bin_dir: Path
+    root: Path
+    port: int
+    database: str
+    user: str
+    password: str
+    superuser_password: str
+    run_as: str | None
+    host: str = "127.0.0.1"
+    stopped: bool = field(default=False, init=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "sock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def url(self) -> str:
+        return _url(self.user, self.password, self.host, self.port, self.database)
+
+    @property
+    def superuser_url(self) -> str:
+        return _url(SUPERUSER, self.superuser_password, self.host, self.port, "postgres")
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        return _tail(self.log_path, lines)
+
+    def create_database(self, database: str, user: str | None = None, password: str | None = None) -> str:
+        """Create the role ``user`` (LOGIN, a password; made when missing) and a database it owns, which
+        no other role may connect to (CONNECT revoked from PUBLIC); return its URL."""
+        import psycopg
+        from psycopg import sql
+
+        database = _check_identifier("database", database)
+        user = _check_identifier("role", user or database)
+        password = password or secrets.token_urlsafe(18)
+        try:
+            with psycopg.connect(self.superuser_url, autocommit=True, connect_timeout=10) as conn:
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+                verb = "ALTER" if exists else "CREATE"
+                conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(user), sql.Literal(password)))
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
+                    sql.Identifier(database), sql.Identifier(user)))
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        except psycopg.Error as e:
+            raise PostgresError(f"cannot create database {database!r} for role {user!r} on port {self.port}: "
+                                f"{e}") from e
+        return _url(user, password, self.host, self.port, database)
+
+    def drop_database(self, database: str, user: str | None = None) -> None:
+        """Drop ``database`` (closing its connections) and, when given, the role ``user``."""
+        import psycopg
+        from psycopg import sql
+
+        try:
+            with psycopg.connect(self.superuser_url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(_check_identifier("database", database))))
+                if user is not None:
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(
+                        sql.Identifier(_check_identifier("role", user))))
+        except psycopg.Error as e:
+            raise PostgresError(f"cannot drop database {database!r} on port {self.port}: {e}") from e
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server (fast shutdown, then immediate, then SIGKILL of the postmaster) and remove the
+        temporary directory. Safe to call twice."""
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            _stop_server(self.bin_dir, self.data_dir, self.run_as, timeout)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _command(run_as: str | None, argv: Sequence[str]) -> list[str]:
+    return ["runuser", "-u", run_as, "--", *argv] if run_as else list(argv)
+
+
+def _run(run_as: str | None, argv: Sequence[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return subprocess.run(_command(run_as, argv), cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        return int(first)
+    except (OSError, ValueError):
+        return None
+
+
+def _stop_server(bin_dir: Path, data_dir: Path, run_as: str | None, timeout: float) -> None:
+    if _postmaster_pid(data_dir) is None:
+        return
+    for mode in ("fast", "immediate"):
+        try:
+            done = _run(run_as, [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", mode, "-w",
+                                 "-t", str(int(timeout)), "stop"], data_dir.parent, timeout + 10)
+        except subprocess.TimeoutExpired:
+            continue
+        if done.returncode == 0 or _postmaster_pid(data_dir) is None:
+            return
+    pid = _postmaster_pid(data_dir)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _config(socket_dir: Path, durable: bool, settings: Mapping[str, str | int]) -> str:
+    def literal(value: str | int) -> str:
+        return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+
+    conf: dict[str, str | int] = {
+        "listen_addresses": "127.0.0.1",
+        "unix_socket_directories": str(socket_dir),
+        "unix_socket_permissions": "0700",
+        "password_encryption": "scram-sha-256",
+        "max_connections": 50,
+        "shared_buffers": "32MB",
+        "logging_collector": "off",
+    }
+    if not durable:
+        conf |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    conf |= dict(settings)
+    lines = [f"{k} = {literal(v)}" for k, v in conf.items()]
+    return "\n# storage.testing (throwaway cluster)\n" + "\n".join(lines) + "\n"
+
+
+def _prepare_root(parent: str | Path | None, run_as: str | None) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="smartborder-pg-", dir=parent))
+    (root / "sock").mkdir(mode=0o700)
+    if run_as:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam(run_as)
+        except KeyError as e:
+            shutil.rmtree(root, ignore_errors=True)
+            raise PostgresNotInstalled(f"running as root, the server must run as the system user {run_as!r}, "
+                                       f"which does not exist (Debian's postgresql-common creates it)") from e
+        for p in (root, root / "sock"):
+            os.chown(p, entry.pw_uid, entry.pw_gid)
+        if _run(run_as, ["test", "-w", str(root)], Path("/"), 30).returncode != 0:
+            shutil.rmtree(root, ignore_errors=True)
+            raise PostgresStartError(f"the system user {run_as!r} cannot reach {root}: a directory above it is "
+                                     f"closed to that user; choose a parent_dir it can enter (the default is "
+                                     f"{tempfile.gettempdir()})")
+    return root
+
+
+def _initdb(bin_dir: Path, root: Path, run_as: str | None, superuser_password: str, durable: bool) -> None:
+    pwfile = root / "pwfile"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(superuser_password + "\n")
+    if run_as:
+        import pwd
+
+        entry = pwd.getpwnam(run_as)
+        os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+    argv = [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", SUPERUSER, f"--pwfile={pwfile}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C"]
+    if not durable:
+        argv.append("--no-sync")
+    try:
+        done = _run(run_as, argv, root, 120)
+    except subprocess.TimeoutExpired as e:
+        raise PostgresStartError(f"initdb did not finish in 120 s in {root}") from e
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if done.returncode != 0:
+        out = "\n".join((done.stdout + done.stderr).splitlines()[-_LOG_TAIL_LINES:])
+        raise PostgresStartError(f"initdb failed (exit {done.returncode}) in {root}:\n{out}")
+
+
+def _start(cluster: PostgresCluster, timeout: float) -> subprocess.CompletedProcess:
+    argv = [str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(cluster.log_path),
+            "-o", f"-p {int(cluster.port)}", "-w", "-t", str(int(timeout)), "start"]
+    try:
+        return _run(cluster.run_as, argv, cluster.root, timeout + 10)
+    except subprocess.TimeoutExpired as e:
+        raise PostgresStartError(f"pg_ctl start did not return in {timeout + 10:.0f} s (port {cluster.port});"
+                                 f" log tail:\n{cluster.log_tail()}") from e
+
+
+@contextlib.contextmanager
+def postgres_cluster(*, database: str = "smartborder", user: str = "smartborder", port: int | None = None,
+                     bin_dir: str | Path | None = None, durable: bool = False,
+                     settings: Mapping[str, str | int] | None = None, parent_dir: str | Path | None = None,
+                     start_timeout: float = 60.0, attempts: int = 3) -> Iterator[PostgresCluster]:
+    """Start a throwaway cluster, yield it (:attr:`PostgresCluster.url` is ``database`` owned by ``user``),
+    then stop it and remove its directory, also when the body or the start fails.
+
+    ``port`` is a preference: when it is taken another free port is used, and a start that fails to bind
+    (another process took the port in between) is retried on a new one, ``attempts`` times in all.
+    ``settings`` are extra ``postgresql.conf`` lines. Raises :class:`PostgresNotInstalled` without the
+    binaries and :class:`PostgresStartError` (with the log's tail) when the server does not start."""
+    found = find_bin_dir([bin_dir] if bin_dir is not None else None)
+    if found is None:
+        where = bin_dir if bin_dir is not None else f"{DEBIAN_BIN_GLOB} or PATH"
+        raise PostgresNotInstalled(f"no PostgreSQL server binaries ({', '.join(REQUIRED_BINARIES)}) in {where}; "
+                                   f"install the Debian package 'postgresql' (make setup as root)")
+    database, user = _check_identifier("database", database), _check_identifier("role", user)
+    run_as = SYSTEM_USER if os.geteuid() == 0 else None
+    root = _prepare_root(parent_dir, run_as)
+    cluster = PostgresCluster(bin_dir=found, root=root, port=0, database=database, user=user,
+                              password=secrets.token_urlsafe(18),
+                              superuser_password=secrets.token_urlsafe(18), run_as=run_as)
+    try:
+        _initdb(found, root, run_as, cluster.superuser_password, durable)
+        with open(cluster.data_dir / "postgresql.conf", "a") as f:
+            f.write(_config(cluster.socket_dir, durable, settings or {}))
+        for attempt in range(1, attempts + 1):
+            cluster.port = port if (attempt == 1 and port and port_is_free(port)) else free_port()
+            done = _start(cluster, start_timeout)
+            if done.returncode == 0:
+                break
+            tail = cluster.log_tail()
+            _stop_server(found, cluster.data_dir, run_as, 10)
+            if _BIND_FAILURE.search(tail) and attempt < attempts:
+                continue
+            raise PostgresStartError(
+                f"PostgreSQL did not start (pg_ctl exit {done.returncode}, port {cluster.port}, attempt "
+                f"{attempt} of {attempts}): {(done.stderr or done.stdout).strip()[-400:]}\nlog tail:\n{tail}")
+        _wait_accepting(cluster, start_timeout)
+        cluster.create_database(database, user, cluster.password)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _wait_accepting(cluster: PostgresCluster, timeout: float) -> None:
+    """pg_ctl -w waited on the socket; make sure TCP answers too (a refused connection is retried)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            try:
+                s.connect((cluster.host, cluster.port))
+                return
+            except OSError as e:
+                if time.monotonic() > deadline or e.errno not in (errno.ECONNREFUSED, errno.ETIMEDOUT, None):
+                    raise PostgresStartError(f"PostgreSQL started but {cluster.host}:{cluster.port} does not "
+                                             f"accept connections ({e}); log tail:\n{cluster.log_tail()}") from e
+        time.sleep(0.1)
