@@ -30,8 +30,14 @@ are those that follow it in the same stream (the face matched is the face that d
 
 The passive thresholds are the PAD module's (:data:`biometrics.face.PASSIVE_THRESHOLDS`); the gate uses
 its decision bands, never its own. Capture stops as soon as the decision is certain: ``match_frames``
-good frames and a passive verdict (``live`` / ``attack`` after ``passive_frames``, else at
-``passive_max_frames``). A fused score the engine calls near its threshold (``biometrics.face.near_threshold``,
+good frames and a passive verdict: ``live`` / ``attack`` after ``passive_frames`` (6); ``unknown`` is fed more
+frames up to ``passive_max_frames`` (12), and so is ``doubt`` on the ``passive+challenge-on-doubt`` lane when no
+challenge is owed (a doubt is not certain while the chip is still being read: the frames are free). Whatever
+the verdict is at the limit, if not ``live`` the challenge decides; ``attack`` at any frame refers at once. A
+doubt seen after ``passive_frames`` still counts on a retry (the worst verdict carries over: the retry needs
+the challenge). The PAD evaluation supports taking a ``live`` verdict at any frame up to 15: replayed at
+every prefix (``biometrics.face.evaluation._pad_passive``), no simulated print, screen or replay is ``live``
+at any of its first 15 face frames. A fused score the engine calls near its threshold (``biometrics.face.near_threshold``,
 its band calibrated by cross-validation) asks for ``extra_frames`` more good frames, fused with the first.
 """
 
@@ -98,6 +104,9 @@ class FaceCapture:
     liveness_reason: str | None = None
     liveness_path: str = "off"
     passive: Any = None  # the passive verdict (PassiveLiveness)
+    #: a "doubt" / "unknown" verdict was seen once ``passive_frames`` were in, even if more frames then made it
+    #: "live": a retry after this attempt needs the challenge (the worst verdict carries over, fail closed)
+    passive_doubted: bool = False
     attempts: int = 1
     frames_used: int = 0  # frames taken from the camera
     stopped: bool = False  # stopped from outside (the chip failed): nothing to match
@@ -126,7 +135,10 @@ class FaceStep:
     #: session: "active"; else its passive PAD: "challenge-all" (fail closed: no challenge to run refers); else "off")
     liveness: str | None = None
     passive_frames: int = 6  # frames fed to passive PAD before its verdict is taken (live / attack)
-    passive_max_frames: int = 12  # a verdict still "unknown" is taken here (then: the challenge)
+    #: a verdict still "doubt" (on the passive+challenge-on-doubt lane) or "unknown" after ``passive_frames`` is
+    #: fed more frames up to here, then taken (not "live": the challenge). The PAD evaluation replays every prefix
+    #: up to its presentations' 15 frames (``_pad_passive.N_FRAMES``): no simulated attack "live" at any of them
+    passive_max_frames: int = 12
     #: more good frames when the fused score is near its threshold: 3 + 1 = the 4 frames the face module's frame
     #: fusion is calibrated for (``FUSION["frames"]["max_frames"]``)
     extra_frames: int = 1
@@ -158,14 +170,17 @@ class FaceStep:
         """Capture until the decision is certain (or ``stop`` is set: the chip failed). Runs on the workflow's
         capture thread while the chip is read; a camera fault propagates (the workflow refers with it)."""
         stop = stop or threading.Event()
+        must_challenge = False
         cap = self._capture_once(stop)
         for attempt in range(2, self.attempts + 1):
             if (stop.is_set() or cap.seen > 1 or _decision(cap.passive) == "attack"
                     or (len(cap.frames) >= self.min_good_frames and cap.liveness_passed is not False)):
                 break
-            # the worst verdict carries over (fail closed): after a doubt / unknown passive verdict or a
-            # failed challenge, a later passive "live" never suffices again in this transaction
-            must_challenge = _decision(cap.passive) in ("doubt", "unknown", "error") or cap.liveness_passed is False
+            # the worst verdict carries over (fail closed): after a doubt / unknown passive verdict (even one
+            # that more frames then made "live") or a failed challenge, a later passive "live" never suffices
+            # again in this transaction
+            must_challenge = (must_challenge or cap.passive_doubted or cap.liveness_passed is False
+                              or _decision(cap.passive) in ("doubt", "unknown", "error"))
             cap.cancel()
             if self.display is not None:
                 self.display("retry")
@@ -190,6 +205,8 @@ class FaceStep:
             return cap
         t0, fps = time.monotonic(), float(getattr(self.camera, "fps", 0.0) or 0.0)
         limit = max(self.max_frames, self.passive_max_frames if passive is not None else 0)
+        # only where a passive "live" can open (this lane, no challenge owed) is a doubt worth more frames
+        more_on_doubt = policy == "passive+challenge-on-doubt" and not must_challenge
         try:
             for frame in stream:
                 if stop.is_set():
@@ -200,7 +217,9 @@ class FaceStep:
                 self._assess(frame, cap)
                 if passive is not None and (verdict is None or _decision(verdict) != "error"):
                     verdict = _feed_passive(passive, frame, t)
-                if self._certain(cap, passive is not None, verdict) or cap.frames_used >= limit:
+                    if cap.frames_used >= self.passive_frames and _decision(verdict) in ("doubt", "unknown", "error"):
+                        cap.passive_doubted = True
+                if self._certain(cap, passive is not None, verdict, more_on_doubt) or cap.frames_used >= limit:
                     break
         finally:
             if passive is not None and hasattr(passive, "close"):
@@ -223,14 +242,17 @@ class FaceStep:
                 self._challenge(cap, stop)
         return cap
 
-    def _certain(self, cap: FaceCapture, with_passive: bool, verdict: Any) -> bool:
-        """Enough to decide: ``match_frames`` good frames and, with passive PAD, its verdict."""
+    def _certain(self, cap: FaceCapture, with_passive: bool, verdict: Any, more_on_doubt: bool = False) -> bool:
+        """Enough to decide: ``match_frames`` good frames and, with passive PAD, its verdict: "live" or "attack"
+        after ``passive_frames``; "doubt" there too, unless ``more_on_doubt`` (the passive+challenge-on-doubt lane,
+        no challenge owed): then, like "unknown", not before ``passive_max_frames`` (a doubt is not certain while
+        the chip is still being read: more frames may settle it; "attack" at any point still ends it)."""
         if with_passive:
             d, n = _decision(verdict), cap.frames_used
             if d == "attack" and n >= self.passive_frames:
                 return True
-            if not (d == "error" or (d in ("live", "doubt") and n >= self.passive_frames)
-                    or n >= self.passive_max_frames):
+            settled = ("live",) if more_on_doubt else ("live", "doubt")
+            if not (d == "error" or (d in settled and n >= self.passive_frames) or n >= self.passive_max_frames):
                 return False
         return len(cap.frames) >= self.match_frames
 
