@@ -44,6 +44,8 @@ __all__ = ["MODEL_NAME", "TextureModel", "TextureModelError", "features", "load_
 MODEL_NAME = "face_pad_texture"
 CROP = 96
 N_FEATURES = 59 * 5 + 8 + 1 + 13 + 8 + 4
+#: where :func:`features` keeps log(moire peak) (after the four LBP histograms and the 8 bands)
+MOIRE_INDEX = 59 * 4 + 8
 
 
 class TextureModelError(RuntimeError):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from biometrics.face.evaluation._pad_passive import GATE_PASSIVE_FRAMES, GATE_PASSIVE_MAX_FRAMES
 from biometrics.face.evaluation._pad_passive import N_FRAMES as EVALUATED_FRAMES
 from gate import FaceEngine, FaceStep
 from tests.gate.test_gate_emrtd import Q, V
@@ -83,6 +84,8 @@ def test_the_limit_stays_within_the_evaluated_prefixes():
     presentations, so the limit must not pass their length."""
     step = FaceStep(camera=None, engine=FaceEngine(quality=lambda f: Q(), verify=lambda ref, frames: V(0.9)))
     assert step.passive_frames < step.passive_max_frames <= EVALUATED_FRAMES
+    # and the evaluation's replay of the gate's rule is of this rule
+    assert (step.passive_frames, step.passive_max_frames) == (GATE_PASSIVE_FRAMES, GATE_PASSIVE_MAX_FRAMES)
 
 
 @pytest.mark.parametrize("live_from", [7, 9, 12])
