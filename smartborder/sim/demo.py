@@ -390,12 +390,17 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     for c in cases:
         echo(f"      {c.id:<10} {c.kind:<16} {c.result.get('document_source') or '-':<5} {c.result['outcome']:<8} "
              f"{', '.join(c.result['reasons']) or '-':<28} {'yes' if c.result['as_expected'] else 'NO'}")
-    echo(f"      {rows_ok}/{len(results)} as expected; outbox delivered {report.delivered}, pending {report.pending}")
+    echo(f"      {rows_ok}/{len(results)} as expected; outbox delivered {report.delivered}, pending {report.pending}, "
+         f"refused {report.rejected}")
     summary["stages"]["gate"] = {"travellers": len(results), "as_expected": rows_ok, "seconds": round(gate_s, 2),
-                                 "outbox_pending": report.pending, "results": results}
+                                 "outbox_pending": report.pending, "outbox_delivered": report.delivered,
+                                 "outbox_rejected": report.rejected, "results": results}
 
     # 6. guard review, purge, ledger -----------------------------------------------------------
-    queue = http.get("/api/v1/exceptions", headers=guard, params={"limit": 100}).json()
+    answer = http.get("/api/v1/exceptions", headers=guard, params={"limit": 100})
+    if answer.status_code != 200:  # an unreadable queue is a failed stage, not an empty one
+        raise RuntimeError(f"the guard's exception queue answered HTTP {answer.status_code}: {answer.text[:300]}")
+    queue = answer.json()
     decided, shots = 0, []
     for item in queue.get("items", []):
         detail = http.get(f"/api/v1/exceptions/{item['id']}", headers=guard).json()
@@ -424,7 +429,10 @@ def _run(echo, summary, work, server, http, sup, guard, priv, gate_token, kiosk_
     total_s = time.perf_counter() - t_start
     summary["seconds"] = round(total_s, 1)
     summary["report"] = str(out)
-    ok = rows_ok == len(results) and report.pending == 0 and ledger_ok and decided == len(queue.get("items", []))
+    referred = sum(r["outcome"] != "open" for r in results)
+    # every referral reached the guard's queue (as an exception) and was decided there
+    ok = (rows_ok == len(results) and report.pending == 0 and report.rejected == 0 and ledger_ok
+          and decided == len(queue.get("items", [])) >= referred)
     summary["ok"] = ok
     echo(f"[6/6] report: {out}  ({total_s:.0f} s in all) -> {'OK' if ok else 'SOME CHECKS FAILED'}")
     if as_json:
@@ -461,7 +469,10 @@ def _enrol(echo, work: Path, url: str, kiosk_token: str, cases: list[Case], docs
         try:
             from kiosk.sim import TravellerCamera  # the simulated traveller (renders + follows instructions)
 
-            camera = TravellerCamera(photos, fps=15.0, crop=KIOSK_CROP)
+            # the camera's own clock (the i-th frame at i / 15 s), not the wall clock: the traveller's blink
+            # and turn are sampled every 67 ms however slow the machine, so the demo's outcome does not
+            # depend on its speed (at 15 fps real time, a slower CI machine referred an enrolment as FTA)
+            camera = TravellerCamera(photos, fps=0, crop=KIOSK_CROP)
         except Exception as e:  # noqa: BLE001 - no usable face among the photos: reported, not fatal
             statuses.append(f"{c.id}: camera {type(e).__name__}")
             continue
