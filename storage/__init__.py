@@ -1,11 +1,16 @@
-"""SQLite storage helpers shared by the services (gate, kiosk outbox, back office, privacy).
+"""Storage helpers shared by the services (gate, kiosk outbox, back office, privacy).
 
-Built on sqlite-utils >= 4. A service opens its database with :func:`open_database` (WAL mode,
+SQLite through sqlite-utils >= 4: a service opens its database with :func:`open_database` (WAL mode,
 foreign keys on, a busy timeout) and brings its schema up to date with :func:`migrate`, which
 records every applied :class:`Migration` in ``_migrations`` so each runs exactly once, in order,
-inside its own transaction.
+inside its own transaction. That legacy history is frozen.
+
+SQLite or PostgreSQL through SQLAlchemy Core: :func:`open_engine` (a path or a URL), :func:`lock` (a
+transaction-scoped advisory lock on PostgreSQL), and :func:`upgrade`, which runs the frozen legacy history
+on SQLite and then Alembic's revisions from a baseline that PostgreSQL builds in one step.
 """
 
+from storage._alembic import Upgrade, alembic_heads, run_alembic_env, upgrade
 from storage._db import (
     SIDE_FILES,
     FileModeError,
@@ -22,20 +27,46 @@ from storage._db import (
     private_dir,
     transaction,
 )
+from storage._engine import (
+    BEGIN_OPTION,
+    ConstraintError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    DatabaseURLError,
+    QueryError,
+    lock,
+    lock_key,
+    open_engine,
+    safe_url,
+)
 
 __all__ = [
+    "BEGIN_OPTION",
     "SIDE_FILES",
+    "ConstraintError",
+    "DatabaseBusyError",
+    "DatabaseURLError",
+    "DatabaseUnavailableError",
     "FileModeError",
     "Migration",
     "MigrationError",
+    "QueryError",
     "StorageError",
+    "Upgrade",
+    "alembic_heads",
     "applied_migrations",
     "check_private",
     "checkpoint_truncate",
+    "lock",
+    "lock_key",
     "migrate",
     "move_database",
     "open_database",
+    "open_engine",
     "open_private",
     "private_dir",
+    "run_alembic_env",
+    "safe_url",
     "transaction",
+    "upgrade",
 ]

@@ -1,0 +1,256 @@
+"""storage.open_engine, its named errors and storage.lock on SQLite and PostgreSQL (issue #24 increment 2)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from storage import (
+    BEGIN_OPTION,
+    ConstraintError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    DatabaseURLError,
+    FileModeError,
+    QueryError,
+    StorageError,
+    lock,
+    lock_key,
+    open_engine,
+)
+from storage.testing import free_port
+
+SECRET = "s3cr3t-Pa55word"
+
+
+def _pragmas(conn) -> dict[str, object]:
+    return {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+            for p in ("journal_mode", "foreign_keys", "secure_delete", "synchronous", "busy_timeout")}
+
+
+def _everything_said(exc: BaseException) -> str:
+    """The exception as a logged traceback shows it: the whole chain of causes with their messages."""
+    return "".join(traceback.format_exception(exc))
+
+
+def _messages(exc: BaseException | None) -> str:
+    """Every message and repr along the chain of causes (what a log line of the error would carry)."""
+    out = []
+    while exc is not None:
+        out += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(out)
+
+
+@pytest.fixture()
+def private_dir(tmp_path):
+    os.chmod(tmp_path, 0o700)
+    return tmp_path
+
+
+# --- SQLite ---
+
+def test_every_sqlite_connection_gets_the_settings_of_open_database(private_dir):
+    path = private_dir / "data" / "bo.db"
+    engine = open_engine(path)
+    deferred = {BEGIN_OPTION: "DEFERRED"}  # two readers at once (two IMMEDIATE transactions would wait)
+    with engine.connect().execution_options(**deferred) as a, engine.connect().execution_options(**deferred) as b:
+        # two pooled connections, each configured
+        for conn in (a, b):
+            assert _pragmas(conn) == {"journal_mode": "wal", "foreign_keys": 1, "secure_delete": 1,
+                                      "synchronous": 1, "busy_timeout": 5000}
+    engine.dispose()
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    rollback = open_engine(f"sqlite:///{private_dir / 'nowal.db'}", wal=False, busy_timeout_ms=250)
+    with rollback.connect() as conn:
+        assert _pragmas(conn) == {"journal_mode": "delete", "foreign_keys": 1, "secure_delete": 1,
+                                  "synchronous": 2, "busy_timeout": 250}
+
+
+def test_an_existing_database_open_to_others_is_tightened(private_dir):
+    path = private_dir / "loose.db"
+    path.touch()
+    os.chmod(path, 0o644)
+    open_engine(path).dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_key_store_open_to_others_is_refused_also_on_a_later_connection(private_dir):
+    loose = private_dir / "loose.db"
+    loose.touch()
+    os.chmod(loose, 0o640)
+    with pytest.raises(FileModeError, match="mode 0640"):
+        open_engine(loose, key_material=True)
+    assert loose.stat().st_mode & 0o777 == 0o640  # refused, not repaired
+
+    path = private_dir / "keys.db"
+    engine = open_engine(path, key_material=True)
+    engine.dispose()  # the pool is empty: the next use opens a new connection
+    os.chmod(path, 0o644)
+    with pytest.raises(FileModeError, match="key material must be private"), engine.connect():
+        pass
+
+
+def test_a_sqlite_transaction_begins_immediate_unless_it_says_deferred(private_dir):
+    path = private_dir / "bo.db"
+    writer = open_engine(path)
+    other = open_engine(path, busy_timeout_ms=100)
+    with other.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    with writer.begin() as conn:
+        conn.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: the write lock is held from here, before any write
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusyError, match="database is locked"), other.begin() as blocked:
+            blocked.exec_driver_sql("SELECT 1")
+        assert time.monotonic() - started >= 0.09  # it waited its busy_timeout first
+        with other.connect().execution_options(**{BEGIN_OPTION: "DEFERRED"}) as reader, reader.begin():
+            assert reader.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    with pytest.raises(StorageError, match="expected one of IMMEDIATE"), \
+            other.connect().execution_options(**{BEGIN_OPTION: "LATER"}) as conn, conn.begin():
+        pass
+
+
+def test_an_in_memory_engine_is_one_private_database(private_dir):
+    engine = open_engine(":memory:")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        assert _pragmas(conn)["foreign_keys"] == 1 and _pragmas(conn)["secure_delete"] == 1
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    with open_engine("sqlite://").connect() as conn:
+        assert not sa.inspect(conn).has_table("t")
+
+
+def test_sqlite_driver_errors_are_named_storage_errors(private_dir):
+    engine = open_engine(private_dir / "bo.db")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE p (k TEXT PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE c (k TEXT REFERENCES p(k))")
+    with pytest.raises(ConstraintError, match="FOREIGN KEY constraint failed") as caught, engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO c VALUES (:k)"), {"k": "personal-data-4711"})
+    assert isinstance(caught.value.__cause__, Exception)
+    assert "personal-data-4711" not in _messages(caught.value)  # parameters are not in messages
+    with pytest.raises(QueryError, match="no such table: missing"), engine.connect() as conn:
+        conn.exec_driver_sql("SELECT * FROM missing")
+    (private_dir / "dir.db").mkdir()
+    with pytest.raises(DatabaseUnavailableError, match="cannot use the database"):
+        open_engine(private_dir / "dir.db")
+
+
+def test_lock_needs_a_transaction_and_is_a_no_op_on_sqlite(private_dir):
+    engine = open_engine(private_dir / "bo.db")
+    with engine.connect() as conn:
+        with pytest.raises(StorageError, match="needs an open transaction"):
+            lock(conn, "ledger")
+        with conn.begin():
+            lock(conn, "ledger")
+            lock(conn, "ledger")  # re-entrant within the transaction, like the advisory lock
+    assert lock_key("ledger") == -138484540444757245  # stable across processes and releases (sha-256)
+    assert lock_key("ledger") != lock_key("watchlist")
+
+
+# --- URLs and passwords ---
+
+@pytest.mark.parametrize("url, message", [
+    (f"postgresql://border:{SECRET}@db.example:notaport/smartborder", "cannot parse the database URL"),
+    (f"mysql://border:{SECRET}@db.example/smartborder", "unsupported database backend 'mysql'"),
+    (f"postgresql+psycopg2://border:{SECRET}@db.example/smartborder", "unsupported PostgreSQL driver 'psycopg2'"),
+    (f"sqlite:///x.db?password={SECRET}", "unsupported SQLite URL"),
+])
+def test_a_bad_url_is_a_named_error_without_the_password(url, message, caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(DatabaseURLError, match=message) as caught:
+        open_engine(url)
+    assert SECRET not in _everything_said(caught.value)
+    assert SECRET not in caplog.text
+
+
+def test_an_unreachable_server_is_named_without_the_password(caplog):
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    with pytest.raises(DatabaseUnavailableError, match=f"cannot use the database postgresql.*:{port}") as caught:
+        open_engine(f"postgresql://border:{SECRET}@127.0.0.1:{port}/smartborder", connect_timeout=5)
+    assert "border:***@" in str(caught.value)
+    assert SECRET not in _everything_said(caught.value) and SECRET not in caplog.text
+
+
+# --- PostgreSQL (the session's throwaway cluster) ---
+
+def _with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    user = parts.netloc.split("@", 1)[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc.split('@', 1)[1]}"))
+
+
+def test_a_wrong_postgresql_password_is_named_and_no_password_is_shown(postgres_db, caplog):
+    caplog.set_level(logging.DEBUG)
+    right = urlsplit(postgres_db).password
+    with pytest.raises(DatabaseUnavailableError, match="password authentication failed") as caught:
+        open_engine(_with_password(postgres_db, SECRET))
+    said = _everything_said(caught.value)
+    assert SECRET not in said and right not in said
+    assert SECRET not in caplog.text and right not in caplog.text
+
+
+def test_postgresql_connections_are_named_pinged_and_errors_named(postgres_db, postgres):
+    engine = open_engine(postgres_db, application_name="backoffice-test")
+    try:
+        assert engine.dialect.driver == "psycopg"
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT application_name FROM pg_stat_activity "
+                                        "WHERE pid = pg_backend_pid()").scalar() == "backoffice-test"
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(postgres.superuser_url, autocommit=True) as su:  # the server drops the pooled one
+            su.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with engine.connect() as conn:  # pre-ping noticed and reconnected
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            conn.exec_driver_sql("INSERT INTO t VALUES ('a')")
+        with pytest.raises(ConstraintError, match="duplicate key value violates unique constraint"), \
+                engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (:k)"), {"k": "a"})
+        with pytest.raises(QueryError, match='relation "missing" does not exist'), engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM missing")
+    finally:
+        engine.dispose()
+
+
+def test_the_advisory_lock_makes_a_second_transaction_wait_for_the_first_commit(postgres_db):
+    engine = open_engine(postgres_db, pool_size=3)
+    held, events = threading.Event(), {}
+
+    def first() -> None:
+        with engine.begin() as conn:
+            lock(conn, "ledger")
+            held.set()
+            time.sleep(0.4)
+            events["first_commit"] = time.monotonic()
+
+    def second(name: str) -> None:
+        held.wait(10)
+        with engine.begin() as conn:
+            lock(conn, name)
+            events[name] = time.monotonic()
+
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second, args=("ledger",)),
+                   threading.Thread(target=second, args=("watchlist",))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert events["ledger"] >= events["first_commit"]  # waited for the COMMIT (time taken after the sleep)
+        assert events["watchlist"] < events["first_commit"]  # another name does not wait
+        with engine.connect() as conn, pytest.raises(StorageError, match="needs an open transaction"):
+            lock(conn, "ledger")
+    finally:
+        engine.dispose()
