@@ -232,4 +232,7 @@ def lock(conn: Connection, name: str) -> None:
     if not conn.in_transaction():
         raise StorageError(f"storage.lock({name!r}) needs an open transaction: a lock outside one ends at once")
     if conn.dialect.name == "postgresql":
+        if getattr(conn.connection.driver_connection, "autocommit", False):
+            raise StorageError(f"storage.lock({name!r}) on a connection in autocommit mode: the server has no "
+                               f"transaction to hold the lock in")
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

@@ -140,6 +140,9 @@ def test_sqlite_driver_errors_are_named_storage_errors(private_dir):
     assert "personal-data-4711" not in _messages(caught.value)  # parameters are not in messages
     with pytest.raises(QueryError, match="no such table: missing"), engine.connect() as conn:
         conn.exec_driver_sql("SELECT * FROM missing")
+    (private_dir / "garbage.db").write_bytes(b"not a database, " * 256)
+    with pytest.raises(DatabaseUnavailableError, match="file is not a database"):
+        open_engine(private_dir / "garbage.db")
     (private_dir / "dir.db").mkdir()
     with pytest.raises(DatabaseUnavailableError, match="cannot use the database"):
         open_engine(private_dir / "dir.db")
@@ -200,7 +203,8 @@ def test_a_wrong_postgresql_password_is_named_and_no_password_is_shown(postgres_
     assert SECRET not in caplog.text and right not in caplog.text
 
 
-def test_postgresql_connections_are_named_pinged_and_errors_named(postgres_db, postgres):
+def test_postgresql_connections_are_named_pinged_and_errors_named(postgres_db, postgres, caplog):
+    caplog.set_level(logging.DEBUG)  # SQLAlchemy's engine and pool log everything at this level
     engine = open_engine(postgres_db, application_name="backoffice-test")
     try:
         assert engine.dialect.driver == "psycopg"
@@ -220,8 +224,13 @@ def test_postgresql_connections_are_named_pinged_and_errors_named(postgres_db, p
             conn.execute(sa.text("INSERT INTO t VALUES (:k)"), {"k": "a"})
         with pytest.raises(QueryError, match='relation "missing" does not exist'), engine.connect() as conn:
             conn.exec_driver_sql("SELECT * FROM missing")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, conn.begin(), \
+                pytest.raises(StorageError, match="autocommit mode"):
+            lock(conn, "ledger")
     finally:
         engine.dispose()
+    assert "opened the database postgresql+psycopg://" in caplog.text and ":***@127.0.0.1" in caplog.text
+    assert urlsplit(postgres_db).password not in caplog.text
 
 
 def test_the_advisory_lock_makes_a_second_transaction_wait_for_the_first_commit(postgres_db):

@@ -3,6 +3,8 @@ SQLite, then Alembic from a baseline that PostgreSQL builds in one step, equal t
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -155,3 +157,29 @@ def test_the_postgresql_key_store_baseline_equals_the_sqlite_key_store(postgres_
         assert identity_columns(pg) == {i for i in BACKOFFICE_IDENTITY if i[0] in snapshot(lite)}
     finally:
         pg.dispose()
+
+
+def test_two_workers_upgrading_one_postgresql_database_at_once_build_it_once(postgres_db):
+    engines = [open_engine(postgres_db) for _ in range(2)]
+    results, errors, start = [], [], threading.Barrier(2)
+
+    def run(engine) -> None:
+        start.wait(10)
+        try:
+            results.append(backoffice_migrations.upgrade(engine))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        assert sorted(r.before for r in results) == [(), (backoffice_migrations.BASELINE,)]  # the 2nd waited
+        with engines[0].connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+    finally:
+        for e in engines:
+            e.dispose()
