@@ -233,6 +233,10 @@ def _lane(mode: str, pki, travellers, args) -> dict:
         "challenged_share": round(sum(x["path"] in CHALLENGED for x in rows) / len(rows), 3),
         "liveness_paths": count("path"),
         "challenged": [x["identity"] for x in rows if x["path"] in CHALLENGED],
+        # the travellers the gate referred (a genuine traveller referred is an LFW photo the camera cannot use:
+        # someone beside them, a face not acquired) and the same figures over those it opened for
+        "referred": {x["identity"]: x["reasons"] for x in rows if x["outcome"] != "open"},
+        "modelled_transaction_s_opened": _quantiles([x["modelled_s"] for x in rows if x["outcome"] == "open"]),
         "passive_decisions": count("passive"),
         "modelled_transaction_s": {"p50": round(p50, 2), "p95": round(_nearest_rank(modelled, 0.95), 2),
                                    "mean": round(statistics.fmean(modelled), 2), "max": round(max(modelled), 2)},
@@ -245,7 +249,17 @@ def _lane(mode: str, pki, travellers, args) -> dict:
                                  "while_chip_median": statistics.median(x["frames_while_chip"] for x in rows)},
         "software_ms": summary([x["software_ms"] for x in rows]),
         "steps_ms": {k: summary(v) for k, v in steps.items()},
+        "per_traveller": [{"identity": x["identity"], "outcome": x["outcome"], "path": x["path"],
+                           "passive": x["passive"], "frames": x["frames"], "modelled_s": round(x["modelled_s"], 2)}
+                          for x in rows],
     }
+
+
+def _quantiles(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    return {"n": len(values), "p50": round(statistics.median(values), 2), "p95": round(_nearest_rank(values, 0.95), 2),
+            "max": round(max(values), 2)}
 
 
 def count_reasons(rows: list[dict]) -> dict[str, int]:
