@@ -49,18 +49,51 @@ def test_an_exception_without_them_says_nothing(world):
     assert all(detail[k] is None for k in LIVENESS)
 
 
+#: invisible format characters (Unicode Cf): bidi mark, zero width space/non-joiner/joiner, LRM/RLM, word joiner and
+#: invisible operators, deprecated format characters, BOM
+INVISIBLE = ("\u061c", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\u2063", "\u2064", "\u206a",
+             "\u206f", "\ufeff")
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("liveness_path", "passive+challenge-on-doubt"),  # a lane's policy is not a path
     ("liveness_path", "PASSIVE"), ("liveness_path", ""),
     ("passive_decision", "maybe"), ("passive_decision", "Live"),
     ("passive_score", 1.01), ("passive_score", -0.1), ("passive_score", True), ("passive_score", "0.5"),
     ("liveness_reason", "x" * 201), ("liveness_reason", "timeout:\nblink"), ("liveness_reason", "a\u202eb"),
+    # empty, and the invisible format characters (Cf) the shared name filter lets through
+    ("liveness_reason", ""),
+    *[("liveness_reason", f"timeout:{c}blink") for c in INVISIBLE],
 ])
 def test_a_bad_liveness_field_is_refused_with_422(world, field, value):
     r = _post(world, exception_body(**{**LIVENESS, field: value}), f"k-{field}-{value!r}")
     assert r.status_code == 422, (field, value, r.text)
     assert any(e["loc"][:2] == ["body", field] for e in r.json()["errors"]), r.json()["errors"]
     assert world.ctx.store.one("SELECT COUNT(*) AS n FROM exceptions")["n"] == 0
+
+
+def test_a_name_keeps_its_joiners_a_liveness_reason_does_not(world):
+    """ZWNJ belongs in a Persian name (the shared name filter keeps it); a device's liveness reason never holds it."""
+    document = {**exception_body()["document"], "given_names": "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627"}
+    assert _post(world, exception_body(**LIVENESS, document=document), "k-zwnj-name").status_code == 201
+    r = _post(world, exception_body(**{**LIVENESS, "liveness_reason": "timeout:\u200cblink"}), "k-zwnj-reason")
+    assert r.status_code == 422 and [e["loc"] for e in r.json()["errors"]] == [["body", "liveness_reason"]]
+
+
+def test_the_gate_never_sends_a_reason_the_schema_refuses():
+    """The gate's reason filter (``gate._workflow._liveness_fields``) drops what the schema refuses, so a strange
+    reason never parks the whole referral."""
+    from types import SimpleNamespace
+
+    from gate._workflow import _liveness_fields
+
+    for c in (*INVISIBLE, "\n", "\u202e", "\x85"):
+        fields = _liveness_fields(SimpleNamespace(liveness_path="passive", passive_decision="attack",
+                                                  passive_score=0.1, liveness_reason=f"passive_attack:{c}moire"))
+        schemas.ExceptionCreate.model_validate(exception_body(**fields))
+        assert fields["liveness_reason"].replace(" ", "") == "passive_attack:moire", repr(c)
+    only_invisible = _liveness_fields(SimpleNamespace(liveness_path="passive", liveness_reason="\u200b\ufeff"))
+    assert "liveness_reason" not in only_invisible  # nothing left: left out, not sent empty
 
 
 def test_a_non_finite_passive_score_and_an_unknown_key_are_refused(world):
