@@ -181,8 +181,8 @@ CALIBRATION: dict = {
                             "0.0005": 0.006666666666666667
                         },
                         "acquired": {
-                            "fta_genuine_pairs": 0,
-                            "fta_impostor_pairs": 0,
+                            "no_template_genuine_pairs": 0,
+                            "no_template_impostor_pairs": 0,
                             "fnmr_at_fitted_threshold": {
                                 "0.01": {
                                     "fnmr": 0.0,
@@ -293,8 +293,8 @@ CALIBRATION: dict = {
                             "0.0005": 0.006666666666666667
                         },
                         "acquired": {
-                            "fta_genuine_pairs": 0,
-                            "fta_impostor_pairs": 0,
+                            "no_template_genuine_pairs": 0,
+                            "no_template_impostor_pairs": 0,
                             "fnmr_at_fitted_threshold": {
                                 "0.01": {
                                     "fnmr": 0.0,
@@ -434,8 +434,8 @@ CALIBRATION: dict = {
                             "0.0005": 0.013333333333333334
                         },
                         "acquired": {
-                            "fta_genuine_pairs": 2,
-                            "fta_impostor_pairs": 1549,
+                            "no_template_genuine_pairs": 2,
+                            "no_template_impostor_pairs": 1549,
                             "fnmr_at_fitted_threshold": {
                                 "0.01": {
                                     "fnmr": 0.003355704697986577,
@@ -546,8 +546,8 @@ CALIBRATION: dict = {
                             "0.0005": 0.013333333333333334
                         },
                         "acquired": {
-                            "fta_genuine_pairs": 2,
-                            "fta_impostor_pairs": 1549,
+                            "no_template_genuine_pairs": 2,
+                            "no_template_impostor_pairs": 1549,
                             "fnmr_at_fitted_threshold": {
                                 "0.01": {
                                     "fnmr": 0.003355704697986577,

@@ -23,8 +23,9 @@ used only when both identities are in the same half (pairs across halves are use
 figures, the half's own DET figures (FNMR at FMR with thresholds taken on that half: those use the
 fitted fusion but not the fitted thresholds). ``at_fitted_threshold`` counts a pair whose reference or
 probe yields no template as a non-match (a rejection, as the gate refers it); ``acquired`` splits it as
-ISO/IEC 19795-1 does: the failures to acquire (``fta_genuine_pairs``), FNMR over the comparisons of
-acquired samples, and the FRR with the failures counted in (equal to ``at_fitted_threshold``'s FNMR).
+ISO/IEC 19795-1 does: the pairs without a template (``no_template_genuine_pairs``: the reference's failure
+to enrol or the probe's failure to acquire), FNMR over the comparisons of templates made, and the FRR with
+those failures counted in (equal to ``at_fitted_threshold``'s FNMR).
 """
 
 from __future__ import annotations
@@ -218,9 +219,11 @@ def _adaptive(sc: _Scores, kind: str, rule: str, weight: float, stats: dict, fra
 
 
 def _fnmr_fmr(gen: np.ndarray, imp: np.ndarray, t: float) -> dict:
+    """FNMR and FMR at ``t`` with their intervals; a rate over no comparison is undefined (NaN), not 0."""
     fn, fm = int(np.sum(gen < t)), int(np.sum(imp >= t))
-    return {"fnmr": fn / max(1, len(gen)), "fnmr_ci95": clopper_pearson(fn, len(gen)), "non_matches": fn,
-            "fmr": fm / max(1, len(imp)), "fmr_ci95": clopper_pearson(fm, len(imp)), "false_matches": fm}
+    return {"fnmr": fn / len(gen) if len(gen) else float("nan"), "fnmr_ci95": clopper_pearson(fn, len(gen)),
+            "non_matches": fn, "fmr": fm / len(imp) if len(imp) else float("nan"),
+            "fmr_ci95": clopper_pearson(fm, len(imp)), "false_matches": fm}
 
 
 # ---------- fitting and reporting ----------
@@ -290,11 +293,12 @@ def report(view: HalfView, params: dict, *, frames: int | None = None) -> dict:
         entry = {"fta": round(sc.fta, 6), "eer": own["eer"],
                  "at_fitted_threshold": {key: _fnmr_fmr(g1, i1, th[name]) for key, (name, _) in FMR_TARGETS.items()},
                  "own_det_fnmr_at_fmr": own["fnmr_at_fmr"]}
-        # ISO/IEC 19795-1 counts a comparison whose reference or probe could not be acquired as a failure to
-        # acquire, not as a non-match: FNMR over the acquired comparisons, FRR with the failures counted in
+        # ISO/IEC 19795-1 counts a comparison whose reference gave no template (a failure to enrol) or whose
+        # probe gave none (a failure to acquire) apart from the non-matches: FNMR over the comparisons of
+        # templates made, FRR with those failures counted in
         ga, ia = np.isfinite(g1), np.isfinite(i1)
         entry["acquired"] = {
-            "fta_genuine_pairs": int((~ga).sum()), "fta_impostor_pairs": int((~ia).sum()),
+            "no_template_genuine_pairs": int((~ga).sum()), "no_template_impostor_pairs": int((~ia).sum()),
             "fnmr_at_fitted_threshold": {key: _fnmr_fmr(g1[ga], i1[ia], th[name])
                                          for key, (name, _) in FMR_TARGETS.items()},
             "frr_at_fitted_threshold": {key: round(float(np.mean(g1 < th[name])), 6) if len(g1) else float("nan")

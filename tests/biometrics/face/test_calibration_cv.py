@@ -116,22 +116,36 @@ def test_fitting_reads_only_its_own_half_and_reports_on_the_other(sets):
 
 
 def test_the_report_splits_failures_to_acquire_from_non_matches_as_iso_19795_1_does(sets):
-    """A pair without a template is a rejection in ``at_fitted_threshold`` (the FRR) and a failure to acquire,
-    not a non-match, in ``acquired`` (the FNMR over comparisons of acquired samples)."""
+    """A pair without a template is a rejection in ``at_fitted_threshold`` (the FRR) and, in ``acquired``, a
+    failure to enrol or acquire, not a non-match: counted from the fixture's own NaN templates (the reference
+    ``chip[7]``), not from the report."""
     cv = cross_validate(sets)
-    failures = 0
+    ids = np.asarray(sets["identities"])
+    seen = 0
     for half in cv["halves"].values():
         r = half["report"]
+        reported = np.array([i not in half["_fit_ids"] for i in ids])
+        pairs = sets["genuine"][reported[sets["genuine"][:, 0]] & reported[sets["genuine"][:, 1]]]
         for protocol in ("plain", "chip"):
+            no_template = int(sum(np.isnan(sets[protocol][a]).all() or np.isnan(sets["live"][b, 0]).all()
+                                  for a, b in pairs))
             acq, at = r[protocol]["acquired"], r[protocol]["at_fitted_threshold"]
-            failures += acq["fta_genuine_pairs"]
+            assert acq["no_template_genuine_pairs"] == no_template, (protocol, acq)
+            seen += no_template
             for key in ("0.01", "0.001", "0.0005"):
                 fnmr = acq["fnmr_at_fitted_threshold"][key]
-                assert fnmr["non_matches"] == at[key]["non_matches"] - acq["fta_genuine_pairs"]
-                assert fnmr["fnmr"] == pytest.approx(fnmr["non_matches"] / (r["genuine"] - acq["fta_genuine_pairs"]))
+                assert fnmr["non_matches"] == at[key]["non_matches"] - no_template
+                assert fnmr["fnmr"] == pytest.approx(fnmr["non_matches"] / (len(pairs) - no_template))
                 assert acq["frr_at_fitted_threshold"][key] == pytest.approx(at[key]["fnmr"], abs=1e-6)
-                assert fnmr["false_matches"] == at[key]["false_matches"]  # a failed template never matches
-    assert failures > 0  # the synthetic failure is among the genuine pairs of some half
+                assert fnmr["false_matches"] == at[key]["false_matches"]  # a missing template never matches
+    assert seen == 1  # chip[7]'s one genuine pair as reference (7, 8), in the half that reports it
+
+
+def test_a_rate_over_no_comparison_is_undefined():
+    from biometrics.face.evaluation._cv import _fnmr_fmr
+
+    r = _fnmr_fmr(np.array([]), np.array([0.1, 0.2]), 0.15)
+    assert np.isnan(r["fnmr"]) and r["non_matches"] == 0 and r["fmr"] == 0.5
 
 
 @pytest.mark.parametrize("rule", ["best_k_mean", "max", "mean", "quality_mean"])
