@@ -22,11 +22,16 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: apt venv models voice fonts
 
-# Debian packages, installed only when running as root and only those missing.
+# Debian packages, installed only when running as root and only those missing. Before postgresql is
+# installed, postgresql-common is told not to create (and on systemd hosts start) a `main` cluster on 5432:
+# the tests start clusters of their own (storage/testing).
+PG_CREATECLUSTER_CONF ?= /etc/postgresql-common/createcluster.d/smartborder.conf
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "apt: all system packages present"; \
 	elif [ "$$(id -u)" = "0" ]; then echo "apt: installing $$missing"; \
+		case " $$(echo $$missing) " in *" postgresql "*) { mkdir -p "$(dir $(PG_CREATECLUSTER_CONF))" && \
+			echo "create_main_cluster = false" > "$(PG_CREATECLUSTER_CONF)"; } || exit 1;; esac; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "apt: missing $$missing (run 'make setup' as root to install them)"; fi
 
