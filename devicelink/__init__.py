@@ -24,6 +24,7 @@ It imports no workflow, no entry point, no UI or web framework (an import-linter
 from devicelink._client import (
     CALLS_ENDPOINT,
     ENDPOINTS,
+    LATER_FIELDS,
     LEDGER_HEAD_HEADER,
     BackofficeClient,
     EnrolmentAnswer,
@@ -59,6 +60,7 @@ from devicelink._sealer import Sealer, VaultSealer, ephemeral_sealer
 __all__ = [
     "CALLS_ENDPOINT",
     "ENDPOINTS",
+    "LATER_FIELDS",
     "KINDS",
     "LEDGER_HEAD_HEADER",
     "MAX_LEDGER_CONFLICTS",

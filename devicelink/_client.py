@@ -8,7 +8,9 @@ vocabulary (:mod:`devicelink._errors`):
 
 - transport errors, time-outs, 5xx, 408, 429 -> :class:`BackofficeUnavailable` (retry later);
 - 401/403 -> :class:`BackofficeAuthError` (a :class:`BackofficeUnavailable`: the credential is refused);
-- other 4xx on a record (``events``, ``exceptions``, ``enrolments``) -> :class:`RecordRejected` (parked);
+- other 4xx on a record (``events``, ``exceptions``, ``enrolments``) -> :class:`RecordRejected` (parked); but
+  a 422 naming only fields of :data:`LATER_FIELDS` as unknown (a back office of an older release) resends the
+  record once without exactly those fields, with a warning naming them;
   on an officer call (``raise_call``) -> :class:`RecordRejected` too (the call was not stored).
 
 The watchlist feed and the fingerprint verification store nothing: a refusal there means "no answer
@@ -43,8 +45,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from devicelink._errors import BackofficeAuthError, BackofficeUnavailable, RecordRejected
 from privacy import Checkpoint, LedgerError
 
-__all__ = ["BackofficeClient", "EnrolmentAnswer", "TrustStoreAnswer", "WatchlistDelta", "CALLS_ENDPOINT", "ENDPOINTS", "LEDGER_HEAD_HEADER",
-           "ledger_key"]
+__all__ = ["BackofficeClient", "EnrolmentAnswer", "TrustStoreAnswer", "WatchlistDelta", "CALLS_ENDPOINT", "ENDPOINTS", "LATER_FIELDS",
+           "LEDGER_HEAD_HEADER", "ledger_key"]
 
 log = logging.getLogger("devicelink")
 
@@ -55,6 +57,16 @@ LEDGER_HEAD_HEADER = "X-Ledger-Head"
 ENDPOINTS = {"event": "/api/v1/events", "exception": "/api/v1/exceptions", "enrolment": "/api/v1/enrolments"}
 #: officer calls (:meth:`BackofficeClient.raise_call`): sent at once, never through the outbox
 CALLS_ENDPOINT = "/api/v1/calls"
+#: fields added to an endpoint's body after its first release (top-level keys; backoffice/API.md "Older back
+#: offices"). A back office of a release before them refuses them (422, ``extra_forbidden``): the record is then
+#: resent once without exactly the fields it named, never without any other. Add a field here when it is added to
+#: a record's schema; issue #23 added the liveness fields
+LATER_FIELDS: dict[str, frozenset[str]] = {
+    ENDPOINTS["exception"]: frozenset({"liveness_path", "passive_decision", "passive_score", "liveness_reason"}),
+    ENDPOINTS["event"]: frozenset({"liveness_path"}),
+}
+#: the back office renders at most this many validation errors: a full list may hide others
+_MAX_ERRORS = 50
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,12 @@ class BackofficeClient:
         if not key:
             raise ValueError("a record needs its outbox item id as Idempotency-Key")
         r = self._request("POST", path, json=body, key=key)
+        later = _later_fields_refused(path, body, r)
+        if later:
+            # an older back office refused it before storing anything (no idempotency row): the same key again
+            log.warning("POST %s: the back office does not know %s (a release before them): resent without them",
+                        path, ", ".join(sorted(later)))
+            r = self._request("POST", path, json={k: v for k, v in body.items() if k not in later}, key=key)
         if r.status_code >= 400:
             problem = _problem(r)
             raise RecordRejected(r.status_code, str(problem.get("type", "about:blank")),
@@ -310,6 +328,30 @@ def ledger_key(value: str) -> Ed25519PublicKey:
     except (ValueError, TypeError, AttributeError) as e:
         raise ValueError("ledger_public_key is not base64 of an Ed25519 public key (32 bytes): see "
                          "`smartborder privacy public-key`") from e
+
+
+def _later_fields_refused(path: str, body: dict[str, Any], r: httpx.Response) -> frozenset[str]:
+    """The fields of :data:`LATER_FIELDS` the back office refused as unknown, when that is all it refused: a 422
+    validation problem whose every error is ``extra_forbidden`` at ``["body", field]`` for such a field the body
+    holds. Empty (the record is refused as it is) for any other answer, error or shape, and for a full error list."""
+    allowed = LATER_FIELDS.get(path)
+    if r.status_code != 422 or not allowed:
+        return frozenset()
+    problem = _problem(r)
+    errors = problem.get("errors")
+    if not str(problem.get("type", "")).endswith("/validation") or not isinstance(errors, list) \
+            or not 0 < len(errors) < _MAX_ERRORS:
+        return frozenset()
+    named = set()
+    for e in errors:
+        if not isinstance(e, dict) or e.get("type") != "extra_forbidden":
+            return frozenset()
+        loc = e.get("loc")
+        if not isinstance(loc, list) or len(loc) != 2 or loc[0] != "body" or not isinstance(loc[1], str) \
+                or loc[1] not in allowed or loc[1] not in body:
+            return frozenset()
+        named.add(loc[1])
+    return frozenset(named)
 
 
 def _problem(r: httpx.Response) -> dict[str, Any]:

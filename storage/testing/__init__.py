@@ -1,6 +1,7 @@
 """Test support for storage (tests and benches only; no runtime module imports this: an import-linter
 contract forbids it): :func:`postgres_cluster` starts a throwaway PostgreSQL server in a temporary
-directory on a free port of 127.0.0.1 and removes it at the end."""
+directory on a free port of 127.0.0.1 and removes it at the end; :func:`reap_stale_clusters` removes
+the ones a killed process left behind (every start calls it)."""
 
 from storage.testing._pg import (
     PostgresCluster,
@@ -11,6 +12,7 @@ from storage.testing._pg import (
     free_port,
     port_is_free,
     postgres_cluster,
+    reap_stale_clusters,
 )
 
 __all__ = [
@@ -22,4 +24,5 @@ __all__ = [
     "free_port",
     "port_is_free",
     "postgres_cluster",
+    "reap_stale_clusters",
 ]

@@ -9,6 +9,13 @@ The cluster is NOT durable by default: ``fsync``, ``synchronous_commit`` and ``f
 and ``initdb --no-sync`` skips flushing the new cluster. A crash of the host may lose or corrupt it,
 which is the right trade for a cluster that lives as long as a test session. ``durable=True`` keeps
 PostgreSQL's defaults (the failover test needs them).
+
+A process killed outright (SIGKILL, OOM, a cancelled CI job) cannot stop its server: each temporary
+directory holds an ``owner`` file (the owning pid and its start time from /proc, so a reused pid is not
+mistaken for the owner) and every start first stops and removes the ``smartborder-pg-*`` directories whose
+owner is gone (:func:`reap_stale_clusters`). The server is only ever signalled through ``pg_ctl kill``, as
+the server's user, at a pid that /proc confirms is this data directory's postmaster (``postmaster.pid`` is
+writable by the ``postgres`` user, hence by a cluster superuser, and is not trusted alone).
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -30,6 +37,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage._db import StorageError
+from storage.testing import _proc
 
 #: where Debian and Ubuntu put each major version's server binaries
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -43,6 +51,10 @@ SUPERUSER = "postgres"
 _LOG_TAIL_LINES = 25
 _BIND_FAILURE = re.compile(r"could not bind|could not create any TCP/IP sockets|address already in use", re.I)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: the temporary directories' prefix, which reap_stale_clusters looks for
+ROOT_PREFIX = "smartborder-pg-"
+#: the file in a temporary directory naming its owner: "<pid> <start time in clock ticks>"
+OWNER_FILE = "owner"
 
 
 class PostgresError(StorageError):
@@ -126,8 +138,8 @@ class PostgresCluster:
     port: int
     database: str
     user: str
-    password: str
-    superuser_password: str
+    password: str = field(repr=False)
+    superuser_password: str = field(repr=False)
     run_as: str | None
     host: str = "127.0.0.1"
     stopped: bool = field(default=False, init=False)
@@ -154,6 +166,12 @@ class PostgresCluster:
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         return _tail(self.log_path, lines)
+
+    def server_pid(self) -> int | None:
+        """The postmaster's pid, once /proc confirms it runs as the server's user on this data directory
+        (postmaster.pid alone is not trusted); None when no server runs."""
+        uid = _server_uid(self.run_as)
+        return None if uid is None else _proc.find_postmaster(self.data_dir, uid, _postmaster_pid(self.data_dir))
 
     def create_database(self, database: str, user: str | None = None, password: str | None = None) -> str:
         """Create the role ``user`` (LOGIN, a password; made when missing) and a database it owns, which
@@ -224,21 +242,68 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
-def _stop_server(bin_dir: Path, data_dir: Path, run_as: str | None, timeout: float) -> None:
-    if _postmaster_pid(data_dir) is None:
+def _server_uid(run_as: str | None) -> int | None:
+    if not run_as:
+        return os.getuid()
+    import pwd
+
+    try:
+        return pwd.getpwnam(run_as).pw_uid
+    except KeyError:
+        return None
+
+
+def _stop_server(bin_dir: Path, data_dir: Path, run_as: str | None, timeout: float,
+                 signals: Sequence[str] = ("INT", "QUIT")) -> None:
+    """Stop the postmaster of ``data_dir``: each of ``signals`` (INT = pg_ctl's fast shutdown, QUIT = its
+    immediate one) then KILL, each sent by ``pg_ctl kill`` as the server's user to the pid /proc confirms
+    (postmaster.pid may name any process), until none runs."""
+    uid = _server_uid(run_as)
+    if uid is None:
         return
-    for mode in ("fast", "immediate"):
-        try:
-            done = _run(run_as, [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", mode, "-w",
-                                 "-t", str(int(timeout)), "stop"], data_dir.parent, timeout + 10)
-        except subprocess.TimeoutExpired:
-            continue
-        if done.returncode == 0 or _postmaster_pid(data_dir) is None:
+    for sig in (*signals, "KILL"):
+        pid = _proc.find_postmaster(data_dir, uid, _postmaster_pid(data_dir))
+        if pid is None:
             return
-    pid = _postmaster_pid(data_dir)
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _run(run_as, [str(bin_dir / "pg_ctl"), "kill", sig, str(pid)], data_dir.parent, 30)
+        deadline = time.monotonic() + (timeout if sig != "KILL" else 10)
+        while _proc.is_postmaster(pid, data_dir, uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _read_owner(root: Path) -> tuple[int, int] | None:
+    try:
+        pid, started = (root / OWNER_FILE).read_text().split()
+        return int(pid), int(started)
+    except (OSError, ValueError):
+        return None
+
+
+def reap_stale_clusters(parent_dir: str | Path | None = None, bin_dir: str | Path | None = None) -> list[Path]:
+    """Stop the server of (immediate shutdown, then SIGKILL) and remove every ``smartborder-pg-*`` directory
+    in ``parent_dir`` (default: the system's temporary directory) whose owner process is gone: the leftovers
+    of a test process killed outright. Only directories of this user (under root: of root or the
+    ``postgres`` user) with a readable owner file are touched; a live owner's are left alone. Returns the
+    directories removed."""
+    found = find_bin_dir([bin_dir] if bin_dir is not None else None)
+    run_as = SYSTEM_USER if os.geteuid() == 0 else None
+    uid = _server_uid(run_as)
+    owners = {os.geteuid(), *([uid] if uid is not None else [])}
+    reaped = []
+    for root in sorted(Path(parent_dir or tempfile.gettempdir()).glob(ROOT_PREFIX + "*")):
+        try:
+            st = os.lstat(root)
+        except OSError:
+            continue
+        owner = _read_owner(root) if stat.S_ISDIR(st.st_mode) and st.st_uid in owners else None
+        if owner is None or _proc.is_alive(*owner):
+            continue
+        if found is not None:
+            _stop_server(found, Path(os.path.abspath(root / "data")), run_as, 30, signals=("QUIT",))
+        shutil.rmtree(root, ignore_errors=True)
+        reaped.append(root)
+    return reaped
 
 
 def _config(socket_dir: Path, durable: bool, settings: Mapping[str, str | int]) -> str:
@@ -262,7 +327,9 @@ def _config(socket_dir: Path, durable: bool, settings: Mapping[str, str | int]) 
 
 
 def _prepare_root(parent: str | Path | None, run_as: str | None) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="smartborder-pg-", dir=parent))
+    root = Path(os.path.abspath(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir=parent)))
+    me = os.getpid()
+    (root / OWNER_FILE).write_text(f"{me} {_proc.start_time(me)}\n")
     (root / "sock").mkdir(mode=0o700)
     if run_as:
         import pwd
@@ -337,6 +404,7 @@ def postgres_cluster(*, database: str = "smartborder", user: str = "smartborder"
                                    f"install the Debian package 'postgresql' (make setup as root)")
     database, user = _check_identifier("database", database), _check_identifier("role", user)
     run_as = SYSTEM_USER if os.geteuid() == 0 else None
+    reap_stale_clusters(parent_dir, found)
     root = _prepare_root(parent_dir, run_as)
     cluster = PostgresCluster(bin_dir=found, root=root, port=0, database=database, user=user,
                               password=secrets.token_urlsafe(18),

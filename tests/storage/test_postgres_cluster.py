@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 import storage.testing._pg as pg
+import storage.testing._proc as _proc
 from storage.testing import (
     PostgresError,
     PostgresNotInstalled,
@@ -19,6 +25,7 @@ from storage.testing import (
     find_bin_dir,
     port_is_free,
     postgres_cluster,
+    reap_stale_clusters,
 )
 from tests.conftest import REQUIRE_POSTGRES, postgres_bin_or_skip
 
@@ -45,7 +52,17 @@ def test_the_session_cluster_answers_select_version(postgres):
         (user,) = conn.execute("select current_user").fetchone()
     assert version.startswith("PostgreSQL ")
     assert user == postgres.user
-    assert postgres.url.startswith(f"postgresql://{postgres.user}:") and f"@127.0.0.1:{postgres.port}/" in postgres.url
+    parts = urlsplit(postgres.url)  # compared by part: a failed assertion must not print the password
+    assert (parts.scheme, parts.username, parts.hostname, parts.port, parts.path) == (
+        "postgresql", postgres.user, "127.0.0.1", postgres.port, f"/{postgres.database}")
+    carries_the_password = parts.password == postgres.password
+    assert carries_the_password, "the URL does not carry the role's password"
+
+
+def test_the_repr_shows_no_password(postgres):
+    shown = repr(postgres)
+    assert postgres.password not in shown and postgres.superuser_password not in shown
+    assert "password" not in shown and str(postgres.port) in shown
 
 
 def test_a_second_connection_sees_committed_data_and_not_uncommitted(postgres_db):
@@ -179,16 +196,94 @@ def test_missing_binaries_skip_without_the_requirement_and_fail_with_it(monkeypa
         postgres_bin_or_skip()
 
 
-def test_the_server_runs_as_the_postgres_user_under_root(postgres):
-    owner = Path(postgres.data_dir).stat().st_uid
-    if os.geteuid() == 0:
-        import pwd
+def _status_uid(pid: int) -> int:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("Uid:"))
+    return int(line.split()[1])
 
-        assert owner == pwd.getpwnam("postgres").pw_uid
-        assert postgres.run_as == "postgres"
-    else:
-        assert owner == os.geteuid()
-        assert postgres.run_as is None
+
+def test_the_server_runs_as_the_postgres_user_under_root(postgres):
+    """The postmaster process itself (the pid in postmaster.pid, once /proc confirms it serves this data
+    directory), not only the data directory, belongs to the postgres user under root."""
+    expected = pwd.getpwnam("postgres").pw_uid if os.geteuid() == 0 else os.getuid()
+    pid = postgres.server_pid()
+    assert pid is not None and pid == pg._postmaster_pid(postgres.data_dir)
+    assert _status_uid(pid) == expected
+    assert Path(postgres.data_dir).stat().st_uid == expected
+    assert postgres.run_as == ("postgres" if os.geteuid() == 0 else None)
+
+
+def _server_uid() -> int:
+    return pwd.getpwnam("postgres").pw_uid if os.geteuid() == 0 else os.getuid()
+
+
+_KILLED_OWNER = """
+import os, signal, sys
+from storage.testing import postgres_cluster
+with postgres_cluster(bin_dir=sys.argv[1], parent_dir=sys.argv[2]) as c:
+    print(c.root, c.port, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_cluster_left_by_a_killed_process_is_stopped_and_removed_at_the_next_start(parent):
+    """SIGKILL (OOM, a cancelled CI job) skips every finally: the postmaster keeps running, re-parented to
+    pid 1, and its directory stays. The next start finds the owner gone and cleans up."""
+    bin_dir = postgres_bin_or_skip()
+    child = subprocess.run([sys.executable, "-c", _KILLED_OWNER, str(bin_dir), str(parent)], cwd=Path(__file__).parents[2],
+                           capture_output=True, text=True, timeout=180, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    root, port = child.stdout.split()
+    root, port = Path(root), int(port)
+    try:
+        left = _proc.find_postmaster(root / "data", _server_uid())
+        assert left is not None and _accepts(port) and root.exists()  # the leak this guards against
+        with postgres_cluster(bin_dir=bin_dir, parent_dir=parent) as cluster:
+            assert not root.exists()
+            assert not _proc.is_postmaster(left, root / "data", _server_uid())
+            assert not _accepts(port)
+            assert [p.name for p in parent.iterdir()] == [cluster.root.name]
+    finally:
+        reap_stale_clusters(parent, bin_dir)
+
+
+def test_a_live_owner_is_left_alone_and_a_reused_pid_is_not_an_owner(parent):
+    bin_dir = postgres_bin_or_skip()
+    stale = parent / "smartborder-pg-reused"
+    stale.mkdir()
+    (stale / "owner").write_text(f"{os.getpid()} 1\n")  # this pid, another start time: the owner is gone
+    unknown = parent / "smartborder-pg-unknown"  # no owner file: nobody can tell, so it stays
+    unknown.mkdir()
+    with postgres_cluster(bin_dir=bin_dir, parent_dir=parent) as cluster:
+        assert not stale.exists() and unknown.exists()
+        assert reap_stale_clusters(parent, bin_dir) == []
+        assert cluster.root.exists() and cluster.server_pid() is not None
+        with psycopg.connect(cluster.url, connect_timeout=10) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    unknown.rmdir()
+
+
+def test_a_forged_postmaster_pid_is_not_killed_and_the_real_server_still_stops(parent):
+    """postmaster.pid is the postgres user's file; a cluster superuser overwrites it with COPY ... TO.
+    Stopping must neither signal the process it names nor leave the real server running."""
+    bin_dir = postgres_bin_or_skip()
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        with postgres_cluster(bin_dir=bin_dir, parent_dir=parent) as cluster:
+            real = cluster.server_pid()
+            assert real is not None
+            pidfile = cluster.data_dir / "postmaster.pid"
+            with psycopg.connect(cluster.superuser_url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f"COPY (SELECT '{bystander.pid}') TO '{pidfile}'")
+            assert pg._postmaster_pid(cluster.data_dir) == bystander.pid
+            assert not _proc.is_postmaster(bystander.pid, cluster.data_dir, _server_uid())
+            assert cluster.server_pid() == real  # found in /proc, not in the forged file
+            port = cluster.port
+        assert bystander.poll() is None, "the process named by the forged postmaster.pid was killed"
+        assert not _proc.is_postmaster(real, cluster.data_dir, _server_uid())
+        assert not _accepts(port) and not cluster.root.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the cluster to the postgres user")
