@@ -11,10 +11,15 @@ while the chip is read. Each frame goes through the face mesh (tracking mode); t
 * ``texture``: the probability-like output (higher = live) of the texture/frequency model
   (:mod:`biometrics.face._pad_texture`, model ``face_pad_texture``: a missing or altered file raises
   ``TextureModelError`` when the session starts), median over the frames it ran on (every third frame
-  with a face, so a first verdict from face frame 1 on; a replay at every prefix of the evaluation's
-  presentations found 81/102 bona fide already ``live`` at face frame 5 (~0.3 s at 15 fps), no attack
-  ``live`` at any prefix, and 2/102 bona fide called ``attack`` at some prefix, which the gate refers at
-  once: an early-stopping gate pays that BPCER);
+  with a face, so a first verdict from face frame 1 on). The evaluation replays the verdict at every face
+  frame 1-15 of its presentations (``_pad_passive.prefix_decisions``): no simulated print, screen or replay
+  is ``live`` at any of them on either half (0/102 each A -> B, 95 % CI 0-3.6 %; 0/78 each B -> A, 0-4.6 %;
+  also by texture alone, no veto), so a gate may take ``live`` at any frame up to 15: it takes the verdict
+  at frame 6 and feeds a ``doubt`` on to frame 12 (``gate.FaceStep.passive_max_frames``). 81/102 bona fide
+  are ``live`` at face frame 5 (~0.3 s at 15 fps); 2/102 are called ``attack`` at some frame, which the gate
+  refers at once (its BPCER). A bona fide ``doubt`` is systematic, not frame noise: the texture output of
+  each sampled frame of such a face stays under ``live_at_or_above`` (frames 6 -> 12 turn 1 of 21 evaluation
+  doubts, and 1 of the gate bench's 5 among 41 travellers, into ``live``; docs/ARCHITECTURE.md has the figures);
 * ``moire``, ``parallax``, ``foreshortening``: the cues of :mod:`biometrics.face._liveness`, measured the
   same way. ``parallax`` and ``foreshortening`` need the head to move by >= 8 degrees of yaw, which a
   traveller standing at the reader rarely does: they are usually unmeasured (None) here and then do
