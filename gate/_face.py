@@ -38,10 +38,12 @@ doubt seen after ``passive_frames`` still counts on a retry (the worst verdict c
 the challenge). The PAD evaluation supports taking a ``live`` verdict at any frame up to 15: replayed at
 every prefix (``biometrics.face.evaluation._pad_passive``), no simulated print, screen or replay is ``live``
 at any of its first 15 face frames. What it gains is small, because bona fide doubts are systematic (the
-texture output of every frame of such a face stays under the band): on ``bench/gate_throughput.py``'s 41
-travellers 1 of the 5 doubts at frame 6 became ``live`` (at frame 7) and 4 (9.8 %) were still challenged, so the
-lane's p95 stays a challenged traveller's (~12 s) while its p50 is 6.7 s. A fused score the engine calls near its threshold (``biometrics.face.near_threshold``,
-its band calibrated by cross-validation) asks for ``extra_frames`` more good frames, fused with the first.
+texture output of such a face's frames stays under, or hovers at, the band): on ``bench/gate_throughput.py``'s
+41 travellers 1 of the 5 doubts at frame 6 became ``live`` (at frame 7) and 4 (9.8 %) were still challenged,
+so the lane's p95 stays a challenged traveller's (~12 s) while its p50 is 6.7 s.
+
+A fused score the engine calls near its threshold (``biometrics.face.near_threshold``, its band calibrated
+by cross-validation) asks for ``extra_frames`` more good frames, fused with the first.
 """
 
 from __future__ import annotations

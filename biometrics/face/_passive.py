@@ -18,8 +18,9 @@ while the chip is read. Each frame goes through the face mesh (tracking mode); t
   at frame 6 and feeds a ``doubt`` on to frame 12 (``gate.FaceStep.passive_max_frames``). 81/102 bona fide
   are ``live`` at face frame 5 (~0.3 s at 15 fps); 2/102 are called ``attack`` at some frame, which the gate
   refers at once (its BPCER). A bona fide ``doubt`` is systematic, not frame noise: the texture output of
-  each sampled frame of such a face stays under ``live_at_or_above`` (frames 6 -> 12 turn 1 of 21 evaluation
-  doubts, and 1 of the gate bench's 5 among 41 travellers, into ``live``; docs/ARCHITECTURE.md has the figures);
+  the sampled frames of such a face stays under, or hovers at, ``live_at_or_above`` (frames 6 -> 12 turn 1
+  of 21 evaluation doubts, and 1 of the gate bench's 5 among 41 travellers, into ``live``; figures in
+  docs/ARCHITECTURE.md);
 * ``moire``, ``parallax``, ``foreshortening``: the cues of :mod:`biometrics.face._liveness`, measured the
   same way. ``parallax`` and ``foreshortening`` need the head to move by >= 8 degrees of yaw, which a
   traveller standing at the reader rarely does: they are usually unmeasured (None) here and then do
