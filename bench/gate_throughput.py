@@ -30,7 +30,12 @@ and everything after the join (the chip photo's template, the match, more frames
 conservative (it runs while the next frame is exposed); the two threads competed for the CPU while
 measured, which the compute times include.
 
-Run: ``nice -n 19 .venv/bin/python -m bench.gate_throughput [--travellers 12] [--mode MODE]...``
+Travellers: up to ``--travellers`` distinct lfw-dev identities in name order with two photos or more
+(``--min-photos``: the first is the chip photo) whose rendered frames pass the enrolment quality gates (41
+qualify); the challenged and the referred are named, and the modelled figures are given over the opened too.
+
+Run: ``nice -n 19 .venv/bin/python -m bench.gate_throughput [--travellers 12] [--mode MODE]...`` (41 travellers,
+three lanes: ~11 min on this 2-core machine, shared)
 """
 
 from __future__ import annotations
