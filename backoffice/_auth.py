@@ -8,7 +8,7 @@ no session yet, gets a random cookie value (with its time of issue) and the HMAC
 
 Login throttling (OWASP ASVS V2.2.1), its state in the database so it holds across threads and
 worker processes. Before the (slow, argon2id) password check a login *reserves* an attempt in one
-``BEGIN IMMEDIATE`` transaction: it counts the attempts in the window (``login_window_s``, 15 min;
+write transaction (``BEGIN IMMEDIATE`` on SQLite): it counts the attempts in the window (``login_window_s``, 15 min;
 failures and reservations still in flight alike) and either refuses with 429 ``login-throttled``
 and ``Retry-After`` or inserts its reservation. After the check the reservation is settled: a
 failure stays counted, a success deletes that (account, client) pair's failures and remembers the
@@ -45,9 +45,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import text
 
 from backoffice._errors import BadCredentials, Conflict, Invalid, LoginThrottled, NotFound
 from backoffice._store import Store, now_iso
+from storage import ConstraintError
 
 __all__ = ["DEVICE_KINDS", "ROLES", "Auth", "Principal"]
 
@@ -109,22 +111,28 @@ class Auth:
         if len(password) < 10:
             raise Invalid("password must have at least 10 characters")
         with self.store.tx() as db:
-            if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            if db.first(text("SELECT 1 FROM users WHERE username = :u"), {"u": username}):
                 raise Conflict(f"user {username!r} exists")
-            db.execute("INSERT INTO users (username, password_hash, role, display_name, created_at) "
-                       "VALUES (?, ?, ?, ?, ?)", [username, self.hasher.hash(password), role, display_name, now_iso()])
+            try:  # a concurrent creation of the same name (another worker): the unique constraint decides
+                db.execute(text("INSERT INTO users (username, password_hash, role, display_name, created_at) "
+                                "VALUES (:u, :h, :role, :name, :at)"),
+                           {"u": username, "h": self.hasher.hash(password), "role": role, "name": display_name,
+                            "at": now_iso()})
+            except ConstraintError as e:
+                raise Conflict(f"user {username!r} exists") from e
         return self.get_user(username)
 
     def get_user(self, username: str) -> dict:
-        row = self.store.one("SELECT id, username, role, display_name, active, created_at FROM users "
-                             "WHERE username = ?", (username,))
+        row = self.store.one(text("SELECT id, username, role, display_name, active, created_at FROM users "
+                                  "WHERE username = :u"), {"u": username})
         if row is None:
             raise NotFound(f"no user {username!r}")
         row["active"] = bool(row["active"])
         return row
 
     def list_users(self) -> list[dict]:
-        rows = self.store.query("SELECT id, username, role, display_name, active, created_at FROM users ORDER BY id")
+        rows = self.store.query(text("SELECT id, username, role, display_name, active, created_at FROM users "
+                                     "ORDER BY id"))
         for r in rows:
             r["active"] = bool(r["active"])
         return rows
@@ -137,16 +145,18 @@ class Auth:
         if password is not None and len(password) < 10:
             raise Invalid("password must have at least 10 characters")
         with self.store.tx() as db:
+            uid = {"id": user["id"]}
             if role is not None:
-                db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
+                db.execute(text("UPDATE users SET role = :v WHERE id = :id"), {**uid, "v": role})
             if display_name is not None:
-                db.execute("UPDATE users SET display_name = ? WHERE id = ?", [display_name, user["id"]])
+                db.execute(text("UPDATE users SET display_name = :v WHERE id = :id"), {**uid, "v": display_name})
             if password is not None:
-                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [self.hasher.hash(password), user["id"]])
+                db.execute(text("UPDATE users SET password_hash = :v WHERE id = :id"),
+                           {**uid, "v": self.hasher.hash(password)})
             if active is not None:
-                db.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user["id"]])
+                db.execute(text("UPDATE users SET active = :v WHERE id = :id"), {**uid, "v": int(active)})
             if active is False or password is not None or role is not None:
-                db.execute("UPDATE sessions SET revoked = 1 WHERE user_id = ?", [user["id"]])
+                db.execute(text("UPDATE sessions SET revoked = 1 WHERE user_id = :id"), uid)
         return self.get_user(username)
 
     # -- login ------------------------------------------------------------------------------
@@ -162,25 +172,26 @@ class Auth:
         now = self.clock()
         since = now - self.window_s
         with self.store.tx() as db:
-            db.execute("DELETE FROM login_attempts WHERE at <= ?", [since])
-            known = db.execute("SELECT 1 FROM login_known WHERE account = ? AND client = ? AND last_ok > ?",
-                               [account, client, now - self.KNOWN_PAIR_TTL_S]).fetchone() is not None
-            count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE account = ? AND client = ? "
-                                     "AND at > ?", [account, client, since]).fetchone()
+            p = {"account": account, "client": client, "since": since}
+            db.execute(text("DELETE FROM login_attempts WHERE at <= :since"), p)
+            known = db.first(text("SELECT 1 FROM login_known WHERE account = :account AND client = :client "
+                                  "AND last_ok > :fresh"), {**p, "fresh": now - self.KNOWN_PAIR_TTL_S}) is not None
+            count, last = db.execute(text("SELECT count(*), max(at) FROM login_attempts WHERE account = :account "
+                                          "AND client = :client AND at > :since"), p).one()
             waits = [self._wait(count, self.max_failures, last, now)]
             if not known:
-                count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE account = ? AND at > ?",
-                                         [account, since]).fetchone()
+                count, last = db.execute(text("SELECT count(*), max(at) FROM login_attempts WHERE account = :account "
+                                              "AND at > :since"), p).one()
                 if count >= self.account_max_failures:  # a slow-down: one check per slot, never a lockout
                     waits.append(last + self.window_s / self.account_max_failures - now)
-                count, last = db.execute("SELECT count(*), max(at) FROM login_attempts WHERE client = ? AND at > ?",
-                                         [client, since]).fetchone()
+                count, last = db.execute(text("SELECT count(*), max(at) FROM login_attempts WHERE client = :client "
+                                              "AND at > :since"), p).one()
                 waits.append(self._wait(count, self.client_max_failures, last, now))
             wait = max(waits)
             if wait > 0:
                 raise LoginThrottled(max(1, math.ceil(wait)))
-            return db.execute("INSERT INTO login_attempts (account, client, at, state) VALUES (?, ?, ?, 'pending')",
-                              [account, client, now]).lastrowid
+            return db.scalar(text("INSERT INTO login_attempts (account, client, at, state) "
+                                  "VALUES (:account, :client, :now, 'pending') RETURNING id"), {**p, "now": now})
 
     def _verify(self, password_hash: str, password: str) -> bool:
         with self._checks_lock:
@@ -197,14 +208,14 @@ class Auth:
         reservation = self._reserve(username, client)
         ok = False
         try:
-            row = self.store.one("SELECT id, username, password_hash, role, display_name, active FROM users "
-                                 "WHERE username = ?", (username,))
+            row = self.store.one(text("SELECT id, username, password_hash, role, display_name, active FROM users "
+                                      "WHERE username = :u"), {"u": username})
             ok = self._verify(row["password_hash"] if row else self._dummy_hash, password or "")
             ok = ok and row is not None and bool(row["active"])
         finally:
             if not ok:  # the reservation stays counted as a failure
                 with self.store.tx() as db:
-                    db.execute("UPDATE login_attempts SET state = 'failed' WHERE id = ?", [reservation])
+                    db.execute(text("UPDATE login_attempts SET state = 'failed' WHERE id = :id"), {"id": reservation})
         if not ok:
             raise BadCredentials("wrong username or password")
         token = ("sbs_" if kind == "api" else "sbw_") + secrets.token_urlsafe(32)
@@ -212,28 +223,32 @@ class Auth:
         now = self.clock()
         with self.store.tx() as db:
             if self.hasher.check_needs_rehash(row["password_hash"]):
-                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [self.hasher.hash(password), row["id"]])
-            db.execute("DELETE FROM login_attempts WHERE account = ? AND client = ? AND (state = 'failed' OR id = ?)",
-                       [username, client, reservation])
-            db.execute("INSERT INTO login_known (account, client, last_ok) VALUES (?, ?, ?) "
-                       "ON CONFLICT (account, client) DO UPDATE SET last_ok = excluded.last_ok", [username, client, now])
-            db.execute("DELETE FROM login_known WHERE last_ok <= ?", [now - self.KNOWN_PAIR_TTL_S])
-            db.execute("DELETE FROM sessions WHERE expires_at < ?", [_iso_in(0)])
-            db.execute("INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                       [token_hash(token), row["id"], kind, now_iso(), _iso_in(ttl)])
+                db.execute(text("UPDATE users SET password_hash = :h WHERE id = :id"),
+                           {"h": self.hasher.hash(password), "id": row["id"]})
+            p = {"account": username, "client": client, "now": now}
+            db.execute(text("DELETE FROM login_attempts WHERE account = :account AND client = :client "
+                            "AND (state = 'failed' OR id = :id)"), {**p, "id": reservation})
+            db.execute(text("INSERT INTO login_known (account, client, last_ok) VALUES (:account, :client, :now) "
+                            "ON CONFLICT (account, client) DO UPDATE SET last_ok = excluded.last_ok"), p)
+            db.execute(text("DELETE FROM login_known WHERE last_ok <= :stale"), {"stale": now - self.KNOWN_PAIR_TTL_S})
+            db.execute(text("DELETE FROM sessions WHERE expires_at < :now"), {"now": _iso_in(0)})
+            db.execute(text("INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at) "
+                            "VALUES (:h, :uid, :kind, :at, :expires)"),
+                       {"h": token_hash(token), "uid": row["id"], "kind": kind, "at": now_iso(),
+                        "expires": _iso_in(ttl)})
         return token, Principal("user", row["username"], row["role"], token_hash(token), row["display_name"])
 
     def logout(self, principal: Principal) -> None:
         if principal.session_hash:
             with self.store.tx() as db:
-                db.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", [principal.session_hash])
+                db.execute(text("UPDATE sessions SET revoked = 1 WHERE token_hash = :h"), {"h": principal.session_hash})
 
     def resolve_staff(self, token: str, kind: str) -> Principal | None:
         h = token_hash(token)
-        row = self.store.one(
+        row = self.store.one(text(
             "SELECT u.username, u.role, u.display_name FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token_hash = ? AND s.kind = ? AND s.revoked = 0 AND s.expires_at > ? AND u.active = 1",
-            (h, kind, _iso_in(0)))
+            "WHERE s.token_hash = :h AND s.kind = :kind AND s.revoked = 0 AND s.expires_at > :now AND u.active = 1"),
+            {"h": h, "kind": kind, "now": _iso_in(0)})
         if row is None:
             return None
         return Principal("user", row["username"], row["role"], h, row["display_name"])
@@ -282,50 +297,53 @@ class Auth:
             raise Invalid(f"device kind must be one of {', '.join(DEVICE_KINDS)}")
         token = "sbd_" + secrets.token_urlsafe(32)
         with self.store.tx() as db:
-            if db.execute("SELECT 1 FROM devices WHERE id = ?", [device_id]).fetchone():
+            if db.first(text("SELECT 1 FROM devices WHERE id = :id"), {"id": device_id}):
                 raise Conflict(f"device {device_id!r} exists (rotate its credential instead)")
-            db.execute("INSERT INTO devices (id, kind, name, location, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [device_id, kind, name, location, token_hash(token), now_iso()])
+            db.execute(text("INSERT INTO devices (id, kind, name, location, token_hash, created_at) "
+                            "VALUES (:id, :kind, :name, :location, :h, :at)"),
+                       {"id": device_id, "kind": kind, "name": name, "location": location, "h": token_hash(token),
+                        "at": now_iso()})
         return self.get_device(device_id), token
 
     def rotate_device(self, device_id: str) -> tuple[dict, str]:
         self.get_device(device_id)
         token = "sbd_" + secrets.token_urlsafe(32)
         with self.store.tx() as db:
-            db.execute("UPDATE devices SET token_hash = ?, rotated_at = ?, revoked_at = NULL WHERE id = ?",
-                       [token_hash(token), now_iso(), device_id])
+            db.execute(text("UPDATE devices SET token_hash = :h, rotated_at = :at, revoked_at = NULL WHERE id = :id"),
+                       {"h": token_hash(token), "at": now_iso(), "id": device_id})
         return self.get_device(device_id), token
 
     def revoke_device(self, device_id: str) -> dict:
         self.get_device(device_id)
         with self.store.tx() as db:
-            db.execute("UPDATE devices SET token_hash = NULL, revoked_at = ? WHERE id = ?", [now_iso(), device_id])
+            db.execute(text("UPDATE devices SET token_hash = NULL, revoked_at = :at WHERE id = :id"),
+                       {"at": now_iso(), "id": device_id})
         return self.get_device(device_id)
 
     def get_device(self, device_id: str) -> dict:
-        row = self.store.one("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, last_seen_at "
-                             "FROM devices WHERE id = ?", (device_id,))
+        row = self.store.one(text("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, last_seen_at "
+                                  "FROM devices WHERE id = :id"), {"id": device_id})
         if row is None:
             raise NotFound(f"no device {device_id!r}")
         row["active"] = row["revoked_at"] is None
         return row
 
     def list_devices(self) -> list[dict]:
-        rows = self.store.query("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, last_seen_at "
-                                "FROM devices ORDER BY id")
+        rows = self.store.query(text("SELECT id, kind, name, location, created_at, rotated_at, revoked_at, "
+                                     "last_seen_at FROM devices ORDER BY id"))
         for r in rows:
             r["active"] = r["revoked_at"] is None
         return rows
 
     def resolve_device(self, token: str) -> Principal | None:
-        row = self.store.one("SELECT id, kind, last_seen_at FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
-                             (token_hash(token),))
+        row = self.store.one(text("SELECT id, kind, last_seen_at FROM devices WHERE token_hash = :h "
+                                  "AND revoked_at IS NULL"), {"h": token_hash(token)})
         if row is None:
             return None
         now = now_iso()
         if row["last_seen_at"] != now:
             with self.store.tx() as db:
-                db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, row["id"]])
+                db.execute(text("UPDATE devices SET last_seen_at = :at WHERE id = :id"), {"at": now, "id": row["id"]})
         return Principal("device", row["id"], f"device:{row['kind']}")
 
 

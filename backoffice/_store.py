@@ -1,8 +1,19 @@
-"""The back office's SQLite database: schema migrations and a locked, transactional handle.
+"""The back office's database (SQLite by default, PostgreSQL by URL): schema migrations and a transactional handle.
 
-One connection, shared by the worker threads of the server behind a re-entrant lock: SQLite
-serialises writers anyway, and one lock makes read-check-write sequences (idempotency keys,
-version counters) atomic without relying on isolation levels.
+:class:`Store` sits on a SQLAlchemy :class:`~sqlalchemy.engine.Engine` (:func:`storage.open_engine`) and keeps
+the surface it always had: :meth:`Store.tx` for writes, :meth:`Store.read` for reads, :meth:`Store.query` and
+:meth:`Store.one` for dict rows. Statements are ``sqlalchemy.text()`` with ``:named`` parameters, which both
+dialects run.
+
+SQLite: one connection, shared by the worker threads of the server behind a re-entrant lock (SQLite serialises
+writers anyway, and the lock makes read-check-write sequences atomic within the process); a write transaction
+begins with ``BEGIN IMMEDIATE``, a read with ``BEGIN DEFERRED``. The same sqlite3 connection is also exposed as
+a ``sqlite_utils.Database`` (:attr:`Store.db`) for the privacy package, which still runs on it (issue #24
+increment 4 moves it to the engine): its transactions join the Store's, and the Store joins its.
+
+PostgreSQL: a pool; each outermost :meth:`Store.tx`/:meth:`Store.read` takes a connection of its own for one
+transaction (READ COMMITTED), and a nested one in the same thread joins it. The read-check-write rules that
+the SQLite lock makes safe need locks of their own there (issue #24 increment 5).
 """
 
 from __future__ import annotations
@@ -11,12 +22,14 @@ import datetime as dt
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.sql.elements import ClauseElement
 
 import privacy
 from backoffice._migration_calls import MIGRATION as CALLS_MIGRATION
@@ -25,9 +38,9 @@ from backoffice._migration_trust import EVENTS_EAC_MIGRATION as EVENT_EAC_MIGRAT
 from backoffice._migration_trust import EVENTS_MIGRATION as EVENT_TRUST_MIGRATION
 from backoffice._migration_trust import MIGRATION as TRUST_MIGRATION
 from backoffice._migration_watchlist import MIGRATION as WATCHLIST_MIGRATION
-from storage import Migration, migrate, open_database
+from storage import BEGIN_OPTION, Migration, StorageError, open_engine
 
-__all__ = ["MIGRATIONS", "Store", "new_id", "now_iso"]
+__all__ = ["MIGRATIONS", "Store", "StoreConnection", "new_id", "now_iso"]
 
 MIGRATIONS = [
     Migration("0001_auth", """
@@ -110,50 +123,170 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+class StoreConnection:
+    """What :meth:`Store.tx` and :meth:`Store.read` yield: statements run in the Store's transaction.
+
+    ``execute(text(...), {...})`` runs a SQLAlchemy statement (a :class:`CursorResult`: ``.mappings()``,
+    ``.scalar()``, ``.rowcount``); :meth:`all`, :meth:`first` and :meth:`scalar` are the usual shapes of it.
+    :attr:`connection` is the SQLAlchemy connection (for :func:`storage.lock`).
+
+    Not yet converted code (a SQL string with ``?`` and a list, ``query``, ``table``) still runs, on SQLite
+    only, on the same sqlite3 connection and so in the same transaction; on PostgreSQL it raises
+    :class:`StorageError`. That bridge goes once every module speaks ``text()``."""
+
+    def __init__(self, store: Store, conn: Connection | None) -> None:
+        self._store = store
+        self._conn = conn
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            raise StorageError("no SQLAlchemy connection here: this runs inside a transaction the privacy package "
+                               "began on the shared sqlite3 connection (only its legacy statements can join it)")
+        return self._conn
+
+    @property
+    def dialect(self) -> str:
+        return self._store.dialect
+
+    def execute(self, statement: Any, params: Mapping[str, Any] | list | tuple | None = None) -> Any:
+        if isinstance(statement, str):  # not converted yet: a sqlite3 statement with "?" placeholders
+            return self._store.db.execute(statement, list(params or ()))
+        if not isinstance(statement, ClauseElement):
+            raise StorageError(f"expected a SQL string or a SQLAlchemy statement, not {type(statement).__name__}")
+        if params is not None and not isinstance(params, Mapping):
+            raise StorageError("a SQLAlchemy statement takes named parameters (a mapping), not a sequence")
+        return self.connection.execute(statement, dict(params or {}))
+
+    def all(self, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        result: CursorResult = self.execute(statement, params)
+        return [dict(row) for row in result.mappings()]
+
+    def first(self, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        row = self.execute(statement, params).mappings().first()
+        return None if row is None else dict(row)
+
+    def scalar(self, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:
+        return self.execute(statement, params).scalar()
+
+    @contextmanager
+    def atomic(self) -> Iterator[StoreConnection]:
+        """A savepoint inside the transaction: an exception rolls back what ran in the block alone."""
+        if self._conn is None:
+            with self._store.db.atomic():
+                yield self
+            return
+        with self._conn.begin_nested():
+            yield self
+
+    # -- the sqlite_utils bridge (SQLite only; goes with the last unconverted module) --------------------------
+    def query(self, sql: str, params: tuple | list | dict = ()) -> Iterator[dict[str, Any]]:
+        return self._store.db.query(sql, params)
+
+    def table(self, name: str) -> Any:
+        return self._store.db.table(name)
+
+
 class Store:
-    """A migrated database with a lock; use :meth:`tx` for writes and :meth:`read` for reads."""
+    """A migrated database; use :meth:`tx` for writes and :meth:`read` for reads.
+
+    ``target``: ``None`` (tests: a private in-memory SQLite database usable from the server's threads), a SQLite
+    path or ``sqlite:///PATH``, or a ``postgresql://`` URL. The schema is brought up to date on opening
+    (:func:`backoffice.migrations.upgrade`: on SQLite the frozen legacy history, then Alembic)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        if path is None:  # tests: a private in-memory database usable from the server's threads
-            self.db = sqlite_utils.Database(memory_name=f"backoffice_{uuid.uuid4().hex}")
-            self.db.execute("PRAGMA foreign_keys = ON")
-        else:
-            self.db = open_database(path)
+        from backoffice.migrations import upgrade
+
         self.path = path
         self.lock = threading.RLock()
-        migrate(self.db, MIGRATIONS)
+        self.engine: Engine = open_engine(":memory:" if path is None else path)
+        self.dialect: str = self.engine.dialect.name
+        self._local = threading.local()  # PostgreSQL: the connection of this thread's open transaction
+        self._conn: Connection | None = None
+        self._db: sqlite_utils.Database | None = None
+        try:
+            upgrade(self.engine)
+            if self.dialect == "sqlite":
+                self._conn = self.engine.connect()
+                self._db = sqlite_utils.Database(self._conn.connection.driver_connection)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """SQLite: the shared connection as a ``sqlite_utils.Database`` (the privacy package and not yet converted
+        code run on it). PostgreSQL: :class:`StorageError` (the privacy package moves to the engine in issue #24
+        increment 4)."""
+        if self._db is None:
+            raise StorageError(f"no sqlite_utils database on {self.dialect}: this code is not converted to "
+                               f"SQLAlchemy yet (issue #24)")
+        return self._db
+
+    def _sqlite_foreign_tx(self) -> bool:
+        """SQLite: a transaction the privacy package began on the shared connection (not through the Store)."""
+        return self._db is not None and self._db.conn.in_transaction and not self._conn.in_transaction()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite_utils.Database]:
+    def _sqlite(self, begin: str) -> Iterator[StoreConnection]:
         with self.lock:
-            conn = self.db.conn
-            if conn.in_transaction:  # nested: join the outer transaction
-                yield self.db
+            conn = self._conn
+            if conn.in_transaction():  # nested: join the outer transaction
+                yield StoreConnection(self, conn)
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            if self._sqlite_foreign_tx():  # joined: legacy statements only, the privacy package commits
+                yield StoreConnection(self, None)
+                return
+            conn.execution_options(**{BEGIN_OPTION: begin})
             try:
-                yield self.db
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                with conn.begin():
+                    yield StoreConnection(self, conn)
+            finally:
+                conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
 
     @contextmanager
-    def read(self) -> Iterator[sqlite_utils.Database]:
-        with self.lock:
-            yield self.db
+    def _pooled(self) -> Iterator[StoreConnection]:
+        current = getattr(self._local, "conn", None)
+        if current is not None:  # nested in this thread: join
+            yield StoreConnection(self, current)
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._local.conn = conn
+            try:
+                yield StoreConnection(self, conn)
+            finally:
+                self._local.conn = None
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
-        with self.read() as db:
-            return list(db.query(sql, params))
+    @contextmanager
+    def tx(self) -> Iterator[StoreConnection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed at the end, rolled back on an exception;
+        nested calls join the outer one."""
+        with self._sqlite("IMMEDIATE") if self._conn is not None else self._pooled() as handle:
+            yield handle
 
-    def one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
+    @contextmanager
+    def read(self) -> Iterator[StoreConnection]:
+        """A read transaction (SQLite: ``BEGIN DEFERRED``: one snapshot, no write lock); joins an open one."""
+        with self._sqlite("DEFERRED") if self._conn is not None else self._pooled() as handle:
+            yield handle
+
+    def query(self, sql: Any, params: Mapping[str, Any] | tuple | list | None = None) -> list[dict[str, Any]]:
+        """The rows of a statement as dicts (``text()`` with named parameters; a legacy ``?`` string on SQLite)."""
+        if isinstance(sql, str):
+            with self.lock:
+                return list(self.db.query(sql, params or ()))
+        with self.read() as conn:
+            return conn.all(sql, params)
+
+    def one(self, sql: Any, params: Mapping[str, Any] | tuple | list | None = None) -> dict[str, Any] | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
     def close(self) -> None:
         with self.lock:
-            self.db.close()
+            if self._conn is not None:
+                self._conn.close()
+            self.engine.dispose()
 
 
 def dumps(value: Any) -> str:

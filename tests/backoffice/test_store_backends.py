@@ -1,0 +1,139 @@
+"""The back office's Store and the modules converted to SQLAlchemy ``text()`` on both backends: SQLite (a file)
+and a throwaway PostgreSQL server (``postgres_db``; skipped without the server binaries unless
+SMARTBORDER_REQUIRE_POSTGRES is set). Issue #24 increment 3."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from backoffice._auth import Auth
+from backoffice._errors import BadCredentials, Conflict, LoginThrottled
+from backoffice._store import Store
+from storage import ConstraintError, StorageError
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    target = tmp_path / "bo.db" if request.param == "sqlite" else request.getfixturevalue("postgres_db")
+    s = Store(target)
+    yield s
+    s.close()
+
+
+def _auth(store: Store, **kw) -> Auth:
+    values = dict(max_failures=3, window_s=900, session_ttl_s=60, token_ttl_s=60, time_cost=1, memory_kib=1024)
+    values.update(kw)
+    return Auth(store, "k" * 32, **values)
+
+
+# --- the Store ---
+
+def test_a_transaction_commits_and_an_exception_rolls_it_back(store):
+    row = {"id": "gate-01", "kind": "gate", "at": "2026-12-07T08:00:00Z"}
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, :kind, :at)")
+    with store.tx() as db:
+        db.execute(insert, row)
+        with store.tx() as inner:  # nested: joins, sees the outer's row
+            assert inner.scalar(text("SELECT count(*) FROM devices")) == 1
+    with pytest.raises(RuntimeError), store.tx() as db:
+        db.execute(insert, {**row, "id": "gate-02"})
+        raise RuntimeError("boom")
+    assert [r["id"] for r in store.query(text("SELECT id FROM devices ORDER BY id"))] == ["gate-01"]
+    assert store.one(text("SELECT kind FROM devices WHERE id = :id"), {"id": "gate-01"}) == {"kind": "gate"}
+    assert store.one(text("SELECT kind FROM devices WHERE id = :id"), {"id": "nope"}) is None
+
+
+def test_a_savepoint_rolls_back_its_block_alone(store):
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+    with store.tx() as db:
+        db.execute(insert, {"id": "a"})
+        with pytest.raises(ConstraintError), db.atomic():
+            db.execute(insert, {"id": "b"})
+            db.execute(insert, {"id": "a"})  # duplicate key: the savepoint goes, "a" stays
+    assert [r["id"] for r in store.query(text("SELECT id FROM devices ORDER BY id"))] == ["a"]
+
+
+def test_a_broken_constraint_is_a_named_error_and_nothing_is_kept(store):
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+    with store.tx() as db:
+        db.execute(insert, {"id": "a"})
+    with pytest.raises(ConstraintError), store.tx() as db:
+        db.execute(insert, {"id": "b"})
+        db.execute(insert, {"id": "a"})
+    assert store.query(text("SELECT id FROM devices")) == [{"id": "a"}]
+
+
+def test_a_sequence_of_parameters_for_a_text_statement_is_refused(store):
+    with pytest.raises(StorageError, match="named parameters"), store.tx() as db:
+        db.execute(text("SELECT 1"), ["x"])
+
+
+def test_unconverted_sqlite_code_is_refused_on_postgresql_by_name(store):
+    if store.dialect == "sqlite":
+        assert store.query("SELECT count(*) AS n FROM users WHERE username = ?", ("x",)) == [{"n": 0}]
+        return
+    with pytest.raises(StorageError, match="not converted"):
+        store.query("SELECT count(*) AS n FROM users WHERE username = ?", ("x",))
+    with pytest.raises(StorageError, match="not converted"):
+        store.db  # noqa: B018
+
+
+# --- _auth ---
+
+def test_users_login_sessions_and_revocation(store):
+    auth = _auth(store)
+    created = auth.create_user("Guard-1", "correct horse battery", "border_guard", "Guard One")
+    assert created["username"] == "guard-1" and created["active"] is True and isinstance(created["id"], int)
+    with pytest.raises(Conflict):
+        auth.create_user("guard-1", "another password!", "admin")
+    token, principal = auth.login("guard-1", "correct horse battery", "10.0.0.1")
+    assert principal.role == "border_guard" and auth.resolve_staff(token, "api") == principal
+    assert auth.resolve_staff(token, "web") is None  # another kind of session
+    with pytest.raises(BadCredentials):
+        auth.login("guard-1", "wrong password!!", "10.0.0.1")
+    with pytest.raises(BadCredentials):
+        auth.login("nobody", "wrong password!!", "10.0.0.1")
+    auth.update_user("guard-1", role="supervisor")  # a role change revokes the sessions
+    assert auth.resolve_staff(token, "api") is None
+    token, _ = auth.login("guard-1", "correct horse battery", "10.0.0.1")
+    auth.logout(auth.resolve_staff(token, "api"))
+    assert auth.resolve_staff(token, "api") is None
+    auth.update_user("guard-1", active=False)
+    with pytest.raises(BadCredentials):
+        auth.login("guard-1", "correct horse battery", "10.0.0.1")
+    assert [u["username"] for u in auth.list_users()] == ["guard-1"]
+
+
+def test_login_throttling_counts_in_the_database(store):
+    auth = _auth(store)
+    auth.create_user("guard-1", "correct horse battery", "border_guard")
+    now = [1_000_000.0]
+    auth.clock = lambda: now[0]
+    for _ in range(3):
+        with pytest.raises(BadCredentials):
+            auth.login("guard-1", "wrong password!!", "10.0.0.9")
+    with pytest.raises(LoginThrottled) as e:
+        auth.login("guard-1", "correct horse battery", "10.0.0.9")  # over: refused before the check
+    assert int(e.value.headers["Retry-After"]) >= 1
+    assert auth.password_checks == 3
+    assert store.one(text("SELECT count(*) AS n FROM login_attempts WHERE state = 'failed'"))["n"] == 3
+    now[0] += 2  # the back-off (2^0 s) has passed: one more check, and a success clears the pair's failures
+    auth.login("guard-1", "correct horse battery", "10.0.0.9")
+    assert store.one(text("SELECT count(*) AS n FROM login_attempts"))["n"] == 0
+    assert store.one(text("SELECT count(*) AS n FROM login_known"))["n"] == 1
+
+
+def test_device_credentials(store):
+    auth = _auth(store)
+    device, token = auth.issue_device("Gate-01", "gate", "Gate 1", "Hall")
+    assert device["id"] == "gate-01" and device["active"] is True
+    with pytest.raises(Conflict):
+        auth.issue_device("gate-01", "gate")
+    assert auth.resolve_device(token).role == "device:gate"
+    assert auth.get_device("gate-01")["last_seen_at"] is not None
+    _, rotated = auth.rotate_device("gate-01")
+    assert auth.resolve_device(token) is None and auth.resolve_device(rotated).id == "gate-01"
+    assert auth.revoke_device("gate-01")["active"] is False
+    assert auth.resolve_device(rotated) is None
+    assert [d["id"] for d in auth.list_devices()] == ["gate-01"]
