@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, text
+
 from backoffice._errors import Conflict, NotFound
 from backoffice._idempotency import IdempotentResult, run_idempotent
 from backoffice._store import Store, new_id, now_iso
@@ -27,6 +29,10 @@ STATUSES = ("open", "acknowledged", "closed")
 ACTIVE = ("open", "acknowledged")
 _COLUMNS = ("id, device_id, device_kind, location, state, reason, status, created_at, acknowledged_by, "
             "acknowledged_at, closed_by, closed_at")
+#: a new call; its ``seq`` (the order of calls raised in the same second) is the next one, taken in the INSERT
+_INSERT = text(f"INSERT INTO officer_calls ({_COLUMNS}, seq) SELECT "  # noqa: S608
+               + ", ".join(f":{c.strip()}" for c in _COLUMNS.split(","))
+               + ", COALESCE(MAX(seq), 0) + 1 FROM officer_calls")
 
 
 def _age_s(created_at: str, now: dt.datetime | None = None) -> int:
@@ -48,13 +54,12 @@ class CallService:
         kind = device.role.split(":", 1)[1] if device.role.startswith("device:") else device.role
 
         def create(db) -> tuple[int, dict]:
-            found = db.execute("SELECT location FROM devices WHERE id = ?", [device.id]).fetchone()
+            found = db.first(text("SELECT location FROM devices WHERE id = :id"), {"id": device.id})
             row = {"id": new_id("call"), "device_id": device.id, "device_kind": kind,
-                   "location": (found[0] if found else "") or "", "state": body.state, "reason": str(body.reason),
-                   "status": "open", "created_at": now_iso(), "acknowledged_by": None, "acknowledged_at": None,
-                   "closed_by": None, "closed_at": None}
-            db.execute(f"INSERT INTO officer_calls ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",  # noqa: S608
-                       list(row.values()))
+                   "location": (found["location"] if found else "") or "", "state": body.state,
+                   "reason": str(body.reason), "status": "open", "created_at": now_iso(), "acknowledged_by": None,
+                   "acknowledged_at": None, "closed_by": None, "closed_at": None}
+            db.execute(_INSERT, row)
             return 201, row
 
         return run_idempotent(self.store, device.actor, key, ["call", body.model_dump(mode="json")], create,
@@ -62,18 +67,23 @@ class CallService:
 
     # -- guards --------------------------------------------------------------------------------
     def get(self, call_id: str) -> dict:
-        row = self.store.one(f"SELECT {_COLUMNS} FROM officer_calls WHERE id = ?", (call_id,))  # noqa: S608
+        row = self.store.one(text(f"SELECT {_COLUMNS} FROM officer_calls WHERE id = :id"),  # noqa: S608
+                             {"id": call_id})
         if row is None:
             raise NotFound(f"no officer call {call_id!r}")
         return row
 
     def list(self, statuses: tuple[str, ...] | list[str], offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
         """Calls in ``statuses``, oldest first (the one waiting longest on top), and how many there are."""
-        marks = ", ".join("?" * len(statuses))
-        rows = self.store.query(f"SELECT {_COLUMNS} FROM officer_calls WHERE status IN ({marks}) "  # noqa: S608
-                                "ORDER BY created_at, rowid LIMIT ? OFFSET ?", (*statuses, limit, offset))
-        total = self.store.one(f"SELECT COUNT(*) AS n FROM officer_calls WHERE status IN ({marks})",  # noqa: S608
-                               tuple(statuses))["n"]
+        statuses = list(statuses)
+        listed = text(f"SELECT {_COLUMNS} FROM officer_calls WHERE status IN :statuses "  # noqa: S608
+                      "ORDER BY created_at, seq LIMIT :limit OFFSET :offset").bindparams(
+            bindparam("statuses", expanding=True))
+        counted = text("SELECT COUNT(*) AS n FROM officer_calls WHERE status IN :statuses").bindparams(
+            bindparam("statuses", expanding=True))
+        with self.store.read() as db:
+            rows = db.all(listed, {"statuses": statuses, "limit": limit, "offset": offset})
+            total = db.scalar(counted, {"statuses": statuses})
         return rows, total
 
     def open_calls(self, limit: int = 50) -> list[dict]:
@@ -84,20 +94,20 @@ class CallService:
 
     def _transition(self, call_id: str, who: Principal, to: str) -> dict:
         with self.store.tx() as db:
-            row = db.execute("SELECT status FROM officer_calls WHERE id = ?", [call_id]).fetchone()
+            row = db.first(text("SELECT status FROM officer_calls WHERE id = :id"), {"id": call_id})
             if row is None:
                 raise NotFound(f"no officer call {call_id!r}")
-            status = row[0]
+            status = row["status"]
             if status == "closed":
                 raise Conflict(f"officer call {call_id!r} is closed")
             if to == "acknowledged":
                 if status != "open":
                     raise Conflict(f"officer call {call_id!r} is already acknowledged")
-                db.execute("UPDATE officer_calls SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? "
-                           "WHERE id = ?", [who.id, now_iso(), call_id])
+                db.execute(text("UPDATE officer_calls SET status = 'acknowledged', acknowledged_by = :who, "
+                                "acknowledged_at = :at WHERE id = :id"), {"who": who.id, "at": now_iso(), "id": call_id})
             else:
-                db.execute("UPDATE officer_calls SET status = 'closed', closed_by = ?, closed_at = ? WHERE id = ?",
-                           [who.id, now_iso(), call_id])
+                db.execute(text("UPDATE officer_calls SET status = 'closed', closed_by = :who, closed_at = :at "
+                                "WHERE id = :id"), {"who": who.id, "at": now_iso(), "id": call_id})
         return self.get(call_id)
 
     def acknowledge(self, call_id: str, who: Principal) -> dict:

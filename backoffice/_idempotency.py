@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import text
 
 from backoffice._errors import IdempotencyKeyMissing, IdempotencyKeyReused
 from backoffice._store import Store, now_iso
@@ -56,16 +57,18 @@ def run_idempotent(store: Store, principal: str, key: str | None, request_finger
     key = check_key(key)
     digest = hashlib.sha256(json.dumps(request_fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     with store.tx() as db:
-        row = db.execute("SELECT request_hash, status_code, response FROM idempotency WHERE principal = ? AND key = ?",
-                         [principal, key]).fetchone()
+        row = db.first(text("SELECT request_hash, status_code, response FROM idempotency "
+                            "WHERE principal = :principal AND key = :key"), {"principal": principal, "key": key})
         if row is not None:
-            if row[0] != digest:
+            if row["request_hash"] != digest:
                 raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
-            return IdempotentResult(row[1], json.loads(row[2]), True)
+            return IdempotentResult(row["status_code"], json.loads(row["response"]), True)
         status_code, body = create(db)
         if public is not None:
             body = public.model_validate(body).model_dump(mode="json")
         encoded = json.dumps(body, allow_nan=False)
-        db.execute("INSERT INTO idempotency (principal, key, request_hash, status_code, response, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", [principal, key, digest, status_code, encoded, now_iso()])
+        db.execute(text("INSERT INTO idempotency (principal, key, request_hash, status_code, response, created_at) "
+                        "VALUES (:principal, :key, :digest, :status, :response, :at)"),
+                   {"principal": principal, "key": key, "digest": digest, "status": status_code, "response": encoded,
+                    "at": now_iso()})
         return IdempotentResult(status_code, body, False)

@@ -7,9 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from backoffice._auth import Auth
-from backoffice._errors import BadCredentials, Conflict, LoginThrottled
+from backoffice._auth import Auth, Principal
+from backoffice._calls import CallService
+from backoffice._errors import BadCredentials, Conflict, IdempotencyKeyReused, LoginThrottled, NotFound
+from backoffice._idempotency import run_idempotent
 from backoffice._store import Store
+from backoffice.schemas import CallCreate
 from storage import ConstraintError, StorageError
 
 
@@ -137,3 +140,62 @@ def test_device_credentials(store):
     assert auth.revoke_device("gate-01")["active"] is False
     assert auth.resolve_device(rotated) is None
     assert [d["id"] for d in auth.list_devices()] == ["gate-01"]
+
+
+# --- _idempotency ---
+
+def test_an_idempotent_request_runs_once_and_its_answer_is_replayed(store):
+    calls = []
+
+    def create(db):
+        calls.append(1)
+        device = f"d{len(calls)}"
+        db.execute(text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')"), {"id": device})
+        return 201, {"id": device}
+
+    first = run_idempotent(store, "device:gate-01", "k-1", {"a": 1}, create)
+    again = run_idempotent(store, "device:gate-01", '"k-1"', {"a": 1}, create)  # the quoted form is the same key
+    assert (first.status_code, first.body, first.replayed) == (201, {"id": "d1"}, False)
+    assert (again.status_code, again.body, again.replayed) == (201, {"id": "d1"}, True) and len(calls) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        run_idempotent(store, "device:gate-01", "k-1", {"a": 2}, create)
+    other = run_idempotent(store, "device:gate-02", "k-1", {"a": 1}, create)  # keys are per principal
+    assert other.body == {"id": "d2"} and not other.replayed
+
+
+def test_an_answer_that_cannot_be_sent_rolls_the_record_back(store):
+    def broken(db):
+        db.execute(text("INSERT INTO devices (id, kind, created_at) VALUES ('d9', 'gate', 'now')"))
+        return 201, {"score": float("nan")}  # not strict JSON
+
+    with pytest.raises(ValueError):
+        run_idempotent(store, "device:gate-01", "k-2", {}, broken)
+    assert store.query(text("SELECT id FROM devices")) == []
+    assert store.query(text("SELECT key FROM idempotency")) == []
+
+
+# --- _calls ---
+
+def test_officer_calls_in_the_order_raised_and_their_lifecycle(store):
+    auth = _auth(store)
+    auth.issue_device("kiosk-01", "kiosk", "Kiosk 1", "Hall A")
+    kiosk = Principal("device", "kiosk-01", "device:kiosk")
+    guard = Principal("user", "guard-1", "border_guard")
+    calls = CallService(store)
+    ids = [calls.raise_call(kiosk, CallCreate(state=s), f"c-{i}").body["id"] for i, s in
+           enumerate(("review", "face", "document"))]  # most likely within one second: seq decides
+    assert calls.raise_call(kiosk, CallCreate(state="review"), "c-0").replayed
+    listed, total = calls.list(("open",))
+    assert [c["id"] for c in listed] == ids and total == 3
+    assert listed[0]["location"] == "Hall A" and listed[0]["device_kind"] == "kiosk"
+    assert [c["id"] for c in calls.list(("open",), offset=1, limit=1)[0]] == ids[1:2]
+    assert calls.acknowledge(ids[0], guard)["status"] == "acknowledged"
+    with pytest.raises(Conflict):
+        calls.acknowledge(ids[0], guard)
+    assert calls.close(ids[0], guard)["closed_by"] == "guard-1"
+    with pytest.raises(Conflict):
+        calls.close(ids[0], guard)
+    with pytest.raises(NotFound):
+        calls.close("call_nope", guard)
+    assert [c["id"] for c in calls.open_calls()] == ids[1:]
+    assert calls.list(("acknowledged", "closed"))[1] == 1

@@ -47,7 +47,7 @@ def test_a_database_of_each_earlier_release_upgrades_to_the_fresh_schema(tmp_pat
     done = backoffice_migrations.upgrade(old)
 
     assert done.legacy == tuple(m.name for m in MIGRATIONS[prefix:])
-    assert done.stamped and done.after == (backoffice_migrations.BASELINE,)
+    assert done.stamped and done.after == (backoffice_migrations.HEAD,)
     assert sqlite_master(old) == sqlite_master(fresh)
     assert _legacy_rows(old) == _legacy_rows(fresh)
     if prefix:
@@ -59,7 +59,7 @@ def test_upgrading_twice_changes_nothing_on_sqlite(tmp_path):
     engine = _fresh(tmp_path / "bo.db")
     before = sqlite_master(engine)
     again = backoffice_migrations.upgrade(engine)
-    assert not again.changed and again.before == again.after == (backoffice_migrations.BASELINE,)
+    assert not again.changed and again.before == again.after == (backoffice_migrations.HEAD,)
     assert sqlite_master(engine) == before
 
 
@@ -119,7 +119,7 @@ def test_the_postgresql_baseline_equals_the_sqlite_schema(postgres_db, tmp_path)
     pg = open_engine(postgres_db)
     try:
         done = backoffice_migrations.upgrade(pg)
-        assert done.legacy == () and not done.stamped and done.after == (backoffice_migrations.BASELINE,)
+        assert done.legacy == () and not done.stamped and done.after == (backoffice_migrations.HEAD,)
         lite = _fresh(tmp_path / "bo.db")
         expected, got = snapshot(lite), snapshot(pg)
         assert sorted(got) == sorted(expected)
@@ -138,7 +138,7 @@ def test_upgrading_twice_changes_nothing_on_postgresql(postgres_db):
         backoffice_migrations.upgrade(pg)
         before = snapshot(pg)
         again = backoffice_migrations.upgrade(pg)
-        assert not again.changed and again.before == (backoffice_migrations.BASELINE,)
+        assert not again.changed and again.before == (backoffice_migrations.HEAD,)
         assert snapshot(pg) == before
         # a back office database is not a key store: its Alembic revision is unknown to the privacy history
         with pytest.raises(MigrationError, match="refused"):
@@ -177,7 +177,7 @@ def test_two_workers_upgrading_one_postgresql_database_at_once_build_it_once(pos
         for t in threads:
             t.join(30)
         assert errors == []
-        assert sorted(r.before for r in results) == [(), (backoffice_migrations.BASELINE,)]  # the 2nd waited
+        assert sorted(r.before for r in results) == [(), (backoffice_migrations.HEAD,)]  # the 2nd waited
         with engines[0].connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
     finally:
