@@ -10,8 +10,9 @@ Single-entry changes (:meth:`WatchlistService.change`) are ledgered (who, which 
 four-eyes configured, wait in ``watchlist_pending`` until a second supervisor approves them.
 
 The server's matcher follows the database whoever writes it (another process: ``backoffice
-import-watchlist`` while the server runs): before a match, ``PRAGMA data_version`` (one cheap call)
-says whether another connection committed; if so, the changes after the index's version are replayed.
+import-watchlist`` while the server runs, another worker): before a match, the feed's latest version (one
+``MAX`` over the primary key, on either backend) says whether another connection committed a change; if so,
+the changes after the index's version are replayed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import re
 import threading
 from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import bindparam, text
 
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound
 from backoffice._store import Store, dumps, new_id, now_iso
@@ -52,6 +55,8 @@ CHANGE_OPS = ("upsert", "edit", "deactivate", "delete")
 MAX_IMPORT_ROWS = 2_000_000
 IMPORT_BATCH = 2000
 LIST_ACCEPTED_UP_TO = 1000
+_INSERT_IMPORT = text("INSERT INTO watchlist_imports (id, at, actor, kind, rows, accepted, rejected, report) "
+                      "VALUES (:id, :at, :actor, :kind, :rows, :accepted, :rejected, :report)")
 
 
 def entry_from_data(entry_id: str, kind: str, data: dict) -> PersonEntry | DocumentEntry:
@@ -123,38 +128,41 @@ class WatchlistService:
         self.page_limit = page_limit
         self._index: WatchlistIndex | None = None
         self._index_version = 0  # the last change version the index holds
-        self._data_version: int | None = None  # PRAGMA data_version when the index was last brought up to date
         self._build_lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------------------------
     def version(self) -> int:
-        row = self.store.one("SELECT MAX(version) AS v FROM watchlist_changes")
+        row = self.store.one(text("SELECT MAX(version) AS v FROM watchlist_changes"))
         return int(row["v"] or 0)
 
     def get(self, entry_id: str, *, inactive: bool = True) -> dict:
         """An entry, active or (``inactive``) deactivated; a deleted one is not found."""
         live = "(deleted = 0 OR deactivated IS NOT NULL)" if inactive else "deleted = 0"
-        row = self.store.one(f"SELECT * FROM watchlist_entries WHERE id = ? AND {live}", (entry_id,))  # noqa: S608
+        row = self.store.one(text(f"SELECT * FROM watchlist_entries WHERE id = :id AND {live}"),  # noqa: S608
+                             {"id": entry_id})
         if row is None:
             raise NotFound(f"no watchlist entry {entry_id!r}")
         return _public(row)
 
     def list(self, kind: str | None = None, offset: int = 0, limit: int = 100, *,
              inactive: bool = False) -> tuple[list[dict], int]:
-        where, params = ("(deleted = 0 OR deactivated IS NOT NULL)" if inactive else "deleted = 0"), []
+        where, params = ("(deleted = 0 OR deactivated IS NOT NULL)" if inactive else "deleted = 0"), {}
         if kind:
-            where += " AND kind = ?"
-            params.append(kind)
-        total = self.store.one(f"SELECT COUNT(*) AS n FROM watchlist_entries WHERE {where}", tuple(params))["n"]  # noqa: S608
-        rows = self.store.query(f"SELECT * FROM watchlist_entries WHERE {where} ORDER BY updated_at DESC, id "  # noqa: S608
-                                "LIMIT ? OFFSET ?", (*params, limit, offset))
+            where += " AND kind = :kind"
+            params["kind"] = kind
+        with self.store.read() as db:
+            total = db.scalar(text(f"SELECT COUNT(*) FROM watchlist_entries WHERE {where}"), params)  # noqa: S608
+            rows = db.all(text(f"SELECT * FROM watchlist_entries WHERE {where} "  # noqa: S608
+                               "ORDER BY updated_at DESC, id LIMIT :limit OFFSET :offset"),
+                          {**params, "limit": limit, "offset": offset})
         return [_public(r) for r in rows], total
 
     def changes(self, since: int, limit: int | None = None) -> dict:
         limit = min(limit or self.page_limit, self.page_limit)
         latest = self.version()
-        rows = self.store.query("SELECT version, entry_id, kind, op, data, at FROM watchlist_changes "
-                                "WHERE version > ? ORDER BY version LIMIT ?", (since, limit))
+        rows = self.store.query(text("SELECT version, entry_id, kind, op, data, at FROM watchlist_changes "
+                                     "WHERE version > :since ORDER BY version LIMIT :limit"),
+                                {"since": since, "limit": limit})
         changes = [{"version": r["version"], "id": r["entry_id"], "kind": r["kind"], "op": r["op"],
                     "at": r["at"], "data": json.loads(r["data"]) if r["data"] else None} for r in rows]
         if since > latest:  # the client is ahead of us (database restored?): it must start again from 0
@@ -171,16 +179,16 @@ class WatchlistService:
         clean = _clean(kind, data)
         entry = entry_from_data(entry_id, kind, clean)
         now = now_iso()
-        existing = db.execute("SELECT kind, created_at FROM watchlist_entries WHERE id = ?", [entry_id]).fetchone()
-        if existing and existing[0] != kind:
-            raise Conflict(f"entry {entry_id!r} is a {existing[0]}, not a {kind}")
-        cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
-                         "VALUES (?, ?, 'upsert', ?, ?, ?, ?)", [entry_id, kind, dumps(clean), now, actor, reason])
-        version = cur.lastrowid
-        db.execute("INSERT INTO watchlist_entries (id, kind, data, version, created_at, updated_at, deleted) "
-                   "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET data = excluded.data, "
-                   "version = excluded.version, updated_at = excluded.updated_at, deleted = 0, deactivated = NULL",
-                   [entry_id, kind, dumps(clean), version, now, now])
+        existing = db.first(text("SELECT kind FROM watchlist_entries WHERE id = :id"), {"id": entry_id})
+        if existing and existing["kind"] != kind:
+            raise Conflict(f"entry {entry_id!r} is a {existing['kind']}, not a {kind}")
+        values = {"id": entry_id, "kind": kind, "data": dumps(clean), "at": now, "actor": actor, "reason": reason}
+        version = db.scalar(text("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
+                                 "VALUES (:id, :kind, 'upsert', :data, :at, :actor, :reason) RETURNING version"), values)
+        db.execute(text("INSERT INTO watchlist_entries (id, kind, data, version, created_at, updated_at, deleted) "
+                        "VALUES (:id, :kind, :data, :version, :at, :at, 0) ON CONFLICT(id) DO UPDATE SET "
+                        "data = excluded.data, version = excluded.version, updated_at = excluded.updated_at, "
+                        "deleted = 0, deactivated = NULL"), {**values, "version": version})
         self._indexed(version, lambda ix: ix.upsert(entry))
         return {"id": entry_id, "kind": kind, "version": version}
 
@@ -219,15 +227,19 @@ class WatchlistService:
         active one instead: both are a ``delete`` in the feed."""
         with self._writing() as db:
             live = "deleted = 0" if deactivate else "(deleted = 0 OR deactivated IS NOT NULL)"
-            row = db.execute(f"SELECT kind FROM watchlist_entries WHERE id = ? AND {live}", [entry_id]).fetchone()  # noqa: S608
+            row = db.first(text(f"SELECT kind FROM watchlist_entries WHERE id = :id AND {live}"),  # noqa: S608
+                           {"id": entry_id})
             if row is None:
                 raise NotFound(f"no {'active ' if deactivate else ''}watchlist entry {entry_id!r}")
-            cur = db.execute("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
-                             "VALUES (?, ?, 'delete', NULL, ?, ?, ?)", [entry_id, row[0], now_iso(), actor, reason])
-            db.execute("UPDATE watchlist_entries SET deleted = 1, version = ?, updated_at = ?, deactivated = ? "
-                       "WHERE id = ?", [cur.lastrowid, now_iso(), dumps(deactivate) if deactivate else None, entry_id])
-            self._indexed(cur.lastrowid, lambda ix: ix.remove(entry_id))
-            return cur.lastrowid
+            version = db.scalar(text("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
+                                     "VALUES (:id, :kind, 'delete', NULL, :at, :actor, :reason) RETURNING version"),
+                                {"id": entry_id, "kind": row["kind"], "at": now_iso(), "actor": actor, "reason": reason})
+            db.execute(text("UPDATE watchlist_entries SET deleted = 1, version = :version, updated_at = :at, "
+                            "deactivated = :deactivated WHERE id = :id"),
+                       {"version": version, "at": now_iso(), "deactivated": dumps(deactivate) if deactivate else None,
+                        "id": entry_id})
+            self._indexed(version, lambda ix: ix.remove(entry_id))
+            return version
 
     def import_csv(self, kind: str, text: str, actor: str, *, dry_run: bool = False) -> dict:
         """Import a CSV (header row required) and return a row-by-row report.
@@ -307,9 +319,9 @@ class WatchlistService:
                   "rejected": rejected, "accepted_rows_listed": listed, "report": report}
         if not dry_run:
             with self.store.tx() as db:
-                db.execute("INSERT INTO watchlist_imports (id, at, actor, kind, rows, accepted, rejected, report) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [result["id"], now_iso(), actor, kind, total,
-                                                               len(accepted), rejected, dumps(report)])
+                db.execute(_INSERT_IMPORT, {"id": result["id"], "at": now_iso(), "actor": actor, "kind": kind,
+                                            "rows": total, "accepted": len(accepted), "rejected": rejected,
+                                            "report": dumps(report)})
         result["version"] = self.version()
         return result
 
@@ -332,10 +344,11 @@ class WatchlistService:
         if four_eyes:
             pid = new_id("wlp")
             with self.store.tx() as db:
-                db.execute("INSERT INTO watchlist_pending (id, op, entry_id, kind, data, reason, requested_by, "
-                           "requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           [pid, op, entry_id, kind, dumps(_clean(kind, data)) if data is not None else None,
-                            reason, user.actor, now_iso()])
+                db.execute(text("INSERT INTO watchlist_pending (id, op, entry_id, kind, data, reason, requested_by, "
+                                "requested_at) VALUES (:id, :op, :entry_id, :kind, :data, :reason, :by, :at)"),
+                           {"id": pid, "op": op, "entry_id": entry_id, "kind": kind,
+                            "data": dumps(_clean(kind, data)) if data is not None else None, "reason": reason,
+                            "by": user.actor, "at": now_iso()})
                 _ledger(privacy, user, f"watchlist_request:{op}", entry_id, {**details, "pending": pid})
             return {"status": "pending", "pending": self.pending_get(pid)}
         with self._writing() as db:
@@ -344,7 +357,8 @@ class WatchlistService:
         return {"status": "applied", "entry": self.get(entry_id) if op != "delete" else None}
 
     def _check_change(self, op: str, kind: str | None, entry_id: str | None, data: dict | None) -> str:
-        row = self.store.one("SELECT kind, deleted, deactivated FROM watchlist_entries WHERE id = ?", (entry_id,))
+        row = self.store.one(text("SELECT kind, deleted, deactivated FROM watchlist_entries WHERE id = :id"),
+                             {"id": entry_id})
         exists = row is not None and (row["deleted"] == 0 or (row["deactivated"] is not None and op != "deactivate"))
         if op != "upsert" and not exists:
             raise NotFound(f"no {'active ' if op == 'deactivate' else ''}watchlist entry {entry_id!r}")
@@ -370,12 +384,12 @@ class WatchlistService:
         return self.delete(entry_id, actor, reason=reason, deactivate=deactivate)
 
     def pending(self, status: str = "pending", limit: int = 100) -> list[dict]:
-        rows = self.store.query("SELECT * FROM watchlist_pending WHERE status = ? ORDER BY requested_at, id LIMIT ?",
-                                (status, limit))
+        rows = self.store.query(text("SELECT * FROM watchlist_pending WHERE status = :status "
+                                     "ORDER BY requested_at, id LIMIT :limit"), {"status": status, "limit": limit})
         return [_pending_public(r) for r in rows]
 
     def pending_get(self, pending_id: str) -> dict:
-        row = self.store.one("SELECT * FROM watchlist_pending WHERE id = ?", (pending_id,))
+        row = self.store.one(text("SELECT * FROM watchlist_pending WHERE id = :id"), {"id": pending_id})
         if row is None:
             raise NotFound(f"no pending watchlist change {pending_id!r}")
         return _pending_public(row)
@@ -384,11 +398,11 @@ class WatchlistService:
         """Approve (a second supervisor, never the one who asked) or reject (anyone may, the asker too:
         a withdrawal) a pending change; an approved change is applied as :meth:`change` would."""
         with self._writing() as db:
-            row = db.execute("SELECT op, entry_id, kind, data, reason, requested_by, status FROM watchlist_pending "
-                             "WHERE id = ?", [pending_id]).fetchone()
+            row = db.first(text("SELECT op, entry_id, kind, data, reason, requested_by, status FROM watchlist_pending "
+                                "WHERE id = :id"), {"id": pending_id})
             if row is None:
                 raise NotFound(f"no pending watchlist change {pending_id!r}")
-            op, entry_id, kind, data, asked_reason, requested_by, status = row
+            op, entry_id, kind, data, asked_reason, requested_by, status = row.values()
             if status != "pending":
                 raise Conflict(f"pending change {pending_id!r} is already {status}")
             if approve and requested_by == user.actor:
@@ -399,8 +413,9 @@ class WatchlistService:
                 data_dict = json.loads(data) if data else None
                 self._check_change(op, kind, entry_id, data_dict)
                 details["version"] = self._do(db, op, kind, entry_id, data_dict, asked_reason, requested_by)
-            db.execute("UPDATE watchlist_pending SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
-                       ["approved" if approve else "rejected", user.actor, now_iso(), pending_id])
+            db.execute(text("UPDATE watchlist_pending SET status = :status, decided_by = :by, decided_at = :at "
+                            "WHERE id = :id"), {"status": "approved" if approve else "rejected", "by": user.actor,
+                                                "at": now_iso(), "id": pending_id})
             _ledger(privacy, user, f"watchlist_{'approve' if approve else 'reject'}:{op}", entry_id, details)
         return self.pending_get(pending_id)
 
@@ -416,7 +431,8 @@ class WatchlistService:
         number, why the entry is listed, its source; ``band`` is hit / near_miss / low."""
         ids = list({m.entry_id for m in matches})
         rows = {r["id"]: json.loads(r["data"]) for r in self.store.query(
-            f"SELECT id, data FROM watchlist_entries WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids))} if ids else {}  # noqa: S608
+            text("SELECT id, data FROM watchlist_entries WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids})} if ids else {}
         out = []
         for m in matches:
             data = rows.get(m.entry_id, {})
@@ -438,28 +454,27 @@ class WatchlistService:
                 return self._index
             with self.store.read() as db:
                 v0 = self.version()
-                rows = list(db.query("SELECT id, kind, data FROM watchlist_entries WHERE deleted = 0"))
+                rows = db.all(text("SELECT id, kind, data FROM watchlist_entries WHERE deleted = 0"))
             ix = WatchlistIndex(threshold=self.threshold, dob_window_days=self.dob_window_days)
             for row in rows:
                 self._apply(ix, row["id"], row["kind"], "upsert", row["data"])
             del rows
             with self.store.read() as db:
-                self._data_version = db.execute("PRAGMA data_version").fetchone()[0]
                 self._index_version = self._replay(ix, db, v0)
                 self._index = ix
             return ix
 
     def _replay(self, ix: WatchlistIndex, db, since: int) -> int:
         last = since
-        for ch in db.query("SELECT version, entry_id, kind, op, data FROM watchlist_changes WHERE version > ? "
-                           "ORDER BY version", [since]):
+        for ch in db.execute(text("SELECT version, entry_id, kind, op, data FROM watchlist_changes "
+                                  "WHERE version > :since ORDER BY version"), {"since": since}).mappings():
             self._apply(ix, ch["entry_id"], ch["kind"], ch["op"], ch["data"])
             last = ch["version"]
         return last
 
     def refresh(self) -> bool:
         """Bring the built index up to date with changes committed by another connection (another
-        process, another app on the same file); one ``PRAGMA data_version`` when nothing changed.
+        process, another worker, another app on the same file); one ``MAX(version)`` when nothing changed.
         True when changes were replayed (or the index dropped for a rebuild: the database went back)."""
         if self._index is None:
             return False
@@ -467,10 +482,6 @@ class WatchlistService:
             ix = self._index
             if ix is None:
                 return False
-            data_version = db.execute("PRAGMA data_version").fetchone()[0]
-            if data_version == self._data_version:
-                return False
-            self._data_version = data_version
             latest = self.version()
             if latest == self._index_version:
                 return False

@@ -9,11 +9,20 @@ from sqlalchemy import text
 
 from backoffice._auth import Auth, Principal
 from backoffice._calls import CallService
-from backoffice._errors import BadCredentials, Conflict, IdempotencyKeyReused, LoginThrottled, NotFound
+from backoffice._errors import (
+    BadCredentials,
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    LoginThrottled,
+    NotFound,
+)
 from backoffice._idempotency import run_idempotent
 from backoffice._store import Store
+from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
 from storage import ConstraintError, StorageError
+from watchlist import PersonQuery
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -199,3 +208,79 @@ def test_officer_calls_in_the_order_raised_and_their_lifecycle(store):
         calls.close("call_nope", guard)
     assert [c["id"] for c in calls.open_calls()] == ids[1:]
     assert calls.list(("acknowledged", "closed"))[1] == 1
+
+
+# --- _watchlist ---
+
+def _watchlist(store: Store) -> WatchlistService:
+    return WatchlistService(store, threshold=0.85, dob_window_days=365, page_limit=2)
+
+
+def test_the_watchlist_feed_versions_and_pages(store):
+    wl = _watchlist(store)
+    a = wl.upsert("document", {"document_number": "C1234567", "issuing_state": "vnm", "reason": "stolen"}, "u:a",
+                  entry_id="doc-1")
+    assert a["version"] == 1 and a["issuing_state"] == "VNM" and a["active"]
+    wl.upsert("person", {"name": "PHAM VAN BA", "date_of_birth": "1970-01-02"}, "u:a", entry_id="p-1")
+    assert wl.delete("doc-1", "u:a", reason="recovered") == 3
+    with pytest.raises(NotFound):
+        wl.delete("doc-1", "u:a")
+    feed = wl.changes(0)
+    assert [(c["version"], c["id"], c["op"]) for c in feed["changes"]] == [(1, "doc-1", "upsert"), (2, "p-1", "upsert")]
+    assert feed["more"] and feed["latest"] == 3 and not feed["reset"]
+    rest = wl.changes(feed["version"])
+    assert [(c["version"], c["op"], c["data"]) for c in rest["changes"]] == [(3, "delete", None)] and not rest["more"]
+    assert wl.changes(99)["reset"]
+    listed, total = wl.list()
+    assert [e["id"] for e in listed] == ["p-1"] and total == 1
+    assert wl.list(kind="document", inactive=False)[1] == 0
+    with pytest.raises(Conflict):  # an entry keeps its kind
+        wl.upsert("document", {"document_number": "X1"}, "u:a", entry_id="p-1")
+    assert wl.version() == 3  # the refused write left no change behind
+
+
+def test_a_deactivated_entry_stays_readable_and_an_edit_revives_it(store):
+    wl = _watchlist(store)
+    wl.upsert("person", {"name": "PHAM VAN BA"}, "u:a", entry_id="p-1")
+    user = Principal("user", "sup-1", "supervisor")
+    wl.change("deactivate", user, None, entry_id="p-1", reason="cleared")
+    got = wl.get("p-1")
+    assert not got["active"] and got["deactivated"]["reason"] == "cleared"
+    assert wl.changes(0)["changes"][-1]["op"] == "delete"
+    wl.change("edit", user, None, entry_id="p-1", data={"name": "PHAM VAN BA", "reason": "again"})
+    assert wl.get("p-1")["active"] and wl.get("p-1")["deactivated"] is None
+
+
+def test_four_eyes_pending_changes(store):
+    wl = _watchlist(store)
+    asker, second = Principal("user", "sup-1", "supervisor"), Principal("user", "sup-2", "supervisor")
+    pending = wl.change("upsert", asker, None, kind="document", entry_id="doc-9",
+                        data={"document_number": "B7654321"}, reason="interpol", four_eyes=True)["pending"]
+    assert pending["status"] == "pending" and wl.version() == 0
+    assert [p["id"] for p in wl.pending()] == [pending["id"]]
+    with pytest.raises(Forbidden):
+        wl.decide(pending["id"], True, asker, None)
+    decided = wl.decide(pending["id"], True, second, None)
+    assert decided["status"] == "approved" and decided["decided_by"] == "user:sup-2"
+    assert wl.get("doc-9")["document_number"] == "B7654321" and wl.version() == 1
+    with pytest.raises(Conflict):
+        wl.decide(pending["id"], False, second, None)
+
+
+def test_csv_import_and_matching_follow_another_connection(store):
+    wl = _watchlist(store)
+    report = wl.import_csv("person", "id,name,date_of_birth\np-1,PHAM VAN BA,1970-01-02\np-2,,\n", "u:a")
+    assert (report["accepted"], report["rejected"], report["version"]) == (1, 1, 1)
+    assert store.one(text("SELECT rows, accepted FROM watchlist_imports")) == {"rows": 2, "accepted": 1}
+    query = PersonQuery("PHAM VAN BA", date_of_birth="1970-01-02")
+    matches, version = wl.check(query, None, None)
+    assert [m.entry_id for m in matches] == ["p-1"] and version == 1
+    assert wl.describe(matches)[0]["name"] == "PHAM VAN BA"
+    other = Store(store.path)  # another worker on the same database
+    try:
+        _watchlist(other).delete("p-1", "u:b")
+        wl.upsert("document", {"document_number": "C1234567"}, "u:a", entry_id="doc-1")  # not contiguous: v3
+        matches, version = wl.check(query, "C1234567", None)  # the other's delete is replayed
+        assert [m.entry_id for m in matches] == ["doc-1"] and version == 3
+    finally:
+        other.close()
