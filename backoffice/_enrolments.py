@@ -9,7 +9,9 @@ subjects, through the 1:N galleries of ``backoffice._galleries``. Without a conf
 enrolment is accepted (503): acceptance needs positive evidence that the check ran.
 
 The galleries hold decrypted templates in memory (loaded from the vault on first use, each load
-ledgered) and are dropped when a subject is erased, an enrolment rejected or data purged. One lock
+ledgered) and are dropped when a subject is erased, an enrolment rejected or data purged, here or in
+another process or worker: every such change bumps ``galleries_generation`` in its transaction
+(:func:`bump_generation`), and a check first compares it with the one the galleries were loaded at. One lock
 serialises duplicate check and insertion, so two enrolments cannot miss each other; it is not the
 database's lock, so the gates' 1:1 checks and the rest of the API go on during a check.
 """
@@ -24,6 +26,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy import text
 
 from backoffice._errors import Conflict, DuplicateCheckUnavailable, Invalid, NotFound
 from backoffice._galleries import FaceGallery, FingerGallery
@@ -31,13 +34,14 @@ from backoffice._idempotency import IdempotentResult, check_key, run_idempotent
 from backoffice._matching import FINGER_FORMAT, FaceMatching, FingerprintMatching, TemplateRefused
 from backoffice._store import dumps, new_id, now_iso
 from backoffice.schemas import EnrolmentPublic
+from storage import StorageError
 
 if TYPE_CHECKING:
     from backoffice._auth import Principal
     from backoffice._context import Context
     from backoffice.schemas import EnrolmentCreate
 
-__all__ = ["Enrolments", "GalleryError"]
+__all__ = ["Enrolments", "GalleryError", "bump_generation"]
 
 log = logging.getLogger("backoffice")
 PURPOSE = "enrolment"
@@ -47,6 +51,19 @@ _LEGACY_FACE_BYTES = 128 * 4  # records made before templates were stored whole:
 
 class GalleryError(RuntimeError):
     """A stored template cannot be read back (a corrupt or unknown record in the vault)."""
+
+
+_BUMP = text("UPDATE galleries_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation")
+_GENERATION = text("SELECT generation FROM galleries_generation WHERE id = 1")
+
+
+def bump_generation(db) -> int:
+    """In the caller's transaction: the galleries of every process are out of date from its commit on (a template
+    added, or taken out of the duplicate check); the new generation."""
+    generation = db.scalar(_BUMP)
+    if generation is None:  # the row the migration inserted is gone: no process could notice a change
+        raise StorageError("galleries_generation has no row: the database was altered outside the migrations")
+    return int(generation)
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -72,7 +89,7 @@ class Enrolments:
         self._lock = threading.RLock()
         self._faces: FaceGallery | None = None
         self._fingers: FingerGallery | None = None
-        self._data_version: int | None = None
+        self._generation: int | None = None  # galleries_generation when the galleries were loaded
 
     @property
     def face_matching(self) -> FaceMatching:
@@ -95,25 +112,20 @@ class Enrolments:
             self._faces = None
             self._fingers = None
 
-    def _changed_elsewhere(self) -> bool:
-        """Another process (the ``smartborder privacy`` CLI: an erasure, a purge) committed to the database
-        since the galleries were loaded (SQLite's ``data_version``; this connection's own writes do not count)."""
-        with self.store.read() as db:
-            version = db.execute("PRAGMA data_version").fetchone()[0]
-        changed = self._data_version is not None and version != self._data_version
-        self._data_version = version
-        return changed
-
     def _load(self) -> tuple[FaceGallery, FingerGallery | None]:
-        if self._changed_elsewhere():
+        """The galleries, reloaded when ``galleries_generation`` moved since they were loaded (another process,
+        e.g. the ``smartborder privacy`` CLI erasing or purging, or another worker enrolling). The generation is
+        read before the rows: a change in between makes the next check reload again, never miss it."""
+        generation = int(self.store.one(_GENERATION)["generation"])
+        if generation != self._generation:
             self.invalidate()
         if self._faces is not None:
             return self._faces, self._fingers
         face_matching, finger_matching = self.face_matching, self.ctx.config.fingerprint_matching
         faces = FaceGallery(face_matching)
         fingers = FingerGallery(finger_matching) if finger_matching is not None else None
-        rows = self.store.query("SELECT id, subject_id, face_ref, finger_ref FROM enrolments "
-                                "WHERE status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id")
+        rows = self.store.query(text("SELECT id, subject_id, face_ref, finger_ref FROM enrolments "
+                                     "WHERE status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"))
         for r in rows:
             if r["face_ref"]:
                 raw = self.privacy.open(r["face_ref"], actor=DEDUPE_ACTOR, role="system", purpose="enrolment_duplicate_check",
@@ -125,7 +137,7 @@ class Enrolments:
                                         purpose="enrolment_duplicate_check", record=r["id"])
                 if raw is not None:
                     fingers.add(r["id"], r["subject_id"], self._stored_fingers(r["id"], raw))
-        self._faces, self._fingers = faces, fingers
+        self._faces, self._fingers, self._generation = faces, fingers, generation
         return faces, fingers
 
     def _stored_face(self, enr_id: str, raw: bytes) -> Any:
@@ -159,8 +171,9 @@ class Enrolments:
         subject = self.records.subject_id(state, number)
         # the latest accepted enrolment only: templates of several enrolments are never pooled (a re-enrolment
         # is held for an officer, and once accepted it replaces the earlier one for the 1:1)
-        rows = self.store.query("SELECT id, finger_ref FROM enrolments WHERE subject_id = ? AND status = 'accepted' "
-                                "ORDER BY received_at DESC, id DESC LIMIT 1", [subject])
+        rows = self.store.query(text("SELECT id, finger_ref FROM enrolments WHERE subject_id = :subject "
+                                     "AND status = 'accepted' ORDER BY received_at DESC, id DESC LIMIT 1"),
+                                {"subject": subject})
         if not rows:
             return {"enrolled": False, "fingerprint_check": "not_enrolled"}
         matching = self.ctx.config.fingerprint_matching
@@ -223,17 +236,19 @@ class Enrolments:
             faces, finger_gallery = self._load()
             # a document already enrolled: the new record waits for an officer (never pooled with the old)
             duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
-                "SELECT id FROM enrolments WHERE subject_id = ? AND status IN ('accepted', 'duplicate_suspected') "
-                "ORDER BY received_at, id", [subject])]
+                text("SELECT id FROM enrolments WHERE subject_id = :subject "
+                     "AND status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"),
+                {"subject": subject})]
             duplicates += faces.duplicates(subject, probe)
             checks = ["face"]
             if fingers:
                 checks.append("fingerprint")
                 duplicates += finger_gallery.duplicates(subject, finger_probes)
             # an error here rolls the insert back, and the galleries have not changed
+            bumped: list[int] = []
             result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")],
                                     lambda db: self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes,
-                                                            _dims(probe), fingers), EnrolmentPublic)
+                                                            _dims(probe), fingers, bumped), EnrolmentPublic)
             if not result.replayed:
                 try:
                     faces.add(result.body["id"], subject, probe)
@@ -243,13 +258,16 @@ class Enrolments:
                 except BaseException:
                     self._faces = self._fingers = None  # stored but not in the galleries: reload them next time
                     raise
+                # the galleries hold this enrolment now; anyone else's change in between: reload next time
+                if self._generation is not None and bumped == [self._generation + 1]:
+                    self._generation = bumped[0]
         if result.replayed:
             self.ctx.metrics.replayed.labels("enrolment").inc()
         return result
 
     def _insert(self, db, kiosk: Principal, body: EnrolmentCreate, subject: str, checks: list[str],
                 duplicates: list[dict], face_bytes: bytes, face_dims: int,
-                fingers: list[dict]) -> tuple[int, dict]:
+                fingers: list[dict], bumped: list[int]) -> tuple[int, dict]:
         enr_id = new_id("enr")
         status = "duplicate_suspected" if duplicates else "accepted"
         personal = {"document": body.document.model_dump(mode="json"), "consent": body.consent.model_dump(mode="json"),
@@ -267,34 +285,39 @@ class Enrolments:
                                role=kiosk.role, purpose=PURPOSE, record=enr_id) if fingers else None,
             "face_dim": face_dims,
         }
-        db.table("enrolments").insert(row)
+        db.execute(text(f"INSERT INTO enrolments ({', '.join(row)}) "  # noqa: S608 - the names above
+                        f"VALUES ({', '.join(':' + c for c in row)})"), row)
+        bumped.append(bump_generation(db))
         self.ctx.metrics.ingested.labels("enrolment").inc()
         return 201, _public(row)
 
     def list(self, status: str | None, offset: int, limit: int) -> list[dict]:
-        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        rows = self.store.query(f"SELECT * FROM enrolments {where} ORDER BY received_at DESC, id "  # noqa: S608
-                                "LIMIT ? OFFSET ?", (*params, limit, offset))
+        where, params = ("WHERE status = :status", {"status": status}) if status else ("", {})
+        rows = self.store.query(text(f"SELECT * FROM enrolments {where} ORDER BY received_at DESC, id "  # noqa: S608
+                                     "LIMIT :limit OFFSET :offset"), {**params, "limit": limit, "offset": offset})
         return [_public(r) for r in rows]
 
     def get(self, enr_id: str) -> dict:
-        row = self.store.one("SELECT * FROM enrolments WHERE id = ?", (enr_id,))
+        row = self.store.one(text("SELECT * FROM enrolments WHERE id = :id"), {"id": enr_id})
         if row is None:
             raise NotFound(f"no enrolment {enr_id!r}")
         return _public(row)
 
     def decide(self, enr_id: str, user: Principal, decision: str, notes: str) -> dict:
         with self.store.tx() as db:
-            row = db.execute("SELECT status, subject_id FROM enrolments WHERE id = ?", [enr_id]).fetchone()
+            row = db.first(text("SELECT status, subject_id FROM enrolments WHERE id = :id"), {"id": enr_id})
             if row is None:
                 raise NotFound(f"no enrolment {enr_id!r}")
-            if row[0] != "duplicate_suspected":
-                raise Conflict(f"enrolment {enr_id} is {row[0]}; only duplicate_suspected ones are decided")
+            if row["status"] != "duplicate_suspected":
+                raise Conflict(f"enrolment {enr_id} is {row['status']}; only duplicate_suspected ones are decided")
             status = "accepted" if decision == "accept" else "rejected"
-            db.execute("UPDATE enrolments SET status = ?, decided_by = ?, decided_at = ?, notes = ? WHERE id = ?",
-                       [status, user.id, now_iso(), notes, enr_id])
+            db.execute(text("UPDATE enrolments SET status = :status, decided_by = :by, decided_at = :at, notes = :notes "
+                            "WHERE id = :id"), {"status": status, "by": user.id, "at": now_iso(), "notes": notes,
+                                                "id": enr_id})
+            if status == "rejected":  # out of every process's duplicate check
+                bump_generation(db)
         self.privacy.access(actor=user.actor, role=user.role, action=f"enrolment:{decision}", record=enr_id,
-                            purpose=PURPOSE, subject_id=row[1])
+                            purpose=PURPOSE, subject_id=row["subject_id"])
         if status == "rejected":
             self.invalidate()
         return self.get(enr_id)

@@ -25,8 +25,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
+from backoffice._enrolments import bump_generation
 from backoffice._errors import KeyStoreRotated, SealedItemUnreadable, Shredded
 from backoffice._store import Store
 from storage import open_database
@@ -49,6 +52,10 @@ CATEGORIES: dict[str, privacy.RetentionPolicy] = {
 }
 #: categories that arrive with an exception and are held by it until it is resolved
 _HELD_BY_RECORD = ("live_image", "chip_image")
+#: purged categories that take templates out of the enrolment galleries
+_GALLERY_CATEGORIES = ("enrolment_record", "face_template", "finger_template")
+#: backoffice._enrolments.bump_generation for the sqlite3 connection a purge batch runs on
+_BUMP_GENERATION_LEGACY = "UPDATE galleries_generation SET generation = generation + 1 WHERE id = 1"
 
 PURPOSES = [
     {"name": "border_exception_review", "legal_basis": "Law on Exit and Entry of Vietnamese Citizens 2019; "
@@ -144,11 +151,14 @@ def forget_subject(store: Store, subject: str) -> dict:
     """After the vault erased a subject: drop the records' references to its (now unreadable) data, and take
     its enrolments out of the duplicate check (galleries reload when another process changed the database)."""
     with store.tx() as db:
-        n_exc = db.execute("UPDATE exceptions SET personal_ref = NULL, live_image_ref = NULL, chip_image_ref = NULL, "
-                           "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
-        n_enr = db.execute("UPDATE enrolments SET personal_ref = NULL, face_ref = NULL, finger_ref = NULL, "
-                           "status = CASE WHEN status = 'accepted' THEN 'rejected' ELSE status END, "
-                           "subject_id = 'erased' WHERE subject_id = ?", [subject]).rowcount
+        n_exc = db.execute(text("UPDATE exceptions SET personal_ref = NULL, live_image_ref = NULL, "
+                                "chip_image_ref = NULL, subject_id = 'erased' WHERE subject_id = :subject"),
+                           {"subject": subject}).rowcount
+        n_enr = db.execute(text("UPDATE enrolments SET personal_ref = NULL, face_ref = NULL, finger_ref = NULL, "
+                                "status = CASE WHEN status = 'accepted' THEN 'rejected' ELSE status END, "
+                                "subject_id = 'erased' WHERE subject_id = :subject"), {"subject": subject}).rowcount
+        if n_enr:  # out of every process's duplicate check
+            bump_generation(db)
     return {"exceptions": n_exc, "enrolments": n_enr}
 
 
@@ -321,7 +331,11 @@ class PrivacyGateway:
         keeps the keyed subject id, scores and consent: "was this document here?" must not stay answerable);
         a purged image leaves its reference empty. A purged template keeps its (now dangling) reference: an
         enrolment still listed reads as ``templates_unreadable`` (the gate refers), never as "no fingerprints"."""
+        # the purge runs in the privacy package's own transaction on the shared sqlite3 connection (it moves to the
+        # engine in issue #24 increment 4): these statements join it through the Store's sqlite_utils bridge
         db = self.store.db
+        if any(it.category in _GALLERY_CATEGORIES for it in items):  # out of every process's duplicate check
+            db.execute(_BUMP_GENERATION_LEGACY)
         for it in items:
             if it.category == "exception_record":
                 db.execute("DELETE FROM exceptions WHERE id = ?", [it.record_id])

@@ -5,10 +5,13 @@ SMARTBORDER_REQUIRE_POSTGRES is set). Issue #24 increment 3."""
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from backoffice import create_app
 from backoffice._auth import Auth, Principal
 from backoffice._calls import CallService
+from backoffice._enrolments import bump_generation
 from backoffice._errors import (
     BadCredentials,
     Conflict,
@@ -18,6 +21,7 @@ from backoffice._errors import (
     NotFound,
 )
 from backoffice._idempotency import run_idempotent
+from backoffice._privacy import forget_subject
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
@@ -284,3 +288,70 @@ def test_csv_import_and_matching_follow_another_connection(store):
         assert [m.entry_id for m in matches] == ["doc-1"] and version == 3
     finally:
         other.close()
+
+
+# --- _enrolments (the galleries' generation; the enrolment flow itself needs the privacy package: SQLite only
+# until issue #24 increment 4) and the erasure's record update (backoffice._privacy.forget_subject) ---
+
+def _enrolment(db, enr_id: str, subject: str, status: str) -> None:
+    db.execute(text("INSERT INTO enrolments (id, device_id, received_at, subject_id, status, checks, duplicates, "
+                    "consent, face_ref) VALUES (:id, 'kiosk-01', 'now', :subject, :status, '{}', '[]', '{}', 'ref')"),
+               {"id": enr_id, "subject": subject, "status": status})
+
+
+def test_the_galleries_generation_moves_with_every_change_and_only_on_commit(store):
+    other = Store(store.path)  # another worker
+    try:
+        with store.tx() as db:
+            assert bump_generation(db) == 1
+        with other.tx() as db:
+            assert bump_generation(db) == 2
+        with pytest.raises(RuntimeError), store.tx() as db:
+            bump_generation(db)
+            raise RuntimeError("rolled back")
+        assert store.one(text("SELECT generation FROM galleries_generation"))["generation"] == 2
+        with store.tx() as db:
+            db.execute(text("DELETE FROM galleries_generation"))
+        with pytest.raises(StorageError, match="galleries_generation has no row"), store.tx() as db:
+            bump_generation(db)
+    finally:
+        other.close()
+
+
+def test_an_erasure_drops_the_subjects_references_and_bumps_the_generation(store):
+    with store.tx() as db:
+        _enrolment(db, "enr_1", "subj-a", "accepted")
+        _enrolment(db, "enr_2", "subj-a", "duplicate_suspected")
+        _enrolment(db, "enr_3", "subj-b", "accepted")
+    assert forget_subject(store, "subj-a") == {"exceptions": 0, "enrolments": 2}
+    rows = store.query(text("SELECT id, subject_id, status, face_ref FROM enrolments ORDER BY id"))
+    assert rows == [{"id": "enr_1", "subject_id": "erased", "status": "rejected", "face_ref": None},
+                    {"id": "enr_2", "subject_id": "erased", "status": "duplicate_suspected", "face_ref": None},
+                    {"id": "enr_3", "subject_id": "subj-b", "status": "accepted", "face_ref": "ref"}]
+    assert store.one(text("SELECT generation FROM galleries_generation"))["generation"] == 1
+    assert forget_subject(store, "nobody") == {"exceptions": 0, "enrolments": 0}
+    assert store.one(text("SELECT generation FROM galleries_generation"))["generation"] == 1
+
+
+def test_an_enrolment_by_another_worker_reaches_the_running_duplicate_check(tmp_path):
+    """SQLite (the privacy package is not on the engine yet): two apps on one database file, as two workers."""
+    from tests.backoffice.conftest import build_world, make_config
+    from tests.backoffice.test_enrolments import _post, enrolment, face
+
+    config = make_config(db_path=tmp_path / "bo.db")
+    a = build_world(config)
+    first = _post(a, enrolment("C1000001", face_bytes=face(1)), "e1").json()
+    assert first["status"] == "accepted"  # a's galleries are loaded now
+    b = create_app(config)  # the second worker: its own Store, connection and galleries
+    try:
+        with TestClient(b, raise_server_exceptions=False) as client:
+            token = b.state.ctx.auth.issue_device("kiosk-02", "kiosk")[1]
+            r = client.post("/api/v1/enrolments", json=enrolment("B2000002", "CHN", face_bytes=face(2)),
+                            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "b1"})
+            assert r.json()["status"] == "accepted", r.text
+        # the same face under a third passport, at a: a duplicate of b's enrolment, which a never made itself
+        again = _post(a, enrolment("D3000003", "LAO", face_bytes=face(2, noise=0.01)), "e2").json()
+        assert again["status"] == "duplicate_suspected", again
+        assert {d["enrolment_id"] for d in again["duplicates"]} == {r.json()["id"]}
+    finally:
+        a.client.close()
