@@ -285,8 +285,7 @@ class Enrolments:
                                role=kiosk.role, purpose=PURPOSE, record=enr_id) if fingers else None,
             "face_dim": face_dims,
         }
-        db.execute(text(f"INSERT INTO enrolments ({', '.join(row)}) "  # noqa: S608 - the names above
-                        f"VALUES ({', '.join(':' + c for c in row)})"), row)
+        db.insert("enrolments", row)
         bumped.append(bump_generation(db))
         self.ctx.metrics.ingested.labels("enrolment").inc()
         return 201, _public(row)

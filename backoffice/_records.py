@@ -15,6 +15,8 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, text
+
 import reasons
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
 from backoffice._idempotency import IdempotentResult, run_idempotent
@@ -100,7 +102,7 @@ class Records:
                    "direction": body.direction, "reason_codes": dumps([r.value for r in body.reason_codes]),
                    "scores": dumps(body.scores), "subject_id": subject, **refs, "status": "open",
                    **{k: getattr(body, k) for k in EXCEPTION_LIVENESS_FIELDS}}
-            db.table("exceptions").insert(row)
+            db.insert("exceptions", row)
             self.ctx.metrics.ingested.labels("exception").inc()
             return 201, _exception_public(row)
 
@@ -114,13 +116,15 @@ class Records:
         return result
 
     def count_open(self) -> int:
-        return self.store.one("SELECT COUNT(*) AS n FROM exceptions WHERE status = 'open'")["n"]
+        return self.store.one(text("SELECT COUNT(*) AS n FROM exceptions WHERE status = 'open'"))["n"]
 
     def list_exceptions(self, statuses: list[str], offset: int, limit: int) -> tuple[list[dict], int]:
-        marks = ",".join("?" * len(statuses))
-        total = self.store.one(f"SELECT COUNT(*) AS n FROM exceptions WHERE status IN ({marks})", tuple(statuses))["n"]  # noqa: S608
-        rows = self.store.query(f"SELECT * FROM exceptions WHERE status IN ({marks}) "  # noqa: S608
-                                "ORDER BY received_at, id LIMIT ? OFFSET ?", (*statuses, limit, offset))
+        with self.store.read() as db:
+            total = db.scalar(_in_statuses("SELECT COUNT(*) FROM exceptions WHERE status IN :statuses"),
+                              {"statuses": list(statuses)})
+            rows = db.all(_in_statuses("SELECT * FROM exceptions WHERE status IN :statuses "
+                                       "ORDER BY received_at, id LIMIT :limit OFFSET :offset"),
+                          {"statuses": list(statuses), "limit": limit, "offset": offset})
         return [_exception_public(r) for r in rows], total
 
     # -- the guards' queue: severity first, then the longest wait ------------------------------
@@ -129,8 +133,8 @@ class Records:
         (``reasons.severity``: watchlist hit 0, suspected fraud 1, identity doubt 2, other 3), then the
         longest wait (``waiting_since``: the earlier of the device's and the server's time, so a device clock
         running ahead cannot jump the queue), then arrival. No personal data is read."""
-        marks = ",".join("?" * len(statuses))
-        rows = self.store.query(f"SELECT * FROM exceptions WHERE status IN ({marks})", tuple(statuses))  # noqa: S608
+        rows = self.store.query(_in_statuses("SELECT * FROM exceptions WHERE status IN :statuses"),
+                                {"statuses": list(statuses)})
         out = []
         for row in rows:
             e = _exception_public(row)
@@ -144,7 +148,7 @@ class Records:
 
     def severity(self, exc_id: str) -> int:
         """The severity of an exception's worst reason (``reasons.severity``; no personal data read)."""
-        row = self.store.one("SELECT reason_codes FROM exceptions WHERE id = ?", (exc_id,))
+        row = self.store.one(text("SELECT reason_codes FROM exceptions WHERE id = :id"), {"id": exc_id})
         if row is None:
             raise NotFound(f"no exception {exc_id!r}")
         return min((reasons.severity(code) for code in json.loads(row["reason_codes"])), default=3)
@@ -161,9 +165,8 @@ class Records:
     def queue_version(self, statuses: list[str]) -> tuple[int, str]:
         """How many cases wait in ``statuses`` and a short digest of which (it changes when one arrives,
         leaves or changes status): what the queue page polls to know it must reload."""
-        marks = ",".join("?" * len(statuses))
-        rows = self.store.query(f"SELECT id, status FROM exceptions WHERE status IN ({marks}) "  # noqa: S608
-                                "ORDER BY id", tuple(statuses))
+        rows = self.store.query(_in_statuses("SELECT id, status FROM exceptions WHERE status IN :statuses ORDER BY id"),
+                                {"statuses": list(statuses)})
         h = hashlib.sha256()
         for r in rows:
             h.update(f"{r['id']}:{r['status']};".encode())
@@ -225,12 +228,12 @@ class Records:
     def live_image_registered(self, exc_id: str) -> bool:
         """Whether the exception is still waiting and its live capture still held (not purged or erased):
         a queue thumbnail made under a ledgered queue view may be served from memory only then."""
-        row = self.store.one("SELECT status, live_image_ref FROM exceptions WHERE id = ?", (exc_id,))
+        row = self.store.one(text("SELECT status, live_image_ref FROM exceptions WHERE id = :id"), {"id": exc_id})
         return bool(row and row["status"] in ("open", "referred") and row["live_image_ref"]
                     and self.privacy.retention.get(row["live_image_ref"]) is not None)
 
     def _exception_row(self, exc_id: str) -> dict:
-        row = self.store.one("SELECT * FROM exceptions WHERE id = ?", (exc_id,))
+        row = self.store.one(text("SELECT * FROM exceptions WHERE id = :id"), {"id": exc_id})
         if row is None:
             raise NotFound(f"no exception {exc_id!r}")
         return row
@@ -263,10 +266,10 @@ class Records:
 
     def decide(self, exc_id: str, user: Principal, decision: str, notes: str) -> dict:
         with self.store.tx() as db:
-            row = db.execute("SELECT status, subject_id FROM exceptions WHERE id = ?", [exc_id]).fetchone()
+            row = db.first(text("SELECT status, subject_id FROM exceptions WHERE id = :id"), {"id": exc_id})
             if row is None:
                 raise NotFound(f"no exception {exc_id!r}")
-            status = row[0]
+            status = row["status"]
             if status == "resolved":
                 raise Conflict(f"exception {exc_id} is already resolved")
             if status == "referred" and user.role != "supervisor":
@@ -274,12 +277,14 @@ class Records:
             new_status = "referred" if decision == "refer" else "resolved"
             if decision == "refer" and status == "referred":
                 raise Conflict(f"exception {exc_id} is already referred")
-            db.execute("UPDATE exceptions SET status = ?, decision = ?, notes = ?, decided_by = ?, decided_at = ? "
-                       "WHERE id = ?", [new_status, decision, notes, user.id, now_iso(), exc_id])
+            db.execute(text("UPDATE exceptions SET status = :status, decision = :decision, notes = :notes, "
+                            "decided_by = :by, decided_at = :at WHERE id = :id"),
+                       {"status": new_status, "decision": decision, "notes": notes, "by": user.id, "at": now_iso(),
+                        "id": exc_id})
         self.privacy.access(actor=user.actor, role=user.role, action=f"decide:{decision}", record=exc_id,
-                            purpose="border_exception_review", subject_id=row[1])
+                            purpose="border_exception_review", subject_id=row["subject_id"])
         if new_status == "resolved":
-            self.privacy.resolved(row[1], exc_id)
+            self.privacy.resolved(row["subject_id"], exc_id)
         return _exception_public(self._exception_row(exc_id))
 
     # -- events -----------------------------------------------------------------------------
@@ -289,7 +294,7 @@ class Records:
                    "received_at": now_iso(), "kind": body.kind, "outcome": body.outcome,
                    "reason_codes": dumps([r.value for r in body.reason_codes]), "duration_ms": body.duration_ms,
                    **{k: getattr(body, k) for k in _LATER_EVENT_FIELDS}}
-            db.table("events").insert(row)
+            db.insert("events", row)
             self.ctx.metrics.ingested.labels("event").inc()
             return 201, {**row, "reason_codes": json.loads(row["reason_codes"])}
 
@@ -303,9 +308,10 @@ class Records:
         return result
 
     def list_events(self, device_id: str | None, offset: int, limit: int) -> list[dict]:
-        where, params = ("WHERE device_id = ?", (device_id,)) if device_id else ("", ())
-        rows = self.store.query(f"SELECT * FROM events {where} ORDER BY received_at DESC, id LIMIT ? OFFSET ?",  # noqa: S608
-                                (*params, limit, offset))
+        where, params = ("WHERE device_id = :device", {"device": device_id}) if device_id else ("", {})
+        rows = self.store.query(text(f"SELECT * FROM events {where} "  # noqa: S608
+                                     "ORDER BY received_at DESC, id LIMIT :limit OFFSET :offset"),
+                                {**params, "limit": limit, "offset": offset})
         for r in rows:
             r["reason_codes"] = json.loads(r["reason_codes"])
         return rows
@@ -315,10 +321,18 @@ class Records:
         return self.subject_id(doc.issuing_state, doc.document_number)
 
     def subject_records(self, subject: str) -> dict:
-        exc = [r["id"] for r in self.store.query("SELECT id FROM exceptions WHERE subject_id = ?", (subject,))]
-        enr = [r["id"] for r in self.store.query("SELECT id FROM enrolments WHERE subject_id = ?", (subject,))]
+        with self.store.read() as db:
+            exc = [r["id"] for r in db.all(text("SELECT id FROM exceptions WHERE subject_id = :s "
+                                                "ORDER BY received_at, id"), {"s": subject})]
+            enr = [r["id"] for r in db.all(text("SELECT id FROM enrolments WHERE subject_id = :s "
+                                                "ORDER BY received_at, id"), {"s": subject})]
         return {"exceptions": exc, "enrolments": enr}
 
+
+
+def _in_statuses(sql: str):
+    """``sql`` with ``:statuses`` as an IN list (one bound parameter per status)."""
+    return text(sql).bindparams(bindparam("statuses", expanding=True))
 
 
 def _waiting_since(occurred_at: str, received_at: str) -> str:

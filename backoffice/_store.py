@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -115,6 +117,9 @@ MIGRATIONS = [
 ]
 
 
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -168,6 +173,17 @@ class StoreConnection:
 
     def scalar(self, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> Any:
         return self.execute(statement, params).scalar()
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> Any:
+        """``INSERT INTO table (the row's keys) VALUES (its values)``; the names come from code, never from input
+        (checked: plain identifiers)."""
+        names = [table, *row]
+        bad = [n for n in names if not _IDENTIFIER.match(n)]
+        if bad:
+            raise StorageError(f"not a plain SQL identifier: {bad[0]!r}")
+        columns = ", ".join(row)
+        values = ", ".join(f":{c}" for c in row)
+        return self.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), dict(row))  # noqa: S608
 
     @contextmanager
     def atomic(self) -> Iterator[StoreConnection]:

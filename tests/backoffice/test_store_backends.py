@@ -4,6 +4,9 @@ SMARTBORDER_REQUIRE_POSTGRES is set). Issue #24 increment 3."""
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -22,6 +25,7 @@ from backoffice._errors import (
 )
 from backoffice._idempotency import run_idempotent
 from backoffice._privacy import forget_subject
+from backoffice._records import Records
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
@@ -355,3 +359,53 @@ def test_an_enrolment_by_another_worker_reaches_the_running_duplicate_check(tmp_
         assert {d["enrolment_id"] for d in again["duplicates"]} == {r.json()["id"]}
     finally:
         a.client.close()
+
+
+# --- _records: the queries that read no sealed data (creating and deciding ledger through the privacy package:
+# SQLite only until issue #24 increment 4; the composition there is the app's, in test_exceptions.py) ---
+
+def _records(store: Store) -> Records:
+    config = SimpleNamespace(secret_key="test-secret-key-0123456789abcdef")
+    return Records(SimpleNamespace(store=store, privacy=None, config=config))
+
+
+def _exception(db, exc_id: str, status: str, reasons: list[str], received: str, subject: str = "subj-a") -> None:
+    db.insert("exceptions", {"id": exc_id, "device_id": "gate-01", "occurred_at": received, "received_at": received,
+                             "direction": "entry", "reason_codes": json.dumps(reasons), "scores": "{}",
+                             "subject_id": subject, "status": status, "passive_score": 0.25})
+
+
+def test_the_exception_queue_and_the_event_log(store):
+    records = _records(store)
+    with store.tx() as db:
+        _exception(db, "exc_1", "open", ["face_mismatch"], "2026-12-07T08:00:00Z")
+        _exception(db, "exc_2", "open", ["watchlist_hit"], "2026-12-07T08:05:00Z")
+        _exception(db, "exc_3", "referred", ["face_mismatch"], "2026-12-07T07:00:00Z", subject="subj-b")
+        _exception(db, "exc_4", "resolved", ["face_mismatch"], "2026-12-07T06:00:00Z")
+        db.insert("events", {"id": "evt_1", "device_id": "gate-01", "occurred_at": "t", "received_at": "2026-12-07T08:00:00Z",
+                             "kind": "transaction", "outcome": "admitted", "reason_codes": "[]", "duration_ms": 812.5})
+        db.insert("events", {"id": "evt_2", "device_id": "gate-02", "occurred_at": "t", "received_at": "2026-12-07T08:01:00Z",
+                             "kind": "door", "outcome": "ok", "reason_codes": '["x"]', "duration_ms": None})
+    assert records.count_open() == 2
+    listed, total = records.list_exceptions(["open", "referred"], 0, 2)
+    assert [e["id"] for e in listed] == ["exc_3", "exc_1"] and total == 3
+    assert listed[0]["passive_score"] == 0.25
+    assert [e["id"] for e in records.queue_order(["open", "referred"])] == ["exc_2", "exc_3", "exc_1"]  # severity
+    assert records.next_in_queue(["open", "referred"], after="exc_3") == "exc_1"
+    count, digest = records.queue_version(["open", "referred"])
+    with store.tx() as db:
+        db.execute(text("UPDATE exceptions SET status = 'resolved' WHERE id = 'exc_1'"))
+    assert records.queue_version(["open", "referred"])[0] == count - 1
+    assert records.queue_version(["open", "referred"])[1] != digest
+    assert records.severity("exc_2") == 0
+    with pytest.raises(NotFound):
+        records.severity("exc_nope")
+    assert [e["id"] for e in records.list_events(None, 0, 10)] == ["evt_2", "evt_1"]
+    only = records.list_events("gate-01", 0, 10)
+    assert [(e["id"], e["duration_ms"], e["reason_codes"]) for e in only] == [("evt_1", 812.5, [])]
+    assert records.subject_records("subj-a") == {"exceptions": ["exc_4", "exc_1", "exc_2"], "enrolments": []}
+
+
+def test_an_insert_takes_plain_identifiers_only(store):
+    with pytest.raises(StorageError, match="identifier"), store.tx() as db:
+        db.insert("devices", {"id": "x", "kind) VALUES ('a'); --": "gate"})
