@@ -28,6 +28,7 @@ from backoffice._openapi import LEDGER_HEAD_HEADER, install_openapi
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.deps import UiLoginRequired
+from storage import StorageError
 
 __all__ = ["create_app"]
 
@@ -252,7 +253,8 @@ class LedgerHead:
     def _value(self) -> bytes | None:
         try:
             head = self.head()
-        except (sqlite3.Error, privacy.PrivacyError) as e:  # the answer goes out; the device keeps its last head
+        # sqlite3.Error: the ledger still runs on the Store's sqlite3 connection (issue #24 increment 4 moves it)
+        except (StorageError, sqlite3.Error, privacy.PrivacyError) as e:  # the answer goes out; the device keeps its last head
             log.warning("ledger head not readable", extra={"event": "ledger_head_unreadable", "error": type(e).__name__})
             return None
         return None if head is None else head.to_token().encode("ascii")

@@ -284,8 +284,8 @@ class PrivacyGateway:
     def erasure_preview(self, subject_id: str) -> dict[str, int]:
         """What an erasure of the subject would remove: items held per category, counted without reading or
         decrypting any of them (the confirmation page of the web UI)."""
-        rows = self.store.query("SELECT category, COUNT(*) AS n FROM retention_items WHERE subject_id = ? "
-                                "GROUP BY category ORDER BY category", (subject_id,))
+        rows = self.store.query(text("SELECT category, COUNT(*) AS n FROM retention_items WHERE subject_id = :subject "
+                                     "GROUP BY category ORDER BY category"), {"subject": subject_id})
         return {r["category"]: r["n"] for r in rows}
 
     def erase_subject(self, subject_id: str, *, actor: str, role: str, purpose: str) -> dict:

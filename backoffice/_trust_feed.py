@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 import privacy
 from backoffice._store import Store, now_iso
 
@@ -101,9 +103,10 @@ class TrustFeed:
     def report(self, device_id: str, version: int, digest: str = "") -> None:
         """Keep the version (and digest) a device says it uses."""
         with self.store.tx() as db:
-            db.execute("INSERT INTO device_trust_store (device_id, version, digest, reported_at) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT(device_id) DO UPDATE SET version = excluded.version, digest = excluded.digest, "
-                       "reported_at = excluded.reported_at", [device_id, version, digest, now_iso()])
+            db.execute(text("INSERT INTO device_trust_store (device_id, version, digest, reported_at) "
+                            "VALUES (:device, :version, :digest, :at) ON CONFLICT(device_id) DO UPDATE SET "
+                            "version = excluded.version, digest = excluded.digest, reported_at = excluded.reported_at"),
+                       {"device": device_id, "version": version, "digest": digest, "at": now_iso()})
 
     def devices(self) -> list[dict[str, Any]]:
         """Every device's last report, with whether it uses the version served now."""
@@ -111,6 +114,6 @@ class TrustFeed:
             latest = self.current().version
         except TrustFeedUnavailable:
             latest = None
-        rows = self.store.query("SELECT device_id, version, digest, reported_at FROM device_trust_store "
-                                "ORDER BY device_id")
+        rows = self.store.query(text("SELECT device_id, version, digest, reported_at FROM device_trust_store "
+                                     "ORDER BY device_id"))
         return [{**r, "current": latest is not None and r["version"] == latest} for r in rows]

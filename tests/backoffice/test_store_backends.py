@@ -27,6 +27,7 @@ from backoffice._idempotency import run_idempotent
 from backoffice._privacy import forget_subject
 from backoffice._records import Records
 from backoffice._store import Store
+from backoffice._trust_feed import TrustFeed
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
 from storage import ConstraintError, StorageError
@@ -409,3 +410,14 @@ def test_the_exception_queue_and_the_event_log(store):
 def test_an_insert_takes_plain_identifiers_only(store):
     with pytest.raises(StorageError, match="identifier"), store.tx() as db:
         db.insert("devices", {"id": "x", "kind) VALUES ('a'); --": "gate"})
+
+
+# --- _trust_feed: what each device reports ---
+
+def test_each_device_keeps_its_last_trust_store_report(store):
+    feed = TrustFeed(None, store, signing_key=None)  # no trust store configured: nothing is "current"
+    feed.report("gate-02", 3, "sha256:aa")
+    feed.report("gate-01", 4, "sha256:bb")
+    feed.report("gate-02", 5)  # replaces its earlier report
+    assert [(d["device_id"], d["version"], d["digest"], d["current"]) for d in feed.devices()] == [
+        ("gate-01", 4, "sha256:bb", False), ("gate-02", 5, "", False)]
