@@ -18,10 +18,8 @@ the changes after the index's version are replayed.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-import re
 import threading
 from contextlib import contextmanager
 from typing import Any
@@ -30,26 +28,29 @@ from sqlalchemy import bindparam, text
 
 from backoffice._errors import Conflict, Forbidden, Invalid, NotFound
 from backoffice._store import Store, dumps, new_id, now_iso
+from backoffice._watchlist_entries import (
+    CONTROL,
+    DOCUMENT_COLUMNS,
+    ENTRY_ID,
+    PERSON_COLUMNS,
+    clean,
+    entry_from_data,
+    pending_public,
+    public,
+    refuse_import_under_four_eyes,
+)
 from watchlist import (
-    DocumentEntry,
     Match,
-    PersonEntry,
     PersonQuery,
     WatchlistError,
     WatchlistIndex,
 )
 
-__all__ = ["PERSON_COLUMNS", "DOCUMENT_COLUMNS", "PURPOSE", "WatchlistService", "entry_from_data"]
+__all__ = ["DOCUMENT_COLUMNS", "PERSON_COLUMNS", "PURPOSE", "WatchlistService", "entry_from_data",
+           "refuse_import_under_four_eyes"]
 
-PERSON_COLUMNS = ("id", "name", "aliases", "name_hanzi", "name_pinyin", "date_of_birth", "nationality", "reason",
-                  "source", "expires_on")
-DOCUMENT_COLUMNS = ("id", "document_number", "issuing_state", "document_type", "reason", "source", "expires_on")
 #: the purpose every watchlist change is ledgered under (backoffice._privacy.PURPOSES)
 PURPOSE = "watchlist_screening"
-_ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_STATE = re.compile(r"^[A-Z]{3}$|^D$")
-#: what a name never holds (the API's rule, backoffice.schemas._CONTROL): C0, DEL, C1, bidi overrides, separators
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 #: single-entry changes (:meth:`WatchlistService.change`)
 CHANGE_OPS = ("upsert", "edit", "deactivate", "delete")
 MAX_IMPORT_ROWS = 2_000_000
@@ -57,48 +58,6 @@ IMPORT_BATCH = 2000
 LIST_ACCEPTED_UP_TO = 1000
 _INSERT_IMPORT = text("INSERT INTO watchlist_imports (id, at, actor, kind, rows, accepted, rejected, report) "
                       "VALUES (:id, :at, :actor, :kind, :rows, :accepted, :rejected, :report)")
-
-
-def entry_from_data(entry_id: str, kind: str, data: dict) -> PersonEntry | DocumentEntry:
-    """Build (and so validate) the domain entry; raises :class:`watchlist.WatchlistError`."""
-    if kind == "document":
-        state = (data.get("issuing_state") or "").strip().upper() or None
-        if state and not _STATE.match(state):
-            raise WatchlistError(f"issuing_state must be an ICAO 3-letter code, not {state!r}")
-        return DocumentEntry(entry_id, data.get("document_number") or "", state,
-                             data.get("document_type") or None, data.get("reason") or "stolen",
-                             expires_on=data.get("expires_on") or None)
-    if kind == "person":
-        nat = (data.get("nationality") or "").strip().upper() or None
-        if nat and not _STATE.match(nat):
-            raise WatchlistError(f"nationality must be an ICAO 3-letter code, not {nat!r}")
-        names = tuple(n for n in [data.get("name") or "", *(data.get("aliases") or [])] if n.strip())
-        return PersonEntry(entry_id, names, data.get("name_hanzi") or None, data.get("name_pinyin") or None,
-                           data.get("date_of_birth") or None, nat, data.get("reason") or "",
-                           expires_on=data.get("expires_on") or None)
-    raise WatchlistError(f"unknown watchlist kind {kind!r}")
-
-
-def _clean(kind: str, data: dict) -> dict:
-    keys = PERSON_COLUMNS if kind == "person" else DOCUMENT_COLUMNS
-    out = {k: data.get(k) for k in keys if k != "id" and data.get(k) not in (None, "", [])}
-    if kind == "document" and "document_number" in out:
-        out["document_number"] = entry_from_data("x", kind, out).document_number
-    for k in ("issuing_state", "nationality"):
-        if k in out:
-            out[k] = out[k].strip().upper()
-    if "expires_on" in out:
-        out["expires_on"] = str(out["expires_on"])
-    return out
-
-
-def refuse_import_under_four_eyes(four_eyes: bool, dry_run: bool) -> None:
-    """A CSV import writes many entries at once (and replaces those whose ``id`` it names): under four-eyes it
-    would pass the second supervisor by. It is refused (403); a dry run, which changes nothing, is allowed.
-    An operator imports on the host (``smartborder backoffice import-watchlist``) or turns four-eyes off."""
-    if four_eyes and not dry_run:
-        raise Forbidden("four-eyes is on: a CSV import would change the watchlist without a second supervisor; "
-                        "run a dry run here, then import on the host (smartborder backoffice import-watchlist)")
 
 
 def _ledger(privacy: Any, user: Any, action: str, record: str, details: dict) -> None:
@@ -142,7 +101,7 @@ class WatchlistService:
                              {"id": entry_id})
         if row is None:
             raise NotFound(f"no watchlist entry {entry_id!r}")
-        return _public(row)
+        return public(row)
 
     def list(self, kind: str | None = None, offset: int = 0, limit: int = 100, *,
              inactive: bool = False) -> tuple[list[dict], int]:
@@ -155,7 +114,7 @@ class WatchlistService:
             rows = db.all(text(f"SELECT * FROM watchlist_entries WHERE {where} "  # noqa: S608
                                "ORDER BY updated_at DESC, id LIMIT :limit OFFSET :offset"),
                           {**params, "limit": limit, "offset": offset})
-        return [_public(r) for r in rows], total
+        return [public(r) for r in rows], total
 
     def changes(self, since: int, limit: int | None = None) -> dict:
         limit = min(limit or self.page_limit, self.page_limit)
@@ -174,15 +133,15 @@ class WatchlistService:
     # -- writes -----------------------------------------------------------------------------
     def _write(self, db, kind: str, data: dict, entry_id: str | None, actor: str, reason: str | None = None) -> dict:
         entry_id = entry_id or new_id("wl")
-        if not _ENTRY_ID.match(entry_id):
+        if not ENTRY_ID.match(entry_id):
             raise WatchlistError(f"invalid entry id {entry_id!r}")
-        clean = _clean(kind, data)
-        entry = entry_from_data(entry_id, kind, clean)
+        cleaned = clean(kind, data)
+        entry = entry_from_data(entry_id, kind, cleaned)
         now = now_iso()
         existing = db.first(text("SELECT kind FROM watchlist_entries WHERE id = :id"), {"id": entry_id})
         if existing and existing["kind"] != kind:
             raise Conflict(f"entry {entry_id!r} is a {existing['kind']}, not a {kind}")
-        values = {"id": entry_id, "kind": kind, "data": dumps(clean), "at": now, "actor": actor, "reason": reason}
+        values = {"id": entry_id, "kind": kind, "data": dumps(cleaned), "at": now, "actor": actor, "reason": reason}
         version = db.scalar(text("INSERT INTO watchlist_changes (entry_id, kind, op, data, at, actor, reason) "
                                  "VALUES (:id, :kind, 'upsert', :data, :at, :actor, :reason) RETURNING version"), values)
         db.execute(text("INSERT INTO watchlist_entries (id, kind, data, version, created_at, updated_at, deleted) "
@@ -275,7 +234,7 @@ class WatchlistService:
                         try:
                             with db.atomic():
                                 if dry_run:
-                                    entry_from_data(data.get("id") or "x", kind, _clean(kind, data))
+                                    entry_from_data(data.get("id") or "x", kind, clean(kind, data))
                                     entry_id = data.get("id") or None
                                 else:
                                     entry_id = self._write(db, kind, data, data.get("id") or None, actor)["id"]
@@ -297,7 +256,7 @@ class WatchlistService:
                     report.append({"row": n, "status": "rejected", "errors": ["too many fields"]})
                     continue
                 data = {k: (v or "").strip() for k, v in raw.items()}
-                bad = sorted(k for k, v in data.items() if _CONTROL.search(v))
+                bad = sorted(k for k, v in data.items() if CONTROL.search(v))
                 if bad:  # the API refuses them in a name; a file is held to the same rule, row by row
                     report.append({"row": n, "status": "rejected",
                                    "errors": [f"control or bidirectional characters in {', '.join(bad)}"]})
@@ -347,7 +306,7 @@ class WatchlistService:
                 db.execute(text("INSERT INTO watchlist_pending (id, op, entry_id, kind, data, reason, requested_by, "
                                 "requested_at) VALUES (:id, :op, :entry_id, :kind, :data, :reason, :by, :at)"),
                            {"id": pid, "op": op, "entry_id": entry_id, "kind": kind,
-                            "data": dumps(_clean(kind, data)) if data is not None else None, "reason": reason,
+                            "data": dumps(clean(kind, data)) if data is not None else None, "reason": reason,
                             "by": user.actor, "at": now_iso()})
                 _ledger(privacy, user, f"watchlist_request:{op}", entry_id, {**details, "pending": pid})
             return {"status": "pending", "pending": self.pending_get(pid)}
@@ -366,10 +325,10 @@ class WatchlistService:
             raise Conflict(f"entry {entry_id!r} is a {row['kind']}, not a {kind}")
         kind = kind or row["kind"]
         if data is not None:
-            if not _ENTRY_ID.match(entry_id or ""):
+            if not ENTRY_ID.match(entry_id or ""):
                 raise Invalid(f"invalid entry id {entry_id!r}")
             try:
-                entry_from_data(entry_id, kind, _clean(kind, data))
+                entry_from_data(entry_id, kind, clean(kind, data))
             except WatchlistError as e:
                 raise Invalid(str(e)) from e
         return kind
@@ -386,13 +345,13 @@ class WatchlistService:
     def pending(self, status: str = "pending", limit: int = 100) -> list[dict]:
         rows = self.store.query(text("SELECT * FROM watchlist_pending WHERE status = :status "
                                      "ORDER BY requested_at, id LIMIT :limit"), {"status": status, "limit": limit})
-        return [_pending_public(r) for r in rows]
+        return [pending_public(r) for r in rows]
 
     def pending_get(self, pending_id: str) -> dict:
         row = self.store.one(text("SELECT * FROM watchlist_pending WHERE id = :id"), {"id": pending_id})
         if row is None:
             raise NotFound(f"no pending watchlist change {pending_id!r}")
-        return _pending_public(row)
+        return pending_public(row)
 
     def decide(self, pending_id: str, approve: bool, user: Any, privacy: Any, reason: str = "") -> dict:
         """Approve (a second supervisor, never the one who asked) or reject (anyone may, the asker too:
@@ -518,16 +477,3 @@ class WatchlistService:
             if query is not None:
                 out += ix.check_person(query, limit=limit)
             return out, self.version()
-
-
-def _public(row: dict) -> dict:
-    data = json.loads(row["data"])
-    expires = data.get("expires_on")
-    return {"id": row["id"], "kind": row["kind"], "version": row["version"], "created_at": row["created_at"],
-            "updated_at": row["updated_at"], **data, "active": not row["deleted"],
-            "expired": bool(expires) and expires < dt.date.today().isoformat(),
-            "deactivated": json.loads(row["deactivated"]) if row.get("deactivated") else None}
-
-
-def _pending_public(row: dict) -> dict:
-    return {**row, "data": json.loads(row["data"]) if row["data"] else None}
