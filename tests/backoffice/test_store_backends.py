@@ -30,7 +30,7 @@ from backoffice._store import Store
 from backoffice._trust_feed import TrustFeed
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
-from storage import ConstraintError, StorageError
+from storage import ConstraintError, StorageError, transaction
 from watchlist import PersonQuery
 
 
@@ -421,3 +421,44 @@ def test_each_device_keeps_its_last_trust_store_report(store):
     feed.report("gate-02", 5)  # replaces its earlier report
     assert [(d["device_id"], d["version"], d["digest"], d["current"]) for d in feed.devices()] == [
         ("gate-01", 4, "sha256:bb", False), ("gate-02", 5, "", False)]
+
+
+# --- SQLite: the sqlite_utils bridge the privacy package runs on, and reads that do not lock writers out ---
+
+def test_the_privacy_packages_transactions_and_the_stores_join_each_other(tmp_path):
+    store = Store(tmp_path / "bo.db")
+    try:
+        insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+        with pytest.raises(RuntimeError), store.tx() as db:  # the privacy package's work joins the Store's
+            db.execute(insert, {"id": "a"})
+            with transaction(store.db, store.lock) as raw:
+                raw.execute("INSERT INTO devices (id, kind, created_at) VALUES ('b', 'gate', 'now')")
+            raise RuntimeError("both roll back")
+        assert store.query(text("SELECT id FROM devices")) == []
+        with transaction(store.db, store.lock) as raw:  # a transaction the privacy package began
+            raw.execute("INSERT INTO devices (id, kind, created_at) VALUES ('c', 'gate', 'now')")
+            with store.tx() as db:
+                db.execute("UPDATE devices SET name = ? WHERE id = ?", ["legacy joins", "c"])
+                with pytest.raises(StorageError, match="privacy package began"):
+                    db.execute(insert, {"id": "d"})
+        assert store.query(text("SELECT id, name FROM devices")) == [{"id": "c", "name": "legacy joins"}]
+    finally:
+        store.close()
+
+
+def test_a_read_does_not_hold_the_write_lock(tmp_path):
+    import time
+
+    reader, writer = Store(tmp_path / "bo.db"), Store(tmp_path / "bo.db")
+    try:
+        with reader.read() as db:
+            assert db.scalar(text("SELECT count(*) FROM devices")) == 0
+            started = time.monotonic()
+            with writer.tx() as w:  # BEGIN IMMEDIATE in the other connection: no wait for the reader (WAL)
+                w.execute(text("INSERT INTO devices (id, kind, created_at) VALUES ('a', 'gate', 'now')"))
+            assert time.monotonic() - started < 1.0
+            assert db.scalar(text("SELECT count(*) FROM devices")) == 0  # one snapshot for the whole read
+        assert reader.one(text("SELECT count(*) AS n FROM devices")) == {"n": 1}
+    finally:
+        reader.close()
+        writer.close()
