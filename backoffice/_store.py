@@ -243,47 +243,66 @@ class Store:
         """SQLite: a transaction the privacy package began on the shared connection (not through the Store)."""
         return self._db is not None and self._db.conn.in_transaction and not self._conn.in_transaction()
 
+    def _join(self, write: bool) -> None:
+        """A nested transaction joins the open one, but a write never joins a read: on SQLite a read transaction
+        took no write lock, and taking it later can fail at once when another connection wrote meanwhile."""
+        if write and getattr(self._local, "reading", False):
+            raise StorageError("a write transaction (Store.tx) inside a read transaction (Store.read): open the "
+                               "write transaction first")
+
     @contextmanager
-    def _sqlite(self, begin: str) -> Iterator[StoreConnection]:
+    def _outermost(self, conn: Connection, write: bool) -> Iterator[StoreConnection]:
+        self._local.reading = not write
+        try:
+            with conn.begin():
+                yield StoreConnection(self, conn)
+        finally:
+            self._local.reading = False
+
+    @contextmanager
+    def _sqlite(self, write: bool) -> Iterator[StoreConnection]:
         with self.lock:
             conn = self._conn
             if conn.in_transaction():  # nested: join the outer transaction
+                self._join(write)
                 yield StoreConnection(self, conn)
                 return
             if self._sqlite_foreign_tx():  # joined: legacy statements only, the privacy package commits
                 yield StoreConnection(self, None)
                 return
-            conn.execution_options(**{BEGIN_OPTION: begin})
+            conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE" if write else "DEFERRED"})
             try:
-                with conn.begin():
-                    yield StoreConnection(self, conn)
+                with self._outermost(conn, write) as handle:
+                    yield handle
             finally:
                 conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
 
     @contextmanager
-    def _pooled(self) -> Iterator[StoreConnection]:
+    def _pooled(self, write: bool) -> Iterator[StoreConnection]:
         current = getattr(self._local, "conn", None)
         if current is not None:  # nested in this thread: join
+            self._join(write)
             yield StoreConnection(self, current)
             return
-        with self.engine.connect() as conn, conn.begin():
+        with self.engine.connect() as conn:
             self._local.conn = conn
             try:
-                yield StoreConnection(self, conn)
+                with self._outermost(conn, write) as handle:
+                    yield handle
             finally:
                 self._local.conn = None
 
     @contextmanager
     def tx(self) -> Iterator[StoreConnection]:
         """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed at the end, rolled back on an exception;
-        nested calls join the outer one."""
-        with self._sqlite("IMMEDIATE") if self._conn is not None else self._pooled() as handle:
+        nested calls join the outer one (inside a :meth:`read`: :class:`StorageError`)."""
+        with self._sqlite(True) if self._conn is not None else self._pooled(True) as handle:
             yield handle
 
     @contextmanager
     def read(self) -> Iterator[StoreConnection]:
         """A read transaction (SQLite: ``BEGIN DEFERRED``: one snapshot, no write lock); joins an open one."""
-        with self._sqlite("DEFERRED") if self._conn is not None else self._pooled() as handle:
+        with self._sqlite(False) if self._conn is not None else self._pooled(False) as handle:
             yield handle
 
     def query(self, sql: Any, params: Mapping[str, Any] | tuple | list | None = None) -> list[dict[str, Any]]:

@@ -462,3 +462,12 @@ def test_a_read_does_not_hold_the_write_lock(tmp_path):
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_write_never_joins_a_read(store):
+    with pytest.raises(StorageError, match="inside a read transaction"), store.read(), store.tx():
+        pass
+    with store.tx(), store.read() as db:  # a read inside a write joins it
+        db.execute(text("INSERT INTO devices (id, kind, created_at) VALUES ('a', 'gate', 'now')"))
+    with store.tx() as db:  # the refused write left nothing behind it
+        assert db.scalar(text("SELECT count(*) FROM devices")) == 1
