@@ -156,7 +156,8 @@ class StoreConnection:
 
     def execute(self, statement: Any, params: Mapping[str, Any] | list | tuple | None = None) -> Any:
         if isinstance(statement, str):  # not converted yet: a sqlite3 statement with "?" placeholders
-            return self._store.db.execute(statement, list(params or ()))
+            return self._store.db.execute(statement, dict(params) if isinstance(params, Mapping) else
+                                          list(params or ()))
         if not isinstance(statement, ClauseElement):
             raise StorageError(f"expected a SQL string or a SQLAlchemy statement, not {type(statement).__name__}")
         if params is not None and not isinstance(params, Mapping):
@@ -206,7 +207,7 @@ class StoreConnection:
 class Store:
     """A migrated database; use :meth:`tx` for writes and :meth:`read` for reads.
 
-    ``target``: ``None`` (tests: a private in-memory SQLite database usable from the server's threads), a SQLite
+    ``path``: ``None`` (tests: a private in-memory SQLite database usable from the server's threads), a SQLite
     path or ``sqlite:///PATH``, or a ``postgresql://`` URL. The schema is brought up to date on opening
     (:func:`backoffice.migrations.upgrade`: on SQLite the frozen legacy history, then Alembic)."""
 
