@@ -471,3 +471,18 @@ def test_a_write_never_joins_a_read(store):
         db.execute(text("INSERT INTO devices (id, kind, created_at) VALUES ('a', 'gate', 'now')"))
     with store.tx() as db:  # the refused write left nothing behind it
         assert db.scalar(text("SELECT count(*) FROM devices")) == 1
+
+
+def test_the_privacy_gateway_on_postgresql_is_refused_by_name_until_privacy_moves(postgres_db):
+    """The privacy package still takes a sqlite_utils database (issue #24 increment 4): on PostgreSQL the app cannot
+    build its gateway, and says why instead of writing half a record."""
+    from backoffice._privacy import PrivacyGateway
+    from privacy import RawKek
+    from storage import open_database
+
+    store = Store(postgres_db)
+    try:
+        with pytest.raises(StorageError, match="not converted"):
+            PrivacyGateway(store, RawKek(bytes(range(32))), open_database(memory=True))
+    finally:
+        store.close()
