@@ -77,7 +77,7 @@ class CallService:
         """Calls in ``statuses``, oldest first (the one waiting longest on top), and how many there are."""
         statuses = list(statuses)
         listed = text(f"SELECT {_COLUMNS} FROM officer_calls WHERE status IN :statuses "  # noqa: S608
-                      "ORDER BY created_at, seq LIMIT :limit OFFSET :offset").bindparams(
+                      "ORDER BY created_at, seq, id LIMIT :limit OFFSET :offset").bindparams(
             bindparam("statuses", expanding=True))
         counted = text("SELECT COUNT(*) AS n FROM officer_calls WHERE status IN :statuses").bindparams(
             bindparam("statuses", expanding=True))

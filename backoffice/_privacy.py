@@ -289,13 +289,19 @@ class PrivacyGateway:
         return {r["category"]: r["n"] for r in rows}
 
     def erase_subject(self, subject_id: str, *, actor: str, role: str, purpose: str) -> dict:
-        """Crypto-shred the subject's data key and drop its items (ledgered)."""
-        with self.store.tx():
+        """Crypto-shred the subject's data key and drop its items (ledgered), then the records' references.
+
+        The key store is a database of its own, so the shred commits apart from this transaction: the ledger
+        entry and the galleries' generation commit right with the items, so every process drops the erased
+        templates from its duplicate check (their keys no longer open) even if the records' step after it fails;
+        a retry of the erasure finishes that step."""
+        with self.store.tx() as db:
             removed = self.retention.remove_subject(subject_id)
             shredded = self.vault.shred(subject_id)
             self.ledger.append(actor, role, "erase_subject", subject_id, purpose,
                                _basis(purpose, "erasure on a lawful request (Decree 13/2023 art. 9, 16)"),
                                subject_id=subject_id, details={"items": removed, "key_shredded": shredded})
+            bump_generation(db)
         records = forget_subject(self.store, subject_id)
         flushed = self.retention.flush()  # no page of the erased items or keys stays in a WAL file
         return {"subject_id": subject_id, "key_shredded": shredded, "items_removed": removed, "records": records,

@@ -39,6 +39,7 @@ from backoffice._watchlist_entries import (
     public,
     refuse_import_under_four_eyes,
 )
+from storage import lock
 from watchlist import (
     Match,
     PersonQuery,
@@ -158,6 +159,10 @@ class WatchlistService:
         rolled-back change never stays in force in memory."""
         try:
             with self.store.tx() as db:
+                if db.dialect != "sqlite":  # SQLite's BEGIN IMMEDIATE already makes commit order = version order
+                    # on PostgreSQL a sequence hands out versions that may commit out of order: a reader that saw
+                    # version 11 before 10 committed would never replay 10; writers take turns instead
+                    lock(db.connection, "watchlist")
                 yield db
         except BaseException:
             self._index = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,6 +21,9 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from storage._db import StorageError, _create_private, _tighten, _warn_open_dir, check_private
+
+#: the oldest SQLite the statements run on: INSERT ... RETURNING came in 3.35 (2021-03)
+MIN_SQLITE = (3, 35, 0)
 
 __all__ = [
     "BEGIN_OPTION",
@@ -117,6 +121,9 @@ def open_engine(url_or_path: str | Path, *, key_material: bool = False, wal: boo
     ``check`` connects once, so a wrong path, server or password fails here with a named error."""
     url = _parse(url_or_path)
     if url.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: the project's statements need "
+                               f"{'.'.join(map(str, MIN_SQLITE))} or later (INSERT ... RETURNING)")
         engine = _sqlite_engine(url, key_material=key_material, wal=wal, busy_timeout_ms=busy_timeout_ms)
     else:
         connect_args: dict[str, object] = {"connect_timeout": int(connect_timeout)}

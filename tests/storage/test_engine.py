@@ -263,3 +263,17 @@ def test_the_advisory_lock_makes_a_second_transaction_wait_for_the_first_commit(
             lock(conn, "ledger")
     finally:
         engine.dispose()
+
+
+def test_a_sqlite_too_old_for_returning_is_refused_by_name(tmp_path, monkeypatch):
+    import sqlite3
+
+    import storage._engine as engine_module
+    from storage import StorageError, open_engine
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(StorageError, match=r"SQLite 3\.34\.1 is too old.*3\.35\.0"):
+        open_engine(tmp_path / "old.db")
+    assert not (tmp_path / "old.db").exists()
+    assert engine_module.MIN_SQLITE == (3, 35, 0)
