@@ -58,6 +58,22 @@ def _loose(st: os.stat_result) -> bool:
     return bool(stat.S_IMODE(st.st_mode) & 0o077) or st.st_uid != os.geteuid()
 
 
+def prepare_file(path: Path, *, key_material: bool = False) -> None:
+    """Before SQLite opens ``path``: a new file is created 0600 in a 0700 directory, an existing one open to
+    others is tightened; a key store (``key_material``) open to others is refused (:class:`FileModeError`)."""
+    if path.exists():
+        if key_material:
+            check_private(path)
+        else:
+            _tighten(path)
+    else:
+        _create_private(path)
+        if key_material:
+            check_private(path)
+    if not key_material:
+        _warn_open_dir(path.parent.resolve())
+
+
 def check_private(path: str | Path) -> None:
     """Raise :class:`FileModeError` unless the database ``path`` (and its WAL/SHM files, when present) is
     owned by this user with no access for group or others, in a directory that is the same: the rule
@@ -164,17 +180,7 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
             db = sqlite_utils.Database(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None))
         else:
             path = Path(path)
-            if path.exists():
-                if key_material:
-                    check_private(path)
-                else:
-                    _tighten(path)
-            else:
-                _create_private(path)
-                if key_material:
-                    check_private(path)
-            if not key_material:
-                _warn_open_dir(path.parent.resolve())
+            prepare_file(path, key_material=key_material)
             conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             if wal:

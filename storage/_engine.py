@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from storage._db import StorageError, _create_private, _tighten, _warn_open_dir, check_private
+from storage._db import StorageError, check_private, prepare_file
 
 #: the oldest SQLite the statements run on: INSERT ... RETURNING came in 3.35 (2021-03)
 MIN_SQLITE = (3, 35, 0)
@@ -152,17 +152,7 @@ def _sqlite_engine(url: URL, *, key_material: bool, wal: bool, busy_timeout_ms: 
         path = None
     else:
         path = Path(url.database)
-        if path.exists():
-            if key_material:
-                check_private(path)
-            else:
-                _tighten(path)
-        else:
-            _create_private(path)
-            if key_material:
-                check_private(path)
-        if not key_material:
-            _warn_open_dir(path.parent.resolve())
+        prepare_file(path, key_material=key_material)
         engine = sa.create_engine(URL.create("sqlite", database=str(path)), hide_parameters=True,
                                   connect_args={"check_same_thread": False})
 
