@@ -10,9 +10,12 @@ STAMP := $(VENV)/.installed
 # libgirepository1.0-dev, libcairo2-dev, pkg-config: PyGObject and pycairo (requirements/lock.txt) build against them.
 # iso-codes: tests/emrtd/test_states.py cross-checks the ISO 3166-1 table of emrtd/_states.py against it.
 # postgresql: the server binaries the tests' throwaway clusters run (storage/testing; issue #24).
+# gcc, linux-libc-dev: evdev (requirements/lock.txt; the keyboard-wedge page reader) builds from source against
+# the kernel's input/uinput headers.
 APT_PACKAGES := xvfb xauth libmtdev1 libgl1 fonts-noto-cjk pcscd pcsc-tools libpcsclite-dev swig \
 	vsmartcard-vpcd chromium fonts-ocr-b espeak-ng \
-	libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config iso-codes postgresql
+	libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config iso-codes postgresql \
+	gcc linux-libc-dev
 export KIVY_NO_ARGS := 1
 export KIVY_NO_CONSOLELOG := 1
 export KIVY_NO_FILELOG := 1

@@ -1,4 +1,5 @@
-"""Ports and adapters for cameras, chip readers, fingerprint scanners (image files; libfprint) and doors.
+"""Ports and adapters for cameras, chip readers, fingerprint scanners (image files; libfprint), doors and page
+readers (the MRZ as text: serial, keyboard wedge).
 
 The workflows (``enrollment``, ``gate``) only see the ports (:mod:`devices.ports`: ``Camera``,
 ``ChipReader``, ``FingerprintScanner``, ``Door``, ``MrzSource`` and the device errors); entry points
@@ -15,7 +16,10 @@ from devices._libfprint import (
     libfprint_version,
     list_fingerprint_scanners,
 )
-from devices._mrz import CallableMrzSource
+from devices._mrz import CallableMrzSource, PageReaderThenCamera
+from devices._mrz_serial import SerialMrzReader
+from devices._mrz_wedge import KeyboardWedgeMrzReader, WedgeDecoder
+from devices._page_readers import PageReaderInfo, list_keyboards, list_serial_ports, page_reader_present
 from devices._reader import PcscReader
 from devices.ports import (
     CLOSED,
@@ -36,8 +40,16 @@ from devices.ports import (
     FingerprintScannerCannotCapture,
     FingerprintScannerError,
     FingerprintScannerOpenError,
+    MrzCheckDigitFailed,
+    MrzDataError,
+    MrzGarbled,
+    MrzIncomplete,
+    MrzReadCancelled,
+    MrzReaderUnavailable,
+    MrzReadTimeout,
     MrzSource,
     MrzSourceError,
+    MrzWrongLength,
     NoCardError,
     NoFingerprintScanner,
     ReaderError,
@@ -68,16 +80,32 @@ __all__ = [
     "GpioDoor",
     "ImageFingerprintScanner",
     "LibfprintScanner",
+    "KeyboardWedgeMrzReader",
+    "MrzCheckDigitFailed",
+    "MrzDataError",
+    "MrzGarbled",
+    "MrzIncomplete",
+    "MrzReadCancelled",
+    "MrzReadTimeout",
+    "MrzReaderUnavailable",
     "MrzSource",
     "MrzSourceError",
+    "MrzWrongLength",
     "NoCardError",
     "NoFingerprintScanner",
     "OpenCvCamera",
+    "PageReaderInfo",
+    "PageReaderThenCamera",
     "PcscReader",
     "ReaderError",
     "SerialDoor",
+    "SerialMrzReader",
+    "WedgeDecoder",
     "libfprint_version",
     "list_fingerprint_scanners",
+    "list_keyboards",
+    "list_serial_ports",
     "load_gray",
     "load_rgb",
+    "page_reader_present",
 ]

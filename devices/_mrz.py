@@ -7,11 +7,15 @@ MRZ of the document placed on the page scanner), ``FixedMrzSource``, is in :mod:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
-from devices.ports import MrzSourceError
+from devices.ports import MrzReaderUnavailable, MrzReadTimeout, MrzSourceError
 
-__all__ = ["CallableMrzSource"]
+__all__ = ["CallableMrzSource", "PageReaderThenCamera"]
+
+log = logging.getLogger("devices.mrz")
 
 
 class CallableMrzSource:
@@ -26,3 +30,30 @@ class CallableMrzSource:
         if not text:
             raise MrzSourceError("MRZ not read")
         return "".join(text.split()).upper()
+
+
+class PageReaderThenCamera:
+    """``[kiosk|gate] mrz_reader = "both"``: the page reader first; when it reads nothing within its time-out
+    (:class:`MrzReadTimeout`) or is unavailable (logged), the camera's OCR (``camera``: another ``MrzSource``).
+    A document the page reader did read but that is not a valid MRZ (garbled, cut, a failing check digit) is
+    its error, not a reason to guess from the camera: the traveller presents it again."""
+
+    def __init__(self, page_reader: Any, camera: Any) -> None:
+        self.page_reader, self.camera = page_reader, camera
+
+    def read_mrz(self) -> str:
+        try:
+            return self.page_reader.read_mrz()
+        except MrzReadTimeout:
+            pass
+        except MrzReaderUnavailable as e:
+            log.warning("page reader unavailable, reading the MRZ by camera: %s", e)
+        return self.camera.read_mrz()
+
+    def cancel(self) -> None:
+        cancel = getattr(self.page_reader, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+    def close(self) -> None:
+        self.page_reader.close()

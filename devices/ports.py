@@ -8,7 +8,8 @@ nor a simulator (:mod:`devices.sim`). The entry point builds the devices and han
 - ``ChipReader``: ``wait_for_card()``, ``transmit(apdu) -> bytes``, ``wait_for_removal()``, ``close()``.
 - ``FingerprintScanner``: ``capture() -> FingerCapture``.
 - ``Door``: ``open()``, ``close()``, ``state`` (:data:`OPEN` / :data:`CLOSED`).
-- ``MrzSource``: ``read_mrz() -> str``.
+- ``MrzSource``: ``read_mrz() -> str``. The page readers (serial, keyboard wedge) raise the named
+  :class:`MrzSourceError` subclasses below and never return a partial MRZ or one whose check digits fail.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ __all__ = [
     "FingerprintCaptureRetry",
     "DoorError",
     "MrzSourceError",
+    "MrzReaderUnavailable",
+    "MrzReadTimeout",
+    "MrzReadCancelled",
+    "MrzDataError",
+    "MrzGarbled",
+    "MrzWrongLength",
+    "MrzIncomplete",
+    "MrzCheckDigitFailed",
 ]
 
 OPEN, CLOSED = "open", "closed"
@@ -181,3 +190,39 @@ class DoorError(DeviceError):
 
 class MrzSourceError(DeviceError):
     """No machine-readable zone could be obtained from the document page."""
+
+
+class MrzReaderUnavailable(MrzSourceError):
+    """The page reader cannot be opened or went away: unplugged, the port closed, held by another program, no
+    permission on its device, or its library (pyserial, evdev) missing."""
+
+
+class MrzReadTimeout(MrzSourceError):
+    """Nothing was read before the time-out: no document on the page reader."""
+
+
+class MrzReadCancelled(MrzSourceError):
+    """The read was cancelled (``cancel()``) before a document was read."""
+
+
+class MrzDataError(MrzSourceError):
+    """What the page reader sent is not a whole, valid MRZ (a field that cannot be, e.g. a month 13): nothing of
+    it is returned; the traveller presents the document again."""
+
+
+class MrzGarbled(MrzDataError):
+    """Characters outside the MRZ alphabet (0-9, A-Z, <), keys a keyboard wedge should not type, or input events
+    the kernel dropped."""
+
+
+class MrzWrongLength(MrzDataError):
+    """A line of no MRZ layout's length (30, 36 or 44 characters), lines of different lengths, or more lines than
+    the layout has."""
+
+
+class MrzIncomplete(MrzDataError):
+    """The reader stopped before the layout's last line (a partial swipe, a cut frame)."""
+
+
+class MrzCheckDigitFailed(MrzDataError):
+    """A whole MRZ whose check digits do not match (a misread character): never returned, read it again."""

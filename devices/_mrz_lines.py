@@ -1,0 +1,284 @@
+"""From the characters a page reader sends to the lines of one MRZ, checked: the part the serial and the
+keyboard-wedge adapters share.
+
+Full-page and swipe readers send the MRZ as text, a line at a time, each ended by CR, LF or CR LF (an empty
+line is nothing), sometimes framed by STX (0x02) ... ETX (0x03), sometimes after a prefix (a configured one, or
+a few characters such as ``MRZ:`` before the line). :class:`MrzLineAssembler` takes the characters one by one:
+
+- a line of 30, 36 or 44 characters of the MRZ alphabet (``0-9 A-Z <``) is a line of the MRZ; the first line's
+  length gives the layout: 3 lines of 30 (TD1), 2 of 36 (TD2, MRV-B) or 2 of 44 (TD3, MRV-A);
+- without framing, the MRZ is complete when the layout's last line ends; within a frame, at ETX (a frame of
+  fewer lines is :class:`MrzIncomplete`, of more :class:`MrzWrongLength`); one character after ETX that
+  is not a line end (a block check character) is ignored, and so is an unended line before STX;
+- other characters make the line :class:`MrzGarbled`, another length :class:`MrzWrongLength`; nothing of
+  such a document is kept;
+- :meth:`MrzLineAssembler.flush` is the reader falling silent (no character for ``line_gap_s``): an unended last line is ended, and a document
+  still short of lines is :class:`MrzIncomplete`.
+
+:func:`checked_mrz` then parses the lines with emrtd (Doc 9303 check digits): a failing check digit is
+:class:`MrzCheckDigitFailed`. Error messages name positions and lengths, never the MRZ's characters (they
+are personal data and errors are logged).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import emrtd
+from devices.ports import (
+    MrzCheckDigitFailed,
+    MrzDataError,
+    MrzGarbled,
+    MrzIncomplete,
+    MrzReadCancelled,
+    MrzReaderUnavailable,
+    MrzReadTimeout,
+    MrzWrongLength,
+)
+
+__all__ = ["MrzLineAssembler", "TextMrzReader", "checked_mrz", "STX", "ETX", "LINES_OF_LENGTH"]
+
+STX, ETX = "\x02", "\x03"
+MRZ_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
+#: line length -> lines in the layout (TD1; TD2 and MRV-B; TD3 and MRV-A)
+LINES_OF_LENGTH = {30: 3, 36: 2, 44: 2}
+MAX_LINE = 128  # a "line" longer than this is a stream of garbage, not an MRZ line: bounded memory
+MAX_PREFIX = 8  # characters before the MRZ on a line that may be a reader's prefix ("MRZ:", "]M0", ...)
+
+
+class MrzLineAssembler:
+    """Characters in (:meth:`push`), the lines of one MRZ out; ``prefix``: a fixed string the reader puts
+    before each line (stripped when present)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._in_frame = False
+        self._after_frame = False
+        self._line: list[str] = []
+        self._lines: list[str] = []
+
+    @property
+    def started(self) -> bool:
+        """A document is being received (a line or part of one, or an open frame)."""
+        return self._in_frame or bool(self._lines) or any(c.isprintable() and not c.isspace() for c in self._line)
+
+    def reset(self) -> None:
+        """Forget the document being received."""
+        self._in_frame = self._after_frame = False
+        self._line.clear()
+        self._lines.clear()
+
+    def _fail(self, error: MrzDataError) -> MrzDataError:
+        self.reset()
+        return error
+
+    def push(self, ch: str) -> list[str] | None:
+        """One character; the MRZ's lines when this character completes a document. Raises the
+        :class:`devices.ports.MrzDataError` of a document that cannot be an MRZ (and forgets it)."""
+        if ch == STX:
+            partial = self._in_frame or bool(self._lines)  # an unended line before STX is junk, not a document
+            self.reset()
+            self._in_frame = True
+            if partial:
+                raise MrzIncomplete("the page reader started a new document before the last one was complete")
+            return None
+        if ch == ETX:
+            done = self._close_frame() if self._in_frame else self.flush()  # ETX alone: the document's end
+            self._after_frame = True
+            return done
+        if self._after_frame:  # the character after ETX: a block check character, unless it ends a line
+            self._after_frame = False
+            if ch not in "\r\n":
+                return None
+        if ch in "\r\n":
+            return self._end_line()
+        self._line.append(ch)
+        if len(self._line) > MAX_LINE:
+            raise self._fail(MrzGarbled(f"the page reader sent more than {MAX_LINE} characters without a line end"))
+        return None
+
+    def flush(self) -> list[str] | None:
+        """The reader fell silent: end the current line; the MRZ's lines if that completes a document,
+        :class:`MrzIncomplete` if a document was started and is not complete, else None."""
+        if self._in_frame:
+            return self._close_frame()
+        done = self._end_line()
+        if done is not None:
+            return done
+        if self._lines:
+            have, need = len(self._lines), LINES_OF_LENGTH[len(self._lines[0])]
+            raise self._fail(MrzIncomplete(f"the page reader stopped after {have} of the MRZ's {need} lines"))
+        return None
+
+    def _close_frame(self) -> list[str]:
+        self._end_line()  # within a frame a line never completes the document: ETX does
+        lines = list(self._lines)
+        if not lines:
+            raise self._fail(MrzIncomplete("the page reader sent an empty frame (STX ... ETX without an MRZ line)"))
+        need = LINES_OF_LENGTH[len(lines[0])]
+        if len(lines) < need:
+            raise self._fail(MrzIncomplete(f"the page reader's frame holds {len(lines)} of the MRZ's {need} lines"))
+        self.reset()
+        return lines
+
+    def _end_line(self) -> list[str] | None:
+        raw = "".join(self._line)
+        self._line.clear()
+        text = "".join(c for c in raw if c.isprintable()).strip()
+        if self.prefix and text.startswith(self.prefix):
+            text = text[len(self.prefix):].strip()
+        if not text:
+            return None
+        text = self._without_prefix(text)
+        n = len(self._lines) + 1
+        if len(text) not in LINES_OF_LENGTH:
+            raise self._fail(MrzWrongLength(f"line {n} from the page reader has {len(text)} characters: an MRZ line "
+                                            "has 30 (TD1), 36 (TD2, MRV-B) or 44 (TD3, MRV-A)"))
+        if self._lines and len(text) != len(self._lines[0]):
+            raise self._fail(MrzWrongLength(f"line {n} from the page reader has {len(text)} characters, line 1 "
+                                            f"{len(self._lines[0])}: not one MRZ layout"))
+        self._lines.append(text)
+        need = LINES_OF_LENGTH[len(text)]
+        if len(self._lines) > need:
+            raise self._fail(MrzWrongLength(f"more than {need} lines of {len(text)} characters in one frame"))
+        if len(self._lines) == need and not self._in_frame:
+            lines = list(self._lines)
+            self.reset()
+            return lines
+        return None
+
+    def _without_prefix(self, text: str) -> str:
+        """The line, or its MRZ part after a short prefix that ends in a character outside the alphabet
+        (``MRZ:``, ``]M``); :class:`MrzGarbled` when other characters remain."""
+        bad = [i for i, c in enumerate(text) if c not in MRZ_ALPHABET]
+        if not bad:
+            return text
+        last = bad[-1]
+        run = text[last + 1:]
+        if last < MAX_PREFIX and len(run) in LINES_OF_LENGTH:
+            return run
+        n = len(self._lines) + 1
+        raise self._fail(MrzGarbled(f"line {n} from the page reader has {len(bad)} character(s) outside the MRZ "
+                                    f"alphabet (0-9, A-Z, <), first at position {bad[0] + 1}"))
+
+
+def checked_mrz(lines: list[str]) -> str:
+    """The MRZ's lines parsed by emrtd, check digits verified: the lines concatenated (the ``MrzSource`` port's
+    form). :class:`MrzCheckDigitFailed` when a check digit fails, :class:`MrzDataError` for another invalid
+    field (a date that does not exist, no name)."""
+    _mrz, errors = emrtd.check_mrz(list(lines))
+    digits = [e for e in errors if isinstance(e, emrtd.MrzCheckDigitError)]
+    if digits:
+        fields = ", ".join(dict.fromkeys(e.field for e in digits))
+        raise MrzCheckDigitFailed(f"the MRZ's check digit(s) do not match: {fields} (a misread character: read the "
+                                  "document again)") from digits[0]
+    if errors:
+        raise MrzDataError(f"not a valid MRZ: {errors[0].field}: {type(errors[0]).__name__}") from errors[0]
+    return "".join(lines)
+
+
+_POLL_S = 0.05  # how often a read looks at the deadline and at cancel() while the reader is silent
+
+
+class TextMrzReader:
+    """The ``MrzSource`` port over a page reader that sends text: the adapters give :meth:`_receive` (the text
+    that arrived within ``wait_s``, "" when none; :class:`MrzReaderUnavailable` when the device is gone) and
+    :meth:`release`.
+
+    :meth:`read_mrz` waits up to ``timeout_s`` for a document (:class:`MrzReadTimeout`: nothing on the reader),
+    then for its lines, each character within ``line_gap_s`` of the one before (a longer silence ends the
+    document: :class:`MrzIncomplete` if it is short of lines), and returns the MRZ checked by
+    :func:`checked_mrz`. :meth:`cancel` (from another thread) ends a waiting read with
+    :class:`MrzReadCancelled`. After a document that is not an MRZ, the rest of it is read and thrown away (until
+    the reader is silent for ``line_gap_s``) so that its tail is not taken for the next document. What arrives
+    while nobody reads waits in the device's buffer for the next read."""
+
+    what = "page reader"
+
+    def __init__(self, *, timeout_s: float = 5.0, line_gap_s: float = 0.5, prefix: str = "") -> None:
+        self.timeout_s = float(timeout_s)
+        self.line_gap_s = float(line_gap_s)
+        self._asm = MrzLineAssembler(prefix)
+        self._pending = ""
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    def _receive(self, wait_s: float) -> str:  # pragma: no cover - the adapters define it
+        raise NotImplementedError
+
+    def release(self) -> None:  # pragma: no cover - the adapters define it
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.release()
+
+    def cancel(self) -> None:
+        """End a read in progress (or the next one) with :class:`MrzReadCancelled`."""
+        self._cancel.set()
+
+    def read_mrz(self, timeout_s: float | None = None) -> str:
+        """The next document's MRZ (lines concatenated), check digits verified; ``timeout_s`` replaces the
+        reader's for this read."""
+        timeout = self.timeout_s if timeout_s is None else float(timeout_s)
+        with self._lock:
+            try:
+                return self._read(timeout)
+            except MrzDataError:
+                self._discard()
+                raise
+            except MrzReaderUnavailable:
+                self._asm.reset()
+                self._pending = ""
+                raise
+            finally:
+                self._cancel.clear()
+
+    def _read(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while True:
+            lines = self._consume()
+            if lines is not None:
+                return checked_mrz(lines)
+            if self._cancel.is_set():
+                self._asm.reset()
+                raise MrzReadCancelled(f"the {self.what}'s read was cancelled")
+            now = time.monotonic()
+            if self._asm.started:
+                if now - last >= self.line_gap_s:
+                    lines = self._asm.flush()
+                    if lines is not None:
+                        return checked_mrz(lines)
+            elif now >= deadline:
+                raise MrzReadTimeout(f"no document on the {self.what} within {timeout:g} s")
+            text = self._receive(_POLL_S)
+            if text:
+                last = time.monotonic()
+                self._pending += text
+
+    def _consume(self) -> list[str] | None:
+        pending, self._pending = self._pending, ""
+        for i, ch in enumerate(pending):
+            done = self._asm.push(ch)
+            if done is not None:
+                self._pending = pending[i + 1:]
+                return done
+        return None
+
+    def _discard(self) -> None:
+        """Throw away the rest of a document that was not an MRZ: until the reader is silent for
+        ``line_gap_s`` (at most a few seconds of a babbling device)."""
+        self._asm.reset()
+        self._pending = ""
+        end = time.monotonic() + max(2.0, 4 * self.line_gap_s)
+        quiet_since = time.monotonic()
+        while time.monotonic() < end and time.monotonic() - quiet_since < self.line_gap_s:
+            try:
+                if self._receive(_POLL_S):
+                    quiet_since = time.monotonic()
+            except MrzDataError:
+                quiet_since = time.monotonic()
+            except MrzReaderUnavailable:
+                return
+        self._asm.reset()
