@@ -32,7 +32,8 @@ import numpy as np
 
 from emrtd._mrz import check_digit
 
-__all__ = ["MrzOcrError", "MrzNotFoundError", "OcrResult", "read_mrz_image", "render_mrz_image", "OCRB_FONT_PATHS"]
+__all__ = ["MrzOcrError", "MrzNotFoundError", "OcrResult", "read_mrz_image", "read_mrz_image_templates",
+           "render_mrz_image", "OCRB_FONT_PATHS"]
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 DIGITS = "0123456789"
@@ -342,7 +343,20 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
 
 
 def read_mrz_image(image) -> OcrResult:
-    """Find and read the MRZ in a data-page image (path, PIL image or array)."""
+    """Find and read the MRZ in a data-page image (path, PIL image or array) with the photograph
+    reader (``_mrz_read``: localisation, the PP-OCRv4 recogniser fused with these OCR-B templates,
+    check-digit choice). Without its models (``MrzEngineError``) the template reader alone reads."""
+    from emrtd._mrz_engine import MrzEngineError
+    from emrtd._mrz_read import read_mrz
+
+    try:
+        return read_mrz(image).to_ocr_result()
+    except MrzEngineError:
+        return read_mrz_image_templates(image)
+
+
+def read_mrz_image_templates(image) -> OcrResult:
+    """The OCR-B template reader alone: find and read the MRZ in a flat, upright data-page image."""
     import cv2
 
     gray = _to_gray(image)

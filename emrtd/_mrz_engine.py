@@ -1,0 +1,158 @@
+"""The neural text engine of the MRZ reader: PaddleOCR's PP-OCRv4 text detector and recogniser
+(ONNX, shipped in the pinned ``rapidocr-onnxruntime`` package; ``models/manifest.toml``) run on
+onnxruntime. Only the two model files are used, not the package's own code.
+
+* :meth:`TextEngine.text_map` - the detector's per-pixel text probability (DBNet) of an image scaled
+  to a given longest side; the localiser (``_mrz_locate``) finds the MRZ lines in it.
+* :meth:`TextEngine.cell_scores` - the recogniser's CTC output for one upright line strip, turned
+  into per-character-cell log-probabilities over the 37-character MRZ alphabet for a line of known
+  length: the cells are placed at the fixed OCR-B pitch between the first and the last character
+  the recogniser emits, and each cell takes the best emission inside it. The position of a character
+  thus comes from geometry, not from the CTC collapse, so a run of ``<`` fillers keeps its length.
+
+Threads: one intra-op thread by default (``SMARTBORDER_OCR_THREADS`` overrides); the gate and the
+kiosk have other work, and the bench measures one core. Nothing is downloaded: a missing or altered
+model file is a named :class:`MrzEngineError`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+
+import numpy as np
+
+from emrtd._mrz_ocr import ALPHABET, MrzOcrError
+
+__all__ = ["MrzEngineError", "TextEngine", "default_engine", "REC_HEIGHT"]
+
+REC_HEIGHT = 48  # the recogniser's input height (PP-OCRv4 rec: 3 x 48 x W)
+SQUEEZE = 1.0
+_DET_MODEL = "ppocr_v4_det"
+_REC_MODEL = "ppocr_v4_rec"
+
+
+class MrzEngineError(MrzOcrError):
+    """The OCR engine cannot run: onnxruntime or a model file is missing or not the recorded one."""
+
+
+class TextEngine:
+    """PP-OCRv4 detector and recogniser sessions. Thread-safe (onnxruntime sessions are)."""
+
+    def __init__(self, det_path, rec_path, *, threads: int = 1) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:  # pragma: no cover - in the lock file
+            raise MrzEngineError("onnxruntime is not installed") from e
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._det = ort.InferenceSession(str(det_path), opts, providers=["CPUExecutionProvider"])
+            self._rec = ort.InferenceSession(str(rec_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise MrzEngineError(f"cannot load the OCR models: {e}") from e
+        chars = self._rec.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
+        missing = [c for c in ALPHABET if c not in chars]
+        if missing:
+            raise MrzEngineError(f"the recogniser's alphabet lacks {''.join(missing)!r}")
+        # output column 0 is the CTC blank; then the dictionary; then the space
+        self._cols = np.array([0] + [chars.index(c) + 1 for c in ALPHABET])
+
+    def text_map(self, gray: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[float, float]]:
+        """(text probability map, (x scale, y scale)) of ``gray`` resized so its longest side is about
+        ``max_side`` (sides multiples of 32, as DBNet needs); map x / x scale = image x, same for y."""
+        import cv2
+
+        h, w = gray.shape
+        scale = min(1.0, max_side / max(h, w)) if max(h, w) > max_side else max_side / max(h, w)
+        nh, nw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
+        small = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        x = (small.astype(np.float32) / 127.5 - 1.0)[None, None].repeat(3, axis=1)
+        out = self._det.run(None, {self._det.get_inputs()[0].name: x})[0][0, 0]
+        return out, (float(nw / w), float(nh / h))
+
+    def line_probs(self, strip: np.ndarray, squeeze: float | None = None) -> np.ndarray:
+        """CTC probabilities [T, 38] (blank, then ALPHABET) of one upright gray line strip, and the
+        share of the output mass outside the MRZ alphabet in column 38 ([T, 39] in all). The strip is
+        narrowed by ``squeeze`` (OCR-B is wider than the recogniser's usual text; narrower is also faster)."""
+        import cv2
+
+        h, w = strip.shape
+        nw = max(REC_HEIGHT, int(round(w * REC_HEIGHT / h * (SQUEEZE if squeeze is None else squeeze))))
+        img = cv2.resize(strip, (nw, REC_HEIGHT), interpolation=cv2.INTER_AREA if h > REC_HEIGHT else cv2.INTER_LINEAR)
+        x = (img.astype(np.float32) / 127.5 - 1.0)[None, None].repeat(3, axis=1)
+        out = self._rec.run(None, {self._rec.get_inputs()[0].name: x})[0][0]
+        sub = out[:, self._cols]
+        other = np.clip(1.0 - sub.sum(axis=1, keepdims=True), 0.0, 1.0)
+        return np.concatenate([sub, other], axis=1)
+
+
+def _align(emitting: np.ndarray, ts: np.ndarray, length: int) -> tuple[float, float]:
+    """Centres of the first and the last cell (in timesteps): the pair, near the first and last
+    emissions, whose ``length`` evenly spaced cells best fall on emissions. A character the
+    recogniser dropped at either end thus does not shift every cell."""
+    from scipy.ndimage import maximum_filter1d
+
+    first, last = float(ts[0]), float(ts[-1])
+    pitch = (last - first) / max(1, length - 1)
+    peak = maximum_filter1d(emitting, size=max(1, int(round(0.6 * pitch))) | 1)
+    steps = np.arange(-1.3 * pitch, 1.3 * pitch + 1e-6, 0.25)
+    f = (first + steps)[:, None, None]
+    lst = (last + steps)[None, :, None]
+    centres = f + (lst - f) / max(1, length - 1) * np.arange(length)[None, None, :]
+    idx = np.clip(np.round(centres).astype(int), 0, len(emitting) - 1)
+    inside = (centres >= -0.5) & (centres <= len(emitting) - 0.5)
+    score = np.where(inside, peak[idx], 0.0).sum(axis=2)
+    # ties: stay closest to the emissions
+    score -= 1e-3 * (np.abs(steps)[:, None] + np.abs(steps)[None, :])
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    return first + float(steps[i]), last + float(steps[j])
+
+
+def cell_scores(probs: np.ndarray, length: int, strip_width: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Per-cell log-probabilities [length, 37] from a line's CTC output, the cells' centres in strip
+    pixels, and the share of emissions outside the MRZ alphabet; None when the line holds too few
+    characters for ``length``."""
+    t_count = probs.shape[0]
+    emitting = 1.0 - probs[:, 0]
+    ts = np.nonzero(emitting > 0.5)[0]
+    if len(ts) < max(3, length // 4) or (ts[-1] - ts[0]) / max(1, length - 1) < 0.8:
+        return None
+    first, last = _align(emitting, ts, length)
+    pitch = (last - first) / max(1, length - 1)
+    char_mass = probs[:, 1:38]
+    foreign = float(probs[ts, 38].sum() / max(1e-6, emitting[ts].sum()))
+    centres = first + pitch * np.arange(length)
+    scores = np.empty((length, 37), np.float32)
+    for i, c in enumerate(centres):
+        a, b = int(np.floor(c - pitch / 2 + 0.5)), int(np.floor(c + pitch / 2 + 0.5))
+        a, b = min(max(0, a), t_count - 1), min(t_count, max(b, a + 1))
+        best = char_mass[a:b].max(axis=0)
+        scores[i] = np.log(best / max(1e-6, best.sum()) + 1e-4)
+    return scores, (centres + 0.5) * strip_width / t_count, foreign
+
+
+_lock = threading.Lock()
+
+
+@cache
+def _engine(threads: int) -> TextEngine:
+    try:
+        from models import ModelError, model_path
+    except ImportError as e:  # pragma: no cover
+        raise MrzEngineError("the models package is not importable") from e
+    try:
+        det, rec = model_path(_DET_MODEL), model_path(_REC_MODEL)
+    except ModelError as e:
+        raise MrzEngineError(f"OCR model unavailable: {e}") from e
+    return TextEngine(det, rec, threads=threads)
+
+
+def default_engine() -> TextEngine:
+    """The process's engine (models from ``models/manifest.toml``, sha256 checked on first use)."""
+    threads = int(os.environ.get("SMARTBORDER_OCR_THREADS", "1") or 1)
+    with _lock:
+        return _engine(threads)

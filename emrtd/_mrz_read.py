@@ -1,0 +1,290 @@
+"""The MRZ reader for photographs: localisation, a neural recogniser fused with the OCR-B templates,
+and a choice between candidates by field syntax and check digits (ICAO Doc 9303 Parts 3-7).
+
+For each MRZ candidate the localiser finds (``_mrz_locate``), upright and, when that does not give
+a valid MRZ, turned 180 degrees, and for each line length the line count allows (3 lines: 30;
+2 lines: 44 or 36):
+
+1. every line strip goes through the recogniser (``_mrz_engine``): log-probabilities per character
+   cell over the 37-character alphabet;
+2. the OCR-B template reader (``_mrz_ocr``) classifies the same cells of the binarised strip; its
+   margins are added to the engine's scores (``TEMPLATE_WEIGHT``);
+3. field syntax masks the scores: digits in dates, check digits and numbers; letters or ``<`` in
+   names, document codes and sex (M, F, <); the issuing State and the nationality are the best
+   scoring codes of emrtd's Doc 9303 list (``_states``: ISO 3166-1, organisations, XXA-XXX, UTO);
+4. where a check digit fails, the cheapest substitutions among each position's runner-up
+   characters that make it hold are made (``repaired`` counts them);
+5. the candidate whose MRZ :func:`emrtd.check_mrz` accepts wins; among several, or none, the one
+   with the highest score.
+
+When no candidate is found, or the best one holds foreign script or no filler at all, the image has
+no MRZ (:class:`MrzNotFoundError`): the reader never makes one up. When the engine finds a zone
+but cannot make it valid, the template reader's own reading of the whole image is a last candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emrtd._mrz import check_digit, check_mrz
+from emrtd._mrz_ocr import (
+    ALPHABET,
+    MrzNotFoundError,
+    MrzOcrError,
+    OcrResult,
+    _classify,
+    _line_strip,
+    _to_gray,
+)
+from emrtd._states import ISSUER_CODES, STATE_CODES
+
+__all__ = ["MrzReading", "read_mrz"]
+
+TEMPLATE_WEIGHT = 4.0
+_LETTERS = np.array([c.isalpha() or c == "<" for c in ALPHABET])
+_MASKS = {
+    "A": np.array([c.isalpha() for c in ALPHABET]),
+    "L": _LETTERS,
+    "N": np.ones(37, bool),
+    "D": np.array([c.isdigit() for c in ALPHABET]),
+    "d": np.array([c.isdigit() or c == "<" for c in ALPHABET]),
+    "X": np.array([c in "MF<" for c in ALPHABET]),
+    "S": _LETTERS,
+}
+_L2_HEAD = "N" * 9 + "D" + "SSS" + "D" * 7 + "X" + "D" * 7  # TD2/TD3/MRV line 2, 0-27
+_SYNTAX = {
+    "TD3": ("AL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 14 + "dD"),
+    "MRVA": ("AL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 16),
+    "TD2": ("AL" + "SSS" + "L" * 31, _L2_HEAD.replace("N" * 9 + "D", "N" * 9 + "d", 1) + "N" * 7 + "D"),
+    "MRVB": ("AL" + "SSS" + "L" * 31, _L2_HEAD + "N" * 8),
+    "TD1": ("AL" + "SSS" + "N" * 9 + "d" + "N" * 15, "D" * 7 + "X" + "D" * 7 + "SSS" + "N" * 11 + "D", "L" * 30),
+}
+# (line, start) of the issuing State and of the nationality
+_STATES = {"TD1": ((0, 2), (1, 15))} | {f: ((0, 2), (1, 10)) for f in ("TD2", "TD3", "MRVA", "MRVB")}
+
+
+@dataclass(frozen=True)
+class MrzReading:
+    """One image's reading: ``lines`` (empty when no MRZ was found), ``valid`` (every check digit and
+    field holds), ``confidence`` (mean recogniser probability of the chosen characters, 0..1),
+    ``format`` (TD1, TD2, TD3, MRVA, MRVB), ``box`` (x0, y0, x1, y1 in the image), ``quad`` (its four
+    corners), ``ms`` (time taken), ``repaired`` (characters changed by check-digit repair), ``engine``."""
+
+    lines: tuple[str, ...]
+    valid: bool
+    confidence: float
+    format: str
+    box: tuple[int, int, int, int]
+    quad: tuple[tuple[float, float], ...] = ()
+    ms: float = 0.0
+    repaired: int = 0
+    engine: str = "ppocr+templates"
+    errors: tuple[str, ...] = field(default=())
+
+    def to_ocr_result(self) -> OcrResult:
+        return OcrResult(self.lines, self.confidence, self.repaired)
+
+
+def _fields(fmt: str, lines: list[str]) -> list[tuple[list[tuple[int, int]], tuple[int, int]]]:
+    """Check-digit fields: (data positions [(line, col)...], check position (line, col))."""
+    def span(li, a, b):
+        return [(li, c) for c in range(a, b)]
+
+    if fmt == "TD1":
+        out = [(span(1, 0, 6), (1, 6)), (span(1, 8, 14), (1, 14))]
+        if lines[0][14] != "<":
+            out.append((span(0, 5, 14), (0, 14)))
+        comp = span(0, 5, 30) + span(1, 0, 7) + span(1, 8, 15) + span(1, 18, 29)
+        return out + [(comp, (1, 29))]
+    out = [(span(1, 13, 19), (1, 19)), (span(1, 21, 27), (1, 27))]
+    if not (fmt == "TD2" and lines[1][9] == "<"):
+        out.append((span(1, 0, 9), (1, 9)))
+    if fmt == "TD3":
+        if not (lines[1][42] == "<" and set(lines[1][28:42]) == {"<"}):
+            out.append((span(1, 28, 42), (1, 42)))
+        out.append((span(1, 0, 10) + span(1, 13, 20) + span(1, 21, 43), (1, 43)))
+    elif fmt == "TD2":
+        out.append((span(1, 0, 10) + span(1, 13, 20) + span(1, 21, 35), (1, 35)))
+    return out
+
+
+def _failing(fmt: str, rows: list[list[str]]) -> list[int]:
+    lines = ["".join(r) for r in rows]
+    bad = []
+    for i, (data, (cl, cc)) in enumerate(_fields(fmt, lines)):
+        if check_digit("".join(rows[li][c] for li, c in data)) != rows[cl][cc]:
+            bad.append(i)
+    return bad
+
+
+def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray], float]:
+    """Best characters under the field syntax and the state-code lists; the masked scores per line."""
+    masked = []
+    rows = []
+    for li, spec in enumerate(_SYNTAX[fmt]):
+        m = np.where(np.stack([_MASKS[k] for k in spec]), scores[li], -np.inf)
+        masked.append(m)
+        rows.append([ALPHABET[i] for i in m.argmax(axis=1)])
+    for (li, start), codes in zip(_STATES[fmt], (ISSUER_CODES, STATE_CODES), strict=True):
+        best = max(codes, key=lambda c: sum(float(masked[li][start + k, ALPHABET.index(ch)])
+                                              for k, ch in enumerate(c.ljust(3, "<")[:3])))
+        rows[li][start: start + 3] = list(best.ljust(3, "<")[:3])
+        for k in range(3):  # the state code is fixed: the repair must not change it
+            keep = masked[li][start + k].copy()
+            masked[li][start + k] = -np.inf
+            masked[li][start + k, ALPHABET.index(rows[li][start + k])] = keep[ALPHABET.index(rows[li][start + k])]
+    total = sum(float(masked[li][c, ALPHABET.index(ch)]) for li, row in enumerate(rows) for c, ch in enumerate(row))
+    return rows, masked, total
+
+
+def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
+    """Make failing check digits hold with the cheapest runner-up substitutions (in place); returns
+    the number of characters changed."""
+    changed = 0
+    for _ in range(4):
+        bad = _failing(fmt, rows)
+        if not bad:
+            break
+        fields = _fields(fmt, ["".join(r) for r in rows])
+        positions = sorted({p for i in bad for p in fields[i][0] + [fields[i][1]]})
+
+        def alts(p, k=3):
+            li, c = p
+            s = masked[li][c]
+            order = [int(i) for i in np.argsort(-s)[: k + 1] if np.isfinite(s[i]) and ALPHABET[i] != rows[li][c]]
+            return [(float(s.max() - s[i]), ALPHABET[i]) for i in order[:k]]
+
+        best = None
+        for p in positions:  # single substitutions
+            for cost, ch in alts(p):
+                trial = [r[:] for r in rows]
+                trial[p[0]][p[1]] = ch
+                left = len(_failing(fmt, trial))
+                if left < len(bad) and (best is None or (left, cost) < best[:2]):
+                    best = (left, cost, [(p, ch)])
+        if best is None or best[0] > 0:  # pairs among the least certain positions
+            def margin(p):
+                a = alts(p, 1)
+                return a[0][0] if a else 99.0
+
+            weak = sorted(positions, key=margin)[:6]
+            for p, q in itertools.combinations(weak, 2):
+                for (c1, a), (c2, b) in itertools.product(alts(p), alts(q)):
+                    trial = [r[:] for r in rows]
+                    trial[p[0]][p[1]], trial[q[0]][q[1]] = a, b
+                    left = len(_failing(fmt, trial))
+                    if left < len(bad) and (best is None or (left, c1 + c2) < best[:2]):
+                        best = (left, c1 + c2, [(p, a), (q, b)])
+        if best is None:
+            break
+        for (li, c), ch in best[2]:
+            rows[li][c] = ch
+            changed += 1
+    return changed
+
+
+def _template_scores(strip: np.ndarray, centres: np.ndarray, length: int) -> np.ndarray:
+    """OCR-B template margins [length, 37] for the cells at ``centres`` of a gray strip (0 for the
+    best character, negative for the others)."""
+    import cv2
+
+    _, ink = cv2.threshold(strip, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    rows = np.nonzero(ink[:, int(centres[0]): int(centres[-1]) + 1].sum(axis=1) > 2)[0]
+    if len(rows):
+        ink = ink[rows[0]: rows[-1] + 1]
+    ink = _line_strip(ink)
+    pitch = float(centres[1] - centres[0]) if length > 1 else ink.shape[1]
+    cells = [ink[:, max(0, int(round(c - pitch / 2))): max(1, int(round(c + pitch / 2)))] for c in centres]
+    out = np.full((length, 37), -1.0, np.float32)
+    for i, ranked in enumerate(_classify(cells, set(), ink.shape[0], set())):
+        if not ranked:
+            continue
+        top = ranked[0][0]
+        out[i] = min(-0.3, ranked[-1][0] - top - 0.1)
+        for s, ch in ranked:
+            out[i, ALPHABET.index(ch)] = s - top
+    return out
+
+
+def _read_region(region, engine, *, fuse: bool = True) -> dict | None:
+    from emrtd._mrz_engine import cell_scores
+
+    probs = [engine.line_probs(s) for s in region.strips]
+    lengths = (30,) if len(probs) == 3 else (44, 36)
+    best = None
+    for length in lengths:
+        cells = [cell_scores(p, length, s.shape[1]) for p, s in zip(probs, region.strips, strict=True)]
+        if any(c is None for c in cells):
+            continue
+        if max(c[2] for c in cells) > 0.3:  # foreign script: not an MRZ
+            continue
+        scores = [c[0] for c in cells]
+        if fuse:
+            scores = [s + TEMPLATE_WEIGHT * _template_scores(strip, c[1], length)
+                      for s, c, strip in zip(scores, cells, region.strips, strict=True)]
+        first = ALPHABET[int(np.argmax(np.where(_MASKS["A"], scores[0][0], -np.inf)))]
+        fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
+        rows, masked, total = _decode(fmt, scores)
+        repaired = _repair(fmt, rows, masked)
+        lines = tuple("".join(r) for r in rows)
+        _, errors = check_mrz(list(lines))
+        eng = [np.exp(c[0]) for c in cells]
+        conf = float(np.mean([eng[li][c, ALPHABET.index(ch)] for li, ln in enumerate(lines) for c, ch in enumerate(ln)]))
+        if "<" not in "".join(lines) or conf < 0.3:
+            continue
+        cand = {"lines": lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
+                "confidence": conf, "format": fmt, "repaired": repaired, "score": total / sum(map(len, lines))}
+        if best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"]):
+            best = cand
+    return best
+
+
+def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) -> MrzReading:
+    """Find and read the MRZ in an image (path, PIL image or array). Raises :class:`MrzNotFoundError`
+    when there is none, :class:`MrzOcrError` for input that is not an image, and
+    ``MrzEngineError`` when the OCR models are missing."""
+    from emrtd._mrz_engine import default_engine
+    from emrtd._mrz_locate import locate_mrz
+
+    t0 = time.perf_counter()
+    gray = _to_gray(image)
+    if min(gray.shape) < 40:
+        raise MrzNotFoundError(f"image too small ({gray.shape[1]}x{gray.shape[0]})")
+    engine = engine or default_engine()
+    best, best_region = None, None
+    for region in locate_mrz(gray, engine):
+        for reg in (region, region.rotated()):
+            cand = _read_region(reg, engine, fuse=fuse)
+            if cand and (best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"])):
+                best, best_region = cand, reg
+            if best and best["valid"]:
+                break
+        if best and best["valid"]:
+            break
+    if fallback and best is not None and not best["valid"]:
+        best = _template_fallback(gray, best)
+    if best is None:
+        raise MrzNotFoundError("no machine readable zone found")
+    quad = tuple((float(x), float(y)) for x, y in best_region.quad)
+    return MrzReading(best["lines"], best["valid"], round(best["confidence"], 4), best["format"], best_region.box,
+                      quad, round((time.perf_counter() - t0) * 1000, 1), best["repaired"],
+                      best.get("engine", "ppocr+templates"), best["errors"])
+
+
+def _template_fallback(gray: np.ndarray, best: dict) -> dict:
+    """The OCR-B template reader's own reading of the image, when it is valid and the engine's is not."""
+    from emrtd._mrz_ocr import read_mrz_image_templates
+
+    try:
+        old = read_mrz_image_templates(gray)
+    except MrzOcrError:
+        return best
+    mrz, errors = check_mrz(list(old.lines))
+    if errors or mrz is None:
+        return best
+    return best | {"lines": old.lines, "valid": True, "errors": (), "format": mrz.format,
+                   "repaired": old.repaired, "engine": "templates"}
