@@ -149,14 +149,15 @@ class MrzLineAssembler:
         return None
 
     def _without_prefix(self, text: str) -> str:
-        """The line, or its MRZ part after a short prefix that ends in a character outside the alphabet
-        (``MRZ:``, ``]M``); :class:`MrzGarbled` when other characters remain."""
+        """The line, or its MRZ part after a short prefix of printable ASCII that ends in a character outside the
+        alphabet (``MRZ:``, ``]M``); :class:`MrzGarbled` when other characters remain."""
         bad = [i for i, c in enumerate(text) if c not in MRZ_ALPHABET]
         if not bad:
             return text
         last = bad[-1]
         run = text[last + 1:]
-        if last < MAX_PREFIX and len(run) in LINES_OF_LENGTH:
+        prefix = text[:last + 1]
+        if last < MAX_PREFIX and len(run) in LINES_OF_LENGTH and prefix.isascii() and prefix.isprintable():
             return run
         n = len(self._lines) + 1
         raise self._fail(MrzGarbled(f"line {n} from the page reader has {len(bad)} character(s) outside the MRZ "
