@@ -81,7 +81,9 @@ class MrzLineAssembler:
             self.reset()
             self._in_frame = True
             if partial:
-                raise MrzIncomplete("the page reader started a new document before the last one was complete")
+                error = MrzIncomplete("the page reader started a new document before the last one was complete")
+                error.new_document = True  # what follows is the new document: not thrown away with the old one
+                raise error
             return None
         if ch == ETX:
             done = self._close_frame() if self._in_frame else self.flush()  # ETX alone: the document's end
@@ -192,7 +194,8 @@ class TextMrzReader:
     document: :class:`MrzIncomplete` if it is short of lines), and returns the MRZ checked by
     :func:`checked_mrz`. :meth:`cancel` (from another thread) ends a waiting read with
     :class:`MrzReadCancelled`. After a document that is not an MRZ, the rest of it is read and thrown away (until
-    the reader is silent for ``line_gap_s``) so that its tail is not taken for the next document. What arrives
+    the reader is silent for ``line_gap_s``) so that its tail is not taken for the next document (but for a
+    document cut short by the STX of the next, which is kept). What arrives
     while nobody reads waits in the device's buffer for the next read."""
 
     what = "page reader"
@@ -225,8 +228,9 @@ class TextMrzReader:
         with self._lock:
             try:
                 return self._read(timeout)
-            except MrzDataError:
-                self._discard()
+            except MrzDataError as e:
+                if not getattr(e, "new_document", False):
+                    self._discard()
                 raise
             except MrzReaderUnavailable:
                 self._asm.reset()
@@ -261,7 +265,11 @@ class TextMrzReader:
     def _consume(self) -> list[str] | None:
         pending, self._pending = self._pending, ""
         for i, ch in enumerate(pending):
-            done = self._asm.push(ch)
+            try:
+                done = self._asm.push(ch)
+            except MrzDataError:
+                self._pending = pending[i + 1:]
+                raise
             if done is not None:
                 self._pending = pending[i + 1:]
                 return done

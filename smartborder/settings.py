@@ -38,6 +38,10 @@ _CHOICES = {
     "kiosk_liveness": ("active", "off"),
     "gate_scanner": ("auto", "libfprint", "images"),
     "kiosk_scanner": ("auto", "libfprint", "images"),
+    "gate_mrz_reader": ("camera", "page_reader", "both"),
+    "kiosk_mrz_reader": ("camera", "page_reader", "both"),
+    "gate_mrz_reader_kind": ("serial", "keyboard"),
+    "kiosk_mrz_reader_kind": ("serial", "keyboard"),
 }
 
 
@@ -98,6 +102,12 @@ class Settings:
     #: "auto" (images when finger_dir is set; none with fingerprints = "off"; else libfprint)
     gate_scanner: str = "auto"
     gate_scanner_device: str = ""  # libfprint: a driver id ("elan", ...) or device id; "" the first imaging sensor
+    #: where the MRZ comes from: "camera" (OCR of page_camera's frame), "page_reader" (a full-page or swipe reader
+    #: that sends the MRZ as text) or "both" (the page reader first, the camera when it reads nothing in time)
+    gate_mrz_reader: str = "camera"
+    gate_mrz_reader_device: str = ""  # the page reader: /dev/ttyACM0 (serial) or /dev/input/by-id/...-event-kbd
+    gate_mrz_reader_kind: str = "serial"  # "serial" (USB CDC / serial line) | "keyboard" (a keyboard wedge)
+    gate_mrz_reader_baud: int = 9600  # a serial page reader's speed (8N1)
     #: Extended Access Control: the inspection system's private key (PEM) and its CV certificate chain (DV then IS,
     #: concatenated), issued under the CVCAs of the states whose DG3 fingerprints the gate matches on the device
     gate_eac_key: Path | None = None
@@ -131,6 +141,12 @@ class Settings:
     #: (finger_dir's images, dev only), "auto" (images when finger_dir is set, else libfprint)
     kiosk_scanner: str = "auto"
     kiosk_scanner_device: str = ""  # libfprint: a driver id ("elan", ...) or device id; "" the first imaging sensor
+    #: where the MRZ comes from: "camera" (OCR of page_camera's frame), "page_reader" (a full-page or swipe reader
+    #: that sends the MRZ as text) or "both" (the page reader first, the camera when it reads nothing in time)
+    kiosk_mrz_reader: str = "camera"
+    kiosk_mrz_reader_device: str = ""  # the page reader: /dev/ttyACM0 (serial) or /dev/input/by-id/...-event-kbd
+    kiosk_mrz_reader_kind: str = "serial"  # "serial" (USB CDC / serial line) | "keyboard" (a keyboard wedge)
+    kiosk_mrz_reader_baud: int = 9600  # a serial page reader's speed (8N1)
     kiosk_liveness: str = "active"  # "active" | "off" (an explicit relaxation)
     kiosk_liveness_seed: int | None = None  # reproducible challenges: simulations only, refused outside dev
     kiosk_kek_file: Path | None = None  # the outbox vault's KEK; default key_dir/kiosk.kek

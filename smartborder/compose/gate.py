@@ -83,6 +83,11 @@ class GateConfig:
     #: set; no scanner with fingerprints = "off"; else libfprint); ``scanner_device`` names a libfprint driver
     scanner: str = "auto"
     scanner_device: str = ""
+    #: the MRZ: "camera" (OCR of page_camera), "page_reader" (mrz_reader_device) or "both" (smartborder/compose/_mrz.py)
+    mrz_reader: str = "camera"
+    mrz_reader_device: str = ""
+    mrz_reader_kind: str = "serial"
+    mrz_reader_baud: int = 9600
     #: EAC: the inspection system's key and CV certificate chain (DV, IS); with both, Terminal Authentication
     #: follows Chip Authentication and a chip's DG3 fingers are matched on the device (offline)
     eac_key: Path | None = None
@@ -149,6 +154,8 @@ def gate_config(settings, **overrides: Any) -> GateConfig:
                   fingerprint_threshold=settings.backoffice_fingerprint_threshold)
     values.update(extended_length=bool(settings.gate_extended_length))
     values.update(trust_list_max_age_h=float(settings.gate_trust_list_max_age_h))
+    values.update(mrz_reader=settings.gate_mrz_reader, mrz_reader_device=settings.gate_mrz_reader_device,
+                  mrz_reader_kind=settings.gate_mrz_reader_kind, mrz_reader_baud=settings.gate_mrz_reader_baud)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("trust_path") is None:
         raise GateConfigError("the gate needs a trust store: set [gate] trust (CSCA certificates, CRLs or "
@@ -191,6 +198,11 @@ def validate(config: GateConfig) -> None:
                               "certificate chain (or neither: no Extended Access Control, DG3 is not read)")
     if config.scanner not in ("auto", "libfprint", "images"):
         raise GateConfigError(f"[gate] scanner must be libfprint, images or auto, not {config.scanner!r}")
+    from smartborder.compose._mrz import mrz_reader_problems
+
+    problems = mrz_reader_problems("gate", config)
+    if problems:
+        raise GateConfigError("; ".join(problems))
     if config.ledger_public_key:
         from devicelink import ledger_key
 
@@ -291,16 +303,20 @@ def real_scanner(config: GateConfig):
 
 
 def real_devices(config: GateConfig) -> GateDevices:
-    """The real adapters: a PC/SC reader, OpenCV cameras (face; the page reader's glass), a serial door
-    controller, the fingerprint scanner of ``[gate] scanner`` (:func:`real_scanner`)."""
+    """The real adapters: a PC/SC reader, OpenCV cameras (face; the page reader's glass), the page reader of
+    ``[gate] mrz_reader`` (smartborder/compose/_mrz.py), a serial door controller, the fingerprint scanner of
+    ``[gate] scanner`` (:func:`real_scanner`)."""
     from devices import OpenCvCamera, PcscReader, SerialDoor
+    from smartborder.compose._mrz import page_reader
 
     if not config.door_port:  # no stand-in door on the real path: simulations use --sim
         raise GateConfigError("a gate on real devices needs its door controller: set [gate] door_port or pass "
                               "--door-port")
     scanner = real_scanner(config)  # first: a lane without its scanner stops before opening the door and cameras
+    mrz = page_reader("gate", config, GateConfigError)  # the document step asks it before the page camera
     camera = OpenCvCamera(_camera_source(config.camera))
-    page = _PageCamera(OpenCvCamera(_camera_source(config.page_camera))) if config.page_camera else None
+    page = (_PageCamera(OpenCvCamera(_camera_source(config.page_camera)))
+            if config.page_camera and config.mrz_reader != "page_reader" else None)
     door = SerialDoor(config.door_port)
 
     def display(key: str | None) -> None:
@@ -312,7 +328,9 @@ def real_devices(config: GateConfig) -> GateDevices:
                            getattr(getattr(page, "camera", None), "close", None), getattr(door, "release", None))
                if c is not None]
     closers += [scanner.close] if hasattr(scanner, "close") else []
-    return GateDevices(reader, camera, door, page_camera=page, scanner=scanner, display=display, closers=closers)
+    closers += [mrz.close] if mrz is not None else []
+    return GateDevices(reader, camera, door, mrz_source=mrz, page_camera=page, scanner=scanner, display=display,
+                       closers=closers)
 
 
 @dataclass

@@ -57,6 +57,12 @@ class KioskConfig:
     #: when finger_dir is set, else libfprint); ``scanner_device`` names a libfprint driver or device ("" the first)
     scanner: str = "auto"
     scanner_device: str = ""
+    #: the MRZ: "camera" (OCR of page_camera's frame), "page_reader" (mrz_reader_device: a serial reader or a
+    #: keyboard wedge, mrz_reader_kind) or "both" (the page reader first); see smartborder/compose/_mrz.py
+    mrz_reader: str = "camera"
+    mrz_reader_device: str = ""
+    mrz_reader_kind: str = "serial"
+    mrz_reader_baud: int = 9600
     language: str = "vi"
     liveness: str = "active"
     liveness_seed: int | None = None
@@ -87,7 +93,9 @@ def kiosk_config(settings, **overrides: Any) -> KioskConfig:
         camera=settings.kiosk_camera, page_camera=settings.kiosk_page_camera,
         reader=None if settings.reader in ("", "virtual", "auto") else settings.reader,
         finger_dir=settings.kiosk_finger_dir, scanner=settings.kiosk_scanner,
-        scanner_device=settings.kiosk_scanner_device, language=settings.language, liveness=settings.kiosk_liveness,
+        scanner_device=settings.kiosk_scanner_device, mrz_reader=settings.kiosk_mrz_reader,
+        mrz_reader_device=settings.kiosk_mrz_reader_device, mrz_reader_kind=settings.kiosk_mrz_reader_kind,
+        mrz_reader_baud=settings.kiosk_mrz_reader_baud, language=settings.language, liveness=settings.kiosk_liveness,
         liveness_seed=settings.kiosk_liveness_seed, kek_file=settings.kiosk_kek_file or settings.key_dir / "kiosk.kek",
         officer_directions=settings.kiosk_officer_directions)
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -114,6 +122,11 @@ def validate(config: KioskConfig) -> None:
         raise KioskConfigError(f"liveness must be active or off, not {config.liveness!r}")
     if config.scanner not in ("auto", "libfprint", "images"):
         raise KioskConfigError(f"[kiosk] scanner must be libfprint, images or auto, not {config.scanner!r}")
+    from smartborder.compose._mrz import mrz_reader_problems
+
+    problems = mrz_reader_problems("kiosk", config)
+    if problems:
+        raise KioskConfigError("; ".join(problems))
     if config.ledger_public_key:
         from devicelink import ledger_key
 
@@ -174,22 +187,34 @@ def finger_plan(scanner):
 
 
 def real_devices(config: KioskConfig) -> KioskDevices:
-    """A PC/SC reader, an OpenCV camera for the face (a video file plays at its own rate), the document
-    scanner's camera read by the MRZ OCR (the face camera when none is configured), and the fingerprint scanner
-    of ``[kiosk] scanner`` (:func:`real_scanner`: libfprint, or images standing in for one in dev)."""
+    """A PC/SC reader, an OpenCV camera for the face (a video file plays at its own rate), the MRZ of ``[kiosk]
+    mrz_reader`` (the document scanner's camera read by the MRZ OCR, the face camera when none is configured; a
+    page reader; or both, page reader first), and the fingerprint scanner of ``[kiosk] scanner``
+    (:func:`real_scanner`: libfprint, or images standing in for one in dev)."""
     import emrtd
-    from devices import CallableMrzSource, OpenCvCamera, PcscReader
+    from devices import CallableMrzSource, OpenCvCamera, PageReaderThenCamera, PcscReader
+    from smartborder.compose._mrz import page_reader as open_page_reader
 
     scanner = real_scanner(config)  # first: a kiosk without its scanner stops before opening the cameras
+    closers = [scanner.close] if hasattr(scanner, "close") else []
+    try:
+        page_reader = open_page_reader("kiosk", config, KioskConfigError)
+    except KioskConfigError:
+        for close in closers:
+            close()
+        raise
+    closers += [page_reader.close] if page_reader is not None else []
     camera = OpenCvCamera(_source(config.camera), realtime=True)
     page = OpenCvCamera(_source(config.page_camera)) if config.page_camera else camera
 
     def mrz_from_page() -> str:
         return "".join(emrtd.read_mrz_image(next(iter(page.frames()))).lines)
 
-    closers = [camera.close] + ([page.close] if page is not camera else [])
-    closers += [scanner.close] if hasattr(scanner, "close") else []
-    return KioskDevices(camera, PcscReader(config.reader), CallableMrzSource(mrz_from_page), scanner, closers)
+    closers += [camera.close] + ([page.close] if page is not camera else [])
+    mrz_source: Any = CallableMrzSource(mrz_from_page)
+    if page_reader is not None:
+        mrz_source = page_reader if config.mrz_reader == "page_reader" else PageReaderThenCamera(page_reader, mrz_source)
+    return KioskDevices(camera, PcscReader(config.reader), mrz_source, scanner, closers)
 
 
 @dataclass

@@ -156,6 +156,13 @@ def test_wrong_lengths_and_cut_frames_are_named(pty, reader, text, error, messag
         reader.read_mrz()
 
 
+def test_a_frame_cut_short_by_the_next_frame_is_incomplete_and_the_next_is_read(pty, reader):
+    pty.send("\x02" + TD1[0] + "\r\n" + "\x02" + "\r\n".join(TD3) + "\r\n\x03")
+    with pytest.raises(MrzIncomplete, match="new document"):
+        reader.read_mrz()
+    assert reader.read_mrz() == flat(TD3)
+
+
 def test_a_reader_that_stops_mid_document_is_incomplete_never_a_partial_mrz(pty, reader):
     pty.send(TD1[0] + "\r\n" + TD1[1] + "\r\n")  # two of TD1's three lines, then silence
     t0 = time.monotonic()

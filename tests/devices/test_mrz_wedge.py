@@ -25,7 +25,7 @@ from devices import (
 )
 from devices._mrz_lines import MrzLineAssembler, checked_mrz
 from tests.devices.mrz_specimens import LAYOUTS, TD1, TD2, TD3, bad_check_digit, flat
-from tests.devices.wedge_keys import e, evdev, events, strokes, type_on, typed, uinput_keyboard
+from tests.devices.wedge_keys import PipeDevice, e, evdev, events, strokes, type_on, typed, uinput_keyboard
 
 
 def decode(evs) -> str:
@@ -108,55 +108,6 @@ def test_short_and_long_lines_and_failing_check_digits_after_decoding():
 
 
 # -- the reading loop, over a stand-in event device ----------------------------------------------------------
-class PipeDevice:
-    """Stands in for ``evdev.InputDevice`` (no /dev/input here): ``fd`` is a pipe the test makes readable when it
-    queues events; ``grab()`` / ``ungrab()`` are recorded; ``fail`` makes the next read raise (unplugged)."""
-
-    instances: list[PipeDevice] = []
-    busy = False
-
-    def __init__(self, path: str) -> None:
-        if not path.startswith("/dev/input/"):
-            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        self.path = path
-        self._r, self._w = os.pipe()
-        self.fd = self._r
-        self.queue: list = []
-        self.grabbed = False
-        self.closed = False
-        self.fail: OSError | None = None
-        self._lock = threading.Lock()
-        PipeDevice.instances.append(self)
-
-    def grab(self) -> None:
-        if PipeDevice.busy:
-            raise OSError(errno.EBUSY, "Device or resource busy")
-        self.grabbed = True
-
-    def ungrab(self) -> None:
-        self.grabbed = False
-
-    def send(self, evs) -> None:
-        with self._lock:
-            self.queue += list(evs)
-        os.write(self._w, b"x")
-
-    def read(self):
-        if self.fail is not None:
-            raise self.fail
-        os.read(self._r, 4096)
-        with self._lock:
-            evs, self.queue = self.queue, []
-        if not evs:
-            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-        return iter(evs)
-
-    def close(self) -> None:
-        self.closed = True
-        os.close(self._r)
-        os.close(self._w)
-
-
 @pytest.fixture()
 def pipe_device(monkeypatch):
     PipeDevice.instances.clear()

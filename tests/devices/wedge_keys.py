@@ -3,7 +3,9 @@ Enter after each line), for the wedge tests: fed to the decoder directly or inje
 
 from __future__ import annotations
 
+import errno
 import os
+import threading
 
 import pytest
 
@@ -80,3 +82,52 @@ def type_on(ui, pairs: list[tuple[int, int]]) -> None:
     for code, value in pairs:
         ui.write(e.EV_KEY, code, value)
         ui.syn()
+
+
+class PipeDevice:
+    """Stands in for ``evdev.InputDevice`` (no /dev/input here): ``fd`` is a pipe the test makes readable when it
+    queues events; ``grab()`` / ``ungrab()`` are recorded; ``fail`` makes the next read raise (unplugged)."""
+
+    instances: list[PipeDevice] = []
+    busy = False
+
+    def __init__(self, path: str) -> None:
+        if not path.startswith("/dev/input/"):
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+        self.path = path
+        self._r, self._w = os.pipe()
+        self.fd = self._r
+        self.queue: list = []
+        self.grabbed = False
+        self.closed = False
+        self.fail: OSError | None = None
+        self._lock = threading.Lock()
+        PipeDevice.instances.append(self)
+
+    def grab(self) -> None:
+        if PipeDevice.busy:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        self.grabbed = True
+
+    def ungrab(self) -> None:
+        self.grabbed = False
+
+    def send(self, evs) -> None:
+        with self._lock:
+            self.queue += list(evs)
+        os.write(self._w, b"x")
+
+    def read(self):
+        if self.fail is not None:
+            raise self.fail
+        os.read(self._r, 4096)
+        with self._lock:
+            evs, self.queue = self.queue, []
+        if not evs:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return iter(evs)
+
+    def close(self) -> None:
+        self.closed = True
+        os.close(self._r)
+        os.close(self._w)
