@@ -1,4 +1,5 @@
-"""Offline self-check of a machine: Python stack, model files, fonts, smart-card stack, fingerprint scanners.
+"""Offline self-check of a machine: Python stack, model files, fonts, smart-card stack, fingerprint scanners, page
+readers.
 
 Each check returns a :class:`Check` (name, status ok/warn/fail, detail). ``fail`` means a part of
 the system cannot run here; ``warn`` means an optional part is missing (e.g. a browser only the
@@ -224,6 +225,47 @@ def check_fingerprint_scanners() -> list[Check]:
     return out
 
 
+def check_page_readers(config: str | Path | None = None, environ: dict[str, str] | None = None) -> list[Check]:
+    """The page readers this machine could use (issue #25): serial ports (pyserial; USB CDC readers appear as
+    /dev/ttyACM*) and keyboards (evdev: a keyboard-wedge reader looks like any keyboard; its name and USB ids tell
+    it apart), then, for ``[kiosk]`` and ``[gate] mrz_reader = "page_reader"`` or ``"both"``, whether the configured
+    ``mrz_reader_device`` is present (fail when it is not: that kiosk or gate does not start)."""
+    from devices import MrzReaderUnavailable, list_keyboards, list_serial_ports, page_reader_present
+    from smartborder.settings import SettingsError, load_paths
+
+    out = []
+    for kind, lister, dist in (("serial", list_serial_ports, "pyserial"), ("keyboard", list_keyboards, "evdev")):
+        try:
+            found = lister()
+        except MrzReaderUnavailable as e:
+            out.append(Check("page_reader", dist, "fail", str(e)))
+            continue
+        except Exception as e:  # noqa: BLE001 - a library that fails to enumerate is the finding
+            out.append(Check("page_reader", dist, "fail", f"listing {kind} devices failed: {type(e).__name__}: {e}"))
+            continue
+        out.append(Check("page_reader", dist, "ok", f"{dist} {_version(dist)}: {len(found)} {kind} device(s) found"))
+        out += [Check("page_reader", f"page_reader:{kind}:{info.device}", "ok", info.describe()) for info in found]
+    try:
+        settings = load_paths(config, environ)
+    except SettingsError as e:
+        status = "fail" if "mrz_reader" in str(e) else "warn"
+        return out + [Check("page_reader", "mrz_reader", status, str(e))]
+    for role in ("kiosk", "gate"):
+        mode, device = getattr(settings, f"{role}_mrz_reader"), getattr(settings, f"{role}_mrz_reader_device")
+        if mode == "camera":
+            continue
+        kind = getattr(settings, f"{role}_mrz_reader_kind")
+        what = f"[{role}] mrz_reader = \"{mode}\": the {kind} page reader {device or '(no mrz_reader_device)'}"
+        if device and "://" in device and kind == "serial":
+            out.append(Check("page_reader", f"{role}_mrz_reader_device", "ok", f"{what}: a pyserial URL (not checked)"))
+        elif device and page_reader_present(device):
+            out.append(Check("page_reader", f"{role}_mrz_reader_device", "ok", f"{what} is present"))
+        else:
+            out.append(Check("page_reader", f"{role}_mrz_reader_device", "fail", f"{what} is not present: the {role} "
+                             "does not start (plugged in? the name as listed above?)"))
+    return out
+
+
 def _check_vpcd_listening() -> Check:
     """The virtual reader exists once pcscd has loaded vpcd, which then listens for a card."""
     try:
@@ -241,6 +283,7 @@ def run_checks(*, skip_models: bool = False) -> list[Check]:
         checks += check_models()
     checks += check_platform()
     checks += check_fingerprint_scanners()
+    checks += check_page_readers()
     checks.append(check_kiosk_directions())
     return checks
 

@@ -12,7 +12,8 @@ import click
 @click.option("--skip-models", is_flag=True, help="Do not hash the model files (faster).")
 def doctor(as_json: bool, skip_models: bool) -> None:
     """Check offline that dependencies import, models match their sha256, and the CJK font,
-    pcscd and the virtual reader are available; list the fingerprint scanners libfprint finds.
+    pcscd and the virtual reader are available; list the fingerprint scanners libfprint finds and the page
+    readers (serial ports, keyboards) with whether the configured one is present.
     Exits 1 when any check fails."""
     from smartborder._doctor import failed, run_checks
 
