@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from devicelink import BackofficeError, Deliverer, Outbox, document_record
-from devices.ports import DeviceError, MrzSourceError
+from devices.ports import DeviceError, MrzDataError, MrzSourceError
 from enrollment._document import DocumentRead, check_printed_mrz, read_chip
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import (
@@ -320,11 +320,15 @@ class EnrolmentWorkflow:
         if self.mrz_source is None:
             raise MrzSourceError("no MRZ source (page scanner) configured")
         deadline = time.monotonic() + max(0.0, wait_s)
+        read_but_bad: MrzDataError | None = None  # a page reader's last word on a document it did read
         while True:
             try:
                 return self.mrz_source.read_mrz()
-            except MrzSourceError:
+            except MrzSourceError as e:
+                read_but_bad = e if isinstance(e, MrzDataError) else read_but_bad
                 if time.monotonic() >= deadline or self.session is None or self.step is not Step.DOCUMENT:
+                    if read_but_bad is not None and read_but_bad is not e:  # say why, not "then nothing came"
+                        raise read_but_bad from e
                     raise
             time.sleep(_MRZ_POLL_S)
 

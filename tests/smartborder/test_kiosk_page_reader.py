@@ -123,6 +123,7 @@ def test_a_failing_check_digit_is_never_taken_and_the_step_says_unreadable(tmp_p
         feedback = kiosk.workflow.read_document()
         assert not feedback.ok and feedback.message == "document.mrz_unreadable"
         assert kiosk.workflow.session.printed_mrz is None and kiosk.workflow.step is Step.DOCUMENT
+        assert kiosk.workflow.last_failure == "document:MrzCheckDigitFailed"  # for the officer: why, not the wait
         pty.send("\r\n".join(lines_of(bad)) + "\r\n")  # what the reader made of it, asked directly
         with pytest.raises(MrzCheckDigitFailed, match="document_number"):
             real.mrz_source.read_mrz()
