@@ -50,6 +50,11 @@ class PageReaderThenCamera:
             log.warning("page reader unavailable, reading the MRZ by camera: %s", e)
         return self.camera.read_mrz()
 
+    def discard(self) -> None:
+        discard = getattr(self.page_reader, "discard", None)
+        if discard is not None:
+            discard()
+
     def cancel(self) -> None:
         cancel = getattr(self.page_reader, "cancel", None)
         if cancel is not None:

@@ -195,8 +195,11 @@ class TextMrzReader:
     :func:`checked_mrz`. :meth:`cancel` (from another thread) ends a waiting read with
     :class:`MrzReadCancelled`. After a document that is not an MRZ, the rest of it is read and thrown away (until
     the reader is silent for ``line_gap_s``) so that its tail is not taken for the next document (but for a
-    document cut short by the STX of the next, which is kept). What arrives
-    while nobody reads waits in the device's buffer for the next read."""
+    document cut short by the STX of the next, which is kept).
+
+    What arrives while nobody reads waits in the device's buffer for the next read; when a read finds several
+    documents waiting, the most recent wins (the page read again, or one left unread before it).
+    :meth:`discard` (a new traveller) drops everything waiting: the next read takes a document placed after it."""
 
     what = "page reader"
 
@@ -206,6 +209,7 @@ class TextMrzReader:
         self._asm = MrzLineAssembler(prefix)
         self._pending = ""
         self._cancel = threading.Event()
+        self._stale = threading.Event()
         self._lock = threading.Lock()
 
     def _receive(self, wait_s: float) -> str:  # pragma: no cover - the adapters define it
@@ -221,12 +225,30 @@ class TextMrzReader:
         """End a read in progress (or the next one) with :class:`MrzReadCancelled`."""
         self._cancel.set()
 
+    def discard(self) -> None:
+        """Drop whatever waits (documents placed before now, a part of one): the next read waits for a document
+        placed after this call. Never blocks: while a read is in progress in another thread (an abandoned
+        traveller's), the next read does the dropping."""
+        if not self._lock.acquire(blocking=False):
+            self._stale.set()
+            return
+        try:
+            self._stale.clear()
+            self._drop_waiting()
+        except MrzReaderUnavailable:
+            pass  # gone: nothing waits; the next read says so
+        finally:
+            self._lock.release()
+
     def read_mrz(self, timeout_s: float | None = None) -> str:
         """The next document's MRZ (lines concatenated), check digits verified; ``timeout_s`` replaces the
         reader's for this read."""
         timeout = self.timeout_s if timeout_s is None else float(timeout_s)
         with self._lock:
             try:
+                if self._stale.is_set():
+                    self._stale.clear()
+                    self._drop_waiting()
                 return self._read(timeout)
             except MrzDataError as e:
                 if not getattr(e, "new_document", False):
@@ -245,7 +267,7 @@ class TextMrzReader:
         while True:
             lines = self._consume()
             if lines is not None:
-                return checked_mrz(lines)
+                return checked_mrz(self._newest(lines))
             if self._cancel.is_set():
                 self._asm.reset()
                 raise MrzReadCancelled(f"the {self.what}'s read was cancelled")
@@ -274,6 +296,38 @@ class TextMrzReader:
                 self._pending = pending[i + 1:]
                 return done
         return None
+
+    def _newest(self, lines: list[str]) -> list[str]:
+        """``lines``, or a complete document that already waits after it (the most recent wins). What follows that
+        is not a complete document stays for the next read, unless it is not an MRZ (thrown away)."""
+        for _ in range(64):  # bounded: a device that never stops talking
+            try:
+                more = self._consume()
+            except MrzDataError:
+                self._asm.reset()
+                self._pending = ""
+                return lines
+            if more is not None:
+                lines = more
+                continue
+            text = self._receive(0.0)
+            if not text:
+                break
+            self._pending += text
+        return lines
+
+    def _drop_waiting(self) -> None:
+        """:meth:`discard`'s work, at the start of a read: what the device holds, and any part of a document."""
+        self._asm.reset()
+        self._pending = ""
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            try:
+                if not self._receive(0.0):
+                    break
+            except MrzDataError:
+                continue
+        self._asm.reset()
 
     def _discard(self) -> None:
         """Throw away the rest of a document that was not an MRZ: until the reader is silent for

@@ -47,7 +47,10 @@ class SerialMrzReader(TextMrzReader):
     def _receive(self, wait_s: float) -> str:
         line = self._line()
         try:
-            data = line.read(max(1, line.in_waiting))  # waits up to the port's timeout (_POLL_S) for the first byte
+            waiting = line.in_waiting
+            if not waiting and wait_s <= 0:
+                return ""
+            data = line.read(max(1, waiting))  # waits up to the port's timeout (_POLL_S) for the first byte
         except (OSError, ValueError, TypeError) as e:  # SerialException (EIO: unplugged), a closed port
             self.release()
             raise MrzReaderUnavailable(f"the page reader on {self.port} went away: {e}") from e

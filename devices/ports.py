@@ -9,7 +9,9 @@ nor a simulator (:mod:`devices.sim`). The entry point builds the devices and han
 - ``FingerprintScanner``: ``capture() -> FingerCapture``.
 - ``Door``: ``open()``, ``close()``, ``state`` (:data:`OPEN` / :data:`CLOSED`).
 - ``MrzSource``: ``read_mrz() -> str``. The page readers (serial, keyboard wedge) raise the named
-  :class:`MrzSourceError` subclasses below and never return a partial MRZ or one whose check digits fail.
+  :class:`MrzSourceError` subclasses below and never return a partial MRZ or one whose check digits fail; they
+  also have ``discard()`` (drop documents placed before now: a new traveller) and ``cancel()``, not protocol
+  members (read them with ``getattr``).
 """
 
 from __future__ import annotations

@@ -228,6 +228,9 @@ class EnrolmentWorkflow:
                 raise ValueError(f"language must be vi, zh or en, not {language!r}")
             self.session = Session(language=language, started_at=self.now())
             self.outcome = self.reason_code = self.answer = self.outbox_id = None
+            discard = getattr(self.mrz_source, "discard", None)  # a page reader: nothing placed before this traveller
+            if discard is not None:
+                discard()
             self.touch()
             self._go(Step.DOCUMENT)
             return self.session

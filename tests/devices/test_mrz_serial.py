@@ -105,14 +105,47 @@ def test_stx_etx_frames_a_block_check_character_and_prefixes(pty, reader):
     assert reader.read_mrz() == flat(TD1)
 
 
-def test_a_configured_prefix_and_two_documents_in_one_burst(pty):
+def test_a_configured_prefix_and_two_documents_waiting_the_most_recent_wins(pty):
     r = SerialMrzReader(pty.path, timeout_s=1.0, line_gap_s=0.3, prefix="A")
     try:
         pty.send("".join(f"A{line}\r\n" for line in TD3) + "".join(f"A{line}\r\n" for line in TD1))
-        assert r.read_mrz() == flat(TD3)
-        assert r.read_mrz() == flat(TD1)  # the second document waited in the buffer
+        time.sleep(0.1)
+        assert r.read_mrz() == flat(TD1)  # an older document left unread is not this traveller's
+        with pytest.raises(MrzReadTimeout):
+            r.read_mrz(timeout_s=0.2)
+        pty.send("".join(f"A{line}\r\n" for line in TD2) + "OK\r\n")  # a reader's status line after it
+        assert r.read_mrz() == flat(TD2)
+        with pytest.raises(MrzReadTimeout):  # the status line went with it, not into the next read
+            r.read_mrz(timeout_s=0.2)
     finally:
         r.release()
+
+
+def test_discard_drops_what_waits_and_the_next_read_takes_a_new_document(pty, reader):
+    pty.send("\r\n".join(TD3) + "\r\n" + TD1[0] + "\r\n")  # a document and part of another, unread
+    time.sleep(0.1)
+    reader.discard()  # a new traveller
+    with pytest.raises(MrzReadTimeout):
+        reader.read_mrz(timeout_s=0.3)
+    pty.send_later(["\r\n".join(TD2) + "\r\n"], 0.1)
+    reader.discard()
+    assert reader.read_mrz() == flat(TD2)  # placed after the discard: read
+
+
+def test_discard_never_waits_for_a_read_in_progress_elsewhere(pty, reader):
+    outcome = []
+    t = threading.Thread(target=lambda: outcome.append(pytest.raises(MrzReadTimeout, reader.read_mrz, 0.6)))
+    t.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    reader.discard()  # the kiosk's UI thread starting a new traveller while an abandoned read still waits
+    assert time.monotonic() - t0 < 0.05
+    t.join()
+    pty.send("\r\n".join(TD3) + "\r\n")
+    time.sleep(0.1)
+    with pytest.raises(MrzReadTimeout):  # the next read did the dropping
+        reader.read_mrz(timeout_s=0.2)
+    assert len(outcome) == 1
 
 
 def test_nothing_on_the_reader_is_a_timeout_within_its_bounds(reader):
