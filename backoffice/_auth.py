@@ -49,7 +49,7 @@ from sqlalchemy import text
 
 from backoffice._errors import BadCredentials, Conflict, Invalid, LoginThrottled, NotFound
 from backoffice._store import Store, now_iso
-from storage import ConstraintError
+from storage import ConstraintError, lock
 
 __all__ = ["DEVICE_KINDS", "ROLES", "Auth", "Principal"]
 
@@ -172,6 +172,9 @@ class Auth:
         now = self.clock()
         since = now - self.window_s
         with self.store.tx() as db:
+            # count and reserve as one step across workers (READ COMMITTED would let k concurrent logins each count
+            # the same attempts); logins are rare, and the password check itself runs after the commit
+            lock(db.connection, "login reservations")
             p = {"account": account, "client": client, "since": since}
             db.execute(text("DELETE FROM login_attempts WHERE at <= :since"), p)
             known = db.first(text("SELECT 1 FROM login_known WHERE account = :account AND client = :client "

@@ -100,14 +100,18 @@ class CallService:
             status = row["status"]
             if status == "closed":
                 raise Conflict(f"officer call {call_id!r} is closed")
+            # each UPDATE only from the status seen: another worker's transition in between refuses this one
+            params = {"who": who.id, "at": now_iso(), "id": call_id, "seen": status}
             if to == "acknowledged":
                 if status != "open":
                     raise Conflict(f"officer call {call_id!r} is already acknowledged")
-                db.execute(text("UPDATE officer_calls SET status = 'acknowledged', acknowledged_by = :who, "
-                                "acknowledged_at = :at WHERE id = :id"), {"who": who.id, "at": now_iso(), "id": call_id})
+                changed = db.execute(text("UPDATE officer_calls SET status = 'acknowledged', acknowledged_by = :who, "
+                                          "acknowledged_at = :at WHERE id = :id AND status = :seen"), params).rowcount
             else:
-                db.execute(text("UPDATE officer_calls SET status = 'closed', closed_by = :who, closed_at = :at "
-                                "WHERE id = :id"), {"who": who.id, "at": now_iso(), "id": call_id})
+                changed = db.execute(text("UPDATE officer_calls SET status = 'closed', closed_by = :who, closed_at = :at "
+                                          "WHERE id = :id AND status = :seen"), params).rowcount
+            if changed != 1:
+                raise Conflict(f"officer call {call_id!r} was changed by someone else meanwhile")
         return self.get(call_id)
 
     def acknowledge(self, call_id: str, who: Principal) -> dict:

@@ -11,9 +11,11 @@ enrolment is accepted (503): acceptance needs positive evidence that the check r
 The galleries hold decrypted templates in memory (loaded from the vault on first use, each load
 ledgered) and are dropped when a subject is erased, an enrolment rejected or data purged, here or in
 another process or worker: every such change bumps ``galleries_generation`` in its transaction
-(:func:`bump_generation`), and a check first compares it with the one the galleries were loaded at. One lock
-serialises duplicate check and insertion, so two enrolments cannot miss each other; it is not the
-database's lock, so the gates' 1:1 checks and the rest of the API go on during a check.
+(:func:`bump_generation`), and a check first compares it with the one the galleries were loaded at. Within a
+process one lock serialises duplicate check and insertion; across processes and workers the insert takes the
+database's enrolment lock (``storage.lock``) and goes ahead only while the generation is still the one the
+check ran at, else the check runs again (up to :data:`_CHECK_ATTEMPTS` times), so two enrolments cannot miss
+each other. The check itself holds no database lock: the gates' 1:1 checks and the rest of the API go on.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from backoffice._idempotency import IdempotentResult, check_key, run_idempotent
 from backoffice._matching import FINGER_FORMAT, FaceMatching, FingerprintMatching, TemplateRefused
 from backoffice._store import dumps, new_id, now_iso
 from backoffice.schemas import EnrolmentPublic
-from storage import StorageError
+from storage import StorageError, lock
 
 if TYPE_CHECKING:
     from backoffice._auth import Principal
@@ -55,6 +57,14 @@ class GalleryError(RuntimeError):
 
 _BUMP = text("UPDATE galleries_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation")
 _GENERATION = text("SELECT generation FROM galleries_generation WHERE id = 1")
+
+
+#: duplicate checks one enrolment may run when other workers keep changing the galleries under it (then 503)
+_CHECK_ATTEMPTS = 5
+
+
+class _GalleriesMoved(Exception):
+    """The galleries' generation moved between a duplicate check and its insert: check again."""
 
 
 def bump_generation(db) -> int:
@@ -232,37 +242,64 @@ class Enrolments:
                 fingers.append({"position": f.position, "format": f.format, "data": base64.b64encode(data).decode()})
         subject = self.records.subject_of(body.document)
         key = check_key(key)  # before the search: a request without a usable key costs nothing
-        with self._lock:  # the check and the insert as one step for the galleries
-            faces, finger_gallery = self._load()
-            # a document already enrolled: the new record waits for an officer (never pooled with the old)
-            duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
-                text("SELECT id FROM enrolments WHERE subject_id = :subject "
-                     "AND status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"),
-                {"subject": subject})]
-            duplicates += faces.duplicates(subject, probe)
-            checks = ["face"]
-            if fingers:
-                checks.append("fingerprint")
-                duplicates += finger_gallery.duplicates(subject, finger_probes)
-            # an error here rolls the insert back, and the galleries have not changed
-            bumped: list[int] = []
-            result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")],
-                                    lambda db: self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes,
-                                                            _dims(probe), fingers, bumped), EnrolmentPublic)
-            if not result.replayed:
+        with self._lock:  # the check and the insert as one step for this process's galleries
+            for _ in range(_CHECK_ATTEMPTS):
                 try:
-                    faces.add(result.body["id"], subject, probe)
-                    if fingers:
-                        finger_gallery.add(result.body["id"], subject,
-                                           [(f["position"], base64.b64decode(f["data"])) for f in fingers])
-                except BaseException:
-                    self._faces = self._fingers = None  # stored but not in the galleries: reload them next time
-                    raise
-                # the galleries hold this enrolment now; anyone else's change in between: reload next time
-                if self._generation is not None and bumped == [self._generation + 1]:
-                    self._generation = bumped[0]
+                    result = self._check_and_insert(kiosk, body, key, subject, probe, finger_probes, fingers,
+                                                    face_bytes)
+                    break
+                except _GalleriesMoved:
+                    continue  # another worker enrolled, rejected or erased meanwhile: check again with its change
+            else:
+                raise DuplicateCheckUnavailable(f"the galleries changed under {_CHECK_ATTEMPTS} duplicate checks in a "
+                                                "row; the enrolment is not stored, send it again")
         if result.replayed:
             self.ctx.metrics.replayed.labels("enrolment").inc()
+        return result
+
+    def _check_and_insert(self, kiosk: Principal, body: EnrolmentCreate, key: str, subject: str, probe: Any,
+                          finger_probes: list, fingers: list[dict], face_bytes: bytes) -> IdempotentResult:
+        """One duplicate check against the galleries at their generation, and the insert, which takes the
+        enrolment lock and goes ahead only while the database's generation is still that one (else
+        :class:`_GalleriesMoved`: the transaction rolls back and the caller checks again). So two workers
+        enrolling the same face at once cannot miss each other: the second's insert waits for the first's
+        commit, sees the generation moved, and its check is run again with the first's enrolment in it."""
+        faces, finger_gallery = self._load()
+        loaded = self._generation
+        # a document already enrolled: the new record waits for an officer (never pooled with the old)
+        duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
+            text("SELECT id FROM enrolments WHERE subject_id = :subject "
+                 "AND status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"),
+            {"subject": subject})]
+        duplicates += faces.duplicates(subject, probe)
+        checks = ["face"]
+        if fingers:
+            checks.append("fingerprint")
+            duplicates += finger_gallery.duplicates(subject, finger_probes)
+
+        def insert(db) -> tuple[int, dict]:
+            lock(db.connection, "enrolment duplicate check")
+            if db.scalar(_GENERATION) != loaded:
+                raise _GalleriesMoved()
+            return self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes, _dims(probe), fingers,
+                                bumped)
+
+        # an error here rolls the insert back, and the galleries have not changed
+        bumped: list[int] = []
+        result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")], insert,
+                                EnrolmentPublic)
+        if not result.replayed:
+            try:
+                faces.add(result.body["id"], subject, probe)
+                if fingers:
+                    finger_gallery.add(result.body["id"], subject,
+                                       [(f["position"], base64.b64decode(f["data"])) for f in fingers])
+            except BaseException:
+                self._faces = self._fingers = None  # stored but not in the galleries: reload them next time
+                raise
+            # the galleries hold this enrolment now; anyone else's change in between: reload next time
+            if self._generation is not None and bumped == [self._generation + 1]:
+                self._generation = bumped[0]
         return result
 
     def _insert(self, db, kiosk: Principal, body: EnrolmentCreate, subject: str, checks: list[str],

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from backoffice._errors import IdempotencyKeyMissing, IdempotencyKeyReused
 from backoffice._store import Store, now_iso
+from storage import lock
 
 __all__ = ["IdempotentResult", "run_idempotent", "check_key"]
 
@@ -57,6 +58,9 @@ def run_idempotent(store: Store, principal: str, key: str | None, request_finger
     key = check_key(key)
     digest = hashlib.sha256(json.dumps(request_fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     with store.tx() as db:
+        # two workers given the same key at once: the second waits here for the first's commit, then replays
+        # its answer (without the lock both would run create() and the second INSERT would fail on the key)
+        lock(db.connection, f"idempotency {principal} {key}")
         row = db.first(text("SELECT request_hash, status_code, response FROM idempotency "
                             "WHERE principal = :principal AND key = :key"), {"principal": principal, "key": key})
         if row is not None:

@@ -277,10 +277,14 @@ class Records:
             new_status = "referred" if decision == "refer" else "resolved"
             if decision == "refer" and status == "referred":
                 raise Conflict(f"exception {exc_id} is already referred")
-            db.execute(text("UPDATE exceptions SET status = :status, decision = :decision, notes = :notes, "
-                            "decided_by = :by, decided_at = :at WHERE id = :id"),
-                       {"status": new_status, "decision": decision, "notes": notes, "by": user.id, "at": now_iso(),
-                        "id": exc_id})
+            # only from the status seen: a guard deciding at the same moment in another worker has changed it
+            # (PostgreSQL re-checks the WHERE after that worker's commit), and this decision is then refused
+            changed = db.execute(text("UPDATE exceptions SET status = :status, decision = :decision, notes = :notes, "
+                                      "decided_by = :by, decided_at = :at WHERE id = :id AND status = :seen"),
+                                 {"status": new_status, "decision": decision, "notes": notes, "by": user.id,
+                                  "at": now_iso(), "id": exc_id, "seen": status}).rowcount
+            if changed != 1:
+                raise Conflict(f"exception {exc_id} was decided by someone else meanwhile")
         self.privacy.access(actor=user.actor, role=user.role, action=f"decide:{decision}", record=exc_id,
                             purpose="border_exception_review", subject_id=row["subject_id"])
         if new_status == "resolved":
