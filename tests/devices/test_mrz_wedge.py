@@ -25,7 +25,7 @@ from devices import (
 )
 from devices._mrz_lines import MrzLineAssembler, checked_mrz
 from tests.devices.mrz_specimens import LAYOUTS, TD1, TD2, TD3, bad_check_digit, flat
-from tests.devices.wedge_keys import PipeDevice, e, evdev, events, strokes, type_on, typed, uinput_keyboard
+from tests.devices.wedge_keys import PipeDevice, e, evdev, events, strokes, type_later, typed, uinput_keyboard
 
 
 def decode(evs) -> str:
@@ -185,11 +185,13 @@ def test_a_virtual_wedge_through_uinput_is_read_and_grabbed():
         other = evdev.InputDevice(ui.device.path)  # another reader of the device (the kiosk's UI, a console)
         try:
             for lines in (TD1, TD3):
-                type_on(ui, strokes("".join(line + "\r" for line in lines)))
+                typing = type_later(ui, strokes("".join(line + "\r" for line in lines)))
                 assert reader.read_mrz() == flat(lines)
-            type_on(ui, strokes(TD2[0] + "\r") + [(e.KEY_F1, 1), (e.KEY_F1, 0)] + strokes(TD2[1] + "\r"))
+                typing.join()
+            typing = type_later(ui, strokes(TD2[0] + "\r") + [(e.KEY_F1, 1), (e.KEY_F1, 0)] + strokes(TD2[1] + "\r"))
             with pytest.raises(MrzGarbled):
                 reader.read_mrz()
+            typing.join()
             os.set_blocking(other.fd, False)
             with pytest.raises(BlockingIOError):
                 list(other.read())  # grabbed: no keystroke reached the other reader

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 
 import pytest
 
@@ -78,10 +79,20 @@ def uinput_keyboard(name: str = "MRZ page reader (test wedge)"):
         pytest.skip(f"/dev/uinput refused a virtual keyboard here: {err}")
 
 
-def type_on(ui, pairs: list[tuple[int, int]]) -> None:
+def type_on(ui, pairs: list[tuple[int, int]], *, delay: float = 0.0005) -> None:
+    """Type on the uinput keyboard at a wedge's pace (the kernel keeps only 64 events per reader: typed faster
+    than the reader drains them, keys are dropped, SYN_DROPPED)."""
     for code, value in pairs:
         ui.write(e.EV_KEY, code, value)
         ui.syn()
+        time.sleep(delay)
+
+
+def type_later(ui, pairs: list[tuple[int, int]], after: float = 0.1) -> threading.Thread:
+    """:func:`type_on` in a thread, ``after`` seconds from now (while the reader reads)."""
+    t = threading.Thread(target=lambda: (time.sleep(after), type_on(ui, pairs)), daemon=True)
+    t.start()
+    return t
 
 
 class PipeDevice:
