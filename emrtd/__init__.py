@@ -161,3 +161,10 @@ __all__ += [
     "EcParametersError", "UnknownCurveError", "UnsupportedCurveError", "MrzWarning", "mrz_warnings",
     "STATE_CODES", "ISSUER_CODES", "is_known_state_code", "is_known_issuer_code", "state_name",
 ]  # fmt: skip
+
+# --- the MRZ reader for photographs (issue #25): localisation, PP-OCRv4 fused with the OCR-B templates ---
+from emrtd._mrz_engine import MrzEngineError  # noqa: E402
+from emrtd._mrz_ocr import read_mrz_image_templates  # noqa: E402
+from emrtd._mrz_read import MrzImageError, MrzReading, read_mrz  # noqa: E402
+
+__all__ += ["MrzEngineError", "MrzImageError", "MrzReading", "read_mrz", "read_mrz_image_templates"]

@@ -103,7 +103,7 @@ def _lines(mask: np.ndarray) -> list[_Line]:
     if not heights or not rows.any():
         return []
     h_med = float(np.median(heights))
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(2.5 * h_med)), 1))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(6 * h_med)), 1))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     out = []
@@ -179,18 +179,27 @@ def _rectify(gray: np.ndarray, group: list[_Line], to_image: np.ndarray, line_px
     import cv2
 
     first, last = group[0], group[-1]
-    nrm = first.normal
     # the detector's blobs are shrunk text: the glyphs are about twice as high as the blob
     h = 2 * _SHRINK * float(np.median([ln.height for ln in group]))
-    pad_x, pad_y = 0.9 * h, 0.5 * h
+    pad_l, pad_r, pad_y = 2.0 * h, 5.0 * h, 0.5 * h
 
-    def ends(ln: _Line, side: float):
-        off = side * (_SHRINK * ln.height + pad_y) * nrm
-        half = (ln.length / 2 + _SHRINK * ln.height + pad_x) * ln.direction
-        return ln.centre - half + off, ln.centre + half + off
+    def end(ln: _Line, side: float) -> np.ndarray:
+        return ln.centre + side * ln.length / 2 * ln.direction
 
-    tl, tr = ends(first, -1)
-    bl, br = ends(last, +1)
+    # the page's vertical: MRZ lines start (and end) at the same column, so the line ends give it
+    # (a keystone view shears the glyphs against the lines' normal); the left ends first, the right
+    # ones if the left disagree (upside down, the left ends are the fillers the detector may cut)
+    edge = first.normal
+    for side in (-1, 1):
+        v = end(last, side) - end(first, side)
+        if np.linalg.norm(v) > 0 and abs(float(np.cross(v / np.linalg.norm(v), first.normal))) < np.sin(np.deg2rad(12)):
+            edge = v / np.linalg.norm(v)
+            break
+    down = (_SHRINK * first.height + pad_y) / max(0.5, float(np.dot(edge, first.normal)))
+    width = max(ln.length for ln in group) + pad_l + pad_r
+    tl = end(first, -1) - pad_l * first.direction - down * edge
+    bl = end(last, -1) - pad_l * last.direction + down * edge
+    tr, br = tl + width * first.direction, bl + width * last.direction
     quad_map = np.array([tl, tr, br, bl], np.float32)
     quad = cv2.transform(quad_map[None], to_image)[0]
     # output scale: the glyph height -> line_px
@@ -205,18 +214,11 @@ def _rectify(gray: np.ndarray, group: list[_Line], to_image: np.ndarray, line_px
     m = cv2.getPerspectiveTransform(quad, dst)
     img = cv2.warpPerspective(gray, m, (out_w, out_h), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-    # each line cut on its own (its own angle and length: perspective leaves them unequal)
-    strips = []
-    for ln in group:
-        th = 2 * _SHRINK * ln.height
-        half = (ln.length / 2 + _SHRINK * ln.height + pad_x) * ln.direction
-        hh = 0.5 * _STRIP * th * ln.normal
-        src = np.array([ln.centre - half - hh, ln.centre + half - hh, ln.centre - half + hh], np.float32)
-        src = cv2.transform(src[None], to_image)[0]
-        sw = int(round(np.linalg.norm(src[1] - src[0]) * line_px * _STRIP / max(1.0, np.linalg.norm(src[2] - src[0]))))
-        sh = int(round(line_px * _STRIP))
-        am = cv2.getAffineTransform(src, np.array([[0, 0], [sw, 0], [0, sh]], np.float32))
-        strips.append(cv2.warpAffine(gray, am, (sw, sh), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
+    # the lines as bands of the rectified zone (perspective removed, so the pitch is even along a line)
+    centres = cv2.transform(np.array([ln.centre for ln in group], np.float32)[None], to_image)[0]
+    ys = cv2.perspectiveTransform(centres[None], m)[0][:, 1]
+    half = 0.5 * _STRIP * line_px
+    strips = [img[max(0, int(round(y - half))): min(out_h, int(round(y + half))), :] for y in ys]
     return MrzRegion(img, tuple(strips), quad)
 
 

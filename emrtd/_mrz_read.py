@@ -31,18 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emrtd._mrz import check_digit, check_mrz
-from emrtd._mrz_ocr import (
-    ALPHABET,
-    MrzNotFoundError,
-    MrzOcrError,
-    OcrResult,
-    _classify,
-    _line_strip,
-    _to_gray,
-)
+from emrtd._mrz_ocr import _CONFUSIONS, ALPHABET, MrzNotFoundError, MrzOcrError, OcrResult, _to_gray
 from emrtd._states import ISSUER_CODES, STATE_CODES
 
-__all__ = ["MrzReading", "read_mrz"]
+__all__ = ["MrzImageError", "MrzReading", "read_mrz"]
 
 TEMPLATE_WEIGHT = 4.0
 _LETTERS = np.array([c.isalpha() or c == "<" for c in ALPHABET])
@@ -63,8 +55,29 @@ _SYNTAX = {
     "MRVB": ("AL" + "SSS" + "L" * 31, _L2_HEAD + "N" * 8),
     "TD1": ("AL" + "SSS" + "N" * 9 + "d" + "N" * 15, "D" * 7 + "X" + "D" * 7 + "SSS" + "N" * 11 + "D", "L" * 30),
 }
+# (line, start, end) of the name
+_NAMES = {"TD1": ((2, 0, 30),), "TD2": ((0, 5, 36),), "MRVB": ((0, 5, 36),), "TD3": ((0, 5, 44),), "MRVA": ((0, 5, 44),)}
 # (line, start) of the issuing State and of the nationality
 _STATES = {"TD1": ((0, 2), (1, 15))} | {f: ((0, 2), (1, 10)) for f in ("TD2", "TD3", "MRVA", "MRVB")}
+
+
+class MrzImageError(MrzOcrError):
+    """The input is not an image: a missing or empty file, or bytes no image decoder reads."""
+
+
+def _gray(image) -> np.ndarray:
+    from pathlib import Path
+
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise MrzImageError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise MrzImageError(f"{path}: empty file")
+    try:
+        return _to_gray(image)
+    except MrzOcrError as e:
+        raise MrzImageError(str(e)) from e
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,12 @@ def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[n
             keep = masked[li][start + k].copy()
             masked[li][start + k] = -np.inf
             masked[li][start + k, ALPHABET.index(rows[li][start + k])] = keep[ALPHABET.index(rows[li][start + k])]
+    for li, start, end in _NAMES[fmt]:  # after the name's end ("<<" past the separator) only fillers
+        name = "".join(rows[li][start:end])
+        sep = name.find("<<")
+        stop = name.find("<<", sep + 2) if sep >= 0 else -1
+        if stop > 0:
+            rows[li][start + stop: end] = ["<"] * (end - start - stop)
     total = sum(float(masked[li][c, ALPHABET.index(ch)]) for li, row in enumerate(rows) for c, ch in enumerate(row))
     return rows, masked, total
 
@@ -156,7 +175,9 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
             li, c = p
             s = masked[li][c]
             order = [int(i) for i in np.argsort(-s)[: k + 1] if np.isfinite(s[i]) and ALPHABET[i] != rows[li][c]]
-            return [(float(s.max() - s[i]), ALPHABET[i]) for i in order[:k]]
+            # look-alikes (O/0, I/1, B/8...) cost less: the readers confuse exactly those
+            return [(float(s.max() - s[i]) * (0.3 if ALPHABET[i] in _CONFUSIONS.get(rows[li][c], "") else 1.0),
+                     ALPHABET[i]) for i in order[:k]]
 
         best = None
         for p in positions:  # single substitutions
@@ -187,60 +208,49 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
     return changed
 
 
-def _template_scores(strip: np.ndarray, centres: np.ndarray, length: int) -> np.ndarray:
-    """OCR-B template margins [length, 37] for the cells at ``centres`` of a gray strip (0 for the
-    best character, negative for the others)."""
-    import cv2
-
-    _, ink = cv2.threshold(strip, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    rows = np.nonzero(ink[:, int(centres[0]): int(centres[-1]) + 1].sum(axis=1) > 2)[0]
-    if len(rows):
-        ink = ink[rows[0]: rows[-1] + 1]
-    ink = _line_strip(ink)
-    pitch = float(centres[1] - centres[0]) if length > 1 else ink.shape[1]
-    cells = [ink[:, max(0, int(round(c - pitch / 2))): max(1, int(round(c + pitch / 2)))] for c in centres]
-    out = np.full((length, 37), -1.0, np.float32)
-    for i, ranked in enumerate(_classify(cells, set(), ink.shape[0], set())):
-        if not ranked:
-            continue
-        top = ranked[0][0]
-        out[i] = min(-0.3, ranked[-1][0] - top - 0.1)
-        for s, ch in ranked:
-            out[i, ALPHABET.index(ch)] = s - top
-    return out
-
-
 def _read_region(region, engine, *, fuse: bool = True) -> dict | None:
-    from emrtd._mrz_engine import cell_scores
+    """The fused reading of one rectified zone, or None when it holds no MRZ-like text."""
+    from emrtd._mrz_fuse import line_cells
 
     probs = [engine.line_probs(s) for s in region.strips]
-    lengths = (30,) if len(probs) == 3 else (44, 36)
-    best = None
-    for length in lengths:
-        cells = [cell_scores(p, length, s.shape[1]) for p, s in zip(probs, region.strips, strict=True)]
-        if any(c is None for c in cells):
-            continue
-        if max(c[2] for c in cells) > 0.3:  # foreign script: not an MRZ
-            continue
-        scores = [c[0] for c in cells]
-        if fuse:
-            scores = [s + TEMPLATE_WEIGHT * _template_scores(strip, c[1], length)
-                      for s, c, strip in zip(scores, cells, region.strips, strict=True)]
-        first = ALPHABET[int(np.argmax(np.where(_MASKS["A"], scores[0][0], -np.inf)))]
-        fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
-        rows, masked, total = _decode(fmt, scores)
-        repaired = _repair(fmt, rows, masked)
-        lines = tuple("".join(r) for r in rows)
-        _, errors = check_mrz(list(lines))
-        eng = [np.exp(c[0]) for c in cells]
-        conf = float(np.mean([eng[li][c, ALPHABET.index(ch)] for li, ln in enumerate(lines) for c, ch in enumerate(ln)]))
-        if "<" not in "".join(lines) or conf < 0.3:
-            continue
-        cand = {"lines": lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
-                "confidence": conf, "format": fmt, "repaired": repaired, "score": total / sum(map(len, lines))}
-        if best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"]):
-            best = cand
-    return best
+    cells = line_cells(region.strips, probs, (30,) if len(probs) == 3 else (44, 36))
+    if cells is None or max(c.foreign for c in cells) > 0.3:  # foreign script: no MRZ
+        return None
+    length = cells[0].length
+    engine_scores = [c.engine_scores() for c in cells]
+    scores = [e + TEMPLATE_WEIGHT * c.template_scores() for e, c in zip(engine_scores, cells, strict=True)] \
+        if fuse else engine_scores
+    first = ALPHABET[int(np.argmax(np.where(_MASKS["A"], scores[0][0], -np.inf)))]
+    fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
+    rows, masked, total = _decode(fmt, scores)
+    repaired = _repair(fmt, rows, masked)
+    lines = tuple("".join(r) for r in rows)
+    _, errors = check_mrz(list(lines))
+    conf = float(np.mean([np.exp(min(0.0, e[c, ALPHABET.index(ch)])) if e[c].any() else 0.5
+                          for e, ln in zip(engine_scores, lines, strict=True) for c, ch in enumerate(ln)]))
+    if "<" not in "".join(lines) or conf < 0.3:
+        return None
+    return {"lines": lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
+            "confidence": conf, "format": fmt, "repaired": repaired, "score": total / sum(map(len, lines))}
+
+
+def _read_zone_templates(region) -> dict | None:
+    """The OCR-B template reader on the rectified zone (set on a page-sized margin, the scale it
+    expects), or None when it finds nothing there."""
+    from emrtd._mrz_ocr import read_mrz_image_templates
+
+    zone = region.image
+    bg = int(np.median(zone))
+    page = np.vstack([np.full((max(0, 900 - zone.shape[0]), zone.shape[1]), bg, np.uint8), zone,
+                      np.full((20, zone.shape[1]), bg, np.uint8)])
+    try:
+        r = read_mrz_image_templates(page)
+    except MrzOcrError:
+        return None
+    mrz, errors = check_mrz(list(r.lines))
+    return {"lines": r.lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
+            "confidence": r.confidence, "format": mrz.format if mrz else "", "repaired": r.repaired,
+            "score": -99.0, "engine": "templates"}
 
 
 def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) -> MrzReading:
@@ -251,40 +261,32 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
     from emrtd._mrz_locate import locate_mrz
 
     t0 = time.perf_counter()
-    gray = _to_gray(image)
+    gray = _gray(image)
     if min(gray.shape) < 40:
         raise MrzNotFoundError(f"image too small ({gray.shape[1]}x{gray.shape[0]})")
     engine = engine or default_engine()
     best, best_region = None, None
+
+    def better(cand, reg):
+        nonlocal best, best_region
+        if cand and (best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"])):
+            best, best_region = cand, reg
+        return best is not None and best["valid"]
+
     for region in locate_mrz(gray, engine):
-        for reg in (region, region.rotated()):
-            cand = _read_region(reg, engine, fuse=fuse)
-            if cand and (best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"])):
-                best, best_region = cand, reg
-            if best and best["valid"]:
-                break
-        if best and best["valid"]:
+        # upright first; the templates, then the zone upside down, only while nothing is valid
+        if better(_read_region(region, engine, fuse=fuse), region):
             break
-    if fallback and best is not None and not best["valid"]:
-        best = _template_fallback(gray, best)
+        if fallback and better(_read_zone_templates(region), region):
+            break
+        turned = region.rotated()
+        if better(_read_region(turned, engine, fuse=fuse), turned):
+            break
+        if fallback and better(_read_zone_templates(turned), turned):
+            break
     if best is None:
         raise MrzNotFoundError("no machine readable zone found")
     quad = tuple((float(x), float(y)) for x, y in best_region.quad)
     return MrzReading(best["lines"], best["valid"], round(best["confidence"], 4), best["format"], best_region.box,
                       quad, round((time.perf_counter() - t0) * 1000, 1), best["repaired"],
                       best.get("engine", "ppocr+templates"), best["errors"])
-
-
-def _template_fallback(gray: np.ndarray, best: dict) -> dict:
-    """The OCR-B template reader's own reading of the image, when it is valid and the engine's is not."""
-    from emrtd._mrz_ocr import read_mrz_image_templates
-
-    try:
-        old = read_mrz_image_templates(gray)
-    except MrzOcrError:
-        return best
-    mrz, errors = check_mrz(list(old.lines))
-    if errors or mrz is None:
-        return best
-    return best | {"lines": old.lines, "valid": True, "errors": (), "format": mrz.format,
-                   "repaired": old.repaired, "engine": "templates"}

@@ -1,0 +1,208 @@
+"""Character cells of one rectified MRZ line, scored by both readers (issue #25).
+
+OCR-B is monospaced, so a line of known length is a grid ``x = origin + i * pitch``. The grid comes
+from both readers: the recogniser's reading gives the first character's place and the pitch (the
+spacing of its characters), the glyphs' connected components refine it by least squares (as the
+template reader does). On that grid:
+
+* the recogniser's score of a cell is the best probability of the characters it emitted over the
+  cell (a run of ``<`` fillers the CTC collapse merged covers all its cells); a cell it left empty
+  carries no evidence;
+* the template reader classifies the glyph in the cell (``_mrz_ocr._classify``): its margins to the
+  best template.
+
+``scores = engine + weight * templates`` per cell, over the 37-character alphabet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emrtd._mrz_ocr import ALPHABET, _classify
+
+__all__ = ["LineCells", "greedy", "line_cells"]
+
+_FILLER = ALPHABET.index("<")
+
+
+def greedy(probs: np.ndarray) -> list[list[int]]:
+    """The recogniser's free reading: [alphabet index, first frame, last frame] per character."""
+    best = probs[:, :39].argmax(axis=1)  # 0 blank, 1..37 ALPHABET, 38 another script
+    labels: list[list[int]] = []
+    prev = 0
+    for t, b in enumerate(best):
+        b = int(b)
+        if b in (0, 38):
+            prev = b
+            continue
+        if b != prev:
+            labels.append([b - 1, t, t])
+        else:
+            labels[-1][2] = t
+        prev = b
+    return labels
+
+
+def _pitch(labels: list[list[int]], to_px) -> float | None:
+    xs = [(to_px(a) + to_px(b)) / 2 for _, a, b in labels]
+    steps = [xs[i + 1] - xs[i] for i in range(len(labels) - 1)
+             if labels[i][0] != _FILLER and labels[i + 1][0] != _FILLER]
+    return float(np.median(steps)) if len(steps) >= 3 else None
+
+
+class LineCells:
+    """The grid of one line and its two score matrices [length, 37]."""
+
+    def __init__(self, strip: np.ndarray, probs: np.ndarray, length: int) -> None:
+        self.length = length
+        self.strip = strip
+        self.probs = probs
+        self.scale = strip.shape[1] / probs.shape[0]
+        self.labels = greedy(probs)
+        self.ok = False
+        pitch = _pitch(self.labels, self._px)
+        if pitch is None or len(self.labels) < length // 3:
+            return
+        emitting = 1.0 - probs[:, 0]
+        ts = emitting > 0.5
+        self.foreign = float(probs[ts, 38].sum() / max(1e-6, emitting[ts].sum())) if ts.any() else 1.0
+        # the line's ends and pitch from its glyphs: the longest chain of glyph-sized components
+        # (the strip's margins may hold a page edge or other marks, which are not glyph-sized)
+        self.ink = self._binarise()
+        glyphs = self._glyphs()
+        narrow = glyphs[glyphs[:, 1] - glyphs[:, 0] < 0.9 * self.ink.shape[0]]
+        if len(narrow) < length // 3:
+            return
+        step = float(np.median(np.diff((narrow[:, 0] + narrow[:, 1]) / 2)))
+        # chains of components (merged fillers are wide ones) with gaps under two pitches
+        chains = [[glyphs[0, 0], glyphs[0, 1]]]
+        for x0, x1 in glyphs[1:]:
+            if x0 - chains[-1][1] < 1.8 * step:
+                chains[-1][1] = max(chains[-1][1], x1)
+            else:
+                chains.append([x0, x1])
+        x_left, x_right = (float(v) for v in max(chains, key=lambda c: c[1] - c[0]))
+        self.estimate = (x_right - x_left) / step + 0.3  # characters the chain spans
+        self.pitch = (x_right - x_left) / (length - 0.3)
+        self.origin = x_left + 0.35 * self.pitch
+        self.fit = self._refine()
+        self.ok = True
+
+    def _glyphs(self) -> np.ndarray:
+        """[x0, x1] of the components of glyph height, left to right (not touching both strip edges)."""
+        import cv2
+
+        n, _, stats, _ = cv2.connectedComponentsWithStats(self.ink, connectivity=8)
+        h = self.ink.shape[0]
+        out = [(stats[i, 0], stats[i, 0] + stats[i, 2]) for i in range(1, n)
+               if 0.2 * h < stats[i, 3] < 0.9 * h and stats[i, 4] > 4
+               and not (stats[i, 1] == 0 and stats[i, 1] + stats[i, 3] >= h)]
+        return np.array(sorted(out), float).reshape(-1, 2)
+
+    def _px(self, t: float) -> float:
+        return (t + 0.5) * self.scale
+
+    def _binarise(self) -> np.ndarray:
+        import cv2
+
+        _, ink = cv2.threshold(self.strip, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        return ink
+
+    def _refine(self) -> float:
+        """Least-squares fit of the glyphs' centres to the grid (a few rounds); returns the mean
+        distance of the glyphs from their cells' centres, in pitches (how well ``length`` fits)."""
+        import cv2
+
+        n, _, stats, _ = cv2.connectedComponentsWithStats(self.ink, connectivity=8)
+        height = self.ink.shape[0]
+        xs = np.array([stats[i, 0] + stats[i, 2] / 2 for i in range(1, n)
+                       if stats[i, 2] < 1.3 * self.pitch and 0.25 * height < stats[i, 3] < 0.9 * height
+                       and stats[i, 4] > 3], float)
+        for _ in range(3):
+            if len(xs) < self.length // 3:
+                break
+            pos = (xs - self.origin) / self.pitch
+            idx = np.round(pos)
+            keep = (idx >= 0) & (idx < self.length) & (np.abs(pos - idx) < 0.3)
+            if keep.sum() < self.length // 3 or len(set(idx[keep])) < 3:
+                break
+            pitch, origin = (float(v) for v in np.polyfit(idx[keep], xs[keep], 1))
+            if not 0.9 * self.pitch < pitch < 1.1 * self.pitch:
+                break
+            self.pitch, self.origin = pitch, origin
+        if not len(xs):
+            return 0.5
+        pos = (xs - self.origin) / self.pitch
+        inside = (pos > -0.5) & (pos < self.length - 0.5)
+        return float(np.mean(np.abs(pos[inside] - np.round(pos[inside])))) if inside.any() else 0.5
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.origin + self.pitch * np.arange(self.length)
+
+    def engine_scores(self) -> np.ndarray:
+        """Log-probabilities per cell from the recogniser's characters over it (0 where none)."""
+        out = np.full((self.length, 37), -9.0, np.float32)
+        seen = np.zeros(self.length, bool)
+        for lab, a, b in self.labels:
+            # a character's cell is the one its emission centre falls in; a filler run covers its frames
+            centre = round(((self._px(a) + self._px(b)) / 2 - self.origin) / self.pitch)
+            lo, hi = centre, centre
+            if lab == _FILLER:
+                lo = min(centre, int(np.ceil((self._px(a) - self.origin) / self.pitch)))
+                hi = max(centre, int(np.floor((self._px(b) - self.origin) / self.pitch)))
+            lo, hi = max(0, lo), min(self.length - 1, hi)
+            if lo > hi:
+                continue
+            p = self.probs[max(0, a - 1): b + 2, 1:38].max(axis=0)
+            p = np.log(p / max(1e-6, p.sum()) + 1e-4)
+            for c in range(lo, hi + 1):
+                out[c] = np.maximum(out[c], p)
+                seen[c] = True
+        # a cell the recogniser left empty takes its neighbours' evidence when they agree (inside a
+        # run of fillers the CTC collapse thinned), else none
+        for c in np.nonzero(~seen)[0]:
+            left = next((out[k] for k in range(c - 1, -1, -1) if seen[k]), None)
+            right = next((out[k] for k in range(c + 1, self.length) if seen[k]), None)
+            if left is not None and right is not None and left.argmax() == right.argmax():
+                out[c] = (left + right) / 2
+            elif left is not None and right is None and left.argmax() == _FILLER:
+                out[c] = left
+            else:
+                out[c] = 0.0
+        return out
+
+    def template_scores(self) -> np.ndarray:
+        """OCR-B template margins per cell (0 for the best character, negative for the others)."""
+        ink = self.ink
+        rows = np.nonzero(ink.sum(axis=1) > 0.02 * ink.shape[1])[0]
+        if len(rows):
+            ink = ink[rows[0]: rows[-1] + 1]
+        width = ink.shape[1]
+        cells = []
+        for c in self.centres:  # never an empty cell (connected components of an empty array crash OpenCV)
+            x0 = min(max(0, int(round(c - self.pitch / 2))), width - 1)
+            cells.append(np.ascontiguousarray(ink[:, x0: max(x0 + 1, min(width, int(round(c + self.pitch / 2))))]))
+        out = np.full((self.length, 37), -1.0, np.float32)
+        for i, ranked in enumerate(_classify(cells, set(), ink.shape[0], set())):
+            if not ranked:
+                continue
+            top = ranked[0][0]
+            out[i] = min(-0.3, ranked[-1][0] - top - 0.1)
+            for s, ch in ranked:
+                out[i, ALPHABET.index(ch)] = s - top
+        return out
+
+
+def line_cells(strips, probs, lengths: tuple[int, ...]) -> list[LineCells] | None:
+    """The cells of every line of a zone for the line length (of ``lengths``) the glyphs fit best."""
+    best = None
+    for length in lengths:
+        cells = [LineCells(s, p, length) for s, p in zip(strips, probs, strict=True)]
+        if not all(c.ok for c in cells):
+            continue
+        # the length the glyph chains span, then how well the glyphs sit in their cells
+        fit = abs(float(np.median([c.estimate for c in cells])) - length) / 8 + float(np.mean([c.fit for c in cells]))
+        if best is None or fit < best[0]:
+            best = (fit, cells)
+    return best[1] if best else None
