@@ -78,3 +78,25 @@ def find_postmaster(data_dir: Path, uid: int, candidate: int | None = None) -> i
     except OSError:
         return None
     return next((p for p in sorted(pids) if p != candidate and is_postmaster(p, data_dir, uid)), None)
+
+
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited and waits to be reaped (or is being reaped)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
+def children(pid: int, uid: int) -> list[int]:
+    """The pids of the running processes of ``uid`` whose parent is ``pid`` (a postmaster's backends, walsenders,
+    checkpointer, ...)."""
+    found = []
+    try:
+        pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return found
+    for p in pids:
+        fields = _stat_fields(p)
+        # after the state come ppid (index 1), pgrp, session, ...
+        if fields and fields[1] == str(pid) and fields[0] not in ("Z", "X") and uid_of(p) == uid:
+            found.append(p)
+    return sorted(found)

@@ -1,0 +1,86 @@
+"""storage.testing.standby_of / crash (issue #24 increment 7): what the failover test's clusters need from it
+beyond the failover itself (tests/backoffice/test_failover.py): named refusals, and a primary that outlives its
+synchronous standby goes back to committing alone, its slot and the standby's directory gone."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from storage.testing import (
+    REPLICATION_ROLE,
+    PostgresCluster,
+    PostgresError,
+    StandbyError,
+    crash,
+    postgres_cluster,
+    standby_of,
+)
+from storage.testing._pg import OWNER_FILE
+from tests.conftest import postgres_bin_or_skip
+
+
+def _gone(tmp_path: Path) -> PostgresCluster:
+    bin_dir = postgres_bin_or_skip()
+    return PostgresCluster(bin_dir=bin_dir, root=tmp_path, port=1, database="d", user="u", password="p",
+                           superuser_password="s", run_as=None)
+
+
+def test_no_standby_of_a_cluster_that_does_not_run(tmp_path):
+    with pytest.raises(StandbyError, match="no primary runs on port 1"), standby_of(_gone(tmp_path)):
+        pass
+
+
+def test_no_standby_under_a_name_that_is_not_an_identifier(tmp_path):
+    with pytest.raises(StandbyError, match="not a plain lower-case identifier"), \
+            standby_of(_gone(tmp_path), name="a'; drop"):
+        pass
+    with pytest.raises(StandbyError, match="synchronous_commit 'off'"), \
+            standby_of(_gone(tmp_path), synchronous_commit="off"):
+        pass
+
+
+def test_no_crash_of_a_cluster_that_does_not_run(tmp_path):
+    with pytest.raises(PostgresError, match="nothing to crash"):
+        crash(_gone(tmp_path))
+
+
+def _show(url: str, setting: str) -> str:
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        return conn.execute(f"SHOW {setting}").fetchone()[0]
+
+
+def test_a_primary_outliving_its_synchronous_standby_commits_alone_again():
+    """The fixture's teardown: without it every later COMMIT on the primary would wait for ever for a standby
+    that is gone. Also: a standby of a non-durable cluster is still synchronous (synchronous_commit = on)."""
+    with postgres_cluster(bin_dir=postgres_bin_or_skip()) as primary:
+        assert _show(primary.superuser_url, "synchronous_commit") == "off"
+        with standby_of(primary, name="standby_t") as standby:
+            root = standby.root
+            assert (root / OWNER_FILE).exists()  # reaped like any cluster when this process dies
+            assert standby.replication_state() == ("streaming", "sync")
+            assert _show(primary.superuser_url, "synchronous_commit") == "on"
+            assert _show(primary.superuser_url, "synchronous_standby_names") == 'FIRST 1 ("standby_t")'
+            with psycopg.connect(standby.superuser_url, connect_timeout=10) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+                role = conn.execute("SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = %s",
+                                    (REPLICATION_ROLE,)).fetchone()
+                assert role == (True, False)
+        assert not root.exists()
+        assert _show(primary.superuser_url, "synchronous_standby_names") == ""
+        assert _show(primary.superuser_url, "synchronous_commit") == "off"
+        done = threading.Event()
+
+        def commit() -> None:
+            with psycopg.connect(primary.url, connect_timeout=10) as conn:
+                conn.execute("CREATE TABLE after_standby (k int)")
+                conn.commit()
+            done.set()
+
+        threading.Thread(target=commit, daemon=True).start()
+        assert done.wait(30), "a COMMIT still waits for the standby that is gone"
+        with psycopg.connect(primary.superuser_url, connect_timeout=10) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone()[0] == 0
