@@ -60,8 +60,7 @@ class LineCells:
         self.scale = strip.shape[1] / probs.shape[0]
         self.labels = greedy(probs)
         self.ok = False
-        pitch = _pitch(self.labels, self._px)
-        if pitch is None or len(self.labels) < length // 3:
+        if len(self.labels) < 3:
             return
         emitting = 1.0 - probs[:, 0]
         ts = emitting > 0.5
@@ -70,8 +69,10 @@ class LineCells:
         # (the strip's margins may hold a page edge or other marks, which are not glyph-sized)
         self.ink = self._binarise()
         glyphs = self._glyphs()
+        if not len(glyphs):
+            return
         narrow = glyphs[glyphs[:, 1] - glyphs[:, 0] < 0.9 * self.ink.shape[0]]
-        if len(narrow) < length // 3:
+        if len(narrow) < 4:
             return
         step = float(np.median(np.diff((narrow[:, 0] + narrow[:, 1]) / 2)))
         # chains of components (merged fillers are wide ones) with gaps under two pitches
@@ -82,11 +83,49 @@ class LineCells:
             else:
                 chains.append([x0, x1])
         x_left, x_right = (float(v) for v in max(chains, key=lambda c: c[1] - c[0]))
+        step = self._period(int(x_left), int(x_right)) or step
         self.estimate = (x_right - x_left) / step + 0.3  # characters the chain spans
         self.pitch = (x_right - x_left) / (length - 0.3)
         self.origin = x_left + 0.35 * self.pitch
         self.fit = self._refine()
         self.ok = True
+        if len(self.labels) == length:  # the recogniser read every cell: its own grid is a candidate
+            xs = np.array([(self._px(a) + self._px(b)) / 2 for _, a, b in self.labels])
+            pitch, origin = (float(v) for v in np.polyfit(np.arange(length), xs, 1))
+            if 0.7 * self.pitch < pitch < 1.4 * self.pitch and self._agreement(pitch, origin) > \
+                    self._agreement(self.pitch, self.origin):
+                self.pitch, self.origin = pitch, origin
+
+    def _agreement(self, pitch: float, origin: float) -> int:
+        """Cells where the template reader's best character is the recogniser's, on a grid."""
+        keep = self.pitch, self.origin
+        self.pitch, self.origin = pitch, origin
+        t = self.template_scores().argmax(axis=1)
+        e = self.engine_scores()
+        self.pitch, self.origin = keep
+        return int(sum(1 for i in range(self.length) if e[i].any() and e[i].argmax() == t[i]))
+
+    def _period(self, x0: int, x1: int) -> float | None:
+        """The pitch as the period of the ink's column profile (autocorrelation), which glyphs the
+        binarisation merged or broke do not change."""
+        prof = self.ink[:, x0:x1].sum(axis=0).astype(np.float64)
+        h = self.ink.shape[0]
+        if len(prof) < 3 * h:
+            return None
+        prof -= prof.mean()
+        n = 1 << int(np.ceil(np.log2(2 * len(prof))))
+        f = np.fft.rfft(prof, n)
+        ac = np.fft.irfft(f * np.conj(f), n)[: len(prof)]
+        lo, hi = int(0.3 * h), int(1.0 * h)
+        if hi <= lo + 2 or ac[0] <= 0:
+            return None
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] < 0.2 * ac[0]:
+            return None
+        # sub-sample peak (parabola through the neighbours)
+        a, b, c = ac[lag - 1], ac[lag], ac[min(lag + 1, len(ac) - 1)]
+        den = a - 2 * b + c
+        return float(lag + (0.5 * (a - c) / den if den < 0 else 0.0))
 
     def _glyphs(self) -> np.ndarray:
         """[x0, x1] of the components of glyph height, left to right (not touching both strip edges)."""
@@ -105,8 +144,15 @@ class LineCells:
     def _binarise(self) -> np.ndarray:
         import cv2
 
-        _, ink = cv2.threshold(self.strip, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-        return ink
+        # local threshold: glare and uneven light fade one end of a line, which a global one loses
+        block = int(self.strip.shape[0]) | 1
+        ink = cv2.adaptiveThreshold(self.strip, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 0)
+        contrast = cv2.dilate(self.strip, np.ones((block, block), np.uint8)).astype(np.int16) - \
+            cv2.erode(self.strip, np.ones((block, block), np.uint8))
+        ink[contrast < 24] = 0  # flat paper: no ink, whatever the local mean says
+        dark = self.strip.astype(np.int16) < cv2.blur(self.strip, (block, block)).astype(np.int16) - \
+            0.15 * contrast
+        return (ink & dark).astype(np.uint8)
 
     def _refine(self) -> float:
         """Least-squares fit of the glyphs' centres to the grid (a few rounds); returns the mean
@@ -144,16 +190,23 @@ class LineCells:
         """Log-probabilities per cell from the recogniser's characters over it (0 where none)."""
         out = np.full((self.length, 37), -9.0, np.float32)
         seen = np.zeros(self.length, bool)
-        for lab, a, b in self.labels:
-            # a character's cell is the one its emission centre falls in; a filler run covers its frames
-            centre = round(((self._px(a) + self._px(b)) / 2 - self.origin) / self.pitch)
+        pos = np.array([((self._px(a) + self._px(b)) / 2 - self.origin) / self.pitch
+                        for lab, a, b in self.labels if lab != _FILLER])
+        shift = float(np.angle(np.exp(2j * np.pi * pos).mean()) / (2 * np.pi)) if len(pos) else 0.0
+        direct = len(self.labels) == self.length  # one reading per cell: the order places them
+        prev = -1
+        for k, (lab, a, b) in enumerate(self.labels):
+            # else a character's cell is the one its emission centre falls in (less the recogniser's
+            # systematic lead or lag), after the previous one's; a filler run covers its frames
+            centre = k if direct else max(prev + 1, round(((self._px(a) + self._px(b)) / 2 - self.origin) / self.pitch - shift))
             lo, hi = centre, centre
-            if lab == _FILLER:
-                lo = min(centre, int(np.ceil((self._px(a) - self.origin) / self.pitch)))
-                hi = max(centre, int(np.floor((self._px(b) - self.origin) / self.pitch)))
+            if lab == _FILLER and not direct:
+                lo = max(prev + 1, min(centre, int(np.ceil((self._px(a) - self.origin) / self.pitch))))
+                hi = max(lo, centre, int(np.floor((self._px(b) - self.origin) / self.pitch)))
             lo, hi = max(0, lo), min(self.length - 1, hi)
             if lo > hi:
                 continue
+            prev = hi
             p = self.probs[max(0, a - 1): b + 2, 1:38].max(axis=0)
             p = np.log(p / max(1e-6, p.sum()) + 1e-4)
             for c in range(lo, hi + 1):

@@ -27,6 +27,7 @@ __all__ = ["MrzRegion", "locate_mrz"]
 
 _PASSES = (640, 1280)
 _THRESHOLD = 0.3
+_WEAK = 0.1  # the map's threshold for growing a line along its axis
 _SHRINK = 1.0  # glyph half-height per blob height
 _STRIP = 1.5  # strip height per glyph height
 
@@ -125,6 +126,28 @@ def _lines(mask: np.ndarray) -> list[_Line]:
     return out
 
 
+def _grow(line: _Line, weak: np.ndarray) -> _Line:
+    """The line extended along its axis over weaker text evidence (``weak``: the map at a low
+    threshold): runs of ``<`` fillers often fall below the detector's threshold, and a line cut
+    short would lose its last characters, or the line length its format."""
+    h, w = weak.shape
+    ends = []
+    for side in (-1, 1):
+        reach, gap = 0.0, 0.0
+        step = 1.0
+        while gap < 12 * line.height and reach < line.length:
+            p = line.centre + side * (line.length / 2 + reach + step) * line.direction
+            x, y = int(round(p[0])), int(round(p[1]))
+            if not (0 <= x < w and 0 <= y < h):
+                break
+            lo, hi = max(0, y - int(line.height)), min(h, y + int(line.height) + 1)
+            reach += step
+            gap = 0.0 if weak[lo:hi, x].any() else gap + step
+        ends.append(max(0.0, reach - gap))
+    shift = (ends[1] - ends[0]) / 2 * line.direction
+    return _Line(line.centre + shift, line.direction, line.length + ends[0] + ends[1], line.height)
+
+
 def _groups(lines: list[_Line]) -> list[list[_Line]]:
     """Runs of 2-3 parallel lines of similar length and height, evenly spaced, best first."""
     lines = sorted(lines, key=lambda ln: ln.centre[1])
@@ -134,7 +157,7 @@ def _groups(lines: list[_Line]) -> list[list[_Line]]:
             for group in _chains(lines, start, size):
                 lengths = [ln.length for ln in group]
                 heights = [ln.height for ln in group]
-                if max(lengths) > 1.25 * min(lengths) or max(heights) > 1.8 * min(heights):
+                if max(lengths) > 1.4 * min(lengths) or max(heights) > 1.8 * min(heights):
                     continue
                 if max(abs(float(np.cross(group[0].direction, ln.direction))) for ln in group) > np.sin(np.deg2rad(6)):
                     continue
@@ -147,7 +170,7 @@ def _groups(lines: list[_Line]) -> list[list[_Line]]:
                     continue
                 found.append(group)
     # MRZ lines are the longest on a page: longest first, then more lines, then lower on the page
-    found.sort(key=lambda g: (-round(min(ln.length for ln in g) * (1 + 0.1 * len(g))), -g[-1].centre[1]))
+    found.sort(key=lambda g: (-round(max(ln.length for ln in g) * (1 + 0.1 * len(g))), -g[-1].centre[1]))
     kept: list[list[_Line]] = []
     for g in found:
         if not any(all(any(ln is k for k in other) for ln in g) for other in kept):
@@ -244,7 +267,10 @@ def locate_mrz(gray: np.ndarray, engine, *, line_px: int = 32, limit: int = 3) -
         # map point (turned) -> image point: inverse rotation, then / scale
         inv = cv2.invertAffineTransform(rot)
         to_image = inv / np.array([[scale[0]], [scale[1]]])
-        for group in _groups(_lines(turned))[:limit]:
+        weak = (prob > _WEAK).astype(np.uint8)
+        if abs(angle) > 0.5:
+            weak = cv2.warpAffine(weak, rot, (nw, nh), flags=cv2.INTER_NEAREST)
+        for group in _groups([_grow(ln, weak) for ln in _lines(turned)])[:limit]:
             try:
                 out.append(_rectify(gray, group, to_image, line_px))
             except ValueError:

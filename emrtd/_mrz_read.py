@@ -37,6 +37,10 @@ from emrtd._states import ISSUER_CODES, STATE_CODES
 __all__ = ["MrzImageError", "MrzReading", "read_mrz"]
 
 TEMPLATE_WEIGHT = 4.0
+# the most a repair may cost (score lost): beyond, a check digit that fails is left failing (the
+# reading is then invalid) rather than "repaired" into another valid MRZ
+_MAX_COST = 8.0
+_MAX_PAIR_COST = 5.0
 _LETTERS = np.array([c.isalpha() or c == "<" for c in ALPHABET])
 _MASKS = {
     "A": np.array([c.isalpha() for c in ALPHABET]),
@@ -47,13 +51,16 @@ _MASKS = {
     "X": np.array([c in "MF<" for c in ALPHABET]),
     "S": _LETTERS,
 }
+_MASKS["P"] = np.array([c in "PV" for c in ALPHABET])  # TD3 passports, MRV-A visas (Doc 9303 Parts 4, 7)
+_MASKS["I"] = np.array([c in "ACIV" for c in ALPHABET])  # TD2 (A, C, I), MRV-B (V) (Parts 6, 7)
+_MASKS["C"] = np.array([c in "ACI" for c in ALPHABET])  # TD1 (Part 5)
 _L2_HEAD = "N" * 9 + "D" + "SSS" + "D" * 7 + "X" + "D" * 7  # TD2/TD3/MRV line 2, 0-27
 _SYNTAX = {
-    "TD3": ("AL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 14 + "dD"),
-    "MRVA": ("AL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 16),
-    "TD2": ("AL" + "SSS" + "L" * 31, _L2_HEAD.replace("N" * 9 + "D", "N" * 9 + "d", 1) + "N" * 7 + "D"),
-    "MRVB": ("AL" + "SSS" + "L" * 31, _L2_HEAD + "N" * 8),
-    "TD1": ("AL" + "SSS" + "N" * 9 + "d" + "N" * 15, "D" * 7 + "X" + "D" * 7 + "SSS" + "N" * 11 + "D", "L" * 30),
+    "TD3": ("PL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 14 + "dD"),
+    "MRVA": ("PL" + "SSS" + "L" * 39, _L2_HEAD + "N" * 16),
+    "TD2": ("IL" + "SSS" + "L" * 31, _L2_HEAD.replace("N" * 9 + "D", "N" * 9 + "d", 1) + "N" * 7 + "D"),
+    "MRVB": ("IL" + "SSS" + "L" * 31, _L2_HEAD + "N" * 8),
+    "TD1": ("CL" + "SSS" + "N" * 9 + "d" + "N" * 15, "D" * 7 + "X" + "D" * 7 + "SSS" + "N" * 11 + "D", "L" * 30),
 }
 # (line, start, end) of the name
 _NAMES = {"TD1": ((2, 0, 30),), "TD2": ((0, 5, 36),), "MRVB": ((0, 5, 36),), "TD3": ((0, 5, 44),), "MRVA": ((0, 5, 44),)}
@@ -185,7 +192,7 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
                 trial = [r[:] for r in rows]
                 trial[p[0]][p[1]] = ch
                 left = len(_failing(fmt, trial))
-                if left < len(bad) and (best is None or (left, cost) < best[:2]):
+                if cost < _MAX_COST and left < len(bad) and (best is None or (left, cost) < best[:2]):
                     best = (left, cost, [(p, ch)])
         if best is None or best[0] > 0:  # pairs among the least certain positions
             def margin(p):
@@ -198,7 +205,7 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
                     trial = [r[:] for r in rows]
                     trial[p[0]][p[1]], trial[q[0]][q[1]] = a, b
                     left = len(_failing(fmt, trial))
-                    if left < len(bad) and (best is None or (left, c1 + c2) < best[:2]):
+                    if c1 + c2 < _MAX_PAIR_COST and left < len(bad) and (best is None or (left, c1 + c2) < best[:2]):
                         best = (left, c1 + c2, [(p, a), (q, b)])
         if best is None:
             break
@@ -210,17 +217,22 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
 
 def _read_region(region, engine, *, fuse: bool = True) -> dict | None:
     """The fused reading of one rectified zone, or None when it holds no MRZ-like text."""
-    from emrtd._mrz_fuse import line_cells
+    from emrtd._mrz_fuse import greedy, line_cells
 
     probs = [engine.line_probs(s) for s in region.strips]
-    cells = line_cells(region.strips, probs, (30,) if len(probs) == 3 else (44, 36))
+    lengths = (30,) if len(probs) == 3 else (44, 36)
+    if len(probs) == 2:  # the document code tells TD3 (P) from TD2 (A, C, I); a visa (V) may be either
+        head = greedy(probs[0])[:1]
+        first = ALPHABET[head[0][0]] if head else ""
+        lengths = (44,) if first == "P" else (36,) if first in ("A", "C", "I") else lengths
+    cells = line_cells(region.strips, probs, lengths)
     if cells is None or max(c.foreign for c in cells) > 0.3:  # foreign script: no MRZ
         return None
     length = cells[0].length
     engine_scores = [c.engine_scores() for c in cells]
     scores = [e + TEMPLATE_WEIGHT * c.template_scores() for e, c in zip(engine_scores, cells, strict=True)] \
         if fuse else engine_scores
-    first = ALPHABET[int(np.argmax(np.where(_MASKS["A"], scores[0][0], -np.inf)))]
+    first = ALPHABET[int(np.argmax(np.where(_MASKS["P" if length == 44 else "I"], scores[0][0], -np.inf)))]
     fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
     rows, masked, total = _decode(fmt, scores)
     repaired = _repair(fmt, rows, masked)
