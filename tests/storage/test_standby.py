@@ -5,6 +5,7 @@ synchronous standby goes back to committing alone, its slot and the standby's di
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -53,6 +54,36 @@ def _show(url: str, setting: str) -> str:
         return conn.execute(f"SHOW {setting}").fetchone()[0]
 
 
+def _cancelled_wait_commits_without_the_standby(primary, standby) -> None:
+    """What docs/DEPLOYMENT.md section 2 says about cancelling: while the synchronous standby does not stream a
+    COMMIT waits (statement_timeout does not end the wait: PostgreSQL disarms it before committing), and a cancel
+    request ends it with only a WARNING: the client sees a successful COMMIT of a row the standby never got."""
+    with psycopg.connect(primary.url, connect_timeout=10) as conn:
+        conn.execute("CREATE TABLE after_setup (k int)")  # a COMMIT the standby confirmed
+    standby.wait_caught_up()
+    standby.detach()
+    warnings: list[str] = []
+    with psycopg.connect(primary.url, connect_timeout=10) as conn:
+        conn.add_notice_handler(lambda d: warnings.append(f"{d.severity}: {d.message_primary}"))
+        conn.execute("SET statement_timeout = 500")
+        conn.commit()
+        conn.execute("CREATE TABLE cancelled (k int)")
+        cancel = threading.Timer(2.5, conn.cancel)
+        cancel.start()
+        started = time.monotonic()
+        conn.commit()  # no error
+        waited = time.monotonic() - started
+        cancel.join()
+    assert waited >= 2.0, f"the COMMIT returned after {waited:.2f} s, before the cancel"
+    assert warnings == ["WARNING: canceling wait for synchronous replication due to user request"]
+    with psycopg.connect(primary.url, connect_timeout=10) as conn:
+        conn.execute("SET synchronous_commit = local")  # read without waiting for anyone
+        assert conn.execute("SELECT count(*) FROM cancelled").fetchone()[0] == 0
+    with psycopg.connect(standby.url, connect_timeout=10) as conn:  # the same database, on the standby
+        assert conn.execute("SELECT to_regclass('public.cancelled'), to_regclass('public.after_setup')").fetchone() \
+            == (None, "after_setup")
+
+
 def test_a_primary_outliving_its_synchronous_standby_commits_alone_again():
     """The fixture's teardown: without it every later COMMIT on the primary would wait for ever for a standby
     that is gone. Also: a standby of a non-durable cluster is still synchronous (synchronous_commit = on)."""
@@ -69,6 +100,7 @@ def test_a_primary_outliving_its_synchronous_standby_commits_alone_again():
                 role = conn.execute("SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = %s",
                                     (REPLICATION_ROLE,)).fetchone()
                 assert role == (True, False)
+            _cancelled_wait_commits_without_the_standby(primary, standby)
         assert not root.exists()
         assert _show(primary.superuser_url, "synchronous_standby_names") == ""
         assert _show(primary.superuser_url, "synchronous_commit") == "off"
