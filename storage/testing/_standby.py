@@ -310,13 +310,16 @@ def standby_of(primary: PostgresCluster, *, name: str = "standby", synchronous: 
 
 
 def crash(cluster: PostgresCluster, timeout: float = 30.0) -> list[int]:
-    """SIGKILL the cluster's postmaster and all its children in one ``kill`` run as the server's user (a host that
-    is lost: no shutdown checkpoint, no goodbye to clients or standbys); wait until none of them runs and return
-    their pids. The data directory stays (:meth:`PostgresCluster.stop` removes it)."""
+    """SIGKILL the cluster's postmaster (SIGSTOPped first) and all its children in one ``kill`` run as the
+    server's user (a host that is lost: no shutdown checkpoint, no goodbye to clients or standbys); wait until
+    none of them runs and return their pids. The data directory stays (:meth:`PostgresCluster.stop` removes it)."""
     uid = _server_uid(cluster.run_as)
     pid = cluster.server_pid()
     if uid is None or pid is None:
         raise PostgresError(f"no server runs on port {cluster.port}: nothing to crash")
+    # stopped first, the postmaster forks no child between the listing and the kill (its children each run in
+    # a session of their own, so there is no process group to kill at once)
+    _run(cluster.run_as, ["kill", "-STOP", str(pid)], cluster.root, 30)
     pids = [pid, *_proc.children(pid, uid)]
     done = _run(cluster.run_as, ["kill", "-KILL", *map(str, pids)], cluster.root, 30)
     if done.returncode != 0 and _proc.is_postmaster(pid, cluster.data_dir, uid):
