@@ -34,8 +34,6 @@ from storage import DatabaseUnavailableError, StorageError
 from storage.testing import crash, postgres_cluster, standby_of
 from tests.conftest import postgres_bin_or_skip
 
-pytestmark = pytest.mark.slow
-
 BURST = 200
 GATE = Principal("device", "gate-bl1-01", "device:gate")
 #: how long the burst, the failover and each wait may take on a slow, shared 2-core machine
@@ -126,6 +124,7 @@ def audit(store: Store, acked: dict[str, dict], principal: str = GATE.actor) -> 
     return {"lost": lost, "duplicated": duplicated, "changed": changed, "events": len(events), "keys": len(stored)}
 
 
+@pytest.mark.slow
 def test_the_promoted_synchronous_standby_has_every_acknowledged_event_once(primary, capsys):
     started = time.monotonic()
     with standby_of(primary, name="standby_a", synchronous=True) as standby:
@@ -175,6 +174,7 @@ def test_the_promoted_synchronous_standby_has_every_acknowledged_event_once(prim
               f"); promote {promote_s:.2f} s; kill -> first write accepted on the promoted standby {failover_s:.2f} s")
 
 
+@pytest.mark.slow
 def test_an_asynchronous_standby_loses_what_it_had_not_received(primary):
     """The negative control: the same audit fails when the standby is not synchronous. The standby streams
     asynchronously, catches up, stops streaming (a slow or cut link); the primary keeps acknowledging; it dies;
@@ -200,6 +200,7 @@ def test_an_asynchronous_standby_loses_what_it_had_not_received(primary):
         new.close()
 
 
+@pytest.mark.slow
 def test_a_synchronous_standby_that_does_not_stream_holds_the_acknowledgement(primary):
     """Why nothing acknowledged is lost: while the synchronous standby does not stream, a send commits on the
     primary but is not acknowledged; it is once the standby streams again, and then it is on the standby."""
