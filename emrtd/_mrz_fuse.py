@@ -23,6 +23,7 @@ from emrtd._mrz_ocr import ALPHABET, _classify
 __all__ = ["LineCells", "greedy", "line_cells"]
 
 _FILLER = ALPHABET.index("<")
+ENGINE_FLOOR = -6.0  # the least log-probability the recogniser gives a character (a cap on its certainty)
 
 
 def greedy(probs: np.ndarray) -> list[list[int]]:
@@ -188,7 +189,7 @@ class LineCells:
 
     def engine_scores(self) -> np.ndarray:
         """Log-probabilities per cell from the recogniser's characters over it (0 where none)."""
-        out = np.full((self.length, 37), -9.0, np.float32)
+        out = np.full((self.length, 37), ENGINE_FLOOR, np.float32)
         seen = np.zeros(self.length, bool)
         pos = np.array([((self._px(a) + self._px(b)) / 2 - self.origin) / self.pitch
                         for lab, a, b in self.labels if lab != _FILLER])
@@ -208,7 +209,7 @@ class LineCells:
                 continue
             prev = hi
             p = self.probs[max(0, a - 1): b + 2, 1:38].max(axis=0)
-            p = np.log(p / max(1e-6, p.sum()) + 1e-4)
+            p = np.maximum(np.log(p / max(1e-6, p.sum()) + 1e-4), ENGINE_FLOOR)
             for c in range(lo, hi + 1):
                 out[c] = np.maximum(out[c], p)
                 seen[c] = True
@@ -217,7 +218,7 @@ class LineCells:
         for c in np.nonzero(~seen)[0]:
             left = next((out[k] for k in range(c - 1, -1, -1) if seen[k]), None)
             right = next((out[k] for k in range(c + 1, self.length) if seen[k]), None)
-            if left is not None and right is not None and left.argmax() == right.argmax():
+            if left is not None and right is not None and left.argmax() == right.argmax() == _FILLER:
                 out[c] = (left + right) / 2
             elif left is not None and right is None and left.argmax() == _FILLER:
                 out[c] = left

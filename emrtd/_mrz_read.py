@@ -36,11 +36,11 @@ from emrtd._states import ISSUER_CODES, STATE_CODES
 
 __all__ = ["MrzImageError", "MrzReading", "read_mrz"]
 
-TEMPLATE_WEIGHT = 4.0
+TEMPLATE_WEIGHT = 8.0
 # the most a repair may cost (score lost): beyond, a check digit that fails is left failing (the
 # reading is then invalid) rather than "repaired" into another valid MRZ
-_MAX_COST = 8.0
-_MAX_PAIR_COST = 5.0
+_MAX_COST = 4.0
+_MAX_PAIR_COST = 4.0
 _LETTERS = np.array([c.isalpha() or c == "<" for c in ALPHABET])
 _MASKS = {
     "A": np.array([c.isalpha() for c in ALPHABET]),
@@ -161,7 +161,8 @@ def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[n
         name = "".join(rows[li][start:end])
         sep = name.find("<<")
         stop = name.find("<<", sep + 2) if sep >= 0 else -1
-        if stop > 0:
+        # a stray letter or two in the fillers past the name's end (a misread '<') are fillers
+        if stop > 0 and sum(ch != "<" for ch in name[stop:]) <= 2:
             rows[li][start + stop: end] = ["<"] * (end - start - stop)
     total = sum(float(masked[li][c, ALPHABET.index(ch)]) for li, row in enumerate(rows) for c, ch in enumerate(row))
     return rows, masked, total
@@ -181,10 +182,12 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
         def alts(p, k=3):
             li, c = p
             s = masked[li][c]
-            order = [int(i) for i in np.argsort(-s)[: k + 1] if np.isfinite(s[i]) and ALPHABET[i] != rows[li][c]]
+            order = [int(i) for i in np.argsort(-s)[: k + 1] if np.isfinite(s[i]) and ALPHABET[i] != rows[li][c]][:k]
+            order += [ALPHABET.index(ch) for ch in _CONFUSIONS.get(rows[li][c], "")
+                      if np.isfinite(s[ALPHABET.index(ch)]) and ALPHABET.index(ch) not in order]
             # look-alikes (O/0, I/1, B/8...) cost less: the readers confuse exactly those
             return [(float(s.max() - s[i]) * (0.3 if ALPHABET[i] in _CONFUSIONS.get(rows[li][c], "") else 1.0),
-                     ALPHABET[i]) for i in order[:k]]
+                     ALPHABET[i]) for i in order]
 
         best = None
         for p in positions:  # single substitutions
@@ -230,8 +233,17 @@ def _read_region(region, engine, *, fuse: bool = True) -> dict | None:
         return None
     length = cells[0].length
     engine_scores = [c.engine_scores() for c in cells]
-    scores = [e + TEMPLATE_WEIGHT * c.template_scores() for e, c in zip(engine_scores, cells, strict=True)] \
-        if fuse else engine_scores
+    if fuse:
+        scores = []
+        for e, c in zip(engine_scores, cells, strict=True):
+            t = c.template_scores()
+            # a line the recogniser read as (almost) all fillers where the templates see characters
+            # is left to the templates
+            seen = sum(1 for lab, _, _ in c.labels if lab != ALPHABET.index("<"))
+            glyphs = int(np.sum(t.argmax(axis=1) != ALPHABET.index("<")))
+            scores.append((e if seen >= 0.3 * glyphs else 0 * e) + TEMPLATE_WEIGHT * t)
+    else:
+        scores = engine_scores
     first = ALPHABET[int(np.argmax(np.where(_MASKS["P" if length == 44 else "I"], scores[0][0], -np.inf)))]
     fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
     rows, masked, total = _decode(fmt, scores)
@@ -263,6 +275,13 @@ def _read_zone_templates(region) -> dict | None:
     return {"lines": r.lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
             "confidence": r.confidence, "format": mrz.format if mrz else "", "repaired": r.repaired,
             "score": -99.0, "engine": "templates"}
+
+
+def _clip(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The zone's box within the image (its quadrilateral may reach past the edges)."""
+    h, w = shape[:2]
+    x0, y0, x1, y1 = box
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
 def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) -> MrzReading:
@@ -299,6 +318,6 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
     if best is None:
         raise MrzNotFoundError("no machine readable zone found")
     quad = tuple((float(x), float(y)) for x, y in best_region.quad)
-    return MrzReading(best["lines"], best["valid"], round(best["confidence"], 4), best["format"], best_region.box,
+    return MrzReading(best["lines"], best["valid"], round(best["confidence"], 4), best["format"], _clip(best_region.box, gray.shape),
                       quad, round((time.perf_counter() - t0) * 1000, 1), best["repaired"],
                       best.get("engine", "ppocr+templates"), best["errors"])

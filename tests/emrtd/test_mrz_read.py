@@ -1,0 +1,114 @@
+"""The MRZ reader for photographs (issue #25): the development specimens, photographed pages of each
+format, a page upside down, a page without an MRZ, bad input, and `smartborder mrz read`."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import emrtd
+from emrtd._mrz_ocr import OCRB_FONT_PATHS
+
+if not any(p.is_file() for p in OCRB_FONT_PATHS):
+    pytest.skip("OCR-B font not installed (apt-get install fonts-ocr-b; make setup does it)", allow_module_level=True)
+try:
+    from emrtd._mrz_engine import default_engine
+
+    default_engine()
+except emrtd.MrzEngineError as e:
+    pytest.skip(f"OCR models not installed ({e}); make setup installs rapidocr-onnxruntime", allow_module_level=True)
+
+from emrtd.sim._mrz_pages import degraded_page, random_mrz  # noqa: E402
+from smartborder.cli import main  # noqa: E402
+
+SPECIMENS = Path(__file__).resolve().parents[3] / "shared" / "data" / "mrz" / "specimens"
+EXPECTED = json.loads((SPECIMENS / "expected.json").read_text()) if (SPECIMENS / "expected.json").is_file() else {}
+needs_specimens = pytest.mark.skipif(not EXPECTED, reason=f"development specimens not found at {SPECIMENS}")
+TD3 = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+
+
+@needs_specimens
+@pytest.mark.parametrize("name", sorted(n for n, lines in EXPECTED.items() if lines))
+def test_specimens_read_exactly(name):
+    r = emrtd.read_mrz(SPECIMENS / name)
+    assert list(r.lines) == EXPECTED[name] and r.valid
+    assert r.format == {"td1.jpg": "TD1", "td2.jpg": "TD2", "mrva.jpg": "MRVA", "mrvb.jpg": "MRVB"}.get(name, "TD3")
+    x0, y0, x1, y1 = r.box
+    with Image.open(SPECIMENS / name) as im:
+        assert 0 <= x0 < x1 <= im.width + 2 and 0 <= y0 < y1 <= im.height + 2
+
+
+@needs_specimens
+def test_a_page_without_mrz_is_not_found():
+    with pytest.raises(emrtd.MrzNotFoundError):
+        emrtd.read_mrz(SPECIMENS / "nomrz.jpg")
+
+
+@pytest.mark.parametrize("fmt,seed", [("TD1", 101), ("TD2", 102), ("TD3", 103)])
+def test_photographed_pages_of_each_format_read_valid(fmt, seed):
+    rng = np.random.default_rng(seed)
+    lines = random_mrz(rng, fmt)
+    page = degraded_page(rng, lines, upside_down=False)
+    r = emrtd.read_mrz(page)
+    assert r.valid and r.lines == lines and r.format == fmt
+
+
+def test_a_page_upside_down_reads():
+    page = np.asarray(emrtd.render_mrz_image(list(TD3)).convert("L"))
+    r = emrtd.read_mrz(np.ascontiguousarray(page[::-1, ::-1]))
+    assert r.lines == TD3 and r.valid
+
+
+def test_blank_and_tiny_images_have_no_mrz():
+    with pytest.raises(emrtd.MrzNotFoundError):
+        emrtd.read_mrz(Image.new("RGB", (900, 600), (236, 240, 228)))
+    with pytest.raises(emrtd.MrzNotFoundError, match="too small"):
+        emrtd.read_mrz(np.zeros((12, 12), np.uint8))
+
+
+def test_bad_input_is_a_named_error(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(emrtd.MrzImageError, match="empty file"):
+        emrtd.read_mrz(empty)
+    text = tmp_path / "page.jpg"
+    text.write_bytes(b"this is not an image")
+    with pytest.raises(emrtd.MrzImageError, match="cannot read image"):
+        emrtd.read_mrz(text)
+    truncated = tmp_path / "cut.png"
+    buf = tmp_path / "whole.png"
+    emrtd.render_mrz_image(list(TD3)).save(buf)
+    truncated.write_bytes(buf.read_bytes()[:200])
+    with pytest.raises(emrtd.MrzImageError):
+        emrtd.read_mrz(truncated)
+    with pytest.raises(emrtd.MrzImageError, match="no such file"):
+        emrtd.read_mrz(tmp_path / "missing.jpg")
+    with pytest.raises(emrtd.MrzImageError):
+        emrtd.read_mrz(np.zeros((0, 0), np.uint8))
+
+
+def test_read_mrz_image_keeps_its_result_type():
+    r = emrtd.read_mrz_image(emrtd.render_mrz_image(list(TD3)))
+    assert isinstance(r, emrtd.OcrResult) and r.lines == TD3 and r.repaired == 0
+
+
+def test_cli_mrz_read_json_keys_and_exit_status(tmp_path):
+    page = tmp_path / "page.png"
+    emrtd.render_mrz_image(list(TD3)).save(page)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (900, 600), (236, 240, 228)).save(blank)
+    r = CliRunner().invoke(main, ["mrz", "read", "--json", str(page)])
+    assert r.exit_code == 0, r.output
+    (out,) = json.loads(r.output)
+    assert {"image", "found", "lines", "valid", "confidence", "format", "box", "ms", "error"} <= set(out)
+    assert out["found"] and out["valid"] and out["lines"] == list(TD3) and out["format"] == "TD3"
+    assert len(out["box"]) == 4 and 0 < out["confidence"] <= 1 and out["ms"] > 0 and out["error"] is None
+    r = CliRunner().invoke(main, ["mrz", "read", "--json", str(page), str(blank)])
+    assert r.exit_code == 1
+    ok, missing = json.loads(r.output)
+    assert ok["found"] and not missing["found"] and missing["lines"] == [] and "not found" in missing["error"]
+    r = CliRunner().invoke(main, ["mrz", "read", str(page)])
+    assert r.exit_code == 0 and TD3[1] in r.output and "valid: True" in r.output and "format: TD3" in r.output
