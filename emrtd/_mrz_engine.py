@@ -5,10 +5,8 @@ onnxruntime. Only the two model files are used, not the package's own code.
 * :meth:`TextEngine.text_map` - the detector's per-pixel text probability (DBNet) of an image scaled
   to a given longest side; the localiser (``_mrz_locate``) finds the MRZ lines in it.
 * :meth:`TextEngine.line_probs` - the recogniser's CTC output for one upright line strip, over
-  blank, the 37-character MRZ alphabet and "another script";
-* :func:`fit_line` - its greedy reading brought to the line's fixed length: the CTC collapse merges
-  runs of ``<`` fillers, so each run gets the count its width holds at the line's pitch, and the
-  line length settles the rest; with each character's log-probabilities over the alphabet.
+  blank, the 37-character MRZ alphabet and "another script"
+  (``_mrz_fuse`` places its characters on the line's glyph grid).
 
 Threads: one intra-op thread by default (``SMARTBORDER_OCR_THREADS`` overrides); the gate and the
 kiosk have other work, and the bench measures one core. Nothing is downloaded: a missing or altered
@@ -19,14 +17,13 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from emrtd._mrz_ocr import ALPHABET, MrzOcrError
 
-__all__ = ["MrzEngineError", "TextEngine", "LineDecode", "fit_line", "default_engine", "REC_HEIGHT"]
+__all__ = ["MrzEngineError", "TextEngine", "default_engine", "REC_HEIGHT"]
 
 REC_HEIGHT = 48  # the recogniser's input height (PP-OCRv4 rec: 3 x 48 x W)
 SQUEEZE = 1.0
@@ -89,91 +86,6 @@ class TextEngine:
         sub = out[:, self._cols]
         other = np.clip(1.0 - sub.sum(axis=1, keepdims=True), 0.0, 1.0)
         return np.concatenate([sub, other], axis=1)
-
-
-@dataclass(frozen=True)
-class LineDecode:
-    """The best CTC path that spells exactly ``len(allowed)`` characters, each in its position's set."""
-
-    score: float  # log-probability of the path
-    chars: str
-    centres: np.ndarray  # each character's centre, in timesteps
-    alternatives: np.ndarray  # [length, 37] log-probabilities of every character at each position
-    foreign: float  # share of the line's emissions outside the MRZ alphabet
-
-
-def fit_line(probs: np.ndarray, length: int) -> LineDecode | None:
-    """The recogniser's free (greedy) reading of a line, brought to ``length`` characters by the
-    geometry of its filler runs: a run of ``<`` the CTC collapse shortened (or lengthened) gets as
-    many fillers as its width holds at the line's pitch (from the spacing of the other characters);
-    the last run takes what the line length leaves. None when that cannot be done."""
-    t_count = probs.shape[0]
-    best = probs[:, :39].argmax(axis=1)  # 0 blank, 1..37 ALPHABET, 38 another script
-    labels: list[list[int]] = []  # [label, first frame, last frame]
-    prev = 0
-    for t, b in enumerate(best):
-        b = int(b)
-        if b not in (0, 38) and b != prev:
-            labels.append([b - 1, t, t])
-        elif b not in (0, 38):
-            labels[-1][2] = t
-        prev = b
-    if len(labels) < max(3, length // 3):
-        return None
-    filler = ALPHABET.index("<")
-    centres = np.array([(a + b) / 2 for _, a, b in labels], float)
-    # pitch: spacing of consecutive characters that are not fillers
-    steps = [centres[i + 1] - centres[i] for i in range(len(labels) - 1)
-             if labels[i][0] != filler and labels[i + 1][0] != filler]
-    if len(steps) < 3:
-        return None
-    pitch = float(np.median(steps))
-    # the free reading as items: a character, or a run of fillers with its width in pitches
-    items: list = []
-    i = 0
-    while i < len(labels):
-        if labels[i][0] != filler:
-            items.append((labels[i][0], centres[i], (labels[i][1], labels[i][2])))
-            i += 1
-            continue
-        j = i
-        while j < len(labels) and labels[j][0] == filler:
-            j += 1
-        left = centres[i - 1] if i > 0 else centres[i] - pitch
-        right = centres[j] if j < len(labels) else labels[j - 1][2] + pitch / 2  # a trailing run: its last frame
-        items.append(["run", left, (labels[i][1], labels[j - 1][2]), max(1.0, (right - left) / pitch - 1)])
-        i = j
-    runs = [it for it in items if it[0] == "run"]
-    need = length - sum(1 for it in items if it[0] != "run")
-    if need < len(runs) or (need > 0 and not runs):
-        return None
-    counts = [max(1, int(round(r[3]))) for r in runs]
-    # bring the fillers to the number the line length leaves: the runs furthest from their estimate first
-    for _ in range(abs(need - sum(counts))):
-        step = 1 if need > sum(counts) else -1
-        k = max((k for k in range(len(runs)) if counts[k] + step >= 1),
-                key=lambda k: step * (runs[k][3] - counts[k]) + (0.5 if k == len(runs) - 1 else 0.0), default=None)
-        if k is None:
-            return None
-        counts[k] += step
-    out: list = []
-    for it in items:
-        if it[0] != "run":
-            out.append(it)
-            continue
-        n = counts[next(k for k, r in enumerate(runs) if r is it)]
-        out.extend((filler, it[1] + (k + 1) * pitch, it[2]) for k in range(n))
-    if len(out) != length:
-        return None
-    alts = np.empty((length, 37), np.float32)
-    for k, (_, _, (lo, hi)) in enumerate(out):
-        win = probs[max(0, lo - 1): min(t_count, hi + 2), 1:38].max(axis=0)
-        alts[k] = np.log(win / max(1e-6, win.sum()) + 1e-4)
-    emitting = 1.0 - probs[:, 0]
-    ts = emitting > 0.5
-    foreign = float(probs[ts, 38].sum() / max(1e-6, emitting[ts].sum())) if ts.any() else 1.0
-    score = float(sum(alts[k, lab] for k, (lab, _, _) in enumerate(out)))
-    return LineDecode(score, "".join(ALPHABET[lab] for lab, _, _ in out), np.array([c for _, c, _ in out]), alts, foreign)
 
 
 _lock = threading.Lock()

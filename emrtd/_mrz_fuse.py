@@ -44,13 +44,6 @@ def greedy(probs: np.ndarray) -> list[list[int]]:
     return labels
 
 
-def _pitch(labels: list[list[int]], to_px) -> float | None:
-    xs = [(to_px(a) + to_px(b)) / 2 for _, a, b in labels]
-    steps = [xs[i + 1] - xs[i] for i in range(len(labels) - 1)
-             if labels[i][0] != _FILLER and labels[i + 1][0] != _FILLER]
-    return float(np.median(steps)) if len(steps) >= 3 else None
-
-
 class LineCells:
     """The grid of one line and its two score matrices [length, 37]."""
 

@@ -1,25 +1,23 @@
 """The MRZ reader for photographs: localisation, a neural recogniser fused with the OCR-B templates,
-and a choice between candidates by field syntax and check digits (ICAO Doc 9303 Parts 3-7).
+and a choice by field syntax and check digits (ICAO Doc 9303 Parts 3-7; issue #25).
 
-For each MRZ candidate the localiser finds (``_mrz_locate``), upright and, when that does not give
-a valid MRZ, turned 180 degrees, and for each line length the line count allows (3 lines: 30;
-2 lines: 44 or 36):
+For each MRZ zone the localiser finds (``_mrz_locate``), best first:
 
-1. every line strip goes through the recogniser (``_mrz_engine``): log-probabilities per character
-   cell over the 37-character alphabet;
-2. the OCR-B template reader (``_mrz_ocr``) classifies the same cells of the binarised strip; its
-   margins are added to the engine's scores (``TEMPLATE_WEIGHT``);
+1. every line strip goes through the recogniser (``_mrz_engine``); the line length is 30 for three
+   lines, 44 or 36 for two (the document code P says 44, A/C/I 36, else the glyphs' extent decides);
+2. ``_mrz_fuse`` lays the line's fixed-pitch grid and scores each cell by both readers: the
+   recogniser's characters placed on it plus ``TEMPLATE_WEIGHT`` times the OCR-B templates' margins
+   (a line the recogniser read as all fillers is left to the templates);
 3. field syntax masks the scores: digits in dates, check digits and numbers; letters or ``<`` in
-   names, document codes and sex (M, F, <); the issuing State and the nationality are the best
-   scoring codes of emrtd's Doc 9303 list (``_states``: ISO 3166-1, organisations, XXA-XXX, UTO);
-4. where a check digit fails, the cheapest substitutions among each position's runner-up
-   characters that make it hold are made (``repaired`` counts them);
-5. the candidate whose MRZ :func:`emrtd.check_mrz` accepts wins; among several, or none, the one
-   with the highest score.
+   names and sex (M, F, <); document codes P/V (TD3, MRV-A), A/C/I/V (TD2, MRV-B), A/C/I (TD1);
+   the issuing State and the nationality are the best scoring codes of emrtd's Doc 9303 list
+   (``_states``: ISO 3166-1, organisations, XXA-XXX, UTO); a name ends at its second ``<<``;
+4. where a check digit fails, the cheapest substitutions among each position's runner-up and
+   look-alike characters that make it hold are made, within a cost bound (``repaired`` counts them);
+5. the zone is read upright, then by the templates alone, then upside down, until one reading is
+   valid (:func:`emrtd.check_mrz`); else the best scoring one is returned with ``valid`` False.
 
-When no candidate is found, or the best one holds foreign script or no filler at all, the image has
-no MRZ (:class:`MrzNotFoundError`): the reader never makes one up. When the engine finds a zone
-but cannot make it valid, the template reader's own reading of the whole image is a last candidate.
+No zone, foreign script, no filler or a low confidence: :class:`MrzNotFoundError`, never a made-up MRZ.
 """
 
 from __future__ import annotations
