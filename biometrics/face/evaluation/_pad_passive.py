@@ -25,20 +25,20 @@ that no veto (moire) already keeps from "live" (so that every calibration attack
 margin of 1 in logit; ``attack_below`` at the
 1st percentile of the calibration half's bona fide scores.
 
-Figures (``render --n 180 --seed 2``, 4 x 180 presentations): trained + calibrated on A, reported on B:
-APCER 0/102 for print, screen and replay (95 % CI 0-3.6 %), BPCER 2/102 (0.2-6.9 %), bona fide live 79 %,
-doubt or unknown 19 %; on B -> A: APCER 0/78 each (0-4.6 %), BPCER 1/78, bona fide live 94 %, doubt 5 %.
+Figures (``render --n 600 --seed 3``: the 497 lfw-dev identities whose first photo has one frontal face, 233 in
+half A, 264 in B; 4 x 497 presentations): trained + calibrated on A, reported on B: APCER 0/264 for print, screen
+and replay (95 % CI 0-1.4 %), BPCER 5/264 (0.6-4.4 %), bona fide live 91 %, doubt or unknown 7 %; on B -> A: APCER
+0/233 each (0-1.6 %), BPCER 5/233 (0.7-4.9 %), bona fide live 89 %, doubt 9 %.
 Frame by frame (:func:`prefix_decisions`: the verdict after every face frame 1-15, texture and moire replayed
 from each sample, the geometric cues at their end values; ``apcer_any_prefix``: "live" at *any* face frame, as a
 gate stopping at the first certain verdict may take it; ``apcer_any_prefix_bound``: the same by texture alone, no
-veto, an upper bound): 0 for every attack type on both halves (A -> B 0/102 each, 95 % CI 0-3.6 %; B -> A 0/78
-each, 0-4.6 %), by the replay and by the bound. This is what lets the gate take a "live" verdict at any frame up
+veto, an upper bound): 0 for every attack type on both halves (A -> B 0/264 each, 95 % CI 0-1.4 %; B -> A 0/233
+each, 0-1.6 %), by the replay and by the bound. This is what lets the gate take a "live" verdict at any frame up
 to its ``passive_max_frames`` (12 <= 15). ``gate_rule`` replays the gate's rule on the bona fide (verdict at
-frame 6; a doubt fed up to frame 12, stopping at the first "live" / "attack"): A -> B 81/102 live at frame 6,
-82/102 at the stop (one doubt became live), 16 doubt + 2 unknown challenged (17.6 %), BPCER 2/102 (0.2-6.9 %);
-B -> A 73/78 live at 6 and at the stop, 4 doubt challenged (5.1 %), BPCER 1/78. The bona fide doubts are
-systematic, not frame noise: feeding more frames turns 1 of 21 into "live". (An earlier "median of 7 face
-frames" to the first bona fide "live" was an artefact of a replay that skipped face frames 5-6.)
+frame 6; a doubt fed up to frame 12, stopping at the first "live" / "attack"): A -> B 240/264 live at frame 6,
+244/264 at the stop, 13 doubt + 2 unknown challenged (5.7 %), BPCER 5/264; B -> A 202/233 live at 6, 208 at the
+stop, 20 doubt challenged (8.6 %), BPCER 5/233. With the 78 training identities of the earlier ``--n 180``
+render the same model and rule challenged 17.6 % A -> B: the training set's size, not the model, was the limit.
 The shipped model and ``PASSIVE_THRESHOLDS`` are the A ones.
 
 What this does not show: real prints, screens, cameras or skin. The bona fide "skin" is an upscaled web
