@@ -221,6 +221,13 @@ class LineCells:
 
     def template_scores(self) -> np.ndarray:
         """OCR-B template margins per cell (0 for the best character, negative for the others)."""
+        key = (self.pitch, self.origin)
+        cache = self.__dict__.setdefault("_templates", {})
+        if key not in cache:
+            cache[key] = self._template_scores()
+        return cache[key]
+
+    def _template_scores(self) -> np.ndarray:
         ink = self.ink
         rows = np.nonzero(ink.sum(axis=1) > 0.02 * ink.shape[1])[0]
         if len(rows):

@@ -79,6 +79,11 @@ def _gray(image) -> np.ndarray:
             raise MrzImageError(f"{path}: no such file")
         if path.stat().st_size == 0:
             raise MrzImageError(f"{path}: empty file")
+    arr = image if isinstance(image, np.ndarray) else None
+    if arr is not None and arr.ndim == 3 and arr.shape[2] in (3, 4) and arr.dtype == np.uint8 and arr.size:
+        import cv2
+
+        return cv2.cvtColor(arr, cv2.COLOR_RGBA2GRAY if arr.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
     try:
         return _to_gray(image)
     except MrzOcrError as e:
@@ -304,14 +309,23 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
 
     for region in locate_mrz(gray, engine):
         # upright first; the templates, then the zone upside down, only while nothing is valid
-        if better(_read_region(region, engine, fuse=fuse), region):
-            break
-        if fallback and better(_read_zone_templates(region), region):
+        upright = _read_region(region, engine, fuse=fuse)
+        if better(upright, region):
             break
         turned = region.rotated()
-        if better(_read_region(turned, engine, fuse=fuse), turned):
-            break
-        if fallback and better(_read_zone_templates(turned), turned):
+        # a page upside down reads as next to nothing upright: turn it before trying the templates
+        order = [(_read_region, turned), (_read_zone_templates, region), (_read_zone_templates, turned)] \
+            if upright is None or upright["confidence"] < 0.6 else \
+            [(_read_zone_templates, region), (_read_region, turned), (_read_zone_templates, turned)]
+        found = False
+        for read, reg in order:
+            if read is _read_zone_templates and not fallback:
+                continue
+            cand = read(reg, engine, fuse=fuse) if read is _read_region else read(reg)
+            if better(cand, reg):
+                found = True
+                break
+        if found:
             break
     if best is None:
         raise MrzNotFoundError("no machine readable zone found")
