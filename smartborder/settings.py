@@ -29,6 +29,7 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 _SECRET_FIELDS = ("secret_key", "kek", "device_token")
 _ENVIRONMENTS = ("dev", "test", "prod")
+_DATABASE_SCHEMES = ("postgresql", "postgresql+psycopg")
 _CHOICES = {
     "gate_direction": ("entry", "exit"),
     "gate_liveness": ("passive+challenge-on-doubt", "challenge-all", "active", "off"),
@@ -58,6 +59,13 @@ class Settings:
     backoffice_host: str = "127.0.0.1"
     backoffice_port: int = 8080
     backoffice_db: Path | None = None
+    #: the central back office on PostgreSQL (issue #24): ``SMARTBORDER_DATABASE_URL=postgresql://...`` for the
+    #: data and ``SMARTBORDER_KEYS_DATABASE_URL`` for the vault's key store (another database and role); unset,
+    #: the back office keeps its SQLite file (``backoffice_db``). URLs may hold a password: never in a repr
+    database_url: str | None = field(default=None, repr=False)
+    keys_database_url: str | None = field(default=None, repr=False)
+    #: uvicorn worker processes of ``backoffice serve`` ([backoffice] workers; ``--workers``)
+    backoffice_workers: int = 1
     #: reverse proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes: comma-separated IP
     #: addresses or CIDR networks ([backoffice] trusted_proxies, a TOML list also works). "" (the default)
     #: trusts no header: the client address is the socket's peer. "*" (trust anyone) only in env = "dev"
@@ -184,6 +192,21 @@ class Settings:
         object.__setattr__(self, "backoffice_trusted_proxies", _trusted_proxies(self.backoffice_trusted_proxies,
                                                                                   dev=self.env == "dev"))
         object.__setattr__(self, "kiosk_officer_directions", _officer_directions(self.kiosk_officer_directions))
+        for name in ("database_url", "keys_database_url"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                object.__setattr__(self, name, None)
+            elif value is not None and value.split("://", 1)[0] not in _DATABASE_SCHEMES:
+                scheme = value.split("://", 1)[0] if "://" in value else "no scheme"
+                raise SettingsError(f"{name} must be a PostgreSQL URL ({', '.join(_DATABASE_SCHEMES)}), not {scheme!r} "
+                                    "(the SQLite default is backoffice_db, a file path)")
+        if self.database_url and not self.keys_database_url:
+            raise SettingsError("database_url (PostgreSQL) needs keys_database_url: the vault's key store is a "
+                                "database and role of its own (SMARTBORDER_KEYS_DATABASE_URL)")
+        if self.database_url and self.database_url == self.keys_database_url:
+            raise SettingsError("keys_database_url must not be database_url: the key store is a database of its own")
+        if not 1 <= self.backoffice_workers <= 64:
+            raise SettingsError(f"backoffice_workers must be 1-64, not {self.backoffice_workers}")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -71,6 +72,17 @@ db_option = click.option("--db", type=click.Path(dir_okay=False), default=None,
                          help="SQLite database (default: settings backoffice_db or DATA_DIR/backoffice.db).")
 
 
+def _shown(db: object) -> str:
+    """The database for a log line: a file's path, or a URL with its password masked."""
+    if "://" not in str(db):
+        return str(db)
+    from sqlalchemy.engine import make_url
+
+    from storage import safe_url
+
+    return safe_url(make_url(str(db)))
+
+
 @click.group()
 def backoffice() -> None:
     """Run the back-office service (watchlists, exception review, enrolments, privacy audit)."""
@@ -83,14 +95,18 @@ def backoffice() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Default: [backoffice] port, 8080.")
 @db_option
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(config_path: str | None, host: str | None, port: int | None, db: str | None, log_level: str) -> None:
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Worker processes (default: [backoffice] workers, 1). Each has its own connections; every rule a "
+                   "second worker needs is kept in the database (idempotency, throttling, the feed, enrolments).")
+def serve(config_path: str | None, host: str | None, port: int | None, db: str | None, log_level: str,
+          workers: int | None) -> None:
     """Start the service with uvicorn (structured JSON logs on stderr)."""
     import logging
 
     import uvicorn
 
     from backoffice import configure_json_logging
-    from smartborder.compose.backoffice import CompositionError, build_backoffice
+    from smartborder.compose.backoffice import CompositionError, backoffice_config, build_backoffice
     from smartborder.settings import SettingsError, load_settings
 
     configure_json_logging(getattr(logging, log_level.upper()))
@@ -99,19 +115,32 @@ def serve(config_path: str | None, host: str | None, port: int | None, db: str |
     except SettingsError as e:
         raise click.ClickException(str(e)) from e
     host, port = host or settings.backoffice_host, port or settings.backoffice_port
+    workers = workers or settings.backoffice_workers
     try:
-        app = build_backoffice(settings, db_path=db)
+        if workers == 1:
+            app = build_backoffice(settings, db_path=db)
+            config = app.state.ctx.config
+            app.state.ctx.watchlist.warm()  # build the matcher in the background
+        else:  # the configuration checked here, once; each worker composes its own app (serve_app)
+            config = backoffice_config(settings, db_path=db)
     except CompositionError as e:
         raise click.ClickException(str(e)) from e
-    config = app.state.ctx.config
-    app.state.ctx.watchlist.warm()  # build the matcher in the background
     face, finger = config.face_matching, config.fingerprint_matching
     proxies = proxy_options(settings)
-    click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": str(config.db_path),
-                           "face_threshold": [face.threshold_name, face.threshold],
+    click.echo(json.dumps({"event": "serving", "url": f"http://{host}:{port}", "db": _shown(config.db_path),
+                           "workers": workers, "face_threshold": [face.threshold_name, face.threshold],
                            "fingerprint_threshold": [finger.threshold_name, finger.verify_threshold],
                            "trusted_proxies": proxies["forwarded_allow_ips"] or ""}), err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None, **proxies)
+    options = dict(host=host, port=port, log_level=log_level, access_log=False, log_config=None, **proxies)
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # the workers are new processes: they read the same settings from the environment
+    if config_path:
+        os.environ["SMARTBORDER_CONFIG"] = str(Path(config_path).resolve())
+    if db:
+        os.environ["SMARTBORDER_BACKOFFICE_DB"] = str(Path(db).resolve())
+    uvicorn.run("smartborder.compose.backoffice:serve_app", factory=True, workers=workers, **options)
 
 
 @backoffice.command("create-user")

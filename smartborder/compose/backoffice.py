@@ -98,10 +98,13 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         secret_key = dev["secret_key"]
         if settings.configured("kek") is None and "SMARTBORDER_KEK" not in environ and not kek_file:
             kek = dev["kek"]
-    db = Path(db_path) if db_path else (settings.backoffice_db or settings.path("backoffice.db"))
+    if db_path or not settings.database_url:  # the SQLite file (the default, and an explicit --db)
+        db: Path | str = Path(db_path) if db_path else (settings.backoffice_db or settings.path("backoffice.db"))
+        stores: dict[str, Any] = {"db_path": db, "keys_db_path": Path(settings.key_dir) / f"{db.stem}-keys.db"}
+    else:  # PostgreSQL: the data and the vault's key store in two databases (Settings checked both are set)
+        stores = {"db_path": settings.database_url, "keys_db_path": None, "keys_db_url": settings.keys_database_url}
     values: dict[str, Any] = {
-        "secret_key": secret_key, "kek": None if kek_file else kek, "kek_file": kek_file,
-        "db_path": db, "keys_db_path": Path(settings.key_dir) / f"{db.stem}-keys.db",
+        "secret_key": secret_key, "kek": None if kek_file else kek, "kek_file": kek_file, **stores,
         "dev": settings.is_dev, "secure_cookies": not settings.is_dev,
         "default_language": "en" if settings.language == "en" else "vi",
         "ui_timezone": getattr(settings, "backoffice_ui_timezone", None) or "Asia/Ho_Chi_Minh",
@@ -124,6 +127,17 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         return BackofficeConfig(**values)
     except (ConfigError, TypeError) as e:
         raise CompositionError(str(e)) from e
+
+
+def serve_app() -> Any:
+    """The app of one ``backoffice serve --workers N`` worker process (a uvicorn factory): the settings from the
+    environment the serving command prepared (``SMARTBORDER_CONFIG``, and ``SMARTBORDER_BACKOFFICE_DB`` for
+    ``--db``), the same composition as a single process, the watchlist matcher warming in the background."""
+    from smartborder.settings import load_settings
+
+    app = build_backoffice(load_settings())
+    app.state.ctx.watchlist.warm()
+    return app
 
 
 def build_backoffice(settings: Settings, *, db_path: str | Path | None = None,

@@ -78,3 +78,26 @@ def test_trusting_every_proxy_is_dev_only(tmp_path):
     with pytest.raises(SettingsError, match='refused outside env = "dev"'):
         Settings(env="prod", secret_key=STRONG, kek=STRONG, device_token=STRONG, data_dir=tmp_path / "d",
                  backoffice_trusted_proxies="10.0.0.1,*")
+
+
+def test_the_central_database_is_one_setting_with_the_key_stores_beside_it_and_never_shown():
+    env = {"SMARTBORDER_DATABASE_URL": "postgresql://bo:s3cret-pw@db.example:5432/smartborder",
+           "SMARTBORDER_KEYS_DATABASE_URL": "postgresql+psycopg://keys:other-pw@db.example:5432/smartborder_keys",
+           "SMARTBORDER_BACKOFFICE_WORKERS": "4"}
+    s = load_settings(environ=env)
+    assert s.database_url.endswith("/smartborder") and s.keys_database_url.endswith("/smartborder_keys")
+    assert s.backoffice_workers == 4
+    assert "s3cret-pw" not in repr(s) and "other-pw" not in repr(s)
+    assert load_settings(environ={}).database_url is None  # SQLite stays the default
+    assert load_settings(environ={"SMARTBORDER_DATABASE_URL": " "}).database_url is None
+    with pytest.raises(SettingsError, match="needs keys_database_url"):
+        load_settings(environ={"SMARTBORDER_DATABASE_URL": env["SMARTBORDER_DATABASE_URL"]})
+    with pytest.raises(SettingsError, match="must not be database_url"):
+        load_settings(environ={**env, "SMARTBORDER_KEYS_DATABASE_URL": env["SMARTBORDER_DATABASE_URL"]})
+    with pytest.raises(SettingsError, match="not 'sqlite'") as e:
+        load_settings(environ={**env, "SMARTBORDER_DATABASE_URL": "sqlite:///var/x.db"})
+    assert "s3cret" not in str(e.value)
+    with pytest.raises(SettingsError, match="not 'mysql'"):
+        load_settings(environ={**env, "SMARTBORDER_KEYS_DATABASE_URL": "mysql://k:other-pw@h/k"})
+    with pytest.raises(SettingsError, match="backoffice_workers must be 1-64"):
+        load_settings(environ={**env, "SMARTBORDER_BACKOFFICE_WORKERS": "0"})
