@@ -10,6 +10,10 @@ a few characters such as ``MRZ:`` before the line). :class:`MrzLineAssembler` ta
 - without framing, the MRZ is complete when the layout's last line ends; within a frame, at ETX (a frame of
   fewer lines is :class:`MrzIncomplete`, of more :class:`MrzWrongLength`); one character after ETX that
   is not a line end (a block check character) is ignored, and so is an unended line before STX;
+- each line must have its layout's fields (:data:`LINE_SYNTAX`: line 1 a document code, the TD1 line 2 the dates
+  and sex, a name line letters and fillers only): no check digit covers the TD1 name line nor the TD2/TD3 line 1,
+  so lines of two documents must never make one; a first line where a later one belongs is the next document
+  (the last one is :class:`MrzIncomplete`, the new one goes on, as after STX);
 - other characters make the line :class:`MrzGarbled`, another length :class:`MrzWrongLength`; nothing of
   such a document is kept;
 - :meth:`MrzLineAssembler.flush` is the reader falling silent (no character for ``line_gap_s``): an unended last line is ended, and a document
@@ -22,6 +26,7 @@ are personal data and errors are logged).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -45,6 +50,20 @@ MRZ_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
 LINES_OF_LENGTH = {30: 3, 36: 2, 44: 2}
 MAX_LINE = 128  # a "line" longer than this is a stream of garbage, not an MRZ line: bounded memory
 MAX_PREFIX = 8  # characters before the MRZ on a line that may be a reader's prefix ("MRZ:", "]M0", ...)
+
+# Each line's syntax (Doc 9303 Parts 4-7), so that lines of two documents never make one: the TD1 name line and the
+# TD2/TD3 line 1 have no check digit, and a line of the next document must not complete this one.
+_NAME = r"[A-Z<]"
+_DATES = r"\d{7}[MFX<]\d{7}"  # birth date, check digit, sex, expiry date, check digit
+LINE_SYNTAX = {
+    30: (re.compile(r"[ACI][A-Z<][A-Z<]{3}[A-Z0-9<]{25}"),  # TD1: code, state, number, check, optional
+         re.compile(rf"{_DATES}[A-Z<]{{3}}[A-Z0-9<]{{11}}\d"),  # dates, sex, nationality, optional, composite
+         re.compile(f"{_NAME}{{30}}")),  # the name: no check digit covers it
+    36: (re.compile(r"[PVIAC][A-Z<][A-Z<]{3}[A-Z<]{31}"),  # TD2, MRV-B: code, state, name
+         re.compile(rf"[A-Z0-9<]{{9}}[0-9<][A-Z<]{{3}}{_DATES}[A-Z0-9<]{{8}}")),
+    44: (re.compile(r"[PVIAC][A-Z<][A-Z<]{3}[A-Z<]{39}"),  # TD3, MRV-A: code, state, name
+         re.compile(rf"[A-Z0-9<]{{9}}[0-9<][A-Z<]{{3}}{_DATES}[A-Z0-9<]{{16}}")),
+}
 
 
 class MrzLineAssembler:
@@ -137,13 +156,26 @@ class MrzLineAssembler:
         if len(text) not in LINES_OF_LENGTH:
             raise self._fail(MrzWrongLength(f"line {n} from the page reader has {len(text)} characters: an MRZ line "
                                             "has 30 (TD1), 36 (TD2, MRV-B) or 44 (TD3, MRV-A)"))
+        syntax = LINE_SYNTAX[len(text)]
+        k = len(self._lines)
+        if k and k < LINES_OF_LENGTH[len(self._lines[0])] and syntax[0].fullmatch(text) and (
+                len(text) != len(self._lines[0]) or not syntax[k].fullmatch(text)):
+            # a first line where a later line of this document belongs: the next document (this one is cut short)
+            self._lines[:] = [text]  # kept, as after STX: it goes on with the lines that follow
+            error = MrzIncomplete(f"the page reader sent a new document's first line as line {n}: the last "
+                                  "document was not complete")
+            error.new_document = True
+            raise error
         if self._lines and len(text) != len(self._lines[0]):
             raise self._fail(MrzWrongLength(f"line {n} from the page reader has {len(text)} characters, line 1 "
                                             f"{len(self._lines[0])}: not one MRZ layout"))
-        self._lines.append(text)
         need = LINES_OF_LENGTH[len(text)]
-        if len(self._lines) > need:
+        if len(self._lines) >= need:
             raise self._fail(MrzWrongLength(f"more than {need} lines of {len(text)} characters in one frame"))
+        if not syntax[len(self._lines)].fullmatch(text):
+            raise self._fail(MrzGarbled(f"line {n} from the page reader does not have the fields of line {n} of an "
+                                        f"MRZ of {len(text)}-character lines"))
+        self._lines.append(text)
         if len(self._lines) == need and not self._in_frame:
             lines = list(self._lines)
             self.reset()
@@ -170,6 +202,12 @@ def checked_mrz(lines: list[str]) -> str:
     """The MRZ's lines parsed by emrtd, check digits verified: the lines concatenated (the ``MrzSource`` port's
     form). :class:`MrzCheckDigitFailed` when a check digit fails, :class:`MrzDataError` for another invalid
     field (a date that does not exist, no name)."""
+    layout = LINE_SYNTAX.get(len(lines[0])) if lines else None
+    if layout is None or len(lines) != len(layout) or any(len(line) != len(lines[0]) for line in lines):
+        raise MrzWrongLength(f"{len(lines)} lines of {[len(line) for line in lines]} characters: not one MRZ layout")
+    for n, (line, syntax) in enumerate(zip(lines, layout, strict=True), 1):
+        if not syntax.fullmatch(line):  # e.g. another document's line where the name line belongs
+            raise MrzGarbled(f"line {n} of the MRZ does not have the fields of line {n} of its layout")
     _mrz, errors = emrtd.check_mrz(list(lines))
     digits = [e for e in errors if isinstance(e, emrtd.MrzCheckDigitError)]
     if digits:

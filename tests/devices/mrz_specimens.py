@@ -6,6 +6,8 @@ from __future__ import annotations
 TD1 = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]
 TD2 = ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D231458907UTO7408122F1204159<<<<<<<6"]
 TD3 = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
+#: another TD1 card (check digits valid): its lines must never complete TD1's
+TD1_OTHER = ["C<UTOX987654327<<<<<<<<<<<<<<<", "8001014M3001019UTO<<<<<<<<<<<8", "SMITH<<JOHN<<<<<<<<<<<<<<<<<<<"]
 LAYOUTS = {"TD1": TD1, "TD2": TD2, "TD3": TD3}
 
 

@@ -24,7 +24,7 @@ from devices import (
     MrzWrongLength,
     SerialMrzReader,
 )
-from tests.devices.mrz_specimens import LAYOUTS, TD1, TD2, TD3, bad_check_digit, flat
+from tests.devices.mrz_specimens import LAYOUTS, TD1, TD1_OTHER, TD2, TD3, bad_check_digit, flat
 
 pytest.importorskip("serial", reason="SerialMrzReader needs pyserial")
 
@@ -194,6 +194,13 @@ def test_a_frame_cut_short_by_the_next_frame_is_incomplete_and_the_next_is_read(
     with pytest.raises(MrzIncomplete, match="new document"):
         reader.read_mrz()
     assert reader.read_mrz() == flat(TD3)
+
+
+def test_a_card_that_lost_its_last_line_is_never_completed_by_the_next_cards_first(pty, reader):
+    pty.send("\r\n".join([TD1[0], TD1[1], *TD1_OTHER]) + "\r\n")  # card X without its name line, then card Y
+    with pytest.raises(MrzIncomplete, match="new document"):
+        reader.read_mrz()
+    assert reader.read_mrz() == flat(TD1_OTHER)  # card Y, whole; never X's lines with Y's first
 
 
 def test_a_reader_that_stops_mid_document_is_incomplete_never_a_partial_mrz(pty, reader):
