@@ -59,7 +59,8 @@ _BUMP = text("UPDATE galleries_generation SET generation = generation + 1 WHERE 
 _GENERATION = text("SELECT generation FROM galleries_generation WHERE id = 1")
 
 
-#: duplicate checks one enrolment may run when other workers keep changing the galleries under it (then 503)
+#: duplicate checks one enrolment may run when other workers keep changing the galleries under it; the last runs
+#: under the enrolment lock (it cannot be overtaken, at the cost of holding the lock through one 1:N search)
 _CHECK_ATTEMPTS = 5
 
 
@@ -243,52 +244,62 @@ class Enrolments:
         subject = self.records.subject_of(body.document)
         key = check_key(key)  # before the search: a request without a usable key costs nothing
         with self._lock:  # the check and the insert as one step for this process's galleries
-            for _ in range(_CHECK_ATTEMPTS):
+            for attempt in range(1, _CHECK_ATTEMPTS + 1):
                 try:
                     result = self._check_and_insert(kiosk, body, key, subject, probe, finger_probes, fingers,
-                                                    face_bytes)
+                                                    face_bytes, locked=attempt == _CHECK_ATTEMPTS)
                     break
                 except _GalleriesMoved:
                     continue  # another worker enrolled, rejected or erased meanwhile: check again with its change
-            else:
-                raise DuplicateCheckUnavailable(f"the galleries changed under {_CHECK_ATTEMPTS} duplicate checks in a "
-                                                "row; the enrolment is not stored, send it again")
         if result.replayed:
             self.ctx.metrics.replayed.labels("enrolment").inc()
         return result
 
     def _check_and_insert(self, kiosk: Principal, body: EnrolmentCreate, key: str, subject: str, probe: Any,
-                          finger_probes: list, fingers: list[dict], face_bytes: bytes) -> IdempotentResult:
+                          finger_probes: list, fingers: list[dict], face_bytes: bytes, *,
+                          locked: bool = False) -> IdempotentResult:
         """One duplicate check against the galleries at their generation, and the insert, which takes the
         enrolment lock and goes ahead only while the database's generation is still that one (else
         :class:`_GalleriesMoved`: the transaction rolls back and the caller checks again). So two workers
         enrolling the same face at once cannot miss each other: the second's insert waits for the first's
-        commit, sees the generation moved, and its check is run again with the first's enrolment in it."""
-        faces, finger_gallery = self._load()
-        loaded = self._generation
-        # a document already enrolled: the new record waits for an officer (never pooled with the old)
-        duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
-            text("SELECT id FROM enrolments WHERE subject_id = :subject "
-                 "AND status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"),
-            {"subject": subject})]
-        duplicates += faces.duplicates(subject, probe)
-        checks = ["face"]
-        if fingers:
-            checks.append("fingerprint")
-            duplicates += finger_gallery.duplicates(subject, finger_probes)
+        commit, sees the generation moved, and its check is run again with the first's enrolment in it.
+        ``locked`` (the last attempt, when other workers kept changing the galleries): the check itself runs under
+        the lock, inside the insert's transaction, so it cannot be overtaken and the enrolment is decided."""
+        found: dict[str, Any] = {}
+
+        def check() -> None:
+            faces, finger_gallery = self._load()
+            # a document already enrolled: the new record waits for an officer (never pooled with the old)
+            duplicates = [{"enrolment_id": r["id"], "modality": "document", "score": 1.0} for r in self.store.query(
+                text("SELECT id FROM enrolments WHERE subject_id = :subject "
+                     "AND status IN ('accepted', 'duplicate_suspected') ORDER BY received_at, id"),
+                {"subject": subject})]
+            duplicates += faces.duplicates(subject, probe)
+            checks = ["face"]
+            if fingers:
+                checks.append("fingerprint")
+                duplicates += finger_gallery.duplicates(subject, finger_probes)
+            found.update(faces=faces, fingers=finger_gallery, loaded=self._generation, checks=checks,
+                         duplicates=duplicates)
+
+        if not locked:
+            check()
 
         def insert(db) -> tuple[int, dict]:
             lock(db.connection, "enrolment duplicate check")
-            if db.scalar(_GENERATION) != loaded:
+            if locked:
+                check()  # under the lock: no other worker can enrol, reject or erase until this commits
+            elif db.scalar(_GENERATION) != found["loaded"]:
                 raise _GalleriesMoved()
-            return self._insert(db, kiosk, body, subject, checks, duplicates, face_bytes, _dims(probe), fingers,
-                                bumped)
+            return self._insert(db, kiosk, body, subject, found["checks"], found["duplicates"], face_bytes,
+                                _dims(probe), fingers, bumped)
 
         # an error here rolls the insert back, and the galleries have not changed
         bumped: list[int] = []
         result = run_idempotent(self.store, kiosk.actor, key, ["enrolment", body.model_dump(mode="json")], insert,
                                 EnrolmentPublic)
         if not result.replayed:
+            faces, finger_gallery = found["faces"], found["fingers"]
             try:
                 faces.add(result.body["id"], subject, probe)
                 if fingers:
@@ -347,9 +358,13 @@ class Enrolments:
             if row["status"] != "duplicate_suspected":
                 raise Conflict(f"enrolment {enr_id} is {row['status']}; only duplicate_suspected ones are decided")
             status = "accepted" if decision == "accept" else "rejected"
-            db.execute(text("UPDATE enrolments SET status = :status, decided_by = :by, decided_at = :at, notes = :notes "
-                            "WHERE id = :id"), {"status": status, "by": user.id, "at": now_iso(), "notes": notes,
-                                                "id": enr_id})
+            # only from duplicate_suspected: a supervisor deciding at the same moment in another worker wins, this one
+            # gets 409 (PostgreSQL re-checks the WHERE after the other's commit)
+            changed = db.execute(text("UPDATE enrolments SET status = :status, decided_by = :by, decided_at = :at, "
+                                      "notes = :notes WHERE id = :id AND status = 'duplicate_suspected'"),
+                                 {"status": status, "by": user.id, "at": now_iso(), "notes": notes, "id": enr_id}).rowcount
+            if changed != 1:
+                raise Conflict(f"enrolment {enr_id} was decided by someone else meanwhile")
             if status == "rejected":  # out of every process's duplicate check
                 bump_generation(db)
         self.privacy.access(actor=user.actor, role=user.role, action=f"enrolment:{decision}", record=enr_id,

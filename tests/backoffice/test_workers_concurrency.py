@@ -206,17 +206,19 @@ def test_the_same_face_enrolled_at_two_workers_at_once_is_a_duplicate_the_second
         a.client.close()
 
 
-def test_galleries_that_keep_moving_refuse_the_enrolment_by_name_and_store_nothing(tmp_path, monkeypatch):
+def test_galleries_that_keep_moving_get_a_last_check_under_the_lock_that_decides(tmp_path, monkeypatch):
+    """Other workers changing the galleries under every optimistic check: the last attempt checks under the
+    enrolment lock (inside the insert's transaction) and decides; the record is stored once."""
     import backoffice._enrolments as enrolments
     from tests.backoffice.conftest import build_world, make_config
     from tests.backoffice.test_enrolments import _post, enrolment, face
 
     world = build_world(make_config(db_path=tmp_path / "bo.db"))
     try:
-        checked = []
-        original = enrolments.FaceGallery.duplicates
-        monkeypatch.setattr(enrolments.FaceGallery, "duplicates",
-                            lambda self, *a: checked.append(1) or original(self, *a))
+        assert _post(world, enrolment("C1000001", face_bytes=face(1)), "e0").json()["status"] == "accepted"
+        checked, original = [], enrolments.FaceGallery.duplicates
+        store = world.app.state.ctx.store
+        monkeypatch.setattr(enrolments.FaceGallery, "duplicates", lambda self, *a: checked.append(1) or original(self, *a))
         load = enrolments.Enrolments._load
 
         def stale_load(self):  # the galleries always one change behind the database: another worker, forever
@@ -225,11 +227,34 @@ def test_galleries_that_keep_moving_refuse_the_enrolment_by_name_and_store_nothi
             return galleries
 
         monkeypatch.setattr(enrolments.Enrolments, "_load", stale_load)
-        r = _post(world, enrolment("C1000001", face_bytes=face(1)), "e1")
-        assert r.status_code == 503 and r.json()["type"].endswith("duplicate-check-unavailable"), r.text
+        r = _post(world, enrolment("D3000003", "LAO", face_bytes=face(1, noise=0.01)), "e1")
+        assert r.status_code == 201 and r.json()["status"] == "duplicate_suspected", r.text  # the check still ran
         assert len(checked) == enrolments._CHECK_ATTEMPTS
-        store = world.app.state.ctx.store
-        assert store.one(text("SELECT count(*) AS n FROM enrolments"))["n"] == 0
-        assert store.one(text("SELECT count(*) AS n FROM idempotency"))["n"] == 0
+        assert store.one(text("SELECT count(*) AS n FROM enrolments"))["n"] == 2
+        assert store.one(text("SELECT count(*) AS n FROM idempotency WHERE key = 'e1'"))["n"] == 1
     finally:
         world.client.close()
+
+
+def test_two_supervisors_deciding_one_suspected_enrolment_at_once_one_wins(workers, monkeypatch):
+    from backoffice._enrolments import Enrolments
+
+    a, b = workers
+    with a.tx() as db:
+        db.execute(text("INSERT INTO enrolments (id, device_id, received_at, subject_id, status, checks, duplicates, "
+                        "consent, face_ref) VALUES ('enr_1', 'kiosk-01', 'now', 'subj-a', 'duplicate_suspected', "
+                        "'{\"checks\": [\"face\"], \"fingerprint_check\": \"no_templates\"}', '[]', '{}', 'ref')"))
+
+    def enrolments(store: Store) -> Enrolments:
+        privacy = SimpleNamespace(access=lambda **kw: None)
+        return Enrolments(SimpleNamespace(store=store, privacy=privacy), records=None)
+
+    _pause_after(monkeypatch, "SELECT status, subject_id FROM enrolments")
+    sup_a, sup_b = Principal("user", "sup-1", "supervisor"), Principal("user", "sup-2", "supervisor")
+    ra, rb = _both(lambda: enrolments(a).decide("enr_1", sup_a, "reject", "same person, second passport"),
+                   lambda: enrolments(b).decide("enr_1", sup_b, "accept", "different people"))
+    assert sum(isinstance(r, dict) for r in (ra, rb)) == 1 and sum(isinstance(r, Conflict) for r in (ra, rb)) == 1, \
+        (ra, rb)
+    won = ra if isinstance(ra, dict) else rb
+    row = a.one(text("SELECT status, decided_by FROM enrolments WHERE id = 'enr_1'"))
+    assert row["status"] == won["status"] and row["decided_by"] == won["decided_by"]
