@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from privacy._db import Db
 from privacy._kek import KeyEncryptionKeyProvider
 from privacy._ledger import Ledger
 from privacy._policy import RetentionPolicy
@@ -19,8 +17,6 @@ from privacy._util import Clock, system_clock
 from privacy._vault import Vault
 
 __all__ = ["Privacy", "open_privacy"]
-
-Db = str | Path | sqlite_utils.Database | sqlite3.Connection
 
 
 @dataclass
@@ -51,8 +47,7 @@ def open_privacy(data_db: Db, keys_db: Db, kek: KeyEncryptionKeyProvider, *, clo
     Ed25519 key kept wrapped in the vault."""
     clock = clock or system_clock
     lock = lock or threading.RLock()
-    same = keys_db is data_db
-    vault = Vault(keys_db, kek, clock=clock, lock=lock if same else None)
+    vault = Vault(keys_db, kek, clock=clock)
     key = signing_key if signing_key is not None else vault.signing_key()
     ledger = Ledger(data_db, key, clock=clock, lock=lock, checkpoint_every=checkpoint_every)
     retention = RetentionStore(ledger.db, policies=policies, ledger=ledger, clock=clock, lock=lock, vault=vault)
