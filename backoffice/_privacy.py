@@ -185,6 +185,13 @@ def _postgres_key_store(config: BackofficeConfig, store: Store) -> Database:
         engine.dispose()
         raise ConfigError(f"keys_db_url {safe_url(keys)}: the key store must be a PostgreSQL database other than the "
                           f"data's ({safe_url(data)}), reached by a role other than the data's")
+    from privacy.migrations import upgrade
+
+    try:
+        upgrade(engine)  # its own history (privacy_0007_baseline and after)
+    except StorageError as e:
+        engine.dispose()
+        raise ConfigError(f"keys_db_url {safe_url(keys)}: cannot bring the key store's schema up to date: {e}") from e
     return Database(engine)
 
 
@@ -205,6 +212,10 @@ class PrivacyGateway:
     def from_config(config: BackofficeConfig, store: Store) -> PrivacyGateway:
         kek = load_kek(config)
         if store.dialect == "postgresql":
+            if not callable(getattr(kek, "successor", None)):
+                raise ConfigError("a PostgreSQL back office needs a kek_file: its key store rotates the KEK after "
+                                  "every erasure and purge (the shredding rule of docs/DEPLOYMENT.md), which a KEK "
+                                  "given inline cannot")
             keys: Any = _postgres_key_store(config, store)
         else:
             keys = ":memory:" if config.db_path is None else _key_store(config, store)

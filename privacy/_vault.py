@@ -134,10 +134,21 @@ class Vault:
             self._remember(key_id, subject_id, aead)
             return key_id, aead
 
+    def _follow(self, kek_id: str) -> bool:
+        """Another process rotated the key store to ``kek_id``: take that KEK when the provider can find it (a
+        :class:`FileKek` re-reads its file, or the successor not yet promoted); False otherwise."""
+        reloaded = getattr(self.kek, "reloaded", None)
+        new = reloaded(kek_id) if reloaded is not None else None
+        if new is None:
+            return False
+        log.warning("the key store was rotated to KEK %s by another process: following it", kek_id)
+        self.kek = new
+        return True
+
     def _check_current_kek(self, db: DatabaseConnection) -> None:
         row = db.execute(text("SELECT kek_id FROM vault_secrets WHERE kek_id != :k LIMIT 1"),
                          {"k": self.kek.key_id}).first()
-        if row is not None:
+        if row is not None and not self._follow(row[0]):
             raise KekError(f"the key store is wrapped by KEK {row[0]}, not this process's {self.kek.key_id}: it was "
                            "rotated by another process (privacy rotate-kek); restart with the new kek_file")
 
@@ -146,7 +157,7 @@ class Vault:
         if cached is not None and cached[0] == subject_id:
             self._cache.move_to_end(key_id)
             return cached[1]
-        if kek_id != self.kek.key_id:
+        if kek_id != self.kek.key_id and not self._follow(kek_id):
             raise KekError(f"data key {key_id} is wrapped by KEK {kek_id}, not the configured {self.kek.key_id}")
         aead = AESGCM(self.kek.unwrap(bytes(wrapped), self._dek_aad(key_id, subject_id)))
         self._remember(key_id, subject_id, aead)
@@ -270,12 +281,18 @@ class Vault:
         ``pg_switch_wal`` (docs/DEPLOYMENT.md)."""
         if self.db.dialect != "postgresql":
             return self.flush()
-        if self.next_kek is None:
-            log.error("key store not scrubbed: no next KEK to rotate to (shredded keys stay recoverable from the "
-                      "server's files with the current KEK)", extra={"event": "vault_scrub_incomplete"})
+        successor = self.next_kek or getattr(self.kek, "successor", None)
+        if successor is None:
+            log.error("key store not scrubbed: the KEK provider %r cannot rotate (use a kek_file, or pass next_kek); "
+                      "shredded keys stay recoverable from the server's files with the current KEK", self.kek,
+                      extra={"event": "vault_scrub_incomplete"})
             return False
         try:
-            self.rotate_kek(self.next_kek())
+            new = successor()
+            self.rotate_kek(new)
+            promote = getattr(new, "promote", None)
+            if promote is not None:  # the old KEK's file goes (FileKek: the successor renamed over it)
+                promote()
             with self.db.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 for table in ("vault_keys", "vault_secrets"):
@@ -333,6 +350,8 @@ class Vault:
             lock(db.connection, VAULT_LOCK)  # PostgreSQL: two workers creating the secret at once make one
             row = db.execute(text("SELECT kek_id, wrapped FROM vault_secrets WHERE name = :n"), {"n": name}).first()
             if row is not None:
+                if row[0] != self.kek.key_id:
+                    self._follow(row[0])
                 return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
             self._check_current_kek(db)
             value = os.urandom(size)
