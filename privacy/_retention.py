@@ -231,8 +231,9 @@ class RetentionStore:
                 run_id, cutoff, resumed = row[0], row[1], True
             else:
                 run_id, cutoff, resumed = "purge_" + uuid.uuid4().hex[:20], _ts(now or self.clock()), False
-                db.execute(text("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status) "
-                                "VALUES (:run, :at, :cutoff, 0, :actor, :role, 'running')"),
+                db.execute(text("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, "
+                                "seq) VALUES (:run, :at, :cutoff, 0, :actor, :role, 'running', "
+                                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM retention_runs))"),
                            {"run": run_id, "at": iso(self.clock()), "cutoff": cutoff, "actor": actor, "role": role})
         shredded = rekeyed = 0
         self._unshredded = 0
@@ -378,8 +379,8 @@ class RetentionStore:
             report.ledger_pruned = self.ledger.prunable(before)
         with self.db.tx() as db:
             db.execute(text("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, "
-                            "purged, by_category, ids_sha256, finished_at) VALUES (:run, :at, :cutoff, 1, :actor, "
-                            ":role, 'done', :n, :c, :d, :at)"),
+                            "purged, by_category, ids_sha256, finished_at, seq) VALUES (:run, :at, :cutoff, 1, :actor, "
+                            ":role, 'done', :n, :c, :d, :at, (SELECT COALESCE(MAX(seq), 0) + 1 FROM retention_runs))"),
                        {"run": report.run_id, "at": iso(self.clock()), "cutoff": _ts(cutoff), "actor": actor,
                         "role": role, "n": report.purged, "c": json.dumps(counts), "d": digest})
             self._log(report, actor, role)
@@ -397,11 +398,9 @@ class RetentionStore:
 
     def runs(self, limit: int = 100) -> list[dict]:
         """The latest purge runs, newest first."""
-        # newest first: SQLite by insertion (rowid); PostgreSQL has no rowid: by start time, then run id
-        order = "rowid DESC" if self.db.dialect == "sqlite" else "started_at DESC, run_id DESC"
-        rows = self._fetch("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "  # noqa: S608
-                           f"by_category, ids_sha256, finished_at FROM retention_runs ORDER BY {order} LIMIT :n",
-                           {"n": limit})
+        rows = self._fetch("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "
+                           "by_category, ids_sha256, finished_at FROM retention_runs ORDER BY seq DESC, started_at DESC "
+                           "LIMIT :n", {"n": limit})
         return [{"run_id": r[0], "started_at": r[1], "cutoff": iso(_dt(r[2])), "dry_run": bool(r[3]), "actor": r[4],
                  "role": r[5], "status": r[6], "batches": r[7], "purged": r[8],
                  "by_category": json.loads(r[9]) if r[9] else {}, "ids_sha256": r[10], "finished_at": r[11]}
