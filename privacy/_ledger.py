@@ -454,12 +454,12 @@ class Ledger:
         entry at its seq a rewrite); the newest entry must be covered by a valid signature (an unsigned
         tail fails). Names the first bad entry and the reason."""
         wit = [w.to_dict() if isinstance(w, Checkpoint) else w for w in witnesses]
-        with self.db.read():  # one snapshot of the keys, signatures and prune records
+        with self.db.snapshot():  # one state: writers appending meanwhile leave no unsigned tail in it, and go on
             keys = self._public_keys()
             cps = self._signatures()
             prunes = self._prunes()
-        return verify_chain(self._iter_dicts(), cps, keys, key_pinned=self._key is not None or bool(self._trusted),
-                            prunes=prunes, witnesses=wit)
+            return verify_chain(self._iter_dicts(), cps, keys,
+                                key_pinned=self._key is not None or bool(self._trusted), prunes=prunes, witnesses=wit)
 
     def _signatures(self) -> list[dict]:
         """The checkpoints, then the stored head marked ``"head": true`` (as an export carries them)."""
@@ -510,7 +510,7 @@ class Ledger:
         signed for the export: a tail the head does not cover stays unsigned, and fails verification."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.db.read():  # one snapshot of the whole export
+        with self.db.snapshot():  # one state for the whole export
             public = [r[0] for r in self._fetch("SELECT public_key FROM ledger_keys ORDER BY added_at")]
             tmp = path.with_name(path.name + ".tmp")
             with open_private(tmp, encoding="utf-8") as f:

@@ -346,9 +346,16 @@ class Vault:
 
     def secret(self, name: str, size: int = 32) -> bytes:
         """A named random secret, created on first use and stored wrapped by the KEK."""
+        select = text("SELECT kek_id, wrapped FROM vault_secrets WHERE name = :n")
+        with self.db.read() as db:  # the common case (a pseudonym per request): no lock, no write
+            row = db.execute(select, {"n": name}).first()
+        if row is not None:
+            if row[0] != self.kek.key_id:
+                self._follow(row[0])
+            return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
         with self.db.tx() as db:
             lock(db.connection, VAULT_LOCK)  # PostgreSQL: two workers creating the secret at once make one
-            row = db.execute(text("SELECT kek_id, wrapped FROM vault_secrets WHERE name = :n"), {"n": name}).first()
+            row = db.execute(select, {"n": name}).first()
             if row is not None:
                 if row[0] != self.kek.key_id:
                     self._follow(row[0])

@@ -26,6 +26,7 @@ from typing import Any
 import sqlite_utils
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ClauseElement
 
 from storage._db import StorageError, checkpoint_truncate
@@ -138,6 +139,11 @@ class Database:
 
     @contextmanager
     def _sqlite(self, write: bool) -> Iterator[DatabaseConnection]:
+        own = getattr(self._local, "conn", None)
+        if own is not None:  # inside this thread's snapshot() on a connection of its own: join it (reads only)
+            self._join(write)
+            yield self._handle(own)
+            return
         with self.lock:
             conn = self._conn
             if conn.in_transaction():  # nested: join the outer transaction
@@ -152,16 +158,42 @@ class Database:
                 conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
 
     @contextmanager
-    def _pooled(self, write: bool) -> Iterator[DatabaseConnection]:
+    def _pooled(self, write: bool, snapshot: bool = False) -> Iterator[DatabaseConnection]:
         current = getattr(self._local, "conn", None)
         if current is not None:  # nested in this thread: join
             self._join(write)
             yield self._handle(current)
             return
         with self.engine.connect() as conn:
+            if snapshot:  # every statement of the transaction sees the same committed state (reset on return)
+                conn.execution_options(isolation_level="REPEATABLE READ")
             self._local.conn = conn
             try:
                 with self._outermost(conn, write) as handle:
+                    yield handle
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[DatabaseConnection]:
+        """A read of one consistent state that does not hold up this process's writers meanwhile (a long read: a
+        ledger's verification or export). PostgreSQL: :meth:`read` with ``snapshot=True``. SQLite file: a
+        connection of its own in ``BEGIN DEFERRED`` (WAL: one snapshot, writers go on), which the reads of this
+        thread join until the block ends. SQLite in memory (one connection): :meth:`read`."""
+        if self._conn is None:
+            with self.read(snapshot=True) as handle:
+                yield handle
+            return
+        if isinstance(self.engine.pool, StaticPool) or getattr(self._local, "conn", None) is not None \
+                or self._conn.in_transaction():
+            with self.read() as handle:  # one connection only, or already inside a transaction: join
+                yield handle
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+            self._local.conn = conn
+            try:
+                with self._outermost(conn, False) as handle:
                     yield handle
             finally:
                 self._local.conn = None
@@ -180,9 +212,11 @@ class Database:
             yield handle
 
     @contextmanager
-    def read(self) -> Iterator[DatabaseConnection]:
-        """A read transaction (SQLite: ``BEGIN DEFERRED``: one snapshot, no write lock); joins an open one."""
-        with self._sqlite(False) if self._conn is not None else self._pooled(False) as handle:
+    def read(self, *, snapshot: bool = False) -> Iterator[DatabaseConnection]:
+        """A read transaction (SQLite: ``BEGIN DEFERRED``: one snapshot, no write lock); joins an open one.
+        ``snapshot``: PostgreSQL too reads one snapshot throughout (REPEATABLE READ instead of READ COMMITTED, where
+        each statement sees what committed before it), for reads whose parts must agree (a ledger's verification)."""
+        with self._sqlite(False) if self._conn is not None else self._pooled(False, snapshot) as handle:
             yield handle
 
     def query(self, sql: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -467,6 +467,34 @@ def test_a_read_does_not_hold_the_write_lock(tmp_path):
         writer.close()
 
 
+def test_a_snapshot_sees_one_state_and_holds_up_no_writer_of_the_process(store):
+    """Store.snapshot() (a ledger's verification, an export): one committed state for the whole block, and another
+    thread of the same process writes meanwhile without waiting (SQLite: a connection of its own)."""
+    import threading
+    import time
+
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+    with store.tx() as db:
+        db.execute(insert, {"id": "a"})
+    took = []
+
+    def write() -> None:
+        started = time.monotonic()
+        with store.tx() as db:
+            db.execute(insert, {"id": "b"})
+        took.append(time.monotonic() - started)
+
+    with store.snapshot() as db:
+        assert db.scalar(text("SELECT count(*) FROM devices")) == 1
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(10)
+        assert took and took[0] < 1.0  # the writer did not wait for the snapshot
+        assert db.scalar(text("SELECT count(*) FROM devices")) == 1  # nor does the snapshot see it
+        assert store.one(text("SELECT count(*) AS n FROM devices")) == {"n": 1}  # reads of this thread join it
+    assert store.one(text("SELECT count(*) AS n FROM devices")) == {"n": 2}
+
+
 def test_a_write_never_joins_a_read(store):
     with pytest.raises(StorageError, match="inside a read transaction"), store.read(), store.tx():
         pass

@@ -138,6 +138,36 @@ def test_a_duplicate_item_reference_is_a_named_error_and_leaves_the_transaction_
         _close(r)
 
 
+def test_a_verification_while_another_worker_appends_sees_one_consistent_state(backend):
+    """Verification reads the signatures and the chain in one snapshot: entries another worker (another connection)
+    appends meanwhile never show up as an unsigned tail (on PostgreSQL each statement would otherwise see newer
+    commits; on SQLite the chunks of the chain were read in separate transactions)."""
+    data, _ = backend
+    writer, reader = Ledger(data, KEY), Ledger(data, KEY)
+    done, failures = threading.Event(), []
+
+    def append() -> None:
+        try:
+            for i in range(150):
+                writer.append("user:a", "border_guard", "read", f"exc-{i}", "review", "law")
+        finally:
+            done.set()
+
+    t = threading.Thread(target=append)
+    t.start()
+    checks = 0
+    try:
+        while not done.is_set() or checks < 3:
+            v = reader.verify()
+            checks += 1
+            if not v.ok:
+                failures.append(v.reason)
+    finally:
+        t.join(120)
+        _close(writer, reader)
+    assert checks >= 3 and not failures, failures[:3]
+
+
 # --- PostgreSQL only: what several workers need ---
 
 def test_a_second_purge_is_refused_by_name(postgres_db, postgres_keys_db):
