@@ -34,9 +34,9 @@ from sqlalchemy import text
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
 from backoffice._enrolments import bump_generation
-from backoffice._errors import KeyStoreRotated, SealedItemUnreadable, Shredded
+from backoffice._errors import Conflict, KeyStoreRotated, SealedItemUnreadable, Shredded
 from backoffice._store import Store
-from storage import Database, StorageError, open_engine, safe_url
+from storage import Database, LockBusyError, StorageError, open_engine, safe_url
 
 __all__ = ["CATEGORIES", "PURPOSES", "PrivacyGateway", "load_kek"]
 
@@ -355,8 +355,11 @@ class PrivacyGateway:
                      batch: int = 1000) -> privacy.PurgeReport:
         """The retention purge (crypto-shredding each item's key), with the records that point at the purged
         items dropped in the same batch (:meth:`drop_records`)."""
-        return self.retention.purge(now or self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role,
-                                    on_purge=self.drop_records)
+        try:
+            return self.retention.purge(now or self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role,
+                                        on_purge=self.drop_records)
+        except LockBusyError as e:  # PostgreSQL: another worker's (or the timer's) purge holds the purge lock
+            raise Conflict(f"a retention purge is already running ({e})") from e
 
     def drop_records(self, items: list[privacy.PurgedItem]) -> None:
         """Inside a purge batch: an exception or enrolment whose record item goes is deleted with it (its row

@@ -100,7 +100,7 @@ class Vault:
     """
 
     def __init__(self, db: Db, kek: KeyEncryptionKeyProvider, *, clock: Clock | None = None,
-                 lock: threading.RLock | None = None, cache_size: int = 4096,
+                 lock: threading.RLock | None = None, cache_size: int | None = None,
                  next_kek: Callable[[], KeyEncryptionKeyProvider] | None = None) -> None:
         if not isinstance(kek, KeyEncryptionKeyProvider):
             raise KekError("kek must provide key_id, wrap() and unwrap()")
@@ -109,7 +109,9 @@ class Vault:
         self.clock = clock or system_clock
         self.lock = self.db.lock
         self._cache: OrderedDict[str, tuple[str, AESGCM]] = OrderedDict()
-        self._cache_size = cache_size
+        # unwrapped data keys kept in memory (default: 4096 on SQLite; none on PostgreSQL, where other workers
+        # shred keys: a shredded key must not stay in this process's memory until the cache evicts it)
+        self._cache_size = cache_size if cache_size is not None else (4096 if self.db.dialect == "sqlite" else 0)
         #: PostgreSQL: where the KEK the key store rotates to after a shred comes from (see :meth:`scrub`)
         self.next_kek = next_kek
 

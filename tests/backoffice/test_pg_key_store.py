@@ -10,7 +10,8 @@ from backoffice._config import ConfigError
 from backoffice._privacy import PrivacyGateway
 from backoffice._store import Store
 from privacy import FileKek
-from storage import DatabaseUnavailableError, open_engine
+from privacy._retention import PURGE_LOCK
+from storage import DatabaseUnavailableError, open_engine, session_lock
 from tests.backoffice.conftest import build_world, exception_body, make_config
 
 
@@ -72,6 +73,10 @@ def test_the_app_on_postgresql_seals_exports_and_erases(pg_store, postgres_keys_
         detail = c.get(f"/api/v1/exceptions/{exc_id}", headers=world.h("border_guard")).json()
         assert detail["document"] is None
         assert c.get("/api/v1/privacy/ledger/verify", headers=po).json()["ok"]
+        with session_lock(pg_store.engine, PURGE_LOCK):  # another worker's purge is running
+            busy = c.post("/api/v1/privacy/purge?dry_run=false", headers=po)
+        assert busy.status_code == 409 and "privacy.retention.purge" in busy.json()["detail"], busy.text
+        assert c.post("/api/v1/privacy/purge?dry_run=false", headers=po).status_code == 200
     finally:
         world.client.close()
         world.app.state.ctx.privacy.vault.db.close()
