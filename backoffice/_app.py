@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -253,8 +252,7 @@ class LedgerHead:
     def _value(self) -> bytes | None:
         try:
             head = self.head()
-        # sqlite3.Error: the ledger still runs on the Store's sqlite3 connection (issue #24 increment 4 moves it)
-        except (StorageError, sqlite3.Error, privacy.PrivacyError) as e:  # the answer goes out; the device keeps its last head
+        except (StorageError, privacy.PrivacyError) as e:  # the answer goes out; the device keeps its last head
             log.warning("ledger head not readable", extra={"event": "ledger_head_unreadable", "error": type(e).__name__})
             return None
         return None if head is None else head.to_token().encode("ascii")

@@ -6,7 +6,7 @@ tests build it directly. The back office never reads the environment itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from backoffice._matching import FaceMatching, FingerprintMatching
@@ -35,6 +35,8 @@ class BackofficeConfig:
     #: the vault's key store (data keys, the ledger's signing key): outside the data database's directory,
     #: default ``<data dir>-keys/<db stem>-keys.db`` (``var/backoffice.db`` -> ``var-keys/backoffice-keys.db``)
     keys_db_path: Path | None = None
+    #: PostgreSQL (a ``postgresql://`` data database): the key store's URL, a database and role of their own
+    keys_db_url: str | None = field(default=None, repr=False)  # may hold a password
     kek: bytes | str | None = None
     kek_file: Path | None = None
     dev: bool = False

@@ -12,7 +12,11 @@ the project's :mod:`privacy` package:
 - the **retention registry** (the envelopes and their retention anchors), the **ledger**
   (hash-chained, Ed25519-signed checkpoints; the signing key is kept wrapped in the vault) and
   the consents live in the back-office database itself (``privacy.MIGRATIONS`` are part of its
-  migrations), so sealing joins the transaction of the record it belongs to.
+  migrations) and run on the :class:`Store`, so sealing joins the transaction of the record it
+  belongs to, on SQLite and on PostgreSQL alike;
+- on PostgreSQL the key store is a database of its own, reached by a role of its own
+  (``keys_db_url``), and the shredding rule of docs/DEPLOYMENT.md applies (KEK rotation after
+  each erasure or purge).
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from sqlalchemy import text
 import privacy
 from backoffice._config import BackofficeConfig, ConfigError
 from backoffice._enrolments import bump_generation
-from backoffice._errors import KeyStoreRotated, SealedItemUnreadable, Shredded
+from backoffice._errors import Conflict, KeyStoreRotated, SealedItemUnreadable, Shredded
 from backoffice._store import Store
-from storage import open_database
+from storage import Database, LockBusyError, StorageError, open_engine, safe_url
 
 __all__ = ["CATEGORIES", "PURPOSES", "PrivacyGateway", "load_kek"]
 
@@ -54,8 +58,6 @@ CATEGORIES: dict[str, privacy.RetentionPolicy] = {
 _HELD_BY_RECORD = ("live_image", "chip_image")
 #: purged categories that take templates out of the enrolment galleries
 _GALLERY_CATEGORIES = ("enrolment_record", "face_template", "finger_template")
-#: backoffice._enrolments.bump_generation for the sqlite3 connection a purge batch runs on
-_BUMP_GENERATION_LEGACY = "UPDATE galleries_generation SET generation = generation + 1 WHERE id = 1"
 
 PURPOSES = [
     {"name": "border_exception_review", "legal_basis": "Law on Exit and Entry of Vietnamese Citizens 2019; "
@@ -122,7 +124,7 @@ def legacy_keys_path(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}-keys{db_path.suffix or '.db'}")
 
 
-def _key_store(config: BackofficeConfig) -> Path:
+def _key_store(config: BackofficeConfig, store: Store) -> Path:
     """The key store's path, checked to lie outside the data directory. A key store left beside the
     database by an earlier version is moved in dev and refused otherwise (a new, empty one would make
     every sealed item unreadable and sign the ledger with a new key)."""
@@ -140,7 +142,7 @@ def _key_store(config: BackofficeConfig) -> Path:
         from storage import move_database
 
         move_database(old, keys)  # dev: out of the data directory
-    if not keys.exists() and _holds_sealed_data(db):
+    if not keys.exists() and _holds_sealed_data(store):
         raise ConfigError(f"the vault's key store {keys} does not exist, but {db} holds data it sealed and a ledger "
                           "it signed: restore the key store from its own backup or set keys_db_path to it (a new, "
                           "empty key store would open none of it)")
@@ -162,37 +164,61 @@ def forget_subject(store: Store, subject: str) -> dict:
     return {"exceptions": n_exc, "enrolments": n_enr}
 
 
-def _holds_sealed_data(db: Path) -> bool:
-    import sqlite3
+def _holds_sealed_data(store: Store) -> bool:
+    """Whether the back office's database holds a ledger a vault signed (so items a key store sealed)."""
+    return store.one(text("SELECT 1 AS x FROM ledger_keys LIMIT 1")) is not None
 
-    if not db.exists():
-        return False
+
+def _postgres_key_store(config: BackofficeConfig, store: Store) -> Database:
+    """PostgreSQL: the key store is another database, reached by another role (``keys_db_url``); the same
+    database, or the same role as the data's, is refused (a dump or a grant of one would carry the other)."""
+    if not config.keys_db_url:
+        raise ConfigError("keys_db_url is required with a PostgreSQL database: the vault's key store is a database "
+                          "and role of its own (see docs/DEPLOYMENT.md)")
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)  # percent-encoded
-        try:
-            return conn.execute("SELECT 1 FROM ledger_keys LIMIT 1").fetchone() is not None
-        finally:
-            conn.close()
-    except sqlite3.Error:  # no privacy tables yet
-        return False
+        engine = open_engine(config.keys_db_url, application_name="smartborder-keys")
+    except StorageError as e:
+        raise ConfigError(f"keys_db_url: {e}") from e
+    data, keys = store.engine.url, engine.url
+    if keys.get_backend_name() != "postgresql" or (keys.host, keys.port, keys.database) == (
+            data.host, data.port, data.database) or keys.username == data.username:
+        engine.dispose()
+        raise ConfigError(f"keys_db_url {safe_url(keys)}: the key store must be a PostgreSQL database other than the "
+                          f"data's ({safe_url(data)}), reached by a role other than the data's")
+    from privacy.migrations import upgrade
+
+    try:
+        upgrade(engine)  # its own history (privacy_0007_baseline and after)
+    except StorageError as e:
+        engine.dispose()
+        raise ConfigError(f"keys_db_url {safe_url(keys)}: cannot bring the key store's schema up to date: {e}") from e
+    return Database(engine)
 
 
 class PrivacyGateway:
     """The privacy port of the app, over :mod:`privacy`. ``clock`` may be replaced (tests travel in time)."""
 
-    def __init__(self, store: Store, kek: privacy.KeyEncryptionKeyProvider, keys_db: Any) -> None:
+    def __init__(self, store: Store, kek: privacy.KeyEncryptionKeyProvider, keys_db: Any, *,
+                 next_kek: Any = None) -> None:
         self.store = store
         self.clock = _now
         clock = lambda: self.clock()  # noqa: E731 - late binding, so replacing self.clock works
-        self.vault = privacy.Vault(keys_db, kek, clock=clock)
-        self.ledger = privacy.Ledger(store.db, self.vault.signing_key(), clock=clock, lock=store.lock)
-        self.retention = privacy.RetentionStore(store.db, policies=CATEGORIES, ledger=self.ledger, clock=clock,
-                                                lock=store.lock, vault=self.vault)
+        self.vault = privacy.Vault(keys_db, kek, clock=clock, next_kek=next_kek)
+        self.ledger = privacy.Ledger(store, self.vault.signing_key(), clock=clock)
+        self.retention = privacy.RetentionStore(store, policies=CATEGORIES, ledger=self.ledger, clock=clock,
+                                                vault=self.vault)
 
     @staticmethod
     def from_config(config: BackofficeConfig, store: Store) -> PrivacyGateway:
         kek = load_kek(config)
-        keys = open_database(memory=True) if config.db_path is None else _key_store(config)
+        if store.dialect == "postgresql":
+            if not callable(getattr(kek, "successor", None)):
+                raise ConfigError("a PostgreSQL back office needs a kek_file: its key store rotates the KEK after "
+                                  "every erasure and purge (the shredding rule of docs/DEPLOYMENT.md), which a KEK "
+                                  "given inline cannot")
+            keys: Any = _postgres_key_store(config, store)
+        else:
+            keys = ":memory:" if config.db_path is None else _key_store(config, store)
         try:
             return PrivacyGateway(store, kek, keys)
         except privacy.KeyFileError as e:
@@ -329,27 +355,29 @@ class PrivacyGateway:
                      batch: int = 1000) -> privacy.PurgeReport:
         """The retention purge (crypto-shredding each item's key), with the records that point at the purged
         items dropped in the same batch (:meth:`drop_records`)."""
-        return self.retention.purge(now or self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role,
-                                    on_purge=self.drop_records)
+        try:
+            return self.retention.purge(now or self.clock(), dry_run=dry_run, batch=batch, actor=actor, role=role,
+                                        on_purge=self.drop_records)
+        except LockBusyError as e:  # PostgreSQL: another worker's (or the timer's) purge holds the purge lock
+            raise Conflict(f"a retention purge is already running ({e})") from e
 
     def drop_records(self, items: list[privacy.PurgedItem]) -> None:
         """Inside a purge batch: an exception or enrolment whose record item goes is deleted with it (its row
         keeps the keyed subject id, scores and consent: "was this document here?" must not stay answerable);
         a purged image leaves its reference empty. A purged template keeps its (now dangling) reference: an
         enrolment still listed reads as ``templates_unreadable`` (the gate refers), never as "no fingerprints"."""
-        # the purge runs in the privacy package's own transaction on the shared sqlite3 connection (it moves to the
-        # engine in issue #24 increment 4): these statements join it through the Store's sqlite_utils bridge
-        db = self.store.db
-        if any(it.category in _GALLERY_CATEGORIES for it in items):  # out of every process's duplicate check
-            db.execute(_BUMP_GENERATION_LEGACY)
-        for it in items:
-            if it.category == "exception_record":
-                db.execute("DELETE FROM exceptions WHERE id = ?", [it.record_id])
-            elif it.category == "enrolment_record":
-                db.execute("DELETE FROM enrolments WHERE id = ?", [it.record_id])
-            elif it.category in ("live_image", "chip_image"):
-                column = "live_image_ref" if it.category == "live_image" else "chip_image_ref"
-                db.execute(f"UPDATE exceptions SET {column} = NULL WHERE {column} = ?", [it.ref])  # noqa: S608
+        with self.store.tx() as db:  # joins the purge batch's transaction (the registry runs on the Store)
+            if any(it.category in _GALLERY_CATEGORIES for it in items):  # out of every process's duplicate check
+                bump_generation(db)
+            for it in items:
+                if it.category == "exception_record":
+                    db.execute(text("DELETE FROM exceptions WHERE id = :id"), {"id": it.record_id})
+                elif it.category == "enrolment_record":
+                    db.execute(text("DELETE FROM enrolments WHERE id = :id"), {"id": it.record_id})
+                elif it.category in ("live_image", "chip_image"):
+                    column = "live_image_ref" if it.category == "live_image" else "chip_image_ref"
+                    db.execute(text(f"UPDATE exceptions SET {column} = NULL WHERE {column} = :ref"),  # noqa: S608
+                               {"ref": it.ref})
 
     def purge(self, *, dry_run: bool, actor: str, role: str, batch: int = 1000) -> dict:
         r = self.purge_report(dry_run=dry_run, batch=batch, actor=actor, role=role)

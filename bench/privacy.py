@@ -19,7 +19,6 @@ from pathlib import Path
 
 from bench._util import emit, summary, time_ms
 from privacy import Ledger, RawKek, RetentionStore, Vault
-from privacy._util import transaction
 from storage import open_database
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -84,7 +83,7 @@ def bench_ledger(tmp: Path, n: int) -> dict:
     batched_s = time.perf_counter() - t
     # appends joining a caller's transaction (not a batch): each one signs the head
     t = time.perf_counter()
-    with transaction(ledger.db, ledger.lock):
+    with ledger.db.tx():
         for i in range(n - single, n):
             ledger.append("user:guard", "border_guard", "read", f"tx-{i}", "border_exception_review", "law")
     joined_s = time.perf_counter() - t

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bench._util import emit
 from privacy import RawKek, open_privacy
 
@@ -57,7 +59,7 @@ def run(tmp: Path, items: int, size: int, batch: int, *, shred: bool) -> dict:
     assert report.purged == items
     return {"items": items, "payload_bytes": size, "seal_per_s": round(items / seal_s),
             "purge_s": round(purge_s, 2), "purge_per_s": round(items / purge_s), "keys_shredded": report.keys_shredded,
-            "keys_left": p.vault.db.execute("SELECT COUNT(*) FROM vault_keys").fetchone()[0],
+            "keys_left": p.vault.db.one(text("SELECT COUNT(*) AS n FROM vault_keys"))["n"],
             "wal_truncated": report.wal_truncated, "complete": report.complete,
             "files_after": {**_sizes(data), **_sizes(keys)}}
 

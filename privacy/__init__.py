@@ -18,7 +18,8 @@ and data-subject requests — the library the gate, kiosk and back office all us
   mode 0600 or stricter), :func:`check_key_location` (never inside the data directory),
   :func:`read_key_file`; all raise :class:`KeyFileError`. :class:`FileKek` uses them.
 
-Depends only on ``storage`` (SQLite helpers) and ``cryptography``.
+Depends only on ``storage`` (a :class:`storage.Database`: SQLite or PostgreSQL through SQLAlchemy), ``sqlalchemy``
+and ``cryptography``.
 """
 
 from privacy._errors import (

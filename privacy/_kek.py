@@ -170,10 +170,54 @@ class FileKek(RawKek):
     group or others, or one owned by another user is refused with :class:`KeyFileError`.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, target: str | Path | None = None) -> None:
         self.path = Path(path)
+        #: a successor's (:meth:`successor`) file name once promoted; None for the configured file itself
+        self.target = None if target is None else Path(target)
         raw = read_key_file(self.path)
         super().__init__(raw if len(raw) == 32 else raw.strip(), label="file")
+
+    def next_path(self) -> Path:
+        """Where :meth:`successor` writes the next KEK: ``<file>.next`` beside it (same directory, same checks)."""
+        base = self.target or self.path
+        return base.with_name(base.name + ".next")
+
+    def successor(self) -> FileKek:
+        """The KEK the vault rotates to (PostgreSQL's shredding rule): a new random key in :meth:`next_path`, 0600,
+        or the one a rotation interrupted before :meth:`promote` left there. Not in use until promoted."""
+        nxt = self.next_path()
+        if not nxt.exists():
+            try:
+                FileKek.generate(nxt)
+            except KekError:
+                if not nxt.exists():
+                    raise
+        return FileKek(nxt, target=self.target or self.path)
+
+    def promote(self) -> None:
+        """After the key store was rewrapped under this successor: it replaces the configured file (an atomic
+        rename; the old key's file is unlinked), so the old KEK is gone from the key directory."""
+        if self.target is None:
+            return
+        try:
+            os.replace(self.path, self.target)
+        except OSError as e:
+            raise KekError(f"cannot move the new KEK {self.path} over {self.target}: {e.strerror or e}") from e
+        self.path, self.target = self.target, None
+
+    def reloaded(self, want: str) -> FileKek | None:
+        """The KEK with id ``want`` from the configured file, or from a successor another process rotated the key
+        store to and did not promote yet (promoted now); None when neither holds it."""
+        base = self.target or self.path
+        for path in (base, base.with_name(base.name + ".next")):
+            try:
+                kek = FileKek(path, target=None if path == base else base)
+            except (KekError, KeyFileError):
+                continue
+            if kek.key_id == want:
+                kek.promote()
+                return kek
+        return None
 
     @staticmethod
     def generate(path: str | Path) -> FileKek:

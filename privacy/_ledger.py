@@ -27,21 +27,19 @@ import base64
 import datetime as dt
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import sqlite_utils
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import text
 
+from privacy._checkpoint import Checkpoint, raw_public
+from privacy._db import Db, open_db
 from privacy._errors import LedgerError
-from privacy._schema import connect
-from privacy._util import Clock, iso, system_clock, transaction
+from privacy._util import Clock, iso, system_clock
 from privacy._verify_export import (
     CREATED_ACTION,
     EXPORT_FORMAT,
@@ -52,20 +50,24 @@ from privacy._verify_export import (
     PRUNE_ACTION,
     LedgerVerification,
     checkpoint_message,
-    checkpoint_problem,
     entry_hash,
     key_id_of,
     mismatch_reason,
     prune_anchor,
     verify_chain,
 )
-from storage import open_private
+from storage import DatabaseConnection, lock, open_private
 
 __all__ = ["Checkpoint", "Ledger", "LedgerEntry"]
 
 log = logging.getLogger("privacy.ledger")
 
 _COLS = "seq, at, actor, role, action, record, purpose, legal_basis, subject_id, details, prev_hash, entry_hash"
+_PARAMS = ", ".join(":" + c for c in _COLS.split(", "))
+#: the advisory lock every transaction that appends, signs the head or a checkpoint takes first (PostgreSQL:
+#: writers in other sessions wait, so the chain stays linear and the head is always its end)
+LEDGER_LOCK = "privacy.ledger"
+_END = text("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")
 
 
 @dataclass(frozen=True)
@@ -87,94 +89,12 @@ class LedgerEntry:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signature over the ledger's state at ``seq``: a periodic checkpoint, the signed head, or a
-    witness head (the head as a gate or kiosk received it); all verify the same way."""
-
-    seq: int
-    entry_hash: str
-    at: str
-    key_id: str
-    signature: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: object) -> Checkpoint:
-        """From a dict with the five fields (others are ignored); :class:`LedgerError` names what is wrong."""
-        problem = checkpoint_problem(data)
-        if problem is not None:
-            raise LedgerError(f"not a ledger checkpoint: {problem}")
-        return cls(*(data[k] for k in ("seq", "entry_hash", "at", "key_id", "signature")))  # type: ignore[index]
-
-    def to_token(self) -> str:
-        """base64url (unpadded) of the compact JSON object: the ``X-Ledger-Head`` header's value."""
-        body = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
-
-    @classmethod
-    def from_token(cls, token: str) -> Checkpoint:
-        """The inverse of :meth:`to_token` (padding optional); :class:`LedgerError` when malformed. A
-        head is stricter than a checkpoint: ``seq`` in 1..2**62, ``at`` an ISO 8601 time, ``key_id`` 16
-        lowercase hex digits (what a device receives is never trusted to be well formed)."""
-        if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN:
-            raise LedgerError("not a ledger head token: empty or too long")
-        try:
-            raw = base64.b64decode(token.strip() + "=" * (-len(token.strip()) % 4), altchars=b"-_", validate=True)
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
-            raise LedgerError(f"not a ledger head token: {type(e).__name__}") from e
-        head = cls.from_dict(data)
-        problem = head.head_problem()
-        if problem is not None:
-            raise LedgerError(f"not a ledger head: {problem}")
-        return head
-
-    def head_problem(self) -> str | None:
-        """What keeps this from being a signed head a device may keep (beyond :func:`checkpoint_problem`),
-        else None: ``seq`` 1..2**62, ``at`` an ISO 8601 time, ``key_id`` 16 lowercase hex digits."""
-        problem = checkpoint_problem(self.to_dict())
-        if problem is not None:
-            return problem
-        if not 1 <= self.seq <= MAX_SEQ:
-            return f"seq is not in 1..{MAX_SEQ}"
-        try:
-            dt.datetime.fromisoformat(self.at)
-        except ValueError:
-            return "at is not an ISO 8601 time"
-        if len(self.key_id) != 16 or not set(self.key_id) <= set("0123456789abcdef"):
-            return "key_id is not 16 lowercase hex digits"
-        return None
-
-    def signed_by(self, public_key: Ed25519PublicKey | bytes | str) -> bool:
-        """Whether ``public_key`` (an Ed25519 key, its 32 raw bytes or their base64) signed this head: the
-        key id must be that key's and the signature valid. Never raises for a bad signature."""
-        try:
-            if isinstance(public_key, str):
-                public_key = base64.b64decode(public_key, validate=True)
-            if isinstance(public_key, bytes):
-                public_key = Ed25519PublicKey.from_public_bytes(public_key)
-            if key_id_of(_raw_public(public_key)) != self.key_id:
-                return False
-            public_key.verify(base64.b64decode(self.signature, validate=True),
-                              checkpoint_message(self.seq, self.entry_hash, self.at))
-        except (InvalidSignature, ValueError, TypeError):
-            return False
-        return True
-
-
-_MAX_TOKEN = 2048
 _HEAD_COLS = "seq, entry_hash, at, key_id, signature"
+_HEAD_PARAMS = ", ".join(":" + c for c in _HEAD_COLS.split(", "))
 # the ledger's own entries (its creation, the start of signed heads, a mismatch it found)
 _SYSTEM_ACTOR = "system:ledger"
 _SYSTEM_PURPOSE = "audit_trail_integrity"
 _SYSTEM_BASIS = "records of processing operations: Reg. (EU) 2017/2226 Art. 46; GDPR Art. 5(2)"
-
-
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 class Ledger:
@@ -185,24 +105,25 @@ class Ledger:
     ``trusted_keys``: earlier signing keys (after a key rotation) whose checkpoints stay valid.
     """
 
-    def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection,
+    def __init__(self, db: Db,
                  signing_key: Ed25519PrivateKey | None = None, *, clock: Clock | None = None,
                  lock: threading.RLock | None = None, checkpoint_every: int | None = 1000,
                  trusted_keys: tuple[Ed25519PublicKey, ...] = ()) -> None:
-        self.db = connect(db)
+        self.db = open_db(db, lock=lock)
         self._trusted = tuple(trusted_keys)
         self.clock = clock or system_clock
-        self.lock = lock or threading.RLock()
+        self.lock = self.db.lock
         self.checkpoint_every = checkpoint_every
         self._key = signing_key
         self._batching = 0  # open batch() blocks: the head is signed once, at the end of the outermost
         if signing_key is not None:
-            raw = _raw_public(signing_key.public_key())
+            raw = raw_public(signing_key.public_key())
             self.key_id = key_id_of(raw)
-            with transaction(self.db, self.lock) as d:
-                known = d.execute("SELECT COUNT(*) FROM ledger_keys").fetchone()[0]
-                d.execute("INSERT OR IGNORE INTO ledger_keys (key_id, public_key, added_at) VALUES (?, ?, ?)",
-                          [self.key_id, base64.b64encode(raw).decode(), iso(self.clock())])
+            with self._writing() as d:
+                known = d.scalar(text("SELECT COUNT(*) FROM ledger_keys"))
+                d.execute(text("INSERT INTO ledger_keys (key_id, public_key, added_at) VALUES (:k, :p, :at) "
+                               "ON CONFLICT (key_id) DO NOTHING"),
+                          {"k": self.key_id, "p": base64.b64encode(raw).decode(), "at": iso(self.clock())})
                 if not known and self._untouched(d):
                     # a new ledger starts with its signed creation entry: a chain with no entry is a wiped one.
                     # Not when a key was already on record (a ledger was opened here: its entries were
@@ -214,10 +135,17 @@ class Ledger:
         else:
             self.key_id = None
 
+    @contextmanager
+    def _writing(self) -> Iterator[DatabaseConnection]:
+        """A write transaction (or the caller's, joined) holding the ledger's lock from here to its end."""
+        with self.db.tx() as conn:
+            lock(conn.connection, LEDGER_LOCK)
+            yield conn
+
     @staticmethod
-    def _untouched(db: sqlite_utils.Database) -> bool:
+    def _untouched(db: DatabaseConnection) -> bool:
         """No entry, no stored head, no checkpoint: a ledger never written."""
-        return not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608
+        return not any(db.first(text(f"SELECT 1 FROM {t} LIMIT 1"))  # noqa: S608
                        for t in ("ledger_entries", "ledger_head", "ledger_checkpoints"))
 
     # -- keys ------------------------------------------------------------------------------------
@@ -226,17 +154,17 @@ class Ledger:
         """The current signer's Ed25519 public key (base64), to pin when verifying an export."""
         if self._key is None:
             return None
-        return base64.b64encode(_raw_public(self._key.public_key())).decode()
+        return base64.b64encode(raw_public(self._key.public_key())).decode()
 
     def _public_keys(self) -> dict[str, Ed25519PublicKey]:
         """Trusted: the signing key in hand and ``trusted_keys``; a key someone added to the table proves
         nothing. With neither, the recorded keys are used (the result says ``key_pinned=False``)."""
-        keys = {key_id_of(_raw_public(k)): k for k in self._trusted}
+        keys = {key_id_of(raw_public(k)): k for k in self._trusted}
         if self._key is not None:
             keys[self.key_id] = self._key.public_key()
         if keys:
             return keys
-        for kid, b64 in self.db.execute("SELECT key_id, public_key FROM ledger_keys"):
+        for kid, b64 in self._fetch("SELECT key_id, public_key FROM ledger_keys"):
             keys[kid] = Ed25519PublicKey.from_public_bytes(base64.b64decode(b64))
         return keys
 
@@ -257,7 +185,7 @@ class Ledger:
         if not isinstance(record, str):
             raise LedgerError("ledger entry record must be a string")
         at = iso(when or self.clock())
-        with transaction(self.db, self.lock) as db:
+        with self._writing() as db:
             if not self._batching:
                 self._guard(db)
             entry = self._insert(db, actor, role, action, record, purpose, legal_basis, at, subject_id=subject_id,
@@ -266,10 +194,10 @@ class Ledger:
                 self._sign_head(db, entry.seq, entry.entry_hash)
         return entry
 
-    def _insert(self, db: sqlite_utils.Database, actor: str, role: str, action: str, record: str, purpose: str,
+    def _insert(self, db: DatabaseConnection, actor: str, role: str, action: str, record: str, purpose: str,
                 legal_basis: str, at: str, *, subject_id: str | None = None, details: dict | None = None) -> LedgerEntry:
         """Chain one entry onto the end (and sign a periodic checkpoint when one is due); no head."""
-        head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+        head = db.execute(_END).first()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         if seq > MAX_SEQ:
             raise LedgerError(f"the ledger is full (seq {MAX_SEQ})")
@@ -277,20 +205,20 @@ class Ledger:
                   "purpose": purpose, "legal_basis": legal_basis, "subject_id": subject_id,
                   "details": None if details is None else json.dumps(details, sort_keys=True, separators=(",", ":"))}
         h = entry_hash(prev, fields)
-        db.execute(f"INSERT INTO ledger_entries ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                   [*fields.values(), prev, h])
+        db.execute(text(f"INSERT INTO ledger_entries ({_COLS}) VALUES ({_PARAMS})"),  # noqa: S608
+                   {**fields, "prev_hash": prev, "entry_hash": h})
         if self.checkpoint_every and seq % self.checkpoint_every == 0:
             self._sign(db, seq, h)
         return LedgerEntry(**fields, prev_hash=prev, entry_hash=h)
 
-    def _guard(self, db: sqlite_utils.Database) -> None:
+    def _guard(self, db: DatabaseConnection) -> None:
         """Before a write signs a new head: the stored head must be the chain's end. When it is not, the
         finding goes into the chain (a ``ledger_head_mismatch`` entry, before the caller's entry, in its
         transaction) and an error is logged; the write goes on, and verification fails on that entry. A
         chain written before heads were signed (no head, and no entry of the signed-head era) gets a
         ``ledger_head_started`` entry instead."""
-        end = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
-        stored = db.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1").fetchone()
+        end = db.execute(_END).first()
+        stored = db.execute(text("SELECT seq, entry_hash FROM ledger_head WHERE id = 1")).first()
         if stored is not None and end is not None and tuple(stored) == tuple(end):
             return  # the common case: one indexed read more per write
         at = iso(self.clock())
@@ -319,13 +247,14 @@ class Ledger:
                   e.seq)
 
     @staticmethod
-    def _signed_head_era(db: sqlite_utils.Database) -> bool:
+    def _signed_head_era(db: DatabaseConnection) -> bool:
         """Whether the chain holds an entry written under signed heads (its creation entry, the start of
         signed heads, a mismatch record, or a prune record of this version): then a missing head was deleted."""
         marks = (CREATED_ACTION, HEAD_STARTED_ACTION, MISMATCH_ACTION)
-        if db.execute("SELECT 1 FROM ledger_entries WHERE action IN (?, ?, ?) LIMIT 1", marks).fetchone():
+        if db.first(text("SELECT 1 FROM ledger_entries WHERE action IN (:a, :b, :c) LIMIT 1"),
+                    dict(zip("abc", marks, strict=True))):
             return True
-        for (details,) in db.execute("SELECT details FROM ledger_entries WHERE action = ?", [PRUNE_ACTION]):
+        for (details,) in db.execute(text("SELECT details FROM ledger_entries WHERE action = :a"), {"a": PRUNE_ACTION}):
             try:
                 if json.loads(details or "{}").get("signed_head") is True:
                     return True
@@ -339,7 +268,7 @@ class Ledger:
         every entry (bulk writes; the lock is held throughout, so no other writer sees an unsigned head)."""
         if self._key is None:
             raise LedgerError("this ledger was opened without a signing key (read and verify only)")
-        with transaction(self.db, self.lock) as db:
+        with self._writing() as db:
             if not self._batching:
                 self._guard(db)
             self._batching += 1
@@ -348,7 +277,7 @@ class Ledger:
             finally:
                 self._batching -= 1
             if not self._batching:
-                head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+                head = db.execute(_END).first()
                 if head is not None:
                     self._sign_head(db, head[0], head[1])
 
@@ -357,79 +286,77 @@ class Ledger:
         sig = base64.b64encode(self._key.sign(checkpoint_message(seq, h, at))).decode()
         return Checkpoint(seq, h, at, self.key_id, sig)
 
-    def _sign(self, db: sqlite_utils.Database, seq: int, h: str) -> Checkpoint:
+    def _sign(self, db: DatabaseConnection, seq: int, h: str) -> Checkpoint:
         cp = self._signed(seq, h)
-        db.execute(f"INSERT INTO ledger_checkpoints ({_HEAD_COLS}) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
-                   [cp.seq, cp.entry_hash, cp.at, cp.key_id, cp.signature])
+        db.execute(text(f"INSERT INTO ledger_checkpoints ({_HEAD_COLS}) VALUES ({_HEAD_PARAMS})"),  # noqa: S608
+                   cp.to_dict())
         return cp
 
-    def _sign_head(self, db: sqlite_utils.Database, seq: int, h: str) -> Checkpoint:
+    def _sign_head(self, db: DatabaseConnection, seq: int, h: str) -> Checkpoint:
         """Sign the newest entry and keep it as the one ``ledger_head`` row (in the caller's transaction)."""
         cp = self._signed(seq, h)
-        db.execute(f"INSERT INTO ledger_head (id, {_HEAD_COLS}) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE "  # noqa: S608
-                   "SET seq = excluded.seq, entry_hash = excluded.entry_hash, at = excluded.at, "
-                   "key_id = excluded.key_id, signature = excluded.signature",
-                   [cp.seq, cp.entry_hash, cp.at, cp.key_id, cp.signature])
+        db.execute(text(f"INSERT INTO ledger_head (id, {_HEAD_COLS}) VALUES (1, {_HEAD_PARAMS}) "  # noqa: S608
+                        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, entry_hash = excluded.entry_hash, "
+                        "at = excluded.at, key_id = excluded.key_id, signature = excluded.signature"), cp.to_dict())
         return cp
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current head (seq, hash) with the Ed25519 key."""
         if self._key is None:
             raise LedgerError("this ledger was opened without a signing key")
-        with transaction(self.db, self.lock) as db:
-            head = db.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, h = head if head else (0, GENESIS)
+        with self._writing() as db:
+            head = db.execute(_END).first()
+            seq, h = tuple(head) if head else (0, GENESIS)
             return self._sign(db, seq, h)
 
     # -- reading ---------------------------------------------------------------------------------
-    def _rows(self, sql: str, params: tuple = ()) -> Iterator[LedgerEntry]:
-        with self.lock:
-            rows = self.db.execute(sql, params).fetchall()
-        for r in rows:
+    def _fetch(self, sql: str, params: Mapping | None = None) -> list[tuple]:
+        with self.db.read() as db:
+            return [tuple(r) for r in db.execute(text(sql), params)]
+
+    def _rows(self, sql: str, params: Mapping | None = None) -> Iterator[LedgerEntry]:
+        for r in self._fetch(sql, params):
             yield LedgerEntry(*r)
 
     def entries(self, after_seq: int = 0, limit: int | None = None) -> list[LedgerEntry]:
-        return list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
-                               (after_seq, -1 if limit is None else limit)))
+        bound = "" if limit is None else " LIMIT :limit"
+        return list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE seq > :after ORDER BY seq{bound}",  # noqa: S608
+                               {"after": after_seq, "limit": limit}))
 
     def tail(self, limit: int = 100) -> list[LedgerEntry]:
-        rows = list(self._rows(f"SELECT {_COLS} FROM ledger_entries ORDER BY seq DESC LIMIT ?", (limit,)))  # noqa: S608
+        rows = list(self._rows(f"SELECT {_COLS} FROM ledger_entries ORDER BY seq DESC LIMIT :limit",  # noqa: S608
+                               {"limit": limit}))
         return rows[::-1]
 
     def for_subject(self, subject_id: str) -> list[LedgerEntry]:
-        return list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE subject_id = ? ORDER BY seq",  # noqa: S608
-                               (subject_id,)))
+        return list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE subject_id = :s ORDER BY seq",  # noqa: S608
+                               {"s": subject_id}))
 
     def find(self, action: str, record: str) -> LedgerEntry | None:
-        rows = list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE action = ? AND record = ? "  # noqa: S608
-                               "ORDER BY seq LIMIT 1", (action, record)))
+        rows = list(self._rows(f"SELECT {_COLS} FROM ledger_entries WHERE action = :a AND record = :r "  # noqa: S608
+                               "ORDER BY seq LIMIT 1", {"a": action, "r": record}))
         return rows[0] if rows else None
 
     def __len__(self) -> int:
-        with self.lock:
-            return self.db.execute("SELECT COUNT(*) FROM ledger_entries").fetchone()[0]
+        return self._fetch("SELECT COUNT(*) FROM ledger_entries")[0][0]
 
     def checkpoints(self) -> list[Checkpoint]:
         """The periodic (and explicit) checkpoints, oldest first; the signed head is :meth:`head`."""
-        with self.lock:
-            rows = self.db.execute(f"SELECT {_HEAD_COLS} FROM ledger_checkpoints ORDER BY seq, id").fetchall()  # noqa: S608
-        return [Checkpoint(*r) for r in rows]
+        return [Checkpoint(*r) for r in self._fetch(f"SELECT {_HEAD_COLS} FROM ledger_checkpoints ORDER BY seq, id")]  # noqa: S608
 
     def head(self) -> Checkpoint | None:
         """The stored signed head (signed after every write), None before the first write under it.
         What the back office hands to gates and kiosks (``X-Ledger-Head``) to keep as witnesses."""
-        with self.lock:
-            row = self.db.execute(f"SELECT {_HEAD_COLS} FROM ledger_head WHERE id = 1").fetchone()  # noqa: S608
-        return None if row is None else Checkpoint(*row)
+        rows = self._fetch(f"SELECT {_HEAD_COLS} FROM ledger_head WHERE id = 1")  # noqa: S608
+        return Checkpoint(*rows[0]) if rows else None
 
     # -- verification and export ----------------------------------------------------------------
     def _iter_dicts(self, chunk: int = 20_000) -> Iterator[dict]:
         names = _COLS.split(", ")
         last = -1
         while True:
-            with self.lock:
-                rows = self.db.execute(f"SELECT {_COLS} FROM ledger_entries WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
-                                       (last, chunk)).fetchall()
+            rows = self._fetch(f"SELECT {_COLS} FROM ledger_entries WHERE seq > :last ORDER BY seq LIMIT :n",  # noqa: S608
+                               {"last": last, "n": chunk})
             if not rows:
                 return
             for r in rows:
@@ -442,12 +369,12 @@ class Ledger:
         entry at its seq a rewrite); the newest entry must be covered by a valid signature (an unsigned
         tail fails). Names the first bad entry and the reason."""
         wit = [w.to_dict() if isinstance(w, Checkpoint) else w for w in witnesses]
-        with self.lock:
+        with self.db.snapshot():  # one state: writers appending meanwhile leave no unsigned tail in it, and go on
             keys = self._public_keys()
             cps = self._signatures()
             prunes = self._prunes()
-        return verify_chain(self._iter_dicts(), cps, keys, key_pinned=self._key is not None or bool(self._trusted),
-                            prunes=prunes, witnesses=wit)
+            return verify_chain(self._iter_dicts(), cps, keys,
+                                key_pinned=self._key is not None or bool(self._trusted), prunes=prunes, witnesses=wit)
 
     def _signatures(self) -> list[dict]:
         """The checkpoints, then the stored head marked ``"head": true`` (as an export carries them)."""
@@ -456,15 +383,14 @@ class Ledger:
         return cps if head is None else [*cps, {**head.to_dict(), "head": True}]
 
     def _prunes(self) -> list[tuple[int, str]]:
-        rows = self.db.execute("SELECT action, details FROM ledger_entries WHERE action = ?", [PRUNE_ACTION])
+        rows = self._fetch("SELECT action, details FROM ledger_entries WHERE action = :a", {"a": PRUNE_ACTION})
         return [a for a in (prune_anchor({"action": r[0], "details": r[1]}) for r in rows) if a is not None]
 
     # -- retention of the ledger itself ------------------------------------------------------------
     def prunable(self, before: dt.datetime) -> int:
         """How many entries written before ``before`` :meth:`prune` would remove."""
-        with self.lock:
-            return self.db.execute("SELECT COUNT(*) FROM ledger_entries WHERE at < ? AND seq < "
-                                   "(SELECT MAX(seq) FROM ledger_entries)", [iso(before)]).fetchone()[0]
+        return self._fetch("SELECT COUNT(*) FROM ledger_entries WHERE at < :before AND seq < "
+                           "(SELECT MAX(seq) FROM ledger_entries)", {"before": iso(before)})[0][0]
 
     def prune(self, before: dt.datetime, *, actor: str = "system:retention", role: str = "system",
               legal_basis: str = "storage limitation of logs: Reg. (EU) 2017/2226 Art. 46(2)",
@@ -473,23 +399,22 @@ class Ledger:
         chain verifiable: a ``ledger_prune`` entry records the last removed entry's seq and hash and
         a checkpoint signs it. Batched and resumable (a crash leaves a shorter prefix, still valid);
         returns the number of entries removed."""
-        with transaction(self.db, self.lock) as db:
-            row = db.execute("SELECT MAX(seq) FROM ledger_entries WHERE at < ? AND seq < "
-                             "(SELECT MAX(seq) FROM ledger_entries)", [iso(before)]).fetchone()
-            through = row[0]
+        with self._writing() as db:
+            through = db.scalar(text("SELECT MAX(seq) FROM ledger_entries WHERE at < :before AND seq < "
+                                     "(SELECT MAX(seq) FROM ledger_entries)"), {"before": iso(before)})
             done = max((a[0] for a in self._prunes()), default=0)
             if through is not None and through > done:
-                h = db.execute("SELECT entry_hash FROM ledger_entries WHERE seq = ?", [through]).fetchone()[0]
+                h = db.scalar(text("SELECT entry_hash FROM ledger_entries WHERE seq = :s"), {"s": through})
                 self.append(actor, role, PRUNE_ACTION, f"1..{through}", "retention", legal_basis,
                             details={"through_seq": through, "through_hash": h, "signed_head": True})
                 self.checkpoint()
             target = max(done, through or 0)
         removed = 0
         while True:
-            with transaction(self.db, self.lock) as db:
-                n = db.execute("DELETE FROM ledger_entries WHERE seq IN (SELECT seq FROM ledger_entries WHERE seq <= ? "
-                               "ORDER BY seq LIMIT ?)", [target, batch]).rowcount
-                db.execute("DELETE FROM ledger_checkpoints WHERE seq <= ?", [target])
+            with self._writing() as db:
+                n = db.execute(text("DELETE FROM ledger_entries WHERE seq IN (SELECT seq FROM ledger_entries WHERE "
+                                    "seq <= :t ORDER BY seq LIMIT :n)"), {"t": target, "n": batch}).rowcount
+                db.execute(text("DELETE FROM ledger_checkpoints WHERE seq <= :t"), {"t": target})
             removed += n
             if n < batch:
                 return removed
@@ -500,8 +425,8 @@ class Ledger:
         signed for the export: a tail the head does not cover stays unsigned, and fails verification."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.lock:
-            public = [r[0] for r in self.db.execute("SELECT public_key FROM ledger_keys ORDER BY added_at")]
+        with self.db.snapshot():  # one state for the whole export
+            public = [r[0] for r in self._fetch("SELECT public_key FROM ledger_keys ORDER BY added_at")]
             tmp = path.with_name(path.name + ".tmp")
             with open_private(tmp, encoding="utf-8") as f:
                 header = {"type": "header", "format": EXPORT_FORMAT, "hash": "SHA-256", "signature": "Ed25519",

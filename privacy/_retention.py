@@ -16,105 +16,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-import sqlite_utils
+from sqlalchemy import bindparam, text
 
+from privacy._db import Db, open_db
 from privacy._errors import IntegrityError, PrivacyError, RetentionError, UnknownCategoryError
 from privacy._ledger import Ledger
 from privacy._policy import ANCHORS, DEFAULT_POLICIES, RetentionPolicy
-from privacy._schema import connect
-from privacy._util import Clock, iso, system_clock, transaction, utc
+from privacy._retention_report import CategoryReport, Item, PurgedItem, PurgeReport, _dt, _ts
+from privacy._util import Clock, iso, system_clock, utc
 from privacy._vault import Vault, envelope_key_id
-from storage import checkpoint_truncate
+from storage import ConstraintError, DatabaseConnection, session_lock
 
-__all__ = ["CategoryReport", "Item", "PurgeReport", "PurgedItem", "RetentionStore"]
+__all__ = ["PURGE_LOCK", "CategoryReport", "Item", "PurgeReport", "PurgedItem", "RetentionStore"]
 
 _ITEM_COLS = ("id, ref, category, record_id, subject_id, created_at, ended_at, resolved_at, last_exit_at, "
               "period_end_at, held_by, due_at")
 LEGAL_BASIS = "storage limitation: GDPR Art. 5(1)(e); Decree 13/2023 Art. 16"
 
 
-def _ts(t: dt.datetime | None) -> float | None:
-    return None if t is None else utc(t).timestamp()
-
-
-def _dt(x: float | None) -> dt.datetime | None:
-    return None if x is None else dt.datetime.fromtimestamp(x, dt.UTC)
-
-
-@dataclass(frozen=True)
-class Item:
-    ref: str
-    category: str
-    record_id: str
-    subject_id: str | None
-    created: dt.datetime
-    ended: dt.datetime | None
-    resolved: dt.datetime | None
-    last_exit: dt.datetime | None
-    period_end: dt.datetime | None
-    held_by: str | None
-    due: dt.datetime | None
-    payload: bytes | None = None
-
-
-@dataclass(frozen=True)
-class PurgedItem:
-    ref: str
-    category: str
-    record_id: str
-    subject_id: str | None
-
-
-@dataclass
-class PurgeReport:
-    run_id: str
-    dry_run: bool
-    cutoff: str
-    purged: int
-    by_category: dict[str, int]
-    ids_sha256: str
-    batches: int = 0
-    resumed: bool = False
-    ledger_pruned: int = 0
-    #: data keys destroyed (crypto-shredding: the purged envelopes are unreadable in every copy)
-    keys_shredded: int = 0
-    #: live items of a subject re-sealed under keys of their own because they shared a purged item's key
-    rekeyed: int = 0
-    #: the data database's and the key store's WAL files were checkpointed and truncated to zero bytes
-    wal_truncated: bool = False
-    #: purged sealed items whose data key was not destroyed (no vault given, or an envelope damaged before
-    #: its key was recorded): their rows are gone, but an older copy might still open; named so an operator
-    #: can act
-    unshredded: int = 0
-
-    @property
-    def complete(self) -> bool:
-        """Every purged item's key destroyed and no old page left in a WAL file."""
-        return self.dry_run or (self.unshredded == 0 and self.wal_truncated)
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "complete": self.complete}
-
-
-@dataclass(frozen=True)
-class CategoryReport:
-    category: str
-    count: int
-    oldest: str | None
-    oldest_age_days: float | None
-    overdue: int
-    next_due: str | None
-    policy: str = field(default="")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+_INSERT_COLS = ("ref", "category", "record_id", "subject_id", "created_at", "ended_at", "resolved_at", "last_exit_at",
+                "period_end_at", "held_by", "due_at", "payload", "key_id")
+_INSERT = text(f"INSERT INTO retention_items ({', '.join(_INSERT_COLS)}) "  # noqa: S608
+               f"VALUES ({', '.join(':' + c for c in _INSERT_COLS)})")
+#: the lock a purge holds from start to end (PostgreSQL: a second purge, in any worker, is refused by name)
+PURGE_LOCK = "privacy.retention.purge"
 
 
 class RetentionStore:
@@ -127,17 +56,17 @@ class RetentionStore:
     (re-sealed under a key of its own), so purging one item never leaves it readable.
     """
 
-    def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection, *,
+    def __init__(self, db: Db, *,
                  policies: Mapping[str, RetentionPolicy] | None = None, ledger: Ledger | None = None,
                  clock: Clock | None = None, lock: threading.RLock | None = None,
                  vault: Vault | None = None) -> None:
-        self.db = connect(db)
+        self.db = open_db(db, lock=lock)
         self.vault = vault
         self._unshredded = 0
         self.policies = dict(DEFAULT_POLICIES if policies is None else policies)
         self.ledger = ledger
         self.clock = clock or system_clock
-        self.lock = lock or threading.RLock()
+        self.lock = self.db.lock
         self._after_batch: Callable[[int], None] | None = None  # fault injection for crash tests
 
     def policy(self, category: str) -> RetentionPolicy:
@@ -180,17 +109,18 @@ class RetentionStore:
                     key_id = envelope_key_id(bytes(payload))
                 except IntegrityError as e:
                     raise RetentionError(f"the payload of {category}/{record_id} is not a vault envelope: {e}") from e
-            rows.append((ref, category, record_id, it.get("subject_id"), anchors["created"], anchors["ended"],
-                         anchors["resolved"], anchors["last_exit"], anchors["period_end"], held_by,
-                         self._due(category, anchors, held_by), payload, key_id))
+            rows.append(dict(zip(_INSERT_COLS, (
+                ref, category, record_id, it.get("subject_id"), anchors["created"], anchors["ended"],
+                anchors["resolved"], anchors["last_exit"], anchors["period_end"], held_by,
+                self._due(category, anchors, held_by), None if payload is None else bytes(payload), key_id),
+                strict=True)))
             refs.append(ref)
+        if not rows:
+            return refs
         try:
-            with transaction(self.db, self.lock) as db:
-                db.conn.executemany(
-                    "INSERT INTO retention_items (ref, category, record_id, subject_id, created_at, ended_at, "
-                    "resolved_at, last_exit_at, period_end_at, held_by, due_at, payload, key_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.IntegrityError as e:
+            with self.db.tx() as db, db.atomic():  # a savepoint: a refused batch leaves the caller's transaction usable
+                db.execute(_INSERT, rows)
+        except ConstraintError as e:
             raise RetentionError(f"an item reference is already registered: {e}") from e
         return refs
 
@@ -200,30 +130,32 @@ class RetentionStore:
         return Item(ref, category, record_id, subject_id, _dt(created), _dt(ended), _dt(resolved), _dt(last_exit),
                     _dt(period_end), held_by, _dt(due), payload)
 
+    def _fetch(self, sql: str, params: Mapping | None = None) -> list[tuple]:
+        with self.db.read() as db:
+            return [tuple(r) for r in db.execute(text(sql), params)]
+
     def get(self, ref: str) -> Item | None:
-        with self.lock:
-            row = self.db.execute(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE ref = ?",  # noqa: S608
-                                  [ref]).fetchone()
+        rows = self._fetch(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE ref = :ref", {"ref": ref})  # noqa: S608
+        row = rows[0] if rows else None
         return None if row is None else self._item(row[:-1], None if row[-1] is None else bytes(row[-1]))
 
     def items_of_subject(self, subject_id: str) -> list[Item]:
-        with self.lock:
-            rows = self.db.execute(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE subject_id = ? "  # noqa: S608
-                                   "ORDER BY id", [subject_id]).fetchall()
+        rows = self._fetch(f"SELECT {_ITEM_COLS}, payload FROM retention_items WHERE subject_id = :s "  # noqa: S608
+                           "ORDER BY id", {"s": subject_id})
         return [self._item(r[:-1], None if r[-1] is None else bytes(r[-1])) for r in rows]
 
     def items_of_record(self, record_id: str) -> list[Item]:
-        with self.lock:
-            rows = self.db.execute(f"SELECT {_ITEM_COLS} FROM retention_items WHERE record_id = ? ORDER BY id",  # noqa: S608
-                                   [record_id]).fetchall()
+        rows = self._fetch(f"SELECT {_ITEM_COLS} FROM retention_items WHERE record_id = :r ORDER BY id",  # noqa: S608
+                           {"r": record_id})
         return [self._item(r) for r in rows]
 
     # -- anchor events -------------------------------------------------------------------------
-    def _update(self, where: str, params: list, column: str | None, when: dt.datetime | None,
+    def _update(self, where: str, params: dict, column: str | None, when: dt.datetime | None,
                 held: str | None = "keep") -> int:
         """Set an anchor (and/or the hold) on matching items and recompute their due times."""
-        with transaction(self.db, self.lock) as db:
-            rows = db.execute(f"SELECT {_ITEM_COLS} FROM retention_items WHERE {where}", params).fetchall()  # noqa: S608
+        with self.db.tx() as db:
+            rows = db.execute(text(f"SELECT {_ITEM_COLS} FROM retention_items WHERE {where} ORDER BY id"),  # noqa: S608
+                              params).all()
             updates = []
             for r in rows:
                 item = list(r)
@@ -231,43 +163,47 @@ class RetentionStore:
                 if column is not None:
                     anchors[column] = _ts(when or self.clock())
                 held_by = item[10] if held == "keep" else held
-                updates.append((*anchors.values(), held_by, self._due(item[2], anchors, held_by), item[0]))
-            db.conn.executemany("UPDATE retention_items SET created_at = ?, ended_at = ?, resolved_at = ?, "
-                                "last_exit_at = ?, period_end_at = ?, held_by = ?, due_at = ? WHERE id = ?", updates)
+                updates.append({**{f"{a}_at": v for a, v in anchors.items()}, "held_by": held_by,
+                                "due_at": self._due(item[2], anchors, held_by), "id": item[0]})
+            if updates:
+                db.execute(text("UPDATE retention_items SET created_at = :created_at, ended_at = :ended_at, "
+                                "resolved_at = :resolved_at, last_exit_at = :last_exit_at, period_end_at = "
+                                ":period_end_at, held_by = :held_by, due_at = :due_at WHERE id = :id"), updates)
         return len(updates)
 
     def end(self, record_id: str, when: dt.datetime | None = None) -> int:
         """The transaction ``record_id`` ended (live captures not held by an exception fall due)."""
-        return self._update("record_id = ?", [record_id], "ended", when)
+        return self._update("record_id = :r", {"r": record_id}, "ended", when)
 
     def resolve(self, record_id: str, when: dt.datetime | None = None) -> int:
         """The exception/hit ``record_id`` was resolved: its items and the items it holds start
         their post-resolution period."""
-        return self._update("record_id = ? OR held_by = ?", [record_id, record_id], "resolved", when)
+        return self._update("record_id = :r OR held_by = :r", {"r": record_id}, "resolved", when)
 
     def record_exit(self, subject_id: str, when: dt.datetime | None = None) -> int:
         """The subject exited: restarts the 3-year clock of its enrolment data."""
-        return self._update("subject_id = ?", [subject_id], "last_exit", when)
+        return self._update("subject_id = :s", {"s": subject_id}, "last_exit", when)
 
     def hold(self, ref: str, by_record: str) -> int:
         """An exception holds this item until it is resolved."""
-        return self._update("ref = ?", [ref], None, None, held=by_record)
+        return self._update("ref = :ref", {"ref": ref}, None, None, held=by_record)
 
     def release(self, ref: str) -> int:
-        return self._update("ref = ?", [ref], None, None, held=None)
+        return self._update("ref = :ref", {"ref": ref}, None, None, held=None)
 
     def recompute(self) -> int:
         """Recompute every due time (after a policy change)."""
-        return self._update("1 = 1", [], None, None)
+        return self._update("1 = 1", {}, None, None)
 
     def remove(self, refs: Iterable[str]) -> int:
-        with transaction(self.db, self.lock) as db:
-            return sum(db.execute("DELETE FROM retention_items WHERE ref = ?", [r]).rowcount for r in refs)
+        with self.db.tx() as db:
+            return sum(db.execute(text("DELETE FROM retention_items WHERE ref = :ref"), {"ref": r}).rowcount
+                       for r in refs)
 
     def remove_subject(self, subject_id: str) -> int:
         """Erasure: delete every item of the subject (payloads included)."""
-        with transaction(self.db, self.lock) as db:
-            return db.execute("DELETE FROM retention_items WHERE subject_id = ?", [subject_id]).rowcount
+        with self.db.tx() as db:
+            return db.execute(text("DELETE FROM retention_items WHERE subject_id = :s"), {"s": subject_id}).rowcount
 
     # -- purge ---------------------------------------------------------------------------------
     def purge(self, now: dt.datetime | None = None, *, dry_run: bool = False, batch: int = 500,
@@ -283,15 +219,22 @@ class RetentionStore:
             raise RetentionError("batch must be at least 1")
         if dry_run:
             return self._dry_run(utc(now or self.clock()), actor, role)
-        with transaction(self.db, self.lock) as db:
-            row = db.execute("SELECT run_id, cutoff FROM retention_runs WHERE status = 'running' AND dry_run = 0 "
-                             "ORDER BY started_at LIMIT 1").fetchone()
+        with session_lock(self.db.engine, PURGE_LOCK):  # PostgreSQL: a second purge is refused by name
+            return self._purge(now, batch, actor, role, on_purge)
+
+    def _purge(self, now: dt.datetime | None, batch: int, actor: str, role: str,
+               on_purge: Callable[[list[PurgedItem]], None] | None) -> PurgeReport:
+        with self.db.tx() as db:
+            row = db.execute(text("SELECT run_id, cutoff FROM retention_runs WHERE status = 'running' AND dry_run = 0 "
+                                  "ORDER BY started_at LIMIT 1")).first()
             if row is not None:
                 run_id, cutoff, resumed = row[0], row[1], True
             else:
                 run_id, cutoff, resumed = "purge_" + uuid.uuid4().hex[:20], _ts(now or self.clock()), False
-                db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status) "
-                           "VALUES (?, ?, ?, 0, ?, ?, 'running')", [run_id, iso(self.clock()), cutoff, actor, role])
+                db.execute(text("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, "
+                                "seq) VALUES (:run, :at, :cutoff, 0, :actor, :role, 'running', "
+                                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM retention_runs))"),
+                           {"run": run_id, "at": iso(self.clock()), "cutoff": cutoff, "actor": actor, "role": role})
         shredded = rekeyed = 0
         self._unshredded = 0
         while True:
@@ -311,7 +254,7 @@ class RetentionStore:
         """Checkpoint and truncate the WAL of the data database and of the vault's key store, so the
         pages a purge or an erasure overwrote (``secure_delete``) leave no older copy in a ``-wal`` file.
         True when both WAL files are empty."""
-        ok = checkpoint_truncate(self.db, self.lock)
+        ok = self.db.checkpoint_truncate() if self.db.dialect == "sqlite" else True
         if self.vault is not None and self.vault.db is not self.db:
             ok = self.vault.flush() and ok
         return ok
@@ -324,10 +267,11 @@ class RetentionStore:
             return None
         return policy.fallback_keep.before(cutoff)
 
-    def _due_rows(self, db: sqlite_utils.Database, cutoff: float, batch: int) -> list[tuple]:
-        return db.execute("SELECT id, ref, category, record_id, subject_id, payload, key_id FROM retention_items "
-                          "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-                          [cutoff, batch]).fetchall()
+    @staticmethod
+    def _due_rows(db: DatabaseConnection, cutoff: float, batch: int) -> list[tuple]:
+        return [tuple(r) for r in db.execute(text(
+            "SELECT id, ref, category, record_id, subject_id, payload, key_id FROM retention_items "
+            "WHERE due_at IS NOT NULL AND due_at <= :cutoff ORDER BY due_at, id LIMIT :n"), {"cutoff": cutoff, "n": batch})]
 
     @staticmethod
     def _key_of(payload: bytes | None) -> str | None:
@@ -345,16 +289,16 @@ class RetentionStore:
         if self.vault is None:
             return 0
         n = 0
-        with transaction(self.db, self.lock) as db:
+        with self.db.tx() as db:
             keys_by_subject: dict[str, set[str]] = {}
             for _, _, _, _, subject, payload, recorded in self._due_rows(db, cutoff, batch):
                 for kid in {recorded, self._key_of(payload)} - {None}:
                     if subject is not None:
                         keys_by_subject.setdefault(subject, set()).add(kid)
             for subject, kids in keys_by_subject.items():
-                live = db.execute("SELECT id, category, record_id, payload, key_id FROM retention_items WHERE "
-                                  "subject_id = ? AND payload IS NOT NULL AND (due_at IS NULL OR due_at > ?)",
-                                  [subject, cutoff]).fetchall()
+                live = db.execute(text("SELECT id, category, record_id, payload, key_id FROM retention_items WHERE "
+                                       "subject_id = :s AND payload IS NOT NULL AND (due_at IS NULL OR due_at > :cutoff) "
+                                       "ORDER BY id"), {"s": subject, "cutoff": cutoff}).all()
                 for item_id, category, record_id, payload, recorded in live:
                     if not ({recorded, self._key_of(payload)} & kids):
                         continue
@@ -363,8 +307,8 @@ class RetentionStore:
                     except PrivacyError:
                         continue  # unreadable already: nothing the shred could take away
                     envelope = self.vault.seal(subject, category, record_id, plain)
-                    db.execute("UPDATE retention_items SET payload = ?, key_id = ? WHERE id = ?",
-                               [envelope, envelope_key_id(envelope), item_id])
+                    db.execute(text("UPDATE retention_items SET payload = :p, key_id = :k WHERE id = :id"),
+                               {"p": envelope, "k": envelope_key_id(envelope), "id": item_id})
                     n += 1
         return n
 
@@ -372,7 +316,7 @@ class RetentionStore:
                      on_purge: Callable[[list[PurgedItem]], None] | None) -> tuple[bool, int, int]:
         """One batch: (more to do, keys shredded, items re-keyed)."""
         rekeyed = self._rekey_shared(cutoff, batch)
-        with transaction(self.db, self.lock) as db:
+        with self.db.tx() as db:
             rows = self._due_rows(db, cutoff, batch)
             if not rows:
                 return False, 0, rekeyed
@@ -387,10 +331,11 @@ class RetentionStore:
                 keys = [k for r in rows for k in (r[6], self._key_of(r[5])) if k]
                 self._unshredded += sum(1 for r in rows if r[5] is not None and not r[6] and not self._key_of(r[5]))
                 shredded = self.vault.shred_keys(keys, flush=False)
-            db.conn.executemany("INSERT INTO retention_run_items (run_id, item_id, category, ref) VALUES (?, ?, ?, ?)",
-                                [(run_id, r[0], r[2], r[1]) for r in rows])
-            db.conn.executemany("DELETE FROM retention_items WHERE id = ?", [(r[0],) for r in rows])
-            db.execute("UPDATE retention_runs SET batches = batches + 1 WHERE run_id = ?", [run_id])
+            db.execute(text("INSERT INTO retention_run_items (run_id, item_id, category, ref) VALUES (:run, :id, :c, :ref)"),
+                       [{"run": run_id, "id": r[0], "c": r[2], "ref": r[1]} for r in rows])
+            db.execute(text("DELETE FROM retention_items WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                       {"ids": [r[0] for r in rows]})
+            db.execute(text("UPDATE retention_runs SET batches = batches + 1 WHERE run_id = :run"), {"run": run_id})
             if self._after_batch is not None:
                 self._after_batch(len(rows))
         return len(rows) == batch, shredded, rekeyed
@@ -405,38 +350,39 @@ class RetentionStore:
         return dict(sorted(counts.items())), h.hexdigest()
 
     def _finish(self, run_id: str, resumed: bool) -> PurgeReport:
-        with transaction(self.db, self.lock) as db:
-            cutoff, batches, actor, role, status, purged, by_category, ids = db.execute(
+        with self.db.tx() as db:
+            cutoff, batches, actor, role, status, purged, by_category, ids = db.execute(text(
                 "SELECT cutoff, batches, actor, role, status, purged, by_category, ids_sha256 FROM retention_runs "
-                "WHERE run_id = ?", [run_id]).fetchone()
+                "WHERE run_id = :run"), {"run": run_id}).one()
             if status == "done":  # another process finished this run first
                 return PurgeReport(run_id, False, iso(_dt(cutoff)), purged, json.loads(by_category), ids, batches,
                                    resumed)
-            counts, digest = self._digest(db.execute("SELECT category, ref FROM retention_run_items WHERE run_id = ? "
-                                                     "ORDER BY item_id", [run_id]))
+            counts, digest = self._digest(db.execute(text("SELECT category, ref FROM retention_run_items WHERE "
+                                                          "run_id = :run ORDER BY item_id"), {"run": run_id}))
             report = PurgeReport(run_id, False, iso(_dt(cutoff)), sum(counts.values()), counts, digest, batches,
                                  resumed)
             self._log(report, actor, role)
-            db.execute("UPDATE retention_runs SET status = 'done', purged = ?, by_category = ?, ids_sha256 = ?, "
-                       "finished_at = ? WHERE run_id = ?",
-                       [report.purged, json.dumps(counts), digest, iso(self.clock()), run_id])
-            db.execute("DELETE FROM retention_run_items WHERE run_id = ?", [run_id])
+            db.execute(text("UPDATE retention_runs SET status = 'done', purged = :n, by_category = :c, ids_sha256 = :d, "
+                            "finished_at = :at WHERE run_id = :run"),
+                       {"n": report.purged, "c": json.dumps(counts), "d": digest, "at": iso(self.clock()), "run": run_id})
+            db.execute(text("DELETE FROM retention_run_items WHERE run_id = :run"), {"run": run_id})
         return report
 
     def _dry_run(self, cutoff: dt.datetime, actor: str, role: str) -> PurgeReport:
-        with self.lock:  # streamed: a million due items need no million-row list
-            counts, digest = self._digest(self.db.execute(
-                "SELECT category, ref FROM retention_items WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY id",
-                [_ts(cutoff)]))
+        with self.db.read() as db:  # streamed: a million due items need no million-row list
+            counts, digest = self._digest(db.execute(text(
+                "SELECT category, ref FROM retention_items WHERE due_at IS NOT NULL AND due_at <= :cutoff ORDER BY id"),
+                {"cutoff": _ts(cutoff)}))
         report = PurgeReport("dry_" + uuid.uuid4().hex[:20], True, iso(cutoff), sum(counts.values()), counts, digest)
         before = self._ledger_cutoff(cutoff)
         if before is not None:
             report.ledger_pruned = self.ledger.prunable(before)
-        with transaction(self.db, self.lock) as db:
-            db.execute("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, purged, "
-                       "by_category, ids_sha256, finished_at) VALUES (?, ?, ?, 1, ?, ?, 'done', ?, ?, ?, ?)",
-                       [report.run_id, iso(self.clock()), _ts(cutoff), actor, role, report.purged, json.dumps(counts),
-                        digest, iso(self.clock())])
+        with self.db.tx() as db:
+            db.execute(text("INSERT INTO retention_runs (run_id, started_at, cutoff, dry_run, actor, role, status, "
+                            "purged, by_category, ids_sha256, finished_at, seq) VALUES (:run, :at, :cutoff, 1, :actor, "
+                            ":role, 'done', :n, :c, :d, :at, (SELECT COALESCE(MAX(seq), 0) + 1 FROM retention_runs))"),
+                       {"run": report.run_id, "at": iso(self.clock()), "cutoff": _ts(cutoff), "actor": actor,
+                        "role": role, "n": report.purged, "c": json.dumps(counts), "d": digest})
             self._log(report, actor, role)
         return report
 
@@ -452,10 +398,9 @@ class RetentionStore:
 
     def runs(self, limit: int = 100) -> list[dict]:
         """The latest purge runs, newest first."""
-        with self.lock:
-            rows = self.db.execute("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "
-                                   "by_category, ids_sha256, finished_at FROM retention_runs "
-                                   "ORDER BY rowid DESC LIMIT ?", [limit]).fetchall()
+        rows = self._fetch("SELECT run_id, started_at, cutoff, dry_run, actor, role, status, batches, purged, "
+                           "by_category, ids_sha256, finished_at FROM retention_runs ORDER BY seq DESC, started_at DESC "
+                           "LIMIT :n", {"n": limit})
         return [{"run_id": r[0], "started_at": r[1], "cutoff": iso(_dt(r[2])), "dry_run": bool(r[3]), "actor": r[4],
                  "role": r[5], "status": r[6], "batches": r[7], "purged": r[8],
                  "by_category": json.loads(r[9]) if r[9] else {}, "ids_sha256": r[10], "finished_at": r[11]}
@@ -466,11 +411,10 @@ class RetentionStore:
         """Per category: items held, the oldest (and its age), how many are overdue, the next due."""
         now = utc(now or self.clock())
         t = now.timestamp()
-        with self.lock:
-            rows = self.db.execute("SELECT category, COUNT(*), MIN(created_at), "
-                                   "SUM(CASE WHEN due_at IS NOT NULL AND due_at <= ? THEN 1 ELSE 0 END), "
-                                   "MIN(CASE WHEN due_at > ? THEN due_at END) FROM retention_items GROUP BY category",
-                                   [t, t]).fetchall()
+        rows = self._fetch("SELECT category, COUNT(*), MIN(created_at), "
+                           "SUM(CASE WHEN due_at IS NOT NULL AND due_at <= :t THEN 1 ELSE 0 END), "
+                           "MIN(CASE WHEN due_at > :t THEN due_at END) FROM retention_items GROUP BY category",
+                           {"t": t})
         by = {r[0]: r for r in rows}
         out = []
         for category in [*self.policies, *sorted(set(by) - set(self.policies))]:

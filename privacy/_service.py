@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from privacy._db import Db
 from privacy._kek import KeyEncryptionKeyProvider
 from privacy._ledger import Ledger
 from privacy._policy import RetentionPolicy
@@ -19,8 +18,6 @@ from privacy._util import Clock, system_clock
 from privacy._vault import Vault
 
 __all__ = ["Privacy", "open_privacy"]
-
-Db = str | Path | sqlite_utils.Database | sqlite3.Connection
 
 
 @dataclass
@@ -45,14 +42,15 @@ class Privacy:
 
 def open_privacy(data_db: Db, keys_db: Db, kek: KeyEncryptionKeyProvider, *, clock: Clock | None = None,
                  signing_key: Ed25519PrivateKey | None = None, policies: dict[str, RetentionPolicy] | None = None,
-                 lock: threading.RLock | None = None, checkpoint_every: int | None = 1000) -> Privacy:
+                 lock: threading.RLock | None = None, checkpoint_every: int | None = 1000,
+                 next_kek: Callable[[], KeyEncryptionKeyProvider] | None = None) -> Privacy:
     """The vault on ``keys_db`` (keep it out of the data backups), the retention registry, ledger
     and subject requests on ``data_db``. The ledger signs with ``signing_key``, by default an
-    Ed25519 key kept wrapped in the vault."""
+    Ed25519 key kept wrapped in the vault. ``next_kek``: where the KEK a PostgreSQL key store rotates to after a
+    shred comes from (default: the provider's own ``successor()``, a :class:`FileKek`'s)."""
     clock = clock or system_clock
     lock = lock or threading.RLock()
-    same = keys_db is data_db
-    vault = Vault(keys_db, kek, clock=clock, lock=lock if same else None)
+    vault = Vault(keys_db, kek, clock=clock, next_kek=next_kek)
     key = signing_key if signing_key is not None else vault.signing_key()
     ledger = Ledger(data_db, key, clock=clock, lock=lock, checkpoint_every=checkpoint_every)
     retention = RetentionStore(ledger.db, policies=policies, ledger=ledger, clock=clock, lock=lock, vault=vault)

@@ -14,10 +14,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import text
+
 from privacy._errors import IntegrityError, PrivacyError, SubjectShreddedError
 from privacy._ledger import Ledger
 from privacy._retention import RetentionStore
-from privacy._util import Clock, iso, system_clock, transaction
+from privacy._util import Clock, iso, system_clock
 from privacy._vault import Vault
 from storage import open_private, private_dir
 
@@ -117,9 +119,9 @@ class DataSubjectRequests:
                       purpose: str = "erasure_request", legal_basis: str = ERASURE_BASIS) -> dict:
         """Crypto-shred the subject's data key and drop its items and consents (ledgered)."""
         subject = self.resolve_subject(document_number, issuing_state)
-        with transaction(self.retention.db, self.lock) as db:
+        with self.retention.db.tx() as db:
             items = self.retention.remove_subject(subject)
-            consents = db.execute("DELETE FROM consents WHERE subject_id = ?", [subject]).rowcount
+            consents = db.execute(text("DELETE FROM consents WHERE subject_id = :s"), {"s": subject}).rowcount
             shredded = self.vault.shred(subject)
             self.ledger.append(actor, role, "subject_erasure", subject, purpose, legal_basis, subject_id=subject,
                                details={"items": items, "key_shredded": shredded})
@@ -135,24 +137,24 @@ class DataSubjectRequests:
             raise PrivacyError("a consent needs a purpose and the version of the notice shown")
         subject = self.resolve_subject(document_number, issuing_state)
         at = iso(when or self.clock())
-        with transaction(self.retention.db, self.lock) as db:
-            db.execute("INSERT INTO consents (subject_id, purpose, granted, at, text_version, actor) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", [subject, purpose, int(bool(granted)), at, text_version, actor])
+        with self.retention.db.tx() as db:
+            db.execute(text("INSERT INTO consents (subject_id, purpose, granted, at, text_version, actor) "
+                            "VALUES (:s, :p, :g, :at, :v, :actor)"),
+                       {"s": subject, "p": purpose, "g": int(bool(granted)), "at": at, "v": text_version, "actor": actor})
             self.ledger.append(actor, role, "consent_given" if granted else "consent_withdrawn", subject, purpose,
                                CONSENT_BASIS, when, subject_id=subject, details={"text_version": text_version})
         return {"subject_id": subject, "purpose": purpose, "granted": bool(granted), "at": at,
                 "text_version": text_version}
 
     def consents(self, subject_id: str) -> list[dict]:
-        with self.lock:
-            rows = self.retention.db.execute("SELECT purpose, granted, at, text_version, actor FROM consents "
-                                             "WHERE subject_id = ? ORDER BY id", [subject_id]).fetchall()
+        rows = [tuple(r.values()) for r in self.retention.db.query(text(
+            "SELECT purpose, granted, at, text_version, actor FROM consents WHERE subject_id = :s ORDER BY id"),
+            {"s": subject_id})]
         return [{"purpose": r[0], "granted": bool(r[1]), "at": r[2], "text_version": r[3], "actor": r[4]}
                 for r in rows]
 
     def has_consent(self, subject_id: str, purpose: str) -> bool:
         """The latest record for ``purpose`` is a grant."""
-        with self.lock:
-            row = self.retention.db.execute("SELECT granted FROM consents WHERE subject_id = ? AND purpose = ? "
-                                            "ORDER BY id DESC LIMIT 1", [subject_id, purpose]).fetchone()
-        return bool(row and row[0])
+        row = self.retention.db.one(text("SELECT granted FROM consents WHERE subject_id = :s AND purpose = :p "
+                                         "ORDER BY id DESC LIMIT 1"), {"s": subject_id, "p": purpose})
+        return bool(row and row["granted"])

@@ -16,7 +16,9 @@ a subject (erasure), :meth:`Vault.shred_keys` the keys of single items (the rete
 copy of such an envelope, in any database or backup, becomes undecryptable. This holds for backups as long as the *key store* (the database
 given to the vault) is not inside the data backups — keep it separate from the data it protects,
 as a KMS/HSM would be. KEK rotation (:meth:`Vault.rotate_kek`) rewraps the DEKs only: envelopes
-are untouched.
+are untouched. On PostgreSQL (no secure_delete, no WAL file of its own) the rule is that a destroyed DEK
+is unrecoverable once the KEK it was wrapped under is destroyed: :meth:`Vault.scrub` rotates the KEK
+after an erasure or a purge and then rewrites the key tables and switches the WAL segment.
 """
 
 from __future__ import annotations
@@ -24,24 +26,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
-import sqlite3
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
-import sqlite_utils
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import text
 
+from privacy._db import Db, open_db
 from privacy._errors import IntegrityError, KekError, KeyNotFoundError, SubjectShreddedError
 from privacy._kek import KeyEncryptionKeyProvider
-from privacy._schema import connect
-from privacy._util import Clock, iso, system_clock, transaction
-from storage import checkpoint_truncate
+from privacy._util import Clock, iso, system_clock
+from storage import DatabaseConnection, StorageError, lock
 
 __all__ = ["ENVELOPE_MAGIC", "Vault", "envelope_key_id"]
 
@@ -49,6 +50,9 @@ ENVELOPE_MAGIC = b"SBV"
 _VERSION = 1
 _ALG_AES256GCM = 1
 _NONCE = 12
+log = logging.getLogger("privacy.vault")
+#: the advisory lock of a KEK rotation and of a secret's creation (PostgreSQL)
+VAULT_LOCK = "privacy.vault"
 
 
 def _lp(*parts: str) -> bytes:
@@ -95,17 +99,21 @@ class Vault:
     backups) or an open database/connection. ``lock`` serialises use of a shared connection.
     """
 
-    def __init__(self, db: str | Path | sqlite_utils.Database | sqlite3.Connection,
-                 kek: KeyEncryptionKeyProvider, *, clock: Clock | None = None,
-                 lock: threading.RLock | None = None, cache_size: int = 4096) -> None:
+    def __init__(self, db: Db, kek: KeyEncryptionKeyProvider, *, clock: Clock | None = None,
+                 lock: threading.RLock | None = None, cache_size: int | None = None,
+                 next_kek: Callable[[], KeyEncryptionKeyProvider] | None = None) -> None:
         if not isinstance(kek, KeyEncryptionKeyProvider):
             raise KekError("kek must provide key_id, wrap() and unwrap()")
-        self.db = connect(db, key_material=True)
+        self.db = open_db(db, key_material=True, lock=lock)
         self.kek = kek
         self.clock = clock or system_clock
-        self.lock = lock or threading.RLock()
+        self.lock = self.db.lock
         self._cache: OrderedDict[str, tuple[str, AESGCM]] = OrderedDict()
-        self._cache_size = cache_size
+        # unwrapped data keys kept in memory (default: 4096 on SQLite; none on PostgreSQL, where other workers
+        # shred keys: a shredded key must not stay in this process's memory until the cache evicts it)
+        self._cache_size = cache_size if cache_size is not None else (4096 if self.db.dialect == "sqlite" else 0)
+        #: PostgreSQL: where the KEK the key store rotates to after a shred comes from (see :meth:`scrub`)
+        self.next_kek = next_kek
 
     # -- data keys ----------------------------------------------------------------------------
     def _dek_aad(self, key_id: str, subject_id: str) -> bytes:
@@ -115,20 +123,34 @@ class Vault:
         """A fresh data key for one envelope of ``subject_id``, stored wrapped (committed before use). Refused
         (:class:`KekError`) when the key store's secrets are wrapped by another KEK: another process rotated
         it, and a key wrapped by the old KEK now would be unreadable under the new one."""
-        with transaction(self.db, self.lock) as db:
+        with self.db.tx() as db:
+            lock(db.connection, VAULT_LOCK, shared=True)  # PostgreSQL: not while a rotation rewraps the keys
             self._check_current_kek(db)
             key_id = "dek_" + os.urandom(12).hex()
             dek = AESGCM.generate_key(256)
             wrapped = self.kek.wrap(dek, self._dek_aad(key_id, subject_id))
-            db.execute("INSERT INTO vault_keys (key_id, subject_id, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
-                       [key_id, subject_id, self.kek.key_id, wrapped, iso(self.clock())])
+            db.execute(text("INSERT INTO vault_keys (key_id, subject_id, kek_id, wrapped, created_at) "
+                            "VALUES (:k, :s, :kek, :w, :at)"),
+                       {"k": key_id, "s": subject_id, "kek": self.kek.key_id, "w": wrapped, "at": iso(self.clock())})
             aead = AESGCM(dek)
             self._remember(key_id, subject_id, aead)
             return key_id, aead
 
-    def _check_current_kek(self, db: sqlite_utils.Database) -> None:
-        row = db.execute("SELECT kek_id FROM vault_secrets WHERE kek_id != ? LIMIT 1", [self.kek.key_id]).fetchone()
-        if row is not None:
+    def _follow(self, kek_id: str) -> bool:
+        """Another process rotated the key store to ``kek_id``: take that KEK when the provider can find it (a
+        :class:`FileKek` re-reads its file, or the successor not yet promoted); False otherwise."""
+        reloaded = getattr(self.kek, "reloaded", None)
+        new = reloaded(kek_id) if reloaded is not None else None
+        if new is None:
+            return False
+        log.warning("the key store was rotated to KEK %s by another process: following it", kek_id)
+        self.kek = new
+        return True
+
+    def _check_current_kek(self, db: DatabaseConnection) -> None:
+        row = db.execute(text("SELECT kek_id FROM vault_secrets WHERE kek_id != :k LIMIT 1"),
+                         {"k": self.kek.key_id}).first()
+        if row is not None and not self._follow(row[0]):
             raise KekError(f"the key store is wrapped by KEK {row[0]}, not this process's {self.kek.key_id}: it was "
                            "rotated by another process (privacy rotate-kek); restart with the new kek_file")
 
@@ -137,7 +159,7 @@ class Vault:
         if cached is not None and cached[0] == subject_id:
             self._cache.move_to_end(key_id)
             return cached[1]
-        if kek_id != self.kek.key_id:
+        if kek_id != self.kek.key_id and not self._follow(kek_id):
             raise KekError(f"data key {key_id} is wrapped by KEK {kek_id}, not the configured {self.kek.key_id}")
         aead = AESGCM(self.kek.unwrap(bytes(wrapped), self._dek_aad(key_id, subject_id)))
         self._remember(key_id, subject_id, aead)
@@ -167,9 +189,9 @@ class Vault:
     def open(self, subject_id: str, category: str, record_id: str, envelope: bytes) -> bytes:
         """Decrypt an envelope sealed for exactly (subject, category, record)."""
         header, key_id, nonce, ct = _parse(envelope)
-        with self.lock:
-            row = self.db.execute("SELECT subject_id, kek_id, wrapped FROM vault_keys WHERE key_id = ?",
-                                  [key_id]).fetchone()
+        with self.db.read() as db:
+            row = db.execute(text("SELECT subject_id, kek_id, wrapped FROM vault_keys WHERE key_id = :k"),
+                             {"k": key_id}).first()
             if row is None:
                 if self.is_shredded(subject_id) or self._tombstoned("key:" + key_id):
                     raise SubjectShreddedError("the data subject's key was destroyed (erased or purged)")
@@ -185,13 +207,14 @@ class Vault:
     # -- shredding ----------------------------------------------------------------------------
     def shred(self, subject_id: str) -> bool:
         """Destroy every data key of the subject (erasure); True if there was one. Idempotent."""
-        with transaction(self.db, self.lock) as db:
-            keys = [r[0] for r in db.execute("SELECT key_id FROM vault_keys WHERE subject_id = ?", [subject_id])]
-            n = db.execute("DELETE FROM vault_keys WHERE subject_id = ?", [subject_id]).rowcount
+        with self.db.tx() as db:
+            keys = [r[0] for r in db.execute(text("SELECT key_id FROM vault_keys WHERE subject_id = :s"),
+                                             {"s": subject_id})]
+            n = db.execute(text("DELETE FROM vault_keys WHERE subject_id = :s"), {"s": subject_id}).rowcount
             self._tombstone(db, [_digest(subject_id), *(_digest("key:" + k) for k in keys)])
             for kid in [k for k, (s, _) in self._cache.items() if s == subject_id]:
                 del self._cache[kid]
-        self._flush()
+        self._flush_wal()
         return n > 0
 
     def shred_keys(self, key_ids: Iterable[str], *, flush: bool = True) -> int:
@@ -202,50 +225,86 @@ class Vault:
         if not key_ids:
             return 0
         n = 0
-        with transaction(self.db, self.lock) as db:
+        with self.db.tx() as db:
             for kid in key_ids:
-                n += db.execute("DELETE FROM vault_keys WHERE key_id = ?", [kid]).rowcount
+                n += db.execute(text("DELETE FROM vault_keys WHERE key_id = :k"), {"k": kid}).rowcount
                 self._cache.pop(kid, None)
             self._tombstone(db, [_digest("key:" + k) for k in key_ids])
         if flush:
-            self._flush()
+            self._flush_wal()
         return n
 
     def key_exists(self, key_id: str) -> bool:
-        with self.lock:
-            return self.db.execute("SELECT 1 FROM vault_keys WHERE key_id = ?", [key_id]).fetchone() is not None
+        return self.db.one(text("SELECT 1 AS x FROM vault_keys WHERE key_id = :k"), {"k": key_id}) is not None
 
-    def _tombstone(self, db: sqlite_utils.Database, digests: list[str]) -> None:
+    def _tombstone(self, db: DatabaseConnection, digests: list[str]) -> None:
         now = iso(self.clock())
-        db.conn.executemany("INSERT OR IGNORE INTO vault_tombstones (subject_digest, shredded_at) VALUES (?, ?)",
-                            [(d, now) for d in digests])
+        db.execute(text("INSERT INTO vault_tombstones (subject_digest, shredded_at) VALUES (:d, :at) "
+                        "ON CONFLICT (subject_digest) DO NOTHING"), [{"d": d, "at": now} for d in digests])
 
     def is_shredded(self, subject_id: str) -> bool:
         """True if a data key of this subject was ever shredded."""
         return self._tombstoned(subject_id)
 
     def _tombstoned(self, name: str) -> bool:
-        with self.lock:
-            return self.db.execute("SELECT 1 FROM vault_tombstones WHERE subject_digest = ?",
-                                   [_digest(name)]).fetchone() is not None
+        return self.db.one(text("SELECT 1 AS x FROM vault_tombstones WHERE subject_digest = :d"),
+                           {"d": _digest(name)}) is not None
 
     def prune_tombstones(self, before: dt.datetime) -> int:
         """Forget shred records older than ``before`` (their envelopes then fail with
         :class:`KeyNotFoundError` instead of :class:`SubjectShreddedError`: still unreadable). For
         stores that shred a key per item (outboxes), where tombstones would otherwise pile up."""
-        with transaction(self.db, self.lock) as db:
-            return db.execute("DELETE FROM vault_tombstones WHERE shredded_at < ?", [iso(before)]).rowcount
+        with self.db.tx() as db:
+            return db.execute(text("DELETE FROM vault_tombstones WHERE shredded_at < :t"), {"t": iso(before)}).rowcount
 
     def has_key(self, subject_id: str) -> bool:
-        with self.lock:
-            return self.db.execute("SELECT 1 FROM vault_keys WHERE subject_id = ?", [subject_id]).fetchone() is not None
+        return self.db.one(text("SELECT 1 AS x FROM vault_keys WHERE subject_id = :s"), {"s": subject_id}) is not None
+
+    def _flush_wal(self) -> bool:
+        """SQLite: checkpoint and truncate the WAL (after each shred). PostgreSQL: nothing here; :meth:`flush`."""
+        return self.db.checkpoint_truncate() if self.db.dialect == "sqlite" else False
 
     def flush(self) -> bool:
-        """Move the overwritten pages from the WAL into the file and truncate the WAL, so no destroyed
-        key survives in either (``secure_delete`` is on). True when the WAL is empty."""
-        return checkpoint_truncate(self.db, self.lock)
+        """Leave no destroyed key recoverable from the key store's files. SQLite: move the overwritten pages from
+        the WAL into the file and truncate the WAL (``secure_delete`` is on); True when the WAL is empty.
+        PostgreSQL: :meth:`scrub` (KEK rotation, VACUUM FULL, CHECKPOINT, WAL switch); True when it completed."""
+        if self.db.dialect == "sqlite":
+            return self.db.checkpoint_truncate()
+        return self.scrub()
 
-    _flush = flush
+    def scrub(self) -> bool:
+        """PostgreSQL's shredding rule: a destroyed data key is unrecoverable once the KEK it was wrapped under is
+        destroyed. A deleted key row survives in dead tuples, in WAL segments until they are recycled, in standbys
+        and base backups, still wrapped under the KEK; so after an erasure or a purge the key store rotates its KEK
+        (:meth:`rotate_kek` to ``next_kek()``: every live key and secret rewrapped, no row left under the old KEK,
+        whose provider the caller destroys), then ``VACUUM (FULL)`` rewrites the key tables (no dead tuple left),
+        ``CHECKPOINT`` and ``pg_switch_wal()`` close the WAL segment that held the old rows. True only when every
+        step ran; False (logged, named) otherwise: no ``next_kek``, or the role lacks ``pg_checkpoint`` / EXECUTE on
+        ``pg_switch_wal`` (docs/DEPLOYMENT.md)."""
+        if self.db.dialect != "postgresql":
+            return self.flush()
+        successor = self.next_kek or getattr(self.kek, "successor", None)
+        if successor is None:
+            log.error("key store not scrubbed: the KEK provider %r cannot rotate (use a kek_file, or pass next_kek); "
+                      "shredded keys stay recoverable from the server's files with the current KEK", self.kek,
+                      extra={"event": "vault_scrub_incomplete"})
+            return False
+        try:
+            new = successor()
+            self.rotate_kek(new)
+            promote = getattr(new, "promote", None)
+            if promote is not None:  # the old KEK's file goes (FileKek: the successor renamed over it)
+                promote()
+            with self.db.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for table in ("vault_keys", "vault_secrets"):
+                    conn.execute(text(f"VACUUM (FULL) {table}"))
+                conn.execute(text("CHECKPOINT"))
+                conn.execute(text("SELECT pg_switch_wal()"))
+        except (StorageError, KekError) as e:
+            log.error("key store not scrubbed: %s", e, extra={"event": "vault_scrub_incomplete"})
+            return False
+        return True
 
     # -- KEK rotation -------------------------------------------------------------------------
     def rotate_kek(self, new_kek: KeyEncryptionKeyProvider) -> int:
@@ -255,22 +314,25 @@ class Vault:
             raise KekError("new_kek must provide key_id, wrap() and unwrap()")
         old = self.kek
         n = 0
-        with transaction(self.db, self.lock) as db:
-            for key_id, subject_id, kek_id, wrapped in db.execute(
-                    "SELECT key_id, subject_id, kek_id, wrapped FROM vault_keys").fetchall():
+        with self.db.tx() as db:
+            lock(db.connection, VAULT_LOCK)
+            for key_id, subject_id, kek_id, wrapped in db.execute(text(
+                    "SELECT key_id, subject_id, kek_id, wrapped FROM vault_keys ORDER BY key_id")).all():
                 aad = self._dek_aad(key_id, subject_id)
                 dek = self._unwrap_with(old, kek_id, bytes(wrapped), aad, key_id)
-                db.execute("UPDATE vault_keys SET kek_id = ?, wrapped = ? WHERE key_id = ?",
-                           [new_kek.key_id, new_kek.wrap(dek, aad), key_id])
+                db.execute(text("UPDATE vault_keys SET kek_id = :kek, wrapped = :w WHERE key_id = :k"),
+                           {"kek": new_kek.key_id, "w": new_kek.wrap(dek, aad), "k": key_id})
                 n += 1
-            for name, kek_id, wrapped in db.execute("SELECT name, kek_id, wrapped FROM vault_secrets").fetchall():
+            for name, kek_id, wrapped in db.execute(text(
+                    "SELECT name, kek_id, wrapped FROM vault_secrets ORDER BY name")).all():
                 aad = self._secret_aad(name)
                 secret = self._unwrap_with(old, kek_id, bytes(wrapped), aad, name)
-                db.execute("UPDATE vault_secrets SET kek_id = ?, wrapped = ? WHERE name = ?",
-                           [new_kek.key_id, new_kek.wrap(secret, aad), name])
+                db.execute(text("UPDATE vault_secrets SET kek_id = :kek, wrapped = :w WHERE name = :n"),
+                           {"kek": new_kek.key_id, "w": new_kek.wrap(secret, aad), "n": name})
                 n += 1
-            self.kek = new_kek
-        self._flush()
+        self.kek = new_kek
+        self._cache.clear()
+        self._flush_wal()
         return n
 
     @staticmethod
@@ -286,14 +348,25 @@ class Vault:
 
     def secret(self, name: str, size: int = 32) -> bytes:
         """A named random secret, created on first use and stored wrapped by the KEK."""
-        with transaction(self.db, self.lock) as db:
-            row = db.execute("SELECT kek_id, wrapped FROM vault_secrets WHERE name = ?", [name]).fetchone()
+        select = text("SELECT kek_id, wrapped FROM vault_secrets WHERE name = :n")
+        with self.db.read() as db:  # the common case (a pseudonym per request): no lock, no write
+            row = db.execute(select, {"n": name}).first()
+        if row is not None:
+            if row[0] != self.kek.key_id:
+                self._follow(row[0])
+            return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
+        with self.db.tx() as db:
+            lock(db.connection, VAULT_LOCK)  # PostgreSQL: two workers creating the secret at once make one
+            row = db.execute(select, {"n": name}).first()
             if row is not None:
+                if row[0] != self.kek.key_id:
+                    self._follow(row[0])
                 return self._unwrap_with(self.kek, row[0], bytes(row[1]), self._secret_aad(name), name)
             self._check_current_kek(db)
             value = os.urandom(size)
-            db.execute("INSERT INTO vault_secrets (name, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?)",
-                       [name, self.kek.key_id, self.kek.wrap(value, self._secret_aad(name)), iso(self.clock())])
+            db.execute(text("INSERT INTO vault_secrets (name, kek_id, wrapped, created_at) VALUES (:n, :kek, :w, :at)"),
+                       {"n": name, "kek": self.kek.key_id, "w": self.kek.wrap(value, self._secret_aad(name)),
+                        "at": iso(self.clock())})
             return value
 
     def signing_key(self, name: str = "ledger") -> Ed25519PrivateKey:

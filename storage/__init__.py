@@ -6,11 +6,13 @@ records every applied :class:`Migration` in ``_migrations`` so each runs exactly
 inside its own transaction. That legacy history is frozen.
 
 SQLite or PostgreSQL through SQLAlchemy Core: :func:`open_engine` (a path or a URL), :func:`lock` (a
-transaction-scoped advisory lock on PostgreSQL), and :func:`upgrade`, which runs the frozen legacy history
+transaction-scoped advisory lock on PostgreSQL), :func:`session_lock` (a try-lock held across transactions),
+:class:`Database` (transactions on an engine, shared by the back office and the privacy package), and :func:`upgrade`, which runs the frozen legacy history
 on SQLite and then Alembic's revisions from a baseline that PostgreSQL builds in one step.
 """
 
 from storage._alembic import Upgrade, alembic_heads, run_alembic_env, upgrade
+from storage._database import Database, DatabaseConnection
 from storage._db import (
     SIDE_FILES,
     FileModeError,
@@ -33,21 +35,27 @@ from storage._engine import (
     DatabaseBusyError,
     DatabaseUnavailableError,
     DatabaseURLError,
+    LockBusyError,
     QueryError,
     lock,
     lock_key,
     open_engine,
     safe_url,
+    session_lock,
+    sqlite_connection_engine,
 )
 
 __all__ = [
     "BEGIN_OPTION",
     "SIDE_FILES",
     "ConstraintError",
+    "Database",
     "DatabaseBusyError",
+    "DatabaseConnection",
     "DatabaseURLError",
     "DatabaseUnavailableError",
     "FileModeError",
+    "LockBusyError",
     "Migration",
     "MigrationError",
     "QueryError",
@@ -67,6 +75,8 @@ __all__ = [
     "private_dir",
     "run_alembic_env",
     "safe_url",
+    "session_lock",
+    "sqlite_connection_engine",
     "transaction",
     "upgrade",
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,11 +33,14 @@ __all__ = [
     "DatabaseBusyError",
     "DatabaseURLError",
     "DatabaseUnavailableError",
+    "LockBusyError",
     "QueryError",
     "lock",
     "lock_key",
     "open_engine",
     "safe_url",
+    "session_lock",
+    "sqlite_connection_engine",
 ]
 
 log = logging.getLogger("storage")
@@ -156,6 +161,23 @@ def _sqlite_engine(url: URL, *, key_material: bool, wal: bool, busy_timeout_ms: 
         engine = sa.create_engine(URL.create("sqlite", database=str(path)), hide_parameters=True,
                                   connect_args={"check_same_thread": False})
 
+    _sqlite_hooks(engine, path, key_material=key_material, wal=wal, busy_timeout_ms=busy_timeout_ms)
+    return engine
+
+
+def sqlite_connection_engine(conn: sqlite3.Connection, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An Engine on one open sqlite3 connection (made by the caller, e.g. in memory; opened with
+    ``check_same_thread=False`` when threads share it): the same PRAGMAs and ``BEGIN IMMEDIATE`` as
+    :func:`open_engine` (no WAL change: the caller chose the journal)."""
+    if not isinstance(conn, sqlite3.Connection):
+        raise StorageError(f"expected a sqlite3.Connection, not {type(conn).__name__}")
+    engine = sa.create_engine("sqlite://", poolclass=StaticPool, creator=lambda: conn, hide_parameters=True)
+    _sqlite_hooks(engine, None, key_material=False, wal=False, busy_timeout_ms=busy_timeout_ms)
+    _translate_errors(engine, URL.create("sqlite"))
+    return engine
+
+
+def _sqlite_hooks(engine: Engine, path: Path | None, *, key_material: bool, wal: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         if key_material and path is not None:
@@ -183,8 +205,6 @@ def _sqlite_engine(url: URL, *, key_material: bool, wal: bool, busy_timeout_ms: 
         if mode not in _BEGIN_MODES:
             raise StorageError(f"execution option {BEGIN_OPTION}={mode!r}: expected one of {', '.join(_BEGIN_MODES)}")
         conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
 
 
 def _translate_errors(engine: Engine, url: URL) -> None:
@@ -221,10 +241,11 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def lock(conn: Connection, name: str) -> None:
+def lock(conn: Connection, name: str, *, shared: bool = False) -> None:
     """Hold the lock ``name`` until the transaction of ``conn`` ends: on PostgreSQL a transaction-scoped
     advisory lock (``pg_advisory_xact_lock``; another transaction taking the same name waits for this one's
     COMMIT or ROLLBACK); on SQLite nothing more is needed, ``BEGIN IMMEDIATE`` already serialises writers.
+    ``shared``: many holders at once, but none while an exclusive holder has it (PostgreSQL).
     Outside a transaction it raises :class:`StorageError` on both (the lock would end at once)."""
     if not conn.in_transaction():
         raise StorageError(f"storage.lock({name!r}) needs an open transaction: a lock outside one ends at once")
@@ -232,4 +253,29 @@ def lock(conn: Connection, name: str) -> None:
         if getattr(conn.connection.driver_connection, "autocommit", False):
             raise StorageError(f"storage.lock({name!r}) on a connection in autocommit mode: the server has no "
                                f"transaction to hold the lock in")
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(sa.text(f"SELECT {function}(:key)"), {"key": lock_key(name)})
+
+
+class LockBusyError(StorageError):
+    """Another session holds the named lock (:func:`session_lock` does not wait for it)."""
+
+
+@contextmanager
+def session_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock ``name`` for the block, across the many transactions in it, or refuse at once with
+    :class:`LockBusyError` naming it when another session holds it: on PostgreSQL a session-level advisory lock
+    (``pg_try_advisory_lock``) on a pooled connection of its own, released at the end (or when that session
+    dies); on SQLite nothing (one process runs such a job; its transactions serialise with ``BEGIN IMMEDIATE``)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = lock_key(name)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            raise LockBusyError(f"the lock {name!r} is held by another session: {name} is already running")
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})

@@ -80,3 +80,23 @@ def postgres_db(postgres):
     url = postgres.create_database(name)
     yield url
     postgres.drop_database(name, name)
+
+
+@pytest.fixture()
+def postgres_keys_db(postgres):
+    """The vault's key store on PostgreSQL: a second database and role of their own on the session's cluster (as
+    docs/DEPLOYMENT.md lays it out), the role granted what the key store's scrub needs (``pg_checkpoint``, EXECUTE
+    on ``pg_switch_wal``); dropped after the test. Its URL."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"k_{secrets.token_hex(6)}"
+    url = postgres.create_database(name)
+    # pg_catalog is per database: the grant on pg_switch_wal is made in the key store's own
+    with psycopg.connect(postgres.superuser_url.rsplit("/", 1)[0] + "/" + name, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT pg_checkpoint TO {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {}").format(sql.Identifier(name)))
+    yield url
+    postgres.drop_database(name, name)

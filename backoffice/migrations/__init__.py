@@ -22,7 +22,7 @@ LOCATION = Path(__file__).resolve().parent
 #: the first Alembic revision: the schema of the legacy history's last step, 0010_liveness
 BASELINE = "0010_legacy_baseline"
 #: the newest Alembic revision (the head a database is at after :func:`upgrade`)
-HEAD = "0012_galleries_generation"
+HEAD = "0013_retention_runs_seq"
 
 #: The back office's own tables after 0010_liveness in PostgreSQL's DDL (the privacy tables are
 #: privacy.migrations.POSTGRESQL_BASELINE). FROZEN like the legacy SQL. Same rules as the privacy one:

@@ -32,9 +32,10 @@ def retention_report(officer: PrivacyOfficer, ctx: Ctx) -> list[RetentionRowPubl
     return ctx.privacy.retention_report()
 
 
-@router.post("/purge", responses=_P)
+@router.post("/purge", responses={**_P, 409: {"model": ProblemPublic}})
 def purge(request: Request, officer: PrivacyOfficer, ctx: Ctx, dry_run: bool = True) -> PurgeResultPublic:
-    """Run the retention purge (``dry_run=true`` by default: report what would go)."""
+    """Run the retention purge (``dry_run=true`` by default: report what would go); 409 while another purge runs
+    (several workers on PostgreSQL share one purge lock)."""
     result = ctx.privacy.purge(dry_run=dry_run, actor=officer.actor, role=officer.role)
     if not dry_run:
         ctx.records.enrolments.invalidate()

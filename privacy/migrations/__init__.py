@@ -16,12 +16,14 @@ from sqlalchemy.engine import Engine
 import storage
 from privacy._schema import MIGRATIONS
 
-__all__ = ["BASELINE", "LOCATION", "POSTGRESQL_BASELINE", "upgrade"]
+__all__ = ["BASELINE", "HEAD", "LOCATION", "POSTGRESQL_BASELINE", "add_retention_runs_seq", "upgrade"]
 
 #: the Alembic script directory (env.py and versions/)
 LOCATION = Path(__file__).resolve().parent
 #: the first Alembic revision: the schema of the legacy history's last step, privacy_0007_retention_key_id
 BASELINE = "privacy_0007_baseline"
+#: the newest Alembic revision of a stand-alone privacy database
+HEAD = "privacy_0008_retention_runs_seq"
 
 #: The privacy tables as they stand after privacy_0007_retention_key_id, in PostgreSQL's DDL. FROZEN like the
 #: legacy SQL (a baseline describes one past schema): a change is a new revision in each history that holds
@@ -72,6 +74,22 @@ POSTGRESQL_BASELINE: tuple[str, ...] = (
         id BIGINT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, entry_hash TEXT NOT NULL, at TEXT NOT NULL,
         key_id TEXT NOT NULL, signature TEXT NOT NULL)""",
 )
+
+
+def add_retention_runs_seq(op) -> None:
+    """Purge runs get an explicit insertion order, ``seq`` (the run list showed them in SQLite's ``rowid`` order,
+    which PostgreSQL has no equivalent of). Existing rows keep their order: ``rowid`` on SQLite, (started_at,
+    run_id) on PostgreSQL. A new run's seq is max + 1, taken in its INSERT (privacy._retention). One revision in
+    each history holding the privacy tables (the back office's and a stand-alone one) calls this."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE retention_runs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+        op.execute("UPDATE retention_runs SET seq = rowid")
+    else:
+        op.execute("ALTER TABLE retention_runs ADD COLUMN seq BIGINT NOT NULL DEFAULT 0")
+        op.execute("UPDATE retention_runs SET seq = ordered.n FROM (SELECT run_id, row_number() OVER "
+                   "(ORDER BY started_at, run_id) AS n FROM retention_runs) AS ordered "
+                   "WHERE retention_runs.run_id = ordered.run_id")
+    op.execute("CREATE INDEX retention_runs_seq ON retention_runs(seq)")
 
 
 def upgrade(engine: Engine) -> storage.Upgrade:

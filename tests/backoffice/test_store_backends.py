@@ -30,7 +30,7 @@ from backoffice._store import Store
 from backoffice._trust_feed import TrustFeed
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
-from storage import ConstraintError, StorageError, transaction
+from storage import ConstraintError, StorageError
 from watchlist import PersonQuery
 
 
@@ -425,25 +425,28 @@ def test_each_device_keeps_its_last_trust_store_report(store):
 
 # --- SQLite: the sqlite_utils bridge the privacy package runs on, and reads that do not lock writers out ---
 
-def test_the_privacy_packages_transactions_and_the_stores_join_each_other(tmp_path):
-    store = Store(tmp_path / "bo.db")
-    try:
-        insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
-        with pytest.raises(RuntimeError), store.tx() as db:  # the privacy package's work joins the Store's
-            db.execute(insert, {"id": "a"})
-            with transaction(store.db, store.lock) as raw:
-                raw.execute("INSERT INTO devices (id, kind, created_at) VALUES ('b', 'gate', 'now')")
-            raise RuntimeError("both roll back")
-        assert store.query(text("SELECT id FROM devices")) == []
-        with transaction(store.db, store.lock) as raw:  # a transaction the privacy package began
-            raw.execute("INSERT INTO devices (id, kind, created_at) VALUES ('c', 'gate', 'now')")
-            with store.tx() as db:
-                db.execute("UPDATE devices SET name = ? WHERE id = ?", ["legacy joins", "c"])
-                with pytest.raises(StorageError, match="privacy package began"):
-                    db.execute(insert, {"id": "d"})
-        assert store.query(text("SELECT id, name FROM devices")) == [{"id": "c", "name": "legacy joins"}]
-    finally:
-        store.close()
+def test_the_privacy_packages_writes_join_the_stores_transaction(store):
+    """The ledger and the retention registry run on the Store: their writes commit and roll back with the record."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    import privacy
+
+    ledger = privacy.Ledger(store, Ed25519PrivateKey.generate())
+    retention = privacy.RetentionStore(store, ledger=ledger)
+    before = len(ledger)
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+    with pytest.raises(RuntimeError), store.tx() as db:
+        db.execute(insert, {"id": "a"})
+        retention.register("exception", "exc-1", "subj-1")
+        ledger.append("user:a", "border_guard", "read", "exc-1", "border_exception_review", "law")
+        raise RuntimeError("all three roll back")
+    assert store.query(text("SELECT id FROM devices")) == [] and retention.items_of_record("exc-1") == []
+    assert len(ledger) == before and ledger.verify().ok
+    with store.tx() as db:
+        db.execute(insert, {"id": "b"})
+        retention.register("exception", "exc-2", "subj-2")
+        ledger.append("user:a", "border_guard", "read", "exc-2", "border_exception_review", "law")
+    assert len(retention.items_of_record("exc-2")) == 1 and len(ledger) == before + 1 and ledger.verify().ok
 
 
 def test_a_read_does_not_hold_the_write_lock(tmp_path):
@@ -464,6 +467,34 @@ def test_a_read_does_not_hold_the_write_lock(tmp_path):
         writer.close()
 
 
+def test_a_snapshot_sees_one_state_and_holds_up_no_writer_of_the_process(store):
+    """Store.snapshot() (a ledger's verification, an export): one committed state for the whole block, and another
+    thread of the same process writes meanwhile without waiting (SQLite: a connection of its own)."""
+    import threading
+    import time
+
+    insert = text("INSERT INTO devices (id, kind, created_at) VALUES (:id, 'gate', 'now')")
+    with store.tx() as db:
+        db.execute(insert, {"id": "a"})
+    took = []
+
+    def write() -> None:
+        started = time.monotonic()
+        with store.tx() as db:
+            db.execute(insert, {"id": "b"})
+        took.append(time.monotonic() - started)
+
+    with store.snapshot() as db:
+        assert db.scalar(text("SELECT count(*) FROM devices")) == 1
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(10)
+        assert took and took[0] < 1.0  # the writer did not wait for the snapshot
+        assert db.scalar(text("SELECT count(*) FROM devices")) == 1  # nor does the snapshot see it
+        assert store.one(text("SELECT count(*) AS n FROM devices")) == {"n": 1}  # reads of this thread join it
+    assert store.one(text("SELECT count(*) AS n FROM devices")) == {"n": 2}
+
+
 def test_a_write_never_joins_a_read(store):
     with pytest.raises(StorageError, match="inside a read transaction"), store.read(), store.tx():
         pass
@@ -473,16 +504,41 @@ def test_a_write_never_joins_a_read(store):
         assert db.scalar(text("SELECT count(*) FROM devices")) == 1
 
 
-def test_the_privacy_gateway_on_postgresql_is_refused_by_name_until_privacy_moves(postgres_db):
-    """The privacy package still takes a sqlite_utils database (issue #24 increment 4): on PostgreSQL the app cannot
-    build its gateway, and says why instead of writing half a record."""
-    from backoffice._privacy import PrivacyGateway
-    from privacy import RawKek
-    from storage import open_database
+@pytest.fixture()
+def keys_db(store, tmp_path, request):
+    """The vault's key store beside ``store``: a private SQLite file outside the data, or (PostgreSQL) a second
+    database and role of their own."""
+    if store.dialect == "sqlite":
+        return tmp_path / "keys" / "bo-keys.db"
+    return request.getfixturevalue("postgres_keys_db")
 
-    store = Store(postgres_db)
-    try:
-        with pytest.raises(StorageError, match="not converted"):
-            PrivacyGateway(store, RawKek(bytes(range(32))), open_database(memory=True))
-    finally:
-        store.close()
+
+def test_the_privacy_gateway_seals_opens_erases_and_purges_on_both_backends(store, keys_db):
+    """The gateway on the Store (and its key store apart): seal, open (ledgered), erasure (crypto-shredded: a copy
+    of the envelope no longer opens) and the retention purge with the records it takes along."""
+    import datetime as dt
+
+    from backoffice._privacy import PrivacyGateway
+    from privacy import RawKek, SubjectShreddedError
+
+    kek = RawKek(bytes(range(32)))
+    gw = PrivacyGateway(store, kek, keys_db, next_kek=lambda: RawKek(__import__("os").urandom(32)))
+    who = dict(actor="user:a", role="border_guard", purpose="border_exception_review")
+    ref = gw.seal("subj-a", "exception_record", b'{"name": "NGUYEN"}', record="exc-1", **who)
+    assert gw.open(ref, record="exc-1", **who) == b'{"name": "NGUYEN"}'
+    envelope = gw.retention.get(ref).payload
+    result = gw.erase_subject("subj-a", actor="user:p", role="privacy_officer", purpose="erasure_request")
+    assert result["key_shredded"] and result["items_removed"] == 1 and result["wal_truncated"] is True
+    with pytest.raises(SubjectShreddedError):  # the envelope from a backup of the data: its key is gone
+        gw.vault.open("subj-a", "exception_record", "exc-1", envelope)
+    with store.tx() as db:
+        db.execute(text("INSERT INTO exceptions (id, device_id, occurred_at, received_at, direction, reason_codes, "
+                        "scores, subject_id, status) VALUES ('exc-2', 'gate-01', 'now', 'now', 'entry', '[]', '{}', "
+                        "'subj-b', 'resolved')"))
+    gw.seal("subj-b", "exception_record", b"{}", record="exc-2", **who)
+    gw.resolved("subj-b", "exc-2")
+    gw.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    report = gw.purge(dry_run=False, actor="system:retention", role="system")
+    assert report["purged"] == 1 and report["keys_shredded"] == 1 and report["wal_truncated"] is True
+    assert store.query(text("SELECT id FROM exceptions")) == []  # the record went with its item
+    assert gw.verify_ledger()["ok"]

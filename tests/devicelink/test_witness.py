@@ -11,6 +11,7 @@ import os
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 import devicelink
 from devicelink import (
@@ -205,8 +206,9 @@ def test_a_device_keeps_the_back_offices_signed_head(backoffice, tmp_path):
     # the auditor finds the truncation through the device's copy after the back office lost its newest entries
     # and every signature over them
     witness = box.ledger_head()
-    ledger.db.execute("DELETE FROM ledger_entries WHERE seq >= ?", [first.seq])
-    ledger.db.execute("DELETE FROM ledger_head")
+    with ledger.db.tx() as db:  # the ledger runs on the back office's Store
+        db.execute(text("DELETE FROM ledger_entries WHERE seq >= :seq"), {"seq": first.seq})
+        db.execute(text("DELETE FROM ledger_head"))
     v = ledger.verify([witness])
     assert not v.ok and "truncated" in v.reason and "witness head" in v.reason
 

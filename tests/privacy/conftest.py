@@ -47,3 +47,19 @@ def kek() -> RawKek:
 def stack(tmp_path, clock, kek) -> Stack:
     data, keys = tmp_path / "data.db", tmp_path / "keys.db"
     return Stack(open_privacy(data, keys, kek, clock=clock), clock, data, keys, kek)
+
+
+class Rows(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+def raw(db, sql: str, params=()) -> Rows:
+    """Legacy SQL (sqlite3 ``?`` placeholders) on a privacy object's SQLite :class:`storage.Database`, committed at
+    once: the tests edit the tables as someone holding the file would."""
+    with db.tx() as conn:
+        result = conn.connection.exec_driver_sql(sql, tuple(params))
+        return Rows(tuple(r) for r in result.fetchall()) if result.returns_rows else Rows()

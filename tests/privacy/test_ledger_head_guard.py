@@ -60,7 +60,7 @@ def test_truncated_with_the_head_left_is_recorded_by_the_next_write(ledger, capl
     write(ledger)  # recorded once; the ledger keeps working
     assert mismatch(ledger)[0].seq == 10 and not ledger.verify().ok
     # deleting the finding breaks the chain; the export carries it to the standalone verifier
-    path = ledger.export(ledger.db.conn.execute("PRAGMA database_list").fetchone()[2] + ".jsonl")
+    path = ledger.export(str(ledger.db.url.database) + ".jsonl")
     v = verify_export(path, ledger.public_key_b64)
     assert not v.ok and "ledger_head_mismatch at entry 10" in v.reason
 
@@ -121,11 +121,11 @@ def test_a_chain_from_before_signed_heads_starts_them(tmp_path, clock, caplog):
     """A database an earlier version wrote (its key on record, entries, a checkpoint, no head): its next write
     marks where signed heads start and verifies; from then on a missing head is a deletion."""
     db = connect(tmp_path / "old.db")
-    raw = KEY.public_key().public_bytes_raw()
+    raw_key = KEY.public_key().public_bytes_raw()
     import base64
 
     db.execute("INSERT INTO ledger_keys (key_id, public_key, added_at) VALUES (?, ?, ?)",
-               [key_id_of(raw), base64.b64encode(raw).decode(), "2025-01-01T00:00:00.000000Z"])
+               [key_id_of(raw_key), base64.b64encode(raw_key).decode(), "2025-01-01T00:00:00.000000Z"])
     prev = GENESIS
     for seq in range(1, 5):
         e = {"seq": seq, "at": f"2025-01-0{seq}T00:00:00.000000Z", "actor": "user:a", "role": "admin", "action": "read",
@@ -136,7 +136,7 @@ def test_a_chain_from_before_signed_heads_starts_them(tmp_path, clock, caplog):
         prev = h
     at = "2025-01-04T00:00:01.000000Z"
     db.execute("INSERT INTO ledger_checkpoints (seq, entry_hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)",
-               [4, prev, at, key_id_of(raw), base64.b64encode(KEY.sign(checkpoint_message(4, prev, at))).decode()])
+               [4, prev, at, key_id_of(raw_key), base64.b64encode(KEY.sign(checkpoint_message(4, prev, at))).decode()])
     db.conn.commit()
     lg = Ledger(db, KEY, clock=clock)
     assert len(lg) == 4 and lg.head() is None and lg.verify().ok  # opening it writes nothing

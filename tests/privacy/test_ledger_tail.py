@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from privacy import Checkpoint, Ledger, LedgerError, WitnessFileError, load_witnesses, verify_export
 from privacy._verify_export import GENESIS, checkpoint_message, entry_hash
+from tests.privacy.conftest import raw
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 _FIELDS = ("seq", "at", "actor", "role", "action", "record", "purpose", "legal_basis", "subject_id", "details")
@@ -36,14 +37,14 @@ def ledger(tmp_path, clock):
 
 
 def sql(lg, statement, *params):
-    lg.db.execute(statement, list(params))
+    raw(lg.db, statement, list(params))
 
 
 def rehash_from(lg, seq):
     """Recompute every hash from ``seq`` on, as anyone can without a secret."""
-    prev = GENESIS if seq == 1 else lg.db.execute("SELECT entry_hash FROM ledger_entries WHERE seq = ?",
+    prev = GENESIS if seq == 1 else raw(lg.db, "SELECT entry_hash FROM ledger_entries WHERE seq = ?",
                                                   [seq - 1]).fetchone()[0]
-    rows = lg.db.execute(f"SELECT {', '.join(_FIELDS)} FROM ledger_entries WHERE seq >= ? ORDER BY seq",
+    rows = raw(lg.db, f"SELECT {', '.join(_FIELDS)} FROM ledger_entries WHERE seq >= ? ORDER BY seq",
                          [seq]).fetchall()
     for r in rows:
         h = entry_hash(prev, dict(zip(_FIELDS, r, strict=True)))
@@ -58,7 +59,7 @@ def test_the_head_is_signed_after_every_write(ledger, clock):
     assert [c.seq for c in ledger.checkpoints()] == [5, 10]  # the periodic checkpoints stay as they were
     e = ledger.append("user:a", "admin", "read", "x", "p", "b")
     assert ledger.head().seq == e.seq == 13 and ledger.head().entry_hash == e.entry_hash
-    assert ledger.db.execute("SELECT COUNT(*) FROM ledger_head").fetchone()[0] == 1
+    assert raw(ledger.db, "SELECT COUNT(*) FROM ledger_head").fetchone()[0] == 1
     v = ledger.verify()
     assert v.ok and v.signed_through == 13 and v.checkpoints == 2
 
@@ -122,8 +123,8 @@ def test_a_wiped_ledger_fails(tmp_path, clock):
 def _signed(seq, h, at="2026-03-01T09:00:00.000000Z", key=KEY):
     from privacy._verify_export import key_id_of
 
-    raw = key.public_key().public_bytes_raw()
-    return Checkpoint(seq, h, at, key_id_of(raw), base64.b64encode(key.sign(checkpoint_message(seq, h, at))).decode())
+    raw_key = key.public_key().public_bytes_raw()
+    return Checkpoint(seq, h, at, key_id_of(raw_key), base64.b64encode(key.sign(checkpoint_message(seq, h, at))).decode())
 
 
 # -- tampering, each named --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from privacy import KeyFileError, SubjectShreddedError, Vault, envelope_key_id, open_privacy
 from storage import open_database
+from tests.privacy.conftest import raw
 
 IMAGE = bytes(range(256)) * 64  # 16 KiB: spills into overflow pages like a real photo
 D = dt.timedelta(days=1)
@@ -66,7 +67,7 @@ def test_no_ciphertext_or_wrapped_key_survives_in_the_files(stack):
     ref = _live_image(stack, "tx-1")
     envelope = stack.p.retention.get(ref).payload
     key_id = envelope_key_id(envelope)
-    (wrapped,) = stack.p.vault.db.execute("SELECT wrapped FROM vault_keys WHERE key_id = ?", [key_id]).fetchone()
+    (wrapped,) = raw(stack.p.vault.db, "SELECT wrapped FROM vault_keys WHERE key_id = ?", [key_id]).fetchone()
     # the envelope sits in the data files and the wrapped key in the key store's before the purge
     assert any(envelope[-64:] in b for b in _files(stack.data_path).values())
     assert any(bytes(wrapped) in b for b in _files(stack.keys_path).values())

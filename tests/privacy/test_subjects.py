@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from privacy import PrivacyError, SubjectShreddedError
-from tests.privacy.conftest import T0
+from tests.privacy.conftest import T0, raw
 
 NAME = "NGUYỄN VĂN AN"
 JPEG = b"\xff\xd8\xff\xe0" + b"face-pixels-" * 500
@@ -105,7 +105,7 @@ def test_consent_withdrawal(stack):
 def test_tampered_payload_is_reported_not_fatal(stack):
     p = stack.p
     subject, refs = _enrol(p)
-    p.retention.db.execute("UPDATE retention_items SET payload = ? WHERE ref = ?",
+    raw(p.retention.db, "UPDATE retention_items SET payload = ? WHERE ref = ?",
                            [p.retention.get(refs[1]).payload, refs[0]])
     out = p.subjects.export_subject("C1234567", issuing_state="VNM")
     assert out["items"][0]["unreadable"] == "IntegrityError" and "data" not in out["items"][0]

@@ -16,6 +16,7 @@ from privacy import (
     envelope_key_id,
 )
 from storage import open_database
+from tests.privacy.conftest import raw
 
 IMAGE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 400  # a ~100 KB "JPEG"
 
@@ -85,13 +86,13 @@ def test_shred_makes_every_copy_unreadable(tmp_path, kek, clock):
     data.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     backup = tmp_path / "backup-data.db"
     shutil.copyfile(tmp_path / "data.db", backup)
-    key_row = vault.db.execute("SELECT wrapped FROM vault_keys WHERE subject_id = 'subj_a'").fetchone()[0]
+    key_row = raw(vault.db, "SELECT wrapped FROM vault_keys WHERE subject_id = 'subj_a'").fetchone()[0]
 
     assert vault.shred("subj_a") is True
     assert vault.shred("subj_a") is False  # idempotent
     for path in (tmp_path / "data.db", backup):
-        raw = path.read_bytes()
-        assert name not in raw and IMAGE[:64] not in raw
+        data_bytes = path.read_bytes()
+        assert name not in data_bytes and IMAGE[:64] not in data_bytes
         conn = sqlite3.connect(path)
         rows = conn.execute("SELECT subject, record, env FROM items").fetchall()
         conn.close()
@@ -120,10 +121,10 @@ def test_kek_rotation_rewraps_keys_only(tmp_path, kek, clock):
     envs = {f"subj_{i}": vault.seal(f"subj_{i}", "template", f"e-{i}", f"template {i}".encode()) for i in range(20)}
     snapshot = {k: bytes(v) for k, v in envs.items()}
     pseudonym = vault.pseudonym("C1234567", "VNM")
-    before = dict(vault.db.execute("SELECT key_id, wrapped FROM vault_keys").fetchall())
+    before = dict(raw(vault.db, "SELECT key_id, wrapped FROM vault_keys").fetchall())
     new = RawKek(bytes(range(1, 33)))
     assert vault.rotate_kek(new) == 20 + 1  # 20 data keys + the pseudonymisation secret
-    after = dict(vault.db.execute("SELECT key_id, wrapped FROM vault_keys").fetchall())
+    after = dict(raw(vault.db, "SELECT key_id, wrapped FROM vault_keys").fetchall())
     assert before.keys() == after.keys() and all(before[k] != after[k] for k in before)
     assert envs == snapshot  # ciphertexts unchanged
     fresh = Vault(tmp_path / "keys.db", new)
@@ -159,9 +160,9 @@ def test_pseudonyms(vault):
     a = vault.pseudonym("C1234567", "VNM")
     assert a == vault.pseudonym("c123 4567", "vnm") and a != vault.pseudonym("C1234567", "CHN")
     assert "1234567" not in a and a.startswith("subj_")
-    vault.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert b"C1234567" not in (vault.db.conn.execute("PRAGMA database_list").fetchone() and
-                               open(vault.db.conn.execute("PRAGMA database_list").fetchone()[2], "rb").read())
+    assert vault.db.checkpoint_truncate()
+    with open(vault.db.url.database, "rb") as f:
+        assert b"C1234567" not in f.read()
 
 
 def test_prune_tombstones(vault, clock):

@@ -1,0 +1,23 @@
+"""Purge runs get an explicit insertion order (privacy.migrations.add_retention_runs_seq): the privacy tables
+in the back office's own history.
+
+Revision ID: 0013_retention_runs_seq
+"""
+
+from alembic import op
+
+from privacy.migrations import add_retention_runs_seq
+
+revision = "0013_retention_runs_seq"
+down_revision = "0012_galleries_generation"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_retention_runs_seq(op)
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX retention_runs_seq")
+    op.execute("ALTER TABLE retention_runs DROP COLUMN seq")
