@@ -231,12 +231,16 @@ class TextMrzReader:
     then for its lines, each character within ``line_gap_s`` of the one before (a longer silence ends the
     document: :class:`MrzIncomplete` if it is short of lines), and returns the MRZ checked by
     :func:`checked_mrz`. :meth:`cancel` (from another thread) ends a waiting read with
-    :class:`MrzReadCancelled`. After a document that is not an MRZ, the rest of it is read and thrown away (until
-    the reader is silent for ``line_gap_s``) so that its tail is not taken for the next document (but for a
-    document cut short by the STX of the next, which is kept).
+    :class:`MrzReadCancelled`. Only MRZ characters (``0-9 A-Z <``) count as the reader talking: keepalives and
+    other noise never hold a document open, and a read never runs past its time-out plus ``max(2 s, 4 line
+    gaps)`` (a document still coming then is :class:`MrzIncomplete`). After a document that is not an MRZ, the
+    rest of it is read and thrown away (until the reader is silent for ``line_gap_s``, within the same bound) so
+    that its tail is not taken for the next document (but for a document cut short by the next one's STX or
+    first line, which is kept).
 
     What arrives while nobody reads waits in the device's buffer for the next read; when a read finds several
-    documents waiting, the most recent wins (the page read again, or one left unread before it).
+    documents waiting, the most recent wins (the page read again, or one left unread before it), and when the
+    most recent is not a valid MRZ (garbled, cut, a line after it), its error: never an older document.
     :meth:`discard` (a new traveller) drops everything waiting: the next read takes a document placed after it."""
 
     what = "page reader"
@@ -249,6 +253,7 @@ class TextMrzReader:
         self._cancel = threading.Event()
         self._stale = threading.Event()
         self._lock = threading.Lock()
+        self._hard_end = 0.0  # the current read's hard bound (monotonic)
 
     def _receive(self, wait_s: float) -> str:  # pragma: no cover - the adapters define it
         raise NotImplementedError
@@ -299,28 +304,39 @@ class TextMrzReader:
             finally:
                 self._cancel.clear()
 
+    def _grace(self) -> float:
+        """How long past its time-out a read may go on receiving a document that began before it."""
+        return max(2.0, 4 * self.line_gap_s)
+
     def _read(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        last = time.monotonic()
+        start = time.monotonic()
+        deadline = start + timeout
+        self._hard_end = deadline + self._grace()
+        last = start  # the last MRZ character: keepalives, NULs and other noise do not hold a document open
+        done: list[str] | None = None  # the newest complete document so far
         while True:
-            lines = self._consume()
+            lines = self._consume()  # a later document's error is raised: the newest wins, bad or not
             if lines is not None:
-                return checked_mrz(self._newest(lines))
+                done = lines
+                continue
             if self._cancel.is_set():
                 self._asm.reset()
                 raise MrzReadCancelled(f"the {self.what}'s read was cancelled")
             now = time.monotonic()
-            if self._asm.started:
-                if now - last >= self.line_gap_s:
-                    lines = self._asm.flush()
-                    if lines is not None:
-                        return checked_mrz(lines)
-            elif now >= deadline:
+            started = self._asm.started
+            if started and now - last >= self.line_gap_s:
+                lines = self._asm.flush()  # MrzIncomplete when the document is short of lines
+                if lines is not None:
+                    done = lines
+                continue
+            if not started and done is None and now >= deadline:
                 raise MrzReadTimeout(f"no document on the {self.what} within {timeout:g} s")
-            text = self._receive(_POLL_S)
+            text = self._receive(_POLL_S if started or done is None else 0.0)
             if text:
                 last = time.monotonic()
                 self._pending += text
+            elif done is not None and not started:
+                return checked_mrz(done)  # nothing more waits: the newest document
 
     def _consume(self) -> list[str] | None:
         pending, self._pending = self._pending, ""
@@ -334,25 +350,6 @@ class TextMrzReader:
                 self._pending = pending[i + 1:]
                 return done
         return None
-
-    def _newest(self, lines: list[str]) -> list[str]:
-        """``lines``, or a complete document that already waits after it (the most recent wins). What follows that
-        is not a complete document stays for the next read, unless it is not an MRZ (thrown away)."""
-        for _ in range(64):  # bounded: a device that never stops talking
-            try:
-                more = self._consume()
-            except MrzDataError:
-                self._asm.reset()
-                self._pending = ""
-                return lines
-            if more is not None:
-                lines = more
-                continue
-            text = self._receive(0.0)
-            if not text:
-                break
-            self._pending += text
-        return lines
 
     def _drop_waiting(self) -> None:
         """:meth:`discard`'s work, at the start of a read: what the device holds, and any part of a document."""
@@ -372,7 +369,7 @@ class TextMrzReader:
         ``line_gap_s`` (at most a few seconds of a babbling device)."""
         self._asm.reset()
         self._pending = ""
-        end = time.monotonic() + max(2.0, 4 * self.line_gap_s)
+        end = time.monotonic() + self._grace()
         quiet_since = time.monotonic()
         while time.monotonic() < end and time.monotonic() - quiet_since < self.line_gap_s:
             try:

@@ -113,12 +113,28 @@ def test_a_configured_prefix_and_two_documents_waiting_the_most_recent_wins(pty)
         assert r.read_mrz() == flat(TD1)  # an older document left unread is not this traveller's
         with pytest.raises(MrzReadTimeout):
             r.read_mrz(timeout_s=0.2)
-        pty.send("".join(f"A{line}\r\n" for line in TD2) + "OK\r\n")  # a reader's status line after it
-        assert r.read_mrz() == flat(TD2)
-        with pytest.raises(MrzReadTimeout):  # the status line went with it, not into the next read
+        pty.send("".join(f"A{line}\r\n" for line in TD2) + "OK\r\n")  # a line after it: the newest, not an MRZ
+        with pytest.raises(MrzWrongLength):  # never the older document (a status line must be switched off)
+            r.read_mrz()
+        with pytest.raises(MrzReadTimeout):  # the line went with it, not into the next read
             r.read_mrz(timeout_s=0.2)
     finally:
         r.release()
+
+
+@pytest.mark.parametrize("after, error", [
+    ("\r\n" + TD2[0] + "\r\nGARBAGE!" + "<" * 28 + "\r\n", MrzGarbled),  # the next document garbled
+    (TD2[0] + "<<<\r\n", MrzWrongLength),  # the next document's line too long
+    (TD1[0] + "\r\n", MrzIncomplete),  # the next document cut short (the page taken away)
+    ("\r\n".join(bad_check_digit(TD1)) + "\r\n", MrzCheckDigitFailed),  # the next document misread
+])
+def test_a_newer_bad_document_is_its_error_never_the_older_one(pty, reader, after, error):
+    pty.send("\r\n".join(TD3) + "\r\n" + after)
+    time.sleep(0.1)
+    with pytest.raises(error):
+        reader.read_mrz()  # the traveller presents the document again; an older MRZ is never returned
+    with pytest.raises(MrzReadTimeout):
+        reader.read_mrz(timeout_s=0.3)
 
 
 def test_discard_drops_what_waits_and_the_next_read_takes_a_new_document(pty, reader):
