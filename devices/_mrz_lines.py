@@ -311,7 +311,7 @@ class TextMrzReader:
     def _read(self, timeout: float) -> str:
         start = time.monotonic()
         deadline = start + timeout
-        self._hard_end = deadline + self._grace()
+        cap = self._hard_end = deadline + self._grace()  # the read's hard bound, whatever the device sends
         last = start  # the last MRZ character: keepalives, NULs and other noise do not hold a document open
         done: list[str] | None = None  # the newest complete document so far
         while True:
@@ -329,11 +329,19 @@ class TextMrzReader:
                 if lines is not None:
                     done = lines
                 continue
+            if now >= cap:
+                if started:
+                    self._asm.reset()
+                    raise MrzIncomplete(f"the {self.what} was still sending a document {cap - start:.1f} s after the "
+                                        "read began")
+                if done is not None:
+                    return checked_mrz(done)
             if not started and done is None and now >= deadline:
                 raise MrzReadTimeout(f"no document on the {self.what} within {timeout:g} s")
             text = self._receive(_POLL_S if started or done is None else 0.0)
             if text:
-                last = time.monotonic()
+                if not MRZ_ALPHABET.isdisjoint(text):
+                    last = time.monotonic()
                 self._pending += text
             elif done is not None and not started:
                 return checked_mrz(done)  # nothing more waits: the newest document
@@ -369,11 +377,11 @@ class TextMrzReader:
         ``line_gap_s`` (at most a few seconds of a babbling device)."""
         self._asm.reset()
         self._pending = ""
-        end = time.monotonic() + self._grace()
+        end = min(time.monotonic() + self._grace(), self._hard_end + self.line_gap_s)
         quiet_since = time.monotonic()
         while time.monotonic() < end and time.monotonic() - quiet_since < self.line_gap_s:
             try:
-                if self._receive(_POLL_S):
+                if not MRZ_ALPHABET.isdisjoint(self._receive(_POLL_S)):  # noise alone is quiet
                     quiet_since = time.monotonic()
             except MrzDataError:
                 quiet_since = time.monotonic()

@@ -137,6 +137,39 @@ def test_a_newer_bad_document_is_its_error_never_the_older_one(pty, reader, afte
         reader.read_mrz(timeout_s=0.3)
 
 
+def _keep_sending(pty, text: str, every: float, stop: threading.Event) -> threading.Thread:
+    def run() -> None:
+        while not stop.wait(every):
+            pty.send(text)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_read_ends_within_its_bound_whatever_the_device_keeps_sending(pty, reader):
+    # reader: timeout_s=1.0, line_gap_s=0.3; bound: the time-out + max(2 s, 4 line gaps) + a line gap
+    stop = threading.Event()
+    try:
+        pty.send(TD3[0] + "\r\n")  # a line, then keepalives (NUL) every 0.1 s: not an MRZ character
+        sender = _keep_sending(pty, "\x00", 0.1, stop)
+        t0 = time.monotonic()
+        with pytest.raises(MrzIncomplete):
+            reader.read_mrz()
+        assert time.monotonic() - t0 < 1.5  # one line gap after the line, not when the keepalives stop
+        stop.set()
+        sender.join()
+        stop.clear()
+        pty.send("\x02")  # an open frame that drips one filler every 0.1 s and never ends
+        sender = _keep_sending(pty, "<", 0.1, stop)
+        t0 = time.monotonic()
+        with pytest.raises(MrzDataError):
+            reader.read_mrz()
+        assert time.monotonic() - t0 < 1.0 + 2.0 + 0.3 + 0.6
+    finally:
+        stop.set()
+
+
 def test_discard_drops_what_waits_and_the_next_read_takes_a_new_document(pty, reader):
     pty.send("\r\n".join(TD3) + "\r\n" + TD1[0] + "\r\n")  # a document and part of another, unread
     time.sleep(0.1)
