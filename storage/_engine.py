@@ -134,8 +134,12 @@ def open_engine(url_or_path: str | Path, *, key_material: bool = False, wal: boo
         connect_args: dict[str, object] = {"connect_timeout": int(connect_timeout)}
         if "application_name" not in url.query:
             connect_args["application_name"] = application_name
+        # READ COMMITTED pinned, not left to the server's or the role's default: the rules several workers rely on
+        # (a lock, then a read that sees what the lock's previous holder committed; UPDATE ... WHERE status = the
+        # one read) hold under it, and under REPEATABLE READ a waiter would read its old snapshot (the throttle
+        # counted attempts it could not see). A read that needs one state asks for more (Database.snapshot).
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                                  hide_parameters=True, connect_args=connect_args)
+                                  hide_parameters=True, connect_args=connect_args, isolation_level="READ COMMITTED")
     _translate_errors(engine, url)
     if check:
         try:

@@ -89,14 +89,19 @@ def postgres_keys_db(postgres):
     on ``pg_switch_wal``); dropped after the test. Its URL."""
     import secrets
 
+    name = f"k_{secrets.token_hex(6)}"
+    yield keys_database(postgres, name)
+    postgres.drop_database(name, name)
+
+
+def keys_database(postgres, name: str) -> str:
+    """Create the key store's database and role ``name`` on ``postgres`` with the scrub's grants; its URL."""
     import psycopg
     from psycopg import sql
 
-    name = f"k_{secrets.token_hex(6)}"
     url = postgres.create_database(name)
     # pg_catalog is per database: the grant on pg_switch_wal is made in the key store's own
     with psycopg.connect(postgres.superuser_url.rsplit("/", 1)[0] + "/" + name, autocommit=True) as conn:
         conn.execute(sql.SQL("GRANT pg_checkpoint TO {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {}").format(sql.Identifier(name)))
-    yield url
-    postgres.drop_database(name, name)
+    return url

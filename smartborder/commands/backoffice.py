@@ -106,8 +106,9 @@ def serve(config_path: str | None, host: str | None, port: int | None, db: str |
     import uvicorn
 
     from backoffice import configure_json_logging
-    from smartborder.compose.backoffice import CompositionError, backoffice_config, build_backoffice
+    from smartborder.compose.backoffice import SERVE_LOG_LEVEL_ENV, CompositionError, build_backoffice
     from smartborder.settings import SettingsError, load_settings
+    from storage import StorageError
 
     configure_json_logging(getattr(logging, log_level.upper()))
     try:
@@ -116,14 +117,19 @@ def serve(config_path: str | None, host: str | None, port: int | None, db: str |
         raise click.ClickException(str(e)) from e
     host, port = host or settings.backoffice_host, port or settings.backoffice_port
     workers = workers or settings.backoffice_workers
+    if db and settings.database_url:
+        raise click.ClickException("--db names a SQLite file, but SMARTBORDER_DATABASE_URL selects PostgreSQL: "
+                                   "give one of them")
     try:
+        app = build_backoffice(settings, db_path=db)  # with several workers: the check that the whole composition
+        config = app.state.ctx.config                 # (database, key store, KEK) opens, before any worker starts
         if workers == 1:
-            app = build_backoffice(settings, db_path=db)
-            config = app.state.ctx.config
             app.state.ctx.watchlist.warm()  # build the matcher in the background
-        else:  # the configuration checked here, once; each worker composes its own app (serve_app)
-            config = backoffice_config(settings, db_path=db)
-    except CompositionError as e:
+        else:
+            app.state.ctx.store.close()
+            app.state.ctx.privacy.vault.db.close()
+            app = None
+    except (CompositionError, StorageError) as e:
         raise click.ClickException(str(e)) from e
     face, finger = config.face_matching, config.fingerprint_matching
     proxies = proxy_options(settings)
@@ -140,6 +146,7 @@ def serve(config_path: str | None, host: str | None, port: int | None, db: str |
         os.environ["SMARTBORDER_CONFIG"] = str(Path(config_path).resolve())
     if db:
         os.environ["SMARTBORDER_BACKOFFICE_DB"] = str(Path(db).resolve())
+    os.environ[SERVE_LOG_LEVEL_ENV] = log_level
     uvicorn.run("smartborder.compose.backoffice:serve_app", factory=True, workers=workers, **options)
 
 

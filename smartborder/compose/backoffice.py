@@ -129,13 +129,30 @@ def backoffice_config(settings: Settings, *, db_path: str | Path | None = None,
         raise CompositionError(str(e)) from e
 
 
-def serve_app() -> Any:
-    """The app of one ``backoffice serve --workers N`` worker process (a uvicorn factory): the settings from the
-    environment the serving command prepared (``SMARTBORDER_CONFIG``, and ``SMARTBORDER_BACKOFFICE_DB`` for
-    ``--db``), the same composition as a single process, the watchlist matcher warming in the background."""
-    from smartborder.settings import load_settings
+#: how ``backoffice serve`` hands its log level to the worker processes it starts
+SERVE_LOG_LEVEL_ENV = "SMARTBORDER_SERVE_LOG_LEVEL"
 
-    app = build_backoffice(load_settings())
+
+def serve_app() -> Any:
+    """The app of one ``backoffice serve --workers N`` worker process (a uvicorn factory): JSON logs at the
+    serving command's level, the settings from the environment the command prepared (``SMARTBORDER_CONFIG``;
+    ``SMARTBORDER_BACKOFFICE_DB`` for ``--db``), the same composition as a single process, the watchlist
+    matcher warming in the background. A worker that cannot compose its app logs why and exits with status 3,
+    which uvicorn's supervisor takes for a start-up failure and stops on (any other status it restarts)."""
+    import logging
+    import sys
+
+    from backoffice import configure_json_logging
+    from smartborder.settings import SettingsError, load_settings
+    from storage import StorageError
+
+    configure_json_logging(getattr(logging, os.environ.get(SERVE_LOG_LEVEL_ENV, "info").upper(), logging.INFO))
+    try:
+        app = build_backoffice(load_settings())
+    except (CompositionError, SettingsError, StorageError) as e:
+        logging.getLogger("smartborder.backoffice").error("worker cannot start: %s", e, extra={
+            "event": "worker_start_failed", "error": type(e).__name__})
+        sys.exit(3)
     app.state.ctx.watchlist.warm()
     return app
 

@@ -100,7 +100,24 @@ def test_one_idempotency_key_at_two_workers_at_once_runs_once_and_replays(worker
 
 
 def test_concurrent_failed_logins_at_two_workers_get_no_more_checks_than_the_limit(workers, monkeypatch):
-    a, b = workers
+    _login_race(*workers, monkeypatch)
+
+
+def test_the_rules_hold_whatever_isolation_the_server_defaults_to(postgres_db, monkeypatch):
+    """A server (or role) whose default is REPEATABLE READ: the engine pins READ COMMITTED, so a login waiting on
+    the reservation lock still counts what the lock's previous holder committed (else: 6 checks for a limit of 3)."""
+    monkeypatch.setenv("PGOPTIONS", "-c default_transaction_isolation=repeatable\\ read")
+    a, b = Store(postgres_db), Store(postgres_db)
+    try:
+        assert a.one(text("SHOW default_transaction_isolation"))["default_transaction_isolation"] == "repeatable read"
+        assert a.one(text("SHOW transaction_isolation"))["transaction_isolation"] == "read committed"
+        _login_race(a, b, monkeypatch)
+    finally:
+        b.close()
+        a.close()
+
+
+def _login_race(a: Store, b: Store, monkeypatch) -> None:
     auths = [_auth(a), _auth(b)]
     auths[0].create_user("guard-1", "correct horse battery", "border_guard")
     original = Auth._wait
