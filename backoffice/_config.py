@@ -30,14 +30,15 @@ class BackofficeConfig:
     (503 ``duplicate-check-unavailable``) and ``/enrolments/verify`` answers ``not_configured``.
     """
 
-    secret_key: str
-    db_path: Path | None = None
+    secret_key: str = field(repr=False)
+    #: the SQLite file, or a ``postgresql://`` URL (which may hold a password: never in a repr)
+    db_path: Path | str | None = field(default=None, repr=False)
     #: the vault's key store (data keys, the ledger's signing key): outside the data database's directory,
     #: default ``<data dir>-keys/<db stem>-keys.db`` (``var/backoffice.db`` -> ``var-keys/backoffice-keys.db``)
     keys_db_path: Path | None = None
     #: PostgreSQL (a ``postgresql://`` data database): the key store's URL, a database and role of their own
     keys_db_url: str | None = field(default=None, repr=False)  # may hold a password
-    kek: bytes | str | None = None
+    kek: bytes | str | None = field(default=None, repr=False)
     kek_file: Path | None = None
     dev: bool = False
     max_body_bytes: int = 8 * 1024 * 1024

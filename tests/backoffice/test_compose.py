@@ -96,3 +96,14 @@ def test_watchlist_four_eyes_is_configured_from_the_settings(tmp_path):
     assert settings.backoffice_watchlist_four_eyes is True
     with pytest.raises(SettingsError, match="true or false"):
         load_settings(environ={"SMARTBORDER_BACKOFFICE_WATCHLIST_FOUR_EYES": "sometimes"}, data_dir=str(tmp_path))
+
+
+def test_a_database_url_composes_the_back_office_on_postgresql_with_its_key_store_apart(tmp_path):
+    url, keys = "postgresql://bo:s3cret@db.internal:5432/bo", "postgresql://bk:k3ys@db.internal:5432/bo_keys"
+    config = backoffice_config(_settings(tmp_path, database_url=url, keys_database_url=keys), environ={})
+    assert config.db_path == url and config.keys_db_url == keys and config.keys_db_path is None
+    assert "s3cret" not in repr(config) and "k3ys" not in repr(config)  # URLs hold passwords
+    assert config.secret_key not in repr(config)
+    # an explicit SQLite file still wins for the tools that take --db
+    assert backoffice_config(_settings(tmp_path, database_url=url, keys_database_url=keys), environ={},
+                             db_path=tmp_path / "x.db").db_path == tmp_path / "x.db"
