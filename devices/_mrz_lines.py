@@ -271,7 +271,7 @@ class TextMrzReader:
     def discard(self) -> None:
         """Drop whatever waits (documents placed before now, a part of one): the next read waits for a document
         placed after this call. Never blocks: while a read is in progress in another thread (an abandoned
-        traveller's), the next read does the dropping."""
+        traveller's, which ``cancel()`` ends), that read does the dropping as it ends."""
         if not self._lock.acquire(blocking=False):
             self._stale.set()
             return
@@ -303,6 +303,12 @@ class TextMrzReader:
                 raise
             finally:
                 self._cancel.clear()
+                if self._stale.is_set():  # discard() was called during this read: drop now, not at the next read
+                    self._stale.clear()
+                    try:
+                        self._drop_waiting()
+                    except MrzReaderUnavailable:
+                        pass  # gone: nothing waits; the next read says so
 
     def _grace(self) -> float:
         """How long past its time-out a read may go on receiving a document that began before it."""

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from devicelink import BackofficeError, Deliverer, Outbox, document_record
-from devices.ports import DeviceError, MrzDataError, MrzSourceError
+from devices.ports import DeviceError, MrzDataError, MrzReadCancelled, MrzSourceError
 from enrollment._document import DocumentRead, check_printed_mrz, read_chip
 from enrollment._engines import Engines, FaceCheck, FingerCheck, Liveness
 from enrollment._errors import (
@@ -210,6 +210,10 @@ class EnrolmentWorkflow:
             log.warning("session event not queued: %s", type(e).__name__)
 
     def _end(self, step: Step, outcome: Outcome, reason: str | None = None) -> None:
+        if self.step is Step.DOCUMENT:  # a page reader's read for this session ends now (where it can be cut short)
+            cancel = getattr(self.mrz_source, "cancel", None)
+            if cancel is not None:
+                cancel()
         self._clear_capture()
         started = self.session.started_at if self.session is not None else None
         if self.session is not None:
@@ -315,9 +319,11 @@ class EnrolmentWorkflow:
             return None
 
     # -- document (before consent: the printed MRZ only) --------------------------------------------
-    def _take_mrz(self, mrz_text: str | None, wait_s: float) -> str:
+    def _take_mrz(self, session: Session, mrz_text: str | None, wait_s: float) -> str:
         """The printed MRZ: given, or from the MRZ source, waiting up to ``wait_s`` for a document on the
-        page scanner (the source says "nothing read" until one is there). Never the chip reader."""
+        page scanner (the source says "nothing read" until one is there), while ``session`` is the one at its
+        document step (abandoned, even if a new one began: no more reads, never the next traveller's document).
+        Never the chip reader."""
         if mrz_text is not None:
             return mrz_text
         if self.mrz_source is None:
@@ -325,11 +331,13 @@ class EnrolmentWorkflow:
         deadline = time.monotonic() + max(0.0, wait_s)
         read_but_bad: MrzDataError | None = None  # a page reader's last word on a document it did read
         while True:
+            if self.session is not session or self.step is not Step.DOCUMENT:  # ended (and cancel() was called)
+                raise MrzReadCancelled("the session ended while its document step waited for a document")
             try:
                 return self.mrz_source.read_mrz()
             except MrzSourceError as e:
                 read_but_bad = e if isinstance(e, MrzDataError) else read_but_bad
-                if time.monotonic() >= deadline or self.session is None or self.step is not Step.DOCUMENT:
+                if time.monotonic() >= deadline or self.session is not session or self.step is not Step.DOCUMENT:
                     if read_but_bad is not None and read_but_bad is not e:  # say why, not "then nothing came"
                         raise read_but_bad from e
                     raise
@@ -343,7 +351,7 @@ class EnrolmentWorkflow:
             self.touch()
         limit = self.policy.max_document_attempts
         try:
-            mrz = check_printed_mrz(self._take_mrz(mrz_text, self.policy.card_timeout_s), today=self.now().date())
+            mrz = check_printed_mrz(self._take_mrz(session, mrz_text, self.policy.card_timeout_s), today=self.now().date())
         except DocumentRejected as e:
             with self._lock:
                 if self.session is session:

@@ -190,10 +190,9 @@ def test_discard_never_waits_for_a_read_in_progress_elsewhere(pty, reader):
     reader.discard()  # the kiosk's UI thread starting a new traveller while an abandoned read still waits
     assert time.monotonic() - t0 < 0.05
     t.join()
-    pty.send("\r\n".join(TD3) + "\r\n")
+    pty.send("\r\n".join(TD3) + "\r\n")  # placed after the discard and after that read ended: the next one's
     time.sleep(0.1)
-    with pytest.raises(MrzReadTimeout):  # the next read did the dropping
-        reader.read_mrz(timeout_s=0.2)
+    assert reader.read_mrz(timeout_s=0.5) == flat(TD3)
     assert len(outcome) == 1
 
 

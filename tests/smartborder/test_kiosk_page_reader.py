@@ -135,6 +135,33 @@ def test_a_failing_check_digit_is_never_taken_and_the_step_says_unreadable(tmp_p
         pty.close()
 
 
+def test_an_abandoned_travellers_read_stops_and_never_takes_the_next_travellers_document(tmp_path):
+    pty = Pty()
+    mrz = td3()
+    config = kiosk_config(settings(tmp_path, kiosk_mrz_reader="page_reader", kiosk_mrz_reader_device=pty.path))
+    real = real_devices(config)
+    try:
+        wf = kiosk_on(config, issued(mrz), real, card_timeout_s=10.0).workflow
+        wf.start("en")
+        first: dict = {}
+        reading = threading.Thread(target=lambda: first.update(feedback=wf.read_document()), daemon=True)
+        reading.start()
+        time.sleep(0.3)  # the first traveller's document step waits for a document
+        t0 = time.monotonic()
+        wf.abandon()  # walks away; the next traveller starts at once
+        wf.start("en")
+        reading.join(3.0)
+        assert not reading.is_alive() and time.monotonic() - t0 < 1.0  # the abandoned read was cancelled
+        assert not first["feedback"].ok
+        pty.send("\r\n".join(lines_of(mrz)) + "\r\n")  # the next traveller's document: theirs alone
+        feedback = wf.read_document()
+        assert feedback.ok and wf.session.printed_mrz.document_number == "C1234567", feedback
+    finally:
+        for close in real.closers:
+            close()
+        pty.close()
+
+
 def test_both_reads_the_page_reader_first_and_the_camera_when_it_reads_nothing(tmp_path):
     pty = Pty()
     config = kiosk_config(settings(tmp_path, kiosk_mrz_reader="both", kiosk_mrz_reader_device=pty.path))
