@@ -12,13 +12,21 @@ would (the layout readers are set to), then :mod:`devices._mrz_lines` assembles 
 - any other key, a shifted digit, or Alt/Meta held is a character outside the MRZ alphabet (the line is garbled);
 - ``SYN_DROPPED`` (the kernel's buffer overflowed: keys were lost) is :class:`MrzGarbled`.
 
+The kernel keeps only 64 events per reader of a device and a TD3 MRZ is ~540: a thread started when the device is
+opened drains it all the time into a bounded queue of (time, event) (:data:`MAX_QUEUED` events; beyond that,
+:class:`MrzGarbled` as for ``SYN_DROPPED``), so a document typed while no read runs waits whole for the next one
+(or for :meth:`discard`); closing the reader stops the thread.
+
 Needs read access to the event device (root, or the ``input`` group / a udev rule for the reader) and, for the
 tests that inject events, ``/dev/uinput``. evdev builds from source against the kernel headers (linux-libc-dev).
 """
 
 from __future__ import annotations
 
+import collections
 import select
+import threading
+import time
 from typing import Any
 
 from devices._mrz_lines import ETX, STX, TextMrzReader
@@ -27,6 +35,8 @@ from devices.ports import MrzGarbled, MrzReaderUnavailable
 __all__ = ["KeyboardWedgeMrzReader", "WedgeDecoder"]
 
 _NOT_MRZ = "\ufffd"  # what a key with no place in an MRZ types: garbles its line
+MAX_QUEUED = 8192  # events kept while no read consumes them (about 15 TD3 documents): bounded memory
+_DRAIN_POLL_S = 0.05  # how often the draining thread looks at its stop flag
 
 
 def _evdev():
@@ -101,6 +111,12 @@ class KeyboardWedgeMrzReader(TextMrzReader):
         self.what = f"keyboard-wedge page reader {device}"
         self._decoder = WedgeDecoder()
         self._dev = None
+        self._queue: collections.deque = collections.deque()  # (time.monotonic(), InputEvent) drained from the device
+        self._queued = threading.Condition()
+        self._overflow = False
+        self._gone: OSError | None = None
+        self._stop = threading.Event()
+        self._drainer: threading.Thread | None = None
         self._open()
 
     def _open(self):
@@ -120,28 +136,68 @@ class KeyboardWedgeMrzReader(TextMrzReader):
                     raise MrzReaderUnavailable(f"cannot grab the keyboard-wedge page reader {self.device}: {e} "
                                                "(another program holds it)") from e
             self._decoder.reset()
+            with self._queued:
+                self._queue.clear()
+                self._overflow, self._gone = False, None
+            self._stop = threading.Event()
+            self._drainer = threading.Thread(target=self._drain, args=(dev, self._stop), daemon=True,
+                                             name=f"mrz-wedge-drain {self.device}")
             self._dev = dev
+            self._drainer.start()
         return self._dev
 
+    def _drain(self, dev: Any, stop: threading.Event) -> None:
+        """The draining thread: the device's events into the queue as they come, until :meth:`release`."""
+        while not stop.is_set():
+            try:
+                ready, _w, _x = select.select([dev.fd], [], [], _DRAIN_POLL_S)
+                if not ready:
+                    continue
+                events = list(dev.read())
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError) as e:  # ENODEV: unplugged (ValueError: its fd closed under us)
+                with self._queued:
+                    self._gone = e if isinstance(e, OSError) else OSError(str(e))
+                    self._queued.notify_all()
+                return
+            now = time.monotonic()
+            with self._queued:
+                for ev in events:
+                    if len(self._queue) >= MAX_QUEUED:
+                        self._overflow = True  # keys lost: the waiting document is garbled, as for SYN_DROPPED
+                        break
+                    self._queue.append((now, ev))
+                self._queued.notify_all()
+
     def _receive(self, wait_s: float) -> str:
-        dev = self._open()
-        try:
-            ready, _w, _x = select.select([dev.fd], [], [], wait_s)
-            if not ready:
-                return ""
-            events = list(dev.read())
-        except BlockingIOError:
-            return ""
-        except OSError as e:  # ENODEV: unplugged
+        self._open()
+        with self._queued:
+            if not self._queue and self._gone is None and not self._overflow and wait_s > 0:
+                self._queued.wait(wait_s)
+            items = list(self._queue)
+            self._queue.clear()
+            gone, overflow = self._gone, self._overflow
+            self._overflow = False
+        if gone is not None and not items:
             self.release()
-            raise MrzReaderUnavailable(f"the keyboard-wedge page reader {self.device} went away: {e}") from e
-        return "".join(self._decoder.feed(ev) for ev in events)
+            raise MrzReaderUnavailable(f"the keyboard-wedge page reader {self.device} went away: {gone}") from gone
+        text = "".join(self._decoder.feed(ev) for _t, ev in items)
+        if overflow:
+            self._decoder.reset()
+            raise MrzGarbled(f"more than {MAX_QUEUED} key events waited unread from the keyboard-wedge page reader: "
+                             "keys were lost")
+        return text
 
     def release(self) -> None:
-        """Ungrab and close the device (the next read opens it again)."""
+        """Stop draining, ungrab and close the device (the next read opens it again)."""
         dev, self._dev = self._dev, None
         if dev is None:
             return
+        self._stop.set()
+        if self._drainer is not None and self._drainer is not threading.current_thread():
+            self._drainer.join(timeout=1.0)
+        self._drainer = None
         try:
             if self.grab:
                 dev.ungrab()

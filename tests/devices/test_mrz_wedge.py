@@ -112,6 +112,7 @@ def test_short_and_long_lines_and_failing_check_digits_after_decoding():
 def pipe_device(monkeypatch):
     PipeDevice.instances.clear()
     PipeDevice.busy = False
+    PipeDevice.limit = None
     monkeypatch.setattr(evdev, "InputDevice", PipeDevice)
     return PipeDevice
 
@@ -129,6 +130,39 @@ def test_the_reader_grabs_the_device_and_reads_each_layout(pipe_device):
     assert reader.read_mrz() == flat(TD1)  # typed in two bursts
     reader.release()
     assert not dev.grabbed and dev.closed
+
+
+def test_a_document_typed_while_no_read_runs_is_read_whole_and_closing_stops_the_draining(pipe_device):
+    pipe_device.limit = 64  # the kernel keeps 64 events per reader; a TD3 MRZ typed is ~540
+    reader = KeyboardWedgeMrzReader("/dev/input/event7", timeout_s=1.0, line_gap_s=0.2)
+    dev = pipe_device.instances[-1]
+    for lines in (TD3, TD1):
+        evs = typed(lines)
+        for i in range(0, len(evs), 30):  # typed at a wedge's pace before anyone reads
+            dev.send(evs[i:i + 30])
+            time.sleep(0.003)
+        time.sleep(0.5)  # the traveller swiped, the kiosk asks later
+        assert reader.read_mrz() == flat(lines)
+    dev.send(typed(TD2[:1]))
+    time.sleep(0.2)
+    reader.discard()  # a new traveller: what waits in the queue is dropped
+    with pytest.raises(MrzReadTimeout):
+        reader.read_mrz(timeout_s=0.3)
+    drainer = reader._drainer
+    reader.release()
+    assert not drainer.is_alive() and dev.closed and not dev.grabbed
+
+
+def test_more_events_waiting_than_the_queue_holds_are_garbled(pipe_device, monkeypatch):
+    import devices._mrz_wedge as wedge
+
+    monkeypatch.setattr(wedge, "MAX_QUEUED", 100)
+    reader = KeyboardWedgeMrzReader("/dev/input/event7", timeout_s=1.0, line_gap_s=0.2)
+    pipe_device.instances[-1].send(typed(TD3))
+    time.sleep(0.2)
+    with pytest.raises(MrzGarbled, match="waited unread"):
+        reader.read_mrz()
+    reader.release()
 
 
 def test_silence_garbage_and_cancel_are_named(pipe_device):

@@ -97,10 +97,13 @@ def type_later(ui, pairs: list[tuple[int, int]], after: float = 0.1) -> threadin
 
 class PipeDevice:
     """Stands in for ``evdev.InputDevice`` (no /dev/input here): ``fd`` is a pipe the test makes readable when it
-    queues events; ``grab()`` / ``ungrab()`` are recorded; ``fail`` makes the next read raise (unplugged)."""
+    queues events; ``grab()`` / ``ungrab()`` are recorded; ``fail`` makes the next read raise (unplugged); ``limit``
+    keeps only that many unread events, as the kernel does (64 per reader), then SYN_DROPPED."""
 
     instances: list[PipeDevice] = []
     busy = False
+    limit: int | None = None  # the kernel's buffer per reader (64 events); None: unbounded
+
 
     def __init__(self, path: str) -> None:
         if not path.startswith("/dev/input/"):
@@ -125,7 +128,10 @@ class PipeDevice:
 
     def send(self, evs) -> None:
         with self._lock:
-            self.queue += list(evs)
+            for ev in evs:
+                if self.limit is not None and len(self.queue) >= self.limit:  # as evdev does: the unread events
+                    self.queue = [evdev.InputEvent(0, 0, e.EV_SYN, e.SYN_DROPPED, 0)]  # go, SYN_DROPPED instead
+                self.queue.append(ev)
         os.write(self._w, b"x")
 
     def read(self):
