@@ -8,8 +8,10 @@ a few characters such as ``MRZ:`` before the line). :class:`MrzLineAssembler` ta
 - a line of 30, 36 or 44 characters of the MRZ alphabet (``0-9 A-Z <``) is a line of the MRZ; the first line's
   length gives the layout: 3 lines of 30 (TD1), 2 of 36 (TD2, MRV-B) or 2 of 44 (TD3, MRV-A);
 - without framing, the MRZ is complete when the layout's last line ends; within a frame, at ETX (a frame of
-  fewer lines is :class:`MrzIncomplete`, of more :class:`MrzWrongLength`); one character after ETX that
-  is not a line end (a block check character) is ignored, and so is an unended line before STX;
+  fewer lines is :class:`MrzIncomplete`, of more :class:`MrzWrongLength`); the one character after a frame's
+  ETX (its block check character, whatever its value, even 0x02) is ignored unless the reader falls silent
+  first (:meth:`MrzLineAssembler.quiet`), and so is an unended line before STX;
+- spaces and control characters around a line are nothing (keepalives); inside it (a NUL, DEL, tab) they garble it;
 - each line must have its layout's fields (:data:`LINE_SYNTAX`: line 1 a document code, the TD1 line 2 the dates
   and sex, a name line letters and fillers only): no check digit covers the TD1 name line nor the TD2/TD3 line 1,
   so lines of two documents must never make one; a first line where a later one belongs is the next document
@@ -49,6 +51,7 @@ MRZ_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
 #: line length -> lines in the layout (TD1; TD2 and MRV-B; TD3 and MRV-A)
 LINES_OF_LENGTH = {30: 3, 36: 2, 44: 2}
 MAX_LINE = 128  # a "line" longer than this is a stream of garbage, not an MRZ line: bounded memory
+_EDGE_NOISE = "".join(map(chr, range(33))) + "\x7f"  # spaces and controls around a line (keepalives): nothing
 MAX_PREFIX = 8  # characters before the MRZ on a line that may be a reader's prefix ("MRZ:", "]M0", ...)
 
 # Each line's syntax (Doc 9303 Parts 4-7), so that lines of two documents never make one: the TD1 name line and the
@@ -82,6 +85,10 @@ class MrzLineAssembler:
         """A document is being received (a line or part of one, or an open frame)."""
         return self._in_frame or bool(self._lines) or any(c.isprintable() and not c.isspace() for c in self._line)
 
+    def quiet(self) -> None:
+        """The reader fell silent between documents: a block check character that did not come is not awaited."""
+        self._after_frame = False
+
     def reset(self) -> None:
         """Forget the document being received."""
         self._in_frame = self._after_frame = False
@@ -95,6 +102,9 @@ class MrzLineAssembler:
     def push(self, ch: str) -> list[str] | None:
         """One character; the MRZ's lines when this character completes a document. Raises the
         :class:`devices.ports.MrzDataError` of a document that cannot be an MRZ (and forgets it)."""
+        if self._after_frame:  # the character after a frame's ETX: its block check character, whatever its value
+            self._after_frame = False
+            return None
         if ch == STX:
             partial = self._in_frame or bool(self._lines)  # an unended line before STX is junk, not a document
             self.reset()
@@ -105,13 +115,11 @@ class MrzLineAssembler:
                 raise error
             return None
         if ch == ETX:
-            done = self._close_frame() if self._in_frame else self.flush()  # ETX alone: the document's end
+            if not self._in_frame:
+                return self.flush()  # ETX alone: the document's end
+            done = self._close_frame()
             self._after_frame = True
             return done
-        if self._after_frame:  # the character after ETX: a block check character, unless it ends a line
-            self._after_frame = False
-            if ch not in "\r\n":
-                return None
         if ch in "\r\n":
             return self._end_line()
         self._line.append(ch)
@@ -146,7 +154,7 @@ class MrzLineAssembler:
     def _end_line(self) -> list[str] | None:
         raw = "".join(self._line)
         self._line.clear()
-        text = "".join(c for c in raw if c.isprintable()).strip()
+        text = raw.strip(_EDGE_NOISE)  # controls inside the line stay: they garble it (a NUL, DEL or tab is no MRZ)
         if self.prefix and text.startswith(self.prefix):
             text = text[len(self.prefix):].strip()
         if not text:
@@ -213,9 +221,9 @@ def checked_mrz(lines: list[str]) -> str:
     if digits:
         fields = ", ".join(dict.fromkeys(e.field for e in digits))
         raise MrzCheckDigitFailed(f"the MRZ's check digit(s) do not match: {fields} (a misread character: read the "
-                                  "document again)") from digits[0]
+                                  "document again)") from None  # emrtd's messages quote the MRZ: not chained
     if errors:
-        raise MrzDataError(f"not a valid MRZ: {errors[0].field}: {type(errors[0]).__name__}") from errors[0]
+        raise MrzDataError(f"not a valid MRZ: {errors[0].field}: {type(errors[0]).__name__}") from None
     return "".join(lines)
 
 
@@ -320,6 +328,7 @@ class TextMrzReader:
         cap = self._hard_end = deadline + self._grace()  # the read's hard bound, whatever the device sends
         last = start  # the last MRZ character: keepalives, NULs and other noise do not hold a document open
         done: list[str] | None = None  # the newest complete document so far
+        started = False
         while True:
             lines = self._consume()  # a later document's error is raised: the newest wins, bad or not
             if lines is not None:
@@ -329,7 +338,9 @@ class TextMrzReader:
                 self._asm.reset()
                 raise MrzReadCancelled(f"the {self.what}'s read was cancelled")
             now = time.monotonic()
-            started = self._asm.started
+            started, was_started = self._asm.started, started
+            if started and not was_started:
+                last = now  # a document began (its STX is no MRZ character): its line gap counts from here
             if started and now - last >= self.line_gap_s:
                 lines = self._asm.flush()  # MrzIncomplete when the document is short of lines
                 if lines is not None:
@@ -342,6 +353,8 @@ class TextMrzReader:
                                         "read began")
                 if done is not None:
                     return checked_mrz(done)
+            if not started and now - last >= self.line_gap_s:
+                self._asm.quiet()
             if not started and done is None and now >= deadline:
                 raise MrzReadTimeout(f"no document on the {self.what} within {timeout:g} s")
             text = self._receive(_POLL_S if started or done is None else 0.0)

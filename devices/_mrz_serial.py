@@ -22,10 +22,15 @@ class SerialMrzReader(TextMrzReader):
     before each line."""
 
     kind = "serial"
+    #: the standard rates a page reader is set to (a bool or any other number is a configuration mistake)
+    BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 
     def __init__(self, port: str, baudrate: int = 9600, *, timeout_s: float = 5.0, line_gap_s: float = 0.5,
                  prefix: str = "", open_now: bool = True) -> None:
         super().__init__(timeout_s=timeout_s, line_gap_s=line_gap_s, prefix=prefix)
+        if isinstance(baudrate, bool) or baudrate not in self.BAUD_RATES:
+            raise MrzReaderUnavailable(f"the page reader's baud rate must be one of {', '.join(map(str, self.BAUD_RATES))}, "
+                                       f"not {baudrate!r}")
         self.port, self.baudrate = port, int(baudrate)
         self.what = f"page reader on {port}"
         self._serial = None
@@ -40,7 +45,7 @@ class SerialMrzReader(TextMrzReader):
                 raise MrzReaderUnavailable("the serial page reader needs pyserial (not installed: make setup)") from e
             try:
                 self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=_POLL_S)
-            except (OSError, ValueError) as e:  # serial.SerialException is an OSError
+            except (OSError, ValueError, OverflowError) as e:  # serial.SerialException is an OSError
                 raise MrzReaderUnavailable(f"cannot open the page reader's serial port {self.port}: {e}") from e
         return self._serial
 

@@ -39,8 +39,12 @@ def mrz_reader_problems(section: str, config: Any) -> list[str]:
                         "/dev/input/by-id/...-event-kbd for a keyboard wedge; `smartborder doctor` lists them)")
     if section == "gate" and config.mrz_reader == "both" and not config.page_camera:  # the kiosk has its face camera
         problems.append("[gate] mrz_reader = \"both\" needs page_camera (the camera whose OCR follows the page reader)")
-    if not isinstance(config.mrz_reader_baud, int) or config.mrz_reader_baud <= 0:
-        problems.append(f"[{section}] mrz_reader_baud must be a positive integer, not {config.mrz_reader_baud!r}")
+    from devices import SerialMrzReader
+
+    baud = config.mrz_reader_baud
+    if isinstance(baud, bool) or not isinstance(baud, int) or baud not in SerialMrzReader.BAUD_RATES:
+        problems.append(f"[{section}] mrz_reader_baud must be a standard rate "
+                        f"({', '.join(map(str, SerialMrzReader.BAUD_RATES))}), not {baud!r}")
     return problems
 
 

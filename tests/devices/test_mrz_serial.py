@@ -278,6 +278,37 @@ def test_an_impossible_field_is_a_data_error(pty, reader):
     with pytest.raises(MrzDataError) as info:
         reader.read_mrz()
     assert not isinstance(info.value, MrzCheckDigitFailed)
+    assert "date_of_birth" in str(info.value) and info.value.__cause__ is None  # emrtd's cause quotes the MRZ
+    assert info.value.__suppress_context__ and "741312" not in str(info.value)
+    pty.send("\r\n".join(bad_check_digit(TD3)) + "\r\n")
+    with pytest.raises(MrzCheckDigitFailed) as info:
+        reader.read_mrz()
+    assert "document_number" in str(info.value) and info.value.__cause__ is None
+
+
+def test_a_block_check_character_of_any_value_and_controls_inside_a_line(pty, reader):
+    for bcc in ("\x02", "\x03", "A", "\r"):  # the byte after a frame's ETX, whatever it is, even STX
+        pty.send("\x02" + "\r\n".join(TD1) + "\r\n\x03" + bcc)
+        assert reader.read_mrz() == flat(TD1)
+        with pytest.raises(MrzReadTimeout):
+            reader.read_mrz(timeout_s=0.4)  # nothing left over (a BCC of 0x02 opened a frame that never ended)
+    pty.send("\x02" + "\r\n".join(TD1) + "\r\n\x03")  # no BCC, and after a silence the next frame's STX counts
+    assert reader.read_mrz() == flat(TD1)
+    pty.send_later(["\x02" + "\r\n".join(TD2) + "\r\n\x03"], 0.6)
+    assert reader.read_mrz() == flat(TD2)
+    for noise in ("\x00", "\x7f", "\t"):
+        pty.send(TD3[0][:20] + noise + TD3[0][20:] + "\r\n" + TD3[1] + "\r\n")  # was dropped: the line read
+        with pytest.raises(MrzGarbled):
+            reader.read_mrz()
+    pty.send("\x00\t " + TD3[0] + "\x00\r\n" + TD3[1] + "\x7f\r\n")  # around a line: nothing
+    assert reader.read_mrz() == flat(TD3)
+
+
+def test_only_standard_baud_rates(pty):
+    for baud in (0, 9601, True, 10**30):
+        with pytest.raises(MrzReaderUnavailable, match="baud rate must be one of"):
+            SerialMrzReader(pty.path, baud)
+    SerialMrzReader(pty.path, 115200).release()
 
 
 def test_cancel_ends_a_waiting_read(reader):

@@ -201,9 +201,10 @@ def test_the_default_is_the_camera_and_wrong_settings_are_named(tmp_path):
         kiosk_config(settings(tmp_path), mrz_reader="ocr")  # a configuration built by hand is checked too
     with pytest.raises(KioskConfigError, match="needs mrz_reader_device"):
         kiosk_config(settings(tmp_path, kiosk_mrz_reader="page_reader"))
-    with pytest.raises(KioskConfigError, match="mrz_reader_baud must be a positive integer"):
-        kiosk_config(settings(tmp_path, kiosk_mrz_reader="page_reader", kiosk_mrz_reader_device="/dev/ttyACM0",
-                              kiosk_mrz_reader_baud=0))
+    for baud in (0, 9601, True, 10**30):  # a bool is an int to Python, a huge one overflowed pyserial
+        with pytest.raises(KioskConfigError, match="mrz_reader_baud must be a standard rate"):
+            kiosk_config(settings(tmp_path, kiosk_mrz_reader="page_reader", kiosk_mrz_reader_device="/dev/ttyACM0",
+                                  kiosk_mrz_reader_baud=baud))
     missing = tmp_path / "ttyACM7"
     with pytest.raises(KioskConfigError, match=f"serial page reader {missing}.*cannot open"):
         real_devices(kiosk_config(settings(tmp_path, kiosk_mrz_reader="both", kiosk_mrz_reader_device=str(missing))))
