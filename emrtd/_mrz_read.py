@@ -280,6 +280,30 @@ def _read_zone_templates(region) -> dict | None:
             "score": -99.0, "engine": "templates"}
 
 
+_LAYOUTS = {(3, 30): "TD1", (2, 36): "TD2", (2, 44): "TD3"}
+
+
+def _mrz_like(cand: dict | None) -> bool:
+    """Whether a reading is MRZ-like enough to report as found (issue #25 item 1: never invent one):
+    valid, or an MRZ layout (3 x 30, 2 x 36, 2 x 44) with '<' fillers ('<<') and all but one of its
+    check digits right (at least two). Anything else - a poster's text read through the templates -
+    is no MRZ."""
+    if not cand:
+        return False
+    if cand["valid"]:
+        return True
+    lines = list(cand["lines"])
+    fmt = _LAYOUTS.get((len(lines), len(lines[0]) if lines else 0))
+    if fmt is None or any(len(ln) != len(lines[0]) for ln in lines) or "<<" not in "".join(lines):
+        return False
+    try:
+        fields = _fields(fmt, lines)
+        failing = len(_failing(fmt, [list(ln) for ln in lines]))
+    except (IndexError, KeyError, ValueError):
+        return False
+    return failing <= 1 and len(fields) - failing >= 2
+
+
 def _clip(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The zone's box within the image (its quadrilateral may reach past the edges)."""
     h, w = shape[:2]
@@ -303,7 +327,7 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
 
     def better(cand, reg):
         nonlocal best, best_region
-        if cand and (best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"])):
+        if _mrz_like(cand) and (best is None or (cand["valid"], cand["score"]) > (best["valid"], best["score"])):
             best, best_region = cand, reg
         return best is not None and best["valid"]
 

@@ -112,3 +112,27 @@ def test_cli_mrz_read_json_keys_and_exit_status(tmp_path):
     assert ok["found"] and not missing["found"] and missing["lines"] == [] and "not found" in missing["error"]
     r = CliRunner().invoke(main, ["mrz", "read", str(page)])
     assert r.exit_code == 0 and TD3[1] in r.output and "valid: True" in r.output and "format: TD3" in r.output
+
+
+def _poster(size=(1920, 1080), lines=12, text="WELCOME TO THE BORDER CONTROL AREA PLEASE QUEUE HERE %d"):
+    """A poster or form of ordinary text (no '<', no MRZ), as a camera might see it."""
+    from PIL import ImageDraw, ImageFont
+
+    im = Image.new("RGB", size, (200, 200, 190))
+    draw = ImageDraw.Draw(im)
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    font = ImageFont.truetype(str(dejavu), 28) if dejavu.is_file() else ImageFont.load_default(28)
+    for i in range(lines):
+        draw.text((100, 100 + i * 60), text % i, fill=(20, 20, 20), font=font)
+    return im
+
+
+def test_a_page_of_ordinary_text_is_not_found(tmp_path):
+    """Review item 1: the template reader's reading of a poster (TD1, invalid) was reported as found
+    and `mrz read` exited 0 (fails on the old code)."""
+    with pytest.raises(emrtd.MrzNotFoundError):
+        emrtd.read_mrz(np.asarray(_poster()))
+    poster = tmp_path / "poster.png"
+    _poster().save(poster)
+    r = CliRunner().invoke(main, ["mrz", "read", "--json", str(poster)])
+    assert r.exit_code == 1 and not json.loads(r.output)[0]["found"]
