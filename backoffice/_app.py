@@ -27,7 +27,7 @@ from backoffice._openapi import LEDGER_HEAD_HEADER, install_openapi
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.deps import UiLoginRequired
-from storage import StorageError
+from storage import DatabaseUnavailableError, StorageError
 
 __all__ = ["create_app"]
 
@@ -367,6 +367,14 @@ def _install_handlers(app: FastAPI) -> None:
             return _ui_error(request, 422, _field_messages(request, exc.errors()[:5]), None)
         return _problem_response(request, 422, "Invalid request", "the request does not match the schema",
                                  slug="validation", errors=errors)
+
+    @app.exception_handler(DatabaseUnavailableError)
+    async def database_unavailable(request: Request, exc: DatabaseUnavailableError):
+        # the database went away (a primary lost before the standby is promoted): a device retries, nothing is
+        # stored twice (the Idempotency-Key)
+        log.error("database unavailable", extra={"event": "database_unavailable", "error": type(exc).__name__})
+        return _problem_response(request, 503, "Database unavailable", "the back office cannot reach its database; "
+                                 "retry later", slug="database-unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # the last line of defence: log, no details out

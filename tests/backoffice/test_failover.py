@@ -108,12 +108,12 @@ def _wait(condition, what: str, timeout: float = PATIENCE_S) -> None:
         time.sleep(0.01)
 
 
-def audit(store: Store, acked: dict[str, dict], principal: str = GATE.actor) -> dict:
-    """What the database holds against what the outbox was told: the acknowledged keys whose event is missing
-    (lost), the events more than once (duplicated: the same id twice, or an event row no key points at), the
-    keys answered with another event than the one acknowledged (changed), and the counts."""
-    keys = store.query(text("SELECT key, response FROM idempotency WHERE principal = :p"), {"p": principal})
-    events = [r["id"] for r in store.query(text("SELECT id FROM events WHERE device_id = :d"), {"d": GATE.id})]
+def audit(store: Store, acked: dict[str, dict], device: str = GATE.id) -> dict:
+    """What the database holds of ``device`` against what its outbox was told: the acknowledged keys whose event
+    is missing (lost), the events more than once (duplicated: the same id twice, or an event row no key points
+    at), the keys answered with another event than the one acknowledged (changed), and the counts."""
+    keys = store.query(text("SELECT key, response FROM idempotency WHERE principal = :p"), {"p": f"device:{device}"})
+    events = [r["id"] for r in store.query(text("SELECT id FROM events WHERE device_id = :d"), {"d": device})]
     stored = {r["key"]: json.loads(r["response"])["id"] for r in keys}
     ids = set(events)
     lost = sorted(k for k, a in acked.items() if k not in stored or a["id"] not in ids)

@@ -62,11 +62,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(env: dict, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_serve(env: dict, log: Path | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
     """``smartborder backoffice serve`` started as a deployment starts it; (the process, its base URL) once
     ``/healthz`` answers. Stop it with :func:`stop_serve`. Its log (stderr) goes to a pipe, or to the file
-    ``log`` for a long run (a pipe nobody reads fills up and blocks the server)."""
-    port = _free_port()
+    ``log`` for a long run (a pipe nobody reads fills up and blocks the server). ``port``: the one a restarted
+    back office keeps (a free one by default)."""
+    port = port or _free_port()
     sink = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115 (closed by stop_serve)
     proc = subprocess.Popen([str(SMARTBORDER), "backoffice", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=sink, text=True)
