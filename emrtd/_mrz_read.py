@@ -38,7 +38,8 @@ TEMPLATE_WEIGHT = 8.0
 # the most a repair may cost (score lost): beyond, a check digit that fails is left failing (the
 # reading is then invalid) rather than "repaired" into another valid MRZ
 _MAX_COST = 4.0
-_MAX_PAIR_COST = 4.0
+# the most characters a repair may change in one reading, all rounds together (issue #25 review item 2)
+_MAX_CHANGES = 2
 _LETTERS = np.array([c.isalpha() or c == "<" for c in ALPHABET])
 _MASKS = {
     "A": np.array([c.isalpha() for c in ALPHABET]),
@@ -171,16 +172,27 @@ def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[n
     return rows, masked, total
 
 
+def _doc_number(fmt: str) -> set[tuple[int, int]]:
+    """(line, col) of the document number (and its TD1 extension's start)."""
+    return {(0, c) for c in range(5, 14)} if fmt == "TD1" else {(1, c) for c in range(0, 9)}
+
+
 def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
     """Make failing check digits hold with the cheapest runner-up substitutions (in place); returns
-    the number of characters changed."""
-    changed = 0
-    for _ in range(4):
+    the number of characters changed. Bounds (review of issue #25, item 2): at most ``_MAX_CHANGES``
+    characters and ``_MAX_COST`` score lost over the whole reading (not per round); a check digit is
+    never changed to make its field pass (only the data it checks); look-alikes cost less except in
+    the document number (the chip's access key: O/0 there is a guess, not a repair)."""
+    lines = ["".join(r) for r in rows]
+    checks = {chk for _, chk in _fields(fmt, lines)}
+    docnum = _doc_number(fmt)
+    changed, spent = 0, 0.0
+    while changed < _MAX_CHANGES:
         bad = _failing(fmt, rows)
         if not bad:
             break
         fields = _fields(fmt, ["".join(r) for r in rows])
-        positions = sorted({p for i in bad for p in fields[i][0] + [fields[i][1]]})
+        positions = sorted({p for i in bad for p in fields[i][0]} - checks)
 
         def alts(p, k=3):
             li, c = p
@@ -189,18 +201,19 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
             order += [ALPHABET.index(ch) for ch in _CONFUSIONS.get(rows[li][c], "")
                       if np.isfinite(s[ALPHABET.index(ch)]) and ALPHABET.index(ch) not in order]
             # look-alikes (O/0, I/1, B/8...) cost less: the readers confuse exactly those
-            return [(float(s.max() - s[i]) * (0.3 if ALPHABET[i] in _CONFUSIONS.get(rows[li][c], "") else 1.0),
-                     ALPHABET[i]) for i in order]
+            return [(float(s.max() - s[i]) * (0.3 if ALPHABET[i] in _CONFUSIONS.get(rows[li][c], "")
+                                              and p not in docnum else 1.0), ALPHABET[i]) for i in order]
 
+        budget = _MAX_COST - spent
         best = None
         for p in positions:  # single substitutions
             for cost, ch in alts(p):
                 trial = [r[:] for r in rows]
                 trial[p[0]][p[1]] = ch
                 left = len(_failing(fmt, trial))
-                if cost < _MAX_COST and left < len(bad) and (best is None or (left, cost) < best[:2]):
+                if cost < budget and left < len(bad) and (best is None or (left, cost) < best[:2]):
                     best = (left, cost, [(p, ch)])
-        if best is None or best[0] > 0:  # pairs among the least certain positions
+        if (best is None or best[0] > 0) and changed + 2 <= _MAX_CHANGES:  # pairs among the least certain
             def margin(p):
                 a = alts(p, 1)
                 return a[0][0] if a else 99.0
@@ -211,13 +224,14 @@ def _repair(fmt: str, rows: list[list[str]], masked: list[np.ndarray]) -> int:
                     trial = [r[:] for r in rows]
                     trial[p[0]][p[1]], trial[q[0]][q[1]] = a, b
                     left = len(_failing(fmt, trial))
-                    if c1 + c2 < _MAX_PAIR_COST and left < len(bad) and (best is None or (left, c1 + c2) < best[:2]):
+                    if c1 + c2 < budget and left < len(bad) and (best is None or (left, c1 + c2) < best[:2]):
                         best = (left, c1 + c2, [(p, a), (q, b)])
         if best is None:
             break
         for (li, c), ch in best[2]:
             rows[li][c] = ch
             changed += 1
+        spent += best[1]
     return changed
 
 
@@ -275,7 +289,10 @@ def _read_zone_templates(region) -> dict | None:
     except MrzOcrError:
         return None
     mrz, errors = check_mrz(list(r.lines))
-    return {"lines": r.lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
+    found = tuple(f"{e.field}: {e}" for e in errors)
+    if r.repaired > _MAX_CHANGES:  # a reading that needed more repair than the bound is not valid
+        found += (f"repair: {r.repaired} characters changed (at most {_MAX_CHANGES})",)
+    return {"lines": r.lines, "valid": not found, "errors": found,
             "confidence": r.confidence, "format": mrz.format if mrz else "", "repaired": r.repaired,
             "score": -99.0, "engine": "templates"}
 

@@ -136,3 +136,53 @@ def test_a_page_of_ordinary_text_is_not_found(tmp_path):
     _poster().save(poster)
     r = CliRunner().invoke(main, ["mrz", "read", "--json", str(poster)])
     assert r.exit_code == 1 and not json.loads(r.output)[0]["found"]
+
+
+def _scores(lines, misread, runner=-1.5):
+    """Score matrices that read ``lines`` but for ``misread`` ((line, col) -> char: the true character
+    invisible), with every check digit's other digits ``runner`` (uncertain)."""
+    from emrtd._mrz_ocr import ALPHABET
+
+    out = []
+    for ln in lines:
+        s = np.full((len(ln), 37), -6.0, np.float32)
+        for i, ch in enumerate(ln):
+            s[i, ALPHABET.index(ch)] = 0.0
+        out.append(s)
+    for (li, c), ch in misread.items():
+        out[li][c, :] = -6.0
+        out[li][c, ALPHABET.index(ch)] = 0.0
+    for li, c in [(1, 9), (1, 19), (1, 27), (1, 42), (1, 43)]:
+        for d in "0123456789":
+            if d != lines[li][c]:
+                out[li][c, ALPHABET.index(d)] = runner
+    return out
+
+
+@pytest.mark.parametrize("misread", [{(1, 3): "X"}, {(1, 1): "K"}, {(1, 22): "7"}, {(1, 2): "X", (1, 15): "8", (1, 24): "3"}])
+def test_repair_never_makes_a_wrong_mrz_valid(misread):
+    """Review item 2: a check digit was changed to make its field pass (X in the document number:
+    L89X902C31...), a look-alike O put in the document number, and up to 8 characters changed in 4
+    rounds; all came back valid and wrong (fails on the old code for the first three)."""
+    from emrtd._mrz_read import _MAX_CHANGES, _decode, _repair
+
+    rows, masked, _ = _decode("TD3", _scores(TD3, misread))
+    repaired = _repair("TD3", rows, masked)
+    lines = tuple("".join(r) for r in rows)
+    _, errors = emrtd.check_mrz(list(lines))
+    assert repaired <= _MAX_CHANGES
+    assert lines[1][9] == TD3[1][9] and lines[1][19] == TD3[1][19] and lines[1][27] == TD3[1][27] and lines[1][43] == TD3[1][43]
+    assert errors and lines != TD3  # the misread stays and the reading is not valid
+
+
+def test_repair_still_fixes_one_close_misread():
+    """The bound leaves the repair its job: one birth-date digit read as another with the true one a
+    close runner-up is put right."""
+    from emrtd._mrz_ocr import ALPHABET
+    from emrtd._mrz_read import _decode, _repair
+
+    scores = _scores(TD3, {(1, 14): "9"})  # the birth date's 4 read as 9 ...
+    scores[1][14, ALPHABET.index("4")] = -0.5  # ... with '4' a close runner-up
+    rows, masked, _ = _decode("TD3", scores)
+    assert _repair("TD3", rows, masked) == 1
+    assert tuple("".join(r) for r in rows) == TD3
