@@ -309,7 +309,7 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
         field = "".join(lines[li][start:end])
         if check_digit(field) == lines[cli][cpos]:
             continue
-        positions = list(range(start, end)) + [cpos]
+        positions = list(range(start, end))  # never the check digit itself (issue #25 review item 2)
         fixed = False
         for p in positions:  # single substitutions of look-alike characters first
             for alt in _CONFUSIONS.get(lines[li][p], ""):

@@ -186,3 +186,11 @@ def test_repair_still_fixes_one_close_misread():
     rows, masked, _ = _decode("TD3", scores)
     assert _repair("TD3", rows, masked) == 1
     assert tuple("".join(r) for r in rows) == TD3
+
+
+def test_the_template_reader_never_changes_a_check_digit():
+    """Review item 2: the template reader's repair made a failing field pass by changing its check digit
+    (a page printed with a wrong expiry check digit came back valid: fails on the old code)."""
+    bad = (TD3[0], TD3[1][:27] + "0" + TD3[1][28:])
+    r = emrtd.read_mrz_image_templates(emrtd.render_mrz_image(list(bad)))
+    assert r.lines[1][27] == "0" and emrtd.check_mrz(list(r.lines))[1]
