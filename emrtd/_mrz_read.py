@@ -107,7 +107,10 @@ class MrzReading:
     ms: float = 0.0
     repaired: int = 0
     engine: str = "ppocr+templates"
-    errors: tuple[str, ...] = field(default=())
+    #: why the reading is not valid; they quote the MRZ's characters: never log them
+    errors: tuple[str, ...] = field(default=(), repr=False)
+    #: low-confidence parts kept as read (letters after a name's end); they quote the MRZ too
+    warnings: tuple[str, ...] = field(default=(), repr=False)
 
     def to_ocr_result(self) -> OcrResult:
         return OcrResult(self.lines, self.confidence, self.repaired)
@@ -145,31 +148,45 @@ def _failing(fmt: str, rows: list[list[str]]) -> list[int]:
     return bad
 
 
-def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray], float]:
-    """Best characters under the field syntax and the state-code lists; the masked scores per line."""
+def _decode(fmt: str, scores: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray], float, list]:
+    """Best characters under the field syntax and the state-code lists; the masked scores per line,
+    the total score, and notes [(message, invalidating)]: a state code no listed code matches well
+    (invalid), letters after a name's end (a low-confidence name, kept as read)."""
     masked = []
     rows = []
     for li, spec in enumerate(_SYNTAX[fmt]):
         m = np.where(np.stack([_MASKS[k] for k in spec]), scores[li], -np.inf)
         masked.append(m)
         rows.append([ALPHABET[i] for i in m.argmax(axis=1)])
-    for (li, start), codes in zip(_STATES[fmt], (ISSUER_CODES, STATE_CODES), strict=True):
-        best = max(codes, key=lambda c: sum(float(masked[li][start + k, ALPHABET.index(ch)])
-                                              for k, ch in enumerate(c.ljust(3, "<")[:3])))
-        rows[li][start: start + 3] = list(best.ljust(3, "<")[:3])
+    notes: list[tuple[str, bool]] = []  # (message, makes the reading invalid)
+    for (li, start), codes, what in zip(_STATES[fmt], (ISSUER_CODES, STATE_CODES), ("issuing_state", "nationality"),
+                                        strict=True):
+        def code_score(c, li=li, start=start):
+            return sum(float(masked[li][start + k, ALPHABET.index(ch)]) for k, ch in enumerate(c.ljust(3, "<")[:3]))
+
+        read = "".join(rows[li][start: start + 3])
+        best = max(codes, key=code_score)
+        listed = best.ljust(3, "<")[:3]
+        differ = sum(a != b for a, b in zip(read, listed, strict=True))
+        # a listed code only when it is (nearly) what was read: at most one letter differs, within the
+        # repair's cost bound; else the letters stay and the reading is not valid (review item 3: VAT
+        # became VIR)
+        if differ > 1 or code_score(read) - code_score(best) > _MAX_COST:
+            notes.append((f"{what}: {read!r} is no listed code (nearest {listed!r} scores too low)", True))
+            continue
+        rows[li][start: start + 3] = list(listed)
         for k in range(3):  # the state code is fixed: the repair must not change it
             keep = masked[li][start + k].copy()
             masked[li][start + k] = -np.inf
             masked[li][start + k, ALPHABET.index(rows[li][start + k])] = keep[ALPHABET.index(rows[li][start + k])]
-    for li, start, end in _NAMES[fmt]:  # after the name's end ("<<" past the separator) only fillers
+    for li, start, end in _NAMES[fmt]:  # letters after the name's end ("<<" past the separator): reported, kept
         name = "".join(rows[li][start:end])
         sep = name.find("<<")
         stop = name.find("<<", sep + 2) if sep >= 0 else -1
-        # a stray letter or two in the fillers past the name's end (a misread '<') are fillers
-        if stop > 0 and sum(ch != "<" for ch in name[stop:]) <= 2:
-            rows[li][start + stop: end] = ["<"] * (end - start - stop)
+        if stop > 0 and name[stop:].strip("<"):
+            notes.append((f"name: letters after the name's end ({name[stop:].rstrip('<')!r}): low confidence", False))
     total = sum(float(masked[li][c, ALPHABET.index(ch)]) for li, row in enumerate(rows) for c, ch in enumerate(row))
-    return rows, masked, total
+    return rows, masked, total, notes
 
 
 def _doc_number(fmt: str) -> set[tuple[int, int]]:
@@ -263,15 +280,16 @@ def _read_region(region, engine, *, fuse: bool = True) -> dict | None:
         scores = engine_scores
     first = ALPHABET[int(np.argmax(np.where(_MASKS["P" if length == 44 else "I"], scores[0][0], -np.inf)))]
     fmt = {30: "TD1", 36: "MRVB" if first == "V" else "TD2", 44: "MRVA" if first == "V" else "TD3"}[length]
-    rows, masked, total = _decode(fmt, scores)
+    rows, masked, total, notes = _decode(fmt, scores)
     repaired = _repair(fmt, rows, masked)
     lines = tuple("".join(r) for r in rows)
-    _, errors = check_mrz(list(lines))
+    _, found = check_mrz(list(lines))
+    errors = tuple(f"{e.field}: {e}" for e in found) + tuple(m for m, fatal in notes if fatal)
     conf = float(np.mean([np.exp(min(0.0, e[c, ALPHABET.index(ch)])) if e[c].any() else 0.5
                           for e, ln in zip(engine_scores, lines, strict=True) for c, ch in enumerate(ln)]))
     if "<" not in "".join(lines) or conf < 0.3:
         return None
-    return {"lines": lines, "valid": not errors, "errors": tuple(f"{e.field}: {e}" for e in errors),
+    return {"lines": lines, "valid": not errors, "errors": errors, "warnings": tuple(m for m, fatal in notes if not fatal),
             "confidence": conf, "format": fmt, "repaired": repaired, "score": total / sum(map(len, lines))}
 
 
@@ -373,4 +391,4 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
     quad = tuple((float(x), float(y)) for x, y in best_region.quad)
     return MrzReading(best["lines"], best["valid"], round(best["confidence"], 4), best["format"], _clip(best_region.box, gray.shape),
                       quad, round((time.perf_counter() - t0) * 1000, 1), best["repaired"],
-                      best.get("engine", "ppocr+templates"), best["errors"])
+                      best.get("engine", "ppocr+templates"), best["errors"], best.get("warnings", ()))

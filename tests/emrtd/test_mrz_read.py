@@ -166,7 +166,7 @@ def test_repair_never_makes_a_wrong_mrz_valid(misread):
     rounds; all came back valid and wrong (fails on the old code for the first three)."""
     from emrtd._mrz_read import _MAX_CHANGES, _decode, _repair
 
-    rows, masked, _ = _decode("TD3", _scores(TD3, misread))
+    rows, masked, _, _ = _decode("TD3", _scores(TD3, misread))
     repaired = _repair("TD3", rows, masked)
     lines = tuple("".join(r) for r in rows)
     _, errors = emrtd.check_mrz(list(lines))
@@ -183,7 +183,7 @@ def test_repair_still_fixes_one_close_misread():
 
     scores = _scores(TD3, {(1, 14): "9"})  # the birth date's 4 read as 9 ...
     scores[1][14, ALPHABET.index("4")] = -0.5  # ... with '4' a close runner-up
-    rows, masked, _ = _decode("TD3", scores)
+    rows, masked, _, _ = _decode("TD3", scores)
     assert _repair("TD3", rows, masked) == 1
     assert tuple("".join(r) for r in rows) == TD3
 
@@ -194,3 +194,35 @@ def test_the_template_reader_never_changes_a_check_digit():
     bad = (TD3[0], TD3[1][:27] + "0" + TD3[1][28:])
     r = emrtd.read_mrz_image_templates(emrtd.render_mrz_image(list(bad)))
     assert r.lines[1][27] == "0" and emrtd.check_mrz(list(r.lines))[1]
+
+
+def test_a_state_code_far_from_any_listed_is_kept_and_invalid():
+    """Review item 3: a nationality read as QXZ (the review saw VAT) became the nearest listed code (fails on the
+    old code); one letter off a listed code (UT0 -> UTO, masked to letters: UTQ) is still put right."""
+    from emrtd._mrz_read import _decode
+
+    far = (TD3[0], TD3[1][:10] + "QXZ" + TD3[1][13:])
+    rows, _, _, notes = _decode("TD3", _scores(far, {}))
+    assert "".join(rows[1][10:13]) == "QXZ"
+    assert [m for m, fatal in notes if fatal and m.startswith("nationality:")]
+    near = (TD3[0], TD3[1][:10] + "UTQ" + TD3[1][13:])
+    scores = _scores(near, {})
+    scores[1][12, ALPHABET_INDEX("O")] = -1.0  # O a close runner-up
+    rows, _, _, notes = _decode("TD3", scores)
+    assert "".join(rows[1][10:13]) == "UTO" and not [m for m, fatal in notes if fatal]
+
+
+def test_letters_after_a_name_end_are_kept_and_reported():
+    """Review item 3: letters after a second '<<' were turned into fillers (fails on the old code)."""
+    from emrtd._mrz_read import _decode
+
+    odd = ("P<UTOERIKSSON<<ANNA<MARIA<<XK<<<<<<<<<<<<<<<", TD3[1])
+    rows, _, _, notes = _decode("TD3", _scores(odd, {}))
+    assert "".join(rows[0]) == odd[0]
+    assert [m for m, fatal in notes if not fatal and m.startswith("name:")]
+
+
+def ALPHABET_INDEX(ch):  # noqa: N802 - reads as the constant it indexes
+    from emrtd._mrz_ocr import ALPHABET
+
+    return ALPHABET.index(ch)
