@@ -245,13 +245,18 @@ def _rectify(gray: np.ndarray, group: list[_Line], to_image: np.ndarray, line_px
     return MrzRegion(img, tuple(strips), quad)
 
 
-def locate_mrz(gray: np.ndarray, engine, *, line_px: int = 32, limit: int = 3) -> list[MrzRegion]:
-    """MRZ candidates in a gray image, best first (empty when there is none)."""
+def locate_mrz(gray: np.ndarray, engine, *, line_px: int = 32, limit: int = 3,
+               deadline: float | None = None) -> list[MrzRegion]:
+    """MRZ candidates in a gray image, best first (empty when there is none). No detector pass after
+    the first runs when a ``deadline`` is given (a camera polled for a page: the first pass takes ~60 ms,
+    the finer one ~450 ms; an MRZ small in a large frame is then not found)."""
     import cv2
 
     out: list[MrzRegion] = []
     for side in _PASSES:
         if out or (side != _PASSES[0] and max(gray.shape) <= _PASSES[0] * 1.25):
+            break
+        if side != _PASSES[0] and deadline is not None:  # the finer pass costs ~5x the first: none on a budget
             break
         prob, scale = engine.text_map(gray, side)
         mask = (prob > _THRESHOLD).astype(np.uint8)

@@ -342,7 +342,7 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
     return ["".join(s) for s in lines], changed
 
 
-def read_mrz_image(image) -> OcrResult:
+def read_mrz_image(image, *, budget_s: float | None = None) -> OcrResult:
     """Find and read the MRZ in a data-page image (path, PIL image or array) with the photograph
     reader (``_mrz_read``: localisation, the PP-OCRv4 recogniser fused with these OCR-B templates,
     check-digit choice). Without its models (``MrzEngineError``) the template reader alone reads."""
@@ -350,7 +350,7 @@ def read_mrz_image(image) -> OcrResult:
     from emrtd._mrz_read import read_mrz
 
     try:
-        return read_mrz(image).to_ocr_result()
+        return read_mrz(image, budget_s=budget_s).to_ocr_result()
     except MrzEngineError:
         return read_mrz_image_templates(image)
 

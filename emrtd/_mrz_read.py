@@ -346,10 +346,15 @@ def _clip(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, 
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) -> MrzReading:
+def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True,
+             budget_s: float | None = None) -> MrzReading:
     """Find and read the MRZ in an image (path, PIL image or array). Raises :class:`MrzNotFoundError`
     when there is none, :class:`MrzOcrError` for input that is not an image, and
-    ``MrzEngineError`` when the OCR models are missing."""
+    ``MrzEngineError`` when the OCR models are missing.
+
+    ``budget_s`` (a camera polled for a document, issue #25 review item 4): no reading and no second
+    detector pass starts once the budget is spent, and the first zone that reads as nothing MRZ-like
+    ends the search (a frame of other text is not read zone after zone)."""
     from emrtd._mrz_engine import default_engine
     from emrtd._mrz_locate import locate_mrz
 
@@ -358,7 +363,11 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
     if min(gray.shape) < 40:
         raise MrzNotFoundError(f"image too small ({gray.shape[1]}x{gray.shape[0]})")
     engine = engine or default_engine()
+    deadline = None if budget_s is None else time.perf_counter() + budget_s  # the models' first load aside
     best, best_region = None, None
+
+    def spent() -> bool:
+        return deadline is not None and time.perf_counter() >= deadline
 
     def better(cand, reg):
         nonlocal best, best_region
@@ -366,7 +375,9 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
             best, best_region = cand, reg
         return best is not None and best["valid"]
 
-    for region in locate_mrz(gray, engine):
+    for n, region in enumerate(locate_mrz(gray, engine, deadline=deadline)):
+        if n and spent():  # the best zone is always read upright
+            break
         # upright first; the templates, then the zone upside down, only while nothing is valid
         upright = _read_region(region, engine, fuse=fuse)
         if better(upright, region):
@@ -376,15 +387,19 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True) ->
         order = [(_read_region, turned), (_read_zone_templates, region), (_read_zone_templates, turned)] \
             if upright is None or upright["confidence"] < 0.6 else \
             [(_read_zone_templates, region), (_read_region, turned), (_read_zone_templates, turned)]
+        if deadline is not None:  # on a budget the upright zone's template reading first (the cheaper)
+            order.sort(key=lambda o: not (o[0] is _read_zone_templates and o[1] is region))
         found = False
         for read, reg in order:
             if read is _read_zone_templates and not fallback:
                 continue
+            if spent() and not (read is _read_zone_templates and reg is region):  # the templates always read
+                break
             cand = read(reg, engine, fuse=fuse) if read is _read_region else read(reg)
             if better(cand, reg):
                 found = True
                 break
-        if found:
+        if found or (deadline is not None and best is None):
             break
     if best is None:
         raise MrzNotFoundError("no machine readable zone found")

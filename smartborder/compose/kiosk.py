@@ -136,6 +136,24 @@ def validate(config: KioskConfig) -> None:
             raise KioskConfigError(str(e)) from e
 
 
+#: the most one camera frame's MRZ read may take before it gives up (issue #25 review item 4)
+CAMERA_MRZ_BUDGET_S = 0.4
+
+
+def camera_mrz_text(frame) -> str:
+    """The MRZ text of one document-camera frame, polled every 0.2 s while no document lies there: a read
+    bounded by :data:`CAMERA_MRZ_BUDGET_S`, and only a valid MRZ is text; anything else raises
+    ``emrtd.MrzNotFoundError`` (no MRZ characters in its message), so the document step polls again instead of
+    counting a failed attempt."""
+    import emrtd
+
+    lines = emrtd.read_mrz_image(frame, budget_s=CAMERA_MRZ_BUDGET_S).lines
+    _, errors = emrtd.check_mrz(list(lines))
+    if errors:
+        raise emrtd.MrzNotFoundError(f"no valid MRZ in the frame ({len(errors)} field(s) fail)")
+    return "".join(lines)
+
+
 @dataclass
 class KioskDevices:
     camera: Any  # frames(); frame_time
@@ -191,7 +209,6 @@ def real_devices(config: KioskConfig) -> KioskDevices:
     mrz_reader`` (the document scanner's camera read by the MRZ OCR, the face camera when none is configured; a
     page reader; or both, page reader first), and the fingerprint scanner of ``[kiosk] scanner``
     (:func:`real_scanner`: libfprint, or images standing in for one in dev)."""
-    import emrtd
     from devices import CallableMrzSource, OpenCvCamera, PageReaderThenCamera, PcscReader
     from smartborder.compose._mrz import page_reader as open_page_reader
 
@@ -208,7 +225,7 @@ def real_devices(config: KioskConfig) -> KioskDevices:
     page = OpenCvCamera(_source(config.page_camera)) if config.page_camera else camera
 
     def mrz_from_page() -> str:
-        return "".join(emrtd.read_mrz_image(next(iter(page.frames()))).lines)
+        return camera_mrz_text(next(iter(page.frames())))
 
     closers += [camera.close] + ([page.close] if page is not camera else [])
     mrz_source: Any = CallableMrzSource(mrz_from_page)
