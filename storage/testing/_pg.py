@@ -143,6 +143,8 @@ class PostgresCluster:
     run_as: str | None
     host: str = "127.0.0.1"
     stopped: bool = field(default=False, init=False)
+    #: the shared memory a :func:`storage.testing.crash` left behind (:meth:`stop` has it released)
+    crash_leftovers: CrashLeftovers | None = field(default=None, init=False, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -218,9 +220,69 @@ class PostgresCluster:
             return
         self.stopped = True
         try:
+            if self.crash_leftovers is not None:
+                _release_crash_leftovers(self, timeout)
             _stop_server(self.bin_dir, self.data_dir, self.run_as, timeout)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class CrashLeftovers:
+    """What a SIGKILLed server leaves in the kernel: its System V segment (``postmaster.pid``'s key and id)
+    and the POSIX dynamic shared memory segments its processes had mapped (``/dev/shm/PostgreSQL.*``)."""
+
+    sysv_id: int | None
+    posix: tuple[str, ...]
+
+    def remaining(self) -> list[str]:
+        """Those still there (``sysv:<id>`` for the System V one)."""
+        left = [p for p in self.posix if os.path.exists(p)]
+        if self.sysv_id is not None and self.sysv_id in sysv_segment_ids():
+            left.append(f"sysv:{self.sysv_id}")
+        return left
+
+
+def sysv_segment_ids() -> set[int]:
+    """The ids of the System V shared memory segments that exist (/proc/sysvipc/shm)."""
+    try:
+        lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    except OSError:
+        return set()
+    return {int(line.split()[1]) for line in lines if len(line.split()) > 1 and line.split()[1].isdigit()}
+
+
+def _release_crash_leftovers(cluster: PostgresCluster, timeout: float) -> list[str]:
+    """Start the crashed data directory once (on a free port, no TCP, no synchronous standby) and stop it
+    cleanly: the postmaster removes its dead predecessor's System V segment and the dynamic shared memory
+    segments that one's control segment lists. Whatever is still there then (the start failed) is removed
+    by name: exactly the segments :attr:`PostgresCluster.crash_leftovers` recorded, nothing else. Returns
+    those it had to remove by name."""
+    leftovers = cluster.crash_leftovers
+    uid = _server_uid(cluster.run_as)
+    if leftovers is None or uid is None:
+        return []
+    if _proc.find_postmaster(cluster.data_dir, uid, _postmaster_pid(cluster.data_dir)) is None:
+        # the new postmaster refuses to start while the old pid exists, a zombie included (init reaps it soon)
+        dead, deadline = _postmaster_pid(cluster.data_dir), time.monotonic() + timeout
+        while dead is not None and _proc.is_zombie(dead) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        argv = [str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(cluster.log_path),
+                "-o", f"-p {free_port()} -c listen_addresses='' -c synchronous_standby_names=''", "-w", "-t",
+                str(int(timeout)), "start"]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _run(cluster.run_as, argv, cluster.root, timeout + 10)
+        _stop_server(cluster.bin_dir, cluster.data_dir, cluster.run_as, timeout)
+    remaining = leftovers.remaining()
+    for name in remaining:
+        if name.startswith("sysv:"):
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                _run(cluster.run_as, ["ipcrm", "-m", name.removeprefix("sysv:")], cluster.root, 30)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+    cluster.crash_leftovers = None
+    return remaining
 
 
 def _command(run_as: str | None, argv: Sequence[str]) -> list[str]:

@@ -7,7 +7,9 @@ directory of its own on a free port (reaped like any other cluster when its owne
 ``synchronous_standby_names`` with ``synchronous_commit = on`` and waits until it is ``sync``: from then on a
 COMMIT on the primary returns only once the standby has flushed its WAL, so an acknowledged write survives the
 primary's loss. :meth:`Standby.promote` makes it the primary; :func:`crash` SIGKILLs a cluster's postmaster and
-every child of it at once (a lost host), leaving its data directory alone.
+every child of it at once (a lost host), leaving its data directory alone and recording the shared memory segments
+the server leaves in the kernel, which the cluster's :meth:`~PostgresCluster.stop` releases (a clean start and stop
+of the crashed directory; by name only where that fails).
 
 Every wait is bounded and a failure names what did not come up, with the tail of the server's log.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from storage.testing import _proc
 from storage.testing._pg import (
     _BIND_FAILURE,
+    CrashLeftovers,
     PostgresCluster,
     PostgresError,
     _prepare_root,
@@ -312,7 +315,11 @@ def standby_of(primary: PostgresCluster, *, name: str = "standby", synchronous: 
 def crash(cluster: PostgresCluster, timeout: float = 30.0) -> list[int]:
     """SIGKILL the cluster's postmaster (SIGSTOPped first) and all its children in one ``kill`` run as the
     server's user (a host that is lost: no shutdown checkpoint, no goodbye to clients or standbys); wait until
-    none of them runs and return their pids. The data directory stays (:meth:`PostgresCluster.stop` removes it)."""
+    none of them runs and return their pids. The data directory stays; so does the shared memory the server
+    had (its System V segment, its ``/dev/shm/PostgreSQL.*`` segments): recorded in
+    :attr:`PostgresCluster.crash_leftovers`, released by :meth:`PostgresCluster.stop` (which starts the data
+    directory once and stops it cleanly). When the SIGKILL fails the postmaster is sent SIGCONT: none stays
+    stopped."""
     uid = _server_uid(cluster.run_as)
     pid = cluster.server_pid()
     if uid is None or pid is None:
@@ -320,13 +327,51 @@ def crash(cluster: PostgresCluster, timeout: float = 30.0) -> list[int]:
     # stopped first, the postmaster forks no child between the listing and the kill (its children each run in
     # a session of their own, so there is no process group to kill at once)
     _run(cluster.run_as, ["kill", "-STOP", str(pid)], cluster.root, 30)
-    pids = [pid, *_proc.children(pid, uid)]
-    done = _run(cluster.run_as, ["kill", "-KILL", *map(str, pids)], cluster.root, 30)
-    if done.returncode != 0 and _proc.is_postmaster(pid, cluster.data_dir, uid):
-        raise PostgresError(f"kill -KILL {pid} failed (exit {done.returncode}): {done.stderr.strip()[-200:]}")
+    killed = False
+    try:
+        pids = [pid, *_proc.children(pid, uid)]
+        leftovers = CrashLeftovers(_sysv_id(cluster), tuple(sorted({s for p in pids for s in _posix_segments(p)})))
+        done = _run(cluster.run_as, ["kill", "-KILL", *map(str, pids)], cluster.root, 30)
+        if done.returncode != 0 and _proc.is_postmaster(pid, cluster.data_dir, uid):
+            raise PostgresError(f"kill -KILL {pid} failed (exit {done.returncode}): {done.stderr.strip()[-200:]}")
+        killed = True
+        cluster.crash_leftovers = leftovers
+    finally:
+        if not killed:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+                _run(cluster.run_as, ["kill", "-CONT", str(pid)], cluster.root, 30)
     deadline = time.monotonic() + timeout
     while any(_proc.uid_of(p) == uid and not _proc.is_zombie(p) for p in pids):
         if time.monotonic() > deadline:
             raise PostgresError(f"the server on port {cluster.port} still runs {timeout:.0f} s after SIGKILL")
         time.sleep(0.02)
     return pids
+
+
+def _sysv_id(cluster: PostgresCluster) -> int | None:
+    """The System V segment's id that ``postmaster.pid`` names (line 7: key and id)."""
+    try:
+        lines = (cluster.data_dir / "postmaster.pid").read_text().splitlines()
+        return int(lines[6].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+#: where POSIX shared memory segments live (shm_open); PostgreSQL names its dynamic ones PostgreSQL.<handle>
+_SHM_PREFIX = "/dev/shm/PostgreSQL."  # noqa: S108 - read from /proc/<pid>/maps, never created here
+
+
+def _posix_segments(pid: int) -> set[str]:
+    """The ``/dev/shm/PostgreSQL.*`` segments ``pid`` has mapped."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return set()
+    found = set()
+    for line in maps.splitlines():
+        _, sep, path = line.partition(_SHM_PREFIX)
+        if sep:
+            name = path.split()[0] if path.split() else ""
+            if name.isdigit():
+                found.add(_SHM_PREFIX + name)
+    return found

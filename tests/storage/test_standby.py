@@ -4,6 +4,7 @@ synchronous standby goes back to committing alone, its slot and the standby's di
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -116,3 +117,51 @@ def test_a_primary_outliving_its_synchronous_standby_commits_alone_again():
         assert done.wait(30), "a COMMIT still waits for the standby that is gone"
         with psycopg.connect(primary.superuser_url, connect_timeout=10) as conn:
             assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone()[0] == 0
+
+
+def test_a_crashed_cluster_leaves_no_shared_memory_once_stopped():
+    """crash() SIGKILLs the server, which leaves its System V segment (postmaster.pid names it) and its
+    /dev/shm/PostgreSQL.* segments behind; stop() starts the data directory once and stops it cleanly, and the
+    postmaster releases them (nothing is removed by name unless that fails)."""
+    from storage.testing._pg import _release_crash_leftovers
+
+    with postgres_cluster(bin_dir=postgres_bin_or_skip()) as cluster:
+        with psycopg.connect(cluster.url, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+        pids = crash(cluster)
+        left = cluster.crash_leftovers
+        assert left is not None and left.sysv_id is not None and left.posix, left
+        assert all(Path(f"/proc/{p}/stat").exists() is False or _state(p) in ("Z", "X") for p in pids)
+        assert sorted(left.remaining()) == sorted([*left.posix, f"sysv:{left.sysv_id}"])  # what SIGKILL leaves
+        assert _release_crash_leftovers(cluster, 30) == []  # none had to be removed by name: the restart did it
+        assert left.remaining() == []
+        assert cluster.crash_leftovers is None and cluster.server_pid() is None
+        assert "database system is shut down" in cluster.log_tail(40)
+        cluster.stop()
+        assert not cluster.root.exists()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def test_a_failed_sigkill_leaves_no_postmaster_stopped(monkeypatch):
+    """crash() stops the postmaster (SIGSTOP) before it lists and kills; when the kill fails the postmaster gets
+    SIGCONT: it runs and answers again."""
+    import storage.testing._standby as standby_module
+
+    real_run = standby_module._run
+
+    def refuse_kill(run_as, argv, cwd, timeout):
+        if argv[:2] == ["kill", "-KILL"]:
+            return subprocess.CompletedProcess(argv, 1, "", "kill: operation not permitted")
+        return real_run(run_as, argv, cwd, timeout)
+
+    with postgres_cluster(bin_dir=postgres_bin_or_skip()) as cluster:
+        pid = cluster.server_pid()
+        monkeypatch.setattr(standby_module, "_run", refuse_kill)
+        with pytest.raises(PostgresError, match="kill -KILL .* failed"):
+            crash(cluster)
+        assert _state(pid) != "T" and cluster.crash_leftovers is None
+        with psycopg.connect(cluster.url, connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
