@@ -163,8 +163,8 @@ __all__ += [
 ]  # fmt: skip
 
 # --- the MRZ reader for photographs (issue #25): localisation, PP-OCRv4 fused with the OCR-B templates ---
-from emrtd._mrz_engine import MrzEngineError  # noqa: E402
+from emrtd._mrz_engine import MrzEngineError, MrzModelMissing, MrzModelTampered  # noqa: E402
 from emrtd._mrz_ocr import read_mrz_image_templates  # noqa: E402
 from emrtd._mrz_read import MrzImageError, MrzReading, read_mrz  # noqa: E402
 
-__all__ += ["MrzEngineError", "MrzImageError", "MrzReading", "read_mrz", "read_mrz_image_templates"]
+__all__ += ["MrzEngineError", "MrzModelMissing", "MrzModelTampered", "MrzImageError", "MrzReading", "read_mrz", "read_mrz_image_templates"]

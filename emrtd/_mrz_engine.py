@@ -23,7 +23,7 @@ import numpy as np
 
 from emrtd._mrz_ocr import ALPHABET, MrzOcrError
 
-__all__ = ["MrzEngineError", "TextEngine", "default_engine", "REC_HEIGHT"]
+__all__ = ["MrzEngineError", "MrzModelMissing", "MrzModelTampered", "TextEngine", "default_engine", "REC_HEIGHT"]
 
 REC_HEIGHT = 48  # the recogniser's input height (PP-OCRv4 rec: 3 x 48 x W)
 SQUEEZE = 1.0
@@ -33,6 +33,14 @@ _REC_MODEL = "ppocr_v4_rec"
 
 class MrzEngineError(MrzOcrError):
     """The OCR engine cannot run: onnxruntime or a model file is missing or not the recorded one."""
+
+
+class MrzModelMissing(MrzEngineError):
+    """An OCR model file is not installed (``make setup``): the template reader alone may read."""
+
+
+class MrzModelTampered(MrzEngineError):
+    """An OCR model file's sha256 is not the manifest's (possible tampering): nothing reads, no fallback."""
 
 
 class TextEngine:
@@ -89,23 +97,47 @@ class TextEngine:
 
 
 _lock = threading.Lock()
+# the first failure to build the engine per thread count, kept: a missing model is not searched for (nor a
+# file re-hashed) on every read
+_failed: dict[int, MrzEngineError] = {}
 
 
 @cache
 def _engine(threads: int) -> TextEngine:
     try:
-        from models import ModelError, model_path
+        from models import ModelChecksumError, ModelError, model_path
     except ImportError as e:  # pragma: no cover
         raise MrzEngineError("the models package is not importable") from e
     try:
         det, rec = model_path(_DET_MODEL), model_path(_REC_MODEL)
+    except ModelChecksumError as e:
+        raise MrzModelTampered(f"OCR model altered: {e}") from e
     except ModelError as e:
-        raise MrzEngineError(f"OCR model unavailable: {e}") from e
+        raise MrzModelMissing(f"OCR model unavailable: {e}") from e
     return TextEngine(det, rec, threads=threads)
 
 
+def _threads() -> int:
+    raw = os.environ.get("SMARTBORDER_OCR_THREADS", "1").strip() or "1"
+    try:
+        threads = int(raw)
+    except ValueError as e:
+        raise MrzEngineError(f"SMARTBORDER_OCR_THREADS must be a whole number of threads, not {raw!r}") from e
+    if not 1 <= threads <= 64:
+        raise MrzEngineError(f"SMARTBORDER_OCR_THREADS must be 1-64, not {threads}")
+    return threads
+
+
 def default_engine() -> TextEngine:
-    """The process's engine (models from ``models/manifest.toml``, sha256 checked on first use)."""
-    threads = int(os.environ.get("SMARTBORDER_OCR_THREADS", "1") or 1)
+    """The process's engine (models from ``models/manifest.toml``, sha256 checked on first use). Its failure
+    is kept and raised again (a new error of the same type and message) without another attempt."""
+    threads = _threads()
     with _lock:
-        return _engine(threads)
+        if threads in _failed:
+            e = _failed[threads]
+            raise type(e)(str(e))
+        try:
+            return _engine(threads)
+        except MrzEngineError as e:
+            _failed[threads] = e
+            raise

@@ -24,6 +24,7 @@ digits then usually catch it: the gate treats a failed read as "use the chip rea
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -345,14 +346,23 @@ def _repair(lines: list[str], ranked: list[list[list[tuple[float, str]]]]) -> tu
 def read_mrz_image(image, *, budget_s: float | None = None) -> OcrResult:
     """Find and read the MRZ in a data-page image (path, PIL image or array) with the photograph
     reader (``_mrz_read``: localisation, the PP-OCRv4 recogniser fused with these OCR-B templates,
-    check-digit choice). Without its models (``MrzEngineError``) the template reader alone reads."""
-    from emrtd._mrz_engine import MrzEngineError
+    check-digit choice). Without its models (``MrzModelMissing``, logged once; ``smartborder doctor``
+    reports it) the template reader alone reads; a model that is not the manifest's (``MrzModelTampered``)
+    or an engine that cannot run is raised, never read around."""
+    from emrtd._mrz_engine import MrzModelMissing
     from emrtd._mrz_read import read_mrz
 
     try:
         return read_mrz(image, budget_s=budget_s).to_ocr_result()
-    except MrzEngineError:
+    except MrzModelMissing as e:
+        global _fallback_logged
+        if not _fallback_logged:
+            _fallback_logged = True
+            logging.getLogger("emrtd").warning("MRZ OCR models unavailable, the template reader alone reads: %s", e)
         return read_mrz_image_templates(image)
+
+
+_fallback_logged = False
 
 
 def read_mrz_image_templates(image) -> OcrResult:
