@@ -375,32 +375,39 @@ def read_mrz(image, *, engine=None, fuse: bool = True, fallback: bool = True,
             best, best_region = cand, reg
         return best is not None and best["valid"]
 
-    for n, region in enumerate(locate_mrz(gray, engine, deadline=deadline)):
-        if n and spent():  # the best zone is always read upright
-            break
-        # upright first; the templates, then the zone upside down, only while nothing is valid
-        upright = _read_region(region, engine, fuse=fuse)
-        if better(upright, region):
-            break
-        turned = region.rotated()
-        # a page upside down reads as next to nothing upright: turn it before trying the templates
-        order = [(_read_region, turned), (_read_zone_templates, region), (_read_zone_templates, turned)] \
-            if upright is None or upright["confidence"] < 0.6 else \
-            [(_read_zone_templates, region), (_read_region, turned), (_read_zone_templates, turned)]
-        if deadline is not None:  # on a budget the upright zone's template reading first (the cheaper)
-            order.sort(key=lambda o: not (o[0] is _read_zone_templates and o[1] is region))
-        found = False
-        for read, reg in order:
-            if read is _read_zone_templates and not fallback:
-                continue
-            if spent() and not (read is _read_zone_templates and reg is region):  # the templates always read
+    try:
+        for n, region in enumerate(locate_mrz(gray, engine, deadline=deadline)):
+            if n and spent():  # the best zone is always read upright
                 break
-            cand = read(reg, engine, fuse=fuse) if read is _read_region else read(reg)
-            if better(cand, reg):
-                found = True
+            # upright first; the templates, then the zone upside down, only while nothing is valid
+            upright = _read_region(region, engine, fuse=fuse)
+            if better(upright, region):
                 break
-        if found or (deadline is not None and best is None):
-            break
+            turned = region.rotated()
+            # a page upside down reads as next to nothing upright: turn it before trying the templates
+            order = [(_read_region, turned), (_read_zone_templates, region), (_read_zone_templates, turned)] \
+                if upright is None or upright["confidence"] < 0.6 else \
+                [(_read_zone_templates, region), (_read_region, turned), (_read_zone_templates, turned)]
+            if deadline is not None:  # on a budget the upright zone's template reading first (the cheaper)
+                order.sort(key=lambda o: not (o[0] is _read_zone_templates and o[1] is region))
+            found = False
+            for read, reg in order:
+                if read is _read_zone_templates and not fallback:
+                    continue
+                if spent() and not (read is _read_zone_templates and reg is region):  # the templates always read
+                    break
+                cand = read(reg, engine, fuse=fuse) if read is _read_region else read(reg)
+                if better(cand, reg):
+                    found = True
+                    break
+            if found or (deadline is not None and best is None):
+                break
+    except MrzOcrError:
+        raise
+    except Exception as e:  # noqa: BLE001 - onnxruntime, OpenCV: the engine failed, named, never a reading
+        from emrtd._mrz_engine import MrzEngineError
+
+        raise MrzEngineError(f"the OCR engine failed: {type(e).__name__}") from e
     if best is None:
         raise MrzNotFoundError("no machine readable zone found")
     quad = tuple((float(x), float(y)) for x, y in best_region.quad)

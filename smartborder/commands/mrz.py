@@ -93,8 +93,12 @@ def _read_one(path: str) -> tuple[dict, bool]:
     except MrzOcrError as e:  # not an image, empty file, models missing: named, never a reading
         out.update(error=f"{type(e).__name__}: {e}", ms=round((time.perf_counter() - t0) * 1000, 1))
         return out, False
+    except Exception as e:  # noqa: BLE001 - any other reader failure: this image's named error, the next one read
+        out.update(error=f"reader error: {type(e).__name__}", ms=round((time.perf_counter() - t0) * 1000, 1))
+        return out, False
     out.update(found=True, lines=list(r.lines), valid=r.valid, confidence=r.confidence, format=r.format,
-               box=list(r.box), ms=r.ms, repaired=r.repaired, engine=r.engine, errors=list(r.errors))
+               box=list(r.box), ms=r.ms, repaired=r.repaired, engine=r.engine, errors=list(r.errors),
+               warnings=list(r.warnings))
     return out, True
 
 

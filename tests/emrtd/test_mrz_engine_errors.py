@@ -1,9 +1,11 @@
 """The MRZ reader's engine failures (issue #25 review items 5, 6): a missing model falls back to the template
 reader with one log line and is not looked for again; a model whose sha256 is not the manifest's is refused
-(possible tampering), never read around; a bad SMARTBORDER_OCR_THREADS is a named error."""
+(possible tampering), never read around; a failing engine and a bad SMARTBORDER_OCR_THREADS are named errors;
+and read_mrz_image reads through the photograph reader."""
 
 import logging
 
+import numpy as np
 import pytest
 
 import emrtd
@@ -72,3 +74,62 @@ def test_a_bad_thread_count_is_a_named_error(fresh_engine, monkeypatch, value):
     with pytest.raises(emrtd.MrzEngineError, match="SMARTBORDER_OCR_THREADS"):
         _mrz_engine.default_engine()
 
+
+class _Failing:
+    def text_map(self, gray, side):
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION")
+
+    def line_probs(self, strip, squeeze=None):  # pragma: no cover - never reached
+        raise AssertionError
+
+
+def test_an_engine_failing_mid_read_is_a_named_error():
+    with pytest.raises(emrtd.MrzEngineError, match="the OCR engine failed: RuntimeError") as e:
+        emrtd.read_mrz(np.asarray(emrtd.render_mrz_image(list(TD3))), engine=_Failing())
+    assert isinstance(e.value.__cause__, RuntimeError)
+
+
+def test_read_mrz_image_reads_through_the_photograph_reader(monkeypatch):
+    """The gate's and the kiosk's read_mrz_image goes to the fused reader (the engine it used is recorded)."""
+    try:
+        _mrz_engine.default_engine()
+    except emrtd.MrzEngineError as e:
+        pytest.skip(f"OCR models not installed ({e}); make setup installs rapidocr-onnxruntime")
+    from emrtd import _mrz_read
+    from emrtd.sim._mrz_pages import degraded_page, random_mrz
+
+    seen = []
+    real = _mrz_read.read_mrz
+
+    def spy(image, **kw):
+        seen.append(real(image, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(_mrz_read, "read_mrz", spy)
+    rng = np.random.default_rng(103)
+    lines = random_mrz(rng, "TD3")
+    r = emrtd.read_mrz_image(degraded_page(rng, lines, upside_down=False))
+    assert len(seen) == 1 and seen[0].engine == "ppocr+templates"
+    assert r.lines == lines == seen[0].lines
+
+
+def test_mrz_read_names_any_reader_error_per_image(monkeypatch, tmp_path):
+    """Review item 7: a reader error other than MrzOcrError escaped `mrz read` as a traceback (fails on the
+    old code); now it is that image's named error and the next image is read."""
+    import json
+
+    from click.testing import CliRunner
+
+    from smartborder.cli import main
+
+    def broken(path, **kw):
+        raise ValueError("P<UTOERIKSSON")  # whatever it says is not printed
+
+    monkeypatch.setattr(emrtd, "read_mrz", broken)
+    page = tmp_path / "page.png"
+    emrtd.render_mrz_image(list(TD3)).save(page)
+    r = CliRunner().invoke(main, ["mrz", "read", "--json", str(page), str(page)])
+    assert r.exit_code == 1, r.output
+    out = json.loads(r.output)
+    assert len(out) == 2 and all(o["error"] == "reader error: ValueError" and not o["found"] for o in out)
+    assert "ERIKSSON" not in r.output
