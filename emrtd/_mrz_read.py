@@ -310,6 +310,9 @@ def _read_zone_templates(region) -> dict | None:
     found = tuple(f"{e.field}: {e}" for e in errors)
     if r.repaired > _MAX_CHANGES:  # a reading that needed more repair than the bound is not valid
         found += (f"repair: {r.repaired} characters changed (at most {_MAX_CHANGES})",)
+    codes = {44: "PV", 36: "ACIV", 30: "ACI"}.get(len(r.lines[0]) if r.lines else 0, "")
+    if r.lines and r.lines[0][:1] not in tuple(codes):  # the fused reader's document-code syntax holds here too
+        found += (f"document_code: {r.lines[0][:1]!r} is no document code of a {len(r.lines[0])}-character line",)
     return {"lines": r.lines, "valid": not found, "errors": found,
             "confidence": r.confidence, "format": mrz.format if mrz else "", "repaired": r.repaired,
             "score": -99.0, "engine": "templates"}

@@ -226,3 +226,20 @@ def ALPHABET_INDEX(ch):  # noqa: N802 - reads as the constant it indexes
     from emrtd._mrz_ocr import ALPHABET
 
     return ALPHABET.index(ch)
+
+
+def test_a_template_reading_with_no_document_code_is_not_valid(monkeypatch):
+    """Seen on seed 7: the template reader read a TD3's P as D (and its number wrong) and the reading came
+    back valid; the fused reader's document codes (P or V on a 44-character line) hold for it too (fails on
+    the old code)."""
+    from emrtd import _mrz_ocr
+    from emrtd._mrz_read import _read_zone_templates
+
+    misread = ("D" + TD3[0][1:], TD3[1])
+    monkeypatch.setattr(_mrz_ocr, "read_mrz_image_templates", lambda page: emrtd.OcrResult(misread, 0.9, 0))
+
+    class Zone:
+        image = np.full((60, 900), 200, np.uint8)
+
+    r = _read_zone_templates(Zone())
+    assert not r["valid"] and any(e.startswith("document_code:") for e in r["errors"])
