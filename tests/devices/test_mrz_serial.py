@@ -165,7 +165,7 @@ def test_a_read_ends_within_its_bound_whatever_the_device_keeps_sending(pty, rea
         t0 = time.monotonic()
         with pytest.raises(MrzDataError):
             reader.read_mrz()
-        assert time.monotonic() - t0 < 1.0 + 2.0 + 0.3 + 0.6
+        assert time.monotonic() - t0 < 1.0 + 2.0 + 0.3 + 1.2  # (the drip alone would go on for 12.8 s)
     finally:
         stop.set()
 

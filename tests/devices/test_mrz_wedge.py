@@ -138,9 +138,9 @@ def test_a_document_typed_while_no_read_runs_is_read_whole_and_closing_stops_the
     dev = pipe_device.instances[-1]
     for lines in (TD3, TD1):
         evs = typed(lines)
-        for i in range(0, len(evs), 30):  # typed at a wedge's pace before anyone reads
-            dev.send(evs[i:i + 30])
-            time.sleep(0.003)
+        for i in range(0, len(evs), 12):  # typed at a wedge's pace (a key in 12 events every 10 ms) unread
+            dev.send(evs[i:i + 12])
+            time.sleep(0.01)
         time.sleep(0.5)  # the traveller swiped, the kiosk asks later
         assert reader.read_mrz() == flat(lines)
     dev.send(typed(TD2[:1]))
