@@ -210,3 +210,29 @@ def test_gates_outboxes_through_serve_lose_and_duplicate_nothing_across_a_failov
               f"{promote_s:.2f} s; kill -> every gate saw the outage {outage_seen_s:.1f} s, -> serve stopped {stopped_s:.1f} s, -> restarted serving {serving_at - killed_at:.1f} s after the kill; kill -> first "
               f"acknowledgement by the promoted standby {first_ack_s:.1f} s; after it {posts_standby} "
               f"({replayed} replayed); total {time.monotonic() - started:.1f} s")
+
+
+def test_a_database_that_went_away_is_a_named_503_a_device_retries(tmp_path, monkeypatch):
+    """In process, on SQLite: the Store raising DatabaseUnavailableError (a lost server) answers 503
+    ``database-unavailable`` with Retry-After, which devicelink's client reports as BackofficeUnavailable (retry)."""
+    from devicelink import BackofficeUnavailable
+    from storage import DatabaseUnavailableError
+    from tests.backoffice.conftest import build_world, make_config
+
+    world = build_world(make_config(db_path=tmp_path / "bo.db"))
+    try:
+        def gone(*args, **kwargs):
+            raise DatabaseUnavailableError("the database server closed the connection")
+
+        for name in ("tx", "one", "query"):
+            monkeypatch.setattr(world.ctx.store, name, gone)
+        body = {"occurred_at": "2026-12-07T08:00:00Z", "kind": "transaction", "outcome": "admitted",
+                "duration_ms": 1.0}
+        r = world.client.post(EVENTS, json=body, headers={"Authorization": f"Bearer {world.tokens['gate']}",
+                                                          "Idempotency-Key": "evt-1"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
+        assert r.json()["type"].endswith("/database-unavailable")
+        with pytest.raises(BackofficeUnavailable):
+            BackofficeClient(token=world.tokens["gate"], http=world.client).post_event(body, "evt-1")
+    finally:
+        world.client.close()
