@@ -1,15 +1,21 @@
-"""Back-office load benchmark (JSON on stdout).
+"""Back-office load benchmark (JSON on stdout), on SQLite and on PostgreSQL (issue #24 item 5).
 
-1. Ingestion: the back office runs in its own process (uvicorn on 127.0.0.1 only, a fresh
-   SQLite database in a temp dir); 20 simulated devices post exceptions (with two small JPEG
-   images each, encrypted by the privacy vault) and events concurrently, each with an
-   Idempotency-Key; a share of the posts are retried with the same key (an outbox resending).
-   Reports records/s, p50/p99 latency, and checks the database afterwards: zero lost, zero
-   duplicated.
-2. Watchlist: p50/p99 of a check against 1,000,000 entries (900,000 documents, 100,000 persons
-   with realistic Vietnamese name frequencies) in the matcher the server and the gates use.
+1. Load, per backend and worker count: the back office is started as deployed (bench/_backoffice_deploy.py:
+   ``smartborder backoffice serve`` with ``SMARTBORDER_BACKOFFICE_WORKERS``, on the config's SQLite file or on
+   a throwaway PostgreSQL cluster's two databases, the data's and the key store's). Each simulated gate posts
+   exceptions (two small JPEG images each, encrypted by the privacy vault) and events back to back, each with
+   an Idempotency-Key, a share of them sent twice (an outbox that did not see the answer), and polls the
+   watchlist change feed (``GET /api/v1/watchlist/changes?since=`` with If-None-Match, following ``more``)
+   every ``--poll-interval`` seconds while supervisors add watchlist entries. Reports requests/s, records/s,
+   p50/p95/p99 per kind, feed gaps (a change whose version is not the last seen + 1, or a gate not at the
+   final version after its last poll), and checks the database afterwards: zero lost, zero duplicated (per
+   gate and table). Exits 1 when anything is lost, duplicated, refused or missing from the feed.
+2. Watchlist: p50/p99 of a check against 1,000,000 entries (900,000 documents, 100,000 persons with realistic
+   Vietnamese name frequencies) in the matcher the server and the gates use (in-process, backend-independent:
+   the index is built from the database once and then lives in memory).
 
-    .venv/bin/python -m bench.backoffice_load [--devices 20] [--per-device 40] [--entries 1000000]
+    nice -n 19 .venv/bin/python -m bench.backoffice_load [--backend sqlite|postgres|both] [--workers 1,2]
+        [--devices 200] [--per-device 10] [--poll-interval 5] [--entries 1000000]
 """
 
 from __future__ import annotations
@@ -17,12 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
-import os
 import random
-import secrets
-import socket
-import subprocess
+import resource
+import signal
 import sys
 import tempfile
 import time
@@ -47,12 +52,6 @@ def _percentile(samples: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))], 3) if s else 0.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _jpeg(seed: int) -> str:
     from PIL import Image
 
@@ -61,33 +60,52 @@ def _jpeg(seed: int) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def serve(port: int, db: str, secret: str, kek: str) -> None:
-    """Child process: the back office on 127.0.0.1."""
-    import uvicorn
-
-    from smartborder.compose.backoffice import build_backoffice
-    from smartborder.settings import load_settings
-
-    # the back office a deployment runs (backoffice serve's composition), on this database
-    app = build_backoffice(load_settings(environ={}, data_dir=Path(db).parent), db_path=Path(db), secret_key=secret,
-                           kek=kek)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, log_config=None)
+def _lat(samples: list[float]) -> dict:
+    return {"n": len(samples), "p50": _percentile(samples, 0.5), "p95": _percentile(samples, 0.95),
+            "p99": _percentile(samples, 0.99)}
 
 
-def _prepare(db: Path, secret: str, devices: int) -> dict[str, str]:
+def _tokens(dep, devices: int) -> dict[str, str]:
+    """Register the gates (``backoffice issue-device``'s call, in-process: 200 CLI starts would take minutes)."""
     from backoffice import Auth, Store
 
-    store = Store(db)
-    auth = Auth(store, secret, max_failures=5, window_s=900, session_ttl_s=3600, token_ttl_s=3600)
+    store = Store(dep.target)
+    auth = Auth(store, dep.secret_key, max_failures=5, window_s=900, session_ttl_s=3600, token_ttl_s=3600)
     tokens = {}
     for i in range(devices):
-        _, tokens[f"gate-{i:02d}"] = auth.issue_device(f"gate-{i:02d}", "gate")
+        _, tokens[f"gate-{i:03d}"] = auth.issue_device(f"gate-{i:03d}", "gate")
     store.close()
     return tokens
 
 
-async def _device(client, token: str, device: str, per_device: int, retry_share: float, rng: random.Random,
-                  images: tuple[str, str], latencies: dict[str, list[float]], errors: list[str]) -> tuple[int, int]:
+class Run:
+    def __init__(self) -> None:
+        self.lat: dict[str, list[float]] = {"event": [], "exception": [], "feed_poll": [], "watchlist_add": []}
+        self.errors: list[str] = []
+        self.gaps = 0
+        self.not_modified = 0
+        self.added = 0
+        self.final_version: dict[str, int] = {}
+        self.transport_errors = 0  # no answer (connection reset, keep-alive race, timeout): sent again
+
+    async def send(self, client, method: str, url: str, **kw):
+        """One request as a gate's outbox sends it: without an answer it is sent again, same body and key."""
+        import httpx
+
+        for attempt in range(6):
+            try:
+                return await client.request(method, url, **kw)
+            except httpx.TransportError:
+                self.transport_errors += 1
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"{method} {url}: no answer after 6 attempts")
+
+    def error(self, what: str, r) -> None:
+        self.errors.append(f"{what}: HTTP {r.status_code} {r.text[:200]}")
+
+
+async def _post_records(client, run: Run, token: str, device: str, per_device: int, retry_share: float,
+                        rng: random.Random, images: tuple[str, str]) -> tuple[int, int]:
     headers = {"Authorization": f"Bearer {token}"}
     sent_exc = sent_evt = 0
     for n in range(per_device):
@@ -99,97 +117,195 @@ async def _device(client, token: str, device: str, per_device: int, retry_share:
                     "document": {"document_number": f"B{rng.randrange(10**7):07d}", "issuing_state": "VNM",
                                  "surname": "NGUYEN", "given_names": "VAN AN"},
                     "live_image": images[0], "chip_image": images[1]}
-            url = "/api/v1/exceptions"
+            url, kind = "/api/v1/exceptions", "exception"
         else:
             body = {"occurred_at": "2026-11-22T08:00:00+07:00", "kind": "transaction", "outcome": "admitted",
                     "duration_ms": rng.uniform(6000, 15000)}
-            url = "/api/v1/events"
+            url, kind = "/api/v1/events", "event"
         attempts = 2 if rng.random() < retry_share else 1  # an outbox that did not see the first answer
         for _ in range(attempts):
             t0 = time.perf_counter()
-            r = await client.post(url, json=body, headers={**headers, "Idempotency-Key": key})
-            latencies["exception" if is_exception else "event"].append((time.perf_counter() - t0) * 1000)
+            r = await run.send(client, "POST", url, json=body, headers={**headers, "Idempotency-Key": key})
+            run.lat[kind].append((time.perf_counter() - t0) * 1000)
             if r.status_code not in (200, 201):
-                errors.append(f"{r.status_code}")
+                run.error(kind, r)
         sent_exc += is_exception
         sent_evt += not is_exception
     return sent_exc, sent_evt
 
 
-async def _load(base: str, tokens: dict[str, str], per_device: int, retry_share: float) -> dict:
-    import httpx
+class Feed:
+    """A gate's watchlist sync: since/ETag kept between polls, pages followed while ``more``."""
 
-    images = (_jpeg(1), _jpeg(2))
-    latencies: dict[str, list[float]] = {"exception": [], "event": []}
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=len(tokens) + 2)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    def __init__(self, client, token: str, run: Run) -> None:
+        self.client, self.run = client, run
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.version, self.etag = 0, None
+
+    async def poll(self) -> None:
+        headers = {**self.headers, **({"If-None-Match": self.etag} if self.etag else {})}
+        while True:
+            t0 = time.perf_counter()
+            r = await self.run.send(self.client, "GET", "/api/v1/watchlist/changes", params={"since": self.version},
+                                    headers=headers)
+            self.run.lat["feed_poll"].append((time.perf_counter() - t0) * 1000)
+            if r.status_code == 304:
+                self.run.not_modified += 1
+                return
+            if r.status_code != 200:
+                self.run.error("feed", r)
+                return
+            body = r.json()
+            for c in body["changes"]:
+                if c["version"] != self.version + 1:
+                    self.run.gaps += 1
+                self.version = c["version"]
+            self.etag = r.headers.get("ETag")
+            if not body["more"]:
+                return
+            headers = dict(self.headers)
+
+
+async def _gate(client, run: Run, token: str, device: str, args, rng: random.Random, images,
+                posted: asyncio.Event, stop: asyncio.Event):
+    feed = Feed(client, token, run)
+
+    async def poller():
+        await asyncio.sleep(rng.uniform(0, args.poll_interval))  # gates do not all poll at the same instant
+        while not stop.is_set():
+            await feed.poll()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.poll_interval)
+
+    task = asyncio.create_task(poller())
+    try:
+        sent = await _post_records(client, run, token, device, args.per_device, args.retry_share, rng, images)
+    finally:
+        posted.set()  # a gate that failed must not leave the run waiting: its task's error is raised below
+    await stop.wait()
+    await task
+    await feed.poll()  # the supervisors have stopped: this poll must reach the last version
+    run.final_version[device] = feed.version
+    return sent
+
+
+async def _supervisor(client, run: Run, token: str, writer: int, interval: float, until: asyncio.Event) -> None:
+    headers, n = {"Authorization": f"Bearer {token}"}, 0
+    while not until.is_set():
         t0 = time.perf_counter()
-        results = await asyncio.gather(*[
-            _device(client, tok, dev, per_device, retry_share, random.Random(i), images, latencies, errors)
-            for i, (dev, tok) in enumerate(tokens.items())])
-        elapsed = time.perf_counter() - t0
-    return {"elapsed_s": elapsed, "latencies": latencies, "errors": errors,
-            "sent_exceptions": sum(r[0] for r in results), "sent_events": sum(r[1] for r in results)}
+        r = await run.send(client, "POST", "/api/v1/watchlist/documents", headers=headers,
+                              json={"id": f"bench-{writer}-{n}", "document_number": f"C{writer}{n:07d}",
+                                    "issuing_state": "CHN", "reason": "stolen"})
+        run.lat["watchlist_add"].append((time.perf_counter() - t0) * 1000)
+        if r.status_code == 201:
+            run.added += 1
+        else:
+            run.error("watchlist_add", r)
+        n += 1
+        await asyncio.sleep(interval)
 
 
-def ingestion(devices: int, per_device: int, retry_share: float) -> dict:
+async def _load(dep, tokens: dict[str, str], args) -> tuple[Run, float]:
     import httpx
+
+    run, images = Run(), (_jpeg(1), _jpeg(2))
+    limits = httpx.Limits(max_connections=2 * len(tokens) + 8)
+    async with httpx.AsyncClient(base_url=dep.base, timeout=120, limits=limits) as client:
+        r = await client.post("/api/v1/auth/token", json={"username": "bench-sup",
+                                                          "password": "bench supervisor password 1"})
+        if r.status_code != 200:
+            raise RuntimeError(f"supervisor login: HTTP {r.status_code} {r.text[:200]}")
+        sup_token = r.json()["access_token"]
+        posting_done, stop = asyncio.Event(), asyncio.Event()
+        posted = [asyncio.Event() for _ in tokens]
+        sups = [asyncio.create_task(_supervisor(client, run, sup_token, w, args.add_interval, posting_done))
+                for w in range(args.supervisors)]
+        t0 = time.perf_counter()
+        gates = [asyncio.create_task(_gate(client, run, tok, dev, args, random.Random(i), images, posted[i], stop))
+                 for i, (dev, tok) in enumerate(tokens.items())]
+        for e in posted:
+            await e.wait()
+        for g in gates:  # a gate whose posting raised: stop the run with its error
+            if g.done() and g.exception() is not None:
+                stop.set()
+                posting_done.set()
+                raise g.exception()
+        elapsed = time.perf_counter() - t0  # every gate's records acknowledged
+        posting_done.set()
+        await asyncio.gather(*sups)
+        stop.set()
+        sent = await asyncio.gather(*gates)
+    run.sent_exceptions = sum(s[0] for s in sent)  # type: ignore[attr-defined]
+    run.sent_events = sum(s[1] for s in sent)  # type: ignore[attr-defined]
+    return run, elapsed
+
+
+def _check_database(dep, run: Run, tokens: dict[str, str], per_device: int) -> dict:
+    """What the database holds afterwards, per gate and table: every record once."""
+    from sqlalchemy import text
 
     from backoffice import Store
 
-    with tempfile.TemporaryDirectory(prefix="bo-bench-") as tmp:
-        db = Path(tmp) / "bench.db"
-        secret, kek = secrets.token_urlsafe(32), secrets.token_hex(32)
-        tokens = _prepare(db, secret, devices)
-        port = _free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen([sys.executable, "-m", "bench.backoffice_load", "--serve", str(port), str(db),
-                                 secret, kek], cwd=ROOT, env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError("back office did not start")
-            run = asyncio.run(_load(base, tokens, per_device, retry_share))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        store = Store(db)
-        n_exc = store.one("SELECT COUNT(*) AS n FROM exceptions")["n"]
-        n_evt = store.one("SELECT COUNT(*) AS n FROM events")["n"]
-        n_keys = store.one("SELECT COUNT(*) AS n FROM idempotency")["n"]
-        per_device_rows = store.query("SELECT device_id, COUNT(*) AS n FROM exceptions GROUP BY device_id")
+    store = Store(dep.target)
+    try:
+        counts = {t: {r["device_id"]: r["n"] for r in store.query(text(
+            f"SELECT device_id, COUNT(*) AS n FROM {t} GROUP BY device_id"))}  # noqa: S608 (two fixed names)
+            for t in ("exceptions", "events")}
+        keys = store.query(text("SELECT COUNT(*) AS n FROM idempotency"))[0]["n"]
+        entries = store.query(text("SELECT COUNT(*) AS n FROM watchlist_entries"))[0]["n"]
+        latest = store.query(text("SELECT COALESCE(MAX(version), 0) AS v FROM watchlist_changes"))[0]["v"]
+    finally:
         store.close()
-    expected = run["sent_exceptions"] + run["sent_events"]
-    lat = run["latencies"]
-    all_lat = lat["exception"] + lat["event"]
-    elapsed = run["elapsed_s"]
-    return {
-        "devices": devices, "records_per_device": per_device, "retry_share": retry_share,
-        "elapsed_s": round(elapsed, 2), "requests": len(all_lat), "unique_records": expected,
-        "requests_per_s": round(len(all_lat) / elapsed, 1),
-        "records_per_s": round(expected / elapsed, 1),
-        "exceptions": {"sent": run["sent_exceptions"], "stored": n_exc,
-                       "per_s": round(run["sent_exceptions"] / elapsed, 1),
-                       "latency_ms": {"p50": _percentile(lat["exception"], 0.5),
-                                      "p99": _percentile(lat["exception"], 0.99)}},
-        "events": {"sent": run["sent_events"], "stored": n_evt, "per_s": round(run["sent_events"] / elapsed, 1),
-                   "latency_ms": {"p50": _percentile(lat["event"], 0.5), "p99": _percentile(lat["event"], 0.99)}},
-        "latency_ms": {"p50": _percentile(all_lat, 0.50), "p99": _percentile(all_lat, 0.99),
-                       "max": round(max(all_lat), 3)},
-        "http_errors": len(run["errors"]),
-        "lost": max(0, run["sent_exceptions"] - n_exc) + max(0, run["sent_events"] - n_evt),
-        "duplicated": max(0, n_exc - run["sent_exceptions"]) + max(0, n_evt - run["sent_events"])
-        + max(0, n_keys - expected),
-        "exceptions_per_device_equal": len({r["n"] for r in per_device_rows}) == 1,
-    }
+    want = {"exceptions": (per_device + 1) // 2, "events": per_device // 2}
+    lost = dup = 0
+    for table, n in want.items():
+        for device in tokens:
+            have = counts[table].get(device, 0)
+            lost += max(0, n - have)
+            dup += max(0, have - n)
+    expected = len(tokens) * per_device
+    behind = sum(1 for d in tokens if run.final_version.get(d) != latest)
+    return {"stored": {t: sum(c.values()) for t, c in counts.items()}, "idempotency_keys": keys,
+            "lost": lost, "duplicated": dup + max(0, keys - expected),
+            "watchlist": {"added": run.added, "entries": entries, "latest_version": latest,
+                          "gates_behind_after_last_poll": behind}}
 
+
+def measure(dep, args, log: Path) -> dict:
+    from bench import _backoffice_deploy as deploy
+
+    deploy.migrate(dep)
+    tokens = _tokens(dep, args.devices)
+    deploy.start(dep, log)
+    try:
+        run, elapsed = asyncio.run(_load(dep, tokens, args))
+        server_rss = deploy.server_peak_rss(dep)
+        pg_rss = deploy.postgres_rss(dep)
+    finally:
+        deploy.stop(dep)
+    db = _check_database(dep, run, tokens, args.per_device)
+    posts = len(run.lat["event"]) + len(run.lat["exception"])
+    requests = posts + len(run.lat["feed_poll"]) + len(run.lat["watchlist_add"])
+    feed_gaps = run.gaps + db["watchlist"]["gates_behind_after_last_poll"]
+    out = {
+        "backend": dep.backend, "workers": dep.workers, "devices": args.devices,
+        "records_per_device": args.per_device, "retry_share": args.retry_share,
+        "poll_interval_s": args.poll_interval, "elapsed_s": round(elapsed, 2),
+        "requests": requests, "requests_per_s": round(requests / elapsed, 1),
+        "records": args.devices * args.per_device, "records_per_s": round(args.devices * args.per_device / elapsed, 1),
+        "latency_ms": {k: _lat(v) for k, v in run.lat.items()},
+        "feed": {"polls": len(run.lat["feed_poll"]), "not_modified": run.not_modified, "gaps": feed_gaps},
+        "transport_errors_resent": run.transport_errors,
+        "http_errors": len(run.errors), "first_errors": run.errors[:5],
+        "lost": db["lost"], "duplicated": db["duplicated"], "database": db,
+        "server_peak_rss_mb": server_rss, "bench_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if pg_rss:
+        out["postgres_peak_rss_mb"] = pg_rss
+    out["ok"] = not (out["lost"] or out["duplicated"] or feed_gaps or run.errors
+                     or db["watchlist"]["entries"] != run.added)
+    return out
 
 def watchlist_check(entries: int, queries: int, seed: int = 7) -> dict:
     from watchlist import DocumentEntry, PersonEntry, PersonQuery, WatchlistIndex
@@ -233,23 +349,65 @@ def watchlist_check(entries: int, queries: int, seed: int = 7) -> dict:
     }
 
 
+def _backends(choice: str | None) -> tuple[list[str], str | None]:
+    from storage.testing import find_bin_dir
+
+    have_pg = find_bin_dir() is not None
+    if choice is None:
+        choice = "both" if have_pg else "sqlite"
+        return (["sqlite", "postgres"] if have_pg else ["sqlite"],
+                None if have_pg else "no PostgreSQL server binaries: SQLite only (install 'postgresql')")
+    if choice in ("postgres", "both") and not have_pg:
+        raise SystemExit("--backend postgres: no PostgreSQL server binaries (install the Debian package 'postgresql')")
+    return (["sqlite", "postgres"] if choice == "both" else [choice]), None
+
+
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
-        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--devices", type=int, default=20)
-    ap.add_argument("--per-device", type=int, default=100, help="records per device (half exceptions, half events)")
+    ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default=None,
+                    help="default: both when the PostgreSQL server binaries are installed, else sqlite")
+    ap.add_argument("--workers", default="1", help="worker counts, comma-separated (e.g. 1,2)")
+    ap.add_argument("--devices", type=int, default=200)
+    ap.add_argument("--per-device", type=int, default=10, help="records per gate (half exceptions, half events)")
     ap.add_argument("--retry-share", type=float, default=0.1)
+    ap.add_argument("--poll-interval", type=float, default=5.0, help="seconds between a gate's feed polls")
+    ap.add_argument("--supervisors", type=int, default=2, help="concurrent watchlist writers")
+    ap.add_argument("--add-interval", type=float, default=0.5, help="seconds between a supervisor's additions")
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=2000)
-    ap.add_argument("--skip-ingestion", action="store_true")
+    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-watchlist", action="store_true")
     args = ap.parse_args()
-    result = {}
-    if not args.skip_ingestion:
-        result["ingestion"] = ingestion(args.devices, args.per_device, args.retry_share)
-    result["watchlist"] = watchlist_check(args.entries, args.queries)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers and the cluster on the way out
+    workers = [int(w) for w in args.workers.split(",")]
+    backends, note = _backends(args.backend)
+    result: dict = {"backends": backends}
+    if note:
+        result["note"] = note
+    failed = []
+    if not args.skip_load:
+        from bench import _backoffice_deploy as deploy
+
+        runs = []
+        with tempfile.TemporaryDirectory(prefix="bo-bench-logs-") as logs:
+            for kind in backends:
+                with deploy.backend(kind) as cluster:
+                    for n in workers:
+                        with deploy.deployment(kind, n, cluster) as dep:
+                            run = measure(dep, args, Path(logs) / f"{kind}-{n}.log")
+                        runs.append(run)
+                        print(f"{kind} x{n}: {run['requests_per_s']} req/s ok={run['ok']}", file=sys.stderr)
+                        if not run["ok"]:
+                            failed.append(f"{kind} x{n}")
+        result["load"] = runs
+    if not args.skip_watchlist:
+        result["bench_peak_rss_mb_before_watchlist"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["watchlist"] = watchlist_check(args.entries, args.queries)
     emit("backoffice_load", result)
+    if failed:
+        print(f"FAILED (lost, duplicated, refused or feed gaps): {', '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
