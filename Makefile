@@ -83,6 +83,8 @@ contracts: venv
 # SMARTBORDER_REQUIRE_POSTGRES: the PostgreSQL tests fail, not skip, when the server is missing.
 pytest: setup
 	SMARTBORDER_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest -q --durations=25
+	@echo ">> the back-office suite's app tests again, on PostgreSQL (SMARTBORDER_TEST_BACKEND=postgres)"
+	SMARTBORDER_REQUIRE_POSTGRES=1 SMARTBORDER_TEST_BACKEND=postgres $(VENV)/bin/pytest -q tests/backoffice
 
 test: setup lint contracts pytest
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 import privacy
@@ -115,19 +116,44 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+def portable(sql: str, params: Mapping[str, Any] | tuple | list | None) -> tuple[Any, dict[str, Any]]:
+    """A legacy statement (``?`` placeholders and a sequence, or ``:name`` and a mapping) as ``text()`` with named
+    parameters, for a database that is not SQLite (tests written against the SQLite file run on PostgreSQL too).
+    A ``?`` inside a quoted literal is left alone."""
+    if isinstance(params, Mapping):
+        return text(sql), dict(params)
+    values, out, quoted, n = list(params or ()), [], False, 0
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "?" and not quoted:
+            out.append(f":p{n}")
+            n += 1
+        else:
+            out.append(ch)
+    if n != len(values):
+        raise StorageError(f"{n} placeholders and {len(values)} parameters")
+    return text("".join(out)), {f"p{i}": v for i, v in enumerate(values)}
+
+
 class StoreConnection(DatabaseConnection):
     """What :meth:`Store.tx` and :meth:`Store.read` yield (:class:`storage.DatabaseConnection`).
 
     Legacy SQL (a string with ``?`` and a list, ``query``, ``table``), which only tests still use, runs on SQLite
-    on the same sqlite3 connection and so in the same transaction; on PostgreSQL it raises :class:`StorageError`."""
+    on the same sqlite3 connection and so in the same transaction; on PostgreSQL a string runs as ``text()``
+    (:func:`portable`) and ``table`` raises :class:`StorageError`."""
 
     def execute(self, statement: Any, params: Mapping[str, Any] | list | tuple | None = None) -> Any:
         if isinstance(statement, str):  # a sqlite3 statement with "?" placeholders
+            if self._database.dialect != "sqlite":
+                return super().execute(*portable(statement, params))
             return self._database.db.execute(statement, dict(params) if isinstance(params, Mapping) else
                                              list(params or ()))
         return super().execute(statement, params)
 
     def query(self, sql: str, params: tuple | list | dict = ()) -> Iterator[dict[str, Any]]:
+        if self._database.dialect != "sqlite":
+            return iter(self.all(*portable(sql, params)))
         return self._database.db.query(sql, params)
 
     def table(self, name: str) -> Any:
@@ -170,6 +196,8 @@ class Store(Database):
     def query(self, sql: Any, params: Mapping[str, Any] | tuple | list | None = None) -> list[dict[str, Any]]:
         """The rows of a statement as dicts (``text()`` with named parameters; a legacy ``?`` string on SQLite)."""
         if isinstance(sql, str):
+            if self.dialect != "sqlite":
+                return super().query(*portable(sql, params))
             with self.lock:
                 return list(self.db.query(sql, params or ()))
         return super().query(sql, params)

@@ -1,6 +1,8 @@
 import base64
 import datetime as dt
 
+import pytest
+
 from tests.backoffice.conftest import exception_body
 
 
@@ -11,6 +13,7 @@ def _post_exception(world, key="p-1", **overrides):
     return r.json()["id"]
 
 
+@pytest.mark.sqlite_file
 def test_personal_data_is_encrypted_at_rest(world, tmp_path):
     _post_exception(world)
     world.ctx.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -44,6 +47,7 @@ def test_subject_export_and_erasure(world):
     assert "export_subject" in actions and "erase_subject" in actions
 
 
+@pytest.mark.sqlite_file
 def test_ledger_verification_detects_tampering(world):
     _post_exception(world)
     po = world.h("privacy_officer")
@@ -94,6 +98,7 @@ def test_purposes_register(world):
     assert all(p["legal_basis"] and p["retention"] for p in purposes)
 
 
+@pytest.mark.sqlite_file
 def test_erasure_reaches_backup_copies(world, tmp_path):
     """The vault's key store is a separate file (<data dir>-keys/bo-keys.db): shredding a subject's key leaves the
     envelopes in an earlier copy of bo.db undecryptable."""

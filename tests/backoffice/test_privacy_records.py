@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from backoffice import Store
 from backoffice._privacy import PrivacyGateway
 from tests.backoffice.conftest import exception_body
 from tests.backoffice.test_enrolments import _post, enrolment, face
 
 
+@pytest.mark.sqlite_file
 def test_an_erasure_by_another_process_reaches_the_running_duplicate_check(world, tmp_path):
     ctx = world.app.state.ctx
     first = _post(world, enrolment("C1000001", face_bytes=face(1)), "e1").json()
@@ -59,6 +62,7 @@ def test_the_purge_deletes_the_records_that_point_at_purged_items(world):
         "accepted"
 
 
+@pytest.mark.sqlite_file
 def test_a_tampered_image_is_named_not_read_as_purged(world):
     import sqlite3
 
@@ -97,6 +101,7 @@ def test_a_purged_finger_template_is_never_read_as_no_fingerprints(world):
     assert r.json()["enrolled"] is True and r.json()["fingerprint_check"] == "templates_unreadable"
 
 
+@pytest.mark.sqlite_file
 def test_a_key_store_rotated_under_a_running_service_is_refused_not_corrupted(world, tmp_path):
     """`privacy rotate-kek` run while the service runs: the service must not wrap new data keys under the old
     KEK (they would be unreadable after the restart): it answers 503 key-store-rotated until restarted."""

@@ -26,7 +26,7 @@ from backoffice._errors import (
 from backoffice._idempotency import run_idempotent
 from backoffice._privacy import forget_subject
 from backoffice._records import Records
-from backoffice._store import Store
+from backoffice._store import Store, portable
 from backoffice._trust_feed import TrustFeed
 from backoffice._watchlist import WatchlistService
 from backoffice.schemas import CallCreate
@@ -90,14 +90,17 @@ def test_a_sequence_of_parameters_for_a_text_statement_is_refused(store):
         db.execute(text("SELECT 1"), ["x"])
 
 
-def test_unconverted_sqlite_code_is_refused_on_postgresql_by_name(store):
-    if store.dialect == "sqlite":
-        assert store.query("SELECT count(*) AS n FROM users WHERE username = ?", ("x",)) == [{"n": 0}]
-        return
-    with pytest.raises(StorageError, match="not converted"):
-        store.query("SELECT count(*) AS n FROM users WHERE username = ?", ("x",))
-    with pytest.raises(StorageError, match="not converted"):
-        store.db  # noqa: B018
+def test_legacy_statements_of_the_tests_run_on_both_and_sqlite_utils_is_refused_on_postgresql_by_name(store):
+    # the tests' plain strings ("?" and a sequence) run on either database; on PostgreSQL as text() (portable)
+    assert store.query("SELECT count(*) AS n FROM users WHERE username = ? AND role <> '?'", ("x",)) == [{"n": 0}]
+    with store.tx() as db:
+        db.execute("INSERT INTO devices (id, kind, created_at) VALUES (?, 'gate', ?)", ("gate-9", "now"))
+        assert list(db.query("SELECT kind FROM devices WHERE id = ?", ["gate-9"])) == [{"kind": "gate"}]
+    with pytest.raises(StorageError, match="2 placeholders and 1 parameters"):
+        store.query("SELECT ? AS a, ? AS b", ("x",)) if store.dialect != "sqlite" else portable("? ?", ("x",))
+    if store.dialect != "sqlite":
+        with pytest.raises(StorageError, match="not converted"):
+            store.db  # noqa: B018
 
 
 # --- _auth ---
