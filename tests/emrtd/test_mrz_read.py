@@ -69,7 +69,12 @@ def test_blank_and_tiny_images_have_no_mrz():
         emrtd.read_mrz(np.zeros((12, 12), np.uint8))
 
 
-def test_bad_input_is_a_named_error(tmp_path):
+def test_bad_input_is_a_named_error(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    # face_recognition (imported by kiosk.testing and the face evaluation, never by the product) turns on PIL's
+    # LOAD_TRUNCATED_IMAGES for the whole process on import; the product runs with PIL's default, which this pins
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     with pytest.raises(emrtd.MrzImageError, match="empty file"):
