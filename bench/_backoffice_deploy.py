@@ -107,17 +107,6 @@ db = "{db}"
     return env, secret, db
 
 
-def _keys_database(cluster, name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    url = cluster.create_database(name)
-    with psycopg.connect(cluster.superuser_url.rsplit("/", 1)[0] + "/" + name, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT pg_checkpoint TO {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {}").format(sql.Identifier(name)))
-    return url
-
-
 @contextlib.contextmanager
 def backend(kind: str) -> Iterator[object]:
     """The PostgreSQL cluster for ``kind == "postgres"`` (durable: fsync and synchronous commit on, as deployed),
@@ -143,7 +132,9 @@ def deployment(kind: str, workers: int, cluster=None) -> Iterator[Deployment]:
             name = f"bench_{secrets.token_hex(4)}"
             target = cluster.create_database(name)
             env["SMARTBORDER_DATABASE_URL"] = target
-            env["SMARTBORDER_KEYS_DATABASE_URL"] = _keys_database(cluster, f"{name}_k")
+            from storage.testing import keys_database
+
+            env["SMARTBORDER_KEYS_DATABASE_URL"] = keys_database(cluster, f"{name}_k")
             dropped = [name, f"{name}_k"]
         dep = Deployment(kind, workers, target, secret, env,
                          cluster=cluster)

@@ -90,18 +90,8 @@ def postgres_keys_db(postgres):
     import secrets
 
     name = f"k_{secrets.token_hex(6)}"
+    from storage.testing import keys_database
+
     yield keys_database(postgres, name)
     postgres.drop_database(name, name)
 
-
-def keys_database(postgres, name: str) -> str:
-    """Create the key store's database and role ``name`` on ``postgres`` with the scrub's grants; its URL."""
-    import psycopg
-    from psycopg import sql
-
-    url = postgres.create_database(name)
-    # pg_catalog is per database: the grant on pg_switch_wal is made in the key store's own
-    with psycopg.connect(postgres.superuser_url.rsplit("/", 1)[0] + "/" + name, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT pg_checkpoint TO {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {}").format(sql.Identifier(name)))
-    return url

@@ -6,6 +6,7 @@ the ones a killed process left behind (every start calls it). :func:`standby_of`
 SIGKILLs a cluster's server and its children (the failover test of issue #24), recording the shared memory the
 server leaves behind (:class:`CrashLeftovers`), which the cluster's stop releases."""
 
+from storage.testing._keys import keys_database
 from storage.testing._pg import (
     CrashLeftovers,
     PostgresCluster,
@@ -32,6 +33,7 @@ __all__ = [
     "crash",
     "find_bin_dir",
     "free_port",
+    "keys_database",
     "port_is_free",
     "postgres_cluster",
     "reap_stale_clusters",

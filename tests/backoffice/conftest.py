@@ -108,7 +108,7 @@ def world(request, tmp_path) -> World:
             pytest.skip("checks the SQLite file itself; on PostgreSQL the raw-file claims are test_pg_shredding's")
 
         from backoffice._store import Store
-        from tests.conftest import keys_database
+        from storage.testing import keys_database
 
         cluster = request.getfixturevalue("postgres")
         name = f"w_{secrets.token_hex(5)}"

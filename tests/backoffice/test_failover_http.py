@@ -25,10 +25,10 @@ import pytest
 
 from backoffice._store import Store
 from devicelink import BackofficeClient
-from storage.testing import crash, postgres_cluster, standby_of
+from storage.testing import crash, keys_database, postgres_cluster, standby_of
 from tests.backoffice.test_failover import audit
 from tests.backoffice.test_serve_e2e import _cli, _deployment, _free_port, start_serve, stop_serve
-from tests.conftest import keys_database, postgres_bin_or_skip
+from tests.conftest import postgres_bin_or_skip
 
 GATES = ("gate-bl1-01", "gate-bl1-02", "gate-bl2-01")
 PER_GATE = 80

@@ -36,7 +36,7 @@ def served(request, tmp_path_factory):
     env["SMARTBORDER_BACKOFFICE_WORKERS"] = "2"
     target, dropped = tmp / "data" / "backoffice.db", []
     if request.param == "postgres":  # the central layout: data and key store in two databases of the cluster
-        from tests.conftest import keys_database
+        from storage.testing import keys_database
 
         cluster = request.getfixturevalue("postgres")
         name = f"w_{secrets.token_hex(5)}"
