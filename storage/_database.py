@@ -23,7 +23,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import sqlite_utils
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.pool import StaticPool
@@ -235,7 +234,7 @@ class Database:
         if self._conn is None:
             raise StorageError("checkpoint_truncate is SQLite's (a -wal file per database); PostgreSQL's WAL is the "
                                "server's")
-        return checkpoint_truncate(sqlite_utils.Database(self._conn.connection.driver_connection), self.lock,
+        return checkpoint_truncate(self._conn.connection.driver_connection, self.lock,
                                    attempts=attempts, wait_ms=wait_ms)
 
     def close(self) -> None:

@@ -196,24 +196,29 @@ def open_database(path: str | Path | None = None, *, memory: bool = False, wal: 
     return db
 
 
-def checkpoint_truncate(db: sqlite_utils.Database, lock: threading.RLock | None = None, *,
+def checkpoint_truncate(db: sqlite_utils.Database | sqlite3.Connection, lock: threading.RLock | None = None, *,
                         attempts: int = 3, wait_ms: int = 1000) -> bool:
     """Copy the WAL into the database and truncate it to zero bytes (``wal_checkpoint(TRUNCATE)``), so
     no older page version (an overwritten key, a deleted ciphertext) survives in the ``-wal`` file.
     Waits up to ``wait_ms`` per attempt for other connections' readers; True when the WAL is empty (or
-    the database has none), False when a reader kept it (the caller says so: the purge is incomplete)."""
+    the database has none), False when a reader kept it (the caller says so: the purge is incomplete).
+
+    Every statement runs on the raw connection under ``lock``: a connection shared by threads is touched
+    only while no other thread can be in a transaction on it (wrapping it in a new ``sqlite_utils.Database``
+    would run a PRAGMA and a COMMIT on it unlocked, ending another thread's transaction)."""
+    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
     for i in range(attempts):
         with lock if lock is not None else _NOLOCK:
-            if db.conn.in_transaction:
+            if conn.in_transaction:
                 return False
-            (timeout,) = db.execute("PRAGMA busy_timeout").fetchone()
+            (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
             try:
-                db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
-                row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+                row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.Error:
                 row = (1, -1, -1)
             finally:
-                db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
         if row is None or (row[0] == 0 and row[1] in (0, -1)):
             return True
         time.sleep(0.05 * (i + 1))

@@ -277,3 +277,47 @@ def test_a_sqlite_too_old_for_returning_is_refused_by_name(tmp_path, monkeypatch
         open_engine(tmp_path / "old.db")
     assert not (tmp_path / "old.db").exists()
     assert engine_module.MIN_SQLITE == (3, 35, 0)
+
+
+def test_a_wal_checkpoint_never_touches_another_threads_transaction(private_dir):
+    """The purge's and the erasure's WAL truncation runs on the SQLite connection the server's threads share:
+    it must wait for the lock, not run a statement (or a COMMIT) in the middle of another thread's transaction.
+    (It wrapped the connection in a new sqlite_utils.Database, whose constructor ran a PRAGMA and a COMMIT
+    unlocked: 'cannot commit - no transaction is active', a 500 on a concurrent purge and erasure.)"""
+    from storage import Database
+
+    db = Database(open_engine(private_dir / "bo.db"))
+    with db.tx() as conn:
+        conn.execute(sa.text("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"))
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for k in range(400):
+                with db.tx() as conn:
+                    conn.execute(sa.text("INSERT INTO t (k, v) VALUES (:k, 'a')"), {"k": k})
+                    conn.execute(sa.text("UPDATE t SET v = 'b' WHERE k = :k"), {"k": k})
+        except BaseException as e:  # noqa: BLE001 - the test reports it
+            errors.append(e)
+        finally:
+            done.set()
+
+    def checkpointer() -> None:
+        try:
+            while not done.is_set():
+                db.checkpoint_truncate(attempts=1, wait_ms=10)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=checkpointer),
+               threading.Thread(target=checkpointer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, _everything_said(errors[0])
+    assert db.query(sa.text("SELECT count(*) AS n, sum(v = 'b') AS b FROM t")) == [{"n": 400, "b": 400}]
+    assert db.checkpoint_truncate() and (private_dir / "bo.db-wal").stat().st_size == 0
+    assert db.query(sa.text("PRAGMA recursive_triggers"))[0]["recursive_triggers"] == 0  # the connection as opened
+    db.close()
