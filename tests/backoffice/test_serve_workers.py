@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,9 +25,20 @@ PASSWORD = "correct horse battery staple"
 
 
 def _workers(pid: int) -> list[int]:
-    """The serving process's worker children (uvicorn's supervisor forks/spawns them)."""
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if line.strip() and "resource_tracker" not in line]
+    """The serving process's worker children: uvicorn's supervisor spawns them (``multiprocessing.spawn``);
+    multiprocessing's resource tracker, its other child, is left out. Read from /proc, whole: ``ps`` cuts a
+    command line at 80 columns when its output is not a terminal, and on CI, whose checkout path is longer,
+    that cut removed the "resource_tracker" the test looked for."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid and "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            children.append(int(stat.parent.name))
+    return sorted(children)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
