@@ -67,9 +67,24 @@ def render_report(result: SimulationResult) -> str:
     lines += ["", f"**Referrals** from gates to booths: {ref['count']} ({100 * ref['rate']:.1f} % of gate users). "
               f"**Kiosk enrolments**: {s['kiosk_enrolments']}. Last traveller left at {s['last_departure']} "
               f"({s['drain_after_close_s']:.0f} s after closing).", ""]
+    if "layouts" in s:
+        lines += _layouts_table(s["layouts"])
     if sc.sources:
         lines += ["## Sources", ""] + [f"- {src}" for src in sc.sources] + [""]
     return "\n".join(lines)
+
+
+def _layouts_table(layouts: dict[str, dict]) -> list[str]:
+    out = ["## Layouts (same arrivals)", "",
+           "Queue time: the sum of a traveller's queues (both stops for two-stop). Gates, booths and kiosks: "
+           "totals over halls and stops. Area: gates, booths and kiosks times their m², plus the peak number "
+           "queueing (sampled) times m² per queued traveller, per hall and stop.", "",
+           "| layout | p95 queue s | e-gates | booths | kiosks | peak queue | area m² |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for kind, v in layouts.items():
+        out.append(f"| {kind} | {_fmt(v['p95_queue_s'])} | {v['gates']} | {v['booths']} | {v['kiosks']} | "
+                   f"{v['peak_queued']} | {v['area_m2']:.0f} |")
+    return [*out, ""]
 
 
 def render_sizing_report(sizing: SizingResult) -> str:

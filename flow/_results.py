@@ -10,7 +10,7 @@ import numpy as np
 
 from ._scenario import Scenario, format_clock
 from ._sim import RESOURCE_TYPES, ROUTE_BOOTH, ROUTE_EGATE, ROUTE_KIOSK, ROUTE_NAMES, RawRun, run
-from ._travellers import Travellers, draw_travellers
+from ._travellers import Travellers
 
 
 def wait_stats(w: np.ndarray) -> dict[str, float | int | None]:
@@ -45,12 +45,19 @@ class SimulationResult:
 
 
 def simulate(scenario: Scenario, seed: int = 0, *, travellers: Travellers | None = None,
-             target_p95_wait_s: float | None = None) -> SimulationResult:
-    """Simulate one day of ``scenario``. Same scenario and seed give the identical result."""
+             target_p95_wait_s: float | None = None, layouts: bool = False) -> SimulationResult:
+    """Simulate one day of ``scenario``'s hall (this side's control for ``two_stop``, the joint hall
+    for ``one_stop``). Same scenario and seed give the identical result. ``layouts``: also simulate
+    both layouts on the same arrivals (``summary["layouts"]``, see :func:`compare_layouts`)."""
+    from ._layouts import compare_layouts, hall_travellers
+
     if travellers is None:
-        travellers = draw_travellers(scenario, seed)
+        travellers = hall_travellers(scenario, seed)
     raw = run(scenario, travellers)
-    return SimulationResult(scenario, travellers, raw, summarise(scenario, travellers, raw, target_p95_wait_s))
+    summary = summarise(scenario, travellers, raw, target_p95_wait_s)
+    if layouts:
+        summary["layouts"] = compare_layouts(scenario, seed, target_p95_wait_s=target_p95_wait_s)
+    return SimulationResult(scenario, travellers, raw, summary)
 
 
 def summarise(scenario: Scenario, t: Travellers, raw: RawRun, target_p95_wait_s: float | None = None) -> dict:
@@ -93,6 +100,7 @@ def summarise(scenario: Scenario, t: Travellers, raw: RawRun, target_p95_wait_s:
     summary = {
         "scenario": scenario.name,
         "seed": t.seed,
+        "layout": scenario.layout.kind,
         "open": format_clock(scenario.open_s)[:5], "close": format_clock(scenario.close_s)[:5],
         "resources_per_hall": {"egates": res.egates, "active_egates": res.active_egates(gpo), "booths": res.booths,
                                "kiosks": res.kiosks, "officers": res.officers_for(gpo)},

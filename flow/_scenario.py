@@ -60,6 +60,7 @@ DEFAULT_EGATE_COMPONENTS: dict[str, tuple[float, float]] = {
 }
 DOCUMENT_TYPES = ("passport", "id_card", "none")
 PATHS = ("egate", "booth", "kiosk")
+LAYOUT_KINDS = ("two_stop", "one_stop")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,38 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How the crossing is laid out (see flow/README.md, "Layouts").
+
+    ``two_stop`` (today): Vietnamese and Chinese controls in series, each with its own queues and the
+    scenario's resources per hall; the other side is modelled as a mirror of this one (same rules,
+    same time distributions, independent draws). ``one_stop``: joint gates and booths, one queue; a
+    joint e-gate reads the document and captures the face once and adds ``joint_egate_extra`` for the
+    second side's decision; a joint booth (both officers) takes ``joint_booth_factor`` x one side's
+    booth time; one kiosk enrolment serves both sides."""
+
+    kind: str = "two_stop"
+    transfer_s: float = 60.0                            # two-stop: walk from the first stop to the second
+    joint_egate_extra: Service = Service(1.0, 0.5)      # one-stop: the second side's decision at a joint gate
+    joint_booth_factor: float = 1.3                     # one-stop: joint booth time / one side's booth time
+
+
+@dataclass(frozen=True)
+class Area:
+    """Hall floor area assumptions (m²): area = gates x m2_per_gate + booths x m2_per_booth
+    + kiosks x m2_per_kiosk + peak queued travellers x m2_per_queued, summed over halls and stops."""
+
+    m2_per_gate: float = 5.0
+    m2_per_booth: float = 8.0
+    m2_per_kiosk: float = 3.0
+    m2_per_queued: float = 1.2
+
+    def of(self, gates: int, booths: int, kiosks: int, queued: int | float) -> float:
+        return (gates * self.m2_per_gate + booths * self.m2_per_booth + kiosks * self.m2_per_kiosk
+                + queued * self.m2_per_queued)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     open_s: float
@@ -163,6 +196,8 @@ class Scenario:
     sample_interval_s: float = 60.0
     description: str = ""
     sources: tuple[str, ...] = ()
+    layout: Layout = Layout()
+    area: Area = Area()
 
     @property
     def hours(self) -> int:
@@ -170,6 +205,11 @@ class Scenario:
 
     def with_resources(self, **changes: int | None) -> Scenario:
         return dataclasses.replace(self, resources=dataclasses.replace(self.resources, **changes))
+
+    def with_layout(self, kind: str) -> Scenario:
+        if kind not in LAYOUT_KINDS:
+            raise InvalidValueError("layout.kind", f"must be one of {', '.join(LAYOUT_KINDS)} (got {kind!r})")
+        return dataclasses.replace(self, layout=dataclasses.replace(self.layout, kind=kind))
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -253,7 +293,8 @@ def format_clock(seconds: float) -> str:
 
 
 _TOP = {"scenario", "directions", "categories", "mix", "groups", "egate", "booth", "kiosk", "resources",
-        "simulation"}
+        "simulation", "layout", "area", "extends"}
+_MAX_EXTENDS = 8
 _EGATE_SERVICES = set(DEFAULT_EGATE_COMPONENTS) | {"assist_s"}
 
 
@@ -261,19 +302,47 @@ def load_scenario(path: str | Path, gate_benchmark: str | Path | None = None) ->
     """Read and validate a scenario TOML file.
 
     ``gate_benchmark``: optional JSON from the gate benchmark; when given and present, its component
-    times replace the built-in defaults (explicit values in the scenario still win)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScenarioSyntaxError("", f"cannot read scenario {path}: {e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioSyntaxError("", f"{path} is not valid TOML: {e}") from e
+    times replace the built-in defaults (explicit values in the scenario still win).
+
+    ``extends = "other.toml"`` (a path relative to the file) starts from that scenario and overrides
+    it table by table: tables merge key by key, any other value replaces the base's."""
+    data = _read_extending(Path(path), [])
     bench = None
     if gate_benchmark is not None and Path(gate_benchmark).exists():
         bench = read_gate_benchmark(gate_benchmark)
     return scenario_from_dict(data, gate_components=bench,
                               gate_source=f"benchmark:{gate_benchmark}" if bench else "defaults")
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioSyntaxError("", f"cannot read scenario {path}: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioSyntaxError("", f"{path} is not valid TOML: {e}") from e
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_extending(path: Path, chain: list[Path]) -> dict:
+    data = _read_toml(path)
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str) or not base:
+        raise InvalidValueError("extends", f"expected the path of a scenario file, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in chain or path.resolve() == base_path or len(chain) >= _MAX_EXTENDS:
+        raise InvalidValueError("extends", f"{path} extends itself through {base}")
+    if not base_path.exists():
+        raise InvalidValueError("extends", f"{path}: no scenario file {base}")
+    return _merge(_read_extending(base_path, [*chain, path.resolve()]), data)
 
 
 def scenario_from_dict(data: dict, gate_components: dict[str, float] | None = None,
@@ -376,6 +445,18 @@ def scenario_from_dict(data: dict, gate_components: dict[str, float] | None = No
                           _number(r.get("kiosks", 0), "resources.kiosks", integer=True),
                           None if officers is None else _number(officers, "resources.officers", integer=True))
     s = _table(data.get("simulation", {}), "simulation", {"sample_interval_s"})
+    if "extends" in data:
+        raise InvalidValueError("extends", "only a scenario file can extend another (load_scenario)")
+    lay = _table(data.get("layout", {}), "layout",
+                 {"kind", "transfer_s", "joint_egate_extra_s", "joint_booth_factor"})
+    kind = _str(lay.get("kind", "two_stop"), "layout.kind")
+    if kind not in LAYOUT_KINDS:
+        raise InvalidValueError("layout.kind", f"must be one of {', '.join(LAYOUT_KINDS)} (got {kind!r})")
+    layout = Layout(kind, _number(lay.get("transfer_s", 60.0), "layout.transfer_s"),
+                    _service(lay.get("joint_egate_extra_s", {"mean": 1.0, "cv": 0.5}), "layout.joint_egate_extra_s"),
+                    _number(lay.get("joint_booth_factor", 1.3), "layout.joint_booth_factor", lo=1.0))
+    a = _table(data.get("area", {}), "area", {f.name for f in dataclasses.fields(Area)})
+    area = Area(**{f.name: _number(a.get(f.name, f.default), f"area.{f.name}") for f in dataclasses.fields(Area)})
     return Scenario(
         name=_str(sc["name"], "scenario.name"),
         description=_str(sc.get("description", ""), "scenario.description"),
@@ -388,6 +469,7 @@ def scenario_from_dict(data: dict, gate_components: dict[str, float] | None = No
         kiosk_uptake=_share(k.get("uptake", 0.3), "kiosk.uptake"),
         kiosk_enrol=_service(k.get("enrol_s", {"mean": 120.0, "cv": 0.4}), "kiosk.enrol_s"),
         sample_interval_s=_number(s.get("sample_interval_s", 60.0), "simulation.sample_interval_s", lo=1.0),
+        layout=layout, area=area,
     )
 
 

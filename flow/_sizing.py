@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._layouts import hall_travellers
 from ._results import SimulationResult, simulate, wait_stats
 from ._scenario import Scenario, ScenarioError
 from ._sim import ROUTE_BOOTH, ROUTE_KIOSK
-from ._travellers import Travellers, draw_travellers
+from ._travellers import Travellers
 
 DIMS = ("egates", "booths", "kiosks")
 MINIMUM = {"egates": 0, "booths": 1, "kiosks": 0}
@@ -109,7 +110,7 @@ def size(scenario: Scenario, target_p95_wait_s: float = 300.0, *, seed: int = 0,
     weights = weights or CostWeights()
     gpo = scenario.egate.gates_per_officer
     seeds = [seed + k for k in range(max(1, replications))]
-    days: list[Travellers] = [draw_travellers(scenario, s) for s in seeds]
+    days: list[Travellers] = [hall_travellers(scenario, s) for s in seeds]   # the joint hall for one_stop
     maxima = {"egates": max_egates, "booths": max(1, max_booths), "kiosks": max_kiosks}
     cache: dict[tuple[int, int, int], Evaluation] = {}
     order: list[Evaluation] = []

@@ -69,7 +69,7 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
     if overrides:
         sc = sc.with_resources(**overrides)
     try:
-        result = flowlib.simulate(sc, seed, target_p95_wait_s=target_p95_wait)
+        result = flowlib.simulate(sc, seed, target_p95_wait_s=target_p95_wait, layouts=True)
     except flowlib.ScenarioError as e:
         raise click.ClickException(str(e)) from e
     if plot:
@@ -93,6 +93,11 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
     util = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["utilisation"].items() if v is not None)
     click.echo(f"utilisation: {util}; referrals {s['referrals']['count']}; kiosk enrolments "
                f"{s['kiosk_enrolments']}; last traveller out {s['last_departure']}")
+    click.echo(f"layouts (same arrivals; queue = sum of a traveller's queues; area = gates, booths, kiosks and "
+               f"peak queue; this scenario: {s['layout']}):")
+    for kind, lay in s["layouts"].items():
+        click.echo(f"  {kind:<8} p95 queue {lay['p95_queue_s']:>6.0f} s  {lay['gates']} e-gates  {lay['booths']} booths  "
+                   f"{lay['kiosks']} kiosks  peak queue {lay['peak_queued']}  area {lay['area_m2']:.0f} m²")
     for path in (plot, report):
         if path:
             click.echo(f"wrote {path}")

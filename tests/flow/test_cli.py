@@ -37,12 +37,19 @@ def test_simulate_json_is_reproducible_and_writes_plot_and_report(tmp_path):
     assert (tmp_path / "out.md").read_text(encoding="utf-8").startswith("# small hall")
     c = runner.invoke(main, [*args[:3], "--seed", "6", "--json"])
     assert c.exit_code == 0 and c.output != a.output
+    # issue #26 item 4: both layouts beside each other, on the same travellers
+    assert data["layout"] == "two_stop" and set(data["layouts"]) == {"two_stop", "one_stop"}
+    for lay in data["layouts"].values():
+        assert {"p95_queue_s", "gates", "booths", "kiosks", "peak_queued", "area_m2", "target_met"} <= set(lay)
+        assert lay["travellers"] == data["travellers"] and lay["area_m2"] > 0
+    assert data["layouts"]["two_stop"]["stops"]["this_side"]["p95_queue_s"] == data["wait_s"]["overall"]["p95"]
 
 
 def test_simulate_text_with_overrides(tmp_path):
     r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path)), "--egates", "4", "--booths", "6"])
     assert r.exit_code == 0, r.output
     assert "4 e-gates, 6 booths" in r.output and "p95" in r.output
+    assert "two_stop p95 queue" in r.output and "one_stop p95 queue" in r.output and "m²" in r.output
 
 
 def test_size_json(tmp_path):
@@ -69,4 +76,4 @@ def test_malformed_scenario_is_a_clean_error(tmp_path):
 def test_scenarios_lists_the_bundled_files():
     r = CliRunner().invoke(main, ["flow", "scenarios"])
     assert r.exit_code == 0
-    assert "bac_luan_typical" in r.output and "bac_luan_tet_peak" in r.output
+    assert "bac_luan_typical" in r.output and "bac_luan_tet_peak" in r.output and "bac_luan_one_stop" in r.output

@@ -49,7 +49,7 @@ def _write(tmp_path, text):
     return p
 
 
-@pytest.mark.parametrize("name", ["bac_luan_typical", "bac_luan_tet_peak"])
+@pytest.mark.parametrize("name", ["bac_luan_typical", "bac_luan_tet_peak", "bac_luan_one_stop"])
 def test_bundled_scenarios_load(name):
     sc = flow.load_scenario(flow.SCENARIO_DIR / f"{name}.toml")
     assert sc.hours == 13 and sc.open_s == 7 * 3600 and sc.close_s == 20 * 3600
