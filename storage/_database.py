@@ -29,7 +29,12 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ClauseElement
 
 from storage._db import StorageError, checkpoint_truncate
-from storage._engine import BEGIN_OPTION, sqlite_connection_engine
+from storage._engine import (
+    BEGIN_OPTION,
+    DatabaseUnavailableError,
+    commit_unconfirmed,
+    sqlite_connection_engine,
+)
 
 __all__ = ["Database", "DatabaseConnection"]
 
@@ -130,11 +135,16 @@ class Database:
     @contextmanager
     def _outermost(self, conn: Connection, write: bool) -> Iterator[DatabaseConnection]:
         self._local.reading = not write
+        commit_unconfirmed(conn)  # a mark left by a commit outside this class is not this transaction's
         try:
             with conn.begin():
                 yield self._handle(conn)
         finally:
             self._local.reading = False
+        if commit_unconfirmed(conn):
+            raise DatabaseUnavailableError(
+                "the commit was not confirmed by the synchronous standby (its wait was cancelled): the transaction "
+                "is on the primary only and would be lost by a failover; not acknowledged")
 
     @contextmanager
     def _sqlite(self, write: bool) -> Iterator[DatabaseConnection]:

@@ -29,12 +29,14 @@ MIN_SQLITE = (3, 35, 0)
 
 __all__ = [
     "BEGIN_OPTION",
+    "UNCONFIRMED_COMMIT",
     "ConstraintError",
     "DatabaseBusyError",
     "DatabaseURLError",
     "DatabaseUnavailableError",
     "LockBusyError",
     "QueryError",
+    "commit_unconfirmed",
     "lock",
     "lock_key",
     "open_engine",
@@ -140,6 +142,7 @@ def open_engine(url_or_path: str | Path, *, key_material: bool = False, wal: boo
         # counted attempts it could not see). A read that needs one state asks for more (Database.snapshot).
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
                                   hide_parameters=True, connect_args=connect_args, isolation_level="READ COMMITTED")
+        _watch_synchronous_commit(engine)
     _translate_errors(engine, url)
     if check:
         try:
@@ -237,6 +240,45 @@ def _translate_errors(engine: Engine, url: URL) -> None:
             return DatabaseBusyError(f"the database {where} is busy: {detail}")
         statement = " ".join((ctx.statement or "").split())[:200]
         return QueryError(f"{type(original).__name__} in {where}: {detail} (statement: {statement})")
+
+
+#: set in a pooled PostgreSQL connection's ``info`` when the server said its commit was not confirmed by the
+#: synchronous standby (:func:`commit_unconfirmed`)
+UNCONFIRMED_COMMIT = "smartborder.unconfirmed_commit"
+#: what PostgreSQL says (syncrep.c, a WARNING, then COMMIT succeeds) when the wait for the synchronous standby
+#: is cancelled: a query cancel (pg_cancel_backend, a statement_timeout) or the backend's termination
+_SYNCREP_CANCELLED = ("canceling wait for synchronous replication", "canceling the wait for synchronous replication")
+
+
+def _watch_synchronous_commit(engine: Engine) -> None:
+    """With synchronous replication a COMMIT waits for the standby; when that wait is cancelled, PostgreSQL commits
+    on the primary only, answers COMMIT as a success and says so in a WARNING alone. A back office that took that
+    for an acknowledgement would tell a gate its record is safe when a failover to the standby would lose it. So
+    each connection listens for that warning and marks itself (:func:`commit_unconfirmed`); storage.Database turns
+    the mark into :class:`DatabaseUnavailableError` (the API's 503: the device keeps the record and retries).
+    The server's messages must be in English (``lc_messages`` C or en, PostgreSQL's default)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, record) -> None:
+        info = record.info
+
+        def notice(diag) -> None:
+            severity = getattr(diag, "severity_nonlocalized", None) or diag.severity
+            if severity == "WARNING" and (diag.message_primary or "").startswith(_SYNCREP_CANCELLED):
+                info[UNCONFIRMED_COMMIT] = True
+                log.error("a commit was not confirmed by the synchronous standby (its wait was cancelled): the "
+                          "transaction is on the primary only", extra={"event": "commit_unconfirmed"})
+
+        dbapi_conn.add_notice_handler(notice)
+
+
+def commit_unconfirmed(conn: Connection, *, clear: bool = True) -> bool:
+    """Whether PostgreSQL said, since the mark was last cleared, that a commit on ``conn`` was not confirmed by
+    the synchronous standby (always False on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    info = conn.connection.info
+    return bool(info.pop(UNCONFIRMED_COMMIT, False) if clear else info.get(UNCONFIRMED_COMMIT, False))
 
 
 def lock_key(name: str) -> int:

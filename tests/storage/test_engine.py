@@ -321,3 +321,60 @@ def test_a_wal_checkpoint_never_touches_another_threads_transaction(private_dir)
     assert db.checkpoint_truncate() and (private_dir / "bo.db-wal").stat().st_size == 0
     assert db.query(sa.text("PRAGMA recursive_triggers"))[0]["recursive_triggers"] == 0  # the connection as opened
     db.close()
+
+
+
+def test_a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged():
+    """With synchronous replication, cancelling a COMMIT's wait for the standby (pg_cancel_backend, a
+    statement_timeout) makes PostgreSQL commit on the primary only and answer COMMIT as a success, with only a
+    WARNING. The transaction must end in DatabaseUnavailableError (the API's 503, the device retries), not as an
+    acknowledgement a failover would break; the next transaction on the same pooled connection is unaffected."""
+    from storage import Database, commit_unconfirmed
+    from storage.testing import postgres_cluster
+    from tests.conftest import postgres_bin_or_skip
+
+    with postgres_cluster(bin_dir=postgres_bin_or_skip(), settings={"synchronous_commit": "on"}) as cluster:
+        admin = sa.create_engine(sa.make_url(cluster.superuser_url).set(
+            drivername="postgresql+psycopg", database=sa.make_url(cluster.url).database), isolation_level="AUTOCOMMIT")
+        db = Database(open_engine(cluster.url, pool_size=1, max_overflow=0))
+        with db.tx() as conn:
+            conn.execute(sa.text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        with admin.connect() as su:  # from now on a standby that never connects: every commit waits for it
+            su.exec_driver_sql("ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
+            su.exec_driver_sql("SELECT pg_reload_conf()")
+        outcome: list[BaseException | str] = []
+
+        def write() -> None:
+            try:
+                with db.tx() as conn:
+                    conn.execute(sa.text("INSERT INTO t (k) VALUES (1)"))
+                outcome.append("acknowledged")
+            except BaseException as e:  # noqa: BLE001 - the test looks at it
+                outcome.append(e)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        with admin.connect() as su:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                pids = [r[0] for r in su.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'")]
+                if pids:
+                    break
+                time.sleep(0.05)
+            assert pids, "the commit never waited for the standby"
+            assert su.exec_driver_sql(f"SELECT pg_cancel_backend({int(pids[0])})").scalar()
+            writer.join(30)
+            assert len(outcome) == 1 and isinstance(outcome[0], DatabaseUnavailableError), outcome
+            assert "not confirmed by the synchronous standby" in str(outcome[0])
+            # the row is on the primary (that is the danger): the device's retry finds it by its key
+            assert su.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+            su.exec_driver_sql("ALTER SYSTEM RESET synchronous_standby_names")
+            su.exec_driver_sql("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        with db.tx() as conn:  # the same pooled connection: its mark was cleared, this commit is confirmed
+            conn.execute(sa.text("INSERT INTO t (k) VALUES (2)"))
+            assert not commit_unconfirmed(conn.connection, clear=False)
+        assert db.query(sa.text("SELECT count(*) AS n FROM t")) == [{"n": 2}]
+        db.close()
+        admin.dispose()
