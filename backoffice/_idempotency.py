@@ -66,6 +66,14 @@ def run_idempotent(store: Store, principal: str, key: str | None, request_finger
         if row is not None:
             if row["request_hash"] != digest:
                 raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used for a different request")
+            if db.dialect == "postgresql":
+                # the first answer may have been a 503 because the synchronous standby never confirmed the record's
+                # commit (storage.commit_unconfirmed): a replay is an acknowledgement too, so this transaction
+                # writes (a row version of the key: WAL; a transaction id alone writes none and its COMMIT would not
+                # wait), and its COMMIT waits for the standby to confirm the WAL up to here, the record included,
+                # or ends in the same 503 again
+                db.execute(text("UPDATE idempotency SET request_hash = request_hash "
+                                "WHERE principal = :principal AND key = :key"), {"principal": principal, "key": key})
             return IdempotentResult(row["status_code"], json.loads(row["response"]), True)
         status_code, body = create(db)
         if public is not None:
