@@ -37,7 +37,7 @@ from ._scenario import (
     read_gate_benchmark,
     scenario_from_dict,
 )
-from ._sizing import CostWeights, Evaluation, SizingInfeasibleError, SizingResult, size
+from ._sizing import CostWeights, Evaluation, SizingInfeasibleError, SizingResult, size, size_layouts
 from ._travellers import Travellers, draw_travellers
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -49,5 +49,5 @@ __all__ = [
     "SizingInfeasibleError", "SizingResult", "Travellers", "UnknownKeyError", "compare_layouts", "draw_travellers",
     "erlang_b", "erlang_c", "hall_travellers", "joint_travellers", "load_scenario", "mm1_mean_wait", "mmc_mean_wait",
     "mmc_wait_quantile", "peak_queued", "plot_result", "read_gate_benchmark", "render_report", "render_sizing_report",
-    "scenario_from_dict", "second_stop_travellers", "simulate", "size", "wait_stats",
+    "scenario_from_dict", "second_stop_travellers", "simulate", "size", "size_layouts", "wait_stats",
 ]

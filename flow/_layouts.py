@@ -113,6 +113,8 @@ def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: n
     return {"p95_queue_s": st["p95"], "p50_queue_s": st["p50"], "mean_queue_s": st["mean"],
             "max_queue_s": st["max"], "travellers": st["n"],
             "gates": total["egates"], "booths": total["booths"], "kiosks": total["kiosks"],
+            # a joint booth seats an officer of each side
+            "booth_officers": total["booths"] * (2 if scenario.layout.kind == "one_stop" else 1),
             "peak_queued": total["peak_queued"],
             "area_m2": round(sum(s["area_m2"] for s in per_stop.values()), 1),
             "per_hall": {"egates": res.egates, "booths": res.booths, "kiosks": res.kiosks},
@@ -120,7 +122,7 @@ def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: n
 
 
 def compare_layouts(scenario: Scenario, seed: int = 0, *, resources: dict[str, Resources] | None = None,
-                    target_p95_wait_s: float | None = None) -> dict:
+                    target_p95_wait_s: float | None = None, kinds: tuple[str, ...] = LAYOUT_KINDS) -> dict:
     """Both layouts on the same day (same arrivals, common random numbers): ``{"two_stop": {...},
     "one_stop": {...}}`` with the end-to-end queue time (``p95_queue_s``: the p95 over travellers of
     the sum of their queues), gates, booths, kiosks (totals over halls and stops), ``peak_queued``
@@ -128,7 +130,7 @@ def compare_layouts(scenario: Scenario, seed: int = 0, *, resources: dict[str, R
     first = draw_travellers(scenario, seed)
     resources = resources or {}
     out: dict[str, dict] = {}
-    for kind in LAYOUT_KINDS:
+    for kind in kinds:
         sc = scenario.with_layout(kind)
         if kind in resources:
             sc = dataclasses.replace(sc, resources=resources[kind])

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._layouts import hall_travellers
+from ._layouts import compare_layouts, hall_travellers, second_stop_travellers
 from ._results import SimulationResult, simulate, wait_stats
-from ._scenario import Scenario, ScenarioError
-from ._sim import ROUTE_BOOTH, ROUTE_KIOSK
+from ._scenario import LAYOUT_KINDS, Resources, Scenario, ScenarioError
+from ._sim import ROUTE_BOOTH, ROUTE_KIOSK, run
 from ._travellers import Travellers
 
 DIMS = ("egates", "booths", "kiosks")
@@ -93,14 +93,28 @@ class SizingResult:
                 "evaluations": [e.to_dict() for e in self.evaluations]}
 
 
+def _both_stops(sc: Scenario, t: Travellers) -> SimulationResult:
+    """A two-stop day seen end to end: each traveller's queues at both stops added, queue by queue
+    (``summary`` is left empty: only the waits are used)."""
+    raw1 = run(sc, t)
+    raw2 = run(sc, second_stop_travellers(sc, t, raw1.depart))
+    raw = dataclasses.replace(raw1, wait_kiosk=raw1.wait_kiosk + raw2.wait_kiosk,
+                              wait_gate=raw1.wait_gate + raw2.wait_gate, wait_booth=raw1.wait_booth + raw2.wait_booth,
+                              referred=raw1.referred | raw2.referred)
+    return SimulationResult(sc, t, raw, {})
+
+
 def size(scenario: Scenario, target_p95_wait_s: float = 300.0, *, seed: int = 0, replications: int = 1,
          max_egates: int = 40, max_booths: int = 40, max_kiosks: int = 12,
-         weights: CostWeights | None = None, criterion: str = "overall") -> SizingResult:
+         weights: CostWeights | None = None, criterion: str = "overall", end_to_end: bool = False) -> SizingResult:
     """Smallest-cost mix (per hall) whose pooled p95 wait over ``replications`` days meets the target.
 
     ``criterion``: ``overall`` (p95 over all travellers, the Frontex form), ``every_route`` (also the
     p95 of e-gate, kiosk and booth travellers separately) or ``every_category`` (every traveller
-    category separately). ``p95_wait_s`` is then the worst of the streams checked."""
+    category separately). ``p95_wait_s`` is then the worst of the streams checked.
+    ``end_to_end``: for a ``two_stop`` scenario, the wait is the sum of both stops' queues, both stops
+    getting the mix (the other side is this side's mirror); otherwise this side's hall alone. A
+    ``one_stop`` scenario is always sized as its joint hall."""
     if criterion not in CRITERIA:
         from ._scenario import InvalidValueError
         raise InvalidValueError("criterion", f"must be one of {', '.join(CRITERIA)}")
@@ -114,12 +128,16 @@ def size(scenario: Scenario, target_p95_wait_s: float = 300.0, *, seed: int = 0,
     maxima = {"egates": max_egates, "booths": max(1, max_booths), "kiosks": max_kiosks}
     cache: dict[tuple[int, int, int], Evaluation] = {}
     order: list[Evaluation] = []
+    both = end_to_end and scenario.layout.kind == "two_stop"
+
+    def day(sc: Scenario, s: int, t: Travellers) -> SimulationResult:
+        return _both_stops(sc, t) if both else simulate(sc, s, travellers=t)
 
     def evaluate(mix: dict[str, int]) -> Evaluation:
         key = tuple(mix[d] for d in DIMS)
         if key not in cache:
             sc = scenario.with_resources(officers=None, **mix)
-            runs = [simulate(sc, s, travellers=t) for s, t in zip(seeds, days, strict=True)]
+            runs = [day(sc, s, t) for s, t in zip(seeds, days, strict=True)]
             wait = np.concatenate([r.wait for r in runs])
             p95 = wait_stats(wait)["p95"] or 0.0
             if criterion != "overall":
@@ -212,3 +230,30 @@ def size(scenario: Scenario, target_p95_wait_s: float = 300.0, *, seed: int = 0,
     runs = [simulate(sc, s, travellers=t, target_p95_wait_s=target_p95_wait_s) for s, t in zip(seeds, days, strict=True)]
     return SizingResult(scenario.name, target_p95_wait_s, seeds, best, neighbours, order, weights, criterion,
                         runs)
+
+
+def size_layouts(scenario: Scenario, target_p95_wait_s: float = 300.0, *, seed: int = 0,
+                 weights: CostWeights | None = None, **kwargs) -> dict:
+    """Both layouts sized to the same target on the same arrivals: the two-stop mix per hall for the
+    sum of both stops' queues (:func:`size` with ``end_to_end``; both sides get it), the one-stop mix
+    for the joint hall; then each layout's day at its mix (:func:`compare_layouts`, first seed):
+    ``{"two_stop": {...}, "one_stop": {...}}`` with ``p95_queue_s``, ``gates``, ``booths``, ``kiosks``,
+    ``area_m2``... of that day, and ``p95_wait_s_sized`` and ``met`` over all seeds sized.
+
+    Cost, for the crossing: two-stop pays its mix on both sides; a joint booth seats an officer of
+    each side and a joint gate bank is supervised by one officer of each, so one-stop sizes with the
+    booth and supervising-officer weights doubled."""
+    weights = weights or CostWeights()
+    joint_weights = dataclasses.replace(weights, booth=2 * weights.booth, officer=2 * weights.officer)
+    out: dict[str, dict] = {}
+    for kind in LAYOUT_KINDS:
+        w = joint_weights if kind == "one_stop" else weights
+        sized = size(scenario.with_layout(kind), target_p95_wait_s, seed=seed, end_to_end=True, weights=w, **kwargs)
+        mix = sized.best.mix
+        day = compare_layouts(scenario, seed, target_p95_wait_s=target_p95_wait_s, kinds=(kind,),
+                              resources={kind: Resources(mix["egates"], mix["booths"], mix["kiosks"])})[kind]
+        out[kind] = {**day, "supervising_officers_per_hall": sized.best.officers,
+                     "p95_wait_s_sized": round(sized.best.p95_wait_s, 3), "met": sized.best.met,
+                     "crossing_cost": round(sized.best.cost * (2 if kind == "two_stop" else 1), 3),
+                     "mixes_simulated": len(sized.evaluations)}
+    return out

@@ -120,17 +120,25 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
 @click.option("--criterion", type=click.Choice(["overall", "every_route", "every_category"]), default="overall",
               show_default=True, help="Whose p95 must meet the target: all travellers together, or each route "
               "(e-gate, kiosk, booth) / each traveller category separately.")
+@click.option("--layouts", "layouts", is_flag=True,
+              help="Size both layouts (two-stop: the sum of both stops' queues; one-stop: the joint hall) to "
+              "the target and report their p95 queue, gates, booths and area beside each other.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sizing result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the chosen mix's day.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a Markdown report.")
 @click.option("--gate-bench", default=GATE_BENCH, show_default=True)
 def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, max_kiosks, cost_egate, cost_booth,
-         cost_kiosk, cost_officer, criterion, as_json, plot, report, gate_bench) -> None:
+         cost_kiosk, cost_officer, criterion, layouts, as_json, plot, report, gate_bench) -> None:
     """Find the cheapest e-gate/booth/kiosk mix per hall meeting the p95 wait target."""
     import flow as flowlib
 
     sc = _load(scenario, gate_bench)
     weights = flowlib.CostWeights(cost_egate, cost_booth, cost_kiosk, cost_officer)
+    if layouts:
+        _size_layouts(sc, target_p95_wait, seed=seed, replications=replications, max_egates=max_egates,
+                      max_booths=max_booths, max_kiosks=max_kiosks, weights=weights, criterion=criterion,
+                      as_json=as_json)
+        return
     try:
         result = flowlib.size(sc, target_p95_wait, seed=seed, replications=replications, max_egates=max_egates,
                               max_booths=max_booths, max_kiosks=max_kiosks, weights=weights, criterion=criterion)
@@ -153,6 +161,26 @@ def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, 
     for k, e in d["one_fewer"].items():
         click.echo(f"  one fewer {k[:-1]}: p95 {e['p95_wait_s']:.0f} s ({'meets' if e['met'] else 'misses'} the target)")
     click.echo(f"{len(d['evaluations'])} mixes simulated")
+
+
+def _size_layouts(sc, target: float, *, as_json: bool, **kwargs) -> None:
+    import flow as flowlib
+
+    try:
+        result = flowlib.size_layouts(sc, target, **kwargs)
+    except flowlib.ScenarioError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        click.echo(json.dumps({"scenario": sc.name, "target_p95_wait_s": target, "seed": kwargs["seed"],
+                               "layouts": result}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{sc.name}: both layouts sized to p95 queue <= {target:g} s (same arrivals; queue = sum of a "
+               f"traveller's queues; area = gates, booths, kiosks and peak queue)")
+    for kind, lay in result.items():
+        h = lay["per_hall"]
+        click.echo(f"  {kind:<8} per hall {h['egates']} e-gates, {h['booths']} booths, {h['kiosks']} kiosks -> "
+                   f"{lay['gates']} e-gates, {lay['booths']} booths, {lay['kiosks']} kiosks in all; "
+                   f"p95 queue {lay['p95_queue_s']:.0f} s; peak queue {lay['peak_queued']}; area {lay['area_m2']:.0f} m²")
 
 
 @flow.command()

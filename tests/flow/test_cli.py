@@ -63,6 +63,23 @@ def test_size_json(tmp_path):
     assert set(d["mix_per_hall"]) == {"egates", "booths", "kiosks", "officers"}
 
 
+def test_size_layouts_json_and_text(tmp_path):
+    light = small_dict()
+    light["scenario"]["travellers_per_day"] = 600
+    args = ["flow", "size", str(_scenario_file(tmp_path, light)), "--target-p95-wait", "60", "--seed", "3",
+            "--max-egates", "4", "--max-booths", "6", "--max-kiosks", "2", "--layouts"]
+    r = CliRunner().invoke(main, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["target_p95_wait_s"] == 60 and set(d["layouts"]) == {"two_stop", "one_stop"}
+    for lay in d["layouts"].values():
+        assert lay["met"] and lay["p95_queue_s"] <= 60
+        assert {"gates", "booths", "kiosks", "area_m2", "per_hall", "crossing_cost"} <= set(lay)
+    t = CliRunner().invoke(main, args)
+    assert t.exit_code == 0, t.output
+    assert "two_stop per hall" in t.output and "one_stop per hall" in t.output and "m²" in t.output
+
+
 def test_malformed_scenario_is_a_clean_error(tmp_path):
     bad = small_dict()
     bad["mix"]["border_pass"] = 0.5

@@ -154,3 +154,47 @@ def test_extends_overrides_table_by_table(tmp_path):
         with pytest.raises(flow.InvalidValueError) as exc:
             flow.load_scenario(tmp_path / name)
         assert exc.value.field == "extends"
+
+
+def _end_to_end_p95(sc: flow.Scenario, mix: dict[str, int], seed: int) -> float:
+    res = flow.Resources(mix["egates"], mix["booths"], mix["kiosks"])
+    return flow.compare_layouts(sc, seed, resources={sc.layout.kind: res}, kinds=(sc.layout.kind,))[
+        sc.layout.kind]["p95_queue_s"]
+
+
+def _light() -> flow.Scenario:
+    d = small_dict()
+    d["scenario"]["travellers_per_day"] = 900
+    return flow.scenario_from_dict(d)
+
+
+def test_end_to_end_sizing_holds_both_stops_to_the_target():
+    sc = _light()
+    limits = {"max_egates": 6, "max_booths": 8, "max_kiosks": 2}
+    one_side = flow.size(sc, 60, seed=3, **limits)
+    both = flow.size(sc, 60, seed=3, end_to_end=True, **limits)
+    assert both.best.met and _end_to_end_p95(sc, both.best.mix, 3) <= 60
+    # the mix sized for one side alone lets the sum of both queues exceed the target
+    assert _end_to_end_p95(sc, one_side.best.mix, 3) > 60
+    assert both.best.cost >= one_side.best.cost
+    fewer = {**both.best.mix, "egates": both.best.mix["egates"] - 1}
+    assert _end_to_end_p95(sc, fewer, 3) > 60 and not both.neighbours["egates"].met
+
+
+def test_size_layouts_reports_both_at_the_same_target():
+    sc = _light()
+    out = flow.size_layouts(sc, 60, seed=3, max_egates=6, max_booths=12, max_kiosks=2)
+    assert set(out) == set(flow.LAYOUT_KINDS)
+    for kind, lay in out.items():
+        assert lay["met"] and lay["p95_queue_s"] <= 60 and lay["target_met"]
+        h = lay["per_hall"]
+        stops = 2 if kind == "two_stop" else 1
+        assert (lay["gates"], lay["booths"]) == (2 * stops * h["egates"], 2 * stops * h["booths"])
+        assert lay["booth_officers"] == lay["booths"] * (2 if kind == "one_stop" else 1)
+        assert lay["area_m2"] > lay["gates"] * sc.area.m2_per_gate
+    # the one-stop mix is sized for the joint hall: one fewer gate or booth there misses the target
+    one = out["one_stop"]["per_hall"]
+    joint = sc.with_layout("one_stop")
+    for dim in ("egates", "booths"):
+        if one[dim] > 1:
+            assert _end_to_end_p95(joint, {**one, dim: one[dim] - 1}, 3) > 60
