@@ -3,7 +3,7 @@
     smartborder flow simulate SCENARIO.toml [--seed N] [--json] [--plot out.png] [--report out.md]
                                             [--egates N] [--booths N] [--kiosks N] [--officers N]
     smartborder flow size SCENARIO.toml --target-p95-wait 300 [--seed N] [--replications R] [--json]
-                                        [--criterion overall|every_route|every_category]
+                                        [--criterion overall|every_route|every_category] [--layouts]
     smartborder flow scenarios
 
 SCENARIO is a TOML path or the name of a bundled scenario (``bac_luan_typical``, ``bac_luan_tet_peak``).
@@ -93,11 +93,13 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
     util = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["utilisation"].items() if v is not None)
     click.echo(f"utilisation: {util}; referrals {s['referrals']['count']}; kiosk enrolments "
                f"{s['kiosk_enrolments']}; last traveller out {s['last_departure']}")
-    click.echo(f"layouts (same arrivals; queue = sum of a traveller's queues; area = gates, booths, kiosks and "
-               f"peak queue; this scenario: {s['layout']}):")
+    click.echo(f"layouts at the scenario's counts per hall (same arrivals; queue = sum of a traveller's queues; "
+               f"area = gates, booths, kiosks and peak queue; this scenario: {s['layout']}; "
+               f"'flow size --layouts' sizes both to the target):")
     for kind, lay in s["layouts"].items():
-        click.echo(f"  {kind:<8} p95 queue {lay['p95_queue_s']:>6.0f} s  {lay['gates']} e-gates  {lay['booths']} booths  "
-                   f"{lay['kiosks']} kiosks  peak queue {lay['peak_queued']}  area {lay['area_m2']:.0f} m²")
+        click.echo(f"  {kind:<8} p95 queue {lay['p95_queue_s']:>6.0f} s  {lay['gates']} e-gates  {lay['booths']} booths "
+                   f"({lay['booth_officers']} officers)  {lay['kiosks']} kiosks  peak queue {lay['peak_queued']}  "
+                   f"area {lay['area_m2']:.0f} m²")
     for path in (plot, report):
         if path:
             click.echo(f"wrote {path}")
@@ -179,7 +181,8 @@ def _size_layouts(sc, target: float, *, as_json: bool, **kwargs) -> None:
     for kind, lay in result.items():
         h = lay["per_hall"]
         click.echo(f"  {kind:<8} per hall {h['egates']} e-gates, {h['booths']} booths, {h['kiosks']} kiosks -> "
-                   f"{lay['gates']} e-gates, {lay['booths']} booths, {lay['kiosks']} kiosks in all; "
+                   f"{lay['gates']} e-gates, {lay['booths']} booths ({lay['booth_officers']} officers), "
+                   f"{lay['kiosks']} kiosks in all; "
                    f"p95 queue {lay['p95_queue_s']:.0f} s; peak queue {lay['peak_queued']}; area {lay['area_m2']:.0f} m²")
 
 
