@@ -126,26 +126,40 @@ def _lines(mask: np.ndarray) -> list[_Line]:
     return out
 
 
-def _grow(line: _Line, weak: np.ndarray) -> _Line:
+def _grow(line: _Line, weak: np.ndarray, ink: np.ndarray | None = None) -> _Line:
     """The line extended along its axis over weaker text evidence (``weak``: the map at a low
-    threshold): runs of ``<`` fillers often fall below the detector's threshold, and a line cut
-    short would lose its last characters, or the line length its format."""
+    threshold) and over dark marks close to it (``ink``, within three line heights of the last
+    evidence): runs of ``<`` fillers often fall below the detector's threshold (a long run, or one
+    faded by glare), and a line cut short would lose its last characters, or the line length its
+    format. The ink alone never bridges a wider gap (the margin to a page edge)."""
     h, w = weak.shape
     ends = []
     for side in (-1, 1):
-        reach, gap = 0.0, 0.0
+        reach, last = 0.0, 0.0
         step = 1.0
-        while gap < 12 * line.height and reach < line.length:
+        while reach - last < 12 * line.height and reach < 2 * line.length:
             p = line.centre + side * (line.length / 2 + reach + step) * line.direction
             x, y = int(round(p[0])), int(round(p[1]))
             if not (0 <= x < w and 0 <= y < h):
                 break
             lo, hi = max(0, y - int(line.height)), min(h, y + int(line.height) + 1)
             reach += step
-            gap = 0.0 if weak[lo:hi, x].any() else gap + step
-        ends.append(max(0.0, reach - gap))
+            if weak[lo:hi, x].any() or (ink is not None and reach - last <= 3 * line.height
+                                        and ink[lo:hi, x].any()):
+                last = reach
+        ends.append(last)
     shift = (ends[1] - ends[0]) / 2 * line.direction
     return _Line(line.centre + shift, line.direction, line.length + ends[0] + ends[1], line.height)
+
+
+def _ink(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Dark marks at the detector map's scale (darker than their surroundings by a margin): the
+    ``<`` fillers the detector scores as no text (a run of them, or one faded by glare) still are."""
+    import cv2
+
+    small = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.int16)
+    mean = cv2.blur(small, (15, 15))
+    return (small < mean - 6) & (small < 0.93 * mean)
 
 
 def _groups(lines: list[_Line]) -> list[list[_Line]]:
@@ -212,16 +226,27 @@ def _rectify(gray: np.ndarray, group: list[_Line], to_image: np.ndarray, line_px
     # the page's vertical: MRZ lines start (and end) at the same column, so the line ends give it
     # (a keystone view shears the glyphs against the lines' normal); the left ends first, the right
     # ones if the left disagree (upside down, the left ends are the fillers the detector may cut)
-    edge = first.normal
-    for side in (-1, 1):
+    edge, shear = first.normal, np.sin(np.deg2rad(12))
+    for side in (-1, 1):  # the ends that agree best (a line cut short or overgrown at one end disagrees)
         v = end(last, side) - end(first, side)
-        if np.linalg.norm(v) > 0 and abs(float(np.cross(v / np.linalg.norm(v), first.normal))) < np.sin(np.deg2rad(12)):
+        if np.linalg.norm(v) > 0 and abs(float(np.cross(v / np.linalg.norm(v), first.normal))) < shear:
             edge = v / np.linalg.norm(v)
-            break
-    down = (_SHRINK * first.height + pad_y) / max(0.5, float(np.dot(edge, first.normal)))
-    width = max(ln.length for ln in group) + pad_l + pad_r
-    tl = end(first, -1) - pad_l * first.direction - down * edge
-    bl = end(last, -1) - pad_l * last.direction + down * edge
+            shear = abs(float(np.cross(edge, first.normal)))
+    cos = max(0.5, float(np.dot(edge, first.normal)))
+
+    def along(p: np.ndarray) -> float:
+        """Where the page's vertical through ``p`` meets the first line (offset from its centre)."""
+        q = p - first.centre
+        return float(np.dot(q, first.direction) - np.dot(edge, first.direction) * np.dot(q, first.normal) / cos)
+
+    # every MRZ line is filled to the full width: the zone spans the union of the lines' extents
+    left = min(along(end(ln, -1)) for ln in group)
+    right = max(along(end(ln, 1)) for ln in group)
+    down = (_SHRINK * first.height + pad_y) / cos
+    width = right - left + pad_l + pad_r
+    drop = float(np.dot(last.centre - first.centre, first.normal)) / cos
+    tl = first.centre + (left - pad_l) * first.direction - down * edge
+    bl = first.centre + (left - pad_l) * first.direction + (drop + down) * edge
     tr, br = tl + width * first.direction, bl + width * last.direction
     quad_map = np.array([tl, tr, br, bl], np.float32)
     quad = cv2.transform(quad_map[None], to_image)[0]
@@ -273,9 +298,11 @@ def locate_mrz(gray: np.ndarray, engine, *, line_px: int = 32, limit: int = 3,
         inv = cv2.invertAffineTransform(rot)
         to_image = inv / np.array([[scale[0]], [scale[1]]])
         weak = (prob > _WEAK).astype(np.uint8)
+        ink = _ink(gray, prob.shape).astype(np.uint8)
         if abs(angle) > 0.5:
             weak = cv2.warpAffine(weak, rot, (nw, nh), flags=cv2.INTER_NEAREST)
-        for group in _groups([_grow(ln, weak) for ln in _lines(turned)])[:limit]:
+            ink = cv2.warpAffine(ink, rot, (nw, nh), flags=cv2.INTER_NEAREST)
+        for group in _groups([_grow(ln, weak, ink) for ln in _lines(turned)])[:limit]:
             try:
                 out.append(_rectify(gray, group, to_image, line_px))
             except ValueError:
