@@ -177,6 +177,34 @@ class PersonQuery:
             raise WatchlistError("query has no usable name")
         parse_partial_date(self.date_of_birth)
 
+    def _prepared(self) -> _PreparedQuery:
+        """What :func:`match_person` needs of the query, worked out once per query, not once per candidate (an
+        index scores hundreds of candidates for a common name); kept on the (frozen) query."""
+        prepared = self.__dict__.get("_prepared_form")
+        if prepared is None:
+            q_tokens = tokens(self.name)
+            q_nat = (self.nationality or "").strip().upper() or None
+            prepared = _PreparedQuery(
+                tokens=q_tokens, dob=parse_partial_date(self.date_of_birth), nationality=q_nat,
+                hanzi=normalize_hanzi(self.name_hanzi) if self.name_hanzi else None,
+                    pinyin=normalize_pinyin(self.name) if q_tokens else None,
+                hanzi_pinyin=hanzi_spellings(self.name_hanzi))
+            object.__setattr__(self, "_prepared_form", prepared)
+        return prepared
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedQuery:
+    tokens: list[str]
+    dob: tuple | None
+    nationality: str | None
+    hanzi: str | None  # normalize_hanzi of the query's Hanzi
+    pinyin: str | None  # normalize_pinyin of the query's Latin name
+    hanzi_pinyin: list  # token lists of the pinyin of the query's Hanzi
+    #: name_similarity of the query's tokens to an entry's token list, by that list: a common surname and middle
+    #: name make many candidates share a spelling ("nguyen van anh"), each scored once
+    similarity: dict = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class Match:
@@ -282,33 +310,35 @@ def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int
     Expiry is not looked at here (the index leaves expired entries out)."""
     reasons: list[str] = []
     name_score, name_reason = 0.0, "name_missing"
-    q_tokens = tokens(query.name)
-    if query.name_hanzi and entry.name_hanzi and \
-            normalize_hanzi(query.name_hanzi) == normalize_hanzi(entry.name_hanzi):
+    prepared = query._prepared()
+    q_tokens = prepared.tokens
+    if query.name_hanzi and entry.name_hanzi and prepared.hanzi == normalize_hanzi(entry.name_hanzi):
         name_score, name_reason = 1.0, "hanzi_exact"
-    if name_score < 1.0 and entry.name_pinyin and q_tokens and \
-            normalize_pinyin(query.name) == normalize_pinyin(entry.name_pinyin):
+    if name_score < 1.0 and entry.name_pinyin and q_tokens and prepared.pinyin == normalize_pinyin(entry.name_pinyin):
         name_score, name_reason = 0.98, "pinyin_match"
     if name_score < 0.98:
+        known = prepared.similarity
         for toks in entry._tokens:
-            s, r = name_similarity(q_tokens, toks)
+            found = known.get(toks)
+            if found is None:
+                found = known[toks] = name_similarity(q_tokens, toks)
+            s, r = found
             if s > name_score:
                 name_score, name_reason = s, r
     if name_score < 0.98:
         # the query's Latin name against the pinyin of the entry's Hanzi, and the pinyin of the
         # query's Hanzi (typed by a guard, or read from DG11) against the entry's Latin names
-        q_pinyin = hanzi_spellings(query.name_hanzi)
         for q_lists, e_lists in (([q_tokens] if q_tokens else [], entry._pinyin),
-                                 (q_pinyin, entry._tokens + entry._pinyin)):
+                                 (prepared.hanzi_pinyin, entry._tokens + entry._pinyin)):
             if q_lists and e_lists:
                 s, r = _pinyin_similarity(q_lists, e_lists)
                 if s > name_score:
                     name_score, name_reason = s, r
     reasons.append(name_reason)
-    dob_factor, dob_reason = _dob_factor(parse_partial_date(query.date_of_birth), entry._dob, dob_window_days)
+    dob_factor, dob_reason = _dob_factor(prepared.dob, entry._dob, dob_window_days)
     reasons.append(dob_reason)
     nat_factor = 1.0
-    q_nat = (query.nationality or "").strip().upper() or None
+    q_nat = prepared.nationality
     if q_nat and entry.nationality:
         if q_nat == entry.nationality:
             reasons.append("nationality_match")

@@ -33,3 +33,20 @@ def test_an_indexed_person_is_always_found_by_its_own_name(words, dob):
     ix.upsert(PersonEntry("x", (name,), date_of_birth=dob))
     found = ix.check(PersonQuery(name.upper(), dob))
     assert found and found[0].entry_id == "x" and found[0].hit
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(WORD, min_size=1, max_size=3), st.one_of(st.none(), st.dates().map(str))),
+                min_size=1, max_size=8),
+       st.lists(WORD, min_size=1, max_size=3), st.one_of(st.none(), st.dates().map(str)))
+def test_one_query_scored_against_many_entries_scores_each_as_a_fresh_query_would(entries, name, dob):
+    """match_person works the query out once and keeps each distinct spelling's name score on the query (an index
+    scores hundreds of candidates sharing a surname and middle name): the scores and reasons are those of a fresh
+    query for every entry, whatever the order."""
+    from watchlist import match_person
+
+    people = [PersonEntry(f"p{i}", (" ".join(words),), date_of_birth=d) for i, (words, d) in enumerate(entries)]
+    people += people[:1]  # the same spelling again, scored from what the query kept
+    shared = PersonQuery(" ".join(name), dob)
+    for person in people:
+        assert match_person(shared, person) == match_person(PersonQuery(" ".join(name), dob), person)
