@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,7 +28,7 @@ from backoffice._openapi import LEDGER_HEAD_HEADER, install_openapi
 from backoffice._store import Store
 from backoffice._watchlist import WatchlistService
 from backoffice.deps import UiLoginRequired
-from storage import DatabaseUnavailableError, StorageError
+from storage import CommitUnconfirmedError, DatabaseBusyError, DatabaseUnavailableError, StorageError
 
 __all__ = ["create_app"]
 
@@ -375,6 +376,24 @@ def _install_handlers(app: FastAPI) -> None:
         log.error("database unavailable", extra={"event": "database_unavailable", "error": type(exc).__name__})
         return _problem_response(request, 503, "Database unavailable", "the back office cannot reach its database; "
                                  "retry later", slug="database-unavailable", headers={"Retry-After": "5"})
+
+    @app.exception_handler(CommitUnconfirmedError)
+    async def commit_unconfirmed(request: Request, exc: CommitUnconfirmedError):
+        # written on the primary, never confirmed by the synchronous standby: not acknowledged, so the device keeps
+        # the record and retries with its Idempotency-Key (the replay waits for the standby in its turn)
+        log.error("commit not confirmed by the standby", extra={"event": "commit_unconfirmed",
+                                                                 "error": type(exc).__name__})
+        return _problem_response(request, 503, "Not confirmed by the standby", "the change was written on the primary "
+                                 "database but its standby did not confirm it; retry later with the same "
+                                 "Idempotency-Key", slug="commit-unconfirmed", headers={"Retry-After": "5"})
+
+    @app.exception_handler(DatabaseBusyError)
+    @app.exception_handler(PoolTimeoutError)
+    async def database_busy(request: Request, exc: Exception):
+        # every pooled connection in use (each waiting on the standby, say) or a lock held too long: try again
+        log.error("database busy", extra={"event": "database_busy", "error": type(exc).__name__})
+        return _problem_response(request, 503, "Database busy", "the back office's database is busy; retry later",
+                                 slug="database-busy", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # the last line of defence: log, no details out

@@ -182,7 +182,8 @@ class Store(Database):
             engine.dispose()
             raise
         self._db: sqlite_utils.Database | None = (
-            sqlite_utils.Database(self._conn.connection.driver_connection) if self._conn is not None else None)
+            sqlite_utils.Database(self._conn.connection.driver_connection, recursive_triggers=False,
+                                  execute_plugins=False) if self._conn is not None else None)
 
     @property
     def db(self) -> sqlite_utils.Database:

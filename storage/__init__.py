@@ -31,6 +31,7 @@ from storage._db import (
 )
 from storage._engine import (
     BEGIN_OPTION,
+    CommitUnconfirmedError,
     ConstraintError,
     DatabaseBusyError,
     DatabaseUnavailableError,
@@ -49,6 +50,7 @@ from storage._engine import (
 __all__ = [
     "BEGIN_OPTION",
     "SIDE_FILES",
+    "CommitUnconfirmedError",
     "ConstraintError",
     "Database",
     "DatabaseBusyError",

@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from storage._db import StorageError, checkpoint_truncate
 from storage._engine import (
     BEGIN_OPTION,
-    DatabaseUnavailableError,
+    CommitUnconfirmedError,
     commit_unconfirmed,
     sqlite_connection_engine,
 )
@@ -134,15 +134,15 @@ class Database:
 
     @contextmanager
     def _outermost(self, conn: Connection, write: bool) -> Iterator[DatabaseConnection]:
-        self._local.reading = not write
         commit_unconfirmed(conn)  # a mark left by a commit outside this class is not this transaction's
+        self._local.reading = not write
         try:
             with conn.begin():
                 yield self._handle(conn)
         finally:
             self._local.reading = False
         if commit_unconfirmed(conn):
-            raise DatabaseUnavailableError(
+            raise CommitUnconfirmedError(
                 "the commit was not confirmed by the synchronous standby (its wait was cancelled): the transaction "
                 "is on the primary only and would be lost by a failover; not acknowledged")
 
@@ -244,8 +244,9 @@ class Database:
         if self._conn is None:
             raise StorageError("checkpoint_truncate is SQLite's (a -wal file per database); PostgreSQL's WAL is the "
                                "server's")
-        return checkpoint_truncate(self._conn.connection.driver_connection, self.lock,
-                                   attempts=attempts, wait_ms=wait_ms)
+        with self.lock:  # the connection's attribute, as every use of the shared connection, under the lock
+            raw = self._conn.connection.driver_connection
+        return checkpoint_truncate(raw, self.lock, attempts=attempts, wait_ms=wait_ms)
 
     def close(self) -> None:
         with self.lock:

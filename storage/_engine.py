@@ -30,6 +30,7 @@ MIN_SQLITE = (3, 35, 0)
 __all__ = [
     "BEGIN_OPTION",
     "UNCONFIRMED_COMMIT",
+    "CommitUnconfirmedError",
     "ConstraintError",
     "DatabaseBusyError",
     "DatabaseURLError",
@@ -61,6 +62,11 @@ class DatabaseURLError(StorageError):
 
 class DatabaseUnavailableError(StorageError):
     """The database cannot be reached or opened (server down, refused, authentication failed, file unopenable)."""
+
+
+class CommitUnconfirmedError(DatabaseUnavailableError):
+    """PostgreSQL committed a transaction on the primary but the synchronous standby never confirmed it (the wait
+    for it was cancelled): not an acknowledgement, since a failover to the standby would lose it."""
 
 
 class ConstraintError(StorageError):
@@ -245,8 +251,10 @@ def _translate_errors(engine: Engine, url: URL) -> None:
 #: set in a pooled PostgreSQL connection's ``info`` when the server said its commit was not confirmed by the
 #: synchronous standby (:func:`commit_unconfirmed`)
 UNCONFIRMED_COMMIT = "smartborder.unconfirmed_commit"
-#: what PostgreSQL says (syncrep.c, a WARNING, then COMMIT succeeds) when the wait for the synchronous standby
-#: is cancelled: a query cancel (pg_cancel_backend, a statement_timeout) or the backend's termination
+#: where PostgreSQL says (a WARNING, then COMMIT reported as a success) that the wait for the synchronous standby
+#: was cancelled (a cancel request: pg_cancel_backend, a client's cancel; a statement_timeout does not end it)
+_SYNCREP_FUNCTION = "SyncRepWaitForLSN"
+#: the same warning's English text, in case a server does not report where a message came from
 _SYNCREP_CANCELLED = ("canceling wait for synchronous replication", "canceling the wait for synchronous replication")
 
 
@@ -255,21 +263,32 @@ def _watch_synchronous_commit(engine: Engine) -> None:
     on the primary only, answers COMMIT as a success and says so in a WARNING alone. A back office that took that
     for an acknowledgement would tell a gate its record is safe when a failover to the standby would lose it. So
     each connection listens for that warning and marks itself (:func:`commit_unconfirmed`); storage.Database turns
-    the mark into :class:`DatabaseUnavailableError` (the API's 503: the device keeps the record and retries).
-    The server's messages must be in English (``lc_messages`` C or en, PostgreSQL's default)."""
+    the mark into :class:`CommitUnconfirmedError` (the API's 503: the device keeps the record and retries). The
+    warning is recognised by the server function that raises it (``SyncRepWaitForLSN``, not translated), or by its
+    English text when the server leaves that field out."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, record) -> None:
         info = record.info
 
         def notice(diag) -> None:
-            severity = getattr(diag, "severity_nonlocalized", None) or diag.severity
-            if severity == "WARNING" and (diag.message_primary or "").startswith(_SYNCREP_CANCELLED):
+            if _is_syncrep_cancel(diag):
                 info[UNCONFIRMED_COMMIT] = True
                 log.error("a commit was not confirmed by the synchronous standby (its wait was cancelled): the "
                           "transaction is on the primary only", extra={"event": "commit_unconfirmed"})
 
         dbapi_conn.add_notice_handler(notice)
+
+
+def _is_syncrep_cancel(diag) -> bool:
+    """Whether a notice (psycopg's ``Diagnostic``) is PostgreSQL's warning that a commit's wait for the synchronous
+    standby was cancelled: by the server function that raises it, else (no such field) by its English text."""
+    severity = getattr(diag, "severity_nonlocalized", None) or diag.severity
+    if severity != "WARNING":
+        return False
+    if diag.source_function:
+        return diag.source_function == _SYNCREP_FUNCTION
+    return (diag.message_primary or "").startswith(_SYNCREP_CANCELLED)
 
 
 def commit_unconfirmed(conn: Connection, *, clear: bool = True) -> bool:

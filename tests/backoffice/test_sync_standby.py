@@ -84,3 +84,23 @@ def test_a_record_the_standby_did_not_confirm_is_not_acknowledged_by_its_replay_
         admin.dispose()
 
 
+
+
+def test_an_unconfirmed_commit_and_a_busy_database_answer_503_with_retry_after(world, monkeypatch):
+    """The API's answers: an unconfirmed commit is a 503 naming it (the device retries with its key); a pool with
+    no free connection (each waiting for the standby, say) or a lock held too long is a 503, not a 500."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    from storage import CommitUnconfirmedError, DatabaseBusyError
+
+    body = {"document_number": "B1234567", "issuing_state": "VNM"}
+    for error, slug in ((CommitUnconfirmedError("not confirmed"), "commit-unconfirmed"),
+                        (DatabaseBusyError("busy"), "database-busy"),
+                        (PoolTimeoutError("QueuePool limit of size 5 overflow 10 reached"), "database-busy")):
+        def fail(*_a, error=error, **_k):
+            raise error
+
+        monkeypatch.setattr(world.ctx.watchlist, "check", fail)
+        r = world.client.post("/api/v1/watchlist/check", json=body, headers=world.h("border_guard"))
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert r.json()["type"].endswith("/" + slug) and "QueuePool" not in r.text

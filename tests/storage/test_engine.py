@@ -325,11 +325,12 @@ def test_a_wal_checkpoint_never_touches_another_threads_transaction(private_dir)
 
 
 def test_a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged():
-    """With synchronous replication, cancelling a COMMIT's wait for the standby (pg_cancel_backend, a
-    statement_timeout) makes PostgreSQL commit on the primary only and answer COMMIT as a success, with only a
-    WARNING. The transaction must end in DatabaseUnavailableError (the API's 503, the device retries), not as an
-    acknowledgement a failover would break; the next transaction on the same pooled connection is unaffected."""
-    from storage import Database, commit_unconfirmed
+    """With synchronous replication, cancelling a COMMIT's wait for the standby (pg_cancel_backend, a client's
+    cancel) makes PostgreSQL commit on the primary only and answer COMMIT as a success, with only a WARNING. The
+    transaction must end in CommitUnconfirmedError (a DatabaseUnavailableError: the API's 503, the device retries),
+    not as an acknowledgement a failover would break; the next transaction on the same pooled connection is
+    unaffected."""
+    from storage import CommitUnconfirmedError, Database, commit_unconfirmed
     from storage.testing import postgres_cluster
     from tests.conftest import postgres_bin_or_skip
 
@@ -365,7 +366,7 @@ def test_a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged():
             assert pids, "the commit never waited for the standby"
             assert su.exec_driver_sql(f"SELECT pg_cancel_backend({int(pids[0])})").scalar()
             writer.join(30)
-            assert len(outcome) == 1 and isinstance(outcome[0], DatabaseUnavailableError), outcome
+            assert len(outcome) == 1 and isinstance(outcome[0], CommitUnconfirmedError), outcome
             assert "not confirmed by the synchronous standby" in str(outcome[0])
             # the row is on the primary (that is the danger): the device's retry finds it by its key
             assert su.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
@@ -378,3 +379,22 @@ def test_a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged():
         assert db.query(sa.text("SELECT count(*) AS n FROM t")) == [{"n": 2}]
         db.close()
         admin.dispose()
+
+
+@pytest.mark.parametrize("severity, function, message, unconfirmed", [
+    ("WARNING", "SyncRepWaitForLSN", "Warten auf synchrone Replikation wird abgebrochen", True),  # lc_messages=de
+    ("WARNING", None, "canceling wait for synchronous replication due to user request", True),
+    ("WARNING", None, "canceling the wait for synchronous replication and terminating connection", True),
+    ("NOTICE", "SyncRepWaitForLSN", "anything", False),
+    ("WARNING", "ProcessInterrupts", "canceling statement due to user request", False),
+])
+def test_the_standby_warning_is_known_by_where_it_came_from_in_any_language(severity, function, message, unconfirmed):
+    """The server translates its messages (``lc_messages``; an application role cannot change it): the warning is
+    recognised by the server function that raised it, its English text only when that field is missing."""
+    from types import SimpleNamespace
+
+    from storage._engine import _is_syncrep_cancel
+
+    diag = SimpleNamespace(severity_nonlocalized=severity, severity=severity, source_function=function,
+                           message_primary=message)
+    assert _is_syncrep_cancel(diag) is unconfirmed
