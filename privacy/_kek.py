@@ -207,7 +207,10 @@ class FileKek(RawKek):
 
     def reloaded(self, want: str) -> FileKek | None:
         """The KEK with id ``want`` from the configured file, or from a successor another process rotated the key
-        store to and did not promote yet (promoted now); None when neither holds it."""
+        store to and did not promote yet; None when neither holds it. A successor found here is used, not promoted:
+        only a rotation whose commit was confirmed promotes (the vault's scrub). A rotation PostgreSQL committed on
+        the primary alone (its standby's confirmation cancelled) leaves the standby's key store under the old KEK,
+        so the old KEK's file stays until a later rotation to this successor is confirmed and promotes it."""
         base = self.target or self.path
         for path in (base, base.with_name(base.name + ".next")):
             try:
@@ -215,7 +218,6 @@ class FileKek(RawKek):
             except (KekError, KeyFileError):
                 continue
             if kek.key_id == want:
-                kek.promote()
                 return kek
         return None
 

@@ -105,3 +105,60 @@ def test_a_kek_file_rotates_in_place_and_another_worker_follows(postgres_keys_db
     finally:
         a.db.close()
         b.db.close()
+
+
+def test_a_rotation_the_standby_did_not_confirm_keeps_the_old_kek_until_one_is_confirmed(tmp_path):
+    """The rotation's COMMIT waits for the synchronous standby; when that wait is cancelled PostgreSQL keeps the
+    rotation on the primary alone, and the standby's key store is still under the old KEK. So the old KEK's file
+    must stay: the scrub says incomplete and promotes nothing, and a worker that meets the new KEK in the rows
+    uses the successor without promoting it. A later rotation the standby confirms promotes it; then the old KEK
+    is gone."""
+    import threading
+
+    from storage.testing import keys_database, postgres_cluster
+    from tests.conftest import postgres_bin_or_skip
+
+    path = tmp_path / "keys" / "kek"
+    FileKek.generate(path)
+    old_key = path.read_bytes()
+    with postgres_cluster(bin_dir=postgres_bin_or_skip(), settings={"synchronous_commit": "on"}) as cluster:
+        url = keys_database(cluster, "keys")
+        a, b = Vault(url, FileKek(path)), Vault(url, FileKek(path))
+        su = _superuser(cluster, "keys")
+        try:
+            env = a.seal("subj-1", "template", "enr-1", b"face")
+            a.seal("subj-2", "template", "enr-2", b"face")
+            a.shred("subj-2")
+            su.execute("ALTER SYSTEM SET synchronous_standby_names = 'ghost'")  # a standby that never confirms
+            su.execute("SELECT pg_reload_conf()")
+            time.sleep(0.3)
+            result: list = []
+            scrub = threading.Thread(target=lambda: result.append(a.flush()))
+            scrub.start()
+            deadline, pids = time.monotonic() + 30, []
+            while not pids and time.monotonic() < deadline:
+                pids = [r[0] for r in su.execute("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'")]
+                time.sleep(0.05)
+            assert pids, "the rotation's commit did not wait for the standby"
+            su.execute("SELECT pg_cancel_backend(%s)", (pids[0],))
+            scrub.join(60)
+            assert result == [False]  # incomplete: not confirmed
+            successor = path.with_name("kek.next")
+            assert path.read_bytes() == old_key and successor.exists()  # nothing promoted
+            b._cache.clear()  # another worker meets the rotated rows: it follows, and promotes nothing either
+            assert b.open("subj-1", "template", "enr-1", env) == b"face"
+            assert b.kek.key_id == FileKek(successor).key_id
+            assert path.read_bytes() == old_key and successor.exists()
+
+            su.execute("ALTER SYSTEM RESET synchronous_standby_names")  # the standby is back
+            su.execute("SELECT pg_reload_conf()")
+            time.sleep(0.3)
+            assert b.flush() is True  # a confirmed rotation (to the same successor) promotes it
+            assert not successor.exists() and path.read_bytes() != old_key
+            assert FileKek(path).key_id == b.kek.key_id
+            a._cache.clear()
+            assert a.open("subj-1", "template", "enr-1", env) == b"face"
+        finally:
+            su.close()
+            a.db.close()
+            b.db.close()
