@@ -255,8 +255,24 @@ def line_cells(strips, probs, lengths: tuple[int, ...]) -> list[LineCells] | Non
         cells = [LineCells(s, p, length) for s, p in zip(strips, probs, strict=True)]
         if not all(c.ok for c in cells):
             continue
-        # the length the glyph chains span, then how well the glyphs sit in their cells
-        fit = abs(float(np.median([c.estimate for c in cells])) - length) / 8 + float(np.mean([c.fit for c in cells]))
+        # the length the glyph chains span (the longest: a faint glyph breaks a chain, never lengthens
+        # it), then how well the glyphs sit in their cells
+        fit = abs(max(c.estimate for c in cells) - length) / 8 + float(np.mean([c.fit for c in cells]))
         if best is None or fit < best[0]:
             best = (fit, cells)
-    return best[1] if best else None
+    if best is None:
+        return None
+    _share_grid(best[1])
+    return best[1]
+
+
+def _share_grid(cells: list[LineCells]) -> None:
+    """The lines of a rectified zone start at the same column with the same pitch: a line whose grid
+    is shifted from another's by a third of a cell or more (a dropped or faint first glyph moved its
+    chain) takes the other's grid where the two readers agree on more of its cells there."""
+    for c in cells:
+        for other in cells:
+            if other is c or abs(other.origin - c.origin) < c.pitch / 3 or abs(other.pitch - c.pitch) > 0.05 * c.pitch:
+                continue
+            if c._agreement(other.pitch, other.origin) > c._agreement(c.pitch, c.origin):
+                c.pitch, c.origin = other.pitch, other.origin
