@@ -122,24 +122,32 @@ def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: n
 
 
 def compare_layouts(scenario: Scenario, seed: int = 0, *, resources: dict[str, Resources] | None = None,
-                    target_p95_wait_s: float | None = None, kinds: tuple[str, ...] = LAYOUT_KINDS) -> dict:
+                    target_p95_wait_s: float | None = None, kinds: tuple[str, ...] = LAYOUT_KINDS,
+                    first: Travellers | None = None, known: RawRun | None = None) -> dict:
     """Both layouts on the same day (same arrivals, common random numbers): ``{"two_stop": {...},
     "one_stop": {...}}`` with the end-to-end queue time (``p95_queue_s``: the p95 over travellers of
     the sum of their queues), gates, booths, kiosks (totals over halls and stops), ``peak_queued``
-    and ``area_m2``. ``resources`` gives a layout other counts per hall than the scenario's."""
-    first = draw_travellers(scenario, seed)
+    and ``area_m2``. ``resources`` gives a layout other counts per hall than the scenario's.
+
+    ``first`` (``draw_travellers(scenario, seed)``) and ``known`` (``run(scenario, hall_travellers(...))``,
+    the scenario's own hall already simulated on them, as :func:`simulate` has) spare drawing the day
+    again and simulating that hall a second time: ``known`` stands for the scenario's own layout's
+    (first) stop unless ``resources`` changes that layout's counts."""
+    if first is None:
+        first = draw_travellers(scenario, seed)
     resources = resources or {}
     out: dict[str, dict] = {}
     for kind in kinds:
         sc = scenario.with_layout(kind)
         if kind in resources:
             sc = dataclasses.replace(sc, resources=resources[kind])
+        reuse = known if kind == scenario.layout.kind and kind not in resources else None
         if kind == "two_stop":
-            raw1 = run(sc, first)
+            raw1 = reuse if reuse is not None else run(sc, first)
             raw2 = run(sc, second_stop_travellers(sc, first, raw1.depart))
             out[kind] = _layout_summary(sc, [("this_side", raw1), ("other_side", raw2)], _wait(raw1) + _wait(raw2))
         else:
-            raw = run(sc, joint_travellers(sc, first))
+            raw = reuse if reuse is not None else run(sc, joint_travellers(sc, first))
             out[kind] = _layout_summary(sc, [("joint", raw)], _wait(raw))
         if target_p95_wait_s is not None:
             out[kind]["target_met"] = (out[kind]["p95_queue_s"] or 0.0) <= target_p95_wait_s

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._scenario import Scenario, format_clock
 from ._sim import RESOURCE_TYPES, ROUTE_BOOTH, ROUTE_EGATE, ROUTE_KIOSK, ROUTE_NAMES, RawRun, run
-from ._travellers import Travellers
+from ._travellers import Travellers, draw_travellers
 
 
 def wait_stats(w: np.ndarray) -> dict[str, float | int | None]:
@@ -49,14 +49,18 @@ def simulate(scenario: Scenario, seed: int = 0, *, travellers: Travellers | None
     """Simulate one day of ``scenario``'s hall (this side's control for ``two_stop``, the joint hall
     for ``one_stop``). Same scenario and seed give the identical result. ``layouts``: also simulate
     both layouts on the same arrivals (``summary["layouts"]``, see :func:`compare_layouts`)."""
-    from ._layouts import compare_layouts, hall_travellers
+    from ._layouts import compare_layouts, joint_travellers
 
+    first = None
     if travellers is None:
-        travellers = hall_travellers(scenario, seed)
+        first = draw_travellers(scenario, seed)
+        travellers = joint_travellers(scenario, first) if scenario.layout.kind == "one_stop" else first
     raw = run(scenario, travellers)
     summary = summarise(scenario, travellers, raw, target_p95_wait_s)
     if layouts:
-        summary["layouts"] = compare_layouts(scenario, seed, target_p95_wait_s=target_p95_wait_s)
+        # the day already drawn and this hall already simulated stand in compare_layouts (same draws)
+        summary["layouts"] = compare_layouts(scenario, seed, target_p95_wait_s=target_p95_wait_s, first=first,
+                                             known=raw if first is not None else None)
     return SimulationResult(scenario, travellers, raw, summary)
 
 

@@ -2,6 +2,7 @@
 
     smartborder flow simulate SCENARIO.toml [--seed N] [--json] [--plot out.png] [--report out.md]
                                             [--egates N] [--booths N] [--kiosks N] [--officers N]
+                                            [--no-layouts]
     smartborder flow size SCENARIO.toml --target-p95-wait 300 [--seed N] [--replications R] [--json]
                                         [--criterion overall|every_route|every_category] [--layouts]
     smartborder flow scenarios
@@ -58,8 +59,11 @@ def flow() -> None:
               help="Service target (s) reported as met / not met.")
 @click.option("--gate-bench", default=GATE_BENCH, show_default=True,
               help="Gate benchmark JSON whose component times replace the defaults when the file exists.")
+@click.option("--layouts/--no-layouts", "layouts", default=True, show_default=True,
+              help="Also report both layouts (two-stop, one-stop) at the scenario's counts on the same arrivals "
+              "(two more simulated halls).")
 def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, officers, target_p95_wait,
-             gate_bench) -> None:
+             gate_bench, layouts) -> None:
     """Simulate one day of SCENARIO and report waits, throughput, utilisation and referrals."""
     import flow as flowlib
 
@@ -69,7 +73,7 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
     if overrides:
         sc = sc.with_resources(**overrides)
     try:
-        result = flowlib.simulate(sc, seed, target_p95_wait_s=target_p95_wait, layouts=True)
+        result = flowlib.simulate(sc, seed, target_p95_wait_s=target_p95_wait, layouts=layouts)
     except flowlib.ScenarioError as e:
         raise click.ClickException(str(e)) from e
     if plot:
@@ -93,6 +97,14 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
     util = ", ".join(f"{k} {100 * v:.0f} %" for k, v in s["utilisation"].items() if v is not None)
     click.echo(f"utilisation: {util}; referrals {s['referrals']['count']}; kiosk enrolments "
                f"{s['kiosk_enrolments']}; last traveller out {s['last_departure']}")
+    if layouts:
+        _print_layouts(s)
+    for path in (plot, report):
+        if path:
+            click.echo(f"wrote {path}")
+
+
+def _print_layouts(s: dict) -> None:
     click.echo(f"layouts at the scenario's counts per hall (same arrivals; queue = sum of a traveller's queues; "
                f"area = gates, booths, kiosks and peak queue; this scenario: {s['layout']}; "
                f"'flow size --layouts' sizes both to the target):")
@@ -100,9 +112,6 @@ def simulate(scenario, seed, as_json, plot, report, egates, booths, kiosks, offi
         click.echo(f"  {kind:<8} p95 queue {lay['p95_queue_s']:>6.0f} s  {lay['gates']} e-gates  {lay['booths']} booths "
                    f"({lay['booth_officers']} officers)  {lay['kiosks']} kiosks  peak queue {lay['peak_queued']}  "
                    f"area {lay['area_m2']:.0f} m²")
-    for path in (plot, report):
-        if path:
-            click.echo(f"wrote {path}")
 
 
 @flow.command()

@@ -50,6 +50,13 @@ def test_simulate_text_with_overrides(tmp_path):
     assert r.exit_code == 0, r.output
     assert "4 e-gates, 6 booths" in r.output and "p95" in r.output
     assert "two_stop p95 queue" in r.output and "one_stop p95 queue" in r.output and "m²" in r.output
+    n = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path)), "--egates", "4", "--booths", "6",
+                                  "--no-layouts"])
+    assert n.exit_code == 0, n.output
+    assert "4 e-gates, 6 booths" in n.output and "p95 queue" not in n.output and "layouts" not in n.output
+    assert n.output.splitlines() == r.output.splitlines()[:len(n.output.splitlines())]
+    j = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path)), "--no-layouts", "--json"])
+    assert j.exit_code == 0 and "layouts" not in json.loads(j.output)
 
 
 def test_size_json(tmp_path):

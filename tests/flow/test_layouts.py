@@ -198,3 +198,30 @@ def test_size_layouts_reports_both_at_the_same_target():
     for dim in ("egates", "booths"):
         if one[dim] > 1:
             assert _end_to_end_p95(joint, {**one, dim: one[dim] - 1}, 3) > 60
+
+
+@pytest.mark.parametrize("kind", flow.LAYOUT_KINDS)
+def test_simulate_with_layouts_reuses_its_own_hall(monkeypatch, kind):
+    import flow._layouts
+    import flow._results
+
+    sc = small().with_layout(kind)
+    alone = flow.compare_layouts(sc, 4, target_p95_wait_s=60.0)
+    halls = []
+
+    def counted(scenario, travellers):
+        halls.append(scenario.layout.kind)
+        return run(scenario, travellers)
+
+    monkeypatch.setattr(flow._layouts, "run", counted)
+    monkeypatch.setattr(flow._results, "run", counted)
+    res = flow.simulate(sc, 4, target_p95_wait_s=60.0, layouts=True)
+    # this hall once, then only the layouts' other halls: two-stop's second stop, and the one it is not
+    assert sorted(halls) == ["one_stop", "two_stop", "two_stop"]
+    assert res.summary["layouts"] == alone
+    # counts other than the scenario's are simulated, not taken from this hall
+    halls.clear()
+    more = dataclasses.replace(sc.resources, egates=sc.resources.egates + 1)
+    flow.compare_layouts(sc, 4, resources={kind: more}, first=res.travellers if kind == "two_stop" else None,
+                         known=res.raw)
+    assert len(halls) == 3
