@@ -17,6 +17,7 @@ the back office's change feed.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from itertools import combinations
@@ -29,8 +30,8 @@ from watchlist._match import (
     Match,
     PersonEntry,
     PersonQuery,
-    match_person,
     parse_partial_date,
+    person_score,
 )
 from watchlist._normalize import compact, normalize_document_number, normalize_hanzi, tokens
 from watchlist._pinyin import hanzi_spellings
@@ -176,16 +177,18 @@ class WatchlistIndex:
         """Scored candidates at or above half the threshold, best first (``hit`` marks the real hits,
         ``near`` the near misses); entries expired before ``today`` (default: the local date) are left out."""
         scored = []
+        floor, window = self.threshold * 0.5, self.dob_window_days
         for entry_id in self._candidates(query):
             entry = self._persons[entry_id]
             if not entry.in_force(today):
                 continue
-            m = match_person(query, entry, dob_window_days=self.dob_window_days,
-                             threshold=self.threshold, near_threshold=self.near_threshold)
-            if m.score >= self.threshold * 0.5:
-                scored.append(m)
-        scored.sort(key=lambda m: (-m.score, m.entry_id))
-        return scored[:limit]
+            score, reasons = person_score(query, entry, dob_window_days=window)
+            if score >= floor:
+                scored.append((-score, entry_id, reasons))
+        # a common name has hundreds of candidates: a Match is made for the best ``limit`` only
+        best = heapq.nsmallest(limit, scored) if limit < len(scored) else sorted(scored)
+        return [Match(entry_id, "person", -neg, reasons, -neg >= self.threshold,
+                      self.near_threshold <= -neg < self.threshold) for neg, entry_id, reasons in best]
 
     def check(self, query: PersonQuery, *, limit: int = 10, today: dt.date | None = None) -> list[Match]:
         """Document check (when the query carries a number) followed by the person check."""

@@ -308,6 +308,15 @@ def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int
     """Score one query against one person entry (names, Hanzi/pinyin, DOB window, nationality).
 
     Expiry is not looked at here (the index leaves expired entries out)."""
+    score, reasons = person_score(query, entry, dob_window_days=dob_window_days)
+    near = DEFAULT_NEAR_THRESHOLD if near_threshold is None else near_threshold
+    return Match(entry.entry_id, "person", score, reasons, score >= threshold, near <= score < threshold)
+
+
+def person_score(query: PersonQuery, entry: PersonEntry, *,
+                 dob_window_days: int = DEFAULT_DOB_WINDOW_DAYS) -> tuple[float, tuple[str, ...]]:
+    """:func:`match_person`'s score and reasons, without the :class:`Match` (an index scores every candidate and
+    makes a Match of the best few only)."""
     reasons: list[str] = []
     name_score, name_reason = 0.0, "name_missing"
     prepared = query._prepared()
@@ -345,6 +354,4 @@ def match_person(query: PersonQuery, entry: PersonEntry, *, dob_window_days: int
         else:
             nat_factor = 0.9
             reasons.append("nationality_differs")
-    score = round(name_score * dob_factor * nat_factor, 4)
-    near = DEFAULT_NEAR_THRESHOLD if near_threshold is None else near_threshold
-    return Match(entry.entry_id, "person", score, tuple(reasons), score >= threshold, near <= score < threshold)
+    return round(name_score * dob_factor * nat_factor, 4), tuple(reasons)

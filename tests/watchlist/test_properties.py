@@ -50,3 +50,27 @@ def test_one_query_scored_against_many_entries_scores_each_as_a_fresh_query_woul
     shared = PersonQuery(" ".join(name), dob)
     for person in people:
         assert match_person(shared, person) == match_person(PersonQuery(" ".join(name), dob), person)
+
+
+def test_the_index_returns_the_best_candidates_as_match_person_scores_them():
+    """check_person makes a Match for the best ``limit`` candidates only: the same matches, in the same order, as
+    scoring every candidate with match_person and keeping the best (a common name: hundreds of candidates)."""
+    import random
+
+    from watchlist import match_person
+
+    rng = random.Random(5)
+    ix = WatchlistIndex()
+    given = ["An", "Anh", "Vân", "Văn", "Vinh", "Việt", "Hòa", "Hà", "Hải", "Nam"]
+    for i in range(600):
+        name = f"Nguyễn {rng.choice(['Văn', 'Thị', 'Vân'])} {rng.choice(given)}"
+        ix.upsert(PersonEntry(f"p{i:03d}", (name,), date_of_birth=f"{rng.randint(1984, 1988)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                              nationality=rng.choice(["VNM", "CHN", None])))
+    for name, dob in (("Nguyễn Văn Vân", "1986-06-17"), ("NGUYEN<VAN<ANH", "1985"), ("Nguyễn Thị Hà", None)):
+        query = PersonQuery(name, dob, "VNM")
+        every = [match_person(query, ix.get(i), dob_window_days=ix.dob_window_days, threshold=ix.threshold,
+                              near_threshold=ix.near_threshold) for i in ix._candidates(query)]
+        every = sorted((m for m in every if m.score >= ix.threshold * 0.5), key=lambda m: (-m.score, m.entry_id))
+        assert len(every) > 10
+        for limit in (1, 10, len(every) + 5):
+            assert ix.check_person(query, limit=limit) == every[:limit]
