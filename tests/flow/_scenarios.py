@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 
 import flow
 
@@ -53,3 +54,23 @@ def small_dict() -> dict:
 
 def small() -> flow.Scenario:
     return flow.scenario_from_dict(small_dict())
+
+
+def light() -> flow.Scenario:
+    """``small`` at 900 travellers a day: cheap enough to size both layouts."""
+    d = small_dict()
+    d["scenario"]["travellers_per_day"] = 900
+    return flow.scenario_from_dict(d)
+
+
+_SIZE_LAYOUTS = flow.size_layouts   # the real one, should a test replace flow.size_layouts
+LIGHT_LAYOUTS_ARGS = {"target": 60.0, "seed": 3, "max_egates": 6, "max_booths": 12, "max_kiosks": 2}
+
+
+@functools.cache
+def light_layouts() -> dict:
+    """``flow.size_layouts`` of :func:`light` at ``LIGHT_LAYOUTS_ARGS``, computed once for the session
+    (callers must not change it)."""
+    a = LIGHT_LAYOUTS_ARGS
+    return _SIZE_LAYOUTS(light(), a["target"], seed=a["seed"], max_egates=a["max_egates"],
+                             max_booths=a["max_booths"], max_kiosks=a["max_kiosks"])

@@ -7,9 +7,10 @@ import json
 import tomli_w
 from click.testing import CliRunner
 
+import flow
 from smartborder.cli import main
 
-from ._scenarios import small_dict
+from ._scenarios import LIGHT_LAYOUTS_ARGS, light, light_layouts, small_dict
 
 
 def _scenario_file(tmp_path, data=None):
@@ -70,21 +71,39 @@ def test_size_json(tmp_path):
     assert set(d["mix_per_hall"]) == {"egates", "booths", "kiosks", "officers"}
 
 
-def test_size_layouts_json_and_text(tmp_path):
-    light = small_dict()
-    light["scenario"]["travellers_per_day"] = 600
-    args = ["flow", "size", str(_scenario_file(tmp_path, light)), "--target-p95-wait", "60", "--seed", "3",
-            "--max-egates", "4", "--max-booths", "6", "--max-kiosks", "2", "--layouts"]
+def test_size_layouts_json_and_text(tmp_path, monkeypatch):
+    # the sizing itself is tested in test_layouts; here the command's wiring and output, on the same result
+    a = LIGHT_LAYOUTS_ARGS
+    calls = []
+
+    def size_layouts(sc, target, **kwargs):
+        calls.append((sc.name, sc.travellers_per_day, target, kwargs))
+        return light_layouts()
+
+    monkeypatch.setattr(flow, "size_layouts", size_layouts)
+    light_file = small_dict()
+    light_file["scenario"]["travellers_per_day"] = light().travellers_per_day
+    args = ["flow", "size", str(_scenario_file(tmp_path, light_file)), "--target-p95-wait", str(a["target"]),
+            "--seed", str(a["seed"]), "--max-egates", str(a["max_egates"]), "--max-booths", str(a["max_booths"]),
+            "--max-kiosks", str(a["max_kiosks"]), "--layouts"]
     r = CliRunner().invoke(main, [*args, "--json"])
     assert r.exit_code == 0, r.output
+    name, per_day, target, kwargs = calls[0]
+    assert (name, per_day, target) == ("small hall", 900, 60)
+    assert {k: kwargs[k] for k in ("seed", "max_egates", "max_booths", "max_kiosks")} == {
+        k: a[k] for k in ("seed", "max_egates", "max_booths", "max_kiosks")}
+    assert kwargs["criterion"] == "overall" and kwargs["replications"] == 1
     d = json.loads(r.output)
-    assert d["target_p95_wait_s"] == 60 and set(d["layouts"]) == {"two_stop", "one_stop"}
+    assert d["target_p95_wait_s"] == 60 and d["seed"] == 3 and set(d["layouts"]) == {"two_stop", "one_stop"}
     for lay in d["layouts"].values():
         assert lay["met"] and lay["p95_queue_s"] <= 60
         assert {"gates", "booths", "kiosks", "area_m2", "per_hall", "crossing_cost"} <= set(lay)
     t = CliRunner().invoke(main, args)
     assert t.exit_code == 0, t.output
     assert "two_stop per hall" in t.output and "one_stop per hall" in t.output and "m²" in t.output
+    for kind, lay in light_layouts().items():
+        line = next(x for x in t.output.splitlines() if x.strip().startswith(kind))
+        assert f"{lay['gates']} e-gates" in line and f"area {lay['area_m2']:.0f} m²" in line
 
 
 def test_malformed_scenario_is_a_clean_error(tmp_path):

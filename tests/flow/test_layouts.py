@@ -10,7 +10,7 @@ import pytest
 import flow
 from flow._sim import run
 
-from ._scenarios import small, small_dict
+from ._scenarios import light, light_layouts, small, small_dict
 
 
 def _joint_as_fast_as_one_side(sc: flow.Scenario) -> flow.Scenario:
@@ -162,14 +162,8 @@ def _end_to_end_p95(sc: flow.Scenario, mix: dict[str, int], seed: int) -> float:
         sc.layout.kind]["p95_queue_s"]
 
 
-def _light() -> flow.Scenario:
-    d = small_dict()
-    d["scenario"]["travellers_per_day"] = 900
-    return flow.scenario_from_dict(d)
-
-
 def test_end_to_end_sizing_holds_both_stops_to_the_target():
-    sc = _light()
+    sc = light()
     limits = {"max_egates": 6, "max_booths": 8, "max_kiosks": 2}
     one_side = flow.size(sc, 60, seed=3, **limits)
     both = flow.size(sc, 60, seed=3, end_to_end=True, **limits)
@@ -182,8 +176,8 @@ def test_end_to_end_sizing_holds_both_stops_to_the_target():
 
 
 def test_size_layouts_reports_both_at_the_same_target():
-    sc = _light()
-    out = flow.size_layouts(sc, 60, seed=3, max_egates=6, max_booths=12, max_kiosks=2)
+    sc = light()
+    out = light_layouts()   # flow.size_layouts(sc, 60, seed=3, max_egates=6, max_booths=12, max_kiosks=2)
     assert set(out) == set(flow.LAYOUT_KINDS)
     for kind, lay in out.items():
         assert lay["met"] and lay["p95_queue_s"] <= 60 and lay["target_met"]
