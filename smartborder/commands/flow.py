@@ -146,6 +146,9 @@ def size(scenario, target_p95_wait, seed, replications, max_egates, max_booths, 
     sc = _load(scenario, gate_bench)
     weights = flowlib.CostWeights(cost_egate, cost_booth, cost_kiosk, cost_officer)
     if layouts:
+        given = [name for name, value in (("--plot", plot), ("--report", report)) if value]
+        if given:
+            raise click.UsageError(f"{' and '.join(given)} cannot be used with --layouts (it writes neither)")
         _size_layouts(sc, target_p95_wait, seed=seed, replications=replications, max_egates=max_egates,
                       max_booths=max_booths, max_kiosks=max_kiosks, weights=weights, criterion=criterion,
                       as_json=as_json)

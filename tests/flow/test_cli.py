@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import tomli_w
 from click.testing import CliRunner
 
@@ -120,3 +121,15 @@ def test_scenarios_lists_the_bundled_files():
     r = CliRunner().invoke(main, ["flow", "scenarios"])
     assert r.exit_code == 0
     assert "bac_luan_typical" in r.output and "bac_luan_tet_peak" in r.output and "bac_luan_one_stop" in r.output
+
+
+def test_size_layouts_refuses_plot_and_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(flow, "size_layouts", lambda *a, **k: pytest.fail("sized despite a usage error"))
+    base = ["flow", "size", str(_scenario_file(tmp_path)), "--layouts"]
+    for extra, named in ((["--plot", str(tmp_path / "p.png")], "--plot"),
+                         (["--report", str(tmp_path / "r.md")], "--report")):
+        r = CliRunner().invoke(main, [*base, *extra])
+        assert r.exit_code == 2 and named in r.output and "--layouts" in r.output, r.output
+    r = CliRunner().invoke(main, [*base, "--plot", str(tmp_path / "p.png"), "--report", str(tmp_path / "r.md")])
+    assert r.exit_code == 2 and "--plot and --report" in r.output
+    assert not (tmp_path / "p.png").exists() and not (tmp_path / "r.md").exists()
