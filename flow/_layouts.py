@@ -96,13 +96,27 @@ def peak_queued(raw: RawRun) -> list[int]:
     return out
 
 
+def queued_at(raw: RawRun, t_s: float) -> list[int]:
+    """Per hall: travellers queueing (kiosk + gate + booth) at the last sample at or before ``t_s``."""
+    i = int(np.searchsorted(raw.sample_t, t_s, side="right")) - 1
+    return [int(sum(q[k][i] for k in QUEUE_TYPES)) if i >= 0 else 0 for q in raw.queue_len]
+
+
+def overloaded(raw: RawRun, close_s: float) -> bool:
+    """A hall whose queue never cleared: at closing time (the last arrival) it still holds at least
+    half its day's peak, so arrivals outran the capacity and the queue built up all day. Its peak queue,
+    and the area sized on it, is then the backlog, not a standing queue."""
+    return any(c > 0 and 2 * c >= p for c, p in zip(queued_at(raw, close_s), peak_queued(raw), strict=True))
+
+
 def _stop_summary(scenario: Scenario, raw: RawRun) -> dict:
     res = scenario.resources
     halls = len(scenario.directions)
     peaks = peak_queued(raw)
     area = sum(scenario.area.of(res.egates, res.booths, res.kiosks, p) for p in peaks)
     return {"p95_queue_s": wait_stats(_wait(raw))["p95"], "egates": res.egates * halls, "booths": res.booths * halls,
-            "kiosks": res.kiosks * halls, "peak_queued": sum(peaks), "area_m2": round(area, 1)}
+            "kiosks": res.kiosks * halls, "peak_queued": sum(peaks), "area_m2": round(area, 1),
+            "queued_at_close": sum(queued_at(raw, scenario.close_s)), "overloaded": overloaded(raw, scenario.close_s)}
 
 
 def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: np.ndarray) -> dict:
@@ -117,6 +131,7 @@ def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: n
             "booth_officers": total["booths"] * (2 if scenario.layout.kind == "one_stop" else 1),
             "peak_queued": total["peak_queued"],
             "area_m2": round(sum(s["area_m2"] for s in per_stop.values()), 1),
+            "overloaded": any(s["overloaded"] for s in per_stop.values()),
             "per_hall": {"egates": res.egates, "booths": res.booths, "kiosks": res.kiosks},
             "stops": per_stop}
 
@@ -154,4 +169,5 @@ def compare_layouts(scenario: Scenario, seed: int = 0, *, resources: dict[str, R
     return out
 
 
-__all__ = ["compare_layouts", "hall_travellers", "joint_travellers", "peak_queued", "second_stop_travellers"]
+__all__ = ["compare_layouts", "hall_travellers", "joint_travellers", "overloaded", "peak_queued", "queued_at",
+           "second_stop_travellers"]

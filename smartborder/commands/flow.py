@@ -111,7 +111,13 @@ def _print_layouts(s: dict) -> None:
     for kind, lay in s["layouts"].items():
         click.echo(f"  {kind:<8} p95 queue {lay['p95_queue_s']:>6.0f} s  {lay['gates']} e-gates  {lay['booths']} booths "
                    f"({lay['booth_officers']} officers)  {lay['kiosks']} kiosks  peak queue {lay['peak_queued']}  "
-                   f"area {lay['area_m2']:.0f} m²")
+                   f"area {lay['area_m2']:.0f} m²"
+                   + ("" if "target_met" not in lay else f"  target {'met' if lay['target_met'] else 'NOT met'}"))
+    for kind, lay in s["layouts"].items():
+        if lay["overloaded"]:
+            click.echo(f"  {kind}: OVERLOADED, the queue never clears (at closing it still holds at least half its "
+                       f"peak: arrivals exceed capacity, so its peak queue and area are a backlog, not meaningful); "
+                       f"'flow size --layouts' finds the counts that meet the target")
 
 
 @flow.command()

@@ -133,3 +133,20 @@ def test_size_layouts_refuses_plot_and_report(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, [*base, "--plot", str(tmp_path / "p.png"), "--report", str(tmp_path / "r.md")])
     assert r.exit_code == 2 and "--plot and --report" in r.output
     assert not (tmp_path / "p.png").exists() and not (tmp_path / "r.md").exists()
+
+
+def test_simulate_text_judges_each_layout_and_flags_an_overloaded_one(tmp_path):
+    r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path)), "--target-p95-wait", "100000"])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.output.splitlines() if "p95 queue" in x]
+    assert len(lines) == 2 and all(x.endswith("target met") for x in lines)
+    assert "OVERLOADED" not in r.output
+    jammed = small_dict()
+    jammed["scenario"]["travellers_per_day"] = 4000
+    jammed["resources"] = {"egates": 2, "booths": 1, "kiosks": 1}
+    r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path, jammed))])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.output.splitlines() if "p95 queue" in x]
+    assert len(lines) == 2 and all(x.endswith("target NOT met") for x in lines)
+    flagged = [x for x in r.output.splitlines() if "OVERLOADED" in x]
+    assert len(flagged) == 2 and all("flow size --layouts" in x and "area" in x for x in flagged)

@@ -219,3 +219,24 @@ def test_simulate_with_layouts_reuses_its_own_hall(monkeypatch, kind):
     flow.compare_layouts(sc, 4, resources={kind: more}, first=res.travellers if kind == "two_stop" else None,
                          known=res.raw)
     assert len(halls) == 3
+
+
+def test_a_queue_that_never_clears_is_flagged_overloaded():
+    from flow._layouts import overloaded, peak_queued, queued_at
+
+    d = small_dict()
+    d["scenario"]["travellers_per_day"] = 4000
+    d["resources"] = {"egates": 2, "booths": 1, "kiosks": 1}
+    jammed = flow.scenario_from_dict(d)
+    lay = flow.compare_layouts(jammed, 1)
+    t = flow.draw_travellers(jammed, 1)
+    raw = run(jammed, t)
+    at_close, peaks = queued_at(raw, jammed.close_s), peak_queued(raw)
+    assert all(2 * c >= p > 0 for c, p in zip(at_close, peaks, strict=True)) and overloaded(raw, jammed.close_s)
+    assert lay["two_stop"]["stops"]["this_side"]["queued_at_close"] == sum(at_close)
+    assert lay["two_stop"]["overloaded"] and lay["one_stop"]["overloaded"]
+    fine = flow.compare_layouts(small(), 1)
+    assert not fine["two_stop"]["overloaded"] and not fine["one_stop"]["overloaded"]
+    # the queue at a moment is the one sampled then
+    i = int(np.argmax(peaks[0] == sum(raw.queue_len[0][k] for k in ("egate", "booth", "kiosk"))))
+    assert queued_at(raw, float(raw.sample_t[i]))[0] == peaks[0]
