@@ -114,26 +114,31 @@ def _stop_summary(scenario: Scenario, raw: RawRun) -> dict:
     halls = len(scenario.directions)
     peaks = peak_queued(raw)
     area = sum(scenario.area.of(res.egates, res.booths, res.kiosks, p) for p in peaks)
-    return {"p95_queue_s": wait_stats(_wait(raw))["p95"], "egates": res.egates * halls, "booths": res.booths * halls,
+    return {"p95_queue_s": wait_stats(_wait(raw))["p95"], "gates": res.egates * halls, "booths": res.booths * halls,
             "kiosks": res.kiosks * halls, "peak_queued": sum(peaks), "area_m2": round(area, 1),
             "queued_at_close": sum(queued_at(raw, scenario.close_s)), "overloaded": overloaded(raw, scenario.close_s)}
 
 
 def _layout_summary(scenario: Scenario, stops: list[tuple[str, RawRun]], wait: np.ndarray) -> dict:
     per_stop = {name: _stop_summary(scenario, raw) for name, raw in stops}
-    res = scenario.resources
+    res, lay = scenario.resources, scenario.layout
     st = wait_stats(wait)
-    total = {k: sum(s[k] for s in per_stop.values()) for k in ("egates", "booths", "kiosks", "peak_queued")}
+    total = {k: sum(s[k] for s in per_stop.values()) for k in ("gates", "booths", "kiosks", "peak_queued")}
     return {"p95_queue_s": st["p95"], "p50_queue_s": st["p50"], "mean_queue_s": st["mean"],
             "max_queue_s": st["max"], "travellers": st["n"],
-            "gates": total["egates"], "booths": total["booths"], "kiosks": total["kiosks"],
+            "gates": total["gates"], "booths": total["booths"], "kiosks": total["kiosks"],
             # a joint booth seats an officer of each side
             "booth_officers": total["booths"] * (2 if scenario.layout.kind == "one_stop" else 1),
             "peak_queued": total["peak_queued"],
             "area_m2": round(sum(s["area_m2"] for s in per_stop.values()), 1),
             "overloaded": any(s["overloaded"] for s in per_stop.values()),
-            "per_hall": {"egates": res.egates, "booths": res.booths, "kiosks": res.kiosks},
-            "stops": per_stop}
+            "per_hall": {"gates": res.egates, "booths": res.booths, "kiosks": res.kiosks},
+            "stops": per_stop,
+            # the parameters these figures rest on, as in the scenario's [layout] and [area]
+            "layout": {"kind": lay.kind, "transfer_s": lay.transfer_s,
+                       "joint_egate_extra_s": lay.joint_egate_extra.to_dict(),
+                       "joint_booth_factor": lay.joint_booth_factor},
+            "area": dataclasses.asdict(scenario.area)}
 
 
 def compare_layouts(scenario: Scenario, seed: int = 0, *, resources: dict[str, Resources] | None = None,

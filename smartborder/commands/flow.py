@@ -198,7 +198,7 @@ def _size_layouts(sc, target: float, *, as_json: bool, **kwargs) -> None:
                f"traveller's queues; area = gates, booths, kiosks and peak queue)")
     for kind, lay in result.items():
         h = lay["per_hall"]
-        click.echo(f"  {kind:<8} per hall {h['egates']} e-gates, {h['booths']} booths, {h['kiosks']} kiosks -> "
+        click.echo(f"  {kind:<8} per hall {h['gates']} e-gates, {h['booths']} booths, {h['kiosks']} kiosks -> "
                    f"{lay['gates']} e-gates, {lay['booths']} booths ({lay['booth_officers']} officers), "
                    f"{lay['kiosks']} kiosks in all; "
                    f"p95 queue {lay['p95_queue_s']:.0f} s; peak queue {lay['peak_queued']}; area {lay['area_m2']:.0f} m²")

@@ -42,7 +42,8 @@ def test_simulate_json_is_reproducible_and_writes_plot_and_report(tmp_path):
     # issue #26 item 4: both layouts beside each other, on the same travellers
     assert data["layout"] == "two_stop" and set(data["layouts"]) == {"two_stop", "one_stop"}
     for lay in data["layouts"].values():
-        assert {"p95_queue_s", "gates", "booths", "kiosks", "peak_queued", "area_m2", "target_met"} <= set(lay)
+        assert {"p95_queue_s", "gates", "booths", "kiosks", "peak_queued", "area_m2", "target_met", "layout",
+                "area"} <= set(lay)
         assert lay["travellers"] == data["travellers"] and lay["area_m2"] > 0
     assert data["layouts"]["two_stop"]["stops"]["this_side"]["p95_queue_s"] == data["wait_s"]["overall"]["p95"]
 

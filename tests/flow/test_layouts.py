@@ -183,11 +183,13 @@ def test_size_layouts_reports_both_at_the_same_target():
         assert lay["met"] and lay["p95_queue_s"] <= 60 and lay["target_met"]
         h = lay["per_hall"]
         stops = 2 if kind == "two_stop" else 1
-        assert (lay["gates"], lay["booths"]) == (2 * stops * h["egates"], 2 * stops * h["booths"])
+        assert (lay["gates"], lay["booths"]) == (2 * stops * h["gates"], 2 * stops * h["booths"])
+        assert sum(st["gates"] for st in lay["stops"].values()) == lay["gates"]
         assert lay["booth_officers"] == lay["booths"] * (2 if kind == "one_stop" else 1)
         assert lay["area_m2"] > lay["gates"] * sc.area.m2_per_gate
     # the one-stop mix is sized for the joint hall: one fewer gate or booth there misses the target
-    one = out["one_stop"]["per_hall"]
+    h = out["one_stop"]["per_hall"]
+    one = {"egates": h["gates"], "booths": h["booths"], "kiosks": h["kiosks"]}
     joint = sc.with_layout("one_stop")
     for dim in ("egates", "booths"):
         if one[dim] > 1:
@@ -240,3 +242,16 @@ def test_a_queue_that_never_clears_is_flagged_overloaded():
     # the queue at a moment is the one sampled then
     i = int(np.argmax(peaks[0] == sum(raw.queue_len[0][k] for k in ("egate", "booth", "kiosk"))))
     assert queued_at(raw, float(raw.sample_t[i]))[0] == peaks[0]
+
+
+def test_a_layout_names_gates_alike_and_echoes_its_parameters():
+    d = small_dict()
+    d["layout"] = {"transfer_s": 90.0, "joint_egate_extra_s": {"mean": 2.0, "cv": 0.3}, "joint_booth_factor": 1.5}
+    d["area"] = {"m2_per_gate": 6.0, "m2_per_booth": 9.0, "m2_per_kiosk": 2.0, "m2_per_queued": 1.0}
+    sc = flow.scenario_from_dict(d)
+    for kind, lay in flow.compare_layouts(sc, 2).items():
+        for part in (lay, lay["per_hall"], *lay["stops"].values()):
+            assert "gates" in part and "egates" not in part
+        assert lay["per_hall"]["gates"] == sc.resources.egates
+        assert lay["layout"] == {"kind": kind, **d["layout"]}
+        assert lay["area"] == d["area"]
