@@ -338,8 +338,11 @@ def _read_extending(path: Path, chain: list[Path]) -> dict:
     if not isinstance(base, str) or not base:
         raise InvalidValueError("extends", f"expected the path of a scenario file, got {base!r}")
     base_path = (path.parent / base).resolve()
-    if base_path in chain or path.resolve() == base_path or len(chain) >= _MAX_EXTENDS:
+    if base_path in chain or path.resolve() == base_path:
         raise InvalidValueError("extends", f"{path} extends itself through {base}")
+    if len(chain) >= _MAX_EXTENDS:
+        raise InvalidValueError("extends", f"{path}: more than {_MAX_EXTENDS} files extending one another "
+                                           f"(a chain that deep is refused; extend a nearer base)")
     if not base_path.exists():
         raise InvalidValueError("extends", f"{path}: no scenario file {base}")
     return _merge(_read_extending(base_path, [*chain, path.resolve()]), data)

@@ -255,3 +255,29 @@ def test_a_layout_names_gates_alike_and_echoes_its_parameters():
         assert lay["per_hall"]["gates"] == sc.resources.egates
         assert lay["layout"] == {"kind": kind, **d["layout"]}
         assert lay["area"] == d["area"]
+
+
+def test_a_deep_extends_chain_is_refused_as_too_deep_not_as_a_loop(tmp_path):
+    import tomli_w
+
+    from flow._scenario import _MAX_EXTENDS
+
+    (tmp_path / "base.toml").write_text(tomli_w.dumps(small_dict()), encoding="utf-8")
+
+    def chain(n: int) -> str:   # c0 extends c1 ... c{n-1} extends base: n files extending, no loop
+        for i in range(n):
+            parent = f"c{i + 1}.toml" if i + 1 < n else "base.toml"
+            (tmp_path / f"c{i}.toml").write_text(f'extends = "{parent}"\n', encoding="utf-8")
+        return str(tmp_path / "c0.toml")
+
+    assert flow.load_scenario(chain(_MAX_EXTENDS)).name == "small hall"
+    for f in tmp_path.glob("c*.toml"):
+        f.unlink()
+    with pytest.raises(flow.InvalidValueError) as exc:
+        flow.load_scenario(chain(10))
+    assert exc.value.field == "extends" and "itself" not in str(exc.value)
+    assert f"more than {_MAX_EXTENDS}" in str(exc.value)
+    (tmp_path / "loop.toml").write_text('extends = "loop2.toml"\n', encoding="utf-8")
+    (tmp_path / "loop2.toml").write_text('extends = "loop.toml"\n', encoding="utf-8")
+    with pytest.raises(flow.InvalidValueError, match="extends itself"):
+        flow.load_scenario(tmp_path / "loop.toml")
