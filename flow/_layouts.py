@@ -103,10 +103,17 @@ def queued_at(raw: RawRun, t_s: float) -> list[int]:
 
 
 def overloaded(raw: RawRun, close_s: float) -> bool:
-    """A hall whose queue never cleared: at closing time (the last arrival) it still holds at least
-    half its day's peak, so arrivals outran the capacity and the queue built up all day. Its peak queue,
-    and the area sized on it, is then the backlog, not a standing queue."""
-    return any(c > 0 and 2 * c >= p for c, p in zip(queued_at(raw, close_s), peak_queued(raw), strict=True))
+    """A hall whose queue never cleared: it did not empty once in the last hour before closing (the
+    last arrival) and at closing still holds at least half its day's peak, so arrivals outran the
+    capacity and the queue built up. Its peak queue, and the area sized on it, is then the backlog,
+    not a standing queue."""
+    last_hour = (raw.sample_t >= close_s - 3600) & (raw.sample_t <= close_s)
+    out = False
+    for q, at_close, peak in zip(raw.queue_len, queued_at(raw, close_s), peak_queued(raw), strict=True):
+        total = sum(q[k] for k in QUEUE_TYPES)
+        never_empty = bool(last_hour.any()) and int(total[last_hour].min()) > 0
+        out |= never_empty and 2 * at_close >= peak
+    return out
 
 
 def _stop_summary(scenario: Scenario, raw: RawRun) -> dict:

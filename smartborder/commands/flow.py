@@ -115,8 +115,8 @@ def _print_layouts(s: dict) -> None:
                    + ("" if "target_met" not in lay else f"  target {'met' if lay['target_met'] else 'NOT met'}"))
     for kind, lay in s["layouts"].items():
         if lay["overloaded"]:
-            click.echo(f"  {kind}: OVERLOADED, the queue never clears (at closing it still holds at least half its "
-                       f"peak: arrivals exceed capacity, so its peak queue and area are a backlog, not meaningful); "
+            click.echo(f"  {kind}: OVERLOADED, the queue never clears (not empty once in the last hour before closing, "
+                       f"and at closing still at least half its peak: arrivals exceed capacity, so its peak queue and area are a backlog, not meaningful); "
                        f"'flow size --layouts' finds the counts that meet the target")
 
 

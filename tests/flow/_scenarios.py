@@ -57,14 +57,14 @@ def small() -> flow.Scenario:
 
 
 def light() -> flow.Scenario:
-    """``small`` at 900 travellers a day: cheap enough to size both layouts."""
+    """``small`` at 600 travellers a day: cheap enough to size both layouts."""
     d = small_dict()
-    d["scenario"]["travellers_per_day"] = 900
+    d["scenario"]["travellers_per_day"] = 600
     return flow.scenario_from_dict(d)
 
 
 _SIZE_LAYOUTS = flow.size_layouts   # the real one, should a test replace flow.size_layouts
-LIGHT_LAYOUTS_ARGS = {"target": 60.0, "seed": 3, "max_egates": 6, "max_booths": 12, "max_kiosks": 2}
+LIGHT_LAYOUTS_ARGS = {"target": 60.0, "seed": 3, "max_egates": 4, "max_booths": 6, "max_kiosks": 2}
 
 
 @functools.cache

@@ -91,7 +91,7 @@ def test_size_layouts_json_and_text(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, [*args, "--json"])
     assert r.exit_code == 0, r.output
     name, per_day, target, kwargs = calls[0]
-    assert (name, per_day, target) == ("small hall", 900, 60)
+    assert (name, per_day, target) == ("small hall", light().travellers_per_day, 60)
     assert {k: kwargs[k] for k in ("seed", "max_egates", "max_booths", "max_kiosks")} == {
         k: a[k] for k in ("seed", "max_egates", "max_booths", "max_kiosks")}
     assert kwargs["criterion"] == "overall" and kwargs["replications"] == 1
@@ -143,8 +143,7 @@ def test_simulate_text_judges_each_layout_and_flags_an_overloaded_one(tmp_path):
     assert len(lines) == 2 and all(x.endswith("target met") for x in lines)
     assert "OVERLOADED" not in r.output
     jammed = small_dict()
-    jammed["scenario"]["travellers_per_day"] = 4000
-    jammed["resources"] = {"egates": 2, "booths": 1, "kiosks": 1}
+    jammed["resources"] = {"egates": 1, "booths": 1, "kiosks": 0}   # 1500 travellers in 3 h
     r = CliRunner().invoke(main, ["flow", "simulate", str(_scenario_file(tmp_path, jammed))])
     assert r.exit_code == 0, r.output
     lines = [x for x in r.output.splitlines() if "p95 queue" in x]

@@ -164,7 +164,7 @@ def _end_to_end_p95(sc: flow.Scenario, mix: dict[str, int], seed: int) -> float:
 
 def test_end_to_end_sizing_holds_both_stops_to_the_target():
     sc = light()
-    limits = {"max_egates": 6, "max_booths": 8, "max_kiosks": 2}
+    limits = {"max_egates": 4, "max_booths": 6, "max_kiosks": 2}
     one_side = flow.size(sc, 60, seed=3, **limits)
     both = flow.size(sc, 60, seed=3, end_to_end=True, **limits)
     assert both.best.met and _end_to_end_p95(sc, both.best.mix, 3) <= 60
@@ -177,10 +177,10 @@ def test_end_to_end_sizing_holds_both_stops_to_the_target():
 
 def test_size_layouts_reports_both_at_the_same_target():
     sc = light()
-    out = light_layouts()   # flow.size_layouts(sc, 60, seed=3, max_egates=6, max_booths=12, max_kiosks=2)
+    out = light_layouts()   # flow.size_layouts(sc, 60, seed=3, max_egates=4, max_booths=6, max_kiosks=2)
     assert set(out) == set(flow.LAYOUT_KINDS)
     for kind, lay in out.items():
-        assert lay["met"] and lay["p95_queue_s"] <= 60 and lay["target_met"]
+        assert lay["met"] and lay["p95_queue_s"] <= 60 and lay["target_met"] and not lay["overloaded"]
         h = lay["per_hall"]
         stops = 2 if kind == "two_stop" else 1
         assert (lay["gates"], lay["booths"]) == (2 * stops * h["gates"], 2 * stops * h["booths"])
@@ -227,8 +227,7 @@ def test_a_queue_that_never_clears_is_flagged_overloaded():
     from flow._layouts import overloaded, peak_queued, queued_at
 
     d = small_dict()
-    d["scenario"]["travellers_per_day"] = 4000
-    d["resources"] = {"egates": 2, "booths": 1, "kiosks": 1}
+    d["resources"] = {"egates": 1, "booths": 1, "kiosks": 0}   # 1500 travellers in 3 h
     jammed = flow.scenario_from_dict(d)
     lay = flow.compare_layouts(jammed, 1)
     t = flow.draw_travellers(jammed, 1)
