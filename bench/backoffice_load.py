@@ -13,9 +13,12 @@
 2. Watchlist: p50/p99 of a check against 1,000,000 entries (900,000 documents, 100,000 persons with realistic
    Vietnamese name frequencies) in the matcher the server and the gates use (in-process, backend-independent:
    the index is built from the database once and then lives in memory).
+3. With ``--watchlist-http``: the same watchlist and queries over HTTP (``backoffice import-watchlist`` into a
+   deployed back office on SQLite, then ``POST /api/v1/watchlist/check`` from a gate, p50/p95/p99); the import
+   of a million rows takes about 20 minutes here.
 
     nice -n 19 .venv/bin/python -m bench.backoffice_load [--backend sqlite|postgres|both] [--workers 1,2]
-        [--devices 200] [--per-device 10] [--poll-interval 5] [--entries 1000000]
+        [--devices 200] [--per-device 10] [--poll-interval 5] [--entries 1000000] [--watchlist-http]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import io
 import random
 import resource
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -307,35 +311,58 @@ def measure(dep, args, log: Path) -> dict:
                      or db["watchlist"]["entries"] != run.added)
     return out
 
-def watchlist_check(entries: int, queries: int, seed: int = 7) -> dict:
-    from watchlist import DocumentEntry, PersonEntry, PersonQuery, WatchlistIndex
-
-    rng = random.Random(seed)
+def _watchlist_entries(entries: int, rng: random.Random):
+    """The bench's watchlist: ``entries`` entries, a tenth of them persons (realistic Vietnamese name frequencies,
+    dates of birth), the rest documents; yields ``(kind, id, data)`` as the API and the CSV import take them.
+    Every 1000th person is also yielded as ``("sample", name, dob)`` for the queries that must hit."""
     n_persons = entries // 10
-    ix = WatchlistIndex()
-    t0 = time.perf_counter()
     for i in range(entries - n_persons):
-        ix.upsert(DocumentEntry(f"d{i}", f"{'BCEN'[i % 4]}{i:08d}", ("VNM", "CHN")[i % 2]))
-    people = []
+        yield "document", f"d{i}", {"document_number": f"{'BCEN'[i % 4]}{i:08d}", "issuing_state": ("VNM", "CHN")[i % 2]}
     for i in range(n_persons):
         name = f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}"
         dob = f"{rng.randint(1940, 2010)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        ix.upsert(PersonEntry(f"p{i}", (name,), date_of_birth=dob, nationality="VNM"))
+        yield "person", f"p{i}", {"name": name, "date_of_birth": dob, "nationality": "VNM"}
         if i % 1000 == 0:
-            people.append((name, dob))
-    build_s = time.perf_counter() - t0
-    lat_doc, lat_person, hits = [], [], 0
+            yield "sample", name, dob
+
+
+def _watchlist_queries(entries: int, queries: int, people: list[tuple[str, str]], rng: random.Random):
+    """``queries`` pairs (document number, person query as a dict): a quarter of the persons are watchlisted
+    people spelt as the MRZ spells them (upper case, ``<`` between names), the rest random names."""
     for q in range(queries):
         number = f"{'BCEN'[q % 4]}{rng.randrange(entries * 2):08d}"
+        if q % 4 == 0:
+            name, dob = rng.choice(people)
+            person = {"name": name.upper().replace(" ", "<"), "date_of_birth": dob, "nationality": "VNM"}
+        else:
+            person = {"name": f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}",
+                      "date_of_birth": f"{rng.randint(1940, 2010)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"}
+        yield number, person
+
+
+def watchlist_check(entries: int, queries: int, seed: int = 7) -> dict:
+    """The check in the matcher the server and the gates use (in-process on the index)."""
+    from watchlist import DocumentEntry, PersonEntry, PersonQuery, WatchlistIndex
+
+    rng = random.Random(seed)
+    ix = WatchlistIndex()
+    people = []
+    t0 = time.perf_counter()
+    for kind, key, data in _watchlist_entries(entries, rng):
+        if kind == "document":
+            ix.upsert(DocumentEntry(key, data["document_number"], data["issuing_state"]))
+        elif kind == "person":
+            ix.upsert(PersonEntry(key, (data["name"],), date_of_birth=data["date_of_birth"],
+                                  nationality=data["nationality"]))
+        else:
+            people.append((key, data))
+    build_s = time.perf_counter() - t0
+    lat_doc, lat_person, hits = [], [], 0
+    for q, (number, person) in enumerate(_watchlist_queries(entries, queries, people, rng)):
         t = time.perf_counter()
         ix.check_document(number, "VNM")
         lat_doc.append((time.perf_counter() - t) * 1000)
-        if q % 4 == 0:  # a quarter of the person queries are watchlisted people, MRZ-spelt
-            name, dob = rng.choice(people)
-            query = PersonQuery(name.upper().replace(" ", "<"), dob, "VNM")
-        else:
-            query = PersonQuery(f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}",
-                                f"{rng.randint(1940, 2010)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}")
+        query = PersonQuery(person["name"], person["date_of_birth"], person.get("nationality"))
         t = time.perf_counter()
         found = ix.check(query)
         lat_person.append((time.perf_counter() - t) * 1000)
@@ -347,6 +374,71 @@ def watchlist_check(entries: int, queries: int, seed: int = 7) -> dict:
         "person_check_ms": {"p50": _percentile(lat_person, 0.5), "p99": _percentile(lat_person, 0.99)},
         "watchlisted_queries_found": f"{hits}/{(queries + 3) // 4}",
     }
+
+
+def watchlist_check_http(entries: int, queries: int, log: Path, seed: int = 7) -> dict:
+    """The same watchlist and queries over HTTP: ``backoffice import-watchlist`` (the operator's CSV import, one
+    file per kind) into a deployed back office on SQLite, ``backoffice serve`` started on it (its index built
+    from the database at start-up), then ``POST /api/v1/watchlist/check`` from a gate, one request at a time on
+    a kept-alive connection: the round trip a gate sees, its authentication, the database's version reads, the
+    matcher and the description of the matches included."""
+    import csv
+
+    import httpx
+
+    from backoffice._watchlist import DOCUMENT_COLUMNS, PERSON_COLUMNS
+    from bench import _backoffice_deploy as deploy
+
+    rng = random.Random(seed)
+    people: list[tuple[str, str]] = []
+    out: dict = {"backend": "sqlite", "workers": 1, "entries": entries, "queries": queries}
+    with deploy.deployment("sqlite", 1) as dep:
+        deploy.migrate(dep)
+        files = {}
+        with tempfile.TemporaryDirectory(prefix="bo-bench-wl-") as tmp:
+            writers = {}
+            for kind, columns in (("document", DOCUMENT_COLUMNS), ("person", PERSON_COLUMNS)):
+                files[kind] = open(Path(tmp) / f"{kind}.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115
+                writers[kind] = csv.DictWriter(files[kind], fieldnames=["id", *[c for c in columns if c != "id"]])
+                writers[kind].writeheader()
+            for kind, key, data in _watchlist_entries(entries, rng):
+                if kind == "sample":
+                    people.append((key, data))
+                else:
+                    writers[kind].writerow({"id": key, **data})
+            for f in files.values():
+                f.close()
+            t0 = time.perf_counter()
+            for kind, f in files.items():
+                r = subprocess.run([str(deploy.SMARTBORDER), "backoffice", "import-watchlist", f.name, "--kind", kind],
+                                   env=dep.env, capture_output=True, text=True, timeout=7200)
+                if r.returncode != 0:
+                    raise RuntimeError(f"import-watchlist {kind} failed: {(r.stdout + r.stderr)[-2000:]}")
+            out["import_s"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        deploy.start(dep, log)
+        token = _tokens(dep, 1)["gate-000"]
+        with httpx.Client(base_url=dep.base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as client:
+            r = client.post("/api/v1/watchlist/check", json={"document_number": "B00000000", "issuing_state": "VNM"})
+            if r.status_code != 200 or not r.json()["hit"]:
+                raise RuntimeError(f"first check: {r.status_code} {r.text[:500]}")
+            out["first_check_after_start_s"] = round(time.perf_counter() - t0, 1)
+            lat_doc, lat_person, hits, refused = [], [], 0, 0
+            for q, (number, person) in enumerate(_watchlist_queries(entries, queries, people, rng)):
+                t = time.perf_counter()
+                r = client.post("/api/v1/watchlist/check", json={"document_number": number, "issuing_state": "VNM"})
+                lat_doc.append((time.perf_counter() - t) * 1000)
+                refused += r.status_code != 200
+                t = time.perf_counter()
+                r = client.post("/api/v1/watchlist/check", json=person)
+                lat_person.append((time.perf_counter() - t) * 1000)
+                refused += r.status_code != 200
+                hits += q % 4 == 0 and r.status_code == 200 and r.json()["hit"]
+        out.update({"document_check_ms": _lat(lat_doc), "person_check_ms": _lat(lat_person),
+                    "watchlisted_queries_found": f"{hits}/{(queries + 3) // 4}", "refused": refused,
+                    "server_peak_rss_mb": deploy.server_peak_rss(dep)})
+    out["ok"] = refused == 0
+    return out
 
 
 def _backends(choice: str | None) -> tuple[list[str], str | None]:
@@ -377,6 +469,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--skip-watchlist", action="store_true")
+    ap.add_argument("--watchlist-http", action="store_true",
+                    help="also check over HTTP against a back office holding the --entries watchlist (SQLite; the "
+                         "import of a million entries takes minutes)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers and the cluster on the way out
     workers = [int(w) for w in args.workers.split(",")]
@@ -404,6 +499,11 @@ def main() -> None:
         result["bench_peak_rss_mb_before_watchlist"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         result["watchlist"] = watchlist_check(args.entries, args.queries)
+    if args.watchlist_http:
+        with tempfile.TemporaryDirectory(prefix="bo-bench-logs-") as logs:
+            result["watchlist_http"] = watchlist_check_http(args.entries, args.queries, Path(logs) / "serve.log")
+        if not result["watchlist_http"]["ok"]:
+            failed.append("watchlist over HTTP")
     emit("backoffice_load", result)
     if failed:
         print(f"FAILED (lost, duplicated, refused or feed gaps): {', '.join(failed)}", file=sys.stderr)
