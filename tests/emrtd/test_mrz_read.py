@@ -247,3 +247,16 @@ def test_a_template_reading_with_no_document_code_is_not_valid(monkeypatch):
 
     r = _read_zone_templates(Zone())
     assert not r["valid"] and any(e.startswith("document_code:") for e in r["errors"])
+
+
+def test_the_fixed_set_does_not_depend_on_the_day_it_is_drawn():
+    """The bench's seed-0 pages (issue #25's fixed set) and the seeds tests pick are the same on any day: expiry
+    dates are drawn after a fixed reference date, not after today."""
+    import datetime as dt
+
+    from emrtd.sim._mrz_pages import REFERENCE_DATE
+
+    first = random_mrz(np.random.default_rng(3), "TD3")
+    assert random_mrz(np.random.default_rng(3), "TD3", today=REFERENCE_DATE) == first
+    later = random_mrz(np.random.default_rng(3), "TD3", today=REFERENCE_DATE + dt.timedelta(days=400))
+    assert later != first and later[1][21:27] > first[1][21:27]  # the expiry date moved with the day given
