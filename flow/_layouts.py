@@ -27,7 +27,7 @@ import numpy as np
 from ._results import wait_stats
 from ._scenario import LAYOUT_KINDS, Resources, Scenario
 from ._sim import RESOURCE_TYPES, RawRun, run
-from ._travellers import Travellers, draw_travellers
+from ._travellers import Travellers, draw_travellers, service_draws
 
 _SECOND_SIDE, _JOINT = 2, 3
 QUEUE_TYPES = tuple(k for k in RESOURCE_TYPES if k != "officer")   # travellers standing in a queue
@@ -36,22 +36,7 @@ QUEUE_TYPES = tuple(k for k in RESOURCE_TYPES if k != "officer")   # travellers 
 def _second_side_draws(scenario: Scenario, t: Travellers) -> Travellers:
     """The mirror side's service draws for the same travellers (arrival still this side's)."""
     rng = np.random.default_rng([t.seed, _SECOND_SIDE])
-    n = len(t)
-    e = scenario.egate
-    cats = [scenario.categories[c] for c in t.category_names]
-    is_id = np.array([c.document == "id_card" for c in cats], bool)[t.category] if n else np.zeros(0, bool)
-    chip = np.where(is_id, e.chip_read_id_card.sample(rng, n), e.chip_read_passport.sample(rng, n))
-    gate_s = e.walk_in.sample(rng, n) + chip + e.capture.sample(rng, n) + e.walk_out.sample(rng, n)
-    referred = rng.random(n) < e.referral_rate
-    assist = rng.random(n) < e.assist_rate
-    assist_s = e.assist.sample(rng, n)
-    booth_s = np.zeros(n)
-    for i, c in enumerate(cats):
-        mask = t.category == i
-        booth_s[mask] = c.booth.sample(rng, int(mask.sum()))
-    return dataclasses.replace(t, gate_s=gate_s, referred=referred, assist=assist, assist_s=assist_s,
-                               booth_s=booth_s, referral_s=scenario.booth_referral.sample(rng, n),
-                               kiosk_s=scenario.kiosk_enrol.sample(rng, n))
+    return dataclasses.replace(t, **service_draws(scenario, rng, t.category_names, t.category))
 
 
 def second_stop_travellers(scenario: Scenario, first: Travellers, depart: np.ndarray) -> Travellers:

@@ -84,6 +84,19 @@ def draw_travellers(scenario: Scenario, seed: int) -> Travellers:
     enrolled_p = np.array([c.enrolled for c in cats])[category] if n else np.zeros(0)
     enrolled = rng.random(n) < enrolled_p
     kiosk_pick = rng.random(n) < scenario.kiosk_uptake
+    d = service_draws(scenario, rng, names, category)
+    return Travellers(arrival, direction, category, group, eligible, enrolled, kiosk_pick, d["gate_s"],
+                      d["referred"], d["assist"], d["assist_s"], d["booth_s"], d["referral_s"], d["kiosk_s"], names,
+                      seed)
+
+
+def service_draws(scenario: Scenario, rng: np.random.Generator, names: list[str] | tuple[str, ...],
+                  category: np.ndarray) -> dict[str, np.ndarray]:
+    """One control's service draws for travellers of ``category`` (indices into ``names``), in a fixed order from
+    ``rng``: e-gate time (chip read by document), referral, assist and its time, booth time by category, booth
+    referral and kiosk enrolment times. The keys are :class:`Travellers`' field names."""
+    n = len(category)
+    cats = [scenario.categories[c] for c in names]
     e = scenario.egate
     is_id = np.array([c.document == "id_card" for c in cats], bool)[category] if n else np.zeros(0, bool)
     chip = np.where(is_id, e.chip_read_id_card.sample(rng, n), e.chip_read_passport.sample(rng, n))
@@ -95,7 +108,5 @@ def draw_travellers(scenario: Scenario, seed: int) -> Travellers:
     for i, c in enumerate(cats):
         mask = category == i
         booth_s[mask] = c.booth.sample(rng, int(mask.sum()))
-    referral_s = scenario.booth_referral.sample(rng, n)
-    kiosk_s = scenario.kiosk_enrol.sample(rng, n)
-    return Travellers(arrival, direction, category, group, eligible, enrolled, kiosk_pick, gate_s, referred,
-                      assist, assist_s, booth_s, referral_s, kiosk_s, names, seed)
+    return {"gate_s": gate_s, "referred": referred, "assist": assist, "assist_s": assist_s, "booth_s": booth_s,
+            "referral_s": scenario.booth_referral.sample(rng, n), "kiosk_s": scenario.kiosk_enrol.sample(rng, n)}
