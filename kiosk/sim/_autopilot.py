@@ -469,7 +469,8 @@ class Autopilot:
         yield lambda: app.current_screen != "face"
         yield lambda: not app.sm.transition.is_active
         yield settle
-        self.run["face_frames_shown"] = face.frames_shown
+        self.run["face_frames_shown"] = face.frames_shown  # previews drawn (a slow UI loop draws fewer)
+        self.run["face_frames_read"] = face._frame_seq  # frames the camera delivered to the step
         if app.current_screen == "fingerprints":
             self.shot("06-fingerprints")
             first = True

@@ -132,7 +132,9 @@ liveness_seed = {SEED}
         run = result["runs"]["en"]
         assert result["ok"] and run["backoffice_status"] == "accepted", run
         assert result["engines"]["liveness"] == "biometrics"  # the active challenge ran, and passed
-        assert run["face_frames_shown"] > LEAD_IN  # the face step saw the traveller, not only the empty hall
+        # the face step read past the empty hall to the traveller (counted in frames the camera delivered: the
+        # previews drawn depend on the UI loop's speed, and a loaded machine drew 59 of more than 60 read)
+        assert run["face_frames_read"] > LEAD_IN and run["face_frames_shown"] >= 3, run
         # consent first: the printed MRZ before consent, the chip after it; the notice states the retention
         # policy's own rule
         from privacy import DEFAULT_POLICIES
