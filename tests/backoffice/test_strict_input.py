@@ -173,6 +173,24 @@ def test_bad_enrolment_is_refused_and_stores_nothing(world, changes, loc):
     assert r.status_code == 201, r.text
 
 
+def test_a_finger_template_is_a_record_not_an_image(world):
+    """A 19794-2 record of one finger is 1,560 bytes at most without extended data: 8,192 base64 characters are
+    let in, one more is refused at the field and nothing is stored."""
+    before = counts(world)
+    body = enrolment()
+    body["finger_templates"] = [{"position": 1, "format": "iso19794_2", "data": "A" * 8193}]
+    r = world.client.post("/api/v1/enrolments", json=body, headers=world.h("kiosk", **{"Idempotency-Key": "en-big"}))
+    assert_refused(r, ["body", "finger_templates", "0", "data"])
+    assert counts(world) == before
+    r = world.client.post("/api/v1/enrolments/verify", json={
+        "document_number": "C1", "issuing_state": "VNM", "finger_templates": [{"position": 1, "data": "A" * 8193}]},
+        headers=world.h("gate"))
+    assert_refused(r, ["body", "finger_templates", "0", "data"])
+    spec = world.client.get("/openapi.json").json()
+    data = spec["components"]["schemas"]["FingerTemplate"]["properties"]["data"]
+    assert data["maxLength"] == 8192 and data["minLength"] == 1
+
+
 def test_finger_position_must_be_an_integer(world):
     body = enrolment()
     body["finger_templates"] = [{"position": True, "format": "iso19794_2", "data": "AAAA"}]
