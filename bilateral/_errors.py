@@ -1,0 +1,125 @@
+"""The named errors of the bilateral package: one class per refusal, each with a ``reason`` code.
+
+Entry points turn them into messages or records; the library only raises them (fail closed: every
+refusal is an exception, never a flag the caller could forget to read).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
+    "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
+    "DocumentMismatch", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
+    "TrustListError", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
+]
+
+
+class BilateralError(ValueError):
+    """An attestation, list or agreement that may not be used; ``reason`` names why."""
+
+    reason = "malformed"
+
+
+# COSE_Sign1 (RFC 9052)
+class CoseMalformed(BilateralError):
+    """Not a well-formed, deterministically encoded, tagged COSE_Sign1 of the profile used here."""
+
+    reason = "malformed"
+
+
+class CoseUnknownKid(BilateralError):
+    """No trusted key has the message's key id."""
+
+    reason = "unknown_kid"
+
+
+class CoseBadSignature(BilateralError):
+    """The signature does not verify with the key named: forged or altered."""
+
+    reason = "bad_signature"
+
+
+class CoseWrongAlg(BilateralError):
+    """The protected header names no algorithm, one not accepted, or one that does not fit the key."""
+
+    reason = "wrong_alg"
+
+
+class CoseUnknownCritical(BilateralError):
+    """The protected ``crit`` header lists a header this implementation does not understand (RFC 9052 3.1)."""
+
+    reason = "unknown_critical"
+
+
+# the attestation's claims
+class AttestationMalformed(BilateralError):
+    reason = "malformed"
+
+
+class WrongIssuer(BilateralError):
+    reason = "wrong_issuer"
+
+
+class WrongDirection(BilateralError):
+    reason = "wrong_direction"
+
+
+class Expired(BilateralError):
+    reason = "expired"
+
+
+class NotYetValid(BilateralError):
+    reason = "not_yet_valid"
+
+
+class ValidityTooLong(BilateralError):
+    reason = "validity_too_long"
+
+
+class DocumentMismatch(BilateralError):
+    reason = "document_mismatch"
+
+
+class Revoked(BilateralError):
+    reason = "revoked"
+
+
+class Replayed(BilateralError):
+    reason = "replayed"
+
+
+class CheckNotPassed(BilateralError):
+    """At issue: only checks that passed may be attested."""
+
+    reason = "check_not_passed"
+
+
+# configuration and lists
+class AgreementError(BilateralError):
+    reason = "agreement_invalid"
+
+
+class NeverSkippable(AgreementError):
+    """The agreement lists a check the entry side must always run itself (watchlist, face)."""
+
+    reason = "never_skippable"
+
+
+class TrustListError(BilateralError):
+    """The partner's trust list is not a valid signed list for this partner (see ``__cause__``)."""
+
+    reason = "trust_list_invalid"
+
+
+class RevocationListError(BilateralError):
+    reason = "revocations_invalid"
+
+
+class RevocationRollback(RevocationListError):
+    reason = "revocations_rollback"
+
+
+class RevocationEquivocation(RevocationListError):
+    """Another revocation list with the version already held: one of them is not the partner's."""
+
+    reason = "revocations_equivocation"
