@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.backoffice.role_matrix import EXPECTED, PUBLIC
 from tests.backoffice.test_serve_e2e import SMARTBORDER, _cli, _deployment, start_serve, stop_serve
 from tests.conftest import REPO
 
@@ -110,7 +111,7 @@ def run(dep: Deployment, role: str, *, examples: int, seed: int = 20261206, work
 def _run_once(dep: Deployment, role: str, *, examples: int, seed: int, workers: int, max_time: float | None,
               only: str | None) -> RunResult:
     token = dep.token(role)
-    cmd = [str(ST), "--config-file", str(CONFIG), "--no-color", "run", f"{dep.base}/openapi.json",
+    cmd = [str(ST), "--config-file", str(_role_config(dep, role, examples)), "--no-color", "run", f"{dep.base}/openapi.json",
            "--checks", "all", "--max-examples", str(examples), "--seed", str(seed), "--workers", str(workers),
            "--generation-database", "none", "--request-timeout", "60"]
     cmd += ["--include-path", only] if only else ["--exclude-path", LOGOUT]
@@ -127,6 +128,42 @@ def _run_once(dep: Deployment, role: str, *, examples: int, seed: int, workers: 
     cases = int(m.group(1)) if m else 0
     failures = int(m.group(3)) if m and m.group(3) else 0
     return RunResult(role, done.returncode, cases, failures, round(seconds, 1), output)
+
+
+def refused_operations(role: str) -> list[str]:
+    """The API operations (schemathesis's names, "METHOD /path") that refuse ``role`` outright, by the role x route
+    matrix test_roles.py holds the app to ("anonymous": every operation that is not public)."""
+    return sorted(f"{method} {path}" for (method, path), allowed in EXPECTED.items()
+                  if path.startswith("/api/") and PUBLIC not in allowed and role not in allowed)
+
+
+#: generated examples per phase on an operation that refuses the role (it answers 401/403 to any of them)
+REFUSED_EXAMPLES = 2
+
+
+def _role_config(dep: Deployment, role: str, examples: int) -> Path:
+    """CONFIG, plus, on the operations that refuse the role: no coverage phase and at most REFUSED_EXAMPLES
+    generated examples. The back office checks the caller before it reads a parameter or the body (a FastAPI
+    dependency of every such route), so each of the coverage phase's thousands of boundary cases, and each
+    further random body, would get the same 401/403 there; the examples, fuzzing and stateful phases still
+    send them the role's requests, and the roles let in run every phase on them in full. (The coverage phase
+    was most of a run: about 60 s a role on 52 operations.)"""
+    refused = refused_operations(role) if role in _MATRIX_ROLES else []
+    if not refused:
+        return CONFIG
+    names = ", ".join(json.dumps(name) for name in refused)
+    path = (dep.workdir or CONFIG.parent) / f"schemathesis-{role}.toml"
+    path.write_text(CONFIG.read_text() + f"""
+# {role}: refused outright by these operations (tests/backoffice/role_matrix.py)
+[[operations]]
+include-name = [{names}]
+phases.coverage.enabled = false
+generation.max-examples = {min(REFUSED_EXAMPLES, examples)}
+""")
+    return path
+
+
+_MATRIX_ROLES = frozenset(ROLES)
 
 
 def failures_text(result: RunResult, limit: int = 12000) -> str:
