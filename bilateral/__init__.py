@@ -1,9 +1,30 @@
 """Bilateral crossing attestations for lanes that are not co-located (issue #26 item 2).
 
-COSE_Sign1 (RFC 9052) on cbor2: :func:`sign1`, :func:`verify_sign1`, :func:`decode_sign1`, :func:`sig_structure`;
-errors: :class:`BilateralError` and one subclass per refusal, each with a ``reason`` code.
+An exit decision on one side yields a minimal signed attestation (COSE_Sign1, RFC 9052, over a CWT-like
+claims map in deterministic CBOR): a keyed hash of the document under a key agreed bilaterally and rotated
+daily, the direction, time, lane and validity, and the checks that passed; no biometrics, no name, no
+document number. The other side's entry gate verifies it offline against the partner's trust list (privacy's
+signed-list format), refuses revoked and replayed attestations, and learns which checks the agreement lets it
+skip (never the watchlist or the face).
+
+- :func:`issue_attestation` (exit side), :func:`verify_attestation` (entry side) -> :class:`Verified`
+- :func:`load_agreement` / :func:`parse_agreement` -> :class:`Agreement`
+- :func:`sign_trust_list` / :func:`load_trust_list` -> :class:`PartnerKeys`;
+  :func:`sign_revocations` / :func:`load_revocations` -> :class:`Revocations`
+- :class:`ReplayStore` (SQLite: ids accepted, the revocation floor)
+- COSE_Sign1 itself: :func:`sign1`, :func:`verify_sign1`, :func:`decode_sign1`, :func:`sig_structure`
+- errors: :class:`BilateralError` and one subclass per refusal, each with a ``reason`` code
 """
 
+from bilateral._agreement import Agreement, load_agreement, never_skippable, parse_agreement
+from bilateral._attestation import (
+    ATTESTATION_VERSION,
+    Attestation,
+    document_hash,
+    document_key,
+    issue_attestation,
+    parse_claims,
+)
 from bilateral._cose import (
     ALG_EDDSA,
     ALG_ES256,
@@ -16,16 +37,51 @@ from bilateral._cose import (
     verify_sign1,
 )
 from bilateral._errors import (
+    AgreementError,
+    AttestationMalformed,
     BilateralError,
+    CheckNotPassed,
     CoseBadSignature,
     CoseMalformed,
     CoseUnknownCritical,
     CoseUnknownKid,
     CoseWrongAlg,
+    DocumentMismatch,
+    Expired,
+    NeverSkippable,
+    NotYetValid,
+    Replayed,
+    RevocationEquivocation,
+    RevocationListError,
+    RevocationRollback,
+    Revoked,
+    TrustListError,
+    ValidityTooLong,
+    WrongDirection,
+    WrongIssuer,
 )
+from bilateral._lists import (
+    REVOCATION_LIST,
+    TRUST_LIST,
+    PartnerKeys,
+    Revocations,
+    key_kid,
+    load_revocations,
+    load_trust_list,
+    sign_revocations,
+    sign_trust_list,
+)
+from bilateral._store import ReplayStore
+from bilateral._verify import Verified, verify_attestation
 
 __all__ = [
-    "ALG_EDDSA", "ALG_ES256", "COSE_SIGN1_TAG", "BilateralError", "CoseBadSignature", "CoseMalformed",
-    "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg", "Sign1", "decode_sign1", "dumps_deterministic",
-    "sig_structure", "sign1", "verify_sign1",
+    "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "COSE_SIGN1_TAG", "REVOCATION_LIST", "TRUST_LIST",
+    "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BilateralError", "CheckNotPassed",
+    "CoseBadSignature", "CoseMalformed", "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg",
+    "DocumentMismatch", "Expired", "NeverSkippable", "NotYetValid", "PartnerKeys", "ReplayStore", "Replayed",
+    "RevocationEquivocation", "RevocationListError", "RevocationRollback", "Revocations", "Revoked", "Sign1",
+    "TrustListError", "ValidityTooLong", "Verified", "WrongDirection", "WrongIssuer", "decode_sign1",
+    "document_hash", "document_key", "dumps_deterministic", "issue_attestation", "key_kid", "load_agreement",
+    "load_revocations", "load_trust_list", "never_skippable", "parse_agreement", "parse_claims", "sig_structure",
+    "sign1", "sign_revocations", "sign_trust_list", "verify_attestation", "verify_sign1",
 ]

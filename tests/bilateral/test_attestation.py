@@ -1,0 +1,236 @@
+"""Issue at the exit, verify at the other side's entry: the round trip and every refusal by its named error."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bilateral import (
+    AttestationMalformed,
+    CheckNotPassed,
+    CoseBadSignature,
+    CoseUnknownKid,
+    CoseWrongAlg,
+    DocumentMismatch,
+    Expired,
+    NotYetValid,
+    Replayed,
+    Revoked,
+    ValidityTooLong,
+    WrongDirection,
+    WrongIssuer,
+    decode_sign1,
+    document_hash,
+    document_key,
+    dumps_deterministic,
+    parse_claims,
+    sig_structure,
+)
+from tests.bilateral.conftest import CHECKS, NUMBER, STATE, T0
+
+
+def test_round_trip_names_the_checks_the_agreement_lets_the_entry_side_skip(bl):
+    blob = bl.issue()
+    verified = bl.verify(blob)
+    att = verified.attestation
+    assert att.issuer == "VNM" and att.direction == "exit" and att.lane == "BL1-EXIT-03"
+    assert att.issued_at == att.not_before == int(T0.timestamp()) and att.expires_at == att.issued_at + 900
+    assert att.checks == ("chip_authentication", "document_expiry", "passive_authentication")
+    # attested and agreed: skippable; chip_authentication attested but not in the agreement: run it
+    assert verified.skippable == {"passive_authentication", "document_expiry"}
+    assert verified.kid == bl.kid and len(att.attestation_id) == 16
+
+
+def test_only_checks_attested_are_skippable(bl):
+    verified = bl.verify(bl.issue(checks={"document_expiry": "passed"}))
+    assert verified.skippable == {"document_expiry"}
+
+
+@pytest.mark.parametrize("outcome", ["failed", "missing", "not_required", "skipped", ""])
+def test_a_check_that_did_not_pass_is_never_attested(bl, outcome):
+    with pytest.raises(CheckNotPassed, match="watchlist"):
+        bl.issue(checks={"passive_authentication": "passed", "watchlist": outcome})
+    with pytest.raises(CheckNotPassed):
+        bl.issue(checks={})
+
+
+def test_attestation_ids_are_random(bl):
+    ids = {parse_claims(decode_sign1(bl.issue()).payload).attestation_id for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_no_document_number_name_or_biometric_in_the_bytes(bl):
+    blob = bl.issue()
+    upper = blob.upper()
+    for needle in (b"C1234567", b"VNMC1234567", b"VNM C1234567", "C1234567".encode("utf-16-le"),
+                   dumps_deterministic(["VNM", "C1234567"]), b"1234567"):
+        assert needle not in upper
+    claims = cbor2.loads(decode_sign1(blob).payload)
+    assert set(claims) == {1, 4, 5, 6, 7, "v", "dir", "lane", "doc", "chk"}
+    # the only text in the claims: the issuer, direction, lane and the checks' names
+    texts = [v for v in claims.values() if isinstance(v, str)] + list(claims["chk"])
+    assert sorted(texts) == sorted(["VNM", "exit", "BL1-EXIT-03", *CHECKS])
+
+
+def test_the_document_key_rotates_daily_and_the_hash_needs_the_secret(bl):
+    day = T0.date()
+    assert document_key(bl.secret, day) != document_key(bl.secret, day + dt.timedelta(days=1))
+    h1 = document_hash(bl.secret, day, STATE, NUMBER)
+    assert h1 != document_hash(bl.secret, day + dt.timedelta(days=1), STATE, NUMBER)
+    assert h1 != document_hash(b"x" * 32, day, STATE, NUMBER)
+    assert h1 == document_hash(bl.secret, day, "vnm", "C1234567")  # the MRZ filler and case do not matter
+    assert h1 != document_hash(bl.secret, day, "CHN", "C1234567")
+    with pytest.raises(ValueError):
+        document_key(b"short", day)
+    # the attestation issued tomorrow for the same document carries another hash
+    a = parse_claims(decode_sign1(bl.issue()).payload)
+    b = parse_claims(decode_sign1(bl.issue(now=T0 + dt.timedelta(days=1))).payload)
+    assert a.document_hash != b.document_hash
+
+
+def test_the_signed_claims_are_deterministic_cbor_in_rfc8949_key_order(bl):
+    payload = decode_sign1(bl.issue()).payload
+    claims = cbor2.loads(payload)
+    assert cbor2.dumps(claims, canonical=True) == payload
+    # RFC 8949 4.2.1: keys sorted by their encoded bytes (bytewise lexicographic)
+    keys = [cbor2.dumps(k) for k in claims]
+    assert keys == sorted(keys)
+
+
+def test_forged_signature_is_refused(bl):
+    forger = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(CoseBadSignature):  # another key claiming the partner's kid
+        bl.verify(bl.issue(signing_key=forger, kid=bl.kid))
+    with pytest.raises(CoseUnknownKid):  # its own kid: not on the trust list
+        bl.verify(bl.issue(signing_key=forger, kid=b"\x01" * 8))
+
+
+def test_a_tampered_payload_byte_is_refused(bl):
+    blob = bytearray(bl.issue())
+    msg = decode_sign1(bytes(blob))
+    at = bytes(blob).index(msg.payload) + msg.payload.index(b"BL1-EXIT-03")
+    blob[at + 10] = ord("4")  # lane BL1-EXIT-03 -> BL1-EXIT-04
+    with pytest.raises(CoseBadSignature):
+        bl.verify(bytes(blob))
+
+
+def test_a_swapped_protected_alg_is_refused(bl):
+    blob = bl.issue()
+    msg = decode_sign1(blob)
+    swapped_protected = dumps_deterministic({1: -8, 4: bl.kid})
+    forged = dumps_deterministic(cbor2.CBORTag(18, [swapped_protected, {}, msg.payload, msg.signature]))
+    with pytest.raises(CoseWrongAlg):
+        bl.verify(forged)
+    moved = dumps_deterministic(cbor2.CBORTag(18, [dumps_deterministic({4: bl.kid}), {1: -7}, msg.payload,
+                                                  msg.signature]))
+    with pytest.raises(CoseWrongAlg):  # alg moved to the unprotected bucket
+        bl.verify(moved)
+
+
+def test_unknown_kid_is_refused(bl):
+    with pytest.raises(CoseUnknownKid):
+        bl.verify(bl.issue(kid=b"\x00" * 8))
+
+
+def test_expired_and_not_yet_valid_with_the_stated_clock_skew(bl):
+    exp = T0 + dt.timedelta(seconds=900)
+    bl.verify(bl.issue(), now=exp + dt.timedelta(seconds=119))  # within the 120 s skew
+    with pytest.raises(Expired):
+        bl.verify(bl.issue(), now=exp + dt.timedelta(seconds=120))
+    bl.verify(bl.issue(), now=T0 - dt.timedelta(seconds=120))
+    with pytest.raises(NotYetValid):
+        bl.verify(bl.issue(), now=T0 - dt.timedelta(seconds=121))
+
+
+def test_a_validity_longer_than_the_agreement_is_refused(bl):
+    with pytest.raises(ValidityTooLong):
+        bl.verify(bl.issue(validity_s=901))
+
+
+def test_wrong_direction_and_wrong_issuer(bl):
+    with pytest.raises(WrongDirection):
+        bl.verify(bl.issue(direction="entry"))
+    with pytest.raises(WrongIssuer):
+        bl.verify(bl.issue(issuer="CHN"))
+
+
+def test_another_document_is_refused(bl):
+    blob = bl.issue()
+    with pytest.raises(DocumentMismatch):
+        bl.verify(blob, document_number="C7654321")
+    with pytest.raises(DocumentMismatch):
+        bl.verify(blob, issuing_state="CHN")
+    with pytest.raises(DocumentMismatch):  # the entry side with another agreement's secret
+        bl.verify(blob, secret=b"z" * 32)
+    bl.verify(blob)  # refusals did not consume it
+
+
+def test_replay_is_refused_and_survives_a_restart(tmp_path, bl):
+    from bilateral import ReplayStore
+
+    path = tmp_path / "bilateral.db"
+    store = ReplayStore(path)
+    blob = bl.issue()
+    bl.verify(blob, replay_store=store)
+    with pytest.raises(Replayed):
+        bl.verify(blob, replay_store=store)
+    store.close()
+    again = ReplayStore(path)
+    with pytest.raises(Replayed):
+        bl.verify(blob, replay_store=again)
+    again.close()
+
+
+def test_the_replay_store_forgets_ids_once_their_attestations_are_expired(bl):
+    first = bl.issue()
+    bl.verify(first)
+    assert bl.store.seen_count() == 1
+    later = T0 + dt.timedelta(seconds=900 + 121)
+    bl.verify(bl.issue(now=later), now=later)
+    assert bl.store.seen_count() == 1  # the first id is gone: it would be refused as expired anyway
+    with pytest.raises(Expired):
+        bl.verify(first, now=later)
+
+
+def test_a_revoked_attestation_is_refused(bl):
+    blob = bl.issue()
+    att = parse_claims(decode_sign1(blob).payload)
+    bl.revoke(att.attestation_id, version=2)
+    with pytest.raises(Revoked):
+        bl.verify(blob)
+    assert bl.store.seen_count() == 0
+
+
+def test_malformed_claims_are_refused(bl):
+    def signed(claims) -> bytes:
+        from bilateral import sign1
+
+        return sign1(dumps_deterministic(claims), bl.signing_key, kid=bl.kid)
+
+    good = cbor2.loads(decode_sign1(bl.issue()).payload)
+    for change in ({"extra": 1}, {"v": 2}, {"chk": []}, {"chk": ["b", "a"]}, {"chk": ["Passive"]},
+                   {7: b"short"}, {"doc": b"x"}, {6: "now"}, {4: int(T0.timestamp()) - 1},
+                   {6: int(T0.timestamp()) - 1}, {5: -1}):
+        with pytest.raises(AttestationMalformed):
+            bl.verify(signed({**good, **change}))
+    without = dict(good)
+    del without["lane"]
+    with pytest.raises(AttestationMalformed):
+        bl.verify(signed(without))
+    # a non-deterministic (length-first is fine here) encoding of valid claims: keys out of order
+    payload = decode_sign1(bl.issue()).payload
+    shuffled = b"\xaa" + b"".join(cbor2.dumps(k) + cbor2.dumps(v) for k, v in reversed(list(good.items())))
+    assert cbor2.loads(shuffled) == good and shuffled != payload
+    from bilateral import sign1
+
+    with pytest.raises(AttestationMalformed):
+        bl.verify(sign1(shuffled, bl.signing_key, kid=bl.kid))
+
+
+def test_the_signature_covers_the_sig_structure_of_the_protected_header(bl):
+    msg = decode_sign1(bl.issue())
+    assert msg.protected == {1: -7, 4: bl.kid} and msg.unprotected == {}
+    assert msg.to_be_signed() == sig_structure(msg.protected_bytes, msg.payload)

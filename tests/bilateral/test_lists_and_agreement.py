@@ -1,0 +1,153 @@
+"""The partner's trust list and revocation list (privacy's signed-list format) and the agreement file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bilateral import (
+    AgreementError,
+    NeverSkippable,
+    RevocationEquivocation,
+    RevocationListError,
+    RevocationRollback,
+    Revoked,
+    TrustListError,
+    decode_sign1,
+    key_kid,
+    load_agreement,
+    load_trust_list,
+    parse_agreement,
+    parse_claims,
+    sign_revocations,
+    sign_trust_list,
+)
+from privacy import SIGNED_LIST_FORMAT
+from tests.bilateral.conftest import AGREEMENT
+
+
+def test_the_trust_list_is_a_signed_list_of_the_partners_keys():
+    list_key = Ed25519PrivateKey.generate()
+    keys = [ec.generate_private_key(ec.SECP256R1()).public_key() for _ in range(2)]
+    blob = sign_trust_list(keys, administration="VNM", list_key=list_key, version=3)
+    assert json.loads(blob)["format"] == SIGNED_LIST_FORMAT
+    partner = load_trust_list(blob, [list_key.public_key()], administration="VNM")
+    assert partner.version == 3 and set(partner.keys) == {key_kid(k) for k in keys}
+    with pytest.raises(TrustListError, match="unknown_key"):
+        load_trust_list(blob, [Ed25519PrivateKey.generate().public_key()], administration="VNM")
+    with pytest.raises(TrustListError, match="rollback"):
+        load_trust_list(blob, [list_key.public_key()], administration="VNM", min_version=4)
+    with pytest.raises(TrustListError):
+        load_trust_list(blob, [list_key.public_key()], administration="CHN")
+    tampered = blob.replace(b'"version":3', b'"version":9')
+    with pytest.raises(TrustListError, match="bad_signature"):
+        load_trust_list(tampered, [list_key.public_key()], administration="VNM")
+
+
+def test_a_key_listed_under_another_kid_is_refused():
+    from privacy import public_key_b64, sign_list
+
+    list_key = Ed25519PrivateKey.generate()
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    payload = {"administration": "VNM", "keys": [{"kid": "00" * 8, "public_key": public_key_b64(key)}]}
+    blob = sign_list(payload, list_key, list_name="bilateral-trust", version=1)
+    with pytest.raises(TrustListError, match="not the key's own"):
+        load_trust_list(blob, [list_key.public_key()], administration="VNM")
+
+
+def test_revocation_list_versions_never_roll_back(bl):
+    blob = bl.issue()
+    att = parse_claims(decode_sign1(blob).payload)
+    old = sign_revocations([att.attestation_id], administration="VNM", list_key=bl.list_key, version=2)
+    bl.revocations = bl.store.install_revocations(old, [bl.list_key.public_key()], administration="VNM")
+    bl.revoke(version=3)  # the guard's reversal is itself reversed: an empty list, version 3
+    bl.verify(bl.issue())
+    with pytest.raises(RevocationRollback):  # replaying version 2 to revoke again, or a stale list
+        bl.store.install_revocations(old, [bl.list_key.public_key()], administration="VNM")
+    assert bl.store.revocation_floor("VNM")[0] == 3
+
+
+def test_the_revocation_floor_is_kept_in_the_database(tmp_path, bl):
+    from bilateral import ReplayStore
+
+    path = tmp_path / "bilateral.db"
+    store = ReplayStore(path)
+    v5 = sign_revocations([], administration="VNM", list_key=bl.list_key, version=5)
+    v4 = sign_revocations([], administration="VNM", list_key=bl.list_key, version=4)
+    store.install_revocations(v5, [bl.list_key.public_key()], administration="VNM")
+    store.close()
+    store = ReplayStore(path)
+    with pytest.raises(RevocationRollback):
+        store.install_revocations(v4, [bl.list_key.public_key()], administration="VNM")
+    store.close()
+
+
+def test_another_revocation_list_at_the_version_held_is_refused(bl):
+    same = sign_revocations([], administration="VNM", list_key=bl.list_key, version=1)
+    bl.store.install_revocations(same, [bl.list_key.public_key()], administration="VNM")  # re-signed: fine
+    other = sign_revocations([b"\x01" * 16], administration="VNM", list_key=bl.list_key, version=1)
+    with pytest.raises(RevocationEquivocation):
+        bl.store.install_revocations(other, [bl.list_key.public_key()], administration="VNM")
+
+
+def test_a_revocation_list_signed_by_a_stranger_or_for_another_partner_is_refused(bl):
+    stranger = Ed25519PrivateKey.generate()
+    blob = sign_revocations([], administration="VNM", list_key=stranger, version=9)
+    with pytest.raises(RevocationListError):
+        bl.store.install_revocations(blob, [bl.list_key.public_key()], administration="VNM")
+    other = sign_revocations([], administration="CHN", list_key=bl.list_key, version=9)
+    with pytest.raises(RevocationListError):
+        bl.store.install_revocations(other, [bl.list_key.public_key()], administration="VNM")
+    assert bl.store.revocation_floor("VNM")[0] == 1
+
+
+def test_revoked_after_a_restart_of_the_list(bl):
+    blob = bl.issue()
+    bl.revoke(parse_claims(decode_sign1(blob).payload).attestation_id, version=7)
+    with pytest.raises(Revoked):
+        bl.verify(blob)
+
+
+def test_agreement_from_toml(tmp_path):
+    path = tmp_path / "agreement.toml"
+    path.write_text('[agreement]\npartner = "VNM"\ndirection = "exit"\n'
+                    'rely_on = ["passive_authentication"]\nvalidity_s = 600\nclock_skew_s = 60\n')
+    agreement = load_agreement(path)
+    assert agreement.partner == "VNM" and agreement.rely_on == {"passive_authentication"}
+    assert agreement.validity_s == 600 and agreement.clock_skew_s == 60
+    assert agreement.skippable(("passive_authentication", "document_expiry")) == {"passive_authentication"}
+
+
+@pytest.mark.parametrize("check", ["watchlist", "face", "face_match", "watchlist_hit", "liveness"])
+def test_watchlist_and_face_are_never_skippable(check):
+    data = {"agreement": {**AGREEMENT["agreement"], "rely_on": ["passive_authentication", check]}}
+    with pytest.raises(NeverSkippable, match=check):
+        parse_agreement(data)
+
+
+def test_even_an_agreement_object_built_by_hand_never_skips_the_face():
+    agreement = parse_agreement(AGREEMENT)
+    from dataclasses import replace
+
+    forged = replace(agreement, rely_on=frozenset({"face", "watchlist", "passive_authentication"}))
+    assert forged.skippable(("face", "passive_authentication", "watchlist")) == {"passive_authentication"}
+
+
+@pytest.mark.parametrize("change", [
+    {"partner": "Vietnam"}, {"direction": "sideways"}, {"rely_on": "passive_authentication"},
+    {"validity_s": 0}, {"validity_s": True}, {"clock_skew_s": -1}, {"retention": 3},
+])
+def test_a_bad_agreement_is_refused_by_name(change):
+    with pytest.raises(AgreementError):
+        parse_agreement({"agreement": {**AGREEMENT["agreement"], **change}})
+
+
+def test_an_unreadable_agreement_file_is_refused(tmp_path):
+    with pytest.raises(AgreementError):
+        load_agreement(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("[agreement\n")
+    with pytest.raises(AgreementError):
+        load_agreement(tmp_path / "bad.toml")
