@@ -24,6 +24,7 @@ from bilateral._attestation import (
     document_key,
     issue_attestation,
     parse_claims,
+    sod_digest,
 )
 from bilateral._cose import (
     ALG_EDDSA,
@@ -55,6 +56,7 @@ from bilateral._errors import (
     RevocationListError,
     RevocationRollback,
     Revoked,
+    SecurityObjectMissing,
     TrustListError,
     ValidityTooLong,
     WrongDirection,
@@ -79,9 +81,9 @@ __all__ = [
     "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BilateralError", "CheckNotPassed",
     "CoseBadSignature", "CoseMalformed", "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg",
     "DocumentMismatch", "Expired", "NeverSkippable", "NotYetValid", "PartnerKeys", "ReplayStore", "Replayed",
-    "RevocationEquivocation", "RevocationListError", "RevocationRollback", "Revocations", "Revoked", "Sign1",
+    "RevocationEquivocation", "RevocationListError", "RevocationRollback", "Revocations", "Revoked", "SecurityObjectMissing", "Sign1",
     "TrustListError", "ValidityTooLong", "Verified", "WrongDirection", "WrongIssuer", "decode_sign1",
     "document_hash", "document_key", "dumps_deterministic", "issue_attestation", "key_kid", "load_agreement",
     "load_revocations", "load_trust_list", "never_skippable", "parse_agreement", "parse_claims", "sig_structure",
-    "sign1", "sign_revocations", "sign_trust_list", "verify_attestation", "verify_sign1",
+    "sign1", "sign_revocations", "sign_trust_list", "sod_digest", "verify_attestation", "verify_sign1",
 ]

@@ -8,13 +8,19 @@ Claims (integer keys are CWT's registered claims, text keys this profile's)::
      "v": 1,                    # this profile's version
      "dir": "exit",             # the direction attested
      "lane": "BL1-EXIT-03",     # the lane that decided
-     "doc": h'32 bytes',        # HMAC-SHA-256 of [issuing state, document number] under the day's key
+     "doc": h'32 bytes',        # HMAC-SHA-256 of [issuing state, document number, SHA-256(EF.SOD)] under
+                                #   the day's key
      "chk": ["passive_authentication", ...]}   # checks that PASSED, sorted; nothing else is attested
 
 No name, no biometric, no document number in the clear. The day's key is HKDF-SHA256 (RFC 5869) of the
 agreement's secret, with the UTC day of ``iat`` in the info: it changes every day, so the same document gives
 unlinkable hashes on two days to anyone without the secret, and the entry side, which read the document
 itself, recomputes the hash to check the attestation is about this document.
+
+The hash binds the document's security object: SHA-256 of the EF.SOD bytes as read from the chip. The same
+state and number on another chip (a forged booklet with its own SOD, DG1 and DG2) give another hash, so an
+entry gate that skips the certificate-chain part of Passive Authentication on the partner's word still
+accepts only the chip the partner authenticated; it still hashes the data groups against the SOD it read.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bilateral._agreement import CHECK_NAME, DIRECTIONS
 from bilateral._cose import dumps_deterministic, sign1
-from bilateral._errors import AttestationMalformed, CheckNotPassed
+from bilateral._errors import AttestationMalformed, CheckNotPassed, SecurityObjectMissing
 
-__all__ = ["Attestation", "issue_attestation", "document_key", "document_hash", "parse_claims",
+__all__ = ["Attestation", "issue_attestation", "document_key", "document_hash", "sod_digest", "parse_claims",
            "ATTESTATION_VERSION", "MIN_SECRET_BYTES"]
 
 ATTESTATION_VERSION = 1
@@ -70,11 +76,19 @@ def _normalise(issuing_state: str, document_number: str) -> tuple[str, str]:
     return state, number
 
 
-def document_hash(secret: bytes, day: dt.date, issuing_state: str, document_number: str) -> bytes:
-    """HMAC-SHA-256 of the CBOR array [issuing state, document number] (upper case, MRZ fillers dropped) under
-    the day's key."""
+def sod_digest(ef_sod: bytes) -> bytes:
+    """SHA-256 of the EF.SOD bytes as read from the chip; :class:`SecurityObjectMissing` when there are none."""
+    if not isinstance(ef_sod, bytes | bytearray) or not ef_sod:
+        raise SecurityObjectMissing("no EF.SOD bytes: the document's security object binds the attestation")
+    return hashlib.sha256(bytes(ef_sod)).digest()
+
+
+def document_hash(secret: bytes, day: dt.date, issuing_state: str, document_number: str, ef_sod: bytes) -> bytes:
+    """HMAC-SHA-256 of the CBOR array [issuing state, document number, SHA-256(EF.SOD)] (upper case, MRZ
+    fillers dropped) under the day's key."""
     state, number = _normalise(issuing_state, document_number)
-    return hmac.new(document_key(secret, day), dumps_deterministic([state, number]), hashlib.sha256).digest()
+    message = dumps_deterministic([state, number, sod_digest(ef_sod)])
+    return hmac.new(document_key(secret, day), message, hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -108,13 +122,14 @@ def _seconds(when: dt.datetime) -> int:
 
 
 def issue_attestation(*, signing_key, kid: bytes, secret: bytes, issuer: str, direction: str, lane: str,
-                      issuing_state: str, document_number: str, checks: Mapping[str, str], validity_s: int,
-                      now: dt.datetime | None = None, attestation_id: bytes | None = None) -> bytes:
+                      issuing_state: str, document_number: str, ef_sod: bytes, checks: Mapping[str, str],
+                      validity_s: int, now: dt.datetime | None = None, attestation_id: bytes | None = None) -> bytes:
     """Sign an attestation of one crossing (COSE_Sign1 bytes).
 
     ``checks`` maps each check's name to its outcome as the gate recorded it; every one must be ``"passed"``
     (:class:`CheckNotPassed` otherwise: a failed, missing or skipped check is never attested, and the caller
-    passes only the checks it means to attest)."""
+    passes only the checks it means to attest). ``ef_sod`` is the EF.SOD bytes read from the traveller's chip
+    (:class:`SecurityObjectMissing` without them)."""
     not_passed = sorted(name for name, outcome in checks.items() if str(outcome) != "passed")
     if not_passed:
         raise CheckNotPassed(f"only passed checks are attested; {not_passed} did not pass")
@@ -136,7 +151,7 @@ def issue_attestation(*, signing_key, kid: bytes, secret: bytes, issuer: str, di
         attestation_id=attestation_id if attestation_id is not None else os.urandom(16), issuer=issuer,
         direction=direction, lane=lane, issued_at=iat, not_before=iat, expires_at=iat + validity_s,
         document_hash=document_hash(secret, dt.datetime.fromtimestamp(iat, dt.UTC).date(), issuing_state,
-                                    document_number),
+                                    document_number, ef_sod),
         checks=tuple(sorted(checks)))
     if len(att.attestation_id) != 16:
         raise ValueError("an attestation id is 16 bytes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
-    "DocumentMismatch", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
+    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
     "TrustListError", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
 ]
 
@@ -78,6 +78,13 @@ class ValidityTooLong(BilateralError):
 
 class DocumentMismatch(BilateralError):
     reason = "document_mismatch"
+
+
+class SecurityObjectMissing(BilateralError):
+    """No EF.SOD bytes (the chip's security object as read): the document cannot be bound, so no attestation is
+    issued or accepted for it."""
+
+    reason = "sod_missing"
 
 
 class Revoked(BilateralError):

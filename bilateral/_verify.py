@@ -16,7 +16,7 @@ import hmac
 from dataclasses import dataclass
 
 from bilateral._agreement import Agreement
-from bilateral._attestation import Attestation, document_hash, parse_claims
+from bilateral._attestation import Attestation, document_hash, parse_claims, sod_digest
 from bilateral._cose import verify_sign1
 from bilateral._errors import (
     DocumentMismatch,
@@ -43,9 +43,11 @@ class Verified:
 
 def verify_attestation(blob: bytes, *, agreement: Agreement, partner_keys: PartnerKeys, revocations: Revocations,
                        replay_store: ReplayStore, secret: bytes, issuing_state: str, document_number: str,
-                       now: dt.datetime | None = None) -> Verified:
+                       ef_sod: bytes, now: dt.datetime | None = None) -> Verified:
     """Verify ``blob`` for the traveller whose document this gate read (``issuing_state``,
-    ``document_number``); raise the named error of the first check that fails."""
+    ``document_number``, and ``ef_sod``, the EF.SOD bytes read from its chip: the gate hashes the data groups
+    against this SOD whatever it skips); raise the named error of the first check that fails."""
+    sod_digest(ef_sod)  # no security object: refused before anything else (SecurityObjectMissing)
     if not isinstance(partner_keys, PartnerKeys) or not isinstance(revocations, Revocations) \
             or not isinstance(replay_store, ReplayStore):
         raise TypeError("verify_attestation needs the partner's keys, its revocations and a replay store")
@@ -69,7 +71,7 @@ def verify_attestation(blob: bytes, *, agreement: Agreement, partner_keys: Partn
         raise NotYetValid(f"valid from {att.not_before}, now {t} (clock skew {skew} s)")
     if t - skew >= att.expires_at:
         raise Expired(f"expired at {att.expires_at}, now {t} (clock skew {skew} s)")
-    expected = document_hash(secret, att.day, issuing_state, document_number)
+    expected = document_hash(secret, att.day, issuing_state, document_number, ef_sod)
     if not hmac.compare_digest(expected, att.document_hash):
         raise DocumentMismatch("the attestation is about another document than the one read")
     if att.attestation_id in revocations:

@@ -22,6 +22,8 @@ from bilateral import (
 
 T0 = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
 STATE, NUMBER = "VNM", "C1234567<"
+#: the EF.SOD bytes as read from the traveller's chip (any bytes: only their SHA-256 enters the document hash)
+SOD = bytes.fromhex("77820100") + b"genuine security object of VNM C1234567" * 4
 CHECKS = {"passive_authentication": "passed", "document_expiry": "passed", "chip_authentication": "passed"}
 
 
@@ -41,7 +43,7 @@ class Bilateral:
 
     def issue(self, **overrides) -> bytes:
         args = dict(signing_key=self.signing_key, kid=self.kid, secret=self.secret, issuer="VNM", direction="exit",
-                    lane="BL1-EXIT-03", issuing_state=STATE, document_number=NUMBER, checks=CHECKS,
+                    lane="BL1-EXIT-03", issuing_state=STATE, document_number=NUMBER, ef_sod=SOD, checks=CHECKS,
                     validity_s=900, now=T0)
         args.update(overrides)
         return issue_attestation(**args)
@@ -49,7 +51,7 @@ class Bilateral:
     def verify(self, blob: bytes, **overrides):
         args = dict(agreement=self.agreement, partner_keys=self.partner_keys, revocations=self.revocations,
                     replay_store=self.store, secret=self.secret, issuing_state=STATE, document_number=NUMBER,
-                    now=T0 + dt.timedelta(minutes=1))
+                    ef_sod=SOD, now=T0 + dt.timedelta(minutes=1))
         args.update(overrides)
         return verify_attestation(blob, **args)
 

@@ -19,6 +19,7 @@ from bilateral import (
     NotYetValid,
     Replayed,
     Revoked,
+    SecurityObjectMissing,
     ValidityTooLong,
     WrongDirection,
     WrongIssuer,
@@ -29,7 +30,7 @@ from bilateral import (
     parse_claims,
     sig_structure,
 )
-from tests.bilateral.conftest import CHECKS, NUMBER, STATE, T0
+from tests.bilateral.conftest import CHECKS, NUMBER, SOD, STATE, T0
 
 
 def test_round_trip_names_the_checks_the_agreement_lets_the_entry_side_skip(bl):
@@ -78,11 +79,11 @@ def test_no_document_number_name_or_biometric_in_the_bytes(bl):
 def test_the_document_key_rotates_daily_and_the_hash_needs_the_secret(bl):
     day = T0.date()
     assert document_key(bl.secret, day) != document_key(bl.secret, day + dt.timedelta(days=1))
-    h1 = document_hash(bl.secret, day, STATE, NUMBER)
-    assert h1 != document_hash(bl.secret, day + dt.timedelta(days=1), STATE, NUMBER)
-    assert h1 != document_hash(b"x" * 32, day, STATE, NUMBER)
-    assert h1 == document_hash(bl.secret, day, "vnm", "C1234567")  # the MRZ filler and case do not matter
-    assert h1 != document_hash(bl.secret, day, "CHN", "C1234567")
+    h1 = document_hash(bl.secret, day, STATE, NUMBER, SOD)
+    assert h1 != document_hash(bl.secret, day + dt.timedelta(days=1), STATE, NUMBER, SOD)
+    assert h1 != document_hash(b"x" * 32, day, STATE, NUMBER, SOD)
+    assert h1 == document_hash(bl.secret, day, "vnm", "C1234567", SOD)  # the MRZ filler and case do not matter
+    assert h1 != document_hash(bl.secret, day, "CHN", "C1234567", SOD)
     with pytest.raises(ValueError):
         document_key(b"short", day)
     # the attestation issued tomorrow for the same document carries another hash
@@ -166,6 +167,33 @@ def test_another_document_is_refused(bl):
     with pytest.raises(DocumentMismatch):  # the entry side with another agreement's secret
         bl.verify(blob, secret=b"z" * 32)
     bl.verify(blob)  # refusals did not consume it
+
+
+def test_a_forged_chip_with_the_same_state_and_number_is_refused(bl):
+    """The exit side authenticated the genuine chip (PA passed); at entry a forged booklet carries the same
+    state and number but its own chip (another name, another DG2, so another SOD). The entry gate that skips
+    the certificate chain on the partner's word still hashes the SOD it read, and that SOD is not the one the
+    attestation binds."""
+    blob = bl.issue()
+    forged_sod = SOD.replace(b"genuine", b"forged!")
+    assert document_hash(bl.secret, T0.date(), STATE, NUMBER, forged_sod) != \
+        document_hash(bl.secret, T0.date(), STATE, NUMBER, SOD)
+    with pytest.raises(DocumentMismatch):
+        bl.verify(blob, ef_sod=forged_sod)
+    assert bl.store.seen_count() == 0
+    assert bl.verify(blob).skippable  # the genuine chip's SOD: accepted
+
+
+@pytest.mark.parametrize("sod", [b"", None, bytearray()])
+def test_no_security_object_is_refused_at_issue_and_at_entry(bl, sod):
+    with pytest.raises(SecurityObjectMissing):
+        bl.issue(ef_sod=sod)
+    blob = bl.issue()
+    with pytest.raises(SecurityObjectMissing):
+        bl.verify(blob, ef_sod=sod)
+    assert bl.store.seen_count() == 0
+    with pytest.raises(SecurityObjectMissing):
+        document_hash(bl.secret, T0.date(), STATE, NUMBER, sod)
 
 
 def test_replay_is_refused_and_survives_a_restart(tmp_path, bl):

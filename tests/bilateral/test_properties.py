@@ -21,7 +21,7 @@ from bilateral import (
     sign_trust_list,
     verify_attestation,
 )
-from tests.bilateral.conftest import AGREEMENT, CHECKS, NUMBER, STATE, T0
+from tests.bilateral.conftest import AGREEMENT, CHECKS, NUMBER, SOD, STATE, T0
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
 _LIST_KEY = Ed25519PrivateKey.generate()
@@ -34,13 +34,13 @@ _REVOCATIONS = _STORE0.install_revocations(sign_revocations([], administration="
                                            [_LIST_KEY.public_key()], administration="VNM")
 BLOB = issue_attestation(signing_key=_KEY, kid=key_kid(_KEY.public_key()), secret=_SECRET, issuer="VNM",
                          direction="exit", lane="BL1-EXIT-03", issuing_state=STATE, document_number=NUMBER,
-                         checks=CHECKS, validity_s=900, now=T0)
+                         ef_sod=SOD, checks=CHECKS, validity_s=900, now=T0)
 
 
 def _verify(blob: bytes, store: ReplayStore):
     return verify_attestation(blob, agreement=_AGREEMENT, partner_keys=_PARTNER, revocations=_REVOCATIONS,
                               replay_store=store, secret=_SECRET, issuing_state=STATE, document_number=NUMBER,
-                              now=T0 + dt.timedelta(seconds=30))
+                              ef_sod=SOD, now=T0 + dt.timedelta(seconds=30))
 
 
 def _refused(blob: bytes) -> None:
@@ -82,5 +82,5 @@ def test_every_byte_flipped_in_turn_is_refused():
 def test_the_document_number_is_never_in_the_clear(number, state):
     blob = issue_attestation(signing_key=_KEY, kid=key_kid(_KEY.public_key()), secret=_SECRET, issuer="VNM",
                              direction="exit", lane="L1", issuing_state=state, document_number=number,
-                             checks={"passive_authentication": "passed"}, validity_s=60, now=T0)
+                             ef_sod=SOD, checks={"passive_authentication": "passed"}, validity_s=60, now=T0)
     assert number.encode() not in blob and (state + number).encode() not in blob
