@@ -10,7 +10,7 @@ __all__ = [
     "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
     "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
-    "TrustListError", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
+    "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
 ]
 
 
@@ -116,6 +116,25 @@ class TrustListError(BilateralError):
     """The partner's trust list is not a valid signed list for this partner (see ``__cause__``)."""
 
     reason = "trust_list_invalid"
+
+
+class TrustListRollback(TrustListError):
+    """A trust list older than the one already installed (a removed key brought back)."""
+
+    reason = "trust_list_rollback"
+
+
+class TrustListEquivocation(TrustListError):
+    """Another trust list with the version already held: one of them is not the partner's."""
+
+    reason = "trust_list_equivocation"
+
+
+class TrustListNotCurrent(TrustListError):
+    """The partner keys used to verify are not the trust list installed in the replay store (none installed, or
+    an older or other list)."""
+
+    reason = "trust_list_not_current"
 
 
 class RevocationListError(BilateralError):

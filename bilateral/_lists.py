@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bilateral._errors import RevocationListError, RevocationRollback, TrustListError
+from bilateral._errors import RevocationListError, RevocationRollback, TrustListError, TrustListRollback
 from privacy import SignedListError, list_key_id, load_public_key, public_key_b64, sign_list, verify_list
 
 __all__ = ["TRUST_LIST", "REVOCATION_LIST", "PartnerKeys", "Revocations", "key_kid", "sign_trust_list",
@@ -71,14 +71,16 @@ def sign_trust_list(public_keys: Iterable, *, administration: str, list_key, ver
     return sign_list(payload, list_key, list_name=TRUST_LIST, version=version, issued_at=issued_at)
 
 
-def load_trust_list(blob: bytes, list_keys, *, administration: str, min_version: int = 0) -> PartnerKeys:
+def load_trust_list(blob: bytes, list_keys, *, administration: str, min_version: int) -> PartnerKeys:
     """Verify the partner's trust list (signed by one of ``list_keys``, the pinned list keys); named errors:
-    :class:`TrustListError` chained to the signed list's own (``unknown_key``, ``bad_signature``,
-    ``rollback``, ...)."""
+    :class:`TrustListError` chained to the signed list's own (``unknown_key``, ``bad_signature``, ...), a
+    version below ``min_version`` (the one held: no default, the caller states it)
+    :class:`TrustListRollback`. The replay store keeps the floor (:meth:`bilateral.ReplayStore.install_trust_list`)."""
     try:
         signed = verify_list(blob, list_keys, list_name=TRUST_LIST, min_version=min_version)
     except SignedListError as e:
-        raise TrustListError(f"trust list refused ({e.reason}): {e}") from e
+        cls = TrustListRollback if e.reason == "rollback" else TrustListError
+        raise cls(f"trust list refused ({e.reason}): {e}") from e
     payload = signed.payload
     if not isinstance(payload, dict) or set(payload) != {"administration", "keys"} \
             or not isinstance(payload["keys"], list):

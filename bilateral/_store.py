@@ -3,9 +3,10 @@
 SQLite through ``storage`` (``open_database`` + recorded migrations, as the gate's and the outbox's stores).
 An id is kept until its attestation's expiry plus the clock skew, then purged: past that the attestation is
 refused as expired anyway, so the table holds at most the attestations of one validity window and cannot
-grow without bound. The revocation floor (the highest version installed and its payload's digest) is never
-lowered: an older list is :class:`RevocationRollback`, another list at the same version
-:class:`RevocationEquivocation`.
+grow without bound. The floors of the partner's trust list and revocation list (the highest version installed
+and its payload's digest) are never lowered: an older list is :class:`TrustListRollback` /
+:class:`RevocationRollback`, another list at the same version :class:`TrustListEquivocation` /
+:class:`RevocationEquivocation`; :func:`bilateral.verify_attestation` uses only the lists installed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from bilateral._errors import Replayed, RevocationEquivocation
-from bilateral._lists import Revocations, load_revocations
+from bilateral._errors import Replayed, RevocationEquivocation, TrustListEquivocation
+from bilateral._lists import (
+    REVOCATION_LIST,
+    TRUST_LIST,
+    PartnerKeys,
+    Revocations,
+    load_revocations,
+    load_trust_list,
+)
 from storage import Migration, migrate, open_database, transaction
 
 __all__ = ["ReplayStore", "MIGRATIONS"]
@@ -64,21 +72,38 @@ class ReplayStore:
     def seen_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM bilateral_seen").fetchone()[0]
 
-    def revocation_floor(self, administration: str) -> tuple[int, str] | None:
+    def _floor(self, list_name: str, administration: str) -> tuple[int, str] | None:
         row = self.db.execute("SELECT version, digest FROM bilateral_list_floor WHERE list = ? AND administration = ?",
-                              ["bilateral-revocations", administration]).fetchone()
+                              [list_name, administration]).fetchone()
         return (row[0], row[1]) if row else None
 
-    def install_revocations(self, blob: bytes, list_keys, *, administration: str) -> Revocations:
-        """Verify a revocation list against the floor held and raise the floor to it; return it."""
+    def revocation_floor(self, administration: str) -> tuple[int, str] | None:
+        """(version, payload digest) of the revocation list installed for ``administration``, or None."""
+        return self._floor(REVOCATION_LIST, administration)
+
+    def trust_floor(self, administration: str) -> tuple[int, str] | None:
+        """(version, payload digest) of the trust list installed for ``administration``, or None."""
+        return self._floor(TRUST_LIST, administration)
+
+    def _install(self, list_name: str, load, equivocation, blob: bytes, list_keys, administration: str):
         with transaction(self.db, self._lock):
-            floor = self.revocation_floor(administration)
-            revocations = load_revocations(blob, list_keys, administration=administration,
-                                           min_version=floor[0] if floor else 0)
-            if floor and revocations.version == floor[0] and revocations.digest != floor[1]:
-                raise RevocationEquivocation(f"another revocation list with version {floor[0]}, already held: refused")
+            floor = self._floor(list_name, administration)
+            loaded = load(blob, list_keys, administration=administration, min_version=floor[0] if floor else 0)
+            if floor and loaded.version == floor[0] and loaded.digest != floor[1]:
+                raise equivocation(f"another {list_name} list with version {floor[0]}, already held: refused")
             self.db.execute(
                 "INSERT INTO bilateral_list_floor (list, administration, version, digest) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (list, administration) DO UPDATE SET version = excluded.version, digest = excluded.digest",
-                ["bilateral-revocations", administration, revocations.version, revocations.digest])
-        return revocations
+                [list_name, administration, loaded.version, loaded.digest])
+        return loaded
+
+    def install_revocations(self, blob: bytes, list_keys, *, administration: str) -> Revocations:
+        """Verify a revocation list against the floor held and raise the floor to it; return it."""
+        return self._install(REVOCATION_LIST, load_revocations, RevocationEquivocation, blob, list_keys,
+                             administration)
+
+    def install_trust_list(self, blob: bytes, list_keys, *, administration: str) -> PartnerKeys:
+        """Verify a trust list against the floor held and raise the floor to it; return it. A lower version
+        is :class:`TrustListRollback` (a removed key brought back), another list at the version held
+        :class:`TrustListEquivocation`; the floor survives a restart (it is in the database)."""
+        return self._install(TRUST_LIST, load_trust_list, TrustListEquivocation, blob, list_keys, administration)

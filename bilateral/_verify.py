@@ -23,6 +23,7 @@ from bilateral._errors import (
     Expired,
     NotYetValid,
     Revoked,
+    TrustListNotCurrent,
     ValidityTooLong,
     WrongDirection,
     WrongIssuer,
@@ -53,6 +54,9 @@ def verify_attestation(blob: bytes, *, agreement: Agreement, partner_keys: Partn
         raise TypeError("verify_attestation needs the partner's keys, its revocations and a replay store")
     if partner_keys.administration != agreement.partner or revocations.administration != agreement.partner:
         raise WrongIssuer(f"the keys or revocations held are not those of the partner {agreement.partner}")
+    if replay_store.trust_floor(agreement.partner) != (partner_keys.version, partner_keys.digest):
+        raise TrustListNotCurrent(f"the partner keys (trust list version {partner_keys.version}) are not the trust "
+                                  f"list installed: install it with ReplayStore.install_trust_list")
     when = now or dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
         raise ValueError("now is timezone-aware (UTC)")

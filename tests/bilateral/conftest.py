@@ -13,7 +13,6 @@ from bilateral import (
     ReplayStore,
     issue_attestation,
     key_kid,
-    load_trust_list,
     parse_agreement,
     sign_revocations,
     sign_trust_list,
@@ -55,6 +54,17 @@ class Bilateral:
         args.update(overrides)
         return verify_attestation(blob, **args)
 
+    def install_lists(self, store: ReplayStore) -> ReplayStore:
+        """Install this side's current trust and revocation lists in another store (a second gate's)."""
+        list_keys = [self.list_key.public_key()]
+        trust = sign_trust_list([self.signing_key.public_key()], administration="VNM", list_key=self.list_key,
+                                version=self.partner_keys.version)
+        store.install_trust_list(trust, list_keys, administration="VNM")
+        revocations = sign_revocations(sorted(self.revocations.revoked), administration="VNM", list_key=self.list_key,
+                                       version=self.revocations.version)
+        store.install_revocations(revocations, list_keys, administration="VNM")
+        return store
+
     def revoke(self, *ids: bytes, version: int) -> None:
         blob = sign_revocations(ids, administration="VNM", list_key=self.list_key, version=version)
         self.revocations = self.store.install_revocations(blob, [self.list_key.public_key()], administration="VNM")
@@ -70,8 +80,8 @@ def bl() -> Bilateral:
     signing_key = ec.generate_private_key(ec.SECP256R1())
     list_key = Ed25519PrivateKey.generate()
     trust = sign_trust_list([signing_key.public_key()], administration="VNM", list_key=list_key, version=1)
-    partner_keys = load_trust_list(trust, [list_key.public_key()], administration="VNM")
     store = ReplayStore()
+    partner_keys = store.install_trust_list(trust, [list_key.public_key()], administration="VNM")
     b = Bilateral(signing_key, list_key, b"s" * 16 + b"e" * 16, parse_agreement(AGREEMENT), partner_keys, None, store)
     b.revoke(version=1)
     yield b

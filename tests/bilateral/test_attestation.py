@@ -200,7 +200,7 @@ def test_replay_is_refused_and_survives_a_restart(tmp_path, bl):
     from bilateral import ReplayStore
 
     path = tmp_path / "bilateral.db"
-    store = ReplayStore(path)
+    store = bl.install_lists(ReplayStore(path))
     blob = bl.issue()
     bl.verify(blob, replay_store=store)
     with pytest.raises(Replayed):

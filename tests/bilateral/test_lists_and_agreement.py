@@ -10,12 +10,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bilateral import (
     AgreementError,
+    CoseUnknownKid,
     NeverSkippable,
     RevocationEquivocation,
     RevocationListError,
     RevocationRollback,
     Revoked,
+    TrustListEquivocation,
     TrustListError,
+    TrustListNotCurrent,
+    TrustListRollback,
     decode_sign1,
     key_kid,
     load_agreement,
@@ -34,17 +38,17 @@ def test_the_trust_list_is_a_signed_list_of_the_partners_keys():
     keys = [ec.generate_private_key(ec.SECP256R1()).public_key() for _ in range(2)]
     blob = sign_trust_list(keys, administration="VNM", list_key=list_key, version=3)
     assert json.loads(blob)["format"] == SIGNED_LIST_FORMAT
-    partner = load_trust_list(blob, [list_key.public_key()], administration="VNM")
+    partner = load_trust_list(blob, [list_key.public_key()], administration="VNM", min_version=0)
     assert partner.version == 3 and set(partner.keys) == {key_kid(k) for k in keys}
     with pytest.raises(TrustListError, match="unknown_key"):
-        load_trust_list(blob, [Ed25519PrivateKey.generate().public_key()], administration="VNM")
-    with pytest.raises(TrustListError, match="rollback"):
+        load_trust_list(blob, [Ed25519PrivateKey.generate().public_key()], administration="VNM", min_version=0)
+    with pytest.raises(TrustListRollback, match="rollback"):
         load_trust_list(blob, [list_key.public_key()], administration="VNM", min_version=4)
     with pytest.raises(TrustListError):
-        load_trust_list(blob, [list_key.public_key()], administration="CHN")
+        load_trust_list(blob, [list_key.public_key()], administration="CHN", min_version=0)
     tampered = blob.replace(b'"version":3', b'"version":9')
     with pytest.raises(TrustListError, match="bad_signature"):
-        load_trust_list(tampered, [list_key.public_key()], administration="VNM")
+        load_trust_list(tampered, [list_key.public_key()], administration="VNM", min_version=0)
 
 
 def test_a_key_listed_under_another_kid_is_refused():
@@ -55,7 +59,71 @@ def test_a_key_listed_under_another_kid_is_refused():
     payload = {"administration": "VNM", "keys": [{"kid": "00" * 8, "public_key": public_key_b64(key)}]}
     blob = sign_list(payload, list_key, list_name="bilateral-trust", version=1)
     with pytest.raises(TrustListError, match="not the key's own"):
+        load_trust_list(blob, [list_key.public_key()], administration="VNM", min_version=0)
+
+
+def test_min_version_is_required_wherever_a_signed_list_is_loaded():
+    import inspect
+
+    from bilateral import load_revocations
+
+    for load in (load_trust_list, load_revocations):
+        parameter = inspect.signature(load).parameters["min_version"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
+    list_key = Ed25519PrivateKey.generate()
+    blob = sign_trust_list([], administration="VNM", list_key=list_key, version=1)
+    with pytest.raises(TypeError):
         load_trust_list(blob, [list_key.public_key()], administration="VNM")
+
+
+def test_a_trust_list_rolled_back_after_a_key_was_removed_is_refused(tmp_path, bl):
+    """v1 lists the key later compromised, v2 removes it; v1 delivered again (by an attacker or a stale feed)
+    is refused at install, also after a restart, and partner keys not installed are refused at verify."""
+    from bilateral import ReplayStore
+
+    compromised = ec.generate_private_key(ec.SECP256R1())
+    list_keys = [bl.list_key.public_key()]
+    v1 = sign_trust_list([compromised.public_key(), bl.signing_key.public_key()], administration="VNM",
+                         list_key=bl.list_key, version=1)
+    v2 = sign_trust_list([bl.signing_key.public_key()], administration="VNM", list_key=bl.list_key, version=2)
+    path = tmp_path / "bilateral.db"
+    store = bl.install_lists(ReplayStore(path))
+    current = store.install_trust_list(v2, list_keys, administration="VNM")
+    assert store.trust_floor("VNM")[0] == 2
+    forged = bl.issue(signing_key=compromised, kid=key_kid(compromised.public_key()))
+    with pytest.raises(CoseUnknownKid):
+        bl.verify(forged, partner_keys=current, replay_store=store)
+    with pytest.raises(TrustListRollback):
+        store.install_trust_list(v1, list_keys, administration="VNM")
+    store.close()
+    store = ReplayStore(path)
+    with pytest.raises(TrustListRollback):
+        store.install_trust_list(v1, list_keys, administration="VNM")
+    stale = load_trust_list(v1, list_keys, administration="VNM", min_version=0)  # loaded around the store
+    with pytest.raises(TrustListNotCurrent):
+        bl.verify(forged, partner_keys=stale, replay_store=store)
+    assert store.seen_count() == 0
+    store.close()
+
+
+def test_another_trust_list_at_the_version_held_is_refused(bl):
+    list_keys = [bl.list_key.public_key()]
+    same = sign_trust_list([bl.signing_key.public_key()], administration="VNM", list_key=bl.list_key, version=1)
+    assert bl.store.install_trust_list(same, list_keys, administration="VNM").digest == bl.partner_keys.digest
+    other = sign_trust_list([ec.generate_private_key(ec.SECP256R1()).public_key()], administration="VNM",
+                            list_key=bl.list_key, version=1)
+    with pytest.raises(TrustListEquivocation):
+        bl.store.install_trust_list(other, list_keys, administration="VNM")
+    assert bl.store.trust_floor("VNM") == (1, bl.partner_keys.digest)
+
+
+def test_no_trust_list_installed_is_refused(bl):
+    from bilateral import ReplayStore
+
+    store = ReplayStore()
+    with pytest.raises(TrustListNotCurrent):
+        bl.verify(bl.issue(), replay_store=store)
+    store.close()
 
 
 def test_revocation_list_versions_never_roll_back(bl):

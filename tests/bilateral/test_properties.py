@@ -27,11 +27,21 @@ _KEY = ec.generate_private_key(ec.SECP256R1())
 _LIST_KEY = Ed25519PrivateKey.generate()
 _SECRET = b"k" * 32
 _AGREEMENT = parse_agreement(AGREEMENT)
-_PARTNER = load_trust_list(sign_trust_list([_KEY.public_key()], administration="VNM", list_key=_LIST_KEY, version=1),
-                           [_LIST_KEY.public_key()], administration="VNM")
-_STORE0 = ReplayStore()
-_REVOCATIONS = _STORE0.install_revocations(sign_revocations([], administration="VNM", list_key=_LIST_KEY, version=1),
-                                           [_LIST_KEY.public_key()], administration="VNM")
+_TRUST = sign_trust_list([_KEY.public_key()], administration="VNM", list_key=_LIST_KEY, version=1)
+_REVOKED = sign_revocations([], administration="VNM", list_key=_LIST_KEY, version=1)
+
+
+def _store() -> ReplayStore:
+    """A fresh entry gate's store with the partner's lists installed (so a refusal is the attestation's)."""
+    store = ReplayStore()
+    store.install_trust_list(_TRUST, [_LIST_KEY.public_key()], administration="VNM")
+    store.install_revocations(_REVOKED, [_LIST_KEY.public_key()], administration="VNM")
+    return store
+
+
+_STORE0 = _store()
+_PARTNER = load_trust_list(_TRUST, [_LIST_KEY.public_key()], administration="VNM", min_version=1)
+_REVOCATIONS = _STORE0.install_revocations(_REVOKED, [_LIST_KEY.public_key()], administration="VNM")
 BLOB = issue_attestation(signing_key=_KEY, kid=key_kid(_KEY.public_key()), secret=_SECRET, issuer="VNM",
                          direction="exit", lane="BL1-EXIT-03", issuing_state=STATE, document_number=NUMBER,
                          ef_sod=SOD, checks=CHECKS, validity_s=900, now=T0)
@@ -44,7 +54,7 @@ def _verify(blob: bytes, store: ReplayStore):
 
 
 def _refused(blob: bytes) -> None:
-    store = ReplayStore()
+    store = _store()
     try:
         with pytest.raises(BilateralError):
             _verify(blob, store)
@@ -54,7 +64,7 @@ def _refused(blob: bytes) -> None:
 
 
 def test_the_genuine_attestation_verifies():
-    store = ReplayStore()
+    store = _store()
     assert _verify(BLOB, store).skippable == {"passive_authentication", "document_expiry"}
     store.close()
 
