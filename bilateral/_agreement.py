@@ -6,6 +6,7 @@
     rely_on = ["passive_authentication", "document_expiry"]   # checks this side may skip when attested
     validity_s = 900                # the longest validity (exp - nbf) accepted
     clock_skew_s = 120              # tolerance on nbf / exp between the two sides' clocks
+    max_list_age_s = 86400          # the oldest trust / revocation list (by its issued_at) verification uses
 
 The watchlist and the face (and liveness) are each side's own and are never skippable: an agreement that
 lists them is refused at load (:class:`NeverSkippable`), whatever else it says.
@@ -27,7 +28,9 @@ DIRECTIONS = ("exit", "entry")
 CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ADMINISTRATION = re.compile(r"[A-Z]{3}")
 _NEVER = ("watchlist", "face", "liveness")
-_KEYS = {"partner", "direction", "rely_on", "validity_s", "clock_skew_s"}
+_KEYS = {"partner", "direction", "rely_on", "validity_s", "clock_skew_s", "max_list_age_s"}
+DEFAULT_MAX_LIST_AGE_S = 86_400
+MAX_LIST_AGE_CAP_S = 2 * 86_400
 
 
 def never_skippable(check: str) -> bool:
@@ -43,14 +46,15 @@ class Agreement:
     rely_on: frozenset[str]
     validity_s: int
     clock_skew_s: int
+    max_list_age_s: int = DEFAULT_MAX_LIST_AGE_S
 
     def skippable(self, attested: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
         """The checks both attested as passed and listed in the agreement (never the watchlist or the face)."""
         return frozenset(c for c in attested if c in self.rely_on and not never_skippable(c))
 
 
-def _int(table: dict, key: str, low: int, high: int) -> int:
-    value = table.get(key)
+def _int(table: dict, key: str, low: int, high: int, default: int | None = None) -> int:
+    value = table.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise AgreementError(f"agreement: {key} is an integer from {low} to {high}, not {value!r}")
     return value
@@ -79,7 +83,8 @@ def parse_agreement(data: dict) -> Agreement:
                              "face and liveness checks")
     return Agreement(partner=partner, direction=direction, rely_on=frozenset(rely_on),
                      validity_s=_int(table, "validity_s", 1, 7 * 24 * 3600),
-                     clock_skew_s=_int(table, "clock_skew_s", 0, 3600))
+                     clock_skew_s=_int(table, "clock_skew_s", 0, 3600),
+                     max_list_age_s=_int(table, "max_list_age_s", 60, MAX_LIST_AGE_CAP_S, DEFAULT_MAX_LIST_AGE_S))
 
 
 def load_agreement(path: str | Path) -> Agreement:

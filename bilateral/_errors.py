@@ -11,6 +11,7 @@ __all__ = [
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
     "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
+    "RevocationsNotCurrent", "ListTooOld",
 ]
 
 
@@ -149,3 +150,17 @@ class RevocationEquivocation(RevocationListError):
     """Another revocation list with the version already held: one of them is not the partner's."""
 
     reason = "revocations_equivocation"
+
+
+class RevocationsNotCurrent(RevocationListError):
+    """The revocations used to verify are not the list installed in the replay store (none installed, an older
+    list below the floor, or another one)."""
+
+    reason = "revocations_not_current"
+
+
+class ListTooOld(BilateralError):
+    """The partner's trust list or revocation list was issued longer ago than the agreement's
+    ``max_list_age_s``: the feed has stopped, and a revocation since may be missing."""
+
+    reason = "list_too_old"

@@ -15,6 +15,7 @@ key id, as bytes); the list's kid must be the key's own, so a key cannot be list
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -50,6 +51,8 @@ class PartnerKeys:
     version: int
     keys: dict  # {kid bytes: public key}
     digest: str
+    #: when the partner signed the list (seconds since the epoch, UTC)
+    issued_at: int
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,21 @@ class Revocations:
     version: int
     revoked: frozenset[bytes]
     digest: str
+    #: when the partner signed the list (seconds since the epoch, UTC)
+    issued_at: int
 
     def __contains__(self, attestation_id: bytes) -> bool:
         return attestation_id in self.revoked
+
+
+def _issued_at(signed, error) -> int:
+    try:
+        when = dt.datetime.fromisoformat(signed.issued_at)
+    except ValueError as e:
+        raise error(f"issued_at {signed.issued_at!r} is not an ISO 8601 time") from e
+    if when.tzinfo is None:
+        raise error(f"issued_at {signed.issued_at!r} has no time zone")
+    return int(when.timestamp())
 
 
 def sign_trust_list(public_keys: Iterable, *, administration: str, list_key, version: int, issued_at=None) -> bytes:
@@ -98,7 +113,7 @@ def load_trust_list(blob: bytes, list_keys, *, administration: str, min_version:
         if key_kid(key).hex() != entry["kid"]:
             raise TrustListError(f"trust list: kid {entry['kid']!r} is not the key's own")
         keys[key_kid(key)] = key
-    return PartnerKeys(administration, signed.version, keys, _digest(payload))
+    return PartnerKeys(administration, signed.version, keys, _digest(payload), _issued_at(signed, TrustListError))
 
 
 def sign_revocations(attestation_ids: Iterable[bytes], *, administration: str, list_key, version: int,
@@ -125,4 +140,4 @@ def load_revocations(blob: bytes, list_keys, *, administration: str, min_version
     if not all(isinstance(i, str) and _HEX_ID.fullmatch(i) for i in payload["revoked"]):
         raise RevocationListError("revocation list: each revoked id is 32 lower-case hex digits")
     return Revocations(administration, signed.version, frozenset(bytes.fromhex(i) for i in payload["revoked"]),
-                       _digest(payload))
+                       _digest(payload), _issued_at(signed, RevocationListError))

@@ -1,6 +1,8 @@
 """Verification of a partner's attestation at this side's entry gate, offline.
 
-In this order, each refusal a named error (the first that applies): the COSE_Sign1 (malformed, unknown kid,
+In this order, each refusal a named error (the first that applies): the lists held (the trust list and the
+revocation list installed in the replay store, neither older than the agreement's ``max_list_age_s``), the
+COSE_Sign1 (malformed, unknown kid,
 wrong alg, unknown critical header, bad signature), the claims' shape, the issuer (the agreement's partner),
 the direction, the validity's length (at most the agreement's ``validity_s``), the time (not yet valid /
 expired, with the agreement's ``clock_skew_s``), the document (the keyed hash recomputed from the document
@@ -21,7 +23,9 @@ from bilateral._cose import verify_sign1
 from bilateral._errors import (
     DocumentMismatch,
     Expired,
+    ListTooOld,
     NotYetValid,
+    RevocationsNotCurrent,
     Revoked,
     TrustListNotCurrent,
     ValidityTooLong,
@@ -61,6 +65,16 @@ def verify_attestation(blob: bytes, *, agreement: Agreement, partner_keys: Partn
     if when.tzinfo is None:
         raise ValueError("now is timezone-aware (UTC)")
     t = int(when.timestamp())
+    floor = replay_store.revocation_floor(agreement.partner)
+    if floor is None:
+        raise RevocationsNotCurrent("no revocation list of the partner is installed: nothing is verified without one")
+    if floor != (revocations.version, revocations.digest):
+        raise RevocationsNotCurrent(f"the revocations (version {revocations.version}) are not the list installed "
+                                    f"(version {floor[0]})")
+    for name, held in (("trust list", partner_keys), ("revocation list", revocations)):
+        if t - held.issued_at > agreement.max_list_age_s:
+            raise ListTooOld(f"the partner's {name} (version {held.version}) was issued {t - held.issued_at} s ago, "
+                             f"the agreement allows {agreement.max_list_age_s} s")
     msg = verify_sign1(blob, partner_keys.keys)
     att = parse_claims(msg.payload)
     if att.issuer != agreement.partner:

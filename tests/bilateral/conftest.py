@@ -20,6 +20,8 @@ from bilateral import (
 )
 
 T0 = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
+#: when the partner signed the lists the fixture holds: an hour before T0 (the agreement allows a day)
+LISTS_AT = T0 - dt.timedelta(hours=1)
 STATE, NUMBER = "VNM", "C1234567<"
 #: the EF.SOD bytes as read from the traveller's chip (any bytes: only their SHA-256 enters the document hash)
 SOD = bytes.fromhex("77820100") + b"genuine security object of VNM C1234567" * 4
@@ -58,15 +60,16 @@ class Bilateral:
         """Install this side's current trust and revocation lists in another store (a second gate's)."""
         list_keys = [self.list_key.public_key()]
         trust = sign_trust_list([self.signing_key.public_key()], administration="VNM", list_key=self.list_key,
-                                version=self.partner_keys.version)
+                                version=self.partner_keys.version, issued_at=LISTS_AT)
         store.install_trust_list(trust, list_keys, administration="VNM")
         revocations = sign_revocations(sorted(self.revocations.revoked), administration="VNM", list_key=self.list_key,
-                                       version=self.revocations.version)
+                                       version=self.revocations.version, issued_at=LISTS_AT)
         store.install_revocations(revocations, list_keys, administration="VNM")
         return store
 
-    def revoke(self, *ids: bytes, version: int) -> None:
-        blob = sign_revocations(ids, administration="VNM", list_key=self.list_key, version=version)
+    def revoke(self, *ids: bytes, version: int, issued_at: dt.datetime = LISTS_AT) -> None:
+        blob = sign_revocations(ids, administration="VNM", list_key=self.list_key, version=version,
+                                issued_at=issued_at)
         self.revocations = self.store.install_revocations(blob, [self.list_key.public_key()], administration="VNM")
 
 
@@ -79,7 +82,8 @@ AGREEMENT = {"agreement": {"partner": "VNM", "direction": "exit", "rely_on": ["p
 def bl() -> Bilateral:
     signing_key = ec.generate_private_key(ec.SECP256R1())
     list_key = Ed25519PrivateKey.generate()
-    trust = sign_trust_list([signing_key.public_key()], administration="VNM", list_key=list_key, version=1)
+    trust = sign_trust_list([signing_key.public_key()], administration="VNM", list_key=list_key, version=1,
+                            issued_at=LISTS_AT)
     store = ReplayStore()
     partner_keys = store.install_trust_list(trust, [list_key.public_key()], administration="VNM")
     b = Bilateral(signing_key, list_key, b"s" * 16 + b"e" * 16, parse_agreement(AGREEMENT), partner_keys, None, store)

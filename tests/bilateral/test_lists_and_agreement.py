@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bilateral import (
     AgreementError,
     CoseUnknownKid,
+    ListTooOld,
     NeverSkippable,
     RevocationEquivocation,
     RevocationListError,
     RevocationRollback,
+    RevocationsNotCurrent,
     Revoked,
     TrustListEquivocation,
     TrustListError,
@@ -30,7 +32,7 @@ from bilateral import (
     sign_trust_list,
 )
 from privacy import SIGNED_LIST_FORMAT
-from tests.bilateral.conftest import AGREEMENT
+from tests.bilateral.conftest import AGREEMENT, LISTS_AT
 
 
 def test_the_trust_list_is_a_signed_list_of_the_partners_keys():
@@ -170,6 +172,65 @@ def test_a_revocation_list_signed_by_a_stranger_or_for_another_partner_is_refuse
     with pytest.raises(RevocationListError):
         bl.store.install_revocations(other, [bl.list_key.public_key()], administration="VNM")
     assert bl.store.revocation_floor("VNM")[0] == 1
+
+
+def test_verification_uses_only_the_revocation_list_installed(bl):
+    """A Revocations object loaded around the store (a stale v1 after v2 revoked the attestation) or none
+    installed at all is refused; the v2 installed revokes."""
+    from bilateral import ReplayStore, load_revocations
+
+    blob = bl.issue()
+    cti = parse_claims(decode_sign1(blob).payload).attestation_id
+    v1 = sign_revocations([], administration="VNM", list_key=bl.list_key, version=1, issued_at=LISTS_AT)
+    bl.revoke(cti, version=2)
+    stale = load_revocations(v1, [bl.list_key.public_key()], administration="VNM", min_version=0)
+    with pytest.raises(RevocationsNotCurrent):
+        bl.verify(blob, revocations=stale)
+    with pytest.raises(Revoked):
+        bl.verify(blob)
+    empty = ReplayStore()  # trust list installed, no revocation list
+    trust = sign_trust_list([bl.signing_key.public_key()], administration="VNM", list_key=bl.list_key, version=1,
+                            issued_at=LISTS_AT)
+    empty.install_trust_list(trust, [bl.list_key.public_key()], administration="VNM")
+    with pytest.raises(RevocationsNotCurrent, match="no revocation list"):
+        bl.verify(bl.issue(), replay_store=empty, revocations=stale)
+    assert empty.seen_count() == 0 and bl.store.seen_count() == 0
+    empty.close()
+    assert isinstance(bl.revocations.issued_at, int) and bl.revocations.issued_at == int(LISTS_AT.timestamp())
+    assert bl.partner_keys.issued_at == int(LISTS_AT.timestamp())
+
+
+def test_a_list_older_than_the_agreement_allows_is_refused(bl):
+    import datetime as dt
+
+    assert bl.agreement.max_list_age_s == 86_400  # the default
+    verify_at = LISTS_AT + dt.timedelta(seconds=86_400)
+    bl.verify(bl.issue(now=verify_at), now=verify_at)  # exactly a day old: still used
+    later = verify_at + dt.timedelta(seconds=1)
+    with pytest.raises(ListTooOld, match="trust list"):
+        bl.verify(bl.issue(now=later), now=later)
+    # a fresh trust list, the revocation list still a day and a second old
+    fresh = sign_trust_list([bl.signing_key.public_key()], administration="VNM", list_key=bl.list_key, version=2,
+                            issued_at=later)
+    bl.partner_keys = bl.store.install_trust_list(fresh, [bl.list_key.public_key()], administration="VNM")
+    with pytest.raises(ListTooOld, match="revocation list"):
+        bl.verify(bl.issue(now=later), now=later)
+    bl.revoke(version=2, issued_at=later)
+    bl.verify(bl.issue(now=later), now=later)
+    assert bl.store.seen_count() == 2
+
+
+@pytest.mark.parametrize(("value", "ok"), [(None, 86_400), (60, 60), (172_800, 172_800), (59, None),
+                                           (172_801, None), (True, None), ("1d", None)])
+def test_max_list_age_is_bounded(value, ok):
+    table = dict(AGREEMENT["agreement"])
+    if value is not None:
+        table["max_list_age_s"] = value
+    if ok is None:
+        with pytest.raises(AgreementError, match="max_list_age_s"):
+            parse_agreement({"agreement": table})
+    else:
+        assert parse_agreement({"agreement": table}).max_list_age_s == ok
 
 
 def test_revoked_after_a_restart_of_the_list(bl):

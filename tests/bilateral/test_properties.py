@@ -27,8 +27,8 @@ _KEY = ec.generate_private_key(ec.SECP256R1())
 _LIST_KEY = Ed25519PrivateKey.generate()
 _SECRET = b"k" * 32
 _AGREEMENT = parse_agreement(AGREEMENT)
-_TRUST = sign_trust_list([_KEY.public_key()], administration="VNM", list_key=_LIST_KEY, version=1)
-_REVOKED = sign_revocations([], administration="VNM", list_key=_LIST_KEY, version=1)
+_TRUST = sign_trust_list([_KEY.public_key()], administration="VNM", list_key=_LIST_KEY, version=1, issued_at=T0)
+_REVOKED = sign_revocations([], administration="VNM", list_key=_LIST_KEY, version=1, issued_at=T0)
 
 
 def _store() -> ReplayStore:
