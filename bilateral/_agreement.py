@@ -2,14 +2,19 @@
 
     [agreement]
     partner = "VNM"                 # the administration whose attestations this side verifies (ICAO code)
-    direction = "exit"              # the direction those attestations attest (the partner's exit control)
-    rely_on = ["passive_authentication", "document_expiry"]   # checks this side may skip when attested
-    validity_s = 900                # the longest validity (exp - nbf) accepted
-    clock_skew_s = 120              # tolerance on nbf / exp between the two sides' clocks
+    direction = "exit"              # what the partner attests: its exit control (the only value accepted)
+    rely_on = ["passive_authentication", "document_expired"]  # checks this side may skip when attested
+    validity_s = 900                # the longest validity (exp - nbf) accepted, at most 3,600
+    clock_skew_s = 120              # tolerance on nbf / exp between the two sides' clocks, at most 300
     max_list_age_s = 86400          # the oldest trust / revocation list (by its issued_at) verification uses
 
-The watchlist and the face (and liveness) are each side's own and are never skippable: an agreement that
-lists them is refused at load (:class:`NeverSkippable`), whatever else it says.
+``rely_on`` names checks from an ALLOW-LIST (:data:`RELIABLE_CHECKS`), named exactly as the gate's rules
+(``gate._policy.RULES``; a test checks the names, bilateral does not import gate): the certificate-chain part
+of Passive Authentication, chip authenticity, the document's eligibility and expiry. Anything else is refused
+at load: the watchlist, the face and liveness (:class:`NeverSkippable`: each side's own, always), and every
+other name (:class:`CheckNotReliable`), among them ``data_groups`` and ``mrz_matches_chip`` (the entry gate
+always hashes the data groups against the SOD it read and compares the printed MRZ with DG1), the device and
+lane checks (``timeout``, ``hardware_fault``, ``single_person``), ``fingerprint_match`` and ``minor``.
 """
 
 from __future__ import annotations
@@ -19,15 +24,22 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bilateral._errors import AgreementError, NeverSkippable
+from bilateral._errors import AgreementError, CheckNotReliable, NeverSkippable
 
-__all__ = ["Agreement", "load_agreement", "parse_agreement", "never_skippable", "DIRECTIONS", "CHECK_NAME"]
+__all__ = ["Agreement", "load_agreement", "parse_agreement", "never_skippable", "DIRECTIONS", "CHECK_NAME",
+           "RELIABLE_CHECKS", "MAX_VALIDITY_S", "MAX_CLOCK_SKEW_S"]
 
 DIRECTIONS = ("exit", "entry")
 #: a check's name: snake_case, as the gate's checks are named (``passive_authentication``, ``document_expiry``)
 CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ADMINISTRATION = re.compile(r"[A-Z]{3}")
 _NEVER = ("watchlist", "face", "liveness")
+#: the gate rules (``gate._policy.RULES`` names) a partner's attestation may stand in for
+RELIABLE_CHECKS = frozenset({"passive_authentication", "chip_authenticity", "eligible_document", "document_expired"})
+#: what the partner attests: its exit control (an attestation of entry is never relied on)
+ATTESTED_DIRECTION = "exit"
+MAX_VALIDITY_S = 3600
+MAX_CLOCK_SKEW_S = 300
 _KEYS = {"partner", "direction", "rely_on", "validity_s", "clock_skew_s", "max_list_age_s"}
 DEFAULT_MAX_LIST_AGE_S = 86_400
 MAX_LIST_AGE_CAP_S = 2 * 86_400
@@ -49,8 +61,10 @@ class Agreement:
     max_list_age_s: int = DEFAULT_MAX_LIST_AGE_S
 
     def skippable(self, attested: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
-        """The checks both attested as passed and listed in the agreement (never the watchlist or the face)."""
-        return frozenset(c for c in attested if c in self.rely_on and not never_skippable(c))
+        """The checks attested as passed, listed in the agreement and on the allow-list (never the watchlist or
+        the face, whatever an agreement object built by hand says)."""
+        return frozenset(c for c in attested
+                         if c in self.rely_on and c in RELIABLE_CHECKS and not never_skippable(c))
 
 
 def _int(table: dict, key: str, low: int, high: int, default: int | None = None) -> int:
@@ -71,9 +85,10 @@ def parse_agreement(data: dict) -> Agreement:
     partner = table.get("partner")
     if not isinstance(partner, str) or not _ADMINISTRATION.fullmatch(partner):
         raise AgreementError(f"agreement: partner is a three-letter administration code, not {partner!r}")
-    direction = table.get("direction", "exit")
-    if direction not in DIRECTIONS:
-        raise AgreementError(f"agreement: direction is one of {DIRECTIONS}, not {direction!r}")
+    direction = table.get("direction", ATTESTED_DIRECTION)
+    if direction != ATTESTED_DIRECTION:
+        raise AgreementError(f"agreement: direction is what the partner attests, {ATTESTED_DIRECTION!r} (its exit "
+                             f"control), not {direction!r}")
     rely_on = table.get("rely_on", [])
     if not isinstance(rely_on, list) or not all(isinstance(c, str) and CHECK_NAME.fullmatch(c) for c in rely_on):
         raise AgreementError("agreement: rely_on is a list of check names (snake_case)")
@@ -81,9 +96,13 @@ def parse_agreement(data: dict) -> Agreement:
     if never:
         raise NeverSkippable(f"agreement: {never} may never be relied on: each side runs its own watchlist, "
                              "face and liveness checks")
+    unknown_checks = sorted(set(rely_on) - RELIABLE_CHECKS)
+    if unknown_checks:
+        raise CheckNotReliable(f"agreement: {unknown_checks} may not be relied on; a partner may be relied on only "
+                               f"for {sorted(RELIABLE_CHECKS)}")
     return Agreement(partner=partner, direction=direction, rely_on=frozenset(rely_on),
-                     validity_s=_int(table, "validity_s", 1, 7 * 24 * 3600),
-                     clock_skew_s=_int(table, "clock_skew_s", 0, 3600),
+                     validity_s=_int(table, "validity_s", 1, MAX_VALIDITY_S),
+                     clock_skew_s=_int(table, "clock_skew_s", 0, MAX_CLOCK_SKEW_S),
                      max_list_age_s=_int(table, "max_list_age_s", 60, MAX_LIST_AGE_CAP_S, DEFAULT_MAX_LIST_AGE_S))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
-    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable",
+    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
     "RevocationsNotCurrent", "ListTooOld",
 ]
@@ -111,6 +111,12 @@ class NeverSkippable(AgreementError):
     """The agreement lists a check the entry side must always run itself (watchlist, face)."""
 
     reason = "never_skippable"
+
+
+class CheckNotReliable(AgreementError):
+    """The agreement lists a check that is not on the allow-list of checks a partner may be relied on for."""
+
+    reason = "check_not_reliable"
 
 
 class TrustListError(BilateralError):

@@ -25,7 +25,7 @@ LISTS_AT = T0 - dt.timedelta(hours=1)
 STATE, NUMBER = "VNM", "C1234567<"
 #: the EF.SOD bytes as read from the traveller's chip (any bytes: only their SHA-256 enters the document hash)
 SOD = bytes.fromhex("77820100") + b"genuine security object of VNM C1234567" * 4
-CHECKS = {"passive_authentication": "passed", "document_expiry": "passed", "chip_authentication": "passed"}
+CHECKS = {"passive_authentication": "passed", "document_expired": "passed", "chip_authenticity": "passed"}
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Bilateral:
 
 
 AGREEMENT = {"agreement": {"partner": "VNM", "direction": "exit", "rely_on": ["passive_authentication",
-                                                                            "document_expiry"],
+                                                                            "document_expired"],
                            "validity_s": 900, "clock_skew_s": 120}}
 
 

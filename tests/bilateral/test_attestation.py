@@ -39,15 +39,15 @@ def test_round_trip_names_the_checks_the_agreement_lets_the_entry_side_skip(bl):
     att = verified.attestation
     assert att.issuer == "VNM" and att.direction == "exit" and att.lane == "BL1-EXIT-03"
     assert att.issued_at == att.not_before == int(T0.timestamp()) and att.expires_at == att.issued_at + 900
-    assert att.checks == ("chip_authentication", "document_expiry", "passive_authentication")
-    # attested and agreed: skippable; chip_authentication attested but not in the agreement: run it
-    assert verified.skippable == {"passive_authentication", "document_expiry"}
+    assert att.checks == ("chip_authenticity", "document_expired", "passive_authentication")
+    # attested and agreed: skippable; chip_authenticity attested but not in the agreement: run it
+    assert verified.skippable == {"passive_authentication", "document_expired"}
     assert verified.kid == bl.kid and len(att.attestation_id) == 16
 
 
 def test_only_checks_attested_are_skippable(bl):
-    verified = bl.verify(bl.issue(checks={"document_expiry": "passed"}))
-    assert verified.skippable == {"document_expiry"}
+    verified = bl.verify(bl.issue(checks={"document_expired": "passed"}))
+    assert verified.skippable == {"document_expired"}
 
 
 @pytest.mark.parametrize("outcome", ["failed", "missing", "not_required", "skipped", ""])

@@ -9,7 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bilateral import (
+    RELIABLE_CHECKS,
     AgreementError,
+    CheckNotReliable,
     CoseUnknownKid,
     ListTooOld,
     NeverSkippable,
@@ -247,7 +249,7 @@ def test_agreement_from_toml(tmp_path):
     agreement = load_agreement(path)
     assert agreement.partner == "VNM" and agreement.rely_on == {"passive_authentication"}
     assert agreement.validity_s == 600 and agreement.clock_skew_s == 60
-    assert agreement.skippable(("passive_authentication", "document_expiry")) == {"passive_authentication"}
+    assert agreement.skippable(("passive_authentication", "document_expired")) == {"passive_authentication"}
 
 
 @pytest.mark.parametrize("check", ["watchlist", "face", "face_match", "watchlist_hit", "liveness"])
@@ -268,10 +270,53 @@ def test_even_an_agreement_object_built_by_hand_never_skips_the_face():
 @pytest.mark.parametrize("change", [
     {"partner": "Vietnam"}, {"direction": "sideways"}, {"rely_on": "passive_authentication"},
     {"validity_s": 0}, {"validity_s": True}, {"clock_skew_s": -1}, {"retention": 3},
+    # what the partner attests is its exit; an "entry" agreement is refused
+    {"direction": "entry"},
+    # validity at most an hour, clock skew at most five minutes
+    {"validity_s": 3601}, {"validity_s": 604_800}, {"clock_skew_s": 301}, {"clock_skew_s": 3600},
 ])
 def test_a_bad_agreement_is_refused_by_name(change):
     with pytest.raises(AgreementError):
         parse_agreement({"agreement": {**AGREEMENT["agreement"], **change}})
+
+
+def test_the_caps_themselves_are_accepted():
+    agreement = parse_agreement({"agreement": {**AGREEMENT["agreement"], "validity_s": 3600, "clock_skew_s": 300}})
+    assert (agreement.validity_s, agreement.clock_skew_s, agreement.direction) == (3600, 300, "exit")
+
+
+@pytest.mark.parametrize("check", ["data_groups", "mrz_matches_chip", "hardware_fault", "timeout", "single_person",
+                                   "fingerprint_match", "minor", "document_unreadable", "chip_read", "face_acquired",
+                                   "watchlist_fresh", "document_expiry", "passive_authentication_chain",
+                                   "no_such_check"])
+def test_only_allow_listed_checks_may_be_relied_on(check):
+    """An allow-list, not a deny-list: every gate rule but the four, and any name that is no gate rule (so it
+    would silently rely on nothing, or on something a later rule of that name does), is refused at load."""
+    data = {"agreement": {**AGREEMENT["agreement"], "rely_on": ["passive_authentication", check]}}
+    with pytest.raises(AgreementError, match=check) as refused:
+        parse_agreement(data)
+    assert refused.value.reason in {"check_not_reliable", "never_skippable"}
+    if not check.startswith(("watchlist", "face")):
+        assert isinstance(refused.value, CheckNotReliable)
+
+
+def test_the_allow_list_names_gate_rules():
+    """bilateral may not import gate; the allow-list is kept here and must name the gate's rules exactly."""
+    from gate._policy import RULES
+
+    rule_names = {rule.name for rule in RULES}
+    assert RELIABLE_CHECKS and RELIABLE_CHECKS <= rule_names, sorted(RELIABLE_CHECKS - rule_names)
+    assert not RELIABLE_CHECKS & {"data_groups", "mrz_matches_chip", "watchlist", "face_match", "liveness"}
+    every = parse_agreement({"agreement": {**AGREEMENT["agreement"], "rely_on": sorted(RELIABLE_CHECKS)}})
+    assert every.skippable(tuple(sorted(rule_names))) == RELIABLE_CHECKS
+
+
+def test_an_agreement_built_by_hand_never_skips_what_is_not_allow_listed():
+    from dataclasses import replace
+
+    forged = replace(parse_agreement(AGREEMENT), rely_on=frozenset({"data_groups", "mrz_matches_chip",
+                                                                    "document_expired"}))
+    assert forged.skippable(("data_groups", "document_expired", "mrz_matches_chip")) == {"document_expired"}
 
 
 def test_an_unreadable_agreement_file_is_refused(tmp_path):

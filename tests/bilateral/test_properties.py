@@ -65,7 +65,7 @@ def _refused(blob: bytes) -> None:
 
 def test_the_genuine_attestation_verifies():
     store = _store()
-    assert _verify(BLOB, store).skippable == {"passive_authentication", "document_expiry"}
+    assert _verify(BLOB, store).skippable == {"passive_authentication", "document_expired"}
     store.close()
 
 
