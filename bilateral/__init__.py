@@ -40,6 +40,7 @@ from bilateral._cose import (
 from bilateral._errors import (
     AgreementError,
     AttestationMalformed,
+    BeforePurgeWatermark,
     BilateralError,
     CheckNotPassed,
     CheckNotReliable,
@@ -84,14 +85,14 @@ from bilateral._verify import Verified, verify_attestation
 
 __all__ = [
     "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "COSE_SIGN1_TAG", "RELIABLE_CHECKS", "REVOCATION_LIST",
-    "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BilateralError",
-    "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseMalformed", "CoseUnknownCritical",
-    "CoseUnknownKid", "CoseWrongAlg", "DocumentMismatch", "Expired", "ListTooOld", "NeverSkippable", "NotYetValid",
-    "PartnerKeys", "ReplayStore", "Replayed", "RevocationEquivocation", "RevocationListError", "RevocationRollback",
-    "Revocations", "RevocationsNotCurrent", "Revoked", "SecurityObjectMissing", "Sign1", "TrustListEquivocation",
-    "TrustListError", "TrustListNotCurrent", "TrustListRollback", "ValidityTooLong", "Verified", "WrongDirection",
-    "WrongIssuer", "decode_sign1", "document_hash", "document_key", "dumps_deterministic", "issue_attestation",
-    "key_kid", "load_agreement", "load_revocations", "load_trust_list", "never_skippable", "parse_agreement",
-    "parse_claims", "sig_structure", "sign1", "sign_revocations", "sign_trust_list", "sod_digest",
-    "verify_attestation", "verify_sign1",
+    "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BeforePurgeWatermark",
+    "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseMalformed",
+    "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg", "DocumentMismatch", "Expired", "ListTooOld",
+    "NeverSkippable", "NotYetValid", "PartnerKeys", "ReplayStore", "Replayed", "RevocationEquivocation",
+    "RevocationListError", "RevocationRollback", "Revocations", "RevocationsNotCurrent", "Revoked",
+    "SecurityObjectMissing", "Sign1", "TrustListEquivocation", "TrustListError", "TrustListNotCurrent",
+    "TrustListRollback", "ValidityTooLong", "Verified", "WrongDirection", "WrongIssuer", "decode_sign1",
+    "document_hash", "document_key", "dumps_deterministic", "issue_attestation", "key_kid", "load_agreement",
+    "load_revocations", "load_trust_list", "never_skippable", "parse_agreement", "parse_claims", "sig_structure",
+    "sign1", "sign_revocations", "sign_trust_list", "sod_digest", "verify_attestation", "verify_sign1",
 ]

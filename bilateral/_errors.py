@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
-    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
+    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
     "RevocationsNotCurrent", "ListTooOld",
 ]
@@ -94,6 +94,14 @@ class Revoked(BilateralError):
 
 class Replayed(BilateralError):
     reason = "replayed"
+
+
+class BeforePurgeWatermark(BilateralError):
+    """The attestation's expiry plus skew is at or below the latest time the replay store has purged up to: its
+    id may have been forgotten (the gate's clock stepped forward, then back), so it cannot be told from a
+    replay and is refused."""
+
+    reason = "before_purge_watermark"
 
 
 class CheckNotPassed(BilateralError):

@@ -3,7 +3,8 @@
 SQLite through ``storage`` (``open_database`` + recorded migrations, as the gate's and the outbox's stores).
 An id is kept until its attestation's expiry plus the clock skew, then purged: past that the attestation is
 refused as expired anyway, so the table holds at most the attestations of one validity window and cannot
-grow without bound. The floors of the partner's trust list and revocation list (the highest version installed
+grow without bound. The latest time ever purged with is kept too (the purge watermark): after the gate's clock
+stepped forward and back, an attestation whose id may have been purged is refused, not taken as new. The floors of the partner's trust list and revocation list (the highest version installed
 and its payload's digest) are never lowered: an older list is :class:`TrustListRollback` /
 :class:`RevocationRollback`, another list at the same version :class:`TrustListEquivocation` /
 :class:`RevocationEquivocation`; :func:`bilateral.verify_attestation` uses only the lists installed.
@@ -15,7 +16,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from bilateral._errors import Replayed, RevocationEquivocation, TrustListEquivocation
+from bilateral._errors import BeforePurgeWatermark, Replayed, RevocationEquivocation, TrustListEquivocation
 from bilateral._lists import (
     REVOCATION_LIST,
     TRUST_LIST,
@@ -44,6 +45,12 @@ MIGRATIONS = [
             PRIMARY KEY (list, administration)
         );
     """),
+    Migration("bilateral_002_purge_watermark", """
+        CREATE TABLE bilateral_purge_watermark (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            purged_to INTEGER NOT NULL
+        );
+    """),
 ]
 
 
@@ -58,11 +65,24 @@ class ReplayStore:
     def close(self) -> None:
         self.db.close()
 
+    def purge_watermark(self) -> int | None:
+        """The latest ``now`` the store has ever purged with (seconds since the epoch), or None."""
+        row = self.db.execute("SELECT purged_to FROM bilateral_purge_watermark WHERE id = 1").fetchone()
+        return row[0] if row else None
+
     def accept_once(self, attestation_id: bytes, *, issuer: str, keep_until: int, now: int) -> None:
         """Record ``attestation_id`` as used, or raise :class:`Replayed` if it already was. Ids whose
-        ``keep_until`` has passed are purged first."""
+        ``keep_until`` has passed are purged first. The purge watermark (the latest ``now`` ever purged with,
+        persisted, never lowered) guards a clock stepped forward then back: an attestation whose ``keep_until``
+        is at or below it may have had its id purged, and is :class:`BeforePurgeWatermark`."""
         with transaction(self.db, self._lock) as db:
+            watermark = self.purge_watermark()
+            if watermark is not None and keep_until <= watermark:
+                raise BeforePurgeWatermark(f"attestation {attestation_id.hex()} is kept until {keep_until}, at or "
+                                           f"below the purge watermark {watermark}: its id may be forgotten")
             db.execute("DELETE FROM bilateral_seen WHERE keep_until < ?", [now])
+            db.execute("INSERT INTO bilateral_purge_watermark (id, purged_to) VALUES (1, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET purged_to = max(purged_to, excluded.purged_to)", [now])
             try:
                 db.execute("INSERT INTO bilateral_seen (attestation_id, issuer, keep_until) VALUES (?, ?, ?)",
                            [attestation_id, issuer, keep_until])

@@ -223,6 +223,31 @@ def test_the_replay_store_forgets_ids_once_their_attestations_are_expired(bl):
         bl.verify(first, now=later)
 
 
+def test_a_forward_clock_step_cannot_purge_an_id_for_a_replay(tmp_path, bl):
+    """The gate's clock steps +990 s (NTP step, RTC fault): the next verification purges the first id, whose
+    keep_until (exp + skew) has passed on that clock. Clock corrected (and the store reopened), the first
+    attestation replayed is refused by the persisted purge watermark, not taken as new."""
+    from bilateral import BeforePurgeWatermark, ReplayStore
+
+    path = tmp_path / "bilateral.db"
+    store = bl.install_lists(ReplayStore(path))
+    first = bl.issue()
+    bl.verify(first, replay_store=store, now=T0 + dt.timedelta(seconds=60))
+    stepped = T0 + dt.timedelta(seconds=70 + 990)
+    bl.verify(bl.issue(now=T0 + dt.timedelta(seconds=70)), replay_store=store, now=stepped)
+    assert store.seen_count() == 1  # the first id was purged
+    assert store.purge_watermark() == int(stepped.timestamp())
+    store.close()
+    store = ReplayStore(path)
+    with pytest.raises(BeforePurgeWatermark):
+        bl.verify(first, replay_store=store, now=T0 + dt.timedelta(seconds=120))
+    # an attestation kept past the watermark is still accepted on the corrected clock, and the watermark
+    # is never lowered by it
+    bl.verify(bl.issue(now=T0 + dt.timedelta(seconds=200)), replay_store=store, now=T0 + dt.timedelta(seconds=210))
+    assert store.purge_watermark() == int(stepped.timestamp())
+    store.close()
+
+
 def test_a_revoked_attestation_is_refused(bl):
     blob = bl.issue()
     att = parse_claims(decode_sign1(blob).payload)
