@@ -45,6 +45,7 @@ from bilateral._errors import (
     CheckNotPassed,
     CheckNotReliable,
     CoseBadSignature,
+    CoseHighS,
     CoseMalformed,
     CoseUnknownCritical,
     CoseUnknownKid,
@@ -86,7 +87,7 @@ from bilateral._verify import Verified, verify_attestation
 __all__ = [
     "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "COSE_SIGN1_TAG", "RELIABLE_CHECKS", "REVOCATION_LIST",
     "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BeforePurgeWatermark",
-    "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseMalformed",
+    "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseHighS", "CoseMalformed",
     "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg", "DocumentMismatch", "Expired", "ListTooOld",
     "NeverSkippable", "NotYetValid", "PartnerKeys", "ReplayStore", "Replayed", "RevocationEquivocation",
     "RevocationListError", "RevocationRollback", "Revocations", "RevocationsNotCurrent", "Revoked",

@@ -6,6 +6,8 @@
 Algorithms (RFC 9053 2.1, 2.2): ES256 (-7, ECDSA P-256 with SHA-256, the signature the 64 bytes r || s, not
 DER) and EdDSA (-8, Ed25519). What :func:`verify_sign1` refuses, each with a named error:
 
+- :class:`CoseHighS` (a :class:`CoseMalformed`): an ES256 signature whose s is above n/2 (the malleated twin
+  of a valid one; :func:`sign1` produces only low-S);
 - :class:`CoseMalformed`: not CBOR, trailing bytes, not tag 18, not an array of four, wrong types, a detached
   (nil) payload, duplicate map keys, indefinite lengths or any encoding that is not the deterministic one
   (the whole message must re-encode to the same bytes, so there is one encoding of every message), a header
@@ -32,13 +34,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from bilateral._errors import (
     CoseBadSignature,
+    CoseHighS,
     CoseMalformed,
     CoseUnknownCritical,
     CoseUnknownKid,
     CoseWrongAlg,
 )
 
-__all__ = ["COSE_SIGN1_TAG", "ALG_ES256", "ALG_EDDSA", "HEADER_ALG", "HEADER_CRIT", "HEADER_KID", "Sign1",
+__all__ = ["COSE_SIGN1_TAG", "ALG_ES256", "ALG_EDDSA", "HEADER_ALG", "HEADER_CRIT", "HEADER_KID", "P256_ORDER", "Sign1",
            "sign1", "decode_sign1", "verify_sign1", "sig_structure", "dumps_deterministic"]
 
 COSE_SIGN1_TAG = 18
@@ -52,6 +55,8 @@ HEADER_KID = 4
 UNDERSTOOD = frozenset({HEADER_ALG, HEADER_CRIT, HEADER_CONTENT_TYPE, HEADER_KID})
 _MAX_BYTES = 64 * 1024
 _P256_FIELD = 32
+#: the order n of P-256's base point (SEC 2, FIPS 186-4 D.1.2.3)
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def dumps_deterministic(obj) -> bytes:
@@ -121,6 +126,8 @@ def sign1(payload: bytes, key, *, kid: bytes, external_aad: bytes = b"") -> byte
     to_be_signed = sig_structure(protected, payload, external_aad)
     if alg == ALG_ES256:
         r, s = decode_dss_signature(key.sign(to_be_signed, ec.ECDSA(hashes.SHA256())))
+        if s > P256_ORDER // 2:  # low-S: (r, n - s) verifies as well; only the low one is produced or accepted
+            s = P256_ORDER - s
         signature = r.to_bytes(_P256_FIELD, "big") + s.to_bytes(_P256_FIELD, "big")
     else:
         signature = key.sign(to_be_signed)
@@ -216,6 +223,10 @@ def verify_sign1(blob: bytes, keys: Mapping[bytes, object], *, external_aad: byt
                 raise CoseMalformed(f"an ES256 signature is 64 bytes (r || s), not {len(msg.signature)}")
             r = int.from_bytes(msg.signature[:_P256_FIELD], "big")
             s = int.from_bytes(msg.signature[_P256_FIELD:], "big")
+            if not 0 < r < P256_ORDER or not 0 < s < P256_ORDER:
+                raise CoseBadSignature(f"r and s of an ES256 signature are in 1 .. n-1 (key {kid.hex()})")
+            if s > P256_ORDER // 2:
+                raise CoseHighS(f"an ES256 signature with s > n/2 is refused (low-S only): key {kid.hex()}")
             key.verify(encode_dss_signature(r, s), to_be_signed, ec.ECDSA(hashes.SHA256()))
         else:
             if len(msg.signature) != 64:

@@ -7,7 +7,7 @@ refusal is an exception, never a flag the caller could forget to read).
 from __future__ import annotations
 
 __all__ = [
-    "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical",
+    "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical", "CoseHighS",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
     "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
@@ -26,6 +26,13 @@ class CoseMalformed(BilateralError):
     """Not a well-formed, deterministically encoded, tagged COSE_Sign1 of the profile used here."""
 
     reason = "malformed"
+
+
+class CoseHighS(CoseMalformed):
+    """An ES256 signature with s > n/2: the malleated twin of a valid signature (s -> n - s). This profile
+    signs and accepts only low-S, so every message has one signature encoding."""
+
+    reason = "high_s"
 
 
 class CoseUnknownKid(BilateralError):

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from bilateral import (
     CoseBadSignature,
+    CoseHighS,
     CoseMalformed,
     CoseUnknownCritical,
     CoseUnknownKid,
@@ -33,6 +34,7 @@ from bilateral import (
 )
 
 CONTENT = b"This is the content."
+N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256's order (FIPS 186-4 D.1.2.3)
 
 
 def _b64u(text: str) -> int:
@@ -146,6 +148,7 @@ def _forge(protected: dict, *, unprotected=None, payload=CONTENT, key=PRIVATE, d
         sig = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
         if not der:
             r, s = decode_dss_signature(sig)
+            s = min(s, N - s)  # low-S, as the profile requires
             sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return dumps_deterministic(cbor2.CBORTag(18, [pbytes, unprotected or {}, payload, sig]))
 
@@ -176,6 +179,31 @@ def test_unknown_kid_is_refused():
         verify_sign1(RFC9052_C21, {b"12": PUBLIC})
     with pytest.raises(CoseMalformed):
         verify_sign1(_forge({1: -7}), KEYS)  # no kid at all
+
+
+def _with_signature(blob: bytes, signature: bytes) -> bytes:
+    msg = decode_sign1(blob)
+    return dumps_deterministic(cbor2.CBORTag(18, [msg.protected_bytes, dict(msg.unprotected), msg.payload,
+                                                  signature]))
+
+
+def test_es256_signatures_are_low_s_and_the_malleated_twin_is_refused():
+    """(r, n - s) verifies with ECDSA as (r, s) does: a second encoding of the same message, with the same
+    cti, a replay cache keyed on the bytes would take as new. Only low-S is produced and accepted."""
+    for _ in range(64):  # about half of raw ECDSA signatures are high-S: 64 draws all low is our doing
+        blob = sign1(CONTENT, PRIVATE, kid=b"11")
+        sig = decode_sign1(blob).signature
+        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+        assert 0 < s <= N // 2
+        assert verify_sign1(blob, KEYS).payload == CONTENT
+        twin = _with_signature(blob, r.to_bytes(32, "big") + (N - s).to_bytes(32, "big"))
+        PUBLIC.verify(encode_dss_signature(r, N - s), sig_structure(decode_sign1(blob).protected_bytes, CONTENT),
+                      ec.ECDSA(hashes.SHA256()))  # the twin is a valid ECDSA signature
+        with pytest.raises(CoseHighS):
+            verify_sign1(twin, KEYS)
+    for bad in ((r, 0), (0, s), (r + N, s) if r + N < 2**256 else (N, s), (r, N)):
+        with pytest.raises(CoseBadSignature):
+            verify_sign1(_with_signature(blob, bad[0].to_bytes(32, "big") + bad[1].to_bytes(32, "big")), KEYS)
 
 
 def test_eddsa_round_trip():
