@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,7 +40,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bilateral._agreement import CHECK_NAME, DIRECTIONS
 from bilateral._cose import dumps_deterministic, sign1
-from bilateral._errors import AttestationMalformed, CheckNotPassed, SecurityObjectMissing
+from bilateral._errors import (
+    AttestationMalformed,
+    CheckNotPassed,
+    DocumentIdentityInvalid,
+    SecurityObjectMissing,
+)
 
 __all__ = ["Attestation", "issue_attestation", "document_key", "document_hash", "sod_digest", "parse_claims",
            "ATTESTATION_VERSION", "MIN_SECRET_BYTES"]
@@ -68,12 +74,26 @@ def document_key(secret: bytes, day: dt.date) -> bytes:
                 info=_KDF_LABEL + day.isoformat().encode("ascii")).derive(_secret(secret))
 
 
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+#: an issuing state as the MRZ has it: three letters, or a one- or two-letter code padded with fillers (D<<)
+_STATE = re.compile(r"[A-Z]{3}|[A-Z]{1,2}<{0,2}")
+_NUMBER = re.compile(r"[A-Z0-9<]+")
+
+
 def _normalise(issuing_state: str, document_number: str) -> tuple[str, str]:
-    state = issuing_state.strip().upper().replace("<", "")
-    number = document_number.strip().upper().rstrip("<")
-    if not state or not number:
-        raise ValueError("document_hash: an issuing state and a document number are needed")
-    return state, number
+    """The state and number as hashed: ASCII letters upper-cased (nothing else: no Unicode case mapping, no
+    stripping of spaces), the state's trailing fillers dropped (``D<<`` is ``D``), the number's trailing MRZ
+    fillers dropped; anything not MRZ characters is :class:`DocumentIdentityInvalid`."""
+    if not isinstance(issuing_state, str) or not isinstance(document_number, str):
+        raise DocumentIdentityInvalid("the issuing state and the document number are text")
+    state = issuing_state.translate(_ASCII_UPPER)
+    if not _STATE.fullmatch(state):
+        raise DocumentIdentityInvalid(f"issuing state {issuing_state!r} is not three letters A-Z (or a shorter "
+                                      "code padded with '<')")
+    number = document_number.translate(_ASCII_UPPER)
+    if not _NUMBER.fullmatch(number) or not number.rstrip("<"):
+        raise DocumentIdentityInvalid(f"document number {document_number!r} is not MRZ characters A-Z, 0-9, '<'")
+    return state.rstrip("<"), number.rstrip("<")
 
 
 def sod_digest(ef_sod: bytes) -> bytes:
@@ -84,8 +104,8 @@ def sod_digest(ef_sod: bytes) -> bytes:
 
 
 def document_hash(secret: bytes, day: dt.date, issuing_state: str, document_number: str, ef_sod: bytes) -> bytes:
-    """HMAC-SHA-256 of the CBOR array [issuing state, document number, SHA-256(EF.SOD)] (upper case, MRZ
-    fillers dropped) under the day's key."""
+    """HMAC-SHA-256 of the CBOR array [issuing state, document number, SHA-256(EF.SOD)] (ASCII upper case,
+    trailing MRZ fillers dropped, anything else :class:`DocumentIdentityInvalid`) under the day's key."""
     state, number = _normalise(issuing_state, document_number)
     message = dumps_deterministic([state, number, sod_digest(ef_sod)])
     return hmac.new(document_key(secret, day), message, hashlib.sha256).digest()

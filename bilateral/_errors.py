@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical", "CoseHighS",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
-    "DocumentMismatch", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
+    "DocumentMismatch", "DocumentIdentityInvalid", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
     "RevocationsNotCurrent", "ListTooOld",
 ]
@@ -86,6 +86,13 @@ class ValidityTooLong(BilateralError):
 
 class DocumentMismatch(BilateralError):
     reason = "document_mismatch"
+
+
+class DocumentIdentityInvalid(BilateralError):
+    """An issuing state or document number that is not MRZ characters (``[A-Z]{3}`` or a shorter code padded
+    with ``<``; ``[A-Z0-9<]``): refused rather than normalised, so no two readings collide in the hash."""
+
+    reason = "document_identity_invalid"
 
 
 class SecurityObjectMissing(BilateralError):

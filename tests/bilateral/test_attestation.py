@@ -14,6 +14,7 @@ from bilateral import (
     CoseBadSignature,
     CoseUnknownKid,
     CoseWrongAlg,
+    DocumentIdentityInvalid,
     DocumentMismatch,
     Expired,
     NotYetValid,
@@ -90,6 +91,38 @@ def test_the_document_key_rotates_daily_and_the_hash_needs_the_secret(bl):
     a = parse_claims(decode_sign1(bl.issue()).payload)
     b = parse_claims(decode_sign1(bl.issue(now=T0 + dt.timedelta(days=1))).payload)
     assert a.document_hash != b.document_hash
+
+
+@pytest.mark.parametrize(("state", "number"), [
+    ("VNM", "STRAßE1"), ("VNM", "\ufb01LE1"), ("VNM", "\u0131X1"), ("V<N<M", "C1"), ("VNM1234", "5"),
+    ("VNM", "C 12 34"), ("VNM", "C1234567\u00a0"), ("VNM", " C1234567"), ("VNMX", "C1"), ("", "C1"), ("VNM", ""),
+    ("VNM", "<<<"), ("<<<", "C1"), ("D<<<", "C1"), ("<D<", "C1"), ("ＶＮＭ", "C1"), ("VNM", "Ｃ1234567"),
+    ("VNM", "C-1234567"), (None, "C1"), ("VNM", b"C1"),
+])
+def test_anything_but_mrz_characters_is_refused_not_normalised(bl, state, number):
+    """Unicode case mapping (ß -> SS, the ligature fi, dotless i), fillers inside the state, spaces and
+    full-width forms would make two readings collide in the hash, or one reading differ between the sides:
+    they are refused, at issue and at entry, by name."""
+    with pytest.raises(DocumentIdentityInvalid):
+        document_hash(bl.secret, T0.date(), state, number, SOD)
+    with pytest.raises(DocumentIdentityInvalid):
+        bl.issue(issuing_state=state, document_number=number)
+    blob = bl.issue()
+    with pytest.raises(DocumentIdentityInvalid):
+        bl.verify(blob, issuing_state=state, document_number=number)
+    assert bl.store.seen_count() == 0
+
+
+def test_the_same_mrz_reading_gives_the_same_hash():
+    secret, day = b"s" * 32, T0.date()
+
+    def h(state: str, number: str) -> bytes:
+        return document_hash(secret, day, state, number, SOD)
+
+    assert h("D<<", "C01X00T47") == h("D", "C01X00T47") == h("d<<", "C01X00T47")
+    assert h("VNM", "C1234567<<") == h("VNM", "C1234567") == h("vnm", "c1234567")
+    assert h("D<<", "C01X00T47") != h("DEU", "C01X00T47")
+    assert h("VNM", "C1234567") != h("VNM", "C12345670")
 
 
 def test_the_signed_claims_are_deterministic_cbor_in_rfc8949_key_order(bl):
