@@ -19,6 +19,7 @@ skip (never the watchlist or the face).
 from bilateral._agreement import RELIABLE_CHECKS, Agreement, load_agreement, never_skippable, parse_agreement
 from bilateral._attestation import (
     ATTESTATION_VERSION,
+    CONTENT_TYPE,
     Attestation,
     document_hash,
     document_key,
@@ -50,6 +51,7 @@ from bilateral._errors import (
     CoseUnknownCritical,
     CoseUnknownKid,
     CoseWrongAlg,
+    CoseWrongContentType,
     DocumentIdentityInvalid,
     DocumentMismatch,
     Expired,
@@ -86,15 +88,16 @@ from bilateral._store import ReplayStore
 from bilateral._verify import Verified, verify_attestation
 
 __all__ = [
-    "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "COSE_SIGN1_TAG", "RELIABLE_CHECKS", "REVOCATION_LIST",
-    "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed", "BeforePurgeWatermark",
-    "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseHighS", "CoseMalformed",
-    "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg", "DocumentIdentityInvalid", "DocumentMismatch",
-    "Expired", "ListTooOld", "NeverSkippable", "NotYetValid", "PartnerKeys", "ReplayStore", "Replayed",
-    "RevocationEquivocation", "RevocationListError", "RevocationRollback", "Revocations", "RevocationsNotCurrent",
-    "Revoked", "SecurityObjectMissing", "Sign1", "TrustListEquivocation", "TrustListError", "TrustListNotCurrent",
-    "TrustListRollback", "ValidityTooLong", "Verified", "WrongDirection", "WrongIssuer", "decode_sign1",
-    "document_hash", "document_key", "dumps_deterministic", "issue_attestation", "key_kid", "load_agreement",
-    "load_revocations", "load_trust_list", "never_skippable", "parse_agreement", "parse_claims", "sig_structure",
-    "sign1", "sign_revocations", "sign_trust_list", "sod_digest", "verify_attestation", "verify_sign1",
+    "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "CONTENT_TYPE", "COSE_SIGN1_TAG", "RELIABLE_CHECKS",
+    "REVOCATION_LIST", "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed",
+    "BeforePurgeWatermark", "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseHighS",
+    "CoseMalformed", "CoseUnknownCritical", "CoseUnknownKid", "CoseWrongAlg", "CoseWrongContentType",
+    "DocumentIdentityInvalid", "DocumentMismatch", "Expired", "ListTooOld", "NeverSkippable", "NotYetValid",
+    "PartnerKeys", "ReplayStore", "Replayed", "RevocationEquivocation", "RevocationListError", "RevocationRollback",
+    "Revocations", "RevocationsNotCurrent", "Revoked", "SecurityObjectMissing", "Sign1", "TrustListEquivocation",
+    "TrustListError", "TrustListNotCurrent", "TrustListRollback", "ValidityTooLong", "Verified", "WrongDirection",
+    "WrongIssuer", "decode_sign1", "document_hash", "document_key", "dumps_deterministic", "issue_attestation",
+    "key_kid", "load_agreement", "load_revocations", "load_trust_list", "never_skippable", "parse_agreement",
+    "parse_claims", "sig_structure", "sign1", "sign_revocations", "sign_trust_list", "sod_digest",
+    "verify_attestation", "verify_sign1",
 ]

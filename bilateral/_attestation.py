@@ -48,9 +48,12 @@ from bilateral._errors import (
 )
 
 __all__ = ["Attestation", "issue_attestation", "document_key", "document_hash", "sod_digest", "parse_claims",
-           "ATTESTATION_VERSION", "MIN_SECRET_BYTES"]
+           "ATTESTATION_VERSION", "CONTENT_TYPE", "MIN_SECRET_BYTES"]
 
 ATTESTATION_VERSION = 1
+#: the protected content type (header 3) of a crossing attestation: required at verify, so a payload of any
+#: other protocol signed by the same key is not judged by its claims' shape alone
+CONTENT_TYPE = "application/vnd.smartborder.crossing-attestation+cbor"
 MIN_SECRET_BYTES = 32
 _KDF_LABEL = b"smartborder-bilateral/1 document-key "
 _SALT = b"smartborder-bilateral/1"
@@ -175,7 +178,7 @@ def issue_attestation(*, signing_key, kid: bytes, secret: bytes, issuer: str, di
         checks=tuple(sorted(checks)))
     if len(att.attestation_id) != 16:
         raise ValueError("an attestation id is 16 bytes")
-    return sign1(dumps_deterministic(att.claims()), signing_key, kid=kid)
+    return sign1(dumps_deterministic(att.claims()), signing_key, kid=kid, content_type=CONTENT_TYPE)
 
 
 def _typed(claims: Mapping, key, kind, what: str):

@@ -11,7 +11,10 @@ DER) and EdDSA (-8, Ed25519). What :func:`verify_sign1` refuses, each with a nam
 - :class:`CoseMalformed`: not CBOR, trailing bytes, not tag 18, not an array of four, wrong types, a detached
   (nil) payload, duplicate map keys, indefinite lengths or any encoding that is not the deterministic one
   (the whole message must re-encode to the same bytes, so there is one encoding of every message), a header
-  label in both buckets (RFC 9052 3), ``crit`` outside the protected bucket, a signature of the wrong length;
+  label in both buckets (RFC 9052 3), ``crit`` outside the protected bucket or listing itself, no ``kid`` in
+  the protected header (one only in the unprotected bucket is not heeded), a signature of the wrong length;
+- :class:`CoseWrongContentType` (a :class:`CoseMalformed`): the caller requires a content type and the
+  protected header does not carry exactly it;
 - :class:`CoseWrongAlg`: no ``alg`` in the *protected* header (an ``alg`` only in the unprotected bucket is
   not covered by the signature and is not heeded), an algorithm not accepted, or one that does not fit the key;
 - :class:`CoseUnknownCritical`: ``crit`` lists a label not understood here;
@@ -39,6 +42,7 @@ from bilateral._errors import (
     CoseUnknownCritical,
     CoseUnknownKid,
     CoseWrongAlg,
+    CoseWrongContentType,
 )
 
 __all__ = ["COSE_SIGN1_TAG", "ALG_ES256", "ALG_EDDSA", "HEADER_ALG", "HEADER_CRIT", "HEADER_KID", "P256_ORDER", "Sign1",
@@ -93,7 +97,9 @@ class Sign1:
 
     @property
     def kid(self) -> bytes | None:
-        return self.protected.get(HEADER_KID, self.unprotected.get(HEADER_KID))
+        """The key id from the protected header only (one in the unprotected bucket is not covered by the
+        signature and is not heeded)."""
+        return self.protected.get(HEADER_KID)
 
     def to_be_signed(self, external_aad: bytes = b"") -> bytes:
         """The Sig_structure of this message. An empty protected map sent as h'A0' counts as the zero-length
@@ -116,13 +122,18 @@ def _alg_of(key) -> int:
     raise TypeError(f"a COSE_Sign1 here is signed with ECDSA P-256 (ES256) or Ed25519 (EdDSA), not {type(key).__name__}")
 
 
-def sign1(payload: bytes, key, *, kid: bytes, external_aad: bytes = b"") -> bytes:
-    """A tagged COSE_Sign1 of ``payload`` under ``key`` (EC P-256 or Ed25519 private key), with ``alg`` and
-    ``kid`` in the protected header and an empty unprotected header."""
+def sign1(payload: bytes, key, *, kid: bytes, content_type: str | None = None, external_aad: bytes = b"") -> bytes:
+    """A tagged COSE_Sign1 of ``payload`` under ``key`` (EC P-256 or Ed25519 private key), with ``alg``,
+    ``kid`` (and ``content_type`` when given) in the protected header and an empty unprotected header."""
     if not isinstance(payload, bytes) or not isinstance(kid, bytes) or not kid:
         raise TypeError("sign1: payload is bytes and kid non-empty bytes")
     alg = _alg_of(key)
-    protected = dumps_deterministic({HEADER_ALG: alg, HEADER_KID: kid})
+    header = {HEADER_ALG: alg, HEADER_KID: kid}
+    if content_type is not None:
+        if not isinstance(content_type, str) or not content_type:
+            raise TypeError("sign1: content_type is a non-empty text media type")
+        header[HEADER_CONTENT_TYPE] = content_type
+    protected = dumps_deterministic(header)
     to_be_signed = sig_structure(protected, payload, external_aad)
     if alg == ALG_ES256:
         r, s = decode_dss_signature(key.sign(to_be_signed, ec.ECDSA(hashes.SHA256())))
@@ -187,6 +198,8 @@ def _check_crit(protected: Mapping) -> None:
     crit = protected[HEADER_CRIT]
     if not isinstance(crit, list | tuple) or not crit:
         raise CoseMalformed("crit is a non-empty array of labels")
+    if HEADER_CRIT in crit:
+        raise CoseMalformed("crit may not list crit itself (RFC 9052 3.1)")
     unknown = [label for label in crit if label not in UNDERSTOOD]
     if unknown:
         raise CoseUnknownCritical(f"critical headers {unknown!r} are not understood")
@@ -196,9 +209,11 @@ def _check_crit(protected: Mapping) -> None:
 
 
 def verify_sign1(blob: bytes, keys: Mapping[bytes, object], *, external_aad: bytes = b"",
-                 accepted_algs: frozenset[int] = frozenset({ALG_ES256, ALG_EDDSA})) -> Sign1:
-    """Verify a tagged COSE_Sign1 against ``keys`` ({kid: public key}); return it decoded. The checks and
-    their named errors are the module's."""
+                 accepted_algs: frozenset[int] = frozenset({ALG_ES256, ALG_EDDSA}),
+                 content_type: str | None = None) -> Sign1:
+    """Verify a tagged COSE_Sign1 against ``keys`` ({kid: public key}); return it decoded. With
+    ``content_type``, the protected header must carry exactly it (:class:`CoseWrongContentType`). The checks
+    and their named errors are the module's."""
     msg = decode_sign1(blob)
     _check_crit(msg.protected)
     alg = msg.protected.get(HEADER_ALG)
@@ -210,12 +225,17 @@ def verify_sign1(blob: bytes, keys: Mapping[bytes, object], *, external_aad: byt
         raise CoseWrongAlg(f"algorithm {alg!r} is not accepted ({sorted(accepted_algs)})")
     kid = msg.kid
     if not isinstance(kid, bytes) or not kid:
-        raise CoseMalformed("no key id (kid, a byte string)")
+        where = " in the protected header (one only in the unprotected header is not heeded)" \
+            if HEADER_KID in msg.unprotected else ""
+        raise CoseMalformed(f"no key id (kid, a byte string){where}")
     key = keys.get(kid)
     if key is None:
         raise CoseUnknownKid(f"key id {kid.hex()} is not a trusted key")
     if _alg_of(key) != alg:
         raise CoseWrongAlg(f"algorithm {alg} does not fit key {kid.hex()} ({type(key).__name__})")
+    if content_type is not None and msg.protected.get(HEADER_CONTENT_TYPE) != content_type:
+        raise CoseWrongContentType(f"protected content type {msg.protected.get(HEADER_CONTENT_TYPE)!r}, "
+                                   f"{content_type!r} expected")
     to_be_signed = msg.to_be_signed(external_aad)
     try:
         if alg == ALG_ES256:

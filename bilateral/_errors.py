@@ -7,7 +7,7 @@ refusal is an exception, never a flag the caller could forget to read).
 from __future__ import annotations
 
 __all__ = [
-    "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical", "CoseHighS",
+    "BilateralError", "CoseMalformed", "CoseUnknownKid", "CoseBadSignature", "CoseWrongAlg", "CoseUnknownCritical", "CoseHighS", "CoseWrongContentType",
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
     "DocumentMismatch", "DocumentIdentityInvalid", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
@@ -33,6 +33,13 @@ class CoseHighS(CoseMalformed):
     signs and accepts only low-S, so every message has one signature encoding."""
 
     reason = "high_s"
+
+
+class CoseWrongContentType(CoseMalformed):
+    """The protected header does not carry the content type this profile requires (another protocol's payload
+    signed by the same key, or none stated)."""
+
+    reason = "wrong_content_type"
 
 
 class CoseUnknownKid(BilateralError):

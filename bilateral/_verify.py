@@ -18,7 +18,7 @@ import hmac
 from dataclasses import dataclass
 
 from bilateral._agreement import Agreement
-from bilateral._attestation import Attestation, document_hash, parse_claims, sod_digest
+from bilateral._attestation import CONTENT_TYPE, Attestation, document_hash, parse_claims, sod_digest
 from bilateral._cose import verify_sign1
 from bilateral._errors import (
     DocumentMismatch,
@@ -75,7 +75,7 @@ def verify_attestation(blob: bytes, *, agreement: Agreement, partner_keys: Partn
         if t - held.issued_at > agreement.max_list_age_s:
             raise ListTooOld(f"the partner's {name} (version {held.version}) was issued {t - held.issued_at} s ago, "
                              f"the agreement allows {agreement.max_list_age_s} s")
-    msg = verify_sign1(blob, partner_keys.keys)
+    msg = verify_sign1(blob, partner_keys.keys, content_type=CONTENT_TYPE)
     att = parse_claims(msg.payload)
     if att.issuer != agreement.partner:
         raise WrongIssuer(f"issued by {att.issuer!r}, the agreement's partner is {agreement.partner!r}")

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bilateral import (
+    CONTENT_TYPE,
     AttestationMalformed,
     CheckNotPassed,
     CoseBadSignature,
@@ -154,11 +155,11 @@ def test_a_tampered_payload_byte_is_refused(bl):
 def test_a_swapped_protected_alg_is_refused(bl):
     blob = bl.issue()
     msg = decode_sign1(blob)
-    swapped_protected = dumps_deterministic({1: -8, 4: bl.kid})
+    swapped_protected = dumps_deterministic({1: -8, 3: CONTENT_TYPE, 4: bl.kid})
     forged = dumps_deterministic(cbor2.CBORTag(18, [swapped_protected, {}, msg.payload, msg.signature]))
     with pytest.raises(CoseWrongAlg):
         bl.verify(forged)
-    moved = dumps_deterministic(cbor2.CBORTag(18, [dumps_deterministic({4: bl.kid}), {1: -7}, msg.payload,
+    moved = dumps_deterministic(cbor2.CBORTag(18, [dumps_deterministic({3: CONTENT_TYPE, 4: bl.kid}), {1: -7}, msg.payload,
                                                   msg.signature]))
     with pytest.raises(CoseWrongAlg):  # alg moved to the unprotected bucket
         bl.verify(moved)
@@ -294,7 +295,7 @@ def test_malformed_claims_are_refused(bl):
     def signed(claims) -> bytes:
         from bilateral import sign1
 
-        return sign1(dumps_deterministic(claims), bl.signing_key, kid=bl.kid)
+        return sign1(dumps_deterministic(claims), bl.signing_key, kid=bl.kid, content_type=CONTENT_TYPE)
 
     good = cbor2.loads(decode_sign1(bl.issue()).payload)
     for change in ({"extra": 1}, {"v": 2}, {"chk": []}, {"chk": ["b", "a"]}, {"chk": ["Passive"]},
@@ -313,10 +314,23 @@ def test_malformed_claims_are_refused(bl):
     from bilateral import sign1
 
     with pytest.raises(AttestationMalformed):
-        bl.verify(sign1(shuffled, bl.signing_key, kid=bl.kid))
+        bl.verify(sign1(shuffled, bl.signing_key, kid=bl.kid, content_type=CONTENT_TYPE))
+
+
+def test_an_attestation_without_its_content_type_is_refused(bl):
+    """The same claims signed by the partner's key under another protocol's content type, or none, are not
+    taken as an attestation on their shape alone."""
+    from bilateral import CoseWrongContentType, sign1
+
+    payload = decode_sign1(bl.issue()).payload
+    for content_type in (None, "application/something-else", "application/cwt"):
+        with pytest.raises(CoseWrongContentType):
+            bl.verify(sign1(payload, bl.signing_key, kid=bl.kid, content_type=content_type))
+    assert bl.store.seen_count() == 0
+    bl.verify(sign1(payload, bl.signing_key, kid=bl.kid, content_type=CONTENT_TYPE))
 
 
 def test_the_signature_covers_the_sig_structure_of_the_protected_header(bl):
     msg = decode_sign1(bl.issue())
-    assert msg.protected == {1: -7, 4: bl.kid} and msg.unprotected == {}
+    assert msg.protected == {1: -7, 3: CONTENT_TYPE, 4: bl.kid} and msg.unprotected == {}
     assert msg.to_be_signed() == sig_structure(msg.protected_bytes, msg.payload)

@@ -26,6 +26,7 @@ from bilateral import (
     CoseUnknownCritical,
     CoseUnknownKid,
     CoseWrongAlg,
+    CoseWrongContentType,
     decode_sign1,
     dumps_deterministic,
     sig_structure,
@@ -91,12 +92,22 @@ def test_the_published_private_key_is_the_published_public_key():
                                                   (ECDSA_SIG_01, b"", ECDSA_SIG_01_TBS)],
                          ids=["rfc9052-c.2.1", "cose-wg-sign-pass-02", "cose-wg-ecdsa-sig-01"])
 def test_published_vectors_verify_and_their_to_be_signed_bytes_are_ours(blob, aad, tbs):
-    msg = verify_sign1(blob, KEYS, external_aad=aad)
-    assert msg.payload == CONTENT and msg.kid == b"11" and msg.alg == -7
+    """The published messages decode, their ToBeSigned bytes are ours and their signatures verify with the
+    published key over them; this profile still refuses them, as their kid is in the unprotected bucket
+    (not covered by the signature, so not heeded here)."""
+    msg = decode_sign1(blob)
+    assert msg.payload == CONTENT and msg.unprotected == {4: b"11"} and msg.alg == -7
+    assert msg.kid is None  # the kid is read from the protected header only
     assert sig_structure(msg.protected_bytes, msg.payload, aad) == tbs == msg.to_be_signed(aad)
     # the raw r || s signature is the one over those ToBeSigned bytes (checked with the DER form too)
     r, s = int.from_bytes(msg.signature[:32], "big"), int.from_bytes(msg.signature[32:], "big")
+    assert s <= N // 2  # the published signatures are low-S
     PUBLIC.verify(encode_dss_signature(r, s), tbs, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(CoseMalformed, match="unprotected"):
+        verify_sign1(blob, KEYS, external_aad=aad)
+    # the same headers with the kid protected, signed by the published private key: verified by this profile
+    ours = sign1(CONTENT, PRIVATE, kid=b"11", external_aad=aad)
+    assert verify_sign1(ours, KEYS, external_aad=aad).kid == b"11"
 
 
 def test_our_encoder_reproduces_the_rfc_message_but_for_the_random_signature():
@@ -115,18 +126,20 @@ def test_our_encoder_reproduces_the_rfc_message_but_for_the_random_signature():
     assert ours[-66:-64] == bytes.fromhex("5840")
 
 
-def test_the_rfc_signature_with_one_bit_flipped_is_refused():
-    tampered = bytearray(RFC9052_C21)
+def test_a_signature_with_one_bit_flipped_is_refused():
+    tampered = bytearray(sign1(CONTENT, PRIVATE, kid=b"11"))
     tampered[-1] ^= 0x01
     with pytest.raises(CoseBadSignature):
         verify_sign1(bytes(tampered), KEYS)
 
 
 def test_external_aad_is_covered():
+    with_aad = sign1(CONTENT, PRIVATE, kid=b"11", external_aad=PASS02_AAD)  # as sign-pass-02, kid protected
+    assert verify_sign1(with_aad, KEYS, external_aad=PASS02_AAD).payload == CONTENT
     with pytest.raises(CoseBadSignature):
-        verify_sign1(PASS02, KEYS)  # without the external data it was signed over
+        verify_sign1(with_aad, KEYS)  # without the external data it was signed over
     with pytest.raises(CoseBadSignature):
-        verify_sign1(RFC9052_C21, KEYS, external_aad=PASS02_AAD)
+        verify_sign1(sign1(CONTENT, PRIVATE, kid=b"11"), KEYS, external_aad=PASS02_AAD)
 
 
 def test_alg_only_in_the_unprotected_header_is_not_heeded():
@@ -158,8 +171,10 @@ def test_a_swapped_protected_alg_is_refused():
         verify_sign1(_forge({1: -35, 4: b"11"}), KEYS)
     with pytest.raises(CoseWrongAlg):  # EdDSA claimed, an EC key behind the kid
         verify_sign1(_forge({1: -8, 4: b"11"}), KEYS)
-    # the RFC message with its protected header's alg byte changed (-7 -> -8): refused before any signature
-    swapped = RFC9052_C21.replace(bytes.fromhex("43A10126"), bytes.fromhex("43A10127"), 1)
+    # a message with its protected header's alg byte changed (-7 -> -8): refused before any signature
+    ours = sign1(CONTENT, PRIVATE, kid=b"11")
+    swapped = ours.replace(bytes.fromhex("47A2012604"), bytes.fromhex("47A2012704"), 1)
+    assert swapped != ours
     with pytest.raises(CoseWrongAlg):
         verify_sign1(swapped, KEYS)
 
@@ -176,7 +191,7 @@ def test_unknown_critical_headers_are_refused():
 
 def test_unknown_kid_is_refused():
     with pytest.raises(CoseUnknownKid):
-        verify_sign1(RFC9052_C21, {b"12": PUBLIC})
+        verify_sign1(sign1(CONTENT, PRIVATE, kid=b"11"), {b"12": PUBLIC})
     with pytest.raises(CoseMalformed):
         verify_sign1(_forge({1: -7}), KEYS)  # no kid at all
 
@@ -204,6 +219,33 @@ def test_es256_signatures_are_low_s_and_the_malleated_twin_is_refused():
     for bad in ((r, 0), (0, s), (r + N, s) if r + N < 2**256 else (N, s), (r, N)):
         with pytest.raises(CoseBadSignature):
             verify_sign1(_with_signature(blob, bad[0].to_bytes(32, "big") + bad[1].to_bytes(32, "big")), KEYS)
+
+
+def test_the_kid_is_read_from_the_protected_header_only():
+    """A kid only in the unprotected bucket is not covered by the signature: it is not heeded."""
+    blob = _forge({1: -7}, unprotected={4: b"11"})
+    assert decode_sign1(blob).kid is None
+    with pytest.raises(CoseMalformed, match="unprotected"):
+        verify_sign1(blob, KEYS)
+    assert verify_sign1(_forge({1: -7, 4: b"11"}), KEYS).kid == b"11"
+
+
+def test_crit_may_not_list_itself():
+    with pytest.raises(CoseMalformed, match="crit itself"):
+        verify_sign1(_forge({1: -7, 2: [2], 4: b"11"}), KEYS)
+    with pytest.raises(CoseMalformed, match="crit itself"):
+        verify_sign1(_forge({1: -7, 2: [1, 2], 4: b"11"}), KEYS)
+
+
+def test_a_required_content_type_must_be_in_the_protected_header():
+    ct = "application/vnd.smartborder.crossing-attestation+cbor"
+    assert verify_sign1(sign1(CONTENT, PRIVATE, kid=b"11", content_type=ct), KEYS, content_type=ct).payload == CONTENT
+    for blob in (sign1(CONTENT, PRIVATE, kid=b"11"),  # none
+                 sign1(CONTENT, PRIVATE, kid=b"11", content_type="application/something-else"),
+                 _forge({1: -7, 3: 60, 4: b"11"}),  # a CoAP content format number
+                 _forge({1: -7, 4: b"11"}, unprotected={3: ct})):  # unprotected: not heeded
+        with pytest.raises(CoseWrongContentType):
+            verify_sign1(blob, KEYS, content_type=ct)
 
 
 def test_eddsa_round_trip():
