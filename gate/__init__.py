@@ -97,3 +97,8 @@ __all__ += ["ChipStep", "DocumentStep", "FaceEngine", "FaceNotAcquired", "FaceSt
 from gate._face import LIVENESS_PATHS, LIVENESS_POLICIES, MATCH_DOUBT_MARGIN, FaceCapture  # noqa: E402
 
 __all__ += ["FaceCapture", "LIVENESS_PATHS", "LIVENESS_POLICIES", "MATCH_DOUBT_MARGIN"]
+
+# the joint Vietnam-China lane: two administrations' decisions over one evidence record (issue #26 item 1)
+from gate._joint import Administration, JointDecision, JointLaneError, SideWatchlist, decide_joint  # noqa: E402
+
+__all__ += ["Administration", "JointDecision", "JointLaneError", "SideWatchlist", "decide_joint"]
