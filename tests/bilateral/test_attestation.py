@@ -31,8 +31,10 @@ from bilateral import (
     dumps_deterministic,
     parse_claims,
     sig_structure,
+    sign_revocations,
+    sign_trust_list,
 )
-from tests.bilateral.conftest import CHECKS, NUMBER, SOD, STATE, T0
+from tests.bilateral.conftest import CHECKS, LISTS_AT, NUMBER, SOD, STATE, T0
 
 
 def test_round_trip_names_the_checks_the_agreement_lets_the_entry_side_skip(bl):
@@ -280,6 +282,85 @@ def test_a_forward_clock_step_cannot_purge_an_id_for_a_replay(tmp_path, bl):
     bl.verify(bl.issue(now=T0 + dt.timedelta(seconds=200)), replay_store=store, now=T0 + dt.timedelta(seconds=210))
     assert store.purge_watermark() == int(stepped.timestamp())
     store.close()
+
+
+def test_an_id_is_kept_until_expiry_plus_the_skew(bl):
+    """Within the skew after exp the attestation is still valid at entry, so its id must still be held: a
+    purge run then (by the next traveller) may not forget it, and its replay is Replayed."""
+    first = bl.issue()
+    bl.verify(first, now=T0 + dt.timedelta(seconds=60))
+    after_exp = T0 + dt.timedelta(seconds=900 + 50)  # past exp, within the 120 s skew
+    bl.verify(bl.issue(now=T0 + dt.timedelta(seconds=900)), now=after_exp)  # purges what has passed
+    assert bl.store.seen_count() == 2
+    with pytest.raises(Replayed):
+        bl.verify(first, now=after_exp + dt.timedelta(seconds=10))
+
+
+def test_the_document_key_is_that_of_the_day_of_issue_not_of_verification(bl):
+    """Issued at 23:59:50 UTC, verified 40 s later at 00:00:30 the next day: the hash is under the key of
+    the day of iat."""
+    issued = dt.datetime(2026, 12, 7, 23, 59, 50, tzinfo=dt.UTC)
+    verified_at = dt.datetime(2026, 12, 8, 0, 0, 30, tzinfo=dt.UTC)
+    blob = bl.issue(now=issued)
+    assert parse_claims(decode_sign1(blob).payload).day == issued.date()
+    assert bl.verify(blob, now=verified_at).attestation.issued_at == int(issued.timestamp())
+    # the same instant on a +07:00 clock (Móng Cái local time): the UTC day of iat still decides
+    local = dt.datetime(2026, 12, 8, 7, 0, 40, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    assert bl.verify(bl.issue(now=issued), now=local).attestation.day == issued.date()
+
+
+def test_states_sharing_a_first_letter_are_different_documents(bl):
+    day = T0.date()
+    assert document_hash(bl.secret, day, "VNM", NUMBER, SOD) != document_hash(bl.secret, day, "VUT", NUMBER, SOD)
+    assert document_hash(bl.secret, day, "D<<", NUMBER, SOD) != document_hash(bl.secret, day, "DEU", NUMBER, SOD)
+    blob = bl.issue(issuing_state="VNM")
+    with pytest.raises(DocumentMismatch):
+        bl.verify(blob, issuing_state="VUT")
+    with pytest.raises(DocumentMismatch):
+        bl.verify(bl.issue(issuing_state="VUT"), issuing_state="VNM")
+    bl.verify(blob, issuing_state="VNM")
+
+
+def test_keys_and_revocations_of_another_administration_are_refused_by_name(bl):
+    """The keys and the revocations used must be the agreement's partner's, whatever the store holds."""
+    from bilateral import ReplayStore, load_revocations, load_trust_list
+
+    list_keys = [bl.list_key.public_key()]
+    lao_trust = sign_trust_list([bl.signing_key.public_key()], administration="LAO", list_key=bl.list_key,
+                                version=1, issued_at=LISTS_AT)
+    lao_revocations = sign_revocations([], administration="LAO", list_key=bl.list_key, version=1, issued_at=LISTS_AT)
+    store = bl.install_lists(ReplayStore())
+    lao_keys = load_trust_list(lao_trust, list_keys, administration="LAO", min_version=0)
+    lao_revoked = load_revocations(lao_revocations, list_keys, administration="LAO", min_version=0)
+    with pytest.raises(WrongIssuer, match="not those of the partner"):
+        bl.verify(bl.issue(), partner_keys=lao_keys, replay_store=store)
+    with pytest.raises(WrongIssuer, match="not those of the partner"):
+        bl.verify(bl.issue(), revocations=lao_revoked, replay_store=store)
+    assert store.seen_count() == 0
+    store.close()
+
+
+def test_a_protected_header_not_deterministically_encoded_is_refused(bl):
+    """The same header map with its labels out of order ({4: kid, 3: ..., 1: -7}), validly signed over
+    those bytes: the protected header too has one encoding."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from bilateral import CoseMalformed
+
+    genuine = decode_sign1(bl.issue())
+    kid_cbor = cbor2.dumps(bl.kid)
+    reordered = b"\xa3" + b"\x04" + kid_cbor + b"\x03" + cbor2.dumps(CONTENT_TYPE) + b"\x01\x26"
+    assert cbor2.loads(reordered) == genuine.protected and reordered != genuine.protected_bytes
+    r, s = decode_dss_signature(bl.signing_key.sign(sig_structure(reordered, genuine.payload),
+                                                    ec.ECDSA(hashes.SHA256())))
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    s = min(s, n - s)
+    forged = dumps_deterministic(cbor2.CBORTag(18, [reordered, {}, genuine.payload,
+                                                   r.to_bytes(32, "big") + s.to_bytes(32, "big")]))
+    with pytest.raises(CoseMalformed, match="protected header is not deterministically encoded"):
+        bl.verify(forged)
+    assert bl.store.seen_count() == 0
 
 
 def test_a_revoked_attestation_is_refused(bl):

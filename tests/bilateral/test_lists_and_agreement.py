@@ -235,11 +235,31 @@ def test_max_list_age_is_bounded(value, ok):
         assert parse_agreement({"agreement": table}).max_list_age_s == ok
 
 
-def test_revoked_after_a_restart_of_the_list(bl):
+def test_revoked_after_a_restart_of_the_store(tmp_path, bl):
+    """The gate installs a revocation list, stops, and starts again from its database file: it re-installs
+    the list it keeps (same version, same digest: accepted) and still refuses the revoked attestation; the
+    list from before the revocation, offered after the restart, is a rollback."""
+    from bilateral import ReplayStore
+
+    path = tmp_path / "bilateral.db"
+    list_keys = [bl.list_key.public_key()]
     blob = bl.issue()
-    bl.revoke(parse_claims(decode_sign1(blob).payload).attestation_id, version=7)
+    store = bl.install_lists(ReplayStore(path))
+    before = sign_revocations([], administration="VNM", list_key=bl.list_key, version=6, issued_at=LISTS_AT)
+    store.install_revocations(before, list_keys, administration="VNM")
+    revoking = sign_revocations([parse_claims(decode_sign1(blob).payload).attestation_id], administration="VNM",
+                                list_key=bl.list_key, version=7, issued_at=LISTS_AT)
+    store.install_revocations(revoking, list_keys, administration="VNM")
+    store.close()
+    store = ReplayStore(path)  # the restart
+    assert store.revocation_floor("VNM")[0] == 7
+    with pytest.raises(RevocationRollback):
+        store.install_revocations(before, list_keys, administration="VNM")
+    revocations = store.install_revocations(revoking, list_keys, administration="VNM")
     with pytest.raises(Revoked):
-        bl.verify(blob)
+        bl.verify(blob, replay_store=store, revocations=revocations)
+    assert store.seen_count() == 0
+    store.close()
 
 
 def test_agreement_from_toml(tmp_path):
