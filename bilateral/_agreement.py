@@ -34,8 +34,10 @@ DIRECTIONS = ("exit", "entry")
 CHECK_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ADMINISTRATION = re.compile(r"[A-Z]{3}")
 _NEVER = ("watchlist", "face", "liveness")
-#: the gate rules (``gate._policy.RULES`` names) a partner's attestation may stand in for
-RELIABLE_CHECKS = frozenset({"passive_authentication", "chip_authenticity", "eligible_document", "document_expired"})
+#: the gate rules (``gate._policy.RULES`` names) a partner's attestation may stand in for. Not
+#: ``chip_authenticity``: a cloned chip carries the genuine EF.SOD the attestation is bound to, so only the
+#: entry gate's own Active/Chip Authentication tells the clone apart (and it costs the gate a few APDUs)
+RELIABLE_CHECKS = frozenset({"passive_authentication", "eligible_document", "document_expired"})
 #: what the partner attests: its exit control (an attestation of entry is never relied on)
 ATTESTED_DIRECTION = "exit"
 MAX_VALIDITY_S = 3600

@@ -326,7 +326,9 @@ def test_the_allow_list_names_gate_rules():
 
     rule_names = {rule.name for rule in RULES}
     assert RELIABLE_CHECKS and RELIABLE_CHECKS <= rule_names, sorted(RELIABLE_CHECKS - rule_names)
-    assert not RELIABLE_CHECKS & {"data_groups", "mrz_matches_chip", "watchlist", "face_match", "liveness"}
+    # never: what the entry gate must see for itself on the chip it reads (a clone carries the genuine SOD)
+    assert not RELIABLE_CHECKS & {"data_groups", "mrz_matches_chip", "chip_authenticity", "watchlist", "face_match",
+                                  "liveness"}
     every = parse_agreement({"agreement": {**AGREEMENT["agreement"], "rely_on": sorted(RELIABLE_CHECKS)}})
     assert every.skippable(tuple(sorted(rule_names))) == RELIABLE_CHECKS
 
