@@ -11,6 +11,7 @@ Public API:
 """
 
 from gate._policy import (
+    ATTESTABLE_CHECKS,
     REQUIRED_DATA_GROUPS,
     RULES,
     CheckStatus,
@@ -40,6 +41,7 @@ from gate._workflow import (
 
 __all__ = [
     "REQUIRED_DATA_GROUPS",
+    "ATTESTABLE_CHECKS",
     "RULES",
     "CheckStatus",
     "ChipOutcome",

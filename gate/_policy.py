@@ -38,11 +38,15 @@ __all__ = [
     "Decision",
     "RULES",
     "REQUIRED_DATA_GROUPS",
+    "ATTESTABLE_CHECKS",
     "decide",
 ]
 
 #: data groups every transaction needs read and hash-verified: the MRZ and the face (Doc 9303 Part 10 §4.7)
 REQUIRED_DATA_GROUPS = ("DG1", "DG2")
+#: the rules a partner's crossing attestation may stand in for (as bilateral.RELIABLE_CHECKS, a test holds them
+#: equal): never the data groups, the MRZ against DG1, the chip's own authenticity, the face, the watchlist
+ATTESTABLE_CHECKS = frozenset({"passive_authentication", "eligible_document", "document_expired"})
 
 
 class ReasonCode(StrEnum):
@@ -149,6 +153,11 @@ class Evidence:
     persons_in_lane: int | None = None  # a lane sensor's count, or the faces the camera saw; None: nobody counted
     timed_out_step: str | None = None
     faulted_step: str | None = None  # a device or engine failed unexpectedly in that step
+    # a partner's crossing attestation (issue #26 item 2): the checks its verified attestation stands in for
+    # (bilateral.verify_attestation's answer under the lanes' agreement, ATTESTABLE_CHECKS only) and its id.
+    # Only a check this gate did not obtain becomes "not required"; one it ran and saw fail still refers.
+    attested_checks: tuple[str, ...] = ()
+    attestation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -458,6 +467,8 @@ class Decision:
     checks: tuple[tuple[str, CheckStatus], ...] = ()  # every rule's status, in rule order
     #: the liveness path taken and the passive verdict (transaction record): path, passive decision and score
     liveness: tuple[tuple[str, object], ...] = ()
+    #: the partner's attestation this decision relied on: its id and the rules it stood in for
+    attestation: tuple[tuple[str, object], ...] = ()
 
     @property
     def reasons(self) -> tuple[ReasonCode, ...]:
@@ -480,7 +491,9 @@ class Decision:
             "findings": [{"rule": f.rule, "reason": str(f.reason), "detail": f.detail} for f in self.findings],
             "rules_checked": list(self.rules_checked),
             "checks": {n: str(s) for n, s in self.checks},
-        } | ({"liveness": dict(self.liveness)} if self.liveness else {})
+        } | ({"liveness": dict(self.liveness)} if self.liveness else {}) \
+          | ({"attestation": {k: list(v) if isinstance(v, tuple) else v for k, v in self.attestation}}
+             if self.attestation else {})
 
 
 def decide(evidence: Evidence, config: PolicyConfig | None = None,
@@ -490,6 +503,13 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
     unknown = config.disabled_rules - {r.name for r in rules}
     if unknown:
         raise ValueError(f"unknown rules disabled: {', '.join(sorted(unknown))}")
+    beyond = set(evidence.attested_checks) - ATTESTABLE_CHECKS
+    if beyond:
+        raise ValueError(f"no attestation stands in for: {', '.join(sorted(beyond))}")
+    # an attestation counts only with its id and on a chip this gate read (it is bound to the chip's EF.SOD)
+    attested = frozenset(evidence.attested_checks) if evidence.attestation_id and evidence.chip_read is True \
+        else frozenset()
+    relied: list[str] = []
     findings, checked, statuses, missing = [], [], [], []
     for rule in rules:
         if rule.name in config.disabled_rules:  # an explicit relaxation of the lane, recorded as such
@@ -498,6 +518,9 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
         checked.append(rule.name)
         status, detail, reason = rule.check(evidence, config)
         status = CheckStatus(status)
+        if status is M and rule.name in attested:  # not obtained here, passed at the partner's exit control
+            status = N
+            relied.append(rule.name)
         statuses.append((rule.name, status))
         if status is F:
             findings.append(Finding(rule.name, reason or rule.reason, detail))
@@ -516,7 +539,9 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
     liveness = () if evidence.liveness_path is None else (
         ("liveness_path", evidence.liveness_path), ("passive_decision", evidence.passive_decision),
         ("passive_score", evidence.passive_score if _finite(evidence.passive_score) else None))
-    return Decision(Outcome.OPEN if ok else Outcome.REFER, tuple(findings), tuple(checked), tuple(statuses), liveness)
+    attestation = (("id", evidence.attestation_id), ("checks", tuple(relied))) if relied else ()
+    return Decision(Outcome.OPEN if ok else Outcome.REFER, tuple(findings), tuple(checked), tuple(statuses), liveness,
+                    attestation)
 
 
 def with_config(config: PolicyConfig, **changes) -> PolicyConfig:
