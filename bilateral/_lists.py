@@ -86,22 +86,32 @@ def sign_trust_list(public_keys: Iterable, *, administration: str, list_key, ver
     return sign_list(payload, list_key, list_name=TRUST_LIST, version=version, issued_at=issued_at)
 
 
+def _verified(blob: bytes, list_keys, list_name: str, items: str, *, what: str, administration: str,
+              min_version: int, error: type[Exception], rollback: type[Exception]):
+    """The signed list ``list_name`` verified (its version at least ``min_version``) with the payload
+    ``{administration, <items>: [...]}`` of ``administration``; ``rollback`` for a lower version, ``error`` for
+    anything else (chained to the signed list's own error)."""
+    try:
+        signed = verify_list(blob, list_keys, list_name=list_name, min_version=min_version)
+    except SignedListError as e:
+        raise (rollback if e.reason == "rollback" else error)(f"{what} refused ({e.reason}): {e}") from e
+    payload = signed.payload
+    if not isinstance(payload, dict) or set(payload) != {"administration", items} \
+            or not isinstance(payload[items], list):
+        raise error(f"{what}: the payload is {{administration, {items}}}")
+    if payload["administration"] != administration:
+        raise error(f"{what} of {payload['administration']!r}, {administration!r} expected")
+    return signed
+
+
 def load_trust_list(blob: bytes, list_keys, *, administration: str, min_version: int) -> PartnerKeys:
     """Verify the partner's trust list (signed by one of ``list_keys``, the pinned list keys); named errors:
     :class:`TrustListError` chained to the signed list's own (``unknown_key``, ``bad_signature``, ...), a
     version below ``min_version`` (the one held: no default, the caller states it)
     :class:`TrustListRollback`. The replay store keeps the floor (:meth:`bilateral.ReplayStore.install_trust_list`)."""
-    try:
-        signed = verify_list(blob, list_keys, list_name=TRUST_LIST, min_version=min_version)
-    except SignedListError as e:
-        cls = TrustListRollback if e.reason == "rollback" else TrustListError
-        raise cls(f"trust list refused ({e.reason}): {e}") from e
+    signed = _verified(blob, list_keys, TRUST_LIST, "keys", what="trust list", administration=administration,
+                       min_version=min_version, error=TrustListError, rollback=TrustListRollback)
     payload = signed.payload
-    if not isinstance(payload, dict) or set(payload) != {"administration", "keys"} \
-            or not isinstance(payload["keys"], list):
-        raise TrustListError("trust list: the payload is {administration, keys}")
-    if payload["administration"] != administration:
-        raise TrustListError(f"trust list of {payload['administration']!r}, {administration!r} expected")
     keys = {}
     for entry in payload["keys"]:
         if not isinstance(entry, dict) or set(entry) != {"kid", "public_key"}:
@@ -126,17 +136,10 @@ def load_revocations(blob: bytes, list_keys, *, administration: str, min_version
     """Verify a revocation list; a version below ``min_version`` (the one held) is
     :class:`RevocationRollback`, anything else wrong :class:`RevocationListError`. The replay store keeps
     the floor (:meth:`bilateral.ReplayStore.install_revocations`) so it is never lowered."""
-    try:
-        signed = verify_list(blob, list_keys, list_name=REVOCATION_LIST, min_version=min_version)
-    except SignedListError as e:
-        cls = RevocationRollback if e.reason == "rollback" else RevocationListError
-        raise cls(f"revocation list refused ({e.reason}): {e}") from e
+    signed = _verified(blob, list_keys, REVOCATION_LIST, "revoked", what="revocation list",
+                       administration=administration, min_version=min_version, error=RevocationListError,
+                       rollback=RevocationRollback)
     payload = signed.payload
-    if not isinstance(payload, dict) or set(payload) != {"administration", "revoked"} \
-            or not isinstance(payload["revoked"], list):
-        raise RevocationListError("revocation list: the payload is {administration, revoked}")
-    if payload["administration"] != administration:
-        raise RevocationListError(f"revocation list of {payload['administration']!r}, {administration!r} expected")
     if not all(isinstance(i, str) and _HEX_ID.fullmatch(i) for i in payload["revoked"]):
         raise RevocationListError("revocation list: each revoked id is 32 lower-case hex digits")
     return Revocations(administration, signed.version, frozenset(bytes.fromhex(i) for i in payload["revoked"]),
