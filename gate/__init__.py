@@ -101,6 +101,13 @@ from gate._face import LIVENESS_PATHS, LIVENESS_POLICIES, MATCH_DOUBT_MARGIN, Fa
 __all__ += ["FaceCapture", "LIVENESS_PATHS", "LIVENESS_POLICIES", "MATCH_DOUBT_MARGIN"]
 
 # the joint Vietnam-China lane: two administrations' decisions over one evidence record (issue #26 item 1)
-from gate._joint import Administration, JointDecision, JointLaneError, SideWatchlist, decide_joint  # noqa: E402
+from gate._joint import (  # noqa: E402
+    Administration,
+    JointDecision,
+    JointLaneError,
+    SideFinger,
+    SideWatchlist,
+    decide_joint,
+)
 
-__all__ += ["Administration", "JointDecision", "JointLaneError", "SideWatchlist", "decide_joint"]
+__all__ += ["Administration", "JointDecision", "JointLaneError", "SideFinger", "SideWatchlist", "decide_joint"]

@@ -23,11 +23,16 @@ from dataclasses import dataclass, fields, replace
 
 from gate._policy import RULES, Decision, Evidence, Outcome, PolicyConfig, Rule, decide
 
-__all__ = ["Administration", "SideWatchlist", "JointDecision", "JointLaneError", "decide_joint",
-           "WATCHLIST_FIELDS"]
+__all__ = ["Administration", "SideWatchlist", "SideFinger", "JointDecision", "JointLaneError", "decide_joint",
+           "WATCHLIST_FIELDS", "PER_SIDE_FIELDS"]
 
 #: the Evidence fields that come from an administration's own watchlist copy, never from the shared read
 WATCHLIST_FIELDS = ("watchlist_checked", "watchlist_error", "watchlist_hits", "watchlist_age_s")
+#: fields the shared record may not carry either, until the lane gives each side its own (issue #26 item 1's
+#: composition): a partner's attestation is the entry side's input only; fingerprint enrolment and 1:1 results
+#: come from each administration's own back office (one side's "not enrolled" must not waive the other's check)
+PER_SIDE_FIELDS = WATCHLIST_FIELDS + ("attested_checks", "attestation_id", "finger_enrolled", "finger_score",
+                                      "finger_threshold", "finger_unavailable", "finger_error", "finger_source")
 DIRECTIONS = ("exit", "entry")
 
 
@@ -66,6 +71,24 @@ class SideWatchlist:
 
 
 @dataclass(frozen=True)
+class SideFinger:
+    """One administration's fingerprint evidence: enrolment and the 1:1 result from its own back office (or the
+    chip's DG3 under its own Terminal Authentication). Absent: not known, which refers where the lane needs it."""
+
+    enrolled: bool | None
+    score: float | None = None
+    threshold: float | None = None
+    unavailable: bool = False
+    error: str | None = None
+    source: str | None = None
+
+    def apply(self, evidence: Evidence) -> Evidence:
+        return replace(evidence, finger_enrolled=self.enrolled, finger_score=self.score,
+                       finger_threshold=self.threshold, finger_unavailable=self.unavailable,
+                       finger_error=self.error, finger_source=self.source)
+
+
+@dataclass(frozen=True)
 class JointDecision:
     """Both sides' decisions, exit control first. ``outcome`` is OPEN only when every side's is."""
 
@@ -97,27 +120,35 @@ class JointDecision:
                              for c, d, dec in self.sides if c != code}}
 
 
-def decide_joint(shared: Evidence, sides: Mapping[str, tuple[Administration, SideWatchlist]]) -> JointDecision:
-    """Each administration's :func:`decide` over the shared evidence with its own watchlist outcome."""
-    leaked = [f.name for f in fields(Evidence) if f.name in WATCHLIST_FIELDS
+def decide_joint(shared: Evidence, sides: Mapping[str, tuple]) -> JointDecision:
+    """Each administration's :func:`decide` over the shared evidence with its own watchlist outcome and, where
+    given, its own fingerprint evidence: ``{code: (Administration, SideWatchlist[, SideFinger])}``."""
+    leaked = [f.name for f in fields(Evidence) if f.name in PER_SIDE_FIELDS
               and getattr(shared, f.name) != getattr(Evidence(today=shared.today), f.name)]
     if leaked:
-        raise JointLaneError("the shared evidence carries a watchlist outcome (" + ", ".join(leaked) + "): each "
-                             "administration's comes from its own copy (SideWatchlist)")
+        raise JointLaneError("the shared evidence carries what is one administration's own (" + ", ".join(leaked)
+                             + "): its watchlist outcome comes from its own copy (SideWatchlist)")
+    for step in (shared.timed_out_step, shared.faulted_step):
+        if step is not None and step.startswith("watchlist"):
+            raise JointLaneError(f"the shared evidence names the watchlist step ({step}): each administration's "
+                                 "watchlist state is its own (SideWatchlist.error)")
     if len(sides) != 2:
         raise JointLaneError(f"a joint lane has two administrations, not {len(sides)}")
     for code, entry in sides.items():
-        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], Administration)
-                and isinstance(entry[1], SideWatchlist)):
-            raise JointLaneError(f"administration {code}: (Administration, SideWatchlist) expected")
+        if not (isinstance(entry, tuple) and len(entry) in (2, 3) and isinstance(entry[0], Administration)
+                and isinstance(entry[1], SideWatchlist) and (len(entry) == 2 or isinstance(entry[2], SideFinger))):
+            raise JointLaneError(f"administration {code}: (Administration, SideWatchlist[, SideFinger]) expected")
         if entry[0].code != code:
             raise JointLaneError(f"administration filed under {code!r} is {entry[0].code!r}")
-    admins = sorted((a for a, _ in sides.values()), key=lambda a: DIRECTIONS.index(a.direction))
+    admins = sorted((entry[0] for entry in sides.values()), key=lambda a: DIRECTIONS.index(a.direction))
     if [a.direction for a in admins] != list(DIRECTIONS):
         raise JointLaneError("a joint lane has one exit control and one entry control, not "
                              + " and ".join(a.direction for a in admins))
     out = []
     for admin in admins:
-        watch = sides[admin.code][1]
-        out.append((admin.code, admin.direction, decide(watch.apply(shared), admin.config, admin.rules)))
+        entry = sides[admin.code]
+        evidence = entry[1].apply(shared)
+        if len(entry) == 3:
+            evidence = entry[2].apply(evidence)
+        out.append((admin.code, admin.direction, decide(evidence, admin.config, admin.rules)))
     return JointDecision(tuple(out))

@@ -183,6 +183,9 @@ class PolicyConfig:
     #: with the back office unreachable the gate cannot know whether fingerprints are enrolled: refer
     #: (``fingerprint_unavailable``). False lets chip and face decide offline: an explicit lane choice.
     refer_when_fingerprint_unavailable: bool = True
+    #: an entry lane under a bilateral agreement (issue #26 item 2) may rely on the partner's verified crossing
+    #: attestation for ATTESTABLE_CHECKS this gate did not obtain; off: Evidence.attested_checks count for nothing
+    accept_attestations: bool = False
     disabled_rules: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -284,7 +287,9 @@ def _pa(e: Evidence, c: PolicyConfig) -> Verdict:
     elif c.require_revocation_status:
         parts += (("DSC revocation status", e.dsc_revocation),)
     failed = [n for n, v in parts if v is False]
-    if failed or e.dsc_revocation is False:
+    # a failure PA named is positive evidence whatever else is unknown (without a trust store the chain is
+    # unknown, but a data group that differs from the SOD's hash is a fact: a swapped DG15 of a clone)
+    if failed or e.dsc_revocation is False or e.pa_failures:
         why = ", ".join(e.pa_failures) or ", ".join(failed) or "DSC revoked"
         return _fail("passive authentication failed: " + why)
     unknown = [n for n, v in parts if v is None]
@@ -506,9 +511,13 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
     beyond = set(evidence.attested_checks) - ATTESTABLE_CHECKS
     if beyond:
         raise ValueError(f"no attestation stands in for: {', '.join(sorted(beyond))}")
-    # an attestation counts only with its id and on a chip this gate read (it is bound to the chip's EF.SOD)
-    attested = frozenset(evidence.attested_checks) if evidence.attestation_id and evidence.chip_read is True \
-        else frozenset()
+    # an attestation counts only on a lane that accepts them, with its id, on a chip this gate read (it is bound
+    # to the chip's EF.SOD); never for Passive Authentication once this gate's own PA saw any failure (a clone
+    # keeps the genuine SOD, DG1 and DG2 and swaps DG15: only the DG15 hash tells, and it must refer)
+    attested = set(evidence.attested_checks) if (config.accept_attestations and evidence.attestation_id
+                                                  and evidence.chip_read is True) else set()
+    if evidence.pa_failures or evidence.pa_passed is False:
+        attested.discard("passive_authentication")
     relied: list[str] = []
     findings, checked, statuses, missing = [], [], [], []
     for rule in rules:
@@ -518,7 +527,9 @@ def decide(evidence: Evidence, config: PolicyConfig | None = None,
         checked.append(rule.name)
         status, detail, reason = rule.check(evidence, config)
         status = CheckStatus(status)
-        if status is M and rule.name in attested:  # not obtained here, passed at the partner's exit control
+        # not obtained here (and not for a named reason of this lane's, e.g. a stale CRL), passed at the partner's
+        # exit control
+        if status is M and reason is None and rule.name in attested:
             status = N
             relied.append(rule.name)
         statuses.append((rule.name, status))
