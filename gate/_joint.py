@@ -19,7 +19,7 @@ never a pass; an unchecked watchlist inside it refers that side as :func:`~gate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from gate._policy import RULES, Decision, Evidence, Outcome, PolicyConfig, Rule, decide
 
@@ -123,8 +123,8 @@ class JointDecision:
 def decide_joint(shared: Evidence, sides: Mapping[str, tuple]) -> JointDecision:
     """Each administration's :func:`decide` over the shared evidence with its own watchlist outcome and, where
     given, its own fingerprint evidence: ``{code: (Administration, SideWatchlist[, SideFinger])}``."""
-    leaked = [f.name for f in fields(Evidence) if f.name in PER_SIDE_FIELDS
-              and getattr(shared, f.name) != getattr(Evidence(today=shared.today), f.name)]
+    blank = Evidence(today=shared.today)
+    leaked = [name for name in PER_SIDE_FIELDS if getattr(shared, name) != getattr(blank, name)]
     if leaked:
         raise JointLaneError("the shared evidence carries what is one administration's own (" + ", ".join(leaked)
                              + "): its watchlist outcome comes from its own copy (SideWatchlist)")
