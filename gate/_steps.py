@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import emrtd
+from gate._chip_pa import kept_for_pa, pa_fields
 from gate._face import FaceEngine, FaceNotAcquired, FaceStep, decode_image, encode_jpeg
 from gate._finger import FingerEngine, FingerStep, chip_fingers
 from gate._policy import REQUIRED_DATA_GROUPS
@@ -96,18 +97,7 @@ class ChipStep:
                                       extended_length=self.extended_length)
         except Exception as e:  # noqa: BLE001 - every failure to read is a referral reason, not a crash
             return ChipOutcome(read=False, error=f"{type(e).__name__}: {e}"[:300])
-        pa = res.passive_authentication
-        pa_check = res.check("passive_authentication")
-        pa_failures = tuple(c.name for c in getattr(pa, "failures", ()))
-        if pa_check is not None and pa_check.passed is False and not pa_failures:
-            pa_failures = (pa_check.reason or "passive_authentication",)
-
-        def pa_step(name: str) -> bool | None:
-            step = pa.check(name) if pa is not None and hasattr(pa, "check") else None
-            return step.passed if step is not None else None
-
-        revocation = pa.check("dsc_revocation") if pa is not None and hasattr(pa, "check") else None
-        crl_stale = getattr(revocation, "code", "") == "stale_crl"
+        pa = pa_fields(res.passive_authentication, res.check("passive_authentication"))
         groups = tuple((name, res.data_group_verified(name)) for name in REQUIRED_DATA_GROUPS)
         dg2, dg2_error = self._portrait(res)
         aa, ca, mrz = res.check("active_authentication"), res.check("chip_authentication"), res.check("mrz_consistency")
@@ -115,9 +105,7 @@ class ChipStep:
         matches = None if mrz is None or mrz.passed is None or differences is None else (
             bool(mrz.passed) and not differences)
         return ChipOutcome(
-            read=True, pa_passed=pa_check.passed if pa_check else None, pa_failures=pa_failures,
-            csca_chain=pa_step("dsc_chain"), dsc_revocation=pa_step("dsc_revocation"), crl_stale=crl_stale,
-            data_groups=groups,
+            read=True, **pa, pa_files=kept_for_pa(res.files), data_groups=groups,
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
             aa_code=aa.code if aa else "", ca_code=ca.code if ca else "",

@@ -48,6 +48,8 @@ __all__ = [
     "TransactionResult",
     "GateWorkflow",
     "StepError",
+    "event_record",
+    "exception_record",
 ]
 
 log = logging.getLogger("smartborder.gate")
@@ -204,6 +206,9 @@ class ChipOutcome:
     ta_passed: bool | None = None  # Terminal Authentication: None not performed, ``ta_code`` names why
     ta_code: str = ""
     protocol: str | None = None  # "PACE" | "BAC"
+    #: EF.SOD and the data groups read (memory only): Passive Authentication against another trust store without
+    #: reading the chip again (the joint lane's second administration, gate._chip_pa.pa_against)
+    pa_files: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -270,27 +275,18 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class GateWorkflow:
-    def __init__(self, steps: GateSteps, door: Door, store: GateStore, *, gate_id: str,
-                 policy: PolicyConfig | None = None, timeouts: StepTimeouts | None = None,
-                 clock: Callable[[], dt.datetime] = _utcnow, direction: str = "entry",
-                 call_officer: Callable[[str, str], Any] | None = None) -> None:
-        if direction not in ("entry", "exit"):
-            raise ValueError(f"direction must be 'entry' or 'exit', not {direction!r}")
-        self.direction = direction
+class _StepRunner:
+    """The step machinery both lanes share (:class:`GateWorkflow`, :class:`gate.JointGateWorkflow`): each state
+    under its time-out on a worker thread, the face captured on its own thread while the chip is read, and the
+    shared evidence gathering (:meth:`_gather_shared`: document -> chip -> face [-> finger])."""
+
+    def __init__(self, steps: Any, *, timeouts: StepTimeouts | None = None,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
         self.steps = steps
-        self.door = door
-        self.store = store
-        self.gate_id = gate_id
-        self.policy = policy or PolicyConfig()
         self.timeouts = timeouts or StepTimeouts()
         self.clock = clock
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-step")
-        #: ``call_officer(state, reason)`` (``BackofficeClient.raise_call``): a referral calls an officer to the
-        #: gate, on a thread of its own after the decision was recorded; its failure changes nothing
-        self.call_officer = call_officer
-        self.last_call: cf.Future | None = None  # the last referral's officer call (its result: the call id or None)
-        self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call") if call_officer else None
+        self._calls: cf.ThreadPoolExecutor | None = None
         #: the face captured while the chip is read (a face step with ``capture``/``finish``: gate.FaceStep)
         self._capture = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-capture")
         self.capture_stop_grace_s = 2.0  # a capture told to stop (the chip failed) ends at its next frame
@@ -301,29 +297,9 @@ class GateWorkflow:
         if self._calls is not None:
             self._calls.shutdown(wait=False, cancel_futures=True)
 
-    def _raise_call(self, tx: str, state: str, reason: str) -> Any:
-        """Ask for an officer (off the decision's path: run on ``_calls``); never raises, returns the call id or None."""
-        try:
-            call_id = self.call_officer(state, reason)
-            log.info("transaction %s: officer call %s", tx, call_id)
-            return call_id
-        except Exception as e:  # noqa: BLE001 - the referral stands whether or not the call went through
-            log.warning("transaction %s: officer call not accepted: %s", tx, type(e).__name__)
-            return None
-
-    def _call_for(self, tx: str, ev: Evidence) -> cf.Future | None:
-        if self._calls is None:
-            return None
-        # where it stopped: the step that failed or timed out, else the referral itself
-        state = ev.faulted_step or ev.timed_out_step or str(GateState.REFER)
-        state = state if state.replace("_", "").isalnum() and state.islower() else "refer"
-        try:
-            return self._calls.submit(self._raise_call, tx, state[:32], "device_fault" if ev.faulted_step else "referral")
-        except RuntimeError:  # the workflow is closing
-            return None
-
-    def _run(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
-        """Run one step under its time-out. Returns the value or raises TimeoutError/StepError."""
+    def _run(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float], label: str | None = None) -> Any:
+        """Run one step under its time-out. Returns the value or raises TimeoutError/StepError. ``label`` names
+        the step in the timings (the joint lane's ``finger:VNM``), the state's name by default."""
         limit = getattr(self.timeouts, state.value)
         t0 = time.perf_counter()
         future = self._pool.submit(fn)
@@ -340,15 +316,15 @@ class GateWorkflow:
         except Exception as e:  # noqa: BLE001 - a device or engine fault refers the traveller, never crashes the gate
             raise _Fault(state.value, type(e).__name__) from e
         finally:
-            timings[state.value] = round((time.perf_counter() - t0) * 1000, 2)
+            timings[label or state.value] = round((time.perf_counter() - t0) * 1000, 2)
 
     def _gather(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float],
-                states: list[str]) -> tuple[Any, str | None]:
+                states: list[str], label: str | None = None) -> tuple[Any, str | None]:
         """Run one state; returns ``(value, None)`` or ``(None, why)`` for a StepError (the evidence of
         that state is then missing, with the reason). Time-outs and faults propagate."""
         states.append(state)
         try:
-            return self._run(state, fn, timings), None
+            return self._run(state, fn, timings, label), None
         except StepError as e:
             return None, str(e)[:300]
 
@@ -415,6 +391,127 @@ class GateWorkflow:
         capture.merge_into(timings)
         return self._gather(GateState.FACE, lambda: self.steps.face.finish(chip, captured), timings, states)
 
+    def _gather_shared(self, tx: str, started: dt.datetime, timings: dict[str, float], states: list[str], *,
+                       finger: Callable[..., FingerOutcome] | None) -> _Gathered:
+        """The evidence both lanes gather once: the document, the chip (the face captured meanwhile), the face and,
+        given ``finger``, the fingerprints. Whatever a state could not obtain stays ``None``; a time-out or a
+        device fault ends the states after it (named in the evidence). Without ``finger`` the result says whether
+        the fingerprint state was reached (``finger_due``: the joint lane asks each administration's own)."""
+        g = _Gathered(Evidence(today=started.astimezone().date()))  # the gate's local calendar day
+        capture: _Capture | None = None
+        try:
+            g.presentation, why = self._gather(GateState.DOCUMENT, self.steps.document, timings, states)
+            presentation = g.presentation
+            if presentation is not None:
+                g.ev = replace(g.ev, document_type=presentation.document_type,
+                               issuing_state=presentation.issuing_state, date_of_birth=presentation.date_of_birth,
+                               date_of_expiry=presentation.date_of_expiry)
+                capture = self._start_capture(timings)  # the face, while the chip is read
+                g.chip, why = self._gather(GateState.CHIP, lambda: self.steps.chip(presentation), timings, states)
+                g.ev = _with_chip(g.ev, g.chip, why)
+            chip = g.chip
+            if chip is not None and chip.read:
+                if chip.dg2_image is None:
+                    g.ev = replace(g.ev, face_error=chip.dg2_error or "no chip photo (DG2 not read)")
+                else:
+                    if capture is not None:
+                        capture, joined = None, capture
+                        g.face, why = self._join_face(joined, chip, timings, states)
+                    else:
+                        g.face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
+                    g.ev = _with_face(g.ev, g.face, why)
+                    if finger is None:
+                        g.finger_due = True
+                    else:
+                        g.finger, why = self._gather(GateState.FINGER, lambda: _finger(finger, presentation, chip),
+                                                     timings, states)
+                        g.ev = _with_finger(g.ev, g.finger, why)
+        except TimeoutError as e:
+            g.ev = replace(g.ev, timed_out_step=str(e))
+        except _Fault as e:
+            g.ev = replace(g.ev, faulted_step=e.state)
+            log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
+        finally:
+            if capture is not None:  # the chip failed (or gave no photo): the capture is stopped, never left running
+                self._stop_capture(capture, timings)
+        return g
+
+    def _check_watchlist(self, tx: str, step: Callable[[Presentation], tuple[Any, ...]], presentation: Presentation,
+                         chip: ChipOutcome | None, timings: dict[str, float], states: list[str],
+                         label: str | None = None) -> _WatchlistCheck:
+        """One watchlist copy's check of the traveller. It hears what the document shows and, where the chip says
+        otherwise, what the chip says (a printed MRZ altered in a field no check digit covers must not hide a
+        listed document)."""
+        checked = [presentation] + _chip_presentation(chip)
+        try:
+            found, why = self._gather(GateState.WATCHLIST, lambda: [m for p in checked for m in step(p)], timings,
+                                      states, label)
+        except TimeoutError as e:
+            return _WatchlistCheck(timed_out_step=str(e))
+        except _Fault as e:
+            log.warning("transaction %s: step %s failed: %s", tx, label or e.state, e.kind)
+            return _WatchlistCheck(faulted_step=e.state)
+        if found is None:
+            return _WatchlistCheck(error=why)
+        matches = tuple(found)
+        return _WatchlistCheck(matches=matches, checked=True, hits=tuple(
+            m if isinstance(m, str) else m.entry_id for m in matches if isinstance(m, str) or getattr(m, "hit", True)))
+
+    def _count_persons(self, tx: str, face: FaceOutcome | None) -> tuple[int | None, bool]:
+        """The people in the lane: the lane sensor's count and the faces the camera saw, the higher; nobody counted
+        is missing evidence, never "one person". The second value: the lane sensor failed (a fault)."""
+        sensed, failed = None, False
+        if self.steps.persons_in_lane is not None:
+            try:
+                sensed = int(self.steps.persons_in_lane())
+            except Exception as e:  # noqa: BLE001 - a failed lane sensor is a fault, never "one person"
+                log.warning("transaction %s: lane sensor failed: %s", tx, type(e).__name__)
+                failed = True
+        seen = face.faces_seen if face is not None and (face.acquired or face.faces_seen > 1) else None
+        counts = [n for n in (sensed, seen) if n is not None]
+        return (max(counts) if counts else None), failed
+
+
+class GateWorkflow(_StepRunner):
+    def __init__(self, steps: GateSteps, door: Door, store: GateStore, *, gate_id: str,
+                 policy: PolicyConfig | None = None, timeouts: StepTimeouts | None = None,
+                 clock: Callable[[], dt.datetime] = _utcnow, direction: str = "entry",
+                 call_officer: Callable[[str, str], Any] | None = None) -> None:
+        if direction not in ("entry", "exit"):
+            raise ValueError(f"direction must be 'entry' or 'exit', not {direction!r}")
+        super().__init__(steps, timeouts=timeouts, clock=clock)
+        self.direction = direction
+        self.door = door
+        self.store = store
+        self.gate_id = gate_id
+        self.policy = policy or PolicyConfig()
+        #: ``call_officer(state, reason)`` (``BackofficeClient.raise_call``): a referral calls an officer to the
+        #: gate, on a thread of its own after the decision was recorded; its failure changes nothing
+        self.call_officer = call_officer
+        self.last_call: cf.Future | None = None  # the last referral's officer call (its result: the call id or None)
+        self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call") if call_officer else None
+
+    def _raise_call(self, tx: str, state: str, reason: str) -> Any:
+        """Ask for an officer (off the decision's path: run on ``_calls``); never raises, returns the call id or None."""
+        try:
+            call_id = self.call_officer(state, reason)
+            log.info("transaction %s: officer call %s", tx, call_id)
+            return call_id
+        except Exception as e:  # noqa: BLE001 - the referral stands whether or not the call went through
+            log.warning("transaction %s: officer call not accepted: %s", tx, type(e).__name__)
+            return None
+
+    def _call_for(self, tx: str, ev: Evidence) -> cf.Future | None:
+        if self._calls is None:
+            return None
+        # where it stopped: the step that failed or timed out, else the referral itself
+        state = ev.faulted_step or ev.timed_out_step or str(GateState.REFER)
+        state = state if state.replace("_", "").isalnum() and state.islower() else "refer"
+        try:
+            return self._calls.submit(self._raise_call, tx, state[:32], "device_fault" if ev.faulted_step else "referral")
+        except RuntimeError:  # the workflow is closing
+            return None
+
     def process(self) -> TransactionResult:
         """Serve one traveller from document presentation to door or referral.
 
@@ -426,72 +523,16 @@ class GateWorkflow:
         started = self.clock()
         timings: dict[str, float] = {}
         states: list[str] = []
-        ev = Evidence(today=started.astimezone().date())  # the gate's local calendar day
-        presentation: Presentation | None = None
-        chip: ChipOutcome | None = None
-        face: FaceOutcome | None = None
-        finger: FingerOutcome | None = None
+        g = self._gather_shared(tx, started, timings, states, finger=self.steps.finger)
+        ev, presentation, chip, face, finger = g.ev, g.presentation, g.chip, g.face, g.finger
         matches: tuple[Any, ...] = ()
-        capture: _Capture | None = None
-        try:
-            presentation, why = self._gather(GateState.DOCUMENT, self.steps.document, timings, states)
-            if presentation is not None:
-                ev = replace(ev, document_type=presentation.document_type, issuing_state=presentation.issuing_state,
-                             date_of_birth=presentation.date_of_birth, date_of_expiry=presentation.date_of_expiry)
-                capture = self._start_capture(timings)  # the face, while the chip is read
-                chip, why = self._gather(GateState.CHIP, lambda: self.steps.chip(presentation), timings, states)
-                ev = _with_chip(ev, chip, why)
-            if chip is not None and chip.read:
-                if chip.dg2_image is None:
-                    ev = replace(ev, face_error=chip.dg2_error or "no chip photo (DG2 not read)")
-                else:
-                    if capture is not None:
-                        capture, joined = None, capture
-                        face, why = self._join_face(joined, chip, timings, states)
-                    else:
-                        face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
-                    ev = _with_face(ev, face, why)
-                    finger, why = self._gather(GateState.FINGER, lambda: _finger(self.steps.finger, presentation, chip),
-                                               timings, states)
-                    ev = _with_finger(ev, finger, why)
-        except TimeoutError as e:
-            ev = replace(ev, timed_out_step=str(e))
-        except _Fault as e:
-            ev = replace(ev, faulted_step=e.state)
-            log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
-        finally:
-            if capture is not None:  # the chip failed (or gave no photo): the capture is stopped, never left running
-                self._stop_capture(capture, timings)
         if presentation is not None:
-            # the watchlist hears what the document shows and, where the chip says otherwise, what the chip says
-            # (a printed MRZ altered in a field no check digit covers must not hide a listed document)
-            checked = [presentation] + _chip_presentation(chip)
-            try:
-                found, why = self._gather(
-                    GateState.WATCHLIST, lambda: [m for p in checked for m in self.steps.watchlist(p)], timings, states)
-                if found is None:
-                    ev = replace(ev, watchlist_error=why)
-                else:
-                    matches = tuple(found)
-                    ev = replace(ev, watchlist_checked=True, watchlist_hits=tuple(
-                        m if isinstance(m, str) else m.entry_id for m in matches
-                        if isinstance(m, str) or getattr(m, "hit", True)))
-            except TimeoutError as e:
-                ev = replace(ev, timed_out_step=ev.timed_out_step or str(e))
-            except _Fault as e:
-                ev = replace(ev, faulted_step=ev.faulted_step or e.state)
-                log.warning("transaction %s: step %s failed: %s", tx, e.state, e.kind)
-        sensed = None
-        if self.steps.persons_in_lane is not None:
-            try:
-                sensed = int(self.steps.persons_in_lane())
-            except Exception as e:  # noqa: BLE001 - a failed lane sensor is a fault, never "one person"
-                log.warning("transaction %s: lane sensor failed: %s", tx, type(e).__name__)
-                ev = replace(ev, faulted_step=ev.faulted_step or "lane_sensor")
-        # the faces the camera saw count people too; nobody counted is missing evidence, never "one person"
-        seen = face.faces_seen if face is not None and (face.acquired or face.faces_seen > 1) else None
-        counts = [n for n in (sensed, seen) if n is not None]
-        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=max(counts) if counts else None)
+            w = self._check_watchlist(tx, self.steps.watchlist, presentation, chip, timings, states)
+            matches, ev = w.matches, w.apply(ev)
+        persons, sensor_failed = self._count_persons(tx, face)
+        if sensor_failed:
+            ev = replace(ev, faulted_step=ev.faulted_step or "lane_sensor")
+        ev = replace(ev, watchlist_age_s=self.store.watchlist_age_s(), persons_in_lane=persons)
 
         states.append(GateState.DECIDE)
         t0 = time.perf_counter()
@@ -517,48 +558,12 @@ class GateWorkflow:
                                  presentation.source if presentation else None)
 
     def _event(self, started: dt.datetime, decision: Decision, duration_ms: float, ev) -> dict[str, Any]:
-        """The transaction event (back-office ``POST /api/v1/events``): no personal data at all."""
-        from gate._finger import eac_event  # TA, DG3, the fingerprint path (gate._finger imports this module)
-        return {
-            "occurred_at": started.isoformat(), "kind": "transaction",
-            "outcome": "admitted" if decision.outcome is Outcome.OPEN else "referred",
-            "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
-        } | _trust_version(self.steps.chip) | eac_event(ev) | {  # the path alone: the share challenged per gate
-            k: v for k, v in _liveness_fields(ev).items() if k == "liveness_path"}
+        return event_record(started, decision, duration_ms, ev, self.steps.chip)
 
     def _exception(self, tx: str, started: dt.datetime, decision: Decision, p: Presentation | None,
                    chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
                    matches: tuple[Any, ...]) -> dict[str, Any]:
-        """The exception record for an officer (``POST /api/v1/exceptions``): reasons, scores, the
-        explanation and the images that justify them. Sealed at rest in the outbox."""
-        import base64
-
-        def b64(data: bytes | None) -> str | None:
-            return base64.b64encode(data).decode("ascii") if data else None
-
-        scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
-                  "liveness_passive": face.passive_score if face else None,
-                  "finger": finger.score if finger else None,
-                  "finger_threshold": finger.threshold if finger else None}
-        document = p.document_record() if p is not None else None
-        body: dict[str, Any] = {
-            "occurred_at": started.isoformat(), "direction": self.direction, "transaction_id": tx,
-            "reason_codes": [str(r) for r in decision.reasons],
-            # an unknown (NaN, infinite) score is left out: it decided nothing (read as missing) and the back
-            # office refuses a non-finite number, which would park the whole record
-            "scores": {k: float(v) for k, v in scores.items() if v is not None and math.isfinite(v)},
-            "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
-                                  if not isinstance(m, str)],
-            "message": (decision.explain() + _liveness_note(face))[:2000],
-        }
-        body |= _liveness_fields(face)  # as data; the message keeps its note for back offices of before
-        if document:
-            body["document"] = document
-        if face is not None and face.live_image:
-            body["live_image"] = b64(face.live_image)
-        if chip is not None and chip.dg2_image:
-            body["chip_image"] = b64(chip.dg2_image)
-        return body
+        return exception_record(tx, started, self.direction, decision, p, chip, face, finger, matches)
 
 
 @dataclass
@@ -572,6 +577,89 @@ class _Capture:
         """Call only once the future is done (joined): the capture thread has then stopped writing."""
         if timings is not None and self.future.done():
             timings.update(self.timings)
+
+
+@dataclass
+class _Gathered:
+    """What :meth:`_StepRunner._gather_shared` obtained (``None``: not obtained) and the evidence built from it."""
+
+    ev: Evidence
+    presentation: Presentation | None = None
+    chip: ChipOutcome | None = None
+    face: FaceOutcome | None = None
+    finger: FingerOutcome | None = None
+    finger_due: bool = False  # the fingerprint state was reached but left to the caller (the joint lane)
+
+
+@dataclass(frozen=True)
+class _WatchlistCheck:
+    """One watchlist copy's check: the matches (hits and near misses), or why it could not be made."""
+
+    matches: tuple[Any, ...] = ()
+    checked: bool | None = None
+    hits: tuple[str, ...] = ()
+    error: str | None = None
+    timed_out_step: str | None = None
+    faulted_step: str | None = None
+
+    def apply(self, ev: Evidence) -> Evidence:
+        """This check in the gate's evidence (a time-out or fault after another keeps the first one named)."""
+        if self.timed_out_step:
+            return replace(ev, timed_out_step=ev.timed_out_step or self.timed_out_step)
+        if self.faulted_step:
+            return replace(ev, faulted_step=ev.faulted_step or self.faulted_step)
+        if not self.checked:
+            return replace(ev, watchlist_error=self.error)
+        return replace(ev, watchlist_checked=True, watchlist_hits=self.hits)
+
+
+def event_record(started: dt.datetime, decision: Decision, duration_ms: float, ev: Evidence, trust_source: Any, *,
+             outcome: str | None = None) -> dict[str, Any]:
+    """The transaction event (back-office ``POST /api/v1/events``): no personal data at all. ``trust_source``: what
+    holds the trust store that decided it (the chip step, a joint lane's side); ``outcome`` overrides the one the
+    decision gives (the joint lane: ``aborted`` where only the partner referred)."""
+    from gate._finger import eac_event  # TA, DG3, the fingerprint path (gate._finger imports this module)
+    return {
+        "occurred_at": started.isoformat(), "kind": "transaction",
+        "outcome": outcome or ("admitted" if decision.outcome is Outcome.OPEN else "referred"),
+        "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
+    } | _trust_version(trust_source) | eac_event(ev) | {  # the path alone: the share challenged per gate
+        k: v for k, v in _liveness_fields(ev).items() if k == "liveness_path"}
+
+
+def exception_record(tx: str, started: dt.datetime, direction: str, decision: Decision, p: Presentation | None,
+                 chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
+                 matches: tuple[Any, ...]) -> dict[str, Any]:
+    """The exception record for an officer (``POST /api/v1/exceptions``): reasons, scores, the
+    explanation and the images that justify them. Sealed at rest in the outbox."""
+    import base64
+
+    def b64(data: bytes | None) -> str | None:
+        return base64.b64encode(data).decode("ascii") if data else None
+
+    scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
+              "liveness_passive": face.passive_score if face else None,
+              "finger": finger.score if finger else None,
+              "finger_threshold": finger.threshold if finger else None}
+    document = p.document_record() if p is not None else None
+    body: dict[str, Any] = {
+        "occurred_at": started.isoformat(), "direction": direction, "transaction_id": tx,
+        "reason_codes": [str(r) for r in decision.reasons],
+        # an unknown (NaN, infinite) score is left out: it decided nothing (read as missing) and the back
+        # office refuses a non-finite number, which would park the whole record
+        "scores": {k: float(v) for k, v in scores.items() if v is not None and math.isfinite(v)},
+        "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
+                              if not isinstance(m, str)],
+        "message": (decision.explain() + _liveness_note(face))[:2000],
+    }
+    body |= _liveness_fields(face)  # as data; the message keeps its note for back offices of before
+    if document:
+        body["document"] = document
+    if face is not None and face.live_image:
+        body["live_image"] = b64(face.live_image)
+    if chip is not None and chip.dg2_image:
+        body["chip_image"] = b64(chip.dg2_image)
+    return body
 
 
 def _liveness_note(face: FaceOutcome | None) -> str:
