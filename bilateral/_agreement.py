@@ -7,6 +7,19 @@
     validity_s = 900                # the longest validity (exp - nbf) accepted, at most 3,600
     clock_skew_s = 120              # tolerance on nbf / exp between the two sides' clocks, at most 300
     max_list_age_s = 86400          # the oldest trust / revocation list (by its issued_at) verification uses
+    administration = "CHN"          # this side (needed with the exchange's keys below)
+    exchange_fields = ["iss", "iat", "nbf", "exp", "cti", "v", "dir", "lane", "doc", "chk"]
+    [agreement.retention_days]      # how long each side keeps what it received over the exchange
+    VNM = 30
+    CHN = 90
+
+The back offices' exchange (issue #26 item 3, :mod:`bilateral._inbox` / :mod:`bilateral._outbox`) reads the last
+three: ``exchange_fields`` names the attestation claims the two sides agreed to exchange (a subset of
+:data:`CLAIM_NAMES`, the claims :func:`bilateral.issue_attestation` issues; any other name is
+:class:`FieldNotExchangeable`; absent: all of them). An attestation carrying a claim outside it is neither sent
+nor accepted (the COSE bytes travel as signed, so a claim cannot be stripped). ``retention_days`` names exactly
+the two administrations (``administration`` and ``partner``), 1 to 3,650 days each: a side purges what it
+received after its own number of days.
 
 ``rely_on`` names checks from an ALLOW-LIST (:data:`RELIABLE_CHECKS`), named exactly as the gate's rules
 (``gate._policy.RULES``; a test checks the names, bilateral does not import gate): the certificate-chain part
@@ -24,10 +37,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bilateral._errors import AgreementError, CheckNotReliable, NeverSkippable
+from bilateral._errors import AgreementError, CheckNotReliable, FieldNotExchangeable, NeverSkippable
 
 __all__ = ["Agreement", "load_agreement", "parse_agreement", "never_skippable", "DIRECTIONS", "CHECK_NAME",
-           "RELIABLE_CHECKS", "MAX_VALIDITY_S", "MAX_CLOCK_SKEW_S"]
+           "RELIABLE_CHECKS", "MAX_VALIDITY_S", "MAX_CLOCK_SKEW_S", "CLAIM_NAMES", "MAX_RETENTION_DAYS"]
 
 DIRECTIONS = ("exit", "entry")
 #: a check's name: snake_case, as the gate's checks are named (``passive_authentication``, ``document_expiry``)
@@ -42,7 +55,11 @@ RELIABLE_CHECKS = frozenset({"passive_authentication", "eligible_document", "doc
 ATTESTED_DIRECTION = "exit"
 MAX_VALIDITY_S = 3600
 MAX_CLOCK_SKEW_S = 300
-_KEYS = {"partner", "direction", "rely_on", "validity_s", "clock_skew_s", "max_list_age_s"}
+_KEYS = {"partner", "direction", "rely_on", "validity_s", "clock_skew_s", "max_list_age_s", "administration",
+         "exchange_fields", "retention_days"}
+#: the claims an attestation carries, by their CWT / profile names (see :mod:`bilateral._attestation`)
+CLAIM_NAMES = ("iss", "iat", "nbf", "exp", "cti", "v", "dir", "lane", "doc", "chk")
+MAX_RETENTION_DAYS = 3650
 DEFAULT_MAX_LIST_AGE_S = 86_400
 MAX_LIST_AGE_CAP_S = 2 * 86_400
 
@@ -61,6 +78,19 @@ class Agreement:
     validity_s: int
     clock_skew_s: int
     max_list_age_s: int = DEFAULT_MAX_LIST_AGE_S
+    #: this side's administration (None: the agreement names no exchange)
+    administration: str | None = None
+    #: the attestation claims the exchange carries (a subset of CLAIM_NAMES)
+    exchange_fields: frozenset[str] = frozenset(CLAIM_NAMES)
+    #: {administration: days} for both sides, or empty (no exchange configured)
+    retention_days: tuple[tuple[str, int], ...] = ()
+
+    def retention_of(self, administration: str) -> int:
+        """Days ``administration`` keeps what it received; :class:`AgreementError` if the agreement names none."""
+        days = dict(self.retention_days).get(administration)
+        if days is None:
+            raise AgreementError(f"agreement: no retention_days for {administration!r}")
+        return days
 
     def skippable(self, attested: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
         """The checks attested as passed, listed in the agreement and on the allow-list (never the watchlist or
@@ -102,10 +132,40 @@ def parse_agreement(data: dict) -> Agreement:
     if unknown_checks:
         raise CheckNotReliable(f"agreement: {unknown_checks} may not be relied on; a partner may be relied on only "
                                f"for {sorted(RELIABLE_CHECKS)}")
+    administration, fields, retention = _exchange(table, partner)
     return Agreement(partner=partner, direction=direction, rely_on=frozenset(rely_on),
                      validity_s=_int(table, "validity_s", 1, MAX_VALIDITY_S),
                      clock_skew_s=_int(table, "clock_skew_s", 0, MAX_CLOCK_SKEW_S),
-                     max_list_age_s=_int(table, "max_list_age_s", 60, MAX_LIST_AGE_CAP_S, DEFAULT_MAX_LIST_AGE_S))
+                     max_list_age_s=_int(table, "max_list_age_s", 60, MAX_LIST_AGE_CAP_S, DEFAULT_MAX_LIST_AGE_S),
+                     administration=administration, exchange_fields=fields, retention_days=retention)
+
+
+def _exchange(table: dict, partner: str) -> tuple[str | None, frozenset[str], tuple[tuple[str, int], ...]]:
+    """This side, the exchanged claims and each side's retention (issue #26 item 3), strictly."""
+    administration = table.get("administration")
+    if administration is not None and (not isinstance(administration, str)
+                                       or not _ADMINISTRATION.fullmatch(administration)
+                                       or administration == partner):
+        raise AgreementError(f"agreement: administration is this side's three-letter code, not the partner's, not "
+                             f"{administration!r}")
+    fields = table.get("exchange_fields", list(CLAIM_NAMES))
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields) \
+            or len(set(fields)) != len(fields):
+        raise AgreementError("agreement: exchange_fields is a non-empty list of distinct claim names")
+    unknown = sorted(set(fields) - set(CLAIM_NAMES))
+    if unknown:
+        raise FieldNotExchangeable(f"agreement: {unknown} are not claims of an attestation; exchange_fields names "
+                                   f"some of {list(CLAIM_NAMES)}")
+    retention = table.get("retention_days")
+    if retention is None:
+        return administration, frozenset(fields), ()
+    if administration is None:
+        raise AgreementError("agreement: retention_days needs administration (this side's code)")
+    if not isinstance(retention, dict) or set(retention) != {administration, partner}:
+        raise AgreementError(f"agreement: retention_days names exactly {sorted({administration, partner})}, not "
+                             f"{sorted(retention) if isinstance(retention, dict) else retention!r}")
+    days = tuple(sorted((side, _int(retention, side, 1, MAX_RETENTION_DAYS)) for side in retention))
+    return administration, frozenset(fields), days
 
 
 def load_agreement(path: str | Path) -> Agreement:

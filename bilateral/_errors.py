@@ -11,7 +11,9 @@ __all__ = [
     "AttestationMalformed", "WrongIssuer", "WrongDirection", "Expired", "NotYetValid", "ValidityTooLong",
     "DocumentMismatch", "DocumentIdentityInvalid", "SecurityObjectMissing", "Revoked", "Replayed", "BeforePurgeWatermark", "CheckNotPassed", "AgreementError", "NeverSkippable", "CheckNotReliable",
     "TrustListError", "TrustListRollback", "TrustListEquivocation", "TrustListNotCurrent", "RevocationListError", "RevocationRollback", "RevocationEquivocation",
-    "RevocationsNotCurrent", "ListTooOld",
+    "RevocationsNotCurrent", "ListTooOld", "FieldNotExchangeable",
+    "ExchangeError", "MessageMalformed", "UnknownField", "UnknownKind", "MessageTooLarge", "WrongAdministration",
+    "MessageIdReused", "FieldNotAgreed", "ContentRefused", "LinkCertificateError",
 ]
 
 
@@ -199,3 +201,79 @@ class ListTooOld(BilateralError):
     ``max_list_age_s``: the feed has stopped, and a revocation since may be missing."""
 
     reason = "list_too_old"
+
+
+class FieldNotExchangeable(AgreementError):
+    """The agreement's ``exchange_fields`` names something that is not a claim of an attestation."""
+
+    reason = "field_not_exchangeable"
+
+
+# the back offices' exchange (issue #26 item 3): each refusal has the HTTP status the receiver answers with
+class ExchangeError(BilateralError):
+    """A message of the exchange refused; ``reason`` names why and ``status`` is the receiver's 4xx answer."""
+
+    reason = "message_malformed"
+    status = 400
+
+
+class MessageMalformed(ExchangeError):
+    """Not an envelope of the exchange: not JSON, a field missing or of the wrong type, a bad id or body."""
+
+
+class UnknownField(ExchangeError):
+    """The envelope carries a field this version of the exchange does not define."""
+
+    reason = "unknown_field"
+
+
+class UnknownKind(ExchangeError):
+    """A kind other than ``attestation``, ``revocations`` or ``trust_list``."""
+
+    reason = "unknown_kind"
+
+
+class MessageTooLarge(ExchangeError):
+    """The envelope (or its body) is larger than the exchange takes."""
+
+    reason = "too_large"
+    status = 413
+
+
+class WrongAdministration(ExchangeError):
+    """The sender named in the message, the client certificate or the list is not the agreement's partner."""
+
+    reason = "wrong_administration"
+    status = 403
+
+
+class MessageIdReused(ExchangeError):
+    """The sender's message id was already received with other bytes: the second body is refused."""
+
+    reason = "message_id_reused"
+    status = 409
+
+
+class FieldNotAgreed(ExchangeError):
+    """The attestation carries a claim the agreement's ``exchange_fields`` does not list."""
+
+    reason = "field_not_agreed"
+    status = 422
+
+
+class ContentRefused(ExchangeError):
+    """The body does not pass the receiver's checks for its kind; ``reason`` is the check's own (``malformed``,
+    ``wrong_content_type``, ``revocations_rollback``, ``trust_list_invalid`` ...), the error is ``__cause__``."""
+
+    status = 422
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class LinkCertificateError(BilateralError):
+    """A link certificate (the partner link's TLS client or server certificate) that does not name exactly one
+    administration in its subject's organisation (O)."""
+
+    reason = "link_certificate_invalid"
