@@ -13,10 +13,21 @@ skip (never the watchlist or the face).
   :func:`sign_revocations` / :func:`load_revocations` -> :class:`Revocations`
 - :class:`ReplayStore` (SQLite: ids accepted, the revocation floor)
 - COSE_Sign1 itself: :func:`sign1`, :func:`verify_sign1`, :func:`decode_sign1`, :func:`sig_structure`
+- the back offices' exchange (issue #26 item 3): :class:`Outbox` (store-and-forward, over a :class:`PartnerLink`,
+  mutual TLS via :func:`client_tls_context`) and :class:`Inbox` (checks, keeps each message once, retention
+  purge), both ledgering every exchange; the envelope :func:`encode_message` / :func:`decode_message`, the link
+  certificate's administration :func:`link_administration`
 - errors: :class:`BilateralError` and one subclass per refusal, each with a ``reason`` code
 """
 
-from bilateral._agreement import RELIABLE_CHECKS, Agreement, load_agreement, never_skippable, parse_agreement
+from bilateral._agreement import (
+    CLAIM_NAMES,
+    RELIABLE_CHECKS,
+    Agreement,
+    load_agreement,
+    never_skippable,
+    parse_agreement,
+)
 from bilateral._attestation import (
     ATTESTATION_VERSION,
     CONTENT_TYPE,
@@ -45,6 +56,7 @@ from bilateral._errors import (
     BilateralError,
     CheckNotPassed,
     CheckNotReliable,
+    ContentRefused,
     CoseBadSignature,
     CoseHighS,
     CoseMalformed,
@@ -54,8 +66,15 @@ from bilateral._errors import (
     CoseWrongContentType,
     DocumentIdentityInvalid,
     DocumentMismatch,
+    ExchangeError,
     Expired,
+    FieldNotAgreed,
+    FieldNotExchangeable,
+    LinkCertificateError,
     ListTooOld,
+    MessageIdReused,
+    MessageMalformed,
+    MessageTooLarge,
     NeverSkippable,
     NotYetValid,
     Replayed,
@@ -69,10 +88,25 @@ from bilateral._errors import (
     TrustListError,
     TrustListNotCurrent,
     TrustListRollback,
+    UnknownField,
+    UnknownKind,
     ValidityTooLong,
+    WrongAdministration,
     WrongDirection,
     WrongIssuer,
 )
+from bilateral._exchange import (
+    KINDS,
+    MAX_BODY_BYTES,
+    MAX_ENVELOPE_BYTES,
+    MESSAGES_PATH,
+    Message,
+    check_attestation,
+    decode_message,
+    encode_message,
+    link_administration,
+)
+from bilateral._inbox import Inbox, Receipt
 from bilateral._lists import (
     REVOCATION_LIST,
     TRUST_LIST,
@@ -84,10 +118,16 @@ from bilateral._lists import (
     sign_revocations,
     sign_trust_list,
 )
+from bilateral._outbox import Answer, FlushReport, LinkUnavailable, Outbox, PartnerLink, client_tls_context
 from bilateral._store import ReplayStore
 from bilateral._verify import Verified, verify_attestation
 
 __all__ = [
+    "CLAIM_NAMES", "KINDS", "MAX_BODY_BYTES", "MAX_ENVELOPE_BYTES", "MESSAGES_PATH", "Answer", "ContentRefused",
+    "ExchangeError", "FieldNotAgreed", "FieldNotExchangeable", "FlushReport", "Inbox", "LinkCertificateError",
+    "LinkUnavailable", "Message", "MessageIdReused", "MessageMalformed", "MessageTooLarge", "Outbox", "PartnerLink",
+    "Receipt", "UnknownField", "UnknownKind", "WrongAdministration", "check_attestation", "client_tls_context",
+    "decode_message", "encode_message", "link_administration",
     "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "CONTENT_TYPE", "COSE_SIGN1_TAG", "RELIABLE_CHECKS",
     "REVOCATION_LIST", "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed",
     "BeforePurgeWatermark", "BilateralError", "CheckNotPassed", "CheckNotReliable", "CoseBadSignature", "CoseHighS",

@@ -1,0 +1,306 @@
+"""The sending end of the exchange (issue #26 item 3): a store-and-forward outbox over the mutual-TLS link.
+
+:meth:`Outbox.enqueue` keeps a message (SQLite through ``storage``, so it survives a restart) and ledgers it
+``queued``; :meth:`Outbox.flush` delivers what is due, oldest first, through a :class:`PartnerLink`:
+
+- the receiver's 2xx (``received`` or ``duplicate``: it already held the id, e.g. when the answer to an earlier
+  delivery was lost) -> ``delivered``, ledgered;
+- a connection error, a timeout, a TLS failure (a server the partner's link CA did not issue, or one naming
+  another administration), a 5xx, 408 or 429 -> still ``pending``, retried after a capped exponential backoff
+  (``base_s * 2**(attempts-1)``, at most ``cap_s``), the error kept in ``last_error``; the flush stops at the
+  first link failure and the link itself is backed off the same way (no message is tried before that ends, so a
+  down link is not hammered once per message; an answer resets it);
+- any other 4xx, a definite refusal -> ``parked`` with the receiver's reason code, ledgered; never retried,
+  never dropped (:meth:`Outbox.parked` lists them for a person to look at); so is a stored message this side
+  would not send (one too large, say), without contacting the partner.
+
+The receiver keeps each (sender, message id) once, so a retry after a lost answer is harmless: exactly once at
+the receiver. A message id is chosen here and kept across retries; an attestation's is its cti by default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from bilateral._agreement import Agreement
+from bilateral._errors import AgreementError, BilateralError, ExchangeError, MessageIdReused
+from bilateral._exchange import (
+    MESSAGES_PATH,
+    Message,
+    check_attestation,
+    encode_message,
+    ledger_entry,
+    link_administration,
+    open_exchange_db,
+)
+from storage import Migration
+
+__all__ = ["Outbox", "PartnerLink", "Answer", "LinkUnavailable", "FlushReport", "OUTBOX_MIGRATIONS",
+           "client_tls_context"]
+
+OUTBOX_MIGRATIONS = [
+    Migration("bilateral_outbox_001", """
+        CREATE TABLE bilateral_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            body BLOB,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'parked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            queued_at INTEGER NOT NULL,
+            done_at INTEGER,
+            reason TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX bilateral_outbox_due ON bilateral_outbox (state, next_attempt_at);
+    """),
+]
+_ACTOR = "system:partner-link"
+_RETRY_STATUSES = {408, 429}
+
+
+class LinkUnavailable(BilateralError):
+    """The partner's back office could not be reached or did not answer definitely (retried later)."""
+
+    reason = "link_unavailable"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    reason: str | None
+    outcome: str | None
+
+
+def client_tls_context(*, partner_ca: str | Path, client_cert: str | Path, client_key: str | Path) -> ssl.SSLContext:
+    """TLS 1.2+ (1.3 preferred: OpenSSL negotiates the highest), the partner's link CA the only trust anchor,
+    hostname checked, this side's client certificate presented."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_verify_locations(cafile=str(partner_ca))
+    ctx.load_cert_chain(str(client_cert), str(client_key))
+    return ctx
+
+
+class PartnerLink:
+    """POSTs envelopes to the partner's back office (``base_url``, https) over mutual TLS; the server's
+    certificate must be the partner link CA's and name ``partner`` (:func:`bilateral.link_administration`)."""
+
+    def __init__(self, base_url: str, *, partner: str, tls: ssl.SSLContext, timeout_s: float = 5.0):
+        if not base_url.startswith("https://"):
+            raise ValueError("the partner link is https only")
+        self.partner = partner
+        self._client = httpx.Client(base_url=base_url, verify=tls, timeout=timeout_s, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, envelope: bytes) -> Answer:
+        try:
+            response = self._client.post(MESSAGES_PATH, content=envelope,
+                                         headers={"content-type": "application/json"})
+        except httpx.TransportError as e:  # connect, TLS, timeouts, a connection closed before the answer
+            raise LinkUnavailable(f"{type(e).__name__}: {e}") from e
+        stream = response.extensions.get("network_stream")
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None
+        try:
+            named = link_administration(der) if der else None
+        except BilateralError as e:
+            raise LinkUnavailable(f"the server's certificate: {e}") from e
+        if named != self.partner:
+            raise LinkUnavailable(f"the server's certificate names {named!r}, not the partner {self.partner!r}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        reason, outcome = data.get("reason"), data.get("outcome")
+        return Answer(response.status_code, reason if isinstance(reason, str) else None,
+                      outcome if isinstance(outcome, str) else None)
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    delivered: int
+    parked: int
+    retrying: int
+    pending: int
+
+
+def _seconds(now: dt.datetime | None) -> float:
+    now = now or dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        raise ValueError("times are timezone-aware (UTC)")
+    return now.timestamp()
+
+
+class Outbox:
+    """``Outbox(path, agreement=..., link=..., ledger_key=...)``: ``agreement`` names this side
+    (``administration``), the partner, the exchanged claims and the retention."""
+
+    def __init__(self, path: str | Path | None, *, agreement: Agreement, link: PartnerLink | None, ledger_key,
+                 base_s: float = 1.0, cap_s: float = 300.0, clock=None):
+        if agreement.administration is None or not agreement.retention_days:
+            raise AgreementError("the exchange needs an agreement naming administration and retention_days")
+        if not 0 < base_s <= cap_s:
+            raise ValueError("backoff: 0 < base_s <= cap_s")
+        self.agreement = agreement
+        self.administration = agreement.administration
+        self.partner = agreement.partner
+        self.link = link
+        self.base_s, self.cap_s = base_s, cap_s
+        self._x = open_exchange_db(path, OUTBOX_MIGRATIONS, ledger_key, clock=clock)
+        self.db = self._x.db
+        self.ledger = self._x.ledger
+        self._flushing = threading.Lock()
+        # the link's own backoff (in memory: a restart tries once at once), so a down link is not tried per message
+        self._link_failures, self._link_retry_at = 0, 0.0
+
+    def close(self) -> None:
+        """Close the database and the partner link (the outbox owns the link it was given)."""
+        if self.link is not None:
+            self.link.close()
+        self._x.close()
+
+    def _ledger(self, outcome: str, message_id: str, kind: str, digest: str, reason: str | None = None) -> None:
+        ledger_entry(self.ledger, action=f"bilateral_{outcome}", message_id=message_id, kind=kind, digest=digest,
+                     partner=self.partner, outcome=outcome, reason=reason, actor=_ACTOR)
+
+    def enqueue(self, kind: str, body: bytes, *, message_id: str | None = None,
+                now: dt.datetime | None = None) -> str:
+        """Keep a message for delivery; returns its id. The same id with the same bytes again is a no-op; with
+        other bytes :class:`MessageIdReused`. An attestation is checked first (:func:`check_attestation`: this
+        side's, of this profile, only the agreed claims); its id defaults to its cti in hex."""
+        if kind == "attestation":
+            cti = check_attestation(body, issuer=self.administration, fields=self.agreement.exchange_fields)
+            message_id = message_id or cti.hex()
+        message = Message(kind, message_id or os.urandom(16).hex(), self.administration, body)
+        encode_message(message)  # the envelope's own checks (kind, id, size), before anything is kept
+        at = _seconds(now)
+        with self.db.tx() as c:
+            held = c.first(text("SELECT sha256 FROM bilateral_outbox WHERE message_id = :m"),
+                           {"m": message.message_id})
+            if held is not None:
+                if held["sha256"] != message.digest:
+                    raise MessageIdReused(f"message {message.message_id} is already queued with other bytes")
+                return message.message_id
+            c.execute(text("INSERT INTO bilateral_outbox (message_id, kind, sha256, body, state, next_attempt_at, "
+                           "queued_at) VALUES (:m, :k, :h, :b, 'pending', :at, :at)"),
+                      {"m": message.message_id, "k": kind, "h": message.digest, "b": body, "at": at})
+            self._ledger("queued", message.message_id, kind, message.digest)
+        return message.message_id
+
+    def _backoff(self, attempts: int) -> float:
+        return min(self.cap_s, self.base_s * 2 ** min(attempts - 1, 32))
+
+    def flush(self, now: dt.datetime | None = None) -> FlushReport:
+        """Deliver every message due at ``now`` (oldest first) until the link fails; see the module's text."""
+        if self.link is None:
+            raise LinkUnavailable("this outbox has no partner link")
+        delivered = parked = retrying = 0
+        with self._flushing:
+            at = _seconds(now)
+            if at < self._link_retry_at:  # the link failed lately: no message is tried before its backoff ends
+                return FlushReport(0, 0, 0, self.count("pending"))
+            with self.db.read() as c:
+                due = c.all(text("SELECT message_id, kind, sha256, body, attempts FROM bilateral_outbox WHERE "
+                                 "state = 'pending' AND next_attempt_at <= :at ORDER BY seq"), {"at": at})
+            for row in due:
+                try:
+                    envelope = encode_message(Message(row["kind"], row["message_id"], self.administration,
+                                                      bytes(row["body"] or b"")))
+                except ExchangeError as e:  # a row this version would not have queued: never sent, parked
+                    self._done(row, "parked", at, e.reason)
+                    parked += 1
+                    continue
+                try:
+                    answer = self.link.send(envelope)
+                except LinkUnavailable as e:
+                    self._retry(row, at, str(e))
+                    self._link_down(at)
+                    retrying += 1
+                    break
+                self._link_failures, self._link_retry_at = 0, 0.0
+                if 200 <= answer.status < 300:
+                    self._done(row, "delivered", at, answer.outcome)
+                    delivered += 1
+                elif answer.status >= 500 or answer.status in _RETRY_STATUSES:
+                    self._retry(row, at, f"HTTP {answer.status} {answer.reason or ''}".strip())
+                    self._link_down(at)
+                    retrying += 1
+                    break
+                else:
+                    self._done(row, "parked", at, answer.reason or f"http_{answer.status}")
+                    parked += 1
+        return FlushReport(delivered, parked, retrying, self.count("pending"))
+
+    def _link_down(self, at: float) -> None:
+        self._link_failures += 1
+        self._link_retry_at = at + self._backoff(self._link_failures)
+
+    def _retry(self, row, at: float, error: str) -> None:
+        attempts = row["attempts"] + 1
+        with self.db.tx() as c:
+            c.execute(text("UPDATE bilateral_outbox SET attempts = :n, next_attempt_at = :next, last_error = :e "
+                           "WHERE message_id = :m AND state = 'pending'"),
+                      {"n": attempts, "next": at + self._backoff(attempts), "e": error[:500],
+                       "m": row["message_id"]})
+
+    def _done(self, row, state: str, at: float, reason: str | None) -> None:
+        with self.db.tx() as c:
+            c.execute(text("UPDATE bilateral_outbox SET state = :s, attempts = attempts + 1, done_at = :at, "
+                           "reason = :r WHERE message_id = :m AND state = 'pending'"),
+                      {"s": state, "at": int(at), "r": reason, "m": row["message_id"]})
+            self._ledger(state, row["message_id"], row["kind"], row["sha256"], reason)
+
+    def run(self, stop: threading.Event, *, idle_s: float = 1.0) -> None:
+        """Flush until ``stop`` is set, sleeping ``idle_s`` between rounds (a delivery loop for a service)."""
+        while not stop.is_set():
+            try:
+                self.flush()
+            except LinkUnavailable:
+                pass
+            stop.wait(idle_s)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def count(self, state: str) -> int:
+        with self.db.read() as c:
+            return c.scalar(text("SELECT count(*) FROM bilateral_outbox WHERE state = :s"), {"s": state})
+
+    def status(self, message_id: str) -> dict | None:
+        """state, attempts, next_attempt_at, reason, last_error of one message (None if unknown)."""
+        with self.db.read() as c:
+            return c.first(text("SELECT state, attempts, next_attempt_at, reason, last_error FROM bilateral_outbox "
+                                "WHERE message_id = :m"), {"m": message_id})
+
+    def parked(self) -> list[dict]:
+        with self.db.read() as c:
+            return c.all(text("SELECT message_id, kind, sha256, reason FROM bilateral_outbox WHERE state = 'parked' "
+                              "ORDER BY seq"))
+
+    def purge(self, now: dt.datetime | None = None) -> int:
+        """Erase the bodies delivered more than this side's ``retention_days`` before ``now`` (pending and
+        parked messages are kept); ledger each."""
+        days = self.agreement.retention_of(self.administration)
+        cutoff = _seconds(now) - days * 86_400
+        with self.db.tx() as c:
+            rows = c.all(text("SELECT message_id, kind, sha256 FROM bilateral_outbox WHERE state = 'delivered' AND "
+                              "body IS NOT NULL AND done_at <= :cut ORDER BY seq"), {"cut": cutoff})
+            for r in rows:
+                c.execute(text("UPDATE bilateral_outbox SET body = NULL WHERE message_id = :m"), {"m": r["message_id"]})
+                self._ledger("purged", r["message_id"], r["kind"], r["sha256"], f"retention_{days}_days")
+        if rows:
+            self.db.checkpoint_truncate()
+        return len(rows)
+
