@@ -1,0 +1,418 @@
+"""Two back offices that trust each other narrowly (issue #26 item 3): Vietnam's outbox sends, China's partner
+link receives in a process of its own, over real mutual TLS on loopback, each side with its own link PKI."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from bilateral import (
+    MAX_BODY_BYTES,
+    MESSAGES_PATH,
+    Outbox,
+    PartnerLink,
+    client_tls_context,
+    encode_message,
+    issue_attestation,
+    key_kid,
+    load_agreement,
+    sign_revocations,
+    sign_trust_list,
+)
+from bilateral._exchange import Message
+from tests.bilateral import link_pki
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
+SOD = b"\x77\x82\x01\x00" + b"security object of a VNM passport" * 3
+
+CHN_AGREEMENT = """
+[agreement]
+partner = "VNM"
+administration = "CHN"
+rely_on = ["passive_authentication"]
+validity_s = 900
+clock_skew_s = 120
+[agreement.retention_days]
+VNM = 30
+CHN = 90
+"""
+VNM_AGREEMENT = CHN_AGREEMENT.replace('partner = "VNM"', 'partner = "CHN"').replace(
+    'administration = "CHN"', 'administration = "VNM"')
+
+
+def _pem_private(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@dataclass
+class World:
+    dir: Path
+    vnm_ca: link_pki.Ca
+    chn_ca: link_pki.Ca
+    vnm_client: link_pki.Leaf
+    chn_server: link_pki.Leaf
+    rogue_client: link_pki.Leaf  # O=VNM, issued by a CA nobody trusts
+    rogue_server: link_pki.Leaf  # O=CHN, issued by a CA nobody trusts
+    lao_client: link_pki.Leaf  # issued by VNM's link CA, naming LAO
+    chn_named_client: link_pki.Leaf  # issued by VNM's link CA, naming CHN (VNM's CA may not speak for CHN)
+    signing_key: ec.EllipticCurvePrivateKey
+    list_key: Ed25519PrivateKey
+    vnm_ledger_key: Ed25519PrivateKey
+    chn_ledger_key: Ed25519PrivateKey
+    chn_agreement: Path
+    vnm_agreement: Path
+
+    def attestation(self, **overrides) -> bytes:
+        args = dict(signing_key=self.signing_key, kid=key_kid(self.signing_key.public_key()), secret=b"k" * 32,
+                    issuer="VNM", direction="exit", lane="BL1-EXIT-03", issuing_state="VNM",
+                    document_number="C1234567", ef_sod=SOD, checks={"passive_authentication": "passed"},
+                    validity_s=900, now=T0)
+        args.update(overrides)
+        return issue_attestation(**args)
+
+    def revocations(self, version: int, ids=(), key=None) -> bytes:
+        return sign_revocations(ids, administration="VNM", list_key=key or self.list_key, version=version,
+                                issued_at=T0)
+
+    def trust_list(self, version: int) -> bytes:
+        return sign_trust_list([self.signing_key.public_key()], administration="VNM", list_key=self.list_key,
+                               version=version, issued_at=T0)
+
+    def tls(self, client: link_pki.Leaf | None = None):
+        client = client or self.vnm_client
+        return client_tls_context(partner_ca=self.chn_ca.pem, client_cert=client.cert, client_key=client.key)
+
+    def outbox(self, path: Path, port: int, *, client: link_pki.Leaf | None = None) -> Outbox:
+        link = PartnerLink(f"https://127.0.0.1:{port}", partner="CHN", tls=self.tls(client), timeout_s=3.0)
+        return Outbox(path, agreement=load_agreement(self.vnm_agreement), link=link, ledger_key=self.vnm_ledger_key)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    d = tmp_path_factory.mktemp("link-pki")
+    vnm_ca, chn_ca = link_pki.make_ca(d, "vnm", "VNM"), link_pki.make_ca(d, "chn", "CHN")
+    rogue_ca = link_pki.make_ca(d, "rogue", "VNM")
+    w = World(
+        d, vnm_ca, chn_ca,
+        vnm_client=link_pki.issue(d, vnm_ca, "vnm-backoffice", o="VNM", server=False),
+        chn_server=link_pki.issue(d, chn_ca, "chn-backoffice", o="CHN", server=True),
+        rogue_client=link_pki.issue(d, rogue_ca, "rogue-vnm-client", o="VNM", server=False),
+        rogue_server=link_pki.issue(d, rogue_ca, "rogue-chn-server", o="CHN", server=True),
+        lao_client=link_pki.issue(d, vnm_ca, "lao-client", o="LAO", server=False),
+        chn_named_client=link_pki.issue(d, vnm_ca, "chn-named-client", o="CHN", server=False),
+        signing_key=ec.generate_private_key(ec.SECP256R1()), list_key=Ed25519PrivateKey.generate(),
+        vnm_ledger_key=Ed25519PrivateKey.generate(), chn_ledger_key=Ed25519PrivateKey.generate(),
+        chn_agreement=d / "chn-agreement.toml", vnm_agreement=d / "vnm-agreement.toml")
+    w.chn_agreement.write_text(CHN_AGREEMENT)
+    w.vnm_agreement.write_text(VNM_AGREEMENT)
+    (d / "list-key.pem").write_bytes(w.list_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (d / "chn-ledger.key").write_bytes(_pem_private(w.chn_ledger_key))
+    return w
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """China's partner link in a child process (python -m tests.bilateral.partner_server)."""
+
+    def __init__(self, world: World, db: Path, *, server: link_pki.Leaf | None = None, port: int | None = None):
+        self.world, self.db = world, db
+        self.server = server or world.chn_server
+        self.port = port or _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, *, exit_after_commits: int | None = None) -> Receiver:
+        cfg = {"db": str(self.db), "agreement": str(self.world.chn_agreement),
+               "list_key": str(self.world.dir / "list-key.pem"), "ledger_key": str(self.world.dir / "chn-ledger.key"),
+               "cert": str(self.server.cert), "key": str(self.server.key), "partner_ca": str(self.world.vnm_ca.pem),
+               "port": self.port, "exit_after_commits": exit_after_commits}
+        path = self.db.with_suffix(".json")
+        path.write_text(json.dumps(cfg))
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.bilateral.partner_server", str(path)], cwd=REPO)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the partner link exited with {self.proc.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("the partner link did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def rows(self) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as c:
+            return c.execute("SELECT sender, message_id, kind, sha256 FROM bilateral_inbox ORDER BY rowid").fetchall()
+
+    def ledger(self) -> list[tuple[str, str, dict]]:
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as c:
+            rows = c.execute("SELECT action, record, details FROM ledger_entries WHERE action LIKE 'bilateral_%' "
+                             "ORDER BY seq").fetchall()
+        return [(a, r, json.loads(d)) for a, r, d in rows]
+
+
+@pytest.fixture(scope="module")
+def receiver(world, tmp_path_factory):
+    r = Receiver(world, tmp_path_factory.mktemp("chn") / "inbox.db").start()
+    yield r
+    r.stop()
+
+
+def _ledger_actions(outbox: Outbox) -> list[tuple[str, str, dict]]:
+    rows = outbox.db.query(text(
+        "SELECT action, record, details FROM ledger_entries WHERE action LIKE 'bilateral_%' ORDER BY seq"))
+    return [(r["action"], r["record"], json.loads(r["details"])) for r in rows]
+
+
+def test_each_kind_is_delivered_once_and_both_sides_ledger_it(world, receiver, tmp_path):
+    outbox = world.outbox(tmp_path / "outbox.db", receiver.port)
+    att = world.attestation()
+    ids = [outbox.enqueue("attestation", att), outbox.enqueue("revocations", world.revocations(1)),
+           outbox.enqueue("trust_list", world.trust_list(1))]
+    assert outbox.enqueue("attestation", att) == ids[0]  # the same attestation again: one message
+    report = outbox.flush()
+    assert (report.delivered, report.parked, report.pending) == (3, 0, 0)
+    assert outbox.flush().delivered == 0  # nothing sent twice
+    held = {r[1]: r for r in receiver.rows()}
+    assert [held[i][2] for i in ids] == ["attestation", "revocations", "trust_list"]
+    assert all(held[i][0] == "VNM" for i in ids)
+    received = [(r, d) for a, r, d in receiver.ledger() if a == "bilateral_received" and r in ids]
+    assert sorted(r for r, _ in received) == sorted(ids)
+    for _, d in received:
+        assert set(d) == {"kind", "sha256", "partner", "outcome"} and d["partner"] == "VNM"
+    sent = _ledger_actions(outbox)
+    assert [a for a, r, _ in sent if r == ids[0]] == ["bilateral_queued", "bilateral_delivered"]
+    assert outbox.ledger.verify().ok
+    # no body in either ledger: only its digest
+    with contextlib.closing(sqlite3.connect(receiver.db)) as c:
+        details = " ".join(d for (d,) in c.execute("SELECT details FROM ledger_entries WHERE details IS NOT NULL"))
+    assert att.hex() not in details and base64.b64encode(att).decode() not in details
+    outbox.close()
+
+
+def test_a_replay_of_a_delivered_id_is_a_duplicate_and_other_bytes_under_it_are_refused(world, receiver):
+    message = Message("revocations", "ab" * 16, "VNM", world.revocations(1))
+    with httpx.Client(base_url=f"https://127.0.0.1:{receiver.port}", verify=world.tls(), trust_env=False) as client:
+        first = client.post(MESSAGES_PATH, content=encode_message(message))
+        tls_version = first.extensions["network_stream"].get_extra_info("ssl_object").version()
+        again = client.post(MESSAGES_PATH, content=encode_message(message))
+        other = client.post(MESSAGES_PATH, content=encode_message(
+            Message("revocations", "ab" * 16, "VNM", world.revocations(2))))
+    assert (first.status_code, first.json()["outcome"]) == (200, "received")
+    assert tls_version == "TLSv1.3"  # both ends offer it
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
+    assert (other.status_code, other.json()["reason"]) == (409, "message_id_reused")
+    assert [r for r in receiver.rows() if r[1] == "ab" * 16] == [("VNM", "ab" * 16, "revocations",
+                                                               message.digest)]
+    outcomes = [d["outcome"] for a, r, d in receiver.ledger() if r == "ab" * 16]
+    assert outcomes == ["received", "duplicate", "refused"]
+
+
+def test_a_client_certificate_of_another_ca_is_refused_at_the_handshake(world, receiver, tmp_path):
+    outbox = world.outbox(tmp_path / "outbox.db", receiver.port, client=world.rogue_client)
+    before = len(receiver.rows())
+    mid = outbox.enqueue("revocations", world.revocations(1), message_id="0c" * 16)
+    report = outbox.flush()
+    assert (report.delivered, report.retrying, report.pending) == (0, 1, 1)
+    status = outbox.status(mid)
+    assert status["state"] == "pending" and status["attempts"] == 1
+    assert "Error" in status["last_error"]  # the TLS alert surfaced as a transport error, retried later
+    assert len(receiver.rows()) == before
+    assert all(r != mid for _, r, _ in receiver.ledger())  # no request ever reached the app
+    outbox.close()
+
+
+@pytest.mark.parametrize(("client", "reason"), [("lao_client", "wrong_administration"),
+                                                ("chn_named_client", "wrong_administration")])
+def test_a_certificate_of_the_partner_ca_naming_another_administration_is_refused_and_parked(
+        world, receiver, tmp_path, client, reason):
+    outbox = world.outbox(tmp_path / "outbox.db", receiver.port, client=getattr(world, client))
+    mid = outbox.enqueue("revocations", world.revocations(1))
+    report = outbox.flush()
+    assert (report.parked, report.pending) == (1, 0)
+    assert outbox.parked() == [{"message_id": mid, "kind": "revocations", "sha256": Message(
+        "revocations", mid, "VNM", world.revocations(1)).digest, "reason": reason}]
+    assert outbox.flush().parked == 0  # parked: not sent again
+    assert not [r for r in receiver.rows() if r[1] == mid]
+    assert [(a, d["reason"]) for a, _, d in _ledger_actions(outbox) if a == "bilateral_parked"] == [
+        ("bilateral_parked", reason)]
+    outbox.close()
+
+
+def test_a_server_certificate_of_another_ca_is_refused_by_the_client(world, tmp_path):
+    impostor = Receiver(world, tmp_path / "impostor.db", server=world.rogue_server).start()
+    try:
+        outbox = world.outbox(tmp_path / "outbox.db", impostor.port)
+        mid = outbox.enqueue("trust_list", world.trust_list(1))
+        report = outbox.flush()
+        assert (report.delivered, report.pending) == (0, 1)
+        assert "CERTIFICATE_VERIFY_FAILED" in outbox.status(mid)["last_error"]
+        assert impostor.rows() == []
+        outbox.close()
+    finally:
+        impostor.stop()
+
+
+def test_an_outage_and_a_lost_answer_every_message_arrives_exactly_once(world, tmp_path):
+    chn = Receiver(world, tmp_path / "chn-inbox.db")  # not started: the link is down
+    outbox = world.outbox(tmp_path / "outbox.db", chn.port)
+    bodies = [("attestation", world.attestation(now=T0 + dt.timedelta(seconds=i))) for i in range(3)]
+    bodies += [("revocations", world.revocations(1)), ("trust_list", world.trust_list(1))]
+    ids = [outbox.enqueue(kind, body, now=T0) for kind, body in bodies]
+    report = outbox.flush(now=T0)
+    assert (report.delivered, report.retrying, report.pending) == (0, 1, 5)
+    assert outbox.status(ids[0])["next_attempt_at"] == T0.timestamp() + 1  # base 1 s, then 2, 4 ... capped
+    assert outbox.flush(now=T0).retrying == 0  # not due yet: nothing attempted
+    outbox.close()  # the sender restarts: the messages are in its file
+    outbox = world.outbox(tmp_path / "outbox.db", chn.port)
+    assert outbox.count("pending") == 5
+    # the partner comes back, commits the first message and dies before answering
+    chn.start(exit_after_commits=1)
+    report = outbox.flush(now=T0 + dt.timedelta(seconds=1))
+    assert (report.delivered, report.pending) == (0, 5)
+    chn.proc.wait(10)
+    assert chn.proc.returncode == 3
+    assert [r[1] for r in chn.rows()] == [ids[0]]  # stored, but the sender saw no 2xx
+    assert outbox.status(ids[0])["attempts"] == 2
+    chn.start()
+    try:
+        report = outbox.flush(now=T0 + dt.timedelta(seconds=1))
+        assert report.delivered == 0  # backed off: 2 s after the second failure
+        report = outbox.flush(now=T0 + dt.timedelta(seconds=4))
+        assert (report.delivered, report.pending) == (5, 0)
+        rows = chn.rows()
+        assert sorted(r[1] for r in rows) == sorted(ids) and len(rows) == len(ids)
+        outcomes = [(r, d["outcome"]) for a, r, d in chn.ledger()]
+        assert outcomes.count((ids[0], "received")) == 1 and outcomes.count((ids[0], "duplicate")) == 1
+        assert all(outcomes.count((i, "received")) == 1 for i in ids)
+    finally:
+        outbox.close()
+        chn.stop()
+
+
+def test_the_backoff_is_exponential_and_capped(world, tmp_path):
+    outbox = Outbox(tmp_path / "o.db", agreement=load_agreement(world.vnm_agreement),
+                    link=PartnerLink(f"https://127.0.0.1:{_free_port()}", partner="CHN", tls=world.tls(),
+                                     timeout_s=1.0), ledger_key=world.vnm_ledger_key, base_s=1.0, cap_s=5.0)
+    mid = outbox.enqueue("revocations", world.revocations(1), now=T0)
+    at, waits = T0.timestamp(), []
+    for _ in range(5):
+        outbox.flush(now=dt.datetime.fromtimestamp(at, dt.UTC))
+        nxt = outbox.status(mid)["next_attempt_at"]
+        waits.append(nxt - at)
+        at = nxt
+    assert waits == [1, 2, 4, 5, 5]
+    outbox.close()
+
+
+def _raw_post(world, port: int, content: bytes, client=None) -> httpx.Response:
+    with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=world.tls(client), trust_env=False) as c:
+        return c.post(MESSAGES_PATH, content=content)
+
+
+@pytest.mark.parametrize(("content", "status", "reason"), [
+    (b"not json", 400, "message_malformed"),
+    (b'{"v": 1, "kind": "attestation"}', 400, "message_malformed"),
+    (json.dumps({"v": 1, "kind": "attestation", "message_id": "cd" * 16, "sender": "VNM", "body": "AA==",
+                 "priority": "high"}).encode(), 400, "unknown_field"),
+    (json.dumps({"v": 1, "kind": "watchlist", "message_id": "cd" * 16, "sender": "VNM", "body": "AA=="}).encode(),
+     400, "unknown_kind"),
+    (json.dumps({"v": 1, "kind": "revocations", "message_id": "cd" * 16, "sender": "LAO", "body": "AA=="}).encode(),
+     403, "wrong_administration"),
+    (json.dumps({"v": 1, "kind": "revocations", "message_id": "CD" * 16, "sender": "VNM", "body": "AA=="}).encode(),
+     400, "message_malformed"),
+    (json.dumps({"v": 1, "kind": "revocations", "message_id": "cd" * 16, "sender": "VNM", "body": "A*=="}).encode(),
+     400, "message_malformed"),
+    (b'{"v": 1, "v": 1, "kind": "revocations", "message_id": "' + b"cd" * 16 + b'", "sender": "VNM", "body": "AA=="}',
+     400, "message_malformed"),
+    (b"x" * (MAX_BODY_BYTES * 2), 413, "too_large"),
+])
+def test_malformed_envelopes_are_refused_by_name(world, receiver, content, status, reason):
+    before = len(receiver.rows())
+    response = _raw_post(world, receiver.port, content)
+    assert (response.status_code, response.json()["reason"]) == (status, reason)
+    assert len(receiver.rows()) == before
+    assert receiver.ledger()[-1][2]["reason"] == reason
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda w: ("revocations", w.attestation()), "revocations_invalid"),  # an attestation sent as a list
+    (lambda w: ("trust_list", w.revocations(1)), "trust_list_invalid"),  # the other list's name
+    (lambda w: ("revocations", w.revocations(1, key=Ed25519PrivateKey.generate())), "revocations_invalid"),
+    (lambda w: ("attestation", w.revocations(1)), "malformed"),
+    (lambda w: ("attestation", b"\x00" * (MAX_BODY_BYTES + 1)), "too_large"),
+])
+def test_a_body_refused_by_the_receiver_is_parked_with_its_reason_and_not_retried(world, receiver, tmp_path,
+                                                                                   make, reason):
+    outbox = world.outbox(tmp_path / "outbox.db", receiver.port)
+    kind, body = make(world)
+    message = Message(kind, "ef" * 16, "VNM", body)
+    if kind == "attestation":  # the sender checks an attestation itself: put it in the file as an older one would
+        with outbox.db.tx() as c:
+            c.execute(text(
+                "INSERT INTO bilateral_outbox (message_id, kind, sha256, body, state, next_attempt_at, queued_at) "
+                "VALUES (:m, :k, :h, :b, 'pending', 0, 0)"), {"m": message.message_id, "k": kind, "h": message.digest,
+                                                             "b": body})
+    else:
+        outbox.enqueue(kind, body, message_id=message.message_id)
+    refusals = sum(1 for a, _, _ in receiver.ledger() if a == "bilateral_refused")
+    report = outbox.flush()
+    assert (report.delivered, report.parked, report.pending) == (0, 1, 0)
+    assert outbox.parked()[0]["reason"] == reason
+    assert outbox.flush().parked == 0
+    sent = 0 if reason == "too_large" else 1  # too large: parked by the sender itself, never sent
+    assert sum(1 for a, _, _ in receiver.ledger() if a == "bilateral_refused") == refusals + sent
+    assert outbox.status(message.message_id)["attempts"] == 1
+    assert [(a, d.get("reason")) for a, r, d in _ledger_actions(outbox) if r == message.message_id][-1:] == [
+        ("bilateral_parked", reason)]
+    outbox.close()
+
+
+def test_the_client_context_trusts_the_partner_ca_only_checks_the_hostname_and_wants_tls_1_2(world):
+    ctx = world.tls()
+    assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert [c["subject"] for c in ctx.get_ca_certs()] == [((("organizationName", "CHN"),),
+                                                           (("commonName", "chn partner-link CA"),))]
+
+
+def test_a_server_certificate_for_another_host_is_refused(world, receiver):
+    """The partner CA's genuine server certificate, presented for a name it does not carry (SNI and hostname
+    check against chn-backoffice.example): refused by the client context the link uses."""
+    url = f"https://127.0.0.1:{receiver.port}"
+    with httpx.Client(base_url=url, verify=world.tls(), trust_env=False) as client:
+        assert client.post(MESSAGES_PATH, content=b"{}").status_code == 400  # the right name: through to the app
+    with httpx.Client(base_url=url, verify=world.tls(), trust_env=False) as client, \
+            pytest.raises(httpx.ConnectError, match="Hostname mismatch"):
+        client.post(MESSAGES_PATH, content=b"{}", extensions={"sni_hostname": "chn-backoffice.example"})
