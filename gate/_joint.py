@@ -13,7 +13,9 @@ findings or checks (a watchlist hit on one side is not the other side's business
 Fail closed: the shared evidence may not carry a watchlist outcome (it would be one side's, shown to both),
 both administrations must be present with their watchlist outcome, and their directions must be opposite
 (one exit control, one entry control). A missing watchlist outcome of a side is a programming error, named,
-never a pass; an unchecked watchlist inside it refers that side as :func:`~gate._policy.decide` says.
+never a pass; an unchecked watchlist inside it refers that side as :func:`~gate._policy.decide` says. A side may
+bring its own Passive Authentication verdict (:class:`SideChain`, its own trust store's); the shared record then
+carries none. The workflow that gathers all this is :class:`gate.JointGateWorkflow` (``gate/_joint_lane.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import dataclass, replace
 
 from gate._policy import RULES, Decision, Evidence, Outcome, PolicyConfig, Rule, decide
 
-__all__ = ["Administration", "SideWatchlist", "SideFinger", "JointDecision", "JointLaneError", "decide_joint",
-           "WATCHLIST_FIELDS", "PER_SIDE_FIELDS"]
+__all__ = ["Administration", "SideWatchlist", "SideFinger", "SideChain", "JointDecision", "JointLaneError",
+           "decide_joint", "side_evidence", "WATCHLIST_FIELDS", "PER_SIDE_FIELDS", "CHAIN_FIELDS"]
 
 #: the Evidence fields that come from an administration's own watchlist copy, never from the shared read
 WATCHLIST_FIELDS = ("watchlist_checked", "watchlist_error", "watchlist_hits", "watchlist_age_s")
@@ -33,6 +35,9 @@ WATCHLIST_FIELDS = ("watchlist_checked", "watchlist_error", "watchlist_hits", "w
 #: come from each administration's own back office (one side's "not enrolled" must not waive the other's check)
 PER_SIDE_FIELDS = WATCHLIST_FIELDS + ("attested_checks", "attestation_id", "finger_enrolled", "finger_score",
                                       "finger_threshold", "finger_unavailable", "finger_error", "finger_source")
+#: Passive Authentication's verdict: what a trust store decides of the chip read once (gate._chip_pa.PA_FIELDS); a
+#: side bringing its own (:class:`SideChain`, its own trust store) needs a shared record carrying none
+CHAIN_FIELDS = ("pa_passed", "pa_failures", "csca_chain", "dsc_revocation", "crl_stale")
 DIRECTIONS = ("exit", "entry")
 
 
@@ -64,10 +69,12 @@ class SideWatchlist:
     hits: tuple[str, ...] = ()
     error: str | None = None
     age_s: float | None = None
+    timed_out: bool = False  # this side's watchlist step passed its time-out (refers: ``timeout``)
+    faulted: bool = False  # this side's watchlist step failed (refers: ``hardware_fault``)
 
     def apply(self, shared: Evidence) -> Evidence:
-        return replace(shared, watchlist_checked=self.checked, watchlist_hits=tuple(self.hits),
-                       watchlist_error=self.error, watchlist_age_s=self.age_s)
+        return _steps(replace(shared, watchlist_checked=self.checked, watchlist_hits=tuple(self.hits),
+                              watchlist_error=self.error, watchlist_age_s=self.age_s), "watchlist", self)
 
 
 @dataclass(frozen=True)
@@ -81,11 +88,39 @@ class SideFinger:
     unavailable: bool = False
     error: str | None = None
     source: str | None = None
+    timed_out: bool = False  # this side's fingerprint step passed its time-out
+    faulted: bool = False  # this side's fingerprint step failed (its scanner or back office client raised)
 
     def apply(self, evidence: Evidence) -> Evidence:
-        return replace(evidence, finger_enrolled=self.enrolled, finger_score=self.score,
-                       finger_threshold=self.threshold, finger_unavailable=self.unavailable,
-                       finger_error=self.error, finger_source=self.source)
+        return _steps(replace(evidence, finger_enrolled=self.enrolled, finger_score=self.score,
+                              finger_threshold=self.threshold, finger_unavailable=self.unavailable,
+                              finger_error=self.error, finger_source=self.source), "finger", self)
+
+
+@dataclass(frozen=True)
+class SideChain:
+    """One administration's Passive Authentication verdict of the chip read once, against its own trust store
+    (:func:`gate._chip_pa.pa_against`): a chain only the partner's store verifies is this side's failure or
+    missing evidence, never the partner's pass."""
+
+    pa_passed: bool | None
+    pa_failures: tuple[str, ...] = ()
+    csca_chain: bool | None = None
+    dsc_revocation: bool | None = None
+    crl_stale: bool = False
+
+    def apply(self, evidence: Evidence) -> Evidence:
+        return replace(evidence, pa_passed=self.pa_passed, pa_failures=tuple(self.pa_failures),
+                       csca_chain=self.csca_chain, dsc_revocation=self.dsc_revocation, crl_stale=self.crl_stale)
+
+
+def _steps(ev: Evidence, step: str, side) -> Evidence:
+    """A side's own step that timed out or failed, named in that side's evidence only (a step named earlier stays)."""
+    if side.timed_out:
+        ev = replace(ev, timed_out_step=ev.timed_out_step or step)
+    if side.faulted:
+        ev = replace(ev, faulted_step=ev.faulted_step or step)
+    return ev
 
 
 @dataclass(frozen=True)
@@ -120,9 +155,31 @@ class JointDecision:
                              for c, d, dec in self.sides if c != code}}
 
 
+def _parts(code: str, entry: object) -> tuple[Administration, SideWatchlist, tuple]:
+    """``(Administration, SideWatchlist[, SideFinger][, SideChain])`` of one side, checked."""
+    if not (isinstance(entry, tuple) and 2 <= len(entry) <= 4 and isinstance(entry[0], Administration)
+            and isinstance(entry[1], SideWatchlist)
+            and all(isinstance(p, SideFinger | SideChain) for p in entry[2:])
+            and len({type(p) for p in entry[2:]}) == len(entry) - 2):
+        raise JointLaneError(f"administration {code}: (Administration, SideWatchlist[, SideFinger][, SideChain]) "
+                             "expected")
+    return entry[0], entry[1], tuple(entry[2:])
+
+
+def side_evidence(shared: Evidence, entry: tuple) -> Evidence:
+    """The evidence one administration decides over: the shared record with its own watchlist outcome and, where
+    given, its own fingerprint evidence and Passive Authentication verdict put in."""
+    _, watch, extra = _parts("?", entry)
+    evidence = watch.apply(shared)
+    for part in extra:
+        evidence = part.apply(evidence)
+    return evidence
+
+
 def decide_joint(shared: Evidence, sides: Mapping[str, tuple]) -> JointDecision:
     """Each administration's :func:`decide` over the shared evidence with its own watchlist outcome and, where
-    given, its own fingerprint evidence: ``{code: (Administration, SideWatchlist[, SideFinger])}``."""
+    given, its own fingerprint evidence and chain verdict: ``{code: (Administration, SideWatchlist[, SideFinger]
+    [, SideChain])}``."""
     blank = Evidence(today=shared.today)
     leaked = [name for name in PER_SIDE_FIELDS if getattr(shared, name) != getattr(blank, name)]
     if leaked:
@@ -135,20 +192,16 @@ def decide_joint(shared: Evidence, sides: Mapping[str, tuple]) -> JointDecision:
     if len(sides) != 2:
         raise JointLaneError(f"a joint lane has two administrations, not {len(sides)}")
     for code, entry in sides.items():
-        if not (isinstance(entry, tuple) and len(entry) in (2, 3) and isinstance(entry[0], Administration)
-                and isinstance(entry[1], SideWatchlist) and (len(entry) == 2 or isinstance(entry[2], SideFinger))):
-            raise JointLaneError(f"administration {code}: (Administration, SideWatchlist[, SideFinger]) expected")
-        if entry[0].code != code:
-            raise JointLaneError(f"administration filed under {code!r} is {entry[0].code!r}")
+        admin, _, extra = _parts(code, entry)
+        if admin.code != code:
+            raise JointLaneError(f"administration filed under {code!r} is {admin.code!r}")
+        chain = [name for name in CHAIN_FIELDS if getattr(shared, name) != getattr(blank, name)]
+        if chain and any(isinstance(p, SideChain) for p in extra):
+            raise JointLaneError("the shared evidence carries a Passive Authentication verdict (" + ", ".join(chain)
+                                 + ") while an administration brings its own trust store's (SideChain)")
     admins = sorted((entry[0] for entry in sides.values()), key=lambda a: DIRECTIONS.index(a.direction))
     if [a.direction for a in admins] != list(DIRECTIONS):
         raise JointLaneError("a joint lane has one exit control and one entry control, not "
                              + " and ".join(a.direction for a in admins))
-    out = []
-    for admin in admins:
-        entry = sides[admin.code]
-        evidence = entry[1].apply(shared)
-        if len(entry) == 3:
-            evidence = entry[2].apply(evidence)
-        out.append((admin.code, admin.direction, decide(evidence, admin.config, admin.rules)))
-    return JointDecision(tuple(out))
+    return JointDecision(tuple((a.code, a.direction, decide(side_evidence(shared, sides[a.code]), a.config, a.rules))
+                               for a in admins))
