@@ -105,9 +105,17 @@ from gate._joint import (  # noqa: E402
     Administration,
     JointDecision,
     JointLaneError,
+    SideChain,
     SideFinger,
     SideWatchlist,
     decide_joint,
 )
 
-__all__ += ["Administration", "JointDecision", "JointLaneError", "SideFinger", "SideWatchlist", "decide_joint"]
+__all__ += ["Administration", "JointDecision", "JointLaneError", "SideChain", "SideFinger", "SideWatchlist",
+            "decide_joint"]
+
+# ... and its workflow: one gate, the document read and the face captured once, each side's own trust store,
+# watchlist copy, fingerprint step and store/outbox
+from gate._joint_lane import PARTNER_REFERRED, JointGateWorkflow, JointResult, JointSide, JointSteps  # noqa: E402
+
+__all__ += ["JointGateWorkflow", "JointResult", "JointSide", "JointSteps", "PARTNER_REFERRED"]

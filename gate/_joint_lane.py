@@ -1,0 +1,250 @@
+"""The joint lane's workflow (issue #26 item 1): one physical e-gate, two administrations (e.g. Vietnam exit,
+China entry), two sovereign decisions.
+
+    DOCUMENT -> CHIP -> FACE -> (per side: FINGER, WATCHLIST) -> DECIDE (decide_joint) -> OPEN | REFER -> DONE
+             (face capture on its own thread while the chip is read, as in GateWorkflow)
+
+The document is read once and the face captured once, by the very steps and concurrency of
+:class:`~gate._workflow.GateWorkflow` (the runner's ``_gather_shared``). Everything else is each administration's
+own (:class:`JointSide`):
+
+- its lane rules (:class:`~gate._joint.Administration`);
+- its trust store: Passive Authentication of the chip read once is evaluated again against each side's store
+  (:func:`gate._chip_pa.pa_against` over ``ChipOutcome.pa_files``); a side whose store cannot verify the chain gets
+  its own failure or missing evidence, never the partner's pass; no store: missing, referred;
+- its watchlist copy (its own :class:`GateStore` and matcher): stale, incomplete, timed out or failed refers that
+  side only, by name;
+- its fingerprint evidence (its own back office's 1:1);
+- its store and outbox: that side's transaction row, event and exception record go to its store only, sealed by
+  its store's own sealer (vault). The row is :meth:`JointDecision.record_for`: its own decision in full and, of
+  the partner, only that it referred; the exception record carries its own reasons and watchlist matches only.
+
+The door opens only if both sides open. The two stores are written one after the other (two databases, no shared
+transaction), both before the door opens; a crash between the two writes leaves one side's record only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gate._chip_pa import pa_against
+from gate._joint import (
+    CHAIN_FIELDS,
+    DIRECTIONS,
+    Administration,
+    JointDecision,
+    JointLaneError,
+    SideChain,
+    SideFinger,
+    SideWatchlist,
+    decide_joint,
+    side_evidence,
+)
+from gate._policy import Evidence, Outcome
+from gate._store import GateStore
+from gate._workflow import (
+    ChipOutcome,
+    Door,
+    FaceOutcome,
+    FingerOutcome,
+    GateState,
+    Presentation,
+    StepTimeouts,
+    _Fault,
+    _finger,
+    _StepRunner,
+    _utcnow,
+    event_record,
+    exception_record,
+)
+
+__all__ = ["JointSide", "JointSteps", "JointResult", "JointGateWorkflow", "PARTNER_REFERRED"]
+
+log = logging.getLogger("smartborder.gate")
+
+#: a side's transaction outcome where it opened and the partner referred: the lane stayed shut (its event says
+#: ``aborted``, with no reason codes: the partner's reasons are not this side's business)
+PARTNER_REFERRED = "partner_referred"
+
+
+@dataclass
+class JointSide:
+    """One administration at the joint lane: its rules, its own watchlist copy, trust store, fingerprint step and
+    store (outbox). ``trust`` may be replaced between travellers (a trust sync of that side)."""
+
+    admin: Administration
+    store: GateStore  # its watchlist copy, transactions and outbox, sealed by its own vault
+    watchlist: Callable[[Presentation], tuple[Any, ...]]  # its matcher over its own copy (LocalWatchlist(store))
+    trust: Any = None  # its emrtd.TrustStore; None: the chain cannot be verified for this side (referred)
+    #: its back office's 1:1 (FingerStep); None: this side's fingerprint evidence is missing (referred where needed)
+    finger: Callable[..., FingerOutcome] | None = None
+
+    @property
+    def code(self) -> str:
+        return self.admin.code
+
+
+@dataclass
+class JointSteps:
+    """The steps the lane runs once for both administrations (the composition wires them from the devices): the
+    chip step reads with no trust store of its own (each side's store decides the chain)."""
+
+    document: Callable[[], Presentation]
+    chip: Callable[[Presentation], ChipOutcome]
+    face: Callable[[ChipOutcome], FaceOutcome]
+    persons_in_lane: Callable[[], int] | None = None
+
+
+@dataclass(frozen=True)
+class JointResult:
+    transaction_id: str
+    decision: JointDecision
+    states: tuple[str, ...]
+    timings_ms: dict[str, float]
+    outbox_ids: dict[str, tuple[str, ...]]  # per administration, in its own store
+    document_source: str | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.decision.outcome is Outcome.OPEN
+
+
+@dataclass
+class _SideRun:
+    side: JointSide
+    watch: SideWatchlist
+    finger: SideFinger
+    chain: SideChain | None
+    finger_outcome: FingerOutcome | None = None
+    matches: tuple[Any, ...] = ()
+
+    def entry(self) -> tuple:
+        parts = (self.side.admin, self.watch, self.finger)
+        return parts + ((self.chain,) if self.chain is not None else ())
+
+
+class JointGateWorkflow(_StepRunner):
+    """``JointGateWorkflow(JointSteps(...), door, [vn_side, cn_side], gate_id=...).process()`` serves one
+    traveller through the joint lane (see the module docstring)."""
+
+    def __init__(self, steps: JointSteps, door: Door, sides: Sequence[JointSide], *, gate_id: str,
+                 timeouts: StepTimeouts | None = None, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        sides = list(sides)
+        if len(sides) != 2 or not all(isinstance(s, JointSide) for s in sides):
+            raise JointLaneError("a joint lane has two administrations (JointSide)")
+        if sides[0].code == sides[1].code:
+            raise JointLaneError(f"both sides are {sides[0].code}")
+        if sorted(s.admin.direction for s in sides) != sorted(DIRECTIONS):
+            raise JointLaneError("a joint lane has one exit control and one entry control")
+        if sides[0].store is sides[1].store:
+            raise JointLaneError("each administration needs its own store (watchlist copy, records, outbox)")
+        super().__init__(steps, timeouts=timeouts, clock=clock)
+        self.door = door
+        self.gate_id = gate_id
+        self.sides = sorted(sides, key=lambda s: DIRECTIONS.index(s.admin.direction))  # exit control first
+
+    def process(self) -> JointResult:
+        """Serve one traveller: the shared evidence once, each side's own evidence, both decisions, each side's
+        record in its own store, then the door (only if both open)."""
+        tx = str(uuid.uuid4())
+        started = self.clock()
+        timings: dict[str, float] = {}
+        states: list[str] = []
+        g = self._gather_shared(tx, started, timings, states, finger=None)
+        persons, sensor_failed = self._count_persons(tx, g.face)
+        blank = Evidence(today=g.ev.today)
+        # the chain verdict of the read is no side's: each side's comes from its own trust store (SideChain)
+        shared = replace(g.ev, persons_in_lane=persons, **{f: getattr(blank, f) for f in CHAIN_FIELDS})
+        if sensor_failed:
+            shared = replace(shared, faulted_step=shared.faulted_step or "lane_sensor")
+        runs = [self._side(tx, side, g, timings, states) for side in self.sides]
+
+        states.append(GateState.DECIDE)
+        t0 = time.perf_counter()
+        decision = decide_joint(shared, {r.side.code: r.entry() for r in runs})
+        timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
+        duration_ms = (self.clock() - started).total_seconds() * 1000
+        ids = {r.side.code: self._record(tx, started, duration_ms, r, shared, decision, g, timings) for r in runs}
+        if decision.outcome is Outcome.OPEN:
+            states.append(GateState.OPEN)
+            self.door.open()
+        else:
+            states.append(GateState.REFER)
+        states.append(GateState.DONE)
+        log.info("transaction %s %s referred by %s", tx, decision.outcome, ",".join(decision.referred_by) or "-")
+        return JointResult(tx, decision, tuple(str(s) for s in states), timings, ids,
+                           g.presentation.source if g.presentation else None)
+
+    # --- each administration's own evidence ------------------------------------------------------------------
+    def _side(self, tx: str, side: JointSide, g, timings: dict[str, float], states: list[str]) -> _SideRun:
+        code = side.code
+        if g.presentation is None:
+            watch, matches = SideWatchlist(checked=None, age_s=side.store.watchlist_age_s()), ()
+        else:
+            w = self._check_watchlist(tx, side.watchlist, g.presentation, g.chip, timings, states, f"watchlist:{code}")
+            watch = SideWatchlist(checked=w.checked, hits=w.hits, error=w.error, age_s=side.store.watchlist_age_s(),
+                                  timed_out=w.timed_out_step is not None, faulted=w.faulted_step is not None)
+            matches = w.matches
+        finger, outcome = self._finger(tx, side, g, timings, states)
+        run = _SideRun(side, watch, finger, self._chain(tx, side, g.chip), outcome, matches)
+        return run
+
+    def _finger(self, tx: str, side: JointSide, g, timings, states) -> tuple[SideFinger, FingerOutcome | None]:
+        if not g.finger_due:  # the lane stopped before the fingerprint state: missing, as on a GateWorkflow
+            return SideFinger(enrolled=None), None
+        if side.finger is None:
+            return SideFinger(enrolled=None, error=f"no fingerprint step for {side.code}"), None
+        p, chip = g.presentation, g.chip
+        try:
+            out, why = self._gather(GateState.FINGER, lambda: _finger(side.finger, p, chip), timings, states,
+                                    f"finger:{side.code}")
+        except TimeoutError:
+            return SideFinger(enrolled=None, timed_out=True), None
+        except _Fault as e:
+            log.warning("transaction %s: step finger:%s failed: %s", tx, side.code, e.kind)
+            return SideFinger(enrolled=None, faulted=True), None
+        if out is None:
+            return SideFinger(enrolled=None, error=why or "fingerprint step gave no outcome"), None
+        return SideFinger(enrolled=out.enrolled, score=out.score, threshold=out.threshold,
+                          unavailable=out.unavailable, error=out.error, source=out.source), out
+
+    @staticmethod
+    def _chain(tx: str, side: JointSide, chip: ChipOutcome | None) -> SideChain | None:
+        """PA of the chip read once against this side's own trust store (None: no chip read, nothing to verify)."""
+        if chip is None or not chip.read:
+            return None
+        if not chip.pa_files:  # a chip step that kept nothing to verify again: unknown for this side
+            return SideChain(pa_passed=None, pa_failures=chip.pa_failures)
+        try:
+            return SideChain(**pa_against(chip.pa_files, side.trust))
+        except Exception as e:  # noqa: BLE001 - an unusable trust store leaves this side's chain unknown, never passed
+            log.warning("transaction %s: passive authentication for %s failed: %s", tx, side.code, type(e).__name__)
+            return SideChain(pa_passed=None)
+
+    # --- each administration's record, in its own store -------------------------------------------------------
+    def _record(self, tx: str, started: dt.datetime, duration_ms: float, run: _SideRun, shared: Evidence,
+                decision: JointDecision, g, timings: dict[str, float]) -> tuple[str, ...]:
+        side, code = run.side, run.side.code
+        own = decision.decision(code)
+        if decision.outcome is Outcome.OPEN:
+            outcome, event_outcome = str(Outcome.OPEN), "admitted"
+        elif own.outcome is Outcome.REFER:
+            outcome, event_outcome = str(Outcome.REFER), "referred"
+        else:
+            outcome, event_outcome = PARTNER_REFERRED, "aborted"
+        ev = side_evidence(shared, run.entry())
+        outbox = [("event", event_record(started, own, duration_ms, ev, side, outcome=event_outcome))]
+        if own.outcome is Outcome.REFER:
+            outbox.append(("exception", exception_record(tx, started, side.admin.direction, own, g.presentation,
+                                                         g.chip, g.face, run.finger_outcome, run.matches)))
+        record = decision.record_for(code) | {"reasons": [str(r) for r in own.reasons]}
+        # the shared steps' timings and this side's own (a partner's watchlist taking longer says nothing here)
+        own_timings = {k: v for k, v in timings.items() if ":" not in k or k.endswith(f":{code}")}
+        return tuple(side.store.record_transaction(tx, started_at=started, outcome=outcome, decision=record,
+                                                   timings=own_timings, outbox=outbox))
