@@ -416,3 +416,41 @@ def test_a_server_certificate_for_another_host_is_refused(world, receiver):
     with httpx.Client(base_url=url, verify=world.tls(), trust_env=False) as client, \
             pytest.raises(httpx.ConnectError, match="Hostname mismatch"):
         client.post(MESSAGES_PATH, content=b"{}", extensions={"sni_hostname": "chn-backoffice.example"})
+
+
+def test_the_app_served_without_the_client_certificate_in_scope_refuses(world, tmp_path):
+    """Fail closed: the receiving app mounted or served any other way (no TLS extension in the scope) refuses."""
+    from fastapi.testclient import TestClient
+
+    from backoffice._partner_link import create_partner_app
+    from bilateral import Inbox
+
+    inbox = Inbox(tmp_path / "inbox.db", agreement=load_agreement(world.chn_agreement),
+                  list_keys=[world.list_key.public_key()], ledger_key=world.chn_ledger_key)
+    with TestClient(create_partner_app(inbox)) as client:
+        response = client.post(MESSAGES_PATH, content=encode_message(
+            Message("revocations", "cd" * 16, "VNM", world.revocations(1))))
+    assert (response.status_code, response.json()["reason"]) == (403, "no_client_certificate")
+    assert inbox.count() == 0
+    inbox.close()
+
+
+def test_the_delivery_loop_delivers_what_is_queued_while_it_runs(world, receiver, tmp_path):
+    import threading
+
+    outbox = world.outbox(tmp_path / "outbox.db", receiver.port)
+    stop = threading.Event()
+    loop = threading.Thread(target=outbox.run, args=(stop,), kwargs={"idle_s": 0.05})
+    loop.start()
+    try:
+        mid = outbox.enqueue("revocations", world.revocations(1))
+        deadline = time.monotonic() + 10
+        while outbox.status(mid)["state"] == "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(10)
+    assert not loop.is_alive()
+    assert outbox.status(mid)["state"] == "delivered"
+    assert [r[1] for r in receiver.rows()].count(mid) == 1
+    outbox.close()
