@@ -94,7 +94,12 @@ def client_tls_context(*, partner_ca: str | Path, client_cert: str | Path, clien
 
 class PartnerLink:
     """POSTs envelopes to the partner's back office (``base_url``, https) over mutual TLS; the server's
-    certificate must be the partner link CA's and name ``partner`` (:func:`bilateral.link_administration`)."""
+    certificate must be the partner link CA's and name ``partner`` (:func:`bilateral.link_administration`).
+
+    The name is read from the connection the answer came on (httpx has no hook between the handshake and the
+    request), so a server of the partner's CA naming another administration has been sent the message: its
+    answer is not taken as delivery (:class:`LinkUnavailable`, retried), and the partner's own server answers
+    ``duplicate`` if that one was its own under another name."""
 
     def __init__(self, base_url: str, *, partner: str, tls: ssl.SSLContext, timeout_s: float = 5.0):
         if not base_url.startswith("https://"):

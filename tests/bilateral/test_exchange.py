@@ -72,6 +72,7 @@ class World:
     chn_server: link_pki.Leaf
     rogue_client: link_pki.Leaf  # O=VNM, issued by a CA nobody trusts
     rogue_server: link_pki.Leaf  # O=CHN, issued by a CA nobody trusts
+    lao_server: link_pki.Leaf  # issued by CHN's link CA, naming LAO
     lao_client: link_pki.Leaf  # issued by VNM's link CA, naming LAO
     chn_named_client: link_pki.Leaf  # issued by VNM's link CA, naming CHN (VNM's CA may not speak for CHN)
     signing_key: ec.EllipticCurvePrivateKey
@@ -117,6 +118,7 @@ def world(tmp_path_factory) -> World:
         chn_server=link_pki.issue(d, chn_ca, "chn-backoffice", o="CHN", server=True),
         rogue_client=link_pki.issue(d, rogue_ca, "rogue-vnm-client", o="VNM", server=False),
         rogue_server=link_pki.issue(d, rogue_ca, "rogue-chn-server", o="CHN", server=True),
+        lao_server=link_pki.issue(d, chn_ca, "lao-server", o="LAO", server=True),
         lao_client=link_pki.issue(d, vnm_ca, "lao-client", o="LAO", server=False),
         chn_named_client=link_pki.issue(d, vnm_ca, "chn-named-client", o="CHN", server=False),
         signing_key=ec.generate_private_key(ec.SECP256R1()), list_key=Ed25519PrivateKey.generate(),
@@ -270,15 +272,19 @@ def test_a_certificate_of_the_partner_ca_naming_another_administration_is_refuse
     outbox.close()
 
 
-def test_a_server_certificate_of_another_ca_is_refused_by_the_client(world, tmp_path):
-    impostor = Receiver(world, tmp_path / "impostor.db", server=world.rogue_server).start()
+@pytest.mark.parametrize(("server", "error"), [("rogue_server", "CERTIFICATE_VERIFY_FAILED"),
+                                               ("lao_server", "names 'LAO', not the partner 'CHN'")])
+def test_a_server_certificate_of_another_ca_or_administration_is_refused_by_the_client(world, tmp_path, server,
+                                                                                         error):
+    impostor = Receiver(world, tmp_path / "impostor.db", server=getattr(world, server)).start()
     try:
         outbox = world.outbox(tmp_path / "outbox.db", impostor.port)
         mid = outbox.enqueue("trust_list", world.trust_list(1))
         report = outbox.flush()
         assert (report.delivered, report.pending) == (0, 1)
-        assert "CERTIFICATE_VERIFY_FAILED" in outbox.status(mid)["last_error"]
-        assert impostor.rows() == []
+        assert error in outbox.status(mid)["last_error"]
+        if server == "rogue_server":
+            assert impostor.rows() == []  # the handshake failed: nothing was sent
         outbox.close()
     finally:
         impostor.stop()
