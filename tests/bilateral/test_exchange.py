@@ -460,3 +460,15 @@ def test_the_delivery_loop_delivers_what_is_queued_while_it_runs(world, receiver
     assert outbox.status(mid)["state"] == "delivered"
     assert [r[1] for r in receiver.rows()].count(mid) == 1
     outbox.close()
+
+
+def test_the_server_context_requires_a_client_certificate_of_the_partner_ca_only(world, tmp_path):
+    from backoffice._partner_link import PeerCertH11Protocol, partner_tls_config
+
+    config = partner_tls_config(object(), host="127.0.0.1", port=_free_port(), certfile=world.chn_server.cert,
+                                keyfile=world.chn_server.key, partner_ca=world.vnm_ca.pem)
+    assert config.ssl.verify_mode == ssl.CERT_REQUIRED
+    assert config.ssl.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert [c["subject"] for c in config.ssl.get_ca_certs()] == [((("organizationName", "VNM"),),
+                                                                  (("commonName", "vnm partner-link CA"),))]
+    assert config.http_protocol_class is PeerCertH11Protocol
