@@ -25,6 +25,7 @@ transaction), both before the door opens; a crash between the two writes leaves 
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import logging
 import time
@@ -47,6 +48,7 @@ from gate._joint import (
     side_evidence,
 )
 from gate._policy import Evidence, Outcome
+from gate._records import event_record, exception_record
 from gate._store import GateStore
 from gate._workflow import (
     ChipOutcome,
@@ -60,8 +62,6 @@ from gate._workflow import (
     _finger,
     _StepRunner,
     _utcnow,
-    event_record,
-    exception_record,
 )
 
 __all__ = ["JointSide", "JointSteps", "JointResult", "JointGateWorkflow", "PARTNER_REFERRED"]
@@ -84,6 +84,8 @@ class JointSide:
     trust: Any = None  # its emrtd.TrustStore; None: the chain cannot be verified for this side (referred)
     #: its back office's 1:1 (FingerStep); None: this side's fingerprint evidence is missing (referred where needed)
     finger: Callable[..., FingerOutcome] | None = None
+    #: its back office's officer call (``BackofficeClient.raise_call``): made only when this side referred
+    call_officer: Callable[[str, str], Any] | None = None
 
     @property
     def code(self) -> str:
@@ -148,6 +150,10 @@ class JointGateWorkflow(_StepRunner):
         self.door = door
         self.gate_id = gate_id
         self.sides = sorted(sides, key=lambda s: DIRECTIONS.index(s.admin.direction))  # exit control first
+        if any(s.call_officer is not None for s in self.sides):
+            self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call")
+        #: the last traveller's officer calls, per side that referred (their results: the call id or None)
+        self.last_calls: dict[str, cf.Future] = {}
 
     def process(self) -> JointResult:
         """Serve one traveller: the shared evidence once, each side's own evidence, both decisions, each side's
@@ -175,6 +181,10 @@ class JointGateWorkflow(_StepRunner):
             states.append(GateState.OPEN)
             self.door.open()
         else:
+            # each side that referred calls its own officers (after the records); the partner's are not called
+            calls = {r.side.code: self._officer_call(tx, side_evidence(shared, r.entry()), r.side.call_officer)
+                     for r in runs if decision.decision(r.side.code).outcome is Outcome.REFER}
+            self.last_calls = {code: f for code, f in calls.items() if f is not None}
             states.append(GateState.REFER)
         states.append(GateState.DONE)
         log.info("transaction %s %s referred by %s", tx, decision.outcome, ",".join(decision.referred_by) or "-")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
-import math
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 import emrtd
 from devicelink import document_record
 from gate._policy import Decision, Evidence, Outcome, PolicyConfig, decide
+from gate._records import _liveness_fields, event_record, exception_record  # noqa: F401 (tests import _liveness_fields here)
 from gate._store import GateStore
 
 __all__ = [
@@ -297,6 +297,30 @@ class _StepRunner:
         if self._calls is not None:
             self._calls.shutdown(wait=False, cancel_futures=True)
 
+    def _raise_call(self, tx: str, state: str, reason: str, call_officer: Callable[[str, str], Any]) -> Any:
+        """Ask for an officer (off the decision's path: run on ``_calls``); never raises, returns the call id or None."""
+        try:
+            call_id = call_officer(state, reason)
+            log.info("transaction %s: officer call %s", tx, call_id)
+            return call_id
+        except Exception as e:  # noqa: BLE001 - the referral stands whether or not the call went through
+            log.warning("transaction %s: officer call not accepted: %s", tx, type(e).__name__)
+            return None
+
+    def _officer_call(self, tx: str, ev: Evidence, call_officer: Callable[[str, str], Any] | None) -> cf.Future | None:
+        """Call an officer to the gate for a referral (``call_officer(state, reason)``, a back office's
+        ``raise_call``): where the evidence stopped and a reason code, no personal data; after the record."""
+        if self._calls is None or call_officer is None:
+            return None
+        # where it stopped: the step that failed or timed out, else the referral itself
+        state = ev.faulted_step or ev.timed_out_step or str(GateState.REFER)
+        state = state if state.replace("_", "").isalnum() and state.islower() else "refer"
+        try:
+            return self._calls.submit(self._raise_call, tx, state[:32], "device_fault" if ev.faulted_step else "referral",
+                                      call_officer)
+        except RuntimeError:  # the workflow is closing
+            return None
+
     def _run(self, state: GateState, fn: Callable[[], Any], timings: dict[str, float], label: str | None = None) -> Any:
         """Run one step under its time-out. Returns the value or raises TimeoutError/StepError. ``label`` names
         the step in the timings (the joint lane's ``finger:VNM``), the state's name by default."""
@@ -491,26 +515,8 @@ class GateWorkflow(_StepRunner):
         self.last_call: cf.Future | None = None  # the last referral's officer call (its result: the call id or None)
         self._calls = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-call") if call_officer else None
 
-    def _raise_call(self, tx: str, state: str, reason: str) -> Any:
-        """Ask for an officer (off the decision's path: run on ``_calls``); never raises, returns the call id or None."""
-        try:
-            call_id = self.call_officer(state, reason)
-            log.info("transaction %s: officer call %s", tx, call_id)
-            return call_id
-        except Exception as e:  # noqa: BLE001 - the referral stands whether or not the call went through
-            log.warning("transaction %s: officer call not accepted: %s", tx, type(e).__name__)
-            return None
-
     def _call_for(self, tx: str, ev: Evidence) -> cf.Future | None:
-        if self._calls is None:
-            return None
-        # where it stopped: the step that failed or timed out, else the referral itself
-        state = ev.faulted_step or ev.timed_out_step or str(GateState.REFER)
-        state = state if state.replace("_", "").isalnum() and state.islower() else "refer"
-        try:
-            return self._calls.submit(self._raise_call, tx, state[:32], "device_fault" if ev.faulted_step else "referral")
-        except RuntimeError:  # the workflow is closing
-            return None
+        return self._officer_call(tx, ev, self.call_officer)
 
     def process(self) -> TransactionResult:
         """Serve one traveller from document presentation to door or referral.
@@ -613,100 +619,9 @@ class _WatchlistCheck:
         return replace(ev, watchlist_checked=True, watchlist_hits=self.hits)
 
 
-def event_record(started: dt.datetime, decision: Decision, duration_ms: float, ev: Evidence, trust_source: Any, *,
-             outcome: str | None = None) -> dict[str, Any]:
-    """The transaction event (back-office ``POST /api/v1/events``): no personal data at all. ``trust_source``: what
-    holds the trust store that decided it (the chip step, a joint lane's side); ``outcome`` overrides the one the
-    decision gives (the joint lane: ``aborted`` where only the partner referred)."""
-    from gate._finger import eac_event  # TA, DG3, the fingerprint path (gate._finger imports this module)
-    return {
-        "occurred_at": started.isoformat(), "kind": "transaction",
-        "outcome": outcome or ("admitted" if decision.outcome is Outcome.OPEN else "referred"),
-        "reason_codes": [str(r) for r in decision.reasons], "duration_ms": round(duration_ms, 1),
-    } | _trust_version(trust_source) | eac_event(ev) | {  # the path alone: the share challenged per gate
-        k: v for k, v in _liveness_fields(ev).items() if k == "liveness_path"}
-
-
-def exception_record(tx: str, started: dt.datetime, direction: str, decision: Decision, p: Presentation | None,
-                 chip: ChipOutcome | None, face: FaceOutcome | None, finger: FingerOutcome | None,
-                 matches: tuple[Any, ...]) -> dict[str, Any]:
-    """The exception record for an officer (``POST /api/v1/exceptions``): reasons, scores, the
-    explanation and the images that justify them. Sealed at rest in the outbox."""
-    import base64
-
-    def b64(data: bytes | None) -> str | None:
-        return base64.b64encode(data).decode("ascii") if data else None
-
-    scores = {"face": face.score if face else None, "face_threshold": face.threshold if face else None,
-              "liveness_passive": face.passive_score if face else None,
-              "finger": finger.score if finger else None,
-              "finger_threshold": finger.threshold if finger else None}
-    document = p.document_record() if p is not None else None
-    body: dict[str, Any] = {
-        "occurred_at": started.isoformat(), "direction": direction, "transaction_id": tx,
-        "reason_codes": [str(r) for r in decision.reasons],
-        # an unknown (NaN, infinite) score is left out: it decided nothing (read as missing) and the back
-        # office refuses a non-finite number, which would park the whole record
-        "scores": {k: float(v) for k, v in scores.items() if v is not None and math.isfinite(v)},
-        "watchlist_matches": [m.to_dict() if hasattr(m, "to_dict") else m for m in matches
-                              if not isinstance(m, str)],
-        "message": (decision.explain() + _liveness_note(face))[:2000],
-    }
-    body |= _liveness_fields(face)  # as data; the message keeps its note for back offices of before
-    if document:
-        body["document"] = document
-    if face is not None and face.live_image:
-        body["live_image"] = b64(face.live_image)
-    if chip is not None and chip.dg2_image:
-        body["chip_image"] = b64(chip.dg2_image)
-    return body
-
-
-def _liveness_note(face: FaceOutcome | None) -> str:
-    """The liveness path taken and why it failed, for the officer (no biometric data)."""
-    if face is None or (face.liveness_path is None and not face.liveness_reason):
-        return ""
-    parts = [f"path {face.liveness_path}"] if face.liveness_path else []
-    if face.passive_decision:
-        parts.append(f"passive {face.passive_decision}")
-    if face.liveness_reason:
-        parts.append(face.liveness_reason)
-    return f" [liveness: {'; '.join(parts)}]"
-
-
-def _liveness_fields(face: Any) -> dict[str, Any]:
-    """The liveness check as the back office's exception takes it (``liveness_path``, ``passive_decision``,
-    ``passive_score``, ``liveness_reason``; no biometric data) from a FaceOutcome or the Evidence: only values its
-    schema accepts (a path it does not know, a score that is not in [0, 1], is left out rather than have the whole
-    record refused and parked); absent where the gate has none."""
-    from gate._face import LIVENESS_PATHS, PASSIVE_DECISIONS  # gate._face imports this module
-
-    path = getattr(face, "liveness_path", None)
-    if path not in LIVENESS_PATHS:
-        return {}
-    out: dict[str, Any] = {"liveness_path": path}
-    decision = getattr(face, "passive_decision", None)
-    if decision is not None:
-        out["passive_decision"] = decision if decision in PASSIVE_DECISIONS else "unknown"
-    score = getattr(face, "passive_score", None)
-    if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score) and 0 <= score <= 1:
-        out["passive_score"] = float(score)
-    reason = "".join(c for c in " ".join(str(getattr(face, "liveness_reason", None) or "").split())
-                     if c.isprintable())[:200]  # one line, no control or bidi characters: the schema's
-    if reason:
-        out["liveness_reason"] = reason
-    return out
-
-
 def _finger(step: Callable[..., FingerOutcome], p: Presentation, chip: ChipOutcome) -> FingerOutcome:
     """The fingerprint step, handed the chip's outcome where it uses it (DG3 matched on the device)."""
     return step(p, chip) if getattr(step, "uses_chip", False) else step(p)
-
-
-def _trust_version(chip_step: Any) -> dict[str, int]:
-    """The version of the trust store the chip step decided with, when it came from a versioned store."""
-    version = getattr(getattr(chip_step, "trust", None), "version", None)
-    return {"trust_store_version": version} if isinstance(version, int) and not isinstance(version, bool) else {}
 
 
 def _chip_presentation(chip: ChipOutcome | None) -> list[Presentation]:

@@ -272,3 +272,25 @@ def test_a_shared_chain_verdict_beside_a_sides_own_is_refused():
     blank = shared_evidence(pa_passed=None, csca_chain=None, dsc_revocation=None)
     j = decide_joint(blank, {"VNM": (vn, clear, none, ok), "CHN": (cn, clear, none, SideChain(pa_passed=None))})
     assert j.referred_by == ("CHN",) and j.decision("VNM").status("passive_authentication") == "passed"
+
+
+def test_only_the_side_that_referred_calls_its_officers(pkis, vn_doc):
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    calls = {"VNM": [], "CHN": []}
+    vn = side("VNM", "exit", trust=both)
+    cn = side("CHN", "entry", trust=both, store=store_with(listed("cn-wl-1", "entry ban")))
+    vn.call_officer = lambda state, reason: calls["VNM"].append((state, reason)) or "vn-call"
+    cn.call_officer = lambda state, reason: calls["CHN"].append((state, reason)) or "cn-call"
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    reader.present(vn_doc)
+    mrz.place(vn_doc.mrz)
+    steps = JointSteps(document=DocumentStep(mrz_source=mrz), chip=ChipStep(reader, None, card_wait_s=0.2),
+                       face=FaceStep(Cam(True), ENGINE))
+    wf = JointGateWorkflow(steps, LoggingDoor(), [vn, cn], gate_id="g", timeouts=StepTimeouts(chip=20, face=20))
+    try:
+        r = wf.process()
+        assert set(wf.last_calls) == {"CHN"} and wf.last_calls["CHN"].result(timeout=5) == "cn-call"
+    finally:
+        wf.close()
+    assert r.decision.referred_by == ("CHN",)
+    assert calls == {"VNM": [], "CHN": [("refer", "referral")]}
