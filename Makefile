@@ -81,10 +81,13 @@ contracts: venv
 	$(VENV)/bin/lint-imports
 
 # SMARTBORDER_REQUIRE_POSTGRES: the PostgreSQL tests fail, not skip, when the server is missing.
+# PYTEST_WORKERS: pytest-xdist worker processes (CI's machine has 2 cores; 0 runs in this process, as before).
+# What the workers share on the machine (pcscd, Xvfb displays, Kivy's home) is kept apart by tests/xdist_support.py.
+PYTEST_WORKERS ?= 2
 pytest: setup
-	SMARTBORDER_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest -q --durations=25
+	SMARTBORDER_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 	@echo ">> the back-office suite's app tests again, on PostgreSQL (SMARTBORDER_TEST_BACKEND=postgres)"
-	SMARTBORDER_REQUIRE_POSTGRES=1 SMARTBORDER_TEST_BACKEND=postgres $(VENV)/bin/pytest -q tests/backoffice
+	SMARTBORDER_REQUIRE_POSTGRES=1 SMARTBORDER_TEST_BACKEND=postgres $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/backoffice
 
 test: setup lint contracts pytest
 

@@ -95,3 +95,10 @@ def postgres_keys_db(postgres):
     yield keys_database(postgres, name)
     postgres.drop_database(name, name)
 
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist the longest files first (tests/xdist_support.py); otherwise collection order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from tests.xdist_support import longest_first
+
+        longest_first(items)

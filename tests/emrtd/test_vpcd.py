@@ -32,7 +32,17 @@ def _pcscd_alive() -> bool:
 
 @pytest.fixture(scope="module")
 def pcscd():
-    """Use a running pcscd, or start one in the foreground (root only); skip with the reason otherwise."""
+    """Use a running pcscd, or start one in the foreground (root only); skip with the reason otherwise.
+
+    pcscd and vpcd's slots are one per machine: under pytest-xdist (`make test` runs two workers) a module that
+    takes this fixture holds the machine's PC/SC lock (tests/xdist_support.py) until its last test is done."""
+    from tests.xdist_support import pcsc_lock
+
+    with pcsc_lock():
+        yield from _pcscd()
+
+
+def _pcscd():
     proc = None
     if not _pcscd_alive():
         exe = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)

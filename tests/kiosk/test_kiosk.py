@@ -20,20 +20,19 @@ from PIL import Image
 
 from kiosk import LANGUAGES, Catalogues
 from tests.conftest import REPO, shared_path
+from tests.xdist_support import kivy_home, xvfb_run
 
 KIVY_ENV = {"KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 SHOTS = REPO / "var" / "screenshots"
 
 
 def _run_headless(module: str, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    kivy_home = REPO / "var" / "kivy"
-    kivy_home.mkdir(parents=True, exist_ok=True)  # Kivy creates only the last level, and exits silently
-    env = {**os.environ, **KIVY_ENV, "KIVY_HOME": str(kivy_home)}
+    env = {**os.environ, **KIVY_ENV, "KIVY_HOME": str(kivy_home())}
     cmd = [sys.executable, "-m", module, *args]
     if not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
             pytest.skip("no display and no xvfb-run")
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
+        cmd = xvfb_run(*cmd)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -32,6 +32,7 @@ from kiosk.fonts import (
     sc_font_files,
 )
 from tests.conftest import REPO
+from tests.xdist_support import kivy_home, xvfb_run
 
 # JP and SC forms differ for these (the examples); 吴 is one glyph in both faces of Noto Sans
 # CJK 2.004 (Japanese writes 呉): it must match the SC face but cannot tell the faces apart
@@ -169,14 +170,12 @@ def test_the_extracted_files_are_the_sc_faces(sources, fonts_dir):
 
 
 def _run_headless(*args: str, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
-    kivy_home = REPO / "var" / "kivy"
-    kivy_home.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tests.kiosk.sc_font_driver", *args]
     if not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
             pytest.skip("no display and no xvfb-run")
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
-    return subprocess.run(cmd, cwd=REPO, env={**os.environ, **KIVY_ENV, "KIVY_HOME": str(kivy_home), **(env or {})},
+        cmd = xvfb_run(*cmd)
+    return subprocess.run(cmd, cwd=REPO, env={**os.environ, **KIVY_ENV, "KIVY_HOME": str(kivy_home()), **(env or {})},
                           capture_output=True, text=True, timeout=timeout)
 
 

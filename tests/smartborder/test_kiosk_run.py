@@ -30,6 +30,7 @@ from emrtd.sim import issue_document
 from tests.conftest import REPO, shared_path
 from tests.emrtd.test_vpcd import pcscd  # noqa: F401 - the fixture: a running pcscd, or a skip with the reason
 from tests.smartborder.test_gate_run import FPS, _td3, _write_video
+from tests.xdist_support import kivy_home, xvfb_run
 
 SEED = 11
 LEAD_IN = int(4 * FPS)  # seconds of empty hall before the traveller steps up
@@ -115,14 +116,12 @@ liveness_seed = {SEED}
             card = VpcdCard(doc.chip(), port=VPCD_PORT + 1).start()
         except VpcdError as e:
             pytest.skip(f"vpcd not reachable: {e}")
-        kivy_home = REPO / "var" / "kivy"
-        kivy_home.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTBORDER_")}
-        env.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_HOME=str(kivy_home))
+        env.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_HOME=str(kivy_home()))
         cmd = [sys.executable, "-m", "smartborder", "kiosk", "run", "--config", str(config), "--autopilot",
                "decline,en"]
         if not os.environ.get("DISPLAY"):
-            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *cmd]
+            cmd = xvfb_run(*cmd)
         try:
             proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
         finally:
