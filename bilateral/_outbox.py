@@ -5,8 +5,8 @@
 
 - the receiver's 2xx (``received`` or ``duplicate``: it already held the id, e.g. when the answer to an earlier
   delivery was lost) -> ``delivered``, ledgered;
-- a connection error, a timeout, a TLS failure (a server the partner's link CA did not issue, or one naming
-  another administration), a 5xx, 408 or 429 -> still ``pending``, retried after a capped exponential backoff
+- a connection error, a timeout, a TLS failure (a server the partner's link CA did not issue), a server
+  certificate naming another administration (checked before any request byte is sent: :class:`PartnerLink`), a 5xx, 408 or 429 -> still ``pending``, retried after a capped exponential backoff
   (``base_s * 2**(attempts-1)``, at most ``cap_s``), the error kept in ``last_error``; the flush stops at the
   first link failure and the link itself is backed off the same way (no message is tried before that ends, so a
   down link is not hammered once per message; an answer resets it);
@@ -43,7 +43,7 @@ from bilateral._exchange import (
 )
 from storage import Migration
 
-__all__ = ["Outbox", "PartnerLink", "Answer", "LinkUnavailable", "FlushReport", "OUTBOX_MIGRATIONS",
+__all__ = ["Outbox", "PartnerLink", "Answer", "LinkUnavailable", "WrongServer", "FlushReport", "OUTBOX_MIGRATIONS",
            "client_tls_context"]
 
 OUTBOX_MIGRATIONS = [
@@ -92,14 +92,21 @@ def client_tls_context(*, partner_ca: str | Path, client_cert: str | Path, clien
     return ctx
 
 
+class WrongServer(LinkUnavailable):
+    """The server's certificate (verified against the partner's link CA) names another administration, or none:
+    the connection is dropped before any byte of the request is sent (retried later, like any link failure)."""
+
+    reason = "wrong_server_administration"
+
+
 class PartnerLink:
     """POSTs envelopes to the partner's back office (``base_url``, https) over mutual TLS; the server's
     certificate must be the partner link CA's and name ``partner`` (:func:`bilateral.link_administration`).
 
-    The name is read from the connection the answer came on (httpx has no hook between the handshake and the
-    request), so a server of the partner's CA naming another administration has been sent the message: its
-    answer is not taken as delivery (:class:`LinkUnavailable`, retried), and the partner's own server answers
-    ``duplicate`` if that one was its own under another name."""
+    The name is checked in httpx's ``trace`` extension at ``connection.start_tls.complete``: httpcore hands over
+    the TLS stream there, after the handshake and before the request is written, so a server of the partner's CA
+    naming another administration (or none) receives no byte of the envelope (:class:`WrongServer`, a
+    :class:`LinkUnavailable`: retried). A connection kept alive was checked when it was opened."""
 
     def __init__(self, base_url: str, *, partner: str, tls: ssl.SSLContext, timeout_s: float = 5.0):
         if not base_url.startswith("https://"):
@@ -110,21 +117,28 @@ class PartnerLink:
     def close(self) -> None:
         self._client.close()
 
+    def _check_server(self, event: str, info: dict) -> None:
+        if event != "connection.start_tls.complete":
+            return
+        stream = info.get("return_value")
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None
+        if not der:
+            raise WrongServer("the server presented no certificate on a TLS connection")
+        try:
+            named = link_administration(der)
+        except BilateralError as e:
+            raise WrongServer(f"the server's certificate: {e}") from e
+        if named != self.partner:
+            raise WrongServer(f"the server's certificate names {named!r}, not the partner {self.partner!r}")
+
     def send(self, envelope: bytes) -> Answer:
         try:
             response = self._client.post(MESSAGES_PATH, content=envelope,
-                                         headers={"content-type": "application/json"})
+                                         headers={"content-type": "application/json"},
+                                         extensions={"trace": self._check_server})
         except httpx.TransportError as e:  # connect, TLS, timeouts, a connection closed before the answer
             raise LinkUnavailable(f"{type(e).__name__}: {e}") from e
-        stream = response.extensions.get("network_stream")
-        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-        der = ssl_object.getpeercert(True) if ssl_object is not None else None
-        try:
-            named = link_administration(der) if der else None
-        except BilateralError as e:
-            raise LinkUnavailable(f"the server's certificate: {e}") from e
-        if named != self.partner:
-            raise LinkUnavailable(f"the server's certificate names {named!r}, not the partner {self.partner!r}")
         try:
             data = response.json()
         except ValueError:

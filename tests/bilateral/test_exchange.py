@@ -472,3 +472,100 @@ def test_the_server_context_requires_a_client_certificate_of_the_partner_ca_only
     assert [c["subject"] for c in config.ssl.get_ca_certs()] == [((("organizationName", "VNM"),),
                                                                   (("commonName", "vnm partner-link CA"),))]
     assert config.http_protocol_class is PeerCertH11Protocol
+
+
+class RawServer:
+    """A TLS server in a thread of this process (the partner CA's certificate of the test's choice, the VNM link
+    CA required of the client) answering every request with ``answer`` (raw HTTP bytes) and closing; it counts
+    the bytes each connection received after the handshake."""
+
+    def __init__(self, world: World, leaf: link_pki.Leaf, answer: bytes):
+        import threading
+
+        self.answer, self.received, self.done = answer, [], threading.Event()
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(leaf.cert, leaf.key)
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.ctx.load_verify_locations(world.vnm_ca.pem)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                raw, _ = self.sock.accept()
+                self._one(raw)
+
+    def _one(self, raw: socket.socket) -> None:
+        got = b""
+        try:
+            raw.settimeout(5)
+            conn = self.ctx.wrap_socket(raw, server_side=True)
+            while b"\r\n\r\n" not in got:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            if b"\r\n\r\n" in got:
+                head, _, rest = got.partition(b"\r\n\r\n")
+                length = next((int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                               if k.strip().lower() == b"content-length"), 0)
+                while len(rest) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+                    got += chunk
+                conn.sendall(self.answer)
+            conn.close()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            raw.close()
+            self.received.append(len(got))
+            self.done.set()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _http(status: int, body: bytes, *, headers: str = "content-type: application/json\r\n") -> bytes:
+    return (f"HTTP/1.1 {status} X\r\n{headers}content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            .encode() + body)
+
+
+def test_a_server_of_the_partner_ca_naming_another_administration_receives_no_byte(world, tmp_path):
+    """M1: the server's administration is checked after the handshake, before the request is written."""
+    server = RawServer(world, world.lao_server, _http(200, b'{"outcome": "received"}'))
+    outbox = world.outbox(tmp_path / "outbox.db", server.port)
+    try:
+        mid = outbox.enqueue("revocations", world.revocations(1))
+        report = outbox.flush()
+        assert server.done.wait(10)
+        assert server.received == [0]  # the envelope never left this side
+        assert (report.delivered, report.retrying, report.pending) == (0, 1, 1)
+        assert outbox.status(mid)["state"] == "pending"
+        assert "names 'LAO', not the partner 'CHN'" in outbox.status(mid)["last_error"]
+    finally:
+        outbox.close()
+        server.close()
+
+
+def test_a_genuine_server_answering_with_connection_close_is_a_delivery(world, tmp_path):
+    mid = "5a" * 16
+    server = RawServer(world, world.chn_server,
+                       _http(200, json.dumps({"outcome": "received", "message_id": mid}).encode()))
+    outbox = world.outbox(tmp_path / "outbox.db", server.port)
+    try:
+        outbox.enqueue("revocations", world.revocations(1), message_id=mid)
+        report = outbox.flush()
+        assert (report.delivered, report.pending) == (1, 0)
+        assert outbox.status(mid)["state"] == "delivered"
+        assert server.received and server.received[0] > 0
+    finally:
+        outbox.close()
+        server.close()
