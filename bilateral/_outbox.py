@@ -14,6 +14,9 @@
   never dropped (:meth:`Outbox.parked` lists them for a person to look at); so is a stored message this side
   would not send (one too large, say), without contacting the partner.
 
+An answer that cannot be read (content-encoded, more than :data:`MAX_ANSWER_BYTES`, not JSON, nested too deep)
+is a link failure; :meth:`Outbox.run` outlives any failing round (logged by the exception's type, backed off).
+
 The receiver keeps each (sender, message id) once, so a retry after a lost answer is harmless: exactly once at
 the receiver. A message id is chosen here and kept across retries; an attestation's is its cti by default.
 """
@@ -21,6 +24,8 @@ the receiver. A message id is chosen here and kept across retries; an attestatio
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 import ssl
 import threading
@@ -67,6 +72,9 @@ OUTBOX_MIGRATIONS = [
 ]
 _ACTOR = "system:partner-link"
 _RETRY_STATUSES = {408, 429}
+#: the receiver's answer is a short JSON object: more than this is not read
+MAX_ANSWER_BYTES = 4096
+_log = logging.getLogger(__name__)
 
 
 class LinkUnavailable(BilateralError):
@@ -80,6 +88,7 @@ class Answer:
     status: int
     reason: str | None
     outcome: str | None
+    message_id: str | None = None
 
 
 def client_tls_context(*, partner_ca: str | Path, client_cert: str | Path, client_key: str | Path) -> ssl.SSLContext:
@@ -134,19 +143,30 @@ class PartnerLink:
 
     def send(self, envelope: bytes) -> Answer:
         try:
-            response = self._client.post(MESSAGES_PATH, content=envelope,
-                                         headers={"content-type": "application/json"},
-                                         extensions={"trace": self._check_server})
-        except httpx.TransportError as e:  # connect, TLS, timeouts, a connection closed before the answer
+            with self._client.stream("POST", MESSAGES_PATH, content=envelope,
+                                     headers={"content-type": "application/json", "accept-encoding": "identity"},
+                                     extensions={"trace": self._check_server}) as response:
+                if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+                    raise LinkUnavailable("the answer is content-encoded (identity was asked for)")
+                raw = b""
+                for chunk in response.iter_raw():
+                    raw += chunk
+                    if len(raw) > MAX_ANSWER_BYTES:
+                        raise LinkUnavailable(f"the answer is more than {MAX_ANSWER_BYTES} bytes")
+                status = response.status_code
+        except LinkUnavailable:
+            raise
+        except httpx.HTTPError as e:  # connect, TLS, timeouts, a connection closed before or during the answer
             raise LinkUnavailable(f"{type(e).__name__}: {e}") from e
+        except (ValueError, RecursionError) as e:  # an answer httpx could not parse: by the error's type only
+            raise LinkUnavailable(f"the answer could not be read ({type(e).__name__})") from e
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(raw.decode("utf-8")) if raw else {}
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep: an answer without fields
             data = {}
         data = data if isinstance(data, dict) else {}
-        reason, outcome = data.get("reason"), data.get("outcome")
-        return Answer(response.status_code, reason if isinstance(reason, str) else None,
-                      outcome if isinstance(outcome, str) else None)
+        fields = [data.get(k) for k in ("reason", "outcome", "message_id")]
+        return Answer(status, *(f if isinstance(f, str) else None for f in fields))
 
 
 @dataclass(frozen=True)
@@ -284,13 +304,23 @@ class Outbox:
             self._ledger(state, row["message_id"], row["kind"], row["sha256"], reason)
 
     def run(self, stop: threading.Event, *, idle_s: float = 1.0) -> None:
-        """Flush until ``stop`` is set, sleeping ``idle_s`` between rounds (a delivery loop for a service)."""
+        """Flush until ``stop`` is set, waiting ``idle_s`` between rounds (a delivery loop for a service). A
+        round that fails with anything but :class:`LinkUnavailable` (a database busy, a bug) is logged by the
+        exception's type only (no message: it could carry a body) and backed off like the link; the loop goes on."""
+        failures = 0
         while not stop.is_set():
+            wait = idle_s
             try:
                 self.flush()
+                failures = 0
             except LinkUnavailable:
                 pass
-            stop.wait(idle_s)
+            except Exception as e:  # noqa: BLE001 (the loop must outlive any one round)
+                failures += 1
+                wait = max(idle_s, self._backoff(failures))
+                _log.error("bilateral outbox: a delivery round failed with %s (attempt %d; next in %.1f s)",
+                           type(e).__name__, failures, wait)
+            stop.wait(wait)
 
     # -- reading -----------------------------------------------------------------------------------------------
     def count(self, state: str) -> int:

@@ -569,3 +569,76 @@ def test_a_genuine_server_answering_with_connection_close_is_a_delivery(world, t
     finally:
         outbox.close()
         server.close()
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    (_http(200, b"not gzip at all", headers="content-encoding: gzip\r\n"), "content-encoded"),
+    (_http(500, b"[" * 2000 + b"]" * 2000), "HTTP 500"),
+    (_http(500, b"x" * 100_000), "more than 4096 bytes"),
+])
+def test_an_unreadable_answer_is_a_link_failure_not_a_crash(world, tmp_path, answer, error):
+    """M2: a corrupt gzip answer, JSON nested too deep, an answer too long: the message stays pending."""
+    server = RawServer(world, world.chn_server, answer)
+    outbox = world.outbox(tmp_path / "outbox.db", server.port)
+    try:
+        mid = outbox.enqueue("revocations", world.revocations(1))
+        report = outbox.flush()
+        assert (report.delivered, report.parked, report.retrying, report.pending) == (0, 0, 1, 1)
+        assert outbox.status(mid)["state"] == "pending" and error in outbox.status(mid)["last_error"]
+    finally:
+        outbox.close()
+        server.close()
+
+
+class FakeLink:
+    """A partner link that answers by a list of actions: an exception to raise or an Answer to return."""
+
+    def __init__(self, *actions):
+        self.actions, self.sent = list(actions), []
+
+    def send(self, envelope: bytes):
+        from bilateral._outbox import Answer
+
+        self.sent.append(envelope)
+        action = self.actions.pop(0) if len(self.actions) > 1 else self.actions[0]
+        if isinstance(action, BaseException):
+            raise action
+        if isinstance(action, tuple):  # (status, reason, outcome): the answer to this envelope's message id
+            return Answer(*action, json.loads(envelope)["message_id"])
+        return action
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_delivery_loop_outlives_a_round_that_fails_with_anything(world, tmp_path, caplog):
+    """M2: a RecursionError, an httpx.DecodingError, a database error out of a round: logged by type, backed
+    off, and the loop delivers once the cause is gone."""
+    import logging
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    link = FakeLink(RecursionError("deep"), httpx.DecodingError("bad gzip"),
+                    OperationalError("UPDATE", {}, Exception("database is locked")), (200, None, "received"))
+    outbox = Outbox(tmp_path / "o.db", agreement=load_agreement(world.vnm_agreement), link=link,
+                    ledger_key=world.vnm_ledger_key, base_s=0.01, cap_s=0.05)
+    mid = outbox.enqueue("revocations", world.revocations(1))
+    stop = threading.Event()
+    loop = threading.Thread(target=outbox.run, args=(stop,), kwargs={"idle_s": 0.01})
+    with caplog.at_level(logging.ERROR, logger="bilateral._outbox"):
+        loop.start()
+        try:
+            deadline = time.monotonic() + 10
+            while outbox.status(mid)["state"] != "delivered" and time.monotonic() < deadline:
+                stop.wait(0.01)
+            assert loop.is_alive()
+        finally:
+            stop.set()
+            loop.join(10)
+    assert outbox.status(mid)["state"] == "delivered"
+    assert len(link.sent) >= 4
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "RecursionError" in logged and "DecodingError" in logged and "OperationalError" in logged
+    assert "database is locked" not in logged and "bad gzip" not in logged  # the type only, never a message
+    outbox.close()
