@@ -3,16 +3,23 @@
 :meth:`Outbox.enqueue` keeps a message (SQLite through ``storage``, so it survives a restart) and ledgers it
 ``queued``; :meth:`Outbox.flush` delivers what is due, oldest first, through a :class:`PartnerLink`:
 
-- the receiver's 2xx (``received`` or ``duplicate``: it already held the id, e.g. when the answer to an earlier
-  delivery was lost) -> ``delivered``, ledgered;
-- a connection error, a timeout, a TLS failure (a server the partner's link CA did not issue), a server
-  certificate naming another administration (checked before any request byte is sent: :class:`PartnerLink`), a 5xx, 408 or 429 -> still ``pending``, retried after a capped exponential backoff
-  (``base_s * 2**(attempts-1)``, at most ``cap_s``), the error kept in ``last_error``; the flush stops at the
-  first link failure and the link itself is backed off the same way (no message is tried before that ends, so a
-  down link is not hammered once per message; an answer resets it);
-- any other 4xx, a definite refusal -> ``parked`` with the receiver's reason code, ledgered; never retried,
-  never dropped (:meth:`Outbox.parked` lists them for a person to look at); so is a stored message this side
-  would not send (one too large, say), without contacting the partner.
+- the receiver's 200 with ``outcome`` ``received`` or ``duplicate`` (it already held the id, e.g. when the
+  answer to an earlier delivery was lost) and this message's ``message_id`` -> ``delivered``, ledgered (by the
+  one :class:`Outbox` whose update changed the row, if two share the file);
+- one of the exchange's own refusals of the content (the receiver's reason codes: 400 ``message_malformed`` /
+  ``unknown_field`` / ``unknown_kind``, 409 ``message_id_reused``, 413 ``too_large``, 422 with a content
+  reason) -> ``parked`` with that reason, ledgered; not retried, never dropped (:meth:`Outbox.parked` lists them;
+  :meth:`Outbox.requeue` puts one, or all, back, ledgered ``requeued``); so is a stored message this side would
+  not send (one too large, say), without contacting the partner;
+- anything else is a link failure: a connection error, a timeout, a TLS failure (a server the partner's link CA
+  did not issue), a server certificate naming another administration (checked before any request byte is sent:
+  :class:`PartnerLink`), a 5xx, 408, 429, a 3xx, any other 4xx (a misdeployed route's 404, a 403
+  ``wrong_administration`` / ``no_client_certificate``: the link's certificates, not the message), a 2xx that
+  is not a delivery -> still ``pending``, retried after a capped exponential backoff (``base_s *
+  2**(attempts-1)``, at most ``cap_s``), the named error kept in ``last_error``; the flush stops at the first
+  link failure and the link itself is backed off the same way (no message is tried before that ends, so a down
+  link is not hammered once per message, and a misdeployed partner parks nothing; a delivery or a refusal
+  resets it).
 
 An answer that cannot be read (content-encoded, more than :data:`MAX_ANSWER_BYTES`, not JSON, nested too deep)
 is a link failure; :meth:`Outbox.run` outlives any failing round (logged by the exception's type, backed off).
@@ -35,6 +42,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from bilateral import _errors
 from bilateral._agreement import Agreement
 from bilateral._errors import AgreementError, BilateralError, ExchangeError, MessageIdReused
 from bilateral._exchange import (
@@ -71,7 +79,18 @@ OUTBOX_MIGRATIONS = [
     """),
 ]
 _ACTOR = "system:partner-link"
-_RETRY_STATUSES = {408, 429}
+#: a delivery: 200 with one of these outcomes and the message's own id
+_DELIVERED = frozenset({"received", "duplicate"})
+#: the exchange's own refusals of a message's content (status -> the receiver's reason codes): parked. Any other
+#: answer, a 403 (wrong_administration, no_client_certificate: the link's certificates) included, is a link failure
+_CONTENT_REASONS = frozenset(
+    cls.reason for cls in vars(_errors).values()
+    if isinstance(cls, type) and issubclass(cls, BilateralError) and isinstance(cls.__dict__.get("reason"), str)
+) - {"wrong_administration", "link_certificate_invalid", "agreement_invalid", "never_skippable",
+     "check_not_reliable", "field_not_exchangeable"}
+_REFUSALS = {400: frozenset({"message_malformed", "unknown_field", "unknown_kind"}),
+             409: frozenset({"message_id_reused"}), 413: frozenset({"too_large"}),
+             422: _CONTENT_REASONS | {"field_not_agreed"}}
 #: the receiver's answer is a short JSON object: more than this is not read
 MAX_ANSWER_BYTES = 4096
 _log = logging.getLogger(__name__)
@@ -177,6 +196,15 @@ class FlushReport:
     pending: int
 
 
+def _answer_error(answer: Answer, message_id: str) -> str:
+    """The named last_error of an answer that is neither a delivery nor a content refusal."""
+    if answer.status == 200:
+        if answer.outcome not in _DELIVERED:
+            return f"HTTP 200 without a delivery: outcome {answer.outcome!r}"
+        return f"HTTP 200 {answer.outcome} for another message id {answer.message_id!r}, not {message_id!r}"
+    return f"HTTP {answer.status} {answer.reason or ''}".strip()
+
+
 def _seconds(now: dt.datetime | None) -> float:
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -270,18 +298,18 @@ class Outbox:
                     self._link_down(at)
                     retrying += 1
                     break
-                self._link_failures, self._link_retry_at = 0, 0.0
-                if 200 <= answer.status < 300:
-                    self._done(row, "delivered", at, answer.outcome)
-                    delivered += 1
-                elif answer.status >= 500 or answer.status in _RETRY_STATUSES:
-                    self._retry(row, at, f"HTTP {answer.status} {answer.reason or ''}".strip())
+                if (answer.status == 200 and answer.outcome in _DELIVERED
+                        and answer.message_id == row["message_id"]):
+                    self._link_failures, self._link_retry_at = 0, 0.0
+                    delivered += 1 if self._done(row, "delivered", at, answer.outcome) else 0
+                elif answer.reason is not None and answer.reason in _REFUSALS.get(answer.status, ()):
+                    self._link_failures, self._link_retry_at = 0, 0.0
+                    parked += 1 if self._done(row, "parked", at, answer.reason) else 0
+                else:  # anything else (a 5xx, 408, 429, 3xx, another 4xx, a 403, a 2xx that is not an answer)
+                    self._retry(row, at, _answer_error(answer, row["message_id"]))
                     self._link_down(at)
                     retrying += 1
                     break
-                else:
-                    self._done(row, "parked", at, answer.reason or f"http_{answer.status}")
-                    parked += 1
         return FlushReport(delivered, parked, retrying, self.count("pending"))
 
     def _link_down(self, at: float) -> None:
@@ -296,12 +324,34 @@ class Outbox:
                       {"n": attempts, "next": at + self._backoff(attempts), "e": error[:500],
                        "m": row["message_id"]})
 
-    def _done(self, row, state: str, at: float, reason: str | None) -> None:
+    def _done(self, row, state: str, at: float, reason: str | None) -> bool:
+        """Move a pending message to ``state`` and ledger it, only if this call changed it (another Outbox on the
+        same file may have done so already: one entry, not two). True if it did."""
         with self.db.tx() as c:
-            c.execute(text("UPDATE bilateral_outbox SET state = :s, attempts = attempts + 1, done_at = :at, "
-                           "reason = :r WHERE message_id = :m AND state = 'pending'"),
-                      {"s": state, "at": int(at), "r": reason, "m": row["message_id"]})
-            self._ledger(state, row["message_id"], row["kind"], row["sha256"], reason)
+            changed = c.execute(text("UPDATE bilateral_outbox SET state = :s, attempts = attempts + 1, done_at = :at, "
+                                     "reason = :r WHERE message_id = :m AND state = 'pending'"),
+                                {"s": state, "at": int(at), "r": reason, "m": row["message_id"]}).rowcount
+            if changed == 1:
+                self._ledger(state, row["message_id"], row["kind"], row["sha256"], reason)
+        return changed == 1
+
+    def requeue(self, message_id: str | None = None, *, all_parked: bool = False,
+                now: dt.datetime | None = None) -> int:
+        """Put a parked message (``message_id``) or every parked one (``all_parked=True``) back to pending, due
+        at ``now``, attempts from zero; ledgered ``requeued`` each. A parked message whose body was purged stays
+        parked. Returns how many."""
+        if (message_id is None) == (not all_parked):
+            raise ValueError("requeue one message_id or all_parked=True")
+        at = _seconds(now)
+        with self.db.tx() as c:
+            rows = c.all(text("SELECT message_id, kind, sha256 FROM bilateral_outbox WHERE state = 'parked' AND "
+                              "body IS NOT NULL AND (:m IS NULL OR message_id = :m) ORDER BY seq"), {"m": message_id})
+            for r in rows:
+                c.execute(text("UPDATE bilateral_outbox SET state = 'pending', attempts = 0, next_attempt_at = :at, "
+                               "done_at = NULL, reason = NULL, last_error = NULL WHERE message_id = :m"),
+                          {"at": at, "m": r["message_id"]})
+                self._ledger("requeued", r["message_id"], r["kind"], r["sha256"])
+        return len(rows)
 
     def run(self, stop: threading.Event, *, idle_s: float = 1.0) -> None:
         """Flush until ``stop`` is set, waiting ``idle_s`` between rounds (a delivery loop for a service). A
