@@ -34,6 +34,7 @@ from pathlib import Path
 import cbor2
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from sqlalchemy import text
 
 from bilateral._agreement import CLAIM_NAMES
 from bilateral._attestation import CONTENT_TYPE
@@ -55,7 +56,7 @@ from storage import Database, Migration, migrate, open_database
 
 __all__ = ["KINDS", "MAX_BODY_BYTES", "MAX_ENVELOPE_BYTES", "MESSAGES_PATH", "Message", "encode_message",
            "decode_message", "check_attestation", "link_administration", "body_digest", "open_exchange_db",
-           "ExchangeDb", "LEDGER_PURPOSE", "LEDGER_BASIS"]
+           "ExchangeDb", "LEDGER_PURPOSE", "LEDGER_BASIS", "PurgeResult", "finish_purge"]
 
 KINDS = ("attestation", "revocations", "trust_list")
 MESSAGES_PATH = "/bilateral/v1/messages"
@@ -232,3 +233,31 @@ def ledger_entry(ledger: Ledger, *, action: str, message_id: str, kind: str | No
     if reason is not None:
         details["reason"] = reason
     ledger.append(actor, "system", action, message_id, LEDGER_PURPOSE, LEDGER_BASIS, details=details)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a purge did: ``purged`` bodies erased now; ``wal_truncated`` False while another connection's reader
+    kept the WAL, so erased bytes (of this purge or an earlier one) may still be in the ``-wal`` file: the purge
+    is incomplete (ledgered ``purge_incomplete``) and the next purge, or the next open, tries again."""
+
+    purged: int
+    wal_truncated: bool
+
+
+def finish_purge(x: ExchangeDb, *, partner: str, actor: str, purged: int, wait_ms: int = 200) -> PurgeResult:
+    """Copy the WAL into the file and truncate it (one attempt, ``wait_ms`` for readers). On failure ledger
+    ``bilateral_purge_incomplete`` (when this call erased something or none is outstanding); on success after
+    one, ``bilateral_purge_complete``. The outstanding state is the ledger's own (survives a restart)."""
+    truncated = x.db.checkpoint_truncate(attempts=1, wait_ms=wait_ms)
+    with x.db.tx() as c:
+        last = c.first(text("SELECT action FROM ledger_entries WHERE action IN ('bilateral_purge_incomplete', "
+                            "'bilateral_purge_complete') ORDER BY seq DESC LIMIT 1"))
+        outstanding = last is not None and last["action"] == "bilateral_purge_incomplete"
+        if not truncated and (purged or not outstanding):
+            ledger_entry(x.ledger, action="bilateral_purge_incomplete", message_id="-", kind=None, digest=None,
+                         partner=partner, outcome="purge_incomplete", reason="wal_not_truncated", actor=actor)
+        elif truncated and outstanding:
+            ledger_entry(x.ledger, action="bilateral_purge_complete", message_id="-", kind=None, digest=None,
+                         partner=partner, outcome="purge_complete", actor=actor)
+    return PurgeResult(purged, truncated)

@@ -15,6 +15,8 @@ with no rollback and no equivocation at the version held (:func:`bilateral.load_
 :meth:`Inbox.purge` enforces this side's retention (the agreement's ``retention_days`` of ``administration``):
 a received body older than that is erased (``secure_delete`` and a WAL checkpoint, so its bytes leave the file);
 the id, kind and digest stay, so a late replay of a purged id is still a ``duplicate``, not a new message.
+While another connection's reader keeps the WAL the purge is incomplete (``PurgeResult.wal_truncated`` False,
+ledgered ``purge_incomplete``); each later purge, and each open, tries the checkpoint again (``purge_complete``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ from bilateral._errors import (
 )
 from bilateral._exchange import (
     Message,
+    PurgeResult,
     body_digest,
     check_attestation,
     decode_message,
+    finish_purge,
     ledger_entry,
     open_exchange_db,
 )
@@ -104,6 +108,7 @@ class Inbox:
         self._x = open_exchange_db(path, INBOX_MIGRATIONS, ledger_key, clock=clock)
         self.db = self._x.db
         self.ledger = self._x.ledger
+        finish_purge(self._x, partner=self.partner, actor=_ACTOR, purged=0, wait_ms=0)  # an earlier one left over
 
     def close(self) -> None:
         self._x.close()
@@ -185,9 +190,10 @@ class Inbox:
         return [bytes(r["body"]) for r in rows]
 
     # -- retention ---------------------------------------------------------------------------------------------
-    def purge(self, now: dt.datetime | None = None) -> int:
+    def purge(self, now: dt.datetime | None = None) -> PurgeResult:
         """Erase the bodies received more than this side's ``retention_days`` before ``now``; ledger each; copy
-        the WAL into the file and truncate it so the erased bytes leave the disk. Returns how many."""
+        the WAL into the file and truncate it so the erased bytes leave the disk. ``wal_truncated`` False (a
+        reader of another connection kept the WAL): incomplete, ledgered, tried again by the next purge or open."""
         days = self.agreement.retention_of(self.agreement.administration)
         cutoff = _seconds(now) - days * 86_400
         with self.db.tx() as c:
@@ -199,6 +205,4 @@ class Inbox:
                 ledger_entry(self.ledger, action="bilateral_purged", message_id=r["message_id"], kind=r["kind"],
                              digest=r["sha256"], partner=self.partner, outcome="purged",
                              reason=f"retention_{days}_days", actor=_ACTOR)
-        if rows:
-            self.db.checkpoint_truncate()
-        return len(rows)
+        return finish_purge(self._x, partner=self.partner, actor=_ACTOR, purged=len(rows))

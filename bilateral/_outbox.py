@@ -48,8 +48,10 @@ from bilateral._errors import AgreementError, BilateralError, ExchangeError, Mes
 from bilateral._exchange import (
     MESSAGES_PATH,
     Message,
+    PurgeResult,
     check_attestation,
     encode_message,
+    finish_purge,
     ledger_entry,
     link_administration,
     open_exchange_db,
@@ -230,6 +232,7 @@ class Outbox:
         self._x = open_exchange_db(path, OUTBOX_MIGRATIONS, ledger_key, clock=clock)
         self.db = self._x.db
         self.ledger = self._x.ledger
+        finish_purge(self._x, partner=self.partner, actor=_ACTOR, purged=0, wait_ms=0)  # an earlier one left over
         self._flushing = threading.Lock()
         # the link's own backoff (in memory: a restart tries once at once), so a down link is not tried per message
         self._link_failures, self._link_retry_at = 0, 0.0
@@ -388,9 +391,10 @@ class Outbox:
             return c.all(text("SELECT message_id, kind, sha256, reason FROM bilateral_outbox WHERE state = 'parked' "
                               "ORDER BY seq"))
 
-    def purge(self, now: dt.datetime | None = None) -> int:
+    def purge(self, now: dt.datetime | None = None) -> PurgeResult:
         """Erase the bodies delivered more than this side's ``retention_days`` before ``now`` (pending and
-        parked messages are kept); ledger each."""
+        parked messages are kept); ledger each; copy the WAL into the file and truncate it (``wal_truncated``
+        False: incomplete, ledgered, tried again by the next purge or open; see :class:`bilateral.Inbox`)."""
         days = self.agreement.retention_of(self.administration)
         cutoff = _seconds(now) - days * 86_400
         with self.db.tx() as c:
@@ -399,7 +403,4 @@ class Outbox:
             for r in rows:
                 c.execute(text("UPDATE bilateral_outbox SET body = NULL WHERE message_id = :m"), {"m": r["message_id"]})
                 self._ledger("purged", r["message_id"], r["kind"], r["sha256"], f"retention_{days}_days")
-        if rows:
-            self.db.checkpoint_truncate()
-        return len(rows)
-
+        return finish_purge(self._x, partner=self.partner, actor=_ACTOR, purged=len(rows))

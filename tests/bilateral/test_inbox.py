@@ -38,7 +38,7 @@ from bilateral import (
     sign_revocations,
     sign_trust_list,
 )
-from bilateral._exchange import Message
+from bilateral._exchange import Message, PurgeResult
 from tests.bilateral import link_pki
 
 T0 = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
@@ -263,8 +263,8 @@ def test_purge_erases_bodies_past_this_sides_retention_from_the_file(tmp_path, k
     box.receive(envelope("attestation", old, "0a" * 16), peer="VNM", now=T0)
     box.receive(envelope("attestation", new, "0b" * 16), peer="VNM", now=T0 + dt.timedelta(days=10))
     assert old in _file_bytes(path) and new in _file_bytes(path)
-    assert box.purge(T0 + dt.timedelta(days=89)) == 0  # CHN keeps 90 days (VNM's 30 are the other side's)
-    assert box.purge(T0 + dt.timedelta(days=90, seconds=1)) == 1
+    assert box.purge(T0 + dt.timedelta(days=89)).purged == 0  # CHN keeps 90 days (VNM's 30 are the other side's)
+    assert box.purge(T0 + dt.timedelta(days=90, seconds=1)) == PurgeResult(1, True)
     data = _file_bytes(path)
     assert old not in data and old[-64:] not in data  # not even its signature is left in a free page or the WAL
     assert new in data
@@ -288,9 +288,62 @@ def test_the_outbox_purges_delivered_bodies_after_its_sides_retention(tmp_path, 
     mid = outbox.enqueue("revocations", body, now=T0)
     outbox.enqueue("revocations", pending, now=T0)
     outbox._done({"message_id": mid, "kind": "revocations", "sha256": "x"}, "delivered", T0.timestamp(), "received")
-    assert outbox.purge(T0 + dt.timedelta(days=29)) == 0
-    assert outbox.purge(T0 + dt.timedelta(days=30)) == 1  # VNM keeps 30 days
+    assert outbox.purge(T0 + dt.timedelta(days=29)).purged == 0
+    assert outbox.purge(T0 + dt.timedelta(days=30)) == PurgeResult(1, True)  # VNM keeps 30 days
     assert body not in _file_bytes(path) and pending in _file_bytes(path)  # a pending message is never purged
+    outbox.close()
+
+
+def test_a_purge_a_reader_kept_from_the_wal_is_incomplete_until_the_checkpoint_succeeds(tmp_path, keys):
+    """M4: another connection's read transaction keeps the WAL: the purge says so (and ledgers it), the bytes
+    are still in -wal; once the reader is gone the next purge (nothing left to erase) truncates it."""
+    import sqlite3
+
+    path = tmp_path / "inbox.db"
+    box = Inbox(path, agreement=agreement(), list_keys=[], ledger_key=keys["ledger"])
+    old = attestation(keys)
+    box.receive(envelope("attestation", old, "0a" * 16), peer="VNM", now=T0)
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM bilateral_inbox").fetchone()
+        assert box.purge(T0 + dt.timedelta(days=91)) == PurgeResult(1, False)
+        assert old in Path(f"{path}-wal").read_bytes()  # what "incomplete" means
+        assert box.purge(T0 + dt.timedelta(days=91)) == PurgeResult(0, False)  # still kept: still incomplete
+    finally:
+        reader.rollback()
+        reader.close()
+    assert box.purge(T0 + dt.timedelta(days=92)) == PurgeResult(0, True)
+    assert old not in path.read_bytes() and old[-64:] not in _file_bytes(path)
+    assert [a for a, _, _ in _actions(box) if "purge" in a] == [
+        "bilateral_purged", "bilateral_purge_incomplete", "bilateral_purge_complete"]
+    assert box.purge(T0 + dt.timedelta(days=93)) == PurgeResult(0, True)  # nothing outstanding: no entry
+    assert [a for a, _, _ in _actions(box)][-1] == "bilateral_purge_complete"
+    assert box.ledger.verify().ok
+    box.close()
+
+
+def test_an_incomplete_purge_is_completed_at_the_next_open(tmp_path, keys):
+    import sqlite3
+
+    vnm_side = parse_agreement({"agreement": {**EXCHANGE, "partner": "CHN", "administration": "VNM"}})
+    path = tmp_path / "out.db"
+    outbox = Outbox(path, agreement=vnm_side, link=None, ledger_key=keys["ledger"])
+    body = sign_revocations([b"\x07" * 16], administration="VNM", list_key=keys["list"], version=1, issued_at=T0)
+    mid = outbox.enqueue("revocations", body, now=T0)
+    outbox._done({"message_id": mid, "kind": "revocations", "sha256": "x"}, "delivered", T0.timestamp(), "received")
+    reader = sqlite3.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM bilateral_outbox").fetchone()
+    assert outbox.purge(T0 + dt.timedelta(days=30)) == PurgeResult(1, False)
+    assert body in Path(f"{path}-wal").read_bytes()
+    reader.rollback()
+    reader.close()
+    again = Outbox(path, agreement=vnm_side, link=None, ledger_key=keys["ledger"])  # a restart, say
+    assert body not in _file_bytes(path)
+    assert [a for a, _, _ in _actions(again) if "purge" in a] == [
+        "bilateral_purged", "bilateral_purge_incomplete", "bilateral_purge_complete"]
+    again.close()
     outbox.close()
 
 
