@@ -160,7 +160,8 @@ def check_attestation(body: bytes, *, issuer: str, fields: frozenset[str]) -> by
         kid = sign1.protected.get(HEADER_KID)
         if not isinstance(kid, bytes) or not kid:
             raise ContentRefused("the attestation names no kid in its protected header", "malformed")
-        claims = cbor2.loads(sign1.payload)
+        # the strict options parse_claims uses (no duplicate keys, no indefinite lengths, shallow)
+        claims = cbor2.loads(sign1.payload, allow_duplicate_keys=False, allow_indefinite=False, max_depth=8)
     except ContentRefused:
         raise
     except BilateralError as e:
@@ -169,8 +170,10 @@ def check_attestation(body: bytes, *, issuer: str, fields: frozenset[str]) -> by
         raise ContentRefused(f"the attestation's claims are not CBOR: {e}", "malformed") from e
     if not isinstance(claims, Mapping):
         raise ContentRefused("the attestation's claims are not a map", "malformed")
-    names = {_CLAIM_KEYS.get(k, k) for k in claims}
-    unknown = sorted(str(n) for n in names - set(CLAIM_NAMES))
+    # a key is named by its claim name, or (never str()'d: a 5000-digit integer cannot be) by its type
+    names = {_CLAIM_KEYS[k] if isinstance(k, int) and not isinstance(k, bool) and k in _CLAIM_KEYS
+             else k if isinstance(k, str) else f"<{type(k).__name__} key>" for k in claims}
+    unknown = sorted(n[:40] for n in names - set(CLAIM_NAMES))
     if unknown:
         raise ContentRefused(f"the attestation carries claims {unknown} no attestation has", "malformed")
     extra = sorted(names - fields)

@@ -203,12 +203,28 @@ def test_an_attestation_with_a_claim_not_agreed_is_refused(tmp_path, keys):
                      content_type=CONTENT_TYPE), "malformed"),
     (lambda k: attestation(k)[:-1], "malformed"),
     (lambda k: b"\xd2" + b"\x00" * 40, "malformed"),
+    # a claim key no str() can print (minor 2: was a ValueError, a 500 at the receiver)
+    (lambda k: sign1(cbor2.dumps({1: "VNM", 10 ** 5000: 1}), k["signing"], kid=b"k" * 8,
+                     content_type=CONTENT_TYPE), "malformed"),
+    # a duplicate claim key (the strict decoding parse_claims uses)
+    (lambda k: sign1(b"\xa2\x01\x63VNM\x01\x63VNM", k["signing"], kid=b"k" * 8, content_type=CONTENT_TYPE),
+     "malformed"),
 ])
 def test_a_body_that_is_not_an_attestation_of_this_profile_is_refused(inbox, keys, make, reason):
     with pytest.raises(ContentRefused) as e:
         inbox.receive(envelope("attestation", make(keys)), peer="VNM")
     assert e.value.reason == reason and e.value.status == 422
     assert inbox.count() == 0
+
+
+def test_an_attestation_with_an_unprintable_claim_key_is_refused_by_name_at_enqueue(tmp_path, keys):
+    vnm_side = parse_agreement({"agreement": {**EXCHANGE, "partner": "CHN", "administration": "VNM"}})
+    outbox = Outbox(tmp_path / "out.db", agreement=vnm_side, link=None, ledger_key=keys["ledger"])
+    body = sign1(cbor2.dumps({1: "VNM", 10 ** 5000: 1}), keys["signing"], kid=b"k" * 8, content_type=CONTENT_TYPE)
+    with pytest.raises(ContentRefused) as e:
+        outbox.enqueue("attestation", body)
+    assert e.value.reason == "malformed" and outbox.count("pending") == 0
+    outbox.close()
 
 
 def test_lists_must_be_the_partners_with_no_rollback_or_equivocation(inbox, keys):
