@@ -392,14 +392,14 @@ class Outbox:
                               "ORDER BY seq"))
 
     def purge(self, now: dt.datetime | None = None) -> PurgeResult:
-        """Erase the bodies delivered more than this side's ``retention_days`` before ``now`` (pending and
-        parked messages are kept); ledger each; copy the WAL into the file and truncate it (``wal_truncated``
+        """Erase the bodies delivered or parked more than this side's ``retention_days`` before ``now`` (a
+        pending message is kept; a parked one purged can no longer be requeued); ledger each; copy the WAL into the file and truncate it (``wal_truncated``
         False: incomplete, ledgered, tried again by the next purge or open; see :class:`bilateral.Inbox`)."""
         days = self.agreement.retention_of(self.administration)
         cutoff = _seconds(now) - days * 86_400
         with self.db.tx() as c:
-            rows = c.all(text("SELECT message_id, kind, sha256 FROM bilateral_outbox WHERE state = 'delivered' AND "
-                              "body IS NOT NULL AND done_at <= :cut ORDER BY seq"), {"cut": cutoff})
+            rows = c.all(text("SELECT message_id, kind, sha256 FROM bilateral_outbox WHERE state IN ('delivered', "
+                              "'parked') AND body IS NOT NULL AND done_at <= :cut ORDER BY seq"), {"cut": cutoff})
             for r in rows:
                 c.execute(text("UPDATE bilateral_outbox SET body = NULL WHERE message_id = :m"), {"m": r["message_id"]})
                 self._ledger("purged", r["message_id"], r["kind"], r["sha256"], f"retention_{days}_days")

@@ -310,6 +310,24 @@ def test_the_outbox_purges_delivered_bodies_after_its_sides_retention(tmp_path, 
     outbox.close()
 
 
+def test_the_outbox_purges_parked_bodies_after_its_sides_retention_too(tmp_path, keys):
+    """Minor 1: a parked message is not kept forever: past this side's retention its body goes (ledgered)."""
+    vnm_side = parse_agreement({"agreement": {**EXCHANGE, "partner": "CHN", "administration": "VNM"}})
+    path = tmp_path / "out.db"
+    outbox = Outbox(path, agreement=vnm_side, link=None, ledger_key=keys["ledger"])
+    body = sign_revocations([b"\x09" * 16], administration="VNM", list_key=keys["list"], version=1, issued_at=T0)
+    mid = outbox.enqueue("revocations", body, now=T0)
+    outbox._done({"message_id": mid, "kind": "revocations", "sha256": "x"}, "parked", T0.timestamp(),
+                  "revocations_invalid")
+    assert outbox.purge(T0 + dt.timedelta(days=29)).purged == 0
+    assert outbox.purge(T0 + dt.timedelta(days=30)) == PurgeResult(1, True)
+    assert body not in _file_bytes(path)
+    assert outbox.status(mid)["state"] == "parked" and outbox.requeue(mid) == 0  # nothing left to send
+    assert [(a, d.get("reason")) for a, r, d in _actions(outbox) if r == mid][-1] == (
+        "bilateral_purged", "retention_30_days")
+    outbox.close()
+
+
 def test_a_purge_a_reader_kept_from_the_wal_is_incomplete_until_the_checkpoint_succeeds(tmp_path, keys):
     """M4: another connection's read transaction keeps the WAL: the purge says so (and ledgers it), the bytes
     are still in -wal; once the reader is gone the next purge (nothing left to erase) truncates it."""
