@@ -113,10 +113,10 @@ class Answer:
 
 
 def client_tls_context(*, partner_ca: str | Path, client_cert: str | Path, client_key: str | Path) -> ssl.SSLContext:
-    """TLS 1.2+ (1.3 preferred: OpenSSL negotiates the highest), the partner's link CA the only trust anchor,
-    hostname checked, this side's client certificate presented."""
+    """TLS 1.3 only (both ends of the link are ours), the partner's link CA the only trust anchor, hostname
+    checked, this side's client certificate presented."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_verify_locations(cafile=str(partner_ca))
     ctx.load_cert_chain(str(client_cert), str(client_key))
     return ctx

@@ -75,6 +75,7 @@ class World:
     lao_server: link_pki.Leaf  # issued by CHN's link CA, naming LAO
     lao_client: link_pki.Leaf  # issued by VNM's link CA, naming LAO
     chn_named_client: link_pki.Leaf  # issued by VNM's link CA, naming CHN (VNM's CA may not speak for CHN)
+    vnm_server: link_pki.Leaf  # VNM's link CA's, for server authentication only
     signing_key: ec.EllipticCurvePrivateKey
     list_key: Ed25519PrivateKey
     vnm_ledger_key: Ed25519PrivateKey
@@ -121,6 +122,7 @@ def world(tmp_path_factory) -> World:
         lao_server=link_pki.issue(d, chn_ca, "lao-server", o="LAO", server=True),
         lao_client=link_pki.issue(d, vnm_ca, "lao-client", o="LAO", server=False),
         chn_named_client=link_pki.issue(d, vnm_ca, "chn-named-client", o="CHN", server=False),
+        vnm_server=link_pki.issue(d, vnm_ca, "vnm-server", o="VNM", server=True),
         signing_key=ec.generate_private_key(ec.SECP256R1()), list_key=Ed25519PrivateKey.generate(),
         vnm_ledger_key=Ed25519PrivateKey.generate(), chn_ledger_key=Ed25519PrivateKey.generate(),
         chn_agreement=d / "chn-agreement.toml", vnm_agreement=d / "vnm-agreement.toml")
@@ -407,10 +409,10 @@ def test_a_body_refused_by_the_receiver_is_parked_with_its_reason_and_not_retrie
     outbox.close()
 
 
-def test_the_client_context_trusts_the_partner_ca_only_checks_the_hostname_and_wants_tls_1_2(world):
+def test_the_client_context_trusts_the_partner_ca_only_checks_the_hostname_and_wants_tls_1_3(world):
     ctx = world.tls()
     assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
-    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_3
     assert [c["subject"] for c in ctx.get_ca_certs()] == [((("organizationName", "CHN"),),
                                                            (("commonName", "chn partner-link CA"),))]
 
@@ -435,11 +437,60 @@ def test_the_app_served_without_the_client_certificate_in_scope_refuses(world, t
 
     inbox = Inbox(tmp_path / "inbox.db", agreement=load_agreement(world.chn_agreement),
                   list_keys=[world.list_key.public_key()], ledger_key=world.chn_ledger_key)
-    with TestClient(create_partner_app(inbox)) as client:
+    with TestClient(create_partner_app(inbox, partner_ca=world.vnm_ca.pem)) as client:
         response = client.post(MESSAGES_PATH, content=encode_message(
             Message("revocations", "cd" * 16, "VNM", world.revocations(1))))
     assert (response.status_code, response.json()["reason"]) == (403, "no_client_certificate")
     assert inbox.count() == 0
+    inbox.close()
+
+
+def _leaf_pem(leaf: link_pki.Leaf) -> str:
+    return leaf.cert.read_text()
+
+
+@pytest.mark.parametrize(("tls", "status", "reason"), [
+    # the genuine client certificate, verified by whoever served the app: through
+    (lambda w: {"client_cert_chain": [_leaf_pem(w.vnm_client)], "client_cert_error": None}, 200, None),
+    # a server that says the certificate failed, or says nothing about it: refused
+    (lambda w: {"client_cert_chain": [_leaf_pem(w.vnm_client)], "client_cert_error": "unable to verify"},
+     403, "no_client_certificate"),
+    (lambda w: {"client_cert_chain": [_leaf_pem(w.vnm_client)]}, 403, "no_client_certificate"),
+    # a server that did not verify against the partner's CA: the app does
+    (lambda w: {"client_cert_chain": [_leaf_pem(w.rogue_client)], "client_cert_error": None},
+     403, "wrong_administration"),
+    (lambda w: {"client_cert_chain": [w.vnm_ca.pem.read_text()], "client_cert_error": None},
+     403, "wrong_administration"),  # the CA itself
+    (lambda w: {"client_cert_chain": [_leaf_pem(w.vnm_server)], "client_cert_error": None},
+     403, "wrong_administration"),  # the partner CA's, but for server authentication only
+    (lambda w: {"client_cert_chain": ["not a certificate"], "client_cert_error": None},
+     403, "wrong_administration"),
+])
+def test_the_app_verifies_the_client_certificate_itself_however_it_is_served(world, tmp_path, tls, status,
+                                                                               reason):
+    """Minor 6: the app fails closed on the ASGI TLS extension alone: client_cert_error must be None and the
+    chain's first certificate the partner link CA's (signature, validity, CA, client authentication)."""
+    from fastapi.testclient import TestClient
+
+    from backoffice._partner_link import create_partner_app
+    from bilateral import Inbox
+
+    inbox = Inbox(tmp_path / "inbox.db", agreement=load_agreement(world.chn_agreement),
+                  list_keys=[world.list_key.public_key()], ledger_key=world.chn_ledger_key)
+    app = create_partner_app(inbox, partner_ca=world.vnm_ca.pem)
+    extension = tls(world)
+
+    async def served(scope, receive, send):
+        if scope["type"] == "http":
+            scope = {**scope, "extensions": {"tls": extension}}
+        await app(scope, receive, send)
+
+    with TestClient(served) as client:
+        response = client.post(MESSAGES_PATH, content=encode_message(
+            Message("revocations", "cd" * 16, "VNM", world.revocations(1))))
+    assert response.status_code == status
+    assert response.json().get("reason") == reason
+    assert inbox.count() == (1 if status == 200 else 0)
     inbox.close()
 
 
@@ -470,7 +521,8 @@ def test_the_server_context_requires_a_client_certificate_of_the_partner_ca_only
     config = partner_tls_config(object(), host="127.0.0.1", port=_free_port(), certfile=world.chn_server.cert,
                                 keyfile=world.chn_server.key, partner_ca=world.vnm_ca.pem)
     assert config.ssl.verify_mode == ssl.CERT_REQUIRED
-    assert config.ssl.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert config.ssl.minimum_version == ssl.TLSVersion.TLSv1_3  # both ends are ours: 1.3 only
+    assert (config.ws, config.proxy_headers) == ("none", False)
     assert [c["subject"] for c in config.ssl.get_ca_certs()] == [((("organizationName", "VNM"),),
                                                                   (("commonName", "vnm partner-link CA"),))]
     assert config.http_protocol_class is PeerCertH11Protocol
@@ -749,3 +801,14 @@ def test_two_outboxes_on_one_file_ledger_a_delivery_once(world, tmp_path):
     assert [a for a, r, _ in _ledger_actions(boxes[0]) if r == mid] == ["bilateral_queued", "bilateral_delivered"]
     for b in boxes:
         b.close()
+
+
+def test_the_link_refuses_a_tls_1_2_client(world, receiver):
+    """Minor 6: both ends are ours, so the receiver takes TLS 1.3 only (a real handshake at 1.2 fails)."""
+    ctx = world.tls()
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    before = len(receiver.ledger())
+    with httpx.Client(base_url=f"https://127.0.0.1:{receiver.port}", verify=ctx, trust_env=False) as client, \
+            pytest.raises(httpx.ConnectError):
+        client.post(MESSAGES_PATH, content=b"{}")
+    assert len(receiver.ledger()) == before  # nothing reached the app
