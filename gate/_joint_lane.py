@@ -162,7 +162,7 @@ class JointGateWorkflow(_StepRunner):
         started = self.clock()
         timings: dict[str, float] = {}
         states: list[str] = []
-        g = self._gather_shared(tx, started, timings, states, finger=None)
+        g = self._gather_shared(tx, started, timings, states, finger=None, finger_by_side=True)
         persons, sensor_failed = self._count_persons(tx, g.face)
         blank = Evidence(today=g.ev.today)
         # the chain verdict of the read is no side's: each side's comes from its own trust store (SideChain)

@@ -416,11 +416,12 @@ class _StepRunner:
         return self._gather(GateState.FACE, lambda: self.steps.face.finish(chip, captured), timings, states)
 
     def _gather_shared(self, tx: str, started: dt.datetime, timings: dict[str, float], states: list[str], *,
-                       finger: Callable[..., FingerOutcome] | None) -> _Gathered:
-        """The evidence both lanes gather once: the document, the chip (the face captured meanwhile), the face and,
-        given ``finger``, the fingerprints. Whatever a state could not obtain stays ``None``; a time-out or a
-        device fault ends the states after it (named in the evidence). Without ``finger`` the result says whether
-        the fingerprint state was reached (``finger_due``: the joint lane asks each administration's own)."""
+                       finger: Callable[..., FingerOutcome] | None, finger_by_side: bool = False) -> _Gathered:
+        """The evidence both lanes gather once: the document, the chip (the face captured meanwhile), the face and
+        the fingerprints by ``finger`` (a ``finger`` that is None is called as any step and fails: the state's
+        ``hardware_fault``, as GateWorkflow always had it). With ``finger_by_side`` (the joint lane) the
+        fingerprint state is not run here: the result says whether it was reached (``finger_due``), and the
+        caller asks each administration's own step."""
         g = _Gathered(Evidence(today=started.astimezone().date()))  # the gate's local calendar day
         capture: _Capture | None = None
         try:
@@ -444,7 +445,7 @@ class _StepRunner:
                     else:
                         g.face, why = self._gather(GateState.FACE, lambda: self.steps.face(chip), timings, states)
                     g.ev = _with_face(g.ev, g.face, why)
-                    if finger is None:
+                    if finger_by_side:
                         g.finger_due = True
                     else:
                         g.finger, why = self._gather(GateState.FINGER, lambda: _finger(finger, presentation, chip),

@@ -179,3 +179,20 @@ def test_a_watchlist_copy_with_an_entry_that_cannot_be_indexed_checks_nobody_sil
     assert not r.opened and r.decision.status("watchlist") == "missing"
     assert "watchlist copy incomplete" in r.decision.explain()
     assert LocalWatchlist(fresh_store())(passport()) == ()  # a sound, empty copy checks and finds nothing
+
+
+@pytest.mark.parametrize("require_finger", [True, False])
+def test_a_lane_without_a_fingerprint_step_fails_the_state_as_a_fault_and_refers(require_finger):
+    """GateSteps.finger None is a missing device, a hardware fault of the fingerprint state, whatever the lane's
+    fingerprint rule: it never skips the state (a lane not requiring fingerprints would then open). Only the joint
+    lane leaves the state to its sides, by its own explicit flag."""
+    from gate import PolicyConfig
+
+    store, door = fresh_store(), LoggingDoor()
+    wf = GateWorkflow(steps(finger=None), door, store, gate_id="g1", clock=Clock(),
+                      policy=PolicyConfig(require_fingerprint_when_enrolled=require_finger))
+    r = wf.process()
+    wf.close()
+    assert not r.opened and door.opened == 0
+    assert list(r.decision.reasons) == ["hardware_fault"]
+    assert "finger" in r.states
