@@ -812,3 +812,43 @@ def test_the_link_refuses_a_tls_1_2_client(world, receiver):
             pytest.raises(httpx.ConnectError):
         client.post(MESSAGES_PATH, content=b"{}")
     assert len(receiver.ledger()) == before  # nothing reached the app
+
+
+def test_a_chunked_body_over_the_cap_is_refused_while_read(world, receiver):
+    """Minor 11: no content-length (chunked): the receiver counts what it reads and stops past the cap."""
+    from bilateral import MAX_ENVELOPE_BYTES
+
+    def chunks():
+        for _ in range(MAX_ENVELOPE_BYTES // 16384 + 2):
+            yield b"x" * 16384
+
+    before = len(receiver.ledger())
+    with httpx.Client(base_url=f"https://127.0.0.1:{receiver.port}", verify=world.tls(), trust_env=False) as c:
+        response = c.post(MESSAGES_PATH, content=chunks())
+    assert "content-length" not in response.request.headers
+    assert (response.status_code, response.json()["reason"]) == (413, "too_large")
+    refusals = [d for a, _, d in receiver.ledger()[before:] if a == "bilateral_refused"]
+    assert [d["reason"] for d in refusals] == ["too_large"]
+
+
+def test_the_receiver_stops_reading_a_body_past_the_cap():
+    """Minor 11: the read itself is capped (not only the envelope's check after it): a stream far longer than
+    the cap is abandoned one chunk past it."""
+    import asyncio
+
+    from backoffice._partner_link import _read_capped
+    from bilateral import MAX_ENVELOPE_BYTES, MessageTooLarge
+
+    consumed = []
+
+    class Streaming:
+        headers: dict = {}
+
+        async def stream(self):
+            for _ in range(1000):
+                consumed.append(1)
+                yield b"x" * 16384
+
+    with pytest.raises(MessageTooLarge):
+        asyncio.run(_read_capped(Streaming()))
+    assert len(consumed) == MAX_ENVELOPE_BYTES // 16384 + 1
