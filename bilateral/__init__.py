@@ -101,6 +101,7 @@ from bilateral._exchange import (
     MAX_ENVELOPE_BYTES,
     MESSAGES_PATH,
     Message,
+    PurgeResult,
     check_attestation,
     decode_message,
     encode_message,
@@ -118,7 +119,15 @@ from bilateral._lists import (
     sign_revocations,
     sign_trust_list,
 )
-from bilateral._outbox import Answer, FlushReport, LinkUnavailable, Outbox, PartnerLink, client_tls_context
+from bilateral._outbox import (
+    Answer,
+    FlushReport,
+    LinkUnavailable,
+    Outbox,
+    PartnerLink,
+    WrongServer,
+    client_tls_context,
+)
 from bilateral._store import ReplayStore
 from bilateral._verify import Verified, verify_attestation
 
@@ -126,7 +135,7 @@ __all__ = [
     "CLAIM_NAMES", "KINDS", "MAX_BODY_BYTES", "MAX_ENVELOPE_BYTES", "MESSAGES_PATH", "Answer", "ContentRefused",
     "ExchangeError", "FieldNotAgreed", "FieldNotExchangeable", "FlushReport", "Inbox", "LinkCertificateError",
     "LinkUnavailable", "Message", "MessageIdReused", "MessageMalformed", "MessageTooLarge", "Outbox", "PartnerLink",
-    "Receipt", "UnknownField", "UnknownKind", "WrongAdministration", "check_attestation", "client_tls_context",
+    "PurgeResult", "Receipt", "UnknownField", "UnknownKind", "WrongAdministration", "WrongServer", "check_attestation", "client_tls_context",
     "decode_message", "encode_message", "link_administration",
     "ALG_EDDSA", "ALG_ES256", "ATTESTATION_VERSION", "CONTENT_TYPE", "COSE_SIGN1_TAG", "RELIABLE_CHECKS",
     "REVOCATION_LIST", "TRUST_LIST", "Agreement", "AgreementError", "Attestation", "AttestationMalformed",
