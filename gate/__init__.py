@@ -116,6 +116,13 @@ __all__ += ["Administration", "JointDecision", "JointLaneError", "SideChain", "S
 
 # ... and its workflow: one gate, the document read and the face captured once, each side's own trust store,
 # watchlist copy, fingerprint step and store/outbox
-from gate._joint_lane import PARTNER_REFERRED, JointGateWorkflow, JointResult, JointSide, JointSteps  # noqa: E402
+from gate._joint_lane import (  # noqa: E402
+    LANE_FAULT,
+    PARTNER_REFERRED,
+    JointGateWorkflow,
+    JointResult,
+    JointSide,
+    JointSteps,
+)
 
-__all__ += ["JointGateWorkflow", "JointResult", "JointSide", "JointSteps", "PARTNER_REFERRED"]
+__all__ += ["JointGateWorkflow", "JointResult", "JointSide", "JointSteps", "PARTNER_REFERRED", "LANE_FAULT"]

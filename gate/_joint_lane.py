@@ -20,7 +20,12 @@ own (:class:`JointSide`):
   the partner, only that it referred; the exception record carries its own reasons and watchlist matches only.
 
 The door opens only if both sides open. The two stores are written one after the other (two databases, no shared
-transaction), both before the door opens; a crash between the two writes leaves one side's record only.
+transaction), both before the door opens, each write in its own try. A write that fails keeps the door shut: a side
+already recorded ``open`` gets a follow-up (row amended to :data:`LANE_FAULT`, an ``error``/``fault`` event with
+``hardware_fault``), each side that referred still gets its officer call, every side a ``device_fault`` call, and
+the failure is raised. What remains: there is no atomicity across the two SQLite files, so a *crash* (power, kill)
+between the two writes, or a follow-up that itself fails, leaves one side's store saying ``open`` for a door that
+never opened, and the other side's store without the transaction.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from gate._joint import (
     decide_joint,
     side_evidence,
 )
-from gate._policy import Evidence, Outcome
+from gate._policy import Evidence, Outcome, ReasonCode
 from gate._records import event_record, exception_record
 from gate._store import GateStore
 from gate._workflow import (
@@ -64,13 +69,16 @@ from gate._workflow import (
     _utcnow,
 )
 
-__all__ = ["JointSide", "JointSteps", "JointResult", "JointGateWorkflow", "PARTNER_REFERRED"]
+__all__ = ["JointSide", "JointSteps", "JointResult", "JointGateWorkflow", "PARTNER_REFERRED", "LANE_FAULT"]
 
 log = logging.getLogger("smartborder.gate")
 
 #: a side's transaction outcome where it opened and the partner referred: the lane stayed shut (its event says
 #: ``aborted``, with no reason codes: the partner's reasons are not this side's business)
 PARTNER_REFERRED = "partner_referred"
+#: a side's transaction outcome amended after it was recorded ``open`` and the partner's record failed: the door
+#: did not open (its follow-up event: kind ``error``, outcome ``fault``, reason ``hardware_fault``)
+LANE_FAULT = "lane_fault"
 
 
 @dataclass
@@ -176,7 +184,17 @@ class JointGateWorkflow(_StepRunner):
         decision = decide_joint(shared, {r.side.code: r.entry() for r in runs})
         timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
         duration_ms = (self.clock() - started).total_seconds() * 1000
-        ids = {r.side.code: self._record(tx, started, duration_ms, r, shared, decision, g, timings) for r in runs}
+        ids: dict[str, tuple[str, ...]] = {}
+        failure: Exception | None = None
+        for r in runs:  # each side in its own try: one side's failed write must not hide the other's record
+            try:
+                ids[r.side.code] = self._record(tx, started, duration_ms, r, shared, decision, g, timings)
+            except Exception as e:  # noqa: BLE001 - re-raised below, after the lane is left shut and accounted for
+                log.error("transaction %s: the record of %s failed: %s", tx, r.side.code, type(e).__name__)
+                failure = failure or e
+        if failure is not None:
+            self._lane_fault(tx, shared, decision, runs, ids)
+            raise failure
         if decision.outcome is Outcome.OPEN:
             states.append(GateState.OPEN)
             self.door.open()
@@ -190,6 +208,37 @@ class JointGateWorkflow(_StepRunner):
         log.info("transaction %s %s referred by %s", tx, decision.outcome, ",".join(decision.referred_by) or "-")
         return JointResult(tx, decision, tuple(str(s) for s in states), timings, ids,
                            g.presentation.source if g.presentation else None)
+
+    def _lane_fault(self, tx: str, shared: Evidence, decision: JointDecision, runs: list[_SideRun],
+                    written: dict[str, tuple[str, ...]]) -> None:
+        """A side's record could not be written: the door stays shut. Every side whose store already says ``open``
+        gets a follow-up (its row amended to :data:`LANE_FAULT`, an ``error``/``fault`` event with
+        ``hardware_fault``: the back office's own vocabulary); each side that referred still gets its officer call,
+        and every side an officer call for the device fault. Never raises (the caller re-raises the failure)."""
+        for r in runs:
+            if r.side.code not in written or decision.outcome is not Outcome.OPEN:
+                continue
+            event = {"occurred_at": self.clock().isoformat(), "kind": "error", "outcome": "fault",
+                     "reason_codes": [str(ReasonCode.HARDWARE_FAULT)]}
+            try:
+                r.side.store.amend_transaction(tx, outcome=LANE_FAULT, outbox=[("event", event)], note={
+                    "outcome": LANE_FAULT, "door_opened": False, "reason": str(ReasonCode.HARDWARE_FAULT)})
+            except Exception as e:  # noqa: BLE001 - logged; the original failure is what the caller raises
+                log.error("transaction %s: the follow-up of %s failed: %s", tx, r.side.code, type(e).__name__)
+        calls: dict[str, cf.Future] = {}
+        for r in runs:
+            if decision.decision(r.side.code).outcome is Outcome.REFER:
+                f = self._officer_call(tx, side_evidence(shared, r.entry()), r.side.call_officer)
+                if f is not None:
+                    calls[r.side.code] = f
+            if self._calls is not None and r.side.call_officer is not None:
+                try:
+                    f = self._calls.submit(self._raise_call, tx, str(GateState.DECIDE), "device_fault",
+                                           r.side.call_officer)
+                except RuntimeError:  # the workflow is closing
+                    continue
+                calls.setdefault(r.side.code, f)
+        self.last_calls = calls
 
     # --- each administration's own evidence ------------------------------------------------------------------
     def _side(self, tx: str, side: JointSide, g, timings: dict[str, float], states: list[str]) -> _SideRun:

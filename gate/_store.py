@@ -215,6 +215,21 @@ class GateStore:
             )
             return [self.outbox.put(kind, payload, ref=transaction_id) for kind, payload in outbox]
 
+    def amend_transaction(self, transaction_id: str, *, outcome: str, note: dict[str, Any],
+                          outbox: Iterable[tuple[str, dict[str, Any]]]) -> list[str]:
+        """A follow-up to a transaction already written (the joint lane: recorded ``open``, but the partner's
+        record failed and the door stayed shut): its outcome becomes ``outcome``, its decision keeps what was
+        decided with ``note`` under ``amended``, and the outbox items (the follow-up event) are queued, in one
+        SQLite transaction; returns the items' ids. An unknown transaction is a StoreError."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT decision FROM gate_transactions WHERE id = ?", (transaction_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no transaction {transaction_id!r} to amend")
+            decision = json.loads(row[0]) | {"amended": note}
+            conn.execute("UPDATE gate_transactions SET outcome = ?, decision = ? WHERE id = ?",
+                         (outcome, json.dumps(decision, ensure_ascii=False), transaction_id))
+            return [self.outbox.put(kind, payload, ref=transaction_id) for kind, payload in outbox]
+
     def transactions(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self.db.execute("SELECT id, outcome, decision FROM gate_transactions ORDER BY finished_at").fetchall()
