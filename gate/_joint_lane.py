@@ -172,6 +172,9 @@ class JointGateWorkflow(_StepRunner):
         states: list[str] = []
         g = self._gather_shared(tx, started, timings, states, finger=None, finger_by_side=True)
         persons, sensor_failed = self._count_persons(tx, g.face)
+        # the shared steps' duration; each side's event adds only its own steps' (_record): a partner's remote
+        # fingerprint check or time-out must not show in this side's duration
+        shared_ms = (self.clock() - started).total_seconds() * 1000
         blank = Evidence(today=g.ev.today)
         # the chain verdict of the read is no side's: each side's comes from its own trust store (SideChain)
         shared = replace(g.ev, persons_in_lane=persons, **{f: getattr(blank, f) for f in CHAIN_FIELDS})
@@ -183,12 +186,11 @@ class JointGateWorkflow(_StepRunner):
         t0 = time.perf_counter()
         decision = decide_joint(shared, {r.side.code: r.entry() for r in runs})
         timings["decide"] = round((time.perf_counter() - t0) * 1000, 3)
-        duration_ms = (self.clock() - started).total_seconds() * 1000
         ids: dict[str, tuple[str, ...]] = {}
         failure: Exception | None = None
         for r in runs:  # each side in its own try: one side's failed write must not hide the other's record
             try:
-                ids[r.side.code] = self._record(tx, started, duration_ms, r, shared, decision, g, timings)
+                ids[r.side.code] = self._record(tx, started, shared_ms, r, shared, decision, g, timings)
             except Exception as e:  # noqa: BLE001 - re-raised below, after the lane is left shut and accounted for
                 log.error("transaction %s: the record of %s failed: %s", tx, r.side.code, type(e).__name__)
                 failure = failure or e
@@ -287,9 +289,12 @@ class JointGateWorkflow(_StepRunner):
             return SideChain(pa_passed=None)
 
     # --- each administration's record, in its own store -------------------------------------------------------
-    def _record(self, tx: str, started: dt.datetime, duration_ms: float, run: _SideRun, shared: Evidence,
+    def _record(self, tx: str, started: dt.datetime, shared_ms: float, run: _SideRun, shared: Evidence,
                 decision: JointDecision, g, timings: dict[str, float]) -> tuple[str, ...]:
         side, code = run.side, run.side.code
+        # this side's duration: the shared steps', then its own steps' and the decision's (never the partner's)
+        duration_ms = shared_ms + sum(v for k, v in timings.items() if k.endswith(f":{code}")) + timings.get(
+            "decide", 0.0)
         own = decision.decision(code)
         if decision.outcome is Outcome.OPEN:
             outcome, event_outcome = str(Outcome.OPEN), "admitted"

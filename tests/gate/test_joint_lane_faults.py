@@ -92,3 +92,50 @@ def test_a_failed_partner_write_still_calls_the_officers_of_the_side_that_referr
     assert [e["outcome"] for e in items(vn.store, "event")] == ["referred"]
     assert calls["VNM"] == [("refer", "referral"), ("decide", "device_fault")]
     assert calls["CHN"] == [("decide", "device_fault")]
+
+
+class Ticks:
+    """A deterministic clock: the transaction starts at t0, every later reading is t0 + 2 s (the shared steps)."""
+
+    def __init__(self):
+        import datetime as dt
+        self.t0, self.n = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC), 0
+        self.later = self.t0 + dt.timedelta(seconds=2)
+
+    def __call__(self):
+        self.n += 1
+        return self.t0 if self.n == 1 else self.later
+
+
+def test_a_sides_event_duration_is_the_shared_steps_and_its_own_never_the_partners(pkis, vn_doc):
+    """China's remote fingerprint check is slow; Vietnam's event duration holds the shared steps and its own steps
+    only (a partner's remote check or time-out is not Vietnam's business), China's holds its own slow check."""
+    import time
+
+    from gate import FingerOutcome
+
+    def slow_cn(p):
+        time.sleep(0.25)
+        return FingerOutcome(enrolled=True, score=0.9, threshold=0.4, source="backoffice")
+
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    vn, cn = side("VNM", "exit", trust=both), side("CHN", "entry", trust=both, finger=slow_cn)
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    reader.present(vn_doc)
+    mrz.place(vn_doc.mrz)
+    steps = JointSteps(document=DocumentStep(mrz_source=mrz), chip=ChipStep(reader, None, card_wait_s=0.2),
+                       face=FaceStep(Cam(True), ENGINE))
+    wf = JointGateWorkflow(steps, LoggingDoor(), [cn, vn], gate_id="g", timeouts=StepTimeouts(chip=20, face=20),
+                           clock=Ticks())
+    try:
+        r = wf.process()
+    finally:
+        wf.close()
+    assert r.opened
+    t = r.timings_ms
+    assert t["finger:CHN"] >= 250
+    (vn_event,) = items(vn.store, "event")
+    (cn_event,) = items(cn.store, "event")
+    own = {c: 2000 + t[f"watchlist:{c}"] + t[f"finger:{c}"] + t["decide"] for c in ("VNM", "CHN")}
+    assert vn_event["duration_ms"] == round(own["VNM"], 1) and vn_event["duration_ms"] < 2000 + t["finger:CHN"]
+    assert cn_event["duration_ms"] == round(own["CHN"], 1) and cn_event["duration_ms"] >= 2250
