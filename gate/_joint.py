@@ -33,8 +33,10 @@ WATCHLIST_FIELDS = ("watchlist_checked", "watchlist_error", "watchlist_hits", "w
 #: fields the shared record may not carry either, until the lane gives each side its own (issue #26 item 1's
 #: composition): a partner's attestation is the entry side's input only; fingerprint enrolment and 1:1 results
 #: come from each administration's own back office (one side's "not enrolled" must not waive the other's check)
+#: Terminal Authentication and DG3 too: performed under one administration's credentials, they are that side's only
 PER_SIDE_FIELDS = WATCHLIST_FIELDS + ("attested_checks", "attestation_id", "finger_enrolled", "finger_score",
-                                      "finger_threshold", "finger_unavailable", "finger_error", "finger_source")
+                                      "finger_threshold", "finger_unavailable", "finger_error", "finger_source",
+                                      "ta_passed", "ta_code", "dg3_error")
 #: Passive Authentication's verdict: what a trust store decides of the chip read once (gate._chip_pa.PA_FIELDS); a
 #: side bringing its own (:class:`SideChain`, its own trust store) needs a shared record carrying none
 CHAIN_FIELDS = ("pa_passed", "pa_failures", "csca_chain", "dsc_revocation", "crl_stale")
@@ -79,8 +81,11 @@ class SideWatchlist:
 
 @dataclass(frozen=True)
 class SideFinger:
-    """One administration's fingerprint evidence: enrolment and the 1:1 result from its own back office (or the
-    chip's DG3 under its own Terminal Authentication). Absent: not known, which refers where the lane needs it."""
+    """One administration's fingerprint evidence: enrolment and the 1:1 result from its own back office or, only
+    where this administration's inspection-system credentials performed Terminal Authentication (the joint lane's
+    ``JointSteps.eac_side``), the chip's DG3 matched on the device; and that TA's outcome and DG3's state as this
+    side sees them (a DG3 read under the partner's authorisation is not this side's: ``dg3_error`` says so and the
+    partner's TA outcome is not carried). Absent: not known, which refers where the lane needs it."""
 
     enrolled: bool | None
     score: float | None = None
@@ -90,11 +95,15 @@ class SideFinger:
     source: str | None = None
     timed_out: bool = False  # this side's fingerprint step passed its time-out
     faulted: bool = False  # this side's fingerprint step failed (its scanner or back office client raised)
+    ta_passed: bool | None = None  # Terminal Authentication under this side's credentials (None: not performed)
+    ta_code: str = ""
+    dg3_error: str | None = None
 
     def apply(self, evidence: Evidence) -> Evidence:
         return _steps(replace(evidence, finger_enrolled=self.enrolled, finger_score=self.score,
                               finger_threshold=self.threshold, finger_unavailable=self.unavailable,
-                              finger_error=self.error, finger_source=self.source), "finger", self)
+                              finger_error=self.error, finger_source=self.source, ta_passed=self.ta_passed,
+                              ta_code=self.ta_code, dg3_error=self.dg3_error), "finger", self)
 
 
 @dataclass(frozen=True)

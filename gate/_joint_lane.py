@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gate._chip_pa import pa_against
+from gate._finger import NO_TERMINAL_CHAIN
 from gate._joint import (
     CHAIN_FIELDS,
     DIRECTIONS,
@@ -73,6 +74,8 @@ __all__ = ["JointSide", "JointSteps", "JointResult", "JointGateWorkflow", "PARTN
 
 log = logging.getLogger("smartborder.gate")
 
+#: the Evidence fields of Terminal Authentication and DG3: the side's whose credentials performed TA (_chip_for)
+EAC_FIELDS = ("ta_passed", "ta_code", "dg3_error")
 #: a side's transaction outcome where it opened and the partner referred: the lane stayed shut (its event says
 #: ``aborted``, with no reason codes: the partner's reasons are not this side's business)
 PARTNER_REFERRED = "partner_referred"
@@ -109,6 +112,11 @@ class JointSteps:
     chip: Callable[[Presentation], ChipOutcome]
     face: Callable[[ChipOutcome], FaceOutcome]
     persons_in_lane: Callable[[], int] | None = None
+    #: the administration whose inspection-system credentials the composition gave the chip step (its
+    #: ``terminal``): Terminal Authentication and DG3 are that side's only; the other side's fingerprint step gets
+    #: the chip with no DG3, a named ``dg3_error`` and no TA of the partner's (its own back-office path). None (the
+    #: default): no side's (a DG3 read under unnamed credentials is used by neither)
+    eac_side: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,9 @@ class JointGateWorkflow(_StepRunner):
             raise JointLaneError("a joint lane has one exit control and one entry control")
         if sides[0].store is sides[1].store:
             raise JointLaneError("each administration needs its own store (watchlist copy, records, outbox)")
+        eac_side = getattr(steps, "eac_side", None)
+        if eac_side is not None and eac_side not in {s.code for s in sides}:
+            raise JointLaneError(f"eac_side {eac_side!r} is not an administration of this lane")
         super().__init__(steps, timeouts=timeouts, clock=clock)
         self.door = door
         self.gate_id = gate_id
@@ -177,7 +188,8 @@ class JointGateWorkflow(_StepRunner):
         shared_ms = (self.clock() - started).total_seconds() * 1000
         blank = Evidence(today=g.ev.today)
         # the chain verdict of the read is no side's: each side's comes from its own trust store (SideChain)
-        shared = replace(g.ev, persons_in_lane=persons, **{f: getattr(blank, f) for f in CHAIN_FIELDS})
+        # nor are TA's outcome and DG3's state: each side's as the credentials that performed TA make it (_chip_for)
+        shared = replace(g.ev, persons_in_lane=persons, **{f: getattr(blank, f) for f in CHAIN_FIELDS + EAC_FIELDS})
         if sensor_failed:
             shared = replace(shared, faulted_step=shared.faulted_step or "lane_sensor")
         runs = [self._side(tx, side, g, timings, states) for side in self.sides]
@@ -252,28 +264,50 @@ class JointGateWorkflow(_StepRunner):
             watch = SideWatchlist(checked=w.checked, hits=w.hits, error=w.error, age_s=side.store.watchlist_age_s(),
                                   timed_out=w.timed_out_step is not None, faulted=w.faulted_step is not None)
             matches = w.matches
-        finger, outcome = self._finger(tx, side, g, timings, states)
+        finger, outcome = self._finger(tx, side, g, self._chip_for(side, g.chip), timings, states)
         run = _SideRun(side, watch, finger, self._chain(tx, side, g.chip), outcome, matches)
         return run
 
-    def _finger(self, tx: str, side: JointSide, g, timings, states) -> tuple[SideFinger, FingerOutcome | None]:
+    def _chip_for(self, side: JointSide, chip: ChipOutcome | None) -> ChipOutcome | None:
+        """The chip's outcome as ``side`` may use it: Terminal Authentication, and DG3 read under it, belong to the
+        administration whose credentials performed it (``JointSteps.eac_side``); the other side (every side where
+        none is named) gets no DG3, a ``dg3_error`` naming whose authorisation read it, and no TA of its own
+        (``no_terminal_credentials``: its own back-office path, as a lane without credentials)."""
+        if chip is None:
+            return None
+        performed = chip.ta_passed is not None or (chip.ta_code and chip.ta_code not in NO_TERMINAL_CHAIN)
+        if not performed:  # no credentials at all: nothing was read under anyone's authorisation
+            return chip
+        owner = getattr(self.steps, "eac_side", None)
+        if side.code == owner:
+            return replace(chip, ta_by=owner)
+        dg3 = chip.dg3_error
+        if chip.dg3_records or chip.dg3_error:
+            dg3 = (f"DG3 read under {owner}'s authorisation: not {side.code}'s" if owner else
+                   "DG3 read under no administration's authorisation named (JointSteps.eac_side): not used")
+        return replace(chip, dg3_records=(), dg3_error=dg3, ta_passed=None, ta_code="no_terminal_credentials",
+                       ta_by=owner)
+
+    def _finger(self, tx: str, side: JointSide, g, chip: ChipOutcome | None, timings,
+                states) -> tuple[SideFinger, FingerOutcome | None]:
+        eac = {"ta_passed": chip.ta_passed, "ta_code": chip.ta_code, "dg3_error": chip.dg3_error} if chip else {}
         if not g.finger_due:  # the lane stopped before the fingerprint state: missing, as on a GateWorkflow
-            return SideFinger(enrolled=None), None
+            return SideFinger(enrolled=None, **eac), None
         if side.finger is None:
-            return SideFinger(enrolled=None, error=f"no fingerprint step for {side.code}"), None
-        p, chip = g.presentation, g.chip
+            return SideFinger(enrolled=None, error=f"no fingerprint step for {side.code}", **eac), None
+        p = g.presentation
         try:
             out, why = self._gather(GateState.FINGER, lambda: _finger(side.finger, p, chip), timings, states,
                                     f"finger:{side.code}")
         except TimeoutError:
-            return SideFinger(enrolled=None, timed_out=True), None
+            return SideFinger(enrolled=None, timed_out=True, **eac), None
         except _Fault as e:
             log.warning("transaction %s: step finger:%s failed: %s", tx, side.code, e.kind)
-            return SideFinger(enrolled=None, faulted=True), None
+            return SideFinger(enrolled=None, faulted=True, **eac), None
         if out is None:
-            return SideFinger(enrolled=None, error=why or "fingerprint step gave no outcome"), None
+            return SideFinger(enrolled=None, error=why or "fingerprint step gave no outcome", **eac), None
         return SideFinger(enrolled=out.enrolled, score=out.score, threshold=out.threshold,
-                          unavailable=out.unavailable, error=out.error, source=out.source), out
+                          unavailable=out.unavailable, error=out.error, source=out.source, **eac), out
 
     @staticmethod
     def _chain(tx: str, side: JointSide, chip: ChipOutcome | None) -> SideChain | None:

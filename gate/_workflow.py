@@ -205,6 +205,9 @@ class ChipOutcome:
     dg3_error: str | None = None
     ta_passed: bool | None = None  # Terminal Authentication: None not performed, ``ta_code`` names why
     ta_code: str = ""
+    #: the administration whose inspection-system credentials performed TA (and so read DG3): the joint lane's
+    #: JointSteps.eac_side; None on a single lane (its own) or where the composition named none
+    ta_by: str | None = None
     protocol: str | None = None  # "PACE" | "BAC"
     #: EF.SOD and the data groups read (memory only): Passive Authentication against another trust store without
     #: reading the chip again (the joint lane's second administration, gate._chip_pa.pa_against)

@@ -7,7 +7,17 @@ import pytest
 
 from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
 from emrtd.sim import IssuerPki, issue_document
-from gate import LANE_FAULT, ChipStep, DocumentStep, FaceStep, JointGateWorkflow, JointSteps, StepTimeouts
+from gate import (
+    LANE_FAULT,
+    ChipStep,
+    DocumentStep,
+    FaceStep,
+    FingerOutcome,
+    JointGateWorkflow,
+    JointSteps,
+    StepTimeouts,
+    presentation_from_mrz,
+)
 from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, Cam, photo_png, td3
 from tests.gate.test_joint_lane import NUMBER, items, listed, opened, side, store_with, trust_of
 
@@ -139,3 +149,72 @@ def test_a_sides_event_duration_is_the_shared_steps_and_its_own_never_the_partne
     own = {c: 2000 + t[f"watchlist:{c}"] + t[f"finger:{c}"] + t["decide"] for c in ("VNM", "CHN")}
     assert vn_event["duration_ms"] == round(own["VNM"], 1) and vn_event["duration_ms"] < 2000 + t["finger:CHN"]
     assert cn_event["duration_ms"] == round(own["CHN"], 1) and cn_event["duration_ms"] >= 2250
+
+
+class ChipSpy:
+    """A side's fingerprint step that takes the chip's outcome (as gate.FingerStep) and says what it was given."""
+
+    uses_chip = True
+
+    def __init__(self):
+        self.chips = []
+
+    def __call__(self, p, chip=None):
+        self.chips.append(chip)
+        if chip is not None and chip.dg3_records:
+            return FingerOutcome(enrolled=True, score=0.9, threshold=0.4, source="chip")
+        return FingerOutcome(enrolled=False, source="backoffice")
+
+
+@pytest.fixture(scope="module")
+def eac_doc(pkis):
+    from emrtd.sim import EacPki
+
+    eac = EacPki.make("VN")
+    doc = issue_document(td3("C7654321", "900315", EXPIRY), photo_png(), eac=eac, dg3=[b"\x00" * 64],
+                         pki=pkis["VNM"])
+    return doc, eac
+
+
+@pytest.mark.parametrize("eac_side", ["VNM", None])
+def test_terminal_authentication_and_dg3_are_the_administration_whose_credentials_performed_them(pkis, eac_doc,
+                                                                                                 eac_side):
+    """One chip step with Vietnam's inspection-system credentials: DG3 and TA's outcome are Vietnam's only (the
+    composition says so: JointSteps.eac_side). China's fingerprint step gets no DG3, a named dg3_error, and no TA
+    of Vietnam's (its own back-office path); China's event carries no TA passed nor a chip fingerprint source.
+    Unnamed (the default), the DG3 read is no side's."""
+    doc, eac = eac_doc
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    spies = {"VNM": ChipSpy(), "CHN": ChipSpy()}
+    vn = side("VNM", "exit", trust=both, finger=spies["VNM"])
+    cn = side("CHN", "entry", trust=both, finger=spies["CHN"])
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    reader.present(doc)
+    mrz.place(doc.mrz)
+    steps = JointSteps(document=DocumentStep(mrz_source=mrz),
+                       chip=ChipStep(reader, None, card_wait_s=0.2, terminal=eac.terminal()),
+                       face=FaceStep(Cam(True), ENGINE), eac_side=eac_side)
+    wf = JointGateWorkflow(steps, LoggingDoor(), [cn, vn], gate_id="g", timeouts=StepTimeouts(chip=30, face=20))
+    try:
+        wf.process()
+    finally:
+        wf.close()
+    (vn_chip,), (cn_chip,) = spies["VNM"].chips, spies["CHN"].chips
+    others = ("CHN",) if eac_side == "VNM" else ("VNM", "CHN")
+    if eac_side == "VNM":
+        assert vn_chip.dg3_records and vn_chip.ta_passed is True and vn_chip.ta_by == "VNM"
+        (vn_event,) = items(vn.store, "event")
+        assert vn_event["terminal_authentication"] == "passed" and vn_event["fingerprint_source"] == "chip"
+    for code in others:
+        chip = {"VNM": vn_chip, "CHN": cn_chip}[code]
+        assert chip.dg3_records == () and chip.ta_passed is None and chip.ta_code == "no_terminal_credentials"
+        assert "authorisation" in chip.dg3_error and (eac_side or "no administration") in chip.dg3_error
+        (event,) = items({"VNM": vn.store, "CHN": cn.store}[code], "event")
+        assert event["terminal_authentication"] == "not_performed" and event["eac_code"] == "no_terminal_credentials"
+        assert event.get("fingerprint_source") != "chip" and "authorisation" in event["dg3_error"]
+    # the real fingerprint step over the other side's view takes its back-office path (never the chip's DG3)
+    from gate import FingerStep
+    asked = []
+    step = FingerStep(scanner=None, engine=None, remote=lambda *a: asked.append(a) or {"enrolled": False})
+    step(presentation_from_mrz(doc.mrz), cn_chip)
+    assert asked
