@@ -3,6 +3,8 @@ durations, TA/DG3 per administration, the trust store that cannot decide, the do
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
@@ -218,3 +220,157 @@ def test_terminal_authentication_and_dg3_are_the_administration_whose_credential
     step = FingerStep(scanner=None, engine=None, remote=lambda *a: asked.append(a) or {"enrolled": False})
     step(presentation_from_mrz(doc.mrz), cn_chip)
     assert asked
+
+
+def reasons(r, code) -> list[str]:
+    return [str(x) for x in r.decision.decision(code).reasons]
+
+
+def serve_with(doc, vn, cn, *, chip_view=None, door=None, mrz_text=None, timeouts=None):
+    """One traveller through the lane; ``chip_view`` rewrites the chip step's outcome (what it kept), ``mrz_text``
+    is the printed MRZ shown (else the document's)."""
+    from dataclasses import replace as _replace  # noqa: F401 - for chip_view callers
+
+    reader, mrz = SimulatedReader(), FixedMrzSource()
+    reader.present(doc)
+    mrz.place(mrz_text or doc.mrz)
+    chip = ChipStep(reader, None, card_wait_s=0.2)
+    steps = JointSteps(document=DocumentStep(mrz_source=mrz),
+                       chip=(lambda p: chip_view(chip(p))) if chip_view else chip, face=FaceStep(Cam(True), ENGINE))
+    door = door or LoggingDoor()
+    wf = JointGateWorkflow(steps, door, [cn, vn], gate_id="g", timeouts=timeouts or StepTimeouts(chip=20, face=20))
+    try:
+        return wf.process(), door
+    finally:
+        wf.close()
+
+
+def test_a_chip_step_that_kept_nothing_to_verify_or_a_trust_store_that_raises_refers_never_passes(pkis, vn_doc,
+                                                                                                   monkeypatch):
+    from dataclasses import replace
+
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    vn, cn = side("VNM", "exit", trust=both), side("CHN", "entry", trust=both)
+    r, door = serve_with(vn_doc, vn, cn, chip_view=lambda c: replace(c, pa_files=()))
+    assert opened(door) == 0 and set(r.decision.referred_by) == {"VNM", "CHN"}
+    assert all(r.decision.decision(c).status("passive_authentication") != "passed" for c in ("VNM", "CHN"))
+
+    import gate._joint_lane as joint_lane
+
+    def broken(files, trust):
+        if trust is cn.trust:
+            raise RuntimeError("trust store unreadable")
+        return real(files, trust)
+
+    real = joint_lane.pa_against
+    cn.trust = trust_of(pkis["VNM"], pkis["CHN"])  # a store of its own, the one that fails
+    monkeypatch.setattr(joint_lane, "pa_against", broken)
+    vn, cn2 = side("VNM", "exit", trust=both), side("CHN", "entry", trust=cn.trust)
+    r, door = serve_with(vn_doc, vn, cn2)
+    assert opened(door) == 0 and r.decision.referred_by == ("CHN",)
+    assert r.decision.decision("CHN").status("passive_authentication") == "missing"
+
+
+def test_the_data_groups_are_kept_for_each_sides_passive_authentication(pkis):
+    """A DG15 that differs from the SOD's hash (a clone's own key) fails each side's PA by name through the lane."""
+    doc = issue_document(td3(NUMBER, "900315", EXPIRY), photo_png(), pki=pkis["VNM"], aa="ec", ca=True)
+
+    def swapped(chip):
+        from dataclasses import replace
+
+        files = dict(chip.pa_files)
+        assert "DG15" in files and "DG1" in files and "DG2" in files  # kept_for_pa keeps the data groups
+        files["DG15"] = files["DG15"][:-1] + bytes([files["DG15"][-1] ^ 1])
+        return replace(chip, pa_files=tuple(files.items()))
+
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    vn, cn = side("VNM", "exit", trust=both), side("CHN", "entry", trust=both)
+    r, door = serve_with(doc, vn, cn, chip_view=swapped)
+    assert opened(door) == 0 and set(r.decision.referred_by) == {"VNM", "CHN"}
+    for s in (vn, cn):
+        assert "chip_pa_failed" in reasons(r, s.code)
+        assert "dg_hash:DG15" in json.dumps(s.store.transactions()[0]["decision"])
+
+
+class RecordsFirstDoor:
+    """A door that checks, when told to open, that every store already holds the transaction's record."""
+
+    def __init__(self, *stores):
+        self.stores, self.opened, self.seen = stores, 0, []
+
+    def open(self):
+        self.seen = [len(s.transactions()) for s in self.stores]
+        assert all(n == 1 for n in self.seen), self.seen
+        self.opened += 1
+
+
+def test_the_joint_lanes_door_opens_only_after_both_records(pkis, vn_doc):
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    vn, cn = side("VNM", "exit", trust=both), side("CHN", "entry", trust=both)
+    door = RecordsFirstDoor(vn.store, cn.store)
+    r, _ = serve_with(vn_doc, vn, cn, door=door)
+    assert r.opened and door.opened == 1 and door.seen == [1, 1]
+
+
+def test_the_single_lanes_door_opens_only_after_the_record():
+    from gate import GateWorkflow
+    from tests.gate.test_store_and_workflow import Clock, fresh_store, steps
+
+    store = fresh_store()
+    door = RecordsFirstDoor(store)
+    wf = GateWorkflow(steps(), door, store, gate_id="g1", clock=Clock())
+    try:
+        r = wf.process()
+    finally:
+        wf.close()
+    assert r.opened and door.opened == 1 and door.seen == [1]
+
+
+def test_a_sides_stale_crl_refers_that_side_only(pkis, vn_doc):
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    import emrtd
+
+    vp = pkis["VNM"]
+    cn_trust = emrtd.TrustStore([vp.csca_cert.public_bytes(Encoding.DER)])
+    cn_trust.add_crl(vp.crl([], dt.datetime.now(dt.UTC) - dt.timedelta(days=400)))
+    vn, cn = side("VNM", "exit", trust=trust_of(vp)), side("CHN", "entry", trust=cn_trust)
+    r, door = serve_with(vn_doc, vn, cn)
+    assert r.decision.referred_by == ("CHN",) and opened(door) == 0
+    assert r.decision.decision("CHN").status("passive_authentication") != "passed"
+    assert "crl_stale" in reasons(r, "CHN")  # named: China's list is out of date, not a failed chain
+    assert r.decision.decision("VNM").reasons == ()
+    assert "stale" not in json.dumps(vn.store.transactions()[0]["decision"])
+
+
+def test_each_sides_watchlist_hears_the_chips_dg1_too(pkis, vn_doc):
+    """The printed MRZ's issuing state is altered (no check digit covers it); the chip's DG1 says VNM, under
+    which China lists the document: China's copy finds it through the chip, Vietnam's list holds nothing."""
+    printed = "P<CHN" + vn_doc.mrz[5:]
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    vn = side("VNM", "exit", trust=both)
+    cn = side("CHN", "entry", trust=both, store=store_with(listed("cn-dg1", "entry ban")))  # number + VNM
+    r, door = serve_with(vn_doc, vn, cn, mrz_text=printed)
+    assert opened(door) == 0
+    assert "watchlist_hit" in reasons(r, "CHN") and "watchlist_hit" not in reasons(r, "VNM")
+
+
+def test_a_sides_watchlist_time_out_refers_that_side_only(pkis, vn_doc):
+    import time
+
+    from gate import LocalWatchlist
+
+    both = trust_of(pkis["VNM"], pkis["CHN"])
+    store = store_with()
+    local = LocalWatchlist(store)
+
+    def slow(p):
+        time.sleep(1.0)
+        return local(p)
+
+    vn, cn = side("VNM", "exit", trust=both), side("CHN", "entry", trust=both, store=store, watchlist=slow)
+    r, door = serve_with(vn_doc, vn, cn, timeouts=StepTimeouts(chip=20, face=20, watchlist=0.2))
+    assert opened(door) == 0 and r.decision.referred_by == ("CHN",)
+    assert "timeout" in reasons(r, "CHN") and r.decision.decision("VNM").reasons == ()
