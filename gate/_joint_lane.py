@@ -1,7 +1,7 @@
 """The joint lane's workflow (issue #26 item 1): one physical e-gate, two administrations (e.g. Vietnam exit,
 China entry), two sovereign decisions.
 
-    DOCUMENT -> CHIP -> FACE -> (per side: FINGER, WATCHLIST) -> DECIDE (decide_joint) -> OPEN | REFER -> DONE
+    DOCUMENT -> CHIP -> FACE -> (per side: WATCHLIST, FINGER) -> DECIDE (decide_joint) -> OPEN | REFER -> DONE
              (face capture on its own thread while the chip is read, as in GateWorkflow)
 
 The document is read once and the face captured once, by the very steps and concurrency of
@@ -56,6 +56,7 @@ from gate._joint import (
 from gate._policy import Evidence, Outcome, ReasonCode
 from gate._records import event_record, exception_record
 from gate._store import GateStore
+from gate._watch import LocalWatchlist
 from gate._workflow import (
     ChipOutcome,
     Door,
@@ -91,12 +92,17 @@ class JointSide:
 
     admin: Administration
     store: GateStore  # its watchlist copy, transactions and outbox, sealed by its own vault
-    watchlist: Callable[[Presentation], tuple[Any, ...]]  # its matcher over its own copy (LocalWatchlist(store))
+    #: its matcher over its own copy; None (the default): LocalWatchlist(store)
+    watchlist: Callable[[Presentation], tuple[Any, ...]] | None = None
     trust: Any = None  # its emrtd.TrustStore; None: the chain cannot be verified for this side (referred)
     #: its back office's 1:1 (FingerStep); None: this side's fingerprint evidence is missing (referred where needed)
     finger: Callable[..., FingerOutcome] | None = None
     #: its back office's officer call (``BackofficeClient.raise_call``): made only when this side referred
     call_officer: Callable[[str, str], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.watchlist is None:
+            self.watchlist = LocalWatchlist(self.store)
 
     @property
     def code(self) -> str:
@@ -160,8 +166,12 @@ class JointGateWorkflow(_StepRunner):
             raise JointLaneError(f"both sides are {sides[0].code}")
         if sorted(s.admin.direction for s in sides) != sorted(DIRECTIONS):
             raise JointLaneError("a joint lane has one exit control and one entry control")
-        if sides[0].store is sides[1].store:
-            raise JointLaneError("each administration needs its own store (watchlist copy, records, outbox)")
+        paths = [s.store.database_path() for s in sides]
+        if sides[0].store is sides[1].store or (paths[0] is not None and paths[0] == paths[1]):
+            raise JointLaneError("each administration needs its own store (watchlist copy, records, outbox), "
+                                 "on a database file of its own")
+        if getattr(steps.chip, "keep_pa_files", None) is False:
+            steps.chip.keep_pa_files = True  # the lane asks for the files: PA again against each side's store
         eac_side = getattr(steps, "eac_side", None)
         if eac_side is not None and eac_side not in {s.code for s in sides}:
             raise JointLaneError(f"eac_side {eac_side!r} is not an administration of this lane")

@@ -88,6 +88,9 @@ class ChipStep:
     #: explicit opt-in (``[gate] extended_length``) where the reader AND the chip support it; emrtd falls back to
     #: short APDUs only on a protected 6700, while real chips may answer 6700/6987/6988 and drop the SM session
     extended_length: bool = False
+    #: keep EF.SOD and the data groups read in ``ChipOutcome.pa_files`` (memory only, for the transaction): only
+    #: where PA is evaluated again against another trust store (the joint lane sets it); off, nothing is kept
+    keep_pa_files: bool = False
 
     def __call__(self, p: Presentation) -> ChipOutcome:
         try:
@@ -105,7 +108,7 @@ class ChipStep:
         matches = None if mrz is None or mrz.passed is None or differences is None else (
             bool(mrz.passed) and not differences)
         return ChipOutcome(
-            read=True, **pa, pa_files=kept_for_pa(res.files), data_groups=groups,
+            read=True, **pa, pa_files=kept_for_pa(res.files) if self.keep_pa_files else (), data_groups=groups,
             aa_offered=res.active_authentication_offered, aa_passed=aa.passed if aa else None,
             ca_offered=res.chip_authentication_offered, ca_passed=ca.passed if ca else None,
             aa_code=aa.code if aa else "", ca_code=ca.code if ca else "",

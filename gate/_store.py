@@ -100,6 +100,10 @@ class GateStore:
     def _transaction(self):
         return transaction(self.db, self._lock)
 
+    def _all(self, sql: str, args: tuple = ()) -> list[Any]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
     def _one(self, sql: str, args: tuple = ()) -> Any:
         with self._lock:
             return self.db.execute(sql, args).fetchone()
@@ -214,6 +218,13 @@ class GateStore:
                  json.dumps(decision, ensure_ascii=False), json.dumps(timings)),
             )
             return [self.outbox.put(kind, payload, ref=transaction_id) for kind, payload in outbox]
+
+    def database_path(self) -> Path | None:
+        """The resolved path of this store's database file (None: in memory): two stores on one file share a
+        watchlist copy, records and outbox (the joint lane refuses it)."""
+        rows = self._all("PRAGMA database_list")
+        file = next((r[2] for r in rows if r[1] == "main"), "")
+        return Path(file).resolve() if file else None
 
     def amend_transaction(self, transaction_id: str, *, outcome: str, note: dict[str, Any],
                           outbox: Iterable[tuple[str, dict[str, Any]]]) -> list[str]:

@@ -210,7 +210,8 @@ class ChipOutcome:
     ta_by: str | None = None
     protocol: str | None = None  # "PACE" | "BAC"
     #: EF.SOD and the data groups read (memory only): Passive Authentication against another trust store without
-    #: reading the chip again (the joint lane's second administration, gate._chip_pa.pa_against)
+    #: reading the chip again (the joint lane's second administration, gate._chip_pa.pa_against); empty unless the
+    #: chip step was asked to keep them (ChipStep.keep_pa_files, which the joint lane sets)
     pa_files: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
 

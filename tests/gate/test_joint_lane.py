@@ -250,7 +250,7 @@ def test_pa_against_another_store_gives_what_the_reader_gives_with_that_store(pk
     for trust in (trust_of(pkis["VNM"]), trust_of(pkis["CHN"]), None):
         reader = SimulatedReader()
         reader.present(vn_doc)
-        chip = ChipStep(reader, trust, card_wait_s=0.2)(p)
+        chip = ChipStep(reader, trust, card_wait_s=0.2, keep_pa_files=True)(p)
         assert chip.read and chip.pa_files and "EF.SOD" in dict(chip.pa_files)
         assert pa_against(chip.pa_files, trust) == {f: getattr(chip, f) for f in PA_FIELDS}, trust
     assert pa_against((), trust_of(pkis["VNM"]))["pa_passed"] is False  # no EF.SOD: fails whatever the store

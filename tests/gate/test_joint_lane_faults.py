@@ -234,7 +234,7 @@ def serve_with(doc, vn, cn, *, chip_view=None, door=None, mrz_text=None, timeout
     reader, mrz = SimulatedReader(), FixedMrzSource()
     reader.present(doc)
     mrz.place(mrz_text or doc.mrz)
-    chip = ChipStep(reader, None, card_wait_s=0.2)
+    chip = ChipStep(reader, None, card_wait_s=0.2, keep_pa_files=chip_view is not None)  # a wrapped step: asked here
     steps = JointSteps(document=DocumentStep(mrz_source=mrz),
                        chip=(lambda p: chip_view(chip(p))) if chip_view else chip, face=FaceStep(Cam(True), ENGINE))
     door = door or LoggingDoor()
@@ -374,3 +374,33 @@ def test_a_sides_watchlist_time_out_refers_that_side_only(pkis, vn_doc):
     r, door = serve_with(vn_doc, vn, cn, timeouts=StepTimeouts(chip=20, face=20, watchlist=0.2))
     assert opened(door) == 0 and r.decision.referred_by == ("CHN",)
     assert "timeout" in reasons(r, "CHN") and r.decision.decision("VNM").reasons == ()
+
+
+def test_the_files_for_pa_are_kept_only_when_the_joint_lane_asks(pkis, vn_doc):
+    reader = SimulatedReader()
+    reader.present(vn_doc)
+    p = presentation_from_mrz(vn_doc.mrz)
+    chip_step = ChipStep(reader, trust_of(pkis["VNM"]), card_wait_s=0.2)
+    assert chip_step(p).pa_files == ()  # a single lane keeps nothing it does not need
+    steps = JointSteps(document=lambda: p, chip=chip_step, face=lambda c: None)
+    JointGateWorkflow(steps, LoggingDoor(), [side("VNM", "exit"), side("CHN", "entry")], gate_id="g").close()
+    assert chip_step.keep_pa_files is True
+    reader.present(vn_doc)
+    assert "EF.SOD" in dict(chip_step(p).pa_files)
+
+
+def test_two_sides_on_one_database_file_are_refused_and_a_side_checks_its_own_copy_by_default(tmp_path):
+    from gate import GateStore, JointLaneError, LocalWatchlist
+    from tests.gate.test_store_and_workflow import sealer_for
+
+    path = tmp_path / "gate.db"
+    a = GateStore(path, sealer=sealer_for(path))
+    b = GateStore(tmp_path / "sub" / ".." / "gate.db", sealer=sealer_for(path))  # another handle, the same file
+    steps = JointSteps(document=lambda: None, chip=lambda p: None, face=lambda c: None)
+    with pytest.raises(JointLaneError, match="file"):
+        JointGateWorkflow(steps, LoggingDoor(), [side("VNM", "exit", store=a), side("CHN", "entry", store=b)],
+                          gate_id="g")
+    from gate import Administration, JointSide
+
+    own = JointSide(Administration("VNM", "exit"), a)
+    assert isinstance(own.watchlist, LocalWatchlist)
