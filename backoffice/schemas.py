@@ -551,9 +551,17 @@ class ExceptionPagePublic(BaseModel):
 class EventCreate(Strict):
     """A gate transaction or device event: no personal data."""
 
+    # the rule of _partner_reasons_not_here in the schema too (a contract client may rely on it)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"properties": {"outcome": {"not": {"const": "partner_referred"}}}},
+        {"properties": {"reason_codes": {"maxItems": 0}}},
+    ]})
     occurred_at: Timestamp
     kind: Literal["transaction", "door", "heartbeat", "tamper", "error"] = "transaction"
-    outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault"] = "admitted"
+    outcome: Literal["admitted", "referred", "refused", "aborted", "ok", "fault", "partner_referred"] = Field(
+        default="admitted", description=(
+            "partner_referred: a joint lane's side that admitted while the other administration referred (the lane "
+            "stayed shut); such an event carries no reason codes, the partner's reasons are not this side's"))
     reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
     duration_ms: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=3_600_000)] | None = None
     trust_store_version: Annotated[int, Field(strict=True, ge=0, le=2**53 - 1), BeforeValidator(_integral)] | None = Field(
@@ -567,6 +575,12 @@ class EventCreate(Strict):
     fingerprint_source: Literal["chip", "backoffice"] | None = None
     liveness_path: LivenessPath | None = Field(default=None, description=(
         "The liveness path the gate ran (as in an exception): the share of travellers challenged per gate"))
+
+    @model_validator(mode="after")
+    def _partner_reasons_not_here(self) -> EventCreate:
+        if self.outcome == "partner_referred" and self.reason_codes:
+            raise ValueError("a partner_referred event carries no reason codes: the partner's reasons are its own")
+        return self
 
 
 class EventPublic(BaseModel):

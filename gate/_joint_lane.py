@@ -78,7 +78,7 @@ log = logging.getLogger("smartborder.gate")
 #: the Evidence fields of Terminal Authentication and DG3: the side's whose credentials performed TA (_chip_for)
 EAC_FIELDS = ("ta_passed", "ta_code", "dg3_error")
 #: a side's transaction outcome where it opened and the partner referred: the lane stayed shut (its event says
-#: ``aborted``, with no reason codes: the partner's reasons are not this side's business)
+#: so too, ``partner_referred``, with no reason codes: the partner's reasons are not this side's business)
 PARTNER_REFERRED = "partner_referred"
 #: a side's transaction outcome amended after it was recorded ``open`` and the partner's record failed: the door
 #: did not open (its follow-up event: kind ``error``, outcome ``fault``, reason ``hardware_fault``)
@@ -345,7 +345,7 @@ class JointGateWorkflow(_StepRunner):
         elif own.outcome is Outcome.REFER:
             outcome, event_outcome = str(Outcome.REFER), "referred"
         else:
-            outcome, event_outcome = PARTNER_REFERRED, "aborted"
+            outcome, event_outcome = PARTNER_REFERRED, PARTNER_REFERRED
         ev = side_evidence(shared, run.entry())
         outbox = [("event", event_record(started, own, duration_ms, ev, side, outcome=event_outcome))]
         if own.outcome is Outcome.REFER:

@@ -102,6 +102,22 @@ def test_events_idempotent_and_listed(world):
     assert len(events) == 1 and events[0]["device_id"] == "gate-01"
 
 
+def test_a_joint_lane_side_that_admitted_reports_partner_referred_without_reasons(world):
+    """A joint lane's side that admitted while the other administration referred (issue #26 item 1) sends outcome
+    partner_referred; the partner's reasons are not this side's, so such an event with any reason code is refused
+    and nothing is stored."""
+    body = {"occurred_at": "2026-11-22T08:00:00Z", "kind": "transaction", "outcome": "partner_referred",
+            "duration_ms": 812.5}
+    bad = world.client.post("/api/v1/events", json=body | {"reason_codes": ["watchlist_hit"]},
+                            headers=world.h("gate", **{"Idempotency-Key": "evt-pr-bad"}))
+    assert bad.status_code == 422 and "partner" in bad.text
+    assert world.client.get("/api/v1/events", headers=world.h("supervisor")).json() == []
+    h = world.h("gate", **{"Idempotency-Key": "evt-pr"})
+    assert world.client.post("/api/v1/events", json=body, headers=h).status_code == 201
+    [event] = world.client.get("/api/v1/events", headers=world.h("supervisor")).json()
+    assert event["outcome"] == "partner_referred" and event["reason_codes"] == []
+
+
 def test_an_event_keeps_how_eac_went(world):
     """A gate's transaction event names Terminal Authentication, its cause, why DG3 was not obtained and where the
     fingerprint was matched (issue #22); a cause that is not a code, or an unknown source, is refused."""
