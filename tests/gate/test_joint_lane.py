@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import emrtd
 from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
-from emrtd.sim import IssuerPki, issue_document
+from emrtd.sim import issue_document
 from gate import (
     PARTNER_REFERRED,
     Administration,
@@ -29,20 +29,8 @@ from gate import (
     LocalWatchlist,
     StepTimeouts,
 )
+from tests.gate.conftest import NUMBER  # pkis, vn_doc: fixtures of tests/gate/conftest.py
 from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, STANDIN, Cam, photo_png, td3
-
-NUMBER = "C1234567"
-
-
-@pytest.fixture(scope="module")
-def pkis():
-    """Two administrations' trust: Vietnam's CSCA and China's, each with its current CRL."""
-    return {"VNM": IssuerPki.make("VN"), "CHN": IssuerPki.make("CN")}
-
-
-@pytest.fixture(scope="module")
-def vn_doc(pkis):
-    return issue_document(td3(NUMBER, "900315", EXPIRY), photo_png(), pki=pkis["VNM"])
 
 
 def trust_of(*pkis) -> emrtd.TrustStore:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from devices.sim import FixedMrzSource, LoggingDoor, SimulatedReader
-from emrtd.sim import IssuerPki, issue_document
+from emrtd.sim import issue_document
 from gate import (
     LANE_FAULT,
     ChipStep,
@@ -20,18 +20,9 @@ from gate import (
     StepTimeouts,
     presentation_from_mrz,
 )
+from tests.gate.conftest import NUMBER  # pkis, vn_doc: fixtures of tests/gate/conftest.py
 from tests.gate.test_gate_emrtd import ENGINE, EXPIRY, Cam, photo_png, td3
-from tests.gate.test_joint_lane import NUMBER, items, listed, opened, side, store_with, trust_of
-
-
-@pytest.fixture(scope="module")
-def pkis():
-    return {"VNM": IssuerPki.make("VN"), "CHN": IssuerPki.make("CN")}
-
-
-@pytest.fixture(scope="module")
-def vn_doc(pkis):
-    return issue_document(td3(NUMBER, "900315", EXPIRY), photo_png(), pki=pkis["VNM"])
+from tests.gate.test_joint_lane import items, listed, opened, side, store_with, trust_of
 
 
 class DiskFull(Exception):
@@ -54,6 +45,19 @@ def failing(store):
     store.record_transaction = boom
 
 
+def serve_failing(doc, vn, cn) -> LoggingDoor:
+    """Serve one traveller on a lane one of whose stores fails its write (DiskFull raised to the caller), then
+    wait for the officer calls; the door."""
+    wf, door = lane(doc, vn, cn)
+    try:
+        with pytest.raises(DiskFull):
+            wf.process()
+        wf._calls.shutdown(wait=True)
+    finally:
+        wf.close()
+    return door
+
+
 def calls_of(side_, log):
     side_.call_officer = lambda state, reason: log.setdefault(side_.code, []).append((state, reason)) or "id"
 
@@ -67,14 +71,7 @@ def test_a_failed_store_write_keeps_the_door_shut_and_corrects_the_side_that_sai
     calls_of(cn, calls)
     by = {"VNM": vn, "CHN": cn}
     failing(by[broken].store)
-    wf, door = lane(vn_doc, vn, cn)
-    try:
-        with pytest.raises(DiskFull):
-            wf.process()
-        wf._calls.shutdown(wait=True)
-    finally:
-        wf.close()
-    assert opened(door) == 0
+    assert opened(serve_failing(vn_doc, vn, cn)) == 0
     (ok,) = [s for c, s in by.items() if c != broken]
     (row,) = ok.store.transactions()
     assert row["outcome"] == LANE_FAULT and row["decision"]["amended"]["door_opened"] is False
@@ -92,14 +89,7 @@ def test_a_failed_partner_write_still_calls_the_officers_of_the_side_that_referr
     calls_of(vn, calls)
     calls_of(cn, calls)
     failing(cn.store)
-    wf, door = lane(vn_doc, vn, cn)
-    try:
-        with pytest.raises(DiskFull):
-            wf.process()
-        wf._calls.shutdown(wait=True)
-    finally:
-        wf.close()
-    assert opened(door) == 0
+    assert opened(serve_failing(vn_doc, vn, cn)) == 0
     assert vn.store.transactions()[0]["outcome"] == "refer"  # what it decided stands: the door never opened
     assert [e["outcome"] for e in items(vn.store, "event")] == ["referred"]
     assert calls["VNM"] == [("refer", "referral"), ("decide", "device_fault")]
